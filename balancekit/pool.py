@@ -1,0 +1,378 @@
+"""`Backend`: a pool of servers, one balance algorithm, and the runtime state HAProxy keeps.
+
+The pool is synchronous and does no I/O.  Front ends ask it for a `Lease`; when
+every eligible server is at `maxconn` the lease comes back queued and the front
+end waits on it (with whatever timeout it likes), then calls `release` or
+`cancel`.  Queue order is FIFO across a server's own queue and the backend's,
+as HAProxy's pendconn processing is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import random as _random
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from typing import Literal
+
+from .algorithms import (
+    Algorithm,
+    BalanceSpec,
+    HashSpec,
+    LBOptions,
+    Member,
+    algorithm_class,
+    parse_balance,
+    parse_hash_type,
+)
+from .algorithms.base import ADMIN_STATES
+from .errors import NoServerAvailable, QueueFull
+from .request import Request
+from .server import MAX_WEIGHT, Server
+
+__all__ = ["Backend", "Lease"]
+
+_EMPTY_REQUEST = Request()
+
+
+class Lease:
+    """A request's claim on a server slot: granted now, or waiting in a queue.
+
+    `on_granted` is called (synchronously, from `release` or a state change) when
+    a queued lease gets its server; front ends use it to wake a future.
+    """
+
+    __slots__ = ("_member", "_queue", "backend", "granted", "on_granted", "request", "seq")
+
+    def __init__(
+        self,
+        backend: Backend,
+        request: Request,
+        seq: int,
+        on_granted: Callable[[Lease], None] | None,
+    ) -> None:
+        self.backend = backend
+        self.request = request
+        self.seq = seq
+        self.on_granted = on_granted
+        self.granted = False
+        self._member: Member | None = None
+        self._queue: deque[Lease] | None = None
+
+    @property
+    def server(self) -> Server | None:
+        """The granted server, or None while queued or after cancel."""
+        return self._member.server if self.granted and self._member is not None else None
+
+    @property
+    def queued(self) -> bool:
+        return self._queue is not None
+
+    def __repr__(self) -> str:
+        state = (
+            f"granted {self._member.name}"
+            if self.granted and self._member
+            else "queued"
+            if self.queued
+            else "done"
+        )
+        return f"<Lease #{self.seq} {self.backend.name} {state}>"
+
+
+class Backend:
+    """A `backend` section: servers, one `balance` algorithm and their runtime state.
+
+    `balance` and `hash_type` take haproxy.cfg's own words.  `rng` feeds
+    `balance random`; pass a seeded `random.Random` for reproducible picks.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        servers: Iterable[Server],
+        balance: str | BalanceSpec | None = None,
+        hash_type: str | HashSpec | None = None,
+        *,
+        allbackups: bool = False,
+        hash_balance_factor: int = 0,
+        rng: _random.Random | None = None,
+    ) -> None:
+        self.name = name
+        self.balance = balance if isinstance(balance, BalanceSpec) else parse_balance(balance)
+        self.hash_type = (
+            hash_type if isinstance(hash_type, HashSpec) else parse_hash_type(hash_type)
+        )
+        if hash_balance_factor and hash_balance_factor <= 100:
+            raise ValueError(
+                f"hash-balance-factor {hash_balance_factor} must be 0 (off) or greater than 100"
+            )
+        self.options = LBOptions(allbackups=allbackups, hash_balance_factor=hash_balance_factor)
+        self.rng = rng or _random.Random()
+        self._members: list[Member] = []
+        self._by_name: dict[str, Member] = {}
+        used_ids: set[int] = set()
+        next_id = 1
+        for index, server in enumerate(servers):
+            if server.name in self._by_name:
+                raise ValueError(f"backend '{name}': duplicate server name '{server.name}'")
+            if server.id is not None:
+                puid = server.id
+            else:
+                while next_id in used_ids:
+                    next_id += 1
+                puid = next_id
+            if puid in used_ids:
+                raise ValueError(f"backend '{name}': server id {puid} used twice")
+            used_ids.add(puid)
+            member = Member(server, index, puid)
+            self._members.append(member)
+            self._by_name[server.name] = member
+        self._queue: deque[Lease] = deque()
+        self._seq = itertools.count(1)
+        self.algorithm: Algorithm = algorithm_class(self.balance.algorithm)(
+            self._members, self.balance, self.hash_type, self.options
+        )
+        for member in self._members:
+            member.eweight = self._eweight(member)
+        self.algorithm.rebuild()
+
+    # -- introspection ---------------------------------------------------------------
+
+    @property
+    def servers(self) -> list[Server]:
+        return [m.server for m in self._members]
+
+    @property
+    def members(self) -> Sequence[Member]:
+        """Runtime records, in declaration order (read-only use)."""
+        return self._members
+
+    def member(self, name: str) -> Member:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"backend '{self.name}' has no server '{name}'") from None
+
+    def state(self, name: str) -> str:
+        """`UP`, `DOWN`, `DRAIN` or `MAINT`, as `show stat` prints it."""
+        return self.member(name).status
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting, in the backend queue and every server's queue."""
+        return len(self._queue) + sum(len(m.queue) for m in self._members)
+
+    @property
+    def usable(self) -> bool:
+        return any(m.usable for m in self._members)
+
+    def __repr__(self) -> str:
+        inflight = sum(m.inflight for m in self._members)
+        up = sum(1 for m in self._members if m.usable)
+        return (
+            f"<Backend {self.name} balance={self.balance.algorithm} "
+            f"[Servers: {up}/{len(self._members)} usable | Requests: {inflight} active, "
+            f"{self.queued} queued]>"
+        )
+
+    # -- picking ---------------------------------------------------------------------
+
+    def pick(self, request: Request | None = None, *, avoid: str | None = None) -> Server:
+        """Choose a server for `request` without taking a connection slot.
+
+        This is the client-side balancing entry point: call it, talk to the server.
+        Use `acquire`/`release` instead when in-flight counts or maxconn matter.
+        """
+        member = self._choose(request or _EMPTY_REQUEST, avoid)
+        if member is None:
+            raise NoServerAvailable(self.name)
+        member.lbtot += 1
+        return member.server
+
+    def _choose(self, request: Request, avoid: str | None) -> Member | None:
+        avoid_member = self._by_name.get(avoid) if avoid else None
+        return self.algorithm.pick(request, avoid_member)
+
+    # -- leases ----------------------------------------------------------------------
+
+    def acquire(
+        self,
+        request: Request | None = None,
+        *,
+        avoid: str | None = None,
+        on_granted: Callable[[Lease], None] | None = None,
+    ) -> Lease:
+        """Take a slot on a server for `request`, or queue for one.
+
+        Raises `NoServerAvailable` when no server is usable and `QueueFull` when
+        the chosen server's `maxqueue` is reached.  A returned lease is either
+        `granted` (use `lease.server`) or queued (wait for `on_granted`).
+        """
+        req = request or _EMPTY_REQUEST
+        lease = Lease(self, req, next(self._seq), on_granted)
+        member = self._choose(req, avoid)
+        if member is None:
+            if not self.usable:
+                raise NoServerAvailable(self.name)
+            # Every usable server is full: wait in the backend's queue.
+            self._enqueue(lease, self._queue)
+            return lease
+        if member.full():
+            maxqueue = member.server.maxqueue
+            if maxqueue and len(member.queue) >= maxqueue:
+                raise QueueFull(self.name)
+            member.lbtot += 1
+            lease._member = member
+            self._enqueue(lease, member.queue)
+            return lease
+        member.lbtot += 1
+        self._grant(lease, member)
+        return lease
+
+    def release(self, lease: Lease) -> list[Lease]:
+        """The request is done with its server.  Returns the leases this woke up."""
+        if not lease.granted:
+            self.cancel(lease)
+            return []
+        member = lease._member
+        assert member is not None
+        lease.granted = False
+        member.inflight -= 1
+        self.algorithm.drop(member)
+        return self._serve_queues(member)
+
+    def cancel(self, lease: Lease) -> None:
+        """Give up a queued lease (timeout queue, client gone); releases a granted one."""
+        if lease.granted:
+            self.release(lease)
+            return
+        if lease._queue is not None:
+            with contextlib.suppress(ValueError):
+                lease._queue.remove(lease)
+            lease._queue = None
+
+    def _enqueue(self, lease: Lease, queue: deque[Lease]) -> None:
+        lease._queue = queue
+        queue.append(lease)
+
+    def _grant(self, lease: Lease, member: Member) -> None:
+        lease._member = member
+        lease._queue = None
+        lease.granted = True
+        member.inflight += 1
+        self.algorithm.take(member)
+
+    def _serve_queues(self, member: Member) -> list[Lease]:
+        """Hand free slots on `member` to the oldest waiters (its queue or the backend's)."""
+        woken: list[Lease] = []
+        maxconn = member.server.maxconn
+        while member.usable and (not maxconn or member.inflight < maxconn):
+            own = member.queue[0] if member.queue else None
+            shared = self._queue[0] if self._queue else None
+            if own is None and shared is None:
+                break
+            chosen: Lease
+            if own is not None and (shared is None or own.seq < shared.seq):
+                chosen = member.queue.popleft()
+            else:
+                chosen = self._queue.popleft()
+                member.lbtot += 1
+            self._grant(chosen, member)
+            woken.append(chosen)
+        for lease in woken:
+            if lease.on_granted is not None:
+                lease.on_granted(lease)
+        return woken
+
+    def _redistribute(self, member: Member) -> list[Lease]:
+        """A server stopped being usable: its waiters go back to the backend queue, in
+        arrival order, then every usable server takes what it can."""
+        if member.queue:
+            merged = sorted([*self._queue, *member.queue], key=lambda lease: lease.seq)
+            member.queue.clear()
+            self._queue.clear()
+            for lease in merged:
+                self._enqueue(lease, self._queue)
+        return self._serve_all()
+
+    def _serve_all(self) -> list[Lease]:
+        woken: list[Lease] = []
+        for member in self._members:
+            if member.usable:
+                woken.extend(self._serve_queues(member))
+        return woken
+
+    # -- runtime changes ---------------------------------------------------------------
+
+    def _eweight(self, member: Member) -> int:
+        scale = self.algorithm.weight_scale
+        divisor = self.algorithm.weight_divisor
+        if member.ramp < 1.0:
+            # server.c server_recalc_eweight: the weight grows in whole steps of 1/scale.
+            steps = max(1, int(scale * member.ramp))
+            return (member.uweight * steps + divisor - 1) // divisor
+        return (member.uweight * scale + divisor - 1) // divisor
+
+    def _changed(self, member: Member) -> list[Lease]:
+        member.eweight = self._eweight(member)
+        self.algorithm.update(member)
+        if member.usable:
+            return self._serve_all()
+        return self._redistribute(member)
+
+    def set_state(self, name: str, state: Literal["ready", "drain", "maint"] | str) -> list[Lease]:
+        """`set server B/S state ready|drain|maint`."""
+        state = state.lower()
+        if state not in ADMIN_STATES:
+            raise ValueError(f"state '{state}' is not one of {', '.join(ADMIN_STATES)}")
+        member = self.member(name)
+        member.admin = state
+        return self._changed(member)
+
+    def set_health(self, name: str, up: bool) -> list[Lease]:
+        """The operational state health checks drive (`set server B/S health up|down`)."""
+        member = self.member(name)
+        member.up = up
+        return self._changed(member)
+
+    def set_weight(self, name: str, weight: int | str) -> list[Lease]:
+        """`set server B/S weight N` or `N%` (relative to the configured weight)."""
+        member = self.member(name)
+        new = self._parse_weight(member, weight)
+        if not self.algorithm.dynamic and new not in (0, member.server.weight):
+            raise ValueError(
+                f"backend '{self.name}': balance {self.balance.algorithm} is static; "
+                "weight can only be set to 0 or its configured value"
+            )
+        member.uweight = new
+        return self._changed(member)
+
+    def set_ramp(self, name: str, ramp: float) -> list[Lease]:
+        """Slow-start: run `name` at `ramp` (0..1] of its weight; the health layer drives it."""
+        if not 0.0 < ramp <= 1.0:
+            raise ValueError(f"ramp {ramp} must be in (0, 1]")
+        member = self.member(name)
+        member.ramp = ramp
+        return self._changed(member)
+
+    def get_weight(self, name: str) -> tuple[int, int]:
+        """(current, initial) as `get weight B/S` prints them."""
+        member = self.member(name)
+        return member.uweight, member.server.weight
+
+    @staticmethod
+    def _parse_weight(member: Member, weight: int | str) -> int:
+        text = str(weight).strip()
+        if text.endswith("%"):
+            number = text[:-1]
+            if not number.isdigit():
+                raise ValueError(f"invalid weight '{weight}'")
+            value = member.server.weight * int(number) // 100
+        elif text.isdigit():
+            value = int(text)
+        else:
+            raise ValueError(f"invalid weight '{weight}'")
+        if not 0 <= value <= MAX_WEIGHT:
+            raise ValueError(f"weight {value} out of range 0..{MAX_WEIGHT}")
+        return value

@@ -1,0 +1,140 @@
+"""The request view that balancing and rules read.
+
+Front ends fill one `Request` per connection (L4) or per HTTP request (L7); the
+library only ever reads it.  Keeping it a plain value with no socket behind it is
+what lets every routing decision be tested without I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["Headers", "Request"]
+
+HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]]
+
+
+class Headers:
+    """Ordered, case-insensitive multi-map of HTTP headers.
+
+    HAProxy fetches distinguish the first occurrence, every occurrence, and every
+    comma-separated value of every occurrence, so the order and repetition of the
+    original headers are kept rather than folded into a dict.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: HeaderInput = ()) -> None:
+        pairs = items.items() if isinstance(items, Mapping) else items
+        self._items: tuple[tuple[str, str], ...] = tuple(
+            (name.lower(), value) for name, value in pairs
+        )
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({list(self._items)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Headers) and other._items == self._items
+
+    def __hash__(self) -> int:
+        return hash(self._items)
+
+    @property
+    def items(self) -> tuple[tuple[str, str], ...]:
+        """All (lower-case name, value) pairs in arrival order."""
+        return self._items
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first occurrence's full value, as HAProxy's `req.fhdr` sees it."""
+        name = name.lower()
+        for key, value in self._items:
+            if key == name:
+                return value
+        return default
+
+    def occurrences(self, name: str) -> list[str]:
+        """Every occurrence's full line value, in order."""
+        name = name.lower()
+        return [value for key, value in self._items if key == name]
+
+    def values(self, name: str) -> list[str]:
+        """Every comma-separated value of every occurrence, trimmed, as `req.hdr` sees them."""
+        out: list[str] = []
+        name = name.lower()
+        for key, value in self._items:
+            if key == name:
+                out.extend(part.strip(" \t") for part in value.split(","))
+        return out
+
+    def first_value(self, name: str) -> str | None:
+        """The first comma-delimited value of the first occurrence (what `balance hdr()` hashes)."""
+        name = name.lower()
+        for key, value in self._items:
+            if key == name:
+                return value.split(",", 1)[0].strip(" \t")
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What a balancing or routing decision may look at.
+
+    `query` excludes the `?`.  `uri` is the request target as received; when not
+    given it is rebuilt from `path` and `query`, which is what HAProxy hashes for
+    origin-form targets.
+    """
+
+    src: str = ""
+    method: str = "GET"
+    path: str = "/"
+    query: str = ""
+    headers: Headers = field(default_factory=Headers)
+    src_port: int = 0
+    dst: str = ""
+    dst_port: int = 0
+    version: str = "HTTP/1.1"
+    uri: str = ""
+    ssl: bool = False
+    sni: str = ""
+
+    def __init__(
+        self,
+        src: str = "",
+        method: str = "GET",
+        path: str = "/",
+        query: str = "",
+        headers: Headers | HeaderInput = (),
+        *,
+        src_port: int = 0,
+        dst: str = "",
+        dst_port: int = 0,
+        version: str = "HTTP/1.1",
+        uri: str = "",
+        ssl: bool = False,
+        sni: str = "",
+    ) -> None:
+        setter = object.__setattr__
+        setter(self, "src", src)
+        setter(self, "method", method)
+        setter(self, "path", path)
+        setter(self, "query", query)
+        setter(self, "headers", headers if isinstance(headers, Headers) else Headers(headers))
+        setter(self, "src_port", src_port)
+        setter(self, "dst", dst)
+        setter(self, "dst_port", dst_port)
+        setter(self, "version", version)
+        setter(self, "uri", uri or (f"{path}?{query}" if query else path))
+        setter(self, "ssl", ssl)
+        setter(self, "sni", sni)
+
+    @property
+    def host(self) -> str | None:
+        """The Host header, which `hdr(host)` and `base` read."""
+        return self.headers.get("host")

@@ -1,0 +1,108 @@
+"""Server definitions: what a `server` line in a backend says.
+
+A `Server` is an immutable description.  Everything that changes while running
+(state, current weight, in-flight count, queue) lives in the pool's per-server
+runtime record, so one `Server` can be shared, compared and hashed freely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["MAX_WEIGHT", "Server", "split_address"]
+
+MAX_WEIGHT = 256
+ON_ERROR_ACTIONS = ("fastinter", "fail-check", "sudden-death", "mark-down")
+
+
+def split_address(address: str) -> tuple[str, int | None]:
+    """Split `host:port`, `[v6]:port` or `v6:port` (HAProxy's last-colon rule).
+
+    Returns the port as None when it is absent, as HAProxy allows for servers
+    that reuse the client's destination port.
+    """
+    address = address.strip()
+    for prefix in ("ipv4@", "ipv6@"):
+        if address.startswith(prefix):
+            address = address[len(prefix) :]
+    if address.startswith("["):
+        host, sep, rest = address[1:].partition("]")
+        if not sep:
+            raise ValueError(f"invalid address '{address}': missing ']'")
+        if not rest:
+            return host, None
+        if not rest.startswith(":"):
+            raise ValueError(f"invalid address '{address}'")
+        return host, _port(rest[1:], address)
+    if address.count(":") == 0:
+        return address, None
+    host, _, port = address.rpartition(":")
+    if port == "":
+        return host, None
+    return host, _port(port, address)
+
+
+def _port(text: str, address: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise ValueError(f"invalid port in address '{address}'")
+    return int(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """One `server` line.  Times are in seconds; `None` means "inherit the default"."""
+
+    name: str
+    address: str
+    weight: int = 1
+    maxconn: int = 0
+    maxqueue: int = 0
+    backup: bool = False
+    disabled: bool = False
+    id: int | None = None
+    check: bool = False
+    inter: float = 2.0
+    fastinter: float | None = None
+    downinter: float | None = None
+    rise: int = 2
+    fall: int = 3
+    check_port: int | None = None
+    check_addr: str | None = None
+    slowstart: float = 0.0
+    send_proxy: bool = False
+    send_proxy_v2: bool = False
+    observe: str | None = None
+    error_limit: int = 10
+    on_error: str = "fail-check"
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("server name must not be empty")
+        if isinstance(self.weight, bool) or not isinstance(self.weight, int):
+            raise ValueError(f"server '{self.name}': weight {self.weight!r} is not an integer")
+        if not 0 <= self.weight <= MAX_WEIGHT:
+            raise ValueError(
+                f"server '{self.name}': weight {self.weight} out of range 0..{MAX_WEIGHT}"
+            )
+        if self.maxconn < 0:
+            raise ValueError(f"server '{self.name}': maxconn {self.maxconn} must be >= 0")
+        if self.maxqueue < 0:
+            raise ValueError(f"server '{self.name}': maxqueue {self.maxqueue} must be >= 0")
+        if self.id is not None and self.id <= 0:
+            raise ValueError(f"server '{self.name}': id {self.id} must be > 0")
+        if self.rise < 1 or self.fall < 1:
+            raise ValueError(f"server '{self.name}': rise and fall must be >= 1")
+        if self.on_error not in ON_ERROR_ACTIONS:
+            raise ValueError(
+                f"server '{self.name}': on-error '{self.on_error}' is not one of "
+                + ", ".join(ON_ERROR_ACTIONS)
+            )
+        split_address(self.address)
+
+    @property
+    def host(self) -> str:
+        return split_address(self.address)[0]
+
+    @property
+    def port(self) -> int | None:
+        return split_address(self.address)[1]
