@@ -1,0 +1,1 @@
+"""Real-process helpers for the test suite: HAProxy, loopback backends, clients."""

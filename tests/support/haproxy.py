@@ -1,0 +1,150 @@
+"""Run a real HAProxy 2.6 from a config text, for differential tests.
+
+Listening sockets are bound here (port 0) and handed to HAProxy as `fd@N`, so
+tests never race for ports.  In the config template, `{listen:NAME}` becomes
+that fd and `{stats}` the path of an admin stats socket.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+_LISTEN = re.compile(r"\{listen:([A-Za-z0-9_.-]+)\}")
+
+
+def haproxy_available() -> bool:
+    return Path(HAPROXY).exists()
+
+
+def require_haproxy() -> None:
+    """Fail (not skip) when HAProxy is missing: CI installs it, so absence is a bug there."""
+    if not haproxy_available():
+        raise RuntimeError(
+            "haproxy is not installed (apt-get install haproxy); .ci/run installs it"
+        )
+
+
+class HAProxy:
+    """A foreground `haproxy -db` process; use as a context manager."""
+
+    def __init__(self, template: str, *, host: str = "127.0.0.1") -> None:
+        require_haproxy()
+        self.host = host
+        self.dir = Path(tempfile.mkdtemp(prefix="bk-haproxy-"))
+        self.stats_path = str(self.dir / "stats.sock")
+        self.log_path = self.dir / "haproxy.log"
+        self._sockets: dict[str, socket.socket] = {}
+        self.config = _LISTEN.sub(self._bind, template).replace("{stats}", self.stats_path)
+        self.config_path = self.dir / "haproxy.cfg"
+        self.config_path.write_text(self.config.rstrip("\n") + "\n")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _bind(self, match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in self._sockets:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, 0))
+            sock.listen(1024)
+            sock.set_inheritable(True)
+            self._sockets[name] = sock
+        return f"fd@{self._sockets[name].fileno()}"
+
+    def port(self, name: str) -> int:
+        return int(self._sockets[name].getsockname()[1])
+
+    def check(self) -> subprocess.CompletedProcess[str]:
+        """`haproxy -c -f` on the rendered config."""
+        return subprocess.run(
+            [HAPROXY, "-c", "-f", str(self.config_path)], capture_output=True, text=True
+        )
+
+    def start(self) -> HAProxy:
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [HAPROXY, "-db", "-f", str(self.config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=[s.fileno() for s in self._sockets.values()],
+        )
+        log.close()
+        deadline = time.monotonic() + 10
+        # Ready once the stats socket answers (when configured) or the process is alive a bit.
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"haproxy exited:\n{self.log()}")
+            if "{stats}" not in self.config and "stats socket" not in self.config:
+                time.sleep(0.2)
+                break
+            if os.path.exists(self.stats_path):
+                try:
+                    self.command("show info")
+                    break
+                except OSError:
+                    pass
+            time.sleep(0.02)
+        else:
+            raise RuntimeError(f"haproxy did not start:\n{self.log()}")
+        return self
+
+    def command(self, line: str) -> str:
+        """One runtime API command over the stats socket."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.connect(self.stats_path)
+            sock.sendall(line.encode() + b"\n")
+            chunks = []
+            while data := sock.recv(65536):
+                chunks.append(data)
+        return b"".join(chunks).decode()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for sock in self._sockets.values():
+            sock.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> HAProxy:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def http_defaults(mode: str = "http") -> str:
+    """The seeds' global/defaults, with the stats socket the harness needs."""
+    return f"""
+global
+    stats socket {{stats}} level admin
+    log stdout format raw local0
+
+defaults
+    mode {mode}
+    log global
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+"""
