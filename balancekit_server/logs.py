@@ -1,0 +1,404 @@
+"""Traffic logs the way HAProxy writes them: line formats and syslog targets.
+
+Operators grep, parse and ship HAProxy's log lines with existing tooling, so the
+shape matters more than the prose: `format_tcplog` and `format_httplog` produce
+the exact fields of `option tcplog` / `option httplog`, and `Logger` sends them
+to `stdout`, `stderr`, a unix datagram socket (`/dev/log`) or UDP syslog with
+the `raw`, `rfc3164` or `rfc5424` header HAProxy would put in front.
+
+Sending never blocks the event loop on a syslog server and never raises: like
+HAProxy, a log that cannot be delivered is dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "FACILITIES",
+    "LEVELS",
+    "LogTarget",
+    "Logger",
+    "format_date",
+    "format_httplog",
+    "format_tcplog",
+    "parse_log_target",
+]
+
+FACILITIES = (
+    "kern",
+    "user",
+    "mail",
+    "daemon",
+    "auth",
+    "syslog",
+    "lpr",
+    "news",
+    "uucp",
+    "cron",
+    "auth2",
+    "ftp",
+    "ntp",
+    "audit",
+    "alert",
+    "cron2",
+    "local0",
+    "local1",
+    "local2",
+    "local3",
+    "local4",
+    "local5",
+    "local6",
+    "local7",
+)
+LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
+FORMATS = ("raw", "rfc3164", "rfc5424", "short", "local")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+# -- line formats --------------------------------------------------------------------
+
+
+def format_date(epoch: float) -> str:
+    """HAProxy's `%t`/`%tr` date: local time, `06/Feb/2009:12:14:14.655`."""
+    tm = time.localtime(epoch)
+    ms = int((epoch - int(epoch)) * 1000)
+    return (
+        f"{tm.tm_mday:02d}/{_MONTHS[tm.tm_mon - 1]}/{tm.tm_year:04d}:"
+        f"{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d}.{ms:03d}"
+    )
+
+
+def _frontend(name: str, ssl: bool) -> str:
+    # %ft: the frontend name, suffixed with '~' when the listener speaks TLS.
+    return f"{name}~" if ssl else name
+
+
+def _retries(retries: int, redispatched: bool) -> str:
+    # %rc: '+' in front when the session was redispatched to another server.
+    return f"+{retries}" if redispatched else str(retries)
+
+
+def format_tcplog(
+    *,
+    client_ip: str,
+    client_port: int,
+    accept_date: float,
+    frontend: str,
+    backend: str,
+    server: str | None,
+    tw: int,
+    tc: int,
+    tt: int,
+    bytes_read: int,
+    termination: str = "--",
+    actconn: int = 0,
+    feconn: int = 0,
+    beconn: int = 0,
+    srv_conn: int = 0,
+    retries: int = 0,
+    redispatched: bool = False,
+    srv_queue: int = 0,
+    backend_queue: int = 0,
+    ssl: bool = False,
+) -> str:
+    """One `option tcplog` line (HAProxy's `%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts
+    %ac/%fc/%bc/%sc/%rc %sq/%bq`).
+
+    Times are milliseconds; `-1` means "that phase was never reached", as in
+    HAProxy.  `server=None` prints `<NOSRV>`.
+    """
+    return (
+        f"{client_ip}:{client_port} [{format_date(accept_date)}] {_frontend(frontend, ssl)} "
+        f"{backend}/{server or '<NOSRV>'} {tw}/{tc}/{tt} {bytes_read} {termination} "
+        f"{actconn}/{feconn}/{beconn}/{srv_conn}/{_retries(retries, redispatched)} "
+        f"{srv_queue}/{backend_queue}"
+    )
+
+
+_URL_SPECIAL = frozenset(b'"#')
+_HDR_SPECIAL = frozenset(b'"#{|}')
+
+
+def _encode(text: str, special: frozenset[int]) -> str:
+    # HAProxy escapes control bytes, bytes >= 127 and a few specials as `#XX`.
+    out = []
+    for byte in text.encode("utf-8", "surrogateescape"):
+        if byte < 32 or byte >= 127 or byte in special:
+            out.append(f"#{byte:02X}")
+        else:
+            out.append(chr(byte))
+    return "".join(out)
+
+
+def _quote(text: str) -> str:
+    # %{+Q}r: the request line in double quotes, URL-escaped as HAProxy does.
+    return '"' + _encode(text, _URL_SPECIAL) + '"'
+
+
+def format_httplog(
+    *,
+    client_ip: str,
+    client_port: int,
+    request_date: float,
+    frontend: str,
+    backend: str,
+    server: str | None,
+    treq: int,
+    tw: int,
+    tc: int,
+    tr: int,
+    ta: int,
+    status: int,
+    bytes_read: int,
+    request_line: str,
+    termination: str = "--",
+    actconn: int = 0,
+    feconn: int = 0,
+    beconn: int = 0,
+    srv_conn: int = 0,
+    retries: int = 0,
+    redispatched: bool = False,
+    srv_queue: int = 0,
+    backend_queue: int = 0,
+    captured_request_cookie: str = "-",
+    captured_response_cookie: str = "-",
+    captured_request_headers: Sequence[str] | None = None,
+    captured_response_headers: Sequence[str] | None = None,
+    ssl: bool = False,
+) -> str:
+    """One `option httplog` line (HAProxy's `%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta
+    %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r`).
+
+    `termination` is the two-letter session state (`--`, `SC`, `cD`…); the two
+    cookie letters of `%tsc` are always `--` because cookie persistence is not
+    implemented.  Captured headers appear as `{a|b}` only when given, like
+    HAProxy prints them only when `capture request/response header` is set.
+    `request_line` is the raw `METHOD URI VERSION`, quoted and escaped here.
+    """
+    parts = [
+        f"{client_ip}:{client_port}",
+        f"[{format_date(request_date)}]",
+        _frontend(frontend, ssl),
+        f"{backend}/{server or '<NOSRV>'}",
+        f"{treq}/{tw}/{tc}/{tr}/{ta}",
+        str(status),
+        str(bytes_read),
+        captured_request_cookie or "-",
+        captured_response_cookie or "-",
+        f"{termination}--",
+        f"{actconn}/{feconn}/{beconn}/{srv_conn}/{_retries(retries, redispatched)}",
+        f"{srv_queue}/{backend_queue}",
+    ]
+    if captured_request_headers is not None:
+        parts.append(
+            "{" + "|".join(_encode(h, _HDR_SPECIAL) for h in captured_request_headers) + "}"
+        )
+    if captured_response_headers is not None:
+        parts.append(
+            "{" + "|".join(_encode(h, _HDR_SPECIAL) for h in captured_response_headers) + "}"
+        )
+    parts.append(_quote(request_line))
+    return " ".join(parts)
+
+
+# -- targets ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LogTarget:
+    """One `log` line: where to send, which header, which facility and levels.
+
+    `address` is `stdout`, `stderr`, a unix socket path (`/dev/log`,
+    `unix@/path`), or `[udp@|ipv4@|ipv6@]host[:port]` (port 514 by default).
+    `level` is the most verbose level sent (messages above it are dropped);
+    `minlevel` clamps the level written into the header, as HAProxy does.
+    """
+
+    address: str
+    facility: str = "local0"
+    level: str = "debug"
+    minlevel: str = "emerg"
+    format: str = "rfc3164"
+    length: int = 1024
+
+    def __post_init__(self) -> None:
+        if self.facility not in FACILITIES:
+            raise ValueError(f"log: unknown facility '{self.facility}'")
+        for lvl in (self.level, self.minlevel):
+            if lvl not in LEVELS:
+                raise ValueError(f"log: unknown level '{lvl}'")
+        if self.format not in FORMATS:
+            raise ValueError(
+                f"log: unknown format '{self.format}' (expected one of {', '.join(FORMATS)})"
+            )
+        if self.length < 80:
+            raise ValueError(f"log: len {self.length} is too small (at least 80)")
+
+    @property
+    def kind(self) -> str:
+        """`stdout`, `stderr`, `unix` or `udp`."""
+        if self.address in ("stdout", "stderr"):
+            return self.address
+        if self.address in ("fd@1", "fd@2"):
+            return "stdout" if self.address == "fd@1" else "stderr"
+        if self.address.startswith(("/", "unix@")):
+            return "unix"
+        return "udp"
+
+
+def parse_log_target(words: Sequence[str]) -> LogTarget:
+    """Parse the arguments of a `log` line (after the keyword), HAProxy's grammar:
+    `<address> [len <n>] [format <fmt>] [sample <r>:<s>] <facility> [<level> [<minlevel>]]`.
+
+    `log global` and `no log` are the config parser's business, not a target.
+    """
+    if not words:
+        raise ValueError("log: missing address")
+    address, rest = words[0], list(words[1:])
+    length, fmt = 1024, "rfc3164"
+    while rest and rest[0] in ("len", "format", "sample"):
+        key = rest.pop(0)
+        if not rest:
+            raise ValueError(f"log: '{key}' expects a value")
+        value = rest.pop(0)
+        if key == "len":
+            if not value.isdigit():
+                raise ValueError(f"log: len expects an integer, got '{value}'")
+            length = int(value)
+        elif key == "format":
+            fmt = value
+    if not rest:
+        raise ValueError(f"log {address}: missing facility")
+    facility = rest.pop(0)
+    level = rest.pop(0) if rest else "debug"
+    minlevel = rest.pop(0) if rest else "emerg"
+    if rest:
+        raise ValueError(f"log {address}: unexpected '{rest[0]}'")
+    return LogTarget(address, facility, level, minlevel, fmt, length)
+
+
+def _udp_address(address: str) -> tuple[int, tuple[str, int]]:
+    for prefix in ("udp@", "udp4@", "udp6@", "ipv4@", "ipv6@"):
+        if address.startswith(prefix):
+            address = address[len(prefix) :]
+            break
+    if address.startswith("["):
+        host, _, rest = address[1:].partition("]")
+        port = int(rest[1:]) if rest.startswith(":") else 514
+    elif address.count(":") == 1:
+        host, _, port_text = address.partition(":")
+        port = int(port_text)
+    else:
+        host, port = address, 514
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return family, (host, port)
+
+
+class _Sink:
+    """An open destination for one target; writes are fire-and-forget."""
+
+    def __init__(self, target: LogTarget) -> None:
+        self.target = target
+        self.kind = target.kind
+        self.sock: socket.socket | None = None
+        self.dest: str | tuple[str, int] | None = None
+        if self.kind == "unix":
+            path = target.address.removeprefix("unix@")
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self.dest = path
+        elif self.kind == "udp":
+            family, addr = _udp_address(target.address)
+            self.sock = socket.socket(family, socket.SOCK_DGRAM)
+            self.dest = addr
+        if self.sock is not None:
+            self.sock.setblocking(False)
+
+    def send(self, data: bytes) -> None:
+        try:
+            if self.kind == "stdout":
+                os.write(sys.stdout.fileno(), data + b"\n")
+            elif self.kind == "stderr":
+                os.write(sys.stderr.fileno(), data + b"\n")
+            elif self.sock is not None and self.dest is not None:
+                self.sock.sendto(data, self.dest)
+        except (OSError, ValueError):
+            pass  # HAProxy drops logs it cannot deliver; so do we.
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+
+
+class Logger:
+    """Sends one message to every configured target, each with its own header.
+
+    `tag` and `hostname` feed the syslog headers (`global log-tag`,
+    `log-send-hostname`); HAProxy leaves the hostname out of rfc3164 headers
+    unless asked and prints `-` for it in rfc5424.
+    """
+
+    def __init__(
+        self,
+        targets: Iterable[LogTarget],
+        *,
+        tag: str = "haproxy",
+        hostname: str | None = None,
+    ) -> None:
+        self.targets = tuple(targets)
+        self.tag = tag
+        self.hostname = hostname
+        self.pid = os.getpid()
+        self._sinks = [_Sink(t) for t in self.targets]
+
+    def __repr__(self) -> str:
+        where = ", ".join(f"{t.address}/{t.format}" for t in self.targets) or "nowhere"
+        return f"<Logger {where}>"
+
+    def __bool__(self) -> bool:
+        return bool(self.targets)
+
+    def header(self, target: LogTarget, level: str, now: float) -> str:
+        """The syslog header HAProxy puts in front of a message for `target`."""
+        lvl = max(LEVELS.index(level), LEVELS.index(target.minlevel))
+        pri = FACILITIES.index(target.facility) * 8 + lvl
+        fmt = target.format
+        if fmt == "raw":
+            return ""
+        if fmt == "short":
+            return f"<{lvl}>"
+        if fmt == "rfc5424":
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now))
+            micro = int((now - int(now)) * 1_000_000)
+            offset = time.strftime("%z", time.localtime(now))
+            tz = f"{offset[:3]}:{offset[3:]}" if offset else "Z"
+            host = self.hostname or "-"
+            return f"<{pri}>1 {stamp}.{micro:06d}{tz} {host} {self.tag} {self.pid} - - "
+        tm = time.localtime(now)
+        stamp = f"{_MONTHS[tm.tm_mon - 1]} {tm.tm_mday:2d} {time.strftime('%H:%M:%S', tm)}"
+        if fmt == "rfc3164":
+            host = f"{self.hostname} " if self.hostname else ""
+            return f"<{pri}>{stamp} {host}{self.tag}[{self.pid}]: "
+        return f"<{pri}>{stamp} {self.tag}[{self.pid}]: "  # local
+
+    def log(self, message: str, level: str = "info", now: float | None = None) -> None:
+        """Send `message` to every target whose level admits `level`."""
+        if not self._sinks:
+            return
+        at = time.time() if now is None else now
+        rank = LEVELS.index(level)
+        for sink in self._sinks:
+            target = sink.target
+            if rank > LEVELS.index(target.level):
+                continue
+            line = (self.header(target, level, at) + message).encode("utf-8", "replace")
+            sink.send(line[: target.length])
+
+    def close(self) -> None:
+        for sink in self._sinks:
+            sink.close()
