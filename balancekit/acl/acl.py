@@ -1,0 +1,401 @@
+"""Named ACLs of one proxy section, HAProxy's `acl <name> <criterion> [flags] [patterns]`.
+
+`AclSet.define` compiles one `acl` line (acl.c's parse_acl_expr): it picks the
+fetch and its default match method from HAProxy's keyword tables, applies
+`-i -f -m -n -u --`, loads pattern files relative to the config, and compiles
+the matcher.  Re-declaring a name ORs one more expression into it.  Predefined
+ACLs (`TRUE`, `LOCALHOST`, `METH_GET`, …) are instantiated on first use and can
+be overridden or extended by declaring the same name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ..errors import ConfigError
+from ..request import Request
+from .conditions import Condition, parse_condition
+from .fetches import (
+    FETCHES,
+    FetchError,
+    SampleExpr,
+    Value,
+    can_cast,
+    cast_function,
+    parse_sample_expr,
+    suggest,
+)
+from .patterns import (
+    MATCH_METHODS,
+    UNSUPPORTED_METHODS,
+    Matcher,
+    MethodMatcher,
+    PatternError,
+    build_matcher,
+)
+
+__all__ = ["ACL_KEYWORDS", "PREDEFINED_ACLS", "Acl", "AclExpr", "AclSet", "AclWarning"]
+
+
+def _acl_keywords() -> dict[str, tuple[str, str]]:
+    table: dict[str, tuple[str, str]] = {}
+    families = {
+        "base": "base",
+        "cook": "req.cook",
+        "hdr": "req.hdr",
+        "path": "path",
+        "url": "url",
+        "urlp": "urlp",
+    }
+    for prefix, fetch in families.items():
+        table[prefix] = (fetch, "str")
+        for method in ("beg", "dir", "dom", "end", "len", "reg", "sub"):
+            table[f"{prefix}_{method}"] = (fetch, method)
+    table.update(
+        {
+            "method": ("method", "meth"),
+            "req_ver": ("req.ver", "str"),
+            "req_ssl_sni": ("req.ssl_sni", "str"),
+            "req_rdp_cookie_cnt": ("req.rdp_cookie_cnt", "int"),
+            "ssl_fc_sni_end": ("ssl_fc_sni", "end"),
+            "ssl_fc_sni_reg": ("ssl_fc_sni", "reg"),
+        }
+    )
+    return table
+
+
+#: ACL-only keywords: name → (underlying fetch, default match method).
+ACL_KEYWORDS: dict[str, tuple[str, str]] = _acl_keywords()
+
+#: Predefined ACLs (acl.c's default_acl_list), compiled on first use.
+PREDEFINED_ACLS: dict[str, tuple[str, ...]] = {
+    "TRUE": ("always_true",),
+    "FALSE": ("always_false",),
+    "LOCALHOST": ("src", "127.0.0.1/8", "::1"),
+    "HTTP": ("req.proto_http",),
+    "HTTP_1.0": ("req.ver", "1.0"),
+    "HTTP_1.1": ("req.ver", "1.1"),
+    "HTTP_2.0": ("req.ver", "2.0"),
+    "METH_CONNECT": ("method", "CONNECT"),
+    "METH_DELETE": ("method", "DELETE"),
+    "METH_GET": ("method", "GET", "HEAD"),
+    "METH_HEAD": ("method", "HEAD"),
+    "METH_OPTIONS": ("method", "OPTIONS"),
+    "METH_POST": ("method", "POST"),
+    "METH_PUT": ("method", "PUT"),
+    "METH_TRACE": ("method", "TRACE"),
+    "HTTP_URL_ABS": ("url_reg", "^[^/:]*://"),
+    "HTTP_URL_SLASH": ("url_beg", "/"),
+    "HTTP_URL_STAR": ("url", "*"),
+    "HTTP_CONTENT": ("req.hdr_val(content-length)", "gt", "0"),
+    "RDP_COOKIE": ("req.rdp_cookie_cnt", "gt", "0"),
+    "REQ_CONTENT": ("req.len", "gt", "0"),
+    "WAIT_END": ("wait_end",),
+}
+
+_DEFAULT_METHOD = {"bool": "bool", "sint": "int", "ipv4": "ip", "ipv6": "ip", "str": "str"}
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-")
+
+
+@dataclass(frozen=True, slots=True)
+class AclWarning:
+    """Something HAProxy also only warns about; the config parser shows it."""
+
+    message: str
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class AclExpr:
+    """One compiled `acl` line: a sample expression, a cast, and matchers.
+
+    Several matchers exist when `-f` files were loaded under different `-i`
+    settings than the inline patterns, as HAProxy keeps them apart too.
+    """
+
+    keyword: str
+    sample: SampleExpr
+    method: str
+    cast: Callable[[Value], Value | None]
+    matchers: tuple[Matcher, ...]
+
+    def test(self, request: Request) -> bool:
+        """True when any sample matches any pattern."""
+        cast = self.cast
+        for value in self.sample.samples(request):
+            converted = cast(value)
+            if converted is None:
+                continue
+            for matcher in self.matchers:
+                if matcher.match(converted):
+                    return True
+        return False
+
+
+@dataclass(slots=True)
+class Acl:
+    """A named (or anonymous) ACL: true when any of its expressions is."""
+
+    name: str
+    exprs: list[AclExpr] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        kws = ", ".join(e.keyword for e in self.exprs)
+        return f"<Acl {self.name or '<anonymous>'} [{kws}]>"
+
+    def test(self, request: Request) -> bool:
+        return any(e.test(request) for e in self.exprs)
+
+
+class AclSet:
+    """The named ACLs of one proxy section, and the conditions that use them."""
+
+    __slots__ = ("_acls", "_files", "warnings")
+
+    def __init__(self) -> None:
+        self._acls: dict[str, Acl] = {}
+        self._files: dict[str, tuple[str, ...]] = {}
+        self.warnings: list[AclWarning] = []
+
+    def __repr__(self) -> str:
+        return f"<AclSet {sorted(self._acls)}>"
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._acls
+
+    def __getitem__(self, name: str) -> Acl:
+        return self._acls[name]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Declared names (and predefined ones already used), in declaration order."""
+        return tuple(self._acls)
+
+    def define(
+        self, words: Sequence[str], *, file: str = "<string>", line: int = 0, base_dir: str = "."
+    ) -> Acl:
+        """Compile `acl <words…>`; a repeated name ORs the new expression in."""
+        if not words:
+            raise ConfigError("'acl' expects an ACL name and a criterion", file, line)
+        name = words[0]
+        bad = next((ch for ch in name if ch not in _NAME_CHARS), None)
+        if bad is not None:
+            raise ConfigError(f"invalid character in ACL name : '{bad}'", file, line)
+        if len(words) < 2:
+            raise ConfigError(
+                f"acl '{name}': missing criterion (a fetch such as 'path_beg')", file, line
+            )
+        expr = self._compile_expr(words[1:], file=file, line=line, base_dir=base_dir)
+        acl = self._acls.get(name)
+        if acl is None:
+            acl = self._acls[name] = Acl(name)
+        acl.exprs.append(expr)
+        return acl
+
+    def condition(
+        self, words: Sequence[str], *, file: str = "<string>", line: int = 0
+    ) -> Condition:
+        """Compile `if …` / `unless …` against the ACLs declared so far."""
+        return parse_condition(
+            words,
+            lambda name: self._resolve(name, file, line),
+            lambda inner: self._anonymous(inner, file, line),
+            file=file,
+            line=line,
+        )
+
+    # ----------------------------------------------------------------- internals
+
+    def _resolve(self, name: str, file: str, line: int) -> Acl:
+        acl = self._acls.get(name)
+        if acl is not None:
+            return acl
+        predefined = PREDEFINED_ACLS.get(name)
+        if predefined is None:
+            hint = suggest(name, [*self._acls, *PREDEFINED_ACLS])
+            raise ConfigError(f"no such ACL : '{name}'{hint}", file, line)
+        acl = self._acls[name] = Acl(name)
+        acl.exprs.append(self._compile_expr(predefined, file=file, line=line, base_dir="."))
+        return acl
+
+    def _anonymous(self, words: Sequence[str], file: str, line: int) -> Acl:
+        if not words:
+            raise ConfigError("empty anonymous ACL '{ }' in condition", file, line)
+        return Acl("", [self._compile_expr(words, file=file, line=line, base_dir=".")])
+
+    def _compile_expr(
+        self, words: Sequence[str], *, file: str, line: int, base_dir: str
+    ) -> AclExpr:
+        criterion = words[0]
+        keyword_name = criterion.split("(", 1)[0].split(",", 1)[0]
+        acl_kw = ACL_KEYWORDS.get(keyword_name)
+        try:
+            if acl_kw is not None:
+                sample = parse_sample_expr(criterion, fetch_name=acl_kw[0])
+                method: str | None = acl_kw[1] if not sample.steps else None
+            else:
+                sample = parse_sample_expr(criterion)
+                method = None
+        except FetchError as exc:
+            known = suggest(keyword_name, [*ACL_KEYWORDS, *FETCHES])
+            message = str(exc)
+            if (
+                message.startswith("unknown fetch method")
+                and known
+                and "did you mean" not in message
+            ):
+                message += known
+            raise ConfigError(f"{message} in ACL expression '{criterion}'", file, line) from None
+        if method is None:
+            method = _DEFAULT_METHOD.get(sample.out_type)
+        if len(words) == 1 and sample.out_type != "bool" and method not in ("bool", "found"):
+            self.warnings.append(
+                AclWarning(
+                    f"acl keyword '{keyword_name}': no pattern to match against were provided, "
+                    "so this ACL will never match (add '--' to silence this, "
+                    "or use '-m found' to test for existence)",
+                    file,
+                    line,
+                )
+            )
+        icase = False
+        groups: list[tuple[list[str], bool, str | None]] = []
+        loaded = False
+        i = 1
+        while i < len(words) and words[i].startswith("-"):
+            flag = words[i]
+            if flag == "-i":
+                icase = True
+            elif flag == "-n":
+                pass  # no DNS: balancekit never resolves names anyway
+            elif flag == "-u":
+                if i + 1 >= len(words) or not words[i + 1].isdigit():
+                    raise ConfigError("the argument of -u must be an integer", file, line)
+                i += 1
+            elif flag == "-f":
+                if i + 1 >= len(words):
+                    raise ConfigError("missing file name after '-f'", file, line)
+                path = words[i + 1]
+                groups.append((list(self._read_patterns(path, base_dir, file, line)), icase, path))
+                loaded = True
+                i += 1
+            elif flag == "-m":
+                if loaded:
+                    raise ConfigError(
+                        "'-m' must only be specified before patterns and files in parsing ACL "
+                        "expression",
+                        file,
+                        line,
+                    )
+                if i + 1 >= len(words):
+                    raise ConfigError("missing matching method after '-m'", file, line)
+                method = self._check_method(words[i + 1], sample, keyword_name, file, line)
+                i += 1
+            elif flag == "-M":
+                raise ConfigError("'-M' (load a map file) is not supported in ACLs", file, line)
+            elif flag == "--":
+                i += 1
+                break
+            else:
+                raise ConfigError(
+                    f"'{flag}' is not a valid ACL option. Please use '--' before any pattern "
+                    "beginning with a '-'",
+                    file,
+                    line,
+                )
+            i += 1
+        if method is None:
+            raise ConfigError(
+                "matching method must be specified first (using '-m') when using a sample "
+                f"fetch of this type ('{keyword_name}')",
+                file,
+                line,
+            )
+        groups.append((list(words[i:]), icase, None))
+        return self._build(keyword_name, sample, method, groups, file, line)
+
+    def _check_method(
+        self, name: str, sample: SampleExpr, keyword: str, file: str, line: int
+    ) -> str:
+        if name in UNSUPPORTED_METHODS:
+            raise ConfigError(
+                f"matching method '{name}' is not supported by balancekit", file, line
+            )
+        wanted = MATCH_METHODS.get(name)
+        if wanted is None:
+            raise ConfigError(
+                f"unknown matching method '{name}' when parsing ACL expression"
+                f"{suggest(name, MATCH_METHODS)}",
+                file,
+                line,
+            )
+        if name != "found" and not can_cast(sample.out_type, wanted):
+            raise ConfigError(
+                f"matching method '{name}' cannot be used with fetch keyword '{keyword}'",
+                file,
+                line,
+            )
+        return name
+
+    def _build(
+        self,
+        keyword: str,
+        sample: SampleExpr,
+        method: str,
+        groups: list[tuple[list[str], bool, str | None]],
+        file: str,
+        line: int,
+    ) -> AclExpr:
+        matchers: list[Matcher] = []
+        for patterns, icase, source in groups:
+            if not patterns and method not in ("bool", "found"):
+                continue
+            try:
+                if method == "meth":
+                    matchers.append(MethodMatcher(patterns, icase))
+                else:
+                    matchers.append(build_matcher(method, patterns, icase))
+            except PatternError as exc:
+                where = ""
+                if source is not None:
+                    bad = next((n for n, p in enumerate(patterns, 1) if f"'{p}'" in str(exc)), 0)
+                    where = f" in pattern file '{source}'" + (f" (pattern {bad})" if bad else "")
+                raise ConfigError(f"acl '{keyword}': {exc}{where}", file, line) from None
+        if method in ("bool", "found"):
+            matchers = matchers[:1]
+        if method == "meth":
+            cast = cast_function("meth", "meth")
+        elif method == "found":
+            cast = cast_function(sample.out_type, sample.out_type)
+        else:
+            cast = cast_function(sample.out_type, MATCH_METHODS[method])
+        return AclExpr(keyword, sample, method, cast, tuple(matchers))
+
+    def _read_patterns(self, path: str, base_dir: str, file: str, line: int) -> tuple[str, ...]:
+        full = path if os.path.isabs(path) else os.path.join(base_dir, path)
+        cached = self._files.get(full)
+        if cached is not None:
+            return cached
+        try:
+            with open(full, encoding="utf-8", errors="surrogateescape", newline="") as handle:
+                raw = handle.read()
+        except OSError as exc:
+            raise ConfigError(
+                f"failed to open pattern file <{path}>: {exc.strerror}", file, line
+            ) from None
+        patterns: list[str] = []
+        for text in raw.split("\n"):
+            text = text.split("\r", 1)[0]
+            if text.startswith("#"):
+                continue
+            text = text.lstrip(" \t")
+            if text:
+                patterns.append(text)
+        result = self._files[full] = tuple(patterns)
+        return result

@@ -1,0 +1,586 @@
+"""Sample fetches and converters over a `balancekit.Request`.
+
+A fetch turns a request into zero or more typed samples (HAProxy's sample.c and
+http_fetch.c): zero means "no sample" (the ACL expression fails, `-m found` is
+false), several means the ACL tries each one (every value of every `hdr`
+occurrence).  Expressions such as `req.hdr(host),lower` are parsed and checked
+once at load into a `SampleExpr`; evaluating one per request only calls plain
+functions.
+
+Sample values are plain Python objects by type: `str` for str and meth, `int`
+for sint, `bool` for bool, `(version, int)` for addresses.
+"""
+
+from __future__ import annotations
+
+import difflib
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import cast
+
+from ..request import Request
+from .patterns import parse_ip_sample, str_to_int
+
+__all__ = [
+    "CONVERTERS",
+    "FETCHES",
+    "ConverterDef",
+    "FetchDef",
+    "FetchError",
+    "SampleExpr",
+    "can_cast",
+    "cast_function",
+    "format_sample",
+    "parse_sample_expr",
+    "suggest",
+]
+
+Value = object
+FetchFn = Callable[[Request, tuple[object, ...]], list[Value]]
+ConvFn = Callable[[Value, tuple[object, ...]], Value | None]
+
+
+class FetchError(ValueError):
+    """A sample expression that cannot be compiled; callers add `file:line`."""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchDef:
+    """One sample fetch keyword: its output type, arguments and implementation.
+
+    `args` lists argument kinds ("str" or "int"), `required` how many are
+    mandatory.  `last` says which value a single-value context (log-format)
+    takes when the fetch yields several: HAProxy's `hdr()` takes the last one.
+    """
+
+    name: str
+    out_type: str
+    fn: FetchFn
+    args: tuple[str, ...] = ()
+    required: int = 0
+    last: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConverterDef:
+    """One converter keyword (`,lower`), typed like HAProxy's sample_conv."""
+
+    name: str
+    in_type: str
+    out_type: str
+    fn: ConvFn
+    args: tuple[str, ...] = ()
+    required: int = 0
+
+
+# --------------------------------------------------------------------------- casts
+
+#: (from, to) pairs HAProxy accepts at configuration time (sample_casts).
+_CASTABLE: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("bool", "bool"), ("bool", "sint"), ("bool", "str"),
+        ("sint", "bool"), ("sint", "sint"), ("sint", "addr"), ("sint", "str"),
+        ("ipv4", "sint"), ("ipv4", "addr"), ("ipv4", "str"),
+        ("ipv6", "addr"), ("ipv6", "str"),
+        ("str", "bool"), ("str", "sint"), ("str", "addr"), ("str", "str"), ("str", "meth"),
+        ("meth", "str"), ("meth", "meth"),
+    }
+)  # fmt: skip
+
+
+def can_cast(src: str, dst: str) -> bool:
+    """Whether a sample of type `src` may feed something expecting `dst`."""
+    return (src, dst) in _CASTABLE
+
+
+def format_ip(value: tuple[int, int]) -> str:
+    version, number = value
+    if version == 4:
+        return socket.inet_ntop(socket.AF_INET, number.to_bytes(4, "big"))
+    return socket.inet_ntop(socket.AF_INET6, number.to_bytes(16, "big"))
+
+
+def _to_str(value: Value) -> Value | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    return format_ip(value)  # type: ignore[arg-type]
+
+
+def _to_int(value: Value) -> Value | None:
+    if isinstance(value, str):
+        return str_to_int(value)
+    if isinstance(value, int):
+        return int(value)
+    version, number = cast(tuple[int, int], value)
+    return number if version == 4 else None
+
+
+def _to_addr(value: Value) -> Value | None:
+    if isinstance(value, str):
+        return parse_ip_sample(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (4, value & 0xFFFFFFFF)
+    return value
+
+
+def _identity(value: Value) -> Value | None:
+    return value
+
+
+def cast_function(src: str, dst: str) -> Callable[[Value], Value | None]:
+    """The runtime cast for a pair `can_cast` accepted; None from it means "no sample"."""
+    if src == dst or (src in ("str", "meth") and dst in ("str", "meth")):
+        return _identity
+    if dst == "str":
+        return _to_str
+    if dst in ("sint", "bool"):
+        return _to_int
+    if dst == "addr":
+        return _identity if src in ("ipv4", "ipv6") else _to_addr
+    raise FetchError(f"cannot convert {src} to {dst}")  # pragma: no cover - guarded by can_cast
+
+
+def format_sample(value: Value) -> str:
+    """A sample as log-format prints it."""
+    text = _to_str(value)
+    return text if isinstance(text, str) else "-"
+
+
+# --------------------------------------------------------------------------- fetches
+
+
+def _addr(text: str) -> list[Value]:
+    parsed = parse_ip_sample(text) if text else None
+    return [parsed] if parsed else []
+
+
+def _src(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return _addr(req.src)
+
+
+def _dst(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return _addr(req.dst)
+
+
+def _src_port(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [req.src_port]
+
+
+def _dst_port(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [req.dst_port]
+
+
+def _path(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [req.path] if req.path else []
+
+
+def _pathq(req: Request, args: tuple[object, ...]) -> list[Value]:
+    if not req.path:
+        return []
+    _, sep, query = req.uri.partition("?")
+    return [f"{req.path}?{query}" if sep else req.path]
+
+
+def _url(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [req.uri]
+
+
+def _query(req: Request, args: tuple[object, ...]) -> list[Value]:
+    _, sep, query = req.uri.partition("?")
+    return [query] if sep else []
+
+
+def _url_params(req: Request, args: tuple[object, ...]) -> list[Value]:
+    name = args[0] if args else None
+    delim = args[1] if len(args) > 1 and args[1] else "?"
+    uri = req.uri
+    start = uri.find(str(delim)[0])
+    if start < 0:
+        return []
+    params = uri[start + 1 :]
+    for sep in {";", str(delim)[0]} - {"&"}:
+        params = params.replace(sep, "&")
+    out: list[Value] = []
+    for param in params.split("&"):
+        key, eq, value = param.partition("=")
+        if eq and (not name or key == name):
+            out.append(value)
+    return out
+
+
+def _url_authority(req: Request) -> str | None:
+    scheme, sep, rest = req.uri.partition("://")
+    if not sep or "/" in scheme:
+        return None
+    return rest.split("/", 1)[0].split("?", 1)[0]
+
+
+def _url_ip(req: Request, args: tuple[object, ...]) -> list[Value]:
+    authority = _url_authority(req)
+    if authority is None:
+        return []
+    parsed = parse_ip_sample(authority.rsplit(":", 1)[0])
+    return [parsed] if parsed and parsed[0] == 4 else []
+
+
+def _url_port(req: Request, args: tuple[object, ...]) -> list[Value]:
+    authority = _url_authority(req)
+    if authority is None:
+        return []
+    _, sep, port = authority.rpartition(":")
+    if sep and port.isdigit() and "]" not in port:
+        return [int(port)]
+    return [80]
+
+
+def _method(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [req.method]
+
+
+def _req_ver(req: Request, args: tuple[object, ...]) -> list[Value]:
+    _, sep, ver = req.version.partition("/")
+    return [ver] if sep and ver else []
+
+
+def _all_values(req: Request) -> list[str]:
+    out: list[str] = []
+    for _, value in req.headers.items:
+        out.extend(part.strip(" \t") for part in value.split(","))
+    return out
+
+
+def _pick(values: list[str], occ: object) -> list[Value]:
+    if not occ:
+        return list(values)
+    index = int(occ)  # type: ignore[call-overload]
+    if index > 0:
+        return [values[index - 1]] if index <= len(values) else []
+    return [values[index]] if -index <= len(values) else []
+
+
+def _hdr(req: Request, args: tuple[object, ...]) -> list[Value]:
+    name = args[0] if args else None
+    values = req.headers.values(str(name)) if name else _all_values(req)
+    return _pick(values, args[1] if len(args) > 1 else None)
+
+
+def _fhdr(req: Request, args: tuple[object, ...]) -> list[Value]:
+    name = args[0] if args else None
+    lines = req.headers.occurrences(str(name)) if name else [v for _, v in req.headers.items]
+    return _pick(lines, args[1] if len(args) > 1 else None)
+
+
+def _hdr_cnt(req: Request, args: tuple[object, ...]) -> list[Value]:
+    name = args[0] if args else None
+    return [len(req.headers.values(str(name)) if name else _all_values(req))]
+
+
+def _fhdr_cnt(req: Request, args: tuple[object, ...]) -> list[Value]:
+    name = args[0] if args else None
+    return [len(req.headers.occurrences(str(name))) if name else len(req.headers)]
+
+
+def _hdr_val(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [str_to_int(str(v)) or 0 for v in _hdr(req, args)]
+
+
+def _hdr_ip(req: Request, args: tuple[object, ...]) -> list[Value]:
+    out: list[Value] = []
+    for v in _hdr(req, args):
+        parsed = parse_ip_sample(str(v))
+        if parsed is None and ":" in str(v) and "." in str(v):  # "a.b.c.d:port"
+            parsed = parse_ip_sample(str(v).rsplit(":", 1)[0])
+        if parsed:
+            out.append(parsed)
+    return out
+
+
+def _cookies(req: Request, name: object) -> list[Value]:
+    out: list[Value] = []
+    for line in req.headers.occurrences("cookie"):
+        for crumb in line.split(";"):
+            key, eq, value = crumb.strip(" \t").partition("=")
+            if eq and (not name or key == name):
+                out.append(value)
+    return out
+
+
+def _cook(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return _cookies(req, args[0] if args else None)
+
+
+def _cook_cnt(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [len(_cookies(req, args[0] if args else None))]
+
+
+def _base(req: Request, args: tuple[object, ...]) -> list[Value]:
+    host = req.headers.first_value("host")
+    if not host:
+        return _path(req, args)
+    path = req.path
+    return [host + path if path.startswith("/") else host]
+
+
+def _baseq(req: Request, args: tuple[object, ...]) -> list[Value]:
+    host = req.headers.first_value("host")
+    pathq = _pathq(req, args)
+    if not host:
+        return pathq
+    path = str(pathq[0]) if pathq else ""
+    return [host + path if path.startswith("/") else host]
+
+
+def _ssl_fc(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [bool(req.ssl)]
+
+
+def _ssl_fc_sni(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [req.sni] if req.ssl and req.sni else []
+
+
+def _ssl_fc_has_sni(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [bool(req.ssl and req.sni)]
+
+
+def _req_ssl_sni(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [req.sni] if req.sni else []
+
+
+def _const(value: bool) -> FetchFn:
+    def fetch(req: Request, args: tuple[object, ...]) -> list[Value]:
+        return [value]
+
+    return fetch
+
+
+def _proto_http(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [req.version.startswith("HTTP/")]
+
+
+def _req_len(req: Request, args: tuple[object, ...]) -> list[Value]:
+    if not req.version.startswith("HTTP/"):
+        return [0]
+    head = len(req.method) + len(req.uri) + len(req.version) + 4
+    return [head + sum(len(k) + len(v) + 4 for k, v in req.headers.items) + 2]
+
+
+def _zero(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [0]
+
+
+def _fetches() -> dict[str, FetchDef]:
+    hdr_args = ("str", "int")
+    table = [
+        FetchDef("src", "ipv4", _src),
+        FetchDef("dst", "ipv4", _dst),
+        FetchDef("src_port", "sint", _src_port),
+        FetchDef("dst_port", "sint", _dst_port),
+        FetchDef("path", "str", _path),
+        FetchDef("pathq", "str", _pathq),
+        FetchDef("url", "str", _url),
+        FetchDef("query", "str", _query),
+        FetchDef("url_param", "str", _url_params, ("str", "str")),
+        FetchDef("urlp", "str", _url_params, ("str", "str")),
+        FetchDef("url_ip", "ipv4", _url_ip),
+        FetchDef("url_port", "sint", _url_port),
+        FetchDef("method", "meth", _method),
+        FetchDef("req.ver", "str", _req_ver),
+        FetchDef("req_ver", "str", _req_ver),
+        FetchDef("req.hdr", "str", _hdr, hdr_args, last=True),
+        FetchDef("hdr", "str", _hdr, hdr_args, last=True),
+        FetchDef("req.fhdr", "str", _fhdr, hdr_args, last=True),
+        FetchDef("req.hdr_cnt", "sint", _hdr_cnt, ("str",)),
+        FetchDef("hdr_cnt", "sint", _hdr_cnt, ("str",)),
+        FetchDef("req.fhdr_cnt", "sint", _fhdr_cnt, ("str",)),
+        FetchDef("req.hdr_val", "sint", _hdr_val, hdr_args, last=True),
+        FetchDef("hdr_val", "sint", _hdr_val, hdr_args, last=True),
+        FetchDef("req.hdr_ip", "ipv4", _hdr_ip, hdr_args, last=True),
+        FetchDef("hdr_ip", "ipv4", _hdr_ip, hdr_args, last=True),
+        FetchDef("req.cook", "str", _cook, ("str",)),
+        FetchDef("cook", "str", _cook, ("str",)),
+        FetchDef("req.cook_cnt", "sint", _cook_cnt, ("str",)),
+        FetchDef("cook_cnt", "sint", _cook_cnt, ("str",)),
+        FetchDef("base", "str", _base),
+        FetchDef("baseq", "str", _baseq),
+        FetchDef("ssl_fc", "bool", _ssl_fc),
+        FetchDef("ssl_fc_sni", "str", _ssl_fc_sni),
+        FetchDef("ssl_fc_has_sni", "bool", _ssl_fc_has_sni),
+        FetchDef("req.ssl_sni", "str", _req_ssl_sni),
+        FetchDef("req_ssl_sni", "str", _req_ssl_sni),
+        FetchDef("always_true", "bool", _const(True)),
+        FetchDef("always_false", "bool", _const(False)),
+        FetchDef("wait_end", "bool", _const(True)),
+        FetchDef("req.proto_http", "bool", _proto_http),
+        FetchDef("req_proto_http", "bool", _proto_http),
+        FetchDef("req.len", "sint", _req_len),
+        FetchDef("req_len", "sint", _req_len),
+        FetchDef("req.rdp_cookie_cnt", "sint", _zero, ("str",)),
+    ]
+    return {f.name: f for f in table}
+
+
+#: Every sample fetch keyword balancekit implements.
+FETCHES: dict[str, FetchDef] = _fetches()
+
+
+# --------------------------------------------------------------------------- converters
+
+
+def _lower(value: Value, args: tuple[object, ...]) -> Value | None:
+    return str(value).lower()
+
+
+def _upper(value: Value, args: tuple[object, ...]) -> Value | None:
+    return str(value).upper()
+
+
+def _length(value: Value, args: tuple[object, ...]) -> Value | None:
+    return len(str(value))
+
+
+def _not(value: Value, args: tuple[object, ...]) -> Value | None:
+    return not value
+
+
+def _bool(value: Value, args: tuple[object, ...]) -> Value | None:
+    return bool(value)
+
+
+#: Converter keywords balancekit implements.
+CONVERTERS: dict[str, ConverterDef] = {
+    c.name: c
+    for c in (
+        ConverterDef("lower", "str", "str", _lower),
+        ConverterDef("upper", "str", "str", _upper),
+        ConverterDef("length", "str", "sint", _length),
+        ConverterDef("not", "sint", "bool", _not),
+        ConverterDef("bool", "sint", "bool", _bool),
+    )
+}
+
+
+# --------------------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True, slots=True)
+class SampleExpr:
+    """A compiled `fetch(args),conv(args),…` expression."""
+
+    text: str
+    fetch: FetchDef
+    args: tuple[object, ...]
+    steps: tuple[tuple[Callable[[Value], Value | None], ConvFn, tuple[object, ...]], ...]
+    out_type: str
+
+    def samples(self, req: Request) -> list[Value]:
+        """Every sample, after converters; samples a converter rejects are dropped."""
+        values = self.fetch.fn(req, self.args)
+        if not self.steps or not values:
+            return values
+        out: list[Value] = []
+        for value in values:
+            current: Value | None = value
+            for to_input, conv, args in self.steps:
+                current = to_input(current)
+                if current is None:
+                    break
+                current = conv(current, args)
+                if current is None:
+                    break
+            if current is not None:
+                out.append(current)
+        return out
+
+    def single(self, req: Request) -> Value | None:
+        """The one value a non-iterating context (log-format) sees, or None."""
+        values = self.samples(req)
+        if not values:
+            return None
+        return values[-1] if self.fetch.last and len(self.args) < 2 else values[0]
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """`, did you mean 'x'?` for the closest known word, or an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _split_name(text: str, pos: int) -> tuple[str, int]:
+    end = pos
+    while end < len(text) and (text[end].isalnum() or text[end] in "._-+$"):
+        end += 1
+    return text[pos:end], end
+
+
+def _split_args(text: str, pos: int, owner: str) -> tuple[list[str], int]:
+    """Arguments in `(…)` at `pos`, comma-separated; returns them and the index after `)`."""
+    if pos >= len(text) or text[pos] != "(":
+        return [], pos
+    close = text.find(")", pos)
+    if close < 0:
+        raise FetchError(f"missing closing ')' after arguments to '{owner}'")
+    inner = text[pos + 1 : close]
+    return (inner.split(",") if inner else []), close + 1
+
+
+def _check_args(
+    kind: str, name: str, spec: tuple[str, ...], required: int, raw: list[str]
+) -> tuple[object, ...]:
+    if len(raw) > len(spec):
+        raise FetchError(f"{kind} '{name}' takes at most {len(spec)} argument(s), got {len(raw)}")
+    if len(raw) < required:
+        raise FetchError(f"{kind} '{name}' expects {required} argument(s), got {len(raw)}")
+    out: list[object] = []
+    for i, (want, value) in enumerate(zip(spec, raw, strict=False)):
+        if want == "int":
+            number = str_to_int(value) if value.lstrip("+-").isdigit() else None
+            if number is None:
+                raise FetchError(
+                    f"{kind} '{name}': argument {i + 1} must be an integer, got '{value}'"
+                )
+            out.append(number)
+        else:
+            out.append(value)
+    return tuple(out)
+
+
+def parse_sample_expr(text: str, *, fetch_name: str | None = None) -> SampleExpr:
+    """Compile `fetch[(args)][,conv[(args)]]…`.
+
+    `fetch_name` lets an ACL keyword (`path_beg`) name its underlying fetch
+    (`path`) while keeping the user's text for messages.
+    """
+    name, pos = _split_name(text, 0)
+    real = fetch_name or name
+    fetch = FETCHES.get(real)
+    if fetch is None:
+        if not name:
+            raise FetchError(f"expected a sample fetch keyword, got '{text}'")
+        raise FetchError(f"unknown fetch method '{name}'{suggest(name, FETCHES)}")
+    raw, pos = _split_args(text, pos, name)
+    args = _check_args("fetch method", name, fetch.args, fetch.required, raw)
+    cur_type = fetch.out_type
+    steps: list[tuple[Callable[[Value], Value | None], ConvFn, tuple[object, ...]]] = []
+    while pos < len(text):
+        if text[pos] != ",":
+            raise FetchError(f"missing comma after '{text[:pos]}' in '{text}'")
+        while pos < len(text) and text[pos] == ",":
+            pos += 1
+        if pos >= len(text):
+            break
+        cname, pos = _split_name(text, pos)
+        conv = CONVERTERS.get(cname)
+        if conv is None:
+            raise FetchError(f"unknown converter '{cname}'{suggest(cname, CONVERTERS)}")
+        raw, pos = _split_args(text, pos, cname)
+        cargs = _check_args("converter", cname, conv.args, conv.required, raw)
+        if not can_cast(cur_type, conv.in_type):
+            raise FetchError(f"converter '{cname}' cannot be applied to a {cur_type} sample")
+        steps.append((cast_function(cur_type, conv.in_type), conv.fn, cargs))
+        cur_type = conv.out_type
+    return SampleExpr(text, fetch, args, tuple(steps), cur_type)

@@ -1,0 +1,161 @@
+"""The Router: what a frontend does with one request, as a pure decision.
+
+Order follows HAProxy's request analysers (http_ana.c, stream.c):
+
+1. `http-request` rules in order.  `allow` stops the list; `deny`, `redirect`
+   and `return` end the request.  `set-header`/`add-header`/`del-header`
+   accumulate and are applied to the request view at once, so later rules and
+   `use_backend` see the edited headers.
+2. Standalone `redirect` statements, in order (always after every
+   `http-request` rule, wherever they sit in the section).
+3. `use_backend` rules: the first whose condition holds; else
+   `default_backend`; else no backend (`backend=None`: the front end answers 503).
+
+L4 has two entry points: `accept_connection` (tcp-request connection/session
+rules) and `route_tcp` (tcp-request content rules, then the same backend choice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from .request import Request
+from .rules import HeaderEdit, HttpRule, InspectDelay, TcpRule, UseBackend, apply_header_edits
+
+__all__ = ["Decision", "Router"]
+
+Action = Literal["forward", "deny", "redirect", "return", "reject"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome for one request.
+
+    `forward` goes to `backend` (None: no backend, answer 503) after applying
+    `header_edits` to the forwarded request.  `deny` and `return` answer
+    `status`; their `body` is None when the front end should use its error page
+    for that status (or an `errorfile`).  `redirect` answers `status` with
+    `location`.  `reject` closes an L4 connection.  `response_headers` are extra
+    headers for a locally generated answer (Set-Cookie, `hdr` of a `return`).
+    `rule` names the `file:line` of the rule that decided, for logs and tests.
+    """
+
+    action: Action
+    backend: str | None = None
+    status: int = 0
+    location: str | None = None
+    body: str | None = None
+    content_type: str | None = None
+    header_edits: tuple[HeaderEdit, ...] = ()
+    response_headers: tuple[tuple[str, str], ...] = ()
+    rule: str = ""
+
+
+def _where(rule: HttpRule | TcpRule | UseBackend) -> str:
+    return f"{rule.file}:{rule.line}"
+
+
+class Router:
+    """Evaluates one frontend's compiled rules; holds no per-request state."""
+
+    __slots__ = (
+        "_default",
+        "_http",
+        "_redirects",
+        "_tcp_connection",
+        "_tcp_content",
+        "_use_backends",
+    )
+
+    def __init__(
+        self,
+        http_rules: Iterable[HttpRule] = (),
+        tcp_connection_rules: Iterable[TcpRule | InspectDelay] = (),
+        tcp_content_rules: Iterable[TcpRule | InspectDelay] = (),
+        use_backends: Iterable[UseBackend] = (),
+        default_backend: str | None = None,
+        redirects: Iterable[HttpRule] = (),
+    ) -> None:
+        rules = tuple(http_rules)
+        self._http = tuple(r for r in rules if not r.standalone)
+        self._redirects = (*(r for r in rules if r.standalone), *redirects)
+        self._tcp_connection = tuple(r for r in tcp_connection_rules if isinstance(r, TcpRule))
+        self._tcp_content = tuple(r for r in tcp_content_rules if isinstance(r, TcpRule))
+        self._use_backends = tuple(use_backends)
+        self._default = default_backend
+
+    def __repr__(self) -> str:
+        return (
+            f"<Router http-request={len(self._http)} redirect={len(self._redirects)} "
+            f"tcp-request connection={len(self._tcp_connection)} "
+            f"content={len(self._tcp_content)} use_backend={len(self._use_backends)} "
+            f"default_backend={self._default!r}>"
+        )
+
+    def route(self, request: Request) -> Decision:
+        """Decide an HTTP request: rules, redirects, then the backend."""
+        view = request
+        edits: list[HeaderEdit] = []
+        for rule in self._http:
+            if not rule.applies(view):
+                continue
+            action = rule.action
+            if action == "allow":
+                break
+            if action in ("set-header", "add-header", "del-header"):
+                edit = rule.header_edit(view)
+                edits.append(edit)
+                view = replace(view, headers=apply_header_edits(view.headers, (edit,)))
+                continue
+            return self._final(rule, view, tuple(edits))
+        for rule in self._redirects:
+            if rule.applies(view):
+                return self._final(rule, view, tuple(edits))
+        return Decision("forward", backend=self._backend(view), header_edits=tuple(edits))
+
+    def accept_connection(self, request: Request) -> bool:
+        """`tcp-request connection` (and `session`) rules: first match decides; default accept."""
+        for rule in self._tcp_connection:
+            if rule.applies(request):
+                return rule.action == "accept"
+        return True
+
+    def route_tcp(self, request: Request) -> Decision:
+        """`tcp-request content` rules, then `use_backend` / `default_backend` (L4)."""
+        for rule in self._tcp_content:
+            if rule.applies(request):
+                if rule.action == "reject":
+                    return Decision("reject", rule=_where(rule))
+                break
+        return Decision("forward", backend=self._backend(request))
+
+    def _backend(self, request: Request) -> str | None:
+        for use in self._use_backends:
+            if use.applies(request):
+                return use.backend
+        return self._default
+
+    @staticmethod
+    def _final(rule: HttpRule, view: Request, edits: tuple[HeaderEdit, ...]) -> Decision:
+        extra = tuple((name, fmt.render(view)) for name, fmt in rule.reply_headers)
+        if rule.redirect is not None:
+            cookie = rule.redirect.set_cookie
+            return Decision(
+                "redirect",
+                status=rule.redirect.code,
+                location=rule.redirect.location(view),
+                header_edits=edits,
+                response_headers=(("Set-Cookie", cookie),) if cookie else (),
+                rule=_where(rule),
+            )
+        return Decision(
+            "deny" if rule.action == "deny" else "return",
+            status=rule.status,
+            body=rule.render_body(view),
+            content_type=rule.content_type,
+            header_edits=edits,
+            response_headers=extra,
+            rule=_where(rule),
+        )

@@ -1,0 +1,710 @@
+"""Request rules: `http-request`, `tcp-request`, `redirect`, `use_backend`.
+
+Each parser takes the words after its keyword, compiles everything (conditions,
+log-format strings, regexes, reply bodies) and returns a frozen rule value.  The
+`Router` in `routing.py` evaluates them against a request view.  Error messages
+follow HAProxy's wording where it has one, and always name `file:line`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from .acl import AclSet, Condition
+from .acl.fetches import suggest
+from .acl.logformat import LogFormat, LogFormatError, parse_log_format
+from .errors import ConfigError
+from .request import Headers, Request
+
+__all__ = [
+    "HeaderEdit",
+    "HttpRule",
+    "InspectDelay",
+    "Redirect",
+    "TcpRule",
+    "UseBackend",
+    "apply_header_edits",
+    "parse_http_request_rule",
+    "parse_redirect",
+    "parse_tcp_request_rule",
+    "parse_use_backend",
+]
+
+#: Status codes HAProxy has a built-in error page for (http.c's http_err_codes).
+DEFAULT_ERROR_CODES = frozenset(
+    {200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 421, 422, 425, 429, 500, 501, 502, 503, 504}
+)
+REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+
+HTTP_ACTIONS = (
+    "allow",
+    "deny",
+    "redirect",
+    "return",
+    "set-header",
+    "add-header",
+    "del-header",
+)
+#: http-request actions HAProxy 2.6 has but balancekit does not implement.
+HTTP_ACTIONS_UNSUPPORTED = frozenset(
+    [
+        "add-acl",
+        "auth",
+        "cache-use",
+        "capture",
+        "del-acl",
+        "del-map",
+        "disable-l7-retry",
+        "do-resolve",
+        "early-hint",
+        "normalize-uri",
+        "reject",
+        "replace-header",
+        "replace-path",
+        "replace-pathq",
+        "replace-uri",
+        "replace-value",
+        "sc-inc-gpc",
+        "sc-inc-gpc0",
+        "sc-inc-gpc1",
+        "sc-set-gpt0",
+        "send-spoe-group",
+        "set-dst",
+        "set-dst-port",
+        "set-log-level",
+        "set-map",
+        "set-mark",
+        "set-method",
+        "set-nice",
+        "set-path",
+        "set-pathq",
+        "set-priority-class",
+        "set-priority-offset",
+        "set-query",
+        "set-src",
+        "set-src-port",
+        "set-timeout",
+        "set-tos",
+        "set-uri",
+        "set-var",
+        "set-var-fmt",
+        "silent-drop",
+        "strict-mode",
+        "tarpit",
+        "track-sc0",
+        "track-sc1",
+        "track-sc2",
+        "unset-var",
+        "use-service",
+        "wait-for-body",
+        "wait-for-handshake",
+    ]
+)
+TCP_ACTIONS = ("accept", "reject")
+TCP_ACTIONS_UNSUPPORTED = frozenset(
+    [
+        "capture",
+        "do-resolve",
+        "expect-netscaler-cip",
+        "expect-proxy",
+        "sc-inc-gpc0",
+        "sc-inc-gpc1",
+        "sc-set-gpt0",
+        "send-spoe-group",
+        "set-dst",
+        "set-dst-port",
+        "set-mark",
+        "set-priority-class",
+        "set-priority-offset",
+        "set-src",
+        "set-src-port",
+        "set-tos",
+        "set-var",
+        "set-var-fmt",
+        "silent-drop",
+        "switch-mode",
+        "track-sc0",
+        "track-sc1",
+        "track-sc2",
+        "unset-var",
+        "use-service",
+    ]
+)
+HEADER_MATCHES = ("str", "beg", "end", "sub", "reg")
+
+
+# --------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderEdit:
+    """One header change for the request forwarded upstream, applied in order.
+
+    `op` is set (replace every occurrence), add (append one), or del (remove
+    every header whose name matches `name` under `match`; `reg` uses `regex`).
+    """
+
+    op: Literal["set", "add", "del"]
+    name: str
+    value: str = ""
+    match: str = "str"
+    regex: re.Pattern[str] | None = None
+
+    def matches_name(self, header: str) -> bool:
+        """Does a (lower-case) header name fall under this edit?"""
+        wanted = self.name.lower()
+        if self.match == "str":
+            return header == wanted
+        if self.match == "beg":
+            return header.startswith(wanted)
+        if self.match == "end":
+            return header.endswith(wanted)
+        if self.match == "sub":
+            return wanted in header
+        return self.regex is not None and self.regex.search(header) is not None
+
+
+def apply_header_edits(headers: Headers, edits: Sequence[HeaderEdit]) -> Headers:
+    """The headers after `edits`, in order; front ends call this before forwarding."""
+    items = list(headers.items)
+    for edit in edits:
+        if edit.op == "add":
+            items.append((edit.name, edit.value))
+            continue
+        items = [(k, v) for k, v in items if not edit.matches_name(k)]
+        if edit.op == "set":
+            items.append((edit.name, edit.value))
+    return Headers(items)
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """A redirect: `location`, `prefix` or `scheme`, with its options.
+
+    A standalone `redirect` statement takes its target literally; `http-request
+    redirect` takes a log-format string.  Both are a `LogFormat` here.
+    """
+
+    kind: Literal["location", "prefix", "scheme"]
+    target: LogFormat
+    code: int = 302
+    drop_query: bool = False
+    append_slash: bool = False
+    set_cookie: str | None = None
+
+    def location(self, request: Request) -> str:
+        """The Location header for this request (http_apply_redirect_rule)."""
+        if self.kind == "location":
+            return self.target.render(request)
+        path = _uri_path(request.uri)
+        if self.drop_query:
+            path = path.split("?", 1)[0]
+        if self.kind == "prefix":
+            prefix = "" if self.target.text == "/" else self.target.render(request)
+            out = prefix + path
+        else:
+            host = request.headers.first_value("host") or ""
+            out = f"{self.target.render(request)}://{host}{path}"
+        if self.append_slash and out and not out.endswith("/"):
+            out += "/"
+        return out
+
+
+def _uri_path(uri: str) -> str:
+    """The path (with query) of a request target, for origin or absolute form."""
+    if uri.startswith("/"):
+        return uri
+    scheme, sep, rest = uri.partition("://")
+    if sep and "/" not in scheme:
+        slash = rest.find("/")
+        if slash >= 0:
+            return rest[slash:]
+        query = rest.find("?")
+        return "/" + rest[query:] if query >= 0 else "/"
+    return "/"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRule:
+    """One `http-request …` rule (or a standalone `redirect`, flagged `standalone`).
+
+    Only the fields the action uses are set.  `body` is None when the reply uses
+    the default error page for `status`, a string for a static payload, or a
+    `LogFormat` for `lf-string`.
+    """
+
+    action: str
+    cond: Condition | None = None
+    file: str = "<string>"
+    line: int = 0
+    status: int = 0
+    header: str = ""
+    value: LogFormat | None = None
+    header_match: str = "str"
+    header_regex: re.Pattern[str] | None = None
+    content_type: str | None = None
+    body: str | LogFormat | None = None
+    reply_headers: tuple[tuple[str, LogFormat], ...] = ()
+    redirect: Redirect | None = None
+    standalone: bool = False
+
+    def applies(self, request: Request) -> bool:
+        return self.cond is None or self.cond.matches(request)
+
+    def header_edit(self, request: Request) -> HeaderEdit:
+        """The edit a set/add/del-header rule makes for this request."""
+        op: Literal["set", "add", "del"] = (
+            "set"
+            if self.action == "set-header"
+            else "add"
+            if self.action == "add-header"
+            else "del"
+        )
+        value = self.value.render(request) if self.value is not None else ""
+        return HeaderEdit(op, self.header, value, self.header_match, self.header_regex)
+
+    def render_body(self, request: Request) -> str | None:
+        if isinstance(self.body, LogFormat):
+            return self.body.render(request)
+        return self.body
+
+
+@dataclass(frozen=True, slots=True)
+class TcpRule:
+    """`tcp-request connection|session|content accept|reject [if …]`."""
+
+    stage: Literal["connection", "session", "content"]
+    action: Literal["accept", "reject"]
+    cond: Condition | None = None
+    file: str = "<string>"
+    line: int = 0
+
+    def applies(self, request: Request) -> bool:
+        return self.cond is None or self.cond.matches(request)
+
+
+@dataclass(frozen=True, slots=True)
+class InspectDelay:
+    """`tcp-request inspect-delay <time>`: how long content rules may wait for data."""
+
+    milliseconds: int
+    file: str = "<string>"
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UseBackend:
+    """`use_backend <name> [if|unless …]`."""
+
+    backend: str
+    cond: Condition | None = None
+    file: str = "<string>"
+    line: int = 0
+
+    def applies(self, request: Request) -> bool:
+        return self.cond is None or self.cond.matches(request)
+
+
+# --------------------------------------------------------------------------- parsing helpers
+
+
+def _condition(
+    words: Sequence[str], at: int, acls: AclSet, what: str, file: str, line: int
+) -> Condition | None:
+    """The optional trailing condition starting at `words[at]`."""
+    if at >= len(words):
+        return None
+    if words[at] not in ("if", "unless"):
+        raise ConfigError(
+            f"'{what}' expects either 'if' or 'unless' followed by a condition but found "
+            f"'{words[at]}'",
+            file,
+            line,
+        )
+    return acls.condition(list(words[at:]), file=file, line=line)
+
+
+def _log_format(text: str, what: str, file: str, line: int) -> LogFormat:
+    try:
+        return parse_log_format(text)
+    except LogFormatError as exc:
+        raise ConfigError(f"{what}: {exc}", file, line) from None
+
+
+def _static(text: str) -> LogFormat:
+    return LogFormat(text, (text,) if text else ())
+
+
+def _status(word: str, what: str, file: str, line: int) -> int:
+    if not word.isdigit():
+        raise ConfigError(f"{what}: status code must be a number, got '{word}'", file, line)
+    return int(word)
+
+
+def _read_file(path: str, what: str, file: str, line: int) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+            return handle.read()
+    except OSError:
+        raise ConfigError(f"{what}: error opening file '{path}'", file, line) from None
+
+
+@dataclass(slots=True)
+class _Reply:
+    status: int
+    content_type: str | None = None
+    body: str | LogFormat | None = None
+    body_kind: str = ""
+    headers: tuple[tuple[str, LogFormat], ...] = ()
+
+
+def _parse_reply(
+    words: Sequence[str], at: int, default_status: int, what: str, file: str, line: int
+) -> tuple[_Reply, int]:
+    """HAProxy's http reply arguments (status, content-type, string, lf-string, file, hdr)."""
+    reply = _Reply(default_status)
+    headers: list[tuple[str, LogFormat]] = []
+    i = at
+    while i < len(words) and words[i] not in ("if", "unless"):
+        word = words[i]
+        if word in ("errorfile", "errorfiles"):
+            raise ConfigError(
+                f"{what}: '{word}' is not supported; use 'string' or 'file'", file, line
+            )
+        needs = 2 if word == "hdr" else 1
+        if word not in (
+            "status",
+            "content-type",
+            "string",
+            "lf-string",
+            "file",
+            "lf-file",
+            "hdr",
+            "default-errorfiles",
+        ):
+            raise ConfigError(
+                f"{what}: unexpected argument '{word}' (expects 'status', 'content-type', "
+                "'string', 'lf-string', 'file', 'lf-file', 'default-errorfiles' or 'hdr')",
+                file,
+                line,
+            )
+        if word != "default-errorfiles" and i + needs >= len(words):
+            raise ConfigError(f"{what}: '{word}' expects an argument", file, line)
+        if word in ("string", "lf-string", "file", "lf-file", "default-errorfiles"):
+            if reply.body_kind:
+                raise ConfigError(
+                    f"{what}: unexpected '{word}' argument, '{reply.body_kind}' already defined",
+                    file,
+                    line,
+                )
+            reply.body_kind = word
+        if word == "status":
+            reply.status = _status(words[i + 1], what, file, line)
+            if not 200 <= reply.status <= 599:
+                raise ConfigError(f"{what}: Unexpected status code '{reply.status}'", file, line)
+        elif word == "content-type":
+            reply.content_type = words[i + 1]
+        elif word == "string":
+            reply.body = words[i + 1]
+        elif word == "file":
+            reply.body = _read_file(words[i + 1], what, file, line)
+        elif word == "lf-string":
+            reply.body = _log_format(words[i + 1], what, file, line)
+        elif word == "lf-file":
+            reply.body = _log_format(_read_file(words[i + 1], what, file, line), what, file, line)
+        elif word == "hdr":
+            headers.append((words[i + 1], _log_format(words[i + 2], what, file, line)))
+        i += 1 + (needs if word != "default-errorfiles" else 0)
+    reply.headers = tuple(headers)
+    if reply.body_kind in ("", "default-errorfiles"):
+        if reply.body_kind == "default-errorfiles" and reply.status not in DEFAULT_ERROR_CODES:
+            raise ConfigError(
+                f"{what}: status code '{reply.status}' not handled by default with "
+                "'default-errorfiles' argument.",
+                file,
+                line,
+            )
+        reply.body = None if reply.body_kind else ""
+    elif reply.body_kind in ("lf-string", "lf-file"):
+        if reply.status in (204, 304):
+            raise ConfigError(f"{what}: No body expected for {reply.status} responses", file, line)
+        if reply.content_type is None:
+            raise ConfigError(
+                f"{what}: a content type must be defined with a log-format payload", file, line
+            )
+    elif reply.body:
+        if reply.status in (204, 304):
+            raise ConfigError(f"{what}: No body expected for {reply.status} responses", file, line)
+        if reply.content_type is None:
+            raise ConfigError(
+                f"{what}: a content type must be defined when non-empty payload is configured",
+                file,
+                line,
+            )
+    return reply, i
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+def parse_http_request_rule(
+    words: Sequence[str], acls: AclSet, *, file: str = "<string>", line: int = 0
+) -> HttpRule:
+    """Compile the words after `http-request`."""
+    if not words:
+        raise ConfigError(
+            f"'http-request' expects {', '.join(HTTP_ACTIONS)} (missing argument)", file, line
+        )
+    action = words[0]
+    what = f"http-request {action}"
+    if action == "allow":
+        return HttpRule("allow", _condition(words, 1, acls, what, file, line), file, line)
+    if action == "deny":
+        return _parse_deny(words, acls, file, line)
+    if action == "return":
+        reply, at = _parse_reply(words, 1, 200, what, file, line)
+        return HttpRule(
+            "return",
+            _condition(words, at, acls, what, file, line),
+            file,
+            line,
+            status=reply.status,
+            content_type=reply.content_type,
+            body=reply.body,
+            reply_headers=reply.headers,
+        )
+    if action == "redirect":
+        redirect, cond = _parse_redirect_words(words[1:], acls, what, file, line, use_fmt=True)
+        return HttpRule("redirect", cond, file, line, status=redirect.code, redirect=redirect)
+    if action in ("set-header", "add-header"):
+        if len(words) < 3 or words[1] in ("if", "unless") or words[2] in ("if", "unless"):
+            raise ConfigError(f"'{what}': expects exactly 2 arguments", file, line)
+        value = _log_format(words[2], what, file, line)
+        cond = _condition(words, 3, acls, what, file, line)
+        return HttpRule(action, cond, file, line, header=words[1], value=value)
+    if action == "del-header":
+        return _parse_del_header(words, acls, file, line)
+    if action in HTTP_ACTIONS_UNSUPPORTED or action.startswith("lua."):
+        raise ConfigError(
+            f"'http-request {action}' is an HAProxy action balancekit does not support "
+            f"(supported: {', '.join(HTTP_ACTIONS)})",
+            file,
+            line,
+        )
+    raise ConfigError(
+        f"'http-request' expects {', '.join(HTTP_ACTIONS)}, but got '{action}'"
+        f"{suggest(action, [*HTTP_ACTIONS, *HTTP_ACTIONS_UNSUPPORTED])}",
+        file,
+        line,
+    )
+
+
+def _parse_deny(words: Sequence[str], acls: AclSet, file: str, line: int) -> HttpRule:
+    what = "http-request deny"
+    at = 1
+    reply_words: list[str] = []
+    if at < len(words) and words[at] == "deny_status":
+        if at + 1 >= len(words):
+            raise ConfigError(f"{what}: missing argument for 'deny_status'", file, line)
+        reply_words = ["status", words[at + 1]]
+        at += 2
+    rest = list(words[at:])
+    if not rest or rest[0] in ("if", "unless"):
+        reply_words.append("default-errorfiles")
+    reply, used = _parse_reply([*reply_words, *rest], 0, 403, what, file, line)
+    cond = _condition([*reply_words, *rest], used, acls, what, file, line)
+    return HttpRule(
+        "deny",
+        cond,
+        file,
+        line,
+        status=reply.status,
+        content_type=reply.content_type,
+        body=reply.body,
+        reply_headers=reply.headers,
+    )
+
+
+def _parse_del_header(words: Sequence[str], acls: AclSet, file: str, line: int) -> HttpRule:
+    what = "http-request del-header"
+    if len(words) < 2 or words[1] in ("if", "unless"):
+        raise ConfigError(f"'{what}': expects at least 1 argument", file, line)
+    name, at, method = words[1], 2, "str"
+    regex = None
+    if at < len(words) and words[at] == "-m":
+        if at + 1 >= len(words):
+            raise ConfigError(f"'{what}': -m flag expects exactly 1 argument", file, line)
+        method = words[at + 1]
+        if method not in HEADER_MATCHES:
+            raise ConfigError(
+                f"'{what}': -m with unsupported matching method '{method}'", file, line
+            )
+        if method == "reg":
+            try:
+                regex = re.compile(name, re.IGNORECASE)
+            except re.error as exc:
+                raise ConfigError(
+                    f"'{what}': regex '{name}' is invalid: {exc}", file, line
+                ) from None
+        at += 2
+    cond = _condition(words, at, acls, what, file, line)
+    return HttpRule(
+        "del-header", cond, file, line, header=name, header_match=method, header_regex=regex
+    )
+
+
+_REDIRECT_WORDS = (
+    "code",
+    "prefix",
+    "location",
+    "scheme",
+    "set-cookie",
+    "clear-cookie",
+    "drop-query",
+    "ignore-empty",
+    "append-slash",
+)
+
+
+def _parse_redirect_words(
+    words: Sequence[str], acls: AclSet, what: str, file: str, line: int, *, use_fmt: bool
+) -> tuple[Redirect, Condition | None]:
+    kind: str | None = None
+    target = ""
+    code = 302
+    drop_query = append_slash = False
+    cookie: str | None = None
+    cond: Condition | None = None
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in ("location", "prefix", "scheme", "set-cookie", "clear-cookie", "code"):
+            if i + 1 >= len(words):
+                raise ConfigError(f"{what}: missing argument for '{word}'", file, line)
+            arg = words[i + 1]
+            if word in ("location", "prefix", "scheme"):
+                kind, target = word, arg
+            elif word == "set-cookie":
+                cookie = f"{arg}; path=/;"
+            elif word == "clear-cookie":
+                cookie = f"{arg}; path=/; Max-Age=0;"
+            else:
+                code = int(arg) if arg.isdigit() else 0
+                if code not in REDIRECT_CODES:
+                    raise ConfigError(
+                        f"{what}: 'code': unsupported HTTP code '{arg}' "
+                        "(must be one of 301, 302, 303, 307 or 308)",
+                        file,
+                        line,
+                    )
+            i += 2
+            continue
+        if word == "drop-query":
+            drop_query = True
+        elif word == "append-slash":
+            append_slash = True
+        elif word == "ignore-empty":
+            pass
+        elif word in ("if", "unless"):
+            cond = acls.condition(list(words[i:]), file=file, line=line)
+            break
+        else:
+            raise ConfigError(
+                f"{what}: expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', "
+                "'clear-cookie', 'drop-query', 'ignore-empty' or 'append-slash' "
+                f"(was '{word}'){suggest(word, _REDIRECT_WORDS)}",
+                file,
+                line,
+            )
+        i += 1
+    if kind is None:
+        raise ConfigError(
+            f"{what}: redirection type expected ('prefix', 'location', or 'scheme')", file, line
+        )
+    fmt = _log_format(target, what, file, line) if use_fmt else _static(target)
+    redirect = Redirect(kind, fmt, code, drop_query, append_slash, cookie)  # type: ignore[arg-type]
+    return redirect, cond
+
+
+def parse_redirect(
+    words: Sequence[str], acls: AclSet, *, file: str = "<string>", line: int = 0
+) -> HttpRule:
+    """Compile the words after a standalone `redirect` statement.
+
+    The result is flagged `standalone`: HAProxy runs these after every
+    `http-request` rule of the section, whatever their order in the file, and
+    takes the target literally rather than as a log-format string.
+    """
+    redirect, cond = _parse_redirect_words(words, acls, "redirect", file, line, use_fmt=False)
+    return HttpRule(
+        "redirect", cond, file, line, status=redirect.code, redirect=redirect, standalone=True
+    )
+
+
+def parse_tcp_request_rule(
+    words: Sequence[str], acls: AclSet, *, file: str = "<string>", line: int = 0
+) -> TcpRule | InspectDelay:
+    """Compile the words after `tcp-request`."""
+    stages = ("connection", "session", "content", "inspect-delay")
+    if not words or words[0] not in stages:
+        got = f"'{words[0]}'" if words else "nothing"
+        hint = suggest(words[0], stages) if words else ""
+        raise ConfigError(
+            f"'tcp-request' expects 'inspect-delay', 'connection', 'session' or 'content', "
+            f"but got {got}{hint}",
+            file,
+            line,
+        )
+    stage = words[0]
+    if stage == "inspect-delay":
+        if len(words) != 2:
+            raise ConfigError("'tcp-request inspect-delay' expects a time value", file, line)
+        return InspectDelay(_milliseconds(words[1], file, line), file, line)
+    what = f"tcp-request {stage}"
+    if len(words) < 2:
+        raise ConfigError(f"'{what}' expects 'accept' or 'reject' (missing argument)", file, line)
+    action = words[1]
+    if action not in TCP_ACTIONS:
+        if action in TCP_ACTIONS_UNSUPPORTED:
+            raise ConfigError(
+                f"'{what} {action}' is an HAProxy action balancekit does not support "
+                "(supported: accept, reject)",
+                file,
+                line,
+            )
+        raise ConfigError(
+            f"'{what}' expects 'accept' or 'reject', but got '{action}'"
+            f"{suggest(action, [*TCP_ACTIONS, *TCP_ACTIONS_UNSUPPORTED])}",
+            file,
+            line,
+        )
+    cond = _condition(words, 2, acls, f"{what} {action}", file, line)
+    return TcpRule(stage, action, cond, file, line)  # type: ignore[arg-type]
+
+
+_TIME_UNITS = {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _milliseconds(text: str, file: str, line: int) -> int:
+    digits = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = text[len(digits) :] or "ms"
+    if not digits.isdigit() or unit not in _TIME_UNITS:
+        raise ConfigError(f"'tcp-request inspect-delay': invalid time value '{text}'", file, line)
+    return int(int(digits) * _TIME_UNITS[unit])
+
+
+def parse_use_backend(
+    words: Sequence[str], acls: AclSet, *, file: str = "<string>", line: int = 0
+) -> UseBackend:
+    """Compile the words after `use_backend`."""
+    if not words or words[0] in ("if", "unless"):
+        raise ConfigError("'use_backend' requires a backend name", file, line)
+    name = words[0]
+    if "%[" in name:
+        raise ConfigError(
+            f"use_backend '{name}': dynamic backend names are not supported", file, line
+        )
+    return UseBackend(name, _condition(words, 1, acls, "use_backend", file, line), file, line)
