@@ -1,0 +1,193 @@
+"""haproxy.cfg support: lexer -> frozen model -> runtime objects.
+
+    result = load(["haproxy.cfg"])          # raises ConfigErrors listing every error
+    result.config.frontends[0].router       # compiled rules (balancekit.routing.Router)
+    result.config.backend("servers").backend.pick(request)
+    for warning in result.warnings: print(warning)
+
+`check(paths)` returns every error as a `file:line: message` string, which is
+what `balancekit-server -c` prints.  The model is in `model.py` (as written)
+and `runtime.py` (what the front ends consume); see docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from ..errors import ConfigError
+from .build import build
+from .keywords import KEYWORDS, Keyword
+from .lexer import Line, split_lines, split_words
+from .model import ParsedConfig, Section, Statement
+from .parser import parse_sections
+from .runtime import (
+    BackendRuntime,
+    Bind,
+    Capture,
+    Config,
+    ConfigWarning,
+    ForwardFor,
+    Frontend,
+    Global,
+    HttpCheck,
+    HttpCheckExpect,
+    LoadResult,
+    LogTarget,
+    ServerExtras,
+    StatsPage,
+    StatsSocket,
+)
+from .units import parse_size, parse_time
+
+__all__ = [
+    "KEYWORDS",
+    "BackendRuntime",
+    "Bind",
+    "Capture",
+    "Config",
+    "ConfigErrors",
+    "ConfigWarning",
+    "ForwardFor",
+    "Frontend",
+    "Global",
+    "HttpCheck",
+    "HttpCheckExpect",
+    "Keyword",
+    "Line",
+    "LoadResult",
+    "LogTarget",
+    "ParsedConfig",
+    "Section",
+    "ServerExtras",
+    "Statement",
+    "StatsPage",
+    "StatsSocket",
+    "check",
+    "config_files",
+    "load",
+    "load_text",
+    "parse",
+    "parse_size",
+    "parse_time",
+    "split_words",
+]
+
+
+class ConfigErrors(ConfigError):
+    """Every error of a configuration (at least one), plus the warnings seen so far.
+
+    Behaves as the first error (`message`, `file`, `line`) for code that only
+    expects one; `str()` lists them all, one `file:line: message` a line.
+    """
+
+    def __init__(
+        self, errors: Sequence[ConfigError], warnings: Sequence[ConfigWarning] = ()
+    ) -> None:
+        first = errors[0]
+        super().__init__(first.message, first.file, first.line)
+        self.errors = tuple(errors)
+        self.warnings = tuple(warnings)
+        self.args = ("\n".join(str(error) for error in self.errors),)
+
+    def __str__(self) -> str:
+        return "\n".join(str(error) for error in self.errors)
+
+
+def config_files(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Expand `-f` arguments: a directory stands for its `*.cfg` files in name order."""
+    files: list[str] = []
+    for path in (os.fspath(p) for p in paths):
+        if os.path.isdir(path):
+            names = sorted(n for n in os.listdir(path) if n.endswith(".cfg"))
+            files.extend(os.path.join(path, n) for n in names)
+        else:
+            files.append(path)
+    return files
+
+
+def _lines(
+    files: Sequence[str], env: Mapping[str, str], errors: list[ConfigError]
+) -> Iterator[Line | ConfigError]:
+    for path in files:
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+                text = handle.read()
+        except OSError as error:
+            errors.append(ConfigError(f"cannot open configuration file: {error.strerror}", path, 0))
+            continue
+        yield from split_lines(text, file=path, env=env)
+
+
+def parse(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    env: Mapping[str, str] | None = None,
+    errors: list[ConfigError] | None = None,
+    warnings: list[ConfigWarning] | None = None,
+) -> ParsedConfig:
+    """Read files into the frozen model only (no runtime objects)."""
+    errs = [] if errors is None else errors
+    warns = [] if warnings is None else warnings
+    files = config_files(paths)
+    environ = os.environ if env is None else env
+    return parse_sections(_lines(files, environ, errs), errs, warns, tuple(files))
+
+
+def _finish(
+    parsed: ParsedConfig, errors: list[ConfigError], warnings: list[ConfigWarning]
+) -> LoadResult:
+    config = build(parsed, errors, warnings)
+    _in_file_order(parsed.files, errors)
+    _in_file_order(parsed.files, warnings)
+    if errors:
+        raise ConfigErrors(errors, warnings)
+    return LoadResult(config, tuple(warnings))
+
+
+def _in_file_order(files: tuple[str, ...], items: list[Any]) -> None:
+    """Sort messages by file (in reading order) then line, as a reader expects them."""
+    rank = {name: index for index, name in enumerate(files)}
+    items.sort(key=lambda item: (rank.get(item.file, len(rank)), item.line or 0))
+
+
+def load(
+    paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
+    *,
+    env: Mapping[str, str] | None = None,
+) -> LoadResult:
+    """Load one or several config files (or directories of `*.cfg`) in order.
+
+    Raises `ConfigErrors` carrying every error found, not only the first.
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    errors: list[ConfigError] = []
+    warnings: list[ConfigWarning] = []
+    parsed = parse(paths, env=env, errors=errors, warnings=warnings)
+    return _finish(parsed, errors, warnings)
+
+
+def load_text(
+    text: str, *, name: str = "<string>", env: Mapping[str, str] | None = None
+) -> LoadResult:
+    """Load a configuration held in a string; `name` is the file name in messages."""
+    errors: list[ConfigError] = []
+    warnings: list[ConfigWarning] = []
+    environ = os.environ if env is None else env
+    parsed = parse_sections(split_lines(text, file=name, env=environ), errors, warnings, (name,))
+    return _finish(parsed, errors, warnings)
+
+
+def check(
+    paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
+    *,
+    env: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Every error of the configuration as `file:line: message`; empty when valid."""
+    try:
+        load(paths, env=env)
+    except ConfigErrors as failure:
+        return [str(error) for error in failure.errors]
+    return []

@@ -1,0 +1,357 @@
+"""Parsers for the small value grammars inside lines: log targets, binds, servers.
+
+Each takes the words after its keyword and returns model values, raising
+`ValueError` with a message naming the offending word; the caller adds
+`file:line`.  They are separate from `build` so they can be table-tested one
+grammar at a time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..server import ON_ERROR_ACTIONS, split_address
+from .keywords import SERVER_KEYWORDS
+from .runtime import Bind, LogTarget, StatsSocket
+from .units import parse_time
+
+__all__ = [
+    "FACILITIES",
+    "LEVELS",
+    "LOG_FORMATS",
+    "ServerParams",
+    "parse_bind",
+    "parse_log",
+    "parse_server_params",
+    "parse_stats_socket",
+]
+
+FACILITIES = (
+    *("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron"),
+    *("auth2", "ftp", "ntp", "audit", "alert", "cron2"),
+    *(f"local{n}" for n in range(8)),
+)
+LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
+LOG_FORMATS = ("local", "rfc3164", "rfc5424", "priority", "short", "timed", "iso", "raw")
+
+
+def _int(word: str, what: str, low: int = 0, high: int | None = None) -> int:
+    if not word.lstrip("-").isdigit():
+        raise ValueError(f"{what} expects an integer, got '{word}'")
+    value = int(word)
+    if value < low or (high is not None and value > high):
+        bound = f"{low}..{high}" if high is not None else f">= {low}"
+        raise ValueError(f"{what} {value} out of range ({bound})")
+    return value
+
+
+def parse_log(args: tuple[str, ...], file: str | None, line: int | None) -> LogTarget:
+    """`<address> [len N] [format F] [sample R:S] <facility> [<level> [<minlevel>]]`."""
+    if not args:
+        raise ValueError("'log' expects 'global' or a target address and a facility")
+    address, rest = args[0], list(args[1:])
+    length, fmt = 1024, "rfc3164"
+    while rest and rest[0] in ("len", "format", "sample"):
+        key = rest.pop(0)
+        if not rest:
+            raise ValueError(f"log: '{key}' expects a value")
+        value = rest.pop(0)
+        if key == "len":
+            length = _int(value, "log: len", 80, 65535)
+        elif key == "format":
+            if value not in LOG_FORMATS:
+                raise ValueError(
+                    f"log: unknown format '{value}' (expected {', '.join(LOG_FORMATS)})"
+                )
+            fmt = value
+    if not rest:
+        raise ValueError(f"log {address}: missing facility (e.g. local0)")
+    facility = rest.pop(0)
+    if facility not in FACILITIES:
+        raise ValueError(f"log {address}: unknown facility '{facility}'")
+    levels = rest[:2]
+    for level in levels:
+        if level not in LEVELS:
+            raise ValueError(f"log {address}: unknown level '{level}'")
+    if len(rest) > 2:
+        raise ValueError(f"log {address}: unexpected '{rest[2]}'")
+    return LogTarget(
+        address,
+        facility,
+        levels[0] if levels else "debug",
+        levels[1] if len(levels) > 1 else "emerg",
+        fmt,
+        length,
+        file,
+        line,
+    )
+
+
+def parse_stats_socket(
+    args: tuple[str, ...], file: str | None, line: int | None
+) -> tuple[StatsSocket, list[str]]:
+    """`stats socket <path|[ipv4@]addr:port> [mode M] [level L] [expose-fd listeners] …`.
+
+    Returns the socket and notes about accepted-but-unused options.
+    """
+    if not args:
+        raise ValueError("'stats socket' expects a path or an address")
+    address, rest = args[0], list(args[1:])
+    is_unix = address.startswith(("/", "unix@", "./")) or ":" not in address
+    if not is_unix:
+        host, port = split_address(address.split("@", 1)[-1])
+        if port is None:
+            raise ValueError(f"stats socket: missing port in '{address}'")
+        del host
+    mode: int | None = None
+    level = "operator"
+    expose = False
+    notes: list[str] = []
+    while rest:
+        key = rest.pop(0)
+        if key in ("mode", "level", "user", "group", "uid", "gid", "expose-fd"):
+            if not rest:
+                raise ValueError(f"stats socket: '{key}' expects a value")
+            value = rest.pop(0)
+            if key == "mode":
+                try:
+                    mode = int(value, 8)
+                except ValueError:
+                    raise ValueError(f"stats socket: mode expects octal, got '{value}'") from None
+            elif key == "level":
+                if value not in ("user", "operator", "admin"):
+                    raise ValueError(
+                        f"stats socket: level must be user, operator or admin, got '{value}'"
+                    )
+                level = value
+            elif key == "expose-fd":
+                if value != "listeners":
+                    raise ValueError(f"stats socket: expose-fd expects 'listeners', got '{value}'")
+                expose = True
+                notes.append(
+                    "'expose-fd listeners' has no effect: balancekit-server reloads without "
+                    "passing listening sockets over the stats socket"
+                )
+            else:
+                notes.append(f"'{key} {value}' has no effect: balancekit-server does not chown")
+        else:
+            raise ValueError(f"stats socket: unknown option '{key}'")
+    return (
+        StatsSocket(address, is_unix, mode, level, expose, file, line),  # type: ignore[arg-type]
+        notes,
+    )
+
+
+def _bind_address(text: str) -> tuple[str, list[int], bool]:
+    """One `addr:port[-end]` of a bind list -> (host, ports, v6)."""
+    original = text
+    for prefix in ("ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    if text.startswith(("/", "unix@", "abns@", "fd@", "sockpair@", "udp@", "quic")):
+        raise ValueError(f"bind: '{original}' is not a TCP address (only host:port is supported)")
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise ValueError(f"bind: missing port number in '{original}'")
+        port_text = rest[1:]
+    else:
+        if ":" not in text:
+            raise ValueError(f"bind: missing port number in '{original}'")
+        host, _, port_text = text.rpartition(":")
+    if host in ("", "*"):
+        host = "0.0.0.0"
+    v6 = ":" in host
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"bind: invalid address '{host}' in '{original}'") from None
+    low_text, _, high_text = port_text.partition("-")
+    if not low_text.isdigit() or (high_text and not high_text.isdigit()):
+        raise ValueError(f"bind: invalid port '{port_text}' in '{original}'")
+    low = int(low_text)
+    high = int(high_text) if high_text else low
+    if low > 65535 or high > 65535 or high < low:
+        raise ValueError(f"bind: invalid port range '{port_text}' in '{original}'")
+    return host, list(range(low, high + 1)), v6
+
+
+def parse_bind(
+    args: tuple[str, ...], file: str | None, line: int | None, crt_base: str | None
+) -> tuple[Bind, ...]:
+    """`bind <addr>:<port>[-<end>][,…] [ssl] [crt F]… [accept-proxy] [name N] …`."""
+    if not args:
+        raise ValueError("'bind' expects an address")
+    addresses = [a for a in args[0].split(",") if a]
+    rest = list(args[1:])
+    ssl = accept_proxy = v4v6 = v6only = False
+    crts: list[str] = []
+    name: str | None = None
+    alpn: tuple[str, ...] = ()
+    while rest:
+        key = rest.pop(0)
+        if key in ("crt", "name", "alpn"):
+            if not rest:
+                raise ValueError(f"bind: '{key}' expects a value")
+            value = rest.pop(0)
+            if key == "crt":
+                path = (
+                    value if os.path.isabs(value) or not crt_base else os.path.join(crt_base, value)
+                )
+                if not os.path.exists(path):
+                    raise ValueError(f"bind: unable to load SSL certificate file '{path}'")
+                crts.append(path)
+            elif key == "name":
+                name = value
+            else:
+                alpn = tuple(p for p in value.split(",") if p)
+        elif key == "ssl":
+            ssl = True
+        elif key == "accept-proxy":
+            accept_proxy = True
+        elif key == "v4v6":
+            v4v6 = True
+        elif key == "v6only":
+            v6only = True
+        else:
+            raise ValueError(f"bind: unknown option '{key}'{_close(key, BIND_OPTIONS)}")
+    if ssl and not crts:
+        raise ValueError("bind: 'ssl' needs at least one 'crt <file>'")
+    binds: list[Bind] = []
+    for text in addresses:
+        host, ports, v6 = _bind_address(text)
+        for port in ports:
+            binds.append(
+                Bind(
+                    host,
+                    port,
+                    v6,
+                    ssl,
+                    tuple(crts),
+                    accept_proxy,
+                    name,
+                    alpn,
+                    v4v6,
+                    v6only,
+                    file,
+                    line,
+                )
+            )
+    return tuple(binds)
+
+
+BIND_OPTIONS = ("ssl", "crt", "accept-proxy", "name", "alpn", "v4v6", "v6only")
+
+
+def _close(word: str, options: tuple[str, ...] | list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+@dataclass(slots=True)
+class ServerParams:
+    """Options of a `server` or `default-server` line, before the `Server` is built."""
+
+    server: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def copy(self) -> ServerParams:
+        return ServerParams(dict(self.server), dict(self.extras))
+
+
+_FLAGS: dict[str, tuple[str, str, object]] = {
+    "backup": ("server", "backup", True),
+    "disabled": ("server", "disabled", True),
+    "enabled": ("server", "disabled", False),
+    "check": ("server", "check", True),
+    "no-check": ("server", "check", False),
+    "send-proxy": ("server", "send_proxy", True),
+    "send-proxy-v2": ("server", "send_proxy_v2", True),
+    "ssl": ("extras", "ssl", True),
+    "no-ssl": ("extras", "ssl", False),
+    "check-ssl": ("extras", "check_ssl", True),
+}
+
+
+def parse_server_params(
+    args: tuple[str, ...], base: ServerParams, ca_base: str | None
+) -> ServerParams:
+    """Apply server options `args` on top of `base` (the `default-server` values)."""
+    params = base.copy()
+    rest = list(args)
+    while rest:
+        key = rest.pop(0)
+        if key in _FLAGS:
+            target, attr, value = _FLAGS[key]
+            getattr(params, target)[attr] = value
+            continue
+        if key not in SERVER_KEYWORDS:
+            raise ValueError(f"unknown server option '{key}'{_close(key, list(SERVER_KEYWORDS))}")
+        if not rest:
+            raise ValueError(f"server option '{key}' expects a value")
+        value = rest.pop(0)
+        s, x = params.server, params.extras
+        if key == "weight":
+            s["weight"] = _int(value, "weight", 0, 256)
+        elif key in ("maxconn", "maxqueue", "error-limit"):
+            s[key.replace("-", "_")] = _int(value, key, 0)
+        elif key == "id":
+            s["id"] = _int(value, "id", 1)
+        elif key in ("rise", "fall"):
+            s[key] = _int(value, key, 1)
+        elif key in ("inter", "fastinter", "downinter", "slowstart"):
+            seconds = parse_time(value)
+            if key != "slowstart" and seconds <= 0:
+                raise ValueError(f"{key} must be greater than 0, got '{value}'")
+            s[key] = seconds
+        elif key == "port":
+            s["check_port"] = _int(value, "port", 1, 65535)
+        elif key == "addr":
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"addr expects an IP address, got '{value}'") from None
+            s["check_addr"] = value
+        elif key == "observe":
+            if value not in ("layer4", "layer7"):
+                raise ValueError(f"observe expects layer4 or layer7, got '{value}'")
+            s["observe"] = value
+        elif key == "on-error":
+            if value not in ON_ERROR_ACTIONS:
+                raise ValueError(
+                    f"on-error expects one of {', '.join(ON_ERROR_ACTIONS)}, got '{value}'"
+                )
+            s["on_error"] = value
+        elif key == "verify":
+            if value not in ("none", "required"):
+                raise ValueError(f"verify expects none or required, got '{value}'")
+            x["verify"] = value
+        elif key == "ca-file":
+            x["ca_file"] = (
+                value if os.path.isabs(value) or not ca_base else os.path.join(ca_base, value)
+            )
+        elif key == "sni":
+            x["sni"] = value
+    return params
+
+
+def check_server_address(name: str, address: str) -> None:
+    """Syntax of a server address; names are resolved by the runtime, not here."""
+    if address in SERVER_KEYWORDS:
+        raise ValueError(f"server '{name}': missing address (found option '{address}' instead)")
+    if address.startswith(("/", "unix@", "abns@", "fd@", "sockpair@")):
+        raise ValueError(f"server '{name}': '{address}' is not a TCP address")
+    host, _ = split_address(address)
+    if not host:
+        raise ValueError(f"server '{name}': missing host in address '{address}'")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        label = host.rstrip(".").split(".")
+        if not all(part and part.replace("-", "").replace("_", "").isalnum() for part in label):
+            raise ValueError(f"server '{name}': invalid address '{address}'") from None

@@ -1,0 +1,874 @@
+"""Turn the frozen model into runtime objects: `Backend`s, frontends with routers.
+
+Each proxy starts from a copy of its `defaults` section's settings (HAProxy's
+inheritance), then applies its own statements in order.  Errors are collected
+per statement, so one `-c` run reports all of them; every message carries the
+`file:line` of the statement that caused it.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from ..acl import AclSet
+from ..errors import ConfigError
+from ..pool import Backend
+from ..routing import Router
+from ..rules import (
+    HttpRule,
+    InspectDelay,
+    TcpRule,
+    UseBackend,
+    parse_http_request_rule,
+    parse_redirect,
+    parse_tcp_request_rule,
+    parse_use_backend,
+)
+from ..server import Server
+from ._values import (
+    ServerParams,
+    check_server_address,
+    parse_bind,
+    parse_log,
+    parse_server_params,
+    parse_stats_socket,
+)
+from .keywords import ERRORFILE_CODES
+from .model import ParsedConfig, Section, Statement
+from .runtime import (
+    BackendRuntime,
+    Bind,
+    Capture,
+    Config,
+    ConfigWarning,
+    ForwardFor,
+    Frontend,
+    Global,
+    HttpCheck,
+    HttpCheckExpect,
+    LogTarget,
+    ServerExtras,
+    StatsPage,
+)
+from .units import parse_size, parse_time
+
+__all__ = ["build"]
+
+#: `log global` inside a proxy, expanded once the global section is known.
+_LOG_GLOBAL = LogTarget("global")
+
+#: Where Debian/Ubuntu packages put HAProxy's stock error pages.
+_STOCK_ERRORFILES = "/etc/haproxy/errors/"
+
+_CONN_MODES = ("http-server-close", "httpclose", "http-keep-alive")
+
+
+@dataclass(slots=True)
+class _Settings:
+    """What a proxy inherits from its defaults section (mutable while building)."""
+
+    mode: str = "tcp"
+    maxconn: int = 0
+    timeouts: dict[str, float] = field(default_factory=dict)
+    options: dict[str, bool] = field(default_factory=dict)
+    forwardfor: ForwardFor | None = None
+    balance: Statement | None = None
+    hash_type: Statement | None = None
+    hash_balance_factor: int = 0
+    retries: int = 3
+    logs: list[LogTarget] = field(default_factory=list)
+    log_format: str | None = None
+    errorfiles: dict[int, bytes] = field(default_factory=dict)
+    default_backend: Statement | None = None
+    default_server: ServerParams = field(default_factory=ServerParams)
+    httpchk: HttpCheck | None = None
+    http_check_expect: list[HttpCheckExpect] = field(default_factory=list)
+    mysql_check_user: str | None = None
+    stats: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class _Proxy:
+    """One proxy (or defaults) section being built."""
+
+    section: Section
+    settings: _Settings
+    acls: AclSet
+    binds: list[Bind] = field(default_factory=list)
+    servers: list[tuple[Server, ServerExtras, Statement]] = field(default_factory=list)
+    http_rules: list[HttpRule] = field(default_factory=list)
+    redirects: list[HttpRule] = field(default_factory=list)
+    tcp_connection_rules: list[TcpRule | InspectDelay] = field(default_factory=list)
+    tcp_content_rules: list[TcpRule | InspectDelay] = field(default_factory=list)
+    use_backends: list[tuple[UseBackend, Statement]] = field(default_factory=list)
+    captures: list[Capture] = field(default_factory=list)
+    tcp_inspect_delay: float | None = None
+    random_draw: Statement | None = None
+
+    @property
+    def name(self) -> str:
+        return self.section.name
+
+    @property
+    def kind(self) -> str:
+        return self.section.kind
+
+
+class _Builder:
+    def __init__(
+        self,
+        parsed: ParsedConfig,
+        errors: list[ConfigError],
+        warnings: list[ConfigWarning],
+        base_dir: str,
+    ) -> None:
+        self.parsed = parsed
+        self.errors = errors
+        self.warnings = warnings
+        self.base_dir = base_dir
+        self.global_ = Global()
+        self.global_logs: list[LogTarget] = []
+        self.sockets: list[Any] = []
+        self.defaults: dict[int, _Settings] = {}
+        self.proxies: list[_Proxy] = []
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def warn(self, message: str, stmt: Statement | Section) -> None:
+        self.warnings.append(ConfigWarning(message, stmt.file, stmt.line))
+
+    def run(self, stmt: Statement, handler: Callable[[Statement], None]) -> None:
+        try:
+            handler(stmt)
+        except ConfigError as error:
+            if error.file is None:
+                error = ConfigError(error.message, stmt.file, stmt.line)
+            self.errors.append(error)
+        except ValueError as error:
+            self.errors.append(ConfigError(str(error), stmt.file, stmt.line))
+
+    # -- global ------------------------------------------------------------------------
+
+    def build_global(self, section: Section) -> None:
+        for stmt in section.statements:
+            self.run(stmt, self._global_statement)
+
+    def _global_statement(self, stmt: Statement) -> None:
+        key, args = stmt.keyword, stmt.args
+        g = self.global_
+        if key == "log":
+            if args == ("global",):
+                raise ValueError("'log global' is only meaningful in proxies and defaults")
+            self.global_logs.append(parse_log(args, stmt.file, stmt.line))
+        elif key == "maxconn":
+            self.global_ = replace(g, maxconn=_one_int(stmt, 0))
+        elif key == "nbthread":
+            self.global_ = replace(g, nbthread=_one_int(stmt, 1))
+        elif key == "hard-stop-after":
+            self.global_ = replace(g, hard_stop_after=parse_time(_one(stmt)))
+        elif key == "stats socket":
+            socket, notes = parse_stats_socket(args, stmt.file, stmt.line)
+            self.sockets.append(socket)
+            for note in notes:
+                self.warn(note, stmt)
+        elif key == "stats timeout":
+            self.global_ = replace(g, stats_timeout=parse_time(_one(stmt)))
+        elif key == "ca-base":
+            self.global_ = replace(g, ca_base=_one(stmt))
+        elif key == "crt-base":
+            self.global_ = replace(g, crt_base=_one(stmt))
+        elif key == "ssl-default-bind-ciphers":
+            self.global_ = replace(g, ssl_default_bind_ciphers=_one(stmt))
+        elif key == "ssl-default-bind-ciphersuites":
+            self.global_ = replace(g, ssl_default_bind_ciphersuites=_one(stmt))
+        elif key == "ssl-default-bind-options":
+            self.global_ = replace(g, ssl_default_bind_options=_ssl_options(args))
+        # Everything else in a global section is an `ignored` keyword, warned by the parser.
+
+    # -- proxies -----------------------------------------------------------------------
+
+    def settings_for(self, section: Section) -> _Settings:
+        if section.defaults is None:
+            return _Settings()
+        return copy.deepcopy(self.defaults[section.defaults])
+
+    def build_proxy(self, index: int, section: Section) -> None:
+        proxy = _Proxy(section, self.settings_for(section), AclSet())
+        for stmt in section.statements:
+            self.run(stmt, lambda s: self._proxy_statement(proxy, s))
+        for note in proxy.acls.warnings:
+            self.warnings.append(ConfigWarning(note.message, note.file, note.line))
+        if section.kind == "defaults":
+            self.defaults[index] = proxy.settings
+        else:
+            self.proxies.append(proxy)
+
+    def _proxy_statement(self, p: _Proxy, stmt: Statement) -> None:
+        key = stmt.keyword
+        handler = _HANDLERS.get(key)
+        if handler is not None:
+            handler(self, p, stmt)
+        elif key.startswith("timeout "):
+            p.settings.timeouts[key[8:]] = parse_time(_one(stmt))
+        elif key.startswith("option "):
+            self._option(p, stmt)
+        elif key.startswith("stats "):
+            self._stats(p, stmt)
+        else:  # pragma: no cover - the keyword table and the handlers disagree
+            raise ValueError(f"keyword '{key}' is recognized but not handled")
+
+    def _option(self, p: _Proxy, stmt: Statement) -> None:
+        name = stmt.keyword[7:]
+        s = p.settings
+        if stmt.prefix == "default":
+            s.options.pop(name, None)
+            return
+        enabled = stmt.prefix != "no"
+        if name == "forwardfor":
+            s.forwardfor = _forwardfor(stmt.args)
+        elif name == "httpchk":
+            s.httpchk = _httpchk(stmt.args)
+        elif name == "mysql-check":
+            s.mysql_check_user = _mysql_check(stmt.args)
+            s.options[name] = True
+        else:
+            if stmt.args:
+                raise ValueError(f"'option {name}' takes no argument, got '{stmt.args[0]}'")
+            if name in _CONN_MODES and enabled:
+                for other in _CONN_MODES:
+                    s.options.pop(other, None)
+            if name == "tcpka":
+                s.options["clitcpka"] = s.options["srvtcpka"] = enabled
+            s.options[name] = enabled
+
+    def _stats(self, p: _Proxy, stmt: Statement) -> None:
+        s = p.settings
+        stats = s.stats if s.stats is not None else {}
+        what = stmt.keyword[6:]
+        if what in ("enable", "hide-version"):
+            if stmt.args:
+                raise ValueError(f"'stats {what}' takes no argument")
+            stats[what] = True
+        elif what == "uri":
+            stats["uri"] = _one(stmt)
+        elif what == "realm":
+            stats["realm"] = _one(stmt)
+        elif what == "refresh":
+            stats["refresh"] = parse_time(_one(stmt), default_unit="s")
+        elif what == "auth":
+            user, sep, password = _one(stmt).partition(":")
+            if not sep or not user:
+                raise ValueError("'stats auth' expects <user>:<password>")
+            stats.setdefault("auth", []).append((user, password))
+        s.stats = stats
+
+    # -- finishing ---------------------------------------------------------------------
+
+    def finish(self) -> Config:
+        global_ = replace(
+            self.global_, logs=tuple(self.global_logs), stats_sockets=tuple(self.sockets)
+        )
+        backends: dict[str, BackendRuntime] = {}
+        frontends: list[Frontend] = []
+        for p in self.proxies:
+            if p.kind in ("backend", "listen"):
+                runtime = self._backend(p, global_)
+                if runtime is not None:
+                    backends[p.name] = runtime
+        for p in self.proxies:
+            if p.kind in ("frontend", "listen"):
+                frontend = self._frontend(p, global_, backends)
+                if frontend is not None:
+                    frontends.append(frontend)
+            self._missing_timeouts(p)
+        self._global_checks(global_, frontends)
+        return Config(global_, tuple(frontends), MappingProxyType(backends), self.parsed.files)
+
+    def _logs(self, p: _Proxy, global_: Global) -> tuple[LogTarget, ...]:
+        logs: list[LogTarget] = []
+        for target in p.settings.logs:
+            logs.extend(global_.logs if target is _LOG_GLOBAL else (target,))
+        return tuple(logs)
+
+    def _backend(self, p: _Proxy, global_: Global) -> BackendRuntime | None:
+        s = p.settings
+        balance = " ".join(s.balance.args) if s.balance else None
+        draws = p.random_draw
+        try:
+            if draws is not None:
+                balance = self._random_draw(draws, balance)
+            backend = Backend(
+                p.name,
+                [server for server, _, _ in p.servers],
+                balance=balance,
+                hash_type=" ".join(s.hash_type.args) if s.hash_type else None,
+                allbackups=s.options.get("allbackups", False),
+                hash_balance_factor=s.hash_balance_factor,
+            )
+        except ConfigError as error:
+            self.errors.append(error)
+            return None
+        except ValueError as error:
+            where = s.balance or s.hash_type or p.section
+            self.errors.append(ConfigError(f"{p.kind} '{p.name}': {error}", where.file, where.line))
+            return None
+        t = s.timeouts
+        return BackendRuntime(
+            name=p.name,
+            mode=s.mode,  # type: ignore[arg-type]
+            backend=backend,
+            servers=tuple(extras for _, extras, _ in p.servers),
+            timeout_connect=t.get("connect"),
+            timeout_server=t.get("server"),
+            timeout_queue=t.get("queue", t.get("connect")),
+            timeout_check=t.get("check"),
+            timeout_server_fin=t.get("server-fin"),
+            timeout_tunnel=t.get("tunnel"),
+            timeout_http_request=t.get("http-request"),
+            timeout_http_keep_alive=t.get("http-keep-alive"),
+            retries=s.retries,
+            redispatch=s.options.get("redispatch", False),
+            srvtcpka=s.options.get("srvtcpka", False),
+            forwardfor=s.forwardfor,
+            http_server_close=s.options.get("http-server-close", False),
+            httpclose=s.options.get("httpclose", False),
+            httpchk=s.httpchk,
+            http_check_expect=tuple(s.http_check_expect),
+            mysql_check_user=s.mysql_check_user,
+            log_health_checks=s.options.get("log-health-checks", False),
+            logs=self._logs(p, global_),
+            errorfiles=MappingProxyType(dict(s.errorfiles)),
+            http_rules=tuple(p.http_rules) if p.kind == "backend" else (),
+            stats=_stats_page(s) if p.kind == "backend" else None,
+            file=p.section.file,
+            line=p.section.line,
+        )
+
+    def _random_draw(self, stmt: Statement, balance: str | None) -> str:
+        if len(stmt.args) != 2 or stmt.args[0] != "draw" or not stmt.args[1].isdigit():
+            raise ConfigError(
+                "unknown keyword 'random' (the tutorial form is 'random draw <N>'; "
+                "HAProxy writes 'balance random(<N>)')",
+                stmt.file,
+                stmt.line,
+            )
+        draws = stmt.args[1]
+        if balance is None or balance.split("(")[0].split()[0] != "random":
+            raise ConfigError(
+                f"'random draw {draws}' only applies to 'balance random' "
+                f"(HAProxy writes 'balance random({draws})')",
+                stmt.file,
+                stmt.line,
+            )
+        self.warn(
+            f"'random draw {draws}' is not HAProxy syntax (HAProxy 2.6 rejects it: unknown "
+            f"keyword 'random' in 'backend' section); accepted as 'balance random({draws})', "
+            "which is what HAProxy understands",
+            stmt,
+        )
+        return f"random({draws})"
+
+    def _frontend(
+        self, p: _Proxy, global_: Global, backends: Mapping[str, BackendRuntime]
+    ) -> Frontend | None:
+        s = p.settings
+        default = s.default_backend.args[0] if s.default_backend else None
+        if default is not None:
+            self._check_target(p, default, s.default_backend, backends)  # type: ignore[arg-type]
+        for ub, stmt in p.use_backends:
+            self._check_target(p, ub.backend, stmt, backends)
+        if default is None and p.kind == "listen":
+            default = p.name
+        http_rules, redirects = p.http_rules, p.redirects
+        if s.mode != "http" and (http_rules or redirects):
+            what = "'http-request' rules" if http_rules else "'redirect' rules"
+            self.warn(
+                f"{what} ignored for {p.kind} '{p.name}' as they require HTTP mode",
+                p.section,
+            )
+            http_rules, redirects = [], []
+        try:
+            router = Router(
+                http_rules=tuple(http_rules),
+                tcp_connection_rules=tuple(p.tcp_connection_rules),
+                tcp_content_rules=tuple(p.tcp_content_rules),
+                use_backends=tuple(ub for ub, _ in p.use_backends),
+                default_backend=default,
+                redirects=tuple(redirects),
+            )
+        except ConfigError as error:
+            self.errors.append(error)
+            return None
+        if not p.binds:
+            self.warn(f"{p.kind} '{p.name}' has no 'bind' line and will not listen", p.section)
+        t = s.timeouts
+        options = s.options
+        return Frontend(
+            name=p.name,
+            mode=s.mode,  # type: ignore[arg-type]
+            binds=tuple(p.binds),
+            router=router,
+            maxconn=s.maxconn,
+            timeout_client=t.get("client"),
+            timeout_client_fin=t.get("client-fin"),
+            timeout_http_request=t.get("http-request"),
+            timeout_http_keep_alive=t.get("http-keep-alive"),
+            tcp_inspect_delay=p.tcp_inspect_delay,
+            tcplog=options.get("tcplog", False),
+            httplog=options.get("httplog", False),
+            dontlognull=options.get("dontlognull", False),
+            forwardfor=s.forwardfor,
+            clitcpka=options.get("clitcpka", False),
+            http_server_close=options.get("http-server-close", False),
+            httpclose=options.get("httpclose", False),
+            logs=self._logs(p, global_),
+            log_format=s.log_format,
+            errorfiles=MappingProxyType(dict(s.errorfiles)),
+            stats=_stats_page(s),
+            captures=tuple(p.captures),
+            default_backend=s.default_backend.args[0] if s.default_backend else None,
+            backend_name=p.name if p.kind == "listen" else None,
+            file=p.section.file,
+            line=p.section.line,
+        )
+
+    def _check_target(
+        self,
+        p: _Proxy,
+        name: str,
+        stmt: Statement,
+        backends: Mapping[str, BackendRuntime],
+    ) -> None:
+        target = backends.get(name)
+        if target is None:
+            known = {q.name for q in self.proxies if q.kind in ("backend", "listen")}
+            if name in known:
+                return  # that backend failed to build; its own error says why
+            hint = _close_name(name, sorted(known))
+            self.errors.append(
+                ConfigError(
+                    f"{p.kind} '{p.name}': unable to find required backend '{name}'{hint}",
+                    stmt.file,
+                    stmt.line,
+                )
+            )
+            return
+        if p.settings.mode == "http" and target.mode != "http":
+            self.errors.append(
+                ConfigError(
+                    f"{p.kind} '{p.name}' (mode http) cannot use backend '{name}' (mode tcp)",
+                    stmt.file,
+                    stmt.line,
+                )
+            )
+        elif p.settings.mode == "tcp" and target.mode == "http":
+            self.errors.append(
+                ConfigError(
+                    f"{p.kind} '{p.name}' (mode tcp) cannot use backend '{name}' (mode http): "
+                    "balancekit does not upgrade TCP connections to HTTP",
+                    stmt.file,
+                    stmt.line,
+                )
+            )
+
+    def _missing_timeouts(self, p: _Proxy) -> None:
+        t = p.settings.timeouts
+        need = []
+        if p.kind in ("frontend", "listen") and not t.get("client"):
+            need.append("client")
+        if p.kind in ("backend", "listen"):
+            need += [name for name in ("connect", "server") if not t.get(name)]
+        if need:
+            self.warn(
+                f"missing timeouts for {p.kind} '{p.name}': set "
+                + ", ".join(f"'timeout {n}'" for n in need)
+                + " (without them, stalled connections are never closed)",
+                p.section,
+            )
+
+    def _global_checks(self, global_: Global, frontends: list[Frontend]) -> None:
+        uses_ssl = any(b.ssl for f in frontends for b in f.binds)
+        if uses_ssl:
+            return
+        global_section = next((s for s in self.parsed.sections if s.kind == "global"), None)
+        if global_section is None:
+            return
+        for stmt in global_section.statements:
+            if stmt.keyword.startswith("ssl-default-bind-"):
+                self.warn(f"'{stmt.keyword}' has no effect: no 'bind … ssl' line uses it", stmt)
+
+
+# -- statement handlers --------------------------------------------------------------------
+
+
+def _h_mode(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    mode = _one(stmt)
+    if mode not in ("tcp", "http"):
+        if mode == "health":
+            raise ValueError("'mode health' was removed from HAProxy; use 'monitor-uri'")
+        raise ValueError(f"unknown proxy mode '{mode}' (expected tcp or http)")
+    p.settings.mode = mode
+
+
+def _h_log(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    if stmt.prefix == "no":
+        if stmt.args:
+            raise ValueError("'no log' takes no argument")
+        p.settings.logs = []
+        return
+    if stmt.args == ("global",):
+        p.settings.logs.append(_LOG_GLOBAL)
+        return
+    p.settings.logs.append(parse_log(stmt.args, stmt.file, stmt.line))
+
+
+def _h_maxconn(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    p.settings.maxconn = _one_int(stmt, 0)
+
+
+def _h_bind(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    p.binds.extend(parse_bind(stmt.args, stmt.file, stmt.line, b.global_.crt_base))
+
+
+def _h_server(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    if len(stmt.args) < 2:
+        raise ValueError("'server' expects <name> and <address>")
+    name, address = stmt.args[0], stmt.args[1]
+    check_server_address(name, address)
+    params = parse_server_params(stmt.args[2:], p.settings.default_server, b.global_.ca_base)
+    if any(existing.name == name for existing, _, _ in p.servers):
+        raise ValueError(f"{p.kind} '{p.name}': duplicate server name '{name}'")
+    server = Server(name, address, **params.server)
+    extras = ServerExtras(name, **params.extras, file=stmt.file, line=stmt.line)
+    p.servers.append((server, extras, stmt))
+
+
+def _h_default_server(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    p.settings.default_server = parse_server_params(
+        stmt.args, p.settings.default_server, b.global_.ca_base
+    )
+
+
+def _h_balance(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    if not stmt.args:
+        raise ValueError("'balance' expects an algorithm")
+    from ..algorithms import parse_balance
+
+    parse_balance(" ".join(stmt.args))  # fail here, at this line, on a bad algorithm
+    p.settings.balance = stmt
+
+
+def _h_hash_type(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    from ..algorithms import parse_hash_type
+
+    if not stmt.args:
+        raise ValueError("'hash-type' expects map-based, consistent or maglev")
+    parse_hash_type(" ".join(stmt.args))
+    p.settings.hash_type = stmt
+
+
+def _h_hash_balance_factor(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    value = _one_int(stmt, 0)
+    if value and value <= 100:
+        raise ValueError(f"hash-balance-factor {value} must be 0 (off) or greater than 100")
+    p.settings.hash_balance_factor = value
+
+
+def _h_random(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    p.random_draw = stmt
+
+
+def _h_retries(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    p.settings.retries = _one_int(stmt, 0)
+
+
+def _h_default_backend(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    _one(stmt)
+    p.settings.default_backend = stmt
+
+
+def _h_use_backend(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    if not stmt.args:
+        raise ValueError("'use_backend' expects a backend name")
+    ub = parse_use_backend(list(stmt.args), p.acls, file=stmt.file, line=stmt.line)
+    p.use_backends.append((ub, stmt))
+
+
+def _h_acl(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    p.acls.define(list(stmt.args), file=stmt.file, line=stmt.line, base_dir=b.base_dir)
+
+
+def _h_http_request(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    rule = parse_http_request_rule(list(stmt.args), p.acls, file=stmt.file, line=stmt.line)
+    p.http_rules.append(rule)
+
+
+def _h_redirect(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    rule = parse_redirect(list(stmt.args), p.acls, file=stmt.file, line=stmt.line)
+    p.redirects.append(rule)
+
+
+def _h_tcp_request(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    words = [stmt.keyword.split()[1], *stmt.args]
+    rule = parse_tcp_request_rule(words, p.acls, file=stmt.file, line=stmt.line)
+    if words[0] in ("connection", "session"):
+        p.tcp_connection_rules.append(rule)
+    else:
+        p.tcp_content_rules.append(rule)
+
+
+def _h_inspect_delay(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    p.tcp_inspect_delay = parse_time(_one(stmt))
+
+
+def _h_errorfile(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    if len(stmt.args) != 2:
+        raise ValueError("'errorfile' expects <code> and <file>")
+    code_text, path = stmt.args
+    if not code_text.isdigit() or int(code_text) not in ERRORFILE_CODES:
+        raise ValueError(
+            f"errorfile: status code '{code_text}' cannot be customized (allowed: "
+            + ", ".join(map(str, ERRORFILE_CODES))
+            + ")"
+        )
+    code = int(code_text)
+    full = path if os.path.isabs(path) else os.path.join(b.base_dir, path)
+    try:
+        with open(full, "rb") as handle:
+            content = handle.read()
+    except FileNotFoundError:
+        if path.startswith(_STOCK_ERRORFILES):
+            b.warn(
+                f"errorfile {code}: '{path}' not found; balancekit's built-in {code} page is "
+                "used instead (HAProxy's stock error files hold the same pages)",
+                stmt,
+            )
+            p.settings.errorfiles.pop(code, None)
+            return
+        raise ValueError(f"errorfile {code}: error opening file '{path}'") from None
+    except OSError as error:
+        raise ValueError(f"errorfile {code}: cannot read '{path}': {error.strerror}") from None
+    if not content.startswith(b"HTTP/"):
+        raise ValueError(
+            f"errorfile {code}: '{path}' is not an HTTP response (it must start with the "
+            "status line, e.g. 'HTTP/1.1 503 Service Unavailable')"
+        )
+    p.settings.errorfiles[code] = content
+
+
+def _h_log_format(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    p.settings.log_format = " ".join(stmt.args)
+
+
+def _h_capture(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    direction = stmt.keyword.split()[1]
+    args = stmt.args
+    if len(args) != 3 or args[1] != "len":
+        raise ValueError(f"'{stmt.keyword}' expects <name> len <length>")
+    length = parse_size(args[2])
+    if length == 0:
+        raise ValueError(f"'{stmt.keyword}': len must be greater than 0")
+    p.captures.append(Capture(direction, args[0], length))  # type: ignore[arg-type]
+
+
+def _h_http_check_send(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    base = p.settings.httpchk or HttpCheck()
+    fields: dict[str, Any] = {}
+    headers = list(base.headers)
+    rest = list(stmt.args)
+    while rest:
+        key = rest.pop(0)
+        if key == "hdr":
+            if len(rest) < 2:
+                raise ValueError("http-check send: 'hdr' expects <name> <value>")
+            headers.append((rest.pop(0), rest.pop(0)))
+            continue
+        names = {"meth": "method", "uri": "uri", "ver": "version", "body": "body"}
+        if key not in names:
+            raise ValueError(f"http-check send: unknown option '{key}' (meth, uri, ver, hdr, body)")
+        if not rest:
+            raise ValueError(f"http-check send: '{key}' expects a value")
+        fields[names[key]] = rest.pop(0)
+    p.settings.httpchk = replace(base, headers=tuple(headers), **fields)
+
+
+def _h_http_check_expect(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    args = list(stmt.args)
+    negate = bool(args) and args[0] == "!"
+    if negate:
+        args.pop(0)
+    kinds = ("status", "rstatus", "string", "rstring")
+    if len(args) != 2 or args[0] not in kinds:
+        raise ValueError("http-check expect: expects [!] status|rstatus|string|rstring <pattern>")
+    if args[0] == "rstatus" or args[0] == "rstring":
+        import re
+
+        try:
+            re.compile(args[1])
+        except re.error as error:
+            raise ValueError(f"http-check expect: bad regex '{args[1]}': {error}") from None
+    p.settings.http_check_expect.append(
+        HttpCheckExpect(args[0], args[1], negate, stmt.file, stmt.line)  # type: ignore[arg-type]
+    )
+
+
+_HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
+    "mode": _h_mode,
+    "log": _h_log,
+    "maxconn": _h_maxconn,
+    "bind": _h_bind,
+    "server": _h_server,
+    "default-server": _h_default_server,
+    "balance": _h_balance,
+    "hash-type": _h_hash_type,
+    "hash-balance-factor": _h_hash_balance_factor,
+    "random": _h_random,
+    "retries": _h_retries,
+    "default_backend": _h_default_backend,
+    "use_backend": _h_use_backend,
+    "acl": _h_acl,
+    "http-request": _h_http_request,
+    "redirect": _h_redirect,
+    "tcp-request connection": _h_tcp_request,
+    "tcp-request session": _h_tcp_request,
+    "tcp-request content": _h_tcp_request,
+    "tcp-request inspect-delay": _h_inspect_delay,
+    "errorfile": _h_errorfile,
+    "log-format": _h_log_format,
+    "capture request header": _h_capture,
+    "capture response header": _h_capture,
+    "http-check send": _h_http_check_send,
+    "http-check expect": _h_http_check_expect,
+}
+
+
+# -- small parsers -------------------------------------------------------------------------
+
+
+def _one(stmt: Statement) -> str:
+    if len(stmt.args) != 1:
+        got = "nothing" if not stmt.args else f"'{' '.join(stmt.args)}'"
+        raise ValueError(f"'{stmt.keyword}' expects exactly one argument, got {got}")
+    return stmt.args[0]
+
+
+def _one_int(stmt: Statement, low: int) -> int:
+    word = _one(stmt)
+    if not word.isdigit() or int(word) < low:
+        raise ValueError(f"'{stmt.keyword}' expects an integer >= {low}, got '{word}'")
+    return int(word)
+
+
+def _ssl_options(args: tuple[str, ...]) -> tuple[str, ...]:
+    flags = {"no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "no-tls-tickets",
+             "force-tlsv12", "force-tlsv13", "prefer-client-ciphers", "strict-sni"}  # fmt: skip
+    versions = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+    out: list[str] = []
+    rest = list(args)
+    while rest:
+        word = rest.pop(0)
+        if word in ("ssl-min-ver", "ssl-max-ver"):
+            if not rest or rest[0] not in versions:
+                raise ValueError(f"'{word}' expects one of {', '.join(versions)}")
+            out.append(f"{word} {rest.pop(0)}")
+        elif word in flags:
+            out.append(word)
+        else:
+            raise ValueError(f"ssl-default-bind-options: unknown option '{word}'")
+    return tuple(out)
+
+
+def _forwardfor(args: tuple[str, ...]) -> ForwardFor:
+    header, except_net, if_none = "X-Forwarded-For", None, False
+    rest = list(args)
+    while rest:
+        word = rest.pop(0)
+        if word in ("except", "header"):
+            if not rest:
+                raise ValueError(f"option forwardfor: '{word}' expects a value")
+            value = rest.pop(0)
+            if word == "header":
+                header = value
+            else:
+                import ipaddress
+
+                try:
+                    ipaddress.ip_network(value, strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"option forwardfor: except expects a network, got '{value}'"
+                    ) from None
+                except_net = value
+        elif word == "if-none":
+            if_none = True
+        else:
+            raise ValueError(f"option forwardfor: unknown argument '{word}'")
+    return ForwardFor(header, except_net, if_none)
+
+
+def _httpchk(args: tuple[str, ...]) -> HttpCheck:
+    if len(args) > 3:
+        raise ValueError("option httpchk: expects at most <method> <uri> <version>")
+    if len(args) == 1:
+        return HttpCheck(uri=args[0])
+    if len(args) == 2:
+        return HttpCheck(method=args[0], uri=args[1])
+    if len(args) == 3:
+        return HttpCheck(method=args[0], uri=args[1], version=args[2])
+    return HttpCheck()
+
+
+def _mysql_check(args: tuple[str, ...]) -> str | None:
+    if not args:
+        return None
+    if args[0] != "user" or len(args) < 2:
+        raise ValueError("option mysql-check: expects [user <username> [post-41]]")
+    if len(args) > 3 or (len(args) == 3 and args[2] != "post-41"):
+        raise ValueError(f"option mysql-check: unexpected '{args[-1]}'")
+    return args[1]
+
+
+def _stats_page(s: _Settings) -> StatsPage | None:
+    if s.stats is None:
+        return None
+    return StatsPage(
+        uri=s.stats.get("uri", "/haproxy?stats"),
+        auth=tuple(s.stats.get("auth", ())),
+        realm=s.stats.get("realm"),
+        refresh=s.stats.get("refresh"),
+        hide_version=s.stats.get("hide-version", False),
+    )
+
+
+def _close_name(name: str, names: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def build(
+    parsed: ParsedConfig,
+    errors: list[ConfigError],
+    warnings: list[ConfigWarning],
+    *,
+    base_dir: str | None = None,
+) -> Config:
+    """Build runtime objects from `parsed`; append problems to `errors` / `warnings`.
+
+    `base_dir` is where relative `errorfile` and ACL `-f` paths are found
+    (HAProxy: the current directory).
+    """
+    builder = _Builder(parsed, errors, warnings, base_dir or os.getcwd())
+    for section in parsed.sections:
+        if section.kind == "global":
+            builder.build_global(section)
+    for index, section in enumerate(parsed.sections):
+        if section.kind != "global":
+            builder.build_proxy(index, section)
+    return builder.finish()

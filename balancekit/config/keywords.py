@@ -1,0 +1,230 @@
+"""The one table of every haproxy.cfg keyword balancekit knows.
+
+Each entry says where the keyword may appear, whether balancekit implements it
+or accepts it with a warning (and why), and a one-line meaning.  The parser
+looks keywords up here, `docs/configuration.md` lists exactly this table (a
+test keeps the two in step), and anything not here is an error with a
+"did you mean" suggestion.  Keeping it in one place is what makes "nothing is
+silently ignored" checkable.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+__all__ = [
+    "BIND_KEYWORDS",
+    "ERRORFILE_CODES",
+    "FAMILIES",
+    "HAPROXY_ONLY",
+    "KEYWORDS",
+    "SERVER_KEYWORDS",
+    "Keyword",
+    "lookup",
+    "suggest",
+]
+
+#: Section letters: g=global d=defaults f=frontend l=listen b=backend.
+SECTION_LETTER = {"global": "g", "defaults": "d", "frontend": "f", "listen": "l", "backend": "b"}
+
+#: Keywords whose second word is part of the keyword (`timeout connect`).
+FAMILIES = frozenset({"option", "timeout", "stats", "capture", "http-check", "tcp-request"})
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    """One keyword: where it may appear, what balancekit does with it."""
+
+    name: str
+    sections: str
+    summary: str
+    #: "" when implemented; otherwise why it is accepted but has no effect (warned).
+    ignored: str = ""
+    #: True when HAProxy rejects it (not just warns) in a proxy lacking the capability.
+    strict: bool = False
+    #: May be prefixed with `no` (HAProxy's "(*)" options).
+    negatable: bool = False
+
+
+_K = Keyword
+_NO_DAEMON = "balancekit-server stays in the foreground; let the service manager daemonize it"
+_NO_PRIVS = "balancekit-server does not switch users; start it as the user it should run as"
+
+KEYWORDS: tuple[Keyword, ...] = (
+    # -- global ------------------------------------------------------------------------
+    _K("log", "gdflb", "Log target (`log global`, `log <addr> [len N] [format F] <facility> …`)."),
+    _K("maxconn", "gdfl", "Maximum concurrent connections (process-wide in global)."),
+    _K("nbthread", "g", "Number of worker threads; kept in the model for the runtime."),
+    _K("hard-stop-after", "g", "Maximum time a soft stop may take."),
+    _K("stats socket", "g", "Runtime API socket: `<path|addr:port> [mode M] [level L]`."),
+    _K("stats timeout", "g", "Idle timeout of runtime API connections (default 10s)."),
+    _K("ca-base", "g", "Directory for relative `ca-file` paths."),
+    _K("crt-base", "g", "Directory for relative `crt` paths."),
+    _K("ssl-default-bind-ciphers", "g", "TLS 1.2 cipher list for `bind … ssl` lines."),
+    _K("ssl-default-bind-ciphersuites", "g", "TLS 1.3 cipher suites for `bind … ssl` lines."),
+    _K("ssl-default-bind-options", "g", "Default TLS options (`no-sslv3`, `ssl-min-ver …`)."),
+    _K("daemon", "g", "Run in the background.", ignored=_NO_DAEMON),
+    _K("master-worker", "g", "Master-worker mode.", ignored=_NO_DAEMON),
+    _K("pidfile", "g", "Write the pid to a file.", ignored=_NO_DAEMON),
+    _K("chroot", "g", "Chroot after start.", ignored="balancekit-server does not chroot"),
+    _K("user", "g", "Switch to this user.", ignored=_NO_PRIVS),
+    _K("group", "g", "Switch to this group.", ignored=_NO_PRIVS),
+    _K("uid", "g", "Switch to this uid.", ignored=_NO_PRIVS),
+    _K("gid", "g", "Switch to this gid.", ignored=_NO_PRIVS),
+    _K(
+        "tune.ssl.default-dh-param",
+        "g",
+        "DH parameter size.",
+        ignored="Python's ssl module chooses the DH parameters",
+    ),
+    # -- proxies -----------------------------------------------------------------------
+    _K("mode", "dflb", "`tcp` or `http` (HAProxy's default is tcp)."),
+    _K("bind", "fl", "Listening address: `[addr]:port[-end][,…] [ssl crt F] [accept-proxy] …`."),
+    _K("server", "lb", "A server: `<name> <addr>[:port] [options]`.", strict=True),
+    _K("default-server", "dlb", "Default options for the following `server` lines."),
+    _K("balance", "dlb", "Load-balancing algorithm and its options."),
+    _K("hash-type", "dlb", "`map-based|consistent [function] [avalanche]`."),
+    _K("hash-balance-factor", "dlb", "Bounded-load consistent hashing (> 100)."),
+    _K("random", "lb", "Tutorial form `random draw N`, accepted as `balance random(N)`."),
+    _K("retries", "dlb", "Connection retries before giving up (default 3)."),
+    _K("default_backend", "dfl", "Backend used when no `use_backend` matches."),
+    _K("use_backend", "fl", "`use_backend <name> [if|unless <cond>]`."),
+    _K("acl", "flb", "`acl <name> <fetch> [flags] [operator] <value> …`."),
+    _K("http-request", "flb", "HTTP request rule (allow, deny, redirect, headers, return)."),
+    _K("tcp-request connection", "fl", "Layer-4 rule on new connections (accept/reject)."),
+    _K("tcp-request session", "fl", "Rule once the session is set up (accept/reject)."),
+    _K("tcp-request content", "flb", "Content rule (accept/reject)."),
+    _K("tcp-request inspect-delay", "flb", "How long content rules may wait for data."),
+    _K("redirect", "flb", "`redirect location|prefix|scheme <x> [code N] [options] [cond]`."),
+    _K("errorfile", "dflb", "`errorfile <code> <file>`: full HTTP response sent for <code>."),
+    _K("log-format", "dfl", "Custom log line format."),
+    _K("capture request header", "fl", "`capture request header <name> len <n>` for logs."),
+    _K("capture response header", "fl", "`capture response header <name> len <n>` for logs."),
+    _K("http-check send", "dlb", "Health check request: `[meth M] [uri U] [ver V] [hdr n v]*`."),
+    _K("http-check expect", "dlb", "`[!] status|rstatus|string|rstring <pattern>`."),
+    _K("stats enable", "dflb", "Serve the statistics page."),
+    _K("stats uri", "dflb", "Statistics page path (default `/haproxy?stats`)."),
+    _K("stats auth", "dflb", "`user:password` allowed on the statistics page."),
+    _K("stats realm", "dflb", "Basic-auth realm of the statistics page."),
+    _K("stats refresh", "dflb", "Statistics page auto-refresh delay."),
+    _K("stats hide-version", "dflb", "Hide the version on the statistics page."),
+    _K("timeout client", "dfl", "Client inactivity timeout."),
+    _K("timeout client-fin", "dfl", "Client inactivity timeout once half-closed."),
+    _K("timeout http-request", "dflb", "Time to receive a complete request head."),
+    _K("timeout http-keep-alive", "dflb", "Idle time between keep-alive requests."),
+    _K("timeout connect", "dlb", "Time to establish the server connection."),
+    _K("timeout server", "dlb", "Server inactivity timeout."),
+    _K("timeout server-fin", "dlb", "Server inactivity timeout once half-closed."),
+    _K("timeout queue", "dlb", "Time a request may wait in a queue (default: connect)."),
+    _K("timeout check", "dlb", "Extra read timeout of health checks (default: inter)."),
+    _K("timeout tunnel", "dlb", "Inactivity timeout of tunnels (WebSocket, CONNECT)."),
+    _K("option httplog", "dfl", "HTTP log format.", negatable=True),
+    _K("option tcplog", "dfl", "TCP log format.", negatable=True),
+    _K("option dontlognull", "dfl", "Do not log connections that sent no data.", negatable=True),
+    _K("option forwardfor", "dflb", "Add `X-Forwarded-For` (`[except net] [header h] [if-none]`)."),
+    _K(
+        "option http-server-close",
+        "dflb",
+        "Close the server side after each response.",
+        negatable=True,
+    ),
+    _K("option httpclose", "dflb", "Close both sides after each response.", negatable=True),
+    _K("option http-keep-alive", "dflb", "Keep-alive on both sides (the default).", negatable=True),
+    _K("option clitcpka", "dfl", "SO_KEEPALIVE on client sockets.", negatable=True),
+    _K("option srvtcpka", "dlb", "SO_KEEPALIVE on server sockets.", negatable=True),
+    _K("option tcpka", "dflb", "SO_KEEPALIVE on both sides.", negatable=True),
+    _K("option redispatch", "dlb", "The last retry may go to another server.", negatable=True),
+    _K("option allbackups", "dlb", "Use every backup server, not only the first.", negatable=True),
+    _K("option httpchk", "dlb", "HTTP health checks: `[<method>] [<uri>] [<version>]`."),
+    _K("option mysql-check", "dlb", "MySQL health checks: `[user <name>]`."),
+    _K("option log-health-checks", "dlb", "Log health check state changes.", negatable=True),
+)
+
+#: `server` / `default-server` options (value-taking ones marked by `takes`).
+SERVER_KEYWORDS: dict[str, str] = {
+    "weight": "Weight 0..256 (default 1); 0 takes the server out of balancing.",
+    "maxconn": "Maximum concurrent connections; excess requests queue.",
+    "maxqueue": "Maximum queued requests for this server (0 = unlimited).",
+    "backup": "Only used when no active server is usable.",
+    "disabled": "Start in maintenance.",
+    "enabled": "Start in service (cancels a `default-server disabled`).",
+    "id": "Server id (puid) for hashing and stats; default is the position.",
+    "check": "Enable active health checks.",
+    "no-check": "Disable health checks (cancels a `default-server check`).",
+    "inter": "Interval between checks (default 2s).",
+    "fastinter": "Interval while a state change is in progress.",
+    "downinter": "Interval while the server is down.",
+    "rise": "Successful checks to go up (default 2).",
+    "fall": "Failed checks to go down (default 3).",
+    "port": "Port health checks connect to.",
+    "addr": "Address health checks connect to.",
+    "slowstart": "Ramp the weight up over this time after recovery.",
+    "send-proxy": "Send a PROXY protocol v1 header to the server.",
+    "send-proxy-v2": "Send a PROXY protocol v2 header to the server.",
+    "observe": "Passive health: `layer4` or `layer7`.",
+    "error-limit": "Consecutive observed errors before `on-error` (default 10).",
+    "on-error": "`fastinter`, `fail-check`, `sudden-death` or `mark-down`.",
+    "ssl": "Talk TLS to the server.",
+    "no-ssl": "Cancel a `default-server ssl`.",
+    "verify": "`none` or `required` certificate verification (with `ssl`).",
+    "ca-file": "CA bundle used to verify the server (relative to `ca-base`).",
+    "sni": "SNI expression sent to the server, kept as written.",
+    "check-ssl": "Run health checks over TLS.",
+}
+
+#: `bind` options.
+BIND_KEYWORDS: dict[str, str] = {
+    "ssl": "Terminate TLS on this address (needs `crt`).",
+    "crt": "Certificate+key PEM file, repeatable (relative to `crt-base`).",
+    "accept-proxy": "Expect a PROXY protocol v1/v2 header from the client.",
+    "name": "Name of this listener (logs, stats).",
+    "alpn": "Comma-separated ALPN protocols offered with `ssl`.",
+    "v4v6": "Accept IPv4 too on an IPv6 wildcard address.",
+    "v6only": "Accept IPv6 only on an IPv6 address.",
+}
+
+#: Status codes `errorfile` accepts in HAProxy 2.6.
+ERRORFILE_CODES = (
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 421, 422, 425, 429, 500, 501, 502, 503, 504,
+)  # fmt: skip
+
+#: Real HAProxy keywords balancekit does not implement: an error, but a precise one.
+_HAPROXY_ONLY_NAMES = """backlog bind-process cookie compression declare description
+    disabled dispatch
+    email-alert enabled errorfiles errorloc errorloc302 errorloc303 error-log-format filter
+    force-persist fullconn http-after-response http-error http-response http-reuse
+    http-send-name-header id ignore-persist load-server-state-from-file log-format-sd log-tag
+    max-keep-alive-queue monitor monitor-uri persist rate-limit retry-on server-state-file-name
+    server-template source stick stick-table tcp-check tcp-response unique-id-format
+    unique-id-header use-fcgi-app use-server peers resolvers userlist mailers cache program
+    ring http-errors nbproc cpu-map lua-load setenv presetenv resetenv unsetenv node
+    spread-checks tune.bufsize tune.maxrewrite ssl-server-verify external-check"""
+HAPROXY_ONLY = frozenset(_HAPROXY_ONLY_NAMES.split())
+
+_BY_NAME: dict[str, Keyword] = {k.name: k for k in KEYWORDS}
+
+
+def lookup(words: tuple[str, ...]) -> tuple[str, Keyword | None, int]:
+    """Find the keyword a line starts with: (name, entry or None, words it spans)."""
+    head = words[0]
+    if head in FAMILIES and len(words) > 1:
+        for span in (3, 2):  # `capture request header` spans three words
+            name = " ".join(words[:span])
+            if name in _BY_NAME:
+                return name, _BY_NAME[name], span
+        return f"{head} {words[1]}", None, 2
+    return head, _BY_NAME.get(head), 1
+
+
+def suggest(name: str, section: str) -> str:
+    """' (did you mean 'x'?)' for the closest keyword valid in `section`, or ''."""
+    letter = SECTION_LETTER[section]
+    candidates = [k.name for k in KEYWORDS if letter in k.sections]
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def keyword(name: str) -> Keyword:
+    """The table entry for `name` (KeyError if absent)."""
+    return _BY_NAME[name]

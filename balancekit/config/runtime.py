@@ -1,0 +1,294 @@
+"""The runtime model: what the front ends consume after a config is loaded.
+
+Everything here is a frozen value except the `balancekit.Backend` inside each
+`BackendRuntime` (it holds the live pool state) and H3's compiled `Router`.
+Times are seconds as `float`; `None` means "not set" (HAProxy: no timeout).
+Every object that comes from a line keeps `file` and `line` so that runtime
+messages can point back at the config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Literal
+
+from ..pool import Backend
+
+if TYPE_CHECKING:
+    from ..routing import Router
+    from ..rules import HttpRule
+
+__all__ = [
+    "BackendRuntime",
+    "Bind",
+    "Capture",
+    "Config",
+    "ConfigWarning",
+    "ForwardFor",
+    "Global",
+    "HttpCheck",
+    "HttpCheckExpect",
+    "LoadResult",
+    "LogTarget",
+    "ServerExtras",
+    "StatsPage",
+    "StatsSocket",
+]
+
+Mode = Literal["tcp", "http"]
+
+_EMPTY: Mapping[int, bytes] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigWarning:
+    """A line balancekit accepted but wants the user to know about."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}: " if self.file is not None else ""
+        return f"{where}{self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class LogTarget:
+    """`log <address> [len N] [format F] <facility> [<level> [<minlevel>]]`.
+
+    `address` is as written: `stdout`, `stderr`, `/dev/log`, `127.0.0.1:514`,
+    `udp@…`, `fd@1`…  Field names match `balancekit_server.logs.LogTarget`.
+    """
+
+    address: str
+    facility: str = "local0"
+    level: str = "debug"
+    minlevel: str = "emerg"
+    format: str = "rfc3164"
+    length: int = 1024
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatsSocket:
+    """`stats socket <path|[ipv4@]addr:port> [mode M] [level L] …` in `global`."""
+
+    address: str
+    is_unix: bool
+    mode: int | None = None
+    level: Literal["user", "operator", "admin"] = "operator"
+    expose_fd_listeners: bool = False
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Global:
+    """The `global` section.  `maxconn` 0 means HAProxy's computed default."""
+
+    maxconn: int = 0
+    nbthread: int | None = None
+    logs: tuple[LogTarget, ...] = ()
+    stats_sockets: tuple[StatsSocket, ...] = ()
+    stats_timeout: float = 10.0
+    hard_stop_after: float | None = None
+    ca_base: str | None = None
+    crt_base: str | None = None
+    ssl_default_bind_ciphers: str | None = None
+    ssl_default_bind_ciphersuites: str | None = None
+    ssl_default_bind_options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Bind:
+    """One listening address (a `bind` line with a list or range yields several)."""
+
+    host: str
+    port: int
+    v6: bool = False
+    ssl: bool = False
+    crts: tuple[str, ...] = ()
+    accept_proxy: bool = False
+    name: str | None = None
+    alpn: tuple[str, ...] = ()
+    v4v6: bool = False
+    v6only: bool = False
+    file: str | None = None
+    line: int | None = None
+
+    @property
+    def address(self) -> str:
+        """`host:port` with brackets around IPv6 hosts."""
+        return f"[{self.host}]:{self.port}" if self.v6 else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardFor:
+    """`option forwardfor [except <net>] [header <name>] [if-none]`."""
+
+    header: str = "X-Forwarded-For"
+    except_net: str | None = None
+    if_none: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """`capture request|response header <name> len <n>`."""
+
+    direction: Literal["request", "response"]
+    header: str
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatsPage:
+    """`stats enable|uri|auth|realm|refresh|hide-version` on an HTTP proxy."""
+
+    uri: str = "/haproxy?stats"
+    auth: tuple[tuple[str, str], ...] = ()
+    realm: str | None = None
+    refresh: float | None = None
+    hide_version: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCheck:
+    """The request of HTTP health checks (`option httpchk` + `http-check send`)."""
+
+    method: str = "OPTIONS"
+    uri: str = "/"
+    version: str = "HTTP/1.0"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCheckExpect:
+    """`http-check expect [!] status|rstatus|string|rstring <pattern>`."""
+
+    kind: Literal["status", "rstatus", "string", "rstring"]
+    pattern: str
+    negate: bool = False
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerExtras:
+    """What a `server` line says beyond `balancekit.Server`: TLS to the server."""
+
+    name: str
+    ssl: bool = False
+    verify: Literal["none", "required"] = "required"
+    ca_file: str | None = None
+    sni: str | None = None
+    check_ssl: bool = False
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Frontend:
+    """A `frontend`, or the front half of a `listen` (then `backend_name` == `name`)."""
+
+    name: str
+    mode: Mode
+    binds: tuple[Bind, ...]
+    router: Router
+    maxconn: int = 0
+    timeout_client: float | None = None
+    timeout_client_fin: float | None = None
+    timeout_http_request: float | None = None
+    timeout_http_keep_alive: float | None = None
+    tcp_inspect_delay: float | None = None
+    tcplog: bool = False
+    httplog: bool = False
+    dontlognull: bool = False
+    forwardfor: ForwardFor | None = None
+    clitcpka: bool = False
+    http_server_close: bool = False
+    httpclose: bool = False
+    logs: tuple[LogTarget, ...] = ()
+    log_format: str | None = None
+    errorfiles: Mapping[int, bytes] = field(default_factory=lambda: _EMPTY)
+    stats: StatsPage | None = None
+    captures: tuple[Capture, ...] = ()
+    default_backend: str | None = None
+    backend_name: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BackendRuntime:
+    """A `backend`, or the back half of a `listen`: the pool plus connection settings."""
+
+    name: str
+    mode: Mode
+    backend: Backend
+    servers: tuple[ServerExtras, ...] = ()
+    timeout_connect: float | None = None
+    timeout_server: float | None = None
+    timeout_queue: float | None = None
+    timeout_check: float | None = None
+    timeout_server_fin: float | None = None
+    timeout_tunnel: float | None = None
+    timeout_http_request: float | None = None
+    timeout_http_keep_alive: float | None = None
+    retries: int = 3
+    redispatch: bool = False
+    srvtcpka: bool = False
+    forwardfor: ForwardFor | None = None
+    http_server_close: bool = False
+    httpclose: bool = False
+    httpchk: HttpCheck | None = None
+    http_check_expect: tuple[HttpCheckExpect, ...] = ()
+    mysql_check_user: str | None = None
+    log_health_checks: bool = False
+    logs: tuple[LogTarget, ...] = ()
+    errorfiles: Mapping[int, bytes] = field(default_factory=lambda: _EMPTY)
+    http_rules: tuple[HttpRule, ...] = ()
+    stats: StatsPage | None = None
+    file: str | None = None
+    line: int | None = None
+
+    def extras(self, server: str) -> ServerExtras:
+        """The `ServerExtras` of server `server` (KeyError if unknown)."""
+        for extra in self.servers:
+            if extra.name == server:
+                return extra
+        raise KeyError(f"backend '{self.name}' has no server '{server}'")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A whole loaded configuration, ready to run."""
+
+    global_: Global
+    frontends: tuple[Frontend, ...]
+    backends: Mapping[str, BackendRuntime]
+    files: tuple[str, ...] = ()
+
+    def frontend(self, name: str) -> Frontend:
+        for frontend in self.frontends:
+            if frontend.name == name:
+                return frontend
+        raise KeyError(f"no frontend '{name}'")
+
+    def backend(self, name: str) -> BackendRuntime:
+        try:
+            return self.backends[name]
+        except KeyError:
+            raise KeyError(f"no backend '{name}'") from None
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """What `load` returns: the config and every warning, in file order."""
+
+    config: Config
+    warnings: tuple[ConfigWarning, ...] = ()

@@ -1,0 +1,51 @@
+"""Time and size values as haproxy.cfg writes them.
+
+Times: digits then `us`, `ms`, `s`, `m`, `h` or `d`; a bare number is in
+milliseconds (the unit of every `timeout`).  Sizes: digits then `k`, `m` or `g`
+(powers of 1024).  Results are seconds as `float` and bytes as `int`, the units
+the rest of balancekit works in.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["MAX_TIMER_MS", "parse_size", "parse_time"]
+
+#: HAProxy stores timers as signed 32-bit milliseconds.
+MAX_TIMER_MS = 2**31 - 1
+
+_TIME = re.compile(r"^(\d+)(us|ms|s|m|h|d)?$")
+_SIZE = re.compile(r"^(\d+)([kKmMgG])?$")
+_MS_PER_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+_MS_PER_UNIT["d"] = 86_400_000.0
+
+
+def parse_time(word: str, *, default_unit: str = "ms") -> float:
+    """`"5000ms"`, `"5s"`, `"30"` (ms) -> seconds.  Raises ValueError with HAProxy's wording."""
+    match = _TIME.match(word)
+    if match is None:
+        if word and word[0].isdigit():
+            bad = word.lstrip("0123456789")
+            raise ValueError(
+                f"unexpected character '{bad[0]}' in time value '{word}' "
+                "(units are us, ms, s, m, h, d)"
+            )
+        raise ValueError(f"expected a time value, got '{word}'")
+    unit = match.group(2) or default_unit
+    ms = int(match.group(1)) * _MS_PER_UNIT[unit]
+    if ms > MAX_TIMER_MS:
+        raise ValueError(f"timer overflow in '{word}' (maximum is 2147483647 ms, about 24.8 days)")
+    return ms / 1000.0
+
+
+def parse_size(word: str) -> int:
+    """`"16k"` -> 16384.  Raises ValueError naming the bad value."""
+    match = _SIZE.match(word)
+    if match is None:
+        raise ValueError(f"expected a size value like 16384, 16k, 1m or 1g, got '{word}'")
+    shift = {"": 0, "k": 10, "m": 20, "g": 30}[(match.group(2) or "").lower()]
+    value = int(match.group(1)) << shift
+    if value > 2**32 - 1:
+        raise ValueError(f"size '{word}' is too large (maximum is 4g - 1)")
+    return value

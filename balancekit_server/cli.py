@@ -1,0 +1,108 @@
+"""`balancekit-server`: run or check an haproxy.cfg, with haproxy's own flags.
+
+    balancekit-server -c -f haproxy.cfg            # check, like `haproxy -c -f`
+    balancekit-server -f conf.d/ -f extra.cfg      # run (directories: their *.cfg in order)
+
+Check mode prints every error as `file:line: message` and exits 1, or prints
+"Configuration file is valid" and exits 0.  Warnings are printed as
+`[WARNING] file:line: message` in both modes (`-q` silences them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from balancekit.config import ConfigErrors, LoadResult, load
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="balancekit-server",
+        description="Run an haproxy.cfg with balancekit (HAProxy 2.6 compatible).",
+    )
+    parser.add_argument(
+        "-f",
+        dest="files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="configuration file or directory of *.cfg files; repeatable, read in order",
+    )
+    parser.add_argument(
+        "-c", dest="check", action="store_true", help="check the configuration and exit"
+    )
+    parser.add_argument("-q", dest="quiet", action="store_true", help="print no warnings")
+    parser.add_argument(
+        "--demo",
+        nargs="?",
+        const="default",
+        default=None,
+        metavar="NAME",
+        help="run a built-in demo setup (see the runtime documentation)",
+    )
+    return parser
+
+
+def _print_warnings(result_warnings: Sequence[Any], quiet: bool) -> None:
+    if quiet:
+        return
+    for warning in result_warnings:
+        print(f"[WARNING] {warning}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (0 valid/ran, 1 config error, 2 usage)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.demo is not None:
+        return _run_hook(None, args)
+    if not args.files:
+        parser.print_usage(sys.stderr)
+        print("balancekit-server: error: no configuration file given (-f FILE)", file=sys.stderr)
+        return 2
+    try:
+        result = load(args.files)
+    except ConfigErrors as failure:
+        _print_warnings(failure.warnings, args.quiet)
+        for error in failure.errors:
+            print(str(error), file=sys.stderr)
+        print(f"Configuration is invalid: {len(failure.errors)} error(s) found.", file=sys.stderr)
+        return 1
+    _print_warnings(result.warnings, args.quiet)
+    if args.check:
+        if not args.quiet:
+            print("Configuration file is valid")
+        return 0
+    return _run_hook(result, args)
+
+
+def _run_hook(result: LoadResult | None, args: argparse.Namespace) -> int:
+    """Hand over to `balancekit_server.runtime.run(config, …)`, imported lazily.
+
+    The runtime is a separate module (sockets, event loop); check mode must work
+    without it.
+    """
+    try:
+        runtime = importlib.import_module("balancekit_server.runtime")
+    except ModuleNotFoundError as error:
+        if error.name != "balancekit_server.runtime":
+            raise
+        print(
+            "balancekit-server: run mode is not available in this build "
+            "(balancekit_server.runtime is missing); use -c to check a configuration",
+            file=sys.stderr,
+        )
+        return 1
+    config = result.config if result is not None else None
+    status = runtime.run(config, files=list(args.files), demo=args.demo, quiet=args.quiet)
+    return int(status or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
