@@ -67,7 +67,7 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 def format_date(epoch: float) -> str:
     """HAProxy's `%t`/`%tr` date: local time, `06/Feb/2009:12:14:14.655`."""
     tm = time.localtime(epoch)
-    ms = int((epoch - int(epoch)) * 1000)
+    ms = round(epoch * 1_000_000) // 1000 % 1000
     return (
         f"{tm.tm_mday:02d}/{_MONTHS[tm.tm_mon - 1]}/{tm.tm_year:04d}:"
         f"{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d}.{ms:03d}"

@@ -1,0 +1,908 @@
+"""The L4 forwarder: `mode tcp` sessions relayed on asyncio Protocols.
+
+One `Session` per accepted client.  Its life: admission (global and frontend
+`maxconn`), optional PROXY header (`accept-proxy`), `tcp-request` rules through
+the router, a server lease from the backend's pool (waiting in its FIFO queue up
+to `timeout queue`), a connect with `retries`/`redispatch`, then a byte relay
+until both directions are shut.
+
+Why Protocols and not streams: the relay is the hot path, and a `data_received`
+that writes straight into the peer transport is the cheapest thing asyncio can
+do (see docs/performance.md).  Backpressure is the transports' own: when the
+peer's write buffer passes its high-water mark, `pause_writing` pauses reading
+on the other side, so a slow reader never makes memory grow.  Half-close is
+propagated with `write_eof`, resets with an RST (SO_LINGER 0), and a session
+ends only when both sides are closed, so nothing is left half-open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+import struct
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from balancekit import Backend, Lease, NoServerAvailable, Request, Server
+
+from . import proxy_protocol
+from .counters import REGISTRY, Counters, Registry
+from .logs import Logger, format_tcplog
+from .tls import sni_of
+
+__all__ = [
+    "HIGH_WATER",
+    "Limits",
+    "Listener",
+    "Session",
+    "TcpBackend",
+    "TcpFrontend",
+    "TcpRouter",
+    "TcpService",
+]
+
+HIGH_WATER = 256 * 1024
+"""Bytes a transport may buffer before the other side stops reading."""
+LOW_WATER = 64 * 1024
+EARLY_LIMIT = 64 * 1024
+"""Client bytes kept while the server connection is being set up."""
+_LINGER_RST = struct.pack("ii", 1, 0)
+_HASH_ALGORITHMS = frozenset(("source", "uri", "url_param", "hdr", "rdp-cookie"))
+
+
+class TcpRouter(Protocol):
+    """What the forwarder needs from the rules engine (`balancekit.routing.Router`).
+
+    `accept_connection` runs `tcp-request connection` rules on the raw
+    connection; `route_tcp` runs `tcp-request content` rules and `use_backend`,
+    returning a decision with `.action` ("accept"/"reject"…) and `.backend`
+    (a backend name, or None for the default).
+    """
+
+    def accept_connection(self, request: Request) -> bool: ...
+
+    def route_tcp(self, request: Request) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TcpBackend:
+    """A backend as the forwarder uses it: the pool plus its connection settings.
+
+    Times are seconds; None means no timeout.  `timeout_queue` None falls back
+    to `timeout_connect`, as in HAProxy.  `redispatch` is HAProxy's
+    `option redispatch [interval]`: 0 off, -1 (the option's default) the last
+    retry, P > 0 every P-th retry.
+    """
+
+    backend: Backend
+    timeout_connect: float | None = None
+    timeout_server: float | None = None
+    timeout_server_fin: float | None = None
+    timeout_queue: float | None = None
+    retries: int = 3
+    redispatch: int = 0
+    srvtcpka: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.backend.name
+
+    @property
+    def queue_timeout(self) -> float | None:
+        return self.timeout_queue if self.timeout_queue is not None else self.timeout_connect
+
+
+@dataclass(frozen=True, slots=True)
+class TcpFrontend:
+    """A `mode tcp` frontend (or the front half of a `listen`).
+
+    `log_format` is "tcplog" for `option tcplog`; None with a logger set logs
+    HAProxy's one "Connect from" line per connection instead.
+    """
+
+    name: str
+    default_backend: TcpBackend | None = None
+    backends: Mapping[str, TcpBackend] = field(default_factory=dict)
+    router: TcpRouter | None = None
+    timeout_client: float | None = None
+    timeout_client_fin: float | None = None
+    clitcpka: bool = False
+    maxconn: int = 0
+    logger: Logger | None = None
+    log_format: str | None = None
+    dontlognull: bool = False
+
+    def backend_for(self, name: str | None) -> TcpBackend | None:
+        if name is None:
+            return self.default_backend
+        return self.backends.get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """One `bind` line's behaviour (the socket itself is opened by the runtime)."""
+
+    accept_proxy: bool = False
+    ssl: ssl.SSLContext | None = None
+
+
+class Limits:
+    """Process-wide connection accounting: `actconn` and global `maxconn`.
+
+    Over a limit, HAProxy stops accepting and lets clients wait in the kernel
+    backlog.  We accept and park them paused instead (same effect for the
+    client: connected, nothing happens), and admit them in arrival order as
+    sessions end.
+    """
+
+    def __init__(self, maxconn: int = 0) -> None:
+        self.maxconn = maxconn
+        self.actconn = 0
+        self._parked: deque[Session] = deque()
+
+    def __repr__(self) -> str:
+        return f"<Limits actconn={self.actconn} maxconn={self.maxconn} parked={len(self._parked)}>"
+
+    def admissible(self, session: Session) -> bool:
+        if self.maxconn and self.actconn >= self.maxconn:
+            return False
+        fe_max = session.service.frontend.maxconn
+        return not (fe_max and session.service.feconn >= fe_max)
+
+    def park(self, session: Session) -> None:
+        self._parked.append(session)
+
+    def unpark(self, session: Session) -> None:
+        with contextlib.suppress(ValueError):
+            self._parked.remove(session)
+
+    def slot_freed(self) -> None:
+        """Admit parked sessions, oldest first, while limits allow."""
+        if not self._parked:
+            return
+        for session in list(self._parked):
+            if self.maxconn and self.actconn >= self.maxconn:
+                return
+            if self.admissible(session):
+                self._parked.remove(session)
+                session.admit()
+
+
+def _setopt(transport: asyncio.BaseTransport, level: int, name: int, value: int | bytes) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(level, name, value)
+
+
+def _reset(transport: asyncio.BaseTransport | None) -> None:
+    """Close with an RST, so a reset on one side is a reset on the other."""
+    if transport is None or transport.is_closing():
+        if transport is not None:
+            with contextlib.suppress(Exception):
+                transport.abort()  # type: ignore[attr-defined]
+        return
+    _setopt(transport, socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+    transport.abort()  # type: ignore[attr-defined]
+
+
+class _Side(asyncio.Protocol):
+    """One end of the relay.  `data_received` is the hot path: write to the peer."""
+
+    __slots__ = ("client", "peer", "session")
+
+    def __init__(self, session: Session, client: bool) -> None:
+        self.session = session
+        self.client = client
+        self.peer: asyncio.WriteTransport | None = None
+
+    def data_received(self, data: bytes) -> None:
+        peer = self.peer
+        s = self.session
+        if peer is not None:
+            peer.write(data)
+            if self.client:
+                s.bytes_in += len(data)
+            else:
+                s.bytes_out += len(data)
+            s.last = s.clock()
+        else:
+            s.early_data(data)
+
+    def eof_received(self) -> bool:
+        return self.session.eof(self.client)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.session.lost(self.client, exc)
+
+    def pause_writing(self) -> None:
+        # Our transport is full: stop reading from the other side.
+        other = self.session.server if self.client else self.session.client
+        if other is not None:
+            with contextlib.suppress(Exception):
+                other.pause_reading()
+
+    def resume_writing(self) -> None:
+        other = self.session.server if self.client else self.session.client
+        if other is not None and not other.is_closing():
+            with contextlib.suppress(Exception):
+                other.resume_reading()
+
+
+class _ClientSide(_Side):
+    """The accepted connection; its `connection_made` starts the session."""
+
+    __slots__ = ()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.session.accepted(transport)  # type: ignore[arg-type]
+
+
+class _ServerSide(_Side):
+    __slots__ = ()
+
+
+class Session:
+    """One client connection through a `mode tcp` frontend, and its server connection."""
+
+    __slots__ = (
+        "_cside",
+        "_early",
+        "_early_paused",
+        "_grant",
+        "_sside",
+        "_task",
+        "_timer",
+        "accept_date",
+        "accept_mono",
+        "backend",
+        "bytes_in",
+        "bytes_out",
+        "client",
+        "client_closed",
+        "client_eof",
+        "clock",
+        "counted",
+        "finished",
+        "last",
+        "lease",
+        "listener",
+        "loop",
+        "proxy_buf",
+        "queue_pos",
+        "redispatched",
+        "request",
+        "retries",
+        "server",
+        "server_closed",
+        "server_eof",
+        "service",
+        "silent",
+        "srv",
+        "t_connect",
+        "t_queue",
+        "term",
+    )
+
+    def __init__(self, service: TcpService, listener: Listener) -> None:
+        self.service = service
+        self.listener = listener
+        self.loop = service.loop
+        self.clock: Callable[[], float] = self.loop.time
+        self.accept_date = time.time()
+        self.accept_mono = self.clock()
+        self.last = self.accept_mono
+        self.client: asyncio.Transport | None = None
+        self.server: asyncio.Transport | None = None
+        self._cside = _ClientSide(self, True)
+        self._sside = _ServerSide(self, False)
+        self._early: list[bytes] = []
+        self._early_paused = False
+        self._grant: asyncio.Future[Lease] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self.proxy_buf: bytearray | None = bytearray() if listener.accept_proxy else None
+        self.request = Request()
+        self.backend: TcpBackend | None = None
+        self.lease: Lease | None = None
+        self.srv: Server | None = None
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.retries = 0
+        self.redispatched = False
+        self.queue_pos = (0, 0)
+        self.t_queue = -1
+        self.t_connect = -1
+        self.term: str | None = None
+        self.client_eof = False
+        self.server_eof = False
+        self.client_closed = False
+        self.server_closed = False
+        self.counted = False
+        self.finished = False
+        self.silent = False
+
+    def __repr__(self) -> str:
+        srv = self.srv.name if self.srv else "-"
+        be = self.backend.name if self.backend else "-"
+        state = "finished" if self.finished else ("relaying" if self.server else "setting up")
+        return (
+            f"<Session {self.request.src}:{self.request.src_port} {self.service.frontend.name} "
+            f"{be}/{srv} {state} in={self.bytes_in} out={self.bytes_out}>"
+        )
+
+    # -- admission ---------------------------------------------------------------------
+
+    def accepted(self, transport: asyncio.Transport) -> None:
+        self.client = transport
+        transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
+        peer = transport.get_extra_info("peername") or ("", 0)
+        local = transport.get_extra_info("sockname") or ("", 0)
+        sni = ""
+        if self.listener.ssl is not None:
+            sni = sni_of(transport.get_extra_info("ssl_object"))
+        self.request = Request(
+            src=_host(peer),
+            src_port=_port(peer),
+            dst=_host(local),
+            dst_port=_port(local),
+            ssl=self.listener.ssl is not None,
+            sni=sni,
+        )
+        service = self.service
+        service.sessions.add(self)
+        if not service.accepting:
+            self.close_now()
+            return
+        if service.frontend.clitcpka:
+            _setopt(transport, socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        limits = service.limits
+        if limits.admissible(self):
+            self.admit()
+        else:
+            transport.pause_reading()
+            limits.park(self)
+
+    def admit(self) -> None:
+        """Count the session (actconn, feconn) and start it."""
+        service = self.service
+        service.limits.actconn += 1
+        service.feconn += 1
+        self.counted = True
+        service.fe_counters.session_start(self.accept_date)
+        router = service.frontend.router
+        if router is not None and not router.accept_connection(self.request):
+            # `tcp-request connection reject`: closed before anything else, never logged.
+            service.fe_counters.dreq += 1
+            self.term = "PR"
+            self.close_now(log=False)
+            return
+        fe = service.frontend
+        if fe.logger and fe.log_format is None:
+            fe.logger.log(
+                f"Connect from {self.request.src}:{self.request.src_port} to "
+                f"{self.request.dst}:{self.request.dst_port} ({fe.name}/TCP)"
+            )
+        if self.proxy_buf is not None:
+            # Wait for the PROXY header before routing; data goes to early_data.
+            self._arm_timer()
+            if self.client is not None and self._early_paused:
+                self.client.resume_reading()
+            return
+        self.route()
+
+    # -- PROXY header and routing ---------------------------------------------------------
+
+    def early_data(self, data: bytes) -> None:
+        """Client bytes before the server is connected (or before the PROXY header ends)."""
+        if self.proxy_buf is not None:
+            self.proxy_buf += data
+            try:
+                parsed = proxy_protocol.parse(self.proxy_buf)
+            except proxy_protocol.ProxyProtocolError:
+                self.service.fe_counters.ereq += 1
+                self.term = "PR"
+                self.close_now(log=False)
+                return
+            if parsed is None:
+                return
+            header, used = parsed
+            rest = bytes(self.proxy_buf[used:])
+            self.proxy_buf = None
+            if not header.local:
+                old = self.request
+                self.request = Request(
+                    src=header.src,
+                    src_port=header.src_port,
+                    dst=header.dst,
+                    dst_port=header.dst_port,
+                    ssl=old.ssl,
+                    sni=old.sni,
+                )
+            if rest:
+                self._early.append(rest)
+                self.bytes_in += len(rest)
+            self.route()
+            return
+        self._early.append(data)
+        self.bytes_in += len(data)
+        if not self._early_paused and sum(map(len, self._early)) > EARLY_LIMIT:
+            self._early_paused = True
+            if self.client is not None:
+                self.client.pause_reading()
+
+    def route(self) -> None:
+        fe = self.service.frontend
+        backend_name: str | None = None
+        if fe.router is not None:
+            decision = fe.router.route_tcp(self.request)
+            action = getattr(decision, "action", "accept")
+            if action in ("reject", "deny", "silent-drop"):
+                self.service.fe_counters.dreq += 1
+                self.term = "PR"
+                self.close_now(log=True)
+                return
+            backend_name = getattr(decision, "backend", None)
+            if backend_name is not None and not isinstance(backend_name, str):
+                backend_name = getattr(backend_name, "name", None)
+        backend = fe.backend_for(backend_name)
+        if backend is None:
+            # No backend: HAProxy closes and logs the session as `<NOSRV>`.
+            self.term = "SC"
+            self.close_now(log=True)
+            return
+        self.backend = backend
+        self.service.be_counters(backend.name).session_start(self.accept_date)
+        self._task = self.loop.create_task(self._connect())
+
+    # -- queue and connect ----------------------------------------------------------------
+
+    def _granted(self, lease: Lease) -> None:
+        grant = self._grant
+        if grant is not None and not grant.done():
+            grant.set_result(lease)
+
+    async def _connect(self) -> None:
+        assert self.backend is not None
+        tb = self.backend
+        be = tb.backend
+        avoid: str | None = None
+        previous: str | None = None
+        try:
+            while True:
+                if self.lease is None:
+                    lease = self.lease = be.acquire(
+                        self.request, avoid=avoid, on_granted=self._granted
+                    )
+                    if not lease.granted:
+                        await self._wait_queue(lease, tb)
+                        if self.lease is None:
+                            return
+                    server = lease.server
+                    assert server is not None
+                    if previous is not None and server.name != previous:
+                        self.redispatched = True
+                        self.service.be_counters(be.name).wredis += 1
+                    self.srv = server
+                    if self.t_queue < 0:
+                        self.t_queue = self._ms_since_accept()
+                server = self.srv
+                assert server is not None
+                error = await self._open(server, tb)
+                if error is None:
+                    return
+                self.service.srv_counters(be.name, server.name).econ += 1
+                self.service.be_counters(be.name).econ += 1
+                if self.retries >= tb.retries:
+                    self.term = error
+                    self.close_now(log=True)
+                    return
+                self.retries += 1
+                if self._should_redispatch(tb, server):
+                    be.release(self.lease)
+                    self.lease = None
+                    avoid = previous = server.name
+                else:
+                    self.service.srv_counters(be.name, server.name).wretr += 1
+                    self.service.be_counters(be.name).wretr += 1
+                    if error == "SC":
+                        # Turn-around: a refused server is likely restarting (HAProxy waits too).
+                        delay = 1.0
+                        if tb.timeout_connect is not None:
+                            delay = min(delay, tb.timeout_connect)
+                        await asyncio.sleep(delay)
+        except NoServerAvailable:
+            self.lease = None
+            self.term = "SC"
+            self.close_now(log=True)
+        except asyncio.CancelledError:
+            pass
+
+    async def _wait_queue(self, lease: Lease, tb: TcpBackend) -> None:
+        be = tb.backend
+        own = len(lease._queue) - 1 if lease._queue is not None else 0
+        self.queue_pos = (own, be.queued - 1) if lease._member is not None else (0, own)
+        self.service.be_counters(be.name).queued(be.queued)
+        self._grant = self.loop.create_future()
+        try:
+            timeout = tb.queue_timeout
+            if timeout is None:
+                await self._grant
+            else:
+                async with asyncio.timeout(timeout):
+                    await self._grant
+        except TimeoutError:
+            be.cancel(lease)
+            self.lease = None
+            self.t_queue = self._ms_since_accept()
+            self.term = "sQ"
+            self.close_now(log=True)
+        finally:
+            self._grant = None
+
+    async def _open(self, server: Server, tb: TcpBackend) -> str | None:
+        """Connect to `server`; None on success, else the termination code."""
+        host, port = server.host, server.port
+        if port is None:
+            port = self.request.dst_port
+        side = self._sside
+        side.peer = self.client
+        try:
+            if tb.timeout_connect is None:
+                transport, _ = await self.loop.create_connection(lambda: side, host, port)
+            else:
+                async with asyncio.timeout(tb.timeout_connect):
+                    transport, _ = await self.loop.create_connection(lambda: side, host, port)
+        except TimeoutError:
+            return "sC"
+        except OSError:
+            return "SC"
+        self._established(transport, server, tb)
+        return None
+
+    def _should_redispatch(self, tb: TcpBackend, server: Server) -> bool:
+        """HAProxy's stream_choose_redispatch, for a non-persistent connection."""
+        if not tb.redispatch:
+            return False
+        be = tb.backend
+        if not be.member(server.name).usable:
+            return True
+        after = tb.redispatch
+        if after > 0 and self.retries % after == 0:
+            return True
+        if after < 0 and self.retries % (tb.retries + 1 + after) == 0:
+            return True
+        active = sum(1 for m in be.members if m.usable and not m.server.backup)
+        return active > 1 and be.balance.algorithm not in _HASH_ALGORITHMS
+
+    def _established(self, transport: asyncio.Transport, server: Server, tb: TcpBackend) -> None:
+        if self.client is None or self.client_closed:
+            _reset(transport)  # the client left while we connected: HAProxy aborts too
+            self.server_closed = True
+            self._finish()
+            return
+        self.server = transport
+        self.t_connect = self._ms_since_accept() - max(self.t_queue, 0)
+        self.service.srv_counters(tb.name, server.name).session_start(self.accept_date)
+        transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
+        if tb.srvtcpka:
+            _setopt(transport, socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if server.send_proxy or server.send_proxy_v2:
+            req = self.request
+            encode = proxy_protocol.encode_v2 if server.send_proxy_v2 else proxy_protocol.encode_v1
+            transport.write(encode(req.src, req.src_port, req.dst, req.dst_port))
+        if self._early:
+            transport.write(b"".join(self._early))
+            self._early.clear()
+        self._cside.peer = transport
+        if self.client_eof:
+            self._shut(transport)
+        if self._early_paused:
+            self._early_paused = False
+            self.client.resume_reading()
+        self.last = self.clock()
+        self._arm_timer()
+
+    # -- relay events -------------------------------------------------------------------
+
+    def eof(self, client: bool) -> bool:
+        """One side shut its write direction: shut the other side's, keep reading."""
+        if client:
+            self.client_eof = True
+            if self.server is not None:
+                self._shut(self.server)
+        else:
+            self.server_eof = True
+            if self.client is not None:
+                self._shut(self.client)
+        self.last = self.clock()
+        if self.client_eof and (self.server_eof or (self.server is None and self._task is None)):
+            self._close_both()
+        return True
+
+    @staticmethod
+    def _shut(transport: asyncio.Transport) -> None:
+        if transport.is_closing():
+            return
+        if transport.can_write_eof():
+            transport.write_eof()
+        else:
+            transport.close()  # TLS: no half-close, flush and close
+
+    def lost(self, client: bool, exc: Exception | None) -> None:
+        if client:
+            self.client_closed = True
+            self.service.limits.unpark(self)
+            if self._task is not None and not self._task.done():
+                self._task.cancel()
+                self._cancel_lease()
+                if self.term is None:
+                    self.term = "CQ" if self.srv is None else "CC"
+            if exc is not None:
+                if self.term is None:
+                    self.term = "CD"
+                self.service.fe_counters.cli_abrt += 1
+                _reset(self.server)
+            elif self.server is not None and not self.server.is_closing():
+                self.server.close()
+        else:
+            self.server_closed = True
+            if exc is not None:
+                if self.term is None:
+                    self.term = "SD"
+                if self.backend is not None:
+                    self.service.be_counters(self.backend.name).srv_abrt += 1
+                _reset(self.client)
+            elif self.client is not None and not self.client.is_closing():
+                self.client.close()
+            self._release()
+        if self.client_closed and (self.server_closed or self.server is None):
+            self._finish()
+
+    def _close_both(self) -> None:
+        for transport in (self.client, self.server):
+            if transport is not None and not transport.is_closing():
+                transport.close()
+
+    def close_now(self, *, log: bool = True) -> None:
+        """End the session at once (reject, timeout, error, hard stop)."""
+        if not log:
+            self.silent = True
+        self._cancel_lease()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        for transport in (self.client, self.server):
+            if transport is not None:
+                transport.abort()
+        if self.client is None or self.client_closed:
+            self._finish()
+
+    # -- timeouts -----------------------------------------------------------------------
+
+    def _current_timeout(self) -> tuple[float | None, str]:
+        fe = self.service.frontend
+        tb = self.backend
+        half = self.client_eof or self.server_eof
+        cli = fe.timeout_client
+        if half and fe.timeout_client_fin is not None:
+            cli = fe.timeout_client_fin
+        srv = tb.timeout_server if tb is not None and self.server is not None else None
+        if half and tb is not None and tb.timeout_server_fin is not None and srv is not None:
+            srv = tb.timeout_server_fin
+        if cli is None and srv is None:
+            return None, "--"
+        if srv is None or (cli is not None and cli <= srv):
+            return cli, "cD"
+        return srv, "sD"
+
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        timeout, _ = self._current_timeout()
+        if timeout is not None:
+            self._timer = self.loop.call_at(self.last + timeout, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.finished:
+            return
+        timeout, code = self._current_timeout()
+        if timeout is None:
+            return
+        deadline = self.last + timeout
+        if self.clock() + 0.0005 < deadline:
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+            return
+        if self.server is None and self.proxy_buf is not None:
+            code = "cR"
+        if self.term is None:
+            self.term = code
+        self.close_now(log=True)
+
+    # -- the end ------------------------------------------------------------------------
+
+    def _cancel_lease(self) -> None:
+        if self.lease is not None:
+            lease, self.lease = self.lease, None
+            lease.backend.cancel(lease)
+
+    def _release(self) -> None:
+        if self.lease is not None:
+            lease, self.lease = self.lease, None
+            lease.backend.release(lease)
+
+    def _ms_since_accept(self) -> int:
+        return int((self.clock() - self.accept_mono) * 1000)
+
+    def _finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._release()
+        service = self.service
+        service.sessions.discard(self)
+        if not self.counted:
+            service.idle_check()
+            return
+        self.counted = False
+        fe = service.frontend
+        log = fe.logger is not None and fe.log_format == "tcplog" and not self.silent
+        if log and fe.dontlognull and self.bytes_in == 0:
+            log = False
+        if log:
+            self._log()
+        service.fe_counters.add_bytes(self.bytes_in, self.bytes_out)
+        service.fe_counters.session_end()
+        if self.backend is not None:
+            bec = service.be_counters(self.backend.name)
+            bec.add_bytes(self.bytes_in, self.bytes_out)
+            bec.session_end()
+            if self.srv is not None and self.t_connect >= 0:
+                sc = service.srv_counters(self.backend.name, self.srv.name)
+                sc.add_bytes(self.bytes_in, self.bytes_out)
+                sc.session_end()
+        service.feconn -= 1
+        service.limits.actconn -= 1
+        service.limits.slot_freed()
+        service.idle_check()
+
+    def _log(self) -> None:
+        fe = self.service.frontend
+        assert fe.logger is not None
+        tb = self.backend
+        be_name = tb.name if tb is not None else fe.name
+        srv_conn = 0
+        beconn = 0
+        if tb is not None:
+            beconn = self.service.be_counters(tb.name).scur
+            if self.srv is not None:
+                srv_conn = tb.backend.member(self.srv.name).inflight + (self.lease is None)
+        tt = self._ms_since_accept()
+        line = format_tcplog(
+            client_ip=self.request.src,
+            client_port=self.request.src_port,
+            accept_date=self.accept_date,
+            frontend=fe.name,
+            backend=be_name,
+            server=self.srv.name if self.srv is not None and self.t_connect >= 0 else None,
+            tw=self.t_queue,
+            tc=self.t_connect,
+            tt=tt,
+            bytes_read=self.bytes_out,
+            termination=self.term or "--",
+            actconn=self.service.limits.actconn,
+            feconn=self.service.feconn,
+            beconn=beconn,
+            srv_conn=srv_conn,
+            retries=self.retries,
+            redispatched=self.redispatched,
+            srv_queue=self.queue_pos[0],
+            backend_queue=self.queue_pos[1],
+            ssl=self.listener.ssl is not None,
+        )
+        fe.logger.log(line)
+
+
+def _host(address: Any) -> str:
+    if isinstance(address, tuple) and address:
+        host = str(address[0])
+        return host.removeprefix("::ffff:") if host.startswith("::ffff:") else host
+    return "unix"
+
+
+def _port(address: Any) -> int:
+    if isinstance(address, tuple) and len(address) > 1:
+        return int(address[1])
+    return 0
+
+
+class TcpService:
+    """Runs one `mode tcp` frontend: its listeners and its live sessions."""
+
+    def __init__(
+        self,
+        frontend: TcpFrontend,
+        *,
+        limits: Limits | None = None,
+        registry: Registry = REGISTRY,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self.frontend = frontend
+        self.limits = limits or Limits()
+        self.registry = registry
+        self.loop = loop or asyncio.get_running_loop()
+        self.sessions: set[Session] = set()
+        self.servers: list[asyncio.Server] = []
+        self.feconn = 0
+        self.accepting = True
+        self.fe_counters = registry.frontend(frontend.name)
+        self._be: dict[str, Counters] = {}
+        self._srv: dict[tuple[str, str], Counters] = {}
+        self._idle: asyncio.Event | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<TcpService {self.frontend.name} listeners={len(self.servers)} "
+            f"sessions={len(self.sessions)} feconn={self.feconn} "
+            f"{'accepting' if self.accepting else 'stopped'}>"
+        )
+
+    def be_counters(self, name: str) -> Counters:
+        c = self._be.get(name)
+        if c is None:
+            c = self._be[name] = self.registry.backend(name)
+        return c
+
+    def srv_counters(self, backend: str, server: str) -> Counters:
+        key = (backend, server)
+        c = self._srv.get(key)
+        if c is None:
+            c = self._srv[key] = self.registry.server(backend, server)
+        return c
+
+    def protocol_factory(self, listener: Listener) -> Callable[[], asyncio.Protocol]:
+        def factory() -> asyncio.Protocol:
+            return Session(self, listener)._cside
+
+        return factory
+
+    async def listen(self, sock: socket.socket, listener: Listener, backlog: int = 1024) -> None:
+        """Serve `sock` (already bound and listening) with this frontend."""
+        server = await self.loop.create_server(
+            self.protocol_factory(listener), sock=sock, ssl=listener.ssl, backlog=backlog
+        )
+        self.servers.append(server)
+
+    def stop_accepting(self) -> None:
+        """Soft stop: close the listeners; live sessions go on."""
+        self.accepting = False
+        for server in self.servers:
+            server.close()
+
+    def kill(self) -> None:
+        """Hard stop: close listeners and abort every session now."""
+        self.stop_accepting()
+        for session in list(self.sessions):
+            if session.term is None:
+                session.term = "KD" if session.server is not None else "KC"
+            session.close_now(log=True)
+
+    def idle_check(self) -> None:
+        if self._idle is not None and not self.sessions:
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Return once no session is alive (used by soft stop)."""
+        if not self.sessions:
+            return
+        self._idle = asyncio.Event()
+        await self._idle.wait()

@@ -1,0 +1,113 @@
+"""TLS termination contexts for `bind … ssl crt <file|dir>`.
+
+HAProxy's `crt` is a PEM holding the certificate chain *and* its key, or a
+directory of such files; with several certificates the one whose names match
+the client's SNI is served, and the first loaded is the default.  This module
+builds the matching `ssl.SSLContext` once at startup so a bad file fails the
+config load with its path, not the first handshake.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Iterable
+from pathlib import Path
+
+__all__ = ["TLSConfigError", "cert_names", "server_context", "sni_of"]
+
+
+class TLSConfigError(ValueError):
+    """A `crt` file or directory that cannot be used, with its path in the message."""
+
+
+def _pem_files(crt: str) -> list[Path]:
+    path = Path(crt)
+    if path.is_dir():
+        files = sorted(
+            p
+            for p in path.iterdir()
+            if p.is_file() and p.suffix not in (".key", ".ocsp", ".issuer", ".sctl")
+        )
+        if not files:
+            raise TLSConfigError(f"crt '{crt}': directory holds no certificate")
+        return files
+    if not path.exists():
+        raise TLSConfigError(f"crt '{crt}': no such file or directory")
+    return [path]
+
+
+def cert_names(pem: str | os.PathLike[str]) -> list[str]:
+    """The DNS names a PEM certificate is valid for (SAN entries, else the CN)."""
+    try:
+        decoded = ssl._ssl._test_decode_cert(str(pem))  # type: ignore[attr-defined]
+    except (ssl.SSLError, OSError) as exc:
+        raise TLSConfigError(f"crt '{pem}': cannot read certificate: {exc}") from None
+    names = [value for kind, value in decoded.get("subjectAltName", ()) if kind == "DNS"]
+    if not names:
+        for rdn in decoded.get("subject", ()):
+            for key, value in rdn:
+                if key == "commonName":
+                    names.append(value)
+    return [n.lower() for n in names]
+
+
+def _load(pem: Path) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    key = pem.with_name(pem.name + ".key")  # HAProxy also accepts the key beside the cert
+    try:
+        ctx.load_cert_chain(str(pem), str(key) if key.exists() else None)
+    except (ssl.SSLError, OSError) as exc:
+        raise TLSConfigError(f"crt '{pem}': unable to load certificate and key: {exc}") from None
+    return ctx
+
+
+def _matches(name: str, pattern: str) -> bool:
+    if pattern.startswith("*."):
+        head, _, rest = name.partition(".")
+        return bool(head) and rest == pattern[2:]
+    return name == pattern
+
+
+def server_context(crts: str | Iterable[str], *, alpn: Iterable[str] = ()) -> ssl.SSLContext:
+    """An SSLContext serving every certificate in `crts` (files or directories).
+
+    The first certificate is the default; others are chosen by SNI through an
+    `sni_callback` that swaps in the per-certificate context.
+    """
+    paths = [crts] if isinstance(crts, str) else list(crts)
+    files = [f for crt in paths for f in _pem_files(crt)]
+    if not files:
+        raise TLSConfigError("ssl: no crt given")
+    protocols = list(alpn)
+    table: list[tuple[str, ssl.SSLContext]] = []
+    contexts = []
+    for pem in files:
+        ctx = _load(pem)
+        if protocols:
+            ctx.set_alpn_protocols(protocols)
+        contexts.append(ctx)
+        table.extend((name, ctx) for name in cert_names(pem))
+    default = contexts[0]
+
+    def on_sni(sock: ssl.SSLObject | ssl.SSLSocket, name: str | None, _: object) -> None:
+        # Remember the name for `req.ssl_sni` ACLs, then serve the matching certificate.
+        if not name:
+            return
+        wanted = name.lower()
+        sock.bk_sni = wanted  # type: ignore[union-attr]
+        for pattern, ctx in table:
+            if _matches(wanted, pattern):
+                if ctx is not default:
+                    sock.context = ctx
+                return
+
+    for ctx in contexts:
+        ctx.sni_callback = on_sni
+    return default
+
+
+def sni_of(ssl_object: object) -> str:
+    """The SNI name the client sent on a connection accepted with `server_context`."""
+    return str(getattr(ssl_object, "bk_sni", "") or "")
