@@ -111,9 +111,17 @@ class Backend:
         self.rng = rng or _random.Random()
         self._members: list[Member] = []
         self._by_name: dict[str, Member] = {}
+        server_list = list(servers)
+        # cfgparse.c: explicit ids are reserved first; the others take the first free
+        # id >= a counter that advances past every server, numbered or not.
         used_ids: set[int] = set()
+        for server in server_list:
+            if server.id is not None:
+                if server.id in used_ids:
+                    raise ValueError(f"backend '{name}': server id {server.id} used twice")
+                used_ids.add(server.id)
         next_id = 1
-        for index, server in enumerate(servers):
+        for index, server in enumerate(server_list):
             if server.name in self._by_name:
                 raise ValueError(f"backend '{name}': duplicate server name '{server.name}'")
             if server.id is not None:
@@ -122,9 +130,8 @@ class Backend:
                 while next_id in used_ids:
                     next_id += 1
                 puid = next_id
-            if puid in used_ids:
-                raise ValueError(f"backend '{name}': server id {puid} used twice")
-            used_ids.add(puid)
+                used_ids.add(puid)
+            next_id += 1
             member = Member(server, index, puid)
             self._members.append(member)
             self._by_name[server.name] = member
@@ -133,6 +140,7 @@ class Backend:
         self.algorithm: Algorithm = algorithm_class(self.balance.algorithm)(
             self._members, self.balance, self.hash_type, self.options
         )
+        self.algorithm.rng = self.rng
         for member in self._members:
             member.eweight = self._eweight(member)
         self.algorithm.rebuild()
@@ -183,11 +191,15 @@ class Backend:
 
         This is the client-side balancing entry point: call it, talk to the server.
         Use `acquire`/`release` instead when in-flight counts or maxconn matter.
+        `avoid` names a server to step over if another one is usable (a retry).
         """
-        member = self._choose(request or _EMPTY_REQUEST, avoid)
+        member = self.algorithm.pick(
+            request or _EMPTY_REQUEST, self._by_name.get(avoid) if avoid else None
+        )
         if member is None:
             raise NoServerAvailable(self.name)
         member.lbtot += 1
+        self.algorithm.touch(member)
         return member.server
 
     def _choose(self, request: Request, avoid: str | None) -> Member | None:
@@ -211,6 +223,11 @@ class Backend:
         """
         req = request or _EMPTY_REQUEST
         lease = Lease(self, req, next(self._seq), on_granted)
+        if self._queue and self.algorithm.fifo_backend_queue and self.usable:
+            # backend.c assign_server: with first/roundrobin/static-rr a non-empty
+            # backend queue means every server is full; wait behind it.
+            self._enqueue(lease, self._queue)
+            return lease
         member = self._choose(req, avoid)
         if member is None:
             if not self.usable:
@@ -306,12 +323,12 @@ class Backend:
     # -- runtime changes ---------------------------------------------------------------
 
     def _eweight(self, member: Member) -> int:
+        """server_recalc_eweight: uweight scaled by the algorithm's wdiv/wmult; during a
+        slow start (dynamic algorithms only) the scale grows in whole steps from 1."""
         scale = self.algorithm.weight_scale
         divisor = self.algorithm.weight_divisor
-        if member.ramp < 1.0:
-            # server.c server_recalc_eweight: the weight grows in whole steps of 1/scale.
-            steps = max(1, int(scale * member.ramp))
-            return (member.uweight * steps + divisor - 1) // divisor
+        if member.ramp < 1.0 and self.algorithm.dynamic:
+            scale = min(scale, int(scale * member.ramp) + 1)
         return (member.uweight * scale + divisor - 1) // divisor
 
     def _changed(self, member: Member) -> list[Lease]:

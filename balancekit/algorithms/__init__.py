@@ -28,7 +28,15 @@ __all__ = [
 
 #: keyword -> module that registers it; imported on first use.
 ALGORITHM_MODULES: dict[str, str] = {
+    "roundrobin": ".roundrobin",
+    "static-rr": ".static_rr",
+    "leastconn": ".leastconn",
     "first": ".first",
+    "source": ".source",
+    "uri": ".uri",
+    "url_param": ".url_param",
+    "hdr": ".hdr",
+    "random": ".random",
 }
 
 _REGISTRY: dict[str, type[Algorithm]] = {}

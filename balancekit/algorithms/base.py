@@ -7,6 +7,7 @@ how any algorithm works and lets one contract test drive them all.
 
 from __future__ import annotations
 
+import random
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from ..request import Request
     from .spec import BalanceSpec, HashSpec
 
-__all__ = ["ADMIN_STATES", "Algorithm", "LBOptions", "Member"]
+__all__ = ["ADMIN_STATES", "Algorithm", "LBOptions", "Member", "full_or_avoided"]
 
 ADMIN_STATES = ("ready", "drain", "maint")
 
@@ -111,18 +112,23 @@ class Algorithm(ABC):
     Subclasses register themselves with `@register("keyword")`.  The pool calls
     `update` whenever a member's usability or effective weight changed, and
     `take`/`drop` when its in-flight count changed, exactly where HAProxy calls
-    its lbprm ops.
+    its lbprm ops.  `touch` is called by `Backend.pick`, which hands out a server
+    without a lease: algorithms whose order depends on in-flight counts use it
+    to rotate as if a request had come and gone.
     """
 
     #: the haproxy.cfg keyword, filled in by the registry.
     keyword: ClassVar[str] = ""
     #: True for algorithms that step over servers at maxconn (rr, leastconn, first…);
     #: False for hashing, which returns the key's server and lets the pool queue on it.
-    skips_full: ClassVar[bool] = True
+    skips_full: bool = True
     #: HAProxy's lbprm.wdiv: what uweight is multiplied by to get the effective weight.
-    weight_scale: ClassVar[int] = WEIGHT_SCALE
+    weight_scale: int = WEIGHT_SCALE
     #: whether a weight change at runtime is honoured (static algorithms: only 0% / 100%).
-    dynamic: ClassVar[bool] = True
+    dynamic: bool = True
+    #: HAProxy's "a queued backend means every server is full" shortcut applies
+    #: (first, roundrobin, static-rr): new requests go behind the backend queue.
+    fifo_backend_queue: bool = False
 
     def __init__(
         self,
@@ -137,6 +143,21 @@ class Algorithm(ABC):
         self.options = options
         #: HAProxy's lbprm.wmult; the map-based algorithms set it to the weights' GCD.
         self.weight_divisor = 1
+        # HAProxy's recount_servers()/update_backend_weight() results.
+        self.srv_act = 0
+        self.srv_bck = 0
+        self.tot_wact = 0
+        self.tot_wbck = 0
+        self.tot_weight = 0
+        self.tot_used = 0
+        self.fbck: Member | None = None
+        #: the randomness source of `balance random` (the pool passes its own).
+        self.rng = random.Random()
+        self.setup()
+
+    def setup(self) -> None:  # noqa: B027 - optional hook
+        """Per-algorithm initialisation, before the pool sets effective weights (so
+        map-based algorithms can fix `weight_divisor` here)."""
 
     @abstractmethod
     def pick(self, request: Request | None, avoid: Member | None = None) -> Member | None:
@@ -159,7 +180,43 @@ class Algorithm(ABC):
     def drop(self, member: Member) -> None:  # noqa: B027 - optional hook
         """`member` finished one in-flight request."""
 
+    def touch(self, member: Member) -> None:  # noqa: B027 - optional hook
+        """`member` was handed out by `Backend.pick` (no lease, no in-flight change)."""
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} balance={self.keyword} act={self.srv_act} "
+            f"bck={self.srv_bck} tot_weight={self.tot_weight}>"
+        )
+
     # Helpers shared by algorithms -------------------------------------------------
+
+    def recount(self) -> None:
+        """HAProxy's recount_servers() + update_backend_weight(): usable counts, total
+        weights, and the first usable backup (`fbck`) unless `allbackups`."""
+        srv_act = srv_bck = tot_wact = tot_wbck = 0
+        fbck: Member | None = None
+        allbackups = self.options.allbackups
+        for member in self.members:
+            if not member.usable:
+                continue
+            if member.backup:
+                if not srv_bck and not allbackups:
+                    fbck = member
+                srv_bck += 1
+                tot_wbck += member.eweight
+            else:
+                srv_act += 1
+                tot_wact += member.eweight
+        self.srv_act, self.srv_bck = srv_act, srv_bck
+        self.tot_wact, self.tot_wbck = tot_wact, tot_wbck
+        self.fbck = fbck
+        if srv_act:
+            self.tot_weight, self.tot_used = tot_wact, srv_act
+        elif fbck is not None:
+            self.tot_weight, self.tot_used = fbck.eweight, 1
+        else:
+            self.tot_weight, self.tot_used = tot_wbck, srv_bck
 
     def eligible_group(self) -> list[Member]:
         """The servers HAProxy would balance over now: every usable active server,
@@ -171,3 +228,14 @@ class Algorithm(ABC):
         if self.options.allbackups:
             return backups
         return backups[:1]
+
+    def current_group(self) -> tuple[bool, list[Member]]:
+        """(is_backup, members) of the group HAProxy picks from: the usable active
+        servers if any, else the usable backups (all of them; callers handle `fbck`)."""
+        backup = self.srv_act == 0
+        return backup, [m for m in self.members if m.usable and m.backup == backup]
+
+
+def full_or_avoided(member: Member, avoid: Member | None) -> bool:
+    """True when `member` must be stepped over by a round-robin walk."""
+    return member is avoid or member.full()

@@ -2,6 +2,7 @@
 
 Used to keep as few servers busy as possible (e.g. to power the rest down); only
 meaningful with `maxconn` on servers, otherwise the lowest id takes everything.
+Weights only matter as 0 (out) or not.
 """
 
 from __future__ import annotations
@@ -17,17 +18,33 @@ if TYPE_CHECKING:
 
 @register("first")
 class First(Algorithm):
-    _order: list[Member]
+    fifo_backend_queue = True
+
+    def setup(self) -> None:
+        self._orders: tuple[list[Member], list[Member]] = ([], [])
 
     def rebuild(self) -> None:
-        self._order = sorted(self.eligible_group(), key=lambda m: m.puid)
+        self.recount()
+        usable = sorted((m for m in self.members if m.usable), key=lambda m: m.puid)
+        self._orders = (
+            [m for m in usable if not m.backup],
+            [m for m in usable if m.backup],
+        )
 
     def update(self, member: Member) -> None:
         self.rebuild()
 
     def pick(self, request: Request | None, avoid: Member | None = None) -> Member | None:
+        if self.srv_act:
+            order = self._orders[0]
+        elif self.fbck is not None:
+            return self.fbck
+        elif self.srv_bck:
+            order = self._orders[1]
+        else:
+            return None
         avoided = None
-        for member in self._order:
+        for member in order:
             if not member.full():
                 if member is not avoid:
                     return member

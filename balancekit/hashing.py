@@ -1,0 +1,209 @@
+"""HAProxy's 32-bit hash functions (src/hash.c), its avalanche mix, and a key cache.
+
+Hashing algorithms must give the same 32-bit number HAProxy computes, or the
+same request lands on a different server.  Byte-at-a-time loops are slow in
+Python, so the two polynomial hashes (sdbm, djb2) are evaluated as a dot product
+with precomputed powers, CRC32 is zlib's (the same reflected 0xEDB88320 CRC),
+and `HashCache` remembers recent keys so a realistic (Zipf) key mix rarely
+hashes at all.
+"""
+
+from __future__ import annotations
+
+import operator
+import zlib
+from collections.abc import Callable
+
+import mmh3
+
+__all__ = [
+    "HASH_FUNCTIONS",
+    "HashCache",
+    "crc32",
+    "djb2",
+    "full_hash",
+    "hash_function",
+    "hash_none",
+    "murmur3",
+    "sdbm",
+    "wt6",
+]
+
+MASK32 = 0xFFFFFFFF
+_SDBM_MULT = 65599  # c + (h << 6) + (h << 16) - h  ==  h * 65599 + c
+_DJB2_MULT = 33  # (h << 5) + h + c  ==  h * 33 + c
+
+
+class _Powers:
+    """Powers of a multiplier mod 2**32, highest first, grown on demand.
+
+    A polynomial hash `h = h * m + c` over n bytes equals the sum of
+    `c[i] * m**(n-1-i)`: `map(mul)` + `sum` does that loop in C.
+    """
+
+    __slots__ = ("_mult", "_table")
+
+    def __init__(self, mult: int) -> None:
+        self._mult = mult
+        self._table: list[int] = []
+        self._grow(64)
+
+    def _grow(self, size: int) -> None:
+        table = [1] * size
+        for i in range(size - 2, -1, -1):
+            table[i] = (table[i + 1] * self._mult) & MASK32
+        self._table = table
+
+    def tail(self, n: int) -> list[int]:
+        if n > len(self._table):
+            self._grow(max(n, 2 * len(self._table)))
+        return self._table[len(self._table) - n :]
+
+    def power(self, n: int) -> int:
+        return pow(self._mult, n, 1 << 32)
+
+
+_SDBM = _Powers(_SDBM_MULT)
+_DJB2 = _Powers(_DJB2_MULT)
+_mul = operator.mul
+
+
+def sdbm(data: bytes) -> int:
+    """HAProxy's default: `h = c + (h << 6) + (h << 16) - h` from 0."""
+    n = len(data)
+    if n == 0:
+        return 0
+    total: int = sum(map(_mul, data, _SDBM.tail(n)))
+    return total & MASK32
+
+
+def djb2(data: bytes) -> int:
+    """`h = h * 33 + c` from 5381."""
+    n = len(data)
+    start = (5381 * _DJB2.power(n)) & MASK32
+    if n == 0:
+        return start
+    total: int = sum(map(_mul, data, _DJB2.tail(n)))
+    return (start + total) & MASK32
+
+
+def wt6(data: bytes) -> int:
+    """Willy Tarreau's 6-bit-rotation hash (hash.c hash_wt6)."""
+    h0 = 0xA53C965A
+    h1 = 0x5CA6953A
+    step0 = 6
+    step1 = 18
+    for t in data:
+        h0 = ~(h0 ^ t) & MASK32
+        h1 = ~(h1 + t) & MASK32
+        t = ((h1 << step0) | (h1 >> (32 - step0))) & MASK32
+        h1 = ((h0 << step1) | (h0 >> (32 - step1))) & MASK32
+        h0 = t
+        t = ((h0 >> 16) ^ h1) & 0xFFFF
+        step0 = t & 0x1F
+        step1 = t >> 11
+    return h0 ^ h1
+
+
+def crc32(data: bytes) -> int:
+    """Reflected CRC-32 (poly 0xEDB88320, init ~0, final ~): exactly zlib's."""
+    return zlib.crc32(data)
+
+
+def hash_none(data: bytes) -> int:
+    """`none` (HAProxy 2.8+, an extension here): the key read as a decimal integer.
+
+    Like HAProxy's read_int64: optional sign, digits up to the first non-digit,
+    saturating at the 64-bit limits, then truncated to 32 bits.
+    """
+    i = 0
+    negative = False
+    if data[:1] == b"-":
+        negative, i = True, 1
+    elif data[:1] == b"+":
+        i = 1
+    value = 0
+    limit = (1 << 64) - 1
+    for byte in data[i:]:
+        if not 48 <= byte <= 57:
+            break
+        if value != limit:
+            value = value * 10 + byte - 48
+            if value > limit:
+                value = limit
+    if negative:
+        value = -(1 << 63) if value > (1 << 63) else -value
+    elif value > (1 << 63) - 1:
+        value = (1 << 63) - 1
+    return value & MASK32
+
+
+def murmur3(data: bytes) -> int:
+    """MurmurHash3 x86 32-bit, seed 0 (extension: not in HAProxy)."""
+    return int(mmh3.hash(data, 0, signed=False))
+
+
+HASH_FUNCTIONS: dict[str, Callable[[bytes], int]] = {
+    "sdbm": sdbm,
+    "djb2": djb2,
+    "wt6": wt6,
+    "crc32": crc32,
+    "none": hash_none,
+    "murmur3": murmur3,
+}
+
+
+def full_hash(a: int) -> int:
+    """Bob Jenkins' avalanche mix then `* 3221225473`, as HAProxy's `full_hash`."""
+    a = ((a + 0x7ED55D16) + (a << 12)) & MASK32
+    a = ((a ^ 0xC761C23C) ^ (a >> 19)) & MASK32
+    a = ((a + 0x165667B1) + (a << 5)) & MASK32
+    a = ((a + 0xD3A2646C) ^ (a << 9)) & MASK32
+    a = ((a + 0xFD7046C5) + (a << 3)) & MASK32
+    a = ((a ^ 0xB55A4F09) ^ (a >> 16)) & MASK32
+    return (a * 3221225473) & MASK32
+
+
+def hash_function(name: str, avalanche: bool = False) -> Callable[[bytes], int]:
+    """The `hash-type` function `name`, with `full_hash` applied when `avalanche`."""
+    try:
+        function = HASH_FUNCTIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown hash function '{name}'") from None
+    if not avalanche:
+        return function
+
+    def mixed(data: bytes) -> int:
+        return full_hash(function(data))
+
+    return mixed
+
+
+class HashCache:
+    """A bounded map from recent raw keys to what they hashed to.
+
+    Eviction is first-in first-out (dicts keep insertion order), which keeps a
+    hit to one dict lookup; hot keys of a Zipf mix are re-inserted soon after
+    eviction anyway.
+    """
+
+    __slots__ = ("data", "size")
+
+    def __init__(self, size: int = 8192) -> None:
+        self.size = size
+        self.data: dict[str, int | None] = {}
+
+    def put(self, key: str, value: int | None) -> None:
+        data = self.data
+        if len(data) >= self.size:
+            del data[next(iter(data))]
+        data[key] = value
+
+    def clear(self) -> None:
+        self.data.clear()
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        return f"<HashCache {len(self.data)}/{self.size}>"
