@@ -541,8 +541,16 @@ def _h_server(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     name, address = stmt.args[0], stmt.args[1]
     check_server_address(name, address)
     params = parse_server_params(stmt.args[2:], p.settings.default_server, b.global_.ca_base)
-    if any(existing.name == name for existing, _, _ in p.servers):
-        raise ValueError(f"{p.kind} '{p.name}': duplicate server name '{name}'")
+    for existing, _, where in p.servers:
+        if existing.name == name:
+            raise ValueError(
+                f"{p.kind} '{p.name}': duplicate server name '{name}' (first at {where.where})"
+            )
+        if existing.id is not None and existing.id == params.server.get("id"):
+            raise ValueError(
+                f"{p.kind} '{p.name}': server id {existing.id} already used by server "
+                f"'{existing.name}' at {where.where}"
+            )
     server = Server(name, address, **params.server)
     extras = ServerExtras(name, **params.extras, file=stmt.file, line=stmt.line)
     p.servers.append((server, extras, stmt))

@@ -1,0 +1,211 @@
+"""Every configuration error message, as a table: config text -> `file:line: message`.
+
+Each case is a small config with exactly one mistake; the test asserts that
+exactly one error is reported, at the right line, with the right words.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from balancekit.config import ConfigErrors, check, load_text
+
+T = "    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n"
+B = "backend b\n    server s 127.0.0.1:1\n"  # a valid backend to point at
+
+CASES: list[tuple[str, str, int, str]] = [
+    # -- sections ----------------------------------------------------------------------
+    ("out of section", "maxconn 10\n", 1, "unknown keyword 'maxconn' out of section"),
+    ("global argument", "global foo\n", 1, "'global' takes no argument, got 'foo'"),
+    ("from without name", "defaults d\nbackend x from\n", 2, "'from' expects a defaults"),
+    ("after from", "defaults d\nbackend x from d y\n", 2, "unexpected 'y' after 'from'"),
+    ("extra name", "backend a b\n", 1, "'backend a': unexpected argument 'b'"),
+    ("missing name", "frontend\n", 1, "'frontend' needs a name"),
+    ("bad name", "backend a/b\n", 1, "invalid character in backend name 'a/b'"),
+    ("unknown from", "backend x from nope\n", 1, "no defaults section named 'nope' above"),
+    ("duplicate backend", B + B, 3, "backend 'b' has the same name as the backend 'b' declared"),
+    ("listen vs backend", B + "listen b\n", 3, "listen 'b' has the same name as the backend"),
+    # -- keywords ----------------------------------------------------------------------
+    ("unknown keyword", "backend b\n    balanse first\n", 2,
+     "unknown keyword 'balanse' in 'backend' section; did you mean 'balance'?"),
+    ("unknown option", "defaults\n    option htplog\n", 2,
+     "unknown option 'option htplog' in 'defaults' section; did you mean 'option httplog'?"),
+    ("unknown timeout", "defaults\n    timeout conect 1s\n", 2,
+     "unknown keyword 'timeout conect' in 'defaults' section; did you mean 'timeout connect'?"),
+    ("haproxy-only keyword", "backend b\n    cookie SRV insert\n", 2,
+     "'cookie' is an HAProxy keyword that balancekit does not support"),
+    ("global keyword in proxy", "frontend f\n    daemon\n", 2,
+     "unknown keyword 'daemon' in 'frontend' section"),
+    ("proxy keyword in global", "global\n    mode http\n", 2,
+     "unknown keyword 'mode' in 'global' section"),
+    ("no prefix", "backend b\n    no balance\n", 2, "'no' prefix is not allowed on 'balance'"),
+    ("not in defaults", "defaults\n    bind :80\n", 2, "'bind' not allowed in 'defaults' section"),
+    ("server in frontend", "frontend f\n    server s 127.0.0.1:1\n", 2,
+     "'server' not allowed because frontend 'f' has no backend capability"),
+    ("stray NUL", "global\n    maxconn 1\x00\n", 2, "stray NUL character"),
+    ("unmatched quote", 'global\n    log "stdout local0\n', 2, "unmatched quote at position 9"),
+    # -- values ------------------------------------------------------------------------
+    ("log global in global", "global\n    log global\n", 2, "'log global' is only meaningful"),
+    ("bad maxconn", "global\n    maxconn lots\n", 2,
+     "'maxconn' expects an integer >= 0, got 'lots'"),
+    ("nbthread zero", "global\n    nbthread 0\n", 2, "'nbthread' expects an integer >= 1"),
+    ("missing timeout value", "defaults\n    timeout connect\n", 2,
+     "'timeout connect' expects exactly one argument, got nothing"),
+    ("bad time unit", "defaults\n    timeout connect 5x\n", 2,
+     "unexpected character 'x' in time value '5x'"),
+    ("stats socket level", "global\n    stats socket /tmp/s level root\n", 2,
+     "stats socket: level must be user, operator or admin, got 'root'"),
+    ("stats socket mode", "global\n    stats socket /tmp/s mode rw\n", 2,
+     "stats socket: mode expects octal, got 'rw'"),
+    ("stats socket option", "global\n    stats socket /tmp/s lvl admin\n", 2,
+     "stats socket: unknown option 'lvl'"),
+    ("ssl option", "global\n    ssl-default-bind-options no-sslv4\n", 2,
+     "ssl-default-bind-options: unknown option 'no-sslv4'"),
+    ("mode", "defaults\n    mode ftp\n", 2, "unknown proxy mode 'ftp' (expected tcp or http)"),
+    ("log facility", "global\n    log stdout local9\n", 2, "log stdout: unknown facility 'local9'"),
+    ("log no facility", "global\n    log stdout\n", 2, "log stdout: missing facility"),
+    ("log format", "global\n    log stdout format json local0\n", 2,
+     "log: unknown format 'json'"),
+    ("log level", "global\n    log stdout local0 loud\n", 2, "log stdout: unknown level 'loud'"),
+    ("log len", "global\n    log stdout len 10 local0\n", 2, "log: len 10 out of range"),
+    # -- bind --------------------------------------------------------------------------
+    ("bind no port", "frontend f\n    bind 127.0.0.1\n", 2,
+     "bind: missing port number in '127.0.0.1'"),
+    ("bind bad host", "frontend f\n    bind localhost:80\n", 2,
+     "bind: invalid address 'localhost'"),
+    ("bind bad range", "frontend f\n    bind :90-80\n", 2, "bind: invalid port range '90-80'"),
+    ("bind unix", "frontend f\n    bind /run/x.sock\n", 2, "is not a TCP address"),
+    ("bind option", "frontend f\n    bind :80 acept-proxy\n", 2,
+     "bind: unknown option 'acept-proxy'; did you mean 'accept-proxy'?"),
+    ("bind ssl no crt", "frontend f\n    bind :443 ssl\n", 2,
+     "bind: 'ssl' needs at least one 'crt <file>'"),
+    ("bind crt missing", "frontend f\n    bind :443 ssl crt /nonexistent.pem\n", 2,
+     "bind: unable to load SSL certificate file '/nonexistent.pem'"),
+    # -- server ------------------------------------------------------------------------
+    ("server no address", "backend b\n    server s1\n", 2,
+     "'server' expects <name> and <address>"),
+    ("server address is a keyword", "backend b\n    server flask1 check\n", 2,
+     "server 'flask1': missing address (found option 'check' instead)"),
+    ("server bad address", "backend b\n    server s a/b:80\n", 2,
+     "server 's': invalid address 'a/b:80'"),
+    ("server bad port", "backend b\n    server s 127.0.0.1:99999\n", 2,
+     "invalid port in address '127.0.0.1:99999'"),
+    ("server unknown option", "backend b\n    server s 127.0.0.1:1 wieght 2\n", 2,
+     "unknown server option 'wieght'; did you mean 'weight'?"),
+    ("server option value", "backend b\n    server s 127.0.0.1:1 weight\n", 2,
+     "server option 'weight' expects a value"),
+    ("weight too big", "backend b\n    server s 127.0.0.1:1 weight 300\n", 2,
+     "weight 300 out of range (0..256)"),
+    ("weight not int", "backend b\n    server s 127.0.0.1:1 weight heavy\n", 2,
+     "weight expects an integer, got 'heavy'"),
+    ("rise zero", "backend b\n    server s 127.0.0.1:1 rise 0\n", 2, "rise 0 out of range"),
+    ("inter zero", "backend b\n    server s 127.0.0.1:1 inter 0\n", 2,
+     "inter must be greater than 0"),
+    ("check port", "backend b\n    server s 127.0.0.1:1 port 70000\n", 2,
+     "port 70000 out of range (1..65535)"),
+    ("check addr", "backend b\n    server s 127.0.0.1:1 addr db.local\n", 2,
+     "addr expects an IP address, got 'db.local'"),
+    ("observe", "backend b\n    server s 127.0.0.1:1 observe layer5\n", 2,
+     "observe expects layer4 or layer7, got 'layer5'"),
+    ("on-error", "backend b\n    server s 127.0.0.1:1 on-error explode\n", 2,
+     "on-error expects one of fastinter, fail-check, sudden-death, mark-down"),
+    ("verify", "backend b\n    server s 127.0.0.1:1 ssl verify maybe\n", 2,
+     "verify expects none or required, got 'maybe'"),
+    ("duplicate server", "backend b\n    server s 127.0.0.1:1\n    server s 127.0.0.1:2\n", 3,
+     "backend 'b': duplicate server name 's' (first at t.cfg:2)"),
+    ("duplicate id", "backend b\n    server a 127.0.0.1:1 id 3\n    server c 127.0.0.1:2 id 3\n",
+     3, "backend 'b': server id 3 already used by server 'a' at t.cfg:2"),
+    ("default-server option", "defaults\n    default-server wait 3\n", 2,
+     "unknown server option 'wait'"),
+    # -- balancing ---------------------------------------------------------------------
+    ("balance missing", "backend b\n    balance\n", 2, "'balance' expects an algorithm"),
+    ("balance unknown", "backend b\n    balance fastest\n", 2,
+     "balance: unknown algorithm 'fastest'"),
+    ("balance bad option", "backend b\n    balance uri depth x\n", 2,
+     "balance: uri depth expects a positive integer, got 'x'"),
+    ("hash-type", "backend b\n    hash-type ring\n", 2, "hash-type: unknown method 'ring'"),
+    ("hash-balance-factor", "backend b\n    hash-balance-factor 50\n", 2,
+     "hash-balance-factor 50 must be 0 (off) or greater than 100"),
+    ("random draw form", "backend b\n    balance random\n    random two\n", 3,
+     "unknown keyword 'random' (the tutorial form is 'random draw <N>'; "
+     "HAProxy writes 'balance random(<N>)')"),
+    ("random draw without random", "backend b\n    random draw 2\n", 2,
+     "'random draw 2' only applies to 'balance random' (HAProxy writes 'balance random(2)')"),
+    ("retries", "defaults\n    retries -1\n", 2, "'retries' expects an integer >= 0, got '-1'"),
+    # -- references --------------------------------------------------------------------
+    ("unknown default_backend", "frontend f\n    default_backend bb\n" + B, 2,
+     "frontend 'f': unable to find required backend 'bb'; did you mean 'b'?"),
+    ("unknown use_backend", "frontend f\n    use_backend nope if TRUE\n" + B, 2,
+     "frontend 'f': unable to find required backend 'nope'"),
+    ("http to tcp backend", "frontend f\n    mode http\n    default_backend b\n" + B, 3,
+     "frontend 'f' (mode http) cannot use backend 'b' (mode tcp)"),
+    ("tcp to http backend",
+     "frontend f\n    default_backend b\nbackend b\n    mode http\n    server s 127.0.0.1:1\n", 2,
+     "frontend 'f' (mode tcp) cannot use backend 'b' (mode http)"),
+    ("unknown acl", "frontend f\n    mode http\n    http-request deny if nope\n", 3,
+     "no such ACL : 'nope'"),
+    ("bad acl", "frontend f\n    acl x pathbeg /a\n", 2, "unknown fetch method 'pathbeg'"),
+    # -- errorfile, captures, checks, options ------------------------------------------
+    ("errorfile code", "defaults\n    errorfile 302 /dev/null\n", 2,
+     "errorfile: status code '302' cannot be customized"),
+    ("errorfile missing", "defaults\n    errorfile 503 /nonexistent/503.http\n", 2,
+     "errorfile 503: error opening file '/nonexistent/503.http'"),
+    ("errorfile args", "defaults\n    errorfile 503\n", 2, "'errorfile' expects <code> and <file>"),
+    ("capture form", "frontend f\n    capture request header Host 32\n", 2,
+     "'capture request header' expects <name> len <length>"),
+    ("capture len", "frontend f\n    capture request header Host len 0\n", 2,
+     "len must be greater than 0"),
+    ("http-check send", "backend b\n    http-check send method GET\n", 2,
+     "http-check send: unknown option 'method'"),
+    ("http-check expect", "backend b\n    http-check expect code 200\n", 2,
+     "http-check expect: expects [!] status|rstatus|string|rstring <pattern>"),
+    ("http-check regex", "backend b\n    http-check expect rstring (\n", 2,
+     "http-check expect: bad regex '('"),
+    ("option argument", "defaults\n    option httplog clf\n", 2,
+     "'option httplog' takes no argument, got 'clf'"),
+    ("forwardfor except", "defaults\n    option forwardfor except somewhere\n", 2,
+     "option forwardfor: except expects a network, got 'somewhere'"),
+    ("forwardfor arg", "defaults\n    option forwardfor always\n", 2,
+     "option forwardfor: unknown argument 'always'"),
+    ("httpchk args", "defaults\n    option httpchk GET / HTTP/1.1 extra\n", 2,
+     "option httpchk: expects at most <method> <uri> <version>"),
+    ("mysql-check", "defaults\n    option mysql-check login x\n", 2,
+     "option mysql-check: expects [user <username> [post-41]]"),
+    ("stats auth", "defaults\n    stats auth admin\n", 2, "'stats auth' expects <user>:<password>"),
+]  # fmt: skip
+
+
+def _errors(text: str) -> list[str]:
+    with pytest.raises(ConfigErrors) as info:
+        load_text(text, name="t.cfg", env={})
+    return [str(error) for error in info.value.errors]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_error_message(text: str, line: int, message: str) -> None:
+    errors = _errors(text)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"t.cfg:{line}: "), errors
+    assert message in errors[0]
+
+
+def test_errors_are_all_reported_in_file_order(tmp_path: Path) -> None:
+    cfg = tmp_path / "many.cfg"
+    cfg.write_text(
+        "global\n    maxconn x\n"
+        "frontend f\n    bind :80 sll\n    default_backend missing\n"
+        "backend b\n    server s 127.0.0.1:1 weight 999\n    frobnicate\n"
+    )
+    errors = check([cfg], env={})
+    assert [e.split(": ", 1)[0] for e in errors] == [f"{cfg}:{n}" for n in (2, 4, 5, 7, 8)]
+
+
+def test_missing_file_is_an_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.cfg"
+    assert check([missing]) == [
+        f"{missing}:0: cannot open configuration file: No such file or directory"
+    ]
