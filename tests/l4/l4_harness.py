@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+import shutil
 import socket
 import struct
+import subprocess
+import sys
+import tempfile
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, TypeVar
 
 from balancekit_server.logs import Logger
@@ -244,3 +251,91 @@ def wait_until(check: Callable[[], bool], timeout: float = 10, what: str = "cond
             return
         pause.wait(0.02)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+_STARTED = re.compile(r"Proxy (\S+) started on (.*)\.$")
+
+
+class ServerProcess:
+    """`balancekit-server -f <config>` as a real process; ports are read from its notices.
+
+    Binds in the config use port 0; the runtime prints `Proxy NAME started on
+    host:port, …` on stderr and `addresses[NAME]` holds what was bound.
+    """
+
+    def __init__(self, config: str, *, expect: Sequence[str] = ()) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="bk-l4-"))
+        self.config_path = self.dir / "haproxy.cfg"
+        self.config_path.write_text(config)
+        self.stdout_path = self.dir / "stdout.log"
+        self.stderr_path = self.dir / "stderr.log"
+        self.addresses: dict[str, list[tuple[str, int]]] = {}
+        out = self.stdout_path.open("wb")
+        err = self.stderr_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "balancekit_server.cli", "-f", str(self.config_path)],
+            stdout=out,
+            stderr=err,
+        )
+        out.close()
+        err.close()
+        wanted = set(expect)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            self._read_notices()
+            if self.process.poll() is not None:
+                raise RuntimeError(f"balancekit-server exited:\n{self.stderr()}")
+            if wanted and wanted <= set(self.addresses):
+                return
+            if not wanted and self.addresses:
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"balancekit-server did not start:\n{self.stderr()}")
+
+    def _read_notices(self) -> None:
+        for line in self.stderr().splitlines():
+            match = _STARTED.search(line)
+            if match:
+                pairs = []
+                for item in match.group(2).split(", "):
+                    host, _, port = item.rpartition(":")
+                    pairs.append((host, int(port)))
+                self.addresses[match.group(1)] = pairs
+
+    def port(self, name: str, index: int = 0) -> int:
+        return self.addresses[name][index][1]
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(errors="replace")
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def signal(self, sig: int) -> None:
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float = 20) -> int:
+        return self.process.wait(timeout)
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
