@@ -1,0 +1,28 @@
+"""L7: the HTTP reverse proxy (`mode http`).
+
+One proxy core (`HttpProxy`) with two front doors: a fast asyncio-Protocol
+server (`serve`, used by `balancekit-server`) and an ASGI application
+(`ProxyApp`) for any ASGI server.  See docs/http.md.
+"""
+
+from __future__ import annotations
+
+from .asgi import ProxyApp
+from .errors import ErrorPage, ErrorPages
+from .headers import ForwardFor, HeaderEdit
+from .listen import HttpListener, serve
+from .proxy import BackendSettings, FrontendSettings, HttpLogEntry, HttpProxy
+
+__all__ = [
+    "BackendSettings",
+    "ErrorPage",
+    "ErrorPages",
+    "ForwardFor",
+    "FrontendSettings",
+    "HeaderEdit",
+    "HttpListener",
+    "HttpLogEntry",
+    "HttpProxy",
+    "ProxyApp",
+    "serve",
+]

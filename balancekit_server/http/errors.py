@@ -1,0 +1,164 @@
+"""The answers the proxy writes itself: HAProxy's default error pages and `errorfile`.
+
+Clients, monitoring and tests written against HAProxy look at these exact bytes
+(status line, `Cache-Control: no-cache`, the short HTML body), so the defaults
+reproduce what HAProxy 2.6 puts on the wire.  An `errorfile <code> <file>` holds a
+complete raw HTTP response that replaces the default as-is; an empty file (the
+classic `/dev/null` trick for 408) means "close without answering".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["DEFAULT_STATUSES", "ErrorPage", "ErrorPages", "load_errorfile", "reason_phrase"]
+
+# status -> (reason phrase, sentence of the HTML body, whether HAProxy closes after it)
+_DEFAULTS: dict[int, tuple[str, str, bool]] = {
+    200: ("OK", "Service ready.", False),
+    400: ("Bad request", "Your browser sent an invalid request.", True),
+    401: ("Unauthorized", "You need a valid user and password to access this content.", False),
+    403: ("Forbidden", "Request forbidden by administrative rules.", False),
+    404: ("Not Found", "The resource could not be found.", False),
+    405: (
+        "Method Not Allowed",
+        "A request was made of a resource using a request method not supported by that resource",
+        False,
+    ),
+    408: ("Request Time-out", "Your browser didn't send a complete request in time.", True),
+    410: (
+        "Gone",
+        "The resource is no longer available and will not be available again.",
+        False,
+    ),
+    413: ("Payload Too Large", "The request entity exceeds the maximum allowed.", False),
+    429: (
+        "Too Many Requests",
+        "You have sent too many requests in a given amount of time.",
+        False,
+    ),
+    500: ("Internal Server Error", "An internal server error occurred.", False),
+    502: ("Bad Gateway", "The server returned an invalid or incomplete response.", False),
+    503: ("Service Unavailable", "No server is available to handle this request.", False),
+    504: ("Gateway Time-out", "The server didn't respond in time.", False),
+}
+
+DEFAULT_STATUSES = tuple(sorted(_DEFAULTS))
+
+_REASONS = {
+    100: "Continue",
+    101: "Switching Protocols",
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    301: "Moved Permanently",
+    302: "Found",
+    303: "See Other",
+    304: "Not Modified",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
+    431: "Request Header Fields Too Large",
+}
+
+
+def reason_phrase(status: int) -> str:
+    """The reason phrase HAProxy prints for `status` (its own wording for its error codes)."""
+    if status in _DEFAULTS:
+        return _DEFAULTS[status][0]
+    return _REASONS.get(status, "Unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorPage:
+    """One complete response the proxy sends by itself.
+
+    `raw` is what goes on an HTTP/1.1 wire; `status`, `headers` and `body` are the
+    same response split up for ASGI servers, which serialize it themselves.  An
+    empty `raw` means: send nothing, just close.
+    """
+
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+    raw: bytes
+    close: bool
+
+    @classmethod
+    def from_raw(cls, raw: bytes, *, source: str = "errorfile") -> ErrorPage:
+        """Split a raw HTTP response (an errorfile's content) into its parts."""
+        if not raw.strip():
+            return cls(0, (), b"", b"", True)
+        head, sep, body = raw.partition(b"\r\n\r\n")
+        if not sep:
+            head, sep, body = raw.partition(b"\n\n")
+        lines = head.replace(b"\r\n", b"\n").split(b"\n")
+        parts = lines[0].split(b" ", 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+            raise ValueError(f"{source}: does not start with an HTTP status line")
+        headers: list[tuple[bytes, bytes]] = []
+        close = False
+        for line in lines[1:]:
+            name, colon, value = line.partition(b":")
+            if not colon:
+                raise ValueError(f"{source}: malformed header line {line!r}")
+            name, value = name.strip(), value.strip()
+            if name.lower() == b"connection" and value.lower() == b"close":
+                close = True
+            headers.append((name, value))
+        return cls(int(parts[1]), tuple(headers), body, raw, close)
+
+    @classmethod
+    def default(cls, status: int) -> ErrorPage:
+        """HAProxy's built-in page for `status` (500's page for codes it has none for)."""
+        reason, sentence, close = _DEFAULTS.get(status, _DEFAULTS[500])
+        if status not in _DEFAULTS:
+            status = 500
+        body = f"<html><body><h1>{status} {reason}</h1>\n{sentence}\n</body></html>\n".encode()
+        headers: list[tuple[bytes, bytes]] = [
+            (b"Content-length", str(len(body)).encode()),
+            (b"Cache-Control", b"no-cache"),
+        ]
+        if close:
+            headers.append((b"Connection", b"close"))
+        headers.append((b"Content-Type", b"text/html"))
+        head = f"HTTP/1.1 {status} {reason}\r\n".encode() + b"".join(
+            name + b": " + value + b"\r\n" for name, value in headers
+        )
+        return cls(status, tuple(headers), body, head + b"\r\n" + body, close)
+
+
+def load_errorfile(path: str | Path) -> ErrorPage:
+    """Read one `errorfile`; a missing or malformed file is a clear `ValueError`."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"errorfile '{path}': {exc.strerror}") from None
+    return ErrorPage.from_raw(raw, source=f"errorfile '{path}'")
+
+
+class ErrorPages:
+    """Default pages with a proxy's `errorfile` overrides on top (built once at load)."""
+
+    __slots__ = ("_pages",)
+
+    def __init__(self, overrides: Mapping[int, ErrorPage | bytes | str | Path] | None = None):
+        self._pages: dict[int, ErrorPage] = {s: ErrorPage.default(s) for s in DEFAULT_STATUSES}
+        for status, page in (overrides or {}).items():
+            if isinstance(page, ErrorPage):
+                self._pages[status] = page
+            elif isinstance(page, bytes):
+                self._pages[status] = ErrorPage.from_raw(page)
+            else:
+                self._pages[status] = load_errorfile(page)
+
+    def __getitem__(self, status: int) -> ErrorPage:
+        page = self._pages.get(status)
+        if page is None:
+            page = self._pages[status] = ErrorPage.default(status)
+        return page
+
+    def __repr__(self) -> str:
+        custom = sorted(s for s, p in self._pages.items() if p != ErrorPage.default(s))
+        return f"<ErrorPages overrides={custom}>"

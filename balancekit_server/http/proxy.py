@@ -1,0 +1,741 @@
+"""The one HTTP proxy: route a request, lease a server, relay the exchange, log it.
+
+Both front doors — the fast `asyncio.Protocol` server (`server.py`) and the ASGI
+application (`asgi.py`) — describe an incoming request as an `Exchange` and call
+`HttpProxy.handle`.  Everything that decides anything (rules, backend choice,
+server lease and queue, retries and redispatch, header rewriting, error pages,
+log lines) lives here once, so the two entry points cannot drift apart.
+
+The exchange only knows how to read the request body and write the response to
+its client; the proxy never sees a socket of the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from balancekit import Backend, Headers, Lease, NoServerAvailable, Request
+
+from .errors import ErrorPage, ErrorPages, reason_phrase
+from .headers import ForwardFor, RawHeaders, apply_edits, connection_tokens, strip_hop_by_hop
+from .upstream import UpstreamConnection, UpstreamError, UpstreamPool, UpstreamTimeout
+
+__all__ = [
+    "BackendSettings",
+    "Exchange",
+    "FrontendSettings",
+    "HttpLogEntry",
+    "HttpProxy",
+    "RouterLike",
+]
+
+_NO_BODY_STATUS = frozenset({204, 304})
+
+
+class RouterLike(Protocol):
+    """What the proxy needs from `balancekit.routing.Router`."""
+
+    def route(self, request: Request) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FrontendSettings:
+    """The frontend options the HTTP proxy reads (same names as the config model's
+    `Frontend`, which can be passed instead)."""
+
+    name: str = "http"
+    timeout_client: float | None = None
+    timeout_http_request: float | None = None
+    timeout_http_keep_alive: float | None = None
+    httplog: bool = False
+    dontlognull: bool = False
+    forwardfor: ForwardFor | None = None
+    errorfiles: Mapping[int, bytes] = field(default_factory=dict)
+    http_server_close: bool = False
+    httpclose: bool = False
+    x_forwarded_proto: bool = False
+    x_forwarded_host: bool = False
+    max_header_size: int = 15360  # HAProxy: tune.bufsize 16384 - tune.maxrewrite 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSettings:
+    """The backend options the HTTP proxy reads (the config model's `BackendRuntime`
+    has the same names and can be passed instead)."""
+
+    name: str
+    backend: Backend
+    timeout_connect: float | None = 5.0
+    timeout_server: float | None = None
+    timeout_queue: float | None = None
+    retries: int = 3
+    redispatch: bool = False
+    forwardfor: ForwardFor | None = None
+    errorfiles: Mapping[int, bytes] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class HttpLogEntry:
+    """Everything an `option httplog` line says about one request."""
+
+    client_ip: str
+    client_port: int
+    request_date: float
+    frontend: str
+    backend: str
+    server: str | None
+    treq: int
+    tw: int
+    tc: int
+    tr: int
+    ta: int
+    status: int
+    bytes_read: int
+    request_line: str
+    termination: str = "--"
+    retries: int = 0
+    redispatched: bool = False
+    srv_queue: int = 0
+    backend_queue: int = 0
+    ssl: bool = False
+    feconn: int = 0
+    beconn: int = 0
+    srv_conn: int = 0
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class Exchange:
+    """One client request as a front door presents it to the proxy.
+
+    Subclasses fill the request fields and implement the response half.  Times
+    are `loop.time()` values; `request_date` is wall-clock for the log line.
+    """
+
+    # request, filled by the front door
+    method: bytes = b"GET"
+    target: bytes = b"/"
+    version: bytes = b"1.1"
+    headers: RawHeaders
+    tokens: set[bytes]  # Connection header tokens (lower case)
+    src: str = ""
+    src_port: int = 0
+    dst: str = ""
+    dst_port: int = 0
+    ssl: bool = False
+    sni: str = ""
+    content_length: int | None = None
+    chunked: bool = False
+    upgrade: bool = False
+    client_keep_alive: bool = True
+    t_start: float = 0.0
+    t_head: float = 0.0
+    request_date: float = 0.0
+    # response progress, updated by the proxy
+    status: int = 0
+    bytes_out: int = 0
+    keep_alive: bool = True  # whether the client connection can serve another request
+
+    def read_framing(self) -> bool:
+        """Set `content_length`/`chunked` from the headers; True if `Expect: 100-continue`.
+
+        The parser already rejected ambiguous framing (both headers, or two
+        different lengths), so what is left here is unambiguous.
+        """
+        expect = False
+        self.content_length = None
+        self.chunked = False
+        for name, value in self.headers:
+            low = name.lower()
+            if low == b"content-length":
+                self.content_length = int(value)
+            elif low == b"transfer-encoding":
+                self.chunked = True
+            elif low == b"expect" and value.lower() == b"100-continue":
+                expect = True
+        if self.chunked:
+            self.content_length = None
+        return expect
+
+    @property
+    def has_body(self) -> bool:
+        return self.chunked or bool(self.content_length)
+
+    async def read_body(self) -> bytes:
+        """Next request-body chunk; b"" once the body is complete."""
+        raise NotImplementedError
+
+    def send_page(self, page: ErrorPage) -> None:
+        """A complete local response (error page, redirect, `return`)."""
+        raise NotImplementedError
+
+    def send_interim(self, status: int, reason: bytes, headers: RawHeaders) -> None:
+        raise NotImplementedError
+
+    def begin_response(
+        self, status: int, reason: bytes, headers: RawHeaders, length: int | None, body: bool
+    ) -> None:
+        """Response head; `length` None with `body` means the body's size is unknown."""
+        raise NotImplementedError
+
+    def write_body(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def end_response(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        """The response cannot be completed: drop the client connection."""
+        raise NotImplementedError
+
+    def set_producer(self, conn: UpstreamConnection | None) -> None:
+        """The upstream connection to pause while the client does not read."""
+        raise NotImplementedError
+
+    async def wait_response(self, relay: Relay) -> None:
+        """Return once the response is complete (or raise the upstream error)."""
+        raise NotImplementedError
+
+    def start_tunnel(self, conn: UpstreamConnection, leftover: bytes) -> bool:
+        """Switch to a raw byte tunnel with `conn` (101 Switching Protocols)."""
+        return False
+
+    def on_client_lost(self, callback: Callable[[], None] | None) -> None:
+        """Call `callback` if the client goes away while the proxy waits."""
+
+
+class Relay:
+    """The response sink of one exchange: upstream callbacks → client writes."""
+
+    __slots__ = (
+        "closing",
+        "conn",
+        "exchange",
+        "future",
+        "head_request",
+        "started",
+        "t_response",
+        "upgraded",
+    )
+
+    def __init__(self, exchange: Exchange, conn: UpstreamConnection, head_request: bool) -> None:
+        self.exchange = exchange
+        self.conn = conn
+        self.future: asyncio.Future[None] = conn.pool.loop.create_future()
+        self.head_request = head_request
+        self.started = False
+        self.upgraded = False
+        self.closing = False
+        self.t_response = 0.0
+
+    def on_interim(self, status: int, reason: bytes, headers: RawHeaders) -> None:
+        self.exchange.send_interim(status, reason, headers)
+
+    def on_head(self, status: int, reason: bytes, headers: RawHeaders, keep_alive: bool) -> None:
+        ex = self.exchange
+        self.t_response = self.conn.pool.loop.time()
+        self.started = True
+        tokens = connection_tokens(headers)
+        upgrading = status == 101 and ex.upgrade
+        out = strip_hop_by_hop(headers, tokens, keep_upgrade=upgrading)
+        length: int | None = None
+        body = not (self.head_request or status in _NO_BODY_STATUS or status < 200)
+        if self.head_request or status == 304:
+            # Content-Length describes the entity the GET would return: keep it.
+            for name, value in headers:
+                if name.lower() == b"content-length":
+                    out.append((name, value))
+                    break
+        elif body:
+            for name, value in headers:
+                if name.lower() == b"content-length":
+                    try:
+                        length = int(value)
+                    except ValueError:
+                        length = None
+                    break
+            if any(n.lower() == b"transfer-encoding" for n, _ in headers):
+                length = None
+        if upgrading:
+            out.append((b"Connection", b"upgrade"))
+        ex.status = status
+        ex.begin_response(status, reason or reason_phrase(status).encode(), out, length, body)
+
+    def on_body(self, data: bytes) -> None:
+        self.exchange.write_body(data)
+
+    def on_done(self) -> None:
+        if not self.upgraded:
+            self.exchange.end_response()
+        if not self.future.done():
+            self.future.set_result(None)
+
+    def on_upgrade(self, leftover: bytes) -> None:
+        self.upgraded = True
+        if not self.exchange.start_tunnel(self.conn, leftover):
+            self.conn.abort()
+        if not self.future.done():
+            self.future.set_result(None)
+
+    def on_error(self, exc: UpstreamError) -> None:
+        if not self.future.done():
+            self.future.set_exception(exc)
+
+    def client_lost(self) -> None:
+        self.conn.abort()
+        if not self.future.done():
+            self.future.set_exception(ConnectionResetError("client went away"))
+
+
+@dataclass(slots=True)
+class _BackendState:
+    settings: Any  # BackendSettings or the config model's BackendRuntime
+    backend: Backend
+    pools: dict[str, UpstreamPool]
+    errors: ErrorPages | None
+    forwardfor: ForwardFor | None
+    counters: Any = None
+
+
+class _Failure(Exception):
+    def __init__(self, status: int, termination: str) -> None:
+        super().__init__(status)
+        self.status = status
+        self.termination = termination
+
+
+class HttpProxy:
+    """Routing + balancing + relaying for one `mode http` frontend.
+
+    `router` is anything with `route(Request) -> Decision` (the compiled frontend
+    rules); `backends` maps names to `BackendSettings`/`BackendRuntime` objects or
+    bare `Backend`s (then with default timeouts).  `log` receives one
+    `HttpLogEntry` per request when `option httplog` is on (or always, if given
+    and the frontend has no such flag).
+    """
+
+    def __init__(
+        self,
+        router: RouterLike,
+        backends: Mapping[str, Any],
+        frontend: Any = None,
+        *,
+        log: Callable[[HttpLogEntry], None] | None = None,
+        counters: Any = None,
+    ) -> None:
+        self.router = router
+        self.frontend = frontend if frontend is not None else FrontendSettings()
+        self.name: str = self.frontend.name
+        self.errors = ErrorPages(getattr(self.frontend, "errorfiles", None) or {})
+        self.forwardfor: ForwardFor | None = getattr(self.frontend, "forwardfor", None)
+        self.x_forwarded_proto = bool(getattr(self.frontend, "x_forwarded_proto", False))
+        self.x_forwarded_host = bool(getattr(self.frontend, "x_forwarded_host", False))
+        self.log = log
+        self.counters = counters
+        self.fe_counters = counters.frontend(self.name) if counters is not None else None
+        self.active = 0  # requests in progress (feconn in logs)
+        self._backends: dict[str, _BackendState] = {}
+        for name, item in backends.items():
+            settings = (
+                BackendSettings(name=name, backend=item) if isinstance(item, Backend) else item
+            )
+            errorfiles = getattr(settings, "errorfiles", None)
+            self._backends[name] = _BackendState(
+                settings=settings,
+                backend=settings.backend,
+                pools={},
+                errors=ErrorPages(errorfiles) if errorfiles else None,
+                forwardfor=getattr(settings, "forwardfor", None),
+                counters=(counters.backend(name) if counters is not None else None),
+            )
+
+    def __repr__(self) -> str:
+        return f"<HttpProxy {self.name} backends={sorted(self._backends)} active={self.active}>"
+
+    # -- helpers used by front doors -----------------------------------------------
+
+    def error_page(self, status: int) -> ErrorPage:
+        return self.errors[status]
+
+    def close(self) -> None:
+        """Close idle upstream connections (shutdown)."""
+        for state in self._backends.values():
+            for pool in state.pools.values():
+                pool.close()
+
+    def pool(self, backend: str, server: str) -> UpstreamPool:
+        """The keep-alive pool of one server (created on first use)."""
+        state = self._backends[backend]
+        return self._pool(state, server)
+
+    def _pool(self, state: _BackendState, server_name: str) -> UpstreamPool:
+        pool = state.pools.get(server_name)
+        if pool is None:
+            server = state.backend.member(server_name).server
+            port = server.port
+            if port is None:
+                raise UpstreamError(f"server '{server_name}' has no port")
+            pool = state.pools[server_name] = UpstreamPool(server.host, port)
+        return pool
+
+    # -- the request ------------------------------------------------------------------
+
+    def build_request(self, ex: Exchange) -> Request:
+        target = ex.target.decode("latin-1")
+        if not target.startswith("/"):
+            # absolute-form (proxy-style) or '*': route on the path part only
+            scheme_sep = target.find("://")
+            if scheme_sep >= 0:
+                slash = target.find("/", scheme_sep + 3)
+                target = target[slash:] if slash >= 0 else "/"
+        path, _, query = target.partition("?")
+        return Request(
+            ex.src,
+            ex.method.decode("latin-1"),
+            path,
+            query,
+            Headers([(n.decode("latin-1"), v.decode("latin-1")) for n, v in ex.headers]),
+            src_port=ex.src_port,
+            dst=ex.dst,
+            dst_port=ex.dst_port,
+            version="HTTP/" + ex.version.decode("latin-1"),
+            uri=ex.target.decode("latin-1"),
+            ssl=ex.ssl,
+            sni=ex.sni,
+        )
+
+    async def handle(self, ex: Exchange) -> None:
+        """Serve one request from `ex` to completion; never raises for I/O errors."""
+        self.active += 1
+        fe = self.fe_counters
+        if fe is not None:
+            fe.request()
+        entry = HttpLogEntry(
+            client_ip=ex.src,
+            client_port=ex.src_port,
+            request_date=ex.request_date,
+            frontend=self.name,
+            backend=self.name,
+            server=None,
+            treq=_ms(ex.t_head - ex.t_start),
+            tw=-1,
+            tc=-1,
+            tr=-1,
+            ta=0,
+            status=0,
+            bytes_read=0,
+            request_line=(
+                f"{ex.method.decode('latin-1')} {ex.target.decode('latin-1')} "
+                f"HTTP/{ex.version.decode('latin-1')}"
+            ),
+            ssl=ex.ssl,
+        )
+        try:
+            await self._handle(ex, entry)
+        except Exception:  # a bug must not kill the connection silently: answer 500
+            entry.termination = "PH"
+            if ex.status == 0:
+                self._local(ex, self.errors[500], entry, "PH")
+            else:
+                ex.abort()
+            raise
+        finally:
+            self.active -= 1
+            loop_time = asyncio.get_running_loop().time()
+            entry.ta = _ms(loop_time - ex.t_start)
+            entry.status = ex.status or entry.status
+            entry.bytes_read = ex.bytes_out
+            entry.feconn = self.active + 1
+            if fe is not None and ex.status:
+                fe.response(ex.status)
+                fe.add_bytes(bout=ex.bytes_out)
+            if self.log is not None:
+                self.log(entry)
+
+    def _local(self, ex: Exchange, page: ErrorPage, entry: HttpLogEntry, term: str) -> None:
+        entry.termination = term
+        ex.status = page.status
+        if page.close:
+            ex.keep_alive = False
+        ex.send_page(page)
+
+    async def _handle(self, ex: Exchange, entry: HttpLogEntry) -> None:
+        request = self.build_request(ex)
+        decision = self.router.route(request)
+        action = getattr(decision, "action", "forward")
+        if action != "forward":
+            self._answer_locally(ex, decision, action, entry)
+            return
+        backend_name = getattr(decision, "backend", None)
+        state = self._backends.get(backend_name) if backend_name else None
+        if state is None:
+            # No use_backend matched and no default_backend: HAProxy answers 503.
+            self._local(ex, self.errors[503], entry, "PR" if backend_name else "SC")
+            return
+        entry.backend = state.backend.name
+        headers = self._upstream_headers(ex, decision, state)
+        head = self._request_head(ex, headers)
+        await self._forward(ex, request, state, head, entry)
+
+    def _answer_locally(
+        self, ex: Exchange, decision: Any, action: str, entry: HttpLogEntry
+    ) -> None:
+        status = int(getattr(decision, "status", 0) or 0)
+        if action == "deny":
+            if self.fe_counters is not None:
+                self.fe_counters.dreq += 1
+            self._local(ex, self.errors[status or 403], entry, "PR")
+            return
+        if action == "redirect":
+            location = str(getattr(decision, "location", "") or "/")
+            page = _simple_page(status or 302, [(b"Location", location.encode("latin-1"))], b"")
+            self._local(ex, page, entry, "LR")
+            return
+        if action == "return":
+            body = getattr(decision, "body", b"") or b""
+            if isinstance(body, str):
+                body = body.encode()
+            headers: list[tuple[bytes, bytes]] = []
+            content_type = getattr(decision, "content_type", None)
+            if content_type:
+                headers.append((b"Content-Type", str(content_type).encode("latin-1")))
+            self._local(ex, _simple_page(status or 200, headers, body), entry, "LR")
+            return
+        raise ValueError(f"unknown routing action '{action}'")
+
+    def _upstream_headers(self, ex: Exchange, decision: Any, state: _BackendState) -> RawHeaders:
+        headers = strip_hop_by_hop(ex.headers, ex.tokens, keep_upgrade=ex.upgrade)
+        edits = getattr(decision, "header_edits", None) or getattr(decision, "edits", None)
+        if edits:
+            headers = apply_edits(headers, edits)
+        forwardfor = _merge_forwardfor(self.forwardfor, state.forwardfor)
+        if forwardfor is not None:
+            forwardfor.apply(headers, ex.src)
+        if self.x_forwarded_proto:
+            headers.append((b"X-Forwarded-Proto", b"https" if ex.ssl else b"http"))
+        if self.x_forwarded_host:
+            host = next((v for n, v in ex.headers if n.lower() == b"host"), None)
+            if host is not None:
+                headers.append((b"X-Forwarded-Host", host))
+        return headers
+
+    @staticmethod
+    def _request_head(ex: Exchange, headers: RawHeaders) -> bytes:
+        parts = [ex.method, b" ", ex.target, b" HTTP/1.1\r\n"]
+        for name, value in headers:
+            parts += (name, b": ", value, b"\r\n")
+        if ex.chunked:
+            parts.append(b"Transfer-Encoding: chunked\r\n")
+        elif ex.content_length is not None and (
+            ex.content_length or ex.method in (b"POST", b"PUT", b"PATCH")
+        ):
+            parts += (b"Content-Length: ", str(ex.content_length).encode(), b"\r\n")
+        if ex.upgrade:
+            parts.append(b"Connection: upgrade\r\n")
+        parts.append(b"\r\n")
+        return b"".join(parts)
+
+    # -- forwarding ---------------------------------------------------------------------
+
+    async def _acquire(
+        self, state: _BackendState, request: Request, avoid: str | None, entry: HttpLogEntry
+    ) -> Lease:
+        backend = state.backend
+        lease = backend.acquire(request, avoid=avoid)
+        if lease.granted:
+            return lease
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        lease.on_granted = lambda _lease: None if waiter.done() else waiter.set_result(None)
+        entry.backend_queue = backend.queued
+        settings = state.settings
+        timeout = getattr(settings, "timeout_queue", None) or getattr(
+            settings, "timeout_connect", None
+        )
+        t0 = loop.time()
+        try:
+            async with asyncio.timeout(timeout):
+                await waiter
+        except TimeoutError:
+            backend.cancel(lease)
+            raise _Failure(503, "sQ") from None
+        except BaseException:
+            backend.cancel(lease)
+            raise
+        entry.tw = _ms(loop.time() - t0)
+        return lease
+
+    async def _forward(
+        self,
+        ex: Exchange,
+        request: Request,
+        state: _BackendState,
+        head: bytes,
+        entry: HttpLogEntry,
+    ) -> None:
+        settings = state.settings
+        backend = state.backend
+        retries_left = int(getattr(settings, "retries", 3))
+        redispatch = bool(getattr(settings, "redispatch", False))
+        timeout_connect = getattr(settings, "timeout_connect", None)
+        timeout_server = getattr(settings, "timeout_server", None)
+        loop = asyncio.get_running_loop()
+        avoid: str | None = None
+        replayed_idle = False
+        while True:
+            try:
+                lease = await self._acquire(state, request, avoid, entry)
+            except NoServerAvailable:
+                self._local(ex, self.errors_for(state)[503], entry, "SC")
+                return
+            except _Failure as failure:
+                self._local(ex, self.errors_for(state)[failure.status], entry, failure.termination)
+                return
+            if entry.tw < 0:
+                entry.tw = 0
+            server = lease.server
+            assert server is not None
+            entry.server = server.name
+            t_connect = loop.time()
+            try:
+                pool = self._pool(state, server.name)
+                conn = pool.take_idle()
+                if conn is None:
+                    conn = await pool.connect(timeout_connect)
+            except (OSError, TimeoutError, UpstreamError):
+                backend.release(lease)
+                if state.counters is not None:
+                    state.counters.econ += 1
+                if retries_left <= 0:
+                    entry.server = server.name
+                    self._local(ex, self.errors_for(state)[503], entry, "SC")
+                    return
+                retries_left -= 1
+                entry.retries += 1
+                if redispatch and retries_left == 0 and len(backend.members) > 1:
+                    avoid = server.name
+                    entry.redispatched = True
+                await asyncio.sleep(0)  # HAProxy waits ~1s between retries to one server
+                continue
+            entry.tc = _ms(loop.time() - t_connect)
+            entry.srv_conn = backend.member(server.name).inflight
+            entry.beconn = sum(m.inflight for m in backend.members)
+            outcome = await self._exchange(ex, conn, head, timeout_server, entry)
+            backend.release(lease)
+            if outcome == "replay" and not replayed_idle:
+                # A reused idle connection was closed by the server before answering:
+                # nothing reached it, so the request is replayed once on a new one.
+                replayed_idle = True
+                continue
+            if outcome == "replay":
+                self._local(ex, self.errors_for(state)[502], entry, "SH")
+            return
+
+    def errors_for(self, state: _BackendState) -> ErrorPages:
+        return state.errors or self.errors
+
+    async def _exchange(
+        self,
+        ex: Exchange,
+        conn: UpstreamConnection,
+        head: bytes,
+        timeout_server: float | None,
+        entry: HttpLogEntry,
+    ) -> str:
+        head_request = ex.method == b"HEAD"
+        relay = Relay(ex, conn, head_request)
+        ex.set_producer(conn)
+        ex.on_client_lost(relay.client_lost)
+        conn.start(relay, head, head_request=head_request, timeout=timeout_server)
+        loop = asyncio.get_running_loop()
+        t_sent = loop.time()
+        try:
+            if ex.has_body:
+                await self._send_body(ex, conn, relay)
+            await ex.wait_response(relay)
+        except UpstreamTimeout:
+            conn.abort()
+            return self._upstream_failed(ex, relay, entry, 504, "sH", "sD")
+        except UpstreamError:
+            conn.abort()
+            if conn.reused and conn.received == 0 and not relay.started and not ex.has_body:
+                return "replay"
+            return self._upstream_failed(ex, relay, entry, 502, "SH", "SD")
+        except (ConnectionError, asyncio.CancelledError):
+            conn.abort()
+            entry.termination = "CD" if relay.started else "CH"
+            ex.keep_alive = False
+            return "client"
+        finally:
+            ex.set_producer(None)
+            ex.on_client_lost(None)
+        if relay.t_response:
+            entry.tr = _ms(relay.t_response - t_sent)
+        if relay.closing:
+            ex.keep_alive = False
+        return "done"
+
+    def _upstream_failed(
+        self, ex: Exchange, relay: Relay, entry: HttpLogEntry, status: int, before: str, during: str
+    ) -> str:
+        if relay.started:
+            entry.termination = during
+            ex.keep_alive = False
+            ex.abort()
+        else:
+            self._local(ex, self.errors[status], entry, before)
+        return "failed"
+
+    async def _send_body(self, ex: Exchange, conn: UpstreamConnection, relay: Relay) -> None:
+        chunked = ex.chunked
+        while True:
+            data = await ex.read_body()
+            if relay.future.done() and relay.future.exception() is not None:
+                return
+            if not data:
+                if chunked:
+                    conn.write(b"0\r\n\r\n")  # trailers are dropped
+                return
+            if chunked:
+                conn.write(b"%x\r\n%b\r\n" % (len(data), data))
+            else:
+                conn.write(data)
+            await conn.drain()
+
+
+def _merge_forwardfor(front: ForwardFor | None, back: ForwardFor | None) -> ForwardFor | None:
+    """HAProxy: either side enables it; the backend's header name wins; `if-none`
+    only when both sides that set it say so."""
+    if front is None:
+        return back
+    if back is None:
+        return front
+    return ForwardFor(
+        header=back.header,
+        except_net=back.except_net or front.except_net,
+        if_none=front.if_none and back.if_none,
+    )
+
+
+def _simple_page(status: int, headers: Iterable[tuple[bytes, bytes]], body: bytes) -> ErrorPage:
+    """A locally generated response (redirect, `http-request return`)."""
+    hdrs = [*headers, (b"content-length", str(len(body)).encode())]
+    if status in (301, 302, 303, 307, 308):
+        hdrs.append((b"cache-control", b"no-cache"))
+    head = f"HTTP/1.1 {status} {reason_phrase(status)}\r\n".encode() + b"".join(
+        n + b": " + v + b"\r\n" for n, v in hdrs
+    )
+    return ErrorPage(status, tuple(hdrs), body, head + b"\r\n" + body, False)
+
+
+def _ms(seconds: float) -> int:
+    return max(0, int(seconds * 1000))
+
+
+def wall_clock() -> float:
+    return time.time()

@@ -1,0 +1,517 @@
+"""The fast front door: an HTTP/1.1 server as a plain `asyncio.Protocol`.
+
+An ASGI host adds a scope dict, two coroutines and a message per event to every
+request; for a proxy whose work per request is small, that overhead is most of
+the cost (docs/performance.md).  This protocol parses requests with httptools and
+hands each one to the shared `HttpProxy` as an `Exchange` whose response methods
+write straight to the transport — the same routing and upstream code the ASGI app
+uses, minus the ASGI layer.
+
+Client-side protections live here because they are about the client socket:
+`timeout http-request` (slow headers cannot hold a connection), header size
+limits, malformed and ambiguous framing (400, connection closed: no smuggling),
+pipelined requests served strictly in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from typing import Any
+
+import httptools
+
+from .errors import ErrorPage
+from .headers import RawHeaders, connection_tokens
+from .proxy import Exchange, HttpLogEntry, HttpProxy, Relay
+from .upstream import UpstreamConnection
+
+__all__ = ["HttpServerProtocol"]
+
+_BODY_HIGH_WATER = 256 * 1024
+_CRLF = b"\r\n"
+_STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
+
+
+def _status_line(status: int, reason: bytes) -> bytes:
+    key = (status, reason)
+    line = _STATUS_LINES.get(key)
+    if line is None:
+        line = b"HTTP/1.1 %d %s\r\n" % (status, reason)
+        if len(_STATUS_LINES) < 512:
+            _STATUS_LINES[key] = line
+    return line
+
+
+class _ServerExchange(Exchange):
+    """One request on a `HttpServerProtocol` connection."""
+
+    __slots__ = (
+        "_body",
+        "_body_done",
+        "_body_size",
+        "_body_waiter",
+        "_chunk_out",
+        "_lost_cb",
+        "conn",
+        "expect_continue",
+        "headers",
+        "tokens",
+    )
+
+    def __init__(self, conn: HttpServerProtocol) -> None:
+        self.conn = conn
+        self.headers = []
+        self.tokens = set()
+        self.expect_continue = False
+        self._body: deque[bytes] = deque()
+        self._body_size = 0
+        self._body_done = False
+        self._body_waiter: asyncio.Future[None] | None = None
+        self._chunk_out = False
+        self._lost_cb: Any = None
+
+    # -- request body ---------------------------------------------------------------
+
+    def feed_body(self, data: bytes) -> None:
+        self._body.append(data)
+        self._body_size += len(data)
+        if self._body_size > _BODY_HIGH_WATER:
+            self.conn.pause_client_reading()
+        self._wake()
+
+    def body_complete(self) -> None:
+        self._body_done = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._body_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def read_body(self) -> bytes:
+        if self.expect_continue:
+            # The client waits for permission before sending the body: HAProxy 2.x
+            # answers 100-continue itself as soon as it wants the body.
+            self.expect_continue = False
+            self.conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        while not self._body:
+            if self._body_done:
+                return b""
+            if self.conn.lost:
+                raise ConnectionResetError("client went away")
+            self.conn.resume_client_reading()
+            self._body_waiter = self.conn.loop.create_future()
+            timeout = self.conn.proxy_timeout_client
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._body_waiter
+            except TimeoutError:
+                raise ConnectionResetError("timeout client while reading the body") from None
+            finally:
+                self._body_waiter = None
+        data = self._body.popleft()
+        self._body_size -= len(data)
+        if self._body_size <= _BODY_HIGH_WATER:
+            self.conn.resume_client_reading()
+        return data
+
+    @property
+    def body_finished(self) -> bool:
+        return self._body_done or not self.has_body
+
+    # -- response ---------------------------------------------------------------------
+
+    def send_page(self, page: ErrorPage) -> None:
+        if not page.raw:
+            self.keep_alive = False
+            return
+        if not self.keep_alive and not page.close:
+            head, sep, body = page.raw.partition(b"\r\n\r\n")
+            raw = head + b"\r\nConnection: close" + sep + body
+        else:
+            raw = page.raw
+        self.bytes_out += len(page.body)
+        self.conn.write(raw)
+
+    def send_interim(self, status: int, reason: bytes, headers: RawHeaders) -> None:
+        if status == 100:
+            if not self.expect_continue:
+                return  # already said, or never asked
+            self.expect_continue = False
+        parts = [_status_line(status, reason)]
+        for name, value in headers:
+            parts += (name, b": ", value, _CRLF)
+        parts.append(_CRLF)
+        self.conn.write(b"".join(parts))
+
+    def begin_response(
+        self, status: int, reason: bytes, headers: RawHeaders, length: int | None, body: bool
+    ) -> None:
+        parts = [_status_line(status, reason)]
+        for name, value in headers:
+            parts += (name, b": ", value, _CRLF)
+        if status == 101:
+            pass
+        elif body and length is None:
+            if self.version == b"1.1":
+                self._chunk_out = True
+                parts.append(b"transfer-encoding: chunked\r\n")
+            else:
+                self.keep_alive = False  # close-delimited for HTTP/1.0 clients
+        elif body and length is not None:
+            parts += (b"content-length: ", b"%d" % length, _CRLF)
+        if status != 101:
+            if not self.keep_alive:
+                parts.append(b"connection: close\r\n")
+            elif self.version == b"1.0":
+                parts.append(b"connection: keep-alive\r\n")
+        parts.append(_CRLF)
+        self.conn.write(b"".join(parts))
+
+    def write_body(self, data: bytes) -> None:
+        self.bytes_out += len(data)
+        if self._chunk_out:
+            self.conn.write(b"%x\r\n%b\r\n" % (len(data), data))
+        else:
+            self.conn.write(data)
+
+    def end_response(self) -> None:
+        if self._chunk_out:
+            self.conn.write(b"0\r\n\r\n")
+
+    def abort(self) -> None:
+        self.keep_alive = False
+        self.conn.abort()
+
+    def set_producer(self, conn: UpstreamConnection | None) -> None:
+        self.conn.producer = conn
+        if conn is not None and self.conn.writing_paused:
+            conn.pause_reading()
+
+    async def wait_response(self, relay: Relay) -> None:
+        await relay.future
+
+    def start_tunnel(self, conn: UpstreamConnection, leftover: bytes) -> bool:
+        return self.conn.start_tunnel(conn, leftover)
+
+    def on_client_lost(self, callback: Any) -> None:
+        self._lost_cb = callback
+
+
+class HttpServerProtocol(asyncio.Protocol):
+    """One client connection: parse requests, serve them one at a time, in order."""
+
+    def __init__(self, proxy: HttpProxy, *, ssl: bool = False) -> None:
+        self.proxy = proxy
+        self.loop = asyncio.get_running_loop()
+        self.ssl = ssl
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.lost = False
+        self.writing_paused = False
+        self.reading_paused = False
+        self.producer: UpstreamConnection | None = None
+        self.tunnel: UpstreamConnection | None = None
+        self._pending: deque[_ServerExchange] = deque()
+        self._serving: _ServerExchange | None = None
+        self._parsing: _ServerExchange | None = None
+        self._url = b""
+        self._header_bytes = 0
+        self._started = False  # bytes of a new request seen
+        self._requests = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._src = ""
+        self._src_port = 0
+        self._dst = ""
+        self._dst_port = 0
+        self._sni = ""
+        self._t_first = 0.0
+        self._date_first = 0.0
+        fe = proxy.frontend
+        self._max_header = int(getattr(fe, "max_header_size", 15360) or 15360)
+        self._t_request = getattr(fe, "timeout_http_request", None) or getattr(
+            fe, "timeout_client", None
+        )
+        self._t_keepalive = getattr(fe, "timeout_http_keep_alive", None) or self._t_request
+        self.proxy_timeout_client: float | None = getattr(fe, "timeout_client", None)
+        self._close_after = bool(getattr(fe, "httpclose", False))
+
+    def __repr__(self) -> str:
+        state = "tunnel" if self.tunnel else "serving" if self._serving else "idle"
+        peer = f"{self._src}:{self._src_port}"
+        return f"<HttpServerProtocol {peer} {state} requests={self._requests}>"
+
+    # -- transport plumbing ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("", 0)
+        sock = transport.get_extra_info("sockname") or ("", 0)
+        self._src, self._src_port = str(peer[0]), int(peer[1])
+        self._dst, self._dst_port = str(sock[0]), int(sock[1])
+        if self._src.startswith("::ffff:"):
+            self._src = self._src[7:]
+        if self.ssl:
+            sslobj = transport.get_extra_info("ssl_object")
+            self._sni = str(getattr(sslobj, "bk_sni", "") or "")
+        self._arm(self._t_request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self._disarm()
+        if self.tunnel is not None:
+            self.tunnel.abort()
+            self.tunnel = None
+        serving = self._serving
+        if serving is not None:
+            serving._wake()
+            if serving._lost_cb is not None:
+                serving._lost_cb()
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+        if self.producer is not None:
+            self.producer.pause_reading()
+        elif self.tunnel is not None:
+            self.tunnel.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        if self.producer is not None:
+            self.producer.resume_reading()
+        elif self.tunnel is not None:
+            self.tunnel.resume_reading()
+
+    def pause_client_reading(self) -> None:
+        if not self.reading_paused and self.transport is not None and not self.lost:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_client_reading(self) -> None:
+        if self.reading_paused and self.transport is not None and not self.lost:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.lost:
+            self.transport.write(data)
+
+    def abort(self) -> None:
+        if self.transport is not None and not self.lost:
+            self.transport.abort()
+
+    # -- timers: http-request / keep-alive --------------------------------------------------
+
+    def _arm(self, timeout: float | None) -> None:
+        self._disarm()
+        if timeout:
+            self._timer = self.loop.call_later(timeout, self._timed_out)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        if self._serving is not None or self.lost:
+            return
+        if self._started or self._requests == 0:
+            # Slow or silent client: 408, as HAProxy answers (errorfile 408 /dev/null
+            # turns it into a silent close).
+            self._log_local(408, "cR")
+            page = self.proxy.error_page(408)
+            if page.raw:
+                self.write(page.raw)
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self.tunnel is not None:
+            self.tunnel.write(data)
+            return
+        if not self._started:
+            self._started = True
+            self._t_first = self.loop.time()
+            self._date_first = time.time()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            offset = int(upgrade.args[0]) if upgrade.args else len(data)
+            if self._parsing is not None:
+                ex = self._parsing
+                ex.feed_body(data[offset:]) if offset < len(data) else None
+                ex.body_complete()
+            self.pause_client_reading()
+        except httptools.HttpParserError:
+            self._bad_request(400)
+
+    def _bad_request(self, status: int) -> None:
+        self._disarm()
+        if self._serving is None:
+            self._log_local(status, "PR" if status != 408 else "cR")
+            page = self.proxy.error_page(status)
+            self.write(page.raw)
+        if self.transport is not None:
+            self.transport.close()
+        self.lost = True
+
+    def on_message_begin(self) -> None:
+        if not self._started:
+            self._started = True
+            self._t_first = self.loop.time()
+            self._date_first = time.time()
+        self._parsing = ex = _ServerExchange(self)
+        ex.t_start = self._t_first
+        ex.request_date = self._date_first
+        self._url = b""
+        self._header_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        self._header_bytes += len(url)
+        if self._header_bytes > self._max_header:
+            raise _TooLarge
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        ex = self._parsing
+        assert ex is not None
+        ex.headers.append((name, value))
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > self._max_header:
+            raise _TooLarge
+
+    def on_headers_complete(self) -> None:
+        ex = self._parsing
+        assert ex is not None
+        parser = self.parser
+        ex.method = parser.get_method()
+        ex.target = self._url
+        ex.version = parser.get_http_version().encode()
+        ex.t_head = self.loop.time()
+        ex.src, ex.src_port, ex.dst, ex.dst_port = (
+            self._src,
+            self._src_port,
+            self._dst,
+            self._dst_port,
+        )
+        ex.ssl = self.ssl
+        ex.sni = self._sni
+        tokens = connection_tokens(ex.headers)
+        ex.tokens = tokens
+        ex.expect_continue = ex.read_framing()
+        ex.upgrade = parser.should_upgrade() and b"upgrade" in tokens
+        ex.client_keep_alive = parser.should_keep_alive()
+        ex.keep_alive = ex.client_keep_alive and not self._close_after
+        if not ex.has_body:
+            ex.body_complete()
+        self._started = False
+        self._requests += 1
+        if self._serving is None:
+            self._start(ex)
+        else:
+            self._pending.append(ex)
+            self.pause_client_reading()
+
+    def on_body(self, body: bytes) -> None:
+        ex = self._parsing
+        if ex is not None:
+            ex.feed_body(body)
+
+    def on_message_complete(self) -> None:
+        ex = self._parsing
+        if ex is not None:
+            ex.body_complete()
+        self._parsing = None
+
+    # -- serving -------------------------------------------------------------------------
+
+    def _start(self, ex: _ServerExchange) -> None:
+        self._disarm()
+        self._serving = ex
+        task = self.loop.create_task(self._serve(ex))
+        task.add_done_callback(_report_crash)
+
+    async def _serve(self, ex: _ServerExchange) -> None:
+        try:
+            await self.proxy.handle(ex)
+        finally:
+            self._finished(ex)
+
+    def _finished(self, ex: _ServerExchange) -> None:
+        self._serving = None
+        if self.tunnel is not None or self.lost:
+            return
+        if not ex.keep_alive or not ex.body_finished or self.transport is None:
+            if self.transport is not None:
+                self.transport.close()
+            self.lost = True
+            return
+        if self._pending:
+            self._start(self._pending.popleft())
+            return
+        self.resume_client_reading()
+        self._arm(self._t_keepalive)
+
+    def start_tunnel(self, conn: UpstreamConnection, leftover: bytes) -> bool:
+        """101 was relayed: from now on, bytes flow both ways untouched."""
+        if self.lost or self.transport is None or conn.transport is None:
+            return False
+        self.tunnel = conn
+        conn.tunnel = self.transport
+        ex = self._serving
+        if ex is not None:
+            # bytes the client sent after its upgrade request
+            while ex._body:
+                conn.write(ex._body.popleft())
+        if leftover:
+            self.transport.write(leftover)
+        self.resume_client_reading()
+        return True
+
+    def _log_local(self, status: int, termination: str) -> None:
+        log = self.proxy.log
+        if log is None:
+            return
+        now = self.loop.time()
+        start = self._t_first if self._started else now
+        log(
+            HttpLogEntry(
+                client_ip=self._src,
+                client_port=self._src_port,
+                request_date=self._date_first if self._started else time.time(),
+                frontend=self.proxy.name,
+                backend=self.proxy.name,
+                server=None,
+                treq=-1,
+                tw=-1,
+                tc=-1,
+                tr=-1,
+                ta=int((now - start) * 1000),
+                status=status,
+                bytes_read=len(self.proxy.error_page(status).body),
+                request_line="<BADREQ>",
+                termination=termination,
+                ssl=self.ssl,
+            )
+        )
+
+
+class _TooLarge(Exception):
+    """Request line + headers exceed the buffer: HAProxy answers 400."""
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        with contextlib.suppress(Exception):
+            exc = task.exception()
+            if exc is not None:
+                task.get_loop().call_exception_handler(
+                    {"message": "HTTP request handler crashed", "exception": exc}
+                )

@@ -1,0 +1,363 @@
+"""Upstream side: per-server HTTP/1.1 keep-alive connections on asyncio Protocols.
+
+General-purpose clients cost a proxy most of its speed (see docs/performance.md),
+so this is deliberately lean: one `UpstreamConnection` is an `asyncio.Protocol`
+whose response parser (httptools/llhttp, never hand-written) calls straight into
+a `ResponseSink`.  The sink writes to the client as bytes arrive, so a response
+of any size streams through with no per-chunk task or await; backpressure is
+`pause_reading`/`resume_reading` on the transports.
+
+How many connections a server gets is not decided here: the `Backend` lease
+(server `maxconn`, the queue) gates requests before they reach a pool.  A pool
+only keeps idle connections for reuse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from typing import Protocol
+
+import httptools
+
+from .headers import RawHeaders
+
+__all__ = [
+    "ResponseSink",
+    "UpstreamConnection",
+    "UpstreamError",
+    "UpstreamPool",
+    "UpstreamTimeout",
+]
+
+MAX_IDLE_PER_SERVER = 256
+
+
+class UpstreamError(Exception):
+    """The server broke the exchange: reset, closed early, or sent an invalid response."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """`timeout server` expired while waiting for the server."""
+
+
+class ResponseSink(Protocol):
+    """Where a connection delivers the response, synchronously from data_received."""
+
+    def on_interim(self, status: int, reason: bytes, headers: RawHeaders) -> None: ...
+
+    def on_head(
+        self, status: int, reason: bytes, headers: RawHeaders, keep_alive: bool
+    ) -> None: ...
+
+    def on_body(self, data: bytes) -> None: ...
+
+    def on_done(self) -> None: ...
+
+    def on_upgrade(self, leftover: bytes) -> None: ...
+
+    def on_error(self, exc: UpstreamError) -> None: ...
+
+
+class _SkipBody(Exception):
+    """Raised inside the parser callback to stop after a HEAD response's headers."""
+
+
+class UpstreamConnection(asyncio.Protocol):
+    """One keep-alive connection to one server, serving one exchange at a time."""
+
+    __slots__ = (
+        "_drain",
+        "_eof_body",
+        "_headers",
+        "_keep_alive",
+        "_last_activity",
+        "_paused_writing",
+        "_reason",
+        "_skip_body",
+        "_status",
+        "_timeout",
+        "_timer",
+        "closed",
+        "parser",
+        "pool",
+        "received",
+        "reused",
+        "sink",
+        "transport",
+        "tunnel",
+    )
+
+    def __init__(self, pool: UpstreamPool) -> None:
+        self.pool = pool
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.sink: ResponseSink | None = None
+        self.closed = False
+        self.reused = False
+        self.received = 0  # response bytes of the current exchange (0: replay is safe)
+        self.tunnel: asyncio.Transport | None = None  # client transport once upgraded
+        self._headers: RawHeaders = []
+        self._reason = b""
+        self._status = 0
+        self._keep_alive = True
+        self._skip_body = False
+        self._eof_body = False
+        self._paused_writing = False
+        self._drain: asyncio.Future[None] | None = None
+        self._timeout: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._last_activity = 0.0
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "busy" if self.sink is not None else "idle"
+        return f"<UpstreamConnection {self.pool.address} {state}>"
+
+    # -- exchange API --------------------------------------------------------------
+
+    def start(
+        self, sink: ResponseSink, head: bytes, *, head_request: bool, timeout: float | None
+    ) -> None:
+        """Send a request head and route the response to `sink`."""
+        assert self.transport is not None
+        self.sink = sink
+        self.received = 0
+        self._status = 0
+        self._skip_body = head_request
+        self._timeout = timeout
+        if timeout:
+            loop = self.pool.loop
+            self._last_activity = loop.time()
+            self._timer = loop.call_at(self._last_activity + timeout, self._check_timeout)
+        self.transport.write(head)
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    async def drain(self) -> None:
+        """Wait while the server is not reading (request-body backpressure)."""
+        if self._paused_writing and not self.closed:
+            self._drain = self.pool.loop.create_future()
+            await self._drain
+
+    def pause_reading(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+
+    def abort(self) -> None:
+        """Drop the connection (client gone, timeout): it can never be reused."""
+        self.sink = None
+        self._cancel_timer()
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self.transport.abort()
+
+    # -- timeout server (inactivity) -------------------------------------------------
+
+    def _check_timeout(self) -> None:
+        self._timer = None
+        if self.sink is None or self._timeout is None:
+            return
+        loop = self.pool.loop
+        due = self._last_activity + self._timeout
+        if loop.time() < due:
+            self._timer = loop.call_at(due, self._check_timeout)
+            return
+        sink = self.sink
+        self.abort()
+        sink.on_error(UpstreamTimeout("timeout server"))
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # -- asyncio.Protocol ---------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.tunnel is not None:
+            self.tunnel.write(data)
+            return
+        self.received += len(data)
+        if self._timer is not None:
+            self._last_activity = self.pool.loop.time()
+        sink = self.sink
+        if sink is None:
+            # Bytes on an idle connection: the server is confused; never reuse it.
+            self.abort()
+            self.pool.discard(self)
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            offset = upgrade.args[0] if upgrade.args else len(data)
+            self._cancel_timer()
+            if self.sink is not None:
+                self.sink = None
+                sink.on_upgrade(data[offset:])
+        except httptools.HttpParserCallbackError:
+            if self._skip_body and self._status and self.sink is None:
+                # HEAD answered: the parser stopped on purpose; start clean next time.
+                self.parser = httptools.HttpResponseParser(self)
+                self._release()
+                sink.on_done()
+                return
+            self._fail(UpstreamError("invalid response from server"))
+        except httptools.HttpParserError as exc:
+            self._fail(UpstreamError(f"invalid response from server: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._cancel_timer()
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+        if self.tunnel is not None:
+            tunnel, self.tunnel = self.tunnel, None
+            tunnel.close()
+        self.pool.discard(self)
+        sink = self.sink
+        if sink is None:
+            return
+        self.sink = None
+        if self._status and self._eof_body:
+            # A body without Content-Length or chunking ends with the connection.
+            sink.on_done()
+            return
+        reason = "server closed the connection" if exc is None else f"server reset: {exc}"
+        sink.on_error(UpstreamError(reason))
+
+    def pause_writing(self) -> None:
+        self._paused_writing = True
+
+    def resume_writing(self) -> None:
+        self._paused_writing = False
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    # -- httptools callbacks ---------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._headers = []
+        self._status = 0
+
+    def on_status(self, reason: bytes) -> None:
+        self._reason = reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self._status = self.parser.get_status_code()
+        sink = self.sink
+        if sink is None:
+            return
+        if 100 <= status < 200 and status != 101:
+            sink.on_interim(status, self._reason, self._headers)
+            return
+        self._keep_alive = self.parser.should_keep_alive()
+        self._eof_body = not self._keep_alive and not any(
+            n.lower() in (b"content-length", b"transfer-encoding") for n, _ in self._headers
+        )
+        sink.on_head(status, self._reason, self._headers, self._keep_alive)
+        if self._skip_body and status != 101:
+            self.sink = None
+            self._cancel_timer()
+            raise _SkipBody
+
+    def on_body(self, body: bytes) -> None:
+        sink = self.sink
+        if sink is not None:
+            sink.on_body(body)
+
+    def on_message_complete(self) -> None:
+        if 100 <= self._status < 200 and self._status != 101:
+            return  # an interim answer; the real one follows
+        sink = self.sink
+        if sink is None:
+            return
+        self.sink = None
+        self._cancel_timer()
+        self._release()
+        sink.on_done()
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _release(self) -> None:
+        if self._keep_alive and not self.closed:
+            self.pool.put_idle(self)
+        else:
+            self.abort()
+            self.pool.discard(self)
+
+    def _fail(self, exc: UpstreamError) -> None:
+        sink = self.sink
+        self.abort()
+        self.pool.discard(self)
+        if sink is not None:
+            sink.on_error(exc)
+
+
+class UpstreamPool:
+    """Idle keep-alive connections to one server address."""
+
+    __slots__ = ("_idle", "address", "host", "loop", "port", "ssl", "total")
+
+    def __init__(self, host: str, port: int, *, loop: asyncio.AbstractEventLoop | None = None):
+        self.host = host
+        self.port = port
+        self.address = f"{host}:{port}"
+        self.loop = loop or asyncio.get_running_loop()
+        self._idle: deque[UpstreamConnection] = deque()
+        self.total = 0  # connections opened, for tests and stats
+
+    def __repr__(self) -> str:
+        return f"<UpstreamPool {self.address} [Connections: {len(self._idle)} idle]>"
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
+
+    def take_idle(self) -> UpstreamConnection | None:
+        """A reusable connection, without awaiting (the common case on the hot path)."""
+        idle = self._idle
+        while idle:
+            conn = idle.pop()
+            if not conn.closed:
+                conn.reused = True
+                return conn
+        return None
+
+    async def connect(self, timeout: float | None) -> UpstreamConnection:
+        """Open a new connection; raises OSError/TimeoutError on failure."""
+        coro = self.loop.create_connection(lambda: UpstreamConnection(self), self.host, self.port)
+        if timeout:
+            async with asyncio.timeout(timeout):
+                _, proto = await coro
+        else:
+            _, proto = await coro
+        self.total += 1
+        return proto
+
+    def put_idle(self, conn: UpstreamConnection) -> None:
+        if len(self._idle) >= MAX_IDLE_PER_SERVER:
+            conn.abort()
+            return
+        self._idle.append(conn)
+
+    def discard(self, conn: UpstreamConnection) -> None:
+        with contextlib.suppress(ValueError):
+            self._idle.remove(conn)
+
+    def close(self) -> None:
+        while self._idle:
+            self._idle.pop().abort()
