@@ -42,6 +42,7 @@ REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 HTTP_ACTIONS = (
     "allow",
     "deny",
+    "reject",
     "redirect",
     "return",
     "set-header",
@@ -49,90 +50,24 @@ HTTP_ACTIONS = (
     "del-header",
 )
 #: http-request actions HAProxy 2.6 has but balancekit does not implement.
-HTTP_ACTIONS_UNSUPPORTED = frozenset(
-    [
-        "add-acl",
-        "auth",
-        "cache-use",
-        "capture",
-        "del-acl",
-        "del-map",
-        "disable-l7-retry",
-        "do-resolve",
-        "early-hint",
-        "normalize-uri",
-        "reject",
-        "replace-header",
-        "replace-path",
-        "replace-pathq",
-        "replace-uri",
-        "replace-value",
-        "sc-inc-gpc",
-        "sc-inc-gpc0",
-        "sc-inc-gpc1",
-        "sc-set-gpt0",
-        "send-spoe-group",
-        "set-dst",
-        "set-dst-port",
-        "set-log-level",
-        "set-map",
-        "set-mark",
-        "set-method",
-        "set-nice",
-        "set-path",
-        "set-pathq",
-        "set-priority-class",
-        "set-priority-offset",
-        "set-query",
-        "set-src",
-        "set-src-port",
-        "set-timeout",
-        "set-tos",
-        "set-uri",
-        "set-var",
-        "set-var-fmt",
-        "silent-drop",
-        "strict-mode",
-        "tarpit",
-        "track-sc0",
-        "track-sc1",
-        "track-sc2",
-        "unset-var",
-        "use-service",
-        "wait-for-body",
-        "wait-for-handshake",
-    ]
-)
+HTTP_ACTIONS_UNSUPPORTED = frozenset((
+    "add-acl", "auth", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry",
+    "do-resolve", "early-hint", "normalize-uri", "replace-header", "replace-path",
+    "replace-pathq", "replace-uri", "replace-value", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1",
+    "sc-set-gpt0", "send-spoe-group", "set-dst", "set-dst-port", "set-log-level", "set-map",
+    "set-mark", "set-method", "set-nice", "set-path", "set-pathq", "set-priority-class",
+    "set-priority-offset", "set-query", "set-src", "set-src-port", "set-timeout", "set-tos",
+    "set-uri", "set-var", "set-var-fmt", "silent-drop", "strict-mode", "tarpit", "track-sc0",
+    "track-sc1", "track-sc2", "unset-var", "use-service", "wait-for-body", "wait-for-handshake",
+))  # fmt: skip
 TCP_ACTIONS = ("accept", "reject")
-TCP_ACTIONS_UNSUPPORTED = frozenset(
-    [
-        "capture",
-        "do-resolve",
-        "expect-netscaler-cip",
-        "expect-proxy",
-        "sc-inc-gpc0",
-        "sc-inc-gpc1",
-        "sc-set-gpt0",
-        "send-spoe-group",
-        "set-dst",
-        "set-dst-port",
-        "set-mark",
-        "set-priority-class",
-        "set-priority-offset",
-        "set-src",
-        "set-src-port",
-        "set-tos",
-        "set-var",
-        "set-var-fmt",
-        "silent-drop",
-        "switch-mode",
-        "track-sc0",
-        "track-sc1",
-        "track-sc2",
-        "unset-var",
-        "use-service",
-    ]
-)
+TCP_ACTIONS_UNSUPPORTED = frozenset((
+    "capture", "do-resolve", "expect-netscaler-cip", "expect-proxy", "sc-inc-gpc0",
+    "sc-inc-gpc1", "sc-set-gpt0", "send-spoe-group", "set-dst", "set-dst-port", "set-mark",
+    "set-priority-class", "set-priority-offset", "set-src", "set-src-port", "set-tos", "set-var",
+    "set-var-fmt", "silent-drop", "switch-mode", "track-sc0", "track-sc1", "track-sc2",
+    "unset-var", "use-service",
+))  # fmt: skip
 HEADER_MATCHES = ("str", "beg", "end", "sub", "reg")
 
 
@@ -464,6 +399,8 @@ def parse_http_request_rule(
         return HttpRule("allow", _condition(words, 1, acls, what, file, line), file, line)
     if action == "deny":
         return _parse_deny(words, acls, file, line)
+    if action == "reject":
+        return HttpRule("reject", _condition(words, 1, acls, what, file, line), file, line)
     if action == "return":
         reply, at = _parse_reply(words, 1, 200, what, file, line)
         return HttpRule(
@@ -487,7 +424,7 @@ def parse_http_request_rule(
         return HttpRule(action, cond, file, line, header=words[1], value=value)
     if action == "del-header":
         return _parse_del_header(words, acls, file, line)
-    if action in HTTP_ACTIONS_UNSUPPORTED or action.startswith("lua."):
+    if action.split("(", 1)[0] in HTTP_ACTIONS_UNSUPPORTED or action.startswith("lua."):
         raise ConfigError(
             f"'http-request {action}' is an HAProxy action balancekit does not support "
             f"(supported: {', '.join(HTTP_ACTIONS)})",

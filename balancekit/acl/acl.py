@@ -11,6 +11,7 @@ be overridden or extended by declaring the same name.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -96,6 +97,7 @@ PREDEFINED_ACLS: dict[str, tuple[str, ...]] = {
 }
 
 _DEFAULT_METHOD = {"bool": "bool", "sint": "int", "ipv4": "ip", "ipv6": "ip", "str": "str"}
+_KEYWORD = re.compile(r"[A-Za-z0-9._+$-]*")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-")
 
 
@@ -233,8 +235,15 @@ class AclSet:
         self, words: Sequence[str], *, file: str, line: int, base_dir: str
     ) -> AclExpr:
         criterion = words[0]
-        keyword_name = criterion.split("(", 1)[0].split(",", 1)[0]
+        keyword_name = _KEYWORD.match(criterion).group()  # type: ignore[union-attr]
         acl_kw = ACL_KEYWORDS.get(keyword_name)
+        if acl_kw is None and keyword_name not in FETCHES:
+            hint = suggest(keyword_name, [*ACL_KEYWORDS, *FETCHES])
+            raise ConfigError(
+                f"unknown fetch method '{keyword_name}'{hint} in ACL expression '{criterion}'",
+                file,
+                line,
+            )
         try:
             if acl_kw is not None:
                 sample = parse_sample_expr(criterion, fetch_name=acl_kw[0])
@@ -243,15 +252,7 @@ class AclSet:
                 sample = parse_sample_expr(criterion)
                 method = None
         except FetchError as exc:
-            known = suggest(keyword_name, [*ACL_KEYWORDS, *FETCHES])
-            message = str(exc)
-            if (
-                message.startswith("unknown fetch method")
-                and known
-                and "did you mean" not in message
-            ):
-                message += known
-            raise ConfigError(f"{message} in ACL expression '{criterion}'", file, line) from None
+            raise ConfigError(f"{exc} in ACL expression '{criterion}'", file, line) from None
         if method is None:
             method = _DEFAULT_METHOD.get(sample.out_type)
         if len(words) == 1 and sample.out_type != "bool" and method not in ("bool", "found"):

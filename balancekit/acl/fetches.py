@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import socket
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 from ..request import Request
@@ -385,43 +385,51 @@ def _fetches() -> dict[str, FetchDef]:
         FetchDef("url", "str", _url),
         FetchDef("query", "str", _query),
         FetchDef("url_param", "str", _url_params, ("str", "str")),
-        FetchDef("urlp", "str", _url_params, ("str", "str")),
         FetchDef("url_ip", "ipv4", _url_ip),
         FetchDef("url_port", "sint", _url_port),
         FetchDef("method", "meth", _method),
         FetchDef("req.ver", "str", _req_ver),
-        FetchDef("req_ver", "str", _req_ver),
         FetchDef("req.hdr", "str", _hdr, hdr_args, last=True),
-        FetchDef("hdr", "str", _hdr, hdr_args, last=True),
         FetchDef("req.fhdr", "str", _fhdr, hdr_args, last=True),
         FetchDef("req.hdr_cnt", "sint", _hdr_cnt, ("str",)),
-        FetchDef("hdr_cnt", "sint", _hdr_cnt, ("str",)),
         FetchDef("req.fhdr_cnt", "sint", _fhdr_cnt, ("str",)),
         FetchDef("req.hdr_val", "sint", _hdr_val, hdr_args, last=True),
-        FetchDef("hdr_val", "sint", _hdr_val, hdr_args, last=True),
         FetchDef("req.hdr_ip", "ipv4", _hdr_ip, hdr_args, last=True),
-        FetchDef("hdr_ip", "ipv4", _hdr_ip, hdr_args, last=True),
         FetchDef("req.cook", "str", _cook, ("str",)),
-        FetchDef("cook", "str", _cook, ("str",)),
         FetchDef("req.cook_cnt", "sint", _cook_cnt, ("str",)),
-        FetchDef("cook_cnt", "sint", _cook_cnt, ("str",)),
         FetchDef("base", "str", _base),
         FetchDef("baseq", "str", _baseq),
         FetchDef("ssl_fc", "bool", _ssl_fc),
         FetchDef("ssl_fc_sni", "str", _ssl_fc_sni),
         FetchDef("ssl_fc_has_sni", "bool", _ssl_fc_has_sni),
         FetchDef("req.ssl_sni", "str", _req_ssl_sni),
-        FetchDef("req_ssl_sni", "str", _req_ssl_sni),
         FetchDef("always_true", "bool", _const(True)),
         FetchDef("always_false", "bool", _const(False)),
         FetchDef("wait_end", "bool", _const(True)),
         FetchDef("req.proto_http", "bool", _proto_http),
-        FetchDef("req_proto_http", "bool", _proto_http),
         FetchDef("req.len", "sint", _req_len),
-        FetchDef("req_len", "sint", _req_len),
         FetchDef("req.rdp_cookie_cnt", "sint", _zero, ("str",)),
     ]
-    return {f.name: f for f in table}
+    by_name = {f.name: f for f in table}
+    for alias, name in _FETCH_ALIASES.items():
+        by_name[alias] = replace(by_name[name], name=alias)
+    return by_name
+
+
+#: Older or shorter spellings HAProxy keeps for the same fetch.
+_FETCH_ALIASES = {
+    "urlp": "url_param",
+    "req_ver": "req.ver",
+    "hdr": "req.hdr",
+    "hdr_cnt": "req.hdr_cnt",
+    "hdr_val": "req.hdr_val",
+    "hdr_ip": "req.hdr_ip",
+    "cook": "req.cook",
+    "cook_cnt": "req.cook_cnt",
+    "req_ssl_sni": "req.ssl_sni",
+    "req_proto_http": "req.proto_http",
+    "req_len": "req.len",
+}
 
 
 #: Every sample fetch keyword balancekit implements.
