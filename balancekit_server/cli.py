@@ -44,7 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
         const="default",
         default=None,
         metavar="NAME",
-        help="run a built-in demo setup (see the runtime documentation)",
+        help="run a seed scenario: weighted (default), roundrobin, random, source, uri, acl, "
+        "tcp, l7 (see docs/quickstart.md)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --demo: the proxy's port (default 8080, or a free one if taken; 0 = any)",
     )
     return parser
 
@@ -61,7 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.demo is not None:
-        return _run_hook(None, args)
+        from balancekit_server.demo import run_demo
+
+        return run_demo(args.demo, port=args.port)
     if not args.files:
         parser.print_usage(sys.stderr)
         print("balancekit-server: error: no configuration file given (-f FILE)", file=sys.stderr)
