@@ -2,8 +2,8 @@
 
 Order follows HAProxy's request analysers (http_ana.c, stream.c):
 
-1. `http-request` rules in order.  `allow` stops the list; `deny`, `redirect`,
-   `return` and `reject` (close without answering) end the request.
+1. `http-request` rules in order.  `allow` stops the list; `deny`, `redirect`
+   and `return` end the request.
    `set-header`/`add-header`/`del-header` accumulate and are applied to the
    request view at once, so later rules and `use_backend` see the edited headers.
 2. Standalone `redirect` statements, in order (always after every
@@ -115,6 +115,14 @@ class Router:
                 return self._final(rule, view, tuple(edits))
         return Decision("forward", backend=self._backend(view), header_edits=tuple(edits))
 
+    def with_default(self, backend: str | None) -> Router:
+        """The same compiled rules with another `default_backend` (None: no default)."""
+        clone = Router(
+            self._http, self._tcp_connection, self._tcp_content, self._use_backends, backend
+        )
+        clone._redirects = self._redirects
+        return clone
+
     def accept_connection(self, request: Request) -> bool:
         """`tcp-request connection` (and `session`) rules: first match decides; default accept."""
         for rule in self._tcp_connection:
@@ -139,8 +147,6 @@ class Router:
 
     @staticmethod
     def _final(rule: HttpRule, view: Request, edits: tuple[HeaderEdit, ...]) -> Decision:
-        if rule.action == "reject":
-            return Decision("reject", header_edits=edits, rule=_where(rule))
         extra = tuple((name, fmt.render(view)) for name, fmt in rule.reply_headers)
         if rule.redirect is not None:
             cookie = rule.redirect.set_cookie

@@ -99,10 +99,13 @@ def test_rules_run_in_order_and_allow_stops_them() -> None:
     assert router.route(Request("127.0.0.2")).action == "deny"
 
 
-def test_http_request_reject_closes_without_answer() -> None:
-    router = build("http-request reject if { path /x }", "b")
-    assert router.route(Request(path="/x")) == Decision("reject", rule="fe.cfg:1")
-    assert router.route(Request(path="/y")).backend == "b"
+def test_with_default_keeps_rules() -> None:
+    router = build("redirect location /r if { path /old }\nuse_backend a if { path /a }", "d")
+    bare = router.with_default(None)
+    assert bare.route(Request(path="/x")).backend is None
+    assert bare.route(Request(path="/a")).backend == "a"
+    assert bare.route(Request(path="/old")).location == "/r"
+    assert router.route(Request(path="/x")).backend == "d"
 
 
 def test_deny_status_and_reply_payload() -> None:
