@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import trustme
 
 from balancekit import Backend, Request, Server
 from balancekit.config import (
@@ -350,3 +351,33 @@ def test_load_raises_every_error_at_once() -> None:
     assert str(info.value).count("\n") == 2
     # It still behaves as a single ConfigError pointing at the first problem.
     assert (info.value.file, info.value.line) == ("t.cfg", 2)
+
+
+def test_tls_bind_with_crt_base_and_default_ciphers(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "site.pem"))
+    text = f"""
+global
+    crt-base {tmp_path}
+    ssl-default-bind-ciphers ECDHE-RSA-AES128-GCM-SHA256
+    ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets
+frontend tls
+    bind 127.0.0.1:0 ssl crt site.pem alpn h2,http/1.1
+    timeout client 1s
+"""
+    result = load_text(text, env={})
+    (bind,) = result.config.frontend("tls").binds
+    assert bind.ssl and bind.crts == (str(tmp_path / "site.pem"),)
+    assert bind.alpn == ("h2", "http/1.1")
+    g = result.config.global_
+    assert g.ssl_default_bind_ciphers == "ECDHE-RSA-AES128-GCM-SHA256"
+    assert g.ssl_default_bind_options == ("ssl-min-ver TLSv1.2", "no-tls-tickets")
+    # Used by a TLS bind, so not warned about.
+    assert not [w for w in result.warnings if "ssl-default" in w.message]
+
+
+def test_environment_variables_in_addresses() -> None:
+    text = 'backend b\n    server s "${HOST-127.0.0.1}:${PORT}"\n'
+    server = load_text(text, env={"PORT": "5001"}).config.backend("b").backend.servers[0]
+    assert server.address == "127.0.0.1:5001"

@@ -1,0 +1,122 @@
+"""Rules in a config reach the frontend's Router in the right places.
+
+The ACL engine and rule semantics have their own tests (tests/acl); these check
+the wiring the parser owns: which section's ACLs a rule sees, where each kind of
+rule lands, what HTTP-only rules do in a TCP proxy, and the seeds' routing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from balancekit import Request
+from balancekit.config import load, load_text
+
+SEEDS = Path(__file__).resolve().parent.parent / "fixtures" / "seeds"
+
+HTTP = """
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+
+frontend web
+    bind 127.0.0.1:0
+    acl is_api path_beg /api
+    acl is_old path_beg /old
+    acl blocked src 127.0.9.0/24
+    tcp-request connection reject if { src 127.0.8.1 }
+    http-request deny deny_status 429 if blocked
+    http-request set-header X-Via balancekit
+    redirect prefix /new code 301 if is_old
+    use_backend api if is_api
+    default_backend app
+
+backend api
+    acl is_admin path_beg /api/admin
+    http-request deny if is_admin
+    server a 127.0.0.1:1
+
+backend app
+    server b 127.0.0.1:2
+"""
+
+
+def test_rules_are_wired_into_the_router() -> None:
+    config = load_text(HTTP, env={}).config
+    router = config.frontend("web").router
+    assert router.route(Request(src="127.0.0.1", path="/api/x")).backend == "api"
+    assert router.route(Request(src="127.0.0.1", path="/")).backend == "app"
+    denied = router.route(Request(src="127.0.9.5", path="/api/x"))
+    assert (denied.action, denied.status) == ("deny", 429)
+    moved = router.route(Request(src="127.0.0.1", path="/old/page"))
+    assert (moved.action, moved.status, moved.location) == ("redirect", 301, "/new/old/page")
+    forwarded = router.route(Request(src="127.0.0.1", path="/"))
+    assert [(e.op, e.name) for e in forwarded.header_edits] == [("set", "X-Via")]
+    assert router.accept_connection(Request(src="127.0.8.1")) is False
+    assert router.accept_connection(Request(src="127.0.8.2")) is True
+
+
+def test_backend_rules_use_the_backend_acls() -> None:
+    config = load_text(HTTP, env={}).config
+    (rule,) = config.backend("api").http_rules
+    assert (rule.action, rule.line) == ("deny", 22)
+    assert rule.applies(Request(path="/api/admin/users"))
+    assert not rule.applies(Request(path="/api/users"))
+    assert config.backend("app").http_rules == ()
+
+
+def test_acls_are_per_section() -> None:
+    text = HTTP.replace("    http-request deny if is_admin\n", "    http-request deny if is_api\n")
+    with pytest.raises(Exception, match=r"<string>:22: no such ACL : 'is_api'"):
+        load_text(text, env={})
+
+
+def test_http_rules_in_a_tcp_frontend_are_ignored_with_a_warning() -> None:
+    result = load(SEEDS / "ep4_block_ip.cfg", env={})
+    warnings = [str(w) for w in result.warnings]
+    assert any(
+        w.endswith(":1: 'http-request' rules ignored for frontend 'http_front' as they "
+                   "require HTTP mode") for w in warnings
+    ), warnings  # fmt: skip
+    router = result.config.frontend("http_front").router
+    # As in HAProxy, the deny never happens: the request goes to the default backend.
+    decision = router.route_tcp(Request(src="127.0.1.7"))
+    assert (decision.action, decision.backend) == ("forward", "web_backend")
+
+
+ROUTES = [
+    ("ep3_l7_path_routing.cfg", Request(path="/static/logo.png"), "static_backend"),
+    ("ep3_l7_path_routing.cfg", Request(path="/api/data"), "dynamic_backend"),
+    ("ep9_weighted_roundrobin.cfg", Request(path="/data"), "servers"),
+]
+
+
+@pytest.mark.parametrize(("name", "request_", "backend"), ROUTES, ids=lambda v: str(v)[:30])
+def test_seed_routing(name: str, request_: Request, backend: str) -> None:
+    router = load(SEEDS / name, env={}).config.frontend("http_front").router
+    assert router.route(request_).backend == backend
+
+
+def test_seed_model_ep9_weights_and_ep7_hashing() -> None:
+    ep9 = load(SEEDS / "ep9_weighted_roundrobin.cfg", env={}).config.backend("servers")
+    assert [(s.name, s.address, s.weight, s.check) for s in ep9.backend.servers] == [
+        ("server1", "127.0.0.1:5001", 2, True),
+        ("server2", "127.0.0.1:5002", 1, True),
+        ("server3", "127.0.0.1:5003", 3, True),
+    ]
+    ep7 = load(SEEDS / "ep7_uri_consistent.cfg", env={}).config.backend("servers")
+    assert ep7.backend.balance.algorithm == "uri"
+    assert (ep7.backend.hash_type.method, ep7.backend.hash_type.avalanche) == ("consistent", True)
+    ep8 = load(SEEDS / "ep8_random_draw.cfg", env={}).config.backend("servers")
+    assert (ep8.backend.balance.algorithm, ep8.backend.balance.draws) == ("random", 2)
+    karan = load(SEEDS / "karan_mysql_tcp.cfg", env={}).config
+    mysql = karan.backend("msyql")
+    assert (mysql.mode, mysql.srvtcpka, mysql.backend.servers[0].maxconn) == ("tcp", True, 10)
+    assert (mysql.timeout_connect, mysql.timeout_server) == (5.0, 300.0)
+    assert karan.global_.stats_sockets[0].level == "admin"
+    assert karan.global_.stats_timeout == 30.0
+    assert karan.frontend("msyql").binds[0].address == "127.0.0.1:5555"
