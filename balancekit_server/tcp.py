@@ -623,6 +623,8 @@ class Session:
         self.last = self.clock()
         if self.client_eof and (self.server_eof or (self.server is None and self._task is None)):
             self._close_both()
+        elif self.server is not None:
+            self._arm_timer()  # half-closed: client-fin/server-fin may be shorter
         return True
 
     @staticmethod
