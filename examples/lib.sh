@@ -74,30 +74,11 @@ start_balancekit() {
     wait_port "$port"
 }
 
-# show CURL-ARGS...: print the command and its answer on one line.
+# show CURL-ARGS...: print the command, then the answer's body and status on one line.
 show() {
-    local answer
-    answer=$(curl -sS --max-time 10 -w ' [HTTP %{http_code}]' "$@")
-    printf '$ curl %s\n%s\n' "$*" "$answer"
-}
-
-# start_three_apps: the tutorial's app1/app2/app3 (app.py with APP_NUMBER=1..3) on free
-# ports, exported as APP1..APP3 for the config; LISTEN gets a free port too.
-start_three_apps() {
-    local n port
-    for n in 1 2 3; do
-        port=$(free_port)
-        export "APP$n=127.0.0.1:$port"
-        start_flask "app$n" "$port" app.py APP_NUMBER="$n"
-    done
-    LISTEN_PORT=$(free_port)
-    export LISTEN="127.0.0.1:$LISTEN_PORT"
-}
-
-# stop_balancekit: stop the balancekit-server started last (to run another config).
-stop_balancekit() {
-    local pid=${PIDS[-1]}
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    unset 'PIDS[-1]'
+    local answer body code
+    answer=$(curl -sS --max-time 10 -w '\n%{http_code}' "$@")
+    code=${answer##*$'\n'}
+    body=$(printf '%s' "${answer%$'\n'*}")
+    printf '$ curl %s\n%s [HTTP %s]\n' "$*" "$body" "$code"
 }
