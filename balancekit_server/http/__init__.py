@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from .asgi import ProxyApp
 from .errors import ErrorPage, ErrorPages
-from .headers import ForwardFor, HeaderEdit
-from .listen import HttpListener, serve
+from .headers import ForwardFor
+from .listen import HttpListener, HttpService, serve, serve_frontend
 from .proxy import BackendSettings, FrontendSettings, HttpLogEntry, HttpProxy
 
 __all__ = [
@@ -19,10 +19,11 @@ __all__ = [
     "ErrorPages",
     "ForwardFor",
     "FrontendSettings",
-    "HeaderEdit",
     "HttpListener",
     "HttpLogEntry",
     "HttpProxy",
+    "HttpService",
     "ProxyApp",
     "serve",
+    "serve_frontend",
 ]

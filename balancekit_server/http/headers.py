@@ -13,11 +13,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from balancekit import Headers
+from balancekit.rules import HeaderEdit, apply_header_edits
 
 __all__ = [
     "HOP_BY_HOP",
     "ForwardFor",
-    "HeaderEdit",
     "RawHeaders",
     "apply_edits",
     "connection_tokens",
@@ -101,36 +104,19 @@ def _in_network(src: str, network: str) -> bool:
         return False
 
 
-@dataclass(frozen=True, slots=True)
-class HeaderEdit:
-    """One evaluated `http-request set-header|add-header|del-header` action."""
+def apply_edits(headers: RawHeaders, edits: Sequence[Any]) -> RawHeaders:
+    """Apply the router's `http-request set/add/del-header` edits, in order.
 
-    action: str  # "set" | "add" | "del"
-    name: str
-    value: str = ""
-
-
-def apply_edits(headers: RawHeaders, edits: Sequence[object]) -> RawHeaders:
-    """Apply header actions in order; returns the (possibly new) list.
-
-    `edits` items need `action` (set/add/del, optionally suffixed `-header`),
-    `name` and `value` attributes, or are `(action, name, value)` tuples, so the
-    router's own action objects can be passed straight through.
+    `edits` are `balancekit.rules.HeaderEdit`s (or `(op, name, value)` tuples,
+    for Python-object users); the matching logic is the library's, run on a
+    decoded copy — edits are rare, so the decoding cost only hits those requests.
     """
-    for edit in edits:
-        if isinstance(edit, tuple):
-            action, name = str(edit[0]), str(edit[1])
-            value = str(edit[2]) if len(edit) > 2 else ""
-        else:
-            action = str(getattr(edit, "action", ""))
-            name = str(getattr(edit, "name", ""))
-            value = str(getattr(edit, "value", "") or "")
-        action = action.removesuffix("-header")
-        key = name.lower().encode("latin-1")
-        if action in ("set", "del"):
-            headers = [(n, v) for n, v in headers if n.lower() != key]
-        if action in ("set", "add"):
-            headers.append((name.encode("latin-1"), value.encode("latin-1")))
-        elif action != "del":
-            raise ValueError(f"unknown header action '{action}'")
-    return headers
+    converted = [e if isinstance(e, HeaderEdit) else HeaderEdit(*e) for e in edits]
+    view = Headers((n.decode("latin-1"), v.decode("latin-1")) for n, v in headers)
+    edited = apply_header_edits(view, converted)
+    # Headers lower-cases names; keep the client's spelling where the name survived.
+    spelling = {n.lower(): n for n, _ in headers}
+    return [
+        (spelling.get(n.encode("latin-1"), n.encode("latin-1")), v.encode("latin-1"))
+        for n, v in edited
+    ]

@@ -12,7 +12,7 @@ from typing import Any
 from .proxy import HttpLogEntry, HttpProxy, RouterLike
 from .server import HttpServerProtocol
 
-__all__ = ["HttpListener", "add_sni_capture", "serve"]
+__all__ = ["HttpListener", "HttpService", "add_sni_capture", "serve", "serve_frontend"]
 
 
 def add_sni_capture(context: _ssl.SSLContext) -> _ssl.SSLContext:
@@ -105,3 +105,92 @@ async def serve(
 
 def _factory(proxy: HttpProxy, tls: bool) -> Callable[[], HttpServerProtocol]:
     return lambda: HttpServerProtocol(proxy, ssl=tls)
+
+
+class HttpService:
+    """A running `mode http` frontend, as `Runtime` stops it: `stop_accepting()`
+    (SIGUSR1: idle keep-alive connections close, live requests finish), `kill()`
+    (SIGTERM) and `wait_idle()`."""
+
+    def __init__(self, proxy: HttpProxy) -> None:
+        self.proxy = proxy
+        self.servers: list[asyncio.Server] = []
+        self.connections: set[HttpServerProtocol] = set()
+        self._idle: asyncio.Event | None = None
+
+    def __repr__(self) -> str:
+        return f"<HttpService {self.proxy.name} connections={len(self.connections)}>"
+
+    def factory(self, tls: bool) -> Callable[[], HttpServerProtocol]:
+        return lambda: HttpServerProtocol(self.proxy, ssl=tls, service=self)
+
+    def opened(self, conn: HttpServerProtocol) -> None:
+        self.connections.add(conn)
+
+    def closed(self, conn: HttpServerProtocol) -> None:
+        self.connections.discard(conn)
+        if not self.connections and self._idle is not None:
+            self._idle.set()
+
+    @property
+    def sockets(self) -> list[Any]:
+        return [sock for server in self.servers for sock in server.sockets]
+
+    def stop_accepting(self) -> None:
+        self.proxy.stopping = True
+        for server in self.servers:
+            server.close()
+        for conn in list(self.connections):
+            conn.close_if_idle()
+
+    def kill(self) -> None:
+        self.stop_accepting()
+        for conn in list(self.connections):
+            conn.abort()
+        self.proxy.close()
+
+    def close(self) -> None:
+        self.kill()
+
+    async def wait_idle(self) -> None:
+        if self.connections:
+            self._idle = asyncio.Event()
+            await self._idle.wait()
+        self.proxy.close()
+
+    async def wait_closed(self) -> None:
+        for server in self.servers:
+            await server.wait_closed()
+
+
+async def serve_frontend(frontend: Any, runtime: Any) -> HttpService:
+    """Run one `mode http` frontend of a loaded config (called by `Runtime`).
+
+    Backends are every `mode http` backend of the config; log lines go to the
+    frontend's log targets in `option httplog` format; counters to the runtime's
+    registry; `bind … ssl crt …` uses the runtime's TLS contexts.
+    """
+    from ..logs import format_httplog
+
+    config = runtime.config
+    backends = {name: be for name, be in config.backends.items() if be.mode == "http"}
+    logger = runtime.logger(frontend.logs) if frontend.httplog else None
+    log: Callable[[HttpLogEntry], None] | None = None
+    if logger is not None:
+        emit = logger.log
+
+        def log(entry: HttpLogEntry) -> None:
+            emit(format_httplog(**entry.as_kwargs()), "info")
+
+    proxy = HttpProxy(
+        frontend.router, backends, frontend, log=log, counters=getattr(runtime, "registry", None)
+    )
+    service = HttpService(proxy)
+    loop = asyncio.get_running_loop()
+    for sock, bind in runtime.open_sockets(frontend):
+        context = runtime.ssl_context(bind)
+        server = await loop.create_server(
+            service.factory(context is not None), sock=sock, ssl=context, backlog=1024
+        )
+        service.servers.append(server)
+    return service

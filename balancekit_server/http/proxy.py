@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 _NO_BODY_STATUS = frozenset({204, 304})
+_SILENT_CLOSE = ErrorPage(0, (), b"", b"", True)
 
 
 class RouterLike(Protocol):
@@ -300,6 +301,7 @@ class _BackendState:
     errors: ErrorPages | None
     forwardfor: ForwardFor | None
     counters: Any = None
+    active: int = 0
 
 
 class _Failure(Exception):
@@ -339,6 +341,7 @@ class HttpProxy:
         self.counters = counters
         self.fe_counters = counters.frontend(self.name) if counters is not None else None
         self.active = 0  # requests in progress (feconn in logs)
+        self.stopping = False  # soft stop: connections close after their response
         self._backends: dict[str, _BackendState] = {}
         for name, item in backends.items():
             settings = (
@@ -486,31 +489,40 @@ class HttpProxy:
         self, ex: Exchange, decision: Any, action: str, entry: HttpLogEntry
     ) -> None:
         status = int(getattr(decision, "status", 0) or 0)
-        if action == "deny":
-            if self.fe_counters is not None:
-                self.fe_counters.dreq += 1
-            self._local(ex, self.errors[status or 403], entry, "PR")
+        extra = [
+            (str(n).encode("latin-1"), str(v).encode("latin-1"))
+            for n, v in getattr(decision, "response_headers", ()) or ()
+        ]
+        if action == "reject":
+            # `http-request reject`: close without a word, as HAProxy does.
+            self._local(ex, _SILENT_CLOSE, entry, "PR")
             return
         if action == "redirect":
             location = str(getattr(decision, "location", "") or "/")
-            page = _simple_page(status or 302, [(b"Location", location.encode("latin-1"))], b"")
-            self._local(ex, page, entry, "LR")
+            headers = [(b"Location", location.encode("latin-1")), *extra]
+            self._local(ex, _simple_page(status or 302, headers, b""), entry, "LR")
             return
-        if action == "return":
-            body = getattr(decision, "body", b"") or b""
-            if isinstance(body, str):
-                body = body.encode()
-            headers: list[tuple[bytes, bytes]] = []
-            content_type = getattr(decision, "content_type", None)
-            if content_type:
-                headers.append((b"Content-Type", str(content_type).encode("latin-1")))
-            self._local(ex, _simple_page(status or 200, headers, body), entry, "LR")
+        body = getattr(decision, "body", None)
+        if action == "deny":
+            if self.fe_counters is not None:
+                self.fe_counters.dreq += 1
+            status = status or 403
+        elif action != "return":
+            raise ValueError(f"unknown routing action '{action}'")
+        if body is None:
+            # No body given: the status's error page (or its errorfile).
+            self._local(ex, self.errors[status or 200], entry, "PR" if action == "deny" else "LR")
             return
-        raise ValueError(f"unknown routing action '{action}'")
+        payload = body.encode() if isinstance(body, str) else bytes(body)
+        content_type = getattr(decision, "content_type", None)
+        if content_type:
+            extra.insert(0, (b"Content-Type", str(content_type).encode("latin-1")))
+        term = "PR" if action == "deny" else "LR"
+        self._local(ex, _simple_page(status or 200, extra, payload), entry, term)
 
     def _upstream_headers(self, ex: Exchange, decision: Any, state: _BackendState) -> RawHeaders:
         headers = strip_hop_by_hop(ex.headers, ex.tokens, keep_upgrade=ex.upgrade)
-        edits = getattr(decision, "header_edits", None) or getattr(decision, "edits", None)
+        edits = getattr(decision, "header_edits", None)
         if edits:
             headers = apply_edits(headers, edits)
         forwardfor = _merge_forwardfor(self.forwardfor, state.forwardfor)
@@ -581,7 +593,9 @@ class HttpProxy:
         settings = state.settings
         backend = state.backend
         retries_left = int(getattr(settings, "retries", 3))
-        redispatch = bool(getattr(settings, "redispatch", False))
+        total_retries = retries_left
+        option = getattr(settings, "redispatch", False)
+        interval = -1 if option is True else int(option or 0)
         timeout_connect = getattr(settings, "timeout_connect", None)
         timeout_server = getattr(settings, "timeout_server", None)
         loop = asyncio.get_running_loop()
@@ -611,22 +625,39 @@ class HttpProxy:
                 backend.release(lease)
                 if state.counters is not None:
                     state.counters.econ += 1
+                    self.counters.server(backend.name, server.name).econ += 1
                 if retries_left <= 0:
                     entry.server = server.name
                     self._local(ex, self.errors_for(state)[503], entry, "SC")
                     return
                 retries_left -= 1
                 entry.retries += 1
-                if redispatch and retries_left == 0 and len(backend.members) > 1:
+                if state.counters is not None:
+                    state.counters.wretr += 1
+                if _redispatch_now(interval, entry.retries, total_retries, backend):
                     avoid = server.name
                     entry.redispatched = True
+                    if state.counters is not None:
+                        state.counters.wredis += 1
                 await asyncio.sleep(0)  # HAProxy waits ~1s between retries to one server
                 continue
             entry.tc = _ms(loop.time() - t_connect)
             entry.srv_conn = backend.member(server.name).inflight
-            entry.beconn = sum(m.inflight for m in backend.members)
-            outcome = await self._exchange(ex, conn, head, timeout_server, entry)
-            backend.release(lease)
+            entry.beconn = state.active = state.active + 1
+            be_counters = state.counters
+            srv_counters = None
+            if be_counters is not None:
+                srv_counters = self.counters.server(backend.name, server.name)
+                be_counters.session_start()
+                srv_counters.session_start()
+            try:
+                outcome = await self._exchange(ex, conn, head, timeout_server, entry)
+            finally:
+                state.active -= 1
+                backend.release(lease)
+                if be_counters is not None and srv_counters is not None:
+                    _count(be_counters, ex, entry, outcome_failed=entry.termination[0] in "sS")
+                    _count(srv_counters, ex, entry, outcome_failed=entry.termination[0] in "sS")
             if outcome == "replay" and not replayed_idle:
                 # A reused idle connection was closed by the server before answering:
                 # nothing reached it, so the request is replayed once on a new one.
@@ -706,6 +737,25 @@ class HttpProxy:
             else:
                 conn.write(data)
             await conn.drain()
+
+
+def _redispatch_now(interval: int, attempt: int, total: int, backend: Backend) -> bool:
+    """`option redispatch [interval]`: a positive P moves every Pth retry to another
+    server; a negative N the Nth retry before the last (-1, the default: the last)."""
+    if not interval or len(backend.members) < 2:
+        return False
+    if interval > 0:
+        return attempt % interval == 0
+    return attempt == total + interval + 1
+
+
+def _count(counters: Any, ex: Exchange, entry: HttpLogEntry, *, outcome_failed: bool) -> None:
+    counters.session_end()
+    if ex.status:
+        counters.response(ex.status)
+    counters.add_bytes(bout=ex.bytes_out)
+    if outcome_failed:
+        counters.eresp += 1
 
 
 def _merge_forwardfor(front: ForwardFor | None, back: ForwardFor | None) -> ForwardFor | None:

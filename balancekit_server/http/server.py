@@ -204,8 +204,9 @@ class _ServerExchange(Exchange):
 class HttpServerProtocol(asyncio.Protocol):
     """One client connection: parse requests, serve them one at a time, in order."""
 
-    def __init__(self, proxy: HttpProxy, *, ssl: bool = False) -> None:
+    def __init__(self, proxy: HttpProxy, *, ssl: bool = False, service: Any = None) -> None:
         self.proxy = proxy
+        self.service = service
         self.loop = asyncio.get_running_loop()
         self.ssl = ssl
         self.transport: asyncio.Transport | None = None
@@ -258,11 +259,21 @@ class HttpServerProtocol(asyncio.Protocol):
         if self.ssl:
             sslobj = transport.get_extra_info("ssl_object")
             self._sni = str(getattr(sslobj, "bk_sni", "") or "")
+        if self.service is not None:
+            self.service.opened(self)
+        fe = self.proxy.fe_counters
+        if fe is not None:
+            fe.session_start()
         self._arm(self._t_request)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         self._disarm()
+        if self.service is not None:
+            self.service.closed(self)
+        fe = self.proxy.fe_counters
+        if fe is not None:
+            fe.session_end()
         if self.tunnel is not None:
             self.tunnel.abort()
             self.tunnel = None
@@ -303,6 +314,12 @@ class HttpServerProtocol(asyncio.Protocol):
     def abort(self) -> None:
         if self.transport is not None and not self.lost:
             self.transport.abort()
+
+    def close_if_idle(self) -> None:
+        """Soft stop: an idle keep-alive connection closes now, a busy one after
+        its response."""
+        if self._serving is None and self.tunnel is None and self.transport is not None:
+            self.transport.close()
 
     # -- timers: http-request / keep-alive --------------------------------------------------
 
@@ -448,7 +465,12 @@ class HttpServerProtocol(asyncio.Protocol):
         self._serving = None
         if self.tunnel is not None or self.lost:
             return
-        if not ex.keep_alive or not ex.body_finished or self.transport is None:
+        if (
+            not ex.keep_alive
+            or not ex.body_finished
+            or self.transport is None
+            or self.proxy.stopping
+        ):
             if self.transport is not None:
                 self.transport.close()
             self.lost = True

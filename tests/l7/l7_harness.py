@@ -25,7 +25,7 @@ class Decision:
     backend: str | None = None
     status: int = 0
     location: str = ""
-    body: bytes = b""
+    body: bytes | None = None
     content_type: str | None = None
     header_edits: tuple[tuple[str, str, str], ...] = ()
 
