@@ -236,9 +236,13 @@ class _Builder:
         elif name == "mysql-check":
             s.mysql_check_user = _mysql_check(stmt.args)
             s.options[name] = True
+        elif name == "httplog" and stmt.args == ("clf",) and enabled:
+            s.options["httplog"] = s.options["httplog-clf"] = True
         else:
             if stmt.args:
                 raise ValueError(f"'option {name}' takes no argument, got '{stmt.args[0]}'")
+            if name == "httplog":
+                s.options["httplog-clf"] = False
             if name in _CONN_MODES and enabled:
                 for other in _CONN_MODES:
                     s.options.pop(other, None)
@@ -344,10 +348,18 @@ class _Builder:
             logs=self._logs(p, global_),
             errorfiles=MappingProxyType(dict(s.errorfiles)),
             http_rules=tuple(p.http_rules) if p.kind == "backend" else (),
-            stats=_stats_page(s) if p.kind == "backend" else None,
+            stats=self._backend_stats(p),
             file=p.section.file,
             line=p.section.line,
         )
+
+    def _backend_stats(self, p: _Proxy) -> StatsPage | None:
+        if p.kind != "backend":
+            return None  # a listen's statistics page belongs to its frontend half
+        stats = _stats_page(p.settings)
+        if stats is not None and p.settings.mode != "http":
+            return self._http_only(p, stats, {})
+        return stats
 
     def _random_draw(self, stmt: Statement, balance: str | None) -> str:
         if len(stmt.args) != 2 or stmt.args[0] != "draw" or not stmt.args[1].isdigit():
@@ -407,7 +419,10 @@ class _Builder:
         if not p.binds:
             self.warn(f"{p.kind} '{p.name}' has no 'bind' line and will not listen", p.section)
         t = s.timeouts
-        options = s.options
+        options = dict(s.options)
+        stats = _stats_page(s)
+        if s.mode != "http":
+            stats = self._http_only(p, stats, options)
         return Frontend(
             name=p.name,
             mode=s.mode,  # type: ignore[arg-type]
@@ -421,6 +436,7 @@ class _Builder:
             tcp_inspect_delay=p.tcp_inspect_delay,
             tcplog=options.get("tcplog", False),
             httplog=options.get("httplog", False),
+            httplog_clf=options.get("httplog-clf", False),
             dontlognull=options.get("dontlognull", False),
             forwardfor=s.forwardfor,
             clitcpka=options.get("clitcpka", False),
@@ -429,13 +445,32 @@ class _Builder:
             logs=self._logs(p, global_),
             log_format=s.log_format,
             errorfiles=MappingProxyType(dict(s.errorfiles)),
-            stats=_stats_page(s),
+            stats=stats,
             captures=tuple(p.captures),
             default_backend=s.default_backend.args[0] if s.default_backend else None,
             backend_name=p.name if p.kind == "listen" else None,
             file=p.section.file,
             line=p.section.line,
         )
+
+    def _http_only(
+        self, p: _Proxy, stats: StatsPage | None, options: dict[str, bool]
+    ) -> StatsPage | None:
+        """HAProxy's fallbacks for HTTP-only settings in a TCP proxy (warned, not fatal)."""
+        if options.get("httplog"):
+            self.warn(
+                f"'option httplog' not usable with {p.kind} '{p.name}' (needs 'mode http'); "
+                "falling back to 'option tcplog'",
+                p.section,
+            )
+            options["httplog"] = options["httplog-clf"] = False
+            options["tcplog"] = True
+        if stats is not None:
+            self.warn(
+                f"'stats' statements ignored for {p.kind} '{p.name}' as they require HTTP mode",
+                p.section,
+            )
+        return None
 
     def _check_target(
         self,

@@ -119,7 +119,7 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("timeout queue", "dlb", "Time a request may wait in a queue (default: connect)."),
     _K("timeout check", "dlb", "Extra read timeout of health checks (default: inter)."),
     _K("timeout tunnel", "dlb", "Inactivity timeout of tunnels (WebSocket, CONNECT)."),
-    _K("option httplog", "dfl", "HTTP log format.", negatable=True),
+    _K("option httplog", "dfl", "HTTP log format (`clf`: Common Log Format).", negatable=True),
     _K("option tcplog", "dfl", "TCP log format.", negatable=True),
     _K("option dontlognull", "dfl", "Do not log connections that sent no data.", negatable=True),
     _K("option forwardfor", "dflb", "Add `X-Forwarded-For` (`[except net] [header h] [if-none]`)."),

@@ -207,6 +207,7 @@ class Frontend:
     tcp_inspect_delay: float | None = None
     tcplog: bool = False
     httplog: bool = False
+    httplog_clf: bool = False
     dontlognull: bool = False
     forwardfor: ForwardFor | None = None
     clitcpka: bool = False

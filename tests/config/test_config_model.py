@@ -381,3 +381,30 @@ def test_environment_variables_in_addresses() -> None:
     text = 'backend b\n    server s "${HOST-127.0.0.1}:${PORT}"\n'
     server = load_text(text, env={"PORT": "5001"}).config.backend("b").backend.servers[0]
     assert server.address == "127.0.0.1:5001"
+
+
+def test_http_only_settings_in_a_tcp_proxy_fall_back_like_haproxy() -> None:
+    text = """
+defaults
+    option httplog clf
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+listen stats
+    bind 127.0.0.1:0
+    stats enable
+    stats uri /x
+    server s 127.0.0.1:1
+frontend web
+    mode http
+    bind 127.0.0.1:0
+"""
+    result = load_text(text, env={})
+    tcp, web = result.config.frontend("stats"), result.config.frontend("web")
+    assert (tcp.httplog, tcp.tcplog, tcp.stats) == (False, True, None)
+    assert (web.httplog, web.httplog_clf, web.tcplog) == (True, True, False)
+    assert [str(w) for w in result.warnings] == [
+        "<string>:7: 'option httplog' not usable with listen 'stats' (needs 'mode http'); "
+        "falling back to 'option tcplog'",
+        "<string>:7: 'stats' statements ignored for listen 'stats' as they require HTTP mode",
+    ]
