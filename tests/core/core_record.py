@@ -1,0 +1,33 @@
+"""Record HAProxy 2.6's answers for every scenario into tests/golden/.
+
+Run from the repository root after changing a scenario:
+    python tests/core/core_record.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parent.parent)]
+
+from core_differential import NAMES, haproxy_config, replay_haproxy, save_golden  # noqa: E402
+from core_scenarios import all_scenarios  # noqa: E402
+
+from support.backends import NamedBackends  # noqa: E402
+from support.haproxy import HAProxy  # noqa: E402
+
+
+def main() -> None:
+    scenarios = all_scenarios()
+    with NamedBackends(NAMES) as backends, HAProxy(haproxy_config(scenarios, backends)) as hp:
+        version = hp.command("show info")
+        print(next(line for line in version.splitlines() if line.startswith("Version")))
+        for scenario in scenarios:
+            scenario.answers = replay_haproxy(hp, scenario)
+    save_golden("haproxy_2.6_balance", scenarios)
+    print(f"recorded {len(scenarios)} scenarios")
+
+
+if __name__ == "__main__":
+    main()
