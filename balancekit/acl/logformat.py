@@ -3,7 +3,9 @@
 `http-request set-header X-Src %[src]` and `http-request redirect location
 /x?%[query]` take log-format strings.  They are split at load into literal
 pieces and compiled sample expressions, so rendering one per request is a join.
-A sample that yields nothing renders as `-`, like HAProxy.
+As in HAProxy's HTTP rules, a sample that yields nothing renders as an empty
+string and `%{+Q}` quotes only the `%xx` aliases, not samples (checked against
+a running HAProxy 2.6).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class LogFormat:
         return "".join(p if isinstance(p, str) else p(request) for p in self.pieces)
 
 
-def _sample_piece(text: str, quote: bool) -> Piece:
+def _sample_piece(text: str) -> Piece:
     try:
         expr = parse_sample_expr(text)
     except FetchError as exc:
@@ -65,8 +67,7 @@ def _sample_piece(text: str, quote: bool) -> Piece:
 
     def render(request: Request) -> str:
         value = expr.single(request)
-        out = "-" if value is None else format_sample(value)
-        return f'"{out}"' if quote else out
+        return "" if value is None else format_sample(value)
 
     return render
 
@@ -108,7 +109,7 @@ def parse_log_format(text: str) -> LogFormat:
             end = text.find("]", i)
             if end < 0:
                 raise LogFormatError(f"missing ']' after '%[' in '{text}'")
-            pieces.append(_sample_piece(text[i + 1 : end], quote))
+            pieces.append(_sample_piece(text[i + 1 : end]))
             i = end + 1
             continue
         start = i

@@ -151,12 +151,13 @@ LOG_FORMAT_CASES = [
     ("%[req.fhdr(x-fwd)]", Request(headers=MULTI), "c"),
     ("%[url_param(a)]", Request(query="b=2&a=1;a=3"), "1"),  # the first one
     ("%[hdr(host),lower]", Request(headers={"Host": "A.B"}), "a.b"),
-    ("%[hdr(none)]", Request(), "-"),  # no sample renders as "-"
+    ("a%[hdr(none)]b", Request(), "ab"),  # no sample renders as nothing in HTTP rules
     ("%[ssl_fc]", Request(ssl=True), "1"),
     ("%[method]", Request(method="PUT"), "PUT"),
     ("x-%ci:%cp/%HM %HU %HP %HQ %HV", Request("127.0.0.1", "GET", "/p", "q=1", src_port=9), "x-127.0.0.1:9/GET /p?q=1 /p ?q=1 HTTP/1.1"),
     ("100%%", Request(), "100%"),
-    ("%{+Q}[path]", Request(path="/a"), '"/a"'),
+    ("%{+Q}[path]", Request(path="/a"), "/a"),  # +Q does not quote samples here
+    ("%{+Q}ci", Request("127.0.0.1"), '"127.0.0.1"'),
 ]  # fmt: skip
 
 
