@@ -165,10 +165,8 @@ def _bind_address(text: str) -> tuple[str, list[int], bool]:
     if host in ("", "*"):
         host = "0.0.0.0"
     v6 = ":" in host
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"bind: invalid address '{host}' in '{original}'") from None
+    if not _is_ip(host) and not _is_hostname(host):
+        raise ValueError(f"bind: invalid address '{host}' in '{original}'")
     low_text, _, high_text = port_text.partition("-")
     if not low_text.isdigit() or (high_text and not high_text.isdigit()):
         raise ValueError(f"bind: invalid port '{port_text}' in '{original}'")
@@ -349,9 +347,19 @@ def check_server_address(name: str, address: str) -> None:
     host, _ = split_address(address)
     if not host:
         raise ValueError(f"server '{name}': missing host in address '{address}'")
+    if not _is_ip(host) and not _is_hostname(host):
+        raise ValueError(f"server '{name}': invalid address '{address}'")
+
+
+def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        label = host.rstrip(".").split(".")
-        if not all(part and part.replace("-", "").replace("_", "").isalnum() for part in label):
-            raise ValueError(f"server '{name}': invalid address '{address}'") from None
+        return False
+    return True
+
+
+def _is_hostname(host: str) -> bool:
+    """A DNS name; resolving it is the runtime's job (balancekit does no I/O)."""
+    labels = host.rstrip(".").split(".")
+    return all(part and part.replace("-", "").replace("_", "").isalnum() for part in labels)

@@ -61,14 +61,12 @@ def split_words(
             break
         if c == "#" and not squote and not dquote:
             break
-        if c == '"' and not squote:
-            dquote = not dquote
-            quote_pos = i
-            started = True
-            i += 1
-            continue
-        if c == "'" and not dquote:
-            squote = not squote
+        if (c == '"' and not squote) or (c == "'" and not dquote):
+            # A quote toggles its own kind; the other kind is literal inside it.
+            if c == '"':
+                dquote = not dquote
+            else:
+                squote = not squote
             quote_pos = i
             started = True
             i += 1

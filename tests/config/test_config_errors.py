@@ -73,8 +73,7 @@ CASES: list[tuple[str, str, int, str]] = [
     # -- bind --------------------------------------------------------------------------
     ("bind no port", "frontend f\n    bind 127.0.0.1\n", 2,
      "bind: missing port number in '127.0.0.1'"),
-    ("bind bad host", "frontend f\n    bind localhost:80\n", 2,
-     "bind: invalid address 'localhost'"),
+    ("bind bad host", "frontend f\n    bind a/b:80\n", 2, "bind: invalid address 'a/b'"),
     ("bind bad range", "frontend f\n    bind :90-80\n", 2, "bind: invalid port range '90-80'"),
     ("bind unix", "frontend f\n    bind /run/x.sock\n", 2, "is not a TCP address"),
     ("bind option", "frontend f\n    bind :80 acept-proxy\n", 2,

@@ -217,7 +217,7 @@ defaults
     timeout connect 1s
     timeout server 1s
 frontend web
-    bind 127.0.0.1:8000-8002,[::1]:9000 name web accept-proxy
+    bind 127.0.0.1:8000-8002,[::1]:9000,localhost:7000 name web accept-proxy
     maxconn 50
     option httplog
     option forwardfor
@@ -238,9 +238,10 @@ backend app
         "127.0.0.1:8001",
         "127.0.0.1:8002",
         "[::1]:9000",
+        "localhost:7000",
     ]
     assert all(b.accept_proxy and b.name == "web" for b in front.binds)
-    assert front.binds[-1].v6
+    assert front.binds[-2].v6 and not front.binds[-1].v6
     assert front.maxconn == 50
     assert (front.timeout_client, front.timeout_http_request) == (5.0, 3.0)
     assert (front.timeout_http_keep_alive, front.timeout_client_fin) == (1.0, 2.0)
