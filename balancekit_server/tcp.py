@@ -785,9 +785,11 @@ class Session:
         srv_conn = 0
         beconn = 0
         if tb is not None:
-            beconn = self.service.be_counters(tb.name).scur
+            # HAProxy logs a TCP session after its server side is gone: %bc and %sc
+            # no longer count it (while %ac and %fc still do).
+            beconn = self.service.be_counters(tb.name).scur - 1
             if self.srv is not None:
-                srv_conn = tb.backend.member(self.srv.name).inflight + (self.lease is None)
+                srv_conn = tb.backend.member(self.srv.name).inflight
         tt = self._ms_since_accept()
         line = format_tcplog(
             client_ip=self.request.src,

@@ -1,0 +1,149 @@
+"""`bind … ssl crt …` TLS termination in mode tcp, with certificates from trustme."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+from l4_harness import Backend, CaptureLogger, LoopThread, echo, recv_all
+
+from balancekit.config import load_text
+from balancekit_server.runtime import Runtime
+from balancekit_server.tls import TLSConfigError, cert_names, server_context
+
+CONFIG = """
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+
+frontend tls_in
+    bind 127.0.0.1:0 ssl crt {crt}
+    default_backend plain
+
+backend plain
+    server s1 {backend}
+"""
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def _pem(ca: trustme.CA, path: Path, *names: str) -> Path:
+    cert = ca.issue_cert(*names)
+    with path.open("wb") as handle:
+        handle.write(cert.private_key_pem.bytes())
+        for blob in cert.cert_chain_pems:
+            handle.write(blob.bytes())
+    return path
+
+
+@pytest.fixture
+def crt_dir(ca: trustme.CA, tmp_path: Path) -> Path:
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    _pem(ca, folder / "1-default.pem", "default.test")
+    _pem(ca, folder / "2-shop.pem", "shop.test", "*.shop.test")
+    return folder
+
+
+@pytest.fixture
+def running(lt1: LoopThread, crt_dir: Path) -> Iterator[tuple[Runtime, Backend]]:
+    backend = Backend(lt1, echo)
+    config = load_text(CONFIG.format(crt=crt_dir, backend=backend.address)).config
+    runtime = Runtime(config, quiet=True)
+    lt1.run(runtime.start())
+    yield runtime, backend
+    lt1.call(runtime.hard_stop)
+
+
+def _tls_roundtrip(port: int, ca: trustme.CA, sni: str, payload: bytes) -> tuple[bytes, list[str]]:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=sni) as tls,
+    ):
+        tls.sendall(payload)
+        names = [v for k, v in tls.getpeercert().get("subjectAltName", ()) if k == "DNS"]
+        data = b""
+        while len(data) < len(payload):
+            chunk = tls.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return data, names
+
+
+def test_tls_is_terminated_and_bytes_reach_a_plain_backend(
+    running: tuple[Runtime, Backend], ca: trustme.CA
+) -> None:
+    runtime, backend = running
+    port = runtime.addresses["tls_in"][0][1]
+    payload = b"secret" * 10000
+    data, names = _tls_roundtrip(port, ca, "default.test", payload)
+    assert data == payload
+    assert names == ["default.test"]
+    assert backend.connections == 1
+
+
+def test_sni_selects_the_certificate_from_a_crt_directory(
+    running: tuple[Runtime, Backend], ca: trustme.CA
+) -> None:
+    runtime, _ = running
+    port = runtime.addresses["tls_in"][0][1]
+    data, names = _tls_roundtrip(port, ca, "api.shop.test", b"hi")
+    assert data == b"hi"
+    assert "*.shop.test" in names
+
+
+def test_plain_client_on_a_tls_bind_is_closed(running: tuple[Runtime, Backend]) -> None:
+    runtime, backend = running
+    port = runtime.addresses["tls_in"][0][1]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        with contextlib.suppress(ConnectionResetError):
+            recv_all(sock)
+    assert backend.connections == 0
+
+
+def test_tls_frontend_name_gets_a_tilde_in_tcplog(
+    lt1: LoopThread, ca: trustme.CA, tmp_path: Path
+) -> None:
+    from l4_harness import Proxy
+
+    from balancekit import Backend as Pool
+    from balancekit import Server
+    from balancekit_server.tcp import Listener, TcpBackend, TcpFrontend
+
+    backend = Backend(lt1, echo)
+    logger = CaptureLogger()
+    fe = TcpFrontend(
+        "fe",
+        default_backend=TcpBackend(Pool("be", [Server("s1", backend.address)])),
+        logger=logger,
+        log_format="tcplog",
+    )
+    context = server_context(str(_pem(ca, tmp_path / "one.pem", "one.test")))
+    proxy = Proxy(lt1, fe, listeners=[Listener(ssl=context)])
+    assert _tls_roundtrip(proxy.port, ca, "one.test", b"x")[0] == b"x"
+    assert logger.wait_lines(1)[0].split()[2] == "fe~"
+
+
+def test_bad_crt_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.pem"
+    bogus.write_text("not a certificate")
+    with pytest.raises(TLSConfigError, match=r"bogus\.pem"):
+        server_context(str(bogus))
+    with pytest.raises(TLSConfigError, match="no such file"):
+        server_context(str(tmp_path / "missing.pem"))
+    with pytest.raises(TLSConfigError, match=r"bogus\.pem"):
+        cert_names(bogus)
