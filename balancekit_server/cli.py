@@ -65,7 +65,11 @@ def _print_warnings(result_warnings: Sequence[Any], quiet: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (0 valid/ran, 1 config error, 2 usage)."""
+    """Entry point; returns the exit status.
+
+    0: valid (or ran); 1: configuration errors; 2: usage error, or (with -c) a
+    valid configuration with no listener, as haproxy -c reports it.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.demo is not None:
@@ -86,6 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     _print_warnings(result.warnings, args.quiet)
     if args.check:
+        if not any(frontend.binds for frontend in result.config.frontends):
+            # haproxy -c says the same and exits 2: valid, but nothing would listen.
+            print(
+                "Configuration file has no error but will not start (no listener) => exit(2).",
+                file=sys.stderr,
+            )
+            return 2
         if not args.quiet:
             print("Configuration file is valid")
         return 0

@@ -162,3 +162,13 @@ def test_same_verdict_as_haproxy_on_seeds(path: Path) -> None:
         assert (real.returncode, ours.returncode) == (1, 0)
     else:
         assert (real.returncode, ours.returncode) == (0, 0), real.stderr + ours.stderr
+
+
+def test_no_listener_exits_2_like_haproxy(tmp_path: Path) -> None:
+    cfg = tmp_path / "backends.cfg"
+    cfg.write_text("backend b\n    server s 127.0.0.1:1\n")
+    ours = cli("-c", "-f", str(cfg))
+    real = haproxy_check(cfg)
+    assert (ours.returncode, real.returncode) == (2, 2)
+    assert "will not start (no listener) => exit(2)" in ours.stderr
+    assert "will not start (no listener) => exit(2)" in real.stdout + real.stderr
