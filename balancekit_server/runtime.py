@@ -185,7 +185,14 @@ class Runtime:
         return ctx
 
     def logger(self, targets: Iterable[LogTarget]) -> logs.Logger | None:
-        key = tuple(targets)
+        """A Logger for a proxy's `log` lines (`log global` means the global ones)."""
+        expanded: list[LogTarget] = []
+        for target in targets:
+            if target.address == "global":
+                expanded.extend(self.config.global_.logs)
+            else:
+                expanded.append(target)
+        key = tuple(expanded)
         if not key:
             return None
         found = self._loggers.get(key)
