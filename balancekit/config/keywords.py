@@ -200,7 +200,25 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process cookie compression declare descrip
     unique-id-header use-fcgi-app use-server peers resolvers userlist mailers cache program
     ring http-errors nbproc cpu-map lua-load setenv presetenv resetenv unsetenv node
     spread-checks tune.bufsize tune.maxrewrite ssl-server-verify external-check"""
-HAPROXY_ONLY = frozenset(_HAPROXY_ONLY_NAMES.split())
+_HAPROXY_ONLY_FAMILY = """capture cookie|http-check comment|http-check connect|
+http-check disable-on-404|http-check send-state|http-check set-var|http-check unset-var|
+option abortonclose|option accept-invalid-http-request|option accept-invalid-http-response|
+option checkcache|option contstats|option disable-h2-upgrade|option dontlog-normal|
+option h1-case-adjust-bogus-client|option h1-case-adjust-bogus-server|
+option http-buffer-request|option http-ignore-probes|option http-no-delay|
+option http-pretend-keepalive|option http-restrict-req-hdr-names|
+option http-use-proxy-header|option httpslog|option independent-streams|option ldap-check|
+option external-check|option log-separate-errors|option logasap|option nolinger|
+option originalto|option persist|option pgsql-check|option prefer-last-server|
+option redis-check|option smtpchk|option socket-stats|option splice-auto|
+option splice-request|option splice-response|option spop-check|option ssl-hello-chk|
+option tcp-check|option tcp-smart-accept|option tcp-smart-connect|option transparent|
+option idle-close-on-response|stats admin|stats http-request|stats scope|stats show-desc|
+stats show-legends|stats show-node|stats maxconn|stats bind-process|timeout tarpit"""
+HAPROXY_ONLY = frozenset(
+    _HAPROXY_ONLY_NAMES.split()
+    + [name.strip() for name in _HAPROXY_ONLY_FAMILY.replace("\n", "").split("|")]
+)
 
 _BY_NAME: dict[str, Keyword] = {k.name: k for k in KEYWORDS}
 
