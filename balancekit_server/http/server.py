@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
 import httptools
 
@@ -31,6 +31,13 @@ from .upstream import UpstreamConnection
 __all__ = ["HttpServerProtocol"]
 
 _BODY_HIGH_WATER = 256 * 1024
+# llhttp only knows registered upper-case methods; HAProxy forwards any token.
+_LLHTTP_METHODS = frozenset(
+    b"DELETE GET HEAD POST PUT CONNECT OPTIONS TRACE COPY LOCK MKCOL MOVE PROPFIND PROPPATCH "
+    b"SEARCH UNLOCK BIND REBIND UNBIND ACL REPORT MKACTIVITY CHECKOUT MERGE M-SEARCH NOTIFY "
+    b"SUBSCRIBE UNSUBSCRIBE PATCH PURGE MKCALENDAR LINK UNLINK SOURCE QUERY".split()
+)
+_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _CRLF = b"\r\n"
 _STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
 
@@ -220,6 +227,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._serving: _ServerExchange | None = None
         self._parsing: _ServerExchange | None = None
         self._url = b""
+        self._method = b""
         self._header_bytes = 0
         self._started = False  # bytes of a new request seen
         self._requests = 0
@@ -248,8 +256,8 @@ class HttpServerProtocol(asyncio.Protocol):
     # -- transport plumbing ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses: no isinstance here.
+        self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername") or ("", 0)
         sock = transport.get_extra_info("sockname") or ("", 0)
         self._src, self._src_port = str(peer[0]), int(peer[1])
@@ -357,6 +365,8 @@ class HttpServerProtocol(asyncio.Protocol):
             self._started = True
             self._t_first = self.loop.time()
             self._date_first = time.time()
+        if self._parsing is None:
+            data = self._other_method(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -368,6 +378,18 @@ class HttpServerProtocol(asyncio.Protocol):
             self.pause_client_reading()
         except httptools.HttpParserError:
             self._bad_request(400)
+
+    def _other_method(self, data: bytes) -> bytes:
+        """A request line whose method is a valid token llhttp does not know (`post`,
+        `FOO`) is parsed as GET and keeps its real method for routing and forwarding."""
+        space = data.find(b" ", 0, 64)
+        if space <= 0:
+            return data
+        token = data[:space]
+        if token in _LLHTTP_METHODS or not all(c in _TOKEN for c in token):
+            return data
+        self._method = token
+        return b"GET" + data[space:]
 
     def _bad_request(self, status: int) -> None:
         self._disarm()
@@ -408,7 +430,8 @@ class HttpServerProtocol(asyncio.Protocol):
         ex = self._parsing
         assert ex is not None
         parser = self.parser
-        ex.method = parser.get_method()
+        ex.method = self._method or parser.get_method()
+        self._method = b""
         ex.target = self._url
         ex.version = parser.get_http_version().encode()
         ex.t_head = self.loop.time()
