@@ -155,35 +155,53 @@ class IpSet:
 
     def add(self, text: str) -> None:
         """Add one `addr[/mask]` pattern (pat_parse_ip's grammar; no DNS)."""
-        addr, slash, mask = text.rpartition("/")
-        if not slash:
-            addr, mask = text, ""
-        try:
-            if ":" not in addr:
-                value = int.from_bytes(socket.inet_pton(socket.AF_INET, addr), "big")
-                bits = _v4_mask(mask) if slash else 0xFFFFFFFF
-                prefix = _contiguous_prefix(bits)
-                if prefix is None:
-                    self._odd_v4.append((value & bits, bits))
-                else:
-                    span = (1 << (32 - prefix)) - 1
+        self.add_many((text,))
+
+    def add_many(self, texts: Iterable[str]) -> None:
+        """Add many patterns; the loop is kept tight because `-f` lists can be huge."""
+        pton, af4, af6, from_bytes = (
+            socket.inet_pton,
+            socket.AF_INET,
+            socket.AF_INET6,
+            int.from_bytes,
+        )
+        pending4, pending6 = self._pending4, self._pending6
+        for text in texts:
+            try:
+                cut = text.rfind("/")
+                addr = text if cut < 0 else text[:cut]
+                mask = "" if cut < 0 else text[cut + 1 :]
+                if ":" not in addr:
+                    value = from_bytes(pton(af4, addr), "big")
+                    if cut < 0:
+                        pending4.append((value, value))
+                        continue
+                    if mask.isdigit() and int(mask) <= 32:
+                        prefix: int | None = int(mask)
+                    else:
+                        bits = _v4_mask(mask)
+                        prefix = _contiguous_prefix(bits)
+                        if prefix is None:
+                            self._odd_v4.append((value & bits, bits))
+                            continue
+                    span = (1 << (32 - prefix)) - 1  # type: ignore[operator]
                     start = value & ~span & 0xFFFFFFFF
-                    self._pending4.append((start, start + span))
-                return
-            value = int.from_bytes(socket.inet_pton(socket.AF_INET6, addr), "big")
-            prefix = 128
-            if slash:
-                if not mask.isdigit() or int(mask) > 128:
-                    raise PatternError("bad mask")
-                prefix = int(mask)
-            span = (1 << (128 - prefix)) - 1
-            start = value & ~span & _ALL_V6
-            self._pending6.append((start, start + span))
-        except (OSError, ValueError):
-            hint = ""
-            if addr and not any(ch.isdigit() for ch in addr[:1]) and ":" not in addr:
-                hint = " (host names are not resolved: use an address)"
-            raise PatternError(f"'{text}' is not a valid IPv4 or IPv6 address{hint}") from None
+                    pending4.append((start, start + span))
+                    continue
+                value = from_bytes(pton(af6, addr), "big")
+                prefix = 128
+                if cut >= 0:
+                    if not mask.isdigit() or int(mask) > 128:
+                        raise PatternError("bad mask")
+                    prefix = int(mask)
+                span = (1 << (128 - prefix)) - 1
+                start = value & ~span & _ALL_V6
+                pending6.append((start, start + span))
+            except (OSError, ValueError):
+                hint = ""
+                if text[:1].isalpha() and ":" not in text:
+                    hint = " (host names are not resolved: use an address)"
+                raise PatternError(f"'{text}' is not a valid IPv4 or IPv6 address{hint}") from None
 
     def freeze(self) -> None:
         """Merge what was added into the searchable ranges (idempotent)."""
@@ -508,8 +526,7 @@ def build_matcher(method: str, patterns: Sequence[str], icase: bool) -> Matcher:
         return RangeMatcher(int_ranges(patterns), length=method == "len")
     if method == "ip":
         ips = IpSet()
-        for p in patterns:
-            ips.add(p)
+        ips.add_many(patterns)
         ips.freeze()
         return IpMatcher(ips)
     if method == "str":
