@@ -8,13 +8,14 @@ grammar at a time.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..server import ON_ERROR_ACTIONS, split_address
-from .keywords import SERVER_KEYWORDS
+from .keywords import BIND_KEYWORDS, SERVER_KEYWORDS
 from .runtime import Bind, LogTarget, StatsSocket
 from .units import parse_time
 
@@ -215,7 +216,7 @@ def parse_bind(
         elif key == "v6only":
             v6only = True
         else:
-            raise ValueError(f"bind: unknown option '{key}'{_close(key, BIND_OPTIONS)}")
+            raise ValueError(f"bind: unknown option '{key}'{_close(key, list(BIND_KEYWORDS))}")
     if ssl and not crts:
         raise ValueError("bind: 'ssl' needs at least one 'crt <file>'")
     binds: list[Bind] = []
@@ -241,12 +242,7 @@ def parse_bind(
     return tuple(binds)
 
 
-BIND_OPTIONS = ("ssl", "crt", "accept-proxy", "name", "alpn", "v4v6", "v6only")
-
-
 def _close(word: str, options: tuple[str, ...] | list[str]) -> str:
-    import difflib
-
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 

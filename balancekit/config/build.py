@@ -9,13 +9,17 @@ per statement, so one `-c` run reports all of them; every message carries the
 from __future__ import annotations
 
 import copy
+import difflib
+import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
 from ..acl import AclSet
+from ..algorithms import parse_balance, parse_hash_type
 from ..errors import ConfigError
 from ..pool import Backend
 from ..routing import Router
@@ -600,15 +604,11 @@ def _h_default_server(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 def _h_balance(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     if not stmt.args:
         raise ValueError("'balance' expects an algorithm")
-    from ..algorithms import parse_balance
-
     parse_balance(" ".join(stmt.args))  # fail here, at this line, on a bad algorithm
     p.settings.balance = stmt
 
 
 def _h_hash_type(b: _Builder, p: _Proxy, stmt: Statement) -> None:
-    from ..algorithms import parse_hash_type
-
     if not stmt.args:
         raise ValueError("'hash-type' expects map-based, consistent or maglev")
     parse_hash_type(" ".join(stmt.args))
@@ -749,8 +749,6 @@ def _h_http_check_expect(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     if len(args) != 2 or args[0] not in kinds:
         raise ValueError("http-check expect: expects [!] status|rstatus|string|rstring <pattern>")
     if args[0] == "rstatus" or args[0] == "rstring":
-        import re
-
         try:
             re.compile(args[1])
         except re.error as error:
@@ -838,8 +836,6 @@ def _forwardfor(args: tuple[str, ...]) -> ForwardFor:
             if word == "header":
                 header = value
             else:
-                import ipaddress
-
                 try:
                     ipaddress.ip_network(value, strict=False)
                 except ValueError:
@@ -889,8 +885,6 @@ def _stats_page(s: _Settings) -> StatsPage | None:
 
 
 def _close_name(name: str, names: list[str]) -> str:
-    import difflib
-
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 
