@@ -33,6 +33,7 @@ __all__ = [
     "cast_function",
     "format_sample",
     "parse_sample_expr",
+    "split_header_values",
     "suggest",
 ]
 
@@ -247,10 +248,41 @@ def _req_ver(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [ver] if sep and ver else []
 
 
-def _all_values(req: Request) -> list[str]:
+def split_header_values(line: str) -> list[str]:
+    """A header line's comma-separated values, trimmed; commas inside "quotes" do not split.
+
+    This is http_find_hdr_value_end(): a backslash escapes the next character
+    inside a quoted string.
+    """
+    if '"' not in line:
+        return [part.strip(" \t") for part in line.split(",")]
     out: list[str] = []
-    for _, value in req.headers.items:
-        out.extend(part.strip(" \t") for part in value.split(","))
+    start = 0
+    quoted = escaped = False
+    for i, ch in enumerate(line):
+        if escaped:
+            escaped = False
+        elif quoted:
+            if ch == "\\":
+                escaped = True
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif ch == ",":
+            out.append(line[start:i].strip(" \t"))
+            start = i + 1
+    out.append(line[start:].strip(" \t"))
+    return out
+
+
+def _values(req: Request, name: object) -> list[str]:
+    """Every value of every occurrence of header `name` (every header when None)."""
+    out: list[str] = []
+    wanted = str(name).lower() if name else None
+    for key, line in req.headers.items:
+        if wanted is None or key == wanted:
+            out.extend(split_header_values(line))
     return out
 
 
@@ -264,9 +296,7 @@ def _pick(values: list[str], occ: object) -> list[Value]:
 
 
 def _hdr(req: Request, args: tuple[object, ...]) -> list[Value]:
-    name = args[0] if args else None
-    values = req.headers.values(str(name)) if name else _all_values(req)
-    return _pick(values, args[1] if len(args) > 1 else None)
+    return _pick(_values(req, args[0] if args else None), args[1] if len(args) > 1 else None)
 
 
 def _fhdr(req: Request, args: tuple[object, ...]) -> list[Value]:
@@ -276,8 +306,7 @@ def _fhdr(req: Request, args: tuple[object, ...]) -> list[Value]:
 
 
 def _hdr_cnt(req: Request, args: tuple[object, ...]) -> list[Value]:
-    name = args[0] if args else None
-    return [len(req.headers.values(str(name)) if name else _all_values(req))]
+    return [len(_values(req, args[0] if args else None))]
 
 
 def _fhdr_cnt(req: Request, args: tuple[object, ...]) -> list[Value]:
