@@ -56,7 +56,7 @@ def _acl_form() -> Flask:
 
 def _static() -> Flask:
     """EP3's static_app.py, with its `static` folder's content generated in memory."""
-    app = Flask("static_app")
+    app = Flask("static_app", static_folder=None)  # the route below replaces Flask's own
 
     def serve_static(filename: str) -> tuple[str, int, dict[str, str]]:
         return f"static file {filename} from static_app\n", 200, {"Content-Type": "text/plain"}
