@@ -30,16 +30,37 @@ _Node = tuple[int, int, int, int]
 
 
 class _Tree:
-    __slots__ = ("keys", "nodes", "owners")
+    """One ring.  Besides the sorted nodes, `bounds`/`closest`/`position` answer
+    "which point is closest to h" with a single bisect: between two neighbouring
+    points p < q, HAProxy keeps p when `h - p <= q - h`, i.e. when
+    `h <= (p + q) // 2`, so those midpoints (and the two around the wrap) split the
+    32-bit space into one interval per closest point."""
+
+    __slots__ = ("bounds", "closest", "keys", "nodes", "owners", "position")
 
     def __init__(self) -> None:
         self.nodes: list[_Node] = []
         self.keys: list[int] = []
         self.owners: list[Member] = []
+        self.bounds: list[int] = []
+        self.closest: list[Member] = []
+        self.position: list[int] = []
 
     def flatten(self, members: Sequence[Member]) -> None:
-        self.keys = [node[0] for node in self.nodes]
-        self.owners = [members[node[2]] for node in self.nodes]
+        keys = self.keys = [node[0] for node in self.nodes]
+        owners = self.owners = [members[node[2]] for node in self.nodes]
+        count = len(keys)
+        if not count:
+            self.bounds, self.closest, self.position = [], [], []
+            return
+        wrap = (keys[-1] + keys[0] + (1 << 32)) // 2
+        self.bounds = [
+            wrap - (1 << 32),
+            *[(keys[k - 1] + keys[k]) // 2 for k in range(1, count)],
+            wrap,
+        ]
+        self.closest = [owners[-1], *owners, owners[0]]
+        self.position = [count - 1, *range(count), 0]
 
 
 class ConsistentRing:
@@ -87,8 +108,9 @@ class ConsistentRing:
             if member.usable:
                 self.cumulative[i] = cumulative[member.backup]
                 cumulative[member.backup] += member.eweight
-                self._adjust(member)
+                self._adjust(member, bulk=True)
         for tree in self.trees:
+            tree.nodes.sort()
             tree.flatten(self.members)
 
     def update(self, member: Member) -> None:
@@ -128,8 +150,9 @@ class ConsistentRing:
     def _remove_all(self, member: Member) -> None:
         self._remove_points(member, 0)
 
-    def _adjust(self, member: Member) -> None:
-        """chash_queue_dequeue_srv: bring the server's point count to its eweight."""
+    def _adjust(self, member: Member, bulk: bool = False) -> None:
+        """chash_queue_dequeue_srv: bring the server's point count to its eweight.
+        `bulk` appends unsorted (the caller sorts once): the initial build."""
         i = member.index
         want = member.eweight
         if self.nodes_now[i] > want:
@@ -145,7 +168,11 @@ class ConsistentRing:
         while self.nodes_now[i] < want:
             j = self.nodes_now[i]
             self.counter += 1
-            insort(nodes, (self.node_keys[i][j], self.counter, i, j))
+            node = (self.node_keys[i][j], self.counter, i, j)
+            if bulk:
+                nodes.append(node)
+            else:
+                insort(nodes, node)
             self.nodes_now[i] = j + 1
 
     # -- lookups ---------------------------------------------------------------------------
@@ -180,20 +207,16 @@ class ConsistentRing:
         root = self._root()
         if root is None or isinstance(root, Member):
             return root
-        keys = root.keys
-        count = len(keys)
-        if not count:
+        bounds = root.bounds
+        if not bounds:
             return None
-        nxt = bisect_left(keys, hash_value)
-        if nxt == count:
-            nxt = 0
-        prev = nxt - 1 if nxt else count - 1
-        if (hash_value - keys[prev]) & MASK32 <= (keys[nxt] - hash_value) & MASK32:
-            nxt = prev
-        owners = root.owners
-        member = owners[nxt]
+        slot = bisect_left(bounds, hash_value)
         if avoid is None and not self.algorithm.options.hash_balance_factor:
-            return member
+            return root.closest[slot]
+        nxt = root.position[slot]
+        owners = root.owners
+        count = len(owners)
+        member = owners[nxt]
         bounded = bool(self.algorithm.options.hash_balance_factor)
         loop = 0
         while member is avoid or (bounded and not self.eligible(member)):

@@ -78,6 +78,9 @@ class FwrrModel:
         self.fbck: int = NONE
         #: set by a tree switch: the `init` order right after it (cycle detection).
         self.switched_to: tuple[int, ...] | None = None
+        #: inside an lbprm op: "next" weight/usability are the members' live values;
+        #: otherwise the committed ones, so a replay after a change replays the past.
+        self._changing = False
 
     # -- snapshots -------------------------------------------------------------------
 
@@ -145,15 +148,18 @@ class FwrrModel:
     def _group(self, i: int) -> _Group:
         return self.groups[1 if self.members[i].backup else 0]
 
+    def _next_ew(self, i: int) -> int:
+        return self.members[i].eweight if self._changing else self.cur_ew[i]
+
     def _queue_by_weight(self, tree: int, i: int) -> None:
-        self._insert(tree, i, SRV_EWGHT_MAX - self.members[i].eweight)
+        self._insert(tree, i, SRV_EWGHT_MAX - self._next_ew(i))
         self.lb_tree[i] = tree
 
     def _queue_srv(self, i: int) -> None:
         grp = self._group(i)
-        member = self.members[i]
-        next_ew = member.eweight
-        if not member.usable:
+        next_ew = self._next_ew(i)
+        usable = self.members[i].usable if self._changing else self.cur_usable[i]
+        if not usable:
             self.lb_tree[i] = NONE
         elif (
             next_ew <= 0
@@ -293,6 +299,13 @@ class FwrrModel:
 
     def update(self, i: int) -> None:
         """fwrr_update_server_weight: any change of state or effective weight."""
+        self._changing = True
+        try:
+            self._update(i)
+        finally:
+            self._changing = False
+
+    def _update(self, i: int) -> None:
         member = self.members[i]
         old, new = self.cur_usable[i], member.usable
         if not old and not new:

@@ -11,6 +11,7 @@ seeded `random.Random` for reproducible tests.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import TYPE_CHECKING
 
 from ..chash import ConsistentRing
@@ -42,6 +43,28 @@ class Random(Algorithm):
     def pick(self, request: Request | None, avoid: Member | None = None) -> Member | None:
         if not self.tot_weight:
             return None
+        ring = self.ring
+        if avoid is not None or self.options.hash_balance_factor or not self.srv_act:
+            return self._pick_general(avoid)
+        # Fast path (active servers, no avoid, no bounded loads): the closest point
+        # of each draw is one bisect away.
+        tree = ring.trees[0]
+        bounds, closest = tree.bounds, tree.closest
+        getrandbits = self.rng.getrandbits
+        cur_ew = ring.cur_ew
+        current = closest[bisect_left(bounds, getrandbits(32))]
+        for _ in range(self._draws - 1):
+            drawn = closest[bisect_left(bounds, getrandbits(32))]
+            if drawn is not current and not (
+                drawn.inflight * cur_ew[current.index] > current.inflight * cur_ew[drawn.index]
+            ):
+                current = drawn
+        if current.server.maxconn and current.full():
+            return None
+        return current
+
+    def _pick_general(self, avoid: Member | None) -> Member | None:
+        """get_server_rnd as written: draws through chash_get_server_hash."""
         getrandbits = self.rng.getrandbits
         get_hash = self.ring.get_hash
         cur_ew = self.ring.cur_ew

@@ -20,6 +20,7 @@ from support.backends import NamedBackends
 from support.client import http_request
 from support.haproxy import HAProxy
 
+DEFAULT_HOST = ("Host", "app.example.com")
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 NAMES = ["A", "B", "C", "D", "E", "F"]
 
@@ -29,6 +30,19 @@ class Req:
     target: str
     headers: list[tuple[str, str]] = field(default_factory=list)
     src: str = "127.0.0.1"
+
+    def to_row(self) -> list[object]:
+        """Compact JSON form: [target] when headers and source are the defaults."""
+        if self.headers == [DEFAULT_HOST] and self.src == "127.0.0.1":
+            return [self.target]
+        return [self.target, [list(h) for h in self.headers], self.src]
+
+    @classmethod
+    def from_row(cls, row: list[object]) -> Req:
+        if len(row) == 1:
+            return cls(str(row[0]), [DEFAULT_HOST])
+        target, headers, src = row
+        return cls(str(target), [(str(k), str(v)) for k, v in headers], str(src))  # type: ignore[attr-defined]
 
     def request(self) -> balancekit.Request:
         path, _, query = self.target.partition("?")
@@ -67,14 +81,12 @@ class Scenario:
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
         data["actions"] = {str(k): v for k, v in self.actions.items()}
+        data["requests"] = [r.to_row() for r in self.requests]
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Scenario:
-        requests = [
-            Req(r["target"], [tuple(h) for h in r["headers"]], r["src"])  # type: ignore[index,misc]
-            for r in data["requests"]  # type: ignore[attr-defined]
-        ]
+        requests = [Req.from_row(row) for row in data["requests"]]  # type: ignore[attr-defined]
         return cls(
             id=str(data["id"]),
             balance=str(data["balance"]),
@@ -180,7 +192,7 @@ def zipf_choice(rng: random.Random, items: list[str], skew: float = 1.1) -> str:
     return rng.choices(items, weights)[0]
 
 
-def host_header(name: str = "app.example.com") -> tuple[str, str]:
+def host_header(name: str = DEFAULT_HOST[1]) -> tuple[str, str]:
     return ("Host", name)
 
 

@@ -16,7 +16,7 @@ from core_differential import (
     uri_requests,
 )
 
-RR_WEIGHTS = ["1:1:1", "3:1", "2:1:1", "5:3:2", "2:1:3", "0:2:1", "10:7:3:1"]
+RR_WEIGHTS = ["1:1:1", "3:1", "2:1:1", "5:3:2", "2:1:3", "0:2:1", "10:7:3:1", "2:3:3", "1:7:7:9"]
 
 
 def _servers(weights: str, extra: dict[str, str] | None = None) -> list[tuple[str, int, str]]:
@@ -34,7 +34,7 @@ def round_robin_scenarios() -> list[Scenario]:
         short = "rr" if balance == "roundrobin" else "srr"
         for weights in RR_WEIGHTS:
             sid = f"{short}_{weights.replace(':', '_')}"
-            out.append(Scenario(sid, balance, None, _servers(weights), _plain(120)))
+            out.append(Scenario(sid, balance, None, _servers(weights), _plain(300)))
         out.append(
             Scenario(
                 f"{short}_disabled",
