@@ -39,7 +39,8 @@ class Decision:
     for that status (or an `errorfile`).  `redirect` answers `status` with
     `location`.  `reject` closes an L4 connection.  `response_headers` are extra
     headers for a locally generated answer (Set-Cookie, `hdr` of a `return`).
-    `rule` names the `file:line` of the rule that decided, for logs and tests.
+    `rule` names the `file:line` of the rule that decided (the `use_backend` line
+    for a forward; empty when `default_backend` applied), for logs and tests.
     """
 
     action: Action
@@ -113,7 +114,8 @@ class Router:
         for rule in self._redirects:
             if rule.applies(view):
                 return self._final(rule, view, tuple(edits))
-        return Decision("forward", backend=self._backend(view), header_edits=tuple(edits))
+        backend, where = self._backend(view)
+        return Decision("forward", backend=backend, header_edits=tuple(edits), rule=where)
 
     def with_default(self, backend: str | None) -> Router:
         """The same compiled rules with another `default_backend` (None: no default)."""
@@ -137,13 +139,15 @@ class Router:
                 if rule.action == "reject":
                     return Decision("reject", rule=_where(rule))
                 break
-        return Decision("forward", backend=self._backend(request))
+        backend, where = self._backend(request)
+        return Decision("forward", backend=backend, rule=where)
 
-    def _backend(self, request: Request) -> str | None:
+    def _backend(self, request: Request) -> tuple[str | None, str]:
+        """The backend and the `use_backend` line that chose it ("" for the default)."""
         for use in self._use_backends:
             if use.applies(request):
-                return use.backend
-        return self._default
+                return use.backend, _where(use)
+        return self._default, ""
 
     @staticmethod
     def _final(rule: HttpRule, view: Request, edits: tuple[HeaderEdit, ...]) -> Decision:

@@ -156,11 +156,16 @@ class Acl:
 
 
 class AclSet:
-    """The named ACLs of one proxy section, and the conditions that use them."""
+    """The named ACLs of one proxy section, and the conditions that use them.
 
-    __slots__ = ("_acls", "_files", "warnings")
+    `base_dir` is where relative `-f` paths are found; `define(base_dir=…)`
+    also updates it, so anonymous ACLs in later conditions use the same place.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_acls", "_files", "base_dir", "warnings")
+
+    def __init__(self, *, base_dir: str = ".") -> None:
+        self.base_dir = base_dir
         self._acls: dict[str, Acl] = {}
         self._files: dict[str, tuple[str, ...]] = {}
         self.warnings: list[AclWarning] = []
@@ -180,9 +185,16 @@ class AclSet:
         return tuple(self._acls)
 
     def define(
-        self, words: Sequence[str], *, file: str = "<string>", line: int = 0, base_dir: str = "."
+        self,
+        words: Sequence[str],
+        *,
+        file: str = "<string>",
+        line: int = 0,
+        base_dir: str | None = None,
     ) -> Acl:
         """Compile `acl <words…>`; a repeated name ORs the new expression in."""
+        if base_dir is not None:
+            self.base_dir = base_dir
         if not words:
             raise ConfigError("'acl' expects an ACL name and a criterion", file, line)
         name = words[0]
@@ -193,7 +205,7 @@ class AclSet:
             raise ConfigError(
                 f"acl '{name}': missing criterion (a fetch such as 'path_beg')", file, line
             )
-        expr = self._compile_expr(words[1:], file=file, line=line, base_dir=base_dir)
+        expr = self._compile_expr(words[1:], file=file, line=line, base_dir=self.base_dir)
         acl = self._acls.get(name)
         if acl is None:
             acl = self._acls[name] = Acl(name)
@@ -229,7 +241,7 @@ class AclSet:
     def _anonymous(self, words: Sequence[str], file: str, line: int) -> Acl:
         if not words:
             raise ConfigError("empty anonymous ACL '{ }' in condition", file, line)
-        return Acl("", [self._compile_expr(words, file=file, line=line, base_dir=".")])
+        return Acl("", [self._compile_expr(words, file=file, line=line, base_dir=self.base_dir)])
 
     def _compile_expr(
         self, words: Sequence[str], *, file: str, line: int, base_dir: str

@@ -58,6 +58,13 @@ def test_pattern_file_keeps_spaces_inside_and_comment_only_at_column_one(tmp_pat
     assert holds(acls, "if ua", Request(headers={"User-Agent": "# not a comment"}))
 
 
+def test_anonymous_acl_files_use_the_set_base_dir(tmp_path: Path) -> None:
+    (tmp_path / "deny.lst").write_text("127.0.0.66\n")
+    acls = AclSet(base_dir=str(tmp_path))
+    cond = acls.condition(["if", "{", "src", "-f", "deny.lst", "}"])
+    assert cond.matches(Request("127.0.0.66")) and not cond.matches(Request("127.0.0.1"))
+
+
 def test_several_files_and_inline_patterns_combine(tmp_path: Path) -> None:
     (tmp_path / "a").write_text("/a\n")
     (tmp_path / "b").write_text("/b\n")

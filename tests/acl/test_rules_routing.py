@@ -270,7 +270,9 @@ def test_first_matching_use_backend_wins() -> None:
         use_backend other unless { path_beg /api }
         """
     )
-    assert router.route(Request(path="/api/v2/x")).backend == "api"
+    assert router.route(Request(path="/api/v2/x")) == Decision(
+        "forward", backend="api", rule="fe.cfg:1"
+    )
     assert router.route(Request(path="/x")).backend == "other"
 
 
