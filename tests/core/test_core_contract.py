@@ -1,0 +1,207 @@
+"""Every registered algorithm through the same cases (the uvicorn-style contract)."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+import balancekit as bk
+from balancekit.algorithms import ALGORITHM_MODULES, algorithm_class
+
+BALANCE_LINES = {"url_param": "url_param uid", "hdr": "hdr(x-user)"}
+HASHING = {"source", "uri", "url_param", "hdr"}
+CASES = [
+    (BALANCE_LINES.get(keyword, keyword), hash_type)
+    for keyword in ALGORITHM_MODULES
+    for hash_type in (
+        ["map-based", "consistent", "maglev"] if keyword in HASHING else ["map-based"]
+    )
+]
+IDS = [f"{balance}-{hash_type}" for balance, hash_type in CASES]
+
+
+def request(k: int) -> bk.Request:
+    address = random.Random(k).getrandbits(32)
+    return bk.Request(
+        src=".".join(str(address >> shift & 255) for shift in (24, 16, 8, 0)),
+        path=f"/obj/{k}",
+        query=f"uid={k}",
+        headers={"x-user": f"user-{k}"},
+    )
+
+
+def make(balance: str, hash_type: str, weights: list[int], **options: object) -> bk.Backend:
+    servers = [
+        bk.Server(f"s{i + 1}", f"127.0.0.1:{8000 + i}", weight=w) for i, w in enumerate(weights)
+    ]
+    return bk.Backend(
+        "be", servers, balance=balance, hash_type=hash_type, rng=random.Random(7), **options
+    )  # type: ignore[arg-type]
+
+
+def test_every_keyword_is_registered_under_its_name() -> None:
+    for keyword in ALGORITHM_MODULES:
+        assert algorithm_class(keyword).keyword == keyword
+
+
+@pytest.mark.parametrize(("balance", "hash_type"), CASES, ids=IDS)
+def test_weight_zero_is_never_picked(balance: str, hash_type: str) -> None:
+    be = make(balance, hash_type, [1, 0, 2])
+    assert "s2" not in {be.pick(request(k)).name for k in range(300)}
+
+
+@pytest.mark.parametrize(("balance", "hash_type"), CASES, ids=IDS)
+def test_no_usable_server_names_the_backend(balance: str, hash_type: str) -> None:
+    be = make(balance, hash_type, [1, 1])
+    be.set_state("s1", "maint")
+    be.set_health("s2", False)
+    assert not be.usable
+    with pytest.raises(bk.NoServerAvailable, match="'be'"):
+        be.pick(request(1))
+    with pytest.raises(bk.NoServerAvailable, match="'be'"):
+        be.acquire(request(1))
+
+
+@pytest.mark.parametrize(("balance", "hash_type"), CASES, ids=IDS)
+def test_drain_and_maint_take_no_new_traffic(balance: str, hash_type: str) -> None:
+    be = make(balance, hash_type, [1, 1, 1])
+    be.set_state("s1", "drain")
+    be.set_state("s2", "maint")
+    assert be.state("s1") == "DRAIN"
+    assert be.state("s2") == "MAINT"
+    assert {be.pick(request(k)).name for k in range(100)} == {"s3"}
+    be.set_state("s1", "ready")
+    assert "s1" in {be.pick(request(k)).name for k in range(200)}
+
+
+def _with_backups(balance: str, hash_type: str, allbackups: bool) -> bk.Backend:
+    servers = [
+        bk.Server("a1", "127.0.0.1:9001"),
+        bk.Server("b1", "127.0.0.1:9002", backup=True),
+        bk.Server("b2", "127.0.0.1:9003", backup=True),
+        bk.Server("b3", "127.0.0.1:9004", backup=True),
+    ]
+    return bk.Backend(
+        "be",
+        servers,
+        balance=balance,
+        hash_type=hash_type,
+        allbackups=allbackups,
+        rng=random.Random(3),
+    )
+
+
+@pytest.mark.parametrize(("balance", "hash_type"), CASES, ids=IDS)
+def test_backups_only_when_no_active_server(balance: str, hash_type: str) -> None:
+    be = _with_backups(balance, hash_type, allbackups=False)
+    assert {be.pick(request(k)).name for k in range(100)} == {"a1"}
+    be.set_state("a1", "maint")
+    assert {be.pick(request(k)).name for k in range(100)} == {"b1"}
+    be.set_state("b1", "maint")
+    assert {be.pick(request(k)).name for k in range(100)} == {"b2"}
+    be.set_state("a1", "ready")
+    assert {be.pick(request(k)).name for k in range(100)} == {"a1"}
+
+
+@pytest.mark.parametrize(("balance", "hash_type"), CASES, ids=IDS)
+def test_allbackups_balances_over_every_backup(balance: str, hash_type: str) -> None:
+    be = _with_backups(balance, hash_type, allbackups=True)
+    be.set_state("a1", "maint")
+    picked = {be.pick(request(k)).name for k in range(600)}
+    expected = {"b1"} if balance == "first" else {"b1", "b2", "b3"}
+    assert picked == expected
+
+
+SPREAD_CASES = [(b, h) for b, h in CASES if b != "first"]
+
+
+@pytest.mark.parametrize(("balance", "hash_type"), SPREAD_CASES, ids=lambda v: str(v))
+def test_even_spread(balance: str, hash_type: str) -> None:
+    be = make(balance, hash_type, [1, 1, 1])
+    counts = Counter(be.pick(request(k)).name for k in range(3000))
+    for name in ("s1", "s2", "s3"):
+        assert abs(counts[name] / 3000 - 1 / 3) < 0.08, counts
+
+
+WEIGHTED_CASES = [(b, h) for b, h in SPREAD_CASES if b != "leastconn"]
+
+
+@pytest.mark.parametrize(("balance", "hash_type"), WEIGHTED_CASES, ids=lambda v: str(v))
+def test_spread_follows_weights(balance: str, hash_type: str) -> None:
+    """(leastconn weighs in-flight requests: with `pick` alone nothing is in flight,
+    so idle servers simply take turns, as HAProxy does with sequential requests.)"""
+    be = make(balance, hash_type, [1, 2, 1])
+    counts = Counter(be.pick(request(k)).name for k in range(4000))
+    for name, share in (("s1", 0.25), ("s2", 0.5), ("s3", 0.25)):
+        assert abs(counts[name] / 4000 - share) < 0.1, counts
+
+
+def test_first_fills_the_lowest_id() -> None:
+    be = make("first", "map-based", [1, 2, 1])
+    assert {be.pick(request(k)).name for k in range(50)} == {"s1"}
+
+
+AVOID_CASES = [
+    (b, h) for b, h in CASES if not (h == "map-based" and b.split()[0].split("(")[0] in HASHING)
+]
+
+
+@pytest.mark.parametrize(("balance", "hash_type"), AVOID_CASES, ids=lambda v: str(v))
+def test_avoid_steps_over_a_server_unless_it_is_the_only_one(balance: str, hash_type: str) -> None:
+    be = make(balance, hash_type, [1, 1, 1])
+    assert "s2" not in {be.pick(request(k), avoid="s2").name for k in range(200)}
+    be.set_state("s1", "maint")
+    be.set_state("s3", "maint")
+    assert be.pick(request(1), avoid="s2").name == "s2"
+
+
+@pytest.mark.parametrize("balance", ["source", "uri", "url_param uid", "hdr(x-user)"])
+def test_map_based_hashing_ignores_avoid_like_haproxy(balance: str) -> None:
+    """map_get_server_hash has no avoid parameter: a retry lands on the same server."""
+    be = make(balance, "map-based", [1, 1, 1])
+    for k in range(50):
+        chosen = be.pick(request(k)).name
+        assert be.pick(request(k), avoid=chosen).name == chosen
+
+
+def test_bad_arguments_name_the_bad_value() -> None:
+    with pytest.raises(ValueError, match="300"):
+        bk.Server("s", "127.0.0.1:1", weight=300)
+    with pytest.raises(ValueError, match="'bogus'"):
+        bk.Backend("be", [bk.Server("s", "127.0.0.1:1")], balance="bogus")
+    with pytest.raises(ValueError, match="'sha1'"):
+        bk.Backend("be", [bk.Server("s", "127.0.0.1:1")], hash_type="consistent sha1")
+    with pytest.raises(ValueError, match="999"):
+        bk.Backend("be", [bk.Server("s", "127.0.0.1:1")]).set_weight("s", 999)
+
+
+@pytest.mark.parametrize("balance", ["static-rr", "uri"])
+def test_static_algorithms_refuse_other_weights(balance: str) -> None:
+    be = make(balance, "map-based", [2, 1])
+    with pytest.raises(ValueError, match="static"):
+        be.set_weight("s1", 3)
+    be.set_weight("s1", "0%")
+    assert be.get_weight("s1") == (0, 2)
+    be.set_weight("s1", "100%")
+    assert be.get_weight("s1") == (2, 2)
+
+
+def test_default_algorithm_is_roundrobin_and_the_issue_example_works() -> None:
+    be = bk.Backend(
+        "be",
+        [bk.Server("s1", "127.0.0.1:5001", weight=2), bk.Server("s2", "127.0.0.1:5002")],
+        balance="uri",
+        hash_type="consistent",
+    )
+    s = be.pick(
+        bk.Request(
+            src="10.0.0.1", method="GET", path="/a/b", query="x=1", headers={"user-agent": "curl"}
+        )
+    )
+    assert s.name in ("s1", "s2")
+    be.set_state("s1", "maint")
+    be.set_weight("s2", 3)
+    assert be.pick(bk.Request(path="/a/b")).name == "s2"
+    assert bk.Backend("d", [bk.Server("x", "127.0.0.1:1")]).balance.algorithm == "roundrobin"
