@@ -1,0 +1,223 @@
+"""Benchmark: balancekit-server vs HAProxy 2.6 in `mode tcp`, same config, nginx backends.
+
+    python bench/tcp.py                 # the real run (lead only: nothing else running)
+    python bench/tcp.py --smoke         # a 1-second sanity run of every step
+
+Three nginx servers (worker_processes 1, `return 200 "Hello"`, plus a 1 GiB
+sparse file for bulk) sit behind both proxies, which run the same haproxy.cfg
+(`nbthread 1`, `balance roundrobin`, `mode tcp`).  Each measurement alternates
+A B A B (HAProxy, balancekit) so drift on a shared 2-core machine hits both
+equally, and the median of each side is compared as a ratio:
+
+- keep-alive requests/s:     wrk -t1 -c50 -d<D>s
+- new connections/s:         wrk -t1 -c50 -d<D>s -H 'Connection: close'
+- bulk bytes/s:              curl of the 1 GiB file, with the proxy's peak RSS (VmHWM)
+
+Goals (issue 4): keep-alive >= 1.0x HAProxy, new connections >= 0.7x, bulk >= 1.0x
+with flat memory.  Results and commands go in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+WRK = shutil.which("wrk") or "wrk"
+CURL = shutil.which("curl") or "curl"
+
+NGINX_CONF = """
+worker_processes 1;
+user root;
+daemon off;
+pid {dir}/nginx-{port}.pid;
+error_log {dir}/nginx-{port}.err;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port};
+        location = / {{ return 200 "Hello"; }}
+        location = /bulk {{ alias {dir}/bulk.bin; }}
+    }}
+}}
+"""
+
+PROXY_CONF = """
+global
+    maxconn 4000
+    nbthread 1
+
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+
+listen bench
+    bind 127.0.0.1:{port}
+    balance roundrobin
+{servers}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
+
+
+@contextlib.contextmanager
+def process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wrk(port: int, duration: float, close: bool) -> float:
+    args = [WRK, "-t1", "-c50", f"-d{max(1, int(duration))}s"]
+    if close:
+        args += ["-H", "Connection: close"]
+    out = subprocess.run(
+        [*args, f"http://127.0.0.1:{port}/"], capture_output=True, text=True, check=True
+    ).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not match:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    errors = re.search(r"Socket errors: (.*)", out)
+    if errors:
+        print(f"    (wrk socket errors: {errors.group(1)})")
+    return float(match.group(1))
+
+
+def peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def bulk(port: int, expected: int) -> float:
+    out = subprocess.run(
+        [CURL, "-s", "-o", "/dev/null", "-w", "%{speed_download} %{size_download}",
+         f"http://127.0.0.1:{port}/bulk"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    if int(float(out[1])) != expected:
+        raise RuntimeError(f"bulk download got {out[1]} bytes, expected {expected}")
+    return float(out[0])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=6.0, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="A B rounds per measurement")
+    parser.add_argument("--bulk-mib", type=int, default=1024, help="bulk file size in MiB")
+    parser.add_argument("--smoke", action="store_true", help="1 s runs, 1 round, 64 MiB bulk")
+    args = parser.parse_args()
+    if args.smoke:
+        args.duration, args.rounds, args.bulk_mib = 1.0, 1, 64
+    for tool in (HAPROXY, NGINX, WRK, CURL):
+        if not shutil.which(tool) and not Path(tool).exists():
+            print(f"missing tool: {tool}", file=sys.stderr)
+            return 1
+
+    work = Path(tempfile.mkdtemp(prefix="bk-bench-tcp-"))
+    with (work / "bulk.bin").open("wb") as handle:
+        handle.truncate(args.bulk_mib * 1024 * 1024)
+    stack = contextlib.ExitStack()
+    try:
+        ports = [free_port() for _ in range(3)]
+        for port in ports:
+            conf = work / f"nginx-{port}.conf"
+            conf.write_text(NGINX_CONF.format(dir=work, port=port))
+            stack.enter_context(
+                process([NGINX, "-c", str(conf), "-p", str(work)], work / f"nginx-{port}.log")
+            )
+        for port in ports:
+            wait_port(port)
+        servers = "\n".join(f"    server n{i} 127.0.0.1:{p}" for i, p in enumerate(ports, 1))
+        targets: dict[str, tuple[int, subprocess.Popen[bytes]]] = {}
+        for name in ("haproxy", "balancekit"):
+            port = free_port()
+            conf = work / f"{name}.cfg"
+            conf.write_text(PROXY_CONF.format(port=port, servers=servers))
+            if name == "haproxy":
+                cmd = [HAPROXY, "-db", "-f", str(conf)]
+            else:
+                cmd = [sys.executable, "-m", "balancekit_server.cli", "-q", "-f", str(conf)]
+            proc = stack.enter_context(process(cmd, work / f"{name}.log"))
+            wait_port(port)
+            targets[name] = (port, proc)
+        print(f"# mode tcp bench: wrk -t1 -c50 -d{args.duration:g}s, {args.rounds} rounds, "
+              f"bulk {args.bulk_mib} MiB; python {sys.version.split()[0]}")  # fmt: skip
+
+        results: dict[str, dict[str, list[float]]] = {
+            test: {name: [] for name in targets} for test in ("keepalive", "close", "bulk")
+        }
+        for round_no in range(1, args.rounds + 1):
+            for test in ("keepalive", "close", "bulk"):
+                for name, (port, _) in targets.items():
+                    if test == "bulk":
+                        value = bulk(port, args.bulk_mib * 1024 * 1024)
+                    else:
+                        value = wrk(port, args.duration, close=test == "close")
+                    results[test][name].append(value)
+                    print(f"  round {round_no} {test:9s} {name:10s} {value:14,.0f}")
+        print()
+        units = {"keepalive": "req/s", "close": "conn/s", "bulk": "bytes/s"}
+        goals = {"keepalive": 1.0, "close": 0.7, "bulk": 1.0}
+        for test, by_name in results.items():
+            ha = statistics.median(by_name["haproxy"])
+            bk = statistics.median(by_name["balancekit"])
+            ratio = bk / ha if ha else float("nan")
+            print(
+                f"{test:9s} haproxy {ha:14,.0f} {units[test]:7s} balancekit {bk:14,.0f} "
+                f"ratio {ratio:.2f}x (goal >= {goals[test]:.1f}x)"
+            )
+        for name, (_, proc) in targets.items():
+            print(f"peak RSS {name}: {peak_rss_kib(proc.pid) / 1024:.1f} MiB")
+    finally:
+        stack.close()
+        if os.environ.get("BK_BENCH_KEEP"):
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
