@@ -31,9 +31,10 @@ SERVER = str(Path(sys.executable).parent / "balancekit-server")
 class Demo:
     """A running `balancekit-server --demo NAME --port 0`; reads its banner for addresses."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, port: str | None = "0") -> None:
+        options = ["--port", port] if port is not None else []
         self.process = subprocess.Popen(
-            [SERVER, "--demo", *args, "--port", "0"],
+            [SERVER, "--demo", *args, *options],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -78,8 +79,8 @@ class Demo:
 def demo() -> Iterator[type[Demo]]:
     started: list[Demo] = []
 
-    def start(*args: str) -> Demo:
-        d = Demo(*args)
+    def start(*args: str, port: str | None = "0") -> Demo:
+        d = Demo(*args, port=port)
         started.append(d)
         return d
 
@@ -169,3 +170,18 @@ def test_l7_demo_routes_by_path_over_http_and_https(demo) -> None:  # type: igno
     assert answer.status == 200 and json.loads(answer.read()) == {"data": "Some dynamic data"}
     conn.close()
     assert d.stop() == 0
+
+
+def test_demo_falls_back_to_a_free_port_when_8080_is_taken(demo) -> None:  # type: ignore[no-untyped-def]
+    with socket.socket() as taken:
+        try:
+            taken.bind(("127.0.0.1", 8080))
+            taken.listen()
+        except OSError:
+            pass  # already taken by something else: the demo must fall back all the same
+        d = demo("roundrobin", port=None)
+        assert "note: 127.0.0.1:8080 is in use; the proxy uses 127.0.0.1:" in d.output
+        assert d.port("proxy") != 8080
+        _wait_served(d)
+        assert d.get("/")[1].startswith("Hello from Flask App ")
+        assert d.stop() == 0
