@@ -280,8 +280,8 @@ class UpstreamConnection(asyncio.Protocol):
             sink.on_body(body)
 
     def on_message_complete(self) -> None:
-        if 100 <= self._status < 200 and self._status != 101:
-            return  # an interim answer; the real one follows
+        if 100 <= self._status < 200:
+            return  # an interim answer (the real one follows) or 101 (a tunnel follows)
         sink = self.sink
         if sink is None:
             return
