@@ -419,9 +419,15 @@ _WORD_DELIMS = {"dir": "/?", "dom": "/?.:"}
 
 def _word_regex(patterns: Sequence[str], delims: str, icase: bool) -> re.Pattern[str]:
     klass = "[" + re.escape(delims) + "]"
-    alternatives = "|".join(re.escape(p.strip(delims)) for p in patterns)
+    words = {p.strip(delims) for p in patterns}
+    branches = []
+    if words - {""}:
+        alternatives = "|".join(re.escape(w) for w in sorted(words - {""}))
+        branches.append(f"(?:\\A|(?<={klass}))(?:{alternatives})(?={klass}|\\Z)")
+    if "" in words:  # a pattern made only of delimiters: an empty sample, or one ending in one
+        branches.append(f"(?:\\A|(?<={klass}))\\Z")
     flags = re.IGNORECASE if icase else 0
-    return re.compile(f"(?:^|(?<={klass}))(?:{alternatives})(?={klass}|$)", flags | re.DOTALL)
+    return re.compile("|".join(branches), flags | re.DOTALL)
 
 
 def _compile_regexes(patterns: Sequence[str], icase: bool) -> re.Pattern[str]:
