@@ -110,3 +110,37 @@ def test_dir_and_dom_agree_with_match_word(patterns: list[str], sample: str, ica
     for method, delims in (("dir", "/?"), ("dom", "/?.:")):
         expected = any(match_word_reference(sample, p, icase, delims) for p in patterns)
         assert build_matcher(method, patterns, icase).match(sample) is expected, method
+
+
+def _embedded_v4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address HAProxy reads out of a v4-mapped, v4-compatible or 6to4 address."""
+    number = int(address)
+    if number >> 32 in (0, 0xFFFF):
+        return ipaddress.IPv4Address(number & 0xFFFFFFFF)
+    if number >> 112 == 0x2002:
+        return ipaddress.IPv4Address((number >> 80) & 0xFFFFFFFF)
+    return None
+
+
+v6_probes = st.one_of(
+    st.integers(0, 2**128 - 1),
+    st.integers(0, 2**32 - 1).map(lambda n: (0xFFFF << 32) | n),
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 2**32 - 1).map(lambda n: (0x2002 << 112) | (n << 80)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(v4_networks, v6_networks), max_size=30),
+    st.lists(v6_probes, min_size=1, max_size=20),
+)
+def test_ipv6_samples_agree_with_ipaddress(networks: list, probes: list[int]) -> None:
+    matcher = build_matcher("ip", [str(n) for n in networks], False)
+    for number in probes:
+        address = ipaddress.IPv6Address(number)
+        embedded = _embedded_v4(address)
+        expected = any(address in n for n in networks if n.version == 6) or (
+            embedded is not None and any(embedded in n for n in networks if n.version == 4)
+        )
+        assert matcher.match((6, number)) is expected, address
