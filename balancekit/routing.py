@@ -2,8 +2,8 @@
 
 Order follows HAProxy's request analysers (http_ana.c, stream.c):
 
-1. `http-request` rules in order.  `allow` stops the list; `deny`, `redirect`
-   and `return` end the request.
+1. `http-request` rules in order.  `allow` stops the list; `deny`, `redirect`,
+   `return` and `reject` (close the connection without an answer) end the request.
    `set-header`/`add-header`/`del-header` accumulate and are applied to the
    request view at once, so later rules and `use_backend` see the edited headers.
 2. Standalone `redirect` statements, in order (always after every
@@ -151,6 +151,8 @@ class Router:
 
     @staticmethod
     def _final(rule: HttpRule, view: Request, edits: tuple[HeaderEdit, ...]) -> Decision:
+        if rule.action == "reject":
+            return Decision("reject", header_edits=edits, rule=_where(rule))
         extra = tuple((name, fmt.render(view)) for name, fmt in rule.reply_headers)
         if rule.redirect is not None:
             cookie = rule.redirect.set_cookie

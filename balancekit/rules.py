@@ -42,6 +42,7 @@ REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 HTTP_ACTIONS = (
     "allow",
     "deny",
+    "reject",
     "redirect",
     "return",
     "set-header",
@@ -51,7 +52,7 @@ HTTP_ACTIONS = (
 #: http-request actions HAProxy 2.6 has but balancekit does not implement.
 HTTP_ACTIONS_UNSUPPORTED = frozenset((
     "add-acl", "auth", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry",
-    "do-resolve", "early-hint", "normalize-uri", "reject", "replace-header", "replace-path",
+    "do-resolve", "early-hint", "normalize-uri", "replace-header", "replace-path",
     "replace-pathq", "replace-uri", "replace-value", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1",
     "sc-set-gpt0", "send-spoe-group", "set-dst", "set-dst-port", "set-log-level", "set-map",
     "set-mark", "set-method", "set-nice", "set-path", "set-pathq", "set-priority-class",
@@ -398,6 +399,8 @@ def parse_http_request_rule(
         return HttpRule("allow", _condition(words, 1, acls, what, file, line), file, line)
     if action == "deny":
         return _parse_deny(words, acls, file, line)
+    if action == "reject":
+        return HttpRule("reject", _condition(words, 1, acls, what, file, line), file, line)
     if action == "return":
         reply, at = _parse_reply(words, 1, 200, what, file, line)
         return HttpRule(

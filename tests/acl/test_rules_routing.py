@@ -108,6 +108,12 @@ def test_with_default_keeps_rules() -> None:
     assert router.route(Request(path="/x")).backend == "d"
 
 
+def test_http_request_reject_closes_without_answer() -> None:
+    router = build("http-request reject if { path /x }", "b")
+    assert router.route(Request(path="/x")) == Decision("reject", rule="fe.cfg:1")
+    assert router.route(Request(path="/y")).backend == "b"
+
+
 def test_deny_status_and_reply_payload() -> None:
     router = build(
         """
