@@ -155,11 +155,14 @@ class Limits:
         return not (fe_max and session.service.feconn >= fe_max)
 
     def park(self, session: Session) -> None:
+        session.parked = True
         self._parked.append(session)
 
     def unpark(self, session: Session) -> None:
-        with contextlib.suppress(ValueError):
-            self._parked.remove(session)
+        if session.parked:
+            session.parked = False
+            with contextlib.suppress(ValueError):
+                self._parked.remove(session)
 
     def slot_freed(self) -> None:
         """Admit parked sessions, oldest first, while limits allow."""
@@ -170,6 +173,7 @@ class Limits:
                 return
             if self.admissible(session):
                 self._parked.remove(session)
+                session.parked = False
                 session.admit()
 
 
@@ -273,6 +277,7 @@ class Session:
         "lease",
         "listener",
         "loop",
+        "parked",
         "proxy_buf",
         "queue_pos",
         "redispatched",
@@ -326,6 +331,7 @@ class Session:
         self.counted = False
         self.finished = False
         self.silent = False
+        self.parked = False
 
     def __repr__(self) -> str:
         srv = self.srv.name if self.srv else "-"
@@ -547,7 +553,7 @@ class Session:
 
     async def _open(self, server: Server, tb: TcpBackend) -> str | None:
         """Connect to `server`; None on success, else the termination code."""
-        host, port = server.host, server.port
+        host, port = self.service.address_of(server)
         if port is None:
             port = self.request.dst_port
         side = self._sside
@@ -852,6 +858,7 @@ class TcpService:
         self._be: dict[str, Counters] = {}
         self._srv: dict[tuple[str, str], Counters] = {}
         self._idle: asyncio.Event | None = None
+        self._addresses: dict[int, tuple[Server, str, int | None]] = {}
 
     def __repr__(self) -> str:
         return (
@@ -872,6 +879,14 @@ class TcpService:
         if c is None:
             c = self._srv[key] = self.registry.server(backend, server)
         return c
+
+    def address_of(self, server: Server) -> tuple[str, int | None]:
+        """(host, port) of a server, parsed once (this is on the per-connection path)."""
+        # Keyed by identity: hashing a frozen dataclass hashes all its fields.
+        found = self._addresses.get(id(server))
+        if found is None or found[0] is not server:
+            found = self._addresses[id(server)] = (server, server.host, server.port)
+        return found[1], found[2]
 
     def protocol_factory(self, listener: Listener) -> Callable[[], asyncio.Protocol]:
         def factory() -> asyncio.Protocol:
