@@ -142,6 +142,27 @@ EXAMPLES = [
             Probe("/public", src="127.0.10.3"),
         ],
     ),
+    # The other copy of the tutorial lost the addresses: an ACL with no pattern
+    # never matches (HAProxy warns), so nothing is blocked and /admin is always denied.
+    Example(
+        "src-deny-no-pattern",
+        """
+    acl block_ip src
+    http-request deny if block_ip
+    default_backend web_backend""",
+        ["web_backend"],
+        [Probe(src="127.0.1.1"), Probe(src="127.0.0.1")],
+    ),
+    Example(
+        "admin-no-pattern",
+        """
+    acl is_admin_path path_beg /admin
+    acl is_internal_network src
+    http-request deny if is_admin_path !is_internal_network
+    default_backend web_backend""",
+        ["web_backend"],
+        [Probe("/admin", src="127.0.10.9"), Probe("/public", src="127.0.0.1")],
+    ),
     Example(
         "post-submit",
         """
