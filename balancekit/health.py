@@ -446,9 +446,9 @@ def _quote(text: str) -> str:
     return "".join(out)
 
 
-def _reason(result: CheckResult | None) -> str:
+def _reason(result: CheckResult | None, why: str = "") -> str:
     if result is None:
-        return ""
+        return f", {why}" if why else ""
     parts = [f", reason: {result.status.description}"]
     if result.status.has_code and result.code is not None:
         parts.append(f", code: {result.code}")
@@ -491,12 +491,14 @@ def format_state_change(
     sessions: int = 0,
     requeued: int = 0,
     queued: int = 0,
+    why: str = "",
 ) -> str:
     """The line HAProxy logs when a server goes UP or DOWN (srv_update_status).
 
-    `active`/`backups` count servers still usable after the change.
+    `active`/`backups` count servers still usable after the change; `why` is the
+    free-text reason used when no check caused it ("changed from CLI").
     """
-    head = f"{_who(backend, server, backup)} is {'UP' if up else 'DOWN'}{_reason(result)}"
+    head = f"{_who(backend, server, backup)} is {'UP' if up else 'DOWN'}{_reason(result, why)}"
     if up:
         return head + _online(active, backups, requeued, queued)
     return head + _left(active, backups, sessions, requeued, queued)

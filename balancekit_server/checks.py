@@ -1,0 +1,654 @@
+"""Active health checks: probe servers on a schedule and drive `balancekit.health`.
+
+Each checked server gets one asyncio task: probe, hand the `CheckResult` to its
+`ServerHealth`, apply any transition to the pool (`Backend.set_health`), log it
+exactly as HAProxy does, sleep `next_interval()`.  Probes:
+
+* TCP connect (default; HAProxy's L4 check),
+* `option httpchk [METH] [URI] [VER]` + `http-check send` + `http-check expect`,
+* `option mysql-check [user NAME]` (handshake, then a post-4.1 auth packet with
+  the user and no password, then COM_QUIT; as HAProxy's tcp-check ruleset).
+
+`HealthMonitor` is also the one place runtime state changes go through
+(`set_admin`, `force_health`, `observe`), so the runtime API, passive checks
+and active checks all log and count the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from balancekit import Backend
+from balancekit.config.runtime import BackendRuntime, HttpCheck, HttpCheckExpect
+from balancekit.health import (
+    CheckResult,
+    CheckStatus,
+    HealthSettings,
+    Observation,
+    ServerHealth,
+    Transition,
+    format_check_report,
+    format_drain,
+    format_leave_maint,
+    format_maint,
+    format_state_change,
+    panic_mode,
+)
+from balancekit_server.counters import REGISTRY, Registry
+
+__all__ = [
+    "CheckSpec",
+    "HealthMonitor",
+    "LogSink",
+    "probe",
+    "start",
+    "stderr_sink",
+]
+
+LogSink = Callable[[str, str], None]
+"""(level, message): level is HAProxy's word ("warning", "alert", "notice")."""
+
+_READ_LIMIT = 16384  # HAProxy reads at most one buffer of a check response
+
+
+def stderr_sink(level: str, message: str) -> None:
+    """HAProxy's own stderr shape: `[WARNING]  (pid) : message.`"""
+    tag = {"alert": "[ALERT]   ", "warning": "[WARNING] ", "notice": "[NOTICE]  "}.get(
+        level, "[WARNING] "
+    )
+    sys.stderr.write(f"{tag} ({os.getpid()}) : {message}\n")
+    sys.stderr.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpec:
+    """How to probe one server.  Times in seconds."""
+
+    host: str
+    port: int
+    kind: Literal["tcp", "http", "mysql"] = "tcp"
+    inter: float = 2.0
+    connect_timeout: float | None = None  # `timeout connect` (used only with `timeout check`)
+    check_timeout: float | None = None  # `timeout check`
+    http: HttpCheck | None = None
+    expects: tuple[HttpCheckExpect, ...] = ()
+    mysql_user: str | None = None
+
+    @property
+    def connect_limit(self) -> float:
+        """HAProxy: the connect phase ends at inter, or earlier at `timeout connect`
+        when `timeout check` is set."""
+        if self.check_timeout is not None and self.connect_timeout is not None:
+            return min(self.inter, self.connect_timeout)
+        return self.inter
+
+    def read_limit(self, elapsed: float) -> float:
+        if self.check_timeout is not None:
+            return self.check_timeout
+        return max(self.inter - elapsed, 0.001)
+
+
+def _loop_deadline(deadline: float) -> float:
+    """A time.monotonic() deadline on the loop's clock (they are the same clock on Linux,
+    but asyncio does not promise it)."""
+    loop = asyncio.get_running_loop()
+    return loop.time() + (deadline - time.monotonic())
+
+
+def _ms(start: float) -> int:
+    return int((time.monotonic() - start) * 1000)
+
+
+async def _connect(
+    spec: CheckSpec, start: float
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | CheckResult:
+    try:
+        async with asyncio.timeout(spec.connect_limit):
+            return await asyncio.open_connection(spec.host, spec.port)
+    except TimeoutError:
+        return CheckResult(CheckStatus.L4TOUT, duration_ms=_ms(start))
+    except OSError as exc:
+        info = os.strerror(exc.errno) if exc.errno else str(exc)
+        if exc.errno is None and isinstance(exc, ConnectionRefusedError):
+            info = os.strerror(errno.ECONNREFUSED)
+        return CheckResult(CheckStatus.L4CON, info=info, duration_ms=_ms(start))
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(OSError, TimeoutError):
+        async with asyncio.timeout(1.0):
+            await writer.wait_closed()
+
+
+async def probe(spec: CheckSpec) -> CheckResult:
+    """Run one check against `spec`; never raises for network trouble."""
+    start = time.monotonic()
+    conn = await _connect(spec, start)
+    if isinstance(conn, CheckResult):
+        return conn
+    reader, writer = conn
+    try:
+        if spec.kind == "http":
+            return await _http(spec, reader, writer, start)
+        if spec.kind == "mysql":
+            return await _mysql(spec, reader, writer, start)
+        return CheckResult(CheckStatus.L4OK, duration_ms=_ms(start))
+    except (OSError, asyncio.IncompleteReadError) as exc:
+        info = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else ""
+        return CheckResult(CheckStatus.SOCKERR, info=info, duration_ms=_ms(start))
+    finally:
+        await _close(writer)
+
+
+# -- HTTP ------------------------------------------------------------------------
+
+
+def http_request(check: HttpCheck) -> bytes:
+    """The bytes HAProxy sends for `option httpchk` / `http-check send`."""
+    lines = [f"{check.method} {check.uri} {check.version}"]
+    names = {name.lower() for name, _ in check.headers}
+    lines.extend(f"{name}: {value}" for name, value in check.headers)
+    if check.body and "content-length" not in names:
+        lines.append(f"Content-Length: {len(check.body.encode())}")
+    if "connection" not in names:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + check.body.encode()
+
+
+async def _read_http(reader: asyncio.StreamReader, limit: float) -> tuple[bytes, bytes] | None:
+    """Read a response head and as much body as Content-Length says (or EOF)."""
+    data = b""
+    deadline = time.monotonic() + limit
+    while b"\r\n\r\n" not in data and len(data) < _READ_LIMIT:
+        async with asyncio.timeout_at(_loop_deadline(deadline)):
+            chunk = await reader.read(4096)
+        if not chunk:
+            break
+        data += chunk
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        return (head, b"") if head else None
+    length: int | None = None
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            length = int(value.strip())
+    while (length is None or len(body) < length) and len(body) < _READ_LIMIT:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        try:
+            async with asyncio.timeout(remaining):
+                chunk = await reader.read(4096)
+        except TimeoutError:
+            break
+        if not chunk:
+            break
+        body += chunk
+    return head, body[:length] if length is not None else body
+
+
+_STATUS_LINE = re.compile(rb"^HTTP/\d\.\d (\d{3})(?: (.*))?$")
+
+
+def _status_matches(pattern: str, status: int) -> bool:
+    for part in pattern.split(","):
+        low, _, high = part.strip().partition("-")
+        if low.isdigit() and int(low) <= status <= int(high or low):
+            return True
+    return False
+
+
+def evaluate_http(
+    expects: tuple[HttpCheckExpect, ...], status: int, reason: str, body: bytes, duration: int
+) -> CheckResult:
+    """Apply `http-check expect` rules (default: status 200-399) to a response."""
+    rules = expects or (HttpCheckExpect("status", "200-399"),)
+    text = body.decode("latin-1")
+    for rule in rules:
+        if rule.kind in ("status", "rstatus"):
+            matched = (
+                _status_matches(rule.pattern, status)
+                if rule.kind == "status"
+                else re.search(rule.pattern, str(status)) is not None
+            )
+            if matched == rule.negate:
+                return CheckResult(CheckStatus.L7STS, status, reason, duration)
+        else:
+            if not text and not rule.negate:
+                info = "HTTP content check could not find a response body"
+                return CheckResult(CheckStatus.L7RSP, status, info, duration)
+            matched = (
+                rule.pattern in text
+                if rule.kind == "string"
+                else re.search(rule.pattern, text) is not None
+            )
+            if matched == rule.negate:
+                info = (
+                    "HTTP check matched unwanted content"
+                    if rule.negate
+                    else "HTTP content check did not match"
+                )
+                return CheckResult(CheckStatus.L7RSP, status, info, duration)
+    return CheckResult(CheckStatus.L7OK, status, "", duration)
+
+
+async def _http(
+    spec: CheckSpec, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, start: float
+) -> CheckResult:
+    writer.write(http_request(spec.http or HttpCheck()))
+    await writer.drain()
+    try:
+        response = await _read_http(reader, spec.read_limit(time.monotonic() - start))
+    except TimeoutError:
+        return CheckResult(CheckStatus.L7TOUT, duration_ms=_ms(start))
+    duration = _ms(start)
+    if response is None:
+        return CheckResult(CheckStatus.L7RSP, duration_ms=duration)
+    head, body = response
+    match = _STATUS_LINE.match(head.split(b"\r\n", 1)[0])
+    if match is None:
+        return CheckResult(CheckStatus.L7RSP, duration_ms=duration)
+    status = int(match.group(1))
+    reason = (match.group(2) or b"").decode("latin-1")
+    return evaluate_http(spec.expects, status, reason, body, duration)
+
+
+# -- MySQL -----------------------------------------------------------------------
+
+
+def mysql_auth_packet(user: str) -> bytes:
+    """HAProxy's post-4.1 client auth (no password) followed by COM_QUIT."""
+    name = user.encode()
+    payload = (
+        bytes.fromhex("00820000")  # capabilities: PROTOCOL_41 | SECURE_CONNECTION
+        + bytes.fromhex("00800001")  # max packet
+        + b"\x21"  # charset utf8
+        + b"\x00" * 23
+        + name
+        + b"\x00"  # user, NUL-terminated
+        + b"\x00"  # empty auth response
+    )
+    header = len(payload).to_bytes(3, "little") + b"\x01"
+    return header + payload + b"\x01\x00\x00\x00\x01"
+
+
+async def _mysql_packet(reader: asyncio.StreamReader, limit: float) -> bytes:
+    async with asyncio.timeout(limit):
+        header = await reader.readexactly(4)
+        length = int.from_bytes(header[:3], "little")
+        return await reader.readexactly(length)
+
+
+def _mysql_error(packet: bytes, duration: int) -> CheckResult:
+    code = int.from_bytes(packet[1:3], "little")
+    info = packet[3:].decode("utf-8", "replace")
+    return CheckResult(CheckStatus.L7STS, code, info, duration)
+
+
+async def _mysql(
+    spec: CheckSpec, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, start: float
+) -> CheckResult:
+    if spec.mysql_user is not None:
+        writer.write(mysql_auth_packet(spec.mysql_user))
+        await writer.drain()
+    limit = spec.read_limit(time.monotonic() - start)
+    try:
+        greeting = await _mysql_packet(reader, limit)
+        if greeting[:1] == b"\xff":
+            return _mysql_error(greeting, _ms(start))
+        version = greeting[1:].split(b"\x00", 1)[0].decode("latin-1")
+        if spec.mysql_user is not None:
+            answer = await _mysql_packet(reader, limit)
+            if answer[:1] == b"\xff":
+                return _mysql_error(answer, _ms(start))
+    except TimeoutError:
+        return CheckResult(CheckStatus.L7TOUT, duration_ms=_ms(start))
+    except asyncio.IncompleteReadError:
+        return CheckResult(CheckStatus.L7RSP, duration_ms=_ms(start))
+    return CheckResult(CheckStatus.L7OK, 0, version, _ms(start))
+
+
+# -- the monitor -------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Watched:
+    backend: str
+    server: str
+    health: ServerHealth
+    spec: CheckSpec | None
+    wake: asyncio.Event | None = None
+    check_at: float | None = None
+    task: asyncio.Task[None] | None = None
+    ramp_task: asyncio.Task[None] | None = None
+    history: list[Transition] = field(default_factory=list)
+
+
+def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
+    """The probe a backend's config asks for on one server (None: not checked)."""
+    server = runtime.backend.member(server_name).server
+    if not server.check:
+        return None
+    host = server.check_addr or server.host
+    port = server.check_port or server.port
+    if port is None:
+        return None
+    kind: Literal["tcp", "http", "mysql"] = "tcp"
+    if runtime.httpchk is not None:
+        kind = "http"
+    elif runtime.mysql_check_user is not None:
+        kind = "mysql"
+    return CheckSpec(
+        host=host,
+        port=port,
+        kind=kind,
+        inter=server.inter,
+        connect_timeout=runtime.timeout_connect,
+        check_timeout=runtime.timeout_check,
+        http=runtime.httpchk,
+        expects=runtime.http_check_expect,
+        mysql_user=runtime.mysql_check_user or None,
+    )
+
+
+class HealthMonitor:
+    """Every server's health in one process, and the checks that drive it.
+
+    Construct with the backends (name → `BackendRuntime`), call `start()` inside
+    a running loop, `await stop()` at shutdown.  `mysql-check` without a user is
+    expressed by `BackendRuntime.mysql_check_user == ""`.
+    """
+
+    def __init__(
+        self,
+        backends: Mapping[str, BackendRuntime],
+        *,
+        log: LogSink = stderr_sink,
+        registry: Registry = REGISTRY,
+        panic_thresholds: Mapping[str, float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.backends = dict(backends)
+        self.log = log
+        self.registry = registry
+        self.clock = clock
+        self.panic_thresholds = dict(panic_thresholds or {})
+        self.panicking: set[str] = set()
+        self.watched: dict[tuple[str, str], _Watched] = {}
+        now = clock()
+        for be_name, runtime in self.backends.items():
+            for member in runtime.backend.members:
+                spec = spec_for(runtime, member.name)
+                health = ServerHealth(
+                    HealthSettings.from_server(member.server), now=now, checked=spec is not None
+                )
+                if member.admin == "maint":
+                    health.enter_maint(now)
+                self.watched[(be_name, member.name)] = _Watched(be_name, member.name, health, spec)
+
+    def __repr__(self) -> str:
+        checked = sum(1 for w in self.watched.values() if w.spec is not None)
+        down = sum(1 for w in self.watched.values() if not w.health.up)
+        return f"<HealthMonitor servers={len(self.watched)} checked={checked} down={down}>"
+
+    # -- lookups -----------------------------------------------------------------
+
+    def health(self, backend: str, server: str) -> ServerHealth:
+        return self.watched[(backend, server)].health
+
+    def pool(self, backend: str) -> Backend:
+        return self.backends[backend].backend
+
+    def checked(self, backend: str, server: str) -> bool:
+        return self.watched[(backend, server)].spec is not None
+
+    def history(self, backend: str, server: str) -> list[Transition]:
+        return self.watched[(backend, server)].history
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """Spawn one task per checked server, first checks spread over `inter`."""
+        checked = [w for w in self.watched.values() if w.spec is not None]
+        for position, watched in enumerate(checked):
+            assert watched.spec is not None
+            offset = watched.spec.inter * position / max(len(checked), 1)
+            watched.wake = asyncio.Event()
+            watched.task = asyncio.get_running_loop().create_task(
+                self._run(watched, offset), name=f"check {watched.backend}/{watched.server}"
+            )
+
+    async def stop(self) -> None:
+        tasks = []
+        for watched in self.watched.values():
+            for task in (watched.task, watched.ramp_task):
+                if task is not None:
+                    task.cancel()
+                    tasks.append(task)
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self, watched: _Watched, offset: float) -> None:
+        assert watched.spec is not None and watched.wake is not None
+        await asyncio.sleep(offset)
+        while True:
+            if not watched.health.maint:
+                result = await probe(watched.spec)
+                self.record(watched.backend, watched.server, result)
+            delay = watched.health.next_interval()
+            if watched.check_at is not None:
+                delay = min(delay, max(watched.check_at - self.clock(), 0.0))
+                watched.check_at = None
+            watched.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await watched.wake.wait()
+
+    # -- state changes -------------------------------------------------------------
+
+    def record(self, backend: str, server: str, result: CheckResult) -> Transition | None:
+        """Feed one check result (from a probe, or a test); apply and log any change."""
+        watched = self.watched[(backend, server)]
+        health = watched.health
+        before = health.health
+        counters = self.registry.server(backend, server)
+        failed_before = health.failed_checks
+        transition = health.record(result, self.clock())
+        counters.chkfail += health.failed_checks - failed_before
+        runtime = self.backends[backend]
+        if runtime.log_health_checks and (before != health.health or transition):
+            member = self.pool(backend).member(server)
+            self.log(
+                "notice",
+                format_check_report(
+                    backend, server, backup=member.backup, result=result, health=health
+                ),
+            )
+        if transition is not None:
+            self._apply(watched, transition)
+        return transition
+
+    def _apply(self, watched: _Watched, transition: Transition, why: str = "") -> None:
+        pool = self.pool(watched.backend)
+        member = pool.member(watched.server)
+        requeued = len(member.queue)
+        sessions = member.inflight
+        watched.history.append(transition)
+        counters = self.registry.server(watched.backend, watched.server)
+        if transition.up:
+            counters.went_up()
+            if watched.health.starting:
+                pool.set_ramp(watched.server, watched.health.ramp(self.clock()))
+                self._start_ramp(watched)
+        else:
+            counters.went_down()
+        self._set_pool_health(watched.backend)
+        active, backups = self._usable(pool)
+        self.log(
+            "warning",
+            format_state_change(
+                watched.backend,
+                watched.server,
+                backup=member.backup,
+                up=transition.up,
+                result=transition.result,
+                active=active,
+                backups=backups,
+                sessions=sessions,
+                requeued=0 if transition.up else requeued,
+                queued=len(member.queue),
+                why=why,
+            ),
+        )
+        if not transition.up and not pool.usable:
+            self.log("alert", f"backend '{watched.backend}' has no server available!")
+
+    @staticmethod
+    def _usable(pool: Backend) -> tuple[int, int]:
+        active = sum(1 for m in pool.members if m.usable and not m.backup)
+        backups = sum(1 for m in pool.members if m.usable and m.backup)
+        return active, backups
+
+    def _set_pool_health(self, backend: str) -> None:
+        """Push health to the pool, honouring the panic threshold (extension)."""
+        pool = self.pool(backend)
+        states = [(m, self.watched[(backend, m.name)].health) for m in pool.members if not m.backup]
+        threshold = self.panic_thresholds.get(backend, 0.0)
+        up = sum(1 for _, h in states if h.up)
+        panic = panic_mode(up, len(states), threshold)
+        if panic and backend not in self.panicking:
+            self.panicking.add(backend)
+            self.log(
+                "warning",
+                f"backend '{backend}' enters panic mode: {up}/{len(states)} servers up, "
+                f"below {threshold:g}%; balancing over all servers.",
+            )
+        elif not panic and backend in self.panicking:
+            self.panicking.discard(backend)
+            self.log("notice", f"backend '{backend}' leaves panic mode.")
+        for member in pool.members:
+            health = self.watched[(backend, member.name)].health
+            want = health.up or (panic and not member.backup and not health.maint)
+            if member.up != want:
+                pool.set_health(member.name, want)
+
+    def _start_ramp(self, watched: _Watched) -> None:
+        if watched.ramp_task is not None and not watched.ramp_task.done():
+            return
+        with contextlib.suppress(RuntimeError):
+            watched.ramp_task = asyncio.get_running_loop().create_task(self._ramp(watched))
+
+    async def _ramp(self, watched: _Watched) -> None:
+        pool = self.pool(watched.backend)
+        while watched.health.starting and watched.health.up:
+            await asyncio.sleep(watched.health.ramp_step())
+            pool.set_ramp(watched.server, watched.health.ramp(self.clock()))
+
+    # -- runtime API -----------------------------------------------------------------
+
+    def force_health(self, backend: str, server: str, up: bool) -> None:
+        """`set server B/S health up|down`."""
+        watched = self.watched[(backend, server)]
+        transition = watched.health.force(up, self.clock())
+        if transition is not None:
+            self._apply(watched, transition, "changed from CLI")
+
+    def set_admin(self, backend: str, server: str, state: str) -> None:
+        """`set server B/S state ready|drain|maint` (and enable/disable server)."""
+        watched = self.watched[(backend, server)]
+        pool = self.pool(backend)
+        member = pool.member(server)
+        previous = member.admin
+        if state == previous:
+            return
+        now = self.clock()
+        if state == "maint":
+            was_down = not member.up
+            requeued, sessions = len(member.queue), member.inflight
+            watched.health.enter_maint(now)
+            pool.set_state(server, "maint")
+            self._set_pool_health(backend)
+            self.registry.server(backend, server).went_down()
+            active, backups = self._usable(pool)
+            self.log(
+                "warning",
+                format_maint(
+                    backend,
+                    server,
+                    backup=member.backup,
+                    was_down=was_down,
+                    active=active,
+                    backups=backups,
+                    sessions=sessions,
+                    requeued=requeued,
+                ),
+            )
+            return
+        pool.set_state(server, state)
+        if previous == "maint":
+            watched.health.leave_maint(now)
+            if watched.health.starting:
+                pool.set_ramp(server, watched.health.ramp(now))
+                self._start_ramp(watched)
+            self._set_pool_health(backend)
+            self.registry.server(backend, server).went_up()
+            self.log(
+                "warning",
+                format_leave_maint(
+                    backend, server, backup=member.backup, up=member.up, drain=state == "drain"
+                ),
+            )
+            if watched.wake is not None:
+                watched.wake.set()  # "start OK but check immediately"
+        if state == "drain":
+            active, backups = self._usable(pool)
+            self.log(
+                "warning",
+                format_drain(backend, server, backup=member.backup, active=active, backups=backups),
+            )
+
+    # -- passive checks ----------------------------------------------------------------
+
+    def observe(self, backend: str, server: str, event: Observation) -> None:
+        """Proxies report traffic outcomes here (`observe layer4|layer7`)."""
+        watched = self.watched.get((backend, server))
+        if watched is None or watched.health.settings.observe is None:
+            return
+        outcome = watched.health.observe(event, self.clock())
+        if outcome.transition is not None:
+            self._apply(watched, outcome.transition)
+        if outcome.check_at is not None and watched.wake is not None:
+            watched.check_at = outcome.check_at
+            watched.wake.set()
+
+
+def start(runtime: Any, *, log: LogSink | None = None) -> HealthMonitor:
+    """Entry point for `balancekit_server.runtime`: monitor every backend of its config.
+
+    `runtime` needs a `config` (a `balancekit.config.Config`) or `backends`
+    (name → `BackendRuntime`).  Must be called from inside the event loop.
+    """
+    backends: Mapping[str, BackendRuntime]
+    config = getattr(runtime, "config", None)
+    backends = config.backends if config is not None else runtime.backends
+    sink: LogSink = log or getattr(runtime, "log_sink", None) or stderr_sink
+    monitor = HealthMonitor(backends, log=sink)
+    monitor.start()
+    return monitor
+
+
+def iter_servers(monitor: HealthMonitor) -> Iterable[tuple[str, str, ServerHealth]]:
+    for (backend, server), watched in monitor.watched.items():
+        yield backend, server, watched.health
