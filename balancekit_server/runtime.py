@@ -129,6 +129,7 @@ def tcp_backend(backend: BackendRuntime) -> TcpBackend:
         timeout_server=backend.timeout_server,
         timeout_server_fin=backend.timeout_server_fin,
         timeout_queue=backend.timeout_queue,
+        timeout_tunnel=backend.timeout_tunnel,
         retries=backend.retries,
         redispatch=interval,
         srvtcpka=backend.srvtcpka,
@@ -262,6 +263,12 @@ class Runtime:
             self.tcp_frontend(frontend), limits=self.limits, registry=self.registry
         )
         self.add_service(service)
+        for bind in frontend.binds:
+            if bind.ssl and bind.accept_proxy:
+                raise RunError(
+                    f"{_where(bind)}bind {bind.address}: 'accept-proxy' together with 'ssl' "
+                    "is not supported in mode tcp (use two proxies, or terminate TLS upstream)"
+                )
         for sock, bind in self.open_sockets(frontend):
             listener = Listener(accept_proxy=bind.accept_proxy, ssl=self.ssl_context(bind))
             await service.listen(sock, listener, BACKLOG)

@@ -84,6 +84,7 @@ class TcpBackend:
     timeout_server: float | None = None
     timeout_server_fin: float | None = None
     timeout_queue: float | None = None
+    timeout_tunnel: float | None = None
     retries: int = 3
     redispatch: int = 0
     srvtcpka: bool = False
@@ -696,6 +697,12 @@ class Session:
         fe = self.service.frontend
         tb = self.backend
         half = self.client_eof or self.server_eof
+        if tb is not None and tb.timeout_tunnel is not None and self.server is not None:
+            # `timeout tunnel` replaces client and server timeouts once both sides are up.
+            tunnel = tb.timeout_tunnel
+            if half and fe.timeout_client_fin is not None:
+                tunnel = min(tunnel, fe.timeout_client_fin)
+            return tunnel, "cD"
         cli = fe.timeout_client
         if half and fe.timeout_client_fin is not None:
             cli = fe.timeout_client_fin

@@ -270,3 +270,15 @@ def test_connect_timeout_on_a_server_that_never_answers(lt1: LoopThread) -> None
     for filler in fillers:
         filler.close()
     blackhole.close()
+
+
+def test_tunnel_timeout_replaces_client_and_server_timeouts(lt1: LoopThread) -> None:
+    release = threading.Event()
+    backend = Backend(lt1, _hold(release))
+    pool = Pool("be", [Server("s1", backend.address)], balance="roundrobin")
+    logger = CaptureLogger()
+    proxy = _proxy(lt1, pool, logger, timeout_server=30.0, timeout_tunnel=0.2)
+    with proxy.connect() as sock:
+        assert recv_all(sock) == b"hello"  # idle past `timeout tunnel`: closed
+    assert _fields(logger.wait_lines(1)[0])["term"] == "cD"
+    release.set()

@@ -199,3 +199,27 @@ def test_client_sending_to_a_server_that_never_reads_is_bounded(lt: LoopThread) 
             ]
         )
         assert max(sizes) <= HIGH_WATER + 65536 * 4
+
+
+def test_clitcpka_and_srvtcpka_set_keepalive_on_each_side(lt: LoopThread) -> None:
+    backend = Backend(lt, echo)
+    pool = Pool("be", [Server("s1", backend.address)])
+    for cli, srv in ((True, False), (False, True)):
+        fe = TcpFrontend(
+            "fe", default_backend=TcpBackend(pool, timeout_connect=2, srvtcpka=srv), clitcpka=cli
+        )
+        proxy = Proxy(lt, fe)
+        with proxy.connect() as sock:
+            sock.sendall(b"k")
+            assert sock.recv(1) == b"k"
+
+            def flags(proxy: Proxy = proxy) -> tuple[int, int]:
+                (session,) = proxy.service.sessions
+                assert session.client is not None and session.server is not None
+                return tuple(  # type: ignore[return-value]
+                    t.get_extra_info("socket").getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+                    for t in (session.client, session.server)
+                )
+
+            assert lt.call(flags) == (int(cli), int(srv))
+        proxy.close()
