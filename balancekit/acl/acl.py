@@ -126,18 +126,56 @@ class AclExpr:
     method: str
     cast: Callable[[Value], Value | None]
     matchers: tuple[Matcher, ...]
+    _run: Callable[[Request], bool] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_run", _compile_test(self.sample, self.cast, self.matchers))
 
     def test(self, request: Request) -> bool:
         """True when any sample matches any pattern."""
-        cast = self.cast
-        for value in self.sample.samples(request):
+        return self._run(request)
+
+
+def _compile_test(
+    sample: SampleExpr, cast: Callable[[Value], Value | None], matchers: tuple[Matcher, ...]
+) -> Callable[[Request], bool]:
+    """The per-request test as one closure, with the common shapes specialised.
+
+    Most ACLs have one matcher, no converter and a sample that needs no cast;
+    those skip the generic loops, which matters on a proxy's hot path.
+    """
+    if not matchers:
+        return lambda request: False
+    fetch, args = sample.fetch.fn, sample.args
+    samples = sample.samples if sample.steps else (lambda request: fetch(request, args))
+    if len(matchers) == 1 and cast is cast_function("str", "str"):
+        match = matchers[0].match
+        if sample.steps:
+
+            def run_plain(request: Request) -> bool:
+                return any(match(value) for value in samples(request))
+
+            return run_plain
+
+        def run_direct(request: Request) -> bool:
+            for value in fetch(request, args):  # noqa: SIM110 - a loop beats any() here
+                if match(value):
+                    return True
+            return False
+
+        return run_direct
+
+    def run(request: Request) -> bool:
+        for value in samples(request):
             converted = cast(value)
             if converted is None:
                 continue
-            for matcher in self.matchers:
+            for matcher in matchers:
                 if matcher.match(converted):
                     return True
         return False
+
+    return run
 
 
 @dataclass(slots=True)
@@ -152,7 +190,10 @@ class Acl:
         return f"<Acl {self.name or '<anonymous>'} [{kws}]>"
 
     def test(self, request: Request) -> bool:
-        return any(e.test(request) for e in self.exprs)
+        for expr in self.exprs:  # noqa: SIM110 - a loop beats any(<generator>) here
+            if expr.test(request):
+                return True
+        return False
 
 
 class AclSet:
