@@ -29,7 +29,24 @@ BE_WEIGHT_SCALE = 16
 MASK32 = 0xFFFFFFFF
 NONE = -1
 # Tree ids: group g (0 active, 1 backup) owns trees 3g (curr), 3g+1 and 3g+2 (init/next).
-Snapshot = tuple[object, ...]
+
+
+#: the per-server lists a pick can change.
+_ARRAYS = ("npos", "lpos", "rweight", "lb_tree", "in_tree", "key", "seq")
+
+
+class Snapshot:
+    """Everything a pick can change, copied (restoring it rewinds the model)."""
+
+    __slots__ = ("arrays", "counter", "groups", "trees")
+
+    def __init__(self, model: FwrrModel) -> None:
+        self.trees = [list(tree) for tree in model.trees]
+        self.groups = [
+            (g.curr, g.init, g.next, g.curr_pos, g.curr_weight, g.next_weight) for g in model.groups
+        ]
+        self.arrays: dict[str, list[int]] = {name: list(getattr(model, name)) for name in _ARRAYS}
+        self.counter = model.counter
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -85,26 +102,11 @@ class FwrrModel:
     # -- snapshots -------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        return (
-            [list(t) for t in self.trees],
-            [
-                (g.curr, g.init, g.next, g.curr_pos, g.curr_weight, g.next_weight)
-                for g in self.groups
-            ],
-            self.npos.copy(),
-            self.lpos.copy(),
-            self.rweight.copy(),
-            self.lb_tree.copy(),
-            self.in_tree.copy(),
-            self.key.copy(),
-            self.seq.copy(),
-            self.counter,
-        )
+        return Snapshot(self)
 
     def restore(self, snap: Snapshot) -> None:
-        trees, groups, npos, lpos, rweight, lb_tree, in_tree, key, seq, counter = snap
-        self.trees = [list(t) for t in trees]  # type: ignore[attr-defined]
-        for group, values in zip(self.groups, groups, strict=True):  # type: ignore[call-overload]
+        self.trees = [list(tree) for tree in snap.trees]
+        for group, values in zip(self.groups, snap.groups, strict=True):
             (
                 group.curr,
                 group.init,
@@ -113,14 +115,9 @@ class FwrrModel:
                 group.curr_weight,
                 group.next_weight,
             ) = values
-        self.npos = list(npos)  # type: ignore[call-overload]
-        self.lpos = list(lpos)  # type: ignore[call-overload]
-        self.rweight = list(rweight)  # type: ignore[call-overload]
-        self.lb_tree = list(lb_tree)  # type: ignore[call-overload]
-        self.in_tree = list(in_tree)  # type: ignore[call-overload]
-        self.key = list(key)  # type: ignore[call-overload]
-        self.seq = list(seq)  # type: ignore[call-overload]
-        self.counter = counter  # type: ignore[assignment]
+        for name, array in snap.arrays.items():
+            setattr(self, name, array.copy())
+        self.counter = snap.counter
 
     # -- tree primitives ---------------------------------------------------------------
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..request import Request
     from .spec import BalanceSpec, HashSpec
 
-__all__ = ["ADMIN_STATES", "Algorithm", "LBOptions", "Member", "full_or_avoided"]
+__all__ = ["ADMIN_STATES", "Algorithm", "LBOptions", "Member"]
 
 ADMIN_STATES = ("ready", "drain", "maint")
 
@@ -218,24 +218,8 @@ class Algorithm(ABC):
         else:
             self.tot_weight, self.tot_used = tot_wbck, srv_bck
 
-    def eligible_group(self) -> list[Member]:
-        """The servers HAProxy would balance over now: every usable active server,
-        else the first usable backup (or every usable backup with `allbackups`)."""
-        active = [m for m in self.members if not m.backup and m.usable]
-        if active:
-            return active
-        backups = [m for m in self.members if m.backup and m.usable]
-        if self.options.allbackups:
-            return backups
-        return backups[:1]
-
     def current_group(self) -> tuple[bool, list[Member]]:
         """(is_backup, members) of the group HAProxy picks from: the usable active
         servers if any, else the usable backups (all of them; callers handle `fbck`)."""
         backup = self.srv_act == 0
         return backup, [m for m in self.members if m.usable and m.backup == backup]
-
-
-def full_or_avoided(member: Member, avoid: Member | None) -> bool:
-    """True when `member` must be stepped over by a round-robin walk."""
-    return member is avoid or member.full()
