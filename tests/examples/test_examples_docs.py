@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-PAGES = ["library.md", "concepts.md", "middleware.md", "quickstart.md"]
+PAGES = ["../README.md", "library.md", "concepts.md", "middleware.md", "quickstart.md"]
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
@@ -34,3 +34,33 @@ def _blocks() -> list[tuple[str, int, str]]:
 def test_python_block_runs(page: str, line: int, code: str) -> None:
     compiled = compile(code, f"{page}:{line}", "exec")
     exec(compiled, {"__name__": f"docs_{page}"})
+
+
+ROOT = DOCS.parent
+
+
+def test_readme_opens_with_the_two_newcomer_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    first_block = readme.split("```sh\n", 1)[1].split("```", 1)[0]
+    lines = [line.split("#")[0].strip() for line in first_block.strip().splitlines()]
+    assert lines == [
+        "pip install -e '.[server]' && balancekit-server --demo",
+        "pip install -e '.[test]' && python -m pytest",
+    ]
+    assert "python3 -m pytest" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_links_every_doc_and_only_existing_files() -> None:
+    readme = (ROOT / "README.md").read_text()
+    targets = set(re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme))
+    for target in targets:
+        assert (ROOT / target).exists(), f"README links to missing {target}"
+    docs = {f"docs/{p.name}" for p in DOCS.glob("*.md")}
+    assert docs <= targets, f"not linked from README: {sorted(docs - targets)}"
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in DOCS.glob("*.md")))
+def test_relative_links_in_docs_resolve(page: str) -> None:
+    text = (DOCS / page).read_text()
+    for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
+        assert (DOCS / target).exists(), f"{page} links to missing {target}"
