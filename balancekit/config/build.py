@@ -166,6 +166,8 @@ class _Builder:
         key, args = stmt.keyword, stmt.args
         g = self.global_
         if key == "log":
+            if stmt.prefix == "no":
+                raise ValueError("'no log' is only meaningful in proxies and defaults")
             if args == ("global",):
                 raise ValueError("'log global' is only meaningful in proxies and defaults")
             self.global_logs.append(parse_log(args, stmt.file, stmt.line))

@@ -53,7 +53,12 @@ _NO_PRIVS = "balancekit-server does not switch users; start it as the user it sh
 
 KEYWORDS: tuple[Keyword, ...] = (
     # -- global ------------------------------------------------------------------------
-    _K("log", "gdflb", "Log target (`log global`, `log <addr> [len N] [format F] <facility> …`)."),
+    _K(
+        "log",
+        "gdflb",
+        "Log target (`log global`, `log <addr> [len N] [format F] <facility> …`).",
+        negatable=True,
+    ),
     _K("maxconn", "gdfl", "Maximum concurrent connections (process-wide in global)."),
     _K("nbthread", "g", "Number of worker threads; kept in the model for the runtime."),
     _K("hard-stop-after", "g", "Maximum time a soft stop may take."),

@@ -74,7 +74,26 @@ CASES: list[tuple[str, str, int, str]] = [
      "log: unknown format 'json'"),
     ("log level", "global\n    log stdout local0 loud\n", 2, "log stdout: unknown level 'loud'"),
     ("log len", "global\n    log stdout len 10 local0\n", 2, "log: len 10 out of range"),
+    ("log nothing", "global\n    log\n", 2, "'log' expects 'global' or a target address"),
+    ("log len value", "global\n    log stdout len\n", 2, "log: 'len' expects a value"),
+    ("no log argument", "defaults\n    no log global\n", 2, "'no log' takes no argument"),
+    ("stats socket nothing", "global\n    stats socket\n", 2,
+     "'stats socket' expects a path or an address"),
+    ("stats socket port", "global\n    stats socket ipv4@127.0.0.1:\n", 2,
+     "stats socket: missing port in 'ipv4@127.0.0.1:'"),
+    ("stats socket value", "global\n    stats socket /tmp/s mode\n", 2,
+     "stats socket: 'mode' expects a value"),
+    ("stats socket expose-fd", "global\n    stats socket /tmp/s expose-fd all\n", 2,
+     "stats socket: expose-fd expects 'listeners', got 'all'"),
+    ("ssl-min-ver", "global\n    ssl-default-bind-options ssl-min-ver TLSv9\n", 2,
+     "'ssl-min-ver' expects one of SSLv3, TLSv1.0, TLSv1.1, TLSv1.2, TLSv1.3"),
+    ("mode health", "defaults\n    mode health\n", 2, "'mode health' was removed from HAProxy"),
+    ("stats enable argument", "defaults\n    stats enable yes\n", 2,
+     "'stats enable' takes no argument"),
     # -- bind --------------------------------------------------------------------------
+    ("bind nothing", "frontend f\n    bind\n", 2, "'bind' expects an address"),
+    ("bind bad port", "frontend f\n    bind :http\n", 2, "bind: invalid port 'http' in ':http'"),
+    ("bind crt value", "frontend f\n    bind :443 ssl crt\n", 2, "bind: 'crt' expects a value"),
     ("bind no port", "frontend f\n    bind 127.0.0.1\n", 2,
      "bind: missing port number in '127.0.0.1'"),
     ("bind bad host", "frontend f\n    bind a/b:80\n", 2, "bind: invalid address 'a/b'"),
@@ -93,6 +112,10 @@ CASES: list[tuple[str, str, int, str]] = [
      "server 'flask1': missing address (found option 'check' instead)"),
     ("server bad address", "backend b\n    server s a/b:80\n", 2,
      "server 's': invalid address 'a/b:80'"),
+    ("server unix", "backend b\n    server s /run/app.sock\n", 2,
+     "server 's': '/run/app.sock' is not a TCP address"),
+    ("server missing host", "backend b\n    server s :8080\n", 2,
+     "server 's': missing host in address ':8080'"),
     ("server bad port", "backend b\n    server s 127.0.0.1:99999\n", 2,
      "invalid port in address '127.0.0.1:99999'"),
     ("server unknown option", "backend b\n    server s 127.0.0.1:1 wieght 2\n", 2,
@@ -129,6 +152,8 @@ CASES: list[tuple[str, str, int, str]] = [
     ("balance bad option", "backend b\n    balance uri depth x\n", 2,
      "balance: uri depth expects a positive integer, got 'x'"),
     ("hash-type", "backend b\n    hash-type ring\n", 2, "hash-type: unknown method 'ring'"),
+    ("hash-type missing", "backend b\n    hash-type\n", 2,
+     "'hash-type' expects map-based, consistent or maglev"),
     ("hash-balance-factor", "backend b\n    hash-balance-factor 50\n", 2,
      "hash-balance-factor 50 must be 0 (off) or greater than 100"),
     ("random draw form", "backend b\n    balance random\n    random two\n", 3,
@@ -162,6 +187,10 @@ CASES: list[tuple[str, str, int, str]] = [
      "len must be greater than 0"),
     ("http-check send", "backend b\n    http-check send method GET\n", 2,
      "http-check send: unknown option 'method'"),
+    ("http-check hdr", "backend b\n    http-check send hdr Host\n", 2,
+     "http-check send: 'hdr' expects <name> <value>"),
+    ("http-check value", "backend b\n    http-check send uri\n", 2,
+     "http-check send: 'uri' expects a value"),
     ("http-check expect", "backend b\n    http-check expect code 200\n", 2,
      "http-check expect: expects [!] status|rstatus|string|rstring <pattern>"),
     ("http-check regex", "backend b\n    http-check expect rstring (\n", 2,
@@ -172,6 +201,10 @@ CASES: list[tuple[str, str, int, str]] = [
      "option forwardfor: except expects a network, got 'somewhere'"),
     ("forwardfor arg", "defaults\n    option forwardfor always\n", 2,
      "option forwardfor: unknown argument 'always'"),
+    ("forwardfor header value", "defaults\n    option forwardfor header\n", 2,
+     "option forwardfor: 'header' expects a value"),
+    ("mysql-check extra", "defaults\n    option mysql-check user u post-41 x\n", 2,
+     "option mysql-check: unexpected 'x'"),
     ("httpchk args", "defaults\n    option httpchk GET / HTTP/1.1 extra\n", 2,
      "option httpchk: expects at most <method> <uri> <version>"),
     ("mysql-check", "defaults\n    option mysql-check login x\n", 2,
@@ -212,3 +245,20 @@ def test_missing_file_is_an_error(tmp_path: Path) -> None:
     assert check([missing]) == [
         f"{missing}:0: cannot open configuration file: No such file or directory"
     ]
+
+
+def test_errorfile_must_be_an_http_response(tmp_path: Path) -> None:
+    page = tmp_path / "503.html"
+    page.write_text("<h1>down</h1>\n")
+    errors = _errors(f"defaults\n    errorfile 503 {page}\n")
+    assert errors == [
+        f"t.cfg:2: errorfile 503: '{page}' is not an HTTP response (it must start with the "
+        "status line, e.g. 'HTTP/1.1 503 Service Unavailable')"
+    ]
+
+
+def test_errorfile_directory_cannot_be_read(tmp_path: Path) -> None:
+    errors = _errors(f"defaults\n    errorfile 503 {tmp_path}\n")
+    assert len(errors) == 1 and errors[0].startswith(
+        f"t.cfg:2: errorfile 503: cannot read '{tmp_path}'"
+    )
