@@ -135,7 +135,7 @@ class _AsgiExchange(Exchange):
     async def wait_response(self, relay: Relay) -> None:
         future = relay.future
         while True:
-            await self.flush()
+            await self.pump()
             if future.done():
                 if self._events:
                     continue
@@ -147,7 +147,7 @@ class _AsgiExchange(Exchange):
             await waiter
             self._wakeup = None
 
-    async def flush(self) -> None:
+    async def pump(self) -> None:
         while self._events:
             message = self._events.popleft()
             size = len(message.get("body", b"")) if message.get("more_body") else 0
@@ -203,7 +203,7 @@ class ProxyApp:
             ex = _AsgiExchange(scope, receive, send, asyncio.get_running_loop())
             try:
                 await self.proxy.handle(ex)
-                await ex.flush()
+                await ex.pump()
             except ConnectionResetError:
                 return
             if ex._aborted:

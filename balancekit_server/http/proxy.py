@@ -190,6 +190,9 @@ class Exchange:
     def end_response(self) -> None:
         raise NotImplementedError
 
+    def flush(self) -> None:
+        """Push buffered response bytes to the client (front doors may coalesce)."""
+
     def abort(self) -> None:
         """The response cannot be completed: drop the client connection."""
         raise NotImplementedError
@@ -214,20 +217,29 @@ class Relay:
     """The response sink of one exchange: upstream callbacks → client writes."""
 
     __slots__ = (
+        "_future",
         "closing",
         "conn",
         "exchange",
-        "future",
         "head_request",
+        "notify",
         "started",
         "t_response",
         "upgraded",
     )
 
-    def __init__(self, exchange: Exchange, conn: UpstreamConnection, head_request: bool) -> None:
+    def __init__(
+        self,
+        exchange: Exchange,
+        conn: UpstreamConnection,
+        head_request: bool,
+        notify: Callable[[BaseException | None], None] | None = None,
+    ) -> None:
         self.exchange = exchange
         self.conn = conn
-        self.future: asyncio.Future[None] = conn.pool.loop.create_future()
+        # Completion goes to `notify` (fast path, no task) or to `future` (awaited).
+        self.notify = notify
+        self._future: asyncio.Future[None] | None = None
         self.head_request = head_request
         self.started = False
         self.upgraded = False
@@ -270,27 +282,46 @@ class Relay:
     def on_body(self, data: bytes) -> None:
         self.exchange.write_body(data)
 
+    def on_flush(self) -> None:
+        self.exchange.flush()
+
+    @property
+    def future(self) -> asyncio.Future[None]:
+        if self._future is None:
+            self._future = self.conn.pool.loop.create_future()
+        return self._future
+
+    def _complete(self, exc: BaseException | None) -> None:
+        notify = self.notify
+        if notify is not None:
+            self.notify = None
+            notify(exc)
+            return
+        future = self.future
+        if not future.done():
+            if exc is None:
+                future.set_result(None)
+            else:
+                future.set_exception(exc)
+
     def on_done(self) -> None:
         if not self.upgraded:
             self.exchange.end_response()
-        if not self.future.done():
-            self.future.set_result(None)
+        self._complete(None)
 
     def on_upgrade(self, leftover: bytes) -> None:
         self.upgraded = True
         if not self.exchange.start_tunnel(self.conn, leftover):
             self.conn.abort()
-        if not self.future.done():
-            self.future.set_result(None)
+        self._complete(None)
 
     def on_error(self, exc: UpstreamError) -> None:
-        if not self.future.done():
-            self.future.set_exception(exc)
+        self.exchange.flush()
+        self._complete(exc)
 
     def client_lost(self) -> None:
         self.conn.abort()
-        if not self.future.done():
-            self.future.set_exception(ConnectionResetError("client went away"))
+        self._complete(ConnectionResetError("client went away"))
 
 
 @dataclass(slots=True)
@@ -302,6 +333,72 @@ class _BackendState:
     forwardfor: ForwardFor | None
     counters: Any = None
     active: int = 0
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What routing decided for one request: the view, the backend, the request head."""
+
+    request: Request
+    state: _BackendState
+    head: bytes
+
+
+class _Flight:
+    """The task-free fast path of one request (see `HttpProxy.begin`)."""
+
+    __slots__ = ("conn", "done", "entry", "ex", "lease", "plan", "proxy", "relay", "t_sent")
+
+    def __init__(
+        self,
+        proxy: HttpProxy,
+        ex: Exchange,
+        entry: HttpLogEntry,
+        plan: _Plan,
+        lease: Lease,
+        conn: UpstreamConnection,
+        done: Callable[[], None],
+    ) -> None:
+        self.proxy = proxy
+        self.ex = ex
+        self.entry = entry
+        self.plan = plan
+        self.lease = lease
+        self.conn = conn
+        self.done = done
+        self.relay = Relay(ex, conn, ex.method == b"HEAD", self.finished)
+        self.t_sent = 0.0
+
+    def start(self) -> None:
+        self.t_sent = self.proxy._start_exchange(
+            self.plan, self.lease, self.conn, self.relay, self.entry, self.conn.pool.loop.time()
+        )
+
+    def finished(self, failure: BaseException | None) -> None:
+        proxy, ex, entry = self.proxy, self.ex, self.entry
+        try:
+            outcome = proxy._end_exchange(
+                self.plan, self.lease, self.conn, self.relay, entry, self.t_sent, failure
+            )
+        except Exception:
+            proxy._crashed(ex, entry)
+            outcome = "failed"
+        if outcome == "replay":
+            loop = self.conn.pool.loop
+            task = loop.create_task(
+                proxy._slow(ex, entry, self.plan, None, self.done, replayed=True)
+            )
+            task.add_done_callback(_report_crash)
+            return
+        proxy._finish(ex, entry)
+        self.done()
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        task.get_loop().call_exception_handler(
+            {"message": "HTTP request handler crashed", "exception": task.exception()}
+        )
 
 
 class _Failure(Exception):
@@ -412,13 +509,11 @@ class HttpProxy:
             sni=ex.sni,
         )
 
-    async def handle(self, ex: Exchange) -> None:
-        """Serve one request from `ex` to completion; never raises for I/O errors."""
+    def _new_entry(self, ex: Exchange) -> HttpLogEntry:
         self.active += 1
-        fe = self.fe_counters
-        if fe is not None:
-            fe.request()
-        entry = HttpLogEntry(
+        if self.fe_counters is not None:
+            self.fe_counters.request()
+        return HttpLogEntry(
             client_ip=ex.src,
             client_port=ex.src_port,
             request_date=ex.request_date,
@@ -438,27 +533,117 @@ class HttpProxy:
             ),
             ssl=ex.ssl,
         )
+
+    def _finish(self, ex: Exchange, entry: HttpLogEntry) -> None:
+        """Account and log one finished request (every path ends here once)."""
+        self.active -= 1
+        entry.ta = _ms(asyncio.get_running_loop().time() - ex.t_start)
+        entry.status = ex.status or entry.status
+        entry.bytes_read = ex.bytes_out
+        entry.feconn = self.active + 1
+        fe = self.fe_counters
+        if fe is not None and ex.status:
+            fe.response(ex.status)
+            fe.add_bytes(bout=ex.bytes_out)
+        if self.log is not None:
+            self.log(entry)
+
+    def _crashed(self, ex: Exchange, entry: HttpLogEntry) -> None:
+        """A bug must not leave the client hanging: answer 500 (or cut the response)."""
+        entry.termination = "PH"
+        if ex.status == 0:
+            self._local(ex, self.errors[500], entry, "PH")
+        else:
+            ex.abort()
+
+    async def handle(self, ex: Exchange) -> None:
+        """Serve one request from `ex` to completion; never raises for I/O errors."""
+        entry = self._new_entry(ex)
         try:
-            await self._handle(ex, entry)
-        except Exception:  # a bug must not kill the connection silently: answer 500
-            entry.termination = "PH"
-            if ex.status == 0:
-                self._local(ex, self.errors[500], entry, "PH")
-            else:
-                ex.abort()
+            plan = self._plan(ex, entry)
+            if plan is not None:
+                await self._forward(ex, entry, plan, None)
+        except Exception:
+            self._crashed(ex, entry)
             raise
         finally:
-            self.active -= 1
-            loop_time = asyncio.get_running_loop().time()
-            entry.ta = _ms(loop_time - ex.t_start)
-            entry.status = ex.status or entry.status
-            entry.bytes_read = ex.bytes_out
-            entry.feconn = self.active + 1
-            if fe is not None and ex.status:
-                fe.response(ex.status)
-                fe.add_bytes(bout=ex.bytes_out)
-            if self.log is not None:
-                self.log(entry)
+            self._finish(ex, entry)
+
+    def begin(self, ex: Exchange, done: Callable[[], None]) -> None:
+        """Serve one request, calling `done()` when it is over.
+
+        The common case — no request body, a free server slot and an idle
+        keep-alive connection — runs entirely in callbacks, with no task and no
+        future: that is most of the difference to an ASGI host on a proxy hop.
+        Anything that must wait (connect, queue, upload, retry) continues in a
+        task running the same `_forward` the coroutine path uses.
+        """
+        entry = self._new_entry(ex)
+        lease: Lease | None = None
+        try:
+            plan = self._plan(ex, entry)
+            if plan is None:
+                self._finish(ex, entry)
+                done()
+                return
+            if not ex.has_body and not ex.upgrade:
+                try:
+                    lease = plan.state.backend.acquire(plan.request)
+                except NoServerAvailable:
+                    self._local(ex, self.errors_for(plan.state)[503], entry, "SC")
+                    self._finish(ex, entry)
+                    done()
+                    return
+                server = lease.server
+                if server is not None:
+                    conn = self._pool(plan.state, server.name).take_idle()
+                    if conn is not None:
+                        _Flight(self, ex, entry, plan, lease, conn, done).start()
+                        return
+        except Exception:
+            self._crashed(ex, entry)
+            self._finish(ex, entry)
+            done()
+            raise
+        task = asyncio.get_running_loop().create_task(self._slow(ex, entry, plan, lease, done))
+        task.add_done_callback(_report_crash)
+
+    async def _slow(
+        self,
+        ex: Exchange,
+        entry: HttpLogEntry,
+        plan: _Plan,
+        lease: Lease | None,
+        done: Callable[[], None],
+        *,
+        replayed: bool = False,
+    ) -> None:
+        try:
+            await self._forward(ex, entry, plan, lease, replayed=replayed)
+        except Exception:
+            self._crashed(ex, entry)
+            raise
+        finally:
+            self._finish(ex, entry)
+            done()
+
+    def _plan(self, ex: Exchange, entry: HttpLogEntry) -> _Plan | None:
+        """Rules and backend choice; None when the request was answered locally."""
+        request = self.build_request(ex)
+        decision = self.router.route(request)
+        action = getattr(decision, "action", "forward")
+        if action != "forward":
+            self._answer_locally(ex, decision, action, entry)
+            return None
+        backend_name = getattr(decision, "backend", None)
+        state = self._backends.get(backend_name) if backend_name else None
+        if state is None:
+            # No use_backend matched and no default_backend: HAProxy answers 503.
+            self._local(ex, self.errors[503], entry, "PR" if backend_name else "SC")
+            return None
+        entry.backend = state.backend.name
+        headers = self._upstream_headers(ex, decision, state)
+        return _Plan(request, state, self._request_head(ex, headers))
 
     def _local(self, ex: Exchange, page: ErrorPage, entry: HttpLogEntry, term: str) -> None:
         entry.termination = term
@@ -466,24 +651,6 @@ class HttpProxy:
         if page.close:
             ex.keep_alive = False
         ex.send_page(page)
-
-    async def _handle(self, ex: Exchange, entry: HttpLogEntry) -> None:
-        request = self.build_request(ex)
-        decision = self.router.route(request)
-        action = getattr(decision, "action", "forward")
-        if action != "forward":
-            self._answer_locally(ex, decision, action, entry)
-            return
-        backend_name = getattr(decision, "backend", None)
-        state = self._backends.get(backend_name) if backend_name else None
-        if state is None:
-            # No use_backend matched and no default_backend: HAProxy answers 503.
-            self._local(ex, self.errors[503], entry, "PR" if backend_name else "SC")
-            return
-        entry.backend = state.backend.name
-        headers = self._upstream_headers(ex, decision, state)
-        head = self._request_head(ex, headers)
-        await self._forward(ex, request, state, head, entry)
 
     def _answer_locally(
         self, ex: Exchange, decision: Any, action: str, entry: HttpLogEntry
@@ -554,13 +721,9 @@ class HttpProxy:
 
     # -- forwarding ---------------------------------------------------------------------
 
-    async def _acquire(
-        self, state: _BackendState, request: Request, avoid: str | None, entry: HttpLogEntry
-    ) -> Lease:
+    async def _wait_granted(self, state: _BackendState, lease: Lease, entry: HttpLogEntry) -> None:
+        """A queued lease: wait for a slot up to `timeout queue` (else 503, `sQ`)."""
         backend = state.backend
-        lease = backend.acquire(request, avoid=avoid)
-        if lease.granted:
-            return lease
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         lease.on_granted = lambda _lease: None if waiter.done() else waiter.set_result(None)
@@ -580,16 +743,18 @@ class HttpProxy:
             backend.cancel(lease)
             raise
         entry.tw = _ms(loop.time() - t0)
-        return lease
 
     async def _forward(
         self,
         ex: Exchange,
-        request: Request,
-        state: _BackendState,
-        head: bytes,
         entry: HttpLogEntry,
+        plan: _Plan,
+        lease: Lease | None,
+        *,
+        replayed: bool = False,
     ) -> None:
+        """Lease (or the one given), connect with retries/redispatch, relay, release."""
+        state = plan.state
         settings = state.settings
         backend = state.backend
         retries_left = int(getattr(settings, "retries", 3))
@@ -597,21 +762,21 @@ class HttpProxy:
         option = getattr(settings, "redispatch", False)
         interval = -1 if option is True else int(option or 0)
         timeout_connect = getattr(settings, "timeout_connect", None)
-        timeout_server = getattr(settings, "timeout_server", None)
         loop = asyncio.get_running_loop()
         avoid: str | None = None
-        replayed_idle = False
         while True:
             try:
-                lease = await self._acquire(state, request, avoid, entry)
+                if lease is None:
+                    lease = backend.acquire(plan.request, avoid=avoid)
+                if not lease.granted:
+                    await self._wait_granted(state, lease, entry)
             except NoServerAvailable:
                 self._local(ex, self.errors_for(state)[503], entry, "SC")
                 return
-            except _Failure as failure:
-                self._local(ex, self.errors_for(state)[failure.status], entry, failure.termination)
+            except _Failure as queue_failure:
+                page = self.errors_for(state)[queue_failure.status]
+                self._local(ex, page, entry, queue_failure.termination)
                 return
-            if entry.tw < 0:
-                entry.tw = 0
             server = lease.server
             assert server is not None
             entry.server = server.name
@@ -623,11 +788,11 @@ class HttpProxy:
                     conn = await pool.connect(timeout_connect)
             except (OSError, TimeoutError, UpstreamError):
                 backend.release(lease)
+                lease = None
                 if state.counters is not None:
                     state.counters.econ += 1
                     self.counters.server(backend.name, server.name).econ += 1
                 if retries_left <= 0:
-                    entry.server = server.name
                     self._local(ex, self.errors_for(state)[503], entry, "SC")
                     return
                 retries_left -= 1
@@ -641,75 +806,107 @@ class HttpProxy:
                         state.counters.wredis += 1
                 await asyncio.sleep(0)  # HAProxy waits ~1s between retries to one server
                 continue
-            entry.tc = _ms(loop.time() - t_connect)
-            entry.srv_conn = backend.member(server.name).inflight
-            entry.beconn = state.active = state.active + 1
-            be_counters = state.counters
-            srv_counters = None
-            if be_counters is not None:
-                srv_counters = self.counters.server(backend.name, server.name)
-                be_counters.session_start()
-                srv_counters.session_start()
+            relay = Relay(ex, conn, ex.method == b"HEAD")
+            t_sent = self._start_exchange(plan, lease, conn, relay, entry, t_connect)
+            failure: BaseException | None = None
             try:
-                outcome = await self._exchange(ex, conn, head, timeout_server, entry)
-            finally:
-                state.active -= 1
-                backend.release(lease)
-                if be_counters is not None and srv_counters is not None:
-                    _count(be_counters, ex, entry, outcome_failed=entry.termination[0] in "sS")
-                    _count(srv_counters, ex, entry, outcome_failed=entry.termination[0] in "sS")
-            if outcome == "replay" and not replayed_idle:
-                # A reused idle connection was closed by the server before answering:
-                # nothing reached it, so the request is replayed once on a new one.
-                replayed_idle = True
-                continue
-            if outcome == "replay":
+                if ex.has_body:
+                    await self._send_body(ex, conn, relay)
+                await ex.wait_response(relay)
+            except (UpstreamError, ConnectionError, asyncio.CancelledError) as exc:
+                failure = exc
+            outcome = self._end_exchange(plan, lease, conn, relay, entry, t_sent, failure)
+            lease = None
+            if outcome != "replay":
+                return
+            if replayed:
                 self._local(ex, self.errors_for(state)[502], entry, "SH")
-            return
+                return
+            # A reused idle connection was closed by the server before answering:
+            # nothing reached it, so the request is replayed once on a new one.
+            replayed = True
 
     def errors_for(self, state: _BackendState) -> ErrorPages:
         return state.errors or self.errors
 
-    async def _exchange(
+    def _start_exchange(
         self,
-        ex: Exchange,
+        plan: _Plan,
+        lease: Lease,
         conn: UpstreamConnection,
-        head: bytes,
-        timeout_server: float | None,
+        relay: Relay,
         entry: HttpLogEntry,
-    ) -> str:
-        head_request = ex.method == b"HEAD"
-        relay = Relay(ex, conn, head_request)
+        t_connect: float,
+    ) -> float:
+        """Send the request head on `conn`; returns the time it was sent."""
+        state = plan.state
+        ex = relay.exchange
+        server = lease.server
+        assert server is not None
+        entry.server = server.name
+        if entry.tw < 0:
+            entry.tw = 0
+        now = conn.pool.loop.time()
+        entry.tc = _ms(now - t_connect)
+        entry.srv_conn = state.backend.member(server.name).inflight
+        entry.beconn = state.active = state.active + 1
+        if state.counters is not None:
+            state.counters.session_start()
+            self.counters.server(state.backend.name, server.name).session_start()
         ex.set_producer(conn)
         ex.on_client_lost(relay.client_lost)
-        conn.start(relay, head, head_request=head_request, timeout=timeout_server)
-        loop = asyncio.get_running_loop()
-        t_sent = loop.time()
-        try:
-            if ex.has_body:
-                await self._send_body(ex, conn, relay)
-            await ex.wait_response(relay)
-        except UpstreamTimeout:
+        timeout = getattr(state.settings, "timeout_server", None)
+        conn.start(relay, plan.head, head_request=relay.head_request, timeout=timeout)
+        return now
+
+    def _end_exchange(
+        self,
+        plan: _Plan,
+        lease: Lease,
+        conn: UpstreamConnection,
+        relay: Relay,
+        entry: HttpLogEntry,
+        t_sent: float,
+        failure: BaseException | None,
+    ) -> str:
+        """Classify how the exchange ended, answer errors, release the server slot.
+
+        Returns "done", "failed", "client" (the client went away) or "replay" (a
+        reused idle connection died before a byte came back: safe to send again).
+        """
+        ex = relay.exchange
+        ex.set_producer(None)
+        ex.on_client_lost(None)
+        state = plan.state
+        state.active -= 1
+        outcome = "done"
+        if failure is None:
+            if relay.t_response:
+                entry.tr = _ms(relay.t_response - t_sent)
+            if relay.closing:
+                ex.keep_alive = False
+        else:
             conn.abort()
-            return self._upstream_failed(ex, relay, entry, 504, "sH", "sD")
-        except UpstreamError:
-            conn.abort()
-            if conn.reused and conn.received == 0 and not relay.started and not ex.has_body:
-                return "replay"
-            return self._upstream_failed(ex, relay, entry, 502, "SH", "SD")
-        except (ConnectionError, asyncio.CancelledError):
-            conn.abort()
-            entry.termination = "CD" if relay.started else "CH"
-            ex.keep_alive = False
-            return "client"
-        finally:
-            ex.set_producer(None)
-            ex.on_client_lost(None)
-        if relay.t_response:
-            entry.tr = _ms(relay.t_response - t_sent)
-        if relay.closing:
-            ex.keep_alive = False
-        return "done"
+            if isinstance(failure, UpstreamTimeout):
+                outcome = self._upstream_failed(ex, relay, entry, 504, "sH", "sD")
+            elif isinstance(failure, UpstreamError):
+                replayable = conn.reused and conn.received == 0 and not relay.started
+                if replayable and not ex.has_body:
+                    outcome = "replay"
+                else:
+                    outcome = self._upstream_failed(ex, relay, entry, 502, "SH", "SD")
+            else:
+                entry.termination = "CD" if relay.started else "CH"
+                ex.keep_alive = False
+                outcome = "client"
+        server = lease.server
+        state.backend.release(lease)
+        if state.counters is not None and server is not None and outcome != "replay":
+            failed = entry.termination[0] in "sS"
+            _count(state.counters, ex, entry, outcome_failed=failed)
+            srv = self.counters.server(state.backend.name, server.name)
+            _count(srv, ex, entry, outcome_failed=failed)
+        return outcome
 
     def _upstream_failed(
         self, ex: Exchange, relay: Relay, entry: HttpLogEntry, status: int, before: str, during: str

@@ -16,7 +16,6 @@ pipelined requests served strictly in order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from typing import Any, cast
@@ -62,6 +61,7 @@ class _ServerExchange(Exchange):
         "_body_waiter",
         "_chunk_out",
         "_lost_cb",
+        "_out",
         "conn",
         "expect_continue",
         "headers",
@@ -78,6 +78,7 @@ class _ServerExchange(Exchange):
         self._body_done = False
         self._body_waiter: asyncio.Future[None] | None = None
         self._chunk_out = False
+        self._out: list[bytes] = []
         self._lost_cb: Any = None
 
     # -- request body ---------------------------------------------------------------
@@ -152,7 +153,8 @@ class _ServerExchange(Exchange):
         for name, value in headers:
             parts += (name, b": ", value, _CRLF)
         parts.append(_CRLF)
-        self.conn.write(b"".join(parts))
+        self._out.append(b"".join(parts))
+        self.flush()
 
     def begin_response(
         self, status: int, reason: bytes, headers: RawHeaders, length: int | None, body: bool
@@ -176,20 +178,29 @@ class _ServerExchange(Exchange):
             elif self.version == b"1.0":
                 parts.append(b"connection: keep-alive\r\n")
         parts.append(_CRLF)
-        self.conn.write(b"".join(parts))
+        self._out.append(b"".join(parts))
 
     def write_body(self, data: bytes) -> None:
         self.bytes_out += len(data)
         if self._chunk_out:
-            self.conn.write(b"%x\r\n%b\r\n" % (len(data), data))
+            self._out.append(b"%x\r\n%b\r\n" % (len(data), data))
         else:
-            self.conn.write(data)
+            self._out.append(data)
 
     def end_response(self) -> None:
         if self._chunk_out:
-            self.conn.write(b"0\r\n\r\n")
+            self._out.append(b"0\r\n\r\n")
+        self.flush()
+
+    def flush(self) -> None:
+        """One write (one syscall) for everything one upstream read produced."""
+        out = self._out
+        if out:
+            self.conn.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
 
     def abort(self) -> None:
+        self.flush()
         self.keep_alive = False
         self.conn.abort()
 
@@ -202,6 +213,7 @@ class _ServerExchange(Exchange):
         await relay.future
 
     def start_tunnel(self, conn: UpstreamConnection, leftover: bytes) -> bool:
+        self.flush()
         return self.conn.start_tunnel(conn, leftover)
 
     def on_client_lost(self, callback: Any) -> None:
@@ -475,16 +487,11 @@ class HttpServerProtocol(asyncio.Protocol):
     def _start(self, ex: _ServerExchange) -> None:
         self._disarm()
         self._serving = ex
-        task = self.loop.create_task(self._serve(ex))
-        task.add_done_callback(_report_crash)
+        self.proxy.begin(ex, self._done)
 
-    async def _serve(self, ex: _ServerExchange) -> None:
-        try:
-            await self.proxy.handle(ex)
-        finally:
-            self._finished(ex)
-
-    def _finished(self, ex: _ServerExchange) -> None:
+    def _done(self) -> None:
+        ex = self._serving
+        assert ex is not None
         self._serving = None
         if self.tunnel is not None or self.lost:
             return
@@ -550,13 +557,3 @@ class HttpServerProtocol(asyncio.Protocol):
 
 class _TooLarge(Exception):
     """Request line + headers exceed the buffer: HAProxy answers 400."""
-
-
-def _report_crash(task: asyncio.Task[None]) -> None:
-    if not task.cancelled():
-        with contextlib.suppress(Exception):
-            exc = task.exception()
-            if exc is not None:
-                task.get_loop().call_exception_handler(
-                    {"message": "HTTP request handler crashed", "exception": exc}
-                )

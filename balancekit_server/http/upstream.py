@@ -53,6 +53,8 @@ class ResponseSink(Protocol):
 
     def on_body(self, data: bytes) -> None: ...
 
+    def on_flush(self) -> None: ...
+
     def on_done(self) -> None: ...
 
     def on_upgrade(self, leftover: bytes) -> None: ...
@@ -199,6 +201,8 @@ class UpstreamConnection(asyncio.Protocol):
             return
         try:
             self.parser.feed_data(data)
+            if self.sink is not None:
+                sink.on_flush()
         except httptools.HttpParserUpgrade as upgrade:
             offset = upgrade.args[0] if upgrade.args else len(data)
             self._cancel_timer()
