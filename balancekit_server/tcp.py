@@ -52,6 +52,7 @@ LOW_WATER = 64 * 1024
 EARLY_LIMIT = 64 * 1024
 """Client bytes kept while the server connection is being set up."""
 _LINGER_RST = struct.pack("ii", 1, 0)
+_NO_REQUEST = Request()
 _HASH_ALGORITHMS = frozenset(("source", "uri", "url_param", "hdr", "rdp-cookie"))
 
 
@@ -259,6 +260,7 @@ class Session:
         "_cside",
         "_early",
         "_early_paused",
+        "_expired",
         "_grant",
         "_sside",
         "_task",
@@ -309,11 +311,12 @@ class Session:
         self._sside = _ServerSide(self, False)
         self._early: list[bytes] = []
         self._early_paused = False
+        self._expired = False
         self._grant: asyncio.Future[Lease] | None = None
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self.proxy_buf: bytearray | None = bytearray() if listener.accept_proxy else None
-        self.request = Request()
+        self.request = _NO_REQUEST
         self.backend: TcpBackend | None = None
         self.lease: Lease | None = None
         self.srv: Server | None = None
@@ -501,7 +504,7 @@ class Session:
                 server = self.srv
                 assert server is not None
                 error = await self._open(server, tb)
-                if error is None:
+                if error is None or self.client_closed:
                     return
                 self.service.srv_counters(be.name, server.name).econ += 1
                 self.service.be_counters(be.name).econ += 1
@@ -557,20 +560,35 @@ class Session:
         host, port = self.service.address_of(server)
         if port is None:
             port = self.request.dst_port
-        side = self._sside
-        side.peer = self.client
+        self._sside.peer = self.client
+        timeout = tb.timeout_connect
+        # A plain timer rather than asyncio.timeout(): this is the per-connection path.
+        deadline = None if timeout is None else self.loop.call_later(timeout, self._expire)
         try:
-            if tb.timeout_connect is None:
-                transport, _ = await self.loop.create_connection(lambda: side, host, port)
-            else:
-                async with asyncio.timeout(tb.timeout_connect):
-                    transport, _ = await self.loop.create_connection(lambda: side, host, port)
-        except TimeoutError:
+            transport, _ = await self.loop.create_connection(self._server_side, host, port)
+        except asyncio.CancelledError:
+            if not self._expired or self.client_closed:
+                raise
+            self._expired = False
+            if self._task is not None:
+                self._task.uncancel()
             return "sC"
         except OSError:
             return "SC"
+        finally:
+            if deadline is not None:
+                deadline.cancel()
         self._established(transport, server, tb)
         return None
+
+    def _server_side(self) -> _ServerSide:
+        return self._sside
+
+    def _expire(self) -> None:
+        """`timeout connect` fired: interrupt the pending connect."""
+        if self._task is not None and not self._task.done():
+            self._expired = True
+            self._task.cancel()
 
     def _should_redispatch(self, tb: TcpBackend, server: Server) -> bool:
         """HAProxy's stream_choose_redispatch, for a non-persistent connection."""
