@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -63,19 +64,24 @@ class Scenario:
     #: request index -> runtime API commands sent just before it ({px} = proxy name)
     actions: dict[int, list[str]] = field(default_factory=dict)
     answers: list[str] = field(default_factory=list)
+    #: servers whose address refuses connections: HAProxy retries once with
+    #: `option redispatch`, avoiding the failed server (the model: pick(avoid=...)).
+    dead: list[str] = field(default_factory=list)
 
     @property
     def proxy(self) -> str:
         return f"sc_{self.id}"
 
-    def listen_section(self, backends: NamedBackends) -> str:
+    def listen_section(self, backends: NamedBackends, refused: str) -> str:
         lines = [f"listen {self.proxy}", f"    bind {{listen:{self.proxy}}}"]
         lines.append(f"    balance {self.balance}")
         if self.hash_type:
             lines.append(f"    hash-type {self.hash_type}")
+        if self.dead:
+            lines += ["    retries 1", "    option redispatch"]
         for name, weight, extra in self.servers:
-            line = f"    server {name} {backends.address(name)} weight {weight} {extra}"
-            lines.append(line.rstrip())
+            address = refused if name in self.dead else backends.address(name)
+            lines.append(f"    server {name} {address} weight {weight} {extra}".rstrip())
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, object]:
@@ -88,6 +94,7 @@ class Scenario:
     def from_json(cls, data: dict[str, object]) -> Scenario:
         requests = [Req.from_row(row) for row in data["requests"]]  # type: ignore[attr-defined]
         return cls(
+            dead=list(data.get("dead", [])),  # type: ignore[attr-defined,call-overload]
             id=str(data["id"]),
             balance=str(data["balance"]),
             hash_type=data["hash_type"],  # type: ignore[arg-type]
@@ -98,7 +105,8 @@ class Scenario:
         )
 
 
-def haproxy_config(scenarios: list[Scenario], backends: NamedBackends) -> str:
+def haproxy_config(scenarios: list[Scenario], backends: NamedBackends, refused: str) -> str:
+    """One `listen` per scenario; `refused` is an address nothing listens on."""
     head = """
 global
     nbthread 1
@@ -110,7 +118,26 @@ defaults
     timeout client 30s
     timeout server 30s
 """
-    return head + "\n\n".join(s.listen_section(backends) for s in scenarios) + "\n"
+    return head + "\n\n".join(s.listen_section(backends, refused) for s in scenarios) + "\n"
+
+
+class RefusedAddress:
+    """A loopback port that is bound but not listening: connections get a RST."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+
+    @property
+    def address(self) -> str:
+        host, port = self.sock.getsockname()
+        return f"{host}:{port}"
+
+    def __enter__(self) -> RefusedAddress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
 
 
 def replay_haproxy(haproxy: HAProxy, scenario: Scenario) -> list[str]:
@@ -169,7 +196,11 @@ def replay_model(scenario: Scenario) -> list[str]:
         for command in scenario.actions.get(index, []):
             _apply(backend, command.format(px=scenario.proxy))
         try:
-            answers.append(backend.pick(req.request()).name)
+            server = backend.pick(req.request())
+            if server.name in scenario.dead:
+                # The connection is refused; the one retry is redispatched.
+                server = backend.pick(req.request(), avoid=server.name)
+            answers.append("<503>" if server.name in scenario.dead else server.name)
         except balancekit.NoServerAvailable:
             answers.append("<503>")
     return answers

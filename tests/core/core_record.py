@@ -11,7 +11,13 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parent.parent)]
 
-from core_differential import NAMES, haproxy_config, replay_haproxy, save_golden  # noqa: E402
+from core_differential import (  # noqa: E402
+    NAMES,
+    RefusedAddress,
+    haproxy_config,
+    replay_haproxy,
+    save_golden,
+)
 from core_scenarios import all_scenarios  # noqa: E402
 
 from support.backends import NamedBackends  # noqa: E402
@@ -20,7 +26,11 @@ from support.haproxy import HAProxy  # noqa: E402
 
 def main() -> None:
     scenarios = all_scenarios()
-    with NamedBackends(NAMES) as backends, HAProxy(haproxy_config(scenarios, backends)) as hp:
+    with (
+        NamedBackends(NAMES) as backends,
+        RefusedAddress() as refused,
+        HAProxy(haproxy_config(scenarios, backends, refused.address)) as hp,
+    ):
         version = hp.command("show info")
         print(next(line for line in version.splitlines() if line.startswith("Version")))
         for scenario in scenarios:

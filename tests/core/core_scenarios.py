@@ -207,5 +207,36 @@ def hash_scenarios() -> list[Scenario]:
     return out
 
 
+def redispatch_scenarios() -> list[Scenario]:
+    """A server refuses connections: the retry is redispatched with that server to
+    avoid, which exercises every algorithm's `avoid` against HAProxy's."""
+    out = []
+    for balance, hash_type, make in [
+        ("roundrobin", None, _plain),
+        ("static-rr", None, _plain),
+        ("leastconn", None, _plain),
+        ("first", None, _plain),
+        ("uri", "consistent", lambda n: uri_requests(random.Random(5), n)),
+        ("uri", "map-based", lambda n: uri_requests(random.Random(5), n)),
+        ("hdr(X-User)", "consistent", lambda n: header_requests(random.Random(6), n, "X-User")),
+        ("url_param uid", "map-based", lambda n: param_requests(random.Random(7), n)),
+    ]:
+        short = balance.split()[0].split("(")[0].replace("-", "")
+        mode = "" if hash_type is None else ("_map" if hash_type == "map-based" else "_chash")
+        dynamic = balance != "static-rr" and hash_type != "map-based"
+        out.append(
+            Scenario(
+                f"redisp_{short}{mode}",
+                balance,
+                hash_type,
+                _servers("3:2:2:1"),
+                make(120),
+                actions={60: ["set server {px}/C weight 1"]} if dynamic else {},
+                dead=["B"] if balance != "first" else ["A"],
+            )
+        )
+    return out
+
+
 def all_scenarios() -> list[Scenario]:
-    return round_robin_scenarios() + conn_scenarios() + hash_scenarios()
+    return round_robin_scenarios() + conn_scenarios() + hash_scenarios() + redispatch_scenarios()
