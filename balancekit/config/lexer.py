@@ -188,7 +188,8 @@ def split_lines(
             continue
         if words:
             if words[0] in _SECTION_WORDS:
-                section = words[0]
+                # HAProxy's $.SECTION: the section's name, or its keyword when unnamed.
+                section = words[1] if len(words) > 1 and words[1] else words[0]
             yield Line(words, file, number)
 
 

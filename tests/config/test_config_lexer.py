@@ -80,9 +80,11 @@ def test_split_lines_keeps_line_numbers_and_reports_bad_lines() -> None:
     assert items[3] == Line(("nbthread", "2"), "f.cfg", 6)
 
 
-def test_section_pseudo_variable_follows_the_section() -> None:
-    items = list(split_lines('frontend f\n  x "$.SECTION"\n', file="f", env={}))
-    assert items[1] == Line(("x", "frontend"), "f", 2)
+def test_section_pseudo_variable_is_the_section_name() -> None:
+    text = 'global\n  x "$.SECTION"\nfrontend web\n  x "$.SECTION"\n'
+    items = list(split_lines(text, file="f", env={}))
+    assert items[1] == Line(("x", "global"), "f", 2)
+    assert items[3] == Line(("x", "web"), "f", 4)
 
 
 TIMES = [
