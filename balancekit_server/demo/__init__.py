@@ -282,6 +282,8 @@ def run_demo(
         scenario = resolve(name)
         listen_port = choose_port(host, port, DEFAULT_PORT, "proxy", out)
         stats = choose_port(host, stats_port, DEFAULT_STATS_PORT, "stats page", out)
+        while stats == listen_port:  # two "free" ports can coincide; the kernel reuses them
+            stats = _free_port(host)
     except (ValueError, OSError) as error:
         print(f"balancekit-server --demo: {error}", file=sys.stderr)
         return 2
@@ -293,7 +295,10 @@ def run_demo(
         env["LISTEN"] = f"{host}:{listen_port}"
         env["STATS"] = f"{host}:{stats}"
         if scenario.tls:
-            env["LISTEN_TLS"] = f"{host}:{_free_port(host)}"
+            tls_port = _free_port(host)
+            while tls_port in (listen_port, stats):
+                tls_port = _free_port(host)
+            env["LISTEN_TLS"] = f"{host}:{tls_port}"
             env["CERT"] = _make_certificate(workdir)
         try:
             loaded = build_config(scenario, env)
