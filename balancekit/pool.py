@@ -223,9 +223,14 @@ class Backend:
         """
         req = request or _EMPTY_REQUEST
         lease = Lease(self, req, next(self._seq), on_granted)
-        if self._queue and self.algorithm.fifo_backend_queue and self.usable:
-            # backend.c assign_server: with first/roundrobin/static-rr a non-empty
-            # backend queue means every server is full; wait behind it.
+        if (
+            self._queue
+            and self.algorithm.fifo_backend_queue
+            and any(m.inflight for m in self._members)
+            and self.usable
+        ):
+            # backend.c assign_server: with first/roundrobin/static-rr a backend queue
+            # while requests are in flight means every server is full; wait behind it.
             self._enqueue(lease, self._queue)
             return lease
         member = self._choose(req, avoid)

@@ -257,3 +257,28 @@ def test_maxconn_is_never_exceeded_and_queues_are_fifo(
     # Leases woken from the queues were woken oldest first, per queue kind.
     if balance != "uri":
         assert granted_order == sorted(granted_order)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.integers(min_value=2, max_value=6),
+    st.sampled_from([110, 125, 150, 200]),
+    st.lists(st.tuples(st.booleans(), st.integers(0, 10_000)), max_size=150),
+)
+def test_bounded_loads_cap_every_server(
+    count: int, factor: int, ops: list[tuple[bool, int]]
+) -> None:
+    """hash-balance-factor: a server takes a request only below its share of
+    ceil((in flight + 1) x factor / 100), so none ever exceeds that share."""
+    be = backend([1] * count, "uri", hash_type="consistent", hash_balance_factor=factor)
+    leases: list[bk.Lease] = []
+    for acquire, key in ops:
+        if acquire or not leases:
+            lease = be.acquire(bk.Request(uri=f"/hot/{key % 2}"))
+            assert lease.server is not None
+            total = sum(m.inflight for m in be.members)
+            share = -(-((total * factor + 99) // 100) // count)
+            assert be.member(lease.server.name).inflight <= share
+            leases.append(lease)
+        else:
+            be.release(leases.pop(key % len(leases)))
