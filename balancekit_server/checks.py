@@ -49,6 +49,8 @@ __all__ = [
     "CheckSpec",
     "HealthMonitor",
     "LogSink",
+    "current",
+    "observe",
     "probe",
     "start",
     "stderr_sink",
@@ -440,6 +442,21 @@ class HealthMonitor:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    # The runtime's Service protocol: checks stop with the process.
+    def stop_accepting(self) -> None:
+        """Soft stop: checks keep running until the last session is gone (as HAProxy)."""
+
+    def kill(self) -> None:
+        for watched in self.watched.values():
+            for task in (watched.task, watched.ramp_task):
+                if task is not None:
+                    task.cancel()
+        if _CURRENT.get("monitor") is self:
+            _CURRENT.pop("monitor")
+
+    async def wait_idle(self) -> None:
+        return None
+
     async def _run(self, watched: _Watched, offset: float) -> None:
         assert watched.spec is not None and watched.wake is not None
         await asyncio.sleep(offset)
@@ -634,18 +651,40 @@ class HealthMonitor:
             watched.wake.set()
 
 
+_CURRENT: dict[str, HealthMonitor] = {}
+
+
+def current() -> HealthMonitor | None:
+    """The monitor of the running configuration in this process, if any."""
+    return _CURRENT.get("monitor")
+
+
+def observe(backend: str, server: str, event: Observation) -> None:
+    """Passive-check hook for the proxies: report one traffic outcome (cheap no-op when
+    no monitor runs or the server has no `observe`)."""
+    monitor = _CURRENT.get("monitor")
+    if monitor is not None:
+        monitor.observe(backend, server, event)
+
+
 def start(runtime: Any, *, log: LogSink | None = None) -> HealthMonitor:
     """Entry point for `balancekit_server.runtime`: monitor every backend of its config.
 
     `runtime` needs a `config` (a `balancekit.config.Config`) or `backends`
-    (name → `BackendRuntime`).  Must be called from inside the event loop.
+    (name → `BackendRuntime`).  Must be called from inside the event loop.  The
+    monitor is also left on `runtime.health` for the runtime API, and becomes
+    this process's `current()` one (what `observe()` reports to).
     """
     backends: Mapping[str, BackendRuntime]
     config = getattr(runtime, "config", None)
     backends = config.backends if config is not None else runtime.backends
     sink: LogSink = log or getattr(runtime, "log_sink", None) or stderr_sink
-    monitor = HealthMonitor(backends, log=sink)
+    registry = getattr(runtime, "registry", None) or REGISTRY
+    monitor = HealthMonitor(backends, log=sink, registry=registry)
     monitor.start()
+    with contextlib.suppress(AttributeError):
+        runtime.health = monitor
+    _CURRENT["monitor"] = monitor
     return monitor
 
 

@@ -1,0 +1,622 @@
+"""The runtime API: HAProxy's `stats socket` commands, on unix and TCP sockets.
+
+`CommandProcessor.execute(line)` is the whole protocol: `;`-chained commands,
+each answered with its text and an empty line, with the socket's level
+(`user` < `operator` < `admin`) enforced per command as HAProxy does.  Errors
+use HAProxy's own words, so scripts that check for them keep working.
+
+`StatsService` serves it on every `stats socket` of the `global` section:
+`stats socket /run/lb.sock mode 600 level admin` and
+`stats socket ipv4@127.0.0.1:9999 level operator`.  One line per connection
+(what `echo "show stat" | socat stdio /run/lb.sock` sends), or an interactive
+session after `prompt`, as HAProxy.
+
+State changes go through `balancekit_server.checks.HealthMonitor` so they are
+logged like HAProxy's and pause/resume health checks.  Numbers are per process
+(with `--workers N`, per worker): see docs/runtime-api.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import stat as stat_mod
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from balancekit.config import Config, StatsSocket
+from balancekit_server.counters import REGISTRY, Registry
+from balancekit_server.stats_data import StatsSource
+
+if TYPE_CHECKING:
+    from balancekit_server.checks import HealthMonitor
+
+__all__ = ["LEVELS", "CommandProcessor", "StatsService", "parse_weight", "start"]
+
+LEVELS = {"user": 0, "operator": 1, "admin": 2}
+
+_SET_SERVER_USAGE = (
+    "usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | agent-send"
+    " | check-addr | check-port | fqdn | health | ssl | state | weight\n"
+)
+
+
+class CommandError(Exception):
+    """A command refused with HAProxy's message (the text already ends with a newline)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Command:
+    words: tuple[str, ...]
+    level: str
+    usage: str
+    handler: Callable[[CommandProcessor, list[str]], str]
+
+
+def parse_weight(text: str, initial: int) -> int:
+    """`set server … weight N|N%` with HAProxy's checks and messages."""
+    body = text.strip()
+    if not body:
+        raise CommandError("Require <weight> or <weight%>.\n")
+    digits = body.lstrip("-")
+    number = ""
+    for ch in digits:
+        if not ch.isdigit():
+            break
+        number += ch
+    if not number:
+        raise CommandError("Empty weight string empty or preceded by garbage")
+    rest = digits[len(number) :]
+    value = int(number) * (-1 if body.startswith("-") else 1)
+    if rest == "%":
+        if value < 0:
+            raise CommandError("Relative weight must be positive.\n")
+        value = initial * value // 100
+    elif rest:
+        raise CommandError("Trailing garbage in weight string")
+    if not 0 <= value <= 256:
+        raise CommandError("Absolute weight can only be between 0 and 256 inclusive.\n")
+    return value
+
+
+class CommandProcessor:
+    """One CLI session: its level, and the running state it reads and changes."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        level: str = "admin",
+        monitor: HealthMonitor | None = None,
+        registry: Registry = REGISTRY,
+        source: StatsSource | None = None,
+        nbthread: int = 1,
+    ) -> None:
+        if level not in LEVELS:
+            raise ValueError(f"unknown CLI level '{level}'")
+        if monitor is None:
+            # No checks running: still route changes through a (never started) monitor,
+            # so they are logged and counted the same way.
+            from balancekit_server.checks import HealthMonitor
+
+            monitor = HealthMonitor(config.backends, registry=registry)
+        self.config = config
+        self.level = level
+        self.monitor: HealthMonitor = monitor
+        self.registry = registry
+        self.source = source or StatsSource(config, registry=registry, monitor=monitor)
+        self.nbthread = nbthread
+        self.interactive = False
+        self.quit = False
+
+    def __repr__(self) -> str:
+        return f"<CommandProcessor level={self.level} interactive={self.interactive}>"
+
+    # -- the protocol --------------------------------------------------------------------
+
+    def execute(self, line: str) -> str:
+        """Run one input line (commands separated by `;`), return the full answer."""
+        out = []
+        for command in _split_commands(line):
+            words = command.split()
+            if not words:
+                continue
+            out.append(self.run(words))
+            if self.quit:
+                break
+        return "".join(out)
+
+    def run(self, words: list[str]) -> str:
+        """One command: its answer followed by the empty line HAProxy sends after each."""
+        command = self._lookup(words)
+        if command is None:
+            return self._help(unknown=True) + "\n"
+        if LEVELS[self.level] < LEVELS[command.level]:
+            return "Permission denied\n\n"
+        try:
+            return command.handler(self, words) + "\n"
+        except CommandError as exc:
+            return str(exc) + "\n"
+
+    def _lookup(self, words: list[str]) -> _Command | None:
+        best: _Command | None = None
+        for command in COMMANDS:
+            n = len(command.words)
+            if tuple(w.lower() for w in words[:n]) == command.words and (
+                best is None or n > len(best.words)
+            ):
+                best = command
+        return best
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _server(self, ref: str) -> tuple[str, str]:
+        backend, sep, server = ref.partition("/")
+        if not sep:
+            raise CommandError("Require 'backend/server'.\n")
+        runtime = self.config.backends.get(backend)
+        if runtime is None:
+            raise CommandError("No such backend.\n")
+        try:
+            runtime.backend.member(server)
+        except KeyError:
+            raise CommandError("No such server.\n") from None
+        return backend, server
+
+    def _set_admin(self, backend: str, server: str, state: str) -> None:
+        self.monitor.set_admin(backend, server, state)
+
+    def _set_health(self, backend: str, server: str, up: bool) -> None:
+        self.monitor.force_health(backend, server, up)
+
+    def _set_weight(self, backend: str, server: str, text: str) -> None:
+        pool = self.config.backends[backend].backend
+        member = pool.member(server)
+        value = parse_weight(text, member.server.weight)
+        if not pool.algorithm.dynamic and value not in (0, member.server.weight):
+            raise CommandError(
+                "Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.\n"
+            )
+        pool.set_weight(server, value)
+
+    def _help(self, *, unknown: bool = False) -> str:
+        head = (
+            "Unknown command, but maybe one of the following ones is a better match:\n"
+            if unknown
+            else "The following commands are valid at this level:\n"
+        )
+        lines = [
+            f"  {c.usage}" for c in COMMANDS if LEVELS[self.level] >= LEVELS[c.level] and c.usage
+        ]
+        return head + "\n".join(sorted(lines)) + "\n"
+
+
+def _split_commands(line: str) -> list[str]:
+    """Split on unescaped `;` (HAProxy lets `\\;` through)."""
+    parts, current, escaped = [], [], False
+    for ch in line.rstrip("\r\n"):
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == ";":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
+# -- command handlers ---------------------------------------------------------------------
+
+
+def _cmd_help(p: CommandProcessor, words: list[str]) -> str:
+    return p._help()
+
+
+def _cmd_prompt(p: CommandProcessor, words: list[str]) -> str:
+    p.interactive = not p.interactive
+    return ""
+
+
+def _cmd_quit(p: CommandProcessor, words: list[str]) -> str:
+    p.quit = True
+    return ""
+
+
+def _cmd_operator(p: CommandProcessor, words: list[str]) -> str:
+    if LEVELS[p.level] > LEVELS["operator"]:
+        p.level = "operator"
+    return ""
+
+
+def _cmd_user(p: CommandProcessor, words: list[str]) -> str:
+    p.level = "user"
+    return ""
+
+
+def _cmd_show_info(p: CommandProcessor, words: list[str]) -> str:
+    return "".join(f"{k}: {v}\n" for k, v in p.source.info(nbthread=p.nbthread))
+
+
+def _cmd_show_stat(p: CommandProcessor, words: list[str]) -> str:
+    args = words[2:]
+    flags = {a for a in args if not a.lstrip("-").isdigit()}
+    numbers = [int(a) for a in args if a.lstrip("-").isdigit()]
+    unsupported = flags - {"no-maint", "up"}
+    if unsupported:
+        raise CommandError(
+            f"show stat: '{sorted(unsupported)[0]}' is not supported by balancekit "
+            "(CSV only; see docs/runtime-api.md).\n"
+        )
+    iid, types, sid = -1, -1, -1
+    if numbers:
+        if len(numbers) != 3:
+            raise CommandError("Require <proxy-id>, <type> and <server-id> arguments.\n")
+        iid, types, sid = numbers
+    rows = p.source.rows(iid=iid, types=types, sid=sid)
+    if "up" in flags:
+        rows = [r for r in rows if r["type"] != "2" or r["status"].startswith(("UP", "no check"))]
+    elif "no-maint" in flags:
+        rows = [r for r in rows if r["type"] != "2" or r["status"] != "MAINT"]
+    return p.source.csv(rows)
+
+
+def _cmd_show_servers_state(p: CommandProcessor, words: list[str]) -> str:
+    backend = words[3] if len(words) > 3 else None
+    if backend is not None and backend not in p.config.backends:
+        raise CommandError("Can't find backend.\n")
+    return p.source.servers_state(backend)
+
+
+def _cmd_show_backend(p: CommandProcessor, words: list[str]) -> str:
+    return "# name\n" + "".join(f"{proxy.name}\n" for proxy in p.source.proxies if proxy.backend)
+
+
+def _cmd_get_weight(p: CommandProcessor, words: list[str]) -> str:
+    if len(words) < 3:
+        raise CommandError("Require 'backend/server'.\n")
+    backend, server = p._server(words[2])
+    current, initial = p.config.backends[backend].backend.get_weight(server)
+    return f"{current} (initial {initial})\n"
+
+
+def _cmd_set_weight(p: CommandProcessor, words: list[str]) -> str:
+    if len(words) < 3:
+        raise CommandError("Require 'backend/server'.\n")
+    backend, server = p._server(words[2])
+    p._set_weight(backend, server, words[3] if len(words) > 3 else "")
+    return ""
+
+
+def _cmd_set_server(p: CommandProcessor, words: list[str]) -> str:
+    if len(words) < 3:
+        raise CommandError("Require 'backend/server'.\n")
+    backend, server = p._server(words[2])
+    what = words[3].lower() if len(words) > 3 else ""
+    arg = words[4].lower() if len(words) > 4 else ""
+    if what == "weight":
+        p._set_weight(backend, server, words[4] if len(words) > 4 else "")
+    elif what == "state":
+        if arg not in ("ready", "drain", "maint"):
+            raise CommandError("'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n")
+        p._set_admin(backend, server, arg)
+    elif what == "health":
+        if arg not in ("up", "down"):
+            raise CommandError("'set server <srv> health' expects 'up', 'stopping', or 'down'.\n")
+        p._set_health(backend, server, arg == "up")
+    else:
+        raise CommandError(_SET_SERVER_USAGE)
+    return ""
+
+
+def _cmd_enable_server(p: CommandProcessor, words: list[str]) -> str:
+    if len(words) < 3:
+        raise CommandError("Require 'backend/server'.\n")
+    backend, server = p._server(words[2])
+    member = p.config.backends[backend].backend.member(server)
+    if member.admin == "maint":
+        p._set_admin(backend, server, "ready")
+    return ""
+
+
+def _cmd_disable_server(p: CommandProcessor, words: list[str]) -> str:
+    if len(words) < 3:
+        raise CommandError("Require 'backend/server'.\n")
+    backend, server = p._server(words[2])
+    p._set_admin(backend, server, "maint")
+    return ""
+
+
+def _cmd_clear_counters(p: CommandProcessor, words: list[str]) -> str:
+    if len(words) > 2 and words[2] == "all":
+        if LEVELS[p.level] < LEVELS["admin"]:
+            return "Permission denied\n"
+        for key in list(p.registry.frontends()):
+            _reset(p.registry.frontend(key))
+        for key in list(p.registry.backends()):
+            _reset(p.registry.backend(key))
+        for be, srv in list(p.registry.servers()):
+            _reset(p.registry.server(be, srv))
+        return ""
+    for counters in (
+        *p.registry.frontends().values(),
+        *p.registry.backends().values(),
+        *p.registry.servers().values(),
+    ):
+        counters.smax = counters.scur
+        counters.qmax = 0
+        counters.sess_rate.max = 0
+        counters.req_rate.max = 0
+    return ""
+
+
+def _reset(counters: Any) -> None:
+    """`clear counters all`: every cumulative counter back to 0, live gauges kept."""
+    keep = {"kind", "name", "scur", "lastchg", "down_since", "sess_rate", "req_rate"}
+    for name in type(counters).__dataclass_fields__:
+        if name not in keep:
+            value = getattr(counters, name)
+            setattr(counters, name, None if value is None or name == "lastsess" else type(value)())
+    counters.smax = counters.scur
+    counters.sess_rate.max = 0
+    counters.req_rate.max = 0
+
+
+def _c(
+    words: str,
+    level: str,
+    syntax: str,
+    description: str,
+    handler: Callable[[CommandProcessor, list[str]], str],
+) -> _Command:
+    return _Command(tuple(words.split()), level, f"{syntax:<40}: {description}", handler)
+
+
+COMMANDS: tuple[_Command, ...] = (
+    _c("help", "user", "help [<command>]", "list matching or all commands", _cmd_help),
+    _c("prompt", "user", "prompt", "toggle interactive mode with prompt", _cmd_prompt),
+    _c("quit", "user", "quit", "disconnect", _cmd_quit),
+    _c(
+        "operator",
+        "user",
+        "operator",
+        "lower the level of the current CLI session to operator",
+        _cmd_operator,
+    ),
+    _c("user", "user", "user", "lower the level of the current CLI session to user", _cmd_user),
+    _c(
+        "show info",
+        "user",
+        "show info",
+        "report information about the running process",
+        _cmd_show_info,
+    ),
+    _c(
+        "show stat",
+        "user",
+        "show stat [no-maint|up] [iid type sid]",
+        "report counters for each proxy and server",
+        _cmd_show_stat,
+    ),
+    _c(
+        "show servers state",
+        "user",
+        "show servers state [<backend>]",
+        "dump volatile server information (all or for a single backend)",
+        _cmd_show_servers_state,
+    ),
+    _c(
+        "show backend",
+        "user",
+        "show backend",
+        "list backends in the current running config",
+        _cmd_show_backend,
+    ),
+    _c(
+        "get weight",
+        "user",
+        "get weight <bk>/<srv>",
+        "report a server's current weight",
+        _cmd_get_weight,
+    ),
+    _c(
+        "set weight",
+        "admin",
+        "set weight <bk>/<srv>  (DEPRECATED)",
+        "change a server's weight (use 'set server' instead)",
+        _cmd_set_weight,
+    ),
+    _c(
+        "set server",
+        "admin",
+        "set server <bk>/<srv> [opts]",
+        "change a server's state, weight or health",
+        _cmd_set_server,
+    ),
+    _c(
+        "enable server",
+        "admin",
+        "enable server  (DEPRECATED)",
+        "enable a disabled server (use 'set server' instead)",
+        _cmd_enable_server,
+    ),
+    _c(
+        "disable server",
+        "admin",
+        "disable server (DEPRECATED)",
+        "disable a server for maintenance (use 'set server' instead)",
+        _cmd_disable_server,
+    ),
+    _c(
+        "clear counters",
+        "operator",
+        "clear counters [all]",
+        "clear max statistics counters (or all counters)",
+        _cmd_clear_counters,
+    ),
+)
+
+
+# -- sockets ---------------------------------------------------------------------------------
+
+
+def _tcp_address(address: str) -> tuple[str, int]:
+    text = address
+    for prefix in ("ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    if not port.isdigit():
+        raise ValueError(f"stats socket '{address}': missing port")
+    return host, int(port)
+
+
+class StatsService:
+    """Every `stats socket` of a config, serving `CommandProcessor`s."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        monitor: HealthMonitor | None = None,
+        registry: Registry = REGISTRY,
+        nbthread: int = 1,
+        started: float | None = None,
+    ) -> None:
+        self.config = config
+        self.monitor = monitor
+        self.registry = registry
+        self.nbthread = nbthread
+        self.source = StatsSource(
+            config, registry=registry, monitor=monitor, started=started or time.time()
+        )
+        self.servers: list[asyncio.Server] = []
+        self.addresses: list[str | tuple[str, int]] = []
+        self._paths: list[str] = []
+        self._sessions: set[asyncio.Task[Any]] = set()
+        self.timeout = config.global_.stats_timeout or 10.0
+
+    def __repr__(self) -> str:
+        return f"<StatsService sockets={self.addresses} sessions={len(self._sessions)}>"
+
+    def processor(self, level: str) -> CommandProcessor:
+        return CommandProcessor(
+            self.config,
+            level=level,
+            monitor=self.monitor,
+            registry=self.registry,
+            source=self.source,
+            nbthread=self.nbthread,
+        )
+
+    async def listen(self, spec: StatsSocket) -> None:
+        def handler(level: str) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]:
+            async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                task = asyncio.current_task()
+                if task is not None:
+                    self._sessions.add(task)
+                try:
+                    await self._session(self.processor(level), reader, writer)
+                finally:
+                    if task is not None:
+                        self._sessions.discard(task)
+
+            return serve
+
+        if spec.is_unix:
+            path = spec.address
+            with contextlib.suppress(FileNotFoundError):
+                if stat_mod.S_ISSOCK(os.stat(path).st_mode):
+                    os.unlink(path)
+            server = await asyncio.start_unix_server(handler(spec.level), path)
+            if spec.mode is not None:
+                os.chmod(path, spec.mode)
+            self._paths.append(path)
+            self.addresses.append(path)
+        else:
+            host, port = _tcp_address(spec.address)
+            server = await asyncio.start_server(handler(spec.level), host, port, reuse_address=True)
+            sock = server.sockets[0]
+            self.addresses.append(sock.getsockname()[:2])
+        self.servers.append(server)
+
+    async def _session(
+        self,
+        cli: CommandProcessor,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        try:
+            while not cli.quit:
+                try:
+                    async with asyncio.timeout(self.timeout):
+                        raw = await reader.readline()
+                except TimeoutError:
+                    break
+                if not raw:
+                    break
+                answer = cli.execute(raw.decode("utf-8", "replace"))
+                if cli.interactive:
+                    answer += "> "
+                writer.write(answer.encode())
+                await writer.drain()
+                if not cli.interactive:
+                    break
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    # the runtime's Service protocol
+    def stop_accepting(self) -> None:
+        for server in self.servers:
+            server.close()
+        for path in self._paths:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        self._paths.clear()
+
+    def kill(self) -> None:
+        self.stop_accepting()
+        for task in list(self._sessions):
+            task.cancel()
+
+    async def wait_idle(self) -> None:
+        return None
+
+
+async def start(runtime: Any) -> StatsService | None:
+    """Entry point for `balancekit_server.runtime`: open the config's stats sockets.
+
+    Uses `runtime.health` (set by `checks.start`) for state changes, and leaves
+    the service on `runtime.stats`.
+    """
+    config: Config = runtime.config
+    service = StatsService(
+        config,
+        monitor=getattr(runtime, "health", None),
+        registry=getattr(runtime, "registry", None) or REGISTRY,
+        nbthread=config.global_.nbthread or 1,
+    )
+    with contextlib.suppress(AttributeError):
+        runtime.stats = service
+    for spec in config.global_.stats_sockets:
+        try:
+            await service.listen(spec)
+        except (OSError, ValueError) as exc:
+            from balancekit_server.runtime import RunError
+
+            where = f"{spec.file}:{spec.line}: " if spec.file else ""
+            service.kill()
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            raise RunError(f"{where}stats socket {spec.address}: {reason}") from None
+    return service
