@@ -85,6 +85,8 @@ class Backend:
 
     `balance` and `hash_type` take haproxy.cfg's own words.  `rng` feeds
     `balance random`; pass a seeded `random.Random` for reproducible picks.
+    `mode="tcp"` tells the layer-7 hashes (uri, url_param, hdr) that there is no
+    HTTP request to read: like HAProxy, they then fall back to round robin.
     """
 
     def __init__(
@@ -97,6 +99,7 @@ class Backend:
         allbackups: bool = False,
         hash_balance_factor: int = 0,
         rng: _random.Random | None = None,
+        mode: str = "http",
     ) -> None:
         self.name = name
         self.balance = balance if isinstance(balance, BalanceSpec) else parse_balance(balance)
@@ -107,7 +110,12 @@ class Backend:
             raise ValueError(
                 f"hash-balance-factor {hash_balance_factor} must be 0 (off) or greater than 100"
             )
-        self.options = LBOptions(allbackups=allbackups, hash_balance_factor=hash_balance_factor)
+        if mode not in ("http", "tcp"):
+            raise ValueError(f"mode '{mode}' is not 'http' or 'tcp'")
+        self.mode = mode
+        self.options = LBOptions(
+            allbackups=allbackups, hash_balance_factor=hash_balance_factor, http=mode == "http"
+        )
         self.rng = rng or _random.Random()
         self._members: list[Member] = []
         self._by_name: dict[str, Member] = {}

@@ -73,6 +73,8 @@ class HashAlgorithm(Algorithm):
     """Base of the hashing algorithms; the lookup structure follows `hash-type`."""
 
     skips_full = False
+    #: reads the HTTP request (uri, url_param, hdr): round robin in `mode tcp`.
+    layer7: bool = True
     lookup: Lookup
 
     def setup(self) -> None:
@@ -89,6 +91,7 @@ class HashAlgorithm(Algorithm):
         self._function = hash_function(self.hashing.function)
         self._avalanche = self.hashing.avalanche
         self.cache = HashCache()
+        self._keyed = self.options.http or not self.layer7
 
     def __repr__(self) -> str:
         return (
@@ -128,7 +131,7 @@ class HashAlgorithm(Algorithm):
         lookup = self.lookup
         if self.tot_used == 1:
             return lookup.get_hash(0, avoid)
-        raw = self.raw_key(request) if request is not None else None
+        raw = self.raw_key(request) if request is not None and self._keyed else None
         if raw is None:
             return lookup.get_next(avoid)
         cache = self.cache
@@ -142,5 +145,10 @@ class HashAlgorithm(Algorithm):
 
 
 def encode(text: str) -> bytes:
-    """Request text back to the bytes HAProxy saw (front ends decode as latin-1/ascii)."""
-    return text.encode("utf-8", "surrogateescape")
+    """Request text back to the bytes HAProxy saw: front ends decode the wire as
+    latin-1, so that is undone first; text beyond latin-1 (a Python caller's own
+    string) is taken as UTF-8."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape")

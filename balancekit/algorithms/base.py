@@ -104,6 +104,9 @@ class LBOptions:
 
     allbackups: bool = False
     hash_balance_factor: int = 0
+    #: `mode http`: uri, url_param and hdr can read the request; in `mode tcp`
+    #: HAProxy has no HTTP message to hash and falls back to round robin.
+    http: bool = True
 
 
 class Algorithm(ABC):

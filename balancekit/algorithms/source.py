@@ -42,6 +42,8 @@ def address_hash(address: str) -> int | None:
 
 @register("source")
 class Source(HashAlgorithm):
+    layer7 = False
+
     def raw_key(self, request: Request) -> str | None:
         return request.src or None
 

@@ -139,3 +139,26 @@ def test_only_one_usable_server_skips_hashing() -> None:
     be.set_state("s1", "maint")
     be.set_state("s3", "maint")
     assert {be.pick(bk.Request(uri=f"/{i}")).name for i in range(20)} == {"s2"}
+
+
+@pytest.mark.parametrize("balance", ["uri", "url_param uid", "hdr(x-user)"])
+def test_layer7_hashes_round_robin_in_tcp_mode(balance: str) -> None:
+    """In `mode tcp` HAProxy has no HTTP message: uri/url_param/hdr fall back."""
+    be = bk.Backend("be", _servers(3), balance=balance, hash_type="consistent", mode="tcp")
+    request = bk.Request(uri="/same?uid=1", headers={"x-user": "u"})
+    assert {be.pick(request).name for _ in range(30)} == {"s1", "s2", "s3"}
+
+
+def test_source_hashes_in_tcp_mode() -> None:
+    be = bk.Backend("be", _servers(3), balance="source", mode="tcp")
+    assert len({be.pick(bk.Request(src="10.1.2.3")).name for _ in range(30)}) == 1
+
+
+def test_wire_bytes_decoded_as_latin1_hash_as_sent() -> None:
+    """Front ends decode the request line as latin-1; the hash must see the raw bytes."""
+    from balancekit.hashing import sdbm
+
+    be = bk.Backend("be", _servers(4), balance="uri")
+    raw = b"/caf\xe9"
+    expected = be.members[sdbm(raw) % 4].name
+    assert be.pick(bk.Request(uri=raw.decode("latin-1"))).name == expected
