@@ -109,7 +109,7 @@ def config_files(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
 
 def _lines(
     files: Sequence[str], env: Mapping[str, str], errors: list[ConfigError]
-) -> Iterator[Line | ConfigError]:
+) -> Iterator[Line | ConfigError | ConfigWarning]:
     for path in files:
         try:
             with open(path, encoding="utf-8", errors="surrogateescape") as handle:

@@ -13,8 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ConfigError
+from ._cond import evaluate
+from .runtime import ConfigWarning
 
 __all__ = ["Line", "split_lines", "split_words"]
 
@@ -170,27 +173,115 @@ def _at(message: str, pos: int, file: str, line: int) -> ConfigError:
 
 def split_lines(
     text: str, *, file: str = "<string>", env: Mapping[str, str] | None = None
-) -> Iterator[Line | ConfigError]:
+) -> Iterator[Line | ConfigError | ConfigWarning]:
     """Yield each non-empty line's words, or the `ConfigError` that line raised.
 
     Errors are yielded rather than raised so that `haproxy -c`-style checking
-    can report every bad line of a file, not just the first one.
+    can report every bad line of a file, not just the first one.  Conditional
+    blocks (`.if` … `.endif`) are resolved here; `.warning`, `.notice` and
+    `.diag` yield a `ConfigWarning`, `.alert` an error.
     """
+    environ: Mapping[str, str] = os.environ if env is None else env
     section = ""
+    blocks = _Blocks(file)
+    number = 0
     for number, raw in enumerate(text.split("\n"), start=1):
         if "\x00" in raw:
             yield ConfigError("stray NUL character", file, number)
             continue
         try:
-            words = split_words(raw, env=env, file=file, line=number, section=section)
+            words = split_words(raw, env=environ, file=file, line=number, section=section)
         except ConfigError as error:
-            yield error
+            if blocks.active:
+                yield error
             continue
-        if words:
-            if words[0] in _SECTION_WORDS:
-                # HAProxy's $.SECTION: the section's name, or its keyword when unnamed.
-                section = words[1] if len(words) > 1 and words[1] else words[0]
-            yield Line(words, file, number)
+        if not words:
+            continue
+        if words[0].startswith("."):
+            yield from blocks.directive(words, number, environ)
+            continue
+        if not blocks.active:
+            continue
+        if words[0] in _SECTION_WORDS:
+            # HAProxy's $.SECTION: the section's name, or its keyword when unnamed.
+            section = words[1] if len(words) > 1 and words[1] else words[0]
+        yield Line(words, file, number)
+    yield from blocks.finish()
+
+
+class _Blocks:
+    """The stack of open `.if` blocks of one file."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        # Per open block: [taking lines now, a branch was taken, `.else` seen, .if line].
+        self.stack: list[list[Any]] = []
+
+    @property
+    def active(self) -> bool:
+        return all(level[0] for level in self.stack)
+
+    def directive(
+        self, words: tuple[str, ...], line: int, env: Mapping[str, str]
+    ) -> Iterator[ConfigError | ConfigWarning]:
+        name, args = words[0], words[1:]
+
+        def error(message: str) -> ConfigError:
+            return ConfigError(message, self.file, line)
+
+        if name in (".if", ".elif"):
+            parent_active = all(level[0] for level in self.stack[: -1 if name == ".elif" else None])
+            if name == ".if":
+                self.stack.append([False, not parent_active, False, line])
+            elif not self.stack:
+                yield error("lone '.elif' with no matching '.if'")
+                return
+            elif self.stack[-1][2]:
+                yield error("'.elif' after '.else' is not permitted")
+                return
+            level = self.stack[-1]
+            level[0] = False
+            if level[1]:
+                return
+            try:
+                taken = evaluate(" ".join(args), env)
+            except ValueError as failure:
+                yield error(f"{failure} in '{name}'")
+                return
+            level[0] = level[1] = taken
+            return
+        if name in (".else", ".endif"):
+            if args:
+                yield error(f"unexpected argument '{args[0]}' for '{name}'")
+                return
+            if not self.stack:
+                yield error(f"lone '{name}' with no matching '.if'")
+                return
+            if name == ".endif":
+                self.stack.pop()
+                return
+            level = self.stack[-1]
+            if level[2]:
+                yield error("'.else' after '.else' is not permitted")
+                return
+            level[0], level[1], level[2] = not level[1], True, True
+            return
+        if not self.active:
+            return
+        if name in (".warning", ".notice", ".diag", ".alert"):
+            if len(args) != 1:
+                extra = f"'{args[1]}'" if len(args) > 1 else "nothing"
+                yield error(f"'{name}' expects one message (use quotes for spaces), got {extra}")
+            elif name == ".alert":
+                yield error(f"'{args[0]}'")
+            else:
+                yield ConfigWarning(args[0], self.file, line)
+            return
+        yield error(f"unknown directive '{name}'")
+
+    def finish(self) -> Iterator[ConfigError]:
+        for level in self.stack:
+            yield ConfigError("non-terminated '.if' block", self.file, level[3])
 
 
 _SECTION_WORDS = frozenset({"global", "defaults", "frontend", "backend", "listen"})

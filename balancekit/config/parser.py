@@ -39,7 +39,7 @@ class _Open:
 
 
 def parse_sections(
-    lines: Iterable[Line | ConfigError],
+    lines: Iterable[Line | ConfigError | ConfigWarning],
     errors: list[ConfigError],
     warnings: list[ConfigWarning],
     files: tuple[str, ...] = (),
@@ -73,6 +73,9 @@ def parse_sections(
     for item in lines:
         if isinstance(item, ConfigError):
             errors.append(item)
+            continue
+        if isinstance(item, ConfigWarning):
+            warnings.append(item)
             continue
         words = item.words
         if words[0] in _SECTIONS:

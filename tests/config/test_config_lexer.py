@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from balancekit.config import parse_size, parse_time, split_words
+from balancekit.config import ConfigWarning, parse_size, parse_time, split_words
 from balancekit.config.lexer import Line, split_lines
 from balancekit.errors import ConfigError
 
@@ -136,3 +136,77 @@ def test_parse_size(word: str, size: int) -> None:
 def test_parse_size_errors(word: str) -> None:
     with pytest.raises(ValueError, match=word):
         parse_size(word)
+
+
+# -- conditional blocks --------------------------------------------------------------------
+
+
+def _kept(text: str, env: dict[str, str] | None = None) -> list[object]:
+    return [
+        item.words[0] if isinstance(item, Line) else item
+        for item in split_lines(text, file="c.cfg", env=env or {})
+    ]
+
+
+BLOCKS = [
+    ("if true", ".if 1\na\n.endif\nb\n", ["a", "b"]),
+    ("if false", ".if 0\na\n.endif\nb\n", ["b"]),
+    ("else", ".if 0\na\n.else\nb\n.endif\n", ["b"]),
+    ("elif", ".if 0\na\n.elif 1\nb\n.elif 1\nc\n.else\nd\n.endif\n", ["b"]),
+    ("first true wins", ".if 1\na\n.elif 1\nb\n.else\nc\n.endif\n", ["a"]),
+    ("nested in false", ".if 0\n.if 1\na\n.else\nb\n.endif\n.else\nc\n.endif\n", ["c"]),
+    ("nested in true", ".if 1\n.if 0\na\n.else\nb\n.endif\n.endif\n", ["b"]),
+    ("defined", ".if defined(X)\na\n.endif\n", ["a"]),
+    ("and or not", ".if !defined(NOPE) && (0 || defined(X))\na\n.endif\n", ["a"]),
+    ("streq", '.if streq("$X",on)\na\n.endif\n', ["a"]),
+    ("strneq", ".if strneq(a,a)\na\n.endif\n", []),
+    ("version", ".if version_atleast(2.6) && version_before(2.7)\na\n.endif\n", ["a"]),
+    ("hex number", ".if 0x10\na\n.endif\n", ["a"]),
+    ("bad line in a false block is skipped", '.if 0\nx "open\n.endif\n', []),
+]
+
+
+@pytest.mark.parametrize(("text", "kept"), [b[1:] for b in BLOCKS], ids=[b[0] for b in BLOCKS])
+def test_conditional_blocks(text: str, kept: list[str]) -> None:
+    assert _kept(text, {"X": "on"}) == kept
+
+
+BLOCK_ERRORS = [
+    ("lone elif", ".elif 1\n", 1, "lone '.elif' with no matching '.if'"),
+    ("lone else", ".else\n", 1, "lone '.else' with no matching '.if'"),
+    ("lone endif", ".endif\n", 1, "lone '.endif' with no matching '.if'"),
+    ("elif after else", ".if 0\n.else\n.elif 1\n.endif\n", 3, "'.elif' after '.else'"),
+    ("else after else", ".if 0\n.else\n.else\n.endif\n", 3, "'.else' after '.else'"),
+    ("else argument", ".if 0\n.else 1\n.endif\n", 2, "unexpected argument '1' for '.else'"),
+    ("non-terminated", "a\n.if 1\nb\n", 2, "non-terminated '.if' block"),
+    ("unparsable", ".if maybe\n.endif\n", 1, "unparsable conditional expression 'maybe' in '.if'"),
+    ("empty", ".if\n.endif\n", 1, "empty conditional expression"),
+    ("unclosed paren", ".if (1\n.endif\n", 1, "expected ')'"),
+    ("trailing", ".if 1 2\n.endif\n", 1, "unexpected '2' in conditional expression"),
+    ("unknown predicate", ".if exists(X)\n.endif\n", 1, "unknown predicate 'exists'"),
+    ("feature", ".if feature(OPENSSL)\n.endif\n", 1, "predicate 'feature' describes"),
+    ("arity", ".if streq(a)\n.endif\n", 1, "predicate 'streq' expects 2 argument(s)"),
+    ("alert", '.alert "stop here"\n', 1, "'stop here'"),
+    ("message words", ".warning two words\n", 1, "'.warning' expects one message"),
+    ("unknown directive", ".include x.cfg\n", 1, "unknown directive '.include'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"), [b[1:] for b in BLOCK_ERRORS], ids=[b[0] for b in BLOCK_ERRORS]
+)
+def test_conditional_block_errors(text: str, line: int, message: str) -> None:
+    errors = [i for i in split_lines(text, file="c.cfg", env={}) if isinstance(i, ConfigError)]
+    assert len(errors) == 1, errors
+    assert (errors[0].file, errors[0].line) == ("c.cfg", line)
+    assert message in errors[0].message
+
+
+@pytest.mark.parametrize("directive", [".warning", ".notice", ".diag"])
+def test_message_directives_are_warnings(directive: str) -> None:
+    items = list(split_lines(f'global\n{directive} "check me"\n', file="c.cfg", env={}))
+    assert items[1] == ConfigWarning("check me", "c.cfg", 2)
+
+
+def test_warning_directive_in_a_false_block_is_silent() -> None:
+    assert _kept('.if 0\n.warning "x"\n.alert "y"\n.endif\n') == []

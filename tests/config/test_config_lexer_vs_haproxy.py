@@ -44,8 +44,22 @@ WORDS = [
     ("tab escape", r"a\tb"),
     ("pseudo variable .LINE", '"line $.LINE"'),
     ("pseudo variable .SECTION", '"${.SECTION}"'),
-    # Last: the comment also swallows this rule's condition, so it matches every path.
-    ("comment glued", "a#b"),
+]
+#: Last: the comment also swallows the rule's condition, so it matches every path.
+GLUED = ("comment glued", "a#b")
+
+#: (id, `.if` condition): the block answers "then", its `.else` "else".
+CONDITIONS = [
+    ("defined", "defined(BK_LEX_X)"),
+    ("not defined", "defined(BK_LEX_NOPE)"),
+    ("defined but empty", "defined(BK_LEX_EMPTY)"),
+    ("negation", "!defined(BK_LEX_X)"),
+    ("streq with env", 'streq("$BK_LEX_X","hello world")'),
+    ("strneq", "strneq(a,b)"),
+    ("numbers and operators", "0 || 1 && !0"),
+    ("parentheses", "(0 || 1) && 0"),
+    ("version_atleast", "version_atleast(2.4)"),
+    ("version_before", "version_before(2.6.1)"),
 ]
 
 
@@ -59,12 +73,28 @@ def _config() -> str:
         "frontend echo",
         "    bind {listen:echo}",
     ]
+    rule = "    http-request return status 200 content-type text/plain string {} if {{ path /{} }}"
     for index, (_, word) in enumerate(WORDS):
-        lines.append(
-            f"    http-request return status 200 content-type text/plain string {word} "
-            f"if {{ path /{index} }}"
-        )
+        lines.append(rule.format(word, index))
+    for index, (_, condition) in enumerate(CONDITIONS):
+        lines += [
+            f".if {condition}",
+            rule.format("then", f"cond{index}"),
+            ".else",
+            rule.format("else", f"cond{index}"),
+            ".endif",
+        ]
+    lines.append(rule.format(GLUED[1], "glued"))
     return "\n".join(lines) + "\n"
+
+
+def _our_rules(haproxy: HAProxy) -> list[Line]:
+    text = haproxy.config_path.read_text()
+    return [
+        item
+        for item in split_lines(text, file=str(haproxy.config_path), env=ENV)
+        if isinstance(item, Line) and item.words[:2] == ("http-request", "return")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -82,15 +112,28 @@ def echo() -> object:
                 os.environ[key] = value
 
 
+def _answer(echo: HAProxy, path: str) -> tuple[str, str]:
+    """(HAProxy's answer for `path`, the word balancekit read on the rule for it)."""
+    (ours,) = [r for r in _our_rules(echo) if r.words[-2:] == (path, "}")]
+    word = ours.words[ours.words.index("string") + 1]
+    response = http_request(echo.port("echo"), path)
+    assert response.status == 200
+    return response.body.decode(), word
+
+
 @pytest.mark.parametrize("index", range(len(WORDS)), ids=[w[0] for w in WORDS])
 def test_same_word_as_haproxy(echo: HAProxy, index: int) -> None:
-    text = echo.config_path.read_text()
-    ours = [
-        item
-        for item in split_lines(text, file=str(echo.config_path), env=ENV)
-        if isinstance(item, Line) and item.words[:2] == ("http-request", "return")
-    ][index]
-    word = ours.words[ours.words.index("string") + 1]
-    response = http_request(echo.port("echo"), f"/{index}")
-    assert response.status == 200
-    assert response.body.decode() == word
+    theirs, ours = _answer(echo, f"/{index}")
+    assert theirs == ours
+
+
+def test_comment_glued_to_a_word(echo: HAProxy) -> None:
+    rules = _our_rules(echo)
+    assert rules[-1].words[-1] == "a"  # the condition went into the comment
+    assert http_request(echo.port("echo"), "/no-such-rule").body == b"a"
+
+
+@pytest.mark.parametrize("index", range(len(CONDITIONS)), ids=[c[0] for c in CONDITIONS])
+def test_same_conditional_branch_as_haproxy(echo: HAProxy, index: int) -> None:
+    theirs, ours = _answer(echo, f"/cond{index}")
+    assert theirs == ours
