@@ -192,8 +192,7 @@ def split_lines(
         try:
             words = split_words(raw, env=environ, file=file, line=number, section=section)
         except ConfigError as error:
-            if blocks.active:
-                yield error
+            yield error  # HAProxy tokenizes every line, even in a false `.if` branch
             continue
         if not words:
             continue

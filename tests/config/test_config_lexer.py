@@ -162,7 +162,7 @@ BLOCKS = [
     ("strneq", ".if strneq(a,a)\na\n.endif\n", []),
     ("version", ".if version_atleast(2.6) && version_before(2.7)\na\n.endif\n", ["a"]),
     ("hex number", ".if 0x10\na\n.endif\n", ["a"]),
-    ("bad line in a false block is skipped", '.if 0\nx "open\n.endif\n', []),
+    ("unknown keyword in a false block is skipped", ".if 0\nbogus\n.endif\n", []),
 ]
 
 
@@ -188,6 +188,7 @@ BLOCK_ERRORS = [
     ("arity", ".if streq(a)\n.endif\n", 1, "predicate 'streq' expects 2 argument(s)"),
     ("alert", '.alert "stop here"\n', 1, "'stop here'"),
     ("message words", ".warning two words\n", 1, "'.warning' expects one message"),
+    ("bad quoting even in a false block", '.if 0\nx "open\n.endif\n', 2, "unmatched quote"),
     ("unknown directive", ".include x.cfg\n", 1, "unknown directive '.include'"),
 ]
 
