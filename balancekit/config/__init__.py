@@ -112,7 +112,7 @@ def _lines(
 ) -> Iterator[Line | ConfigError | ConfigWarning]:
     for path in files:
         try:
-            with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+            with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
                 text = handle.read()
         except OSError as error:
             errors.append(ConfigError(f"cannot open configuration file: {error.strerror}", path, 0))

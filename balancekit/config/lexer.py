@@ -22,6 +22,8 @@ from .runtime import ConfigWarning
 __all__ = ["Line", "split_lines", "split_words"]
 
 _HEX = "0123456789abcdefABCDEF"
+#: C's isspace() in the C locale: Python's str.isspace() also counts NBSP and others.
+_BLANK = frozenset(" \t\n\v\f\r")
 _VAR_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _VAR_CHAR = _VAR_START | frozenset("0123456789")
 
@@ -96,11 +98,11 @@ def split_words(
                 i += 1
             started = True
             continue
-        if c.isspace() and not squote and not dquote:
+        if c in _BLANK and not squote and not dquote:
             if current or started:
                 words.append("".join(current))
             current, started = [], False
-            while i < n and text[i].isspace() and text[i] not in "\r\n":
+            while i < n and text[i] in _BLANK and text[i] not in "\r\n":
                 i += 1
             continue
         if c == "$" and dquote:

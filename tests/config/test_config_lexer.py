@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from balancekit.config import ConfigWarning, parse_size, parse_time, split_words
 from balancekit.config.lexer import Line, split_lines
@@ -12,6 +14,8 @@ ENV = {"HOST": "127.0.0.1", "PORT": "8080", "EMPTY": ""}
 
 WORDS = [
     ("plain", "bind 127.0.0.1:80", ("bind", "127.0.0.1:80")),
+    ("NBSP is not a separator", "x a\u00a0b", ("x", "a\u00a0b")),
+    ("vertical tab and form feed separate", "x a\vb\fc", ("x", "a", "b", "c")),
     ("leading and inner blanks", "  \tserver   s1\t 127.0.0.1:1 ", ("server", "s1", "127.0.0.1:1")),
     ("comment", "mode tcp  # Operating in TCP mode", ("mode", "tcp")),
     ("comment glued", "mode tcp#x", ("mode", "tcp")),
@@ -211,3 +215,36 @@ def test_message_directives_are_warnings(directive: str) -> None:
 
 def test_warning_directive_in_a_false_block_is_silent() -> None:
     assert _kept('.if 0\n.warning "x"\n.alert "y"\n.endif\n') == []
+
+
+# -- property: any word survives HAProxy's escaping ----------------------------------------
+
+
+def _escape(word: str) -> str:
+    """Write `word` so that HAProxy reads it back as one word (backslash escapes)."""
+    out = []
+    for char in word:
+        if char in " #\\'\"":
+            out.append("\\" + char)
+        elif char in "\t\n\r":
+            out.append({"\t": "\\t", "\n": "\\n", "\r": "\\r"}[char])
+        elif char in "\v\f":
+            out.append(f"\\x{ord(char):02x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+_WORD = st.text(st.characters(min_codepoint=1, max_codepoint=255), min_size=1, max_size=12)
+
+
+@given(st.lists(_WORD, min_size=1, max_size=6))
+def test_escaped_words_round_trip(words: list[str]) -> None:
+    line = " ".join(_escape(w) for w in words)
+    assert split_words(line, env={}) == tuple(words)
+
+
+@given(st.lists(_WORD.filter(lambda w: "'" not in w and "\n" not in w and "\r" not in w),
+                min_size=1, max_size=6))  # fmt: skip
+def test_single_quoted_words_round_trip(words: list[str]) -> None:
+    assert split_words(" ".join(f"'{w}'" for w in words), env={}) == tuple(words)

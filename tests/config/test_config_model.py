@@ -409,3 +409,16 @@ frontend web
         "falling back to 'option tcplog'",
         "<string>:7: 'stats' statements ignored for listen 'stats' as they require HTTP mode",
     ]
+
+
+def test_crlf_and_lone_cr_are_read_like_haproxy(tmp_path: Path) -> None:
+    # CRLF files work; a lone CR ends the line's parsing (HAProxy stops at '\r'), it does
+    # not start a new line, so line numbers stay those of '\n'.
+    cfg = tmp_path / "dos.cfg"
+    cfg.write_bytes(b"backend b\r\n    server s 127.0.0.1:1\r\n    retries 5\rbogus\n")
+    parsed = parse([cfg], env={})
+    (section,) = parsed.sections
+    assert [(s.keyword, s.args, s.line) for s in section.statements] == [
+        ("server", ("s", "127.0.0.1:1"), 2),
+        ("retries", ("5",), 3),
+    ]
