@@ -24,6 +24,7 @@ __all__ = [
     "RawHeaders",
     "apply_edits",
     "connection_tokens",
+    "split_response_headers",
     "strip_hop_by_hop",
 ]
 
@@ -69,6 +70,38 @@ def strip_hop_by_hop(
             continue
         out.append((name, value))
     return out
+
+
+_CONNECTION_OPTIONS = frozenset({b"close", b"keep-alive", b"upgrade", b""})
+
+
+def split_response_headers(
+    headers: Iterable[tuple[bytes, bytes]], *, keep_upgrade: bool = False
+) -> tuple[RawHeaders, bytes | None, bool]:
+    """One pass over a response head: (headers to forward, Content-Length value,
+    whether Transfer-Encoding was present).  Same removals as `strip_hop_by_hop`."""
+    out: RawHeaders = []
+    length: bytes | None = None
+    encoded = False
+    listed: set[bytes] | None = None
+    for name, value in headers:
+        low = name.lower()
+        if low in HOP_BY_HOP or low.startswith(b"proxy-"):
+            if low == b"content-length":
+                length = value
+            elif low == b"transfer-encoding":
+                encoded = True
+            elif low == b"connection":
+                tokens = {t.strip().lower() for t in value.split(b",")} - _CONNECTION_OPTIONS
+                if tokens:
+                    listed = tokens if listed is None else listed | tokens
+            elif keep_upgrade and low == b"upgrade":
+                out.append((name, value))
+            continue
+        out.append((name, value))
+    if listed:
+        out = [(n, v) for n, v in out if n.lower() not in listed]
+    return out, length, encoded
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,13 @@ from typing import Any, Protocol
 from balancekit import Backend, Headers, Lease, NoServerAvailable, Request
 
 from .errors import ErrorPage, ErrorPages, reason_phrase
-from .headers import ForwardFor, RawHeaders, apply_edits, connection_tokens, strip_hop_by_hop
+from .headers import (
+    ForwardFor,
+    RawHeaders,
+    apply_edits,
+    split_response_headers,
+    strip_hop_by_hop,
+)
 from .upstream import UpstreamConnection, UpstreamError, UpstreamPool, UpstreamTimeout
 
 __all__ = [
@@ -253,26 +259,18 @@ class Relay:
         ex = self.exchange
         self.t_response = self.conn.pool.loop.time()
         self.started = True
-        tokens = connection_tokens(headers)
         upgrading = status == 101 and ex.upgrade
-        out = strip_hop_by_hop(headers, tokens, keep_upgrade=upgrading)
+        out, length_value, encoded = split_response_headers(headers, keep_upgrade=upgrading)
         length: int | None = None
         body = not (self.head_request or status in _NO_BODY_STATUS or status < 200)
         if self.head_request or status == 304:
             # Content-Length describes the entity the GET would return: keep it.
-            for name, value in headers:
-                if name.lower() == b"content-length":
-                    out.append((name, value))
-                    break
-        elif body:
-            for name, value in headers:
-                if name.lower() == b"content-length":
-                    try:
-                        length = int(value)
-                    except ValueError:
-                        length = None
-                    break
-            if any(n.lower() == b"transfer-encoding" for n, _ in headers):
+            if length_value is not None:
+                out.append((b"Content-Length", length_value))
+        elif body and length_value is not None and not encoded:
+            try:
+                length = int(length_value)
+            except ValueError:
                 length = None
         if upgrading:
             out.append((b"Connection", b"upgrade"))

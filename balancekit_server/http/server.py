@@ -36,6 +36,7 @@ _LLHTTP_METHODS = frozenset(
     b"SEARCH UNLOCK BIND REBIND UNBIND ACL REPORT MKACTIVITY CHECKOUT MERGE M-SEARCH NOTIFY "
     b"SUBSCRIBE UNSUBSCRIBE PATCH PURGE MKCALENDAR LINK UNLINK SOURCE QUERY".split()
 )
+_COMMON_STARTS = frozenset((b"GET ", b"POST", b"HEAD", b"PUT ", b"DELE", b"OPTI", b"PATC"))
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _CRLF = b"\r\n"
 _STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
@@ -244,6 +245,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._started = False  # bytes of a new request seen
         self._requests = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None
         self._src = ""
         self._src_port = 0
         self._dst = ""
@@ -289,6 +291,9 @@ class HttpServerProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         self._disarm()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self.service is not None:
             self.service.closed(self)
         fe = self.proxy.fe_counters
@@ -344,18 +349,25 @@ class HttpServerProtocol(asyncio.Protocol):
     # -- timers: http-request / keep-alive --------------------------------------------------
 
     def _arm(self, timeout: float | None) -> None:
-        self._disarm()
-        if timeout:
-            self._timer = self.loop.call_later(timeout, self._timed_out)
+        """Set the idle deadline.  The timer is lazy: it is only rescheduled when it
+        fires early, so a busy keep-alive connection does not create one per request."""
+        if not timeout:
+            self._deadline = None
+            return
+        self._deadline = deadline = self.loop.time() + timeout
+        if self._timer is None:
+            self._timer = self.loop.call_at(deadline, self._timed_out)
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._deadline = None
 
     def _timed_out(self) -> None:
         self._timer = None
-        if self._serving is not None or self.lost:
+        deadline = self._deadline
+        if deadline is None or self._serving is not None or self.lost:
+            return
+        if self.loop.time() < deadline:
+            self._timer = self.loop.call_at(deadline, self._timed_out)
             return
         if self._started or self._requests == 0:
             # Slow or silent client: 408, as HAProxy answers (errorfile 408 /dev/null
@@ -394,6 +406,8 @@ class HttpServerProtocol(asyncio.Protocol):
     def _other_method(self, data: bytes) -> bytes:
         """A request line whose method is a valid token llhttp does not know (`post`,
         `FOO`) is parsed as GET and keeps its real method for routing and forwarding."""
+        if data[:4] in _COMMON_STARTS:
+            return data
         space = data.find(b" ", 0, 64)
         if space <= 0:
             return data

@@ -129,9 +129,12 @@ class UpstreamConnection(asyncio.Protocol):
         self._skip_body = head_request
         self._timeout = timeout
         if timeout:
+            # Lazy inactivity timer: one pending timer per connection, rescheduled
+            # only when it fires early, instead of one timer per request.
             loop = self.pool.loop
-            self._last_activity = loop.time()
-            self._timer = loop.call_at(self._last_activity + timeout, self._check_timeout)
+            self._last_activity = now = loop.time()
+            if self._timer is None:
+                self._timer = loop.call_at(now + timeout, self._check_timeout)
         self.transport.write(head)
 
     def write(self, data: bytes) -> None:
@@ -275,7 +278,6 @@ class UpstreamConnection(asyncio.Protocol):
         sink.on_head(status, self._reason, self._headers, self._keep_alive)
         if self._skip_body and status != 101:
             self.sink = None
-            self._cancel_timer()
             raise _SkipBody
 
     def on_body(self, body: bytes) -> None:
@@ -290,7 +292,6 @@ class UpstreamConnection(asyncio.Protocol):
         if sink is None:
             return
         self.sink = None
-        self._cancel_timer()
         self._release()
         sink.on_done()
 
