@@ -244,6 +244,7 @@ def suggest(name: str, section: str) -> str:
     """' (did you mean 'x'?)' for the closest keyword valid in `section`, or ''."""
     letter = SECTION_LETTER[section]
     candidates = [k.name for k in KEYWORDS if letter in k.sections]
+    candidates += ["global", "defaults", "frontend", "backend", "listen"]
     close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 

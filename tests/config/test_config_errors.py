@@ -34,6 +34,8 @@ CASES: list[tuple[str, str, int, str]] = [
      "unknown option 'option htplog' in 'defaults' section; did you mean 'option httplog'?"),
     ("unknown timeout", "defaults\n    timeout conect 1s\n", 2,
      "unknown keyword 'timeout conect' in 'defaults' section; did you mean 'timeout connect'?"),
+    ("misspelt section", B + "fronted f\n", 3,
+     "unknown keyword 'fronted' in 'backend' section; did you mean 'frontend'?"),
     ("haproxy-only keyword", "backend b\n    cookie SRV insert\n", 2,
      "'cookie' is an HAProxy keyword that balancekit does not support"),
     ("haproxy-only option", "backend b\n    option tcp-check\n", 2,
