@@ -172,3 +172,22 @@ def test_no_listener_exits_2_like_haproxy(tmp_path: Path) -> None:
     assert (ours.returncode, real.returncode) == (2, 2)
     assert "will not start (no listener) => exit(2)" in ours.stderr
     assert "will not start (no listener) => exit(2)" in real.stdout + real.stderr
+
+
+def test_scraped_seed_config_is_rejected_line_by_line_like_haproxy() -> None:
+    path = SEEDS / "scraped" / "ep2_tcp_proxy_scraped.cfg"
+    ours = cli("-c", "-f", str(path))
+    real = haproxy_check(path)
+    assert (ours.returncode, real.returncode != 0) == (1, True)
+    ours_lines = [
+        int(m) for m in re.findall(rf"^{re.escape(str(path))}:(\d+): ", ours.stderr, re.M)
+    ]
+    real_lines = [
+        int(m) for m in re.findall(r"\[.*?ep2_tcp_proxy_scraped\.cfg:(\d+)\]", real.stderr)
+    ]
+    assert ours_lines == [1, 2, 4, 5, 6, 7, 8, 9, 17]
+    assert set(real_lines) <= set(ours_lines)
+    assert f"{path}:1: unknown keyword 'log' out of section" in ours.stderr
+    assert f"{path}:17: server 'flask1': missing address (found option 'check' instead)" in (
+        ours.stderr
+    )
