@@ -57,6 +57,22 @@ class ControlledHTTP(ThreadingHTTPServer):
     def hang(self) -> None:
         self.mode = "hang"
 
+    def die(self) -> None:
+        """Stop listening the way a dying process does for new clients (connection refused),
+        serving what the kernel had already accepted in the backlog first: those clients'
+        requests were already sent, and no load balancer may retry them (HAProxy without
+        `retry-on` answers 502 for a connection reset after the request was sent)."""
+        self.shutdown()
+        self.socket.setblocking(False)
+        while True:
+            try:
+                conn, addr = self.socket.accept()
+            except (BlockingIOError, OSError):
+                break
+            conn.setblocking(True)
+            self.process_request(conn, addr)
+        self.server_close()
+
     def stop(self) -> None:
         self.release.set()
         self.shutdown()
