@@ -2,6 +2,8 @@
 
 Order follows HAProxy's request analysers (http_ana.c, stream.c):
 
+0. `tcp-request content` rules (HAProxy runs them in HTTP mode too, for each
+   request): the first that matches decides; `reject` closes the connection.
 1. `http-request` rules in order.  `allow` stops the list; `deny`, `redirect`,
    `return` and `reject` (close the connection without an answer) end the request.
    `set-header`/`add-header`/`del-header` accumulate and are applied to the
@@ -96,7 +98,11 @@ class Router:
         )
 
     def route(self, request: Request) -> Decision:
-        """Decide an HTTP request: rules, redirects, then the backend."""
+        """Decide an HTTP request: tcp-request content rules, http-request rules,
+        redirects, then the backend."""
+        rejected = self._tcp_content_verdict(request)
+        if rejected is not None:
+            return rejected
         view = request
         edits: list[HeaderEdit] = []
         for rule in self._http:
@@ -134,13 +140,20 @@ class Router:
 
     def route_tcp(self, request: Request) -> Decision:
         """`tcp-request content` rules, then `use_backend` / `default_backend` (L4)."""
+        rejected = self._tcp_content_verdict(request)
+        if rejected is not None:
+            return rejected
+        backend, where = self._backend(request)
+        return Decision("forward", backend=backend, rule=where)
+
+    def _tcp_content_verdict(self, request: Request) -> Decision | None:
+        """A reject Decision when the first matching content rule rejects, else None."""
         for rule in self._tcp_content:
             if rule.applies(request):
                 if rule.action == "reject":
                     return Decision("reject", rule=_where(rule))
                 break
-        backend, where = self._backend(request)
-        return Decision("forward", backend=backend, rule=where)
+        return None
 
     def _backend(self, request: Request) -> tuple[str | None, str]:
         """The backend and the `use_backend` line that chose it ("" for the default)."""

@@ -78,3 +78,59 @@ def test_tcp_rules_match_haproxy() -> None:
                 outcomes[src] = ours
                 assert outcome_on_haproxy(port, src) == ours, src
         assert set(outcomes.values()) == {"b1", "b2", "reject"}  # every path was exercised
+
+
+HTTP_CONFIG = """
+global
+    stats socket {stats} level admin
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+
+frontend fe
+    bind BIND
+    tcp-request content accept if { src 127.0.3.7 }
+    tcp-request content reject if { src 127.0.3.0/24 }
+    http-request deny if { src 127.0.3.7 }
+    use_backend b2 if { src 127.0.4.0/24 }
+    default_backend b1
+
+backend b1
+    server s1 ADDR1
+
+backend b2
+    server s2 ADDR2
+"""
+
+
+def test_tcp_content_rules_in_http_mode_match_haproxy() -> None:
+    with NamedBackends(["b1", "b2"]) as backends:
+
+        def config(bind: str) -> str:
+            return (
+                HTTP_CONFIG.replace("BIND", bind)
+                .replace("ADDR1", backends.address("b1"))
+                .replace("ADDR2", backends.address("b2"))
+            )
+
+        router = load_text(config("127.0.0.1:8080"), name="http.cfg").config.frontends[0].router
+        with HAProxy(config("{listen:fe}")) as haproxy:
+            port = haproxy.port("fe")
+            for src, expected in [
+                ("127.0.0.1", "b1"),
+                ("127.0.3.3", "reject"),
+                ("127.0.3.7", "deny"),  # accepted by tcp-request, then denied by http-request
+                ("127.0.4.4", "b2"),
+            ]:
+                view = Request(src, headers={"Host": "h"}, dst="127.0.0.1", dst_port=port)
+                decision = router.route(view)
+                ours = decision.backend if decision.action == "forward" else decision.action
+                try:
+                    answer = http_request(port, "/", src=src, timeout=5)
+                    theirs = "deny" if answer.status == 403 else answer.header("X-Server")
+                except (ValueError, ConnectionError):
+                    theirs = "reject"
+                assert (ours, theirs) == (expected, expected), src
