@@ -279,6 +279,7 @@ class Session:
         "last",
         "lease",
         "listener",
+        "local",
         "loop",
         "parked",
         "proxy_buf",
@@ -297,7 +298,10 @@ class Session:
         "term",
     )
 
-    def __init__(self, service: TcpService, listener: Listener) -> None:
+    def __init__(
+        self, service: TcpService, listener: Listener, local: tuple[str, int] | None = None
+    ) -> None:
+        self.local = local
         self.service = service
         self.listener = listener
         self.loop = service.loop
@@ -313,7 +317,7 @@ class Session:
         self._early_paused = False
         self._expired = False
         self._grant: asyncio.Future[Lease] | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[Any] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self.proxy_buf: bytearray | None = bytearray() if listener.accept_proxy else None
         self.request = _NO_REQUEST
@@ -352,7 +356,8 @@ class Session:
         self.client = transport
         transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
         peer = transport.get_extra_info("peername") or ("", 0)
-        local = transport.get_extra_info("sockname") or ("", 0)
+        # A listener bound to one address knows the local end: no getsockname() needed.
+        local = self.local or transport.get_extra_info("sockname") or ("", 0)
         sni = ""
         if self.listener.ssl is not None:
             sni = sni_of(transport.get_extra_info("ssl_object"))
@@ -468,16 +473,70 @@ class Session:
             return
         self.backend = backend
         self.service.be_counters(backend.name).session_start(self.accept_date)
-        self._task = self.loop.create_task(self._connect())
+        try:
+            lease = backend.backend.acquire(self.request, on_granted=self._granted)
+        except NoServerAvailable:
+            self.term = "SC"
+            self.close_now(log=True)
+            return
+        self.lease = lease
+        if lease.granted:
+            self._start_connect(lease)
+        else:
+            self._task = self.loop.create_task(self._connect())
 
     # -- queue and connect ----------------------------------------------------------------
+    #
+    # The common case (a free slot, the connect succeeds) runs without a coroutine of
+    # ours: `_start_connect` schedules the connect and `_connected` takes the result.
+    # Queueing, retries and redispatch run in the `_connect` task.
+
+    def _start_connect(self, lease: Lease) -> None:
+        server = lease.server
+        assert server is not None and self.backend is not None
+        self.srv = server
+        self.t_queue = self._ms_since_accept()
+        host, port = self.service.address_of(server)
+        if port is None:
+            port = self.request.dst_port
+        self._sside.peer = self.client
+        task = self.loop.create_task(self.loop.create_connection(self._server_side, host, port))
+        self._task = task
+        timeout = self.backend.timeout_connect
+        deadline = None if timeout is None else self.loop.call_later(timeout, self._expire)
+        task.add_done_callback(lambda done: self._connected(done, deadline))
+
+    def _connected(self, task: asyncio.Task[Any], deadline: asyncio.TimerHandle | None) -> None:
+        if deadline is not None:
+            deadline.cancel()
+        if task.cancelled():
+            if not self._expired or self.client_closed:
+                return  # the client left; `lost` released everything
+            self._expired = False
+            error = "sC"
+        else:
+            exc = task.exception()
+            if exc is None:
+                transport, _ = task.result()
+                assert self.srv is not None and self.backend is not None
+                self._established(transport, self.srv, self.backend)
+                return
+            if not isinstance(exc, OSError):
+                self.term = "SC"
+                self.close_now(log=True)
+                return
+            error = "SC"
+        if self.client_closed:
+            return
+        self._task = self.loop.create_task(self._connect(error))
 
     def _granted(self, lease: Lease) -> None:
         grant = self._grant
         if grant is not None and not grant.done():
             grant.set_result(lease)
 
-    async def _connect(self) -> None:
+    async def _connect(self, error: str | None = None) -> None:
+        """Queue, connect, retry and redispatch; `error` is a failed first attempt."""
         assert self.backend is not None
         tb = self.backend
         be = tb.backend
@@ -485,27 +544,28 @@ class Session:
         previous: str | None = None
         try:
             while True:
-                if self.lease is None:
-                    lease = self.lease = be.acquire(
-                        self.request, avoid=avoid, on_granted=self._granted
-                    )
+                if error is None:
+                    if self.lease is None:
+                        self.lease = be.acquire(self.request, avoid=avoid, on_granted=self._granted)
+                    lease = self.lease
                     if not lease.granted:
                         await self._wait_queue(lease, tb)
                         if self.lease is None:
                             return
                     server = lease.server
                     assert server is not None
-                    if previous is not None and server.name != previous:
-                        self.redispatched = True
-                        self.service.be_counters(be.name).wredis += 1
-                    self.srv = server
+                    if server is not self.srv:
+                        if previous is not None and server.name != previous:
+                            self.redispatched = True
+                            self.service.be_counters(be.name).wredis += 1
+                        self.srv = server
                     if self.t_queue < 0:
                         self.t_queue = self._ms_since_accept()
+                    error = await self._open(server, tb)
+                    if error is None or self.client_closed:
+                        return
                 server = self.srv
-                assert server is not None
-                error = await self._open(server, tb)
-                if error is None or self.client_closed:
-                    return
+                assert server is not None and self.lease is not None
                 self.service.srv_counters(be.name, server.name).econ += 1
                 self.service.be_counters(be.name).econ += 1
                 if self.retries >= tb.retries:
@@ -526,6 +586,7 @@ class Session:
                         if tb.timeout_connect is not None:
                             delay = min(delay, tb.timeout_connect)
                         await asyncio.sleep(delay)
+                error = None
         except NoServerAvailable:
             self.lease = None
             self.term = "SC"
@@ -648,7 +709,7 @@ class Session:
         self.last = self.clock()
         if self.client_eof and (self.server_eof or (self.server is None and self._task is None)):
             self._close_both()
-        elif self.server is not None:
+        elif self.server is not None and self._fin_timeouts():
             self._arm_timer()  # half-closed: client-fin/server-fin may be shorter
         return True
 
@@ -710,6 +771,12 @@ class Session:
             self._finish()
 
     # -- timeouts -----------------------------------------------------------------------
+
+    def _fin_timeouts(self) -> bool:
+        tb = self.backend
+        return self.service.frontend.timeout_client_fin is not None or (
+            tb is not None and tb.timeout_server_fin is not None
+        )
 
     def _current_timeout(self) -> tuple[float | None, str]:
         fe = self.service.frontend
@@ -913,16 +980,20 @@ class TcpService:
             found = self._addresses[id(server)] = (server, server.host, server.port)
         return found[1], found[2]
 
-    def protocol_factory(self, listener: Listener) -> Callable[[], asyncio.Protocol]:
+    def protocol_factory(
+        self, listener: Listener, local: tuple[str, int] | None = None
+    ) -> Callable[[], asyncio.Protocol]:
         def factory() -> asyncio.Protocol:
-            return Session(self, listener)._cside
+            return Session(self, listener, local)._cside
 
         return factory
 
     async def listen(self, sock: socket.socket, listener: Listener, backlog: int = 1024) -> None:
         """Serve `sock` (already bound and listening) with this frontend."""
+        host, port = sock.getsockname()[:2]
+        local = None if host in ("0.0.0.0", "::") else (_host((host, port)), int(port))
         server = await self.loop.create_server(
-            self.protocol_factory(listener), sock=sock, ssl=listener.ssl, backlog=backlog
+            self.protocol_factory(listener, local), sock=sock, ssl=listener.ssl, backlog=backlog
         )
         self.servers.append(server)
 
