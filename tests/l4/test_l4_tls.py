@@ -147,3 +147,50 @@ def test_bad_crt_is_a_clear_error(tmp_path: Path) -> None:
         server_context(str(tmp_path / "missing.pem"))
     with pytest.raises(TLSConfigError, match=r"bogus\.pem"):
         cert_names(bogus)
+
+
+def test_sni_of_a_terminated_connection_feeds_the_routing(
+    lt: LoopThread, ca: trustme.CA, crt_dir: Path
+) -> None:
+    """The request the rules see carries the SNI (what `ssl_fc_sni` ACLs match)."""
+    from dataclasses import dataclass
+
+    from l4_harness import Proxy, named
+
+    from balancekit import Backend as Pool
+    from balancekit import Request, Server
+    from balancekit_server.tcp import Listener, TcpBackend, TcpFrontend
+
+    @dataclass
+    class Decision:
+        action: str
+        backend: str | None
+
+    class BySni:
+        def accept_connection(self, request: Request) -> bool:
+            return True
+
+        def route_tcp(self, request: Request) -> Decision:
+            return Decision("accept", "shop" if request.sni.endswith("shop.test") else None)
+
+    shop = Backend(lt, named("shop"))
+    other = Backend(lt, named("default"))
+    fe = TcpFrontend(
+        "fe",
+        default_backend=TcpBackend(Pool("other", [Server("o", other.address)])),
+        backends={"shop": TcpBackend(Pool("shop", [Server("s", shop.address)]))},
+        router=BySni(),
+    )
+    proxy = Proxy(lt, fe, listeners=[Listener(ssl=server_context(str(crt_dir)))])
+
+    def fetch(sni: str) -> bytes:
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+        with (
+            socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname=sni) as tls,
+        ):
+            return tls.recv(100)
+
+    assert fetch("www.shop.test") == b"shop"
+    assert fetch("default.test") == b"default"
