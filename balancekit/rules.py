@@ -403,15 +403,8 @@ def parse_http_request_rule(
         return HttpRule("reject", _condition(words, 1, acls, what, file, line), file, line)
     if action == "return":
         reply, at = _parse_reply(words, 1, 200, what, file, line)
-        return HttpRule(
-            "return",
-            _condition(words, at, acls, what, file, line),
-            file,
-            line,
-            status=reply.status,
-            content_type=reply.content_type,
-            body=reply.body,
-            reply_headers=reply.headers,
+        return _reply_rule(
+            "return", reply, _condition(words, at, acls, what, file, line), file, line
         )
     if action == "redirect":
         redirect, cond = _parse_redirect_words(words[1:], acls, what, file, line, use_fmt=True)
@@ -453,8 +446,14 @@ def _parse_deny(words: Sequence[str], acls: AclSet, file: str, line: int) -> Htt
         reply_words.append("default-errorfiles")
     reply, used = _parse_reply([*reply_words, *rest], 0, 403, what, file, line)
     cond = _condition([*reply_words, *rest], used, acls, what, file, line)
+    return _reply_rule("deny", reply, cond, file, line)
+
+
+def _reply_rule(
+    action: str, reply: _Reply, cond: Condition | None, file: str, line: int
+) -> HttpRule:
     return HttpRule(
-        "deny",
+        action,
         cond,
         file,
         line,

@@ -15,41 +15,18 @@ a response header.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from acl_harness import Probe, global_section, send, side_by_side, view
 
-from balancekit import Request
 from balancekit.acl import AclSet
-from balancekit.config import load_text
 from support.backends import NamedBackends
-from support.client import http_request
 from support.haproxy import HAProxy
 
 pytestmark = pytest.mark.haproxy
-
-GLOBAL = """
-global
-    stats socket {stats} level admin
-
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-"""
-
-
-@dataclass(frozen=True)
-class Probe:
-    """One request as the client sends it."""
-
-    path: str = "/"
-    method: str = "GET"
-    src: str = "127.0.0.1"
-    headers: tuple[tuple[str, str], ...] = ()
-    body: bytes = b""
 
 
 @dataclass
@@ -182,36 +159,21 @@ EXAMPLES = [
 ]
 
 
-def config_text(example: Example, backends: NamedBackends, bind: str, *, mark: bool) -> str:
-    """The tutorial's config; `mark` (HAProxy's copy only) tags answers with the backend."""
-    lines = [GLOBAL, "frontend http_front", f"    bind {bind}", example.frontend, ""]
+def config_text(example: Example, backends: NamedBackends, bind: str) -> str:
+    """The tutorial's config, with the test backends' addresses."""
+    lines = [global_section(), "frontend http_front", f"    bind {bind}", example.frontend, ""]
     for name in example.backends:
-        lines += [f"backend {name}", f"    server {name}1 {backends.address(name)} check"]
-        if mark:
-            lines.append(f"    http-response set-header X-Backend {name}")
-        lines.append("")
+        lines += [f"backend {name}", f"    server {name}1 {backends.address(name)} check", ""]
     return "\n".join(lines)
 
 
-def as_request(probe: Probe, port: int) -> Request:
-    """The request view of what `http_request` puts on the wire."""
-    headers = list(probe.headers)
-    if not any(name.lower() == "host" for name, _ in headers):
-        headers.insert(0, ("Host", f"127.0.0.1:{port}"))
-    if probe.body:
-        headers.append(("Content-Length", str(len(probe.body))))
-    headers.append(("Connection", "close"))
-    path, _, query = probe.path.partition("?")
-    return Request(
-        probe.src,
-        probe.method,
-        path,
-        query,
-        headers,
-        uri=probe.path,
-        src_port=49152,  # the client's port is ephemeral; its exact value is not compared
-        dst="127.0.0.1",
-        dst_port=port,
+def tag_backends(text: str) -> str:
+    """HAProxy's copy only: each backend names itself in an X-Backend response header."""
+    return re.sub(
+        r"^backend (\S+)\n",
+        r"backend \1\n    http-response set-header X-Backend \1\n",
+        text,
+        flags=re.M,
     )
 
 
@@ -223,19 +185,14 @@ def example(request: pytest.FixtureRequest) -> Iterator[tuple[Example, NamedBack
 
 def test_seed_acl_examples_match_haproxy(example: tuple[Example, NamedBackends]) -> None:
     spec, backends = example
-    loaded = load_text(config_text(spec, backends, "127.0.0.1:8080", mark=False), name="ep4.cfg")
-    frontend = loaded.config.frontends[0].router
-    with HAProxy(config_text(spec, backends, "{listen:fe}", mark=True)) as haproxy:
+
+    def render(bind: str) -> str:
+        return config_text(spec, backends, bind)
+
+    with side_by_side(render, name="ep4.cfg", haproxy_extra=tag_backends) as (router, haproxy):
         port = haproxy.port("fe")
         for probe in spec.probes:
-            answer = http_request(
-                port,
-                probe.path,
-                method=probe.method,
-                headers=list(probe.headers),
-                body=probe.body,
-                src=probe.src,
-            )
+            answer = send(port, probe)
             if answer.status == 403:
                 expected = "deny"
             else:
@@ -243,7 +200,7 @@ def test_seed_acl_examples_match_haproxy(example: tuple[Example, NamedBackends])
                 # the backend HAProxy chose is in X-Backend either way.
                 assert answer.status in (200, 501), (probe, answer.status, answer.text)
                 expected = answer.header("X-Backend") or ""
-            decision = frontend.route(as_request(probe, port))
+            decision = router.route(view(probe, port))
             got = "deny" if decision.action == "deny" else decision.backend
             assert got == expected, probe
 
@@ -332,7 +289,7 @@ def matrix_frontend(acls: list[str]) -> str:
 
 
 def test_acl_matrix_matches_haproxy() -> None:
-    text = GLOBAL + "frontend fe\n    bind {listen:fe}\n" + matrix_frontend(MATRIX_ACLS) + "\n"
+    text = global_section() + "frontend fe\n    bind {listen:fe}\n" + matrix_frontend(MATRIX_ACLS)
     acls = AclSet()
     for i, words in enumerate(MATRIX_ACLS):
         acls.define([f"a{i}", *words.split()])
@@ -340,20 +297,13 @@ def test_acl_matrix_matches_haproxy() -> None:
     with HAProxy(text) as haproxy:
         port = haproxy.port("fe")
         for probe in MATRIX_PROBES:
-            answer = http_request(
-                port,
-                probe.path,
-                method=probe.method,
-                headers=list(probe.headers),
-                body=probe.body,
-                src=probe.src,
-            )
+            answer = send(port, probe)
             assert answer.status == 200, (probe, answer.text)
             vector = answer.header("X-Acls") or ""
             theirs = [c == "1" for c in vector.split(".")]
             assert len(theirs) == len(MATRIX_ACLS), vector
-            view = as_request(probe, port)
-            ours = [c.matches(view) for c in conditions]
+            request = view(probe, port)
+            ours = [c.matches(request) for c in conditions]
             differing = [
                 (MATRIX_ACLS[i], theirs[i], ours[i])
                 for i in range(len(MATRIX_ACLS))

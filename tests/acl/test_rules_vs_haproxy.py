@@ -14,26 +14,16 @@ from __future__ import annotations
 import json
 
 import pytest
+from acl_harness import Probe, filler, global_section, send, side_by_side, view
 
-from balancekit import Request
-from balancekit.config import load_text
 from balancekit.rules import apply_header_edits
 from support.backends import NamedBackends
-from support.client import http_request
-from support.haproxy import HAProxy
 
 pytestmark = pytest.mark.haproxy
 
-FRONTEND = """
-global
-    stats socket {stats} level admin
-
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-
+FRONTEND = (
+    global_section()
+    + """
 frontend fe
     bind BIND
     http-request redirect location /login if { path /r1 }
@@ -64,11 +54,12 @@ frontend fe
     default_backend b1
 
 backend b1
-    server s1 ADDR1
+    server s1 ADDR:b1
 
 backend b2
-    server s2 ADDR2
+    server s2 ADDR:b2
 """
+)
 
 PROBES: list[tuple[str, tuple[tuple[str, str], ...]]] = [
     ("/r1", ()),
@@ -96,56 +87,38 @@ PROBES: list[tuple[str, tuple[tuple[str, str], ...]]] = [
 ]  # fmt: skip
 
 
-def _view(path: str, headers: tuple[tuple[str, str], ...], port: int) -> Request:
-    pairs = list(headers)
-    if not any(k.lower() == "host" for k, _ in pairs):
-        pairs.insert(0, ("Host", f"127.0.0.1:{port}"))
-    pairs.append(("Connection", "close"))
-    bare, _, query = path.partition("?")
-    return Request("127.0.0.1", "GET", bare, query, pairs, uri=path, dst="127.0.0.1", dst_port=port)
-
-
 def _x_headers(pairs: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
     return [(k.lower(), v) for k, v in pairs if k.lower().startswith("x-")]
 
 
 def test_rules_match_haproxy() -> None:
-    with NamedBackends(["b1", "b2"]) as backends:
-
-        def config(bind: str) -> str:
-            return (
-                FRONTEND.replace("BIND", bind)
-                .replace("ADDR1", backends.address("b1"))
-                .replace("ADDR2", backends.address("b2"))
-            )
-
-        router = load_text(config("127.0.0.1:8080"), name="rules.cfg").config.frontends[0].router
-        with HAProxy(config("{listen:fe}")) as haproxy:
-            port = haproxy.port("fe")
-            for path, headers in PROBES:
-                decision = router.route(_view(path, headers, port))
-                where = (path, decision)
-                if decision.action == "reject":  # HAProxy closes without a byte
-                    with pytest.raises((ValueError, ConnectionError)):
-                        http_request(port, path, headers=list(headers), src="127.0.0.1")
-                    continue
-                answer = http_request(port, path, headers=list(headers), src="127.0.0.1")
-                if decision.action == "forward":
-                    assert answer.status == 200, where
-                    echoed = json.loads(answer.text)
-                    assert echoed["server"] == {"b1": "b1", "b2": "b2"}[decision.backend or ""], (
-                        where
-                    )
-                    sent = _view(path, headers, port).headers
-                    expected = apply_header_edits(sent, decision.header_edits)
-                    assert _x_headers(echoed["headers"]) == _x_headers(expected.items), where
-                    continue
-                assert answer.status == decision.status, where
-                if decision.action == "redirect":
-                    assert answer.header("Location") == decision.location, where
-                    assert answer.header("Set-Cookie") == dict(decision.response_headers).get(
-                        "Set-Cookie"
-                    ), where
-                elif decision.body:  # a local answer with a configured payload
-                    assert answer.text == decision.body, where
-                    assert answer.header("Content-Type") == decision.content_type, where
+    with (
+        NamedBackends(["b1", "b2"]) as backends,
+        side_by_side(filler(FRONTEND, backends), name="rules.cfg") as (router, haproxy),
+    ):
+        port = haproxy.port("fe")
+        for path, headers in PROBES:
+            probe = Probe(path, headers=headers)
+            decision = router.route(view(probe, port))
+            where = (path, decision)
+            if decision.action == "reject":  # HAProxy closes without a byte
+                with pytest.raises((ValueError, ConnectionError)):
+                    send(port, probe)
+                continue
+            answer = send(port, probe)
+            if decision.action == "forward":
+                assert answer.status == 200, where
+                echoed = json.loads(answer.text)
+                assert echoed["server"] == decision.backend, where
+                expected = apply_header_edits(view(probe, port).headers, decision.header_edits)
+                assert _x_headers(echoed["headers"]) == _x_headers(expected.items), where
+                continue
+            assert answer.status == decision.status, where
+            if decision.action == "redirect":
+                assert answer.header("Location") == decision.location, where
+                assert answer.header("Set-Cookie") == dict(decision.response_headers).get(
+                    "Set-Cookie"
+                ), where
+            elif decision.body:  # a local answer with a configured payload
+                assert answer.text == decision.body, where
+                assert answer.header("Content-Type") == decision.content_type, where
