@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 _NO_BODY_STATUS = frozenset({204, 304})
+_VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
 _SILENT_CLOSE = ErrorPage(0, (), b"", b"", True)
 
 
@@ -484,7 +485,8 @@ class HttpProxy:
     # -- the request ------------------------------------------------------------------
 
     def build_request(self, ex: Exchange) -> Request:
-        target = ex.target.decode("latin-1")
+        """The routing view of a request (decoded once; names lower-cased once)."""
+        uri = target = ex.target.decode("latin-1")
         if not target.startswith("/"):
             # absolute-form (proxy-style) or '*': route on the path part only
             scheme_sep = target.find("://")
@@ -492,17 +494,21 @@ class HttpProxy:
                 slash = target.find("/", scheme_sep + 3)
                 target = target[slash:] if slash >= 0 else "/"
         path, _, query = target.partition("?")
+        headers = Headers.__new__(Headers)
+        headers._items = tuple(  # what Headers() would build, without a second pass
+            (n.lower().decode("latin-1"), v.decode("latin-1")) for n, v in ex.headers
+        )
         return Request(
             ex.src,
             ex.method.decode("latin-1"),
             path,
             query,
-            Headers([(n.decode("latin-1"), v.decode("latin-1")) for n, v in ex.headers]),
+            headers,
             src_port=ex.src_port,
             dst=ex.dst,
             dst_port=ex.dst_port,
-            version="HTTP/" + ex.version.decode("latin-1"),
-            uri=ex.target.decode("latin-1"),
+            version=_VERSIONS.get(ex.version) or "HTTP/" + ex.version.decode("latin-1"),
+            uri=uri,
             ssl=ex.ssl,
             sni=ex.sni,
         )
@@ -518,32 +524,34 @@ class HttpProxy:
             frontend=self.name,
             backend=self.name,
             server=None,
-            treq=_ms(ex.t_head - ex.t_start),
+            treq=max(0, int((ex.t_head - ex.t_start) * 1000)),
             tw=-1,
             tc=-1,
             tr=-1,
             ta=0,
             status=0,
             bytes_read=0,
-            request_line=(
-                f"{ex.method.decode('latin-1')} {ex.target.decode('latin-1')} "
-                f"HTTP/{ex.version.decode('latin-1')}"
-            ),
+            request_line="",  # filled in `_finish`, only when a log wants it
             ssl=ex.ssl,
         )
 
     def _finish(self, ex: Exchange, entry: HttpLogEntry) -> None:
         """Account and log one finished request (every path ends here once)."""
         self.active -= 1
-        entry.ta = _ms(asyncio.get_running_loop().time() - ex.t_start)
-        entry.status = ex.status or entry.status
-        entry.bytes_read = ex.bytes_out
-        entry.feconn = self.active + 1
         fe = self.fe_counters
         if fe is not None and ex.status:
             fe.response(ex.status)
             fe.add_bytes(bout=ex.bytes_out)
         if self.log is not None:
+            entry.ta = max(0, int((asyncio.get_running_loop().time() - ex.t_start) * 1000))
+            entry.status = ex.status or entry.status
+            entry.bytes_read = ex.bytes_out
+            entry.feconn = self.active + 1
+            if not entry.request_line:
+                entry.request_line = (
+                    f"{ex.method.decode('latin-1')} {ex.target.decode('latin-1')} "
+                    f"HTTP/{ex.version.decode('latin-1')}"
+                )
             self.log(entry)
 
     def _crashed(self, ex: Exchange, entry: HttpLogEntry) -> None:
