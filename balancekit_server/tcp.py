@@ -895,7 +895,8 @@ class Session:
             accept_date=self.accept_date,
             frontend=fe.name,
             backend=be_name,
-            server=self.srv.name if self.srv is not None and self.t_connect >= 0 else None,
+            # HAProxy names the assigned server even when connecting to it failed.
+            server=self.srv.name if self.srv is not None else None,
             tw=self.t_queue,
             tc=self.t_connect,
             tt=tt,

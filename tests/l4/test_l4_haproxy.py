@@ -145,3 +145,77 @@ backend be
     print(theirs.group(0), ours.group(0), sep="\n")
     for field in ("ci", "ft", "b", "s", "bytes", "ts", "conns", "queues"):
         assert ours[field] == theirs[field], field
+
+
+@pytest.mark.parametrize(
+    ("balance", "redispatch"),
+    [("roundrobin", True), ("roundrobin", False), ("source", True)],
+    ids=["roundrobin-redispatch", "roundrobin-no-redispatch", "source-map-redispatch"],
+)
+def test_refused_server_retries_like_haproxy(
+    lt1: LoopThread, balance: str, redispatch: bool
+) -> None:
+    """Same config, a refused first server: same answer and same log fields as HAProxy."""
+    import socket
+
+    from l4_harness import free_port
+
+    from balancekit.config import load_text
+    from balancekit_server.runtime import Runtime
+    from support.haproxy import HAProxy
+
+    good = Backend(lt1, named("good"))
+    refused = free_port()
+    body = f"""
+    balance {balance}
+    retries 2
+    {"option redispatch" if redispatch else ""}
+    timeout connect 100ms
+    server s1 127.0.0.1:{refused}
+    server s2 {good.address}
+"""
+    src = "127.0.0.1"
+    # For `source`, find a client address that hashes to the refused s1 (same map as HAProxy).
+    if balance == "source":
+        pool = Pool("p", [Server("s1", "127.0.0.1:1"), Server("s2", "127.0.0.1:2")], "source")
+        from balancekit import Request
+
+        src = next(
+            f"127.0.0.{i}"
+            for i in range(1, 250)
+            if pool.pick(Request(src=f"127.0.0.{i}")).name == "s1"
+        )
+
+    def run(port: int) -> bytes:
+        with socket.socket() as sock:
+            sock.settimeout(10)
+            sock.bind((src, 0))
+            sock.connect(("127.0.0.1", port))
+            try:
+                return recv_all(sock)
+            except ConnectionResetError:
+                return b""
+
+    ha_config = HAPROXY_HEAD + "\nlisten px\n    bind {listen:px}\n" + body
+    with HAProxy(ha_config) as haproxy:
+        theirs_answer = run(haproxy.port("px"))
+        wait_until(lambda: bool(_tcplog_lines(haproxy.log())), what="HAProxy's log line")
+        theirs = _tcplog_lines(haproxy.log())[0]
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.settimeout(10)
+    ours_config = HAPROXY_HEAD.replace(
+        "log stdout format raw local0", f"log 127.0.0.1:{udp.getsockname()[1]} format raw local0"
+    ) + ("\nlisten px\n    bind 127.0.0.1:0\n" + body)
+    runtime = Runtime(load_text(ours_config).config, quiet=True)
+    lt1.run(runtime.start())
+    try:
+        ours_answer = run(runtime.addresses["px"][0][1])
+        ours = TCPLOG.match(udp.recv(4096).decode())
+    finally:
+        lt1.call(runtime.hard_stop)
+        udp.close()
+    assert ours is not None
+    assert ours_answer == theirs_answer
+    for field in ("s", "ts", "conns", "queues"):
+        assert ours[field] == theirs[field], (field, ours.group(0), theirs.group(0))
