@@ -95,6 +95,9 @@ class FwrrModel:
         self.fbck: int = NONE
         #: set by a tree switch: the `init` order right after it (cycle detection).
         self.switched_to: tuple[int, ...] | None = None
+        #: the last pick stepped over a full or avoided server (it differs from an
+        #: unloaded pick, so a precomputed order no longer applies).
+        self.skipped = False
         #: inside an lbprm op: "next" weight/usability are the members' live values;
         #: otherwise the committed ones, so a replay after a change replays the past.
         self._changing = False
@@ -103,6 +106,16 @@ class FwrrModel:
 
     def snapshot(self) -> Snapshot:
         return Snapshot(self)
+
+    def clone(self) -> FwrrModel:
+        """An independent copy (same members), to run ahead without touching this one."""
+        other = FwrrModel.__new__(FwrrModel)
+        other.__dict__.update(self.__dict__)
+        other.groups = (_Group(0), _Group(3))
+        other.cur_ew = self.cur_ew.copy()
+        other.cur_usable = self.cur_usable.copy()
+        other.restore(self.snapshot())
+        return other
 
     def restore(self, snap: Snapshot) -> None:
         self.trees = [list(tree) for tree in snap.trees]
@@ -421,6 +434,7 @@ class FwrrModel:
                     break
                 avoided = srv
             full.append(srv)
+        self.skipped = bool(full)
         if take:
             self._queue_srv(srv)
         for extracted in reversed(full):
