@@ -8,6 +8,7 @@ view balancekit routes by `view`.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from balancekit import Request
 from balancekit.config import load_text
 from balancekit.routing import Router
 from support.backends import NamedBackends
-from support.client import Response, http_request
+from support.client import Response, http_request, parse_response
 from support.haproxy import HAProxy
 
 EPHEMERAL_PORT = 49152  # the client's port is ephemeral; its exact value is never compared
@@ -65,14 +66,38 @@ def side_by_side(
 class Probe:
     """One request as the client sends it."""
 
-    path: str = "/"
+    path: str = "/"  # the request target: origin form, or absolute form (http://h/p)
     method: str = "GET"
     src: str = "127.0.0.1"
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
+    version: str = "HTTP/1.1"
+
+
+def _wire_headers(probe: Probe, port: int) -> list[tuple[str, str]]:
+    headers = list(probe.headers)
+    if not any(name.lower() == "host" for name, _ in headers):
+        headers.insert(0, ("Host", f"127.0.0.1:{port}"))
+    if probe.body:
+        headers.append(("Content-Length", str(len(probe.body))))
+    headers.append(("Connection", "close"))
+    return headers
 
 
 def send(port: int, probe: Probe) -> Response:
+    """Send the probe from its source address and read the whole answer."""
+    if probe.version != "HTTP/1.1":
+        head = f"{probe.method} {probe.path} {probe.version}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in _wire_headers(probe, port)) + "\r\n"
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.bind((probe.src, 0))
+            sock.connect(("127.0.0.1", port))
+            sock.sendall(head.encode("latin-1") + probe.body)
+            chunks = []
+            while data := sock.recv(65536):
+                chunks.append(data)
+        return parse_response(b"".join(chunks), head_only=probe.method == "HEAD")
     return http_request(
         port,
         probe.path,
@@ -86,20 +111,20 @@ def send(port: int, probe: Probe) -> Response:
 
 def view(probe: Probe, port: int) -> Request:
     """The request view of exactly what `send` puts on the wire."""
-    headers = list(probe.headers)
-    if not any(name.lower() == "host" for name, _ in headers):
-        headers.insert(0, ("Host", f"127.0.0.1:{port}"))
-    if probe.body:
-        headers.append(("Content-Length", str(len(probe.body))))
-    headers.append(("Connection", "close"))
-    path, _, query = probe.path.partition("?")
+    target = probe.path
+    scheme, sep, rest = target.partition("://")
+    if sep and "/" not in scheme:  # absolute form: the path starts after the authority
+        slash = rest.find("/")
+        target = rest[slash:] if slash >= 0 else "/"
+    path, _, query = target.partition("?")
     return Request(
         probe.src,
         probe.method,
         path,
         query,
-        headers,
+        _wire_headers(probe, port),
         uri=probe.path,
+        version=probe.version,
         src_port=EPHEMERAL_PORT,
         dst="127.0.0.1",
         dst_port=port,

@@ -261,6 +261,12 @@ MATRIX_ACLS = [
     "base_end /a/b",
     "base_sub /img",
     "req.ver 1.1",
+    "req.ver 1.0",
+    "url_reg ^[^/:]*://",
+    "url_ip 127.0.0.1",
+    "url_port 81",
+    "url_beg http://",
+    "base_reg ^127\\.0\\.0\\.1:[0-9]+/abs$",
     "ssl_fc",
     "path,lower /static/a.css",
     "hdr(x-a),upper -m beg TH",
@@ -275,6 +281,8 @@ MATRIX_PROBES = [
     Probe("/a?", "post", body=b"z", headers=(("Cookie", "sid=42; lang=fr"), ("User-Agent", "GoodBot/1"))),
     Probe("/STATIC/x", src="127.0.1.1", headers=(("Host", "www.example.com:81"), ("X-Host", "www.example.com"), ("X-A", "tw"))),
     Probe("/a/img/z?b=x1", "DELETE", headers=(("X-Num", "7abc"), ("X-IP", "nope"))),
+    Probe("http://127.0.0.1:81/abs?a=1", headers=(("Host", "127.0.0.1:81"), ("X-A", "one"))),  # Host must match the authority
+    Probe("/static/old", version="HTTP/1.0", headers=(("User-Agent", "OldBot"),)),
 ]  # fmt: skip
 
 
