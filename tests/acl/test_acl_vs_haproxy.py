@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from acl_harness import Probe, global_section, send, side_by_side, view
@@ -271,6 +272,9 @@ MATRIX_ACLS = [
     "path,lower /static/a.css",
     "hdr(x-a),upper -m beg TH",
     "path,length gt 5",
+    "src -f {lists}/nets.lst",
+    "path_beg -i -f {lists}/paths.lst",
+    "path_beg -f {lists}/paths.lst -i /img",
 ]
 MATRIX_PROBES = [
     Probe("/"),
@@ -296,12 +300,15 @@ def matrix_frontend(acls: list[str]) -> str:
     return "\n".join(lines)
 
 
-def test_acl_matrix_matches_haproxy() -> None:
-    text = global_section() + "frontend fe\n    bind {listen:fe}\n" + matrix_frontend(MATRIX_ACLS)
+def test_acl_matrix_matches_haproxy(tmp_path: Path) -> None:
+    (tmp_path / "nets.lst").write_text("# comment\n127.0.5.0/24\n  127.0.1.1\n\n::1\n")
+    (tmp_path / "paths.lst").write_text("/STATIC\n/v12/\n")
+    lines = [a.replace("{lists}", str(tmp_path)) for a in MATRIX_ACLS]
+    text = global_section() + "frontend fe\n    bind {listen:fe}\n" + matrix_frontend(lines)
     acls = AclSet()
-    for i, words in enumerate(MATRIX_ACLS):
+    for i, words in enumerate(lines):
         acls.define([f"a{i}", *words.split()])
-    conditions = [acls.condition(["if", f"a{i}"]) for i in range(len(MATRIX_ACLS))]
+    conditions = [acls.condition(["if", f"a{i}"]) for i in range(len(lines))]
     with HAProxy(text) as haproxy:
         port = haproxy.port("fe")
         for probe in MATRIX_PROBES:
