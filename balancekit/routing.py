@@ -28,7 +28,7 @@ from .rules import HeaderEdit, HttpRule, InspectDelay, TcpRule, UseBackend, appl
 
 __all__ = ["Decision", "Router"]
 
-Action = Literal["forward", "deny", "redirect", "return", "reject"]
+Action = Literal["forward", "deny", "redirect", "return", "reject", "use-service"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +166,11 @@ class Router:
     def _final(rule: HttpRule, view: Request, edits: tuple[HeaderEdit, ...]) -> Decision:
         if rule.action == "reject":
             return Decision("reject", header_edits=edits, rule=_where(rule))
+        if rule.action == "use-service":
+            # `body` names the service; the front end answers (stats_page.StatsRouter).
+            return Decision(
+                "use-service", body=rule.render_body(view), header_edits=edits, rule=_where(rule)
+            )
         extra = tuple((name, fmt.render(view)) for name, fmt in rule.reply_headers)
         if rule.redirect is not None:
             cookie = rule.redirect.set_cookie

@@ -58,8 +58,10 @@ HTTP_ACTIONS_UNSUPPORTED = frozenset((
     "set-mark", "set-method", "set-nice", "set-path", "set-pathq", "set-priority-class",
     "set-priority-offset", "set-query", "set-src", "set-src-port", "set-timeout", "set-tos",
     "set-uri", "set-var", "set-var-fmt", "silent-drop", "strict-mode", "tarpit", "track-sc0",
-    "track-sc1", "track-sc2", "unset-var", "use-service", "wait-for-body", "wait-for-handshake",
+    "track-sc1", "track-sc2", "unset-var", "wait-for-body", "wait-for-handshake",
 ))  # fmt: skip
+#: `http-request use-service <name>`: the services balancekit provides (H6: stats_page).
+HTTP_SERVICES = ("prometheus-exporter",)
 TCP_ACTIONS = ("accept", "reject")
 TCP_ACTIONS_UNSUPPORTED = frozenset((
     "capture", "do-resolve", "expect-netscaler-cip", "expect-proxy", "sc-inc-gpc0",
@@ -417,6 +419,14 @@ def parse_http_request_rule(
         return HttpRule(action, cond, file, line, header=words[1], value=value)
     if action == "del-header":
         return _parse_del_header(words, acls, file, line)
+    if action == "use-service":
+        if len(words) < 2 or words[1] not in HTTP_SERVICES:
+            got = words[1] if len(words) > 1 else "nothing"
+            raise ConfigError(
+                f"'{what}' expects one of {', '.join(HTTP_SERVICES)}, but got '{got}'", file, line
+            )
+        cond = _condition(words, 2, acls, what, file, line)
+        return HttpRule("use-service", cond, file, line, body=words[1])
     if action.split("(", 1)[0] in HTTP_ACTIONS_UNSUPPORTED or action.startswith("lua."):
         raise ConfigError(
             f"'http-request {action}' is an HAProxy action balancekit does not support "
