@@ -595,10 +595,11 @@ class StatsService:
 
 
 async def start(runtime: Any) -> StatsService | None:
-    """Entry point for `balancekit_server.runtime`: open the config's stats sockets.
+    """Entry point for `balancekit_server.runtime`: stats sockets, stats pages, metrics.
 
-    Uses `runtime.health` (set by `checks.start`) for state changes, and leaves
-    the service on `runtime.stats`.
+    Uses `runtime.health` (set by `checks.start`) for state changes, wraps the
+    router of every HTTP frontend for `stats uri` and `use-service
+    prometheus-exporter`, and leaves the service on `runtime.stats`.
     """
     config: Config = runtime.config
     service = StatsService(
@@ -609,6 +610,9 @@ async def start(runtime: Any) -> StatsService | None:
     )
     with contextlib.suppress(AttributeError):
         runtime.stats = service
+    from balancekit_server.stats_page import install
+
+    install(runtime, service.source)  # stats pages and prometheus-exporter on HTTP frontends
     for spec in config.global_.stats_sockets:
         try:
             await service.listen(spec)

@@ -1,0 +1,355 @@
+"""The statistics page (`stats enable|uri|auth|refresh`) and the Prometheus service.
+
+HAProxy serves its stats page from inside the proxy: when a request reaches a
+proxy with `stats enable` and its URI starts with `stats uri`, the proxy answers
+itself.  balancekit does the same by wrapping a frontend's `Router`
+(`StatsRouter`): matching requests get a local `return` decision carrying the
+page, so the L7 proxy needs no special case.  The same wrapper answers
+`http-request use-service prometheus-exporter` with `metrics.render()`.
+
+* `<uri>` — an HTML page in HAProxy's spirit: one table per proxy, one row per
+  server, HAProxy's state colours, session rates, and a legend;
+* `<uri>;csv` — exactly `show stat`'s CSV;
+* `stats auth user:pass` (repeatable) — HTTP Basic auth, 401 otherwise;
+* `stats refresh 10s` — a `Refresh` header (`;norefresh` turns it off).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from balancekit.config import Config, StatsPage
+from balancekit.routing import Decision
+from balancekit_server import metrics
+from balancekit_server.stats_data import TYPE_BACKEND, TYPE_FRONTEND, TYPE_SERVER, StatsSource
+
+__all__ = ["DEFAULT_REALM", "StatsRouter", "render_csv", "render_html"]
+
+DEFAULT_REALM = "HAProxy Statistics"
+
+# HAProxy's stats page palette (class → background).
+_COLOURS = {
+    "active_up": "#c0ffc0",
+    "active_going_down": "#ffffa0",
+    "active_going_up": "#ff9040",
+    "active_down": "#ff9090",
+    "active_drain": "#20a0ff",
+    "active_maint": "#c07820",
+    "backup_up": "#b0d0ff",
+    "backup_going_down": "#c0c0ff",
+    "backup_going_up": "#ff80ff",
+    "backup_down": "#cc9900",
+    "backup_drain": "#20a0ff",
+    "backup_maint": "#c07820",
+    "backend_down": "#ff9090",
+    "frontend": "#ffffff",
+    "nocheck": "#e0e0e0",
+}
+
+
+def _css_class(status: str, backup: bool) -> str:
+    prefix = "backup" if backup else "active"
+    if status == "no check":
+        return "nocheck"
+    if status.startswith("MAINT"):
+        return f"{prefix}_maint"
+    if status.startswith("DRAIN"):
+        return f"{prefix}_drain"
+    if status.startswith("UP "):
+        return f"{prefix}_going_down"
+    if status.startswith("DOWN "):
+        return f"{prefix}_going_up"
+    if status.startswith("DOWN"):
+        return f"{prefix}_down"
+    return f"{prefix}_up"
+
+
+def _age(seconds: str) -> str:
+    if not seconds or seconds == "-1":
+        return ""
+    value = int(seconds)
+    days, rest = divmod(value, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{minutes}m"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
+_HEAD = (
+    "<th rowspan=2>Name</th><th colspan=3>Queue</th><th colspan=3>Session rate</th>"
+    "<th colspan=6>Sessions</th><th colspan=2>Bytes</th><th colspan=2>Denied</th>"
+    "<th colspan=3>Errors</th><th colspan=2>Warnings</th><th colspan=9>Server</th>"
+)
+_SUB_WORDS = (
+    "Cur Max Limit Cur Max Limit Cur Max Limit Total LbTot Last In Out Req Resp "
+    "Req Conn Resp Retr Redis Status LastChk Wght Act Bck Chk Dwn Dwntme Thrtle"
+)
+_SUBHEAD = "".join(f"<th>{h}</th>" for h in _SUB_WORDS.split())
+
+
+def _cells(row: Mapping[str, str]) -> list[str]:
+    kind = int(row["type"])
+    status = row["status"]
+    if kind == TYPE_SERVER and row.get("check_status"):
+        last = f"{row['check_status']}"
+        if row.get("check_code"):
+            last += f"/{row['check_code']}"
+        if row.get("check_duration"):
+            last += f" in {row['check_duration']}ms"
+    else:
+        last = ""
+    status_text = status
+    if kind in (TYPE_SERVER, TYPE_BACKEND) and row.get("lastchg") not in (None, "", "-1"):
+        status_text = f"{_age(row['lastchg'])} {status}"
+    values = [
+        row.get("qcur", ""),
+        row.get("qmax", ""),
+        row.get("qlimit", ""),
+        row.get("rate", ""),
+        row.get("rate_max", ""),
+        row.get("rate_lim", ""),
+        row.get("scur", ""),
+        row.get("smax", ""),
+        row.get("slim", ""),
+        row.get("stot", ""),
+        row.get("lbtot", ""),
+        _age(row.get("lastsess", "")),
+        row.get("bin", ""),
+        row.get("bout", ""),
+        row.get("dreq", ""),
+        row.get("dresp", ""),
+        row.get("ereq", ""),
+        row.get("econ", ""),
+        row.get("eresp", ""),
+        row.get("wretr", ""),
+        row.get("wredis", ""),
+        status_text,
+        last,
+        row.get("weight", ""),
+        "Y" if row.get("act") == "1" and kind == TYPE_SERVER else row.get("act", ""),
+        "Y" if row.get("bck") == "1" and kind == TYPE_SERVER else row.get("bck", ""),
+        row.get("chkfail", ""),
+        row.get("chkdown", ""),
+        _age(row.get("downtime", "")) if row.get("downtime") else "",
+        f"{row['throttle']} %" if row.get("throttle") else "",
+    ]
+    return [html.escape(v) for v in values]
+
+
+def render_html(
+    source: StatsSource,
+    *,
+    uri: str,
+    refresh: float | None = None,
+    hide_version: bool = False,
+    now: float | None = None,
+) -> str:
+    """The HTML statistics report: a summary, a legend, then one table per proxy."""
+    at = time.time() if now is None else now
+    info = dict(source.info(at))
+    rows = source.rows(now=at)
+    by_proxy: dict[str, list[Mapping[str, str]]] = {}
+    for row in rows:
+        by_proxy.setdefault(row["pxname"], []).append(row)
+    style = "".join(
+        f"tr.{name} td {{background: {colour};}}\n" for name, colour in _COLOURS.items()
+    )
+    version = "" if hide_version else f" version {html.escape(info['Version'])}"
+    out = [
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>",
+        "<title>Statistics Report for balancekit</title>",
+        "<style>\nbody {font-family: arial, helvetica, sans-serif; font-size: 12px;}\n"
+        "table.tbl {border-collapse: collapse; margin-bottom: 1.5em;}\n"
+        "table.tbl td, table.tbl th {border: 1px solid #999; padding: 1px 4px; font-size: 10px;"
+        " text-align: right;}\n"
+        "table.tbl td.name {text-align: left;}\n"
+        "th.pxname {background: #b00040; color: #ffff40; font-weight: bold; text-align: left;"
+        " padding: 2px 6px;}\n"
+        "h1 {font-size: x-large;} h2 {color: #6020a0; font-size: large;}\n"
+        "table.tbl th {background: #20a0ff;}\n"
+        "tr.frontend td, tr.backend td {font-weight: bold;}\n" + style + "</style>",
+        "</head><body>",
+        f"<h1>balancekit{version}</h1>",
+        f"<h2>Statistics Report for pid {html.escape(info['Pid'])}</h2>",
+        "<p class='info'>",
+        f"uptime = {html.escape(info['Uptime'])}; current conns = {info['CurrConns']}; "
+        f"total conns = {info['CumConns']}; total requests = {info['CumReq']}; "
+        f"session rate = {info['SessRate']}/s",
+        (f"; refresh every {refresh:g}s" if refresh else ""),
+        f" &mdash; <a href='{html.escape(uri)};csv'>CSV export</a></p>",
+        "<table class='legend'><tr>",
+    ]
+    for name, label in (
+        ("active_up", "active UP"),
+        ("backup_up", "backup UP"),
+        ("active_going_down", "active UP, going down"),
+        ("active_going_up", "active DOWN, going up"),
+        ("active_down", "active or backup DOWN"),
+        ("active_drain", "active or backup DRAIN"),
+        ("active_maint", "active or backup MAINT"),
+        ("nocheck", "not checked"),
+    ):
+        out.append(f"<td style='background:{_COLOURS[name]}'>&nbsp;&nbsp;</td><td>{label}</td>")
+    out.append("</tr></table>")
+    for proxy, proxy_rows in by_proxy.items():
+        out.append(f"<table class='tbl' id='{html.escape(proxy)}'>")
+        out.append(f"<tr><th class='pxname' colspan=31>{html.escape(proxy)}</th></tr>")
+        out.append(f"<tr>{_HEAD}</tr><tr>{_SUBHEAD}</tr>")
+        for line in proxy_rows:
+            kind = int(line["type"])
+            if kind == TYPE_FRONTEND:
+                css, name = "frontend", "Frontend"
+            elif kind == TYPE_BACKEND:
+                css = "backend" if line["status"] == "UP" else "backend_down"
+                name = "Backend"
+            else:
+                css = _css_class(line["status"], line.get("bck") == "1")
+                name = line["svname"]
+            cells = "".join(f"<td>{c}</td>" for c in _cells(line))
+            out.append(
+                f"<tr class='{css}' data-server='{html.escape(line['svname'])}'>"
+                f"<td class='name'>{html.escape(name)}</td>{cells}</tr>"
+            )
+        out.append("</table>")
+    out.append("</body></html>\n")
+    return "\n".join(out)
+
+
+def render_csv(source: StatsSource) -> str:
+    return source.csv(source.rows())
+
+
+def _authorized(page: StatsPage, header: str | None) -> bool:
+    if not page.auth:
+        return True
+    if not header or not header.lower().startswith("basic "):
+        return False
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return False
+    user, _, password = decoded.partition(":")
+    return (user, password) in page.auth
+
+
+class StatsRouter:
+    """Wraps a frontend's `Router`: stats page and Prometheus answers, else the router's own.
+
+    Every other attribute is delegated, so the proxy cannot tell the difference.
+    """
+
+    def __init__(
+        self,
+        inner: Any,
+        source: StatsSource,
+        *,
+        frontend_page: StatsPage | None,
+        backend_pages: Mapping[str, StatsPage],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._inner = inner
+        self._source = source
+        self._frontend_page = frontend_page
+        self._backend_pages = dict(backend_pages)
+        self._clock = clock
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __repr__(self) -> str:
+        return f"<StatsRouter page={self._frontend_page!r} around {self._inner!r}>"
+
+    def route(self, request: Any) -> Any:
+        decision = self._inner.route(request)
+        action = getattr(decision, "action", "")
+        if action == "use-service":
+            if getattr(decision, "body", None) == "prometheus-exporter":
+                return Decision(
+                    "return",
+                    status=200,
+                    body=metrics.render(self._source, self._clock()),
+                    content_type=metrics.CONTENT_TYPE,
+                    rule=decision.rule,
+                )
+            return decision
+        page = self._frontend_page
+        if page is None and action == "forward":
+            page = self._backend_pages.get(decision.backend or "")
+        if page is None:
+            return decision
+        uri = request.uri if request.uri.startswith("/") else request.path
+        if not uri.startswith(page.uri):
+            return decision
+        return self._page(page, request, uri[len(page.uri) :])
+
+    def _page(self, page: StatsPage, request: Any, suffix: str) -> Decision:
+        if not _authorized(page, request.headers.get("authorization")):
+            realm = page.realm or DEFAULT_REALM
+            return Decision(
+                "return",
+                status=401,
+                body="<html><body><h1>401 Unauthorized</h1>\n"
+                "You need a valid user and password to access this content.\n"
+                "</body></html>\n",
+                content_type="text/html",
+                response_headers=(
+                    ("WWW-Authenticate", f'Basic realm="{realm}"'),
+                    ("Cache-Control", "no-cache"),
+                ),
+            )
+        options = set(suffix.split(";")[1:])
+        headers: list[tuple[str, str]] = [("Cache-Control", "no-cache")]
+        if page.refresh and "norefresh" not in options:
+            headers.append(("Refresh", f"{page.refresh:g}"))
+        if "csv" in options:
+            return Decision(
+                "return",
+                status=200,
+                body=render_csv(self._source),
+                content_type="text/plain",
+                response_headers=tuple(headers),
+            )
+        body = render_html(
+            self._source,
+            uri=page.uri,
+            refresh=page.refresh if "norefresh" not in options else None,
+            hide_version=page.hide_version,
+            now=self._clock(),
+        )
+        return Decision(
+            "return",
+            status=200,
+            body=body,
+            content_type="text/html",
+            response_headers=tuple(headers),
+        )
+
+
+def install(runtime: Any, source: StatsSource) -> int:
+    """Wrap the router of every running HTTP frontend that needs it; returns how many.
+
+    Called by `stats.start(runtime)` once the frontends are up.
+    """
+    config: Config = runtime.config
+    backend_pages = {name: be.stats for name, be in config.backends.items() if be.stats}
+    wrapped = 0
+    for service in getattr(runtime, "services", ()):
+        proxy = getattr(service, "proxy", None)
+        frontend = getattr(proxy, "frontend", None)
+        router = getattr(proxy, "router", None)
+        if proxy is None or router is None or isinstance(router, StatsRouter):
+            continue
+        page = getattr(frontend, "stats", None)
+        proxy.router = StatsRouter(router, source, frontend_page=page, backend_pages=backend_pages)
+        wrapped += 1
+    return wrapped
