@@ -257,6 +257,7 @@ class Runtime:
             logger=self.logger(frontend.logs),
             log_format=log_format,
             dontlognull=frontend.dontlognull,
+            inspect_delay=frontend.tcp_inspect_delay,
         )
 
     async def _start_tcp(self, frontend: Frontend) -> None:

@@ -33,7 +33,7 @@ from balancekit import Backend, Lease, NoServerAvailable, Request, Server
 from . import proxy_protocol
 from .counters import REGISTRY, Counters, Registry
 from .logs import Logger, format_tcplog
-from .tls import sni_of
+from .tls import NEED_MORE, client_hello_sni, sni_of
 
 __all__ = [
     "HIGH_WATER",
@@ -104,7 +104,9 @@ class TcpFrontend:
     """A `mode tcp` frontend (or the front half of a `listen`).
 
     `log_format` is "tcplog" for `option tcplog`; None with a logger set logs
-    HAProxy's one "Connect from" line per connection instead.
+    HAProxy's one "Connect from" line per connection instead.  `inspect_delay`
+    (`tcp-request inspect-delay`) lets content rules see the SNI of a TLS
+    ClientHello (`req.ssl_sni`) on binds that do not terminate TLS.
     """
 
     name: str
@@ -118,6 +120,7 @@ class TcpFrontend:
     logger: Logger | None = None
     log_format: str | None = None
     dontlognull: bool = False
+    inspect_delay: float | None = None
 
     def backend_for(self, name: str | None) -> TcpBackend | None:
         if name is None:
@@ -276,6 +279,7 @@ class Session:
         "clock",
         "counted",
         "finished",
+        "inspecting",
         "last",
         "lease",
         "listener",
@@ -340,6 +344,7 @@ class Session:
         self.finished = False
         self.silent = False
         self.parked = False
+        self.inspecting: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
         srv = self.srv.name if self.srv else "-"
@@ -409,7 +414,38 @@ class Session:
             if self.client is not None and self._early_paused:
                 self.client.resume_reading()
             return
-        self.route()
+        self._inspect_or_route()
+
+    def _inspect_or_route(self) -> None:
+        """With `tcp-request inspect-delay`, wait for a ClientHello (or the delay) first."""
+        delay = self.service.frontend.inspect_delay
+        if delay is None or self.listener.ssl is not None:
+            self.route()
+            return
+        self.inspecting = self.loop.call_later(delay, self._inspected)
+        if self._early:
+            self._inspect()
+
+    def _inspect(self) -> None:
+        data = b"".join(self._early)
+        sni = client_hello_sni(data)
+        if sni == NEED_MORE and len(data) < 16384 + 5 and not self.client_eof:
+            return
+        self._inspected(sni if sni != NEED_MORE else None)
+
+    def _inspected(self, sni: str | None = None) -> None:
+        """Inspection is over (hello parsed, not TLS, EOF, or the delay expired): route."""
+        if self.inspecting is None:
+            return
+        self.inspecting.cancel()
+        self.inspecting = None
+        if sni:
+            old = self.request
+            self.request = Request(
+                src=old.src, src_port=old.src_port, dst=old.dst, dst_port=old.dst_port, sni=sni
+            )
+        if not self.client_closed:
+            self.route()
 
     # -- PROXY header and routing ---------------------------------------------------------
 
@@ -442,10 +478,13 @@ class Session:
             if rest:
                 self._early.append(rest)
                 self.bytes_in += len(rest)
-            self.route()
+            self._inspect_or_route()
             return
         self._early.append(data)
         self.bytes_in += len(data)
+        if self.inspecting is not None:
+            self._inspect()
+            return
         if not self._early_paused and sum(map(len, self._early)) > EARLY_LIMIT:
             self._early_paused = True
             if self.client is not None:
@@ -700,6 +739,8 @@ class Session:
         """One side shut its write direction: shut the other side's, keep reading."""
         if client:
             self.client_eof = True
+            if self.inspecting is not None:
+                self._inspect()  # content rules run at EOF at the latest
             if self.server is not None:
                 self._shut(self.server)
         else:
@@ -844,6 +885,9 @@ class Session:
         if self.finished:
             return
         self.finished = True
+        if self.inspecting is not None:
+            self.inspecting.cancel()
+            self.inspecting = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import pytest
@@ -219,3 +220,69 @@ def test_refused_server_retries_like_haproxy(
     assert ours_answer == theirs_answer
     for field in ("s", "ts", "conns", "queues"):
         assert ours[field] == theirs[field], (field, ours.group(0), theirs.group(0))
+
+
+SNI_ROUTING = """
+    tcp-request inspect-delay 2s
+    tcp-request content accept if {{ req_ssl_sni -m found }}
+    use_backend shop if {{ req_ssl_sni -i shop.test }}
+    default_backend other
+
+backend shop
+    server s {shop}
+
+backend other
+    server o {other}
+"""
+
+
+def _client_hello(server_name: str | None) -> bytes:
+    """The first flight of a real TLS client (Python's ssl), as bytes on the wire."""
+    import ssl
+
+    context = ssl.create_default_context()
+    if server_name is None:
+        context.check_hostname = False
+    outgoing = ssl.MemoryBIO()
+    tls = context.wrap_bio(ssl.MemoryBIO(), outgoing, server_hostname=server_name)
+    with contextlib.suppress(ssl.SSLWantReadError):
+        tls.do_handshake()
+    return outgoing.read()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["shop.test", "SHOP.test", "other.test", None, "plain"],
+    ids=["sni-shop", "sni-case", "sni-other", "no-sni", "not-tls"],
+)
+def test_sni_routing_without_terminating_tls_matches_haproxy(
+    lt1: LoopThread, payload: str | None
+) -> None:
+    """`req.ssl_sni` with `tcp-request inspect-delay`: the ClientHello picks the backend."""
+    import socket
+
+    from balancekit.config import load_text
+    from balancekit_server.runtime import Runtime
+
+    shop = Backend(lt1, named("shop"))
+    other = Backend(lt1, named("other"))
+    data = b"hello plain\r\n" if payload == "plain" else _client_hello(payload)
+    rules = SNI_ROUTING.format(shop=shop.address, other=other.address)
+
+    def run(port: int) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(data)
+            return recv_all(sock)
+
+    with HAProxy(HAPROXY_HEAD + "\nfrontend fe\n    bind {listen:fe}\n" + rules) as haproxy:
+        theirs = run(haproxy.port("fe"))
+    runtime = Runtime(
+        load_text(HAPROXY_HEAD + "\nfrontend fe\n    bind 127.0.0.1:0\n" + rules).config, quiet=True
+    )
+    lt1.run(runtime.start())
+    try:
+        ours = run(runtime.addresses["fe"][0][1])
+    finally:
+        lt1.call(runtime.hard_stop)
+    assert theirs in (b"shop", b"other")
+    assert ours == theirs
