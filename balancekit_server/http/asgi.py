@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import ErrorPage
 from .headers import RawHeaders, connection_tokens
-from .proxy import Exchange, HttpLogEntry, HttpProxy, Relay, RouterLike
+from .proxy import Exchange, HttpLogEntry, HttpProxy, Relay, RouterLike, logged_head_size
 from .upstream import UpstreamConnection
 
 __all__ = ["ProxyApp"]
@@ -98,7 +98,7 @@ class _AsgiExchange(Exchange):
         if not page.raw:
             self._aborted = True
             return
-        self.bytes_out += len(page.body)
+        self.bytes_out += logged_head_size(page.raw) + len(page.body)
         self._push(
             {"type": "http.response.start", "status": page.status, "headers": list(page.headers)}
         )
@@ -112,6 +112,8 @@ class _AsgiExchange(Exchange):
     ) -> None:
         if body and length is not None:
             headers = [*headers, (b"content-length", b"%d" % length)]
+        # %B counts the head too (HAProxy's HTX size: see `logged_head_size`).
+        self.bytes_out += 17 + len(reason) + sum(len(n) + len(v) for n, v in headers)
         self._push({"type": "http.response.start", "status": status, "headers": headers})
 
     def write_body(self, data: bytes) -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "HttpLogEntry",
     "HttpProxy",
     "RouterLike",
+    "logged_head_size",
 ]
 
 _NO_BODY_STATUS = frozenset({204, 304})
@@ -984,6 +985,19 @@ def _simple_page(status: int, headers: Iterable[tuple[bytes, bytes]], body: byte
         n + b": " + v + b"\r\n" for n, v in hdrs
     )
     return ErrorPage(status, tuple(hdrs), body, head + b"\r\n" + body, False)
+
+
+def logged_head_size(head: bytes) -> int:
+    """What HAProxy's `%B` counts for a response head it sent.
+
+    HAProxy counts its internal (HTX) message size, not wire bytes: each header
+    line weighs name + value (no ": " or CRLF) and the status line 6 more than
+    version + code + reason.  That is the wire size minus 4 bytes per header line.
+    """
+    end = head.find(b"\r\n\r\n") + 4
+    if end < 4:
+        end = len(head)
+    return end - 4 * (head.count(b"\r\n", 0, end) - 2)
 
 
 def _ms(seconds: float) -> int:

@@ -24,7 +24,7 @@ import httptools
 
 from .errors import ErrorPage
 from .headers import RawHeaders, connection_tokens
-from .proxy import Exchange, HttpLogEntry, HttpProxy, Relay
+from .proxy import Exchange, HttpLogEntry, HttpProxy, Relay, logged_head_size
 from .upstream import UpstreamConnection
 
 __all__ = ["HttpServerProtocol"]
@@ -142,7 +142,7 @@ class _ServerExchange(Exchange):
             raw = head + b"\r\nConnection: close" + sep + body
         else:
             raw = page.raw
-        self.bytes_out += len(page.body)
+        self.bytes_out += logged_head_size(raw) + len(page.body)
         self.conn.write(raw)
 
     def send_interim(self, status: int, reason: bytes, headers: RawHeaders) -> None:
@@ -179,7 +179,9 @@ class _ServerExchange(Exchange):
             elif self.version == b"1.0":
                 parts.append(b"connection: keep-alive\r\n")
         parts.append(_CRLF)
-        self._out.append(b"".join(parts))
+        head = b"".join(parts)
+        self.bytes_out += logged_head_size(head)
+        self._out.append(head)
 
     def write_body(self, data: bytes) -> None:
         self.bytes_out += len(data)
