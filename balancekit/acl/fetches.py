@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import cast
 
 from ..request import Request
-from .patterns import parse_ip_sample, str_to_int
+from .patterns import PatternError, parse_ip_sample, str_to_int, v4_mask
 
 __all__ = [
     "CONVERTERS",
@@ -65,7 +65,11 @@ class FetchDef:
 
 @dataclass(frozen=True, slots=True)
 class ConverterDef:
-    """One converter keyword (`,lower`), typed like HAProxy's sample_conv."""
+    """One converter keyword (`,lower`), typed like HAProxy's sample_conv.
+
+    `prepare` validates and converts the arguments once at load (raising
+    FetchError), like HAProxy's val_args hooks.
+    """
 
     name: str
     in_type: str
@@ -73,6 +77,7 @@ class ConverterDef:
     fn: ConvFn
     args: tuple[str, ...] = ()
     required: int = 0
+    prepare: Callable[[tuple[object, ...]], tuple[object, ...]] | None = None
 
 
 # --------------------------------------------------------------------------- casts
@@ -488,6 +493,75 @@ def _bool(value: Value, args: tuple[object, ...]) -> Value | None:
     return bool(value)
 
 
+def _field_bounds(text: str, delims: str) -> tuple[list[int], list[int]]:
+    cuts = [i for i, ch in enumerate(text) if ch in delims]
+    starts = [0, *(c + 1 for c in cuts)]
+    ends = [*cuts, len(text)]
+    return starts, ends
+
+
+def _field(value: Value, args: tuple[object, ...]) -> Value | None:
+    """`field(index,delims[,count])`: HAProxy's sample_conv_field.
+
+    Fields are counted from 1 (negative: from the end); `count` fields are
+    kept, extending right for a positive index and left for a negative one;
+    count 0 keeps everything from the field to that end of the string.
+    """
+    text = str(value)
+    index, delims = cast(int, args[0]), str(args[1])
+    count = cast(int, args[2]) if len(args) > 2 else 1
+    starts, ends = _field_bounds(text, delims)
+    total = len(starts)
+    if index > 0:
+        if index > total:
+            return None
+        last = total if count <= 0 else min(index + count - 1, total)
+        return text[starts[index - 1] : ends[last - 1]]
+    position = total + index + 1
+    if position < 1:
+        return None
+    first = 1 if count <= 0 else max(position - count + 1, 1)
+    return text[starts[first - 1] : ends[position - 1]]
+
+
+def _prepare_field(args: tuple[object, ...]) -> tuple[object, ...]:
+    if args[0] == 0:
+        raise FetchError("converter 'field': Unexpected value 0 for index")
+    if not args[1]:
+        raise FetchError("converter 'field': Empty separators list")
+    return args
+
+
+def _ipmask(value: Value, args: tuple[object, ...]) -> Value | None:
+    version, number = cast(tuple[int, int], value)
+    if version == 6 and number >> 32 == 0xFFFF:  # v4-mapped: masked as IPv4
+        version, number = 4, number & 0xFFFFFFFF
+    if version == 4:
+        return (4, number & cast(int, args[0]))
+    if len(args) < 2:
+        return None
+    return (6, number & cast(int, args[1]))
+
+
+def _prepare_ipmask(args: tuple[object, ...]) -> tuple[object, ...]:
+    text4 = str(args[0])
+    try:
+        mask4 = v4_mask(text4)
+    except PatternError:
+        raise FetchError(f"converter 'ipmask': invalid IPv4 mask '{text4}'") from None
+    if len(args) < 2:
+        return (mask4,)
+    text6 = str(args[1])
+    if text6.isdigit() and int(text6) <= 128:
+        mask6 = ((1 << 128) - 1) ^ ((1 << (128 - int(text6))) - 1)
+    else:
+        parsed = parse_ip_sample(text6) if ":" in text6 else None
+        if parsed is None:
+            raise FetchError(f"converter 'ipmask': invalid IPv6 mask '{text6}'")
+        mask6 = parsed[1]
+    return (mask4, mask6)
+
+
 #: Converter keywords balancekit implements.
 CONVERTERS: dict[str, ConverterDef] = {
     c.name: c
@@ -497,6 +571,8 @@ CONVERTERS: dict[str, ConverterDef] = {
         ConverterDef("length", "str", "sint", _length),
         ConverterDef("not", "sint", "bool", _not),
         ConverterDef("bool", "sint", "bool", _bool),
+        ConverterDef("field", "str", "str", _field, ("int", "str", "int"), 2, _prepare_field),
+        ConverterDef("ipmask", "addr", "ipv4", _ipmask, ("str", "str"), 1, _prepare_ipmask),
     )
 }
 
@@ -616,6 +692,8 @@ def parse_sample_expr(text: str, *, fetch_name: str | None = None) -> SampleExpr
             raise FetchError(f"unknown converter '{cname}'{suggest(cname, CONVERTERS)}")
         raw, pos = _split_args(text, pos, cname)
         cargs = _check_args("converter", cname, conv.args, conv.required, raw)
+        if conv.prepare is not None:
+            cargs = conv.prepare(cargs)
         if not can_cast(cur_type, conv.in_type):
             raise FetchError(f"converter '{cname}' cannot be applied to a {cur_type} sample")
         steps.append((cast_function(cur_type, conv.in_type), conv.fn, cargs))

@@ -27,6 +27,7 @@ __all__ = [
     "parse_ip_sample",
     "parse_range",
     "str_to_int",
+    "v4_mask",
 ]
 
 #: Every `-m` method and the sample type the match consumes (pattern.c's
@@ -106,7 +107,8 @@ def parse_range(text: str) -> tuple[int | None, int | None]:
     return low, high
 
 
-def _v4_mask(text: str) -> int:
+def v4_mask(text: str) -> int:
+    """An IPv4 mask written as a length (`24`) or dotted (`255.255.255.0`)."""
     if "." in text:
         try:
             return int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
@@ -179,7 +181,7 @@ class IpSet:
                     if mask.isdigit() and int(mask) <= 32:
                         prefix: int | None = int(mask)
                     else:
-                        bits = _v4_mask(mask)
+                        bits = v4_mask(mask)
                         prefix = _contiguous_prefix(bits)
                         if prefix is None:
                             self._odd_v4.append((value & bits, bits))
