@@ -8,7 +8,9 @@ opened (proxy, stats, the three apps) is closed.
 from __future__ import annotations
 
 import collections
+import csv
 import http.client
+import io
 import json
 import os
 import re
@@ -112,6 +114,16 @@ def _wait_served(d: Demo) -> int:
     raise AssertionError("the demo proxy never answered:\n" + d.output)
 
 
+def _server_rows(d: Demo) -> dict[str, dict[str, str]]:
+    """The stats page's CSV rows of the demo's three servers, by name."""
+    csv_text = http_request(d.port("stats page"), "/stats;csv").text.lstrip("# ")
+    return {
+        row["svname"]: row
+        for row in csv.DictReader(io.StringIO(csv_text))
+        if row["pxname"] == "servers" and row["svname"].startswith("server")
+    }
+
+
 def test_default_demo_weighted_two_one_three_then_ctrl_c(demo) -> None:  # type: ignore[no-untyped-def]
     d = demo()
     assert "weighted round robin" in d.output
@@ -124,6 +136,17 @@ def test_default_demo_weighted_two_one_three_then_ctrl_c(demo) -> None:  # type:
         "Hello from Flask App 2!": 4,
         "Hello from Flask App 3!": 12,
     }
+    stats = http_request(d.port("stats page"), "/stats")
+    assert stats.status == 200 and "servers" in stats.text
+    rows: dict[str, dict[str, str]] = {}
+    for _ in range(200):  # the first checks are spread over `inter` (2 s)
+        rows = _server_rows(d)
+        if all(row["check_status"] for row in rows.values()):
+            break
+        threading.Event().wait(0.05)
+    assert sorted(rows) == ["server1", "server2", "server3"]
+    for row in rows.values():
+        assert row["check_status"] == "L4OK" and row["status"] == "UP", row
     ports = [d.port(label) for label in d.urls if label.startswith(("backend", "proxy", "stats"))]
     assert len(ports) == 5
     assert d.stop() == 0
