@@ -265,12 +265,6 @@ class Runtime:
             self.tcp_frontend(frontend), limits=self.limits, registry=self.registry
         )
         self.add_service(service)
-        for bind in frontend.binds:
-            if bind.ssl and bind.accept_proxy:
-                raise RunError(
-                    f"{_where(bind)}bind {bind.address}: 'accept-proxy' together with 'ssl' "
-                    "is not supported in mode tcp (use two proxies, or terminate TLS upstream)"
-                )
         for sock, bind in self.open_sockets(frontend):
             listener = Listener(accept_proxy=bind.accept_proxy, ssl=self.ssl_context(bind))
             await service.listen(sock, listener, BACKLOG)

@@ -475,6 +475,10 @@ class Session:
                     ssl=old.ssl,
                     sni=old.sni,
                 )
+            if self.listener.ssl is not None:
+                # `accept-proxy` + `ssl`: the TLS handshake starts after the header.
+                self._task = self.loop.create_task(self._start_tls(rest))
+                return
             if rest:
                 self._early.append(rest)
                 self.bytes_in += len(rest)
@@ -489,6 +493,55 @@ class Session:
             self._early_paused = True
             if self.client is not None:
                 self.client.pause_reading()
+
+    async def _start_tls(self, rest: bytes) -> None:
+        """TLS on a connection whose PROXY header was read in clear (`accept-proxy ssl`).
+
+        `loop.start_tls` cannot be handed bytes that were already read, but the
+        client's ClientHello may have come in the same segment as the header.
+        Both asyncio and uvloop install the TLS protocol and then schedule its
+        `connection_made` and `resume_reading` with `call_soon`; feeding the
+        leftover bytes two `call_soon`s later puts them right after those, before
+        any new read.
+        """
+        loop = self.loop
+        transport = self.client
+        context = self.listener.ssl
+        assert transport is not None and context is not None
+
+        def feed() -> None:
+            protocol: Any = transport.get_protocol()
+            view = memoryview(rest)
+            while view:
+                buffer = protocol.get_buffer(len(view))
+                size = min(len(buffer), len(view))
+                buffer[:size] = view[:size]
+                protocol.buffer_updated(size)
+                view = view[size:]
+
+        if rest:
+            loop.call_soon(loop.call_soon, feed)
+        try:
+            tls = await loop.start_tls(transport, self._cside, context, server_side=True)
+        except (OSError, ssl.SSLError, TimeoutError):
+            self.term = "CR"
+            self.close_now(log=False)
+            return
+        if tls is None or self.client_closed:
+            return
+        self._task = None
+        self.client = tls
+        tls.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
+        old = self.request
+        self.request = Request(
+            src=old.src,
+            src_port=old.src_port,
+            dst=old.dst,
+            dst_port=old.dst_port,
+            ssl=True,
+            sni=sni_of(tls.get_extra_info("ssl_object")),
+        )
+        self._inspect_or_route()
 
     def route(self) -> None:
         fe = self.service.frontend
@@ -1037,8 +1090,12 @@ class TcpService:
         """Serve `sock` (already bound and listening) with this frontend."""
         host, port = sock.getsockname()[:2]
         local = None if host in ("0.0.0.0", "::") else (_host((host, port)), int(port))
+        # With `accept-proxy`, TLS (if any) starts after the PROXY header: see _start_tls.
         server = await self.loop.create_server(
-            self.protocol_factory(listener, local), sock=sock, ssl=listener.ssl, backlog=backlog
+            self.protocol_factory(listener, local),
+            sock=sock,
+            ssl=None if listener.accept_proxy else listener.ssl,
+            backlog=backlog,
         )
         self.servers.append(server)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from pathlib import Path
 
 import pytest
 from l4_harness import Backend, CaptureLogger, LoopThread, Proxy, named, recv_all, wait_until
@@ -286,3 +287,60 @@ def test_sni_routing_without_terminating_tls_matches_haproxy(
         lt1.call(runtime.hard_stop)
     assert theirs in (b"shop", b"other")
     assert ours == theirs
+
+
+@pytest.mark.parametrize("version", ["send-proxy", "send-proxy-v2"])
+def test_tls_behind_haproxy_with_proxy_protocol(
+    lt: LoopThread, tmp_path: Path, version: str
+) -> None:
+    """`bind … ssl crt … accept-proxy` behind an L4 HAProxy (an NLB-style setup):
+    PROXY header in clear, then the client's TLS, terminated by us."""
+    import socket
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("app.test")
+    pem = tmp_path / "app.pem"
+    pem.write_bytes(
+        cert.private_key_pem.bytes() + b"".join(b.bytes() for b in cert.cert_chain_pems)
+    )
+    target = Backend(lt, named("behind-tls"))
+    logger = CaptureLogger()
+    fe = TcpFrontend(
+        "ours",
+        default_backend=TcpBackend(Pool("be", [Server("s1", target.address)]), timeout_connect=2),
+        logger=logger,
+        log_format="tcplog",
+    )
+    from balancekit_server.tls import server_context
+
+    proxy = Proxy(lt, fe, listeners=[Listener(accept_proxy=True, ssl=server_context(str(pem)))])
+    config = (
+        HAPROXY_HEAD
+        + f"""
+frontend hfe
+    bind {{listen:hfe}}
+    default_backend hbe
+
+backend hbe
+    server ours 127.0.0.1:{proxy.port} {version}
+"""
+    )
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    with HAProxy(config) as haproxy:
+        for _ in range(3):  # several sessions: the header and the hello often share a segment
+            with socket.socket() as raw:
+                raw.settimeout(10)
+                raw.bind(("127.0.0.9", 0))
+                raw.connect(("127.0.0.1", haproxy.port("hfe")))
+                client_port = raw.getsockname()[1]
+                with context.wrap_socket(raw, server_hostname="app.test") as tls:
+                    assert tls.recv(100) == b"behind-tls"
+            line = logger.wait_lines(1)[-1]
+            ours = TCPLOG.match(line)
+            assert ours is not None, line
+            assert (ours["ci"], int(ours["cp"]), ours["ft"]) == ("127.0.0.9", client_port, "ours~")
+            logger.lines.clear()

@@ -156,23 +156,3 @@ def test_a_port_in_use_is_a_clear_error(echo_backend: Backend) -> None:
     assert re.search(r"haproxy\.cfg:\d+: ", message)
     assert "Traceback" not in message
     taken.close()
-
-
-def test_accept_proxy_with_ssl_is_refused_with_its_line(
-    echo_backend: Backend, tmp_path: Path
-) -> None:
-    import trustme
-
-    cert = trustme.CA().issue_cert("x.test")
-    pem = tmp_path / "x.pem"
-    pem.write_bytes(
-        cert.private_key_pem.bytes() + b"".join(b.bytes() for b in cert.cert_chain_pems)
-    )
-    config = _config(echo_backend.address).replace(
-        "bind 127.0.0.1:0", f"bind 127.0.0.1:0 ssl crt {pem} accept-proxy"
-    )
-    with pytest.raises(RuntimeError) as failure:
-        ServerProcess(config)
-    assert re.search(
-        r"haproxy\.cfg:\d+: bind 127\.0\.0\.1:0: 'accept-proxy' together", str(failure.value)
-    )

@@ -194,3 +194,59 @@ def test_sni_of_a_terminated_connection_feeds_the_routing(
 
     assert fetch("www.shop.test") == b"shop"
     assert fetch("default.test") == b"default"
+
+
+def test_proxy_header_and_client_hello_in_one_segment(
+    lt: LoopThread, ca: trustme.CA, tmp_path: Path
+) -> None:
+    """`accept-proxy` + `ssl`: the bytes read with the header start the TLS handshake."""
+    from l4_harness import Proxy, named
+
+    from balancekit import Backend as Pool
+    from balancekit import Server
+    from balancekit_server.proxy_protocol import encode_v2
+    from balancekit_server.tcp import Listener, TcpBackend, TcpFrontend
+
+    backend = Backend(lt, named("inside"))
+    logger = CaptureLogger()
+    fe = TcpFrontend(
+        "fe",
+        default_backend=TcpBackend(Pool("be", [Server("s1", backend.address)])),
+        logger=logger,
+        log_format="tcplog",
+    )
+    context = server_context(str(_pem(ca, tmp_path / "p.pem", "p.test")))
+    proxy = Proxy(lt, fe, listeners=[Listener(accept_proxy=True, ssl=context)])
+
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = client.wrap_bio(incoming, outgoing, server_hostname="p.test")
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sock:
+        with contextlib.suppress(ssl.SSLWantReadError):
+            tls.do_handshake()
+        # One write: PROXY v2 header immediately followed by the ClientHello.
+        sock.sendall(encode_v2("10.1.2.3", 4567, "10.0.0.1", 443) + outgoing.read())
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                if outgoing.pending:
+                    sock.sendall(outgoing.read())
+                data = sock.recv(65536)
+                assert data, "the proxy closed during the handshake"
+                incoming.write(data)
+        if outgoing.pending:
+            sock.sendall(outgoing.read())
+        received = b""
+        while b"inside" not in received:
+            try:
+                received += tls.read(100)
+            except ssl.SSLWantReadError:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                incoming.write(data)
+    assert received == b"inside"
+    assert logger.wait_lines(1)[0].startswith("10.1.2.3:4567 ")
