@@ -524,11 +524,47 @@ def _field(value: Value, args: tuple[object, ...]) -> Value | None:
     return text[starts[first - 1] : ends[position - 1]]
 
 
+def _word(value: Value, args: tuple[object, ...]) -> Value | None:
+    """`word(index,delims[,count])`: like field() but runs of delimiters count as one.
+
+    An index past the last word gives an empty string, not "no sample" (as in
+    HAProxy's sample_conv_word); `count` words run to the end of the string
+    when there are fewer left.
+    """
+    text = str(value)
+    index, delims = cast(int, args[0]), str(args[1])
+    count = cast(int, args[2]) if len(args) > 2 else 1
+    spans: list[tuple[int, int]] = []
+    begin = None
+    for i, ch in enumerate(text):
+        if ch in delims:
+            if begin is not None:
+                spans.append((begin, i))
+                begin = None
+        elif begin is None:
+            begin = i
+    if begin is not None:
+        spans.append((begin, len(text)))
+    total = len(spans)
+    if index > 0:
+        if index > total:
+            return ""
+        last = index + count - 1
+        end = spans[last - 1][1] if count >= 1 and last <= total else len(text)
+        return text[spans[index - 1][0] : end]
+    position = total + index + 1
+    if position < 1:
+        return ""
+    first = position - count + 1
+    start = spans[first - 1][0] if count >= 1 and first >= 1 else 0
+    return text[start : spans[position - 1][1]]
+
+
 def _prepare_field(args: tuple[object, ...]) -> tuple[object, ...]:
     if args[0] == 0:
-        raise FetchError("converter 'field': Unexpected value 0 for index")
+        raise FetchError("converter 'field'/'word': Unexpected value 0 for index")
     if not args[1]:
-        raise FetchError("converter 'field': Empty separators list")
+        raise FetchError("converter 'field'/'word': Empty separators list")
     return args
 
 
@@ -572,6 +608,7 @@ CONVERTERS: dict[str, ConverterDef] = {
         ConverterDef("not", "sint", "bool", _not),
         ConverterDef("bool", "sint", "bool", _bool),
         ConverterDef("field", "str", "str", _field, ("int", "str", "int"), 2, _prepare_field),
+        ConverterDef("word", "str", "str", _word, ("int", "str", "int"), 2, _prepare_field),
         ConverterDef("ipmask", "addr", "ipv4", _ipmask, ("str", "str"), 1, _prepare_ipmask),
     )
 }
