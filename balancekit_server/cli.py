@@ -39,13 +39,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-q", dest="quiet", action="store_true", help="print no warnings")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes sharing the listeners (default: nbthread, else 1)",
+    )
+    parser.add_argument(
         "--demo",
         nargs="?",
         const="default",
         default=None,
         metavar="NAME",
         help="run a seed scenario: weighted (default), roundrobin, random, source, uri, acl, "
-        "tcp, l7 (see docs/quickstart.md)",
+        "tcp, l7, mysql (see docs/quickstart.md)",
     )
     parser.add_argument(
         "--port",
@@ -121,7 +128,9 @@ def _run_hook(result: LoadResult | None, args: argparse.Namespace) -> int:
         )
         return 1
     config = result.config if result is not None else None
-    status = runtime.run(config, files=list(args.files), demo=args.demo, quiet=args.quiet)
+    status = runtime.run(
+        config, files=list(args.files), demo=args.demo, quiet=args.quiet, workers=args.workers
+    )
     return int(status or 0)
 
 

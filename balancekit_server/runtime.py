@@ -424,6 +424,11 @@ def run(
             print("balancekit-server: --demo is not available in this build", file=sys.stderr)
             return 1
         return int(demo_mod.run(demo) or 0)
+    if files:
+        # Reloads (SIGUSR2/SIGHUP re-read `files`) and `--workers N`: H6's modules.
+        from balancekit_server import workers
+
+        return workers.run(config, files=files, quiet=quiet, workers=_.get("workers"))
     runtime = Runtime(config, quiet=quiet)
     try:
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
