@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import stat as stat_mod
 import time
@@ -94,6 +95,7 @@ class CommandProcessor:
         registry: Registry = REGISTRY,
         source: StatsSource | None = None,
         nbthread: int = 1,
+        worker: tuple[int, int] = (1, 1),
     ) -> None:
         if level not in LEVELS:
             raise ValueError(f"unknown CLI level '{level}'")
@@ -109,6 +111,7 @@ class CommandProcessor:
         self.registry = registry
         self.source = source or StatsSource(config, registry=registry, monitor=monitor)
         self.nbthread = nbthread
+        self.worker = worker
         self.interactive = False
         self.quit = False
 
@@ -241,7 +244,10 @@ def _cmd_user(p: CommandProcessor, words: list[str]) -> str:
 
 
 def _cmd_show_info(p: CommandProcessor, words: list[str]) -> str:
-    return "".join(f"{k}: {v}\n" for k, v in p.source.info(nbthread=p.nbthread))
+    info = p.source.info(nbthread=p.nbthread)
+    index, count = p.worker
+    fixed = {"Nbproc": str(count), "Process_num": str(index)}
+    return "".join(f"{k}: {fixed.get(k, v)}\n" for k, v in info)
 
 
 def _cmd_show_stat(p: CommandProcessor, words: list[str]) -> str:
@@ -478,6 +484,18 @@ def _tcp_address(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def unlink_if_ours(path: str, identity: tuple[int, int] | None) -> None:
+    """Remove a unix socket file only if it is still the one we created: after a
+    reload, a newer generation has bound a new socket at the same path."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if stat_mod.S_ISSOCK(st.st_mode) and (identity is None or (st.st_dev, st.st_ino) == identity):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
 class StatsService:
     """Every `stats socket` of a config, serving `CommandProcessor`s."""
 
@@ -499,9 +517,10 @@ class StatsService:
         )
         self.servers: list[asyncio.Server] = []
         self.addresses: list[str | tuple[str, int]] = []
-        self._paths: list[str] = []
+        self._paths: list[tuple[str, tuple[int, int]]] = []
         self._sessions: set[asyncio.Task[Any]] = set()
         self.timeout = config.global_.stats_timeout or 10.0
+        self.worker = (1, 1)  # (index, count) under `--workers`
 
     def __repr__(self) -> str:
         return f"<StatsService sockets={self.addresses} sessions={len(self._sessions)}>"
@@ -514,6 +533,7 @@ class StatsService:
             registry=self.registry,
             source=self.source,
             nbthread=self.nbthread,
+            worker=self.worker,
         )
 
     async def listen(self, spec: StatsSocket) -> None:
@@ -538,11 +558,15 @@ class StatsService:
             server = await asyncio.start_unix_server(handler(spec.level), path)
             if spec.mode is not None:
                 os.chmod(path, spec.mode)
-            self._paths.append(path)
+            st = os.stat(path)
+            self._paths.append((path, (st.st_dev, st.st_ino)))
             self.addresses.append(path)
         else:
             host, port = _tcp_address(spec.address)
-            server = await asyncio.start_server(handler(spec.level), host, port, reuse_address=True)
+            # SO_REUSEPORT: during a reload two generations listen for a moment.
+            server = await asyncio.start_server(
+                handler(spec.level), host, port, reuse_address=True, reuse_port=True
+            )
             sock = server.sockets[0]
             self.addresses.append(sock.getsockname()[:2])
         self.servers.append(server)
@@ -580,9 +604,8 @@ class StatsService:
     def stop_accepting(self) -> None:
         for server in self.servers:
             server.close()
-        for path in self._paths:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+        for path, identity in self._paths:
+            unlink_if_ours(path, identity)
         self._paths.clear()
 
     def kill(self) -> None:
@@ -606,14 +629,26 @@ async def start(runtime: Any) -> StatsService | None:
         config,
         monitor=getattr(runtime, "health", None),
         registry=getattr(runtime, "registry", None) or REGISTRY,
-        nbthread=config.global_.nbthread or 1,
+        nbthread=1,  # one event loop per process; see workers.py
     )
     with contextlib.suppress(AttributeError):
         runtime.stats = service
     from balancekit_server.stats_page import install
 
     install(runtime, service.source)  # stats pages and prometheus-exporter on HTTP frontends
+    from balancekit_server.workers import worker_identity
+
+    index, count = worker_identity()
+    service.worker = (index, count)
+    specs: list[StatsSocket] = []
     for spec in config.global_.stats_sockets:
+        if spec.is_unix and count > 1:
+            # Per-worker state: PATH.<n> is worker n; PATH itself is worker 1.
+            specs.append(dataclasses.replace(spec, address=f"{spec.address}.{index}"))
+            if index != 1:
+                continue
+        specs.append(spec)
+    for spec in specs:
         try:
             await service.listen(spec)
         except (OSError, ValueError) as exc:

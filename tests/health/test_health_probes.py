@@ -109,6 +109,7 @@ def test_server_closing_without_answer_is_invalid_response() -> None:
             task = asyncio.create_task(
                 probe(CheckSpec("127.0.0.1", port, kind="http", inter=2, http=HttpCheck()))
             )
+
             def serve_one() -> None:
                 conn, _ = listener.accept()
                 conn.recv(1024)

@@ -1,0 +1,299 @@
+"""Reload without losing a connection: SIGUSR2 / SIGHUP re-read the configuration.
+
+HAProxy reloads by starting a new process that inherits the listening sockets,
+then soft-stopping the old one.  balancekit does the same inside one process:
+
+1. the files given with `-f` are loaded again; a configuration that fails
+   (what `balancekit-server -c` would reject) is refused, logged as an ALERT,
+   and the running one keeps serving;
+2. a new `Runtime` starts on the *same* listening sockets (each runtime gets a
+   `dup()` of a socket kept in a `SocketPool`, so the kernel's accept queue is
+   never closed and no client is refused);
+3. the old runtime soft-stops: it stops accepting, finishes its in-flight HTTP
+   requests and TCP sessions on the old configuration, then its health checks
+   and stats sockets go away.  New connections use the new configuration.
+
+SIGUSR1 soft-stops and SIGTERM/SIGINT hard-stop whatever is running, old
+generations included, as in HAProxy.  Health state is not carried over (each
+generation starts with servers UP and re-checks them, HAProxy's default without
+`server-state-file`); the counters registry is per process and keeps counting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from balancekit.config import Bind, Config, ConfigErrors, Frontend, load
+from balancekit_server.counters import REGISTRY, Registry
+from balancekit_server.runtime import RunError, Runtime, new_event_loop, open_listener
+
+__all__ = ["ReloadableRuntime", "Reloader", "SocketPool", "serve"]
+
+
+def _say(level: str, message: str) -> None:
+    tag = {"alert": "[ALERT]   ", "warning": "[WARNING] "}.get(level, "[NOTICE]  ")
+    print(f"{tag} ({os.getpid()}) : {message}", file=sys.stderr, flush=True)
+
+
+def _key(bind: Bind) -> tuple[str, int, bool]:
+    return (bind.host, bind.port, bind.v6)
+
+
+class SocketPool:
+    """Listening sockets that outlive any one configuration generation.
+
+    `take(bind)` returns a new file descriptor (a `dup`) on the pooled socket,
+    binding it on first use; runtimes close their dups freely.  `keep(binds)`
+    closes pooled sockets the current configuration no longer uses.
+    """
+
+    def __init__(self, *, reuse_port: bool = False) -> None:
+        self.reuse_port = reuse_port
+        self._socks: dict[tuple[str, int, bool], socket.socket] = {}
+
+    def __repr__(self) -> str:
+        return f"<SocketPool {sorted(self._socks)}>"
+
+    def adopt(self, bind: Bind, sock: socket.socket) -> None:
+        """Use an already bound socket (inherited from a parent process) for `bind`."""
+        self._socks[_key(bind)] = sock
+
+    def take(self, bind: Bind) -> socket.socket:
+        sock = self._socks.get(_key(bind))
+        if sock is None:
+            sock = open_listener(bind, reuse_port=self.reuse_port)
+            self._socks[_key(bind)] = sock
+        return sock.dup()
+
+    def keep(self, binds: Sequence[Bind]) -> None:
+        wanted = {_key(b) for b in binds}
+        for key in [k for k in self._socks if k not in wanted]:
+            with contextlib.suppress(OSError):
+                self._socks.pop(key).close()
+
+    def close(self) -> None:
+        self.keep(())
+
+
+def _is_http(service: Any) -> bool:
+    return hasattr(service, "connections") and hasattr(service, "proxy")
+
+
+def _close_gently(service: Any, grace: float) -> None:
+    """Retire an HTTP frontend without a reset on any keep-alive connection.
+
+    Closing an idle keep-alive connection races with the client's next request
+    (a client such as wrk sees a read error).  Instead every connection answers
+    its next response with `Connection: close`, and only connections still idle
+    after `grace` seconds are closed.  This reaches into the L7 front end's
+    connection objects (`_close_after`); without it, the plain `stop_accepting()`
+    (close idle connections now) applies.
+    """
+    for server in getattr(service, "servers", ()):
+        server.close()
+    for conn in list(service.connections):
+        if not hasattr(conn, "_close_after"):
+            return
+        # The request in flight (if any) keeps its keep-alive answer; the next one closes.
+        conn._close_after = True
+    original = service.stop_accepting
+
+    def stop_accepting() -> None:
+        async def later() -> None:
+            await asyncio.sleep(grace)
+            original()
+
+        task = asyncio.get_running_loop().create_task(later())
+        _PENDING.add(task)
+        task.add_done_callback(_PENDING.discard)
+
+    service.stop_accepting = stop_accepting
+
+
+_PENDING: set[asyncio.Task[Any]] = set()
+
+
+class ReloadableRuntime(Runtime):
+    """A `Runtime` whose listeners come from a `SocketPool` shared across generations."""
+
+    def __init__(self, config: Config, pool: SocketPool, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.pool = pool
+
+    def open_sockets(self, frontend: Frontend) -> list[tuple[socket.socket, Bind]]:
+        opened = []
+        for bind in frontend.binds:
+            sock = self.pool.take(bind)
+            self._sockets.append(sock)
+            host, port = sock.getsockname()[:2]
+            self.addresses.setdefault(frontend.name, []).append((host, port))
+            opened.append((sock, bind))
+        return opened
+
+
+def _all_binds(config: Config) -> list[Bind]:
+    return [bind for frontend in config.frontends for bind in frontend.binds]
+
+
+class Reloader:
+    """Runs generations of `ReloadableRuntime`s for one set of config files."""
+
+    def __init__(
+        self,
+        files: Sequence[str],
+        config: Config,
+        *,
+        quiet: bool = False,
+        registry: Registry = REGISTRY,
+        pool: SocketPool | None = None,
+    ) -> None:
+        self.files = list(files)
+        self.config = config
+        self.quiet = quiet
+        self.registry = registry
+        self.pool = pool or SocketPool()
+        self.current: ReloadableRuntime | None = None
+        self.draining: set[ReloadableRuntime] = set()
+        self.generation = 0
+        self.reloads = 0
+        self.refused = 0
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.grace = 2.0  # seconds an old generation's idle keep-alive connections may stay
+
+    def __repr__(self) -> str:
+        return (
+            f"<Reloader generation={self.generation} draining={len(self.draining)} "
+            f"reloads={self.reloads} refused={self.refused}>"
+        )
+
+    def _runtime(self, config: Config) -> ReloadableRuntime:
+        return ReloadableRuntime(config, self.pool, registry=self.registry, quiet=self.quiet)
+
+    async def start(self) -> ReloadableRuntime:
+        runtime = self._runtime(self.config)
+        await runtime.start()
+        self.current = runtime
+        self.generation = 1
+        return runtime
+
+    async def reload(self) -> bool:
+        """Load the files again and switch to them; False (and an ALERT) when refused."""
+        async with self._lock:
+            try:
+                result = await asyncio.get_running_loop().run_in_executor(None, load, self.files)
+            except ConfigErrors as failure:
+                self.refused += 1
+                for error in failure.errors:
+                    _say("alert", f"{error}")
+                _say(
+                    "alert",
+                    f"Reload refused: the new configuration has {len(failure.errors)} "
+                    "error(s); the running configuration keeps serving.",
+                )
+                return False
+            except OSError as exc:
+                self.refused += 1
+                _say("alert", f"Reload refused: {exc}; the running configuration keeps serving.")
+                return False
+            new = self._runtime(result.config)
+            try:
+                await new.start()
+            except (RunError, OSError) as exc:
+                self.refused += 1
+                new.hard_stop()
+                _say("alert", f"Reload refused: {exc}; the running configuration keeps serving.")
+                return False
+            old, self.current = self.current, new
+            self.config = result.config
+            self.generation += 1
+            self.reloads += 1
+            if old is not None:
+                self._retire(old)
+            self.pool.keep(_all_binds(result.config))
+            if not self.quiet:
+                _say("notice", f"Reloaded configuration (generation {self.generation}).")
+            return True
+
+    def _retire(self, old: ReloadableRuntime) -> None:
+        """Soft-stop a generation: stop accepting, finish in-flight, then drop the rest."""
+        self.draining.add(old)
+        old.quiet = True
+        for service in old.services:
+            if _is_http(service):
+                _close_gently(service, self.grace)
+        old.soft_stop()
+
+        async def finish() -> None:
+            try:
+                await old.wait_stopped()
+            finally:
+                old.hard_stop()  # health checks, stats sessions: whatever is left
+                self.draining.discard(old)
+
+        task = asyncio.get_running_loop().create_task(finish())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def request_reload(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.reload())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def soft_stop(self) -> None:
+        if self.current is not None:
+            self.current.soft_stop()
+
+    def hard_stop(self) -> None:
+        for runtime in [*self.draining, self.current]:
+            if runtime is not None:
+                runtime.hard_stop()
+
+    def install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGUSR2, self.request_reload)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        loop.add_signal_handler(signal.SIGUSR1, self.soft_stop)
+        loop.add_signal_handler(signal.SIGTERM, self.hard_stop)
+        loop.add_signal_handler(signal.SIGINT, self.hard_stop)
+
+    async def serve(self) -> None:
+        """Start, handle signals, return once the current generation has stopped."""
+        await self.start()
+        self.install_signals()
+        while True:
+            runtime = self.current
+            assert runtime is not None
+            await runtime.wait_stopped()
+            async with self._lock:
+                if runtime is self.current:
+                    break
+        for old in list(self.draining):
+            with contextlib.suppress(Exception):
+                await old.wait_stopped()
+        self.pool.close()
+
+
+def serve(
+    config: Config,
+    *,
+    files: Sequence[str],
+    quiet: bool = False,
+    pool: SocketPool | None = None,
+) -> int:
+    """Run `config` with reload support until stopped; the process exit status."""
+    reloader = Reloader(files, config, quiet=quiet, pool=pool)
+    try:
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(reloader.serve())
+    except RunError as exc:
+        _say("alert", str(exc))
+        return 1
+    return 0
