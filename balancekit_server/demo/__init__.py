@@ -16,6 +16,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -24,6 +26,7 @@ from typing import Any, TextIO
 from balancekit.config import ConfigErrors, LoadResult, load_text
 
 from .apps import AppServers
+from .mariadb import DemoMariaDB
 
 __all__ = ["DEFAULT", "SCENARIOS", "Scenario", "build_config", "main", "run", "run_demo"]
 
@@ -55,6 +58,10 @@ class Scenario:
     try_lines: tuple[str, ...]
     example: str
     tls: bool = False
+    #: the proxy speaks this (the banner's address scheme); "mysql" for the database
+    proxy_scheme: str = "http"
+    #: start a throwaway MariaDB and hand its address to the config as MYSQL1
+    mariadb: bool = False
 
 
 _THREE = (("APP1", "app1"), ("APP2", "app2"), ("APP3", "app3"))
@@ -139,6 +146,19 @@ SCENARIOS: dict[str, Scenario] = {
             "l7-routing-ssl",
             tls=True,
         ),
+        Scenario(
+            "mysql",
+            "MySQL behind a TCP proxy with server maxconn 10 (Flask + HAProxy + MySQL)",
+            "mysql.cfg",
+            (("APP", "mysql"),),
+            (
+                "curl http://{APP}/todos       # the Flask app reads through the proxy",
+                "curl http://{APP}/sleep/1",
+            ),
+            "mysql",
+            proxy_scheme="mysql",
+            mariadb=True,
+        ),
     )
 }
 
@@ -156,10 +176,6 @@ ALIASES = {
 def resolve(name: str | None) -> Scenario:
     """The scenario called `name` (or an alias); ValueError listing the choices otherwise."""
     key = ALIASES.get(name or DEFAULT, name or DEFAULT)
-    if key == "mysql":
-        raise ValueError(
-            "the mysql scenario needs a MariaDB server; run examples/mysql/run.sh instead"
-        )
     try:
         return SCENARIOS[key]
     except KeyError:
@@ -231,18 +247,21 @@ def _make_certificate(directory: str) -> str:
 
 def banner(scenario: Scenario, apps: AppServers, env: Mapping[str, str]) -> str:
     host, _, port = env["LISTEN"].rpartition(":")
-    url = f"http://{env['LISTEN']}"
+    url = f"{scenario.proxy_scheme}://{env['LISTEN']}"
     tls_port = env.get("LISTEN_TLS", "").rpartition(":")[2]
     lines = [f"balancekit demo '{scenario.name}': {scenario.title}", ""]
+    if scenario.mariadb:
+        lines.append(f"  mariadb           mysql://{env['MYSQL1']}")
     for variable, _kind in scenario.apps:
-        lines.append(f"  backend {variable.lower():<9} http://{apps.address(variable)}")
+        label = "app" if scenario.mariadb else f"backend {variable.lower()}"
+        lines.append(f"  {label:<17} http://{apps.address(variable)}")
     lines.append(f"  proxy             {url}/")
     if scenario.tls:
         lines.append(f"  proxy (TLS)       https://{env['LISTEN_TLS']}/")
     lines.append(f"  stats page        http://{env['STATS']}/stats")
     lines += ["", "Try:"]
     lines += [
-        "  " + t.format(url=url, host=host, port=port, tls_port=tls_port)
+        "  " + t.format(url=url, host=host, port=port, tls_port=tls_port, **env)
         for t in scenario.try_lines
     ]
     lines += [
@@ -253,6 +272,22 @@ def banner(scenario: Scenario, apps: AppServers, env: Mapping[str, str]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _announce_when_listening(address: str, text: str, out: TextIO, timeout: float = 30) -> None:
+    """Print the banner once the proxy accepts connections, so what it says to try works.
+
+    The runtime blocks this thread's caller; if it fails to start, nothing is printed
+    (its own error says why).
+    """
+    host, _, port = address.rpartition(":")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex((host, int(port))) == 0:
+                print(text, file=out, flush=True)
+                return
+        time.sleep(0.05)
 
 
 Runner = Callable[[Any], int | None]
@@ -289,11 +324,16 @@ def run_demo(
         return 2
     workdir = tempfile.mkdtemp(prefix="balancekit-demo-")
     apps = AppServers(scenario.apps)
+    database: DemoMariaDB | None = None
     try:
-        apps.start()
-        env = {variable: apps.address(variable) for variable, _ in scenario.apps}
-        env["LISTEN"] = f"{host}:{listen_port}"
-        env["STATS"] = f"{host}:{stats}"
+        env = {"LISTEN": f"{host}:{listen_port}", "STATS": f"{host}:{stats}"}
+        env["STATS_SOCKET"] = os.path.join(workdir, "stats.sock")
+        if scenario.mariadb:
+            print("starting a throwaway MariaDB…", file=out, flush=True)
+            database = DemoMariaDB(workdir, _free_port(host)).start()
+            env["MYSQL1"] = database.address
+        apps.start(env)
+        env.update({variable: apps.address(variable) for variable, _ in scenario.apps})
         if scenario.tls:
             tls_port = _free_port(host)
             while tls_port in (listen_port, stats):
@@ -305,7 +345,12 @@ def run_demo(
         except ConfigErrors as failure:
             print(f"balancekit-server --demo: bad packaged config:\n{failure}", file=sys.stderr)
             return 1
-        print(banner(scenario, apps, env), file=out, flush=True)
+        announce = threading.Thread(
+            target=_announce_when_listening,
+            args=(env["LISTEN"], banner(scenario, apps, env), out),
+            daemon=True,
+        )
+        announce.start()
         try:
             status = (runner or _runtime_runner())(loaded.config)
         except KeyboardInterrupt:
@@ -316,6 +361,8 @@ def run_demo(
         return 1
     finally:
         apps.close()
+        if database is not None:
+            database.stop()
         shutil.rmtree(workdir, ignore_errors=True)
         print("balancekit demo stopped.", file=out, flush=True)
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -73,21 +74,53 @@ def _dynamic() -> Flask:
     return app
 
 
-#: app kind -> factory; a scenario lists (environment variable, kind) pairs.
-APPS: dict[str, Callable[[], Flask]] = {
-    "app1": lambda: _numbered(1),
-    "app2": lambda: _numbered(2),
-    "app3": lambda: _numbered(3),
-    "tcp": _tcp,
-    "acl_main": _acl_main,
-    "acl_form": _acl_form,
-    "static": _static,
-    "dynamic": _dynamic,
+def _mysql(env: Mapping[str, str]) -> Flask:
+    """The MySQL tutorial's app.py: SQLAlchemy + pymysql through the proxy at LISTEN."""
+    try:
+        from sqlalchemy import create_engine, text
+    except ImportError:
+        raise OSError(
+            "the mysql demo needs SQLAlchemy and PyMySQL: pip install sqlalchemy pymysql"
+        ) from None
+    engine = create_engine(
+        f"mysql+pymysql://haproxy_user:tester@{env['LISTEN']}", pool_size=1, pool_recycle=-1
+    )
+    app = Flask("mysql_app")
+
+    def todos() -> dict[str, Any]:
+        with engine.connect() as conn:
+            rows = conn.execute(text("select * from test.todos"))
+            return {str(r[0]): {"item": r[1], "status": r[2]} for r in rows}
+
+    def slow_query(s: str) -> dict[str, Any]:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT SLEEP(:s)"), {"s": float(s)})
+        return {"slept": s}
+
+    app.add_url_rule("/", "main", lambda: "Welcome!\n")
+    app.add_url_rule("/todos", "list_todos", todos)
+    app.add_url_rule("/sleep/<s>", "slow_query", slow_query)
+    return app
+
+
+Factory = Callable[[Mapping[str, str]], Flask]
+
+#: app kind -> factory (given the demo's addresses); a scenario lists (variable, kind) pairs.
+APPS: dict[str, Factory] = {
+    "app1": lambda env: _numbered(1),
+    "app2": lambda env: _numbered(2),
+    "app3": lambda env: _numbered(3),
+    "tcp": lambda env: _tcp(),
+    "acl_main": lambda env: _acl_main(),
+    "acl_form": lambda env: _acl_form(),
+    "static": lambda env: _static(),
+    "dynamic": lambda env: _dynamic(),
+    "mysql": _mysql,
 }
 
 
-def make_app(kind: str) -> Flask:
-    return APPS[kind]()
+def make_app(kind: str, env: Mapping[str, str] | None = None) -> Flask:
+    return APPS[kind](env or {})
 
 
 @dataclass
@@ -112,11 +145,12 @@ class AppServers:
         started = ", ".join(f"{n}={r.address}" for n, r in self.running.items())
         return f"<AppServers [{started}]>"
 
-    def start(self) -> AppServers:
+    def start(self, env: Mapping[str, str] | None = None) -> AppServers:
+        """Serve every app; `env` holds the demo's addresses for apps that need them."""
         # Flask/werkzeug log every request; the proxy's own log already shows them.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         for name, kind in self._wanted:
-            server = make_server("127.0.0.1", 0, make_app(kind), threaded=True)
+            server = make_server("127.0.0.1", 0, make_app(kind, env), threaded=True)
             thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
             thread.start()
             self.running[name] = _Running(name, server, thread)

@@ -47,7 +47,7 @@ class Demo:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         assert self._ready.wait(30), "demo printed no banner:\n" + self.output
-        self.urls = dict(re.findall(r"^\s+(\S+(?: \S+)?)\s+(https?://\S+?)/?$", self.output, re.M))
+        self.urls = dict(re.findall(r"^\s+(\S+(?: \S+)?)\s+(\w+://\S+?)/?$", self.output, re.M))
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -208,3 +208,16 @@ def test_demo_falls_back_to_a_free_port_when_8080_is_taken(demo) -> None:  # typ
         _wait_served(d)
         assert d.get("/")[1].startswith("Hello from Flask App ")
         assert d.stop() == 0
+
+
+@pytest.mark.mariadb
+def test_mysql_demo_reads_through_the_tcp_proxy_and_stops_mariadb(demo) -> None:  # type: ignore[no-untyped-def]
+    d = demo("mysql")
+    app = d.port("app")
+    todos = http_request(app, "/todos", timeout=30)
+    assert todos.status == 200
+    assert json.loads(todos.body)["1"] == {"item": "task1", "status": "pending"}
+    database = d.port("mariadb")
+    assert not _closed(database)
+    assert d.stop() == 0
+    assert _closed(database) and _closed(app)
