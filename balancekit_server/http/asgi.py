@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from .errors import ErrorPage
-from .headers import RawHeaders, connection_tokens
+from .headers import RawHeaders
 from .proxy import Exchange, HttpLogEntry, HttpProxy, Relay, RouterLike, logged_head_size
 from .upstream import UpstreamConnection
 
@@ -46,7 +46,6 @@ class _AsgiExchange(Exchange):
         self._aborted = False
         self._lost_cb: Callable[[], None] | None = None
         self.headers = [(bytes(n), bytes(v)) for n, v in scope.get("headers", ())]
-        self.tokens = connection_tokens(self.headers)
         self.method = scope.get("method", "GET").encode("latin-1")
         raw_path = scope.get("raw_path") or scope.get("path", "/").encode("utf-8")
         query = scope.get("query_string", b"")

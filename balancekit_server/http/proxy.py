@@ -87,36 +87,98 @@ class BackendSettings:
     errorfiles: Mapping[int, bytes] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class HttpLogEntry:
-    """Everything an `option httplog` line says about one request."""
+_LOG_FIELDS = (
+    "client_ip",
+    "client_port",
+    "request_date",
+    "frontend",
+    "backend",
+    "server",
+    "treq",
+    "tw",
+    "tc",
+    "tr",
+    "ta",
+    "status",
+    "bytes_read",
+    "request_line",
+    "termination",
+    "retries",
+    "redispatched",
+    "srv_queue",
+    "backend_queue",
+    "ssl",
+    "feconn",
+    "beconn",
+    "srv_conn",
+)
 
-    client_ip: str
-    client_port: int
-    request_date: float
-    frontend: str
-    backend: str
-    server: str | None
-    treq: int
-    tw: int
-    tc: int
-    tr: int
-    ta: int
-    status: int
-    bytes_read: int
-    request_line: str
-    termination: str = "--"
-    retries: int = 0
-    redispatched: bool = False
-    srv_queue: int = 0
-    backend_queue: int = 0
-    ssl: bool = False
-    feconn: int = 0
-    beconn: int = 0
-    srv_conn: int = 0
+
+class HttpLogEntry:
+    """Everything an `option httplog` line says about one request.
+
+    A plain slotted class rather than a dataclass: one is built per request, and
+    positional construction with defaults is the cheapest Python offers.
+    `as_kwargs()` feeds `balancekit_server.logs.format_httplog`.
+    """
+
+    __slots__ = _LOG_FIELDS
+
+    def __init__(
+        self,
+        client_ip: str,
+        client_port: int,
+        request_date: float,
+        frontend: str,
+        backend: str,
+        server: str | None = None,
+        treq: int = -1,
+        tw: int = -1,
+        tc: int = -1,
+        tr: int = -1,
+        ta: int = 0,
+        status: int = 0,
+        bytes_read: int = 0,
+        request_line: str = "",
+        termination: str = "--",
+        retries: int = 0,
+        redispatched: bool = False,
+        srv_queue: int = 0,
+        backend_queue: int = 0,
+        ssl: bool = False,
+        feconn: int = 0,
+        beconn: int = 0,
+        srv_conn: int = 0,
+    ) -> None:
+        self.client_ip = client_ip
+        self.client_port = client_port
+        self.request_date = request_date
+        self.frontend = frontend
+        self.backend = backend
+        self.server = server
+        self.treq = treq
+        self.tw = tw
+        self.tc = tc
+        self.tr = tr
+        self.ta = ta
+        self.status = status
+        self.bytes_read = bytes_read
+        self.request_line = request_line
+        self.termination = termination
+        self.retries = retries
+        self.redispatched = redispatched
+        self.srv_queue = srv_queue
+        self.backend_queue = backend_queue
+        self.ssl = ssl
+        self.feconn = feconn
+        self.beconn = beconn
+        self.srv_conn = srv_conn
 
     def as_kwargs(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: getattr(self, name) for name in _LOG_FIELDS}
+
+    def __repr__(self) -> str:
+        return f"HttpLogEntry({self.as_kwargs()!r})"
 
 
 class Exchange:
@@ -151,7 +213,8 @@ class Exchange:
     keep_alive: bool = True  # whether the client connection can serve another request
 
     def read_framing(self) -> bool:
-        """Set `content_length`/`chunked` from the headers; True if `Expect: 100-continue`.
+        """Set `content_length`/`chunked`/`tokens` from the headers (one pass); True if
+        `Expect: 100-continue`.
 
         The parser already rejected ambiguous framing (both headers, or two
         different lengths), so what is left here is unambiguous.
@@ -159,14 +222,18 @@ class Exchange:
         expect = False
         self.content_length = None
         self.chunked = False
+        tokens: set[bytes] = set()
         for name, value in self.headers:
             low = name.lower()
             if low == b"content-length":
                 self.content_length = int(value)
             elif low == b"transfer-encoding":
                 self.chunked = True
+            elif low == b"connection":
+                tokens.update(t.strip().lower() for t in value.split(b","))
             elif low == b"expect" and value.lower() == b"100-continue":
                 expect = True
+        self.tokens = tokens
         if self.chunked:
             self.content_length = None
         return expect
@@ -333,6 +400,7 @@ class _BackendState:
     forwardfor: ForwardFor | None
     counters: Any = None
     active: int = 0
+    timeout_server: float | None = None
 
 
 @dataclass(slots=True)
@@ -452,6 +520,7 @@ class HttpProxy:
                 errors=ErrorPages(errorfiles) if errorfiles else None,
                 forwardfor=getattr(settings, "forwardfor", None),
                 counters=(counters.backend(name) if counters is not None else None),
+                timeout_server=getattr(settings, "timeout_server", None),
             )
 
     def __repr__(self) -> str:
@@ -518,23 +587,11 @@ class HttpProxy:
         self.active += 1
         if self.fe_counters is not None:
             self.fe_counters.request()
-        return HttpLogEntry(
-            client_ip=ex.src,
-            client_port=ex.src_port,
-            request_date=ex.request_date,
-            frontend=self.name,
-            backend=self.name,
-            server=None,
-            treq=max(0, int((ex.t_head - ex.t_start) * 1000)),
-            tw=-1,
-            tc=-1,
-            tr=-1,
-            ta=0,
-            status=0,
-            bytes_read=0,
-            request_line="",  # filled in `_finish`, only when a log wants it
-            ssl=ex.ssl,
-        )
+        # request_line is filled in `_finish`, only when a log wants it
+        entry = HttpLogEntry(ex.src, ex.src_port, ex.request_date, self.name, self.name)
+        entry.treq = max(0, int((ex.t_head - ex.t_start) * 1000))
+        entry.ssl = ex.ssl
+        return entry
 
     def _finish(self, ex: Exchange, entry: HttpLogEntry) -> None:
         """Account and log one finished request (every path ends here once)."""
@@ -862,8 +919,7 @@ class HttpProxy:
             self.counters.server(state.backend.name, server.name).session_start()
         ex.set_producer(conn)
         ex.on_client_lost(relay.client_lost)
-        timeout = getattr(state.settings, "timeout_server", None)
-        conn.start(relay, plan.head, head_request=relay.head_request, timeout=timeout)
+        conn.start(relay, plan.head, head_request=relay.head_request, timeout=state.timeout_server)
         return now
 
     def _end_exchange(

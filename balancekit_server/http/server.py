@@ -23,7 +23,7 @@ from typing import Any, cast
 import httptools
 
 from .errors import ErrorPage
-from .headers import RawHeaders, connection_tokens
+from .headers import RawHeaders
 from .proxy import Exchange, HttpLogEntry, HttpProxy, Relay, logged_head_size
 from .upstream import UpstreamConnection
 
@@ -471,10 +471,8 @@ class HttpServerProtocol(asyncio.Protocol):
         )
         ex.ssl = self.ssl
         ex.sni = self._sni
-        tokens = connection_tokens(ex.headers)
-        ex.tokens = tokens
         ex.expect_continue = ex.read_framing()
-        ex.upgrade = parser.should_upgrade() and b"upgrade" in tokens
+        ex.upgrade = b"upgrade" in ex.tokens and parser.should_upgrade()
         ex.client_keep_alive = parser.should_keep_alive()
         ex.keep_alive = ex.client_keep_alive and not self._close_after
         if not ex.has_body:
