@@ -114,6 +114,15 @@ def _wait_served(d: Demo) -> int:
     raise AssertionError("the demo proxy never answered:\n" + d.output)
 
 
+def _curl(url: str) -> str:
+    """What a newcomer runs: curl, the body as it prints it."""
+    done = subprocess.run(
+        ["curl", "-sS", "--max-time", "10", url], capture_output=True, text=True, timeout=20
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def _server_rows(d: Demo) -> dict[str, dict[str, str]]:
     """The stats page's CSV rows of the demo's three servers, by name."""
     csv_text = http_request(d.port("stats page"), "/stats;csv").text.lstrip("# ")
@@ -130,7 +139,8 @@ def test_default_demo_weighted_two_one_three_then_ctrl_c(demo) -> None:  # type:
     served = _wait_served(d)
     for _ in range(6 - served):  # finish the first cycle of 2 + 1 + 3
         d.get("/")
-    total = collections.Counter(d.get("/")[1] for _ in range(6 * 4))
+    url = f"http://127.0.0.1:{d.port('proxy')}/"
+    total = collections.Counter(_curl(url) for _ in range(6 * 4))
     assert total == {
         "Hello from Flask App 1!": 8,
         "Hello from Flask App 2!": 4,
