@@ -179,6 +179,8 @@ class Limits:
             if self.admissible(session):
                 self._parked.remove(session)
                 session.parked = False
+                if session.client is not None and not session.client.is_closing():
+                    session.client.resume_reading()  # paused while parked
                 session.admit()
 
 

@@ -282,3 +282,27 @@ def test_tunnel_timeout_replaces_client_and_server_timeouts(lt1: LoopThread) -> 
         assert recv_all(sock) == b"hello"  # idle past `timeout tunnel`: closed
     assert _fields(logger.wait_lines(1)[0])["term"] == "cD"
     release.set()
+
+
+@pytest.mark.parametrize("where", ["global", "frontend"])
+def test_bytes_sent_while_parked_are_relayed_once_admitted(lt1: LoopThread, where: str) -> None:
+    from l4_harness import echo
+
+    backend = Backend(lt1, echo)
+    pool = Pool("be", [Server("s1", backend.address)], balance="roundrobin")
+    if where == "global":
+        proxy = _proxy(lt1, pool, limits=Limits(maxconn=1))
+    else:
+        proxy = _proxy(lt1, pool, fe_maxconn=1)
+    first = proxy.connect()
+    first.sendall(b"1")
+    assert first.recv(1) == b"1"
+    second = proxy.connect()
+    second.sendall(b"sent while parked")
+    wait_until(lambda: proxy.sessions() == 2, what="the second connection to be parked")
+    first.shutdown(socket.SHUT_WR)
+    assert recv_all(first) == b""
+    first.close()
+    second.shutdown(socket.SHUT_WR)
+    assert recv_all(second) == b"sent while parked"
+    second.close()
