@@ -448,3 +448,35 @@ def test_httplog_line(front: Any, named_backends: NamedBackends) -> None:
     assert line.endswith('"GET /a?b=c HTTP/1.1"')
     assert re.search(r" 200 \d+ - - ---- ", line)
     assert proxy.logs[-1].bytes_read > 2  # head counted too, as HAProxy's %B does
+
+
+def split_responses(data: bytes) -> list[bytes]:
+    """Bodies of consecutive Content-Length-framed responses on one connection."""
+    bodies = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+        bodies.append(rest[:length])
+        data = rest[length:]
+    return bodies
+
+
+def test_pipelined_requests_answered_in_order(fast: Any, named_backends: NamedBackends) -> None:
+    proxy = fast(to("app"), {"app": backend_of(named_backends)})
+    payload = b"".join(
+        b"GET /echo?n=%d HTTP/1.1\r\nHost: x\r\n%b\r\n" % (i, b"Connection: close\r\n" * (i == 2))
+        for i in range(3)
+    )
+    bodies = [json.loads(body) for body in split_responses(raw_exchange(proxy.port, payload))]
+    assert [b["path"] for b in bodies] == ["/echo?n=0", "/echo?n=1", "/echo?n=2"]
+    assert [b["server"] for b in bodies] == ["s1", "s2", "s3"]
+
+
+def test_http10_client_gets_close_delimited_or_length(
+    fast: Any, named_backends: NamedBackends
+) -> None:
+    proxy = fast(to("app"), {"app": backend_of(named_backends)})
+    data = raw_exchange(proxy.port, b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+    response = parse_response(data)
+    assert (response.status, response.body) == (200, b"s1")
+    assert (response.header("connection") or "").lower() == "close"
