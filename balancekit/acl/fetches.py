@@ -14,6 +14,7 @@ for sint, `bool` for bool, `(version, int)` for addresses.
 from __future__ import annotations
 
 import difflib
+import re
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -560,6 +561,89 @@ def _word(value: Value, args: tuple[object, ...]) -> Value | None:
     return text[start : spans[position - 1][1]]
 
 
+def _regsub(value: Value, args: tuple[object, ...]) -> Value | None:
+    """`regsub(regex,subst[,flags])`: HAProxy's sample_conv_regsub, step by step.
+
+    Without `g` only the first match is replaced.  An empty match copies the
+    next character and moves on, as HAProxy does, so `regsub(x*,-,g)` on "ab"
+    gives "-a-b-".
+    """
+    regex = cast(re.Pattern[str], args[0])
+    subst, glob = str(args[1]), bool(args[2])
+    text = str(value)
+    out: list[str] = []
+    pos, first = 0, True
+    while True:
+        found = regex.search(text, pos) if glob or first else None
+        if found is None:
+            out.append(text[pos:])
+            break
+        out.append(text[pos : found.start()])
+        out.append(_expand(subst, found))
+        if pos >= len(text):
+            break
+        if found.end() == pos:  # empty match at the search start
+            out.append(text[pos])
+            pos += 1
+        else:
+            pos = found.end()
+        first = False
+    return "".join(out)
+
+
+def _expand(subst: str, found: re.Match[str]) -> str:
+    """exp_replace(): `\\N` is group N (empty if unset), `\\xHH` a byte, `\\c` is c."""
+    out: list[str] = []
+    i = 0
+    while i < len(subst):
+        ch = subst[i]
+        if ch != "\\":
+            out.append(ch)
+            i += 1
+            continue
+        nxt = subst[i + 1]
+        if nxt.isdigit():
+            number = int(nxt)
+            group = found.group(number) if number <= (found.re.groups or 0) else None
+            out.append(group or "")
+            i += 2
+        elif nxt == "x":
+            out.append(chr(int(subst[i + 2 : i + 4], 16)))
+            i += 4
+        else:
+            out.append(nxt)
+            i += 2
+    return "".join(out)
+
+
+def _prepare_regsub(args: tuple[object, ...]) -> tuple[object, ...]:
+    pattern, subst = str(args[0]), str(args[1])
+    flags = str(args[2]) if len(args) > 2 else ""
+    bad = next((f for f in flags if f not in "ig"), None)
+    if bad is not None:
+        raise FetchError(
+            f"converter 'regsub': invalid regex flag '{bad}', only 'i' and 'g' are supported"
+        )
+    try:
+        regex = re.compile(pattern, re.IGNORECASE if "i" in flags else 0)
+    except re.error as exc:
+        raise FetchError(f"converter 'regsub': regex '{pattern}' is invalid: {exc}") from None
+    i = 0
+    while i < len(subst):  # check_replace_string()
+        if subst[i] == "\\":
+            nxt = subst[i + 1 : i + 2]
+            hexa = subst[i + 2 : i + 4]
+            if not nxt or (
+                nxt == "x"
+                and (len(hexa) < 2 or any(c not in "0123456789abcdefABCDEF" for c in hexa))
+            ):
+                raise FetchError(f"converter 'regsub': invalid replacement string '{subst}'")
+            i += 4 if nxt == "x" else 2
+        else:
+            i += 1
+    return (regex, subst, "g" in flags)
+
+
 def _prepare_field(args: tuple[object, ...]) -> tuple[object, ...]:
     if args[0] == 0:
         raise FetchError("converter 'field'/'word': Unexpected value 0 for index")
@@ -610,6 +694,7 @@ CONVERTERS: dict[str, ConverterDef] = {
         ConverterDef("field", "str", "str", _field, ("int", "str", "int"), 2, _prepare_field),
         ConverterDef("word", "str", "str", _word, ("int", "str", "int"), 2, _prepare_field),
         ConverterDef("ipmask", "addr", "ipv4", _ipmask, ("str", "str"), 1, _prepare_ipmask),
+        ConverterDef("regsub", "str", "str", _regsub, ("str", "str", "str"), 2, _prepare_regsub),
     )
 }
 
@@ -667,15 +752,44 @@ def _split_name(text: str, pos: int) -> tuple[str, int]:
     return text[pos:end], end
 
 
+_ARG_ESCAPES = {"\\": "\\", " ": " ", '"': '"', "'": "'", "r": "\r", "n": "\n", "t": "\t"}
+
+
 def _split_args(text: str, pos: int, owner: str) -> tuple[list[str], int]:
-    """Arguments in `(…)` at `pos`, comma-separated; returns them and the index after `)`."""
+    """Arguments in `(…)` at `pos`; returns them and the index after `)`.
+
+    As HAProxy's make_arg_list: `,` separates and `)` ends the list except
+    inside '…' or "…" (the quotes are removed), and outside single quotes a
+    backslash escapes `\\ ' " space` and means CR/LF/TAB before `r n t`.
+    """
     if pos >= len(text) or text[pos] != "(":
         return [], pos
-    close = text.find(")", pos)
-    if close < 0:
-        raise FetchError(f"missing closing ')' after arguments to '{owner}'")
-    inner = text[pos + 1 : close]
-    return (inner.split(",") if inner else []), close + 1
+    args: list[str] = []
+    current: list[str] = []
+    squote = dquote = False
+    i = pos + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == '"' and not squote:
+            dquote = not dquote
+        elif ch == "'" and not dquote:
+            squote = not squote
+        elif ch == "\\" and not squote and i + 1 < len(text):
+            escaped = _ARG_ESCAPES.get(text[i + 1])
+            if escaped is None:
+                current.append(ch)
+            else:
+                current.append(escaped)
+                i += 1
+        elif not squote and not dquote and ch in ",)":
+            args.append("".join(current))
+            current = []
+            if ch == ")":
+                return ([] if args == [""] else args), i + 1
+        else:
+            current.append(ch)
+        i += 1
+    raise FetchError(f"missing closing ')' after arguments to '{owner}'")
 
 
 def _check_args(
