@@ -18,6 +18,7 @@ from core_differential import (  # noqa: E402
     replay_haproxy,
     save_golden,
 )
+from core_inflight import CASES, HoldBackends, inflight_config, record_inflight  # noqa: E402
 from core_scenarios import all_scenarios  # noqa: E402
 
 from support.backends import NamedBackends  # noqa: E402
@@ -37,6 +38,12 @@ def main() -> None:
             scenario.answers = replay_haproxy(hp, scenario)
     save_golden("haproxy_2.6_balance", scenarios)
     print(f"recorded {len(scenarios)} scenarios")
+    with (
+        HoldBackends(["A", "B", "C"]) as holders,
+        HAProxy(inflight_config(holders)) as hp,
+    ):
+        record_inflight(hp, holders)
+    print(f"recorded {len(CASES)} in-flight cases")
 
 
 if __name__ == "__main__":

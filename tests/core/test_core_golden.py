@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from core_differential import Scenario, first_difference, load_golden, replay_model
+from core_inflight import CASES, Case, load_inflight_golden, replay_model_only
 from core_scenarios import all_scenarios
 
 RECORDED = load_golden("haproxy_2.6_balance")
@@ -24,3 +25,9 @@ def test_golden_file_matches_the_generated_scenarios() -> None:
         assert golden.requests == scenario.requests, scenario.id
         assert golden.actions == scenario.actions, scenario.id
         assert golden.servers == scenario.servers, scenario.id
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_recorded_in_flight_choices(case: Case) -> None:
+    """Leases (maxconn, queues, leastconn loads) against HAProxy's recorded choices."""
+    assert replay_model_only(case) == load_inflight_golden()[case.id]
