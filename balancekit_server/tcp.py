@@ -807,7 +807,9 @@ class Session:
             self._close_both()
         elif self.server is not None and self._fin_timeouts():
             self._arm_timer()  # half-closed: client-fin/server-fin may be shorter
-        return True
+        # Keep a TCP transport open for the other direction; a TLS one cannot half-close
+        # (and asyncio warns when asked to), so let it close after its buffer is flushed.
+        return not (client and self.listener.ssl is not None)
 
     @staticmethod
     def _shut(transport: asyncio.Transport) -> None:

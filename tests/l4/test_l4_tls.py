@@ -250,3 +250,32 @@ def test_proxy_header_and_client_hello_in_one_segment(
                 incoming.write(data)
     assert received == b"inside"
     assert logger.wait_lines(1)[0].startswith("10.1.2.3:4567 ")
+
+
+def test_tls_client_closing_first_is_quiet_and_complete(
+    lt: LoopThread, ca: trustme.CA, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A TLS client that sends close_notify first: the session ends, nothing is warned."""
+    from l4_harness import Proxy, wait_until
+
+    from balancekit import Backend as Pool
+    from balancekit import Server
+    from balancekit_server.tcp import Listener, TcpBackend, TcpFrontend
+
+    backend = Backend(lt, echo)
+    fe = TcpFrontend("fe", default_backend=TcpBackend(Pool("be", [Server("s1", backend.address)])))
+    context = server_context(str(_pem(ca, tmp_path / "q.pem", "q.test")))
+    proxy = Proxy(lt, fe, listeners=[Listener(ssl=context)])
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    with caplog.at_level("WARNING", logger="asyncio"):
+        for _ in range(3):
+            raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
+            tls = client.wrap_socket(raw, server_hostname="q.test")
+            tls.sendall(b"ping")
+            assert tls.recv(4) == b"ping"
+            with contextlib.suppress(ssl.SSLError, OSError):
+                tls.unwrap()  # close_notify
+            raw.close()
+        wait_until(lambda: proxy.sessions() == 0, what="the TLS sessions to end")
+    assert not [r for r in caplog.records if "eof_received" in r.getMessage()]
