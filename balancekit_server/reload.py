@@ -162,6 +162,7 @@ class Reloader:
         self.current: ReloadableRuntime | None = None
         self.draining: set[ReloadableRuntime] = set()
         self.generation = 0
+        self.stopping = False
         self.reloads = 0
         self.refused = 0
         self._lock = asyncio.Lock()
@@ -203,6 +204,8 @@ class Reloader:
                 self.refused += 1
                 _say("alert", f"Reload refused: {exc}; the running configuration keeps serving.")
                 return False
+            if self.stopping:
+                return False
             new = self._runtime(result.config)
             try:
                 await new.start()
@@ -243,18 +246,25 @@ class Reloader:
         task.add_done_callback(self._tasks.discard)
 
     def request_reload(self) -> None:
+        if self.stopping:
+            return
         task = asyncio.get_running_loop().create_task(self.reload())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     def soft_stop(self) -> None:
+        """SIGUSR1: the listeners close now (new clients are refused), live sessions finish."""
+        self.stopping = True
         if self.current is not None:
             self.current.soft_stop()
+        self.pool.close()
 
     def hard_stop(self) -> None:
+        self.stopping = True
         for runtime in [*self.draining, self.current]:
             if runtime is not None:
                 runtime.hard_stop()
+        self.pool.close()
 
     def install_signals(self) -> None:
         loop = asyncio.get_running_loop()
