@@ -211,6 +211,7 @@ class Case:
     #: ("open", id[, query]) or ("release", id)
     steps: list[tuple[str, ...]]
     hash_type: str | None = None
+    hash_balance_factor: int = 0
     queries: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -225,6 +226,8 @@ class Case:
         ]
         if self.hash_type:
             lines.append(f"    hash-type {self.hash_type}")
+        if self.hash_balance_factor:
+            lines.append(f"    hash-balance-factor {self.hash_balance_factor}")
         for name, weight, maxconn in self.servers:
             lines.append(
                 f"    server {name} {backends.address(name)} weight {weight} maxconn {maxconn}"
@@ -237,7 +240,11 @@ class Case:
             for i, (name, w, m) in enumerate(self.servers)
         ]
         return balancekit.Backend(
-            self.proxy, servers, balance=self.balance, hash_type=self.hash_type
+            self.proxy,
+            servers,
+            balance=self.balance,
+            hash_type=self.hash_type,
+            hash_balance_factor=self.hash_balance_factor,
         )
 
 
@@ -307,6 +314,18 @@ CASES = [
         + [("open", "8", "k=2"), ("open", "9", "k=3")]
         + releases(1, 2, 3, 4, 5, 6, 7, 8, 9),
         hash_type="map-based",
+    ),
+    Case(
+        "bounded_loads",
+        "url_param k",
+        [("A", 1, 0), ("B", 2, 0), ("C", 1, 0)],
+        [("open", str(i), "k=hot") for i in range(1, 9)]
+        + [("open", str(i), f"k={i}") for i in range(9, 13)]
+        + releases(2, 3, 9)
+        + [("open", str(i), "k=hot") for i in range(13, 17)]
+        + releases(1, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16),
+        hash_type="consistent",
+        hash_balance_factor=125,
     ),
 ]
 
