@@ -35,6 +35,13 @@ MAX_SWITCHES = 12
 STEPS_PER_PICK = 8
 #: clean live picks to wait, after a change, before precomputing again.
 START_AFTER = 8
+#: above this total effective weight (16 x the sum of weights, i.e. a sum of
+#: weights of 8,192) the order is not precomputed: it would take too long and too
+#: much memory, and picks step the model live (a few µs each).
+PRECOMPUTE_MAX_WEIGHT = 1 << 17
+#: at most this many snapshots per precomputed order (replay cost is its length
+#: divided by this).
+MAX_CHECKPOINTS = 32
 
 _Schedule = tuple[list[Member], int, dict[int, Snapshot]]
 
@@ -114,7 +121,7 @@ class RoundRobin(Algorithm):
         seen: dict[tuple[int, ...], int] = {}
         switches = 0
         limit = 64 * max(self.tot_weight, 1) + 1024
-        every = max(CHECKPOINT, len(members))
+        every = max(CHECKPOINT, len(members), 3 * self.tot_weight // MAX_CHECKPOINTS)
         while len(order) < limit:
             for _ in range(STEPS_PER_PICK):
                 if len(order) % every == 0:
@@ -136,6 +143,8 @@ class RoundRobin(Algorithm):
             yield None
 
     def _advance_precomputation(self) -> None:
+        if self.tot_weight > PRECOMPUTE_MAX_WEIGHT:
+            return
         if self._ahead is None:
             self._ahead = self._precompute(self.model.clone())
             self._ahead_since = 0
