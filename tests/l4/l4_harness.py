@@ -173,6 +173,8 @@ class Backend:
                 await handler(reader, writer)
             except (ConnectionError, OSError):
                 pass
+            except asyncio.CancelledError:
+                pass  # loop shutdown: end quietly (asyncio's streams log cancelled handlers)
             finally:
                 self.active -= 1
                 if not writer.is_closing():
