@@ -67,6 +67,8 @@ class Scenario:
     #: servers whose address refuses connections: HAProxy retries once with
     #: `option redispatch`, avoiding the failed server (the model: pick(avoid=...)).
     dead: list[str] = field(default_factory=list)
+    #: extra proxy lines, e.g. "option allbackups"
+    options: list[str] = field(default_factory=list)
 
     @property
     def proxy(self) -> str:
@@ -79,6 +81,7 @@ class Scenario:
             lines.append(f"    hash-type {self.hash_type}")
         if self.dead:
             lines += ["    retries 1", "    option redispatch"]
+        lines += [f"    {option}" for option in self.options]
         for name, weight, extra in self.servers:
             address = refused if name in self.dead else backends.address(name)
             lines.append(f"    server {name} {address} weight {weight} {extra}".rstrip())
@@ -95,6 +98,7 @@ class Scenario:
         requests = [Req.from_row(row) for row in data["requests"]]  # type: ignore[attr-defined]
         return cls(
             dead=list(data.get("dead", [])),  # type: ignore[attr-defined,call-overload]
+            options=list(data.get("options", [])),  # type: ignore[attr-defined,call-overload]
             id=str(data["id"]),
             balance=str(data["balance"]),
             hash_type=data["hash_type"],  # type: ignore[arg-type]
@@ -185,7 +189,11 @@ def model_backend(scenario: Scenario) -> balancekit.Backend:
         for i, (name, weight, extra) in enumerate(scenario.servers)
     ]
     return balancekit.Backend(
-        scenario.proxy, servers, balance=scenario.balance, hash_type=scenario.hash_type
+        scenario.proxy,
+        servers,
+        balance=scenario.balance,
+        hash_type=scenario.hash_type,
+        allbackups="option allbackups" in scenario.options,
     )
 
 

@@ -238,5 +238,43 @@ def redispatch_scenarios() -> list[Scenario]:
     return out
 
 
+def allbackups_scenarios() -> list[Scenario]:
+    """`option allbackups`: with every active server down, all backups share the load."""
+    actions = {
+        10: ["set server {px}/A state maint", "set server {px}/B state maint"],
+        50: ["set server {px}/D state maint"],
+        70: ["set server {px}/D state ready"],
+        90: ["set server {px}/B state ready"],
+    }
+    backups = {"C": "backup", "D": "backup", "E": "backup"}
+    out = []
+    for balance, hash_type, requests in [
+        ("roundrobin", None, _plain(110)),
+        ("static-rr", None, _plain(110)),
+        ("leastconn", None, _plain(110)),
+        ("uri", "consistent", uri_requests(random.Random(11), 110)),
+        ("uri", "map-based", uri_requests(random.Random(11), 110)),
+    ]:
+        short = balance.replace("-", "") + ("" if hash_type is None else f"_{hash_type[:3]}")
+        out.append(
+            Scenario(
+                f"allbck_{short}",
+                balance,
+                hash_type,
+                _servers("2:1:3:1:2", backups),
+                requests,
+                actions=actions,
+                options=["option allbackups"],
+            )
+        )
+    return out
+
+
 def all_scenarios() -> list[Scenario]:
-    return round_robin_scenarios() + conn_scenarios() + hash_scenarios() + redispatch_scenarios()
+    return (
+        round_robin_scenarios()
+        + conn_scenarios()
+        + hash_scenarios()
+        + redispatch_scenarios()
+        + allbackups_scenarios()
+    )
