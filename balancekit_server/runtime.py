@@ -433,7 +433,8 @@ def run(
     try:
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
             runner.run(runtime.serve())
-    except RunError as exc:
+    except (RunError, OSError, ValueError) as exc:
+        # A config that loaded but cannot run: one line, no traceback.
         print(f"[ALERT]    ({os.getpid()}) : {exc}", file=sys.stderr)
         return 1
     return 0
