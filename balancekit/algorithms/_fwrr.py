@@ -102,6 +102,13 @@ class FwrrModel:
         #: otherwise the committed ones, so a replay after a change replays the past.
         self._changing = False
 
+    def __repr__(self) -> str:
+        act = self.groups[0]
+        return (
+            f"<FwrrModel act={self.srv_act} bck={self.srv_bck} curr_pos={act.curr_pos} "
+            f"curr_weight={act.curr_weight} next_weight={act.next_weight}>"
+        )
+
     # -- snapshots -------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
