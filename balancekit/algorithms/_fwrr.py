@@ -315,7 +315,11 @@ class FwrrModel:
         self._commit(i)
 
     def update(self, i: int) -> None:
-        """fwrr_update_server_weight: any change of state or effective weight."""
+        """fwrr_update_server_weight: any change of state or effective weight.  Like
+        HAProxy (srv_lb_status_changed), nothing moves when neither changed."""
+        member = self.members[i]
+        if self.cur_usable[i] == member.usable and self.cur_ew[i] == member.eweight:
+            return
         self._changing = True
         try:
             self._update(i)

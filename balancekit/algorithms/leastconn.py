@@ -55,6 +55,7 @@ class LeastConn(Algorithm):
         self.trees = (_Tree(), _Tree())
         self._key: dict[Member, int] = {}
         self._cur_usable = [False] * len(self.members)
+        self._cur_ew = [0] * len(self.members)
 
     def _compute_key(self, member: Member) -> int:
         inflight = member.inflight + len(member.queue)
@@ -77,11 +78,17 @@ class LeastConn(Algorithm):
         self._key = {}
         for member in self.members:
             self._cur_usable[member.index] = member.usable
+            self._cur_ew[member.index] = member.eweight
             if member.usable:
                 self._queue(member)
 
     def update(self, member: Member) -> None:
-        """fwlc_set_server_status_up/down and fwlc_update_server_weight."""
+        """fwlc_set_server_status_up/down and fwlc_update_server_weight; nothing moves
+        when neither usability nor effective weight changed (srv_lb_status_changed)."""
+        i = member.index
+        if self._cur_usable[i] == member.usable and self._cur_ew[i] == member.eweight:
+            return
+        self._cur_ew[i] = member.eweight
         self.recount()
         self._dequeue(member)
         if member.usable:

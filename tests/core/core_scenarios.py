@@ -102,6 +102,20 @@ def round_robin_scenarios() -> list[Scenario]:
     return out
 
 
+def noop_scenarios() -> list[Scenario]:
+    """Runtime commands that change nothing (ready when ready, the same weight) must
+    not disturb the order, as HAProxy's srv_lb_status_changed() ensures."""
+    noop = {
+        k: ["set server {px}/A state ready", "set server {px}/B weight 2"] for k in (5, 11, 17, 30)
+    }
+    noop[23] = ["set server {px}/C state maint", "set server {px}/C state drain"]
+    noop[24] = ["set server {px}/C state ready"]
+    return [
+        Scenario(f"noop_{balance}", balance, None, _servers("3:2:1"), _plain(50), actions=noop)
+        for balance in ("roundrobin", "leastconn", "static-rr")
+    ]
+
+
 def conn_scenarios() -> list[Scenario]:
     """leastconn and first, one request at a time: leastconn then rotates through
     idle servers (a server moves behind its equals each time its count changes)."""
@@ -277,4 +291,5 @@ def all_scenarios() -> list[Scenario]:
         + hash_scenarios()
         + redispatch_scenarios()
         + allbackups_scenarios()
+        + noop_scenarios()
     )
