@@ -24,6 +24,7 @@ __all__ = [
     "RawHeaders",
     "apply_edits",
     "connection_tokens",
+    "hop_name",
     "split_response_headers",
     "strip_hop_by_hop",
 ]
@@ -53,26 +54,44 @@ def connection_tokens(headers: Iterable[tuple[bytes, bytes]]) -> set[bytes]:
     return tokens
 
 
+_CONNECTION_OPTIONS = frozenset({b"close", b"keep-alive", b"upgrade", b""})
+_MISS = b"?"
+_HOP_CACHE: dict[bytes, bytes | None] = {}
+
+
+def hop_name(name: bytes) -> bytes | None:
+    """The lower-cased name if `name` is a hop-by-hop header, else None.
+
+    Header names repeat from request to request, so answers are cached by the
+    name as received (bounded, so odd clients cannot grow it without limit).
+    """
+    found = _HOP_CACHE.get(name, _MISS)
+    if found is not _MISS:
+        return found
+    low = name.lower()
+    hop = low if low in HOP_BY_HOP or low.startswith(b"proxy-") else None
+    if len(_HOP_CACHE) < 4096:
+        _HOP_CACHE[name] = hop
+    return hop
+
+
 def strip_hop_by_hop(
     headers: Iterable[tuple[bytes, bytes]], tokens: set[bytes], *, keep_upgrade: bool = False
 ) -> RawHeaders:
-    """Copy `headers` without hop-by-hop ones (framing headers included).
-
-    `tokens` are the `Connection` tokens, computed once by the caller who also
-    needs them for keep-alive decisions.
-    """
+    """Copy `headers` without hop-by-hop ones (framing headers included) and
+    without the headers the `Connection` header names (`tokens`, lower case)."""
     out: RawHeaders = []
+    cache = _HOP_CACHE
     for name, value in headers:
-        low = name.lower()
-        if low in HOP_BY_HOP or low in tokens or low.startswith(b"proxy-"):
-            if keep_upgrade and low == b"upgrade":
-                out.append((name, value))
-            continue
-        out.append((name, value))
+        hop = cache.get(name, _MISS)
+        if hop is _MISS:
+            hop = hop_name(name)
+        if hop is None or (keep_upgrade and hop == b"upgrade"):
+            out.append((name, value))
+    listed = tokens - _CONNECTION_OPTIONS if tokens else None
+    if listed:
+        out = [(n, v) for n, v in out if n.lower() not in listed]
     return out
-
-
-_CONNECTION_OPTIONS = frozenset({b"close", b"keep-alive", b"upgrade", b""})
 
 
 def split_response_headers(
@@ -84,21 +103,23 @@ def split_response_headers(
     length: bytes | None = None
     encoded = False
     listed: set[bytes] | None = None
+    cache = _HOP_CACHE
     for name, value in headers:
-        low = name.lower()
-        if low in HOP_BY_HOP or low.startswith(b"proxy-"):
-            if low == b"content-length":
-                length = value
-            elif low == b"transfer-encoding":
-                encoded = True
-            elif low == b"connection":
-                tokens = {t.strip().lower() for t in value.split(b",")} - _CONNECTION_OPTIONS
-                if tokens:
-                    listed = tokens if listed is None else listed | tokens
-            elif keep_upgrade and low == b"upgrade":
-                out.append((name, value))
-            continue
-        out.append((name, value))
+        hop = cache.get(name, _MISS)
+        if hop is _MISS:
+            hop = hop_name(name)
+        if hop is None:
+            out.append((name, value))
+        elif hop == b"content-length":
+            length = value
+        elif hop == b"transfer-encoding":
+            encoded = True
+        elif hop == b"connection":
+            tokens = {t.strip().lower() for t in value.split(b",")} - _CONNECTION_OPTIONS
+            if tokens:
+                listed = tokens if listed is None else listed | tokens
+        elif keep_upgrade and hop == b"upgrade":
+            out.append((name, value))
     if listed:
         out = [(n, v) for n, v in out if n.lower() not in listed]
     return out, length, encoded

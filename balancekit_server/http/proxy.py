@@ -42,6 +42,33 @@ __all__ = [
 
 _NO_BODY_STATUS = frozenset({204, 304})
 _VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
+
+
+def _request_setters() -> tuple[Callable[[Request, Any], None], ...] | None:
+    """Slot setters of `Request`, to build one per request at half the cost of its
+    keyword constructor.  Only used while the fields are exactly the ones filled
+    here; if the class gains a field, the constructor is used instead."""
+    fields = (
+        "src",
+        "method",
+        "path",
+        "query",
+        "headers",
+        "src_port",
+        "dst",
+        "dst_port",
+        "version",
+        "uri",
+        "ssl",
+        "sni",
+    )
+    if set(getattr(Request, "__slots__", ())) != set(fields):
+        return None
+    return tuple(Request.__dict__[name].__set__ for name in fields)
+
+
+_REQUEST_SETTERS = _request_setters()
+_new_request = object.__new__
 _SILENT_CLOSE = ErrorPage(0, (), b"", b"", True)
 
 
@@ -568,20 +595,51 @@ class HttpProxy:
         headers._items = tuple(  # what Headers() would build, without a second pass
             (n.lower().decode("latin-1"), v.decode("latin-1")) for n, v in ex.headers
         )
-        return Request(
-            ex.src,
-            ex.method.decode("latin-1"),
-            path,
-            query,
-            headers,
-            src_port=ex.src_port,
-            dst=ex.dst,
-            dst_port=ex.dst_port,
-            version=_VERSIONS.get(ex.version) or "HTTP/" + ex.version.decode("latin-1"),
-            uri=uri,
-            ssl=ex.ssl,
-            sni=ex.sni,
-        )
+        version = _VERSIONS.get(ex.version) or "HTTP/" + ex.version.decode("latin-1")
+        method = ex.method.decode("latin-1")
+        if _REQUEST_SETTERS is None:
+            return Request(
+                ex.src,
+                method,
+                path,
+                query,
+                headers,
+                src_port=ex.src_port,
+                dst=ex.dst,
+                dst_port=ex.dst_port,
+                version=version,
+                uri=uri,
+                ssl=ex.ssl,
+                sni=ex.sni,
+            )
+        request = _new_request(Request)
+        (
+            s_src,
+            s_method,
+            s_path,
+            s_query,
+            s_headers,
+            s_sport,
+            s_dst,
+            s_dport,
+            s_ver,
+            s_uri,
+            s_ssl,
+            s_sni,
+        ) = _REQUEST_SETTERS
+        s_src(request, ex.src)
+        s_method(request, method)
+        s_path(request, path)
+        s_query(request, query)
+        s_headers(request, headers)
+        s_sport(request, ex.src_port)
+        s_dst(request, ex.dst)
+        s_dport(request, ex.dst_port)
+        s_ver(request, version)
+        s_uri(request, uri)
+        s_ssl(request, ex.ssl)
+        s_sni(request, ex.sni)
+        return request
 
     def _new_entry(self, ex: Exchange) -> HttpLogEntry:
         self.active += 1
