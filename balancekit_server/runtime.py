@@ -375,7 +375,6 @@ class Runtime:
         """Start, install the signal handlers, and run until stopped."""
         await self.start()
         self.install_signals()
-        tune_gc()
         try:
             await self.wait_stopped()
         finally:
@@ -387,9 +386,11 @@ def tune_gc() -> None:
     """Fewer, cheaper garbage collections on the per-connection path.
 
     Each session allocates a few dozen container objects, which made the cyclic
-    GC run every few connections (2-3% of a connection-heavy profile).  What the
-    process built at startup (config, rules, rings) is frozen out of collection
-    and the youngest generation is allowed to grow before it is scanned.
+    GC run every few connections (2-3% of a connection-heavy profile).  Sessions
+    hold no reference cycle once ended (reference counting frees them), so the
+    youngest generation may grow before it is scanned, and what the process
+    built at startup (config, rules, rings) is frozen out of collection.  Called
+    once, by `run`, before anything is served.
     """
     gc.collect()
     gc.freeze()
@@ -424,6 +425,7 @@ def run(
             print("balancekit-server: --demo is not available in this build", file=sys.stderr)
             return 1
         return int(demo_mod.run(demo) or 0)
+    tune_gc()  # the process's own entry point: nothing else lives in it yet
     if files:
         # Reloads (SIGUSR2/SIGHUP re-read `files`) and `--workers N`: H6's modules.
         from balancekit_server import workers

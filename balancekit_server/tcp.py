@@ -229,7 +229,12 @@ class _Side(asyncio.Protocol):
         return self.session.eof(self.client)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.session.lost(self.client, exc)
+        # The last callback a protocol gets: drop the back-reference, so a finished
+        # session is freed by reference counting rather than by the cyclic GC.
+        session = self.session
+        self.peer = None
+        self.session = _GONE
+        session.lost(self.client, exc)
 
     def pause_writing(self) -> None:
         # Our transport is full: stop reading from the other side.
@@ -243,6 +248,20 @@ class _Side(asyncio.Protocol):
         if other is not None and not other.is_closing():
             with contextlib.suppress(Exception):
                 other.resume_reading()
+
+
+class _Gone:
+    """Stands in for a session after its side's connection is lost (late callbacks no-op)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return _noop
+
+
+def _noop(*args: object) -> None:
+    return None
+
+
+_GONE: Any = _Gone()
 
 
 class _ClientSide(_Side):
@@ -262,6 +281,7 @@ class Session:
     """One client connection through a `mode tcp` frontend, and its server connection."""
 
     __slots__ = (
+        "__weakref__",
         "_cside",
         "_early",
         "_early_paused",
@@ -942,6 +962,7 @@ class Session:
         if self.finished:
             return
         self.finished = True
+        self._task = None
         if self.inspecting is not None:
             self.inspecting.cancel()
             self.inspecting = None

@@ -96,3 +96,36 @@ def test_every_ending_leaves_no_session_lease_or_count(lt1: LoopThread) -> None:
     assert counters[1].scur == 0
     assert all(lt1.call(lambda b=b: b.active) == 0 for b in backends)
     assert threading.active_count() < 50
+
+
+def test_finished_sessions_are_freed_without_the_cyclic_gc(lt: LoopThread) -> None:
+    """Ended sessions hold no reference cycle: reference counting frees them at once,
+    so a long-lived proxy does not depend on GC passes (or gc.freeze) for its memory."""
+    import gc
+    import weakref
+
+    from l4_harness import echo
+
+    backend = Backend(lt, echo)
+    pool = Pool("be", [Server("s1", backend.address)])
+    proxy = Proxy(lt, TcpFrontend("fe", default_backend=TcpBackend(pool, timeout_connect=2)))
+    refs: list[weakref.ref[object]] = []
+    gc.disable()
+    try:
+        for ending in ("shut", "reset"):
+            sock = proxy.connect()
+            sock.sendall(b"x")
+            assert sock.recv(1) == b"x"
+            refs.extend(lt.call(lambda: [weakref.ref(s) for s in proxy.service.sessions]))
+            if ending == "reset":
+                rst(sock)
+            else:
+                sock.shutdown(socket.SHUT_WR)
+                assert recv_all(sock) == b""
+                sock.close()
+            wait_until(lambda: proxy.sessions() == 0, what="the session to end")
+        lt.call(lambda: None)  # let the loop drop its last handles
+        wait_until(lambda: all(ref() is None for ref in refs), what="sessions to be freed")
+    finally:
+        gc.enable()
+    assert len(refs) == 2
