@@ -388,6 +388,7 @@ class HealthMonitor:
         self.panic_thresholds = dict(panic_thresholds or {})
         self.panicking: set[str] = set()
         self.watched: dict[tuple[str, str], _Watched] = {}
+        self._observed: list[tuple[Any, Callable[[Observation], None]]] = []
         now = clock()
         for be_name, runtime in self.backends.items():
             for member in runtime.backend.members:
@@ -420,8 +421,22 @@ class HealthMonitor:
 
     # -- lifecycle ---------------------------------------------------------------
 
+    def _hook_observers(self) -> None:
+        """`observe`: receive what the proxies count for these servers (counters.observer)."""
+        for (backend, server), watched in self.watched.items():
+            if watched.health.settings.observe is None:
+                continue
+            counters = self.registry.server(backend, server)
+
+            def report(event: Observation, be: str = backend, srv: str = server) -> None:
+                self.observe(be, srv, event)
+
+            counters.observer = report
+            self._observed.append((counters, report))
+
     def start(self) -> None:
         """Spawn one task per checked server, first checks spread over `inter`."""
+        self._hook_observers()
         checked = [w for w in self.watched.values() if w.spec is not None]
         for position, watched in enumerate(checked):
             assert watched.spec is not None
@@ -447,6 +462,10 @@ class HealthMonitor:
         """Soft stop: checks keep running until the last session is gone (as HAProxy)."""
 
     def kill(self) -> None:
+        for counters, report in self._observed:
+            if counters.observer is report:  # a newer generation may have hooked it since
+                counters.observer = None
+        self._observed.clear()
         for watched in self.watched.values():
             for task in (watched.task, watched.ramp_task):
                 if task is not None:

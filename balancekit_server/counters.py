@@ -21,8 +21,11 @@ mapping table.  Typical use from a proxy::
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
+
+from balancekit.health import Observation
 
 __all__ = ["REGISTRY", "Counters", "Rate", "Registry"]
 
@@ -83,7 +86,7 @@ class Counters:
     dreq: int = 0  # requests denied by rules
     dresp: int = 0  # responses denied by rules
     ereq: int = 0  # request errors (frontend)
-    econ: int = 0  # connection errors to a server
+    _econ: int = 0  # connection errors to a server (read/write `econ`)
     eresp: int = 0  # response errors (server closed, bad response)
     wretr: int = 0  # retries
     wredis: int = 0  # redispatches
@@ -105,6 +108,20 @@ class Counters:
     lastchg: float = field(default_factory=time.time)  # last state change (wall time)
     sess_rate: Rate = field(default_factory=Rate)
     req_rate: Rate = field(default_factory=Rate)
+    #: Passive health checks (`observe layer4|layer7`): the health monitor sets this on
+    #: the server records it watches, and the outcomes the proxies already count here
+    #: (connection established, `econ += 1`, response status) reach it.
+    observer: Callable[[Observation], None] | None = None
+
+    @property
+    def econ(self) -> int:
+        return self._econ
+
+    @econ.setter
+    def econ(self, value: int) -> None:
+        if value > self._econ and self.observer is not None:
+            self.observer(Observation.L4_ERR)
+        self._econ = value
 
     # -- sessions ----------------------------------------------------------------
 
@@ -117,6 +134,8 @@ class Counters:
             self.smax = self.scur
         self.lastsess = at
         self.sess_rate.add(at)
+        if self.observer is not None:
+            self.observer(Observation.L4_OK)
 
     def session_end(self) -> None:
         if self.scur > 0:
@@ -129,6 +148,8 @@ class Counters:
 
     def response(self, status: int) -> None:
         """Count a response status into the hrsp_* buckets."""
+        if self.observer is not None:
+            self.observer(Observation.for_status(status))
         if 100 <= status < 200:
             self.hrsp_1xx += 1
         elif 200 <= status < 300:

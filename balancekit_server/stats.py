@@ -364,7 +364,7 @@ def _cmd_clear_counters(p: CommandProcessor, words: list[str]) -> str:
 
 def _reset(counters: Any) -> None:
     """`clear counters all`: every cumulative counter back to 0, live gauges kept."""
-    keep = {"kind", "name", "scur", "lastchg", "down_since", "sess_rate", "req_rate"}
+    keep = {"kind", "name", "scur", "lastchg", "down_since", "sess_rate", "req_rate", "observer"}
     for name in type(counters).__dataclass_fields__:
         if name not in keep:
             value = getattr(counters, name)
