@@ -374,7 +374,7 @@ class Logger:
             return f"<{lvl}>"
         if fmt == "rfc5424":
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now))
-            micro = int((now - int(now)) * 1_000_000)
+            micro = round(now * 1_000_000) % 1_000_000
             offset = time.strftime("%z", time.localtime(now))
             tz = f"{offset[:3]}:{offset[3:]}" if offset else "Z"
             host = self.hostname or "-"
