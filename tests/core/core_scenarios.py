@@ -195,6 +195,22 @@ def hash_scenarios() -> list[Scenario]:
                     requests[:120],
                 )
             )
+    weight_changes = {
+        60: ["set server {px}/B weight 5"],
+        120: ["set server {px}/A weight 1", "set server {px}/D weight 0"],
+        180: ["set server {px}/B weight 2", "set server {px}/D weight 1"],
+    }
+    for short, balance, make in families[1:4]:
+        out.append(
+            Scenario(
+                f"{short}_chash_weights",
+                balance,
+                "consistent",
+                _servers("3:2:1:1"),
+                make(random.Random(77), count),
+                actions=weight_changes,
+            )
+        )
     uri_variants = [
         ("uri depth 2", "consistent"),
         ("uri len 6", "map-based"),
