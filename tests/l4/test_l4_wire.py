@@ -128,9 +128,11 @@ def test_syslog_headers(utc: None) -> None:
     rfc5424 = logger.header(LogTarget("x", "local1", format="rfc5424"), "notice", now)
     assert rfc5424 == f"<141>1 2009-02-06T12:14:14.655000+00:00 - haproxy {pid} - - "
     assert logger.header(LogTarget("x", "local0", format="raw"), "info", now) == ""
-    # minlevel clamps the level written in the header (HAProxy's 4th log argument).
-    clamped = logger.header(LogTarget("x", "local0", minlevel="err"), "info", now)
-    assert clamped.startswith("<131>")
+    # minlevel caps more severe messages at that level (HAProxy's 4th log argument).
+    capped = logger.header(LogTarget("x", "local0", minlevel="err"), "alert", now)
+    assert capped.startswith("<131>")  # local0 (16) * 8 + err (3)
+    kept = logger.header(LogTarget("x", "local0", minlevel="err"), "info", now)
+    assert kept.startswith("<134>")
 
 
 # -- PROXY protocol ----------------------------------------------------------------
