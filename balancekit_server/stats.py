@@ -137,6 +137,9 @@ class CommandProcessor:
         command = self._lookup(words)
         if command is None:
             return self._help(unknown=True) + "\n"
+        if command.handler is _cmd_quit:
+            self.quit = True  # HAProxy closes without a word
+            return ""
         if LEVELS[self.level] < LEVELS[command.level]:
             return "Permission denied\n\n"
         try:
@@ -587,7 +590,7 @@ class StatsService:
                 if not raw:
                     break
                 answer = cli.execute(raw.decode("utf-8", "replace"))
-                if cli.interactive:
+                if cli.interactive and not cli.quit:
                     answer += "> "
                 writer.write(answer.encode())
                 await writer.drain()
