@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import ssl
 import struct
@@ -53,6 +54,7 @@ EARLY_LIMIT = 64 * 1024
 """Client bytes kept while the server connection is being set up."""
 _LINGER_RST = struct.pack("ii", 1, 0)
 _NO_REQUEST = Request()
+_log = logging.getLogger("balancekit_server.tcp")
 _HASH_ALGORITHMS = frozenset(("source", "uri", "url_param", "hdr", "rdp-cookie"))
 
 
@@ -270,7 +272,10 @@ class _ClientSide(_Side):
     __slots__ = ()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.session.accepted(transport)  # type: ignore[arg-type]
+        try:
+            self.session.accepted(transport)  # type: ignore[arg-type]
+        except Exception:
+            self.session.internal_error("accepting a connection")
 
 
 class _ServerSide(_Side):
@@ -565,7 +570,20 @@ class Session:
         )
         self._inspect_or_route()
 
+    def internal_error(self, what: str) -> None:
+        """A bug in routing or setup must not leave the client hanging: log it, close."""
+        _log.exception("%s: internal error while %s", self.service.frontend.name, what)
+        if self.term is None:
+            self.term = "IC"
+        self.close_now(log=True)
+
     def route(self) -> None:
+        try:
+            self._route()
+        except Exception:
+            self.internal_error("routing")
+
+    def _route(self) -> None:
         fe = self.service.frontend
         backend_name: str | None = None
         if fe.router is not None:

@@ -130,3 +130,33 @@ def test_tcp_request_rules_and_use_backend_from_a_config(
     assert _fetch(v6_port, "::1", host="::1") == b"a1"  # the IPv6 bind serves too
     # Rejected clients never reached a server.
     assert backends["a"].connections == 2 and backends["b"].connections == 1
+
+
+def test_a_failing_router_closes_the_client_instead_of_hanging(
+    lt1: LoopThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        def accept_connection(self, request: Request) -> bool:
+            return True
+
+        def route_tcp(self, request: Request) -> object:
+            raise RuntimeError("rule engine bug")
+
+    from l4_harness import CaptureLogger
+
+    backend = Backend(lt1, named("never"))
+    logger = CaptureLogger()
+    fe = TcpFrontend(
+        "fe",
+        default_backend=TcpBackend(Pool("be", [Server("s1", backend.address)])),
+        router=Broken(),
+        logger=logger,
+        log_format="tcplog",
+    )
+    proxy = Proxy(lt1, fe)
+    with caplog.at_level("ERROR", logger="balancekit_server.tcp"):
+        with proxy.connect(timeout=10) as sock:
+            assert recv_all(sock) == b""
+        assert " IC " in logger.wait_lines(1)[0]
+    assert any("rule engine bug" in r.getMessage() or r.exc_info for r in caplog.records)
+    assert backend.connections == 0
