@@ -866,7 +866,7 @@ def _httpchk(args: tuple[str, ...]) -> HttpCheck:
 
 def _mysql_check(args: tuple[str, ...]) -> str | None:
     if not args:
-        return None
+        return ""  # handshake-only check: "" (not None, which means no mysql-check)
     if args[0] != "user" or len(args) < 2:
         raise ValueError("option mysql-check: expects [user <username> [post-41]]")
     if len(args) > 3 or (len(args) == 3 and args[2] != "post-41"):
