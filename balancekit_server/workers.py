@@ -53,12 +53,15 @@ def _say(level: str, message: str) -> None:
 class Master:
     """Forks and supervises the workers; never touches a client connection."""
 
+    FAIL_FAST = 2.0  # a worker dying sooner than this after its fork failed to start
+
     def __init__(self, config: Config, files: Sequence[str], *, count: int, quiet: bool) -> None:
         self.config = config
         self.files = list(files)
         self.count = count
         self.quiet = quiet
         self.children: dict[int, int] = {}  # pid -> worker index
+        self.started: dict[int, float] = {}  # pid -> when it was forked
         self.stopping = False
         self.pending: list[int] = []
         self.status = 0
@@ -93,6 +96,7 @@ class Master:
                 sys.stderr.flush()
                 os._exit(code)
         self.children[pid] = index
+        self.started[pid] = time.monotonic()
 
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         self.pending.append(signum)
@@ -138,9 +142,17 @@ class Master:
                 time.sleep(0.05)
                 continue
             index = self.children.pop(pid)
+            lived = time.monotonic() - self.started.pop(pid, 0.0)
             code = os.waitstatus_to_exitcode(raw)
             if self.stopping:
                 self.status = max(self.status, code if code > 0 else 0)
+                continue
+            if lived < self.FAIL_FAST:
+                # It could not even start (a bind error, say): restarting would loop.
+                _say("alert", f"Worker #{index} (pid {pid}) failed to start; stopping.")
+                self.stopping = True
+                self.status = code if code > 0 else 1
+                self._forward(signal.SIGTERM)
                 continue
             _say(
                 "alert", f"Worker #{index} (pid {pid}) exited with code {code}; starting a new one."
