@@ -336,6 +336,15 @@ class StatsRouter:
         )
 
 
+def _needs_wrapper(router: Any, page: StatsPage | None, backend_pages: Mapping[str, Any]) -> bool:
+    if page is not None or backend_pages:
+        return True
+    rules = getattr(router, "_http", None)  # the Router's compiled http-request rules
+    if rules is None:
+        return True  # cannot tell: wrap, to be safe
+    return any(getattr(rule, "action", "") == "use-service" for rule in rules)
+
+
 def install(runtime: Any, source: StatsSource) -> int:
     """Wrap the router of every running HTTP frontend that needs it; returns how many.
 
@@ -351,6 +360,8 @@ def install(runtime: Any, source: StatsSource) -> int:
         if proxy is None or router is None or isinstance(router, StatsRouter):
             continue
         page = getattr(frontend, "stats", None)
+        if not _needs_wrapper(router, page, backend_pages):
+            continue  # no page, no use-service: keep the proxy's hot path untouched
         proxy.router = StatsRouter(router, source, frontend_page=page, backend_pages=backend_pages)
         wrapped += 1
     return wrapped

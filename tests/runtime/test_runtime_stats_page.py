@@ -18,7 +18,8 @@ from support.haproxy import HAProxy
 AUTH = "Basic " + base64.b64encode(b"admin:s3cret").decode()
 
 
-def config(nb: NamedBackends, dead: int, bind: str) -> str:
+def config(nb: NamedBackends, dead: int, bind: str, others: tuple[str, str] | None = None) -> str:
+    metrics_bind, plain_bind = others or (bind, bind)
     return f"""
 defaults
     mode http
@@ -32,6 +33,13 @@ frontend www
     stats auth admin:s3cret
     stats refresh 5s
     http-request use-service prometheus-exporter if {{ path /metrics }}
+    default_backend app
+frontend metrics
+    bind {metrics_bind}
+    http-request use-service prometheus-exporter if {{ path /metrics }}
+    default_backend app
+frontend plain
+    bind {plain_bind}
     default_backend app
 backend app
     server s1 {nb.address("s1")} check inter 100
@@ -141,7 +149,7 @@ def test_prometheus_exporter_matches_haproxys_names(
     assert mine[("haproxy_backend_active_servers", '{proxy="app"}')] == "2"
 
     dead = free_port()
-    cfg = config(named_backends, dead, "{listen:www}")
+    cfg = config(named_backends, dead, "{listen:www}", ("{listen:metrics}", "{listen:plain}"))
     with HAProxy(cfg) as hap:
         import time
 
@@ -160,3 +168,21 @@ def test_prometheus_exporter_matches_haproxys_names(
         ("haproxy_server_weight", '{proxy="app",server="s1"}'),
     ):
         assert mine[key] == theirs[key], key
+
+
+def test_only_frontends_that_need_it_are_wrapped(running: tuple[RuntimeThread, int]) -> None:
+    from balancekit_server.stats_page import StatsRouter
+
+    rt, _ = running
+    routers = {
+        service.proxy.name: service.proxy.router
+        for service in rt.runtime.services
+        if hasattr(service, "proxy")
+    }
+    assert isinstance(routers["www"], StatsRouter)
+    assert isinstance(routers["metrics"], StatsRouter)
+    assert not isinstance(routers["plain"], StatsRouter)
+    metrics_port = rt.port("metrics")
+    answer = get(metrics_port, "/metrics")
+    assert answer.status == 200 and b"haproxy_server_status{" in answer.body  # type: ignore[attr-defined]
+    assert get(metrics_port, "/other").status == 200  # forwarded to the backend
