@@ -1056,9 +1056,10 @@ class Session:
 
 
 def _host(address: Any) -> str:
+    # An IPv4 client on a dual-stack IPv6 listener stays `::ffff:a.b.c.d`, as HAProxy
+    # sees (and hashes, and logs) it.
     if isinstance(address, tuple) and address:
-        host = str(address[0])
-        return host.removeprefix("::ffff:") if host.startswith("::ffff:") else host
+        return str(address[0])
     return "unix"
 
 
