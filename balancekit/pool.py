@@ -205,6 +205,8 @@ class Backend:
             request or _EMPTY_REQUEST, self._by_name.get(avoid) if avoid else None
         )
         if member is None:
+            if self.usable:
+                raise NoServerAvailable(self.name, "every usable server is at maxconn")
             raise NoServerAvailable(self.name)
         member.lbtot += 1
         self.algorithm.touch(member)

@@ -205,3 +205,10 @@ def test_default_algorithm_is_roundrobin_and_the_issue_example_works() -> None:
     be.set_weight("s2", 3)
     assert be.pick(bk.Request(path="/a/b")).name == "s2"
     assert bk.Backend("d", [bk.Server("x", "127.0.0.1:1")]).balance.algorithm == "roundrobin"
+
+
+def test_pick_says_when_servers_are_full_rather_than_down() -> None:
+    be = bk.Backend("be", [bk.Server("s1", "127.0.0.1:1", maxconn=1)])
+    be.acquire()
+    with pytest.raises(bk.NoServerAvailable, match="'be': every usable server is at maxconn"):
+        be.pick()
