@@ -319,6 +319,7 @@ class _Builder:
                 hash_type=" ".join(s.hash_type.args) if s.hash_type else None,
                 allbackups=s.options.get("allbackups", False),
                 hash_balance_factor=s.hash_balance_factor,
+                mode=s.mode,
             )
         except ConfigError as error:
             self.errors.append(error)

@@ -167,6 +167,21 @@ listen mysql
     assert back.backend.servers == [Server("mysql1", "127.0.0.1:3306", maxconn=10)]
 
 
+def test_tcp_backend_hashes_on_l4_only() -> None:
+    """Mode tcp has no HTTP request: uri hashing falls back to round robin, as in HAProxy."""
+    text = """
+backend be
+    mode tcp
+    balance uri
+    server a 127.0.0.1:1
+    server b 127.0.0.1:2
+"""
+    backend = load_text(text, env={}).config.backend("be").backend
+    assert backend.mode == "tcp"
+    same_uri = Request(path="/always/the/same")
+    assert [backend.pick(same_uri).name for _ in range(4)] == ["a", "b", "a", "b"]
+
+
 def test_global_section_model() -> None:
     text = """
 global
