@@ -114,7 +114,7 @@ def split_response_headers(
             length = value
         elif hop == b"transfer-encoding":
             encoded = True
-        elif hop == b"connection":
+        elif hop == b"connection" and value.lower() not in _CONNECTION_OPTIONS:
             tokens = {t.strip().lower() for t in value.split(b",")} - _CONNECTION_OPTIONS
             if tokens:
                 listed = tokens if listed is None else listed | tokens

@@ -545,7 +545,10 @@ class HttpProxy:
                 backend=settings.backend,
                 pools={},
                 errors=ErrorPages(errorfiles) if errorfiles else None,
-                forwardfor=getattr(settings, "forwardfor", None),
+                # frontend and backend `option forwardfor` merged once, as HAProxy does
+                forwardfor=_merge_forwardfor(
+                    self.forwardfor, getattr(settings, "forwardfor", None)
+                ),
                 counters=(counters.backend(name) if counters is not None else None),
                 timeout_server=getattr(settings, "timeout_server", None),
             )
@@ -814,7 +817,7 @@ class HttpProxy:
         edits = getattr(decision, "header_edits", None)
         if edits:
             headers = apply_edits(headers, edits)
-        forwardfor = _merge_forwardfor(self.forwardfor, state.forwardfor)
+        forwardfor = state.forwardfor
         if forwardfor is not None:
             forwardfor.apply(headers, ex.src)
         if self.x_forwarded_proto:

@@ -30,6 +30,7 @@ from .upstream import UpstreamConnection
 __all__ = ["HttpServerProtocol"]
 
 _BODY_HIGH_WATER = 256 * 1024
+_NO_BODY: deque[bytes] = deque(maxlen=0)  # shared by body-less requests; never appended to
 # llhttp only knows registered upper-case methods; HAProxy forwards any token.
 _LLHTTP_METHODS = frozenset(
     b"DELETE GET HEAD POST PUT CONNECT OPTIONS TRACE COPY LOCK MKCOL MOVE PROPFIND PROPPATCH "
@@ -72,9 +73,8 @@ class _ServerExchange(Exchange):
     def __init__(self, conn: HttpServerProtocol) -> None:
         self.conn = conn
         self.headers = []
-        self.tokens = set()
         self.expect_continue = False
-        self._body: deque[bytes] = deque()
+        self._body: deque[bytes] = _NO_BODY
         self._body_size = 0
         self._body_done = False
         self._body_waiter: asyncio.Future[None] | None = None
@@ -85,6 +85,8 @@ class _ServerExchange(Exchange):
     # -- request body ---------------------------------------------------------------
 
     def feed_body(self, data: bytes) -> None:
+        if self._body is _NO_BODY:
+            self._body = deque()
         self._body.append(data)
         self._body_size += len(data)
         if self._body_size > _BODY_HIGH_WATER:

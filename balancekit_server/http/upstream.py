@@ -155,6 +155,14 @@ class UpstreamConnection(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.transport.resume_reading()
 
+    def close(self) -> None:
+        """Close an idle connection politely (FIN, not RST): shutdown, pool full."""
+        self.sink = None
+        self._cancel_timer()
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self.transport.close()
+
     def abort(self) -> None:
         """Drop the connection (client gone, timeout): it can never be reused."""
         self.sink = None
@@ -301,7 +309,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self._keep_alive and not self.closed:
             self.pool.put_idle(self)
         else:
-            self.abort()
+            self.close()
             self.pool.discard(self)
 
     def _fail(self, exc: UpstreamError) -> None:
@@ -355,7 +363,7 @@ class UpstreamPool:
 
     def put_idle(self, conn: UpstreamConnection) -> None:
         if len(self._idle) >= MAX_IDLE_PER_SERVER:
-            conn.abort()
+            conn.close()
             return
         self._idle.append(conn)
 
@@ -365,4 +373,4 @@ class UpstreamPool:
 
     def close(self) -> None:
         while self._idle:
-            self._idle.pop().abort()
+            self._idle.pop().close()
