@@ -10,9 +10,44 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["Headers", "Request"]
+__all__ = ["Headers", "Request", "first_header_value", "split_header_values"]
 
 HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]]
+
+
+def split_header_values(line: str) -> list[str]:
+    """A header line's comma-separated values, trimmed; commas inside "quotes" do not split.
+
+    This is HAProxy's http_find_hdr_value_end(): a backslash escapes the next
+    character inside a quoted string.
+    """
+    if '"' not in line:
+        return [part.strip(" \t") for part in line.split(",")]
+    out: list[str] = []
+    start = 0
+    quoted = escaped = False
+    for i, ch in enumerate(line):
+        if escaped:
+            escaped = False
+        elif quoted:
+            if ch == "\\":
+                escaped = True
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif ch == ",":
+            out.append(line[start:i].strip(" \t"))
+            start = i + 1
+    out.append(line[start:].strip(" \t"))
+    return out
+
+
+def first_header_value(line: str) -> str:
+    """The first value of a header line, as `balance hdr()` hashes it (quotes respected)."""
+    if '"' not in line:
+        return line.split(",", 1)[0].strip(" \t")
+    return split_header_values(line)[0]
 
 
 class Headers:
@@ -70,7 +105,7 @@ class Headers:
         name = name.lower()
         for key, value in self._items:
             if key == name:
-                out.extend(part.strip(" \t") for part in value.split(","))
+                out.extend(split_header_values(value))
         return out
 
     def first_value(self, name: str) -> str | None:
@@ -78,7 +113,7 @@ class Headers:
         name = name.lower()
         for key, value in self._items:
             if key == name:
-                return value.split(",", 1)[0].strip(" \t")
+                return first_header_value(value)
         return None
 
 

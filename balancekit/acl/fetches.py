@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import cast
 
-from ..request import Request
+from ..request import Request, split_header_values
 from .patterns import PatternError, parse_ip_sample, str_to_int, v4_mask
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "cast_function",
     "format_sample",
     "parse_sample_expr",
-    "split_header_values",
     "suggest",
 ]
 
@@ -254,41 +253,13 @@ def _req_ver(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [ver] if sep and ver else []
 
 
-def split_header_values(line: str) -> list[str]:
-    """A header line's comma-separated values, trimmed; commas inside "quotes" do not split.
-
-    This is http_find_hdr_value_end(): a backslash escapes the next character
-    inside a quoted string.
-    """
-    if '"' not in line:
-        return [part.strip(" \t") for part in line.split(",")]
-    out: list[str] = []
-    start = 0
-    quoted = escaped = False
-    for i, ch in enumerate(line):
-        if escaped:
-            escaped = False
-        elif quoted:
-            if ch == "\\":
-                escaped = True
-            elif ch == '"':
-                quoted = False
-        elif ch == '"':
-            quoted = True
-        elif ch == ",":
-            out.append(line[start:i].strip(" \t"))
-            start = i + 1
-    out.append(line[start:].strip(" \t"))
-    return out
-
-
 def _values(req: Request, name: object) -> list[str]:
     """Every value of every occurrence of header `name` (every header when None)."""
+    if name:
+        return req.headers.values(str(name))
     out: list[str] = []
-    wanted = str(name).lower() if name else None
-    for key, line in req.headers.items:
-        if wanted is None or key == wanted:
-            out.extend(split_header_values(line))
+    for _, line in req.headers.items:
+        out.extend(split_header_values(line))
     return out
 
 

@@ -11,34 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..request import first_header_value
 from . import register
 from ._hash import HashAlgorithm, encode
 
 if TYPE_CHECKING:
     from ..request import Request
-
-_LWS = " \t"
-
-
-def first_value(value: str) -> str:
-    """http_find_header's first value: up to the first comma outside double quotes."""
-    value = value.lstrip(_LWS)
-    if "," in value:
-        quoted = escaped = False
-        for index, char in enumerate(value):
-            if escaped:
-                escaped = False
-            elif quoted:
-                if char == "\\":
-                    escaped = True
-                elif char == '"':
-                    quoted = False
-            elif char == '"':
-                quoted = True
-            elif char == ",":
-                value = value[:index]
-                break
-    return value.rstrip(_LWS)
 
 
 def domain_only(value: bytes) -> bytes:
@@ -70,7 +48,7 @@ class Hdr(HashAlgorithm):
         return request.headers.get(self._header)
 
     def digest(self, raw: str) -> int | None:
-        value = first_value(raw)
+        value = first_header_value(raw)
         if not value:
             return None
         data = encode(value)

@@ -7,8 +7,8 @@ import ipaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from balancekit.acl.fetches import split_header_values
 from balancekit.acl.patterns import build_matcher, parse_ip_sample
+from balancekit.request import split_header_values
 
 v4_networks = st.builds(
     lambda addr, prefix: ipaddress.ip_network(

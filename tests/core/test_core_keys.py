@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 import balancekit as bk
-from balancekit.algorithms.hdr import domain_only, first_value
+from balancekit.algorithms.hdr import domain_only
 from balancekit.algorithms.source import address_hash
 from balancekit.algorithms.uri import path_of, uri_key
 from balancekit.algorithms.url_param import param_value
+from balancekit.request import first_header_value
 
 
 @pytest.mark.parametrize(
@@ -73,7 +74,7 @@ def test_url_param_value(uri: bytes, value: bytes | None) -> None:
     ],
 )
 def test_header_first_value(raw: str, value: str) -> None:
-    assert first_value(raw) == value
+    assert first_header_value(raw) == value
 
 
 @pytest.mark.parametrize(
