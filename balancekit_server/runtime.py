@@ -19,7 +19,8 @@ The `Runtime` object is the contract with the other front ends.  What they may u
 - `runtime.logger(targets)` — a `logs.Logger` for a proxy's log targets (cached);
 - `runtime.addresses` — `{frontend name: [(host, port), …]}` actually bound;
 - `runtime.add_service(obj)` — register anything with `stop_accepting()`,
-  `kill()` and `async wait_idle()`, so signals reach it.
+  `kill()` and `async wait_idle()`, so signals reach it;
+- `runtime.health`, `runtime.stats` — set by the checks and stats modules.
 """
 
 from __future__ import annotations
@@ -163,6 +164,10 @@ class Runtime:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopping = False
+        # Set by the optional modules when they start: the health monitor
+        # (balancekit_server.checks) and the stats service (balancekit_server.stats).
+        self.health: Any = None
+        self.stats: Any = None
 
     def __repr__(self) -> str:
         state = "stopping" if self.stopping else "running" if self.loop else "idle"
