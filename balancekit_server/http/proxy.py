@@ -107,6 +107,7 @@ class BackendSettings:
     backend: Backend
     timeout_connect: float | None = 5.0
     timeout_server: float | None = None
+    timeout_tunnel: float | None = None
     timeout_queue: float | None = None
     retries: int = 3
     redispatch: bool = False
@@ -327,6 +328,7 @@ class Relay:
         "notify",
         "started",
         "t_response",
+        "tunnel_timeout",
         "upgraded",
     )
 
@@ -345,6 +347,7 @@ class Relay:
         self.head_request = head_request
         self.started = False
         self.upgraded = False
+        self.tunnel_timeout: float | None = None
         self.closing = False
         self.t_response = 0.0
 
@@ -405,7 +408,9 @@ class Relay:
 
     def on_upgrade(self, leftover: bytes) -> None:
         self.upgraded = True
-        if not self.exchange.start_tunnel(self.conn, leftover):
+        if self.exchange.start_tunnel(self.conn, leftover):
+            self.conn.tunnel_timeout(self.tunnel_timeout)
+        else:
             self.conn.abort()
         self._complete(None)
 
@@ -428,6 +433,7 @@ class _BackendState:
     counters: Any = None
     active: int = 0
     timeout_server: float | None = None
+    timeout_tunnel: float | None = None
 
 
 @dataclass(slots=True)
@@ -551,6 +557,11 @@ class HttpProxy:
                 ),
                 counters=(counters.backend(name) if counters is not None else None),
                 timeout_server=getattr(settings, "timeout_server", None),
+                timeout_tunnel=(
+                    getattr(settings, "timeout_tunnel", None)
+                    or getattr(settings, "timeout_server", None)
+                    or getattr(self.frontend, "timeout_client", None)
+                ),
             )
 
     def __repr__(self) -> str:
@@ -978,6 +989,7 @@ class HttpProxy:
         if state.counters is not None:
             state.counters.session_start()
             self.counters.server(state.backend.name, server.name).session_start()
+        relay.tunnel_timeout = state.timeout_tunnel
         ex.set_producer(conn)
         ex.on_client_lost(relay.client_lost)
         conn.start(relay, plan.head, head_request=relay.head_request, timeout=state.timeout_server)

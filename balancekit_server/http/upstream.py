@@ -139,7 +139,19 @@ class UpstreamConnection(asyncio.Protocol):
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.closed:
+            if self.tunnel is not None and self._timer is not None:
+                self._last_activity = self.pool.loop.time()
             self.transport.write(data)
+
+    def tunnel_timeout(self, timeout: float | None) -> None:
+        """Close the tunnel (both sides) after `timeout` seconds without traffic either
+        way: HAProxy's `timeout tunnel` (else the server/client timeouts)."""
+        self._timeout = timeout
+        if timeout:
+            loop = self.pool.loop
+            self._last_activity = now = loop.time()
+            if self._timer is None:
+                self._timer = loop.call_at(now + timeout, self._check_timeout)
 
     async def drain(self) -> None:
         """Wait while the server is not reading (request-body backpressure)."""
@@ -175,7 +187,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def _check_timeout(self) -> None:
         self._timer = None
-        if self.sink is None or self._timeout is None:
+        tunnel = self.tunnel is not None
+        if (self.sink is None and not tunnel) or self._timeout is None or self.closed:
             return
         loop = self.pool.loop
         due = self._last_activity + self._timeout
@@ -183,8 +196,9 @@ class UpstreamConnection(asyncio.Protocol):
             self._timer = loop.call_at(due, self._check_timeout)
             return
         sink = self.sink
-        self.abort()
-        sink.on_error(UpstreamTimeout("timeout server"))
+        self.abort()  # a tunnel's client side closes from connection_lost
+        if sink is not None:
+            sink.on_error(UpstreamTimeout("timeout server"))
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -199,6 +213,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.tunnel is not None:
+            if self._timer is not None:
+                self._last_activity = self.pool.loop.time()
             self.tunnel.write(data)
             return
         self.received += len(data)

@@ -8,6 +8,7 @@ import hashlib
 import os
 import socket
 import struct
+import time
 from typing import Any
 
 from l7_harness import to
@@ -142,3 +143,21 @@ def test_refused_upgrade_is_a_plain_response(fast: Any) -> None:
                 data += chunk
     assert data.startswith(b"HTTP/1.1 403")
     assert data.endswith(b"no")
+
+
+def test_idle_tunnel_closes_after_timeout_tunnel(fast: Any) -> None:
+    from balancekit_server.http import BackendSettings
+
+    with RawServer(ws_echo("s1")) as one:
+        backend = Backend("ws", [Server("s1", one.address)], "roundrobin")
+        settings = BackendSettings("ws", backend, timeout_server=30, timeout_tunnel=0.4)
+        proxy = fast(to("ws"), {"ws": settings})
+        sock, buffered, _head = open_ws(proxy.port)
+        with sock:
+            assert read_frame(sock, buffered)[1] == b"hello from s1"
+            for _ in range(3):  # traffic keeps it open past the timeout
+                time.sleep(0.2)
+                sock.sendall(frame(b"still here", mask=True))
+                assert read_frame(sock, buffered)[1] == b"s1: still here"
+            sock.settimeout(10)
+            assert sock.recv(65536) == b""  # then silence: the proxy closes both sides
