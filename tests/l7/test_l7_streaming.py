@@ -62,31 +62,46 @@ def rss(pid: int) -> int:
 
 
 class ProxyProcess:
-    def __init__(self, config: str, tmp: Path) -> None:
+    """`balancekit-server -f` (front="fast") or ProxyApp under uvicorn (front="asgi")."""
+
+    def __init__(self, config: str, tmp: Path, front: str = "fast") -> None:
         path = tmp / "stream.cfg"
         path.write_text(config)
+        if front == "fast":
+            cmd = [sys.executable, "-m", "balancekit_server.cli", "-f", str(path)]
+            pattern = r"started on 127\.0\.0\.1:(\d+)"
+        else:
+            cmd = [
+                sys.executable, "-m", "uvicorn", "--factory", "l7_asgi_app:app",
+                "--app-dir", str(Path(__file__).parent), "--host", "127.0.0.1", "--port", "0",
+                "--http", "httptools", "--no-proxy-headers", "--no-access-log",
+            ]  # fmt: skip
+            pattern = r"running on http://127\.0\.0\.1:(\d+)"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "balancekit_server.cli", "-f", str(path)],
+            cmd,
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             text=True,
+            env={**os.environ, "BK_CONFIG": str(path)},
         )
         assert self.process.stderr is not None
         for line in self.process.stderr:
-            found = re.search(r"started on 127\.0\.0\.1:(\d+)", line)
+            found = re.search(pattern, line)
             if found:
                 self.port = int(found.group(1))
                 break
         else:
-            raise RuntimeError("balancekit-server did not start")
+            raise RuntimeError(f"{cmd[2]} did not start")
 
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(10)
 
 
-@pytest.fixture
-def streaming_proxy(tmp_path: Path) -> Iterator[tuple[ProxyProcess, RawServer]]:
+@pytest.fixture(params=["fast", "asgi"])
+def streaming_proxy(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[ProxyProcess, RawServer]]:
     with RawServer(stream_server) as backend:
         config = f"""
 defaults
@@ -102,7 +117,7 @@ frontend web
 backend stream
     server s1 {backend.address}
 """
-        proxy = ProxyProcess(config, tmp_path)
+        proxy = ProxyProcess(config, tmp_path, request.param)
         try:
             yield proxy, backend
         finally:
