@@ -480,3 +480,19 @@ def test_http10_client_gets_close_delimited_or_length(
     response = parse_response(data)
     assert (response.status, response.body) == (200, b"s1")
     assert (response.header("connection") or "").lower() == "close"
+
+
+def one_per_connection(sock: socket.socket) -> None:
+    """Keep-alive in words only: the second request on a connection gets a close."""
+    read_head(sock)
+    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    read_head(sock)  # the next request arrives... and the server hangs up
+
+
+def test_request_replayed_when_reused_connection_closes(front: Any) -> None:
+    with RawServer(one_per_connection) as raw:
+        backend = Backend("app", [Server("s1", raw.address)], "roundrobin")
+        proxy = front(to("app"), {"app": backend})
+        answers = [http_request(proxy.port, "/").text for _ in range(3)]
+    assert answers == ["ok", "ok", "ok"]
+    assert raw.connections == 3  # each reuse failed once and went to a new connection
