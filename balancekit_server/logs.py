@@ -21,7 +21,11 @@ from dataclasses import dataclass
 
 __all__ = [
     "FACILITIES",
+    "HTTPLOG_FORMAT",
     "LEVELS",
+    "LOG_VARIABLES",
+    "TCPLOG_FORMAT",
+    "LogFormat",
     "LogTarget",
     "Logger",
     "format_date",
@@ -402,3 +406,208 @@ class Logger:
     def close(self) -> None:
         for sink in self._sinks:
             sink.close()
+
+
+# -- custom `log-format` ---------------------------------------------------------------
+
+LOG_VARIABLES = frozenset(
+    [
+        "B",
+        "CC",
+        "CS",
+        "H",
+        "HM",
+        "HP",
+        "HPO",
+        "HQ",
+        "HU",
+        "HV",
+        "ID",
+        "ST",
+        "T",
+        "Ta",
+        "Tc",
+        "Td",
+        "Tl",
+        "Th",
+        "Ti",
+        "Tq",
+        "TR",
+        "Tr",
+        "Ts",
+        "Tt",
+        "Tu",
+        "Tw",
+        "U",
+        "ac",
+        "b",
+        "bc",
+        "bi",
+        "bp",
+        "bq",
+        "ci",
+        "cp",
+        "f",
+        "fc",
+        "fi",
+        "fp",
+        "ft",
+        "lc",
+        "hr",
+        "hrl",
+        "hs",
+        "hsl",
+        "ms",
+        "pid",
+        "r",
+        "rc",
+        "rt",
+        "s",
+        "sc",
+        "si",
+        "sp",
+        "sq",
+        "sslc",
+        "sslv",
+        "t",
+        "tr",
+        "trg",
+        "trl",
+        "ts",
+        "tsc",
+        "o",
+    ]
+)
+"""Every `%var` HAProxy 2.6 documents for `log-format` (configuration.txt 8.2.4)."""
+
+# Variables `%{+Q}` quotes in HAProxy: texts and addresses, not numbers, dates or %ts.
+_QUOTABLE = frozenset(
+    [
+        "ci",
+        "fi",
+        "si",
+        "bi",
+        "f",
+        "ft",
+        "b",
+        "s",
+        "H",
+        "ID",
+        "CC",
+        "CS",
+        "HM",
+        "HP",
+        "HPO",
+        "HQ",
+        "HU",
+        "HV",
+        "r",
+        "sslc",
+        "sslv",
+        "hr",
+        "hs",
+        "hrl",
+        "hsl",
+    ]
+)
+
+TCPLOG_FORMAT = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq"
+HTTPLOG_FORMAT = (
+    "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc "
+    "%ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r"
+)
+
+
+class LogFormat:
+    """A compiled `log-format` string: literals, separators and `%var`s.
+
+    `render(values)` fills each variable from `values` (a missing or None value
+    prints `-`, an empty string prints nothing) and, as HAProxy does, emits a
+    run of spaces only once and never after another space.  `%{+Q}var` quotes;
+    `%o` applies its flags to every later variable.  Sample expressions
+    (`%[…]`) are not supported and raise `ValueError`, as do unknown variables.
+    """
+
+    __slots__ = ("parts", "template", "variables")
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        self.parts: list[tuple[str, str, bool]] = []  # (kind, text/name, quoted)
+        names: set[str] = set()
+        default_quote = False
+        i, n = 0, len(template)
+        literal: list[str] = []
+
+        def flush() -> None:
+            if literal:
+                self.parts.append(("lit", "".join(literal), False))
+                literal.clear()
+
+        while i < n:
+            ch = template[i]
+            if ch == " ":
+                flush()
+                while i < n and template[i] == " ":
+                    i += 1
+                self.parts.append(("sep", " ", False))
+                continue
+            if ch != "%":
+                literal.append(ch)
+                i += 1
+                continue
+            if template.startswith("%%", i):
+                literal.append("%")
+                i += 2
+                continue
+            i += 1
+            flags = ""
+            if i < n and template[i] == "{":
+                end = template.find("}", i)
+                if end < 0:
+                    raise ValueError(f"log-format: missing '}}' in '{template}'")
+                flags, i = template[i + 1 : end], end + 1
+            if i < n and template[i] == "[":
+                raise ValueError("log-format: sample expressions (%[...]) are not supported")
+            start = i
+            while i < n and template[i].isalpha():
+                i += 1
+            name = template[start:i]
+            if name not in LOG_VARIABLES:
+                raise ValueError(f"log-format: unknown variable '%{name}'")
+            quote = default_quote
+            for flag in flags.split(","):
+                if flag in ("+Q", "-Q"):
+                    quote = flag == "+Q"
+            flush()
+            if name == "o":
+                default_quote = quote
+                continue
+            names.add(name)
+            self.parts.append(("var", name, quote and name in _QUOTABLE))
+        flush()
+        self.variables = frozenset(names)
+
+    def __repr__(self) -> str:
+        return f"LogFormat({self.template!r})"
+
+    def render(self, values: dict[str, object]) -> str:
+        out: list[str] = []
+        last_space = True
+        for kind, text, quoted in self.parts:
+            if kind == "sep":
+                if not last_space:
+                    out.append(" ")
+                    last_space = True
+                continue
+            if kind == "lit":
+                out.append(text)
+                last_space = False
+                continue
+            value = values.get(text)
+            rendered = "-" if value is None else str(value)
+            if quoted:
+                rendered = '"' + rendered + '"'
+            if rendered:
+                out.append(rendered)
+                last_space = False
+        return "".join(out).rstrip(" ")

@@ -250,6 +250,13 @@ class Runtime:
                 f"'{default_name}' which is not a mode tcp backend"
             )
         log_format = "tcplog" if frontend.tcplog or frontend.httplog else None
+        template = None
+        if frontend.log_format:
+            try:
+                template = logs.LogFormat(frontend.log_format)
+            except ValueError as exc:
+                raise RunError(f"{_where(frontend)}proxy '{frontend.name}': {exc}") from None
+            log_format = "tcplog"
         return TcpFrontend(
             name=frontend.name,
             default_backend=default,
@@ -263,6 +270,7 @@ class Runtime:
             log_format=log_format,
             dontlognull=frontend.dontlognull,
             inspect_delay=frontend.tcp_inspect_delay,
+            log_template=template,
         )
 
     async def _start_tcp(self, frontend: Frontend) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import ssl
 import struct
@@ -33,7 +34,7 @@ from balancekit import Backend, Lease, NoServerAvailable, Request, Server
 
 from . import proxy_protocol
 from .counters import REGISTRY, Counters, Registry
-from .logs import Logger, format_tcplog
+from .logs import LogFormat, Logger, format_date, format_tcplog
 from .tls import NEED_MORE, client_hello_sni, sni_of
 
 __all__ = [
@@ -105,8 +106,9 @@ class TcpBackend:
 class TcpFrontend:
     """A `mode tcp` frontend (or the front half of a `listen`).
 
-    `log_format` is "tcplog" for `option tcplog`; None with a logger set logs
-    HAProxy's one "Connect from" line per connection instead.  `inspect_delay`
+    `log_format` is "tcplog" for `option tcplog` (or a `log-format` line, given as
+    `log_template`); None with a logger set logs HAProxy's one "Connect from" line
+    per connection instead.  `inspect_delay`
     (`tcp-request inspect-delay`) lets content rules see the SNI of a TLS
     ClientHello (`req.ssl_sni`) on binds that do not terminate TLS.
     """
@@ -123,6 +125,7 @@ class TcpFrontend:
     log_format: str | None = None
     dontlognull: bool = False
     inspect_delay: float | None = None
+    log_template: LogFormat | None = None
 
     def backend_for(self, name: str | None) -> TcpBackend | None:
         if name is None:
@@ -1029,6 +1032,9 @@ class Session:
             if self.srv is not None:
                 srv_conn = tb.backend.member(self.srv.name).inflight
         tt = self._ms_since_accept()
+        if fe.log_template is not None:
+            fe.logger.log(fe.log_template.render(self._log_values(beconn, srv_conn, tt)))
+            return
         line = format_tcplog(
             client_ip=self.request.src,
             client_port=self.request.src_port,
@@ -1053,6 +1059,42 @@ class Session:
             ssl=self.listener.ssl is not None,
         )
         fe.logger.log(line)
+
+    def _log_values(self, beconn: int, srv_conn: int, tt: int) -> dict[str, object]:
+        """The `log-format` variables a TCP session knows (HTTP-only ones print `-`)."""
+        fe = self.service.frontend
+        req = self.request
+        server_ip: str | None = None
+        server_port: int | None = None
+        if self.srv is not None:
+            server_ip, server_port = self.service.address_of(self.srv)
+        date = format_date(self.accept_date)
+        rc = f"+{self.retries}" if self.redispatched else str(self.retries)
+        waited = max(self.t_queue, 0) + max(self.t_connect, 0)
+        counters = self.service.fe_counters
+        return {
+            # addresses and names
+            "ci": req.src, "cp": req.src_port, "fi": req.dst, "fp": req.dst_port,
+            "si": server_ip, "sp": server_port, "f": fe.name,
+            "ft": f"{fe.name}~" if self.listener.ssl is not None else fe.name,
+            "b": self.backend.name if self.backend is not None else fe.name,
+            "s": self.srv.name if self.srv is not None else "<NOSRV>",
+            "H": socket.gethostname(), "pid": os.getpid(),
+            # dates and timers (ms)
+            "t": date, "tr": date, "Ts": int(self.accept_date),
+            "T": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(self.accept_date)),
+            "Tl": time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(self.accept_date)),
+            "ms": f"{int(self.accept_date * 1000) % 1000:03d}",
+            "Tw": self.t_queue, "Tc": self.t_connect, "Tt": tt, "Tu": tt, "Ta": tt,
+            "Th": 0, "Td": max(0, tt - waited),
+            # bytes, state, counts
+            "B": self.bytes_out, "U": self.bytes_in, "ts": self.term or "--",
+            "ac": self.service.limits.actconn, "fc": self.service.feconn, "bc": beconn,
+            "sc": srv_conn, "rc": rc, "sq": self.queue_pos[0], "bq": self.queue_pos[1],
+            "rt": counters.stot, "lc": counters.stot,
+            # nothing captured in TCP mode
+            "hr": "", "hs": "", "hrl": "", "hsl": "",
+        }  # fmt: skip
 
 
 def _host(address: Any) -> str:

@@ -344,3 +344,58 @@ backend hbe
             assert ours is not None, line
             assert (ours["ci"], int(ours["cp"]), ours["ft"]) == ("127.0.0.9", client_port, "ours~")
             logger.lines.clear()
+
+
+CUSTOM_FORMAT = (
+    "%{+Q}o %ci %fi:%fp %f %ft %b %s %si:%sp %B %U %ts %ac/%fc/%bc/%sc/%rc %sq/%bq %%done"
+)
+
+
+def test_custom_log_format_renders_like_haproxy(lt1: LoopThread) -> None:
+    """The same `log-format` line in HAProxy and in balancekit gives the same fields."""
+    import socket
+
+    from l4_harness import count_then_answer
+
+    from balancekit.config import load_text
+    from balancekit_server.runtime import Runtime
+
+    target = Backend(lt1, count_then_answer)  # reads everything: no reset, a clean close
+    proxy_body = f"""
+    log-format "{CUSTOM_FORMAT}"
+    server s1 {target.address}
+"""
+
+    def run(port: int) -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"12345")
+            sock.shutdown(socket.SHUT_WR)
+            assert recv_all(sock) == b"got 5"
+
+    with HAProxy(HAPROXY_HEAD + "\nlisten px\n    bind {listen:px}\n" + proxy_body) as haproxy:
+        port = haproxy.port("px")
+        run(port)
+        wait_until(lambda: "%done" in haproxy.log(), what="HAProxy's custom log line")
+        theirs = next(x for x in haproxy.log().splitlines() if "%done" in x)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.settimeout(10)
+    head = HAPROXY_HEAD.replace(
+        "log stdout format raw local0", f"log 127.0.0.1:{udp.getsockname()[1]} format raw local0"
+    )
+    runtime = Runtime(
+        load_text(head + "\nlisten px\n    bind 127.0.0.1:0\n" + proxy_body).config, quiet=True
+    )
+    lt1.run(runtime.start())
+    try:
+        our_port = runtime.addresses["px"][0][1]
+        run(our_port)
+        ours = udp.recv(4096).decode()
+    finally:
+        lt1.call(runtime.hard_stop)
+        udp.close()
+    # Same fields; only the listening port (%fp) differs between the two proxies.
+    assert ours.replace(f":{our_port} ", ":PORT ") == theirs.replace(f":{port} ", ":PORT "), (
+        ours,
+        theirs,
+    )

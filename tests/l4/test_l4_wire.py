@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import os
+import re
 import time
 from collections.abc import Iterator
 
@@ -199,3 +200,46 @@ def test_proxy_v2_local_and_unix_keep_own_addresses() -> None:
     unix = pp.V2_SIGNATURE + bytes((0x21, 0x31)) + (216).to_bytes(2, "big") + bytes(216)
     parsed = pp.parse(unix)
     assert parsed is not None and parsed[0].local and parsed[1] == len(unix)
+
+
+def test_log_format_default_tcplog_equals_format_tcplog(utc: None) -> None:
+    from balancekit_server.logs import TCPLOG_FORMAT, LogFormat, format_date
+
+    values: dict[str, object] = {
+        "ci": "10.0.0.1", "cp": 4000, "t": format_date(DOC_DATE), "ft": "fe", "b": "be",
+        "s": "s1", "Tw": 0, "Tc": 2, "Tt": 30, "B": 99, "ts": "--", "ac": 3, "fc": 2,
+        "bc": 1, "sc": 1, "rc": "+1", "sq": 0, "bq": 4,
+    }  # fmt: skip
+    line = format_tcplog(
+        client_ip="10.0.0.1", client_port=4000, accept_date=DOC_DATE, frontend="fe",
+        backend="be", server="s1", tw=0, tc=2, tt=30, bytes_read=99, actconn=3, feconn=2,
+        beconn=1, srv_conn=1, retries=1, redispatched=True, backend_queue=4,
+    )  # fmt: skip
+    assert LogFormat(TCPLOG_FORMAT).render(values) == line
+
+
+@pytest.mark.parametrize(
+    ("template", "values", "expected"),
+    [
+        ("%ci %b", {"ci": "1.2.3.4"}, "1.2.3.4 -"),  # missing value: '-'
+        ("%ci  %hr  %b", {"ci": "a", "hr": "", "b": "be"}, "a be"),  # one space per run
+        ("%{+Q}ci:%cp", {"ci": "a", "cp": 5}, '"a":5'),  # numbers are never quoted
+        ("%{+Q}o %b %{-Q}s", {"b": "be", "s": "s1"}, '"be" s1'),
+        ("100%% %b", {"b": "x"}, "100% x"),
+    ],
+)
+def test_log_format_rendering(template: str, values: dict[str, object], expected: str) -> None:
+    from balancekit_server.logs import LogFormat
+
+    assert LogFormat(template).render(values) == expected
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [("%zz", "unknown variable '%zz'"), ("%[src]", "not supported"), ("%{+Q", "missing '}'")],
+)
+def test_log_format_errors(template: str, message: str) -> None:
+    from balancekit_server.logs import LogFormat
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        LogFormat(template)
