@@ -27,7 +27,7 @@ import struct
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from balancekit import Backend, Lease, NoServerAvailable, Request, Server
@@ -470,10 +470,7 @@ class Session:
         self.inspecting.cancel()
         self.inspecting = None
         if sni:
-            old = self.request
-            self.request = Request(
-                src=old.src, src_port=old.src_port, dst=old.dst, dst_port=old.dst_port, sni=sni
-            )
+            self.request = replace(self.request, sni=sni)
         if not self.client_closed:
             self.route()
 
@@ -496,14 +493,12 @@ class Session:
             rest = bytes(self.proxy_buf[used:])
             self.proxy_buf = None
             if not header.local:
-                old = self.request
-                self.request = Request(
+                self.request = replace(
+                    self.request,
                     src=header.src,
                     src_port=header.src_port,
                     dst=header.dst,
                     dst_port=header.dst_port,
-                    ssl=old.ssl,
-                    sni=old.sni,
                 )
             if self.listener.ssl is not None:
                 # `accept-proxy` + `ssl`: the TLS handshake starts after the header.
@@ -562,15 +557,7 @@ class Session:
         self._task = None
         self.client = tls
         tls.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
-        old = self.request
-        self.request = Request(
-            src=old.src,
-            src_port=old.src_port,
-            dst=old.dst,
-            dst_port=old.dst_port,
-            ssl=True,
-            sni=sni_of(tls.get_extra_info("ssl_object")),
-        )
+        self.request = replace(self.request, ssl=True, sni=sni_of(tls.get_extra_info("ssl_object")))
         self._inspect_or_route()
 
     def internal_error(self, what: str) -> None:
