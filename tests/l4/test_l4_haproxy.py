@@ -399,3 +399,51 @@ def test_custom_log_format_renders_like_haproxy(lt1: LoopThread) -> None:
         ours,
         theirs,
     )
+
+
+def test_without_tcplog_a_connect_line_like_haproxy(lt1: LoopThread) -> None:
+    """`log` without `option tcplog`: one "Connect from" line per connection."""
+    import socket
+
+    from balancekit.config import load_text
+    from balancekit_server.runtime import Runtime
+
+    target = Backend(lt1, named("x"))
+    head = HAPROXY_HEAD.replace("    option tcplog\n", "")
+    body = f"\n    server s1 {target.address}\n"
+
+    def run(port: int) -> int:
+        with socket.socket() as sock:
+            sock.settimeout(10)
+            sock.bind(("127.0.0.12", 0))
+            sock.connect(("127.0.0.1", port))
+            assert recv_all(sock) == b"x"
+            return int(sock.getsockname()[1])
+
+    with HAProxy(head + "\nlisten px\n    bind {listen:px}" + body) as haproxy:
+        their_port = haproxy.port("px")
+        their_client = run(their_port)
+        wait_until(lambda: "Connect from" in haproxy.log(), what="HAProxy's connect line")
+        theirs = next(x for x in haproxy.log().splitlines() if "Connect from" in x)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.settimeout(10)
+    ours_head = head.replace(
+        "log stdout format raw local0", f"log 127.0.0.1:{udp.getsockname()[1]} format raw local0"
+    )
+    runtime = Runtime(
+        load_text(ours_head + "\nlisten px\n    bind 127.0.0.1:0" + body).config, quiet=True
+    )
+    lt1.run(runtime.start())
+    try:
+        our_port = runtime.addresses["px"][0][1]
+        our_client = run(our_port)
+        ours = udp.recv(4096).decode()
+    finally:
+        lt1.call(runtime.hard_stop)
+        udp.close()
+    assert (
+        theirs.strip()
+        == f"Connect from 127.0.0.12:{their_client} to 127.0.0.1:{their_port} (px/TCP)"
+    )
+    assert ours == f"Connect from 127.0.0.12:{our_client} to 127.0.0.1:{our_port} (px/TCP)"
