@@ -21,6 +21,7 @@ import contextlib
 import errno
 import os
 import re
+import ssl
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -84,6 +85,20 @@ class CheckSpec:
     http: HttpCheck | None = None
     expects: tuple[HttpCheckExpect, ...] = ()
     mysql_user: str | None = None
+    tls: bool = False  # `check-ssl`, or `ssl` on the server without `port`/`addr`
+    tls_verify: bool = True  # `verify required` (HAProxy's default) or `verify none`
+    ca_file: str | None = None
+    sni: str | None = None
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        if not self.tls:
+            return None
+        if self.tls_verify:
+            return ssl.create_default_context(cafile=self.ca_file)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
 
     @property
     def connect_limit(self) -> float:
@@ -113,9 +128,10 @@ def _ms(start: float) -> int:
 async def _connect(
     spec: CheckSpec, start: float
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | CheckResult:
+    context = spec.tls_context()
     try:
         async with asyncio.timeout(spec.connect_limit):
-            return await asyncio.open_connection(spec.host, spec.port)
+            reader, writer = await asyncio.open_connection(spec.host, spec.port)
     except TimeoutError:
         return CheckResult(CheckStatus.L4TOUT, duration_ms=_ms(start))
     except OSError as exc:
@@ -123,6 +139,19 @@ async def _connect(
         if exc.errno is None and isinstance(exc, ConnectionRefusedError):
             info = os.strerror(errno.ECONNREFUSED)
         return CheckResult(CheckStatus.L4CON, info=info, duration_ms=_ms(start))
+    if context is None:
+        return reader, writer
+    try:  # the TLS handshake is HAProxy's layer 6
+        async with asyncio.timeout(spec.connect_limit):
+            await writer.start_tls(context, server_hostname=spec.sni or None)
+    except TimeoutError:
+        writer.close()
+        return CheckResult(CheckStatus.L6TOUT, duration_ms=_ms(start))
+    except (OSError, ssl.SSLError) as exc:
+        writer.close()
+        reason = getattr(exc, "reason", None) or str(exc)
+        return CheckResult(CheckStatus.L6RSP, info=str(reason), duration_ms=_ms(start))
+    return reader, writer
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:
@@ -144,7 +173,8 @@ async def probe(spec: CheckSpec) -> CheckResult:
             return await _http(spec, reader, writer, start)
         if spec.kind == "mysql":
             return await _mysql(spec, reader, writer, start)
-        return CheckResult(CheckStatus.L4OK, duration_ms=_ms(start))
+        status = CheckStatus.L6OK if spec.tls else CheckStatus.L4OK
+        return CheckResult(status, duration_ms=_ms(start))
     except (OSError, asyncio.IncompleteReadError) as exc:
         info = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else ""
         return CheckResult(CheckStatus.SOCKERR, info=info, duration_ms=_ms(start))
@@ -346,6 +376,13 @@ def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
     port = server.check_port or server.port
     if port is None:
         return None
+    try:
+        extras = runtime.extras(server_name)
+    except KeyError:
+        extras = None
+    tls = extras is not None and (
+        extras.check_ssl or (extras.ssl and server.check_port is None and server.check_addr is None)
+    )
     kind: Literal["tcp", "http", "mysql"] = "tcp"
     if runtime.httpchk is not None:
         kind = "http"
@@ -361,7 +398,18 @@ def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
         http=runtime.httpchk,
         expects=runtime.http_check_expect,
         mysql_user=runtime.mysql_check_user or None,
+        tls=tls,
+        tls_verify=extras is None or extras.verify != "none",
+        ca_file=extras.ca_file if extras is not None else None,
+        sni=_literal_sni(extras.sni if extras is not None else None),
     )
+
+
+def _literal_sni(expression: str | None) -> str | None:
+    """`sni str(name)` gives a fixed name for checks; other expressions need a request."""
+    if expression and expression.startswith("str(") and expression.endswith(")"):
+        return expression[4:-1]
+    return None
 
 
 class HealthMonitor:
