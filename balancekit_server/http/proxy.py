@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from balancekit import Backend, Headers, Lease, NoServerAvailable, Request
+from balancekit.routing import Router
 
 from .errors import ErrorPage, ErrorPages, reason_phrase
 from .headers import (
@@ -42,6 +43,7 @@ __all__ = [
 
 _NO_BODY_STATUS = frozenset({204, 304})
 _VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
+_ANY_REQUEST = Request()
 
 
 def _request_setters() -> tuple[Callable[[Request, Any], None], ...] | None:
@@ -564,6 +566,31 @@ class HttpProxy:
                 ),
             )
 
+        self._static = self._static_route()
+
+    def _static_route(self) -> tuple[Any, _BackendState] | None:
+        """The decision of a frontend whose every request goes to the same backend
+        untouched, when that backend's algorithm does not look at the request.
+
+        Such frontends (the seeds' round-robin, weighted and random episodes) skip
+        the routing view and `route()` per request.  Anything the router can base a
+        decision on — `http-request`/`tcp-request` rules, redirects, `use_backend`
+        — disables this; so does a router that is not `balancekit.routing.Router`.
+        """
+        router = self.router
+        if not isinstance(router, Router):
+            return None
+        for rules in ("_http", "_redirects", "_tcp_connection", "_tcp_content", "_use_backends"):
+            if not hasattr(router, rules) or getattr(router, rules):
+                return None
+        decision = router.route(_ANY_REQUEST)
+        if decision.action != "forward" or decision.header_edits or decision.backend is None:
+            return None
+        state = self._backends.get(decision.backend)
+        if state is None or state.backend.balance.is_hash:
+            return None
+        return decision, state
+
     def __repr__(self) -> str:
         return f"<HttpProxy {self.name} backends={sorted(self._backends)} active={self.active}>"
 
@@ -765,6 +792,14 @@ class HttpProxy:
 
     def _plan(self, ex: Exchange, entry: HttpLogEntry) -> _Plan | None:
         """Rules and backend choice; None when the request was answered locally."""
+        static = self._static
+        if static is not None:
+            # No rule reads the request and the backend's algorithm ignores it
+            # (roundrobin, leastconn, random…): no routing view to build.
+            decision, fixed = static
+            entry.backend = fixed.backend.name
+            headers = self._upstream_headers(ex, decision, fixed)
+            return _Plan(_ANY_REQUEST, fixed, self._request_head(ex, headers))
         request = self.build_request(ex)
         decision = self.router.route(request)
         action = getattr(decision, "action", "forward")

@@ -53,3 +53,30 @@ def test_request_view_matches_constructor(
     )
     assert got == expected
     assert got.headers.values("x-multi") == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(
+    ("extra_frontend", "balance", "static"),
+    [
+        ("", "roundrobin", True),
+        ("", "random", True),
+        ("", "source", False),  # hashing reads the request
+        ("", "uri", False),
+        ("    http-request set-header X-A b\n", "roundrobin", False),
+        ("    acl a path_beg /a\n    use_backend app if a\n", "roundrobin", False),
+        ("    http-request deny if { src 10.0.0.0/8 }\n", "roundrobin", False),
+    ],
+)
+def test_requests_skip_routing_only_when_nothing_reads_them(
+    extra_frontend: str, balance: str, static: bool
+) -> None:
+    from balancekit.config import load_text
+
+    config = load_text(
+        "defaults\n    mode http\n\nfrontend web\n    bind 127.0.0.1:0\n"
+        f"{extra_frontend}    default_backend app\n\n"
+        f"backend app\n    balance {balance}\n    server s1 127.0.0.1:9\n"
+    ).config
+    frontend = config.frontends[0]
+    proxy = HttpProxy(frontend.router, dict(config.backends), frontend)
+    assert (proxy._static is not None) is static
