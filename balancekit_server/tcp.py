@@ -629,6 +629,12 @@ class Session:
         task.add_done_callback(lambda done: self._connected(done, deadline))
 
     def _connected(self, task: asyncio.Task[Any], deadline: asyncio.TimerHandle | None) -> None:
+        try:
+            self._connect_done(task, deadline)
+        except Exception:
+            self.internal_error("connecting to a server")
+
+    def _connect_done(self, task: asyncio.Task[Any], deadline: asyncio.TimerHandle | None) -> None:
         if deadline is not None:
             deadline.cancel()
         if task.cancelled():
@@ -715,11 +721,16 @@ class Session:
             self.close_now(log=True)
         except asyncio.CancelledError:
             pass
+        except Exception:
+            self.internal_error("connecting to a server")
 
     async def _wait_queue(self, lease: Lease, tb: TcpBackend) -> None:
         be = tb.backend
-        own = len(lease._queue) - 1 if lease._queue is not None else 0
-        self.queue_pos = (own, be.queued - 1) if lease._member is not None else (0, own)
+        # %sq/%bq: how many were ahead in the server's own queue or the backend's.
+        queue = getattr(lease, "_queue", None)
+        own = len(queue) - 1 if queue is not None else 0
+        in_server_queue = getattr(lease, "_member", None) is not None
+        self.queue_pos = (own, be.queued - 1) if in_server_queue else (0, own)
         self.service.be_counters(be.name).queued(be.queued)
         self._grant = self.loop.create_future()
         try:
