@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
+import socket as socket_mod
+import struct
+import time as time_mod
 from pathlib import Path
 
 import pytest
@@ -447,3 +451,77 @@ def test_without_tcplog_a_connect_line_like_haproxy(lt1: LoopThread) -> None:
         == f"Connect from 127.0.0.12:{their_client} to 127.0.0.1:{their_port} (px/TCP)"
     )
     assert ours == f"Connect from 127.0.0.12:{our_client} to 127.0.0.1:{our_port} (px/TCP)"
+
+
+async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read()  # reads until EOF, says nothing
+
+
+async def _resetter(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read(1)
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket_mod.SOL_SOCKET, socket_mod.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+TERMINATIONS = {
+    # name: (timeouts, backend handler, client action)
+    "client-timeout": ("timeout client 200ms\n    timeout server 5s", _silent, "wait"),
+    "server-timeout": ("timeout client 5s\n    timeout server 200ms", _silent, "wait"),
+    "server-reset": ("timeout client 5s\n    timeout server 5s", _resetter, "send"),
+    "client-reset": ("timeout client 5s\n    timeout server 5s", _silent, "reset"),
+    "both-closed": ("timeout client 5s\n    timeout server 5s", None, "shut"),
+}
+
+
+@pytest.mark.parametrize("scenario", list(TERMINATIONS))
+def test_termination_states_match_haproxy(lt1: LoopThread, scenario: str) -> None:
+    from l4_harness import count_then_answer, rst
+
+    from balancekit.config import load_text
+    from balancekit_server.runtime import Runtime
+
+    timeouts, handler, action = TERMINATIONS[scenario]
+    target = Backend(lt1, handler or count_then_answer)
+    body = f"\n    {timeouts}\n    server s1 {target.address}\n"
+    head = HAPROXY_HEAD.replace("    timeout client 10s\n    timeout server 10s\n", "")
+
+    def run(port: int) -> None:
+        sock = socket_mod.create_connection(("127.0.0.1", port), timeout=10)
+        if action == "reset":
+            sock.sendall(b"x")
+            wait_until(lambda: target.active >= 1, what="the session to reach the server")
+            time_mod.sleep(0.05)
+            rst(sock)
+            return
+        if action == "send":
+            sock.sendall(b"x")
+        if action == "shut":
+            sock.sendall(b"abc")
+            sock.shutdown(socket_mod.SHUT_WR)
+        with contextlib.suppress(OSError):
+            recv_all(sock)
+        sock.close()
+
+    with HAProxy(head + "\nlisten px\n    bind {listen:px}" + body) as haproxy:
+        run(haproxy.port("px"))
+        wait_until(lambda: bool(_tcplog_lines(haproxy.log())), what="HAProxy's log line")
+        theirs = _tcplog_lines(haproxy.log())[0]
+    udp = socket_mod.socket(socket_mod.AF_INET, socket_mod.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.settimeout(10)
+    ours_head = head.replace(
+        "log stdout format raw local0", f"log 127.0.0.1:{udp.getsockname()[1]} format raw local0"
+    )
+    runtime = Runtime(
+        load_text(ours_head + "\nlisten px\n    bind 127.0.0.1:0" + body).config, quiet=True
+    )
+    lt1.run(runtime.start())
+    try:
+        run(runtime.addresses["px"][0][1])
+        ours = TCPLOG.match(udp.recv(4096).decode())
+    finally:
+        lt1.call(runtime.hard_stop)
+        udp.close()
+    assert ours is not None
+    assert (ours["ts"], ours["s"], ours["bytes"]) == (theirs["ts"], theirs["s"], theirs["bytes"])
