@@ -83,14 +83,15 @@ show() {
     printf '$ curl %s\n%s [HTTP %s]\n' "$*" "$body" "$code"
 }
 
-# start_three_apps: the tutorial's app1/app2/app3 (app.py with APP_NUMBER=1..3) on free
-# ports, exported as APP1..APP3 for the config; LISTEN gets a free port too.
+# start_three_apps [SCRIPT]: the tutorial's app1/app2/app3 (SCRIPT, default app.py, with
+# APP_NUMBER=1..3) on free ports, exported as APP1..APP3 for the config; LISTEN gets a
+# free port too.
 start_three_apps() {
-    local n port
+    local n port script=${1:-app.py}
     for n in 1 2 3; do
         port=$(free_port)
         export "APP$n=127.0.0.1:$port"
-        start_flask "app$n" "$port" app.py APP_NUMBER="$n"
+        start_flask "app$n" "$port" "$script" APP_NUMBER="$n"
     done
     LISTEN_PORT=$(free_port)
     export LISTEN="127.0.0.1:$LISTEN_PORT"

@@ -107,3 +107,18 @@ def test_mysql_through_the_tcp_proxy() -> None:
     out = run_example("mysql", timeout=110)
     assert '"1":{"item":"task1","status":"pending"}' in out.replace(" ", "")
     assert out.count('{"slept":"1"}') == 3
+
+
+def test_middleware_routes_inside_the_starlette_app() -> None:
+    out = run_example("middleware")
+    got = answers(out)
+    assert got[0] == ("Hello from the Starlette app! (X-Balancer: in-app)", "200")
+    data = collections.Counter(body for body, _ in got[1:7])
+    assert data == {
+        "Data from Flask App 1!": 2,
+        "Data from Flask App 2!": 1,
+        "Data from Flask App 3!": 3,
+    }
+    assert got[7][1] == "403"
+    assert got[8] == ("Admin page, for 127.0.10.5", "200")
+    assert "HTTP/1.1 301 Moved Permanently" in out and "location: /" in out.lower()
