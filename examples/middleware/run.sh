@@ -3,7 +3,7 @@
 # BalancerMiddleware runs haproxy.cfg's frontend rules in-process.
 source "$(dirname "$0")/../lib.sh"
 
-start_three_apps flask_app.py
+start_three_apps ../weighted/app.py   # EP 9's Flask apps, from the weighted example
 APP_PORT=$(free_port)
 start starlette "$PYTHON" -m uvicorn --app-dir "$HERE" app:app --host 127.0.0.1 --port "$APP_PORT"
 wait_port "$APP_PORT"
