@@ -13,21 +13,13 @@ import shutil
 import socket
 import subprocess
 import time
+from importlib import resources
 from pathlib import Path
 
 __all__ = ["SCHEMA", "DemoMariaDB"]
 
-#: The tutorial's test user, database and rows.
-SCHEMA = """
-CREATE USER IF NOT EXISTS 'haproxy_user'@'%' IDENTIFIED BY 'tester';
-CREATE USER IF NOT EXISTS 'haproxy_user'@'localhost' IDENTIFIED BY 'tester';
-GRANT ALL PRIVILEGES ON *.* TO 'haproxy_user'@'%';
-GRANT ALL PRIVILEGES ON *.* TO 'haproxy_user'@'localhost';
-FLUSH PRIVILEGES;
-CREATE DATABASE IF NOT EXISTS test;
-CREATE TABLE IF NOT EXISTS test.todos (id int, item varchar(255), status varchar(255));
-INSERT INTO test.todos VALUES (1, 'task1', 'pending'), (2, 'task2', 'done');
-"""
+#: The tutorial's test user, database and rows (a copy of examples/mysql/init.sql).
+SCHEMA = resources.files(__package__).joinpath("mysql-init.sql").read_text(encoding="utf-8")
 
 
 def _tool(*names: str) -> str:

@@ -90,3 +90,8 @@ def test_demo_configs_are_the_examples(scenario: str) -> None:
     example = EXAMPLES / SCENARIOS[scenario].example
     shipped = {p.read_text() for p in example.glob("*.cfg")}
     assert packaged.read_text() in shipped
+
+
+def test_demo_mysql_schema_is_the_examples() -> None:
+    packaged = ROOT / "balancekit_server" / "demo" / "mysql-init.sql"
+    assert packaged.read_text() == (EXAMPLES / "mysql" / "init.sql").read_text()
