@@ -428,9 +428,11 @@ class HealthMonitor:
         registry: Registry = REGISTRY,
         panic_thresholds: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        loggers: Mapping[str, Any] | None = None,
     ) -> None:
         self.backends = dict(backends)
         self.log = log
+        self.loggers = dict(loggers or {})  # backend -> logs.Logger (anything with .log(msg, lvl))
         self.registry = registry
         self.clock = clock
         self.panic_thresholds = dict(panic_thresholds or {})
@@ -554,7 +556,8 @@ class HealthMonitor:
         runtime = self.backends[backend]
         if runtime.log_health_checks and (before != health.health or transition):
             member = self.pool(backend).member(server)
-            self.log(
+            self._emit(
+                backend,
                 "notice",
                 format_check_report(
                     backend, server, backup=member.backup, result=result, health=health
@@ -580,7 +583,11 @@ class HealthMonitor:
             counters.went_down()
         self._set_pool_health(watched.backend)
         active, backups = self._usable(pool)
-        self.log(
+        # HAProxy: a warning on stderr; to the proxy's log, ALERT when going DOWN
+        # (NOTICE if it was draining), NOTICE when coming UP.
+        drained = member.admin == "drain"
+        self._emit(
+            watched.backend,
             "warning",
             format_state_change(
                 watched.backend,
@@ -595,9 +602,20 @@ class HealthMonitor:
                 queued=len(member.queue),
                 why=why,
             ),
+            "notice" if transition.up or drained else "alert",
         )
         if not transition.up and not pool.usable:
-            self.log("alert", f"backend '{watched.backend}' has no server available!")
+            self._emit(
+                watched.backend, "alert", f"backend '{watched.backend}' has no server available!"
+            )
+
+    def _emit(self, backend: str, level: str, message: str, syslog: str | None = None) -> None:
+        """One state message: to the monitor's sink (stderr by default) and, like
+        HAProxy's send_log, to the backend's own `log` targets."""
+        self.log(level, message)
+        logger = self.loggers.get(backend)
+        if logger is not None:
+            logger.log(message, syslog or level)
 
     @staticmethod
     def _usable(pool: Backend) -> tuple[int, int]:
@@ -614,14 +632,15 @@ class HealthMonitor:
         panic = panic_mode(up, len(states), threshold)
         if panic and backend not in self.panicking:
             self.panicking.add(backend)
-            self.log(
+            self._emit(
+                backend,
                 "warning",
                 f"backend '{backend}' enters panic mode: {up}/{len(states)} servers up, "
                 f"below {threshold:g}%; balancing over all servers.",
             )
         elif not panic and backend in self.panicking:
             self.panicking.discard(backend)
-            self.log("notice", f"backend '{backend}' leaves panic mode.")
+            self._emit(backend, "notice", f"backend '{backend}' leaves panic mode.")
         for member in pool.members:
             health = self.watched[(backend, member.name)].health
             want = health.up or (panic and not member.backup and not health.maint)
@@ -666,7 +685,8 @@ class HealthMonitor:
             self._set_pool_health(backend)
             self.registry.server(backend, server).went_down()
             active, backups = self._usable(pool)
-            self.log(
+            self._emit(
+                backend,
                 "warning",
                 format_maint(
                     backend,
@@ -678,6 +698,7 @@ class HealthMonitor:
                     sessions=sessions,
                     requeued=requeued,
                 ),
+                "notice" if was_down or previous == "drain" else "alert",
             )
             return
         pool.set_state(server, state)
@@ -688,19 +709,23 @@ class HealthMonitor:
                 self._start_ramp(watched)
             self._set_pool_health(backend)
             self.registry.server(backend, server).went_up()
-            self.log(
+            self._emit(
+                backend,
                 "warning",
                 format_leave_maint(
                     backend, server, backup=member.backup, up=member.up, drain=state == "drain"
                 ),
+                "notice",
             )
             if watched.wake is not None:
                 watched.wake.set()  # "start OK but check immediately"
         if state == "drain":
             active, backups = self._usable(pool)
-            self.log(
+            self._emit(
+                backend,
                 "warning",
                 format_drain(backend, server, backup=member.backup, active=active, backups=backups),
+                "notice",
             )
 
     # -- passive checks ----------------------------------------------------------------
@@ -747,7 +772,14 @@ def start(runtime: Any, *, log: LogSink | None = None) -> HealthMonitor:
     backends = config.backends if config is not None else runtime.backends
     sink: LogSink = log or getattr(runtime, "log_sink", None) or stderr_sink
     registry = getattr(runtime, "registry", None) or REGISTRY
-    monitor = HealthMonitor(backends, log=sink, registry=registry)
+    loggers: dict[str, Any] = {}
+    make_logger = getattr(runtime, "logger", None)
+    if make_logger is not None:
+        for name, be in backends.items():
+            logger = make_logger(be.logs) if be.logs else None
+            if logger:
+                loggers[name] = logger
+    monitor = HealthMonitor(backends, log=sink, registry=registry, loggers=loggers)
     monitor.start()
     with contextlib.suppress(AttributeError):
         runtime.health = monitor
