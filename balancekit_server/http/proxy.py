@@ -1015,12 +1015,14 @@ class HttpProxy:
         server = lease.server
         assert server is not None
         entry.server = server.name
-        if entry.tw < 0:
-            entry.tw = 0
         now = conn.pool.loop.time()
-        entry.tc = _ms(now - t_connect)
-        entry.srv_conn = state.backend.member(server.name).inflight
-        entry.beconn = state.active = state.active + 1
+        state.active += 1
+        if self.log is not None:  # the rest only feeds the log line
+            if entry.tw < 0:
+                entry.tw = 0
+            entry.tc = _ms(now - t_connect)
+            entry.srv_conn = state.backend.member(server.name).inflight
+            entry.beconn = state.active
         if state.counters is not None:
             state.counters.session_start()
             self.counters.server(state.backend.name, server.name).session_start()
@@ -1052,7 +1054,7 @@ class HttpProxy:
         state.active -= 1
         outcome = "done"
         if failure is None:
-            if relay.t_response:
+            if relay.t_response and self.log is not None:
                 entry.tr = _ms(relay.t_response - t_sent)
             if relay.closing:
                 ex.keep_alive = False

@@ -30,6 +30,7 @@ from .upstream import UpstreamConnection
 __all__ = ["HttpServerProtocol"]
 
 _BODY_HIGH_WATER = 256 * 1024
+_VERSION_BYTES = {"1.1": b"1.1", "1.0": b"1.0"}
 _NO_BODY: deque[bytes] = deque(maxlen=0)  # shared by body-less requests; never appended to
 # llhttp only knows registered upper-case methods; HAProxy forwards any token.
 _LLHTTP_METHODS = frozenset(
@@ -165,24 +166,31 @@ class _ServerExchange(Exchange):
         parts = [_status_line(status, reason)]
         for name, value in headers:
             parts += (name, b": ", value, _CRLF)
+        extra = b""  # framing/connection lines this hop adds
+        lines = len(headers)
         if status == 101:
             pass
         elif body and length is None:
             if self.version == b"1.1":
                 self._chunk_out = True
-                parts.append(b"transfer-encoding: chunked\r\n")
+                extra = b"transfer-encoding: chunked\r\n"
+                lines += 1
             else:
                 self.keep_alive = False  # close-delimited for HTTP/1.0 clients
         elif body and length is not None:
-            parts += (b"content-length: ", b"%d" % length, _CRLF)
+            extra = b"content-length: %d\r\n" % length
+            lines += 1
         if status != 101:
             if not self.keep_alive:
-                parts.append(b"connection: close\r\n")
+                extra += b"connection: close\r\n"
+                lines += 1
             elif self.version == b"1.0":
-                parts.append(b"connection: keep-alive\r\n")
-        parts.append(_CRLF)
+                extra += b"connection: keep-alive\r\n"
+                lines += 1
+        parts += (extra, _CRLF)
         head = b"".join(parts)
-        self.bytes_out += logged_head_size(head)
+        # %B as HAProxy counts it (see logged_head_size): 4 bytes less per header line
+        self.bytes_out += len(head) - 4 * lines
         self._out.append(head)
 
     def write_body(self, data: bytes) -> None:
@@ -463,22 +471,21 @@ class HttpServerProtocol(asyncio.Protocol):
         ex.method = self._method or parser.get_method()
         self._method = b""
         ex.target = self._url
-        ex.version = parser.get_http_version().encode()
+        version = parser.get_http_version()
+        ex.version = _VERSION_BYTES.get(version) or version.encode()
         ex.t_head = self.loop.time()
-        ex.src, ex.src_port, ex.dst, ex.dst_port = (
-            self._src,
-            self._src_port,
-            self._dst,
-            self._dst_port,
-        )
+        ex.src = self._src
+        ex.src_port = self._src_port
+        ex.dst = self._dst
+        ex.dst_port = self._dst_port
         ex.ssl = self.ssl
         ex.sni = self._sni
         ex.expect_continue = ex.read_framing()
         ex.upgrade = b"upgrade" in ex.tokens and parser.should_upgrade()
         ex.client_keep_alive = parser.should_keep_alive()
         ex.keep_alive = ex.client_keep_alive and not self._close_after
-        if not ex.has_body:
-            ex.body_complete()
+        if not ex.chunked and not ex.content_length:
+            ex._body_done = True
         self._started = False
         self._requests += 1
         if self._serving is None:
