@@ -154,6 +154,8 @@ class Limits:
         self.maxconn = maxconn
         self.actconn = 0
         self._parked: deque[Session] = deque()
+        # Sessions taken from each pool queue ("be" or "be/srv"), for %bq/%sq.
+        self.dequeued: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"<Limits actconn={self.actconn} maxconn={self.maxconn} parked={len(self._parked)}>"
@@ -295,6 +297,8 @@ class Session:
         "_early_paused",
         "_expired",
         "_grant",
+        "_queue_key",
+        "_queue_start",
         "_sside",
         "_task",
         "_timer",
@@ -351,6 +355,8 @@ class Session:
         self._early_paused = False
         self._expired = False
         self._grant: asyncio.Future[Lease] | None = None
+        self._queue_key: str | None = None
+        self._queue_start = 0
         self._task: asyncio.Task[Any] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self.proxy_buf: bytearray | None = bytearray() if listener.accept_proxy else None
@@ -661,7 +667,21 @@ class Session:
     def _granted(self, lease: Lease) -> None:
         grant = self._grant
         if grant is not None and not grant.done():
+            self._left_queue(dequeued=True)
             grant.set_result(lease)
+
+    def _left_queue(self, *, dequeued: bool) -> None:
+        """%sq/%bq as HAProxy counts them: the sessions taken from the same queue while
+        this one waited, plus one (its own exit, whether dequeued or given up)."""
+        key = self._queue_key
+        if key is None:
+            return
+        self._queue_key = None
+        counts = self.service.limits.dequeued
+        position = counts.get(key, 0) - self._queue_start + 1
+        if dequeued:
+            counts[key] = counts.get(key, 0) + 1
+        self.queue_pos = (position, 0) if "/" in key else (0, position)
 
     async def _connect(self, error: str | None = None) -> None:
         """Queue, connect, retry and redispatch; `error` is a failed first attempt."""
@@ -726,11 +746,10 @@ class Session:
 
     async def _wait_queue(self, lease: Lease, tb: TcpBackend) -> None:
         be = tb.backend
-        # %sq/%bq: how many were ahead in the server's own queue or the backend's.
-        queue = getattr(lease, "_queue", None)
-        own = len(queue) - 1 if queue is not None else 0
-        in_server_queue = getattr(lease, "_member", None) is not None
-        self.queue_pos = (own, be.queued - 1) if in_server_queue else (0, own)
+        member = getattr(lease, "_member", None)  # set when queued on a given server
+        key = be.name if member is None else f"{be.name}/{member.server.name}"
+        self._queue_key = key
+        self._queue_start = self.service.limits.dequeued.get(key, 0)
         self.service.be_counters(be.name).queued(be.queued)
         self._grant = self.loop.create_future()
         try:
@@ -742,6 +761,7 @@ class Session:
                     await self._grant
         except TimeoutError:
             be.cancel(lease)
+            self._left_queue(dequeued=False)
             self.lease = None
             self.t_queue = self._ms_since_accept()
             self.term = "sQ"

@@ -525,3 +525,58 @@ def test_termination_states_match_haproxy(lt1: LoopThread, scenario: str) -> Non
         udp.close()
     assert ours is not None
     assert (ours["ts"], ours["s"], ours["bytes"]) == (theirs["ts"], theirs["s"], theirs["bytes"])
+
+
+def test_queued_sessions_log_like_haproxy(lt1: LoopThread) -> None:
+    """Server maxconn 1, three clients: the 2nd and 3rd wait in the queue, then run."""
+    import threading
+
+    from l4_harness import count_then_answer
+
+    from balancekit.config import load_text
+    from balancekit_server.runtime import Runtime
+
+    target = Backend(lt1, count_then_answer)
+    body = f"\n    server s1 {target.address} maxconn 1\n"
+
+    def run(port: int) -> None:
+        socks = [socket_mod.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+        for i, sock in enumerate(socks):
+            sock.sendall(b"x" * (i + 1))
+        # Only the first reached the server; the others queue behind it, in order.
+        wait_until(lambda: target.connections >= 1, what="the first session")
+        time_mod.sleep(0.1)
+        done = threading.Event()
+        for sock in socks:
+            sock.shutdown(socket_mod.SHUT_WR)
+            assert recv_all(sock).startswith(b"got ")
+            sock.close()
+        done.set()
+
+    with HAProxy(HAPROXY_HEAD + "\nlisten px\n    bind {listen:px}" + body) as haproxy:
+        start = target.connections
+        run(haproxy.port("px"))
+        wait_until(lambda: len(_tcplog_lines(haproxy.log())) == 3, what="HAProxy's 3 lines")
+        theirs = sorted(_tcplog_lines(haproxy.log()), key=lambda m: m["bytes"])
+    assert target.connections - start == 3
+    udp = socket_mod.socket(socket_mod.AF_INET, socket_mod.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.settimeout(10)
+    head = HAPROXY_HEAD.replace(
+        "log stdout format raw local0", f"log 127.0.0.1:{udp.getsockname()[1]} format raw local0"
+    )
+    runtime = Runtime(
+        load_text(head + "\nlisten px\n    bind 127.0.0.1:0" + body).config, quiet=True
+    )
+    lt1.run(runtime.start())
+    try:
+        target.connections = 0
+        run(runtime.addresses["px"][0][1])
+        lines = [TCPLOG.match(udp.recv(4096).decode()) for _ in range(3)]
+    finally:
+        lt1.call(runtime.hard_stop)
+        udp.close()
+    ours = sorted((m for m in lines if m is not None), key=lambda m: m["bytes"])
+    assert [(m["ts"], m["queues"], m["bytes"]) for m in ours] == [
+        (m["ts"], m["queues"], m["bytes"]) for m in theirs
+    ]
