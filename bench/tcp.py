@@ -122,6 +122,12 @@ def wrk(port: int, duration: float, close: bool) -> float:
     return float(match.group(1))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process: per-request CPU survives a loaded machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -187,15 +193,24 @@ def main() -> int:
         results: dict[str, dict[str, list[float]]] = {
             test: {name: [] for name in targets} for test in ("keepalive", "close", "bulk")
         }
+        cpu_us: dict[str, dict[str, list[float]]] = {
+            test: {name: [] for name in targets} for test in ("keepalive", "close")
+        }
         for round_no in range(1, args.rounds + 1):
             for test in ("keepalive", "close", "bulk"):
-                for name, (port, _) in targets.items():
+                for name, (port, proc) in targets.items():
+                    cpu_before = cpu_seconds(proc.pid)
                     if test == "bulk":
                         value = bulk(port, args.bulk_mib * 1024 * 1024)
+                        note = ""
                     else:
                         value = wrk(port, args.duration, close=test == "close")
+                        spent = cpu_seconds(proc.pid) - cpu_before
+                        per = spent * 1e6 / max(1.0, value * max(1, int(args.duration)))
+                        cpu_us[test][name].append(per)
+                        note = f"  ({per:.0f} us CPU per request)"
                     results[test][name].append(value)
-                    print(f"  round {round_no} {test:9s} {name:10s} {value:14,.0f}")
+                    print(f"  round {round_no} {test:9s} {name:10s} {value:14,.0f}{note}")
         print()
         units = {"keepalive": "req/s", "close": "conn/s", "bulk": "bytes/s"}
         goals = {"keepalive": 1.0, "close": 0.7, "bulk": 1.0}
@@ -207,6 +222,9 @@ def main() -> int:
                 f"{test:9s} haproxy {ha:14,.0f} {units[test]:7s} balancekit {bk:14,.0f} "
                 f"ratio {ratio:.2f}x (goal >= {goals[test]:.1f}x)"
             )
+        for test, by_name in cpu_us.items():
+            ha, bk = statistics.median(by_name["haproxy"]), statistics.median(by_name["balancekit"])
+            print(f"{test:9s} CPU per request: haproxy {ha:.0f} us, balancekit {bk:.0f} us")
         for name, (_, proc) in targets.items():
             print(f"peak RSS {name}: {peak_rss_kib(proc.pid) / 1024:.1f} MiB")
     finally:
