@@ -363,5 +363,9 @@ def install(runtime: Any, source: StatsSource) -> int:
         if not _needs_wrapper(router, page, backend_pages):
             continue  # no page, no use-service: keep the proxy's hot path untouched
         proxy.router = StatsRouter(router, source, frontend_page=page, backend_pages=backend_pages)
+        # HttpProxy skips route() for rule-less frontends (its `_static` shortcut, decided
+        # from the router it was built with); the stats router must see every request.
+        if hasattr(proxy, "_static"):
+            proxy._static = None
         wrapped += 1
     return wrapped
