@@ -45,7 +45,17 @@ from . import logs, tls
 from .counters import REGISTRY, Registry
 from .tcp import Limits, Listener, TcpBackend, TcpFrontend, TcpService
 
-__all__ = ["RunError", "Runtime", "Service", "open_listener", "raise_fd_limit", "run"]
+__all__ = [
+    "RunError",
+    "Runtime",
+    "Service",
+    "new_event_loop",
+    "open_listener",
+    "raise_fd_limit",
+    "run",
+    "tcp_backend",
+    "tune_gc",
+]
 
 BACKLOG = 1024
 
