@@ -436,6 +436,7 @@ class _BackendState:
     active: int = 0
     timeout_server: float | None = None
     timeout_tunnel: float | None = None
+    server_counters: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -997,6 +998,12 @@ class HttpProxy:
             # nothing reached it, so the request is replayed once on a new one.
             replayed = True
 
+    def _server_counters(self, state: _BackendState, server: str) -> Any:
+        found = state.server_counters.get(server)
+        if found is None:
+            found = state.server_counters[server] = self.counters.server(state.backend.name, server)
+        return found
+
     def errors_for(self, state: _BackendState) -> ErrorPages:
         return state.errors or self.errors
 
@@ -1024,8 +1031,9 @@ class HttpProxy:
             entry.srv_conn = state.backend.member(server.name).inflight
             entry.beconn = state.active
         if state.counters is not None:
-            state.counters.session_start()
-            self.counters.server(state.backend.name, server.name).session_start()
+            wall = time.time()
+            state.counters.session_start(wall)
+            self._server_counters(state, server.name).session_start(wall)
         relay.tunnel_timeout = state.timeout_tunnel
         ex.set_producer(conn)
         ex.on_client_lost(relay.client_lost)
@@ -1077,8 +1085,7 @@ class HttpProxy:
         if state.counters is not None and server is not None and outcome != "replay":
             failed = entry.termination[0] in "sS"
             _count(state.counters, ex, entry, outcome_failed=failed)
-            srv = self.counters.server(state.backend.name, server.name)
-            _count(srv, ex, entry, outcome_failed=failed)
+            _count(self._server_counters(state, server.name), ex, entry, outcome_failed=failed)
         return outcome
 
     def _upstream_failed(
