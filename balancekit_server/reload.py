@@ -176,7 +176,10 @@ class Reloader:
         )
 
     def _runtime(self, config: Config) -> ReloadableRuntime:
-        return ReloadableRuntime(config, self.pool, registry=self.registry, quiet=self.quiet)
+        # Later generations do not announce "Proxy … started" again (HAProxy does not
+        # either); the reload itself is logged once.
+        quiet = self.quiet or self.generation > 0
+        return ReloadableRuntime(config, self.pool, registry=self.registry, quiet=quiet)
 
     async def start(self) -> ReloadableRuntime:
         runtime = self._runtime(self.config)
@@ -209,6 +212,7 @@ class Reloader:
             new = self._runtime(result.config)
             try:
                 await new.start()
+                new.quiet = self.quiet  # its later messages (soft stop) are wanted
             except (RunError, OSError) as exc:
                 self.refused += 1
                 new.hard_stop()
