@@ -148,8 +148,9 @@ def test_wrk_through_three_reloads_sees_no_error(backends: NamedBackends) -> Non
         assert "Non-2xx" not in out, out
         requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
         assert requests > 100, out
-        # Every generation served traffic, and the last one is the one serving now.
-        for name in names:
+        # Every generation served traffic, and the last one is the one serving now
+        # (on a slow machine wrk may end before the last reload: `d` is checked after).
+        for name in names[:-1]:
             assert backends.hits(name), f"backend {name} never got a request"
         assert fetch(port) == (200, "d")
         assert server.log().count("Reloaded configuration") == 3
