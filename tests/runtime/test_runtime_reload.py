@@ -326,8 +326,13 @@ def test_two_workers_answer_for_themselves_and_reload(backends: NamedBackends) -
             infos.append((info["Process_num"], info["Nbproc"], info["Pid"]))
         assert infos[0] == infos[1] and infos[0][:2] == ("1", "2")
         assert infos[2][:2] == ("2", "2") and infos[2][2] != infos[1][2]
-        statuses = {fetch(port)[1] for _ in range(20)}
+        statuses = {fetch(port)[1] for _ in range(200)}
         assert statuses == {"a"}
+        # SO_REUSEPORT spreads new connections: both workers (both cores) served some.
+        for path in (server.sock + ".1", server.sock + ".2"):
+            rows = [r.split(",") for r in server.command("show stat", path).splitlines()]
+            frontend = next(r for r in rows if r[:2] == ["www", "FRONTEND"])
+            assert int(frontend[7]) > 0, (path, frontend[7])  # stot
         server.write(config(port, backends.address("b")))
         server.signal(signal.SIGUSR2)
         deadline = time.monotonic() + 20
