@@ -147,12 +147,29 @@ _LOG_FIELDS = (
 class HttpLogEntry:
     """Everything an `option httplog` line says about one request.
 
-    A plain slotted class rather than a dataclass: one is built per request, and
-    positional construction with defaults is the cheapest Python offers.
-    `as_kwargs()` feeds `balancekit_server.logs.format_httplog`.
+    One is built per request, and most fields keep their defaults unless a log
+    wants them, so the defaults live on the class and an instance only stores
+    what was set.  `as_kwargs()` feeds `balancekit_server.logs.format_httplog`.
     """
 
-    __slots__ = _LOG_FIELDS
+    server: str | None = None
+    treq: int = -1
+    tw: int = -1
+    tc: int = -1
+    tr: int = -1
+    ta: int = 0
+    status: int = 0
+    bytes_read: int = 0
+    request_line: str = ""
+    termination: str = "--"
+    retries: int = 0
+    redispatched: bool = False
+    srv_queue: int = 0
+    backend_queue: int = 0
+    ssl: bool = False
+    feconn: int = 0
+    beconn: int = 0
+    srv_conn: int = 0
 
     def __init__(
         self,
@@ -161,48 +178,17 @@ class HttpLogEntry:
         request_date: float,
         frontend: str,
         backend: str,
-        server: str | None = None,
-        treq: int = -1,
-        tw: int = -1,
-        tc: int = -1,
-        tr: int = -1,
-        ta: int = 0,
-        status: int = 0,
-        bytes_read: int = 0,
-        request_line: str = "",
-        termination: str = "--",
-        retries: int = 0,
-        redispatched: bool = False,
-        srv_queue: int = 0,
-        backend_queue: int = 0,
-        ssl: bool = False,
-        feconn: int = 0,
-        beconn: int = 0,
-        srv_conn: int = 0,
+        **fields: Any,
     ) -> None:
         self.client_ip = client_ip
         self.client_port = client_port
         self.request_date = request_date
         self.frontend = frontend
         self.backend = backend
-        self.server = server
-        self.treq = treq
-        self.tw = tw
-        self.tc = tc
-        self.tr = tr
-        self.ta = ta
-        self.status = status
-        self.bytes_read = bytes_read
-        self.request_line = request_line
-        self.termination = termination
-        self.retries = retries
-        self.redispatched = redispatched
-        self.srv_queue = srv_queue
-        self.backend_queue = backend_queue
-        self.ssl = ssl
-        self.feconn = feconn
-        self.beconn = beconn
-        self.srv_conn = srv_conn
+        for name, value in fields.items():
+            if name not in _LOG_FIELDS:
+                raise TypeError(f"HttpLogEntry has no field '{name}'")
+            setattr(self, name, value)
 
     def as_kwargs(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _LOG_FIELDS}
