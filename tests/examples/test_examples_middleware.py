@@ -42,6 +42,7 @@ frontend web
     acl from_office src 127.0.10.0/24
     http-request deny if is_admin !from_office
     http-request redirect location /new-home code 301 if {{ path /old-home }}
+    http-request return status 200 content-type text/plain string in-app-ok if {{ path /ping }}
     http-request set-header X-Balancer in-app
     use_backend api if is_api
     default_backend api
@@ -131,6 +132,9 @@ def test_rules_run_before_the_app(api: NamedBackends, serve: Any) -> None:
 
     moved = served.get("/old-home")
     assert moved.status == 301 and moved.header("location") == "/new-home"
+
+    ping = served.get("/ping")
+    assert ping.status == 200 and ping.text == "in-app-ok"
 
     home = served.get("/")
     assert home.text == "app / x-balancer=in-app"  # header rule applied for the app
