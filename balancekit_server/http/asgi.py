@@ -202,6 +202,10 @@ class ProxyApp:
         kind = scope["type"]
         if kind == "http":
             ex = _AsgiExchange(scope, receive, send, asyncio.get_running_loop())
+            if ex.malformed:
+                ex.send_page(self.proxy.error_page(400))
+                await ex.pump()
+                return
             try:
                 await self.proxy.handle(ex)
                 await ex.pump()

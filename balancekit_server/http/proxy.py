@@ -227,6 +227,7 @@ class Exchange:
     status: int = 0
     bytes_out: int = 0
     keep_alive: bool = True  # whether the client connection can serve another request
+    malformed: bool = False  # a request the parser accepted but HAProxy refuses (400)
 
     def read_framing(self) -> bool:
         """Set `content_length`/`chunked`/`tokens` from the headers (one pass); True if
@@ -239,6 +240,7 @@ class Exchange:
         self.content_length = None
         self.chunked = False
         tokens: set[bytes] = set()
+        host: bytes | None = None
         for name, value in self.headers:
             low = name.lower()
             if low == b"content-length":
@@ -249,6 +251,11 @@ class Exchange:
                 tokens.update(t.strip().lower() for t in value.split(b","))
             elif low == b"expect" and value.lower() == b"100-continue":
                 expect = True
+            elif low == b"host":
+                if host is not None and host.lower() != value.lower():
+                    # Two different Host headers: which site is meant? HAProxy says 400.
+                    self.malformed = True
+                host = value
         self.tokens = tokens
         if self.chunked:
             self.content_length = None

@@ -481,6 +481,8 @@ class HttpServerProtocol(asyncio.Protocol):
         ex.ssl = self.ssl
         ex.sni = self._sni
         ex.expect_continue = ex.read_framing()
+        if ex.malformed:
+            raise _Malformed
         ex.upgrade = b"upgrade" in ex.tokens and parser.should_upgrade()
         ex.client_keep_alive = parser.should_keep_alive()
         ex.keep_alive = ex.client_keep_alive and not self._close_after
@@ -580,3 +582,7 @@ class HttpServerProtocol(asyncio.Protocol):
 
 class _TooLarge(Exception):
     """Request line + headers exceed the buffer: HAProxy answers 400."""
+
+
+class _Malformed(Exception):
+    """A request llhttp accepts but HAProxy refuses (two different Host headers): 400."""

@@ -496,3 +496,12 @@ def test_request_replayed_when_reused_connection_closes(front: Any) -> None:
         answers = [http_request(proxy.port, "/").text for _ in range(3)]
     assert answers == ["ok", "ok", "ok"]
     assert raw.connections == 3  # each reuse failed once and went to a new connection
+
+
+def test_two_different_hosts_are_400(front: Any, named_backends: NamedBackends) -> None:
+    proxy = front(to("app"), {"app": backend_of(named_backends)})
+    payload = b"GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\nConnection: close\r\n\r\n"
+    assert parse_response(raw_exchange(proxy.port, payload)).status == 400
+    same = b"GET / HTTP/1.1\r\nHost: a.test\r\nHost: A.test\r\nConnection: close\r\n\r\n"
+    assert parse_response(raw_exchange(proxy.port, same)).status == 200
+    assert named_backends.hits("s1") == ["/"]
