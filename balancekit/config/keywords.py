@@ -96,7 +96,12 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("default_backend", "dfl", "Backend used when no `use_backend` matches."),
     _K("use_backend", "fl", "`use_backend <name> [if/unless <cond>]`."),
     _K("acl", "flb", "`acl <name> <fetch> [flags] [operator] <value> …`."),
-    _K("http-request", "flb", "HTTP request rule (allow, deny, redirect, headers, return)."),
+    _K(
+        "http-request",
+        "flb",
+        "HTTP request rule (allow, deny, redirect, headers, return, "
+        "`use-service prometheus-exporter`).",
+    ),
     _K("tcp-request connection", "fl", "Layer-4 rule on new connections (accept/reject)."),
     _K("tcp-request session", "fl", "Rule once the session is set up (accept/reject)."),
     _K("tcp-request content", "flb", "Content rule (accept/reject)."),

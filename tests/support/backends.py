@@ -31,6 +31,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.dumps(payload).encode()
         else:
             body = self.server.name.encode()
+        # Record before answering: a client that has its answer may look at hits at once.
+        self.server.hits.append(self.path)
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("X-Server", self.server.name)
@@ -38,7 +40,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        self.server.hits.append(self.path)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = _answer
 
