@@ -149,7 +149,6 @@ backend be
         assert recv_all(sock) == b"hello-world"
     ours = TCPLOG.match(logger.wait_lines(1)[0])
     assert ours is not None, logger.lines
-    print(theirs.group(0), ours.group(0), sep="\n")
     for field in ("ci", "ft", "b", "s", "bytes", "ts", "conns", "queues"):
         assert ours[field] == theirs[field], field
 

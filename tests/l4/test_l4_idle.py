@@ -15,7 +15,6 @@ import resource
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from l4_harness import ServerProcess, wait_until
@@ -107,7 +106,6 @@ def test_ten_thousand_idle_connections_with_bounded_memory() -> None:
             assert closed == 0
             growth_mb = (after - before) / 1024
             print(f"RSS {before / 1024:.1f} MB -> {after / 1024:.1f} MB for {CLIENTS} clients")
-            Path(proc.dir / "rss.txt").write_text(f"{before} {after}\n")
             assert growth_mb <= 100, f"RSS grew {growth_mb:.1f} MB for {CLIENTS} idle clients"
     finally:
         for sock in clients:
