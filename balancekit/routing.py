@@ -131,6 +131,12 @@ class Router:
         clone._redirects = self._redirects
         return clone
 
+    @property
+    def filters_connections(self) -> bool:
+        """Whether any `tcp-request connection` rule exists, so front ends can skip
+        building a request view for connections nothing would inspect."""
+        return bool(self._tcp_connection)
+
     def accept_connection(self, request: Request) -> bool:
         """`tcp-request connection` (and `session`) rules: first match decides; default accept."""
         for rule in self._tcp_connection:

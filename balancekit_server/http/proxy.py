@@ -77,6 +77,11 @@ _SILENT_CLOSE = ErrorPage(0, (), b"", b"", True)
 class RouterLike(Protocol):
     """What the proxy needs from `balancekit.routing.Router`."""
 
+    @property
+    def filters_connections(self) -> bool: ...
+
+    def accept_connection(self, request: Request) -> bool: ...
+
     def route(self, request: Request) -> Any: ...
 
 

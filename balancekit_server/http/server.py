@@ -22,6 +22,8 @@ from typing import Any, cast
 
 import httptools
 
+from balancekit import Request
+
 from .errors import ErrorPage
 from .headers import RawHeaders
 from .proxy import Exchange, HttpLogEntry, HttpProxy, Relay, logged_head_size
@@ -273,6 +275,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._t_keepalive = getattr(fe, "timeout_http_keep_alive", None) or self._t_request
         self.proxy_timeout_client: float | None = getattr(fe, "timeout_client", None)
         self._close_after = bool(getattr(fe, "httpclose", False))
+        self._rejected = False
 
     def __repr__(self) -> str:
         state = "tunnel" if self.tunnel else "serving" if self._serving else "idle"
@@ -290,6 +293,16 @@ class HttpServerProtocol(asyncio.Protocol):
         self._dst, self._dst_port = str(sock[0]), int(sock[1])
         if self._src.startswith("::ffff:"):
             self._src = self._src[7:]
+        router = self.proxy.router
+        if router.filters_connections and not router.accept_connection(
+            Request(self._src, src_port=self._src_port, dst=self._dst, dst_port=self._dst_port)
+        ):
+            # `tcp-request connection reject`: closed before a byte is read, as in HAProxy.
+            self._rejected = True
+            if self.proxy.fe_counters is not None:
+                self.proxy.fe_counters.dreq += 1
+            self.transport.abort()
+            return
         if self.ssl:
             sslobj = transport.get_extra_info("ssl_object")
             self._sni = str(getattr(sslobj, "bk_sni", "") or "")
@@ -302,6 +315,8 @@ class HttpServerProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        if self._rejected:
+            return
         self._disarm()
         if self._timer is not None:
             self._timer.cancel()

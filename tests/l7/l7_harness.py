@@ -37,6 +37,10 @@ class FnRouter:
 
     fn: Callable[[Request], Decision]
     seen: list[Request] = field(default_factory=list)
+    filters_connections = False
+
+    def accept_connection(self, request: Request) -> bool:
+        return True
 
     def route(self, request: Request) -> Decision:
         self.seen.append(request)
