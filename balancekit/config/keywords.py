@@ -50,6 +50,7 @@ class Keyword:
 _K = Keyword
 _NO_DAEMON = "balancekit-server stays in the foreground; let the service manager daemonize it"
 _NO_PRIVS = "balancekit-server does not switch users; start it as the user it should run as"
+_NO_SPLICE = "a kernel TCP tuning hint; balancekit relays through asyncio transports without it"
 
 KEYWORDS: tuple[Keyword, ...] = (
     # -- global ------------------------------------------------------------------------
@@ -149,6 +150,11 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("option httpchk", "dlb", "HTTP health checks: `[<method>] [<uri>] [<version>]`."),
     _K("option mysql-check", "dlb", "MySQL health checks: `[user <name>]`."),
     _K("option log-health-checks", "dlb", "Log health check state changes.", negatable=True),
+    _K("option splice-auto", "dflb", "Kernel splicing.", ignored=_NO_SPLICE, negatable=True),
+    _K("option splice-request", "dflb", "Kernel splicing.", ignored=_NO_SPLICE, negatable=True),
+    _K("option splice-response", "dflb", "Kernel splicing.", ignored=_NO_SPLICE, negatable=True),
+    _K("option tcp-smart-accept", "dfl", "TCP tuning.", ignored=_NO_SPLICE, negatable=True),
+    _K("option tcp-smart-connect", "dlb", "TCP tuning.", ignored=_NO_SPLICE, negatable=True),
 )
 
 #: `server` / `default-server` options (value-taking ones marked by `takes`).
@@ -220,9 +226,8 @@ option http-pretend-keepalive|option http-restrict-req-hdr-names|
 option http-use-proxy-header|option httpslog|option independent-streams|option ldap-check|
 option external-check|option log-separate-errors|option logasap|option nolinger|
 option originalto|option persist|option pgsql-check|option prefer-last-server|
-option redis-check|option smtpchk|option socket-stats|option splice-auto|
-option splice-request|option splice-response|option spop-check|option ssl-hello-chk|
-option tcp-check|option tcp-smart-accept|option tcp-smart-connect|option transparent|
+option redis-check|option smtpchk|option socket-stats|option spop-check|
+option ssl-hello-chk|option tcp-check|option transparent|
 option idle-close-on-response|stats admin|stats http-request|stats scope|stats show-desc|
 stats show-legends|stats show-node|stats maxconn|stats bind-process|timeout tarpit"""
 HAPROXY_ONLY = frozenset(

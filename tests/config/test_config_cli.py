@@ -68,6 +68,19 @@ def test_ignored_global_keywords_are_warned_about() -> None:
     assert f"[WARNING] {path}:19: 'ssl-default-bind-ciphers' has no effect" in stderr
 
 
+def test_tcp_tuning_options_are_warned_about_not_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "splice.cfg"
+    path.write_text(
+        "defaults\n    mode tcp\n    option splice-auto\n    option tcp-smart-accept\n"
+        "    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n"
+        "listen l\n    bind 127.0.0.1:0\n    server a 127.0.0.1:1\n"
+    )
+    result = cli("-c", "-f", str(path))
+    assert result.returncode == 0, result.stderr
+    for line, keyword in ((3, "option splice-auto"), (4, "option tcp-smart-accept")):
+        assert f"[WARNING] {path}:{line}: '{keyword}' has no effect" in result.stderr
+
+
 def test_quiet_hides_warnings() -> None:
     result = cli("-c", "-q", "-f", str(SEEDS / "karan_mysql_tcp.cfg"))
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
