@@ -32,8 +32,9 @@ def exchange(port: int, src: str) -> bytes:
     with socket.socket() as sock:
         sock.settimeout(5)
         sock.bind((src, 0))
-        sock.connect(("127.0.0.1", port))
         try:
+            # A reject can reset the connection before connect() even returns.
+            sock.connect(("127.0.0.1", port))
             sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             chunks = []
             while data := sock.recv(65536):
