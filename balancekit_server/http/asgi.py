@@ -222,5 +222,9 @@ class ProxyApp:
                     self.proxy.close()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        elif kind == "websocket":
+            from .asgi_ws import proxy_websocket  # imports this module
+
+            await proxy_websocket(self.proxy, scope, receive, send)
         else:
             raise NotImplementedError(f"ProxyApp does not serve '{kind}' scopes")
