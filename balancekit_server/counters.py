@@ -37,7 +37,8 @@ class Rate:
     """Events in the current wall second, HAProxy's `rate` (a 1-second window).
 
     HAProxy's freq_ctr blends the previous second into the current one; we do
-    the same so a reading just after a second boundary is not zero.
+    the same so a reading just after a second boundary is not zero.  `add` runs
+    on every request, so it does its rollover and reading inline.
     """
 
     _second: int = 0
@@ -46,18 +47,16 @@ class Rate:
     max: int = 0
 
     def add(self, now: float, n: int = 1) -> None:
-        self._roll(now)
-        self._cur += n
-        current = self.read(now)
-        if current > self.max:
-            self.max = current
-
-    def _roll(self, now: float) -> None:
         sec = int(now)
         if sec != self._second:
             self._prev = self._cur if sec == self._second + 1 else 0
             self._cur = 0
             self._second = sec
+        cur = self._cur + n
+        self._cur = cur
+        current = cur + int(self._prev * (1.0 - (now - sec)))
+        if current > self.max:
+            self.max = current
 
     def read(self, now: float) -> int:
         """Events per second: this second's count plus the unexpired part of the last one."""
