@@ -17,7 +17,8 @@ import socket
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+
+from balancekit.config import FACILITIES, LEVELS, LogTarget
 
 __all__ = [
     "FACILITIES",
@@ -31,36 +32,9 @@ __all__ = [
     "format_date",
     "format_httplog",
     "format_tcplog",
-    "parse_log_target",
+    "target_kind",
 ]
 
-FACILITIES = (
-    "kern",
-    "user",
-    "mail",
-    "daemon",
-    "auth",
-    "syslog",
-    "lpr",
-    "news",
-    "uucp",
-    "cron",
-    "auth2",
-    "ftp",
-    "ntp",
-    "audit",
-    "alert",
-    "cron2",
-    "local0",
-    "local1",
-    "local2",
-    "local3",
-    "local4",
-    "local5",
-    "local6",
-    "local7",
-)
-LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 FORMATS = ("raw", "rfc3164", "rfc5424", "short", "local")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -214,77 +188,19 @@ def format_httplog(
 # -- targets ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class LogTarget:
-    """One `log` line: where to send, which header, which facility and levels.
-
-    `address` is `stdout`, `stderr`, a unix socket path (`/dev/log`,
-    `unix@/path`), or `[udp@|ipv4@|ipv6@]host[:port]` (port 514 by default).
-    `level` is the most verbose level sent (messages above it are dropped);
-    `minlevel` clamps the level written into the header, as HAProxy does.
-    """
-
-    address: str
-    facility: str = "local0"
-    level: str = "debug"
-    minlevel: str = "emerg"
-    format: str = "rfc3164"
-    length: int = 1024
-
-    def __post_init__(self) -> None:
-        if self.facility not in FACILITIES:
-            raise ValueError(f"log: unknown facility '{self.facility}'")
-        for lvl in (self.level, self.minlevel):
-            if lvl not in LEVELS:
-                raise ValueError(f"log: unknown level '{lvl}'")
-        if self.format not in FORMATS:
-            raise ValueError(
-                f"log: unknown format '{self.format}' (expected one of {', '.join(FORMATS)})"
-            )
-        if self.length < 80:
-            raise ValueError(f"log: len {self.length} is too small (at least 80)")
-
-    @property
-    def kind(self) -> str:
-        """`stdout`, `stderr`, `unix` or `udp`."""
-        if self.address in ("stdout", "stderr"):
-            return self.address
-        if self.address in ("fd@1", "fd@2"):
-            return "stdout" if self.address == "fd@1" else "stderr"
-        if self.address.startswith(("/", "unix@")):
-            return "unix"
-        return "udp"
+#: The header formats a sink can write (the config also knows priority, timed, iso).
+FORMATS = ("raw", "rfc3164", "rfc5424", "short", "local")
 
 
-def parse_log_target(words: Sequence[str]) -> LogTarget:
-    """Parse the arguments of a `log` line (after the keyword), HAProxy's grammar:
-    `<address> [len <n>] [format <fmt>] [sample <r>:<s>] <facility> [<level> [<minlevel>]]`.
-
-    `log global` and `no log` are the config parser's business, not a target.
-    """
-    if not words:
-        raise ValueError("log: missing address")
-    address, rest = words[0], list(words[1:])
-    length, fmt = 1024, "rfc3164"
-    while rest and rest[0] in ("len", "format", "sample"):
-        key = rest.pop(0)
-        if not rest:
-            raise ValueError(f"log: '{key}' expects a value")
-        value = rest.pop(0)
-        if key == "len":
-            if not value.isdigit():
-                raise ValueError(f"log: len expects an integer, got '{value}'")
-            length = int(value)
-        elif key == "format":
-            fmt = value
-    if not rest:
-        raise ValueError(f"log {address}: missing facility")
-    facility = rest.pop(0)
-    level = rest.pop(0) if rest else "debug"
-    minlevel = rest.pop(0) if rest else "emerg"
-    if rest:
-        raise ValueError(f"log {address}: unexpected '{rest[0]}'")
-    return LogTarget(address, facility, level, minlevel, fmt, length)
+def target_kind(address: str) -> str:
+    """`stdout`, `stderr`, `unix` or `udp`: how a `log` address is reached."""
+    if address in ("stdout", "stderr"):
+        return address
+    if address in ("fd@1", "fd@2"):
+        return "stdout" if address == "fd@1" else "stderr"
+    if address.startswith(("/", "unix@")):
+        return "unix"
+    return "udp"
 
 
 def _udp_address(address: str) -> tuple[int, tuple[str, int]]:
@@ -308,8 +224,13 @@ class _Sink:
     """An open destination for one target; writes are fire-and-forget."""
 
     def __init__(self, target: LogTarget) -> None:
+        if target.format not in FORMATS:
+            raise ValueError(
+                f"format '{target.format}' is not written by balancekit-server "
+                f"(expected one of {', '.join(FORMATS)})"
+            )
         self.target = target
-        self.kind = target.kind
+        self.kind = target_kind(target.address)
         self.sock: socket.socket | None = None
         self.dest: str | tuple[str, int] | None = None
         if self.kind == "unix":

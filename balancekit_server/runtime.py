@@ -215,10 +215,7 @@ class Runtime:
         found = self._loggers.get(key)
         if found is None:
             try:
-                found = logs.Logger(
-                    logs.LogTarget(t.address, t.facility, t.level, t.minlevel, t.format, t.length)
-                    for t in key
-                )
+                found = logs.Logger(key)
             except (ValueError, OSError) as exc:
                 raise RunError(f"{_where(key[0])}log: {exc}") from None
             self._loggers[key] = found

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError
+from ._values import FACILITIES, LEVELS, LOG_FORMATS, parse_log
 from .build import build
 from .keywords import KEYWORDS, Keyword
 from .lexer import Line, split_lines, split_words
@@ -42,7 +43,10 @@ from .runtime import (
 from .units import parse_size, parse_time
 
 __all__ = [
+    "FACILITIES",
     "KEYWORDS",
+    "LEVELS",
+    "LOG_FORMATS",
     "BackendRuntime",
     "Bind",
     "Capture",
@@ -69,6 +73,7 @@ __all__ = [
     "load",
     "load_text",
     "parse",
+    "parse_log_target",
     "parse_size",
     "parse_time",
     "split_words",
@@ -191,3 +196,8 @@ def check(
     except ConfigErrors as failure:
         return [str(error) for error in failure.errors]
     return []
+
+
+def parse_log_target(words: Sequence[str]) -> LogTarget:
+    """The target of a `log` line (the words after `log`), as the config parser reads it."""
+    return parse_log(tuple(words), None, None)

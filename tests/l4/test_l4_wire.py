@@ -10,15 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from balancekit.config import LogTarget, parse_log_target
 from balancekit_server import proxy_protocol as pp
-from balancekit_server.logs import (
-    Logger,
-    LogTarget,
-    format_date,
-    format_httplog,
-    format_tcplog,
-    parse_log_target,
-)
+from balancekit_server.logs import Logger, format_date, format_httplog, format_tcplog
 
 
 @pytest.fixture
@@ -107,7 +101,7 @@ def test_parse_log_target(words: list[str], expected: LogTarget) -> None:
 @pytest.mark.parametrize(
     ("words", "message"),
     [
-        ([], "missing address"),
+        ([], "expects 'global' or a target address"),
         (["stdout"], "missing facility"),
         (["stdout", "local9"], "unknown facility 'local9'"),
         (["stdout", "format", "json", "local0"], "unknown format 'json'"),
