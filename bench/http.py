@@ -42,8 +42,9 @@ _spec = importlib.util.spec_from_file_location("bench_tcp", _HERE / "tcp.py")
 assert _spec is not None and _spec.loader is not None
 _tcp = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_tcp)
-HAPROXY, NGINX, NGINX_CONF, WRK = _tcp.HAPROXY, _tcp.NGINX, _tcp.NGINX_CONF, _tcp.WRK
+HAPROXY, NGINX, WRK = _tcp.HAPROXY, _tcp.NGINX, _tcp.WRK
 free_port, process, wait_port = _tcp.free_port, _tcp.process, _tcp.wait_port
+start_nginx = _tcp.start_nginx
 
 PROXY_CONF = """
 global
@@ -177,15 +178,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bk-bench-http-"))
     stack = contextlib.ExitStack()
     try:
-        ports = [free_port() for _ in range(3)]
-        for port in ports:
-            conf = work / f"nginx-{port}.conf"
-            conf.write_text(NGINX_CONF.format(dir=work, port=port))
-            stack.enter_context(
-                process([NGINX, "-c", str(conf), "-p", str(work)], work / f"nginx-{port}.log")
-            )
-        for port in ports:
-            wait_port(port)
+        ports = start_nginx(stack, work, 3)
         servers = "\n".join(f"    server n{i} 127.0.0.1:{p}" for i, p in enumerate(ports, 1))
         backends = [f"127.0.0.1:{p}" for p in ports]
         me = str(Path(__file__).resolve())

@@ -106,6 +106,21 @@ def process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
                 proc.wait()
 
 
+def start_nginx(stack: contextlib.ExitStack, work: Path, count: int) -> list[int]:
+    """`count` nginx backends on free loopback ports, answering once this returns;
+    they stop when `stack` closes."""
+    ports = [free_port() for _ in range(count)]
+    for port in ports:
+        conf = work / f"nginx-{port}.conf"
+        conf.write_text(NGINX_CONF.format(dir=work, port=port))
+        stack.enter_context(
+            process([NGINX, "-c", str(conf), "-p", str(work)], work / f"nginx-{port}.log")
+        )
+    for port in ports:
+        wait_port(port)
+    return ports
+
+
 def wrk(port: int, duration: float, close: bool) -> float:
     args = [WRK, "-t1", "-c50", f"-d{max(1, int(duration))}s"]
     if close:
@@ -165,15 +180,7 @@ def main() -> int:
         handle.truncate(args.bulk_mib * 1024 * 1024)
     stack = contextlib.ExitStack()
     try:
-        ports = [free_port() for _ in range(3)]
-        for port in ports:
-            conf = work / f"nginx-{port}.conf"
-            conf.write_text(NGINX_CONF.format(dir=work, port=port))
-            stack.enter_context(
-                process([NGINX, "-c", str(conf), "-p", str(work)], work / f"nginx-{port}.log")
-            )
-        for port in ports:
-            wait_port(port)
+        ports = start_nginx(stack, work, 3)
         servers = "\n".join(f"    server n{i} 127.0.0.1:{p}" for i, p in enumerate(ports, 1))
         targets: dict[str, tuple[int, subprocess.Popen[bytes]]] = {}
         for name in ("haproxy", "balancekit"):

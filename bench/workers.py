@@ -13,6 +13,7 @@ requests/s with the 2-worker / 1-worker ratio.  Also reports wrk socket errors
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import re
 import statistics
@@ -26,8 +27,9 @@ _spec = importlib.util.spec_from_file_location("bench_tcp", _HERE / "tcp.py")
 assert _spec is not None and _spec.loader is not None
 _tcp = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_tcp)
-NGINX, NGINX_CONF, WRK = _tcp.NGINX, _tcp.NGINX_CONF, _tcp.WRK
+WRK = _tcp.WRK
 free_port, process, wait_port = _tcp.free_port, _tcp.process, _tcp.wait_port
+start_nginx = _tcp.start_nginx
 
 CONFIG = """
 global
@@ -72,18 +74,10 @@ def main() -> int:
     args = parser.parse_args()
     rounds, duration = (1, 1) if args.smoke else (args.rounds, args.duration)
     work = Path(tempfile.mkdtemp(prefix="bk-bench-workers-"))
-    backend_ports = [free_port(), free_port()]
-    servers = "\n".join(f"    server n{i} 127.0.0.1:{p}" for i, p in enumerate(backend_ports))
     results: dict[int, list[float]] = {1: [], 2: []}
-    nginx_procs = []
-    try:
-        for port in backend_ports:
-            conf = work / f"nginx-{port}.conf"
-            conf.write_text(NGINX_CONF.format(dir=work, port=port))
-            ctx = process([NGINX, "-c", str(conf), "-e", str(work / "nginx.err")], work / "ng.log")
-            nginx_procs.append(ctx)
-            ctx.__enter__()
-            wait_port(port)
+    with contextlib.ExitStack() as stack:
+        backend_ports = start_nginx(stack, work, 2)
+        servers = "\n".join(f"    server n{i} 127.0.0.1:{p}" for i, p in enumerate(backend_ports))
         for round_no in range(1, rounds + 1):
             for workers in (1, 2):
                 port = free_port()
@@ -106,9 +100,6 @@ def main() -> int:
                 print(
                     f"round {round_no}: {workers} worker(s): {rate:10.0f} req/s  errors: {errors}"
                 )
-    finally:
-        for ctx in nginx_procs:
-            ctx.__exit__(None, None, None)
     one, two = statistics.median(results[1]), statistics.median(results[2])
     print(f"median: 1 worker {one:.0f} req/s, 2 workers {two:.0f} req/s, ratio {two / one:.2f}x")
     return 0
