@@ -8,7 +8,7 @@ import re
 import socket as socket_mod
 import struct
 import time as time_mod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,8 @@ from l4_harness import Backend, CaptureLogger, LoopThread, Proxy, named, recv_al
 
 from balancekit import Backend as Pool
 from balancekit import Server
+from balancekit.config import load_text
+from balancekit_server.runtime import Runtime
 from balancekit_server.tcp import Listener, TcpBackend, TcpFrontend
 from support.haproxy import HAProxy
 
@@ -43,6 +45,29 @@ defaults
 
 def _tcplog_lines(text: str) -> list[re.Match[str]]:
     return [m for line in text.splitlines() if (m := TCPLOG.match(line.strip()))]
+
+
+@contextlib.contextmanager
+def balancekit_logging(
+    lt: LoopThread, head: str, proxy: str
+) -> Iterator[tuple[int, Callable[[], str]]]:
+    """Run `head` + `proxy` (a `listen px` bound to port 0) in balancekit's Runtime with the
+    head's `log stdout` line sent to a UDP socket here instead: yields the listener's port
+    and a function returning the next log line."""
+    udp = socket_mod.socket(socket_mod.AF_INET, socket_mod.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.settimeout(10)
+    target = f"log 127.0.0.1:{udp.getsockname()[1]} format raw local0"
+    runtime = Runtime(
+        load_text(head.replace("log stdout format raw local0", target) + proxy).config,
+        quiet=True,
+    )
+    lt.run(runtime.start())
+    try:
+        yield runtime.addresses["px"][0][1], lambda: udp.recv(4096).decode()
+    finally:
+        lt.call(runtime.hard_stop)
+        udp.close()
 
 
 @pytest.mark.parametrize("version", ["send-proxy", "send-proxy-v2"])
@@ -166,8 +191,6 @@ def test_refused_server_retries_like_haproxy(
 
     from l4_harness import free_port
 
-    from balancekit.config import load_text
-    from balancekit_server.runtime import Runtime
     from support.haproxy import HAProxy
 
     good = Backend(lt1, named("good"))
@@ -207,20 +230,10 @@ def test_refused_server_retries_like_haproxy(
         theirs_answer = run(haproxy.port("px"))
         wait_until(lambda: bool(_tcplog_lines(haproxy.log())), what="HAProxy's log line")
         theirs = _tcplog_lines(haproxy.log())[0]
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    udp.settimeout(10)
-    ours_config = HAPROXY_HEAD.replace(
-        "log stdout format raw local0", f"log 127.0.0.1:{udp.getsockname()[1]} format raw local0"
-    ) + ("\nlisten px\n    bind 127.0.0.1:0\n" + body)
-    runtime = Runtime(load_text(ours_config).config, quiet=True)
-    lt1.run(runtime.start())
-    try:
-        ours_answer = run(runtime.addresses["px"][0][1])
-        ours = TCPLOG.match(udp.recv(4096).decode())
-    finally:
-        lt1.call(runtime.hard_stop)
-        udp.close()
+    proxy = "\nlisten px\n    bind 127.0.0.1:0\n" + body
+    with balancekit_logging(lt1, HAPROXY_HEAD, proxy) as (our_port, next_line):
+        ours_answer = run(our_port)
+        ours = TCPLOG.match(next_line())
     assert ours is not None
     assert ours_answer == theirs_answer
     for field in ("s", "ts", "conns", "queues"):
@@ -265,9 +278,6 @@ def test_sni_routing_without_terminating_tls_matches_haproxy(
 ) -> None:
     """`req.ssl_sni` with `tcp-request inspect-delay`: the ClientHello picks the backend."""
     import socket
-
-    from balancekit.config import load_text
-    from balancekit_server.runtime import Runtime
 
     shop = Backend(lt1, named("shop"))
     other = Backend(lt1, named("other"))
@@ -361,9 +371,6 @@ def test_custom_log_format_renders_like_haproxy(lt1: LoopThread) -> None:
 
     from l4_harness import count_then_answer
 
-    from balancekit.config import load_text
-    from balancekit_server.runtime import Runtime
-
     target = Backend(lt1, count_then_answer)  # reads everything: no reset, a clean close
     proxy_body = f"""
     log-format "{CUSTOM_FORMAT}"
@@ -381,23 +388,10 @@ def test_custom_log_format_renders_like_haproxy(lt1: LoopThread) -> None:
         run(port)
         wait_until(lambda: "%done" in haproxy.log(), what="HAProxy's custom log line")
         theirs = next(x for x in haproxy.log().splitlines() if "%done" in x)
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    udp.settimeout(10)
-    head = HAPROXY_HEAD.replace(
-        "log stdout format raw local0", f"log 127.0.0.1:{udp.getsockname()[1]} format raw local0"
-    )
-    runtime = Runtime(
-        load_text(head + "\nlisten px\n    bind 127.0.0.1:0\n" + proxy_body).config, quiet=True
-    )
-    lt1.run(runtime.start())
-    try:
-        our_port = runtime.addresses["px"][0][1]
+    proxy = "\nlisten px\n    bind 127.0.0.1:0\n" + proxy_body
+    with balancekit_logging(lt1, HAPROXY_HEAD, proxy) as (our_port, next_line):
         run(our_port)
-        ours = udp.recv(4096).decode()
-    finally:
-        lt1.call(runtime.hard_stop)
-        udp.close()
+        ours = next_line()
     # Same fields; only the listening port (%fp) differs between the two proxies.
     assert ours.replace(f":{our_port} ", ":PORT ") == theirs.replace(f":{port} ", ":PORT "), (
         ours,
@@ -408,9 +402,6 @@ def test_custom_log_format_renders_like_haproxy(lt1: LoopThread) -> None:
 def test_without_tcplog_a_connect_line_like_haproxy(lt1: LoopThread) -> None:
     """`log` without `option tcplog`: one "Connect from" line per connection."""
     import socket
-
-    from balancekit.config import load_text
-    from balancekit_server.runtime import Runtime
 
     target = Backend(lt1, named("x"))
     head = HAPROXY_HEAD.replace("    option tcplog\n", "")
@@ -429,23 +420,12 @@ def test_without_tcplog_a_connect_line_like_haproxy(lt1: LoopThread) -> None:
         their_client = run(their_port)
         wait_until(lambda: "Connect from" in haproxy.log(), what="HAProxy's connect line")
         theirs = next(x for x in haproxy.log().splitlines() if "Connect from" in x)
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    udp.settimeout(10)
-    ours_head = head.replace(
-        "log stdout format raw local0", f"log 127.0.0.1:{udp.getsockname()[1]} format raw local0"
-    )
-    runtime = Runtime(
-        load_text(ours_head + "\nlisten px\n    bind 127.0.0.1:0" + body).config, quiet=True
-    )
-    lt1.run(runtime.start())
-    try:
-        our_port = runtime.addresses["px"][0][1]
+    with balancekit_logging(lt1, head, "\nlisten px\n    bind 127.0.0.1:0" + body) as (
+        our_port,
+        next_line,
+    ):
         our_client = run(our_port)
-        ours = udp.recv(4096).decode()
-    finally:
-        lt1.call(runtime.hard_stop)
-        udp.close()
+        ours = next_line()
     assert (
         theirs.strip()
         == f"Connect from 127.0.0.12:{their_client} to 127.0.0.1:{their_port} (px/TCP)"
@@ -478,9 +458,6 @@ TERMINATIONS = {
 def test_termination_states_match_haproxy(lt1: LoopThread, scenario: str) -> None:
     from l4_harness import count_then_answer, rst
 
-    from balancekit.config import load_text
-    from balancekit_server.runtime import Runtime
-
     timeouts, handler, action = TERMINATIONS[scenario]
     target = Backend(lt1, handler or count_then_answer)
     body = f"\n    {timeouts}\n    server s1 {target.address}\n"
@@ -507,22 +484,12 @@ def test_termination_states_match_haproxy(lt1: LoopThread, scenario: str) -> Non
         run(haproxy.port("px"))
         wait_until(lambda: bool(_tcplog_lines(haproxy.log())), what="HAProxy's log line")
         theirs = _tcplog_lines(haproxy.log())[0]
-    udp = socket_mod.socket(socket_mod.AF_INET, socket_mod.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    udp.settimeout(10)
-    ours_head = head.replace(
-        "log stdout format raw local0", f"log 127.0.0.1:{udp.getsockname()[1]} format raw local0"
-    )
-    runtime = Runtime(
-        load_text(ours_head + "\nlisten px\n    bind 127.0.0.1:0" + body).config, quiet=True
-    )
-    lt1.run(runtime.start())
-    try:
-        run(runtime.addresses["px"][0][1])
-        ours = TCPLOG.match(udp.recv(4096).decode())
-    finally:
-        lt1.call(runtime.hard_stop)
-        udp.close()
+    with balancekit_logging(lt1, head, "\nlisten px\n    bind 127.0.0.1:0" + body) as (
+        our_port,
+        next_line,
+    ):
+        run(our_port)
+        ours = TCPLOG.match(next_line())
     assert ours is not None
     assert (ours["ts"], ours["s"], ours["bytes"]) == (theirs["ts"], theirs["s"], theirs["bytes"])
 
@@ -530,9 +497,6 @@ def test_termination_states_match_haproxy(lt1: LoopThread, scenario: str) -> Non
 def test_queued_sessions_log_like_haproxy(lt1: LoopThread) -> None:
     """Server maxconn 1, three clients: two wait in the queue, then run."""
     from l4_harness import count_then_answer
-
-    from balancekit.config import load_text
-    from balancekit_server.runtime import Runtime
 
     target = Backend(lt1, count_then_answer)
     body = f"\n    server s1 {target.address} maxconn 1\n"
@@ -558,23 +522,11 @@ def test_queued_sessions_log_like_haproxy(lt1: LoopThread) -> None:
         wait_until(lambda: len(_tcplog_lines(haproxy.log())) == 3, what="HAProxy's 3 lines")
         theirs = sorted(_tcplog_lines(haproxy.log()), key=lambda m: m["bytes"])
     assert target.connections - start == 3
-    udp = socket_mod.socket(socket_mod.AF_INET, socket_mod.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    udp.settimeout(10)
-    head = HAPROXY_HEAD.replace(
-        "log stdout format raw local0", f"log 127.0.0.1:{udp.getsockname()[1]} format raw local0"
-    )
-    runtime = Runtime(
-        load_text(head + "\nlisten px\n    bind 127.0.0.1:0" + body).config, quiet=True
-    )
-    lt1.run(runtime.start())
-    try:
+    proxy = "\nlisten px\n    bind 127.0.0.1:0" + body
+    with balancekit_logging(lt1, HAPROXY_HEAD, proxy) as (our_port, next_line):
         target.connections = 0
-        run(runtime.addresses["px"][0][1], "balancekit")
-        lines = [TCPLOG.match(udp.recv(4096).decode()) for _ in range(3)]
-    finally:
-        lt1.call(runtime.hard_stop)
-        udp.close()
+        run(our_port, "balancekit")
+        lines = [TCPLOG.match(next_line()) for _ in range(3)]
     ours = sorted((m for m in lines if m is not None), key=lambda m: m["bytes"])
     assert sorted((m["ts"], m["queues"], m["bytes"]) for m in ours) == sorted(
         (m["ts"], m["queues"], m["bytes"]) for m in theirs
