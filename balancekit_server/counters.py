@@ -27,9 +27,13 @@ from typing import Literal
 
 from balancekit.health import Observation
 
-__all__ = ["REGISTRY", "Counters", "Rate", "Registry"]
+__all__ = ["REGISTRY", "SYNC_INTERVAL", "Counters", "Rate", "Registry"]
 
 Kind = Literal["frontend", "backend", "server"]
+
+SYNC_INTERVAL = 0.1
+"""Seconds between the runtime's rate syncs: events are placed in their second to
+within this much, which is all a 1-second window needs."""
 
 
 @dataclass(slots=True)
@@ -37,14 +41,19 @@ class Rate:
     """Events in the current wall second, HAProxy's `rate` (a 1-second window).
 
     HAProxy's freq_ctr blends the previous second into the current one; we do
-    the same so a reading just after a second boundary is not zero.  `add` runs
-    on every request, so it does its rollover and reading inline.
+    the same so a reading just after a second boundary is not zero.
+
+    The proxies do not call `add` per event: that arithmetic was a tenth of a
+    proxied request's Python.  They bump a plain total (`stot`, `req_tot`) and
+    the rate catches up with `sync`, which the runtime calls every
+    `SYNC_INTERVAL` and the stats readers call before reading.
     """
 
     _second: int = 0
     _cur: int = 0
     _prev: int = 0
     max: int = 0
+    _seen: int = 0  # the total already accounted by `sync`
 
     def add(self, now: float, n: int = 1) -> None:
         sec = int(now)
@@ -57,6 +66,13 @@ class Rate:
         current = cur + int(self._prev * (1.0 - (now - sec)))
         if current > self.max:
             self.max = current
+
+    def sync(self, total: int, now: float) -> None:
+        """Account the events a running `total` gained since the last sync, at `now`."""
+        gained = total - self._seen
+        self._seen = total
+        if gained > 0:  # a total that went down was cleared (`clear counters all`)
+            self.add(now, gained)
 
     def read(self, now: float) -> int:
         """Events per second: this second's count plus the unexpired part of the last one."""
@@ -132,7 +148,6 @@ class Counters:
         if self.scur > self.smax:
             self.smax = self.scur
         self.lastsess = at
-        self.sess_rate.add(at)
         if self.observer is not None:
             self.observer(Observation.L4_OK)
 
@@ -140,10 +155,14 @@ class Counters:
         if self.scur > 0:
             self.scur -= 1
 
-    def request(self, now: float | None = None) -> None:
-        """One HTTP request parsed (L7 only): feeds req_tot and req_rate."""
+    def request(self) -> None:
+        """One HTTP request parsed (L7 only): feeds req_tot (and so req_rate)."""
         self.req_tot += 1
-        self.req_rate.add(time.time() if now is None else now)
+
+    def sync_rates(self, now: float) -> None:
+        """Bring `sess_rate` and `req_rate` up to date with `stot` and `req_tot`."""
+        self.sess_rate.sync(self.stot, now)
+        self.req_rate.sync(self.req_tot, now)
 
     def response(self, status: int) -> None:
         """Count a response status into the hrsp_* buckets."""
@@ -239,6 +258,13 @@ class Registry:
 
     def servers(self) -> dict[tuple[str, str], Counters]:
         return dict(self._servers)
+
+    def sync_rates(self, now: float | None = None) -> None:
+        """Bring every rate up to date: the runtime's periodic tick and stats reads."""
+        at = time.time() if now is None else now
+        for table in (self._frontends, self._backends, self._servers):
+            for counters in table.values():
+                counters.sync_rates(at)
 
     def clear(self) -> None:
         """Forget everything (`clear counters all`; tests)."""

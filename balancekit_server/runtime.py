@@ -42,7 +42,7 @@ from typing import Any, Protocol
 from balancekit.config import BackendRuntime, Bind, Config, Frontend, LogTarget
 
 from . import logs, tls
-from .counters import REGISTRY, Registry
+from .counters import REGISTRY, SYNC_INTERVAL, Registry
 from .tcp import Limits, Listener, TcpBackend, TcpFrontend, TcpService
 
 __all__ = [
@@ -342,6 +342,14 @@ class Runtime:
         except BaseException:
             self.hard_stop()
             raise
+        self._sync_rates()
+
+    def _sync_rates(self) -> None:
+        """The proxies count totals; the per-second rates catch up here (see `Rate`)."""
+        self.registry.sync_rates()
+        if self._stopped is not None and not self._stopped.is_set():
+            assert self.loop is not None
+            self.loop.call_later(SYNC_INTERVAL, self._sync_rates)
 
     # -- stopping ---------------------------------------------------------------------
 

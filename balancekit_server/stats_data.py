@@ -174,6 +174,7 @@ class StatsSource:
     ) -> list[dict[str, str]]:
         """Rows for `show stat [iid type sid]`; `types` is HAProxy's bitmask 1|2|4."""
         at = time.time() if now is None else now
+        self.registry.sync_rates(at)
         out: list[dict[str, str]] = []
         for proxy in self._proxies:
             if iid != -1 and proxy.iid != iid:
@@ -429,6 +430,7 @@ class StatsSource:
 
     def info(self, now: float | None = None, *, nbthread: int = 1) -> list[tuple[str, str]]:
         at = time.time() if now is None else now
+        self.registry.sync_rates(at)
         up = max(int(at - self.started), 0)
         days, rest = divmod(up, 86400)
         hours, rest = divmod(rest, 3600)
