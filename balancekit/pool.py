@@ -212,10 +212,6 @@ class Backend:
         self.algorithm.touch(member)
         return member.server
 
-    def _choose(self, request: Request, avoid: str | None) -> Member | None:
-        avoid_member = self._by_name.get(avoid) if avoid else None
-        return self.algorithm.pick(request, avoid_member)
-
     # -- leases ----------------------------------------------------------------------
 
     def acquire(
@@ -243,14 +239,14 @@ class Backend:
             # while requests are in flight means every server is full; wait behind it.
             self._enqueue(lease, self._queue)
             return lease
-        member = self._choose(req, avoid)
+        member = self.algorithm.pick(req, self._by_name.get(avoid) if avoid else None)
         if member is None:
             if not self.usable:
                 raise NoServerAvailable(self.name)
             # Every usable server is full: wait in the backend's queue.
             self._enqueue(lease, self._queue)
             return lease
-        if member.full():
+        if member.server.maxconn and member.full():
             maxqueue = member.server.maxqueue
             if maxqueue and len(member.queue) >= maxqueue:
                 raise QueueFull(self.name)
@@ -259,7 +255,11 @@ class Backend:
             self._enqueue(lease, member.queue)
             return lease
         member.lbtot += 1
-        self._grant(lease, member)
+        # `_grant`, inline: every request comes through here
+        lease._member = member
+        lease.granted = True
+        member.inflight += 1
+        self.algorithm.take(member)
         return lease
 
     def release(self, lease: Lease) -> list[Lease]:
@@ -272,6 +272,8 @@ class Backend:
         lease.granted = False
         member.inflight -= 1
         self.algorithm.drop(member)
+        if not member.queue and not self._queue:
+            return []  # nobody waits: the common case, kept off `_serve_queues`
         return self._serve_queues(member)
 
     def cancel(self, lease: Lease) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["Headers", "Request", "first_header_value", "split_header_values"]
 
@@ -117,6 +118,9 @@ class Headers:
         return None
 
 
+_NO_HEADERS = Headers()
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
     """What a balancing or routing decision may look at.
@@ -155,21 +159,50 @@ class Request:
         ssl: bool = False,
         sni: str = "",
     ) -> None:
-        setter = object.__setattr__
-        setter(self, "src", src)
-        setter(self, "method", method)
-        setter(self, "path", path)
-        setter(self, "query", query)
-        setter(self, "headers", headers if isinstance(headers, Headers) else Headers(headers))
-        setter(self, "src_port", src_port)
-        setter(self, "dst", dst)
-        setter(self, "dst_port", dst_port)
-        setter(self, "version", version)
-        setter(self, "uri", uri or (f"{path}?{query}" if query else path))
-        setter(self, "ssl", ssl)
-        setter(self, "sni", sni)
+        if not isinstance(headers, Headers):
+            # Headers are immutable: one shared empty view serves every bare request
+            # (a TCP connection's, a client-side pick's).
+            headers = Headers(headers) if headers else _NO_HEADERS
+        # The slots' own setters: a front end builds one Request per request or
+        # connection, and these cost half of twelve `object.__setattr__` calls.
+        (
+            set_src,
+            set_method,
+            set_path,
+            set_query,
+            set_headers,
+            set_src_port,
+            set_dst,
+            set_dst_port,
+            set_version,
+            set_uri,
+            set_ssl,
+            set_sni,
+        ) = _SETTERS
+        set_src(self, src)
+        set_method(self, method)
+        set_path(self, path)
+        set_query(self, query)
+        set_headers(self, headers)
+        set_src_port(self, src_port)
+        set_dst(self, dst)
+        set_dst_port(self, dst_port)
+        set_version(self, version)
+        set_uri(self, uri or (f"{path}?{query}" if query else path))
+        set_ssl(self, ssl)
+        set_sni(self, sni)
 
     @property
     def host(self) -> str | None:
         """The Host header, which `hdr(host)` and `base` read."""
         return self.headers.get("host")
+
+
+_SETTERS: tuple[Any, ...] = tuple(
+    Request.__dict__[name].__set__
+    for name in (
+        "src", "method", "path", "query", "headers", "src_port",
+        "dst", "dst_port", "version", "uri", "ssl", "sni",
+    )
+)  # fmt: skip
+assert len(_SETTERS) == len(Request.__dataclass_fields__), "a new Request field needs a setter"

@@ -65,6 +65,7 @@ class Router:
 
     __slots__ = (
         "_default",
+        "_fixed_tcp",
         "_http",
         "_redirects",
         "_tcp_connection",
@@ -88,6 +89,13 @@ class Router:
         self._tcp_content = tuple(r for r in tcp_content_rules if isinstance(r, TcpRule))
         self._use_backends = tuple(use_backends)
         self._default = default_backend
+        # With no content rule and no use_backend, every connection gets the same
+        # (immutable) decision: an L4 front end asks once per connection.
+        self._fixed_tcp = (
+            None
+            if self._tcp_content or self._use_backends
+            else Decision("forward", backend=default_backend, rule="")
+        )
 
     def __repr__(self) -> str:
         return (
@@ -146,6 +154,8 @@ class Router:
 
     def route_tcp(self, request: Request) -> Decision:
         """`tcp-request content` rules, then `use_backend` / `default_backend` (L4)."""
+        if self._fixed_tcp is not None:
+            return self._fixed_tcp
         rejected = self._tcp_content_verdict(request)
         if rejected is not None:
             return rejected

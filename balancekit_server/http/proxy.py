@@ -46,31 +46,6 @@ _VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
 _ANY_REQUEST = Request()
 
 
-def _request_setters() -> tuple[Callable[[Request, Any], None], ...] | None:
-    """Slot setters of `Request`, to build one per request at half the cost of its
-    keyword constructor.  Only used while the fields are exactly the ones filled
-    here; if the class gains a field, the constructor is used instead."""
-    fields = (
-        "src",
-        "method",
-        "path",
-        "query",
-        "headers",
-        "src_port",
-        "dst",
-        "dst_port",
-        "version",
-        "uri",
-        "ssl",
-        "sni",
-    )
-    if set(getattr(Request, "__slots__", ())) != set(fields):
-        return None
-    return tuple(Request.__dict__[name].__set__ for name in fields)
-
-
-_REQUEST_SETTERS = _request_setters()
-_new_request = object.__new__
 _SILENT_CLOSE = ErrorPage(0, (), b"", b"", True)
 
 
@@ -190,7 +165,7 @@ class HttpLogEntry:
         self.request_date = request_date
         self.frontend = frontend
         self.backend = backend
-        for name, value in fields.items():
+        for name, value in fields.items() if fields else ():
             if name not in _LOG_FIELDS:
                 raise TypeError(f"HttpLogEntry has no field '{name}'")
             setattr(self, name, value)
@@ -315,6 +290,16 @@ class Exchange:
     def on_client_lost(self, callback: Callable[[], None] | None) -> None:
         """Call `callback` if the client goes away while the proxy waits."""
 
+    def attach(self, conn: UpstreamConnection, relay: Relay) -> None:
+        """The exchange is in flight on `conn`: `set_producer` + `on_client_lost`."""
+        self.set_producer(conn)
+        self.on_client_lost(relay.client_lost)
+
+    def detach(self) -> None:
+        """The exchange is over: undo `attach`."""
+        self.set_producer(None)
+        self.on_client_lost(None)
+
 
 class Relay:
     """The response sink of one exchange: upstream callbacks → client writes."""
@@ -323,6 +308,7 @@ class Relay:
         "_future",
         "closing",
         "conn",
+        "counters",
         "exchange",
         "head_request",
         "notify",
@@ -350,6 +336,7 @@ class Relay:
         self.tunnel_timeout: float | None = None
         self.closing = False
         self.t_response = 0.0
+        self.counters: Any = None  # the server's, while counted (see _start_exchange)
 
     def on_interim(self, status: int, reason: bytes, headers: RawHeaders) -> None:
         self.exchange.send_interim(status, reason, headers)
@@ -446,10 +433,11 @@ class _Plan:
     head: bytes
 
 
-class _Flight:
-    """The task-free fast path of one request (see `HttpProxy.begin`)."""
+class _Flight(Relay):
+    """The task-free fast path of one request (see `HttpProxy.begin`): the relay
+    itself carries what finishing needs, so a request allocates one object here."""
 
-    __slots__ = ("conn", "done", "entry", "ex", "lease", "plan", "proxy", "relay", "t_sent")
+    __slots__ = ("done", "ended", "entry", "lease", "plan", "proxy", "t_sent")
 
     def __init__(
         self,
@@ -461,26 +449,39 @@ class _Flight:
         conn: UpstreamConnection,
         done: Callable[[], None],
     ) -> None:
+        # Relay's fields, set here rather than through super().__init__ (hot path).
+        self.exchange = ex
+        self.conn = conn
+        self.notify = None
+        self._future = None
+        self.head_request = ex.method == b"HEAD"
+        self.started = False
+        self.upgraded = False
+        self.tunnel_timeout = None
+        self.closing = False
+        self.t_response = 0.0
+        self.counters: Any = None  # the server's, while counted (see _start_exchange)
         self.proxy = proxy
-        self.ex = ex
         self.entry = entry
         self.plan = plan
         self.lease = lease
-        self.conn = conn
         self.done = done
-        self.relay = Relay(ex, conn, ex.method == b"HEAD", self.finished)
         self.t_sent = 0.0
+        self.ended = False
 
     def start(self) -> None:
         self.t_sent = self.proxy._start_exchange(
-            self.plan, self.lease, self.conn, self.relay, self.entry, self.conn.pool.loop.time()
+            self.plan, self.lease, self.conn, self, self.entry, self.conn.pool.loop.time()
         )
 
-    def finished(self, failure: BaseException | None) -> None:
-        proxy, ex, entry = self.proxy, self.ex, self.entry
+    def _complete(self, exc: BaseException | None) -> None:
+        if self.ended:
+            return  # an exchange ends once (a late error after the answer is moot)
+        self.ended = True
+        proxy, ex, entry = self.proxy, self.exchange, self.entry
         try:
             outcome = proxy._end_exchange(
-                self.plan, self.lease, self.conn, self.relay, entry, self.t_sent, failure
+                self.plan, self.lease, self.conn, self, entry, self.t_sent, exc
             )
         except Exception:
             proxy._crashed(ex, entry)
@@ -637,68 +638,37 @@ class HttpProxy:
         )
         version = _VERSIONS.get(ex.version) or "HTTP/" + ex.version.decode("latin-1")
         method = ex.method.decode("latin-1")
-        if _REQUEST_SETTERS is None:
-            return Request(
-                ex.src,
-                method,
-                path,
-                query,
-                headers,
-                src_port=ex.src_port,
-                dst=ex.dst,
-                dst_port=ex.dst_port,
-                version=version,
-                uri=uri,
-                ssl=ex.ssl,
-                sni=ex.sni,
-            )
-        request = _new_request(Request)
-        (
-            s_src,
-            s_method,
-            s_path,
-            s_query,
-            s_headers,
-            s_sport,
-            s_dst,
-            s_dport,
-            s_ver,
-            s_uri,
-            s_ssl,
-            s_sni,
-        ) = _REQUEST_SETTERS
-        s_src(request, ex.src)
-        s_method(request, method)
-        s_path(request, path)
-        s_query(request, query)
-        s_headers(request, headers)
-        s_sport(request, ex.src_port)
-        s_dst(request, ex.dst)
-        s_dport(request, ex.dst_port)
-        s_ver(request, version)
-        s_uri(request, uri)
-        s_ssl(request, ex.ssl)
-        s_sni(request, ex.sni)
-        return request
+        return Request(
+            ex.src,
+            method,
+            path,
+            query,
+            headers,
+            src_port=ex.src_port,
+            dst=ex.dst,
+            dst_port=ex.dst_port,
+            version=version,
+            uri=uri,
+            ssl=ex.ssl,
+            sni=ex.sni,
+        )
 
     def _new_entry(self, ex: Exchange) -> HttpLogEntry:
         self.active += 1
         if self.fe_counters is not None:
             self.fe_counters.request()
-        # request_line is filled in `_finish`, only when a log wants it
-        entry = HttpLogEntry(ex.src, ex.src_port, ex.request_date, self.name, self.name)
-        entry.treq = max(0, int((ex.t_head - ex.t_start) * 1000))
-        entry.ssl = ex.ssl
-        return entry
+        # request_line, treq and ssl are filled in `_finish`, only when a log wants them
+        return HttpLogEntry(ex.src, ex.src_port, ex.request_date, self.name, self.name)
 
     def _finish(self, ex: Exchange, entry: HttpLogEntry) -> None:
         """Account and log one finished request (every path ends here once)."""
         self.active -= 1
         fe = self.fe_counters
         if fe is not None and ex.status:
-            fe.response(ex.status)
-            fe.add_bytes(bout=ex.bytes_out)
+            _count_response(fe, ex.status, ex.bytes_out)
         if self.log is not None:
+            entry.treq = max(0, int((ex.t_head - ex.t_start) * 1000))
+            entry.ssl = ex.ssl
             entry.ta = max(0, int((asyncio.get_running_loop().time() - ex.t_start) * 1000))
             entry.status = ex.status or entry.status
             entry.bytes_read = ex.bytes_out
@@ -1031,10 +1001,10 @@ class HttpProxy:
         if state.counters is not None:
             wall = time.time()
             state.counters.session_start(wall)
-            self._server_counters(state, server.name).session_start(wall)
+            relay.counters = self._server_counters(state, server.name)
+            relay.counters.session_start(wall)
         relay.tunnel_timeout = state.timeout_tunnel
-        ex.set_producer(conn)
-        ex.on_client_lost(relay.client_lost)
+        ex.attach(conn, relay)
         conn.start(relay, plan.head, head_request=relay.head_request, timeout=state.timeout_server)
         return now
 
@@ -1054,8 +1024,7 @@ class HttpProxy:
         reused idle connection died before a byte came back: safe to send again).
         """
         ex = relay.exchange
-        ex.set_producer(None)
-        ex.on_client_lost(None)
+        ex.detach()
         state = plan.state
         state.active -= 1
         outcome = "done"
@@ -1078,12 +1047,16 @@ class HttpProxy:
                 entry.termination = "CD" if relay.started else "CH"
                 ex.keep_alive = False
                 outcome = "client"
-        server = lease.server
         state.backend.release(lease)
-        if state.counters is not None and server is not None and outcome != "replay":
+        if relay.counters is not None:
+            # A replay ends this server session too; its answer is counted once, later.
             failed = entry.termination[0] in "sS"
-            _count(state.counters, ex, entry, outcome_failed=failed)
-            _count(self._server_counters(state, server.name), ex, entry, outcome_failed=failed)
+            for counters in (state.counters, relay.counters):
+                counters.session_end()
+                if outcome != "replay":
+                    _count_response(counters, ex.status, ex.bytes_out)
+                    if failed:
+                        counters.eresp += 1
         return outcome
 
     def _upstream_failed(
@@ -1124,13 +1097,15 @@ def _redispatch_now(interval: int, attempt: int, total: int, backend: Backend) -
     return attempt == total + interval + 1
 
 
-def _count(counters: Any, ex: Exchange, entry: HttpLogEntry, *, outcome_failed: bool) -> None:
-    counters.session_end()
-    if ex.status:
-        counters.response(ex.status)
-    counters.add_bytes(bout=ex.bytes_out)
-    if outcome_failed:
-        counters.eresp += 1
+def _count_response(counters: Any, status: int, bytes_out: int) -> None:
+    """`Counters.response` + `add_bytes`, with the common 2xx case inline: this runs
+    three times per proxied request (frontend, backend, server)."""
+    if status:
+        if 200 <= status < 300 and counters.observer is None:
+            counters.hrsp_2xx += 1
+        else:
+            counters.response(status)
+    counters.bout += bytes_out
 
 
 def _merge_forwardfor(front: ForwardFor | None, back: ForwardFor | None) -> ForwardFor | None:

@@ -98,7 +98,8 @@ class _ServerExchange(Exchange):
 
     def body_complete(self) -> None:
         self._body_done = True
-        self._wake()
+        if self._body_waiter is not None:
+            self._wake()
 
     def _wake(self) -> None:
         waiter = self._body_waiter
@@ -165,7 +166,7 @@ class _ServerExchange(Exchange):
     def begin_response(
         self, status: int, reason: bytes, headers: RawHeaders, length: int | None, body: bool
     ) -> None:
-        parts = [_status_line(status, reason)]
+        parts = [_STATUS_LINES.get((status, reason)) or _status_line(status, reason)]
         for name, value in headers:
             parts += (name, b": ", value, _CRLF)
         extra = b""  # framing/connection lines this hop adds
@@ -203,9 +204,12 @@ class _ServerExchange(Exchange):
             self._out.append(data)
 
     def end_response(self) -> None:
+        out = self._out
         if self._chunk_out:
-            self._out.append(b"0\r\n\r\n")
-        self.flush()
+            out.append(b"0\r\n\r\n")
+        if out:  # `flush`, inline: once per response
+            self.conn.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
 
     def flush(self) -> None:
         """One write (one syscall) for everything one upstream read produced."""
@@ -233,6 +237,16 @@ class _ServerExchange(Exchange):
 
     def on_client_lost(self, callback: Any) -> None:
         self._lost_cb = callback
+
+    def attach(self, conn: UpstreamConnection, relay: Relay) -> None:
+        self.conn.producer = conn
+        if self.conn.writing_paused:
+            conn.pause_reading()
+        self._lost_cb = relay.client_lost
+
+    def detach(self) -> None:
+        self.conn.producer = None
+        self._lost_cb = None
 
 
 class HttpServerProtocol(asyncio.Protocol):
@@ -416,7 +430,7 @@ class HttpServerProtocol(asyncio.Protocol):
             self._started = True
             self._t_first = self.loop.time()
             self._date_first = time.time()
-        if self._parsing is None:
+        if self._parsing is None and data[:4] not in _COMMON_STARTS:
             data = self._other_method(data)
         try:
             self.parser.feed_data(data)
@@ -433,8 +447,6 @@ class HttpServerProtocol(asyncio.Protocol):
     def _other_method(self, data: bytes) -> bytes:
         """A request line whose method is a valid token llhttp does not know (`post`,
         `FOO`) is parsed as GET and keeps its real method for routing and forwarding."""
-        if data[:4] in _COMMON_STARTS:
-            return data
         space = data.find(b" ", 0, 64)
         if space <= 0:
             return data
@@ -525,7 +537,7 @@ class HttpServerProtocol(asyncio.Protocol):
     # -- serving -------------------------------------------------------------------------
 
     def _start(self, ex: _ServerExchange) -> None:
-        self._disarm()
+        self._deadline = None  # `_disarm`, inline
         self._serving = ex
         self.proxy.begin(ex, self._done)
 
@@ -548,7 +560,8 @@ class HttpServerProtocol(asyncio.Protocol):
         if self._pending:
             self._start(self._pending.popleft())
             return
-        self.resume_client_reading()
+        if self.reading_paused:
+            self.resume_client_reading()
         self._arm(self._t_keepalive)
 
     def start_tunnel(self, conn: UpstreamConnection, leftover: bytes) -> bool:
