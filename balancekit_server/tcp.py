@@ -292,6 +292,8 @@ class Session:
 
     __slots__ = (
         "__weakref__",
+        "_connect_due",
+        "_connecting",
         "_cside",
         "_early",
         "_early_paused",
@@ -358,6 +360,10 @@ class Session:
         self._queue_key: str | None = None
         self._queue_start = 0
         self._task: asyncio.Task[Any] | None = None
+        # The fast connect path (see `_start_connect`): the coroutine and its future,
+        # and when `timeout connect` expires (the session timer watches it).
+        self._connecting: tuple[Any, asyncio.Future[Any]] | None = None
+        self._connect_due = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self.proxy_buf: bytearray | None = bytearray() if listener.accept_proxy else None
         self.request = _NO_REQUEST
@@ -615,9 +621,12 @@ class Session:
 
     # -- queue and connect ----------------------------------------------------------------
     #
-    # The common case (a free slot, the connect succeeds) runs without a coroutine of
-    # ours: `_start_connect` schedules the connect and `_connected` takes the result.
-    # Queueing, retries and redispatch run in the `_connect` task.
+    # The common case (a free slot, the connect succeeds) runs without a task: the
+    # connect coroutine is stepped by hand from `_start_connect` and from its
+    # future's done callback.  A task would add its own scheduling, two loop
+    # iterations and a registration per connection, which is most of what a new
+    # connection costs in Python.  Queueing, retries and redispatch run in the
+    # `_connect` task.
 
     def _start_connect(self, lease: Lease) -> None:
         server = lease.server
@@ -628,41 +637,80 @@ class Session:
         if port is None:
             port = self.request.dst_port
         self._sside.peer = self.client
-        task = self.loop.create_task(self.loop.create_connection(self._server_side, host, port))
-        self._task = task
-        timeout = self.backend.timeout_connect
-        deadline = None if timeout is None else self.loop.call_later(timeout, self._expire)
-        task.add_done_callback(lambda done: self._connected(done, deadline))
-
-    def _connected(self, task: asyncio.Task[Any], deadline: asyncio.TimerHandle | None) -> None:
+        coro = self.loop.create_connection(self._server_side, host, port)
         try:
-            self._connect_done(task, deadline)
+            waiter = coro.send(None)
+        except StopIteration as stop:  # connected at once (not on TCP, but allowed)
+            self._connect_stepped(stop.value, None)
+            return
+        except BaseException as exc:
+            self._connect_stepped(None, exc)
+            return
+        self._connecting = (coro, waiter)
+        timeout = self.backend.timeout_connect
+        if timeout is not None:
+            self._connect_due = due = self.clock() + timeout
+            self._timer_at(due)
+        waiter.add_done_callback(self._connect_step)
+
+    def _connect_step(self, waiter: asyncio.Future[Any]) -> None:
+        """The connect future is done: resume the coroutine, which returns or raises."""
+        connecting = self._connecting
+        if connecting is None:
+            return
+        coro = connecting[0]
+        try:
+            following = coro.send(None)
+        except StopIteration as stop:
+            self._connecting = None
+            self._connect_stepped(stop.value, None)
+            return
+        except BaseException as exc:
+            self._connecting = None
+            self._connect_stepped(None, exc)
+            return
+        # Another await inside the event loop's connect: keep stepping.
+        self._connecting = (coro, following)
+        following.add_done_callback(self._connect_step)
+
+    def _connect_stepped(self, result: Any, exc: BaseException | None) -> None:
+        try:
+            self._connect_done(result, exc)
         except Exception:
             self.internal_error("connecting to a server")
 
-    def _connect_done(self, task: asyncio.Task[Any], deadline: asyncio.TimerHandle | None) -> None:
-        if deadline is not None:
-            deadline.cancel()
-        if task.cancelled():
+    def _connect_done(self, result: Any, exc: BaseException | None) -> None:
+        if isinstance(exc, asyncio.CancelledError):
             if not self._expired or self.client_closed:
                 return  # the client left; `lost` released everything
             self._expired = False
             error = "sC"
+        elif exc is None:
+            transport, _ = result
+            assert self.srv is not None and self.backend is not None
+            self._established(transport, self.srv, self.backend)
+            return
+        elif not isinstance(exc, OSError):
+            if not isinstance(exc, Exception):
+                raise exc
+            self.term = "SC"
+            self.close_now(log=True)
+            return
         else:
-            exc = task.exception()
-            if exc is None:
-                transport, _ = task.result()
-                assert self.srv is not None and self.backend is not None
-                self._established(transport, self.srv, self.backend)
-                return
-            if not isinstance(exc, OSError):
-                self.term = "SC"
-                self.close_now(log=True)
-                return
             error = "SC"
         if self.client_closed:
             return
         self._task = self.loop.create_task(self._connect(error))
+
+    def _cancel_connect(self) -> bool:
+        """Interrupt a pending fast-path connect; False if there is none."""
+        if self._connecting is None:
+            return False
+        waiter = self._connecting[1]
+        if waiter.done():
+            return False
+        waiter.cancel()
+        return True
 
     def _granted(self, lease: Lease) -> None:
         grant = self._grant
@@ -800,7 +848,9 @@ class Session:
 
     def _expire(self) -> None:
         """`timeout connect` fired: interrupt the pending connect."""
-        if self._task is not None and not self._task.done():
+        if self._cancel_connect():
+            self._expired = True
+        elif self._task is not None and not self._task.done():
             self._expired = True
             self._task.cancel()
 
@@ -862,7 +912,8 @@ class Session:
             if self.client is not None:
                 self._shut(self.client)
         self.last = self.clock()
-        if self.client_eof and (self.server_eof or (self.server is None and self._task is None)):
+        connecting = self._task is not None or self._connecting is not None
+        if self.client_eof and (self.server_eof or (self.server is None and not connecting)):
             self._close_both()
         elif self.server is not None and self._fin_timeouts():
             self._arm_timer()  # half-closed: client-fin/server-fin may be shorter
@@ -883,8 +934,11 @@ class Session:
         if client:
             self.client_closed = True
             self.service.limits.unpark(self)
-            if self._task is not None and not self._task.done():
-                self._task.cancel()
+            pending_task = self._task is not None and not self._task.done()
+            if self._cancel_connect() or pending_task:
+                if pending_task:
+                    assert self._task is not None
+                    self._task.cancel()
                 self._cancel_lease()
                 if self.term is None:
                     self.term = "CQ" if self.srv is None else "CC"
@@ -902,8 +956,9 @@ class Session:
                     self.term = "SD"
                 if self.backend is not None:
                     self.service.be_counters(self.backend.name).srv_abrt += 1
-                _reset(self.client)
-            elif self.client is not None and not self.client.is_closing():
+            # Even after a server's reset the client gets what was relayed and a FIN:
+            # HAProxy passes resets on towards servers only.
+            if self.client is not None and not self.client.is_closing():
                 self.client.close()
             self._release()
         if self.client_closed and (self.server_closed or self.server is None):
@@ -919,6 +974,7 @@ class Session:
         if not log:
             self.silent = True
         self._cancel_lease()
+        self._cancel_connect()
         if self._task is not None and not self._task.done():
             self._task.cancel()
         for transport in (self.client, self.server):
@@ -958,23 +1014,38 @@ class Session:
         return srv, "sD"
 
     def _arm_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
         timeout, _ = self._current_timeout()
         if timeout is not None:
-            self._timer = self.loop.call_at(self.last + timeout, self._on_timer)
+            self._timer_at(self.last + timeout)
+
+    def _timer_at(self, deadline: float) -> None:
+        """Make the session timer fire by `deadline`.  Lazy: a timer due earlier is
+        kept (`_on_timer` re-arms from the current state), so most sessions create
+        one timer in their life instead of one per state change."""
+        timer = self._timer
+        if timer is not None:
+            if timer.when() <= deadline:
+                return
+            timer.cancel()
+        self._timer = self.loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
         if self.finished:
             return
+        now = self.clock()
+        connect_due = 0.0
+        if self._connecting is not None and not self._connecting[1].done():
+            connect_due = self._connect_due
+            if connect_due and now + 0.0005 >= connect_due:
+                self._expire()
+                return
         timeout, code = self._current_timeout()
-        if timeout is None:
-            return
-        deadline = self.last + timeout
-        if self.clock() + 0.0005 < deadline:
-            self._timer = self.loop.call_at(deadline, self._on_timer)
+        if timeout is None or now + 0.0005 < self.last + timeout:
+            if timeout is not None:
+                self._timer_at(self.last + timeout)
+            if connect_due:
+                self._timer_at(connect_due)
             return
         if self.server is None and self.proxy_buf is not None:
             code = "cR"

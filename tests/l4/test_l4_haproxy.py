@@ -494,6 +494,46 @@ def test_termination_states_match_haproxy(lt1: LoopThread, scenario: str) -> Non
     assert (ours["ts"], ours["s"], ours["bytes"]) == (theirs["ts"], theirs["s"], theirs["bytes"])
 
 
+async def _answer_then_reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read(1)
+    writer.write(b"shop")
+    await writer.drain()
+    await asyncio.sleep(0.05)
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket_mod.SOL_SOCKET, socket_mod.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+def test_client_sees_a_server_reset_like_haproxy(lt1: LoopThread) -> None:
+    """A server that answers and then resets: HAProxy hands the client the answer and
+    a clean close (it passes resets on towards servers only); so do we."""
+    target = Backend(lt1, _answer_then_reset)
+    body = f"\n    server s1 {target.address}\n"
+
+    def run(port: int) -> tuple[bytes, str]:
+        with socket_mod.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"x")
+            received = b""
+            try:
+                while data := sock.recv(100):
+                    received += data
+            except ConnectionResetError:
+                return received, "reset"
+            return received, "closed"
+
+    with HAProxy(HAPROXY_HEAD + "\nlisten px\n    bind {listen:px}" + body) as haproxy:
+        theirs = run(haproxy.port("px"))
+    with balancekit_logging(lt1, HAPROXY_HEAD, "\nlisten px\n    bind 127.0.0.1:0" + body) as (
+        our_port,
+        next_line,
+    ):
+        ours = run(our_port)
+        line = TCPLOG.match(next_line())
+    assert theirs == (b"shop", "closed")
+    assert ours == theirs
+    assert line is not None and line["ts"] == "SD"
+
+
 def test_queued_sessions_log_like_haproxy(lt1: LoopThread) -> None:
     """Server maxconn 1, three clients: two wait in the queue, then run."""
     from l4_harness import count_then_answer
