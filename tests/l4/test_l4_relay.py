@@ -8,7 +8,6 @@ import os
 import socket
 import threading
 
-import pytest
 from l4_harness import (
     Backend,
     CaptureLogger,
