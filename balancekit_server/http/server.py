@@ -466,20 +466,22 @@ class HttpServerProtocol(asyncio.Protocol):
             self.transport.close()
         self.lost = True
 
-    def on_message_begin(self) -> None:
-        if not self._started:
-            self._started = True
-            self._t_first = self.loop.time()
-            self._date_first = time.time()
-        self._parsing = ex = _ServerExchange(self)
-        ex.t_start = self._t_first
-        ex.request_date = self._date_first
-        self._url = b""
-        self._header_bytes = 0
-
     def on_url(self, url: bytes) -> None:
-        self._url += url
-        self._header_bytes += len(url)
+        # A request line always has a target, so its first piece starts the message:
+        # that spares httptools an on_message_begin callback per request.
+        if self._parsing is None:
+            if not self._started:
+                self._started = True
+                self._t_first = self.loop.time()
+                self._date_first = time.time()
+            self._parsing = ex = _ServerExchange(self)
+            ex.t_start = self._t_first
+            ex.request_date = self._date_first
+            self._url = url
+            self._header_bytes = len(url)
+        else:
+            self._url += url
+            self._header_bytes += len(url)
         if self._header_bytes > self._max_header:
             raise _TooLarge
 

@@ -126,6 +126,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.sink = sink
         self.received = 0
         self._status = 0
+        self._headers = []  # here rather than in on_message_begin: one callback less
         self._skip_body = head_request
         self._timeout = timeout
         if timeout:
@@ -277,10 +278,6 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- httptools callbacks ---------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        self._headers = []
-        self._status = 0
-
     def on_status(self, reason: bytes) -> None:
         self._reason = reason
 
@@ -294,6 +291,7 @@ class UpstreamConnection(asyncio.Protocol):
             return
         if 100 <= status < 200 and status != 101:
             sink.on_interim(status, self._reason, self._headers)
+            self._headers = []  # the final response follows on the same exchange
             return
         self._keep_alive = self.parser.should_keep_alive()
         self._eof_body = not self._keep_alive and not any(
