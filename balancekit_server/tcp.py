@@ -702,15 +702,16 @@ class Session:
             return
         self._task = self.loop.create_task(self._connect(error))
 
-    def _cancel_connect(self) -> bool:
-        """Interrupt a pending fast-path connect; False if there is none."""
-        if self._connecting is None:
-            return False
-        waiter = self._connecting[1]
-        if waiter.done():
-            return False
-        waiter.cancel()
-        return True
+    def _cancel_connecting(self) -> bool:
+        """Interrupt a pending connect, fast path (future) or queue/retry task;
+        False if there is none."""
+        if self._connecting is not None and not self._connecting[1].done():
+            self._connecting[1].cancel()
+            return True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            return True
+        return False
 
     def _granted(self, lease: Lease) -> None:
         grant = self._grant
@@ -848,11 +849,8 @@ class Session:
 
     def _expire(self) -> None:
         """`timeout connect` fired: interrupt the pending connect."""
-        if self._cancel_connect():
+        if self._cancel_connecting():
             self._expired = True
-        elif self._task is not None and not self._task.done():
-            self._expired = True
-            self._task.cancel()
 
     def _should_redispatch(self, tb: TcpBackend, server: Server) -> bool:
         """HAProxy's stream_choose_redispatch, for a non-persistent connection."""
@@ -936,11 +934,7 @@ class Session:
         if client:
             self.client_closed = True
             self.service.limits.unpark(self)
-            pending_task = self._task is not None and not self._task.done()
-            if self._cancel_connect() or pending_task:
-                if pending_task:
-                    assert self._task is not None
-                    self._task.cancel()
+            if self._cancel_connecting():
                 self._cancel_lease()
                 if self.term is None:
                     self.term = "CQ" if self.srv is None else "CC"
@@ -976,9 +970,7 @@ class Session:
         if not log:
             self.silent = True
         self._cancel_lease()
-        self._cancel_connect()
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        self._cancel_connecting()
         for transport in (self.client, self.server):
             if transport is not None:
                 transport.abort()
