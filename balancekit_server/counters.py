@@ -168,10 +168,10 @@ class Counters:
         """Count a response status into the hrsp_* buckets."""
         if self.observer is not None:
             self.observer(Observation.for_status(status))
-        if 100 <= status < 200:
-            self.hrsp_1xx += 1
-        elif 200 <= status < 300:
+        if 200 <= status < 300:  # the common case first: this runs per response
             self.hrsp_2xx += 1
+        elif 100 <= status < 200:
+            self.hrsp_1xx += 1
         elif 300 <= status < 400:
             self.hrsp_3xx += 1
         elif 400 <= status < 500:

@@ -1098,13 +1098,9 @@ def _redispatch_now(interval: int, attempt: int, total: int, backend: Backend) -
 
 
 def _count_response(counters: Any, status: int, bytes_out: int) -> None:
-    """`Counters.response` + `add_bytes`, with the common 2xx case inline: this runs
-    three times per proxied request (frontend, backend, server)."""
+    """One response's status and bytes (runs for the frontend, backend and server)."""
     if status:
-        if 200 <= status < 300 and counters.observer is None:
-            counters.hrsp_2xx += 1
-        else:
-            counters.response(status)
+        counters.response(status)
     counters.bout += bytes_out
 
 
