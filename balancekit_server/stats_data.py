@@ -94,6 +94,12 @@ class Proxy:
     backend: BackendRuntime | None
 
 
+# HTTP frontends and backends report compression and cache columns; we have neither.
+_NO_COMPRESSION_OR_CACHE = dict.fromkeys(
+    ("comp_in", "comp_out", "comp_byp", "comp_rsp", "cache_lookups", "cache_hits"), "0"
+)
+
+
 def _declared(obj: Any, files: list[str]) -> tuple[int, int]:
     file = getattr(obj, "file", None)
     line = getattr(obj, "line", None) or 0
@@ -246,14 +252,9 @@ class StatsSource:
         if fe.mode == "http":
             self._http_counters(c, row)
             row.update(
+                _NO_COMPRESSION_OR_CACHE,
                 req_rate=str(c.req_rate.read(now)),
                 req_rate_max=str(c.req_rate.max),
-                comp_in="0",
-                comp_out="0",
-                comp_byp="0",
-                comp_rsp="0",
-                cache_lookups="0",
-                cache_hits="0",
             )
         return row
 
@@ -416,14 +417,7 @@ class StatsSource:
         )
         if be.mode == "http":
             self._http_counters(c, row)
-            row.update(
-                comp_in="0",
-                comp_out="0",
-                comp_byp="0",
-                comp_rsp="0",
-                cache_lookups="0",
-                cache_hits="0",
-            )
+            row.update(_NO_COMPRESSION_OR_CACHE)
         return row
 
     # -- show info --------------------------------------------------------------------------
