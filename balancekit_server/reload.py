@@ -6,9 +6,9 @@ then soft-stopping the old one.  balancekit does the same inside one process:
 1. the files given with `-f` are loaded again; a configuration that fails
    (what `balancekit-server -c` would reject) is refused, logged as an ALERT,
    and the running one keeps serving;
-2. a new `Runtime` starts on the *same* listening sockets (each runtime gets a
-   `dup()` of a socket kept in a `SocketPool`, so the kernel's accept queue is
-   never closed and no client is refused);
+2. a new `Runtime` starts on the *same* listening sockets, unix stats sockets
+   included (each runtime gets a `dup()` of a socket kept in a `SocketPool`, so
+   the kernel's accept queue is never closed and no client is refused);
 3. the old runtime soft-stops: it stops accepting, finishes its in-flight HTTP
    requests and TCP sessions on the old configuration, then its health checks
    and stats sockets go away.  New connections use the new configuration.
@@ -33,6 +33,7 @@ from typing import Any
 from balancekit.config import Bind, Config, ConfigErrors, Frontend, load
 from balancekit_server.counters import REGISTRY, Registry
 from balancekit_server.runtime import RunError, Runtime, new_event_loop, open_listener
+from balancekit_server.stats import bind_unix_listener, socket_specs, unlink_if_ours
 
 __all__ = ["ReloadableRuntime", "Reloader", "SocketPool", "serve"]
 
@@ -57,6 +58,8 @@ class SocketPool:
     def __init__(self, *, reuse_port: bool = False) -> None:
         self.reuse_port = reuse_port
         self._socks: dict[tuple[str, int, bool], socket.socket] = {}
+        # unix stats sockets: path -> (socket, (st_dev, st_ino) of the file we bound)
+        self._unix: dict[str, tuple[socket.socket, tuple[int, int]]] = {}
 
     def __repr__(self) -> str:
         return f"<SocketPool {sorted(self._socks)}>"
@@ -72,11 +75,26 @@ class SocketPool:
             self._socks[_key(bind)] = sock
         return sock.dup()
 
-    def keep(self, binds: Sequence[Bind]) -> None:
+    def take_unix(self, path: str, mode: int | None) -> socket.socket:
+        """A dup of the unix listener at `path`, bound on first use (see `take`)."""
+        entry = self._unix.get(path)
+        if entry is None:
+            sock = bind_unix_listener(path, mode)
+            st = os.stat(path)
+            entry = self._unix[path] = (sock, (st.st_dev, st.st_ino))
+        elif mode is not None:
+            os.chmod(path, mode)
+        return entry[0].dup()
+
+    def keep(self, binds: Sequence[Bind], unix_paths: Sequence[str] = ()) -> None:
         wanted = {_key(b) for b in binds}
         for key in [k for k in self._socks if k not in wanted]:
             with contextlib.suppress(OSError):
                 self._socks.pop(key).close()
+        for path in [p for p in self._unix if p not in unix_paths]:
+            sock, identity = self._unix.pop(path)
+            sock.close()
+            unlink_if_ours(path, identity)
 
     def close(self) -> None:
         self.keep(())
@@ -137,9 +155,17 @@ class ReloadableRuntime(Runtime):
             opened.append((sock, bind))
         return opened
 
+    def unix_listener(self, path: str, mode: int | None) -> socket.socket:
+        """Stats sockets too keep one listener across generations (`stats.start`)."""
+        return self.pool.take_unix(path, mode)
+
 
 def _all_binds(config: Config) -> list[Bind]:
     return [bind for frontend in config.frontends for bind in frontend.binds]
+
+
+def _unix_paths(config: Config) -> list[str]:
+    return [spec.address for spec in socket_specs(config) if spec.is_unix]
 
 
 class Reloader:
@@ -224,7 +250,7 @@ class Reloader:
             self.reloads += 1
             if old is not None:
                 self._retire(old)
-            self.pool.keep(_all_binds(result.config))
+            self.pool.keep(_all_binds(result.config), _unix_paths(result.config))
             if not self.quiet:
                 _say("notice", f"Reloaded configuration (generation {self.generation}).")
             return True

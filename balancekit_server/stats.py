@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import socket
 import stat as stat_mod
 import time
 from collections.abc import Callable
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from balancekit_server.checks import HealthMonitor
 
 __all__ = ["LEVELS", "CommandProcessor", "StatsService", "parse_weight", "start"]
+
+UNIX_BACKLOG = 100  # what asyncio gives a unix server it binds itself
 
 LEVELS = {"user": 0, "operator": 1, "admin": 2}
 
@@ -499,6 +502,46 @@ def unlink_if_ours(path: str, identity: tuple[int, int] | None) -> None:
             os.unlink(path)
 
 
+def bind_unix_listener(path: str, mode: int | None) -> socket.socket:
+    """A listening unix socket at `path`, bound the way HAProxy binds one.
+
+    It is bound at a temporary name and renamed over `path` (replacing whatever is
+    there, a stale socket included), so a client never finds the path missing.
+    """
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temporary)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(temporary)
+        if mode is not None:
+            os.chmod(temporary, mode)
+        sock.listen(UNIX_BACKLOG)
+        os.rename(temporary, path)
+    except BaseException:
+        sock.close()
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return sock
+
+
+def socket_specs(config: Config) -> list[StatsSocket]:
+    """The stats sockets this process serves: under `--workers`, PATH.<n> is worker n
+    and PATH itself is worker 1 (state is per worker)."""
+    from balancekit_server.workers import worker_identity
+
+    index, count = worker_identity()
+    specs: list[StatsSocket] = []
+    for spec in config.global_.stats_sockets:
+        if spec.is_unix and count > 1:
+            specs.append(dataclasses.replace(spec, address=f"{spec.address}.{index}"))
+            if index != 1:
+                continue
+        specs.append(spec)
+    return specs
+
+
 class StatsService:
     """Every `stats socket` of a config, serving `CommandProcessor`s."""
 
@@ -524,6 +567,8 @@ class StatsService:
         self._sessions: set[asyncio.Task[Any]] = set()
         self.timeout = config.global_.stats_timeout or 10.0
         self.worker = (1, 1)  # (index, count) under `--workers`
+        # Set by a reloadable runtime: unix listeners then outlive this generation.
+        self.unix_listener: Callable[[str, int | None], socket.socket] | None = None
 
     def __repr__(self) -> str:
         return f"<StatsService sockets={self.addresses} sessions={len(self._sessions)}>"
@@ -555,14 +600,13 @@ class StatsService:
 
         if spec.is_unix:
             path = spec.address
-            with contextlib.suppress(FileNotFoundError):
-                if stat_mod.S_ISSOCK(os.stat(path).st_mode):
-                    os.unlink(path)
-            server = await asyncio.start_unix_server(handler(spec.level), path)
-            if spec.mode is not None:
-                os.chmod(path, spec.mode)
-            st = os.stat(path)
-            self._paths.append((path, (st.st_dev, st.st_ino)))
+            if self.unix_listener is not None:  # a reloadable runtime's pool owns the path
+                sock = self.unix_listener(path, spec.mode)
+            else:
+                sock = bind_unix_listener(path, spec.mode)
+                st = os.stat(path)
+                self._paths.append((path, (st.st_dev, st.st_ino)))
+            server = await asyncio.start_unix_server(handler(spec.level), sock=sock)
             self.addresses.append(path)
         else:
             host, port = _tcp_address(spec.address)
@@ -641,17 +685,9 @@ async def start(runtime: Any) -> StatsService | None:
     install(runtime, service.source)  # stats pages and prometheus-exporter on HTTP frontends
     from balancekit_server.workers import worker_identity
 
-    index, count = worker_identity()
-    service.worker = (index, count)
-    specs: list[StatsSocket] = []
-    for spec in config.global_.stats_sockets:
-        if spec.is_unix and count > 1:
-            # Per-worker state: PATH.<n> is worker n; PATH itself is worker 1.
-            specs.append(dataclasses.replace(spec, address=f"{spec.address}.{index}"))
-            if index != 1:
-                continue
-        specs.append(spec)
-    for spec in specs:
+    service.worker = worker_identity()
+    service.unix_listener = getattr(runtime, "unix_listener", None)
+    for spec in socket_specs(config):
         try:
             await service.listen(spec)
         except (OSError, ValueError) as exc:

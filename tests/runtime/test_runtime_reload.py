@@ -178,6 +178,42 @@ def test_bad_config_is_refused_and_the_old_one_keeps_serving(backends: NamedBack
         server.stop()
 
 
+def test_stats_socket_answers_all_through_reloads(backends: NamedBackends) -> None:
+    """The new generation's socket is renamed over the path, as HAProxy does: a client
+    polling the path during reloads never finds it missing or refusing."""
+    port = free_port()
+    server = Server(config(port, backends.address("a")))
+    failures: list[BaseException] = []
+    answers = 0
+    done = threading.Event()
+
+    def poll() -> None:
+        nonlocal answers
+        while not done.is_set():
+            try:
+                assert "Pid: " in server.command("show info")
+                answers += 1
+            except (OSError, AssertionError) as exc:
+                failures.append(exc)
+
+    try:
+        wait_ready(server, port)
+        poller = threading.Thread(target=poll)
+        poller.start()
+        try:
+            for generation in range(2, 6):
+                server.write(config(port, backends.address("ab"[generation % 2])))
+                server.signal(signal.SIGUSR2)
+                server.wait_log(f"(generation {generation})")
+        finally:
+            done.set()
+            poller.join()
+        assert failures == [] and answers > 10, (failures[:3], answers)
+        assert fetch(port) == (200, "b")
+    finally:
+        server.stop()
+
+
 class SlowBackend:
     """Answers each request after `delay` seconds with its name."""
 
