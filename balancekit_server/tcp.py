@@ -292,6 +292,7 @@ class Session:
 
     __slots__ = (
         "__weakref__",
+        "_be_counters",
         "_connect_due",
         "_connecting",
         "_cside",
@@ -301,6 +302,7 @@ class Session:
         "_grant",
         "_queue_key",
         "_queue_start",
+        "_srv_counters",
         "_sside",
         "_task",
         "_timer",
@@ -368,6 +370,9 @@ class Session:
         self.proxy_buf: bytearray | None = bytearray() if listener.accept_proxy else None
         self.request = _NO_REQUEST
         self.backend: TcpBackend | None = None
+        # Looked up once per session: `_finish` counts into them again.
+        self._be_counters: Counters | None = None
+        self._srv_counters: Counters | None = None
         self.lease: Lease | None = None
         self.srv: Server | None = None
         self.bytes_in = 0
@@ -402,17 +407,17 @@ class Session:
     def accepted(self, transport: asyncio.Transport) -> None:
         self.client = transport
         transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
-        peer = transport.get_extra_info("peername") or ("", 0)
+        src, src_port = _address(transport.get_extra_info("peername"))
         # A listener bound to one address knows the local end: no getsockname() needed.
-        local = self.local or transport.get_extra_info("sockname") or ("", 0)
+        dst, dst_port = self.local or _address(transport.get_extra_info("sockname"))
         sni = ""
         if self.listener.ssl is not None:
             sni = sni_of(transport.get_extra_info("ssl_object"))
         self.request = Request(
-            src=_host(peer),
-            src_port=_port(peer),
-            dst=_host(local),
-            dst_port=_port(local),
+            src=src,
+            src_port=src_port,
+            dst=dst,
+            dst_port=dst_port,
             ssl=self.listener.ssl is not None,
             sni=sni,
         )
@@ -606,7 +611,8 @@ class Session:
             self.close_now(log=True)
             return
         self.backend = backend
-        self.service.be_counters(backend.name).session_start(self.accept_date)
+        self._be_counters = self.service.be_counters(backend.backend.name)
+        self._be_counters.session_start(self.accept_date)
         try:
             lease = backend.backend.acquire(self.request, on_granted=self._granted)
         except NoServerAvailable:
@@ -641,10 +647,10 @@ class Session:
         try:
             waiter = coro.send(None)
         except StopIteration as stop:  # connected at once (not on TCP, but allowed)
-            self._connect_stepped(stop.value, None)
+            self._connect_done(stop.value, None)
             return
         except BaseException as exc:
-            self._connect_stepped(None, exc)
+            self._connect_done(None, exc)
             return
         self._connecting = (coro, waiter)
         timeout = self.backend.timeout_connect
@@ -663,33 +669,37 @@ class Session:
             following = coro.send(None)
         except StopIteration as stop:
             self._connecting = None
-            self._connect_stepped(stop.value, None)
+            self._connect_done(stop.value, None)
             return
         except BaseException as exc:
             self._connecting = None
-            self._connect_stepped(None, exc)
+            self._connect_done(None, exc)
             return
         # Another await inside the event loop's connect: keep stepping.
         self._connecting = (coro, following)
         following.add_done_callback(self._connect_step)
 
-    def _connect_stepped(self, result: Any, exc: BaseException | None) -> None:
+    def _connect_done(self, result: Any, exc: BaseException | None) -> None:
+        """The fast path's connect returned (`result`) or raised (`exc`)."""
+        if exc is None:
+            transport, _ = result
+            assert self.srv is not None and self.backend is not None
+            try:
+                self._established(transport, self.srv, self.backend)
+            except Exception:
+                self.internal_error("connecting to a server")
+            return
         try:
-            self._connect_done(result, exc)
+            self._connect_failed(exc)
         except Exception:
             self.internal_error("connecting to a server")
 
-    def _connect_done(self, result: Any, exc: BaseException | None) -> None:
+    def _connect_failed(self, exc: BaseException) -> None:
         if isinstance(exc, asyncio.CancelledError):
             if not self._expired or self.client_closed:
                 return  # the client left; `lost` released everything
             self._expired = False
             error = "sC"
-        elif exc is None:
-            transport, _ = result
-            assert self.srv is not None and self.backend is not None
-            self._established(transport, self.srv, self.backend)
-            return
         elif not isinstance(exc, OSError):
             if not isinstance(exc, Exception):
                 raise exc
@@ -874,8 +884,10 @@ class Session:
             self._finish()
             return
         self.server = transport
-        self.t_connect = self._ms_since_accept() - max(self.t_queue, 0)
-        self.service.srv_counters(tb.name, server.name).session_start(self.accept_date)
+        self.last = now = self.clock()
+        self.t_connect = int((now - self.accept_mono) * 1000) - max(self.t_queue, 0)
+        self._srv_counters = self.service.srv_counters(tb.backend.name, server.name)
+        self._srv_counters.session_start(self.accept_date)
         transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
         if tb.srvtcpka:
             _setopt(transport, socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
@@ -892,7 +904,6 @@ class Session:
         if self._early_paused:
             self._early_paused = False
             self.client.resume_reading()
-        self.last = self.clock()
         self._arm_timer()
 
     # -- relay events -------------------------------------------------------------------
@@ -933,7 +944,8 @@ class Session:
     def lost(self, client: bool, exc: Exception | None) -> None:
         if client:
             self.client_closed = True
-            self.service.limits.unpark(self)
+            if self.parked:
+                self.service.limits.unpark(self)
             if self._cancel_connecting():
                 self._cancel_lease()
                 if self.term is None:
@@ -1086,16 +1098,12 @@ class Session:
             log = False
         if log:
             self._log()
-        service.fe_counters.add_bytes(self.bytes_in, self.bytes_out)
-        service.fe_counters.session_end()
-        if self.backend is not None:
-            bec = service.be_counters(self.backend.name)
-            bec.add_bytes(self.bytes_in, self.bytes_out)
-            bec.session_end()
-            if self.srv is not None and self.t_connect >= 0:
-                sc = service.srv_counters(self.backend.name, self.srv.name)
-                sc.add_bytes(self.bytes_in, self.bytes_out)
-                sc.session_end()
+        bytes_in = self.bytes_in
+        bytes_out = self.bytes_out
+        for counters in (service.fe_counters, self._be_counters, self._srv_counters):
+            if counters is not None:
+                counters.add_bytes(bytes_in, bytes_out)
+                counters.session_end()
         service.feconn -= 1
         service.limits.actconn -= 1
         service.limits.slot_freed()
@@ -1180,18 +1188,15 @@ class Session:
         }  # fmt: skip
 
 
-def _host(address: Any) -> str:
-    # An IPv4 client on a dual-stack IPv6 listener stays `::ffff:a.b.c.d`, as HAProxy
-    # sees (and hashes, and logs) it.
-    if isinstance(address, tuple) and address:
-        return str(address[0])
-    return "unix"
+def _address(address: Any) -> tuple[str, int]:
+    """(host, port) of a socket address; a unix socket's is ("unix", 0).
 
-
-def _port(address: Any) -> int:
-    if isinstance(address, tuple) and len(address) > 1:
-        return int(address[1])
-    return 0
+    An IPv4 client on a dual-stack IPv6 listener stays `::ffff:a.b.c.d`, as HAProxy
+    sees (and hashes, and logs) it.
+    """
+    if type(address) is tuple and len(address) > 1:
+        return str(address[0]), int(address[1])
+    return ("unix", 0) if address else ("", 0)
 
 
 class TcpService:
@@ -1258,7 +1263,7 @@ class TcpService:
     async def listen(self, sock: socket.socket, listener: Listener, backlog: int = 1024) -> None:
         """Serve `sock` (already bound and listening) with this frontend."""
         host, port = sock.getsockname()[:2]
-        local = None if host in ("0.0.0.0", "::") else (_host((host, port)), int(port))
+        local = None if host in ("0.0.0.0", "::") else _address((host, port))
         # With `accept-proxy`, TLS (if any) starts after the PROXY header: see _start_tls.
         server = await self.loop.create_server(
             self.protocol_factory(listener, local),
