@@ -11,8 +11,9 @@ Three nginx servers (worker_processes 1, `return 200 "Hello"`) sit behind:
 - a round-robin ASGI proxy built on aiohttp's client on uvicorn (httptools, uvloop):
   the best general-purpose Python option, the "≥ 2x" reference.
 `wrk -t1 -c50 --latency` runs against each in turn, alternating A B C D per round
-so drift on a shared 2-core machine hits all equally; medians are compared as
-ratios, and p99 latency is printed next to HAProxy's.
+so drift on a shared 2-core machine hits all equally.  Ratios are the median
+over rounds of each round's ratio (see bench/tcp.py `paired_ratio`), and p99
+latency is printed next to HAProxy's.
 
 Goals (issue 5): balancekit-server keep-alive req/s ≥ 0.6x HAProxy and ≥ 2x the
 aiohttp proxy.  Results and commands go in docs/performance.md (HTTP section).
@@ -211,15 +212,15 @@ def main() -> int:
                 p99s[name].append(p99)
                 print(f"  round {round_no} {name:16s} {rate:10,.0f} req/s  p99 {p99:8.2f} ms")
         print()
-        ha = statistics.median(rates["haproxy"])
-        aio = statistics.median(rates["aiohttp-asgi"])
         print(
             f"{'proxy':16s} {'req/s':>10s} {'vs haproxy':>11s} {'vs aiohttp':>11s} {'p99 ms':>8s}"
         )
         for name in targets:
             rate = statistics.median(rates[name])
             p99 = statistics.median(p99s[name])
-            print(f"{name:16s} {rate:10,.0f} {rate / ha:10.2f}x {rate / aio:10.2f}x {p99:8.2f}")
+            vs_ha = _tcp.paired_ratio(rates["haproxy"], rates[name])
+            vs_aio = _tcp.paired_ratio(rates["aiohttp-asgi"], rates[name])
+            print(f"{name:16s} {rate:10,.0f} {vs_ha:10.2f}x {vs_aio:10.2f}x {p99:8.2f}")
         print("goals: balancekit >= 0.60x haproxy and >= 2.00x aiohttp-asgi")
     finally:
         stack.close()

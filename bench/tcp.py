@@ -2,12 +2,15 @@
 
     python bench/tcp.py                 # the real run (lead only: nothing else running)
     python bench/tcp.py --smoke         # a 1-second sanity run of every step
+    python bench/tcp.py --floor         # also a bare uvloop relay (bench/uvloop_floor.py)
 
 Three nginx servers (worker_processes 1, `return 200 "Hello"`, plus a 1 GiB
 sparse file for bulk) sit behind both proxies, which run the same haproxy.cfg
 (`nbthread 1`, `balance roundrobin`, `mode tcp`).  Each measurement alternates
 A B A B (HAProxy, balancekit) so drift on a shared 2-core machine hits both
-equally, and the median of each side is compared as a ratio:
+equally.  The ratio printed is the median over rounds of each round's ratio
+(the two runs of a round are back to back, so drift cancels within the pair);
+the ratio of the two sides' medians is printed next to it:
 
 - keep-alive requests/s:     wrk -t1 -c50 -d<D>s
 - new connections/s:         wrk -t1 -c50 -d<D>s -H 'Connection: close'
@@ -15,6 +18,11 @@ equally, and the median of each side is compared as a ratio:
 
 Goals (issue 4): keep-alive >= 1.0x HAProxy, new connections >= 0.7x, bulk >= 1.0x
 with flat memory.  Results and commands go in docs/performance.md.
+
+`--floor` adds a third contender, a uvloop relay that does nothing but relay
+(no timeouts, counters, logs or limits): its ratio is what an asyncio Protocol
+design can reach on this machine at best, and balancekit's distance to it is
+what balancekit's own bookkeeping costs.
 """
 
 from __future__ import annotations
@@ -137,6 +145,11 @@ def wrk(port: int, duration: float, close: bool) -> float:
     return float(match.group(1))
 
 
+def paired_ratio(base: list[float], other: list[float]) -> float:
+    """The median of the per-round ratios other/base (runs of a round are adjacent)."""
+    return statistics.median(o / b for b, o in zip(base, other, strict=True) if b)
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process: per-request CPU survives a loaded machine."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -167,6 +180,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="A B rounds per measurement")
     parser.add_argument("--bulk-mib", type=int, default=1024, help="bulk file size in MiB")
     parser.add_argument("--smoke", action="store_true", help="1 s runs, 1 round, 64 MiB bulk")
+    parser.add_argument(
+        "--floor", action="store_true", help="also measure a bare uvloop relay (yardstick)"
+    )
     args = parser.parse_args()
     if args.smoke:
         args.duration, args.rounds, args.bulk_mib = 1.0, 1, 64
@@ -183,12 +199,15 @@ def main() -> int:
         ports = start_nginx(stack, work, 3)
         servers = "\n".join(f"    server n{i} 127.0.0.1:{p}" for i, p in enumerate(ports, 1))
         targets: dict[str, tuple[int, subprocess.Popen[bytes]]] = {}
-        for name in ("haproxy", "balancekit"):
+        for name in ("haproxy", "balancekit", "floor") if args.floor else ("haproxy", "balancekit"):
             port = free_port()
             conf = work / f"{name}.cfg"
             conf.write_text(PROXY_CONF.format(port=port, servers=servers))
             if name == "haproxy":
                 cmd = [HAPROXY, "-db", "-f", str(conf)]
+            elif name == "floor":
+                floor = Path(__file__).with_name("uvloop_floor.py")
+                cmd = [sys.executable, str(floor), str(port), *map(str, ports)]
             else:
                 cmd = [sys.executable, "-m", "balancekit_server.cli", "-q", "-f", str(conf)]
             proc = stack.enter_context(process(cmd, work / f"{name}.log"))
@@ -224,14 +243,19 @@ def main() -> int:
         for test, by_name in results.items():
             ha = statistics.median(by_name["haproxy"])
             bk = statistics.median(by_name["balancekit"])
-            ratio = bk / ha if ha else float("nan")
+            ratio = paired_ratio(by_name["haproxy"], by_name["balancekit"])
+            yardstick = ""
+            if "floor" in by_name:
+                fl = paired_ratio(by_name["haproxy"], by_name["floor"])
+                yardstick = f"; floor {fl:.2f}x"
             print(
                 f"{test:9s} haproxy {ha:14,.0f} {units[test]:7s} balancekit {bk:14,.0f} "
-                f"ratio {ratio:.2f}x (goal >= {goals[test]:.1f}x)"
+                f"ratio {ratio:.2f}x (of medians {bk / ha:.2f}x; goal >= {goals[test]:.1f}x)"
+                f"{yardstick}"
             )
         for test, by_name in cpu_us.items():
-            ha, bk = statistics.median(by_name["haproxy"]), statistics.median(by_name["balancekit"])
-            print(f"{test:9s} CPU per request: haproxy {ha:.0f} us, balancekit {bk:.0f} us")
+            cpu = ", ".join(f"{name} {statistics.median(v):.0f} us" for name, v in by_name.items())
+            print(f"{test:9s} CPU per request: {cpu}")
         for name, (_, proc) in targets.items():
             print(f"peak RSS {name}: {peak_rss_kib(proc.pid) / 1024:.1f} MiB")
     finally:
