@@ -127,7 +127,9 @@ class Request:
 
     `query` excludes the `?`.  `uri` is the request target as received; when not
     given it is rebuilt from `path` and `query`, which is what HAProxy hashes for
-    origin-form targets.
+    origin-form targets.  `sni` and `ssl_hello_type` are what a TCP front end read
+    from the client's first TLS record without terminating TLS (`req.ssl_sni`,
+    `req.ssl_hello_type`); `ssl_hello_type` is None when there was no such record.
     """
 
     src: str = ""
@@ -142,6 +144,7 @@ class Request:
     uri: str = ""
     ssl: bool = False
     sni: str = ""
+    ssl_hello_type: int | None = None
 
     def __init__(
         self,
@@ -158,6 +161,7 @@ class Request:
         uri: str = "",
         ssl: bool = False,
         sni: str = "",
+        ssl_hello_type: int | None = None,
     ) -> None:
         if not isinstance(headers, Headers):
             # Headers are immutable: one shared empty view serves every bare request
@@ -178,6 +182,7 @@ class Request:
             set_uri,
             set_ssl,
             set_sni,
+            set_ssl_hello_type,
         ) = _SETTERS
         set_src(self, src)
         set_method(self, method)
@@ -191,6 +196,7 @@ class Request:
         set_uri(self, uri or (f"{path}?{query}" if query else path))
         set_ssl(self, ssl)
         set_sni(self, sni)
+        set_ssl_hello_type(self, ssl_hello_type)
 
     @property
     def host(self) -> str | None:
@@ -202,7 +208,7 @@ _SETTERS: tuple[Any, ...] = tuple(
     Request.__dict__[name].__set__
     for name in (
         "src", "method", "path", "query", "headers", "src_port",
-        "dst", "dst_port", "version", "uri", "ssl", "sni",
+        "dst", "dst_port", "version", "uri", "ssl", "sni", "ssl_hello_type",
     )
 )  # fmt: skip
 assert len(_SETTERS) == len(Request.__dataclass_fields__), "a new Request field needs a setter"

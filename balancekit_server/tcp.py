@@ -35,7 +35,7 @@ from balancekit import Backend, Lease, NoServerAvailable, Request, Server
 from . import proxy_protocol
 from .counters import REGISTRY, Counters, Registry
 from .logs import LogFormat, Logger, format_date, format_tcplog
-from .tls import NEED_MORE, client_hello_sni, sni_of
+from .tls import NEED_MORE, client_hello_sni, client_hello_type, sni_of
 
 __all__ = [
     "HIGH_WATER",
@@ -483,8 +483,9 @@ class Session:
             return
         self.inspecting.cancel()
         self.inspecting = None
-        if sni:
-            self.request = replace(self.request, sni=sni)
+        hello_type = client_hello_type(b"".join(self._early))
+        if sni or hello_type is not None:
+            self.request = replace(self.request, sni=sni or "", ssl_hello_type=hello_type)
         if not self.client_closed:
             self.route()
 

@@ -357,6 +357,10 @@ def _req_ssl_sni(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [req.sni] if req.sni else []
 
 
+def _req_ssl_hello_type(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [] if req.ssl_hello_type is None else [req.ssl_hello_type]
+
+
 def _const(value: bool) -> FetchFn:
     def fetch(req: Request, args: tuple[object, ...]) -> list[Value]:
         return [value]
@@ -409,6 +413,7 @@ def _fetches() -> dict[str, FetchDef]:
         FetchDef("ssl_fc_sni", "str", _ssl_fc_sni),
         FetchDef("ssl_fc_has_sni", "bool", _ssl_fc_has_sni),
         FetchDef("req.ssl_sni", "str", _req_ssl_sni),
+        FetchDef("req.ssl_hello_type", "sint", _req_ssl_hello_type),
         FetchDef("always_true", "bool", _const(True)),
         FetchDef("always_false", "bool", _const(False)),
         FetchDef("wait_end", "bool", _const(True)),
@@ -433,6 +438,7 @@ _FETCH_ALIASES = {
     "cook": "req.cook",
     "cook_cnt": "req.cook_cnt",
     "req_ssl_sni": "req.ssl_sni",
+    "req_ssl_hello_type": "req.ssl_hello_type",
     "req_proto_http": "req.proto_http",
     "req_len": "req.len",
 }

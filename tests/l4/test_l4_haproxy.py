@@ -303,6 +303,66 @@ def test_sni_routing_without_terminating_tls_matches_haproxy(
     assert ours == theirs
 
 
+HELLO_TYPE_ROUTING = """
+    tcp-request inspect-delay 1s
+    tcp-request content accept if {{ req_ssl_hello_type 1 }}
+    use_backend shop if {{ req_ssl_hello_type 1 }}
+    use_backend third if {{ req.ssl_hello_type 2 }}
+    default_backend other
+
+backend shop
+    server s {shop}
+
+backend third
+    server t {third}
+
+backend other
+    server o {other}
+"""
+
+# A complete TLS record holding a 4-byte handshake message of type 2 (ServerHello).
+_SERVER_HELLO_RECORD = b"\x16\x03\x03\x00\x08\x02\x00\x00\x04abcd"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["hello-sni", "hello-no-sni", "type-2", "cut-short", "old-version", "plain"],
+)
+def test_ssl_hello_type_routing_matches_haproxy(lt1: LoopThread, payload: str) -> None:
+    """`req_ssl_hello_type` / `req.ssl_hello_type` with `tcp-request inspect-delay`."""
+    import socket
+
+    shop, third, other = (Backend(lt1, named(n)) for n in ("shop", "third", "other"))
+    data = {
+        "hello-sni": lambda: _client_hello("shop.test"),
+        "hello-no-sni": lambda: _client_hello(None),
+        "type-2": lambda: _SERVER_HELLO_RECORD,
+        "cut-short": lambda: _client_hello("shop.test")[:40],  # the delay expires
+        "old-version": lambda: b"\x16\x02\x00" + _SERVER_HELLO_RECORD[3:],
+        "plain": lambda: b"hello plain\r\n",
+    }[payload]()
+    rules = HELLO_TYPE_ROUTING.format(shop=shop.address, third=third.address, other=other.address)
+
+    def run(port: int) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(data)
+            return recv_all(sock)
+
+    with HAProxy(HAPROXY_HEAD + "\nfrontend fe\n    bind {listen:fe}\n" + rules) as haproxy:
+        theirs = run(haproxy.port("fe"))
+    runtime = Runtime(
+        load_text(HAPROXY_HEAD + "\nfrontend fe\n    bind 127.0.0.1:0\n" + rules).config, quiet=True
+    )
+    lt1.run(runtime.start())
+    try:
+        ours = run(runtime.addresses["fe"][0][1])
+    finally:
+        lt1.call(runtime.hard_stop)
+    expected = {"hello-sni": b"shop", "hello-no-sni": b"shop", "type-2": b"third"}
+    assert theirs == expected.get(payload, b"other")
+    assert ours == theirs
+
+
 @pytest.mark.parametrize("version", ["send-proxy", "send-proxy-v2"])
 def test_tls_behind_haproxy_with_proxy_protocol(
     lt: LoopThread, tmp_path: Path, version: str
