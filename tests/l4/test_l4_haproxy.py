@@ -268,6 +268,28 @@ def _client_hello(server_name: str | None) -> bytes:
     return outgoing.read()
 
 
+def _answers_of_both(lt: LoopThread, rules: str, data: bytes) -> tuple[bytes, bytes]:
+    """Send `data` through HAProxy and through balancekit, each running `frontend fe`
+    with `rules`; what each connection answered (theirs, ours)."""
+
+    def run(port: int) -> bytes:
+        with socket_mod.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(data)
+            return recv_all(sock)
+
+    with HAProxy(HAPROXY_HEAD + "\nfrontend fe\n    bind {listen:fe}\n" + rules) as haproxy:
+        theirs = run(haproxy.port("fe"))
+    runtime = Runtime(
+        load_text(HAPROXY_HEAD + "\nfrontend fe\n    bind 127.0.0.1:0\n" + rules).config, quiet=True
+    )
+    lt.run(runtime.start())
+    try:
+        ours = run(runtime.addresses["fe"][0][1])
+    finally:
+        lt.call(runtime.hard_stop)
+    return theirs, ours
+
+
 @pytest.mark.parametrize(
     "payload",
     ["shop.test", "SHOP.test", "other.test", None, "plain"],
@@ -277,28 +299,11 @@ def test_sni_routing_without_terminating_tls_matches_haproxy(
     lt1: LoopThread, payload: str | None
 ) -> None:
     """`req.ssl_sni` with `tcp-request inspect-delay`: the ClientHello picks the backend."""
-    import socket
-
     shop = Backend(lt1, named("shop"))
     other = Backend(lt1, named("other"))
     data = b"hello plain\r\n" if payload == "plain" else _client_hello(payload)
     rules = SNI_ROUTING.format(shop=shop.address, other=other.address)
-
-    def run(port: int) -> bytes:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            sock.sendall(data)
-            return recv_all(sock)
-
-    with HAProxy(HAPROXY_HEAD + "\nfrontend fe\n    bind {listen:fe}\n" + rules) as haproxy:
-        theirs = run(haproxy.port("fe"))
-    runtime = Runtime(
-        load_text(HAPROXY_HEAD + "\nfrontend fe\n    bind 127.0.0.1:0\n" + rules).config, quiet=True
-    )
-    lt1.run(runtime.start())
-    try:
-        ours = run(runtime.addresses["fe"][0][1])
-    finally:
-        lt1.call(runtime.hard_stop)
+    theirs, ours = _answers_of_both(lt1, rules, data)
     assert theirs in (b"shop", b"other")
     assert ours == theirs
 
@@ -330,8 +335,6 @@ _SERVER_HELLO_RECORD = b"\x16\x03\x03\x00\x08\x02\x00\x00\x04abcd"
 )
 def test_ssl_hello_type_routing_matches_haproxy(lt1: LoopThread, payload: str) -> None:
     """`req_ssl_hello_type` / `req.ssl_hello_type` with `tcp-request inspect-delay`."""
-    import socket
-
     shop, third, other = (Backend(lt1, named(n)) for n in ("shop", "third", "other"))
     data = {
         "hello-sni": lambda: _client_hello("shop.test"),
@@ -342,22 +345,7 @@ def test_ssl_hello_type_routing_matches_haproxy(lt1: LoopThread, payload: str) -
         "plain": lambda: b"hello plain\r\n",
     }[payload]()
     rules = HELLO_TYPE_ROUTING.format(shop=shop.address, third=third.address, other=other.address)
-
-    def run(port: int) -> bytes:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            sock.sendall(data)
-            return recv_all(sock)
-
-    with HAProxy(HAPROXY_HEAD + "\nfrontend fe\n    bind {listen:fe}\n" + rules) as haproxy:
-        theirs = run(haproxy.port("fe"))
-    runtime = Runtime(
-        load_text(HAPROXY_HEAD + "\nfrontend fe\n    bind 127.0.0.1:0\n" + rules).config, quiet=True
-    )
-    lt1.run(runtime.start())
-    try:
-        ours = run(runtime.addresses["fe"][0][1])
-    finally:
-        lt1.call(runtime.hard_stop)
+    theirs, ours = _answers_of_both(lt1, rules, data)
     expected = {"hello-sni": b"shop", "hello-no-sni": b"shop", "type-2": b"third"}
     assert theirs == expected.get(payload, b"other")
     assert ours == theirs
