@@ -18,6 +18,8 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 
+from balancekit import Request
+from balancekit.acl.fetches import FetchError, SampleExpr, format_sample, parse_sample_expr
 from balancekit.config import FACILITIES, LEVELS, LogTarget
 
 __all__ = [
@@ -432,6 +434,36 @@ _QUOTABLE = frozenset(
     ]
 )
 
+# What a `mode tcp` log line may sample: HAProxy refuses payload and HTTP fetches
+# there ("may not be reliably used here"), as nothing is buffered at log time.
+_TCP_LOG_FETCHES = frozenset(
+    [
+        "src",
+        "dst",
+        "src_port",
+        "dst_port",
+        "ssl_fc",
+        "ssl_fc_sni",
+        "ssl_fc_has_sni",
+        "always_true",
+        "always_false",
+    ]
+)
+_PAYLOAD_FETCHES = frozenset(
+    [
+        "req.ssl_sni",
+        "req_ssl_sni",
+        "req.ssl_hello_type",
+        "req_ssl_hello_type",
+        "req.len",
+        "req_len",
+        "req.proto_http",
+        "req_proto_http",
+        "req.rdp_cookie_cnt",
+        "wait_end",
+    ]
+)
+
 TCPLOG_FORMAT = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq"
 HTTPLOG_FORMAT = (
     "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc "
@@ -446,14 +478,20 @@ class LogFormat:
     prints `-`, an empty string prints nothing) and, as HAProxy does, emits a
     run of spaces only once and never after another space.  `%{+Q}var` quotes;
     `%o` applies its flags to every later variable.  Sample expressions
-    (`%[…]`) are not supported and raise `ValueError`, as do unknown variables.
+    (`%[fetch,converter…]`) are compiled here and evaluated on the `request`
+    given to `render` (nothing found prints `-`); as in HAProxy's `mode tcp`, only
+    connection-level fetches are allowed.  An unknown variable, a bad expression
+    or a payload/HTTP fetch raises `ValueError`.
     """
 
-    __slots__ = ("parts", "template", "variables")
+    __slots__ = ("parts", "samples", "template", "variables")
 
     def __init__(self, template: str) -> None:
         self.template = template
-        self.parts: list[tuple[str, str, bool]] = []  # (kind, text/name, quoted)
+        # (kind, text or variable name, quoted); kind "sample" parts keep their
+        # compiled expression in `samples`, under the part's text.
+        self.parts: list[tuple[str, str, bool]] = []
+        self.samples: dict[str, SampleExpr] = {}
         names: set[str] = set()
         default_quote = False
         i, n = 0, len(template)
@@ -487,18 +525,39 @@ class LogFormat:
                 if end < 0:
                     raise ValueError(f"log-format: missing '}}' in '{template}'")
                 flags, i = template[i + 1 : end], end + 1
+            quote = default_quote
+            for flag in flags.split(","):
+                if flag in ("+Q", "-Q"):
+                    quote = flag == "+Q"
             if i < n and template[i] == "[":
-                raise ValueError("log-format: sample expressions (%[...]) are not supported")
+                end = template.find("]", i)
+                if end < 0:
+                    raise ValueError(f"log-format: missing ']' after '%[' in '{template}'")
+                text = template[i + 1 : end]
+                try:
+                    self.samples[text] = expr = parse_sample_expr(text)
+                except FetchError as exc:
+                    raise ValueError(f"log-format: sample expression '{text}': {exc}") from None
+                if expr.fetch.name not in _TCP_LOG_FETCHES:
+                    needs = (
+                        "request buffer"
+                        if expr.fetch.name in _PAYLOAD_FETCHES
+                        else "HTTP request headers"
+                    )
+                    raise ValueError(
+                        f"log-format: sample fetch <{text}> may not be reliably used here "
+                        f"because it needs '{needs}' which is not available here"
+                    )
+                flush()
+                self.parts.append(("sample", text, quote))
+                i = end + 1
+                continue
             start = i
             while i < n and template[i].isalpha():
                 i += 1
             name = template[start:i]
             if name not in LOG_VARIABLES:
                 raise ValueError(f"log-format: unknown variable '%{name}'")
-            quote = default_quote
-            for flag in flags.split(","):
-                if flag in ("+Q", "-Q"):
-                    quote = flag == "+Q"
             flush()
             if name == "o":
                 default_quote = quote
@@ -511,7 +570,7 @@ class LogFormat:
     def __repr__(self) -> str:
         return f"LogFormat({self.template!r})"
 
-    def render(self, values: dict[str, object]) -> str:
+    def render(self, values: dict[str, object], request: Request | None = None) -> str:
         out: list[str] = []
         last_space = True
         for kind, text, quoted in self.parts:
@@ -524,8 +583,13 @@ class LogFormat:
                 out.append(text)
                 last_space = False
                 continue
-            value = values.get(text)
-            rendered = "-" if value is None else str(value)
+            if kind == "sample":
+                # As HAProxy: a missing sample prints `-`, or `""` when quoted.
+                sample = None if request is None else self.samples[text].single(request)
+                rendered = ("" if quoted else "-") if sample is None else format_sample(sample)
+            else:
+                value = values.get(text)
+                rendered = "-" if value is None else str(value)
             if quoted:
                 rendered = '"' + rendered + '"'
             if rendered:

@@ -1122,7 +1122,8 @@ class Session:
                 srv_conn = tb.backend.member(self.srv.name).inflight
         tt = self._ms_since_accept()
         if fe.log_template is not None:
-            fe.logger.log(fe.log_template.render(self._log_values(beconn, srv_conn, tt)))
+            values = self._log_values(beconn, srv_conn, tt)
+            fe.logger.log(fe.log_template.render(values, self.request))
             return
         line = format_tcplog(
             client_ip=self.request.src,
@@ -1157,6 +1158,11 @@ class Session:
         server_port: int | None = None
         if self.srv is not None:
             server_ip, server_port = self.service.address_of(self.srv)
+        # Our end of the server connection (the transport keeps it after closing).
+        source_ip: str | None = None
+        source_port: int | None = None
+        if self.server is not None:
+            source_ip, source_port = _address(self.server.get_extra_info("sockname"))
         date = format_date(self.accept_date)
         rc = f"+{self.retries}" if self.redispatched else str(self.retries)
         waited = max(self.t_queue, 0) + max(self.t_connect, 0)
@@ -1164,7 +1170,8 @@ class Session:
         return {
             # addresses and names
             "ci": req.src, "cp": req.src_port, "fi": req.dst, "fp": req.dst_port,
-            "si": server_ip, "sp": server_port, "f": fe.name,
+            "si": server_ip, "sp": server_port, "bi": source_ip, "bp": source_port,
+            "f": fe.name,
             "ft": f"{fe.name}~" if self.listener.ssl is not None else fe.name,
             "b": self.backend.name if self.backend is not None else fe.name,
             "s": self.srv.name if self.srv is not None else "<NOSRV>",

@@ -9,6 +9,7 @@ import socket as socket_mod
 import struct
 import time as time_mod
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -413,38 +414,76 @@ CUSTOM_FORMAT = (
 )
 
 
-def test_custom_log_format_renders_like_haproxy(lt1: LoopThread) -> None:
-    """The same `log-format` line in HAProxy and in balancekit gives the same fields."""
+@dataclass
+class LoggedRun:
+    """One session through a proxy running a `log-format` ending in `%%done`."""
+
+    line: str
+    listen_port: int
+    client_port: int
+
+
+def _custom_log_lines(lt: LoopThread, log_format: str) -> tuple[LoggedRun, LoggedRun]:
+    """The same session (5 bytes, a half-close, the answer) through HAProxy and through
+    balancekit, both with `log_format`: (theirs, ours)."""
     import socket
 
     from l4_harness import count_then_answer
 
-    target = Backend(lt1, count_then_answer)  # reads everything: no reset, a clean close
+    target = Backend(lt, count_then_answer)  # reads everything: no reset, a clean close
     proxy_body = f"""
-    log-format "{CUSTOM_FORMAT}"
+    log-format "{log_format}"
     server s1 {target.address}
 """
 
-    def run(port: int) -> None:
+    def run(port: int) -> int:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(b"12345")
             sock.shutdown(socket.SHUT_WR)
             assert recv_all(sock) == b"got 5"
+            return int(sock.getsockname()[1])
 
     with HAProxy(HAPROXY_HEAD + "\nlisten px\n    bind {listen:px}\n" + proxy_body) as haproxy:
         port = haproxy.port("px")
-        run(port)
+        client = run(port)
         wait_until(lambda: "%done" in haproxy.log(), what="HAProxy's custom log line")
-        theirs = next(x for x in haproxy.log().splitlines() if "%done" in x)
+        theirs = LoggedRun(
+            next(x for x in haproxy.log().splitlines() if "%done" in x), port, client
+        )
     proxy = "\nlisten px\n    bind 127.0.0.1:0\n" + proxy_body
-    with balancekit_logging(lt1, HAPROXY_HEAD, proxy) as (our_port, next_line):
-        run(our_port)
-        ours = next_line()
+    with balancekit_logging(lt, HAPROXY_HEAD, proxy) as (our_port, next_line):
+        client = run(our_port)
+        ours = LoggedRun(next_line(), our_port, client)
+    return theirs, ours
+
+
+def test_custom_log_format_renders_like_haproxy(lt1: LoopThread) -> None:
+    """The same `log-format` line in HAProxy and in balancekit gives the same fields."""
+    theirs, ours = _custom_log_lines(lt1, CUSTOM_FORMAT)
     # Same fields; only the listening port (%fp) differs between the two proxies.
-    assert ours.replace(f":{our_port} ", ":PORT ") == theirs.replace(f":{port} ", ":PORT "), (
-        ours,
-        theirs,
-    )
+    assert ours.line.replace(f":{ours.listen_port} ", ":PORT ") == theirs.line.replace(
+        f":{theirs.listen_port} ", ":PORT "
+    ), (ours, theirs)
+
+
+SAMPLE_FORMAT = (
+    "%ci %[src] %[dst] %{+Q}[src] %[ssl_fc_sni] %{+Q}[ssl_fc_sni] %[src,ipmask(24)] "
+    "%[src,field(1,.)] %[dst_port,length] %{+Q}o %[src] %bi %%done %bp %[src_port]"
+)
+
+
+def test_log_format_samples_and_backend_source_like_haproxy(lt1: LoopThread) -> None:
+    """`%[sample]` (missing samples, converters, quoting) and `%bi`/`%bp` in `log-format`."""
+    theirs, ours = _custom_log_lines(lt1, SAMPLE_FORMAT)
+    # The clients' ports and our sources towards the server differ between the two
+    # runs; everything before them is the same text.
+    their_head, their_bp, their_cp = theirs.line.rsplit(" ", 2)
+    our_head, our_bp, our_cp = ours.line.rsplit(" ", 2)
+    # A sample is quoted under %{+Q}o even when it is a number (as HAProxy does).
+    assert (our_cp, their_cp) == (f'"{ours.client_port}"', f'"{theirs.client_port}"')
+    assert our_bp.isdigit() and their_bp.isdigit()
+    assert our_head == their_head, (ours, theirs)
+    assert '"127.0.0.1" %done' in ours.line  # %bi, quoted by %{+Q}o
 
 
 def test_without_tcplog_a_connect_line_like_haproxy(lt1: LoopThread) -> None:

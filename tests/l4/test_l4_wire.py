@@ -228,9 +228,28 @@ def test_log_format_rendering(template: str, values: dict[str, object], expected
     assert LogFormat(template).render(values) == expected
 
 
+def test_log_format_samples_render_from_the_request() -> None:
+    from balancekit import Request
+    from balancekit_server.logs import LogFormat
+
+    request = Request(src="10.1.2.3", src_port=4000, dst="10.0.0.1", dst_port=443)
+    template = LogFormat("%[src] %[src,ipmask(16)] %[ssl_fc_sni] %{+Q}[ssl_fc_sni] %{+Q}[src_port]")
+    assert template.render({}, request) == '10.1.2.3 10.1.0.0 - "" "4000"'
+    assert template.render({}) == '- - - "" ""'  # no request: nothing to sample
+
+
 @pytest.mark.parametrize(
     ("template", "message"),
-    [("%zz", "unknown variable '%zz'"), ("%[src]", "not supported"), ("%{+Q", "missing '}'")],
+    [
+        ("%zz", "unknown variable '%zz'"),
+        ("%{+Q", "missing '}'"),
+        ("%[src", "missing ']'"),
+        ("%[nosuch]", "sample expression 'nosuch'"),
+        ("%[src,nosuch]", "unknown converter 'nosuch'"),
+        # HAProxy refuses what a mode tcp log line cannot sample reliably.
+        ("%[req.ssl_sni]", "needs 'request buffer' which is not available here"),
+        ("%[req.hdr(host)]", "needs 'HTTP request headers' which is not available here"),
+    ],
 )
 def test_log_format_errors(template: str, message: str) -> None:
     from balancekit_server.logs import LogFormat
