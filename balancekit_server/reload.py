@@ -6,7 +6,7 @@ then soft-stopping the old one.  balancekit does the same inside one process:
 1. the files given with `-f` are loaded again; a configuration that fails
    (what `balancekit-server -c` would reject) is refused, logged as an ALERT,
    and the running one keeps serving;
-2. a new `Runtime` starts on the *same* listening sockets, unix stats sockets
+2. a new `Runtime` starts on the *same* listening sockets, stats sockets
    included (each runtime gets a `dup()` of a socket kept in a `SocketPool`, so
    the kernel's accept queue is never closed and no client is refused);
 3. the old runtime soft-stops: it stops accepting, finishes its in-flight HTTP
@@ -30,10 +30,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from balancekit.config import Bind, Config, ConfigErrors, Frontend, load
+from balancekit.config import Bind, Config, ConfigErrors, Frontend, StatsSocket, load
 from balancekit_server.counters import REGISTRY, Registry
 from balancekit_server.runtime import RunError, Runtime, new_event_loop, open_listener
-from balancekit_server.stats import bind_unix_listener, socket_specs, unlink_if_ours
+from balancekit_server.stats import bind_stats_listener, socket_specs, unlink_if_ours
 
 __all__ = ["ReloadableRuntime", "Reloader", "SocketPool", "serve"]
 
@@ -58,8 +58,8 @@ class SocketPool:
     def __init__(self, *, reuse_port: bool = False) -> None:
         self.reuse_port = reuse_port
         self._socks: dict[tuple[str, int, bool], socket.socket] = {}
-        # unix stats sockets: path -> (socket, (st_dev, st_ino) of the file we bound)
-        self._unix: dict[str, tuple[socket.socket, tuple[int, int]]] = {}
+        # stats sockets by address: (socket, (st_dev, st_ino) of a unix file we bound)
+        self._stats: dict[str, tuple[socket.socket, tuple[int, int] | None]] = {}
 
     def __repr__(self) -> str:
         return f"<SocketPool {sorted(self._socks)}>"
@@ -75,26 +75,30 @@ class SocketPool:
             self._socks[_key(bind)] = sock
         return sock.dup()
 
-    def take_unix(self, path: str, mode: int | None) -> socket.socket:
-        """A dup of the unix listener at `path`, bound on first use (see `take`)."""
-        entry = self._unix.get(path)
+    def take_stats(self, spec: StatsSocket) -> socket.socket:
+        """A dup of the listener of a `stats socket`, bound on first use (see `take`)."""
+        entry = self._stats.get(spec.address)
         if entry is None:
-            sock = bind_unix_listener(path, mode)
-            st = os.stat(path)
-            entry = self._unix[path] = (sock, (st.st_dev, st.st_ino))
-        elif mode is not None:
-            os.chmod(path, mode)
+            sock = bind_stats_listener(spec)
+            identity = None
+            if spec.is_unix:
+                st = os.stat(spec.address)
+                identity = (st.st_dev, st.st_ino)
+            entry = self._stats[spec.address] = (sock, identity)
+        elif spec.is_unix and spec.mode is not None:
+            os.chmod(spec.address, spec.mode)
         return entry[0].dup()
 
-    def keep(self, binds: Sequence[Bind], unix_paths: Sequence[str] = ()) -> None:
+    def keep(self, binds: Sequence[Bind], stats_addresses: Sequence[str] = ()) -> None:
         wanted = {_key(b) for b in binds}
         for key in [k for k in self._socks if k not in wanted]:
             with contextlib.suppress(OSError):
                 self._socks.pop(key).close()
-        for path in [p for p in self._unix if p not in unix_paths]:
-            sock, identity = self._unix.pop(path)
+        for address in [a for a in self._stats if a not in stats_addresses]:
+            sock, identity = self._stats.pop(address)
             sock.close()
-            unlink_if_ours(path, identity)
+            if identity is not None:
+                unlink_if_ours(address, identity)
 
     def close(self) -> None:
         self.keep(())
@@ -155,17 +159,17 @@ class ReloadableRuntime(Runtime):
             opened.append((sock, bind))
         return opened
 
-    def unix_listener(self, path: str, mode: int | None) -> socket.socket:
+    def take_stats_listener(self, spec: StatsSocket) -> socket.socket:
         """Stats sockets too keep one listener across generations (`stats.start`)."""
-        return self.pool.take_unix(path, mode)
+        return self.pool.take_stats(spec)
 
 
 def _all_binds(config: Config) -> list[Bind]:
     return [bind for frontend in config.frontends for bind in frontend.binds]
 
 
-def _unix_paths(config: Config) -> list[str]:
-    return [spec.address for spec in socket_specs(config) if spec.is_unix]
+def _stats_addresses(config: Config) -> list[str]:
+    return [spec.address for spec in socket_specs(config)]
 
 
 class Reloader:
@@ -250,7 +254,7 @@ class Reloader:
             self.reloads += 1
             if old is not None:
                 self._retire(old)
-            self.pool.keep(_all_binds(result.config), _unix_paths(result.config))
+            self.pool.keep(_all_binds(result.config), _stats_addresses(result.config))
             if not self.quiet:
                 _say("notice", f"Reloaded configuration (generation {self.generation}).")
             return True

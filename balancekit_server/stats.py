@@ -526,6 +526,25 @@ def bind_unix_listener(path: str, mode: int | None) -> socket.socket:
     return sock
 
 
+def bind_stats_listener(spec: StatsSocket) -> socket.socket:
+    """A listening socket for a `stats socket` line (unix path or TCP address)."""
+    if spec.is_unix:
+        return bind_unix_listener(spec.address, spec.mode)
+    host, port = _tcp_address(spec.address)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # SO_REUSEPORT: `--workers` processes share one TCP stats address.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(UNIX_BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 def socket_specs(config: Config) -> list[StatsSocket]:
     """The stats sockets this process serves: under `--workers`, PATH.<n> is worker n
     and PATH itself is worker 1 (state is per worker)."""
@@ -567,8 +586,8 @@ class StatsService:
         self._sessions: set[asyncio.Task[Any]] = set()
         self.timeout = config.global_.stats_timeout or 10.0
         self.worker = (1, 1)  # (index, count) under `--workers`
-        # Set by a reloadable runtime: unix listeners then outlive this generation.
-        self.unix_listener: Callable[[str, int | None], socket.socket] | None = None
+        # Set by a reloadable runtime: its listeners then outlive this generation.
+        self.take_listener: Callable[[StatsSocket], socket.socket] | None = None
 
     def __repr__(self) -> str:
         return f"<StatsService sockets={self.addresses} sessions={len(self._sessions)}>"
@@ -598,23 +617,18 @@ class StatsService:
 
             return serve
 
-        if spec.is_unix:
-            path = spec.address
-            if self.unix_listener is not None:  # a reloadable runtime's pool owns the path
-                sock = self.unix_listener(path, spec.mode)
-            else:
-                sock = bind_unix_listener(path, spec.mode)
-                st = os.stat(path)
-                self._paths.append((path, (st.st_dev, st.st_ino)))
-            server = await asyncio.start_unix_server(handler(spec.level), sock=sock)
-            self.addresses.append(path)
+        if self.take_listener is not None:  # a reloadable runtime's pool owns it
+            sock = self.take_listener(spec)
         else:
-            host, port = _tcp_address(spec.address)
-            # SO_REUSEPORT: during a reload two generations listen for a moment.
-            server = await asyncio.start_server(
-                handler(spec.level), host, port, reuse_address=True, reuse_port=True
-            )
-            sock = server.sockets[0]
+            sock = bind_stats_listener(spec)
+            if spec.is_unix:
+                st = os.stat(spec.address)
+                self._paths.append((spec.address, (st.st_dev, st.st_ino)))
+        if spec.is_unix:
+            server = await asyncio.start_unix_server(handler(spec.level), sock=sock)
+            self.addresses.append(spec.address)
+        else:
+            server = await asyncio.start_server(handler(spec.level), sock=sock)
             self.addresses.append(sock.getsockname()[:2])
         self.servers.append(server)
 
@@ -686,7 +700,7 @@ async def start(runtime: Any) -> StatsService | None:
     from balancekit_server.workers import worker_identity
 
     service.worker = worker_identity()
-    service.unix_listener = getattr(runtime, "unix_listener", None)
+    service.take_listener = getattr(runtime, "take_stats_listener", None)
     for spec in socket_specs(config):
         try:
             await service.listen(spec)

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -178,37 +178,52 @@ def test_bad_config_is_refused_and_the_old_one_keeps_serving(backends: NamedBack
         server.stop()
 
 
-def test_stats_socket_answers_all_through_reloads(backends: NamedBackends) -> None:
-    """The new generation's socket is renamed over the path, as HAProxy does: a client
-    polling the path during reloads never finds it missing or refusing."""
-    port = free_port()
-    server = Server(config(port, backends.address("a")))
+def test_stats_sockets_answer_all_through_reloads(backends: NamedBackends) -> None:
+    """Stats sockets stay in the runtime's socket pool across generations (a unix one
+    was first bound at a temporary name and renamed over its path, as HAProxy does):
+    clients polling them during reloads never find one missing, refusing or resetting."""
+    port, stats_port = free_port(), free_port()
+    tcp_line = f"    stats socket 127.0.0.1:{stats_port} level admin\n"
+
+    def with_tcp_stats(text: str) -> str:
+        return text.replace("level admin\n", "level admin\n" + tcp_line, 1)
+
+    def tcp_command(line: str) -> str:
+        with socket.create_connection(("127.0.0.1", stats_port), timeout=5) as sock:
+            sock.sendall(line.encode() + b"\n")
+            return b"".join(iter(lambda: sock.recv(65536), b"")).decode()
+
+    server = Server(with_tcp_stats(config(port, backends.address("a"))))
     failures: list[BaseException] = []
-    answers = 0
+    answers = {"unix": 0, "tcp": 0}
     done = threading.Event()
 
-    def poll() -> None:
-        nonlocal answers
+    def poll(kind: str, command: Callable[[str], str]) -> None:
         while not done.is_set():
             try:
-                assert "Pid: " in server.command("show info")
-                answers += 1
+                assert "Pid: " in command("show info")
+                answers[kind] += 1
             except (OSError, AssertionError) as exc:
                 failures.append(exc)
 
     try:
         wait_ready(server, port)
-        poller = threading.Thread(target=poll)
-        poller.start()
+        pollers = [
+            threading.Thread(target=poll, args=("unix", server.command)),
+            threading.Thread(target=poll, args=("tcp", tcp_command)),
+        ]
+        for poller in pollers:
+            poller.start()
         try:
             for generation in range(2, 6):
-                server.write(config(port, backends.address("ab"[generation % 2])))
+                server.write(with_tcp_stats(config(port, backends.address("ab"[generation % 2]))))
                 server.signal(signal.SIGUSR2)
                 server.wait_log(f"(generation {generation})")
         finally:
             done.set()
-            poller.join()
-        assert failures == [] and answers > 10, (failures[:3], answers)
+            for poller in pollers:
+                poller.join()
+        assert failures == [] and min(answers.values()) > 10, (failures[:3], answers)
         assert fetch(port) == (200, "b")
     finally:
         server.stop()
