@@ -36,6 +36,7 @@ from . import proxy_protocol
 from .counters import REGISTRY, Counters, Registry
 from .logs import LogFormat, Logger, format_date, format_tcplog
 from .tls import NEED_MORE, client_hello_sni, client_hello_type, sni_of
+from .wakeups import Wakeups
 
 __all__ = [
     "HIGH_WATER",
@@ -54,6 +55,7 @@ LOW_WATER = 64 * 1024
 EARLY_LIMIT = 64 * 1024
 """Client bytes kept while the server connection is being set up."""
 _LINGER_RST = struct.pack("ii", 1, 0)
+_NEVER = float("inf")
 _NO_REQUEST = Request()
 _log = logging.getLogger("balancekit_server.tcp")
 _HASH_ALGORITHMS = frozenset(("source", "uri", "url_param", "hdr", "rdp-cookie"))
@@ -302,7 +304,7 @@ class Session:
         "_srv_counters",
         "_sside",
         "_task",
-        "_timer",
+        "_wake_at",
         "accept_date",
         "accept_mono",
         "backend",
@@ -363,7 +365,7 @@ class Session:
         # and when `timeout connect` expires (the session timer watches it).
         self._connecting: tuple[Any, asyncio.Future[Any]] | None = None
         self._connect_due = 0.0
-        self._timer: asyncio.TimerHandle | None = None
+        self._wake_at = _NEVER  # the earliest wake-up asked of `service.wakeups`
         self.proxy_buf: bytearray | None = bytearray() if listener.accept_proxy else None
         self.request = _NO_REQUEST
         self.backend: TcpBackend | None = None
@@ -1023,18 +1025,17 @@ class Session:
             self._timer_at(self.last + timeout)
 
     def _timer_at(self, deadline: float) -> None:
-        """Make the session timer fire by `deadline`.  Lazy: a timer due earlier is
-        kept (`_on_timer` re-arms from the current state), so most sessions create
-        one timer in their life instead of one per state change."""
-        timer = self._timer
-        if timer is not None:
-            if timer.when() <= deadline:
-                return
-            timer.cancel()
-        self._timer = self.loop.call_at(deadline, self._on_timer)
+        """Be woken by `deadline`.  Lazy: a wake-up due earlier is kept (`wake`
+        re-checks the current state and asks again), so most sessions ask once in
+        their life instead of once per state change."""
+        if self._wake_at <= deadline:
+            return
+        self._wake_at = deadline
+        self.service.wakeups.add(self, deadline)
 
-    def _on_timer(self) -> None:
-        self._timer = None
+    def wake(self) -> None:
+        """A wake-up is due (`Wakeups`): expire what has expired, else ask again."""
+        self._wake_at = _NEVER
         if self.finished:
             return
         now = self.clock()
@@ -1080,11 +1081,11 @@ class Session:
         if self.inspecting is not None:
             self.inspecting.cancel()
             self.inspecting = None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._release()
         service = self.service
+        if self._wake_at != _NEVER:
+            self._wake_at = _NEVER
+            service.wakeups.discard(self)
+        self._release()
         service.sessions.discard(self)
         if not self.counted:
             service.idle_check()
@@ -1228,6 +1229,7 @@ class TcpService:
         self._srv: dict[tuple[str, str], Counters] = {}
         self._idle: asyncio.Event | None = None
         self._addresses: dict[int, tuple[Server, str, int | None]] = {}
+        self.wakeups = Wakeups(self.loop)  # every session's timeouts, on one loop timer
 
     def __repr__(self) -> str:
         return (

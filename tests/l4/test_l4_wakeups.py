@@ -1,0 +1,90 @@
+"""`Wakeups`: many sessions' timeouts on one event-loop timer, on a real event loop."""
+
+from __future__ import annotations
+
+import asyncio
+
+from balancekit_server.wakeups import GRANULARITY, Wakeups
+
+
+class Sleeper:
+    """Records when it was woken; can ask again from inside `wake`."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, name: str, log: list[str]) -> None:
+        self.loop = loop
+        self.name = name
+        self.log = log
+        self.woken_at: list[float] = []
+        self.again: tuple[Wakeups, float] | None = None
+
+    def wake(self) -> None:
+        self.woken_at.append(self.loop.time())
+        self.log.append(self.name)
+        if self.again is not None:
+            wakeups, delay = self.again
+            self.again = None
+            wakeups.add(self, self.loop.time() + delay)
+
+
+def test_wakes_in_order_never_early_and_forgets_discarded() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        wakeups = Wakeups(loop)
+        log: list[str] = []
+        start = loop.time()
+        a, b, c = (Sleeper(loop, n, log) for n in "abc")
+        wakeups.add(b, start + 0.06)
+        wakeups.add(a, start + 0.03)
+        wakeups.add(c, start + 0.09)
+        wakeups.discard(c)
+        await asyncio.sleep(0.2)
+        assert log == ["a", "b"]
+        assert a.woken_at[0] >= start + 0.03 and b.woken_at[0] >= start + 0.06
+        assert b.woken_at[0] - (start + 0.06) < 0.05
+        assert len(wakeups) == 0
+
+    asyncio.run(main())
+
+
+def test_a_wakeup_added_while_firing_does_not_hide_an_earlier_one() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        wakeups = Wakeups(loop)
+        log: list[str] = []
+        start = loop.time()
+        first, second = Sleeper(loop, "first", log), Sleeper(loop, "second", log)
+        first.again = (wakeups, 10.0)  # asks for a far wake-up from inside its wake()
+        wakeups.add(first, start + 0.02)
+        wakeups.add(second, start + 0.02 + GRANULARITY * 3)
+        await asyncio.sleep(0.02 + GRANULARITY * 3 + 0.1)
+        assert log == ["first", "second"]
+        assert second.woken_at[0] >= start + 0.02 + GRANULARITY * 3
+        assert len(wakeups) == 1  # `first` waits for its far wake-up
+        wakeups.discard(first)
+        assert len(wakeups) == 0
+
+    asyncio.run(main())
+
+
+def test_many_sleepers_one_loop_timer() -> None:
+    """10,000 sessions' wake-ups: all delivered, each at or after its time."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        wakeups = Wakeups(loop)
+        log: list[str] = []
+        start = loop.time()
+        sleepers = [Sleeper(loop, str(i), log) for i in range(10_000)]
+        for i, sleeper in enumerate(sleepers):
+            wakeups.add(sleeper, start + 0.05 + (i % 100) / 1000)
+        ended = sleepers[::2]  # half of them end before their time
+        for sleeper in ended:
+            wakeups.discard(sleeper)
+        await asyncio.sleep(0.3)
+        assert sorted(log, key=int) == [s.name for s in sleepers[1::2]]
+        for i, sleeper in enumerate(sleepers[1::2]):
+            due = start + 0.05 + ((2 * i + 1) % 100) / 1000
+            assert due <= sleeper.woken_at[0] < due + GRANULARITY + 0.05
+        assert len(wakeups) == 0
+
+    asyncio.run(main())
