@@ -1293,6 +1293,7 @@ class TcpService:
             if session.term is None:
                 session.term = "KD" if session.server is not None else "KC"
             session.close_now(log=True)
+        self.wakeups.close()
 
     def idle_check(self) -> None:
         if self._idle is not None and not self.sessions:

@@ -62,12 +62,15 @@ class Wakeups:
             self._arm(when)
 
     def discard(self, obj: Wakeable) -> None:
-        """Forget `obj`: its pending wake-ups will not be delivered."""
+        """Forget `obj`: its pending wake-ups will not be delivered.
+
+        The loop timer stays armed even when nobody waits any more: connections
+        one after the other would otherwise arm and cancel it each time.
+        """
         self._waiting.pop(id(obj), None)
-        if not self._waiting and self._timer is not None:
-            self.close()  # nobody waits: drop the leftovers and the loop timer
 
     def close(self) -> None:
+        """Forget everyone and stop the loop timer (a hard stop)."""
         self._waiting.clear()
         self._heap.clear()
         if self._timer is not None:
