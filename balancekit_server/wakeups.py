@@ -65,9 +65,16 @@ class Wakeups:
         """Forget `obj`: its pending wake-ups will not be delivered.
 
         The loop timer stays armed even when nobody waits any more: connections
-        one after the other would otherwise arm and cancel it each time.
+        one after the other would otherwise arm and cancel it each time.  The
+        entries of ended objects are dropped once they are most of the heap, so
+        its size follows the live objects, not the connection rate.
         """
-        self._waiting.pop(id(obj), None)
+        waiting = self._waiting
+        waiting.pop(id(obj), None)
+        heap = self._heap
+        if len(heap) > 2 * len(waiting) + 64:
+            heap[:] = [entry for entry in heap if entry[1] in waiting]  # in place: see _fire
+            heapq.heapify(heap)
 
     def close(self) -> None:
         """Forget everyone and stop the loop timer (a hard stop)."""

@@ -88,3 +88,24 @@ def test_many_sleepers_one_loop_timer() -> None:
         assert len(wakeups) == 0
 
     asyncio.run(main())
+
+
+def test_ended_sleepers_do_not_pile_up() -> None:
+    """A busy frontend: many short sessions end long before their wake-up time."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        wakeups = Wakeups(loop)
+        log: list[str] = []
+        live = [Sleeper(loop, f"live{i}", log) for i in range(10)]
+        for sleeper in live:
+            wakeups.add(sleeper, loop.time() + 0.05)
+        for i in range(20_000):
+            short = Sleeper(loop, f"short{i}", log)
+            wakeups.add(short, loop.time() + 60)
+            wakeups.discard(short)
+        assert len(wakeups._heap) <= 2 * len(live) + 64 + 1  # not 20,010 entries
+        await asyncio.sleep(0.15)
+        assert sorted(log) == sorted(s.name for s in live)
+
+    asyncio.run(main())
