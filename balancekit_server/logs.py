@@ -17,6 +17,7 @@ import socket
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from balancekit import Request
 from balancekit.acl.fetches import FetchError, SampleExpr, format_sample, parse_sample_expr
@@ -185,6 +186,38 @@ def format_httplog(
         )
     parts.append(_quote(request_line))
     return " ".join(parts)
+
+
+def httplog_values(entry: Any) -> dict[str, object]:
+    """The `log-format` variables of one HTTP request (an `HttpLogEntry`)."""
+    method, _, rest = entry.request_line.partition(" ")
+    uri, _, version = rest.rpartition(" ")
+    path, mark, query = uri.partition("?")
+    date = format_date(entry.request_date)
+    timers = max(entry.treq, 0) + max(entry.tw, 0) + max(entry.tc, 0) + max(entry.tr, 0)
+    return {
+        # addresses and names
+        "ci": entry.client_ip, "cp": entry.client_port,
+        "f": entry.frontend, "ft": _frontend(entry.frontend, entry.ssl),
+        "b": entry.backend, "s": entry.server or "<NOSRV>",
+        "H": socket.gethostname(), "pid": os.getpid(),
+        # dates and timers (ms)
+        "t": date, "tr": date, "Ts": int(entry.request_date),
+        "ms": f"{int(entry.request_date * 1000) % 1000:03d}",
+        "TR": entry.treq, "Tw": entry.tw, "Tc": entry.tc, "Tr": entry.tr, "Ta": entry.ta,
+        "Tt": entry.ta, "Th": 0, "Ti": 0, "Tq": entry.treq,
+        "Td": max(0, entry.ta - timers),
+        # status, bytes, state, counts
+        "ST": entry.status, "B": entry.bytes_read, "CC": "-", "CS": "-",
+        "ts": entry.termination, "tsc": f"{entry.termination}--",
+        "ac": entry.feconn, "fc": entry.feconn, "bc": entry.beconn, "sc": entry.srv_conn,
+        "rc": _retries(entry.retries, entry.redispatched),
+        "sq": entry.srv_queue, "bq": entry.backend_queue,
+        # the request
+        "r": entry.request_line, "HM": method, "HU": uri, "HP": path,
+        "HQ": mark + query, "HV": version,
+        "hr": "", "hs": "", "hrl": "", "hsl": "",
+    }  # fmt: skip
 
 
 # -- targets ---------------------------------------------------------------------------
@@ -434,9 +467,9 @@ _QUOTABLE = frozenset(
     ]
 )
 
-# What a `mode tcp` log line may sample: HAProxy refuses payload and HTTP fetches
-# there ("may not be reliably used here"), as nothing is buffered at log time.
-_TCP_LOG_FETCHES = frozenset(
+# What a log line may sample: HAProxy 2.6 refuses payload and HTTP fetches there
+# ("may not be reliably used here"), in both modes, as nothing is buffered at log time.
+_LOG_FETCHES = frozenset(
     [
         "src",
         "dst",
@@ -464,6 +497,10 @@ _PAYLOAD_FETCHES = frozenset(
     ]
 )
 
+# Captures that are not configured: HAProxy skips these variables altogether, and
+# with them the space that would follow.
+_ABSENT_WHEN_EMPTY = frozenset(["hr", "hs", "hrl", "hsl"])
+
 TCPLOG_FORMAT = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq"
 HTTPLOG_FORMAT = (
     "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc "
@@ -476,12 +513,14 @@ class LogFormat:
 
     `render(values)` fills each variable from `values` (a missing or None value
     prints `-`, an empty string prints nothing) and, as HAProxy does, emits a
-    run of spaces only once and never after another space.  `%{+Q}var` quotes;
-    `%o` applies its flags to every later variable.  Sample expressions
-    (`%[fetch,converter…]`) are compiled here and evaluated on the `request`
-    given to `render` (nothing found prints `-`); as in HAProxy's `mode tcp`, only
-    connection-level fetches are allowed.  An unknown variable, a bad expression
-    or a payload/HTTP fetch raises `ValueError`.
+    run of spaces only once and never after another space (an uncaptured `%hr`
+    and the like print nothing at all, so no space follows them either).
+    `%{+Q}var` quotes; `%o` applies its flags to every later variable.  Sample
+    expressions (`%[fetch,converter…]`) are compiled here and evaluated on the
+    `request` given to `render` (nothing found prints `-`).  As in HAProxy 2.6,
+    a log line may only sample the connection (in `mode http` too: the request
+    is gone by then).  An unknown variable, a bad expression or a payload or
+    HTTP fetch raises `ValueError`.
     """
 
     __slots__ = ("parts", "samples", "template", "variables")
@@ -538,7 +577,7 @@ class LogFormat:
                     self.samples[text] = expr = parse_sample_expr(text)
                 except FetchError as exc:
                     raise ValueError(f"log-format: sample expression '{text}': {exc}") from None
-                if expr.fetch.name not in _TCP_LOG_FETCHES:
+                if expr.fetch.name not in _LOG_FETCHES:
                     needs = (
                         "request buffer"
                         if expr.fetch.name in _PAYLOAD_FETCHES
@@ -592,7 +631,8 @@ class LogFormat:
                 rendered = "-" if value is None else str(value)
             if quoted:
                 rendered = '"' + rendered + '"'
-            if rendered:
+            if rendered or text not in _ABSENT_WHEN_EMPTY:
+                # An empty %HQ still counts as printed: the next space is kept.
                 out.append(rendered)
                 last_space = False
         return "".join(out).rstrip(" ")

@@ -74,7 +74,8 @@ class Service(Protocol):
     async def wait_idle(self) -> None: ...
 
 
-def _where(obj: Any) -> str:
+def config_location(obj: Any) -> str:
+    """`file:line: ` of a config object, for messages (empty when unknown)."""
     file, line = getattr(obj, "file", None), getattr(obj, "line", None)
     return f"{file}:{line}: " if file is not None and line is not None else ""
 
@@ -102,7 +103,7 @@ def open_listener(bind: Bind, *, reuse_port: bool = False) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise RunError(
-            f"{_where(bind)}cannot bind socket {bind.address}: {exc.strerror or exc}"
+            f"{config_location(bind)}cannot bind socket {bind.address}: {exc.strerror or exc}"
         ) from None
     return sock
 
@@ -197,7 +198,7 @@ class Runtime:
             try:
                 ctx = tls.server_context(bind.crts, alpn=bind.alpn)
             except tls.TLSConfigError as exc:
-                raise RunError(f"{_where(bind)}{exc}") from None
+                raise RunError(f"{config_location(bind)}{exc}") from None
             self._ssl[key] = ctx
         return ctx
 
@@ -217,7 +218,7 @@ class Runtime:
             try:
                 found = logs.Logger(key)
             except (ValueError, OSError) as exc:
-                raise RunError(f"{_where(key[0])}log: {exc}") from None
+                raise RunError(f"{config_location(key[0])}log: {exc}") from None
             self._loggers[key] = found
         return found
 
@@ -253,7 +254,7 @@ class Runtime:
         default = backends.get(default_name) if default_name else None
         if default_name and default is None:
             raise RunError(
-                f"{_where(frontend)}frontend '{frontend.name}' (mode tcp) uses backend "
+                f"{config_location(frontend)}frontend '{frontend.name}' (mode tcp) uses backend "
                 f"'{default_name}' which is not a mode tcp backend"
             )
         log_format = "tcplog" if frontend.tcplog or frontend.httplog else None
@@ -262,7 +263,8 @@ class Runtime:
             try:
                 template = logs.LogFormat(frontend.log_format)
             except ValueError as exc:
-                raise RunError(f"{_where(frontend)}proxy '{frontend.name}': {exc}") from None
+                where = config_location(frontend)
+                raise RunError(f"{where}proxy '{frontend.name}': {exc}") from None
             log_format = "tcplog"
         return TcpFrontend(
             name=frontend.name,
@@ -297,8 +299,8 @@ class Runtime:
         serve = getattr(http, "serve_frontend", None)
         if serve is None:
             raise RunError(
-                f"{_where(frontend)}frontend '{frontend.name}' is mode http, but this build "
-                "has no HTTP front end (balancekit_server.http.serve_frontend)"
+                f"{config_location(frontend)}frontend '{frontend.name}' is mode http, but this "
+                "build has no HTTP front end (balancekit_server.http.serve_frontend)"
             )
         result = serve(frontend, self)
         if inspect.isawaitable(result):

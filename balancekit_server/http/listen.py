@@ -170,21 +170,40 @@ async def serve_frontend(frontend: Any, runtime: Any) -> HttpService:
     frontend's log targets in `option httplog` format; counters to the runtime's
     registry; `bind … ssl crt …` uses the runtime's TLS contexts.
     """
-    from ..logs import format_httplog
+    from ..logs import LogFormat, format_httplog, httplog_values
 
     config = runtime.config
     backends = {name: be for name, be in config.backends.items() if be.mode == "http"}
-    logger = runtime.logger(frontend.logs) if frontend.httplog else None
+    template: LogFormat | None = None
+    if frontend.log_format:
+        try:
+            template = LogFormat(frontend.log_format)
+        except ValueError as exc:
+            from ..runtime import RunError, config_location
+
+            raise RunError(f"{config_location(frontend)}proxy '{frontend.name}': {exc}") from None
+    # As in HAProxy, a `log-format` line turns logging on by itself and wins over
+    # `option httplog`.
+    wants_log = frontend.httplog or template is not None
+    logger = runtime.logger(frontend.logs) if wants_log else None
     log: Callable[[HttpLogEntry], None] | None = None
     if logger is not None:
         emit = logger.log
+        if template is not None:
+            render = template.render
 
-        def log(entry: HttpLogEntry) -> None:
-            emit(format_httplog(**entry.as_kwargs()), "info")
+            def log(entry: HttpLogEntry) -> None:
+                emit(render(httplog_values(entry), entry.request), "info")
+
+        else:
+
+            def log(entry: HttpLogEntry) -> None:
+                emit(format_httplog(**entry.as_kwargs()), "info")
 
     proxy = HttpProxy(
         frontend.router, backends, frontend, log=log, counters=getattr(runtime, "registry", None)
     )
+    proxy.log_requests = template is not None and bool(template.samples)
     service = HttpService(proxy)
     loop = asyncio.get_running_loop()
     for sock, bind in runtime.open_sockets(frontend):

@@ -150,6 +150,8 @@ class HttpLogEntry:
     feconn: int = 0
     beconn: int = 0
     srv_conn: int = 0
+    # The connection as a request view, for `log-format` samples (HttpProxy.log_requests).
+    request: Request | None = None
 
     def __init__(
         self,
@@ -538,6 +540,7 @@ class HttpProxy:
         self.x_forwarded_proto = bool(getattr(self.frontend, "x_forwarded_proto", False))
         self.x_forwarded_host = bool(getattr(self.frontend, "x_forwarded_host", False))
         self.log = log
+        self.log_requests = False  # entries carry the request view (log-format samples)
         self.counters = counters
         self.fe_counters = counters.frontend(self.name) if counters is not None else None
         self.active = 0  # requests in progress (feconn in logs)
@@ -677,6 +680,15 @@ class HttpProxy:
                 entry.request_line = (
                     f"{ex.method.decode('latin-1')} {ex.target.decode('latin-1')} "
                     f"HTTP/{ex.version.decode('latin-1')}"
+                )
+            if self.log_requests:  # log-format samples see the connection only
+                entry.request = Request(
+                    ex.src,
+                    src_port=ex.src_port,
+                    dst=ex.dst,
+                    dst_port=ex.dst_port,
+                    ssl=ex.ssl,
+                    sni=ex.sni,
                 )
             self.log(entry)
 

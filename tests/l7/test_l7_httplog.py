@@ -43,47 +43,74 @@ def normalize(line: str) -> str:
     return re.sub(r" \d+/\d+/\d+/\d+/(\+?\d+) ", r" CONN/\1 ", line)
 
 
-def test_httplog_lines_match_haproxy(
-    receivers: tuple[Syslog, Syslog], named_backends: object
-) -> None:
+def _log_lines_of_both(
+    receivers: tuple[Syslog, Syslog], named_backends: object, logging: str, requests: list[str]
+) -> dict[str, list[str]]:
+    """The log lines HAProxy and balancekit send for `requests` through the same
+    frontend (with a deny rule for /admin), `logging` being its log option lines."""
     ha_log, kit_log = receivers
     servers = named_backends.server_lines()  # type: ignore[attr-defined]
-    template = f"""
+    config = f"""
 global
-    log 127.0.0.1:{{port}} format raw local0
+    log 127.0.0.1:{ha_log.port} format raw local0
 
 defaults
     mode http
     log global
-    option httplog
     timeout connect 5s
     timeout client 30s
     timeout server 30s
 
 frontend http_front
     bind 127.0.0.1:80
-    http-request deny if {{{{ path_beg /admin }}}}
+{logging}
+    http-request deny if {{ path_beg /admin }}
     default_backend app
 
 backend app
     balance roundrobin
 {servers}
 """
-    with SideBySide(template.format(port=ha_log.port), {}) as sides:
+    with SideBySide(config, {}) as sides:
         # balancekit logs to its own receiver: same config, other port
         sides.kit.close()
         from l7_diff import BalancekitRun
 
         sides.kit = BalancekitRun(sides.kit_text.replace(str(ha_log.port), str(kit_log.port)))
-        requests = ["/", "/a?b=c", "/admin/x", "/"]
         for port in sides.ports.values():
             for path in requests:
                 http_request(port, path, headers={"User-Agent": "t"})
-        got = {
-            "haproxy": [normalize(x) for x in ha_log.lines(len(requests))],
-            "balancekit": [normalize(x) for x in kit_log.lines(len(requests))],
+        return {
+            "haproxy": [x.strip() for x in ha_log.lines(len(requests))],
+            "balancekit": [x.strip() for x in kit_log.lines(len(requests))],
         }
+
+
+def test_httplog_lines_match_haproxy(
+    receivers: tuple[Syslog, Syslog], named_backends: object
+) -> None:
+    got = _log_lines_of_both(
+        receivers, named_backends, "    option httplog", ["/", "/a?b=c", "/admin/x", "/"]
+    )
+    got = {side: [normalize(x) for x in lines] for side, lines in got.items()}
     # Lines leave in completion order, which can differ by a hair: compare as sets.
     assert sorted(got["balancekit"]) == sorted(got["haproxy"])
     denied = [line for line in got["haproxy"] if line.endswith('"GET /admin/x HTTP/1.1"')]
     assert denied and " 403 " in denied[0] and "<NOSRV>" in denied[0]
+
+
+LOG_FORMAT = (
+    "%ci %ft %b %s %ST %tsc %HM %HU %HP %HQ %HV %{+Q}r %[src] %{+Q}[dst] %[ssl_fc_sni] "
+    "%[src,ipmask(8)] %{+Q}o %b %ST %%done"
+)
+
+
+def test_http_log_format_lines_match_haproxy(
+    receivers: tuple[Syslog, Syslog], named_backends: object
+) -> None:
+    """`log-format` in mode http (without `option httplog`): variables and samples."""
+    got = _log_lines_of_both(
+        receivers, named_backends, f'    log-format "{LOG_FORMAT}"', ["/", "/a?b=c", "/admin/x"]
+    )
+    assert sorted(got["balancekit"]) == sorted(got["haproxy"])
+    assert any(" 403 PR-- GET /admin/x " in line for line in got["haproxy"])
