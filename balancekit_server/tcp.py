@@ -55,7 +55,6 @@ LOW_WATER = 64 * 1024
 EARLY_LIMIT = 64 * 1024
 """Client bytes kept while the server connection is being set up."""
 _LINGER_RST = struct.pack("ii", 1, 0)
-_NEVER = float("inf")
 _NO_REQUEST = Request()
 _log = logging.getLogger("balancekit_server.tcp")
 _HASH_ALGORITHMS = frozenset(("source", "uri", "url_param", "hdr", "rdp-cookie"))
@@ -304,7 +303,6 @@ class Session:
         "_srv_counters",
         "_sside",
         "_task",
-        "_wake_at",
         "accept_date",
         "accept_mono",
         "backend",
@@ -365,7 +363,6 @@ class Session:
         # and when `timeout connect` expires (the session timer watches it).
         self._connecting: tuple[Any, asyncio.Future[Any]] | None = None
         self._connect_due = 0.0
-        self._wake_at = _NEVER  # the earliest wake-up asked of `service.wakeups`
         self.proxy_buf: bytearray | None = bytearray() if listener.accept_proxy else None
         self.request = _NO_REQUEST
         self.backend: TcpBackend | None = None
@@ -1028,14 +1025,10 @@ class Session:
         """Be woken by `deadline`.  Lazy: a wake-up due earlier is kept (`wake`
         re-checks the current state and asks again), so most sessions ask once in
         their life instead of once per state change."""
-        if self._wake_at <= deadline:
-            return
-        self._wake_at = deadline
         self.service.wakeups.add(self, deadline)
 
     def wake(self) -> None:
         """A wake-up is due (`Wakeups`): expire what has expired, else ask again."""
-        self._wake_at = _NEVER
         if self.finished:
             return
         now = self.clock()
@@ -1082,9 +1075,7 @@ class Session:
             self.inspecting.cancel()
             self.inspecting = None
         service = self.service
-        if self._wake_at != _NEVER:
-            self._wake_at = _NEVER
-            service.wakeups.discard(self)
+        service.wakeups.discard(self)
         self._release()
         service.sessions.discard(self)
         if not self.counted:

@@ -41,9 +41,9 @@ class Wakeups:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._heap: list[tuple[float, int]] = []
-        # id -> object, for the objects with a pending wake-up.  The heap holds ids,
-        # so an ended session is not kept alive by its leftover entries.
-        self._waiting: dict[int, Wakeable] = {}
+        # id -> (object, its earliest pending wake-up).  The heap holds ids, so an
+        # ended session is not kept alive by its leftover entries.
+        self._waiting: dict[int, tuple[Wakeable, float]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = float("inf")
 
@@ -54,9 +54,13 @@ class Wakeups:
         return len(self._waiting)
 
     def add(self, obj: Wakeable, when: float) -> None:
-        """Call `obj.wake()` at `when` (loop time) or a little later."""
+        """Call `obj.wake()` by `when` (loop time), or a little later; nothing to do
+        when `obj` already has a wake-up pending that is due no later."""
         key = id(obj)
-        self._waiting[key] = obj
+        pending = self._waiting.get(key)
+        if pending is not None and pending[1] <= when:
+            return
+        self._waiting[key] = (obj, when)
         heapq.heappush(self._heap, (when, key))
         if when < self._timer_at:
             self._arm(when)
@@ -101,10 +105,13 @@ class Wakeups:
         waiting = self._waiting
         due: list[Wakeable] = []
         while heap and heap[0][0] <= now:
-            _, key = heapq.heappop(heap)
-            obj = waiting.pop(key, None)
-            if obj is not None:
-                due.append(obj)
+            when, key = heapq.heappop(heap)
+            pending = waiting.get(key)
+            # An entry due before the object's pending time is a leftover: of an
+            # ended object whose id was reused, or of a discard and a later add.
+            if pending is not None and when >= pending[1]:
+                del waiting[key]
+                due.append(pending[0])
         try:
             for obj in due:
                 try:

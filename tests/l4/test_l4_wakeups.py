@@ -112,3 +112,29 @@ def test_ended_sleepers_do_not_pile_up() -> None:
         assert sorted(log) == sorted(s.name for s in live)
 
     asyncio.run(main())
+
+
+def test_wakeups_are_lazy_and_never_early_after_a_discard() -> None:
+    """A later request while an earlier one is pending changes nothing; an earlier one
+    wins; a discarded and re-added object is not woken by its old entry."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        wakeups = Wakeups(loop)
+        log: list[str] = []
+        start = loop.time()
+        lazy, hurried, readded = (Sleeper(loop, n, log) for n in ("lazy", "hurried", "readded"))
+        wakeups.add(lazy, start + 0.03)
+        wakeups.add(lazy, start + 0.2)  # no-op: 0.03 is pending
+        wakeups.add(hurried, start + 0.2)
+        wakeups.add(hurried, start + 0.03)  # earlier: wins
+        wakeups.add(readded, start + 0.03)
+        wakeups.discard(readded)
+        wakeups.add(readded, start + 0.15)  # its 0.03 entry is a leftover now
+        await asyncio.sleep(0.1)
+        assert sorted(log) == ["hurried", "lazy"]
+        await asyncio.sleep(0.25)
+        assert sorted(log) == ["hurried", "lazy", "readded"]  # each woken once
+        assert readded.woken_at[0] >= start + 0.15
+
+    asyncio.run(main())
