@@ -33,7 +33,12 @@ from typing import Any
 from balancekit.config import Bind, Config, ConfigErrors, Frontend, StatsSocket, load
 from balancekit_server.counters import REGISTRY, Registry
 from balancekit_server.runtime import RunError, Runtime, new_event_loop, open_listener
-from balancekit_server.stats import bind_stats_listener, socket_specs, unlink_if_ours
+from balancekit_server.stats import (
+    bind_stats_listener,
+    file_identity,
+    socket_specs,
+    unlink_if_ours,
+)
 
 __all__ = ["ReloadableRuntime", "Reloader", "SocketPool", "serve"]
 
@@ -80,11 +85,7 @@ class SocketPool:
         entry = self._stats.get(spec.address)
         if entry is None:
             sock = bind_stats_listener(spec)
-            identity = None
-            if spec.is_unix:
-                st = os.stat(spec.address)
-                identity = (st.st_dev, st.st_ino)
-            entry = self._stats[spec.address] = (sock, identity)
+            entry = self._stats[spec.address] = (sock, file_identity(spec))
         elif spec.is_unix and spec.mode is not None:
             os.chmod(spec.address, spec.mode)
         return entry[0].dup()

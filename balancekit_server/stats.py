@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LEVELS", "CommandProcessor", "StatsService", "parse_weight", "start"]
 
-UNIX_BACKLOG = 100  # what asyncio gives a unix server it binds itself
+STATS_BACKLOG = 100  # what asyncio gives a server it binds itself
 
 LEVELS = {"user": 0, "operator": 1, "admin": 2}
 
@@ -502,6 +502,15 @@ def unlink_if_ours(path: str, identity: tuple[int, int] | None) -> None:
             os.unlink(path)
 
 
+def file_identity(spec: StatsSocket) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of a unix stats socket's file, for `unlink_if_ours`; None
+    for a TCP one."""
+    if not spec.is_unix:
+        return None
+    st = os.stat(spec.address)
+    return st.st_dev, st.st_ino
+
+
 def bind_unix_listener(path: str, mode: int | None) -> socket.socket:
     """A listening unix socket at `path`, bound the way HAProxy binds one.
 
@@ -516,7 +525,7 @@ def bind_unix_listener(path: str, mode: int | None) -> socket.socket:
         sock.bind(temporary)
         if mode is not None:
             os.chmod(temporary, mode)
-        sock.listen(UNIX_BACKLOG)
+        sock.listen(STATS_BACKLOG)
         os.rename(temporary, path)
     except BaseException:
         sock.close()
@@ -538,7 +547,7 @@ def bind_stats_listener(spec: StatsSocket) -> socket.socket:
         # SO_REUSEPORT: `--workers` processes share one TCP stats address.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
-        sock.listen(UNIX_BACKLOG)
+        sock.listen(STATS_BACKLOG)
     except BaseException:
         sock.close()
         raise
@@ -621,9 +630,9 @@ class StatsService:
             sock = self.take_listener(spec)
         else:
             sock = bind_stats_listener(spec)
-            if spec.is_unix:
-                st = os.stat(spec.address)
-                self._paths.append((spec.address, (st.st_dev, st.st_ino)))
+            identity = file_identity(spec)
+            if identity is not None:
+                self._paths.append((spec.address, identity))
         if spec.is_unix:
             server = await asyncio.start_unix_server(handler(spec.level), sock=sock)
             self.addresses.append(spec.address)
