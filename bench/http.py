@@ -223,11 +223,7 @@ def main() -> int:
             print(f"{name:16s} {rate:10,.0f} {vs_ha:10.2f}x {vs_aio:10.2f}x {p99:8.2f}")
         print("goals: balancekit >= 0.60x haproxy and >= 2.00x aiohttp-asgi")
     finally:
-        stack.close()
-        if os.environ.get("BK_BENCH_KEEP"):
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        _tcp.close_stack(stack, work)
     return 0
 
 

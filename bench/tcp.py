@@ -129,6 +129,16 @@ def start_nginx(stack: contextlib.ExitStack, work: Path, count: int) -> list[int
     return ports
 
 
+def close_stack(stack: contextlib.ExitStack, work: Path) -> None:
+    """Stop the bench's processes and remove its work directory (kept, and named,
+    when BK_BENCH_KEEP is set)."""
+    stack.close()
+    if os.environ.get("BK_BENCH_KEEP"):
+        print(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def wrk(port: int, duration: float, close: bool) -> float:
     args = [WRK, "-t1", "-c50", f"-d{max(1, int(duration))}s"]
     if close:
@@ -259,11 +269,7 @@ def main() -> int:
         for name, (_, proc) in targets.items():
             print(f"peak RSS {name}: {peak_rss_kib(proc.pid) / 1024:.1f} MiB")
     finally:
-        stack.close()
-        if os.environ.get("BK_BENCH_KEEP"):
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        close_stack(stack, work)
     return 0
 
 
