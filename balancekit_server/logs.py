@@ -210,7 +210,7 @@ def httplog_values(entry: Any) -> dict[str, object]:
         # status, bytes, state, counts
         "ST": entry.status, "B": entry.bytes_read, "CC": "-", "CS": "-",
         "ts": entry.termination, "tsc": f"{entry.termination}--",
-        "ac": entry.feconn, "fc": entry.feconn, "bc": entry.beconn, "sc": entry.srv_conn,
+        "ac": entry.actconn, "fc": entry.feconn, "bc": entry.beconn, "sc": entry.srv_conn,
         "rc": _retries(entry.retries, entry.redispatched),
         "sq": entry.srv_queue, "bq": entry.backend_queue,
         # the request

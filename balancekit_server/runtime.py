@@ -12,7 +12,7 @@ sessions have finished.
 The `Runtime` object is the contract with the other front ends.  What they may use:
 
 - `runtime.config` — the loaded `balancekit.config.Config`;
-- `runtime.limits` — process-wide `actconn`/global `maxconn` (`tcp.Limits`);
+- `runtime.limits` — process-wide `actconn`/global `maxconn` (`limits.Limits`), for TCP and HTTP;
 - `runtime.loop` — the running event loop;
 - `runtime.open_sockets(frontend)` — `[(socket, bind)]`, bound and listening;
 - `runtime.ssl_context(bind)` — the `SSLContext` of a `bind … ssl crt …` (cached);
@@ -43,7 +43,8 @@ from balancekit.config import BackendRuntime, Bind, Config, Frontend, LogTarget
 
 from . import logs, tls
 from .counters import REGISTRY, SYNC_INTERVAL, Registry
-from .tcp import Limits, Listener, TcpBackend, TcpFrontend, TcpService
+from .limits import Limits
+from .tcp import Listener, TcpBackend, TcpFrontend, TcpService
 
 __all__ = [
     "RunError",

@@ -25,7 +25,6 @@ import socket
 import ssl
 import struct
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -34,6 +33,7 @@ from balancekit import Backend, Lease, NoServerAvailable, Request, Server
 
 from . import proxy_protocol
 from .counters import REGISTRY, Counters, Registry
+from .limits import Limits
 from .logs import LogFormat, Logger, format_date, format_tcplog
 from .tls import NEED_MORE, client_hello_sni, client_hello_type, sni_of
 from .wakeups import Wakeups
@@ -140,56 +140,6 @@ class Listener:
 
     accept_proxy: bool = False
     ssl: ssl.SSLContext | None = None
-
-
-class Limits:
-    """Process-wide connection accounting: `actconn` and global `maxconn`.
-
-    Over a limit, HAProxy stops accepting and lets clients wait in the kernel
-    backlog.  We accept and park them paused instead (same effect for the
-    client: connected, nothing happens), and admit them in arrival order as
-    sessions end.
-    """
-
-    def __init__(self, maxconn: int = 0) -> None:
-        self.maxconn = maxconn
-        self.actconn = 0
-        self._parked: deque[Session] = deque()
-        # Sessions taken from each pool queue ("be" or "be/srv"), for %bq/%sq.
-        self.dequeued: dict[str, int] = {}
-
-    def __repr__(self) -> str:
-        return f"<Limits actconn={self.actconn} maxconn={self.maxconn} parked={len(self._parked)}>"
-
-    def admissible(self, session: Session) -> bool:
-        if self.maxconn and self.actconn >= self.maxconn:
-            return False
-        fe_max = session.service.frontend.maxconn
-        return not (fe_max and session.service.feconn >= fe_max)
-
-    def park(self, session: Session) -> None:
-        session.parked = True
-        self._parked.append(session)
-
-    def unpark(self, session: Session) -> None:
-        if session.parked:
-            session.parked = False
-            with contextlib.suppress(ValueError):
-                self._parked.remove(session)
-
-    def slot_freed(self) -> None:
-        """Admit parked sessions, oldest first, while limits allow."""
-        if not self._parked:
-            return
-        for session in list(self._parked):
-            if self.maxconn and self.actconn >= self.maxconn:
-                return
-            if self.admissible(session):
-                self._parked.remove(session)
-                session.parked = False
-                if session.client is not None and not session.client.is_closing():
-                    session.client.resume_reading()  # paused while parked
-                session.admit()
 
 
 def _setopt(transport: asyncio.BaseTransport, level: int, name: int, value: int | bytes) -> None:
@@ -430,6 +380,16 @@ class Session:
         else:
             transport.pause_reading()
             limits.park(self)
+
+    def frontend_has_room(self) -> bool:
+        fe_max = self.service.frontend.maxconn
+        return not (fe_max and self.service.feconn >= fe_max)
+
+    def unparked(self) -> None:
+        """`Limits` admits this session, parked (and paused) over a `maxconn`."""
+        if self.client is not None and not self.client.is_closing():
+            self.client.resume_reading()
+        self.admit()
 
     def admit(self) -> None:
         """Count the session (actconn, feconn) and start it."""

@@ -9,6 +9,7 @@ import ssl as _ssl
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ..limits import Limits
 from .proxy import HttpLogEntry, HttpProxy, RouterLike
 from .server import HttpServerProtocol
 
@@ -112,23 +113,56 @@ class HttpService:
     (SIGUSR1: idle keep-alive connections close, live requests finish), `kill()`
     (SIGTERM) and `wait_idle()`."""
 
-    def __init__(self, proxy: HttpProxy) -> None:
+    def __init__(self, proxy: HttpProxy, *, limits: Limits | None = None, maxconn: int = 0) -> None:
         self.proxy = proxy
         self.servers: list[asyncio.Server] = []
         self.connections: set[HttpServerProtocol] = set()
+        self.limits = limits or Limits()
+        self.maxconn = maxconn  # the frontend's own `maxconn` (0: none)
+        self.feconn = 0  # admitted connections (HAProxy's feconn, %fc)
         self._idle: asyncio.Event | None = None
+        # Log lines count connections, not requests: %ac process-wide, %fc here.
+        proxy.connection_counts = self.connection_counts
 
     def __repr__(self) -> str:
-        return f"<HttpService {self.proxy.name} connections={len(self.connections)}>"
+        return (
+            f"<HttpService {self.proxy.name} connections={len(self.connections)} "
+            f"feconn={self.feconn}>"
+        )
 
     def factory(self, tls: bool) -> Callable[[], HttpServerProtocol]:
         return lambda: HttpServerProtocol(self.proxy, ssl=tls, service=self)
 
+    def connection_counts(self) -> tuple[int, int]:
+        return self.limits.actconn, self.feconn
+
+    def has_room(self) -> bool:
+        return not (self.maxconn and self.feconn >= self.maxconn)
+
     def opened(self, conn: HttpServerProtocol) -> None:
+        """A new client connection: start it, or park it paused while the global or
+        the frontend `maxconn` is reached (HAProxy leaves it in the backlog)."""
         self.connections.add(conn)
+        if self.limits.admissible(conn):
+            self.admit(conn)
+        else:
+            assert conn.transport is not None
+            conn.transport.pause_reading()
+            self.limits.park(conn)
+
+    def admit(self, conn: HttpServerProtocol) -> None:
+        self.limits.actconn += 1
+        self.feconn += 1
+        conn.start()
 
     def closed(self, conn: HttpServerProtocol) -> None:
         self.connections.discard(conn)
+        if conn.parked:
+            self.limits.unpark(conn)
+        elif conn.counted:
+            self.limits.actconn -= 1
+            self.feconn -= 1
+            self.limits.slot_freed()
         if not self.connections and self._idle is not None:
             self._idle.set()
 
@@ -204,7 +238,9 @@ async def serve_frontend(frontend: Any, runtime: Any) -> HttpService:
         frontend.router, backends, frontend, log=log, counters=getattr(runtime, "registry", None)
     )
     proxy.log_requests = template is not None and bool(template.samples)
-    service = HttpService(proxy)
+    service = HttpService(
+        proxy, limits=getattr(runtime, "limits", None), maxconn=getattr(frontend, "maxconn", 0)
+    )
     loop = asyncio.get_running_loop()
     for sock, bind in runtime.open_sockets(frontend):
         context = runtime.ssl_context(bind)

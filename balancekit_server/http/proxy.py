@@ -118,6 +118,7 @@ _LOG_FIELDS = (
     "srv_queue",
     "backend_queue",
     "ssl",
+    "actconn",
     "feconn",
     "beconn",
     "srv_conn",
@@ -147,6 +148,7 @@ class HttpLogEntry:
     srv_queue: int = 0
     backend_queue: int = 0
     ssl: bool = False
+    actconn: int = 0
     feconn: int = 0
     beconn: int = 0
     srv_conn: int = 0
@@ -543,7 +545,10 @@ class HttpProxy:
         self.log_requests = False  # entries carry the request view (log-format samples)
         self.counters = counters
         self.fe_counters = counters.frontend(self.name) if counters is not None else None
-        self.active = 0  # requests in progress (feconn in logs)
+        self.active = 0  # requests in progress
+        # (actconn, feconn) for log lines, set by a front door that counts connections
+        # (`HttpService`); without one, the requests in progress stand in for both.
+        self.connection_counts: Callable[[], tuple[int, int]] | None = None
         self.stopping = False  # soft stop: connections close after their response
         self._backends: dict[str, _BackendState] = {}
         for name, item in backends.items():
@@ -675,7 +680,10 @@ class HttpProxy:
             entry.ta = max(0, int((asyncio.get_running_loop().time() - ex.t_start) * 1000))
             entry.status = ex.status or entry.status
             entry.bytes_read = ex.bytes_out
-            entry.feconn = self.active + 1
+            if self.connection_counts is not None:
+                entry.actconn, entry.feconn = self.connection_counts()
+            else:
+                entry.actconn = entry.feconn = self.active + 1
             if not entry.request_line:
                 entry.request_line = (
                     f"{ex.method.decode('latin-1')} {ex.target.decode('latin-1')} "
@@ -1008,8 +1016,6 @@ class HttpProxy:
             if entry.tw < 0:
                 entry.tw = 0
             entry.tc = _ms(now - t_connect)
-            entry.srv_conn = state.backend.member(server.name).inflight
-            entry.beconn = state.active
         if state.counters is not None:
             wall = time.time()
             state.counters.session_start(wall)
@@ -1059,7 +1065,12 @@ class HttpProxy:
                 entry.termination = "CD" if relay.started else "CH"
                 ex.keep_alive = False
                 outcome = "client"
+        server = lease.server
         state.backend.release(lease)
+        if self.log is not None and server is not None:
+            # As HAProxy logs them: %bc and %sc no longer count this request.
+            entry.beconn = state.active
+            entry.srv_conn = state.backend.member(server.name).inflight
         if relay.counters is not None:
             # A replay ends this server session too; its answer is counted once, later.
             failed = entry.termination[0] in "sS"

@@ -290,6 +290,8 @@ class HttpServerProtocol(asyncio.Protocol):
         self.proxy_timeout_client: float | None = getattr(fe, "timeout_client", None)
         self._close_after = bool(getattr(fe, "httpclose", False))
         self._rejected = False
+        self.parked = False  # waiting for a slot under global or frontend `maxconn`
+        self.counted = False  # admitted: counts in actconn, feconn and the counters
 
     def __repr__(self) -> str:
         state = "tunnel" if self.tunnel else "serving" if self._serving else "idle"
@@ -321,11 +323,28 @@ class HttpServerProtocol(asyncio.Protocol):
             sslobj = transport.get_extra_info("ssl_object")
             self._sni = str(getattr(sslobj, "bk_sni", "") or "")
         if self.service is not None:
-            self.service.opened(self)
+            self.service.opened(self)  # starts it, or parks it over a `maxconn`
+        else:
+            self.start()
+
+    def start(self) -> None:
+        """Admitted (within global and frontend `maxconn`): count it and wait for
+        its first request."""
+        self.counted = True
         fe = self.proxy.fe_counters
         if fe is not None:
             fe.session_start()
         self._arm(self._t_request)
+
+    def frontend_has_room(self) -> bool:
+        return self.service is None or self.service.has_room()
+
+    def unparked(self) -> None:
+        """`Limits` admits this connection, parked (and paused) over a `maxconn`."""
+        if self.transport is None or self.lost or self.transport.is_closing():
+            return
+        self.transport.resume_reading()
+        self.service.admit(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -338,8 +357,9 @@ class HttpServerProtocol(asyncio.Protocol):
         if self.service is not None:
             self.service.closed(self)
         fe = self.proxy.fe_counters
-        if fe is not None:
+        if fe is not None and self.counted:
             fe.session_end()
+        self.counted = False
         if self.tunnel is not None:
             self.tunnel.abort()
             self.tunnel = None

@@ -3,8 +3,11 @@ the same requests (timers, ports and dates normalized; everything else must matc
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -44,10 +47,17 @@ def normalize(line: str) -> str:
 
 
 def _log_lines_of_both(
-    receivers: tuple[Syslog, Syslog], named_backends: object, logging: str, requests: list[str]
+    receivers: tuple[Syslog, Syslog],
+    named_backends: object,
+    logging: str,
+    requests: list[str],
+    idle_clients: int = 0,
+    in_flight: str | None = None,
 ) -> dict[str, list[str]]:
     """The log lines HAProxy and balancekit send for `requests` through the same
-    frontend (with a deny rule for /admin), `logging` being its log option lines."""
+    frontend (with a deny rule for /admin), `logging` being its log option lines,
+    while `idle_clients` other connections stay open to each proxy and (if given)
+    the slow request `in_flight` runs from before the first to after the last."""
     ha_log, kit_log = receivers
     servers = named_backends.server_lines()  # type: ignore[attr-defined]
     config = f"""
@@ -77,12 +87,24 @@ backend app
         from l7_diff import BalancekitRun
 
         sides.kit = BalancekitRun(sides.kit_text.replace(str(ha_log.port), str(kit_log.port)))
-        for port in sides.ports.values():
-            for path in requests:
-                http_request(port, path, headers={"User-Agent": "t"})
+        with contextlib.ExitStack() as idle:
+            for port in sides.ports.values():
+                for _ in range(idle_clients):
+                    idle.enter_context(socket.create_connection(("127.0.0.1", port)))
+            for port in sides.ports.values():
+                slow = None
+                if in_flight is not None:
+                    slow = threading.Thread(target=http_request, args=(port, in_flight))
+                    slow.start()
+                    time.sleep(0.2)
+                for path in requests:
+                    http_request(port, path, headers={"User-Agent": "t"})
+                if slow is not None:
+                    slow.join()
+        count = len(requests) + (in_flight is not None)
         return {
-            "haproxy": [x.strip() for x in ha_log.lines(len(requests))],
-            "balancekit": [x.strip() for x in kit_log.lines(len(requests))],
+            "haproxy": [x.strip() for x in ha_log.lines(count)],
+            "balancekit": [x.strip() for x in kit_log.lines(count)],
         }
 
 
@@ -114,3 +136,22 @@ def test_http_log_format_lines_match_haproxy(
     )
     assert sorted(got["balancekit"]) == sorted(got["haproxy"])
     assert any(" 403 PR-- GET /admin/x " in line for line in got["haproxy"])
+
+
+def test_connection_counts_in_log_lines_match_haproxy(
+    receivers: tuple[Syslog, Syslog], named_backends: object
+) -> None:
+    """%ac counts the process's connections and %fc the frontend's (two idle
+    clients and a slow request besides the logged one), not requests; %bc and %sc
+    count the backend's and the server's other requests in flight."""
+    got = _log_lines_of_both(
+        receivers,
+        named_backends,
+        '    log-format "%ac %fc %bc %sc %rc %ST %HP"',
+        ["/", "/admin/x"],
+        idle_clients=2,
+        in_flight="/slow",
+    )
+    assert sorted(got["balancekit"]) == sorted(got["haproxy"])
+    assert "4 4 1 0 0 200 /" in got["haproxy"]  # the slow request is on another server
+    assert "3 3 0 0 0 200 /slow" in got["haproxy"]  # the last one, once the others left

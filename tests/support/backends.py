@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
@@ -20,6 +21,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body_in = self.rfile.read(length) if length else b""
+        if self.path.startswith("/slow"):
+            time.sleep(0.5)  # a request still in flight while others come and go
         if self.path.startswith("/echo"):
             payload = {
                 "server": self.server.name,

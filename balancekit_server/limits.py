@@ -1,0 +1,76 @@
+"""Process-wide connection accounting: HAProxy's `actconn` and global `maxconn`.
+
+Every client connection of the process counts here, whatever its frontend's
+mode, as in HAProxy: `%ac` in a log line and the global `maxconn` see TCP
+sessions and HTTP connections alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import deque
+from typing import Protocol
+
+__all__ = ["Admittable", "Limits"]
+
+
+class Admittable(Protocol):
+    """A client connection as `Limits` admits it (a TCP session, an HTTP connection)."""
+
+    parked: bool
+
+    def frontend_has_room(self) -> bool:
+        """False while its frontend is at its own `maxconn`."""
+        ...
+
+    def unparked(self) -> None:
+        """Its turn came: resume reading and start (counting itself in)."""
+        ...
+
+
+class Limits:
+    """`actconn` and global `maxconn`, shared by every frontend of a process.
+
+    Over a limit, HAProxy stops accepting and lets clients wait in the kernel
+    backlog.  We accept and park them paused instead (same effect for the
+    client: connected, nothing happens), and admit them in arrival order as
+    connections end.
+    """
+
+    def __init__(self, maxconn: int = 0) -> None:
+        self.maxconn = maxconn
+        self.actconn = 0
+        self._parked: deque[Admittable] = deque()
+        # Sessions taken from each pool queue ("be" or "be/srv"), for %bq/%sq.
+        self.dequeued: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return f"<Limits actconn={self.actconn} maxconn={self.maxconn} parked={len(self._parked)}>"
+
+    def admissible(self, conn: Admittable) -> bool:
+        if self.maxconn and self.actconn >= self.maxconn:
+            return False
+        return conn.frontend_has_room()
+
+    def park(self, conn: Admittable) -> None:
+        conn.parked = True
+        self._parked.append(conn)
+
+    def unpark(self, conn: Admittable) -> None:
+        """Forget a parked connection that went away."""
+        if conn.parked:
+            conn.parked = False
+            with contextlib.suppress(ValueError):
+                self._parked.remove(conn)
+
+    def slot_freed(self) -> None:
+        """Admit parked connections, oldest first, while limits allow."""
+        if not self._parked:
+            return
+        for conn in list(self._parked):
+            if self.maxconn and self.actconn >= self.maxconn:
+                return
+            if conn.frontend_has_room():
+                self._parked.remove(conn)
+                conn.parked = False
+                conn.unparked()
