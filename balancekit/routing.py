@@ -12,6 +12,9 @@ Order follows HAProxy's request analysers (http_ana.c, stream.c):
    `http-request` rule, wherever they sit in the section).
 3. `use_backend` rules: the first whose condition holds; else
    `default_backend`; else no backend (`backend=None`: the front end answers 503).
+4. The chosen backend's own rules (`BackendRules`), as the stream enters it: its
+   `tcp-request content` rules, then its `http-request` rules and redirects, on
+   the request as the frontend's rules edited it.
 
 L4 has two entry points: `accept_connection` (tcp-request connection/session
 rules) and `route_tcp` (tcp-request content rules, then the same backend choice).
@@ -19,14 +22,14 @@ rules) and `route_tcp` (tcp-request content rules, then the same backend choice)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from .request import Request
 from .rules import HeaderEdit, HttpRule, InspectDelay, TcpRule, UseBackend, apply_header_edits
 
-__all__ = ["Decision", "Router"]
+__all__ = ["BackendRules", "Decision", "Router"]
 
 Action = Literal["forward", "deny", "redirect", "return", "reject", "use-service"]
 
@@ -60,10 +63,41 @@ def _where(rule: HttpRule | TcpRule | UseBackend) -> str:
     return f"{rule.file}:{rule.line}"
 
 
+class BackendRules:
+    """A backend's own `tcp-request content`, `http-request` and `redirect` rules.
+
+    HAProxy evaluates them when a stream enters the backend, after the
+    frontend's rules and `use_backend`: a `deny` in a backend answers even when
+    the frontend allowed the request.
+    """
+
+    __slots__ = ("http", "redirects", "tcp_content")
+
+    def __init__(
+        self,
+        http_rules: Iterable[HttpRule] = (),
+        tcp_content_rules: Iterable[TcpRule | InspectDelay] = (),
+    ) -> None:
+        rules = tuple(http_rules)
+        self.http = tuple(r for r in rules if not r.standalone)
+        self.redirects = tuple(r for r in rules if r.standalone)
+        self.tcp_content = tuple(r for r in tcp_content_rules if isinstance(r, TcpRule))
+
+    def __repr__(self) -> str:
+        return (
+            f"<BackendRules http-request={len(self.http)} redirect={len(self.redirects)} "
+            f"tcp-request content={len(self.tcp_content)}>"
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.http or self.redirects or self.tcp_content)
+
+
 class Router:
     """Evaluates one frontend's compiled rules; holds no per-request state."""
 
     __slots__ = (
+        "_backend_rules",
         "_default",
         "_fixed_tcp",
         "_http",
@@ -81,6 +115,7 @@ class Router:
         use_backends: Iterable[UseBackend] = (),
         default_backend: str | None = None,
         redirects: Iterable[HttpRule] = (),
+        backend_rules: Mapping[str, BackendRules] | None = None,
     ) -> None:
         rules = tuple(http_rules)
         self._http = tuple(r for r in rules if not r.standalone)
@@ -89,11 +124,12 @@ class Router:
         self._tcp_content = tuple(r for r in tcp_content_rules if isinstance(r, TcpRule))
         self._use_backends = tuple(use_backends)
         self._default = default_backend
+        self._backend_rules = {name: r for name, r in (backend_rules or {}).items() if r}
         # With no content rule and no use_backend, every connection gets the same
         # (immutable) decision: an L4 front end asks once per connection.
         self._fixed_tcp = (
             None
-            if self._tcp_content or self._use_backends
+            if self._tcp_content or self._use_backends or self._backend_rules
             else Decision("forward", backend=default_backend, rule="")
         )
 
@@ -102,39 +138,39 @@ class Router:
             f"<Router http-request={len(self._http)} redirect={len(self._redirects)} "
             f"tcp-request connection={len(self._tcp_connection)} "
             f"content={len(self._tcp_content)} use_backend={len(self._use_backends)} "
-            f"default_backend={self._default!r}>"
+            f"default_backend={self._default!r} backends with rules={len(self._backend_rules)}>"
         )
 
     def route(self, request: Request) -> Decision:
         """Decide an HTTP request: tcp-request content rules, http-request rules,
         redirects, then the backend."""
-        rejected = self._tcp_content_verdict(request)
+        rejected = _tcp_content_verdict(self._tcp_content, request)
         if rejected is not None:
             return rejected
-        view = request
         edits: list[HeaderEdit] = []
-        for rule in self._http:
-            if not rule.applies(view):
-                continue
-            action = rule.action
-            if action == "allow":
-                break
-            if action in ("set-header", "add-header", "del-header"):
-                edit = rule.header_edit(view)
-                edits.append(edit)
-                view = replace(view, headers=apply_header_edits(view.headers, (edit,)))
-                continue
-            return self._final(rule, view, tuple(edits))
-        for rule in self._redirects:
-            if rule.applies(view):
-                return self._final(rule, view, tuple(edits))
+        final, view = _http_verdict(self._http, self._redirects, request, edits)
+        if final is not None:
+            return final
         backend, where = self._backend(view)
+        rules = self._backend_rules.get(backend) if backend is not None else None
+        if rules is not None:
+            rejected = _tcp_content_verdict(rules.tcp_content, view)
+            if rejected is not None:
+                return rejected
+            final, view = _http_verdict(rules.http, rules.redirects, view, edits)
+            if final is not None:
+                return final
         return Decision("forward", backend=backend, header_edits=tuple(edits), rule=where)
 
     def with_default(self, backend: str | None) -> Router:
         """The same compiled rules with another `default_backend` (None: no default)."""
         clone = Router(
-            self._http, self._tcp_connection, self._tcp_content, self._use_backends, backend
+            self._http,
+            self._tcp_connection,
+            self._tcp_content,
+            self._use_backends,
+            backend,
+            backend_rules=self._backend_rules,
         )
         clone._redirects = self._redirects
         return clone
@@ -156,20 +192,16 @@ class Router:
         """`tcp-request content` rules, then `use_backend` / `default_backend` (L4)."""
         if self._fixed_tcp is not None:
             return self._fixed_tcp
-        rejected = self._tcp_content_verdict(request)
+        rejected = _tcp_content_verdict(self._tcp_content, request)
         if rejected is not None:
             return rejected
         backend, where = self._backend(request)
+        rules = self._backend_rules.get(backend) if backend is not None else None
+        if rules is not None:
+            rejected = _tcp_content_verdict(rules.tcp_content, request)
+            if rejected is not None:
+                return rejected
         return Decision("forward", backend=backend, rule=where)
-
-    def _tcp_content_verdict(self, request: Request) -> Decision | None:
-        """A reject Decision when the first matching content rule rejects, else None."""
-        for rule in self._tcp_content:
-            if rule.applies(request):
-                if rule.action == "reject":
-                    return Decision("reject", rule=_where(rule))
-                break
-        return None
 
     def _backend(self, request: Request) -> tuple[str | None, str]:
         """The backend and the `use_backend` line that chose it ("" for the default)."""
@@ -178,32 +210,70 @@ class Router:
                 return use.backend, _where(use)
         return self._default, ""
 
-    @staticmethod
-    def _final(rule: HttpRule, view: Request, edits: tuple[HeaderEdit, ...]) -> Decision:
-        if rule.action == "reject":
-            return Decision("reject", header_edits=edits, rule=_where(rule))
-        if rule.action == "use-service":
-            # `body` names the service; the front end answers (stats_page.StatsRouter).
-            return Decision(
-                "use-service", body=rule.render_body(view), header_edits=edits, rule=_where(rule)
-            )
-        extra = tuple((name, fmt.render(view)) for name, fmt in rule.reply_headers)
-        if rule.redirect is not None:
-            cookie = rule.redirect.set_cookie
-            return Decision(
-                "redirect",
-                status=rule.redirect.code,
-                location=rule.redirect.location(view),
-                header_edits=edits,
-                response_headers=(("Set-Cookie", cookie),) if cookie else (),
-                rule=_where(rule),
-            )
+
+def _tcp_content_verdict(rules: tuple[TcpRule, ...], request: Request) -> Decision | None:
+    """A reject Decision when the first matching content rule rejects, else None."""
+    for rule in rules:
+        if rule.applies(request):
+            if rule.action == "reject":
+                return Decision("reject", rule=_where(rule))
+            break
+    return None
+
+
+def _http_verdict(
+    rules: tuple[HttpRule, ...],
+    redirects: tuple[HttpRule, ...],
+    request: Request,
+    edits: list[HeaderEdit],
+) -> tuple[Decision | None, Request]:
+    """Run `http-request` rules, then redirects: the final Decision if one ends the
+    request (else None), and the request view with the header edits so far (also
+    appended to `edits`)."""
+    view = request
+    for rule in rules:
+        if not rule.applies(view):
+            continue
+        action = rule.action
+        if action == "allow":
+            break
+        if action in ("set-header", "add-header", "del-header"):
+            edit = rule.header_edit(view)
+            edits.append(edit)
+            view = replace(view, headers=apply_header_edits(view.headers, (edit,)))
+            continue
+        return _final(rule, view, tuple(edits)), view
+    for rule in redirects:
+        if rule.applies(view):
+            return _final(rule, view, tuple(edits)), view
+    return None, view
+
+
+def _final(rule: HttpRule, view: Request, edits: tuple[HeaderEdit, ...]) -> Decision:
+    if rule.action == "reject":
+        return Decision("reject", header_edits=edits, rule=_where(rule))
+    if rule.action == "use-service":
+        # `body` names the service; the front end answers (stats_page.StatsRouter).
         return Decision(
-            "deny" if rule.action == "deny" else "return",
-            status=rule.status,
-            body=rule.render_body(view),
-            content_type=rule.content_type,
+            "use-service", body=rule.render_body(view), header_edits=edits, rule=_where(rule)
+        )
+    extra = tuple((name, fmt.render(view)) for name, fmt in rule.reply_headers)
+    if rule.redirect is not None:
+        cookie = rule.redirect.set_cookie
+        return Decision(
+            "redirect",
+            status=rule.redirect.code,
+            location=rule.redirect.location(view),
             header_edits=edits,
-            response_headers=extra,
+            response_headers=(("Set-Cookie", cookie),) if cookie else (),
             rule=_where(rule),
         )
+    return Decision(
+        "deny" if rule.action == "deny" else "return",
+        status=rule.status,
+        body=rule.render_body(view),
+        content_type=rule.content_type,
+        header_edits=edits,
+        response_headers=extra,
+        rule=_where(rule),
+    )

@@ -22,7 +22,7 @@ from ..acl import AclSet
 from ..algorithms import parse_balance, parse_hash_type
 from ..errors import ConfigError
 from ..pool import Backend
-from ..routing import Router
+from ..routing import BackendRules, Router
 from ..rules import (
     HttpRule,
     InspectDelay,
@@ -290,9 +290,13 @@ class _Builder:
                 runtime = self._backend(p, global_)
                 if runtime is not None:
                     backends[p.name] = runtime
+        # A listen's rules are its frontend half's; a backend's run as a stream enters it.
+        backend_rules = {
+            p.name: self._backend_rules(p) for p in self.proxies if p.kind == "backend"
+        }
         for p in self.proxies:
             if p.kind in ("frontend", "listen"):
-                frontend = self._frontend(p, global_, backends)
+                frontend = self._frontend(p, global_, backends, backend_rules)
                 if frontend is not None:
                     frontends.append(frontend)
             self._missing_timeouts(p)
@@ -392,8 +396,20 @@ class _Builder:
         )
         return f"random({draws})"
 
+    def _backend_rules(self, p: _Proxy) -> BackendRules:
+        http_rules = [*p.http_rules, *p.redirects]
+        if p.settings.mode != "http" and http_rules:
+            what = "'http-request' rules" if p.http_rules else "'redirect' rules"
+            self.warn(f"{what} ignored for backend '{p.name}' as they require HTTP mode", p.section)
+            http_rules = []
+        return BackendRules(http_rules, p.tcp_content_rules)
+
     def _frontend(
-        self, p: _Proxy, global_: Global, backends: Mapping[str, BackendRuntime]
+        self,
+        p: _Proxy,
+        global_: Global,
+        backends: Mapping[str, BackendRuntime],
+        backend_rules: Mapping[str, BackendRules],
     ) -> Frontend | None:
         s = p.settings
         default = s.default_backend.args[0] if s.default_backend else None
@@ -419,6 +435,7 @@ class _Builder:
                 use_backends=tuple(ub for ub, _ in p.use_backends),
                 default_backend=default,
                 redirects=tuple(redirects),
+                backend_rules=backend_rules,
             )
         except ConfigError as error:
             self.errors.append(error)

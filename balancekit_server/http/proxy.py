@@ -582,13 +582,21 @@ class HttpProxy:
 
         Such frontends (the seeds' round-robin, weighted and random episodes) skip
         the routing view and `route()` per request.  Anything the router can base a
-        decision on — `http-request`/`tcp-request` rules, redirects, `use_backend`
-        — disables this; so does a router that is not `balancekit.routing.Router`.
+        decision on — `http-request`/`tcp-request` rules, redirects, `use_backend`,
+        a backend's own rules — disables this; so does a router that is not
+        `balancekit.routing.Router`.
         """
         router = self.router
         if not isinstance(router, Router):
             return None
-        for rules in ("_http", "_redirects", "_tcp_connection", "_tcp_content", "_use_backends"):
+        for rules in (
+            "_http",
+            "_redirects",
+            "_tcp_connection",
+            "_tcp_content",
+            "_use_backends",
+            "_backend_rules",
+        ):
             if not hasattr(router, rules) or getattr(router, rules):
                 return None
         decision = router.route(_ANY_REQUEST)

@@ -10,7 +10,7 @@ import pytest
 
 from balancekit import Headers, Request
 from balancekit.acl import AclSet
-from balancekit.routing import Decision, Router
+from balancekit.routing import BackendRules, Decision, Router
 from balancekit.rules import (
     HeaderEdit,
     apply_header_edits,
@@ -21,13 +21,32 @@ from balancekit.rules import (
 )
 
 
-def build(text: str, default_backend: str | None = None) -> Router:
-    """A tiny frontend section: acl / http-request / redirect / use_backend / tcp-request lines."""
+def build(
+    text: str, default_backend: str | None = None, backends: dict[str, str] | None = None
+) -> Router:
+    """A tiny frontend section: acl / http-request / redirect / use_backend / tcp-request
+    lines; `backends` maps backend names to their own rule lines (in be.cfg)."""
+    router = _section(text, "fe.cfg")
+    backend_rules = {}
+    for name, rules in (backends or {}).items():
+        be = _section(rules, "be.cfg")
+        backend_rules[name] = BackendRules(be._http + be._redirects, be._tcp_content)
+    return Router(
+        http_rules=router._http + router._redirects,
+        tcp_connection_rules=router._tcp_connection,
+        tcp_content_rules=router._tcp_content,
+        use_backends=router._use_backends,
+        default_backend=default_backend,
+        backend_rules=backend_rules,
+    )
+
+
+def _section(text: str, file: str) -> Router:
     acls = AclSet()
     http, tcp_conn, tcp_content, use = [], [], [], []
     for n, raw in enumerate(text.strip().splitlines(), 1):
         keyword, *words = raw.split()
-        where = {"file": "fe.cfg", "line": n}
+        where = {"file": file, "line": n}
         if keyword == "acl":
             acls.define(words, **where)
         elif keyword == "http-request":
@@ -44,7 +63,6 @@ def build(text: str, default_backend: str | None = None) -> Router:
         tcp_connection_rules=tcp_conn,
         tcp_content_rules=tcp_content,
         use_backends=use,
-        default_backend=default_backend,
     )
 
 
@@ -319,5 +337,57 @@ def test_router_repr() -> None:
     router = build("http-request deny if { path /x }\nuse_backend a if { path /a }", "d")
     assert repr(router) == (
         "<Router http-request=1 redirect=0 tcp-request connection=0 content=0 "
-        "use_backend=1 default_backend='d'>"
+        "use_backend=1 default_backend='d' backends with rules=0>"
     )
+
+
+# --------------------------------------------------------------------------- backend rules
+
+
+def test_backend_rules_run_after_the_frontend_chose_it() -> None:
+    """A backend's `http-request` rules see the frontend's header edits, may deny
+    what the frontend let through, and add their own edits."""
+    router = build(
+        "http-request set-header X-Tier front\nuse_backend api if { path_beg /api }",
+        "web",
+        backends={
+            "api": "http-request deny if { hdr(x-tier) front } { path /api/admin }\n"
+            "http-request set-header X-Api yes\n"
+            "redirect location /api/v2 if { path /api/v1 }",
+        },
+    )
+    assert router.route(Request(path="/api/admin")) == Decision(
+        "deny",
+        status=403,
+        header_edits=(HeaderEdit("set", "X-Tier", "front"),),
+        rule="be.cfg:1",
+    )
+    forward = router.route(Request(path="/api/x"))
+    assert forward.backend == "api"
+    assert [e.name for e in forward.header_edits] == ["X-Tier", "X-Api"]
+    assert router.route(Request(path="/api/v1")).location == "/api/v2"
+    web = router.route(Request(path="/admin"))
+    assert (web.action, web.backend, len(web.header_edits)) == ("forward", "web", 1)
+
+
+def test_backend_allow_stops_only_the_backend_list() -> None:
+    router = build(
+        "use_backend b if { path_beg /b }",
+        backends={"b": "http-request allow if { path /b/open }\nhttp-request deny"},
+    )
+    assert router.route(Request(path="/b/open")).action == "forward"
+    assert router.route(Request(path="/b/closed")).action == "deny"
+
+
+def test_backend_tcp_content_rules_in_both_modes() -> None:
+    router = build("", "db", backends={"db": "tcp-request content reject if { src 10.0.0.0/8 }"})
+    assert router.route_tcp(Request("10.1.2.3")) == Decision("reject", rule="be.cfg:1")
+    assert router.route_tcp(Request("127.0.0.1")).backend == "db"
+    assert router.route(Request("10.1.2.3")).action == "reject"
+    assert router.with_default("db").route_tcp(Request("10.1.2.3")).action == "reject"
+
+
+def test_backends_without_rules_keep_the_fixed_tcp_decision() -> None:
+    router = build("", "db", backends={"db": ""})
+    assert router.route_tcp(Request()) is router.route_tcp(Request("10.0.0.1"))
+    assert "backends with rules=0" in repr(router)

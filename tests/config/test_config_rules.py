@@ -69,6 +69,37 @@ def test_backend_rules_use_the_backend_acls() -> None:
     assert config.backend("app").http_rules == ()
 
 
+def test_the_frontend_router_runs_the_chosen_backends_rules() -> None:
+    router = load_text(HTTP, env={}).config.frontend("web").router
+    decision = router.route(Request(path="/api/admin/users"))
+    assert (decision.action, decision.status, decision.rule) == ("deny", 403, "<string>:22")
+    assert router.route(Request(path="/api/users")).backend == "api"
+
+
+def test_http_rules_in_a_tcp_backend_are_ignored_with_a_warning() -> None:
+    text = """
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+
+frontend fe
+    bind 127.0.0.1:0
+    default_backend db
+
+backend db
+    http-request deny
+    server s1 127.0.0.1:3306
+"""
+    result = load_text(text, env={})
+    assert [str(w) for w in result.warnings] == [
+        "<string>:12: 'http-request' rules ignored for backend 'db' as they require HTTP mode"
+    ]
+    decision = result.config.frontend("fe").router.route_tcp(Request())
+    assert (decision.action, decision.backend) == ("forward", "db")
+
+
 def test_acls_are_per_section() -> None:
     text = HTTP.replace("    http-request deny if is_admin\n", "    http-request deny if is_api\n")
     with pytest.raises(Exception, match=r"<string>:22: no such ACL : 'is_api'"):

@@ -658,3 +658,27 @@ def test_queued_sessions_log_like_haproxy(lt1: LoopThread) -> None:
     assert sorted((m["ts"], m["queues"], m["bytes"]) for m in ours) == sorted(
         (m["ts"], m["queues"], m["bytes"]) for m in theirs
     )
+
+
+@pytest.mark.parametrize(
+    ("condition", "answered"),
+    [("{ src 127.0.0.1 }", False), ("{ src 10.0.0.0/8 }", True)],
+    ids=["rejected", "let-through"],
+)
+def test_backend_tcp_content_rules_match_haproxy(
+    lt1: LoopThread, condition: str, answered: bool
+) -> None:
+    """A backend's own `tcp-request content` rules run as the session enters it."""
+    shop = Backend(lt1, named("shop"))
+    rules = f"""
+    default_backend guarded
+
+backend guarded
+    tcp-request content reject if {condition}
+    server shop {shop.address}
+"""
+    # No bytes sent: a rejected client that sent some gets a reset from us, not a
+    # FIN (HAProxy reads them before it closes); see docs/tcp.md.
+    theirs, ours = _answers_of_both(lt1, rules, b"")
+    assert theirs == (b"shop" if answered else b"")
+    assert ours == theirs
