@@ -22,7 +22,6 @@ import errno
 import os
 import re
 import ssl
-import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from balancekit.health import (
     panic_mode,
 )
 from balancekit_server.counters import REGISTRY, Registry
+from balancekit_server.logs import console as stderr_sink
 
 __all__ = [
     "CheckSpec",
@@ -61,15 +61,6 @@ LogSink = Callable[[str, str], None]
 """(level, message): level is HAProxy's word ("warning", "alert", "notice")."""
 
 _READ_LIMIT = 16384  # HAProxy reads at most one buffer of a check response
-
-
-def stderr_sink(level: str, message: str) -> None:
-    """HAProxy's own stderr shape: `[WARNING]  (pid) : message.`"""
-    tag = {"alert": "[ALERT]   ", "warning": "[WARNING] ", "notice": "[NOTICE]  "}.get(
-        level, "[WARNING] "
-    )
-    sys.stderr.write(f"{tag} ({os.getpid()}) : {message}\n")
-    sys.stderr.flush()
 
 
 @dataclass(frozen=True, slots=True)

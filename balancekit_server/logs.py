@@ -32,11 +32,21 @@ __all__ = [
     "LogFormat",
     "LogTarget",
     "Logger",
+    "console",
     "format_date",
     "format_httplog",
     "format_tcplog",
     "target_kind",
 ]
+
+
+def console(level: str, message: str) -> None:
+    """One line on stderr in HAProxy's own shape (`[WARNING]  (pid) : message`), for
+    what HAProxy says on its console: startup, stops, reloads, health changes."""
+    tag = {"alert": "[ALERT]   ", "warning": "[WARNING] "}.get(level, "[NOTICE]  ")
+    sys.stderr.write(f"{tag} ({os.getpid()}) : {message}\n")
+    sys.stderr.flush()
+
 
 FORMATS = ("raw", "rfc3164", "rfc5424", "short", "local")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

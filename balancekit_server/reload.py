@@ -26,12 +26,12 @@ import contextlib
 import os
 import signal
 import socket
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 from balancekit.config import Bind, Config, ConfigErrors, Frontend, StatsSocket, load
 from balancekit_server.counters import REGISTRY, Registry
+from balancekit_server.logs import console
 from balancekit_server.runtime import RunError, Runtime, new_event_loop, open_listener
 from balancekit_server.stats import (
     bind_stats_listener,
@@ -41,11 +41,6 @@ from balancekit_server.stats import (
 )
 
 __all__ = ["ReloadableRuntime", "Reloader", "SocketPool", "serve"]
-
-
-def _say(level: str, message: str) -> None:
-    tag = {"alert": "[ALERT]   ", "warning": "[WARNING] "}.get(level, "[NOTICE]  ")
-    print(f"{tag} ({os.getpid()}) : {message}", file=sys.stderr, flush=True)
 
 
 def _key(bind: Bind) -> tuple[str, int, bool]:
@@ -227,8 +222,8 @@ class Reloader:
             except ConfigErrors as failure:
                 self.refused += 1
                 for error in failure.errors:
-                    _say("alert", f"{error}")
-                _say(
+                    console("alert", f"{error}")
+                console(
                     "alert",
                     f"Reload refused: the new configuration has {len(failure.errors)} "
                     "error(s); the running configuration keeps serving.",
@@ -236,7 +231,7 @@ class Reloader:
                 return False
             except OSError as exc:
                 self.refused += 1
-                _say("alert", f"Reload refused: {exc}; the running configuration keeps serving.")
+                console("alert", f"Reload refused: {exc}; the running configuration keeps serving.")
                 return False
             if self.stopping:
                 return False
@@ -247,7 +242,7 @@ class Reloader:
             except (RunError, OSError) as exc:
                 self.refused += 1
                 new.hard_stop()
-                _say("alert", f"Reload refused: {exc}; the running configuration keeps serving.")
+                console("alert", f"Reload refused: {exc}; the running configuration keeps serving.")
                 return False
             old, self.current = self.current, new
             self.config = result.config
@@ -257,7 +252,7 @@ class Reloader:
                 self._retire(old)
             self.pool.keep(_all_binds(result.config), _stats_addresses(result.config))
             if not self.quiet:
-                _say("notice", f"Reloaded configuration (generation {self.generation}).")
+                console("notice", f"Reloaded configuration (generation {self.generation}).")
             return True
 
     def _retire(self, old: ReloadableRuntime) -> None:
@@ -339,6 +334,6 @@ def serve(
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
             runner.run(reloader.serve())
     except RunError as exc:
-        _say("alert", str(exc))
+        console("alert", str(exc))
         return 1
     return 0

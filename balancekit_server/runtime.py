@@ -129,8 +129,10 @@ def raise_fd_limit(maxconn: int) -> int:
     return soft
 
 
-def _notice(message: str) -> None:
-    print(f"[NOTICE]   ({os.getpid()}) : {message}", file=sys.stderr, flush=True)
+def _service_name(service: Any) -> str:
+    """The frontend a running service serves (TCP or HTTP)."""
+    frontend = getattr(service, "frontend", None) or getattr(service, "proxy", None)
+    return str(getattr(frontend, "name", "?"))
 
 
 def tcp_backend(backend: BackendRuntime) -> TcpBackend:
@@ -339,7 +341,7 @@ class Runtime:
                     await self._start_http(frontend)
                 if not self.quiet:
                     where = ", ".join(f"{h}:{p}" for h, p in self.addresses.get(frontend.name, []))
-                    _notice(f"Proxy {frontend.name} started on {where}.")
+                    logs.console("notice", f"Proxy {frontend.name} started on {where}.")
             await self._start_optional("balancekit_server.checks")
             await self._start_optional("balancekit_server.stats")
         except BaseException:
@@ -372,14 +374,45 @@ class Runtime:
             return
         self.stopping = True
         if not self.quiet:
-            _notice("Stopping proxies (soft stop): live sessions may finish.")
+            self._announce_stopped_proxies()
         for service in self.services:
             with contextlib.suppress(Exception):
                 service.stop_accepting()
         self._close_sockets()
-        task = asyncio.get_running_loop().create_task(self._drain())
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._drain())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        after = self.config.global_.hard_stop_after
+        if after is not None:
+            loop.call_later(after, self._soft_stop_expired)
+
+    def _announce_stopped_proxies(self) -> None:
+        """HAProxy's line per proxy as a soft stop closes its listeners."""
+        names = [f.name for f in self.config.frontends]
+        names += [name for name in self.config.backends if name not in names]
+        frontends = {f.name for f in self.config.frontends}
+        for name in names:
+            fe = self.registry.frontend(name).stot if name in frontends else 0
+            be = self.registry.backend(name).stot if name in self.config.backends else 0
+            logs.console("warning", f"Proxy {name} stopped (cumulated conns: FE: {fe}, BE: {be}).")
+
+    def _soft_stop_expired(self) -> None:
+        """`hard-stop-after`: a soft stop still waiting on sessions ends them now,
+        saying so as HAProxy does."""
+        if self._stopped is None or self._stopped.is_set():
+            return
+        if not self.quiet:
+            logs.console("warning", "soft-stop running for too long, performing a hard-stop.")
+            for service in self.services:
+                remaining = getattr(service, "feconn", 0)
+                if remaining:
+                    logs.console(
+                        "warning",
+                        f"Proxy {_service_name(service)} hard-stopped "
+                        f"({remaining} remaining conns will be closed).",
+                    )
+        self.hard_stop()
 
     async def _drain(self) -> None:
         await asyncio.gather(*(s.wait_idle() for s in self.services), return_exceptions=True)

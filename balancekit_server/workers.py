@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from balancekit.config import Config, ConfigErrors, load
+from balancekit_server.logs import console
 
 __all__ = ["ENV", "Master", "run", "worker_identity"]
 
@@ -43,11 +44,6 @@ def worker_identity() -> tuple[int, int]:
     if index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count):
         return int(index), int(count)
     return 1, 1
-
-
-def _say(level: str, message: str) -> None:
-    tag = {"alert": "[ALERT]   ", "warning": "[WARNING] "}.get(level, "[NOTICE]  ")
-    print(f"{tag} ({os.getpid()}) : {message}", file=sys.stderr, flush=True)
 
 
 class Master:
@@ -107,11 +103,11 @@ class Master:
                 load(self.files)
             except ConfigErrors as failure:
                 for error in failure.errors:
-                    _say("alert", str(error))
-                _say("alert", "Reload refused: the workers keep the running configuration.")
+                    console("alert", str(error))
+                console("alert", "Reload refused: the workers keep the running configuration.")
                 return
             except OSError as exc:
-                _say("alert", f"Reload refused: {exc}.")
+                console("alert", f"Reload refused: {exc}.")
                 return
             self._forward(signal.SIGUSR2)
             return
@@ -130,7 +126,7 @@ class Master:
         for index in range(1, self.count + 1):
             self.spawn(index)
         if not self.quiet:
-            _say("notice", f"Master started {self.count} workers: {sorted(self.children)}.")
+            console("notice", f"Master started {self.count} workers: {sorted(self.children)}.")
         while self.children:
             while self.pending:
                 self._handle(self.pending.pop(0))
@@ -149,12 +145,12 @@ class Master:
                 continue
             if lived < self.FAIL_FAST:
                 # It could not even start (a bind error, say): restarting would loop.
-                _say("alert", f"Worker #{index} (pid {pid}) failed to start; stopping.")
+                console("alert", f"Worker #{index} (pid {pid}) failed to start; stopping.")
                 self.stopping = True
                 self.status = code if code > 0 else 1
                 self._forward(signal.SIGTERM)
                 continue
-            _say(
+            console(
                 "alert", f"Worker #{index} (pid {pid}) exited with code {code}; starting a new one."
             )
             self.spawn(index)

@@ -156,3 +156,63 @@ def test_a_port_in_use_is_a_clear_error(echo_backend: Backend) -> None:
     assert re.search(r"haproxy\.cfg:\d+: ", message)
     assert "Traceback" not in message
     taken.close()
+
+
+def _console(text: str) -> list[str]:
+    """The WARNING lines of a process's console output, without the pid (and without
+    HAProxy's internal HTTP client proxy)."""
+    return [
+        re.sub(r"\(\d+\)", "(PID)", x)
+        for x in text.splitlines()
+        if x.startswith("[WARNING]") and "<HTTPCLIENT>" not in x
+    ]
+
+
+@pytest.mark.haproxy
+def test_hard_stop_after_ends_a_soft_stop_like_haproxy(echo_backend: Backend) -> None:
+    """`hard-stop-after`: a soft stop still waiting on a live session ends it after the
+    delay, with HAProxy's two warnings."""
+    from support.haproxy import HAProxy
+
+    config = f"""
+global
+    hard-stop-after 1s
+
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+
+listen relay
+    bind 127.0.0.1:0
+    server s1 {echo_backend.address}
+"""
+    with (
+        HAProxy(config.replace("127.0.0.1:0", "{listen:relay}")) as haproxy,
+        ServerProcess(config) as ours,
+    ):
+        haproxy.start()
+        sessions = []
+        for port in (haproxy.port("relay"), ours.port("relay")):
+            live = _connect(port)
+            live.sendall(b"x")
+            assert live.recv(10) == b"x"
+            sessions.append(live)
+        assert haproxy.process is not None
+        haproxy.process.send_signal(signal.SIGUSR1)
+        ours.signal(signal.SIGUSR1)
+        for live in sessions:
+            live.settimeout(10)
+            with contextlib.suppress(ConnectionResetError):
+                assert recv_all(live) == b""  # closed by the hard stop, not by us
+            live.close()
+        assert haproxy.process.wait(10) == 0
+        assert ours.wait(10) == 0
+        theirs = _console(haproxy.log())
+        assert theirs == [
+            "[WARNING]  (PID) : Proxy relay stopped (cumulated conns: FE: 1, BE: 1).",
+            "[WARNING]  (PID) : soft-stop running for too long, performing a hard-stop.",
+            "[WARNING]  (PID) : Proxy relay hard-stopped (1 remaining conns will be closed).",
+        ]
+        assert _console(ours.stderr()) == theirs
