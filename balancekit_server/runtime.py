@@ -198,8 +198,14 @@ class Runtime:
         key = (tuple(bind.crts), tuple(bind.alpn))
         ctx = self._ssl.get(key)
         if ctx is None:
+            g = self.config.global_
             try:
-                ctx = tls.server_context(bind.crts, alpn=bind.alpn)
+                ctx = tls.server_context(
+                    bind.crts,
+                    alpn=bind.alpn,
+                    ciphers=g.ssl_default_bind_ciphers,
+                    options=g.ssl_default_bind_options,
+                )
             except tls.TLSConfigError as exc:
                 raise RunError(f"{config_location(bind)}{exc}") from None
             self._ssl[key] = ctx

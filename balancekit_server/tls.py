@@ -14,7 +14,7 @@ import ssl
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["TLSConfigError", "cert_names", "server_context", "sni_of"]
+__all__ = ["TLSConfigError", "apply_options", "cert_names", "server_context", "sni_of"]
 
 
 class TLSConfigError(ValueError):
@@ -52,9 +52,54 @@ def cert_names(pem: str | os.PathLike[str]) -> list[str]:
     return [n.lower() for n in names]
 
 
-def _load(pem: Path) -> ssl.SSLContext:
+_VERSIONS = {
+    "SSLv3": ssl.TLSVersion.SSLv3,
+    "TLSv1.0": ssl.TLSVersion.TLSv1,
+    "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+}
+
+
+def apply_options(ctx: ssl.SSLContext, ciphers: str | None, options: Iterable[str]) -> None:
+    """`ssl-default-bind-ciphers` and `ssl-default-bind-options`, as HAProxy applies
+    them to every `bind … ssl` (its default minimum is TLSv1.2 too).
+
+    """
+    if ciphers is not None:
+        try:
+            ctx.set_ciphers(ciphers)
+        except ssl.SSLError:
+            raise TLSConfigError(
+                f"ssl-default-bind-ciphers: no usable cipher in '{ciphers}'"
+            ) from None
+    low, high = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
+    for option in options:
+        word, _, version = option.partition(" ")
+        if word == "ssl-min-ver":
+            low = _VERSIONS[version]
+        elif word == "ssl-max-ver":
+            high = _VERSIONS[version]
+        elif word.startswith("force-tlsv1"):  # force-tlsv10 … force-tlsv13
+            low = high = _VERSIONS[f"TLSv1.{word[-1]}"]
+        elif word == "no-tlsv13":
+            high = min(high, ssl.TLSVersion.TLSv1_2)
+        elif word == "no-tlsv12":
+            low = max(low, ssl.TLSVersion.TLSv1_3)
+        elif word == "no-tls-tickets":
+            ctx.options |= ssl.OP_NO_TICKET
+        elif word == "prefer-client-ciphers":
+            ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
+        # no-sslv3, no-tlsv10, no-tlsv11: below the minimum already
+    if low > high:
+        raise TLSConfigError("ssl-default-bind-options: no TLS version left to offer")
+    ctx.minimum_version = low
+    ctx.maximum_version = high
+
+
+def _load(pem: Path, ciphers: str | None, options: Iterable[str]) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    apply_options(ctx, ciphers, options)
     key = pem.with_name(pem.name + ".key")  # HAProxy also accepts the key beside the cert
     try:
         ctx.load_cert_chain(str(pem), str(key) if key.exists() else None)
@@ -70,21 +115,29 @@ def _matches(name: str, pattern: str) -> bool:
     return name == pattern
 
 
-def server_context(crts: str | Iterable[str], *, alpn: Iterable[str] = ()) -> ssl.SSLContext:
+def server_context(
+    crts: str | Iterable[str],
+    *,
+    alpn: Iterable[str] = (),
+    ciphers: str | None = None,
+    options: Iterable[str] = (),
+) -> ssl.SSLContext:
     """An SSLContext serving every certificate in `crts` (files or directories).
 
     The first certificate is the default; others are chosen by SNI through an
-    `sni_callback` that swaps in the per-certificate context.
+    `sni_callback` that swaps in the per-certificate context.  `ciphers` and
+    `options` are the global `ssl-default-bind-*` settings (see `apply_options`).
     """
     paths = [crts] if isinstance(crts, str) else list(crts)
     files = [f for crt in paths for f in _pem_files(crt)]
     if not files:
         raise TLSConfigError("ssl: no crt given")
+    options = tuple(options)
     protocols = list(alpn)
     table: list[tuple[str, ssl.SSLContext]] = []
     contexts = []
     for pem in files:
-        ctx = _load(pem)
+        ctx = _load(pem, ciphers, options)
         if protocols:
             ctx.set_alpn_protocols(protocols)
         contexts.append(ctx)

@@ -13,6 +13,7 @@ import difflib
 import ipaddress
 import os
 import re
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -189,7 +190,7 @@ class _Builder:
         elif key == "crt-base":
             self.global_ = replace(g, crt_base=_one(stmt))
         elif key == "ssl-default-bind-ciphers":
-            self.global_ = replace(g, ssl_default_bind_ciphers=_one(stmt))
+            self.global_ = replace(g, ssl_default_bind_ciphers=_cipher_list(_one(stmt)))
         elif key == "ssl-default-bind-ciphersuites":
             self.global_ = replace(g, ssl_default_bind_ciphersuites=_one(stmt))
         elif key == "ssl-default-bind-options":
@@ -552,14 +553,20 @@ class _Builder:
 
     def _global_checks(self, global_: Global, frontends: list[Frontend]) -> None:
         uses_ssl = any(b.ssl for f in frontends for b in f.binds)
-        if uses_ssl:
-            return
         global_section = next((s for s in self.parsed.sections if s.kind == "global"), None)
         if global_section is None:
             return
         for stmt in global_section.statements:
-            if stmt.keyword.startswith("ssl-default-bind-"):
+            if not stmt.keyword.startswith("ssl-default-bind-"):
+                continue
+            if not uses_ssl:
                 self.warn(f"'{stmt.keyword}' has no effect: no 'bind … ssl' line uses it", stmt)
+            elif stmt.keyword == "ssl-default-bind-ciphersuites":
+                self.warn(
+                    f"'{stmt.keyword}' has no effect: Python's ssl module cannot choose "
+                    "TLS 1.3 cipher suites (OpenSSL's defaults apply)",
+                    stmt,
+                )
 
 
 # -- statement handlers --------------------------------------------------------------------
@@ -825,9 +832,19 @@ def _one_int(stmt: Statement, low: int) -> int:
     return int(word)
 
 
+def _cipher_list(ciphers: str) -> str:
+    """An OpenSSL cipher list, checked now so `-c` reports a bad one at its line."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).set_ciphers(ciphers)
+    except ssl.SSLError:
+        raise ValueError(f"ssl-default-bind-ciphers: no usable cipher in '{ciphers}'") from None
+    return ciphers
+
+
 def _ssl_options(args: tuple[str, ...]) -> tuple[str, ...]:
     flags = {"no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "no-tls-tickets",
-             "force-tlsv12", "force-tlsv13", "prefer-client-ciphers", "strict-sni"}  # fmt: skip
+             "force-tlsv10", "force-tlsv11", "force-tlsv12", "force-tlsv13",
+             "prefer-client-ciphers"}  # fmt: skip
     versions = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
     out: list[str] = []
     rest = list(args)

@@ -15,11 +15,6 @@ from balancekit.health import CheckStatus
 from balancekit_server.checks import probe, spec_for
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
 @pytest.fixture
 def tls_server(ca: trustme.CA) -> Iterator[ControlledHTTP]:
     srv = ControlledHTTP(200)

@@ -32,11 +32,6 @@ backend plain
 """
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
 def _pem(ca: trustme.CA, path: Path, *names: str) -> Path:
     cert = ca.issue_cert(*names)
     with path.open("wb") as handle:

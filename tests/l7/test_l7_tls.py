@@ -20,11 +20,6 @@ EP3_APPS = {"127.0.0.1:5001": "static", "127.0.0.1:5002": "dynamic"}
 
 
 @pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
 def site_pem(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Certificate and key in one PEM, as `crt` wants it."""
     path = tmp_path_factory.mktemp("tls") / "site.pem"
