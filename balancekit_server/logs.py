@@ -226,8 +226,18 @@ def httplog_values(entry: Any) -> dict[str, object]:
         # the request
         "r": entry.request_line, "HM": method, "HU": uri, "HP": path,
         "HQ": mark + query, "HV": version,
-        "hr": "", "hs": "", "hrl": "", "hsl": "",
+        **_captured_values("hr", entry.captured_request_headers),
+        **_captured_values("hs", entry.captured_response_headers),
     }  # fmt: skip
+
+
+def _captured_values(name: str, values: Sequence[str] | None) -> dict[str, object]:
+    """`%hr`/`%hs` ({a|b}) and `%hrl`/`%hsl` (one item per header, which `render`
+    prints space-separated: `-` for an empty one, each quoted with `+Q`)."""
+    if values is None:
+        return {name: "", f"{name}l": ""}
+    encoded = [_encode(value, _HDR_SPECIAL) for value in values]
+    return {name: "{" + "|".join(encoded) + "}", f"{name}l": encoded}
 
 
 # -- targets ---------------------------------------------------------------------------
@@ -638,7 +648,11 @@ class LogFormat:
                 rendered = ("" if quoted else "-") if sample is None else format_sample(sample)
             else:
                 value = values.get(text)
-                rendered = "-" if value is None else str(value)
+                if isinstance(value, list):  # %hrl/%hsl: each captured header on its own
+                    rendered = " ".join(f'"{v}"' if quoted else v or "-" for v in value)
+                    quoted = False
+                else:
+                    rendered = "-" if value is None else str(value)
             if quoted:
                 rendered = '"' + rendered + '"'
             if rendered or text not in _ABSENT_WHEN_EMPTY:

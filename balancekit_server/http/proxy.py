@@ -118,6 +118,8 @@ _LOG_FIELDS = (
     "srv_queue",
     "backend_queue",
     "ssl",
+    "captured_request_headers",
+    "captured_response_headers",
     "actconn",
     "feconn",
     "beconn",
@@ -148,6 +150,10 @@ class HttpLogEntry:
     srv_queue: int = 0
     backend_queue: int = 0
     ssl: bool = False
+    # `capture request|response header`: one value per capture ("" when absent), or
+    # None when the frontend captures nothing in that direction.
+    captured_request_headers: list[str] | None = None
+    captured_response_headers: list[str] | None = None
     actconn: int = 0
     feconn: int = 0
     beconn: int = 0
@@ -210,6 +216,9 @@ class Exchange:
     # response progress, updated by the proxy
     status: int = 0
     bytes_out: int = 0
+    # The server's response headers, kept only for `capture response header`.
+    keep_response_headers: bool = False
+    response_headers: RawHeaders | None = None
     keep_alive: bool = True  # whether the client connection can serve another request
     malformed: bool = False  # a request the parser accepted but HAProxy refuses (400)
 
@@ -365,6 +374,8 @@ class Relay:
         if upgrading:
             out.append((b"Connection", b"upgrade"))
         ex.status = status
+        if ex.keep_response_headers:
+            ex.response_headers = headers
         ex.begin_response(status, reason or reason_phrase(status).encode(), out, length, body)
 
     def on_body(self, data: bytes) -> None:
@@ -546,6 +557,9 @@ class HttpProxy:
         self.counters = counters
         self.fe_counters = counters.frontend(self.name) if counters is not None else None
         self.active = 0  # requests in progress
+        captures = tuple(getattr(self.frontend, "captures", ()) or ())
+        self._request_captures = _capture_specs(captures, "request")
+        self._response_captures = _capture_specs(captures, "response")
         # (actconn, feconn) for log lines, set by a front door that counts connections
         # (`HttpService`); without one, the requests in progress stand in for both.
         self.connection_counts: Callable[[], tuple[int, int]] | None = None
@@ -674,7 +688,12 @@ class HttpProxy:
         if self.fe_counters is not None:
             self.fe_counters.request()
         # request_line, treq and ssl are filled in `_finish`, only when a log wants them
-        return HttpLogEntry(ex.src, ex.src_port, ex.request_date, self.name, self.name)
+        entry = HttpLogEntry(ex.src, ex.src_port, ex.request_date, self.name, self.name)
+        if self.log is not None and (self._request_captures or self._response_captures):
+            if self._request_captures:
+                entry.captured_request_headers = _captured(ex.headers, self._request_captures)
+            ex.keep_response_headers = bool(self._response_captures)
+        return entry
 
     def _finish(self, ex: Exchange, entry: HttpLogEntry) -> None:
         """Account and log one finished request (every path ends here once)."""
@@ -688,6 +707,10 @@ class HttpProxy:
             entry.ta = max(0, int((asyncio.get_running_loop().time() - ex.t_start) * 1000))
             entry.status = ex.status or entry.status
             entry.bytes_read = ex.bytes_out
+            if self._response_captures:
+                entry.captured_response_headers = _captured(
+                    ex.response_headers or [], self._response_captures
+                )
             if self.connection_counts is not None:
                 entry.actconn, entry.feconn = self.connection_counts()
             else:
@@ -1179,3 +1202,22 @@ def _ms(seconds: float) -> int:
 
 def wall_clock() -> float:
     return time.time()
+
+
+def _capture_specs(captures: Iterable[Any], direction: str) -> tuple[tuple[bytes, int], ...]:
+    """(lower-case header name, length) of each `capture <direction> header` line."""
+    return tuple(
+        (c.header.lower().encode("latin-1"), c.length) for c in captures if c.direction == direction
+    )
+
+
+def _captured(headers: RawHeaders, specs: tuple[tuple[bytes, int], ...]) -> list[str]:
+    """What `capture … header <name> len <n>` keeps: the last occurrence's value, cut
+    to n characters; an absent header is an empty string."""
+    found: dict[bytes, bytes] = {}
+    wanted = {name for name, _ in specs}
+    for name, value in headers:
+        key = name.lower()
+        if key in wanted:
+            found[key] = value
+    return [found.get(name, b"")[:length].decode("latin-1") for name, length in specs]

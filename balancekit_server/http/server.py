@@ -608,6 +608,10 @@ class HttpServerProtocol(asyncio.Protocol):
             return
         now = self.loop.time()
         start = self._t_first if self._started else now
+        # As HAProxy logs an error its HTTP/1 layer answered: no bytes counted, and the
+        # connection still counted in %ac/%fc.
+        counts = self.proxy.connection_counts
+        actconn, feconn = counts() if counts is not None else (1, 1)
         log(
             HttpLogEntry(
                 client_ip=self._src,
@@ -622,10 +626,12 @@ class HttpServerProtocol(asyncio.Protocol):
                 tr=-1,
                 ta=int((now - start) * 1000),
                 status=status,
-                bytes_read=len(self.proxy.error_page(status).body),
+                bytes_read=0,
                 request_line="<BADREQ>",
                 termination=termination,
                 ssl=self.ssl,
+                actconn=actconn,
+                feconn=feconn,
             )
         )
 

@@ -50,7 +50,7 @@ def _log_lines_of_both(
     receivers: tuple[Syslog, Syslog],
     named_backends: object,
     logging: str,
-    requests: list[str],
+    requests: list[str | bytes],
     idle_clients: int = 0,
     in_flight: str | None = None,
 ) -> dict[str, list[str]]:
@@ -98,7 +98,13 @@ backend app
                     slow.start()
                     time.sleep(0.2)
                 for path in requests:
-                    http_request(port, path, headers={"User-Agent": "t"})
+                    if isinstance(path, bytes):  # raw bytes: a malformed or partial head
+                        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+                            raw.sendall(path)
+                            while raw.recv(65536):
+                                pass
+                    else:
+                        http_request(port, path, headers={"User-Agent": "t"})
                 if slow is not None:
                     slow.join()
         count = len(requests) + (in_flight is not None)
@@ -155,3 +161,48 @@ def test_connection_counts_in_log_lines_match_haproxy(
     assert sorted(got["balancekit"]) == sorted(got["haproxy"])
     assert "4 4 1 0 0 200 /" in got["haproxy"]  # the slow request is on another server
     assert "3 3 0 0 0 200 /slow" in got["haproxy"]  # the last one, once the others left
+
+
+CAPTURES = """    option httplog
+    capture request header User-Agent len 5
+    capture request header X-Missing len 10
+    capture response header X-Server len 10
+    capture response header Content-Type len 4"""
+
+
+def test_captured_headers_in_log_lines_match_haproxy(
+    receivers: tuple[Syslog, Syslog], named_backends: object
+) -> None:
+    """`capture request|response header`: `{…|…}` blocks in `option httplog` lines
+    (a denied request has no server response to capture)."""
+    got = _log_lines_of_both(receivers, named_backends, CAPTURES, ["/", "/admin/x"])
+    got = {side: sorted(normalize(x) for x in lines) for side, lines in got.items()}
+    assert got["balancekit"] == got["haproxy"]
+    assert any(" {t|} {s1|text} " in line for line in got["haproxy"])
+
+
+def test_captured_headers_in_log_format_match_haproxy(
+    receivers: tuple[Syslog, Syslog], named_backends: object
+) -> None:
+    logging = CAPTURES.replace("option httplog", 'log-format "%hr %hs %hrl %hsl %{+Q}hrl %ST"')
+    got = _log_lines_of_both(receivers, named_backends, logging, ["/", "/admin/x"])
+    assert sorted(got["balancekit"]) == sorted(got["haproxy"])
+
+
+@pytest.mark.parametrize(
+    "logging", ["    option httplog", '    log-format "%ac/%fc %B %ST %tsc %{+Q}r"']
+)
+def test_errors_of_the_http_layer_log_like_haproxy(
+    receivers: tuple[Syslog, Syslog], named_backends: object, logging: str
+) -> None:
+    """A malformed head (400) and `timeout http-request` (408) log `<BADREQ>` lines
+    with no bytes counted and the connection still counted."""
+    got = _log_lines_of_both(
+        receivers,
+        named_backends,
+        logging + "\n    timeout http-request 1s",
+        [b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", b"GET / HTTP/1.1\r\n"],
+    )
+    got = {side: sorted(normalize(x) for x in lines) for side, lines in got.items()}
+    assert got["balancekit"] == got["haproxy"]
+    assert any(" 408 " in line and "cR--" in line for line in got["haproxy"])
