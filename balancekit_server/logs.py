@@ -24,6 +24,7 @@ from balancekit.acl.fetches import FetchError, SampleExpr, format_sample, parse_
 from balancekit.config import FACILITIES, LEVELS, LogTarget
 
 __all__ = [
+    "CLF_HTTPLOG_FORMAT",
     "FACILITIES",
     "HTTPLOG_FORMAT",
     "LEVELS",
@@ -204,6 +205,8 @@ def httplog_values(entry: Any) -> dict[str, object]:
     uri, _, version = rest.rpartition(" ")
     path, mark, query = uri.partition("?")
     date = format_date(entry.request_date)
+    gmt = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(entry.request_date))
+    local = time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(entry.request_date))
     timers = max(entry.treq, 0) + max(entry.tw, 0) + max(entry.tc, 0) + max(entry.tr, 0)
     return {
         # addresses and names
@@ -213,12 +216,13 @@ def httplog_values(entry: Any) -> dict[str, object]:
         "H": socket.gethostname(), "pid": os.getpid(),
         # dates and timers (ms)
         "t": date, "tr": date, "Ts": int(entry.request_date),
+        "T": gmt, "trg": gmt, "Tl": local, "trl": local,
         "ms": f"{int(entry.request_date * 1000) % 1000:03d}",
         "TR": entry.treq, "Tw": entry.tw, "Tc": entry.tc, "Tr": entry.tr, "Ta": entry.ta,
         "Tt": entry.ta, "Th": 0, "Ti": 0, "Tq": entry.treq,
         "Td": max(0, entry.ta - timers),
         # status, bytes, state, counts
-        "ST": entry.status, "B": entry.bytes_read, "CC": "-", "CS": "-",
+        "ST": entry.status, "B": entry.bytes_read, "CC": None, "CS": None,
         "ts": entry.termination, "tsc": f"{entry.termination}--",
         "ac": entry.actconn, "fc": entry.feconn, "bc": entry.beconn, "sc": entry.srv_conn,
         "rc": _retries(entry.retries, entry.redispatched),
@@ -526,6 +530,11 @@ HTTPLOG_FORMAT = (
     "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc "
     "%ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r"
 )
+#: `option httplog clf`: the Common Log Format, then HAProxy's own fields.
+CLF_HTTPLOG_FORMAT = (
+    '%{+Q}o %{-Q}ci - - [%trg] %r %ST %B "" "" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta '
+    "%tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl"
+)
 
 
 class LogFormat:
@@ -651,8 +660,10 @@ class LogFormat:
                 if isinstance(value, list):  # %hrl/%hsl: each captured header on its own
                     rendered = " ".join(f'"{v}"' if quoted else v or "-" for v in value)
                     quoted = False
+                elif value is None:  # nothing to print: `-`, or `""` when quoted
+                    rendered, quoted = ('""' if quoted else "-"), False
                 else:
-                    rendered = "-" if value is None else str(value)
+                    rendered = str(value)
             if quoted:
                 rendered = '"' + rendered + '"'
             if rendered or text not in _ABSENT_WHEN_EMPTY:

@@ -204,14 +204,17 @@ async def serve_frontend(frontend: Any, runtime: Any) -> HttpService:
     frontend's log targets in `option httplog` format; counters to the runtime's
     registry; `bind … ssl crt …` uses the runtime's TLS contexts.
     """
-    from ..logs import LogFormat, format_httplog, httplog_values
+    from ..logs import CLF_HTTPLOG_FORMAT, LogFormat, format_httplog, httplog_values
 
     config = runtime.config
     backends = {name: be for name, be in config.backends.items() if be.mode == "http"}
     template: LogFormat | None = None
-    if frontend.log_format:
+    log_format = frontend.log_format
+    if not log_format and frontend.httplog and frontend.httplog_clf:
+        log_format = CLF_HTTPLOG_FORMAT
+    if log_format:
         try:
-            template = LogFormat(frontend.log_format)
+            template = LogFormat(log_format)
         except ValueError as exc:
             from ..runtime import RunError, config_location
 

@@ -206,3 +206,28 @@ def test_errors_of_the_http_layer_log_like_haproxy(
     got = {side: sorted(normalize(x) for x in lines) for side, lines in got.items()}
     assert got["balancekit"] == got["haproxy"]
     assert any(" 408 " in line and "cR--" in line for line in got["haproxy"])
+
+
+def test_httplog_clf_lines_match_haproxy(
+    receivers: tuple[Syslog, Syslog], named_backends: object
+) -> None:
+    """`option httplog clf`: the Common Log Format, then HAProxy's own fields."""
+    got = _log_lines_of_both(
+        receivers,
+        named_backends,
+        CAPTURES.replace("httplog", "httplog clf"),
+        ["/a?b=c", "/admin/x"],
+    )
+    normal = {
+        side: sorted(re.sub(r"\[[^]]+\]", "[DATE]", x).split(" ") for x in lines)
+        for side, lines in got.items()
+    }
+    # The port, milliseconds and timers are the run's own, and so are %ac/%fc here (a
+    # startup probe may linger; the test above checks them): mask those fields.
+    for side in normal:
+        for words in normal[side]:
+            for index in (11, 12, 16, 17, 18, 19, 20, 22, 23):  # %cp %ms %TR…%Ta %ac %fc
+                words[index] = "X"
+    assert normal["balancekit"] == normal["haproxy"]
+    assert all(line.startswith("127.0.0.1 - - [") for line in got["haproxy"])
+    assert any(' "" "" "t" "" "s1" "text"' in line for line in got["haproxy"])
