@@ -436,6 +436,9 @@ class _BackendState:
     active: int = 0
     timeout_server: float | None = None
     timeout_tunnel: float | None = None
+    # `option http-server-close` or `httpclose` (frontend or backend): one request per
+    # server connection, announced with `Connection: close`, as HAProxy does.
+    close_server: bool = False
     server_counters: dict[str, Any] = field(default_factory=dict)
 
 
@@ -585,6 +588,11 @@ class HttpProxy:
                     getattr(settings, "timeout_tunnel", None)
                     or getattr(settings, "timeout_server", None)
                     or getattr(self.frontend, "timeout_client", None)
+                ),
+                close_server=any(
+                    getattr(side, option, False)
+                    for side in (self.frontend, settings)
+                    for option in ("http_server_close", "httpclose")
                 ),
             )
 
@@ -892,6 +900,8 @@ class HttpProxy:
             host = next((v for n, v in ex.headers if n.lower() == b"host"), None)
             if host is not None:
                 headers.append((b"X-Forwarded-Host", host))
+        if state.close_server and not ex.upgrade:
+            headers.append((b"connection", b"close"))
         return headers
 
     @staticmethod
@@ -1054,7 +1064,13 @@ class HttpProxy:
             relay.counters.session_start(wall)
         relay.tunnel_timeout = state.timeout_tunnel
         ex.attach(conn, relay)
-        conn.start(relay, plan.head, head_request=relay.head_request, timeout=state.timeout_server)
+        conn.start(
+            relay,
+            plan.head,
+            head_request=relay.head_request,
+            timeout=state.timeout_server,
+            close=state.close_server and not ex.upgrade,
+        )
         return now
 
     def _end_exchange(

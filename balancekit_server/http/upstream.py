@@ -70,6 +70,7 @@ class UpstreamConnection(asyncio.Protocol):
     """One keep-alive connection to one server, serving one exchange at a time."""
 
     __slots__ = (
+        "_close_after",
         "_drain",
         "_eof_body",
         "_headers",
@@ -104,6 +105,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._reason = b""
         self._status = 0
         self._keep_alive = True
+        self._close_after = False
         self._skip_body = False
         self._eof_body = False
         self._paused_writing = False
@@ -119,11 +121,19 @@ class UpstreamConnection(asyncio.Protocol):
     # -- exchange API --------------------------------------------------------------
 
     def start(
-        self, sink: ResponseSink, head: bytes, *, head_request: bool, timeout: float | None
+        self,
+        sink: ResponseSink,
+        head: bytes,
+        *,
+        head_request: bool,
+        timeout: float | None,
+        close: bool = False,
     ) -> None:
-        """Send a request head and route the response to `sink`."""
+        """Send a request head and route the response to `sink`; `close`: the head
+        says `Connection: close`, so this connection serves no other request."""
         assert self.transport is not None
         self.sink = sink
+        self._close_after = close
         self.received = 0
         self._status = 0
         self._headers = []  # here rather than in on_message_begin: one callback less
@@ -297,6 +307,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._eof_body = not self._keep_alive and not any(
             n.lower() in (b"content-length", b"transfer-encoding") for n, _ in self._headers
         )
+        if self._close_after:
+            self._keep_alive = False
         sink.on_head(status, self._reason, self._headers, self._keep_alive)
         if self._skip_body and status != 101:
             self.sink = None
