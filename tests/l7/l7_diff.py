@@ -17,6 +17,14 @@ from balancekit_server.runtime import Runtime
 from support.haproxy import HAProxy
 
 SEEDS = Path(__file__).resolve().parent.parent / "fixtures" / "seeds"
+HTTP_DEFAULTS = """
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+"""
+"""The `defaults` section of the side-by-side tests that write their own config."""
 _BIND = re.compile(r"^(\s*bind\s+)127\.0\.0\.1:(\d+)\b", re.M)
 
 

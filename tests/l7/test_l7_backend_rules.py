@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from l7_diff import SideBySide
+from l7_diff import HTTP_DEFAULTS, SideBySide
 
 from support.backends import NamedBackends
 from support.client import http_request
@@ -16,12 +16,7 @@ pytestmark = pytest.mark.haproxy
 
 def _config(named_backends: NamedBackends) -> str:
     return f"""
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-
+{HTTP_DEFAULTS}
 frontend http_front
     bind 127.0.0.1:80
     http-request set-header X-Tier front

@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from l7_diff import SideBySide
+from l7_diff import HTTP_DEFAULTS, SideBySide
 from l7_rawserver import RawServer, header, read_head
 
 pytestmark = pytest.mark.haproxy
@@ -60,12 +60,7 @@ def test_connection_modes_match_haproxy(
     got = {}
     with RawServer(_answer_until_close) as server:
         config = f"""
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-
+{HTTP_DEFAULTS}
 frontend http_front
     bind 127.0.0.1:80
 {"    " + option if where == "frontend" else ""}

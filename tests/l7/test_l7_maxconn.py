@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from l7_diff import SideBySide
+from l7_diff import HTTP_DEFAULTS, SideBySide
 
 from support.backends import NamedBackends
 
@@ -25,12 +25,7 @@ listen tcp_front
     return f"""
 global
 {limit if where != "frontend" else ""}
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-
+{HTTP_DEFAULTS}
 frontend http_front
     bind 127.0.0.1:80
 {limit if where == "frontend" else ""}
