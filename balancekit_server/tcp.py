@@ -54,6 +54,8 @@ HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
 EARLY_LIMIT = 64 * 1024
 """Client bytes kept while the server connection is being set up."""
+LINGER = 1.0
+"""Seconds a rejected client may go on sending (dropped) before its connection closes."""
 _LINGER_RST = struct.pack("ii", 1, 0)
 _NO_REQUEST = Request()
 _log = logging.getLogger("balancekit_server.tcp")
@@ -267,6 +269,7 @@ class Session:
         "inspecting",
         "last",
         "lease",
+        "lingering",
         "listener",
         "local",
         "loop",
@@ -337,6 +340,7 @@ class Session:
         self.finished = False
         self.silent = False
         self.parked = False
+        self.lingering = False  # rejected: the FIN is sent, the client's bytes dropped
         self.inspecting: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
@@ -400,9 +404,11 @@ class Session:
         service.fe_counters.session_start(self.accept_date)
         router = service.frontend.router
         if router is not None and not router.accept_connection(self.request):
-            # `tcp-request connection reject`: closed before anything else, never logged.
+            # `tcp-request connection reject`: closed before anything else, never logged,
+            # and with a reset, as HAProxy closes it.
             service.fe_counters.dreq += 1
             self.term = "PR"
+            _reset(self.client)
             self.close_now(log=False)
             return
         fe = service.frontend
@@ -452,6 +458,8 @@ class Session:
 
     def early_data(self, data: bytes) -> None:
         """Client bytes before the server is connected (or before the PROXY header ends)."""
+        if self.lingering:
+            return  # rejected: read and dropped until the client's FIN
         if self.proxy_buf is not None:
             self.proxy_buf += data
             try:
@@ -534,6 +542,18 @@ class Session:
         self.request = replace(self.request, ssl=True, sni=sni_of(tls.get_extra_info("ssl_object")))
         self._inspect_or_route()
 
+    def _linger_close(self) -> None:
+        """End a rejected session as HAProxy does: a FIN now, then what the client
+        still sends is read and dropped until its own FIN (or `LINGER` seconds), so
+        bytes it sent before seeing ours do not turn the close into a reset."""
+        client = self.client
+        if client is None or client.is_closing() or not client.can_write_eof():
+            self.close_now(log=True)
+            return
+        self.lingering = True
+        client.write_eof()
+        self._timer_at(self.clock() + LINGER)
+
     def internal_error(self, what: str) -> None:
         """A bug in routing or setup must not leave the client hanging: log it, close."""
         _log.exception("%s: internal error while %s", self.service.frontend.name, what)
@@ -556,7 +576,7 @@ class Session:
             if action in ("reject", "deny", "silent-drop"):
                 self.service.fe_counters.dreq += 1
                 self.term = "PR"
-                self.close_now(log=True)
+                self._linger_close()
                 return
             backend_name = getattr(decision, "backend", None)
             if backend_name is not None and not isinstance(backend_name, str):
@@ -990,6 +1010,9 @@ class Session:
     def wake(self) -> None:
         """A wake-up is due (`Wakeups`): expire what has expired, else ask again."""
         if self.finished:
+            return
+        if self.lingering:
+            self.close_now(log=True)
             return
         now = self.clock()
         connect_due = 0.0

@@ -677,8 +677,47 @@ backend guarded
     tcp-request content reject if {condition}
     server shop {shop.address}
 """
-    # No bytes sent: a rejected client that sent some gets a reset from us, not a
-    # FIN (HAProxy reads them before it closes); see docs/tcp.md.
-    theirs, ours = _answers_of_both(lt1, rules, b"")
+    theirs, ours = _answers_of_both(lt1, rules, b"hello\r\n")
     assert theirs == (b"shop" if answered else b"")
     assert ours == theirs
+
+
+def _closes_of_both(lt: LoopThread, rules: str, tries: int = 10) -> dict[str, set[str]]:
+    """How each proxy closes clients that sent a line (`fin` or `reset`), `tries` times."""
+
+    def run(port: int) -> str:
+        try:
+            with socket_mod.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(b"hello\r\n")
+                return "fin" if recv_all(sock) == b"" else "data"
+        except ConnectionResetError:
+            return "reset"
+
+    with HAProxy(HAPROXY_HEAD + "\nfrontend fe\n    bind {listen:fe}\n" + rules) as haproxy:
+        theirs = {run(haproxy.port("fe")) for _ in range(tries)}
+    runtime = Runtime(
+        load_text(HAPROXY_HEAD + "\nfrontend fe\n    bind 127.0.0.1:0\n" + rules).config, quiet=True
+    )
+    lt.run(runtime.start())
+    try:
+        ours = {run(runtime.addresses["fe"][0][1]) for _ in range(tries)}
+    finally:
+        lt.call(runtime.hard_stop)
+    return {"haproxy": theirs, "balancekit": ours}
+
+
+@pytest.mark.parametrize(("kind", "close"), [("connection", "reset"), ("content", "fin")])
+def test_rejected_clients_are_closed_like_haproxy(lt1: LoopThread, kind: str, close: str) -> None:
+    """`tcp-request connection reject` resets; `content reject` has read what the
+    client sent and closes with a FIN, even when the bytes come after the verdict."""
+    shop = Backend(lt1, named("shop"))
+    rules = f"""
+    tcp-request {kind} reject if {{ src 127.0.0.1 }}
+    default_backend b
+
+backend b
+    server shop {shop.address}
+"""
+    got = _closes_of_both(lt1, rules)
+    assert got["haproxy"] == {close}
+    assert got["balancekit"] == got["haproxy"]
