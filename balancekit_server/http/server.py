@@ -290,6 +290,9 @@ class HttpServerProtocol(asyncio.Protocol):
         self.proxy_timeout_client: float | None = getattr(fe, "timeout_client", None)
         self._close_after = bool(getattr(fe, "httpclose", False))
         self._rejected = False
+        self._logged_local = False  # a `<BADREQ>` line was written for this connection
+        self._t_accept = 0.0
+        self._date_accept = 0.0
         self.parked = False  # waiting for a slot under global or frontend `maxconn`
         self.counted = False  # admitted: counts in actconn, feconn and the counters
 
@@ -331,10 +334,17 @@ class HttpServerProtocol(asyncio.Protocol):
         """Admitted (within global and frontend `maxconn`): count it and wait for
         its first request."""
         self.counted = True
+        self._t_accept = self.loop.time()
+        self._date_accept = time.time()
         fe = self.proxy.fe_counters
         if fe is not None:
             fe.session_start()
         self._arm(self._t_request)
+
+    def eof_received(self) -> None:
+        if self._requests == 0 and not self._started and self.counted:
+            # Gone before sending anything: HAProxy logs `<BADREQ>` 400 `CR`.
+            self._log_local(400, "CR")
 
     def frontend_has_room(self) -> bool:
         return self.service is None or self.service.has_room()
@@ -604,10 +614,14 @@ class HttpServerProtocol(asyncio.Protocol):
 
     def _log_local(self, status: int, termination: str) -> None:
         log = self.proxy.log
-        if log is None:
+        if log is None or self._logged_local:
             return
+        if not self._started and getattr(self.proxy.frontend, "dontlognull", False):
+            return  # `option dontlognull`: a connection that sent nothing is not logged
+        self._logged_local = True
         now = self.loop.time()
-        start = self._t_first if self._started else now
+        # Before any byte of a request, HAProxy's timers run from the accept.
+        start = self._t_first if self._started else self._t_accept
         # As HAProxy logs an error its HTTP/1 layer answered: no bytes counted, and the
         # connection still counted in %ac/%fc.
         counts = self.proxy.connection_counts
@@ -616,7 +630,7 @@ class HttpServerProtocol(asyncio.Protocol):
             HttpLogEntry(
                 client_ip=self._src,
                 client_port=self._src_port,
-                request_date=self._date_first if self._started else time.time(),
+                request_date=self._date_first if self._started else self._date_accept,
                 frontend=self.proxy.name,
                 backend=self.proxy.name,
                 server=None,

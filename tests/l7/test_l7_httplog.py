@@ -50,14 +50,18 @@ def _log_lines_of_both(
     receivers: tuple[Syslog, Syslog],
     named_backends: object,
     logging: str,
-    requests: list[str | bytes],
+    requests: list[str | bytes | None],
     idle_clients: int = 0,
     in_flight: str | None = None,
+    lines: int | None = None,
 ) -> dict[str, list[str]]:
     """The log lines HAProxy and balancekit send for `requests` through the same
     frontend (with a deny rule for /admin), `logging` being its log option lines,
     while `idle_clients` other connections stay open to each proxy and (if given)
-    the slow request `in_flight` runs from before the first to after the last."""
+    the slow request `in_flight` runs from before the first to after the last.
+    A request given as bytes is sent raw (b"": nothing, wait for the proxy to
+    close); None connects and closes at once.  `lines`: how many lines to expect
+    (one per request by default)."""
     ha_log, kit_log = receivers
     servers = named_backends.server_lines()  # type: ignore[attr-defined]
     config = f"""
@@ -98,7 +102,9 @@ backend app
                     slow.start()
                     time.sleep(0.2)
                 for path in requests:
-                    if isinstance(path, bytes):  # raw bytes: a malformed or partial head
+                    if path is None:
+                        socket.create_connection(("127.0.0.1", port), timeout=10).close()
+                    elif isinstance(path, bytes):  # raw bytes: a malformed or partial head
                         with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
                             raw.sendall(path)
                             while raw.recv(65536):
@@ -107,7 +113,7 @@ backend app
                         http_request(port, path, headers={"User-Agent": "t"})
                 if slow is not None:
                     slow.join()
-        count = len(requests) + (in_flight is not None)
+        count = len(requests) + (in_flight is not None) if lines is None else lines
         return {
             "haproxy": [x.strip() for x in ha_log.lines(count)],
             "balancekit": [x.strip() for x in kit_log.lines(count)],
@@ -231,3 +237,28 @@ def test_httplog_clf_lines_match_haproxy(
     assert normal["balancekit"] == normal["haproxy"]
     assert all(line.startswith("127.0.0.1 - - [") for line in got["haproxy"])
     assert any(' "" "" "t" "" "s1" "text"' in line for line in got["haproxy"])
+
+
+@pytest.mark.parametrize("dontlognull", [False, True])
+def test_clients_that_send_nothing_log_like_haproxy(
+    receivers: tuple[Syslog, Syslog], named_backends: object, dontlognull: bool
+) -> None:
+    """A client gone before sending a byte logs `400 CR`, one silent until `timeout
+    http-request` logs `408 cR` timed from the accept; `option dontlognull` logs
+    neither (the request after them is then the first line)."""
+    logging = "    option httplog\n    timeout http-request 1s"
+    if dontlognull:
+        logging += "\n    option dontlognull"
+    raw = _log_lines_of_both(
+        receivers, named_backends, logging, [None, b"", "/"], lines=1 if dontlognull else 3
+    )
+    got = {side: sorted(normalize(x) for x in lines) for side, lines in raw.items()}
+    assert got["balancekit"] == got["haproxy"]
+    if dontlognull:
+        assert got["haproxy"][0].endswith('"GET / HTTP/1.1"')
+        return
+    assert any(" 400 0 - - CR-- " in line for line in got["haproxy"])
+    for lines in raw.values():  # the 408's %Ta counts from the accept: about 1 s
+        (timed_out,) = [line for line in lines if " 408 " in line]
+        ta = int(re.search(r" -1/-1/-1/-1/(\d+) ", timed_out).group(1))  # type: ignore[union-attr]
+        assert 900 <= ta < 5000, timed_out
