@@ -694,6 +694,12 @@ def _h_tcp_request(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 def _h_inspect_delay(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.tcp_inspect_delay = parse_time(_one(stmt))
+    if p.kind == "backend":
+        b.warn(
+            f"'tcp-request inspect-delay' has no effect in backend '{p.name}': its content "
+            "rules see what the frontend's inspect-delay waited for",
+            stmt,
+        )
 
 
 def _h_errorfile(b: _Builder, p: _Proxy, stmt: Statement) -> None:

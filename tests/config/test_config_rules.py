@@ -76,6 +76,15 @@ def test_the_frontend_router_runs_the_chosen_backends_rules() -> None:
     assert router.route(Request(path="/api/users")).backend == "api"
 
 
+def test_inspect_delay_in_a_backend_is_warned_about() -> None:
+    text = HTTP.replace("backend api\n", "backend api\n    tcp-request inspect-delay 2s\n")
+    warnings = [str(w) for w in load_text(text, env={}).warnings]
+    assert any(
+        w.endswith("'tcp-request inspect-delay' has no effect in backend 'api': its content "
+                   "rules see what the frontend's inspect-delay waited for") for w in warnings
+    ), warnings  # fmt: skip
+
+
 def test_http_rules_in_a_tcp_backend_are_ignored_with_a_warning() -> None:
     text = """
 defaults
