@@ -192,7 +192,6 @@ listen relay
         HAProxy(config.replace("127.0.0.1:0", "{listen:relay}")) as haproxy,
         ServerProcess(config) as ours,
     ):
-        haproxy.start()
         sessions = []
         for port in (haproxy.port("relay"), ours.port("relay")):
             live = _connect(port)

@@ -90,7 +90,6 @@ def test_tls_defaults_match_haproxy(
 ) -> None:
     text = f"global\n    {global_lines}\n" + CONFIG.format(crt=crt, backend=echo_backend.address)
     with HAProxy(text.replace("127.0.0.1:0", "{listen:tls}")) as haproxy:
-        haproxy.start()
         theirs = _handshake(haproxy.port("tls"), ca, client)
     runtime = Runtime(load_text(text).config, quiet=True)
     lt1.run(runtime.start())
