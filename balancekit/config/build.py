@@ -397,6 +397,28 @@ class _Builder:
         )
         return f"random({draws})"
 
+    def _binds(self, p: _Proxy, mode: str) -> tuple[Bind, ...]:
+        """The proxy's binds; in mode http, ALPN offers only the HTTP/1 versions we
+        speak (a client that picked `h2` would get no answer)."""
+        if mode != "http":
+            return tuple(p.binds)
+        out = []
+        for bind in p.binds:
+            spoken = tuple(proto for proto in bind.alpn if proto in ("http/1.1", "http/1.0"))
+            if spoken != bind.alpn:
+                dropped = ",".join(proto for proto in bind.alpn if proto not in spoken)
+                self.warnings.append(
+                    ConfigWarning(
+                        f"bind: alpn '{dropped}' not offered: balancekit-server speaks "
+                        "HTTP/1.1 only (clients fall back to it)",
+                        bind.file,
+                        bind.line,
+                    )
+                )
+                bind = replace(bind, alpn=spoken)
+            out.append(bind)
+        return tuple(out)
+
     def _backend_rules(self, p: _Proxy) -> BackendRules:
         http_rules = [*p.http_rules, *p.redirects]
         if p.settings.mode != "http" and http_rules:
@@ -451,7 +473,7 @@ class _Builder:
         return Frontend(
             name=p.name,
             mode=s.mode,  # type: ignore[arg-type]
-            binds=tuple(p.binds),
+            binds=self._binds(p, s.mode),
             router=router,
             maxconn=s.maxconn,
             timeout_client=t.get("client"),

@@ -195,7 +195,11 @@ BIND_KEYWORDS: dict[str, str] = {
     "crt": "Certificate+key PEM file, repeatable (relative to `crt-base`).",
     "accept-proxy": "Expect a PROXY protocol v1/v2 header from the client.",
     "name": "Name of this listener (logs, stats).",
-    "alpn": "Comma-separated ALPN protocols offered with `ssl`.",
+    "alpn": (
+        "Comma-separated ALPN protocols offered with `ssl`. In mode http only `http/1.1` "
+        "and `http/1.0` are offered (`h2` is dropped with a warning: balancekit-server "
+        "speaks HTTP/1.1)."
+    ),
     "v4v6": "Accept IPv4 too on an IPv6 wildcard address.",
     "v6only": "Accept IPv6 only on an IPv6 address.",
 }

@@ -30,12 +30,22 @@ def site_pem(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def https_request(
-    ca: trustme.CA, port: int, path: str, *, sni: str = "localhost", method: str = "GET"
+    ca: trustme.CA,
+    port: int,
+    path: str,
+    *,
+    sni: str = "localhost",
+    method: str = "GET",
+    alpn: list[str] | None = None,
 ) -> Response:
     context = ssl.create_default_context()
     ca.configure_trust(context)
+    if alpn:
+        context.set_alpn_protocols(alpn)
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)
     with context.wrap_socket(raw, server_hostname=sni) as sock:
+        if alpn:
+            assert sock.selected_alpn_protocol() == "http/1.1"
         head = f"{method} {path} HTTP/1.1\r\nHost: {sni}\r\nConnection: close\r\n\r\n"
         sock.sendall(head.encode())
         data = b""
@@ -102,3 +112,17 @@ def test_redirect_scheme_https_unless_ssl(ep3: SideBySide, ca: trustme.CA) -> No
     assert kit.header("Location") == "https://fitguru.test/secure/x?y=1"
     tls = {name: https_request(ca, port, "/secure/x") for name, port in ep3.ports_of("443").items()}
     assert tls["balancekit"].status == tls["haproxy"].status  # no redirect loop over TLS
+
+
+def test_alpn_h2_is_not_offered_so_clients_speak_http11(site_pem: Path, ca: trustme.CA) -> None:
+    """`alpn h2,http/1.1` (a common bind line): we speak HTTP/1.1 only, so only that is
+    offered (with a warning at load); a client that prefers h2 still gets its answer."""
+    text = ep3_with_tls(site_pem).replace(
+        f"ssl crt {site_pem}", f"ssl crt {site_pem} alpn h2,http/1.1"
+    )
+    with SideBySide(text, EP3_APPS) as sides:
+        assert any("alpn 'h2' not offered" in str(w) for w in sides.kit.result.warnings)
+        answer = https_request(
+            ca, sides.ports_of("443")["balancekit"], "/", alpn=["h2", "http/1.1"]
+        )
+    assert answer.status == 200
