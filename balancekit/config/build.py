@@ -463,7 +463,8 @@ class _Builder:
         except ConfigError as error:
             self.errors.append(error)
             return None
-        if not p.binds:
+        if not any(stmt.keyword == "bind" for stmt in p.section.statements):
+            # (a bind line with an error has its own message)
             self.warn(f"{p.kind} '{p.name}' has no 'bind' line and will not listen", p.section)
         t = s.timeouts
         options = dict(s.options)

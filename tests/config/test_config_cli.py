@@ -68,6 +68,19 @@ def test_ignored_global_keywords_are_warned_about() -> None:
     assert f"[WARNING] {path}:19: 'ssl-default-bind-ciphers' has no effect" in stderr
 
 
+def test_a_bad_bind_line_is_one_error_not_also_a_missing_bind(tmp_path: Path) -> None:
+    path = tmp_path / "bind.cfg"
+    path.write_text(
+        "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n"
+        "    timeout server 1s\nlisten l\n    bind 127.0.0.1:0 curves X\n"
+        "    server a 127.0.0.1:1\n"
+    )
+    result = cli("-c", "-f", str(path))
+    assert result.returncode != 0
+    assert f"{path}:7: bind: unknown option 'curves'" in result.stderr
+    assert "has no 'bind' line" not in result.stderr
+
+
 def test_tcp_tuning_options_are_warned_about_not_rejected(tmp_path: Path) -> None:
     path = tmp_path / "splice.cfg"
     path.write_text(
