@@ -46,6 +46,7 @@ HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 WRK = shutil.which("wrk") or "wrk"
 CURL = shutil.which("curl") or "curl"
+PERF = shutil.which("perf") or "perf"
 
 NGINX_CONF = """
 worker_processes 1;
@@ -160,10 +161,35 @@ def paired_ratio(base: list[float], other: list[float]) -> float:
     return statistics.median(o / b for b, o in zip(base, other, strict=True) if b)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process: per-request CPU survives a loaded machine."""
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU time of a process: per-request CPU survives a loaded
+    machine, and the split shows how much of it is the kernel's."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+@contextlib.contextmanager
+def counting_wakeups(pid: int, counts: list[float]) -> Iterator[None]:
+    """Count the tasks `pid` wakes (`perf stat -e sched:sched_waking`) while the
+    block runs, appended to `counts`. On loopback a write wakes its reader from
+    the writer's own time, so this is where two proxies' kernel time can differ
+    with the same syscalls."""
+    out = Path(tempfile.mkstemp(prefix="bk-bench-perf-")[1])
+    perf = subprocess.Popen(
+        [PERF, "stat", "-x,", "-e", "sched:sched_waking", "-p", str(pid), "-o", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(0.2)  # attached before the load starts
+    try:
+        yield
+    finally:
+        perf.send_signal(signal.SIGINT)
+        perf.wait(10)
+        for line in out.read_text().splitlines():
+            if "sched_waking" in line and line.split(",")[0].isdigit():
+                counts.append(float(line.split(",")[0]))
+        out.unlink()
 
 
 def peak_rss_kib(pid: int) -> int:
@@ -193,10 +219,13 @@ def main() -> int:
     parser.add_argument(
         "--floor", action="store_true", help="also measure a bare uvloop relay (yardstick)"
     )
+    parser.add_argument(
+        "--wakeups", action="store_true", help="count the tasks each proxy wakes (needs perf)"
+    )
     args = parser.parse_args()
     if args.smoke:
         args.duration, args.rounds, args.bulk_mib = 1.0, 1, 64
-    for tool in (HAPROXY, NGINX, WRK, CURL):
+    for tool in (HAPROXY, NGINX, WRK, CURL, *([PERF] if args.wakeups else [])):
         if not shutil.which(tool) and not Path(tool).exists():
             print(f"missing tool: {tool}", file=sys.stderr)
             return 1
@@ -229,22 +258,39 @@ def main() -> int:
         results: dict[str, dict[str, list[float]]] = {
             test: {name: [] for name in targets} for test in ("keepalive", "close", "bulk")
         }
-        cpu_us: dict[str, dict[str, list[float]]] = {
+        # Per request: CPU (user, system) in microseconds, and tasks woken.
+        cpu_us: dict[str, dict[str, list[tuple[float, float]]]] = {
+            test: {name: [] for name in targets} for test in ("keepalive", "close")
+        }
+        woken: dict[str, dict[str, list[float]]] = {
             test: {name: [] for name in targets} for test in ("keepalive", "close")
         }
         for round_no in range(1, args.rounds + 1):
             for test in ("keepalive", "close", "bulk"):
                 for name, (port, proc) in targets.items():
-                    cpu_before = cpu_seconds(proc.pid)
                     if test == "bulk":
                         value = bulk(port, args.bulk_mib * 1024 * 1024)
                         note = ""
                     else:
-                        value = wrk(port, args.duration, close=test == "close")
-                        spent = cpu_seconds(proc.pid) - cpu_before
-                        per = spent * 1e6 / max(1.0, value * max(1, int(args.duration)))
-                        cpu_us[test][name].append(per)
-                        note = f"  ({per:.0f} us CPU per request)"
+                        user_before, sys_before = cpu_seconds(proc.pid)
+                        wakes: list[float] = []
+                        with (
+                            counting_wakeups(proc.pid, wakes)
+                            if args.wakeups
+                            else contextlib.nullcontext()
+                        ):
+                            value = wrk(port, args.duration, close=test == "close")
+                        user_after, sys_after = cpu_seconds(proc.pid)
+                        requests = max(1.0, value * max(1, int(args.duration)))
+                        user = (user_after - user_before) * 1e6 / requests
+                        system = (sys_after - sys_before) * 1e6 / requests
+                        cpu_us[test][name].append((user, system))
+                        note = f"  ({user + system:.0f} us CPU per request: {user:.0f} user"
+                        note += f" + {system:.0f} system"
+                        if wakes:
+                            woken[test][name].append(wakes[0] / requests)
+                            note += f"; {wakes[0] / requests:.2f} wakeups"
+                        note += ")"
                     results[test][name].append(value)
                     print(f"  round {round_no} {test:9s} {name:10s} {value:14,.0f}{note}")
         print()
@@ -264,8 +310,19 @@ def main() -> int:
                 f"{yardstick}"
             )
         for test, by_name in cpu_us.items():
-            cpu = ", ".join(f"{name} {statistics.median(v):.0f} us" for name, v in by_name.items())
+            cpu = ", ".join(
+                f"{name} {statistics.median(u + s for u, s in v):.0f} us "
+                f"({statistics.median(u for u, _ in v):.0f} user"
+                f" + {statistics.median(s for _, s in v):.0f} system)"
+                for name, v in by_name.items()
+            )
             print(f"{test:9s} CPU per request: {cpu}")
+        for test, by_name in woken.items():
+            if any(by_name.values()):
+                counts = ", ".join(
+                    f"{name} {statistics.median(v):.2f}" for name, v in by_name.items() if v
+                )
+                print(f"{test:9s} tasks woken per request: {counts}")
         for name, (_, proc) in targets.items():
             print(f"peak RSS {name}: {peak_rss_kib(proc.pid) / 1024:.1f} MiB")
     finally:
