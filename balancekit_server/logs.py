@@ -21,6 +21,7 @@ from typing import Any
 
 from balancekit import Request
 from balancekit.acl.fetches import FetchError, SampleExpr, format_sample, parse_sample_expr
+from balancekit.acl.logformat import LogFormatError, tokenize
 from balancekit.config import FACILITIES, LEVELS, LogTarget
 
 __all__ = [
@@ -562,46 +563,19 @@ class LogFormat:
         self.samples: dict[str, SampleExpr] = {}
         names: set[str] = set()
         default_quote = False
-        i, n = 0, len(template)
-        literal: list[str] = []
-
-        def flush() -> None:
-            if literal:
-                self.parts.append(("lit", "".join(literal), False))
-                literal.clear()
-
-        while i < n:
-            ch = template[i]
-            if ch == " ":
-                flush()
-                while i < n and template[i] == " ":
-                    i += 1
-                self.parts.append(("sep", " ", False))
+        try:
+            tokens = list(tokenize(template, spaces=True))
+        except LogFormatError as exc:
+            raise ValueError(f"log-format: {exc}") from None
+        for kind, text, options in tokens:
+            if kind in ("lit", "sep"):
+                self.parts.append((kind, text, False))
                 continue
-            if ch != "%":
-                literal.append(ch)
-                i += 1
-                continue
-            if template.startswith("%%", i):
-                literal.append("%")
-                i += 2
-                continue
-            i += 1
-            flags = ""
-            if i < n and template[i] == "{":
-                end = template.find("}", i)
-                if end < 0:
-                    raise ValueError(f"log-format: missing '}}' in '{template}'")
-                flags, i = template[i + 1 : end], end + 1
             quote = default_quote
-            for flag in flags.split(","):
+            for flag in options.split(","):
                 if flag in ("+Q", "-Q"):
                     quote = flag == "+Q"
-            if i < n and template[i] == "[":
-                end = template.find("]", i)
-                if end < 0:
-                    raise ValueError(f"log-format: missing ']' after '%[' in '{template}'")
-                text = template[i + 1 : end]
+            if kind == "sample":
                 try:
                     self.samples[text] = expr = parse_sample_expr(text)
                 except FetchError as exc:
@@ -616,23 +590,15 @@ class LogFormat:
                         f"log-format: sample fetch <{text}> may not be reliably used here "
                         f"because it needs '{needs}' which is not available here"
                     )
-                flush()
                 self.parts.append(("sample", text, quote))
-                i = end + 1
                 continue
-            start = i
-            while i < n and template[i].isalpha():
-                i += 1
-            name = template[start:i]
-            if name not in LOG_VARIABLES:
-                raise ValueError(f"log-format: unknown variable '%{name}'")
-            flush()
-            if name == "o":
+            if text not in LOG_VARIABLES:
+                raise ValueError(f"log-format: unknown variable '%{text}'")
+            if text == "o":
                 default_quote = quote
                 continue
-            names.add(name)
-            self.parts.append(("var", name, quote and name in _QUOTABLE))
-        flush()
+            names.add(text)
+            self.parts.append(("var", text, quote and text in _QUOTABLE))
         self.variables = frozenset(names)
 
     def __repr__(self) -> str:

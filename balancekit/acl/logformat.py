@@ -10,13 +10,13 @@ a running HAProxy 2.6).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..request import Request
 from .fetches import FetchError, format_sample, parse_sample_expr
 
-__all__ = ["LogFormat", "LogFormatError", "parse_log_format"]
+__all__ = ["LogFormat", "LogFormatError", "Token", "parse_log_format", "tokenize"]
 
 Piece = str | Callable[[Request], str]
 
@@ -79,13 +79,31 @@ def _quoted(alias: Callable[[Request], str]) -> Callable[[Request], str]:
     return render
 
 
-def parse_log_format(text: str) -> LogFormat:
-    """Compile a log-format string (the subset balancekit can evaluate from a request)."""
-    pieces: list[Piece] = []
+Token = tuple[str, str, str]
+"""(kind, text, options): ("lit", text, ""), ("sep", " ", ""), ("sample", expression,
+options) or ("var", name, options); options are what `%{…}` held."""
+
+
+def tokenize(text: str, *, spaces: bool = False) -> Iterator[Token]:
+    """Split a log-format string into its pieces, as HAProxy's parser does.
+
+    `%%` is a literal `%`.  With `spaces`, each run of spaces is one "sep" token
+    (log lines, where HAProxy prints a separator only once); without, spaces are
+    literal text (rule arguments).  Raises `LogFormatError` for an unclosed
+    `%{` or `%[`.
+    """
     literal: list[str] = []
-    i = 0
-    while i < len(text):
+    i, n = 0, len(text)
+    while i < n:
         ch = text[i]
+        if spaces and ch == " ":
+            if literal:
+                yield ("lit", "".join(literal), "")
+                literal.clear()
+            while i < n and text[i] == " ":
+                i += 1
+            yield ("sep", " ", "")
+            continue
         if ch != "%":
             literal.append(ch)
             i += 1
@@ -96,34 +114,43 @@ def parse_log_format(text: str) -> LogFormat:
             continue
         i += 1
         options = ""
-        if i < len(text) and text[i] == "{":
+        if i < n and text[i] == "{":
             end = text.find("}", i)
             if end < 0:
                 raise LogFormatError(f"missing '}}' after '%{{' in '{text}'")
             options, i = text[i + 1 : end], end + 1
-        quote = "+Q" in options
         if literal:
-            pieces.append("".join(literal))
-            literal = []
-        if i < len(text) and text[i] == "[":
+            yield ("lit", "".join(literal), "")
+            literal.clear()
+        if i < n and text[i] == "[":
             end = text.find("]", i)
             if end < 0:
                 raise LogFormatError(f"missing ']' after '%[' in '{text}'")
-            pieces.append(_sample_piece(text[i + 1 : end]))
+            yield ("sample", text[i + 1 : end], options)
             i = end + 1
             continue
         start = i
-        while i < len(text) and text[i].isalpha():
+        while i < n and text[i].isalpha():
             i += 1
-        name = text[start:i]
-        alias = _ALIASES.get(name)
-        if alias is None:
-            shown = name or text[start : start + 1]
-            raise LogFormatError(
-                f"log-format variable '%{shown}' is not supported here "
-                f"(supported: %[sample], {', '.join('%' + k for k in _ALIASES)})"
-            )
-        pieces.append(_quoted(alias) if quote else alias)
+        yield ("var", text[start:i] or text[start : start + 1], options)
     if literal:
-        pieces.append("".join(literal))
+        yield ("lit", "".join(literal), "")
+
+
+def parse_log_format(text: str) -> LogFormat:
+    """Compile a log-format string (the subset balancekit can evaluate from a request)."""
+    pieces: list[Piece] = []
+    for kind, value, options in tokenize(text):
+        if kind == "lit":
+            pieces.append(value)
+        elif kind == "sample":
+            pieces.append(_sample_piece(value))
+        else:
+            alias = _ALIASES.get(value)
+            if alias is None:
+                raise LogFormatError(
+                    f"log-format variable '%{value}' is not supported here "
+                    f"(supported: %[sample], {', '.join('%' + k for k in _ALIASES)})"
+                )
+            pieces.append(_quoted(alias) if "+Q" in options else alias)
     return LogFormat(text, tuple(pieces))
