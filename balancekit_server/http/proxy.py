@@ -655,7 +655,9 @@ class HttpProxy:
             port = server.port
             if port is None:
                 raise UpstreamError(f"server '{server_name}' has no port")
-            pool = state.pools[server_name] = UpstreamPool(server.host, port)
+            pool = state.pools[server_name] = UpstreamPool(
+                server.host, port, keepalive=bool(getattr(state.settings, "srvtcpka", False))
+            )
         return pool
 
     # -- the request ------------------------------------------------------------------

@@ -27,7 +27,7 @@ from balancekit import Request
 from .errors import ErrorPage
 from .headers import RawHeaders
 from .proxy import Exchange, HttpLogEntry, HttpProxy, Relay, logged_head_size
-from .upstream import UpstreamConnection
+from .upstream import UpstreamConnection, set_keepalive
 
 __all__ = ["HttpServerProtocol"]
 
@@ -289,6 +289,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._t_keepalive = getattr(fe, "timeout_http_keep_alive", None) or self._t_request
         self.proxy_timeout_client: float | None = getattr(fe, "timeout_client", None)
         self._close_after = bool(getattr(fe, "httpclose", False))
+        self._clitcpka = bool(getattr(fe, "clitcpka", False))
         self._rejected = False
         self._logged_local = False  # a `<BADREQ>` line was written for this connection
         self._t_accept = 0.0
@@ -334,6 +335,8 @@ class HttpServerProtocol(asyncio.Protocol):
         """Admitted (within global and frontend `maxconn`): count it and wait for
         its first request."""
         self.counted = True
+        if self._clitcpka and self.transport is not None:
+            set_keepalive(self.transport)
         self._t_accept = self.loop.time()
         self._date_accept = time.time()
         fe = self.proxy.fe_counters

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections import deque
 from typing import Protocol, cast
 
@@ -221,6 +222,8 @@ class UpstreamConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses: no isinstance here.
         self.transport = cast(asyncio.Transport, transport)
+        if self.pool.keepalive:
+            set_keepalive(transport)
 
     def data_received(self, data: bytes) -> None:
         if self.tunnel is not None:
@@ -349,13 +352,21 @@ class UpstreamConnection(asyncio.Protocol):
 class UpstreamPool:
     """Idle keep-alive connections to one server address."""
 
-    __slots__ = ("_idle", "address", "host", "loop", "port", "ssl", "total")
+    __slots__ = ("_idle", "address", "host", "keepalive", "loop", "port", "ssl", "total")
 
-    def __init__(self, host: str, port: int, *, loop: asyncio.AbstractEventLoop | None = None):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        keepalive: bool = False,
+    ):
         self.host = host
         self.port = port
         self.address = f"{host}:{port}"
         self.loop = loop or asyncio.get_running_loop()
+        self.keepalive = keepalive  # `option srvtcpka`: SO_KEEPALIVE on each connection
         self._idle: deque[UpstreamConnection] = deque()
         self.total = 0  # connections opened, for tests and stats
 
@@ -400,3 +411,11 @@ class UpstreamPool:
     def close(self) -> None:
         while self._idle:
             self._idle.pop().close()
+
+
+def set_keepalive(transport: asyncio.BaseTransport) -> None:
+    """SO_KEEPALIVE on a transport's socket (`option clitcpka`/`srvtcpka`/`tcpka`)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)

@@ -9,6 +9,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from l7_diff import BalancekitRun
 from l7_rawserver import RawServer, read_head
 
@@ -71,4 +72,39 @@ def test_soft_stop_finishes_live_requests() -> None:
             assert kit.runtime.registry.server("app", "s1").stot == 2
         finally:
             idle.close()
+            kit.close()
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    ("option clitcpka", (1, 0)),
+    ("option srvtcpka", (0, 1)),
+    ("option tcpka", (1, 1)),
+    ("", (0, 0)),
+])  # fmt: skip
+def test_tcp_keepalive_options_set_so_keepalive_on_each_side(
+    options: str, expected: tuple[int, int]
+) -> None:
+    """`option clitcpka`/`srvtcpka`/`tcpka` in mode http, as in mode tcp."""
+    with RawServer(slow_ok) as raw:
+        text = config(raw.address).replace("defaults\n", f"defaults\n    {options}\n")
+        kit = BalancekitRun(text)
+        try:
+            with socket.create_connection(("127.0.0.1", kit.port("web")), timeout=5) as sock:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert sock.recv(65536).endswith(b"ok")
+
+                async def flags() -> tuple[int, int]:
+                    (service,) = [s for s in kit.runtime.services if hasattr(s, "connections")]
+                    (client,) = service.connections
+                    (pool,) = next(iter(service.proxy._backends.values())).pools.values()
+                    (upstream,) = pool._idle
+                    return tuple(  # type: ignore[return-value]
+                        t.get_extra_info("socket").getsockopt(
+                            socket.SOL_SOCKET, socket.SO_KEEPALIVE
+                        )
+                        for t in (client.transport, upstream.transport)
+                    )
+
+                assert kit.thread.call(flags()) == expected
+        finally:
             kit.close()
