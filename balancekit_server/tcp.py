@@ -35,6 +35,7 @@ from . import proxy_protocol
 from .counters import REGISTRY, Counters, Registry
 from .limits import Limits
 from .logs import LogFormat, Logger, format_date, format_tcplog
+from .sockopts import set_keepalive, set_option
 from .tls import NEED_MORE, client_hello_sni, client_hello_type, sni_of
 from .wakeups import Wakeups
 
@@ -144,13 +145,6 @@ class Listener:
     ssl: ssl.SSLContext | None = None
 
 
-def _setopt(transport: asyncio.BaseTransport, level: int, name: int, value: int | bytes) -> None:
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError, AttributeError):
-            sock.setsockopt(level, name, value)
-
-
 def _reset(transport: asyncio.BaseTransport | None) -> None:
     """Close with an RST, so a reset on one side is a reset on the other."""
     if transport is None or transport.is_closing():
@@ -158,7 +152,7 @@ def _reset(transport: asyncio.BaseTransport | None) -> None:
             with contextlib.suppress(Exception):
                 transport.abort()  # type: ignore[attr-defined]
         return
-    _setopt(transport, socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+    set_option(transport, socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
     transport.abort()  # type: ignore[attr-defined]
 
 
@@ -377,7 +371,7 @@ class Session:
             self.close_now()
             return
         if service.frontend.clitcpka:
-            _setopt(transport, socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            set_keepalive(transport)
         limits = service.limits
         if limits.admissible(self):
             self.admit()
@@ -867,7 +861,7 @@ class Session:
         self._srv_counters.session_start(self.accept_date)
         transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
         if tb.srvtcpka:
-            _setopt(transport, socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            set_keepalive(transport)
         if server.send_proxy or server.send_proxy_v2:
             req = self.request
             encode = proxy_protocol.encode_v2 if server.send_proxy_v2 else proxy_protocol.encode_v1

@@ -24,10 +24,11 @@ import httptools
 
 from balancekit import Request
 
+from ..sockopts import set_keepalive
 from .errors import ErrorPage
 from .headers import RawHeaders
 from .proxy import Exchange, HttpLogEntry, HttpProxy, Relay, logged_head_size
-from .upstream import UpstreamConnection, set_keepalive
+from .upstream import UpstreamConnection
 
 __all__ = ["HttpServerProtocol"]
 

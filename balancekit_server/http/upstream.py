@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections import deque
 from typing import Protocol, cast
 
 import httptools
 
+from ..sockopts import set_keepalive
 from .headers import RawHeaders
 
 __all__ = [
@@ -411,11 +411,3 @@ class UpstreamPool:
     def close(self) -> None:
         while self._idle:
             self._idle.pop().close()
-
-
-def set_keepalive(transport: asyncio.BaseTransport) -> None:
-    """SO_KEEPALIVE on a transport's socket (`option clitcpka`/`srvtcpka`/`tcpka`)."""
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)

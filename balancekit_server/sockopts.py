@@ -1,0 +1,26 @@
+"""Socket options on asyncio transports, for the TCP forwarder and the HTTP proxy.
+
+A transport (asyncio's or uvloop's) exposes its socket through
+`get_extra_info("socket")`; a transport without one (a test double, a closed
+one) is left alone rather than failing the connection over an option.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+
+__all__ = ["set_keepalive", "set_option"]
+
+
+def set_option(transport: asyncio.BaseTransport, level: int, name: int, value: int | bytes) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(level, name, value)
+
+
+def set_keepalive(transport: asyncio.BaseTransport) -> None:
+    """SO_KEEPALIVE (`option clitcpka`, `srvtcpka`, `tcpka`)."""
+    set_option(transport, socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
