@@ -117,11 +117,11 @@ class Router:
         redirects: Iterable[HttpRule] = (),
         backend_rules: Mapping[str, BackendRules] | None = None,
     ) -> None:
-        rules = tuple(http_rules)
-        self._http = tuple(r for r in rules if not r.standalone)
-        self._redirects = (*(r for r in rules if r.standalone), *redirects)
+        own = BackendRules(http_rules, tcp_content_rules)  # split as a backend's are
+        self._http = own.http
+        self._redirects = (*own.redirects, *redirects)
         self._tcp_connection = tuple(r for r in tcp_connection_rules if isinstance(r, TcpRule))
-        self._tcp_content = tuple(r for r in tcp_content_rules if isinstance(r, TcpRule))
+        self._tcp_content = own.tcp_content
         self._use_backends = tuple(use_backends)
         self._default = default_backend
         self._backend_rules = {name: r for name, r in (backend_rules or {}).items() if r}

@@ -63,9 +63,7 @@ _VERSIONS = {
 
 def apply_options(ctx: ssl.SSLContext, ciphers: str | None, options: Iterable[str]) -> None:
     """`ssl-default-bind-ciphers` and `ssl-default-bind-options`, as HAProxy applies
-    them to every `bind … ssl` (its default minimum is TLSv1.2 too).
-
-    """
+    them to every `bind … ssl` (its default minimum is TLSv1.2 too)."""
     if ciphers is not None:
         try:
             ctx.set_ciphers(ciphers)
