@@ -149,6 +149,9 @@ class Backend:
             self._members, self.balance, self.hash_type, self.options
         )
         self.algorithm.rng = self.rng
+        #: False when the algorithm never reads the request (round robin, leastconn,
+        #: first, random…): a front end may then skip building one for `acquire`.
+        self.needs_request: bool = self.algorithm.reads_request
         for member in self._members:
             member.eweight = self._eweight(member)
         self.algorithm.rebuild()

@@ -181,6 +181,13 @@ class Router:
         building a request view for connections nothing would inspect."""
         return bool(self._tcp_connection)
 
+    @property
+    def fixed_tcp(self) -> Decision | None:
+        """The decision `route_tcp` gives every connection when no content rule,
+        `use_backend` or backend rule reads it (None when one does), so an L4 front
+        end can route without building a request view."""
+        return self._fixed_tcp
+
     def accept_connection(self, request: Request) -> bool:
         """`tcp-request connection` (and `session`) rules: first match decides; default accept."""
         for rule in self._tcp_connection:

@@ -70,6 +70,12 @@ class TcpRouter(Protocol):
     connection; `route_tcp` runs `tcp-request content` rules and `use_backend`,
     returning a decision with `.action` ("accept"/"reject"…) and `.backend`
     (a backend name, or None for the default).
+
+    A router may also say that it does not read connections, as
+    `balancekit.routing.Router` does: `filters_connections` False (no
+    `tcp-request connection` rule) and `fixed_tcp` (the one decision every
+    connection gets, or None).  The forwarder reads both once, and then neither
+    calls the router nor builds a `Request` for connections nothing inspects.
     """
 
     def accept_connection(self, request: Request) -> bool: ...
@@ -246,6 +252,7 @@ class Session:
         "_grant",
         "_queue_key",
         "_queue_start",
+        "_request",
         "_srv_counters",
         "_sside",
         "_task",
@@ -271,7 +278,6 @@ class Session:
         "proxy_buf",
         "queue_pos",
         "redispatched",
-        "request",
         "retries",
         "server",
         "server_closed",
@@ -311,7 +317,7 @@ class Session:
         self._connecting: tuple[Any, asyncio.Future[Any]] | None = None
         self._connect_due = 0.0
         self.proxy_buf: bytearray | None = bytearray() if listener.accept_proxy else None
-        self.request = _NO_REQUEST
+        self._request: Request | None = _NO_REQUEST  # None: not built yet (see `request`)
         self.backend: TcpBackend | None = None
         # Looked up once per session: `_finish` counts into them again.
         self._be_counters: Counters | None = None
@@ -346,25 +352,44 @@ class Session:
             f"{be}/{srv} {state} in={self.bytes_in} out={self.bytes_out}>"
         )
 
+    @property
+    def request(self) -> Request:
+        """The connection as rules, hashing algorithms and logs see it, built on first
+        read: with no rule, a balance algorithm that reads no request and no log
+        line, a connection never needs one."""
+        request = self._request
+        if request is None:
+            request = self._request = self._connection_request()
+        return request
+
+    @request.setter
+    def request(self, request: Request) -> None:
+        self._request = request
+
+    def _connection_request(self) -> Request:
+        transport = self.client
+        assert transport is not None
+        # The transport keeps both addresses after it closes (uvloop and asyncio alike).
+        src, src_port = _address(transport.get_extra_info("peername"))
+        # A listener bound to one address knows the local end: no getsockname() needed.
+        dst, dst_port = self.local or _address(transport.get_extra_info("sockname"))
+        tls = self.listener.ssl is not None
+        return Request(
+            src=src,
+            src_port=src_port,
+            dst=dst,
+            dst_port=dst_port,
+            ssl=tls,
+            sni=sni_of(transport.get_extra_info("ssl_object")) if tls else "",
+        )
+
     # -- admission ---------------------------------------------------------------------
 
     def accepted(self, transport: asyncio.Transport) -> None:
         self.client = transport
         transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
-        src, src_port = _address(transport.get_extra_info("peername"))
-        # A listener bound to one address knows the local end: no getsockname() needed.
-        dst, dst_port = self.local or _address(transport.get_extra_info("sockname"))
-        sni = ""
-        if self.listener.ssl is not None:
-            sni = sni_of(transport.get_extra_info("ssl_object"))
-        self.request = Request(
-            src=src,
-            src_port=src_port,
-            dst=dst,
-            dst_port=dst_port,
-            ssl=self.listener.ssl is not None,
-            sni=sni,
-        )
+        # A TLS connection's SNI is read now, while the handshake's state is at hand.
+        self._request = self._connection_request() if self.listener.ssl is not None else None
         service = self.service
         service.sessions.add(self)
         if not service.accepting:
@@ -396,7 +421,7 @@ class Session:
         service.feconn += 1
         self.counted = True
         service.fe_counters.session_start(self.accept_date)
-        router = service.frontend.router
+        router = service.connection_router
         if router is not None and not router.accept_connection(self.request):
             # `tcp-request connection reject`: closed before anything else, never logged,
             # and with a reset, as HAProxy closes it.
@@ -562,30 +587,31 @@ class Session:
             self.internal_error("routing")
 
     def _route(self) -> None:
-        fe = self.service.frontend
-        backend_name: str | None = None
-        if fe.router is not None:
-            decision = fe.router.route_tcp(self.request)
-            action = getattr(decision, "action", "accept")
-            if action in ("reject", "deny", "silent-drop"):
-                self.service.fe_counters.dreq += 1
+        service = self.service
+        router = service.content_router
+        if router is None:
+            backend = service.fixed_backend
+        else:
+            decision = router.route_tcp(self.request)
+            if _rejects(decision):
+                service.fe_counters.dreq += 1
                 self.term = "PR"
                 self._linger_close()
                 return
-            backend_name = getattr(decision, "backend", None)
-            if backend_name is not None and not isinstance(backend_name, str):
-                backend_name = getattr(backend_name, "name", None)
-        backend = fe.backend_for(backend_name)
+            backend = service.frontend.backend_for(_backend_name(decision))
         if backend is None:
             # No backend: HAProxy closes and logs the session as `<NOSRV>`.
             self.term = "SC"
             self.close_now(log=True)
             return
         self.backend = backend
-        self._be_counters = self.service.be_counters(backend.backend.name)
+        pool = backend.backend
+        self._be_counters = service.be_counters(pool.name)
         self._be_counters.session_start(self.accept_date)
         try:
-            lease = backend.backend.acquire(self.request, on_granted=self._granted)
+            lease = pool.acquire(
+                self.request if pool.needs_request else None, on_granted=self._granted
+            )
         except NoServerAvailable:
             self.term = "SC"
             self.close_now(log=True)
@@ -724,7 +750,11 @@ class Session:
             while True:
                 if error is None:
                     if self.lease is None:
-                        self.lease = be.acquire(self.request, avoid=avoid, on_granted=self._granted)
+                        self.lease = be.acquire(
+                            self.request if be.needs_request else None,
+                            avoid=avoid,
+                            on_granted=self._granted,
+                        )
                     lease = self.lease
                     if not lease.granted:
                         await self._wait_queue(lease, tb)
@@ -1162,6 +1192,18 @@ class Session:
         }  # fmt: skip
 
 
+def _rejects(decision: Any) -> bool:
+    return getattr(decision, "action", "accept") in ("reject", "deny", "silent-drop")
+
+
+def _backend_name(decision: Any) -> str | None:
+    """The backend a router's decision names (None: the default backend)."""
+    name = getattr(decision, "backend", None)
+    if name is not None and not isinstance(name, str):
+        name = getattr(name, "name", None)
+    return name
+
+
 def _address(address: Any) -> tuple[str, int]:
     """(host, port) of a socket address; a unix socket's is ("unix", 0).
 
@@ -1198,6 +1240,15 @@ class TcpService:
         self._idle: asyncio.Event | None = None
         self._addresses: dict[int, tuple[Server, str, int | None]] = {}
         self.wakeups = Wakeups(self.loop)  # every session's timeouts, on one loop timer
+        # What the router must see per connection (see TcpRouter): None where it
+        # would read nothing, and then the backend every connection goes to.
+        router = frontend.router
+        filters = router is not None and getattr(router, "filters_connections", True)
+        self.connection_router: TcpRouter | None = router if filters else None
+        fixed = getattr(router, "fixed_tcp", None) if router is not None else None
+        fixed_ok = router is None or (fixed is not None and not _rejects(fixed))
+        self.content_router: TcpRouter | None = None if fixed_ok else router
+        self.fixed_backend = frontend.backend_for(_backend_name(fixed)) if fixed_ok else None
 
     def __repr__(self) -> str:
         return (

@@ -91,7 +91,7 @@ class HashAlgorithm(Algorithm):
         self._function = hash_function(self.hashing.function)
         self._avalanche = self.hashing.avalanche
         self.cache = HashCache()
-        self._keyed = self.options.http or not self.layer7
+        self.reads_request = self.options.http or not self.layer7
 
     def __repr__(self) -> str:
         return (
@@ -131,7 +131,7 @@ class HashAlgorithm(Algorithm):
         lookup = self.lookup
         if self.tot_used == 1:
             return lookup.get_hash(0, avoid)
-        raw = self.raw_key(request) if request is not None and self._keyed else None
+        raw = self.raw_key(request) if request is not None and self.reads_request else None
         if raw is None:
             return lookup.get_next(avoid)
         cache = self.cache

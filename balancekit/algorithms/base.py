@@ -132,6 +132,9 @@ class Algorithm(ABC):
     #: HAProxy's "a queued backend means every server is full" shortcut applies
     #: (first, roundrobin, static-rr): new requests go behind the backend queue.
     fifo_backend_queue: bool = False
+    #: whether `pick` reads the request; only the hashing algorithms do, and then only
+    #: when the request carries what they hash (not uri/hdr/url_param in `mode tcp`).
+    reads_request: bool = False
 
     def __init__(
         self,

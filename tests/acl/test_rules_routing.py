@@ -391,3 +391,22 @@ def test_backends_without_rules_keep_the_fixed_tcp_decision() -> None:
     router = build("", "db", backends={"db": ""})
     assert router.route_tcp(Request()) is router.route_tcp(Request("10.0.0.1"))
     assert "backends with rules=0" in repr(router)
+
+
+def test_fixed_tcp_is_offered_only_when_no_rule_reads_the_connection() -> None:
+    """An L4 front end skips the router and the request view on `fixed_tcp`: it must
+    be None as soon as anything could decide per connection."""
+    plain = build("", "db", backends={"db": ""})
+    assert plain.fixed_tcp == Decision("forward", backend="db", rule="")
+    assert plain.fixed_tcp is plain.route_tcp(Request("10.0.0.1"))
+    assert not plain.filters_connections
+    for frontend in (
+        "tcp-request content reject if { src 10.0.0.0/8 }",
+        "use_backend db if { src 10.0.0.0/8 }",
+    ):
+        assert build(frontend, "db", backends={"db": ""}).fixed_tcp is None
+    with_backend_rule = build(
+        "", "db", backends={"db": "tcp-request content reject if { src 10.0.0.0/8 }"}
+    )
+    assert with_backend_rule.fixed_tcp is None
+    assert build("tcp-request connection reject if { src 10.0.0.0/8 }", "db").filters_connections

@@ -212,3 +212,21 @@ def test_pick_says_when_servers_are_full_rather_than_down() -> None:
     be.acquire()
     with pytest.raises(bk.NoServerAvailable, match="'be': every usable server is at maxconn"):
         be.pick()
+
+
+@pytest.mark.parametrize("mode", ["http", "tcp"])
+@pytest.mark.parametrize(("balance", "hash_type"), CASES, ids=IDS)
+def test_needs_request_says_whether_picks_depend_on_the_request(
+    balance: str, hash_type: str, mode: str
+) -> None:
+    """A front end passes no request when `needs_request` is False: the picks must
+    then be the ones the request would have got."""
+    with_request = make(balance, hash_type, [1, 2, 3], mode=mode)
+    without = make(balance, hash_type, [1, 2, 3], mode=mode)
+    picked = [with_request.acquire(request(k)).server for k in range(60)]
+    blind = [without.acquire(None).server for _ in range(60)]
+    assert with_request.needs_request is (picked != blind)
+    keyword = with_request.balance.algorithm
+    assert with_request.needs_request is (
+        keyword == "source" or (mode, keyword in HASHING) == ("http", True)
+    )
