@@ -14,8 +14,8 @@ mapping table.  Typical use from a proxy::
     srv = REGISTRY.server("app", "s1")
     fe.session_start(); srv.session_start()
     ...
-    srv.response(status); srv.add_bytes(bin=n_in, bout=n_out)
-    srv.session_end(); fe.session_end()
+    srv.response(status)
+    srv.session_end(bin=n_in, bout=n_out); fe.session_end(bin=n_in, bout=n_out)
 """
 
 from __future__ import annotations
@@ -151,7 +151,11 @@ class Counters:
         if self.observer is not None:
             self.observer(Observation.L4_OK)
 
-    def session_end(self) -> None:
+    def session_end(self, bin: int = 0, bout: int = 0) -> None:
+        """A session ended; `bin` and `bout` are the bytes it read from and sent to
+        its client, counted at the end as HAProxy's TCP sessions count them."""
+        self.bin += bin
+        self.bout += bout
         if self.scur > 0:
             self.scur -= 1
 
@@ -180,10 +184,6 @@ class Counters:
             self.hrsp_5xx += 1
         else:
             self.hrsp_other += 1
-
-    def add_bytes(self, bin: int = 0, bout: int = 0) -> None:
-        self.bin += bin
-        self.bout += bout
 
     def queued(self, depth: int) -> None:
         """Record the current queue depth; only the maximum is kept here."""

@@ -170,25 +170,23 @@ class _Side(asyncio.Protocol):
     would keep its accesses on the generic path (about 1k instructions a request).
     """
 
-    __slots__ = ("client", "peer", "session")
+    __slots__ = ("client", "nbytes", "peer", "session")
 
     def __init__(self, session: Session, client: bool) -> None:
         self.session = session
         self.client = client
         self.peer: asyncio.WriteTransport | None = None
+        self.nbytes = 0  # read on this side: the session's bytes_in (client) or bytes_out
 
     def data_received(self, data: bytes) -> None:
         peer = self.peer
-        s = self.session
         if peer is not None:
             peer.write(data)
-            if self.client:
-                s.bytes_in += len(data)
-            else:
-                s.bytes_out += len(data)
+            self.nbytes += len(data)
+            s = self.session
             s.last = s.clock()
         else:
-            s.early_data(data)
+            self.session.early_data(data)
 
     def eof_received(self) -> bool:
         return self.session.eof(self.client)
@@ -259,8 +257,6 @@ class Session:
         "accept_date",
         "accept_mono",
         "backend",
-        "bytes_in",
-        "bytes_out",
         "client",
         "client_closed",
         "client_eof",
@@ -324,8 +320,6 @@ class Session:
         self._srv_counters: Counters | None = None
         self.lease: Lease | None = None
         self.srv: Server | None = None
-        self.bytes_in = 0
-        self.bytes_out = 0
         self.retries = 0
         self.redispatched = False
         self.queue_pos = (0, 0)
@@ -351,6 +345,16 @@ class Session:
             f"<Session {self.request.src}:{self.request.src_port} {self.service.frontend.name} "
             f"{be}/{srv} {state} in={self.bytes_in} out={self.bytes_out}>"
         )
+
+    @property
+    def bytes_in(self) -> int:
+        """Bytes read from the client (`%U`), counted by its side of the relay."""
+        return self._cside.nbytes
+
+    @property
+    def bytes_out(self) -> int:
+        """Bytes read from the server (`%B`)."""
+        return self._sside.nbytes
 
     @property
     def request(self) -> Request:
@@ -507,11 +511,11 @@ class Session:
                 return
             if rest:
                 self._early.append(rest)
-                self.bytes_in += len(rest)
+                self._cside.nbytes += len(rest)
             self._inspect_or_route()
             return
         self._early.append(data)
-        self.bytes_in += len(data)
+        self._cside.nbytes += len(data)
         if self.inspecting is not None:
             self._inspect()
             return
@@ -947,7 +951,8 @@ class Session:
             self.client_closed = True
             if self.parked:
                 self.service.limits.unpark(self)
-            if self._cancel_connecting():
+            connecting = self._connecting is not None or self._task is not None
+            if connecting and self._cancel_connecting():
                 self._cancel_lease()
                 if self.term is None:
                     self.term = "CQ" if self.srv is None else "CC"
@@ -1083,7 +1088,8 @@ class Session:
             self.inspecting = None
         service = self.service
         service.wakeups.discard(self)
-        self._release()
+        if self.lease is not None:
+            self._release()
         service.sessions.discard(self)
         if not self.counted:
             service.idle_check()
@@ -1095,12 +1101,11 @@ class Session:
             log = False
         if log:
             self._log()
-        bytes_in = self.bytes_in
-        bytes_out = self.bytes_out
+        bytes_in = self._cside.nbytes
+        bytes_out = self._sside.nbytes
         for counters in (service.fe_counters, self._be_counters, self._srv_counters):
             if counters is not None:
-                counters.add_bytes(bytes_in, bytes_out)
-                counters.session_end()
+                counters.session_end(bytes_in, bytes_out)
         service.feconn -= 1
         service.limits.actconn -= 1
         service.limits.slot_freed()
