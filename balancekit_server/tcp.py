@@ -102,6 +102,13 @@ class TcpBackend:
     retries: int = 3
     redispatch: int = 0
     srvtcpka: bool = False
+    #: The soonest one of this backend's relay timeouts (server, server-fin,
+    #: tunnel) can expire, in seconds; inf without any.
+    timeout_floor: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        floor = _least(self.timeout_server, self.timeout_server_fin, self.timeout_tunnel)
+        object.__setattr__(self, "timeout_floor", floor)
 
     @property
     def name(self) -> str:
@@ -293,7 +300,7 @@ class Session:
         self.service = service
         self.listener = listener
         self.loop = service.loop
-        self.clock: Callable[[], float] = self.loop.time
+        self.clock = service.clock
         self.accept_date = time.time()
         self.accept_mono = self.clock()
         self.last = self.accept_mono
@@ -446,7 +453,10 @@ class Session:
             if self.client is not None and self._early_paused:
                 self.client.resume_reading()
             return
-        self._inspect_or_route()
+        if fe.inspect_delay is None:
+            self.route()
+        else:
+            self._inspect_or_route()
 
     def _inspect_or_route(self) -> None:
         """With `tcp-request inspect-delay`, wait for a ClientHello (or the delay) first."""
@@ -519,7 +529,8 @@ class Session:
         if self.inspecting is not None:
             self._inspect()
             return
-        if not self._early_paused and sum(map(len, self._early)) > EARLY_LIMIT:
+        # Until the relay starts, every byte read from the client is still in `_early`.
+        if not self._early_paused and self._cside.nbytes > EARLY_LIMIT:
             self._early_paused = True
             if self.client is not None:
                 self.client.pause_reading()
@@ -657,7 +668,7 @@ class Session:
         timeout = self.backend.timeout_connect
         if timeout is not None:
             self._connect_due = due = self.clock() + timeout
-            self._timer_at(due)
+            self.service.wakeups.add(self, due)
         waiter.add_done_callback(self._connect_step)
 
     def _connect_step(self, waiter: asyncio.Future[Any]) -> None:
@@ -909,7 +920,12 @@ class Session:
         if self._early_paused:
             self._early_paused = False
             self.client.resume_reading()
-        self._arm_timer()
+        # The connect's wake-up is still pending; when it comes before any relay
+        # timeout could expire, `wake` arms the relay's then.
+        due = self._connect_due
+        floor = min(self.service.client_timeout_floor, tb.timeout_floor)
+        if not now < due <= now + floor:
+            self._arm_timer()
 
     # -- relay events -------------------------------------------------------------------
 
@@ -1095,14 +1111,10 @@ class Session:
             service.idle_check()
             return
         self.counted = False
-        fe = service.frontend
-        log = fe.logger is not None and fe.log_format == "tcplog" and not self.silent
-        if log and fe.dontlognull and self.bytes_in == 0:
-            log = False
-        if log:
-            self._log()
         bytes_in = self._cside.nbytes
         bytes_out = self._sside.nbytes
+        if service.tcplog and not self.silent and (bytes_in or not service.frontend.dontlognull):
+            self._log()
         for counters in (service.fe_counters, self._be_counters, self._srv_counters):
             if counters is not None:
                 counters.session_end(bytes_in, bytes_out)
@@ -1197,6 +1209,10 @@ class Session:
         }  # fmt: skip
 
 
+def _least(*timeouts: float | None) -> float:
+    return min((t for t in timeouts if t is not None), default=float("inf"))
+
+
 def _rejects(decision: Any) -> bool:
     return getattr(decision, "action", "accept") in ("reject", "deny", "silent-drop")
 
@@ -1245,6 +1261,10 @@ class TcpService:
         self._idle: asyncio.Event | None = None
         self._addresses: dict[int, tuple[Server, str, int | None]] = {}
         self.wakeups = Wakeups(self.loop)  # every session's timeouts, on one loop timer
+        self.clock = self.loop.time
+        self.tcplog = frontend.logger is not None and frontend.log_format == "tcplog"
+        #: The soonest the frontend's client timeouts can expire (see TcpBackend).
+        self.client_timeout_floor = _least(frontend.timeout_client, frontend.timeout_client_fin)
         # What the router must see per connection (see TcpRouter): None where it
         # would read nothing, and then the backend every connection goes to.
         router = frontend.router

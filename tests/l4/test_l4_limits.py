@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import socket
 import threading
+import time
 
 import pytest
 from l4_harness import (
@@ -221,6 +222,31 @@ def test_idle_server_times_out(lt1: LoopThread) -> None:
     with proxy.connect() as sock:
         assert recv_all(sock) == b"hello"
     assert _fields(logger.wait_lines(1)[0])["term"] == "sD"
+    release.set()
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "at_least", "before"),
+    [
+        # The relay timeout is shorter than the connect's: it must not wait for it.
+        ({"timeout_connect": 5.0, "timeout_client": 0.3}, 0.3, 3.0),
+        ({"timeout_connect": 5.0, "timeout_server": 0.3}, 0.3, 3.0),
+        # The connect's wake-up comes first and must arm the relay timeout then.
+        ({"timeout_connect": 0.2, "timeout_client": 0.6}, 0.6, 4.0),
+    ],
+    ids=["client-under-connect", "server-under-connect", "connect-under-client"],
+)
+def test_an_idle_session_ends_when_its_relay_timeout_expires(
+    lt1: LoopThread, timeouts: dict[str, float], at_least: float, before: float
+) -> None:
+    release = threading.Event()
+    backend = Backend(lt1, _hold(release))
+    pool = Pool("be", [Server("s1", backend.address)], balance="roundrobin")
+    proxy = _proxy(lt1, pool, **timeouts)  # type: ignore[arg-type]
+    started = time.monotonic()
+    with proxy.connect() as sock:
+        assert recv_all(sock) == b"hello"
+    assert at_least <= time.monotonic() - started < before
     release.set()
 
 
