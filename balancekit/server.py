@@ -7,7 +7,7 @@ runtime record, so one `Server` can be shared, compared and hashed freely.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["MAX_WEIGHT", "Server", "split_address"]
 
@@ -74,6 +74,10 @@ class Server:
     observe: str | None = None
     error_limit: int = 10
     on_error: str = "fail-check"
+    #: `address` split once (proxies read both on every connection); port None
+    #: means "the port the client connected to", as in HAProxy.
+    host: str = field(init=False, repr=False, compare=False)
+    port: int | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -97,12 +101,6 @@ class Server:
                 f"server '{self.name}': on-error '{self.on_error}' is not one of "
                 + ", ".join(ON_ERROR_ACTIONS)
             )
-        split_address(self.address)
-
-    @property
-    def host(self) -> str:
-        return split_address(self.address)[0]
-
-    @property
-    def port(self) -> int | None:
-        return split_address(self.address)[1]
+        host, port = split_address(self.address)
+        object.__setattr__(self, "host", host)
+        object.__setattr__(self, "port", port)

@@ -142,12 +142,12 @@ class Counters:
 
     def session_start(self, now: float | None = None) -> None:
         """A connection (L4) or request stream (L7) began using this proxy/server."""
-        at = time.time() if now is None else now
-        self.scur += 1
+        scur = self.scur + 1
+        self.scur = scur
         self.stot += 1
-        if self.scur > self.smax:
-            self.smax = self.scur
-        self.lastsess = at
+        if scur > self.smax:
+            self.smax = scur
+        self.lastsess = time.time() if now is None else now
         if self.observer is not None:
             self.observer(Observation.L4_OK)
 

@@ -651,7 +651,7 @@ class Session:
         assert server is not None and self.backend is not None
         self.srv = server
         self.t_queue = self._ms_since_accept()
-        host, port = self.service.address_of(server)
+        host, port = server.host, server.port
         if port is None:
             port = self.request.dst_port
         self._sside.peer = self.client
@@ -846,7 +846,7 @@ class Session:
 
     async def _open(self, server: Server, tb: TcpBackend) -> str | None:
         """Connect to `server`; None on success, else the termination code."""
-        host, port = self.service.address_of(server)
+        host, port = server.host, server.port
         if port is None:
             port = self.request.dst_port
         self._sside.peer = self.client
@@ -923,8 +923,9 @@ class Session:
         # The connect's wake-up is still pending; when it comes before any relay
         # timeout could expire, `wake` arms the relay's then.
         due = self._connect_due
-        floor = min(self.service.client_timeout_floor, tb.timeout_floor)
-        if not now < due <= now + floor:
+        if not (
+            now < due <= now + tb.timeout_floor and due <= now + self.service.client_timeout_floor
+        ):
             self._arm_timer()
 
     # -- relay events -------------------------------------------------------------------
@@ -1173,7 +1174,7 @@ class Session:
         server_ip: str | None = None
         server_port: int | None = None
         if self.srv is not None:
-            server_ip, server_port = self.service.address_of(self.srv)
+            server_ip, server_port = self.srv.host, self.srv.port
         # Our end of the server connection (the transport keeps it after closing).
         source_ip: str | None = None
         source_port: int | None = None
@@ -1259,7 +1260,6 @@ class TcpService:
         self._be: dict[str, Counters] = {}
         self._srv: dict[tuple[str, str], Counters] = {}
         self._idle: asyncio.Event | None = None
-        self._addresses: dict[int, tuple[Server, str, int | None]] = {}
         self.wakeups = Wakeups(self.loop)  # every session's timeouts, on one loop timer
         self.clock = self.loop.time
         self.tcplog = frontend.logger is not None and frontend.log_format == "tcplog"
@@ -1294,14 +1294,6 @@ class TcpService:
         if c is None:
             c = self._srv[key] = self.registry.server(backend, server)
         return c
-
-    def address_of(self, server: Server) -> tuple[str, int | None]:
-        """(host, port) of a server, parsed once (this is on the per-connection path)."""
-        # Keyed by identity: hashing a frozen dataclass hashes all its fields.
-        found = self._addresses.get(id(server))
-        if found is None or found[0] is not server:
-            found = self._addresses[id(server)] = (server, server.host, server.port)
-        return found[1], found[2]
 
     def protocol_factory(
         self, listener: Listener, local: tuple[str, int] | None = None
