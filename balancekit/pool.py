@@ -152,6 +152,9 @@ class Backend:
         #: False when the algorithm never reads the request (round robin, leastconn,
         #: first, random…): a front end may then skip building one for `acquire`.
         self.needs_request: bool = self.algorithm.reads_request
+        # Every lease passes `take` and `drop`, hooks most algorithms leave empty.
+        kind = type(self.algorithm)
+        self._hooks_leases = kind.take is not Algorithm.take or kind.drop is not Algorithm.drop
         for member in self._members:
             member.eweight = self._eweight(member)
         self.algorithm.rebuild()
@@ -262,7 +265,8 @@ class Backend:
         lease._member = member
         lease.granted = True
         member.inflight += 1
-        self.algorithm.take(member)
+        if self._hooks_leases:
+            self.algorithm.take(member)
         return lease
 
     def release(self, lease: Lease) -> list[Lease]:
@@ -274,7 +278,8 @@ class Backend:
         assert member is not None
         lease.granted = False
         member.inflight -= 1
-        self.algorithm.drop(member)
+        if self._hooks_leases:
+            self.algorithm.drop(member)
         if not member.queue and not self._queue:
             return []  # nobody waits: the common case, kept off `_serve_queues`
         return self._serve_queues(member)
@@ -298,7 +303,8 @@ class Backend:
         lease._queue = None
         lease.granted = True
         member.inflight += 1
-        self.algorithm.take(member)
+        if self._hooks_leases:
+            self.algorithm.take(member)
 
     def _serve_queues(self, member: Member) -> list[Lease]:
         """Hand free slots on `member` to the oldest waiters (its queue or the backend's)."""

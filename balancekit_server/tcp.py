@@ -944,12 +944,13 @@ class Session:
             self.server_eof = True
             if self.client is not None and not self.client_eof:
                 self._shut(self.client)
-        self.last = self.clock()
         connecting = self._task is not None or self._connecting is not None
         if self.client_eof and (self.server_eof or (self.server is None and not connecting)):
             self._close_both()
-        elif self.server is not None and self._fin_timeouts():
-            self._arm_timer()  # half-closed: client-fin/server-fin may be shorter
+        else:
+            self.last = self.clock()  # an EOF is activity: the timeouts count from it
+            if self.server is not None and self._fin_timeouts():
+                self._arm_timer()  # half-closed: client-fin/server-fin may be shorter
         # Keep a TCP transport open for the other direction; a TLS one cannot half-close
         # (and asyncio warns when asked to), so let it close after its buffer is flushed.
         return not (client and self.listener.ssl is not None)
