@@ -920,12 +920,10 @@ class Session:
         if self._early_paused:
             self._early_paused = False
             self.client.resume_reading()
-        # The connect's wake-up is still pending; when it comes before any relay
-        # timeout could expire, `wake` arms the relay's then.
-        due = self._connect_due
-        if not (
-            now < due <= now + tb.timeout_floor and due <= now + self.service.client_timeout_floor
-        ):
+        # A wake-up due before any relay timeout could expire (the connect's, as a
+        # rule) arms the relay's when it comes (see `wake`); else arm it now.
+        pending = self.service.wakeups.pending(self)
+        if pending > now + tb.timeout_floor or pending > now + self.service.client_timeout_floor:
             self._arm_timer()
 
     # -- relay events -------------------------------------------------------------------

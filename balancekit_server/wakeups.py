@@ -26,6 +26,7 @@ __all__ = ["GRANULARITY", "Wakeable", "Wakeups"]
 
 GRANULARITY = 0.01
 """Seconds between two firings of the loop timer, at the least."""
+_NEVER = float("inf")
 
 
 class Wakeable(Protocol):
@@ -64,6 +65,11 @@ class Wakeups:
         heapq.heappush(self._heap, (when, key))
         if when < self._timer_at:
             self._arm(when)
+
+    def pending(self, obj: Wakeable) -> float:
+        """When `obj` will be woken (loop time): inf when it has no wake-up pending."""
+        pending = self._waiting.get(id(obj))
+        return _NEVER if pending is None else pending[1]
 
     def discard(self, obj: Wakeable) -> None:
         """Forget `obj`: its pending wake-ups will not be delivered.

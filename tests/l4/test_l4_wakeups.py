@@ -138,3 +138,28 @@ def test_wakeups_are_lazy_and_never_early_after_a_discard() -> None:
         assert readded.woken_at[0] >= start + 0.15
 
     asyncio.run(main())
+
+
+def test_pending_is_the_earliest_wakeup_still_to_come() -> None:
+    """A session skips arming a later timer when `pending` says an earlier wake-up
+    will come: it must name exactly what is due, and inf once delivered or discarded."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        wakeups = Wakeups(loop)
+        log: list[str] = []
+        a, b = Sleeper(loop, "a", log), Sleeper(loop, "b", log)
+        start = loop.time()
+        assert wakeups.pending(a) == float("inf")
+        wakeups.add(a, start + 0.2)
+        wakeups.add(a, start + 0.05)  # earlier: replaces
+        wakeups.add(a, start + 0.5)  # later: a no-op
+        assert wakeups.pending(a) == start + 0.05
+        wakeups.add(b, start + 0.05)
+        wakeups.discard(b)
+        assert wakeups.pending(b) == float("inf")
+        await asyncio.sleep(0.05 + 5 * GRANULARITY)
+        assert log == ["a"]
+        assert wakeups.pending(a) == float("inf")  # delivered: nothing left to come
+
+    asyncio.run(main())
