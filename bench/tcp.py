@@ -140,6 +140,21 @@ def close_stack(stack: contextlib.ExitStack, work: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def proxy_command(name: str, work: Path, backends: list[int]) -> tuple[int, list[str]]:
+    """A free port and the command that runs `name` ("haproxy", "balancekit" or
+    "floor", the bare relay) on it in front of `backends`, with PROXY_CONF."""
+    port = free_port()
+    if name == "floor":
+        floor = Path(__file__).with_name("uvloop_floor.py")
+        return port, [sys.executable, str(floor), str(port), *map(str, backends)]
+    servers = "\n".join(f"    server n{i} 127.0.0.1:{p}" for i, p in enumerate(backends, 1))
+    conf = work / f"{name}-{port}.cfg"
+    conf.write_text(PROXY_CONF.format(port=port, servers=servers))
+    if name == "haproxy":
+        return port, [HAPROXY, "-db", "-f", str(conf)]
+    return port, [sys.executable, "-m", "balancekit_server.cli", "-q", "-f", str(conf)]
+
+
 def wrk(port: int, duration: float, close: bool) -> float:
     args = [WRK, "-t1", "-c50", f"-d{max(1, int(duration))}s"]
     if close:
@@ -236,19 +251,9 @@ def main() -> int:
     stack = contextlib.ExitStack()
     try:
         ports = start_nginx(stack, work, 3)
-        servers = "\n".join(f"    server n{i} 127.0.0.1:{p}" for i, p in enumerate(ports, 1))
         targets: dict[str, tuple[int, subprocess.Popen[bytes]]] = {}
         for name in ("haproxy", "balancekit", "floor") if args.floor else ("haproxy", "balancekit"):
-            port = free_port()
-            conf = work / f"{name}.cfg"
-            conf.write_text(PROXY_CONF.format(port=port, servers=servers))
-            if name == "haproxy":
-                cmd = [HAPROXY, "-db", "-f", str(conf)]
-            elif name == "floor":
-                floor = Path(__file__).with_name("uvloop_floor.py")
-                cmd = [sys.executable, str(floor), str(port), *map(str, ports)]
-            else:
-                cmd = [sys.executable, "-m", "balancekit_server.cli", "-q", "-f", str(conf)]
+            port, cmd = proxy_command(name, work, ports)
             proc = stack.enter_context(process(cmd, work / f"{name}.log"))
             wait_port(port)
             targets[name] = (port, proc)

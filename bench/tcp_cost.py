@@ -37,9 +37,9 @@ _spec = importlib.util.spec_from_file_location("bench_tcp", Path(__file__).with_
 assert _spec is not None and _spec.loader is not None
 _tcp = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_tcp)
-HAPROXY, NGINX, PROXY_CONF = _tcp.HAPROXY, _tcp.NGINX, _tcp.PROXY_CONF
-close_stack, free_port, start_nginx, wait_port = (
-    _tcp.close_stack, _tcp.free_port, _tcp.start_nginx, _tcp.wait_port
+HAPROXY, NGINX = _tcp.HAPROXY, _tcp.NGINX
+close_stack, proxy_command, start_nginx, wait_port = (
+    _tcp.close_stack, _tcp.proxy_command, _tcp.start_nginx, _tcp.wait_port
 )  # fmt: skip
 
 VALGRIND = shutil.which("valgrind") or "valgrind"
@@ -119,8 +119,6 @@ def main() -> int:
     stack = contextlib.ExitStack()
     try:
         ports = start_nginx(stack, work, 3)
-        servers = "\n".join(f"    server n{i} 127.0.0.1:{p}" for i, p in enumerate(ports, 1))
-        floor = Path(__file__).with_name("uvloop_floor.py")
         workloads = (("close", args.connections), ("keepalive", args.requests))
         results: dict[str, dict[str, float]] = {kind: {} for kind, _ in workloads}
         print(f"# user-space instructions (callgrind): {args.connections} Connection: close "
@@ -128,15 +126,7 @@ def main() -> int:
               f"{sys.version.split()[0]}")  # fmt: skip
         for name in ("haproxy", "balancekit", "floor"):
             for workload in workloads:
-                port = free_port()
-                conf = work / f"{name}.cfg"
-                conf.write_text(PROXY_CONF.format(port=port, servers=servers))
-                if name == "haproxy":
-                    command = [HAPROXY, "-db", "-f", str(conf)]
-                elif name == "floor":
-                    command = [sys.executable, str(floor), str(port), *map(str, ports)]
-                else:
-                    command = [sys.executable, "-m", "balancekit_server.cli", "-q", "-f", str(conf)]
+                port, command = proxy_command(name, work, ports)
                 per = instructions(command, port, work, name, workload)
                 results[workload[0]][name] = per
                 print(f"  {workload[0]:9s} {name:10s} {per:12,.0f}")
