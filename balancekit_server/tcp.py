@@ -453,10 +453,7 @@ class Session:
             if self.client is not None and self._early_paused:
                 self.client.resume_reading()
             return
-        if fe.inspect_delay is None:
-            self.route()
-        else:
-            self._inspect_or_route()
+        self._inspect_or_route()
 
     def _inspect_or_route(self) -> None:
         """With `tcp-request inspect-delay`, wait for a ClientHello (or the delay) first."""
@@ -967,8 +964,7 @@ class Session:
             self.client_closed = True
             if self.parked:
                 self.service.limits.unpark(self)
-            connecting = self._connecting is not None or self._task is not None
-            if connecting and self._cancel_connecting():
+            if self._cancel_connecting():
                 self._cancel_lease()
                 if self.term is None:
                     self.term = "CQ" if self.srv is None else "CC"
@@ -1104,8 +1100,7 @@ class Session:
             self.inspecting = None
         service = self.service
         service.wakeups.discard(self)
-        if self.lease is not None:
-            self._release()
+        self._release()
         service.sessions.discard(self)
         if not self.counted:
             service.idle_check()
