@@ -10,7 +10,8 @@ sparse file for bulk) sit behind both proxies, which run the same haproxy.cfg
 A B A B (HAProxy, balancekit) so drift on a shared 2-core machine hits both
 equally.  The ratio printed is the median over rounds of each round's ratio
 (the two runs of a round are back to back, so drift cancels within the pair);
-the ratio of the two sides' medians is printed next to it:
+the lowest and highest round's ratios and the ratio of the two sides' medians
+are printed next to it:
 
 - keep-alive requests/s:     wrk -t1 -c50 -d<D>s
 - new connections/s:         wrk -t1 -c50 -d<D>s -H 'Connection: close'
@@ -173,7 +174,12 @@ def wrk(port: int, duration: float, close: bool) -> float:
 
 def paired_ratio(base: list[float], other: list[float]) -> float:
     """The median of the per-round ratios other/base (runs of a round are adjacent)."""
-    return statistics.median(o / b for b, o in zip(base, other, strict=True) if b)
+    return statistics.median(round_ratios(base, other))
+
+
+def round_ratios(base: list[float], other: list[float]) -> list[float]:
+    """Each round's ratio other/base: their spread is the run's noise."""
+    return [o / b for b, o in zip(base, other, strict=True) if b]
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
@@ -309,10 +315,11 @@ def main() -> int:
             if "floor" in by_name:
                 fl = paired_ratio(by_name["haproxy"], by_name["floor"])
                 yardstick = f"; floor {fl:.2f}x"
+            spread = round_ratios(by_name["haproxy"], by_name["balancekit"])
             print(
                 f"{test:9s} haproxy {ha:14,.0f} {units[test]:7s} balancekit {bk:14,.0f} "
-                f"ratio {ratio:.2f}x (of medians {bk / ha:.2f}x; goal >= {goals[test]:.1f}x)"
-                f"{yardstick}"
+                f"ratio {ratio:.2f}x (rounds {min(spread):.2f}-{max(spread):.2f}x, "
+                f"of medians {bk / ha:.2f}x; goal >= {goals[test]:.1f}x){yardstick}"
             )
         for test, by_name in cpu_us.items():
             cpu = ", ".join(
