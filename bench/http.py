@@ -205,12 +205,19 @@ def main() -> int:
         )
         rates: dict[str, list[float]] = {name: [] for name in targets}
         p99s: dict[str, list[float]] = {name: [] for name in targets}
+        worst_steal = 0.0
         for round_no in range(1, args.rounds + 1):
             for name, (port, _) in targets.items():
+                mark = _tcp.steal_mark()
                 rate, p99 = wrk(port, args.duration)
+                steal = _tcp.steal_since(mark)
+                worst_steal = max(worst_steal, steal)
                 rates[name].append(rate)
                 p99s[name].append(p99)
-                print(f"  round {round_no} {name:16s} {rate:10,.0f} req/s  p99 {p99:8.2f} ms")
+                print(
+                    f"  round {round_no} {name:16s} {rate:10,.0f} req/s  p99 {p99:8.2f} ms"
+                    f"  ({steal:.0%} stolen)"
+                )
         print()
         print(
             f"{'proxy':16s} {'req/s':>10s} {'vs haproxy':>11s} {'vs aiohttp':>11s} {'p99 ms':>8s}"
@@ -222,6 +229,11 @@ def main() -> int:
             vs_aio = _tcp.paired_ratio(rates["aiohttp-asgi"], rates[name])
             print(f"{name:16s} {rate:10,.0f} {vs_ha:10.2f}x {vs_aio:10.2f}x {p99:8.2f}")
         print("goals: balancekit >= 0.60x haproxy and >= 2.00x aiohttp-asgi")
+        if worst_steal > _tcp.STEAL_WARNING:
+            print(
+                f"warning: the hypervisor took up to {worst_steal:.0%} of the CPU during a run"
+                " (steal in /proc/stat); ratios from such runs are unreliable"
+            )
     finally:
         _tcp.close_stack(stack, work)
     return 0
