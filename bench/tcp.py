@@ -17,6 +17,11 @@ are printed next to it:
 - new connections/s:         wrk -t1 -c50 -d<D>s -H 'Connection: close'
 - bulk bytes/s:              curl of the 1 GiB file, with the proxy's peak RSS (VmHWM)
 
+Each run also prints the whole machine's CPU per request and its steal: the
+share of CPU time the hypervisor gave to other guests on the host meanwhile.  A
+round in which any run had more than 5% steal is measured again (three tries),
+and the summary warns when a kept run still had more.
+
 Goals (issue 4): keep-alive >= 1.0x HAProxy, new connections >= 0.7x, bulk >= 1.0x
 with flat memory.  Results and commands go in docs/performance.md.
 
