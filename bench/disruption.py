@@ -8,6 +8,7 @@ are `/k/0` … `/k/49999` hashed by `balance uri`).
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections import Counter
 from pathlib import Path
@@ -35,6 +36,7 @@ def measure(servers: int, hash_type: str, keys: int = 50_000) -> tuple[float, fl
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     print("servers  hash-type    moved   ideal  moved-not-from-removed  busiest/avg")
     for servers in (10, 100):
         for hash_type in ("map-based", "consistent", "maglev"):

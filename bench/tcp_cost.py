@@ -36,6 +36,7 @@ from pathlib import Path
 _spec = importlib.util.spec_from_file_location("bench_tcp", Path(__file__).with_name("tcp.py"))
 assert _spec is not None and _spec.loader is not None
 _tcp = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = _tcp  # dataclasses look their module up there
 _spec.loader.exec_module(_tcp)
 HAPROXY, NGINX = _tcp.HAPROXY, _tcp.NGINX
 close_stack, proxy_command, start_nginx, wait_port = (

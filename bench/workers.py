@@ -26,6 +26,7 @@ _HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("bench_tcp", _HERE / "tcp.py")
 assert _spec is not None and _spec.loader is not None
 _tcp = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = _tcp  # dataclasses look their module up there
 _spec.loader.exec_module(_tcp)
 WRK = _tcp.WRK
 free_port, process, wait_port = _tcp.free_port, _tcp.process, _tcp.wait_port
