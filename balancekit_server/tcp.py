@@ -268,6 +268,7 @@ class Session:
         "client_closed",
         "client_eof",
         "clock",
+        "connected_at",
         "counted",
         "finished",
         "inspecting",
@@ -280,6 +281,7 @@ class Session:
         "parked",
         "proxy_buf",
         "queue_pos",
+        "queued_until",
         "redispatched",
         "retries",
         "server",
@@ -288,8 +290,6 @@ class Session:
         "service",
         "silent",
         "srv",
-        "t_connect",
-        "t_queue",
         "term",
     )
 
@@ -330,8 +330,10 @@ class Session:
         self.retries = 0
         self.redispatched = False
         self.queue_pos = (0, 0)
-        self.t_queue = -1
-        self.t_connect = -1
+        # Loop times the session left the queue and reached its server (-1: not
+        # yet); the logs' %Tw and %Tc are computed from them only when logged.
+        self.queued_until = -1.0
+        self.connected_at = -1.0
         self.term: str | None = None
         self.client_eof = False
         self.server_eof = False
@@ -647,7 +649,7 @@ class Session:
         server = lease.server
         assert server is not None and self.backend is not None
         self.srv = server
-        self.t_queue = self._ms_since_accept()
+        self.queued_until = now = self.clock()
         host, port = server.host, server.port
         if port is None:
             port = self.request.dst_port
@@ -664,7 +666,7 @@ class Session:
         self._connecting = (coro, waiter)
         timeout = self.backend.timeout_connect
         if timeout is not None:
-            self._connect_due = due = self.clock() + timeout
+            self._connect_due = due = now + timeout
             self.service.wakeups.add(self, due)
         waiter.add_done_callback(self._connect_step)
 
@@ -779,8 +781,8 @@ class Session:
                             self.redispatched = True
                             self.service.be_counters(be.name).wredis += 1
                         self.srv = server
-                    if self.t_queue < 0:
-                        self.t_queue = self._ms_since_accept()
+                    if self.queued_until < 0:
+                        self.queued_until = self.clock()
                     error = await self._open(server, tb)
                     if error is None or self.client_closed:
                         return
@@ -835,7 +837,7 @@ class Session:
             be.cancel(lease)
             self._left_queue(dequeued=False)
             self.lease = None
-            self.t_queue = self._ms_since_accept()
+            self.queued_until = self.clock()
             self.term = "sQ"
             self.close_now(log=True)
         finally:
@@ -897,8 +899,7 @@ class Session:
             self._finish()
             return
         self.server = transport
-        self.last = now = self.clock()
-        self.t_connect = int((now - self.accept_mono) * 1000) - max(self.t_queue, 0)
+        self.last = self.connected_at = now = self.clock()
         self._srv_counters = self.service.srv_counters(tb.backend.name, server.name)
         self._srv_counters.session_start(self.accept_date)
         transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
@@ -1086,6 +1087,20 @@ class Session:
         if self.lease is not None:
             lease, self.lease = self.lease, None
             lease.backend.release(lease)
+
+    @property
+    def t_queue(self) -> int:
+        """%Tw: milliseconds from accept until the session left the queue (-1: never)."""
+        if self.queued_until < 0:
+            return -1
+        return int((self.queued_until - self.accept_mono) * 1000)
+
+    @property
+    def t_connect(self) -> int:
+        """%Tc: milliseconds spent connecting to the server (-1: never connected)."""
+        if self.connected_at < 0:
+            return -1
+        return int((self.connected_at - self.accept_mono) * 1000) - max(self.t_queue, 0)
 
     def _ms_since_accept(self) -> int:
         return int((self.clock() - self.accept_mono) * 1000)

@@ -92,14 +92,19 @@ def test_over_server_maxconn_waits_in_queue_until_a_slot_frees(lt1: LoopThread) 
     second = proxy.connect()
     wait_until(lambda: lt1.call(lambda: pool.queued) == 1, what="the second client to queue")
     assert lt1.call(lambda: backend.connections) == 1  # the server never saw it
+    time.sleep(0.3)
     first.close()
     release.set()
     assert second.recv(5) == b"hello"  # served once the slot freed
     second.close()
-    lines = logger.wait_lines(2)
-    queued = _fields(lines[1])
-    assert int(queued["tw"]) >= 0 and queued["term"] == "--"
+    direct, queued = (_fields(line) for line in logger.wait_lines(2))
+    assert queued["term"] == "--"
     assert queued["bq"] == "0" or queued["sq"] == "0"
+    # %Tw is the time in the queue, %Tc the connect after it, %Tt the whole session.
+    assert int(direct["tw"]) <= 5 and 0 <= int(direct["tc"]) <= 100
+    assert 300 <= int(queued["tw"]) <= 2000
+    assert 0 <= int(queued["tc"]) <= 100
+    assert int(queued["tt"]) >= int(queued["tw"]) + int(queued["tc"])
 
 
 def test_queue_timeout_closes_the_waiting_client(lt1: LoopThread) -> None:
