@@ -230,11 +230,7 @@ def main() -> int:
             vs_aio = _tcp.paired_ratio(rates["aiohttp-asgi"], rates[name])
             print(f"{name:16s} {rate:10,.0f} {vs_ha:10.2f}x {vs_aio:10.2f}x {p99:8.2f}")
         print("goals: balancekit >= 0.60x haproxy and >= 2.00x aiohttp-asgi")
-        if worst_steal > _tcp.STEAL_WARNING:
-            print(
-                f"warning: the hypervisor took up to {worst_steal:.0%} of the CPU during a run"
-                " (steal in /proc/stat); ratios from such runs are unreliable"
-            )
+        _tcp.warn_if_stolen(worst_steal)
     finally:
         _tcp.close_stack(stack, work)
     return 0

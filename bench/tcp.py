@@ -227,6 +227,15 @@ def steal_since(mark: tuple[float, float]) -> float:
     return (machine_seconds()[1] - steal) / elapsed if elapsed > 0 else 0.0
 
 
+def warn_if_stolen(worst: float) -> None:
+    """Say so when a kept run lost more than STEAL_WARNING of the CPU to the host."""
+    if worst > STEAL_WARNING:
+        print(
+            f"warning: the hypervisor took up to {worst:.0%} of the CPU during a kept run"
+            " (steal in /proc/stat); ratios with it are unreliable"
+        )
+
+
 @contextlib.contextmanager
 def counting_wakeups(pid: int, counts: list[float]) -> Iterator[None]:
     """Count the tasks `pid` wakes (`perf stat -e sched:sched_waking`) while the
@@ -410,12 +419,7 @@ def main() -> int:
                 for name, by_name in runs[test].items()
             )
             print(f"{test:9s} tasks woken per request: {counts}")
-        worst = max(r.steal for by_name in runs.values() for v in by_name.values() for r in v)
-        if worst > STEAL_WARNING:
-            print(
-                f"warning: the hypervisor took up to {worst:.0%} of the CPU during a kept run"
-                f" (steal in /proc/stat, {STEAL_ATTEMPTS} tries); ratios with it are unreliable"
-            )
+        warn_if_stolen(max(r.steal for v in runs.values() for rs in v.values() for r in rs))
         for name, (_, proc) in targets.items():
             print(f"peak RSS {name}: {peak_rss_kib(proc.pid) / 1024:.1f} MiB")
     finally:
