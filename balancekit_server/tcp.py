@@ -180,66 +180,59 @@ class _Side(asyncio.Protocol):
     __slots__ = ("client", "nbytes", "peer", "session")
 
     def __init__(self, session: Session, client: bool) -> None:
-        self.session = session
+        # None once this side's connection is lost: a finished session is then
+        # freed by reference counting rather than by the cyclic GC.
+        self.session: Session | None = session
         self.client = client
         self.peer: asyncio.WriteTransport | None = None
         self.nbytes = 0  # read on this side: the session's bytes_in (client) or bytes_out
 
     def data_received(self, data: bytes) -> None:
         peer = self.peer
+        s = self.session
+        if s is None:
+            return
         if peer is not None:
             peer.write(data)
             self.nbytes += len(data)
-            s = self.session
             s.last = s.clock()
         else:
-            self.session.early_data(data)
+            s.early_data(data)
 
     def eof_received(self) -> bool:
-        return self.session.eof(self.client)
+        s = self.session
+        return s is not None and s.eof(self.client)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        # The last callback a protocol gets: drop the back-reference, so a finished
-        # session is freed by reference counting rather than by the cyclic GC.
         session = self.session
         self.peer = None
-        self.session = _GONE
-        session.lost(self.client, exc)
+        self.session = None
+        if session is not None:
+            session.lost(self.client, exc)
 
     def pause_writing(self) -> None:
         # Our transport is full: stop reading from the other side.
-        other = self.session.server if self.client else self.session.client
+        s = self.session
+        other = None if s is None else s.server if self.client else s.client
         if other is not None:
             with contextlib.suppress(Exception):
                 other.pause_reading()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if not self.client:
+        s = self.session
+        if not self.client or s is None:
             return  # the server side: `_established` takes it from the connect's result
         try:
-            self.session.accepted(transport)  # type: ignore[arg-type]
+            s.accepted(transport)  # type: ignore[arg-type]
         except Exception:
-            self.session.internal_error("accepting a connection")
+            s.internal_error("accepting a connection")
 
     def resume_writing(self) -> None:
-        other = self.session.server if self.client else self.session.client
+        s = self.session
+        other = None if s is None else s.server if self.client else s.client
         if other is not None and not other.is_closing():
             with contextlib.suppress(Exception):
                 other.resume_reading()
-
-
-class _Gone:
-    """Stands in for a session after its side's connection is lost (late callbacks no-op)."""
-
-    def __getattr__(self, name: str) -> Any:
-        return _noop
-
-
-def _noop(*args: object) -> None:
-    return None
-
-
-_GONE: Any = _Gone()
 
 
 class Session:
