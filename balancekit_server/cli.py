@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from balancekit.config import ConfigErrors, LoadResult, load
+from balancekit_server import native
 
 __all__ = ["build_parser", "main"]
 
@@ -25,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="balancekit-server",
         description="Run an haproxy.cfg with balancekit (HAProxy 2.6 compatible).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps --version on one line
     )
     parser.add_argument(
         "-f",
@@ -61,7 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="with --demo: the proxy's port (default 8080, or a free one if taken; 0 = any)",
     )
+    parser.add_argument("--version", action="version", version=_version())
     return parser
+
+
+def _version() -> str:
+    """The version and how the hot path runs: compiled or not changes the speed."""
+    try:
+        number = importlib.metadata.version("balancekit")
+    except importlib.metadata.PackageNotFoundError:
+        number = "(not installed)"
+    return f"balancekit-server {number}, HAProxy 2.6 compatible; {native.describe()}"
 
 
 def _print_warnings(result_warnings: Sequence[Any], quiet: bool) -> None:
@@ -96,6 +109,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Configuration is invalid: {len(failure.errors)} error(s) found.", file=sys.stderr)
         return 1
     _print_warnings(result.warnings, args.quiet)
+    stale = native.stale_modules()
+    if stale and not args.quiet:
+        print(
+            f"[WARNING] compiled modules older than their source, running the old code: "
+            f"{', '.join(stale)}; run `pip install -e .` again to rebuild them",
+            file=sys.stderr,
+        )
     if args.check:
         if not any(frontend.binds for frontend in result.config.frontends):
             # haproxy -c says the same and exits 2: valid, but nothing would listen.

@@ -150,6 +150,15 @@ def close_stack(stack: contextlib.ExitStack, work: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def balancekit_build() -> str:
+    """How the balancekit-server this bench starts runs its hot path (compiled or not)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "balancekit_server.cli", "--version"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return out.stdout.strip().partition("; ")[2]
+
+
 def proxy_command(name: str, work: Path, backends: list[int]) -> tuple[int, list[str]]:
     """A free port and the command that runs `name` ("haproxy", "balancekit" or
     "floor", the bare relay) on it in front of `backends`, with PROXY_CONF."""
@@ -356,7 +365,8 @@ def main() -> int:
             wait_port(port)
             targets[name] = (port, proc)
         print(f"# mode tcp bench: wrk -t1 -c50 -d{args.duration:g}s, {args.rounds} rounds, "
-              f"bulk {args.bulk_mib} MiB; python {sys.version.split()[0]}")  # fmt: skip
+              f"bulk {args.bulk_mib} MiB; python {sys.version.split()[0]}; "
+              f"balancekit: {balancekit_build()}")  # fmt: skip
 
         runs: dict[str, dict[str, list[Run]]] = {
             test: {name: [] for name in targets} for test in TESTS

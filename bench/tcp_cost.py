@@ -124,7 +124,7 @@ def main() -> int:
         results: dict[str, dict[str, float]] = {kind: {} for kind, _ in workloads}
         print(f"# user-space instructions (callgrind): {args.connections} Connection: close "
               f"connections, {args.requests} keep-alive requests; python "
-              f"{sys.version.split()[0]}")  # fmt: skip
+              f"{sys.version.split()[0]}; balancekit: {_tcp.balancekit_build()}")  # fmt: skip
         for name in ("haproxy", "balancekit", "floor"):
             for workload in workloads:
                 port, command = proxy_command(name, work, ports)

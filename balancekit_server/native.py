@@ -1,0 +1,74 @@
+"""Which modules run compiled: the per-connection path, built with mypyc when it can be.
+
+Why compile: a `mode tcp` connection runs a few hundred small Python functions
+(accept, route, lease, connect, relay, count, log, tear down).  Interpreted,
+balancekit's own work cost 138k instructions per connection against 94k for a
+bare uvloop relay; compiled with mypyc it costs the relay's (`bench/tcp_cost.py`,
+docs/performance.md).  The source stays plain typed Python: without a C compiler,
+or with `BALANCEKIT_PURE_PYTHON=1` at install time, it runs as it is, only slower.
+
+`setup.py` reads `COMPILED` from this file without importing the package, so the
+list lives here once; keep this module free of imports the build lacks.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+from pathlib import Path
+
+__all__ = ["COMPILED", "compiled_modules", "describe", "stale_modules"]
+
+# balancekit_server's modules on the per-connection path.  A compiled class takes
+# no interpreted subclass unless it says `@mypyc_attr(allow_interpreted_subclasses=
+# True)`, no weak reference and no attribute patched onto an instance; so the
+# `balancekit` library, which users extend, stays pure Python.
+COMPILED: tuple[str, ...] = (
+    "balancekit_server.counters",
+    "balancekit_server.limits",
+    "balancekit_server.logs",
+    "balancekit_server.sockopts",
+    "balancekit_server.tcp",
+    "balancekit_server.wakeups",
+)
+
+
+def _origin(module: str) -> Path | None:
+    spec = importlib.util.find_spec(module)
+    return Path(spec.origin) if spec is not None and spec.origin else None
+
+
+def compiled_modules() -> list[str]:
+    """The modules of `COMPILED` that load from an extension rather than their source."""
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    found = []
+    for module in COMPILED:
+        origin = _origin(module)
+        if origin is not None and origin.name.endswith(suffixes):
+            found.append(module)
+    return found
+
+
+def stale_modules() -> list[str]:
+    """Compiled modules whose source changed after the build (an editable install
+    would otherwise run the old code, silently): reinstall to rebuild them."""
+    stale = []
+    for module in compiled_modules():
+        extension = _origin(module)
+        assert extension is not None
+        source = extension.parent / (module.rpartition(".")[2] + ".py")
+        if source.exists() and source.stat().st_mtime > extension.stat().st_mtime:
+            stale.append(module)
+    return stale
+
+
+def describe() -> str:
+    """One line for `--version` and the benches: how this install runs its hot path."""
+    compiled = compiled_modules()
+    if not compiled:
+        return "pure Python (hot path not compiled)"
+    text = f"hot path compiled with mypyc ({len(compiled)} of {len(COMPILED)} modules)"
+    stale = stale_modules()
+    if stale:
+        text += f"; STALE, source changed since the build: {', '.join(stale)} (reinstall)"
+    return text

@@ -1,0 +1,45 @@
+"""Build hook: compile the per-connection hot path with mypyc, else stay pure Python.
+
+Everything else about the package is in pyproject.toml.  The compiled modules are
+listed once, in balancekit_server/native.py (read here without importing the
+package).  `BALANCEKIT_PURE_PYTHON=1` skips compiling; a build that cannot
+compile (no C compiler, no mypyc) warns and installs the pure-Python modules.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+from pathlib import Path
+
+from setuptools import setup
+
+HERE = Path(__file__).parent
+
+
+def _compiled_module_names() -> list[str]:
+    tree = ast.parse((HERE / "balancekit_server" / "native.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "COMPILED":
+            assert node.value is not None
+            return list(ast.literal_eval(node.value))
+    raise RuntimeError("balancekit_server/native.py has no COMPILED tuple")
+
+
+def _extensions() -> list[object]:
+    if os.environ.get("BALANCEKIT_PURE_PYTHON"):
+        return []
+    try:
+        from mypyc.build import mypycify
+    except ImportError:
+        print("balancekit: mypyc is not installed; installing pure Python", file=sys.stderr)
+        return []
+    paths = [name.replace(".", "/") + ".py" for name in _compiled_module_names()]
+    extensions = mypycify(paths, opt_level="3", group_name="balancekit_native")
+    for extension in extensions:
+        extension.optional = True  # no C compiler: warn and keep the .py modules
+    return list(extensions)
+
+
+setup(ext_modules=_extensions())

@@ -1,0 +1,95 @@
+"""The mypyc build of the hot path: in use when built, never stale, and optional.
+
+The compiled modules are what `bench/tcp.py` measures, so a build that quietly
+fell back to pure Python (or an editable install running old compiled code after
+an edit) would make the figures and the code disagree.  The pure-Python source
+must keep working on its own: it is what runs without a C compiler.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from balancekit_server import native
+
+ROOT = Path(__file__).resolve().parent.parent
+PURE = bool(os.environ.get("BALANCEKIT_PURE_PYTHON"))
+
+
+@pytest.mark.skipif(PURE, reason="BALANCEKIT_PURE_PYTHON: installed without compiling")
+def test_the_hot_path_is_compiled_and_current() -> None:
+    assert native.compiled_modules() == list(native.COMPILED), (
+        "the hot path is not compiled: install a C compiler and run "
+        "`pip install -e .` again (or set BALANCEKIT_PURE_PYTHON=1 to test pure Python)"
+    )
+    assert native.stale_modules() == [], "source edited since the build: `pip install -e .`"
+    assert native.describe().startswith("hot path compiled with mypyc (6 of 6")
+
+
+def _copy_source(target: Path, with_extensions: bool) -> None:
+    skip = shutil.ignore_patterns("__pycache__", *(() if with_extensions else ("*.so",)))
+    for package in ("balancekit", "balancekit_server"):
+        shutil.copytree(ROOT / package, target / package, ignore=skip)
+    if with_extensions:
+        for shared in ROOT.glob("balancekit_native__mypyc*"):
+            shutil.copy2(shared, target)
+    shutil.copytree(ROOT / "tests", target / "tests", ignore=skip)
+    shutil.copy2(ROOT / "pyproject.toml", target)
+
+
+def _python(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    # The copy comes first on sys.path (the working directory), ahead of the install.
+    env = {**os.environ, "PYTHONPATH": str(cwd)}
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_the_pure_python_source_passes_the_relay_tests(tmp_path: Path) -> None:
+    _copy_source(tmp_path, with_extensions=False)
+    which = _python(
+        tmp_path, "-c", "from balancekit_server import native; print(native.describe())"
+    )
+    assert which.stdout.strip() == "pure Python (hot path not compiled)", which.stderr
+    tests = ["tests/l4/test_l4_relay.py", "tests/l4/test_l4_accounting.py"]
+    run = _python(tmp_path, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert " passed" in run.stdout and "failed" not in run.stdout
+
+
+@pytest.mark.skipif(PURE, reason="BALANCEKIT_PURE_PYTHON: no extensions to go stale")
+def test_an_edited_source_is_reported_stale(tmp_path: Path) -> None:
+    _copy_source(tmp_path, with_extensions=True)
+    source = tmp_path / "balancekit_server" / "wakeups.py"
+    later = time.time() + 60  # after the build, whenever that was
+    os.utime(source, (later, later))
+    code = "from balancekit_server import native; print(native.stale_modules(), native.describe())"
+    out = _python(tmp_path, "-c", code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("['balancekit_server.wakeups'] "), out.stdout
+    assert "STALE" in out.stdout and "reinstall" in out.stdout
+    config = tmp_path / "haproxy.cfg"
+    config.write_text("listen l\n    mode tcp\n    bind 127.0.0.1:0\n    server s 127.0.0.1:1\n")
+    check = _python(tmp_path, "-m", "balancekit_server.cli", "-c", "-f", str(config))
+    assert check.returncode == 0, check.stderr
+    assert "[WARNING] compiled modules older than their source" in check.stderr
+    assert "balancekit_server.wakeups" in check.stderr
+
+
+def test_version_says_how_the_hot_path_runs() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "balancekit_server.cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("balancekit-server ")
+    assert out.stdout.rstrip().endswith(native.describe())
