@@ -110,8 +110,10 @@ def _fetch(port: int, src: str, host: str = "127.0.0.1") -> bytes:
     with socket.socket(family) as sock:
         sock.settimeout(10)
         sock.bind((src, 0))
-        sock.connect((host, port))
         try:
+            # A rejected client is reset; a fast proxy can do that before this
+            # timed connect has read the socket's status, which then reports it.
+            sock.connect((host, port))
             return recv_all(sock)
         except ConnectionResetError:
             return b""
