@@ -1,11 +1,13 @@
 """Which modules run compiled: the per-connection path, built with mypyc when it can be.
 
-Why compile: a `mode tcp` connection runs a few hundred small Python functions
-(accept, route, lease, connect, relay, count, log, tear down).  Interpreted,
-balancekit's own work cost 138k instructions per connection against 94k for a
-bare uvloop relay; compiled with mypyc it costs the relay's (`bench/tcp_cost.py`,
-docs/performance.md).  The source stays plain typed Python: without a C compiler,
-or with `BALANCEKIT_PURE_PYTHON=1` at install time, it runs as it is, only slower.
+Why compile: a `mode tcp` connection or an HTTP request runs a few hundred small
+Python functions (accept, parse, route, lease, connect, relay, count, log, tear
+down).  Interpreted, balancekit's own work cost 138k instructions per TCP
+connection against 94k for a bare uvloop relay; compiled with mypyc it costs the
+relay's, and the HTTP proxy serves half as many requests again
+(`bench/tcp_cost.py`, `bench/http.py`, docs/performance.md).  The source stays
+plain typed Python: without a C compiler, or with `BALANCEKIT_PURE_PYTHON=1` at
+install time, it runs as it is, only slower.
 
 `setup.py` reads `COMPILED` from this file without importing the package, so the
 list lives here once; keep this module free of imports the build lacks.
@@ -25,6 +27,12 @@ __all__ = ["COMPILED", "compiled_modules", "describe", "stale_modules"]
 # `balancekit` library, which users extend, stays pure Python.
 COMPILED: tuple[str, ...] = (
     "balancekit_server.counters",
+    "balancekit_server.http.errors",
+    "balancekit_server.http.headers",
+    "balancekit_server.http.listen",
+    "balancekit_server.http.proxy",
+    "balancekit_server.http.server",
+    "balancekit_server.http.upstream",
     "balancekit_server.limits",
     "balancekit_server.logs",
     "balancekit_server.sockopts",

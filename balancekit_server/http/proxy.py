@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from mypy_extensions import mypyc_attr
+
 from balancekit import Backend, Headers, Lease, NoServerAvailable, Request
 from balancekit.routing import Router
 
@@ -187,6 +189,7 @@ class HttpLogEntry:
         return f"HttpLogEntry({self.as_kwargs()!r})"
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # the ASGI front door's exchange
 class Exchange:
     """One client request as a front door presents it to the proxy.
 
@@ -662,7 +665,8 @@ class HttpProxy:
 
     # -- the request ------------------------------------------------------------------
 
-    def build_request(self, ex: Exchange) -> Request:
+    @staticmethod
+    def build_request(ex: Exchange) -> Request:
         """The routing view of a request (decoded once; names lower-cased once)."""
         uri = target = ex.target.decode("latin-1")
         if not target.startswith("/"):
