@@ -59,13 +59,20 @@ def compiled_modules() -> list[str]:
 
 def stale_modules() -> list[str]:
     """Compiled modules whose source changed after the build (an editable install
-    would otherwise run the old code, silently): reinstall to rebuild them."""
+    would otherwise run the old code, silently): reinstall to rebuild them.
+
+    Only a source checkout (with its `setup.py`) is checked: an installed wheel's
+    files all date from when it was unpacked, in no meaningful order.
+    """
     stale = []
     for module in compiled_modules():
         extension = _origin(module)
         assert extension is not None
+        root = extension.parents[module.count(".")]
         source = extension.parent / (module.rpartition(".")[2] + ".py")
-        if source.exists() and source.stat().st_mtime > extension.stat().st_mtime:
+        if not (root / "setup.py").exists() or not source.exists():
+            continue
+        if source.stat().st_mtime > extension.stat().st_mtime:
             stale.append(module)
     return stale
 

@@ -43,6 +43,7 @@ def _copy_source(target: Path, with_extensions: bool) -> None:
             shutil.copy2(shared, target)
     shutil.copytree(ROOT / "tests", target / "tests", ignore=skip)
     shutil.copy2(ROOT / "pyproject.toml", target)
+    shutil.copy2(ROOT / "setup.py", target)
 
 
 def _python(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -82,6 +83,21 @@ def test_an_edited_source_is_reported_stale(tmp_path: Path) -> None:
     assert check.returncode == 0, check.stderr
     assert "[WARNING] compiled modules older than their source" in check.stderr
     assert "balancekit_server.wakeups" in check.stderr
+
+
+@pytest.mark.skipif(PURE, reason="BALANCEKIT_PURE_PYTHON: no extensions to go stale")
+def test_an_installed_copy_is_never_stale(tmp_path: Path) -> None:
+    # Unpacking a wheel writes sources after extensions; outside a checkout
+    # (no setup.py beside the packages) the times mean nothing.
+    _copy_source(tmp_path, with_extensions=True)
+    (tmp_path / "setup.py").unlink()
+    source = tmp_path / "balancekit_server" / "wakeups.py"
+    later = time.time() + 60
+    os.utime(source, (later, later))
+    code = "from balancekit_server import native; print(native.stale_modules())"
+    out = _python(tmp_path, "-c", code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
 
 
 def test_version_says_how_the_hot_path_runs() -> None:
