@@ -100,44 +100,6 @@ class SocketPool:
         self.keep(())
 
 
-def _is_http(service: Any) -> bool:
-    return hasattr(service, "connections") and hasattr(service, "proxy")
-
-
-def _close_gently(service: Any, grace: float) -> None:
-    """Retire an HTTP frontend without a reset on any keep-alive connection.
-
-    Closing an idle keep-alive connection races with the client's next request
-    (a client such as wrk sees a read error).  Instead every connection answers
-    its next response with `Connection: close`, and only connections still idle
-    after `grace` seconds are closed.  This reaches into the L7 front end's
-    connection objects (`_close_after`); without it, the plain `stop_accepting()`
-    (close idle connections now) applies.
-    """
-    for server in getattr(service, "servers", ()):
-        server.close()
-    for conn in list(service.connections):
-        if not hasattr(conn, "_close_after"):
-            return
-        # The request in flight (if any) keeps its keep-alive answer; the next one closes.
-        conn._close_after = True
-    original = service.stop_accepting
-
-    def stop_accepting() -> None:
-        async def later() -> None:
-            await asyncio.sleep(grace)
-            original()
-
-        task = asyncio.get_running_loop().create_task(later())
-        _PENDING.add(task)
-        task.add_done_callback(_PENDING.discard)
-
-    service.stop_accepting = stop_accepting
-
-
-_PENDING: set[asyncio.Task[Any]] = set()
-
-
 class ReloadableRuntime(Runtime):
     """A `Runtime` whose listeners come from a `SocketPool` shared across generations."""
 
@@ -260,8 +222,9 @@ class Reloader:
         self.draining.add(old)
         old.quiet = True
         for service in old.services:
-            if _is_http(service):
-                _close_gently(service, self.grace)
+            retire = getattr(service, "retire", None)  # HTTP: no reset on keep-alive
+            if retire is not None:
+                retire(self.grace)
         old.soft_stop()
 
         async def finish() -> None:

@@ -121,6 +121,7 @@ class HttpService:
         self.maxconn = maxconn  # the frontend's own `maxconn` (0: none)
         self.feconn = 0  # admitted connections (HAProxy's feconn, %fc)
         self._idle: asyncio.Event | None = None
+        self._retire_grace = 0.0  # set by `retire`: idle connections' reprieve
         # Log lines count connections, not requests: %ac process-wide, %fc here.
         proxy.connection_counts = self.connection_counts
 
@@ -170,7 +171,29 @@ class HttpService:
     def sockets(self) -> list[Any]:
         return [sock for server in self.servers for sock in server.sockets]
 
+    def retire(self, grace: float) -> None:
+        """A reload's soft stop, without a reset on any keep-alive connection.
+
+        Closing an idle keep-alive connection races with the client's next request
+        (a client such as wrk sees a read error).  Instead every connection answers
+        its next response with `Connection: close` (the one in flight, if any,
+        keeps its keep-alive answer), and `stop_accepting()` closes the
+        connections still idle only `grace` seconds later.
+        """
+        for server in self.servers:
+            server.close()
+        for conn in list(self.connections):
+            conn.close_after_response()
+        self._retire_grace = grace
+
     def stop_accepting(self) -> None:
+        if self._retire_grace:
+            loop = asyncio.get_running_loop()
+            loop.call_later(self._retire_grace, self._stop_accepting_now)
+        else:
+            self._stop_accepting_now()
+
+    def _stop_accepting_now(self) -> None:
         self.proxy.stopping = True
         for server in self.servers:
             server.close()
@@ -178,7 +201,7 @@ class HttpService:
             conn.close_if_idle()
 
     def kill(self) -> None:
-        self.stop_accepting()
+        self._stop_accepting_now()
         for conn in list(self.connections):
             conn.abort()
         self.proxy.close()

@@ -415,6 +415,10 @@ class HttpServerProtocol(asyncio.Protocol):
         if self.transport is not None and not self.lost:
             self.transport.abort()
 
+    def close_after_response(self) -> None:
+        """Answer the next response with `Connection: close` (a reload retires us)."""
+        self._close_after = True
+
     def close_if_idle(self) -> None:
         """Soft stop: an idle keep-alive connection closes now, a busy one after
         its response."""
