@@ -239,7 +239,6 @@ class Session:
     """One client connection through a `mode tcp` frontend, and its server connection."""
 
     __slots__ = (
-        "__weakref__",
         "_be_counters",
         "_connect_due",
         "_connecting",
