@@ -36,7 +36,11 @@ def _extensions() -> list[object]:
         print("balancekit: mypyc is not installed; installing pure Python", file=sys.stderr)
         return []
     paths = [name.replace(".", "/") + ".py" for name in _compiled_module_names()]
-    extensions = mypycify(paths, opt_level="3", group_name="balancekit_native")
+    try:
+        extensions = mypycify(paths, opt_level="3", group_name="balancekit_native")
+    except (Exception, SystemExit) as error:  # mypyc exits on a type error it rejects
+        print(f"balancekit: mypyc failed ({error!r}); installing pure Python", file=sys.stderr)
+        return []
     for extension in extensions:
         extension.optional = True  # no C compiler: warn and keep the .py modules
     return list(extensions)
