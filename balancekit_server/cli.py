@@ -77,6 +77,17 @@ def _version() -> str:
     return f"balancekit-server {number}, HAProxy 2.6 compatible; {native.describe()}"
 
 
+def _warn_if_stale(quiet: bool) -> None:
+    """An edited checkout whose compiled modules were not rebuilt runs the old code."""
+    stale = native.stale_modules()
+    if stale and not quiet:
+        print(
+            f"[WARNING] compiled modules older than their source, running the old code: "
+            f"{', '.join(stale)}; run `pip install -e .` again to rebuild them",
+            file=sys.stderr,
+        )
+
+
 def _print_warnings(result_warnings: Sequence[Any], quiet: bool) -> None:
     if quiet:
         return
@@ -92,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    _warn_if_stale(args.quiet)
     if args.demo is not None:
         from balancekit_server.demo import run_demo
 
@@ -109,13 +121,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Configuration is invalid: {len(failure.errors)} error(s) found.", file=sys.stderr)
         return 1
     _print_warnings(result.warnings, args.quiet)
-    stale = native.stale_modules()
-    if stale and not args.quiet:
-        print(
-            f"[WARNING] compiled modules older than their source, running the old code: "
-            f"{', '.join(stale)}; run `pip install -e .` again to rebuild them",
-            file=sys.stderr,
-        )
     if args.check:
         if not any(frontend.binds for frontend in result.config.frontends):
             # haproxy -c says the same and exits 2: valid, but nothing would listen.
