@@ -1,8 +1,8 @@
 """Build hook: compile the per-connection hot path with mypyc, else stay pure Python.
 
-Everything else about the package is in pyproject.toml.  The compiled modules are
-listed once, in balancekit_server/native.py (read here without importing the
-package).  `BALANCEKIT_PURE_PYTHON=1` skips compiling; a build that cannot
+Everything else about the package is in pyproject.toml.  The compiled modules and
+the type check's options are set once, in balancekit_server/native.py (read here
+without importing the package).  `BALANCEKIT_PURE_PYTHON=1` skips compiling; a build that cannot
 compile (no C compiler, no mypyc) warns and installs the pure-Python modules.
 """
 
@@ -18,13 +18,14 @@ from setuptools import setup
 HERE = Path(__file__).parent
 
 
-def _compiled_module_names() -> list[str]:
+def _native_setting(name: str) -> list[str]:
+    """A tuple of strings from balancekit_server/native.py, read without importing it."""
     tree = ast.parse((HERE / "balancekit_server" / "native.py").read_text())
     for node in tree.body:
-        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "COMPILED":
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == name:
             assert node.value is not None
             return list(ast.literal_eval(node.value))
-    raise RuntimeError("balancekit_server/native.py has no COMPILED tuple")
+    raise RuntimeError(f"balancekit_server/native.py has no {name}")
 
 
 def _extensions() -> list[object]:
@@ -35,9 +36,10 @@ def _extensions() -> list[object]:
     except ImportError:
         print("balancekit: mypyc is not installed; installing pure Python", file=sys.stderr)
         return []
-    paths = [name.replace(".", "/") + ".py" for name in _compiled_module_names()]
+    paths = [name.replace(".", "/") + ".py" for name in _native_setting("COMPILED")]
+    options = _native_setting("BUILD_OPTIONS")
     try:
-        extensions = mypycify(paths, opt_level="3", group_name="balancekit_native")
+        extensions = mypycify([*options, *paths], opt_level="3", group_name="balancekit_native")
     except (Exception, SystemExit) as error:  # mypyc exits on a type error it rejects
         print(f"balancekit: mypyc failed ({error!r}); installing pure Python", file=sys.stderr)
         return []

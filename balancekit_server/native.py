@@ -9,8 +9,9 @@ relay's, and the HTTP proxy serves half as many requests again
 plain typed Python: without a C compiler, or with `BALANCEKIT_PURE_PYTHON=1` at
 install time, it runs as it is, only slower.
 
-`setup.py` reads `COMPILED` from this file without importing the package, so the
-list lives here once; keep this module free of imports the build lacks.
+`setup.py` reads `COMPILED` and `BUILD_OPTIONS` from this file without importing
+the package, so they live here once; keep this module free of imports the build
+lacks.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import importlib.machinery
 import importlib.util
 from pathlib import Path
 
-__all__ = ["COMPILED", "compiled_modules", "describe", "stale_modules"]
+__all__ = ["BUILD_OPTIONS", "COMPILED", "compiled_modules", "describe", "stale_modules"]
 
 # balancekit_server's modules on the per-connection path.  A compiled class takes
 # no interpreted subclass unless it says `@mypyc_attr(allow_interpreted_subclasses=
@@ -39,6 +40,12 @@ COMPILED: tuple[str, ...] = (
     "balancekit_server.tcp",
     "balancekit_server.wakeups",
 )
+
+# mypy options for the build.  pip builds in an environment with none of the
+# server's dependencies, where their types are unknown (Any) and the modules
+# outside `COMPILED` are only followed; without these the type check fails there
+# and the install silently falls back to pure Python.
+BUILD_OPTIONS: tuple[str, ...] = ("--ignore-missing-imports", "--follow-imports=silent")
 
 
 def _origin(module: str) -> Path | None:

@@ -34,6 +34,21 @@ def test_the_hot_path_is_compiled_and_current() -> None:
     assert native.describe() == f"hot path compiled with mypyc ({count} of {count} modules)"
 
 
+def test_the_build_type_checks_without_the_server_dependencies() -> None:
+    # pip builds in an isolated environment that has mypy but none of the
+    # server's dependencies; a type error there makes the install fall back to
+    # pure Python on a fresh machine while it compiles here.
+    paths = [name.replace(".", "/") + ".py" for name in native.COMPILED]
+    check = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-site-packages", *native.BUILD_OPTIONS, *paths],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
 def _copy_source(target: Path, with_extensions: bool) -> None:
     skip = shutil.ignore_patterns("__pycache__", *(() if with_extensions else ("*.so",)))
     for package in ("balancekit", "balancekit_server"):
