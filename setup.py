@@ -2,8 +2,9 @@
 
 Everything else about the package is in pyproject.toml.  The compiled modules and
 the type check's options are set once, in balancekit_server/native.py (read here
-without importing the package).  `BALANCEKIT_PURE_PYTHON=1` skips compiling; a build that cannot
-compile (no C compiler, no mypyc) warns and installs the pure-Python modules.
+without importing the package).  `BALANCEKIT_PURE_PYTHON=1` skips compiling; a
+build that cannot compile (no C compiler, no mypyc, a type error mypyc rejects)
+warns and installs the pure-Python modules.
 """
 
 from __future__ import annotations

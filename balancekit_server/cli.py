@@ -27,7 +27,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="balancekit-server",
         description="Run an haproxy.cfg with balancekit (HAProxy 2.6 compatible).",
-        formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps --version on one line
     )
     parser.add_argument(
         "-f",
@@ -64,17 +63,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="with --demo: the proxy's port (default 8080, or a free one if taken; 0 = any)",
     )
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument(
+        "--version", action=_Version, nargs=0, help="print the version and build, then exit"
+    )
     return parser
 
 
-def _version() -> str:
-    """The version and how the hot path runs: compiled or not changes the speed."""
-    try:
-        number = importlib.metadata.version("balancekit")
-    except importlib.metadata.PackageNotFoundError:
-        number = "(not installed)"
-    return f"balancekit-server {number}, HAProxy 2.6 compatible; {native.describe()}"
+class _Version(argparse.Action):
+    """`--version`, worked out only when asked: finding the compiled modules takes
+    a dozen module lookups that every other start can skip."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        try:
+            number = importlib.metadata.version("balancekit")
+        except importlib.metadata.PackageNotFoundError:
+            number = "(not installed)"
+        print(f"balancekit-server {number}, HAProxy 2.6 compatible; {native.describe()}")
+        parser.exit()
 
 
 def _warn_if_stale(quiet: bool) -> None:

@@ -48,33 +48,20 @@ COMPILED: tuple[str, ...] = (
 BUILD_OPTIONS: tuple[str, ...] = ("--ignore-missing-imports", "--follow-imports=silent")
 
 
-def _origin(module: str) -> Path | None:
-    spec = importlib.util.find_spec(module)
-    return Path(spec.origin) if spec is not None and spec.origin else None
-
-
-def compiled_modules() -> list[str]:
-    """The modules of `COMPILED` that load from an extension rather than their source."""
+def _extensions() -> dict[str, Path]:
+    """The modules of `COMPILED` that load from an extension, and that file."""
     suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
-    found = []
+    found = {}
     for module in COMPILED:
-        origin = _origin(module)
-        if origin is not None and origin.name.endswith(suffixes):
-            found.append(module)
+        spec = importlib.util.find_spec(module)
+        if spec is not None and spec.origin and spec.origin.endswith(suffixes):
+            found[module] = Path(spec.origin)
     return found
 
 
-def stale_modules() -> list[str]:
-    """Compiled modules whose source changed after the build (an editable install
-    would otherwise run the old code, silently): reinstall to rebuild them.
-
-    Only a source checkout (with its `setup.py`) is checked: an installed wheel's
-    files all date from when it was unpacked, in no meaningful order.
-    """
+def _stale(extensions: dict[str, Path]) -> list[str]:
     stale = []
-    for module in compiled_modules():
-        extension = _origin(module)
-        assert extension is not None
+    for module, extension in extensions.items():
         root = extension.parents[module.count(".")]
         source = extension.parent / (module.rpartition(".")[2] + ".py")
         if not (root / "setup.py").exists() or not source.exists():
@@ -84,13 +71,28 @@ def stale_modules() -> list[str]:
     return stale
 
 
+def compiled_modules() -> list[str]:
+    """The modules of `COMPILED` that load from an extension rather than their source."""
+    return list(_extensions())
+
+
+def stale_modules() -> list[str]:
+    """Compiled modules whose source changed after the build (an editable install
+    would otherwise run the old code, silently): reinstall to rebuild them.
+
+    Only a source checkout (with its `setup.py`) is checked: an installed wheel's
+    files all date from when it was unpacked, in no meaningful order.
+    """
+    return _stale(_extensions())
+
+
 def describe() -> str:
     """One line for `--version` and the benches: how this install runs its hot path."""
-    compiled = compiled_modules()
-    if not compiled:
+    extensions = _extensions()
+    if not extensions:
         return "pure Python (hot path not compiled)"
-    text = f"hot path compiled with mypyc ({len(compiled)} of {len(COMPILED)} modules)"
-    stale = stale_modules()
+    text = f"hot path compiled with mypyc ({len(extensions)} of {len(COMPILED)} modules)"
+    stale = _stale(extensions)
     if stale:
         text += f"; STALE, source changed since the build: {', '.join(stale)} (reinstall)"
     return text
