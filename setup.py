@@ -2,9 +2,10 @@
 
 Everything else about the package is in pyproject.toml.  The compiled modules and
 the type check's options are set once, in balancekit_server/native.py (read here
-without importing the package).  `BALANCEKIT_PURE_PYTHON=1` skips compiling; a
-build that cannot compile (no C compiler, no mypyc, a type error mypyc rejects)
-warns and installs the pure-Python modules.
+without importing the package).  The TCP relay's one C step (`_relay.c`) is built
+alongside.  `BALANCEKIT_PURE_PYTHON=1` skips compiling; a build that cannot
+compile (no C compiler, no mypyc, a type error mypyc rejects) warns and installs
+the pure-Python modules.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 
 HERE = Path(__file__).parent
 
@@ -32,21 +33,22 @@ def _native_setting(name: str) -> list[str]:
 def _extensions() -> list[object]:
     if os.environ.get("BALANCEKIT_PURE_PYTHON"):
         return []
+    relay = Extension("balancekit_server._relay", ["balancekit_server/_relay.c"], optional=True)
     try:
         from mypyc.build import mypycify
     except ImportError:
         print("balancekit: mypyc is not installed; installing pure Python", file=sys.stderr)
-        return []
+        return [relay]
     paths = [name.replace(".", "/") + ".py" for name in _native_setting("COMPILED")]
     options = _native_setting("BUILD_OPTIONS")
     try:
         extensions = mypycify([*options, *paths], opt_level="3", group_name="balancekit_native")
     except (Exception, SystemExit) as error:  # mypyc exits on a type error it rejects
         print(f"balancekit: mypyc failed ({error!r}); installing pure Python", file=sys.stderr)
-        return []
+        return [relay]
     for extension in extensions:
         extension.optional = True  # no C compiler: warn and keep the .py modules
-    return list(extensions)
+    return [*extensions, relay]
 
 
 setup(ext_modules=_extensions())

@@ -36,10 +36,15 @@ COMPILED: tuple[str, ...] = (
     "balancekit_server.http.upstream",
     "balancekit_server.limits",
     "balancekit_server.logs",
+    "balancekit_server.poller",
     "balancekit_server.sockopts",
     "balancekit_server.tcp",
     "balancekit_server.wakeups",
 )
+
+# The TCP relay's one hand-written C step (`_relay.c`, see poller.py), built
+# beside the mypyc modules and optional like them.
+RELAY_STEP = "balancekit_server._relay"
 
 # mypy options for the build.  pip builds in an environment with none of the
 # server's dependencies, where their types are unknown (Any) and the modules
@@ -49,10 +54,11 @@ BUILD_OPTIONS: tuple[str, ...] = ("--ignore-missing-imports", "--follow-imports=
 
 
 def _extensions() -> dict[str, Path]:
-    """The modules of `COMPILED` that load from an extension, and that file."""
+    """The modules of `COMPILED` (and the relay step) that load from an extension,
+    and that file."""
     suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
     found = {}
-    for module in COMPILED:
+    for module in (*COMPILED, RELAY_STEP):
         spec = importlib.util.find_spec(module)
         if spec is not None and spec.origin and spec.origin.endswith(suffixes):
             found[module] = Path(spec.origin)
@@ -63,7 +69,8 @@ def _stale(extensions: dict[str, Path]) -> list[str]:
     stale = []
     for module, extension in extensions.items():
         root = extension.parents[module.count(".")]
-        source = extension.parent / (module.rpartition(".")[2] + ".py")
+        suffix = ".c" if module == RELAY_STEP else ".py"
+        source = extension.parent / (module.rpartition(".")[2] + suffix)
         if not (root / "setup.py").exists() or not source.exists():
             continue
         if source.stat().st_mtime > extension.stat().st_mtime:
@@ -73,7 +80,7 @@ def _stale(extensions: dict[str, Path]) -> list[str]:
 
 def compiled_modules() -> list[str]:
     """The modules of `COMPILED` that load from an extension rather than their source."""
-    return list(_extensions())
+    return [module for module in _extensions() if module != RELAY_STEP]
 
 
 def stale_modules() -> list[str]:
@@ -89,9 +96,13 @@ def stale_modules() -> list[str]:
 def describe() -> str:
     """One line for `--version` and the benches: how this install runs its hot path."""
     extensions = _extensions()
-    if not extensions:
-        return "pure Python (hot path not compiled)"
-    text = f"hot path compiled with mypyc ({len(extensions)} of {len(COMPILED)} modules)"
+    relay = RELAY_STEP in extensions
+    compiled = len(extensions) - relay
+    if not compiled:
+        text = "pure Python (hot path not compiled)" + (", with the C relay step" * relay)
+    else:
+        text = f"hot path compiled with mypyc ({compiled} of {len(COMPILED)} modules)"
+        text += " and the C relay step" if relay else ", without the C relay step"
     stale = _stale(extensions)
     if stale:
         text += f"; STALE, source changed since the build: {', '.join(stale)} (reinstall)"

@@ -7,20 +7,26 @@ one) is left alone rather than failing the connection over an option.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
+from typing import Any, Protocol
 
 __all__ = ["set_keepalive", "set_option"]
 
 
-def set_option(transport: asyncio.BaseTransport, level: int, name: int, value: int | bytes) -> None:
+class HasSocket(Protocol):
+    """Any transport: asyncio's, uvloop's or `poller.SocketTransport`."""
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any: ...
+
+
+def set_option(transport: HasSocket, level: int, name: int, value: int | bytes) -> None:
     sock = transport.get_extra_info("socket")
     if sock is not None:
         with contextlib.suppress(OSError, AttributeError):
             sock.setsockopt(level, name, value)
 
 
-def set_keepalive(transport: asyncio.BaseTransport) -> None:
+def set_keepalive(transport: HasSocket) -> None:
     """SO_KEEPALIVE (`option clitcpka`, `srvtcpka`, `tcpka`)."""
     set_option(transport, socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)

@@ -31,7 +31,9 @@ def test_the_hot_path_is_compiled_and_current() -> None:
     )
     assert native.stale_modules() == [], "source edited since the build: `pip install -e .`"
     count = len(native.COMPILED)
-    assert native.describe() == f"hot path compiled with mypyc ({count} of {count} modules)"
+    assert native.describe() == (
+        f"hot path compiled with mypyc ({count} of {count} modules) and the C relay step"
+    )
 
 
 def test_the_build_type_checks_without_the_server_dependencies() -> None:
@@ -71,6 +73,11 @@ def _python(cwd: Path, *args: str, timeout: float = 300) -> subprocess.Completed
 
 def test_the_pure_python_source_passes_the_proxy_tests(tmp_path: Path) -> None:
     _copy_source(tmp_path, with_extensions=False)
+    # An editable install's import hook would otherwise find its built C step for
+    # the copy's package (it resolves submodules the copy lacks).
+    (tmp_path / "balancekit_server" / "_relay.py").write_text(
+        'raise ImportError("not built in this copy")\n'
+    )
     which = _python(
         tmp_path, "-c", "from balancekit_server import native; print(native.describe())"
     )
@@ -78,6 +85,7 @@ def test_the_pure_python_source_passes_the_proxy_tests(tmp_path: Path) -> None:
     tests = [
         "tests/l4/test_l4_relay.py",
         "tests/l4/test_l4_accounting.py",
+        "tests/l4/test_l4_poller.py",  # without the C relay step, `link` does nothing
         "tests/l7/test_l7_proxy.py",  # the compiled front door's cases, not the ASGI ones
     ]
     args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "not asgi", *tests]
@@ -86,16 +94,34 @@ def test_the_pure_python_source_passes_the_proxy_tests(tmp_path: Path) -> None:
     assert " passed" in run.stdout and "failed" not in run.stdout
 
 
+def test_the_loop_transports_pass_the_relay_tests() -> None:
+    # Where there is no epoll (or BALANCEKIT_LOOP_TRANSPORTS is set) plain TCP
+    # runs on the event loop's own transports, as TLS always does.
+    tests = ["tests/l4/test_l4_relay.py", "tests/l4/test_l4_accounting.py"]
+    env = {**os.environ, "BALANCEKIT_LOOP_TRANSPORTS": "1"}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert " passed" in run.stdout and "failed" not in run.stdout
+
+
 @pytest.mark.skipif(PURE, reason="BALANCEKIT_PURE_PYTHON: no extensions to go stale")
 def test_an_edited_source_is_reported_stale(tmp_path: Path) -> None:
     _copy_source(tmp_path, with_extensions=True)
-    source = tmp_path / "balancekit_server" / "wakeups.py"
     later = time.time() + 60  # after the build, whenever that was
-    os.utime(source, (later, later))
+    for edited in ("wakeups.py", "_relay.c"):
+        os.utime(tmp_path / "balancekit_server" / edited, (later, later))
     code = "from balancekit_server import native; print(native.stale_modules(), native.describe())"
     out = _python(tmp_path, "-c", code)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("['balancekit_server.wakeups'] "), out.stdout
+    stale = "['balancekit_server.wakeups', 'balancekit_server._relay'] "
+    assert out.stdout.startswith(stale), out.stdout
     assert "STALE" in out.stdout and "reinstall" in out.stdout
     config = tmp_path / "haproxy.cfg"
     config.write_text("listen l\n    mode tcp\n    bind 127.0.0.1:0\n    server s 127.0.0.1:1\n")

@@ -1,0 +1,3 @@
+"""Types of the C relay step (_relay.c)."""
+
+def relay(src: int, dst: int, /) -> int | tuple[int, bytes | int]: ...

@@ -1,0 +1,292 @@
+"""`poller.SocketTransport` and friends keep the asyncio transport contract the relay
+relies on, on real sockets, under both event loops.
+
+The relay tests (test_l4_relay.py and the rest) run the whole forwarder on these
+transports; here each promise is checked on its own: half-close, write buffering
+with pause/resume, close-after-flush versus abort, resets, paused reading, the
+linked relay, and connects that fail or are cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import hashlib
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from l4_harness import LoopThread, free_port, recv_all, rst, wait_until
+
+from balancekit_server import poller as poller_module
+from balancekit_server.poller import (
+    Poller,
+    SocketServer,
+    SocketTransport,
+    connect,
+    ip_address,
+    open_connection,
+    poller_for,
+)
+
+LINKED = poller_module._relay_step is not None  # the C step is built (not pure Python)
+
+
+class Recorder(asyncio.Protocol):
+    """Remembers what the transport told it, in order."""
+
+    def __init__(self, keep_open: bool = True) -> None:
+        self.keep_open = keep_open
+        self.transport: Any = None
+        self.data = bytearray()
+        self.events: list[str] = []
+        self.exc: BaseException | None = None
+        self.lost = threading.Event()
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self.events.append("made")
+
+    def data_received(self, data: bytes) -> None:
+        self.data += data
+
+    def eof_received(self) -> bool:
+        self.events.append("eof")
+        return self.keep_open
+
+    def pause_writing(self) -> None:
+        self.events.append("pause")
+
+    def resume_writing(self) -> None:
+        self.events.append("resume")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.events.append("lost")
+        self.exc = exc
+        self.lost.set()
+
+
+@contextlib.contextmanager
+def _connected(
+    lt: LoopThread, protocol: Recorder, host: str = "127.0.0.1", names_on_close: bool = False
+) -> Iterator[tuple[socket.socket, Any]]:
+    """A SocketTransport (driving `protocol`) connected to a plain blocking socket."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        async def open_it() -> Any:
+            poller = poller_for(asyncio.get_running_loop())
+            assert poller is not None
+            transport, _ = await open_connection(
+                poller, lambda: protocol, host, port, names_on_close=names_on_close
+            )
+            return transport
+
+        transport = lt.run(open_it())
+        peer, _ = listener.accept()
+    with peer:
+        peer.settimeout(10)
+        yield peer, transport
+
+
+def test_data_and_half_close_both_ways(lt: LoopThread) -> None:
+    protocol = Recorder()
+    with _connected(lt, protocol) as (peer, transport):
+        assert isinstance(transport, SocketTransport)
+        peer.sendall(b"hello")
+        peer.shutdown(socket.SHUT_WR)
+        wait_until(lambda: "eof" in protocol.events, what="the EOF")
+        assert bytes(protocol.data) == b"hello"
+        # Our direction stays open after the peer's FIN (eof_received returned True).
+        lt.call(lambda: transport.write(b"bye"))
+        lt.call(transport.write_eof)
+        assert recv_all(peer) == b"bye"
+        assert not protocol.lost.is_set()
+        lt.call(transport.close)
+        assert protocol.lost.wait(5)
+    assert protocol.events == ["made", "eof", "lost"] and protocol.exc is None
+
+
+def test_eof_received_false_closes_the_transport(lt: LoopThread) -> None:
+    protocol = Recorder(keep_open=False)
+    with _connected(lt, protocol) as (peer, _):
+        peer.shutdown(socket.SHUT_WR)
+        assert protocol.lost.wait(5)
+        assert peer.recv(1) == b""  # closed by us in turn
+
+
+def test_a_slow_reader_pauses_the_writer_and_gets_every_byte(lt: LoopThread) -> None:
+    protocol = Recorder()
+    payload = bytes(range(256)) * 131072  # 32 MiB, far more than loopback's socket buffers
+    with _connected(lt, protocol) as (peer, transport):
+        lt.call(lambda: transport.set_write_buffer_limits(high=65536))
+
+        def write_all() -> int:
+            for start in range(0, len(payload), 65536):
+                transport.write(payload[start : start + 65536])
+            return int(transport.get_write_buffer_size())
+
+        assert lt.call(write_all) > 65536  # the peer reads nothing yet
+        assert "pause" in protocol.events and "resume" not in protocol.events
+        lt.call(transport.close)  # after the buffer is flushed
+        received = recv_all(peer)
+    assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
+    assert protocol.events[-2:] == ["resume", "lost"] and protocol.exc is None
+
+
+def test_abort_drops_the_buffer_at_once(lt: LoopThread) -> None:
+    protocol = Recorder()
+    with _connected(lt, protocol) as (peer, transport):
+        lt.call(lambda: transport.write(b"x" * (8 << 20)))
+        assert lt.call(transport.get_write_buffer_size) > 0
+        lt.call(transport.abort)
+        assert protocol.lost.wait(5)
+        assert len(recv_all(peer)) < 8 << 20
+
+
+def test_a_reset_reaches_connection_lost_as_an_error(lt: LoopThread) -> None:
+    protocol = Recorder()
+    with _connected(lt, protocol) as (peer, _):
+        rst(peer)
+        assert protocol.lost.wait(5)
+    assert isinstance(protocol.exc, ConnectionResetError)
+
+
+def test_paused_reading_holds_the_data_back(lt: LoopThread) -> None:
+    protocol = Recorder()
+    with _connected(lt, protocol) as (peer, transport):
+        lt.call(transport.pause_reading)
+        assert not lt.call(transport.is_reading)
+        peer.sendall(b"later")
+        time.sleep(0.2)
+        assert protocol.data == b""
+        lt.call(transport.resume_reading)
+        wait_until(lambda: protocol.data == b"later", what="the data after resume_reading")
+
+
+def test_addresses_outlive_the_close_when_asked(lt: LoopThread) -> None:
+    protocol = Recorder()
+    with _connected(lt, protocol, names_on_close=True) as (peer, transport):
+        lt.call(transport.abort)
+        assert protocol.lost.wait(5)
+        assert transport.get_extra_info("peername") == peer.getsockname()
+        assert transport.get_extra_info("sockname") == peer.getpeername()
+        assert transport.get_extra_info("socket") is None
+
+
+def test_linked_transports_relay_without_data_received(lt: LoopThread) -> None:
+    """What A reads goes into B's socket; A's protocol hears only how much."""
+    counted: list[int] = []
+    a_protocol, b_protocol = Recorder(), Recorder()
+    payload = b"relay" * 40000
+    with _connected(lt, a_protocol) as (a_peer, a), _connected(lt, b_protocol) as (b_peer, b):
+        lt.call(lambda: a.link(b, counted.append))
+        a_peer.sendall(payload)
+        a_peer.shutdown(socket.SHUT_WR)
+        wait_until(lambda: "eof" in a_protocol.events, what="the EOF on A")
+        lt.call(b.write_eof)
+        relayed = recv_all(b_peer)
+    if LINKED:
+        assert relayed == payload and a_protocol.data == b"" and sum(counted) == len(payload)
+    else:  # pure Python: `link` does nothing and the bytes come up as usual
+        assert relayed == b"" and bytes(a_protocol.data) == payload and counted == []
+
+
+def test_a_refused_connect_reports_the_error_and_closes_the_socket(lt: LoopThread) -> None:
+    port = free_port()
+    outcome: list[Any] = []
+
+    def start() -> Any:
+        poller = poller_for(asyncio.get_running_loop())
+        assert poller is not None
+        address = ip_address("127.0.0.1", port)
+        assert address is not None
+        return connect(poller, Recorder, address, lambda t, e: outcome.append((t, e)))
+
+    connector = lt.call(start)
+    wait_until(lambda: bool(outcome), what="the refused connect to be reported")
+    transport, error = outcome[0]
+    assert transport is None and isinstance(error, ConnectionRefusedError)
+    assert connector.done() and connector.sock.fileno() == -1
+
+
+def test_a_cancelled_connect_says_so_on_the_next_iteration(lt: LoopThread) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        outcome: list[Any] = []
+
+        def start_and_cancel() -> tuple[bool, list[Any]]:
+            poller = poller_for(asyncio.get_running_loop())
+            assert poller is not None
+            address = ip_address("127.0.0.1", port)
+            assert address is not None
+            connector = connect(poller, Recorder, address, lambda t, e: outcome.append((t, e)))
+            cancelled = connector.cancel()
+            return cancelled and not connector.cancel(), list(outcome)
+
+        cancelled_once, seen_at_once = lt.call(start_and_cancel)
+        assert cancelled_once and seen_at_once == []
+        wait_until(lambda: bool(outcome), what="the cancellation to be reported")
+        assert outcome[0][0] is None and isinstance(outcome[0][1], asyncio.CancelledError)
+
+
+def test_open_connection_resolves_a_name(lt: LoopThread) -> None:
+    protocol = Recorder()
+    with _connected(lt, protocol, host="localhost") as (peer, transport):
+        peer.sendall(b"named")
+        wait_until(lambda: protocol.data == b"named", what="data over a resolved connect")
+        lt.call(transport.close)
+
+
+def test_a_server_accepts_until_closed(lt: LoopThread) -> None:
+    protocols: list[Recorder] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def recorder() -> Recorder:
+        protocols.append(Recorder())
+        return protocols[-1]
+
+    def serve() -> SocketServer:
+        poller = poller_for(asyncio.get_running_loop())
+        assert poller is not None
+        return SocketServer(poller, listener, recorder)
+
+    server = lt.call(serve)
+    clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(3)]
+    for index, client in enumerate(clients):
+        client.sendall(bytes([index]))
+    wait_until(lambda: sorted(bytes(p.data) for p in protocols) == [b"\0", b"\1", b"\2"])
+    assert all(p.transport.get_extra_info("peername") for p in protocols)
+    lt.call(server.close)
+    assert not server.is_serving() and listener.fileno() == -1
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5)
+    for client in clients:
+        client.close()
+
+
+def test_a_poller_does_not_keep_its_loop_alive() -> None:
+    loop = asyncio.new_event_loop()
+    poller = poller_for(loop)
+    assert isinstance(poller, Poller) and poller_for(loop) is poller
+    assert loop in poller_module._pollers
+    gone = weakref.ref(loop)
+    loop.close()
+    del loop, poller
+    gc.collect()
+    assert gone() is None  # and with the loop, its poller and epoll set
+
+
+def test_loop_transports_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BALANCEKIT_LOOP_TRANSPORTS", "1")
+    loop = asyncio.new_event_loop()
+    try:
+        assert poller_for(loop) is None
+    finally:
+        loop.close()
