@@ -66,6 +66,7 @@ __all__ = [
     "Poller",
     "SocketServer",
     "SocketTransport",
+    "close_poller",
     "connect",
     "ip_address",
     "open_connection",
@@ -91,6 +92,15 @@ _relay_step = _load_relay_step()
 _pollers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Poller] = weakref.WeakKeyDictionary()
 
 
+def close_poller(loop: asyncio.AbstractEventLoop) -> None:
+    """Close every socket on the loop's poller, and the poller: for a loop about to
+    close with connections still open (a loop's `close()` leaves its transports
+    to the garbage collector, and descriptors pile up until it runs)."""
+    poller = _pollers.pop(loop, None)
+    if poller is not None:
+        poller.close()
+
+
 def poller_for(loop: asyncio.AbstractEventLoop) -> Poller | None:
     """The loop's shared epoll set, made on first use; None without epoll."""
     poller = _pollers.get(loop)
@@ -112,6 +122,10 @@ class Watcher:
 
     def fail(self, exc: Exception) -> None:
         """`on_events` raised: end what this watcher serves."""
+
+    def release(self) -> None:
+        """Give the descriptor up at once (see `Poller.close`)."""
+        raise NotImplementedError
 
 
 class Poller:
@@ -135,6 +149,16 @@ class Poller:
 
     def __repr__(self) -> str:
         return f"<Poller fd={self.epoll.fileno()} watchers={len(self.watchers)}>"
+
+    def close(self) -> None:
+        """Abort every connection, close every listener, then the epoll set."""
+        for watcher in list(self.watchers.values()):
+            watcher.release()
+        self.watchers.clear()
+        loop: Any = self._loop()  # Any: uvloop's remove_reader returns None, not a bool
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(self.epoll.fileno())
+        self.epoll.close()
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -385,6 +409,9 @@ class SocketTransport(Watcher):
     def abort(self) -> None:
         self._finalize(None)
 
+    def release(self) -> None:
+        self.abort()
+
     def is_closing(self) -> bool:
         return self._closing
 
@@ -559,6 +586,9 @@ class SocketServer(Watcher):
     def is_serving(self) -> bool:
         return self.serving
 
+    def release(self) -> None:
+        self.close()
+
 
 ConnectDone = Callable[["SocketTransport | None", "BaseException | None"], None]
 
@@ -620,6 +650,9 @@ class Connector(Watcher):
         if on_done is not None:
             self.sock.close()
             on_done(None, exc)
+
+    def release(self) -> None:
+        self.cancel()
 
     def cancel(self) -> bool:
         on_done = self._take()

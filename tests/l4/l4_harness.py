@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from balancekit_server.logs import Logger
+from balancekit_server.poller import close_poller
 from balancekit_server.tcp import Listener, TcpFrontend, TcpService
 
 T = TypeVar("T")
@@ -67,6 +68,11 @@ class LoopThread:
 
         with contextlib.suppress(Exception):
             self.run(shutdown(), timeout=5)
+        # The tests leave proxies listening: close their sockets now rather than
+        # when the garbage collector gets to them, or descriptors pile up over the
+        # suite (HAProxy with a small maxconn refuses fd@ numbers past its limit).
+        with contextlib.suppress(Exception):
+            self.call(lambda: close_poller(self.loop), timeout=5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()

@@ -13,11 +13,15 @@ import asyncio
 import contextlib
 import gc
 import hashlib
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import weakref
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +32,7 @@ from balancekit_server.poller import (
     Poller,
     SocketServer,
     SocketTransport,
+    close_poller,
     connect,
     ip_address,
     open_connection,
@@ -290,3 +295,77 @@ def test_loop_transports_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
         assert poller_for(loop) is None
     finally:
         loop.close()
+
+
+def test_close_poller_releases_every_socket(lt: LoopThread) -> None:
+    protocol = Recorder()
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> SocketServer:
+        poller = poller_for(asyncio.get_running_loop())
+        assert poller is not None
+        return SocketServer(poller, listener, Recorder)
+
+    server = lt.call(serve)
+    with _connected(lt, protocol) as (peer, _):
+        lt.call(lambda: close_poller(lt.loop))
+        assert protocol.lost.wait(5)  # the live connection was aborted
+        assert peer.recv(1) == b""
+    assert not server.is_serving() and listener.fileno() == -1
+    assert lt.call(lambda: poller_for(lt.loop)) is not None  # a fresh one on next use
+
+
+_EMFILE_SCRIPT = """
+import asyncio, resource, socket, sys
+from balancekit_server import poller
+
+class Echo(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+    def data_received(self, data):
+        self.transport.write(data)
+
+async def main():
+    listener = socket.create_server(("127.0.0.1", 0))
+    poller.SocketServer(poller.poller_for(asyncio.get_running_loop()), listener, Echo)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+    print(listener.getsockname()[1], flush=True)
+    await asyncio.sleep(30)
+
+asyncio.run(main())
+"""
+
+
+def test_out_of_descriptors_pauses_accepting_then_recovers(tmp_path: Path) -> None:
+    """EMFILE on accept: a level-triggered set would report the pending connection
+    again at once, so the server stops accepting for a while instead of spinning."""
+    script = tmp_path / "emfile.py"
+    script.write_text(_EMFILE_SCRIPT)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        clients = []
+        for _ in range(80):  # more than the 64 descriptors the server may hold
+            clients.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+        time.sleep(0.5)
+        cpu = _cpu_seconds(proc.pid)
+        time.sleep(0.5)
+        assert _cpu_seconds(proc.pid) - cpu < 0.2  # paused, not spinning on EMFILE
+        for client in clients:
+            client.close()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as late:
+            late.sendall(b"ping")
+            assert late.recv(4) == b"ping"  # accepting again (after ACCEPT_PAUSE)
+    finally:
+        proc.kill()
+        _, err = proc.communicate(timeout=10)
+    assert "accept failed, pausing" in err
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -84,6 +84,8 @@ class HAProxy:
                 raise RuntimeError(f"haproxy exited:\n{self.log()}")
             if "{stats}" not in self.config and "stats socket" not in self.config:
                 time.sleep(0.2)
+                if self.process.poll() is not None:  # e.g. a listener it could not use
+                    raise RuntimeError(f"haproxy exited:\n{self.log()}")
                 break
             if os.path.exists(self.stats_path):
                 try:
