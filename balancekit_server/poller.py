@@ -73,7 +73,7 @@ __all__ = [
     "poller_for",
 ]
 
-_log = logging.getLogger("balancekit.poller")
+_log = logging.getLogger("balancekit_server.poller")
 
 # Final: mypyc makes these C constants rather than module lookups per use.
 _IN: Final = select.EPOLLIN if hasattr(select, "EPOLLIN") else 1
@@ -377,9 +377,6 @@ class SocketTransport(Watcher):
             if self.protocol is not None:
                 self.protocol.pause_writing()
 
-    def writelines(self, chunks: Any) -> None:
-        self.write(b"".join(chunks))
-
     def write_eof(self) -> None:
         if self._closing or self._eof_pending:
             return
@@ -441,15 +438,6 @@ class SocketTransport(Watcher):
 
     def get_write_buffer_size(self) -> int:
         return len(self._buffer)
-
-    def get_write_buffer_limits(self) -> tuple[int, int]:
-        return self._low, self._high
-
-    def get_protocol(self) -> asyncio.BaseProtocol | None:
-        return self.protocol
-
-    def set_protocol(self, protocol: asyncio.Protocol) -> None:
-        self.protocol = protocol
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         if name == "socket":

@@ -14,7 +14,9 @@ HAProxy's.
 Why next to `bench/tcp.py`: throughput on a shared 2-core machine drifts by ±10%
 between runs, which hides a change worth a few percent.  Instruction counts do
 not drift, so this is the yardstick for changes to the per-connection path.  It
-does not count the kernel's work, which is most of a connection's CPU: use
+does not count the kernel's work, which is most of a connection's CPU, and with
+one client at a time every event is a batch of its own, so balancekit's poller
+(one loop callback per batch of ready sockets) shows none of its batching: use
 `bench/tcp.py` for what a change is worth in requests per second.
 """
 
