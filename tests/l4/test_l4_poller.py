@@ -369,3 +369,21 @@ def test_out_of_descriptors_pauses_accepting_then_recovers(tmp_path: Path) -> No
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Broken(Recorder):
+    def data_received(self, data: bytes) -> None:
+        raise RuntimeError("a bug in the protocol")
+
+
+def test_a_protocol_bug_ends_its_connection_not_the_loop(lt: LoopThread) -> None:
+    reported: list[dict[str, Any]] = []
+    lt.call(lambda: lt.loop.set_exception_handler(lambda _, context: reported.append(context)))
+    protocol = Broken()
+    with _connected(lt, protocol) as (peer, _):
+        peer.sendall(b"boom")
+        assert protocol.lost.wait(5)
+        assert peer.recv(1) == b""  # closed, not left hanging
+    assert isinstance(protocol.exc, RuntimeError)
+    assert [str(c["exception"]) for c in reported] == ["a bug in the protocol"]
+    assert lt.call(lambda: lt.loop.is_running())  # the loop goes on
