@@ -14,33 +14,35 @@ import ast
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from setuptools import Extension, setup
 
 HERE = Path(__file__).parent
 
 
-def _native_setting(name: str) -> list[str]:
-    """A tuple of strings from balancekit_server/native.py, read without importing it."""
+def _native_setting(name: str) -> Any:
+    """A literal from balancekit_server/native.py, read without importing it."""
     tree = ast.parse((HERE / "balancekit_server" / "native.py").read_text())
     for node in tree.body:
         if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == name:
             assert node.value is not None
-            return list(ast.literal_eval(node.value))
+            return ast.literal_eval(node.value)
     raise RuntimeError(f"balancekit_server/native.py has no {name}")
 
 
 def _extensions() -> list[object]:
     if os.environ.get("BALANCEKIT_PURE_PYTHON"):
         return []
-    relay = Extension("balancekit_server._relay", ["balancekit_server/_relay.c"], optional=True)
+    relay_step: str = _native_setting("RELAY_STEP")
+    relay = Extension(relay_step, [relay_step.replace(".", "/") + ".c"], optional=True)
     try:
         from mypyc.build import mypycify
     except ImportError:
         print("balancekit: mypyc is not installed; installing pure Python", file=sys.stderr)
         return [relay]
     paths = [name.replace(".", "/") + ".py" for name in _native_setting("COMPILED")]
-    options = _native_setting("BUILD_OPTIONS")
+    options = list(_native_setting("BUILD_OPTIONS"))
     try:
         extensions = mypycify([*options, *paths], opt_level="3", group_name="balancekit_native")
     except (Exception, SystemExit) as error:  # mypyc exits on a type error it rejects

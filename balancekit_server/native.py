@@ -44,7 +44,7 @@ COMPILED: tuple[str, ...] = (
 
 # The TCP relay's one hand-written C step (`_relay.c`, see poller.py), built
 # beside the mypyc modules and optional like them.
-RELAY_STEP = "balancekit_server._relay"
+RELAY_STEP: str = "balancekit_server._relay"
 
 # mypy options for the build.  pip builds in an environment with none of the
 # server's dependencies, where their types are unknown (Any) and the modules

@@ -7,9 +7,9 @@ of a keep-alive request's instructions; a new transport also costs two
 libuv poll handle per socket costs an `ioctl` and several `epoll_ctl`s.  Here
 all of a frontend's plain TCP sockets share one epoll set whose descriptor the
 loop watches like any other (`loop.add_reader`), so one loop callback serves
-every ready socket in a batch, and a connection costs what HAProxy's does in
-system calls: `accept4`, `socket`, `connect`, one `setsockopt` per side, and
-three `epoll_ctl`s.  `bench/tcp.py` measures the difference.
+every ready socket in a batch, and a connection takes 21 system calls (HAProxy
+18, a relay on uvloop's transports 24; docs/performance.md).  `bench/tcp.py`
+measures the difference.
 
 Two transports can be linked (`SocketTransport.link`): what one reads then goes
 straight into the other's socket through `_relay.c`, one C call per read with
