@@ -2,7 +2,7 @@
 
 Everything else about the package is in pyproject.toml.  The compiled modules and
 the type check's options are set once, in balancekit_server/native.py (read here
-without importing the package).  The TCP relay's one C step (`_relay.c`) is built
+without importing the package).  The TCP relay's C loop (`_relay.c`) is built
 alongside.  `BALANCEKIT_PURE_PYTHON=1` skips compiling; a build that cannot
 compile (no C compiler, no mypyc, a type error mypyc rejects) warns and installs
 the pure-Python modules.
@@ -34,8 +34,8 @@ def _native_setting(name: str) -> Any:
 def _extensions() -> list[object]:
     if os.environ.get("BALANCEKIT_PURE_PYTHON"):
         return []
-    relay_step: str = _native_setting("RELAY_STEP")
-    relay = Extension(relay_step, [relay_step.replace(".", "/") + ".c"], optional=True)
+    relay_loop: str = _native_setting("RELAY_LOOP")
+    relay = Extension(relay_loop, [relay_loop.replace(".", "/") + ".c"], optional=True)
     try:
         from mypyc.build import mypycify
     except ImportError:

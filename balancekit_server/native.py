@@ -42,9 +42,9 @@ COMPILED: tuple[str, ...] = (
     "balancekit_server.wakeups",
 )
 
-# The TCP relay's one hand-written C step (`_relay.c`, see poller.py), built
+# The TCP relay's hand-written C loop (`_relay.c`, see poller.py), built
 # beside the mypyc modules and optional like them.
-RELAY_STEP: str = "balancekit_server._relay"
+RELAY_LOOP: str = "balancekit_server._relay"
 
 # mypy options for the build.  pip builds in an environment with none of the
 # server's dependencies, where their types are unknown (Any) and the modules
@@ -54,11 +54,11 @@ BUILD_OPTIONS: tuple[str, ...] = ("--ignore-missing-imports", "--follow-imports=
 
 
 def _extensions() -> dict[str, Path]:
-    """The modules of `COMPILED` (and the relay step) that load from an extension,
+    """The modules of `COMPILED` (and the relay loop) that load from an extension,
     and that file."""
     suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
     found = {}
-    for module in (*COMPILED, RELAY_STEP):
+    for module in (*COMPILED, RELAY_LOOP):
         spec = importlib.util.find_spec(module)
         if spec is not None and spec.origin and spec.origin.endswith(suffixes):
             found[module] = Path(spec.origin)
@@ -69,7 +69,7 @@ def _stale(extensions: dict[str, Path]) -> list[str]:
     stale = []
     for module, extension in extensions.items():
         root = extension.parents[module.count(".")]
-        suffix = ".c" if module == RELAY_STEP else ".py"
+        suffix = ".c" if module == RELAY_LOOP else ".py"
         source = extension.parent / (module.rpartition(".")[2] + suffix)
         if not (root / "setup.py").exists() or not source.exists():
             continue
@@ -80,7 +80,7 @@ def _stale(extensions: dict[str, Path]) -> list[str]:
 
 def compiled_modules() -> list[str]:
     """The modules of `COMPILED` that load from an extension rather than their source."""
-    return [module for module in _extensions() if module != RELAY_STEP]
+    return [module for module in _extensions() if module != RELAY_LOOP]
 
 
 def stale_modules() -> list[str]:
@@ -96,13 +96,13 @@ def stale_modules() -> list[str]:
 def describe() -> str:
     """One line for `--version` and the benches: how this install runs its hot path."""
     extensions = _extensions()
-    relay = RELAY_STEP in extensions
+    relay = RELAY_LOOP in extensions
     compiled = len(extensions) - relay
     if not compiled:
-        text = "pure Python (hot path not compiled)" + (", with the C relay step" * relay)
+        text = "pure Python (hot path not compiled)" + (", with the C relay loop" * relay)
     else:
         text = f"hot path compiled with mypyc ({compiled} of {len(COMPILED)} modules)"
-        text += " and the C relay step" if relay else ", without the C relay step"
+        text += " and the C relay loop" if relay else ", without the C relay loop"
     stale = _stale(extensions)
     if stale:
         text += f"; STALE, source changed since the build: {', '.join(stale)} (reinstall)"

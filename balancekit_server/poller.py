@@ -12,10 +12,13 @@ every ready socket in a batch, and a connection takes 21 system calls (HAProxy
 measures the difference.
 
 Two transports can be linked (`SocketTransport.link`): what one reads then goes
-straight into the other's socket through `_relay.c`, one C call per read with
-no bytes object, and the protocol hears only how much moved (`on_relayed`).
-While the peer has a backlog, is closing, or the C step is not built, reads go
-through `data_received` as usual, so backpressure and teardown do not change.
+straight into the other's socket inside `_relay.c`, which also takes the batch
+from the epoll set (`pump`), so a batch of linked reads is one C call and no
+Python per read.  The C loop counts the bytes and the time of the last move per
+socket; the protocol hears of them when it asks (`harvest`) and at the close.
+While either socket wants more than reads (a backlog, a pause, a close, an
+EOF), or the C loop is not built, reads go through Python as usual, so
+backpressure and teardown do not change.
 
 `SocketTransport` keeps the `asyncio.Transport` contract the relay relies on
 (`data_received`, `eof_received` with half-close, `pause_writing` and
@@ -50,15 +53,15 @@ from socket import (
 )
 from typing import Any, Final
 
-RelayStep = Callable[[int, int], "int | tuple[int, bytes | int]"]
+OnRelayed = Callable[[int, float], None]
 
 
-def _load_relay_step() -> RelayStep | None:
+def _load_c_loop() -> Any:
     try:
-        from ._relay import relay
+        from . import _relay
     except ImportError:  # not built (a pure-Python install): `link` does nothing
         return None
-    return relay
+    return _relay
 
 
 __all__ = [
@@ -81,14 +84,14 @@ _OUT: Final = select.EPOLLOUT if hasattr(select, "EPOLLOUT") else 4
 _ERR: Final = (select.EPOLLERR | select.EPOLLHUP) if hasattr(select, "EPOLLERR") else 24
 SOCK_NONBLOCK: Final = getattr(socket, "SOCK_NONBLOCK", 0)  # Linux, as epoll is
 READ_SIZE = 65536  # what one read takes, as asyncio's and uvloop's transports do
-BATCH = 1024  # events taken from the epoll set per loop callback
+BATCH = 1024  # events taken from the epoll set per loop callback (_relay.c: MAX_EVENTS)
 ACCEPTS = 64  # connections accepted per readiness event, so a burst cannot starve relays
 _ACCEPT_RESOURCE_ERRORS: Final = frozenset(
     {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 )
 ACCEPT_PAUSE = 1.0  # seconds without accepting after running out of descriptors (as asyncio)
 
-_relay_step = _load_relay_step()
+_c_loop: Final[Any] = _load_c_loop()  # the module, or None
 _pollers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Poller] = weakref.WeakKeyDictionary()
 
 
@@ -120,6 +123,10 @@ class Watcher:
     def on_events(self, events: int) -> None:
         raise NotImplementedError
 
+    def on_outcome(self, outcome: object) -> None:
+        """Finish a read the C loop made (linked sockets only)."""
+        raise NotImplementedError
+
     def fail(self, exc: Exception) -> None:
         """`on_events` raised: end what this watcher serves."""
 
@@ -141,7 +148,9 @@ class Poller:
         # strong reference back would keep every loop (and epoll set) forever.
         self._loop = weakref.ref(loop)
         self.epoll = select.epoll()
+        self.epfd = self.epoll.fileno()
         self.watchers: dict[int, Watcher] = {}
+        self.now = 0.0  # the loop's time when the current batch was taken
         # A descriptor closed and reused within one batch may still have the old
         # socket's event in that batch: watchers added during a batch skip it.
         self.batch = 0
@@ -169,19 +178,29 @@ class Poller:
 
     def dispatch(self) -> None:
         self.batch += 1
-        batch = self.batch
-        watchers = self.watchers
-        for fd, events in self.epoll.poll(0, BATCH):
-            watcher = watchers.get(fd)
-            if watcher is None or watcher.born == batch:
-                continue
-            try:
+        if _c_loop is None:
+            for fd, events in self.epoll.poll(0, BATCH):
+                self._deliver(fd, events, None)
+            return
+        self.now = self.loop.time()
+        # Linked reads happen inside pump(); what it returns is everything else.
+        for fd, events, outcome in _c_loop.pump(self.epfd, self.now):
+            self._deliver(fd, events, outcome)
+
+    def _deliver(self, fd: int, events: int, outcome: object) -> None:
+        watcher = self.watchers.get(fd)
+        if watcher is None or watcher.born == self.batch:
+            return
+        try:
+            if outcome is None:
                 watcher.on_events(events)
-            except Exception as exc:  # a protocol's bug ends its connection, not the loop
-                self.loop.call_exception_handler(
-                    {"message": "poller callback failed", "exception": exc, "watcher": watcher}
-                )
-                watcher.fail(exc)
+            else:
+                watcher.on_outcome(outcome)
+        except Exception as exc:  # a protocol's bug ends its connection, not the loop
+            self.loop.call_exception_handler(
+                {"message": "poller callback failed", "exception": exc, "watcher": watcher}
+            )
+            watcher.fail(exc)
 
 
 class SocketTransport(Watcher):
@@ -208,7 +227,7 @@ class SocketTransport(Watcher):
         self.protocol: asyncio.Protocol | None = protocol
         self.born = poller.batch
         self.relay_to: SocketTransport | None = None  # see `link`
-        self._on_relayed: Callable[[int], None] | None = None
+        self._on_relayed: OnRelayed | None = None
         self._mask = registered  # the events the epoll set holds for this socket
         self._paused = False  # pause_reading()
         self._eof = False  # the peer's FIN was read
@@ -256,6 +275,8 @@ class SocketTransport(Watcher):
             self._finalize(exc)
             return
         self._mask = want
+        if self._on_relayed is not None:
+            _c_loop.mark(self.fd, want)
 
     # -- events ------------------------------------------------------------------------
 
@@ -269,17 +290,29 @@ class SocketTransport(Watcher):
     def fail(self, exc: Exception) -> None:
         self._finalize(exc)
 
-    def link(self, peer: SocketTransport, on_relayed: Callable[[int], None]) -> None:
-        """Relay what this socket reads into `peer` without `data_received`;
-        `on_relayed(size)` is told each time.  A no-op without the C step."""
-        if _relay_step is not None:
+    def link(self, peer: SocketTransport, on_relayed: OnRelayed) -> None:
+        """Relay what this socket reads into `peer` without `data_received`.  The
+        bytes are counted in C: `on_relayed(size, loop_time_of_last_move)` hears of
+        them when `harvest` asks and when this transport closes.  A no-op without
+        the C loop."""
+        if _c_loop is not None and not self._closed:
             self.relay_to = peer
             self._on_relayed = on_relayed
+            _c_loop.link(self.fd, peer.fd, self._mask)
+
+    def harvest(self) -> None:
+        """Report what the C loop relayed from this socket since last asked."""
+        if self._on_relayed is not None:
+            moved, stamp = _c_loop.take(self.fd)
+            if moved:
+                self._on_relayed(moved, stamp)
 
     def _read(self) -> None:
         peer = self.relay_to
         if peer is not None and not peer._buffer and not peer._closing:
-            self._relay(peer)
+            outcome = _c_loop.relay(self.fd, peer.fd, self.poller.now)
+            if outcome is not None:
+                self.on_outcome(outcome)
             return
         try:
             data = self.sock.recv(READ_SIZE)
@@ -293,26 +326,18 @@ class SocketTransport(Watcher):
         elif self.protocol is not None:
             self.protocol.data_received(data)
 
-    def _relay(self, peer: SocketTransport) -> None:
-        """One linked read: from this socket straight into the peer's."""
-        assert _relay_step is not None and self._on_relayed is not None
-        try:
-            step = _relay_step(self.fd, peer.fd)
-        except OSError as exc:
-            self._finalize(exc)
-            return
-        if isinstance(step, int):
-            if step > 0:
-                self._on_relayed(step)
-            elif step == 0:
-                self._read_eof()
-            return  # -1: nothing to read after all
-        size, rest = step
-        self._on_relayed(size)
-        if isinstance(rest, int):
-            peer._finalize(OSError(rest, os.strerror(rest)))
-        else:
-            peer._buffered(rest)
+    def on_outcome(self, outcome: object) -> None:
+        """Finish a linked read that did not simply pass everything on."""
+        peer = self.relay_to
+        if isinstance(outcome, bytes):  # the peer took part: it keeps the rest
+            if peer is not None:
+                peer._buffered(outcome)
+        elif isinstance(outcome, OSError):  # reading failed
+            self._finalize(outcome)
+        elif outcome == 0:
+            self._read_eof()
+        elif peer is not None and isinstance(outcome, int):  # sending failed: errno
+            peer._finalize(OSError(outcome, os.strerror(outcome)))
 
     def _read_eof(self) -> None:
         self._eof = True
@@ -463,7 +488,11 @@ class SocketTransport(Watcher):
         self._closing = self._closed = True
         self._buffer.clear()
         self.relay_to = None
-        self._on_relayed = None
+        on_relayed, self._on_relayed = self._on_relayed, None
+        if on_relayed is not None:
+            moved, stamp = _c_loop.unlink(self.fd)
+            if moved:
+                on_relayed(moved, stamp)
         if self.poller.watchers.get(self.fd) is self:
             del self.poller.watchers[self.fd]
         # Closing the descriptor takes it out of the epoll set too.

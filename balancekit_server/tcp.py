@@ -217,12 +217,14 @@ class _Side(asyncio.Protocol):
         else:
             s.early_data(data)
 
-    def relayed(self, size: int) -> None:
-        """A linked `SocketTransport` moved `size` bytes to the peer itself."""
+    def relayed(self, size: int, stamp: float) -> None:
+        """A linked `SocketTransport` moved `size` bytes to the peer itself, the
+        last of them at loop time `stamp` (reported late: see `Session.harvest`)."""
         s = self.session
         if s is not None:
             self.nbytes += size
-            s.last = s.clock()
+            if stamp > s.last:
+                s.last = stamp
 
     def eof_received(self) -> bool:
         s = self.session
@@ -376,12 +378,22 @@ class Session:
     @property
     def bytes_in(self) -> int:
         """Bytes read from the client (`%U`), counted by its side of the relay."""
+        self.harvest()
         return self._cside.nbytes
 
     @property
     def bytes_out(self) -> int:
         """Bytes read from the server (`%B`)."""
+        self.harvest()
         return self._sside.nbytes
+
+    def harvest(self) -> None:
+        """Bring `last` and the byte counts up to date.  Linked sockets relay in C
+        and count there (poller.py); they report when asked, and when they close,
+        so a request costs no Python call.  Whatever reads `last` asks first."""
+        for transport in (self.client, self.server):
+            if isinstance(transport, SocketTransport):
+                transport.harvest()
 
     @property
     def request(self) -> Request:
@@ -1116,6 +1128,7 @@ class Session:
         if self.lingering:
             self.close_now(log=True)
             return
+        self.harvest()
         now = self.clock()
         connect_due = 0.0
         if self._connecting is not None and not self._connecting[1].done():
@@ -1181,8 +1194,8 @@ class Session:
             service.idle_check()
             return
         self.counted = False
-        bytes_in = self._cside.nbytes
-        bytes_out = self._sside.nbytes
+        bytes_in = self.bytes_in
+        bytes_out = self.bytes_out
         if service.tcplog and not self.silent and (bytes_in or not service.frontend.dontlognull):
             self._log()
         for counters in (service.fe_counters, self._be_counters, self._srv_counters):

@@ -32,7 +32,7 @@ def test_the_hot_path_is_compiled_and_current() -> None:
     assert native.stale_modules() == [], "source edited since the build: `pip install -e .`"
     count = len(native.COMPILED)
     assert native.describe() == (
-        f"hot path compiled with mypyc ({count} of {count} modules) and the C relay step"
+        f"hot path compiled with mypyc ({count} of {count} modules) and the C relay loop"
     )
 
 
@@ -73,7 +73,7 @@ def _python(cwd: Path, *args: str, timeout: float = 300) -> subprocess.Completed
 
 def test_the_pure_python_source_passes_the_proxy_tests(tmp_path: Path) -> None:
     _copy_source(tmp_path, with_extensions=False)
-    # An editable install's import hook would otherwise find its built C step for
+    # An editable install's import hook would otherwise find its built C loop for
     # the copy's package (it resolves submodules the copy lacks).
     (tmp_path / "balancekit_server" / "_relay.py").write_text(
         'raise ImportError("not built in this copy")\n'
@@ -85,7 +85,7 @@ def test_the_pure_python_source_passes_the_proxy_tests(tmp_path: Path) -> None:
     tests = [
         "tests/l4/test_l4_relay.py",
         "tests/l4/test_l4_accounting.py",
-        "tests/l4/test_l4_poller.py",  # without the C relay step, `link` does nothing
+        "tests/l4/test_l4_poller.py",  # without the C relay loop, `link` does nothing
         "tests/l7/test_l7_proxy.py",  # the compiled front door's cases, not the ASGI ones
     ]
     args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "not asgi", *tests]

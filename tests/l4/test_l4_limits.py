@@ -255,6 +255,32 @@ def test_an_idle_session_ends_when_its_relay_timeout_expires(
     release.set()
 
 
+def test_traffic_keeps_a_session_past_its_timeouts(lt1: LoopThread) -> None:
+    """Linked sockets count their moves in C, and the session asks for them when a
+    timeout is due: a session busy for three times its timeouts stays up, and the
+    idle time counts from the last byte."""
+    from l4_harness import echo
+
+    backend = Backend(lt1, echo)
+    pool = Pool("be", [Server("s1", backend.address)], balance="roundrobin")
+    logger = CaptureLogger()
+    proxy = _proxy(lt1, pool, logger, timeout_client=0.3, timeout_server=0.3)
+    with proxy.connect() as sock:
+        sock.settimeout(5)
+        busy_until = time.monotonic() + 1.0
+        while time.monotonic() < busy_until:
+            sock.sendall(b"ping")
+            assert sock.recv(4) == b"ping"
+            time.sleep(0.05)
+        last = time.monotonic()
+        assert recv_all(sock) == b""  # then idle: closed by the timeout
+        idle = time.monotonic() - last
+    fields = _fields(logger.wait_lines(1)[0])
+    assert fields["term"] in ("cD", "sD") and 0.25 <= idle < 2.0
+    echoed = int(fields["bytes"])  # read from the server, all counted in C
+    assert echoed % 4 == 0 and echoed >= 4 * 15
+
+
 def test_client_fin_timeout_ends_a_half_closed_session(lt1: LoopThread) -> None:
     release = threading.Event()
     backend = Backend(lt1, _hold(release))

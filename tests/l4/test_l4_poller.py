@@ -39,7 +39,7 @@ from balancekit_server.poller import (
     poller_for,
 )
 
-LINKED = poller_module._relay_step is not None  # the C step is built (not pure Python)
+LINKED = poller_module._c_loop is not None  # the C loop is built (not pure Python)
 
 
 class Recorder(asyncio.Protocol):
@@ -184,18 +184,67 @@ def test_addresses_outlive_the_close_when_asked(lt: LoopThread) -> None:
         assert transport.get_extra_info("socket") is None
 
 
+def recv_exactly(sock: socket.socket, size: int) -> bytes:
+    sock.settimeout(10)
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(size - len(chunks))
+        if not chunk:
+            break
+        chunks += chunk
+    return bytes(chunks)
+
+
 def test_linked_transports_relay_without_data_received(lt: LoopThread) -> None:
-    """What A reads goes into B's socket; A's protocol hears only how much."""
+    """Linked both ways, each side's reads go into the other's socket inside the C
+    loop; the protocols hear how much moved, and when, only once they ask."""
+    a_counts: list[tuple[int, float]] = []
+    b_counts: list[tuple[int, float]] = []
+    a_protocol, b_protocol = Recorder(), Recorder()
+    request, answer = b"ask" * 30000, b"answer" * 50000
+    with _connected(lt, a_protocol) as (a_peer, a), _connected(lt, b_protocol) as (b_peer, b):
+
+        def link_both() -> float:
+            a.link(b, lambda size, stamp: a_counts.append((size, stamp)))
+            b.link(a, lambda size, stamp: b_counts.append((size, stamp)))
+            return lt.loop.time()
+
+        linked_at = lt.call(link_both)
+        a_peer.sendall(request)
+        if not LINKED:  # pure Python: `link` does nothing and the bytes come up as usual
+            wait_until(lambda: len(a_protocol.data) == len(request), what="A's data")
+            assert a_counts == b_counts == []
+            return
+        assert recv_exactly(b_peer, len(request)) == request
+        b_peer.sendall(answer)
+        assert recv_exactly(a_peer, len(answer)) == answer
+        told_before_asking = (list(a_counts), list(b_counts))
+        lt.call(a.harvest)
+        lt.call(b.harvest)
+        asked_at = lt.call(lt.loop.time)
+        a_peer.shutdown(socket.SHUT_WR)
+        wait_until(lambda: "eof" in a_protocol.events, what="the EOF on A")
+    assert a_protocol.data == b"" and b_protocol.data == b""
+    assert told_before_asking == ([], [])
+    assert sum(size for size, _ in a_counts) == len(request)
+    assert sum(size for size, _ in b_counts) == len(answer)
+    assert all(linked_at <= stamp <= asked_at for _, stamp in a_counts + b_counts)
+
+
+def test_a_one_way_link_relays_and_reports_at_close(lt: LoopThread) -> None:
+    """Linked one way only (the peer is not in the C loop's table), reads go
+    through Python's step; what moved is reported when the transport closes."""
     counted: list[int] = []
     a_protocol, b_protocol = Recorder(), Recorder()
     payload = b"relay" * 40000
     with _connected(lt, a_protocol) as (a_peer, a), _connected(lt, b_protocol) as (b_peer, b):
-        lt.call(lambda: a.link(b, counted.append))
+        lt.call(lambda: a.link(b, lambda size, stamp: counted.append(size)))
         a_peer.sendall(payload)
         a_peer.shutdown(socket.SHUT_WR)
         wait_until(lambda: "eof" in a_protocol.events, what="the EOF on A")
         lt.call(b.write_eof)
         relayed = recv_all(b_peer)
+        lt.call(a.abort)
     if LINKED:
         assert relayed == payload and a_protocol.data == b"" and sum(counted) == len(payload)
     else:  # pure Python: `link` does nothing and the bytes come up as usual
