@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define BUFFER_SIZE 65536
 #define MAX_EVENTS 1024
@@ -32,7 +33,7 @@ struct link {
     int peer;        /* -1 once the peer is gone */
     uint32_t mask;   /* the events poller.py keeps in the epoll set for this socket */
     unsigned long long moved; /* bytes read from this socket and passed on, not yet taken */
-    double stamp;    /* loop time of the last move */
+    double stamp;    /* when the last move was, on time.monotonic()'s clock */
 };
 
 /* Shared by every caller: the GIL is never released while they hold data. */
@@ -98,30 +99,37 @@ static PyObject *step(int src, int dst, unsigned long long *moved, int *failed) 
     return rest;
 }
 
+/* The clock of time.monotonic() and asyncio's loop.time() (uvloop's reads the
+ * same clock, to the millisecond), read at most once per batch: 0 until then. */
+static double monotonic(double *now) {
+    if (*now == 0.0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        *now = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    }
+    return *now;
+}
+
 /* Read src once into dst (see step) and count what moved on src's entry. */
-static PyObject *step_counted(int src, int dst, double now, int *failed) {
+static PyObject *step_counted(int src, int dst, double *now, int *failed) {
     unsigned long long moved;
     PyObject *outcome = step(src, dst, &moved, failed);
     struct link *l = linked(src);
     if (l != NULL && moved) {
         l->moved += moved;
-        l->stamp = now;
+        l->stamp = monotonic(now);
     }
     return outcome;
 }
 
-/* `count` integers, then the loop's time if `now` is not NULL. */
 static int parse_args(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t count,
-                      const char *usage, long *out, double *now) {
-    if (nargs != count + (now != NULL)) {
+                      const char *usage, long *out) {
+    if (nargs != count) {
         PyErr_SetString(PyExc_TypeError, usage);
         return -1;
     }
     for (Py_ssize_t i = 0; i < count; i++) {
         out[i] = PyLong_AsLong(args[i]);
-    }
-    if (now != NULL) {
-        *now = PyFloat_AsDouble(args[count]);
     }
     return PyErr_Occurred() ? -1 : 0;
 }
@@ -129,7 +137,7 @@ static int parse_args(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t count,
 /* link(fd, peer, mask): relay what fd reads into peer from now on (until unlink). */
 static PyObject *link_(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     long v[3];
-    if (parse_args(args, nargs, 3, "link(fd, peer, mask)", v, NULL) < 0) {
+    if (parse_args(args, nargs, 3, "link(fd, peer, mask)", v) < 0) {
         return NULL;
     }
     if (v[0] < 0 || v[1] < 0) {
@@ -161,7 +169,7 @@ static PyObject *link_(PyObject *module, PyObject *const *args, Py_ssize_t nargs
 /* mark(fd, mask): the events the epoll set now holds for a linked fd. */
 static PyObject *mark(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     long v[2];
-    if (parse_args(args, nargs, 2, "mark(fd, mask)", v, NULL) < 0) {
+    if (parse_args(args, nargs, 2, "mark(fd, mask)", v) < 0) {
         return NULL;
     }
     struct link *l = linked(v[0]);
@@ -177,26 +185,28 @@ static PyObject *counts(struct link *l) {
     return result;
 }
 
+static PyObject *no_counts(void) { return Py_BuildValue("(id)", 0, 0.0); }
+
 /* take(fd) -> (moved, stamp): what fd passed on since the last take, and when. */
 static PyObject *take(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     long fd;
-    if (parse_args(args, nargs, 1, "take(fd)", &fd, NULL) < 0) {
+    if (parse_args(args, nargs, 1, "take(fd)", &fd) < 0) {
         return NULL;
     }
     struct link *l = linked(fd);
-    return l != NULL ? counts(l) : Py_BuildValue("(id)", 0, 0.0);
+    return l != NULL ? counts(l) : no_counts();
 }
 
 /* unlink(fd) -> (moved, stamp): take, then forget fd, and fd as its peer's peer
  * (its number will be reused by another socket). */
 static PyObject *unlink_(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     long fd;
-    if (parse_args(args, nargs, 1, "unlink(fd)", &fd, NULL) < 0) {
+    if (parse_args(args, nargs, 1, "unlink(fd)", &fd) < 0) {
         return NULL;
     }
     struct link *l = linked(fd);
     if (l == NULL) {
-        return Py_BuildValue("(id)", 0, 0.0);
+        return no_counts();
     }
     struct link *peer = linked(l->peer);
     if (peer != NULL && peer->peer == fd) {
@@ -208,30 +218,48 @@ static PyObject *unlink_(PyObject *module, PyObject *const *args, Py_ssize_t nar
     return result;
 }
 
-/* relay(src, dst, now) -> outcome: one read of a linked src by Python (see step). */
+/* relay(src, dst) -> outcome: one read of a linked src by Python (see step). */
 static PyObject *relay(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     long fds[2];
-    double now;
-    if (parse_args(args, nargs, 2, "relay(src, dst, now)", fds, &now) < 0) {
+    if (parse_args(args, nargs, 2, "relay(src, dst)", fds) < 0) {
         return NULL;
     }
+    double now = 0.0;
     int failed = 0;
-    PyObject *outcome = step_counted((int)fds[0], (int)fds[1], now, &failed);
+    PyObject *outcome = step_counted((int)fds[0], (int)fds[1], &now, &failed);
     if (failed) {
         return NULL;
     }
     return outcome != NULL ? outcome : Py_NewRef(Py_None);
 }
 
-/* pump(epfd, now) -> [(fd, events, outcome)]: one batch from the epoll set.  Reads
- * of linked sockets are made here; what is left is for Python, `outcome` None
- * when nothing was read yet.  Usually the list is empty. */
-static PyObject *pump(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    long epfd;
-    double now;
-    if (parse_args(args, nargs, 1, "pump(epfd, now)", &epfd, &now) < 0) {
+/* (fd, events, outcome), taking the reference to outcome. */
+static PyObject *left_event(int fd, uint32_t events, PyObject *outcome) {
+    PyObject *item = PyTuple_New(3);
+    PyObject *number = PyLong_FromLong(fd);
+    PyObject *mask = PyLong_FromUnsignedLong(events);
+    if (item == NULL || number == NULL || mask == NULL) {
+        Py_XDECREF(item);
+        Py_XDECREF(number);
+        Py_XDECREF(mask);
+        Py_DECREF(outcome);
         return NULL;
     }
+    PyTuple_SET_ITEM(item, 0, number);
+    PyTuple_SET_ITEM(item, 1, mask);
+    PyTuple_SET_ITEM(item, 2, outcome);
+    return item;
+}
+
+/* pump(epfd) -> [(fd, events, outcome)]: one batch from the epoll set.  Reads of
+ * linked sockets are made here; what is left is for Python, `outcome` None when
+ * nothing was read yet.  Usually the list is empty. */
+static PyObject *pump(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    long epfd;
+    if (parse_args(args, nargs, 1, "pump(epfd)", &epfd) < 0) {
+        return NULL;
+    }
+    double now = 0.0;
     int n;
     do {
         n = epoll_wait((int)epfd, events, MAX_EVENTS, 0);
@@ -255,7 +283,7 @@ static PyObject *pump(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             if (peer != NULL && peer->mask == EPOLLIN) {
                 int failed = 0;
                 Py_DECREF(outcome);
-                outcome = step_counted(fd, l->peer, now, &failed);
+                outcome = step_counted(fd, l->peer, &now, &failed);
                 if (failed) {
                     Py_DECREF(left);
                     return NULL;
@@ -265,7 +293,7 @@ static PyObject *pump(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 }
             }
         }
-        PyObject *item = Py_BuildValue("(iIN)", fd, ev, outcome);
+        PyObject *item = left_event(fd, ev, outcome);
         if (item == NULL || PyList_Append(left, item) < 0) {
             Py_XDECREF(item);
             Py_DECREF(left);
@@ -278,9 +306,9 @@ static PyObject *pump(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 static PyMethodDef methods[] = {
     {"pump", (PyCFunction)(void (*)(void))pump, METH_FASTCALL,
-     "pump(epfd, now): take a batch from the epoll set (see _relay.c)."},
+     "pump(epfd): take a batch from the epoll set (see _relay.c)."},
     {"relay", (PyCFunction)(void (*)(void))relay, METH_FASTCALL,
-     "relay(src, dst, now): one read of src passed on to dst (see _relay.c)."},
+     "relay(src, dst): one read of src passed on to dst (see _relay.c)."},
     {"link", (PyCFunction)(void (*)(void))link_, METH_FASTCALL,
      "link(fd, peer, mask): relay what fd reads into peer."},
     {"mark", (PyCFunction)(void (*)(void))mark, METH_FASTCALL,

@@ -92,6 +92,13 @@ _ACCEPT_RESOURCE_ERRORS: Final = frozenset(
 ACCEPT_PAUSE = 1.0  # seconds without accepting after running out of descriptors (as asyncio)
 
 _c_loop: Final[Any] = _load_c_loop()  # the module, or None
+# Bound once: a module attribute looked up per call costs more than the call.
+_c_pump: Final[Any] = _c_loop and _c_loop.pump
+_c_relay: Final[Any] = _c_loop and _c_loop.relay
+_c_link: Final[Any] = _c_loop and _c_loop.link
+_c_mark: Final[Any] = _c_loop and _c_loop.mark
+_c_take: Final[Any] = _c_loop and _c_loop.take
+_c_unlink: Final[Any] = _c_loop and _c_loop.unlink
 _pollers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Poller] = weakref.WeakKeyDictionary()
 
 
@@ -150,7 +157,6 @@ class Poller:
         self.epoll = select.epoll()
         self.epfd = self.epoll.fileno()
         self.watchers: dict[int, Watcher] = {}
-        self.now = 0.0  # the loop's time when the current batch was taken
         # A descriptor closed and reused within one batch may still have the old
         # socket's event in that batch: watchers added during a batch skip it.
         self.batch = 0
@@ -182,9 +188,9 @@ class Poller:
             for fd, events in self.epoll.poll(0, BATCH):
                 self._deliver(fd, events, None)
             return
-        self.now = self.loop.time()
         # Linked reads happen inside pump(); what it returns is everything else.
-        for fd, events, outcome in _c_loop.pump(self.epfd, self.now):
+        left: list[tuple[int, int, object]] = _c_pump(self.epfd)
+        for fd, events, outcome in left:
             self._deliver(fd, events, outcome)
 
     def _deliver(self, fd: int, events: int, outcome: object) -> None:
@@ -276,7 +282,7 @@ class SocketTransport(Watcher):
             return
         self._mask = want
         if self._on_relayed is not None:
-            _c_loop.mark(self.fd, want)
+            _c_mark(self.fd, want)
 
     # -- events ------------------------------------------------------------------------
 
@@ -292,25 +298,26 @@ class SocketTransport(Watcher):
 
     def link(self, peer: SocketTransport, on_relayed: OnRelayed) -> None:
         """Relay what this socket reads into `peer` without `data_received`.  The
-        bytes are counted in C: `on_relayed(size, loop_time_of_last_move)` hears of
-        them when `harvest` asks and when this transport closes.  A no-op without
-        the C loop."""
+        bytes are counted in C: `on_relayed(size, when)` hears of them when
+        `harvest` asks and when this transport closes, `when` being the last
+        move's time on `time.monotonic()`'s clock (which `loop.time()` reads too).
+        A no-op without the C loop."""
         if _c_loop is not None and not self._closed:
             self.relay_to = peer
             self._on_relayed = on_relayed
-            _c_loop.link(self.fd, peer.fd, self._mask)
+            _c_link(self.fd, peer.fd, self._mask)
 
     def harvest(self) -> None:
         """Report what the C loop relayed from this socket since last asked."""
         if self._on_relayed is not None:
-            moved, stamp = _c_loop.take(self.fd)
+            moved, stamp = _c_take(self.fd)
             if moved:
                 self._on_relayed(moved, stamp)
 
     def _read(self) -> None:
         peer = self.relay_to
         if peer is not None and not peer._buffer and not peer._closing:
-            outcome = _c_loop.relay(self.fd, peer.fd, self.poller.now)
+            outcome = _c_relay(self.fd, peer.fd)
             if outcome is not None:
                 self.on_outcome(outcome)
             return
@@ -490,7 +497,7 @@ class SocketTransport(Watcher):
         self.relay_to = None
         on_relayed, self._on_relayed = self._on_relayed, None
         if on_relayed is not None:
-            moved, stamp = _c_loop.unlink(self.fd)
+            moved, stamp = _c_unlink(self.fd)
             if moved:
                 on_relayed(moved, stamp)
         if self.poller.watchers.get(self.fd) is self:

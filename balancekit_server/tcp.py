@@ -219,7 +219,8 @@ class _Side(asyncio.Protocol):
 
     def relayed(self, size: int, stamp: float) -> None:
         """A linked `SocketTransport` moved `size` bytes to the peer itself, the
-        last of them at loop time `stamp` (reported late: see `Session.harvest`)."""
+        last of them at `stamp` (`time.monotonic()`, the loop's clock), reported
+        late: see `Session.harvest`."""
         s = self.session
         if s is not None:
             self.nbytes += size
