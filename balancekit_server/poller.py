@@ -512,6 +512,44 @@ class SocketTransport(Watcher):
             protocol.connection_lost(exc)
 
 
+def _start_transport(
+    poller: Poller,
+    sock: _socket.socket,
+    protocol_factory: Callable[[], asyncio.Protocol],
+    *,
+    peername: Any = None,
+    registered: int = 0,
+    names_on_close: bool = False,
+) -> SocketTransport | Exception:
+    """A connected socket's transport, given to a new protocol and reading.  If the
+    protocol cannot be made or raises in `connection_made`, the loop's exception
+    handler hears of it, the connection is closed, and the exception is returned:
+    a protocol's bug ends its connection, not the accept loop or the connect."""
+    transport: SocketTransport | None = None
+    try:
+        protocol = protocol_factory()
+        transport = SocketTransport(
+            poller,
+            sock,
+            protocol,
+            peername=peername,
+            registered=registered,
+            names_on_close=names_on_close,
+        )
+        protocol.connection_made(transport)  # type: ignore[arg-type]
+    except Exception as exc:
+        poller.loop.call_exception_handler(
+            {"message": "connection_made failed", "exception": exc, "transport": transport}
+        )
+        if transport is not None:
+            transport.abort()
+        else:
+            sock.close()  # which takes it out of the epoll set too
+        return exc
+    transport.start()
+    return transport
+
+
 def _name(getter: Callable[[], Any]) -> Any:
     try:
         return getter()
@@ -579,19 +617,13 @@ class SocketServer(Watcher):
             except OSError:
                 conn.close()
                 continue
-            protocol = self.protocol_factory()
-            transport = SocketTransport(
-                poller, conn, protocol, peername=address, names_on_close=self.names_on_close
+            _start_transport(
+                poller,
+                conn,
+                self.protocol_factory,
+                peername=address,
+                names_on_close=self.names_on_close,
             )
-            try:
-                protocol.connection_made(transport)  # type: ignore[arg-type]
-            except Exception as exc:
-                poller.loop.call_exception_handler(
-                    {"message": "connection_made failed", "exception": exc, "transport": transport}
-                )
-                transport.abort()
-                continue
-            transport.start()
 
     def _resumed(self) -> None:
         self._resume = None
@@ -657,17 +689,17 @@ class Connector(Watcher):
             self.sock.close()
             on_done(None, OSError(error, f"Connect call failed: {os.strerror(error)}"))
             return
-        protocol = self.protocol_factory()
-        transport = SocketTransport(
+        made = _start_transport(
             self.poller,
             self.sock,
-            protocol,
+            self.protocol_factory,
             registered=_OUT,
             names_on_close=self.names_on_close,
         )
-        protocol.connection_made(transport)  # type: ignore[arg-type]
-        transport.start()
-        on_done(transport, None)
+        if isinstance(made, SocketTransport):
+            on_done(made, None)
+        else:
+            on_done(None, made)
 
     def fail(self, exc: Exception) -> None:
         on_done = self._take()

@@ -289,6 +289,74 @@ def test_a_cancelled_connect_says_so_on_the_next_iteration(lt: LoopThread) -> No
         assert outcome[0][0] is None and isinstance(outcome[0][1], asyncio.CancelledError)
 
 
+class RaisesOnMade(Recorder):
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        raise RuntimeError("a bug in connection_made")
+
+
+def test_a_connect_whose_protocol_raises_in_connection_made_reports_it(lt: LoopThread) -> None:
+    """The connect's callback hears the error, the loop's handler hears of it, and
+    the connection is closed rather than left registered."""
+    reported: list[dict[str, Any]] = []
+    lt.call(lambda: lt.loop.set_exception_handler(lambda _, context: reported.append(context)))
+    outcome: list[Any] = []
+    protocol = RaisesOnMade()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def start() -> Any:
+            poller = poller_for(asyncio.get_running_loop())
+            assert poller is not None
+            address = ip_address("127.0.0.1", port)
+            assert address is not None
+            return connect(poller, lambda: protocol, address, lambda t, e: outcome.append((t, e)))
+
+        lt.call(start)
+        peer, _ = listener.accept()
+        with peer:
+            peer.settimeout(10)
+            wait_until(lambda: bool(outcome), what="the connect to be reported")
+            assert peer.recv(1) == b""  # closed by the proxy side
+    transport, error = outcome[0]
+    assert transport is None and str(error) == "a bug in connection_made"
+    assert [str(c["exception"]) for c in reported] == ["a bug in connection_made"]
+    assert protocol.lost.wait(5) and protocol.events == ["made", "lost"]
+
+
+def test_an_accept_whose_protocol_raises_in_connection_made_closes_only_that_one(
+    lt: LoopThread,
+) -> None:
+    reported: list[dict[str, Any]] = []
+    lt.call(lambda: lt.loop.set_exception_handler(lambda _, context: reported.append(context)))
+    made: list[Recorder] = []
+
+    def factory() -> Recorder:
+        protocol = RaisesOnMade() if not made else Recorder()
+        made.append(protocol)
+        return protocol
+
+    def listen() -> SocketServer:
+        poller = poller_for(asyncio.get_running_loop())
+        assert poller is not None
+        sock = socket.create_server(("127.0.0.1", 0))
+        sock.setblocking(False)
+        return SocketServer(poller, sock, factory)
+
+    server = lt.call(listen)
+    address = server.sock.getsockname()
+    try:
+        with socket.create_connection(address, timeout=10) as first:
+            assert first.recv(1) == b""  # its protocol failed: closed
+        with socket.create_connection(address, timeout=10) as second:
+            wait_until(lambda: len(made) == 2, what="the second connection")
+            second.sendall(b"still accepting")
+            wait_until(lambda: bytes(made[1].data) == b"still accepting", what="the data")
+    finally:
+        lt.call(server.close)
+    assert [str(c["exception"]) for c in reported] == ["a bug in connection_made"]
+
+
 def test_open_connection_resolves_a_name(lt: LoopThread) -> None:
     protocol = Recorder()
     with _connected(lt, protocol, host="localhost") as (peer, transport):
