@@ -8,7 +8,7 @@
  * read.  Here a batch of linked reads costs one call: each read goes through one
  * static buffer into the peer socket, and the bytes moved and the time of the last
  * move are counted per descriptor, for the session to collect when it needs them
- * (a timeout, a `show sess`, its log line).  The GIL is held throughout: nothing
+ * (a timeout, its byte counts, its log line).  The GIL is held throughout: nothing
  * here blocks or calls back into Python, and the buffer is never held across calls.
  *
  * A descriptor is in the table from link() to unlink().  Its entry holds the peer
