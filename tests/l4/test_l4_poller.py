@@ -9,6 +9,7 @@ linked relay, and connects that fail or are cancelled.
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import contextlib
 import gc
@@ -229,6 +230,48 @@ def test_linked_transports_relay_without_data_received(lt: LoopThread) -> None:
     assert sum(size for size, _ in a_counts) == len(request)
     assert sum(size for size, _ in b_counts) == len(answer)
     assert all(linked_at <= stamp <= asked_at for _, stamp in a_counts + b_counts)
+
+
+def test_a_reused_descriptor_number_gets_none_of_the_old_pairs_bytes(lt: LoopThread) -> None:
+    """When one of a linked pair closes, the C loop forgets it as its peer's peer:
+    another connection that gets its descriptor number (and is linked itself) must
+    not receive what the survivor reads."""
+    a_protocol, b_protocol, c_protocol = Recorder(), Recorder(), Recorder()
+
+    def ignore(size: int, stamp: float) -> None:
+        pass
+
+    with (
+        _connected(lt, a_protocol) as (a_peer, a),
+        _connected(lt, b_protocol) as (_, b),
+        socket.create_server(("127.0.0.1", 0)) as listener,
+        socket.create_connection(listener.getsockname()) as fresh,
+    ):
+        fresh_peer, _ = listener.accept()
+        lt.call(lambda: (a.link(b, ignore), b.link(a, ignore)))
+
+        def reuse_bs_number() -> SocketTransport:
+            number = b.fd
+            b.abort()
+            os.dup2(fresh.fileno(), number)  # b's number now names another connection
+            sock = _socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0, number)
+            sock.setblocking(False)
+            poller = poller_for(asyncio.get_running_loop())
+            assert poller is not None
+            c = SocketTransport(poller, sock, c_protocol)
+            c_protocol.connection_made(c)
+            c.start()
+            c.link(a, ignore)
+            return c
+
+        c = lt.call(reuse_bs_number)
+        a_peer.sendall(b"for b only")
+        wait_until(lambda: bytes(a_protocol.data) == b"for b only", what="A's data")
+        with fresh_peer:
+            fresh_peer.settimeout(0.3)
+            with pytest.raises(TimeoutError):
+                fresh_peer.recv(100)
+        lt.call(c.abort)
 
 
 def test_a_one_way_link_relays_and_reports_at_close(lt: LoopThread) -> None:
