@@ -4,12 +4,12 @@
  * Why C: in a keep-alive request the kernel does the real work (two recv and two
  * send calls, the same as HAProxy), so the rest is what decides the ratio.  Going
  * through Python per event cost a list of (fd, events) tuples per batch, a dict
- * lookup, three method calls, a 64 KiB bytes object and a float for the clock per
- * read.  Here a batch of linked reads costs one call: each read goes through one
- * static buffer into the peer socket, and the bytes moved and the time of the last
- * move are counted per descriptor, for the session to collect when it needs them
- * (a timeout, its byte counts, its log line).  The GIL is held throughout: nothing
- * here blocks or calls back into Python, and the buffer is never held across calls.
+ * lookup, three method calls and a float for the clock per read.  Here a batch of
+ * linked reads costs one call: each read goes through one static buffer into the
+ * peer socket, and the bytes moved and the time of the last move are counted per
+ * descriptor, for the session to collect when it needs them (a timeout, its byte
+ * counts, its log line).  The GIL is held throughout: nothing here blocks or calls
+ * back into Python, and the buffer is never held across calls.
  *
  * A descriptor is in the table from link() to unlink().  Its entry holds the peer
  * and the events poller.py keeps in the epoll set for it (mark()): a read goes
