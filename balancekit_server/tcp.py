@@ -1195,8 +1195,9 @@ class Session:
             service.idle_check()
             return
         self.counted = False
-        bytes_in = self.bytes_in
-        bytes_out = self.bytes_out
+        self.harvest()
+        bytes_in = self._cside.nbytes
+        bytes_out = self._sside.nbytes
         if service.tcplog and not self.silent and (bytes_in or not service.frontend.dontlognull):
             self._log()
         for counters in (service.fe_counters, self._be_counters, self._srv_counters):
@@ -1236,7 +1237,7 @@ class Session:
             tw=self.t_queue,
             tc=self.t_connect,
             tt=tt,
-            bytes_read=self.bytes_out,
+            bytes_read=self._sside.nbytes,  # harvested by `_finish`, the only caller
             termination=self.term or "--",
             actconn=self.service.limits.actconn,
             feconn=self.service.feconn,
@@ -1284,7 +1285,7 @@ class Session:
             "Tw": self.t_queue, "Tc": self.t_connect, "Tt": tt, "Tu": tt, "Ta": tt,
             "Th": 0, "Td": max(0, tt - waited),
             # bytes, state, counts
-            "B": self.bytes_out, "U": self.bytes_in, "ts": self.term or "--",
+            "B": self._sside.nbytes, "U": self._cside.nbytes, "ts": self.term or "--",
             "ac": self.service.limits.actconn, "fc": self.service.feconn, "bc": beconn,
             "sc": srv_conn, "rc": rc, "sq": self.queue_pos[0], "bq": self.queue_pos[1],
             "rt": counters.stot, "lc": counters.stot,
