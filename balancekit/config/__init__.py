@@ -122,6 +122,17 @@ def _lines(
         except OSError as error:
             errors.append(ConfigError(f"cannot open configuration file: {error.strerror}", path, 0))
             continue
+        if text and not text.endswith("\n"):
+            # HAProxy 2.6 refuses the file: it may have been cut short while copied.
+            last = text.rsplit("\n", 1)[-1]
+            errors.append(
+                ConfigError(
+                    "Missing LF on last line, file might have been truncated at position "
+                    f"{len(last) + 1}",
+                    path,
+                    text.count("\n") + 1,
+                )
+            )
         yield from split_lines(text, file=path, env=env)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,9 +274,16 @@ _FLAGS: dict[str, tuple[str, str, object]] = {
 
 
 def parse_server_params(
-    args: tuple[str, ...], base: ServerParams, ca_base: str | None
+    args: tuple[str, ...],
+    base: ServerParams,
+    ca_base: str | None,
+    warn: Callable[[str], None] | None = None,
 ) -> ServerParams:
-    """Apply server options `args` on top of `base` (the `default-server` values)."""
+    """Apply server options `args` on top of `base` (the `default-server` values).
+
+    `warn` receives what HAProxy accepts with a warning (a time unit followed by
+    junk); without it such values are errors.
+    """
     params = base.copy()
     rest = list(args)
     while rest:
@@ -299,7 +307,11 @@ def parse_server_params(
         elif key in ("rise", "fall"):
             s[key] = _int(value, key, 1)
         elif key in ("inter", "fastinter", "downinter", "slowstart"):
-            seconds = parse_time(value)
+            notes: list[str] = []
+            seconds = parse_time(value, warnings=notes if warn is not None else None)
+            if warn is not None:
+                for note in notes:
+                    warn(note)
             if key != "slowstart" and seconds <= 0:
                 raise ValueError(f"{key} must be greater than 0, got '{value}'")
             s[key] = seconds

@@ -147,6 +147,32 @@ class _Builder:
     def warn(self, message: str, stmt: Statement | Section) -> None:
         self.warnings.append(ConfigWarning(message, stmt.file, stmt.line))
 
+    def _first(self, stmt: Statement) -> str:
+        """The one argument of `stmt`; like HAProxy 2.6, words after it are ignored
+        (`stats realm HAProxy Statistics` sets the realm `HAProxy`), with a warning."""
+        if not stmt.args:
+            raise ValueError(f"'{stmt.keyword}' expects an argument")
+        self._extra_words(stmt, 1)
+        return stmt.args[0]
+
+    def _extra_words(self, stmt: Statement, used: int) -> None:
+        if len(stmt.args) > used:
+            extra = " ".join(stmt.args[used:])
+            message = f"'{stmt.keyword}': ignoring extra words '{extra}', as HAProxy 2.6 does"
+            self.warn(message, stmt)
+
+    def notes(self, stmt: Statement) -> Callable[[str], None]:
+        """A sink for the warnings a value parser finds on `stmt`."""
+        return lambda message: self.warn(message, stmt)
+
+    def time(self, word: str, stmt: Statement, default_unit: str = "ms") -> float:
+        """A time value read as HAProxy 2.6 reads it: trailing junk after a unit warns."""
+        notes: list[str] = []
+        seconds = parse_time(word, default_unit=default_unit, warnings=notes)
+        for note in notes:
+            self.warn(note, stmt)
+        return seconds
+
     def run(self, stmt: Statement, handler: Callable[[Statement], None]) -> None:
         try:
             handler(stmt)
@@ -177,14 +203,14 @@ class _Builder:
         elif key == "nbthread":
             self.global_ = replace(g, nbthread=_one_int(stmt, 1))
         elif key == "hard-stop-after":
-            self.global_ = replace(g, hard_stop_after=parse_time(_one(stmt)))
+            self.global_ = replace(g, hard_stop_after=self.time(_one(stmt), stmt))
         elif key == "stats socket":
             socket, notes = parse_stats_socket(args, stmt.file, stmt.line)
             self.sockets.append(socket)
             for note in notes:
                 self.warn(note, stmt)
         elif key == "stats timeout":
-            self.global_ = replace(g, stats_timeout=parse_time(_one(stmt)))
+            self.global_ = replace(g, stats_timeout=self.time(_one(stmt), stmt))
         elif key == "ca-base":
             self.global_ = replace(g, ca_base=_one(stmt))
         elif key == "crt-base":
@@ -221,7 +247,7 @@ class _Builder:
         if handler is not None:
             handler(self, p, stmt)
         elif key.startswith("timeout "):
-            p.settings.timeouts[key[8:]] = parse_time(_one(stmt))
+            p.settings.timeouts[key[8:]] = self.time(_one(stmt), stmt)
         elif key.startswith("option "):
             self._option(p, stmt)
         elif key.startswith("stats "):
@@ -263,16 +289,16 @@ class _Builder:
         what = stmt.keyword[6:]
         if what in ("enable", "hide-version"):
             if stmt.args:
-                raise ValueError(f"'stats {what}' takes no argument")
+                self._extra_words(stmt, 0)
             stats[what] = True
         elif what == "uri":
-            stats["uri"] = _one(stmt)
+            stats["uri"] = self._first(stmt)
         elif what == "realm":
-            stats["realm"] = _one(stmt)
+            stats["realm"] = self._first(stmt)
         elif what == "refresh":
-            stats["refresh"] = parse_time(_one(stmt), default_unit="s")
+            stats["refresh"] = self.time(self._first(stmt), stmt, default_unit="s")
         elif what == "auth":
-            user, sep, password = _one(stmt).partition(":")
+            user, sep, password = self._first(stmt).partition(":")
             if not sep or not user:
                 raise ValueError("'stats auth' expects <user>:<password>")
             stats.setdefault("auth", []).append((user, password))
@@ -629,7 +655,9 @@ def _h_server(b: _Builder, p: _Proxy, stmt: Statement) -> None:
         raise ValueError("'server' expects <name> and <address>")
     name, address = stmt.args[0], stmt.args[1]
     check_server_address(name, address)
-    params = parse_server_params(stmt.args[2:], p.settings.default_server, b.global_.ca_base)
+    params = parse_server_params(
+        stmt.args[2:], p.settings.default_server, b.global_.ca_base, b.notes(stmt)
+    )
     for existing, _, where in p.servers:
         if existing.name == name:
             raise ValueError(
@@ -647,7 +675,7 @@ def _h_server(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 def _h_default_server(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.default_server = parse_server_params(
-        stmt.args, p.settings.default_server, b.global_.ca_base
+        stmt.args, p.settings.default_server, b.global_.ca_base, b.notes(stmt)
     )
 
 
@@ -716,7 +744,7 @@ def _h_tcp_request(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 
 def _h_inspect_delay(b: _Builder, p: _Proxy, stmt: Statement) -> None:
-    p.tcp_inspect_delay = parse_time(_one(stmt))
+    p.tcp_inspect_delay = b.time(_one(stmt), stmt)
     if p.kind == "backend":
         b.warn(
             f"'tcp-request inspect-delay' has no effect in backend '{p.name}': its content "

@@ -15,16 +15,23 @@ __all__ = ["MAX_TIMER_MS", "parse_size", "parse_time"]
 #: HAProxy stores timers as signed 32-bit milliseconds.
 MAX_TIMER_MS = 2**31 - 1
 
-_TIME = re.compile(r"^(\d+)(us|ms|s|m|h|d)?$")
+_TIME = re.compile(r"^(\d+)(us|ms|s|m|h|d)?(.*)$", re.S)
 _SIZE = re.compile(r"^(\d+)([kKmMgG])?$")
 _MS_PER_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 _MS_PER_UNIT["d"] = 86_400_000.0
 
 
-def parse_time(word: str, *, default_unit: str = "ms") -> float:
-    """`"5000ms"`, `"5s"`, `"30"` (ms) -> seconds.  Raises ValueError with HAProxy's wording."""
+def parse_time(word: str, *, default_unit: str = "ms", warnings: list[str] | None = None) -> float:
+    """`"5000ms"`, `"5s"`, `"30"` (ms) -> seconds.  Raises ValueError with HAProxy's wording.
+
+    HAProxy 2.6 reads a unit followed by junk (`15min`, `10sec`) as the unit
+    alone and only warns ("will be reported as an error in next versions"); real
+    configs carry such values, so with a `warnings` list the same reading is
+    accepted and the warning appended.  Without one (a library caller) it is an
+    error, since nobody would see the warning.
+    """
     match = _TIME.match(word)
-    if match is None:
+    if match is None or (match.group(2) is None and match.group(3)):
         if word and word[0].isdigit():
             bad = word.lstrip("0123456789")
             raise ValueError(
@@ -32,6 +39,17 @@ def parse_time(word: str, *, default_unit: str = "ms") -> float:
                 "(units are us, ms, s, m, h, d)"
             )
         raise ValueError(f"expected a time value, got '{word}'")
+    trailing = match.group(3)
+    if trailing:
+        message = (
+            f"unexpected character '{trailing[0]}' after the timer value '{word}', "
+            "only (us=microseconds,ms=milliseconds,s=seconds,m=minutes,h=hours,d=days) "
+            "are supported; read as "
+            f"'{match.group(1)}{match.group(2)}' as HAProxy 2.6 does"
+        )
+        if warnings is None:
+            raise ValueError(message)
+        warnings.append(message)
     unit = match.group(2) or default_unit
     ms = int(match.group(1)) * _MS_PER_UNIT[unit]
     if ms > MAX_TIMER_MS:

@@ -94,8 +94,6 @@ CASES: list[tuple[str, str, int, str]] = [
     ("ssl-min-ver", "global\n    ssl-default-bind-options ssl-min-ver TLSv9\n", 2,
      "'ssl-min-ver' expects one of SSLv3, TLSv1.0, TLSv1.1, TLSv1.2, TLSv1.3"),
     ("mode health", "defaults\n    mode health\n", 2, "'mode health' was removed from HAProxy"),
-    ("stats enable argument", "defaults\n    stats enable yes\n", 2,
-     "'stats enable' takes no argument"),
     # -- bind --------------------------------------------------------------------------
     ("bind nothing", "frontend f\n    bind\n", 2, "'bind' expects an address"),
     ("bind bad port", "frontend f\n    bind :http\n", 2, "bind: invalid port 'http' in ':http'"),
