@@ -2,4 +2,10 @@
 
 from __future__ import annotations
 
+from . import native
+
+# Before any compiled module loads: an edited source runs as edited, never the
+# build of an older one (see native.py).
+native.guard()
+
 __all__: list[str] = []

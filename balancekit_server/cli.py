@@ -82,15 +82,23 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def _warn_if_stale(quiet: bool) -> None:
-    """An edited checkout whose compiled modules were not rebuilt runs the old code."""
-    stale = native.stale_modules()
-    if stale and not quiet:
-        print(
-            f"[WARNING] compiled modules older than their source, running the old code: "
-            f"{', '.join(stale)}; run `pip install -e .` again to rebuild them",
-            file=sys.stderr,
-        )
+# What `pip install 'balancekit[server]'` adds: the imports that running (not
+# checking) a configuration needs.
+SERVER_EXTRA_MODULES = frozenset(
+    {"anyio", "starlette", "uvicorn", "httptools", "wsproto", "uvloop", "flask", "mypy_extensions"}
+)
+
+
+def _missing_server_extra(error: ModuleNotFoundError) -> bool:
+    return (error.name or "").partition(".")[0] in SERVER_EXTRA_MODULES
+
+
+def _print_missing_extra(error: ModuleNotFoundError) -> None:
+    print(
+        f"balancekit-server: running a configuration needs the server extra (missing module "
+        f"'{error.name}'): pip install 'balancekit[server]'.  Checking one (-c) does not.",
+        file=sys.stderr,
+    )
 
 
 def _print_warnings(result_warnings: Sequence[Any], quiet: bool) -> None:
@@ -108,10 +116,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    _warn_if_stale(args.quiet)
     if args.demo is not None:
-        from balancekit_server.demo import run_demo
-
+        try:
+            from balancekit_server.demo import run_demo
+        except ModuleNotFoundError as missing:
+            if not _missing_server_extra(missing):
+                raise
+            _print_missing_extra(missing)
+            return 1
         return run_demo(args.demo, port=args.port)
     if not args.files:
         parser.print_usage(sys.stderr)
@@ -121,8 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = load(args.files)
     except ConfigErrors as failure:
         _print_warnings(failure.warnings, args.quiet)
-        for error in failure.errors:
-            print(str(error), file=sys.stderr)
+        for problem in failure.errors:
+            print(str(problem), file=sys.stderr)
         print(f"Configuration is invalid: {len(failure.errors)} error(s) found.", file=sys.stderr)
         return 1
     _print_warnings(result.warnings, args.quiet)
@@ -148,19 +160,15 @@ def _run_hook(result: LoadResult | None, args: argparse.Namespace) -> int:
     """
     try:
         runtime = importlib.import_module("balancekit_server.runtime")
-    except ModuleNotFoundError as error:
-        if error.name != "balancekit_server.runtime":
-            raise
-        print(
-            "balancekit-server: run mode is not available in this build "
-            "(balancekit_server.runtime is missing); use -c to check a configuration",
-            file=sys.stderr,
+        config = result.config if result is not None else None
+        status = runtime.run(
+            config, files=list(args.files), demo=args.demo, quiet=args.quiet, workers=args.workers
         )
+    except ModuleNotFoundError as error:
+        if not _missing_server_extra(error):
+            raise
+        _print_missing_extra(error)
         return 1
-    config = result.config if result is not None else None
-    status = runtime.run(
-        config, files=list(args.files), demo=args.demo, quiet=args.quiet, workers=args.workers
-    )
     return int(status or 0)
 
 
