@@ -69,6 +69,14 @@ class Lease:
     def queued(self) -> bool:
         return self._queue is not None
 
+    @property
+    def queue_server(self) -> str | None:
+        """The server whose own queue this lease waits in (a `maxconn` server that a
+        hash or persistence chose), or None: granted, or in the backend's queue."""
+        if self._queue is None or self._member is None:
+            return None
+        return self._member.name
+
     def __repr__(self) -> str:
         state = (
             f"granted {self._member.name}"

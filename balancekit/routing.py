@@ -48,7 +48,7 @@ class Decision:
     for a forward; empty when `default_backend` applied), for logs and tests.
     """
 
-    action: Action
+    action: Action = "forward"
     backend: str | None = None
     status: int = 0
     location: str | None = None
@@ -187,6 +187,29 @@ class Router:
         `use_backend` or backend rule reads it (None when one does), so an L4 front
         end can route without building a request view."""
         return self._fixed_tcp
+
+    @property
+    def uses_service(self) -> bool:
+        """Whether an `http-request use-service` rule exists (a service such as the
+        Prometheus exporter answers some requests itself)."""
+        return any(rule.action == "use-service" for rule in self._http)
+
+    @property
+    def fixed_http(self) -> Decision | None:
+        """The decision `route` gives every request when no rule of any kind could
+        change it (no `http-request`, redirect, `tcp-request`, `use_backend` or
+        backend rule), so an HTTP front end can skip building a request view; None
+        when one could."""
+        if (
+            self._http
+            or self._redirects
+            or self._tcp_connection
+            or self._tcp_content
+            or self._use_backends
+            or self._backend_rules
+        ):
+            return None
+        return self.route(Request())
 
     def accept_connection(self, request: Request) -> bool:
         """`tcp-request connection` (and `session`) rules: first match decides; default accept."""

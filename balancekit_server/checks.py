@@ -25,10 +25,16 @@ import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from balancekit import Backend
-from balancekit.config.runtime import BackendRuntime, HttpCheck, HttpCheckExpect
+from balancekit.config.runtime import (
+    BackendRuntime,
+    Config,
+    HttpCheck,
+    HttpCheckExpect,
+    LogTarget,
+)
 from balancekit.health import (
     CheckResult,
     CheckStatus,
@@ -44,6 +50,7 @@ from balancekit.health import (
     panic_mode,
 )
 from balancekit_server.counters import REGISTRY, Registry
+from balancekit_server.logs import Logger
 from balancekit_server.logs import console as stderr_sink
 
 __all__ = [
@@ -750,30 +757,31 @@ def observe(backend: str, server: str, event: Observation) -> None:
         monitor.observe(backend, server, event)
 
 
-def start(runtime: Any, *, log: LogSink | None = None) -> HealthMonitor:
+class ChecksHost(Protocol):
+    """What `start` uses of `balancekit_server.runtime.Runtime`."""
+
+    config: Config
+    registry: Registry
+
+    def logger(self, targets: Iterable[LogTarget]) -> Logger | None: ...
+
+
+def start(runtime: ChecksHost, *, log: LogSink | None = None) -> HealthMonitor:
     """Entry point for `balancekit_server.runtime`: monitor every backend of its config.
 
-    `runtime` needs a `config` (a `balancekit.config.Config`) or `backends`
-    (name → `BackendRuntime`).  Must be called from inside the event loop.  The
-    monitor is also left on `runtime.health` for the runtime API, and becomes
-    this process's `current()` one (what `observe()` reports to).
+    Must be called from inside the event loop.  The monitor becomes this
+    process's `current()` one (what `observe()` reports to).
     """
-    backends: Mapping[str, BackendRuntime]
-    config = getattr(runtime, "config", None)
-    backends = config.backends if config is not None else runtime.backends
-    sink: LogSink = log or getattr(runtime, "log_sink", None) or stderr_sink
-    registry = getattr(runtime, "registry", None) or REGISTRY
+    backends = runtime.config.backends
     loggers: dict[str, Any] = {}
-    make_logger = getattr(runtime, "logger", None)
-    if make_logger is not None:
-        for name, be in backends.items():
-            logger = make_logger(be.logs) if be.logs else None
-            if logger:
-                loggers[name] = logger
-    monitor = HealthMonitor(backends, log=sink, registry=registry, loggers=loggers)
+    for name, be in backends.items():
+        logger = runtime.logger(be.logs) if be.logs else None
+        if logger:
+            loggers[name] = logger
+    monitor = HealthMonitor(
+        backends, log=log or stderr_sink, registry=runtime.registry, loggers=loggers
+    )
     monitor.start()
-    with contextlib.suppress(AttributeError):
-        runtime.health = monitor
     _CURRENT["monitor"] = monitor
     return monitor
 

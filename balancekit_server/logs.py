@@ -22,9 +22,17 @@ from typing import Any
 from mypy_extensions import mypyc_attr
 
 from balancekit import Request
-from balancekit.acl.fetches import FetchError, SampleExpr, format_sample, parse_sample_expr
-from balancekit.acl.logformat import LogFormatError, tokenize
+from balancekit.acl.fetches import SampleExpr, format_sample
 from balancekit.config import FACILITIES, LEVELS, LogTarget
+from balancekit.logline import (
+    ABSENT_WHEN_EMPTY,
+    CLF_HTTPLOG_FORMAT,
+    HTTPLOG_FORMAT,
+    LOG_VARIABLES,
+    TCPLOG_FORMAT,
+    LogLine,
+    compile_log_line,
+)
 
 __all__ = [
     "CLF_HTTPLOG_FORMAT",
@@ -394,215 +402,27 @@ class Logger:
 
 # -- custom `log-format` ---------------------------------------------------------------
 
-LOG_VARIABLES = frozenset(
-    [
-        "B",
-        "CC",
-        "CS",
-        "H",
-        "HM",
-        "HP",
-        "HPO",
-        "HQ",
-        "HU",
-        "HV",
-        "ID",
-        "ST",
-        "T",
-        "Ta",
-        "Tc",
-        "Td",
-        "Tl",
-        "Th",
-        "Ti",
-        "Tq",
-        "TR",
-        "Tr",
-        "Ts",
-        "Tt",
-        "Tu",
-        "Tw",
-        "U",
-        "ac",
-        "b",
-        "bc",
-        "bi",
-        "bp",
-        "bq",
-        "ci",
-        "cp",
-        "f",
-        "fc",
-        "fi",
-        "fp",
-        "ft",
-        "lc",
-        "hr",
-        "hrl",
-        "hs",
-        "hsl",
-        "ms",
-        "pid",
-        "r",
-        "rc",
-        "rt",
-        "s",
-        "sc",
-        "si",
-        "sp",
-        "sq",
-        "sslc",
-        "sslv",
-        "t",
-        "tr",
-        "trg",
-        "trl",
-        "ts",
-        "tsc",
-        "o",
-    ]
-)
-"""Every `%var` HAProxy 2.6 documents for `log-format` (configuration.txt 8.2.4)."""
-
-# Variables `%{+Q}` quotes in HAProxy: texts and addresses, not numbers, dates or %ts.
-_QUOTABLE = frozenset(
-    [
-        "ci",
-        "fi",
-        "si",
-        "bi",
-        "f",
-        "ft",
-        "b",
-        "s",
-        "H",
-        "ID",
-        "CC",
-        "CS",
-        "HM",
-        "HP",
-        "HPO",
-        "HQ",
-        "HU",
-        "HV",
-        "r",
-        "sslc",
-        "sslv",
-        "hr",
-        "hs",
-        "hrl",
-        "hsl",
-    ]
-)
-
-# What a log line may sample: HAProxy 2.6 refuses payload and HTTP fetches there
-# ("may not be reliably used here"), in both modes, as nothing is buffered at log time.
-_LOG_FETCHES = frozenset(
-    [
-        "src",
-        "dst",
-        "src_port",
-        "dst_port",
-        "ssl_fc",
-        "ssl_fc_sni",
-        "ssl_fc_has_sni",
-        "always_true",
-        "always_false",
-    ]
-)
-_PAYLOAD_FETCHES = frozenset(
-    [
-        "req.ssl_sni",
-        "req_ssl_sni",
-        "req.ssl_hello_type",
-        "req_ssl_hello_type",
-        "req.len",
-        "req_len",
-        "req.proto_http",
-        "req_proto_http",
-        "req.rdp_cookie_cnt",
-        "wait_end",
-    ]
-)
-
-# Captures that are not configured: HAProxy skips these variables altogether, and
-# with them the space that would follow.
-_ABSENT_WHEN_EMPTY = frozenset(["hr", "hs", "hrl", "hsl"])
-
-TCPLOG_FORMAT = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq"
-HTTPLOG_FORMAT = (
-    "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc "
-    "%ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r"
-)
-#: `option httplog clf`: the Common Log Format, then HAProxy's own fields.
-CLF_HTTPLOG_FORMAT = (
-    '%{+Q}o %{-Q}ci - - [%trg] %r %ST %B "" "" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta '
-    "%tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl"
-)
-
 
 class LogFormat:
-    """A compiled `log-format` string: literals, separators and `%var`s.
+    """A `log-format` line ready to render: `balancekit.logline` compiled it (at
+    load, for a config), this fills the values in.
 
     `render(values)` fills each variable from `values` (a missing or None value
     prints `-`, an empty string prints nothing) and, as HAProxy does, emits a
     run of spaces only once and never after another space (an uncaptured `%hr`
     and the like print nothing at all, so no space follows them either).
-    `%{+Q}var` quotes; `%o` applies its flags to every later variable.  Sample
-    expressions (`%[fetch,converter…]`) are compiled here and evaluated on the
-    `request` given to `render` (nothing found prints `-`).  As in HAProxy 2.6,
-    a log line may only sample the connection (in `mode http` too: the request
-    is gone by then).  An unknown variable, a bad expression or a payload or
-    HTTP fetch raises `ValueError`.
+    `%{+Q}var` quotes.  Sample expressions (`%[fetch,converter…]`) are evaluated
+    on the `request` given to `render` (nothing found prints `-`).
     """
 
     __slots__ = ("parts", "samples", "template", "variables")
 
-    def __init__(self, template: str) -> None:
-        self.template = template
-        # (kind, text or variable name, quoted); kind "sample" parts keep their
-        # compiled expression in `samples`, under the part's text.
-        self.parts: list[tuple[str, str, bool]] = []
-        self.samples: dict[str, SampleExpr] = {}
-        names: set[str] = set()
-        default_quote = False
-        try:
-            tokens = list(tokenize(template, spaces=True))
-        except LogFormatError as exc:
-            raise ValueError(f"log-format: {exc}") from None
-        for kind, text, options in tokens:
-            if kind in ("lit", "sep"):
-                self.parts.append((kind, text, False))
-                continue
-            quote = default_quote
-            for flag in options.split(","):
-                if flag in ("+Q", "-Q"):
-                    quote = flag == "+Q"
-            if kind == "sample":
-                try:
-                    self.samples[text] = expr = parse_sample_expr(text)
-                except FetchError as exc:
-                    raise ValueError(f"log-format: sample expression '{text}': {exc}") from None
-                if expr.fetch.name not in _LOG_FETCHES:
-                    needs = (
-                        "request buffer"
-                        if expr.fetch.name in _PAYLOAD_FETCHES
-                        else "HTTP request headers"
-                    )
-                    raise ValueError(
-                        f"log-format: sample fetch <{text}> may not be reliably used here "
-                        f"because it needs '{needs}' which is not available here"
-                    )
-                self.parts.append(("sample", text, quote))
-                continue
-            if text not in LOG_VARIABLES:
-                raise ValueError(f"log-format: unknown variable '%{text}'")
-            if text == "o":
-                default_quote = quote
-                continue
-            names.add(text)
-            self.parts.append(("var", text, quote and text in _QUOTABLE))
-        self.variables = frozenset(names)
+    def __init__(self, line: LogLine | str) -> None:
+        compiled = compile_log_line(line) if isinstance(line, str) else line
+        self.template = compiled.template
+        self.parts: list[tuple[str, str, bool]] = list(compiled.parts)
+        self.samples: dict[str, SampleExpr] = dict(compiled.samples)
+        self.variables = compiled.variables
 
     def __repr__(self) -> str:
         return f"LogFormat({self.template!r})"
@@ -635,7 +455,7 @@ class LogFormat:
                     rendered = str(value)
             if quoted:
                 rendered = '"' + rendered + '"'
-            if rendered or text not in _ABSENT_WHEN_EMPTY:
+            if rendered or text not in ABSENT_WHEN_EMPTY:
                 # An empty %HQ still counts as printed: the next space is kept.
                 out.append(rendered)
                 last_space = False

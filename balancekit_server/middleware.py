@@ -118,7 +118,7 @@ class BalancerMiddleware:
             front = _pick_frontend(loaded, frontend)
             router = front.router
             backends = loaded.backends
-        elif router is None:
+        if router is None:
             raise ValueError("BalancerMiddleware needs config=… or router=… (and backends=…)")
         self.frontend = front
         # No default_backend in-app: a forward decision without a backend then means

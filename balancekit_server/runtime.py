@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import gc
 import importlib
-import inspect
 import os
 import resource
 import signal
@@ -37,14 +36,20 @@ import socket
 import ssl
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from balancekit.config import BackendRuntime, Bind, Config, Frontend, LogTarget
+from balancekit.config import Bind, Config, Frontend, LogTarget, StatsSocket
 
-from . import logs, tls
+from . import logs
 from .counters import REGISTRY, SYNC_INTERVAL, Registry
+from .errors import RunError
 from .limits import Limits
-from .tcp import Listener, TcpBackend, TcpFrontend, TcpService
+from .tcp import Listener, TcpFrontend, TcpService
+
+if TYPE_CHECKING:
+    from .checks import HealthMonitor
+    from .http.proxy import HttpProxy
+    from .stats import StatsService
 
 __all__ = [
     "RunError",
@@ -54,15 +59,10 @@ __all__ = [
     "open_listener",
     "raise_fd_limit",
     "run",
-    "tcp_backend",
     "tune_gc",
 ]
 
 BACKLOG = 1024
-
-
-class RunError(RuntimeError):
-    """The config cannot run (port taken, missing front end); the message says which line."""
 
 
 class Service(Protocol):
@@ -75,9 +75,29 @@ class Service(Protocol):
     async def wait_idle(self) -> None: ...
 
 
-def config_location(obj: Any) -> str:
+class ProxyService(Service, Protocol):
+    """A running frontend: its name and its live connections (HAProxy's feconn)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def feconn(self) -> int: ...
+
+
+class Located(Protocol):
+    """A config object that remembers where it was written."""
+
+    @property
+    def file(self) -> str | None: ...
+
+    @property
+    def line(self) -> int | None: ...
+
+
+def config_location(obj: Located) -> str:
     """`file:line: ` of a config object, for messages (empty when unknown)."""
-    file, line = getattr(obj, "file", None), getattr(obj, "line", None)
+    file, line = obj.file, obj.line
     return f"{file}:{line}: " if file is not None and line is not None else ""
 
 
@@ -129,29 +149,6 @@ def raise_fd_limit(maxconn: int) -> int:
     return soft
 
 
-def _service_name(service: Any) -> str:
-    """The frontend a running service serves (TCP or HTTP)."""
-    frontend = getattr(service, "frontend", None) or getattr(service, "proxy", None)
-    return str(getattr(frontend, "name", "?"))
-
-
-def tcp_backend(backend: BackendRuntime) -> TcpBackend:
-    """The forwarder's view of a config backend."""
-    redispatch = backend.redispatch
-    interval = -1 if redispatch is True else int(redispatch or 0)
-    return TcpBackend(
-        backend=backend.backend,
-        timeout_connect=backend.timeout_connect,
-        timeout_server=backend.timeout_server,
-        timeout_server_fin=backend.timeout_server_fin,
-        timeout_queue=backend.timeout_queue,
-        timeout_tunnel=backend.timeout_tunnel,
-        retries=backend.retries,
-        redispatch=interval,
-        srvtcpka=backend.srvtcpka,
-    )
-
-
 class Runtime:
     """One running configuration (see the module docstring for what others may use)."""
 
@@ -171,17 +168,19 @@ class Runtime:
         self.services: list[Service] = []
         self.addresses: dict[str, list[tuple[str, int]]] = {}
         self._sockets: list[socket.socket] = []
-        self._ssl: dict[tuple[tuple[str, ...], tuple[str, ...]], ssl.SSLContext] = {}
         self._loggers: dict[tuple[LogTarget, ...], logs.Logger] = {}
-        self._tcp_backends: dict[str, TcpBackend] = {}
         self._stopped: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopping = False
         # Set by the optional modules when they start: the health monitor
         # (balancekit_server.checks) and the stats service (balancekit_server.stats).
-        self.health: Any = None
-        self.stats: Any = None
+        self.health: HealthMonitor | None = None
+        self.stats: StatsService | None = None
+        #: The running frontends (TCP and HTTP), for HAProxy's per-proxy stop messages.
+        self.proxies: list[ProxyService] = []
+        #: The HTTP frontends' proxy cores (the stats page wraps their routers).
+        self.http_proxies: list[HttpProxy] = []
 
     def __repr__(self) -> str:
         state = "stopping" if self.stopping else "running" if self.loop else "idle"
@@ -193,23 +192,10 @@ class Runtime:
     # -- building blocks other front ends use ---------------------------------------------
 
     def ssl_context(self, bind: Bind) -> ssl.SSLContext | None:
-        if not bind.ssl:
-            return None
-        key = (tuple(bind.crts), tuple(bind.alpn))
-        ctx = self._ssl.get(key)
-        if ctx is None:
-            g = self.config.global_
-            try:
-                ctx = tls.server_context(
-                    bind.crts,
-                    alpn=bind.alpn,
-                    ciphers=g.ssl_default_bind_ciphers,
-                    options=g.ssl_default_bind_options,
-                )
-            except tls.TLSConfigError as exc:
-                raise RunError(f"{config_location(bind)}{exc}") from None
-            self._ssl[key] = ctx
-        return ctx
+        """The TLS context of a `bind … ssl`, which the config load built."""
+        if bind.ssl and bind.context is None:
+            raise RunError(f"{config_location(bind)}bind {bind.address}: ssl without a context")
+        return bind.context
 
     def logger(self, targets: Iterable[LogTarget]) -> logs.Logger | None:
         """A Logger for a proxy's `log` lines (`log global` means the global ones)."""
@@ -244,21 +230,16 @@ class Runtime:
     def add_service(self, service: Service) -> None:
         self.services.append(service)
 
-    def tcp_backend(self, name: str) -> TcpBackend:
-        found = self._tcp_backends.get(name)
-        if found is None:
-            found = self._tcp_backends[name] = tcp_backend(self.config.backend(name))
-        return found
+    def take_stats_listener(self, spec: StatsSocket) -> socket.socket | None:
+        """A listening socket the stats socket `spec` must use, or None to open its
+        own (a reloadable runtime hands over the one its generations share)."""
+        return None
 
     # -- starting ---------------------------------------------------------------------
 
     def tcp_frontend(self, frontend: Frontend) -> TcpFrontend:
         """The forwarder's view of a `mode tcp` frontend."""
-        backends = {
-            name: self.tcp_backend(name)
-            for name, be in self.config.backends.items()
-            if be.mode == "tcp"
-        }
+        backends = {name: be for name, be in self.config.backends.items() if be.mode == "tcp"}
         default_name = frontend.default_backend or frontend.backend_name
         default = backends.get(default_name) if default_name else None
         if default_name and default is None:
@@ -268,12 +249,8 @@ class Runtime:
             )
         log_format = "tcplog" if frontend.tcplog or frontend.httplog else None
         template = None
-        if frontend.log_format:
-            try:
-                template = logs.LogFormat(frontend.log_format)
-            except ValueError as exc:
-                where = config_location(frontend)
-                raise RunError(f"{where}proxy '{frontend.name}': {exc}") from None
+        if frontend.log_line is not None:
+            template = logs.LogFormat(frontend.log_line)
             log_format = "tcplog"
         return TcpFrontend(
             name=frontend.name,
@@ -295,44 +272,29 @@ class Runtime:
         service = TcpService(
             self.tcp_frontend(frontend), limits=self.limits, registry=self.registry
         )
+        self.proxies.append(service)
         self.add_service(service)
         for sock, bind in self.open_sockets(frontend):
             listener = Listener(accept_proxy=bind.accept_proxy, ssl=self.ssl_context(bind))
             await service.listen(sock, listener, BACKLOG)
 
     async def _start_http(self, frontend: Frontend) -> None:
-        try:
-            http = importlib.import_module("balancekit_server.http")
-        except ModuleNotFoundError:
-            http = None
-        serve = getattr(http, "serve_frontend", None)
-        if serve is None:
-            raise RunError(
-                f"{config_location(frontend)}frontend '{frontend.name}' is mode http, but this "
-                "build has no HTTP front end (balancekit_server.http.serve_frontend)"
-            )
-        result = serve(frontend, self)
-        if inspect.isawaitable(result):
-            result = await result
-        if result is not None and result not in self.services:
-            self.add_service(result)
+        # Imported here: the HTTP engine needs httptools, which `mode tcp` configs don't.
+        from .http.listen import serve_frontend
 
-    async def _start_optional(self, module: str) -> None:
-        """Health checks and stats sockets, when their modules exist (H6's)."""
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name == module:
-                return
-            raise
-        start = getattr(mod, "start", None)
-        if start is None:
-            return
-        result = start(self)
-        if inspect.isawaitable(result):
-            result = await result
-        if result is not None and hasattr(result, "kill"):
-            self.add_service(result)
+        service = await serve_frontend(frontend, self)
+        self.proxies.append(service)
+        self.http_proxies.append(service.proxy)
+        self.add_service(service)
+
+    async def _start_checks_and_stats(self) -> None:
+        from . import checks, stats
+
+        self.health = checks.start(self)
+        self.add_service(self.health)
+        self.stats = await stats.start(self)
+        if self.stats is not None:
+            self.add_service(self.stats)
 
     async def start(self) -> None:
         """Bind everything and start serving; raises `RunError` naming the bad line."""
@@ -348,8 +310,7 @@ class Runtime:
                 if not self.quiet:
                     where = ", ".join(f"{h}:{p}" for h, p in self.addresses.get(frontend.name, []))
                     logs.console("notice", f"Proxy {frontend.name} started on {where}.")
-            await self._start_optional("balancekit_server.checks")
-            await self._start_optional("balancekit_server.stats")
+            await self._start_checks_and_stats()
         except BaseException:
             self.hard_stop()
             raise
@@ -410,13 +371,12 @@ class Runtime:
             return
         if not self.quiet:
             logs.console("warning", "soft-stop running for too long, performing a hard-stop.")
-            for service in self.services:
-                remaining = getattr(service, "feconn", 0)
-                if remaining:
+            for proxy in self.proxies:
+                if proxy.feconn:
                     logs.console(
                         "warning",
-                        f"Proxy {_service_name(service)} hard-stopped "
-                        f"({remaining} remaining conns will be closed).",
+                        f"Proxy {proxy.name} hard-stopped "
+                        f"({proxy.feconn} remaining conns will be closed).",
                     )
         self.hard_stop()
 

@@ -27,14 +27,16 @@ import stat as stat_mod
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from balancekit.config import Config, StatsSocket
 from balancekit_server.counters import REGISTRY, Registry
+from balancekit_server.errors import RunError
 from balancekit_server.stats_data import StatsSource
 
 if TYPE_CHECKING:
     from balancekit_server.checks import HealthMonitor
+    from balancekit_server.http.proxy import HttpProxy
 
 __all__ = ["LEVELS", "CommandProcessor", "StatsService", "parse_weight", "start"]
 
@@ -596,7 +598,7 @@ class StatsService:
         self.timeout = config.global_.stats_timeout or 10.0
         self.worker = (1, 1)  # (index, count) under `--workers`
         # Set by a reloadable runtime: its listeners then outlive this generation.
-        self.take_listener: Callable[[StatsSocket], socket.socket] | None = None
+        self.take_listener: Callable[[StatsSocket], socket.socket | None] | None = None
 
     def __repr__(self) -> str:
         return f"<StatsService sockets={self.addresses} sessions={len(self._sessions)}>"
@@ -626,8 +628,9 @@ class StatsService:
 
             return serve
 
-        if self.take_listener is not None:  # a reloadable runtime's pool owns it
-            sock = self.take_listener(spec)
+        taken = self.take_listener(spec) if self.take_listener is not None else None
+        if taken is not None:  # a reloadable runtime's pool owns it
+            sock = taken
         else:
             sock = bind_stats_listener(spec)
             identity = file_identity(spec)
@@ -687,35 +690,43 @@ class StatsService:
         return None
 
 
-async def start(runtime: Any) -> StatsService | None:
+class StatsHost(Protocol):
+    """What `start` uses of `balancekit_server.runtime.Runtime`."""
+
+    config: Config
+    registry: Registry
+    health: HealthMonitor | None
+    http_proxies: list[HttpProxy]
+
+    def take_stats_listener(self, spec: StatsSocket) -> socket.socket | None: ...
+
+
+async def start(runtime: StatsHost) -> StatsService:
     """Entry point for `balancekit_server.runtime`: stats sockets, stats pages, metrics.
 
-    Uses `runtime.health` (set by `checks.start`) for state changes, wraps the
+    Uses `runtime.health` (set by `checks.start`) for state changes and wraps the
     router of every HTTP frontend for `stats uri` and `use-service
-    prometheus-exporter`, and leaves the service on `runtime.stats`.
+    prometheus-exporter`.
     """
-    config: Config = runtime.config
+    config = runtime.config
     service = StatsService(
         config,
-        monitor=getattr(runtime, "health", None),
-        registry=getattr(runtime, "registry", None) or REGISTRY,
+        monitor=runtime.health,
+        registry=runtime.registry,
         nbthread=1,  # one event loop per process; see workers.py
     )
-    with contextlib.suppress(AttributeError):
-        runtime.stats = service
     from balancekit_server.stats_page import install
 
-    install(runtime, service.source)  # stats pages and prometheus-exporter on HTTP frontends
+    # stats pages and prometheus-exporter on HTTP frontends
+    install(runtime.http_proxies, config, service.source)
     from balancekit_server.workers import worker_identity
 
     service.worker = worker_identity()
-    service.take_listener = getattr(runtime, "take_stats_listener", None)
+    service.take_listener = runtime.take_stats_listener
     for spec in socket_specs(config):
         try:
             await service.listen(spec)
         except (OSError, ValueError) as exc:
-            from balancekit_server.runtime import RunError
-
             where = f"{spec.file}:{spec.line}: " if spec.file else ""
             service.kill()
             reason = exc.strerror if isinstance(exc, OSError) else str(exc)

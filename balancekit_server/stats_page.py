@@ -20,13 +20,16 @@ import base64
 import binascii
 import html
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from balancekit.config import Config, StatsPage
-from balancekit.routing import Decision
+from balancekit.routing import Decision, Router
 from balancekit_server import metrics
 from balancekit_server.stats_data import TYPE_BACKEND, TYPE_FRONTEND, TYPE_SERVER, StatsSource
+
+if TYPE_CHECKING:
+    from balancekit_server.http.proxy import HttpProxy, RouterLike
 
 __all__ = ["DEFAULT_REALM", "StatsRouter", "render_csv", "render_html"]
 
@@ -336,36 +339,31 @@ class StatsRouter:
         )
 
 
-def _needs_wrapper(router: Any, page: StatsPage | None, backend_pages: Mapping[str, Any]) -> bool:
-    if page is not None or backend_pages:
+def _needs_wrapper(router: RouterLike, page: StatsPage | None, pages: Mapping[str, Any]) -> bool:
+    if page is not None or pages:
         return True
-    rules = getattr(router, "_http", None)  # the Router's compiled http-request rules
-    if rules is None:
-        return True  # cannot tell: wrap, to be safe
-    return any(getattr(rule, "action", "") == "use-service" for rule in rules)
+    # A router other than balancekit's own cannot tell: wrap, to be safe.
+    return router.uses_service if isinstance(router, Router) else True
 
 
-def install(runtime: Any, source: StatsSource) -> int:
+def install(proxies: Iterable[HttpProxy], config: Config, source: StatsSource) -> int:
     """Wrap the router of every running HTTP frontend that needs it; returns how many.
 
     Called by `stats.start(runtime)` once the frontends are up.
     """
-    config: Config = runtime.config
     backend_pages = {name: be.stats for name, be in config.backends.items() if be.stats}
     wrapped = 0
-    for service in getattr(runtime, "services", ()):
-        proxy = getattr(service, "proxy", None)
-        frontend = getattr(proxy, "frontend", None)
-        router = getattr(proxy, "router", None)
-        if proxy is None or router is None or isinstance(router, StatsRouter):
+    for proxy in proxies:
+        router = proxy.router
+        if isinstance(router, StatsRouter):
             continue
-        page = getattr(frontend, "stats", None)
+        page = proxy.frontend.stats
         if not _needs_wrapper(router, page, backend_pages):
             continue  # no page, no use-service: keep the proxy's hot path untouched
-        proxy.router = StatsRouter(router, source, frontend_page=page, backend_pages=backend_pages)
-        # HttpProxy skips route() for rule-less frontends (its `_static` shortcut, decided
-        # from the router it was built with); the stats router must see every request.
-        if hasattr(proxy, "_static"):
-            proxy._static = None
+        # The stats router must see every request: set_router drops the proxy's
+        # shortcut for rule-less frontends.
+        proxy.set_router(
+            StatsRouter(router, source, frontend_page=page, backend_pages=backend_pages)
+        )
         wrapped += 1
     return wrapped

@@ -34,7 +34,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from balancekit import Backend, Lease, NoServerAvailable, Request, Server
+from balancekit import Lease, NoServerAvailable, Request, Server
+from balancekit.config.runtime import BackendRuntime
+from balancekit.routing import Decision
 
 from . import proxy_protocol
 from .counters import REGISTRY, Counters, Registry
@@ -59,7 +61,6 @@ __all__ = [
     "Limits",
     "Listener",
     "Session",
-    "TcpBackend",
     "TcpFrontend",
     "TcpRouter",
     "TcpService",
@@ -89,52 +90,22 @@ class TcpRouter(Protocol):
     returning a decision with `.action` ("accept"/"reject"…) and `.backend`
     (a backend name, or None for the default).
 
-    A router may also say that it does not read connections, as
+    A router also says whether it reads connections at all, as
     `balancekit.routing.Router` does: `filters_connections` False (no
     `tcp-request connection` rule) and `fixed_tcp` (the one decision every
     connection gets, or None).  The forwarder reads both once, and then neither
     calls the router nor builds a `Request` for connections nothing inspects.
     """
 
+    @property
+    def filters_connections(self) -> bool: ...
+
+    @property
+    def fixed_tcp(self) -> Decision | None: ...
+
     def accept_connection(self, request: Request) -> bool: ...
 
-    def route_tcp(self, request: Request) -> Any: ...
-
-
-@dataclass(frozen=True, slots=True)
-class TcpBackend:
-    """A backend as the forwarder uses it: the pool plus its connection settings.
-
-    Times are seconds; None means no timeout.  `timeout_queue` None falls back
-    to `timeout_connect`, as in HAProxy.  `redispatch` is HAProxy's
-    `option redispatch [interval]`: 0 off, -1 (the option's default) the last
-    retry, P > 0 every P-th retry.
-    """
-
-    backend: Backend
-    timeout_connect: float | None = None
-    timeout_server: float | None = None
-    timeout_server_fin: float | None = None
-    timeout_queue: float | None = None
-    timeout_tunnel: float | None = None
-    retries: int = 3
-    redispatch: int = 0
-    srvtcpka: bool = False
-    #: The soonest one of this backend's relay timeouts (server, server-fin,
-    #: tunnel) can expire, in seconds; inf without any.
-    timeout_floor: float = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        floor = _least(self.timeout_server, self.timeout_server_fin, self.timeout_tunnel)
-        object.__setattr__(self, "timeout_floor", floor)
-
-    @property
-    def name(self) -> str:
-        return self.backend.name
-
-    @property
-    def queue_timeout(self) -> float | None:
-        return self.timeout_queue if self.timeout_queue is not None else self.timeout_connect
+    def route_tcp(self, request: Request) -> Decision: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +120,8 @@ class TcpFrontend:
     """
 
     name: str
-    default_backend: TcpBackend | None = None
-    backends: Mapping[str, TcpBackend] = field(default_factory=dict)
+    default_backend: BackendRuntime | None = None
+    backends: Mapping[str, BackendRuntime] = field(default_factory=dict)
     router: TcpRouter | None = None
     timeout_client: float | None = None
     timeout_client_fin: float | None = None
@@ -162,7 +133,7 @@ class TcpFrontend:
     inspect_delay: float | None = None
     log_template: LogFormat | None = None
 
-    def backend_for(self, name: str | None) -> TcpBackend | None:
+    def backend_for(self, name: str | None) -> BackendRuntime | None:
         if name is None:
             return self.default_backend
         return self.backends.get(name)
@@ -342,7 +313,7 @@ class Session:
         self._connect_due = 0.0
         self.proxy_buf: bytearray | None = bytearray() if listener.accept_proxy else None
         self._request: Request | None = _NO_REQUEST  # None: not built yet (see `request`)
-        self.backend: TcpBackend | None = None
+        self.backend: BackendRuntime | None = None
         # Looked up once per session: `_finish` counts into them again.
         self._be_counters: Counters | None = None
         self._srv_counters: Counters | None = None
@@ -645,7 +616,7 @@ class Session:
                 self.term = "PR"
                 self._linger_close()
                 return
-            backend = service.frontend.backend_for(_backend_name(decision))
+            backend = service.frontend.backend_for(decision.backend)
         if backend is None:
             # No backend: HAProxy closes and logs the session as `<NOSRV>`.
             self.term = "SC"
@@ -874,10 +845,10 @@ class Session:
         except Exception:
             self.internal_error("connecting to a server")
 
-    async def _wait_queue(self, lease: Lease, tb: TcpBackend) -> None:
+    async def _wait_queue(self, lease: Lease, tb: BackendRuntime) -> None:
         be = tb.backend
-        member = getattr(lease, "_member", None)  # set when queued on a given server
-        key = be.name if member is None else f"{be.name}/{member.server.name}"
+        server = lease.queue_server
+        key = be.name if server is None else f"{be.name}/{server}"
         self._queue_key = key
         self._queue_start = self.service.limits.dequeued.get(key, 0)
         self.service.be_counters(be.name).queued(be.queued)
@@ -899,7 +870,7 @@ class Session:
         finally:
             self._grant = None
 
-    async def _open(self, server: Server, tb: TcpBackend) -> str | None:
+    async def _open(self, server: Server, tb: BackendRuntime) -> str | None:
         """Connect to `server`; None on success, else the termination code."""
         host, port = server.host, server.port
         if port is None:
@@ -946,7 +917,7 @@ class Session:
         if self._cancel_connecting():
             self._expired = True
 
-    def _should_redispatch(self, tb: TcpBackend, server: Server) -> bool:
+    def _should_redispatch(self, tb: BackendRuntime, server: Server) -> bool:
         """HAProxy's stream_choose_redispatch, for a non-persistent connection."""
         if not tb.redispatch:
             return False
@@ -961,7 +932,7 @@ class Session:
         active = sum(1 for m in be.members if m.usable and not m.server.backup)
         return active > 1 and be.balance.algorithm not in _HASH_ALGORITHMS
 
-    def _established(self, transport: Transport, server: Server, tb: TcpBackend) -> None:
+    def _established(self, transport: Transport, server: Server, tb: BackendRuntime) -> None:
         if self.client is None or self.client_closed:
             _reset(transport)  # the client left while we connected: HAProxy aborts too
             self.server_closed = True
@@ -1298,16 +1269,8 @@ def _least(*timeouts: float | None) -> float:
     return min((t for t in timeouts if t is not None), default=float("inf"))
 
 
-def _rejects(decision: Any) -> bool:
-    return getattr(decision, "action", "accept") in ("reject", "deny", "silent-drop")
-
-
-def _backend_name(decision: Any) -> str | None:
-    """The backend a router's decision names (None: the default backend)."""
-    name = getattr(decision, "backend", None)
-    if name is not None and not isinstance(name, str):
-        name = getattr(name, "name", None)
-    return name
+def _rejects(decision: Decision) -> bool:
+    return decision.action in ("reject", "deny", "silent-drop")
 
 
 def _address(address: Any) -> tuple[str, int]:
@@ -1348,17 +1311,18 @@ class TcpService:
         self.wakeups = Wakeups(self.loop)  # every session's timeouts, on one loop timer
         self.clock = self.loop.time
         self.tcplog = frontend.logger is not None and frontend.log_format == "tcplog"
-        #: The soonest the frontend's client timeouts can expire (see TcpBackend).
+        #: The soonest the frontend's client timeouts can expire (see BackendRuntime.timeout_floor).
         self.client_timeout_floor = _least(frontend.timeout_client, frontend.timeout_client_fin)
         # What the router must see per connection (see TcpRouter): None where it
         # would read nothing, and then the backend every connection goes to.
         router = frontend.router
-        filters = router is not None and getattr(router, "filters_connections", True)
+        filters = router is not None and router.filters_connections
         self.connection_router: TcpRouter | None = router if filters else None
-        fixed = getattr(router, "fixed_tcp", None) if router is not None else None
+        fixed = router.fixed_tcp if router is not None else None
         fixed_ok = router is None or (fixed is not None and not _rejects(fixed))
         self.content_router: TcpRouter | None = None if fixed_ok else router
-        self.fixed_backend = frontend.backend_for(_backend_name(fixed)) if fixed_ok else None
+        fixed_name = fixed.backend if fixed is not None else None
+        self.fixed_backend = frontend.backend_for(fixed_name) if fixed_ok else None
 
     def __repr__(self) -> str:
         return (
@@ -1408,6 +1372,10 @@ class TcpService:
             backlog=backlog,
         )
         self.servers.append(server)
+
+    @property
+    def name(self) -> str:
+        return self.frontend.name
 
     def stop_accepting(self) -> None:
         """Soft stop: close the listeners; live sessions go on."""

@@ -22,6 +22,7 @@ from typing import Any
 from ..acl import AclSet
 from ..algorithms import parse_balance, parse_hash_type
 from ..errors import ConfigError
+from ..logline import LogLine, compile_log_line
 from ..pool import Backend
 from ..routing import BackendRules, Router
 from ..rules import (
@@ -35,6 +36,7 @@ from ..rules import (
     parse_use_backend,
 )
 from ..server import Server
+from ..tlsconfig import TLSConfigError, server_context
 from ._values import (
     ServerParams,
     check_server_address,
@@ -88,6 +90,9 @@ class _Settings:
     retries: int = 3
     logs: list[LogTarget] = field(default_factory=list)
     log_format: str | None = None
+    log_line: LogLine | None = None
+    #: `option redispatch [interval]`: 0 off, -1 the last retry, P every P-th retry.
+    redispatch: int = 0
     errorfiles: dict[int, bytes] = field(default_factory=dict)
     default_backend: Statement | None = None
     default_server: ServerParams = field(default_factory=ServerParams)
@@ -141,6 +146,8 @@ class _Builder:
         self.sockets: list[Any] = []
         self.defaults: dict[int, _Settings] = {}
         self.proxies: list[_Proxy] = []
+        # One context per certificate set, shared by the binds that serve it.
+        self._tls_contexts: dict[tuple[tuple[str, ...], tuple[str, ...]], ssl.SSLContext] = {}
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -264,6 +271,8 @@ class _Builder:
         enabled = stmt.prefix != "no"
         if name == "forwardfor":
             s.forwardfor = _forwardfor(stmt.args)
+        elif name == "redispatch":
+            s.redispatch = _redispatch_interval(stmt.args) if enabled else 0
         elif name == "httpchk":
             s.httpchk = _httpchk(stmt.args)
         elif name == "mysql-check":
@@ -374,7 +383,7 @@ class _Builder:
             timeout_http_request=t.get("http-request"),
             timeout_http_keep_alive=t.get("http-keep-alive"),
             retries=s.retries,
-            redispatch=s.options.get("redispatch", False),
+            redispatch=s.redispatch,
             srvtcpka=s.options.get("srvtcpka", False),
             forwardfor=s.forwardfor,
             http_server_close=s.options.get("http-server-close", False),
@@ -423,15 +432,14 @@ class _Builder:
         )
         return f"random({draws})"
 
-    def _binds(self, p: _Proxy, mode: str) -> tuple[Bind, ...]:
-        """The proxy's binds; in mode http, ALPN offers only the HTTP/1 versions we
-        speak (a client that picked `h2` would get no answer)."""
-        if mode != "http":
-            return tuple(p.binds)
+    def _binds(self, p: _Proxy, mode: str, global_: Global) -> tuple[Bind, ...]:
+        """The proxy's binds, each `ssl` one with its TLS context built now (so `-c`
+        fails on a bad certificate, at its line); in mode http, ALPN offers only the
+        HTTP/1 versions we speak (a client that picked `h2` would get no answer)."""
         out = []
         for bind in p.binds:
             spoken = tuple(proto for proto in bind.alpn if proto in ("http/1.1", "http/1.0"))
-            if spoken != bind.alpn:
+            if mode == "http" and spoken != bind.alpn:
                 dropped = ",".join(proto for proto in bind.alpn if proto not in spoken)
                 self.warnings.append(
                     ConfigWarning(
@@ -442,8 +450,27 @@ class _Builder:
                     )
                 )
                 bind = replace(bind, alpn=spoken)
+            if bind.ssl:
+                bind = self._with_context(bind, global_)
             out.append(bind)
         return tuple(out)
+
+    def _with_context(self, bind: Bind, global_: Global) -> Bind:
+        key = (bind.crts, bind.alpn)
+        context = self._tls_contexts.get(key)
+        if context is None:
+            try:
+                context = server_context(
+                    bind.crts,
+                    alpn=bind.alpn,
+                    ciphers=global_.ssl_default_bind_ciphers,
+                    options=global_.ssl_default_bind_options,
+                )
+            except TLSConfigError as exc:
+                self.errors.append(ConfigError(f"bind: {exc}", bind.file, bind.line))
+                return bind
+            self._tls_contexts[key] = context
+        return replace(bind, context=context)
 
     def _backend_rules(self, p: _Proxy) -> BackendRules:
         http_rules = [*p.http_rules, *p.redirects]
@@ -500,7 +527,7 @@ class _Builder:
         return Frontend(
             name=p.name,
             mode=s.mode,  # type: ignore[arg-type]
-            binds=self._binds(p, s.mode),
+            binds=self._binds(p, s.mode, global_),
             router=router,
             maxconn=s.maxconn,
             timeout_client=t.get("client"),
@@ -518,6 +545,7 @@ class _Builder:
             httpclose=options.get("httpclose", False),
             logs=self._logs(p, global_),
             log_format=s.log_format,
+            log_line=s.log_line,
             errorfiles=MappingProxyType(dict(s.errorfiles)),
             stats=stats,
             captures=tuple(p.captures),
@@ -789,7 +817,9 @@ def _h_errorfile(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 
 def _h_log_format(b: _Builder, p: _Proxy, stmt: Statement) -> None:
-    p.settings.log_format = " ".join(stmt.args)
+    text = " ".join(stmt.args)
+    p.settings.log_line = compile_log_line(text)  # a bad one fails -c here, at its line
+    p.settings.log_format = text
 
 
 def _h_capture(b: _Builder, p: _Proxy, stmt: Statement) -> None:
@@ -873,6 +903,18 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
 
 
 # -- small parsers -------------------------------------------------------------------------
+
+
+def _redispatch_interval(args: tuple[str, ...]) -> int:
+    """HAProxy's `option redispatch [<interval>]`: -1 (the last retry) when omitted.
+
+    HAProxy reads the interval with atol(): a leading integer, else 0 (which turns
+    redispatching off), and ignores further words; so does this.
+    """
+    if not args:
+        return -1
+    match = re.match(r"\s*[-+]?\d+", args[0])
+    return int(match.group()) if match else 0
 
 
 def _one(stmt: Statement) -> str:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ssl import SSLContext
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
+from ..logline import LogLine
 from ..pool import Backend
 
 if TYPE_CHECKING:
@@ -119,6 +121,9 @@ class Bind:
     v6only: bool = False
     file: str | None = None
     line: int | None = None
+    #: The TLS context of an `ssl` bind, built at load from `crts`, `alpn` and the
+    #: global `ssl-default-bind-*` settings (`balancekit.tlsconfig`).
+    context: SSLContext | None = field(default=None, compare=False, repr=False)
 
     @property
     def address(self) -> str:
@@ -128,7 +133,10 @@ class Bind:
 
 @dataclass(frozen=True, slots=True)
 class ForwardFor:
-    """`option forwardfor [except <net>] [header <name>] [if-none]`."""
+    """`option forwardfor [except <net>] [header <name>] [if-none]`.
+
+    `except_net` is checked when the config is read (a bad network fails `-c`).
+    """
 
     header: str = "X-Forwarded-For"
     except_net: str | None = None
@@ -196,9 +204,11 @@ class Frontend:
     """A `frontend`, or the front half of a `listen` (then `backend_name` == `name`)."""
 
     name: str
-    mode: Mode
-    binds: tuple[Bind, ...]
-    router: Router
+    mode: Mode = "http"
+    binds: tuple[Bind, ...] = ()
+    #: The compiled rules; None only for a frontend built by hand for a front end
+    #: that is given its router separately (`HttpProxy`, `ProxyApp`).
+    router: Router | None = None
     maxconn: int = 0
     timeout_client: float | None = None
     timeout_client_fin: float | None = None
@@ -215,11 +225,21 @@ class Frontend:
     httpclose: bool = False
     logs: tuple[LogTarget, ...] = ()
     log_format: str | None = None
+    #: `log_format` compiled at load (so `-c` rejects a bad one at its line).
+    log_line: LogLine | None = None
     errorfiles: Mapping[int, bytes] = field(default_factory=lambda: _EMPTY)
     stats: StatsPage | None = None
     captures: tuple[Capture, ...] = ()
     default_backend: str | None = None
     backend_name: str | None = None
+    #: Python-only options (no haproxy.cfg keyword; HAProxy users write
+    #: `http-request set-header X-Forwarded-Proto …`): add X-Forwarded-Proto and
+    #: X-Forwarded-Host to forwarded requests.
+    x_forwarded_proto: bool = False
+    x_forwarded_host: bool = False
+    #: The largest request head accepted: HAProxy's tune.bufsize 16384 less
+    #: tune.maxrewrite 1024.
+    max_header_size: int = 15360
     file: str | None = None
     line: int | None = None
 
@@ -241,7 +261,9 @@ class BackendRuntime:
     timeout_http_request: float | None = None
     timeout_http_keep_alive: float | None = None
     retries: int = 3
-    redispatch: bool = False
+    #: `option redispatch [interval]`: 0 off, -1 the last retry, P > 0 every P-th
+    #: retry, N < -1 the |N|-th retry before the last.
+    redispatch: int = 0
     srvtcpka: bool = False
     forwardfor: ForwardFor | None = None
     http_server_close: bool = False
@@ -256,6 +278,24 @@ class BackendRuntime:
     stats: StatsPage | None = None
     file: str | None = None
     line: int | None = None
+    #: The soonest one of the relay timeouts (server, server-fin, tunnel) can
+    #: expire, in seconds; inf without any.  Engines check it before the timeouts
+    #: one by one, so an idle-timer sweep costs one comparison per session.
+    timeout_floor: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        times = [
+            t
+            for t in (self.timeout_server, self.timeout_server_fin, self.timeout_tunnel)
+            if t is not None
+        ]
+        object.__setattr__(self, "timeout_floor", min(times, default=float("inf")))
+
+    @property
+    def queue_timeout(self) -> float | None:
+        """`timeout queue`, which defaults to `timeout connect` as in HAProxy."""
+        return self.timeout_queue if self.timeout_queue is not None else self.timeout_connect
+
 
     def extras(self, server: str) -> ServerExtras:
         """The `ServerExtras` of server `server` (KeyError if unknown)."""

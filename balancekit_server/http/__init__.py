@@ -9,16 +9,12 @@ from __future__ import annotations
 
 from .asgi import ProxyApp
 from .errors import ErrorPage, ErrorPages
-from .headers import ForwardFor
 from .listen import HttpListener, HttpService, serve, serve_frontend
-from .proxy import BackendSettings, FrontendSettings, HttpLogEntry, HttpProxy
+from .proxy import HttpLogEntry, HttpProxy
 
 __all__ = [
-    "BackendSettings",
     "ErrorPage",
     "ErrorPages",
-    "ForwardFor",
-    "FrontendSettings",
     "HttpListener",
     "HttpLogEntry",
     "HttpProxy",

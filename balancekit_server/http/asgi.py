@@ -16,6 +16,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
+from balancekit import Backend
+from balancekit.config.runtime import BackendRuntime, Frontend
+
 from .errors import ErrorPage
 from .headers import RawHeaders
 from .proxy import Exchange, HttpLogEntry, HttpProxy, Relay, RouterLike, logged_head_size
@@ -178,21 +181,26 @@ class ProxyApp:
 
     `frontend_or_router` is a config `Frontend` (its `router` is used, and its
     timeouts, forwardfor and errorfiles) or any object with `route(Request)`.
-    `backends` maps names to `BackendRuntime`/`BackendSettings` or bare `Backend`s.
+    `backends` maps names to the config's `BackendRuntime`s or bare `Backend`s.
     """
 
     def __init__(
         self,
-        frontend_or_router: Any,
-        backends: Mapping[str, Any],
+        frontend_or_router: Frontend | RouterLike,
+        backends: Mapping[str, BackendRuntime | Backend],
         *,
-        frontend: Any = None,
+        frontend: Frontend | None = None,
         log: Callable[[HttpLogEntry], None] | None = None,
         counters: Any = None,
     ) -> None:
-        router: RouterLike = getattr(frontend_or_router, "router", frontend_or_router)
-        if frontend is None and hasattr(frontend_or_router, "router"):
-            frontend = frontend_or_router
+        router: RouterLike
+        if isinstance(frontend_or_router, Frontend):
+            frontend = frontend if frontend is not None else frontend_or_router
+            if frontend_or_router.router is None:
+                raise ValueError(f"frontend '{frontend_or_router.name}' has no router")
+            router = frontend_or_router.router
+        else:
+            router = frontend_or_router
         self.proxy = HttpProxy(router, backends, frontend, log=log, counters=counters)
 
     def __repr__(self) -> str:

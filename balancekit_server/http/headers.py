@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from balancekit import Headers
+from balancekit.config.runtime import ForwardFor
 from balancekit.rules import HeaderEdit, apply_header_edits
 
 __all__ = [
     "HOP_BY_HOP",
-    "ForwardFor",
     "RawHeaders",
     "apply_edits",
+    "apply_forwardfor",
     "connection_tokens",
     "hop_name",
     "split_response_headers",
@@ -125,30 +124,19 @@ def split_response_headers(
     return out, length, encoded
 
 
-@dataclass(frozen=True, slots=True)
-class ForwardFor:
-    """`option forwardfor [except <network>] [header <name>] [if-none]`."""
-
-    header: str = "X-Forwarded-For"
-    except_net: str | None = None
-    if_none: bool = False
-
-    def __post_init__(self) -> None:
-        if self.except_net is not None:
-            ipaddress.ip_network(self.except_net, strict=False)
-
-    def apply(self, headers: RawHeaders, src: str) -> None:
-        """Append the client address as a new header line, as HAProxy does."""
-        if not src:
+def apply_forwardfor(headers: RawHeaders, forwardfor: ForwardFor, src: str) -> None:
+    """Append the client address as a new header line, as HAProxy does
+    (`option forwardfor`, merged from the frontend and the backend)."""
+    if not src:
+        return
+    if forwardfor.except_net is not None and _in_network(src, forwardfor.except_net):
+        return
+    name = forwardfor.header.encode("latin-1")
+    if forwardfor.if_none:
+        low = name.lower()
+        if any(key.lower() == low for key, _ in headers):
             return
-        if self.except_net is not None and _in_network(src, self.except_net):
-            return
-        name = self.header.encode("latin-1")
-        if self.if_none:
-            low = name.lower()
-            if any(key.lower() == low for key, _ in headers):
-                return
-        headers.append((name, src.encode("latin-1")))
+    headers.append((name, src.encode("latin-1")))
 
 
 def _in_network(src: str, network: str) -> bool:
@@ -158,16 +146,14 @@ def _in_network(src: str, network: str) -> bool:
         return False
 
 
-def apply_edits(headers: RawHeaders, edits: Sequence[Any]) -> RawHeaders:
+def apply_edits(headers: RawHeaders, edits: Sequence[HeaderEdit]) -> RawHeaders:
     """Apply the router's `http-request set/add/del-header` edits, in order.
 
-    `edits` are `balancekit.rules.HeaderEdit`s (or `(op, name, value)` tuples,
-    for Python-object users); the matching logic is the library's, run on a
-    decoded copy — edits are rare, so the decoding cost only hits those requests.
+    The matching logic is the library's, run on a decoded copy — edits are rare,
+    so the decoding cost only hits those requests.
     """
-    converted = [e if isinstance(e, HeaderEdit) else HeaderEdit(*e) for e in edits]
     view = Headers((n.decode("latin-1"), v.decode("latin-1")) for n, v in headers)
-    edited = apply_header_edits(view, converted)
+    edited = apply_header_edits(view, edits)
     # Headers lower-cases names; keep the client's spelling where the name survived.
     spelling = {n.lower(): n for n, _ in headers}
     return [

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl as _ssl
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
+from balancekit import Backend
+from balancekit.config import Config, LogTarget
+from balancekit.config.runtime import BackendRuntime, Bind, Frontend
+
+from ..counters import Registry
 from ..limits import Limits
+from ..logs import Logger
 from .proxy import HttpLogEntry, HttpProxy, RouterLike
 from .server import HttpServerProtocol
 
@@ -67,8 +74,8 @@ class HttpListener:
 
 async def serve(
     router: RouterLike,
-    backends: Mapping[str, Any],
-    frontend: Any = None,
+    backends: Mapping[str, BackendRuntime | Backend],
+    frontend: Frontend | None = None,
     *,
     binds: Sequence[tuple[str, int] | tuple[str, int, _ssl.SSLContext | None]] = (
         ("127.0.0.1", 0),
@@ -186,6 +193,10 @@ class HttpService:
             conn.close_after_response()
         self._retire_grace = grace
 
+    @property
+    def name(self) -> str:
+        return self.proxy.name
+
     def stop_accepting(self) -> None:
         if self._retire_grace:
             loop = asyncio.get_running_loop()
@@ -220,7 +231,22 @@ class HttpService:
             await server.wait_closed()
 
 
-async def serve_frontend(frontend: Any, runtime: Any) -> HttpService:
+class RuntimeLike(Protocol):
+    """What `serve_frontend` uses of `balancekit_server.runtime.Runtime` (a
+    protocol, so this compiled module need not import the runtime)."""
+
+    config: Config
+    registry: Registry
+    limits: Limits
+
+    def logger(self, targets: Iterable[LogTarget]) -> Logger | None: ...
+
+    def open_sockets(self, frontend: Frontend) -> list[tuple[socket.socket, Bind]]: ...
+
+    def ssl_context(self, bind: Bind) -> _ssl.SSLContext | None: ...
+
+
+async def serve_frontend(frontend: Frontend, runtime: RuntimeLike) -> HttpService:
     """Run one `mode http` frontend of a loaded config (called by `Runtime`).
 
     Backends are every `mode http` backend of the config; log lines go to the
@@ -232,16 +258,10 @@ async def serve_frontend(frontend: Any, runtime: Any) -> HttpService:
     config = runtime.config
     backends = {name: be for name, be in config.backends.items() if be.mode == "http"}
     template: LogFormat | None = None
-    log_format = frontend.log_format
-    if not log_format and frontend.httplog and frontend.httplog_clf:
-        log_format = CLF_HTTPLOG_FORMAT
-    if log_format:
-        try:
-            template = LogFormat(log_format)
-        except ValueError as exc:
-            from ..runtime import RunError, config_location
-
-            raise RunError(f"{config_location(frontend)}proxy '{frontend.name}': {exc}") from None
+    if frontend.log_line is not None:
+        template = LogFormat(frontend.log_line)
+    elif frontend.httplog and frontend.httplog_clf:
+        template = LogFormat(CLF_HTTPLOG_FORMAT)
     # As in HAProxy, a `log-format` line turns logging on by itself and wins over
     # `option httplog`.
     wants_log = frontend.httplog or template is not None
@@ -260,13 +280,11 @@ async def serve_frontend(frontend: Any, runtime: Any) -> HttpService:
             def log(entry: HttpLogEntry) -> None:
                 emit(format_httplog(**entry.as_kwargs()), "info")
 
-    proxy = HttpProxy(
-        frontend.router, backends, frontend, log=log, counters=getattr(runtime, "registry", None)
-    )
+    if frontend.router is None:
+        raise ValueError(f"frontend '{frontend.name}' has no router")
+    proxy = HttpProxy(frontend.router, backends, frontend, log=log, counters=runtime.registry)
     proxy.log_requests = template is not None and bool(template.samples)
-    service = HttpService(
-        proxy, limits=getattr(runtime, "limits", None), maxconn=getattr(frontend, "maxconn", 0)
-    )
+    service = HttpService(proxy, limits=runtime.limits, maxconn=frontend.maxconn)
     loop = asyncio.get_running_loop()
     for sock, bind in runtime.open_sockets(frontend):
         context = runtime.ssl_context(bind)

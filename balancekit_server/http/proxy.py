@@ -21,22 +21,21 @@ from typing import Any, Protocol
 from mypy_extensions import mypyc_attr
 
 from balancekit import Backend, Headers, Lease, NoServerAvailable, Request
-from balancekit.routing import Router
+from balancekit.config.runtime import BackendRuntime, ForwardFor, Frontend
+from balancekit.routing import Decision, Router
 
 from .errors import ErrorPage, ErrorPages, reason_phrase
 from .headers import (
-    ForwardFor,
     RawHeaders,
     apply_edits,
+    apply_forwardfor,
     split_response_headers,
     strip_hop_by_hop,
 )
 from .upstream import UpstreamConnection, UpstreamError, UpstreamPool, UpstreamTimeout
 
 __all__ = [
-    "BackendSettings",
     "Exchange",
-    "FrontendSettings",
     "HttpLogEntry",
     "HttpProxy",
     "RouterLike",
@@ -59,44 +58,7 @@ class RouterLike(Protocol):
 
     def accept_connection(self, request: Request) -> bool: ...
 
-    def route(self, request: Request) -> Any: ...
-
-
-@dataclass(frozen=True, slots=True)
-class FrontendSettings:
-    """The frontend options the HTTP proxy reads (same names as the config model's
-    `Frontend`, which can be passed instead)."""
-
-    name: str = "http"
-    timeout_client: float | None = None
-    timeout_http_request: float | None = None
-    timeout_http_keep_alive: float | None = None
-    httplog: bool = False
-    dontlognull: bool = False
-    forwardfor: ForwardFor | None = None
-    errorfiles: Mapping[int, bytes] = field(default_factory=dict)
-    http_server_close: bool = False
-    httpclose: bool = False
-    x_forwarded_proto: bool = False
-    x_forwarded_host: bool = False
-    max_header_size: int = 15360  # HAProxy: tune.bufsize 16384 - tune.maxrewrite 1024
-
-
-@dataclass(frozen=True, slots=True)
-class BackendSettings:
-    """The backend options the HTTP proxy reads (the config model's `BackendRuntime`
-    has the same names and can be passed instead)."""
-
-    name: str
-    backend: Backend
-    timeout_connect: float | None = 5.0
-    timeout_server: float | None = None
-    timeout_tunnel: float | None = None
-    timeout_queue: float | None = None
-    retries: int = 3
-    redispatch: bool = False
-    forwardfor: ForwardFor | None = None
-    errorfiles: Mapping[int, bytes] = field(default_factory=dict)
+    def route(self, request: Request) -> Decision: ...
 
 
 _LOG_FIELDS = (
@@ -430,7 +392,7 @@ class Relay:
 
 @dataclass(slots=True)
 class _BackendState:
-    settings: Any  # BackendSettings or the config model's BackendRuntime
+    settings: BackendRuntime
     backend: Backend
     pools: dict[str, UpstreamPool]
     errors: ErrorPages | None
@@ -536,36 +498,36 @@ class HttpProxy:
     """Routing + balancing + relaying for one `mode http` frontend.
 
     `router` is anything with `route(Request) -> Decision` (the compiled frontend
-    rules); `backends` maps names to `BackendSettings`/`BackendRuntime` objects or
-    bare `Backend`s (then with default timeouts).  `log` receives one
-    `HttpLogEntry` per request when `option httplog` is on (or always, if given
-    and the frontend has no such flag).
+    rules); `frontend` and `backends` are the config's own settings
+    (`balancekit.config.Frontend`, `BackendRuntime`), as `balancekit.config.load`
+    builds them; a bare `Backend` stands for a backend with default settings and a
+    5 s connect timeout.  `log` receives one `HttpLogEntry` per request when
+    `option httplog` is on (or always, if given and the frontend has no such flag).
     """
 
     def __init__(
         self,
         router: RouterLike,
-        backends: Mapping[str, Any],
-        frontend: Any = None,
+        backends: Mapping[str, BackendRuntime | Backend],
+        frontend: Frontend | None = None,
         *,
         log: Callable[[HttpLogEntry], None] | None = None,
         counters: Any = None,
     ) -> None:
         self.router = router
-        self.frontend = frontend if frontend is not None else FrontendSettings()
+        self.frontend = frontend if frontend is not None else Frontend("http")
         self.name: str = self.frontend.name
-        self.errors = ErrorPages(getattr(self.frontend, "errorfiles", None) or {})
-        self.forwardfor: ForwardFor | None = getattr(self.frontend, "forwardfor", None)
-        self.x_forwarded_proto = bool(getattr(self.frontend, "x_forwarded_proto", False))
-        self.x_forwarded_host = bool(getattr(self.frontend, "x_forwarded_host", False))
+        self.errors = ErrorPages(self.frontend.errorfiles)
+        self.forwardfor: ForwardFor | None = self.frontend.forwardfor
+        self.x_forwarded_proto = self.frontend.x_forwarded_proto
+        self.x_forwarded_host = self.frontend.x_forwarded_host
         self.log = log
         self.log_requests = False  # entries carry the request view (log-format samples)
         self.counters = counters
         self.fe_counters = counters.frontend(self.name) if counters is not None else None
         self.active = 0  # requests in progress
-        captures = tuple(getattr(self.frontend, "captures", ()) or ())
-        self._request_captures = _capture_specs(captures, "request")
-        self._response_captures = _capture_specs(captures, "response")
+        self._request_captures = _capture_specs(self.frontend.captures, "request")
+        self._response_captures = _capture_specs(self.frontend.captures, "response")
         # (actconn, feconn) for log lines, set by a front door that counts connections
         # (`HttpService`); without one, the requests in progress stand in for both.
         self.connection_counts: Callable[[], tuple[int, int]] | None = None
@@ -573,59 +535,49 @@ class HttpProxy:
         self._backends: dict[str, _BackendState] = {}
         for name, item in backends.items():
             settings = (
-                BackendSettings(name=name, backend=item) if isinstance(item, Backend) else item
+                item
+                if isinstance(item, BackendRuntime)
+                else BackendRuntime(name, "http", item, timeout_connect=5.0)
             )
-            errorfiles = getattr(settings, "errorfiles", None)
             self._backends[name] = _BackendState(
                 settings=settings,
                 backend=settings.backend,
                 pools={},
-                errors=ErrorPages(errorfiles) if errorfiles else None,
+                errors=ErrorPages(settings.errorfiles) if settings.errorfiles else None,
                 # frontend and backend `option forwardfor` merged once, as HAProxy does
-                forwardfor=_merge_forwardfor(
-                    self.forwardfor, getattr(settings, "forwardfor", None)
-                ),
+                forwardfor=_merge_forwardfor(self.forwardfor, settings.forwardfor),
                 counters=(counters.backend(name) if counters is not None else None),
-                timeout_server=getattr(settings, "timeout_server", None),
+                timeout_server=settings.timeout_server,
                 timeout_tunnel=(
-                    getattr(settings, "timeout_tunnel", None)
-                    or getattr(settings, "timeout_server", None)
-                    or getattr(self.frontend, "timeout_client", None)
+                    settings.timeout_tunnel
+                    or settings.timeout_server
+                    or self.frontend.timeout_client
                 ),
                 close_server=any(
-                    getattr(side, option, False)
-                    for side in (self.frontend, settings)
-                    for option in ("http_server_close", "httpclose")
+                    side.http_server_close or side.httpclose for side in (self.frontend, settings)
                 ),
             )
 
         self._static = self._static_route()
 
-    def _static_route(self) -> tuple[Any, _BackendState] | None:
+    def set_router(self, router: RouterLike) -> None:
+        """Route with `router` from now on (the stats page wraps a frontend's rules
+        once the stats service is up)."""
+        self.router = router
+        self._static = self._static_route()
+
+    def _static_route(self) -> tuple[Decision, _BackendState] | None:
         """The decision of a frontend whose every request goes to the same backend
         untouched, when that backend's algorithm does not look at the request.
 
         Such frontends (the seeds' round-robin, weighted and random episodes) skip
         the routing view and `route()` per request.  Anything the router can base a
-        decision on — `http-request`/`tcp-request` rules, redirects, `use_backend`,
-        a backend's own rules — disables this; so does a router that is not
-        `balancekit.routing.Router`.
+        decision on (`Router.fixed_http`) disables this; so does a router that is
+        not `balancekit.routing.Router`.
         """
         router = self.router
-        if not isinstance(router, Router):
-            return None
-        for rules in (
-            "_http",
-            "_redirects",
-            "_tcp_connection",
-            "_tcp_content",
-            "_use_backends",
-            "_backend_rules",
-        ):
-            if not hasattr(router, rules) or getattr(router, rules):
-                return None
-        decision = router.route(_ANY_REQUEST)
-        if decision.action != "forward" or decision.header_edits or decision.backend is None:
+        decision = router.fixed_http if isinstance(router, Router) else None
+        if decision is None or decision.action != "forward" or decision.backend is None:
             return None
         state = self._backends.get(decision.backend)
         if state is None or state.backend.balance.is_hash:
@@ -659,7 +611,7 @@ class HttpProxy:
             if port is None:
                 raise UpstreamError(f"server '{server_name}' has no port")
             pool = state.pools[server_name] = UpstreamPool(
-                server.host, port, keepalive=bool(getattr(state.settings, "srvtcpka", False))
+                server.host, port, keepalive=state.settings.srvtcpka
             )
         return pool
 
@@ -836,11 +788,10 @@ class HttpProxy:
             return _Plan(_ANY_REQUEST, fixed, self._request_head(ex, headers))
         request = self.build_request(ex)
         decision = self.router.route(request)
-        action = getattr(decision, "action", "forward")
-        if action != "forward":
-            self._answer_locally(ex, decision, action, entry)
+        if decision.action != "forward":
+            self._answer_locally(ex, decision, entry)
             return None
-        backend_name = getattr(decision, "backend", None)
+        backend_name = decision.backend
         state = self._backends.get(backend_name) if backend_name else None
         if state is None:
             # No use_backend matched and no default_backend: HAProxy answers 503.
@@ -857,24 +808,19 @@ class HttpProxy:
             ex.keep_alive = False
         ex.send_page(page)
 
-    def _answer_locally(
-        self, ex: Exchange, decision: Any, action: str, entry: HttpLogEntry
-    ) -> None:
-        status = int(getattr(decision, "status", 0) or 0)
-        extra = [
-            (str(n).encode("latin-1"), str(v).encode("latin-1"))
-            for n, v in getattr(decision, "response_headers", ()) or ()
-        ]
+    def _answer_locally(self, ex: Exchange, decision: Decision, entry: HttpLogEntry) -> None:
+        action, status = decision.action, decision.status
+        extra = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in decision.response_headers]
         if action == "reject":
             # `http-request reject`: close without a word, as HAProxy does.
             self._local(ex, _SILENT_CLOSE, entry, "PR")
             return
         if action == "redirect":
-            location = str(getattr(decision, "location", "") or "/")
+            location = decision.location or "/"
             headers = [(b"Location", location.encode("latin-1")), *extra]
             self._local(ex, _simple_page(status or 302, headers, b""), entry, "LR")
             return
-        body = getattr(decision, "body", None)
+        body = decision.body
         if action == "deny":
             if self.fe_counters is not None:
                 self.fe_counters.dreq += 1
@@ -885,21 +831,22 @@ class HttpProxy:
             # No body given: the status's error page (or its errorfile).
             self._local(ex, self.errors[status or 200], entry, "PR" if action == "deny" else "LR")
             return
-        payload = body.encode() if isinstance(body, str) else bytes(body)
-        content_type = getattr(decision, "content_type", None)
+        payload = body.encode()
+        content_type = decision.content_type
         if content_type:
-            extra.insert(0, (b"Content-Type", str(content_type).encode("latin-1")))
+            extra.insert(0, (b"Content-Type", content_type.encode("latin-1")))
         term = "PR" if action == "deny" else "LR"
         self._local(ex, _simple_page(status or 200, extra, payload), entry, term)
 
-    def _upstream_headers(self, ex: Exchange, decision: Any, state: _BackendState) -> RawHeaders:
+    def _upstream_headers(
+        self, ex: Exchange, decision: Decision, state: _BackendState
+    ) -> RawHeaders:
         headers = strip_hop_by_hop(ex.headers, ex.tokens, keep_upgrade=ex.upgrade)
-        edits = getattr(decision, "header_edits", None)
-        if edits:
-            headers = apply_edits(headers, edits)
+        if decision.header_edits:
+            headers = apply_edits(headers, decision.header_edits)
         forwardfor = state.forwardfor
         if forwardfor is not None:
-            forwardfor.apply(headers, ex.src)
+            apply_forwardfor(headers, forwardfor, ex.src)
         if self.x_forwarded_proto:
             headers.append((b"X-Forwarded-Proto", b"https" if ex.ssl else b"http"))
         if self.x_forwarded_host:
@@ -936,9 +883,7 @@ class HttpProxy:
         lease.on_granted = lambda _lease: None if waiter.done() else waiter.set_result(None)
         entry.backend_queue = backend.queued
         settings = state.settings
-        timeout = getattr(settings, "timeout_queue", None) or getattr(
-            settings, "timeout_connect", None
-        )
+        timeout = settings.timeout_queue or settings.timeout_connect
         t0 = loop.time()
         try:
             async with asyncio.timeout(timeout):
@@ -964,11 +909,10 @@ class HttpProxy:
         state = plan.state
         settings = state.settings
         backend = state.backend
-        retries_left = int(getattr(settings, "retries", 3))
+        retries_left = settings.retries
         total_retries = retries_left
-        option = getattr(settings, "redispatch", False)
-        interval = -1 if option is True else int(option or 0)
-        timeout_connect = getattr(settings, "timeout_connect", None)
+        interval = settings.redispatch
+        timeout_connect = settings.timeout_connect
         loop = asyncio.get_running_loop()
         avoid: str | None = None
         while True:

@@ -25,6 +25,7 @@ import httptools
 from balancekit import Request
 
 from ..sockopts import set_keepalive
+from ..tls import sni_of
 from .errors import ErrorPage
 from .headers import RawHeaders
 from .proxy import Exchange, HttpLogEntry, HttpProxy, Relay, logged_head_size
@@ -283,14 +284,12 @@ class HttpServerProtocol(asyncio.Protocol):
         self._t_first = 0.0
         self._date_first = 0.0
         fe = proxy.frontend
-        self._max_header = int(getattr(fe, "max_header_size", 15360) or 15360)
-        self._t_request = getattr(fe, "timeout_http_request", None) or getattr(
-            fe, "timeout_client", None
-        )
-        self._t_keepalive = getattr(fe, "timeout_http_keep_alive", None) or self._t_request
-        self.proxy_timeout_client: float | None = getattr(fe, "timeout_client", None)
-        self._close_after = bool(getattr(fe, "httpclose", False))
-        self._clitcpka = bool(getattr(fe, "clitcpka", False))
+        self._max_header = fe.max_header_size
+        self._t_request = fe.timeout_http_request or fe.timeout_client
+        self._t_keepalive = fe.timeout_http_keep_alive or self._t_request
+        self.proxy_timeout_client: float | None = fe.timeout_client
+        self._close_after = fe.httpclose
+        self._clitcpka = fe.clitcpka
         self._rejected = False
         self._logged_local = False  # a `<BADREQ>` line was written for this connection
         self._t_accept = 0.0
@@ -326,7 +325,7 @@ class HttpServerProtocol(asyncio.Protocol):
             return
         if self.ssl:
             sslobj = transport.get_extra_info("ssl_object")
-            self._sni = str(getattr(sslobj, "bk_sni", "") or "")
+            self._sni = sni_of(sslobj)
         if self.service is not None:
             self.service.opened(self)  # starts it, or parks it over a `maxconn`
         else:
@@ -624,7 +623,7 @@ class HttpServerProtocol(asyncio.Protocol):
         log = self.proxy.log
         if log is None or self._logged_local:
             return
-        if not self._started and getattr(self.proxy.frontend, "dontlognull", False):
+        if not self._started and self.proxy.frontend.dontlognull:
             return  # `option dontlognull`: a connection that sent nothing is not logged
         self._logged_local = True
         now = self.loop.time()

@@ -4,10 +4,13 @@ balancekit must give the same verdict and the same reading, side by side with
 
 from __future__ import annotations
 
+import contextlib
+import ssl
 import subprocess
 from pathlib import Path
 
 import pytest
+import trustme
 
 from balancekit.config import ConfigErrors, load, load_text, parse_time
 from support.haproxy import HAPROXY, require_haproxy
@@ -130,3 +133,101 @@ def test_extra_words_after_stats_keywords_are_ignored_like_haproxy(tmp_path: Pat
     assert page.uri == "uri"
     warned = {w.line for w in result.warnings if "ignoring extra words" in w.message}
     assert warned == {8, 9, 10}
+
+
+CHECKED_AT_LOAD = """\
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 5s
+    timeout server 5s
+frontend web
+    bind 127.0.0.1:18443 {bind}
+    log-format "{log_format}"
+    default_backend app
+backend app
+    server s1 127.0.0.1:8080
+"""
+
+
+def test_check_rejects_a_bad_log_format_at_its_line_like_haproxy(tmp_path: Path) -> None:
+    path = write(tmp_path, CHECKED_AT_LOAD.format(bind="", log_format="%zz %ST"))
+    real = haproxy_check(path)
+    assert real.returncode != 0
+    assert "[haproxy.cfg:8]" in real.stderr.replace(str(tmp_path) + "/", "")
+    with pytest.raises(ConfigErrors) as failure:
+        load(path)
+    assert f"{path}:8: log-format: unknown variable '%zz'" in str(failure.value)
+
+
+def test_a_good_log_format_is_compiled_at_load(tmp_path: Path) -> None:
+    path = write(tmp_path, CHECKED_AT_LOAD.format(bind="", log_format="%ci %ST %[src]"))
+    assert haproxy_check(path).returncode == 0
+    line = load(path).config.frontend("web").log_line
+    assert line is not None and line.variables == {"ci", "ST"}
+    assert set(line.samples) == {"src"}
+
+
+def test_check_loads_certificates_like_haproxy(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.pem"
+    broken.write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
+    path = write(tmp_path, CHECKED_AT_LOAD.format(bind=f"ssl crt {broken}", log_format="%ST"))
+    assert haproxy_check(path).returncode != 0
+    with pytest.raises(ConfigErrors) as failure:
+        load(path)
+    assert f"{path}:7: bind: crt '{broken}'" in str(failure.value)
+
+
+def test_a_loaded_certificate_is_the_context_the_server_uses(tmp_path: Path) -> None:
+    pem = tmp_path / "site.pem"
+    ca = trustme.CA()
+    cert = ca.issue_cert("site.example")
+    pem.write_bytes(
+        cert.private_key_pem.bytes() + b"".join(b.bytes() for b in cert.cert_chain_pems)
+    )
+    path = write(tmp_path, CHECKED_AT_LOAD.format(bind=f"ssl crt {pem}", log_format="%ST"))
+    assert haproxy_check(path).returncode == 0
+    (bind,) = load(path).config.frontend("web").binds
+    assert bind.context is not None
+    # A handshake in memory: the loaded context serves the certificate.
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    to_server, to_client = ssl.MemoryBIO(), ssl.MemoryBIO()
+    server = bind.context.wrap_bio(to_server, to_client, server_side=True)
+    client = client_ctx.wrap_bio(to_client, to_server, server_hostname="site.example")
+    for _ in range(10):
+        for side in (client, server):
+            with contextlib.suppress(ssl.SSLWantReadError):
+                side.do_handshake()
+    assert client.getpeercert()["subjectAltName"] == (("DNS", "site.example"),)
+
+
+REDISPATCH = """\
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 5s
+    timeout server 5s
+listen web
+    bind 127.0.0.1:18080
+    {line}
+    server s1 127.0.0.1:8080
+"""
+
+
+@pytest.mark.parametrize(
+    ("line", "interval"),
+    [
+        ("", 0),
+        ("option redispatch", -1),
+        ("option redispatch 2", 2),
+        ("option redispatch -2", -2),
+        ("option redispatch 0", 0),
+        ("option redispatch x", 0),  # HAProxy's atol(): no number is 0, i.e. off
+        ("option redispatch 1 2", 1),
+    ],
+)
+def test_redispatch_interval_reads_like_haproxy(tmp_path: Path, line: str, interval: int) -> None:
+    path = write(tmp_path, REDISPATCH.format(line=line))
+    assert haproxy_check(path).returncode == 0
+    assert load(path).config.backend("web").redispatch == interval

@@ -102,7 +102,7 @@ def test_defaults_inheritance() -> None:
     assert first.mode == "http"
     assert (first.timeout_connect, first.timeout_server, first.timeout_queue) == (5.0, 50.0, 5.0)
     assert first.retries == 5
-    assert first.redispatch is True
+    assert first.redispatch == -1  # `option redispatch`: the last retry
     assert first.forwardfor == ForwardFor("X-Real-IP", "127.0.0.0/8", True)
     assert first.backend.balance.algorithm == "first"
     server = first.backend.servers[0]
@@ -110,7 +110,7 @@ def test_defaults_inheritance() -> None:
 
     # A defaults section without `from` resets everything, and proxies take the last one.
     last = config.backend("takes_last")
-    assert last.mode == "tcp" and last.retries == 3 and last.redispatch is False
+    assert last.mode == "tcp" and last.retries == 3 and last.redispatch == 0
     assert last.backend.balance.algorithm == "roundrobin"
     assert last.backend.servers[0].weight == 1
     assert config.backend("explicit").timeout_connect == 1.0

@@ -12,8 +12,9 @@ from l4_harness import Backend, LoopThread, Proxy, recv_all, rst, wait_until
 
 from balancekit import Backend as Pool
 from balancekit import Server
+from balancekit.config import BackendRuntime
 from balancekit_server.counters import Registry
-from balancekit_server.tcp import Limits, TcpBackend, TcpFrontend
+from balancekit_server.tcp import Limits, TcpFrontend
 
 
 async def _moody(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -71,7 +72,9 @@ def test_every_ending_leaves_no_session_lease_or_count(lt1: LoopThread) -> None:
     limits = Limits(maxconn=20)
     fe = TcpFrontend(
         "fe",
-        default_backend=TcpBackend(pool, timeout_connect=2, timeout_server=3, timeout_queue=5),
+        default_backend=BackendRuntime(
+            pool.name, "tcp", pool, timeout_connect=2, timeout_server=3, timeout_queue=5
+        ),
         timeout_client=3,
         maxconn=15,
     )
@@ -113,7 +116,12 @@ def test_finished_sessions_are_freed_without_the_cyclic_gc(lt: LoopThread) -> No
 
     backend = Backend(lt, echo)
     pool = Pool("be", [Server("s1", backend.address)])
-    proxy = Proxy(lt, TcpFrontend("fe", default_backend=TcpBackend(pool, timeout_connect=2)))
+    proxy = Proxy(
+        lt,
+        TcpFrontend(
+            "fe", default_backend=BackendRuntime(pool.name, "tcp", pool, timeout_connect=2)
+        ),
+    )
     gc.collect()
     gc.disable()
     try:

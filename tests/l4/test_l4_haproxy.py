@@ -17,9 +17,9 @@ from l4_harness import Backend, CaptureLogger, LoopThread, Proxy, named, recv_al
 
 from balancekit import Backend as Pool
 from balancekit import Server
-from balancekit.config import load_text
+from balancekit.config import BackendRuntime, load_text
 from balancekit_server.runtime import Runtime
-from balancekit_server.tcp import Listener, TcpBackend, TcpFrontend
+from balancekit_server.tcp import Listener, TcpFrontend
 from support.haproxy import HAProxy
 
 pytestmark = pytest.mark.haproxy
@@ -78,7 +78,7 @@ def test_haproxy_sends_proxy_header_to_our_accept_proxy_bind(lt1: LoopThread, ve
     pool = Pool("be", [Server("s1", target.address)])
     fe = TcpFrontend(
         "ours",
-        default_backend=TcpBackend(pool, timeout_connect=2),
+        default_backend=BackendRuntime(pool.name, "tcp", pool, timeout_connect=2),
         logger=logger,
         log_format="tcplog",
     )
@@ -128,7 +128,8 @@ backend hbe
             "h", f"127.0.0.1:{haproxy.port('hfe')}", send_proxy=not v2, send_proxy_v2=v2
         )
         fe = TcpFrontend(
-            "ours", default_backend=TcpBackend(Pool("be", [server]), timeout_connect=2)
+            "ours",
+            default_backend=BackendRuntime("be", "tcp", Pool("be", [server]), timeout_connect=2),
         )
         proxy = Proxy(lt1, fe)
         with proxy.connect(src="127.0.0.11") as sock:
@@ -146,7 +147,9 @@ def test_tcplog_line_has_haproxy_shape_and_values(lt1: LoopThread) -> None:
     logger = CaptureLogger()
     fe = TcpFrontend(
         "fe",
-        default_backend=TcpBackend(Pool("be", [Server("s1", target.address)]), timeout_connect=2),
+        default_backend=BackendRuntime(
+            "be", "tcp", Pool("be", [Server("s1", target.address)]), timeout_connect=2
+        ),
         logger=logger,
         log_format="tcplog",
     )
@@ -373,7 +376,9 @@ def test_tls_behind_haproxy_with_proxy_protocol(
     logger = CaptureLogger()
     fe = TcpFrontend(
         "ours",
-        default_backend=TcpBackend(Pool("be", [Server("s1", target.address)]), timeout_connect=2),
+        default_backend=BackendRuntime(
+            "be", "tcp", Pool("be", [Server("s1", target.address)]), timeout_connect=2
+        ),
         logger=logger,
         log_format="tcplog",
     )

@@ -22,7 +22,8 @@ from l4_harness import (
 
 from balancekit import Backend as Pool
 from balancekit import Request, Server
-from balancekit_server.tcp import Limits, TcpBackend, TcpFrontend
+from balancekit.config import BackendRuntime
+from balancekit_server.tcp import Limits, TcpFrontend
 
 
 def _hold(release: threading.Event) -> object:
@@ -68,7 +69,9 @@ def _proxy(
     timeout_client: float = 30,
     **backend: object,
 ) -> Proxy:
-    tb = TcpBackend(pool, **{"timeout_connect": 2.0, "timeout_server": 30.0, **backend})  # type: ignore[arg-type]
+    tb = BackendRuntime(
+        pool.name, "tcp", pool, **{"timeout_connect": 2.0, "timeout_server": 30.0, **backend}
+    )  # type: ignore[arg-type]
     fe = TcpFrontend(
         "fe",
         default_backend=tb,
@@ -287,7 +290,7 @@ def test_client_fin_timeout_ends_a_half_closed_session(lt1: LoopThread) -> None:
     backend = Backend(lt1, _hold(release))
     pool = Pool("be", [Server("s1", backend.address)], balance="roundrobin")
     logger = CaptureLogger()
-    tb = TcpBackend(pool, timeout_connect=2, timeout_server=30)
+    tb = BackendRuntime(pool.name, "tcp", pool, timeout_connect=2, timeout_server=30)
     fe = TcpFrontend(
         "fe",
         default_backend=tb,

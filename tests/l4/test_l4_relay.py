@@ -22,12 +22,15 @@ from l4_harness import (
 
 from balancekit import Backend as Pool
 from balancekit import Server
-from balancekit_server.tcp import HIGH_WATER, TcpBackend, TcpFrontend
+from balancekit.config import BackendRuntime
+from balancekit_server.tcp import HIGH_WATER, TcpFrontend
 
 
 def _frontend(address: str, logger: CaptureLogger | None = None, **kw: object) -> TcpFrontend:
     pool = Pool("be", [Server("s1", address)], balance="first")
-    tb = TcpBackend(pool, timeout_connect=2, timeout_server=kw.pop("timeout_server", 10))  # type: ignore[arg-type]
+    tb = BackendRuntime(
+        pool.name, "tcp", pool, timeout_connect=2, timeout_server=kw.pop("timeout_server", 10)
+    )  # type: ignore[arg-type]
     return TcpFrontend(
         "fe",
         default_backend=tb,
@@ -207,7 +210,9 @@ def test_clitcpka_and_srvtcpka_set_keepalive_on_each_side(lt: LoopThread) -> Non
     pool = Pool("be", [Server("s1", backend.address)])
     for cli, srv in ((True, False), (False, True)):
         fe = TcpFrontend(
-            "fe", default_backend=TcpBackend(pool, timeout_connect=2, srvtcpka=srv), clitcpka=cli
+            "fe",
+            default_backend=BackendRuntime(pool.name, "tcp", pool, timeout_connect=2, srvtcpka=srv),
+            clitcpka=cli,
         )
         proxy = Proxy(lt, fe)
         with proxy.connect() as sock:

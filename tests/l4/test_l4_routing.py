@@ -10,9 +10,10 @@ from l4_harness import Backend, LoopThread, Proxy, named, recv_all
 
 from balancekit import Backend as Pool
 from balancekit import Request, Server
-from balancekit.config import load_text
+from balancekit.config import BackendRuntime, load_text
+from balancekit.routing import Decision
 from balancekit_server.runtime import Runtime
-from balancekit_server.tcp import TcpBackend, TcpFrontend
+from balancekit_server.tcp import TcpFrontend
 
 ALGORITHMS = [
     ("roundrobin", None),
@@ -44,7 +45,12 @@ def test_every_algorithm_picks_what_the_pool_would(
 
     live = pool({n: b.address for n, b in backends.items()})
     reference = pool({n: f"127.0.0.1:{i + 1}" for i, n in enumerate(names)})
-    proxy = Proxy(lt1, TcpFrontend("fe", default_backend=TcpBackend(live, timeout_connect=2)))
+    proxy = Proxy(
+        lt1,
+        TcpFrontend(
+            "fe", default_backend=BackendRuntime(live.name, "tcp", live, timeout_connect=2)
+        ),
+    )
     sources = [f"127.0.{i % 3}.{1 + (i * 37) % 250}" for i in range(24)]
     seen, expected = [], []
     for src in sources:
@@ -138,10 +144,13 @@ def test_a_failing_router_closes_the_client_instead_of_hanging(
     lt1: LoopThread, caplog: pytest.LogCaptureFixture
 ) -> None:
     class Broken:
+        filters_connections = False
+        fixed_tcp = None
+
         def accept_connection(self, request: Request) -> bool:
             return True
 
-        def route_tcp(self, request: Request) -> object:
+        def route_tcp(self, request: Request) -> Decision:
             raise RuntimeError("rule engine bug")
 
     from l4_harness import CaptureLogger
@@ -150,7 +159,7 @@ def test_a_failing_router_closes_the_client_instead_of_hanging(
     logger = CaptureLogger()
     fe = TcpFrontend(
         "fe",
-        default_backend=TcpBackend(Pool("be", [Server("s1", backend.address)])),
+        default_backend=BackendRuntime("be", "tcp", Pool("be", [Server("s1", backend.address)])),
         router=Broken(),
         logger=logger,
         log_format="tcplog",

@@ -12,7 +12,7 @@ import pytest
 import trustme
 from l4_harness import Backend, CaptureLogger, LoopThread, echo, recv_all
 
-from balancekit.config import load_text
+from balancekit.config import BackendRuntime, load_text
 from balancekit_server.runtime import Runtime
 from balancekit_server.tls import TLSConfigError, cert_names, server_context
 
@@ -117,13 +117,13 @@ def test_tls_frontend_name_gets_a_tilde_in_tcplog(
 
     from balancekit import Backend as Pool
     from balancekit import Server
-    from balancekit_server.tcp import Listener, TcpBackend, TcpFrontend
+    from balancekit_server.tcp import Listener, TcpFrontend
 
     backend = Backend(lt1, echo)
     logger = CaptureLogger()
     fe = TcpFrontend(
         "fe",
-        default_backend=TcpBackend(Pool("be", [Server("s1", backend.address)])),
+        default_backend=BackendRuntime("be", "tcp", Pool("be", [Server("s1", backend.address)])),
         logger=logger,
         log_format="tcplog",
     )
@@ -148,20 +148,17 @@ def test_sni_of_a_terminated_connection_feeds_the_routing(
     lt: LoopThread, ca: trustme.CA, crt_dir: Path
 ) -> None:
     """The request the rules see carries the SNI (what `ssl_fc_sni` ACLs match)."""
-    from dataclasses import dataclass
-
     from l4_harness import Proxy, named
 
     from balancekit import Backend as Pool
     from balancekit import Request, Server
-    from balancekit_server.tcp import Listener, TcpBackend, TcpFrontend
-
-    @dataclass
-    class Decision:
-        action: str
-        backend: str | None
+    from balancekit.routing import Decision
+    from balancekit_server.tcp import Listener, TcpFrontend
 
     class BySni:
+        filters_connections = False
+        fixed_tcp = None
+
         def accept_connection(self, request: Request) -> bool:
             return True
 
@@ -172,8 +169,8 @@ def test_sni_of_a_terminated_connection_feeds_the_routing(
     other = Backend(lt, named("default"))
     fe = TcpFrontend(
         "fe",
-        default_backend=TcpBackend(Pool("other", [Server("o", other.address)])),
-        backends={"shop": TcpBackend(Pool("shop", [Server("s", shop.address)]))},
+        default_backend=BackendRuntime("other", "tcp", Pool("other", [Server("o", other.address)])),
+        backends={"shop": BackendRuntime("shop", "tcp", Pool("shop", [Server("s", shop.address)]))},
         router=BySni(),
     )
     proxy = Proxy(lt, fe, listeners=[Listener(ssl=server_context(str(crt_dir)))])
@@ -200,13 +197,13 @@ def test_proxy_header_and_client_hello_in_one_segment(
     from balancekit import Backend as Pool
     from balancekit import Server
     from balancekit_server.proxy_protocol import encode_v2
-    from balancekit_server.tcp import Listener, TcpBackend, TcpFrontend
+    from balancekit_server.tcp import Listener, TcpFrontend
 
     backend = Backend(lt, named("inside"))
     logger = CaptureLogger()
     fe = TcpFrontend(
         "fe",
-        default_backend=TcpBackend(Pool("be", [Server("s1", backend.address)])),
+        default_backend=BackendRuntime("be", "tcp", Pool("be", [Server("s1", backend.address)])),
         logger=logger,
         log_format="tcplog",
     )
@@ -255,10 +252,13 @@ def test_tls_client_closing_first_is_quiet_and_complete(
 
     from balancekit import Backend as Pool
     from balancekit import Server
-    from balancekit_server.tcp import Listener, TcpBackend, TcpFrontend
+    from balancekit_server.tcp import Listener, TcpFrontend
 
     backend = Backend(lt, echo)
-    fe = TcpFrontend("fe", default_backend=TcpBackend(Pool("be", [Server("s1", backend.address)])))
+    fe = TcpFrontend(
+        "fe",
+        default_backend=BackendRuntime("be", "tcp", Pool("be", [Server("s1", backend.address)])),
+    )
     context = server_context(str(_pem(ca, tmp_path / "q.pem", "q.test")))
     proxy = Proxy(lt, fe, listeners=[Listener(ssl=context)])
     client = ssl.create_default_context()

@@ -15,20 +15,8 @@ from typing import Any
 import uvicorn
 
 from balancekit import Request
+from balancekit.routing import Decision
 from balancekit_server.http import HttpLogEntry, ProxyApp, serve
-
-
-@dataclass
-class Decision:
-    """Stand-in for the router's decision when a test wants a fixed rule set."""
-
-    action: str = "forward"
-    backend: str | None = None
-    status: int = 0
-    location: str = ""
-    body: bytes | None = None
-    content_type: str | None = None
-    header_edits: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass

@@ -18,7 +18,9 @@ from l7_harness import Decision, FnRouter, to
 from l7_rawserver import RawServer, read_head
 
 from balancekit import Backend, Server
-from balancekit_server.http import BackendSettings, ErrorPage, ForwardFor, FrontendSettings
+from balancekit.config import BackendRuntime, ForwardFor, Frontend
+from balancekit.rules import HeaderEdit
+from balancekit_server.http import ErrorPage
 from support.backends import NamedBackends
 from support.client import http_request, parse_response
 
@@ -68,9 +70,13 @@ def test_host_kept_hop_by_hop_removed(front: Any, named_backends: NamedBackends)
 
 
 def test_forwardfor_and_header_rules(front: Any, named_backends: NamedBackends) -> None:
-    edits = (("set", "X-Set", "one"), ("add", "X-Add", "a"), ("del", "X-Drop", ""))
+    edits = (
+        HeaderEdit("set", "X-Set", "one"),
+        HeaderEdit("add", "X-Add", "a"),
+        HeaderEdit("del", "X-Drop"),
+    )
     router = FnRouter(lambda _r: Decision(backend="app", header_edits=edits))
-    frontend = FrontendSettings(forwardfor=ForwardFor(), x_forwarded_proto=True)
+    frontend = Frontend("http", forwardfor=ForwardFor(), x_forwarded_proto=True)
     proxy = front(router, {"app": backend_of(named_backends)}, frontend)
     got = echo(
         proxy.port,
@@ -101,7 +107,7 @@ def test_forwardfor_options(
     client_header: str | None,
     expected: list[str],
 ) -> None:
-    settings = BackendSettings("app", backend_of(named_backends), forwardfor=option)
+    settings = BackendRuntime("app", "http", backend_of(named_backends), forwardfor=option)
     proxy = fast(to("app"), {"app": settings})
     extra = [(option.header, client_header)] if client_header else []
     got = echo(proxy.port, headers=extra)
@@ -115,7 +121,7 @@ def test_deny_redirect_return(front: Any, named_backends: NamedBackends) -> None
         if request.path == "/old":
             return Decision(action="redirect", status=301, location="https://example.test/new")
         if request.path == "/health":
-            return Decision(action="return", status=200, body=b"ok\n", content_type="text/plain")
+            return Decision(action="return", status=200, body="ok\n", content_type="text/plain")
         return Decision(backend="app")
 
     proxy = front(FnRouter(rules), {"app": backend_of(named_backends)})
@@ -159,7 +165,7 @@ def closed_port() -> int:
 
 def test_connect_failure_retries_then_503(front: Any) -> None:
     dead = Backend("app", [Server("dead", f"127.0.0.1:{closed_port()}")], "roundrobin")
-    proxy = front(to("app"), {"app": BackendSettings("app", dead, retries=2)})
+    proxy = front(to("app"), {"app": BackendRuntime("app", "http", dead, retries=2)})
     response = http_request(proxy.port, "/")
     assert response.status == 503
     entry = proxy.logs[-1]
@@ -172,7 +178,7 @@ def test_redispatch_moves_to_a_live_server(front: Any, named_backends: NamedBack
         Server("s1", named_backends.address("s1")),
     ]
     backend = Backend("app", servers, "roundrobin")
-    settings = BackendSettings("app", backend, retries=1, redispatch=True)
+    settings = BackendRuntime("app", "http", backend, retries=1, redispatch=True)
     proxy = front(to("app"), {"app": settings})
     answers = [http_request(proxy.port, "/").text for _ in range(4)]
     assert answers == ["s1"] * 4
@@ -228,7 +234,9 @@ def silent(sock: socket.socket) -> None:
 def test_timeout_server_is_504(front: Any) -> None:
     with RawServer(silent) as raw:
         backend = Backend("app", [Server("slow", raw.address)], "roundrobin")
-        proxy = front(to("app"), {"app": BackendSettings("app", backend, timeout_server=0.3)})
+        proxy = front(
+            to("app"), {"app": BackendRuntime("app", "http", backend, timeout_server=0.3)}
+        )
         response = http_request(proxy.port, "/")
     assert response.status == 504
     assert response.body == ErrorPage.default(504).body
@@ -241,8 +249,8 @@ def test_errorfile_overrides_default(front: Any, tmp_path: Any) -> None:
         b"Content-Length: 6\r\n\r\nsorry\n"
     )
     dead = Backend("app", [Server("dead", f"127.0.0.1:{closed_port()}")], "roundrobin")
-    frontend = FrontendSettings(errorfiles={503: page})
-    proxy = front(to("app"), {"app": BackendSettings("app", dead, retries=0)}, frontend)
+    frontend = Frontend("http", errorfiles={503: page})
+    proxy = front(to("app"), {"app": BackendRuntime("app", "http", dead, retries=0)}, frontend)
     response = http_request(proxy.port, "/")
     assert (response.status, response.body) == (503, b"sorry\n")
 
@@ -283,7 +291,7 @@ def test_malformed_requests_are_400(
 
 
 def test_slow_headers_get_408(fast: Any, named_backends: NamedBackends) -> None:
-    frontend = FrontendSettings(timeout_http_request=0.3)
+    frontend = Frontend("http", timeout_http_request=0.3)
     proxy = fast(to("app"), {"app": backend_of(named_backends)}, frontend)
     with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # never finishes the head
@@ -441,7 +449,7 @@ def test_keep_alive_reuses_upstream(front: Any, named_backends: NamedBackends) -
 def test_httplog_line(front: Any, named_backends: NamedBackends) -> None:
     from balancekit_server.logs import format_httplog
 
-    proxy = front(to("app"), {"app": backend_of(named_backends)}, FrontendSettings(name="web"))
+    proxy = front(to("app"), {"app": backend_of(named_backends)}, Frontend(name="web"))
     http_request(proxy.port, "/a?b=c")
     line = format_httplog(**proxy.logs[-1].as_kwargs())
     assert " web app/s1 " in line

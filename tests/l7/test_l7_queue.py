@@ -13,7 +13,7 @@ from l7_harness import to
 from l7_rawserver import RawServer, read_head
 
 from balancekit import Backend, Server
-from balancekit_server.http import BackendSettings
+from balancekit.config import BackendRuntime
 from support.client import http_request
 
 
@@ -44,7 +44,7 @@ def test_maxconn_queues_requests(fast: Any) -> None:
     slow = Slow(0.2)
     with RawServer(slow) as raw:
         backend = Backend("app", [Server("s1", raw.address, maxconn=1)], "roundrobin")
-        proxy = fast(to("app"), {"app": BackendSettings("app", backend, timeout_queue=10)})
+        proxy = fast(to("app"), {"app": BackendRuntime("app", "http", backend, timeout_queue=10)})
         with ThreadPoolExecutor(4) as pool:
             answers = list(pool.map(lambda _: http_request(proxy.port, "/"), range(4)))
     assert [a.status for a in answers] == [200] * 4
@@ -56,7 +56,7 @@ def test_timeout_queue_is_503(fast: Any) -> None:
     slow = Slow(1.0)
     with RawServer(slow) as raw:
         backend = Backend("app", [Server("s1", raw.address, maxconn=1)], "roundrobin")
-        settings = BackendSettings("app", backend, timeout_queue=0.2)
+        settings = BackendRuntime("app", "http", backend, timeout_queue=0.2)
         proxy = fast(to("app"), {"app": settings})
         with ThreadPoolExecutor(2) as pool:
             first = pool.submit(http_request, proxy.port, "/")

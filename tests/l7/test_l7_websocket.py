@@ -146,11 +146,11 @@ def test_refused_upgrade_is_a_plain_response(fast: Any) -> None:
 
 
 def test_idle_tunnel_closes_after_timeout_tunnel(fast: Any) -> None:
-    from balancekit_server.http import BackendSettings
+    from balancekit.config import BackendRuntime
 
     with RawServer(ws_echo("s1")) as one:
         backend = Backend("ws", [Server("s1", one.address)], "roundrobin")
-        settings = BackendSettings("ws", backend, timeout_server=30, timeout_tunnel=0.4)
+        settings = BackendRuntime("ws", "http", backend, timeout_server=30, timeout_tunnel=0.4)
         proxy = fast(to("ws"), {"ws": settings})
         sock, buffered, _head = open_ws(proxy.port)
         with sock:

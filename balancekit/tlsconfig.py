@@ -1,0 +1,161 @@
+"""TLS termination contexts for `bind … ssl crt <file|dir>`, built at load.
+
+HAProxy's `crt` is a PEM holding the certificate chain *and* its key, or a
+directory of such files; with several certificates the one whose names match
+the client's SNI is served, and the first loaded is the default.  The context is
+built where the configuration is read (`balancekit.config` attaches it to each
+`Bind`), so a bad file fails `balancekit-server -c` with its path and line, as
+`haproxy -c` does, not the start or the first handshake.  Only the standard
+library's `ssl` is used: no socket is opened here.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Iterable
+from pathlib import Path
+
+__all__ = ["TLSConfigError", "apply_options", "cert_names", "server_context"]
+
+
+class TLSConfigError(ValueError):
+    """A `crt` file or directory that cannot be used, with its path in the message."""
+
+
+def _pem_files(crt: str) -> list[Path]:
+    path = Path(crt)
+    if path.is_dir():
+        files = sorted(
+            p
+            for p in path.iterdir()
+            if p.is_file() and p.suffix not in (".key", ".ocsp", ".issuer", ".sctl")
+        )
+        if not files:
+            raise TLSConfigError(f"crt '{crt}': directory holds no certificate")
+        return files
+    if not path.exists():
+        raise TLSConfigError(f"crt '{crt}': no such file or directory")
+    return [path]
+
+
+def cert_names(pem: str | os.PathLike[str]) -> list[str]:
+    """The DNS names a PEM certificate is valid for (SAN entries, else the CN)."""
+    try:
+        decoded = ssl._ssl._test_decode_cert(str(pem))  # type: ignore[attr-defined]
+    except (ssl.SSLError, OSError) as exc:
+        raise TLSConfigError(f"crt '{pem}': cannot read certificate: {exc}") from None
+    names = [value for kind, value in decoded.get("subjectAltName", ()) if kind == "DNS"]
+    if not names:
+        for rdn in decoded.get("subject", ()):
+            for key, value in rdn:
+                if key == "commonName":
+                    names.append(value)
+    return [n.lower() for n in names]
+
+
+_VERSIONS = {
+    "SSLv3": ssl.TLSVersion.SSLv3,
+    "TLSv1.0": ssl.TLSVersion.TLSv1,
+    "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+}
+
+
+def apply_options(ctx: ssl.SSLContext, ciphers: str | None, options: Iterable[str]) -> None:
+    """`ssl-default-bind-ciphers` and `ssl-default-bind-options`, as HAProxy applies
+    them to every `bind … ssl` (its default minimum is TLSv1.2 too)."""
+    if ciphers is not None:
+        try:
+            ctx.set_ciphers(ciphers)
+        except ssl.SSLError:
+            raise TLSConfigError(
+                f"ssl-default-bind-ciphers: no usable cipher in '{ciphers}'"
+            ) from None
+    low, high = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
+    for option in options:
+        word, _, version = option.partition(" ")
+        if word == "ssl-min-ver":
+            low = _VERSIONS[version]
+        elif word == "ssl-max-ver":
+            high = _VERSIONS[version]
+        elif word.startswith("force-tlsv1"):  # force-tlsv10 … force-tlsv13
+            low = high = _VERSIONS[f"TLSv1.{word[-1]}"]
+        elif word == "no-tlsv13":
+            high = min(high, ssl.TLSVersion.TLSv1_2)
+        elif word == "no-tlsv12":
+            low = max(low, ssl.TLSVersion.TLSv1_3)
+        elif word == "no-tls-tickets":
+            ctx.options |= ssl.OP_NO_TICKET
+        elif word == "prefer-client-ciphers":
+            ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
+        # no-sslv3, no-tlsv10, no-tlsv11: below the minimum already
+    if low > high:
+        raise TLSConfigError("ssl-default-bind-options: no TLS version left to offer")
+    ctx.minimum_version = low
+    ctx.maximum_version = high
+
+
+def _load(pem: Path, ciphers: str | None, options: Iterable[str]) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    apply_options(ctx, ciphers, options)
+    key = pem.with_name(pem.name + ".key")  # HAProxy also accepts the key beside the cert
+    try:
+        ctx.load_cert_chain(str(pem), str(key) if key.exists() else None)
+    except (ssl.SSLError, OSError) as exc:
+        raise TLSConfigError(f"crt '{pem}': unable to load certificate and key: {exc}") from None
+    return ctx
+
+
+def _matches(name: str, pattern: str) -> bool:
+    if pattern.startswith("*."):
+        head, _, rest = name.partition(".")
+        return bool(head) and rest == pattern[2:]
+    return name == pattern
+
+
+def server_context(
+    crts: str | Iterable[str],
+    *,
+    alpn: Iterable[str] = (),
+    ciphers: str | None = None,
+    options: Iterable[str] = (),
+) -> ssl.SSLContext:
+    """An SSLContext serving every certificate in `crts` (files or directories).
+
+    The first certificate is the default; others are chosen by SNI through an
+    `sni_callback` that swaps in the per-certificate context.  `ciphers` and
+    `options` are the global `ssl-default-bind-*` settings (see `apply_options`).
+    """
+    paths = [crts] if isinstance(crts, str) else list(crts)
+    files = [f for crt in paths for f in _pem_files(crt)]
+    if not files:
+        raise TLSConfigError("ssl: no crt given")
+    options = tuple(options)
+    protocols = list(alpn)
+    table: list[tuple[str, ssl.SSLContext]] = []
+    contexts = []
+    for pem in files:
+        ctx = _load(pem, ciphers, options)
+        if protocols:
+            ctx.set_alpn_protocols(protocols)
+        contexts.append(ctx)
+        table.extend((name, ctx) for name in cert_names(pem))
+    default = contexts[0]
+
+    def on_sni(sock: ssl.SSLObject | ssl.SSLSocket, name: str | None, _: object) -> None:
+        # Remember the name for `req.ssl_sni` ACLs, then serve the matching certificate.
+        if not name:
+            return
+        wanted = name.lower()
+        sock.bk_sni = wanted  # type: ignore[union-attr]
+        for pattern, ctx in table:
+            if _matches(wanted, pattern):
+                if ctx is not default:
+                    sock.context = ctx
+                return
+
+    for ctx in contexts:
+        ctx.sni_callback = on_sni
+    return default
