@@ -1,0 +1,1567 @@
+"""The conformance matrix: one row per behaviour, run through HAProxy and balancekit.
+
+A row is a config template (placeholders: see `runner.py`), the requests to send,
+what to compare, the backend kinds to run it against, and `covers`: the
+keywords, server/bind options, fetches, converters, algorithms, actions and ACL
+flags it exercises (`test_coverage.py` checks that every implemented one is
+covered).  Coverage names:
+
+- a `KEYWORDS` name as written there: `bind`, `timeout connect`, `option forwardfor`;
+- `server:<opt>`, `bind:<opt>` — `server`/`default-server` and `bind` options;
+- `fetch:<name>`, `conv:<name>` — sample fetches and converters;
+- `balance:<algo>`, `hash:<method>`, `hashfn:<function>`;
+- `action:<name>` — `http-request` actions; `match:<method>`, `flag:<flag>` — ACLs.
+
+When balancekit differs from HAProxy on a row, the row stays as it is and gets
+`xfail="<the divergence>"` (strict), and DIVERGENCES.md says more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ALL_KINDS = ("httpserver", "gunicorn", "flask", "nginx")
+#: Kinds that report every request header line and the body (nginx reports a few headers).
+ECHO_KINDS = ("httpserver", "gunicorn", "flask")
+#: Rows that need the backend's special behaviour (PROXY header, TLS, naming itself on
+#: non-HTTP input) run against the `http.server` kind only.
+RAW_KIND = ("httpserver",)
+
+DEFAULT_COMPARE = frozenset({"status", "headers", "body", "closed", "log", "tls", "command"})
+
+
+@dataclass(frozen=True)
+class Req:
+    """One request (or, with `raw`, bytes) sent on a new or named connection."""
+
+    path: str = "/echo"
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    version: str = "HTTP/1.1"
+    host: str | None = "example.test"
+    #: Keep the connection open under this name; later requests with it reuse it.
+    conn: str | None = None
+    #: Client source address (any 127.x.y.z).
+    src: str | None = None
+    bind: str = "main"
+    tls: bool = False
+    sni: str | None = None
+    alpn: tuple[str, ...] = ()
+    tls_max: str | None = None
+    #: Bytes sent first on a new connection (a PROXY protocol header).
+    proxy: bytes | None = None
+    #: Send these bytes instead of a request, read until the proxy closes.
+    raw: bytes | None = None
+    half_close: bool = False
+    #: Seconds to sleep before this request.
+    wait: float = 0.0
+    timeout: float = 5.0
+    #: After the response, wait briefly to see whether the proxy closes the connection.
+    check_close: bool = False
+    #: A runtime API command sent to the stats socket instead of a request.
+    command: str | None = None
+
+
+@dataclass(frozen=True)
+class Par:
+    """Requests sent concurrently, each on its own connection, `stagger` s apart."""
+
+    reqs: tuple[Req, ...]
+    stagger: float = 0.05
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    covers: tuple[str, ...]
+    config: str
+    requests: tuple[Req | Par, ...]
+    compare: frozenset[str] = DEFAULT_COMPARE
+    kinds: tuple[str, ...] = ALL_KINDS
+    files: dict[str, bytes] = field(default_factory=dict)
+    #: Seconds to wait after both started (health checks).
+    settle: float = 0.0
+    #: Text replacements for one side only, each justified in the row's comment.
+    haproxy_edits: tuple[tuple[str, str], ...] = ()
+    balancekit_edits: tuple[tuple[str, str], ...] = ()
+    #: Compare header names with their case (else lower-cased).
+    exact_case: bool = False
+    #: Compare only these response headers (lower-case names); None: all but Date.
+    response_headers: frozenset[str] | None = None
+    #: Keep only log lines matching this regex.
+    log_filter: str = ""
+    #: A known divergence: the row is expected to fail (strict).
+    xfail: str = ""
+
+
+# --------------------------------------------------------------------------- helpers
+
+GLOBAL = """global
+    stats socket {stats} level admin
+"""
+
+DEFAULTS = """defaults
+    mode http
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+"""
+
+
+def http_cfg(
+    frontend: str = "",
+    backend: str = "",
+    servers: str = "    server s1 {s1}\n",
+    *,
+    defaults: str = "",
+    global_: str = "",
+    extra: str = "",
+) -> str:
+    """global + defaults + `frontend fe` (bind main) → `backend be` + `extra` sections."""
+    return (
+        GLOBAL
+        + global_
+        + DEFAULTS
+        + defaults
+        + "frontend fe\n    bind {bind:main}\n"
+        + frontend
+        + "    default_backend be\n"
+        + "backend be\n"
+        + backend
+        + servers
+        + extra
+    )
+
+
+def three(extra: str = "", names: tuple[str, ...] = ("s1", "s2", "s3")) -> str:
+    return "".join(f"    server {n} {{{n}}} {extra}".rstrip() + "\n" for n in names)
+
+
+def get(path: str = "/echo", **kw: object) -> Req:
+    return Req(path=path, **kw)  # type: ignore[arg-type]
+
+
+def seq(n: int, path: str = "/echo", **kw: object) -> tuple[Req, ...]:
+    return tuple(Req(path=path, **kw) for _ in range(n))  # type: ignore[arg-type]
+
+
+STD = (
+    get("/echo?a=1&b=two", headers=(("X-Test", "1"), ("Accept", "*/*"))),
+    Req("/echo/post", method="POST", body=b"hello=world", headers=(("Content-Type", "text/x"),)),
+)
+SERVER_ONLY = frozenset({"status", "server"})
+
+# --------------------------------------------------------------------------- rows
+
+ROWS: list[Row] = []
+
+
+def row(*args: object, **kw: object) -> Row:
+    made = Row(*args, **kw)  # type: ignore[arg-type]
+    ROWS.append(made)
+    return made
+
+
+# -- basics --------------------------------------------------------------------------------
+
+row(
+    "http-basic",
+    ("mode", "bind", "server", "default_backend", "timeout client", "timeout connect",
+     "timeout server", "stats socket"),
+    http_cfg(),
+    STD
+    + (
+        Req("/echo", method="HEAD"),
+        Req("/echo/put", method="PUT", body=b"x" * 3000),
+        Req("/echo/del?x", method="DELETE"),
+        Req("/echo/opt", method="OPTIONS"),
+        get("/echo", headers=(("X-Dup", "a"), ("X-Dup", "b"), ("x-MiXeD", "c"))),
+        get("/status/404"),
+        get("/status/503"),
+    ),
+)  # fmt: skip
+
+row(
+    "http-chunked-request",
+    ("mode", "bind"),
+    http_cfg(),
+    (
+        Req(
+            "/echo/chunked",
+            method="POST",
+            headers=(("Transfer-Encoding", "chunked"),),
+            body=b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+        ),
+    ),
+    kinds=ECHO_KINDS,
+)
+
+row(
+    "http-1.0",
+    ("mode", "bind"),
+    http_cfg(),
+    (get("/echo", version="HTTP/1.0", host=None), get("/echo", version="HTTP/1.0")),
+)
+
+row(
+    "header-name-case",
+    ("mode",),
+    http_cfg(),
+    (get("/echo", headers=(("X-Custom-Header", "v"), ("accept", "*/*"))),),
+    kinds=RAW_KIND,
+    exact_case=True,
+    xfail="header names: HAProxy 2.6 lower-cases every header name it forwards (request "
+    "and response); balancekit keeps the case they arrived in (documented in docs/http.md)",
+)
+
+row(
+    "keep-alive-default",
+    ("option http-keep-alive",),
+    http_cfg(defaults="    option http-keep-alive\n"),
+    (
+        get("/echo", conn="a"),
+        get("/echo?second", conn="a"),
+        get("/echo?third", conn="a", check_close=True),
+    ),
+)
+
+row(
+    "http-server-close",
+    ("option http-server-close",),
+    http_cfg(backend="    option http-server-close\n"),
+    (get("/echo", conn="a"), get("/echo?second", conn="a", check_close=True)),
+)
+
+row(
+    "http-server-close-frontend",
+    ("option http-server-close",),
+    http_cfg(frontend="    option http-server-close\n"),
+    (get("/echo", conn="a"), get("/echo?second", conn="a", check_close=True)),
+)
+
+row(
+    "httpclose",
+    ("option httpclose",),
+    http_cfg(defaults="    option httpclose\n"),
+    (get("/echo", conn="a", check_close=True), get("/echo?again", conn="b", check_close=True)),
+)
+
+row(
+    "no-httpclose",
+    ("option httpclose",),
+    http_cfg(defaults="    option httpclose\n", backend="    no option httpclose\n"),
+    (get("/echo", conn="a", check_close=True),),
+)
+
+# -- option forwardfor ---------------------------------------------------------------------
+
+XFF_REQS = (
+    get("/echo"),
+    get("/echo", headers=(("X-Forwarded-For", "203.0.113.7"),)),
+    get("/echo", src="127.0.0.2"),
+)
+row(
+    "forwardfor-defaults",
+    ("option forwardfor",),
+    http_cfg(defaults="    option forwardfor\n"),
+    XFF_REQS,
+)
+row(
+    "forwardfor-frontend",
+    ("option forwardfor",),
+    http_cfg(frontend="    option forwardfor\n"),
+    XFF_REQS,
+)
+row(
+    "forwardfor-backend",
+    ("option forwardfor",),
+    http_cfg(backend="    option forwardfor\n"),
+    XFF_REQS,
+)
+row(
+    "forwardfor-except",
+    ("option forwardfor",),
+    http_cfg(frontend="    option forwardfor except 127.0.0.2/32\n"),
+    XFF_REQS,
+)
+row(
+    "forwardfor-header",
+    ("option forwardfor",),
+    http_cfg(backend="    option forwardfor header X-Client-IP\n"),
+    XFF_REQS + (get("/echo", headers=(("X-Client-IP", "198.51.100.1"),)),),
+)
+row(
+    "forwardfor-if-none",
+    ("option forwardfor",),
+    http_cfg(frontend="    option forwardfor if-none\n"),
+    XFF_REQS,
+)
+row(
+    "forwardfor-frontend-and-backend",
+    ("option forwardfor",),
+    http_cfg(
+        frontend="    option forwardfor header X-Fe if-none\n",
+        backend="    option forwardfor header X-Be\n",
+    ),
+    XFF_REQS + (get("/echo", headers=(("X-Be", "1.2.3.4"),)),),
+)
+
+# -- balance algorithms and hashing ---------------------------------------------------------
+
+row(
+    "balance-roundrobin",
+    ("balance", "balance:roundrobin"),
+    http_cfg(backend="    balance roundrobin\n", servers=three()),
+    seq(6),
+    compare=SERVER_ONLY,
+)
+row(
+    "balance-roundrobin-weights",
+    ("server:weight", "balance:roundrobin"),
+    http_cfg(
+        backend="    balance roundrobin\n",
+        servers="    server s1 {s1} weight 1\n    server s2 {s2} weight 2\n"
+        "    server s3 {s3} weight 3\n",
+    ),
+    seq(12),
+    compare=SERVER_ONLY,
+)
+row(
+    "balance-weight-zero",
+    ("server:weight",),
+    http_cfg(servers="    server s1 {s1} weight 0\n    server s2 {s2}\n"),
+    seq(3),
+    compare=SERVER_ONLY,
+)
+row(
+    "balance-static-rr",
+    ("balance:static-rr", "server:weight"),
+    http_cfg(
+        backend="    balance static-rr\n",
+        servers="    server s1 {s1} weight 2\n    server s2 {s2}\n    server s3 {s3}\n",
+    ),
+    seq(8),
+    compare=SERVER_ONLY,
+)
+row(
+    "balance-leastconn",
+    ("balance:leastconn",),
+    http_cfg(backend="    balance leastconn\n", servers=three()),
+    seq(6),
+    compare=SERVER_ONLY,
+)
+row(
+    "balance-leastconn-busy",
+    ("balance:leastconn",),
+    http_cfg(backend="    balance leastconn\n", servers=three()),
+    (Par((get("/sleep/700"), get("/sleep/700"), get("/echo"))),),
+    compare=SERVER_ONLY,
+    kinds=ECHO_KINDS,
+)
+row(
+    "balance-first",
+    ("balance:first", "server:maxconn"),
+    http_cfg(backend="    balance first\n", servers=three("maxconn 1")),
+    seq(3) + (Par((get("/sleep/600"), get("/sleep/600"), get("/echo"))),),
+    compare=SERVER_ONLY,
+    kinds=ECHO_KINDS,
+)
+row(
+    "balance-source",
+    ("balance:source", "hash-type", "hash:map-based"),
+    http_cfg(backend="    balance source\n    hash-type map-based\n", servers=three()),
+    tuple(get("/echo", src=f"127.0.0.{i}") for i in range(1, 12)),
+    compare=SERVER_ONLY,
+)
+row(
+    "balance-source-consistent",
+    ("balance:source", "hash-type", "hash:consistent"),
+    http_cfg(backend="    balance source\n    hash-type consistent\n", servers=three()),
+    tuple(get("/echo", src=f"127.0.0.{i}") for i in range(1, 12)),
+    compare=SERVER_ONLY,
+)
+URIS = tuple(
+    get(p)
+    for p in ("/a", "/b/c", "/b/c?x=1", "/d/e/f", "/img/1.png", "/x?y", "/zz/yy/xx", "/", "/q")
+)
+row(
+    "balance-uri",
+    ("balance:uri",),
+    http_cfg(backend="    balance uri\n", servers=three()),
+    URIS,
+    compare=SERVER_ONLY,
+)
+row(
+    "balance-uri-whole-depth-len",
+    ("balance:uri",),
+    http_cfg(backend="    balance uri depth 2 len 5 whole\n", servers=three()),
+    URIS,
+    compare=SERVER_ONLY,
+)
+row(
+    "balance-uri-path-only",
+    ("balance:uri",),
+    http_cfg(backend="    balance uri path-only\n", servers=three()),
+    URIS,
+    compare=SERVER_ONLY,
+)
+for fn in ("sdbm", "djb2", "wt6", "crc32"):
+    row(
+        f"hash-consistent-{fn}",
+        ("hash-type", "hash:consistent", f"hashfn:{fn}", "balance:uri"),
+        http_cfg(backend=f"    balance uri\n    hash-type consistent {fn}\n", servers=three()),
+        URIS,
+        compare=SERVER_ONLY,
+    )
+row(
+    "hash-map-based-avalanche",
+    ("hash-type", "hash:map-based", "hashfn:sdbm", "balance:uri"),
+    http_cfg(backend="    balance uri\n    hash-type map-based sdbm avalanche\n", servers=three()),
+    URIS,
+    compare=SERVER_ONLY,
+)
+row(
+    "hash-consistent-ids",
+    ("server:id", "hash:consistent"),
+    http_cfg(
+        backend="    balance uri\n    hash-type consistent\n",
+        servers="    server s1 {s1} id 7\n    server s2 {s2} id 3\n    server s3 {s3} id 12\n",
+    ),
+    URIS,
+    compare=SERVER_ONLY,
+)
+row(
+    "hash-balance-factor",
+    ("hash-balance-factor", "hash:consistent"),
+    http_cfg(
+        backend="    balance uri\n    hash-type consistent\n    hash-balance-factor 150\n",
+        servers=three(),
+    ),
+    URIS,
+    compare=SERVER_ONLY,
+)
+row(
+    "balance-url-param",
+    ("balance:url_param",),
+    http_cfg(backend="    balance url_param uid\n", servers=three()),
+    tuple(get(f"/echo?uid={u}") for u in ("1", "2", "3", "abc", "zz", "77"))
+    + (get("/echo?other=1"), get("/echo"), get("/echo")),
+    compare=SERVER_ONLY,
+)
+row(
+    "balance-hdr",
+    ("balance:hdr",),
+    http_cfg(backend="    balance hdr(X-User)\n", servers=three()),
+    tuple(get("/echo", headers=(("X-User", u),)) for u in ("ann", "bob", "cy", "dee", "eve"))
+    + (get("/echo"), get("/echo")),
+    compare=SERVER_ONLY,
+)
+row(
+    "balance-hdr-use-domain-only",
+    ("balance:hdr",),
+    http_cfg(backend="    balance hdr(Host) use_domain_only\n", servers=three()),
+    tuple(get("/echo", host=h) for h in ("a.example.com", "www.example.org", "x.y.z.net", "q")),
+    compare=SERVER_ONLY,
+)
+# random is random: both must answer from the servers they have, not the same ones.
+row(
+    "balance-random",
+    ("balance:random",),
+    http_cfg(backend="    balance random(3)\n", servers=three()),
+    seq(4),
+    compare=frozenset({"status"}),
+)
+# `random draw N` is the tutorial's spelling, which HAProxy rejects: HAProxy gets the
+# equivalent `balance random(2)` (the only one-sided edit made for a keyword).
+row(
+    "random-draw",
+    ("random", "balance:random"),
+    http_cfg(backend="    balance random\n    random draw 2\n", servers=three()),
+    seq(4),
+    compare=frozenset({"status"}),
+    haproxy_edits=(("    balance random\n    random draw 2\n", "    balance random(2)\n"),),
+)
+
+# -- server options -------------------------------------------------------------------------
+
+row(
+    "server-backup",
+    ("server:backup", "option allbackups"),
+    http_cfg(
+        servers="    server s1 {dead} check inter 100 fall 1\n    server s2 {s2} backup\n"
+        "    server s3 {s3} backup\n"
+    ),
+    seq(4),
+    compare=SERVER_ONLY,
+    settle=0.6,
+)
+row(
+    "server-allbackups",
+    ("server:backup", "option allbackups"),
+    http_cfg(
+        backend="    option allbackups\n",
+        servers="    server s1 {dead} check inter 100 fall 1\n    server s2 {s2} backup\n"
+        "    server s3 {s3} backup\n",
+    ),
+    seq(4),
+    compare=SERVER_ONLY,
+    settle=0.6,
+)
+row(
+    "server-backup-unused",
+    ("server:backup",),
+    http_cfg(servers="    server s1 {s1}\n    server s2 {s2} backup\n"),
+    seq(3),
+    compare=SERVER_ONLY,
+)
+row(
+    "server-disabled-enabled",
+    ("server:disabled", "server:enabled", "default-server"),
+    http_cfg(
+        backend="    default-server disabled\n",
+        servers="    server s1 {s1}\n    server s2 {s2} enabled\n    server s3 {s3} enabled\n",
+    ),
+    seq(4),
+    compare=SERVER_ONLY,
+)
+row(
+    "server-all-disabled",
+    ("server:disabled",),
+    http_cfg(servers="    server s1 {s1} disabled\n"),
+    (get("/echo"),),
+)
+row(
+    "server-check-down",
+    ("server:check", "server:inter", "server:fall", "server:rise"),
+    http_cfg(
+        servers="    server s1 {s1} check inter 100 fall 1 rise 1\n"
+        "    server s2 {dead} check inter 100 fall 1 rise 1\n"
+    ),
+    seq(4),
+    compare=SERVER_ONLY,
+    settle=0.6,
+)
+row(
+    "server-check-intervals",
+    ("server:fastinter", "server:downinter", "server:check", "timeout check"),
+    http_cfg(
+        backend="    timeout check 500ms\n",
+        servers="    server s1 {s1} check inter 100 fastinter 50 downinter 200\n"
+        "    server s2 {dead} check inter 100 fastinter 50 downinter 200 fall 2\n",
+    ),
+    seq(4),
+    compare=SERVER_ONLY,
+    settle=0.8,
+)
+row(
+    "server-check-port",
+    ("server:port", "server:check"),
+    http_cfg(
+        servers="    server s1 {s1} check inter 100 fall 1\n"
+        "    server s2 {s2} check inter 100 fall 1 port 1\n"
+    ),
+    seq(4),
+    compare=SERVER_ONLY,
+    settle=0.6,
+)
+row(
+    "server-check-addr",
+    ("server:addr", "server:check"),
+    http_cfg(
+        servers="    server s1 {s1} check inter 100 fall 1\n"
+        "    server s2 {s2} check inter 100 fall 1 addr 127.0.0.1 port 1\n"
+    ),
+    seq(4),
+    compare=SERVER_ONLY,
+    settle=0.6,
+)
+row(
+    "server-no-check",
+    ("server:no-check", "default-server", "retries"),
+    http_cfg(
+        backend="    default-server check inter 100 fall 1\n    retries 0\n",
+        servers="    server s1 {s1}\n    server s2 {dead} no-check\n",
+    ),
+    seq(4),
+    compare=frozenset({"status", "server"}),
+    settle=0.6,
+)
+row(
+    "server-slowstart",
+    ("server:slowstart",),
+    http_cfg(servers=three("check inter 100 slowstart 2s")),
+    seq(4),
+    compare=frozenset({"status"}),
+    settle=0.3,
+)
+row(
+    "server-maxconn-queue",
+    ("server:maxconn", "timeout queue"),
+    http_cfg(backend="    timeout queue 2s\n", servers="    server s1 {s1} maxconn 1\n"),
+    (Par((get("/sleep/300"), get("/sleep/300"), get("/sleep/300"))),),
+    compare=SERVER_ONLY,
+    kinds=ECHO_KINDS,
+)
+row(
+    "server-maxconn-queue-timeout",
+    ("server:maxconn", "timeout queue"),
+    http_cfg(backend="    timeout queue 200ms\n", servers="    server s1 {s1} maxconn 1\n"),
+    (Par((get("/sleep/800"), get("/echo"))),),
+    compare=frozenset({"status", "headers", "body"}),
+    kinds=ECHO_KINDS,
+)
+row(
+    "server-maxqueue",
+    ("server:maxqueue", "server:maxconn"),
+    http_cfg(
+        backend="    timeout queue 3s\n",
+        servers="    server s1 {s1} maxconn 1 maxqueue 1\n",
+    ),
+    (Par((get("/sleep/800"), get("/sleep/100"), get("/echo")), stagger=0.1),),
+    compare=frozenset({"status", "server"}),
+    kinds=ECHO_KINDS,
+)
+row(
+    "server-send-proxy",
+    ("server:send-proxy",),
+    http_cfg(servers="    server s1 {s1} send-proxy\n"),
+    (get("/echo"), get("/echo", src="127.0.0.3")),
+    kinds=RAW_KIND,
+)
+row(
+    "server-send-proxy-v2",
+    ("server:send-proxy-v2",),
+    http_cfg(servers="    server s1 {s1} send-proxy-v2\n"),
+    (get("/echo"), get("/echo", src="127.0.0.3")),
+    kinds=RAW_KIND,
+)
+row(
+    "server-observe-layer7",
+    ("server:observe", "server:error-limit", "server:on-error"),
+    http_cfg(
+        servers="    server s1 {s1} check inter 10s observe layer7 error-limit 1 on-error "
+        "mark-down\n    server s2 {s2} check inter 10s\n"
+    ),
+    (get("/status/500"), get("/echo"), get("/echo"), get("/echo")),
+    compare=SERVER_ONLY,
+    settle=0.2,
+)
+row(
+    "server-ssl",
+    ("server:ssl", "server:verify", "server:ca-file", "server:sni"),
+    http_cfg(servers="    server t1 {t1} ssl verify required ca-file {ca} sni str(backend.test)\n"),
+    (get("/echo"),),
+    kinds=RAW_KIND,
+)
+row(
+    "server-ssl-verify-none",
+    ("server:ssl", "server:verify"),
+    http_cfg(servers="    server t1 {t1} ssl verify none\n"),
+    (get("/echo"),),
+    kinds=RAW_KIND,
+)
+row(
+    "server-no-ssl-check-ssl",
+    ("server:no-ssl", "server:check-ssl", "option httpchk", "ca-base"),
+    http_cfg(
+        global_="    ca-base {certdir}\n",
+        backend="    option httpchk GET /echo\n"
+        "    default-server ssl verify required ca-file ca.pem\n",
+        servers="    server s1 {s1} no-ssl check inter 100 fall 1\n"
+        "    server t1 {t1} check check-ssl inter 100 fall 1\n",
+    ),
+    seq(4),
+    compare=SERVER_ONLY,
+    settle=0.6,
+    kinds=RAW_KIND,
+)
+
+# -- http-request ---------------------------------------------------------------------------
+
+row(
+    "http-request-deny",
+    ("http-request", "action:deny", "acl", "fetch:path", "match:beg"),
+    http_cfg(frontend="    acl blocked path_beg /admin\n    http-request deny if blocked\n"),
+    (get("/admin/x"), get("/echo")),
+)
+row(
+    "http-request-deny-status",
+    ("action:deny", "errorfile"),
+    http_cfg(
+        frontend="    http-request deny deny_status 429 if { path_beg /slow }\n"
+        "    http-request deny status 410 content-type text/plain string gone "
+        "hdr X-Why rule if { path /gone }\n"
+    ),
+    (get("/slow"), get("/gone"), get("/echo")),
+)
+row(
+    "http-request-allow",
+    ("action:allow",),
+    http_cfg(
+        frontend="    http-request allow if { path_beg /ok }\n    http-request deny\n"
+    ),
+    (get("/ok/1"), get("/no")),
+)
+row(
+    "http-request-reject",
+    ("action:reject", "fetch:hdr"),
+    http_cfg(frontend="    http-request reject if { hdr(x-evil) -m found }\n"),
+    (get("/echo", headers=(("X-Evil", "1"),)), get("/echo")),
+)
+row(
+    "http-request-redirect",
+    ("action:redirect", "fetch:url_param"),
+    http_cfg(
+        frontend="    http-request redirect location /new?id=%[url_param(id)] code 301 "
+        "if { path /old }\n"
+        "    http-request redirect prefix /v2 code 307 drop-query if { path_beg /api }\n"
+        "    http-request redirect scheme https code 308 if { path_beg /secure }\n"
+        "    http-request redirect prefix /p append-slash set-cookie SEEN=1 "
+        "if { path_beg /dir }\n"
+        "    http-request redirect location /gone clear-cookie OLD= code 303 "
+        "if { path /clear }\n"
+    ),
+    (
+        get("/old?id=42"),
+        get("/api/x?q=1"),
+        get("/secure/page?z"),
+        get("/dir/sub"),
+        get("/clear"),
+        get("/echo"),
+    ),
+)
+row(
+    "http-request-headers",
+    ("action:set-header", "action:add-header", "action:del-header", "fetch:src", "fetch:method"),
+    http_cfg(
+        frontend="    http-request set-header X-Client %[src]\n"
+        "    http-request add-header X-Added one\n"
+        "    http-request add-header X-Added two\n"
+        "    http-request set-header X-Test replaced\n"
+        "    http-request del-header X-Remove\n"
+        "    http-request del-header x-pre -m beg\n"
+        "    http-request set-header X-Meth %[method]\n",
+        backend="    http-request add-header X-Backend be\n",
+    ),
+    (
+        get(
+            "/echo",
+            headers=(
+                ("X-Test", "orig"),
+                ("X-Remove", "1"),
+                ("X-Pre-A", "1"),
+                ("X-Pre-B", "2"),
+                ("X-Keep", "k"),
+            ),
+        ),
+    ),
+)
+row(
+    "http-request-return",
+    ("action:return",),
+    http_cfg(
+        frontend="    http-request return status 200 content-type text/plain "
+        'string "hello there" hdr X-One 1 if { path /hello }\n'
+        "    http-request return status 404 if { path /empty }\n"
+        "    http-request return content-type text/plain lf-string "
+        '"you are %[src] on %[path]" if { path_beg /lf }\n'
+        "    http-request return status 201 content-type text/html file {file:page} "
+        "if { path /file }\n"
+        "    http-request return content-type text/plain lf-file {file:lf} if { path /lff }\n"
+    ),
+    (get("/hello"), get("/empty"), get("/lf/x"), get("/file"), get("/lff"), get("/echo")),
+    files={"page": b"<p>static page</p>\n", "lf": b"method %[method] path %[path]\n"},
+)
+row(
+    "http-request-prometheus",
+    ("action:use-service",),
+    http_cfg(
+        frontend="    http-request use-service prometheus-exporter if { path /metrics }\n"
+    ),
+    (get("/metrics"),),
+    compare=frozenset({"status", "headers"}),
+    response_headers=frozenset({"content-type"}),
+)
+row(
+    "http-request-backend-rules",
+    ("http-request", "action:deny", "action:set-header"),
+    http_cfg(
+        backend="    http-request deny if { path_beg /private }\n"
+        "    http-request set-header X-Be-Rule yes\n"
+    ),
+    (get("/private"), get("/echo")),
+)
+row(
+    "redirect-standalone",
+    ("redirect",),
+    http_cfg(
+        frontend="    redirect location /moved code 301 if { path /a }\n"
+        "    redirect prefix /new drop-query if { path_beg /b }\n"
+        "    redirect scheme https if { path_beg /c }\n"
+        "    redirect prefix / append-slash if { path /d }\n"
+        "    http-request set-header X-Seen 1\n"
+    ),
+    (get("/a"), get("/b/x?y=1"), get("/c/z?k"), get("/d"), get("/echo")),
+)
+
+# -- routing, ACLs, fetches, converters ----------------------------------------------------
+
+TWO_BACKENDS = """backend be2
+    server s2 {s2}
+backend be3
+    server s3 {s3}
+"""
+row(
+    "use-backend",
+    ("use_backend", "acl", "match:beg", "fetch:path", "fetch:method", "fetch:hdr",
+     "fetch:src", "flag:-i", "match:sub", "match:ip"),
+    http_cfg(
+        frontend="    acl is_api path_beg /api\n"
+        "    acl is_post method POST\n"
+        "    acl mobile hdr(User-Agent) -i -m sub mobile\n"
+        "    acl local3 src 127.0.0.3/32\n"
+        "    use_backend be2 if is_api is_post\n"
+        "    use_backend be3 if mobile or local3\n"
+        "    use_backend be2 unless { path_beg / }\n",
+        extra=TWO_BACKENDS,
+    ),
+    (
+        Req("/api/x", method="POST", body=b"{}"),
+        get("/api/x"),
+        get("/echo", headers=(("User-Agent", "Some MOBILE thing"),)),
+        get("/echo", src="127.0.0.3"),
+        get("*", method="OPTIONS"),
+        get("/echo"),
+    ),
+    compare=SERVER_ONLY,
+)  # fmt: skip
+
+FETCH_HEADERS = """    http-request set-header X-base %[base]
+    http-request set-header X-baseq %[baseq]
+    http-request set-header X-cook %[cook(sid)]
+    http-request set-header X-cook-cnt %[cook_cnt(sid)]
+    http-request set-header X-req-cook %[req.cook(lang)]
+    http-request set-header X-req-cook-cnt %[req.cook_cnt]
+    http-request set-header X-dst %[dst]
+    http-request set-header X-dst-port %[dst_port]
+    http-request set-header X-hdr %[hdr(x-list)]
+    http-request set-header X-hdr-occ %[hdr(x-list,2)]
+    http-request set-header X-hdr-cnt %[hdr_cnt(x-list)]
+    http-request set-header X-hdr-ip %[hdr_ip(x-ip)]
+    http-request set-header X-hdr-val %[hdr_val(x-num)]
+    http-request set-header X-req-hdr %[req.hdr(x-list,-1)]
+    http-request set-header X-req-hdr-cnt %[req.hdr_cnt(x-list)]
+    http-request set-header X-req-hdr-ip %[req.hdr_ip(x-ip)]
+    http-request set-header X-req-hdr-val %[req.hdr_val(x-num)]
+    http-request set-header X-fhdr %[req.fhdr(x-list)]
+    http-request set-header X-fhdr-cnt %[req.fhdr_cnt(x-list)]
+    http-request set-header X-method %[method]
+    http-request set-header X-path %[path]
+    http-request set-header X-pathq %[pathq]
+    http-request set-header X-query %[query]
+    http-request set-header X-req-ver %[req.ver]
+    http-request set-header X-req_ver %[req_ver]
+    http-request set-header X-src %[src]
+    http-request set-header X-ssl-fc %[ssl_fc]
+    http-request set-header X-ssl-fc-has-sni %[ssl_fc_has_sni]
+    http-request set-header X-ssl-fc-sni %[ssl_fc_sni]
+    http-request set-header X-url %[url]
+    http-request set-header X-url-ip %[url_ip]
+    http-request set-header X-url-port %[url_port]
+    http-request set-header X-url-param %[url_param(q)]
+    http-request set-header X-urlp %[urlp(q,;)]
+    http-request set-header X-true %[always_true]
+    http-request set-header X-false %[always_false]
+    http-request set-header X-proto-http %[req.proto_http]
+    http-request set-header X-proto-http2 %[req_proto_http]
+"""
+FETCH_REQS = (
+    get(
+        "/a/b?q=1&x=2",
+        headers=(
+            ("Cookie", "sid=abc; lang=fr; sid=def"),
+            ("X-List", "a, b"),
+            ("X-List", "c"),
+            ("X-IP", "10.1.2.3"),
+            ("X-Num", "42"),
+        ),
+    ),
+    get("/plain", host=None, version="HTTP/1.0"),
+    get("http://127.0.0.1:8080/abs?q=z;q=y", host="127.0.0.1:8080"),
+    get("/p;q=semi?q=first&q=second"),
+)
+row(
+    "fetches-http",
+    tuple(
+        f"fetch:{f}"
+        for f in (
+            "base baseq cook cook_cnt req.cook req.cook_cnt dst dst_port hdr hdr_cnt hdr_ip "
+            "hdr_val req.hdr req.hdr_cnt req.hdr_ip req.hdr_val req.fhdr req.fhdr_cnt method "
+            "path pathq query req.ver req_ver src ssl_fc ssl_fc_has_sni ssl_fc_sni url url_ip "
+            "url_port url_param urlp always_true always_false req.proto_http req_proto_http"
+        ).split()
+    ),
+    http_cfg(frontend=FETCH_HEADERS),
+    FETCH_REQS,
+    kinds=ECHO_KINDS,
+)
+row(
+    "converters",
+    tuple(
+        f"conv:{c}"
+        for c in ("lower", "upper", "length", "not", "bool", "field", "word", "ipmask", "regsub")
+    ),
+    http_cfg(
+        frontend="    http-request set-header X-lower %[hdr(x-v),lower]\n"
+        "    http-request set-header X-upper %[hdr(x-v),upper]\n"
+        "    http-request set-header X-length %[hdr(x-v),length]\n"
+        "    http-request set-header X-not %[always_false,not]\n"
+        "    http-request set-header X-bool %[hdr_val(x-n),bool]\n"
+        "    http-request set-header X-field %[path,field(2,/)]\n"
+        "    http-request set-header X-field-rest %[path,field(2,/,0)]\n"
+        "    http-request set-header X-word %[path,word(2,/)]\n"
+        "    http-request set-header X-ipmask %[src,ipmask(24)]\n"
+        '    http-request set-header X-regsub %[path,regsub("^/(a|b)",/z/,g)]\n'
+        "    http-request set-header X-regsub-i %[hdr(x-v),regsub(mixed,M,i)]\n"
+    ),
+    (
+        get("/a//b/c", headers=(("X-V", "MiXed Case"), ("X-N", "3"))),
+        get("/b/x", headers=(("X-N", "0"),), src="127.0.5.9"),
+    ),
+    kinds=ECHO_KINDS,
+)
+
+ACL_MATRIX = """    acl m_str path /exact
+    acl m_beg path_beg /be
+    acl m_end path_end .png
+    acl m_sub path_sub mid
+    acl m_reg path_reg ^/r[0-9]+$
+    acl m_dir path_dir img
+    acl m_dom hdr_dom(host) example.com
+    acl m_len path_len 5
+    acl m_len_range path -m len 10:12
+    acl m_int hdr_val(x-n) gt 10
+    acl m_int_range hdr_val(x-n) 3:5
+    acl m_int_ops hdr_val(x-n) eq 7 le 1
+    acl m_int_ge hdr_val(x-n) ge 100 lt 200
+    acl m_ip src 127.0.0.0/30
+    acl m_ip_hdr hdr(x-ip) -m ip 10.0.0.0/8
+    acl m_bool hdr_val(x-n),bool -m bool
+    acl m_found hdr(x-flag) -m found
+    acl m_i path -i /UPPER
+    acl m_m_str hdr(x-s) -m str abc
+    acl m_m_beg hdr(x-s) -m beg pre
+    acl m_m_sub hdr(x-s) -m sub mid
+    acl m_m_end hdr(x-s) -m end suf
+    acl m_m_reg hdr(x-s) -m reg ^a.c$
+    acl m_m_dir url -m dir deep
+    acl m_m_dom hdr(host) -m dom www
+    acl m_m_len hdr(x-s) -m len 3
+    acl m_m_int hdr(x-n) -m int 42
+    acl m_file path -f {file:paths}
+    acl m_dashdash hdr(x-s) -n -u 9 -- -dash
+    acl m_url url_beg /u
+    acl m_url_sub url_sub =yes
+    acl m_urlp urlp(k) v1
+    acl m_urlp_reg urlp_reg(k) ^v[0-9]$
+    acl m_url_param url_param(k) -m found
+    acl m_hdr_beg hdr_beg(x-s) pre
+    acl m_hdr_end hdr_end(x-s) suf
+    acl m_hdr_sub hdr_sub(x-s) mid
+    acl m_hdr_reg hdr_reg(x-s) ^p
+    acl m_hdr_len hdr_len(x-s) 3
+    acl m_hdr_dir hdr_dir(x-s) seg
+    acl m_cook cook(c) cv
+    acl m_cook_beg cook_beg(c) c
+    acl m_base base_beg example.test/be
+    acl m_base_sub base_sub /mi
+    acl m_src_port src_port gt 1023
+    acl m_dst_port dst_port gt 0
+    acl m_method method GET HEAD
+    acl m_ver req.ver 1.0
+    acl m_ver2 req_ver 1.1
+    acl m_url_ip url_ip 127.0.0.1
+    acl m_url_port url_port 8080
+    http-request add-header X-M str if m_str
+    http-request add-header X-M beg if m_beg
+    http-request add-header X-M end if m_end
+    http-request add-header X-M sub if m_sub
+    http-request add-header X-M reg if m_reg
+    http-request add-header X-M dir if m_dir
+    http-request add-header X-M dom if m_dom
+    http-request add-header X-M len if m_len
+    http-request add-header X-M len_range if m_len_range
+    http-request add-header X-M int if m_int
+    http-request add-header X-M int_range if m_int_range
+    http-request add-header X-M int_ops if m_int_ops
+    http-request add-header X-M int_ge if m_int_ge
+    http-request add-header X-M ip if m_ip
+    http-request add-header X-M ip_hdr if m_ip_hdr
+    http-request add-header X-M bool if m_bool
+    http-request add-header X-M found if m_found
+    http-request add-header X-M i if m_i
+    http-request add-header X-M m_str if m_m_str
+    http-request add-header X-M m_beg if m_m_beg
+    http-request add-header X-M m_sub if m_m_sub
+    http-request add-header X-M m_end if m_m_end
+    http-request add-header X-M m_reg if m_m_reg
+    http-request add-header X-M m_dir if m_m_dir
+    http-request add-header X-M m_dom if m_m_dom
+    http-request add-header X-M m_len if m_m_len
+    http-request add-header X-M m_int if m_m_int
+    http-request add-header X-M file if m_file
+    http-request add-header X-M dashdash if m_dashdash
+    http-request add-header X-M url if m_url
+    http-request add-header X-M url_sub if m_url_sub
+    http-request add-header X-M urlp if m_urlp
+    http-request add-header X-M urlp_reg if m_urlp_reg
+    http-request add-header X-M url_param if m_url_param
+    http-request add-header X-M hdr_beg if m_hdr_beg
+    http-request add-header X-M hdr_end if m_hdr_end
+    http-request add-header X-M hdr_sub if m_hdr_sub
+    http-request add-header X-M hdr_reg if m_hdr_reg
+    http-request add-header X-M hdr_len if m_hdr_len
+    http-request add-header X-M hdr_dir if m_hdr_dir
+    http-request add-header X-M cook if m_cook
+    http-request add-header X-M cook_beg if m_cook_beg
+    http-request add-header X-M base if m_base
+    http-request add-header X-M base_sub if m_base_sub
+    http-request add-header X-M src_port if m_src_port
+    http-request add-header X-M dst_port if m_dst_port
+    http-request add-header X-M method if m_method
+    http-request add-header X-M ver if m_ver
+    http-request add-header X-M ver2 if m_ver2
+    http-request add-header X-M url_ip if m_url_ip
+    http-request add-header X-M url_port if m_url_port
+    http-request add-header X-M not_beg if !m_beg
+    http-request add-header X-M or if m_str || m_end
+    http-request add-header X-M anon if { path_beg /r } !{ hdr(x-n) -m found }
+    http-request add-header X-M pre_localhost if LOCALHOST
+    http-request add-header X-M pre_http11 if HTTP_1.1
+    http-request add-header X-M pre_http10 if HTTP_1.0
+    http-request add-header X-M pre_get if METH_GET
+    http-request add-header X-M pre_post if METH_POST
+    http-request add-header X-M pre_content if HTTP_CONTENT
+    http-request add-header X-M pre_abs if HTTP_URL_ABS
+    http-request add-header X-M pre_slash if HTTP_URL_SLASH
+    http-request add-header X-M pre_true if TRUE
+    http-request add-header X-M pre_false if FALSE
+    http-request add-header X-M unless_false unless FALSE
+"""
+ACL_REQS = (
+    get("/exact"),
+    get("/begin/mid/x.png"),
+    get("/r12"),
+    get("/a/img/b", host="www.example.com:80"),
+    get("/UPPER?k=v1", headers=(("X-N", "42"), ("X-S", "abc"))),
+    get("/upper?k=v9", headers=(("X-N", "4"), ("X-S", "pre-mid-suf"))),
+    get("/x/y/z", headers=(("X-N", "7"), ("X-Flag", ""), ("X-IP", "10.9.8.7"))),
+    get("/twelve/chars", headers=(("X-N", "150"), ("X-S", "-dash"))),
+    get("/u/deep/er?k=yes", headers=(("X-S", "a/seg/b"), ("Cookie", "c=cv"))),
+    get("/fromfile", src="127.0.0.2", headers=(("X-N", "0"),)),
+    get("/listed/2", version="HTTP/1.0", host=None),
+    Req("/post", method="POST", body=b"abc", headers=(("X-S", "abc"),)),
+    get("http://127.0.0.1:8080/abs", host="127.0.0.1:8080"),
+    get("/r1", method="HEAD"),
+)
+row(
+    "acl-matrix",
+    (
+        "acl",
+        *(f"match:{m}" for m in "str beg end sub reg dir dom len int ip bool found".split()),
+        *(f"flag:{f}" for f in ("-i", "-m", "-f", "-n", "-u", "--")),
+        "fetch:src_port",
+    ),
+    http_cfg(frontend=ACL_MATRIX),
+    ACL_REQS,
+    files={"paths": b"# a comment\n/fromfile\n\n  /listed/2\n"},
+    kinds=ECHO_KINDS,
+)
+
+# -- errors, retries, timeouts --------------------------------------------------------------
+
+ERR503 = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+    b"Cache-Control: no-cache\r\nConnection: close\r\n\r\nall servers are busy\n"
+)
+ERR403 = b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\nX-Page: custom\r\n\r\n<b>no</b>\n"
+row(
+    "errorfile-defaults-503",
+    ("errorfile",),
+    http_cfg(defaults="    errorfile 503 {file:e503}\n", servers="    server s1 {dead}\n"),
+    (get("/echo"),),
+    files={"e503": ERR503},
+)
+row(
+    "errorfile-frontend-403",
+    ("errorfile",),
+    http_cfg(frontend="    errorfile 403 {file:e403}\n    http-request deny if { path /no }\n"),
+    (get("/no"), get("/echo")),
+    files={"e403": ERR403},
+)
+row(
+    "errorfile-backend-503",
+    ("errorfile",),
+    http_cfg(backend="    errorfile 503 {file:e503}\n", servers="    server s1 {s1} disabled\n"),
+    (get("/echo"),),
+    files={"e503": ERR503},
+)
+row(
+    "no-backend-503",
+    ("use_backend",),
+    GLOBAL + DEFAULTS + "frontend fe\n    bind {bind:main}\n    use_backend be if { path /x }\n"
+    "backend be\n    server s1 {s1}\n",
+    (get("/echo"), get("/x")),
+)
+row(
+    "retries-fail",
+    ("retries", "timeout connect"),
+    http_cfg(backend="    retries 1\n    timeout connect 200ms\n", servers="    server s1 {dead}\n"),
+    (get("/echo"),),
+)
+row(
+    "redispatch",
+    ("option redispatch", "retries"),
+    http_cfg(
+        backend="    retries 2\n    option redispatch\n    timeout connect 200ms\n",
+        servers="    server s1 {dead}\n    server s2 {s2}\n",
+    ),
+    seq(4),
+    compare=SERVER_ONLY,
+)
+row(
+    "no-redispatch",
+    ("option redispatch", "retries"),
+    http_cfg(
+        backend="    retries 1\n    no option redispatch\n    timeout connect 200ms\n",
+        servers="    server s1 {dead}\n    server s2 {s2}\n",
+    ),
+    seq(4),
+    compare=SERVER_ONLY,
+)
+row(
+    "timeout-server-504",
+    ("timeout server",),
+    http_cfg(backend="    timeout server 300ms\n"),
+    (get("/sleep/1200"), get("/echo")),
+    kinds=ECHO_KINDS,
+)
+row(
+    "timeout-http-request-408",
+    ("timeout http-request",),
+    http_cfg(frontend="    timeout http-request 300ms\n"),
+    (Req(raw=b"GET /echo HTTP/1.1\r\nHost: x\r\n"), get("/echo")),
+)
+row(
+    "timeout-http-keep-alive",
+    ("timeout http-keep-alive",),
+    http_cfg(defaults="    timeout http-keep-alive 200ms\n"),
+    (get("/echo", conn="a"), get("/echo?late", conn="a", wait=0.6)),
+)
+row(
+    "timeout-client",
+    ("timeout client",),
+    http_cfg(defaults="    timeout client 300ms\n"),
+    (Req(raw=b"", timeout=3),),
+)
+row(
+    "timeouts-accepted",
+    ("timeout client-fin", "timeout server-fin", "timeout tunnel", "timeout check",
+     "hard-stop-after", "nbthread", "stats timeout", "maxconn"),
+    http_cfg(
+        global_="    nbthread 2\n    hard-stop-after 5s\n    stats timeout 20s\n"
+        "    maxconn 500\n",
+        defaults="    timeout client-fin 1s\n    timeout server-fin 1s\n    timeout tunnel 1h\n"
+        "    timeout check 1s\n    maxconn 100\n",
+    ),
+    STD,
+)  # fmt: skip
+row(
+    "frontend-maxconn",
+    ("maxconn",),
+    http_cfg(frontend="    maxconn 1\n"),
+    (Par((get("/sleep/400"), get("/echo"))),),
+    compare=SERVER_ONLY,
+    kinds=ECHO_KINDS,
+)
+
+# -- tcp-request in HTTP mode --------------------------------------------------------------
+
+row(
+    "tcp-request-connection",
+    ("tcp-request connection", "fetch:src"),
+    http_cfg(frontend="    tcp-request connection reject if { src 127.0.0.2 }\n"),
+    (get("/echo", src="127.0.0.2"), get("/echo")),
+)
+row(
+    "tcp-request-session",
+    ("tcp-request session",),
+    http_cfg(
+        frontend="    tcp-request session reject if { src 127.0.0.2 }\n"
+        "    tcp-request session accept\n"
+    ),
+    (get("/echo", src="127.0.0.2"), get("/echo")),
+)
+row(
+    "tcp-request-content-http",
+    ("tcp-request content", "tcp-request inspect-delay"),
+    http_cfg(
+        frontend="    tcp-request inspect-delay 1s\n"
+        "    tcp-request content reject if { hdr(x-bad) -m found }\n"
+        "    tcp-request content accept\n"
+    ),
+    (get("/echo", headers=(("X-Bad", "1"),)), get("/echo")),
+)
+
+# -- logs ------------------------------------------------------------------------------------
+
+LOG_GLOBAL = "    log {log} format raw local0\n"
+row(
+    "log-format",
+    ("log", "log-format"),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n",
+        frontend='    log-format "%ci %f %b %s %ST %HM %HU %HP %HQ %HV %ts %r"\n',
+    ),
+    (get("/echo?q=1"), Req("/echo/p", method="POST", body=b"x"), get("/status/404")),
+    kinds=ECHO_KINDS,
+)
+row(
+    "option-httplog-captures",
+    ("option httplog", "capture request header", "capture response header", "log"),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        frontend="    capture request header User-Agent len 10\n"
+        "    capture request header X-Test len 5\n"
+        "    capture response header X-Server len 8\n",
+    ),
+    (get("/echo", headers=(("User-Agent", "conformance-client/1.0"), ("X-Test", "1234567"))),),
+    kinds=ECHO_KINDS,
+)
+row(
+    "option-httplog-clf",
+    ("option httplog", "log"),
+    http_cfg(global_=LOG_GLOBAL, defaults="    log global\n    option httplog clf\n"),
+    (get("/echo?x=1"),),
+    kinds=ECHO_KINDS,
+)
+row(
+    "option-dontlognull",
+    ("option dontlognull",),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n    option dontlognull\n",
+    ),
+    (Req(raw=b"", half_close=True), get("/echo")),
+    kinds=ECHO_KINDS,
+)
+row(
+    "option-log-health-checks",
+    ("option log-health-checks",),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n",
+        backend="    option log-health-checks\n",
+        servers="    server s1 {s1} check inter 100 fall 1\n"
+        "    server s2 {dead} check inter 100 fall 1\n",
+    ),
+    (get("/echo"),),
+    compare=frozenset({"status", "server"}),
+    settle=0.5,
+)
+
+# -- stats page ------------------------------------------------------------------------------
+
+STATS_HEADERS = frozenset({"content-type", "www-authenticate", "refresh", "cache-control"})
+row(
+    "stats-page",
+    ("stats enable", "stats uri", "stats auth", "stats realm", "stats refresh",
+     "stats hide-version"),
+    http_cfg(
+        frontend="    stats enable\n    stats uri /st\n    stats auth admin:secret\n"
+        "    stats realm Conformance\n    stats refresh 5s\n    stats hide-version\n"
+    ),
+    (
+        get("/st"),
+        get("/st", headers=(("Authorization", "Basic YWRtaW46c2VjcmV0"),)),
+        get("/st", headers=(("Authorization", "Basic YWRtaW46d3Jvbmc="),)),
+        get("/echo"),
+    ),
+    compare=frozenset({"status", "headers"}),
+    response_headers=STATS_HEADERS,
+)  # fmt: skip
+row(
+    "stats-default-uri",
+    ("stats enable",),
+    http_cfg(frontend="    stats enable\n"),
+    (get("/haproxy?stats"), get("/echo")),
+    compare=frozenset({"status", "headers"}),
+    response_headers=frozenset({"content-type"}),
+)
+row(
+    "stats-socket-disable-server",
+    ("stats socket",),
+    http_cfg(servers=three()),
+    (
+        Req(command="disable server be/s2"),
+        *seq(4),
+        Req(command="enable server be/s2"),
+        *seq(3),
+    ),
+    compare=SERVER_ONLY,
+)
+
+# -- health checks ---------------------------------------------------------------------------
+
+HC_EXTRA = """backend ok
+    option httpchk GET /status/200
+    server s2 {s2} check inter 100 fall 1 rise 1
+backend bad
+    option httpchk GET /status/503
+    server s3 {s3} check inter 100 fall 1 rise 1
+"""
+
+
+def hc_row(name: str, covers: tuple[str, ...], ok: str, bad: str) -> None:
+    row(
+        name,
+        covers,
+        GLOBAL
+        + DEFAULTS
+        + "frontend fe\n    bind {bind:main}\n    use_backend ok if { path_beg /ok }\n"
+        "    default_backend bad\n"
+        f"backend ok\n{ok}    server s2 {{s2}} check inter 100 fall 1 rise 1\n"
+        f"backend bad\n{bad}    server s3 {{s3}} check inter 100 fall 1 rise 1\n",
+        (get("/ok/x"), get("/bad/x")),
+        compare=frozenset({"status", "server"}),
+        settle=0.7,
+    )
+
+
+hc_row(
+    "httpchk-status",
+    ("option httpchk",),
+    "    option httpchk GET /status/200\n",
+    "    option httpchk GET /status/503\n",
+)
+hc_row(
+    "httpchk-send-expect-status",
+    ("http-check send", "http-check expect", "option httpchk"),
+    "    option httpchk\n    http-check send meth GET uri /status/404 ver HTTP/1.1 "
+    "hdr Host check.test\n    http-check expect status 404\n",
+    "    option httpchk\n    http-check send meth GET uri /status/200\n"
+    "    http-check expect status 404\n",
+)
+hc_row(
+    "httpchk-expect-rstatus-negated",
+    ("http-check expect",),
+    "    option httpchk GET /status/200\n    http-check expect rstatus ^2\n",
+    "    option httpchk GET /status/200\n    http-check expect ! rstatus ^2\n",
+)
+hc_row(
+    "httpchk-expect-string",
+    ("http-check expect",),
+    "    option httpchk GET /status/200\n    http-check expect string s2\n",
+    "    option httpchk GET /status/200\n    http-check expect rstring nomatch[0-9]\n",
+)
+row(
+    "mysql-check-on-http",
+    ("option mysql-check",),
+    http_cfg(
+        backend="    option mysql-check user haproxy\n",
+        servers="    server s1 {s1} check inter 100 fall 1\n",
+    ),
+    (get("/echo"),),
+    compare=frozenset({"status"}),
+    settle=0.7,
+    kinds=ECHO_KINDS,
+)
+
+# -- TLS binds and global TLS settings ------------------------------------------------------
+
+row(
+    "bind-ssl",
+    ("bind:ssl", "bind:crt", "fetch:ssl_fc", "fetch:ssl_fc_sni", "fetch:ssl_fc_has_sni"),
+    http_cfg(
+        frontend="    bind {bind:tls} ssl crt {crt}\n"
+        "    http-request set-header X-Ssl %[ssl_fc]\n"
+        "    http-request set-header X-Sni %[ssl_fc_sni]\n"
+        "    http-request set-header X-Has-Sni %[ssl_fc_has_sni]\n"
+        "    redirect scheme https code 301 unless { ssl_fc }\n"
+    ),
+    (
+        get("/echo", bind="tls", tls=True, sni="localhost"),
+        get("/echo", bind="tls", tls=True, sni="example.test"),
+        get("/echo?plain"),
+    ),
+    kinds=ECHO_KINDS,
+)
+row(
+    "bind-alpn",
+    ("bind:alpn",),
+    http_cfg(frontend="    bind {bind:tls} ssl crt {crt} alpn http/1.1,http/1.0\n"),
+    (
+        get("/echo", bind="tls", tls=True, alpn=("h2", "http/1.1")),
+        get("/echo", bind="tls", tls=True, alpn=("http/1.0",)),
+    ),
+    kinds=ECHO_KINDS,
+)
+row(
+    "crt-base-and-ssl-defaults",
+    ("crt-base", "ssl-default-bind-ciphers", "ssl-default-bind-options",
+     "ssl-default-bind-ciphersuites"),
+    http_cfg(
+        global_="    crt-base {certdir}\n"
+        "    ssl-default-bind-ciphers ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256\n"
+        "    ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384\n"
+        "    ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets\n",
+        frontend="    bind {bind:tls} ssl crt site.pem\n",
+    ),
+    (
+        get("/echo", bind="tls", tls=True, tls_max="TLSv1_2"),
+        get("/echo", bind="tls", tls=True),
+    ),
+    kinds=RAW_KIND,
+)  # fmt: skip
+row(
+    "bind-accept-proxy",
+    ("bind:accept-proxy", "option forwardfor"),
+    http_cfg(
+        frontend="    bind {bind:pp} accept-proxy\n    option forwardfor\n"
+        "    http-request set-header X-Src %[src]\n"
+    ),
+    (
+        get("/echo", bind="pp", proxy=b"PROXY TCP4 192.0.2.9 127.0.0.1 5555 80\r\n"),
+        get("/echo", bind="pp", proxy=b"PROXY UNKNOWN\r\n"),
+    ),
+    kinds=ECHO_KINDS,
+)
+row(
+    "bind-name-v6only",
+    ("bind:name", "bind:v6only"),
+    http_cfg(frontend="    bind {bind6:v6} v6only name six\n"),
+    (get("/echo", bind="v6"), get("/echo")),
+    kinds=ECHO_KINDS,
+)
+row(
+    "bind-v4v6",
+    ("bind:v4v6",),
+    http_cfg(frontend="    bind {bind6:v6b} v4v6\n"),
+    (get("/echo", bind="v6b"),),
+    kinds=ECHO_KINDS,
+)
+
+# -- mode tcp --------------------------------------------------------------------------------
+
+TCP = (
+    GLOBAL
+    + """defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+"""
+)
+row(
+    "tcp-listen-roundrobin",
+    ("mode", "bind", "server", "balance:roundrobin"),
+    TCP + "listen tl\n    bind {bind:main}\n    balance roundrobin\n" + three(),
+    seq(4, conn=None),
+    kinds=ECHO_KINDS,
+)
+row(
+    "tcp-frontend-backend-options",
+    ("option clitcpka", "option srvtcpka", "option tcpka", "timeout client-fin",
+     "timeout server-fin", "timeout tunnel", "default_backend"),
+    TCP
+    + "frontend ft\n    bind {bind:main}\n    option clitcpka\n    timeout client-fin 1s\n"
+    "    default_backend bt\n"
+    "backend bt\n    option srvtcpka\n    option tcpka\n    timeout server-fin 1s\n"
+    "    timeout tunnel 10s\n" + three(),
+    STD,
+)  # fmt: skip
+
+
+def client_hello(sni: str) -> bytes:
+    """A real TLS ClientHello naming `sni` (from Python's ssl, never completed)."""
+    import ssl
+
+    context = ssl.create_default_context()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = context.wrap_bio(incoming, outgoing, server_hostname=sni)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+row(
+    "tcp-content-sni-routing",
+    ("tcp-request content", "tcp-request inspect-delay", "fetch:req.ssl_sni",
+     "fetch:req_ssl_sni", "fetch:req.ssl_hello_type", "fetch:req_ssl_hello_type",
+     "use_backend"),
+    TCP
+    + "frontend ft\n    bind {bind:main}\n    tcp-request inspect-delay 2s\n"
+    "    tcp-request content accept if { req.ssl_hello_type 1 }\n"
+    "    use_backend b2 if { req.ssl_sni -i alpha.test }\n"
+    "    use_backend b3 if { req_ssl_sni -m end .beta.test } { req_ssl_hello_type 1 }\n"
+    "    default_backend b1\n"
+    "backend b1\n    server s1 {s1}\nbackend b2\n    server s2 {s2}\nbackend b3\n"
+    "    server s3 {s3}\n",
+    (
+        Req(raw=client_hello("ALPHA.test"), timeout=3),
+        Req(raw=client_hello("x.beta.test"), timeout=3),
+        Req(raw=client_hello("other.test"), timeout=3),
+        get("/echo"),
+    ),
+    kinds=RAW_KIND,
+)  # fmt: skip
+row(
+    "tcp-content-l6-fetches",
+    ("fetch:req.len", "fetch:req_len", "fetch:req.proto_http", "fetch:wait_end",
+     "fetch:req.rdp_cookie_cnt", "tcp-request content", "tcp-request connection"),
+    TCP
+    + "frontend ft\n    bind {bind:main}\n    tcp-request inspect-delay 1s\n"
+    "    tcp-request connection accept if { src 127.0.0.0/8 }\n"
+    "    tcp-request content reject if { req.rdp_cookie_cnt(x) gt 0 }\n"
+    "    tcp-request content accept if { req_len gt 0 } WAIT_END\n"
+    "    use_backend b2 if { req.proto_http }\n"
+    "    use_backend b3 if { req.len ge 5 }\n"
+    "    default_backend b1\n"
+    "backend b1\n    server s1 {s1}\nbackend b2\n    server s2 {s2}\nbackend b3\n"
+    "    server s3 {s3}\n",
+    (get("/echo"), Req(raw=b"hello there\r\n\r\n", timeout=3)),
+    kinds=RAW_KIND,
+)  # fmt: skip
+row(
+    "tcp-content-reject",
+    ("tcp-request content", "tcp-request connection", "tcp-request session"),
+    TCP
+    + "frontend ft\n    bind {bind:main}\n"
+    "    tcp-request connection reject if { src 127.0.0.4 }\n"
+    "    tcp-request session reject if { src 127.0.0.5 }\n"
+    "    tcp-request content reject if { src 127.0.0.6 }\n"
+    "    default_backend b1\nbackend b1\n    server s1 {s1}\n",
+    (get("/echo", src="127.0.0.4"), get("/echo", src="127.0.0.5"),
+     get("/echo", src="127.0.0.6"), get("/echo")),
+    kinds=ECHO_KINDS,
+)  # fmt: skip
+row(
+    "tcp-tcplog",
+    ("option tcplog", "log"),
+    TCP.replace("defaults\n", "    log {log} format raw local0\ndefaults\n    log global\n")
+    + "listen tl\n    bind {bind:main}\n    option tcplog\n    server s1 {s1}\n",
+    (get("/echo"),),
+    kinds=ECHO_KINDS,
+)
+row(
+    "tcp-backend-send-proxy",
+    ("server:send-proxy", "mode"),
+    TCP + "listen tl\n    bind {bind:main}\n    server s1 {s1} send-proxy\n",
+    (get("/echo"),),
+    kinds=RAW_KIND,
+)

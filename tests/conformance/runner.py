@@ -1,0 +1,718 @@
+"""Run one matrix row through HAProxy 2.6 and balancekit side by side.
+
+`run_row(row, group)` renders the row's config for each proxy, starts both in
+front of the same recording backends (`support.echo_backends`), sends the row's
+requests to each in turn, and returns both observations and their differences.
+
+Config placeholders (`{name}`, no spaces, so `{ ssl_fc }` conditions are left alone):
+
+- `{bind:NAME}` — a listening socket: `fd@N` of a port-0 socket for HAProxy
+  (`support.haproxy`), `127.0.0.1:0` for balancekit; requests name it (`Req.bind`).
+- `{bind6:NAME}` — the same on `::1`.
+- `{s1}` `{s2}` `{s3}` — the backend group's servers; `{t1}` its TLS server;
+  `{dead}` — an address that refuses connections.
+- `{crt}` — a server certificate and key (trustme, for `localhost`, `127.0.0.1`,
+  `example.test`); `{certdir}` its directory, where it is `site.pem`; `{ca}` the
+  CA bundle that signed it and the backends' TLS certificate.
+- `{file:NAME}` — a file with the row's `files[NAME]` content.
+- `{log}` — a UDP syslog receiver of this proxy's own; `{stats}` — a stats socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import select
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trustme
+
+from support.echo_backends import EchoGroup, dead_address
+from support.haproxy import HAProxy
+
+from .matrix import Par, Req, Row
+
+_PLACEHOLDER = re.compile(r"\{([a-z0-9]+)(?::([A-Za-z0-9_.-]+))?\}")
+_SECTION = re.compile(r"^\s*(frontend|listen|backend|defaults|global)\b\s*(\S*)")
+
+
+# --------------------------------------------------------------------------- certificates
+
+
+class Certs:
+    """One CA and its certificates for the whole session (trustme)."""
+
+    _instance: Certs | None = None
+
+    def __init__(self) -> None:
+        self.ca = trustme.CA()
+        self.server = self.ca.issue_cert("localhost", "127.0.0.1", "example.test")
+        self.backend = self.ca.issue_cert("localhost", "127.0.0.1", "backend.test")
+        self.dir = Path(tempfile.mkdtemp(prefix="bk-conformance-certs-"))
+        self.crt = self.dir / "site.pem"
+        self.server.private_key_and_cert_chain_pem.write_to_path(str(self.crt))
+        self.ca_path = self.dir / "ca.pem"
+        self.ca.cert_pem.write_to_path(str(self.ca_path))
+
+    @classmethod
+    def get(cls) -> Certs:
+        if cls._instance is None:
+            cls._instance = Certs()
+        return cls._instance
+
+
+# --------------------------------------------------------------------------- balancekit
+
+
+class LoopThread:
+    """An event loop in a daemon thread; `call(coro)` runs a coroutine there."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def call(self, coro: Any, timeout: float = 30) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        async def cancel_all() -> None:
+            current = asyncio.current_task()
+            tasks = [t for t in asyncio.all_tasks() if t is not current]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        with contextlib.suppress(Exception):
+            self.call(cancel_all(), timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        if not self.thread.is_alive():
+            self.loop.close()
+
+
+class InProcessBalancekit:
+    """`balancekit-server` inside this process: `load_text` + `Runtime` on a loop thread.
+
+    Binds are rewritten to port 0 and found again in `runtime.addresses`, by the
+    order of the `bind` lines of each frontend (`bind_map`).
+    """
+
+    def __init__(self, text: str, bind_map: dict[str, tuple[str, int]]) -> None:
+        from balancekit.config import load_text
+        from balancekit_server.counters import Registry
+        from balancekit_server.runtime import Runtime
+
+        self.bind_map = bind_map
+        self.result = load_text(text, name="conformance.cfg")
+        self.thread = LoopThread()
+        self.runtime = Runtime(self.result.config, registry=Registry(), quiet=True)
+        try:
+            self.thread.call(self.runtime.start())
+        except BaseException:
+            self.thread.stop()
+            raise
+
+    def port(self, name: str) -> int:
+        frontend, index = self.bind_map[name]
+        return int(self.runtime.addresses[frontend][index][1])
+
+    def close(self) -> None:
+        async def stop() -> None:
+            self.runtime.hard_stop()
+            for logger in list(getattr(self.runtime, "_loggers", {}).values()):
+                with contextlib.suppress(Exception):
+                    logger.close()
+
+        with contextlib.suppress(Exception):
+            self.thread.call(stop())
+        self.thread.stop()
+
+
+def start_balancekit(text: str, bind_map: dict[str, tuple[str, int]]) -> InProcessBalancekit:
+    """The one place that decides how balancekit runs for the matrix.
+
+    In process for now; once `balancekit-server` takes `bind fd@N`, this becomes a
+    `balancekit-server -f cfg` subprocess with the listening sockets inherited
+    (`pass_fds`), like `support.haproxy.HAProxy` runs HAProxy.
+    """
+    return InProcessBalancekit(text, bind_map)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def bind_map(template: str) -> dict[str, tuple[str, int]]:
+    """`{bind:NAME}` → (frontend or listen name, index of that bind in it)."""
+    found: dict[str, tuple[str, int]] = {}
+    section = ""
+    counts: dict[str, int] = {}
+    for line in template.splitlines():
+        head = _SECTION.match(line)
+        if head:
+            section = head.group(2)
+            continue
+        if line.split()[:1] == ["bind"]:
+            for match in _PLACEHOLDER.finditer(line):
+                if match.group(1) in ("bind", "bind6"):
+                    index = counts.get(section, 0)
+                    counts[section] = index + 1
+                    found[match.group(2)] = (section, index)
+    return found
+
+
+class UdpLog:
+    """A syslog receiver on 127.0.0.1, collecting datagrams as text lines."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def lines(self, settle: float = 0.3) -> list[str]:
+        out: list[str] = []
+        deadline = time.monotonic() + settle
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            ready, _, _ = select.select([self.sock], [], [], left)
+            if ready:
+                data = self.sock.recv(65536)
+                out.append(data.decode("utf-8", "replace").rstrip("\n"))
+                deadline = time.monotonic() + 0.15
+        return out
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@dataclass
+class Side:
+    """One proxy of the pair: its rendered config, how to reach it, what it logged."""
+
+    name: str
+    text: str = ""
+    ports: dict[str, int] = field(default_factory=dict)
+    stats_path: str = ""
+    log: UdpLog | None = None
+    error: str | None = None
+    stop: Callable[[], None] = lambda: None
+
+
+def _render(row: Row, group: EchoGroup, side: str, work: Path, side_obj: Side) -> str:
+    certs = Certs.get()
+    text = row.config
+    for old, new in row.haproxy_edits if side == "haproxy" else row.balancekit_edits:
+        text = text.replace(old, new)
+    dead = dead_address()
+
+    def sub(match: re.Match[str]) -> str:
+        kind, arg = match.group(1), match.group(2)
+        if kind == "bind":
+            return "{listen:" + arg + "}" if side == "haproxy" else "127.0.0.1:0"
+        if kind == "bind6":
+            return "{v6:" + arg + "}" if side == "haproxy" else "[::1]:0"
+        if kind in ("s1", "s2", "s3", "t1"):
+            return group.address(kind)
+        if kind == "dead":
+            return dead
+        if kind == "crt":
+            return str(certs.crt)
+        if kind == "certdir":
+            return str(certs.dir)
+        if kind == "ca":
+            return str(certs.ca_path)
+        if kind == "file":
+            path = work / arg
+            if not path.exists():
+                path.write_bytes(row.files[arg])
+            return str(path)
+        if kind == "log":
+            if side_obj.log is None:
+                side_obj.log = UdpLog()
+            return side_obj.log.address
+        if kind == "stats":
+            if side == "haproxy":
+                return "{stats}"
+            side_obj.stats_path = str(work / "bk-stats.sock")
+            return side_obj.stats_path
+        return match.group(0)
+
+    return _PLACEHOLDER.sub(sub, text)
+
+
+def _start_haproxy(text: str, side: Side) -> None:
+    v6: dict[str, socket.socket] = {}
+
+    def bind6(match: re.Match[str]) -> str:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(("::1", 0))
+        sock.listen(128)
+        sock.set_inheritable(True)
+        v6[match.group(1)] = sock
+        return f"fd@{sock.fileno()}"
+
+    text = re.sub(r"\{v6:([A-Za-z0-9_.-]+)\}", bind6, text)
+    proxy = HAProxy(text)
+    for name, sock in v6.items():
+        proxy._sockets[f"v6:{name}"] = sock  # passed to HAProxy and closed with it
+    side.text = proxy.config
+    side.stats_path = proxy.stats_path
+    proxy.start()
+    side.ports = {name: proxy.port(name) for name in proxy._sockets if ":" not in name}
+    side.ports.update({name: int(sock.getsockname()[1]) for name, sock in v6.items()})
+    side.stop = proxy.stop
+    side.haproxy = proxy  # type: ignore[attr-defined]
+
+
+def _start_kit(text: str, row: Row, side: Side) -> None:
+    side.text = text
+    try:
+        kit = start_balancekit(text, bind_map(row.config))
+    except Exception as exc:
+        side.error = f"balancekit did not start: {type(exc).__name__}: {exc}"
+        return
+    side.ports = {name: kit.port(name) for name in bind_map(row.config)}
+    side.stop = kit.close
+
+
+# --------------------------------------------------------------------------- the client
+
+
+def _read_response(sock: socket.socket, method: str, deadline: float) -> dict[str, Any]:
+    """One response from `sock`: status, reason, headers, body, and how it ended."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = _recv(sock, deadline)
+        if chunk is None:
+            return {"error": "timeout", "partial": buf.decode("latin-1")}
+        if not chunk:
+            return {"error": "closed" if not buf else "closed-mid-head", "partial": buf.decode()}
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    status = int(parts[1])
+    if 100 <= status < 200 and status != 101:
+        sock_rest = rest
+        # interim response: read the final one from what follows
+        return _read_response_from(sock, sock_rest, method, deadline)
+    headers = []
+    for line in lines[1:]:
+        key, _, value = line.partition(":")
+        headers.append([key.strip(), value.strip()])
+    out: dict[str, Any] = {"status": status, "reason": parts[2] if len(parts) > 2 else ""}
+    out["headers"] = headers
+    names = {k.lower(): v for k, v in headers}
+    body = rest
+    if method == "HEAD" or status in (204, 304):
+        body = b""
+    elif "chunked" in names.get("transfer-encoding", "").lower():
+        body, ok = _read_chunked(sock, rest, deadline)
+        if not ok:
+            out["truncated"] = True
+    elif "content-length" in names:
+        length = int(names["content-length"])
+        while len(body) < length:
+            chunk = _recv(sock, deadline)
+            if not chunk:
+                out["truncated"] = True
+                break
+            body += chunk
+        body = body[:length]
+    else:
+        while True:
+            chunk = _recv(sock, deadline)
+            if not chunk:
+                break
+            body += chunk
+        out["close_delimited"] = True
+    out["body"] = body
+    return out
+
+
+def _read_response_from(
+    sock: socket.socket, already: bytes, method: str, deadline: float
+) -> dict[str, Any]:
+    class _Prefixed:
+        def __init__(self) -> None:
+            self.pending = already
+
+        def recv(self, n: int) -> bytes:
+            if self.pending:
+                data, self.pending = self.pending, b""
+                return data
+            return sock.recv(n)
+
+        def settimeout(self, value: float) -> None:
+            sock.settimeout(value)
+
+    return _read_response(_Prefixed(), method, deadline)  # type: ignore[arg-type]
+
+
+def _recv(sock: socket.socket, deadline: float) -> bytes | None:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return None
+    sock.settimeout(left)
+    try:
+        return sock.recv(65536)
+    except TimeoutError:
+        return None
+    except ConnectionResetError:
+        return b""
+
+
+def _read_chunked(sock: socket.socket, data: bytes, deadline: float) -> tuple[bytes, bool]:
+    out = b""
+    while True:
+        while b"\r\n" not in data:
+            chunk = _recv(sock, deadline)
+            if not chunk:
+                return out, False
+            data += chunk
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            while not (data.startswith(b"\r\n") or b"\r\n\r\n" in data):
+                chunk = _recv(sock, deadline)
+                if not chunk:
+                    break
+                data += chunk
+            return out, True
+        while len(data) < size + 2:
+            chunk = _recv(sock, deadline)
+            if not chunk:
+                return out + data, False
+            data += chunk
+        out += data[:size]
+        data = data[size + 2 :]
+
+
+def _closed_soon(sock: socket.socket, wait: float) -> bool:
+    """Whether the peer closes the connection within `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        data = _recv(sock, deadline)
+        if data is None:
+            return False
+        if not data:
+            return True
+
+
+class Client:
+    """Sends a row's requests to one proxy; named connections stay open between requests."""
+
+    def __init__(self, side: Side) -> None:
+        self.side = side
+        self.conns: dict[str, socket.socket] = {}
+
+    def close(self) -> None:
+        for sock in self.conns.values():
+            with contextlib.suppress(OSError):
+                sock.close()
+        self.conns.clear()
+
+    def _connect(self, req: Req) -> tuple[socket.socket, dict[str, Any]]:
+        port = self.side.ports[req.bind]
+        family = socket.AF_INET6 if req.bind.startswith("v6") else socket.AF_INET
+        host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.settimeout(5)
+        if req.src:
+            sock.bind((req.src, 0))
+        sock.connect((host, port))
+        info: dict[str, Any] = {}
+        if req.proxy:
+            sock.sendall(req.proxy)
+        if req.tls:
+            context = ssl.create_default_context(cafile=str(Certs.get().ca_path))
+            if req.tls_max:
+                context.maximum_version = getattr(ssl.TLSVersion, req.tls_max)
+            if req.alpn:
+                context.set_alpn_protocols(list(req.alpn))
+            sock = context.wrap_socket(sock, server_hostname=req.sni or "localhost")
+            info["tls"] = {
+                "version": sock.version(),
+                "alpn": sock.selected_alpn_protocol(),
+            }
+            if req.tls_max:
+                info["tls"]["cipher"] = (sock.cipher() or ("",))[0]
+        return sock, info
+
+    def one(self, req: Req) -> dict[str, Any]:
+        if req.wait:
+            time.sleep(req.wait)
+        if req.command is not None:
+            return {"command": _stats_command(self.side.stats_path, req.command)}
+        try:
+            if req.conn and req.conn in self.conns:
+                sock, info = self.conns[req.conn], {}
+            else:
+                sock, info = self._connect(req)
+        except (OSError, ssl.SSLError) as exc:
+            return {"error": f"connect: {type(exc).__name__}"}
+        try:
+            obs = self._exchange(sock, req)
+        except (OSError, ssl.SSLError) as exc:
+            obs = {"error": f"{type(exc).__name__}"}
+        obs.update(info)
+        if req.conn and "error" not in obs and not obs.get("closed"):
+            self.conns[req.conn] = sock
+        else:
+            self.conns.pop(req.conn or "", None)
+            with contextlib.suppress(OSError):
+                sock.close()
+        return obs
+
+    def _exchange(self, sock: socket.socket, req: Req) -> dict[str, Any]:
+        deadline = time.monotonic() + req.timeout
+        if req.raw is not None:
+            sock.sendall(req.raw)
+            if req.half_close:
+                sock.shutdown(socket.SHUT_WR)
+            data = b""
+            while True:
+                chunk = _recv(sock, deadline)
+                if chunk is None:
+                    return {"raw": data.decode("latin-1"), "timeout": True}
+                if not chunk:
+                    break
+                data += chunk
+            if data.startswith(b"HTTP/"):
+                parsed = _read_response_from(sock, data, "GET", time.monotonic() + 0.5)
+                parsed["closed"] = True
+                return parsed
+            return {"raw": data.decode("latin-1"), "closed": True}
+        head = [f"{req.method} {req.path} {req.version}"]
+        if req.host is not None:
+            head.append(f"Host: {req.host}")
+        head += [f"{k}: {v}" for k, v in req.headers]
+        body = req.body
+        if body and not any(k.lower() in ("content-length", "transfer-encoding") for k, _ in req.headers):
+            head.append(f"Content-Length: {len(body)}")
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        obs = _read_response(sock, req.method, deadline)
+        if req.check_close and "error" not in obs and not obs.get("close_delimited"):
+            obs["closed"] = _closed_soon(sock, 0.3)
+        elif obs.get("close_delimited"):
+            obs["closed"] = True
+        return obs
+
+    def run(self, steps: tuple[Req | Par, ...]) -> list[Any]:
+        out: list[Any] = []
+        for step in steps:
+            if isinstance(step, Par):
+                results: list[Any] = [None] * len(step.reqs)
+
+                def go(i: int, r: Req) -> None:
+                    results[i] = Client(self.side).one(r)
+
+                threads = []
+                for i, r in enumerate(step.reqs):
+                    thread = threading.Thread(target=go, args=(i, r))
+                    thread.start()
+                    threads.append(thread)
+                    time.sleep(step.stagger)
+                for thread in threads:
+                    thread.join(30)
+                out.append(results)
+            else:
+                out.append(self.one(step))
+        return out
+
+
+def _stats_command(path: str, line: str) -> str:
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.connect(path)
+            sock.sendall(line.encode() + b"\n")
+            chunks = []
+            while data := sock.recv(65536):
+                chunks.append(data)
+        return b"".join(chunks).decode().strip()
+    except OSError as exc:
+        return f"error: {type(exc).__name__}"
+
+
+# --------------------------------------------------------------------------- normalizing
+
+_DROP_ALWAYS = {"date"}
+_PROXY_V1 = re.compile(r"^(PROXY TCP[46] \S+ \S+) \d+ \d+$")
+_ADDR_PORT = re.compile(r"((?:\d{1,3}\.){3}\d{1,3}):\d+")
+_LOG_DATE = re.compile(r"\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d\.\d{3}\]")
+_LOG_TIMERS = re.compile(r" -?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+ ")
+_LOG_PID = re.compile(r"\[\d+\]:")
+
+
+def _norm_text(value: str, ports: dict[int, str]) -> str:
+    for port, name in ports.items():
+        value = re.sub(rf"(?<!\d){port}(?!\d)", name, value)
+    return value
+
+
+def normalize(obs: Any, row: Row, ports: dict[int, str]) -> Any:
+    """What is compared of one request's observation."""
+    if isinstance(obs, list):
+        return [normalize(o, row, ports) for o in obs]
+    if "command" in obs:
+        return {"command": _norm_text(obs["command"], ports)} if "command" in row.compare else {}
+    out: dict[str, Any] = {}
+    if "error" in obs:
+        return {"error": obs["error"]}
+    if "raw" in obs:
+        out["raw"] = _norm_text(obs["raw"], ports) if "body" in row.compare else "<not compared>"
+        if obs.get("timeout"):
+            out["timeout"] = True
+        return out
+    if "status" in row.compare:
+        out["status"] = obs["status"]
+        out["reason"] = obs["reason"]
+    body = obs.get("body", b"")
+    echo = None
+    if body[:1] == b"{":
+        with contextlib.suppress(ValueError):
+            echo = json.loads(body)
+    if "headers" in row.compare:
+        headers = []
+        for key, value in obs["headers"]:
+            name = key if row.exact_case else key.lower()
+            if name.lower() in _DROP_ALWAYS:
+                continue
+            if name.lower() == "content-length" and echo is not None:
+                continue  # follows the echo, compared itself
+            if row.response_headers is not None and name.lower() not in row.response_headers:
+                continue
+            headers.append([name, _norm_text(value, ports)])
+        out["headers"] = headers
+    if "body" in row.compare:
+        if echo is not None:
+            out["echo"] = _norm_echo(echo, row, ports)
+        else:
+            out["body"] = _norm_text(body.decode("latin-1"), ports)
+    elif "server" in row.compare and echo is not None:
+        out["server"] = echo.get("server")
+    if "closed" in row.compare and "closed" in obs:
+        out["closed"] = obs["closed"]
+    if "tls" in obs and "tls" in row.compare:
+        out["tls"] = obs["tls"]
+    if obs.get("truncated"):
+        out["truncated"] = True
+    return out
+
+
+def _norm_echo(echo: dict[str, Any], row: Row, ports: dict[int, str]) -> dict[str, Any]:
+    out = dict(echo)
+    if "headers" in out:
+        out["headers"] = [
+            [k if row.exact_case else k.lower(), _norm_text(v, ports)] for k, v in out["headers"]
+        ]
+    if "proxy" in out:
+        proxy = _PROXY_V1.sub(r"\1 <port> <port>", out["proxy"])
+        out["proxy"] = _ADDR_PORT.sub(r"\1:<port>", proxy)
+    return out
+
+
+def normalize_log(line: str, ports: dict[int, str]) -> str:
+    line = _LOG_PID.sub("[<pid>]:", line)
+    line = _LOG_DATE.sub("[<date>]", line)
+    line = _LOG_TIMERS.sub(" <timers> ", line)
+    line = _ADDR_PORT.sub(r"\1:<port>", line)
+    return _norm_text(line, ports)
+
+
+# --------------------------------------------------------------------------- one row
+
+
+@dataclass
+class Outcome:
+    haproxy: dict[str, Any]
+    balancekit: dict[str, Any]
+    configs: dict[str, str]
+
+    @property
+    def diff(self) -> list[str]:
+        return diff(self.haproxy, self.balancekit)
+
+    def report(self) -> str:
+        lines = ["differences (path: haproxy != balancekit):"]
+        lines += [f"  {d}" for d in self.diff]
+        lines.append("haproxy:    " + json.dumps(self.haproxy, default=str)[:4000])
+        lines.append("balancekit: " + json.dumps(self.balancekit, default=str)[:4000])
+        return "\n".join(lines)
+
+
+def diff(a: Any, b: Any, path: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in sorted(set(a) | set(b), key=str):
+            if key not in a:
+                out.append(f"{path}.{key}: <missing> != {b[key]!r}")
+            elif key not in b:
+                out.append(f"{path}.{key}: {a[key]!r} != <missing>")
+            else:
+                out += diff(a[key], b[key], f"{path}.{key}")
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        out = []
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            out += diff(x, y, f"{path}[{i}]")
+        return out
+    return [] if a == b else [f"{path}: {a!r} != {b!r}"]
+
+
+def run_row(row: Row, group: EchoGroup) -> Outcome:
+    work = Path(tempfile.mkdtemp(prefix="bk-conformance-"))
+    sides = {"haproxy": Side("haproxy"), "balancekit": Side("balancekit")}
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        ha_text = _render(row, group, "haproxy", work, sides["haproxy"])
+        kit_text = _render(row, group, "balancekit", work, sides["balancekit"])
+        _start_haproxy(ha_text, sides["haproxy"])
+        _start_kit(kit_text, row, sides["balancekit"])
+        if row.settle:
+            time.sleep(row.settle)
+        for name, side in sides.items():
+            if side.error:
+                results[name] = {"start": side.error}
+                continue
+            ports = {port: f"<port:{bind}>" for bind, port in side.ports.items()}
+            client = Client(side)
+            try:
+                raw = client.run(row.requests)
+            finally:
+                client.close()
+            result: dict[str, Any] = {"start": "ok"}
+            result["requests"] = [normalize(o, row, ports) for o in raw]
+            if side.log is not None and "log" in row.compare:
+                lines = [normalize_log(line, ports) for line in side.log.lines()]
+                if row.log_filter:
+                    lines = [line for line in lines if re.search(row.log_filter, line)]
+                result["log"] = lines
+            results[name] = result
+        return Outcome(
+            results["haproxy"],
+            results["balancekit"],
+            {name: side.text for name, side in sides.items()},
+        )
+    finally:
+        for side in sides.values():
+            with contextlib.suppress(Exception):
+                side.stop()
+            if side.log is not None:
+                side.log.close()
+        shutil.rmtree(work, ignore_errors=True)
