@@ -211,7 +211,7 @@ class ProxyApp:
         if kind == "http":
             ex = _AsgiExchange(scope, receive, send, asyncio.get_running_loop())
             if ex.malformed:
-                ex.send_page(self.proxy.error_page(400))
+                ex.send_page(self.proxy.error_page(ex.malformed_status))
                 await ex.pump()
                 return
             try:

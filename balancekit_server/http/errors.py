@@ -34,6 +34,7 @@ _DEFAULTS: dict[int, tuple[str, str, bool]] = {
         False,
     ),
     413: ("Payload Too Large", "The request entity exceeds the maximum allowed.", False),
+    422: ("Unprocessable Content", "The server cannot process the contained instructions.", False),
     429: (
         "Too Many Requests",
         "You have sent too many requests in a given amount of time.",

@@ -48,6 +48,14 @@ _ANY_REQUEST = Request()
 
 
 _SILENT_CLOSE = ErrorPage(0, (), b"", b"", True)
+_DEFAULT_PORTS = {b"http": b"80", b"https": b"443", b"ws": b"80", b"wss": b"443"}
+
+
+def _without_port(authority: bytes, default: bytes | None) -> bytes:
+    """`site:80` -> `site` for http (the scheme's default port says nothing)."""
+    if default is not None and authority.endswith(b":" + default):
+        return authority[: -len(default) - 1]
+    return authority
 
 
 class RouterLike(Protocol):
@@ -185,26 +193,39 @@ class Exchange:
     keep_response_headers: bool = False
     response_headers: RawHeaders | None = None
     keep_alive: bool = True  # whether the client connection can serve another request
-    malformed: bool = False  # a request the parser accepted but HAProxy refuses (400)
+    malformed: bool = False  # a request the parser accepted but HAProxy refuses
+    malformed_status: int = 400  # what HAProxy answers it: 400, or 422 (see read_framing)
+
+    def _refuse(self, status: int = 400) -> None:
+        self.malformed = True
+        self.malformed_status = status
 
     def read_framing(self) -> bool:
         """Set `content_length`/`chunked`/`tokens` from the headers (one pass); True if
-        `Expect: 100-continue`.
+        `Expect: 100-continue`.  A request HAProxy 2.6 refuses is marked `malformed`:
 
-        The parser already rejected ambiguous framing (both headers, or two
-        different lengths), so what is left here is unambiguous.
+        - `Transfer-Encoding` other than a final, single `chunked` (400; 422 when
+          other codings come before `chunked`): the body could not be framed as the
+          client meant it, and relabelling it `chunked` would desynchronise the two
+          connections;
+        - two different `Host` headers, or an absolute-form target whose authority
+          differs from `Host` (400): an ACL on `hdr(host)` must see the site a
+          server following RFC 9112 would serve.
+
+        The parser already rejected two different lengths.
         """
         expect = False
         self.content_length = None
         self.chunked = False
         tokens: set[bytes] = set()
         host: bytes | None = None
+        codings: list[bytes] = []
         for name, value in self.headers:
             low = name.lower()
             if low == b"content-length":
                 self.content_length = int(value)
             elif low == b"transfer-encoding":
-                self.chunked = True
+                codings.extend(c.strip().lower() for c in value.split(b","))
             elif low == b"connection":
                 tokens.update(t.strip().lower() for t in value.split(b","))
             elif low == b"expect" and value.lower() == b"100-continue":
@@ -215,9 +236,34 @@ class Exchange:
                     self.malformed = True
                 host = value
         self.tokens = tokens
-        if self.chunked:
+        if codings:
+            if codings[-1] != b"chunked" or codings.count(b"chunked") > 1:
+                self._refuse(400)
+            elif len(codings) > 1:
+                self._refuse(422)  # HAProxy 2.6 forwards no other coding
+            self.chunked = True
             self.content_length = None
+        if self.target[:1] != b"/" and b"://" in self.target:
+            self._check_authority(host)
         return expect
+
+    def _check_authority(self, host: bytes | None) -> None:
+        """An absolute-form target (`GET http://site/ HTTP/1.1`): its authority must
+        be the Host header's, ports that are the scheme's default aside, as in
+        HAProxy 2.6, which then forwards the target without that default port."""
+        scheme, _, rest = self.target.partition(b"://")
+        end = len(rest)
+        for stop in (b"/", b"?", b"#"):
+            found = rest.find(stop)
+            if 0 <= found < end:
+                end = found
+        userinfo, at, authority = rest[:end].rpartition(b"@")
+        default = _DEFAULT_PORTS.get(scheme.lower())
+        bare = _without_port(authority, default)
+        if bare != authority:
+            self.target = scheme + b"://" + userinfo + at + bare + rest[end:]
+        if host is not None and _without_port(host, default).lower() != bare.lower():
+            self._refuse(400)
 
     @property
     def has_body(self) -> bool:

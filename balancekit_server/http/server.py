@@ -272,6 +272,12 @@ class HttpServerProtocol(asyncio.Protocol):
         self._url = b""
         self._method = b""
         self._header_bytes = 0
+        # Bytes received while a request head is still open: checked as they arrive,
+        # so a header that never ends cannot make the parser buffer without bound.
+        self._head_open = True
+        self._head_in = 0
+        self._bad_status = 400  # what a request the parser stops on is answered
+        self._refuse_next = 0  # a bad request to answer once those before it are
         self._started = False  # bytes of a new request seen
         self._requests = 0
         self._timer: asyncio.TimerHandle | None = None
@@ -344,10 +350,20 @@ class HttpServerProtocol(asyncio.Protocol):
             fe.session_start()
         self._arm(self._t_request)
 
-    def eof_received(self) -> None:
+    def eof_received(self) -> bool | None:
         if self._requests == 0 and not self._started and self.counted:
             # Gone before sending anything: HAProxy logs `<BADREQ>` 400 `CR`.
             self._log_local(400, "CR")
+        if self._serving is not None or self._pending:
+            # A client that shuts its sending side after a whole request
+            # (`printf … | nc`) still gets its answer, as from HAProxy: stay
+            # half-open, and close once the requests already read are answered.
+            self._close_after = True
+            for ex in (self._serving, *self._pending):
+                if ex is not None:
+                    ex.keep_alive = False
+            return True
+        return None
 
     def frontend_has_room(self) -> bool:
         return self.service is None or self.service.has_room()
@@ -463,12 +479,20 @@ class HttpServerProtocol(asyncio.Protocol):
         if self.tunnel is not None:
             self.tunnel.write(data)
             return
+        if self._refuse_next:
+            return  # after a bad request nothing is parsed again
         if not self._started:
             self._started = True
             self._t_first = self.loop.time()
             self._date_first = time.time()
         if self._parsing is None and data[:4] not in _COMMON_STARTS:
             data = self._other_method(data)
+        if self._head_open:
+            # Counted before parsing: the parser keeps an unfinished header line (and
+            # joins its pieces) itself, so the limit must hold while the head arrives.
+            # What follows a head within this read is not counted, which bounds the
+            # buffering by the limit plus one read.
+            self._head_in += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -479,7 +503,10 @@ class HttpServerProtocol(asyncio.Protocol):
                 ex.body_complete()
             self.pause_client_reading()
         except httptools.HttpParserError:
-            self._bad_request(400)
+            self._bad_request(self._bad_status)
+            return
+        if self._head_open and self._head_in > self._max_header:
+            self._bad_request(400)  # HAProxy: a head larger than tune.bufsize less maxrewrite
 
     def _other_method(self, data: bytes) -> bytes:
         """A request line whose method is a valid token llhttp does not know (`post`,
@@ -495,6 +522,15 @@ class HttpServerProtocol(asyncio.Protocol):
 
     def _bad_request(self, status: int) -> None:
         self._disarm()
+        if self._serving is not None and not self.lost:
+            # Requests read before the bad one are answered first, in order, and
+            # then this one, as HAProxy does (200, then 400): closing now would
+            # lose a response the server already produced, and a retrying client
+            # would repeat it.  The parser cannot resume, so nothing more is read.
+            self._refuse_next = status
+            self._parsing = None
+            self.pause_client_reading()
+            return
         if self._serving is None:
             self._log_local(status, "PR" if status != 408 else "cR")
             page = self.proxy.error_page(status)
@@ -531,6 +567,8 @@ class HttpServerProtocol(asyncio.Protocol):
             raise _TooLarge
 
     def on_headers_complete(self) -> None:
+        self._head_open = False
+        self._head_in = 0
         ex = self._parsing
         assert ex is not None
         parser = self.parser
@@ -548,6 +586,7 @@ class HttpServerProtocol(asyncio.Protocol):
         ex.sni = self._sni
         ex.expect_continue = ex.read_framing()
         if ex.malformed:
+            self._bad_status = ex.malformed_status
             raise _Malformed
         ex.upgrade = b"upgrade" in ex.tokens and parser.should_upgrade()
         ex.client_keep_alive = parser.should_keep_alive()
@@ -572,6 +611,7 @@ class HttpServerProtocol(asyncio.Protocol):
         if ex is not None:
             ex.body_complete()
         self._parsing = None
+        self._head_open = True
 
     # -- serving -------------------------------------------------------------------------
 
@@ -598,6 +638,9 @@ class HttpServerProtocol(asyncio.Protocol):
             return
         if self._pending:
             self._start(self._pending.popleft())
+            return
+        if self._refuse_next:
+            self._bad_request(self._refuse_next)
             return
         if self.reading_paused:
             self.resume_client_reading()

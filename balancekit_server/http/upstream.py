@@ -67,6 +67,11 @@ class _SkipBody(Exception):
     """Raised inside the parser callback to stop after a HEAD response's headers."""
 
 
+#: The largest response head accepted, as HAProxy's tune.bufsize (16384) less
+#: tune.maxrewrite (1024); a larger one is a 502, as in HAProxy.
+MAX_RESPONSE_HEAD = 16384 - 1024
+
+
 class UpstreamConnection(asyncio.Protocol):
     """One keep-alive connection to one server, serving one exchange at a time."""
 
@@ -74,6 +79,7 @@ class UpstreamConnection(asyncio.Protocol):
         "_close_after",
         "_drain",
         "_eof_body",
+        "_head_in",
         "_headers",
         "_keep_alive",
         "_last_activity",
@@ -103,6 +109,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.received = 0  # response bytes of the current exchange (0: replay is safe)
         self.tunnel: asyncio.Transport | None = None  # client transport once upgraded
         self._headers: RawHeaders = []
+        self._head_in = 0  # bytes received while the response head is unfinished
         self._reason = b""
         self._status = 0
         self._keep_alive = True
@@ -137,6 +144,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._close_after = close
         self.received = 0
         self._status = 0
+        self._head_in = 0
         self._headers = []  # here rather than in on_message_begin: one callback less
         self._skip_body = head_request
         self._timeout = timeout
@@ -240,8 +248,16 @@ class UpstreamConnection(asyncio.Protocol):
             self.abort()
             self.pool.discard(self)
             return
+        head_open = self._status < 200 and self._status != 101  # no final head yet
+        if head_open:
+            self._head_in += len(data)
         try:
             self.parser.feed_data(data)
+            if head_open and self._status < 200 and self._head_in > MAX_RESPONSE_HEAD:
+                # Checked as the head arrives: the parser buffers an unfinished header
+                # itself, so an endless one would otherwise grow without bound.
+                self._fail(UpstreamError("response head too large"))
+                return
             if self.sink is not None:
                 sink.on_flush()
         except httptools.HttpParserUpgrade as upgrade:
@@ -305,6 +321,7 @@ class UpstreamConnection(asyncio.Protocol):
         if 100 <= status < 200 and status != 101:
             sink.on_interim(status, self._reason, self._headers)
             self._headers = []  # the final response follows on the same exchange
+            self._head_in = 0
             return
         self._keep_alive = self.parser.should_keep_alive()
         self._eof_body = not self._keep_alive and not any(

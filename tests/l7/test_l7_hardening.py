@@ -1,0 +1,179 @@
+"""Requests crafted to confuse a proxy, side by side with HAProxy 2.6.
+
+Each case sends raw bytes to both proxies (same config, same keep-alive backend)
+and compares the sequence of statuses the client gets and what reached the
+server.  The cases are the defects an attacker's probe found: an absolute-form
+target whose authority differs from Host (an ACL on `hdr(host)` bypassed), a
+malformed request pipelined after a valid one (the valid response lost), unknown
+transfer-codings relabelled `chunked`, and a client that half-closes after its
+request.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+
+import pytest
+from l7_diff import BalancekitRun
+
+from support.backends import NamedBackends
+from support.haproxy import HAProxy
+
+CONFIG = """\
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 3s
+    timeout server 5s
+    timeout http-keep-alive 1s
+frontend web
+    bind {bind}
+    http-request deny if {{ hdr(host) -i admin.example }}
+    default_backend app
+backend app
+    server s1 {server}
+"""
+
+_STATUS = re.compile(rb"HTTP/1\.[01] (\d{3}) ")
+
+
+def _exchange(port: int, data: bytes, *, half_close: bool = False) -> list[int]:
+    """Send `data`; the statuses of every response read until the proxy closes
+    (or goes quiet for longer than its keep-alive timeout)."""
+    received = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=4) as sock:
+        sock.sendall(data)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+    return [int(m.group(1)) for m in _STATUS.finditer(received)]
+
+
+@pytest.fixture(scope="module")
+def proxies() -> Iterator[tuple[int, int, NamedBackends]]:
+    with NamedBackends(["s1"]) as backends:
+        server = backends.address("s1")
+        kit = BalancekitRun(CONFIG.format(bind="127.0.0.1:0", server=server))
+        try:
+            with HAProxy(CONFIG.format(bind="{listen:web}", server=server)) as haproxy:
+                yield haproxy.port("web"), kit.port("web"), backends
+        finally:
+            kit.close()
+
+
+CASES = {
+    # defect 2: the authority decides which site a server serves
+    "absolute-form, Host differs": (
+        b"GET http://admin.example/ HTTP/1.1\r\nHost: public.example\r\n\r\n",
+        [400],
+    ),
+    "absolute-form, same Host": (
+        b"GET http://public.example/echo HTTP/1.1\r\nHost: public.example\r\n\r\n",
+        [200],
+    ),
+    "absolute-form, default port": (
+        b"GET http://public.example:80/echo HTTP/1.1\r\nHost: public.example\r\n\r\n",
+        [200],
+    ),
+    "absolute-form, other port": (
+        b"GET http://public.example:8080/echo HTTP/1.1\r\nHost: public.example\r\n\r\n",
+        [400],
+    ),
+    "absolute-form, https default port, denied host": (
+        b"GET https://admin.example:443/ HTTP/1.1\r\nHost: admin.example\r\n\r\n",
+        [403],
+    ),
+    "absolute-form, case": (
+        b"GET http://PUBLIC.example/echo HTTP/1.1\r\nHost: public.example\r\n\r\n",
+        [200],
+    ),
+    # defect 3: the valid response before a malformed request is not lost
+    "bad request pipelined after a good one": (
+        b"GET /echo HTTP/1.1\r\nHost: a\r\n\r\nBAD\x01 / HTTP/1.1\r\nHost: a\r\n\r\n",
+        [200, 400],
+    ),
+    "junk after a chunked POST": (
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n\r\n\x00\x01junk\r\n\r\n",
+        [200, 400],
+    ),
+    # defect 4: a body framed by a coding the proxy does not speak is refused
+    "Transfer-Encoding: xchunked": (
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n",
+        [400],
+    ),
+    "Transfer-Encoding: gzip": (
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\nhello",
+        [400],
+    ),
+    "Transfer-Encoding: identity": (
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\nhello",
+        [400],
+    ),
+    "Transfer-Encoding: gzip, chunked": (
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n\r\n",
+        [422],
+    ),
+    "Transfer-Encoding: chunked twice": (
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n\r\n",
+        [400],
+    ),
+    "Transfer-Encoding: Chunked": (
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n\r\n",
+        [200],
+    ),
+}
+
+
+@pytest.mark.haproxy
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_crafted_requests_get_what_haproxy_answers(
+    proxies: tuple[int, int, NamedBackends], case: str
+) -> None:
+    haproxy_port, kit_port, _ = proxies
+    data, expected = CASES[case]
+    theirs = _exchange(haproxy_port, data)
+    ours = _exchange(kit_port, data)
+    assert theirs == expected, "HAProxy itself answered otherwise: the case is wrong"
+    assert ours == theirs
+
+
+@pytest.mark.haproxy
+def test_refused_codings_reach_no_server(proxies: tuple[int, int, NamedBackends]) -> None:
+    _, kit_port, backends = proxies
+    before = len(backends.hits("s1"))
+    for case in ("Transfer-Encoding: xchunked", "Transfer-Encoding: gzip, chunked"):
+        _exchange(kit_port, CASES[case][0])
+    assert len(backends.hits("s1")) == before
+
+
+@pytest.mark.haproxy
+def test_absolute_form_default_port_is_dropped_like_haproxy(
+    proxies: tuple[int, int, NamedBackends],
+) -> None:
+    haproxy_port, kit_port, backends = proxies
+    request = b"GET http://public.example:80/x HTTP/1.1\r\nHost: public.example\r\n\r\n"
+    targets = []
+    for port in (haproxy_port, kit_port):
+        assert _exchange(port, request) == [200]
+        targets.append(backends.hits("s1")[-1])  # the target the server was sent
+    assert targets == ["http://public.example/x"] * 2
+
+
+@pytest.mark.haproxy
+def test_a_half_closed_client_still_gets_its_answer(
+    proxies: tuple[int, int, NamedBackends],
+) -> None:
+    haproxy_port, kit_port, _ = proxies
+    request = b"GET /echo HTTP/1.1\r\nHost: a\r\n\r\n"
+    assert _exchange(haproxy_port, request, half_close=True) == [200]
+    assert _exchange(kit_port, request, half_close=True) == [200]
