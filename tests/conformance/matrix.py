@@ -1,3 +1,4 @@
+# ruff: noqa: RUF005  (tuple concatenation reads best in a table of requests)
 """The conformance matrix: one row per behaviour, run through HAProxy and balancekit.
 
 A row is a config template (placeholders: see `runner.py`), the requests to send,
@@ -49,6 +50,8 @@ class Req:
     sni: str | None = None
     alpn: tuple[str, ...] = ()
     tls_max: str | None = None
+    #: Connect and close at once without sending anything (a "null" connection).
+    close_now: bool = False
     #: Bytes sent first on a new connection (a PROXY protocol header).
     proxy: bytes | None = None
     #: Send these bytes instead of a request, read until the proxy closes.
@@ -91,8 +94,15 @@ class Row:
     response_headers: frozenset[str] | None = None
     #: Keep only log lines matching this regex.
     log_filter: str = ""
-    #: A known divergence: the row is expected to fail (strict).
+    #: (regex, replacement) applied to log lines, for fields pinned by another row.
+    log_subs: tuple[tuple[str, str], ...] = ()
+    #: Compare response headers in order (False: sorted by name; the order of generated
+    #: responses is pinned by the `generated-response-header-order` row).
+    header_order: bool = True
+    #: A known divergence: the row is expected to fail (strict) ...
     xfail: str = ""
+    #: ... on these backend kinds only (default: all of the row's kinds).
+    xfail_kinds: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -172,7 +182,6 @@ row(
     http_cfg(),
     STD
     + (
-        Req("/echo", method="HEAD"),
         Req("/echo/put", method="PUT", body=b"x" * 3000),
         Req("/echo/del?x", method="DELETE"),
         Req("/echo/opt", method="OPTIONS"),
@@ -181,6 +190,17 @@ row(
         get("/status/503"),
     ),
 )  # fmt: skip
+
+row(
+    "head-response",
+    ("mode", "bind"),
+    http_cfg(),
+    (Req("/echo", method="HEAD"), Req("/status/404", method="HEAD")),
+    xfail="HEAD responses: balancekit moves `content-length` to the end of the response "
+    "head; HAProxy keeps the server's header order (only visible when the server does not "
+    "send Content-Length last)",
+    xfail_kinds=("nginx",),
+)
 
 row(
     "http-chunked-request",
@@ -202,6 +222,9 @@ row(
     ("mode", "bind"),
     http_cfg(),
     (get("/echo", version="HTTP/1.0", host=None), get("/echo", version="HTTP/1.0")),
+    xfail="HTTP/1.0 requests: HAProxy forwards them as HTTP/1.0 and adds "
+    "`connection: keep-alive` (and answers with `connection: close` when the server closes); "
+    "balancekit forwards them as HTTP/1.1 without a Connection header",
 )
 
 row(
@@ -355,7 +378,7 @@ row(
     "balance-leastconn-busy",
     ("balance:leastconn",),
     http_cfg(backend="    balance leastconn\n", servers=three()),
-    (Par((get("/sleep/700"), get("/sleep/700"), get("/echo"))),),
+    (Par((get("/sleep/900"), get("/sleep/900"), get("/echo")), stagger=0.2),),
     compare=SERVER_ONLY,
     kinds=ECHO_KINDS,
 )
@@ -363,7 +386,7 @@ row(
     "balance-first",
     ("balance:first", "server:maxconn"),
     http_cfg(backend="    balance first\n", servers=three("maxconn 1")),
-    seq(3) + (Par((get("/sleep/600"), get("/sleep/600"), get("/echo"))),),
+    seq(3) + (Par((get("/sleep/900"), get("/sleep/900"), get("/echo")), stagger=0.2),),
     compare=SERVER_ONLY,
     kinds=ECHO_KINDS,
 )
@@ -438,7 +461,7 @@ row(
         backend="    balance uri\n    hash-type consistent\n    hash-balance-factor 150\n",
         servers=three(),
     ),
-    URIS,
+    tuple(Req(r.path, wait=0.05) for r in URIS),
     compare=SERVER_ONLY,
 )
 row(
@@ -599,7 +622,7 @@ row(
     "server-maxconn-queue",
     ("server:maxconn", "timeout queue"),
     http_cfg(backend="    timeout queue 2s\n", servers="    server s1 {s1} maxconn 1\n"),
-    (Par((get("/sleep/300"), get("/sleep/300"), get("/sleep/300"))),),
+    (Par((get("/sleep/300"), get("/sleep/300"), get("/sleep/300")), stagger=0.15),),
     compare=SERVER_ONLY,
     kinds=ECHO_KINDS,
 )
@@ -607,7 +630,7 @@ row(
     "server-maxconn-queue-timeout",
     ("server:maxconn", "timeout queue"),
     http_cfg(backend="    timeout queue 200ms\n", servers="    server s1 {s1} maxconn 1\n"),
-    (Par((get("/sleep/800"), get("/echo"))),),
+    (Par((get("/sleep/800"), get("/echo")), stagger=0.15),),
     compare=frozenset({"status", "headers", "body"}),
     kinds=ECHO_KINDS,
 )
@@ -618,7 +641,7 @@ row(
         backend="    timeout queue 3s\n",
         servers="    server s1 {s1} maxconn 1 maxqueue 1\n",
     ),
-    (Par((get("/sleep/800"), get("/sleep/100"), get("/echo")), stagger=0.1),),
+    (Par((get("/sleep/900"), get("/sleep/100"), get("/echo")), stagger=0.2),),
     compare=frozenset({"status", "server"}),
     kinds=ECHO_KINDS,
 )
@@ -628,6 +651,8 @@ row(
     http_cfg(servers="    server s1 {s1} send-proxy\n"),
     (get("/echo"), get("/echo", src="127.0.0.3")),
     kinds=RAW_KIND,
+    xfail="`send-proxy` on a mode http server: HAProxy sends a PROXY v1 header "
+    "first; balancekit's HTTP proxy sends none (only the TCP forwarder implements it)",
 )
 row(
     "server-send-proxy-v2",
@@ -635,6 +660,8 @@ row(
     http_cfg(servers="    server s1 {s1} send-proxy-v2\n"),
     (get("/echo"), get("/echo", src="127.0.0.3")),
     kinds=RAW_KIND,
+    xfail="`send-proxy-v2` on a mode http server: HAProxy sends a PROXY v2 header "
+    "first; balancekit's HTTP proxy sends none (only the TCP forwarder implements it)",
 )
 row(
     "server-observe-layer7",
@@ -653,6 +680,8 @@ row(
     http_cfg(servers="    server t1 {t1} ssl verify required ca-file {ca} sni str(backend.test)\n"),
     (get("/echo"),),
     kinds=RAW_KIND,
+    xfail="`ssl` on a mode http server: HAProxy talks TLS to it; balancekit's HTTP proxy "
+    "connects in clear text and answers 502 (the server drops the non-TLS request)",
 )
 row(
     "server-ssl-verify-none",
@@ -660,6 +689,8 @@ row(
     http_cfg(servers="    server t1 {t1} ssl verify none\n"),
     (get("/echo"),),
     kinds=RAW_KIND,
+    xfail="`ssl` on a mode http server: HAProxy talks TLS to it; balancekit's HTTP proxy "
+    "connects in clear text and answers 502 (the server drops the non-TLS request)",
 )
 row(
     "server-no-ssl-check-ssl",
@@ -675,6 +706,8 @@ row(
     compare=SERVER_ONLY,
     settle=0.6,
     kinds=RAW_KIND,
+    xfail="`ssl` on a mode http server: HAProxy talks TLS to it; balancekit's HTTP proxy "
+    "connects in clear text and answers 502 (the server drops the non-TLS request)",
 )
 
 # -- http-request ---------------------------------------------------------------------------
@@ -694,13 +727,12 @@ row(
         "hdr X-Why rule if { path /gone }\n"
     ),
     (get("/slow"), get("/gone"), get("/echo")),
+    header_order=False,
 )
 row(
     "http-request-allow",
     ("action:allow",),
-    http_cfg(
-        frontend="    http-request allow if { path_beg /ok }\n    http-request deny\n"
-    ),
+    http_cfg(frontend="    http-request allow if { path_beg /ok }\n    http-request deny\n"),
     (get("/ok/1"), get("/no")),
 )
 row(
@@ -729,6 +761,10 @@ row(
         get("/dir/sub"),
         get("/clear"),
         get("/echo"),
+    ),
+    header_order=False,
+    response_headers=frozenset(
+        {"location", "set-cookie", "content-length", "content-type", "server", "x-server"}
     ),
 )
 row(
@@ -772,16 +808,17 @@ row(
     ),
     (get("/hello"), get("/empty"), get("/lf/x"), get("/file"), get("/lff"), get("/echo")),
     files={"page": b"<p>static page</p>\n", "lf": b"method %[method] path %[path]\n"},
+    header_order=False,
 )
 row(
     "http-request-prometheus",
     ("action:use-service",),
-    http_cfg(
-        frontend="    http-request use-service prometheus-exporter if { path /metrics }\n"
-    ),
+    http_cfg(frontend="    http-request use-service prometheus-exporter if { path /metrics }\n"),
     (get("/metrics"),),
     compare=frozenset({"status", "headers"}),
     response_headers=frozenset({"content-type"}),
+    xfail="prometheus-exporter Content-Type: HAProxy sends `text/plain; version=0.0.4`, "
+    "balancekit `text/plain; version=0.0.4; charset=utf-8`",
 )
 row(
     "http-request-backend-rules",
@@ -803,6 +840,41 @@ row(
         "    http-request set-header X-Seen 1\n"
     ),
     (get("/a"), get("/b/x?y=1"), get("/c/z?k"), get("/d"), get("/echo")),
+    header_order=False,
+    response_headers=frozenset(
+        {"location", "set-cookie", "content-length", "content-type", "server", "x-server"}
+    ),
+)
+
+row(
+    "generated-response-header-order",
+    ("http-request", "action:return", "action:deny", "action:redirect", "stats enable"),
+    http_cfg(
+        frontend="    stats enable\n    stats uri /st\n    stats auth a:b\n"
+        "    http-request return content-type text/plain string hi hdr X-One 1 "
+        "if { path /r }\n"
+        "    http-request deny status 410 content-type text/plain string gone hdr X-Why w "
+        "if { path /d }\n"
+        "    http-request redirect location /x code 302 if { path /l }\n"
+    ),
+    (get("/r"), get("/d"), get("/l"), get("/st")),
+    xfail="order of the headers of responses the proxy makes itself: HAProxy sends "
+    "`hdr` lines, then content-length, then content-type (return/deny), content-length "
+    "before location (redirect), cache-control first (stats 401); balancekit sends "
+    "content-type first and content-length last, location before content-length, "
+    "cache-control last",
+)
+row(
+    "redirect-cache-control",
+    ("action:redirect", "redirect"),
+    http_cfg(
+        frontend="    http-request redirect location /x code 301 if { path /a }\n"
+        "    redirect location /y code 308 if { path /b }\n"
+    ),
+    (get("/a"), get("/b")),
+    response_headers=frozenset({"cache-control"}),
+    xfail="301 and 308 redirects: HAProxy sends no cache-control (only 302, 303 and 307 get "
+    "`cache-control: no-cache`); balancekit sends `cache-control: no-cache` with every code",
 )
 
 # -- routing, ACLs, fetches, converters ----------------------------------------------------
@@ -880,14 +952,14 @@ FETCH_REQS = (
     get(
         "/a/b?q=1&x=2",
         headers=(
-            ("Cookie", "sid=abc; lang=fr; sid=def"),
+            ("Cookie", "sid=abc; lang=fr"),
             ("X-List", "a, b"),
             ("X-List", "c"),
             ("X-IP", "10.1.2.3"),
             ("X-Num", "42"),
         ),
     ),
-    get("/plain", host=None, version="HTTP/1.0"),
+    get("/plain", headers=(("Cookie", "lang=de"),)),
     get("http://127.0.0.1:8080/abs?q=z;q=y", host="127.0.0.1:8080"),
     get("/p;q=semi?q=first&q=second"),
 )
@@ -895,16 +967,61 @@ row(
     "fetches-http",
     tuple(
         f"fetch:{f}"
-        for f in (
-            "base baseq cook cook_cnt req.cook req.cook_cnt dst dst_port hdr hdr_cnt hdr_ip "
-            "hdr_val req.hdr req.hdr_cnt req.hdr_ip req.hdr_val req.fhdr req.fhdr_cnt method "
-            "path pathq query req.ver req_ver src ssl_fc ssl_fc_has_sni ssl_fc_sni url url_ip "
-            "url_port url_param urlp always_true always_false req.proto_http req_proto_http"
-        ).split()
+        for f in [
+            "base",
+            "baseq",
+            "cook",
+            "cook_cnt",
+            "req.cook",
+            "req.cook_cnt",
+            "dst",
+            "dst_port",
+            "hdr",
+            "hdr_cnt",
+            "hdr_ip",
+            "hdr_val",
+            "req.hdr",
+            "req.hdr_cnt",
+            "req.hdr_ip",
+            "req.hdr_val",
+            "req.fhdr",
+            "req.fhdr_cnt",
+            "method",
+            "path",
+            "pathq",
+            "query",
+            "req.ver",
+            "req_ver",
+            "src",
+            "ssl_fc",
+            "ssl_fc_has_sni",
+            "ssl_fc_sni",
+            "url",
+            "url_ip",
+            "url_port",
+            "url_param",
+            "urlp",
+            "always_true",
+            "always_false",
+            "req.proto_http",
+            "req_proto_http",
+        ]
     ),
     http_cfg(frontend=FETCH_HEADERS),
     FETCH_REQS,
     kinds=ECHO_KINDS,
+)
+row(
+    "fetch-cook-repeated",
+    ("fetch:cook", "fetch:req.cook"),
+    http_cfg(
+        frontend="    http-request set-header X-cook %[cook(sid)]\n"
+        "    http-request set-header X-req-cook %[req.cook(sid)]\n"
+    ),
+    (get("/echo", headers=(("Cookie", "sid=abc; lang=fr; sid=def"),)),),
+    kinds=ECHO_KINDS,
+    xfail="cook()/req.cook() in a single-value context (set-header) with the cookie twice: "
+    "HAProxy takes the last occurrence (`def`), balancekit the first (`abc`)",
 )
 row(
     "converters",
@@ -922,7 +1039,7 @@ row(
         "    http-request set-header X-field-rest %[path,field(2,/,0)]\n"
         "    http-request set-header X-word %[path,word(2,/)]\n"
         "    http-request set-header X-ipmask %[src,ipmask(24)]\n"
-        '    http-request set-header X-regsub %[path,regsub("^/(a|b)",/z/,g)]\n'
+        "    http-request set-header X-regsub %[path,regsub(^/a,/z/,g)]\n"
         "    http-request set-header X-regsub-i %[hdr(x-v),regsub(mixed,M,i)]\n"
     ),
     (
@@ -930,6 +1047,17 @@ row(
         get("/b/x", headers=(("X-N", "0"),), src="127.0.5.9"),
     ),
     kinds=ECHO_KINDS,
+)
+
+row(
+    "converter-regsub-brackets",
+    ("conv:regsub",),
+    http_cfg(frontend="    http-request set-header X-regsub %[path,regsub(^/[ab],/z/,g)]\n"),
+    (get("/a/x"), get("/b/y")),
+    kinds=ECHO_KINDS,
+    xfail="a regex with `[...]` inside `%[...]`: HAProxy 2.6 accepts "
+    "`%[path,regsub(^/[ab],/z/,g)]`; balancekit refuses the config (`missing closing ')' "
+    "after arguments to 'regsub'`): its log-format scanner ends the sample at the first `]`",
 )
 
 ACL_MATRIX = """    acl m_str path /exact
@@ -1060,8 +1188,8 @@ ACL_REQS = (
     get("/twelve/chars", headers=(("X-N", "150"), ("X-S", "-dash"))),
     get("/u/deep/er?k=yes", headers=(("X-S", "a/seg/b"), ("Cookie", "c=cv"))),
     get("/fromfile", src="127.0.0.2", headers=(("X-N", "0"),)),
-    get("/listed/2", version="HTTP/1.0", host=None),
-    Req("/post", method="POST", body=b"abc", headers=(("X-S", "abc"),)),
+    get("/listed/2"),
+    Req("/post", method="POST", headers=(("X-S", "abc"),)),
     get("http://127.0.0.1:8080/abs", host="127.0.0.1:8080"),
     get("/r1", method="HEAD"),
 )
@@ -1069,13 +1197,129 @@ row(
     "acl-matrix",
     (
         "acl",
-        *(f"match:{m}" for m in "str beg end sub reg dir dom len int ip bool found".split()),
+        *(
+            f"match:{m}"
+            for m in [
+                "str",
+                "beg",
+                "end",
+                "sub",
+                "reg",
+                "dir",
+                "dom",
+                "len",
+                "int",
+                "ip",
+                "bool",
+                "found",
+            ]
+        ),
         *(f"flag:{f}" for f in ("-i", "-m", "-f", "-n", "-u", "--")),
         "fetch:src_port",
     ),
     http_cfg(frontend=ACL_MATRIX),
     ACL_REQS,
     files={"paths": b"# a comment\n/fromfile\n\n  /listed/2\n"},
+    kinds=ECHO_KINDS,
+)
+
+row(
+    "acl-http10-and-body",
+    ("acl", "match:int"),
+    http_cfg(frontend=ACL_MATRIX),
+    (
+        get("/listed/2", version="HTTP/1.0", host=None),
+        Req("/post", method="POST", body=b"abc", headers=(("X-S", "abc"),)),
+    ),
+    files={"paths": b"/listed/2\n"},
+    kinds=ECHO_KINDS,
+    xfail="forwarded request head: HAProxy keeps `content-length` where the client put it "
+    "and appends rule-added headers after it, balancekit re-emits `content-length` last; "
+    "HTTP/1.0 requests go out as HTTP/1.0 + `connection: keep-alive` from HAProxy, as "
+    "HTTP/1.1 from balancekit (see http-1.0)",
+)
+row(
+    "request-body-header-order",
+    ("http-request", "action:add-header"),
+    http_cfg(frontend="    http-request add-header X-Added 1\n"),
+    (Req("/echo", method="POST", body=b"abc", headers=(("X-Before", "1"),)),),
+    kinds=ECHO_KINDS,
+    xfail="a request with a body and an added header: HAProxy forwards `content-length` in "
+    "its original place (before `x-added`), balancekit moves it after the added headers",
+)
+
+PREDEF_HTTP = [
+    "TRUE",
+    "FALSE",
+    "HTTP",
+    "HTTP_1.0",
+    "HTTP_1.1",
+    "HTTP_2.0",
+    "HTTP_CONTENT",
+    "HTTP_URL_ABS",
+    "HTTP_URL_SLASH",
+    "LOCALHOST",
+    "METH_CONNECT",
+    "METH_DELETE",
+    "METH_GET",
+    "METH_HEAD",
+    "METH_OPTIONS",
+    "METH_POST",
+    "METH_PUT",
+    "METH_TRACE",
+]
+row(
+    "predefined-acls-http",
+    tuple(f"predef:{name}" for name in PREDEF_HTTP) + ("predef:HTTP_URL_STAR", "action:return"),
+    http_cfg(
+        frontend="    http-request return status 200 content-type text/plain string STAR "
+        "if HTTP_URL_STAR\n"
+        + "".join(
+            f"    http-request return status 200 content-type text/plain string {name} "
+            f"if {{ path_beg /p/{name} }} {name}\n"
+            for name in PREDEF_HTTP
+        )
+        + "    http-request return status 404 content-type text/plain string no "
+        "if { path_beg /p/ }\n"
+    ),
+    (
+        get("/p/TRUE"),
+        get("/p/FALSE"),
+        get("/p/HTTP"),
+        get("/p/HTTP_1.0", version="HTTP/1.0"),
+        get("/p/HTTP_1.1"),
+        get("/p/HTTP_2.0"),
+        Req("/p/HTTP_CONTENT", method="POST", body=b"abc"),
+        Req("/p/HTTP_CONTENT", method="POST"),
+        get("http://example.test/p/HTTP_URL_ABS"),
+        get("/p/HTTP_URL_SLASH"),
+        get("*", method="OPTIONS"),
+        get("/p/LOCALHOST", src="127.0.0.2"),
+        get("/p/METH_CONNECT"),
+        Req("/p/METH_DELETE", method="DELETE"),
+        Req("/p/METH_GET", method="HEAD"),
+        Req("/p/METH_HEAD", method="HEAD"),
+        Req("/p/METH_OPTIONS", method="OPTIONS"),
+        Req("/p/METH_POST", method="POST"),
+        Req("/p/METH_PUT", method="PUT"),
+        Req("/p/METH_TRACE", method="TRACE"),
+        get("/p/METH_TRACE"),
+    ),
+    kinds=("httpserver",),  # the proxy answers every request itself
+    header_order=False,
+)
+row(
+    "predefined-acls-tcp",
+    ("predef:REQ_CONTENT", "predef:RDP_COOKIE", "predef:WAIT_END", "tcp-request content"),
+    GLOBAL + "defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n"
+    "    timeout server 10s\n"
+    "frontend ft\n    bind {bind:main}\n    tcp-request inspect-delay 1s\n"
+    "    tcp-request content reject if RDP_COOKIE\n"
+    "    tcp-request content accept if REQ_CONTENT WAIT_END\n"
+    "    use_backend b2 if REQ_CONTENT\n"
+    "    default_backend b1\n"
+    "backend b1\n    server s1 {s1}\nbackend b2\n    server s2 {s2}\n",
+    (get("/echo"), get("/echo?again")),
     kinds=ECHO_KINDS,
 )
 
@@ -1099,6 +1343,8 @@ row(
     http_cfg(frontend="    errorfile 403 {file:e403}\n    http-request deny if { path /no }\n"),
     (get("/no"), get("/echo")),
     files={"e403": ERR403},
+    xfail="an errorfile page without a Connection header, sent for a deny: HAProxy adds "
+    "`connection: close` (it closes after the page); balancekit sends the file as it is",
 )
 row(
     "errorfile-backend-503",
@@ -1117,7 +1363,9 @@ row(
 row(
     "retries-fail",
     ("retries", "timeout connect"),
-    http_cfg(backend="    retries 1\n    timeout connect 200ms\n", servers="    server s1 {dead}\n"),
+    http_cfg(
+        backend="    retries 1\n    timeout connect 200ms\n", servers="    server s1 {dead}\n"
+    ),
     (get("/echo"),),
 )
 row(
@@ -1139,6 +1387,9 @@ row(
     ),
     seq(4),
     compare=SERVER_ONLY,
+    xfail="without `option redispatch`, a request whose server refuses the connection: "
+    "HAProxy retries the same server and answers 503; balancekit answers 200 from the other "
+    "server (it redispatches anyway)",
 )
 row(
     "timeout-server-504",
@@ -1158,6 +1409,8 @@ row(
     ("timeout http-keep-alive",),
     http_cfg(defaults="    timeout http-keep-alive 200ms\n"),
     (get("/echo", conn="a"), get("/echo?late", conn="a", wait=0.6)),
+    xfail="`timeout http-keep-alive 200ms` in defaults: HAProxy closes the idle client "
+    "connection after 200 ms; balancekit still serves a request sent 600 ms later on it",
 )
 row(
     "timeout-client",
@@ -1181,7 +1434,7 @@ row(
     "frontend-maxconn",
     ("maxconn",),
     http_cfg(frontend="    maxconn 1\n"),
-    (Par((get("/sleep/400"), get("/echo"))),),
+    (Par((get("/sleep/600"), get("/echo")), stagger=0.2),),
     compare=SERVER_ONLY,
     kinds=ECHO_KINDS,
 )
@@ -1217,6 +1470,27 @@ row(
 # -- logs ------------------------------------------------------------------------------------
 
 LOG_GLOBAL = "    log {log} format raw local0\n"
+#: `%B` is pinned by the `log-bytes` row; the httplog rows compare the other fields.
+HTTPLOG_BYTES = ((r"(<timers> \d{3}) \d+ ", r"\1 <bytes> "),)
+CLF_SUBS = (
+    (r"\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]", "[<date>]"),
+    (r'" (\d{3}) \d+ "(.*?)" "(.*?)" \d+ \d+ ', r'" \1 <bytes> "\2" "\3" <port> <ms> '),
+    (r'"(\w+)" "(\w+)" "(\w+)" \d+ \d+ \d+ \d+ \d+ ', r'"\1" "\2" "\3" <timers> '),
+)
+row(
+    "log-bytes",
+    ("log-format", "log"),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n",
+        frontend='    log-format "%ST %B"\n',
+    ),
+    (get("/echo"), get("/status/404")),
+    kinds=ECHO_KINDS,
+    xfail="%B (bytes sent to the client) for a relayed server response: HAProxy counts "
+    "15 more bytes than balancekit for the same response bytes on the wire (httpserver: "
+    "277 vs 262)",
+)
 row(
     "log-format",
     ("log", "log-format"),
@@ -1240,6 +1514,7 @@ row(
     ),
     (get("/echo", headers=(("User-Agent", "conformance-client/1.0"), ("X-Test", "1234567"))),),
     kinds=ECHO_KINDS,
+    log_subs=HTTPLOG_BYTES,
 )
 row(
     "option-httplog-clf",
@@ -1247,6 +1522,9 @@ row(
     http_cfg(global_=LOG_GLOBAL, defaults="    log global\n    option httplog clf\n"),
     (get("/echo?x=1"),),
     kinds=ECHO_KINDS,
+    log_subs=CLF_SUBS,
+    xfail='`option httplog clf` without captures: HAProxy ends the line with `"" "" ` (two '
+    'empty capture fields), balancekit with `"" "" "" ""` (four)',
 )
 row(
     "option-dontlognull",
@@ -1255,8 +1533,17 @@ row(
         global_=LOG_GLOBAL,
         defaults="    log global\n    option httplog\n    option dontlognull\n",
     ),
-    (Req(raw=b"", half_close=True), get("/echo")),
+    (Req(close_now=True), get("/echo")),
     kinds=ECHO_KINDS,
+    log_subs=HTTPLOG_BYTES,
+)
+row(
+    "empty-request-half-closed",
+    ("mode", "bind"),
+    http_cfg(),
+    (Req(raw=b"", half_close=True), Req(raw=b"GET /echo HTTP/1.1\r\nHost: x\r\n", half_close=True)),
+    xfail="a client that shuts its sending side before a complete request head: HAProxy "
+    "answers 400 Bad request (then closes); balancekit closes without answering",
 )
 row(
     "option-log-health-checks",
@@ -1292,6 +1579,7 @@ row(
     ),
     compare=frozenset({"status", "headers"}),
     response_headers=STATS_HEADERS,
+    header_order=False,
 )  # fmt: skip
 row(
     "stats-default-uri",
@@ -1390,7 +1678,7 @@ row(
         "    http-request set-header X-Ssl %[ssl_fc]\n"
         "    http-request set-header X-Sni %[ssl_fc_sni]\n"
         "    http-request set-header X-Has-Sni %[ssl_fc_has_sni]\n"
-        "    redirect scheme https code 301 unless { ssl_fc }\n"
+        "    redirect scheme https code 302 unless { ssl_fc }\n"
     ),
     (
         get("/echo", bind="tls", tls=True, sni="localhost"),
@@ -1398,6 +1686,7 @@ row(
         get("/echo?plain"),
     ),
     kinds=ECHO_KINDS,
+    header_order=False,
 )
 row(
     "bind-alpn",
@@ -1438,6 +1727,9 @@ row(
         get("/echo", bind="pp", proxy=b"PROXY UNKNOWN\r\n"),
     ),
     kinds=ECHO_KINDS,
+    xfail="`bind … accept-proxy` in mode http: HAProxy reads the PROXY header and uses its "
+    "source (x-forwarded-for 192.0.2.9); balancekit's HTTP front end parses the header as "
+    "the request line and answers 400",
 )
 row(
     "bind-name-v6only",
@@ -1487,15 +1779,14 @@ row(
 
 def client_hello(sni: str) -> bytes:
     """A real TLS ClientHello naming `sni` (from Python's ssl, never completed)."""
+    import contextlib
     import ssl
 
     context = ssl.create_default_context()
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     obj = context.wrap_bio(incoming, outgoing, server_hostname=sni)
-    try:
+    with contextlib.suppress(ssl.SSLWantReadError):
         obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
     return outgoing.read()
 
 
@@ -1536,6 +1827,8 @@ row(
     "    server s3 {s3}\n",
     (get("/echo"), Req(raw=b"hello there\r\n\r\n", timeout=3)),
     kinds=RAW_KIND,
+    xfail="`req.proto_http` on `hello there\\r\\n\\r\\n` in a mode tcp frontend: false "
+    "in HAProxy (not an HTTP request: routed by req.len to s3), true in balancekit (s2)",
 )  # fmt: skip
 row(
     "tcp-content-reject",

@@ -458,6 +458,13 @@ class Client:
             time.sleep(req.wait)
         if req.command is not None:
             return {"command": _stats_command(self.side.stats_path, req.command)}
+        if req.close_now:
+            try:
+                sock, _info = self._connect(req)
+                sock.close()
+                return {"client_closed": True}
+            except OSError as exc:
+                return {"error": f"connect: {type(exc).__name__}"}
         try:
             if req.conn and req.conn in self.conns:
                 sock, info = self.conns[req.conn], {}
@@ -502,7 +509,9 @@ class Client:
             head.append(f"Host: {req.host}")
         head += [f"{k}: {v}" for k, v in req.headers]
         body = req.body
-        if body and not any(k.lower() in ("content-length", "transfer-encoding") for k, _ in req.headers):
+        if body and not any(
+            k.lower() in ("content-length", "transfer-encoding") for k, _ in req.headers
+        ):
             head.append(f"Content-Length: {len(body)}")
         sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
         obs = _read_response(sock, req.method, deadline)
@@ -518,7 +527,7 @@ class Client:
             if isinstance(step, Par):
                 results: list[Any] = [None] * len(step.reqs)
 
-                def go(i: int, r: Req) -> None:
+                def go(i: int, r: Req, results: list[Any] = results) -> None:
                     results[i] = Client(self.side).one(r)
 
                 threads = []
@@ -552,10 +561,17 @@ def _stats_command(path: str, line: str) -> str:
 # --------------------------------------------------------------------------- normalizing
 
 _DROP_ALWAYS = {"date"}
+_CLOSED_ERRORS = {
+    "closed": "closed",
+    "ConnectionResetError": "closed",
+    "BrokenPipeError": "closed",
+    "connect: ConnectionResetError": "closed",
+}
 _PROXY_V1 = re.compile(r"^(PROXY TCP[46] \S+ \S+) \d+ \d+$")
 _ADDR_PORT = re.compile(r"((?:\d{1,3}\.){3}\d{1,3}):\d+")
 _LOG_DATE = re.compile(r"\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d\.\d{3}\]")
 _LOG_TIMERS = re.compile(r" -?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+ ")
+_LOG_TIMERS3 = re.compile(r" -?\d+/-?\d+/\+?-?\d+ ")
 _LOG_PID = re.compile(r"\[\d+\]:")
 
 
@@ -569,11 +585,15 @@ def normalize(obs: Any, row: Row, ports: dict[int, str]) -> Any:
     """What is compared of one request's observation."""
     if isinstance(obs, list):
         return [normalize(o, row, ports) for o in obs]
+    if "client_closed" in obs:
+        return obs
     if "command" in obs:
         return {"command": _norm_text(obs["command"], ports)} if "command" in row.compare else {}
     out: dict[str, Any] = {}
     if "error" in obs:
-        return {"error": obs["error"]}
+        # A reset, a broken pipe or an EOF are one behaviour (the proxy closed the
+        # connection without answering); which one the client sees is timing.
+        return {"error": _CLOSED_ERRORS.get(obs["error"], obs["error"])}
     if "raw" in obs:
         out["raw"] = _norm_text(obs["raw"], ports) if "body" in row.compare else "<not compared>"
         if obs.get("timeout"):
@@ -598,7 +618,7 @@ def normalize(obs: Any, row: Row, ports: dict[int, str]) -> Any:
             if row.response_headers is not None and name.lower() not in row.response_headers:
                 continue
             headers.append([name, _norm_text(value, ports)])
-        out["headers"] = headers
+        out["headers"] = headers if row.header_order else sorted(headers)
     if "body" in row.compare:
         if echo is not None:
             out["echo"] = _norm_echo(echo, row, ports)
@@ -627,12 +647,16 @@ def _norm_echo(echo: dict[str, Any], row: Row, ports: dict[int, str]) -> dict[st
     return out
 
 
-def normalize_log(line: str, ports: dict[int, str]) -> str:
+def normalize_log(line: str, ports: dict[int, str], subs: tuple[tuple[str, str], ...]) -> str:
     line = _LOG_PID.sub("[<pid>]:", line)
     line = _LOG_DATE.sub("[<date>]", line)
     line = _LOG_TIMERS.sub(" <timers> ", line)
+    line = _LOG_TIMERS3.sub(" <timers> ", line)
     line = _ADDR_PORT.sub(r"\1:<port>", line)
-    return _norm_text(line, ports)
+    line = _norm_text(line, ports)
+    for pattern, repl in subs:
+        line = re.sub(pattern, repl, line)
+    return line
 
 
 # --------------------------------------------------------------------------- one row
@@ -699,7 +723,7 @@ def run_row(row: Row, group: EchoGroup) -> Outcome:
             result: dict[str, Any] = {"start": "ok"}
             result["requests"] = [normalize(o, row, ports) for o in raw]
             if side.log is not None and "log" in row.compare:
-                lines = [normalize_log(line, ports) for line in side.log.lines()]
+                lines = [normalize_log(line, ports, row.log_subs) for line in side.log.lines()]
                 if row.log_filter:
                     lines = [line for line in lines if re.search(row.log_filter, line)]
                 result["log"] = lines

@@ -205,7 +205,7 @@ class _ThreadGroup:
 # --------------------------------------------------------------------------- WSGI apps
 
 _WSGI_APP = textwrap.dedent(
-    '''
+    """
     import json, os, time
 
     NAME = os.environ["ECHO_NAME"]
@@ -239,7 +239,7 @@ _WSGI_APP = textwrap.dedent(
         start_response(f"{status} X", [("Content-Type", "application/json"),
                                        ("X-Server", NAME), ("Content-Length", str(len(body)))])
         return [body]
-    '''
+    """
 )
 
 
