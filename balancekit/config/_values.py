@@ -18,7 +18,10 @@ from typing import Any
 from ..server import ON_ERROR_ACTIONS, split_address
 from .keywords import BIND_KEYWORDS, SERVER_KEYWORDS
 from .runtime import Bind, LogTarget, StatsSocket
-from .units import parse_time
+from .units import c_atol, parse_time
+
+# Server options HAProxy 2.6 reads with atol(), so a bad value is 0, not an error.
+_ATOL_OPTIONS = frozenset({"weight", "maxconn", "maxqueue"})
 
 __all__ = [
     "FACILITIES",
@@ -294,6 +297,14 @@ def parse_server_params(
             continue
         if key not in SERVER_KEYWORDS:
             raise ValueError(f"unknown server option '{key}'{_close(key, list(SERVER_KEYWORDS))}")
+        if key in _ATOL_OPTIONS and (not rest or not rest[0].isdigit()) and warn is not None:
+            # HAProxy 2.6 reads these with atol(): the next word whatever it is
+            # (`weight check` takes "check"), and 0 when it is not a number.
+            word = rest.pop(0) if rest else ""
+            value = str(max(c_atol(word), 0))
+            shown = f"{key} {word}".rstrip()
+            warn(f"server option '{shown}' is read as {value}, as HAProxy 2.6 does")
+            rest.insert(0, value)
         if not rest:
             raise ValueError(f"server option '{key}' expects a value")
         value = rest.pop(0)

@@ -62,7 +62,7 @@ from .runtime import (
     ServerExtras,
     StatsPage,
 )
-from .units import parse_size, parse_time
+from .units import c_atol, parse_size, parse_time
 
 __all__ = ["build"]
 
@@ -154,6 +154,16 @@ class _Builder:
     def warn(self, message: str, stmt: Statement | Section) -> None:
         self.warnings.append(ConfigWarning(message, stmt.file, stmt.line))
 
+    def _count(self, stmt: Statement) -> int:
+        """A count HAProxy reads with atol() (`maxconn`, `retries`): `5s` is 5 and `x`
+        is 0, with a warning here since HAProxy says nothing."""
+        word = _one(stmt)
+        if word.isdigit():
+            return int(word)
+        value = max(c_atol(word), 0)
+        self.warn(f"'{stmt.keyword} {word}' is read as {value}, as HAProxy 2.6 reads it", stmt)
+        return value
+
     def _first(self, stmt: Statement) -> str:
         """The one argument of `stmt`; like HAProxy 2.6, words after it are ignored
         (`stats realm HAProxy Statistics` sets the realm `HAProxy`), with a warning."""
@@ -206,7 +216,7 @@ class _Builder:
                 raise ValueError("'log global' is only meaningful in proxies and defaults")
             self.global_logs.append(parse_log(args, stmt.file, stmt.line))
         elif key == "maxconn":
-            self.global_ = replace(g, maxconn=_one_int(stmt, 0))
+            self.global_ = replace(g, maxconn=self._count(stmt))
         elif key == "nbthread":
             self.global_ = replace(g, nbthread=_one_int(stmt, 1))
         elif key == "hard-stop-after":
@@ -671,7 +681,7 @@ def _h_log(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 
 def _h_maxconn(b: _Builder, p: _Proxy, stmt: Statement) -> None:
-    p.settings.maxconn = _one_int(stmt, 0)
+    p.settings.maxconn = b._count(stmt)
 
 
 def _h_bind(b: _Builder, p: _Proxy, stmt: Statement) -> None:
@@ -709,9 +719,20 @@ def _h_default_server(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 def _h_balance(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     if not stmt.args:
-        raise ValueError("'balance' expects an algorithm")
+        # HAProxy 2.6 reads a bare `balance` as roundrobin.
+        b.warn("'balance' without an algorithm is read as 'balance roundrobin'", stmt)
+        stmt = replace(stmt, args=("roundrobin",))
+    elif stmt.args[0] in _NO_OPTION_ALGORITHMS and len(stmt.args) > 1:
+        # HAProxy 2.6 reads no option for these and ignores what follows.
+        extra = " ".join(stmt.args[1:])
+        message = f"'balance {stmt.args[0]}': ignoring extra words '{extra}', as HAProxy 2.6 does"
+        b.warn(message, stmt)
+        stmt = replace(stmt, args=stmt.args[:1])
     parse_balance(" ".join(stmt.args))  # fail here, at this line, on a bad algorithm
     p.settings.balance = stmt
+
+
+_NO_OPTION_ALGORITHMS = frozenset({"roundrobin", "static-rr", "leastconn", "first", "source"})
 
 
 def _h_hash_type(b: _Builder, p: _Proxy, stmt: Statement) -> None:
@@ -733,7 +754,7 @@ def _h_random(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 
 def _h_retries(b: _Builder, p: _Proxy, stmt: Statement) -> None:
-    p.settings.retries = _one_int(stmt, 0)
+    p.settings.retries = b._count(stmt)
 
 
 def _h_default_backend(b: _Builder, p: _Proxy, stmt: Statement) -> None:

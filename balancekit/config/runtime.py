@@ -296,7 +296,6 @@ class BackendRuntime:
         """`timeout queue`, which defaults to `timeout connect` as in HAProxy."""
         return self.timeout_queue if self.timeout_queue is not None else self.timeout_connect
 
-
     def extras(self, server: str) -> ServerExtras:
         """The `ServerExtras` of server `server` (KeyError if unknown)."""
         for extra in self.servers:

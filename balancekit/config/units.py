@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MAX_TIMER_MS", "parse_size", "parse_time"]
+__all__ = ["MAX_TIMER_MS", "c_atol", "parse_size", "parse_time"]
 
 #: HAProxy stores timers as signed 32-bit milliseconds.
 MAX_TIMER_MS = 2**31 - 1
@@ -55,6 +55,14 @@ def parse_time(word: str, *, default_unit: str = "ms", warnings: list[str] | Non
     if ms > MAX_TIMER_MS:
         raise ValueError(f"timer overflow in '{word}' (maximum is 2147483647 ms, about 24.8 days)")
     return ms / 1000.0
+
+
+def c_atol(word: str) -> int:
+    """C's atol(), which HAProxy 2.6 uses for counts such as `maxconn`, `retries`
+    and a server's `weight`: the leading integer, and 0 when there is none
+    (`5s` is 5, `x` and an absent value are 0)."""
+    match = re.match(r"\s*([-+]?\d+)", word)
+    return int(match.group(1)) if match else 0
 
 
 def parse_size(word: str) -> int:

@@ -231,3 +231,65 @@ def test_redispatch_interval_reads_like_haproxy(tmp_path: Path, line: str, inter
     path = write(tmp_path, REDISPATCH.format(line=line))
     assert haproxy_check(path).returncode == 0
     assert load(path).config.backend("web").redispatch == interval
+
+
+LENIENT = """\
+global
+    {global_line}
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 5s
+    timeout server 5s
+listen web
+    bind 127.0.0.1:18080
+    {proxy_line}
+    server s1 127.0.0.1:8080 {server_options}
+    server s2 127.0.0.1:8081
+"""
+
+
+@pytest.mark.parametrize(
+    ("global_line", "proxy_line", "server_options", "expect"),
+    [
+        ("maxconn 5s", "", "", {"global_maxconn": 5}),
+        ("", "maxconn 5s", "", {"maxconn": 5}),
+        ("", "maxconn x", "", {"maxconn": 0}),
+        ("", "retries 3x", "", {"retries": 3}),
+        ("", "", "maxconn 5s", {"s1_maxconn": 5}),
+        ("", "", "weight", {"s1_weight": 0}),
+        ("", "", "weight x", {"s1_weight": 0}),
+        # atol() takes the next word whatever it is: `check` is the weight here
+        ("", "", "weight check", {"s1_weight": 0, "s1_check": False}),
+        ("", "balance", "", {"balance": "roundrobin"}),
+        ("", "balance roundrobin roundrobin", "", {"balance": "roundrobin"}),
+        ("", "balance leastconn foo", "", {"balance": "leastconn"}),
+    ],
+)
+def test_values_haproxy_reads_with_atol_or_ignores(
+    tmp_path: Path,
+    global_line: str,
+    proxy_line: str,
+    server_options: str,
+    expect: dict[str, object],
+) -> None:
+    text = LENIENT.format(
+        global_line=global_line, proxy_line=proxy_line, server_options=server_options
+    )
+    path = write(tmp_path, text)
+    assert haproxy_check(path).returncode == 0
+    result = load(path)
+    config = result.config
+    backend = config.backend("web")
+    s1 = backend.backend.member("s1").server
+    seen = {
+        "global_maxconn": config.global_.maxconn,
+        "maxconn": config.frontend("web").maxconn,
+        "retries": backend.retries,
+        "s1_maxconn": s1.maxconn,
+        "s1_weight": s1.weight,
+        "s1_check": s1.check,
+        "balance": backend.backend.balance.algorithm,
+    }
+    assert {key: seen[key] for key in expect} == expect
+    assert result.warnings, "HAProxy is silent, balancekit says how it read the line"

@@ -359,7 +359,7 @@ def test_missing_stock_errorfile_falls_back_with_a_warning(tmp_path: Path) -> No
 
 
 def test_load_raises_every_error_at_once() -> None:
-    text = "global\n    maxconn x\nfrontend f\n    bogus\n    mode ftp\n"
+    text = "global\n    nbthread 0\nfrontend f\n    bogus\n    mode ftp\n"
     with pytest.raises(ConfigErrors) as info:
         load_text(text, name="t.cfg", env={})
     lines = [(e.file, e.line) for e in info.value.errors]
