@@ -371,7 +371,7 @@ row(
     "balance-leastconn",
     ("balance:leastconn",),
     http_cfg(backend="    balance leastconn\n", servers=three()),
-    seq(6),
+    seq(6, wait=0.05),
     compare=SERVER_ONLY,
 )
 row(
@@ -386,7 +386,8 @@ row(
     "balance-first",
     ("balance:first", "server:maxconn"),
     http_cfg(backend="    balance first\n", servers=three("maxconn 1")),
-    seq(3) + (Par((get("/sleep/900"), get("/sleep/900"), get("/echo")), stagger=0.2),),
+    # `wait`: a finished request's slot is released just after its response is sent
+    seq(3, wait=0.05) + (Par((get("/sleep/900"), get("/sleep/900"), get("/echo")), stagger=0.2),),
     compare=SERVER_ONLY,
     kinds=ECHO_KINDS,
 )

@@ -23,11 +23,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
 import select
 import shutil
 import socket
 import ssl
+import subprocess
 import tempfile
 import threading
 import time
@@ -140,13 +142,72 @@ class InProcessBalancekit:
         self.thread.stop()
 
 
-def start_balancekit(text: str, bind_map: dict[str, tuple[str, int]]) -> InProcessBalancekit:
+class SubprocessBalancekit:
+    """`balancekit-server -f cfg` with its listening sockets inherited as `fd@N`,
+    exactly as `support.haproxy.HAProxy` runs HAProxy (needs `bind fd@N` support)."""
+
+    def __init__(self, text: str, bind_map: dict[str, tuple[str, int]]) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="bk-conformance-kit-"))
+        self.sockets: dict[str, socket.socket] = {}
+        names = iter(bind_map)  # in the order of the bind lines, as the text has them
+
+        def inherit(match: re.Match[str]) -> str:
+            v6 = match.group(0).startswith("[")
+            sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("::1" if v6 else "127.0.0.1", 0))
+            sock.listen(1024)
+            sock.set_inheritable(True)
+            self.sockets[next(names)] = sock
+            return f"fd@{sock.fileno()}"
+
+        text = re.sub(r"(?m)(?<=bind )(127\.0\.0\.1:0|\[::1\]:0)", inherit, text)
+        path = self.dir / "balancekit.cfg"
+        path.write_text(text.rstrip("\n") + "\n")
+        self.log = self.dir / "balancekit.log"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [shutil.which("balancekit-server") or "balancekit-server", "-q", "-f", str(path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=[s.fileno() for s in self.sockets.values()],
+            )
+        time.sleep(0.3)
+        if self.process.poll() is not None:
+            raise RuntimeError(f"balancekit-server exited: {self.log.read_text()}")
+
+    def port(self, name: str) -> int:
+        return int(self.sockets[name].getsockname()[1])
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for sock in self.sockets.values():
+            sock.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+#: Switch to True once `balancekit-server` accepts `bind fd@N` (issue 17): then the
+#: matrix runs the real command line, as HAProxy's side does.
+SUBPROCESS = os.environ.get("BALANCEKIT_CONFORMANCE_SUBPROCESS") == "1"
+
+
+def start_balancekit(
+    text: str, bind_map: dict[str, tuple[str, int]]
+) -> InProcessBalancekit | SubprocessBalancekit:
     """The one place that decides how balancekit runs for the matrix.
 
-    In process for now; once `balancekit-server` takes `bind fd@N`, this becomes a
-    `balancekit-server -f cfg` subprocess with the listening sockets inherited
-    (`pass_fds`), like `support.haproxy.HAProxy` runs HAProxy.
+    In process for now; once `balancekit-server` takes `bind fd@N`, `SUBPROCESS`
+    becomes True and this runs `balancekit-server -f cfg` with the listening sockets
+    inherited (`pass_fds`), like `support.haproxy.HAProxy` runs HAProxy.
     """
+    if SUBPROCESS:
+        return SubprocessBalancekit(text, bind_map)
     return InProcessBalancekit(text, bind_map)
 
 
