@@ -438,6 +438,26 @@ for fn in ("sdbm", "djb2", "wt6", "crc32"):
         URIS,
         compare=SERVER_ONLY,
     )
+for fn in ("djb2", "wt6", "crc32"):
+    row(
+        f"hash-map-based-{fn}",
+        ("hash-type", "hash:map-based", f"hashfn:{fn}", "balance:url_param"),
+        http_cfg(
+            backend=f"    balance url_param id\n    hash-type map-based {fn}\n", servers=three()
+        ),
+        tuple(get(f"/echo?id={i}") for i in ("1", "22", "abc", "x-y", "9999", "k")),
+        compare=SERVER_ONLY,
+    )
+row(
+    "hash-consistent-avalanche",
+    ("hash-type", "hash:consistent", "hashfn:sdbm", "balance:hdr"),
+    http_cfg(
+        backend="    balance hdr(X-Key)\n    hash-type consistent sdbm avalanche\n",
+        servers=three(),
+    ),
+    tuple(get("/echo", headers=(("X-Key", k),)) for k in ("a", "bb", "ccc", "dddd", "e", "ff")),
+    compare=SERVER_ONLY,
+)
 row(
     "hash-map-based-avalanche",
     ("hash-type", "hash:map-based", "hashfn:sdbm", "balance:uri"),
