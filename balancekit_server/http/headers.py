@@ -74,6 +74,9 @@ def hop_name(name: bytes) -> bytes | None:
     return hop
 
 
+_KEPT_WHEN_LISTED = _CONNECTION_OPTIONS | {b"host"}
+
+
 def strip_hop_by_hop(
     headers: Iterable[tuple[bytes, bytes]], tokens: set[bytes], *, keep_upgrade: bool = False
 ) -> RawHeaders:
@@ -87,7 +90,8 @@ def strip_hop_by_hop(
             hop = hop_name(name)
         if hop is None or (keep_upgrade and hop == b"upgrade"):
             out.append((name, value))
-    listed = tokens - _CONNECTION_OPTIONS if tokens else None
+    # `Connection: host` must not take the Host header away (HAProxy keeps it).
+    listed = tokens - _KEPT_WHEN_LISTED if tokens else None
     if listed:
         out = [(n, v) for n, v in out if n.lower() not in listed]
     return out

@@ -367,6 +367,10 @@ class Relay:
 
     def on_head(self, status: int, reason: bytes, headers: RawHeaders, keep_alive: bool) -> None:
         ex = self.exchange
+        if status == 101 and not ex.upgrade:
+            # A switch nobody asked for: the client could not speak the new protocol.
+            # HAProxy answers 502; raising here fails the exchange before it starts.
+            raise UpstreamError("101 Switching Protocols to a request without Upgrade")
         self.t_response = self.conn.pool.loop.time()
         self.started = True
         upgrading = status == 101 and ex.upgrade

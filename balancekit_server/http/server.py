@@ -485,7 +485,9 @@ class HttpServerProtocol(asyncio.Protocol):
             self._started = True
             self._t_first = self.loop.time()
             self._date_first = time.time()
-        if self._parsing is None and data[:4] not in _COMMON_STARTS:
+        if self._parsing is None and self._head_in == 0 and data[:4] not in _COMMON_STARTS:
+            # Only where a request starts: a method split across reads (`GE`, `T / …`)
+            # is llhttp's to join.
             data = self._other_method(data)
         if self._head_open:
             # Counted before parsing: the parser keeps an unfinished header line (and
@@ -503,7 +505,8 @@ class HttpServerProtocol(asyncio.Protocol):
                 ex.body_complete()
             self.pause_client_reading()
         except httptools.HttpParserError:
-            self._bad_request(self._bad_status)
+            status, self._bad_status = self._bad_status, 400
+            self._bad_request(status)
             return
         if self._head_open and self._head_in > self._max_header:
             self._bad_request(400)  # HAProxy: a head larger than tune.bufsize less maxrewrite
@@ -576,6 +579,8 @@ class HttpServerProtocol(asyncio.Protocol):
         self._method = b""
         ex.target = self._url
         version = parser.get_http_version()
+        if version == "0.0" or version == "0.9":
+            raise _Malformed  # HTTP/0.9 (a request line without a version): 400, as HAProxy
         ex.version = _VERSION_BYTES.get(version) or version.encode()
         ex.t_head = self.loop.time()
         ex.src = self._src

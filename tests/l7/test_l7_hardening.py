@@ -11,14 +11,18 @@ request.
 
 from __future__ import annotations
 
+import json
 import re
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
 from l7_diff import BalancekitRun
+from l7_rawserver import RawServer, read_head
 
 from support.backends import NamedBackends
+from support.client import http_request
 from support.haproxy import HAProxy
 
 CONFIG = """\
@@ -103,6 +107,10 @@ CASES = {
         b"5\r\nhello\r\n0\r\n\r\n\x00\x01junk\r\n\r\n",
         [200, 400],
     ),
+    # smaller differences the probe found
+    "HTTP/0.9 request": (b"GET /\r\n\r\n", [400]),
+    # HAProxy reads any HTTP/x.y request line on an HTTP/1 connection
+    "HTTP/2.0 on an HTTP/1 connection": (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", [200]),
     # defect 4: a body framed by a coding the proxy does not speak is refused
     "Transfer-Encoding: xchunked": (
         b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n",
@@ -177,3 +185,57 @@ def test_a_half_closed_client_still_gets_its_answer(
     request = b"GET /echo HTTP/1.1\r\nHost: a\r\n\r\n"
     assert _exchange(haproxy_port, request, half_close=True) == [200]
     assert _exchange(kit_port, request, half_close=True) == [200]
+
+
+@pytest.mark.haproxy
+def test_a_method_split_across_reads_is_one_method(
+    proxies: tuple[int, int, NamedBackends],
+) -> None:
+    def split(port: int) -> list[int]:
+        received = b""
+        with socket.create_connection(("127.0.0.1", port), timeout=4) as sock:
+            sock.sendall(b"GE")
+            time.sleep(0.2)  # a separate read on the proxy's side
+            sock.sendall(b"T /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            while chunk := sock.recv(65536):
+                received += chunk
+        return [int(m.group(1)) for m in _STATUS.finditer(received)]
+
+    haproxy_port, kit_port, _ = proxies
+    assert split(haproxy_port) == split(kit_port) == [200]
+
+
+@pytest.mark.haproxy
+def test_connection_host_keeps_the_host_header(proxies: tuple[int, int, NamedBackends]) -> None:
+    def host_seen(port: int) -> list[str]:
+        response = http_request(
+            port, "/echo", headers=[("Host", "site.example"), ("Connection", "host")]
+        )
+        assert response.status == 200
+        echoed = json.loads(response.body)
+        return [v for k, v in echoed["headers"] if k.lower() == "host"]
+
+    haproxy_port, kit_port, _ = proxies
+    assert host_seen(kit_port) == host_seen(haproxy_port) == ["site.example"]
+
+
+def _unsolicited_switch(sock: socket.socket) -> None:
+    read_head(sock)
+    sock.sendall(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n"
+    )
+    time.sleep(1)
+
+
+@pytest.mark.haproxy
+def test_an_unsolicited_101_is_a_502_like_haproxy() -> None:
+    with RawServer(_unsolicited_switch) as raw:
+        config = CONFIG.replace("{{ hdr(host) -i admin.example }}", "FALSE")
+        kit = BalancekitRun(config.format(bind="127.0.0.1:0", server=raw.address))
+        try:
+            with HAProxy(config.format(bind="{listen:web}", server=raw.address)) as haproxy:
+                theirs = http_request(haproxy.port("web"), "/").status
+                ours = http_request(kit.port("web"), "/").status
+        finally:
+            kit.close()
+    assert theirs == ours == 502
