@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.metadata
+import ipaddress
+import socket
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from balancekit.config import ConfigErrors, LoadResult, load
+from balancekit.config import Config, ConfigErrors, LoadResult, load
 from balancekit_server import native
 
 __all__ = ["build_parser", "main"]
@@ -101,6 +103,42 @@ def _print_missing_extra(error: ModuleNotFoundError) -> None:
     )
 
 
+def unresolvable_servers(config: Config) -> list[str]:
+    """`file:line: message` for every server whose name does not resolve.
+
+    HAProxy 2.6 resolves server names (its default `init-addr last,libc`) while it
+    reads the configuration, so `haproxy -c` fails on one that does not resolve;
+    the library reads no network, so the command does it here, for `-c` and a
+    start alike.
+    """
+    errors: list[str] = []
+    seen: dict[str, bool] = {}
+    for name, backend in config.backends.items():
+        for member in backend.backend.members:
+            host = member.server.host
+            if host in seen or _is_ip(host):
+                continue
+            try:
+                socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+                seen[host] = True
+            except (OSError, UnicodeError):
+                seen[host] = False
+                extra = backend.extras(member.name)
+                where = f"{extra.file}:{extra.line}: " if extra.file else ""
+                errors.append(
+                    f"{where}'server {name}/{member.name}' : could not resolve address '{host}'"
+                )
+    return errors
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _print_warnings(result_warnings: Sequence[Any], quiet: bool) -> None:
     if quiet:
         return
@@ -138,6 +176,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Configuration is invalid: {len(failure.errors)} error(s) found.", file=sys.stderr)
         return 1
     _print_warnings(result.warnings, args.quiet)
+    unresolved = unresolvable_servers(result.config)
+    if unresolved:
+        for line in unresolved:
+            print(line, file=sys.stderr)
+        print(f"Configuration is invalid: {len(unresolved)} error(s) found.", file=sys.stderr)
+        return 1
     if args.check:
         if not any(frontend.binds for frontend in result.config.frontends):
             # haproxy -c says the same and exits 2: valid, but nothing would listen.

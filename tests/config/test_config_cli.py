@@ -217,3 +217,37 @@ def test_scraped_seed_config_is_rejected_line_by_line_like_haproxy() -> None:
     assert f"{path}:17: server 'flask1': missing address (found option 'check' instead)" in (
         ours.stderr
     )
+
+
+UNRESOLVED = """\
+defaults
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+listen db
+    mode tcp
+    bind 127.0.0.1:18306
+    server local localhost:3306
+    server gone {name}:3306
+"""
+
+
+def test_an_unresolvable_server_name_fails_check_like_haproxy(tmp_path: Path) -> None:
+    # `.invalid` never resolves (RFC 6761), whatever DNS the machine has.
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(UNRESOLVED.format(name="nowhere.invalid"))
+    real = haproxy_check(config)
+    assert real.returncode != 0
+    assert "could not resolve address 'nowhere.invalid'" in real.stderr
+    ours = cli("-c", "-f", str(config))
+    assert ours.returncode == 1
+    assert f"{config}:9: 'server db/gone' : could not resolve address 'nowhere.invalid'" in (
+        ours.stderr
+    )
+
+
+def test_a_resolvable_server_name_passes_check(tmp_path: Path) -> None:
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(UNRESOLVED.format(name="localhost"))
+    assert haproxy_check(config).returncode == 0
+    assert cli("-c", "-f", str(config)).returncode == 0

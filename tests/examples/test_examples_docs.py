@@ -45,12 +45,12 @@ def test_readme_opens_with_the_two_newcomer_commands() -> None:
     lines = [line.split("#")[0].strip() for line in first_block.strip().splitlines()]
     assert lines == [
         "pip install -e '.[server]' && balancekit-server --demo",
-        "pip install -e '.[test]' && python3 -m pytest",
+        "scripts/test",
     ]
-    # CI runs exactly the README's test command, on a line of its own.
-    test_command = lines[1].split("&&")[1].strip()
+    # CI runs exactly the README's test command, on a line of its own, before the linters.
     ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
-    assert test_command in ci_lines
+    assert lines[1] in ci_lines
+    assert ci_lines.index(lines[1]) < ci_lines.index("python3 -m ruff check .")
 
 
 def test_readme_links_every_doc_and_only_existing_files() -> None:
