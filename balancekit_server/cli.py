@@ -196,17 +196,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _run_hook(result, args)
 
 
-def _run_hook(result: LoadResult | None, args: argparse.Namespace) -> int:
-    """Hand over to `balancekit_server.runtime.run(config, …)`, imported lazily.
-
-    The runtime is a separate module (sockets, event loop); check mode must work
-    without it.
+def _run_hook(result: LoadResult, args: argparse.Namespace) -> int:
+    """Serve the configuration: the supervisor (`workers`, N processes or this one)
+    around what serves one process (`reload.serve`, which re-reads the files on
+    SIGUSR2/SIGHUP).  Imported here: checking needs neither, nor their dependencies.
     """
     try:
-        runtime = importlib.import_module("balancekit_server.runtime")
-        config = result.config if result is not None else None
-        status = runtime.run(
-            config, files=list(args.files), demo=args.demo, quiet=args.quiet, workers=args.workers
+        from balancekit_server import reload, runtime, workers
+
+        runtime.tune_gc()  # the process's own entry point: nothing else lives in it yet
+        status = workers.run(
+            result.config,
+            reload.serve,
+            files=list(args.files),
+            quiet=args.quiet,
+            workers=args.workers,
         )
     except ModuleNotFoundError as error:
         if not _missing_server_extra(error):

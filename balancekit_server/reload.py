@@ -285,13 +285,14 @@ class Reloader:
 
 
 def serve(
-    config: Config,
-    *,
-    files: Sequence[str],
-    quiet: bool = False,
-    pool: SocketPool | None = None,
+    config: Config, files: Sequence[str], quiet: bool = False, shared_listeners: bool = False
 ) -> int:
-    """Run `config` with reload support until stopped; the process exit status."""
+    """Run `config` with reload support until stopped; the process exit status.
+
+    This is `workers.Serve`: `shared_listeners` binds with SO_REUSEPORT, for a
+    worker among several on the same addresses.
+    """
+    pool = SocketPool(reuse_port=True) if shared_listeners else None
     reloader = Reloader(files, config, quiet=quiet, pool=pool)
     try:
         with asyncio.Runner(loop_factory=new_event_loop) as runner:

@@ -28,14 +28,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import importlib
 import os
 import resource
 import signal
 import socket
 import ssl
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from balancekit.config import Bind, Config, Frontend, LogTarget, StatsSocket
@@ -436,31 +435,10 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def run(
-    config: Config | None,
-    *,
-    files: Sequence[str] = (),
-    demo: str | None = None,
-    quiet: bool = False,
-    **_: Any,
-) -> int:
-    """Run `config` until a signal stops it; returns the process exit status."""
-    if config is None:
-        if demo is None:
-            print("balancekit-server: nothing to run", file=sys.stderr)
-            return 2
-        try:
-            demo_mod = importlib.import_module("balancekit_server.demo")
-        except ModuleNotFoundError:
-            print("balancekit-server: --demo is not available in this build", file=sys.stderr)
-            return 1
-        return int(demo_mod.run(demo) or 0)
+def run(config: Config, *, quiet: bool = False) -> int:
+    """Run `config` in this process until a signal stops it (no reload: that is
+    `reload.serve`, which `balancekit-server -f` uses); the exit status."""
     tune_gc()  # the process's own entry point: nothing else lives in it yet
-    if files:
-        # Reloads (SIGUSR2/SIGHUP re-read `files`) and `--workers N`: H6's modules.
-        from balancekit_server import workers
-
-        return workers.run(config, files=files, quiet=quiet, workers=_.get("workers"))
     runtime = Runtime(config, quiet=quiet)
     try:
         with asyncio.Runner(loop_factory=new_event_loop) as runner:

@@ -25,13 +25,19 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 from balancekit.config import Config, ConfigErrors, load
 from balancekit_server.logs import console
 
-__all__ = ["ENV", "Master", "run", "worker_identity"]
+__all__ = ["ENV", "Master", "Serve", "run", "worker_identity"]
+
+Serve = Callable[[Config, Sequence[str], bool, bool], int]
+"""What runs one process: `serve(config, files, quiet, shared_listeners)` returns its
+exit status.  `shared_listeners` asks for SO_REUSEPORT binds, so every worker
+accepts on the same addresses.  The master never imports what serves (as uvicorn's
+supervisors wrap `server.run`): `cli` hands it `reload.serve`."""
 
 ENV = "BALANCEKIT_WORKER"
 """Set to `index/count` in each worker process (1-based index)."""
@@ -51,9 +57,12 @@ class Master:
 
     FAIL_FAST = 2.0  # a worker dying sooner than this after its fork failed to start
 
-    def __init__(self, config: Config, files: Sequence[str], *, count: int, quiet: bool) -> None:
+    def __init__(
+        self, config: Config, files: Sequence[str], serve: Serve, *, count: int, quiet: bool
+    ) -> None:
         self.config = config
         self.files = list(files)
+        self.serve = serve
         self.count = count
         self.quiet = quiet
         self.children: dict[int, int] = {}  # pid -> worker index
@@ -77,16 +86,9 @@ class Master:
             ):
                 signal.signal(sig, signal.SIG_DFL)
             os.environ[ENV] = f"{index}/{self.count}"
-            from balancekit_server.reload import SocketPool, serve
-
             code = 1
             try:
-                code = serve(
-                    self.config,
-                    files=self.files,
-                    quiet=self.quiet or index > 1,
-                    pool=SocketPool(reuse_port=True),
-                )
+                code = self.serve(self.config, self.files, self.quiet or index > 1, True)
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -159,15 +161,15 @@ class Master:
 
 def run(
     config: Config,
+    serve: Serve,
     *,
     files: Sequence[str],
     quiet: bool = False,
     workers: int | None = None,
 ) -> int:
-    """Run `config` with `workers` processes (default: `nbthread`, else 1)."""
+    """Run `config` with `workers` processes (default: `nbthread`, else 1), each
+    running `serve`; one worker runs in this process, without a master."""
     count = workers or config.global_.nbthread or 1
     if count <= 1:
-        from balancekit_server.reload import serve
-
-        return serve(config, files=files, quiet=quiet)
-    return Master(config, files, count=count, quiet=quiet).run()
+        return serve(config, files, quiet, False)
+    return Master(config, files, serve, count=count, quiet=quiet).run()

@@ -1,179 +1,24 @@
 """The ASGI front door: `ProxyApp`, the same proxy mounted in any ASGI server.
 
-`ProxyApp` turns an ASGI `http` scope into an `Exchange` for the shared
-`HttpProxy` (routing, leases, upstream pools, error pages, logs are all there).
-Upstream callbacks are synchronous while ASGI `send` is a coroutine, so response
-events are queued and pumped by the request's coroutine, with backpressure: once
-more than `_HIGH_WATER` bytes wait for the client, the upstream connection stops
-being read until the queue drains.
+`ProxyApp` turns an ASGI `http` scope into an `AsgiExchange` (asgi_exchange.py)
+for the shared `HttpProxy` (routing, leases, upstream pools, error pages, logs are
+all there) and hands `websocket` scopes to the relay in asgi_ws.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from balancekit import Backend
 from balancekit.config.runtime import BackendRuntime, Frontend
 
-from .errors import ErrorPage
-from .headers import RawHeaders
-from .proxy import Exchange, HttpLogEntry, HttpProxy, Relay, RouterLike, logged_head_size
-from .upstream import UpstreamConnection
+from .asgi_exchange import AsgiExchange, Receive, Scope, Send
+from .asgi_ws import proxy_websocket
+from .proxy import HttpLogEntry, HttpProxy, RouterLike
 
 __all__ = ["ProxyApp"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-_HIGH_WATER = 512 * 1024
-_LOW_WATER = 64 * 1024
-
-
-class _AsgiExchange(Exchange):
-    def __init__(self, scope: Scope, receive: Receive, send: Send, loop: Any) -> None:
-        self._receive = receive
-        self._send = send
-        self._loop = loop
-        self._events: deque[Message] = deque()
-        self._queued = 0
-        self._wakeup: asyncio.Future[None] | None = None
-        self._producer: UpstreamConnection | None = None
-        self._paused = False
-        self._body_done = False
-        self._aborted = False
-        self._lost_cb: Callable[[], None] | None = None
-        self.headers = [(bytes(n), bytes(v)) for n, v in scope.get("headers", ())]
-        self.method = scope.get("method", "GET").encode("latin-1")
-        raw_path = scope.get("raw_path") or scope.get("path", "/").encode("utf-8")
-        query = scope.get("query_string", b"")
-        self.target = raw_path + (b"?" + query if query else b"")
-        self.version = scope.get("http_version", "1.1").encode("latin-1")
-        client = scope.get("client") or ("", 0)
-        server = scope.get("server") or ("", 0)
-        self.src, self.src_port = str(client[0]), int(client[1] or 0)
-        self.dst, self.dst_port = str(server[0]), int(server[1] or 0)
-        self.ssl = scope.get("scheme") in ("https", "wss")
-        self.sni = ""
-        self.read_framing()
-        self.upgrade = False  # WebSocket arrives as its own ASGI scope type
-        self.client_keep_alive = True
-        self.keep_alive = True
-        self.t_start = self.t_head = loop.time()
-        self.request_date = time.time()
-        if not self.has_body:
-            self._body_done = True
-
-    # -- request body --------------------------------------------------------------------
-
-    async def read_body(self) -> bytes:
-        while not self._body_done:
-            message = await self._receive()
-            kind = message.get("type")
-            if kind == "http.disconnect":
-                raise ConnectionResetError("client went away")
-            body = bytes(message.get("body", b""))
-            if not message.get("more_body", False):
-                self._body_done = True
-            if body:
-                return body
-        return b""
-
-    # -- response events ---------------------------------------------------------------------
-
-    def _push(self, message: Message, size: int = 0) -> None:
-        self._events.append(message)
-        self._queued += size
-        if self._queued > _HIGH_WATER and self._producer is not None and not self._paused:
-            self._paused = True
-            self._producer.pause_reading()
-        waiter = self._wakeup
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def send_page(self, page: ErrorPage) -> None:
-        if not page.raw:
-            self._aborted = True
-            return
-        self.bytes_out += logged_head_size(page.raw) + len(page.body)
-        self._push(
-            {"type": "http.response.start", "status": page.status, "headers": list(page.headers)}
-        )
-        self._push({"type": "http.response.body", "body": page.body})
-
-    def send_interim(self, status: int, reason: bytes, headers: RawHeaders) -> None:
-        """ASGI has no interim responses; the ASGI server answers 100-continue itself."""
-
-    def begin_response(
-        self, status: int, reason: bytes, headers: RawHeaders, length: int | None, body: bool
-    ) -> None:
-        if body and length is not None:
-            headers = [*headers, (b"content-length", b"%d" % length)]
-        # %B counts the head too (HAProxy's HTX size: see `logged_head_size`).
-        self.bytes_out += 17 + len(reason) + sum(len(n) + len(v) for n, v in headers)
-        self._push({"type": "http.response.start", "status": status, "headers": headers})
-
-    def write_body(self, data: bytes) -> None:
-        self.bytes_out += len(data)
-        self._push({"type": "http.response.body", "body": data, "more_body": True}, len(data))
-
-    def end_response(self) -> None:
-        self._push({"type": "http.response.body", "body": b""})
-
-    def abort(self) -> None:
-        self._aborted = True
-        self.keep_alive = False
-
-    def set_producer(self, conn: UpstreamConnection | None) -> None:
-        self._producer = conn
-        self._paused = False
-
-    def on_client_lost(self, callback: Callable[[], None] | None) -> None:
-        self._lost_cb = callback
-
-    async def wait_response(self, relay: Relay) -> None:
-        future = relay.future
-        while True:
-            await self.pump()
-            if future.done():
-                if self._events:
-                    continue
-                future.result()  # raises the upstream error, if any
-                return
-            waiter: asyncio.Future[None] = self._loop.create_future()
-            self._wakeup = waiter
-            future.add_done_callback(_waker(waiter))
-            await waiter
-            self._wakeup = None
-
-    async def pump(self) -> None:
-        while self._events:
-            message = self._events.popleft()
-            size = len(message.get("body", b"")) if message.get("more_body") else 0
-            try:
-                await self._send(message)
-            except OSError:
-                self._events.clear()
-                if self._lost_cb is not None:
-                    self._lost_cb()
-                raise ConnectionResetError("client went away") from None
-            self._queued -= size
-            if self._paused and self._queued < _LOW_WATER and self._producer is not None:
-                self._paused = False
-                self._producer.resume_reading()
-
-
-def _waker(waiter: asyncio.Future[None]) -> Callable[[object], None]:
-    def wake(_: object) -> None:
-        if not waiter.done():
-            waiter.set_result(None)
-
-    return wake
 
 
 class ProxyApp:
@@ -209,7 +54,7 @@ class ProxyApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            ex = _AsgiExchange(scope, receive, send, asyncio.get_running_loop())
+            ex = AsgiExchange(scope, receive, send, asyncio.get_running_loop())
             if ex.malformed:
                 ex.send_page(self.proxy.error_page(ex.malformed_status))
                 await ex.pump()
@@ -219,7 +64,7 @@ class ProxyApp:
                 await ex.pump()
             except ConnectionResetError:
                 return
-            if ex._aborted:
+            if ex.aborted:
                 raise ConnectionAbortedError("upstream response was cut short")
         elif kind == "lifespan":
             while True:
@@ -231,8 +76,6 @@ class ProxyApp:
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         elif kind == "websocket":
-            from .asgi_ws import proxy_websocket  # imports this module
-
             await proxy_websocket(self.proxy, scope, receive, send)
         else:
             raise NotImplementedError(f"ProxyApp does not serve '{kind}' scopes")

@@ -19,7 +19,7 @@ from typing import Any
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
 
-from .asgi import Receive, Scope, Send, _AsgiExchange
+from .asgi_exchange import AsgiExchange, Receive, Scope, Send
 from .errors import ErrorPage
 from .headers import RawHeaders
 from .proxy import HttpProxy
@@ -33,7 +33,7 @@ _LOW_WATER = 16
 _NOT_FORWARDED = {b"sec-websocket-extensions"}
 
 
-class _WebSocketExchange(_AsgiExchange):
+class _WebSocketExchange(AsgiExchange):
     """The upgrade request as the proxy core sees it, and the bridge once upgraded.
 
     While the handshake is under way the core answers through `begin_response`
