@@ -3,6 +3,9 @@ has at least one matrix row (or a justified entry in EXEMPT)."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from balancekit.acl.acl import PREDEFINED_ACLS
 from balancekit.acl.fetches import CONVERTERS, FETCHES
 from balancekit.acl.patterns import MATCH_METHODS
@@ -65,3 +68,19 @@ def test_exemptions_are_still_needed() -> None:
 def test_row_ids_are_unique() -> None:
     ids = [row.id for row in ROWS]
     assert len(ids) == len(set(ids))
+
+
+def test_every_divergence_is_documented() -> None:
+    """A strict-xfail row and its DIVERGENCES.md entry come and go together."""
+    text = (Path(__file__).parent / "DIVERGENCES.md").read_text()
+    first_cells = re.findall(r"^\| (`[^|]+?) \|", text, re.M)
+    names = {name for cell in first_cells for name in re.findall(r"`([a-z0-9.-]+)`", cell)}
+    failing = {row.id for row in ROWS if row.xfail}
+    assert not failing - names, f"xfail rows missing from DIVERGENCES.md: {failing - names}"
+    assert not names - failing, f"DIVERGENCES.md rows that no longer fail: {names - failing}"
+
+
+def test_known_divergences_say_how_they_show() -> None:
+    for row in ROWS:
+        if row.xfail:
+            assert row.diverges, f"{row.id}: give `diverges=` (which differences are expected)"
