@@ -221,10 +221,8 @@ class Reloader:
         """Soft-stop a generation: stop accepting, finish in-flight, then drop the rest."""
         self.draining.add(old)
         old.quiet = True
-        for service in old.services:
-            retire = getattr(service, "retire", None)  # HTTP: no reset on keep-alive
-            if retire is not None:
-                retire(self.grace)
+        for proxy in old.proxies:
+            proxy.retire(self.grace)
         old.soft_stop()
 
         async def finish() -> None:

@@ -83,6 +83,9 @@ class ProxyService(Service, Protocol):
     @property
     def feconn(self) -> int: ...
 
+    def retire(self, grace: float) -> None:
+        """A reload's soft stop of this generation (`soft_stop` follows)."""
+
 
 class Located(Protocol):
     """A config object that remembers where it was written."""

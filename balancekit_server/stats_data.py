@@ -100,9 +100,8 @@ _NO_COMPRESSION_OR_CACHE = dict.fromkeys(
 )
 
 
-def _declared(obj: Any, files: list[str]) -> tuple[int, int]:
-    file = getattr(obj, "file", None)
-    line = getattr(obj, "line", None) or 0
+def _declared(obj: Frontend | BackendRuntime, files: list[str]) -> tuple[int, int]:
+    file, line = obj.file, obj.line or 0
     index = files.index(file) if file in files else len(files)
     return index, line
 

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from balancekit import Request
 from balancekit.config import Config, StatsPage
 from balancekit.routing import Decision, Router
 from balancekit_server import metrics
@@ -247,14 +248,15 @@ def _authorized(page: StatsPage, header: str | None) -> bool:
 
 
 class StatsRouter:
-    """Wraps a frontend's `Router`: stats page and Prometheus answers, else the router's own.
+    """Wraps a frontend's router: stats page and Prometheus answers, else the router's own.
 
-    Every other attribute is delegated, so the proxy cannot tell the difference.
+    It offers what the HTTP proxy asks of a router (`RouterLike`), so the proxy
+    cannot tell the difference.
     """
 
     def __init__(
         self,
-        inner: Any,
+        inner: RouterLike,
         source: StatsSource,
         *,
         frontend_page: StatsPage | None,
@@ -267,17 +269,21 @@ class StatsRouter:
         self._backend_pages = dict(backend_pages)
         self._clock = clock
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+    @property
+    def filters_connections(self) -> bool:
+        return self._inner.filters_connections
+
+    def accept_connection(self, request: Request) -> bool:
+        return self._inner.accept_connection(request)
 
     def __repr__(self) -> str:
         return f"<StatsRouter page={self._frontend_page!r} around {self._inner!r}>"
 
-    def route(self, request: Any) -> Any:
+    def route(self, request: Request) -> Decision:
         decision = self._inner.route(request)
-        action = getattr(decision, "action", "")
+        action = decision.action
         if action == "use-service":
-            if getattr(decision, "body", None) == "prometheus-exporter":
+            if decision.body == "prometheus-exporter":
                 return Decision(
                     "return",
                     status=200,
@@ -296,7 +302,7 @@ class StatsRouter:
             return decision
         return self._page(page, request, uri[len(page.uri) :])
 
-    def _page(self, page: StatsPage, request: Any, suffix: str) -> Decision:
+    def _page(self, page: StatsPage, request: Request, suffix: str) -> Decision:
         if not _authorized(page, request.headers.get("authorization")):
             realm = page.realm or DEFAULT_REALM
             return Decision(

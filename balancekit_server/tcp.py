@@ -1377,6 +1377,10 @@ class TcpService:
     def name(self) -> str:
         return self.frontend.name
 
+    def retire(self, grace: float) -> None:
+        """A reload's soft stop needs nothing more here: sessions finish as they are
+        (HTTP connections, by contrast, must close between requests)."""
+
     def stop_accepting(self) -> None:
         """Soft stop: close the listeners; live sessions go on."""
         self.accepting = False
