@@ -347,6 +347,47 @@ row(
     XFF_REQS + (get("/echo", headers=(("X-Be", "1.2.3.4"),)),),
 )
 
+# -- configuration grammar on the live path ------------------------------------------------
+
+row(
+    "config-grammar",
+    ("http-request", "action:set-header", "option forwardfor", "option http-server-close", "mode"),
+    GLOBAL
+    + """defaults base
+    mode http
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+    option forwardfor header X-From-Base
+    option http-server-close
+defaults other from base
+    no option http-server-close
+frontend fe from base
+    bind {bind:main}
+    http-request set-header X-Quoted "a b # not a comment"
+    http-request set-header X-Single 'single $HOME \\t'
+    http-request set-header X-Escaped a\\ b\\#c
+    http-request set-header X-Glued pre"fix "post
+    http-request set-header X-Default "${BK_CONFORMANCE_UNSET-fallback}"
+    http-request set-header X-Section "$.SECTION"
+.if version_atleast(2.5)
+    http-request set-header X-If new
+.elif defined(HOME)
+    http-request set-header X-If home
+.else
+    http-request set-header X-If old
+.endif
+.if streq(a,b) || !defined(BK_CONFORMANCE_UNSET)
+    http-request set-header X-Cond yes
+.endif
+    default_backend be
+backend be from other
+    server s1 {s1}
+""",
+    (get("/echo"),),
+    kinds=ECHO_KINDS,
+)
+
 # -- balance algorithms and hashing ---------------------------------------------------------
 
 row(
@@ -1403,6 +1444,24 @@ row(
     http_cfg(backend="    errorfile 503 {file:e503}\n", servers="    server s1 {s1} disabled\n"),
     (get("/echo"),),
     files={"e503": ERR503},
+)
+row(
+    "errorfile-empty",
+    ("errorfile",),
+    http_cfg(backend="    errorfile 503 /dev/null\n", servers="    server s1 {s1} disabled\n"),
+    (get("/echo"),),
+    xfail="`errorfile 503 /dev/null`: HAProxy accepts the empty file and closes the "
+    "connection without an answer; balancekit refuses the config (`'/dev/null' is not an "
+    "HTTP response`), although docs/http.md promises HAProxy's behaviour",
+    diverges=r"^\.(start|requests)",
+)
+row(
+    "listen-http",
+    ("mode", "bind", "server", "balance:roundrobin", "http-request", "action:set-header"),
+    GLOBAL + DEFAULTS + "listen web\n    bind {bind:main}\n    balance roundrobin\n"
+    "    http-request set-header X-Listen yes\n"
+    "    option forwardfor\n" + three(names=("s1", "s2")),
+    seq(3),
 )
 row(
     "no-backend-503",
