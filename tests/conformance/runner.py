@@ -463,6 +463,31 @@ def _read_chunked(sock: socket.socket, data: bytes, deadline: float) -> tuple[by
         data = data[size + 2 :]
 
 
+def _split_responses(data: bytes) -> list[dict[str, Any]]:
+    """Several responses read in one go (pipelining); each framed by Content-Length."""
+    out: list[dict[str, Any]] = []
+    while data.startswith(b"HTTP/") and b"\r\n\r\n" in data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        headers = [
+            [k.strip(), v.strip()] for k, _, v in (line.partition(":") for line in lines[1:])
+        ]
+        length = int(next((v for k, v in headers if k.lower() == "content-length"), "0"))
+        out.append(
+            {
+                "status": int(parts[1]),
+                "reason": parts[2] if len(parts) > 2 else "",
+                "headers": headers,
+                "body": rest[:length],
+            }
+        )
+        data = rest[length:]
+    if data:
+        out.append({"raw": data.decode("latin-1")})
+    return out
+
+
 def _closed_soon(sock: socket.socket, wait: float) -> bool:
     """Whether the peer closes the connection within `wait` seconds."""
     deadline = time.monotonic() + wait
@@ -560,6 +585,8 @@ class Client:
                 if not chunk:
                     break
                 data += chunk
+            if req.pipelined:
+                return {"responses": _split_responses(data), "closed": True}
             if data.startswith(b"HTTP/"):
                 parsed = _read_response_from(sock, data, "GET", time.monotonic() + 0.5)
                 parsed["closed"] = True
@@ -648,6 +675,8 @@ def normalize(obs: Any, row: Row, ports: dict[int, str]) -> Any:
         return [normalize(o, row, ports) for o in obs]
     if "client_closed" in obs:
         return obs
+    if "responses" in obs:
+        return {"responses": [normalize(o, row, ports) for o in obs["responses"]]}
     if "command" in obs:
         return {"command": _norm_text(obs["command"], ports)} if "command" in row.compare else {}
     out: dict[str, Any] = {}
