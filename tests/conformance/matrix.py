@@ -2014,6 +2014,33 @@ row(
     kinds=ECHO_KINDS,
 )  # fmt: skip
 row(
+    "tcp-accept-proxy-send-proxy",
+    ("bind:accept-proxy", "server:send-proxy-v2", "server:send-proxy"),
+    TCP
+    + "listen tl\n    bind {bind:main} accept-proxy\n    server s1 {s1} send-proxy-v2\n"
+    + "listen tl1\n    bind {bind:v1} accept-proxy\n    server s1 {s1} send-proxy\n",
+    (
+        get("/echo", proxy=b"PROXY TCP4 192.0.2.9 198.51.100.1 5555 80\r\n"),
+        get("/echo", bind="v1", proxy=b"PROXY TCP4 192.0.2.10 198.51.100.1 6666 8080\r\n"),
+        get("/echo", bind="v1", proxy=b"PROXY UNKNOWN\r\n"),
+    ),
+    kinds=RAW_KIND,
+)
+row(
+    "tcp-ssl-termination",
+    ("bind:ssl", "bind:crt", "mode"),
+    TCP + "listen tl\n    bind {bind:tls} ssl crt {crt}\n    balance roundrobin\n" + three(),
+    (get("/echo", bind="tls", tls=True), get("/echo", bind="tls", tls=True, sni="example.test")),
+    kinds=ECHO_KINDS,
+)
+row(
+    "tcp-balance-source",
+    ("balance:source", "mode"),
+    TCP + "listen tl\n    bind {bind:main}\n    balance source\n" + three(),
+    tuple(get("/echo", src=f"127.0.0.{i}") for i in range(1, 9)),
+    compare=SERVER_ONLY,
+)
+row(
     "tcp-tcplog",
     ("option tcplog", "log"),
     TCP.replace("defaults\n", "    log {log} format raw local0\ndefaults\n    log global\n")
