@@ -1652,9 +1652,9 @@ row(
     ),
     (get("/echo"), get("/status/404")),
     kinds=ECHO_KINDS,
-    xfail="%B (bytes sent to the client) for a relayed server response: HAProxy counts "
-    "15 more bytes than balancekit for the same response bytes on the wire (httpserver: "
-    "277 vs 262)",
+    xfail="%B (bytes sent to the client) for a relayed response on a keep-alive "
+    "connection: both proxies send the same 282 bytes (httpserver, 200); HAProxy logs 277, "
+    "balancekit 262 (with `Connection: close` in the request both log 277)",
     diverges=r"^\.log\[",
 )
 row(
