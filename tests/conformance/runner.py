@@ -9,7 +9,8 @@ Config placeholders (`{name}`, no spaces, so `{ ssl_fc }` conditions are left al
 - `{bind:NAME}` — a listening socket: `fd@N` of a port-0 socket for HAProxy
   (`support.haproxy`), `127.0.0.1:0` for balancekit; requests name it (`Req.bind`).
 - `{bind6:NAME}` — the same on `::1`.
-- `{s1}` `{s2}` `{s3}` — the backend group's servers; `{t1}` its TLS server;
+- `{s1}` `{s2}` `{s3}` — the backend group's servers; `{t1}` its TLS server, `{c1}`
+  one that closes without answering (`httpserver` kind only);
   `{dead}` — an address that refuses connections.
 - `{crt}` — a server certificate and key (trustme, for `localhost`, `127.0.0.1`,
   `example.test`); `{certdir}` its directory, where it is `site.pem`; `{ca}` the
@@ -285,7 +286,7 @@ def _render(row: Row, group: EchoGroup, side: str, work: Path, side_obj: Side) -
             return "{listen:" + arg + "}" if side == "haproxy" else "127.0.0.1:0"
         if kind == "bind6":
             return "{v6:" + arg + "}" if side == "haproxy" else "[::1]:0"
-        if kind in ("s1", "s2", "s3", "t1"):
+        if kind in ("s1", "s2", "s3", "t1", "c1"):
             return group.address(kind)
         if kind == "dead":
             return dead
@@ -382,9 +383,10 @@ def _read_response(sock: socket.socket, method: str, deadline: float) -> dict[st
     if method == "HEAD" or status in (204, 304):
         body = b""
     elif "chunked" in names.get("transfer-encoding", "").lower():
-        body, ok = _read_chunked(sock, rest, deadline)
+        body, ok, trailer = _read_chunked(sock, rest, deadline)
         if not ok:
             out["truncated"] = True
+        out["trailer"] = trailer
     elif "content-length" in names:
         length = int(names["content-length"])
         while len(body) < length:
@@ -437,13 +439,14 @@ def _recv(sock: socket.socket, deadline: float) -> bytes | None:
         return b""
 
 
-def _read_chunked(sock: socket.socket, data: bytes, deadline: float) -> tuple[bytes, bool]:
+def _read_chunked(sock: socket.socket, data: bytes, deadline: float) -> tuple[bytes, bool, str]:
+    """A chunked body: (body, complete, trailer lines)."""
     out = b""
     while True:
         while b"\r\n" not in data:
             chunk = _recv(sock, deadline)
             if not chunk:
-                return out, False
+                return out, False, ""
             data += chunk
         size_line, _, data = data.partition(b"\r\n")
         size = int(size_line.split(b";")[0].strip() or b"0", 16)
@@ -453,11 +456,12 @@ def _read_chunked(sock: socket.socket, data: bytes, deadline: float) -> tuple[by
                 if not chunk:
                     break
                 data += chunk
-            return out, True
+            trailer = b"" if data.startswith(b"\r\n") else data.partition(b"\r\n\r\n")[0]
+            return out, True, trailer.decode("latin-1")
         while len(data) < size + 2:
             chunk = _recv(sock, deadline)
             if not chunk:
-                return out + data, False
+                return out + data, False, ""
             data += chunk
         out += data[:size]
         data = data[size + 2 :]
@@ -722,6 +726,8 @@ def normalize(obs: Any, row: Row, ports: dict[int, str]) -> Any:
         out["tls"] = obs["tls"]
     if obs.get("truncated"):
         out["truncated"] = True
+    if obs.get("trailer") and "headers" in row.compare:
+        out["trailer"] = obs["trailer"] if row.exact_case else obs["trailer"].lower()
     return out
 
 

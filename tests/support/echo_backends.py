@@ -13,8 +13,11 @@ Kinds (`start_group(kind)`), three servers `s1 s2 s3` each:
 
 - `httpserver`: `http.server.BaseHTTPRequestHandler` (head and body in separate
   writes); reports header lines with their case and order, the request line's
-  version, a PROXY protocol header (v1 or v2) when one came first, and has a TLS
-  server `t1` that also reports the SNI it was offered;
+  version, a PROXY protocol header (v1 or v2) when one came first and request
+  trailers; answers `…/chunked` targets chunked (`…/chunked-trailer`: with a
+  trailer) and `…/close-delimited` ones without a length; has a TLS server `t1`
+  that also reports the SNI it was offered, and `c1`, which reads a request and
+  closes without answering;
 - `gunicorn`: the sync worker running a tiny WSGI echo app, one subprocess per
   server on a socket bound here (`fd://N`);
 - `flask`: a Flask app under werkzeug's development server (`make_server`);
@@ -24,6 +27,7 @@ Kinds (`start_group(kind)`), three servers `s1 s2 s3` each:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -97,6 +101,7 @@ class _EchoHandler(BaseHTTPRequestHandler):
         super().handle()
 
     def _answer(self) -> None:
+        self.trailer: list[str] = []
         length = int(self.headers.get("Content-Length") or 0)
         body_in = self.rfile.read(length) if length else b""
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -114,6 +119,8 @@ class _EchoHandler(BaseHTTPRequestHandler):
         }
         if self.proxy_header is not None:
             payload["proxy"] = self.proxy_header
+        if self.trailer:
+            payload["trailer"] = self.trailer
         sni = getattr(self.connection, "bk_sni", None)
         if self.server.tls:
             payload["sni"] = sni
@@ -122,6 +129,25 @@ class _EchoHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("X-Server", self.server.name)
+        framing = self.path.split("?", 1)[0]
+        if framing.endswith(("/chunked", "/chunked-trailer")):
+            # the echo in two chunks, with a trailer when asked
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            if self.command != "HEAD":
+                half = len(body) // 2
+                for part in (body[:half], body[half:]):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                trailer = b"X-Trailer: t\r\n" if framing.endswith("-trailer") else b""
+                self.wfile.write(b"0\r\n" + trailer + b"\r\n")
+            return
+        if framing.endswith("/close-delimited"):
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            if self.command != "HEAD":
+                self.wfile.write(body)
+            return
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
@@ -132,8 +158,8 @@ class _EchoHandler(BaseHTTPRequestHandler):
         while True:
             size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
             if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass
+                while (line := self.rfile.readline()) not in (b"\r\n", b"\n", b""):
+                    self.trailer.append(line.decode("latin-1").rstrip("\r\n"))
                 return out
             out += self.rfile.read(size)
             self.rfile.readline()
@@ -189,6 +215,37 @@ def _tls_context(cert: Any) -> ssl.SSLContext:
 
     context.sni_callback = remember
     return context
+
+
+class _Closer:
+    """Accepts, reads what comes, and closes without answering (a crashing server)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.server_address = self.sock.getsockname()
+        self.stopped = False
+
+    def serve_forever(self) -> None:
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                with contextlib.suppress(OSError):
+                    conn.recv(65536)
+
+    def shutdown(self) -> None:
+        self.stopped = True
+        with contextlib.suppress(OSError):
+            socket.create_connection(self.server_address, timeout=1).close()
+
+    def server_close(self) -> None:
+        self.sock.close()
 
 
 class _ThreadGroup:
@@ -460,6 +517,7 @@ class EchoGroup:
             servers: dict[str, Any] = {name: _EchoServer(name) for name in NAMES}
             if tls_cert is not None:
                 servers["t1"] = _EchoServer("t1", _tls_context(tls_cert))
+            servers["c1"] = _Closer()
             threads = []
             for server in servers.values():
                 thread = threading.Thread(target=server.serve_forever, daemon=True)
