@@ -44,7 +44,8 @@ __all__ = ["ReloadableRuntime", "Reloader", "SocketPool", "serve"]
 
 
 def _key(bind: Bind) -> tuple[str, int, bool]:
-    return (bind.host, bind.port, bind.v6)
+    # `bind fd@N` is keyed by "fd@N": one pooled duplicate of the inherited socket.
+    return (bind.host if bind.fd is None else bind.address, bind.port, bind.v6)
 
 
 class SocketPool:

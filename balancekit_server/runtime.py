@@ -107,8 +107,11 @@ def open_listener(bind: Bind, *, reuse_port: bool = False) -> socket.socket:
     """Bind and listen on one `bind` address (non-blocking), like HAProxy does.
 
     `*:port` binds IPv4 only (HAProxy's meaning); `:::port` binds IPv6, dual
-    stack unless `v6only`.  Errors name the config line.
+    stack unless `v6only`.  Errors name the config line.  `bind fd@N` adopts the
+    inherited socket N instead (`adopt_listener`).
     """
+    if bind.fd is not None:
+        return adopt_listener(bind.fd, config_location(bind))
     family = socket.AF_INET6 if bind.v6 else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -128,6 +131,32 @@ def open_listener(bind: Bind, *, reuse_port: bool = False) -> socket.socket:
         raise RunError(
             f"{config_location(bind)}cannot bind socket {bind.address}: {exc.strerror or exc}"
         ) from None
+    return sock
+
+
+def adopt_listener(fd: int, where: str = "") -> socket.socket:
+    """A duplicate of the inherited socket `fd@N`, listening and non-blocking.
+
+    The socket is the parent's (varnishtest, systemd): it is not bound here, and
+    closing the duplicate leaves N open, so a reload or another worker adopts it
+    again.  listen() again is harmless on a listening socket and makes a merely
+    bound one usable, as HAProxy does.
+    """
+    try:
+        copy = os.dup(fd)
+    except OSError as exc:
+        raise RunError(f"{where}cannot use file descriptor '{fd}' : {exc.strerror}") from None
+    try:
+        sock = socket.socket(fileno=copy)
+    except OSError as exc:
+        os.close(copy)
+        raise RunError(f"{where}cannot use file descriptor '{fd}' : {exc.strerror}") from None
+    try:
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise RunError(f"{where}cannot listen on fd@{fd}: {exc.strerror or exc}") from None
     return sock
 
 

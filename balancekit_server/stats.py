@@ -538,7 +538,13 @@ def bind_unix_listener(path: str, mode: int | None) -> socket.socket:
 
 
 def bind_stats_listener(spec: StatsSocket) -> socket.socket:
-    """A listening socket for a `stats socket` line (unix path or TCP address)."""
+    """A listening socket for a `stats socket` line (unix path, TCP address, or an
+    inherited `fd@N`, adopted rather than bound)."""
+    if spec.fd is not None:
+        from balancekit_server.runtime import adopt_listener
+
+        where = f"{spec.file}:{spec.line}: stats socket " if spec.file else "stats socket "
+        return adopt_listener(spec.fd, where)
     if spec.is_unix:
         return bind_unix_listener(spec.address, spec.mode)
     host, port = _tcp_address(spec.address)
@@ -636,7 +642,7 @@ class StatsService:
             identity = file_identity(spec)
             if identity is not None:
                 self._paths.append((spec.address, identity))
-        if spec.is_unix:
+        if spec.is_unix or sock.family == socket.AF_UNIX:
             server = await asyncio.start_unix_server(handler(spec.level), sock=sock)
             self.addresses.append(spec.address)
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +96,28 @@ def parse_log(args: tuple[str, ...], file: str | None, line: int | None) -> LogT
     )
 
 
+def inherited_fd(address: str, keyword: str) -> int:
+    """The N of `fd@N`, which must be an open socket, as HAProxy 2.6 checks it.
+
+    HAProxy calls getsockname() on it while parsing, so `haproxy -c` too fails
+    on a descriptor that is not open (`Bad file descriptor`) or not a socket.
+    """
+    text = address.removeprefix("fd@")
+    if not text.isdigit():
+        raise ValueError(
+            f"'{keyword}' : file descriptor '{text}' is not a valid integer in '{address}'"
+        )
+    fd = int(text)
+    try:
+        probe = socket.socket(fileno=fd)  # getsockname() on it, as HAProxy does
+    except OSError as exc:
+        raise ValueError(
+            f"'{keyword}' : cannot use file descriptor '{fd}' : {exc.strerror or exc}."
+        ) from None
+    probe.detach()  # the descriptor stays open: it is the listener's
+    return fd
+
+
 def parse_stats_socket(
     args: tuple[str, ...], file: str | None, line: int | None
 ) -> tuple[StatsSocket, list[str]]:
@@ -105,8 +128,9 @@ def parse_stats_socket(
     if not args:
         raise ValueError("'stats socket' expects a path or an address")
     address, rest = args[0], list(args[1:])
-    is_unix = address.startswith(("/", "unix@", "./")) or ":" not in address
-    if not is_unix:
+    fd = inherited_fd(address, "stats socket") if address.startswith("fd@") else None
+    is_unix = fd is None and (address.startswith(("/", "unix@", "./")) or ":" not in address)
+    if not is_unix and fd is None:
         host, port = split_address(address.split("@", 1)[-1])
         if port is None:
             raise ValueError(f"stats socket: missing port in '{address}'")
@@ -145,7 +169,7 @@ def parse_stats_socket(
         else:
             raise ValueError(f"stats socket: unknown option '{key}'")
     return (
-        StatsSocket(address, is_unix, mode, level, expose, file, line),  # type: ignore[arg-type]
+        StatsSocket(address, is_unix, mode, level, expose, file, line, fd),  # type: ignore[arg-type]
         notes,
     )
 
@@ -225,6 +249,24 @@ def parse_bind(
         raise ValueError("bind: 'ssl' needs at least one 'crt <file>'")
     binds: list[Bind] = []
     for text in addresses:
+        if text.startswith("fd@"):
+            fd = inherited_fd(text, "bind")
+            binds.append(
+                Bind(
+                    "",
+                    0,
+                    False,
+                    ssl,
+                    tuple(crts),
+                    accept_proxy,
+                    name,
+                    alpn,
+                    file=file,
+                    line=line,
+                    fd=fd,
+                )
+            )
+            continue
         host, ports, v6 = _bind_address(text)
         for port in ports:
             binds.append(

@@ -77,7 +77,11 @@ class LogTarget:
 
 @dataclass(frozen=True, slots=True)
 class StatsSocket:
-    """`stats socket <path|[ipv4@]addr:port> [mode M] [level L] …` in `global`."""
+    """`stats socket <path|[ipv4@]addr:port|fd@N> [mode M] [level L] …` in `global`.
+
+    `fd` is set for `fd@N`: an inherited, already listening socket (unix or TCP)
+    that is adopted, not bound; `address` is then `fd@N` and `is_unix` False.
+    """
 
     address: str
     is_unix: bool
@@ -86,6 +90,7 @@ class StatsSocket:
     expose_fd_listeners: bool = False
     file: str | None = None
     line: int | None = None
+    fd: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +112,12 @@ class Global:
 
 @dataclass(frozen=True, slots=True)
 class Bind:
-    """One listening address (a `bind` line with a list or range yields several)."""
+    """One listening address (a `bind` line with a list or range yields several).
+
+    `fd` is set for `bind fd@N`: an inherited, already listening socket (from a
+    parent such as varnishtest or systemd) that is adopted, not bound; `host` is
+    then empty and `port` 0.
+    """
 
     host: str
     port: int
@@ -121,13 +131,16 @@ class Bind:
     v6only: bool = False
     file: str | None = None
     line: int | None = None
+    fd: int | None = None
     #: The TLS context of an `ssl` bind, built at load from `crts`, `alpn` and the
     #: global `ssl-default-bind-*` settings (`balancekit.tlsconfig`).
     context: SSLContext | None = field(default=None, compare=False, repr=False)
 
     @property
     def address(self) -> str:
-        """`host:port` with brackets around IPv6 hosts."""
+        """`host:port` with brackets around IPv6 hosts; `fd@N` for an inherited socket."""
+        if self.fd is not None:
+            return f"fd@{self.fd}"
         return f"[{self.host}]:{self.port}" if self.v6 else f"{self.host}:{self.port}"
 
 
