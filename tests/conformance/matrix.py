@@ -94,6 +94,8 @@ class Row:
     exact_case: bool = False
     #: Compare only these response headers (lower-case names); None: all but Date.
     response_headers: frozenset[str] | None = None
+    #: Compare only the first lines of a body (or of a runtime API answer).
+    body_lines: int | None = None
     #: Keep only log lines matching this regex.
     log_filter: str = ""
     #: (regex, replacement) applied to log lines, for fields pinned by another row.
@@ -1830,6 +1832,15 @@ row(
     (get("/haproxy?stats"), get("/echo")),
     compare=frozenset({"status", "headers"}),
     response_headers=frozenset({"content-type"}),
+)
+row(
+    "stats-csv",
+    ("stats enable", "stats uri", "stats socket"),
+    http_cfg(frontend="    stats enable\n    stats uri /st\n", servers=three()),
+    (get("/st;csv"), Req(command="show stat")),
+    compare=frozenset({"status", "headers", "body", "command"}),
+    response_headers=frozenset({"content-type"}),
+    body_lines=1,
 )
 row(
     "stats-socket-disable-server",

@@ -22,6 +22,7 @@ Config placeholders (`{name}`, no spaces, so `{ ssl_fc }` conditions are left al
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import os
@@ -67,6 +68,7 @@ class Certs:
         self.server.private_key_and_cert_chain_pem.write_to_path(str(self.crt))
         self.ca_path = self.dir / "ca.pem"
         self.ca.cert_pem.write_to_path(str(self.ca_path))
+        atexit.register(shutil.rmtree, self.dir, True)
 
     @classmethod
     def get(cls) -> Certs:
@@ -682,7 +684,10 @@ def normalize(obs: Any, row: Row, ports: dict[int, str]) -> Any:
     if "responses" in obs:
         return {"responses": [normalize(o, row, ports) for o in obs["responses"]]}
     if "command" in obs:
-        return {"command": _norm_text(obs["command"], ports)} if "command" in row.compare else {}
+        text = obs["command"]
+        if row.body_lines is not None:
+            text = "\n".join(text.split("\n")[: row.body_lines])
+        return {"command": _norm_text(text, ports)} if "command" in row.compare else {}
     out: dict[str, Any] = {}
     if "error" in obs:
         # A reset, a broken pipe or an EOF are one behaviour (the proxy closed the
@@ -717,7 +722,10 @@ def normalize(obs: Any, row: Row, ports: dict[int, str]) -> Any:
         if echo is not None:
             out["echo"] = _norm_echo(echo, row, ports)
         else:
-            out["body"] = _norm_text(body.decode("latin-1"), ports)
+            text = body.decode("latin-1")
+            if row.body_lines is not None:
+                text = "\n".join(text.split("\n")[: row.body_lines])
+            out["body"] = _norm_text(text, ports)
     elif "server" in row.compare and echo is not None:
         out["server"] = echo.get("server")
     if "closed" in row.compare and "closed" in obs:
