@@ -14,6 +14,7 @@ import argparse
 import importlib
 import importlib.metadata
 import ipaddress
+import os
 import socket
 import sys
 from collections.abc import Sequence
@@ -42,6 +43,45 @@ def build_parser() -> argparse.ArgumentParser:
         "-c", dest="check", action="store_true", help="check the configuration and exit"
     )
     parser.add_argument("-q", dest="quiet", action="store_true", help="print no warnings")
+    # haproxy's own flags that varnishtest (HAProxy's reg-tests) and init scripts pass
+    parser.add_argument(
+        "-cc",
+        dest="condition",
+        default=None,
+        metavar="COND",
+        help="evaluate a conditional-block condition (`.if` syntax): exit 0 if true, "
+        "1 if false, 2 if it cannot be evaluated",
+    )
+    parser.add_argument(
+        "-d", dest="debug", action="store_true", help="foreground (haproxy's debug mode)"
+    )
+    parser.add_argument("-db", dest="foreground", action="store_true", help="foreground")
+    parser.add_argument(
+        "-D", dest="daemon", action="store_true", help="go to the background (daemon)"
+    )
+    parser.add_argument(
+        "-W",
+        dest="master_worker",
+        action="store_true",
+        help="master-worker mode: accepted (balancekit-server always supervises its workers)",
+    )
+    parser.add_argument(
+        "-S",
+        dest="master_cli",
+        default=None,
+        metavar="ADDR",
+        help="haproxy's master CLI socket: accepted with a warning, not served",
+    )
+    parser.add_argument(
+        "-L",
+        dest="peer_name",
+        default=None,
+        metavar="NAME",
+        help="local peer name: accepted (balancekit has no peers)",
+    )
+    parser.add_argument(
+        "-p", dest="pidfile", default=None, metavar="FILE", help="write the process id to FILE"
+    )
     parser.add_argument(
         "--workers",
         type=int,
@@ -163,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_missing_extra(missing)
             return 1
         return run_demo(args.demo, port=args.port)
+    if args.condition is not None:
+        return _check_condition(args.condition)
     if not args.files:
         parser.print_usage(sys.stderr)
         print("balancekit-server: error: no configuration file given (-f FILE)", file=sys.stderr)
@@ -193,7 +235,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.quiet:
             print("Configuration file is valid")
         return 0
+    if args.master_cli is not None and not args.quiet:
+        print(
+            f"[WARNING] -S {args.master_cli}: balancekit-server has no master CLI; "
+            "use a 'stats socket' (the flag is accepted and otherwise ignored)",
+            file=sys.stderr,
+        )
+    if args.daemon:
+        child = os.fork()
+        if child:  # the parent reports the daemon's pid and leaves it running
+            _write_pidfile(args.pidfile, child)
+            return 0
+        os.setsid()
+    else:
+        _write_pidfile(args.pidfile, os.getpid())
     return _run_hook(result, args)
+
+
+def _write_pidfile(path: str | None, pid: int) -> None:
+    """`-p FILE`: the pid of the process that supervises the workers, as haproxy -p."""
+    if path is not None:
+        with open(path, "w") as out:
+            out.write(f"{pid}\n")
+
+
+def _check_condition(condition: str) -> int:
+    """`-cc COND`, as haproxy -cc: 0 true, 1 false, 2 (with an ALERT) unparsable.
+
+    Predicates about HAProxy's build (`feature(OPENSSL)`…) cannot be answered for
+    balancekit: they are errors here too, as in a `.if` block.
+    """
+    from balancekit.config._cond import evaluate
+
+    try:
+        return 0 if evaluate(condition, os.environ) else 1
+    except ValueError as exc:
+        print(f"[ALERT] Failed to evaluate condition: {exc}", file=sys.stderr)
+        return 2
 
 
 def _run_hook(result: LoadResult, args: argparse.Namespace) -> int:

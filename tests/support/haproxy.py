@@ -2,7 +2,9 @@
 
 Listening sockets are bound here (port 0) and handed to HAProxy as `fd@N`, so
 tests never race for ports.  In the config template, `{listen:NAME}` becomes
-that fd and `{stats}` the path of an admin stats socket.
+that fd and `{stats}` the path of an admin stats socket.  `command` runs another
+program the same way: `HAProxy(cfg, command=BALANCEKIT)` runs balancekit-server,
+which takes the same flags and `fd@N` listeners.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +22,8 @@ from types import TracebackType
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 _LISTEN = re.compile(r"\{listen:([A-Za-z0-9_.-]+)\}")
+#: balancekit-server as a drop-in `command` for `HAProxy`.
+BALANCEKIT = (sys.executable, "-m", "balancekit_server.cli")
 
 
 def haproxy_available() -> bool:
@@ -36,8 +41,12 @@ def require_haproxy() -> None:
 class HAProxy:
     """A foreground `haproxy -db` process; use as a context manager."""
 
-    def __init__(self, template: str, *, host: str = "127.0.0.1") -> None:
-        require_haproxy()
+    def __init__(
+        self, template: str, *, host: str = "127.0.0.1", command: tuple[str, ...] = (HAPROXY,)
+    ) -> None:
+        if command == (HAPROXY,):
+            require_haproxy()
+        self.command_line = command
         self.host = host
         self.dir = Path(tempfile.mkdtemp(prefix="bk-haproxy-"))
         self.stats_path = str(self.dir / "stats.sock")
@@ -65,13 +74,16 @@ class HAProxy:
     def check(self) -> subprocess.CompletedProcess[str]:
         """`haproxy -c -f` on the rendered config."""
         return subprocess.run(
-            [HAPROXY, "-c", "-f", str(self.config_path)], capture_output=True, text=True
+            [*self.command_line, "-c", "-f", str(self.config_path)],
+            capture_output=True,
+            text=True,
+            pass_fds=[s.fileno() for s in self._sockets.values()],
         )
 
     def start(self) -> HAProxy:
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [HAPROXY, "-db", "-f", str(self.config_path)],
+            [*self.command_line, "-db", "-f", str(self.config_path)],
             stdout=log,
             stderr=subprocess.STDOUT,
             pass_fds=[s.fileno() for s in self._sockets.values()],
