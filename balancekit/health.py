@@ -1,7 +1,7 @@
 """Server health as HAProxy keeps it: one counter, a table of steps, and the log text.
 
 Sans-IO: nothing here opens a socket or reads a clock.  The check driver
-(`balancekit_server.checks`) runs a probe, turns its outcome into a
+(`balancekit_server.ops.checks`) runs a probe, turns its outcome into a
 `CheckResult`, feeds it to `ServerHealth.record(result, now)` and applies any
 returned `Transition` to the pool with `Backend.set_health`.
 

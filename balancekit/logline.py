@@ -3,7 +3,7 @@
 A log-format string is checked and compiled once, where the configuration is
 read, so that `balancekit-server -c` rejects a bad one at its `file:line` as
 `haproxy -c` does, and the engines receive it ready to render (the renderer,
-`balancekit_server.logs.LogFormat`, only fills values in).
+`balancekit_server.ops.logs.LogFormat`, only fills values in).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import native
+from balancekit_server import native
 
 # Before any compiled module loads: an edited source runs as edited, never the
 # build of an older one (see native.py).

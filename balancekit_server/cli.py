@@ -196,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.demo is not None:
         try:
-            from balancekit_server.demo import run_demo
+            from balancekit_server.integrations.demo import run_demo
         except ModuleNotFoundError as missing:
             if not _missing_server_extra(missing):
                 raise
@@ -280,7 +280,7 @@ def _run_hook(result: LoadResult, args: argparse.Namespace) -> int:
     SIGUSR2/SIGHUP).  Imported here: checking needs neither, nor their dependencies.
     """
     try:
-        from balancekit_server import reload, runtime, workers
+        from balancekit_server.process import reload, runtime, workers
 
         runtime.tune_gc()  # the process's own entry point: nothing else lives in it yet
         status = workers.run(

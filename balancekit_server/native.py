@@ -52,24 +52,24 @@ __all__ = [
 # True)`, no weak reference and no attribute patched onto an instance; so the
 # `balancekit` library, which users extend, stays pure Python.
 COMPILED: tuple[str, ...] = (
-    "balancekit_server.counters",
+    "balancekit_server.ops.counters",
     "balancekit_server.http.errors",
     "balancekit_server.http.headers",
     "balancekit_server.http.listen",
     "balancekit_server.http.proxy",
     "balancekit_server.http.server",
     "balancekit_server.http.upstream",
-    "balancekit_server.limits",
-    "balancekit_server.logs",
-    "balancekit_server.poller",
-    "balancekit_server.sockopts",
+    "balancekit_server.process.limits",
+    "balancekit_server.ops.logs",
+    "balancekit_server.net.poller",
+    "balancekit_server.net.sockopts",
     "balancekit_server.tcp",
-    "balancekit_server.wakeups",
+    "balancekit_server.net.wakeups",
 )
 
 # The TCP relay's hand-written C loop (`_relay.c`, see poller.py), built
 # beside the mypyc modules and optional like them.
-RELAY_LOOP: str = "balancekit_server._relay"
+RELAY_LOOP: str = "balancekit_server.net._relay"
 
 # mypy options for the build.  pip builds in an environment with none of the
 # server's dependencies, where their types are unknown (Any) and the modules

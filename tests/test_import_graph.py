@@ -93,7 +93,7 @@ def test_the_checker_sees_imports_at_every_level() -> None:
     assert "balancekit.config" in _imports(
         "balancekit_server.cli", modules["balancekit_server.cli"], modules
     )
-    assert "balancekit_server.workers" in _imports(
+    assert "balancekit_server.process.workers" in _imports(
         "balancekit_server.cli", modules["balancekit_server.cli"], modules
     )
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]

@@ -75,7 +75,7 @@ def test_the_pure_python_source_passes_the_proxy_tests(tmp_path: Path) -> None:
     _copy_source(tmp_path, with_extensions=False)
     # An editable install's import hook would otherwise find its built C loop for
     # the copy's package (it resolves submodules the copy lacks).
-    (tmp_path / "balancekit_server" / "_relay.py").write_text(
+    (tmp_path / "balancekit_server" / "net" / "_relay.py").write_text(
         'raise ImportError("not built in this copy")\n'
     )
     which = _python(
@@ -114,7 +114,7 @@ def test_the_loop_transports_pass_the_relay_tests() -> None:
 @pytest.mark.skipif(PURE, reason="BALANCEKIT_PURE_PYTHON: no extensions to go stale")
 def test_an_edited_source_runs_as_edited_never_the_old_build(tmp_path: Path) -> None:
     _copy_source(tmp_path, with_extensions=True)
-    wakeups = tmp_path / "balancekit_server" / "wakeups.py"
+    wakeups = tmp_path / "balancekit_server" / "net" / "wakeups.py"
     wakeups.write_text(wakeups.read_text() + "\nEDITED_AFTER_THE_BUILD = True\n")
     code = (
         "from balancekit_server import native, tcp, wakeups\n"
@@ -127,10 +127,10 @@ def test_an_edited_source_runs_as_edited_never_the_old_build(tmp_path: Path) -> 
     stale, edited, described = out.stdout.splitlines()
     # Every mypyc module comes from source: they call each other natively, so an
     # edited one beside compiled neighbours would still run through old code.
-    assert stale == "['balancekit_server.wakeups'] []"
+    assert stale == "['balancekit_server.net.wakeups'] []"
     assert edited == "True True"
     assert described.startswith("pure Python (hot path not compiled), with the C relay loop")
-    assert "source changed since the build (balancekit_server.wakeups)" in described
+    assert "source changed since the build (balancekit_server.net.wakeups)" in described
     config = tmp_path / "haproxy.cfg"
     config.write_text("listen l\n    mode tcp\n    bind 127.0.0.1:0\n    server s 127.0.0.1:1\n")
     check = _python(tmp_path, "-m", "balancekit_server.cli", "-c", "-f", str(config))
@@ -140,7 +140,7 @@ def test_an_edited_source_runs_as_edited_never_the_old_build(tmp_path: Path) -> 
 @pytest.mark.skipif(PURE, reason="BALANCEKIT_PURE_PYTHON: no extensions to go stale")
 def test_an_edited_relay_loop_is_not_loaded(tmp_path: Path) -> None:
     _copy_source(tmp_path, with_extensions=True)
-    relay = tmp_path / "balancekit_server" / "_relay.c"
+    relay = tmp_path / "balancekit_server" / "net" / "_relay.c"
     relay.write_text(relay.read_text() + "\n/* edited */\n")
     code = (
         "from balancekit_server import native, poller\n"
@@ -149,7 +149,7 @@ def test_an_edited_relay_loop_is_not_loaded(tmp_path: Path) -> None:
     out = _python(tmp_path, "-c", code)
     assert out.returncode == 0, out.stderr
     count = len(native.COMPILED)
-    assert out.stdout.strip() == f"['balancekit_server._relay'] {count} None"
+    assert out.stdout.strip() == f"['balancekit_server.net._relay'] {count} None"
 
 
 @pytest.mark.skipif(PURE, reason="BALANCEKIT_PURE_PYTHON: no extensions to go stale")

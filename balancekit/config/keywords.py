@@ -63,7 +63,11 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("maxconn", "gdfl", "Maximum concurrent connections (process-wide in global)."),
     _K("nbthread", "g", "Number of worker threads; kept in the model for the runtime."),
     _K("hard-stop-after", "g", "Maximum time a soft stop may take."),
-    _K("stats socket", "g", "Runtime API socket: `<path or addr:port> [mode M] [level L]`."),
+    _K(
+        "stats socket",
+        "g",
+        "Runtime API socket: `<path, addr:port or fd@N> [mode M] [level L]`.",
+    ),
     _K("stats timeout", "g", "Idle timeout of runtime API connections (default 10s)."),
     _K("ca-base", "g", "Directory for relative `ca-file` paths."),
     _K("crt-base", "g", "Directory for relative `crt` paths."),
@@ -86,7 +90,12 @@ KEYWORDS: tuple[Keyword, ...] = (
     ),
     # -- proxies -----------------------------------------------------------------------
     _K("mode", "dflb", "`tcp` or `http` (HAProxy's default is tcp)."),
-    _K("bind", "fl", "Listening address: `[addr]:port[-end][,…] [ssl crt F] [accept-proxy] …`."),
+    _K(
+        "bind",
+        "fl",
+        "Listening address: `[addr]:port[-end][,…]` or an inherited `fd@N` "
+        "`[ssl crt F] [accept-proxy] …`.",
+    ),
     _K("server", "lb", "A server: `<name> <addr>[:port] [options]`.", strict=True),
     _K("default-server", "dlb", "Default options for the following `server` lines."),
     _K("balance", "dlb", "Load-balancing algorithm and its options."),

@@ -62,7 +62,7 @@ class LogTarget:
     """`log <address> [len N] [format F] <facility> [<level> [<minlevel>]]`.
 
     `address` is as written: `stdout`, `stderr`, `/dev/log`, `127.0.0.1:514`,
-    `udp@…`, `fd@1`…  Field names match `balancekit_server.logs.LogTarget`.
+    `udp@…`, `fd@1`…  Field names match `balancekit_server.ops.logs.LogTarget`.
     """
 
     address: str

@@ -7,10 +7,10 @@ server (`serve`, used by `balancekit-server`) and an ASGI application
 
 from __future__ import annotations
 
-from .asgi import ProxyApp
-from .errors import ErrorPage, ErrorPages
-from .listen import HttpListener, HttpService, serve, serve_frontend
-from .proxy import HttpLogEntry, HttpProxy
+from balancekit_server.http.asgi import ProxyApp
+from balancekit_server.http.errors import ErrorPage, ErrorPages
+from balancekit_server.http.listen import HttpListener, HttpService, serve, serve_frontend
+from balancekit_server.http.proxy import HttpLogEntry, HttpProxy
 
 __all__ = [
     "ErrorPage",

@@ -15,10 +15,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .errors import ErrorPage
-from .headers import RawHeaders
-from .proxy import Exchange, Relay, logged_head_size
-from .upstream import UpstreamConnection
+from balancekit_server.http.errors import ErrorPage
+from balancekit_server.http.headers import RawHeaders
+from balancekit_server.http.proxy import Exchange, Relay, logged_head_size
+from balancekit_server.http.upstream import UpstreamConnection
 
 __all__ = ["AsgiExchange", "Message", "Receive", "Scope", "Send"]
 

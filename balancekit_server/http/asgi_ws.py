@@ -19,11 +19,11 @@ from typing import Any
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
 
-from .asgi_exchange import AsgiExchange, Receive, Scope, Send
-from .errors import ErrorPage
-from .headers import RawHeaders
-from .proxy import HttpProxy
-from .upstream import UpstreamConnection
+from balancekit_server.http.asgi_exchange import AsgiExchange, Receive, Scope, Send
+from balancekit_server.http.errors import ErrorPage
+from balancekit_server.http.headers import RawHeaders
+from balancekit_server.http.proxy import HttpProxy
+from balancekit_server.http.upstream import UpstreamConnection
 
 __all__ = ["proxy_websocket"]
 

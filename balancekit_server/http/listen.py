@@ -14,11 +14,11 @@ from balancekit import Backend
 from balancekit.config import Config, LogTarget
 from balancekit.config.runtime import BackendRuntime, Bind, Frontend
 
-from ..counters import Registry
-from ..limits import Limits
-from ..logs import Logger
-from .proxy import HttpLogEntry, HttpProxy, RouterLike
-from .server import HttpServerProtocol
+from balancekit_server.ops.counters import Registry
+from balancekit_server.process.limits import Limits
+from balancekit_server.ops.logs import Logger
+from balancekit_server.http.proxy import HttpLogEntry, HttpProxy, RouterLike
+from balancekit_server.http.server import HttpServerProtocol
 
 __all__ = ["HttpListener", "HttpService", "add_sni_capture", "serve", "serve_frontend"]
 
@@ -232,7 +232,7 @@ class HttpService:
 
 
 class RuntimeLike(Protocol):
-    """What `serve_frontend` uses of `balancekit_server.runtime.Runtime` (a
+    """What `serve_frontend` uses of `balancekit_server.process.runtime.Runtime` (a
     protocol, so this compiled module need not import the runtime)."""
 
     config: Config
@@ -253,7 +253,7 @@ async def serve_frontend(frontend: Frontend, runtime: RuntimeLike) -> HttpServic
     frontend's log targets in `option httplog` format; counters to the runtime's
     registry; `bind … ssl crt …` uses the runtime's TLS contexts.
     """
-    from ..logs import CLF_HTTPLOG_FORMAT, LogFormat, format_httplog, httplog_values
+    from balancekit_server.ops.logs import CLF_HTTPLOG_FORMAT, LogFormat, format_httplog, httplog_values
 
     config = runtime.config
     backends = {name: be for name, be in config.backends.items() if be.mode == "http"}

@@ -24,15 +24,15 @@ from balancekit import Backend, Headers, Lease, NoServerAvailable, Request
 from balancekit.config.runtime import BackendRuntime, ForwardFor, Frontend
 from balancekit.routing import Decision, Router
 
-from .errors import ErrorPage, ErrorPages, reason_phrase
-from .headers import (
+from balancekit_server.http.errors import ErrorPage, ErrorPages, reason_phrase
+from balancekit_server.http.headers import (
     RawHeaders,
     apply_edits,
     apply_forwardfor,
     split_response_headers,
     strip_hop_by_hop,
 )
-from .upstream import UpstreamConnection, UpstreamError, UpstreamPool, UpstreamTimeout
+from balancekit_server.http.upstream import UpstreamConnection, UpstreamError, UpstreamPool, UpstreamTimeout
 
 __all__ = [
     "Exchange",
@@ -104,7 +104,7 @@ class HttpLogEntry:
 
     One is built per request, and most fields keep their defaults unless a log
     wants them, so the defaults live on the class and an instance only stores
-    what was set.  `as_kwargs()` feeds `balancekit_server.logs.format_httplog`.
+    what was set.  `as_kwargs()` feeds `balancekit_server.ops.logs.format_httplog`.
     """
 
     server: str | None = None

@@ -24,12 +24,12 @@ import httptools
 
 from balancekit import Request
 
-from ..sockopts import set_keepalive
-from ..tls import sni_of
-from .errors import ErrorPage
-from .headers import RawHeaders
-from .proxy import Exchange, HttpLogEntry, HttpProxy, Relay, logged_head_size
-from .upstream import UpstreamConnection
+from balancekit_server.net.sockopts import set_keepalive
+from balancekit_server.net.tls import sni_of
+from balancekit_server.http.errors import ErrorPage
+from balancekit_server.http.headers import RawHeaders
+from balancekit_server.http.proxy import Exchange, HttpLogEntry, HttpProxy, Relay, logged_head_size
+from balancekit_server.http.upstream import UpstreamConnection
 
 __all__ = ["HttpServerProtocol"]
 

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from balancekit_server.middleware import BalancerMiddleware
+from balancekit_server.integrations.middleware import BalancerMiddleware
 
 CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "haproxy.cfg")
 

@@ -116,8 +116,8 @@ class InProcessBalancekit:
 
     def __init__(self, text: str, bind_map: dict[str, tuple[str, int]]) -> None:
         from balancekit.config import load_text
-        from balancekit_server.counters import Registry
-        from balancekit_server.runtime import Runtime
+        from balancekit_server.ops.counters import Registry
+        from balancekit_server.process.runtime import Runtime
 
         self.bind_map = bind_map
         self.result = load_text(text, name="conformance.cfg")

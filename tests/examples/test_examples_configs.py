@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from balancekit.config import load
-from balancekit_server.demo import SCENARIOS
+from balancekit_server.integrations.demo import SCENARIOS
 from support.haproxy import HAPROXY, require_haproxy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,12 +86,12 @@ def test_haproxy_agrees(config: Path, pem: Path) -> None:
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_demo_configs_are_the_examples(scenario: str) -> None:
-    packaged = ROOT / "balancekit_server" / "demo" / SCENARIOS[scenario].config
+    packaged = ROOT / "balancekit_server" / "integrations" / "demo" / SCENARIOS[scenario].config
     example = EXAMPLES / SCENARIOS[scenario].example
     shipped = {p.read_text() for p in example.glob("*.cfg")}
     assert packaged.read_text() in shipped
 
 
 def test_demo_mysql_schema_is_the_examples() -> None:
-    packaged = ROOT / "balancekit_server" / "demo" / "mysql-init.sql"
+    packaged = ROOT / "balancekit_server" / "integrations" / "demo" / "mysql-init.sql"
     assert packaged.read_text() == (EXAMPLES / "mysql" / "init.sql").read_text()

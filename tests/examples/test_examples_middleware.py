@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 import balancekit
 from balancekit.config import load_text
-from balancekit_server.middleware import BalancerMiddleware
+from balancekit_server.integrations.middleware import BalancerMiddleware
 from support.backends import NamedBackends
 from support.client import http_request
 

@@ -8,7 +8,7 @@ from health_servers import ControlledHTTP, closed_port
 from runtime.runtime_harness import RuntimeThread
 
 from balancekit.config import load_text
-from balancekit_server.checks import spec_for
+from balancekit_server.ops.checks import spec_for
 
 
 def wait(rt: RuntimeThread, predicate, timeout: float = 10) -> None:  # type: ignore[no-untyped-def]

@@ -15,8 +15,8 @@ from health_servers import ControlledHTTP, closed_port
 from balancekit import Backend, Server
 from balancekit.config.runtime import BackendRuntime, HttpCheck
 from balancekit.health import CheckResult, CheckStatus, Observation
-from balancekit_server.checks import HealthMonitor
-from balancekit_server.counters import Registry
+from balancekit_server.ops.checks import HealthMonitor
+from balancekit_server.ops.counters import Registry
 from support.haproxy import HAProxy
 
 Events = list[tuple[str, str]]

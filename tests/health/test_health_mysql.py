@@ -10,8 +10,8 @@ import pytest
 from balancekit import Backend, Server
 from balancekit.config.runtime import BackendRuntime
 from balancekit.health import CheckStatus
-from balancekit_server.checks import CheckSpec, HealthMonitor, probe
-from balancekit_server.counters import Registry
+from balancekit_server.ops.checks import CheckSpec, HealthMonitor, probe
+from balancekit_server.ops.counters import Registry
 from support.haproxy import HAProxy
 from support.mariadb import MariaDB, mariadb  # noqa: F401  (session fixture)
 

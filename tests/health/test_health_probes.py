@@ -10,7 +10,7 @@ from health_servers import ControlledHTTP, closed_port
 
 from balancekit.config.runtime import HttpCheck, HttpCheckExpect
 from balancekit.health import CheckStatus
-from balancekit_server.checks import CheckSpec, evaluate_http, http_request, probe
+from balancekit_server.ops.checks import CheckSpec, evaluate_http, http_request, probe
 
 
 def run(spec: CheckSpec):  # type: ignore[no-untyped-def]

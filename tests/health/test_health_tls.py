@@ -12,7 +12,7 @@ from health_servers import ControlledHTTP
 
 from balancekit.config import load_text
 from balancekit.health import CheckStatus
-from balancekit_server.checks import probe, spec_for
+from balancekit_server.ops.checks import probe, spec_for
 
 
 @pytest.fixture

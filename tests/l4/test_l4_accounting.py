@@ -13,7 +13,7 @@ from l4_harness import Backend, LoopThread, Proxy, recv_all, rst, wait_until
 from balancekit import Backend as Pool
 from balancekit import Server
 from balancekit.config import BackendRuntime
-from balancekit_server.counters import Registry
+from balancekit_server.ops.counters import Registry
 from balancekit_server.tcp import Limits, TcpFrontend
 
 

@@ -18,7 +18,7 @@ from l4_harness import Backend, CaptureLogger, LoopThread, Proxy, named, recv_al
 from balancekit import Backend as Pool
 from balancekit import Server
 from balancekit.config import BackendRuntime, load_text
-from balancekit_server.runtime import Runtime
+from balancekit_server.process.runtime import Runtime
 from balancekit_server.tcp import Listener, TcpFrontend
 from support.haproxy import HAProxy
 
@@ -382,7 +382,7 @@ def test_tls_behind_haproxy_with_proxy_protocol(
         logger=logger,
         log_format="tcplog",
     )
-    from balancekit_server.tls import server_context
+    from balancekit_server.net.tls import server_context
 
     proxy = Proxy(lt, fe, listeners=[Listener(accept_proxy=True, ssl=server_context(str(pem)))])
     config = (

@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 from l4_harness import LoopThread, free_port, recv_all, rst, wait_until
 
-from balancekit_server import poller as poller_module
-from balancekit_server.poller import (
+from balancekit_server.net import poller as poller_module
+from balancekit_server.net.poller import (
     Poller,
     SocketServer,
     SocketTransport,
@@ -477,7 +477,7 @@ def test_close_poller_releases_every_socket(lt: LoopThread) -> None:
 
 _EMFILE_SCRIPT = """
 import asyncio, resource, socket, sys
-from balancekit_server import poller
+from balancekit_server.net import poller
 
 class Echo(asyncio.Protocol):
     def connection_made(self, transport):

@@ -12,7 +12,7 @@ from balancekit import Backend as Pool
 from balancekit import Request, Server
 from balancekit.config import BackendRuntime, load_text
 from balancekit.routing import Decision
-from balancekit_server.runtime import Runtime
+from balancekit_server.process.runtime import Runtime
 from balancekit_server.tcp import TcpFrontend
 
 ALGORITHMS = [

@@ -13,8 +13,8 @@ import trustme
 from l4_harness import Backend, CaptureLogger, LoopThread, echo, recv_all
 
 from balancekit.config import BackendRuntime, load_text
-from balancekit_server.runtime import Runtime
-from balancekit_server.tls import TLSConfigError, cert_names, server_context
+from balancekit_server.process.runtime import Runtime
+from balancekit_server.net.tls import TLSConfigError, cert_names, server_context
 
 CONFIG = """
 defaults
@@ -196,7 +196,7 @@ def test_proxy_header_and_client_hello_in_one_segment(
 
     from balancekit import Backend as Pool
     from balancekit import Server
-    from balancekit_server.proxy_protocol import encode_v2
+    from balancekit_server.net.proxy_protocol import encode_v2
     from balancekit_server.tcp import Listener, TcpFrontend
 
     backend = Backend(lt, named("inside"))

@@ -15,7 +15,7 @@ from l4_harness import Backend, LoopThread, echo
 from test_l4_tls import CONFIG
 
 from balancekit.config import load_text
-from balancekit_server.runtime import Runtime
+from balancekit_server.process.runtime import Runtime
 from support.haproxy import HAProxy
 
 pytestmark = pytest.mark.haproxy

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from balancekit_server.wakeups import GRANULARITY, Wakeups
+from balancekit_server.net.wakeups import GRANULARITY, Wakeups
 
 
 class Sleeper:

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from balancekit.config import LogTarget, parse_log_target
-from balancekit_server import proxy_protocol as pp
-from balancekit_server.logs import Logger, format_date, format_httplog, format_tcplog
+from balancekit_server.net import proxy_protocol as pp
+from balancekit_server.ops.logs import Logger, format_date, format_httplog, format_tcplog
 
 
 @pytest.fixture
@@ -197,7 +197,7 @@ def test_proxy_v2_local_and_unix_keep_own_addresses() -> None:
 
 
 def test_log_format_default_tcplog_equals_format_tcplog(utc: None) -> None:
-    from balancekit_server.logs import TCPLOG_FORMAT, LogFormat, format_date
+    from balancekit_server.ops.logs import TCPLOG_FORMAT, LogFormat, format_date
 
     values: dict[str, object] = {
         "ci": "10.0.0.1", "cp": 4000, "t": format_date(DOC_DATE), "ft": "fe", "b": "be",
@@ -223,14 +223,14 @@ def test_log_format_default_tcplog_equals_format_tcplog(utc: None) -> None:
     ],
 )
 def test_log_format_rendering(template: str, values: dict[str, object], expected: str) -> None:
-    from balancekit_server.logs import LogFormat
+    from balancekit_server.ops.logs import LogFormat
 
     assert LogFormat(template).render(values) == expected
 
 
 def test_log_format_samples_render_from_the_request() -> None:
     from balancekit import Request
-    from balancekit_server.logs import LogFormat
+    from balancekit_server.ops.logs import LogFormat
 
     request = Request(src="10.1.2.3", src_port=4000, dst="10.0.0.1", dst_port=443)
     template = LogFormat("%[src] %[src,ipmask(16)] %[ssl_fc_sni] %{+Q}[ssl_fc_sni] %{+Q}[src_port]")
@@ -252,7 +252,7 @@ def test_log_format_samples_render_from_the_request() -> None:
     ],
 )
 def test_log_format_errors(template: str, message: str) -> None:
-    from balancekit_server.logs import LogFormat
+    from balancekit_server.ops.logs import LogFormat
 
     with pytest.raises(ValueError, match=re.escape(message)):
         LogFormat(template)

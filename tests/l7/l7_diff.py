@@ -11,9 +11,9 @@ from typing import Any
 from l7_harness import LoopThread
 
 from balancekit.config import load_text
-from balancekit_server.counters import Registry
-from balancekit_server.demo.apps import AppServers
-from balancekit_server.runtime import Runtime
+from balancekit_server.ops.counters import Registry
+from balancekit_server.integrations.demo.apps import AppServers
+from balancekit_server.process.runtime import Runtime
 from support.haproxy import HAProxy
 
 SEEDS = Path(__file__).resolve().parent.parent / "fixtures" / "seeds"
@@ -56,7 +56,7 @@ class SideBySide:
     """The same seed config under HAProxy and balancekit, with the seed's apps behind.
 
     `apps` maps each address in the config (`127.0.0.1:5001`) to a Flask app kind
-    of `balancekit_server.demo.apps`; `edit` rewrites the config for both sides
+    of `balancekit_server.integrations.demo.apps`; `edit` rewrites the config for both sides
     (e.g. to add an ssl bind); `haproxy_edit` only for HAProxy (its own syntax).
     """
 

@@ -447,7 +447,7 @@ def test_keep_alive_reuses_upstream(front: Any, named_backends: NamedBackends) -
 
 
 def test_httplog_line(front: Any, named_backends: NamedBackends) -> None:
-    from balancekit_server.logs import format_httplog
+    from balancekit_server.ops.logs import format_httplog
 
     proxy = front(to("app"), {"app": backend_of(named_backends)}, Frontend(name="web"))
     http_request(proxy.port, "/a?b=c")

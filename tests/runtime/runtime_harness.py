@@ -11,8 +11,8 @@ import threading
 from typing import Any
 
 from balancekit.config import load_text
-from balancekit_server.counters import Registry
-from balancekit_server.runtime import Runtime
+from balancekit_server.ops.counters import Registry
+from balancekit_server.process.runtime import Runtime
 
 
 class RuntimeThread:

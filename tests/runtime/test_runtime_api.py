@@ -8,10 +8,10 @@ import io
 import pytest
 
 from balancekit.config import load_text
-from balancekit_server.checks import HealthMonitor
-from balancekit_server.counters import Registry
-from balancekit_server.stats import CommandError, CommandProcessor, parse_weight
-from balancekit_server.stats_data import FIELDS
+from balancekit_server.ops.checks import HealthMonitor
+from balancekit_server.ops.counters import Registry
+from balancekit_server.ops.stats import CommandError, CommandProcessor, parse_weight
+from balancekit_server.ops.stats_data import FIELDS
 from support.backends import NamedBackends
 from support.haproxy import HAProxy
 

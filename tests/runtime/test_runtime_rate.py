@@ -3,7 +3,7 @@ freq_ctr blends the previous second into the current one."""
 
 from __future__ import annotations
 
-from balancekit_server.counters import Rate
+from balancekit_server.ops.counters import Rate
 
 
 def test_rate_counts_the_current_second_and_blends_the_previous_one() -> None:
@@ -43,7 +43,7 @@ def test_sync_accounts_what_a_total_gained_and_survives_a_clear() -> None:
 
 
 def test_counters_feed_rates_through_their_totals() -> None:
-    from balancekit_server.counters import Counters
+    from balancekit_server.ops.counters import Counters
 
     counters = Counters("frontend", "fe")
     for _ in range(3):
@@ -61,8 +61,8 @@ def test_the_runtime_syncs_rates_without_a_reader() -> None:
     import time
 
     from balancekit.config import load_text
-    from balancekit_server.counters import SYNC_INTERVAL, Registry
-    from balancekit_server.runtime import Runtime
+    from balancekit_server.ops.counters import SYNC_INTERVAL, Registry
+    from balancekit_server.process.runtime import Runtime
 
     config = load_text(
         "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n"

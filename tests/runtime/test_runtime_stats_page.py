@@ -171,7 +171,7 @@ def test_prometheus_exporter_matches_haproxys_names(
 
 
 def test_only_frontends_that_need_it_are_wrapped(running: tuple[RuntimeThread, int]) -> None:
-    from balancekit_server.stats_page import StatsRouter
+    from balancekit_server.ops.stats_page import StatsRouter
 
     rt, _ = running
     routers = {

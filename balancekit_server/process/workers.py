@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 
 from balancekit.config import Config, ConfigErrors, load
-from balancekit_server.logs import console
+from balancekit_server.ops.logs import console
 
 __all__ = ["ENV", "Master", "Serve", "run", "worker_identity"]
 

@@ -11,7 +11,7 @@ use HAProxy's own words, so scripts that check for them keep working.
 (what `echo "show stat" | socat stdio /run/lb.sock` sends), or an interactive
 session after `prompt`, as HAProxy.
 
-State changes go through `balancekit_server.checks.HealthMonitor` so they are
+State changes go through `balancekit_server.ops.checks.HealthMonitor` so they are
 logged like HAProxy's and pause/resume health checks.  Numbers are per process
 (with `--workers N`, per worker): see docs/runtime-api.md.
 """
@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from balancekit.config import Config, StatsSocket
-from balancekit_server.counters import REGISTRY, Registry
+from balancekit_server.ops.counters import REGISTRY, Registry
 from balancekit_server.errors import RunError
-from balancekit_server.stats_data import StatsSource
+from balancekit_server.ops.stats_data import StatsSource
 
 if TYPE_CHECKING:
-    from balancekit_server.checks import HealthMonitor
+    from balancekit_server.ops.checks import HealthMonitor
     from balancekit_server.http.proxy import HttpProxy
 
 __all__ = ["LEVELS", "CommandProcessor", "StatsService", "parse_weight", "start"]
@@ -107,7 +107,7 @@ class CommandProcessor:
         if monitor is None:
             # No checks running: still route changes through a (never started) monitor,
             # so they are logged and counted the same way.
-            from balancekit_server.checks import HealthMonitor
+            from balancekit_server.ops.checks import HealthMonitor
 
             monitor = HealthMonitor(config.backends, registry=registry)
         self.config = config
@@ -541,7 +541,7 @@ def bind_stats_listener(spec: StatsSocket) -> socket.socket:
     """A listening socket for a `stats socket` line (unix path, TCP address, or an
     inherited `fd@N`, adopted rather than bound)."""
     if spec.fd is not None:
-        from balancekit_server.runtime import adopt_listener
+        from balancekit_server.process.runtime import adopt_listener
 
         where = f"{spec.file}:{spec.line}: stats socket " if spec.file else "stats socket "
         return adopt_listener(spec.fd, where)
@@ -565,7 +565,7 @@ def bind_stats_listener(spec: StatsSocket) -> socket.socket:
 def socket_specs(config: Config) -> list[StatsSocket]:
     """The stats sockets this process serves: under `--workers`, PATH.<n> is worker n
     and PATH itself is worker 1 (state is per worker)."""
-    from balancekit_server.workers import worker_identity
+    from balancekit_server.process.workers import worker_identity
 
     index, count = worker_identity()
     specs: list[StatsSocket] = []
@@ -697,7 +697,7 @@ class StatsService:
 
 
 class StatsHost(Protocol):
-    """What `start` uses of `balancekit_server.runtime.Runtime`."""
+    """What `start` uses of `balancekit_server.process.runtime.Runtime`."""
 
     config: Config
     registry: Registry
@@ -708,7 +708,7 @@ class StatsHost(Protocol):
 
 
 async def start(runtime: StatsHost) -> StatsService:
-    """Entry point for `balancekit_server.runtime`: stats sockets, stats pages, metrics.
+    """Entry point for `balancekit_server.process.runtime`: stats sockets, stats pages, metrics.
 
     Uses `runtime.health` (set by `checks.start`) for state changes and wraps the
     router of every HTTP frontend for `stats uri` and `use-service
@@ -721,11 +721,11 @@ async def start(runtime: StatsHost) -> StatsService:
         registry=runtime.registry,
         nbthread=1,  # one event loop per process; see workers.py
     )
-    from balancekit_server.stats_page import install
+    from balancekit_server.ops.stats_page import install
 
     # stats pages and prometheus-exporter on HTTP frontends
     install(runtime.http_proxies, config, service.source)
-    from balancekit_server.workers import worker_identity
+    from balancekit_server.process.workers import worker_identity
 
     service.worker = worker_identity()
     service.take_listener = runtime.take_stats_listener

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 from balancekit import Backend
 from balancekit.config import BackendRuntime, Config, Frontend
 from balancekit.health import CheckStatus, ServerHealth
-from balancekit_server.counters import REGISTRY, Counters, Registry
+from balancekit_server.ops.counters import REGISTRY, Counters, Registry
 
 if TYPE_CHECKING:
-    from balancekit_server.checks import HealthMonitor
+    from balancekit_server.ops.checks import HealthMonitor
 
 __all__ = [
     "FIELDS",

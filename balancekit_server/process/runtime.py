@@ -39,16 +39,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from balancekit.config import Bind, Config, Frontend, LogTarget, StatsSocket
 
-from . import logs
-from .counters import REGISTRY, SYNC_INTERVAL, Registry
-from .errors import RunError
-from .limits import Limits
-from .tcp import Listener, TcpFrontend, TcpService
+from balancekit_server.ops import logs
+from balancekit_server.ops.counters import REGISTRY, SYNC_INTERVAL, Registry
+from balancekit_server.errors import RunError
+from balancekit_server.process.limits import Limits
+from balancekit_server.tcp import Listener, TcpFrontend, TcpService
 
 if TYPE_CHECKING:
-    from .checks import HealthMonitor
-    from .http.proxy import HttpProxy
-    from .stats import StatsService
+    from balancekit_server.ops.checks import HealthMonitor
+    from balancekit_server.http.proxy import HttpProxy
+    from balancekit_server.ops.stats import StatsService
 
 __all__ = [
     "RunError",
@@ -205,7 +205,7 @@ class Runtime:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopping = False
         # Set by the optional modules when they start: the health monitor
-        # (balancekit_server.checks) and the stats service (balancekit_server.stats).
+        # (balancekit_server.ops.checks) and the stats service (balancekit_server.ops.stats).
         self.health: HealthMonitor | None = None
         self.stats: StatsService | None = None
         #: The running frontends (TCP and HTTP), for HAProxy's per-proxy stop messages.
@@ -311,7 +311,7 @@ class Runtime:
 
     async def _start_http(self, frontend: Frontend) -> None:
         # Imported here: the HTTP engine needs httptools, which `mode tcp` configs don't.
-        from .http.listen import serve_frontend
+        from balancekit_server.http.listen import serve_frontend
 
         service = await serve_frontend(frontend, self)
         self.proxies.append(service)
@@ -319,7 +319,7 @@ class Runtime:
         self.add_service(service)
 
     async def _start_checks_and_stats(self) -> None:
-        from . import checks, stats
+        from balancekit_server.ops import checks, stats
 
         self.health = checks.start(self)
         self.add_service(self.health)

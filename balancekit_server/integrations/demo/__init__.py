@@ -25,8 +25,8 @@ from typing import Any, TextIO
 
 from balancekit.config import ConfigErrors, LoadResult, load_text
 
-from .apps import AppServers
-from .mariadb import DemoMariaDB
+from balancekit_server.integrations.demo.apps import AppServers
+from balancekit_server.integrations.demo.mariadb import DemoMariaDB
 
 __all__ = ["DEFAULT", "SCENARIOS", "Scenario", "build_config", "main", "run", "run_demo"]
 
@@ -294,7 +294,7 @@ Runner = Callable[[Any], int | None]
 
 
 def _runtime_runner() -> Runner:
-    from balancekit_server import runtime
+    from balancekit_server.process import runtime
 
     def run(config: Any) -> int | None:
         return runtime.run(config)
@@ -367,12 +367,12 @@ def run_demo(
         print("balancekit demo stopped.", file=out, flush=True)
 
 
-#: what `balancekit_server.runtime.run(None, demo=NAME)` calls.
+#: what `balancekit_server.process.runtime.run(None, demo=NAME)` calls.
 run = run_demo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m balancekit_server.demo [NAME] [--port N]`, the same as `--demo`."""
+    """`python -m balancekit_server.integrations.demo [NAME] [--port N]`, the same as `--demo`."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="balancekit-server --demo")

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 from balancekit import Request
 from balancekit.config import Config, StatsPage
 from balancekit.routing import Decision, Router
-from balancekit_server import metrics
-from balancekit_server.stats_data import TYPE_BACKEND, TYPE_FRONTEND, TYPE_SERVER, StatsSource
+from balancekit_server.ops import metrics
+from balancekit_server.ops.stats_data import TYPE_BACKEND, TYPE_FRONTEND, TYPE_SERVER, StatsSource
 
 if TYPE_CHECKING:
     from balancekit_server.http.proxy import HttpProxy, RouterLike

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 
-from balancekit_server.stats_data import TYPE_BACKEND, TYPE_FRONTEND, TYPE_SERVER, StatsSource
+from balancekit_server.ops.stats_data import TYPE_BACKEND, TYPE_FRONTEND, TYPE_SERVER, StatsSource
 
 __all__ = ["CONTENT_TYPE", "render"]
 

@@ -49,9 +49,9 @@ from balancekit.health import (
     format_state_change,
     panic_mode,
 )
-from balancekit_server.counters import REGISTRY, Registry
-from balancekit_server.logs import Logger
-from balancekit_server.logs import console as stderr_sink
+from balancekit_server.ops.counters import REGISTRY, Registry
+from balancekit_server.ops.logs import Logger
+from balancekit_server.ops.logs import console as stderr_sink
 
 __all__ = [
     "CheckSpec",
@@ -758,7 +758,7 @@ def observe(backend: str, server: str, event: Observation) -> None:
 
 
 class ChecksHost(Protocol):
-    """What `start` uses of `balancekit_server.runtime.Runtime`."""
+    """What `start` uses of `balancekit_server.process.runtime.Runtime`."""
 
     config: Config
     registry: Registry
@@ -767,7 +767,7 @@ class ChecksHost(Protocol):
 
 
 def start(runtime: ChecksHost, *, log: LogSink | None = None) -> HealthMonitor:
-    """Entry point for `balancekit_server.runtime`: monitor every backend of its config.
+    """Entry point for `balancekit_server.process.runtime`: monitor every backend of its config.
 
     Must be called from inside the event loop.  The monitor becomes this
     process's `current()` one (what `observe()` reports to).

@@ -58,7 +58,7 @@ OnRelayed = Callable[[int, float], None]
 
 def _load_c_loop() -> Any:
     try:
-        from . import _relay
+        from balancekit_server.net import _relay
     except ImportError:  # not built (a pure-Python install): `link` does nothing
         return None
     return _relay
@@ -76,7 +76,7 @@ __all__ = [
     "poller_for",
 ]
 
-_log = logging.getLogger("balancekit_server.poller")
+_log = logging.getLogger("balancekit_server.net.poller")
 
 # Final: mypyc makes these C constants rather than module lookups per use.
 _IN: Final = select.EPOLLIN if hasattr(select, "EPOLLIN") else 1

@@ -30,10 +30,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from balancekit.config import Bind, Config, ConfigErrors, Frontend, StatsSocket, load
-from balancekit_server.counters import REGISTRY, Registry
-from balancekit_server.logs import console
-from balancekit_server.runtime import RunError, Runtime, new_event_loop, open_listener
-from balancekit_server.stats import (
+from balancekit_server.ops.counters import REGISTRY, Registry
+from balancekit_server.ops.logs import console
+from balancekit_server.process.runtime import RunError, Runtime, new_event_loop, open_listener
+from balancekit_server.ops.stats import (
     bind_stats_listener,
     file_identity,
     socket_specs,

@@ -1,0 +1,2 @@
+"""balancekit inside other programs: the Starlette/ASGI middleware, and
+the `--demo` scenarios."""
