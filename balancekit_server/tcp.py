@@ -37,11 +37,7 @@ from typing import Any, Protocol
 from balancekit import Lease, NoServerAvailable, Request, Server
 from balancekit.config.runtime import BackendRuntime
 from balancekit.routing import Decision
-
 from balancekit_server.net import proxy_protocol
-from balancekit_server.ops.counters import REGISTRY, Counters, Registry
-from balancekit_server.process.limits import Limits
-from balancekit_server.ops.logs import LogFormat, Logger, format_date, format_tcplog
 from balancekit_server.net.poller import (
     Connector,
     Poller,
@@ -55,6 +51,9 @@ from balancekit_server.net.poller import (
 from balancekit_server.net.sockopts import set_keepalive, set_option
 from balancekit_server.net.tls import NEED_MORE, client_hello_sni, client_hello_type, sni_of
 from balancekit_server.net.wakeups import Wakeups
+from balancekit_server.ops.counters import REGISTRY, Counters, Registry
+from balancekit_server.ops.logs import LogFormat, Logger, format_date, format_tcplog
+from balancekit_server.process.limits import Limits
 
 __all__ = [
     "HIGH_WATER",

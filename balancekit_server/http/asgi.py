@@ -13,7 +13,6 @@ from typing import Any
 
 from balancekit import Backend
 from balancekit.config.runtime import BackendRuntime, Frontend
-
 from balancekit_server.http.asgi_exchange import AsgiExchange, Receive, Scope, Send
 from balancekit_server.http.asgi_ws import proxy_websocket
 from balancekit_server.http.proxy import HttpLogEntry, HttpProxy, RouterLike

@@ -13,12 +13,11 @@ from typing import Any, Protocol
 from balancekit import Backend
 from balancekit.config import Config, LogTarget
 from balancekit.config.runtime import BackendRuntime, Bind, Frontend
-
-from balancekit_server.ops.counters import Registry
-from balancekit_server.process.limits import Limits
-from balancekit_server.ops.logs import Logger
 from balancekit_server.http.proxy import HttpLogEntry, HttpProxy, RouterLike
 from balancekit_server.http.server import HttpServerProtocol
+from balancekit_server.ops.counters import Registry
+from balancekit_server.ops.logs import Logger
+from balancekit_server.process.limits import Limits
 
 __all__ = ["HttpListener", "HttpService", "add_sni_capture", "serve", "serve_frontend"]
 
@@ -253,7 +252,12 @@ async def serve_frontend(frontend: Frontend, runtime: RuntimeLike) -> HttpServic
     frontend's log targets in `option httplog` format; counters to the runtime's
     registry; `bind … ssl crt …` uses the runtime's TLS contexts.
     """
-    from balancekit_server.ops.logs import CLF_HTTPLOG_FORMAT, LogFormat, format_httplog, httplog_values
+    from balancekit_server.ops.logs import (
+        CLF_HTTPLOG_FORMAT,
+        LogFormat,
+        format_httplog,
+        httplog_values,
+    )
 
     config = runtime.config
     backends = {name: be for name, be in config.backends.items() if be.mode == "http"}

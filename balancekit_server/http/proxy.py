@@ -23,7 +23,6 @@ from mypy_extensions import mypyc_attr
 from balancekit import Backend, Headers, Lease, NoServerAvailable, Request
 from balancekit.config.runtime import BackendRuntime, ForwardFor, Frontend
 from balancekit.routing import Decision, Router
-
 from balancekit_server.http.errors import ErrorPage, ErrorPages, reason_phrase
 from balancekit_server.http.headers import (
     RawHeaders,
@@ -32,7 +31,12 @@ from balancekit_server.http.headers import (
     split_response_headers,
     strip_hop_by_hop,
 )
-from balancekit_server.http.upstream import UpstreamConnection, UpstreamError, UpstreamPool, UpstreamTimeout
+from balancekit_server.http.upstream import (
+    UpstreamConnection,
+    UpstreamError,
+    UpstreamPool,
+    UpstreamTimeout,
+)
 
 __all__ = [
     "Exchange",

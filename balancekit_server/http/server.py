@@ -23,13 +23,12 @@ from typing import Any, cast
 import httptools
 
 from balancekit import Request
-
-from balancekit_server.net.sockopts import set_keepalive
-from balancekit_server.net.tls import sni_of
 from balancekit_server.http.errors import ErrorPage
 from balancekit_server.http.headers import RawHeaders
 from balancekit_server.http.proxy import Exchange, HttpLogEntry, HttpProxy, Relay, logged_head_size
 from balancekit_server.http.upstream import UpstreamConnection
+from balancekit_server.net.sockopts import set_keepalive
+from balancekit_server.net.tls import sni_of
 
 __all__ = ["HttpServerProtocol"]
 

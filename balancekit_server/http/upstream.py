@@ -21,8 +21,8 @@ from typing import Protocol, cast
 
 import httptools
 
-from balancekit_server.net.sockopts import set_keepalive
 from balancekit_server.http.headers import RawHeaders
+from balancekit_server.net.sockopts import set_keepalive
 
 __all__ = [
     "ResponseSink",

@@ -28,9 +28,8 @@ from balancekit import Backend, Request
 from balancekit.config import BackendRuntime, Config, Frontend, LoadResult, load
 from balancekit.routing import Decision, Router
 from balancekit.rules import apply_header_edits
-
-from balancekit_server.ops.checks import HealthMonitor
 from balancekit_server.http import ProxyApp
+from balancekit_server.ops.checks import HealthMonitor
 
 __all__ = ["BalancerMiddleware", "request_from_scope"]
 

@@ -30,13 +30,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from balancekit.config import Config, StatsSocket
-from balancekit_server.ops.counters import REGISTRY, Registry
 from balancekit_server.errors import RunError
+from balancekit_server.ops.counters import REGISTRY, Registry
 from balancekit_server.ops.stats_data import StatsSource
 
 if TYPE_CHECKING:
-    from balancekit_server.ops.checks import HealthMonitor
     from balancekit_server.http.proxy import HttpProxy
+    from balancekit_server.ops.checks import HealthMonitor
 
 __all__ = ["LEVELS", "CommandProcessor", "StatsService", "parse_weight", "start"]
 

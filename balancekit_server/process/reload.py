@@ -32,13 +32,13 @@ from typing import Any
 from balancekit.config import Bind, Config, ConfigErrors, Frontend, StatsSocket, load
 from balancekit_server.ops.counters import REGISTRY, Registry
 from balancekit_server.ops.logs import console
-from balancekit_server.process.runtime import RunError, Runtime, new_event_loop, open_listener
 from balancekit_server.ops.stats import (
     bind_stats_listener,
     file_identity,
     socket_specs,
     unlink_if_ours,
 )
+from balancekit_server.process.runtime import RunError, Runtime, new_event_loop, open_listener
 
 __all__ = ["ReloadableRuntime", "Reloader", "SocketPool", "serve"]
 

@@ -38,16 +38,15 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from balancekit.config import Bind, Config, Frontend, LogTarget, StatsSocket
-
+from balancekit_server.errors import RunError
 from balancekit_server.ops import logs
 from balancekit_server.ops.counters import REGISTRY, SYNC_INTERVAL, Registry
-from balancekit_server.errors import RunError
 from balancekit_server.process.limits import Limits
 from balancekit_server.tcp import Listener, TcpFrontend, TcpService
 
 if TYPE_CHECKING:
-    from balancekit_server.ops.checks import HealthMonitor
     from balancekit_server.http.proxy import HttpProxy
+    from balancekit_server.ops.checks import HealthMonitor
     from balancekit_server.ops.stats import StatsService
 
 __all__ = [

@@ -23,8 +23,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
-from balancekit_server.ops.logs import Logger
 from balancekit_server.net.poller import close_poller
+from balancekit_server.ops.logs import Logger
 from balancekit_server.tcp import Listener, TcpFrontend, TcpService
 
 T = TypeVar("T")

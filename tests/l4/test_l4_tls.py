@@ -13,8 +13,8 @@ import trustme
 from l4_harness import Backend, CaptureLogger, LoopThread, echo, recv_all
 
 from balancekit.config import BackendRuntime, load_text
-from balancekit_server.process.runtime import Runtime
 from balancekit_server.net.tls import TLSConfigError, cert_names, server_context
+from balancekit_server.process.runtime import Runtime
 
 CONFIG = """
 defaults

@@ -11,8 +11,8 @@ from typing import Any
 from l7_harness import LoopThread
 
 from balancekit.config import load_text
-from balancekit_server.ops.counters import Registry
 from balancekit_server.integrations.demo.apps import AppServers
+from balancekit_server.ops.counters import Registry
 from balancekit_server.process.runtime import Runtime
 from support.haproxy import HAProxy
 

@@ -24,7 +24,6 @@ from importlib import resources
 from typing import Any, TextIO
 
 from balancekit.config import ConfigErrors, LoadResult, load_text
-
 from balancekit_server.integrations.demo.apps import AppServers
 from balancekit_server.integrations.demo.mariadb import DemoMariaDB
 
