@@ -260,16 +260,22 @@ def _write_pidfile(path: str | None, pid: int) -> None:
 
 
 def _check_condition(condition: str) -> int:
-    """`-cc COND`, as haproxy -cc: 0 true, 1 false, 2 (with an ALERT) unparsable.
+    """`-cc COND`, as haproxy -cc: 0 true, 1 false (an empty condition too), 2 (with
+    an ALERT) unparsable.
 
     Predicates about HAProxy's build (`feature(OPENSSL)`…) cannot be answered for
     balancekit: they are errors here too, as in a `.if` block.
     """
     from balancekit.config._cond import evaluate
+    from balancekit.config.lexer import split_words
 
     try:
-        return 0 if evaluate(condition, os.environ) else 1
-    except ValueError as exc:
+        # Read as a config line is (quotes, escapes, ${VAR}), then as `.if` reads it.
+        words = split_words(condition, env=os.environ)
+        if not words:
+            return 1  # haproxy: an empty condition is false
+        return 0 if evaluate(" ".join(words), os.environ) else 1
+    except ValueError as exc:  # ConfigError is one too
         print(f"[ALERT] Failed to evaluate condition: {exc}", file=sys.stderr)
         return 2
 

@@ -254,7 +254,14 @@ def test_varnishtest_flags_and_unknown_flags(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("condition", "status"),
-    [("version_atleast(2.5-dev0)", 0), ("version_before(2.6)", 1), ("bogus(", 2)],
+    [
+        ("version_atleast(2.5-dev0)", 0),
+        ("version_before(2.6)", 1),
+        ("bogus(", 2),
+        ("streq(\"foo bar\",'foo bar')", 0),  # quotes are read as in a config line
+        ("", 1),  # empty is false
+        ('streq(a,"a)', 2),  # unterminated quote
+    ],
 )
 @pytest.mark.parametrize("program", sorted(PROGRAMS))
 def test_cc_evaluates_a_condition_like_haproxy(program: str, condition: str, status: int) -> None:
