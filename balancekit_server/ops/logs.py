@@ -240,10 +240,19 @@ def httplog_values(entry: Any) -> dict[str, object]:
         "sq": entry.srv_queue, "bq": entry.backend_queue,
         # the request
         "r": entry.request_line, "HM": method, "HU": uri, "HP": path,
-        "HQ": mark + query, "HV": version,
+        "HPO": _path_only(path), "HQ": mark + query, "HV": version,
         **_captured_values("hr", entry.captured_request_headers),
         **_captured_values("hs", entry.captured_response_headers),
     }  # fmt: skip
+
+
+def _path_only(path: str) -> str:
+    """%HPO: the path without an absolute-form URI's scheme and authority."""
+    scheme, sep, rest = path.partition("://")
+    if not sep or "/" in scheme:
+        return path
+    slash = rest.find("/")
+    return rest[slash:] if slash >= 0 else "/"
 
 
 def _captured_values(name: str, values: Sequence[str] | None) -> dict[str, object]:
