@@ -381,6 +381,10 @@ def _parse_reply(
                 file,
                 line,
             )
+    if reply.body == "":
+        # HAProxy ignores the content-type of a reply without payload (with a warning):
+        # `return content-type text/plain` answers no Content-Type header.
+        reply.content_type = None
     return reply, i
 
 

@@ -174,6 +174,20 @@ def test_return_body_from_file(tmp_path: Path) -> None:
     assert (decision.status, decision.body) == (503, "<h1>maintenance</h1>")
 
 
+def test_return_without_payload_drops_its_content_type() -> None:
+    # HAProxy 2.6 ignores it (with a warning): its reg-test http-rules/http_return.vtc
+    # expects no Content-Type header on these answers.
+    router = build(
+        """
+        http-request return content-type text/plain if { path /none }
+        http-request return content-type text/plain file /dev/null if { path /empty-file }
+        """
+    )
+    for path in ("/none", "/empty-file"):
+        decision = router.route(Request(path=path))
+        assert (decision.body, decision.content_type) == ("", None)
+
+
 def test_header_edits_accumulate_and_later_rules_see_them() -> None:
     router = build(
         """
