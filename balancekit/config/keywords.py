@@ -88,6 +88,12 @@ KEYWORDS: tuple[Keyword, ...] = (
         "DH parameter size.",
         ignored="Python's ssl module chooses the DH parameters",
     ),
+    _K(
+        "tune.idle-pool.shared",
+        "g",
+        "Share idle connection pools between threads.",
+        ignored="a thread-tuning knob; balancekit-server runs one event loop per process",
+    ),
     # -- proxies -----------------------------------------------------------------------
     _K("mode", "dflb", "`tcp` or `http` (HAProxy's default is tcp)."),
     _K(
