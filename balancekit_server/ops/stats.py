@@ -541,7 +541,7 @@ def bind_stats_listener(spec: StatsSocket) -> socket.socket:
     """A listening socket for a `stats socket` line (unix path, TCP address, or an
     inherited `fd@N`, adopted rather than bound)."""
     if spec.fd is not None:
-        from balancekit_server.process.runtime import adopt_listener
+        from balancekit_server.net.listeners import adopt_listener
 
         where = f"{spec.file}:{spec.line}: stats socket " if spec.file else "stats socket "
         return adopt_listener(spec.fd, where)

@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from balancekit.config import Bind, Config, ConfigErrors, Frontend, StatsSocket, load
+from balancekit_server.errors import RunError
+from balancekit_server.net.listeners import open_listener
 from balancekit_server.ops.counters import REGISTRY, Registry
 from balancekit_server.ops.logs import console
 from balancekit_server.ops.stats import (
@@ -38,7 +40,7 @@ from balancekit_server.ops.stats import (
     socket_specs,
     unlink_if_ours,
 )
-from balancekit_server.process.runtime import RunError, Runtime, new_event_loop, open_listener
+from balancekit_server.process.runtime import Runtime, new_event_loop
 
 __all__ = ["ReloadableRuntime", "Reloader", "SocketPool", "serve"]
 

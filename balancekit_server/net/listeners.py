@@ -1,0 +1,93 @@
+"""Listening sockets for `bind` and `stats socket` lines: bound here, or inherited.
+
+HAProxy binds every address while it starts, and `fd@N` hands it a socket a
+parent already bound (varnishtest, systemd socket activation).  Both engines,
+the stats socket and a reload's socket pool open their listeners here, so a
+failure reads the same wherever it happens: the config line, then the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Protocol
+
+from balancekit.config import Bind
+from balancekit_server.errors import RunError
+
+__all__ = ["BACKLOG", "Located", "adopt_listener", "config_location", "open_listener"]
+
+BACKLOG = 1024
+
+
+class Located(Protocol):
+    """A config object that remembers where it was written."""
+
+    @property
+    def file(self) -> str | None: ...
+
+    @property
+    def line(self) -> int | None: ...
+
+
+def config_location(obj: Located) -> str:
+    """`file:line: ` of a config object, for messages (empty when unknown)."""
+    file, line = obj.file, obj.line
+    return f"{file}:{line}: " if file is not None and line is not None else ""
+
+
+def open_listener(bind: Bind, *, reuse_port: bool = False) -> socket.socket:
+    """Bind and listen on one `bind` address (non-blocking), like HAProxy does.
+
+    `*:port` binds IPv4 only (HAProxy's meaning); `:::port` binds IPv6, dual
+    stack unless `v6only`.  Errors name the config line.  `bind fd@N` adopts the
+    inherited socket N instead (`adopt_listener`).
+    """
+    if bind.fd is not None:
+        return adopt_listener(bind.fd, config_location(bind))
+    family = socket.AF_INET6 if bind.v6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port and hasattr(socket, "SO_REUSEPORT"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if bind.v6:
+            if bind.v6only:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            elif bind.v4v6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((bind.host, bind.port))
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise RunError(
+            f"{config_location(bind)}cannot bind socket {bind.address}: {exc.strerror or exc}"
+        ) from None
+    return sock
+
+
+def adopt_listener(fd: int, where: str = "") -> socket.socket:
+    """A duplicate of the inherited socket `fd@N`, listening and non-blocking.
+
+    The socket is the parent's (varnishtest, systemd): it is not bound here, and
+    closing the duplicate leaves N open, so a reload or another worker adopts it
+    again.  listen() again is harmless on a listening socket and makes a merely
+    bound one usable, as HAProxy does.
+    """
+    try:
+        copy = os.dup(fd)
+    except OSError as exc:
+        raise RunError(f"{where}cannot use file descriptor '{fd}' : {exc.strerror}") from None
+    try:
+        sock = socket.socket(fileno=copy)
+    except OSError as exc:
+        os.close(copy)
+        raise RunError(f"{where}cannot use file descriptor '{fd}' : {exc.strerror}") from None
+    try:
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise RunError(f"{where}cannot listen on fd@{fd}: {exc.strerror or exc}") from None
+    return sock
