@@ -547,12 +547,16 @@ class HealthMonitor:
         watched = self.watched[(backend, server)]
         health = watched.health
         before = health.health
+        # HAProxy also reports a check whose status differs from the previous one
+        # (the first result after INI included), even when the counter stays put.
+        status_before = health.last_result.status if health.last_result else None
         counters = self.registry.server(backend, server)
         failed_before = health.failed_checks
         transition = health.record(result, self.clock())
         counters.chkfail += health.failed_checks - failed_before
         runtime = self.backends[backend]
-        if runtime.log_health_checks and (before != health.health or transition):
+        changed = before != health.health or status_before != result.status
+        if runtime.log_health_checks and (changed or transition):
             member = self.pool(backend).member(server)
             self._emit(
                 backend,
@@ -603,9 +607,15 @@ class HealthMonitor:
             "notice" if transition.up or drained else "alert",
         )
         if not transition.up and not pool.usable:
-            self._emit(
-                watched.backend, "alert", f"backend '{watched.backend}' has no server available!"
-            )
+            self._no_server_left(watched.backend)
+
+    def _no_server_left(self, backend: str) -> None:
+        """HAProxy's set_backend_down(): an ALERT on stderr, and an `emerg` line without
+        the quotes to the backend's `log` targets."""
+        self.log("alert", f"backend '{backend}' has no server available!")
+        logger = self.loggers.get(backend)
+        if logger is not None:
+            logger.log(f"backend {backend} has no server available!", "emerg")
 
     def _emit(self, backend: str, level: str, message: str, syslog: str | None = None) -> None:
         """One state message: to the monitor's sink (stderr by default) and, like
@@ -698,6 +708,8 @@ class HealthMonitor:
                 ),
                 "notice" if was_down or previous == "drain" else "alert",
             )
+            if not was_down and not pool.usable:
+                self._no_server_left(backend)
             return
         pool.set_state(server, state)
         if previous == "maint":

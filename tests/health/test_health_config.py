@@ -47,6 +47,9 @@ backend app
         assert srv.headers_seen[0]["Host"] == "example.org"
         assert srv.headers_seen[0]["X-Check"] == "yes"
         assert pool.member("s1").up
+        # The first result (INI -> L7OK) is reported although the server stays UP, as
+        # HAProxy does (its reg-tests checks/*_health_checks.vtc expect that line).
+        wait(rt, lambda: any("Health check for server app/s1 succeeded" in x for x in rt.lines))
         srv.body = "status: degraded"
         wait(rt, lambda: not pool.member("s1").up)
         down = next(x for x in rt.lines if x.startswith("Server app/s1 is DOWN"))

@@ -72,3 +72,32 @@ def test_down_line_goes_to_syslog_like_haproxy() -> None:
     assert mine_down[0] == theirs_down[0] == "129"  # local0.alert
     normalize = re.compile(r"check duration: \d+ms")
     assert normalize.sub("", mine_down[1]) == normalize.sub("", theirs_down[1])
+
+
+def test_no_server_left_goes_to_syslog_unquoted_at_emerg_like_haproxy() -> None:
+    dead = closed_port()
+    single = (
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n"
+        "    timeout server 5s\n"
+        "frontend www\n    bind {bind}\n    default_backend app\n"
+        "backend app\n    log 127.0.0.1:{udp} local0\n"
+        f"    server s1 127.0.0.1:{dead} check inter 100\n"
+    )
+    needle = "has no server available"
+    mine_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    mine_sock.bind(("127.0.0.1", 0))
+    rt = RuntimeThread(single.format(bind="127.0.0.1:0", udp=mine_sock.getsockname()[1]))
+    try:
+        mine = receive(mine_sock, needle)
+    finally:
+        rt.close()
+        mine_sock.close()
+    theirs_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    theirs_sock.bind(("127.0.0.1", 0))
+    template = single.format(bind="{{listen:www}}", udp=theirs_sock.getsockname()[1])
+    with HAProxy(template.replace("{{", "{").replace("}}", "}")):
+        theirs = receive(theirs_sock, needle)
+    theirs_sock.close()
+    mine_line = next(split(x) for x in mine if needle in x)
+    theirs_line = next(split(x) for x in theirs if needle in x)
+    assert mine_line == theirs_line == ("128", "backend app has no server available!")
