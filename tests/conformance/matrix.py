@@ -19,7 +19,7 @@ When balancekit differs from HAProxy on a row, the row stays as it is and gets
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 ALL_KINDS = ("httpserver", "gunicorn", "flask", "nginx")
 #: Kinds that report every request header line and the body (nginx reports a few headers).
@@ -2140,3 +2140,22 @@ row(
     (get("/echo"),),
     kinds=RAW_KIND,
 )
+
+
+#: Rows that only check which server (or backend) is chosen, one request at a time and
+#: without health checks: the choice is made before a byte reaches a server, so the
+#: `httpserver` kind is enough for them (every other row runs on several kinds).
+CHOICE_ONLY = frozenset(
+    [r.id for r in ROWS if r.id.startswith(("balance-", "hash-"))]
+    + [
+        "random-draw",
+        "use-backend",
+        "redispatch",
+        "no-redispatch",
+        "server-backup-unused",
+        "server-disabled-enabled",
+        "stats-socket-disable-server",
+        "tcp-balance-source",
+    ]
+) - {"balance-leastconn-busy", "balance-first"}
+ROWS[:] = [replace(r, kinds=("httpserver",)) if r.id in CHOICE_ONLY else r for r in ROWS]

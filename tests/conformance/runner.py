@@ -149,7 +149,9 @@ class SubprocessBalancekit:
     """`balancekit-server -f cfg` with its listening sockets inherited as `fd@N`,
     exactly as `support.haproxy.HAProxy` runs HAProxy (needs `bind fd@N` support)."""
 
-    def __init__(self, text: str, bind_map: dict[str, tuple[str, int]]) -> None:
+    def __init__(
+        self, text: str, bind_map: dict[str, tuple[str, int]], stats_path: str = ""
+    ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="bk-conformance-kit-"))
         self.sockets: dict[str, socket.socket] = {}
         names = iter(bind_map)  # in the order of the bind lines, as the text has them
@@ -175,9 +177,22 @@ class SubprocessBalancekit:
                 stderr=subprocess.STDOUT,
                 pass_fds=[s.fileno() for s in self.sockets.values()],
             )
-        time.sleep(0.3)
-        if self.process.poll() is not None:
-            raise RuntimeError(f"balancekit-server exited: {self.log.read_text()}")
+        # Ready once the stats socket answers (every matrix config has one), as for HAProxy;
+        # requests sent earlier would only wait in the inherited sockets' backlog.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"balancekit-server exited: {self.log.read_text()}")
+            if not stats_path:
+                break
+            if os.path.exists(stats_path) and not _stats_command(stats_path, "help").startswith(
+                "error:"
+            ):
+                break
+            time.sleep(0.02)
+        else:
+            self.close()
+            raise RuntimeError("balancekit-server did not start")
 
     def port(self, name: str) -> int:
         return int(self.sockets[name].getsockname()[1])
@@ -195,22 +210,22 @@ class SubprocessBalancekit:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-#: Switch to True once `balancekit-server` accepts `bind fd@N` (issue 17): then the
-#: matrix runs the real command line, as HAProxy's side does.
-SUBPROCESS = os.environ.get("BALANCEKIT_CONFORMANCE_SUBPROCESS") == "1"
+#: `balancekit-server` takes `bind fd@N` (2c22e21), so the matrix runs the real command
+#: line, as HAProxy's side does; BALANCEKIT_CONFORMANCE_SUBPROCESS=0 runs `Runtime` in
+#: this process instead (faster to debug, same observations).
+SUBPROCESS = os.environ.get("BALANCEKIT_CONFORMANCE_SUBPROCESS", "1") != "0"
 
 
 def start_balancekit(
-    text: str, bind_map: dict[str, tuple[str, int]]
+    text: str, bind_map: dict[str, tuple[str, int]], stats_path: str = ""
 ) -> InProcessBalancekit | SubprocessBalancekit:
-    """The one place that decides how balancekit runs for the matrix.
-
-    In process for now; once `balancekit-server` takes `bind fd@N`, `SUBPROCESS`
-    becomes True and this runs `balancekit-server -f cfg` with the listening sockets
-    inherited (`pass_fds`), like `support.haproxy.HAProxy` runs HAProxy.
+    """The one place that decides how balancekit runs for the matrix: by default
+    `balancekit-server -f cfg` with the listening sockets inherited as `fd@N`
+    (`pass_fds`), like `support.haproxy.HAProxy` runs HAProxy; in process when
+    `SUBPROCESS` is off.
     """
     if SUBPROCESS:
-        return SubprocessBalancekit(text, bind_map)
+        return SubprocessBalancekit(text, bind_map, stats_path)
     return InProcessBalancekit(text, bind_map)
 
 
@@ -335,17 +350,17 @@ def _start_haproxy(text: str, side: Side) -> None:
         proxy._sockets[f"v6:{name}"] = sock  # passed to HAProxy and closed with it
     side.text = proxy.config
     side.stats_path = proxy.stats_path
+    side.stop = proxy.stop
     proxy.start()
     side.ports = {name: proxy.port(name) for name in proxy._sockets if ":" not in name}
     side.ports.update({name: int(sock.getsockname()[1]) for name, sock in v6.items()})
-    side.stop = proxy.stop
     side.haproxy = proxy  # type: ignore[attr-defined]
 
 
 def _start_kit(text: str, row: Row, side: Side) -> None:
     side.text = text
     try:
-        kit = start_balancekit(text, bind_map(row.config))
+        kit = start_balancekit(text, bind_map(row.config), side.stats_path)
     except Exception as exc:
         side.error = f"balancekit did not start: {type(exc).__name__}: {exc}"
         return
@@ -810,8 +825,21 @@ def run_row(row: Row, group: EchoGroup) -> Outcome:
     try:
         ha_text = _render(row, group, "haproxy", work, sides["haproxy"])
         kit_text = _render(row, group, "balancekit", work, sides["balancekit"])
-        _start_haproxy(ha_text, sides["haproxy"])
+        # Both start at once (each waits for its stats socket): half the start-up time.
+        failure: list[BaseException] = []
+
+        def start_haproxy() -> None:
+            try:
+                _start_haproxy(ha_text, sides["haproxy"])
+            except BaseException as exc:
+                failure.append(exc)
+
+        starter = threading.Thread(target=start_haproxy)
+        starter.start()
         _start_kit(kit_text, row, sides["balancekit"])
+        starter.join(30)
+        if failure:
+            raise failure[0]
         if row.settle:
             time.sleep(row.settle)
         for name, side in sides.items():
