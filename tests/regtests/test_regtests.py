@@ -55,6 +55,9 @@ PASS = "pass"
 EXPECTED: dict[str, str | Differs] = {
     "reg-tests/balance/balance-rr.vtc": PASS,
     "reg-tests/balance/balance-uri.vtc": PASS,
+    "reg-tests/checks/1be_40srv_odd_health_checks.vtc": PASS,
+    "reg-tests/checks/40be_2srv_odd_health_checks.vtc": PASS,
+    "reg-tests/checks/4be_1srv_health_checks.vtc": PASS,
     "reg-tests/http-capture/multiple_headers.vtc": PASS,
     "reg-tests/http-messaging/h1_to_h1.vtc": PASS,
     "reg-tests/http-rules/http_return.vtc": PASS,
