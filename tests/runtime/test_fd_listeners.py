@@ -267,3 +267,33 @@ def test_varnishtest_flags_and_unknown_flags(tmp_path: Path) -> None:
 def test_cc_evaluates_a_condition_like_haproxy(program: str, condition: str, status: int) -> None:
     result = subprocess.run([*PROGRAMS[program], "-cc", condition], capture_output=True)
     assert result.returncode == status
+
+
+def test_the_model_keeps_the_descriptor() -> None:
+    from balancekit.config import load_text
+
+    with socket.socket() as web_sock, socket.socket(socket.AF_UNIX) as cli_sock:
+        web, cli = web_sock.fileno(), cli_sock.fileno()
+        text = (
+            f"global\n    stats socket fd@{cli} level admin\n"
+            "defaults\n    mode http\n    timeout client 1s\n    timeout server 1s\n"
+            "    timeout connect 1s\n"
+            f"frontend f\n    bind fd@{web} name inherited\n    default_backend b\n"
+            "backend b\n    server s1 127.0.0.1:1\n"
+        )
+        config = load_text(text).config
+    (bind,) = config.frontends[0].binds
+    assert (bind.fd, bind.address, bind.host, bind.port, bind.name) == (
+        web,
+        f"fd@{web}",
+        "",
+        0,
+        "inherited",
+    )
+    (spec,) = config.global_.stats_sockets
+    assert (spec.fd, spec.address, spec.is_unix, spec.level) == (
+        cli,
+        f"fd@{cli}",
+        False,
+        "admin",
+    )
