@@ -170,6 +170,12 @@ class Backend:
     # -- introspection ---------------------------------------------------------------
 
     @property
+    def active_servers(self) -> int:
+        """Usable non-backup servers: HAProxy's `srv_act`, which the retry policy
+        weighs before redispatching (`balancekit.stream`)."""
+        return sum(1 for m in self._members if m.usable and not m.server.backup)
+
+    @property
     def servers(self) -> list[Server]:
         return [m.server for m in self._members]
 

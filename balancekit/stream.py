@@ -53,6 +53,7 @@ from .errors import BalancekitError
 __all__ = [
     "ALL_RETRYABLE_ERRORS",
     "DEFAULT_BUFSIZE",
+    "DEFAULT_RETRY_ON",
     "HASH_ALGORITHMS",
     "RETRY_ON_KEYWORDS",
     "RETRY_STATUSES",
@@ -135,7 +136,8 @@ the same server, so re-picking after a failure would usually find it again."""
 DEFAULT_BUFSIZE = 16384
 """HAProxy's default ``tune.bufsize``: a request must fit in one buffer to be replayed."""
 
-_DEFAULT_RETRY_ON: frozenset[str] = frozenset({"conn-failure"})
+DEFAULT_RETRY_ON: frozenset[str] = frozenset({"conn-failure"})
+"""`retry-on` when a backend does not say: connection failures only."""
 _STATUS_WORDS = frozenset(str(status) for status in RETRY_STATUSES)
 
 
@@ -238,7 +240,7 @@ class RetryPolicy:
 
     retries: int = 3
     redispatch: int = 0
-    retry_on: frozenset[str] = _DEFAULT_RETRY_ON
+    retry_on: frozenset[str] = DEFAULT_RETRY_ON
     timeout_connect: float | None = None
 
     def __post_init__(self) -> None:
@@ -252,7 +254,7 @@ class RetryPolicy:
     def l7(self) -> bool:
         """Whether any L7 retry is configured: anything beyond ``conn-failure``
         (HAProxy sets ``TX_L7_RETRY`` only then, and only in mode http)."""
-        return bool(self.retry_on - _DEFAULT_RETRY_ON)
+        return bool(self.retry_on - DEFAULT_RETRY_ON)
 
     def retries_on_status(self, status: int) -> bool:
         return str(status) in self.retry_on

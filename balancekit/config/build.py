@@ -36,6 +36,7 @@ from ..rules import (
     parse_use_backend,
 )
 from ..server import Server
+from ..stream import DEFAULT_RETRY_ON, parse_retry_on
 from ..tlsconfig import TLSConfigError, server_context
 from ._values import (
     ServerParams,
@@ -93,6 +94,7 @@ class _Settings:
     log_line: LogLine | None = None
     #: `option redispatch [interval]`: 0 off, -1 the last retry, P every P-th retry.
     redispatch: int = 0
+    retry_on: frozenset[str] = DEFAULT_RETRY_ON
     errorfiles: dict[int, bytes] = field(default_factory=dict)
     default_backend: Statement | None = None
     default_server: ServerParams = field(default_factory=ServerParams)
@@ -394,6 +396,7 @@ class _Builder:
             timeout_http_keep_alive=t.get("http-keep-alive"),
             retries=s.retries,
             redispatch=s.redispatch,
+            retry_on=s.retry_on,
             srvtcpka=s.options.get("srvtcpka", False),
             forwardfor=s.forwardfor,
             http_server_close=s.options.get("http-server-close", False),
@@ -753,6 +756,10 @@ def _h_random(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.random_draw = stmt
 
 
+def _h_retry_on(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    p.settings.retry_on = parse_retry_on(stmt.args)
+
+
 def _h_retries(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.retries = b._count(stmt)
 
@@ -905,6 +912,7 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "hash-balance-factor": _h_hash_balance_factor,
     "random": _h_random,
     "retries": _h_retries,
+    "retry-on": _h_retry_on,
     "default_backend": _h_default_backend,
     "use_backend": _h_use_backend,
     "acl": _h_acl,

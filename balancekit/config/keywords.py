@@ -109,6 +109,13 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("hash-balance-factor", "dlb", "Bounded-load consistent hashing (> 100)."),
     _K("random", "lb", "Tutorial form `random draw N`, accepted as `balance random(N)`."),
     _K("retries", "dlb", "Connection retries before giving up (default 3)."),
+    _K(
+        "retry-on",
+        "dlb",
+        "What is retried: `conn-failure` (default), `empty-response`, `junk-response`, "
+        "`response-timeout`, status codes, `all-retryable-errors`, `none` "
+        "(see docs/stream-policy.md).",
+    ),
     _K("default_backend", "dfl", "Backend used when no `use_backend` matches."),
     _K("use_backend", "fl", "`use_backend <name> [if/unless <cond>]`."),
     _K("acl", "flb", "`acl <name> <fetch> [flags] [operator] <value> …`."),
@@ -230,7 +237,7 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process cookie compression declare descrip
     email-alert enabled errorfiles errorloc errorloc302 errorloc303 error-log-format filter
     force-persist fullconn http-after-response http-error http-response http-reuse
     http-send-name-header id ignore-persist load-server-state-from-file log-format-sd log-tag
-    max-keep-alive-queue monitor monitor-uri persist rate-limit retry-on server-state-file-name
+    max-keep-alive-queue monitor monitor-uri persist rate-limit server-state-file-name
     server-template source stick stick-table tcp-check tcp-response unique-id-format
     unique-id-header use-fcgi-app use-server peers resolvers userlist mailers cache program
     ring http-errors nbproc cpu-map lua-load setenv presetenv resetenv unsetenv node

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..logline import LogLine
 from ..pool import Backend
+from ..stream import DEFAULT_RETRY_ON, RetryPolicy, is_deterministic
 
 if TYPE_CHECKING:
     from ..routing import Router
@@ -277,6 +278,8 @@ class BackendRuntime:
     #: `option redispatch [interval]`: 0 off, -1 the last retry, P > 0 every P-th
     #: retry, N < -1 the |N|-th retry before the last.
     redispatch: int = 0
+    #: `retry-on`: the events a request is retried on (balancekit.stream).
+    retry_on: frozenset[str] = DEFAULT_RETRY_ON
     srvtcpka: bool = False
     forwardfor: ForwardFor | None = None
     http_server_close: bool = False
@@ -295,14 +298,27 @@ class BackendRuntime:
     #: expire, in seconds; inf without any.  Engines check it before the timeouts
     #: one by one, so an idle-timer sweep costs one comparison per session.
     timeout_floor: float = field(init=False, repr=False, compare=False)
+    #: `retries`, `option redispatch`, `retry-on` and `timeout connect` as the
+    #: stream policy reads them, built once (`balancekit.stream`).
+    retry_policy: RetryPolicy = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        retry_policy = RetryPolicy(
+            self.retries, self.redispatch, self.retry_on, self.timeout_connect
+        )
+        object.__setattr__(self, "retry_policy", retry_policy)
         times = [
             t
             for t in (self.timeout_server, self.timeout_server_fin, self.timeout_tunnel)
             if t is not None
         ]
         object.__setattr__(self, "timeout_floor", min(times, default=float("inf")))
+
+    @property
+    def deterministic(self) -> bool:
+        """Whether the algorithm hashes the request, so that re-picking after a
+        failure would find the same server again (no early redispatch)."""
+        return is_deterministic(self.backend.balance.algorithm)
 
     @property
     def queue_timeout(self) -> float | None:

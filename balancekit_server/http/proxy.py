@@ -23,6 +23,25 @@ from mypy_extensions import mypyc_attr
 from balancekit import Backend, Headers, Lease, NoServerAvailable, Request
 from balancekit.config.runtime import BackendRuntime, ForwardFor, Frontend
 from balancekit.routing import Decision, Router
+from balancekit.stream import (
+    Assigned,
+    AwaitGrant,
+    Connect,
+    ConnectFailed,
+    ConnectOk,
+    Count,
+    Forward,
+    GiveUp,
+    Granted,
+    NoServer,
+    PauseElapsed,
+    Pick,
+    Queued,
+    QueueTimeout,
+    Retry,
+    StreamPolicy,
+)
+from balancekit.stream import Decision as StreamDecision
 from balancekit_server.http.errors import ErrorPage, ErrorPages, reason_phrase
 from balancekit_server.http.headers import (
     RawHeaders,
@@ -959,77 +978,121 @@ class HttpProxy:
         *,
         replayed: bool = False,
     ) -> None:
-        """Lease (or the one given), connect with retries/redispatch, relay, release."""
+        """Lease (or the one given), connect with retries/redispatch, relay, release.
+
+        What to do after each step is `balancekit.stream.StreamPolicy`'s decision,
+        the same table the TCP forwarder follows: this loop only performs it.
+        """
         state = plan.state
         settings = state.settings
         backend = state.backend
-        retries_left = settings.retries
-        total_retries = retries_left
-        interval = settings.redispatch
-        timeout_connect = settings.timeout_connect
         loop = asyncio.get_running_loop()
-        avoid: str | None = None
-        while True:
-            try:
+        policy = StreamPolicy(settings.retry_policy, deterministic=settings.deterministic)
+        decision: StreamDecision | None = policy.start()
+        conn: UpstreamConnection | None = None
+        t_connect = loop.time()
+        while decision is not None:
+            if decision.count:
+                self._count(state, decision.count)
+            if isinstance(decision, Pick):
                 if lease is None:
-                    lease = backend.acquire(plan.request, avoid=avoid)
-                if not lease.granted:
+                    try:
+                        lease = backend.acquire(plan.request, avoid=decision.avoid)
+                    except NoServerAvailable:
+                        decision = policy.handle(NoServer())
+                        continue
+                server = lease.server
+                decision = policy.handle(
+                    Assigned(server.name) if server is not None else Queued(lease.queue_server)
+                )
+            elif isinstance(decision, AwaitGrant):
+                assert lease is not None
+                try:
                     await self._wait_granted(state, lease, entry)
-            except NoServerAvailable:
-                self._local(ex, self.errors_for(state)[503], entry, "SC")
+                except _Failure:
+                    lease = None  # cancelled by _wait_granted
+                    decision = policy.handle(QueueTimeout())
+                    continue
+                assert lease.server is not None
+                decision = policy.handle(Granted(lease.server.name))
+            elif isinstance(decision, Connect):
+                entry.server = decision.server
+                t_connect = loop.time()
+                reused = False
+                try:
+                    pool = self._pool(state, decision.server)
+                    conn = pool.take_idle()
+                    reused = conn is not None
+                    if conn is None:
+                        conn = await pool.connect(settings.timeout_connect)
+                except (OSError, TimeoutError, UpstreamError) as exc:
+                    member = backend.member(decision.server)
+                    decision = policy.handle(
+                        ConnectFailed(
+                            "timeout" if isinstance(exc, TimeoutError) else "error",
+                            server_usable=member.usable,
+                            active_servers=backend.active_servers,
+                            reused=reused,
+                        )
+                    )
+                    continue
+                decision = policy.handle(ConnectOk())
+            elif isinstance(decision, Retry):
+                entry.retries, entry.redispatched = policy.retries, policy.redispatched
+                if decision.redispatch and lease is not None:
+                    backend.release(lease)
+                    lease = None
+                if decision.after > 0:
+                    await asyncio.sleep(decision.after)  # HAProxy's turn-around pause
+                    decision = policy.handle(PauseElapsed())
+                else:
+                    decision = decision.next
+            elif isinstance(decision, GiveUp):
+                entry.retries, entry.redispatched = policy.retries, policy.redispatched
+                if lease is not None:
+                    backend.release(lease)
+                status = decision.status or 503
+                self._local(ex, self.errors_for(state)[status], entry, decision.termination)
                 return
-            except _Failure as queue_failure:
-                page = self.errors_for(state)[queue_failure.status]
-                self._local(ex, page, entry, queue_failure.termination)
-                return
-            server = lease.server
-            assert server is not None
-            entry.server = server.name
-            t_connect = loop.time()
-            try:
-                pool = self._pool(state, server.name)
-                conn = pool.take_idle()
-                if conn is None:
-                    conn = await pool.connect(timeout_connect)
-            except (OSError, TimeoutError, UpstreamError):
-                backend.release(lease)
-                lease = None
-                if state.counters is not None:
-                    state.counters.econ += 1
-                    self.counters.server(backend.name, server.name).econ += 1
-                if retries_left <= 0:
-                    self._local(ex, self.errors_for(state)[503], entry, "SC")
-                    return
-                retries_left -= 1
-                entry.retries += 1
-                if state.counters is not None:
-                    state.counters.wretr += 1
-                if _redispatch_now(interval, entry.retries, total_retries, backend):
-                    avoid = server.name
-                    entry.redispatched = True
-                    if state.counters is not None:
-                        state.counters.wredis += 1
-                await asyncio.sleep(0)  # HAProxy waits ~1s between retries to one server
-                continue
-            relay = Relay(ex, conn, ex.method == b"HEAD")
-            t_sent = self._start_exchange(plan, lease, conn, relay, entry, t_connect)
-            failure: BaseException | None = None
-            try:
-                if ex.has_body:
-                    await self._send_body(ex, conn, relay)
-                await ex.wait_response(relay)
-            except (UpstreamError, ConnectionError, asyncio.CancelledError) as exc:
-                failure = exc
-            outcome = self._end_exchange(plan, lease, conn, relay, entry, t_sent, failure)
-            lease = None
-            if outcome != "replay":
-                return
-            if replayed:
-                self._local(ex, self.errors_for(state)[502], entry, "SH")
-                return
-            # A reused idle connection was closed by the server before answering:
-            # nothing reached it, so the request is replayed once on a new one.
-            replayed = True
+            else:
+                assert isinstance(decision, Forward)
+                break
+        assert lease is not None and conn is not None
+        entry.retries, entry.redispatched = policy.retries, policy.redispatched
+        relay = Relay(ex, conn, ex.method == b"HEAD")
+        t_sent = self._start_exchange(plan, lease, conn, relay, entry, t_connect)
+        failure: BaseException | None = None
+        try:
+            if ex.has_body:
+                await self._send_body(ex, conn, relay)
+            await ex.wait_response(relay)
+        except (UpstreamError, ConnectionError, asyncio.CancelledError) as exc:
+            failure = exc
+        outcome = self._end_exchange(plan, lease, conn, relay, entry, t_sent, failure)
+        if outcome != "replay":
+            return
+        if replayed:
+            self._local(ex, self.errors_for(state)[502], entry, "SH")
+            return
+        # A reused idle connection was closed by the server before answering:
+        # nothing reached it, so the request is replayed once on a new one (HAProxy's
+        # connection reuse, apart from `retries`).
+        await self._forward(ex, entry, plan, None, replayed=True)
+
+    def _count(self, state: _BackendState, count: Count) -> None:
+        """A policy decision's counter increments, where HAProxy makes them."""
+        if state.counters is None:
+            return
+        be = state.counters
+        be.wretr += count.wretr
+        be.wredis += count.wredis
+        be.econ += count.econ
+        if count.server is not None and (count.wretr or count.wredis):
+            srv = self._server_counters(state, count.server)
+            srv.wretr += count.wretr
+            srv.wredis += count.wredis
+        if count.econ_server is not None and count.econ:
+            self._server_counters(state, count.econ_server).econ += count.econ
 
     def _server_counters(self, state: _BackendState, server: str) -> Any:
         found = state.server_counters.get(server)
@@ -1159,16 +1222,6 @@ class HttpProxy:
             else:
                 conn.write(data)
             await conn.drain()
-
-
-def _redispatch_now(interval: int, attempt: int, total: int, backend: Backend) -> bool:
-    """`option redispatch [interval]`: a positive P moves every Pth retry to another
-    server; a negative N the Nth retry before the last (-1, the default: the last)."""
-    if not interval or len(backend.members) < 2:
-        return False
-    if interval > 0:
-        return attempt % interval == 0
-    return attempt == total + interval + 1
 
 
 def _count_response(counters: Any, status: int, bytes_out: int) -> None:

@@ -210,21 +210,33 @@ class SubprocessBalancekit:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-#: `balancekit-server` takes `bind fd@N` (2c22e21), so the matrix runs the real command
-#: line, as HAProxy's side does; BALANCEKIT_CONFORMANCE_SUBPROCESS=0 runs `Runtime` in
-#: this process instead (faster to debug, same observations).
-SUBPROCESS = os.environ.get("BALANCEKIT_CONFORMANCE_SUBPROCESS", "1") != "0"
+#: How balancekit runs, from BALANCEKIT_CONFORMANCE_SUBPROCESS:
+#:
+#: - `first` (default): `balancekit-server -f cfg` with inherited `fd@N` sockets (it takes
+#:   them since 2c22e21) on each row's first backend kind, so every row goes through the
+#:   real command line once; the row's other kinds run `Runtime` in process, which is the
+#:   same engine without the CLI and ~0.25 s of start-up (keeps the matrix under 4 min
+#:   on two cores);
+#: - `all`: the command line for every case (about 5 minutes);
+#: - `none`: in process for every case (handy under a debugger).
+SUBPROCESS = os.environ.get("BALANCEKIT_CONFORMANCE_SUBPROCESS", "first")
+if SUBPROCESS not in ("first", "all", "none"):
+    raise ValueError(f"BALANCEKIT_CONFORMANCE_SUBPROCESS={SUBPROCESS!r}: first, all or none")
 
 
 def start_balancekit(
-    text: str, bind_map: dict[str, tuple[str, int]], stats_path: str = ""
+    text: str,
+    bind_map: dict[str, tuple[str, int]],
+    stats_path: str = "",
+    *,
+    first_kind: bool = True,
 ) -> InProcessBalancekit | SubprocessBalancekit:
-    """The one place that decides how balancekit runs for the matrix: by default
+    """The one place that decides how balancekit runs for the matrix (`SUBPROCESS`):
     `balancekit-server -f cfg` with the listening sockets inherited as `fd@N`
-    (`pass_fds`), like `support.haproxy.HAProxy` runs HAProxy; in process when
-    `SUBPROCESS` is off.
+    (`pass_fds`), like `support.haproxy.HAProxy` runs HAProxy, or `Runtime` in this
+    process.
     """
-    if SUBPROCESS:
+    if SUBPROCESS == "all" or (SUBPROCESS == "first" and first_kind):
         return SubprocessBalancekit(text, bind_map, stats_path)
     return InProcessBalancekit(text, bind_map)
 
@@ -287,6 +299,7 @@ class Side:
     stats_path: str = ""
     log: UdpLog | None = None
     error: str | None = None
+    how: str = ""
     stop: Callable[[], None] = lambda: None
 
 
@@ -357,15 +370,16 @@ def _start_haproxy(text: str, side: Side) -> None:
     side.haproxy = proxy  # type: ignore[attr-defined]
 
 
-def _start_kit(text: str, row: Row, side: Side) -> None:
+def _start_kit(text: str, row: Row, side: Side, first_kind: bool) -> None:
     side.text = text
     try:
-        kit = start_balancekit(text, bind_map(row.config), side.stats_path)
+        kit = start_balancekit(text, bind_map(row.config), side.stats_path, first_kind=first_kind)
     except Exception as exc:
         side.error = f"balancekit did not start: {type(exc).__name__}: {exc}"
         return
     side.ports = {name: kit.port(name) for name in bind_map(row.config)}
     side.stop = kit.close
+    side.how = "balancekit-server -f" if isinstance(kit, SubprocessBalancekit) else "Runtime"
 
 
 # --------------------------------------------------------------------------- the client
@@ -786,13 +800,14 @@ class Outcome:
     haproxy: dict[str, Any]
     balancekit: dict[str, Any]
     configs: dict[str, str]
+    how: str = ""
 
     @property
     def diff(self) -> list[str]:
         return diff(self.haproxy, self.balancekit)
 
     def report(self) -> str:
-        lines = ["differences (path: haproxy != balancekit):"]
+        lines = [f"balancekit ran as: {self.how}", "differences (path: haproxy != balancekit):"]
         lines += [f"  {d}" for d in self.diff]
         lines.append("haproxy:    " + json.dumps(self.haproxy, default=str)[:4000])
         lines.append("balancekit: " + json.dumps(self.balancekit, default=str)[:4000])
@@ -836,7 +851,7 @@ def run_row(row: Row, group: EchoGroup) -> Outcome:
 
         starter = threading.Thread(target=start_haproxy)
         starter.start()
-        _start_kit(kit_text, row, sides["balancekit"])
+        _start_kit(kit_text, row, sides["balancekit"], group.kind == row.kinds[0])
         starter.join(30)
         if failure:
             raise failure[0]
@@ -864,6 +879,7 @@ def run_row(row: Row, group: EchoGroup) -> Outcome:
             results["haproxy"],
             results["balancekit"],
             {name: side.text for name, side in sides.items()},
+            sides["balancekit"].how,
         )
     finally:
         for side in sides.values():
