@@ -37,6 +37,23 @@ from typing import Any, Protocol
 from balancekit import Lease, NoServerAvailable, Request, Server
 from balancekit.config.runtime import BackendRuntime
 from balancekit.routing import Decision
+from balancekit.stream import (
+    Assigned,
+    AwaitGrant,
+    Connect,
+    ConnectFailed,
+    Count,
+    GiveUp,
+    Granted,
+    NoServer,
+    PauseElapsed,
+    Pick,
+    Queued,
+    QueueTimeout,
+    Retry,
+    StreamPolicy,
+)
+from balancekit.stream import Decision as StreamDecision
 from balancekit_server.net import proxy_protocol
 from balancekit_server.net.poller import (
     Connector,
@@ -75,7 +92,6 @@ LINGER = 1.0
 _LINGER_RST = struct.pack("ii", 1, 0)
 _NO_REQUEST = Request()
 _log = logging.getLogger("balancekit_server.tcp")
-_HASH_ALGORITHMS = frozenset(("source", "uri", "url_param", "hdr", "rdp-cookie"))
 
 Transport = asyncio.Transport | SocketTransport
 """Either end of a session: the loop's transport (TLS) or a poller's socket."""
@@ -780,71 +796,103 @@ class Session:
         self.queue_pos = (position, 0) if "/" in key else (0, position)
 
     async def _connect(self, error: str | None = None) -> None:
-        """Queue, connect, retry and redispatch; `error` is a failed first attempt."""
+        """Queue, connect, retry and redispatch; `error` is a failed first attempt.
+
+        What to do after each step is `balancekit.stream.StreamPolicy`'s decision,
+        the same table the HTTP proxy follows; this loop only performs it.  It runs
+        only off the fast path (a queue, or a failed first connect), so a
+        connection that succeeds at once never builds a policy.
+        """
         assert self.backend is not None
         tb = self.backend
         be = tb.backend
-        avoid: str | None = None
-        previous: str | None = None
+        policy = StreamPolicy(tb.retry_policy, deterministic=tb.deterministic)
+        decision: StreamDecision | None = policy.start()
         try:
-            while True:
-                if error is None:
+            while decision is not None:
+                # The log line's %rc: retries, "+" once redispatched.
+                self.retries, self.redispatched = policy.retries, policy.redispatched
+                if decision.count:
+                    self._count(be.name, decision.count)
+                if isinstance(decision, Pick):
                     if self.lease is None:
-                        self.lease = be.acquire(
-                            self.request if be.needs_request else None,
-                            avoid=avoid,
-                            on_granted=self._granted,
-                        )
+                        try:
+                            self.lease = be.acquire(
+                                self.request if be.needs_request else None,
+                                avoid=decision.avoid,
+                                on_granted=self._granted,
+                            )
+                        except NoServerAvailable:
+                            decision = policy.handle(NoServer())
+                            continue
                     lease = self.lease
-                    if not lease.granted:
-                        await self._wait_queue(lease, tb)
-                        if self.lease is None:
-                            return
                     server = lease.server
+                    decision = policy.handle(
+                        Assigned(server.name) if server is not None else Queued(lease.queue_server)
+                    )
+                elif isinstance(decision, AwaitGrant):
+                    assert self.lease is not None
+                    if not await self._wait_queue(self.lease, tb):
+                        decision = policy.handle(QueueTimeout())
+                        continue
+                    assert self.lease is not None and self.lease.server is not None
+                    decision = policy.handle(Granted(self.lease.server.name))
+                elif isinstance(decision, Connect):
+                    assert self.lease is not None
+                    server = self.lease.server
                     assert server is not None
-                    if server is not self.srv:
-                        if previous is not None and server.name != previous:
-                            self.redispatched = True
-                            self.service.be_counters(be.name).wredis += 1
-                        self.srv = server
+                    self.srv = server
                     if self.queued_until < 0:
                         self.queued_until = self.clock()
-                    error = await self._open(server, tb)
-                    if error is None or self.client_closed:
-                        return
-                server = self.srv
-                assert server is not None and self.lease is not None
-                self.service.srv_counters(be.name, server.name).econ += 1
-                self.service.be_counters(be.name).econ += 1
-                if self.retries >= tb.retries:
-                    self.term = error
+                    if error is None:
+                        error = await self._open(server, tb)
+                        if error is None or self.client_closed:
+                            return
+                    decision = policy.handle(
+                        ConnectFailed(
+                            "error" if error == "SC" else "timeout",
+                            server_usable=be.member(server.name).usable,
+                            active_servers=be.active_servers,
+                        )
+                    )
+                    error = None
+                elif isinstance(decision, Retry):
+                    if decision.redispatch and self.lease is not None:
+                        be.release(self.lease)
+                        self.lease = None
+                    if decision.after > 0:
+                        # Turn-around: a refused server is likely restarting (HAProxy waits too).
+                        await asyncio.sleep(decision.after)
+                        decision = policy.handle(PauseElapsed())
+                    else:
+                        decision = decision.next
+                elif isinstance(decision, GiveUp):
+                    self.term = decision.termination
                     self.close_now(log=True)
                     return
-                self.retries += 1
-                if self._should_redispatch(tb, server):
-                    be.release(self.lease)
-                    self.lease = None
-                    avoid = previous = server.name
                 else:
-                    self.service.srv_counters(be.name, server.name).wretr += 1
-                    self.service.be_counters(be.name).wretr += 1
-                    if error == "SC":
-                        # Turn-around: a refused server is likely restarting (HAProxy waits too).
-                        delay = 1.0
-                        if tb.timeout_connect is not None:
-                            delay = min(delay, tb.timeout_connect)
-                        await asyncio.sleep(delay)
-                error = None
-        except NoServerAvailable:
-            self.lease = None
-            self.term = "SC"
-            self.close_now(log=True)
+                    return  # Forward: `_open` established the session
         except asyncio.CancelledError:
             pass
         except Exception:
             self.internal_error("connecting to a server")
 
-    async def _wait_queue(self, lease: Lease, tb: BackendRuntime) -> None:
+    def _count(self, backend: str, count: Count) -> None:
+        """A policy decision's counter increments, where HAProxy makes them."""
+        be = self.service.be_counters(backend)
+        be.wretr += count.wretr
+        be.wredis += count.wredis
+        be.econ += count.econ
+        if count.server is not None and (count.wretr or count.wredis):
+            srv = self.service.srv_counters(backend, count.server)
+            srv.wretr += count.wretr
+            srv.wredis += count.wredis
+        if count.econ_server is not None and count.econ:
+            self.service.srv_counters(backend, count.econ_server).econ += count.econ
+
+    async def _wait_queue(self, lease: Lease, tb: BackendRuntime) -> bool:
+        """Wait in the queue for `timeout queue`; False when it expired (the lease is
+        then cancelled)."""
         be = tb.backend
         server = lease.queue_server
         key = be.name if server is None else f"{be.name}/{server}"
@@ -864,10 +912,10 @@ class Session:
             self._left_queue(dequeued=False)
             self.lease = None
             self.queued_until = self.clock()
-            self.term = "sQ"
-            self.close_now(log=True)
+            return False
         finally:
             self._grant = None
+        return True
 
     async def _open(self, server: Server, tb: BackendRuntime) -> str | None:
         """Connect to `server`; None on success, else the termination code."""
@@ -915,21 +963,6 @@ class Session:
         """`timeout connect` fired: interrupt the pending connect."""
         if self._cancel_connecting():
             self._expired = True
-
-    def _should_redispatch(self, tb: BackendRuntime, server: Server) -> bool:
-        """HAProxy's stream_choose_redispatch, for a non-persistent connection."""
-        if not tb.redispatch:
-            return False
-        be = tb.backend
-        if not be.member(server.name).usable:
-            return True
-        after = tb.redispatch
-        if after > 0 and self.retries % after == 0:
-            return True
-        if after < 0 and self.retries % (tb.retries + 1 + after) == 0:
-            return True
-        active = sum(1 for m in be.members if m.usable and not m.server.backup)
-        return active > 1 and be.balance.algorithm not in _HASH_ALGORITHMS
 
     def _established(self, transport: Transport, server: Server, tb: BackendRuntime) -> None:
         if self.client is None or self.client_closed:
