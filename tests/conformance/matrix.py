@@ -1553,7 +1553,12 @@ ERR403 = b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\nX-Page: custom\r
 row(
     "errorfile-defaults-503",
     ("errorfile",),
-    http_cfg(defaults="    errorfile 503 {file:e503}\n", servers="    server s1 {dead}\n"),
+    http_cfg(
+        defaults="    errorfile 503 {file:e503}\n",
+        # HAProxy pauses min(1 s, timeout connect) between retries of a refused connect
+        backend="    timeout connect 200ms\n",
+        servers="    server s1 {dead}\n",
+    ),
     (get("/echo"),),
     files={"e503": ERR503},
 )
