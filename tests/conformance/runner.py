@@ -430,6 +430,9 @@ def _read_response(sock: socket.socket, method: str, deadline: float) -> dict[st
     else:
         while True:
             chunk = _recv(sock, deadline)
+            if chunk is None:
+                out["timeout"] = True  # no end of the body: still open at the deadline
+                break
             if not chunk:
                 break
             body += chunk
@@ -641,7 +644,7 @@ class Client:
         if req.check_close and "error" not in obs and not obs.get("close_delimited"):
             obs["closed"] = _closed_soon(sock, 0.3)
         elif obs.get("close_delimited"):
-            obs["closed"] = True
+            obs["closed"] = not obs.get("timeout")
         return obs
 
     def run(self, steps: tuple[Req | Par, ...]) -> list[Any]:
@@ -763,6 +766,8 @@ def normalize(obs: Any, row: Row, ports: dict[int, str]) -> Any:
         out["tls"] = obs["tls"]
     if obs.get("truncated"):
         out["truncated"] = True
+    if obs.get("timeout"):
+        out["timeout"] = True
     if obs.get("trailer") and "headers" in row.compare:
         out["trailer"] = obs["trailer"] if row.exact_case else obs["trailer"].lower()
     return out
