@@ -241,7 +241,8 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process cookie compression declare descrip
     server-template source stick stick-table tcp-check tcp-response unique-id-format
     unique-id-header use-fcgi-app use-server peers resolvers userlist mailers cache program
     ring http-errors nbproc cpu-map lua-load setenv presetenv resetenv unsetenv node
-    spread-checks tune.bufsize tune.maxrewrite ssl-server-verify external-check"""
+    spread-checks tune.bufsize tune.maxrewrite ssl-server-verify external-check
+    server-state-file ulimit-n max-spread-checks unix-bind peer user group total-max-size max-age"""
 _HAPROXY_ONLY_FAMILY = """capture cookie|http-check comment|http-check connect|
 http-check disable-on-404|http-check send-state|http-check set-var|http-check unset-var|
 option abortonclose|option accept-invalid-http-request|option accept-invalid-http-response|

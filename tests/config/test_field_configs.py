@@ -1,0 +1,237 @@
+"""Real haproxy.cfg files from public repositories, checked by HAProxy 2.6 and balancekit.
+
+The corpus is `tests/fixtures/field-configs/*.cfg` (origins and licences in its
+ORIGINS.md). HAProxy is the oracle: `haproxy -dr -c -f` (`-dr`: a server host name
+that does not resolve here, like a compose service name, is not an error). For every
+config HAProxy accepts, balancekit either loads it or names, with `file:line`, each
+HAProxy keyword it does not support; never "unknown keyword" or "did you mean" for a
+real one. The verdicts are recorded in `verdicts.json` beside the corpus, so a config
+that loaded and now fails (or a new kind of error) fails here. Configs that both load
+are started side by side on loopback (binds become `fd@N`, servers local HTTP
+backends) and must answer the same requests with the same status and backend.
+
+`python tests/config/test_field_configs.py --record` rewrites `verdicts.json` and
+prints the acceptance figures (the section "Configs from the field" of
+docs/configuration.md quotes them).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from balancekit.config import check
+
+if __name__ == "__main__":  # `--record`: the suite's sys.path, as under pytest
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from support.backends import NamedBackends
+from support.haproxy import BALANCEKIT, HAPROXY, HAProxy, haproxy_available
+
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "field-configs"
+VERDICTS = CORPUS / "verdicts.json"
+FILES = sorted(p.name for p in CORPUS.glob("*.cfg"))
+
+#: The one acceptable form of an error for a config HAProxy accepts.
+_UNSUPPORTED = re.compile(
+    r"^(?P<loc>.+:\d+): '(?P<kw>[^']+)' is an HAProxy (?:keyword that|action) balancekit "
+    r"does not support"
+)
+#: Global lines that only make sense on the authors' machines (users, chroot, sockets).
+_HOST_ONLY = re.compile(
+    r"^\s*(chroot|user|group|uid|gid|daemon|pidfile|stats\s+socket|master-worker)\b.*$", re.M
+)
+_BIND = re.compile(r"^(\s*bind\s+)(\S+)", re.M)
+_SERVER = re.compile(r"^(\s*server\s+)(\S+)(\s+)(\S+)", re.M)
+_SECTION = re.compile(r"^\s*(frontend|backend|listen|defaults|global)\b\s*(\S*)", re.M)
+_REQUESTS = ["/", "/a", "/b?x=1", "/", "/c/d", "/"]
+
+
+def _load_verdicts() -> dict[str, Any]:
+    return json.loads(VERDICTS.read_text()) if VERDICTS.exists() else {}
+
+
+def haproxy_accepts(name: str) -> tuple[bool, str]:
+    """HAProxy 2.6's verdict on the file as published, and its first alert."""
+    with tempfile.TemporaryDirectory() as tmp:
+        done = subprocess.run(
+            [HAPROXY, "-dr", "-c", "-f", str(CORPUS / name)],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    lines = (done.stdout + done.stderr).splitlines()
+    alerts = [
+        re.sub(r"^\[ALERT\]\s*\(\d+\) : (config : )?", "", line)
+        for line in lines
+        if "ALERT" in line and "Missing LF" not in line  # that one is only a notice
+    ]
+    # 2: "Configuration file has no error but will not start (no listener)".
+    return done.returncode in (0, 2), (alerts[0] if alerts else "")
+
+
+def classify(errors: list[str]) -> tuple[list[str], list[str]]:
+    """(unsupported keywords named precisely, every other error without its path)."""
+    keywords, other = [], []
+    for error in errors:
+        match = _UNSUPPORTED.match(error)
+        if match:
+            keywords.append(match.group("kw"))
+        else:
+            other.append(error.split("field-configs/", 1)[-1])
+    return keywords, other
+
+
+def loopback_text(text: str, backends: dict[str, str]) -> str:
+    """The config with every bind a `{listen:N}` and every server a local backend."""
+    counter = iter(range(10_000))
+    text = _HOST_ONLY.sub("#", text)  # the same line numbers
+    text = _BIND.sub(lambda m: f"{m.group(1)}{{listen:b{next(counter)}}}", text)
+    return _SERVER.sub(
+        lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{backends[m.group(2)]}", text
+    )
+
+
+def _ask(port: int) -> list[str]:
+    answers = []
+    for path in _REQUESTS:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("GET", path, headers={"Host": "example.test", "Connection": "close"})
+            response = conn.getresponse()
+            answers.append(f"{response.status} {response.getheader('X-Server') or '-'}")
+            response.read()
+        except (OSError, http.client.HTTPException) as error:
+            answers.append(f"error ({'reset' if isinstance(error, OSError) else 'closed'})")
+        finally:
+            conn.close()
+    return answers
+
+
+def side_by_side(name: str) -> dict[str, list[str]]:
+    """Run HAProxy and balancekit-server on the loopback copy; each listener's answers."""
+    text = (CORPUS / name).read_text()
+    names = [m.group(2) for m in _SERVER.finditer(text)]
+    results: dict[str, dict[str, list[str]]] = {}
+    with NamedBackends(sorted(set(names))) as backends:
+        addresses = {n: backends.address(n) for n in names}
+        template = loopback_text(text, addresses)
+        for side, command in (("haproxy", (HAPROXY,)), ("balancekit", BALANCEKIT)):
+            proxy = HAProxy(template, command=command)
+            try:
+                proxy.start()
+                time.sleep(0.3)
+                results[side] = {label: _ask(proxy.port(label)) for label in sorted(proxy._sockets)}
+            finally:
+                proxy.stop()
+    return results
+
+
+def record() -> dict[str, Any]:
+    verdicts: dict[str, Any] = {}
+    for name in FILES:
+        accepted, alert = haproxy_accepts(name)
+        errors = check([str(CORPUS / name)])
+        keywords, other = classify(errors)
+        entry: dict[str, Any] = {
+            "haproxy": "accepted" if accepted else "rejected",
+            "balancekit": "loads" if not errors else "rejected",
+            "unsupported": sorted(set(keywords)),
+            "other_errors": other,
+        }
+        if not accepted:
+            entry["haproxy_alert"] = alert.replace(str(CORPUS) + "/", "")
+        if accepted and not errors:
+            try:
+                runs = side_by_side(name)
+                entry["live"] = "same" if runs["haproxy"] == runs["balancekit"] else "differs"
+                entry["answers"] = runs["haproxy"]
+                if entry["live"] == "differs":
+                    entry["balancekit_answers"] = runs["balancekit"]
+            except Exception as error:  # recorded, with the reason
+                lines = str(error).splitlines()
+                reason = next((line for line in lines if "ALERT" in line), lines[0])
+                reason = re.sub(r"^.*?\] ", "", reason)
+                entry["live"] = f"not started: {reason[:200]}"
+        verdicts[name] = entry
+    return verdicts
+
+
+def figures(verdicts: dict[str, Any]) -> str:
+    accepted = [v for v in verdicts.values() if v["haproxy"] == "accepted"]
+    loads = [v for v in accepted if v["balancekit"] == "loads"]
+    missing = Counter(k for v in accepted for k in v["unsupported"])
+    gaps = sum(1 for v in accepted if v["other_errors"])
+    return (
+        f"{len(verdicts)} collected, {len(accepted)} accepted by HAProxy 2.6, "
+        f"{len(loads)} of those load in balancekit; {gaps} have errors of another form; "
+        f"missing keywords (files): " + ", ".join(f"{k} {n}" for k, n in missing.most_common())
+    )
+
+
+EXPECTED = _load_verdicts()
+needs_haproxy = pytest.mark.skipif(not haproxy_available(), reason="haproxy not installed")
+
+
+def test_every_corpus_file_has_a_recorded_verdict() -> None:
+    assert len(FILES) >= 45
+    assert sorted(EXPECTED) == FILES
+    print(figures(EXPECTED))
+
+
+@needs_haproxy
+@pytest.mark.parametrize("name", FILES, ids=[f.removesuffix(".cfg") for f in FILES])
+def test_field_config(name: str) -> None:
+    expected = EXPECTED[name]
+    accepted, alert = haproxy_accepts(name)
+    assert ("accepted" if accepted else "rejected") == expected["haproxy"], alert
+    errors = check([str(CORPUS / name)])
+    keywords, other = classify(errors)
+    if not accepted:
+        return  # HAProxy's own verdict; balancekit may say anything precise
+    for error in errors:
+        assert "did you mean" not in error or error.split("field-configs/", 1)[-1] in set(
+            expected["other_errors"]
+        ), error
+    # A regression: a config that loaded no longer does, or a new kind of error.
+    if expected["balancekit"] == "loads":
+        assert errors == []
+    # Every error names an unsupported HAProxy keyword with file:line, except the
+    # recorded ones (real keywords whose support needs a parser change, see the JSON).
+    assert other == expected["other_errors"]
+    assert sorted(set(keywords)) == expected["unsupported"]
+
+
+_LIVE = [n for n in FILES if EXPECTED.get(n, {}).get("live") is not None]
+
+
+@needs_haproxy
+@pytest.mark.parametrize("name", _LIVE, ids=[f.removesuffix(".cfg") for f in _LIVE])
+def test_field_config_answers_like_haproxy(name: str) -> None:
+    expected = EXPECTED[name]
+    if expected["live"].startswith("not started"):
+        pytest.skip(expected["live"])
+    runs = side_by_side(name)
+    assert runs["haproxy"] == expected["answers"]
+    if expected["live"] == "same":
+        assert runs["balancekit"] == runs["haproxy"]
+    else:
+        assert runs["balancekit"] == expected["balancekit_answers"]
+
+
+if __name__ == "__main__":
+    if "--record" in sys.argv:
+        result = record()
+        VERDICTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    print(figures(_load_verdicts()))
