@@ -182,7 +182,9 @@ class SubprocessBalancekit:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"balancekit-server exited: {self.log.read_text()}")
+                output = self.log.read_text()
+                self.close()
+                raise RuntimeError(f"balancekit-server exited: {output}")
             if not stats_path:
                 break
             if os.path.exists(stats_path) and not _stats_command(stats_path, "help").startswith(
