@@ -28,6 +28,7 @@ from .fetches import (
     parse_sample_expr,
     suggest,
 )
+from .haproxy_fetches import is_haproxy_fetch
 from .patterns import (
     MATCH_METHODS,
     UNSUPPORTED_METHODS,
@@ -291,6 +292,13 @@ class AclSet:
         keyword_name = _KEYWORD.match(criterion).group()  # type: ignore[union-attr]
         acl_kw = ACL_KEYWORDS.get(keyword_name)
         if acl_kw is None and keyword_name not in FETCHES:
+            if is_haproxy_fetch(keyword_name):
+                raise ConfigError(
+                    f"ACL keyword '{keyword_name}' is an HAProxy sample fetch that balancekit "
+                    "does not support; see docs/acl.md",
+                    file,
+                    line,
+                )
             hint = suggest(keyword_name, [*ACL_KEYWORDS, *FETCHES])
             raise ConfigError(
                 f"unknown fetch method '{keyword_name}'{hint} in ACL expression '{criterion}'",

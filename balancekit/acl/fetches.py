@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import cast
 
 from ..request import Request, split_header_values
+from .haproxy_fetches import is_haproxy_fetch
 from .patterns import PatternError, parse_ip_sample, str_to_int, v4_mask
 
 __all__ = [
@@ -802,6 +803,11 @@ def parse_sample_expr(text: str, *, fetch_name: str | None = None) -> SampleExpr
     if fetch is None:
         if not name:
             raise FetchError(f"expected a sample fetch keyword, got '{text}'")
+        if is_haproxy_fetch(real):
+            raise FetchError(
+                f"fetch method '{name}' is an HAProxy sample fetch that balancekit does not "
+                "support; see docs/acl.md"
+            )
         raise FetchError(f"unknown fetch method '{name}'{suggest(name, FETCHES)}")
     raw, pos = _split_args(text, pos, name)
     args = _check_args("fetch method", name, fetch.args, fetch.required, raw)

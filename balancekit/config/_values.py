@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..server import ON_ERROR_ACTIONS, split_address
-from .keywords import BIND_KEYWORDS, SERVER_KEYWORDS
+from .keywords import BIND_KEYWORDS, HAPROXY_SERVER_OPTIONS, SERVER_KEYWORDS
 from .runtime import Bind, LogTarget, StatsSocket
 from .units import c_atol, parse_time
 
@@ -338,6 +338,11 @@ def parse_server_params(
             getattr(params, target)[attr] = value
             continue
         if key not in SERVER_KEYWORDS:
+            if key in HAPROXY_SERVER_OPTIONS:
+                raise ValueError(
+                    f"server option '{key}' is an HAProxy keyword that balancekit does not "
+                    "support; see docs/configuration.md"
+                )
             raise ValueError(f"unknown server option '{key}'{_close(key, list(SERVER_KEYWORDS))}")
         if key in _ATOL_OPTIONS and (not rest or not rest[0].isdigit()) and warn is not None:
             # HAProxy 2.6 reads these with atol(): the next word whatever it is

@@ -18,6 +18,7 @@ __all__ = [
     "ERRORFILE_CODES",
     "FAMILIES",
     "HAPROXY_ONLY",
+    "HAPROXY_SERVER_OPTIONS",
     "KEYWORDS",
     "SERVER_KEYWORDS",
     "Keyword",
@@ -257,6 +258,24 @@ option redis-check|option smtpchk|option socket-stats|option spop-check|
 option ssl-hello-chk|option tcp-check|option transparent|
 option idle-close-on-response|stats admin|stats http-request|stats scope|stats show-desc|
 stats show-legends|stats show-node|stats maxconn|stats bind-process|timeout tarpit"""
+#: Every `server`/`default-server` option of HAProxy 2.6 (configuration.txt 5.2);
+#: those balancekit lacks are named as unsupported, never "did you mean".
+_SERVER_OPTION_NAMES = """
+    agent-addr agent-check agent-inter agent-port agent-send allow-0rtt alpn backup ca-file
+    check check-alpn check-proto check-send-proxy check-sni check-ssl check-via-socks4
+    ciphers ciphersuites cookie crl-file crt disabled downinter enabled error-limit fall
+    fastinter force-sslv3 force-tlsv10 force-tlsv11 force-tlsv12 force-tlsv13 id init-addr
+    inter log-proto max-reuse maxconn maxqueue minconn namespace no-agent-check no-backup
+    no-check no-check-ssl no-send-proxy no-send-proxy-v2 no-send-proxy-v2-ssl no-send-
+    proxy-v2-ssl-cn no-ssl no-ssl-reuse no-sslv3 no-tfo no-tls-tickets no-tlsv10 no-tlsv11
+    no-tlsv12 no-tlsv13 no-verifyhost non-stick npn observe on-error on-marked-down on-
+    marked-up pool-low-conn pool-max-conn pool-purge-delay port proto proxy-v2-options redir
+    resolve-net resolve-opts resolve-prefer resolvers rise send-proxy send-proxy-v2 send-
+    proxy-v2-ssl send-proxy-v2-ssl-cn slowstart sni socks4 source ssl ssl-max-ver ssl-min-
+    ver ssl-reuse stick tcp-ut tfo tls-tickets track verify verifyhost weight ws addr
+"""
+HAPROXY_SERVER_OPTIONS = frozenset(_SERVER_OPTION_NAMES.split())
+
 HAPROXY_ONLY = frozenset(
     _HAPROXY_ONLY_NAMES.split()
     + [name.strip() for name in _HAPROXY_ONLY_FAMILY.replace("\n", "").split("|")]

@@ -91,14 +91,14 @@ def parse_sections(
                 current = _Open(kind, "", item.file, item.line)
             continue
         if current is None:
-            errors.append(
-                ConfigError(
-                    f"unknown keyword '{words[0]}' out of section "
-                    "(expected global, defaults, frontend, backend or listen)",
-                    item.file,
-                    item.line,
-                )
+            message = (
+                f"'{words[0]}' is an HAProxy keyword that balancekit does not support; "
+                "see docs/configuration.md"
+                if words[0] in HAPROXY_ONLY
+                else f"unknown keyword '{words[0]}' out of section "
+                "(expected global, defaults, frontend, backend or listen)"
             )
+            errors.append(ConfigError(message, item.file, item.line))
             continue
         statement = _statement(item, current, errors, warnings)
         if statement is not None:
