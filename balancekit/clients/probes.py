@@ -1,0 +1,67 @@
+"""The I/O of active health checks: a TCP connect and an HTTP request, blocking.
+
+Each probe returns a `balancekit.health.CheckResult`; the pools feed it to
+`ServerHealth.record`.  Probes run in the pool's checker thread (the asyncio
+pool runs them in the default executor).
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import time
+
+from ..config.runtime import HttpCheck
+from ..health import CheckResult, CheckStatus
+
+__all__ = ["http_probe", "tcp_probe"]
+
+
+def _ms(start: float) -> int:
+    return int((time.monotonic() - start) * 1000)
+
+
+def tcp_probe(host: str, port: int, timeout: float) -> CheckResult:
+    """Connect and close: L4OK, L4CON (refused, unreachable) or L4TOUT."""
+    start = time.monotonic()
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except TimeoutError:
+        return CheckResult(CheckStatus.L4TOUT, info="", duration_ms=_ms(start))
+    except OSError as exc:
+        return CheckResult(CheckStatus.L4CON, info=exc.strerror or str(exc), duration_ms=_ms(start))
+    return CheckResult(CheckStatus.L4OK, duration_ms=_ms(start))
+
+
+def http_probe(host: str, port: int, check: HttpCheck, timeout: float) -> CheckResult:
+    """Send `check`'s request; 2xx and 3xx pass (HAProxy's default `http-check expect`)."""
+    start = time.monotonic()
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        try:
+            conn.connect()
+        except TimeoutError:
+            return CheckResult(CheckStatus.L4TOUT, duration_ms=_ms(start))
+        except OSError as exc:
+            return CheckResult(
+                CheckStatus.L4CON, info=exc.strerror or str(exc), duration_ms=_ms(start)
+            )
+        headers = dict(check.headers)
+        headers.setdefault("Host", host)
+        try:
+            conn.request(check.method, check.uri, body=check.body or None, headers=headers)
+            response = conn.getresponse()
+            response.read()
+        except TimeoutError:
+            return CheckResult(CheckStatus.L7TOUT, duration_ms=_ms(start))
+        except (OSError, http.client.HTTPException) as exc:
+            return CheckResult(CheckStatus.L7RSP, info=str(exc), duration_ms=_ms(start))
+        status = response.status
+        if 200 <= status < 400:
+            return CheckResult(CheckStatus.L7OK, code=status, duration_ms=_ms(start))
+        return CheckResult(
+            CheckStatus.L7STS, code=status, info=response.reason, duration_ms=_ms(start)
+        )
+    finally:
+        conn.close()
