@@ -10,14 +10,15 @@ passive checks from the outcomes callers report (`observe`, `error-limit`,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .. import config as _config
 from ..config.runtime import HttpCheck
@@ -33,7 +34,6 @@ from ..stream import (
     ConnectFailed,
     ConnectOk,
     Decision,
-    Forward,
     GiveUp,
     Granted,
     NoServer,
@@ -48,7 +48,10 @@ from ..stream import (
 )
 from .probes import http_probe, tcp_probe
 
-__all__ = ["BalancedPool", "ConnectFailure", "Outcome", "QueueTimeoutError"]
+if TYPE_CHECKING:  # asyncio is imported when an AsyncBalancedPool is used
+    import asyncio
+
+__all__ = ["AsyncBalancedPool", "BalancedPool", "ConnectFailure", "Outcome", "QueueTimeoutError"]
 
 #: What a caller saw: "ok", an HTTP status, "connect_error" (nothing was sent),
 #: "timeout" (no answer in time) or "error" (the exchange broke).
@@ -292,6 +295,13 @@ class BalancedPool:
         redispatch`, the turn-around pause) via `balancekit.stream.StreamPolicy`.
         Any other exception is reported as "error" and propagates.  `classify`
         turns a result into an outcome for the passive checks (default "ok")."""
+        result, lease = self.attempt(fn, request)
+        self.release(lease, classify(result) if classify else "ok")
+        return result
+
+    def attempt(self, fn: Callable[[Server], T], request: Request | None = None) -> tuple[T, Lease]:
+        """`call` without the release: the lease stays held (a streamed response
+        body); give it back with `release(lease, outcome)`."""
         stream = StreamPolicy(self.retry_policy, deterministic=self.deterministic)
         decision: Decision = stream.start()
         lease: Lease | None = None
@@ -304,11 +314,7 @@ class BalancedPool:
                 except NoServerAvailable:
                     decision = stream.handle(NoServer())
                     continue
-                server = lease.server
-                if server is not None:
-                    decision = stream.handle(Assigned(server.name))
-                else:
-                    decision = stream.handle(Queued(lease.queue_server))
+                decision = stream.handle(self._assigned(lease))
             elif isinstance(decision, AwaitGrant):
                 assert lease is not None and granted is not None
                 try:
@@ -325,28 +331,15 @@ class BalancedPool:
                     result = fn(server)
                 except ConnectFailure as failure:
                     last = failure
-                    self.observe(server.name, "connect_error")
-                    with self._lock:
-                        usable = self.backend.member(server.name).usable
-                        active = self.backend.active_servers
-                    decision = stream.handle(
-                        ConnectFailed(failure.kind, server_usable=usable, active_servers=active)
-                    )
+                    decision = stream.handle(self._connect_failed(server, failure))
                     continue
                 except BaseException:
                     self.release(lease, "error")
                     raise
                 stream.handle(ConnectOk())
-                self.release(lease, classify(result) if classify else "ok")
-                return result
+                return result, lease
             elif isinstance(decision, Retry):
-                with self._lock:
-                    self.retries += 1
-                    if decision.redispatch:
-                        self.redispatches += 1
-                if decision.redispatch and lease is not None:
-                    self.release(lease)
-                    lease = None
+                lease = self._retry(decision, lease)
                 if decision.after > 0:
                     time.sleep(decision.after)
                     decision = stream.handle(PauseElapsed())
@@ -354,21 +347,56 @@ class BalancedPool:
                     assert decision.next is not None
                     decision = decision.next
             elif isinstance(decision, GiveUp):
-                if lease is not None and lease.granted:
-                    self.release(lease)
-                with self._lock:
-                    self.failed_connects += 1
-                if decision.termination == "sQ":
-                    raise QueueTimeoutError(self.backend.name)
-                if last is not None:
-                    raise NoServerAvailable(
-                        self.backend.name, f"gave up after {stream.retries} retries: {last}"
-                    ) from (last.cause or last)
-                raise NoServerAvailable(self.backend.name)
-            elif isinstance(decision, Forward):  # pragma: no cover - handled after Connect
-                raise AssertionError("unexpected Forward")
-            else:  # pragma: no cover
+                raise self._give_up(decision, lease, stream, last)
+            else:  # pragma: no cover - Forward comes after Connect, handled there
                 raise AssertionError(f"unexpected decision {decision!r}")
+
+    # The steps `attempt` and the asyncio form share.
+
+    @staticmethod
+    def _assigned(lease: Lease) -> Assigned | Queued:
+        server = lease.server
+        if server is not None:
+            return Assigned(server.name)
+        return Queued(lease.queue_server)
+
+    def _connect_failed(self, server: Server, failure: ConnectFailure) -> ConnectFailed:
+        self.observe(server.name, "connect_error")
+        with self._lock:
+            usable = self.backend.member(server.name).usable
+            active = self.backend.active_servers
+        return ConnectFailed(failure.kind, server_usable=usable, active_servers=active)
+
+    def _retry(self, decision: Retry, lease: Lease | None) -> Lease | None:
+        with self._lock:
+            self.retries += 1
+            if decision.redispatch:
+                self.redispatches += 1
+        if decision.redispatch and lease is not None:
+            self.release(lease)
+            return None
+        return lease
+
+    def _give_up(
+        self,
+        decision: GiveUp,
+        lease: Lease | None,
+        stream: StreamPolicy,
+        last: ConnectFailure | None,
+    ) -> NoServerAvailable:
+        if lease is not None and lease.granted:
+            self.release(lease)
+        with self._lock:
+            self.failed_connects += 1
+        if decision.termination == "sQ":
+            return QueueTimeoutError(self.backend.name)
+        if last is not None:
+            error = NoServerAvailable(
+                self.backend.name, f"gave up after {stream.retries} retries: {last}"
+            )
+            error.__cause__ = last.cause or last
+            return error
+        return NoServerAvailable(self.backend.name)
 
     # -- health --------------------------------------------------------------------------
 
@@ -470,3 +498,151 @@ class BalancedPool:
             f"<{type(self).__name__} {self.backend.name} "
             f"balance={self.backend.balance.algorithm} {state} [{parts}] queued={queued}>"
         )
+
+
+class AsyncBalancedPool(BalancedPool):
+    """The asyncio form: the same pool, with `acquire`, `attempt`, `call` and
+    `lease` as coroutines.  Queued requests wait on a future (woken from the loop
+    or from the checker thread) instead of blocking a thread; the active checks
+    still run in the pool's background thread, so a slow probe never stalls the
+    loop.  Use it from one event loop; `async with` closes it."""
+
+    async def __aenter__(self) -> AsyncBalancedPool:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the checks without blocking the loop."""
+        import asyncio
+
+        await asyncio.get_running_loop().run_in_executor(None, self.close)
+
+    def _try_acquire_async(
+        self, request: Request | None, avoid: str | None
+    ) -> tuple[Lease, asyncio.Future[None]]:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        granted: asyncio.Future[None] = loop.create_future()
+
+        def wake(_lease: Lease) -> None:
+            def set_result() -> None:
+                if not granted.done():
+                    granted.set_result(None)
+
+            loop.call_soon_threadsafe(set_result)
+
+        with self._lock:
+            lease = self.backend.acquire(request, avoid=avoid, on_granted=wake)
+        return lease, granted
+
+    async def _await_async(
+        self, lease: Lease, granted: asyncio.Future[None], timeout: float | None
+    ) -> None:
+        import asyncio
+
+        wait = self.timeout_queue if timeout is None else timeout
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(granted), wait)
+        with self._lock:
+            if lease.granted:
+                return
+            self.backend.cancel(lease)
+            self.queue_timeouts += 1
+        raise QueueTimeoutError(self.backend.name)
+
+    async def acquire(  # type: ignore[override]
+        self,
+        request: Request | None = None,
+        *,
+        avoid: str | None = None,
+        timeout: float | None = None,
+    ) -> Lease:
+        lease, granted = self._try_acquire_async(request, avoid)
+        if not lease.granted:
+            await self._await_async(lease, granted, timeout)
+        return lease
+
+    @asynccontextmanager
+    async def lease(  # type: ignore[override]
+        self, request: Request | None = None, *, avoid: str | None = None
+    ) -> AsyncIterator[Lease]:
+        lease = await self.acquire(request, avoid=avoid)
+        try:
+            yield lease
+        except BaseException:
+            self.release(lease, "error")
+            raise
+        self.release(lease, "ok")
+
+    async def call(  # type: ignore[override]
+        self,
+        fn: Callable[[Server], Awaitable[T]],
+        request: Request | None = None,
+        *,
+        classify: Callable[[T], Outcome] | None = None,
+    ) -> T:
+        result, lease = await self.attempt(fn, request)
+        self.release(lease, classify(result) if classify else "ok")
+        return result
+
+    async def attempt(  # type: ignore[override]
+        self, fn: Callable[[Server], Awaitable[T]], request: Request | None = None
+    ) -> tuple[T, Lease]:
+        import asyncio
+
+        stream = StreamPolicy(self.retry_policy, deterministic=self.deterministic)
+        decision: Decision = stream.start()
+        lease: Lease | None = None
+        granted: asyncio.Future[None] | None = None
+        last: ConnectFailure | None = None
+        while True:
+            if isinstance(decision, Pick):
+                try:
+                    lease, granted = self._try_acquire_async(request, decision.avoid)
+                except NoServerAvailable:
+                    decision = stream.handle(NoServer())
+                    continue
+                decision = stream.handle(self._assigned(lease))
+            elif isinstance(decision, AwaitGrant):
+                assert lease is not None and granted is not None
+                try:
+                    await self._await_async(lease, granted, None)
+                except QueueTimeoutError:
+                    decision = stream.handle(QueueTimeout())
+                    continue
+                assert lease.server is not None
+                decision = stream.handle(Granted(lease.server.name))
+            elif isinstance(decision, Connect):
+                assert lease is not None and lease.server is not None
+                server = lease.server
+                try:
+                    result = await fn(server)
+                except ConnectFailure as failure:
+                    last = failure
+                    decision = stream.handle(self._connect_failed(server, failure))
+                    continue
+                except BaseException:
+                    self.release(lease, "error")
+                    raise
+                stream.handle(ConnectOk())
+                return result, lease
+            elif isinstance(decision, Retry):
+                lease = self._retry(decision, lease)
+                if decision.after > 0:
+                    await asyncio.sleep(decision.after)
+                    decision = stream.handle(PauseElapsed())
+                else:
+                    assert decision.next is not None
+                    decision = decision.next
+            elif isinstance(decision, GiveUp):
+                raise self._give_up(decision, lease, stream, last)
+            else:  # pragma: no cover
+                raise AssertionError(f"unexpected decision {decision!r}")

@@ -1,0 +1,181 @@
+"""httpx transports that balance requests over a `BalancedPool`.
+
+```python
+pool = BalancedPool(balancekit.Backend("api", servers, balance="uri"))
+client = httpx.Client(transport=balancekit.httpx.Transport(pool), base_url="http://api")
+```
+
+Each request becomes a `balancekit.Request` (method, path, query, headers, so
+`uri`, `url_param` and `hdr(...)` hashing see it); the pool picks a server, the
+request goes to that server's own `httpx.HTTPTransport` (one connection pool per
+server) with its Host header unchanged, a connect failure is retried by the
+pool's policy (elsewhere when it redispatches), and the response status feeds
+the passive checks.  The server's slot is held until the response is closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+
+from .clients.pool import AsyncBalancedPool, BalancedPool, ConnectFailure
+from .pool import Lease
+from .request import Request
+from .server import Server
+
+__all__ = ["AsyncTransport", "Transport", "to_request"]
+
+_CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
+
+
+def to_request(request: httpx.Request, src: str = "") -> Request:
+    """The `balancekit.Request` the algorithms read for an httpx request."""
+    url = request.url
+    return Request(
+        src=src,
+        method=request.method,
+        path=url.path or "/",
+        query=url.query.decode("ascii", "replace"),
+        headers=list(request.headers.multi_items()),
+    )
+
+
+def _to_server(request: httpx.Request, server: Server) -> httpx.Request:
+    url = request.url.copy_with(host=server.host, port=server.port)
+    return httpx.Request(
+        request.method,
+        url,
+        headers=request.headers,
+        stream=request.stream,
+        extensions=request.extensions,
+    )
+
+
+def _failure(exc: Exception) -> ConnectFailure:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return ConnectFailure("timeout", exc)
+    return ConnectFailure("error", exc)
+
+
+class _ReleasingStream(httpx.SyncByteStream):
+    def __init__(self, inner: httpx.SyncByteStream, done: Callable[[], None]) -> None:
+        self._inner = inner
+        self._done: Callable[[], None] | None = done
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._inner
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            if self._done is not None:
+                done, self._done = self._done, None
+                done()
+
+
+class _AsyncReleasingStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, done: Callable[[], None]) -> None:
+        self._inner = inner
+        self._done: Callable[[], None] | None = done
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            if self._done is not None:
+                done, self._done = self._done, None
+                done()
+
+
+class Transport(httpx.BaseTransport):
+    """A sync transport over `pool`; `transport_kwargs` go to each server's
+    `httpx.HTTPTransport` (limits, http2, verify…)."""
+
+    def __init__(self, pool: BalancedPool, **transport_kwargs: Any) -> None:
+        self.pool = pool
+        self._kwargs = transport_kwargs
+        self._transports: dict[str, httpx.HTTPTransport] = {}
+
+    def _transport(self, server: Server) -> httpx.HTTPTransport:
+        transport = self._transports.get(server.name)
+        if transport is None:
+            transport = self._transports.setdefault(
+                server.name, httpx.HTTPTransport(**self._kwargs)
+            )
+        return transport
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        def send(server: Server) -> httpx.Response:
+            try:
+                return self._transport(server).handle_request(_to_server(request, server))
+            except _CONNECT_ERRORS as exc:
+                raise _failure(exc) from exc
+
+        breq = to_request(request) if self.pool.backend.needs_request else None
+        response, lease = self.pool.attempt(send, breq)
+        return _wrap(response, lambda: self.pool.release(lease, response.status_code), lease)
+
+    def close(self) -> None:
+        for transport in self._transports.values():
+            transport.close()
+        self._transports.clear()
+
+
+class AsyncTransport(httpx.AsyncBaseTransport):
+    """The asyncio transport over an `AsyncBalancedPool`."""
+
+    def __init__(self, pool: AsyncBalancedPool, **transport_kwargs: Any) -> None:
+        self.pool = pool
+        self._kwargs = transport_kwargs
+        self._transports: dict[str, httpx.AsyncHTTPTransport] = {}
+
+    def _transport(self, server: Server) -> httpx.AsyncHTTPTransport:
+        transport = self._transports.get(server.name)
+        if transport is None:
+            transport = self._transports.setdefault(
+                server.name, httpx.AsyncHTTPTransport(**self._kwargs)
+            )
+        return transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        async def send(server: Server) -> httpx.Response:
+            try:
+                return await self._transport(server).handle_async_request(
+                    _to_server(request, server)
+                )
+            except _CONNECT_ERRORS as exc:
+                raise _failure(exc) from exc
+
+        breq = to_request(request) if self.pool.backend.needs_request else None
+        response, lease = await self.pool.attempt(send, breq)
+        return _wrap(response, lambda: self.pool.release(lease, response.status_code), lease)
+
+    async def aclose(self) -> None:
+        for transport in self._transports.values():
+            await transport.aclose()
+        self._transports.clear()
+
+
+def _wrap(response: httpx.Response, done: Callable[[], None], lease: Lease) -> httpx.Response:
+    stream = response.stream
+    wrapped: httpx.SyncByteStream | httpx.AsyncByteStream
+    if isinstance(stream, httpx.AsyncByteStream):
+        wrapped = _AsyncReleasingStream(stream, done)
+    else:
+        assert isinstance(stream, httpx.SyncByteStream)
+        wrapped = _ReleasingStream(stream, done)
+    extensions = dict(response.extensions)
+    extensions["balancekit.server"] = lease.server.name if lease.server else ""
+    return httpx.Response(
+        response.status_code,
+        headers=response.headers,
+        stream=wrapped,
+        extensions=extensions,
+    )
