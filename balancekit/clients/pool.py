@@ -418,6 +418,15 @@ class BalancedPool:
                 self._apply(name, transition)
         return transition
 
+    def eject(self, name: str) -> Transition | None:
+        """Mark `name` DOWN now (a failed query proved it broken); the active checks
+        bring it back after `rise` passed checks."""
+        with self._lock:
+            transition = self.health[name].force(False, self._clock())
+            if transition is not None:
+                self._apply(name, transition)
+        return transition
+
     def probe(self, server: Server) -> CheckResult:
         """Run one active check on `server` (HTTP with `httpchk`, else a TCP connect)."""
         host = server.check_addr or server.host
