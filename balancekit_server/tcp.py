@@ -848,6 +848,7 @@ class Session:
                         error = await self._open(server, tb)
                         if error is None or self.client_closed:
                             return
+                    self.service.srv_counters(be.name, server.name).connect_failed()
                     decision = policy.handle(
                         ConnectFailed(
                             "error" if error == "SC" else "timeout",

@@ -1026,6 +1026,8 @@ class HttpProxy:
                     if conn is None:
                         conn = await pool.connect(settings.timeout_connect)
                 except (OSError, TimeoutError, UpstreamError) as exc:
+                    if state.counters is not None:
+                        self._server_counters(state, decision.server).connect_failed()
                     member = backend.member(decision.server)
                     decision = policy.handle(
                         ConnectFailed(

@@ -124,8 +124,8 @@ class Counters:
     sess_rate: Rate = field(default_factory=Rate)
     req_rate: Rate = field(default_factory=Rate)
     #: Passive health checks (`observe layer4|layer7`): the health monitor sets this on
-    #: the server records it watches, and the outcomes the proxies already count here
-    #: (connection established, `econ += 1`, response status) reach it.
+    #: the server records it watches, and the outcomes the proxies report here
+    #: (connection established or failed, response status) reach it.
     observer: Callable[[Observation], None] | None = None
 
     @property
@@ -134,9 +134,14 @@ class Counters:
 
     @econ.setter
     def econ(self, value: int) -> None:
-        if value > self._econ and self.observer is not None:
-            self.observer(Observation.L4_ERR)
         self._econ = value
+
+    def connect_failed(self) -> None:
+        """One connection attempt to this server failed.  HAProxy reports every
+        attempt to `observe layer4` (`health_adjust` in back_handle_st_cer), while
+        `econ` counts a stream once, when it gives up (the stream policy's count)."""
+        if self.observer is not None:
+            self.observer(Observation.L4_ERR)
 
     # -- sessions ----------------------------------------------------------------
 

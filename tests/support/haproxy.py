@@ -22,6 +22,8 @@ from types import TracebackType
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 _LISTEN = re.compile(r"\{listen:([A-Za-z0-9_.-]+)\}")
+_FIRST_FD = 3  # where the child finds its listeners: fd@3, fd@4, …
+_PARK = 100  # out of the way while they are renumbered
 #: balancekit-server as a drop-in `command` for `HAProxy`.
 BALANCEKIT = (sys.executable, "-m", "balancekit_server.cli")
 
@@ -66,7 +68,23 @@ class HAProxy:
             sock.listen(1024)
             sock.set_inheritable(True)
             self._sockets[name] = sock
-        return f"fd@{self._sockets[name].fileno()}"
+        return f"fd@{_FIRST_FD + list(self._sockets).index(name)}"
+
+    def _argv(self, *args: str) -> list[str]:
+        """The command line, wrapped so that the listeners arrive as fd 3, 4, …
+
+        HAProxy refuses an inherited fd above what its `maxconn` lets it use ("not
+        enough free sockets"); a test process that has opened many files would hand
+        over large numbers, so the child renumbers them before it execs."""
+        command = [*self.command_line, *args]
+        if not self._sockets:
+            return command
+        fds = [sock.fileno() for sock in self._sockets.values()]
+        park = " ".join(f"{_PARK + i}<&{fd}" for i, fd in enumerate(fds))
+        place = " ".join(f"{_FIRST_FD + i}<&{_PARK + i}" for i in range(len(fds)))
+        drop = " ".join(f"{_PARK + i}<&-" for i in range(len(fds)))
+        script = f'exec {park}; exec {place}; exec {drop}; exec "$@"'
+        return ["/bin/bash", "-c", script, "bash", *command]
 
     def port(self, name: str) -> int:
         return int(self._sockets[name].getsockname()[1])
@@ -74,7 +92,7 @@ class HAProxy:
     def check(self) -> subprocess.CompletedProcess[str]:
         """`haproxy -c -f` on the rendered config."""
         return subprocess.run(
-            [*self.command_line, "-c", "-f", str(self.config_path)],
+            self._argv("-c", "-f", str(self.config_path)),
             capture_output=True,
             text=True,
             pass_fds=[s.fileno() for s in self._sockets.values()],
@@ -83,7 +101,7 @@ class HAProxy:
     def start(self) -> HAProxy:
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [*self.command_line, "-db", "-f", str(self.config_path)],
+            self._argv("-db", "-f", str(self.config_path)),
             stdout=log,
             stderr=subprocess.STDOUT,
             pass_fds=[s.fileno() for s in self._sockets.values()],
