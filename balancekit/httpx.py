@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from .clients.pool import AsyncBalancedPool, BalancedPool, ConnectFailure
+from .clients.pool import AsyncBalancedPool, BalancedPool, ConnectFailure, ResponseFailure
 from .pool import Lease
 from .request import Request
 from .server import Server
@@ -51,6 +51,24 @@ def _to_server(request: httpx.Request, server: Server) -> httpx.Request:
         stream=request.stream,
         extensions=request.extensions,
     )
+
+
+def _response_failure(exc: Exception) -> ResponseFailure | None:
+    """Sent, but no response head: HAProxy's empty/junk response and response timeout."""
+    if isinstance(exc, httpx.ReadTimeout):
+        return ResponseFailure("timeout", exc)
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return ResponseFailure("empty", exc)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        if "without sending" in str(exc):
+            return ResponseFailure("empty", exc)
+        return ResponseFailure("junk", exc)
+    return None
+
+
+def _replayable(request: httpx.Request) -> bool:
+    """HAProxy's rule: the whole request body is at hand (not a streamed upload)."""
+    return isinstance(request.stream, httpx.ByteStream)
 
 
 def _failure(exc: Exception) -> ConnectFailure:
@@ -117,9 +135,20 @@ class Transport(httpx.BaseTransport):
                 return self._transport(server).handle_request(_to_server(request, server))
             except _CONNECT_ERRORS as exc:
                 raise _failure(exc) from exc
+            except httpx.TransportError as exc:
+                failure = _response_failure(exc)
+                if failure is None:
+                    raise
+                raise failure from exc
 
         breq = to_request(request) if self.pool.backend.needs_request else None
-        response, lease = self.pool.attempt(send, breq)
+        response, lease = self.pool.attempt(
+            send,
+            breq,
+            replayable=_replayable(request),
+            status_of=lambda r: r.status_code,
+            discard=lambda r: r.close(),
+        )
         return _wrap(response, lambda: self.pool.release(lease, response.status_code), lease)
 
     def close(self) -> None:
@@ -152,9 +181,23 @@ class AsyncTransport(httpx.AsyncBaseTransport):
                 )
             except _CONNECT_ERRORS as exc:
                 raise _failure(exc) from exc
+            except httpx.TransportError as exc:
+                failure = _response_failure(exc)
+                if failure is None:
+                    raise
+                raise failure from exc
+
+        async def discard(response: httpx.Response) -> None:
+            await response.aclose()
 
         breq = to_request(request) if self.pool.backend.needs_request else None
-        response, lease = await self.pool.attempt(send, breq)
+        response, lease = await self.pool.attempt(
+            send,
+            breq,
+            replayable=_replayable(request),
+            status_of=lambda r: r.status_code,
+            discard=discard,
+        )
         return _wrap(response, lambda: self.pool.release(lease, response.status_code), lease)
 
     async def aclose(self) -> None:

@@ -4,6 +4,20 @@ for in-process clients.  The httpx, requests and SQLAlchemy integrations live in
 
 from __future__ import annotations
 
-from .pool import AsyncBalancedPool, BalancedPool, ConnectFailure, Outcome, QueueTimeoutError
+from .pool import (
+    AsyncBalancedPool,
+    BalancedPool,
+    ConnectFailure,
+    Outcome,
+    QueueTimeoutError,
+    ResponseFailure,
+)
 
-__all__ = ["AsyncBalancedPool", "BalancedPool", "ConnectFailure", "Outcome", "QueueTimeoutError"]
+__all__ = [
+    "AsyncBalancedPool",
+    "BalancedPool",
+    "ConnectFailure",
+    "Outcome",
+    "QueueTimeoutError",
+    "ResponseFailure",
+]

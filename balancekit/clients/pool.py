@@ -34,13 +34,17 @@ from ..stream import (
     ConnectFailed,
     ConnectOk,
     Decision,
+    EmptyResponse,
     GiveUp,
     Granted,
+    JunkResponse,
     NoServer,
     PauseElapsed,
     Pick,
     Queued,
     QueueTimeout,
+    Response,
+    ResponseTimeout,
     Retry,
     RetryPolicy,
     StreamPolicy,
@@ -51,7 +55,14 @@ from .probes import http_probe, tcp_probe
 if TYPE_CHECKING:  # asyncio is imported when an AsyncBalancedPool is used
     import asyncio
 
-__all__ = ["AsyncBalancedPool", "BalancedPool", "ConnectFailure", "Outcome", "QueueTimeoutError"]
+__all__ = [
+    "AsyncBalancedPool",
+    "BalancedPool",
+    "ConnectFailure",
+    "Outcome",
+    "QueueTimeoutError",
+    "ResponseFailure",
+]
 
 #: What a caller saw: "ok", an HTTP status, "connect_error" (nothing was sent),
 #: "timeout" (no answer in time) or "error" (the exchange broke).
@@ -85,6 +96,28 @@ class ConnectFailure(BalancekitError):
         super().__init__(f"connect {kind}: {cause}" if cause else f"connect {kind}")
         self.kind = kind
         self.cause = cause
+
+
+class ResponseFailure(BalancekitError):
+    """Raised by a `call` function when the request was sent but no valid
+    response head came back: `kind` "empty" (the server closed), "junk" (not
+    HTTP) or "timeout".  Retried (HAProxy's L7 retries) only for a replayable
+    request and when the policy's `retry-on` lists the matching keyword
+    (`empty-response`, `junk-response`, `response-timeout`)."""
+
+    def __init__(
+        self, kind: Literal["empty", "junk", "timeout"], cause: BaseException | None = None
+    ) -> None:
+        super().__init__(f"{kind} response: {cause}" if cause else f"{kind} response")
+        self.kind = kind
+        self.cause = cause
+
+
+_RESPONSE_EVENTS: dict[str, type[EmptyResponse | JunkResponse | ResponseTimeout]] = {
+    "empty": EmptyResponse,
+    "junk": JunkResponse,
+    "timeout": ResponseTimeout,
+}
 
 
 @dataclass
@@ -299,10 +332,25 @@ class BalancedPool:
         self.release(lease, classify(result) if classify else "ok")
         return result
 
-    def attempt(self, fn: Callable[[Server], T], request: Request | None = None) -> tuple[T, Lease]:
+    def attempt(
+        self,
+        fn: Callable[[Server], T],
+        request: Request | None = None,
+        *,
+        replayable: bool = False,
+        status_of: Callable[[T], int] | None = None,
+        discard: Callable[[T], None] | None = None,
+    ) -> tuple[T, Lease]:
         """`call` without the release: the lease stays held (a streamed response
-        body); give it back with `release(lease, outcome)`."""
-        stream = StreamPolicy(self.retry_policy, deterministic=self.deterministic)
+        body); give it back with `release(lease, outcome)`.
+
+        A `replayable` request (its whole body is in memory) may also be retried
+        after a `ResponseFailure`, or after a status the policy's `retry-on`
+        lists (`status_of` reads it from a result, `discard` frees a result that
+        is retried), HAProxy's L7 retries."""
+        stream = StreamPolicy(
+            self.retry_policy, deterministic=self.deterministic, replayable=replayable
+        )
         decision: Decision = stream.start()
         lease: Lease | None = None
         granted: threading.Event | None = None
@@ -333,11 +381,18 @@ class BalancedPool:
                     last = failure
                     decision = stream.handle(self._connect_failed(server, failure))
                     continue
+                except ResponseFailure as failure:
+                    decision = self._response_failed(stream, server, lease, failure)
+                    continue
                 except BaseException:
                     self.release(lease, "error")
                     raise
-                stream.handle(ConnectOk())
-                return result, lease
+                retry = self._answered(stream, server, result, status_of)
+                if retry is None:
+                    return result, lease
+                if discard is not None:
+                    discard(result)
+                decision = retry
             elif isinstance(decision, Retry):
                 lease = self._retry(decision, lease)
                 if decision.after > 0:
@@ -366,6 +421,45 @@ class BalancedPool:
             usable = self.backend.member(server.name).usable
             active = self.backend.active_servers
         return ConnectFailed(failure.kind, server_usable=usable, active_servers=active)
+
+    def _server_view(self, server: Server) -> tuple[bool, int]:
+        with self._lock:
+            return self.backend.member(server.name).usable, self.backend.active_servers
+
+    def _response_failed(
+        self, stream: StreamPolicy, server: Server, lease: Lease, failure: ResponseFailure
+    ) -> Decision:
+        stream.handle(ConnectOk())
+        self.observe(server.name, "timeout" if failure.kind == "timeout" else "error")
+        usable, active = self._server_view(server)
+        event = _RESPONSE_EVENTS[failure.kind](server_usable=usable, active_servers=active)
+        decision = stream.handle(event)
+        if isinstance(decision, GiveUp):
+            self.release(lease)
+            if failure.cause is not None:
+                raise failure.cause
+            raise failure
+        return decision
+
+    def _answered(
+        self,
+        stream: StreamPolicy,
+        server: Server,
+        result: Any,
+        status_of: Callable[[Any], int] | None,
+    ) -> Retry | None:
+        """The connect worked and `result` came back: a Retry when its status is
+        one `retry-on` lists and the request can be replayed, else None."""
+        stream.handle(ConnectOk())
+        if status_of is None:
+            return None
+        status = status_of(result)
+        usable, active = self._server_view(server)
+        decision = stream.handle(Response(status, server_usable=usable, active_servers=active))
+        if isinstance(decision, Retry):
+            self.observe(server.name, status)
+            return decision
+        return None
 
     def _retry(self, decision: Retry, lease: Lease | None) -> Lease | None:
         with self._lock:
@@ -603,11 +697,19 @@ class AsyncBalancedPool(BalancedPool):
         return result
 
     async def attempt(  # type: ignore[override]
-        self, fn: Callable[[Server], Awaitable[T]], request: Request | None = None
+        self,
+        fn: Callable[[Server], Awaitable[T]],
+        request: Request | None = None,
+        *,
+        replayable: bool = False,
+        status_of: Callable[[T], int] | None = None,
+        discard: Callable[[T], Awaitable[None]] | None = None,
     ) -> tuple[T, Lease]:
         import asyncio
 
-        stream = StreamPolicy(self.retry_policy, deterministic=self.deterministic)
+        stream = StreamPolicy(
+            self.retry_policy, deterministic=self.deterministic, replayable=replayable
+        )
         decision: Decision = stream.start()
         lease: Lease | None = None
         granted: asyncio.Future[None] | None = None
@@ -638,11 +740,18 @@ class AsyncBalancedPool(BalancedPool):
                     last = failure
                     decision = stream.handle(self._connect_failed(server, failure))
                     continue
+                except ResponseFailure as failure:
+                    decision = self._response_failed(stream, server, lease, failure)
+                    continue
                 except BaseException:
                     self.release(lease, "error")
                     raise
-                stream.handle(ConnectOk())
-                return result, lease
+                retry = self._answered(stream, server, result, status_of)
+                if retry is None:
+                    return result, lease
+                if discard is not None:
+                    await discard(result)
+                decision = retry
             elif isinstance(decision, Retry):
                 lease = self._retry(decision, lease)
                 if decision.after > 0:

@@ -18,13 +18,26 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         body = self.server.name.encode()
         self.server.hits.append(self.path)
+        if self.server.status == 0:  # close without an answer: an empty response
+            self.close_connection = True
+            return
         self.send_response(self.server.status)
         self.send_header("X-Server", self.server.name)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
-    do_POST = do_GET
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        elif self.headers.get("Transfer-Encoding") == "chunked":
+            while True:
+                size = int(self.rfile.readline().strip() or b"0", 16)
+                self.rfile.read(size + 2)
+                if not size:
+                    break
+        self.do_GET()
 
     def log_message(self, format: str, *args: object) -> None:
         pass

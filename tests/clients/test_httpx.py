@@ -127,3 +127,39 @@ def test_async_transport_queue_and_retry(backends) -> None:  # type: ignore[no-u
     seen, peak, after = asyncio.run(main())
     assert sum(seen.values()) == 10 and set(seen) == {"s1", "s2"} and peak >= 5
     assert after == ["s1"] * 6  # s2 killed: every request retried on s1, none lost
+
+
+def test_l7_retries_for_replayable_requests_only(backends) -> None:  # type: ignore[no-untyped-def]
+    from balancekit.stream import RetryPolicy, parse_retry_on
+
+    b = backends(["bad", "empty", "good"])
+    b.servers["bad"].status = 503
+    b.servers["empty"].status = 0  # closes without answering
+    servers = [balancekit.Server(n, b.address(n)) for n in ("bad", "empty", "good")]
+    policy = RetryPolicy(3, -1, parse_retry_on(["conn-failure", "empty-response", "503"]))
+    with (
+        BalancedPool(
+            balancekit.Backend("api", servers, balance="static-rr"), retry_policy=policy
+        ) as pool,
+        httpx.Client(transport=bkhttpx.Transport(pool), base_url="http://api") as client,
+    ):
+        answers = [client.get("/").text for _ in range(6)]  # whole requests: replayable
+        assert answers == ["good"] * 6
+        tried = len(b.hits["bad"]) + len(b.hits["empty"])
+        assert tried > 0 and pool.stats()["retries"] == tried  # each failure retried
+
+    def upload():  # type: ignore[no-untyped-def]
+        yield b"streamed body"  # not in memory: not replayable
+
+    two = [balancekit.Server(n, b.address(n)) for n in ("bad", "good")]
+    with (
+        BalancedPool(
+            balancekit.Backend("api", two, balance="static-rr"), retry_policy=policy
+        ) as pool,
+        httpx.Client(transport=bkhttpx.Transport(pool), base_url="http://api") as client,
+    ):
+        assert client.post("/", content=upload()).status_code == 503  # bad's answer, as is
+        assert pool.stats()["retries"] == 0
+        assert client.post("/", content=b"in memory").text == "good"
+        response = client.post("/", content=b"in memory")  # bad first, replayed on good
+        assert response.text == "good" and pool.stats()["retries"] == 1
