@@ -25,7 +25,7 @@ import requests.adapters
 import urllib3.exceptions
 from requests.models import PreparedRequest, Response
 
-from .clients.pool import BalancedPool, ConnectFailure
+from .clients.pool import BalancedPool, ConnectFailure, ResponseFailure
 from .request import Request
 from .server import Server
 
@@ -52,6 +52,17 @@ def _connect_failure(exc: requests.exceptions.ConnectionError) -> ConnectFailure
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     if isinstance(reason, urllib3.exceptions.NewConnectionError):
         return ConnectFailure("error", exc)
+    return None
+
+
+def _response_failure(exc: requests.exceptions.RequestException) -> ResponseFailure | None:
+    """Sent, but no response head: an empty response or a response timeout."""
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return ResponseFailure("timeout", exc)
+    if isinstance(exc, requests.exceptions.ConnectionError) and exc.args:
+        reason = exc.args[0]
+        if isinstance(reason, urllib3.exceptions.ProtocolError):
+            return ResponseFailure("empty", exc)
     return None
 
 
@@ -85,10 +96,22 @@ class Adapter(requests.adapters.HTTPAdapter):
                 failure = _connect_failure(exc)
                 if failure is not None:
                     raise failure from exc
+                response_failure = _response_failure(exc)
+                if response_failure is not None:
+                    raise response_failure from exc
                 raise
+            except requests.exceptions.ReadTimeout as exc:
+                raise ResponseFailure("timeout", exc) from exc
 
         breq = to_request(request) if self.pool.backend.needs_request else None
-        response, lease = self.pool.attempt(send, breq)
+        response, lease = self.pool.attempt(
+            send,
+            breq,
+            # HAProxy's rule: the whole body is at hand (not a generator or a file)
+            replayable=request.body is None or isinstance(request.body, bytes | str),
+            status_of=lambda r: r.status_code,
+            discard=lambda r: r.close(),
+        )
         self.pool.release(lease, response.status_code)
         response.url = request.url or response.url
         return response

@@ -73,3 +73,24 @@ def test_killed_server_no_request_lost_ejected_then_back(backends) -> None:  # t
             "s2": 3,
             "s3": 3,
         }
+
+
+def test_l7_retries_for_replayable_requests_only(backends) -> None:  # type: ignore[no-untyped-def]
+    from balancekit.stream import RetryPolicy, parse_retry_on
+
+    b = backends(["empty", "good"])
+    b.servers["empty"].status = 0  # closes without answering
+    servers = [balancekit.Server(n, b.address(n)) for n in ("empty", "good")]
+    policy = RetryPolicy(3, -1, parse_retry_on(["conn-failure", "empty-response"]))
+    backend = balancekit.Backend("api", servers, balance="static-rr")
+    with BalancedPool(backend, retry_policy=policy) as pool, _session(pool) as session:
+
+        def upload():  # type: ignore[no-untyped-def]
+            yield b"streamed"  # not replayable
+
+        with pytest.raises(requests.exceptions.ConnectionError):
+            session.post("http://api/", data=upload())  # empty's turn: not replayed
+        assert pool.stats()["retries"] == 0
+        assert session.post("http://api/", data=b"x").text == "good"
+        assert session.post("http://api/", data=b"x").text == "good"  # empty, replayed
+        assert pool.stats()["retries"] == 1 and len(b.hits["empty"]) == 2
