@@ -15,10 +15,11 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 
 from .. import config as _config
 from ..config.runtime import HttpCheck
@@ -188,7 +189,7 @@ class BalancedPool:
         path: str | os.PathLike[str],
         backend: str,
         **kwargs: Any,
-    ) -> BalancedPool:
+    ) -> Self:
         """Build a pool from a `backend` (or `listen`) section of an haproxy.cfg:
         its servers and `balance`, `retries`, `option redispatch`, `retry-on`,
         `timeout connect|queue|check` and `option httpchk`."""
@@ -533,22 +534,31 @@ class BalancedPool:
         return tcp_probe(host, port, timeout)
 
     def _check_loop(self) -> None:
-        while not self._stop.is_set():
-            now = self._clock()
-            for checked in self._checked:
-                if self._stop.is_set():
-                    return
-                if checked.due <= now:
-                    result = self.probe(checked.server)
-                    self.record(checked.server.name, result)
-                    checked.due = self._clock() + checked.health.next_interval()
-                if checked.ramp_due is not None and checked.ramp_due <= now:
-                    self._ramp(checked)
-            dues = [c.due for c in self._checked]
-            dues += [c.ramp_due for c in self._checked if c.ramp_due is not None]
-            delay = max(0.0, min(dues) - self._clock())
-            self._wake.wait(delay)
-            self._wake.clear()
+        # Due probes run side by side, so one server timing out does not delay
+        # the others' checks (each probe is bounded by `timeout check` or `inter`).
+        with ThreadPoolExecutor(
+            max_workers=min(len(self._checked), 16),
+            thread_name_prefix=f"balancekit-probe-{self.backend.name}",
+        ) as probes:
+            while not self._stop.is_set():
+                self._check_round(probes)
+
+    def _check_round(self, probes: ThreadPoolExecutor) -> None:
+        now = self._clock()
+        due = [c for c in self._checked if c.due <= now]
+        futures = [(c, probes.submit(self.probe, c.server)) for c in due]
+        for checked, future in futures:
+            if self._stop.is_set():
+                return
+            self.record(checked.server.name, future.result())
+            checked.due = self._clock() + checked.health.next_interval()
+        for checked in self._checked:
+            if checked.ramp_due is not None and checked.ramp_due <= now:
+                self._ramp(checked)
+        dues = [c.due for c in self._checked]
+        dues += [c.ramp_due for c in self._checked if c.ramp_due is not None]
+        self._wake.wait(max(0.0, min(dues) - self._clock()))
+        self._wake.clear()
 
     def _ramp(self, checked: _Checked) -> None:
         with self._lock:

@@ -169,3 +169,32 @@ def test_slowstart_ramps_weight_after_coming_back() -> None:
     pool.record("s", CheckResult(CheckStatus.L4OK))
     assert pool.backend.state("s") == "UP"
     assert pool.stats()["servers"]["s"]["ramp"] < 0.01
+
+
+def test_async_pool_queue_fifo_and_timeout() -> None:
+    import asyncio
+
+    from balancekit.clients import AsyncBalancedPool
+
+    async def main() -> list[int]:
+        be = balancekit.Backend("q", [balancekit.Server("s", "127.0.0.1:1", maxconn=1)])
+        async with AsyncBalancedPool(be, timeout_queue=0.05) as pool:
+            first = await pool.acquire()
+            with pytest.raises(QueueTimeoutError):
+                await pool.acquire()
+            assert pool.backend.queued == 0
+            order: list[int] = []
+
+            async def waiter(i: int) -> None:
+                async with pool.lease():
+                    order.append(i)
+
+            pool.timeout_queue = 5
+            tasks = [asyncio.create_task(waiter(i)) for i in range(3)]
+            while pool.backend.queued < 3:
+                await asyncio.sleep(0.001)
+            pool.release(first)
+            await asyncio.gather(*tasks)
+            return order
+
+    assert asyncio.run(main()) == [0, 1, 2]
