@@ -59,7 +59,9 @@ class ReplicaRouter:
     """A primary engine and a `BalancedPool` over replica engines (one per server
     name).  `server_options` (`check`, `inter`, `rise`, `fall`, `weight`,
     `maxconn`, `observe`…) apply to every replica's `Server`; pass `pool` to
-    configure the pool yourself (its server names must be `replicas`' keys)."""
+    configure the pool yourself (its server names must be `replicas`' keys).
+    The active checks read each replica's MySQL greeting (`option mysql-check`);
+    `mysql_check=False` makes them plain TCP connects."""
 
     def __init__(
         self,
@@ -68,6 +70,7 @@ class ReplicaRouter:
         *,
         balance: str = "leastconn",
         pool: BalancedPool | None = None,
+        mysql_check: bool = True,
         **server_options: Any,
     ) -> None:
         self.primary = primary
@@ -77,7 +80,9 @@ class ReplicaRouter:
                 Server(name, f"{engine.url.host}:{engine.url.port or 3306}", **server_options)
                 for name, engine in self.replicas.items()
             ]
-            pool = BalancedPool(Backend("replicas", servers, balance=balance))
+            pool = BalancedPool(
+                Backend("replicas", servers, balance=balance), mysql_check=mysql_check
+            )
         missing = {s.name for s in pool.backend.servers} - set(self.replicas)
         if missing:
             raise ValueError(f"no replica engine for server(s) {', '.join(sorted(missing))}")

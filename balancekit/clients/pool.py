@@ -51,7 +51,7 @@ from ..stream import (
     StreamPolicy,
     is_deterministic,
 )
-from .probes import http_probe, tcp_probe
+from .probes import http_probe, mysql_probe, tcp_probe
 
 if TYPE_CHECKING:  # asyncio is imported when an AsyncBalancedPool is used
     import asyncio
@@ -150,6 +150,7 @@ class BalancedPool:
         timeout_connect: float | None = None,
         timeout_check: float | None = None,
         httpchk: HttpCheck | None = None,
+        mysql_check: bool = False,
         checks: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -159,6 +160,7 @@ class BalancedPool:
         self.timeout_connect = timeout_connect
         self.timeout_check = timeout_check
         self.httpchk = httpchk
+        self.mysql_check = mysql_check
         self.deterministic = is_deterministic(backend.balance.algorithm)
         self._clock = clock
         self._lock = threading.Lock()
@@ -199,6 +201,8 @@ class BalancedPool:
         kwargs.setdefault("timeout_connect", runtime.timeout_connect)
         kwargs.setdefault("timeout_check", runtime.timeout_check)
         kwargs.setdefault("httpchk", runtime.httpchk)
+        # `option mysql-check [user U]`: the greeting is read; the user's login is not tried
+        kwargs.setdefault("mysql_check", runtime.mysql_check_user is not None)
         return cls(runtime.backend, **kwargs)
 
     # -- lifetime ----------------------------------------------------------------------
@@ -531,6 +535,8 @@ class BalancedPool:
             raise ValueError(f"server '{server.name}' has no port to check")
         if self.httpchk is not None:
             return http_probe(host, port, self.httpchk, timeout)
+        if self.mysql_check:
+            return mysql_probe(host, port, timeout)
         return tcp_probe(host, port, timeout)
 
     def _check_loop(self) -> None:

@@ -14,7 +14,7 @@ import time
 from ..config.runtime import HttpCheck
 from ..health import CheckResult, CheckStatus
 
-__all__ = ["http_probe", "tcp_probe"]
+__all__ = ["http_probe", "mysql_probe", "tcp_probe"]
 
 
 def _ms(start: float) -> int:
@@ -65,3 +65,38 @@ def http_probe(host: str, port: int, check: HttpCheck, timeout: float) -> CheckR
         )
     finally:
         conn.close()
+
+
+def mysql_probe(host: str, port: int, timeout: float) -> CheckResult:
+    """`option mysql-check` without a user: read the server's greeting.  A
+    protocol-10 handshake passes (L7OK); an error packet (too many connections,
+    host blocked) is L7STS with its message; anything else L7RSP."""
+    start = time.monotonic()
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except TimeoutError:
+        return CheckResult(CheckStatus.L4TOUT, duration_ms=_ms(start))
+    except OSError as exc:
+        return CheckResult(CheckStatus.L4CON, info=exc.strerror or str(exc), duration_ms=_ms(start))
+    with sock:
+        try:
+            data = b""
+            while len(data) < 5:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except TimeoutError:
+            return CheckResult(CheckStatus.L7TOUT, duration_ms=_ms(start))
+        except OSError as exc:
+            return CheckResult(CheckStatus.L7RSP, info=str(exc), duration_ms=_ms(start))
+    if len(data) < 5:
+        return CheckResult(CheckStatus.L7RSP, info="short greeting", duration_ms=_ms(start))
+    kind = data[4]
+    if kind == 0x0A:
+        version = data[5:].split(b"\0", 1)[0].decode("latin-1")
+        return CheckResult(CheckStatus.L7OK, info=version, duration_ms=_ms(start))
+    if kind == 0xFF:
+        message = data[7:].decode("latin-1", "replace")
+        return CheckResult(CheckStatus.L7STS, info=message, duration_ms=_ms(start))
+    return CheckResult(CheckStatus.L7RSP, info="not a MySQL greeting", duration_ms=_ms(start))

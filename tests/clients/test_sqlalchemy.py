@@ -144,3 +144,19 @@ def test_killed_replica_reads_not_lost_ejected_then_back(dbs: dict[str, MariaDB]
         assert "r2" in {ports[router.read(_port)] for _ in range(4)}
     finally:
         router.close()
+
+
+def test_mysql_check_reads_the_greeting(dbs: dict[str, MariaDB]) -> None:
+    from balancekit.clients.probes import mysql_probe
+    from balancekit.health import CheckStatus
+    from support.backends import free_port
+
+    ok = mysql_probe("127.0.0.1", dbs["r1"].port, 2.0)
+    assert ok.status is CheckStatus.L7OK and "MariaDB" in ok.info
+    assert mysql_probe("127.0.0.1", free_port(), 2.0).status is CheckStatus.L4CON
+    router = _router(dbs)
+    try:
+        assert router.pool.mysql_check
+        assert router.pool.probe(router.pool.backend.servers[0]).status is CheckStatus.L7OK
+    finally:
+        router.close()
