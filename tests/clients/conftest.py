@@ -57,6 +57,9 @@ class _Server(ThreadingHTTPServer):
 
     def get_request(self) -> tuple[socket.socket, object]:
         sock, addr = super().get_request()
+        # headers and body leave in two writes: without this, Nagle + delayed ACK
+        # stall every keep-alive answer ~40 ms
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.conns.append(sock)
         return sock, addr
 
