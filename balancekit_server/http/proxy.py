@@ -216,6 +216,12 @@ class Exchange:
     keep_response_headers: bool = False
     response_headers: RawHeaders | None = None
     keep_alive: bool = True  # whether the client connection can serve another request
+    # The first request of its client connection.  As with HAProxy's default
+    # `http-reuse safe`, it goes out on a server connection of its own, not an idle
+    # one another client used: a fresh connection is also ACKed at once, where a
+    # reused one would wait out the delayed-ACK timer (~40 ms) for a server that
+    # writes its head and body separately (Python's http.server, many sync servers).
+    first_request: bool = False
     malformed: bool = False  # a request the parser accepted but HAProxy refuses
     malformed_status: int = 400  # what HAProxy answers it: 400, or 422 (see read_framing)
 
@@ -818,7 +824,8 @@ class HttpProxy:
                     return
                 server = lease.server
                 if server is not None:
-                    conn = self._pool(plan.state, server.name).take_idle()
+                    pool = self._pool(plan.state, server.name)
+                    conn = None if ex.first_request else pool.take_idle()
                     if conn is not None:
                         _Flight(self, ex, entry, plan, lease, conn, done).start()
                         return
@@ -1021,7 +1028,7 @@ class HttpProxy:
                 reused = False
                 try:
                     pool = self._pool(state, decision.server)
-                    conn = pool.take_idle()
+                    conn = None if ex.first_request else pool.take_idle()
                     reused = conn is not None
                     if conn is None:
                         conn = await pool.connect(settings.timeout_connect)

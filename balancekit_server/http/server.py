@@ -599,6 +599,7 @@ class HttpServerProtocol(asyncio.Protocol):
             ex._body_done = True
         self._started = False
         self._requests += 1
+        ex.first_request = self._requests == 1
         if self._serving is None:
             self._start(ex)
         else:

@@ -441,8 +441,13 @@ def test_expect_100_continue_with_curl(front: Any, named_backends: NamedBackends
 def test_keep_alive_reuses_upstream(front: Any, named_backends: NamedBackends) -> None:
     backend = Backend("app", [Server("s1", named_backends.address("s1"))], "roundrobin")
     proxy = front(to("app"), {"app": backend})
-    for _ in range(5):
-        assert http_request(proxy.port, "/").text == "s1"
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as client:
+        for _ in range(5):
+            client.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            data = b""
+            while not data.endswith(b"s1"):
+                data += client.recv(65536)
+    # One client connection's requests share one server connection.
     assert proxy.proxy.pool("app", "s1").total == 1
 
 
