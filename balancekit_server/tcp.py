@@ -68,7 +68,7 @@ from balancekit_server.net.poller import (
 from balancekit_server.net.sockopts import set_keepalive, set_option
 from balancekit_server.net.tls import NEED_MORE, client_hello_sni, client_hello_type, sni_of
 from balancekit_server.net.wakeups import Wakeups
-from balancekit_server.ops.counters import REGISTRY, Counters, Registry
+from balancekit_server.ops.counters import REGISTRY, Counters, Registry, apply_count
 from balancekit_server.ops.logs import LogFormat, Logger, format_date, format_tcplog
 from balancekit_server.process.limits import Limits
 
@@ -880,16 +880,12 @@ class Session:
 
     def _count(self, backend: str, count: Count) -> None:
         """A policy decision's counter increments, where HAProxy makes them."""
-        be = self.service.be_counters(backend)
-        be.wretr += count.wretr
-        be.wredis += count.wredis
-        be.econ += count.econ
-        if count.server is not None and (count.wretr or count.wredis):
-            srv = self.service.srv_counters(backend, count.server)
-            srv.wretr += count.wretr
-            srv.wredis += count.wredis
-        if count.econ_server is not None and count.econ:
-            self.service.srv_counters(backend, count.econ_server).econ += count.econ
+        service = self.service
+        apply_count(
+            service.be_counters(backend),
+            lambda server: service.srv_counters(backend, server),
+            count,
+        )
 
     async def _wait_queue(self, lease: Lease, tb: BackendRuntime) -> bool:
         """Wait in the queue for `timeout queue`; False when it expired (the lease is

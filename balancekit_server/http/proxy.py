@@ -56,6 +56,7 @@ from balancekit_server.http.upstream import (
     UpstreamPool,
     UpstreamTimeout,
 )
+from balancekit_server.ops.counters import apply_count
 
 __all__ = [
     "Exchange",
@@ -1090,18 +1091,8 @@ class HttpProxy:
 
     def _count(self, state: _BackendState, count: Count) -> None:
         """A policy decision's counter increments, where HAProxy makes them."""
-        if state.counters is None:
-            return
-        be = state.counters
-        be.wretr += count.wretr
-        be.wredis += count.wredis
-        be.econ += count.econ
-        if count.server is not None and (count.wretr or count.wredis):
-            srv = self._server_counters(state, count.server)
-            srv.wretr += count.wretr
-            srv.wredis += count.wredis
-        if count.econ_server is not None and count.econ:
-            self._server_counters(state, count.econ_server).econ += count.econ
+        if state.counters is not None:
+            apply_count(state.counters, lambda server: self._server_counters(state, server), count)
 
     def _server_counters(self, state: _BackendState, server: str) -> Any:
         found = state.server_counters.get(server)

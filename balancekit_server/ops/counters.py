@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from balancekit.health import Observation
+from balancekit.stream import Count
 
 __all__ = ["REGISTRY", "SYNC_INTERVAL", "Counters", "Rate", "Registry"]
 
@@ -286,3 +287,18 @@ class Registry:
 
 REGISTRY = Registry()
 """The process-wide registry the proxies and stats outputs share."""
+
+
+def apply_count(backend: Counters, server: Callable[[str], Counters], count: Count) -> None:
+    """Make a stream policy decision's counter increments (`balancekit.stream.Count`)
+    on the backend's counters and, through `server(name)`, its servers': the one
+    place both engines count retries, redispatches and failed connections."""
+    backend.wretr += count.wretr
+    backend.wredis += count.wredis
+    backend.econ += count.econ
+    if count.server is not None and (count.wretr or count.wredis):
+        srv = server(count.server)
+        srv.wretr += count.wretr
+        srv.wredis += count.wredis
+    if count.econ_server is not None and count.econ:
+        server(count.econ_server).econ += count.econ
