@@ -117,7 +117,8 @@ def test_an_edited_source_runs_as_edited_never_the_old_build(tmp_path: Path) -> 
     wakeups = tmp_path / "balancekit_server" / "net" / "wakeups.py"
     wakeups.write_text(wakeups.read_text() + "\nEDITED_AFTER_THE_BUILD = True\n")
     code = (
-        "from balancekit_server import native, tcp, wakeups\n"
+        "from balancekit_server import native, tcp\n"
+        "from balancekit_server.net import wakeups\n"
         "print(native.stale_modules(), native.compiled_modules())\n"
         "print(wakeups.EDITED_AFTER_THE_BUILD, tcp.__file__.endswith('.py'))\n"
         "print(native.describe())\n"
@@ -143,7 +144,8 @@ def test_an_edited_relay_loop_is_not_loaded(tmp_path: Path) -> None:
     relay = tmp_path / "balancekit_server" / "net" / "_relay.c"
     relay.write_text(relay.read_text() + "\n/* edited */\n")
     code = (
-        "from balancekit_server import native, poller\n"
+        "from balancekit_server import native\n"
+        "from balancekit_server.net import poller\n"
         "print(native.stale_modules(), len(native.compiled_modules()), poller._c_loop)\n"
     )
     out = _python(tmp_path, "-c", code)

@@ -406,7 +406,7 @@ def _fetches() -> dict[str, FetchDef]:
         FetchDef("req.fhdr_cnt", "sint", _fhdr_cnt, ("str",)),
         FetchDef("req.hdr_val", "sint", _hdr_val, hdr_args, last=True),
         FetchDef("req.hdr_ip", "ipv4", _hdr_ip, hdr_args, last=True),
-        FetchDef("req.cook", "str", _cook, ("str",)),
+        FetchDef("req.cook", "str", _cook, ("str",), last=True),
         FetchDef("req.cook_cnt", "sint", _cook_cnt, ("str",)),
         FetchDef("base", "str", _base),
         FetchDef("baseq", "str", _baseq),

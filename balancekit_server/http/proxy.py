@@ -1248,7 +1248,8 @@ def _merge_forwardfor(front: ForwardFor | None, back: ForwardFor | None) -> Forw
 def _simple_page(status: int, headers: Iterable[tuple[bytes, bytes]], body: bytes) -> ErrorPage:
     """A locally generated response (redirect, `http-request return`)."""
     hdrs = [*headers, (b"content-length", str(len(body)).encode())]
-    if status in (301, 302, 303, 307, 308):
+    if status in (302, 303, 307):
+        # HAProxy marks temporary redirects uncacheable; 301 and 308 are permanent.
         hdrs.append((b"cache-control", b"no-cache"))
     head = f"HTTP/1.1 {status} {reason_phrase(status)}\r\n".encode() + b"".join(
         n + b": " + v + b"\r\n" for n, v in hdrs

@@ -17,7 +17,7 @@ from balancekit_server.ops.stats_data import TYPE_BACKEND, TYPE_FRONTEND, TYPE_S
 
 __all__ = ["CONTENT_TYPE", "render"]
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = "text/plain; version=0.0.4"  # HAProxy 2.6's promex, to the byte
 
 # column → (metric suffix, type, help, kinds it applies to: f=frontend b=backend s=server)
 _COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (

@@ -1030,9 +1030,6 @@ row(
     (get("/metrics"),),
     compare=frozenset({"status", "headers"}),
     response_headers=frozenset({"content-type"}),
-    xfail="prometheus-exporter Content-Type: HAProxy sends `text/plain; version=0.0.4`, "
-    "balancekit `text/plain; version=0.0.4; charset=utf-8`",
-    diverges=r"^\.requests\[0\]\.headers",
 )
 row(
     "http-request-backend-rules",
@@ -1088,9 +1085,6 @@ row(
     ),
     (get("/a"), get("/b")),
     response_headers=frozenset({"cache-control"}),
-    xfail="301 and 308 redirects: HAProxy sends no cache-control (only 302, 303 and 307 get "
-    "`cache-control: no-cache`); balancekit sends `cache-control: no-cache` with every code",
-    diverges=r"^\.requests\[\d+\]\.headers",
 )
 
 # -- routing, ACLs, fetches, converters ----------------------------------------------------
@@ -1236,9 +1230,6 @@ row(
     ),
     (get("/echo", headers=(("Cookie", "sid=abc; lang=fr; sid=def"),)),),
     kinds=ECHO_KINDS,
-    xfail="cook()/req.cook() in a single-value context (set-header) with the cookie twice: "
-    "HAProxy takes the last occurrence (`def`), balancekit the first (`abc`)",
-    diverges=r"^\.requests\[0\]\.echo\.headers",
 )
 row(
     "converters",

@@ -348,27 +348,16 @@ def _render(row: Row, group: EchoGroup, side: str, work: Path, side_obj: Side) -
 
 
 def _start_haproxy(text: str, side: Side) -> None:
-    v6: dict[str, socket.socket] = {}
-
-    def bind6(match: re.Match[str]) -> str:
-        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind(("::1", 0))
-        sock.listen(128)
-        sock.set_inheritable(True)
-        v6[match.group(1)] = sock
-        return f"fd@{sock.fileno()}"
-
-    text = re.sub(r"\{v6:([A-Za-z0-9_.-]+)\}", bind6, text)
+    # IPv6 listeners: the harness binds them on ::1 (`{listen6:NAME}`), like the others.
+    v6 = re.findall(r"\{v6:([A-Za-z0-9_.-]+)\}", text)
+    text = re.sub(r"\{v6:([A-Za-z0-9_.-]+)\}", r"{listen6:\1}", text)
     proxy = HAProxy(text)
-    for name, sock in v6.items():
-        proxy._sockets[f"v6:{name}"] = sock  # passed to HAProxy and closed with it
     side.text = proxy.config
     side.stats_path = proxy.stats_path
     side.stop = proxy.stop
     proxy.start()
     side.ports = {name: proxy.port(name) for name in proxy._sockets if ":" not in name}
-    side.ports.update({name: int(sock.getsockname()[1]) for name, sock in v6.items()})
+    side.ports.update({name: proxy.port(f"v6:{name}") for name in v6})
     side.haproxy = proxy  # type: ignore[attr-defined]
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
-_LISTEN = re.compile(r"\{listen:([A-Za-z0-9_.-]+)\}")
+_LISTEN = re.compile(r"\{listen(6?):([A-Za-z0-9_.-]+)\}")  # listen6: on ::1
 _FIRST_FD = 3  # where the child finds its listeners: fd@3, fd@4, …
 _PARK = 100  # out of the way while they are renumbered
 #: balancekit-server as a drop-in `command` for `HAProxy`.
@@ -60,11 +60,15 @@ class HAProxy:
         self.process: subprocess.Popen[bytes] | None = None
 
     def _bind(self, match: re.Match[str]) -> str:
-        name = match.group(1)
+        v6, name = match.group(1) == "6", match.group(2)
+        if v6:
+            name = f"v6:{name}"
         if name not in self._sockets:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, 0))
+            if v6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(("::1" if v6 else self.host, 0))
             sock.listen(1024)
             sock.set_inheritable(True)
             self._sockets[name] = sock
@@ -80,9 +84,10 @@ class HAProxy:
         if not self._sockets:
             return command
         fds = [sock.fileno() for sock in self._sockets.values()]
-        park = " ".join(f"{_PARK + i}<&{fd}" for i, fd in enumerate(fds))
-        place = " ".join(f"{_FIRST_FD + i}<&{_PARK + i}" for i in range(len(fds)))
-        drop = " ".join(f"{_PARK + i}<&-" for i in range(len(fds)))
+        base = max(_PARK, *fds) + 1  # parked above every source: none is overwritten
+        park = " ".join(f"{base + i}<&{fd}" for i, fd in enumerate(fds))
+        place = " ".join(f"{_FIRST_FD + i}<&{base + i}" for i in range(len(fds)))
+        drop = " ".join(f"{base + i}<&-" for i in range(len(fds)))
         script = f'exec {park}; exec {place}; exec {drop}; exec "$@"'
         return ["/bin/bash", "-c", script, "bash", *command]
 
