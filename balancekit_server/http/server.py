@@ -280,6 +280,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._started = False  # bytes of a new request seen
         self._requests = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_due = 0.0  # when `_timer` fires
         self._deadline: float | None = None
         self._src = ""
         self._src_port = 0
@@ -443,12 +444,19 @@ class HttpServerProtocol(asyncio.Protocol):
 
     def _arm(self, timeout: float | None) -> None:
         """Set the idle deadline.  The timer is lazy: it is only rescheduled when it
-        fires early, so a busy keep-alive connection does not create one per request."""
+        fires early, so a busy keep-alive connection does not create one per request.
+        A deadline *before* the pending timer (`timeout http-keep-alive` shorter than
+        the `timeout http-request` armed at the accept) does replace it: otherwise
+        the idle connection would outlive its keep-alive timeout."""
         if not timeout:
             self._deadline = None
             return
         self._deadline = deadline = self.loop.time() + timeout
-        if self._timer is None:
+        timer = self._timer
+        if timer is None or deadline < self._timer_due:
+            if timer is not None:
+                timer.cancel()
+            self._timer_due = deadline
             self._timer = self.loop.call_at(deadline, self._timed_out)
 
     def _disarm(self) -> None:
@@ -460,6 +468,7 @@ class HttpServerProtocol(asyncio.Protocol):
         if deadline is None or self._serving is not None or self.lost:
             return
         if self.loop.time() < deadline:
+            self._timer_due = deadline
             self._timer = self.loop.call_at(deadline, self._timed_out)
             return
         if self._started or self._requests == 0:

@@ -1679,9 +1679,6 @@ row(
     ("timeout http-keep-alive",),
     http_cfg(defaults="    timeout http-keep-alive 200ms\n"),
     (get("/echo", conn="a"), get("/echo?late", conn="a", wait=0.6)),
-    xfail="`timeout http-keep-alive 200ms` in defaults: HAProxy closes the idle client "
-    "connection after 200 ms; balancekit still serves a request sent 600 ms later on it",
-    diverges=r"^\.requests\[1\]\.",
 )
 row(
     "timeout-client",
