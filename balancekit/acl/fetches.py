@@ -35,6 +35,7 @@ __all__ = [
     "cast_function",
     "format_sample",
     "parse_sample_expr",
+    "sample_expr_end",
     "suggest",
 ]
 
@@ -768,6 +769,30 @@ def _split_args(text: str, pos: int, owner: str) -> tuple[list[str], int]:
             current.append(ch)
         i += 1
     raise FetchError(f"missing closing ')' after arguments to '{owner}'")
+
+
+def sample_expr_end(text: str, pos: int = 0) -> int:
+    """Index of the first character after the sample expression starting at `pos`.
+
+    HAProxy's log-format parser does not look for the closing `]` of `%[…]`: it
+    lets sample_parse_expr read `fetch(args),conv(args)…` and then requires a `]`
+    where that stopped.  So a `]` inside arguments (`regsub(^/[ab],/z/)`) is part
+    of the expression.  This scans the same extent: a keyword, its `(…)` read by
+    the make_arg_list rules of `_split_args`, then more of them after commas.  An
+    unclosed `(` runs to the end, where `parse_sample_expr` reports it.
+    """
+    n = len(text)
+    while True:
+        _, pos = _split_name(text, pos)
+        if pos < n and text[pos] == "(":
+            try:
+                _, pos = _split_args(text, pos, "")
+            except FetchError:
+                return n
+        if pos >= n or text[pos] != ",":
+            return pos
+        while pos < n and text[pos] == ",":
+            pos += 1
 
 
 def _check_args(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..request import Request
-from .fetches import FetchError, format_sample, parse_sample_expr
+from .fetches import FetchError, format_sample, parse_sample_expr, sample_expr_end
 
 __all__ = ["LogFormat", "LogFormatError", "Token", "parse_log_format", "tokenize"]
 
@@ -123,9 +123,16 @@ def tokenize(text: str, *, spaces: bool = False) -> Iterator[Token]:
             yield ("lit", "".join(literal), "")
             literal.clear()
         if i < n and text[i] == "[":
-            end = text.find("]", i)
-            if end < 0:
+            # The expression ends where its own syntax ends (a `]` inside converter
+            # arguments belongs to it), and a `]` must follow, as in log.c.
+            end = sample_expr_end(text, i + 1)
+            if end >= n:
                 raise LogFormatError(f"missing ']' after '%[' in '{text}'")
+            if text[end] != "]":
+                raise LogFormatError(
+                    f"expected ']' after '%[{text[i + 1 : end]}', but found '{text[end]}' "
+                    f"in '{text}'"
+                )
             yield ("sample", text[i + 1 : end], options)
             i = end + 1
             continue

@@ -173,6 +173,9 @@ LOG_FORMAT_CASES = [
     ("100%%", Request(), "100%"),
     ("%{+Q}[path]", Request(path="/a"), "/a"),  # +Q does not quote samples here
     ("%{+Q}ci", Request("127.0.0.1"), '"127.0.0.1"'),
+    # the sample ends where its syntax ends: `]` inside converter arguments is part of it
+    ("%[path,regsub(^/[ab],/z/,g)]]", Request(path="/b/c"), "/z//c]"),
+    ("<%[path,regsub('[]]',x)]>", Request(path="/]"), "</x>"),
 ]  # fmt: skip
 
 

@@ -33,6 +33,7 @@ ERRORS: list[tuple[str, Parser, str, str]] = [
     ("set-header-lf", parse_http_request_rule, "set-header X-A %[nope]", "failed to parse sample expression <nope> : unknown fetch method 'nope'"),
     ("set-header-alias", parse_http_request_rule, "set-header X-A %Tq", "log-format variable '%Tq' is not supported here"),
     ("set-header-unclosed", parse_http_request_rule, "set-header X-A %[src", "missing ']' after '%['"),
+    ("set-header-no-bracket", parse_http_request_rule, "set-header X-A %[hdr(x)y]", "expected ']' after '%[hdr(x)', but found 'y'"),
     ("del-header-args", parse_http_request_rule, "del-header", "'http-request del-header': expects at least 1 argument"),
     ("del-header-m", parse_http_request_rule, "del-header X -m", "-m flag expects exactly 1 argument"),
     ("del-header-method", parse_http_request_rule, "del-header X -m dom", "-m with unsupported matching method 'dom'"),

@@ -1263,10 +1263,6 @@ row(
     http_cfg(frontend="    http-request set-header X-regsub %[path,regsub(^/[ab],/z/,g)]\n"),
     (get("/a/x"), get("/b/y")),
     kinds=ECHO_KINDS,
-    xfail="a regex with `[...]` inside `%[...]`: HAProxy 2.6 accepts "
-    "`%[path,regsub(^/[ab],/z/,g)]`; balancekit refuses the config (`missing closing ')' "
-    "after arguments to 'regsub'`): its log-format scanner ends the sample at the first `]`",
-    diverges=r"^\.(start|requests)",
 )
 
 ACL_MATRIX = """    acl m_str path /exact
