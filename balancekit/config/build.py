@@ -757,17 +757,7 @@ def _h_random(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 
 def _h_retry_on(b: _Builder, p: _Proxy, stmt: Statement) -> None:
-    retry_on = parse_retry_on(stmt.args)
-    later = sorted(retry_on - DEFAULT_RETRY_ON)
-    if later:
-        # The policy decides them (balancekit.stream); the HTTP engine does not yet
-        # hold a response back to replay its request.
-        b.warn(
-            f"retry-on: {', '.join(later)} not acted on yet: balancekit retries "
-            "connection failures only",
-            stmt,
-        )
-    p.settings.retry_on = retry_on
+    p.settings.retry_on = parse_retry_on(stmt.args)
 
 
 def _h_retries(b: _Builder, p: _Proxy, stmt: Statement) -> None:

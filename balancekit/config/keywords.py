@@ -113,9 +113,9 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K(
         "retry-on",
         "dlb",
-        "What is retried: `conn-failure` (default) or `none`; `empty-response`, "
-        "`junk-response`, `response-timeout`, status codes and `all-retryable-errors` are "
-        "read and warned about: not acted on yet (docs/stream-policy.md).",
+        "What is retried: `conn-failure` (default), `none`, and in mode http for "
+        "replayable requests `empty-response`, `junk-response`, `response-timeout`, "
+        "status codes, `all-retryable-errors` (docs/stream-policy.md).",
     ),
     _K("default_backend", "dfl", "Backend used when no `use_backend` matches."),
     _K("use_backend", "fl", "`use_backend <name> [if/unless <cond>]`."),

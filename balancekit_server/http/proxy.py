@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -30,16 +30,22 @@ from balancekit.stream import (
     ConnectFailed,
     ConnectOk,
     Count,
+    EmptyResponse,
     Forward,
     GiveUp,
     Granted,
+    JunkResponse,
     NoServer,
     PauseElapsed,
     Pick,
     Queued,
     QueueTimeout,
+    Response,
+    ResponseEvent,
+    ResponseTimeout,
     Retry,
     StreamPolicy,
+    is_replayable,
 )
 from balancekit.stream import Decision as StreamDecision
 from balancekit_server.http.errors import ErrorPage, ErrorPages, reason_phrase
@@ -299,6 +305,12 @@ class Exchange:
     def has_body(self) -> bool:
         return self.chunked or bool(self.content_length)
 
+    @property
+    def body_finished(self) -> bool:
+        """Whether the whole request body has arrived (front doors that know say so;
+        unknown counts as not yet, which only makes the request not replayable)."""
+        return not self.has_body
+
     async def read_body(self) -> bytes:
         """Next request-body chunk; b"" once the body is complete."""
         raise NotImplementedError
@@ -366,6 +378,8 @@ class Relay:
         "exchange",
         "head_request",
         "notify",
+        "retry",
+        "retry_check",
         "started",
         "t_response",
         "tunnel_timeout",
@@ -391,6 +405,9 @@ class Relay:
         self.closing = False
         self.t_response = 0.0
         self.counters: Any = None  # the server's, while counted (see _start_exchange)
+        # L7 retries on status (`retry-on 503 …`): asked before the head goes out.
+        self.retry_check: Callable[[int], StreamDecision | None] | None = None
+        self.retry: StreamDecision | None = None
 
     def on_interim(self, status: int, reason: bytes, headers: RawHeaders) -> None:
         self.exchange.send_interim(status, reason, headers)
@@ -401,6 +418,13 @@ class Relay:
             # A switch nobody asked for: the client could not speak the new protocol.
             # HAProxy answers 502; raising here fails the exchange before it starts.
             raise UpstreamError("101 Switching Protocols to a request without Upgrade")
+        check = self.retry_check
+        if check is not None:
+            retry = check(status)
+            if retry is not None:
+                # Nothing went to the client: drop this answer and send the request again.
+                self.retry = retry
+                raise UpstreamError(f"status {status} is retried (retry-on)")
         self.t_response = self.conn.pool.loop.time()
         self.started = True
         upgrading = status == 101 and ex.upgrade
@@ -484,6 +508,8 @@ class _BackendState:
     # `option http-server-close` or `httpclose` (frontend or backend): one request per
     # server connection, announced with `Connection: close`, as HAProxy does.
     close_server: bool = False
+    # `retry-on` beyond conn-failure: requests keep a copy and take the task path.
+    l7_retries: bool = False
     server_counters: dict[str, Any] = field(default_factory=dict)
 
 
@@ -524,6 +550,8 @@ class _Flight(Relay):
         self.closing = False
         self.t_response = 0.0
         self.counters: Any = None  # the server's, while counted (see _start_exchange)
+        self.retry_check = None  # the fast path never runs with L7 retries
+        self.retry = None
         self.proxy = proxy
         self.entry = entry
         self.plan = plan
@@ -636,6 +664,7 @@ class HttpProxy:
                 close_server=any(
                     side.http_server_close or side.httpclose for side in (self.frontend, settings)
                 ),
+                l7_retries=settings.retry_policy.l7,
             )
 
         self._static = self._static_route()
@@ -815,7 +844,7 @@ class HttpProxy:
                 self._finish(ex, entry)
                 done()
                 return
-            if not ex.has_body and not ex.upgrade:
+            if not ex.has_body and not ex.upgrade and not plan.state.l7_retries:
                 try:
                     lease = plan.state.backend.acquire(plan.request)
                 except NoServerAvailable:
@@ -826,7 +855,7 @@ class HttpProxy:
                 server = lease.server
                 if server is not None:
                     pool = self._pool(plan.state, server.name)
-                    conn = None if ex.first_request else pool.take_idle()
+                    conn = None if ex.first_request else pool.take_idle(ex)
                     if conn is not None:
                         _Flight(self, ex, entry, plan, lease, conn, done).start()
                         return
@@ -995,7 +1024,16 @@ class HttpProxy:
         settings = state.settings
         backend = state.backend
         loop = asyncio.get_running_loop()
-        policy = StreamPolicy(settings.retry_policy, deterministic=settings.deterministic)
+        body: list[bytes] | None = None
+        replayable = False
+        if state.l7_retries and ex.body_finished:
+            # HAProxy keeps a copy of a request that arrived whole and fits a buffer.
+            body = [chunk async for chunk in _body_chunks(ex)] if ex.has_body else []
+            size = len(plan.head) + sum(map(len, body))
+            replayable = is_replayable(complete=True, size=size)
+        policy = StreamPolicy(
+            settings.retry_policy, deterministic=settings.deterministic, replayable=replayable
+        )
         decision: StreamDecision | None = policy.start()
         conn: UpstreamConnection | None = None
         t_connect = loop.time()
@@ -1029,10 +1067,10 @@ class HttpProxy:
                 reused = False
                 try:
                     pool = self._pool(state, decision.server)
-                    conn = None if ex.first_request else pool.take_idle()
+                    conn = None if ex.first_request or policy.retries else pool.take_idle(ex)
                     reused = conn is not None
                     if conn is None:
-                        conn = await pool.connect(settings.timeout_connect)
+                        conn = await pool.connect(settings.timeout_connect, ex)
                 except (OSError, TimeoutError, UpstreamError) as exc:
                     if state.counters is not None:
                         self._server_counters(state, decision.server).connect_failed()
@@ -1066,21 +1104,13 @@ class HttpProxy:
                 return
             else:
                 assert isinstance(decision, Forward)
-                break
-        assert lease is not None and conn is not None
-        entry.retries, entry.redispatched = policy.retries, policy.redispatched
-        relay = Relay(ex, conn, ex.method == b"HEAD")
-        t_sent = self._start_exchange(plan, lease, conn, relay, entry, t_connect)
-        failure: BaseException | None = None
-        try:
-            if ex.has_body:
-                await self._send_body(ex, conn, relay)
-            await ex.wait_response(relay)
-        except (UpstreamError, ConnectionError, asyncio.CancelledError) as exc:
-            failure = exc
-        outcome = self._end_exchange(plan, lease, conn, relay, entry, t_sent, failure)
-        if outcome != "replay":
-            return
+                assert lease is not None and conn is not None
+                entry.retries, entry.redispatched = policy.retries, policy.redispatched
+                outcome, decision = await self._exchange(
+                    ex, entry, plan, lease, conn, policy, body, t_connect
+                )
+                if decision is None and outcome != "replay":
+                    return
         if replayed:
             self._local(ex, self.errors_for(state)[502], entry, "SH")
             return
@@ -1088,6 +1118,90 @@ class HttpProxy:
         # nothing reached it, so the request is replayed once on a new one (HAProxy's
         # connection reuse, apart from `retries`).
         await self._forward(ex, entry, plan, None, replayed=True)
+
+    async def _exchange(
+        self,
+        ex: Exchange,
+        entry: HttpLogEntry,
+        plan: _Plan,
+        lease: Lease,
+        conn: UpstreamConnection,
+        policy: StreamPolicy,
+        body: list[bytes] | None,
+        t_connect: float,
+    ) -> tuple[str, StreamDecision | None]:
+        """Send the request on `conn` and relay the answer.
+
+        Returns `_end_exchange`'s outcome, and the policy's next step when an L7
+        retry (`retry-on`) takes the request elsewhere: None when it is over.
+        """
+        state = plan.state
+        relay = Relay(ex, conn, ex.method == b"HEAD")
+        if policy.replayable:
+            relay.retry_check = self._status_check(state, policy)
+        t_sent = self._start_exchange(plan, lease, conn, relay, entry, t_connect)
+        failure: BaseException | None = None
+        try:
+            if body is not None:
+                _send_buffered(conn, body, ex.chunked)
+            elif ex.has_body:
+                await self._send_body(ex, conn, relay)
+            await ex.wait_response(relay)
+        except (UpstreamError, ConnectionError, asyncio.CancelledError) as exc:
+            failure = exc
+        retry = relay.retry
+        if retry is None and failure is not None and policy.replayable and not relay.started:
+            retry = self._response_failure(state, policy, conn, failure)
+        if isinstance(retry, Retry):
+            self._end_exchange(plan, lease, conn, relay, entry, t_sent, failure, retrying=True)
+            return "retry", retry
+        return self._end_exchange(plan, lease, conn, relay, entry, t_sent, failure), None
+
+    def _status_check(
+        self, state: _BackendState, policy: StreamPolicy
+    ) -> Callable[[int], StreamDecision | None]:
+        """`Relay.retry_check` for one exchange: a `Retry` when `retry-on` lists the
+        response's status and the request may go again, else None (deliver it)."""
+        backend = state.backend
+
+        def check(status: int) -> StreamDecision | None:
+            server = policy.server
+            assert server is not None
+            decision = policy.handle(
+                Response(
+                    status,
+                    server_usable=backend.member(server).usable,
+                    active_servers=backend.active_servers,
+                )
+            )
+            return decision if isinstance(decision, Retry) else None
+
+        return check
+
+    @staticmethod
+    def _response_failure(
+        state: _BackendState,
+        policy: StreamPolicy,
+        conn: UpstreamConnection,
+        failure: BaseException,
+    ) -> StreamDecision | None:
+        """What the policy says of a failure before any response byte reached the
+        client: an L7 retry (`Retry`), or None to answer the error as usual."""
+        if not isinstance(failure, UpstreamError):
+            return None  # the client went away
+        server = policy.server
+        assert server is not None
+        usable = state.backend.member(server).usable
+        active = state.backend.active_servers
+        event: ResponseEvent
+        if isinstance(failure, UpstreamTimeout):
+            event = ResponseTimeout(server_usable=usable, active_servers=active)
+        elif conn.received == 0:
+            event = EmptyResponse(server_usable=usable, active_servers=active)
+        else:
+            event = JunkResponse(server_usable=usable, active_servers=active)
+        decision = policy.handle(event)
+        return decision if isinstance(decision, Retry) else None
 
     def _count(self, state: _BackendState, count: Count) -> None:
         """A policy decision's counter increments, where HAProxy makes them."""
@@ -1149,16 +1263,27 @@ class HttpProxy:
         entry: HttpLogEntry,
         t_sent: float,
         failure: BaseException | None,
+        *,
+        retrying: bool = False,
     ) -> str:
         """Classify how the exchange ended, answer errors, release the server slot.
 
         Returns "done", "failed", "client" (the client went away) or "replay" (a
         reused idle connection died before a byte came back: safe to send again).
+        `retrying`: an L7 retry sends the request again; its answer is dropped
+        unseen and the server slot stays with the request (the policy's `Retry`
+        releases it if it redispatches).
         """
         ex = relay.exchange
         ex.detach()
         state = plan.state
         state.active -= 1
+        if retrying:
+            conn.abort()
+            if relay.counters is not None:
+                state.counters.session_end()
+                relay.counters.session_end()
+            return "retry"
         outcome = "done"
         if failure is None:
             if relay.t_response and self.log is not None:
@@ -1208,6 +1333,7 @@ class HttpProxy:
         return "failed"
 
     async def _send_body(self, ex: Exchange, conn: UpstreamConnection, relay: Relay) -> None:
+        """Stream the request body as it arrives (not replayable: no copy kept)."""
         chunked = ex.chunked
         while True:
             data = await ex.read_body()
@@ -1222,6 +1348,21 @@ class HttpProxy:
             else:
                 conn.write(data)
             await conn.drain()
+
+
+async def _body_chunks(ex: Exchange) -> AsyncIterator[bytes]:
+    """The rest of a request body that has arrived whole (no waiting)."""
+    while data := await ex.read_body():
+        yield data
+
+
+def _send_buffered(conn: UpstreamConnection, body: list[bytes], chunked: bool) -> None:
+    """Send a kept request body (L7 retries may send it more than once)."""
+    if chunked:
+        conn.write(b"".join(b"%x\r\n%b\r\n" % (len(data), data) for data in body))
+        conn.write(b"0\r\n\r\n")  # trailers are dropped
+    elif body:
+        conn.write(b"".join(body))
 
 
 def _count_response(counters: Any, status: int, bytes_out: int) -> None:

@@ -1646,16 +1646,63 @@ row(
     "retry-on-empty-response",
     ("retry-on", "retries", "option redispatch"),
     http_cfg(
+        global_="    log {log} format raw local0\n",
+        defaults="    log global\n",
+        frontend='    log-format "%ST %ts %b/%s %rc %HU"\n',
         backend="    retries 1\n    retry-on empty-response conn-failure\n"
         "    option redispatch 1\n",
         servers="    server c1 {c1}\n    server s2 {s2}\n",
     ),
     seq(3),
     kinds=RAW_KIND,
-    xfail="`retry-on empty-response` with `option redispatch 1`, a server that closes "
-    "without answering: HAProxy retries the request on the other server (200 from s2); "
-    "balancekit answers 502 (the HTTP proxy does not retry an empty response yet)",
-    diverges=r"^\.requests\[\d\]\.",
+)
+row(
+    "retry-on-empty-response-post",
+    ("retry-on", "log-format"),
+    http_cfg(
+        global_="    log {log} format raw local0\n",
+        defaults="    log global\n",
+        frontend='    log-format "%ST %ts %b/%s %rc %HU"\n',
+        backend="    retries 1\n    retry-on all-retryable-errors\n    option redispatch 1\n",
+        servers="    server c1 {c1}\n    server s2 {s2}\n",
+    ),
+    (
+        Req("/echo/post", method="POST", body=b"a=1&b=2", headers=(("Content-Type", "text/x"),)),
+        Req(
+            "/echo/chunked",
+            method="POST",
+            headers=(("Transfer-Encoding", "chunked"),),
+            body=b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+        ),
+        get("/echo"),
+    ),
+    kinds=RAW_KIND,
+)
+row(
+    "retry-on-status",
+    ("retry-on", "retries", "option redispatch"),
+    http_cfg(
+        global_="    log {log} format raw local0\n",
+        defaults="    log global\n",
+        frontend='    log-format "%ST %ts %b/%s %rc %HU"\n',
+        backend="    retries 2\n    retry-on 503 504\n    option redispatch 1\n",
+        servers="    server s1 {s1}\n    server s2 {s2}\n",
+    ),
+    (get("/status/503"), get("/status/500"), get("/echo")),
+    kinds=ECHO_KINDS,
+)
+row(
+    "retry-on-response-timeout",
+    ("retry-on", "timeout server"),
+    http_cfg(
+        global_="    log {log} format raw local0\n",
+        defaults="    log global\n",
+        frontend='    log-format "%ST %ts %b/%s %rc %HU"\n',
+        backend="    timeout server 300ms\n    retries 1\n    retry-on response-timeout\n",
+        servers="    server s1 {s1}\n    server s2 {s2}\n",
+    ),
+    (get("/sleep/500"), get("/echo")),
+    kinds=RAW_KIND,
 )
 row(
     "timeout-server-504",
