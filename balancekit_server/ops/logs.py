@@ -419,7 +419,8 @@ class LogFormat:
     `render(values)` fills each variable from `values` (a missing or None value
     prints `-`, an empty string prints nothing) and, as HAProxy does, emits a
     run of spaces only once and never after another space (an uncaptured `%hr`
-    and the like print nothing at all, so no space follows them either).
+    and the like print nothing at all, quotes included, so no space follows
+    them either; a space before them at the end of the line is kept).
     `%{+Q}var` quotes.  Sample expressions (`%[fetch,converter…]`) are evaluated
     on the `request` given to `render` (nothing found prints `-`).
     """
@@ -455,6 +456,10 @@ class LogFormat:
                 rendered = ("" if quoted else "-") if sample is None else format_sample(sample)
             else:
                 value = values.get(text)
+                if value == "" and text in ABSENT_WHEN_EMPTY:
+                    # No capture configured: HAProxy prints nothing, not even the
+                    # quotes of `%{+Q}hr` (`option httplog clf`'s `%hrl %hsl`).
+                    continue
                 if isinstance(value, list):  # %hrl/%hsl: each captured header on its own
                     rendered = " ".join(f'"{v}"' if quoted else v or "-" for v in value)
                     quoted = False
@@ -464,8 +469,8 @@ class LogFormat:
                     rendered = str(value)
             if quoted:
                 rendered = '"' + rendered + '"'
-            if rendered or text not in ABSENT_WHEN_EMPTY:
-                # An empty %HQ still counts as printed: the next space is kept.
-                out.append(rendered)
-                last_space = False
-        return "".join(out).rstrip(" ")
+            # An empty %HQ still counts as printed: the next space is kept.
+            out.append(rendered)
+            last_space = False
+        # A separator before absent variables at the end stays, as in HAProxy.
+        return "".join(out)

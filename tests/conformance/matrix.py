@@ -1835,9 +1835,6 @@ row(
     (get("/echo?x=1"),),
     kinds=ECHO_KINDS,
     log_subs=CLF_SUBS,
-    xfail='`option httplog clf` without captures: HAProxy ends the line with `"" "" ` (two '
-    'empty capture fields), balancekit with `"" "" "" ""` (four)',
-    diverges=r"^\.log\[",
 )
 row(
     "option-dontlognull",
