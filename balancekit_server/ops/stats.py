@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 __all__ = ["LEVELS", "CommandProcessor", "StatsService", "parse_weight", "start"]
 
 STATS_BACKLOG = 100  # what asyncio gives a server it binds itself
+#: The longest command line read: HAProxy reads one into a `tune.bufsize` chunk.
+CLI_LINE_LIMIT = 16384
 
 LEVELS = {"user": 0, "operator": 1, "admin": 2}
 
@@ -643,10 +645,14 @@ class StatsService:
             if identity is not None:
                 self._paths.append((spec.address, identity))
         if spec.is_unix or sock.family == socket.AF_UNIX:
-            server = await asyncio.start_unix_server(handler(spec.level), sock=sock)
+            server = await asyncio.start_unix_server(
+                handler(spec.level), sock=sock, limit=CLI_LINE_LIMIT
+            )
             self.addresses.append(spec.address)
         else:
-            server = await asyncio.start_server(handler(spec.level), sock=sock)
+            server = await asyncio.start_server(
+                handler(spec.level), sock=sock, limit=CLI_LINE_LIMIT
+            )
             self.addresses.append(sock.getsockname()[:2])
         self.servers.append(server)
 
@@ -662,6 +668,10 @@ class StatsService:
                     async with asyncio.timeout(self.timeout):
                         raw = await reader.readline()
                 except TimeoutError:
+                    break
+                except ValueError:
+                    # A line longer than a buffer (CLI_LINE_LIMIT): HAProxy never answers
+                    # it either; the session ends here instead of at its timeout.
                     break
                 if not raw:
                     break

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import time
@@ -83,3 +84,16 @@ def test_interactive_prompt_session(server: tuple[Server, int]) -> None:
     srv, _ = server
     out = socat(f"UNIX-CONNECT:{srv.sock}", "prompt\nget weight app/s1\nshow backend\nquit\n")
     assert out == "\n> 10 (initial 10)\n\n> # name\napp\n\n> "
+
+
+def test_an_overlong_command_line_ends_the_session_quietly(server: tuple[Server, int]) -> None:
+    """HAProxy never answers a line longer than its buffer; balancekit neither, and
+    it once logged a traceback for it and kept the client waiting."""
+    srv, _ = server
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(5)
+        sock.connect(srv.sock)
+        sock.sendall(b"show info " + b"x" * 70_000 + b"\n")
+        assert sock.recv(65536) == b""  # closed, no answer
+    assert "Name: balancekit\n" in socat(f"UNIX-CONNECT:{srv.sock}", "show info\n")
+    assert "Traceback" not in srv.log()
