@@ -836,7 +836,9 @@ def _h_errorfile(b: _Builder, p: _Proxy, stmt: Statement) -> None:
         raise ValueError(f"errorfile {code}: error opening file '{path}'") from None
     except OSError as error:
         raise ValueError(f"errorfile {code}: cannot read '{path}': {error.strerror}") from None
-    if not content.startswith(b"HTTP/"):
+    # An empty file is valid (HAProxy's http_str_to_htx): the status then closes the
+    # connection without an answer (the `errorfile 408 /dev/null` idiom).
+    if content and not content.startswith(b"HTTP/"):
         raise ValueError(
             f"errorfile {code}: '{path}' is not an HTTP response (it must start with the "
             "status line, e.g. 'HTTP/1.1 503 Service Unavailable')"

@@ -352,6 +352,26 @@ backend b
     assert config.backend("b").errorfiles[503].startswith(b"HTTP/1.1 503")
 
 
+def test_empty_errorfile_is_accepted(tmp_path: Path) -> None:
+    """HAProxy 2.6 accepts an empty errorfile (`/dev/null`): that status closes silently."""
+    empty = tmp_path / "empty.http"
+    empty.write_bytes(b"")
+    text = f"""
+defaults
+    mode http
+    errorfile 408 /dev/null
+frontend f
+    bind 127.0.0.1:0
+    errorfile 503 {empty}
+    default_backend b
+backend b
+    server a 127.0.0.1:1
+"""
+    config = load_text(text, env={}).config
+    assert config.frontend("f").errorfiles == {408: b"", 503: b""}
+    assert config.backend("b").errorfiles == {408: b""}
+
+
 def test_missing_stock_errorfile_falls_back_with_a_warning(tmp_path: Path) -> None:
     text = "defaults\n    errorfile 503 /etc/haproxy/errors/does-not-exist.http\n"
     result = load_text(text, env={})

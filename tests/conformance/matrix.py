@@ -1573,10 +1573,6 @@ row(
     ("errorfile",),
     http_cfg(backend="    errorfile 503 /dev/null\n", servers="    server s1 {s1} disabled\n"),
     (get("/echo"),),
-    xfail="`errorfile 503 /dev/null`: HAProxy accepts the empty file and closes the "
-    "connection without an answer; balancekit refuses the config (`'/dev/null' is not an "
-    "HTTP response`), although docs/http.md promises HAProxy's behaviour",
-    diverges=r"^\.(start|requests)",
 )
 row(
     "listen-http",

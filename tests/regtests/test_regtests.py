@@ -59,11 +59,12 @@ EXPECTED: dict[str, str | Differs] = {
     "reg-tests/checks/40be_2srv_odd_health_checks.vtc": PASS,
     "reg-tests/checks/4be_1srv_health_checks.vtc": PASS,
     "reg-tests/http-capture/multiple_headers.vtc": PASS,
+    "reg-tests/http-errorfiles/errorfiles.vtc": PASS,
     "reg-tests/http-messaging/h1_to_h1.vtc": PASS,
     "reg-tests/http-rules/http_return.vtc": PASS,
     "reg-tests/log/log_uri.vtc": PASS,
     "reg-tests/log/wrong_ip_port_logging.vtc": PASS,
-    # -- deliberate differences (and one known divergence), asserted to fail that way --
+    # -- deliberate differences, asserted to fail that way --
     "reg-tests/balance/balance-uri-path-only.vtc": Differs(
         "its second listener speaks HTTP/2 (`bind … proto h2`); balancekit-server speaks "
         "HTTP/1.1 only and refuses the option",
@@ -78,11 +79,6 @@ EXPECTED: dict[str, str | Differs] = {
         "`-cc 'feature(OPENSSL) || !feature(OPENSSL)'`: predicates about HAProxy's build "
         "are refused (exit 2), in -cc as in `.if`; every other -cc case matches",
         "predicate 'feature' describes HAProxy's build",
-    ),
-    "reg-tests/http-errorfiles/errorfiles.vtc": Differs(
-        "`errorfile 408 /dev/null` (an empty page: close without answering) is refused; a "
-        "known divergence, tests/conformance/DIVERGENCES.md `errorfile-empty`, to be fixed",
-        "'/dev/null' is not an HTTP response",
     ),
 }
 
