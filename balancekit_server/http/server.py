@@ -277,7 +277,8 @@ class HttpServerProtocol(asyncio.Protocol):
         self._head_in = 0
         self._bad_status = 400  # what a request the parser stops on is answered
         self._refuse_next = 0  # a bad request to answer once those before it are
-        self._started = False  # bytes of a new request seen
+        self._refuse_term = "PR"  # its log line's termination state
+        self._started = False  # bytes of a new request's head seen (not of a body)
         self._requests = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due = 0.0  # when `_timer` fires
@@ -351,18 +352,36 @@ class HttpServerProtocol(asyncio.Protocol):
         self._arm(self._t_request)
 
     def eof_received(self) -> bool | None:
-        if self._requests == 0 and not self._started and self.counted:
-            # Gone before sending anything: HAProxy logs `<BADREQ>` 400 `CR`.
-            self._log_local(400, "CR")
+        """The client shut its sending side.  As HAProxy 2.6's HTTP/1 layer: what it
+        sent completely is answered; a request head it left unfinished, or no
+        request at all on a new connection, is a 400 (`<BADREQ>`, `CR`) — the client
+        may still be reading (`shutdown(SHUT_WR)`), and one that closed for good
+        reads nothing anyway; only an idle keep-alive connection closes silently."""
         if self._serving is not None or self._pending:
             # A client that shuts its sending side after a whole request
             # (`printf … | nc`) still gets its answer, as from HAProxy: stay
             # half-open, and close once the requests already read are answered.
             self._close_after = True
-            for ex in (self._serving, *self._pending):
-                if ex is not None:
-                    ex.keep_alive = False
+            if self._refuse_next:
+                pass  # a bad request is already waiting for its turn
+            elif self._started:
+                # An unfinished head after them: its 400 comes after their answers.
+                self._refuse_next = 400
+                self._refuse_term = "CR"
+                self._parsing = None
+            else:
+                for ex in (self._serving, *self._pending):
+                    if ex is not None:
+                        ex.keep_alive = False
             return True
+        if (
+            self.counted
+            and not self._refuse_next
+            and not self.lost
+            and self.tunnel is None
+            and (self._started or self._requests == 0)
+        ):
+            self._bad_request(400, "CR")
         return None
 
     def frontend_has_room(self) -> bool:
@@ -489,7 +508,7 @@ class HttpServerProtocol(asyncio.Protocol):
             return
         if self._refuse_next:
             return  # after a bad request nothing is parsed again
-        if not self._started:
+        if not self._started and self._head_open:  # not for a body's later reads
             self._started = True
             self._t_first = self.loop.time()
             self._date_first = time.time()
@@ -531,7 +550,9 @@ class HttpServerProtocol(asyncio.Protocol):
         self._method = token
         return b"GET" + data[space:]
 
-    def _bad_request(self, status: int) -> None:
+    def _bad_request(self, status: int, termination: str = "PR") -> None:
+        """Refuse the request being read with `status` (its log line ends with
+        `termination`), after the answers to those read before it."""
         self._disarm()
         if self._serving is not None and not self.lost:
             # Requests read before the bad one are answered first, in order, and
@@ -539,11 +560,12 @@ class HttpServerProtocol(asyncio.Protocol):
             # lose a response the server already produced, and a retrying client
             # would repeat it.  The parser cannot resume, so nothing more is read.
             self._refuse_next = status
+            self._refuse_term = termination
             self._parsing = None
             self.pause_client_reading()
             return
         if self._serving is None:
-            self._log_local(status, "PR" if status != 408 else "cR")
+            self._log_local(status, termination if status != 408 else "cR")
             page = self.proxy.error_page(status)
             self.write(page.raw)
         if self.transport is not None:
@@ -654,7 +676,7 @@ class HttpServerProtocol(asyncio.Protocol):
             self._start(self._pending.popleft())
             return
         if self._refuse_next:
-            self._bad_request(self._refuse_next)
+            self._bad_request(self._refuse_next, self._refuse_term)
             return
         if self.reading_paused:
             self.resume_client_reading()

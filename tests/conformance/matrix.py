@@ -1848,9 +1848,6 @@ row(
     ("mode", "bind"),
     http_cfg(),
     (Req(raw=b"", half_close=True), Req(raw=b"GET /echo HTTP/1.1\r\nHost: x\r\n", half_close=True)),
-    xfail="a client that shuts its sending side before a complete request head: HAProxy "
-    "answers 400 Bad request (then closes); balancekit closes without answering",
-    diverges=r"^\.requests\[\d+\]\.",
 )
 row(
     "option-log-health-checks",
