@@ -98,10 +98,17 @@ def strip_hop_by_hop(
 
 
 def split_response_headers(
-    headers: Iterable[tuple[bytes, bytes]], *, keep_upgrade: bool = False
+    headers: Iterable[tuple[bytes, bytes]],
+    *,
+    keep_upgrade: bool = False,
+    keep_framing: bool = False,
 ) -> tuple[RawHeaders, bytes | None, bool]:
     """One pass over a response head: (headers to forward, Content-Length value,
-    whether Transfer-Encoding was present).  Same removals as `strip_hop_by_hop`."""
+    whether Transfer-Encoding was present).  Same removals as `strip_hop_by_hop`.
+
+    `keep_framing`: a response without a body (HEAD, 304) keeps its
+    Content-Length and Transfer-Encoding where the server put them, as HAProxy
+    does: they describe what a GET would return, and no body is re-framed."""
     out: RawHeaders = []
     length: bytes | None = None
     encoded = False
@@ -115,8 +122,12 @@ def split_response_headers(
             out.append((name, value))
         elif hop == b"content-length":
             length = value
+            if keep_framing:
+                out.append((name, value))
         elif hop == b"transfer-encoding":
             encoded = True
+            if keep_framing:
+                out.append((name, value))
         elif hop == b"connection" and value.lower() not in _CONNECTION_OPTIONS:
             tokens = {t.strip().lower() for t in value.split(b",")} - _CONNECTION_OPTIONS
             if tokens:

@@ -428,14 +428,13 @@ class Relay:
         self.t_response = self.conn.pool.loop.time()
         self.started = True
         upgrading = status == 101 and ex.upgrade
-        out, length_value, encoded = split_response_headers(headers, keep_upgrade=upgrading)
+        bodiless = self.head_request or status == 304
+        out, length_value, encoded = split_response_headers(
+            headers, keep_upgrade=upgrading, keep_framing=bodiless
+        )
         length: int | None = None
-        body = not (self.head_request or status in _NO_BODY_STATUS or status < 200)
-        if self.head_request or status == 304:
-            # Content-Length describes the entity the GET would return: keep it.
-            if length_value is not None:
-                out.append((b"Content-Length", length_value))
-        elif body and length_value is not None and not encoded:
+        body = not (bodiless or status in _NO_BODY_STATUS or status < 200)
+        if body and length_value is not None and not encoded:
             try:
                 length = int(length_value)
             except ValueError:

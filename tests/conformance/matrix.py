@@ -203,11 +203,6 @@ row(
     ("mode", "bind"),
     http_cfg(),
     (Req("/echo", method="HEAD"), Req("/status/404", method="HEAD")),
-    xfail="HEAD responses: balancekit moves `content-length` to the end of the response "
-    "head; HAProxy keeps the server's header order (only visible when the server does not "
-    "send Content-Length last)",
-    xfail_kinds=("nginx",),
-    diverges=r"^\.requests\[\d+\]\.headers",
 )
 
 row(
@@ -353,9 +348,6 @@ row(
     http_cfg(),
     (Req("/echo/chunked", method="HEAD"),),
     kinds=RAW_KIND,
-    xfail="a HEAD response carrying `Transfer-Encoding: chunked` (and no body): HAProxy "
-    "passes the header on; balancekit drops it",
-    diverges=r"^\.requests\[0\]\.headers",
 )
 row(
     "large-bodies",
