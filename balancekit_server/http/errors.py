@@ -3,8 +3,10 @@
 Clients, monitoring and tests written against HAProxy look at these exact bytes
 (status line, `Cache-Control: no-cache`, the short HTML body), so the defaults
 reproduce what HAProxy 2.6 puts on the wire.  An `errorfile <code> <file>` holds a
-complete raw HTTP response that replaces the default as-is; an empty file (the
-classic `/dev/null` trick for 408) means "close without answering".
+complete raw HTTP response that replaces the default as it is, except that a page
+without Content-Length ends with the connection, announced by `Connection: close`
+as HAProxy does; an empty file (the classic `/dev/null` trick for 408) means "close
+without answering".
 """
 
 from __future__ import annotations
@@ -98,17 +100,36 @@ class ErrorPage:
         parts = lines[0].split(b" ", 2)
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
             raise ValueError(f"{source}: does not start with an HTTP status line")
+        status = int(parts[1])
         headers: list[tuple[bytes, bytes]] = []
         close = False
+        framed = status in (204, 304)  # bodyless whatever their headers say
         for line in lines[1:]:
             name, colon, value = line.partition(b":")
             if not colon:
                 raise ValueError(f"{source}: malformed header line {line!r}")
             name, value = name.strip(), value.strip()
-            if name.lower() == b"connection" and value.lower() == b"close":
+            lower = name.lower()
+            if lower == b"connection" and value.lower() == b"close":
                 close = True
+            elif lower in (b"content-length", b"transfer-encoding"):
+                framed = True
             headers.append((name, value))
-        return cls(int(parts[1]), tuple(headers), body, raw, close)
+        if not framed:
+            # Only the close can end a page without a length, so HAProxy 2.6 (its H1
+            # mux) closes after it and, to an HTTP/1.1 page, replaces any Connection
+            # header by `connection: close` at the end of the head.  Sent as it was,
+            # a keep-alive client could not tell where the page ends.
+            close = True
+            if parts[0] != b"HTTP/1.0":
+                headers = [(n, v) for n, v in headers if n.lower() != b"connection"]
+                headers.append((b"Connection", b"close"))
+                raw = (
+                    b"\r\n".join([lines[0], *(n + b": " + v for n, v in headers)])
+                    + b"\r\n\r\n"
+                    + body
+                )
+        return cls(status, tuple(headers), body, raw, close)
 
     @classmethod
     def default(cls, status: int) -> ErrorPage:

@@ -1547,11 +1547,6 @@ row(
     http_cfg(frontend="    errorfile 403 {file:e403}\n    http-request deny if { path /no }\n"),
     (get("/no", timeout=1.5), get("/echo")),
     files={"e403": ERR403},
-    xfail="an errorfile page with neither length nor Connection header, sent for a deny: "
-    "HAProxy adds `connection: close` and closes after the page; balancekit sends the file "
-    "as it is and keeps the connection open, so the client cannot tell where the page ends "
-    "(it reads until its own timeout)",
-    diverges=r"^\.requests\[0\]\.(headers|closed|timeout)",
 )
 row(
     "errorfile-backend-503",

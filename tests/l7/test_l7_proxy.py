@@ -255,6 +255,43 @@ def test_errorfile_overrides_default(front: Any, tmp_path: Any) -> None:
     assert (response.status, response.body) == (503, b"sorry\n")
 
 
+@pytest.mark.parametrize(
+    ("page", "head", "close"),
+    [
+        # no length: HAProxy 2.6 closes after it, with `connection: close` for HTTP/1.1
+        (b"HTTP/1.1 403 Forbidden\r\nX-Page: custom\r\n\r\nno\n",
+         b"HTTP/1.1 403 Forbidden\r\nX-Page: custom\r\nConnection: close", True),
+        (b"HTTP/1.1 403 Forbidden\nConnection: keep-alive\nA: b\n\nno\n",
+         b"HTTP/1.1 403 Forbidden\r\nA: b\r\nConnection: close", True),
+        (b"HTTP/1.0 403 Forbidden\r\nA: b\r\n\r\nno\n", b"HTTP/1.0 403 Forbidden\r\nA: b", True),
+        # a length (or a bodyless status) keeps the connection and the page as it is
+        (b"HTTP/1.1 403 Forbidden\r\nContent-Length: 3\r\n\r\nno\n",
+         b"HTTP/1.1 403 Forbidden\r\nContent-Length: 3", False),
+        (b"HTTP/1.1 204 No Content\r\nA: b\r\n\r\n", b"HTTP/1.1 204 No Content\r\nA: b", False),
+    ],
+)  # fmt: skip
+def test_errorfile_without_length_closes(page: bytes, head: bytes, close: bool) -> None:
+    parsed = ErrorPage.from_raw(page)
+    assert parsed.raw.partition(b"\r\n\r\n")[0] == head
+    assert parsed.close is close
+
+
+def test_errorfile_without_length_ends_the_connection(fast: Any) -> None:
+    """The client of a page without Content-Length learns its end from the close
+    (on balancekit's own HTTP/1 wire; an ASGI server frames the page itself)."""
+    page = b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\n\r\n<b>no</b>\n"
+    proxy = fast(
+        FnRouter(lambda request: Decision(action="deny")),
+        {},
+        Frontend("http", errorfiles={403: page}),
+    )
+    started = time.monotonic()
+    data = raw_exchange(proxy.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", timeout=5)
+    assert time.monotonic() - started < 4  # closed by the proxy, not by our timeout
+    head = b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\nConnection: close"
+    assert data == head + b"\r\n\r\n<b>no</b>\n"
+
+
 def raw_exchange(port: int, payload: bytes, timeout: float = 10) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(payload)
