@@ -14,6 +14,7 @@ import itertools
 import random as _random
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Literal
 
 from .algorithms import (
@@ -404,6 +405,16 @@ class Backend:
             )
         member.uweight = new
         return self._changed(member)
+
+    def set_maxconn(self, name: str, maxconn: int) -> list[Lease]:
+        """`set maxconn server B/S N`: a new per-server limit (0 or less: none).
+
+        Raising it hands the freed slots to the oldest waiters at once, as
+        HAProxy's ``process_srv_queue`` does; lowering it lets in-flight requests
+        finish and only holds back new ones."""
+        member = self.member(name)
+        member.server = replace(member.server, maxconn=max(0, maxconn))
+        return self._serve_queues(member)
 
     def set_ramp(self, name: str, ramp: float) -> list[Lease]:
         """Slow-start: run `name` at `ramp` (0..1] of its weight; the health layer drives it."""

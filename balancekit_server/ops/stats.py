@@ -37,6 +37,7 @@ from balancekit_server.ops.stats_data import StatsSource
 if TYPE_CHECKING:
     from balancekit_server.http.proxy import HttpProxy
     from balancekit_server.ops.checks import HealthMonitor
+    from balancekit_server.process.limits import Limits
 
 __all__ = ["LEVELS", "CommandProcessor", "StatsService", "parse_weight", "start"]
 
@@ -103,6 +104,7 @@ class CommandProcessor:
         source: StatsSource | None = None,
         nbthread: int = 1,
         worker: tuple[int, int] = (1, 1),
+        limits: Limits | None = None,
     ) -> None:
         if level not in LEVELS:
             raise ValueError(f"unknown CLI level '{level}'")
@@ -119,6 +121,7 @@ class CommandProcessor:
         self.source = source or StatsSource(config, registry=registry, monitor=monitor)
         self.nbthread = nbthread
         self.worker = worker
+        self.limits = limits  # global maxconn, for `set maxconn global`
         self.interactive = False
         self.quit = False
 
@@ -331,6 +334,43 @@ def _cmd_set_server(p: CommandProcessor, words: list[str]) -> str:
     return ""
 
 
+def _cmd_set_maxconn_server(p: CommandProcessor, words: list[str]) -> str:
+    if len(words) < 4:
+        raise CommandError("Require 'backend/server'.\n")
+    backend, server = p._server(words[3])
+    text = words[4] if len(words) > 4 else ""
+    if not text:
+        raise CommandError("Require <maxconn>.\n")
+    digits = text.lstrip("+-")
+    if not digits[:1].isdigit():
+        raise CommandError("maxconn string empty or preceded by garbage")  # no newline: 2.6
+    if not digits.isdigit():
+        raise CommandError("Trailing garbage in maxconn string")
+    p.config.backends[backend].backend.set_maxconn(server, int(text))
+    return ""
+
+
+def _cmd_set_maxconn_global(p: CommandProcessor, words: list[str]) -> str:
+    text = words[3] if len(words) > 3 else ""
+    if not text:
+        raise CommandError("Expects an integer value.\n")
+    limits = p.limits
+    if limits is None:
+        raise CommandError("No global maxconn in this process.\n")
+    value = _atoi(text)
+    if limits.hard and value > limits.hard:
+        raise CommandError("Value out of range.\n")
+    limits.set_maxconn(value if value > 0 else limits.hard)
+    return ""
+
+
+def _atoi(text: str) -> int:
+    """C's atoi: the leading integer, 0 when there is none (HAProxy reads numbers so)."""
+    sign, digits = (-1, text[1:]) if text[:1] == "-" else (1, text.lstrip("+"))
+    n = len(digits) - len(digits.lstrip("0123456789"))
+    return sign * int(digits[:n]) if n else 0
+
+
 def _cmd_enable_server(p: CommandProcessor, words: list[str]) -> str:
     if len(words) < 3:
         raise CommandError("Require 'backend/server'.\n")
@@ -454,6 +494,20 @@ COMMANDS: tuple[_Command, ...] = (
         "set server <bk>/<srv> [opts]",
         "change a server's state, weight or health",
         _cmd_set_server,
+    ),
+    _c(
+        "set maxconn server",
+        "admin",
+        "set maxconn server <bk>/<srv>",
+        "change a server's maxconn setting",
+        _cmd_set_maxconn_server,
+    ),
+    _c(
+        "set maxconn global",
+        "admin",
+        "set maxconn global <value>",
+        "change the per-process maxconn setting",
+        _cmd_set_maxconn_global,
     ),
     _c(
         "enable server",
@@ -591,9 +645,11 @@ class StatsService:
         registry: Registry = REGISTRY,
         nbthread: int = 1,
         started: float | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.config = config
         self.monitor = monitor
+        self.limits = limits
         self.registry = registry
         self.nbthread = nbthread
         self.source = StatsSource(
@@ -620,6 +676,7 @@ class StatsService:
             source=self.source,
             nbthread=self.nbthread,
             worker=self.worker,
+            limits=self.limits,
         )
 
     async def listen(self, spec: StatsSocket) -> None:
@@ -713,6 +770,7 @@ class StatsHost(Protocol):
     registry: Registry
     health: HealthMonitor | None
     http_proxies: list[HttpProxy]
+    limits: Limits
 
     def take_stats_listener(self, spec: StatsSocket) -> socket.socket | None: ...
 
@@ -730,6 +788,7 @@ async def start(runtime: StatsHost) -> StatsService:
         monitor=runtime.health,
         registry=runtime.registry,
         nbthread=1,  # one event loop per process; see workers.py
+        limits=runtime.limits,
     )
     from balancekit_server.ops.stats_page import install
 

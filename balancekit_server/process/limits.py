@@ -39,6 +39,9 @@ class Limits:
 
     def __init__(self, maxconn: int = 0) -> None:
         self.maxconn = maxconn
+        #: The ceiling `set maxconn global` may not pass (HAProxy's hardmaxconn):
+        #: the configured value; 0 when none was configured (no ceiling).
+        self.hard = maxconn
         self.actconn = 0
         self._parked: deque[Admittable] = deque()
         # Sessions taken from each pool queue ("be" or "be/srv"), for %bq/%sq.
@@ -62,6 +65,11 @@ class Limits:
             conn.parked = False
             with contextlib.suppress(ValueError):
                 self._parked.remove(conn)
+
+    def set_maxconn(self, maxconn: int) -> None:
+        """`set maxconn global`: a raised limit admits parked connections at once."""
+        self.maxconn = maxconn
+        self.slot_freed()
 
     def slot_freed(self) -> None:
         """Admit parked connections, oldest first, while limits allow."""

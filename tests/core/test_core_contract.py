@@ -214,6 +214,26 @@ def test_pick_says_when_servers_are_full_rather_than_down() -> None:
         be.pick()
 
 
+@pytest.mark.parametrize(("balance", "hash_type"), CASES, ids=IDS)
+def test_set_maxconn_grants_waiters_when_raised_and_holds_new_ones_when_lowered(
+    balance: str, hash_type: str
+) -> None:
+    """`set maxconn server`: HAProxy dequeues at once when the limit rises."""
+    be = make(balance, hash_type, [1])
+    name = be.servers[0].name
+    be.set_maxconn(name, 1)
+    first = be.acquire(request(1))
+    waiting = [be.acquire(request(k)) for k in (2, 3)]
+    assert first.server is not None and all(lease.queued for lease in waiting)
+    woken = be.set_maxconn(name, 3)
+    assert woken == waiting and all(lease.server is not None for lease in waiting)
+    assert be.member(name).server.maxconn == 3
+    be.set_maxconn(name, 2)  # three in flight stay; the next one waits
+    assert be.acquire(request(4)).queued
+    for lease in [first, *waiting]:
+        be.release(lease)
+
+
 @pytest.mark.parametrize("mode", ["http", "tcp"])
 @pytest.mark.parametrize(("balance", "hash_type"), CASES, ids=IDS)
 def test_needs_request_says_whether_picks_depend_on_the_request(

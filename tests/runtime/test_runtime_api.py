@@ -12,6 +12,7 @@ from balancekit_server.ops.checks import HealthMonitor
 from balancekit_server.ops.counters import Registry
 from balancekit_server.ops.stats import CommandError, CommandProcessor, parse_weight
 from balancekit_server.ops.stats_data import FIELDS
+from balancekit_server.process.limits import Limits
 from support.backends import NamedBackends
 from support.haproxy import HAProxy
 
@@ -58,7 +59,8 @@ def ours(text: str, level: str = "admin") -> CommandProcessor:
     config = load_text(ours_text).config
     registry = Registry()
     monitor = HealthMonitor(config.backends, registry=registry, log=lambda *_: None)
-    return CommandProcessor(config, level=level, registry=registry, monitor=monitor)
+    limits = Limits(config.global_.maxconn)
+    return CommandProcessor(config, level=level, registry=registry, monitor=monitor, limits=limits)
 
 
 def parse_csv(text: str) -> list[dict[str, str]]:
@@ -139,6 +141,16 @@ def test_show_stat_header_and_rows_match_haproxy(both) -> None:  # type: ignore[
         "set server app/s2 health down;show stat -1 4 -1",
         "show servers state nope",
         "show stat 3 2 -1",
+        "set maxconn server app/s1 5;show stat -1 4 -1",
+        "set maxconn server app/s2 0;show stat -1 4 -1",
+        "set maxconn server app/s1",
+        "set maxconn server app/s1 x",
+        "set maxconn server app/s1 5x",
+        "set maxconn server app/zz 5",
+        "set maxconn server app",
+        "set maxconn global 100",
+        "set maxconn global",
+        "set maxconn global x",
     ],
 )
 def test_command_answers_match_haproxy(both, commands: str) -> None:  # type: ignore[no-untyped-def]
@@ -151,6 +163,8 @@ def test_command_answers_match_haproxy(both, commands: str) -> None:  # type: ig
             {k: r[k] for k in STABLE} for r in t_rows
         ]
         assert mine.split("# ")[0] == theirs.split("# ")[0]
+        servers = [(r["svname"], r["slim"]) for r in m_rows if r["type"] == "2"]
+        assert servers == [(r["svname"], r["slim"]) for r in t_rows if r["type"] == "2"]
     elif "show servers state" in commands:
         # srv_time_since_last_change (10th column) is a clock: compare everything else.
         def strip(text: str) -> list[list[str]]:
@@ -235,3 +249,25 @@ def test_counters_show_up_in_show_stat_and_info() -> None:
     cli.execute("clear counters all")
     rows = {(r["pxname"], r["svname"]): r for r in parse_csv(cli.execute("show stat"))}
     assert rows[("www", "FRONTEND")]["stot"] == "0"
+
+
+def test_set_maxconn_global_admits_parked_connections(named_backends: NamedBackends) -> None:
+    cli = ours(render(CONFIG, named_backends))
+    assert cli.limits is not None
+    cli.limits.maxconn = 1
+    cli.limits.actconn = 1
+
+    class Parked:
+        parked = False
+        admitted = False
+
+        def frontend_has_room(self) -> bool:
+            return True
+
+        def unparked(self) -> None:
+            self.admitted = True
+
+    waiting = Parked()
+    cli.limits.park(waiting)
+    assert cli.execute("set maxconn global 2") == "\n"
+    assert cli.limits.maxconn == 2 and waiting.admitted and not waiting.parked
