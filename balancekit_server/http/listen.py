@@ -14,7 +14,7 @@ from balancekit import Backend
 from balancekit.config import Config, LogTarget
 from balancekit.config.runtime import BackendRuntime, Bind, Frontend
 from balancekit_server.http.proxy import HttpLogEntry, HttpProxy, RouterLike
-from balancekit_server.http.server import HttpServerProtocol
+from balancekit_server.http.server import HttpServerProtocol, ProxiedHttpServerProtocol
 from balancekit_server.ops.counters import Registry
 from balancekit_server.ops.logs import Logger
 from balancekit_server.process.limits import Limits
@@ -137,7 +137,11 @@ class HttpService:
             f"feconn={self.feconn}>"
         )
 
-    def factory(self, tls: bool) -> Callable[[], HttpServerProtocol]:
+    def factory(self, tls: bool, accept_proxy: bool = False) -> Callable[[], HttpServerProtocol]:
+        """Protocols for one listener; `accept_proxy` (`bind … accept-proxy`) reads a
+        PROXY header first, with a class of its own so plain listeners pay nothing."""
+        if accept_proxy:
+            return lambda: ProxiedHttpServerProtocol(self.proxy, ssl=tls, service=self)
         return lambda: HttpServerProtocol(self.proxy, ssl=tls, service=self)
 
     def connection_counts(self) -> tuple[int, int]:
@@ -293,7 +297,10 @@ async def serve_frontend(frontend: Frontend, runtime: RuntimeLike) -> HttpServic
     for sock, bind in runtime.open_sockets(frontend):
         context = runtime.ssl_context(bind)
         server = await loop.create_server(
-            service.factory(context is not None), sock=sock, ssl=context, backlog=1024
+            service.factory(context is not None, bind.accept_proxy),
+            sock=sock,
+            ssl=context,
+            backlog=1024,
         )
         service.servers.append(server)
     return service

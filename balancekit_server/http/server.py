@@ -16,6 +16,8 @@ pipelined requests served strictly in order.
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 import time
 from collections import deque
 from typing import Any, cast
@@ -27,10 +29,11 @@ from balancekit_server.http.errors import ErrorPage
 from balancekit_server.http.headers import RawHeaders
 from balancekit_server.http.proxy import Exchange, HttpLogEntry, HttpProxy, Relay, logged_head_size
 from balancekit_server.http.upstream import UpstreamConnection
-from balancekit_server.net.sockopts import set_keepalive
+from balancekit_server.net import proxy_protocol
+from balancekit_server.net.sockopts import set_keepalive, set_option
 from balancekit_server.net.tls import sni_of
 
-__all__ = ["HttpServerProtocol"]
+__all__ = ["HttpServerProtocol", "ProxiedHttpServerProtocol"]
 
 _BODY_HIGH_WATER = 256 * 1024
 _VERSION_BYTES = {"1.1": b"1.1", "1.0": b"1.0"}
@@ -44,6 +47,7 @@ _LLHTTP_METHODS = frozenset(
 _COMMON_STARTS = frozenset((b"GET ", b"POST", b"HEAD", b"PUT ", b"DELE", b"OPTI", b"PATC"))
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _CRLF = b"\r\n"
+_LINGER_RST = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends an RST
 _STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
 
 
@@ -303,6 +307,9 @@ class HttpServerProtocol(asyncio.Protocol):
         self._date_accept = 0.0
         self.parked = False  # waiting for a slot under global or frontend `maxconn`
         self.counted = False  # admitted: counts in actconn, feconn and the counters
+        # `bind … accept-proxy`: the PROXY header read so far, None once it is read
+        # (always None here; `ProxiedHttpServerProtocol` reads it).
+        self._proxy_buf: bytearray | None = None
 
     def __repr__(self) -> str:
         state = "tunnel" if self.tunnel else "serving" if self._serving else "idle"
@@ -357,6 +364,8 @@ class HttpServerProtocol(asyncio.Protocol):
         request at all on a new connection, is a 400 (`<BADREQ>`, `CR`) — the client
         may still be reading (`shutdown(SHUT_WR)`), and one that closed for good
         reads nothing anyway; only an idle keep-alive connection closes silently."""
+        if self._proxy_buf is not None:
+            return None  # no PROXY header yet: no HTTP either, closed silently (HAProxy)
         if self._serving is not None or self._pending:
             # A client that shuts its sending side after a whole request
             # (`printf … | nc`) still gets its answer, as from HAProxy: stay
@@ -489,6 +498,11 @@ class HttpServerProtocol(asyncio.Protocol):
         if self.loop.time() < deadline:
             self._timer_due = deadline
             self._timer = self.loop.call_at(deadline, self._timed_out)
+            return
+        if self._proxy_buf is not None:
+            # `timeout client` while waiting for the PROXY header: HAProxy's embryonic
+            # session ends without a word (there is no HTTP yet to answer a 408 in).
+            self.abort()
             return
         if self._started or self._requests == 0:
             # Slow or silent client: 408, as HAProxy answers (errorfile 408 /dev/null
@@ -742,3 +756,56 @@ class _TooLarge(Exception):
 
 class _Malformed(Exception):
     """A request llhttp accepts but HAProxy refuses (two different Host headers): 400."""
+
+
+class ProxiedHttpServerProtocol(HttpServerProtocol):
+    """A client connection on a `bind … accept-proxy`: the PROXY v1/v2 header comes
+    first, and the addresses it names are the connection's from then on (`src` in
+    ACLs, logs, `option forwardfor`), as in HAProxy.  `tcp-request connection` rules
+    still see the real peer: HAProxy runs them before reading the header.
+
+    A subclass, so that the plain listeners' `data_received` (the hot path) does not
+    test for a header on every read.
+    """
+
+    def __init__(self, proxy: HttpProxy, *, ssl: bool = False, service: Any = None) -> None:
+        super().__init__(proxy, ssl=ssl, service=service)
+        self._proxy_buf = bytearray()
+
+    def start(self) -> None:
+        """While the header is awaited the timeout is `timeout client` (HAProxy's
+        handshake timeout in 2.6); `timeout http-request` starts after it."""
+        super().start()
+        if self._proxy_buf is not None:
+            self._arm(self.proxy_timeout_client)
+
+    def data_received(self, data: bytes) -> None:
+        buf = self._proxy_buf
+        if buf is None:
+            super().data_received(data)
+            return
+        buf += data
+        try:
+            parsed = proxy_protocol.parse(buf)
+        except proxy_protocol.ProxyProtocolError:
+            # Not a PROXY header: HAProxy resets the connection without an answer.
+            fe = self.proxy.fe_counters
+            if fe is not None:
+                fe.ereq += 1
+            self._proxy_buf = None
+            self._disarm()
+            if self.transport is not None and not self.lost:
+                set_option(self.transport, socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+                self.transport.abort()
+            self.lost = True
+            return
+        if parsed is None:
+            return
+        header, used = parsed
+        self._proxy_buf = None
+        if not header.local:  # v1 UNKNOWN, v2 LOCAL: the connection's own addresses
+            self._src, self._src_port = header.src, header.src_port
+            self._dst, self._dst_port = header.dst, header.dst_port
+        self._arm(self._t_request)
+        if used < len(buf):
+            super().data_received(bytes(buf[used:]))

@@ -2027,10 +2027,6 @@ row(
         get("/echo", bind="pp", proxy=b"PROXY UNKNOWN\r\n"),
     ),
     kinds=ECHO_KINDS,
-    xfail="`bind … accept-proxy` in mode http: HAProxy reads the PROXY header and uses its "
-    "source (x-forwarded-for 192.0.2.9); balancekit's HTTP front end parses the header as "
-    "the request line and answers 400",
-    diverges=r"^\.requests\[\d+\]\.",
 )
 row(
     "bind-name-v6only",
