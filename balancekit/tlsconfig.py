@@ -1,4 +1,5 @@
-"""TLS termination contexts for `bind … ssl crt <file|dir>`, built at load.
+"""TLS contexts: termination for `bind … ssl crt <file|dir>`, and the client side
+for `server … ssl` and `check-ssl`, built at load.
 
 HAProxy's `crt` is a PEM holding the certificate chain *and* its key, or a
 directory of such files; with several certificates the one whose names match
@@ -7,6 +8,11 @@ built where the configuration is read (`balancekit.config` attaches it to each
 `Bind`), so a bad file fails `balancekit-server -c` with its path and line, as
 `haproxy -c` does, not the start or the first handshake.  Only the standard
 library's `ssl` is used: no socket is opened here.
+
+The server side follows HAProxy's rules for talking TLS to a server: `verify
+required` (the default) checks the chain against `ca-file` and, when an SNI is
+sent, the certificate's names against it; `verify none` checks nothing; `sni`
+is a sample expression evaluated per connection (`SniExpr`).
 """
 
 from __future__ import annotations
@@ -14,9 +20,21 @@ from __future__ import annotations
 import os
 import ssl
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["TLSConfigError", "apply_options", "cert_names", "server_context"]
+from .acl.fetches import FetchError, SampleExpr, _split_args, format_sample, parse_sample_expr
+from .request import Request
+
+__all__ = [
+    "SniExpr",
+    "TLSConfigError",
+    "apply_options",
+    "cert_names",
+    "client_context",
+    "parse_sni",
+    "server_context",
+]
 
 
 class TLSConfigError(ValueError):
@@ -159,3 +177,74 @@ def server_context(
     for ctx in contexts:
         ctx.sni_callback = on_sni
     return default
+
+
+def client_context(
+    *, verify: bool = True, ca_file: str | None = None, check_hostname: bool = False
+) -> ssl.SSLContext:
+    """A context for connecting to a server over TLS (`server … ssl`, `check-ssl`).
+
+    `verify` is `verify required`: the chain must lead to a CA of `ca_file` (the
+    system's store when None, for library callers; the config refuses `verify
+    required` without `ca-file`, as HAProxy does).  `check_hostname` also checks
+    the certificate's names, which HAProxy does against the SNI it sends, so a
+    context with it must only serve connections that send one.  As HAProxy's
+    server side, TLSv1.2 is the minimum.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if not verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    ctx.check_hostname = check_hostname
+    if ca_file is None:
+        ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
+        return ctx
+    try:
+        ctx.load_verify_locations(cafile=ca_file)
+    except (ssl.SSLError, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise TLSConfigError(f"Couldn't open the ca-file '{ca_file}' ({reason})") from None
+    return ctx
+
+
+@dataclass(frozen=True, slots=True)
+class SniExpr:
+    """A server's `sni <expr>`, compiled once: the host name each new TLS connection
+    announces.  `constant` is set for `str(<name>)`, the value of every connection
+    (health checks can only use such one: they have no request)."""
+
+    text: str
+    constant: str | None = None
+    expr: SampleExpr | None = None
+
+    def value(self, request: Request) -> str:
+        """The SNI for a connection opened for `request`; "" (send none) when the
+        fetch finds nothing, as HAProxy sends no SNI then."""
+        if self.constant is not None:
+            return self.constant
+        assert self.expr is not None
+        sample = self.expr.single(request)
+        return "" if sample is None else format_sample(sample)
+
+
+def parse_sni(text: str) -> SniExpr:
+    """Compile the `sni` server option: `str(<name>)` or any supported sample fetch
+    with converters (`req.hdr(host)`, `ssl_fc_sni`, `req.hdr(host),lower`).
+
+    Raises TLSConfigError with HAProxy's wording, so `-c` reports it at the line.
+    """
+    try:
+        if text.startswith("str("):
+            # A constant.  `str` is no ACL fetch in balancekit, so it is read here,
+            # with the fetch argument rules (quotes, escapes) of every other fetch.
+            args, end = _split_args(text, 3, "str")
+            if end != len(text):
+                raise FetchError("converters after 'str(…)' are not supported in 'sni'")
+            if len(args) != 1:
+                raise FetchError(f"fetch method 'str' expects 1 argument(s), got {len(args)}")
+            return SniExpr(text, constant=args[0])
+        return SniExpr(text, expr=parse_sample_expr(text))
+    except FetchError as exc:
+        raise TLSConfigError(f"error detected while parsing sni expression : {exc}") from None

@@ -37,7 +37,7 @@ from ..rules import (
 )
 from ..server import Server
 from ..stream import DEFAULT_RETRY_ON, parse_retry_on
-from ..tlsconfig import TLSConfigError, server_context
+from ..tlsconfig import TLSConfigError, client_context, parse_sni, server_context
 from ._values import (
     ServerParams,
     check_server_address,
@@ -711,7 +711,29 @@ def _h_server(b: _Builder, p: _Proxy, stmt: Statement) -> None:
             )
     server = Server(name, address, **params.server)
     extras = ServerExtras(name, **params.extras, file=stmt.file, line=stmt.line)
+    _check_server_tls(p, extras)
     p.servers.append((server, extras, stmt))
+
+
+def _check_server_tls(p: _Proxy, extras: ServerExtras) -> None:
+    """What HAProxy 2.6 refuses at load about TLS to a server: an `sni` expression
+    it cannot compile, a `ca-file` it cannot read, and verification (the default)
+    without a `ca-file`.  Checked here so `-c` names the line, not the first
+    connection; the runtime builds its own contexts from the same fields."""
+    where = f"'server {p.name}/{extras.name}' : "
+    try:
+        if extras.sni is not None:
+            parse_sni(extras.sni)
+        if extras.ca_file is not None:
+            client_context(ca_file=extras.ca_file)
+    except TLSConfigError as exc:
+        raise ValueError(where + str(exc)) from None
+    if (extras.ssl or extras.check_ssl) and extras.verify == "required" and not extras.ca_file:
+        raise ValueError(
+            where + "verify is enabled by default but no CA file specified. If you're "
+            "running on a LAN where you're certain to trust the server's certificate, "
+            "please set an explicit 'verify none' statement on the 'server' line"
+        )
 
 
 def _h_default_server(b: _Builder, p: _Proxy, stmt: Statement) -> None:

@@ -61,6 +61,7 @@ from balancekit_server.http.upstream import (
     UpstreamError,
     UpstreamPool,
     UpstreamTimeout,
+    server_link,
 )
 from balancekit_server.ops.counters import apply_count
 
@@ -719,7 +720,10 @@ class HttpProxy:
             if port is None:
                 raise UpstreamError(f"server '{server_name}' has no port")
             pool = state.pools[server_name] = UpstreamPool(
-                server.host, port, keepalive=state.settings.srvtcpka
+                server.host,
+                port,
+                keepalive=state.settings.srvtcpka,
+                link=server_link(state.settings, server, self.build_request),
             )
         return pool
 

@@ -10,26 +10,45 @@ of any size streams through with no per-chunk task or await; backpressure is
 How many connections a server gets is not decided here: the `Backend` lease
 (server `maxconn`, the queue) gates requests before they reach a pool.  A pool
 only keeps idle connections for reuse.
+
+What a `server` line asks of each new connection beyond TCP (`ssl`, `sni`,
+`send-proxy[-v2]`) is its pool's `ServerLink`.  As in HAProxy, which hashes the
+SNI and the PROXY header into a connection's reuse key, an idle connection
+only serves a request that would have opened the same one: with `send-proxy` a
+server connection carries one client's addresses, so it is never lent to
+another client.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import ssl
 from collections import deque
-from typing import Protocol, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
 
+from balancekit import Request, Server
+from balancekit.config.runtime import BackendRuntime
+from balancekit.tlsconfig import SniExpr, client_context, parse_sni
 from balancekit_server.http.headers import RawHeaders
+from balancekit_server.net import proxy_protocol
 from balancekit_server.net.sockopts import set_keepalive
+
+if TYPE_CHECKING:  # proxy.py imports this module
+    from balancekit_server.http.proxy import Exchange
 
 __all__ = [
     "ResponseSink",
+    "ServerLink",
     "UpstreamConnection",
     "UpstreamError",
     "UpstreamPool",
     "UpstreamTimeout",
+    "server_link",
 ]
 
 MAX_IDLE_PER_SERVER = 256
@@ -90,6 +109,7 @@ class UpstreamConnection(asyncio.Protocol):
         "_timeout",
         "_timer",
         "closed",
+        "key",
         "parser",
         "pool",
         "received",
@@ -106,6 +126,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.sink: ResponseSink | None = None
         self.closed = False
         self.reused = False
+        # What the connection was opened with when that limits its reuse (see
+        # `ServerLink.key`); None: any request of the pool may reuse it.
+        self.key: tuple[bytes, str] | None = None
         self.received = 0  # response bytes of the current exchange (0: replay is safe)
         self.tunnel: asyncio.Transport | None = None  # client transport once upgraded
         self._headers: RawHeaders = []
@@ -366,10 +389,103 @@ class UpstreamConnection(asyncio.Protocol):
             sink.on_error(exc)
 
 
+class ServerLink:
+    """How a new connection to one server starts beyond the TCP connect: the PROXY
+    header (`send-proxy`, `send-proxy-v2`) first, then TLS (`ssl`, `verify`,
+    `ca-file`, `sni`), as HAProxy 2.6 opens it.
+
+    `request_of` builds the request view an `sni` fetch reads (the proxy's
+    `build_request`); a constant `sni str(…)` needs none.
+    """
+
+    __slots__ = ("_named", "_unnamed", "keyed", "proxy_version", "request_of", "sni")
+
+    def __init__(
+        self,
+        *,
+        proxy_version: int = 0,
+        tls: bool = False,
+        verify: bool = True,
+        ca_file: str | None = None,
+        sni: SniExpr | None = None,
+        request_of: Callable[[Exchange], Request] | None = None,
+    ) -> None:
+        self.proxy_version = proxy_version  # 0: no header, else the PROXY version
+        self.sni = sni if tls else None
+        self.request_of = request_of
+        # HAProxy checks the certificate's names against the SNI it sends, and
+        # against nothing when it sends none: a context for each case.
+        self._unnamed = client_context(verify=verify, ca_file=ca_file) if tls else None
+        self._named = (
+            client_context(verify=verify, ca_file=ca_file, check_hostname=verify)
+            if tls and self.sni is not None
+            else None
+        )
+        # Whether connections differ by request: then each idle one keeps the
+        # (header, SNI) it was opened with and serves only requests that match.
+        self.keyed = proxy_version != 0 or (self.sni is not None and self.sni.constant is None)
+
+    @property
+    def tls(self) -> bool:
+        return self._unnamed is not None
+
+    def params(self, ex: Exchange | None) -> tuple[bytes, str]:
+        """The PROXY header and SNI of a connection opened for `ex`.
+
+        The header carries the addresses of the client connection `ex` came on
+        (`src`, `dst` and their ports); without one (a caller with no client),
+        it says so: v1 `UNKNOWN`, v2 `LOCAL`, what HAProxy's checks send.
+        """
+        header = b""
+        version = self.proxy_version
+        if version:
+            if ex is None:
+                header = proxy_protocol.encode_local(version)
+            else:
+                encode = proxy_protocol.encode_v2 if version == 2 else proxy_protocol.encode_v1
+                header = encode(ex.src, ex.src_port, ex.dst, ex.dst_port)
+        name = ""
+        sni = self.sni
+        if sni is not None:
+            if sni.constant is not None:
+                name = sni.constant
+            elif ex is not None and self.request_of is not None:
+                name = sni.value(self.request_of(ex))
+        return header, name
+
+    def context(self, sni: str) -> ssl.SSLContext | None:
+        """The TLS context for a connection announcing `sni` ("" for none)."""
+        if sni and self._named is not None:
+            return self._named
+        return self._unnamed
+
+
+def server_link(
+    runtime: BackendRuntime, server: Server, request_of: Callable[[Exchange], Request]
+) -> ServerLink | None:
+    """The `ServerLink` of one server of `runtime`, or None for a plain TCP one
+    (the common case, whose pool keeps its shortest path)."""
+    try:
+        extras = runtime.extras(server.name)
+    except KeyError:  # a backend built without ServerExtras (a bare `Backend`)
+        extras = None
+    version = 2 if server.send_proxy_v2 else 1 if server.send_proxy else 0
+    if extras is None or not extras.ssl:
+        return ServerLink(proxy_version=version) if version else None
+    return ServerLink(
+        proxy_version=version,
+        tls=True,
+        verify=extras.verify != "none",
+        ca_file=extras.ca_file,
+        sni=parse_sni(extras.sni) if extras.sni is not None else None,
+        request_of=request_of,
+    )
+
+
 class UpstreamPool:
     """Idle keep-alive connections to one server address."""
 
-    __slots__ = ("_idle", "address", "host", "keepalive", "loop", "port", "ssl", "total")
+    __slots__ = ("_idle", "address", "host", "keepalive", "link", "loop", "port", "total")
 
     def __init__(
         self,
@@ -378,12 +494,14 @@ class UpstreamPool:
         *,
         loop: asyncio.AbstractEventLoop | None = None,
         keepalive: bool = False,
+        link: ServerLink | None = None,
     ):
         self.host = host
         self.port = port
         self.address = f"{host}:{port}"
         self.loop = loop or asyncio.get_running_loop()
         self.keepalive = keepalive  # `option srvtcpka`: SO_KEEPALIVE on each connection
+        self.link = link  # PROXY header and TLS of new connections; None: plain TCP
         self._idle: deque[UpstreamConnection] = deque()
         self.total = 0  # connections opened, for tests and stats
 
@@ -394,19 +512,42 @@ class UpstreamPool:
     def idle(self) -> int:
         return len(self._idle)
 
-    def take_idle(self) -> UpstreamConnection | None:
-        """A reusable connection, without awaiting (the common case on the hot path)."""
+    def take_idle(self, ex: Exchange | None = None) -> UpstreamConnection | None:
+        """A reusable connection for `ex`, without awaiting (the common case on the
+        hot path).  With a keyed link only one opened with the same PROXY header
+        and SNI qualifies (HAProxy's reuse hash): with `send-proxy`, one of this
+        client connection's own."""
         idle = self._idle
-        while idle:
-            conn = idle.pop()
-            if not conn.closed:
+        link = self.link
+        if link is None or not link.keyed:
+            while idle:
+                conn = idle.pop()
+                if not conn.closed:
+                    conn.reused = True
+                    return conn
+            return None
+        key = link.params(ex)
+        for i in range(len(idle) - 1, -1, -1):  # the most recently used first
+            conn = idle[i]
+            if conn.key == key and not conn.closed:
+                del idle[i]
                 conn.reused = True
                 return conn
         return None
 
-    async def connect(self, timeout: float | None) -> UpstreamConnection:
-        """Open a new connection; raises OSError/TimeoutError on failure."""
-        coro = self.loop.create_connection(lambda: UpstreamConnection(self), self.host, self.port)
+    async def connect(
+        self, timeout: float | None, ex: Exchange | None = None
+    ) -> UpstreamConnection:
+        """Open a new connection for `ex`; raises OSError/TimeoutError on failure
+        (a TLS handshake that fails is an `ssl.SSLError`, an OSError: to the
+        proxy a connection failure, as to HAProxy).  `timeout` (`timeout
+        connect`) covers the handshake too."""
+        if self.link is None:
+            coro = self.loop.create_connection(
+                lambda: UpstreamConnection(self), self.host, self.port
+            )
+        else:
+            coro = self._open(self.link, ex)
         if timeout:
             async with asyncio.timeout(timeout):
                 _, proto = await coro
@@ -415,11 +556,78 @@ class UpstreamPool:
         self.total += 1
         return proto
 
+    async def _open(
+        self, link: ServerLink, ex: Exchange | None
+    ) -> tuple[asyncio.Transport, UpstreamConnection]:
+        """Connect, send the PROXY header, then talk TLS, in that order."""
+        header, sni = link.params(ex)
+        context = link.context(sni)
+        loop = self.loop
+
+        def factory() -> UpstreamConnection:
+            return UpstreamConnection(self)
+
+        if context is None:
+            transport, proto = await loop.create_connection(factory, self.host, self.port)
+            if header:
+                transport.write(header)  # the first bytes: nothing else has been written
+        else:
+            # server_hostname "" sends no SNI (None would send the address).
+            try:
+                if header:
+                    # The header goes in clear before the ClientHello: on the
+                    # socket itself, which the TLS transport then takes over.
+                    sock = await self._connected_socket()
+                    try:
+                        await loop.sock_sendall(sock, header)
+                    except BaseException:
+                        sock.close()
+                        raise
+                    transport, proto = await loop.create_connection(
+                        factory, sock=sock, ssl=context, server_hostname=sni
+                    )
+                else:
+                    transport, proto = await loop.create_connection(
+                        factory, self.host, self.port, ssl=context, server_hostname=sni
+                    )
+            except (ValueError, UnicodeError) as exc:  # an SNI the ssl module refuses
+                raise UpstreamError(f"cannot use SNI {sni!r}: {exc}") from None
+        if link.keyed:
+            proto.key = (header, sni)
+        return transport, proto
+
+    async def _connected_socket(self) -> socket.socket:
+        """A non-blocking socket connected to the server (every resolved address
+        tried in turn, as create_connection does)."""
+        loop = self.loop
+        infos = await loop.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+        error: OSError = OSError(f"cannot resolve {self.address}")
+        for family, kind, proto, _, address in infos:
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.setblocking(False)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                await loop.sock_connect(sock, address)
+            except OSError as exc:
+                sock.close()
+                error = exc
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            return sock
+        raise error
+
     def put_idle(self, conn: UpstreamConnection) -> None:
-        if len(self._idle) >= MAX_IDLE_PER_SERVER:
-            conn.close()
-            return
-        self._idle.append(conn)
+        idle = self._idle
+        if len(idle) >= MAX_IDLE_PER_SERVER:
+            if conn.key is None:
+                conn.close()
+                return
+            # Keyed connections outlive the clients they belong to: the oldest one
+            # makes room rather than the one just used, whose client is alive.
+            idle.popleft().close()
+        idle.append(conn)
 
     def discard(self, conn: UpstreamConnection) -> None:
         with contextlib.suppress(ValueError):

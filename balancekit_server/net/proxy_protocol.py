@@ -17,6 +17,7 @@ __all__ = [
     "V2_SIGNATURE",
     "ProxyHeader",
     "ProxyProtocolError",
+    "encode_local",
     "encode_v1",
     "encode_v2",
     "parse",
@@ -75,6 +76,13 @@ def encode_v2(src: str, src_port: int, dst: str, dst_port: int, *, local: bool =
     family = 0x11 if a_src.version == 4 else 0x21
     body = a_src.packed + a_dst.packed + struct.pack("!HH", src_port, dst_port)
     return V2_SIGNATURE + bytes((0x21, family)) + struct.pack("!H", len(body)) + body
+
+
+def encode_local(version: int) -> bytes:
+    """The header of a connection opened for no client (a health check): v1
+    `UNKNOWN`, v2 `LOCAL`, what HAProxy sends then; the receiver keeps the
+    connection's own addresses."""
+    return encode_v2("", 0, "", 0, local=True) if version == 2 else b"PROXY UNKNOWN\r\n"
 
 
 def parse(data: bytes | bytearray) -> tuple[ProxyHeader, int] | None:

@@ -49,6 +49,8 @@ from balancekit.health import (
     format_state_change,
     panic_mode,
 )
+from balancekit.tlsconfig import client_context, parse_sni
+from balancekit_server.net import proxy_protocol
 from balancekit_server.ops.counters import REGISTRY, Registry
 from balancekit_server.ops.logs import Logger
 from balancekit_server.ops.logs import console as stderr_sink
@@ -87,16 +89,17 @@ class CheckSpec:
     tls_verify: bool = True  # `verify required` (HAProxy's default) or `verify none`
     ca_file: str | None = None
     sni: str | None = None
+    # The PROXY version sent first (`send-proxy[-v2]` without `port`/`addr`, as
+    # HAProxy does); 0: none.
+    send_proxy: int = 0
 
     def tls_context(self) -> ssl.SSLContext | None:
         if not self.tls:
             return None
-        if self.tls_verify:
-            return ssl.create_default_context(cafile=self.ca_file)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
+        # The names are checked against the SNI sent, if any (as for traffic).
+        return client_context(
+            verify=self.tls_verify, ca_file=self.ca_file, check_hostname=bool(self.sni)
+        )
 
     @property
     def connect_limit(self) -> float:
@@ -137,6 +140,8 @@ async def _connect(
         if exc.errno is None and isinstance(exc, ConnectionRefusedError):
             info = os.strerror(errno.ECONNREFUSED)
         return CheckResult(CheckStatus.L4CON, info=info, duration_ms=_ms(start))
+    if spec.send_proxy:
+        writer.write(_proxy_header(spec.send_proxy, writer))
     if context is None:
         return reader, writer
     try:  # the TLS handshake is HAProxy's layer 6
@@ -150,6 +155,17 @@ async def _connect(
         reason = getattr(exc, "reason", None) or str(exc)
         return CheckResult(CheckStatus.L6RSP, info=str(reason), duration_ms=_ms(start))
     return reader, writer
+
+
+def _proxy_header(version: int, writer: asyncio.StreamWriter) -> bytes:
+    """The PROXY header of a check, as HAProxy 2.6 sends it: v1 names the check's
+    own connection (it speaks for no client), v2 says `LOCAL`."""
+    if version == 2:
+        return proxy_protocol.encode_local(2)
+    src, dst = writer.get_extra_info("sockname"), writer.get_extra_info("peername")
+    if not src or not dst:
+        return proxy_protocol.encode_local(1)
+    return proxy_protocol.encode_v1(src[0], src[1], dst[0], dst[1])
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:
@@ -378,9 +394,9 @@ def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
         extras = runtime.extras(server_name)
     except KeyError:
         extras = None
-    tls = extras is not None and (
-        extras.check_ssl or (extras.ssl and server.check_port is None and server.check_addr is None)
-    )
+    own_port = server.check_port is None and server.check_addr is None
+    tls = extras is not None and (extras.check_ssl or (extras.ssl and own_port))
+    version = 2 if server.send_proxy_v2 else 1 if server.send_proxy else 0
     kind: Literal["tcp", "http", "mysql"] = "tcp"
     if runtime.httpchk is not None:
         kind = "http"
@@ -400,14 +416,13 @@ def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
         tls_verify=extras is None or extras.verify != "none",
         ca_file=extras.ca_file if extras is not None else None,
         sni=_literal_sni(extras.sni if extras is not None else None),
+        send_proxy=version if own_port else 0,
     )
 
 
 def _literal_sni(expression: str | None) -> str | None:
     """`sni str(name)` gives a fixed name for checks; other expressions need a request."""
-    if expression and expression.startswith("str(") and expression.endswith(")"):
-        return expression[4:-1]
-    return None
+    return parse_sni(expression).constant if expression else None
 
 
 class HealthMonitor:

@@ -851,9 +851,6 @@ row(
     http_cfg(servers="    server s1 {s1} send-proxy\n"),
     (get("/echo"), get("/echo", src="127.0.0.3")),
     kinds=RAW_KIND,
-    xfail="`send-proxy` on a mode http server: HAProxy sends a PROXY v1 header "
-    "first; balancekit's HTTP proxy sends none (only the TCP forwarder implements it)",
-    diverges=r"\.echo\.proxy",
 )
 row(
     "server-send-proxy-v2",
@@ -861,9 +858,6 @@ row(
     http_cfg(servers="    server s1 {s1} send-proxy-v2\n"),
     (get("/echo"), get("/echo", src="127.0.0.3")),
     kinds=RAW_KIND,
-    xfail="`send-proxy-v2` on a mode http server: HAProxy sends a PROXY v2 header "
-    "first; balancekit's HTTP proxy sends none (only the TCP forwarder implements it)",
-    diverges=r"\.echo\.proxy",
 )
 row(
     "server-observe-layer7",
@@ -882,9 +876,6 @@ row(
     http_cfg(servers="    server t1 {t1} ssl verify required ca-file {ca} sni str(backend.test)\n"),
     (get("/echo"),),
     kinds=RAW_KIND,
-    xfail="`ssl` on a mode http server: HAProxy talks TLS to it; balancekit's HTTP proxy "
-    "connects in clear text and answers 502 (the server drops the non-TLS request)",
-    diverges=r"^\.requests\[0\]\.",
 )
 row(
     "server-ssl-verify-none",
@@ -892,9 +883,6 @@ row(
     http_cfg(servers="    server t1 {t1} ssl verify none\n"),
     (get("/echo"),),
     kinds=RAW_KIND,
-    xfail="`ssl` on a mode http server: HAProxy talks TLS to it; balancekit's HTTP proxy "
-    "connects in clear text and answers 502 (the server drops the non-TLS request)",
-    diverges=r"^\.requests\[0\]\.",
 )
 row(
     "server-no-ssl-check-ssl",
@@ -910,9 +898,6 @@ row(
     compare=SERVER_ONLY,
     settle=0.6,
     kinds=RAW_KIND,
-    xfail="`ssl` on a mode http server: HAProxy talks TLS to it; balancekit's HTTP proxy "
-    "connects in clear text and answers 502 (the server drops the non-TLS request)",
-    diverges=r"^\.requests\[\d+\]\.(status|reason|server)",
 )
 
 # -- http-request ---------------------------------------------------------------------------

@@ -47,8 +47,10 @@ def test_ssl_server_is_checked_over_tls(tls_server: ControlledHTTP, ca: trustme.
     assert tls_server.requests == ["GET /health HTTP/1.0"]
 
 
-def test_tls_verification_failure_is_layer6(tls_server: ControlledHTTP) -> None:
-    _, result = run_probe(config(tls_server.port, "ssl verify required check"))
+def test_tls_verification_failure_is_layer6(tls_server: ControlledHTTP, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    other = tmp_path / "other-ca.pem"  # `verify required` needs a ca-file: not the issuer's
+    trustme.CA().cert_pem.write_to_path(str(other))
+    _, result = run_probe(config(tls_server.port, f"ssl verify required ca-file {other} check"))
     assert result.status is CheckStatus.L6RSP
     assert "CERTIFICATE_VERIFY_FAILED" in result.info
 
