@@ -34,27 +34,17 @@ pytestmark = pytest.mark.haproxy
 _V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 
 
-class RecordingServer:
-    """An HTTP/1.1 keep-alive server that records each connection: the PROXY header
-    read in clear first (if any), the SNI of its TLS handshake (with a context), and
-    the requests it served.  Every answer says which connection served it."""
+class Listener:
+    """A loopback listener whose accepted connections each get a thread running
+    `_serve`; `address` is what a config's server line names."""
 
-    def __init__(self, context: ssl.SSLContext | None = None) -> None:
-        self.context = context
-        self.connections: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
+    def __init__(self) -> None:
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
         self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
-        if context is not None:
-            context.sni_callback = self._remember_sni
         threading.Thread(target=self._accept, daemon=True).start()
-
-    @staticmethod
-    def _remember_sni(sock: Any, name: str | None, _ctx: Any) -> None:
-        sock.bk_sni = name
 
     def _accept(self) -> None:
         while True:
@@ -63,6 +53,30 @@ class RecordingServer:
             except OSError:
                 return
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class RecordingServer(Listener):
+    """An HTTP/1.1 keep-alive server that records each connection: the PROXY header
+    read in clear first (if any), the SNI of its TLS handshake (with a context), and
+    the requests it served.  Every answer says which connection served it."""
+
+    def __init__(self, context: ssl.SSLContext | None = None) -> None:
+        self.context = context
+        self.connections: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        if context is not None:
+            context.sni_callback = self._remember_sni
+        super().__init__()
+
+    @staticmethod
+    def _remember_sni(sock: Any, name: str | None, _ctx: Any) -> None:
+        sock.bk_sni = name
 
     def _read_proxy(self, conn: socket.socket) -> str | None:
         head = conn.recv(16, socket.MSG_PEEK)
@@ -106,9 +120,6 @@ class RecordingServer:
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
                 )
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def _get(sock: socket.socket, path: str, host: str = "app.test") -> tuple[int, dict[str, Any]]:
@@ -294,37 +305,24 @@ def test_server_tls_errors_at_load(line: str) -> None:
     assert "'server be/s'" in str(failure.value)
 
 
-class FirstBytes:
+class FirstBytes(Listener):
     """Records the first bytes of every connection (a health check's PROXY header and
     request), then closes it."""
 
     def __init__(self) -> None:
         self.seen: list[bytes] = []
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with contextlib.suppress(OSError), conn:
-                conn.settimeout(2)
-                data = b""
-                while not (b"HTTP/1." in data and data.endswith(b"\r\n\r\n")):
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                self.seen.append(data)
-
-    def close(self) -> None:
-        self.sock.close()
+    def _serve(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), conn:
+            conn.settimeout(2)
+            data = b""
+            while not (b"HTTP/1." in data and data.endswith(b"\r\n\r\n")):
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            self.seen.append(data)
 
 
 @pytest.mark.parametrize("option", ["send-proxy", "send-proxy-v2"])
