@@ -130,6 +130,9 @@ class Request:
     origin-form targets.  `sni` and `ssl_hello_type` are what a TCP front end read
     from the client's first TLS record without terminating TLS (`req.ssl_sni`,
     `req.ssl_hello_type`); `ssl_hello_type` is None when there was no such record.
+    `payload_len` is the size of the bytes a TCP front end inspected (`req.len`),
+    None for an HTTP request; such a view has an empty `version` unless those bytes
+    hold an HTTP request head (`req.proto_http`), whose line and headers it then has.
     """
 
     src: str = ""
@@ -145,6 +148,7 @@ class Request:
     ssl: bool = False
     sni: str = ""
     ssl_hello_type: int | None = None
+    payload_len: int | None = None
 
     def __init__(
         self,
@@ -162,6 +166,7 @@ class Request:
         ssl: bool = False,
         sni: str = "",
         ssl_hello_type: int | None = None,
+        payload_len: int | None = None,
     ) -> None:
         if not isinstance(headers, Headers):
             # Headers are immutable: one shared empty view serves every bare request
@@ -183,6 +188,7 @@ class Request:
             set_ssl,
             set_sni,
             set_ssl_hello_type,
+            set_payload_len,
         ) = _SETTERS
         set_src(self, src)
         set_method(self, method)
@@ -197,6 +203,7 @@ class Request:
         set_ssl(self, ssl)
         set_sni(self, sni)
         set_ssl_hello_type(self, ssl_hello_type)
+        set_payload_len(self, payload_len)
 
     @property
     def host(self) -> str | None:
@@ -208,7 +215,7 @@ _SETTERS: tuple[Any, ...] = tuple(
     Request.__dict__[name].__set__
     for name in (
         "src", "method", "path", "query", "headers", "src_port",
-        "dst", "dst_port", "version", "uri", "ssl", "sni", "ssl_hello_type",
+        "dst", "dst_port", "version", "uri", "ssl", "sni", "ssl_hello_type", "payload_len",
     )
 )  # fmt: skip
 assert len(_SETTERS) == len(Request.__dataclass_fields__), "a new Request field needs a setter"

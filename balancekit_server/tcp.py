@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from balancekit import Lease, NoServerAvailable, Request, Server
 from balancekit.config.runtime import BackendRuntime
+from balancekit.h1 import payload_view
 from balancekit.routing import Decision
 from balancekit.stream import (
     Assigned,
@@ -404,13 +405,17 @@ class Session:
         # A listener bound to one address knows the local end: no getsockname() needed.
         dst, dst_port = self.local or _address(transport.get_extra_info("sockname"))
         tls = self.listener.ssl is not None
+        # Nothing inspected yet: no HTTP request (`req.proto_http` false) and `req.len`
+        # 0, as HAProxy's rules see an empty buffer without `tcp-request inspect-delay`.
         return Request(
             src=src,
             src_port=src_port,
             dst=dst,
             dst_port=dst_port,
+            version="",
             ssl=tls,
             sni=sni_of(transport.get_extra_info("ssl_object")) if tls else "",
+            payload_len=0,
         )
 
     # -- admission ---------------------------------------------------------------------
@@ -497,9 +502,13 @@ class Session:
             return
         self.inspecting.cancel()
         self.inspecting = None
-        hello_type = client_hello_type(b"".join(self._early))
+        data = b"".join(self._early)
+        hello_type = client_hello_type(data)
+        # What the payload fetches see: its size, and its request head if it is HTTP.
+        request = payload_view(self.request, data)
         if sni or hello_type is not None:
-            self.request = replace(self.request, sni=sni or "", ssl_hello_type=hello_type)
+            request = replace(request, sni=sni or "", ssl_hello_type=hello_type)
+        self.request = request
         if not self.client_closed:
             self.route()
 

@@ -371,10 +371,14 @@ def _const(value: bool) -> FetchFn:
 
 
 def _proto_http(req: Request, args: tuple[object, ...]) -> list[Value]:
-    return [req.version.startswith("HTTP/")]
+    # A TCP view has a version only when its payload parses as an HTTP request
+    # (balancekit.h1: HAProxy takes `GET / FOO` for one, and `hello there` not).
+    return [bool(req.version)]
 
 
 def _req_len(req: Request, args: tuple[object, ...]) -> list[Value]:
+    if req.payload_len is not None:  # a TCP front end's buffer, as HAProxy measures it
+        return [req.payload_len]
     if not req.version.startswith("HTTP/"):
         return [0]
     head = len(req.method) + len(req.uri) + len(req.version) + 4

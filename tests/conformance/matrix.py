@@ -2109,9 +2109,6 @@ row(
     "    server s3 {s3}\n",
     (get("/echo"), Req(raw=b"hello there\r\n\r\n", timeout=3)),
     kinds=RAW_KIND,
-    xfail="`req.proto_http` on `hello there\\r\\n\\r\\n` in a mode tcp frontend: false "
-    "in HAProxy (not an HTTP request: routed by req.len to s3), true in balancekit (s2)",
-    diverges=r"^\.requests\[1\]\.raw",
 )  # fmt: skip
 row(
     "tcp-content-reject",
