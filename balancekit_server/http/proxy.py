@@ -968,11 +968,18 @@ class HttpProxy:
                 headers.append((b"X-Forwarded-Host", host))
         if state.close_server and not ex.upgrade:
             headers.append((b"connection", b"close"))
+        elif ex.version == b"1.0":
+            # HTTP/1.0 goes out as HTTP/1.0 (see `_request_head`), where keep-alive must
+            # be asked for: HAProxy 2.6 adds it, last, when it keeps the server connection.
+            headers.append((b"connection", b"keep-alive"))
         return headers
 
     @staticmethod
     def _request_head(ex: Exchange, headers: RawHeaders) -> bytes:
-        parts = [ex.method, b" ", ex.target, b" HTTP/1.1\r\n"]
+        # HAProxy 2.6 forwards an HTTP/1.0 request as HTTP/1.0: sent as HTTP/1.1, one
+        # without Host would be an invalid request (nginx answers 400).
+        version = b" HTTP/1.0\r\n" if ex.version == b"1.0" else b" HTTP/1.1\r\n"
+        parts = [ex.method, b" ", ex.target, version]
         for name, value in headers:
             parts += (name, b": ", value, b"\r\n")
         if ex.chunked:

@@ -190,8 +190,9 @@ class _ServerExchange(Exchange):
             lines += 1
         if status != 101:
             if not self.keep_alive:
-                extra += b"connection: close\r\n"
-                lines += 1
+                if self.version != b"1.0" or self._server_version() != "1.0":
+                    extra += b"connection: close\r\n"
+                    lines += 1
             elif self.version == b"1.0":
                 extra += b"connection: keep-alive\r\n"
                 lines += 1
@@ -200,6 +201,16 @@ class _ServerExchange(Exchange):
         # %B as HAProxy counts it (see logged_head_size): 4 bytes less per header line
         self.bytes_out += len(head) - 4 * lines
         self._out.append(head)
+
+    def _server_version(self) -> str:
+        """The HTTP version of the server's response being relayed ("1.1" when
+        unknown).  HAProxy 2.6 says `connection: close` to an HTTP/1.0 client only
+        when the response it relays is HTTP/1.1: an HTTP/1.0 response closes by
+        default.  Only asked for HTTP/1.0 clients on a closing connection."""
+        producer = self.conn.producer
+        if producer is None:
+            return "1.1"
+        return str(producer.parser.get_http_version())
 
     def write_body(self, data: bytes) -> None:
         self.bytes_out += len(data)

@@ -225,21 +225,12 @@ row(
     ("mode", "bind"),
     http_cfg(),
     (get("/echo", version="HTTP/1.0"), get("/echo?again", version="HTTP/1.0")),
-    xfail="HTTP/1.0 requests: HAProxy forwards them as HTTP/1.0 and adds "
-    "`connection: keep-alive`; balancekit forwards them as HTTP/1.1 without a Connection "
-    "header, and when the server answers `Connection: close` (gunicorn) it passes "
-    "`connection: close` on to the HTTP/1.0 client, where HAProxy sends none",
-    diverges=r"^\.requests\[\d+\]\.(echo\.version|echo\.headers|headers)",
 )
 row(
     "http-1.0-no-host",
     ("mode", "bind"),
     http_cfg(),
     (get("/echo", version="HTTP/1.0", host=None),),
-    xfail="an HTTP/1.0 request without Host: HAProxy forwards it as HTTP/1.0 (nginx answers "
-    "200); balancekit forwards it as HTTP/1.1 still without Host, which nginx rejects with "
-    "400 (the other kinds see the http-1.0 difference)",
-    diverges=r"^\.requests\[0\]\.",
 )
 
 row(
