@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -1038,7 +1038,7 @@ class HttpProxy:
         replayable = False
         if state.l7_retries and ex.body_finished:
             # HAProxy keeps a copy of a request that arrived whole and fits a buffer.
-            body = [chunk async for chunk in _body_chunks(ex)] if ex.has_body else []
+            body = await _whole_body(ex) if ex.has_body else []
             size = len(plan.head) + sum(map(len, body))
             replayable = is_replayable(complete=True, size=size)
         policy = StreamPolicy(
@@ -1360,10 +1360,12 @@ class HttpProxy:
             await conn.drain()
 
 
-async def _body_chunks(ex: Exchange) -> AsyncIterator[bytes]:
-    """The rest of a request body that has arrived whole (no waiting)."""
+async def _whole_body(ex: Exchange) -> list[bytes]:
+    """A request body that has arrived whole, as its chunks (no waiting)."""
+    chunks = []
     while data := await ex.read_body():
-        yield data
+        chunks.append(data)
+    return chunks
 
 
 def _send_buffered(conn: UpstreamConnection, body: list[bytes], chunked: bool) -> None:
