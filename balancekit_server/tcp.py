@@ -440,8 +440,8 @@ class Session:
             limits.park(self)
 
     def frontend_has_room(self) -> bool:
-        fe_max = self.service.frontend.maxconn
-        return not (fe_max and self.service.feconn >= fe_max)
+        service = self.service
+        return service.gate.has_room(service.feconn)
 
     def unparked(self) -> None:
         """`Limits` admits this session, parked (and paused) over a `maxconn`."""
@@ -1335,6 +1335,8 @@ class TcpService:
     ) -> None:
         self.frontend = frontend
         self.limits = limits or Limits()
+        # The frontend's own `maxconn` and pause, shared with the runtime API.
+        self.gate = self.limits.gate(frontend.name, frontend.maxconn)
         self.registry = registry
         self.loop = loop or asyncio.get_running_loop()
         self.sessions: set[Session] = set()

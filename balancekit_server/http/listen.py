@@ -124,7 +124,8 @@ class HttpService:
         self.servers: list[asyncio.Server] = []
         self.connections: set[HttpServerProtocol] = set()
         self.limits = limits or Limits()
-        self.maxconn = maxconn  # the frontend's own `maxconn` (0: none)
+        # The frontend's own `maxconn` and pause, shared with the runtime API.
+        self.gate = self.limits.gate(proxy.name, maxconn)
         self.feconn = 0  # admitted connections (HAProxy's feconn, %fc)
         self._idle: asyncio.Event | None = None
         self._retire_grace = 0.0  # set by `retire`: idle connections' reprieve
@@ -148,7 +149,7 @@ class HttpService:
         return self.limits.actconn, self.feconn
 
     def has_room(self) -> bool:
-        return not (self.maxconn and self.feconn >= self.maxconn)
+        return self.gate.has_room(self.feconn)
 
     def opened(self, conn: HttpServerProtocol) -> None:
         """A new client connection: start it, or park it paused while the global or

@@ -317,6 +317,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._t_accept = 0.0
         self._date_accept = 0.0
         self.parked = False  # waiting for a slot under global or frontend `maxconn`
+        self._held: bytes | None = None  # what a parked connection sent (see data_received)
         self.counted = False  # admitted: counts in actconn, feconn and the counters
         # `bind … accept-proxy`: the PROXY header read so far, None once it is read
         # (always None here; `ProxiedHttpServerProtocol` reads it).
@@ -413,6 +414,9 @@ class HttpServerProtocol(asyncio.Protocol):
             return
         self.transport.resume_reading()
         self.service.admit(self)
+        held, self._held = self._held, None
+        if held is not None:
+            self.data_received(held)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -530,6 +534,13 @@ class HttpServerProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.tunnel is not None:
             self.tunnel.write(data)
+            return
+        if self.parked:
+            # uvloop starts reading after `connection_made` returns, undoing the pause
+            # made there: hold the bytes, pause now, and read them once admitted.
+            self._held = data if self._held is None else self._held + data
+            if self.transport is not None:
+                self.transport.pause_reading()
             return
         if self._refuse_next:
             return  # after a bad request nothing is parsed again

@@ -37,7 +37,7 @@ from balancekit_server.ops.stats_data import StatsSource
 if TYPE_CHECKING:
     from balancekit_server.http.proxy import HttpProxy
     from balancekit_server.ops.checks import HealthMonitor
-    from balancekit_server.process.limits import Limits
+    from balancekit_server.process.limits import FrontendGate, Limits
 
 __all__ = ["LEVELS", "CommandProcessor", "StatsService", "parse_weight", "start"]
 
@@ -118,7 +118,9 @@ class CommandProcessor:
         self.level = level
         self.monitor: HealthMonitor = monitor
         self.registry = registry
-        self.source = source or StatsSource(config, registry=registry, monitor=monitor)
+        self.source = source or StatsSource(
+            config, registry=registry, monitor=monitor, limits=limits
+        )
         self.nbthread = nbthread
         self.worker = worker
         self.limits = limits  # global maxconn, for `set maxconn global`
@@ -181,6 +183,15 @@ class CommandProcessor:
         except KeyError:
             raise CommandError("No such server.\n") from None
         return backend, server
+
+    def _gate(self, name: str) -> FrontendGate:
+        """`cli_find_frontend`: a frontend (or listen section) by name, as its gate."""
+        if not name:
+            raise CommandError("A frontend name is expected.\n")
+        frontend = next((fe for fe in self.config.frontends if fe.name == name), None)
+        if frontend is None or self.limits is None:
+            raise CommandError("No such frontend.\n")
+        return self.limits.gate(name, frontend.maxconn)
 
     def _set_admin(self, backend: str, server: str, state: str) -> None:
         self.monitor.set_admin(backend, server, state)
@@ -364,6 +375,38 @@ def _cmd_set_maxconn_global(p: CommandProcessor, words: list[str]) -> str:
     return ""
 
 
+def _cmd_set_maxconn_frontend(p: CommandProcessor, words: list[str]) -> str:
+    gate = p._gate(words[3] if len(words) > 3 else "")
+    text = words[4] if len(words) > 4 else ""
+    if not text:
+        raise CommandError("Integer value expected.\n")
+    value = _atoi(text)
+    if value < 0:
+        raise CommandError("Value out of range.\n")
+    gate.maxconn = value
+    assert p.limits is not None
+    p.limits.slot_freed()  # a raised limit admits waiting connections at once
+    return ""
+
+
+def _cmd_disable_frontend(p: CommandProcessor, words: list[str]) -> str:
+    gate = p._gate(words[2] if len(words) > 2 else "")
+    if gate.paused:
+        raise CommandError("All sockets are already disabled.\n")
+    gate.paused = True  # new connections wait, unanswered, as in a paused listener's backlog
+    return ""
+
+
+def _cmd_enable_frontend(p: CommandProcessor, words: list[str]) -> str:
+    gate = p._gate(words[2] if len(words) > 2 else "")
+    if not gate.paused:
+        raise CommandError("All sockets are already enabled.\n")
+    gate.paused = False
+    assert p.limits is not None
+    p.limits.slot_freed()
+    return ""
+
+
 def _atoi(text: str) -> int:
     """C's atoi: the leading integer, 0 when there is none (HAProxy reads numbers so)."""
     sign, digits = (-1, text[1:]) if text[:1] == "-" else (1, text.lstrip("+"))
@@ -501,6 +544,27 @@ COMMANDS: tuple[_Command, ...] = (
         "set maxconn server <bk>/<srv>",
         "change a server's maxconn setting",
         _cmd_set_maxconn_server,
+    ),
+    _c(
+        "set maxconn frontend",
+        "admin",
+        "set maxconn frontend <frontend> <value>",
+        "change a frontend's maxconn setting",
+        _cmd_set_maxconn_frontend,
+    ),
+    _c(
+        "disable frontend",
+        "admin",
+        "disable frontend <frontend>",
+        "temporarily disable specific frontend",
+        _cmd_disable_frontend,
+    ),
+    _c(
+        "enable frontend",
+        "admin",
+        "enable frontend <frontend>",
+        "re-enable specific frontend",
+        _cmd_enable_frontend,
     ),
     _c(
         "set maxconn global",
@@ -653,7 +717,11 @@ class StatsService:
         self.registry = registry
         self.nbthread = nbthread
         self.source = StatsSource(
-            config, registry=registry, monitor=monitor, started=started or time.time()
+            config,
+            registry=registry,
+            monitor=monitor,
+            started=started or time.time(),
+            limits=limits,
         )
         self.servers: list[asyncio.Server] = []
         self.addresses: list[str | tuple[str, int]] = []

@@ -26,6 +26,7 @@ from balancekit_server.ops.counters import REGISTRY, Counters, Registry
 
 if TYPE_CHECKING:
     from balancekit_server.ops.checks import HealthMonitor
+    from balancekit_server.process.limits import Limits
 
 __all__ = [
     "FIELDS",
@@ -122,10 +123,12 @@ class StatsSource:
         started: float | None = None,
         pid: int | None = None,
         stopping: bool = False,
+        limits: Limits | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
         self.monitor = monitor
+        self.limits = limits  # frontends' runtime maxconn and pause (FrontendGate)
         self.started = time.time() if started is None else started
         self.pid = os.getpid() if pid is None else pid
         self.stopping = stopping
@@ -229,13 +232,17 @@ class StatsSource:
     def _frontend_row(self, proxy: Proxy, fe: Frontend, now: float) -> dict[str, str]:
         c = self.registry.frontends().get(fe.name, _ZERO)
         row = self._common(proxy, c, fe.mode)
-        maxconn = fe.maxconn or self.config.global_.maxconn
+        gate = self.limits.gates.get(fe.name) if self.limits is not None else None
+        maxconn = (gate.maxconn if gate is not None else fe.maxconn) or (
+            self.config.global_.maxconn
+        )
+        paused = gate is not None and gate.paused
         row.update(
             svname="FRONTEND",
             slim=str(maxconn) if maxconn else "",
             dreq=str(c.dreq),
             ereq=str(c.ereq),
-            status="STOP" if self.stopping else "OPEN",
+            status="STOP" if self.stopping else "PAUSED" if paused else "OPEN",
             sid="0",
             type=str(TYPE_FRONTEND),
             rate=str(c.sess_rate.read(now)),

@@ -11,7 +11,7 @@ import contextlib
 from collections import deque
 from typing import Protocol
 
-__all__ = ["Admittable", "Limits"]
+__all__ = ["Admittable", "FrontendGate", "Limits"]
 
 
 class Admittable(Protocol):
@@ -26,6 +26,25 @@ class Admittable(Protocol):
     def unparked(self) -> None:
         """Its turn came: resume reading and start (counting itself in)."""
         ...
+
+
+class FrontendGate:
+    """One frontend's own admission: its `maxconn` and whether `disable frontend`
+    paused it.  Kept here, one per frontend name, so that the runtime API changes
+    what the engines read and what `show stat` prints at once."""
+
+    __slots__ = ("maxconn", "name", "paused")
+
+    def __init__(self, name: str, maxconn: int = 0) -> None:
+        self.name = name
+        self.maxconn = maxconn  # 0: none
+        self.paused = False
+
+    def __repr__(self) -> str:
+        return f"<FrontendGate {self.name} maxconn={self.maxconn} paused={self.paused}>"
+
+    def has_room(self, feconn: int) -> bool:
+        return not (self.paused or (self.maxconn and feconn >= self.maxconn))
 
 
 class Limits:
@@ -46,6 +65,7 @@ class Limits:
         self._parked: deque[Admittable] = deque()
         # Sessions taken from each pool queue ("be" or "be/srv"), for %bq/%sq.
         self.dequeued: dict[str, int] = {}
+        self.gates: dict[str, FrontendGate] = {}
 
     def __repr__(self) -> str:
         return f"<Limits actconn={self.actconn} maxconn={self.maxconn} parked={len(self._parked)}>"
@@ -65,6 +85,13 @@ class Limits:
             conn.parked = False
             with contextlib.suppress(ValueError):
                 self._parked.remove(conn)
+
+    def gate(self, name: str, maxconn: int = 0) -> FrontendGate:
+        """The frontend `name`'s gate (created with its configured `maxconn`)."""
+        found = self.gates.get(name)
+        if found is None:
+            found = self.gates[name] = FrontendGate(name, maxconn)
+        return found
 
     def set_maxconn(self, maxconn: int) -> None:
         """`set maxconn global`: a raised limit admits parked connections at once."""

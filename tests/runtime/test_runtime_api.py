@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 
@@ -148,6 +149,18 @@ def test_show_stat_header_and_rows_match_haproxy(both) -> None:  # type: ignore[
         "set maxconn server app/s1 5x",
         "set maxconn server app/zz 5",
         "set maxconn server app",
+        "set maxconn frontend www 10;show stat -1 1 -1",
+        "set maxconn frontend www -1",
+        "set maxconn frontend www",
+        "set maxconn frontend nope 10",
+        "set maxconn frontend app 3",
+        "set maxconn frontend",
+        "disable frontend www;show stat -1 1 -1",
+        "disable frontend www;disable frontend www",
+        "disable frontend tcpsvc;enable frontend tcpsvc;enable frontend tcpsvc",
+        "enable frontend www",
+        "disable frontend nope",
+        "enable frontend",
         "set maxconn global 100",
         "set maxconn global",
         "set maxconn global x",
@@ -163,8 +176,18 @@ def test_command_answers_match_haproxy(both, commands: str) -> None:  # type: ig
             {k: r[k] for k in STABLE} for r in t_rows
         ]
         assert mine.split("# ")[0] == theirs.split("# ")[0]
-        servers = [(r["svname"], r["slim"]) for r in m_rows if r["type"] == "2"]
-        assert servers == [(r["svname"], r["slim"]) for r in t_rows if r["type"] == "2"]
+        # slim: servers, and a frontend whose maxconn was set (an unset one reads
+        # HAProxy's default, derived from the machine's file limit).
+        changed = re.findall(r"set maxconn frontend (\S+)", commands)
+
+        def limits(rows: list[dict[str, str]]) -> list[tuple[str, str, str]]:
+            return [
+                (r["pxname"], r["svname"], r["slim"])
+                for r in rows
+                if r["type"] == "2" or (r["type"] == "0" and r["pxname"] in changed)
+            ]
+
+        assert limits(m_rows) == limits(t_rows)
     elif "show servers state" in commands:
         # srv_time_since_last_change (10th column) is a clock: compare everything else.
         def strip(text: str) -> list[list[str]]:
