@@ -154,6 +154,7 @@ class Backend:
             self._by_name[server.name] = member
         self._queue: deque[Lease] = deque()
         self._seq = itertools.count(1)
+        self._address_watchers: list[Callable[[str], None]] = []
         self.algorithm: Algorithm = algorithm_class(self.balance.algorithm)(
             self._members, self.balance, self.hash_type, self.options
         )
@@ -415,6 +416,23 @@ class Backend:
         member = self.member(name)
         member.server = replace(member.server, maxconn=max(0, maxconn))
         return self._serve_queues(member)
+
+    def set_address(self, name: str, host: str, port: int | None) -> None:
+        """`set server B/S addr A [port P]`: later connections go to `host:port`.
+
+        Requests in flight stay where they are; whoever keeps something per
+        address (idle connections, health checks) hears of it through
+        `watch_addresses` and lets go of the old one."""
+        member = self.member(name)
+        shown = f"[{host}]" if ":" in host else host
+        address = shown if port is None else f"{shown}:{port}"
+        member.server = replace(member.server, address=address)
+        for watcher in self._address_watchers:
+            watcher(name)
+
+    def watch_addresses(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(server_name)` after `set_address` moves a server."""
+        self._address_watchers.append(callback)
 
     def set_ramp(self, name: str, ramp: float) -> list[Lease]:
         """Slow-start: run `name` at `ramp` (0..1] of its weight; the health layer drives it."""

@@ -13,6 +13,7 @@ its client; the proxy never sees a socket of the client.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -666,6 +667,8 @@ class HttpProxy:
                 ),
                 l7_retries=settings.retry_policy.l7,
             )
+            pools = self._backends[name].pools
+            settings.backend.watch_addresses(functools.partial(_drop_pool, pools))
 
         self._static = self._static_route()
 
@@ -1375,6 +1378,14 @@ def _send_buffered(conn: UpstreamConnection, body: list[bytes], chunked: bool) -
         conn.write(b"0\r\n\r\n")  # trailers are dropped
     elif body:
         conn.write(b"".join(body))
+
+
+def _drop_pool(pools: dict[str, UpstreamPool], server: str) -> None:
+    """A server moved (`set server … addr`): close its idle connections; the next
+    request opens a pool for the new address.  In-flight exchanges finish."""
+    pool = pools.pop(server, None)
+    if pool is not None:
+        pool.close()
 
 
 def _count_response(counters: Any, status: int, bytes_out: int) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import os
 import re
 import ssl
@@ -500,6 +501,8 @@ class HealthMonitor:
     def start(self) -> None:
         """Spawn one task per checked server, first checks spread over `inter`."""
         self._hook_observers()
+        for be_name, runtime in self.backends.items():
+            runtime.backend.watch_addresses(functools.partial(self._readdress, be_name))
         checked = [w for w in self.watched.values() if w.spec is not None]
         for position, watched in enumerate(checked):
             assert watched.spec is not None
@@ -554,6 +557,13 @@ class HealthMonitor:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await watched.wake.wait()
+
+    def _readdress(self, backend: str, server: str) -> None:
+        """`set server … addr`: the next probe goes to the new address (unless
+        `addr`/`port` on the server line pin the check elsewhere)."""
+        watched = self.watched.get((backend, server))
+        if watched is not None and watched.spec is not None:
+            watched.spec = spec_for(self.backends[backend], server)
 
     # -- state changes -------------------------------------------------------------
 

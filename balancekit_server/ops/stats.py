@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import ipaddress
 import os
 import socket
 import stat as stat_mod
@@ -340,6 +341,14 @@ def _cmd_set_server(p: CommandProcessor, words: list[str]) -> str:
         if arg not in ("up", "down"):
             raise CommandError("'set server <srv> health' expects 'up', 'stopping', or 'down'.\n")
         p._set_health(backend, server, arg == "up")
+    elif what == "addr":
+        address = words[4] if len(words) > 4 else ""
+        if not address:
+            raise CommandError(
+                "set server <b>/<s> addr requires an address and optionally a port.\n"
+            )
+        port = words[6] if len(words) > 6 and words[5] == "port" else None
+        return _set_address(p, backend, server, address, port)
     else:
         raise CommandError(_SET_SERVER_USAGE)
     return ""
@@ -412,6 +421,48 @@ def _atoi(text: str) -> int:
     sign, digits = (-1, text[1:]) if text[:1] == "-" else (1, text.lstrip("+"))
     n = len(digits) - len(digits.lstrip("0123456789"))
     return sign * int(digits[:n]) if n else 0
+
+
+def _set_address(
+    p: CommandProcessor, backend: str, server: str, addr: str, port: str | None
+) -> str:
+    """HAProxy's ``srv_update_addr_port``: its checks, changes and report."""
+    pool = p.config.backends[backend].backend
+    current = pool.member(server).server
+    by = " by 'stats socket command'\n"
+    try:
+        new_host = str(ipaddress.ip_address(addr))
+    except ValueError:
+        return f"Invalid addr '{addr}'" + by
+    host, report = current.host, []
+    if ipaddress.ip_address(current.host) == ipaddress.ip_address(new_host):
+        report.append("no need to change the addr")
+    else:
+        report.append(f"IP changed from '{current.host}' to '{addr}'")
+        host = new_host
+    new_port = current.port
+    if port is not None:
+        number = _leading_int(port)
+        if number is None:
+            pool.set_address(server, host, new_port)
+            return ", ".join([*report, f"problem converting port '{port}' to an int"]) + by
+        if number == current.port:
+            report.append("no need to change the port")
+        else:
+            report.append(f"port changed from '{current.port or 0}' to '{number}'")
+            new_port = number
+    if (host, new_port) != (current.host, current.port):
+        pool.set_address(server, host, new_port)
+    return ", ".join(report) + by
+
+
+def _leading_int(text: str) -> int | None:
+    """strtol: the leading integer, None when there are no digits at all."""
+    body = text.lstrip()
+    sign = body[:1] if body[:1] in "+-" else ""
+    digits = body[len(sign) :]
+    n = len(digits) - len(digits.lstrip("0123456789"))
+    return int(sign + digits[:n]) if n else None
 
 
 def _cmd_enable_server(p: CommandProcessor, words: list[str]) -> str:
@@ -535,7 +586,7 @@ COMMANDS: tuple[_Command, ...] = (
         "set server",
         "admin",
         "set server <bk>/<srv> [opts]",
-        "change a server's state, weight or health",
+        "change a server's state, weight, address or health",
         _cmd_set_server,
     ),
     _c(
