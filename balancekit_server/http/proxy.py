@@ -1410,11 +1410,33 @@ def _merge_forwardfor(front: ForwardFor | None, back: ForwardFor | None) -> Forw
 
 
 def _simple_page(status: int, headers: Iterable[tuple[bytes, bytes]], body: bytes) -> ErrorPage:
-    """A locally generated response (redirect, `http-request return`)."""
-    hdrs = [*headers, (b"content-length", str(len(body)).encode())]
-    if status in (302, 303, 307):
-        # HAProxy marks temporary redirects uncacheable; 301 and 308 are permanent.
-        hdrs.append((b"cache-control", b"no-cache"))
+    """A locally generated response, its headers in the order HAProxy 2.6 sends them
+    (clients and tests comparing heads see the same lines).
+
+    The callers' forms, told apart by their first header:
+    - `Location` first, a redirect: content-length, location, `cache-control:
+      no-cache` for the temporary codes (302, 303, 307), then the cookies;
+    - `Content-Type` first, `http-request return`/`deny` with a payload: the `hdr`
+      lines, content-length, content-type (http_reply_to_htx);
+    - else, if a Content-Type comes later, an error page with headers added (the stats
+      page's 401): content-length, then the headers as given; without one, a reply
+      without payload: the `hdr` lines, then content-length, which a 204 has not.
+    """
+    given = list(headers)
+    first = given[0][0].lower() if given else b""
+    length = (b"content-length", str(len(body)).encode())
+    if first == b"location":
+        hdrs = [length, given[0]]
+        if status in (302, 303, 307):
+            # HAProxy marks temporary redirects uncacheable; 301 and 308 are permanent.
+            hdrs.append((b"cache-control", b"no-cache"))
+        hdrs += given[1:]
+    elif first == b"content-type":
+        hdrs = [*given[1:], length, given[0]]
+    elif any(name.lower() == b"content-type" for name, _ in given):
+        hdrs = [length, *given]
+    else:
+        hdrs = given if status == 204 else [*given, length]
     head = f"HTTP/1.1 {status} {reason_phrase(status)}\r\n".encode() + b"".join(
         n + b": " + v + b"\r\n" for n, v in hdrs
     )

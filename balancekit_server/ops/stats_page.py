@@ -305,16 +305,19 @@ class StatsRouter:
     def _page(self, page: StatsPage, request: Request, suffix: str) -> Decision:
         if not _authorized(page, request.headers.get("authorization")):
             realm = page.realm or DEFAULT_REALM
+            # HAProxy's 401 error page with WWW-Authenticate appended: content-length,
+            # cache-control, content-type, www-authenticate.  The Content-Type among
+            # the headers (not `content_type`) keeps that order (proxy._simple_page).
             return Decision(
                 "return",
                 status=401,
                 body="<html><body><h1>401 Unauthorized</h1>\n"
                 "You need a valid user and password to access this content.\n"
                 "</body></html>\n",
-                content_type="text/html",
                 response_headers=(
-                    ("WWW-Authenticate", f'Basic realm="{realm}"'),
                     ("Cache-Control", "no-cache"),
+                    ("Content-Type", "text/html"),
+                    ("WWW-Authenticate", f'Basic realm="{realm}"'),
                 ),
             )
         options = set(suffix.split(";")[1:])

@@ -292,6 +292,33 @@ def test_errorfile_without_length_ends_the_connection(fast: Any) -> None:
     assert data == head + b"\r\n\r\n<b>no</b>\n"
 
 
+@pytest.mark.parametrize(
+    ("status", "given", "names"),
+    [
+        # orders HAProxy 2.6 sends (tests/conformance `generated-response-header-order`)
+        (302, [(b"Location", b"/x"), (b"Set-Cookie", b"a=1")],
+         [b"content-length", b"location", b"cache-control", b"set-cookie"]),
+        (301, [(b"Location", b"/x")], [b"content-length", b"location"]),
+        (200, [(b"Content-Type", b"text/plain"), (b"X-One", b"1"), (b"X-Two", b"2")],
+         [b"x-one", b"x-two", b"content-length", b"content-type"]),
+        (200, [(b"X-One", b"1")], [b"x-one", b"content-length"]),
+        (204, [(b"X-One", b"1")], [b"x-one"]),
+        (401, [(b"Cache-Control", b"no-cache"), (b"Content-Type", b"text/html"),
+               (b"WWW-Authenticate", b"Basic")],
+         [b"content-length", b"cache-control", b"content-type", b"www-authenticate"]),
+    ],
+)  # fmt: skip
+def test_generated_response_header_order(
+    status: int, given: list[tuple[bytes, bytes]], names: list[bytes]
+) -> None:
+    from balancekit_server.http.proxy import _simple_page
+
+    page = _simple_page(status, given, b"" if status in (204, 301, 302) else b"hi")
+    assert [name.lower() for name, _ in page.headers] == names
+    head = page.raw.partition(b"\r\n\r\n")[0].split(b"\r\n")[1:]
+    assert [line.partition(b":")[0].lower() for line in head] == names
+
+
 def raw_exchange(port: int, payload: bytes, timeout: float = 10) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(payload)
