@@ -57,6 +57,10 @@ class AsgiExchange(Exchange):
         self.ssl = scope.get("scheme") in ("https", "wss")
         self.sni = ""
         self.read_framing()
+        if self.version == b"0.9":
+            # A request line without a version: HAProxy answers 400 (some servers'
+            # parsers pass it on as HTTP/0.9).
+            self._refuse(400)
         self.upgrade = False  # WebSocket arrives as its own ASGI scope type
         self.client_keep_alive = True
         self.keep_alive = True

@@ -94,7 +94,14 @@ class RunningProxy:
 class RunningAsgi:
     """`ProxyApp` under a real uvicorn (httptools) on a free port."""
 
-    def __init__(self, router: Any, backends: dict[str, Any], frontend: Any = None):
+    def __init__(
+        self,
+        router: Any,
+        backends: dict[str, Any],
+        frontend: Any = None,
+        *,
+        http: str = "httptools",
+    ):
         self.logs: list[HttpLogEntry] = []
         self.app = ProxyApp(router, backends, frontend=frontend, log=self.logs.append)
         self.proxy = self.app.proxy
@@ -104,7 +111,7 @@ class RunningAsgi:
         self.port = int(self.sock.getsockname()[1])
         config = uvicorn.Config(
             self.app,
-            http="httptools",
+            http=http,
             loop="asyncio",
             log_level="error",
             lifespan="on",
