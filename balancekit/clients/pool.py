@@ -129,6 +129,11 @@ class _Checked:
     ramp_due: float | None = None
 
 
+#: What `_try_acquire` hands back for a lease granted at once (nothing to wait for).
+_GRANTED = threading.Event()
+_GRANTED.set()
+
+
 class BalancedPool:
     """A thread-safe balanced pool of servers for an in-process client.
 
@@ -256,11 +261,13 @@ class BalancedPool:
     def _try_acquire(
         self, request: Request | None, avoid: str | None
     ) -> tuple[Lease, threading.Event]:
-        granted = threading.Event()
         with self._lock:
-            lease = self.backend.acquire(
-                request, avoid=avoid, on_granted=lambda _lease: granted.set()
-            )
+            lease = self.backend.acquire(request, avoid=avoid)
+            if lease.granted:
+                return lease, _GRANTED  # the common case: no event to make
+            # Queued: grants happen under the lock too, so none can be missed here.
+            granted = threading.Event()
+            lease.on_granted = lambda _lease: granted.set()
         return lease, granted
 
     def _await(self, lease: Lease, granted: threading.Event, timeout: float | None) -> None:
@@ -659,7 +666,9 @@ class AsyncBalancedPool(BalancedPool):
             loop.call_soon_threadsafe(set_result)
 
         with self._lock:
-            lease = self.backend.acquire(request, avoid=avoid, on_granted=wake)
+            lease = self.backend.acquire(request, avoid=avoid)
+            if not lease.granted:
+                lease.on_granted = wake  # grants happen under the lock: none is missed
         return lease, granted
 
     async def _await_async(

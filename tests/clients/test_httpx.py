@@ -163,3 +163,19 @@ def test_l7_retries_for_replayable_requests_only(backends) -> None:  # type: ign
         assert client.post("/", content=b"in memory").text == "good"
         response = client.post("/", content=b"in memory")  # bad first, replayed on good
         assert response.text == "good" and pool.stats()["retries"] == 1
+
+
+@pytest.mark.parametrize("address", ["127.0.0.2:8081", "[::1]:9000", "10.0.0.1:80", "example.test"])
+def test_the_server_url_is_what_copy_with_gives(address: str) -> None:
+    """The fast re-pointing of a request URL agrees with httpx's own `copy_with`."""
+    server = balancekit.Server("s", address)
+    url = httpx.URL("http://api.internal/a%20b/c?x=1&y=%2F#frag")
+    fast = bkhttpx._server_url(url, server)
+    slow = url.copy_with(host=server.host, port=server.port)
+    assert (fast.host, fast.port or 80, fast.raw_path, fast.fragment) == (
+        slow.host,
+        slow.port or 80,
+        slow.raw_path,
+        slow.fragment,
+    )
+    assert str(fast).replace(":80/", "/") == str(slow)
