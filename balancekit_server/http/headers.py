@@ -74,22 +74,34 @@ def hop_name(name: bytes) -> bytes | None:
     return hop
 
 
-_KEPT_WHEN_LISTED = _CONNECTION_OPTIONS | {b"host"}
+_KEPT_WHEN_LISTED = _CONNECTION_OPTIONS | {b"host", b"content-length"}
 
 
 def strip_hop_by_hop(
-    headers: Iterable[tuple[bytes, bytes]], tokens: set[bytes], *, keep_upgrade: bool = False
+    headers: Iterable[tuple[bytes, bytes]],
+    tokens: set[bytes],
+    *,
+    keep_upgrade: bool = False,
+    keep_length: bool = False,
 ) -> RawHeaders:
     """Copy `headers` without hop-by-hop ones (framing headers included) and
-    without the headers the `Connection` header names (`tokens`, lower case)."""
+    without the headers the `Connection` header names (`tokens`, lower case).
+
+    `keep_length`: a request's `Content-Length` stays where the client put it (its
+    first line only), as HAProxy 2.6 forwards it; the body is relayed as it came,
+    so the length still holds.  `Transfer-Encoding` is always re-emitted."""
     out: RawHeaders = []
     cache = _HOP_CACHE
+    length_kept = not keep_length
     for name, value in headers:
         hop = cache.get(name, _MISS)
         if hop is _MISS:
             hop = hop_name(name)
         if hop is None or (keep_upgrade and hop == b"upgrade"):
             out.append((name, value))
+        elif not length_kept and hop == b"content-length":
+            out.append((name, value))
+            length_kept = True
     # `Connection: host` must not take the Host header away (HAProxy keeps it).
     listed = tokens - _KEPT_WHEN_LISTED if tokens else None
     if listed:
@@ -171,7 +183,22 @@ def apply_edits(headers: RawHeaders, edits: Sequence[HeaderEdit]) -> RawHeaders:
     edited = apply_header_edits(view, edits)
     # Headers lower-cases names; keep the client's spelling where the name survived.
     spelling = {n.lower(): n for n, _ in headers}
-    return [
+    out = [
         (spelling.get(n.encode("latin-1"), n.encode("latin-1")), v.encode("latin-1"))
         for n, v in edited
     ]
+    return _same_length(headers, out)
+
+
+def _same_length(before: RawHeaders, after: RawHeaders) -> RawHeaders:
+    """Rules do not reframe a body: the body is relayed as the client framed it, so
+    an edit that removed, changed or added a `Content-Length` line would make the
+    server read it wrong (or read the next request into it).  Then the client's
+    length is put back, last, and edited ones are dropped."""
+    old = [(n, v) for n, v in before if n.lower() == b"content-length"]
+    new = [(n, v) for n, v in after if n.lower() == b"content-length"]
+    if new == old:
+        return after
+    out = [(n, v) for n, v in after if n.lower() != b"content-length"]
+    out.extend(old[:1])
+    return out

@@ -957,7 +957,9 @@ class HttpProxy:
     def _upstream_headers(
         self, ex: Exchange, decision: Decision, state: _BackendState
     ) -> RawHeaders:
-        headers = strip_hop_by_hop(ex.headers, ex.tokens, keep_upgrade=ex.upgrade)
+        headers = strip_hop_by_hop(
+            ex.headers, ex.tokens, keep_upgrade=ex.upgrade, keep_length=not ex.chunked
+        )
         if decision.header_edits:
             headers = apply_edits(headers, decision.header_edits)
         forwardfor = state.forwardfor
@@ -987,10 +989,7 @@ class HttpProxy:
             parts += (name, b": ", value, b"\r\n")
         if ex.chunked:
             parts.append(b"Transfer-Encoding: chunked\r\n")
-        elif ex.content_length is not None and (
-            ex.content_length or ex.method in (b"POST", b"PUT", b"PATCH")
-        ):
-            parts += (b"Content-Length: ", str(ex.content_length).encode(), b"\r\n")
+        # `Content-Length` is already in `headers`, where the client put it.
         if ex.upgrade:
             parts.append(b"Connection: upgrade\r\n")
         parts.append(b"\r\n")

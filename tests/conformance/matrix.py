@@ -1400,11 +1400,6 @@ row(
     ),
     files={"paths": b"/listed/2\n"},
     kinds=ECHO_KINDS,
-    xfail="forwarded request head: HAProxy keeps `content-length` where the client put it "
-    "and appends rule-added headers after it, balancekit re-emits `content-length` last; "
-    "HTTP/1.0 requests go out as HTTP/1.0 + `connection: keep-alive` from HAProxy, as "
-    "HTTP/1.1 from balancekit (see http-1.0)",
-    diverges=r"^\.requests\[\d+\]\.(echo\.version|echo\.headers|headers)",
 )
 row(
     "request-body-header-order",
@@ -1412,9 +1407,6 @@ row(
     http_cfg(frontend="    http-request add-header X-Added 1\n"),
     (Req("/echo", method="POST", body=b"abc", headers=(("X-Before", "1"),)),),
     kinds=ECHO_KINDS,
-    xfail="a request with a body and an added header: HAProxy forwards `content-length` in "
-    "its original place (before `x-added`), balancekit moves it after the added headers",
-    diverges=r"^\.requests\[0\]\.echo\.headers",
 )
 
 PREDEF_HTTP = [
