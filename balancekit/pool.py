@@ -32,7 +32,11 @@ from .errors import NoServerAvailable, QueueFull
 from .request import Request
 from .server import MAX_WEIGHT, Server
 
-__all__ = ["Backend", "Lease"]
+__all__ = ["Backend", "Lease", "ServerEvent"]
+
+#: What `Backend.watch_servers` callbacks hear: a server moved to a new address,
+#: or its streams are to be shut down.
+ServerEvent = Literal["moved", "shutdown"]
 
 _EMPTY_REQUEST = Request()
 
@@ -154,7 +158,7 @@ class Backend:
             self._by_name[server.name] = member
         self._queue: deque[Lease] = deque()
         self._seq = itertools.count(1)
-        self._address_watchers: list[Callable[[str], None]] = []
+        self._server_watchers: list[Callable[[ServerEvent, str], None]] = []
         self.algorithm: Algorithm = algorithm_class(self.balance.algorithm)(
             self._members, self.balance, self.hash_type, self.options
         )
@@ -422,17 +426,30 @@ class Backend:
 
         Requests in flight stay where they are; whoever keeps something per
         address (idle connections, health checks) hears of it through
-        `watch_addresses` and lets go of the old one."""
+        `watch_servers` ("moved") and lets go of the old one."""
         member = self.member(name)
         shown = f"[{host}]" if ":" in host else host
         address = shown if port is None else f"{shown}:{port}"
         member.server = replace(member.server, address=address)
-        for watcher in self._address_watchers:
-            watcher(name)
+        self._tell("moved", name)
 
-    def watch_addresses(self, callback: Callable[[str], None]) -> None:
-        """Call `callback(server_name)` after `set_address` moves a server."""
-        self._address_watchers.append(callback)
+    def shutdown_sessions(self, name: str) -> None:
+        """`shutdown sessions server B/S`: every stream on `name` is to end now.
+
+        The pool holds leases, not sockets: the front ends that hold the
+        connections hear it through `watch_servers` ("shutdown") and cut them,
+        as HAProxy's ``srv_shutdown_streams`` does."""
+        self.member(name)  # KeyError for an unknown server
+        self._tell("shutdown", name)
+
+    def watch_servers(self, callback: Callable[[ServerEvent, str], None]) -> None:
+        """Call `callback(event, server_name)` after `set_address` ("moved") and
+        `shutdown_sessions` ("shutdown")."""
+        self._server_watchers.append(callback)
+
+    def _tell(self, event: ServerEvent, name: str) -> None:
+        for watcher in self._server_watchers:
+            watcher(event, name)
 
     def set_ramp(self, name: str, ramp: float) -> list[Lease]:
         """Slow-start: run `name` at `ramp` (0..1] of its weight; the health layer drives it."""

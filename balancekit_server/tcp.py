@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -34,9 +35,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from balancekit import Lease, NoServerAvailable, Request, Server
+from balancekit import Backend, Lease, NoServerAvailable, Request, Server
 from balancekit.config.runtime import BackendRuntime
 from balancekit.h1 import payload_view
+from balancekit.pool import ServerEvent
 from balancekit.routing import Decision
 from balancekit.stream import (
     Assigned,
@@ -1337,6 +1339,8 @@ class TcpService:
         self.limits = limits or Limits()
         # The frontend's own `maxconn` and pause, shared with the runtime API.
         self.gate = self.limits.gate(frontend.name, frontend.maxconn)
+        for runtime in frontend.backends.values():
+            runtime.backend.watch_servers(functools.partial(self._server_event, runtime.backend))
         self.registry = registry
         self.loop = loop or asyncio.get_running_loop()
         self.sessions: set[Session] = set()
@@ -1363,6 +1367,18 @@ class TcpService:
         self.content_router: TcpRouter | None = None if fixed_ok else router
         fixed_name = fixed.backend if fixed is not None else None
         self.fixed_backend = frontend.backend_for(fixed_name) if fixed_ok else None
+
+    def _server_event(self, pool: Backend, event: ServerEvent, server: str) -> None:
+        """`shutdown sessions server`: end every session relayed to `server` now
+        (the server connection's address is read at each connect: "moved" needs
+        nothing here)."""
+        if event != "shutdown":
+            return
+        for session in list(self.sessions):
+            runtime, srv = session.backend, session.srv
+            if runtime is not None and runtime.backend is pool and srv and srv.name == server:
+                session.term = session.term or "KD"  # killed (by the admin)
+                session.close_now()
 
     def __repr__(self) -> str:
         return (

@@ -23,6 +23,7 @@ from mypy_extensions import mypyc_attr
 
 from balancekit import Backend, Headers, Lease, NoServerAvailable, Request
 from balancekit.config.runtime import BackendRuntime, ForwardFor, Frontend
+from balancekit.pool import ServerEvent
 from balancekit.routing import Decision, Router
 from balancekit.stream import (
     Assigned,
@@ -668,7 +669,7 @@ class HttpProxy:
                 l7_retries=settings.retry_policy.l7,
             )
             pools = self._backends[name].pools
-            settings.backend.watch_addresses(functools.partial(_drop_pool, pools))
+            settings.backend.watch_servers(functools.partial(_server_event, pools))
 
         self._static = self._static_route()
 
@@ -1379,12 +1380,19 @@ def _send_buffered(conn: UpstreamConnection, body: list[bytes], chunked: bool) -
         conn.write(b"".join(body))
 
 
-def _drop_pool(pools: dict[str, UpstreamPool], server: str) -> None:
-    """A server moved (`set server … addr`): close its idle connections; the next
-    request opens a pool for the new address.  In-flight exchanges finish."""
-    pool = pools.pop(server, None)
-    if pool is not None:
-        pool.close()
+def _server_event(pools: dict[str, UpstreamPool], event: ServerEvent, server: str) -> None:
+    """A server moved (`set server … addr`): close its idle connections, in-flight
+    exchanges finish, the next request opens a pool for the new address.
+    `shutdown sessions server`: abort every connection to it; an exchange still
+    waiting for its response head answers 502, as HAProxy's killed stream does."""
+    if event == "moved":
+        pool = pools.pop(server, None)
+        if pool is not None:
+            pool.close()
+    else:
+        pool = pools.get(server)
+        if pool is not None:
+            pool.abort_all()
 
 
 def _count_response(counters: Any, status: int, bytes_out: int) -> None:

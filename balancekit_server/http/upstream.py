@@ -218,6 +218,11 @@ class UpstreamConnection(asyncio.Protocol):
             self.closed = True
             self.transport.close()
 
+    def kill(self) -> None:
+        """`shutdown sessions server`: reset the connection; an exchange on it
+        fails at once (502 before the response head, a cut response after)."""
+        self._fail(UpstreamError("shut down from the runtime API"))
+
     def abort(self) -> None:
         """Drop the connection (client gone, timeout): it can never be reused."""
         self.sink = None
@@ -485,7 +490,7 @@ def server_link(
 class UpstreamPool:
     """Idle keep-alive connections to one server address."""
 
-    __slots__ = ("_idle", "address", "host", "keepalive", "link", "loop", "port", "total")
+    __slots__ = ("_idle", "address", "host", "keepalive", "link", "live", "loop", "port", "total")
 
     def __init__(
         self,
@@ -503,6 +508,8 @@ class UpstreamPool:
         self.keepalive = keepalive  # `option srvtcpka`: SO_KEEPALIVE on each connection
         self.link = link  # PROXY header and TLS of new connections; None: plain TCP
         self._idle: deque[UpstreamConnection] = deque()
+        # Every open connection, idle or busy (`shutdown sessions server` cuts them).
+        self.live: set[UpstreamConnection] = set()
         self.total = 0  # connections opened, for tests and stats
 
     def __repr__(self) -> str:
@@ -554,6 +561,7 @@ class UpstreamPool:
         else:
             _, proto = await coro
         self.total += 1
+        self.live.add(proto)
         return proto
 
     async def _open(
@@ -630,8 +638,15 @@ class UpstreamPool:
         idle.append(conn)
 
     def discard(self, conn: UpstreamConnection) -> None:
+        self.live.discard(conn)
         with contextlib.suppress(ValueError):
             self._idle.remove(conn)
+
+    def abort_all(self) -> None:
+        """Reset every connection: an exchange on one fails as if the server had
+        closed it (`shutdown sessions server`)."""
+        for conn in list(self.live):
+            conn.kill()
 
     def close(self) -> None:
         while self._idle:

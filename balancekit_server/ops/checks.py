@@ -50,6 +50,7 @@ from balancekit.health import (
     format_state_change,
     panic_mode,
 )
+from balancekit.pool import ServerEvent
 from balancekit.tlsconfig import client_context, parse_sni
 from balancekit_server.net import proxy_protocol
 from balancekit_server.ops.counters import REGISTRY, Registry
@@ -502,7 +503,7 @@ class HealthMonitor:
         """Spawn one task per checked server, first checks spread over `inter`."""
         self._hook_observers()
         for be_name, runtime in self.backends.items():
-            runtime.backend.watch_addresses(functools.partial(self._readdress, be_name))
+            runtime.backend.watch_servers(functools.partial(self._server_event, be_name))
         checked = [w for w in self.watched.values() if w.spec is not None]
         for position, watched in enumerate(checked):
             assert watched.spec is not None
@@ -558,11 +559,11 @@ class HealthMonitor:
                 async with asyncio.timeout(delay):
                     await watched.wake.wait()
 
-    def _readdress(self, backend: str, server: str) -> None:
-        """`set server … addr`: the next probe goes to the new address (unless
-        `addr`/`port` on the server line pin the check elsewhere)."""
+    def _server_event(self, backend: str, event: ServerEvent, server: str) -> None:
+        """`set server … addr` ("moved"): the next probe goes to the new address
+        (unless `addr`/`port` on the server line pin the check elsewhere)."""
         watched = self.watched.get((backend, server))
-        if watched is not None and watched.spec is not None:
+        if event == "moved" and watched is not None and watched.spec is not None:
             watched.spec = spec_for(self.backends[backend], server)
 
     # -- state changes -------------------------------------------------------------

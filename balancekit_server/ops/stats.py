@@ -465,6 +465,12 @@ def _leading_int(text: str) -> int | None:
     return int(sign + digits[:n]) if n else None
 
 
+def _cmd_shutdown_sessions_server(p: CommandProcessor, words: list[str]) -> str:
+    backend, server = p._server(words[3] if len(words) > 3 else "")
+    p.config.backends[backend].backend.shutdown_sessions(server)
+    return ""
+
+
 def _cmd_enable_server(p: CommandProcessor, words: list[str]) -> str:
     if len(words) < 3:
         raise CommandError("Require 'backend/server'.\n")
@@ -637,6 +643,13 @@ COMMANDS: tuple[_Command, ...] = (
         "disable server (DEPRECATED)",
         "disable a server for maintenance (use 'set server' instead)",
         _cmd_disable_server,
+    ),
+    _c(
+        "shutdown sessions server",
+        "admin",
+        "shutdown sessions server <bk>/<srv>",
+        "kill sessions on a server",
+        _cmd_shutdown_sessions_server,
     ),
     _c(
         "clear counters",

@@ -252,13 +252,14 @@ def test_needs_request_says_whether_picks_depend_on_the_request(
     )
 
 
-def test_set_address_moves_a_server_and_tells_its_watchers() -> None:
+def test_server_moves_and_shutdowns_reach_the_watchers() -> None:
     be = bk.Backend("be", [bk.Server("s1", "127.0.0.1:80"), bk.Server("s2", "127.0.0.1:81")])
-    moved: list[str] = []
-    be.watch_addresses(moved.append)
+    moved: list[tuple[str, str]] = []
+    be.watch_servers(lambda event, name: moved.append((event, name)))
     be.set_address("s1", "::1", 8080)
     be.set_address("s2", "127.0.0.9", None)
     assert (be.member("s1").server.host, be.member("s1").server.port) == ("::1", 8080)
     assert (be.member("s2").server.host, be.member("s2").server.port) == ("127.0.0.9", None)
-    assert moved == ["s1", "s2"]
+    be.shutdown_sessions("s2")
+    assert moved == [("moved", "s1"), ("moved", "s2"), ("shutdown", "s2")]
     assert be.acquire().server is be.member("s1").server  # leases hand out the moved server
