@@ -115,7 +115,8 @@ class AsgiExchange(Exchange):
         if body and length is not None:
             headers = [*headers, (b"content-length", b"%d" % length)]
         # %B counts the head too (HAProxy's HTX size: see `logged_head_size`).
-        self.bytes_out += 17 + len(reason) + sum(len(n) + len(v) for n, v in headers)
+        # Start line: a 20-byte record + version (8) + code (3) + reason; end of head: 1.
+        self.bytes_out += 32 + len(reason) + sum(len(n) + len(v) for n, v in headers)
         self._push({"type": "http.response.start", "status": status, "headers": headers})
 
     def write_body(self, data: bytes) -> None:

@@ -68,6 +68,7 @@ from balancekit_server.http.upstream import (
 from balancekit_server.ops.counters import apply_count
 
 __all__ = [
+    "HTX_EXTRA",
     "Exchange",
     "HttpLogEntry",
     "HttpProxy",
@@ -1450,17 +1451,32 @@ def _simple_page(status: int, headers: Iterable[tuple[bytes, bytes]], body: byte
     return ErrorPage(status, tuple(hdrs), body, head + b"\r\n" + body, False)
 
 
+#: What HAProxy's message (HTX) form of a response head weighs beyond the wire
+#: form less 4 bytes per header line: its start line is a 20-byte record plus
+#: version, code and reason (4 more than the wire's spaces and CRLF make 16), and
+#: the end of the head is 1 byte (the wire's empty line is 2).
+HTX_EXTRA = 15
+
+
 def logged_head_size(head: bytes) -> int:
     """What HAProxy's `%B` counts for a response head it sent.
 
     HAProxy counts its internal (HTX) message size, not wire bytes: each header
-    line weighs name + value (no ": " or CRLF) and the status line 6 more than
-    version + code + reason.  That is the wire size minus 4 bytes per header line.
+    line weighs name + value (no ": " or CRLF), the start line and the end of the
+    head as `HTX_EXTRA` says, and a `Connection` line nothing (HAProxy's H1 mux
+    writes it on output; it is not in the message).
     """
     end = head.find(b"\r\n\r\n") + 4
     if end < 4:
         end = len(head)
-    return end - 4 * (head.count(b"\r\n", 0, end) - 2)
+    size = end - 4 * (head.count(b"\r\n", 0, end) - 2) + HTX_EXTRA
+    start = head.find(b"\r\n") + 2
+    while 0 < start < end - 2:
+        stop = head.find(b"\r\n", start)
+        if head[start : start + 11].lower() == b"connection:":
+            size -= stop - start - 2  # its name and value (the 4 were taken above)
+        start = stop + 2
+    return size
 
 
 def _ms(seconds: float) -> int:

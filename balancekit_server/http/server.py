@@ -27,7 +27,14 @@ import httptools
 from balancekit import Request
 from balancekit_server.http.errors import ErrorPage
 from balancekit_server.http.headers import RawHeaders
-from balancekit_server.http.proxy import Exchange, HttpLogEntry, HttpProxy, Relay, logged_head_size
+from balancekit_server.http.proxy import (
+    HTX_EXTRA,
+    Exchange,
+    HttpLogEntry,
+    HttpProxy,
+    Relay,
+    logged_head_size,
+)
 from balancekit_server.http.upstream import UpstreamConnection
 from balancekit_server.net import proxy_protocol
 from balancekit_server.net.sockopts import set_keepalive, set_option
@@ -188,18 +195,17 @@ class _ServerExchange(Exchange):
         elif body and length is not None:
             extra = b"content-length: %d\r\n" % length
             lines += 1
+        connection = b""  # HAProxy's H1 mux adds this line on output: %B never counts it
         if status != 101:
             if not self.keep_alive:
                 if self.version != b"1.0" or self._server_version() != "1.0":
-                    extra += b"connection: close\r\n"
-                    lines += 1
+                    connection = b"connection: close\r\n"
             elif self.version == b"1.0":
-                extra += b"connection: keep-alive\r\n"
-                lines += 1
-        parts += (extra, _CRLF)
+                connection = b"connection: keep-alive\r\n"
+        parts += (extra, connection, _CRLF)
         head = b"".join(parts)
-        # %B as HAProxy counts it (see logged_head_size): 4 bytes less per header line
-        self.bytes_out += len(head) - 4 * lines
+        # %B as HAProxy counts it (see logged_head_size): its message size, not the wire's
+        self.bytes_out += len(head) - len(connection) - 4 * lines + HTX_EXTRA
         self._out.append(head)
 
     def _server_version(self) -> str:

@@ -1739,14 +1739,22 @@ row(
     http_cfg(
         global_=LOG_GLOBAL,
         defaults="    log global\n",
-        frontend='    log-format "%ST %B"\n',
+        frontend='    log-format "%ST %B"\n'
+        "    http-request deny if { path /denied }\n"
+        "    http-request redirect location /elsewhere if { path /moved }\n"
+        '    http-request return status 200 content-type text/plain string "hi" '
+        "if { path /local }\n",
     ),
-    (get("/echo"), get("/status/404")),
+    (
+        get("/echo"),
+        get("/status/404"),
+        get("/echo", headers=(("Connection", "close"),)),
+        get("/echo", version="HTTP/1.0"),
+        get("/denied"),
+        get("/moved"),
+        get("/local"),
+    ),
     kinds=ECHO_KINDS,
-    xfail="%B (bytes sent to the client) for a relayed response on a keep-alive "
-    "connection: both proxies send the same 282 bytes (httpserver, 200); HAProxy logs 277, "
-    "balancekit 262 (with `Connection: close` in the request both log 277)",
-    diverges=r"^\.log\[",
 )
 row(
     "log-format",
