@@ -110,7 +110,14 @@ class AsgiExchange(Exchange):
         """ASGI has no interim responses; the ASGI server answers 100-continue itself."""
 
     def begin_response(
-        self, status: int, reason: bytes, headers: RawHeaders, length: int | None, body: bool
+        self,
+        status: int,
+        reason: bytes,
+        headers: RawHeaders,
+        length: int | None,
+        body: bool,
+        *,
+        until_close: bool = False,
     ) -> None:
         if body and length is not None:
             headers = [*headers, (b"content-length", b"%d" % length)]

@@ -72,7 +72,14 @@ class _WebSocketExchange(AsgiExchange):
         self.page_body += page.body
 
     def begin_response(
-        self, status: int, reason: bytes, headers: RawHeaders, length: int | None, body: bool
+        self,
+        status: int,
+        reason: bytes,
+        headers: RawHeaders,
+        length: int | None,
+        body: bool,
+        *,
+        until_close: bool = False,
     ) -> None:
         self.answer = (status, headers)
 

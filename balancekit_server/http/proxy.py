@@ -327,9 +327,18 @@ class Exchange:
         raise NotImplementedError
 
     def begin_response(
-        self, status: int, reason: bytes, headers: RawHeaders, length: int | None, body: bool
+        self,
+        status: int,
+        reason: bytes,
+        headers: RawHeaders,
+        length: int | None,
+        body: bool,
+        *,
+        until_close: bool = False,
     ) -> None:
-        """Response head; `length` None with `body` means the body's size is unknown."""
+        """Response head; `length` None with `body` means the body's size is unknown:
+        chunked from the server, or, with `until_close`, ended by the server closing
+        (an HTTP/1.1 client then gets it the same way, as from HAProxy)."""
         raise NotImplementedError
 
     def write_body(self, data: bytes) -> None:
@@ -448,7 +457,14 @@ class Relay:
         ex.status = status
         if ex.keep_response_headers:
             ex.response_headers = headers
-        ex.begin_response(status, reason or reason_phrase(status).encode(), out, length, body)
+        ex.begin_response(
+            status,
+            reason or reason_phrase(status).encode(),
+            out,
+            length,
+            body,
+            until_close=body and length_value is None and not encoded,
+        )
 
     def on_body(self, data: bytes) -> None:
         self.exchange.write_body(data)

@@ -176,7 +176,14 @@ class _ServerExchange(Exchange):
         self.flush()
 
     def begin_response(
-        self, status: int, reason: bytes, headers: RawHeaders, length: int | None, body: bool
+        self,
+        status: int,
+        reason: bytes,
+        headers: RawHeaders,
+        length: int | None,
+        body: bool,
+        *,
+        until_close: bool = False,
     ) -> None:
         parts = [_STATUS_LINES.get((status, reason)) or _status_line(status, reason)]
         for name, value in headers:
@@ -186,12 +193,14 @@ class _ServerExchange(Exchange):
         if status == 101:
             pass
         elif body and length is None:
-            if self.version == b"1.1":
+            if self.version == b"1.1" and not until_close:
                 self._chunk_out = True
                 extra = b"transfer-encoding: chunked\r\n"
                 lines += 1
             else:
-                self.keep_alive = False  # close-delimited for HTTP/1.0 clients
+                self.keep_alive = (
+                    False  # ends with the close: HTTP/1.0 client, or as the server did
+                )
         elif body and length is not None:
             extra = b"content-length: %d\r\n" % length
             lines += 1

@@ -328,10 +328,6 @@ row(
     http_cfg(),
     (get("/echo/close-delimited", check_close=True),),
     kinds=RAW_KIND,
-    xfail="a server response without Content-Length or chunking (ends with the close): "
-    "HAProxy relays it the same way to an HTTP/1.1 client, adding `connection: close`, and "
-    "closes; balancekit re-frames it chunked and keeps the client connection open",
-    diverges=r"^\.requests\[0\]\.(headers|closed)",
 )
 row(
     "head-chunked-response",
