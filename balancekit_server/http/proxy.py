@@ -223,6 +223,8 @@ class Exchange:
     # response progress, updated by the proxy
     status: int = 0
     bytes_out: int = 0
+    # The trailer fields after a chunked response body, passed on to the client.
+    response_trailers: RawHeaders | None = None
     # The server's response headers, kept only for `capture response header`.
     keep_response_headers: bool = False
     response_headers: RawHeaders | None = None
@@ -318,6 +320,10 @@ class Exchange:
     async def read_body(self) -> bytes:
         """Next request-body chunk; b"" once the body is complete."""
         raise NotImplementedError
+
+    def request_trailers(self) -> RawHeaders:
+        """The trailer fields after a chunked request body (once it is read)."""
+        return []
 
     def send_page(self, page: ErrorPage) -> None:
         """A complete local response (error page, redirect, `return`)."""
@@ -490,6 +496,9 @@ class Relay:
                 future.set_result(None)
             else:
                 future.set_exception(exc)
+
+    def on_trailers(self, trailers: RawHeaders) -> None:
+        self.exchange.response_trailers = trailers
 
     def on_done(self) -> None:
         if not self.upgraded:
@@ -1173,7 +1182,7 @@ class HttpProxy:
         failure: BaseException | None = None
         try:
             if body is not None:
-                _send_buffered(conn, body, ex.chunked)
+                _send_buffered(conn, ex, body)
             elif ex.has_body:
                 await self._send_body(ex, conn, relay)
             await ex.wait_response(relay)
@@ -1371,7 +1380,7 @@ class HttpProxy:
                 return
             if not data:
                 if chunked:
-                    conn.write(b"0\r\n\r\n")  # trailers are dropped
+                    conn.write(_last_chunk(ex.request_trailers()))
                 return
             if chunked:
                 conn.write(b"%x\r\n%b\r\n" % (len(data), data))
@@ -1388,13 +1397,18 @@ async def _whole_body(ex: Exchange) -> list[bytes]:
     return chunks
 
 
-def _send_buffered(conn: UpstreamConnection, body: list[bytes], chunked: bool) -> None:
+def _send_buffered(conn: UpstreamConnection, ex: Exchange, body: list[bytes]) -> None:
     """Send a kept request body (L7 retries may send it more than once)."""
-    if chunked:
+    if ex.chunked:
         conn.write(b"".join(b"%x\r\n%b\r\n" % (len(data), data) for data in body))
-        conn.write(b"0\r\n\r\n")  # trailers are dropped
+        conn.write(_last_chunk(ex.request_trailers()))
     elif body:
         conn.write(b"".join(body))
+
+
+def _last_chunk(trailers: RawHeaders) -> bytes:
+    """The chunked body's end: the zero chunk, its trailer fields, the empty line."""
+    return b"0\r\n" + b"".join(n + b": " + v + b"\r\n" for n, v in trailers) + b"\r\n"
 
 
 def _server_event(pools: dict[str, UpstreamPool], event: ServerEvent, server: str) -> None:

@@ -81,6 +81,7 @@ class _ServerExchange(Exchange):
         "_out",
         "conn",
         "expect_continue",
+        "head_fields",
         "headers",
         "tokens",
     )
@@ -88,6 +89,7 @@ class _ServerExchange(Exchange):
     def __init__(self, conn: HttpServerProtocol) -> None:
         self.conn = conn
         self.headers = []
+        self.head_fields = 0  # header lines of the head; the rest are body trailers
         self.expect_continue = False
         self._body: deque[bytes] = _NO_BODY
         self._body_size = 0
@@ -148,6 +150,10 @@ class _ServerExchange(Exchange):
     @property
     def body_finished(self) -> bool:
         return self._body_done or not self.has_body
+
+    def request_trailers(self) -> RawHeaders:
+        # llhttp reports a chunked body's trailer fields as headers, after the body.
+        return self.headers[self.head_fields :]
 
     # -- response ---------------------------------------------------------------------
 
@@ -237,7 +243,12 @@ class _ServerExchange(Exchange):
     def end_response(self) -> None:
         out = self._out
         if self._chunk_out:
-            out.append(b"0\r\n\r\n")
+            trailers = self.response_trailers
+            if trailers:
+                out.append(b"".join([b"0\r\n", *(n + b": " + v + b"\r\n" for n, v in trailers)]))
+                out.append(_CRLF)
+            else:
+                out.append(b"0\r\n\r\n")
         if out:  # `flush`, inline: once per response
             self.conn.write(out[0] if len(out) == 1 else b"".join(out))
             out.clear()
@@ -656,6 +667,7 @@ class HttpServerProtocol(asyncio.Protocol):
         ex = self._parsing
         assert ex is not None
         parser = self.parser
+        ex.head_fields = len(ex.headers)
         ex.method = self._method or parser.get_method()
         self._method = b""
         ex.target = self._url

@@ -75,6 +75,8 @@ class ResponseSink(Protocol):
 
     def on_flush(self) -> None: ...
 
+    def on_trailers(self, trailers: RawHeaders) -> None: ...
+
     def on_done(self) -> None: ...
 
     def on_upgrade(self, leftover: bytes) -> None: ...
@@ -358,6 +360,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self._close_after:
             self._keep_alive = False
         sink.on_head(status, self._reason, self._headers, self._keep_alive)
+        self._headers = []  # what on_header hears from now on are the body's trailers
         if self._skip_body and status != 101:
             self.sink = None
             raise _SkipBody
@@ -375,6 +378,8 @@ class UpstreamConnection(asyncio.Protocol):
             return
         self.sink = None
         self._release()
+        if self._headers:
+            sink.on_trailers(self._headers)  # a chunked body's trailer fields
         sink.on_done()
 
     # -- helpers ---------------------------------------------------------------------

@@ -317,10 +317,6 @@ row(
         ),
     ),
     kinds=RAW_KIND,
-    xfail="trailers of chunked bodies: HAProxy forwards them (the response's `x-trailer: t` "
-    "to the client, the request's `X-Req-Trailer: r` to the server); balancekit drops both "
-    "(docs/http.md says so for requests)",
-    diverges=r"^\.requests\[\d\]\.(trailer|echo\.trailer)",
 )
 row(
     "response-close-delimited",

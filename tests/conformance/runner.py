@@ -770,6 +770,12 @@ def _norm_echo(echo: dict[str, Any], row: Row, ports: dict[int, str]) -> dict[st
         out["headers"] = [
             [k if row.exact_case else k.lower(), _norm_text(v, ports)] for k, v in out["headers"]
         ]
+    if "trailer" in out and not row.exact_case:
+        # "Name: value" lines: names are case-insensitive (see `header-name-case`)
+        out["trailer"] = [
+            name.lower() + sep + value
+            for name, sep, value in (line.partition(":") for line in out["trailer"])
+        ]
     if "proxy" in out:
         proxy = _PROXY_V1.sub(r"\1 <port> <port>", out["proxy"])
         out["proxy"] = _ADDR_PORT.sub(r"\1:<port>", proxy)
