@@ -34,9 +34,9 @@ from .server import MAX_WEIGHT, Server
 
 __all__ = ["Backend", "Lease", "ServerEvent"]
 
-#: What `Backend.watch_servers` callbacks hear: a server moved to a new address,
-#: or its streams are to be shut down.
-ServerEvent = Literal["moved", "shutdown"]
+#: What `Backend.watch_servers` callbacks hear: a server was added or removed,
+#: moved to a new address, or its streams are to be shut down.
+ServerEvent = Literal["added", "moved", "removed", "shutdown"]
 
 _EMPTY_REQUEST = Request()
 
@@ -159,6 +159,11 @@ class Backend:
         self._queue: deque[Lease] = deque()
         self._seq = itertools.count(1)
         self._server_watchers: list[Callable[[ServerEvent, str], None]] = []
+        self._build_algorithm()
+
+    def _build_algorithm(self) -> None:
+        """(Re)make the algorithm over the current members: at construction, and
+        when a server is added or removed at run time (its arrays are per member)."""
         self.algorithm: Algorithm = algorithm_class(self.balance.algorithm)(
             self._members, self.balance, self.hash_type, self.options
         )
@@ -442,8 +447,46 @@ class Backend:
         self.member(name)  # KeyError for an unknown server
         self._tell("shutdown", name)
 
+    def add_server(self, server: Server) -> None:
+        """`add server B/S …`: a new server, in maintenance (`enable server` puts
+        it in service), as HAProxy 2.6 adds one.  Only algorithms with dynamic
+        weights take servers at run time (HAProxy: ``BE_LB_PROP_DYN``)."""
+        if not self.algorithm.dynamic:
+            raise ValueError(
+                f"backend '{self.name}': balance {self.balance.algorithm} cannot take "
+                "servers at run time"
+            )
+        if server.name in self._by_name:
+            raise ValueError(f"backend '{self.name}': duplicate server name '{server.name}'")
+        used = {m.puid for m in self._members}
+        if server.id is not None and server.id in used:
+            raise ValueError(f"backend '{self.name}': server id {server.id} used twice")
+        puid = server.id if server.id is not None else max(used, default=0) + 1
+        member = Member(server, len(self._members), puid)
+        member.admin = "maint"  # forced maintenance (HAProxy's FMAINT), not `disabled`
+        self._members.append(member)
+        self._by_name[server.name] = member
+        self._build_algorithm()
+        self._tell("added", server.name)
+
+    def remove_server(self, name: str) -> None:
+        """`del server B/S`: only a server in maintenance with nothing in flight or
+        queued goes (HAProxy's rule); the others keep their ids."""
+        member = self.member(name)
+        if member.admin != "maint":
+            raise ValueError(f"server '{name}' is not in maintenance")
+        if member.inflight or member.queue:
+            raise ValueError(f"server '{name}' still has connections")
+        self._members.remove(member)
+        del self._by_name[name]
+        for index, other in enumerate(self._members):
+            other.index = index
+        self._build_algorithm()
+        self._tell("removed", name)
+
     def watch_servers(self, callback: Callable[[ServerEvent, str], None]) -> None:
-        """Call `callback(event, server_name)` after `set_address` ("moved") and
+        """Call `callback(event, server_name)` after `add_server` ("added"),
+        `set_address` ("moved"), `remove_server` ("removed") and
         `shutdown_sessions` ("shutdown")."""
         self._server_watchers.append(callback)
 

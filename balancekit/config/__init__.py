@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError
-from ._values import FACILITIES, LEVELS, LOG_FORMATS, parse_log
+from ._values import FACILITIES, LEVELS, LOG_FORMATS, parse_log, runtime_server
 from .build import build
 from .keywords import KEYWORDS, Keyword
 from .lexer import Line, split_lines, split_words
@@ -76,6 +76,7 @@ __all__ = [
     "parse_log_target",
     "parse_size",
     "parse_time",
+    "runtime_server",
     "split_words",
 ]
 

@@ -12,11 +12,11 @@ import difflib
 import ipaddress
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..server import ON_ERROR_ACTIONS, split_address
+from ..server import ON_ERROR_ACTIONS, Server, split_address
 from .keywords import BIND_KEYWORDS, HAPROXY_SERVER_OPTIONS, SERVER_KEYWORDS
 from .runtime import Bind, LogTarget, StatsSocket
 from .units import c_atol, parse_time
@@ -402,6 +402,22 @@ def parse_server_params(
         elif key == "sni":
             x["sni"] = value
     return params
+
+
+def runtime_server(name: str, address: str, words: Sequence[str]) -> Server:
+    """A server line given at run time (`add server B/S ADDR [options]`): checked
+    and parsed as a config `server` line without `default-server` (HAProxy 2.6
+    applies none to dynamic servers).  Options that need per-server TLS or
+    PROXY state beyond the `Server` itself are refused: dynamic servers get
+    what `Server` carries."""
+    check_server_address(name, address)
+    params = parse_server_params(tuple(words), ServerParams(), None)
+    if params.extras:
+        raise ValueError(
+            f"server '{name}': {', '.join(sorted(params.extras))} not supported on "
+            "servers added at run time"
+        )
+    return Server(name, address, **params.server)
 
 
 def check_server_address(name: str, address: str) -> None:

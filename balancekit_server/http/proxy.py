@@ -1412,15 +1412,16 @@ def _last_chunk(trailers: RawHeaders) -> bytes:
 
 
 def _server_event(pools: dict[str, UpstreamPool], event: ServerEvent, server: str) -> None:
-    """A server moved (`set server … addr`): close its idle connections, in-flight
-    exchanges finish, the next request opens a pool for the new address.
+    """A server moved (`set server … addr`) or went (`del server`): close its idle
+    connections, in-flight exchanges finish, the next request opens a pool for
+    the new address.
     `shutdown sessions server`: abort every connection to it; an exchange still
     waiting for its response head answers 502, as HAProxy's killed stream does."""
-    if event == "moved":
+    if event in ("moved", "removed"):
         pool = pools.pop(server, None)
         if pool is not None:
             pool.close()
-    else:
+    elif event == "shutdown":
         pool = pools.get(server)
         if pool is not None:
             pool.abort_all()

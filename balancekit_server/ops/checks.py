@@ -473,16 +473,16 @@ class HealthMonitor:
     # -- lookups -----------------------------------------------------------------
 
     def health(self, backend: str, server: str) -> ServerHealth:
-        return self.watched[(backend, server)].health
+        return self._record(backend, server).health
 
     def pool(self, backend: str) -> Backend:
         return self.backends[backend].backend
 
     def checked(self, backend: str, server: str) -> bool:
-        return self.watched[(backend, server)].spec is not None
+        return self._record(backend, server).spec is not None
 
     def history(self, backend: str, server: str) -> list[Transition]:
-        return self.watched[(backend, server)].history
+        return self._record(backend, server).history
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -559,10 +559,30 @@ class HealthMonitor:
                 async with asyncio.timeout(delay):
                     await watched.wake.wait()
 
+    def _record(self, backend: str, server: str) -> _Watched:
+        """A server's health record; a server `add server` made gets one on first
+        use, in maintenance and unchecked, as HAProxy 2.6 starts a dynamic server
+        (its checks wait for `enable health`, which balancekit does not offer)."""
+        watched = self.watched.get((backend, server))
+        if watched is None:
+            member = self.backends[backend].backend.member(server)  # KeyError: unknown
+            now = self.clock()
+            health = ServerHealth(HealthSettings.from_server(member.server), now=now, checked=False)
+            if member.admin == "maint":
+                health.enter_maint(now)
+            watched = self.watched[(backend, server)] = _Watched(backend, server, health, None)
+        return watched
+
     def _server_event(self, backend: str, event: ServerEvent, server: str) -> None:
         """`set server … addr` ("moved"): the next probe goes to the new address
-        (unless `addr`/`port` on the server line pin the check elsewhere)."""
-        watched = self.watched.get((backend, server))
+        (unless `addr`/`port` on the server line pin the check elsewhere).
+        `del server` ("removed"): its record is forgotten (`_record` makes one
+        for a server added at run time)."""
+        key = (backend, server)
+        if event == "removed":
+            self.watched.pop(key, None)
+            return
+        watched = self.watched.get(key)
         if event == "moved" and watched is not None and watched.spec is not None:
             watched.spec = spec_for(self.backends[backend], server)
 
@@ -570,7 +590,7 @@ class HealthMonitor:
 
     def record(self, backend: str, server: str, result: CheckResult) -> Transition | None:
         """Feed one check result (from a probe, or a test); apply and log any change."""
-        watched = self.watched[(backend, server)]
+        watched = self._record(backend, server)
         health = watched.health
         before = health.health
         # HAProxy also reports a check whose status differs from the previous one
@@ -660,7 +680,7 @@ class HealthMonitor:
     def _set_pool_health(self, backend: str) -> None:
         """Push health to the pool, honouring the panic threshold (extension)."""
         pool = self.pool(backend)
-        states = [(m, self.watched[(backend, m.name)].health) for m in pool.members if not m.backup]
+        states = [(m, self._record(backend, m.name).health) for m in pool.members if not m.backup]
         threshold = self.panic_thresholds.get(backend, 0.0)
         up = sum(1 for _, h in states if h.up)
         panic = panic_mode(up, len(states), threshold)
@@ -676,7 +696,7 @@ class HealthMonitor:
             self.panicking.discard(backend)
             self._emit(backend, "notice", f"backend '{backend}' leaves panic mode.")
         for member in pool.members:
-            health = self.watched[(backend, member.name)].health
+            health = self._record(backend, member.name).health
             want = health.up or (panic and not member.backup and not health.maint)
             if member.up != want:
                 pool.set_health(member.name, want)
@@ -697,14 +717,14 @@ class HealthMonitor:
 
     def force_health(self, backend: str, server: str, up: bool) -> None:
         """`set server B/S health up|down`."""
-        watched = self.watched[(backend, server)]
+        watched = self._record(backend, server)
         transition = watched.health.force(up, self.clock())
         if transition is not None:
             self._apply(watched, transition, "changed from CLI")
 
     def set_admin(self, backend: str, server: str, state: str) -> None:
         """`set server B/S state ready|drain|maint` (and enable/disable server)."""
-        watched = self.watched[(backend, server)]
+        watched = self._record(backend, server)
         pool = self.pool(backend)
         member = pool.member(server)
         previous = member.admin

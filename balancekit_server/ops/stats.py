@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from balancekit.config import Config, StatsSocket
+from balancekit.config import Config, StatsSocket, runtime_server
 from balancekit_server.errors import RunError
 from balancekit_server.ops.counters import REGISTRY, Registry
 from balancekit_server.ops.stats_data import StatsSource
@@ -465,6 +465,46 @@ def _leading_int(text: str) -> int | None:
     return int(sign + digits[:n]) if n else None
 
 
+def _cmd_add_server(p: CommandProcessor, words: list[str]) -> str:
+    backend, sep, name = (words[2] if len(words) > 2 else "").partition("/")
+    if not sep:
+        raise CommandError("Require 'backend/server'.")
+    runtime = p.config.backends.get(backend)
+    if runtime is None:
+        raise CommandError("No such backend.")
+    pool = runtime.backend
+    if not pool.algorithm.dynamic:
+        raise CommandError("Backend must use a dynamic load balancing to support dynamic servers.")
+    if len(words) < 4:
+        raise CommandError("'server' expects <name> and <addr>[:<port>] as arguments.\n")
+    if name in {m.name for m in pool.members}:
+        raise CommandError("Already exists a server with the same name in backend.\n")
+    try:
+        pool.add_server(runtime_server(name, words[3], words[4:]))
+    except ValueError as exc:
+        raise CommandError(f"'server {backend}/{name}' : {exc}.\n") from None
+    return "New server registered.\n"
+
+
+def _cmd_del_server(p: CommandProcessor, words: list[str]) -> str:
+    backend, sep, name = (words[2] if len(words) > 2 else "").partition("/")
+    if not sep:
+        raise CommandError("Require 'backend/server'.")
+    runtime = p.config.backends.get(backend)
+    if runtime is None:
+        raise CommandError("No such backend.")
+    pool = runtime.backend
+    if name not in {m.name for m in pool.members}:
+        raise CommandError("No such server.")
+    member = pool.member(name)
+    if member.admin != "maint":
+        raise CommandError("Only servers in maintenance mode can be deleted.")
+    if member.inflight or member.queue:
+        raise CommandError("Server still has connections attached to it, cannot remove it.")
+    pool.remove_server(name)
+    return "Server deleted."
+
+
 def _cmd_shutdown_sessions_server(p: CommandProcessor, words: list[str]) -> str:
     backend, server = p._server(words[3] if len(words) > 3 else "")
     p.config.backends[backend].backend.shutdown_sessions(server)
@@ -643,6 +683,20 @@ COMMANDS: tuple[_Command, ...] = (
         "disable server (DEPRECATED)",
         "disable a server for maintenance (use 'set server' instead)",
         _cmd_disable_server,
+    ),
+    _c(
+        "add server",
+        "admin",
+        "add server <bk>/<srv>",
+        "create a new server",
+        _cmd_add_server,
+    ),
+    _c(
+        "del server",
+        "admin",
+        "del server <bk>/<srv>",
+        "remove a dynamically added server",
+        _cmd_del_server,
     ),
     _c(
         "shutdown sessions server",

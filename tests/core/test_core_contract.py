@@ -263,3 +263,38 @@ def test_server_moves_and_shutdowns_reach_the_watchers() -> None:
     be.shutdown_sessions("s2")
     assert moved == [("moved", "s1"), ("moved", "s2"), ("shutdown", "s2")]
     assert be.acquire().server is be.member("s1").server  # leases hand out the moved server
+
+
+@pytest.mark.parametrize(("balance", "hash_type"), CASES, ids=IDS)
+def test_servers_added_and_removed_at_run_time(balance: str, hash_type: str) -> None:
+    """`add server` / `del server`: the new server starts in maintenance, serves
+    once ready, and goes only from maintenance with nothing in flight; leases
+    taken before either change are released cleanly."""
+    be = make(balance, hash_type, [1, 1])
+    if not be.algorithm.dynamic:
+        with pytest.raises(ValueError, match="cannot take servers at run time"):
+            be.add_server(bk.Server("s9", "127.0.0.1:9009"))
+        return
+    held = be.acquire(request(1))
+    be.add_server(bk.Server("s9", "127.0.0.1:9009"))
+    assert be.state("s9") == "MAINT" and be.member("s9").puid == 3
+    assert "s9" not in {be.pick(request(k)).name for k in range(200)}
+    be.set_state("s9", "ready")
+    be.set_state("s1", "maint")
+    be.set_state("s2", "maint")
+    assert {be.pick(request(k)).name for k in range(50)} == {"s9"}
+    be.release(held)
+    with pytest.raises(ValueError, match="not in maintenance"):
+        be.remove_server("s9")
+    busy = be.acquire(request(2))
+    assert busy.server is not None and busy.server.name == "s9"
+    be.set_state("s9", "maint")
+    with pytest.raises(ValueError, match="still has connections"):
+        be.remove_server("s9")
+    be.release(busy)
+    be.remove_server("s9")
+    be.set_state("s1", "ready")
+    be.set_state("s2", "ready")
+    expected = {"s1"} if balance == "first" else {"s1", "s2"}  # first: the first with room
+    assert {be.pick(request(k)).name for k in range(200)} == expected
+    assert [m.index for m in be.members] == [0, 1]
