@@ -74,6 +74,7 @@ class _ServerExchange(Exchange):
     __slots__ = (
         "_body",
         "_body_done",
+        "_body_error",
         "_body_size",
         "_body_waiter",
         "_chunk_out",
@@ -94,6 +95,7 @@ class _ServerExchange(Exchange):
         self._body: deque[bytes] = _NO_BODY
         self._body_size = 0
         self._body_done = False
+        self._body_error = False
         self._body_waiter: asyncio.Future[None] | None = None
         self._chunk_out = False
         self._out: list[bytes] = []
@@ -108,6 +110,12 @@ class _ServerExchange(Exchange):
         self._body_size += len(data)
         if self._body_size > _BODY_HIGH_WATER:
             self.conn.pause_client_reading()
+        self._wake()
+
+    def body_failed(self) -> None:
+        """The body cannot be parsed (a bad chunk size): reading it now fails, so
+        the exchange stops and the server never sees the request end well."""
+        self._body_error = True
         self._wake()
 
     def body_complete(self) -> None:
@@ -127,6 +135,8 @@ class _ServerExchange(Exchange):
             self.expect_continue = False
             self.conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         while not self._body:
+            if self._body_error:
+                raise ConnectionResetError("malformed request body")
             if self._body_done:
                 return b""
             if self.conn.lost:
@@ -317,6 +327,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._head_open = True
         self._head_in = 0
         self._bad_status = 400  # what a request the parser stops on is answered
+        self._ready: _ServerExchange | None = None  # parsed, started after this read
         self._refuse_next = 0  # a bad request to answer once those before it are
         self._refuse_term = "PR"  # its log line's termination state
         self._started = False  # bytes of a new request's head seen (not of a body)
@@ -595,8 +606,15 @@ class HttpServerProtocol(asyncio.Protocol):
             self.pause_client_reading()
         except httptools.HttpParserError:
             status, self._bad_status = self._bad_status, 400
+            ready, self._ready = self._ready, None
+            if ready is not None and ready is not self._parsing:
+                self._start(ready)  # a good request before the bad one: answered first
             self._bad_request(status)
             return
+        ready = self._ready
+        if ready is not None:
+            self._ready = None
+            self._start(ready)
         if self._head_open and self._head_in > self._max_header:
             self._bad_request(400)  # HAProxy: a head larger than tune.bufsize less maxrewrite
 
@@ -617,6 +635,11 @@ class HttpServerProtocol(asyncio.Protocol):
         `termination`), after the answers to those read before it."""
         self._disarm()
         if self._serving is not None and not self.lost:
+            bad = self._parsing
+            if bad is self._serving:
+                self._serving.body_failed()  # its own body is malformed: it fails
+            elif bad is not None and bad in self._pending:
+                self._pending.remove(bad)  # queued behind others: it never goes out
             # Requests read before the bad one are answered first, in order, and
             # then this one, as HAProxy does (200, then 400): closing now would
             # lose a response the server already produced, and a retrying client
@@ -694,8 +717,11 @@ class HttpServerProtocol(asyncio.Protocol):
         self._started = False
         self._requests += 1
         ex.first_request = self._requests == 1
-        if self._serving is None:
-            self._start(ex)
+        if self._serving is None and self._ready is None:
+            # Started once this read is parsed: bytes of the same read that make
+            # the request malformed (a bad chunk size) then refuse it before
+            # anything is forwarded, as HAProxy parses a whole buffer first.
+            self._ready = ex
         else:
             self._pending.append(ex)
             self.pause_client_reading()
@@ -724,6 +750,10 @@ class HttpServerProtocol(asyncio.Protocol):
         assert ex is not None
         self._serving = None
         if self.tunnel is not None or self.lost:
+            return
+        if self._refuse_next and not ex.status and not ex.body_finished:
+            # Its body turned out malformed before any answer: HAProxy's 400.
+            self._bad_request(self._refuse_next, self._refuse_term)
             return
         if (
             not ex.keep_alive

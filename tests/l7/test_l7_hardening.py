@@ -136,6 +136,18 @@ CASES = {
         b"5\r\nhello\r\n0\r\n\r\n",
         [400],
     ),
+    # a malformed body in the same read refuses the request before anything is forwarded
+    "invalid chunk size": (
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"zz\r\nhello\r\n0\r\n\r\n",
+        [400],
+    ),
+    "invalid chunk size, pipelined after a good request": (
+        b"GET /echo HTTP/1.1\r\nHost: a\r\n\r\n"
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"zz\r\nhello\r\n0\r\n\r\n",
+        [200, 400],
+    ),
     "Transfer-Encoding: Chunked": (
         b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n"
         b"5\r\nhello\r\n0\r\n\r\n",
@@ -169,6 +181,7 @@ ASGI_SERVER_DECIDES: dict[tuple[str, str], list[int]] = {
     # being produced for the valid request before it.
     ("httptools", "bad request pipelined after a good one"): [400],
     ("httptools", "junk after a chunked POST"): [400],
+    ("httptools", "invalid chunk size, pipelined after a good request"): [400],
     # h11 refuses any coding before `chunked` itself, with 400 (HAProxy: 422).
     ("h11", "Transfer-Encoding: gzip, chunked"): [400],
 }
@@ -211,7 +224,11 @@ def test_the_asgi_app_forwards_no_refused_coding(asgi_app: tuple[str, int, Named
 def test_refused_codings_reach_no_server(proxies: tuple[int, int, NamedBackends]) -> None:
     _, kit_port, backends = proxies
     before = len(backends.hits("s1"))
-    for case in ("Transfer-Encoding: xchunked", "Transfer-Encoding: gzip, chunked"):
+    for case in (
+        "Transfer-Encoding: xchunked",
+        "Transfer-Encoding: gzip, chunked",
+        "invalid chunk size",
+    ):
         _exchange(kit_port, CASES[case][0])
     assert len(backends.hits("s1")) == before
 
