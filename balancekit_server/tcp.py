@@ -73,7 +73,7 @@ from balancekit_server.net.tls import NEED_MORE, client_hello_sni, client_hello_
 from balancekit_server.net.wakeups import Wakeups
 from balancekit_server.ops.counters import REGISTRY, Counters, Registry, apply_count
 from balancekit_server.ops.logs import LogFormat, Logger, format_date, format_tcplog
-from balancekit_server.process.limits import Limits
+from balancekit_server.process.limits import Limits, stream_line
 
 __all__ = [
     "HIGH_WATER",
@@ -441,6 +441,23 @@ class Session:
             transport.pause_reading()
             limits.park(self)
 
+    def show(self, now: float) -> str | None:
+        """`show sess`: HAProxy's leading fields (its buffer and flag fields have no
+        meaning here and are left out)."""
+        request, runtime, srv = self.request, self.backend, self.srv
+        return stream_line(
+            request.src,
+            request.src_port,
+            self.service.frontend.name,
+            runtime.name if runtime is not None else "<NONE>",
+            srv.name if srv is not None else "<none>",
+            now - self.accept_date,
+        )
+
+    def kill(self) -> None:
+        self.term = self.term or "KD"  # killed by the admin
+        self.close_now()
+
     def frontend_has_room(self) -> bool:
         service = self.service
         return service.gate.has_room(service.feconn)
@@ -455,6 +472,7 @@ class Session:
         """Count the session (actconn, feconn) and start it."""
         service = self.service
         service.limits.actconn += 1
+        service.limits.streams[id(self)] = self
         service.feconn += 1
         self.counted = True
         service.fe_counters.session_start(self.accept_date)
@@ -1216,6 +1234,7 @@ class Session:
                 counters.session_end(bytes_in, bytes_out)
         service.feconn -= 1
         service.limits.actconn -= 1
+        service.limits.streams.pop(id(self), None)
         service.limits.slot_freed()
         service.idle_check()
 

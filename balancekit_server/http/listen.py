@@ -164,6 +164,7 @@ class HttpService:
 
     def admit(self, conn: HttpServerProtocol) -> None:
         self.limits.actconn += 1
+        self.limits.streams[id(conn)] = conn
         self.feconn += 1
         conn.start()
 
@@ -173,6 +174,7 @@ class HttpService:
             self.limits.unpark(conn)
         elif conn.counted:
             self.limits.actconn -= 1
+            self.limits.streams.pop(id(conn), None)
             self.feconn -= 1
             self.limits.slot_freed()
         if not self.connections and self._idle is not None:

@@ -223,6 +223,8 @@ class Exchange:
     # response progress, updated by the proxy
     status: int = 0
     bytes_out: int = 0
+    # The log entry of this request (`show sess` reads its backend and server).
+    log_entry: HttpLogEntry | None = None
     # The trailer fields after a chunked response body, passed on to the client.
     response_trailers: RawHeaders | None = None
     # The server's response headers, kept only for `capture response header`.
@@ -796,7 +798,9 @@ class HttpProxy:
         if self.fe_counters is not None:
             self.fe_counters.request()
         # request_line, treq and ssl are filled in `_finish`, only when a log wants them
-        entry = HttpLogEntry(ex.src, ex.src_port, ex.request_date, self.name, self.name)
+        entry = ex.log_entry = HttpLogEntry(
+            ex.src, ex.src_port, ex.request_date, self.name, self.name
+        )
         if self.log is not None and (self._request_captures or self._response_captures):
             if self._request_captures:
                 entry.captured_request_headers = _captured(ex.headers, self._request_captures)

@@ -39,6 +39,7 @@ from balancekit_server.http.upstream import UpstreamConnection
 from balancekit_server.net import proxy_protocol
 from balancekit_server.net.sockopts import set_keepalive, set_option
 from balancekit_server.net.tls import sni_of
+from balancekit_server.process.limits import stream_line
 
 __all__ = ["HttpServerProtocol", "ProxiedHttpServerProtocol"]
 
@@ -441,6 +442,23 @@ class HttpServerProtocol(asyncio.Protocol):
         ):
             self._bad_request(400, "CR")
         return None
+
+    def show(self, now: float) -> str | None:
+        """`show sess`: the request in flight, with HAProxy's leading fields."""
+        ex = self._serving
+        if ex is None:
+            return None  # idle keep-alive: no stream, as in HAProxy
+        entry = ex.log_entry
+        backend = entry.backend if entry is not None and entry.backend else "<NONE>"
+        server = entry.server if entry is not None and entry.server else "<none>"
+        return stream_line(
+            ex.src, ex.src_port, self.proxy.name, backend, server, now - ex.request_date
+        )
+
+    def kill(self) -> None:
+        """`shutdown session`: drop the client connection (and so its exchange)."""
+        if self.transport is not None:
+            self.transport.abort()
 
     def frontend_has_room(self) -> bool:
         return self.service is None or self.service.has_room()

@@ -505,6 +505,36 @@ def _cmd_del_server(p: CommandProcessor, words: list[str]) -> str:
     return "Server deleted."
 
 
+def _cmd_show_sess(p: CommandProcessor, words: list[str]) -> str:
+    """One line per stream: a pointer `shutdown session` takes, and HAProxy's
+    leading fields (proto, src, fe, be, srv, age).  This CLI session is not
+    listed: it is not a proxied connection here."""
+    if p.limits is None:
+        return ""
+    now = time.time()
+    lines = []
+    for key, stream in list(p.limits.streams.items()):
+        line = stream.show(now)
+        if line is not None:
+            lines.append(f"0x{key:x}: {line}\n")
+    return "".join(lines)
+
+
+def _cmd_shutdown_session(p: CommandProcessor, words: list[str]) -> str:
+    text = words[2] if len(words) > 2 else ""
+    if not text:
+        raise CommandError("Session pointer expected (use 'show sess').\n")
+    try:
+        key = int(text, 16)
+    except ValueError:
+        key = -1
+    stream = p.limits.streams.get(key) if p.limits is not None else None
+    if stream is None or stream.show(time.time()) is None:
+        raise CommandError("No such session (use 'show sess').\n")
+    stream.kill()
+    return ""
+
+
 def _cmd_shutdown_sessions_server(p: CommandProcessor, words: list[str]) -> str:
     backend, server = p._server(words[3] if len(words) > 3 else "")
     p.config.backends[backend].backend.shutdown_sessions(server)
@@ -697,6 +727,20 @@ COMMANDS: tuple[_Command, ...] = (
         "del server <bk>/<srv>",
         "remove a dynamically added server",
         _cmd_del_server,
+    ),
+    _c(
+        "show sess",
+        "operator",
+        "show sess [id]",
+        "report the list of current sessions or dump this exact session",
+        _cmd_show_sess,
+    ),
+    _c(
+        "shutdown session",
+        "admin",
+        "shutdown session [id]",
+        "kill a specific session",
+        _cmd_shutdown_session,
     ),
     _c(
         "shutdown sessions server",

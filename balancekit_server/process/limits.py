@@ -11,7 +11,7 @@ import contextlib
 from collections import deque
 from typing import Protocol
 
-__all__ = ["Admittable", "FrontendGate", "Limits"]
+__all__ = ["Admittable", "FrontendGate", "Limits", "Stream", "stream_line"]
 
 
 class Admittable(Protocol):
@@ -26,6 +26,29 @@ class Admittable(Protocol):
     def unparked(self) -> None:
         """Its turn came: resume reading and start (counting itself in)."""
         ...
+
+
+class Stream(Protocol):
+    """A client connection as the runtime API sees it (`show sess`, `shutdown session`)."""
+
+    def show(self, now: float) -> str | None:
+        """`show sess`'s line after the pointer, or None when nothing is in flight
+        (an idle keep-alive connection: HAProxy has no stream for it)."""
+        ...
+
+    def kill(self) -> None:
+        """`shutdown session`: end it now."""
+        ...
+
+
+def stream_line(src: str, port: int, fe: str, be: str, srv: str, age: float) -> str:
+    """A `show sess` line after the pointer, with HAProxy's leading fields."""
+    proto = "tcpv6" if ":" in src else "tcpv4"
+    where = f"[{src}]:{port}" if ":" in src else f"{src}:{port}"
+    return (
+        f"proto={proto} src={where} fe={fe} be={be} srv={srv} ts=00 epoch=0 "
+        f"age={max(int(age), 0)}s calls=0 rate=0 cpu=0 lat=0"
+    )
 
 
 class FrontendGate:
@@ -66,6 +89,9 @@ class Limits:
         # Sessions taken from each pool queue ("be" or "be/srv"), for %bq/%sq.
         self.dequeued: dict[str, int] = {}
         self.gates: dict[str, FrontendGate] = {}
+        #: Every admitted client connection, by `id()`: `show sess` prints that as
+        #: its pointer and `shutdown session` takes it back.
+        self.streams: dict[int, Stream] = {}
 
     def __repr__(self) -> str:
         return f"<Limits actconn={self.actconn} maxconn={self.maxconn} parked={len(self._parked)}>"

@@ -70,3 +70,31 @@ def test_streams_on_the_server_end_at_once(proxy: HAProxy, frontend: str, backen
     with socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+
+
+def test_show_sess_lists_streams_in_flight_and_shutdown_session_ends_one(
+    proxy: HAProxy,
+) -> None:
+    """`show sess` names each stream with a pointer and HAProxy's leading fields;
+    `shutdown session <pointer>` ends that one (balancekit prints only the fields
+    it has a meaning for, and lists no line for the CLI's own connection)."""
+    web = _in_flight(proxy.port("www"))
+    raw = _in_flight(proxy.port("raw"))
+    lines = proxy.command("show sess").splitlines()
+    streams = {
+        fields["fe"]: (pointer, fields)
+        for pointer, _, rest in (line.partition(": ") for line in lines if line)
+        for fields in [dict(w.split("=", 1) for w in rest.split() if "=" in w)]
+    }
+    for frontend, backend in (("www", "app"), ("raw", "raw")):
+        _, fields = streams[frontend]
+        assert (fields["proto"], fields["be"], fields["srv"]) == ("tcpv4", backend, "s1")
+        assert fields["src"].startswith("127.0.0.1:")
+    pointer = streams["raw"][0]
+    assert proxy.command(f"shutdown session {pointer}") == "\n"
+    assert raw.recv(65536) == b""  # closed at once
+    assert web.recv(65536).startswith(b"HTTP/1.1 200")  # the other one goes on
+    assert proxy.command("shutdown session 0x1") == "No such session (use 'show sess').\n\n"
+    assert proxy.command("shutdown session") == ("Session pointer expected (use 'show sess').\n\n")
+    web.close()
+    raw.close()
