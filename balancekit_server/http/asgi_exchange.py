@@ -18,7 +18,7 @@ from typing import Any
 from balancekit_server.http.errors import ErrorPage
 from balancekit_server.http.headers import RawHeaders
 from balancekit_server.http.proxy import Exchange, Relay, logged_head_size
-from balancekit_server.http.upstream import UpstreamConnection
+from balancekit_server.http.upstream import MAX_HEADER_LINES, UpstreamConnection
 
 __all__ = ["AsgiExchange", "Message", "Receive", "Scope", "Send"]
 
@@ -57,6 +57,8 @@ class AsgiExchange(Exchange):
         self.ssl = scope.get("scheme") in ("https", "wss")
         self.sni = ""
         self.read_framing()
+        if len(self.headers) > MAX_HEADER_LINES:
+            self._refuse(400)  # HAProxy's tune.http.maxhdr
         if self.version == b"0.9":
             # A request line without a version: HAProxy answers 400 (some servers'
             # parsers pass it on as HTTP/0.9).

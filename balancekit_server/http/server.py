@@ -35,7 +35,7 @@ from balancekit_server.http.proxy import (
     Relay,
     logged_head_size,
 )
-from balancekit_server.http.upstream import UpstreamConnection
+from balancekit_server.http.upstream import MAX_HEADER_LINES, UpstreamConnection
 from balancekit_server.net import proxy_protocol
 from balancekit_server.net.sockopts import set_keepalive, set_option
 from balancekit_server.net.tls import sni_of
@@ -44,6 +44,7 @@ from balancekit_server.process.limits import stream_line
 __all__ = ["HttpServerProtocol", "ProxiedHttpServerProtocol"]
 
 _BODY_HIGH_WATER = 256 * 1024
+
 _VERSION_BYTES = {"1.1": b"1.1", "1.0": b"1.0"}
 _NO_BODY: deque[bytes] = deque(maxlen=0)  # shared by body-less requests; never appended to
 # llhttp only knows registered upper-case methods; HAProxy forwards any token.
@@ -697,9 +698,10 @@ class HttpServerProtocol(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         ex = self._parsing
         assert ex is not None
-        ex.headers.append((name, value))
+        headers = ex.headers
+        headers.append((name, value))
         self._header_bytes += len(name) + len(value) + 4
-        if self._header_bytes > self._max_header:
+        if self._header_bytes > self._max_header or len(headers) > MAX_HEADER_LINES:
             raise _TooLarge
 
     def on_headers_complete(self) -> None:
@@ -848,7 +850,8 @@ class HttpServerProtocol(asyncio.Protocol):
 
 
 class _TooLarge(Exception):
-    """Request line + headers exceed the buffer: HAProxy answers 400."""
+    """Request line + headers exceed the buffer, or more header lines than
+    `MAX_HEADER_LINES`: HAProxy answers 400."""
 
 
 class _Malformed(Exception):

@@ -52,6 +52,9 @@ __all__ = [
 ]
 
 MAX_IDLE_PER_SERVER = 256
+#: Header lines a message may have (HAProxy's `tune.http.maxhdr`, 101 with the
+#: start line): a request with more is a 400, a response a 502.
+MAX_HEADER_LINES = 100
 
 
 class UpstreamError(Exception):
@@ -341,7 +344,10 @@ class UpstreamConnection(asyncio.Protocol):
         self._reason = reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
+        headers = self._headers
+        headers.append((name, value))
+        if len(headers) > MAX_HEADER_LINES:  # HAProxy's tune.http.maxhdr: a 502
+            raise UpstreamError("too many header lines in the response")
 
     def on_headers_complete(self) -> None:
         status = self._status = self.parser.get_status_code()

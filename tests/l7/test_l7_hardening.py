@@ -148,6 +148,13 @@ CASES = {
         b"zz\r\nhello\r\n0\r\n\r\n",
         [200, 400],
     ),
+    # HAProxy's tune.http.maxhdr: 101 lines with the request line
+    "101 header lines": (
+        b"GET /echo HTTP/1.1\r\nHost: a\r\n"
+        + b"".join(b"X-H%d: v\r\n" % i for i in range(100))
+        + b"\r\n",
+        [400],
+    ),
     "Transfer-Encoding: Chunked": (
         b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n"
         b"5\r\nhello\r\n0\r\n\r\n",
@@ -299,6 +306,25 @@ def _unsolicited_switch(sock: socket.socket) -> None:
 @pytest.mark.haproxy
 def test_an_unsolicited_101_is_a_502_like_haproxy() -> None:
     with RawServer(_unsolicited_switch) as raw:
+        config = CONFIG.replace("{{ hdr(host) -i admin.example }}", "FALSE")
+        kit = BalancekitRun(config.format(bind="127.0.0.1:0", server=raw.address))
+        try:
+            with HAProxy(config.format(bind="{listen:web}", server=raw.address)) as haproxy:
+                theirs = http_request(haproxy.port("web"), "/").status
+                ours = http_request(kit.port("web"), "/").status
+        finally:
+            kit.close()
+    assert theirs == ours == 502
+
+
+def _many_headers(sock: socket.socket) -> None:
+    read_head(sock)
+    lines = b"".join(b"X-H%d: v\r\n" % i for i in range(101))
+    sock.sendall(b"HTTP/1.1 200 OK\r\n" + lines + b"Content-Length: 2\r\n\r\nok")
+
+
+def test_a_response_with_too_many_header_lines_is_a_502_like_haproxy() -> None:
+    with RawServer(_many_headers) as raw:
         config = CONFIG.replace("{{ hdr(host) -i admin.example }}", "FALSE")
         kit = BalancekitRun(config.format(bind="127.0.0.1:0", server=raw.address))
         try:
