@@ -16,6 +16,7 @@ import re
 import socket
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from l7_diff import BalancekitRun
@@ -334,3 +335,18 @@ def test_a_response_with_too_many_header_lines_is_a_502_like_haproxy() -> None:
         finally:
             kit.close()
     assert theirs == ours == 502
+
+
+@pytest.mark.parametrize("impl", ["httptools", "h11"])
+@pytest.mark.parametrize("server", [_unsolicited_switch, _many_headers], ids=["101", "headers"])
+def test_faulty_backends_through_the_asgi_app(impl: str, server: Any) -> None:
+    """The same faulty servers behind `ProxyApp`: the same 502."""
+    with RawServer(server) as raw:
+        text = CONFIG.replace("{{ hdr(host) -i admin.example }}", "FALSE")
+        config = load_text(text.format(bind="127.0.0.1:0", server=raw.address)).config
+        frontend = config.frontends[0]
+        app = RunningAsgi(frontend.router, dict(config.backends), frontend, http=impl)
+        try:
+            assert http_request(app.port, "/").status == 502
+        finally:
+            app.close()
