@@ -84,15 +84,15 @@ class _ServerExchange(Exchange):
         "_out",
         "conn",
         "expect_continue",
-        "head_fields",
         "headers",
         "tokens",
+        "trailers",
     )
 
     def __init__(self, conn: HttpServerProtocol) -> None:
         self.conn = conn
         self.headers = []
-        self.head_fields = 0  # header lines of the head; the rest are body trailers
+        self.trailers: RawHeaders | None = None  # after a chunked body, once read
         self.expect_continue = False
         self._body: deque[bytes] = _NO_BODY
         self._body_size = 0
@@ -164,8 +164,7 @@ class _ServerExchange(Exchange):
         return self._body_done or not self.has_body
 
     def request_trailers(self) -> RawHeaders:
-        # llhttp reports a chunked body's trailer fields as headers, after the body.
-        return self.headers[self.head_fields :]
+        return self.trailers or []
 
     # -- response ---------------------------------------------------------------------
 
@@ -698,7 +697,12 @@ class HttpServerProtocol(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         ex = self._parsing
         assert ex is not None
-        headers = ex.headers
+        if self._head_open:
+            headers = ex.headers
+        else:  # llhttp reports a chunked body's trailer fields as headers
+            if ex.trailers is None:
+                ex.trailers = []
+            headers = ex.trailers
         headers.append((name, value))
         self._header_bytes += len(name) + len(value) + 4
         if self._header_bytes > self._max_header or len(headers) > MAX_HEADER_LINES:
@@ -710,7 +714,6 @@ class HttpServerProtocol(asyncio.Protocol):
         ex = self._parsing
         assert ex is not None
         parser = self.parser
-        ex.head_fields = len(ex.headers)
         ex.method = self._method or parser.get_method()
         self._method = b""
         ex.target = self._url
