@@ -131,7 +131,12 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("tcp-request content", "flb", "Content rule (accept/reject)."),
     _K("tcp-request inspect-delay", "flb", "How long content rules may wait for data."),
     _K("redirect", "flb", "`redirect location/prefix/scheme <x> [code N] [options] [cond]`."),
-    _K("errorfile", "dflb", "`errorfile <code> <file>`: full HTTP response sent for <code>."),
+    _K(
+        "errorfile",
+        "dflb",
+        "`errorfile <code> <file>`: full HTTP response sent for <code>; an empty file"
+        " (`/dev/null`) closes the connection without an answer.",
+    ),
     _K("log-format", "dfl", "Custom log line format."),
     _K("capture request header", "fl", "`capture request header <name> len <n>` for logs."),
     _K("capture response header", "fl", "`capture response header <name> len <n>` for logs."),
