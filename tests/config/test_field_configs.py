@@ -173,9 +173,11 @@ def figures(verdicts: dict[str, Any]) -> str:
     loads = [v for v in accepted if v["balancekit"] == "loads"]
     missing = Counter(k for v in accepted for k in v["unsupported"])
     gaps = sum(1 for v in accepted if v["other_errors"])
+    unstarted = sum(1 for v in loads if v.get("live", "").startswith("not started"))
     return (
         f"{len(verdicts)} collected, {len(accepted)} accepted by HAProxy 2.6, "
-        f"{len(loads)} of those load in balancekit; {gaps} have errors of another form; "
+        f"{len(loads)} of those load in balancekit ({unstarted} HAProxy cannot start here); "
+        f"{gaps} have errors of another form; "
         f"missing keywords (files): " + ", ".join(f"{k} {n}" for k, n in missing.most_common())
     )
 
@@ -213,15 +215,21 @@ def test_field_config(name: str) -> None:
     assert sorted(set(keywords)) == expected["unsupported"]
 
 
-_LIVE = [n for n in FILES if EXPECTED.get(n, {}).get("live") is not None]
+# A config HAProxy itself cannot start on this machine (its `maxconn` needs more
+# file descriptors than the limit allows) has nothing to compare: its reason is
+# recorded in the JSON and counted by `figures`, it is not a case.
+_LIVE = [
+    n
+    for n in FILES
+    if EXPECTED.get(n, {}).get("live") is not None
+    and not EXPECTED[n]["live"].startswith("not started")
+]
 
 
 @needs_haproxy
 @pytest.mark.parametrize("name", _LIVE, ids=[f.removesuffix(".cfg") for f in _LIVE])
 def test_field_config_answers_like_haproxy(name: str) -> None:
     expected = EXPECTED[name]
-    if expected["live"].startswith("not started"):
-        pytest.skip(expected["live"])
     runs = side_by_side(name)
     assert runs["haproxy"] == expected["answers"]
     if expected["live"] == "same":

@@ -222,10 +222,11 @@ def test_crafted_requests_through_the_asgi_app(
 
 def test_the_asgi_app_forwards_no_refused_coding(asgi_app: tuple[str, int, NamedBackends]) -> None:
     _, port, backends = asgi_app
-    before = len(backends.hits("s1"))
+    # A path of its own: a request of an earlier test (the valid one before a
+    # pipelined error uvicorn answered at once) may still reach the server now.
     for case in ("Transfer-Encoding: xchunked", "Transfer-Encoding: gzip, chunked"):
-        _exchange(port, CASES[case][0])
-    assert len(backends.hits("s1")) == before
+        _exchange(port, CASES[case][0].replace(b"/echo", b"/refused-coding"))
+    assert "/refused-coding" not in backends.hits("s1")
 
 
 @pytest.mark.haproxy
