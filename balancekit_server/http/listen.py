@@ -259,42 +259,17 @@ async def serve_frontend(frontend: Frontend, runtime: RuntimeLike) -> HttpServic
     frontend's log targets in `option httplog` format; counters to the runtime's
     registry; `bind … ssl crt …` uses the runtime's TLS contexts.
     """
-    from balancekit_server.ops.logs import (
-        CLF_HTTPLOG_FORMAT,
-        LogFormat,
-        format_httplog,
-        httplog_values,
-    )
+    from balancekit_server.ops.logs import http_log_writer
 
     config = runtime.config
     backends = {name: be for name, be in config.backends.items() if be.mode == "http"}
-    template: LogFormat | None = None
-    if frontend.log_line is not None:
-        template = LogFormat(frontend.log_line)
-    elif frontend.httplog and frontend.httplog_clf:
-        template = LogFormat(CLF_HTTPLOG_FORMAT)
-    # As in HAProxy, a `log-format` line turns logging on by itself and wins over
-    # `option httplog`.
-    wants_log = frontend.httplog or template is not None
-    logger = runtime.logger(frontend.logs) if wants_log else None
-    log: Callable[[HttpLogEntry], None] | None = None
-    if logger is not None:
-        emit = logger.log
-        if template is not None:
-            render = template.render
-
-            def log(entry: HttpLogEntry) -> None:
-                emit(render(httplog_values(entry), entry.request), "info")
-
-        else:
-
-            def log(entry: HttpLogEntry) -> None:
-                emit(format_httplog(**entry.as_kwargs()), "info")
-
+    logs_requests = frontend.httplog or frontend.log_line is not None
+    logger = runtime.logger(frontend.logs) if logs_requests else None
+    log, log_requests = http_log_writer(frontend, logger.log if logger else None)
     if frontend.router is None:
         raise ValueError(f"frontend '{frontend.name}' has no router")
     proxy = HttpProxy(frontend.router, backends, frontend, log=log, counters=runtime.registry)
-    proxy.log_requests = template is not None and bool(template.samples)
+    proxy.log_requests = log_requests
     service = HttpService(proxy, limits=runtime.limits, maxconn=frontend.maxconn)
     loop = asyncio.get_running_loop()
     for sock, bind in runtime.open_sockets(frontend):

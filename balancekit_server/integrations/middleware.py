@@ -12,10 +12,20 @@ decide, before the app sees anything:
 * anything else -> the app, with the `http-request set/add/del-header` edits
   applied to its headers.
 
+`websocket` scopes go through the same rules: a `use_backend` match (or a
+deny) is relayed by the proxy core's WebSocket bridge, anything else reaches the
+app's own WebSocket endpoint.
+
 `default_backend` is not used: in-app, the app itself is the default.  Active
 health checks for every backend run in the app's lifespan (startup starts them,
 shutdown stops them), so the ASGI server must run lifespan events (uvicorn does
-by default).  Other scope types (websocket, lifespan messages) go to the app.
+by default).
+
+Requests the middleware proxies or answers are logged as the server logs them:
+with `option httplog` or a `log-format` on the frontend, each line goes to the
+frontend's `log` targets (`log global` reads the config's `global` section), or
+to `log=` (a callable taking the line, e.g. a `logging.Logger`'s `info`).
+Requests the app serves itself are the app's to log.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from balancekit.routing import Decision, Router
 from balancekit.rules import apply_header_edits
 from balancekit_server.http import ProxyApp
 from balancekit_server.ops.checks import HealthMonitor
+from balancekit_server.ops.logs import Logger, expand_targets, http_log_writer
 
 __all__ = ["BalancerMiddleware", "request_from_scope"]
 
@@ -95,7 +106,8 @@ class BalancerMiddleware:
     `LoadResult`) and optionally `frontend` (needed when the config has several
     `mode http` frontends), or Python objects: `router` (a `balancekit.routing.Router`)
     and `backends` (name -> `balancekit.Backend` or `BackendRuntime`).
-    `checks=False` turns the lifespan health checks off.
+    `checks=False` turns the lifespan health checks off; `log` receives each
+    log line instead of the frontend's `log` targets.
     """
 
     def __init__(
@@ -107,9 +119,12 @@ class BalancerMiddleware:
         router: Router | None = None,
         backends: Mapping[str, Backend | BackendRuntime] | None = None,
         checks: bool = True,
+        log: Callable[[str], object] | None = None,
     ) -> None:
         self.app = app
         front: Frontend | None = None
+        self.logger: Logger | None = None
+        emit: Callable[[str, str], None] | None = None
         if config is not None:
             if router is not None or backends is not None:
                 raise ValueError("give either config=… or router=/backends=, not both")
@@ -117,6 +132,17 @@ class BalancerMiddleware:
             front = _pick_frontend(loaded, frontend)
             router = front.router
             backends = loaded.backends
+            if log is not None:
+                line_sink = log
+
+                def emit(line: str, level: str) -> None:
+                    line_sink(line)
+
+            elif front.httplog or front.log_line is not None:
+                targets = expand_targets(front.logs, loaded.global_.logs)
+                if targets:
+                    self.logger = Logger(targets)
+                    emit = self.logger.log
         if router is None:
             raise ValueError("BalancerMiddleware needs config=… or router=… (and backends=…)")
         self.frontend = front
@@ -124,7 +150,9 @@ class BalancerMiddleware:
         # "no use_backend rule held", which is the app's turn.
         self.router = router.with_default(None)
         self.backends = {name: _as_runtime(name, b) for name, b in (backends or {}).items()}
-        self.proxy = ProxyApp(self.router, self.backends, frontend=front)
+        write, log_requests = http_log_writer(front, emit) if front is not None else (None, False)
+        self.proxy = ProxyApp(self.router, self.backends, frontend=front, log=write)
+        self.proxy.proxy.log_requests = log_requests
         self.checks = checks
         self.monitor: HealthMonitor | None = None
 
@@ -144,7 +172,7 @@ class BalancerMiddleware:
         if kind == "lifespan":
             await self.app(scope, self._lifespan_receive(receive), send)
             return
-        if kind != "http":
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
         decision = self.decide(scope)
@@ -181,3 +209,5 @@ class BalancerMiddleware:
             await self.monitor.stop()
             self.monitor = None
         self.proxy.proxy.close()
+        if self.logger is not None:
+            self.logger.close()

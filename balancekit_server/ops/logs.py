@@ -16,8 +16,8 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from mypy_extensions import mypyc_attr
 
@@ -34,6 +34,9 @@ from balancekit.logline import (
     compile_log_line,
 )
 
+if TYPE_CHECKING:
+    from balancekit.config.runtime import Frontend
+
 __all__ = [
     "CLF_HTTPLOG_FORMAT",
     "FACILITIES",
@@ -45,9 +48,11 @@ __all__ = [
     "LogTarget",
     "Logger",
     "console",
+    "expand_targets",
     "format_date",
     "format_httplog",
     "format_tcplog",
+    "http_log_writer",
     "target_kind",
 ]
 
@@ -246,6 +251,39 @@ def httplog_values(entry: Any) -> dict[str, object]:
     }  # fmt: skip
 
 
+def http_log_writer(
+    frontend: Frontend, emit: Callable[[str, str], None] | None
+) -> tuple[Callable[[Any], None] | None, bool]:
+    """How a `mode http` frontend logs its requests, for the server and the in-app
+    middleware alike: `(log, log_requests)`, where `log` turns an `HttpLogEntry`
+    into the frontend's line (`log-format`, else `option httplog [clf]`) and hands
+    it to `emit(line, level)`, and `log_requests` says the format reads request
+    samples, so the proxy must keep the request for it.  As in HAProxy, a
+    `log-format` line turns logging on by itself and wins over `option httplog`.
+    `log` is None when the frontend logs nothing or there is nowhere to send it."""
+    template: LogFormat | None = None
+    if frontend.log_line is not None:
+        template = LogFormat(frontend.log_line)
+    elif frontend.httplog and frontend.httplog_clf:
+        template = LogFormat(CLF_HTTPLOG_FORMAT)
+    log_requests = template is not None and bool(template.samples)
+    if emit is None or not (frontend.httplog or template is not None):
+        return None, log_requests
+    send = emit
+    if template is not None:
+        render = template.render
+
+        def log(entry: Any) -> None:
+            send(render(httplog_values(entry), entry.request), "info")
+
+    else:
+
+        def log(entry: Any) -> None:
+            send(format_httplog(**entry.as_kwargs()), "info")
+
+    return log, log_requests
+
+
 def _path_only(path: str) -> str:
     """%HPO: the path without an absolute-form URI's scheme and authority."""
     scheme, sep, rest = path.partition("://")
@@ -340,6 +378,17 @@ class _Sink:
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # tests and users capture lines
+def expand_targets(targets: Iterable[LogTarget], global_: Sequence[LogTarget]) -> list[LogTarget]:
+    """A proxy's `log` targets with `log global` replaced by the global section's."""
+    expanded: list[LogTarget] = []
+    for target in targets:
+        if target.address == "global":
+            expanded.extend(global_)
+        else:
+            expanded.append(target)
+    return expanded
+
+
 class Logger:
     """Sends one message to every configured target, each with its own header.
 

@@ -153,13 +153,7 @@ class Runtime:
 
     def logger(self, targets: Iterable[LogTarget]) -> logs.Logger | None:
         """A Logger for a proxy's `log` lines (`log global` means the global ones)."""
-        expanded: list[LogTarget] = []
-        for target in targets:
-            if target.address == "global":
-                expanded.extend(self.config.global_.logs)
-            else:
-                expanded.append(target)
-        key = tuple(expanded)
+        key = tuple(logs.expand_targets(targets, self.config.global_.logs))
         if not key:
             return None
         found = self._loggers.get(key)

@@ -204,3 +204,29 @@ def _find_middleware(app: Starlette) -> BalancerMiddleware:
         layer = getattr(layer, "app", None)
     assert isinstance(layer, BalancerMiddleware)
     return layer
+
+
+def test_proxied_requests_are_logged_to_the_frontends_targets(
+    api: NamedBackends, serve: Any
+) -> None:
+    """`option httplog` and `log <udp>`: the lines the server would send, syslog
+    header included; requests the app serves itself are not the proxy's to log."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as syslog:
+        syslog.bind(("127.0.0.1", 0))
+        syslog.settimeout(5)
+        port = syslog.getsockname()[1]
+        text = CONFIG.format(servers=api.server_lines()).replace(
+            "frontend web\n",
+            f"frontend web\n    log 127.0.0.1:{port} local0\n    option httplog\n",
+        )
+        app = AppCalls().app()
+        app.add_middleware(BalancerMiddleware, config=load_text(text).config, checks=False)
+        served = serve(app)
+        assert served.get("/home").status == 200  # the app's
+        assert served.get("/api/a").text == "api1"
+        assert served.get("/admin").status == 403
+        lines = [syslog.recv(4096).decode() for _ in range(2)]
+    assert lines[0].startswith("<134>")  # local0.info
+    assert " web api/api1 " in lines[0] and " 200 " in lines[0]
+    assert lines[0].endswith('"GET /api/a HTTP/1.1"')
+    assert " web web/<NOSRV> " in lines[1] and " 403 " in lines[1] and " PR-- " in lines[1]

@@ -141,3 +141,70 @@ def test_denied_upgrade_never_reaches_a_server(backends: dict[str, Uvicorn]) -> 
         assert pool.member("s1").lbtot == 0
     finally:
         proxy.close()
+
+
+MIDDLEWARE_CONFIG = """
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+
+frontend web
+    bind 127.0.0.1:0
+    option httplog
+    http-request deny if {{ path_beg /blocked }}
+    use_backend be if {{ path_beg /ws }}
+
+backend be
+    balance roundrobin
+    server s1 127.0.0.1:{p1}
+    server s2 127.0.0.1:{p2}
+"""
+
+
+def test_middleware_relays_websockets_its_rules_route(backends: dict[str, Uvicorn]) -> None:
+    """`BalancerMiddleware`: a `use_backend` upgrade is relayed to the pool, a denied
+    one refused, any other reaches the app's own endpoint; the relayed ones are
+    logged in `option httplog` format like the server's requests."""
+    from balancekit.config import load_text
+    from balancekit_server.integrations.middleware import BalancerMiddleware
+
+    async def local(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("hello from the app")
+        await websocket.close()
+
+    config = load_text(
+        MIDDLEWARE_CONFIG.format(p1=backends["s1"].port, p2=backends["s2"].port)
+    ).config
+    lines: list[str] = []
+    app = Starlette(routes=[WebSocketRoute("/local", local)])
+    app.add_middleware(BalancerMiddleware, config=config, checks=False, log=lines.append)
+    served = Uvicorn(app)
+    try:
+        greetings = []
+        for _ in range(2):
+            client = Client(served.port, "/ws")
+            assert isinstance(client.handshake(), AcceptConnection)
+            greetings.append(client.receive())
+            client.send("ping")
+            assert str(client.receive()).endswith(":ping")
+            client.close()
+        assert greetings == ["hello from s1", "hello from s2"]
+
+        client = Client(served.port, "/local")
+        assert isinstance(client.handshake(), AcceptConnection)
+        assert client.receive() == "hello from the app"
+
+        client = Client(served.port, "/blocked")
+        event = client.handshake()
+        assert isinstance(event, RejectConnection) and event.status_code == 403
+    finally:
+        served.close()
+    relayed = [line for line in lines if '"GET /ws HTTP/1.1"' in line]
+    assert [line.split()[3] for line in relayed] == ["be/s1", "be/s2"]
+    assert all(line.split()[2] == "web" and line.split()[5] == "101" for line in relayed)
+    denied = [line for line in lines if "/blocked" in line]
+    assert len(denied) == 1 and " web/<NOSRV> " in denied[0] and " 403 " in denied[0]
+    assert not any("/local" in line for line in lines)  # the app's own: not the proxy's
