@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 
 from .. import config as _config
-from ..config.runtime import HttpCheck
+from ..config.runtime import HttpCheck, HttpCheckExpect
 from ..errors import BalancekitError, NoServerAvailable
 from ..health import CheckResult, HealthSettings, Observation, ServerHealth, Transition
 from ..pool import Backend, Lease
@@ -141,7 +141,8 @@ class BalancedPool:
     words (default: 3 retries, redispatch on the last one, as `option
     redispatch`); `timeout_queue` how long a request waits for a `maxconn` slot
     (None: `timeout connect`, then forever, as HAProxy); `httpchk` makes the
-    checks HTTP requests instead of TCP connects; `timeout_check` bounds one
+    checks HTTP requests instead of TCP connects, judged by `http_expect` (the
+    `http-check expect` rules; default 2xx/3xx); `timeout_check` bounds one
     probe (default: `inter`).  Checks start at construction (`checks=False`
     defers them to `start()`) and stop with `close()` or the `with` block.
     """
@@ -155,6 +156,7 @@ class BalancedPool:
         timeout_connect: float | None = None,
         timeout_check: float | None = None,
         httpchk: HttpCheck | None = None,
+        http_expect: tuple[HttpCheckExpect, ...] = (),
         mysql_check: bool = False,
         checks: bool = True,
         clock: Callable[[], float] = time.monotonic,
@@ -165,6 +167,7 @@ class BalancedPool:
         self.timeout_connect = timeout_connect
         self.timeout_check = timeout_check
         self.httpchk = httpchk
+        self.http_expect = http_expect
         self.mysql_check = mysql_check
         self.deterministic = is_deterministic(backend.balance.algorithm)
         self._clock = clock
@@ -199,13 +202,14 @@ class BalancedPool:
     ) -> Self:
         """Build a pool from a `backend` (or `listen`) section of an haproxy.cfg:
         its servers and `balance`, `retries`, `option redispatch`, `retry-on`,
-        `timeout connect|queue|check` and `option httpchk`."""
+        `timeout connect|queue|check`, `option httpchk` and `http-check expect`."""
         runtime = _config.load(path).config.backend(backend)
         kwargs.setdefault("retry_policy", runtime.retry_policy)
         kwargs.setdefault("timeout_queue", runtime.timeout_queue)
         kwargs.setdefault("timeout_connect", runtime.timeout_connect)
         kwargs.setdefault("timeout_check", runtime.timeout_check)
         kwargs.setdefault("httpchk", runtime.httpchk)
+        kwargs.setdefault("http_expect", runtime.http_check_expect)
         # `option mysql-check [user U]`: the greeting is read; the user's login is not tried
         kwargs.setdefault("mysql_check", runtime.mysql_check_user is not None)
         return cls(runtime.backend, **kwargs)
@@ -541,7 +545,7 @@ class BalancedPool:
         if port is None:
             raise ValueError(f"server '{server.name}' has no port to check")
         if self.httpchk is not None:
-            return http_probe(host, port, self.httpchk, timeout)
+            return http_probe(host, port, self.httpchk, timeout, self.http_expect)
         if self.mysql_check:
             return mysql_probe(host, port, timeout)
         return tcp_probe(host, port, timeout)

@@ -11,8 +11,9 @@ import http.client
 import socket
 import time
 
-from ..config.runtime import HttpCheck
+from ..config.runtime import HttpCheck, HttpCheckExpect
 from ..health import CheckResult, CheckStatus
+from ..httpcheck import evaluate_http
 
 __all__ = ["http_probe", "mysql_probe", "tcp_probe"]
 
@@ -34,8 +35,15 @@ def tcp_probe(host: str, port: int, timeout: float) -> CheckResult:
     return CheckResult(CheckStatus.L4OK, duration_ms=_ms(start))
 
 
-def http_probe(host: str, port: int, check: HttpCheck, timeout: float) -> CheckResult:
-    """Send `check`'s request; 2xx and 3xx pass (HAProxy's default `http-check expect`)."""
+def http_probe(
+    host: str,
+    port: int,
+    check: HttpCheck,
+    timeout: float,
+    expects: tuple[HttpCheckExpect, ...] = (),
+) -> CheckResult:
+    """Send `check`'s request and apply `http-check expect` (default: 2xx and 3xx
+    pass) to the answer, as the server's checker does."""
     start = time.monotonic()
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
@@ -52,17 +60,12 @@ def http_probe(host: str, port: int, check: HttpCheck, timeout: float) -> CheckR
         try:
             conn.request(check.method, check.uri, body=check.body or None, headers=headers)
             response = conn.getresponse()
-            response.read()
+            body = response.read()
         except TimeoutError:
             return CheckResult(CheckStatus.L7TOUT, duration_ms=_ms(start))
         except (OSError, http.client.HTTPException) as exc:
             return CheckResult(CheckStatus.L7RSP, info=str(exc), duration_ms=_ms(start))
-        status = response.status
-        if 200 <= status < 400:
-            return CheckResult(CheckStatus.L7OK, code=status, duration_ms=_ms(start))
-        return CheckResult(
-            CheckStatus.L7STS, code=status, info=response.reason, duration_ms=_ms(start)
-        )
+        return evaluate_http(expects, response.status, response.reason, body, _ms(start))
     finally:
         conn.close()
 

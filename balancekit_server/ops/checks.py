@@ -50,6 +50,7 @@ from balancekit.health import (
     format_state_change,
     panic_mode,
 )
+from balancekit.httpcheck import evaluate_http
 from balancekit.pool import ServerEvent
 from balancekit.tlsconfig import client_context, parse_sni
 from balancekit_server.net import proxy_protocol
@@ -247,48 +248,6 @@ async def _read_http(reader: asyncio.StreamReader, limit: float) -> tuple[bytes,
 
 
 _STATUS_LINE = re.compile(rb"^HTTP/\d\.\d (\d{3})(?: (.*))?$")
-
-
-def _status_matches(pattern: str, status: int) -> bool:
-    for part in pattern.split(","):
-        low, _, high = part.strip().partition("-")
-        if low.isdigit() and int(low) <= status <= int(high or low):
-            return True
-    return False
-
-
-def evaluate_http(
-    expects: tuple[HttpCheckExpect, ...], status: int, reason: str, body: bytes, duration: int
-) -> CheckResult:
-    """Apply `http-check expect` rules (default: status 200-399) to a response."""
-    rules = expects or (HttpCheckExpect("status", "200-399"),)
-    text = body.decode("latin-1")
-    for rule in rules:
-        if rule.kind in ("status", "rstatus"):
-            matched = (
-                _status_matches(rule.pattern, status)
-                if rule.kind == "status"
-                else re.search(rule.pattern, str(status)) is not None
-            )
-            if matched == rule.negate:
-                return CheckResult(CheckStatus.L7STS, status, reason, duration)
-        else:
-            if not text and not rule.negate:
-                info = "HTTP content check could not find a response body"
-                return CheckResult(CheckStatus.L7RSP, status, info, duration)
-            matched = (
-                rule.pattern in text
-                if rule.kind == "string"
-                else re.search(rule.pattern, text) is not None
-            )
-            if matched == rule.negate:
-                info = (
-                    "HTTP check matched unwanted content"
-                    if rule.negate
-                    else "HTTP content check did not match"
-                )
-                return CheckResult(CheckStatus.L7RSP, status, info, duration)
-    return CheckResult(CheckStatus.L7OK, status, "", duration)
 
 
 async def _http(

@@ -12,6 +12,7 @@ import pytest
 
 import balancekit
 from balancekit.clients import BalancedPool, ConnectFailure, QueueTimeoutError
+from balancekit.health import CheckStatus
 
 
 def _get(server: balancekit.Server) -> str:
@@ -86,6 +87,31 @@ def test_http_checks_from_config(backends, tmp_path: Path) -> None:  # type: ign
         assert {pool.call(_get) for _ in range(4)} == {"a"}
         b.servers["b"].status = 200
         _wait(lambda: pool.backend.state("b") == "UP", 1.0)
+
+
+def test_http_check_expect_from_config(backends, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`http-check expect` judges the answer as the server's checker does: here a
+    body check that only `good` passes, and a status check it then fails."""
+    b = backends(["good", "other"])
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(
+        "defaults\n    mode http\n    timeout connect 1s\n\n"
+        "backend api\n    option httpchk GET /health\n"
+        "    http-check expect string good\n"
+        f"    server good {b.address('good')} check inter 100ms rise 1 fall 1\n"
+        f"    server other {b.address('other')} check inter 100ms rise 1 fall 1\n"
+    )
+    with BalancedPool.from_config(cfg, backend="api") as pool:
+        _wait(lambda: pool.backend.state("other") == "DOWN", 1.0)
+        assert pool.backend.state("good") == "UP"
+        result = pool.probe(pool.backend.member("other").server)
+        assert result.status is CheckStatus.L7RSP
+        assert result.info == "HTTP content check did not match"
+        assert {pool.call(_get) for _ in range(4)} == {"good"}
+    cfg.write_text(cfg.read_text().replace("expect string good", "expect status 204"))
+    with BalancedPool.from_config(cfg, backend="api") as pool:
+        result = pool.probe(pool.backend.member("good").server)
+        assert (result.status, result.code) == (CheckStatus.L7STS, 200)
 
 
 def test_maxconn_queue_fifo_and_timeout() -> None:

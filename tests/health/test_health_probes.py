@@ -10,7 +10,8 @@ from health_servers import ControlledHTTP, closed_port
 
 from balancekit.config.runtime import HttpCheck, HttpCheckExpect
 from balancekit.health import CheckStatus
-from balancekit_server.ops.checks import CheckSpec, evaluate_http, http_request, probe
+from balancekit.httpcheck import evaluate_http
+from balancekit_server.ops.checks import CheckSpec, http_request, probe
 
 
 def run(spec: CheckSpec):  # type: ignore[no-untyped-def]
