@@ -377,7 +377,6 @@ class _Sink:
             self.sock.close()
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)  # tests and users capture lines
 def expand_targets(targets: Iterable[LogTarget], global_: Sequence[LogTarget]) -> list[LogTarget]:
     """A proxy's `log` targets with `log global` replaced by the global section's."""
     expanded: list[LogTarget] = []
@@ -389,6 +388,7 @@ def expand_targets(targets: Iterable[LogTarget], global_: Sequence[LogTarget]) -
     return expanded
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # tests and users capture lines
 class Logger:
     """Sends one message to every configured target, each with its own header.
 
