@@ -252,6 +252,23 @@ class _Side(asyncio.Protocol):
                 other.resume_reading()
 
 
+class BackendTimes:
+    """The settings of a backend a connection's path reads, copied once into a
+    compiled object: each read of the config's (interpreted) `BackendRuntime`
+    from compiled code is a generic attribute lookup, several per connection."""
+
+    def __init__(self, runtime: BackendRuntime) -> None:
+        self.runtime = runtime
+        self.pool: Backend = runtime.backend
+        self.name: str = runtime.name
+        self.timeout_connect: float | None = runtime.timeout_connect
+        self.timeout_server: float | None = runtime.timeout_server
+        self.timeout_server_fin: float | None = runtime.timeout_server_fin
+        self.timeout_tunnel: float | None = runtime.timeout_tunnel
+        self.timeout_floor: float = runtime.timeout_floor
+        self.srvtcpka: bool = runtime.srvtcpka
+
+
 class Session:
     """One client connection through a `mode tcp` frontend, and its server connection."""
 
@@ -300,6 +317,7 @@ class Session:
         "silent",
         "srv",
         "term",
+        "times",
     )
 
     def __init__(
@@ -332,6 +350,7 @@ class Session:
         self.proxy_buf: bytearray | None = bytearray() if listener.accept_proxy else None
         self._request: Request | None = _NO_REQUEST  # None: not built yet (see `request`)
         self.backend: BackendRuntime | None = None
+        self.times: BackendTimes | None = None  # the backend's, once routed
         # Looked up once per session: `_finish` counts into them again.
         self._be_counters: Counters | None = None
         self._srv_counters: Counters | None = None
@@ -472,7 +491,6 @@ class Session:
         """Count the session (actconn, feconn) and start it."""
         service = self.service
         service.limits.actconn += 1
-        service.limits.streams[id(self)] = self
         service.feconn += 1
         self.counted = True
         service.fe_counters.session_start(self.accept_date)
@@ -653,6 +671,7 @@ class Session:
         router = service.content_router
         if router is None:
             backend = service.fixed_backend
+            times = service.fixed_times
         else:
             decision = router.route_tcp(self.request)
             if _rejects(decision):
@@ -661,14 +680,16 @@ class Session:
                 self._linger_close()
                 return
             backend = service.frontend.backend_for(decision.backend)
-        if backend is None:
+            times = service.times_of(backend) if backend is not None else None
+        if backend is None or times is None:
             # No backend: HAProxy closes and logs the session as `<NOSRV>`.
             self.term = "SC"
             self.close_now(log=True)
             return
         self.backend = backend
-        pool = backend.backend
-        self._be_counters = service.be_counters(pool.name)
+        self.times = times
+        pool = times.pool
+        self._be_counters = service.be_counters(times.name)
         self._be_counters.session_start(self.accept_date)
         try:
             lease = pool.acquire(
@@ -730,8 +751,8 @@ class Session:
         waiter.add_done_callback(self._connect_step)
 
     def _arm_connect_timeout(self, now: float) -> None:
-        assert self.backend is not None
-        timeout = self.backend.timeout_connect
+        assert self.times is not None
+        timeout = self.times.timeout_connect
         if timeout is not None:
             self._connect_due = due = now + timeout
             self.service.wakeups.add(self, due)
@@ -998,10 +1019,12 @@ class Session:
             return
         self.server = transport
         self.last = self.connected_at = now = self.clock()
-        self._srv_counters = self.service.srv_counters(tb.backend.name, server.name)
+        times = self.times
+        assert times is not None
+        self._srv_counters = self.service.srv_counters(times.name, server.name)
         self._srv_counters.session_start(self.accept_date)
         transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
-        if tb.srvtcpka:
+        if times.srvtcpka:
             set_keepalive(transport)
         if server.send_proxy or server.send_proxy_v2:
             req = self.request
@@ -1023,7 +1046,7 @@ class Session:
         # A wake-up due before any relay timeout could expire (the connect's, as a
         # rule) arms the relay's when it comes (see `wake`); else arm it now.
         pending = self.service.wakeups.pending(self)
-        if pending > now + tb.timeout_floor or pending > now + self.service.client_timeout_floor:
+        if pending > now + times.timeout_floor or pending > now + self.service.client_timeout_floor:
             self._arm_timer()
 
     # -- relay events -------------------------------------------------------------------
@@ -1113,24 +1136,25 @@ class Session:
     # -- timeouts -----------------------------------------------------------------------
 
     def _fin_timeouts(self) -> bool:
-        tb = self.backend
-        return self.service.frontend.timeout_client_fin is not None or (
+        tb = self.times
+        return self.service.timeout_client_fin is not None or (
             tb is not None and tb.timeout_server_fin is not None
         )
 
     def _current_timeout(self) -> tuple[float | None, str]:
-        fe = self.service.frontend
-        tb = self.backend
+        service = self.service
+        client_fin = service.timeout_client_fin
+        tb = self.times
         half = self.client_eof or self.server_eof
         if tb is not None and tb.timeout_tunnel is not None and self.server is not None:
             # `timeout tunnel` replaces client and server timeouts once both sides are up.
             tunnel = tb.timeout_tunnel
-            if half and fe.timeout_client_fin is not None:
-                tunnel = min(tunnel, fe.timeout_client_fin)
+            if half and client_fin is not None:
+                tunnel = min(tunnel, client_fin)
             return tunnel, "cD"
-        cli = fe.timeout_client
-        if half and fe.timeout_client_fin is not None:
-            cli = fe.timeout_client_fin
+        cli = service.timeout_client
+        if half and client_fin is not None:
+            cli = client_fin
         srv = tb.timeout_server if tb is not None and self.server is not None else None
         if half and tb is not None and tb.timeout_server_fin is not None and srv is not None:
             srv = tb.timeout_server_fin
@@ -1234,7 +1258,6 @@ class Session:
                 counters.session_end(bytes_in, bytes_out)
         service.feconn -= 1
         service.limits.actconn -= 1
-        service.limits.streams.pop(id(self), None)
         service.limits.slot_freed()
         service.idle_check()
 
@@ -1358,6 +1381,7 @@ class TcpService:
         self.limits = limits or Limits()
         # The frontend's own `maxconn` and pause, shared with the runtime API.
         self.gate = self.limits.gate(frontend.name, frontend.maxconn)
+        self.limits.sources.append(self)  # for `show sess`
         for runtime in frontend.backends.values():
             runtime.backend.watch_servers(functools.partial(self._server_event, runtime.backend))
         self.registry = registry
@@ -1386,6 +1410,23 @@ class TcpService:
         self.content_router: TcpRouter | None = None if fixed_ok else router
         fixed_name = fixed.backend if fixed is not None else None
         self.fixed_backend = frontend.backend_for(fixed_name) if fixed_ok else None
+        # Read per connection: kept in compiled attributes (see `BackendTimes`).
+        self.timeout_client: float | None = frontend.timeout_client
+        self.timeout_client_fin: float | None = frontend.timeout_client_fin
+        self._times: dict[int, BackendTimes] = {}
+        fixed_backend = self.fixed_backend
+        self.fixed_times = self.times_of(fixed_backend) if fixed_backend is not None else None
+
+    def times_of(self, runtime: BackendRuntime) -> BackendTimes:
+        """`runtime`'s `BackendTimes` (made at its first connection)."""
+        key = id(runtime)
+        times = self._times.get(key)
+        if times is None:
+            times = self._times[key] = BackendTimes(runtime)
+        return times
+
+    def live_streams(self) -> list[Session]:
+        return [session for session in self.sessions if session.counted]
 
     def _server_event(self, pool: Backend, event: ServerEvent, server: str) -> None:
         """`shutdown sessions server`: end every session relayed to `server` now

@@ -126,6 +126,7 @@ class HttpService:
         self.limits = limits or Limits()
         # The frontend's own `maxconn` and pause, shared with the runtime API.
         self.gate = self.limits.gate(proxy.name, maxconn)
+        self.limits.sources.append(self)  # for `show sess`
         self.feconn = 0  # admitted connections (HAProxy's feconn, %fc)
         self._idle: asyncio.Event | None = None
         self._retire_grace = 0.0  # set by `retire`: idle connections' reprieve
@@ -151,6 +152,9 @@ class HttpService:
     def has_room(self) -> bool:
         return self.gate.has_room(self.feconn)
 
+    def live_streams(self) -> list[HttpServerProtocol]:
+        return [conn for conn in self.connections if conn.counted]
+
     def opened(self, conn: HttpServerProtocol) -> None:
         """A new client connection: start it, or park it paused while the global or
         the frontend `maxconn` is reached (HAProxy leaves it in the backlog)."""
@@ -164,7 +168,6 @@ class HttpService:
 
     def admit(self, conn: HttpServerProtocol) -> None:
         self.limits.actconn += 1
-        self.limits.streams[id(conn)] = conn
         self.feconn += 1
         conn.start()
 
@@ -174,7 +177,6 @@ class HttpService:
             self.limits.unpark(conn)
         elif conn.counted:
             self.limits.actconn -= 1
-            self.limits.streams.pop(id(conn), None)
             self.feconn -= 1
             self.limits.slot_freed()
         if not self.connections and self._idle is not None:

@@ -513,7 +513,7 @@ def _cmd_show_sess(p: CommandProcessor, words: list[str]) -> str:
         return ""
     now = time.time()
     lines = []
-    for key, stream in list(p.limits.streams.items()):
+    for key, stream in p.limits.streams().items():
         line = stream.show(now)
         if line is not None:
             lines.append(f"0x{key:x}: {line}\n")
@@ -528,7 +528,7 @@ def _cmd_shutdown_session(p: CommandProcessor, words: list[str]) -> str:
         key = int(text, 16)
     except ValueError:
         key = -1
-    stream = p.limits.streams.get(key) if p.limits is not None else None
+    stream = p.limits.streams().get(key) if p.limits is not None else None
     if stream is None or stream.show(time.time()) is None:
         raise CommandError("No such session (use 'show sess').\n")
     stream.kill()

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
+from collections.abc import Iterable
 from typing import Protocol
 
-__all__ = ["Admittable", "FrontendGate", "Limits", "Stream", "stream_line"]
+__all__ = ["Admittable", "FrontendGate", "Limits", "Stream", "StreamSource", "stream_line"]
 
 
 class Admittable(Protocol):
@@ -39,6 +40,12 @@ class Stream(Protocol):
     def kill(self) -> None:
         """`shutdown session`: end it now."""
         ...
+
+
+class StreamSource(Protocol):
+    """A service whose admitted client connections `show sess` lists."""
+
+    def live_streams(self) -> Iterable[Stream]: ...
 
 
 def stream_line(src: str, port: int, fe: str, be: str, srv: str, age: float) -> str:
@@ -89,9 +96,8 @@ class Limits:
         # Sessions taken from each pool queue ("be" or "be/srv"), for %bq/%sq.
         self.dequeued: dict[str, int] = {}
         self.gates: dict[str, FrontendGate] = {}
-        #: Every admitted client connection, by `id()`: `show sess` prints that as
-        #: its pointer and `shutdown session` takes it back.
-        self.streams: dict[int, Stream] = {}
+        #: The services of this process, asked for their connections by `streams`.
+        self.sources: list[StreamSource] = []
 
     def __repr__(self) -> str:
         return f"<Limits actconn={self.actconn} maxconn={self.maxconn} parked={len(self._parked)}>"
@@ -111,6 +117,12 @@ class Limits:
             conn.parked = False
             with contextlib.suppress(ValueError):
                 self._parked.remove(conn)
+
+    def streams(self) -> dict[int, Stream]:
+        """Every admitted client connection, by `id()`: `show sess` prints that as
+        its pointer and `shutdown session` takes it back.  Gathered when asked, so
+        a connection's own path registers nothing."""
+        return {id(stream): stream for source in self.sources for stream in source.live_streams()}
 
     def gate(self, name: str, maxconn: int = 0) -> FrontendGate:
         """The frontend `name`'s gate (created with its configured `maxconn`)."""
