@@ -56,15 +56,14 @@ def _server_url(url: httpx.URL, server: Server) -> httpx.URL:
     return moved
 
 
-def _to_server(request: httpx.Request, server: Server) -> httpx.Request:
-    url = _server_url(request.url, server)
-    return httpx.Request(
-        request.method,
-        url,
-        headers=request.headers,
-        stream=request.stream,
-        extensions=request.extensions,
-    )
+def _aimed(request: httpx.Request, server: Server) -> httpx.URL:
+    """Point `request` at `server` for one send and return the URL to restore after
+    it.  Building a new `httpx.Request` re-normalises every header (several µs);
+    the transport reads only the URL, which is all that differs (the Host header
+    still names the site asked for, as a proxy keeps it)."""
+    original = request.url
+    request.url = _server_url(original, server)
+    return original
 
 
 def _response_failure(exc: Exception) -> ResponseFailure | None:
@@ -145,8 +144,9 @@ class Transport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         def send(server: Server) -> httpx.Response:
+            original = _aimed(request, server)
             try:
-                return self._transport(server).handle_request(_to_server(request, server))
+                return self._transport(server).handle_request(request)
             except _CONNECT_ERRORS as exc:
                 raise _failure(exc) from exc
             except httpx.TransportError as exc:
@@ -154,6 +154,8 @@ class Transport(httpx.BaseTransport):
                 if failure is None:
                     raise
                 raise failure from exc
+            finally:
+                request.url = original
 
         breq = to_request(request) if self.pool.backend.needs_request else None
         response, lease = self.pool.attempt(
@@ -189,10 +191,9 @@ class AsyncTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         async def send(server: Server) -> httpx.Response:
+            original = _aimed(request, server)
             try:
-                return await self._transport(server).handle_async_request(
-                    _to_server(request, server)
-                )
+                return await self._transport(server).handle_async_request(request)
             except _CONNECT_ERRORS as exc:
                 raise _failure(exc) from exc
             except httpx.TransportError as exc:
@@ -200,6 +201,8 @@ class AsyncTransport(httpx.AsyncBaseTransport):
                 if failure is None:
                     raise
                 raise failure from exc
+            finally:
+                request.url = original
 
         async def discard(response: httpx.Response) -> None:
             await response.aclose()
@@ -228,11 +231,8 @@ def _wrap(response: httpx.Response, done: Callable[[], None], lease: Lease) -> h
     else:
         assert isinstance(stream, httpx.SyncByteStream)
         wrapped = _ReleasingStream(stream, done)
-    extensions = dict(response.extensions)
-    extensions["balancekit.server"] = lease.server.name if lease.server else ""
-    return httpx.Response(
-        response.status_code,
-        headers=response.headers,
-        stream=wrapped,
-        extensions=extensions,
-    )
+    # The transport's own response, its stream wrapped: a new `httpx.Response`
+    # would re-normalise the headers for nothing.
+    response.stream = wrapped
+    response.extensions["balancekit.server"] = lease.server.name if lease.server else ""
+    return response
