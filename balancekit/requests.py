@@ -83,15 +83,20 @@ class Adapter(requests.adapters.HTTPAdapter):
         cert: Any = None,
         proxies: Any = None,
     ) -> Response:
-        parts = urlsplit(request.url or "/")
+        url = request.url or "/"
+        parts = urlsplit(url)
+        # Aimed at each server in place and restored after the send: a copy of the
+        # prepared request (headers, cookies) per call costs more than the pick.
+        # The Host header keeps naming the site asked for, as a proxy keeps it.
+        added_host = "Host" not in request.headers
 
         def send(server: Server) -> Response:
-            prepared = request.copy()
             netloc = f"{server.host}:{server.port}" if server.port else server.host
-            prepared.url = urlunsplit(parts._replace(netloc=netloc))
-            prepared.headers.setdefault("Host", parts.netloc)
+            request.url = urlunsplit(parts._replace(netloc=netloc))
+            if added_host:
+                request.headers["Host"] = parts.netloc
             try:
-                return super(Adapter, self).send(prepared, stream, timeout, verify, cert, proxies)
+                return super(Adapter, self).send(request, stream, timeout, verify, cert, proxies)
             except requests.exceptions.ConnectionError as exc:
                 failure = _connect_failure(exc)
                 if failure is not None:
@@ -102,6 +107,10 @@ class Adapter(requests.adapters.HTTPAdapter):
                 raise
             except requests.exceptions.ReadTimeout as exc:
                 raise ResponseFailure("timeout", exc) from exc
+            finally:
+                request.url = url
+                if added_host:
+                    del request.headers["Host"]
 
         breq = to_request(request) if self.pool.backend.needs_request else None
         response, lease = self.pool.attempt(
@@ -113,5 +122,5 @@ class Adapter(requests.adapters.HTTPAdapter):
             discard=lambda r: r.close(),
         )
         self.pool.release(lease, response.status_code)
-        response.url = request.url or response.url
+        response.url = url
         return response
