@@ -258,7 +258,6 @@ class BackendTimes:
     from compiled code is a generic attribute lookup, several per connection."""
 
     def __init__(self, runtime: BackendRuntime) -> None:
-        self.runtime = runtime
         self.pool: Backend = runtime.backend
         self.name: str = runtime.name
         self.timeout_connect: float | None = runtime.timeout_connect
@@ -786,9 +785,9 @@ class Session:
         """The fast path's connect returned (`result`) or raised (`exc`)."""
         if exc is None:
             transport, _ = result
-            assert self.srv is not None and self.backend is not None
+            assert self.srv is not None
             try:
-                self._established(transport, self.srv, self.backend)
+                self._established(transport, self.srv)
             except Exception:
                 self.internal_error("connecting to a server")
             return
@@ -987,7 +986,7 @@ class Session:
         finally:
             if deadline is not None:
                 deadline.cancel()
-        self._established(transport, server, tb)
+        self._established(transport, server)
         return None
 
     def _server_side(self) -> _Side:
@@ -1011,7 +1010,7 @@ class Session:
         if self._cancel_connecting():
             self._expired = True
 
-    def _established(self, transport: Transport, server: Server, tb: BackendRuntime) -> None:
+    def _established(self, transport: Transport, server: Server) -> None:
         if self.client is None or self.client_closed:
             _reset(transport)  # the client left while we connected: HAProxy aborts too
             self.server_closed = True
