@@ -6,6 +6,7 @@ trailers, close-delimited bodies) the test writes the bytes itself.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Callable
@@ -74,4 +75,6 @@ class RawServer:
         tb: TracebackType | None,
     ) -> None:
         self._stop = True
+        with contextlib.suppress(OSError):  # wakes the thread blocked in accept()
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()

@@ -207,14 +207,23 @@ def test_errors_of_the_http_layer_log_like_haproxy(
     receivers: tuple[Syslog, Syslog], named_backends: object, logging: str
 ) -> None:
     """A malformed head (400) and `timeout http-request` (408) log `<BADREQ>` lines
-    with no bytes counted and the connection still counted."""
-    got = _log_lines_of_both(
-        receivers,
-        named_backends,
-        logging + "\n    timeout http-request 1s",
-        [b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", b"GET / HTTP/1.1\r\n"],
-    )
-    got = {side: sorted(normalize(x) for x in lines) for side, lines in got.items()}
+    with no bytes counted and the connection still counted.
+
+    The test holds one connection at a time, so `%ac/%fc` is `1/1` on both sides.
+    A higher count on HAProxy's side can only be a stranger's connection (another
+    test's leftover client reaching a port the kernel handed out again); such a run
+    says nothing about either proxy and is repeated once."""
+    for attempt in range(2):
+        got = _log_lines_of_both(
+            receivers,
+            named_backends,
+            logging + "\n    timeout http-request 1s",
+            [b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", b"GET / HTTP/1.1\r\n"],
+        )
+        got = {side: sorted(normalize(x) for x in lines) for side, lines in got.items()}
+        crowded = any(not line.startswith(("1/1 ", "127.")) for line in got["haproxy"])
+        if not (crowded and attempt == 0):
+            break
     assert got["balancekit"] == got["haproxy"]
     assert any(" 408 " in line and "cR--" in line for line in got["haproxy"])
 

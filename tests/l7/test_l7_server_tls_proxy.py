@@ -58,6 +58,8 @@ class Listener:
         raise NotImplementedError
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):  # wakes the thread blocked in accept()
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
 
 
