@@ -251,15 +251,21 @@ class Backend:
         *,
         avoid: str | None = None,
         on_granted: Callable[[Lease], None] | None = None,
+        server: str | None = None,
     ) -> Lease:
         """Take a slot on a server for `request`, or queue for one.
 
         Raises `NoServerAvailable` when no server is usable and `QueueFull` when
         the chosen server's `maxqueue` is reached.  A returned lease is either
         `granted` (use `lease.server`) or queued (wait for `on_granted`).
+        `server` names the server persistence chose (a cookie): the algorithm is
+        not asked, and a full server queues the request on itself, as HAProxy
+        does for a "direct" stream.
         """
         req = request or _EMPTY_REQUEST
         lease = Lease(self, req, next(self._seq), on_granted)
+        if server is not None:
+            return self._direct(lease, self._by_name[server])
         if (
             self._queue
             and self.algorithm.fifo_backend_queue
@@ -292,6 +298,17 @@ class Backend:
         member.inflight += 1
         if self._hooks_leases:
             self.algorithm.take(member)
+        return lease
+
+    def _direct(self, lease: Lease, member: Member) -> Lease:
+        if member.server.maxconn and member.full():
+            maxqueue = member.server.maxqueue
+            if maxqueue and len(member.queue) >= maxqueue:
+                raise QueueFull(self.name)
+            lease._member = member
+            self._enqueue(lease, member.queue)
+            return lease
+        self._grant(lease, member)
         return lease
 
     def release(self, lease: Lease) -> list[Lease]:

@@ -74,6 +74,8 @@ class Server:
     observe: str | None = None
     error_limit: int = 10
     on_error: str = "fail-check"
+    #: `cookie <value>`: what the backend's persistence cookie says for this server.
+    cookie: str | None = None
     #: `address` split once (proxies read both on every connection); port None
     #: means "the port the client connected to", as in HAProxy.
     host: str = field(init=False, repr=False, compare=False)

@@ -401,6 +401,8 @@ def parse_server_params(
             )
         elif key == "sni":
             x["sni"] = value
+        elif key == "cookie":
+            s["cookie"] = value
     return params
 
 

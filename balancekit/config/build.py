@@ -23,6 +23,7 @@ from ..acl import AclSet
 from ..algorithms import parse_balance, parse_hash_type
 from ..errors import ConfigError
 from ..logline import LogLine, compile_log_line
+from ..persistence import CookiePolicy, PersistRule, parse_cookie_keyword
 from ..pool import Backend
 from ..routing import BackendRules, Router
 from ..rules import (
@@ -102,6 +103,7 @@ class _Settings:
     http_check_expect: list[HttpCheckExpect] = field(default_factory=list)
     mysql_check_user: str | None = None
     stats: dict[str, Any] | None = None
+    cookie: CookiePolicy | None = None
 
 
 @dataclass(slots=True)
@@ -118,6 +120,7 @@ class _Proxy:
     tcp_connection_rules: list[TcpRule | InspectDelay] = field(default_factory=list)
     tcp_content_rules: list[TcpRule | InspectDelay] = field(default_factory=list)
     use_backends: list[tuple[UseBackend, Statement]] = field(default_factory=list)
+    persist_rules: list[PersistRule] = field(default_factory=list)
     captures: list[Capture] = field(default_factory=list)
     tcp_inspect_delay: float | None = None
     random_draw: Statement | None = None
@@ -380,6 +383,11 @@ class _Builder:
             where = s.balance or s.hash_type or p.section
             self.errors.append(ConfigError(f"{p.kind} '{p.name}': {error}", where.file, where.line))
             return None
+        if s.cookie is not None and s.mode != "http":
+            # HAProxy 2.6's words: the line is kept but has no effect in mode tcp.
+            self.warn(
+                f"cookie will be ignored for {p.kind} '{p.name}' (needs 'mode http')", p.section
+            )
         t = s.timeouts
         return BackendRuntime(
             name=p.name,
@@ -396,6 +404,9 @@ class _Builder:
             timeout_http_keep_alive=t.get("http-keep-alive"),
             retries=s.retries,
             redispatch=s.redispatch,
+            cookie=s.cookie if s.mode == "http" else None,
+            persist=s.options.get("persist", False),
+            persist_rules=tuple(p.persist_rules),
             retry_on=s.retry_on,
             srvtcpka=s.options.get("srvtcpka", False),
             forwardfor=s.forwardfor,
@@ -782,6 +793,13 @@ def _h_retry_on(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.retry_on = parse_retry_on(stmt.args)
 
 
+def _h_cookie(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    def seconds(word: str) -> int:
+        return int(parse_time(word, default_unit="s"))
+
+    p.settings.cookie = parse_cookie_keyword(stmt.args, seconds)
+
+
 def _h_retries(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.retries = b._count(stmt)
 
@@ -789,6 +807,18 @@ def _h_retries(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 def _h_default_backend(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     _one(stmt)
     p.settings.default_backend = stmt
+
+
+def _h_persist_rule(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    words = list(stmt.args)
+    if not words or words[0] not in ("if", "unless"):
+        raise ValueError(
+            f"'{stmt.keyword}' requires either 'if' or 'unless' followed by a condition"
+        )
+    condition = p.acls.condition(words, file=stmt.file, line=stmt.line)
+    p.persist_rules.append(
+        PersistRule("force" if stmt.keyword == "force-persist" else "ignore", condition)
+    )
 
 
 def _h_use_backend(b: _Builder, p: _Proxy, stmt: Statement) -> None:
@@ -936,6 +966,9 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "hash-balance-factor": _h_hash_balance_factor,
     "random": _h_random,
     "retries": _h_retries,
+    "cookie": _h_cookie,
+    "force-persist": _h_persist_rule,
+    "ignore-persist": _h_persist_rule,
     "retry-on": _h_retry_on,
     "default_backend": _h_default_backend,
     "use_backend": _h_use_backend,

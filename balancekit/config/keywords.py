@@ -111,6 +111,29 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("random", "lb", "Tutorial form `random draw N`, accepted as `balance random(N)`."),
     _K("retries", "dlb", "Connection retries before giving up (default 3)."),
     _K(
+        "cookie",
+        "dlb",
+        "Cookie persistence: `<name>`, a mode (`insert`, `rewrite`, `prefix`; none: read "
+        "only) and options (docs/persistence-and-limits.md).",
+    ),
+    _K(
+        "force-persist",
+        "lb",
+        "`if <cond>` or `unless <cond>`: a matching request follows its cookie even to a "
+        "down server.",
+    ),
+    _K(
+        "ignore-persist",
+        "lb",
+        "`if <cond>` or `unless <cond>`: a matching request is balanced whatever its cookie says.",
+    ),
+    _K(
+        "option persist",
+        "dlb",
+        "A cookie for a down server still sends the request there.",
+        negatable=True,
+    ),
+    _K(
         "retry-on",
         "dlb",
         "What is retried: `conn-failure` (default), `none`, and in mode http for "
@@ -190,6 +213,7 @@ SERVER_KEYWORDS: dict[str, str] = {
     "weight": "Weight 0..256 (default 1); 0 takes the server out of balancing.",
     "maxconn": "Maximum concurrent connections; excess requests queue.",
     "maxqueue": "Maximum queued requests for this server (0 = unlimited).",
+    "cookie": "The value of the backend's persistence cookie that designates this server.",
     "backup": "Only used when no active server is usable.",
     "disabled": "Start in maintenance.",
     "enabled": "Start in service (cancels a `default-server disabled`).",
@@ -238,11 +262,11 @@ ERRORFILE_CODES = (
 )  # fmt: skip
 
 #: Real HAProxy keywords balancekit does not implement: an error, but a precise one.
-_HAPROXY_ONLY_NAMES = """backlog bind-process cookie compression declare description
+_HAPROXY_ONLY_NAMES = """backlog bind-process compression declare description
     disabled dispatch
     email-alert enabled errorfiles errorloc errorloc302 errorloc303 error-log-format filter
-    force-persist fullconn http-after-response http-error http-response http-reuse
-    http-send-name-header id ignore-persist load-server-state-from-file log-format-sd log-tag
+    fullconn http-after-response http-error http-response http-reuse
+    http-send-name-header id load-server-state-from-file log-format-sd log-tag
     max-keep-alive-queue monitor monitor-uri persist rate-limit server-state-file-name
     server-template source stick stick-table tcp-check tcp-response unique-id-format
     unique-id-header use-fcgi-app use-server peers resolvers userlist mailers cache program
@@ -258,7 +282,7 @@ option http-buffer-request|option http-ignore-probes|option http-no-delay|
 option http-pretend-keepalive|option http-restrict-req-hdr-names|
 option http-use-proxy-header|option httpslog|option independent-streams|option ldap-check|
 option external-check|option log-separate-errors|option logasap|option nolinger|
-option originalto|option persist|option pgsql-check|option prefer-last-server|
+option originalto|option pgsql-check|option prefer-last-server|
 option redis-check|option smtpchk|option socket-stats|option spop-check|
 option ssl-hello-chk|option tcp-check|option transparent|
 option idle-close-on-response|stats admin|stats http-request|stats scope|stats show-desc|

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
 from ..logline import LogLine
+from ..persistence import CookiePolicy, PersistRule
 from ..pool import Backend
 from ..stream import DEFAULT_RETRY_ON, RetryPolicy, is_deterministic
 
@@ -280,6 +281,11 @@ class BackendRuntime:
     redispatch: int = 0
     #: `retry-on`: the events a request is retried on (balancekit.stream).
     retry_on: frozenset[str] = DEFAULT_RETRY_ON
+    #: `cookie …` (mode http only) and `option persist` (balancekit.persistence).
+    cookie: CookiePolicy | None = None
+    persist: bool = False
+    #: `force-persist` / `ignore-persist` rules, in order (the first match applies).
+    persist_rules: tuple[PersistRule, ...] = ()
     srvtcpka: bool = False
     forwardfor: ForwardFor | None = None
     http_server_close: bool = False

@@ -23,6 +23,7 @@ from mypy_extensions import mypyc_attr
 
 from balancekit import Backend, Headers, Lease, NoServerAvailable, Request
 from balancekit.config.runtime import BackendRuntime, ForwardFor, Frontend
+from balancekit.persistence import PersistRule
 from balancekit.pool import ServerEvent
 from balancekit.routing import Decision, Router
 from balancekit.stream import (
@@ -50,6 +51,7 @@ from balancekit.stream import (
     is_replayable,
 )
 from balancekit.stream import Decision as StreamDecision
+from balancekit_server.http.cookies import CookieJob
 from balancekit_server.http.errors import ErrorPage, ErrorPages, reason_phrase
 from balancekit_server.http.headers import (
     RawHeaders,
@@ -119,6 +121,7 @@ _LOG_FIELDS = (
     "bytes_read",
     "request_line",
     "termination",
+    "cookies",
     "retries",
     "redispatched",
     "srv_queue",
@@ -151,6 +154,8 @@ class HttpLogEntry:
     bytes_read: int = 0
     request_line: str = ""
     termination: str = "--"
+    # `%tsc`'s cookie letters (balancekit.persistence); "--" without a `cookie` line.
+    cookies: str = "--"
     retries: int = 0
     redispatched: bool = False
     srv_queue: int = 0
@@ -395,6 +400,7 @@ class Relay:
         "_future",
         "closing",
         "conn",
+        "cookies",
         "counters",
         "exchange",
         "head_request",
@@ -429,6 +435,7 @@ class Relay:
         # L7 retries on status (`retry-on 503 …`): asked before the head goes out.
         self.retry_check: Callable[[int], StreamDecision | None] | None = None
         self.retry: StreamDecision | None = None
+        self.cookies: CookieJob | None = None  # the backend's `cookie` persistence
 
     def on_interim(self, status: int, reason: bytes, headers: RawHeaders) -> None:
         self.exchange.send_interim(status, reason, headers)
@@ -460,6 +467,8 @@ class Relay:
                 length = int(length_value)
             except ValueError:
                 length = None
+        if self.cookies is not None:
+            out = self.cookies.apply_response(out, status, ex.method)
         if upgrading:
             out.append((b"Connection", b"upgrade"))
         ex.status = status
@@ -550,6 +559,8 @@ class _Plan:
     request: Request
     state: _BackendState
     head: bytes
+    #: Cookie persistence of the backend (None without a `cookie` line).
+    cookies: CookieJob | None = None
 
 
 class _Flight(Relay):
@@ -582,6 +593,7 @@ class _Flight(Relay):
         self.counters: Any = None  # the server's, while counted (see _start_exchange)
         self.retry_check = None  # the fast path never runs with L7 retries
         self.retry = None
+        self.cookies = None  # set by _start_exchange for a backend with a `cookie` line
         self.proxy = proxy
         self.entry = entry
         self.plan = plan
@@ -883,7 +895,9 @@ class HttpProxy:
                 return
             if not ex.has_body and not ex.upgrade and not plan.state.l7_retries:
                 try:
-                    lease = plan.state.backend.acquire(plan.request)
+                    lease = plan.state.backend.acquire(
+                        plan.request, server=None if plan.cookies is None else plan.cookies.server
+                    )
                 except NoServerAvailable:
                     self._local(ex, self.errors_for(plan.state)[503], entry, "SC")
                     self._finish(ex, entry)
@@ -932,7 +946,9 @@ class HttpProxy:
             decision, fixed = static
             entry.backend = fixed.backend.name
             headers = self._upstream_headers(ex, decision, fixed)
-            return _Plan(_ANY_REQUEST, fixed, self._request_head(ex, headers))
+            if fixed.settings.cookie is None:
+                return _Plan(_ANY_REQUEST, fixed, self._request_head(ex, headers))
+            return self._persistent_plan(ex, entry, _ANY_REQUEST, fixed, headers)
         request = self.build_request(ex)
         decision = self.router.route(request)
         if decision.action != "forward":
@@ -946,7 +962,30 @@ class HttpProxy:
             return None
         entry.backend = state.backend.name
         headers = self._upstream_headers(ex, decision, state)
-        return _Plan(request, state, self._request_head(ex, headers))
+        if state.settings.cookie is None:
+            return _Plan(request, state, self._request_head(ex, headers))
+        return self._persistent_plan(ex, entry, request, state, headers)
+
+    def _persistent_plan(
+        self,
+        ex: Exchange,
+        entry: HttpLogEntry,
+        request: Request,
+        state: _BackendState,
+        headers: RawHeaders,
+    ) -> _Plan:
+        """A plan for a backend with a `cookie` line: the request's cookie may name
+        its server, and the forwarded `Cookie` headers lose what was ours."""
+        settings = state.settings
+        assert settings.cookie is not None
+        rule = None
+        if settings.persist_rules:
+            if request is _ANY_REQUEST:
+                request = self.build_request(ex)
+            rule = PersistRule.verdict(settings.persist_rules, request)
+        job = CookieJob(settings.cookie, state.backend, settings.persist, entry, rule)
+        headers = job.read_request(headers)
+        return _Plan(request, state, self._request_head(ex, headers), job)
 
     def _local(self, ex: Exchange, page: ErrorPage, entry: HttpLogEntry, term: str) -> None:
         entry.termination = term
@@ -1086,7 +1125,11 @@ class HttpProxy:
             if isinstance(decision, Pick):
                 if lease is None:
                     try:
-                        lease = backend.acquire(plan.request, avoid=decision.avoid)
+                        lease = backend.acquire(
+                            plan.request,
+                            avoid=decision.avoid,
+                            server=None if plan.cookies is None else plan.cookies.server,
+                        )
                     except NoServerAvailable:
                         decision = policy.handle(NoServer())
                         continue
@@ -1133,6 +1176,8 @@ class HttpProxy:
                 if decision.redispatch and lease is not None:
                     backend.release(lease)
                     lease = None
+                    if plan.cookies is not None:
+                        plan.cookies.redispatched()
                 if decision.after > 0:
                     await asyncio.sleep(decision.after)  # HAProxy's turn-around pause
                     decision = policy.handle(PauseElapsed())
@@ -1287,6 +1332,9 @@ class HttpProxy:
             relay.counters = self._server_counters(state, server.name)
             relay.counters.session_start(wall)
         relay.tunnel_timeout = state.timeout_tunnel
+        if plan.cookies is not None:
+            plan.cookies.sent_to(server.name)
+            relay.cookies = plan.cookies
         ex.attach(conn, relay)
         conn.start(
             relay,

@@ -166,6 +166,7 @@ def format_httplog(
     bytes_read: int,
     request_line: str,
     termination: str = "--",
+    cookies: str = "--",
     actconn: int = 0,
     feconn: int = 0,
     beconn: int = 0,
@@ -183,10 +184,11 @@ def format_httplog(
     """One `option httplog` line (HAProxy's `%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta
     %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r`).
 
-    `termination` is the two-letter session state (`--`, `SC`, `cD`…); the two
-    cookie letters of `%tsc` are always `--` because cookie persistence is not
-    implemented.  Captured headers appear as `{a|b}` only when given, like
-    HAProxy prints them only when `capture request/response header` is set.
+    `termination` is the two-letter session state (`--`, `SC`, `cD`…) and
+    `cookies` the two cookie letters of `%tsc` (`--` when the backend has no
+    `cookie` line; balancekit.persistence).  Captured headers appear as `{a|b}`
+    only when given, like HAProxy prints them only when `capture request/response
+    header` is set.
     `request_line` is the raw `METHOD URI VERSION`, quoted and escaped here.
     """
     parts = [
@@ -199,7 +201,7 @@ def format_httplog(
         str(bytes_read),
         captured_request_cookie or "-",
         captured_response_cookie or "-",
-        f"{termination}--",
+        f"{termination}{cookies}",
         f"{actconn}/{feconn}/{beconn}/{srv_conn}/{_retries(retries, redispatched)}",
         f"{srv_queue}/{backend_queue}",
     ]
@@ -239,7 +241,7 @@ def httplog_values(entry: Any) -> dict[str, object]:
         "Td": max(0, entry.ta - timers),
         # status, bytes, state, counts
         "ST": entry.status, "B": entry.bytes_read, "CC": None, "CS": None,
-        "ts": entry.termination, "tsc": f"{entry.termination}--",
+        "ts": entry.termination, "tsc": f"{entry.termination}{entry.cookies}",
         "ac": entry.actconn, "fc": entry.feconn, "bc": entry.beconn, "sc": entry.srv_conn,
         "rc": _retries(entry.retries, entry.redispatched),
         "sq": entry.srv_queue, "bq": entry.backend_queue,

@@ -2144,6 +2144,226 @@ row(
 )
 
 
+# -- cookie persistence ------------------------------------------------------------------------
+
+COOKIE_SERVERS = (
+    "    server s1 {s1} cookie s1\n    server s2 {s2} cookie s2\n    server s3 {s3} cookie s3\n"
+)
+#: Echo backends add the headers a request asks for (`respond-header=`): the
+#: server's own `Set-Cookie` and a cacheable answer.
+SERVER_SETS = "respond-header=Set-Cookie%3ASRV%3Dapp%3B%20path%3D%2Fx"
+CACHEABLE = "respond-header=Cache-Control%3Apublic%2C%20max-age%3D60"
+COOKIE_LOG = frozenset({"status", "server", "headers", "body", "log"})
+
+
+def cookie(value: str, path: str = "/echo", **kw: object) -> Req:
+    return get(path, headers=(("Cookie", value),), **kw)
+
+
+row(
+    "cookie-insert-indirect-nocache",
+    ("cookie", "server:cookie", "option httplog"),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        backend="    balance roundrobin\n    cookie SRV insert indirect nocache\n",
+        servers=COOKIE_SERVERS,
+    ),
+    (
+        get("/echo"),
+        cookie("SRV=s2"),
+        cookie("a=1; SRV=s3; b=2"),
+        cookie("SRV=s1;a=1"),
+        cookie("a=1 ;SRV=s2"),
+        cookie("SRV=nobody; x=y"),
+        cookie("SRV="),
+        cookie("SRV=s2", f"/echo?{SERVER_SETS}"),
+        get(f"/echo?{SERVER_SETS}"),
+        get(f"/echo?{CACHEABLE}"),
+        cookie("SRV=s3", f"/echo?{CACHEABLE}"),
+        Req("/echo/p", method="POST", body=b"x", headers=(("Cookie", "SRV=s1"),)),
+        # one client connection, several servers (the keep-alive path)
+        cookie("SRV=s3", conn="k"),
+        cookie("SRV=s1", conn="k"),
+        get("/echo", conn="k"),
+        cookie("SRV=s1", f"/echo?{SERVER_SETS}", conn="k"),
+    ),
+    compare=COOKIE_LOG,
+    kinds=ECHO_KINDS,
+    log_subs=HTTPLOG_BYTES,
+)
+row(
+    "cookie-insert-attributes",
+    ("cookie",),
+    http_cfg(
+        backend="    balance roundrobin\n"
+        "    cookie SRV insert postonly httponly secure domain .example.test domain "
+        ".example.org attr SameSite=Lax attr Priority=High\n",
+        servers=COOKIE_SERVERS + "    server s4 {s3}\n",
+    ),
+    (
+        get("/echo"),
+        Req("/echo/p", method="POST", body=b"x"),
+        Req("/echo/p", method="POST", body=b"x"),
+        Req("/echo/p", method="POST", body=b"x", headers=(("Cookie", "SRV=s2"),)),
+        Req("/echo/p", method="POST", body=b"x"),
+        Req("/echo/p", method="POST", body=b"x"),
+    ),
+    kinds=ECHO_KINDS,
+)
+row(
+    "cookie-insert-preserve",
+    ("cookie",),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        backend="    cookie SRV insert preserve\n",
+        servers=COOKIE_SERVERS,
+    ),
+    (get(f"/echo?{SERVER_SETS}"), get("/echo"), cookie("SRV=s2", f"/echo?{SERVER_SETS}")),
+    compare=COOKIE_LOG,
+    kinds=ECHO_KINDS,
+    log_subs=HTTPLOG_BYTES,
+)
+row(
+    "cookie-rewrite",
+    ("cookie",),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        backend="    balance roundrobin\n    cookie SRV rewrite\n",
+        servers=COOKIE_SERVERS,
+    ),
+    (
+        get(f"/echo?{SERVER_SETS}"),
+        get("/echo"),
+        cookie("SRV=s3", f"/echo?{SERVER_SETS}"),
+        cookie("k=v; SRV=s2"),
+    ),
+    compare=COOKIE_LOG,
+    kinds=ECHO_KINDS,
+    log_subs=HTTPLOG_BYTES,
+)
+row(
+    "cookie-prefix",
+    ("cookie",),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        backend="    balance roundrobin\n    cookie SRV prefix\n",
+        servers=COOKIE_SERVERS,
+    ),
+    (
+        get(f"/echo?{SERVER_SETS}"),
+        cookie("SRV=s2~app; other=1"),
+        cookie("SRV=s3"),
+        cookie("SRV=zz~app", f"/echo?{SERVER_SETS}"),
+    ),
+    compare=COOKIE_LOG,
+    kinds=ECHO_KINDS,
+    log_subs=HTTPLOG_BYTES,
+)
+row(
+    "cookie-passive",
+    ("cookie",),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        backend="    balance roundrobin\n    cookie SRV\n",
+        servers=COOKIE_SERVERS,
+    ),
+    (cookie("SRV=s3"), cookie("SRV=s3", f"/echo?{SERVER_SETS}"), get("/echo")),
+    compare=COOKIE_LOG,
+    kinds=ECHO_KINDS,
+    log_subs=HTTPLOG_BYTES,
+)
+row(
+    "cookie-down-server",
+    ("cookie", "option persist", "server:disabled"),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        backend="    balance roundrobin\n    cookie SRV insert indirect\n",
+        servers="    server s1 {s1} cookie s1\n    server s2 {s2} cookie s2 disabled\n",
+        extra="backend persisting\n    option persist\n    cookie SRV insert indirect\n"
+        "    server s1 {s1} cookie s1\n    server s2 {s2} cookie s2 disabled\n",
+        frontend="    use_backend persisting if { path_beg /p }\n",
+    ),
+    (cookie("SRV=s2"), cookie("SRV=s2", "/p/echo"), cookie("SRV=s1", "/p/echo")),
+    compare=COOKIE_LOG,
+    kinds=ECHO_KINDS,
+    log_subs=HTTPLOG_BYTES,
+)
+row(
+    "cookie-server-unreachable",
+    ("cookie", "option redispatch", "option persist"),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        backend="    retries 1\n    option redispatch\n    timeout connect 200ms\n"
+        "    cookie SRV insert indirect\n",
+        servers="    server s1 {dead} cookie s1\n    server s2 {s2} cookie s2\n",
+        extra="backend stuck\n    retries 1\n    option persist\n    timeout connect 200ms\n"
+        "    cookie SRV insert indirect\n"
+        "    server s1 {dead} cookie s1\n    server s2 {s2} cookie s2\n",
+        frontend="    use_backend stuck if { path_beg /p }\n",
+    ),
+    # A cookie for a server that refuses connections: redispatched (a new cookie for
+    # the server that answered), or with neither redispatch nor a usable fallback, 503.
+    (cookie("SRV=s1"), cookie("SRV=s2"), cookie("SRV=s1", "/p/echo")),
+    compare=COOKIE_LOG,
+    kinds=ECHO_KINDS,
+    log_subs=HTTPLOG_BYTES,
+)
+row(
+    "cookie-force-ignore-persist",
+    ("cookie", "force-persist", "ignore-persist"),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        backend="    balance roundrobin\n    cookie SRV insert indirect\n"
+        "    acl static path_beg /static\n"
+        "    ignore-persist if static\n"
+        "    force-persist if { hdr(x-admin) yes }\n",
+        servers="    server s1 {s1} cookie s1\n    server s2 {s2} cookie s2\n"
+        "    server s3 {s3} cookie s3 disabled\n",
+    ),
+    (
+        cookie("SRV=s2", "/static/a"),
+        cookie("SRV=s2", f"/static/b?{SERVER_SETS}"),
+        cookie("SRV=s2"),
+        cookie("SRV=s3"),
+        get("/echo", headers=(("Cookie", "SRV=s3"), ("X-Admin", "yes"))),
+        get("/static/c", headers=(("Cookie", "SRV=s3"), ("X-Admin", "yes"))),
+    ),
+    compare=COOKIE_LOG,
+    kinds=ECHO_KINDS,
+    log_subs=HTTPLOG_BYTES,
+)
+row(
+    "cookie-maxidle-maxlife",
+    ("cookie",),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        backend="    balance roundrobin\n    cookie SRV insert indirect maxidle 30m maxlife 8h\n",
+        servers=COOKIE_SERVERS,
+    ),
+    (
+        # dates near the epoch: idle (E) and too old (O); a date a year ahead: beyond
+        # the one day of tolerance (E); no date: accepted and given one (V, updated).
+        cookie("SRV=s2|AAAAB"),
+        cookie("SRV=s2|AAAAB|AAAAB"),
+        cookie("SRV=s2|D/////"),
+        cookie("SRV=s3"),
+    ),
+    # The dates written in the new cookies are the proxies' clocks.
+    compare=frozenset({"status", "server", "log"}),
+    kinds=ECHO_KINDS,
+    log_subs=HTTPLOG_BYTES,
+)
+
+
 #: Rows that only check which server (or backend) is chosen, one request at a time and
 #: without health checks: the choice is made before a byte reaches a server, so the
 #: `httpserver` kind is enough for them (every other row runs on several kinds).

@@ -30,7 +30,8 @@ frontend www
     default_backend app
 backend app
     balance roundrobin
-    server s1 {s1} weight 10
+    cookie SRV insert indirect
+    server s1 {s1} weight 10 cookie c1
     server s2 {s2} weight 20 maxconn 30
     server b1 {s3} backup
 backend static
@@ -89,6 +90,7 @@ STABLE = (
     "type",
     "mode",
     "addr",
+    "cookie",
     "uweight",
     "qcur",
     "scur",

@@ -7,7 +7,9 @@ header lines, body) as well as which server it chose.  Special paths, on every
 kind that can do them:
 
 - `/status/<N>` answers with status N (the same echo as body);
-- `/sleep/<ms>` waits that long before answering.
+- `/sleep/<ms>` waits that long before answering;
+- a `respond-header=<Name>:<value>` query parameter (repeatable, URL-encoded)
+  adds that header to the answer (`Set-Cookie`, `Cache-Control`…), except on nginx.
 
 Kinds (`start_group(kind)`), three servers `s1 s2 s3` each:
 
@@ -39,6 +41,7 @@ import tempfile
 import textwrap
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -63,6 +66,17 @@ def _special(path: str) -> tuple[int, float]:
         except (ValueError, IndexError):
             delay = 0.0
     return status, delay
+
+
+def asked_headers(path: str) -> list[tuple[str, str]]:
+    """The `respond-header=<Name>:<value>` query parameters of a request target."""
+    query = path.partition("?")[2]
+    out = []
+    for key, value in urllib.parse.parse_qsl(query):
+        if key == "respond-header" and ":" in value:
+            name, _, text = value.partition(":")
+            out.append((name, text))
+    return out
 
 
 def parse_proxy_v2(header: bytes) -> str:
@@ -129,6 +143,8 @@ class _EchoHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("X-Server", self.server.name)
+        for name, value in asked_headers(self.path):
+            self.send_header(name, value)
         framing = self.path.split("?", 1)[0]
         if framing.endswith(("/chunked", "/chunked-trailer")):
             # the echo in two chunks, with a trailer when asked
@@ -263,7 +279,7 @@ class _ThreadGroup:
 
 _WSGI_APP = textwrap.dedent(
     """
-    import json, os, time
+    import json, os, time, urllib.parse
 
     NAME = os.environ["ECHO_NAME"]
 
@@ -293,8 +309,12 @@ _WSGI_APP = textwrap.dedent(
             "version": environ.get("SERVER_PROTOCOL"), "headers": headers,
             "body": body_in.decode("latin-1"),
         }).encode()
+        asked = [tuple(v.split(":", 1)) for k, v in
+                 urllib.parse.parse_qsl(uri.partition("?")[2])
+                 if k == "respond-header" and ":" in v]
         start_response(f"{status} X", [("Content-Type", "application/json"),
-                                       ("X-Server", NAME), ("Content-Length", str(len(body)))])
+                                       ("X-Server", NAME), ("Content-Length", str(len(body))),
+                                       *asked])
         return [body]
     """
 )
@@ -381,9 +401,12 @@ def _flask_app(name: str) -> Any:
             "headers": [[k.lower(), v] for k, v in request.headers.items()],
             "body": request.get_data().decode("latin-1"),
         }
-        return Response(
+        response = Response(
             json.dumps(payload), status, {"X-Server": name}, content_type="application/json"
         )
+        for header, value in asked_headers(uri):
+            response.headers.add(header, value)
+        return response
 
     return app
 
