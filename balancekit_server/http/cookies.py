@@ -36,6 +36,7 @@ class CookieJob:
         "_response_flag",
         "backend",
         "entry",
+        "forced",
         "found",
         "ignore",
         "persist",
@@ -53,8 +54,11 @@ class CookieJob:
     ) -> None:
         self.policy = policy
         self.backend = backend
-        # `option persist` or a matching `force-persist`: a down server still serves.
-        self.persist = persist or rule == "force"
+        # A matching `force-persist` (HAProxy's SF_FORCE_PRST): a down server still
+        # serves, and the stream is never redispatched.
+        self.forced = rule == "force"
+        # ... and `option persist` alike for the down server.
+        self.persist = persist or self.forced
         # A matching `ignore-persist`: the cookie is read, not followed, not set.
         self.ignore = rule == "ignore"
         self.found = RequestCookies()

@@ -1113,8 +1113,12 @@ class HttpProxy:
             body = await _whole_body(ex) if ex.has_body else []
             size = len(plan.head) + sum(map(len, body))
             replayable = is_replayable(complete=True, size=size)
+        cookies = plan.cookies
         policy = StreamPolicy(
-            settings.retry_policy, deterministic=settings.deterministic, replayable=replayable
+            settings.retry_policy,
+            deterministic=settings.deterministic,
+            replayable=replayable,
+            force_persist=cookies is not None and cookies.forced,
         )
         decision: StreamDecision | None = policy.start()
         conn: UpstreamConnection | None = None
@@ -1128,14 +1132,17 @@ class HttpProxy:
                         lease = backend.acquire(
                             plan.request,
                             avoid=decision.avoid,
-                            server=None if plan.cookies is None else plan.cookies.server,
+                            server=None if cookies is None else cookies.server,
                         )
                     except NoServerAvailable:
                         decision = policy.handle(NoServer())
                         continue
                 server = lease.server
+                direct = cookies is not None and cookies.server is not None
                 decision = policy.handle(
-                    Assigned(server.name) if server is not None else Queued(lease.queue_server)
+                    Assigned(server.name, direct=direct)
+                    if server is not None
+                    else Queued(lease.queue_server)
                 )
             elif isinstance(decision, AwaitGrant):
                 assert lease is not None
@@ -1146,7 +1153,8 @@ class HttpProxy:
                     decision = policy.handle(QueueTimeout())
                     continue
                 assert lease.server is not None
-                decision = policy.handle(Granted(lease.server.name))
+                direct = cookies is not None and cookies.server is not None
+                decision = policy.handle(Granted(lease.server.name, direct=direct))
             elif isinstance(decision, Connect):
                 entry.server = decision.server
                 t_connect = loop.time()
@@ -1176,8 +1184,8 @@ class HttpProxy:
                 if decision.redispatch and lease is not None:
                     backend.release(lease)
                     lease = None
-                    if plan.cookies is not None:
-                        plan.cookies.redispatched()
+                    if cookies is not None:
+                        cookies.redispatched()
                 if decision.after > 0:
                     await asyncio.sleep(decision.after)  # HAProxy's turn-around pause
                     decision = policy.handle(PauseElapsed())

@@ -2341,6 +2341,24 @@ row(
     log_subs=HTTPLOG_BYTES,
 )
 row(
+    "cookie-direct-retries",
+    ("cookie", "option redispatch", "retries"),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n",
+        frontend='    log-format "%b/%s %ST %rc %tsc"\n',
+        backend="    retries 3\n    option redispatch\n    timeout connect 200ms\n"
+        "    cookie SRV insert indirect\n",
+        servers="    server s1 {dead} cookie s1\n    server s2 {s2} cookie s2\n"
+        "    server s3 {s3} cookie s3\n",
+    ),
+    # Balanced, a refused connection moves on at once; sent by its cookie, the request
+    # stays on its server until the last retry (HAProxy's SF_DIRECT).
+    (get("/echo"), cookie("SRV=s1"), get("/echo")),
+    compare=COOKIE_LOG,
+    kinds=ECHO_KINDS,
+)
+row(
     "cookie-maxidle-maxlife",
     ("cookie",),
     http_cfg(
