@@ -59,8 +59,7 @@ class ProxyApp:
                 await ex.pump()
                 return
             try:
-                await self.proxy.handle(ex)
-                await ex.pump()
+                await ex.serve(self.proxy)
             except ConnectionResetError:
                 return
             if ex.aborted:

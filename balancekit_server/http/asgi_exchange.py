@@ -17,7 +17,7 @@ from typing import Any
 
 from balancekit_server.http.errors import ErrorPage
 from balancekit_server.http.headers import RawHeaders
-from balancekit_server.http.proxy import Exchange, Relay, logged_head_size
+from balancekit_server.http.proxy import Exchange, HttpProxy, Relay, logged_head_size
 from balancekit_server.http.upstream import MAX_HEADER_LINES, UpstreamConnection
 
 __all__ = ["AsgiExchange", "Message", "Receive", "Scope", "Send"]
@@ -42,6 +42,10 @@ class AsgiExchange(Exchange):
         self._producer: UpstreamConnection | None = None
         self._paused = False
         self._body_done = False
+        # Set by `serve`: the proxy's callback path runs the request and `serve`
+        # sends the events; `wait_response` then only waits.
+        self._pumped_by_serve = False
+        self._done = False
         self.aborted = False
         self._lost_cb: Callable[[], None] | None = None
         self.headers = [(bytes(n), bytes(v)) for n, v in scope.get("headers", ())]
@@ -146,7 +150,31 @@ class AsgiExchange(Exchange):
     def on_client_lost(self, callback: Callable[[], None] | None) -> None:
         self._lost_cb = callback
 
+    async def serve(self, proxy: HttpProxy) -> None:
+        """Run the request through `proxy.begin` (no task, no stream policy when an
+        idle server connection is free, as the server's own front door does) and
+        send its response events to the ASGI server as they come."""
+        self._pumped_by_serve = True
+        proxy.begin(self, self._finished)
+        while True:
+            await self.pump()
+            if self._done and not self._events:
+                return
+            waiter: asyncio.Future[None] = self._loop.create_future()
+            self._wakeup = waiter
+            await waiter
+            self._wakeup = None
+
+    def _finished(self) -> None:
+        self._done = True
+        waiter = self._wakeup
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     async def wait_response(self, relay: Relay) -> None:
+        if self._pumped_by_serve:
+            await relay.future  # `serve` sends; an upstream error is raised here
+            return
         future = relay.future
         while True:
             await self.pump()
