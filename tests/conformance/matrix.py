@@ -2160,15 +2160,32 @@ def cookie(value: str, path: str = "/echo", **kw: object) -> Req:
     return get(path, headers=(("Cookie", value),), **kw)
 
 
-row(
+def cookie_row(
+    id: str,
+    covers: tuple[str, ...],
+    backend: str,
+    requests: tuple[Req | Par, ...],
+    *,
+    servers: str = COOKIE_SERVERS,
+    compare: frozenset[str] = COOKIE_LOG,
+    defaults: str = "    log global\n    option httplog\n",
+    **cfg: str,
+) -> Row:
+    """A persistence row on the echo kinds (they add `respond-header=` headers),
+    logging every request (`option httplog` unless `defaults`/`cfg` say otherwise:
+    the cookie letters of `%tsc` are part of what is compared)."""
+    config = http_cfg(
+        global_=LOG_GLOBAL, defaults=defaults, backend=backend, servers=servers, **cfg
+    )
+    return row(
+        id, covers, config, requests, compare=compare, kinds=ECHO_KINDS, log_subs=HTTPLOG_BYTES
+    )
+
+
+cookie_row(
     "cookie-insert-indirect-nocache",
     ("cookie", "server:cookie", "option httplog"),
-    http_cfg(
-        global_=LOG_GLOBAL,
-        defaults="    log global\n    option httplog\n",
-        backend="    balance roundrobin\n    cookie SRV insert indirect nocache\n",
-        servers=COOKIE_SERVERS,
-    ),
+    "    balance roundrobin\n    cookie SRV insert indirect nocache\n",
     (
         get("/echo"),
         cookie("SRV=s2"),
@@ -2188,9 +2205,6 @@ row(
         get("/echo", conn="k"),
         cookie("SRV=s1", f"/echo?{SERVER_SETS}", conn="k"),
     ),
-    compare=COOKIE_LOG,
-    kinds=ECHO_KINDS,
-    log_subs=HTTPLOG_BYTES,
 )
 row(
     "cookie-insert-attributes",
@@ -2211,123 +2225,71 @@ row(
     ),
     kinds=ECHO_KINDS,
 )
-row(
+cookie_row(
     "cookie-insert-preserve",
     ("cookie",),
-    http_cfg(
-        global_=LOG_GLOBAL,
-        defaults="    log global\n    option httplog\n",
-        backend="    cookie SRV insert preserve\n",
-        servers=COOKIE_SERVERS,
-    ),
+    "    cookie SRV insert preserve\n",
     (get(f"/echo?{SERVER_SETS}"), get("/echo"), cookie("SRV=s2", f"/echo?{SERVER_SETS}")),
-    compare=COOKIE_LOG,
-    kinds=ECHO_KINDS,
-    log_subs=HTTPLOG_BYTES,
 )
-row(
+cookie_row(
     "cookie-rewrite",
     ("cookie",),
-    http_cfg(
-        global_=LOG_GLOBAL,
-        defaults="    log global\n    option httplog\n",
-        backend="    balance roundrobin\n    cookie SRV rewrite\n",
-        servers=COOKIE_SERVERS,
-    ),
+    "    balance roundrobin\n    cookie SRV rewrite\n",
     (
         get(f"/echo?{SERVER_SETS}"),
         get("/echo"),
         cookie("SRV=s3", f"/echo?{SERVER_SETS}"),
         cookie("k=v; SRV=s2"),
     ),
-    compare=COOKIE_LOG,
-    kinds=ECHO_KINDS,
-    log_subs=HTTPLOG_BYTES,
 )
-row(
+cookie_row(
     "cookie-prefix",
     ("cookie",),
-    http_cfg(
-        global_=LOG_GLOBAL,
-        defaults="    log global\n    option httplog\n",
-        backend="    balance roundrobin\n    cookie SRV prefix\n",
-        servers=COOKIE_SERVERS,
-    ),
+    "    balance roundrobin\n    cookie SRV prefix\n",
     (
         get(f"/echo?{SERVER_SETS}"),
         cookie("SRV=s2~app; other=1"),
         cookie("SRV=s3"),
         cookie("SRV=zz~app", f"/echo?{SERVER_SETS}"),
     ),
-    compare=COOKIE_LOG,
-    kinds=ECHO_KINDS,
-    log_subs=HTTPLOG_BYTES,
 )
-row(
+cookie_row(
     "cookie-passive",
     ("cookie",),
-    http_cfg(
-        global_=LOG_GLOBAL,
-        defaults="    log global\n    option httplog\n",
-        backend="    balance roundrobin\n    cookie SRV\n",
-        servers=COOKIE_SERVERS,
-    ),
+    "    balance roundrobin\n    cookie SRV\n",
     (cookie("SRV=s3"), cookie("SRV=s3", f"/echo?{SERVER_SETS}"), get("/echo")),
-    compare=COOKIE_LOG,
-    kinds=ECHO_KINDS,
-    log_subs=HTTPLOG_BYTES,
 )
-row(
+cookie_row(
     "cookie-down-server",
     ("cookie", "option persist", "server:disabled"),
-    http_cfg(
-        global_=LOG_GLOBAL,
-        defaults="    log global\n    option httplog\n",
-        backend="    balance roundrobin\n    cookie SRV insert indirect\n",
-        servers="    server s1 {s1} cookie s1\n    server s2 {s2} cookie s2 disabled\n",
-        extra="backend persisting\n    option persist\n    cookie SRV insert indirect\n"
-        "    server s1 {s1} cookie s1\n    server s2 {s2} cookie s2 disabled\n",
-        frontend="    use_backend persisting if { path_beg /p }\n",
-    ),
+    "    balance roundrobin\n    cookie SRV insert indirect\n",
     (cookie("SRV=s2"), cookie("SRV=s2", "/p/echo"), cookie("SRV=s1", "/p/echo")),
-    compare=COOKIE_LOG,
-    kinds=ECHO_KINDS,
-    log_subs=HTTPLOG_BYTES,
+    servers="    server s1 {s1} cookie s1\n    server s2 {s2} cookie s2 disabled\n",
+    extra="backend persisting\n    option persist\n    cookie SRV insert indirect\n"
+    "    server s1 {s1} cookie s1\n    server s2 {s2} cookie s2 disabled\n",
+    frontend="    use_backend persisting if { path_beg /p }\n",
 )
-row(
+cookie_row(
     "cookie-server-unreachable",
     ("cookie", "option redispatch", "option persist"),
-    http_cfg(
-        global_=LOG_GLOBAL,
-        defaults="    log global\n    option httplog\n",
-        backend="    retries 1\n    option redispatch\n    timeout connect 200ms\n"
-        "    cookie SRV insert indirect\n",
-        servers="    server s1 {dead} cookie s1\n    server s2 {s2} cookie s2\n",
-        extra="backend stuck\n    retries 1\n    option persist\n    timeout connect 200ms\n"
-        "    cookie SRV insert indirect\n"
-        "    server s1 {dead} cookie s1\n    server s2 {s2} cookie s2\n",
-        frontend="    use_backend stuck if { path_beg /p }\n",
-    ),
+    "    retries 1\n    option redispatch\n    timeout connect 200ms\n"
+    "    cookie SRV insert indirect\n",
     # A cookie for a server that refuses connections: redispatched (a new cookie for
     # the server that answered), or with neither redispatch nor a usable fallback, 503.
     (cookie("SRV=s1"), cookie("SRV=s2"), cookie("SRV=s1", "/p/echo")),
-    compare=COOKIE_LOG,
-    kinds=ECHO_KINDS,
-    log_subs=HTTPLOG_BYTES,
+    servers="    server s1 {dead} cookie s1\n    server s2 {s2} cookie s2\n",
+    extra="backend stuck\n    retries 1\n    option persist\n    timeout connect 200ms\n"
+    "    cookie SRV insert indirect\n"
+    "    server s1 {dead} cookie s1\n    server s2 {s2} cookie s2\n",
+    frontend="    use_backend stuck if { path_beg /p }\n",
 )
-row(
+cookie_row(
     "cookie-force-ignore-persist",
     ("cookie", "force-persist", "ignore-persist"),
-    http_cfg(
-        global_=LOG_GLOBAL,
-        defaults="    log global\n    option httplog\n",
-        backend="    balance roundrobin\n    cookie SRV insert indirect\n"
-        "    acl static path_beg /static\n"
-        "    ignore-persist if static\n"
-        "    force-persist if { hdr(x-admin) yes }\n",
-        servers="    server s1 {s1} cookie s1\n    server s2 {s2} cookie s2\n"
-        "    server s3 {s3} cookie s3 disabled\n",
-    ),
+    "    balance roundrobin\n    cookie SRV insert indirect\n"
+    "    acl static path_beg /static\n"
+    "    ignore-persist if static\n"
+    "    force-persist if { hdr(x-admin) yes }\n",
     (
         cookie("SRV=s2", "/static/a"),
         cookie("SRV=s2", f"/static/b?{SERVER_SETS}"),
@@ -2336,37 +2298,26 @@ row(
         get("/echo", headers=(("Cookie", "SRV=s3"), ("X-Admin", "yes"))),
         get("/static/c", headers=(("Cookie", "SRV=s3"), ("X-Admin", "yes"))),
     ),
-    compare=COOKIE_LOG,
-    kinds=ECHO_KINDS,
-    log_subs=HTTPLOG_BYTES,
+    servers="    server s1 {s1} cookie s1\n    server s2 {s2} cookie s2\n"
+    "    server s3 {s3} cookie s3 disabled\n",
 )
-row(
+cookie_row(
     "cookie-direct-retries",
     ("cookie", "option redispatch", "retries"),
-    http_cfg(
-        global_=LOG_GLOBAL,
-        defaults="    log global\n",
-        frontend='    log-format "%b/%s %ST %rc %tsc"\n',
-        backend="    retries 3\n    option redispatch\n    timeout connect 200ms\n"
-        "    cookie SRV insert indirect\n",
-        servers="    server s1 {dead} cookie s1\n    server s2 {s2} cookie s2\n"
-        "    server s3 {s3} cookie s3\n",
-    ),
+    "    retries 3\n    option redispatch\n    timeout connect 200ms\n"
+    "    cookie SRV insert indirect\n",
     # Balanced, a refused connection moves on at once; sent by its cookie, the request
-    # stays on its server until the last retry (HAProxy's SF_DIRECT).
+    # stays on its server until the last retry (HAProxy's SF_DIRECT).  `%rc` shows it.
     (get("/echo"), cookie("SRV=s1"), get("/echo")),
-    compare=COOKIE_LOG,
-    kinds=ECHO_KINDS,
+    servers="    server s1 {dead} cookie s1\n    server s2 {s2} cookie s2\n"
+    "    server s3 {s3} cookie s3\n",
+    defaults="    log global\n",
+    frontend='    log-format "%b/%s %ST %rc %tsc"\n',
 )
-row(
+cookie_row(
     "cookie-maxidle-maxlife",
     ("cookie",),
-    http_cfg(
-        global_=LOG_GLOBAL,
-        defaults="    log global\n    option httplog\n",
-        backend="    balance roundrobin\n    cookie SRV insert indirect maxidle 30m maxlife 8h\n",
-        servers=COOKIE_SERVERS,
-    ),
+    "    balance roundrobin\n    cookie SRV insert indirect maxidle 30m maxlife 8h\n",
     (
         # dates near the epoch: idle (E) and too old (O); a date a year ahead: beyond
         # the one day of tolerance (E); no date: accepted and given one (V, updated).
@@ -2377,10 +2328,7 @@ row(
     ),
     # The dates written in the new cookies are the proxies' clocks.
     compare=frozenset({"status", "server", "log"}),
-    kinds=ECHO_KINDS,
-    log_subs=HTTPLOG_BYTES,
 )
-
 
 #: Rows that only check which server (or backend) is chosen, one request at a time and
 #: without health checks: the choice is made before a byte reaches a server, so the
