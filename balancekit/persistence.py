@@ -137,8 +137,8 @@ def parse_cookie_keyword(
     """`cookie <name> [options]` → a policy; ValueError says what HAProxy 2.6 says.
 
     `parse_seconds` converts `maxidle`/`maxlife` values (HAProxy's time format,
-    seconds when no unit is given); balancekit.config passes its own so warnings
-    and errors match the rest of the file.
+    seconds when no unit is given, up to 2^31-1 s); balancekit.config passes its
+    own so that a unit followed by junk warns at its line as elsewhere in the file.
     """
     if not args:
         raise ValueError("'cookie' expects <cookie_name> as argument")
@@ -205,17 +205,13 @@ def parse_cookie_keyword(
     )
 
 
-_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
 def _seconds(value: str, parse_seconds: Callable[[str], float] | None) -> int:
-    if parse_seconds is not None:
-        return int(parse_seconds(value))
-    digits = value.rstrip("usmhd")
-    unit = value[len(digits) :] or "s"
-    if not digits.isdigit() or unit not in _UNITS:
-        raise ValueError(f"unexpected character in '{value}' (units are us, ms, s, m, h, d)")
-    return int(int(digits) * _UNITS[unit])
+    if parse_seconds is None:
+        # Imported here: balancekit.config imports this module.
+        from .config.units import MAX_SECONDS_MS, parse_time
+
+        return int(parse_time(value, default_unit="s", maximum_ms=MAX_SECONDS_MS))
+    return int(parse_seconds(value))
 
 
 # -- dates ------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ from .runtime import (
     ServerExtras,
     StatsPage,
 )
-from .units import c_atol, parse_size, parse_time
+from .units import MAX_SECONDS_MS, MAX_TIMER_MS, c_atol, parse_size, parse_time
 
 __all__ = ["build"]
 
@@ -187,10 +187,12 @@ class _Builder:
         """A sink for the warnings a value parser finds on `stmt`."""
         return lambda message: self.warn(message, stmt)
 
-    def time(self, word: str, stmt: Statement, default_unit: str = "ms") -> float:
+    def time(
+        self, word: str, stmt: Statement, default_unit: str = "ms", maximum_ms: int = MAX_TIMER_MS
+    ) -> float:
         """A time value read as HAProxy 2.6 reads it: trailing junk after a unit warns."""
         notes: list[str] = []
-        seconds = parse_time(word, default_unit=default_unit, warnings=notes)
+        seconds = parse_time(word, default_unit=default_unit, warnings=notes, maximum_ms=maximum_ms)
         for note in notes:
             self.warn(note, stmt)
         return seconds
@@ -794,8 +796,8 @@ def _h_retry_on(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 
 def _h_cookie(b: _Builder, p: _Proxy, stmt: Statement) -> None:
-    def seconds(word: str) -> int:
-        return int(parse_time(word, default_unit="s"))
+    def seconds(word: str) -> float:
+        return b.time(word, stmt, "s", MAX_SECONDS_MS)
 
     p.settings.cookie = parse_cookie_keyword(stmt.args, seconds)
 

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MAX_TIMER_MS", "c_atol", "parse_size", "parse_time"]
+__all__ = ["MAX_SECONDS_MS", "MAX_TIMER_MS", "c_atol", "parse_size", "parse_time"]
 
 #: HAProxy stores timers as signed 32-bit milliseconds.
 MAX_TIMER_MS = 2**31 - 1
+#: ... and a few durations (cookie `maxidle`/`maxlife`) as 32-bit seconds.
+MAX_SECONDS_MS = (2**31 - 1) * 1000
+_LIMITS = {
+    MAX_TIMER_MS: "2147483647 ms, about 24.8 days",
+    MAX_SECONDS_MS: "2147483647 s, about 68 years",
+}
 
 _TIME = re.compile(r"^(\d+)(us|ms|s|m|h|d)?(.*)$", re.S)
 _SIZE = re.compile(r"^(\d+)([kKmMgG])?$")
@@ -21,8 +27,17 @@ _MS_PER_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_0
 _MS_PER_UNIT["d"] = 86_400_000.0
 
 
-def parse_time(word: str, *, default_unit: str = "ms", warnings: list[str] | None = None) -> float:
+def parse_time(
+    word: str,
+    *,
+    default_unit: str = "ms",
+    warnings: list[str] | None = None,
+    maximum_ms: int = MAX_TIMER_MS,
+) -> float:
     """`"5000ms"`, `"5s"`, `"30"` (ms) -> seconds.  Raises ValueError with HAProxy's wording.
+
+    `maximum_ms` is `MAX_TIMER_MS` (timeouts) or `MAX_SECONDS_MS` (values HAProxy
+    keeps in seconds).
 
     HAProxy 2.6 reads a unit followed by junk (`15min`, `10sec`) as the unit
     alone and only warns ("will be reported as an error in next versions"); real
@@ -52,8 +67,8 @@ def parse_time(word: str, *, default_unit: str = "ms", warnings: list[str] | Non
         warnings.append(message)
     unit = match.group(2) or default_unit
     ms = int(match.group(1)) * _MS_PER_UNIT[unit]
-    if ms > MAX_TIMER_MS:
-        raise ValueError(f"timer overflow in '{word}' (maximum is 2147483647 ms, about 24.8 days)")
+    if ms > maximum_ms:
+        raise ValueError(f"timer overflow in '{word}' (maximum is {_LIMITS[maximum_ms]})")
     return ms / 1000.0
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from balancekit import Backend, QueueFull, Server
+from balancekit import Backend, ConfigError, QueueFull, Server
+from balancekit.config import load_text
 from balancekit.persistence import (
     CookiePolicy,
     CookieServer,
@@ -209,3 +210,40 @@ def test_a_direct_request_waits_on_its_server_not_on_the_balancer() -> None:
     assert backend.member("s1").lbtot == 0  # a cookie is not a balancing decision
     woken = backend.release(first)
     assert woken == [waiting] and waiting.server is not None and waiting.server.name == "s1"
+
+
+_COOKIE_CONFIG = """defaults
+    mode http
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+backend b
+    cookie SRV insert {options}
+    server s1 127.0.0.1:1 cookie a
+"""
+
+
+@pytest.mark.parametrize(
+    ("options", "maxidle", "maxlife", "warning"),
+    [
+        # HAProxy keeps these in seconds: beyond the 24.8 days of a timeout is fine.
+        ("maxlife 30d", 0, 30 * 86400, None),
+        # A unit followed by junk is read as the unit, with HAProxy's warning.
+        ("maxidle 30min", 1800, 0, "read as '30m' as HAProxy 2.6 does"),
+    ],
+)
+def test_cookie_dates_read_like_haproxy(
+    options: str, maxidle: int, maxlife: int, warning: str | None
+) -> None:
+    loaded = load_text(_COOKIE_CONFIG.format(options=options), name="c.cfg")
+    policy = loaded.config.backends["b"].cookie
+    assert policy is not None and (policy.maxidle, policy.maxlife) == (maxidle, maxlife)
+    messages = [w.message for w in loaded.warnings]
+    assert (warning is None) == (not any("timer value" in m for m in messages))
+    assert warning is None or any(warning in m for m in messages)
+
+
+def test_a_cookie_date_beyond_68_years_is_refused_at_its_line() -> None:
+    with pytest.raises(ConfigError, match="2147483647 s, about 68 years") as caught:
+        load_text(_COOKIE_CONFIG.format(options="maxlife 70000d"), name="c.cfg")
+    assert (caught.value.file, caught.value.line) == ("c.cfg", 7)
