@@ -219,7 +219,12 @@ def _seconds(value: str, parse_seconds: Callable[[str], float] | None) -> int:
 
 def encode_date(seconds: int) -> bytes:
     """HAProxy's `s30tob64((seconds + 3) >> 2)`: five base64 characters."""
-    units = ((seconds + 3) >> 2) & 0x3FFFFFFF
+    return _encode_units((seconds + 3) >> 2)
+
+
+def _encode_units(units: int) -> bytes:
+    """`s30tob64`: a count of 4-second units in five base64 characters."""
+    units &= 0x3FFFFFFF
     return "".join(_B64[(units >> shift) & 0x3F] for shift in (24, 18, 12, 6, 0)).encode()
 
 
@@ -307,7 +312,7 @@ def _client_header(
         if valued and (att_end != equal or val_beg > equal + 1):
             # Spaces around '=' are removed, as HAProxy does before anything else.
             removed = (equal - att_end) + (val_beg - equal - 1)
-            del buf[val_beg - (val_beg - equal - 1) : val_beg]
+            del buf[equal + 1 : val_beg]
             del buf[att_end:equal]
             equal = att_end
             val_beg = equal + 1
@@ -404,7 +409,7 @@ def _outlived(date: int, limit: int, now: int) -> bool:
     return bool(date and limit and (now - date > limit or date - now > _DAY))
 
 
-def _cookie_value_end(buf: bytearray, start: int, end: int) -> int:
+def _cookie_value_end(buf: bytes | bytearray, start: int, end: int) -> int:
     """Where a cookie value ends: `;` or `,` outside double quotes."""
     quoted = escaped = False
     for i in range(start, end):
@@ -497,7 +502,8 @@ def rewrite_response_cookies(
             cookie += b"|" + encode_date(now)
             if policy.maxlife:
                 first = request.first_date
-                cookie += b"|" + (encode_date(first - 3) if first else encode_date(now))
+                # The first visit's date as it came (HAProxy writes `first >> 2`).
+                cookie += b"|" + (_encode_units(first >> 2) if first else encode_date(now))
         cookie += b"; path=/"
     if policy.domains:
         cookie += b"; domain=" + b"; domain=".join(d.encode() for d in policy.domains)
@@ -539,7 +545,7 @@ def _server_header(
     val_beg = equal + 1
     while val_beg < end and value[val_beg] in _SPHT:
         val_beg += 1
-    val_end = _cookie_value_end(bytearray(value), val_beg, end)
+    val_end = _cookie_value_end(value, val_beg, end)
     while val_end > val_beg and value[val_end - 1] in _SPHT:
         val_end -= 1
     if att_end != equal or val_beg != equal + 1:
