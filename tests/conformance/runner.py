@@ -265,6 +265,11 @@ def bind_map(template: str) -> dict[str, tuple[str, int]]:
     return found
 
 
+#: How long a request's log line is waited for before the next request goes
+#: (requests that log nothing, e.g. under `option dontlognull`, wait this long).
+_LOG_WAIT = 0.5
+
+
 class UdpLog:
     """A syslog receiver on 127.0.0.1, collecting datagrams as text lines."""
 
@@ -272,20 +277,29 @@ class UdpLog:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self.received: list[str] = []
+
+    def _receive(self, timeout: float) -> bool:
+        ready, _, _ = select.select([self.sock], [], [], max(timeout, 0.0))
+        if ready:
+            data = self.sock.recv(65536)
+            self.received.append(data.decode("utf-8", "replace").rstrip("\n"))
+        return bool(ready)
+
+    def wait_for(self, count: int, timeout: float) -> None:
+        """Until `count` lines have come (or `timeout`): a request's line arrives
+        before the next request starts, so lines keep the requests' order even when
+        a proxy logs after the client already has its answer."""
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and self._receive(deadline - time.monotonic()):
+            pass
 
     def lines(self, settle: float = 0.3) -> list[str]:
-        out: list[str] = []
         deadline = time.monotonic() + settle
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            ready, _, _ = select.select([self.sock], [], [], left)
-            if ready:
-                data = self.sock.recv(65536)
-                out.append(data.decode("utf-8", "replace").rstrip("\n"))
+        while (left := deadline - time.monotonic()) > 0:
+            if self._receive(left):
                 deadline = time.monotonic() + 0.15
-        return out
+        return list(self.received)
 
     def close(self) -> None:
         self.sock.close()
@@ -657,7 +671,11 @@ class Client:
                     thread.join(30)
                 out.append(results)
             else:
+                log = self.side.log
+                logged = len(log.received) if log is not None else 0
                 out.append(self.one(step))
+                if log is not None:
+                    log.wait_for(logged + 1, _LOG_WAIT)
         return out
 
 
