@@ -31,7 +31,7 @@ from .rules import HeaderEdit, HttpRule, InspectDelay, TcpRule, UseBackend, appl
 
 __all__ = ["BackendRules", "Decision", "Router"]
 
-Action = Literal["forward", "deny", "redirect", "return", "reject", "use-service"]
+Action = Literal["forward", "deny", "redirect", "return", "reject", "use-service", "auth"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +42,12 @@ class Decision:
     `header_edits` to the forwarded request.  `deny` and `return` answer
     `status`; their `body` is None when the front end should use its error page
     for that status (or an `errorfile`).  `redirect` answers `status` with
-    `location`.  `reject` closes an L4 connection.  `response_headers` are extra
-    headers for a locally generated answer (Set-Cookie, `hdr` of a `return`).
-    `rule` names the `file:line` of the rule that decided (the `use_backend` line
-    for a forward; empty when `default_backend` applied), for logs and tests.
+    `location`.  `auth` answers the 401 error page with `response_headers`' challenge
+    in place of any `WWW-Authenticate` it has.  `reject` closes an L4 connection.
+    `response_headers` are extra headers for a locally generated answer (Set-Cookie,
+    `hdr` of a `return`).  `rule` names the `file:line` of the rule that decided (the
+    `use_backend` line for a forward; empty when `default_backend` applied), for logs
+    and tests.
     """
 
     action: Action = "forward"
@@ -286,6 +288,16 @@ def _final(rule: HttpRule, view: Request, edits: tuple[HeaderEdit, ...]) -> Deci
         # `body` names the service; the front end answers (stats_page.StatsRouter).
         return Decision(
             "use-service", body=rule.render_body(view), header_edits=edits, rule=_where(rule)
+        )
+    if rule.action == "auth":
+        # The realm is the rule's, else its proxy's name (filled in at load).
+        challenge = f'Basic realm="{rule.realm}"'
+        return Decision(
+            "auth",
+            status=401,
+            header_edits=edits,
+            response_headers=(("WWW-Authenticate", challenge),),
+            rule=_where(rule),
         )
     extra = tuple((name, fmt.render(view)) for name, fmt in rule.reply_headers)
     if rule.redirect is not None:

@@ -48,10 +48,11 @@ HTTP_ACTIONS = (
     "set-header",
     "add-header",
     "del-header",
+    "auth",
 )
 #: http-request actions HAProxy 2.6 has but balancekit does not implement.
 HTTP_ACTIONS_UNSUPPORTED = frozenset((
-    "add-acl", "auth", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry",
+    "add-acl", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry",
     "do-resolve", "early-hint", "normalize-uri", "replace-header", "replace-path",
     "replace-pathq", "replace-uri", "replace-value", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1",
     "sc-set-gpt0", "send-spoe-group", "set-dst", "set-dst-port", "set-log-level", "set-map",
@@ -187,6 +188,7 @@ class HttpRule:
     reply_headers: tuple[tuple[str, LogFormat], ...] = ()
     redirect: Redirect | None = None
     standalone: bool = False
+    realm: str | None = None
 
     def applies(self, request: Request) -> bool:
         return self.cond is None or self.cond.matches(request)
@@ -423,6 +425,14 @@ def parse_http_request_rule(
         return HttpRule(action, cond, file, line, header=words[1], value=value)
     if action == "del-header":
         return _parse_del_header(words, acls, file, line)
+    if action == "auth":
+        at, realm = 1, None
+        if len(words) > 1 and words[1] == "realm":
+            if len(words) < 3 or not words[2]:
+                raise ConfigError(f"'{what}': missing realm value", file, line)
+            at, realm = 3, words[2]
+        cond = _condition(words, at, acls, what, file, line)
+        return HttpRule("auth", cond, file, line, status=401, realm=realm)
     if action == "use-service":
         if len(words) < 2 or words[1] not in HTTP_SERVICES:
             got = words[1] if len(words) > 1 else "nothing"

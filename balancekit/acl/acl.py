@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ..auth import Userlist
 from ..errors import ConfigError
 from ..request import Request
 from .conditions import Condition, parse_condition
@@ -63,6 +64,7 @@ def _acl_keywords() -> dict[str, tuple[str, str]]:
             "req_rdp_cookie_cnt": ("req.rdp_cookie_cnt", "int"),
             "ssl_fc_sni_end": ("ssl_fc_sni", "end"),
             "ssl_fc_sni_reg": ("ssl_fc_sni", "reg"),
+            "http_auth_group": ("http_auth_group", "auth"),
         }
     )
     return table
@@ -197,6 +199,30 @@ class Acl:
         return False
 
 
+class GroupMatcher(Matcher):
+    """`http_auth_group(<userlist>) <group>…`: the authenticated user belongs to one
+    of the groups (auth.c's pat_match_auth)."""
+
+    __slots__ = ("groups", "userlist")
+    method = "auth"
+
+    def __init__(self, userlist: Userlist, groups: Sequence[str]) -> None:
+        self.userlist = userlist
+        self.groups = frozenset(groups)
+
+    def match(self, value: object) -> bool:
+        return not self.groups.isdisjoint(self.userlist.groups_of(str(value)))
+
+
+def _group_matcher(sample: SampleExpr, groups: Sequence[str]) -> GroupMatcher:
+    userlist = sample.args[0]
+    assert isinstance(userlist, Userlist)
+    for group in groups:
+        if group not in userlist.groups:
+            raise PatternError(f"invalid group '{group}'")
+    return GroupMatcher(userlist, groups)
+
+
 class AclSet:
     """The named ACLs of one proxy section, and the conditions that use them.
 
@@ -204,10 +230,11 @@ class AclSet:
     also updates it, so anonymous ACLs in later conditions use the same place.
     """
 
-    __slots__ = ("_acls", "_files", "base_dir", "warnings")
+    __slots__ = ("_acls", "_files", "base_dir", "userlists", "warnings")
 
-    def __init__(self, *, base_dir: str = ".") -> None:
+    def __init__(self, *, base_dir: str = ".", userlists: Mapping[str, Userlist] | None = None):
         self.base_dir = base_dir
+        self.userlists: Mapping[str, Userlist] = userlists if userlists is not None else {}
         self._acls: dict[str, Acl] = {}
         self._files: dict[str, tuple[str, ...]] = {}
         self.warnings: list[AclWarning] = []
@@ -307,10 +334,12 @@ class AclSet:
             )
         try:
             if acl_kw is not None:
-                sample = parse_sample_expr(criterion, fetch_name=acl_kw[0])
+                sample = parse_sample_expr(
+                    criterion, fetch_name=acl_kw[0], userlists=self.userlists
+                )
                 method: str | None = acl_kw[1] if not sample.steps else None
             else:
-                sample = parse_sample_expr(criterion)
+                sample = parse_sample_expr(criterion, userlists=self.userlists)
                 method = None
         except FetchError as exc:
             raise ConfigError(f"{exc} in ACL expression '{criterion}'", file, line) from None
@@ -419,7 +448,9 @@ class AclSet:
             if not patterns and method not in ("bool", "found"):
                 continue
             try:
-                if method == "meth":
+                if method == "auth":
+                    matchers.append(_group_matcher(sample, patterns))
+                elif method == "meth":
                     matchers.append(MethodMatcher(patterns, icase))
                 else:
                     matchers.append(build_matcher(method, patterns, icase))
@@ -433,7 +464,7 @@ class AclSet:
             matchers = matchers[:1]
         if method == "meth":
             cast = cast_function("meth", "meth")
-        elif method == "found":
+        elif method in ("found", "auth"):
             cast = cast_function(sample.out_type, sample.out_type)
         else:
             cast = cast_function(sample.out_type, MATCH_METHODS[method])

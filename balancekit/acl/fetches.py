@@ -16,10 +16,11 @@ from __future__ import annotations
 import difflib
 import re
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import cast
 
+from ..auth import BasicCredentials, Userlist, read_authorization
 from ..request import Request, split_header_values
 from .haproxy_fetches import is_haproxy_fetch
 from .patterns import PatternError, parse_ip_sample, str_to_int, v4_mask
@@ -389,6 +390,60 @@ def _zero(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [0]
 
 
+def _credentials(req: Request) -> BasicCredentials | None:
+    return read_authorization(req.headers.get("authorization"))
+
+
+def _http_auth_type(req: Request, args: tuple[object, ...]) -> list[Value]:
+    found = _credentials(req)
+    return [found.scheme] if found is not None else []
+
+
+def _http_auth_user(req: Request, args: tuple[object, ...]) -> list[Value]:
+    found = _credentials(req)
+    return [found.user] if found is not None and found.scheme == "Basic" else []
+
+
+def _http_auth_pass(req: Request, args: tuple[object, ...]) -> list[Value]:
+    found = _credentials(req)
+    return [found.password] if found is not None and found.scheme == "Basic" else []
+
+
+def _http_auth_bearer(req: Request, args: tuple[object, ...]) -> list[Value]:
+    if args:
+        # A named header: its first value's token when the scheme is Bearer, else empty.
+        value = req.headers.get(str(args[0]))
+        if value is None:
+            return [""]
+        scheme, _, token = value.split(",", 1)[0].strip(" \t").partition(" ")
+        token = token.lstrip(" ")
+        return [token if scheme.lower() == "bearer" and token else ""]
+    found = _credentials(req)
+    return [found.token] if found is not None and found.scheme == "Bearer" else []
+
+
+def _http_auth(req: Request, args: tuple[object, ...]) -> list[Value]:
+    """`http_auth(<userlist>)`: no sample without Basic credentials, else whether
+    they are right (smp_fetch_http_auth)."""
+    found = _credentials(req)
+    if found is None or found.scheme != "Basic":
+        return []
+    userlist = args[0]
+    assert isinstance(userlist, Userlist)
+    return [userlist.check(found.user, found.password)]
+
+
+def _http_auth_group(req: Request, args: tuple[object, ...]) -> list[Value]:
+    """`http_auth_group(<userlist>)`: the user's name when the credentials are right;
+    the ACL then matches it against group names (pat_match_auth)."""
+    found = _credentials(req)
+    if found is None or found.scheme != "Basic":
+        return []
+    userlist = args[0]
+    assert isinstance(userlist, Userlist)
+    return [found.user] if userlist.check(found.user, found.password) else []
+
+
 def _fetches() -> dict[str, FetchDef]:
     hdr_args = ("str", "int")
     table = [
@@ -426,6 +481,12 @@ def _fetches() -> dict[str, FetchDef]:
         FetchDef("req.proto_http", "bool", _proto_http),
         FetchDef("req.len", "sint", _req_len),
         FetchDef("req.rdp_cookie_cnt", "sint", _zero, ("str",)),
+        FetchDef("http_auth_type", "str", _http_auth_type),
+        FetchDef("http_auth_user", "str", _http_auth_user),
+        FetchDef("http_auth_pass", "str", _http_auth_pass),
+        FetchDef("http_auth_bearer", "str", _http_auth_bearer, ("str",)),
+        FetchDef("http_auth", "bool", _http_auth, ("userlist",), required=1),
+        FetchDef("http_auth_group", "str", _http_auth_group, ("userlist",), required=1),
     ]
     by_name = {f.name: f for f in table}
     for alias, name in _FETCH_ALIASES.items():
@@ -800,15 +861,30 @@ def sample_expr_end(text: str, pos: int = 0) -> int:
 
 
 def _check_args(
-    kind: str, name: str, spec: tuple[str, ...], required: int, raw: list[str]
+    kind: str,
+    name: str,
+    spec: tuple[str, ...],
+    required: int,
+    raw: list[str],
+    userlists: Mapping[str, Userlist] | None = None,
 ) -> tuple[object, ...]:
+    if spec and spec[0] == "userlist" and not raw:
+        raise FetchError(f"missing userlist name in arg 1 of {kind} '{name}'")
     if len(raw) > len(spec):
         raise FetchError(f"{kind} '{name}' takes at most {len(spec)} argument(s), got {len(raw)}")
     if len(raw) < required:
         raise FetchError(f"{kind} '{name}' expects {required} argument(s), got {len(raw)}")
     out: list[object] = []
     for i, (want, value) in enumerate(zip(spec, raw, strict=False)):
-        if want == "int":
+        if want == "userlist":
+            userlist = (userlists or {}).get(value)
+            if userlist is None:
+                raise FetchError(
+                    f"unable to find userlist '{value}' referenced in arg {i + 1} of {kind} "
+                    f"'{name}'"
+                )
+            out.append(userlist)
+        elif want == "int":
             number = str_to_int(value) if value.lstrip("+-").isdigit() else None
             if number is None:
                 raise FetchError(
@@ -820,11 +896,17 @@ def _check_args(
     return tuple(out)
 
 
-def parse_sample_expr(text: str, *, fetch_name: str | None = None) -> SampleExpr:
+def parse_sample_expr(
+    text: str,
+    *,
+    fetch_name: str | None = None,
+    userlists: Mapping[str, Userlist] | None = None,
+) -> SampleExpr:
     """Compile `fetch[(args)][,conv[(args)]]…`.
 
     `fetch_name` lets an ACL keyword (`path_beg`) name its underlying fetch
-    (`path`) while keeping the user's text for messages.
+    (`path`) while keeping the user's text for messages.  `userlists` are the
+    config's, for the fetches that name one (`http_auth(<userlist>)`).
     """
     name, pos = _split_name(text, 0)
     real = fetch_name or name
@@ -839,7 +921,7 @@ def parse_sample_expr(text: str, *, fetch_name: str | None = None) -> SampleExpr
             )
         raise FetchError(f"unknown fetch method '{name}'{suggest(name, FETCHES)}")
     raw, pos = _split_args(text, pos, name)
-    args = _check_args("fetch method", name, fetch.args, fetch.required, raw)
+    args = _check_args("fetch method", name, fetch.args, fetch.required, raw, userlists)
     cur_type = fetch.out_type
     steps: list[tuple[Callable[[Value], Value | None], ConvFn, tuple[object, ...]]] = []
     while pos < len(text):

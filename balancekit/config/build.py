@@ -21,6 +21,7 @@ from typing import Any
 
 from ..acl import AclSet
 from ..algorithms import parse_balance, parse_hash_type
+from ..auth import CryptUnavailable, Userlist, build_userlist, crypt
 from ..errors import ConfigError
 from ..logline import LogLine, compile_log_line
 from ..persistence import CookiePolicy, PersistRule, parse_cookie_keyword
@@ -151,6 +152,7 @@ class _Builder:
         self.sockets: list[Any] = []
         self.defaults: dict[int, _Settings] = {}
         self.proxies: list[_Proxy] = []
+        self.userlists: dict[str, Userlist] = {}
         # One context per certificate set, shared by the binds that serve it.
         self._tls_contexts: dict[tuple[tuple[str, ...], tuple[str, ...]], ssl.SSLContext] = {}
 
@@ -247,6 +249,26 @@ class _Builder:
             self.global_ = replace(g, ssl_default_bind_options=_ssl_options(args))
         # Everything else in a global section is an `ignored` keyword, warned by the parser.
 
+    # -- userlists ----------------------------------------------------------------------
+
+    def build_userlists(self, sections: list[Section]) -> None:
+        merged: dict[str, _UserlistLines] = {}
+        for section in sections:
+            lines = merged.get(section.name)
+            if lines is None:
+                lines = merged[section.name] = _UserlistLines(section)
+            else:
+                self.warn(f"ignoring duplicated userlist '{section.name}'", section)
+            for stmt in section.statements:
+                self.run(stmt, lines.add)
+            self.warnings.extend(lines.warnings)
+            lines.warnings.clear()
+        for name, lines in merged.items():
+            try:
+                self.userlists[name] = build_userlist(name, lines.users, lines.groups)
+            except ValueError as error:
+                self.errors.append(ConfigError(str(error), lines.section.file, lines.section.line))
+
     # -- proxies -----------------------------------------------------------------------
 
     def settings_for(self, section: Section) -> _Settings:
@@ -255,7 +277,7 @@ class _Builder:
         return copy.deepcopy(self.defaults[section.defaults])
 
     def build_proxy(self, index: int, section: Section) -> None:
-        proxy = _Proxy(section, self.settings_for(section), AclSet())
+        proxy = _Proxy(section, self.settings_for(section), AclSet(userlists=self.userlists))
         for stmt in section.statements:
             self.run(stmt, lambda s: self._proxy_statement(proxy, s))
         for note in proxy.acls.warnings:
@@ -836,6 +858,8 @@ def _h_acl(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 def _h_http_request(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     rule = parse_http_request_rule(list(stmt.args), p.acls, file=stmt.file, line=stmt.line)
+    if rule.action == "auth" and rule.realm is None:
+        rule = replace(rule, realm=p.name)  # HAProxy's default realm: the proxy's name
     p.http_rules.append(rule)
 
 
@@ -1113,6 +1137,83 @@ def _close_name(name: str, names: list[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
+@dataclass(slots=True)
+class _UserlistLines:
+    """The `user` and `group` lines of one userlist (cfg_parse_users), read before
+    the membership both sides declare is checked (build_userlist)."""
+
+    section: Section
+    users: list[tuple[str, str, bool, tuple[str, ...]]] = field(default_factory=list)
+    groups: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    warnings: list[ConfigWarning] = field(default_factory=list)
+
+    def add(self, stmt: Statement) -> None:
+        if not stmt.args:
+            raise ValueError(f"'{stmt.keyword}' expects <name> as arguments.")
+        name, options = stmt.args[0], stmt.args[1:]
+        known = (
+            {u for u, _, _, _ in self.users}
+            if stmt.keyword == "user"
+            else {g for g, _ in self.groups}
+        )
+        if name in known:
+            self.warnings.append(
+                ConfigWarning(
+                    f"ignoring duplicated {stmt.keyword} '{name}' in userlist "
+                    f"'{self.section.name}'",
+                    stmt.file,
+                    stmt.line,
+                )
+            )
+            return
+        pairs = [
+            (options[i], options[i + 1] if i + 1 < len(options) else "")
+            for i in range(0, len(options), 2)
+        ]
+        if stmt.keyword == "group":
+            if any(option != "users" for option, _ in pairs):
+                raise ValueError("'group' only supports 'users' option.")
+            self.groups.append((name, _comma_list(pairs[-1][1] if pairs else "")))
+            return
+        password, insecure, groups = "", False, ""
+        for option, value in pairs:
+            if option == "password":
+                password = value
+            elif option == "insecure-password":
+                password, insecure = value, True
+            elif option == "groups":
+                groups = value
+            else:
+                raise ValueError(
+                    "'user' only supports 'password', 'insecure-password' and 'groups' options."
+                )
+        if not insecure:
+            self._check_hash(name, password, stmt)
+        self.users.append((name, password, insecure, _comma_list(groups)))
+
+    def _check_hash(self, user: str, password: str, stmt: Statement) -> None:
+        try:
+            usable = crypt("", password) is not None
+        except CryptUnavailable as error:
+            self.warnings.append(
+                ConfigWarning(f"{error}: encrypted passwords will not work", stmt.file, stmt.line)
+            )
+            return
+        if not usable:
+            self.warnings.append(
+                ConfigWarning(
+                    f"the encrypted password of user '{user}' is not a hash crypt(3) "
+                    "knows: it never matches",
+                    stmt.file,
+                    stmt.line,
+                )
+            )
+
+
+def _comma_list(text: str) -> tuple[str, ...]:
+    return tuple(word for word in text.split(",") if word)
+
+
 def build(
     parsed: ParsedConfig,
     errors: list[ConfigError],
@@ -1129,7 +1230,10 @@ def build(
     for section in parsed.sections:
         if section.kind == "global":
             builder.build_global(section)
+    # Userlists first: an ACL may name one declared further down (HAProxy resolves
+    # them once the whole file is read).
+    builder.build_userlists([s for s in parsed.sections if s.kind == "userlist"])
     for index, section in enumerate(parsed.sections):
-        if section.kind != "global":
+        if section.kind not in ("global", "userlist"):
             builder.build_proxy(index, section)
     return builder.finish()

@@ -21,6 +21,7 @@ __all__ = [
     "HAPROXY_SERVER_OPTIONS",
     "KEYWORDS",
     "SERVER_KEYWORDS",
+    "USERLIST_KEYWORDS",
     "Keyword",
     "lookup",
     "suggest",
@@ -256,6 +257,12 @@ BIND_KEYWORDS: dict[str, str] = {
     "v6only": "Accept IPv6 only on an IPv6 address.",
 }
 
+#: The keywords of a `userlist` section (cfg_parse_users), with their meaning.
+USERLIST_KEYWORDS = {
+    "user": "`user <name> [password <crypt hash> or insecure-password <text>] [groups <g>,…]`.",
+    "group": "`group <name> [users <user>,…]`: membership may be given on either side.",
+}
+
 #: Status codes `errorfile` accepts in HAProxy 2.6.
 ERRORFILE_CODES = (
     200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 421, 422, 425, 429, 500, 501, 502, 503, 504,
@@ -269,10 +276,10 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process compression declare description
     http-send-name-header id load-server-state-from-file log-format-sd log-tag
     max-keep-alive-queue monitor monitor-uri persist rate-limit server-state-file-name
     server-template source stick stick-table tcp-check tcp-response unique-id-format
-    unique-id-header use-fcgi-app use-server peers resolvers userlist mailers cache program
+    unique-id-header use-fcgi-app use-server peers resolvers mailers cache program
     ring http-errors nbproc cpu-map lua-load setenv presetenv resetenv unsetenv node
     spread-checks tune.bufsize tune.maxrewrite ssl-server-verify external-check
-    server-state-file ulimit-n max-spread-checks unix-bind peer user group total-max-size max-age"""
+    server-state-file ulimit-n max-spread-checks unix-bind peer total-max-size max-age"""
 _HAPROXY_ONLY_FAMILY = """capture cookie|http-check comment|http-check connect|
 http-check disable-on-404|http-check send-state|http-check set-var|http-check unset-var|
 option abortonclose|option accept-invalid-http-request|option accept-invalid-http-response|

@@ -14,14 +14,22 @@ from collections.abc import Iterable
 from typing import Literal
 
 from ..errors import ConfigError
-from .keywords import HAPROXY_ONLY, SECTION_LETTER, Keyword, lookup, suggest
+from .keywords import HAPROXY_ONLY, SECTION_LETTER, USERLIST_KEYWORDS, Keyword, lookup, suggest
 from .lexer import Line
 from .model import ParsedConfig, Section, SectionKind, Statement
 from .runtime import ConfigWarning
 
 __all__ = ["parse_sections"]
 
-_SECTIONS: tuple[SectionKind, ...] = ("global", "defaults", "frontend", "backend", "listen")
+_SECTIONS: tuple[SectionKind, ...] = (
+    "global",
+    "defaults",
+    "frontend",
+    "backend",
+    "listen",
+    "userlist",
+)
+
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 
@@ -96,11 +104,14 @@ def parse_sections(
                 "see docs/configuration.md"
                 if words[0] in HAPROXY_ONLY
                 else f"unknown keyword '{words[0]}' out of section "
-                "(expected global, defaults, frontend, backend or listen)"
+                "(expected global, defaults, frontend, backend, listen or userlist)"
             )
             errors.append(ConfigError(message, item.file, item.line))
             continue
-        statement = _statement(item, current, errors, warnings)
+        if current.kind == "userlist":
+            statement = _userlist_statement(item, errors)
+        else:
+            statement = _statement(item, current, errors, warnings)
         if statement is not None:
             current.statements.append(statement)
     close()
@@ -121,6 +132,19 @@ def _open_section(
         if args:
             raise ConfigError(f"'global' takes no argument, got '{args[0]}'", item.file, item.line)
         return _Open("global", "", item.file, item.line)
+    if kind == "userlist":
+        if len(args) != 1:
+            message = (
+                "expects <name> as arguments" if not args else "cannot handle unexpected argument"
+            )
+            raise ConfigError(f"'userlist' {message}", *_loc(item))
+        if not _NAME.match(args[0]):
+            raise ConfigError(
+                f"invalid character in userlist name '{args[0]}' "
+                "(letters, digits, '-', '_', '.' and ':' only)",
+                *_loc(item),
+            )
+        return _Open("userlist", args[0], item.file, item.line)
     from_name: str | None = None
     if "from" in args:
         at = args.index("from")
@@ -206,6 +230,16 @@ def _statement(
             )
         )
     return statement
+
+
+def _userlist_statement(item: Line, errors: list[ConfigError]) -> Statement | None:
+    words = item.words
+    if words[0] not in USERLIST_KEYWORDS:
+        errors.append(
+            ConfigError(f"unknown keyword '{words[0]}' in 'userlist' section", item.file, item.line)
+        )
+        return None
+    return Statement(words[0], words[1:], item.file, item.line)
 
 
 def _unknown(name: str, words: tuple[str, ...], kind: SectionKind) -> str:

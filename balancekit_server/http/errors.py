@@ -131,6 +131,18 @@ class ErrorPage:
                 )
         return cls(status, tuple(headers), body, raw, close)
 
+    def with_header(self, name: bytes, value: bytes) -> ErrorPage:
+        """This page with `name` set to `value`: every occurrence removed, one added
+        last (how `http-request auth` puts its challenge on the 401 page)."""
+        if not self.raw:
+            return self
+        lower = name.lower()
+        headers = (*((n, v) for n, v in self.headers if n.lower() != lower), (name, value))
+        status_line = self.raw.split(b"\n", 1)[0].rstrip(b"\r")
+        head = b"".join(n + b": " + v + b"\r\n" for n, v in headers)
+        raw = status_line + b"\r\n" + head + b"\r\n" + self.body
+        return ErrorPage(self.status, headers, self.body, raw, self.close)
+
     @classmethod
     def default(cls, status: int) -> ErrorPage:
         """HAProxy's built-in page for `status` (500's page for codes it has none for)."""

@@ -1006,6 +1006,10 @@ class HttpProxy:
             headers = [(b"Location", location.encode("latin-1")), *extra]
             self._local(ex, _simple_page(status or 302, headers, b""), entry, "LR")
             return
+        if action == "auth":
+            page = self.errors[401].with_header(*extra[0])
+            self._local(ex, page, entry, "LR")
+            return
         body = decision.body
         if action == "deny":
             if self.fe_counters is not None:

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from balancekit.config.keywords import BIND_KEYWORDS, HAPROXY_ONLY, KEYWORDS, SERVER_KEYWORDS
+from balancekit.config.keywords import (
+    BIND_KEYWORDS,
+    HAPROXY_ONLY,
+    KEYWORDS,
+    SERVER_KEYWORDS,
+    USERLIST_KEYWORDS,
+)
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
 
@@ -37,7 +43,11 @@ def test_every_warned_keyword_is_documented_with_its_reason() -> None:
 
 @pytest.mark.parametrize(
     ("heading", "table"),
-    [("`server` and `default-server` options", SERVER_KEYWORDS), ("`bind` options", BIND_KEYWORDS)],
+    [
+        ("`server` and `default-server` options", SERVER_KEYWORDS),
+        ("`bind` options", BIND_KEYWORDS),
+        ("`userlist` sections", USERLIST_KEYWORDS),
+    ],
 )
 def test_server_and_bind_options_are_documented(heading: str, table: dict[str, str]) -> None:
     assert _table_rows(heading) == {name: text for name, text in table.items()}

@@ -206,6 +206,27 @@ CASES: list[tuple[str, str, int, str]] = [
     ("mysql-check", "defaults\n    option mysql-check login x\n", 2,
      "option mysql-check: expects [user <username> [post-41]]"),
     ("stats auth", "defaults\n    stats auth admin\n", 2, "'stats auth' expects <user>:<password>"),
+    # -- userlist and access control ---------------------------------------------------------
+    ("userlist name", "userlist\n", 1, "'userlist' expects <name> as arguments"),
+    ("userlist keyword", "userlist L\n    users a\n", 2,
+     "unknown keyword 'users' in 'userlist' section"),
+    ("group option", "userlist L\n    group g members a\n", 2,
+     "'group' only supports 'users' option."),
+    ("user option", "userlist L\n    user u pass x\n", 2,
+     "'user' only supports 'password', 'insecure-password' and 'groups' options."),
+    ("user's group", "userlist L\n    user u insecure-password x groups nope\n", 1,
+     "userlist 'L': no such group 'nope' specified in user 'u'"),
+    ("group's user", "userlist L\n    group g users zed\n", 1,
+     "userlist 'L': no such user 'zed' specified in group 'g'"),
+    ("unknown userlist", "frontend f\n    mode http\n    acl ok http_auth(NOPE)\n", 3,
+     "unable to find userlist 'NOPE' referenced in arg 1 of fetch method 'http_auth'"),
+    ("userlist missing", "frontend f\n    mode http\n    acl ok http_auth\n", 3,
+     "missing userlist name in arg 1 of fetch method 'http_auth'"),
+    ("auth group", "userlist L\n    group g\nfrontend f\n    mode http\n"
+     "    http-request deny if { http_auth_group(L) h }\n", 5,
+     "acl 'http_auth_group': invalid group 'h'"),
+    ("auth realm", "frontend f\n    mode http\n    http-request auth realm\n", 3,
+     "'http-request auth': missing realm value"),
 ]  # fmt: skip
 
 

@@ -49,7 +49,12 @@ _UNSUPPORTED = re.compile(
 )
 #: Global lines that only make sense on the authors' machines (users, chroot, sockets).
 _HOST_ONLY = re.compile(
-    r"^\s*(chroot|user|group|uid|gid|daemon|pidfile|stats\s+socket|master-worker)\b.*$", re.M
+    r"^\s*(chroot|user|group|uid|gid|daemon|pidfile|stats\s+socket|master-worker)\b.*$"
+)
+#: Every section keyword of HAProxy 2.6, to know where `global` ends.
+_ANY_SECTION = re.compile(
+    r"^\s*(global|defaults|frontend|backend|listen|userlist|peers|resolvers|mailers|program|"
+    r"http-errors|ring|cache|dynamic-update|fcgi-app)\b"
 )
 _BIND = re.compile(r"^(\s*bind\s+)(\S+)", re.M)
 _SERVER = re.compile(r"^(\s*server\s+)(\S+)(\s+)(\S+)", re.M)
@@ -96,11 +101,25 @@ def classify(errors: list[str]) -> tuple[list[str], list[str]]:
 def loopback_text(text: str, backends: dict[str, str]) -> str:
     """The config with every bind a `{listen:N}` and every server a local backend."""
     counter = iter(range(10_000))
-    text = _HOST_ONLY.sub("#", text)  # the same line numbers
+    text = _without_host_lines(text)
     text = _BIND.sub(lambda m: f"{m.group(1)}{{listen:b{next(counter)}}}", text)
     return _SERVER.sub(
         lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{backends[m.group(2)]}", text
     )
+
+
+def _without_host_lines(text: str) -> str:
+    """`text` with the host-only lines of `global` commented out (the same line
+    numbers); a `user` line in a userlist is not one."""
+    section = ""
+    lines = text.split("\n")
+    for number, line in enumerate(lines):
+        header = _ANY_SECTION.match(line)
+        if header:
+            section = header.group(1)
+        elif section == "global" and _HOST_ONLY.match(line):
+            lines[number] = "#"
+    return "\n".join(lines)
 
 
 def _ask(port: int) -> list[str]:

@@ -19,6 +19,7 @@ When balancekit differs from HAProxy on a row, the row stays as it is and gets
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field, replace
 
 ALL_KINDS = ("httpserver", "gunicorn", "flask", "nginx")
@@ -2329,6 +2330,128 @@ cookie_row(
     # The dates written in the new cookies are the proxies' clocks.
     compare=frozenset({"status", "server", "log"}),
 )
+
+# -- access control: userlist, http_auth, http-request auth ---------------------------------
+
+#: Hashes made with the system's crypt(3): sha512-crypt, sha256-crypt with rounds,
+#: md5-crypt, yescrypt; `carol`'s `*` is no hash at all (HAProxy loads it, and it never
+#: matches).
+USERLIST = (
+    "userlist L\n"
+    "    group admins users alice\n"
+    "    group ops\n"
+    "    group empty\n"
+    "    user alice password $6$Kj3bQ9$EgtB6HUZHcEe9p6nYJX0C6cFZ20f.H/1oDNaJ90PEAGL1mAsZy1XSW"
+    "OQ9Xd15BBVNyeb1IhTg475pkwQ5SC5r0\n"
+    "    user bob insecure-password bob:pw groups ops\n"
+    "    user carol password *\n"
+    "    user dave password $5$rounds=1000$Ab12Cd$D7cmf5mKaNBQarw2Vd99q0jj6HnuJgYfFKnCmAjNLv9"
+    " groups ops,admins\n"
+    "    user erin password $1$Xy7Q$h3rycNcbjFTnY8Bbbt.DV.\n"
+    "    user frank password $y$j9T$F5Jx5fExrKuPp53xLKQ..1$bwXOvZzdwobWft.eeceWowerZ4Qgw8AUKc"
+    "mCV68BaF8\n"
+)
+
+
+def basic(
+    user: str, password: str, path: str = "/echo", scheme: str = "Basic ", **kw: object
+) -> Req:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return get(path, headers=(("Authorization", scheme + token),), **kw)
+
+
+def auth(value: str, path: str = "/echo") -> Req:
+    return get(path, headers=(("Authorization", value),))
+
+
+AUTH_LOG = frozenset({"status", "headers", "body", "log"})
+
+row(
+    "http-request-auth",
+    ("action:auth", "fetch:http_auth", "fetch:http_auth_group", "userlist:user",
+     "userlist:group", "option httplog"),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        frontend="    acl ok http_auth(L)\n"
+        "    acl adm http_auth_group(L) admins\n"
+        "    acl none http_auth_group(L) empty\n"
+        "    http-request deny if { path_beg /none } none\n"
+        "    http-request auth realm Admin\\ area if { path_beg /adm } !adm\n"
+        "    http-request auth unless ok\n",
+        extra=USERLIST,
+    ),
+    (
+        get("/echo"),
+        basic("alice", "alice-pw"),
+        basic("alice", "wrong"),
+        basic("bob", "bob:pw"),
+        basic("bob", "bob"),
+        basic("carol", ""),
+        basic("dave", "dave-pw"),
+        basic("erin", "erin-pw"),
+        basic("frank", "frank-pw"),
+        basic("nobody", "x"),
+        basic("alice", "alice-pw", scheme="basic   "),
+        basic("alice", "alice-pw", scheme="BASIC "),
+        auth("Basic YWxpY2U="),  # no `:` after the user
+        auth("Basic YWxpY2U6YWxpY2UtcHc"),  # unpadded
+        auth("Basic !!!!"),
+        auth("Basic"),
+        auth("Bearer abc"),
+        auth("Digest username=alice"),
+        auth("Basic Ym9iOmJvYjpwdw==, Basic eA=="),
+        basic("bob", "bob:pw", "/adm/x"),
+        basic("dave", "dave-pw", "/adm/x"),
+        basic("alice", "alice-pw", "/adm/x"),
+        get("/adm/x"),
+        basic("alice", "alice-pw", "/none"),
+        # kept alive: a 401 keeps the connection, the next request is authorized
+        get("/echo", conn="k"),
+        basic("erin", "erin-pw", conn="k"),
+    ),
+    compare=AUTH_LOG,
+    kinds=ECHO_KINDS,
+    log_subs=HTTPLOG_BYTES,
+)  # fmt: skip
+row(
+    "http-request-auth-backend",
+    ("action:auth", "fetch:http_auth"),
+    http_cfg(
+        backend="    http-request auth if !{ http_auth(L) } { path_beg /b }\n",
+        frontend="    http-request auth realm fe-realm if { path_beg /f } !{ http_auth(L) }\n",
+        extra=USERLIST,
+    ),
+    (get("/b"), basic("bob", "bob:pw", "/b"), get("/f"), basic("erin", "erin-pw", "/f"),
+     get("/echo")),
+)  # fmt: skip
+row(
+    "http-auth-fetches",
+    ("fetch:http_auth_type", "fetch:http_auth_user", "fetch:http_auth_pass",
+     "fetch:http_auth_bearer"),
+    http_cfg(
+        frontend="    http-request set-header X-Type %[http_auth_type]\n"
+        "    http-request set-header X-User %[http_auth_user]\n"
+        "    http-request set-header X-Pass %[http_auth_pass]\n"
+        "    http-request set-header X-Bearer %[http_auth_bearer]\n"
+        "    http-request set-header X-Token %[http_auth_bearer(X-Token)]\n"
+        "    http-request set-header X-Found %[http_auth_user] if { http_auth_user -m found }\n",
+    ),
+    (
+        get("/echo"),
+        basic("alice", "pass:word"),
+        basic("", ""),
+        auth("bearer   tok.en"),
+        auth("Bearer"),
+        auth("Digest x=y"),
+        auth("Basic !!"),
+        get("/echo", headers=(("X-Token", "Bearer t1"),)),
+        get("/echo", headers=(("X-Token", "bearer  t2, Bearer t3"),)),
+        get("/echo", headers=(("X-Token", "Basic t4"),)),
+        get("/echo", headers=(("Authorization", "Bearer a"), ("Authorization", "Bearer b"))),
+    ),
+    kinds=ECHO_KINDS,
+)  # fmt: skip
 
 #: Rows that only check which server (or backend) is chosen, one request at a time and
 #: without health checks: the choice is made before a byte reaches a server, so the

@@ -11,7 +11,12 @@ from balancekit.acl.fetches import CONVERTERS, FETCHES
 from balancekit.acl.patterns import MATCH_METHODS
 from balancekit.algorithms import ALGORITHM_MODULES
 from balancekit.algorithms.spec import HASH_FUNCTIONS, HASH_METHODS
-from balancekit.config.keywords import BIND_KEYWORDS, KEYWORDS, SERVER_KEYWORDS
+from balancekit.config.keywords import (
+    BIND_KEYWORDS,
+    KEYWORDS,
+    SERVER_KEYWORDS,
+    USERLIST_KEYWORDS,
+)
 from balancekit.rules import HTTP_ACTIONS, HTTP_SERVICES
 
 from .matrix import ROWS
@@ -31,6 +36,7 @@ def required() -> set[str]:
     names = {k.name for k in KEYWORDS if not k.ignored}
     names |= {f"server:{name}" for name in SERVER_KEYWORDS}
     names |= {f"bind:{name}" for name in BIND_KEYWORDS}
+    names |= {f"userlist:{name}" for name in USERLIST_KEYWORDS}
     names |= {f"fetch:{name}" for name in FETCHES}
     names |= {f"conv:{name}" for name in CONVERTERS}
     names |= {f"balance:{name}" for name in ALGORITHM_MODULES}
