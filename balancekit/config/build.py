@@ -125,6 +125,7 @@ class _Proxy:
     captures: list[Capture] = field(default_factory=list)
     tcp_inspect_delay: float | None = None
     random_draw: Statement | None = None
+    description: str | None = None
 
     @property
     def name(self) -> str:
@@ -237,6 +238,12 @@ class _Builder:
                 self.warn(note, stmt)
         elif key == "stats timeout":
             self.global_ = replace(g, stats_timeout=self.time(_one(stmt), stmt))
+        elif key == "description":
+            self.global_ = replace(g, description=_description(stmt))
+        elif key == "node":
+            self.global_ = replace(
+                g, node=_node_name(_one(stmt), "'node' requires valid node name")
+            )
         elif key == "ca-base":
             self.global_ = replace(g, ca_base=_one(stmt))
         elif key == "crt-base":
@@ -345,6 +352,23 @@ class _Builder:
             stats["realm"] = self._first(stmt)
         elif what == "refresh":
             stats["refresh"] = self.time(self._first(stmt), stmt, default_unit="s")
+        elif what == "show-legends":
+            self._extra_words(stmt, 0)
+            stats["show-legends"] = True
+        elif what == "show-node":
+            self._extra_words(stmt, 1)
+            name = stmt.args[0] if stmt.args else ""
+            stats["show-node"] = (
+                _node_name(name, "'stats show-node' invalid node name") if name else ""
+            )
+        elif what == "show-desc":
+            if not stmt.args and self.global_.description is None:
+                self.warn(
+                    "'show-desc' requires a parameter or 'desc' to be set in the global section.",
+                    stmt,
+                )
+            else:
+                stats["show-desc"] = " ".join(stmt.args)
         elif what == "auth":
             user, sep, password = self._first(stmt).partition(":")
             if not sep or not user:
@@ -415,6 +439,7 @@ class _Builder:
         t = s.timeouts
         return BackendRuntime(
             name=p.name,
+            description=p.description,
             mode=s.mode,  # type: ignore[arg-type]
             backend=backend,
             servers=tuple(extras for _, extras, _ in p.servers),
@@ -574,6 +599,7 @@ class _Builder:
             stats = self._http_only(p, stats, options)
         return Frontend(
             name=p.name,
+            description=p.description,
             mode=s.mode,  # type: ignore[arg-type]
             binds=self._binds(p, s.mode, global_),
             router=router,
@@ -695,6 +721,10 @@ class _Builder:
 
 
 # -- statement handlers --------------------------------------------------------------------
+
+
+def _h_description(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    p.description = _description(stmt)
 
 
 def _h_mode(b: _Builder, p: _Proxy, stmt: Statement) -> None:
@@ -982,6 +1012,7 @@ def _h_http_check_expect(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "mode": _h_mode,
+    "description": _h_description,
     "log": _h_log,
     "maxconn": _h_maxconn,
     "bind": _h_bind,
@@ -1129,7 +1160,29 @@ def _stats_page(s: _Settings) -> StatsPage | None:
         realm=s.stats.get("realm"),
         refresh=s.stats.get("refresh"),
         hide_version=s.stats.get("hide-version", False),
+        show_node=s.stats.get("show-node"),
+        show_desc=s.stats.get("show-desc"),
+        show_legends=s.stats.get("show-legends", False),
     )
+
+
+_NODE_CHARS = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def _node_name(name: str, what: str) -> str:
+    if not _NODE_CHARS.fullmatch(name):
+        raise ValueError(
+            f"{what} - non-empty string with digits(0-9), letters(A-Z, a-z), dot(.), "
+            "hyphen(-) or underscore(_)"
+        )
+    return name
+
+
+def _description(stmt: Statement) -> str:
+    """`description` joins its words with single spaces, as HAProxy does."""
+    if not stmt.args:
+        raise ValueError(f"'{stmt.keyword}' expects a string argument.")
+    return " ".join(stmt.args)
 
 
 def _close_name(name: str, names: list[str]) -> str:

@@ -66,6 +66,12 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("nbthread", "g", "Number of worker threads; kept in the model for the runtime."),
     _K("hard-stop-after", "g", "Maximum time a soft stop may take."),
     _K(
+        "description",
+        "gflb",
+        "Free text: the process's (global, `show info`) or the proxy's, on the statistics page.",
+    ),
+    _K("node", "g", "Node name for `show info` and `stats show-node` (default: the host name)."),
+    _K(
         "stats socket",
         "g",
         "Runtime API socket: `<path, addr:port or fd@N> [mode M] [level L]`.",
@@ -172,6 +178,9 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("stats realm", "dflb", "Basic-auth realm of the statistics page."),
     _K("stats refresh", "dflb", "Statistics page auto-refresh delay."),
     _K("stats hide-version", "dflb", "Hide the version on the statistics page."),
+    _K("stats show-node", "dflb", "Show the node name (`[name]`, else global `node`) on the page."),
+    _K("stats show-desc", "dflb", "Show a description (`[text]`, else global `description`)."),
+    _K("stats show-legends", "dflb", "Show each proxy's capabilities, mode and id on the page."),
     _K("timeout client", "dfl", "Client inactivity timeout."),
     _K("timeout client-fin", "dfl", "Client inactivity timeout once half-closed."),
     _K("timeout http-request", "dflb", "Time to receive a complete request head."),
@@ -269,7 +278,7 @@ ERRORFILE_CODES = (
 )  # fmt: skip
 
 #: Real HAProxy keywords balancekit does not implement: an error, but a precise one.
-_HAPROXY_ONLY_NAMES = """backlog bind-process compression declare description
+_HAPROXY_ONLY_NAMES = """backlog bind-process compression declare
     disabled dispatch
     email-alert enabled errorfiles errorloc errorloc302 errorloc303 error-log-format filter
     fullconn http-after-response http-error http-response http-reuse
@@ -277,7 +286,7 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process compression declare description
     max-keep-alive-queue monitor monitor-uri persist rate-limit server-state-file-name
     server-template source stick stick-table tcp-check tcp-response unique-id-format
     unique-id-header use-fcgi-app use-server peers resolvers mailers cache program
-    ring http-errors nbproc cpu-map lua-load setenv presetenv resetenv unsetenv node
+    ring http-errors nbproc cpu-map lua-load setenv presetenv resetenv unsetenv
     spread-checks tune.bufsize tune.maxrewrite ssl-server-verify external-check
     server-state-file ulimit-n max-spread-checks unix-bind peer total-max-size max-age"""
 _HAPROXY_ONLY_FAMILY = """capture cookie|http-check comment|http-check connect|
@@ -292,8 +301,8 @@ option external-check|option log-separate-errors|option logasap|option nolinger|
 option originalto|option pgsql-check|option prefer-last-server|
 option redis-check|option smtpchk|option socket-stats|option spop-check|
 option ssl-hello-chk|option tcp-check|option transparent|
-option idle-close-on-response|stats admin|stats http-request|stats scope|stats show-desc|
-stats show-legends|stats show-node|stats maxconn|stats bind-process|timeout tarpit"""
+option idle-close-on-response|stats admin|stats http-request|stats scope|stats maxconn|
+stats bind-process|timeout tarpit"""
 #: Every `server`/`default-server` option of HAProxy 2.6 (configuration.txt 5.2);
 #: those balancekit lacks are named as unsupported, never "did you mean".
 _SERVER_OPTION_NAMES = """

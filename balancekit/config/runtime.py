@@ -110,6 +110,9 @@ class Global:
     ssl_default_bind_ciphers: str | None = None
     ssl_default_bind_ciphersuites: str | None = None
     ssl_default_bind_options: tuple[str, ...] = ()
+    #: `node` (None: the host name, as HAProxy) and `description`.
+    node: str | None = None
+    description: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,13 +172,20 @@ class Capture:
 
 @dataclass(frozen=True, slots=True)
 class StatsPage:
-    """`stats enable|uri|auth|realm|refresh|hide-version` on an HTTP proxy."""
+    """`stats enable|uri|auth|realm|refresh|hide-version|show-*` on an HTTP proxy.
+
+    `show_node`/`show_desc` are None when not asked for, "" for the global `node` /
+    `description`, else the text given on the line.
+    """
 
     uri: str = "/haproxy?stats"
     auth: tuple[tuple[str, str], ...] = ()
     realm: str | None = None
     refresh: float | None = None
     hide_version: bool = False
+    show_node: str | None = None
+    show_desc: str | None = None
+    show_legends: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +265,8 @@ class Frontend:
     #: The largest request head accepted: HAProxy's tune.bufsize 16384 less
     #: tune.maxrewrite 1024.
     max_header_size: int = 15360
+    #: `description`, shown on the statistics page.
+    description: str | None = None
     file: str | None = None
     line: int | None = None
 
@@ -298,6 +310,8 @@ class BackendRuntime:
     errorfiles: Mapping[int, bytes] = field(default_factory=lambda: _EMPTY)
     http_rules: tuple[HttpRule, ...] = ()
     stats: StatsPage | None = None
+    #: `description`, shown on the statistics page.
+    description: str | None = None
     file: str | None = None
     line: int | None = None
     #: The soonest one of the relay timeouts (server, server-fin, tunnel) can

@@ -14,6 +14,7 @@ itself (see docs/runtime-api.md).
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -162,6 +163,12 @@ class StatsSource:
     @property
     def proxies(self) -> list[Proxy]:
         return self._proxies
+
+    @property
+    def node(self) -> str:
+        """global `node`, else the host name (HAProxy's default)."""
+        node = self.config.global_.node
+        return node if node is not None else socket.gethostname()
 
     def backend(self, name: str) -> BackendRuntime | None:
         return self.config.backends.get(name)
@@ -443,7 +450,8 @@ class StatsSource:
         req = sum(c.req_tot for c in fes)
         rate = sum(c.sess_rate.read(at) for c in fes)
         out = sum(c.bout for c in fes)
-        maxconn = self.config.global_.maxconn
+        g = self.config.global_
+        maxconn = g.maxconn
         from balancekit import __version__ as version
 
         return [
@@ -467,6 +475,8 @@ class StatsSource:
             ("SessRate", str(rate)),
             ("SessRateLimit", "0"),
             ("MaxSessRate", str(max((c.sess_rate.max for c in fes), default=0))),
+            ("node", self.node),
+            *((("description", g.description),) if g.description is not None else ()),
             ("Stopping", "1" if self.stopping else "0"),
             ("Jobs", str(cur + len(self.config.frontends))),
             ("Listeners", str(sum(len(f.binds) for f in self.config.frontends))),

@@ -27,7 +27,13 @@ from balancekit import Request
 from balancekit.config import Config, StatsPage
 from balancekit.routing import Decision, Router
 from balancekit_server.ops import metrics
-from balancekit_server.ops.stats_data import TYPE_BACKEND, TYPE_FRONTEND, TYPE_SERVER, StatsSource
+from balancekit_server.ops.stats_data import (
+    TYPE_BACKEND,
+    TYPE_FRONTEND,
+    TYPE_SERVER,
+    Proxy,
+    StatsSource,
+)
 
 if TYPE_CHECKING:
     from balancekit_server.http.proxy import HttpProxy, RouterLike
@@ -157,8 +163,14 @@ def render_html(
     refresh: float | None = None,
     hide_version: bool = False,
     now: float | None = None,
+    page: StatsPage | None = None,
 ) -> str:
-    """The HTML statistics report: a summary, a legend, then one table per proxy."""
+    """The HTML statistics report: a summary, a legend, then one table per proxy.
+
+    `page` brings `stats show-node|show-desc|show-legends`.  Descriptions are
+    written as HAProxy writes them, unescaped: they come from the config's author,
+    who may put markup in them.
+    """
     at = time.time() if now is None else now
     info = dict(source.info(at))
     rows = source.rows(now=at)
@@ -169,9 +181,16 @@ def render_html(
         f"tr.{name} td {{background: {colour};}}\n" for name, colour in _COLOURS.items()
     )
     version = "" if hide_version else f" version {html.escape(info['Version'])}"
+    node = desc = ""
+    if page is not None and page.show_node is not None:
+        node = f" on {page.show_node or info['node']}"
+    if page is not None and page.show_desc is not None:
+        desc = f": {page.show_desc or info.get('description', '')}"
+    legends = page is not None and page.show_legends
+    proxies = {proxy.name: proxy for proxy in source.proxies}
     out = [
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>",
-        "<title>Statistics Report for balancekit</title>",
+        f"<title>Statistics Report for balancekit{node}</title>",
         "<style>\nbody {font-family: arial, helvetica, sans-serif; font-size: 12px;}\n"
         "table.tbl {border-collapse: collapse; margin-bottom: 1.5em;}\n"
         "table.tbl td, table.tbl th {border: 1px solid #999; padding: 1px 4px; font-size: 10px;"
@@ -185,7 +204,7 @@ def render_html(
         "tr.frontend td, tr.backend td {font-weight: bold;}\n" + style + "</style>",
         "</head><body>",
         f"<h1>balancekit{version}</h1>",
-        f"<h2>Statistics Report for pid {html.escape(info['Pid'])}</h2>",
+        f"<h2>Statistics Report for pid {html.escape(info['Pid'])}{node}{desc}</h2>",
         "<p class='info'>",
         f"uptime = {html.escape(info['Uptime'])}; current conns = {info['CurrConns']}; "
         f"total conns = {info['CumConns']}; total requests = {info['CumReq']}; "
@@ -208,7 +227,7 @@ def render_html(
     out.append("</tr></table>")
     for proxy, proxy_rows in by_proxy.items():
         out.append(f"<table class='tbl' id='{html.escape(proxy)}'>")
-        out.append(f"<tr><th class='pxname' colspan=31>{html.escape(proxy)}</th></tr>")
+        out.append(_proxy_head(proxy, proxies.get(proxy), legends))
         out.append(f"<tr>{_HEAD}</tr><tr>{_SUBHEAD}</tr>")
         for line in proxy_rows:
             kind = int(line["type"])
@@ -228,6 +247,25 @@ def render_html(
         out.append("</table>")
     out.append("</body></html>\n")
     return "\n".join(out)
+
+
+def _proxy_head(name: str, proxy: Proxy | None, legends: bool) -> str:
+    """A proxy table's title row: its name, with `stats show-legends` its capability,
+    mode and id (HAProxy's tips), and its `description` in HAProxy's `desc` cell."""
+    front = proxy.frontend if proxy is not None else None
+    back = proxy.backend if proxy is not None else None
+    tips = ""
+    if legends and proxy is not None:
+        cap = "proxy" if front and back else "frontend" if front else "backend"
+        mode = front.mode if front is not None else back.mode if back is not None else ""
+        tips = f"<div class=tips>cap: {cap}, mode: {mode}, id: {proxy.iid}</div>"
+    description = (front.description if front else None) or (back.description if back else None)
+    cell = (
+        f'<th class="desc" width="90%">{description}</th>'
+        if description
+        else ('<th class="empty" width="90%"></th>')
+    )
+    return f"<tr><th class='pxname' colspan=2>{html.escape(name)}{tips}</th>{cell}</tr>"
 
 
 def render_csv(source: StatsSource) -> str:
@@ -338,6 +376,7 @@ class StatsRouter:
             refresh=page.refresh if "norefresh" not in options else None,
             hide_version=page.hide_version,
             now=self._clock(),
+            page=page,
         )
         return Decision(
             "return",

@@ -206,6 +206,13 @@ CASES: list[tuple[str, str, int, str]] = [
     ("mysql-check", "defaults\n    option mysql-check login x\n", 2,
      "option mysql-check: expects [user <username> [post-41]]"),
     ("stats auth", "defaults\n    stats auth admin\n", 2, "'stats auth' expects <user>:<password>"),
+    ("description in defaults", "defaults\n    description x\n", 2,
+     "'description' not allowed in 'defaults' section"),
+    ("description empty", "backend b\n    description\n", 2,
+     "'description' expects a string argument."),
+    ("node name", "global\n    node a/b\n", 2, "'node' requires valid node name"),
+    ("show-node name", "defaults\n    stats show-node a:b\n", 2,
+     "'stats show-node' invalid node name"),
     # -- userlist and access control ---------------------------------------------------------
     ("userlist name", "userlist\n", 1, "'userlist' expects <name> as arguments"),
     ("userlist keyword", "userlist L\n    users a\n", 2,

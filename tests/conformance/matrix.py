@@ -97,6 +97,9 @@ class Row:
     response_headers: frozenset[str] | None = None
     #: Compare only the first lines of a body (or of a runtime API answer).
     body_lines: int | None = None
+    #: Compare only what this regex finds in a body or runtime API answer (one line per
+    #: match): for pages whose layout is balancekit's own but whose facts are HAProxy's.
+    extract: str = ""
     #: Keep only log lines matching this regex.
     log_filter: str = ""
     #: (regex, replacement) applied to log lines, for fields pinned by another row.
@@ -2330,6 +2333,48 @@ cookie_row(
     # The dates written in the new cookies are the proxies' clocks.
     compare=frozenset({"status", "server", "log"}),
 )
+
+# -- node, description, stats show-node|show-desc|show-legends ------------------------------
+
+#: What the stats page says of node, description and proxies: HAProxy's page layout is
+#: its own, these facts are compared (`<h2>` after the pid, the title, each proxy's
+#: description cell and legend).
+STATS_FACTS = (
+    r"Statistics Report for (?:pid \d+|HAProxy|balancekit)(.*?)</(?:h2|title)>"
+    r'|(<th class="(?:desc|empty)" width="90%">.*?</th>)'
+    r"|(<div class=tips>cap: .*?</div>)"
+)
+row(
+    "stats-node-description",
+    ("node", "description", "stats show-node", "stats show-desc", "stats show-legends",
+     "stats socket"),
+    http_cfg(
+        global_="    node edge-1.example\n    description Global   edge  proxy\n",
+        frontend="    description Front <b>door</b>\n    stats enable\n    stats uri /st\n"
+        "    stats show-node\n    stats show-desc\n    stats show-legends\n",
+        backend="    description the app servers\n",
+        extra="listen li\n    bind {bind:other}\n    description both halves\n"
+        "    stats enable\n    stats uri /st\n    stats show-node other-name\n"
+        "    stats show-desc local text\n    server s9 {s1}\n",
+    ),
+    (get("/st"), Req(command="show info"), get("/st", bind="other")),
+    compare=frozenset({"status", "body", "command"}),
+    extract=r"^(?:node|description): .*$|" + STATS_FACTS,
+    kinds=RAW_KIND,
+)  # fmt: skip
+
+row(
+    "stats-node-default",
+    ("stats show-node", "stats show-desc", "stats socket"),
+    # No `node`: the host name.  `show-desc` without text or global description: a
+    # warning, and no description.
+    http_cfg(frontend="    stats enable\n    stats uri /st\n    stats show-node\n"
+             "    stats show-desc\n"),
+    (get("/st"), Req(command="show info")),
+    compare=frozenset({"status", "body", "command"}),
+    extract=r"^(?:node|description): .*$|" + STATS_FACTS,
+    kinds=RAW_KIND,
+)  # fmt: skip
 
 # -- access control: userlist, http_auth, http-request auth ---------------------------------
 

@@ -716,6 +716,15 @@ def _norm_text(value: str, ports: dict[int, str]) -> str:
     return value
 
 
+def _extracted(regex: str, text: str) -> str:
+    """One line per match of `regex`: its groups that matched, else the whole match."""
+    lines = []
+    for match in re.finditer(regex, text, re.M):
+        groups = [g for g in match.groups() if g is not None]
+        lines.append(" ".join(groups) if groups else match.group(0))
+    return "\n".join(lines)
+
+
 def normalize(obs: Any, row: Row, ports: dict[int, str]) -> Any:
     """What is compared of one request's observation."""
     if isinstance(obs, list):
@@ -728,6 +737,8 @@ def normalize(obs: Any, row: Row, ports: dict[int, str]) -> Any:
         text = obs["command"]
         if row.body_lines is not None:
             text = "\n".join(text.split("\n")[: row.body_lines])
+        if row.extract:
+            text = _extracted(row.extract, text)
         return {"command": _norm_text(text, ports)} if "command" in row.compare else {}
     out: dict[str, Any] = {}
     if "error" in obs:
@@ -766,6 +777,8 @@ def normalize(obs: Any, row: Row, ports: dict[int, str]) -> Any:
             text = body.decode("latin-1")
             if row.body_lines is not None:
                 text = "\n".join(text.split("\n")[: row.body_lines])
+            if row.extract:
+                text = _extracted(row.extract, text)
             out["body"] = _norm_text(text, ports)
     elif "server" in row.compare and echo is not None:
         out["server"] = echo.get("server")
