@@ -22,6 +22,7 @@ from typing import Literal
 
 from .acl.conditions import Condition
 from .request import Request
+from .units import MAX_SECONDS_MS, parse_time
 
 __all__ = [
     "CookiePolicy",
@@ -207,9 +208,6 @@ def parse_cookie_keyword(
 
 def _seconds(value: str, parse_seconds: Callable[[str], float] | None) -> int:
     if parse_seconds is None:
-        # Imported here: balancekit.config imports this module.
-        from .config.units import MAX_SECONDS_MS, parse_time
-
         return int(parse_time(value, default_unit="s", maximum_ms=MAX_SECONDS_MS))
     return int(parse_seconds(value))
 

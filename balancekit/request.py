@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .tracking import StreamCounters
 
 __all__ = ["Headers", "Request", "first_header_value", "split_header_values"]
 
@@ -133,6 +136,8 @@ class Request:
     `payload_len` is the size of the bytes a TCP front end inspected (`req.len`),
     None for an HTTP request; such a view has an empty `version` unless those bytes
     hold an HTTP request head (`req.proto_http`), whose line and headers it then has.
+    `stream` holds the request's tracked stick-table entries (`track-scN`, read by
+    the `sc*_`/`src_` fetches); None where no stick table is in use.
     """
 
     src: str = ""
@@ -149,6 +154,7 @@ class Request:
     sni: str = ""
     ssl_hello_type: int | None = None
     payload_len: int | None = None
+    stream: StreamCounters | None = None
 
     def __init__(
         self,
@@ -167,6 +173,7 @@ class Request:
         sni: str = "",
         ssl_hello_type: int | None = None,
         payload_len: int | None = None,
+        stream: StreamCounters | None = None,
     ) -> None:
         if not isinstance(headers, Headers):
             # Headers are immutable: one shared empty view serves every bare request
@@ -189,6 +196,7 @@ class Request:
             set_sni,
             set_ssl_hello_type,
             set_payload_len,
+            set_stream,
         ) = _SETTERS
         set_src(self, src)
         set_method(self, method)
@@ -204,6 +212,7 @@ class Request:
         set_sni(self, sni)
         set_ssl_hello_type(self, ssl_hello_type)
         set_payload_len(self, payload_len)
+        set_stream(self, stream)
 
     @property
     def host(self) -> str | None:
@@ -216,6 +225,7 @@ _SETTERS: tuple[Any, ...] = tuple(
     for name in (
         "src", "method", "path", "query", "headers", "src_port",
         "dst", "dst_port", "version", "uri", "ssl", "sni", "ssl_hello_type", "payload_len",
+        "stream",
     )
 )  # fmt: skip
 assert len(_SETTERS) == len(Request.__dataclass_fields__), "a new Request field needs a setter"

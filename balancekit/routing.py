@@ -27,7 +27,15 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from .request import Request
-from .rules import HeaderEdit, HttpRule, InspectDelay, TcpRule, UseBackend, apply_header_edits
+from .rules import (
+    TABLE_ACTIONS,
+    HeaderEdit,
+    HttpRule,
+    InspectDelay,
+    TcpRule,
+    UseBackend,
+    apply_header_edits,
+)
 
 __all__ = ["BackendRules", "Decision", "Router"]
 
@@ -269,6 +277,9 @@ def _http_verdict(
         action = rule.action
         if action == "allow":
             break
+        if action in TABLE_ACTIONS:
+            rule.update_table(view)
+            continue
         if action in ("set-header", "add-header", "del-header"):
             edit = rule.header_edit(view)
             edits.append(edit)
@@ -282,6 +293,8 @@ def _http_verdict(
 
 
 def _final(rule: HttpRule, view: Request, edits: tuple[HeaderEdit, ...]) -> Decision:
+    if rule.action in ("deny", "auth") and view.stream is not None:
+        view.stream.error()  # both count as request errors on the tracked entries
     if rule.action == "reject":
         return Decision("reject", header_edits=edits, rule=_where(rule))
     if rule.action == "use-service":

@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .acl import AclSet, Condition
-from .acl.fetches import suggest
+from .acl.fetches import FetchError, SampleContext, SampleExpr, parse_sample_expr, suggest
 from .acl.logformat import LogFormat, LogFormatError, parse_log_format
 from .errors import ConfigError
 from .request import Headers, Request
+from .sticktables import StickTable
+from .tracking import MAX_TRACKED, table_key
 
 __all__ = [
+    "TABLE_ACTIONS",
     "HeaderEdit",
     "HttpRule",
     "InspectDelay",
@@ -49,17 +52,27 @@ HTTP_ACTIONS = (
     "add-header",
     "del-header",
     "auth",
+    "track-sc0",
+    "track-sc1",
+    "track-sc2",
+    "sc-inc-gpc0",
+    "sc-inc-gpc1",
+    "sc-set-gpt0",
+)
+#: The actions that change stick-table entries and let the rules go on.
+TABLE_ACTIONS = frozenset(
+    ("track-sc0", "track-sc1", "track-sc2", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0")
 )
 #: http-request actions HAProxy 2.6 has but balancekit does not implement.
 HTTP_ACTIONS_UNSUPPORTED = frozenset((
     "add-acl", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry",
     "do-resolve", "early-hint", "normalize-uri", "replace-header", "replace-path",
-    "replace-pathq", "replace-uri", "replace-value", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1",
-    "sc-set-gpt0", "send-spoe-group", "set-dst", "set-dst-port", "set-log-level", "set-map",
+    "replace-pathq", "replace-uri", "replace-value", "sc-inc-gpc", "sc-set-gpt",
+    "send-spoe-group", "set-dst", "set-dst-port", "set-log-level", "set-map",
     "set-mark", "set-method", "set-nice", "set-path", "set-pathq", "set-priority-class",
     "set-priority-offset", "set-query", "set-src", "set-src-port", "set-timeout", "set-tos",
-    "set-uri", "set-var", "set-var-fmt", "silent-drop", "strict-mode", "tarpit", "track-sc0",
-    "track-sc1", "track-sc2", "unset-var", "wait-for-body", "wait-for-handshake",
+    "set-uri", "set-var", "set-var-fmt", "silent-drop", "strict-mode", "tarpit",
+    "unset-var", "wait-for-body", "wait-for-handshake",
 ))  # fmt: skip
 #: `http-request use-service <name>`: the services balancekit provides (H6: stats_page).
 HTTP_SERVICES = ("prometheus-exporter",)
@@ -189,6 +202,12 @@ class HttpRule:
     redirect: Redirect | None = None
     standalone: bool = False
     realm: str | None = None
+    #: `track-scN` / `sc-*(N)`: the counter N, the key (track) or the value
+    #: (`sc-set-gpt0`, an int or an expression), and the table tracked into.
+    counter: int = 0
+    sample: SampleExpr | None = None
+    number: int = 0
+    table: StickTable | None = None
 
     def applies(self, request: Request) -> bool:
         return self.cond is None or self.cond.matches(request)
@@ -204,6 +223,31 @@ class HttpRule:
         )
         value = self.value.render(request) if self.value is not None else ""
         return HeaderEdit(op, self.header, value, self.header_match, self.header_regex)
+
+    def update_table(self, request: Request) -> None:
+        """Run a `TABLE_ACTIONS` rule on the request's tracked counters (nothing
+        without `request.stream`: no stick table in use)."""
+        stream = request.stream
+        if stream is None:
+            return
+        if self.table is not None:  # track-scN
+            assert self.sample is not None
+            key = table_key(self.sample.single(request))
+            if key is not None:
+                stream.track_http(self.counter, self.table, key)
+            return
+        tracked = stream.tracked(self.counter)
+        if tracked is None:
+            return
+        table, entry = tracked
+        if self.action == "sc-inc-gpc0":
+            table.inc_gpc0(entry, stream.now_ms)
+        elif self.action == "sc-inc-gpc1":
+            table.inc_gpc1(entry, stream.now_ms)
+        else:  # sc-set-gpt0
+            value = self.sample.single(request) if self.sample is not None else self.number
+            if isinstance(value, int):
+                table.set_gpt0(entry, value, stream.now_ms)
 
     def render_body(self, request: Request) -> str | None:
         if isinstance(self.body, LogFormat):
@@ -266,9 +310,11 @@ def _condition(
     return acls.condition(list(words[at:]), file=file, line=line)
 
 
-def _log_format(text: str, what: str, file: str, line: int) -> LogFormat:
+def _log_format(
+    text: str, what: str, file: str, line: int, context: SampleContext | None = None
+) -> LogFormat:
     try:
-        return parse_log_format(text)
+        return parse_log_format(text, context)
     except LogFormatError as exc:
         raise ConfigError(f"{what}: {exc}", file, line) from None
 
@@ -301,7 +347,13 @@ class _Reply:
 
 
 def _parse_reply(
-    words: Sequence[str], at: int, default_status: int, what: str, file: str, line: int
+    words: Sequence[str],
+    at: int,
+    default_status: int,
+    what: str,
+    file: str,
+    line: int,
+    context: SampleContext | None = None,
 ) -> tuple[_Reply, int]:
     """HAProxy's http reply arguments (status, content-type, string, lf-string, file, hdr)."""
     reply = _Reply(default_status)
@@ -351,11 +403,12 @@ def _parse_reply(
         elif word == "file":
             reply.body = _read_file(words[i + 1], what, file, line)
         elif word == "lf-string":
-            reply.body = _log_format(words[i + 1], what, file, line)
+            reply.body = _log_format(words[i + 1], what, file, line, context)
         elif word == "lf-file":
-            reply.body = _log_format(_read_file(words[i + 1], what, file, line), what, file, line)
+            text = _read_file(words[i + 1], what, file, line)
+            reply.body = _log_format(text, what, file, line, context)
         elif word == "hdr":
-            headers.append((words[i + 1], _log_format(words[i + 2], what, file, line)))
+            headers.append((words[i + 1], _log_format(words[i + 2], what, file, line, context)))
         i += 1 + (needs if word != "default-errorfiles" else 0)
     reply.headers = tuple(headers)
     if reply.body_kind in ("", "default-errorfiles"):
@@ -410,7 +463,7 @@ def parse_http_request_rule(
     if action == "reject":
         return HttpRule("reject", _condition(words, 1, acls, what, file, line), file, line)
     if action == "return":
-        reply, at = _parse_reply(words, 1, 200, what, file, line)
+        reply, at = _parse_reply(words, 1, 200, what, file, line, acls.context)
         return _reply_rule(
             "return", reply, _condition(words, at, acls, what, file, line), file, line
         )
@@ -420,11 +473,15 @@ def parse_http_request_rule(
     if action in ("set-header", "add-header"):
         if len(words) < 3 or words[1] in ("if", "unless") or words[2] in ("if", "unless"):
             raise ConfigError(f"'{what}': expects exactly 2 arguments", file, line)
-        value = _log_format(words[2], what, file, line)
+        value = _log_format(words[2], what, file, line, acls.context)
         cond = _condition(words, 3, acls, what, file, line)
         return HttpRule(action, cond, file, line, header=words[1], value=value)
     if action == "del-header":
         return _parse_del_header(words, acls, file, line)
+    if action.startswith("track-sc"):
+        return _parse_track(words, acls, file, line)
+    if action.split("(", 1)[0] in ("sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0"):
+        return _parse_sc_action(words, acls, file, line)
     if action == "auth":
         at, realm = 1, None
         if len(words) > 1 and words[1] == "realm":
@@ -456,6 +513,72 @@ def parse_http_request_rule(
     )
 
 
+def _counter_number(text: str, what: str, file: str, line: int) -> int:
+    """N of `track-scN` or `sc-inc-gpc0(N)`: 0 to 2 (HAProxy's MAX_SESS_STKCTR - 1)."""
+    if not text.isdigit():
+        raise ConfigError(f"'{what}': Wrong track-sc number '{text}'", file, line)
+    number = int(text)
+    if number >= MAX_TRACKED:
+        raise ConfigError(
+            f"'{what}': invalid stick table track ID. The max allowed ID is {MAX_TRACKED - 1}.",
+            file,
+            line,
+        )
+    return number
+
+
+def _sample(text: str, what: str, acls: AclSet, file: str, line: int) -> SampleExpr:
+    try:
+        return parse_sample_expr(text, context=acls.context)
+    except FetchError as exc:
+        raise ConfigError(f"'{what}': {exc}", file, line) from None
+
+
+def _parse_track(words: Sequence[str], acls: AclSet, file: str, line: int) -> HttpRule:
+    """`track-scN <key> [table <t>] [cond]`: the table is the proxy's own by default."""
+    what = f"http-request {words[0]}"
+    counter = _counter_number(words[0][8:], what, file, line)
+    if len(words) < 2 or words[1] in ("if", "unless"):
+        raise ConfigError(f"'{what}': missing fetch method", file, line)
+    sample = _sample(words[1], what, acls, file, line)
+    at, name = 2, acls.context.proxy
+    if at < len(words) and words[at] == "table":
+        if at + 1 >= len(words):
+            raise ConfigError(f"'{what}': missing table name", file, line)
+        name, at = words[at + 1], at + 2
+    table = acls.context.tables.get(name)
+    if table is None:
+        raise ConfigError(
+            f"'{what}': unable to find table '{name}' referenced by track-sc{counter}", file, line
+        )
+    cond = _condition(words, at, acls, what, file, line)
+    return HttpRule(
+        f"track-sc{counter}", cond, file, line, counter=counter, sample=sample, table=table
+    )
+
+
+def _parse_sc_action(words: Sequence[str], acls: AclSet, file: str, line: int) -> HttpRule:
+    """`sc-inc-gpc0(N)`, `sc-inc-gpc1(N)`, `sc-set-gpt0(N) <int|expr>` on the entry
+    tracked by counter N."""
+    name, _, rest = words[0].partition("(")
+    what = f"http-request {words[0]}"
+    if not rest.endswith(")"):
+        raise ConfigError(f"'{what}': expects a counter number in parentheses", file, line)
+    counter = _counter_number(rest[:-1], what, file, line)
+    at, sample, number = 1, None, 0
+    if name == "sc-set-gpt0":
+        if len(words) < 2 or words[1] in ("if", "unless"):
+            raise ConfigError(f"'{what}': expects an integer or an expression", file, line)
+        value = words[1]
+        if value.lstrip("-").isdigit():
+            number = int(value)
+        else:
+            sample = _sample(value, what, acls, file, line)
+        at = 2
+    cond = _condition(words, at, acls, what, file, line)
+    return HttpRule(name, cond, file, line, counter=counter, sample=sample, number=number)
+
+
 def _parse_deny(words: Sequence[str], acls: AclSet, file: str, line: int) -> HttpRule:
     what = "http-request deny"
     at = 1
@@ -468,7 +591,7 @@ def _parse_deny(words: Sequence[str], acls: AclSet, file: str, line: int) -> Htt
     rest = list(words[at:])
     if not rest or rest[0] in ("if", "unless"):
         reply_words.append("default-errorfiles")
-    reply, used = _parse_reply([*reply_words, *rest], 0, 403, what, file, line)
+    reply, used = _parse_reply([*reply_words, *rest], 0, 403, what, file, line, acls.context)
     cond = _condition([*reply_words, *rest], used, acls, what, file, line)
     return _reply_rule("deny", reply, cond, file, line)
 
@@ -584,7 +707,7 @@ def _parse_redirect_words(
         raise ConfigError(
             f"{what}: redirection type expected ('prefix', 'location', or 'scheme')", file, line
         )
-    fmt = _log_format(target, what, file, line) if use_fmt else _static(target)
+    fmt = _log_format(target, what, file, line, acls.context) if use_fmt else _static(target)
     redirect = Redirect(kind, fmt, code, drop_query, append_slash, cookie)  # type: ignore[arg-type]
     return redirect, cond
 

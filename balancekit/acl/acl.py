@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..auth import Userlist
@@ -22,6 +22,7 @@ from .conditions import Condition, parse_condition
 from .fetches import (
     FETCHES,
     FetchError,
+    SampleContext,
     SampleExpr,
     Value,
     can_cast,
@@ -230,11 +231,12 @@ class AclSet:
     also updates it, so anonymous ACLs in later conditions use the same place.
     """
 
-    __slots__ = ("_acls", "_files", "base_dir", "userlists", "warnings")
+    __slots__ = ("_acls", "_files", "base_dir", "context", "warnings")
 
-    def __init__(self, *, base_dir: str = ".", userlists: Mapping[str, Userlist] | None = None):
+    def __init__(self, *, base_dir: str = ".", context: SampleContext | None = None) -> None:
         self.base_dir = base_dir
-        self.userlists: Mapping[str, Userlist] = userlists if userlists is not None else {}
+        #: The userlists and stick tables fetch arguments may name.
+        self.context = context if context is not None else SampleContext()
         self._acls: dict[str, Acl] = {}
         self._files: dict[str, tuple[str, ...]] = {}
         self.warnings: list[AclWarning] = []
@@ -334,12 +336,10 @@ class AclSet:
             )
         try:
             if acl_kw is not None:
-                sample = parse_sample_expr(
-                    criterion, fetch_name=acl_kw[0], userlists=self.userlists
-                )
+                sample = parse_sample_expr(criterion, fetch_name=acl_kw[0], context=self.context)
                 method: str | None = acl_kw[1] if not sample.steps else None
             else:
-                sample = parse_sample_expr(criterion, userlists=self.userlists)
+                sample = parse_sample_expr(criterion, context=self.context)
                 method = None
         except FetchError as exc:
             raise ConfigError(f"{exc} in ACL expression '{criterion}'", file, line) from None

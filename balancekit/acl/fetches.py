@@ -17,11 +17,13 @@ import difflib
 import re
 import socket
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 from ..auth import BasicCredentials, Userlist, read_authorization
 from ..request import Request, split_header_values
+from ..sticktables import READS, Entry, StickTable
+from ..tracking import MAX_TRACKED, table_key
 from .haproxy_fetches import is_haproxy_fetch
 from .patterns import PatternError, parse_ip_sample, str_to_int, v4_mask
 
@@ -31,6 +33,7 @@ __all__ = [
     "ConverterDef",
     "FetchDef",
     "FetchError",
+    "SampleContext",
     "SampleExpr",
     "can_cast",
     "cast_function",
@@ -50,10 +53,22 @@ class FetchError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class SampleContext:
+    """What fetch arguments may name, resolved when an expression is compiled: the
+    config's userlists and stick tables, and the proxy the expression is in (its
+    table, named after it, is what a left-out `[table]` argument means)."""
+
+    userlists: Mapping[str, Userlist] = field(default_factory=dict)
+    tables: Mapping[str, StickTable] = field(default_factory=dict)
+    proxy: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class FetchDef:
     """One sample fetch keyword: its output type, arguments and implementation.
 
-    `args` lists argument kinds ("str" or "int"), `required` how many are
+    `args` lists argument kinds ("str", "int", "userlist", "table": a stick table,
+    the proxy's own when left out, "table?": left out, the tracked entry's), `required` how many are
     mandatory.  `last` says which value a single-value context (log-format)
     takes when the fetch yields several: HAProxy's `hdr()` takes the last one.
     """
@@ -444,6 +459,122 @@ def _http_auth_group(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [found.user] if userlist.check(found.user, found.password) else []
 
 
+# --------------------------------------------------------------------------- stick tables
+
+#: The counters the `sc_*`, `scN_*` and `src_*` fetches read (stick_table.c's keywords).
+#: Not the request bytes (`bytes_in_rate`, `kbytes_in`): the engines do not count them.
+_COUNTER_FETCHES = (
+    "bytes_out_rate", "conn_cnt", "conn_cur", "conn_rate", "get_gpt0",
+    "get_gpc0", "get_gpc1", "gpc0_rate", "gpc1_rate", "http_err_cnt", "http_err_rate",
+    "http_fail_cnt", "http_fail_rate", "http_req_cnt", "http_req_rate",
+    "kbytes_out", "sess_cnt", "sess_rate", "trackers",
+)  # fmt: skip
+assert set(_COUNTER_FETCHES) <= READS
+
+
+def _tracked(req: Request, slot: object) -> tuple[StickTable, Entry, int] | None:
+    """The entry counter `slot` tracks, its table and the stream's time, if any."""
+    stream = req.stream
+    if stream is None or not isinstance(slot, int) or not 0 <= slot < MAX_TRACKED:
+        return None
+    tracked = stream.tracked(slot)
+    return None if tracked is None else (*tracked, stream.now_ms)
+
+
+def _tracked_value(req: Request, slot: object, table: object, what: str) -> list[Value]:
+    """`scN_<what>`: the entry tracked in `slot`, read in its own table, or, when
+    `table` names another, the same key looked up there (smp_fetch_sc_stkctr)."""
+    tracked = _tracked(req, slot)
+    if tracked is None:
+        return []
+    own, entry, now = tracked
+    if isinstance(table, StickTable) and table is not own:
+        value = table.fetch(own.key_of(entry), what, now)
+    else:
+        value = own.read(entry, what, now)
+    return [] if value is None else [value]
+
+
+def _sc_counter(what: str) -> FetchFn:
+    def fetch(req: Request, args: tuple[object, ...]) -> list[Value]:
+        return _tracked_value(req, args[0], args[1] if len(args) > 1 else None, what)
+
+    return fetch
+
+
+def _scn_counter(slot: int, what: str) -> FetchFn:
+    def fetch(req: Request, args: tuple[object, ...]) -> list[Value]:
+        return _tracked_value(req, slot, args[0] if args else None, what)
+
+    return fetch
+
+
+def _src_counter(what: str) -> FetchFn:
+    """`src_<what>([table])`: the client address looked up (an absent key reads 0)."""
+
+    def fetch(req: Request, args: tuple[object, ...]) -> list[Value]:
+        table, stream = args[0], req.stream
+        address = parse_ip_sample(req.src) if req.src else None
+        key = table_key(address) if address is not None else None
+        if not isinstance(table, StickTable) or stream is None or key is None:
+            return []
+        value = table.fetch(key, what, stream.now_ms)
+        return [] if value is None else [value]
+
+    return fetch
+
+
+def _tracked_gpc(slot_arg: int | None, change: str) -> FetchFn:
+    """`sc_inc_gpc0`-style fetches, which change the entry they read."""
+
+    def fetch(req: Request, args: tuple[object, ...]) -> list[Value]:
+        tracked = _tracked(req, args[0] if slot_arg is None else slot_arg)
+        if tracked is None:
+            return []
+        table, entry, now = tracked
+        value = getattr(table, change)(entry, now)
+        return [] if value is None else [value]
+
+    return fetch
+
+
+def _sc_tracked(slot_arg: int | None) -> FetchFn:
+    def fetch(req: Request, args: tuple[object, ...]) -> list[Value]:
+        return [_tracked(req, args[0] if slot_arg is None else slot_arg) is not None]
+
+    return fetch
+
+
+def _table_avl(req: Request, args: tuple[object, ...]) -> list[Value]:
+    table = args[0]
+    return [table.available] if isinstance(table, StickTable) else []
+
+
+def _table_cnt(req: Request, args: tuple[object, ...]) -> list[Value]:
+    table = args[0]
+    return [table.used] if isinstance(table, StickTable) else []
+
+
+def _table_fetches() -> list[FetchDef]:
+    out: list[FetchDef] = []
+    for what in _COUNTER_FETCHES:
+        out.append(FetchDef(f"sc_{what}", "sint", _sc_counter(what), ("int", "table?"), 1))
+        if what != "trackers":  # HAProxy has no src_trackers
+            out.append(FetchDef(f"src_{what}", "sint", _src_counter(what), ("table",)))
+        for slot in range(MAX_TRACKED):
+            out.append(FetchDef(f"sc{slot}_{what}", "sint", _scn_counter(slot, what), ("table?",)))
+    for change in ("inc_gpc0", "inc_gpc1", "clr_gpc0", "clr_gpc1"):
+        out.append(FetchDef(f"sc_{change}", "sint", _tracked_gpc(None, change), ("int",), 1))
+        for slot in range(MAX_TRACKED):
+            out.append(FetchDef(f"sc{slot}_{change}", "sint", _tracked_gpc(slot, change)))
+    out.append(FetchDef("sc_tracked", "bool", _sc_tracked(None), ("int",), 1))
+    for slot in range(MAX_TRACKED):
+        out.append(FetchDef(f"sc{slot}_tracked", "bool", _sc_tracked(slot)))
+    out.append(FetchDef("table_avl", "sint", _table_avl, ("table",)))
+    out.append(FetchDef("table_cnt", "sint", _table_cnt, ("table",)))
+    return out
+
+
 def _fetches() -> dict[str, FetchDef]:
     hdr_args = ("str", "int")
     table = [
@@ -487,6 +618,7 @@ def _fetches() -> dict[str, FetchDef]:
         FetchDef("http_auth_bearer", "str", _http_auth_bearer, ("str",)),
         FetchDef("http_auth", "bool", _http_auth, ("userlist",), required=1),
         FetchDef("http_auth_group", "str", _http_auth_group, ("userlist",), required=1),
+        *_table_fetches(),
     ]
     by_name = {f.name: f for f in table}
     for alias, name in _FETCH_ALIASES.items():
@@ -866,8 +998,9 @@ def _check_args(
     spec: tuple[str, ...],
     required: int,
     raw: list[str],
-    userlists: Mapping[str, Userlist] | None = None,
+    context: SampleContext | None = None,
 ) -> tuple[object, ...]:
+    context = context or _NO_CONTEXT
     if spec and spec[0] == "userlist" and not raw:
         raise FetchError(f"missing userlist name in arg 1 of {kind} '{name}'")
     if len(raw) > len(spec):
@@ -876,8 +1009,10 @@ def _check_args(
         raise FetchError(f"{kind} '{name}' expects {required} argument(s), got {len(raw)}")
     out: list[object] = []
     for i, (want, value) in enumerate(zip(spec, raw, strict=False)):
-        if want == "userlist":
-            userlist = (userlists or {}).get(value)
+        if want in ("table", "table?"):
+            out.append(_table_arg(context, value, i, kind, name))
+        elif want == "userlist":
+            userlist = context.userlists.get(value)
             if userlist is None:
                 raise FetchError(
                     f"unable to find userlist '{value}' referenced in arg {i + 1} of {kind} "
@@ -893,20 +1028,35 @@ def _check_args(
             out.append(number)
         else:
             out.append(value)
+    if len(raw) < len(spec) and spec[len(raw)] == "table":
+        # Left out: the table of the proxy the expression is in.
+        out.append(_table_arg(context, context.proxy, len(raw), kind, name))
     return tuple(out)
+
+
+_NO_CONTEXT = SampleContext()
+
+
+def _table_arg(context: SampleContext, table: str, i: int, kind: str, name: str) -> StickTable:
+    found = context.tables.get(table)
+    if found is None:
+        raise FetchError(
+            f"unable to find table '{table}' referenced in arg {i + 1} of {kind} '{name}'"
+        )
+    return found
 
 
 def parse_sample_expr(
     text: str,
     *,
     fetch_name: str | None = None,
-    userlists: Mapping[str, Userlist] | None = None,
+    context: SampleContext | None = None,
 ) -> SampleExpr:
     """Compile `fetch[(args)][,conv[(args)]]…`.
 
     `fetch_name` lets an ACL keyword (`path_beg`) name its underlying fetch
-    (`path`) while keeping the user's text for messages.  `userlists` are the
-    config's, for the fetches that name one (`http_auth(<userlist>)`).
+    (`path`) while keeping the user's text for messages.  `context` resolves the
+    userlists and stick tables fetches name (`http_auth(<userlist>)`, `src_conn_cur`).
     """
     name, pos = _split_name(text, 0)
     real = fetch_name or name
@@ -921,7 +1071,7 @@ def parse_sample_expr(
             )
         raise FetchError(f"unknown fetch method '{name}'{suggest(name, FETCHES)}")
     raw, pos = _split_args(text, pos, name)
-    args = _check_args("fetch method", name, fetch.args, fetch.required, raw, userlists)
+    args = _check_args("fetch method", name, fetch.args, fetch.required, raw, context)
     cur_type = fetch.out_type
     steps: list[tuple[Callable[[Value], Value | None], ConvFn, tuple[object, ...]]] = []
     while pos < len(text):

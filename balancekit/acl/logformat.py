@@ -14,7 +14,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..request import Request
-from .fetches import FetchError, format_sample, parse_sample_expr, sample_expr_end
+from .fetches import (
+    FetchError,
+    SampleContext,
+    format_sample,
+    parse_sample_expr,
+    sample_expr_end,
+)
 
 __all__ = ["LogFormat", "LogFormatError", "Token", "parse_log_format", "tokenize"]
 
@@ -59,9 +65,9 @@ class LogFormat:
         return "".join(p if isinstance(p, str) else p(request) for p in self.pieces)
 
 
-def _sample_piece(text: str) -> Piece:
+def _sample_piece(text: str, context: SampleContext | None) -> Piece:
     try:
-        expr = parse_sample_expr(text)
+        expr = parse_sample_expr(text, context=context)
     except FetchError as exc:
         raise LogFormatError(f"failed to parse sample expression <{text}> : {exc}") from None
 
@@ -144,14 +150,15 @@ def tokenize(text: str, *, spaces: bool = False) -> Iterator[Token]:
         yield ("lit", "".join(literal), "")
 
 
-def parse_log_format(text: str) -> LogFormat:
-    """Compile a log-format string (the subset balancekit can evaluate from a request)."""
+def parse_log_format(text: str, context: SampleContext | None = None) -> LogFormat:
+    """Compile a log-format string (the subset balancekit can evaluate from a request);
+    `context` resolves the userlists and tables `%[…]` fetches name."""
     pieces: list[Piece] = []
     for kind, value, options in tokenize(text):
         if kind == "lit":
             pieces.append(value)
         elif kind == "sample":
-            pieces.append(_sample_piece(value))
+            pieces.append(_sample_piece(value, context))
         else:
             alias = _ALIASES.get(value)
             if alias is None:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError
+from ..units import parse_size, parse_time
 from ._values import FACILITIES, LEVELS, LOG_FORMATS, parse_log, runtime_server
 from .build import build
 from .keywords import KEYWORDS, Keyword
@@ -40,7 +41,6 @@ from .runtime import (
     StatsPage,
     StatsSocket,
 )
-from .units import parse_size, parse_time
 
 __all__ = [
     "FACILITIES",

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..server import ON_ERROR_ACTIONS, Server, split_address
+from ..units import c_atol, parse_time
 from .keywords import BIND_KEYWORDS, HAPROXY_SERVER_OPTIONS, SERVER_KEYWORDS
 from .runtime import Bind, LogTarget, StatsSocket
-from .units import c_atol, parse_time
 
 # Server options HAProxy 2.6 reads with atol(), so a bad value is 0, not an error.
 _ATOL_OPTIONS = frozenset({"weight", "maxconn", "maxqueue"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import ipaddress
 import os
 import re
@@ -20,6 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..acl import AclSet
+from ..acl.fetches import SampleContext
 from ..algorithms import parse_balance, parse_hash_type
 from ..auth import CryptUnavailable, Userlist, build_userlist, crypt
 from ..errors import ConfigError
@@ -38,8 +40,11 @@ from ..rules import (
     parse_use_backend,
 )
 from ..server import Server
+from ..sticktables import StickTable
 from ..stream import DEFAULT_RETRY_ON, parse_retry_on
 from ..tlsconfig import TLSConfigError, client_context, parse_sni, server_context
+from ..units import MAX_SECONDS_MS, MAX_TIMER_MS, c_atol, parse_size, parse_time
+from ._tables import parse_stick_table
 from ._values import (
     ServerParams,
     check_server_address,
@@ -65,7 +70,6 @@ from .runtime import (
     ServerExtras,
     StatsPage,
 )
-from .units import MAX_SECONDS_MS, MAX_TIMER_MS, c_atol, parse_size, parse_time
 
 __all__ = ["build"]
 
@@ -154,6 +158,7 @@ class _Builder:
         self.defaults: dict[int, _Settings] = {}
         self.proxies: list[_Proxy] = []
         self.userlists: dict[str, Userlist] = {}
+        self.tables: dict[str, StickTable] = {}
         # One context per certificate set, shared by the binds that serve it.
         self._tls_contexts: dict[tuple[tuple[str, ...], tuple[str, ...]], ssl.SSLContext] = {}
 
@@ -276,6 +281,24 @@ class _Builder:
             except ValueError as error:
                 self.errors.append(ConfigError(str(error), lines.section.file, lines.section.line))
 
+    # -- stick tables ---------------------------------------------------------------------
+
+    def build_tables(self, sections: list[Section]) -> None:
+        """Every proxy's `stick-table`, named after the proxy (HAProxy refuses a
+        second one: the name would conflict)."""
+        for section in sections:
+            for stmt in section.statements:
+                if stmt.keyword == "stick-table":
+                    self.run(stmt, functools.partial(self._table, section.name))
+
+    def _table(self, name: str, stmt: Statement) -> None:
+        if name in self.tables:
+            raise ValueError(f"stick-table name '{name}' conflicts with a table declared before")
+        notes: list[str] = []
+        self.tables[name] = parse_stick_table(name, stmt.args, notes)
+        for note in notes:
+            self.warn(note, stmt)
+
     # -- proxies -----------------------------------------------------------------------
 
     def settings_for(self, section: Section) -> _Settings:
@@ -284,7 +307,8 @@ class _Builder:
         return copy.deepcopy(self.defaults[section.defaults])
 
     def build_proxy(self, index: int, section: Section) -> None:
-        proxy = _Proxy(section, self.settings_for(section), AclSet(userlists=self.userlists))
+        context = SampleContext(self.userlists, self.tables, section.name)
+        proxy = _Proxy(section, self.settings_for(section), AclSet(context=context))
         for stmt in section.statements:
             self.run(stmt, lambda s: self._proxy_statement(proxy, s))
         for note in proxy.acls.warnings:
@@ -400,7 +424,13 @@ class _Builder:
                     frontends.append(frontend)
             self._missing_timeouts(p)
         self._global_checks(global_, frontends)
-        return Config(global_, tuple(frontends), MappingProxyType(backends), self.parsed.files)
+        return Config(
+            global_,
+            tuple(frontends),
+            MappingProxyType(backends),
+            self.parsed.files,
+            MappingProxyType(dict(self.tables)),
+        )
 
     def _logs(self, p: _Proxy, global_: Global) -> tuple[LogTarget, ...]:
         logs: list[LogTarget] = []
@@ -600,6 +630,7 @@ class _Builder:
         return Frontend(
             name=p.name,
             description=p.description,
+            tracks=bool(self.tables),
             mode=s.mode,  # type: ignore[arg-type]
             binds=self._binds(p, s.mode, global_),
             router=router,
@@ -1013,6 +1044,7 @@ def _h_http_check_expect(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "mode": _h_mode,
     "description": _h_description,
+    "stick-table": lambda b, p, stmt: None,  # built before the proxies (build_tables)
     "log": _h_log,
     "maxconn": _h_maxconn,
     "bind": _h_bind,
@@ -1286,6 +1318,7 @@ def build(
     # Userlists first: an ACL may name one declared further down (HAProxy resolves
     # them once the whole file is read).
     builder.build_userlists([s for s in parsed.sections if s.kind == "userlist"])
+    builder.build_tables([s for s in parsed.sections if s.is_proxy])
     for index, section in enumerate(parsed.sections):
         if section.kind not in ("global", "userlist"):
             builder.build_proxy(index, section)

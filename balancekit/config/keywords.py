@@ -172,6 +172,12 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("capture response header", "fl", "`capture response header <name> len <n>` for logs."),
     _K("http-check send", "dlb", "Health check request: `[meth M] [uri U] [ver V] [hdr n v]*`."),
     _K("http-check expect", "dlb", "`[!] status/rstatus/string/rstring <pattern>`."),
+    _K(
+        "stick-table",
+        "flb",
+        "`type <ip, ipv6, integer, string [len n] or binary [len n]> size <n> [expire <t>]"
+        " [nopurge] [store <data>,…]`: the proxy's table, for `track-sc*` and the table fetches.",
+    ),
     _K("stats enable", "dflb", "Serve the statistics page."),
     _K("stats uri", "dflb", "Statistics page path (default `/haproxy?stats`)."),
     _K("stats auth", "dflb", "`user:password` allowed on the statistics page."),
@@ -284,7 +290,7 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process compression declare
     fullconn http-after-response http-error http-response http-reuse
     http-send-name-header id load-server-state-from-file log-format-sd log-tag
     max-keep-alive-queue monitor monitor-uri persist rate-limit server-state-file-name
-    server-template source stick stick-table tcp-check tcp-response unique-id-format
+    server-template source stick tcp-check tcp-response unique-id-format
     unique-id-header use-fcgi-app use-server peers resolvers mailers cache program
     ring http-errors nbproc cpu-map lua-load setenv presetenv resetenv unsetenv
     spread-checks tune.bufsize tune.maxrewrite ssl-server-verify external-check

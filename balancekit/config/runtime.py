@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from ..logline import LogLine
 from ..persistence import CookiePolicy, PersistRule
 from ..pool import Backend
+from ..sticktables import StickTable
 from ..stream import DEFAULT_RETRY_ON, RetryPolicy, is_deterministic
 
 if TYPE_CHECKING:
@@ -267,6 +268,9 @@ class Frontend:
     max_header_size: int = 15360
     #: `description`, shown on the statistics page.
     description: str | None = None
+    #: The configuration has stick tables: each request carries its tracked
+    #: counters (`Request.stream`) for `track-sc*` and the table fetches.
+    tracks: bool = False
     file: str | None = None
     line: int | None = None
 
@@ -361,6 +365,8 @@ class Config:
     frontends: tuple[Frontend, ...]
     backends: Mapping[str, BackendRuntime]
     files: tuple[str, ...] = ()
+    #: Every `stick-table`, by name (its proxy's), in declaration order.
+    tables: Mapping[str, StickTable] = field(default_factory=lambda: _EMPTY_TABLES)
 
     def frontend(self, name: str) -> Frontend:
         for frontend in self.frontends:
@@ -373,6 +379,9 @@ class Config:
             return self.backends[name]
         except KeyError:
             raise KeyError(f"no backend '{name}'") from None
+
+
+_EMPTY_TABLES: Mapping[str, StickTable] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..config.units import parse_time
+from ..units import parse_time
 
 __all__ = [
     "DATA_TYPES",
@@ -152,7 +152,7 @@ def parse_store(words: str | Sequence[str], *, warnings: list[str] | None = None
     Periods take HAProxy's time units (a bare number is in ms; `1500us` rounds up
     to 2 ms).  A unit followed by junk (`10sec`) is read as HAProxy 2.6 reads it
     when `warnings` collects the warning, and refused otherwise (see
-    `balancekit.config.units.parse_time`).  One departure: HAProxy accepts a
+    `balancekit.units.parse_time`).  One departure: HAProxy accepts a
     zero period and then divides by it on the first read; it is refused here.
     """
     if isinstance(words, str):

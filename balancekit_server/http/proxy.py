@@ -51,6 +51,7 @@ from balancekit.stream import (
     is_replayable,
 )
 from balancekit.stream import Decision as StreamDecision
+from balancekit.tracking import StreamCounters
 from balancekit_server.http.cookies import CookieJob
 from balancekit_server.http.errors import ErrorPage, ErrorPages, reason_phrase
 from balancekit_server.http.headers import (
@@ -81,6 +82,11 @@ __all__ = [
 _NO_BODY_STATUS = frozenset({204, 304})
 _VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
 _ANY_REQUEST = Request()
+
+
+def now_ms() -> int:
+    """The stick tables' clock: monotonic milliseconds (HAProxy's now_ms)."""
+    return int(time.monotonic() * 1000)
 
 
 _SILENT_CLOSE = ErrorPage(0, (), b"", b"", True)
@@ -230,6 +236,8 @@ class Exchange:
     bytes_out: int = 0
     # The log entry of this request (`show sess` reads its backend and server).
     log_entry: HttpLogEntry | None = None
+    # The request's tracked stick-table counters (None without stick tables).
+    stream: StreamCounters | None = None
     # The trailer fields after a chunked response body, passed on to the client.
     response_trailers: RawHeaders | None = None
     # The server's response headers, kept only for `capture response header`.
@@ -729,6 +737,8 @@ class HttpProxy:
         not `balancekit.routing.Router`.
         """
         router = self.router
+        if self.frontend.tracks:
+            return None  # every request carries its tracked counters: build the view
         decision = router.fixed_http if isinstance(router, Router) else None
         if decision is None or decision.action != "forward" or decision.backend is None:
             return None
@@ -803,6 +813,7 @@ class HttpProxy:
             uri=uri,
             ssl=ex.ssl,
             sni=ex.sni,
+            stream=ex.stream,
         )
 
     def _new_entry(self, ex: Exchange) -> HttpLogEntry:
@@ -822,6 +833,14 @@ class HttpProxy:
     def _finish(self, ex: Exchange, entry: HttpLogEntry) -> None:
         """Account and log one finished request (every path ends here once)."""
         self.active -= 1
+        stream = ex.stream
+        if stream is not None:
+            ex.stream = None
+            if ex.status and entry.termination[:1] not in ("P", "L"):
+                # A server's answer, or the proxy's for a server that failed: its
+                # 4xx/5xx count on the tracked entries (rules already counted theirs).
+                stream.response(ex.status)
+            stream.close(now_ms(), ex.bytes_out)
         fe = self.fe_counters
         if fe is not None and ex.status:
             _count_response(fe, ex.status, ex.bytes_out)
@@ -949,6 +968,8 @@ class HttpProxy:
             if fixed.settings.cookie is None:
                 return _Plan(_ANY_REQUEST, fixed, self._request_head(ex, headers))
             return self._persistent_plan(ex, entry, _ANY_REQUEST, fixed, headers)
+        if self.frontend.tracks:
+            ex.stream = StreamCounters(now_ms())
         request = self.build_request(ex)
         decision = self.router.route(request)
         if decision.action != "forward":

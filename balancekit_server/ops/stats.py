@@ -31,7 +31,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from balancekit.config import Config, StatsSocket, runtime_server
+from balancekit.sticktables import run_table_command
 from balancekit_server.errors import RunError
+from balancekit_server.http.proxy import now_ms
 from balancekit_server.ops.counters import REGISTRY, Registry
 from balancekit_server.ops.stats_data import StatsSource
 
@@ -273,6 +275,12 @@ def _cmd_show_info(p: CommandProcessor, words: list[str]) -> str:
     index, count = p.worker
     fixed = {"Nbproc": str(count), "Process_num": str(index)}
     return "".join(f"{k}: {fixed.get(k, v)}\n" for k, v in info)
+
+
+def _cmd_table(p: CommandProcessor, words: list[str]) -> str:
+    """`show|clear|set table …`: the stick tables' text, HAProxy's to the character
+    (balancekit.sticktables.dump), at the session's level."""
+    return run_table_command(p.config.tables, words, now_ms(), level=p.level)
 
 
 def _cmd_show_stat(p: CommandProcessor, words: list[str]) -> str:
@@ -629,6 +637,27 @@ COMMANDS: tuple[_Command, ...] = (
         "show stat [no-maint|up] [iid type sid]",
         "report counters for each proxy and server",
         _cmd_show_stat,
+    ),
+    _c(
+        "show table",
+        "user",
+        "show table <table> [<filter>]*",
+        "report table usage stats or dump this table's contents",
+        _cmd_table,
+    ),
+    _c(
+        "clear table",
+        "operator",
+        "clear table <table> [<filter>]*",
+        "remove an entry from a table",
+        _cmd_table,
+    ),
+    _c(
+        "set table",
+        "operator",
+        "set table <table> key <k> [data.* <v>]*",
+        "update or create a table entry's data",
+        _cmd_table,
     ),
     _c(
         "show servers state",

@@ -182,6 +182,7 @@ def record() -> dict[str, Any]:
                 lines = str(error).splitlines()
                 reason = next((line for line in lines if "ALERT" in line), lines[0])
                 reason = re.sub(r"^.*?\] ", "", reason)
+                reason = re.sub(r"\(\d+\) : ", "", reason)  # the pid changes every run
                 entry["live"] = f"not started: {reason[:200]}"
         verdicts[name] = entry
     return verdicts

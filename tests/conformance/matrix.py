@@ -100,6 +100,8 @@ class Row:
     #: Compare only what this regex finds in a body or runtime API answer (one line per
     #: match): for pages whose layout is balancekit's own but whose facts are HAProxy's.
     extract: str = ""
+    #: (regex, replacement) applied to runtime API answers (addresses in memory, timers).
+    command_subs: tuple[tuple[str, str], ...] = ()
     #: Keep only log lines matching this regex.
     log_filter: str = ""
     #: (regex, replacement) applied to log lines, for fields pinned by another row.
@@ -2497,6 +2499,202 @@ row(
     ),
     kinds=ECHO_KINDS,
 )  # fmt: skip
+
+# -- stick tables: track-sc*, sc*_/src_ fetches, show/set/clear table ------------------------
+
+#: `show table` prints each entry's address in memory and its remaining lifetime.
+TABLE_SUBS = ((r"0x[0-9a-f]+:", "<ptr>:"), (r"exp=\d+", "exp=<ms>"))
+TABLE_COMPARE = frozenset({"status", "headers", "body", "command"})
+
+
+def show(command: str) -> Req:
+    """A runtime API command sent once the previous request's stream has ended."""
+    return Req(command=command, wait=0.1)
+
+
+row(
+    "stick-table-rate-limit",
+    ("stick-table", "action:track-sc0", "fetch:sc_http_req_rate", "stats socket"),
+    # The recipe users copy: at most 3 requests per 10 s per client address.
+    http_cfg(
+        frontend="    stick-table type ip size 100k expire 30s "
+        "store http_req_rate(10s),conn_cur,http_err_cnt\n"
+        "    http-request track-sc0 src\n"
+        "    http-request deny deny_status 429 if { sc_http_req_rate(0) gt 3 }\n",
+    ),
+    (
+        *seq(5, wait=0.05),
+        get("/echo", src="127.0.0.2"),
+        get("/status/404", src="127.0.0.3"),
+        get("/echo", src="127.0.0.3", conn="k", wait=0.05),
+        get("/echo", src="127.0.0.3", conn="k", wait=0.05),
+        show("show table fe"),
+        show("show table"),
+    ),
+    compare=TABLE_COMPARE,
+    command_subs=TABLE_SUBS,
+    kinds=ECHO_KINDS,
+)
+
+#: A table storing every counter the fetches read.
+ALL_COUNTERS = (
+    "conn_cnt,conn_cur,conn_rate(10s),sess_cnt,sess_rate(10s),http_req_cnt,"
+    "http_req_rate(10s),http_err_cnt,http_err_rate(10s),http_fail_cnt,http_fail_rate(10s),"
+    "bytes_out_cnt,bytes_out_rate(10s),gpc0,gpc0_rate(10s),gpc1,gpc1_rate(10s),gpt0"
+)
+COUNTER_FETCHES = (
+    "bytes_out_rate", "conn_cnt", "conn_cur", "conn_rate", "get_gpt0", "get_gpc0",
+    "get_gpc1", "gpc0_rate", "gpc1_rate", "http_err_cnt", "http_err_rate", "http_fail_cnt",
+    "http_fail_rate", "http_req_cnt", "http_req_rate", "kbytes_out", "sess_cnt", "sess_rate",
+    "trackers",
+)  # fmt: skip
+
+
+def _fetch_header(name: str, fetches: list[str]) -> str:
+    return f'    http-request set-header {name} "{" ".join(f"%[{f}]" for f in fetches)}"\n'
+
+
+SC_HEADERS = "".join(
+    [
+        *(_fetch_header(f"X-Sc{n}", [f"sc{n}_{w}" for w in COUNTER_FETCHES]) for n in range(3)),
+        _fetch_header("X-Sc", [f"sc_{w}({n})" for w in COUNTER_FETCHES for n in (0, 2)]),
+        _fetch_header("X-Src", [f"src_{w}" for w in COUNTER_FETCHES if w != "trackers"]),
+        _fetch_header("X-Other", ["sc_http_req_cnt(1,fe)", "sc0_http_req_cnt(other)",
+                                  "src_http_req_cnt(other)", "table_cnt", "table_avl(other)",
+                                  "table_cnt(users)"]),
+        _fetch_header("X-Tracked", [f"sc{n}_tracked" for n in range(3)]
+                      + [f"sc_tracked({n})" for n in range(3)]),
+    ]
+)  # fmt: skip
+row(
+    "stick-table-fetches",
+    ("stick-table", "action:track-sc0", "action:track-sc1", "action:track-sc2",
+     "action:sc-inc-gpc0", "action:sc-inc-gpc1", "action:sc-set-gpt0", "fetch:table_avl",
+     "fetch:table_cnt",
+     *(f"fetch:{p}{w}" for p in ("sc0_", "sc1_", "sc2_", "sc_", "src_") for w in COUNTER_FETCHES
+       if f"{p}{w}" != "src_trackers"),
+     *(f"fetch:{p}tracked" for p in ("sc0_", "sc1_", "sc2_", "sc_"))),
+    http_cfg(
+        frontend=f"    stick-table type ip size 1k expire 1m store {ALL_COUNTERS}\n"
+        "    http-request track-sc0 src\n"
+        "    http-request track-sc1 src table other if { path_sub /two }\n"
+        "    http-request track-sc2 req.hdr(x-user) table users\n"
+        "    http-request sc-inc-gpc0(0) if { path_sub /inc }\n"
+        "    http-request sc-inc-gpc1(2) if { path_sub /inc }\n"
+        "    http-request sc-set-gpt0(0) 42 if { path_end /gpt }\n"
+        "    http-request sc-set-gpt0(2) req.hdr_cnt(x-user) if { path_end /gpt }\n"
+        + SC_HEADERS,
+        extra="backend other\n"
+        "    stick-table type ip size 10 expire 1m store http_req_cnt,conn_cur,gpc0\n"
+        "backend users\n"
+        f"    stick-table type string len 16 size 10 expire 1m store {ALL_COUNTERS}\n",
+    ),
+    # Each request waits for the previous stream to end (its server may close after
+    # the answer): a stream still open holds its entries (`trackers`, `conn_cur`).
+    (
+        get("/echo"),
+        get("/echo/inc", headers=(("X-User", "ann"),), wait=0.1),
+        get("/echo/two", headers=(("X-User", "ann"),), wait=0.1),
+        get("/echo/gpt", headers=(("X-User", "bob"),), wait=0.1),
+        get("/status/404", headers=(("X-User", "bob"),), wait=0.1),
+        get("/status/503", headers=(("X-User", "bob"),), wait=0.1),
+        get("/echo/inc/two", headers=(("X-User", "bob"),), wait=0.1),
+        get("/echo/inc", src="127.0.0.2", headers=(("X-User", "ann"),), wait=0.1),
+        show("show table fe"),
+        show("show table users"),
+        show("show table other"),
+    ),
+    compare=TABLE_COMPARE,
+    command_subs=TABLE_SUBS,
+    kinds=ECHO_KINDS,
+)  # fmt: skip
+GPC_CHANGES = [f"sc{n}_{c}" for c in ("inc_gpc0", "inc_gpc1", "clr_gpc0", "clr_gpc1")
+               for n in range(3)]  # fmt: skip
+row(
+    "stick-table-gpc",
+    ("stick-table", "action:track-sc0",
+     *(f"fetch:{f}" for f in GPC_CHANGES),
+     *(f"fetch:sc_{c}" for c in ("inc_gpc0", "inc_gpc1", "clr_gpc0", "clr_gpc1"))),
+    # The fetches that change what they read: the abuser recipe (`sc0_inc_gpc0 gt 2`
+    # in an ACL), and every one in a header.  `users` stores no gpc1: incrementing it
+    # reads 0, clearing it has no value.
+    http_cfg(
+        frontend="    stick-table type ip size 1k expire 1m store gpc0,gpc1,gpc0_rate(10s)\n"
+        "    http-request track-sc0 src\n"
+        "    http-request track-sc1 src table other\n"
+        "    http-request track-sc2 req.hdr(x-user) table users\n"
+        "    http-request deny deny_status 429 if { path_sub /bad } { sc0_inc_gpc0 gt 2 }\n"
+        + _fetch_header("X-Inc", [f for f in GPC_CHANGES if "inc" in f]
+                        + ["sc_inc_gpc0(1)", "sc_inc_gpc1(2)"]).rstrip("\n")
+        + " if { path_sub /inc }\n"
+        + _fetch_header("X-Clr", [f for f in GPC_CHANGES if "clr" in f]
+                        + ["sc_clr_gpc0(1)", "sc_clr_gpc1(2)"]).rstrip("\n")
+        + " if { path_sub /clr }\n"
+        + _fetch_header("X-Now", ["sc0_get_gpc0", "sc1_get_gpc1", "sc0_gpc0_rate"]),
+        extra="backend other\n"
+        "    stick-table type ip size 10 expire 1m store gpc0,gpc1\n"
+        "backend users\n"
+        "    stick-table type string size 10 expire 1m store gpc0\n",
+    ),
+    (
+        get("/echo/bad"),
+        get("/echo/bad", wait=0.05),
+        get("/echo/bad", wait=0.05),
+        get("/echo/inc", headers=(("X-User", "ann"),), wait=0.05),
+        get("/echo/inc", headers=(("X-User", "ann"),), wait=0.05),
+        get("/echo/clr", headers=(("X-User", "ann"),), wait=0.05),
+        get("/echo/bad", wait=0.05),
+        get("/echo", src="127.0.0.2", wait=0.05),
+        show("show table fe"),
+        show("show table users"),
+    ),
+    compare=TABLE_COMPARE,
+    command_subs=TABLE_SUBS,
+    kinds=ECHO_KINDS,
+)  # fmt: skip
+row(
+    "stick-table-runtime",
+    ("stick-table", "stats socket"),
+    http_cfg(
+        frontend="    stick-table type ip size 100 expire 30s "
+        "store gpc0,conn_cnt,http_req_rate(10s)\n",
+        extra="backend strings\n"
+        "    stick-table type string len 8 size 10 store conn_cnt,server_id\n"
+        "backend ints\n"
+        "    stick-table type integer size 10 nopurge store gpt0\n",
+    ),
+    (
+        show("set table fe key 127.0.0.5 data.gpc0 7"),
+        show("set table fe key 127.0.0.1 data.gpc0 1 data.conn_cnt 3"),
+        show("set table fe key 10.1.2.3 data.http_req_rate 5"),
+        show("show table fe"),
+        show("show table fe data.gpc0 gt 2"),
+        show("show table fe data.conn_cnt eq 3 data.gpc0 le 1"),
+        show("show table fe key 127.0.0.5"),
+        show("show table fe key 127.0.0.9"),
+        show("clear table fe key 127.0.0.5"),
+        show("show table fe"),
+        show("set table strings key abcdefghijk data.conn_cnt 3"),
+        show("set table ints key 256 data.gpt0 1"),
+        show("set table ints key 1 data.gpt0 2"),
+        show("show table strings"),
+        show("show table ints"),
+        show("show table"),
+        show("show table nope"),
+        show("show table fe data.bogus gt 1"),
+        show("show table fe data.gpc0 xx 1"),
+        show("set table fe key 127.0.0.1 data.nope 1"),
+        show("set table fe key notanip data.gpc0 1"),
+        show("set table fe"),
+        show("clear table fe data.gpc0 gt 0"),
+        show("show table fe"),
+        show("clear table fe"),
+        show("show table fe"),
+    ),
+    compare=frozenset({"command"}),
+    command_subs=TABLE_SUBS,
+    kinds=RAW_KIND,
+)
 
 #: Rows that only check which server (or backend) is chosen, one request at a time and
 #: without health checks: the choice is made before a byte reaches a server, so the

@@ -739,6 +739,8 @@ def normalize(obs: Any, row: Row, ports: dict[int, str]) -> Any:
             text = "\n".join(text.split("\n")[: row.body_lines])
         if row.extract:
             text = _extracted(row.extract, text)
+        for pattern, replacement in row.command_subs:
+            text = re.sub(pattern, replacement, text)
         return {"command": _norm_text(text, ports)} if "command" in row.compare else {}
     out: dict[str, Any] = {}
     if "error" in obs:

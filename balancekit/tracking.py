@@ -1,0 +1,91 @@
+"""A stream's tracked counters (`track-sc0..2`), HAProxy's `s->stkctr[]`.
+
+A `track-scN` rule attaches one stick-table entry to the stream in slot N; the
+`scN_*` fetches then read it, and the events of the stream (its response's
+status, a deny) count on it until the stream ends and lets it go.  The engines
+create one `StreamCounters` per HTTP request when the configuration has stick
+tables, hand it in with the `Request` (`Request.stream`), and call `response`
+and `close`; the rules and fetches do the rest.  Pure: `now_ms` is the engine's
+clock, taken once when the request's rules run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from ipaddress import IPv4Address, IPv6Address
+
+from .sticktables import Entry, KeyInput, StickTable
+
+__all__ = ["MAX_TRACKED", "StreamCounters", "table_key"]
+
+#: HAProxy 2.6's default MAX_SESS_STKCTR: track-sc0, track-sc1, track-sc2.
+MAX_TRACKED = 3
+
+
+def table_key(value: object) -> KeyInput | None:
+    """A sample as a stick-table key: addresses (`(version, number)`) become
+    ipaddress objects, text and integers pass as they are."""
+    if isinstance(value, tuple):
+        version, number = value
+        return IPv4Address(number) if version == 4 else IPv6Address(number)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | str | bytes):
+        return value
+    return None
+
+
+class StreamCounters:
+    """The entries one stream tracks, by slot, and the moment its rules run."""
+
+    __slots__ = ("_slots", "now_ms")
+
+    def __init__(self, now_ms: int) -> None:
+        self.now_ms = now_ms
+        self._slots: list[tuple[StickTable, Entry] | None] = [None] * MAX_TRACKED
+
+    def __repr__(self) -> str:
+        names = [s[0].name if s else None for s in self._slots]
+        return f"<StreamCounters now_ms={self.now_ms} slots={names}>"
+
+    def tracked(self, slot: int) -> tuple[StickTable, Entry] | None:
+        return self._slots[slot]
+
+    def track_http(self, slot: int, table: StickTable, key: KeyInput) -> None:
+        """`http-request track-scN`: the first rule for a slot wins (a slot already
+        tracking is left alone, as HAProxy does); the request counts at once."""
+        if self._slots[slot] is not None:
+            return
+        entry = table.track_http(key, self.now_ms)
+        if entry is not None:
+            self._slots[slot] = (table, entry)
+
+    def each(self, event: Callable[[StickTable, Entry, int], None]) -> None:
+        for tracked in self._slots:
+            if tracked is not None:
+                event(tracked[0], tracked[1], self.now_ms)
+
+    def error(self) -> None:
+        """A request error HAProxy counts on every tracked entry (a deny, an
+        auth challenge: stream_inc_http_err_ctr)."""
+        self.each(lambda table, entry, now: table.count_http_error(entry, now))
+
+    def response(self, status: int) -> None:
+        """The response's status: a 4xx counts as an error, a 5xx other than 501
+        and 505 as a failure (http_wait_for_response)."""
+        if 400 <= status < 500:
+            self.error()
+        elif 500 <= status < 600 and status not in (501, 505):
+            self.each(lambda table, entry, now: table.count_http_failure(entry, now))
+
+    def close(self, now_ms: int, bytes_out: int = 0) -> None:
+        """The stream ends: the bytes it sent the client count (`bytes_out_*`, as
+        `%B`: stream_process_counters), then every entry is let go (`conn_cur` - 1,
+        its reference dropped: stream_store_counters)."""
+        for slot, tracked in enumerate(self._slots):
+            if tracked is not None:
+                table, entry = tracked
+                if bytes_out:
+                    table.add_bytes_out(entry, bytes_out, now_ms)
+                table.untrack(entry, now_ms)
+                self._slots[slot] = None
