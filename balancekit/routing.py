@@ -222,9 +222,14 @@ class Router:
         return self.route(Request())
 
     def accept_connection(self, request: Request) -> bool:
-        """`tcp-request connection` (and `session`) rules: first match decides; default accept."""
+        """`tcp-request connection` (and `session`) rules: first match decides; default
+        accept.  A matching `track-scN` tracks (in `request.stream`, the connection's
+        counters) and the rules go on."""
         for rule in self._tcp_connection:
             if rule.applies(request):
+                if rule.action == "track":
+                    rule.track_connection(request)
+                    continue
                 return rule.action == "accept"
         return True
 

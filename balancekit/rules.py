@@ -257,16 +257,28 @@ class HttpRule:
 
 @dataclass(frozen=True, slots=True)
 class TcpRule:
-    """`tcp-request connection|session|content accept|reject [if …]`."""
+    """`tcp-request connection|session|content accept|reject [if …]`, or
+    `tcp-request connection|session track-scN <key> [table T] [if …]` (`track`
+    holds the counter, the key and the table)."""
 
     stage: Literal["connection", "session", "content"]
-    action: Literal["accept", "reject"]
+    action: Literal["accept", "reject", "track"]
     cond: Condition | None = None
     file: str = "<string>"
     line: int = 0
+    track: HttpRule | None = None
 
     def applies(self, request: Request) -> bool:
         return self.cond is None or self.cond.matches(request)
+
+    def track_connection(self, request: Request) -> None:
+        """Track the key in the connection's counters (`request.stream`)."""
+        track, stream = self.track, request.stream
+        if track is None or stream is None or track.sample is None or track.table is None:
+            return
+        key = table_key(track.sample.single(request))
+        if key is not None:
+            stream.track_session(track.counter, track.table, key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -534,9 +546,11 @@ def _sample(text: str, what: str, acls: AclSet, file: str, line: int) -> SampleE
         raise ConfigError(f"'{what}': {exc}", file, line) from None
 
 
-def _parse_track(words: Sequence[str], acls: AclSet, file: str, line: int) -> HttpRule:
+def _parse_track(
+    words: Sequence[str], acls: AclSet, file: str, line: int, *, what: str = ""
+) -> HttpRule:
     """`track-scN <key> [table <t>] [cond]`: the table is the proxy's own by default."""
-    what = f"http-request {words[0]}"
+    what = what or f"http-request {words[0]}"
     counter = _counter_number(words[0][8:], what, file, line)
     if len(words) < 2 or words[1] in ("if", "unless"):
         raise ConfigError(f"'{what}': missing fetch method", file, line)
@@ -750,6 +764,9 @@ def parse_tcp_request_rule(
     if len(words) < 2:
         raise ConfigError(f"'{what}' expects 'accept' or 'reject' (missing argument)", file, line)
     action = words[1]
+    if action.startswith("track-sc") and stage in ("connection", "session"):
+        track = _parse_track(words[1:], acls, file, line, what=f"{what} {action}")
+        return TcpRule(stage, "track", track.cond, file, line, track)  # type: ignore[arg-type]
     if action not in TCP_ACTIONS:
         if action in TCP_ACTIONS_UNSUPPORTED:
             raise ConfigError(

@@ -36,34 +36,65 @@ def table_key(value: object) -> KeyInput | None:
 
 
 class StreamCounters:
-    """The entries one stream tracks, by slot, and the moment its rules run."""
+    """The entries one stream tracks, by slot, and the moment its rules run.
 
-    __slots__ = ("_slots", "now_ms")
+    A client connection has its own (`tcp-request connection|session track-scN`,
+    HAProxy's `sess->stkctr`), given to each of its requests as `session`: a slot
+    the request does not track reads, and counts on, the connection's entry.
+    """
 
-    def __init__(self, now_ms: int) -> None:
+    __slots__ = ("_slots", "now_ms", "session")
+
+    def __init__(self, now_ms: int, session: StreamCounters | None = None) -> None:
         self.now_ms = now_ms
+        self.session = session
         self._slots: list[tuple[StickTable, Entry] | None] = [None] * MAX_TRACKED
+        if session is not None:
+            # A new HTTP request counts on what its connection tracks
+            # (stream_inc_http_req_ctr, before any http-request rule runs).
+            session.each(lambda table, entry, now: table.count_http_request(entry, now), now_ms)
 
     def __repr__(self) -> str:
         names = [s[0].name if s else None for s in self._slots]
         return f"<StreamCounters now_ms={self.now_ms} slots={names}>"
 
     def tracked(self, slot: int) -> tuple[StickTable, Entry] | None:
-        return self._slots[slot]
+        """The stream's entry in `slot`, else its connection's (smp_fetch_sc_stkctr)."""
+        tracked = self._slots[slot]
+        if tracked is None and self.session is not None:
+            return self.session._slots[slot]
+        return tracked
+
+    def track_session(self, slot: int, table: StickTable, key: KeyInput) -> None:
+        """`tcp-request connection|session track-scN` on a connection's counters: a
+        connection more (conn_cnt, conn_cur, conn_rate), no request yet."""
+        if self._slots[slot] is not None:
+            return
+        entry = table.track(key, self.now_ms)
+        if entry is not None:
+            self._slots[slot] = (table, entry)
+
+    def count_session(self) -> None:
+        """The connection was accepted: `sess_cnt`, `sess_rate` (session_count_new)."""
+        self.each(lambda table, entry, now: table.count_session(entry, now))
 
     def track_http(self, slot: int, table: StickTable, key: KeyInput) -> None:
         """`http-request track-scN`: the first rule for a slot wins (a slot already
-        tracking is left alone, as HAProxy does); the request counts at once."""
-        if self._slots[slot] is not None:
+        tracking, here or on the connection, is left alone: HAProxy's stream starts
+        with a copy of its session's counters); the request counts at once."""
+        if self.tracked(slot) is not None:
             return
         entry = table.track_http(key, self.now_ms)
         if entry is not None:
             self._slots[slot] = (table, entry)
 
-    def each(self, event: Callable[[StickTable, Entry, int], None]) -> None:
-        for tracked in self._slots:
+    def each(self, event: Callable[[StickTable, Entry, int], None], now_ms: int = -1) -> None:
+        """`event` on every slot's entry: the stream's, else its connection's."""
+        now = self.now_ms if now_ms < 0 else now_ms
+        for slot in range(MAX_TRACKED):
+            tracked = self.tracked(slot)
             if tracked is not None:
-                event(tracked[0], tracked[1], self.now_ms)
+                event(tracked[0], tracked[1], now)
 
     def error(self) -> None:
         """A request error HAProxy counts on every tracked entry (a deny, an
@@ -80,12 +111,12 @@ class StreamCounters:
 
     def close(self, now_ms: int, bytes_out: int = 0) -> None:
         """The stream ends: the bytes it sent the client count (`bytes_out_*`, as
-        `%B`: stream_process_counters), then every entry is let go (`conn_cur` - 1,
-        its reference dropped: stream_store_counters)."""
+        `%B`: stream_process_counters, on its connection's entries too), then its
+        own entries are let go (`conn_cur` - 1, the reference dropped:
+        stream_store_counters); a connection's go when `close` is called on it."""
+        if bytes_out:
+            self.each(lambda table, entry, now: table.add_bytes_out(entry, bytes_out, now), now_ms)
         for slot, tracked in enumerate(self._slots):
             if tracked is not None:
-                table, entry = tracked
-                if bytes_out:
-                    table.add_bytes_out(entry, bytes_out, now_ms)
-                table.untrack(entry, now_ms)
+                tracked[0].untrack(tracked[1], now_ms)
                 self._slots[slot] = None

@@ -57,6 +57,8 @@ from balancekit.stream import (
     StreamPolicy,
 )
 from balancekit.stream import Decision as StreamDecision
+from balancekit.tracking import StreamCounters
+from balancekit_server.clock import now_ms
 from balancekit_server.net import proxy_protocol
 from balancekit_server.net.poller import (
     Connector,
@@ -150,6 +152,8 @@ class TcpFrontend:
     dontlognull: bool = False
     inspect_delay: float | None = None
     log_template: LogFormat | None = None
+    #: The config has stick tables: each session carries its tracked counters.
+    tracks: bool = False
 
     def backend_for(self, name: str | None) -> BackendRuntime | None:
         if name is None:
@@ -436,6 +440,7 @@ class Session:
             ssl=tls,
             sni=sni_of(transport.get_extra_info("ssl_object")) if tls else "",
             payload_len=0,
+            stream=StreamCounters(now_ms()) if self.service.frontend.tracks else None,
         )
 
     # -- admission ---------------------------------------------------------------------
@@ -502,6 +507,8 @@ class Session:
             _reset(self.client)
             self.close_now(log=False)
             return
+        if self.request.stream is not None:
+            self.request.stream.count_session()
         fe = service.frontend
         if fe.logger and fe.log_format is None:
             fe.logger.log(
@@ -672,6 +679,8 @@ class Session:
             backend = service.fixed_backend
             times = service.fixed_times
         else:
+            if self.request.stream is not None:
+                self.request.stream.now_ms = now_ms()  # the rules read rates as of now
             decision = router.route_tcp(self.request)
             if _rejects(decision):
                 service.fe_counters.dreq += 1
@@ -1243,11 +1252,17 @@ class Session:
         service.wakeups.discard(self)
         self._release()
         service.sessions.discard(self)
+        stream = self.request.stream
         if not self.counted:
+            if stream is not None:
+                stream.close(now_ms())
             service.idle_check()
             return
         self.counted = False
         self.harvest()
+        if stream is not None:
+            # The session's tracked entries: its bytes to the client, then let go.
+            stream.close(now_ms(), self._sside.nbytes)
         bytes_in = self._cside.nbytes
         bytes_out = self._sside.nbytes
         if service.tcplog and not self.silent and (bytes_in or not service.frontend.dontlognull):

@@ -52,6 +52,7 @@ from balancekit.stream import (
 )
 from balancekit.stream import Decision as StreamDecision
 from balancekit.tracking import StreamCounters
+from balancekit_server.clock import now_ms
 from balancekit_server.http.cookies import CookieJob
 from balancekit_server.http.errors import ErrorPage, ErrorPages, reason_phrase
 from balancekit_server.http.headers import (
@@ -82,11 +83,6 @@ __all__ = [
 _NO_BODY_STATUS = frozenset({204, 304})
 _VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
 _ANY_REQUEST = Request()
-
-
-def now_ms() -> int:
-    """The stick tables' clock: monotonic milliseconds (HAProxy's now_ms)."""
-    return int(time.monotonic() * 1000)
 
 
 _SILENT_CLOSE = ErrorPage(0, (), b"", b"", True)
@@ -236,8 +232,10 @@ class Exchange:
     bytes_out: int = 0
     # The log entry of this request (`show sess` reads its backend and server).
     log_entry: HttpLogEntry | None = None
-    # The request's tracked stick-table counters (None without stick tables).
+    # The request's tracked stick-table counters (None without stick tables), and
+    # its connection's (`tcp-request connection track-sc*`), which the front door sets.
     stream: StreamCounters | None = None
+    session: StreamCounters | None = None
     # The trailer fields after a chunked response body, passed on to the client.
     response_trailers: RawHeaders | None = None
     # The server's response headers, kept only for `capture response header`.
@@ -969,7 +967,7 @@ class HttpProxy:
                 return _Plan(_ANY_REQUEST, fixed, self._request_head(ex, headers))
             return self._persistent_plan(ex, entry, _ANY_REQUEST, fixed, headers)
         if self.frontend.tracks:
-            ex.stream = StreamCounters(now_ms())
+            ex.stream = StreamCounters(now_ms(), ex.session)
         request = self.build_request(ex)
         decision = self.router.route(request)
         if decision.action != "forward":

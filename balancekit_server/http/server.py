@@ -25,6 +25,8 @@ from typing import Any, cast
 import httptools
 
 from balancekit import Request
+from balancekit.tracking import StreamCounters
+from balancekit_server.clock import now_ms
 from balancekit_server.http.errors import ErrorPage
 from balancekit_server.http.headers import RawHeaders
 from balancekit_server.http.proxy import (
@@ -351,6 +353,8 @@ class HttpServerProtocol(asyncio.Protocol):
         self._close_after = fe.httpclose
         self._clitcpka = fe.clitcpka
         self._rejected = False
+        # The connection's tracked stick-table counters (None without stick tables).
+        self.session: StreamCounters | None = None
         self._logged_local = False  # a `<BADREQ>` line was written for this connection
         self._t_accept = 0.0
         self._date_accept = 0.0
@@ -378,15 +382,26 @@ class HttpServerProtocol(asyncio.Protocol):
         if self._src.startswith("::ffff:"):
             self._src = self._src[7:]
         router = self.proxy.router
+        if self.proxy.frontend.tracks:
+            self.session = StreamCounters(now_ms())
         if router.filters_connections and not router.accept_connection(
-            Request(self._src, src_port=self._src_port, dst=self._dst, dst_port=self._dst_port)
+            Request(
+                self._src,
+                src_port=self._src_port,
+                dst=self._dst,
+                dst_port=self._dst_port,
+                stream=self.session,
+            )
         ):
             # `tcp-request connection reject`: closed before a byte is read, as in HAProxy.
             self._rejected = True
             if self.proxy.fe_counters is not None:
                 self.proxy.fe_counters.dreq += 1
+            self._end_session()
             self.transport.abort()
             return
+        if self.session is not None:
+            self.session.count_session()
         if self.ssl:
             sslobj = transport.get_extra_info("ssl_object")
             self._sni = sni_of(sslobj)
@@ -473,10 +488,17 @@ class HttpServerProtocol(asyncio.Protocol):
         if held is not None:
             self.data_received(held)
 
+    def _end_session(self) -> None:
+        """The connection's tracked entries are let go (`tcp-request … track-sc*`)."""
+        if self.session is not None:
+            self.session.close(now_ms())
+            self.session = None
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         if self._rejected:
             return
+        self._end_session()
         self._disarm()
         if self._timer is not None:
             self._timer.cancel()
@@ -684,6 +706,7 @@ class HttpServerProtocol(asyncio.Protocol):
                 self._t_first = self.loop.time()
                 self._date_first = time.time()
             self._parsing = ex = _ServerExchange(self)
+            ex.session = self.session
             ex.t_start = self._t_first
             ex.request_date = self._date_first
             self._url = url

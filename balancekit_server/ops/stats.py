@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from balancekit.config import Config, StatsSocket, runtime_server
 from balancekit.sticktables import run_table_command
+from balancekit_server.clock import now_ms
 from balancekit_server.errors import RunError
-from balancekit_server.http.proxy import now_ms
 from balancekit_server.ops.counters import REGISTRY, Registry
 from balancekit_server.ops.stats_data import StatsSource
 

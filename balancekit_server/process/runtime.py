@@ -214,6 +214,7 @@ class Runtime:
             dontlognull=frontend.dontlognull,
             inspect_delay=frontend.tcp_inspect_delay,
             log_template=template,
+            tracks=frontend.tracks,
         )
 
     async def _start_tcp(self, frontend: Frontend) -> None:

@@ -2652,6 +2652,65 @@ row(
     command_subs=TABLE_SUBS,
     kinds=ECHO_KINDS,
 )  # fmt: skip
+CONN_COUNTERS = (
+    "conn_cnt,conn_cur,conn_rate(10s),sess_cnt,sess_rate(10s),http_req_cnt,"
+    "http_req_rate(10s),http_err_cnt,bytes_out_cnt"
+)
+row(
+    "stick-table-track-connection",
+    ("stick-table", "tcp-request connection", "tcp-request session",
+     "fetch:sc_conn_cur", "fetch:sc0_sess_cnt"),
+    # The connection-limit recipe: the connection is tracked (not each request), so
+    # its requests count on one entry, and a third connection at once is refused.
+    http_cfg(
+        frontend=f"    stick-table type ip size 1k expire 1m store {CONN_COUNTERS}\n"
+        "    tcp-request connection track-sc0 src\n"
+        "    tcp-request connection reject if { sc_conn_cur(0) gt 2 }\n"
+        "    tcp-request session track-sc1 src table other\n"
+        "    http-request track-sc1 src table other\n"
+        + _fetch_header("X-Sc0", ["sc0_conn_cnt", "sc0_conn_cur", "sc0_sess_cnt",
+                                  "sc0_http_req_cnt", "sc0_http_req_rate", "sc0_http_err_cnt",
+                                  "sc1_conn_cur", "sc1_http_req_cnt", "sc0_kbytes_out"]),
+        extra="backend other\n"
+        "    stick-table type ip size 10 expire 1m store conn_cur,http_req_cnt,sess_cnt\n",
+    ),
+    (
+        get("/echo", conn="a"),
+        get("/status/404", conn="a", wait=0.05),
+        get("/echo", conn="b", wait=0.05),
+        get("/echo", conn="a", wait=0.05),
+        get("/echo", wait=0.05),  # a third connection while a and b are open
+        get("/echo", src="127.0.0.2", wait=0.05),
+        show("show table fe"),
+        show("show table other"),
+    ),
+    compare=TABLE_COMPARE,
+    command_subs=TABLE_SUBS,
+    kinds=ECHO_KINDS,
+)  # fmt: skip
+row(
+    "tcp-stick-table-track-connection",
+    ("stick-table", "tcp-request connection", "fetch:sc0_conn_rate", "fetch:src_conn_cnt"),
+    # mode tcp: at most 2 new connections per 10 s per client, and a content rule
+    # reading the connection's entry.
+    TCP + "frontend ft\n    bind {bind:main}\n"
+    "    stick-table type ip size 1k expire 1m store conn_cnt,conn_cur,conn_rate(10s),sess_cnt\n"
+    "    tcp-request connection track-sc0 src\n"
+    "    tcp-request connection reject if { sc0_conn_rate gt 2 }\n"
+    "    tcp-request content reject if { src_conn_cnt gt 5 }\n"
+    "    default_backend bt\n"
+    "backend bt\n    server s1 {s1}\n",
+    (
+        get("/echo"),
+        get("/echo", wait=0.05),
+        get("/echo", wait=0.05),
+        get("/echo", src="127.0.0.2", wait=0.05),
+        show("show table ft"),
+    ),
+    compare=frozenset({"status", "body", "command"}),
+    command_subs=TABLE_SUBS,
+    kinds=ECHO_KINDS,
+)
 row(
     "stick-table-runtime",
     ("stick-table", "stats socket"),

@@ -124,3 +124,46 @@ def test_src_fetch_reads_zero_for_an_absent_key_and_table_args_resolve() -> None
     )
     decision = router.route(Request("10.0.0.1", path="/show", stream=StreamCounters(0)))
     assert (decision.action, decision.body) == ("return", "0 0 1")
+
+
+CONN_LIMIT = """
+defaults
+    mode http
+frontend fe
+    bind 127.0.0.1:0
+    stick-table type ip size 1k expire 1m store conn_cur,conn_cnt,sess_cnt,http_req_cnt
+    tcp-request connection track-sc0 src
+    tcp-request connection reject if { sc_conn_cur(0) gt 2 }
+    http-request track-sc0 src
+    default_backend be
+backend be
+    server s1 127.0.0.1:1
+"""
+
+
+def test_connection_tracking_limits_concurrent_connections() -> None:
+    config = load_text(CONN_LIMIT, name="t.cfg", env={}).config
+    router, table = config.frontends[0].router, config.tables["fe"]
+    assert router is not None and router.filters_connections
+    sessions = []
+    for now in (0, 1, 2):
+        session = StreamCounters(now)
+        accepted = router.accept_connection(Request("10.0.0.1", stream=session))
+        if accepted:
+            session.count_session()
+        sessions.append((accepted, session))
+    assert [accepted for accepted, _ in sessions] == [True, True, False]
+    sessions[2][1].close(2)  # the refused connection lets its entry go at once
+    # A request on the first connection counts on the connection's entry, and its
+    # own track-sc0 is skipped: the slot is the connection's (stream_new copies it).
+    stream = StreamCounters(3, sessions[0][1])
+    router.route(Request("10.0.0.1", stream=stream))
+    stream.close(3)
+    entry = table.lookup(IPv4Address("10.0.0.1"), 3)
+    assert entry is not None
+    values = {name: table.read(entry, name, 3) for name in ("conn_cur", "conn_cnt", "sess_cnt")}
+    assert values == {"conn_cur": 2, "conn_cnt": 3, "sess_cnt": 2}
+    assert table.read(entry, "http_req_cnt", 3) == 1
+    for _, session in sessions[:2]:
+        session.close(4)
+    assert table.read(entry, "conn_cur", 4) == 0 and table.ref_count(entry) == 0
