@@ -228,7 +228,7 @@ class Router:
         for rule in self._tcp_connection:
             if rule.applies(request):
                 if rule.action == "track":
-                    rule.track_connection(request)
+                    rule.track_key(request)
                     continue
                 return rule.action == "accept"
         return True
@@ -257,9 +257,13 @@ class Router:
 
 
 def _tcp_content_verdict(rules: tuple[TcpRule, ...], request: Request) -> Decision | None:
-    """A reject Decision when the first matching content rule rejects, else None."""
+    """A reject Decision when the first matching accept/reject content rule rejects,
+    else None; matching `track-scN` rules before it track and go on."""
     for rule in rules:
         if rule.applies(request):
+            if rule.action == "track":
+                rule.track_key(request)
+                continue
             if rule.action == "reject":
                 return Decision("reject", rule=_where(rule))
             break

@@ -16,6 +16,7 @@ from typing import Literal
 from .acl import AclSet, Condition
 from .acl.fetches import FetchError, SampleContext, SampleExpr, parse_sample_expr, suggest
 from .acl.logformat import LogFormat, LogFormatError, parse_log_format
+from .acl.patterns import str_to_int
 from .errors import ConfigError
 from .request import Headers, Request
 from .sticktables import StickTable
@@ -81,8 +82,7 @@ TCP_ACTIONS_UNSUPPORTED = frozenset((
     "capture", "do-resolve", "expect-netscaler-cip", "expect-proxy", "sc-inc-gpc0",
     "sc-inc-gpc1", "sc-set-gpt0", "send-spoe-group", "set-dst", "set-dst-port", "set-mark",
     "set-priority-class", "set-priority-offset", "set-src", "set-src-port", "set-tos", "set-var",
-    "set-var-fmt", "silent-drop", "switch-mode", "track-sc0", "track-sc1", "track-sc2",
-    "unset-var", "use-service",
+    "set-var-fmt", "silent-drop", "switch-mode", "unset-var", "use-service",
 ))  # fmt: skip
 HEADER_MATCHES = ("str", "beg", "end", "sub", "reg")
 
@@ -246,6 +246,8 @@ class HttpRule:
             table.inc_gpc1(entry, stream.now_ms)
         else:  # sc-set-gpt0
             value = self.sample.single(request) if self.sample is not None else self.number
+            if isinstance(value, str):  # cast to an integer as HAProxy does (c_str2int)
+                value = str_to_int(value)
             if isinstance(value, int):
                 table.set_gpt0(entry, value, stream.now_ms)
 
@@ -271,13 +273,19 @@ class TcpRule:
     def applies(self, request: Request) -> bool:
         return self.cond is None or self.cond.matches(request)
 
-    def track_connection(self, request: Request) -> None:
-        """Track the key in the connection's counters (`request.stream`)."""
+    def track_key(self, request: Request) -> None:
+        """Track the key: in the connection's counters for the connection and session
+        stages, in the stream's for content (`request.stream` either way)."""
         track, stream = self.track, request.stream
         if track is None or stream is None or track.sample is None or track.table is None:
             return
         key = table_key(track.sample.single(request))
-        if key is not None:
+        if key is None:
+            return
+        if self.stage == "content":
+            # An HTTP engine's request has no `payload_len` (mode tcp inspects bytes).
+            stream.track_content(track.counter, track.table, key, http=request.payload_len is None)
+        else:
             stream.track_session(track.counter, track.table, key)
 
 
@@ -764,7 +772,7 @@ def parse_tcp_request_rule(
     if len(words) < 2:
         raise ConfigError(f"'{what}' expects 'accept' or 'reject' (missing argument)", file, line)
     action = words[1]
-    if action.startswith("track-sc") and stage in ("connection", "session"):
+    if action.startswith("track-sc"):
         track = _parse_track(words[1:], acls, file, line, what=f"{what} {action}")
         return TcpRule(stage, "track", track.cond, file, line, track)  # type: ignore[arg-type]
     if action not in TCP_ACTIONS:

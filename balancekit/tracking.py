@@ -74,6 +74,18 @@ class StreamCounters:
         if entry is not None:
             self._slots[slot] = (table, entry)
 
+    def track_content(self, slot: int, table: StickTable, key: KeyInput, *, http: bool) -> None:
+        """`tcp-request content track-scN`: the stream tracks a connection more; an
+        HTTP request counts too (HAProxy counts it after the content rules,
+        stream_inc_http_req_ctr)."""
+        if self.tracked(slot) is not None:
+            return
+        entry = table.track(key, self.now_ms)
+        if entry is not None:
+            self._slots[slot] = (table, entry)
+            if http:
+                table.count_http_request(entry, self.now_ms)
+
     def count_session(self) -> None:
         """The connection was accepted: `sess_cnt`, `sess_rate` (session_count_new)."""
         self.each(lambda table, entry, now: table.count_session(entry, now))

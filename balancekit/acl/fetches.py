@@ -538,6 +538,25 @@ def _tracked_gpc(slot_arg: int | None, change: str) -> FetchFn:
     return fetch
 
 
+def _src_gpc(change: str) -> FetchFn:
+    """`src_inc_gpc0`-style fetches: the client address's entry, created when
+    missing (smp_create_src_stkctr), changed, then read."""
+
+    def fetch(req: Request, args: tuple[object, ...]) -> list[Value]:
+        table, stream = args[0], req.stream
+        address = parse_ip_sample(req.src) if req.src else None
+        key = table_key(address) if address is not None else None
+        if not isinstance(table, StickTable) or stream is None or key is None:
+            return []
+        entry = table.get_or_create(key, stream.now_ms)
+        if entry is None:
+            return [0]
+        value = getattr(table, change)(entry, stream.now_ms)
+        return [] if value is None else [value]
+
+    return fetch
+
+
 def _sc_tracked(slot_arg: int | None) -> FetchFn:
     def fetch(req: Request, args: tuple[object, ...]) -> list[Value]:
         return [_tracked(req, args[0] if slot_arg is None else slot_arg) is not None]
@@ -565,6 +584,7 @@ def _table_fetches() -> list[FetchDef]:
             out.append(FetchDef(f"sc{slot}_{what}", "sint", _scn_counter(slot, what), ("table?",)))
     for change in ("inc_gpc0", "inc_gpc1", "clr_gpc0", "clr_gpc1"):
         out.append(FetchDef(f"sc_{change}", "sint", _tracked_gpc(None, change), ("int",), 1))
+        out.append(FetchDef(f"src_{change}", "sint", _src_gpc(change), ("table",)))
         for slot in range(MAX_TRACKED):
             out.append(FetchDef(f"sc{slot}_{change}", "sint", _tracked_gpc(slot, change)))
     out.append(FetchDef("sc_tracked", "bool", _sc_tracked(None), ("int",), 1))

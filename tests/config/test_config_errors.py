@@ -237,9 +237,9 @@ CASES: list[tuple[str, str, int, str]] = [
      "invalid stick table track ID. The max allowed ID is 2."),
     ("track key", "frontend f\n    mode http\n    stick-table type ip size 1k\n"
      "    http-request track-sc0\n", 4, "'http-request track-sc0': missing fetch method"),
-    ("content track", "frontend f\n    mode http\n    stick-table type ip size 1k\n"
-     "    tcp-request content track-sc0 src\n", 4,
-     "'tcp-request content track-sc0' is an HAProxy action balancekit does not support"),
+    ("content track table", "frontend f\n    mode http\n"
+     "    tcp-request content track-sc0 src table nope\n", 3,
+     "unable to find table 'nope' referenced by track-sc0"),
     ("sc-inc number", "frontend f\n    mode http\n    http-request sc-inc-gpc0(x)\n", 3,
      "Wrong track-sc number 'x'"),
     ("src fetch table", "frontend f\n    mode http\n    acl a src_conn_cur gt 1\n", 3,

@@ -2712,6 +2712,60 @@ row(
     kinds=ECHO_KINDS,
 )
 row(
+    "stick-table-content-track",
+    ("stick-table", "tcp-request content", "fetch:src_inc_gpc0", "fetch:src_inc_gpc1",
+     "fetch:src_clr_gpc0", "fetch:src_clr_gpc1"),
+    # `tcp-request content track-sc*` in mode http (each request, counted once), and
+    # the src_ fetches that create the client's entry in another table.
+    http_cfg(
+        frontend="    stick-table type ip size 1k expire 1m store conn_cnt,conn_cur,http_req_cnt\n"
+        "    tcp-request content track-sc0 src\n"
+        "    http-request track-sc0 src table other\n"
+        + _fetch_header("X-Src", ["sc0_conn_cnt", "sc0_http_req_cnt", "sc0_conn_cur",
+                                  "src_inc_gpc0(other)", "src_inc_gpc1(other)",
+                                  "src_get_gpc0(other)"]).rstrip("\n")
+        + " if { path_sub /inc }\n"
+        + _fetch_header("X-Clr", ["src_clr_gpc0(other)", "src_clr_gpc1(other)",
+                                  "src_clr_gpc0"]).rstrip("\n")
+        + " if { path_sub /clr }\n",
+        extra="backend other\n"
+        "    stick-table type ip size 10 expire 1m store gpc0,gpc0_rate(10s)\n",
+    ),
+    (
+        get("/echo/inc"),
+        get("/echo/inc", wait=0.05),
+        get("/echo/inc", src="127.0.0.2", conn="k", wait=0.05),
+        get("/echo/clr", src="127.0.0.2", conn="k", wait=0.05),
+        get("/echo/clr", src="127.0.0.3", wait=0.05),
+        show("show table fe"),
+        show("show table other"),
+    ),
+    compare=TABLE_COMPARE,
+    command_subs=TABLE_SUBS,
+    kinds=ECHO_KINDS,
+)  # fmt: skip
+row(
+    "tcp-stick-table-content-track",
+    ("stick-table", "tcp-request content", "tcp-request inspect-delay"),
+    TCP + "frontend ft\n    bind {bind:main}\n"
+    "    stick-table type ip size 1k expire 1m store conn_cnt,conn_cur,http_req_cnt\n"
+    "    tcp-request inspect-delay 1s\n"
+    "    tcp-request content track-sc1 src\n"
+    "    tcp-request content reject if { sc1_conn_cnt gt 2 }\n"
+    "    tcp-request content accept if HTTP\n"
+    "    default_backend bt\n"
+    "backend bt\n    server s1 {s1}\n",
+    (
+        get("/echo"),
+        get("/echo", wait=0.05),
+        get("/echo", wait=0.05),
+        show("show table ft"),
+    ),
+    compare=frozenset({"status", "body", "command"}),
+    command_subs=TABLE_SUBS,
+    kinds=ECHO_KINDS,
+)
+row(
     "stick-table-runtime",
     ("stick-table", "stats socket"),
     http_cfg(

@@ -167,3 +167,30 @@ def test_connection_tracking_limits_concurrent_connections() -> None:
     for _, session in sessions[:2]:
         session.close(4)
     assert table.read(entry, "conn_cur", 4) == 0 and table.ref_count(entry) == 0
+
+
+def test_content_tracking_counts_each_http_request_once() -> None:
+    config = load_text(
+        CONN_LIMIT.replace(
+            "    tcp-request connection track-sc0 src\n"
+            "    tcp-request connection reject if { sc_conn_cur(0) gt 2 }\n",
+            "    tcp-request content track-sc1 src\n"
+            "    http-request sc-set-gpt0(1) req.hdr(x-level) if { req.hdr(x-level) -m found }\n",
+        ).replace("http_req_cnt", "http_req_cnt,gpt0"),
+        name="t.cfg",
+        env={},
+    ).config
+    router, table = config.frontends[0].router, config.tables["fe"]
+    assert router is not None
+    for now, level in ((0, None), (1, "7x")):
+        stream = StreamCounters(now)
+        headers = (("X-Level", level),) if level else ()
+        assert router.route(Request("10.0.0.5", headers=headers, stream=stream)).action == "forward"
+        stream.close(now)
+    entry = table.lookup(IPv4Address("10.0.0.5"), 2)
+    assert entry is not None
+    # Two requests, each tracked twice (content track-sc1, http-request track-sc0) on the
+    # same entry: a connection and a request per track.
+    assert table.read(entry, "http_req_cnt", 2) == 4
+    assert table.read(entry, "conn_cur", 2) == 0
+    assert table.read(entry, "get_gpt0", 2) == 7  # "7x" cast to an integer, as HAProxy
