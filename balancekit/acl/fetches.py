@@ -22,7 +22,7 @@ from typing import cast
 
 from ..auth import BasicCredentials, Userlist, read_authorization
 from ..request import Request, split_header_values
-from ..sticktables import READS, Entry, StickTable
+from ..sticktables import READS, Entry, KeyInput, StickTable
 from ..tracking import MAX_TRACKED, table_key
 from .haproxy_fetches import is_haproxy_fetch
 from .patterns import PatternError, parse_ip_sample, str_to_int, v4_mask
@@ -509,16 +509,25 @@ def _scn_counter(slot: int, what: str) -> FetchFn:
     return fetch
 
 
+def _src_lookup(req: Request, table: object) -> tuple[StickTable, KeyInput, int] | None:
+    """The table a `src_` fetch names, the client address as its key, and the time."""
+    stream = req.stream
+    address = parse_ip_sample(req.src) if req.src else None
+    key = table_key(address) if address is not None else None
+    if not isinstance(table, StickTable) or stream is None or key is None:
+        return None
+    return table, key, stream.now_ms
+
+
 def _src_counter(what: str) -> FetchFn:
     """`src_<what>([table])`: the client address looked up (an absent key reads 0)."""
 
     def fetch(req: Request, args: tuple[object, ...]) -> list[Value]:
-        table, stream = args[0], req.stream
-        address = parse_ip_sample(req.src) if req.src else None
-        key = table_key(address) if address is not None else None
-        if not isinstance(table, StickTable) or stream is None or key is None:
+        found = _src_lookup(req, args[0])
+        if found is None:
             return []
-        value = table.fetch(key, what, stream.now_ms)
+        table, key, now = found
+        value = table.fetch(key, what, now)
         return [] if value is None else [value]
 
     return fetch
@@ -543,15 +552,14 @@ def _src_gpc(change: str) -> FetchFn:
     missing (smp_create_src_stkctr), changed, then read."""
 
     def fetch(req: Request, args: tuple[object, ...]) -> list[Value]:
-        table, stream = args[0], req.stream
-        address = parse_ip_sample(req.src) if req.src else None
-        key = table_key(address) if address is not None else None
-        if not isinstance(table, StickTable) or stream is None or key is None:
+        found = _src_lookup(req, args[0])
+        if found is None:
             return []
-        entry = table.get_or_create(key, stream.now_ms)
+        table, key, now = found
+        entry = table.get_or_create(key, now)
         if entry is None:
             return [0]
-        value = getattr(table, change)(entry, stream.now_ms)
+        value = getattr(table, change)(entry, now)
         return [] if value is None else [value]
 
     return fetch
