@@ -18,6 +18,9 @@ import tracemalloc
 from balancekit.sticktables import StickTable
 
 STORE = "http_req_rate(10s),conn_cur,gpc0"
+#: The bound docs/performance.md states.  HAProxy's configuration manual estimates
+#: about 50 bytes per entry for an `ip` key; Python objects cost more.
+BOUND = 256
 FIRST_CLIENT = 10 << 24  # 10.0.0.0
 
 
@@ -40,6 +43,9 @@ def main() -> None:
     parser.add_argument(
         "--sites", type=int, default=0, help="also list the N biggest allocation sites"
     )
+    parser.add_argument(
+        "--bound", type=int, default=BOUND, help="the stated bound, bytes per entry"
+    )
     args = parser.parse_args()
 
     gc.collect()
@@ -60,6 +66,11 @@ def main() -> None:
         f"{table.used:,} entries take {used / 2**20:,.1f} MiB, "
         f"{per_entry:.0f} bytes per entry "
         f"(peak while filling {peak / 2**20:,.1f} MiB; Python {sys.version.split()[0]})"
+    )
+    verdict = "within" if per_entry <= args.bound else "OVER"
+    print(
+        f"{verdict} the stated bound of {args.bound} bytes per entry "
+        f"({per_entry / 50:.1f}x HAProxy's documented ~50 bytes per ip entry)"
     )
     if snapshot is not None:
         for stat in snapshot.statistics("lineno")[: args.sites]:
