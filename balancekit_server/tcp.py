@@ -40,6 +40,7 @@ from balancekit.config.runtime import BackendRuntime
 from balancekit.h1 import payload_view
 from balancekit.pool import ServerEvent
 from balancekit.routing import Decision
+from balancekit.sticking import StickJob
 from balancekit.stream import (
     Assigned,
     AwaitGrant,
@@ -319,6 +320,7 @@ class Session:
         "service",
         "silent",
         "srv",
+        "stick",
         "term",
         "times",
     )
@@ -358,6 +360,8 @@ class Session:
         self._be_counters: Counters | None = None
         self._srv_counters: Counters | None = None
         self.lease: Lease | None = None
+        # The backend's `stick` rules for this session (None without any).
+        self.stick: StickJob | None = None
         self.srv: Server | None = None
         self.retries = 0
         self.redispatched = False
@@ -699,9 +703,17 @@ class Session:
         pool = times.pool
         self._be_counters = service.be_counters(times.name)
         self._be_counters.session_start(self.accept_date)
+        direct = None
+        if backend.stick_rules:
+            self.stick = StickJob(
+                backend.stick_rules, self.request, pool, now_ms(), persist=backend.persist
+            )
+            direct = self.stick.server
         try:
             lease = pool.acquire(
-                self.request if pool.needs_request else None, on_granted=self._granted
+                self.request if pool.needs_request else None,
+                on_granted=self._granted,
+                server=direct,
             )
         except NoServerAvailable:
             self.term = "SC"
@@ -1031,6 +1043,9 @@ class Session:
         assert times is not None
         self._srv_counters = self.service.srv_counters(times.name, server.name)
         self._srv_counters.session_start(self.accept_date)
+        if self.stick is not None and self.backend is not None:
+            # Stored once the server is there (its first bytes, in HAProxy).
+            self.stick.store(self.backend.backend, server.name, now_ms())
         transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
         if times.srvtcpka:
             set_keepalive(transport)

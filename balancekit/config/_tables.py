@@ -14,8 +14,11 @@ from ..units import parse_size, parse_time
 __all__ = ["parse_stick_table"]
 
 
-def parse_stick_table(name: str, args: Sequence[str], warnings: list[str]) -> StickTable:
-    """`stick-table type <t> [len n] size <n> [expire <t>] [nopurge] [store <list>]…`.
+def parse_stick_table(
+    name: str, args: Sequence[str], warnings: list[str], add: Sequence[str] = ()
+) -> StickTable:
+    """`stick-table type <t> [len n] size <n> [expire <t>] [nopurge] [store <list>]…`,
+    storing the `add` types too (a `stick` rule's server_id and server_key).
 
     Raises ValueError with HAProxy's message; `peers` and `srvkey` are named as
     unsupported (there is no peers protocol here yet).
@@ -74,6 +77,9 @@ def parse_stick_table(name: str, args: Sequence[str], warnings: list[str]) -> St
     notes: list[str] = []
     try:
         spec = parse_store(store, warnings=notes)
+        missing = [kind for kind in add if kind not in spec]
+        if missing:
+            spec = parse_store([*store, ",".join(missing)])
     except ValueError as error:
         raise ValueError(f"stick-table: {error}") from None
     warnings.extend(f"stick-table: {note}" for note in notes)

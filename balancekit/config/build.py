@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..acl import AclSet
-from ..acl.fetches import SampleContext
+from ..acl.fetches import FetchError, SampleContext, parse_sample_expr
 from ..algorithms import parse_balance, parse_hash_type
 from ..auth import CryptUnavailable, Userlist, build_userlist, crypt
 from ..errors import ConfigError
@@ -40,6 +40,7 @@ from ..rules import (
     parse_use_backend,
 )
 from ..server import Server
+from ..sticking import StickRule
 from ..sticktables import StickTable
 from ..stream import DEFAULT_RETRY_ON, parse_retry_on
 from ..tlsconfig import TLSConfigError, client_context, parse_sni, server_context
@@ -126,6 +127,7 @@ class _Proxy:
     tcp_content_rules: list[TcpRule | InspectDelay] = field(default_factory=list)
     use_backends: list[tuple[UseBackend, Statement]] = field(default_factory=list)
     persist_rules: list[PersistRule] = field(default_factory=list)
+    stick_rules: list[StickRule] = field(default_factory=list)
     captures: list[Capture] = field(default_factory=list)
     tcp_inspect_delay: float | None = None
     random_draw: Statement | None = None
@@ -286,16 +288,25 @@ class _Builder:
     def build_tables(self, sections: list[Section]) -> None:
         """Every proxy's `stick-table`, named after the proxy (HAProxy refuses a
         second one: the name would conflict)."""
+        # `stick` rules keep the server in their table: HAProxy adds server_id and
+        # server_key to it whatever its `store` says.
+        sticky = {
+            _stick_table_name(stmt.args, section.name)
+            for section in sections
+            for stmt in section.statements
+            if stmt.keyword == "stick"
+        }
         for section in sections:
             for stmt in section.statements:
                 if stmt.keyword == "stick-table":
-                    self.run(stmt, functools.partial(self._table, section.name))
+                    add = ("server_id", "server_key") if section.name in sticky else ()
+                    self.run(stmt, functools.partial(self._table, section.name, add))
 
-    def _table(self, name: str, stmt: Statement) -> None:
+    def _table(self, name: str, add: tuple[str, ...], stmt: Statement) -> None:
         if name in self.tables:
             raise ValueError(f"stick-table name '{name}' conflicts with a table declared before")
         notes: list[str] = []
-        self.tables[name] = parse_stick_table(name, stmt.args, notes)
+        self.tables[name] = parse_stick_table(name, stmt.args, notes, add)
         for note in notes:
             self.warn(note, stmt)
 
@@ -486,6 +497,7 @@ class _Builder:
             cookie=s.cookie if s.mode == "http" else None,
             persist=s.options.get("persist", False),
             persist_rules=tuple(p.persist_rules),
+            stick_rules=tuple(p.stick_rules),
             retry_on=s.retry_on,
             srvtcpka=s.options.get("srvtcpka", False),
             forwardfor=s.forwardfor,
@@ -906,6 +918,46 @@ def _h_persist_rule(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     )
 
 
+def _stick_table_name(args: tuple[str, ...], proxy: str) -> str:
+    """The table a `stick` line names (`table T`), else its proxy's."""
+    return args[args.index("table") + 1] if "table" in args[:-1] else proxy
+
+
+def _h_stick(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    words = list(stmt.args)
+    kind = words[0] if words else ""
+    if kind == "store-response":
+        raise ValueError(
+            "'stick store-response' is an HAProxy keyword that balancekit does not support"
+        )
+    if kind not in ("on", "match", "store-request"):
+        raise ValueError(
+            f"'stick' expects 'on', 'match', 'store-request' or 'store-response', but got '{kind}'"
+        )
+    if len(words) < 2 or words[1] in ("if", "unless"):
+        raise ValueError(f"'stick {kind}': missing fetch method")
+    try:
+        sample = parse_sample_expr(words[1], context=p.acls.context)
+    except FetchError as error:
+        raise ValueError(f"'stick {kind}': {error}") from None
+    at, name = 2, p.name
+    if at < len(words) and words[at] == "table":
+        if at + 1 >= len(words):
+            raise ValueError(f"'stick {kind}': missing table name")
+        name, at = words[at + 1], at + 2
+    table = b.tables.get(name)
+    if table is None:
+        raise ValueError(f"Proxy '{p.name}': unable to find stick-table '{name}'.")
+    cond = None
+    if at < len(words):
+        if words[at] not in ("if", "unless"):
+            raise ValueError(f"'stick {kind}': unexpected '{words[at]}'")
+        cond = p.acls.condition(words[at:], file=stmt.file, line=stmt.line)
+    p.stick_rules.append(
+        StickRule(kind, sample, table, cond, stmt.file, stmt.line)  # type: ignore[arg-type]
+    )
+
+
 def _h_use_backend(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     if not stmt.args:
         raise ValueError("'use_backend' expects a backend name")
@@ -1057,6 +1109,7 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "retries": _h_retries,
     "cookie": _h_cookie,
     "force-persist": _h_persist_rule,
+    "stick": _h_stick,
     "ignore-persist": _h_persist_rule,
     "retry-on": _h_retry_on,
     "default_backend": _h_default_backend,

@@ -149,6 +149,12 @@ KEYWORDS: tuple[Keyword, ...] = (
     ),
     _K("default_backend", "dfl", "Backend used when no `use_backend` matches."),
     _K("use_backend", "fl", "`use_backend <name> [if/unless <cond>]`."),
+    _K(
+        "stick",
+        "lb",
+        "`stick <on, match or store-request> <sample> [table T] [if/unless …]`: a table"
+        " keeps which server took a key.",
+    ),
     _K("acl", "flb", "`acl <name> <fetch> [flags] [operator] <value> …`."),
     _K(
         "http-request",
@@ -290,7 +296,7 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process compression declare
     fullconn http-after-response http-error http-response http-reuse
     http-send-name-header id load-server-state-from-file log-format-sd log-tag
     max-keep-alive-queue monitor monitor-uri persist rate-limit server-state-file-name
-    server-template source stick tcp-check tcp-response unique-id-format
+    server-template source tcp-check tcp-response unique-id-format
     unique-id-header use-fcgi-app use-server peers resolvers mailers cache program
     ring http-errors nbproc cpu-map lua-load setenv presetenv resetenv unsetenv
     spread-checks tune.bufsize tune.maxrewrite ssl-server-verify external-check

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from ..logline import LogLine
 from ..persistence import CookiePolicy, PersistRule
 from ..pool import Backend
+from ..sticking import StickRule
 from ..sticktables import StickTable
 from ..stream import DEFAULT_RETRY_ON, RetryPolicy, is_deterministic
 
@@ -302,6 +303,8 @@ class BackendRuntime:
     persist: bool = False
     #: `force-persist` / `ignore-persist` rules, in order (the first match applies).
     persist_rules: tuple[PersistRule, ...] = ()
+    #: `stick on|match|store-request` rules, in order (balancekit.sticking).
+    stick_rules: tuple[StickRule, ...] = ()
     srvtcpka: bool = False
     forwardfor: ForwardFor | None = None
     http_server_close: bool = False

@@ -26,6 +26,7 @@ from balancekit.config.runtime import BackendRuntime, ForwardFor, Frontend
 from balancekit.persistence import PersistRule
 from balancekit.pool import ServerEvent
 from balancekit.routing import Decision, Router
+from balancekit.sticking import StickJob
 from balancekit.stream import (
     Assigned,
     AwaitGrant,
@@ -414,6 +415,7 @@ class Relay:
         "retry",
         "retry_check",
         "started",
+        "stick",
         "t_response",
         "tunnel_timeout",
         "upgraded",
@@ -442,6 +444,8 @@ class Relay:
         self.retry_check: Callable[[int], StreamDecision | None] | None = None
         self.retry: StreamDecision | None = None
         self.cookies: CookieJob | None = None  # the backend's `cookie` persistence
+        # The backend's `stick` rules, its pool and the server: stored on the answer.
+        self.stick: tuple[StickJob, Backend, str] | None = None
 
     def on_interim(self, status: int, reason: bytes, headers: RawHeaders) -> None:
         self.exchange.send_interim(status, reason, headers)
@@ -475,6 +479,9 @@ class Relay:
                 length = None
         if self.cookies is not None:
             out = self.cookies.apply_response(out, status, ex.method)
+        if self.stick is not None:
+            job, backend, server = self.stick
+            job.store(backend, server, now_ms())  # process_store_rules, on the answer
         if upgrading:
             out.append((b"Connection", b"upgrade"))
         ex.status = status
@@ -567,6 +574,17 @@ class _Plan:
     head: bytes
     #: Cookie persistence of the backend (None without a `cookie` line).
     cookies: CookieJob | None = None
+    #: `stick` rules of the backend (None without any).
+    stick: StickJob | None = None
+
+    @property
+    def server(self) -> str | None:
+        """The server persistence names ("direct"): the cookie's, else a table's."""
+        cookies = self.cookies
+        if cookies is not None and cookies.server is not None:
+            return cookies.server
+        stick = self.stick
+        return None if stick is None else stick.server
 
 
 class _Flight(Relay):
@@ -600,6 +618,7 @@ class _Flight(Relay):
         self.retry_check = None  # the fast path never runs with L7 retries
         self.retry = None
         self.cookies = None  # set by _start_exchange for a backend with a `cookie` line
+        self.stick = None  # set by _start_exchange for a backend with `stick` rules
         self.proxy = proxy
         self.entry = entry
         self.plan = plan
@@ -741,7 +760,7 @@ class HttpProxy:
         if decision is None or decision.action != "forward" or decision.backend is None:
             return None
         state = self._backends.get(decision.backend)
-        if state is None or state.backend.balance.is_hash:
+        if state is None or state.backend.balance.is_hash or state.settings.stick_rules:
             return None
         return decision, state
 
@@ -912,9 +931,7 @@ class HttpProxy:
                 return
             if not ex.has_body and not ex.upgrade and not plan.state.l7_retries:
                 try:
-                    lease = plan.state.backend.acquire(
-                        plan.request, server=None if plan.cookies is None else plan.cookies.server
-                    )
+                    lease = plan.state.backend.acquire(plan.request, server=plan.server)
                 except NoServerAvailable:
                     self._local(ex, self.errors_for(plan.state)[503], entry, "SC")
                     self._finish(ex, entry)
@@ -982,8 +999,28 @@ class HttpProxy:
         entry.backend = state.backend.name
         headers = self._upstream_headers(ex, decision, state)
         if state.settings.cookie is None:
-            return _Plan(request, state, self._request_head(ex, headers))
-        return self._persistent_plan(ex, entry, request, state, headers)
+            plan = _Plan(request, state, self._request_head(ex, headers))
+        else:
+            plan = self._persistent_plan(ex, entry, request, state, headers)
+        settings = state.settings
+        if settings.stick_rules:
+            forced = (
+                plan.cookies.forced
+                if plan.cookies is not None
+                else (
+                    bool(settings.persist_rules)
+                    and PersistRule.verdict(settings.persist_rules, request) == "force"
+                )
+            )
+            plan.stick = StickJob(
+                settings.stick_rules,
+                request,
+                state.backend,
+                now_ms(),
+                persist=settings.persist or forced,
+                assigned=plan.server is not None,
+            )
+        return plan
 
     def _persistent_plan(
         self,
@@ -1153,15 +1190,13 @@ class HttpProxy:
                 if lease is None:
                     try:
                         lease = backend.acquire(
-                            plan.request,
-                            avoid=decision.avoid,
-                            server=None if cookies is None else cookies.server,
+                            plan.request, avoid=decision.avoid, server=plan.server
                         )
                     except NoServerAvailable:
                         decision = policy.handle(NoServer())
                         continue
                 server = lease.server
-                direct = cookies is not None and cookies.server is not None
+                direct = plan.server is not None
                 decision = policy.handle(
                     Assigned(server.name, direct=direct)
                     if server is not None
@@ -1176,7 +1211,7 @@ class HttpProxy:
                     decision = policy.handle(QueueTimeout())
                     continue
                 assert lease.server is not None
-                direct = cookies is not None and cookies.server is not None
+                direct = plan.server is not None
                 decision = policy.handle(Granted(lease.server.name, direct=direct))
             elif isinstance(decision, Connect):
                 entry.server = decision.server
@@ -1366,6 +1401,8 @@ class HttpProxy:
         if plan.cookies is not None:
             plan.cookies.sent_to(server.name)
             relay.cookies = plan.cookies
+        if plan.stick is not None:
+            relay.stick = (plan.stick, state.backend, server.name)
         ex.attach(conn, relay)
         conn.start(
             relay,

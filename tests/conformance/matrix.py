@@ -2766,6 +2766,93 @@ row(
     kinds=ECHO_KINDS,
 )
 row(
+    "stick-on-src",
+    ("stick", "stick-table", "balance:roundrobin"),
+    # Server persistence through a table: a client's first request is balanced and
+    # remembered, the next ones go to the same server; a server in maintenance is not
+    # followed, and the answer re-stores the new one.
+    http_cfg(
+        backend="    balance roundrobin\n"
+        "    stick-table type ip size 1k expire 1m\n"
+        "    stick on src\n",
+        servers=three(),
+    ),
+    (
+        get("/echo"),
+        get("/echo", wait=0.05),
+        get("/echo", src="127.0.0.2", wait=0.05),
+        get("/echo", src="127.0.0.2", wait=0.05),
+        get("/echo", src="127.0.0.3", wait=0.05),
+        get("/echo", wait=0.05),
+        # kept alive: the task-free path follows the table too
+        get("/echo", src="127.0.0.4", conn="k", wait=0.05),
+        get("/echo", src="127.0.0.4", conn="k", wait=0.05),
+        get("/echo", src="127.0.0.4", conn="k", wait=0.05),
+        show("show table be"),
+        show("disable server be/s1"),
+        get("/echo", wait=0.05),
+        get("/echo", wait=0.05),
+        show("show table be"),
+    ),
+    compare=frozenset({"status", "server", "command"}),
+    command_subs=TABLE_SUBS,
+    kinds=ECHO_KINDS,
+)
+row(
+    "stick-match-store-request",
+    ("stick", "stick-table", "option persist"),
+    # Separate match and store rules, a table in another backend, a condition, and the
+    # first store rule per table winning; `option persist` follows a server in
+    # maintenance.
+    http_cfg(
+        backend="    balance roundrobin\n"
+        "    option persist\n"
+        "    stick match req.hdr(x-user) table users\n"
+        "    stick store-request req.hdr(x-user) table users if { path_beg /login }\n"
+        "    stick store-request req.hdr(x-other) table users\n",
+        servers=three(),
+        extra="backend users\n    stick-table type string len 32 size 10 expire 1m store gpc0\n",
+    ),
+    (
+        get("/login", headers=(("X-User", "ann"),)),
+        get("/echo", headers=(("X-User", "ann"),), wait=0.05),
+        get("/echo", headers=(("X-User", "bob"),), wait=0.05),
+        get("/echo", headers=(("X-User", "bob"),), wait=0.05),
+        get("/login", headers=(("X-User", "bob"), ("X-Other", "zed")), wait=0.05),
+        get("/echo", headers=(("X-User", "bob"),), wait=0.05),
+        get("/echo", headers=(("X-User", "zed"),), wait=0.05),
+        show("disable server be/s1"),
+        get("/echo", headers=(("X-User", "ann"),), wait=0.05),
+        show("show table users"),
+    ),
+    compare=frozenset({"status", "server", "command"}),
+    command_subs=TABLE_SUBS,
+    kinds=ECHO_KINDS,
+)
+row(
+    "tcp-stick-on-dst",
+    ("stick", "stick-table"),
+    # The failover recipe of mode tcp databases: every client on one server while it
+    # is up (a one-entry table keyed on the frontend's address).
+    TCP + "frontend ft\n    bind {bind:main}\n    default_backend bt\n"
+    "backend bt\n    balance roundrobin\n"
+    "    stick-table type ip size 1 nopurge\n"
+    "    stick on dst\n" + three(),
+    (
+        get("/echo"),
+        get("/echo", src="127.0.0.2", wait=0.05),
+        get("/echo", src="127.0.0.3", wait=0.05),
+        show("show table bt"),
+        show("disable server bt/s1"),
+        get("/echo", wait=0.05),
+        get("/echo", src="127.0.0.2", wait=0.05),
+        show("show table bt"),
+    ),
+    compare=frozenset({"status", "server", "command"}),
+    command_subs=TABLE_SUBS,
+    kinds=ECHO_KINDS,
+)
+row(
     "stick-table-runtime",
     ("stick-table", "stats socket"),
     http_cfg(

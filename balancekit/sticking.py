@@ -1,0 +1,124 @@
+"""Server persistence through a stick table: `stick on|match|store-request`.
+
+A backend's `stick match <key>` looks the request's key up and, when the entry
+names a server that can take it, sends the request there "direct" (as a cookie
+does); `stick store-request <key>` remembers, once the server has answered,
+which server took that key; `stick on` is both.  HAProxy's stream.c
+(process_sticking_rules, sticking_rule_find_target, process_store_rules) is the
+model: the first store rule per table wins, a cookie's server wins over a
+table's, and a down server is not followed unless `option persist` or
+`force-persist` says so.  Sans-IO: the engines give the request view, the
+backend and the time, then tell which server answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from .acl.conditions import Condition
+from .acl.fetches import SampleExpr
+from .pool import Backend
+from .request import Request
+from .sticktables import Entry, KeyInput, StickTable
+from .tracking import table_key
+
+__all__ = ["StickJob", "StickRule"]
+
+StickKind = Literal["on", "match", "store-request"]
+
+
+@dataclass(frozen=True, slots=True)
+class StickRule:
+    """One `stick on|match|store-request <sample> [table T] [if|unless …]` line."""
+
+    kind: StickKind
+    sample: SampleExpr
+    table: StickTable
+    cond: Condition | None = None
+    file: str = "<string>"
+    line: int = 0
+
+    @property
+    def matches(self) -> bool:
+        return self.kind in ("on", "match")
+
+    @property
+    def stores(self) -> bool:
+        return self.kind in ("on", "store-request")
+
+
+class StickJob:
+    """One request's sticking rules: the server a table names (`server`, None to
+    balance), and the keys to store with the server that answers."""
+
+    __slots__ = ("_stores", "server")
+
+    def __init__(
+        self,
+        rules: Sequence[StickRule],
+        request: Request,
+        backend: Backend,
+        now_ms: int,
+        *,
+        persist: bool = False,
+        assigned: bool = False,
+    ) -> None:
+        #: The server a `stick match` sends the request to (None: balance as usual).
+        self.server: str | None = None
+        self._stores: list[tuple[StickTable, KeyInput]] = []
+        for rule in rules:
+            if rule.stores and any(table is rule.table for table, _ in self._stores):
+                continue  # only the first store rule of each table applies
+            if rule.cond is not None and not rule.cond.matches(request):
+                continue
+            key = table_key(rule.sample.single(request))
+            if key is None:
+                continue
+            if rule.matches:
+                entry = rule.table.lookup(key, now_ms)
+                if entry is not None:
+                    if self.server is None and not assigned:
+                        self.server = _target(rule.table, entry, backend, now_ms, persist)
+                    rule.table.touch(entry, now_ms)
+            if rule.stores:
+                table = rule.table
+                if table.nopurge and table.used >= table.size:
+                    # HAProxy allocates the entry to store before it knows the key
+                    # (stksess_new): a full `nopurge` table stores nothing more, not
+                    # even for a key it holds ("stick on dst" failover keeps the first).
+                    continue
+                self._stores.append((table, key))
+
+    def __repr__(self) -> str:
+        return f"<StickJob server={self.server!r} stores={len(self._stores)}>"
+
+    def store(self, backend: Backend, server: str, now_ms: int) -> None:
+        """The server that answered: every store rule's key now names it (its id,
+        and its name as the server key)."""
+        puid = backend.member(server).puid
+        for table, key in self._stores:
+            entry = table.get_or_create(key, now_ms)
+            if entry is not None:
+                table.store_server(entry, puid, server, now_ms)
+        self._stores = []
+
+
+def _target(
+    table: StickTable, entry: Entry, backend: Backend, now_ms: int, persist: bool
+) -> str | None:
+    """The server an entry names, by server key (its name) else by id, when it can
+    take the request: not down or in maintenance, unless persisting anyway."""
+    name = table.server_key(entry)
+    member = None
+    if name is not None:
+        member = next((m for m in backend.members if m.name == name), None)
+    if member is None:
+        puid = table.read(entry, "server_id", now_ms)
+        member = next((m for m in backend.members if m.puid == puid), None)
+    if member is None:
+        return None
+    if persist or (member.up and member.admin != "maint"):
+        return member.name
+    return None
