@@ -59,17 +59,20 @@ HTTP_ACTIONS = (
     "sc-inc-gpc0",
     "sc-inc-gpc1",
     "sc-set-gpt0",
+    "sc-inc-gpc",
+    "sc-set-gpt",
 )
 #: The actions that change stick-table entries and let the rules go on.
 TABLE_ACTIONS = frozenset(
-    ("track-sc0", "track-sc1", "track-sc2", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0")
-)
+    ("track-sc0", "track-sc1", "track-sc2", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
+     "sc-inc-gpc", "sc-set-gpt")
+)  # fmt: skip
 #: http-request actions HAProxy 2.6 has but balancekit does not implement.
 HTTP_ACTIONS_UNSUPPORTED = frozenset((
     "add-acl", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry",
     "do-resolve", "early-hint", "normalize-uri", "replace-header", "replace-path",
-    "replace-pathq", "replace-uri", "replace-value", "sc-inc-gpc", "sc-set-gpt",
-    "send-spoe-group", "set-dst", "set-dst-port", "set-log-level", "set-map",
+    "replace-pathq", "replace-uri", "replace-value", "send-spoe-group", "set-dst",
+    "set-dst-port", "set-log-level", "set-map",
     "set-mark", "set-method", "set-nice", "set-path", "set-pathq", "set-priority-class",
     "set-priority-offset", "set-query", "set-src", "set-src-port", "set-timeout", "set-tos",
     "set-uri", "set-var", "set-var-fmt", "silent-drop", "strict-mode", "tarpit",
@@ -208,6 +211,8 @@ class HttpRule:
     sample: SampleExpr | None = None
     number: int = 0
     table: StickTable | None = None
+    #: The array element of `sc-inc-gpc(idx,N)` / `sc-set-gpt(idx,N)`.
+    index: int = 0
 
     def applies(self, request: Request) -> bool:
         return self.cond is None or self.cond.matches(request)
@@ -240,16 +245,22 @@ class HttpRule:
         if tracked is None:
             return
         table, entry = tracked
+        now = stream.now_ms
         if self.action == "sc-inc-gpc0":
-            table.inc_gpc0(entry, stream.now_ms)
+            table.inc_gpc0(entry, now)
         elif self.action == "sc-inc-gpc1":
-            table.inc_gpc1(entry, stream.now_ms)
-        else:  # sc-set-gpt0
+            table.inc_gpc1(entry, now)
+        elif self.action == "sc-inc-gpc":
+            table.inc_gpc(entry, self.index, now)
+        else:  # sc-set-gpt0, sc-set-gpt
             value = self.sample.single(request) if self.sample is not None else self.number
             if isinstance(value, str):  # cast to an integer as HAProxy does (c_str2int)
                 value = str_to_int(value)
             if isinstance(value, int):
-                table.set_gpt0(entry, value, stream.now_ms)
+                if self.action == "sc-set-gpt":
+                    table.set_gpt(entry, self.index, value, now)
+                else:
+                    table.set_gpt0(entry, value, now)
 
     def render_body(self, request: Request) -> str | None:
         if isinstance(self.body, LogFormat):
@@ -500,7 +511,13 @@ def parse_http_request_rule(
         return _parse_del_header(words, acls, file, line)
     if action.startswith("track-sc"):
         return _parse_track(words, acls, file, line)
-    if action.split("(", 1)[0] in ("sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0"):
+    if action.split("(", 1)[0] in (
+        "sc-inc-gpc0",
+        "sc-inc-gpc1",
+        "sc-set-gpt0",
+        "sc-inc-gpc",
+        "sc-set-gpt",
+    ):
         return _parse_sc_action(words, acls, file, line)
     if action == "auth":
         at, realm = 1, None
@@ -581,14 +598,22 @@ def _parse_track(
 
 def _parse_sc_action(words: Sequence[str], acls: AclSet, file: str, line: int) -> HttpRule:
     """`sc-inc-gpc0(N)`, `sc-inc-gpc1(N)`, `sc-set-gpt0(N) <int|expr>` on the entry
-    tracked by counter N."""
+    tracked by counter N; `sc-inc-gpc(idx,N)`, `sc-set-gpt(idx,N) …` on element idx
+    of its arrays."""
     name, _, rest = words[0].partition("(")
     what = f"http-request {words[0]}"
     if not rest.endswith(")"):
         raise ConfigError(f"'{what}': expects a counter number in parentheses", file, line)
-    counter = _counter_number(rest[:-1], what, file, line)
+    index = 0
+    numbers = rest[:-1]
+    if name in ("sc-inc-gpc", "sc-set-gpt"):
+        idx, comma, numbers = numbers.partition(",")
+        if not comma or not idx.isdigit():
+            raise ConfigError(f"'{what}': expects (<index>,<counter>)", file, line)
+        index = int(idx)
+    counter = _counter_number(numbers, what, file, line)
     at, sample, number = 1, None, 0
-    if name == "sc-set-gpt0":
+    if name in ("sc-set-gpt0", "sc-set-gpt"):
         if len(words) < 2 or words[1] in ("if", "unless"):
             raise ConfigError(f"'{what}': expects an integer or an expression", file, line)
         value = words[1]
@@ -598,7 +623,9 @@ def _parse_sc_action(words: Sequence[str], acls: AclSet, file: str, line: int) -
             sample = _sample(value, what, acls, file, line)
         at = 2
     cond = _condition(words, at, acls, what, file, line)
-    return HttpRule(name, cond, file, line, counter=counter, sample=sample, number=number)
+    return HttpRule(
+        name, cond, file, line, counter=counter, sample=sample, number=number, index=index
+    )
 
 
 def _parse_deny(words: Sequence[str], acls: AclSet, file: str, line: int) -> HttpRule:

@@ -565,6 +565,46 @@ def _src_gpc(change: str) -> FetchFn:
     return fetch
 
 
+def _sc_array(what: str) -> FetchFn:
+    """`sc_get_gpc(idx,N[,table])`-style: element `idx` of an array the entry counter
+    N tracks stores (`inc_gpc`/`clr_gpc` change it first)."""
+
+    def fetch(req: Request, args: tuple[object, ...]) -> list[Value]:
+        idx, tracked = args[0], _tracked(req, args[1])
+        if tracked is None or not isinstance(idx, int):
+            return []
+        own, entry, now = tracked
+        table = args[2] if len(args) > 2 else None
+        if what in ("inc_gpc", "clr_gpc"):
+            value = getattr(own, what)(entry, idx, now)
+        elif isinstance(table, StickTable) and table is not own:
+            value = table.fetch(own.key_of(entry), what, now, idx)
+        else:
+            value = own.read(entry, what, now, idx)
+        return [] if value is None else [value]
+
+    return fetch
+
+
+def _src_array(what: str) -> FetchFn:
+    """`src_get_gpc(idx[,table])`-style: the client's entry (created first by
+    `src_inc_gpc`/`src_clr_gpc`)."""
+
+    def fetch(req: Request, args: tuple[object, ...]) -> list[Value]:
+        idx, found = args[0], _src_lookup(req, args[1])
+        if found is None or not isinstance(idx, int):
+            return []
+        table, key, now = found
+        if what in ("inc_gpc", "clr_gpc"):
+            entry = table.get_or_create(key, now)
+            value = 0 if entry is None else getattr(table, what)(entry, idx, now)
+        else:
+            value = table.fetch(key, what, now, idx)
+        return [] if value is None else [value]
+
+    return fetch
+
+
 def _sc_tracked(slot_arg: int | None) -> FetchFn:
     def fetch(req: Request, args: tuple[object, ...]) -> list[Value]:
         return [_tracked(req, args[0] if slot_arg is None else slot_arg) is not None]
@@ -595,6 +635,10 @@ def _table_fetches() -> list[FetchDef]:
         out.append(FetchDef(f"src_{change}", "sint", _src_gpc(change), ("table",)))
         for slot in range(MAX_TRACKED):
             out.append(FetchDef(f"sc{slot}_{change}", "sint", _tracked_gpc(slot, change)))
+    for what in ("get_gpc", "get_gpt", "gpc_rate", "inc_gpc", "clr_gpc"):
+        # HAProxy 2.6's array forms: sc_<what>(idx,N[,table]), src_<what>(idx,table).
+        out.append(FetchDef(f"sc_{what}", "sint", _sc_array(what), ("int", "int", "table?"), 2))
+        out.append(FetchDef(f"src_{what}", "sint", _src_array(what), ("int", "table"), 2))
     out.append(FetchDef("sc_tracked", "bool", _sc_tracked(None), ("int",), 1))
     for slot in range(MAX_TRACKED):
         out.append(FetchDef(f"sc{slot}_tracked", "bool", _sc_tracked(slot)))

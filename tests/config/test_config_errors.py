@@ -240,6 +240,11 @@ CASES: list[tuple[str, str, int, str]] = [
     ("content track table", "frontend f\n    mode http\n"
      "    tcp-request content track-sc0 src table nope\n", 3,
      "unable to find table 'nope' referenced by track-sc0"),
+    ("sc-inc-gpc index", "frontend f\n    mode http\n    http-request sc-inc-gpc(0)\n", 3,
+     "'http-request sc-inc-gpc(0)': expects (<index>,<counter>)"),
+    ("src array table", "frontend f\n    mode http\n    stick-table type ip size 1k\n"
+     "    acl a src_get_gpc(0) gt 1\n", 4,
+     "fetch method 'src_get_gpc' expects 2 argument(s), got 1"),
     ("stick table", "backend b\n    stick on src\n", 2,
      "Proxy 'b': unable to find stick-table 'b'."),
     ("stick kind", "backend b\n    stick-table type ip size 1k\n    stick at src\n", 3,

@@ -2852,6 +2852,39 @@ row(
     command_subs=TABLE_SUBS,
     kinds=ECHO_KINDS,
 )
+ARRAY_FETCHES = ("get_gpc", "get_gpt", "gpc_rate", "inc_gpc", "clr_gpc")
+row(
+    "stick-table-arrays",
+    ("stick-table", "action:sc-inc-gpc", "action:sc-set-gpt",
+     *(f"fetch:{p}{w}" for p in ("sc_", "src_") for w in ARRAY_FETCHES)),
+    # HAProxy 2.6's gpc/gpt arrays: the actions, the fetches by index, and an index
+    # beyond the array (no value).
+    http_cfg(
+        frontend="    stick-table type ip size 1k expire 1m store gpc(3),gpc_rate(2,10s),gpt(2)\n"
+        "    http-request track-sc0 src\n"
+        "    http-request sc-inc-gpc(1,0)\n"
+        "    http-request sc-inc-gpc(2,0) if { path_sub /two }\n"
+        "    http-request sc-set-gpt(1,0) 9 if { path_sub /gpt }\n"
+        + _fetch_header("X-A", ["sc_get_gpc(0,0)", "sc_get_gpc(1,0)", "sc_get_gpc(2,0)",
+                                "sc_get_gpc(5,0)", "sc_gpc_rate(1,0)", "sc_get_gpt(1,0)",
+                                "src_get_gpc(1,fe)", "src_gpc_rate(0,fe)", "src_get_gpt(1,fe)"])
+        + _fetch_header("X-B", ["sc_inc_gpc(0,0)", "src_inc_gpc(2,fe)", "sc_clr_gpc(1,0)",
+                                "src_clr_gpc(0,fe)"]).rstrip("\n")
+        + " if { path_sub /chg }\n",
+    ),
+    (
+        get("/echo"),
+        get("/echo/two", wait=0.05),
+        get("/echo/gpt", wait=0.05),
+        get("/echo/chg", wait=0.05),
+        get("/echo", wait=0.05),
+        get("/echo/chg", src="127.0.0.2", wait=0.05),
+        show("show table fe"),
+    ),
+    compare=TABLE_COMPARE,
+    command_subs=TABLE_SUBS,
+    kinds=ECHO_KINDS,
+)  # fmt: skip
 row(
     "stick-table-runtime",
     ("stick-table", "stats socket"),
