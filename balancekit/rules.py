@@ -32,6 +32,7 @@ __all__ = [
     "UseBackend",
     "apply_header_edits",
     "parse_http_request_rule",
+    "parse_keyed_rule",
     "parse_redirect",
     "parse_tcp_request_rule",
     "parse_use_backend",
@@ -571,26 +572,35 @@ def _sample(text: str, what: str, acls: AclSet, file: str, line: int) -> SampleE
         raise ConfigError(f"'{what}': {exc}", file, line) from None
 
 
+def parse_keyed_rule(
+    words: Sequence[str], acls: AclSet, what: str, *, file: str, line: int
+) -> tuple[SampleExpr, str, Condition | None]:
+    """`<sample> [table <t>] [if|unless …]`, the tail of `track-scN` and `stick`
+    lines: the key's expression, the table's name (the proxy's own when left
+    out) and the condition."""
+    if not words or words[0] in ("if", "unless"):
+        raise ConfigError(f"'{what}': missing fetch method", file, line)
+    sample = _sample(words[0], what, acls, file, line)
+    at, name = 1, acls.context.proxy
+    if at < len(words) and words[at] == "table":
+        if at + 1 >= len(words):
+            raise ConfigError(f"'{what}': missing table name", file, line)
+        name, at = words[at + 1], at + 2
+    return sample, name, _condition(words, at, acls, what, file, line)
+
+
 def _parse_track(
     words: Sequence[str], acls: AclSet, file: str, line: int, *, what: str = ""
 ) -> HttpRule:
     """`track-scN <key> [table <t>] [cond]`: the table is the proxy's own by default."""
     what = what or f"http-request {words[0]}"
     counter = _counter_number(words[0][8:], what, file, line)
-    if len(words) < 2 or words[1] in ("if", "unless"):
-        raise ConfigError(f"'{what}': missing fetch method", file, line)
-    sample = _sample(words[1], what, acls, file, line)
-    at, name = 2, acls.context.proxy
-    if at < len(words) and words[at] == "table":
-        if at + 1 >= len(words):
-            raise ConfigError(f"'{what}': missing table name", file, line)
-        name, at = words[at + 1], at + 2
+    sample, name, cond = parse_keyed_rule(words[1:], acls, what, file=file, line=line)
     table = acls.context.tables.get(name)
     if table is None:
         raise ConfigError(
             f"'{what}': unable to find table '{name}' referenced by track-sc{counter}", file, line
         )
-    cond = _condition(words, at, acls, what, file, line)
     return HttpRule(
         f"track-sc{counter}", cond, file, line, counter=counter, sample=sample, table=table
     )

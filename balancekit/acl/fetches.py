@@ -427,12 +427,8 @@ def _http_auth_pass(req: Request, args: tuple[object, ...]) -> list[Value]:
 def _http_auth_bearer(req: Request, args: tuple[object, ...]) -> list[Value]:
     if args:
         # A named header: its first value's token when the scheme is Bearer, else empty.
-        value = req.headers.get(str(args[0]))
-        if value is None:
-            return [""]
-        scheme, _, token = value.split(",", 1)[0].strip(" \t").partition(" ")
-        token = token.lstrip(" ")
-        return [token if scheme.lower() == "bearer" and token else ""]
+        named = read_authorization(req.headers.get(str(args[0])))
+        return [named.token if named is not None and named.scheme == "Bearer" else ""]
     found = _credentials(req)
     return [found.token] if found is not None and found.scheme == "Bearer" else []
 

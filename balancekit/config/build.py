@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..acl import AclSet
-from ..acl.fetches import FetchError, SampleContext, parse_sample_expr
+from ..acl.fetches import SampleContext
 from ..algorithms import parse_balance, parse_hash_type
 from ..auth import CryptUnavailable, Userlist, build_userlist, crypt
 from ..errors import ConfigError
@@ -35,6 +35,7 @@ from ..rules import (
     TcpRule,
     UseBackend,
     parse_http_request_rule,
+    parse_keyed_rule,
     parse_redirect,
     parse_tcp_request_rule,
     parse_use_backend,
@@ -934,25 +935,11 @@ def _h_stick(b: _Builder, p: _Proxy, stmt: Statement) -> None:
         raise ValueError(
             f"'stick' expects 'on', 'match', 'store-request' or 'store-response', but got '{kind}'"
         )
-    if len(words) < 2 or words[1] in ("if", "unless"):
-        raise ValueError(f"'stick {kind}': missing fetch method")
-    try:
-        sample = parse_sample_expr(words[1], context=p.acls.context)
-    except FetchError as error:
-        raise ValueError(f"'stick {kind}': {error}") from None
-    at, name = 2, p.name
-    if at < len(words) and words[at] == "table":
-        if at + 1 >= len(words):
-            raise ValueError(f"'stick {kind}': missing table name")
-        name, at = words[at + 1], at + 2
+    what = f"stick {kind}"
+    sample, name, cond = parse_keyed_rule(words[1:], p.acls, what, file=stmt.file, line=stmt.line)
     table = b.tables.get(name)
     if table is None:
         raise ValueError(f"Proxy '{p.name}': unable to find stick-table '{name}'.")
-    cond = None
-    if at < len(words):
-        if words[at] not in ("if", "unless"):
-            raise ValueError(f"'stick {kind}': unexpected '{words[at]}'")
-        cond = p.acls.condition(words[at:], file=stmt.file, line=stmt.line)
     p.stick_rules.append(
         StickRule(kind, sample, table, cond, stmt.file, stmt.line)  # type: ignore[arg-type]
     )

@@ -16,14 +16,13 @@ page, so the L7 proxy needs no special case.  The same wrapper answers
 
 from __future__ import annotations
 
-import base64
-import binascii
 import html
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from balancekit import Request
+from balancekit.auth import read_authorization
 from balancekit.config import Config, StatsPage
 from balancekit.routing import Decision, Router
 from balancekit_server.ops import metrics
@@ -273,16 +272,14 @@ def render_csv(source: StatsSource) -> str:
 
 
 def _authorized(page: StatsPage, header: str | None) -> bool:
+    """`stats auth` credentials, read as every Basic credential is (HAProxy turns
+    `stats auth` into a userlist checked by http_auth)."""
     if not page.auth:
         return True
-    if not header or not header.lower().startswith("basic "):
-        return False
-    try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8", "replace")
-    except (binascii.Error, ValueError):
-        return False
-    user, _, password = decoded.partition(":")
-    return (user, password) in page.auth
+    found = read_authorization(header)
+    return (
+        found is not None and found.scheme == "Basic" and (found.user, found.password) in page.auth
+    )
 
 
 class StatsRouter:

@@ -2507,12 +2507,19 @@ TABLE_SUBS = ((r"0x[0-9a-f]+:", "<ptr>:"), (r"exp=\d+", "exp=<ms>"))
 TABLE_COMPARE = frozenset({"status", "headers", "body", "command"})
 
 
+def table_row(*args: object, **kw: object) -> Row:
+    """A stick-table row: answers, echoed values and runtime API text compared (entry
+    addresses and timers normalised), on the echo kinds."""
+    kw = {"compare": TABLE_COMPARE, "command_subs": TABLE_SUBS, "kinds": ECHO_KINDS, **kw}
+    return row(*args, **kw)
+
+
 def show(command: str) -> Req:
     """A runtime API command sent once the previous request's stream has ended."""
     return Req(command=command, wait=0.1)
 
 
-row(
+table_row(
     "stick-table-rate-limit",
     ("stick-table", "action:track-sc0", "fetch:sc_http_req_rate", "stats socket"),
     # The recipe users copy: at most 3 requests per 10 s per client address.
@@ -2531,9 +2538,6 @@ row(
         show("show table fe"),
         show("show table"),
     ),
-    compare=TABLE_COMPARE,
-    command_subs=TABLE_SUBS,
-    kinds=ECHO_KINDS,
 )
 
 #: A table storing every counter the fetches read.
@@ -2566,7 +2570,7 @@ SC_HEADERS = "".join(
                       + [f"sc_tracked({n})" for n in range(3)]),
     ]
 )  # fmt: skip
-row(
+table_row(
     "stick-table-fetches",
     ("stick-table", "action:track-sc0", "action:track-sc1", "action:track-sc2",
      "action:sc-inc-gpc0", "action:sc-inc-gpc1", "action:sc-set-gpt0", "fetch:table_avl",
@@ -2604,13 +2608,10 @@ row(
         show("show table users"),
         show("show table other"),
     ),
-    compare=TABLE_COMPARE,
-    command_subs=TABLE_SUBS,
-    kinds=ECHO_KINDS,
 )  # fmt: skip
 GPC_CHANGES = [f"sc{n}_{c}" for c in ("inc_gpc0", "inc_gpc1", "clr_gpc0", "clr_gpc1")
                for n in range(3)]  # fmt: skip
-row(
+table_row(
     "stick-table-gpc",
     ("stick-table", "action:track-sc0",
      *(f"fetch:{f}" for f in GPC_CHANGES),
@@ -2648,15 +2649,12 @@ row(
         show("show table fe"),
         show("show table users"),
     ),
-    compare=TABLE_COMPARE,
-    command_subs=TABLE_SUBS,
-    kinds=ECHO_KINDS,
 )  # fmt: skip
 CONN_COUNTERS = (
     "conn_cnt,conn_cur,conn_rate(10s),sess_cnt,sess_rate(10s),http_req_cnt,"
     "http_req_rate(10s),http_err_cnt,bytes_out_cnt"
 )
-row(
+table_row(
     "stick-table-track-connection",
     ("stick-table", "tcp-request connection", "tcp-request session",
      "fetch:sc_conn_cur", "fetch:sc0_sess_cnt"),
@@ -2684,11 +2682,8 @@ row(
         show("show table fe"),
         show("show table other"),
     ),
-    compare=TABLE_COMPARE,
-    command_subs=TABLE_SUBS,
-    kinds=ECHO_KINDS,
 )  # fmt: skip
-row(
+table_row(
     "tcp-stick-table-track-connection",
     ("stick-table", "tcp-request connection", "fetch:sc0_conn_rate", "fetch:src_conn_cnt"),
     # mode tcp: at most 2 new connections per 10 s per client, and a content rule
@@ -2708,10 +2703,8 @@ row(
         show("show table ft"),
     ),
     compare=frozenset({"status", "body", "command"}),
-    command_subs=TABLE_SUBS,
-    kinds=ECHO_KINDS,
 )
-row(
+table_row(
     "stick-table-content-track",
     ("stick-table", "tcp-request content", "fetch:src_inc_gpc0", "fetch:src_inc_gpc1",
      "fetch:src_clr_gpc0", "fetch:src_clr_gpc1"),
@@ -2740,11 +2733,8 @@ row(
         show("show table fe"),
         show("show table other"),
     ),
-    compare=TABLE_COMPARE,
-    command_subs=TABLE_SUBS,
-    kinds=ECHO_KINDS,
 )  # fmt: skip
-row(
+table_row(
     "tcp-stick-table-content-track",
     ("stick-table", "tcp-request content", "tcp-request inspect-delay"),
     TCP + "frontend ft\n    bind {bind:main}\n"
@@ -2762,10 +2752,8 @@ row(
         show("show table ft"),
     ),
     compare=frozenset({"status", "body", "command"}),
-    command_subs=TABLE_SUBS,
-    kinds=ECHO_KINDS,
 )
-row(
+table_row(
     "stick-on-src",
     ("stick", "stick-table", "balance:roundrobin"),
     # Server persistence through a table: a client's first request is balanced and
@@ -2795,10 +2783,8 @@ row(
         show("show table be"),
     ),
     compare=frozenset({"status", "server", "command"}),
-    command_subs=TABLE_SUBS,
-    kinds=ECHO_KINDS,
 )
-row(
+table_row(
     "stick-match-store-request",
     ("stick", "stick-table", "option persist"),
     # Separate match and store rules, a table in another backend, a condition, and the
@@ -2826,10 +2812,8 @@ row(
         show("show table users"),
     ),
     compare=frozenset({"status", "server", "command"}),
-    command_subs=TABLE_SUBS,
-    kinds=ECHO_KINDS,
 )
-row(
+table_row(
     "tcp-stick-on-dst",
     ("stick", "stick-table"),
     # The failover recipe of mode tcp databases: every client on one server while it
@@ -2849,11 +2833,9 @@ row(
         show("show table bt"),
     ),
     compare=frozenset({"status", "server", "command"}),
-    command_subs=TABLE_SUBS,
-    kinds=ECHO_KINDS,
 )
 ARRAY_FETCHES = ("get_gpc", "get_gpt", "gpc_rate", "inc_gpc", "clr_gpc")
-row(
+table_row(
     "stick-table-arrays",
     ("stick-table", "action:sc-inc-gpc", "action:sc-set-gpt",
      *(f"fetch:{p}{w}" for p in ("sc_", "src_") for w in ARRAY_FETCHES)),
@@ -2881,11 +2863,8 @@ row(
         get("/echo/chg", src="127.0.0.2", wait=0.05),
         show("show table fe"),
     ),
-    compare=TABLE_COMPARE,
-    command_subs=TABLE_SUBS,
-    kinds=ECHO_KINDS,
 )  # fmt: skip
-row(
+table_row(
     "stick-table-runtime",
     ("stick-table", "stats socket"),
     http_cfg(
@@ -2925,7 +2904,6 @@ row(
         show("show table fe"),
     ),
     compare=frozenset({"command"}),
-    command_subs=TABLE_SUBS,
     kinds=RAW_KIND,
 )
 
