@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..acl import AclSet
+from ..acl.conditions import Condition
 from ..acl.fetches import SampleContext
 from ..algorithms import parse_balance, parse_hash_type
 from ..auth import CryptUnavailable, Userlist, build_userlist, crypt
@@ -405,12 +406,46 @@ class _Builder:
                 )
             else:
                 stats["show-desc"] = " ".join(stmt.args)
+        elif what == "admin":
+            stats.setdefault("admin", []).append(self._stats_admin(p, stmt))
+        elif what == "http-request":
+            self._stats_http_request(p, stmt, stats.setdefault("http-request", []))
         elif what == "auth":
             user, sep, password = self._first(stmt).partition(":")
             if not sep or not user:
                 raise ValueError("'stats auth' expects <user>:<password>")
             stats.setdefault("auth", []).append((user, password))
+        if stats.get("http-request") and (stats.get("auth") or stats.get("realm")):
+            # HAProxy turns `stats auth` into a `stats http-request auth` rule of its own.
+            raise ValueError(
+                f"{p.kind} '{p.name}': stats 'auth'/'realm' and 'http-request' can't be used "
+                "at the same time."
+            )
         s.stats = stats
+
+    def _stats_admin(self, p: _Proxy, stmt: Statement) -> Condition:
+        """`stats admin if|unless <cond>`: who may change servers from the page."""
+        if not stmt.args or stmt.args[0] not in ("if", "unless"):
+            raise ValueError(
+                "'stats admin' requires either 'if' or 'unless' followed by a condition."
+            )
+        return p.acls.condition(list(stmt.args), file=stmt.file, line=stmt.line)
+
+    def _stats_http_request(self, p: _Proxy, stmt: Statement, rules: list[HttpRule]) -> None:
+        """`stats http-request allow|deny|auth [realm r] [if|unless <cond>]`, the page's
+        own access rules (HAProxy documents these three actions for them)."""
+        if rules and rules[-1].cond is None:
+            self.warn(
+                "previous 'stats' action has no condition attached, further entries are NOOP.",
+                stmt,
+            )
+        rule = parse_http_request_rule(list(stmt.args), p.acls, file=stmt.file, line=stmt.line)
+        if rule.action not in ("allow", "deny", "auth"):
+            raise ValueError(
+                f"'stats http-request {rule.action}' is an HAProxy action balancekit does not "
+                "support (the statistics page's rules take allow, deny and auth)"
+            )
+        rules.append(rule)
 
     # -- finishing ---------------------------------------------------------------------
 
@@ -1227,6 +1262,8 @@ def _stats_page(s: _Settings) -> StatsPage | None:
     if s.stats is None:
         return None
     return StatsPage(
+        admin=tuple(s.stats.get("admin", ())),
+        rules=tuple(s.stats.get("http-request", ())),
         uri=s.stats.get("uri", "/haproxy?stats"),
         auth=tuple(s.stats.get("auth", ())),
         realm=s.stats.get("realm"),

@@ -187,6 +187,18 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("stats enable", "dflb", "Serve the statistics page."),
     _K("stats uri", "dflb", "Statistics page path (default `/haproxy?stats`)."),
     _K("stats auth", "dflb", "`user:password` allowed on the statistics page."),
+    _K(
+        "stats admin",
+        "flb",
+        "`if <cond>` (or `unless`): the page offers server actions (ready, drain, maint, force "
+        "up/down, kill sessions) to requests that match.",
+    ),
+    _K(
+        "stats http-request",
+        "flb",
+        "`allow`, `deny` or `auth [realm r]`, with a condition: the page's own access rules (not "
+        "with `stats auth`/`stats realm`, as in HAProxy).",
+    ),
     _K("stats realm", "dflb", "Basic-auth realm of the statistics page."),
     _K("stats refresh", "dflb", "Statistics page auto-refresh delay."),
     _K("stats hide-version", "dflb", "Hide the version on the statistics page."),
@@ -313,7 +325,7 @@ option external-check|option log-separate-errors|option logasap|option nolinger|
 option originalto|option pgsql-check|option prefer-last-server|
 option redis-check|option smtpchk|option socket-stats|option spop-check|
 option ssl-hello-chk|option tcp-check|option transparent|
-option idle-close-on-response|stats admin|stats http-request|stats scope|stats maxconn|
+option idle-close-on-response|stats scope|stats maxconn|
 stats bind-process|timeout tarpit"""
 #: Every `server`/`default-server` option of HAProxy 2.6 (configuration.txt 5.2);
 #: those balancekit lacks are named as unsupported, never "did you mean".

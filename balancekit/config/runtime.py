@@ -23,6 +23,7 @@ from ..sticktables import StickTable
 from ..stream import DEFAULT_RETRY_ON, RetryPolicy, is_deterministic
 
 if TYPE_CHECKING:
+    from ..acl.conditions import Condition
     from ..routing import Router
     from ..rules import HttpRule
 
@@ -182,6 +183,10 @@ class StatsPage:
 
     uri: str = "/haproxy?stats"
     auth: tuple[tuple[str, str], ...] = ()
+    # `stats admin if|unless …`: the page offers server actions when one matches.
+    admin: tuple[Condition, ...] = ()
+    # `stats http-request allow|deny|auth …`, in order (the first that applies decides).
+    rules: tuple[HttpRule, ...] = ()
     realm: str | None = None
     refresh: float | None = None
     hide_version: bool = False

@@ -108,6 +108,27 @@ class RouterLike(Protocol):
     def route(self, request: Request) -> Decision: ...
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # the stats page's router
+class BodyService:
+    """A router that answers some `use-service` decisions itself once it has the
+    request body (the stats page's admin form).  The proxy reads at most
+    `body_limit` bytes of it; a larger body reaches `serve` as None."""
+
+    body_limit: int = 16_384
+
+    def serve(self, decision: Decision, request: Request, body: bytes | None) -> Decision:
+        raise NotImplementedError
+
+
+@dataclass(slots=True)
+class _Service:
+    """A request a `BodyService` answers: routing's decision, waiting for the body."""
+
+    request: Request
+    decision: Decision
+    service: BodyService
+
+
 _LOG_FIELDS = (
     "client_ip",
     "client_port",
@@ -904,7 +925,9 @@ class HttpProxy:
         entry = self._new_entry(ex)
         try:
             plan = self._plan(ex, entry)
-            if plan is not None:
+            if isinstance(plan, _Service):
+                await self._serve(ex, entry, plan)
+            elif plan is not None:
                 await self._forward(ex, entry, plan, None)
         except Exception:
             self._crashed(ex, entry)
@@ -929,7 +952,13 @@ class HttpProxy:
                 self._finish(ex, entry)
                 done()
                 return
-            if not ex.has_body and not ex.upgrade and not plan.state.l7_retries:
+            # (a local service reads the body first: in the task below)
+            if (
+                not isinstance(plan, _Service)
+                and not ex.has_body
+                and not ex.upgrade
+                and not plan.state.l7_retries
+            ):
                 try:
                     lease = plan.state.backend.acquire(plan.request, server=plan.server)
                 except NoServerAvailable:
@@ -956,14 +985,17 @@ class HttpProxy:
         self,
         ex: Exchange,
         entry: HttpLogEntry,
-        plan: _Plan,
+        plan: _Plan | _Service,
         lease: Lease | None,
         done: Callable[[], None],
         *,
         replayed: bool = False,
     ) -> None:
         try:
-            await self._forward(ex, entry, plan, lease, replayed=replayed)
+            if isinstance(plan, _Service):
+                await self._serve(ex, entry, plan)
+            else:
+                await self._forward(ex, entry, plan, lease, replayed=replayed)
         except Exception:
             self._crashed(ex, entry)
             raise
@@ -971,7 +1003,27 @@ class HttpProxy:
             self._finish(ex, entry)
             done()
 
-    def _plan(self, ex: Exchange, entry: HttpLogEntry) -> _Plan | None:
+    async def _serve(self, ex: Exchange, entry: HttpLogEntry, job: _Service) -> None:
+        """Read the body a local service needs (all of it, so that none is taken for
+        the next request), then send its answer."""
+        body = bytearray()
+        whole = True
+        limit = job.service.body_limit
+        try:
+            while chunk := await ex.read_body():
+                if whole and len(body) + len(chunk) <= limit:
+                    body += chunk
+                else:
+                    whole = False
+        except ConnectionResetError:
+            entry.termination = "CR"
+            ex.keep_alive = False
+            ex.abort()
+            return
+        answer = job.service.serve(job.decision, job.request, bytes(body) if whole else None)
+        self._answer_locally(ex, answer, entry)
+
+    def _plan(self, ex: Exchange, entry: HttpLogEntry) -> _Plan | _Service | None:
         """Rules and backend choice; None when the request was answered locally."""
         static = self._static
         if static is not None:
@@ -986,8 +1038,11 @@ class HttpProxy:
         if self.frontend.tracks:
             ex.stream = StreamCounters(now_ms(), ex.session)
         request = self.build_request(ex)
-        decision = self.router.route(request)
+        router = self.router
+        decision = router.route(request)
         if decision.action != "forward":
+            if decision.action == "use-service" and isinstance(router, BodyService):
+                return _Service(request, decision, router)
             self._answer_locally(ex, decision, entry)
             return None
         backend_name = decision.backend
@@ -1572,7 +1627,8 @@ def _simple_page(status: int, headers: Iterable[tuple[bytes, bytes]], body: byte
     """A locally generated response, its headers in the order HAProxy 2.6 sends them
     (clients and tests comparing heads see the same lines).
 
-    The callers' forms, told apart by their first header:
+    The callers' forms, told apart by their first header (a list that names its own
+    content-length is sent as given):
     - `Location` first, a redirect: content-length, location, `cache-control:
       no-cache` for the temporary codes (302, 303, 307), then the cookies;
     - `Content-Type` first, `http-request return`/`deny` with a payload: the `hdr`
@@ -1584,7 +1640,9 @@ def _simple_page(status: int, headers: Iterable[tuple[bytes, bytes]], body: byte
     given = list(headers)
     first = given[0][0].lower() if given else b""
     length = (b"content-length", str(len(body)).encode())
-    if first == b"location":
+    if any(name.lower() == b"content-length" for name, _ in given):
+        hdrs = given  # an applet's answer (the stats page's 303), in its own order
+    elif first == b"location":
         hdrs = [length, given[0]]
         if status in (302, 303, 307):
             # HAProxy marks temporary redirects uncacheable; 301 and 308 are permanent.

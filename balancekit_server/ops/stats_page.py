@@ -11,21 +11,36 @@ page, so the L7 proxy needs no special case.  The same wrapper answers
   server, HAProxy's state colours, session rates, and a legend;
 * `<uri>;csv` — exactly `show stat`'s CSV;
 * `stats auth user:pass` (repeatable) — HTTP Basic auth, 401 otherwise;
-* `stats refresh 10s` — a `Refresh` header (`;norefresh` turns it off).
+  `stats http-request allow|deny|auth` — the page's own rules instead;
+* `stats refresh 10s` — a `Refresh` header (`;norefresh` turns it off);
+* `stats admin if <cond>` — a form per backend; its POST is a `use-service`
+  decision that the proxy completes through `StatsRouter.serve` once it has read
+  the body (stats_admin.py applies it).
 """
 
 from __future__ import annotations
 
 import html
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from balancekit import Request
 from balancekit.auth import read_authorization
 from balancekit.config import Config, StatsPage
 from balancekit.routing import Decision, Router
+from balancekit_server.http.proxy import BodyService
 from balancekit_server.ops import metrics
+from balancekit_server.ops.checks import HealthMonitor
+from balancekit_server.ops.stats_admin import (
+    FORM_LIMIT,
+    MESSAGES,
+    ServerActions,
+    run_form,
+    status_code,
+)
 from balancekit_server.ops.stats_data import (
     TYPE_BACKEND,
     TYPE_FRONTEND,
@@ -37,7 +52,7 @@ from balancekit_server.ops.stats_data import (
 if TYPE_CHECKING:
     from balancekit_server.http.proxy import HttpProxy, RouterLike
 
-__all__ = ["DEFAULT_REALM", "StatsRouter", "render_csv", "render_html"]
+__all__ = ["ADMIN_SERVICE", "DEFAULT_REALM", "PageView", "StatsRouter", "render_csv", "render_html"]
 
 DEFAULT_REALM = "HAProxy Statistics"
 
@@ -163,16 +178,19 @@ def render_html(
     hide_version: bool = False,
     now: float | None = None,
     page: StatsPage | None = None,
+    view: PageView | None = None,
 ) -> str:
     """The HTML statistics report: a summary, a legend, then one table per proxy.
 
     `page` brings `stats show-node|show-desc|show-legends`.  Descriptions are
     written as HAProxy writes them, unescaped: they come from the config's author,
-    who may put markup in them.
+    who may put markup in them.  `view` is what the request asked for: a scope, the
+    result of an action (`;st=`), and whether it may act on servers (`stats admin`).
     """
+    view = view or PageView()
     at = time.time() if now is None else now
     info = dict(source.info(at))
-    rows = source.rows(now=at)
+    rows = _in_scope(source.rows(now=at), view.scope)
     by_proxy: dict[str, list[Mapping[str, str]]] = {}
     for row in rows:
         by_proxy.setdefault(row["pxname"], []).append(row)
@@ -224,10 +242,30 @@ def render_html(
     ):
         out.append(f"<td style='background:{_COLOURS[name]}'>&nbsp;&nbsp;</td><td>{label}</td>")
     out.append("</tr></table>")
+    if view.status is not None:
+        css, text = MESSAGES[view.status]
+        out.append(
+            f'<p><div class={css}><a class=lfsb href="{html.escape(uri)}{view.suffix}" '
+            f'title="Remove this message">[X]</a> {text}</div>\n<p>'
+        )
     for proxy, proxy_rows in by_proxy.items():
+        info_px = proxies.get(proxy)
+        form = view.admin and any(int(r["type"]) == TYPE_SERVER for r in proxy_rows)
+        if form:
+            out.append('<form method="post">')
         out.append(f"<table class='tbl' id='{html.escape(proxy)}'>")
-        out.append(_proxy_head(proxy, proxies.get(proxy), legends))
-        out.append(f"<tr>{_HEAD}</tr><tr>{_SUBHEAD}</tr>")
+        out.append(_proxy_head(proxy, info_px, legends))
+        toggle = ""
+        if view.admin:
+            toggle = (
+                '<th rowspan=2 width=1><input type="checkbox" onclick="for(c in '
+                f"document.getElementsByClassName('{html.escape(proxy)}-checkbox')) "
+                f"document.getElementsByClassName('{html.escape(proxy)}-checkbox')"
+                '.item(c).checked = this.checked"></th>'
+                if form
+                else "<th rowspan=2 width=1></th>"
+            )
+        out.append(f"<tr>{toggle}{_HEAD}</tr><tr>{_SUBHEAD}</tr>")
         for line in proxy_rows:
             kind = int(line["type"])
             if kind == TYPE_FRONTEND:
@@ -239,11 +277,28 @@ def render_html(
                 css = _css_class(line["status"], line.get("bck") == "1")
                 name = line["svname"]
             cells = "".join(f"<td>{c}</td>" for c in _cells(line))
+            check = ""
+            if view.admin:
+                check = (
+                    f"<td><input class='{html.escape(proxy)}-checkbox' type=\"checkbox\" "
+                    f'name="s" value="{html.escape(line["svname"])}"></td>'
+                    if kind == TYPE_SERVER
+                    else "<td></td>"
+                )
             out.append(
                 f"<tr class='{css}' data-server='{html.escape(line['svname'])}'>"
-                f"<td class='name'>{html.escape(name)}</td>{cells}</tr>"
+                f"{check}<td class='name'>{html.escape(name)}</td>{cells}</tr>"
             )
         out.append("</table>")
+        if form:
+            iid = info_px.iid if info_px is not None else 0
+            options = "".join(f'<option value="{v}">{label}</option>' for v, label in _ACTIONS)
+            out.append(
+                "Choose the action to perform on the checked servers : "
+                f'<select name=action><option value=""></option>{options}</select>'
+                f'<input type="hidden" name="b" value="#{iid}">'
+                '&nbsp;<input type="submit" value="Apply"></form>'
+            )
     out.append("</body></html>\n")
     return "\n".join(out)
 
@@ -267,8 +322,68 @@ def _proxy_head(name: str, proxy: Proxy | None, legends: bool) -> str:
     return f"<tr><th class='pxname' colspan=2>{html.escape(name)}{tips}</th>{cell}</tr>"
 
 
-def render_csv(source: StatsSource) -> str:
-    return source.csv(source.rows())
+# The form's actions, as HAProxy's page lists them (the agent and check-pausing ones
+# are left out: balancekit has no agent checks and cannot pause checks).
+_ACTIONS = (
+    ("ready", "Set state to READY"),
+    ("drain", "Set state to DRAIN"),
+    ("maint", "Set state to MAINT"),
+    ("hrunn", "Health: force UP"),
+    ("hdown", "Health: force DOWN"),
+    ("shutdown", "Kill Sessions"),
+)
+
+
+def _in_scope(rows: list[dict[str, str]], scope: str) -> list[dict[str, str]]:
+    """The `scope=` filter: proxies whose name contains it, in any case (strnistr)."""
+    if not scope:
+        return rows
+    wanted = scope.lower()
+    return [row for row in rows if wanted in row["pxname"].lower()]
+
+
+def render_csv(source: StatsSource, scope: str = "") -> str:
+    return source.csv(_in_scope(source.rows(), scope))
+
+
+@dataclass(frozen=True, slots=True)
+class PageView:
+    """What one request asks of the page, read from the URI as HAProxy's
+    http_handle_stats reads it: `;csv`, `;norefresh`, `;st=<CODE>`, `scope=<text>`."""
+
+    csv: bool = False
+    norefresh: bool = False
+    status: str | None = None
+    scope: str = ""
+    admin: bool = False
+
+    @classmethod
+    def parse(cls, rest: str, *, admin: bool, refresh: bool) -> PageView:
+        """`rest`: the URI after the page's prefix; `;norefresh` counts only on a page
+        that refreshes."""
+        status = None
+        at = rest.find(";st=")
+        if at >= 0 and len(rest) - at >= 8:
+            status = status_code(rest[at + 4 : at + 8])
+        scope = ""
+        at = rest.find("scope=")
+        if at >= 0 and len(rest) - at >= 8:
+            match = _SCOPE_TEXT.match(rest, at + len("scope="))
+            text = match.group(0)[:_SCOPE_MAX] if match else ""
+            scope = text if _SCOPE_CHARS.fullmatch(text) else ""
+        return cls(";csv" in rest, refresh and ";norefresh" in rest, status, scope, admin)
+
+    @property
+    def suffix(self) -> str:
+        """What the page's own links carry over (HAProxy's `;norefresh` and scope)."""
+        return (";norefresh" if self.norefresh else "") + (
+            f"?scope={self.scope}" if self.scope else ""
+        )
+
+
+_SCOPE_TEXT = re.compile(r"[^;& ]*")
+_SCOPE_CHARS = re.compile(r"[A-Za-z0-9_.:-]*")
+_SCOPE_MAX = 31
 
 
 def _authorized(page: StatsPage, header: str | None) -> bool:
@@ -282,11 +397,42 @@ def _authorized(page: StatsPage, header: str | None) -> bool:
     )
 
 
-class StatsRouter:
+def _challenge(realm: str) -> Decision:
+    """HAProxy's `auth` action: the 401 error page (or its errorfile) with the challenge."""
+    return Decision("auth", status=401, response_headers=(_www_authenticate(realm),))
+
+
+def _www_authenticate(realm: str) -> tuple[str, str]:
+    return ("WWW-Authenticate", f'Basic realm="{realm}"')
+
+
+def _guard(page: StatsPage, request: Request) -> Decision | None:
+    """The page's access rules, as HAProxy runs them: `stats http-request` in order
+    (the first rule that applies decides), else `stats auth`'s implicit
+    `auth unless { http_auth(...) }`.  None lets the request in."""
+    for rule in page.rules:
+        if not rule.applies(request):
+            continue
+        if rule.action == "deny":
+            return Decision("deny", status=rule.status or 403, rule=f"{rule.file}:{rule.line}")
+        if rule.action == "auth":
+            return _challenge(rule.realm or DEFAULT_REALM)
+        return None  # allow
+    if not _authorized(page, request.headers.get("authorization")):
+        return _challenge(page.realm or DEFAULT_REALM)
+    return None
+
+
+# The service a permitted POST asks for: the proxy reads the form, then calls `serve`.
+ADMIN_SERVICE = "stats-admin"
+
+
+class StatsRouter(BodyService):
     """Wraps a frontend's router: stats page and Prometheus answers, else the router's own.
 
     It offers what the HTTP proxy asks of a router (`RouterLike`), so the proxy
-    cannot tell the difference.
+    cannot tell the difference; a POST from an admin is a `use-service` decision
+    that the proxy completes with `serve` once it has read the form.
     """
 
     def __init__(
@@ -296,13 +442,16 @@ class StatsRouter:
         *,
         frontend_page: StatsPage | None,
         backend_pages: Mapping[str, StatsPage],
+        actions: ServerActions | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._inner = inner
         self._source = source
         self._frontend_page = frontend_page
         self._backend_pages = dict(backend_pages)
+        self._actions = actions
         self._clock = clock
+        self.body_limit = FORM_LIMIT  # the proxy reads at most this much of a form
 
     @property
     def filters_connections(self) -> bool:
@@ -327,53 +476,48 @@ class StatsRouter:
                     rule=decision.rule,
                 )
             return decision
-        page = self._frontend_page
+        page, owner = self._frontend_page, None
         if page is None and action == "forward":
-            page = self._backend_pages.get(decision.backend or "")
+            owner = decision.backend
+            page = self._backend_pages.get(owner or "")
         if page is None:
             return decision
+        if request.method not in ("GET", "HEAD", "POST"):
+            return decision  # HAProxy's page answers these three methods only
         uri = request.uri if request.uri.startswith("/") else request.path
         if not uri.startswith(page.uri):
             return decision
-        return self._page(page, request, uri[len(page.uri) :])
+        return self._page(page, owner, request, uri[len(page.uri) :])
 
-    def _page(self, page: StatsPage, request: Request, suffix: str) -> Decision:
-        if not _authorized(page, request.headers.get("authorization")):
-            realm = page.realm or DEFAULT_REALM
-            # HAProxy's 401 error page with WWW-Authenticate appended: content-length,
-            # cache-control, content-type, www-authenticate.  The Content-Type among
-            # the headers (not `content_type`) keeps that order (proxy._simple_page).
-            return Decision(
-                "return",
-                status=401,
-                body="<html><body><h1>401 Unauthorized</h1>\n"
-                "You need a valid user and password to access this content.\n"
-                "</body></html>\n",
-                response_headers=(
-                    ("Cache-Control", "no-cache"),
-                    ("Content-Type", "text/html"),
-                    ("WWW-Authenticate", f'Basic realm="{realm}"'),
-                ),
-            )
-        options = set(suffix.split(";")[1:])
+    def _page(self, page: StatsPage, owner: str | None, request: Request, rest: str) -> Decision:
+        refused = _guard(page, request)
+        if refused is not None:
+            return refused
+        admin = self._actions is not None and any(cond.matches(request) for cond in page.admin)
+        view = PageView.parse(rest, admin=admin, refresh=bool(page.refresh))
+        if request.method == "POST":
+            if admin:
+                return Decision("use-service", backend=owner, body=ADMIN_SERVICE)
+            return _see_other(page, view, "DENY")
         headers: list[tuple[str, str]] = [("Cache-Control", "no-cache")]
-        if page.refresh and "norefresh" not in options:
+        if page.refresh and not view.norefresh:
             headers.append(("Refresh", f"{page.refresh:g}"))
-        if "csv" in options:
+        if view.csv:
             return Decision(
                 "return",
                 status=200,
-                body=render_csv(self._source),
+                body=render_csv(self._source, view.scope),
                 content_type="text/plain",
                 response_headers=tuple(headers),
             )
         body = render_html(
             self._source,
             uri=page.uri,
-            refresh=page.refresh if "norefresh" not in options else None,
+            refresh=page.refresh if not view.norefresh else None,
             hide_version=page.hide_version,
             now=self._clock(),
             page=page,
+            view=view,
         )
         return Decision(
             "return",
@@ -382,6 +526,36 @@ class StatsRouter:
             content_type="text/html",
             response_headers=tuple(headers),
         )
+
+    def serve(self, decision: Decision, request: Request, body: bytes | None) -> Decision:
+        """Complete an admin POST (`body` is None when the form was too large)."""
+        page = (
+            self._frontend_page
+            if decision.backend is None
+            else self._backend_pages.get(decision.backend)
+        )
+        if page is None or self._actions is None:
+            return Decision("return", status=503)
+        uri = request.uri if request.uri.startswith("/") else request.path
+        view = PageView.parse(uri[len(page.uri) :], admin=True, refresh=bool(page.refresh))
+        code = run_form(body, self._actions.find_backend, self._actions.apply)
+        return _see_other(page, view, code)
+
+
+def _see_other(page: StatsPage, view: PageView, code: str) -> Decision:
+    """HAProxy's answer to a POST: a 303 to the page showing the result, so that a
+    reload does not post again."""
+    return Decision(
+        "return",
+        status=303,
+        body="",
+        response_headers=(
+            ("Cache-Control", "no-cache"),
+            ("Content-Type", "text/plain"),
+            ("Content-Length", "0"),
+            ("Location", f"{page.uri};st={code}{view.suffix}"),
+        ),
+    )
 
 
 def _needs_wrapper(router: RouterLike, page: StatsPage | None, pages: Mapping[str, Any]) -> bool:
@@ -397,6 +571,11 @@ def install(proxies: Iterable[HttpProxy], config: Config, source: StatsSource) -
     Called by `stats.start(runtime)` once the frontends are up.
     """
     backend_pages = {name: be.stats for name, be in config.backends.items() if be.stats}
+    actions = ServerActions(
+        config,
+        source.monitor or HealthMonitor(config.backends, registry=source.registry),
+        [(p.name, p.iid) for p in source.proxies if p.backend is not None],
+    )
     wrapped = 0
     for proxy in proxies:
         router = proxy.router
@@ -408,7 +587,13 @@ def install(proxies: Iterable[HttpProxy], config: Config, source: StatsSource) -
         # The stats router must see every request: set_router drops the proxy's
         # shortcut for rule-less frontends.
         proxy.set_router(
-            StatsRouter(router, source, frontend_page=page, backend_pages=backend_pages)
+            StatsRouter(
+                router,
+                source,
+                frontend_page=page,
+                backend_pages=backend_pages,
+                actions=actions,
+            )
         )
         wrapped += 1
     return wrapped

@@ -2500,6 +2500,115 @@ row(
     kinds=ECHO_KINDS,
 )  # fmt: skip
 
+# -- stats admin, stats http-request ---------------------------------------------------------
+
+FORM = (("Content-Type", "application/x-www-form-urlencoded"),)
+
+
+def post_form(body: str, path: str = "/st", **kw: object) -> Req:
+    return Req(path, method="POST", body=body.encode(), headers=FORM, **kw)  # type: ignore[arg-type]
+
+
+#: What the page and the runtime API say after an action: the message box (class and
+#: text) and each server's `show stat` status (the 18th CSV field).
+ADMIN_FACTS = (
+    r'(<div class=\w+><a class=lfsb href="[^"]*" title="Remove this message">\[X\]</a> .*?)</div>'
+    r"|^(be,s\d),(?:[^,]*,){15}([^,]*),"
+)
+# (not content-length: HAProxy's page is chunked, balancekit's has a length)
+ADMIN_HEADERS = frozenset({"location", "content-type", "cache-control"})
+row(
+    "stats-admin",
+    ("stats admin", "stats enable", "stats uri", "stats socket"),
+    http_cfg(
+        frontend="    stats enable\n    stats uri /st\n    stats admin if { src 127.0.0.1 }\n",
+        servers=three(),
+    ),
+    (
+        post_form("s=s2&action=maint&b=be"),
+        Req(command="show stat"),
+        get("/st;st=DONE"),
+        *seq(4),
+        # `b` by id (HAProxy numbers the frontend 2, the backend 3), servers before and
+        # after it, one of them unknown: partly done
+        post_form("s=s3&b=%233&s=nosuch&action=drain"),
+        get("/st;st=PART;norefresh"),
+        Req(command="show stat"),
+        *seq(3),
+        post_form("s=s2&s=s3&action=ready&b=be"),
+        *seq(3),
+        # the legacy actions, then nothing to change, unknown action, unknown backend
+        post_form("s=s1&action=disable&b=be"),
+        post_form("s=s1&action=disable&b=be"),
+        post_form("s=s1&action=enable&b=be"),
+        post_form("s=s1&action=stop&b=be"),
+        post_form("s=s1&action=start&b=be"),
+        post_form("s=s1&action=bogus&b=be"),
+        post_form("s=s1&action=maint&b=nope"),
+        post_form("s=s1&action=maint"),
+        post_form("action=hdown&b=be&s=s1"),
+        Req(command="show stat"),
+        *seq(2),
+        post_form("s=s1&action=hrunn&b=be"),
+        get("/st;st=ERRP"),
+        get("/st;st=XXXX"),
+        # not an admin (another source); a method the page does not take goes through
+        post_form("s=s1&action=maint&b=be", src="127.0.0.2"),
+        Req("/st", method="PUT", body=b"x"),
+        *seq(3),
+    ),
+    compare=frozenset({"status", "headers", "body", "command"}),
+    response_headers=ADMIN_HEADERS,
+    extract=ADMIN_FACTS,
+    kinds=RAW_KIND,
+)
+row(
+    "stats-admin-server-choice",
+    ("stats admin",),
+    # What the actions do to traffic, on every backend kind.
+    http_cfg(
+        frontend="    stats enable\n    stats uri /st\n    stats admin if TRUE\n",
+        servers=three(),
+    ),
+    (
+        post_form("s=s1&s=s3&action=maint&b=be"),
+        *seq(3),
+        post_form("s=s1&action=ready&b=be"),
+        *seq(4),
+    ),
+    compare=frozenset({"status", "server"}),
+)
+row(
+    "stats-http-request",
+    ("stats http-request", "stats enable", "stats uri", "userlist:user", "fetch:http_auth"),
+    http_cfg(
+        frontend="    stats enable\n    stats uri /st\n"
+        "    stats http-request deny if { req.hdr(x-block) -m found }\n"
+        "    stats http-request allow if { src 127.0.0.2 }\n"
+        "    stats http-request auth realm Ops unless { http_auth(L) }\n",
+        extra=USERLIST,
+    ),
+    (
+        get("/st"),
+        get("/st", src="127.0.0.2"),
+        get("/st", headers=(("X-Block", "1"),), src="127.0.0.2"),
+        basic("bob", "bob:pw", "/st"),
+        basic("bob", "nope", "/st"),
+        get("/echo"),
+    ),
+    compare=frozenset({"status", "headers"}),
+    response_headers=STATS_HEADERS,
+)
+row(
+    "stats-http-request-default-realm",
+    ("stats http-request",),
+    http_cfg(frontend="    stats enable\n    stats uri /st\n    stats http-request auth\n"),
+    (get("/st"), get("/echo")),
+    compare=frozenset({"status", "headers", "body"}),
+    response_headers=STATS_HEADERS,
+    kinds=RAW_KIND,
+)
+
 # -- stick tables: track-sc*, sc*_/src_ fetches, show/set/clear table ------------------------
 
 #: `show table` prints each entry's address in memory and its remaining lifetime.

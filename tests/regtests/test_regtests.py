@@ -64,6 +64,7 @@ EXPECTED: dict[str, str | Differs] = {
     "reg-tests/http-rules/http_return.vtc": PASS,
     "reg-tests/log/log_uri.vtc": PASS,
     "reg-tests/log/wrong_ip_port_logging.vtc": PASS,
+    "reg-tests/webstats/webstats-scope-and-post-change.vtc": PASS,
     # -- deliberate differences, asserted to fail that way --
     "reg-tests/balance/balance-uri-path-only.vtc": Differs(
         "its second listener speaks HTTP/2 (`bind … proto h2`); balancekit-server speaks "
