@@ -6,13 +6,9 @@ import asyncio
 import time
 from collections import Counter
 
-import pytest
-
 import balancekit
-from balancekit.clients import AsyncBalancedPool
-
-pytest.importorskip("aiohttp")
 import balancekit.aiohttp as bkaiohttp
+from balancekit.clients import AsyncBalancedPool
 
 
 def test_spread_failover_ejection_and_return(backends) -> None:  # type: ignore[no-untyped-def]
