@@ -28,6 +28,7 @@ __all__ = [
     "murmur3",
     "sdbm",
     "wt6",
+    "xxh64",
 ]
 
 MASK32 = 0xFFFFFFFF
@@ -209,3 +210,66 @@ class HashCache:
 
     def __repr__(self) -> str:
         return f"<HashCache {len(self.data)}/{self.size}>"
+
+
+# -- XXH64 (HAProxy's dynamic cookies) ---------------------------------------------------
+
+_MASK64 = (1 << 64) - 1
+_X1 = 0x9E3779B185EBCA87
+_X2 = 0xC2B2AE3D27D4EB4F
+_X3 = 0x165667B19E3779F9
+_X4 = 0x85EBCA77C2B2AE63
+_X5 = 0x27D4EB2F165667C5
+
+
+def _rotl64(value: int, bits: int) -> int:
+    return ((value << bits) | (value >> (64 - bits))) & _MASK64
+
+
+def _xxh_round(acc: int, lane: int) -> int:
+    return (_rotl64((acc + lane * _X2) & _MASK64, 31) * _X1) & _MASK64
+
+
+def xxh64(data: bytes, seed: int = 0) -> int:
+    """XXH64 as the xxHash specification defines it (HAProxy hashes a dynamic
+    cookie's key, address and port with it).  Inputs are a few dozen bytes, so a
+    plain loop is fast enough and saves a dependency."""
+    n = len(data)
+    at = 0
+    if n >= 32:
+        v = [
+            (seed + _X1 + _X2) & _MASK64,
+            (seed + _X2) & _MASK64,
+            seed & _MASK64,
+            (seed - _X1) & _MASK64,
+        ]
+        while at + 32 <= n:
+            for i in range(4):
+                lane = int.from_bytes(data[at : at + 8], "little")
+                v[i] = _xxh_round(v[i], lane)
+                at += 8
+        acc = (
+            _rotl64(v[0], 1) + _rotl64(v[1], 7) + _rotl64(v[2], 12) + _rotl64(v[3], 18)
+        ) & _MASK64
+        for lane in v:
+            acc = ((acc ^ _xxh_round(0, lane)) * _X1 + _X4) & _MASK64
+    else:
+        acc = (seed + _X5) & _MASK64
+    acc = (acc + n) & _MASK64
+    while at + 8 <= n:
+        acc ^= _xxh_round(0, int.from_bytes(data[at : at + 8], "little"))
+        acc = (_rotl64(acc, 27) * _X1 + _X4) & _MASK64
+        at += 8
+    if at + 4 <= n:
+        acc ^= (int.from_bytes(data[at : at + 4], "little") * _X1) & _MASK64
+        acc = (_rotl64(acc, 23) * _X2 + _X3) & _MASK64
+        at += 4
+    while at < n:
+        acc ^= (data[at] * _X5) & _MASK64
+        acc = (_rotl64(acc, 11) * _X1) & _MASK64
+        at += 1
+    acc ^= acc >> 33
+    acc = (acc * _X2) & _MASK64
+    acc ^= acc >> 29
+    acc = (acc * _X3) & _MASK64
+    return acc ^ (acc >> 32)

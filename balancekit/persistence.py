@@ -16,11 +16,13 @@ epoch in five base64 characters.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from .acl.conditions import Condition
+from .hashing import xxh64
 from .request import Request
 from .units import MAX_SECONDS_MS, parse_time
 
@@ -31,6 +33,7 @@ __all__ = [
     "RequestCookies",
     "ResponseCookies",
     "decode_date",
+    "dynamic_cookie",
     "encode_date",
     "parse_cookie_keyword",
     "read_request_cookies",
@@ -63,6 +66,9 @@ class CookiePolicy:
     maxidle: int = 0
     maxlife: int = 0
     attrs: tuple[str, ...] = ()
+    # `dynamic`: servers without a `cookie` value get one made from the backend's
+    # `dynamic-cookie-key` and their address (`dynamic_cookie`).
+    dynamic: bool = False
 
     @property
     def logged(self) -> bool:
@@ -179,10 +185,7 @@ def parse_cookie_keyword(
                 else:
                     maxlife = seconds
         elif word == "dynamic":
-            raise ValueError(
-                "cookie option 'dynamic' is an HAProxy keyword that balancekit does not "
-                "support; see docs/configuration.md"
-            )
+            flags["dynamic"] = True
         else:
             raise ValueError(
                 "'cookie' supports 'rewrite', 'insert', 'prefix', 'indirect', 'nocache', "
@@ -204,6 +207,19 @@ def parse_cookie_keyword(
         attrs=tuple(attrs),
         **flags,
     )
+
+
+def dynamic_cookie(key: str, address: str, port: int | None) -> str | None:
+    """HAProxy's srv_set_dyncookie: XXH64 of the secret key, the server's address
+    bytes (4 or 16) and its port as 4 big-endian bytes, in 16 hex digits.  Every
+    balancer with the same key names a server alike.  None for an address that is
+    not an IP (HAProxy resolves names first; see docs/persistence-and-limits.md)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    material = key.encode() + ip.packed + (port or 0).to_bytes(4, "big")
+    return f"{xxh64(material):016x}"
 
 
 def _seconds(value: str, parse_seconds: Callable[[str], float] | None) -> int:

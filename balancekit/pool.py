@@ -455,6 +455,12 @@ class Backend:
         member.server = replace(member.server, address=address)
         self._tell("moved", name)
 
+    def set_cookie(self, name: str, value: str | None) -> None:
+        """The value of the persistence cookie naming `name` (a dynamic cookie follows
+        its server's address)."""
+        member = self.member(name)
+        member.server = replace(member.server, cookie=value)
+
     def shutdown_sessions(self, name: str) -> None:
         """`shutdown sessions server B/S`: every stream on `name` is to end now.
 

@@ -121,11 +121,14 @@ class StreamCounters:
         elif 500 <= status < 600 and status not in (501, 505):
             self.each(lambda table, entry, now: table.count_http_failure(entry, now))
 
-    def close(self, now_ms: int, bytes_out: int = 0) -> None:
-        """The stream ends: the bytes it sent the client count (`bytes_out_*`, as
-        `%B`: stream_process_counters, on its connection's entries too), then its
-        own entries are let go (`conn_cur` - 1, the reference dropped:
-        stream_store_counters); a connection's go when `close` is called on it."""
+    def close(self, now_ms: int, bytes_out: int = 0, bytes_in: int = 0) -> None:
+        """The stream ends: the bytes it read from the client and sent it count
+        (`bytes_in_*` as `%U`, `bytes_out_*` as `%B`: stream_process_counters, on its
+        connection's entries too), then its own entries are let go (`conn_cur` - 1,
+        the reference dropped: stream_store_counters); a connection's go when
+        `close` is called on it."""
+        if bytes_in:
+            self.each(lambda table, entry, now: table.add_bytes_in(entry, bytes_in, now), now_ms)
         if bytes_out:
             self.each(lambda table, entry, now: table.add_bytes_out(entry, bytes_out, now), now_ms)
         for slot, tracked in enumerate(self._slots):

@@ -1276,8 +1276,8 @@ class Session:
         self.counted = False
         self.harvest()
         if stream is not None:
-            # The session's tracked entries: its bytes to the client, then let go.
-            stream.close(now_ms(), self._sside.nbytes)
+            # The session's tracked entries: its bytes both ways, then let go.
+            stream.close(now_ms(), self._sside.nbytes, self._cside.nbytes)
         bytes_in = self._cside.nbytes
         bytes_out = self._sside.nbytes
         if service.tcplog and not self.silent and (bytes_in or not service.frontend.dontlognull):

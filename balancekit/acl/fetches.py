@@ -458,12 +458,11 @@ def _http_auth_group(req: Request, args: tuple[object, ...]) -> list[Value]:
 # --------------------------------------------------------------------------- stick tables
 
 #: The counters the `sc_*`, `scN_*` and `src_*` fetches read (stick_table.c's keywords).
-#: Not the request bytes (`bytes_in_rate`, `kbytes_in`): the engines do not count them.
 _COUNTER_FETCHES = (
-    "bytes_out_rate", "conn_cnt", "conn_cur", "conn_rate", "get_gpt0",
+    "bytes_in_rate", "bytes_out_rate", "conn_cnt", "conn_cur", "conn_rate", "get_gpt0",
     "get_gpc0", "get_gpc1", "gpc0_rate", "gpc1_rate", "http_err_cnt", "http_err_rate",
     "http_fail_cnt", "http_fail_rate", "http_req_cnt", "http_req_rate",
-    "kbytes_out", "sess_cnt", "sess_rate", "trackers",
+    "kbytes_in", "kbytes_out", "sess_cnt", "sess_rate", "trackers",
 )  # fmt: skip
 assert set(_COUNTER_FETCHES) <= READS
 
@@ -561,6 +560,18 @@ def _src_gpc(change: str) -> FetchFn:
     return fetch
 
 
+def _src_updt_conn_cnt(req: Request, args: tuple[object, ...]) -> list[Value]:
+    """The client address's entry, created when missing, `conn_cnt` + 1 (no sample
+    when the entry cannot be made or the table stores no `conn_cnt`)."""
+    found = _src_lookup(req, args[0])
+    if found is None:
+        return []
+    table, key, now = found
+    entry = table.get_or_create(key, now)
+    value = None if entry is None else table.update_conn_cnt(entry, now)
+    return [] if value is None else [value]
+
+
 def _sc_array(what: str) -> FetchFn:
     """`sc_get_gpc(idx,N[,table])`-style: element `idx` of an array the entry counter
     N tracks stores (`inc_gpc`/`clr_gpc` change it first)."""
@@ -635,6 +646,7 @@ def _table_fetches() -> list[FetchDef]:
         # HAProxy 2.6's array forms: sc_<what>(idx,N[,table]), src_<what>(idx,table).
         out.append(FetchDef(f"sc_{what}", "sint", _sc_array(what), ("int", "int", "table?"), 2))
         out.append(FetchDef(f"src_{what}", "sint", _src_array(what), ("int", "table"), 2))
+    out.append(FetchDef("src_updt_conn_cnt", "sint", _src_updt_conn_cnt, ("table",)))
     out.append(FetchDef("sc_tracked", "bool", _sc_tracked(None), ("int",), 1))
     for slot in range(MAX_TRACKED):
         out.append(FetchDef(f"sc{slot}_tracked", "bool", _sc_tracked(slot)))

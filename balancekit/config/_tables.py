@@ -83,10 +83,4 @@ def parse_stick_table(
     except ValueError as error:
         raise ValueError(f"stick-table: {error}") from None
     warnings.extend(f"stick-table: {note}" for note in notes)
-    for unsupported in ("bytes_in_cnt", "bytes_in_rate"):
-        if unsupported in spec:
-            raise ValueError(
-                f"'{unsupported}' is an HAProxy keyword that balancekit does not support "
-                "(a stick-table store option: request bytes are not counted)"
-            )
     return StickTable(name, key_type, size, expire_ms=expire_ms, nopurge=nopurge, store=spec)

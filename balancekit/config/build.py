@@ -27,7 +27,7 @@ from ..algorithms import parse_balance, parse_hash_type
 from ..auth import CryptUnavailable, Userlist, build_userlist, crypt
 from ..errors import ConfigError
 from ..logline import LogLine, compile_log_line
-from ..persistence import CookiePolicy, PersistRule, parse_cookie_keyword
+from ..persistence import CookiePolicy, PersistRule, dynamic_cookie, parse_cookie_keyword
 from ..pool import Backend
 from ..routing import BackendRules, Router
 from ..rules import (
@@ -112,6 +112,7 @@ class _Settings:
     mysql_check_user: str | None = None
     stats: dict[str, Any] | None = None
     cookie: CookiePolicy | None = None
+    dynamic_cookie_key: str | None = None
 
 
 @dataclass(slots=True)
@@ -494,7 +495,7 @@ class _Builder:
                 balance = self._random_draw(draws, balance)
             backend = Backend(
                 p.name,
-                [server for server, _, _ in p.servers],
+                self._with_dynamic_cookies(p),
                 balance=balance,
                 hash_type=" ".join(s.hash_type.args) if s.hash_type else None,
                 allbackups=s.options.get("allbackups", False),
@@ -531,6 +532,7 @@ class _Builder:
             retries=s.retries,
             redispatch=s.redispatch,
             cookie=s.cookie if s.mode == "http" else None,
+            dynamic_cookie_key=s.dynamic_cookie_key,
             persist=s.options.get("persist", False),
             persist_rules=tuple(p.persist_rules),
             stick_rules=tuple(p.stick_rules),
@@ -550,6 +552,20 @@ class _Builder:
             file=p.section.file,
             line=p.section.line,
         )
+
+    def _with_dynamic_cookies(self, p: _Proxy) -> list[Server]:
+        """The backend's servers; with `cookie … dynamic` and a `dynamic-cookie-key`,
+        those without a `cookie` value get HAProxy's generated one."""
+        servers = [server for server, _, _ in p.servers]
+        cookie, key = p.settings.cookie, p.settings.dynamic_cookie_key
+        if cookie is None or not cookie.dynamic or key is None:
+            return servers
+        return [
+            server
+            if server.cookie is not None
+            else replace(server, cookie=dynamic_cookie(key, server.host, server.port))
+            for server in servers
+        ]
 
     def _backend_stats(self, p: _Proxy) -> StatsPage | None:
         if p.kind != "backend":
@@ -926,6 +942,12 @@ def _h_retry_on(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.retry_on = parse_retry_on(stmt.args)
 
 
+def _h_dynamic_cookie_key(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    if not stmt.args:
+        raise ValueError("'dynamic-cookie-key' expects <secret_key> as argument.")
+    p.settings.dynamic_cookie_key = stmt.args[0]
+
+
 def _h_cookie(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     def seconds(word: str) -> float:
         return b.time(word, stmt, "s", MAX_SECONDS_MS)
@@ -1130,6 +1152,7 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "random": _h_random,
     "retries": _h_retries,
     "cookie": _h_cookie,
+    "dynamic-cookie-key": _h_dynamic_cookie_key,
     "force-persist": _h_persist_rule,
     "stick": _h_stick,
     "ignore-persist": _h_persist_rule,

@@ -124,6 +124,12 @@ KEYWORDS: tuple[Keyword, ...] = (
         "only) and options (docs/persistence-and-limits.md).",
     ),
     _K(
+        "dynamic-cookie-key",
+        "dlb",
+        "Secret for `cookie … dynamic`: a server without a `cookie` value gets the XXH64 "
+        "of key, address and port, as HAProxy computes it.",
+    ),
+    _K(
         "force-persist",
         "lb",
         "`if <cond>` or `unless <cond>`: a matching request follows its cookie even to a "

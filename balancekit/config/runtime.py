@@ -305,6 +305,8 @@ class BackendRuntime:
     retry_on: frozenset[str] = DEFAULT_RETRY_ON
     #: `cookie …` (mode http only) and `option persist` (balancekit.persistence).
     cookie: CookiePolicy | None = None
+    #: `dynamic-cookie-key`: the secret of `cookie … dynamic` (None: not set).
+    dynamic_cookie_key: str | None = None
     persist: bool = False
     #: `force-persist` / `ignore-persist` rules, in order (the first match applies).
     persist_rules: tuple[PersistRule, ...] = ()

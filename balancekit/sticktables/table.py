@@ -402,6 +402,16 @@ class StickTable:
         if touched:  # HAProxy touches only when something is stored
             self._touch(slot, now)
 
+    def update_conn_cnt(self, entry: Entry, now: int) -> int | None:
+        """`src_updt_conn_cnt`: `conn_cnt` + 1, the entry touched; None when the table
+        does not store `conn_cnt` (HAProxy 2.6 leaves `conn_rate` alone here)."""
+        now = self._tick(now)
+        slot = self._slot(entry)
+        if not self._inc(slot, "conn_cnt", 1):
+            return None
+        self._touch(slot, now)
+        return self._plain(slot, "conn_cnt")
+
     # -- general purpose counters and tags ---------------------------------------------------
 
     def inc_gpc0(self, entry: Entry, now: int) -> int:

@@ -84,6 +84,7 @@ class AsgiExchange(Exchange):
             if kind == "http.disconnect":
                 raise ConnectionResetError("client went away")
             body = bytes(message.get("body", b""))
+            self.bytes_in += len(body)
             if not message.get("more_body", False):
                 self._body_done = True
             if body:

@@ -249,6 +249,7 @@ class Exchange:
     t_start: float = 0.0
     t_head: float = 0.0
     request_date: float = 0.0
+    bytes_in: int = 0  # request body bytes received (the head: `request_size`)
     # response progress, updated by the proxy
     status: int = 0
     bytes_out: int = 0
@@ -878,7 +879,7 @@ class HttpProxy:
                 # A server's answer, or the proxy's for a server that failed: its
                 # 4xx/5xx count on the tracked entries (rules already counted theirs).
                 stream.response(ex.status)
-            stream.close(now_ms(), ex.bytes_out)
+            stream.close(now_ms(), ex.bytes_out, request_size(ex))
         fe = self.fe_counters
         if fe is not None and ex.status:
             _count_response(fe, ex.status, ex.bytes_out)
@@ -1665,6 +1666,25 @@ def _simple_page(status: int, headers: Iterable[tuple[bytes, bytes]], body: byte
 #: version, code and reason (4 more than the wire's spaces and CRLF make 16), and
 #: the end of the head is 1 byte (the wire's empty line is 2).
 HTX_EXTRA = 15
+
+
+def request_size(ex: Exchange) -> int:
+    """What HAProxy's `%U` counts for a request: its message (HTX) size, as
+    `logged_head_size` for a response (the start line a 20-byte record plus method,
+    URI and version; each header name + value; 1 for the end of the head), the
+    Connection header without its `close`/`keep-alive` tokens (HAProxy's H1 parser
+    drops them), then the body bytes received."""
+    size = 20 + len(ex.method) + len(ex.target) + 5 + len(ex.version) + 1 + ex.bytes_in
+    for name, value in ex.headers:
+        if len(name) == 10 and name.lower() == b"connection":
+            tokens = [t.strip() for t in value.split(b",") if t.strip()]
+            kept = [t for t in tokens if t.lower() not in (b"close", b"keep-alive")]
+            if not kept:
+                continue
+            if len(kept) < len(tokens):
+                value = b",".join(kept)
+        size += len(name) + len(value)
+    return size
 
 
 def logged_head_size(head: bytes) -> int:

@@ -112,6 +112,7 @@ class _ServerExchange(Exchange):
             self._body = deque()
         self._body.append(data)
         self._body_size += len(data)
+        self.bytes_in += len(data)
         if self._body_size > _BODY_HIGH_WATER:
             self.conn.pause_client_reading()
         self._wake()

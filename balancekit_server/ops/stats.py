@@ -30,7 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from balancekit.config import Config, StatsSocket, runtime_server
+from balancekit import Server
+from balancekit.config import BackendRuntime, Config, StatsSocket, runtime_server
+from balancekit.persistence import dynamic_cookie
 from balancekit.sticktables import run_table_command
 from balancekit_server.clock import now_ms
 from balancekit_server.errors import RunError
@@ -461,7 +463,21 @@ def _set_address(
             new_port = number
     if (host, new_port) != (current.host, current.port):
         pool.set_address(server, host, new_port)
+        _follow_dynamic_cookie(p.config.backends[backend], current, host, new_port)
     return ", ".join(report) + by
+
+
+def _follow_dynamic_cookie(
+    runtime: BackendRuntime, before: Server, host: str, port: int | None
+) -> None:
+    """HAProxy's srv_set_dyncookie after an address change: a generated cookie is
+    made again for the new address; a `cookie` value from the config stays."""
+    policy, key = runtime.cookie, runtime.dynamic_cookie_key
+    if policy is None or not policy.dynamic or key is None:
+        return
+    if before.cookie != dynamic_cookie(key, before.host, before.port):
+        return  # set on the server line (HAProxy's SRV_F_COOKIESET)
+    runtime.backend.set_cookie(before.name, dynamic_cookie(key, host, port))
 
 
 def _leading_int(text: str) -> int | None:

@@ -240,8 +240,6 @@ CASES: list[tuple[str, str, int, str]] = [
      "'peers' is an HAProxy keyword that balancekit does not support (in a 'stick-table'"),
     ("table store", "backend b\n    stick-table type ip size 1k store http_req_rat\n", 2,
      "stick-table: unknown store option 'http_req_rat'."),
-    ("table bytes_in", "backend b\n    stick-table type ip size 1k store bytes_in_cnt\n", 2,
-     "'bytes_in_cnt' is an HAProxy keyword that balancekit does not support (a stick-table"),
     ("table in defaults", "defaults\n    stick-table type ip size 1k\n", 2,
      "'stick-table' not allowed in 'defaults' section"),
     ("track table", "frontend f\n    mode http\n    http-request track-sc0 src\n", 3,

@@ -252,6 +252,18 @@ row(
 )
 
 row(
+    "connection-other-tokens",
+    ("mode",),
+    http_cfg(),
+    (get("/echo", headers=(("Connection", "keep-alive, Upgrade"),)),),
+    kinds=RAW_KIND,
+    xfail="Connection tokens other than close/keep-alive: HAProxy 2.6 forwards them "
+    "(`connection: Upgrade` without an Upgrade header); balancekit drops the hop-by-hop "
+    "Connection header",
+    diverges=r"\.echo\.headers",
+)
+
+row(
     "pipelined-requests",
     ("mode", "bind"),
     http_cfg(),
@@ -2336,6 +2348,33 @@ cookie_row(
     compare=frozenset({"status", "server", "log"}),
 )
 
+cookie_row(
+    "cookie-dynamic",
+    ("cookie", "dynamic-cookie-key", "server:cookie"),
+    # Generated values are XXH64(key, address, port): the same servers, the same bytes.
+    # s3's own `cookie` wins over the generated one.
+    "    balance roundrobin\n    dynamic-cookie-key s3cr3t\n"
+    "    cookie SRV insert indirect nocache dynamic\n",
+    (*seq(3), cookie("SRV=x"), get("/echo", conn="k"), get("/echo", conn="k")),
+    servers="    server s1 {s1}\n    server s2 {s2}\n    server s3 {s3} cookie third\n",
+)
+cookie_row(
+    "cookie-dynamic-key-from-defaults",
+    ("cookie", "dynamic-cookie-key"),
+    # The key is inherited; without `dynamic` on the cookie line it is not used.
+    "    balance roundrobin\n    cookie SRV insert indirect nocache dynamic\n",
+    seq(2),
+    servers="    server s1 {s1}\n    server s2 {s2}\n",
+    defaults="    log global\n    option httplog\n    dynamic-cookie-key k2\n",
+)
+cookie_row(
+    "cookie-dynamic-without-dynamic",
+    ("dynamic-cookie-key",),
+    "    balance roundrobin\n    dynamic-cookie-key s3cr3t\n    cookie SRV insert\n",
+    seq(2),
+    servers="    server s1 {s1}\n    server s2 {s2}\n",
+)
+
 # -- node, description, stats show-node|show-desc|show-legends ------------------------------
 
 #: What the stats page says of node, description and proxies: HAProxy's page layout is
@@ -2653,13 +2692,14 @@ table_row(
 ALL_COUNTERS = (
     "conn_cnt,conn_cur,conn_rate(10s),sess_cnt,sess_rate(10s),http_req_cnt,"
     "http_req_rate(10s),http_err_cnt,http_err_rate(10s),http_fail_cnt,http_fail_rate(10s),"
-    "bytes_out_cnt,bytes_out_rate(10s),gpc0,gpc0_rate(10s),gpc1,gpc1_rate(10s),gpt0"
+    "bytes_in_cnt,bytes_in_rate(10s),bytes_out_cnt,bytes_out_rate(10s),gpc0,gpc0_rate(10s),"
+    "gpc1,gpc1_rate(10s),gpt0"
 )
 COUNTER_FETCHES = (
-    "bytes_out_rate", "conn_cnt", "conn_cur", "conn_rate", "get_gpt0", "get_gpc0",
+    "bytes_in_rate", "bytes_out_rate", "conn_cnt", "conn_cur", "conn_rate", "get_gpt0", "get_gpc0",
     "get_gpc1", "gpc0_rate", "gpc1_rate", "http_err_cnt", "http_err_rate", "http_fail_cnt",
-    "http_fail_rate", "http_req_cnt", "http_req_rate", "kbytes_out", "sess_cnt", "sess_rate",
-    "trackers",
+    "http_fail_rate", "http_req_cnt", "http_req_rate", "kbytes_in", "kbytes_out", "sess_cnt",
+    "sess_rate", "trackers",
 )  # fmt: skip
 
 
@@ -2717,6 +2757,43 @@ table_row(
         show("show table users"),
         show("show table other"),
     ),
+)  # fmt: skip
+table_row(
+    "stick-table-bytes-in",
+    ("stick-table", "action:track-sc0", "tcp-request connection"),
+    # `bytes_in` is HAProxy's `%U`: the request's message size (not its wire size:
+    # header lines without ": " and CRLF, Connection without close/keep-alive), then
+    # the body, whether the server or the proxy answers.
+    http_cfg(
+        frontend="    stick-table type ip size 1k expire 1m store bytes_in_cnt,bytes_in_rate(10s),"
+        "bytes_out_cnt,http_req_cnt\n"
+        "    http-request track-sc0 src\n"
+        "    http-request deny if { path_beg /deny }\n",
+    ),
+    (
+        get("/echo"),
+        Req("/echo/post", method="POST", body=b"x" * 300, headers=(("X-A", "1"),), wait=0.1),
+        get("/echo", headers=(("Connection", "close"),), wait=0.1),
+        get("/echo", headers=(("Connection", "keep-alive"),), src="127.0.0.2", wait=0.1),
+        # (a local answer: HAProxy would forward `Connection: Upgrade`, balancekit drops
+        # the hop-by-hop header)
+        get("/deny", headers=(("Connection", "keep-alive, Upgrade"),), src="127.0.0.2",
+            wait=0.1),
+        Req("/deny", method="POST", body=b"y" * 50, src="127.0.0.2", wait=0.1),
+        get("/echo?q=1", src="127.0.0.3", conn="k", wait=0.1),
+        get("/echo?q=22", src="127.0.0.3", conn="k", wait=0.1),
+        show("show table fe"),
+    ),
+)  # fmt: skip
+table_row(
+    "tcp-stick-table-bytes-in",
+    ("stick-table", "tcp-request connection"),
+    TCP + "frontend ft\n    bind {bind:main}\n"
+    "    stick-table type ip size 1k expire 1m store bytes_in_cnt,bytes_out_cnt\n"
+    "    tcp-request connection track-sc0 src\n"
+    "    default_backend bt\nbackend bt\n    server s1 {s1}\n",
+    (get("/echo"), get("/echo/post", method="POST", body=b"z" * 99, wait=0.1),
+     show("show table ft")),
 )  # fmt: skip
 GPC_CHANGES = [f"sc{n}_{c}" for c in ("inc_gpc0", "inc_gpc1", "clr_gpc0", "clr_gpc1")
                for n in range(3)]  # fmt: skip
@@ -2841,6 +2918,35 @@ table_row(
         get("/echo/clr", src="127.0.0.3", wait=0.05),
         show("show table fe"),
         show("show table other"),
+    ),
+)  # fmt: skip
+table_row(
+    "stick-table-src-updt-conn-cnt",
+    ("stick-table", "fetch:src_updt_conn_cnt"),
+    # The fetch counts a connection on the client's entry each time it runs (here once
+    # per request), in the proxy's own table or another; a table without conn_cnt
+    # gives no sample.  (`show table nocnt` is not compared: HAProxy 2.6 keeps a
+    # reference on such an entry for good, `use=` growing each time; balancekit does
+    # not copy that leak, docs/persistence-and-limits.md.)
+    http_cfg(
+        frontend="    stick-table type ip size 1k expire 1m store conn_cnt,conn_rate(10s)\n"
+        + _fetch_header("X-Updt", ["src_updt_conn_cnt", "src_updt_conn_cnt(other)",
+                                   "src_updt_conn_cnt(nocnt)"]).rstrip("\n")
+        + " if { path_sub /u }\n"
+        "    http-request deny deny_status 429 if { src_updt_conn_cnt(limit) gt 1 }\n",
+        extra="backend other\n    stick-table type ip size 10 expire 1m store conn_cnt\n"
+        "backend nocnt\n    stick-table type ip size 10 expire 1m store gpc0\n"
+        "backend limit\n    stick-table type ip size 10 expire 1m store conn_cnt\n",
+    ),
+    (
+        get("/echo/u"),
+        get("/echo/u", wait=0.05),
+        get("/echo/u", src="127.0.0.2", conn="k", wait=0.05),
+        get("/echo/u", src="127.0.0.2", conn="k", wait=0.05),
+        get("/echo", src="127.0.0.3"),
+        show("show table fe"),
+        show("show table other"),
+        show("show table limit"),
     ),
 )  # fmt: skip
 table_row(

@@ -18,8 +18,10 @@ from balancekit.hashing import (
     murmur3,
     sdbm,
     wt6,
+    xxh64,
 )
 from balancekit.hashing import crc32 as crc32_hash
+from balancekit.persistence import dynamic_cookie
 
 VECTORS = json.loads((Path(__file__).parent.parent / "golden" / "hash_vectors.json").read_text())
 FUNCTIONS = {"sdbm": sdbm, "djb2": djb2, "wt6": wt6, "crc32": crc32_hash}
@@ -86,3 +88,27 @@ def test_cache_is_bounded_and_evicts_oldest_first() -> None:
     assert "a" not in cache.data
     assert cache.data["d"] == 3
     assert repr(cache) == "<HashCache 3/3>"
+
+
+@pytest.mark.parametrize(
+    ("data", "seed", "expected"),
+    [
+        # The first three are the xxHash reference vectors; all four are what HAProxy
+        # 2.6 answers for `%[str(<data>),xxh64(<seed>),hex]`, and cover each tail
+        # length and the 32-byte stripes.
+        (b"", 0, 0xEF46DB3751D8E999),
+        (b"a", 0, 0xD24EC4F1A98C6E5B),
+        (b"abc", 0, 0x44BC2CF5AD770999),
+        (b"abcdefghijklmno", 7, 0x9B132E3FC9DE9A02),
+        (b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ", 0, 0x4EFDB622D9F95091),
+    ],
+)
+def test_xxh64_matches_haproxy(data: bytes, seed: int, expected: int) -> None:
+    assert xxh64(data, seed) == expected
+
+
+def test_dynamic_cookie_hashes_key_address_and_port() -> None:
+    value = dynamic_cookie("k", "127.0.0.1", 8080)
+    assert value == f"{xxh64(b'k' + bytes([127, 0, 0, 1]) + (8080).to_bytes(4, 'big')):016x}"
+    assert len(dynamic_cookie("k", "::1", None) or "") == 16  # 16 address bytes, port 0
+    assert dynamic_cookie("k", "app.internal", 80) is None  # a name: not resolved here

@@ -173,7 +173,6 @@ def test_a_refreshed_cookie_keeps_its_first_date_and_counts_as_updated() -> None
         (["SRV", "domain"], "'domain' expects <domain>"),
         (["SRV", "attr", "a;b"], "not permitted in attribute value"),
         (["SRV", "bogus"], "'cookie' supports 'rewrite', 'insert'"),
-        (["SRV", "dynamic"], "'dynamic' is an HAProxy keyword that balancekit does not support"),
     ],
 )
 def test_bad_cookie_lines_say_what_haproxy_says(args: list[str], message: str) -> None:
@@ -248,3 +247,8 @@ def test_a_cookie_date_beyond_68_years_is_refused_at_its_line() -> None:
     with pytest.raises(ConfigError, match="2147483647 s, about 68 years") as caught:
         load_text(_COOKIE_CONFIG.format(options="maxlife 70000d"), name="c.cfg")
     assert (caught.value.file, caught.value.line) == ("c.cfg", 7)
+
+
+def test_dynamic_is_an_option_of_the_cookie_line() -> None:
+    assert parse_cookie_keyword(["SRV", "insert", "dynamic"]).dynamic
+    assert not parse_cookie_keyword(["SRV", "insert"]).dynamic
