@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .tracking import StreamCounters
 
-__all__ = ["Headers", "Request", "first_header_value", "split_header_values"]
+__all__ = ["Headers", "Request", "ResponseView", "first_header_value", "split_header_values"]
 
 HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]]
 
@@ -229,3 +229,20 @@ _SETTERS: tuple[Any, ...] = tuple(
     )
 )  # fmt: skip
 assert len(_SETTERS) == len(Request.__dataclass_fields__), "a new Request field needs a setter"
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class ResponseView(Request):
+    """A request together with its response head, for what runs on the answer
+    (`stick store-response`): the response fetches (`res.hdr`, `res.cook`,
+    `status`) read `response`, a message view whose headers are the response's;
+    the request fetches still read the request."""
+
+    status: int = 0
+    response: Request = field(default_factory=Request)
+
+    def __init__(self, request: Request, status: int, headers: Headers | HeaderInput) -> None:
+        for name, setter in zip(Request.__dataclass_fields__, _SETTERS, strict=True):
+            setter(self, getattr(request, name))
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "response", Request(headers=headers))

@@ -565,22 +565,30 @@ def _counter_number(text: str, what: str, file: str, line: int) -> int:
     return number
 
 
-def _sample(text: str, what: str, acls: AclSet, file: str, line: int) -> SampleExpr:
+def _sample(
+    text: str, what: str, acls: AclSet, file: str, line: int, *, response: bool = False
+) -> SampleExpr:
     try:
-        return parse_sample_expr(text, context=acls.context)
+        return parse_sample_expr(text, context=acls.context, response=response)
     except FetchError as exc:
         raise ConfigError(f"'{what}': {exc}", file, line) from None
 
 
 def parse_keyed_rule(
-    words: Sequence[str], acls: AclSet, what: str, *, file: str, line: int
+    words: Sequence[str],
+    acls: AclSet,
+    what: str,
+    *,
+    file: str,
+    line: int,
+    response: bool = False,
 ) -> tuple[SampleExpr, str, Condition | None]:
     """`<sample> [table <t>] [if|unless …]`, the tail of `track-scN` and `stick`
     lines: the key's expression, the table's name (the proxy's own when left
-    out) and the condition."""
+    out) and the condition.  `response`: the key is read from the response."""
     if not words or words[0] in ("if", "unless"):
         raise ConfigError(f"'{what}': missing fetch method", file, line)
-    sample = _sample(words[0], what, acls, file, line)
+    sample = _sample(words[0], what, acls, file, line, response=response)
     at, name = 1, acls.context.proxy
     if at < len(words) and words[at] == "table":
         if at + 1 >= len(words):

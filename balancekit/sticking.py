@@ -1,13 +1,14 @@
-"""Server persistence through a stick table: `stick on|match|store-request`.
+"""Server persistence through a stick table: `stick on|match|store-request|store-response`.
 
 A backend's `stick match <key>` looks the request's key up and, when the entry
 names a server that can take it, sends the request there "direct" (as a cookie
 does); `stick store-request <key>` remembers, once the server has answered,
-which server took that key; `stick on` is both.  HAProxy's stream.c
-(process_sticking_rules, sticking_rule_find_target, process_store_rules) is the
-model: the first store rule per table wins, a cookie's server wins over a
-table's, and a down server is not followed unless `option persist` or
-`force-persist` says so.  Sans-IO: the engines give the request view, the
+which server took that key; `stick on` is both; `stick store-response <key>`
+reads its key from the answer (`res.cook(SID)`: the session the server made).
+HAProxy's stream.c (process_sticking_rules, sticking_rule_find_target,
+process_store_rules) is the model: the first store rule per table wins, a
+cookie's server wins over a table's, and a down server is not followed unless
+`option persist` or `force-persist` says so.  Sans-IO: the engines give the request view, the
 backend and the time, then tell which server answered.
 """
 
@@ -20,18 +21,19 @@ from typing import Literal
 from .acl.conditions import Condition
 from .acl.fetches import SampleExpr
 from .pool import Backend
-from .request import Request
+from .request import HeaderInput, Request, ResponseView
 from .sticktables import Entry, KeyInput, StickTable
 from .tracking import table_key
 
 __all__ = ["StickJob", "StickRule"]
 
-StickKind = Literal["on", "match", "store-request"]
+StickKind = Literal["on", "match", "store-request", "store-response"]
 
 
 @dataclass(frozen=True, slots=True)
 class StickRule:
-    """One `stick on|match|store-request <sample> [table T] [if|unless …]` line."""
+    """One `stick on|match|store-request|store-response <sample> [table T] [if|unless …]`
+    line."""
 
     kind: StickKind
     sample: SampleExpr
@@ -53,7 +55,7 @@ class StickJob:
     """One request's sticking rules: the server a table names (`server`, None to
     balance), and the keys to store with the server that answers."""
 
-    __slots__ = ("_stores", "server")
+    __slots__ = ("_request", "_response_rules", "_stores", "server")
 
     def __init__(
         self,
@@ -68,7 +70,11 @@ class StickJob:
         #: The server a `stick match` sends the request to (None: balance as usual).
         self.server: str | None = None
         self._stores: list[tuple[StickTable, KeyInput]] = []
+        self._request = request
+        self._response_rules = [rule for rule in rules if rule.kind == "store-response"]
         for rule in rules:
+            if rule.kind == "store-response":
+                continue
             if rule.stores and any(table is rule.table for table, _ in self._stores):
                 continue  # only the first store rule of each table applies
             if rule.cond is not None and not rule.cond.matches(request):
@@ -94,15 +100,50 @@ class StickJob:
     def __repr__(self) -> str:
         return f"<StickJob server={self.server!r} stores={len(self._stores)}>"
 
-    def store(self, backend: Backend, server: str, now_ms: int) -> None:
+    @property
+    def reads_response(self) -> bool:
+        """Whether `store` wants the response head (`stick store-response`)."""
+        return bool(self._response_rules)
+
+    def store(
+        self,
+        backend: Backend,
+        server: str,
+        now_ms: int,
+        status: int = 0,
+        headers: HeaderInput = (),
+    ) -> None:
         """The server that answered: every store rule's key now names it (its id,
-        and its name as the server key)."""
+        and its name as the server key).  `status` and `headers` are the answer's,
+        for the `store-response` rules (the first that applies per table)."""
+        stores = self._stores
+        if self._response_rules:
+            stores = [*stores, *self._response_keys(status, headers)]
         puid = backend.member(server).puid
-        for table, key in self._stores:
+        for table, key in stores:
             entry = table.get_or_create(key, now_ms)
             if entry is not None:
                 table.store_server(entry, puid, server, now_ms)
         self._stores = []
+        self._response_rules = []
+
+    def _response_keys(
+        self, status: int, headers: HeaderInput
+    ) -> list[tuple[StickTable, KeyInput]]:
+        """HAProxy's process_store_rules: the store-response rules on the answer."""
+        view = ResponseView(self._request, status, headers)
+        found: list[tuple[StickTable, KeyInput]] = []
+        for rule in self._response_rules:
+            table = rule.table
+            if any(seen is table for seen, _ in found):
+                continue
+            if rule.cond is not None and not rule.cond.matches(view):
+                continue
+            key = table_key(rule.sample.single(view))
+            if key is None or (table.nopurge and table.used >= table.size):
+                continue
+            found.append((table, key))
+        return found
 
 
 def _target(

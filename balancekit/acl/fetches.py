@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import cast
 
 from ..auth import BasicCredentials, Userlist, read_authorization
-from ..request import Request, split_header_values
+from ..request import Request, ResponseView, split_header_values
 from ..sticktables import READS, Entry, KeyInput, StickTable
 from ..tracking import MAX_TRACKED, table_key
 from .haproxy_fetches import is_haproxy_fetch
@@ -727,6 +727,65 @@ _FETCH_ALIASES = {
 FETCHES: dict[str, FetchDef] = _fetches()
 
 
+# --------------------------------------------------------------------------- the response
+
+
+def _on_response(fn: FetchFn) -> FetchFn:
+    """A request-header fetch turned to the response head (nothing before there is one)."""
+
+    def fetch(req: Request, args: tuple[object, ...]) -> list[Value]:
+        return fn(req.response, args) if isinstance(req, ResponseView) else []
+
+    return fetch
+
+
+def _set_cookies(req: Request, name: object) -> list[Value]:
+    """Each `Set-Cookie` line's own cookie (its first `name=value`; the rest are
+    attributes), as HAProxy's res.cook reads them."""
+    if not isinstance(req, ResponseView):
+        return []
+    out: list[Value] = []
+    for line in req.response.headers.occurrences("set-cookie"):
+        key, eq, value = line.split(";", 1)[0].strip(" \t").partition("=")
+        if eq and (not name or key == name):
+            out.append(value)
+    return out
+
+
+def _res_cook(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return _set_cookies(req, args[0] if args else None)
+
+
+def _res_cook_cnt(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [len(_set_cookies(req, args[0] if args else None))]
+
+
+def _status(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [req.status] if isinstance(req, ResponseView) else []
+
+
+def _response_fetches() -> dict[str, FetchDef]:
+    hdr_args = ("str", "int")
+    table = [
+        FetchDef("res.hdr", "str", _on_response(_hdr), hdr_args, last=True),
+        FetchDef("res.fhdr", "str", _on_response(_fhdr), hdr_args, last=True),
+        FetchDef("res.hdr_cnt", "sint", _on_response(_hdr_cnt), ("str",)),
+        FetchDef("res.fhdr_cnt", "sint", _on_response(_fhdr_cnt), ("str",)),
+        FetchDef("res.cook", "str", _res_cook, ("str",), last=True),
+        FetchDef("res.cook_cnt", "sint", _res_cook_cnt, ("str",)),
+        FetchDef("status", "sint", _status),
+    ]
+    by_name = {f.name: f for f in table}
+    for alias, name in {"shdr": "res.hdr", "scook": "res.cook", "shdr_cnt": "res.hdr_cnt"}.items():
+        by_name[alias] = replace(by_name[name], name=alias)
+    return by_name
+
+
+#: The fetches that read the response head: only where one exists (`stick
+#: store-response`); elsewhere HAProxy refuses them at load, and so does balancekit.
+RESPONSE_FETCHES: dict[str, FetchDef] = _response_fetches()
+
+
 # --------------------------------------------------------------------------- converters
 
 
@@ -1131,16 +1190,25 @@ def parse_sample_expr(
     *,
     fetch_name: str | None = None,
     context: SampleContext | None = None,
+    response: bool = False,
 ) -> SampleExpr:
     """Compile `fetch[(args)][,conv[(args)]]…`.
 
     `fetch_name` lets an ACL keyword (`path_beg`) name its underlying fetch
     (`path`) while keeping the user's text for messages.  `context` resolves the
     userlists and stick tables fetches name (`http_auth(<userlist>)`, `src_conn_cur`).
+    `response` admits the fetches of the response head (RESPONSE_FETCHES).
     """
     name, pos = _split_name(text, 0)
     real = fetch_name or name
     fetch = FETCHES.get(real)
+    if fetch is None and real in RESPONSE_FETCHES:
+        if not response:
+            raise FetchError(
+                f"fetch method '{name}' extracts information from 'HTTP response headers', "
+                "none of which is available here"
+            )
+        fetch = RESPONSE_FETCHES[real]
     if fetch is None:
         if not name:
             raise FetchError(f"expected a sample fetch keyword, got '{text}'")

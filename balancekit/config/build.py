@@ -407,6 +407,10 @@ class _Builder:
                 )
             else:
                 stats["show-desc"] = " ".join(stmt.args)
+        elif what == "scope":
+            if not stmt.args:
+                raise ValueError("'scope' needs a proxy name.")
+            stats.setdefault("scope", []).append(stmt.args[0])
         elif what == "admin":
             stats.setdefault("admin", []).append(self._stats_admin(p, stmt))
         elif what == "http-request":
@@ -508,6 +512,18 @@ class _Builder:
         except ValueError as error:
             where = s.balance or s.hash_type or p.section
             self.errors.append(ConfigError(f"{p.kind} '{p.name}': {error}", where.file, where.line))
+            return None
+        response_rule = next((r for r in p.stick_rules if r.kind == "store-response"), None)
+        if response_rule is not None and s.mode != "http":
+            self.errors.append(
+                ConfigError(
+                    f"'stick store-response' in mode tcp ({p.kind} '{p.name}') reads the "
+                    "server's first bytes (payload fetches), which balancekit does not "
+                    "support; it is supported in mode http",
+                    response_rule.file,
+                    response_rule.line,
+                )
+            )
             return None
         if s.cookie is not None and s.mode != "http":
             # HAProxy 2.6's words: the line is kept but has no effect in mode tcp.
@@ -984,16 +1000,19 @@ def _stick_table_name(args: tuple[str, ...], proxy: str) -> str:
 def _h_stick(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     words = list(stmt.args)
     kind = words[0] if words else ""
-    if kind == "store-response":
-        raise ValueError(
-            "'stick store-response' is an HAProxy keyword that balancekit does not support"
-        )
-    if kind not in ("on", "match", "store-request"):
+    if kind not in ("on", "match", "store-request", "store-response"):
         raise ValueError(
             f"'stick' expects 'on', 'match', 'store-request' or 'store-response', but got '{kind}'"
         )
     what = f"stick {kind}"
-    sample, name, cond = parse_keyed_rule(words[1:], p.acls, what, file=stmt.file, line=stmt.line)
+    sample, name, cond = parse_keyed_rule(
+        words[1:],
+        p.acls,
+        what,
+        file=stmt.file,
+        line=stmt.line,
+        response=kind == "store-response",
+    )
     table = b.tables.get(name)
     if table is None:
         raise ValueError(f"Proxy '{p.name}': unable to find stick-table '{name}'.")
@@ -1287,6 +1306,7 @@ def _stats_page(s: _Settings) -> StatsPage | None:
     return StatsPage(
         admin=tuple(s.stats.get("admin", ())),
         rules=tuple(s.stats.get("http-request", ())),
+        scope=tuple(s.stats.get("scope", ())),
         uri=s.stats.get("uri", "/haproxy?stats"),
         auth=tuple(s.stats.get("auth", ())),
         realm=s.stats.get("realm"),

@@ -158,8 +158,9 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K(
         "stick",
         "lb",
-        "`stick <on, match or store-request> <sample> [table T] [if/unless …]`: a table"
-        " keeps which server took a key.",
+        "`stick <on, match, store-request or store-response> <sample> [table T] "
+        "[if/unless …]`: a table keeps which server took a key (`store-response`: mode "
+        "http, its key read from the answer).",
     ),
     _K("acl", "flb", "`acl <name> <fetch> [flags] [operator] <value> …`."),
     _K(
@@ -193,6 +194,7 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("stats enable", "dflb", "Serve the statistics page."),
     _K("stats uri", "dflb", "Statistics page path (default `/haproxy?stats`)."),
     _K("stats auth", "dflb", "`user:password` allowed on the statistics page."),
+    _K("stats scope", "dflb", "`<proxy>` or `.` (this one): the page shows only these proxies."),
     _K(
         "stats admin",
         "flb",
@@ -331,7 +333,7 @@ option external-check|option log-separate-errors|option logasap|option nolinger|
 option originalto|option pgsql-check|option prefer-last-server|
 option redis-check|option smtpchk|option socket-stats|option spop-check|
 option ssl-hello-chk|option tcp-check|option transparent|
-option idle-close-on-response|stats scope|stats maxconn|
+option idle-close-on-response|stats maxconn|
 stats bind-process|timeout tarpit"""
 #: Every `server`/`default-server` option of HAProxy 2.6 (configuration.txt 5.2);
 #: those balancekit lacks are named as unsupported, never "did you mean".

@@ -187,6 +187,8 @@ class StatsPage:
     admin: tuple[Condition, ...] = ()
     # `stats http-request allow|deny|auth …`, in order (the first that applies decides).
     rules: tuple[HttpRule, ...] = ()
+    # `stats scope <name>|.`: the proxies the page shows (all when empty).
+    scope: tuple[str, ...] = ()
     realm: str | None = None
     refresh: float | None = None
     hide_version: bool = False

@@ -503,7 +503,10 @@ class Relay:
             out = self.cookies.apply_response(out, status, ex.method)
         if self.stick is not None:
             job, backend, server = self.stick
-            job.store(backend, server, now_ms())  # process_store_rules, on the answer
+            if job.reads_response:  # `stick store-response`: the answer's head is read
+                job.store(backend, server, now_ms(), status, _text_headers(headers))
+            else:
+                job.store(backend, server, now_ms())  # process_store_rules, on the answer
         if upgrading:
             out.append((b"Connection", b"upgrade"))
         ex.status = status
@@ -1666,6 +1669,10 @@ def _simple_page(status: int, headers: Iterable[tuple[bytes, bytes]], body: byte
 #: version, code and reason (4 more than the wire's spaces and CRLF make 16), and
 #: the end of the head is 1 byte (the wire's empty line is 2).
 HTX_EXTRA = 15
+
+
+def _text_headers(headers: RawHeaders) -> list[tuple[str, str]]:
+    return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers]
 
 
 def request_size(ex: Exchange) -> int:

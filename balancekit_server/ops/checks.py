@@ -340,6 +340,9 @@ class _Watched:
     task: asyncio.Task[None] | None = None
     ramp_task: asyncio.Task[None] | None = None
     history: list[Transition] = field(default_factory=list)
+    # Checks disabled at run time (the stats page's "Health: disable checks"): the
+    # server keeps its state and no probe runs until they are enabled again.
+    paused: bool = False
 
 
 def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
@@ -438,7 +441,22 @@ class HealthMonitor:
         return self.backends[backend].backend
 
     def checked(self, backend: str, server: str) -> bool:
+        """Whether checks run on the server: configured and not disabled (HAProxy's
+        CHK_ST_ENABLED, which gates the "no check" status and the check columns)."""
+        watched = self._record(backend, server)
+        return watched.spec is not None and not watched.paused
+
+    def check_configured(self, backend: str, server: str) -> bool:
         return self._record(backend, server).spec is not None
+
+    def set_checks_enabled(self, backend: str, server: str, enabled: bool) -> bool:
+        """Enable or disable a server's checks; False when it has none configured
+        (then nothing changes, as in HAProxy)."""
+        watched = self._record(backend, server)
+        if watched.spec is None:
+            return False
+        watched.paused = not enabled
+        return True
 
     def history(self, backend: str, server: str) -> list[Transition]:
         return self._record(backend, server).history
@@ -506,7 +524,7 @@ class HealthMonitor:
         assert watched.spec is not None and watched.wake is not None
         await asyncio.sleep(offset)
         while True:
-            if not watched.health.maint:
+            if not watched.health.maint and not watched.paused:
                 result = await probe(watched.spec)
                 self.record(watched.backend, watched.server, result)
             delay = watched.health.next_interval()

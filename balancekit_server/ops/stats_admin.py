@@ -58,9 +58,9 @@ ACTIONS = frozenset(
         "start",
     }
 )
-# Actions whose effect balancekit cannot reproduce yet (pausing a server's checks,
-# the NOLB state): refused as invalid rather than pretending they happened.
-_UNSUPPORTED = frozenset({"dhlth", "ehlth", "hnolb"})
+# An action whose effect balancekit cannot reproduce yet (the NOLB state): refused
+# as invalid rather than pretending it happened.
+_UNSUPPORTED = frozenset({"hnolb"})
 # balancekit has no agent checks, so these never find a configured agent: HAProxy
 # then neither changes nor counts the server.
 _AGENT = frozenset({"dagent", "eagent", "arunn", "adown"})
@@ -215,6 +215,9 @@ class ServerActions:
             if admin != "drain":
                 return "unchanged"
             self.monitor.set_admin(backend, server, "ready")
+        elif action in ("dhlth", "ehlth"):
+            if not self.monitor.set_checks_enabled(backend, server, action == "ehlth"):
+                return "unchanged"  # no `check` on the server: not counted
         elif action in ("hrunn", "hdown"):
             self.monitor.force_health(backend, server, action == "hrunn")
         elif action == "shutdown":

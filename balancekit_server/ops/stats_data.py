@@ -525,6 +525,9 @@ class StatsSource:
         status, result = 1, 0  # HCHK_STATUS_INI: no check ran (or none configured)
         health_value = health.health if health is not None else 0
         check_state = 0x08 if server.disabled else 0  # CHK_ST_PAUSED
+        monitor = self.monitor
+        if not checked and monitor is not None and monitor.check_configured(be.name, member.name):
+            check_state |= 0x02  # CONFIGURED, disabled at run time
         if checked and health is not None:
             check_state = 0x06 | (0x08 if health.maint else 0)  # CONFIGURED|ENABLED
             if health.last_result is not None:

@@ -24,7 +24,7 @@ import html
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from balancekit import Request
@@ -190,7 +190,7 @@ def render_html(
     view = view or PageView()
     at = time.time() if now is None else now
     info = dict(source.info(at))
-    rows = _in_scope(source.rows(now=at), view.scope)
+    rows = _in_scope(source.rows(now=at), view)
     by_proxy: dict[str, list[Mapping[str, str]]] = {}
     for row in rows:
         by_proxy.setdefault(row["pxname"], []).append(row)
@@ -322,28 +322,33 @@ def _proxy_head(name: str, proxy: Proxy | None, legends: bool) -> str:
     return f"<tr><th class='pxname' colspan=2>{html.escape(name)}{tips}</th>{cell}</tr>"
 
 
-# The form's actions, as HAProxy's page lists them (the agent and check-pausing ones
-# are left out: balancekit has no agent checks and cannot pause checks).
+# The form's actions, as HAProxy's page lists them (the agent ones and "force NOLB"
+# are left out: balancekit has no agent checks and no NOLB state).
 _ACTIONS = (
     ("ready", "Set state to READY"),
     ("drain", "Set state to DRAIN"),
     ("maint", "Set state to MAINT"),
+    ("dhlth", "Health: disable checks"),
+    ("ehlth", "Health: enable checks"),
     ("hrunn", "Health: force UP"),
     ("hdown", "Health: force DOWN"),
     ("shutdown", "Kill Sessions"),
 )
 
 
-def _in_scope(rows: list[dict[str, str]], scope: str) -> list[dict[str, str]]:
-    """The `scope=` filter: proxies whose name contains it, in any case (strnistr)."""
-    if not scope:
+def _in_scope(rows: list[dict[str, str]], view: PageView) -> list[dict[str, str]]:
+    """The proxies the page shows: those `stats scope` names (all without it), then
+    those whose name contains the URI's `scope=`, in any case (strnistr)."""
+    if view.proxies is not None:
+        rows = [row for row in rows if row["pxname"] in view.proxies]
+    if not view.scope:
         return rows
-    wanted = scope.lower()
+    wanted = view.scope.lower()
     return [row for row in rows if wanted in row["pxname"].lower()]
 
 
-def render_csv(source: StatsSource, scope: str = "") -> str:
-    return source.csv(_in_scope(source.rows(), scope))
+def render_csv(source: StatsSource, view: PageView | None = None) -> str:
+    return source.csv(_in_scope(source.rows(), view or PageView()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +361,8 @@ class PageView:
     status: str | None = None
     scope: str = ""
     admin: bool = False
+    # `stats scope` names resolved ("." is the page's own proxy); None shows every proxy.
+    proxies: frozenset[str] | None = None
 
     @classmethod
     def parse(cls, rest: str, *, admin: bool, refresh: bool) -> PageView:
@@ -443,9 +450,11 @@ class StatsRouter(BodyService):
         frontend_page: StatsPage | None,
         backend_pages: Mapping[str, StatsPage],
         actions: ServerActions | None = None,
+        frontend_name: str = "",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._inner = inner
+        self._frontend_name = frontend_name
         self._source = source
         self._frontend_page = frontend_page
         self._backend_pages = dict(backend_pages)
@@ -495,6 +504,9 @@ class StatsRouter(BodyService):
             return refused
         admin = self._actions is not None and any(cond.matches(request) for cond in page.admin)
         view = PageView.parse(rest, admin=admin, refresh=bool(page.refresh))
+        if page.scope:
+            own = owner or self._frontend_name  # `.`: the proxy serving the page
+            view = replace(view, proxies=frozenset(own if n == "." else n for n in page.scope))
         if request.method == "POST":
             if admin:
                 return Decision("use-service", backend=owner, body=ADMIN_SERVICE)
@@ -506,7 +518,7 @@ class StatsRouter(BodyService):
             return Decision(
                 "return",
                 status=200,
-                body=render_csv(self._source, view.scope),
+                body=render_csv(self._source, view),
                 content_type="text/plain",
                 response_headers=tuple(headers),
             )
@@ -593,6 +605,7 @@ def install(proxies: Iterable[HttpProxy], config: Config, source: StatsSource) -
                 frontend_page=page,
                 backend_pages=backend_pages,
                 actions=actions,
+                frontend_name=proxy.frontend.name,
             )
         )
         wrapped += 1

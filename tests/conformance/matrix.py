@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field, replace
+from urllib.parse import quote
 
 ALL_KINDS = ("httpserver", "gunicorn", "flask", "nginx")
 #: Kinds that report every request header line and the body (nginx reports a few headers).
@@ -2602,6 +2603,30 @@ row(
     kinds=RAW_KIND,
 )
 row(
+    "stats-admin-checks",
+    ("stats admin", "server:check"),
+    # Disabling and enabling a checked server's checks: "no check" while disabled, its
+    # check columns empty; a server without checks is not counted (NONE).
+    http_cfg(
+        frontend="    stats enable\n    stats uri /st\n    stats admin if TRUE\n",
+        servers="    server s1 {s1} check inter 200\n    server s2 {s2}\n",
+    ),
+    (
+        Req(command="show stat", wait=0.5),
+        post_form("s=s1&action=dhlth&b=be"),
+        post_form("s=s2&action=dhlth&b=be"),
+        Req(command="show stat"),
+        Req(command="show servers state"),
+        post_form("s=s1&action=ehlth&b=be"),
+        Req(command="show stat", wait=0.5),
+    ),
+    compare=frozenset({"status", "headers", "command"}),
+    response_headers=ADMIN_HEADERS,
+    extract=r"^(be,s\d),(?:[^,]*,){15}([^,]*),(?:[^,]*,){18}([^,]*),"
+    r"|^\d+ be (\d+) (s\d) \S+ (?:\S+ ){8}(\d+)",
+    kinds=RAW_KIND,
+)
+row(
     "stats-admin-server-choice",
     ("stats admin",),
     # What the actions do to traffic, on every backend kind.
@@ -2637,6 +2662,20 @@ row(
     ),
     compare=frozenset({"status", "headers"}),
     response_headers=STATS_HEADERS,
+)
+row(
+    "stats-scope",
+    ("stats scope", "stats enable", "stats uri"),
+    # The proxies the page lists (CSV rows: proxy and server names), with `stats scope`
+    # naming its own proxy as `.` and another by name, then with `scope=` in the URI too.
+    http_cfg(
+        frontend="    stats enable\n    stats uri /st\n    stats scope .\n    stats scope be2\n",
+        extra=TWO_BACKENDS,
+    ),
+    (get("/st;csv"), get("/st;csv;scope=BE"), get("/st?;csv;scope=fe")),
+    compare=frozenset({"status", "body"}),
+    extract=r"^(\w+),(\w+),",
+    kinds=RAW_KIND,
 )
 row(
     "stats-http-request-default-realm",
@@ -3025,6 +3064,73 @@ table_row(
         show("disable server be/s1"),
         get("/echo", headers=(("X-User", "ann"),), wait=0.05),
         show("show table users"),
+    ),
+    compare=frozenset({"status", "server", "command"}),
+)
+
+
+def sets(header: str, value: str) -> str:
+    """An echo path whose answer carries `header: value` (the echo kinds' respond-header=)."""
+    return "/echo?respond-header=" + quote(f"{header}:{value}", safe="")
+
+
+table_row(
+    "stick-store-response",
+    ("stick", "stick-table", "fetch:res.cook", "fetch:res.hdr"),
+    # The application's session cookie, learnt from its answer (`res.cook`), then
+    # matched on the requests that carry it; a second table keyed on a response
+    # header, the first store-response rule per table winning.
+    http_cfg(
+        backend="    balance roundrobin\n"
+        "    stick-table type string len 32 size 1k expire 1m\n"
+        "    stick store-response res.cook(SID)\n"
+        "    stick match req.cook(SID)\n"
+        "    stick store-response res.hdr(x-session) table tokens\n"
+        "    stick store-response res.hdr(x-other) table tokens\n"
+        "    stick match req.hdr(x-session) table tokens\n",
+        servers=three(),
+        extra="backend tokens\n    stick-table type string len 32 size 10 expire 1m\n",
+    ),
+    (
+        get(sets("Set-Cookie", "SID=abc; path=/; HttpOnly")),
+        cookie("SID=abc", wait=0.05),
+        cookie("SID=abc", wait=0.05),
+        get(sets("set-cookie", "SID=def"), wait=0.05),
+        cookie("a=1; SID=def", wait=0.05),
+        cookie("SID=nope", wait=0.05),
+        get(sets("X-Session", "t1"), wait=0.05),
+        get(sets("X-Other", "t2"), wait=0.05),
+        get("/echo", headers=(("X-Session", "t1"),), wait=0.05),
+        get("/echo", headers=(("X-Session", "t2"),), wait=0.05),
+        get("/echo", headers=(("X-Session", "t1"),), wait=0.05),
+        show("show table be"),
+        show("show table tokens"),
+    ),
+    compare=frozenset({"status", "server", "command"}),
+)
+RESPONSE_KEYS = ("res.fhdr(x-f)", "res.hdr_cnt(x-f)", "res.fhdr_cnt(x-f)", "res.cook_cnt(SID)",
+                 "status", "shdr(x-f)", "scook(SID)", "shdr_cnt(x-f)")  # fmt: skip
+table_row(
+    "stick-store-response-fetches",
+    ("stick", "stick-table", *(f"fetch:{k.split('(')[0]}" for k in RESPONSE_KEYS)),
+    # Every response fetch as a store-response key, each in a table of its own: `show
+    # table` then holds what each one read from the same answers.
+    http_cfg(
+        backend="    balance roundrobin\n"
+        + "".join(
+            f"    stick store-response {k} table t{i}\n" for i, k in enumerate(RESPONSE_KEYS)
+        ),
+        servers=three(),
+        extra="".join(
+            f"backend t{i}\n    stick-table type string len 32 size 10 expire 1m\n"
+            for i in range(len(RESPONSE_KEYS))
+        ),
+    ),
+    (
+        get(sets("X-F", "a, b")),
+        get(sets("Set-Cookie", "SID=q; path=/"), wait=0.05),
+        get("/status/404", wait=0.05),
+        *(show(f"show table t{i}") for i in range(len(RESPONSE_KEYS))),
     ),
     compare=frozenset({"status", "server", "command"}),
 )

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from balancekit.acl.acl import PREDEFINED_ACLS
-from balancekit.acl.fetches import CONVERTERS, FETCHES
+from balancekit.acl.fetches import CONVERTERS, FETCHES, RESPONSE_FETCHES
 from balancekit.acl.patterns import MATCH_METHODS
 from balancekit.algorithms import ALGORITHM_MODULES
 from balancekit.algorithms.spec import HASH_FUNCTIONS, HASH_METHODS
@@ -37,7 +37,7 @@ def required() -> set[str]:
     names |= {f"server:{name}" for name in SERVER_KEYWORDS}
     names |= {f"bind:{name}" for name in BIND_KEYWORDS}
     names |= {f"userlist:{name}" for name in USERLIST_KEYWORDS}
-    names |= {f"fetch:{name}" for name in FETCHES}
+    names |= {f"fetch:{name}" for name in [*FETCHES, *RESPONSE_FETCHES]}
     names |= {f"conv:{name}" for name in CONVERTERS}
     names |= {f"balance:{name}" for name in ALGORITHM_MODULES}
     names |= {f"hash:{name}" for name in HASH_METHODS}

@@ -85,3 +85,52 @@ def test_only_the_first_store_rule_of_a_table_applies_and_conditions_hold() -> N
     job = StickJob(be.stick_rules, Request("10.0.0.1", path="/a", headers=headers), be.backend, 0)
     job.store(be.backend, "s1", 0)
     assert table.lookup("alpha", 0) is not None
+
+
+RESPONSE = """
+defaults
+    mode http
+backend be
+    balance roundrobin
+    stick-table type string len 32 size 10 expire 1m
+    stick store-response res.cook(SID)
+    stick store-response res.hdr(x-sid)
+    stick match req.cook(SID)
+    server s1 127.0.0.1:1
+    server s2 127.0.0.1:2
+"""
+
+
+def test_store_response_learns_the_key_from_the_answer() -> None:
+    be = _backend(RESPONSE)
+    job = StickJob(be.stick_rules, Request("10.0.0.1"), be.backend, 0)
+    assert job.reads_response
+    # The first store-response rule per table: the cookie, not the header.
+    job.store(be.backend, "s2", 1, 200, [("Set-Cookie", "SID=abc; path=/"), ("X-Sid", "zzz")])
+    cookie = Request("10.0.0.9", headers=[("Cookie", "SID=abc")])
+    assert StickJob(be.stick_rules, cookie, be.backend, 2).server == "s2"
+    other = Request("10.0.0.9", headers=[("Cookie", "SID=zzz")])
+    assert StickJob(be.stick_rules, other, be.backend, 2).server is None
+
+
+def test_store_response_without_a_key_stores_nothing() -> None:
+    be = _backend(RESPONSE)
+    job = StickJob(be.stick_rules, Request("10.0.0.1"), be.backend, 0)
+    job.store(be.backend, "s1", 1, 200, [("X-Sid", "k1")])  # the second rule applies
+    table = be.stick_rules[0].table
+    assert table.lookup("k1", 1) is not None and table.used == 1
+    job = StickJob(be.stick_rules, Request("10.0.0.1"), be.backend, 2)
+    job.store(be.backend, "s1", 3, 200, [])
+    assert table.used == 1
+
+
+def test_response_fetches_are_refused_where_there_is_no_response() -> None:
+    from balancekit.config import ConfigErrors
+
+    text = RESPONSE.replace("stick match req.cook(SID)", "stick match res.cook(SID)")
+    try:
+        load_text(text, name="t.cfg", env={})
+    except ConfigErrors as errors:
+        assert "extracts information from 'HTTP response headers'" in str(errors)
+    else:
+        raise AssertionError("res.cook accepted in a request rule")
