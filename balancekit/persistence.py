@@ -23,12 +23,14 @@ from typing import Literal
 
 from .acl.conditions import Condition
 from .hashing import xxh64
+from .pool import Backend
 from .request import Request
 from .units import MAX_SECONDS_MS, parse_time
 
 __all__ = [
     "CookiePolicy",
     "CookieServer",
+    "DynamicCookies",
     "PersistRule",
     "RequestCookies",
     "ResponseCookies",
@@ -220,6 +222,40 @@ def dynamic_cookie(key: str, address: str, port: int | None) -> str | None:
         return None
     material = key.encode() + ip.packed + (port or 0).to_bytes(4, "big")
     return f"{xxh64(material):016x}"
+
+
+@dataclass(slots=True)
+class DynamicCookies:
+    """A backend's `cookie … dynamic` state, which the runtime API changes (`set
+    dynamic-cookie-key backend`, `enable|disable dynamic-cookie backend`).
+    `explicit` names the servers whose value comes from their own `cookie` option
+    (HAProxy's SRV_F_COOKIESET): those are never generated nor cleared."""
+
+    key: str | None = None
+    enabled: bool = False
+    explicit: frozenset[str] = frozenset()
+
+    def value(self, address: str, port: int | None) -> str | None:
+        """A generated value, None while disabled or without a key."""
+        if not self.enabled or self.key is None:
+            return None
+        return dynamic_cookie(self.key, address, port)
+
+    def refresh(self, backend: Backend, server: str | None = None) -> None:
+        """HAProxy's srv_set_dyncookie on one server or all: a generated value for
+        each server without its own (nothing changes while disabled)."""
+        if not self.enabled or self.key is None:
+            return
+        for member in backend.members:
+            if member.name not in self.explicit and server in (None, member.name):
+                backend.set_cookie(member.name, self.value(member.server.host, member.server.port))
+
+    def disable(self, backend: Backend) -> None:
+        """`disable dynamic-cookie backend`: generated values are dropped."""
+        self.enabled = False
+        for member in backend.members:
+            if member.name not in self.explicit:
+                backend.set_cookie(member.name, None)
 
 
 def _seconds(value: str, parse_seconds: Callable[[str], float] | None) -> int:

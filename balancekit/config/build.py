@@ -27,7 +27,12 @@ from ..algorithms import parse_balance, parse_hash_type
 from ..auth import CryptUnavailable, Userlist, build_userlist, crypt
 from ..errors import ConfigError
 from ..logline import LogLine, compile_log_line
-from ..persistence import CookiePolicy, PersistRule, dynamic_cookie, parse_cookie_keyword
+from ..persistence import (
+    CookiePolicy,
+    DynamicCookies,
+    PersistRule,
+    parse_cookie_keyword,
+)
 from ..pool import Backend
 from ..routing import BackendRules, Router
 from ..rules import (
@@ -499,7 +504,7 @@ class _Builder:
                 balance = self._random_draw(draws, balance)
             backend = Backend(
                 p.name,
-                self._with_dynamic_cookies(p),
+                [server for server, _, _ in p.servers],
                 balance=balance,
                 hash_type=" ".join(s.hash_type.args) if s.hash_type else None,
                 allbackups=s.options.get("allbackups", False),
@@ -525,6 +530,13 @@ class _Builder:
                 )
             )
             return None
+        # `cookie … dynamic`: servers without a `cookie` value get a generated one.
+        dynamic = DynamicCookies(
+            s.dynamic_cookie_key,
+            s.cookie is not None and s.cookie.dynamic,
+            frozenset(server.name for server, _, _ in p.servers if server.cookie is not None),
+        )
+        dynamic.refresh(backend)
         if s.cookie is not None and s.mode != "http":
             # HAProxy 2.6's words: the line is kept but has no effect in mode tcp.
             self.warn(
@@ -548,7 +560,7 @@ class _Builder:
             retries=s.retries,
             redispatch=s.redispatch,
             cookie=s.cookie if s.mode == "http" else None,
-            dynamic_cookie_key=s.dynamic_cookie_key,
+            dynamic_cookies=dynamic,
             persist=s.options.get("persist", False),
             persist_rules=tuple(p.persist_rules),
             stick_rules=tuple(p.stick_rules),
@@ -568,20 +580,6 @@ class _Builder:
             file=p.section.file,
             line=p.section.line,
         )
-
-    def _with_dynamic_cookies(self, p: _Proxy) -> list[Server]:
-        """The backend's servers; with `cookie … dynamic` and a `dynamic-cookie-key`,
-        those without a `cookie` value get HAProxy's generated one."""
-        servers = [server for server, _, _ in p.servers]
-        cookie, key = p.settings.cookie, p.settings.dynamic_cookie_key
-        if cookie is None or not cookie.dynamic or key is None:
-            return servers
-        return [
-            server
-            if server.cookie is not None
-            else replace(server, cookie=dynamic_cookie(key, server.host, server.port))
-            for server in servers
-        ]
 
     def _backend_stats(self, p: _Proxy) -> StatsPage | None:
         if p.kind != "backend":

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
 from ..logline import LogLine
-from ..persistence import CookiePolicy, PersistRule
+from ..persistence import CookiePolicy, DynamicCookies, PersistRule
 from ..pool import Backend
 from ..sticking import StickRule
 from ..sticktables import StickTable
@@ -307,8 +307,8 @@ class BackendRuntime:
     retry_on: frozenset[str] = DEFAULT_RETRY_ON
     #: `cookie …` (mode http only) and `option persist` (balancekit.persistence).
     cookie: CookiePolicy | None = None
-    #: `dynamic-cookie-key`: the secret of `cookie … dynamic` (None: not set).
-    dynamic_cookie_key: str | None = None
+    #: `cookie … dynamic` and `dynamic-cookie-key`, changeable at run time.
+    dynamic_cookies: DynamicCookies = field(default_factory=DynamicCookies)
     persist: bool = False
     #: `force-persist` / `ignore-persist` rules, in order (the first match applies).
     persist_rules: tuple[PersistRule, ...] = ()

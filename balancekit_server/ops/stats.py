@@ -30,9 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from balancekit import Server
 from balancekit.config import BackendRuntime, Config, StatsSocket, runtime_server
-from balancekit.persistence import dynamic_cookie
 from balancekit.sticktables import run_table_command
 from balancekit_server.clock import now_ms
 from balancekit_server.errors import RunError
@@ -463,21 +461,9 @@ def _set_address(
             new_port = number
     if (host, new_port) != (current.host, current.port):
         pool.set_address(server, host, new_port)
-        _follow_dynamic_cookie(p.config.backends[backend], current, host, new_port)
+        # HAProxy's srv_set_dyncookie: a generated cookie follows the new address.
+        p.config.backends[backend].dynamic_cookies.refresh(pool, server)
     return ", ".join(report) + by
-
-
-def _follow_dynamic_cookie(
-    runtime: BackendRuntime, before: Server, host: str, port: int | None
-) -> None:
-    """HAProxy's srv_set_dyncookie after an address change: a generated cookie is
-    made again for the new address; a `cookie` value from the config stays."""
-    policy, key = runtime.cookie, runtime.dynamic_cookie_key
-    if policy is None or not policy.dynamic or key is None:
-        return
-    if before.cookie != dynamic_cookie(key, before.host, before.port):
-        return  # set on the server line (HAProxy's SRV_F_COOKIESET)
-    runtime.backend.set_cookie(before.name, dynamic_cookie(key, host, port))
 
 
 def _leading_int(text: str) -> int | None:
@@ -572,6 +558,38 @@ def _cmd_enable_server(p: CommandProcessor, words: list[str]) -> str:
     member = p.config.backends[backend].backend.member(server)
     if member.admin == "maint":
         p._set_admin(backend, server, "ready")
+    return ""
+
+
+def _dynamic_backend(p: CommandProcessor, name: str) -> BackendRuntime:
+    """`cli_find_backend`, as the dynamic-cookie commands use it."""
+    if not name:
+        raise CommandError("A backend name is expected.\n")
+    runtime = p.config.backends.get(name)
+    if runtime is None:
+        raise CommandError("No such backend.\n")
+    return runtime
+
+
+def _cmd_set_dynamic_cookie_key(p: CommandProcessor, words: list[str]) -> str:
+    runtime = _dynamic_backend(p, words[3] if len(words) > 3 else "")
+    if len(words) < 5:
+        raise CommandError("String value expected.\n")
+    runtime.dynamic_cookies.key = words[4]
+    runtime.dynamic_cookies.refresh(runtime.backend)
+    return ""
+
+
+def _cmd_enable_dynamic_cookie(p: CommandProcessor, words: list[str]) -> str:
+    runtime = _dynamic_backend(p, words[3] if len(words) > 3 else "")
+    runtime.dynamic_cookies.enabled = True
+    runtime.dynamic_cookies.refresh(runtime.backend)
+    return ""
+
+
+def _cmd_disable_dynamic_cookie(p: CommandProcessor, words: list[str]) -> str:
+    runtime = _dynamic_backend(p, words[3] if len(words) > 3 else "")
+    runtime.dynamic_cookies.disable(runtime.backend)
     return ""
 
 
@@ -751,6 +769,27 @@ COMMANDS: tuple[_Command, ...] = (
         "enable server  (DEPRECATED)",
         "enable a disabled server (use 'set server' instead)",
         _cmd_enable_server,
+    ),
+    _c(
+        "set dynamic-cookie-key backend",
+        "admin",
+        "set dynamic-cookie-key backend <bk> <k>",
+        "change a backend secret key for dynamic cookies",
+        _cmd_set_dynamic_cookie_key,
+    ),
+    _c(
+        "enable dynamic-cookie backend",
+        "admin",
+        "enable dynamic-cookie backend <bk>",
+        "enable dynamic cookies on a specific backend",
+        _cmd_enable_dynamic_cookie,
+    ),
+    _c(
+        "disable dynamic-cookie backend",
+        "admin",
+        "disable dynamic-cookie backend <bk>",
+        "disable dynamic cookies on a specific backend",
+        _cmd_disable_dynamic_cookie,
     ),
     _c(
         "disable server",

@@ -2359,6 +2359,33 @@ cookie_row(
     (*seq(3), cookie("SRV=x"), get("/echo", conn="k"), get("/echo", conn="k")),
     servers="    server s1 {s1}\n    server s2 {s2}\n    server s3 {s3} cookie third\n",
 )
+row(
+    "cookie-dynamic-runtime",
+    ("dynamic-cookie-key", "stats socket"),
+    # The runtime commands: a new key (new values, the server's own kept), disabled (no
+    # generated value, so nothing inserted), enabled again; and their error answers.
+    http_cfg(
+        backend="    balance roundrobin\n    dynamic-cookie-key k1\n"
+        "    cookie SRV insert indirect nocache dynamic\n",
+        servers="    server s1 {s1}\n    server s2 {s2} cookie own\n",
+    ),
+    (
+        *seq(2),
+        Req(command="set dynamic-cookie-key backend be k2"),
+        *seq(2),
+        Req(command="disable dynamic-cookie backend be"),
+        *seq(2),
+        Req(command="enable dynamic-cookie backend be"),
+        *seq(2),
+        Req(command="set dynamic-cookie-key backend"),
+        Req(command="set dynamic-cookie-key backend nope k"),
+        Req(command="set dynamic-cookie-key backend be"),
+        Req(command="enable dynamic-cookie backend"),
+    ),
+    compare=frozenset({"status", "server", "headers", "command"}),
+    response_headers=frozenset({"set-cookie"}),
+    kinds=ECHO_KINDS,
+)
 cookie_row(
     "cookie-dynamic-key-from-defaults",
     ("cookie", "dynamic-cookie-key"),

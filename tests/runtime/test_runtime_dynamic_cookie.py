@@ -81,3 +81,22 @@ def test_the_cookie_follows_a_new_address(
     assert pool.member("s3").server.cookie == "mine"
     body, _ = _get(running.port("www"), f"SRV={pool.member('s1').server.cookie}")
     assert body == b"s3"  # s1 now points at the s3 process
+
+
+def test_the_runtime_commands_change_key_and_state(
+    running: RuntimeThread, named_backends: NamedBackends
+) -> None:
+    pool = running.config.backends["app"].backend
+    processor = CommandProcessor(running.config)
+    port = named_backends.port("s1")
+
+    async def run(line: str) -> str:
+        return processor.execute(line)
+
+    assert running.run(run("set dynamic-cookie-key backend app other")) == "\n"
+    assert pool.member("s1").server.cookie == dynamic_cookie("other", "127.0.0.1", port)
+    running.run(run("disable dynamic-cookie backend app"))
+    assert pool.member("s1").server.cookie is None
+    assert pool.member("s3").server.cookie == "mine"  # its own value stays
+    running.run(run("enable dynamic-cookie backend app"))
+    assert pool.member("s1").server.cookie == dynamic_cookie("other", "127.0.0.1", port)
