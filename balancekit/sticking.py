@@ -50,6 +50,20 @@ class StickRule:
     def stores(self) -> bool:
         return self.kind in ("on", "store-request")
 
+    def key(self, view: Request) -> KeyInput | None:
+        """The table key this rule reads from `view`, None when its condition does
+        not hold or the sample has no value."""
+        if self.cond is not None and not self.cond.matches(view):
+            return None
+        return table_key(self.sample.single(view))
+
+
+def _no_room(table: StickTable) -> bool:
+    """HAProxy allocates the entry to store before it knows the key (stksess_new): a
+    full `nopurge` table stores nothing more, not even for a key it holds ("stick on
+    dst" failover keeps the first)."""
+    return table.nopurge and table.used >= table.size
+
 
 class StickJob:
     """One request's sticking rules: the server a table names (`server`, None to
@@ -77,9 +91,7 @@ class StickJob:
                 continue
             if rule.stores and any(table is rule.table for table, _ in self._stores):
                 continue  # only the first store rule of each table applies
-            if rule.cond is not None and not rule.cond.matches(request):
-                continue
-            key = table_key(rule.sample.single(request))
+            key = rule.key(request)
             if key is None:
                 continue
             if rule.matches:
@@ -88,14 +100,8 @@ class StickJob:
                     if self.server is None and not assigned:
                         self.server = _target(rule.table, entry, backend, now_ms, persist)
                     rule.table.touch(entry, now_ms)
-            if rule.stores:
-                table = rule.table
-                if table.nopurge and table.used >= table.size:
-                    # HAProxy allocates the entry to store before it knows the key
-                    # (stksess_new): a full `nopurge` table stores nothing more, not
-                    # even for a key it holds ("stick on dst" failover keeps the first).
-                    continue
-                self._stores.append((table, key))
+            if rule.stores and not _no_room(rule.table):
+                self._stores.append((rule.table, key))
 
     def __repr__(self) -> str:
         return f"<StickJob server={self.server!r} stores={len(self._stores)}>"
@@ -137,12 +143,9 @@ class StickJob:
             table = rule.table
             if any(seen is table for seen, _ in found):
                 continue
-            if rule.cond is not None and not rule.cond.matches(view):
-                continue
-            key = table_key(rule.sample.single(view))
-            if key is None or (table.nopurge and table.used >= table.size):
-                continue
-            found.append((table, key))
+            key = rule.key(view)
+            if key is not None and not _no_room(table):
+                found.append((table, key))
         return found
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "hop_name",
     "split_response_headers",
     "strip_hop_by_hop",
+    "text_view",
 ]
 
 RawHeaders = list[tuple[bytes, bytes]]
@@ -173,14 +174,19 @@ def _in_network(src: str, network: str) -> bool:
         return False
 
 
+def text_view(headers: RawHeaders) -> Headers:
+    """The library's view of wire headers, for the rare paths that run library
+    logic on them (header edits, `stick store-response` keys)."""
+    return Headers((n.decode("latin-1"), v.decode("latin-1")) for n, v in headers)
+
+
 def apply_edits(headers: RawHeaders, edits: Sequence[HeaderEdit]) -> RawHeaders:
     """Apply the router's `http-request set/add/del-header` edits, in order.
 
     The matching logic is the library's, run on a decoded copy — edits are rare,
     so the decoding cost only hits those requests.
     """
-    view = Headers((n.decode("latin-1"), v.decode("latin-1")) for n, v in headers)
-    edited = apply_header_edits(view, edits)
+    edited = apply_header_edits(text_view(headers), edits)
     # Headers lower-cases names; keep the client's spelling where the name survived.
     spelling = {n.lower(): n for n, _ in headers}
     out = [

@@ -62,6 +62,7 @@ from balancekit_server.http.headers import (
     apply_forwardfor,
     split_response_headers,
     strip_hop_by_hop,
+    text_view,
 )
 from balancekit_server.http.upstream import (
     UpstreamConnection,
@@ -504,7 +505,7 @@ class Relay:
         if self.stick is not None:
             job, backend, server = self.stick
             if job.reads_response:  # `stick store-response`: the answer's head is read
-                job.store(backend, server, now_ms(), status, _text_headers(headers))
+                job.store(backend, server, now_ms(), status, text_view(headers))
             else:
                 job.store(backend, server, now_ms())  # process_store_rules, on the answer
         if upgrading:
@@ -1669,10 +1670,6 @@ def _simple_page(status: int, headers: Iterable[tuple[bytes, bytes]], body: byte
 #: version, code and reason (4 more than the wire's spaces and CRLF make 16), and
 #: the end of the head is 1 byte (the wire's empty line is 2).
 HTX_EXTRA = 15
-
-
-def _text_headers(headers: RawHeaders) -> list[tuple[str, str]]:
-    return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers]
 
 
 def request_size(ex: Exchange) -> int:

@@ -493,7 +493,7 @@ class StatsRouter(BodyService):
             return decision
         if request.method not in ("GET", "HEAD", "POST"):
             return decision  # HAProxy's page answers these three methods only
-        uri = request.uri if request.uri.startswith("/") else request.path
+        uri = _compared_uri(request)
         if not uri.startswith(page.uri):
             return decision
         return self._page(page, owner, request, uri[len(page.uri) :])
@@ -548,10 +548,16 @@ class StatsRouter(BodyService):
         )
         if page is None or self._actions is None:
             return Decision("return", status=503)
-        uri = request.uri if request.uri.startswith("/") else request.path
-        view = PageView.parse(uri[len(page.uri) :], admin=True, refresh=bool(page.refresh))
+        rest = _compared_uri(request)[len(page.uri) :]
+        view = PageView.parse(rest, admin=True, refresh=bool(page.refresh))
         code = run_form(body, self._actions.find_backend, self._actions.apply)
         return _see_other(page, view, code)
+
+
+def _compared_uri(request: Request) -> str:
+    """What `stats uri` is compared with: the path of an absolute-form target
+    (http_stats_check_uri), else the target as received."""
+    return request.uri if request.uri.startswith("/") else request.path
 
 
 def _see_other(page: StatsPage, view: PageView, code: str) -> Decision:

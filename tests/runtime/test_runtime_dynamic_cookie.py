@@ -53,6 +53,17 @@ def _get(port: int, cookie: str | None = None) -> tuple[bytes, str | None]:
     return body, set_cookie
 
 
+def _cli(running: RuntimeThread, line: str) -> str:
+    """A runtime API line, run on the proxy's event loop (where its state lives)."""
+    processor = CommandProcessor(running.config)
+
+    async def run() -> str:
+        return processor.execute(line)
+
+    answer: str = running.run(run())
+    return answer
+
+
 def test_the_generated_cookie_is_set_and_followed(
     running: RuntimeThread, named_backends: NamedBackends
 ) -> None:
@@ -70,13 +81,8 @@ def test_the_cookie_follows_a_new_address(
     running: RuntimeThread, named_backends: NamedBackends
 ) -> None:
     pool = running.config.backends["app"].backend
-    processor = CommandProcessor(running.config)
     moved_to = named_backends.port("s3")
-
-    async def move() -> str:
-        return processor.execute(f"set server app/s1 addr 127.0.0.1 port {moved_to}")
-
-    assert "port changed" in running.run(move())
+    assert "port changed" in _cli(running, f"set server app/s1 addr 127.0.0.1 port {moved_to}")
     assert pool.member("s1").server.cookie == dynamic_cookie(KEY, "127.0.0.1", moved_to)
     assert pool.member("s3").server.cookie == "mine"
     body, _ = _get(running.port("www"), f"SRV={pool.member('s1').server.cookie}")
@@ -87,16 +93,11 @@ def test_the_runtime_commands_change_key_and_state(
     running: RuntimeThread, named_backends: NamedBackends
 ) -> None:
     pool = running.config.backends["app"].backend
-    processor = CommandProcessor(running.config)
     port = named_backends.port("s1")
-
-    async def run(line: str) -> str:
-        return processor.execute(line)
-
-    assert running.run(run("set dynamic-cookie-key backend app other")) == "\n"
+    assert _cli(running, "set dynamic-cookie-key backend app other") == "\n"
     assert pool.member("s1").server.cookie == dynamic_cookie("other", "127.0.0.1", port)
-    running.run(run("disable dynamic-cookie backend app"))
+    _cli(running, "disable dynamic-cookie backend app")
     assert pool.member("s1").server.cookie is None
     assert pool.member("s3").server.cookie == "mine"  # its own value stays
-    running.run(run("enable dynamic-cookie backend app"))
+    _cli(running, "enable dynamic-cookie backend app")
     assert pool.member("s1").server.cookie == dynamic_cookie("other", "127.0.0.1", port)
