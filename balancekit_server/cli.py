@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="peer_name",
         default=None,
         metavar="NAME",
-        help="local peer name: accepted (balancekit has no peers)",
+        help="local peer name in `peers` sections (default: localpeer, else the host name)",
     )
     parser.add_argument(
         "-p", dest="pidfile", default=None, metavar="FILE", help="write the process id to FILE"
@@ -209,6 +209,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print("balancekit-server: error: no configuration file given (-f FILE)", file=sys.stderr)
         return 2
+    if args.peer_name:
+        # As HAProxy does: the name reaches the config (and reloads, and workers) this way.
+        os.environ["HAPROXY_LOCALPEER"] = args.peer_name
     try:
         result = load(args.files)
     except ConfigErrors as failure:

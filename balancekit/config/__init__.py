@@ -37,6 +37,8 @@ from .runtime import (
     HttpCheckExpect,
     LoadResult,
     LogTarget,
+    Peer,
+    PeersSection,
     ServerExtras,
     StatsPage,
     StatsSocket,
@@ -63,6 +65,8 @@ __all__ = [
     "LoadResult",
     "LogTarget",
     "ParsedConfig",
+    "Peer",
+    "PeersSection",
     "Section",
     "ServerExtras",
     "Statement",
@@ -153,9 +157,13 @@ def parse(
 
 
 def _finish(
-    parsed: ParsedConfig, errors: list[ConfigError], warnings: list[ConfigWarning]
+    parsed: ParsedConfig,
+    errors: list[ConfigError],
+    warnings: list[ConfigWarning],
+    env: Mapping[str, str],
 ) -> LoadResult:
-    config = build(parsed, errors, warnings)
+    # `balancekit-server -L <name>` exports it, as HAProxy does; it beats `localpeer`.
+    config = build(parsed, errors, warnings, local_peer=env.get("HAPROXY_LOCALPEER") or None)
     _in_file_order(parsed.files, errors)
     _in_file_order(parsed.files, warnings)
     if errors:
@@ -183,7 +191,7 @@ def load(
     errors: list[ConfigError] = []
     warnings: list[ConfigWarning] = []
     parsed = parse(paths, env=env, errors=errors, warnings=warnings)
-    return _finish(parsed, errors, warnings)
+    return _finish(parsed, errors, warnings, os.environ if env is None else env)
 
 
 def load_text(
@@ -194,7 +202,7 @@ def load_text(
     warnings: list[ConfigWarning] = []
     environ = os.environ if env is None else env
     parsed = parse_sections(split_lines(text, file=name, env=environ), errors, warnings, (name,))
-    return _finish(parsed, errors, warnings)
+    return _finish(parsed, errors, warnings, environ)
 
 
 def check(

@@ -15,13 +15,18 @@ __all__ = ["parse_stick_table"]
 
 
 def parse_stick_table(
-    name: str, args: Sequence[str], warnings: list[str], add: Sequence[str] = ()
+    name: str,
+    args: Sequence[str],
+    warnings: list[str],
+    add: Sequence[str] = (),
+    peers: list[str] | None = None,
 ) -> StickTable:
-    """`stick-table type <t> [len n] size <n> [expire <t>] [nopurge] [store <list>]…`,
-    storing the `add` types too (a `stick` rule's server_id and server_key).
+    """`stick-table type <t> [len n] size <n> [expire <t>] [nopurge] [peers <p>]
+    [store <list>]…`, storing the `add` types too (a `stick` rule's server_id and
+    server_key).  The `peers` section named is appended to `peers`.
 
-    Raises ValueError with HAProxy's message; `peers` and `srvkey` are named as
-    unsupported (there is no peers protocol here yet).
+    Raises ValueError with HAProxy's message; `srvkey` (and the later versions'
+    `write-to`, `recv-only`) are named as unsupported.
     """
     key_words: list[str] | None = None
     size: int | None = None
@@ -59,7 +64,11 @@ def parse_stick_table(
         elif word == "store":
             store.append(args[i + 1])
             i += 2
-        elif word in ("peers", "srvkey", "write-to", "recv-only"):
+        elif word == "peers":
+            if peers is not None:
+                peers.append(args[i + 1])
+            i += 2
+        elif word in ("srvkey", "write-to", "recv-only"):
             raise ValueError(
                 f"'{word}' is an HAProxy keyword that balancekit does not support "
                 "(in a 'stick-table' line)"

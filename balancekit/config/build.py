@@ -14,6 +14,7 @@ import functools
 import ipaddress
 import os
 import re
+import socket
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -52,6 +53,7 @@ from ..sticktables import StickTable
 from ..stream import DEFAULT_RETRY_ON, parse_retry_on
 from ..tlsconfig import TLSConfigError, client_context, parse_sni, server_context
 from ..units import MAX_SECONDS_MS, MAX_TIMER_MS, c_atol, parse_size, parse_time
+from ._peers import PeersLines, read_peers_section
 from ._tables import parse_stick_table
 from ._values import (
     ServerParams,
@@ -75,6 +77,7 @@ from .runtime import (
     HttpCheck,
     HttpCheckExpect,
     LogTarget,
+    PeersSection,
     ServerExtras,
     StatsPage,
 )
@@ -157,8 +160,10 @@ class _Builder:
         errors: list[ConfigError],
         warnings: list[ConfigWarning],
         base_dir: str,
+        local_peer: str | None = None,
     ) -> None:
         self.parsed = parsed
+        self.local_peer = local_peer
         self.errors = errors
         self.warnings = warnings
         self.base_dir = base_dir
@@ -169,6 +174,9 @@ class _Builder:
         self.proxies: list[_Proxy] = []
         self.userlists: dict[str, Userlist] = {}
         self.tables: dict[str, StickTable] = {}
+        self.peers: dict[str, PeersLines] = {}
+        #: Proxy tables naming a peers section: (proxy, section name, the line).
+        self._synced: list[tuple[str, str, Statement]] = []
         # One context per certificate set, shared by the binds that serve it.
         self._tls_contexts: dict[tuple[tuple[str, ...], tuple[str, ...]], ssl.SSLContext] = {}
 
@@ -259,6 +267,8 @@ class _Builder:
             self.global_ = replace(
                 g, node=_node_name(_one(stmt), "'node' requires valid node name")
             )
+        elif key == "localpeer":
+            self.global_ = replace(g, localpeer=_one(stmt))
         elif key == "ca-base":
             self.global_ = replace(g, ca_base=_one(stmt))
         elif key == "crt-base":
@@ -291,6 +301,83 @@ class _Builder:
             except ValueError as error:
                 self.errors.append(ConfigError(str(error), lines.section.file, lines.section.line))
 
+    # -- peers ----------------------------------------------------------------------------
+
+    def build_peers(self, sections: list[Section]) -> None:
+        """Every `peers` section, with its own tables (before the proxies' tables,
+        whose names must not clash with `<section>/<table>`)."""
+        local = self.local_peer or self.global_.localpeer or socket.gethostname()
+        for section in sections:
+            self.peers[section.name] = read_peers_section(
+                section, local, self.run, self._peers_table
+            )
+
+    def _peers_table(self, full: str, stmt: Statement) -> StickTable:
+        if full in self.tables:
+            raise ValueError(f"stick-table name '{full}' conflicts with a table declared before")
+        notes: list[str] = []
+        table = parse_stick_table(full, stmt.args[1:], notes, peers=[])
+        for note in notes:
+            self.warn(note, stmt)
+        self.tables[full] = table
+        return table
+
+    def _peers_sections(self) -> dict[str, PeersSection]:
+        """The sections this process takes part in, with every table they share;
+        HAProxy's errors for proxy tables naming a missing or incomplete one."""
+        local = self.local_peer or self.global_.localpeer or socket.gethostname()
+        for proxy, name, stmt in self._synced:
+            lines = self.peers.get(name)
+            if lines is None:
+                self.errors.append(
+                    ConfigError(
+                        f"Proxy '{proxy}': unable to find sync peers '{name}'.",
+                        stmt.file,
+                        stmt.line,
+                    )
+                )
+            elif lines.disabled:
+                continue
+            elif not lines.peers and not lines.tables:
+                # HAProxy's peers proxy only exists once a member or table is declared;
+                # a section with members but not this process is dropped below instead.
+                self.errors.append(
+                    ConfigError(
+                        f"Proxy '{proxy}': unable to find local peer '{local}' in peers "
+                        f"section '{name}'.",
+                        stmt.file,
+                        stmt.line,
+                    )
+                )
+            elif lines.listen() is not None:
+                lines.proxy_tables.append((proxy, self.tables[proxy]))
+        out: dict[str, PeersSection] = {}
+        for lines in self.peers.values():
+            listen = lines.listen()
+            if lines.disabled:
+                continue
+            if listen is None:
+                self.warnings.append(
+                    ConfigWarning(
+                        f"Removing incomplete section 'peers {lines.name}' "
+                        f"(no peer named '{local}').",
+                        lines.file,
+                        lines.line,
+                    )
+                )
+                continue
+            out[lines.name] = PeersSection(
+                lines.name,
+                local,
+                listen,
+                tuple(lines.peers),
+                MappingProxyType(dict([*lines.tables, *lines.proxy_tables])),
+                lines.file,
+                lines.line,
+                lines.bind_fd if listen == lines.bind else None,
+            )
+        return out
+
     # -- stick tables ---------------------------------------------------------------------
 
     def build_tables(self, sections: list[Section]) -> None:
@@ -314,9 +401,12 @@ class _Builder:
         if name in self.tables:
             raise ValueError(f"stick-table name '{name}' conflicts with a table declared before")
         notes: list[str] = []
-        self.tables[name] = parse_stick_table(name, stmt.args, notes, add)
+        peers: list[str] = []
+        self.tables[name] = parse_stick_table(name, stmt.args, notes, add, peers)
         for note in notes:
             self.warn(note, stmt)
+        if peers:
+            self._synced.append((name, peers[-1], stmt))
 
     # -- proxies -----------------------------------------------------------------------
 
@@ -487,6 +577,7 @@ class _Builder:
             MappingProxyType(backends),
             self.parsed.files,
             MappingProxyType(dict(self.tables)),
+            MappingProxyType(self._peers_sections()),
         )
 
     def _logs(self, p: _Proxy, global_: Global) -> tuple[LogTarget, ...]:
@@ -1423,21 +1514,25 @@ def build(
     warnings: list[ConfigWarning],
     *,
     base_dir: str | None = None,
+    local_peer: str | None = None,
 ) -> Config:
     """Build runtime objects from `parsed`; append problems to `errors` / `warnings`.
+
+    `local_peer` is this process's peer name when given on the command line (`-L`).
 
     `base_dir` is where relative `errorfile` and ACL `-f` paths are found
     (HAProxy: the current directory).
     """
-    builder = _Builder(parsed, errors, warnings, base_dir or os.getcwd())
+    builder = _Builder(parsed, errors, warnings, base_dir or os.getcwd(), local_peer)
     for section in parsed.sections:
         if section.kind == "global":
             builder.build_global(section)
     # Userlists first: an ACL may name one declared further down (HAProxy resolves
     # them once the whole file is read).
     builder.build_userlists([s for s in parsed.sections if s.kind == "userlist"])
+    builder.build_peers([s for s in parsed.sections if s.kind == "peers"])
     builder.build_tables([s for s in parsed.sections if s.is_proxy])
     for index, section in enumerate(parsed.sections):
-        if section.kind not in ("global", "userlist"):
+        if section.kind not in ("global", "userlist", "peers"):
             builder.build_proxy(index, section)
     return builder.finish()

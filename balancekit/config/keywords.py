@@ -20,6 +20,7 @@ __all__ = [
     "HAPROXY_ONLY",
     "HAPROXY_SERVER_OPTIONS",
     "KEYWORDS",
+    "PEERS_KEYWORDS",
     "SERVER_KEYWORDS",
     "USERLIST_KEYWORDS",
     "Keyword",
@@ -69,6 +70,11 @@ KEYWORDS: tuple[Keyword, ...] = (
         "description",
         "gflb",
         "Free text: the process's (global, `show info`) or the proxy's, on the statistics page.",
+    ),
+    _K(
+        "localpeer",
+        "g",
+        "This process's name in `peers` sections (`-L` wins; default: the host name).",
     ),
     _K("node", "g", "Node name for `show info` and `stats show-node` (default: the host name)."),
     _K(
@@ -189,7 +195,8 @@ KEYWORDS: tuple[Keyword, ...] = (
         "stick-table",
         "flb",
         "`type <ip, ipv6, integer, string [len n] or binary [len n]> size <n> [expire <t>]"
-        " [nopurge] [store <data>,…]`: the proxy's table, for `track-sc*` and the table fetches.",
+        " [nopurge] [peers <section>] [store <data>,…]`: the proxy's table, for `track-sc*`"
+        " and the table fetches; `peers` shares it with the section's members.",
     ),
     _K("stats enable", "dflb", "Serve the statistics page."),
     _K("stats uri", "dflb", "Statistics page path (default `/haproxy?stats`)."),
@@ -304,6 +311,19 @@ USERLIST_KEYWORDS = {
     "group": "`group <name> [users <user>,…]`: membership may be given on either side.",
 }
 
+#: The keywords of a `peers` section (cfg_parse_peers), with their meaning.
+PEERS_KEYWORDS = {
+    "peer": "`peer <name> <addr>:<port>`: a member of the fleet; the one named as this "
+    "process (`-L`, `localpeer`, else the host name) is where it listens.",
+    "server": "`server <name> [<addr>:<port>]`: a member, with `bind` giving the local "
+    "listener (the local one's address may be left out).",
+    "bind": "`bind <addr>:<port>`: where this process listens for its peers (with `server`).",
+    "table": "`table <name> type … size … [expire …] [store …]`: a table of this section, "
+    "referred to as `<section>/<name>`.",
+    "disabled": "The section is off: its tables are not synced.",
+    "enabled": "The section is on (undoes a `disabled` above).",
+}
+
 #: Status codes `errorfile` accepts in HAProxy 2.6.
 ERRORFILE_CODES = (
     200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 421, 422, 425, 429, 500, 501, 502, 503, 504,
@@ -317,10 +337,11 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process compression declare
     http-send-name-header id load-server-state-from-file log-format-sd log-tag
     max-keep-alive-queue monitor monitor-uri persist rate-limit server-state-file-name
     server-template source tcp-check tcp-response unique-id-format
-    unique-id-header use-fcgi-app use-server peers resolvers mailers cache program
+    unique-id-header use-fcgi-app use-server resolvers mailers cache program
     ring http-errors nbproc cpu-map lua-load setenv presetenv resetenv unsetenv
     spread-checks tune.bufsize tune.maxrewrite ssl-server-verify external-check
-    server-state-file ulimit-n max-spread-checks unix-bind peer total-max-size max-age"""
+    server-state-file ulimit-n max-spread-checks unix-bind total-max-size max-age
+    default-bind"""
 _HAPROXY_ONLY_FAMILY = """capture cookie|http-check comment|http-check connect|
 http-check disable-on-404|http-check send-state|http-check set-var|http-check unset-var|
 option abortonclose|option accept-invalid-http-request|option accept-invalid-http-response|

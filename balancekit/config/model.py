@@ -13,7 +13,7 @@ from typing import Literal
 
 __all__ = ["ParsedConfig", "Section", "SectionKind", "Statement"]
 
-SectionKind = Literal["global", "defaults", "frontend", "backend", "listen", "userlist"]
+SectionKind = Literal["global", "defaults", "frontend", "backend", "listen", "userlist", "peers"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ class Statement:
 
 @dataclass(frozen=True, slots=True)
 class Section:
-    """A `global`, `defaults`, `frontend`, `backend`, `listen` or `userlist` section.
+    """A `global`, `defaults`, `frontend`, `backend`, `listen`, `userlist` or `peers` section.
 
     `defaults` is the index in `ParsedConfig.sections` of the defaults section
     this one inherits from (the last one above it, or the one named by

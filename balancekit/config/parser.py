@@ -14,7 +14,15 @@ from collections.abc import Iterable
 from typing import Literal
 
 from ..errors import ConfigError
-from .keywords import HAPROXY_ONLY, SECTION_LETTER, USERLIST_KEYWORDS, Keyword, lookup, suggest
+from .keywords import (
+    HAPROXY_ONLY,
+    PEERS_KEYWORDS,
+    SECTION_LETTER,
+    USERLIST_KEYWORDS,
+    Keyword,
+    lookup,
+    suggest,
+)
 from .lexer import Line
 from .model import ParsedConfig, Section, SectionKind, Statement
 from .runtime import ConfigWarning
@@ -28,7 +36,11 @@ _SECTIONS: tuple[SectionKind, ...] = (
     "backend",
     "listen",
     "userlist",
+    "peers",
 )
+
+#: HAProxy's other `peers` section keywords.
+_PEERS_UNSUPPORTED = frozenset({"default-server", "default-bind", "log", "shards"})
 
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
@@ -104,12 +116,14 @@ def parse_sections(
                 "see docs/configuration.md"
                 if words[0] in HAPROXY_ONLY
                 else f"unknown keyword '{words[0]}' out of section "
-                "(expected global, defaults, frontend, backend, listen or userlist)"
+                "(expected global, defaults, frontend, backend, listen, userlist or peers)"
             )
             errors.append(ConfigError(message, item.file, item.line))
             continue
         if current.kind == "userlist":
             statement = _userlist_statement(item, errors)
+        elif current.kind == "peers":
+            statement = _peers_statement(item, errors)
         else:
             statement = _statement(item, current, errors, warnings)
         if statement is not None:
@@ -132,19 +146,28 @@ def _open_section(
         if args:
             raise ConfigError(f"'global' takes no argument, got '{args[0]}'", item.file, item.line)
         return _Open("global", "", item.file, item.line)
-    if kind == "userlist":
+    if kind in ("userlist", "peers"):
         if len(args) != 1:
             message = (
                 "expects <name> as arguments" if not args else "cannot handle unexpected argument"
             )
-            raise ConfigError(f"'userlist' {message}", *_loc(item))
+            raise ConfigError(f"'{kind}' {message}", *_loc(item))
         if not _NAME.match(args[0]):
             raise ConfigError(
-                f"invalid character in userlist name '{args[0]}' "
+                f"invalid character in {kind} name '{args[0]}' "
                 "(letters, digits, '-', '_', '.' and ':' only)",
                 *_loc(item),
             )
-        return _Open("userlist", args[0], item.file, item.line)
+        if kind == "peers":
+            previous = proxy_names.get(("peers", args[0]))
+            if previous is not None:
+                raise ConfigError(
+                    f"peers section '{args[0]}' has the same name as another peers section "
+                    f"declared at {previous}",
+                    *_loc(item),
+                )
+            proxy_names[("peers", args[0])] = f"{item.file}:{item.line}"
+        return _Open(kind, args[0], item.file, item.line)
     from_name: str | None = None
     if "from" in args:
         at = args.index("from")
@@ -240,6 +263,21 @@ def _userlist_statement(item: Line, errors: list[ConfigError]) -> Statement | No
         )
         return None
     return Statement(words[0], words[1:], item.file, item.line)
+
+
+def _peers_statement(item: Line, errors: list[ConfigError]) -> Statement | None:
+    words = item.words
+    if words[0] in PEERS_KEYWORDS:
+        return Statement(words[0], words[1:], item.file, item.line)
+    if words[0] in _PEERS_UNSUPPORTED:
+        message = (
+            f"'{words[0]}' is an HAProxy keyword that balancekit does not support "
+            "(in 'peers' section); see docs/configuration.md"
+        )
+    else:
+        message = f"unknown keyword '{words[0]}' in 'peers' section"
+    errors.append(ConfigError(message, item.file, item.line))
+    return None
 
 
 def _unknown(name: str, words: tuple[str, ...], kind: SectionKind) -> str:

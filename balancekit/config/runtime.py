@@ -39,6 +39,8 @@ __all__ = [
     "HttpCheckExpect",
     "LoadResult",
     "LogTarget",
+    "Peer",
+    "PeersSection",
     "ServerExtras",
     "StatsPage",
     "StatsSocket",
@@ -116,6 +118,8 @@ class Global:
     #: `node` (None: the host name, as HAProxy) and `description`.
     node: str | None = None
     description: str | None = None
+    #: `localpeer`: this process's name in `peers` sections (`-L` overrides it).
+    localpeer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,6 +374,39 @@ class BackendRuntime:
 
 
 @dataclass(frozen=True, slots=True)
+class Peer:
+    """One member of a `peers` section; `local` is this process (it listens on
+    `address`, which a `server` line may leave out when `bind` gives it)."""
+
+    name: str
+    address: tuple[str, int] | None
+    local: bool
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PeersSection:
+    """A `peers` section this process takes part in: `listen` is where its peers
+    connect, `tables` maps the name each shared table has on the wire (its
+    proxy's, or `/<name>` for the section's own `table`) to the table."""
+
+    name: str
+    local: str
+    listen: tuple[str, int]
+    peers: tuple[Peer, ...]
+    tables: Mapping[str, StickTable]
+    file: str = ""
+    line: int = 0
+    #: `bind fd@N`: listen on this inherited socket instead of `listen`.
+    listen_fd: int | None = None
+
+    @property
+    def remotes(self) -> tuple[Peer, ...]:
+        return tuple(peer for peer in self.peers if not peer.local)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """A whole loaded configuration, ready to run."""
 
@@ -379,6 +416,8 @@ class Config:
     files: tuple[str, ...] = ()
     #: Every `stick-table`, by name (its proxy's), in declaration order.
     tables: Mapping[str, StickTable] = field(default_factory=lambda: _EMPTY_TABLES)
+    #: The `peers` sections in use (not disabled, naming this process), by name.
+    peers: Mapping[str, PeersSection] = field(default_factory=lambda: _EMPTY_PEERS)
 
     def frontend(self, name: str) -> Frontend:
         for frontend in self.frontends:
@@ -394,6 +433,7 @@ class Config:
 
 
 _EMPTY_TABLES: Mapping[str, StickTable] = MappingProxyType({})
+_EMPTY_PEERS: Mapping[str, PeersSection] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,8 +47,13 @@ from dataclasses import dataclass
 from .datatypes import StoredType, StoreSpec, parse_store
 from .freqctr import freq_ctr_total, rotate
 from .keys import Key, KeyInput, KeyType, normalize_key, parse_key_type, sort_key
+from .updates import UpdateLog
 
-__all__ = ["READS", "Entry", "StickTable"]
+__all__ = ["READS", "Entry", "StickTable", "WireValue"]
+
+#: One element of a stored type as peers exchange it: a counter, a rate as
+#: (age in ms, current count, previous count), or the server key's text.
+WireValue = int | tuple[int, int, int] | str | None
 
 _U32 = 0xFFFFFFFF
 _U64 = 2**64 - 1
@@ -127,6 +132,7 @@ class StickTable:
         "_strings",
         "_u32",
         "_u64",
+        "_updates",
         "_w32",
         "_w64",
         "_zero32",
@@ -189,6 +195,7 @@ class StickTable:
         self._current = 0
         self._now = 0
         self._exp_next: int | None = None
+        self._updates: UpdateLog | None = None
 
     def __repr__(self) -> str:
         return (
@@ -647,6 +654,87 @@ class StickTable:
         elif field.std != "dict":
             self._u32[slot * self._w32 + field.off] = value & _U32
 
+    # -- sharing with peers (balancekit.peers) -------------------------------------------------
+
+    def share(self) -> UpdateLog:
+        """Number local changes from now on, for peers to fetch (`stick-table … peers`)."""
+        if self._updates is None:
+            self._updates = UpdateLog()
+        return self._updates
+
+    @property
+    def updates(self) -> UpdateLog | None:
+        """The log of local changes, None for a table no peers section shares."""
+        return self._updates
+
+    def slots(self) -> list[int]:
+        """Every live entry's slot (what a full resync teaches)."""
+        return list(self._index.values())
+
+    def key_at(self, slot: int) -> Key | None:
+        """The key in `slot`, None once it is gone."""
+        return self._keys[slot] if slot < len(self._keys) else None
+
+    def wire_values(
+        self, slot: int, now: int
+    ) -> tuple[int, list[tuple[StoredType, list[WireValue]]]]:
+        """What a peers update carries for `slot`: the time left before expiry, and
+        each stored type's elements (a rate as its age in ms, current and previous
+        counts; the server key as its text)."""
+        now = self._tick(now)
+        out: list[tuple[StoredType, list[WireValue]]] = []
+        for name, field in self._fields.items():
+            elements: list[WireValue] = []
+            for i in range(field.stored.count):
+                if field.std == "frqp":
+                    b32 = slot * self._w32 + field.off + 2 * i
+                    tick = self._u64[slot * self._w64 + field.tick + i]
+                    elements.append(((now - tick) & _U32, self._u32[b32], self._u32[b32 + 1]))
+                elif field.std == "dict":
+                    elements.append(None if self._strings is None else self._strings[slot])
+                elif field.std == "ull":
+                    elements.append(self._u64[slot * self._w64 + field.off + i])
+                elif name == "server_id":
+                    elements.append(self._plain(slot, name))
+                else:
+                    elements.append(self._u32[slot * self._w32 + field.off + i])
+            out.append((field.stored, elements))
+        return _tick_remain(now, self._u64[slot * self._w64 + _EXPIRE]), out
+
+    def apply_remote(
+        self, key: Key, values: dict[str, list[WireValue]], expire_ms: int | None, now: int
+    ) -> Entry | None:
+        """A peer's update (`peer_treat_updatemsg`): the entry created if needed, the
+        types this table stores set (never `conn_cur`, which stays local), and its
+        expiry set to `expire_ms` from now (the table's own expiry when None).  Not
+        a local change: nothing is logged.  None when the table is full."""
+        now = self._tick(now)
+        slot = self._index.get(key)
+        if slot is None:
+            slot = self._create(key, now)
+            if slot is None:
+                return None
+        for name, elements in values.items():
+            field = self._fields.get(name)
+            if field is None or name == "conn_cur":
+                continue
+            for i, value in enumerate(elements[: field.stored.count]):
+                if isinstance(value, tuple):
+                    age, curr, prev = value
+                    b32 = slot * self._w32 + field.off + 2 * i
+                    self._u64[slot * self._w64 + field.tick + i] = max(now - age, 0) & ~1
+                    self._u32[b32], self._u32[b32 + 1] = curr & _U32, prev & _U32
+                elif isinstance(value, str) or value is None:
+                    if field.std == "dict" and self._strings is not None and value is not None:
+                        self._strings[slot] = value
+                elif field.std == "ull":
+                    self._u64[slot * self._w64 + field.off + i] = value & _U64
+                elif field.std != "dict" and field.std != "frqp":
+                    self._u32[slot * self._w32 + field.off + i] = value & _U32
+        remain = self._expire if expire_ms is None else expire_ms
+        self._set_expire(slot, now + remain or 1)
+        return Entry(slot, self._u64[slot * self._w64 + _SERIAL])
+
     # -- internals -------------------------------------------------------------------------
 
     def _tick(self, now: int) -> int:
@@ -680,7 +768,12 @@ class StickTable:
         return now + self._expire or 1
 
     def _touch(self, slot: int, now: int) -> None:
-        expire = self._tick_add(now)
+        """`stktable_touch_local`: a local change, which a shared table logs."""
+        self._set_expire(slot, self._tick_add(now))
+        if self._updates is not None:
+            self._updates.record(slot)
+
+    def _set_expire(self, slot: int, expire: int) -> None:
         self._u64[slot * self._w64 + _EXPIRE] = expire
         if self._expire and (self._exp_next is None or expire < self._exp_next):
             self._exp_next = expire
@@ -774,6 +867,8 @@ class StickTable:
             self._strings[slot] = None
         self._free.append(slot)
         self._current -= 1
+        if self._updates is not None:
+            self._updates.forget(slot)
         # Its place in the expiry queue goes stale and is dropped when reached.
 
     # The expiry queue holds one integer per entry: (date, sequence, slot), so it

@@ -48,6 +48,7 @@ from balancekit_server.tcp import Listener, TcpFrontend, TcpService
 if TYPE_CHECKING:
     from balancekit_server.http.proxy import HttpProxy
     from balancekit_server.ops.checks import HealthMonitor
+    from balancekit_server.ops.peers import PeersService
     from balancekit_server.ops.stats import StatsService
 
 __all__ = [
@@ -131,6 +132,8 @@ class Runtime:
         # (balancekit_server.ops.checks) and the stats service (balancekit_server.ops.stats).
         self.health: HealthMonitor | None = None
         self.stats: StatsService | None = None
+        #: The `peers` sections this process takes part in (balancekit_server.ops.peers).
+        self.peers: list[PeersService] = []
         #: The running frontends (TCP and HTTP), for HAProxy's per-proxy stop messages.
         self.proxies: list[ProxyService] = []
         #: The HTTP frontends' proxy cores (the stats page wraps their routers).
@@ -237,13 +240,16 @@ class Runtime:
         self.add_service(service)
 
     async def _start_checks_and_stats(self) -> None:
-        from balancekit_server.ops import checks, stats
+        from balancekit_server.ops import checks, peers, stats
 
         self.health = checks.start(self)
         self.add_service(self.health)
         self.stats = await stats.start(self)
         if self.stats is not None:
             self.add_service(self.stats)
+        self.peers = await peers.start(self.config)
+        for service in self.peers:
+            self.add_service(service)
 
     async def start(self) -> None:
         """Bind everything and start serving; raises `RunError` naming the bad line."""

@@ -11,6 +11,7 @@ from balancekit.config.keywords import (
     BIND_KEYWORDS,
     HAPROXY_ONLY,
     KEYWORDS,
+    PEERS_KEYWORDS,
     SERVER_KEYWORDS,
     USERLIST_KEYWORDS,
 )
@@ -47,6 +48,7 @@ def test_every_warned_keyword_is_documented_with_its_reason() -> None:
         ("`server` and `default-server` options", SERVER_KEYWORDS),
         ("`bind` options", BIND_KEYWORDS),
         ("`userlist` sections", USERLIST_KEYWORDS),
+        ("`peers` sections", PEERS_KEYWORDS),
     ],
 )
 def test_server_and_bind_options_are_documented(heading: str, table: dict[str, str]) -> None:

@@ -2754,6 +2754,50 @@ table_row(
     ),
 )
 
+#: A peers section naming this process (`bind`/`server`) and one peer that is down,
+#: another (`peer` lines) not naming it, which both proxies drop with a warning.
+PEERS_SECTIONS = """peers fleet
+    disabled
+    enabled
+    bind {bind:peers}
+    server me
+    server gone {dead}
+    table flags type string len 16 size 100 expire 1m store gpc0
+peers elsewhere
+    peer one 127.0.0.1:1
+    peer two 127.0.0.1:2
+"""
+
+table_row(
+    "peers-section",
+    (
+        "localpeer",
+        "peers:peer",
+        "peers:server",
+        "peers:bind",
+        "peers:table",
+        "peers:disabled",
+        "peers:enabled",
+    ),
+    # Sharing tables changes nothing a client sees: the same decisions and the
+    # same `show table`, while the proxy listens for peers and retries the one down.
+    http_cfg(
+        global_="    localpeer me\n",
+        frontend="    stick-table type ip size 100 expire 30s peers fleet store conn_cnt\n"
+        "    http-request track-sc0 src\n"
+        "    http-request track-sc1 hdr(x-user) table fleet/flags\n"
+        "    http-request sc-inc-gpc0(1)\n"
+        "    http-request deny deny_status 429 if { sc1_get_gpc0 gt 2 }\n",
+        extra=PEERS_SECTIONS,
+    ),
+    (
+        *seq(4, headers=(("x-user", "ann"),), wait=0.05),
+        get("/echo", headers=(("x-user", "bo"),), src="127.0.0.2"),
+        show("show table fe"),
+        show("show table fleet/flags"),
+    ),
+)
+
 #: A table storing every counter the fetches read.
 ALL_COUNTERS = (
     "conn_cnt,conn_cur,conn_rate(10s),sess_cnt,sess_rate(10s),http_req_cnt,"

@@ -48,7 +48,7 @@ from support.haproxy import HAProxy
 from .matrix import Par, Req, Row
 
 _PLACEHOLDER = re.compile(r"\{([a-z0-9]+)(?::([A-Za-z0-9_.-]+))?\}")
-_SECTION = re.compile(r"^\s*(frontend|listen|backend|defaults|global)\b\s*(\S*)")
+_SECTION = re.compile(r"^\s*(frontend|listen|backend|defaults|global|peers|userlist)\b\s*(\S*)")
 
 
 # --------------------------------------------------------------------------- certificates
@@ -157,13 +157,16 @@ class SubprocessBalancekit:
         names = iter(bind_map)  # in the order of the bind lines, as the text has them
 
         def inherit(match: re.Match[str]) -> str:
+            name = next(names, None)
+            if name is None:  # a peers listener, after every proxy's: bound by the server
+                return match.group(0)
             v6 = match.group(0).startswith("[")
             sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("::1" if v6 else "127.0.0.1", 0))
             sock.listen(1024)
             sock.set_inheritable(True)
-            self.sockets[next(names)] = sock
+            self.sockets[name] = sock
             return f"fd@{sock.fileno()}"
 
         text = re.sub(r"(?m)(?<=bind )(127\.0\.0\.1:0|\[::1\]:0)", inherit, text)
@@ -254,9 +257,9 @@ def bind_map(template: str) -> dict[str, tuple[str, int]]:
     for line in template.splitlines():
         head = _SECTION.match(line)
         if head:
-            section = head.group(2)
+            section = head.group(2) if head.group(1) != "peers" else ""
             continue
-        if line.split()[:1] == ["bind"]:
+        if line.split()[:1] == ["bind"] and section:  # a peers listener takes no requests
             for match in _PLACEHOLDER.finditer(line):
                 if match.group(1) in ("bind", "bind6"):
                     index = counts.get(section, 0)

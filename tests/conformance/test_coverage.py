@@ -14,6 +14,7 @@ from balancekit.algorithms.spec import HASH_FUNCTIONS, HASH_METHODS
 from balancekit.config.keywords import (
     BIND_KEYWORDS,
     KEYWORDS,
+    PEERS_KEYWORDS,
     SERVER_KEYWORDS,
     USERLIST_KEYWORDS,
 )
@@ -37,6 +38,7 @@ def required() -> set[str]:
     names |= {f"server:{name}" for name in SERVER_KEYWORDS}
     names |= {f"bind:{name}" for name in BIND_KEYWORDS}
     names |= {f"userlist:{name}" for name in USERLIST_KEYWORDS}
+    names |= {f"peers:{name}" for name in PEERS_KEYWORDS}
     names |= {f"fetch:{name}" for name in [*FETCHES, *RESPONSE_FETCHES]}
     names |= {f"conv:{name}" for name in CONVERTERS}
     names |= {f"balance:{name}" for name in ALGORITHM_MODULES}

@@ -44,7 +44,12 @@ class HAProxy:
     """A foreground `haproxy -db` process; use as a context manager."""
 
     def __init__(
-        self, template: str, *, host: str = "127.0.0.1", command: tuple[str, ...] = (HAPROXY,)
+        self,
+        template: str,
+        *,
+        host: str = "127.0.0.1",
+        command: tuple[str, ...] = (HAPROXY,),
+        sockets: dict[str, socket.socket] | None = None,
     ) -> None:
         if command == (HAPROXY,):
             require_haproxy()
@@ -53,7 +58,11 @@ class HAProxy:
         self.dir = Path(tempfile.mkdtemp(prefix="bk-haproxy-"))
         self.stats_path = str(self.dir / "stats.sock")
         self.log_path = self.dir / "haproxy.log"
-        self._sockets: dict[str, socket.socket] = {}
+        # Listeners bound by the caller (whose ports other configs must name first).
+        self._sockets: dict[str, socket.socket] = dict(sockets or {})
+        self._adopted = set(self._sockets)  # the caller closes these
+        for sock in self._sockets.values():
+            sock.set_inheritable(True)
         self.config = _LISTEN.sub(self._bind, template).replace("{stats}", self.stats_path)
         self.config_path = self.dir / "haproxy.cfg"
         self.config_path.write_text(self.config.rstrip("\n") + "\n")
@@ -155,8 +164,9 @@ class HAProxy:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for sock in self._sockets.values():
-            sock.close()
+        for name, sock in self._sockets.items():
+            if name not in self._adopted:
+                sock.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> HAProxy:
