@@ -242,11 +242,13 @@ def _apply(step: _Step, health: int, settings: HealthSettings) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Transition:
-    """The operational state flipped.  `result` is the check that caused it (None if forced)."""
+    """The operational state changed.  `result` is the check that caused it (None if
+    forced); `stopping` marks the move to HAProxy's NOLB state (up, no new picks)."""
 
     up: bool
     result: CheckResult | None
     at: float
+    stopping: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +271,8 @@ class ServerHealth:
         self.checked = checked
         self.health = settings.rise
         self.up = True
+        #: HAProxy's SRV_ST_STOPPING ("NOLB"): up, but balanced no new traffic.
+        self.stopping = False
         self.maint = False
         self.last_change = now
         self.last_result: CheckResult | None = None
@@ -301,10 +305,15 @@ class ServerHealth:
             return self._set(False, result, now)
         if not self.up and self.health >= self.settings.rise:
             return self._set(True, result, now)
+        passed = result is None or result.passed
+        if self.stopping and passed and self.health >= self.settings.rise:
+            # check_notify_success: a passing check (or `health up`) ends NOLB.
+            return self._set(True, result, now)
         return None
 
     def _set(self, up: bool, result: CheckResult | None, now: float) -> Transition:
         self.up = up
+        self.stopping = False
         self.last_change = now
         if up:
             self.starting = self.settings.slowstart > 0
@@ -331,11 +340,25 @@ class ServerHealth:
             return None
         return self._settle(None, now)
 
+    def force_stopping(self, now: float) -> Transition | None:
+        """`set server B/S health stopping` or the stats page's "force NOLB"
+        (srv_set_stopping): counter to the top, up but taking no new picks until a
+        check passes or the state is forced again; nothing in maintenance."""
+        self.health = self.settings.top
+        if self.maint or self.stopping:
+            return None
+        self.up = True
+        self.stopping = True
+        self.starting = False
+        self.last_change = now
+        return Transition(True, None, now, stopping=True)
+
     def enter_maint(self, now: float) -> None:
         """Maintenance pauses checks and resets the counter to 0 (HAProxy does the same)."""
         self.maint = True
         self.health = 0
         self.starting = False
+        self.stopping = False
         if self.up:
             self.up = False
             self.last_change = now
@@ -403,12 +426,14 @@ class ServerHealth:
 
     @property
     def status_text(self) -> str:
-        """`show stat` status for a checked, non-maint server ("UP", "UP 1/3", "DOWN 1/2")."""
+        """`show stat` status for a checked, non-maint server ("UP", "UP 1/3", "NOLB",
+        "DOWN 1/2")."""
         s = self.settings
         if self.up:
+            word = "NOLB" if self.stopping else "UP"
             if self.health >= s.top or not self.checked:
-                return "UP"
-            return f"UP {self.health - s.rise + 1}/{s.fall}"
+                return word
+            return f"{word} {self.health - s.rise + 1}/{s.fall}"
         if self.health == 0:
             return "DOWN"
         return f"DOWN {self.health}/{s.rise}"
@@ -492,13 +517,16 @@ def format_state_change(
     requeued: int = 0,
     queued: int = 0,
     why: str = "",
+    stopping: bool = False,
 ) -> str:
-    """The line HAProxy logs when a server goes UP or DOWN (srv_update_status).
+    """The line HAProxy logs when a server goes UP, DOWN or into NOLB (`stopping`)
+    (srv_update_status).
 
     `active`/`backups` count servers still usable after the change; `why` is the
     free-text reason used when no check caused it ("changed from CLI").
     """
-    head = f"{_who(backend, server, backup)} is {'UP' if up else 'DOWN'}{_reason(result, why)}"
+    state = "stopping" if stopping else "UP" if up else "DOWN"
+    head = f"{_who(backend, server, backup)} is {state}{_reason(result, why)}"
     if up:
         return head + _online(active, backups, requeued, queued)
     return head + _left(active, backups, sessions, requeued, queued)

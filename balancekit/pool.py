@@ -202,7 +202,7 @@ class Backend:
             raise KeyError(f"backend '{self.name}' has no server '{name}'") from None
 
     def state(self, name: str) -> str:
-        """`UP`, `DOWN`, `DRAIN` or `MAINT`, as `show stat` prints it."""
+        """`UP`, `DOWN`, `NOLB`, `DRAIN` or `MAINT`, as `show stat` prints it."""
         return self.member(name).status
 
     @property
@@ -419,6 +419,13 @@ class Backend:
         """The operational state health checks drive (`set server B/S health up|down`)."""
         member = self.member(name)
         member.up = up
+        return self._changed(member)
+
+    def set_stopping(self, name: str, stopping: bool) -> list[Lease]:
+        """HAProxy's NOLB state (`set server B/S health stopping`): the server stays
+        up for persistent traffic (cookies, stick tables) but takes no new picks."""
+        member = self.member(name)
+        member.stopping = stopping
         return self._changed(member)
 
     def set_weight(self, name: str, weight: int | str) -> list[Lease]:

@@ -47,6 +47,7 @@ class Member:
         "queue",
         "ramp",
         "server",
+        "stopping",
         "up",
         "uweight",
     )
@@ -58,6 +59,8 @@ class Member:
         self.backup = server.backup
         self.admin = "maint" if server.disabled else "ready"
         self.up = True
+        #: HAProxy's SRV_ST_STOPPING ("NOLB"): up, but only persistent traffic.
+        self.stopping = False
         self.uweight = server.weight
         #: slow-start ramp in [0, 1]; 1 means full weight.
         self.ramp = 1.0
@@ -73,7 +76,7 @@ class Member:
     @property
     def usable(self) -> bool:
         """May take new, non-persistent traffic (HAProxy's srv_currently_usable)."""
-        return self.up and self.admin == "ready" and self.eweight > 0
+        return self.up and not self.stopping and self.admin == "ready" and self.eweight > 0
 
     @property
     def status(self) -> str:
@@ -82,6 +85,8 @@ class Member:
             return "MAINT"
         if not self.up:
             return "DOWN"
+        if self.stopping:
+            return "NOLB"
         if self.admin == "drain":
             return "DRAIN"
         return "UP"

@@ -343,6 +343,8 @@ class _Watched:
     # Checks disabled at run time (the stats page's "Health: disable checks"): the
     # server keeps its state and no probe runs until they are enabled again.
     paused: bool = False
+    # The last transition put the server in NOLB: going DOWN from there is a NOTICE.
+    was_stopping: bool = False
 
 
 def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
@@ -609,8 +611,9 @@ class HealthMonitor:
         self._set_pool_health(watched.backend)
         active, backups = self._usable(pool)
         # HAProxy: a warning on stderr; to the proxy's log, ALERT when going DOWN
-        # (NOTICE if it was draining), NOTICE when coming UP.
-        drained = member.admin == "drain"
+        # (NOTICE if it was draining or in NOLB), NOTICE when coming UP or into NOLB.
+        drained = member.admin == "drain" or watched.was_stopping
+        watched.was_stopping = transition.stopping
         self._emit(
             watched.backend,
             "warning",
@@ -623,9 +626,10 @@ class HealthMonitor:
                 active=active,
                 backups=backups,
                 sessions=sessions,
-                requeued=0 if transition.up else requeued,
+                requeued=requeued if transition.stopping or not transition.up else 0,
                 queued=len(member.queue),
                 why=why,
+                stopping=transition.stopping,
             ),
             "notice" if transition.up or drained else "alert",
         )
@@ -677,6 +681,8 @@ class HealthMonitor:
             want = health.up or (panic and not member.backup and not health.maint)
             if member.up != want:
                 pool.set_health(member.name, want)
+            if member.stopping != health.stopping:
+                pool.set_stopping(member.name, health.stopping)
 
     def _start_ramp(self, watched: _Watched) -> None:
         if watched.ramp_task is not None and not watched.ramp_task.done():
@@ -692,12 +698,21 @@ class HealthMonitor:
 
     # -- runtime API -----------------------------------------------------------------
 
-    def force_health(self, backend: str, server: str, up: bool) -> None:
+    def force_health(
+        self, backend: str, server: str, up: bool, why: str = "changed from CLI"
+    ) -> None:
         """`set server B/S health up|down`."""
         watched = self._record(backend, server)
         transition = watched.health.force(up, self.clock())
         if transition is not None:
-            self._apply(watched, transition, "changed from CLI")
+            self._apply(watched, transition, why)
+
+    def force_stopping(self, backend: str, server: str, why: str = "changed from CLI") -> None:
+        """`set server B/S health stopping`: HAProxy's NOLB state."""
+        watched = self._record(backend, server)
+        transition = watched.health.force_stopping(self.clock())
+        if transition is not None:
+            self._apply(watched, transition, why)
 
     def set_admin(self, backend: str, server: str, state: str) -> None:
         """`set server B/S state ready|drain|maint` (and enable/disable server)."""

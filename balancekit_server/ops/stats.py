@@ -346,9 +346,12 @@ def _cmd_set_server(p: CommandProcessor, words: list[str]) -> str:
             raise CommandError("'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n")
         p._set_admin(backend, server, arg)
     elif what == "health":
-        if arg not in ("up", "down"):
+        if arg not in ("up", "stopping", "down"):
             raise CommandError("'set server <srv> health' expects 'up', 'stopping', or 'down'.\n")
-        p._set_health(backend, server, arg == "up")
+        if arg == "stopping":
+            p.monitor.force_stopping(backend, server)
+        else:
+            p._set_health(backend, server, arg == "up")
     elif what == "addr":
         address = words[4] if len(words) > 4 else ""
         if not address:

@@ -58,14 +58,13 @@ ACTIONS = frozenset(
         "start",
     }
 )
-# An action whose effect balancekit cannot reproduce yet (the NOLB state): refused
-# as invalid rather than pretending it happened.
-_UNSUPPORTED = frozenset({"hnolb"})
 # balancekit has no agent checks, so these never find a configured agent: HAProxy
 # then neither changes nor counts the server.
 _AGENT = frozenset({"dagent", "eagent", "arunn", "adown"})
 
 Outcome = Literal["altered", "unchanged", "unknown"]
+# The reason HAProxy gives for state changes made on the page.
+_FROM_PAGE = "changed from Web interface"
 
 #: `;st=<CODE>` → (the message box's class, its text), HAProxy's words.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -153,7 +152,7 @@ def run_form(
             if backend is None:
                 return "ERRP"
         elif action is None and key == "action":
-            if value not in ACTIONS or value in _UNSUPPORTED:
+            if value not in ACTIONS:
                 return "ERRP"
             action = value
         elif key == "s":
@@ -219,7 +218,9 @@ class ServerActions:
             if not self.monitor.set_checks_enabled(backend, server, action == "ehlth"):
                 return "unchanged"  # no `check` on the server: not counted
         elif action in ("hrunn", "hdown"):
-            self.monitor.force_health(backend, server, action == "hrunn")
+            self.monitor.force_health(backend, server, action == "hrunn", _FROM_PAGE)
+        elif action == "hnolb":
+            self.monitor.force_stopping(backend, server, _FROM_PAGE)
         elif action == "shutdown":
             pool.shutdown_sessions(server)
         else:  # pragma: no cover - run_form only passes known actions

@@ -367,6 +367,8 @@ class StatsSource:
         if not self.checked(backend, member.name) or health is None:
             if not member.up:
                 return "DOWN"
+            if member.stopping:
+                return "NOLB"
             return "DRAIN" if member.admin == "drain" else "no check"
         text = health.status_text
         if member.admin == "drain" and health.up:
@@ -512,6 +514,8 @@ class StatsSource:
         c = self.registry.servers().get((be.name, member.name), _ZERO)
         if not member.up or member.admin == "maint":
             op = 0
+        elif member.stopping:
+            op = 3  # SRV_ST_STOPPING
         elif member.ramp < 1.0:
             op = 1
         else:

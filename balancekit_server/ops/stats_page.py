@@ -322,8 +322,8 @@ def _proxy_head(name: str, proxy: Proxy | None, legends: bool) -> str:
     return f"<tr><th class='pxname' colspan=2>{html.escape(name)}{tips}</th>{cell}</tr>"
 
 
-# The form's actions, as HAProxy's page lists them (the agent ones and "force NOLB"
-# are left out: balancekit has no agent checks and no NOLB state).
+# The form's actions, as HAProxy's page lists them (the agent ones are left out:
+# balancekit has no agent checks).
 _ACTIONS = (
     ("ready", "Set state to READY"),
     ("drain", "Set state to DRAIN"),
@@ -331,6 +331,7 @@ _ACTIONS = (
     ("dhlth", "Health: disable checks"),
     ("ehlth", "Health: enable checks"),
     ("hrunn", "Health: force UP"),
+    ("hnolb", "Health: force NOLB"),
     ("hdown", "Health: force DOWN"),
     ("shutdown", "Kill Sessions"),
 )

@@ -2630,6 +2630,36 @@ row(
     kinds=RAW_KIND,
 )
 row(
+    "stats-admin-nolb",
+    ("stats admin", "stats socket"),
+    # HAProxy's NOLB (SRV_ST_STOPPING), from the socket and from the page: no new
+    # traffic, `show stat` and `show servers state` say so, until `health up`.
+    http_cfg(
+        frontend="    stats enable\n    stats uri /st\n    stats admin if TRUE\n",
+        servers=three(),
+    ),
+    (
+        Req(command="set server be/s1 health stopping"),
+        Req(command="show stat"),
+        *seq(4),
+        Req(command="set server be/s1 health up"),
+        *seq(3),
+        post_form("s=s2&action=hnolb&b=be"),
+        get("/st;st=DONE"),
+        Req(command="show stat"),
+        Req(command="show servers state be"),
+        *seq(4),
+        Req(command="set server be/s2 health down"),
+        Req(command="set server be/s3 health stopping"),
+        Req(command="show stat"),
+        *seq(2),
+    ),
+    compare=frozenset({"status", "headers", "body", "command"}),
+    response_headers=ADMIN_HEADERS | {"x-server"},
+    extract=ADMIN_FACTS + r"|^\d+ be \d+ (s\d) \S+ (\d)",
+    kinds=RAW_KIND,
+)
+row(
     "stats-admin-checks",
     ("stats admin", "server:check"),
     # Disabling and enabling a checked server's checks: "no check" while disabled, its

@@ -76,6 +76,20 @@ def test_drain_and_maint_take_no_new_traffic(balance: str, hash_type: str) -> No
     assert "s1" in {be.pick(request(k)).name for k in range(200)}
 
 
+@pytest.mark.parametrize(("balance", "hash_type"), CASES, ids=IDS)
+def test_nolb_takes_only_persistent_traffic(balance: str, hash_type: str) -> None:
+    """HAProxy's SRV_ST_STOPPING: no pick, but a cookie or stick entry still reaches it."""
+    be = make(balance, hash_type, [1, 1, 1])
+    be.set_stopping("s1", True)
+    assert be.state("s1") == "NOLB"
+    assert {be.pick(request(k)).name for k in range(100)} <= {"s2", "s3"}
+    lease = be.acquire(request(0), server="s1")
+    assert lease.granted and lease.server.name == "s1"
+    be.release(lease)
+    be.set_stopping("s1", False)
+    assert "s1" in {be.pick(request(k)).name for k in range(200)}
+
+
 def _with_backups(balance: str, hash_type: str, allbackups: bool) -> bk.Backend:
     servers = [
         bk.Server("a1", "127.0.0.1:9001"),

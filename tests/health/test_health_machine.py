@@ -241,6 +241,45 @@ def test_settings_from_server_line() -> None:
         HealthSettings(observe="layer9")
 
 
+def test_force_stopping_is_nolb_until_a_check_passes_or_they_fail() -> None:
+    h = ServerHealth(HealthSettings(rise=2, fall=3), now=0)
+    t = h.force_stopping(1)
+    assert t is not None and t.up and t.stopping and t.result is None
+    assert h.up and h.stopping and h.health == 4 and h.status_text == "NOLB"
+    assert h.force_stopping(2) is None  # already there
+    t = h.record(OK, 3)  # check_notify_success: back to RUNNING
+    assert t is not None and t.up and not t.stopping and not h.stopping
+    assert h.status_text == "UP"
+    h.force_stopping(4)
+    assert h.record(REFUSED, 5) is None and h.status_text == "NOLB 2/3"  # going down
+    h.record(REFUSED, 6)
+    t = h.record(REFUSED, 7)
+    assert t is not None and not t.up and not h.stopping and h.status_text == "DOWN"
+
+
+def test_stopping_ends_with_health_up_or_down_and_is_refused_in_maint() -> None:
+    h = ServerHealth(HealthSettings(), now=0)
+    h.force_stopping(1)
+    t = h.force(True, 2)
+    assert t is not None and t.up and not h.stopping
+    h.force_stopping(3)
+    t = h.force(False, 4)
+    assert t is not None and not t.up and not h.stopping
+    h.enter_maint(5)
+    assert h.force_stopping(6) is None and not h.stopping
+
+
+def test_stopping_line() -> None:
+    line = format_state_change(
+        "be", "s1", backup=False, up=True, result=None, active=1, backups=0,
+        requeued=2, why="changed from CLI", stopping=True,
+    )  # fmt: skip
+    assert line == (
+        "Server be/s1 is stopping, changed from CLI. 1 active and 0 backup servers online. "
+        "2 sessions requeued, 0 total in queue."
+    )
+
+
 # -- log lines (the exact text is checked against real HAProxy in test_health_haproxy.py) --
 
 

