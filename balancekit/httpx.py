@@ -96,7 +96,7 @@ class _ReleasingStream(httpx.SyncByteStream):
         self._done: Callable[[], None] | None = done
 
     def __iter__(self) -> Iterator[bytes]:
-        yield from self._inner
+        return iter(self._inner)  # the inner iterator itself: no generator frame per chunk
 
     def close(self) -> None:
         try:
@@ -112,9 +112,8 @@ class _AsyncReleasingStream(httpx.AsyncByteStream):
         self._inner = inner
         self._done: Callable[[], None] | None = done
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._inner:
-            yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._inner.__aiter__()
 
     async def aclose(self) -> None:
         try:
@@ -165,7 +164,12 @@ class Transport(httpx.BaseTransport):
             status_of=lambda r: r.status_code,
             discard=lambda r: r.close(),
         )
-        return _wrap(response, lambda: self.pool.release(lease, response.status_code), lease)
+        return _wrap(
+            response,
+            lambda: self.pool.release(lease, response.status_code),
+            lease,
+            asynchronous=False,
+        )
 
     def close(self) -> None:
         for transport in self._transports.values():
@@ -215,7 +219,12 @@ class AsyncTransport(httpx.AsyncBaseTransport):
             status_of=lambda r: r.status_code,
             discard=discard,
         )
-        return _wrap(response, lambda: self.pool.release(lease, response.status_code), lease)
+        return _wrap(
+            response,
+            lambda: self.pool.release(lease, response.status_code),
+            lease,
+            asynchronous=True,
+        )
 
     async def aclose(self) -> None:
         for transport in self._transports.values():
@@ -223,10 +232,15 @@ class AsyncTransport(httpx.AsyncBaseTransport):
         self._transports.clear()
 
 
-def _wrap(response: httpx.Response, done: Callable[[], None], lease: Lease) -> httpx.Response:
+def _wrap(
+    response: httpx.Response, done: Callable[[], None], lease: Lease, *, asynchronous: bool
+) -> httpx.Response:
+    # By the transport's kind, not the stream's: `httpx.ByteStream` (a body given
+    # whole, as mock transports return) is both a sync and an async stream.
     stream = response.stream
     wrapped: httpx.SyncByteStream | httpx.AsyncByteStream
-    if isinstance(stream, httpx.AsyncByteStream):
+    if asynchronous:
+        assert isinstance(stream, httpx.AsyncByteStream)
         wrapped = _AsyncReleasingStream(stream, done)
     else:
         assert isinstance(stream, httpx.SyncByteStream)

@@ -89,10 +89,17 @@ class Adapter(requests.adapters.HTTPAdapter):
         # prepared request (headers, cookies) per call costs more than the pick.
         # The Host header keeps naming the site asked for, as a proxy keeps it.
         added_host = "Host" not in request.headers
+        # A prepared URL is `scheme://netloc/rest`: only the netloc changes, so the
+        # server's URL is a concatenation (no urlunsplit, which re-quotes nothing here).
+        head = f"{parts.scheme}://{parts.netloc}"
+        rest = url[len(head) :] if url.startswith(head) else None
 
         def send(server: Server) -> Response:
             netloc = f"{server.host}:{server.port}" if server.port else server.host
-            request.url = urlunsplit(parts._replace(netloc=netloc))
+            if rest is not None:
+                request.url = f"{parts.scheme}://{netloc}{rest}"
+            else:
+                request.url = urlunsplit(parts._replace(netloc=netloc))
             if added_host:
                 request.headers["Host"] = parts.netloc
             try:

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar
 
 from .. import config as _config
 from ..config.runtime import HttpCheck, HttpCheckExpect
@@ -119,6 +119,20 @@ _RESPONSE_EVENTS: dict[str, type[EmptyResponse | JunkResponse | ResponseTimeout]
     "junk": JunkResponse,
     "timeout": ResponseTimeout,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class _Returned(Generic[T]):
+    """What the first try of `attempt` returned, when the policy must still see it."""
+
+    value: T
+
+
+def _outcome(first: _Returned[T] | BaseException) -> T:
+    """The first try's result again, or its exception raised again."""
+    if isinstance(first, BaseException):
+        raise first
+    return first.value
 
 
 @dataclass
@@ -364,6 +378,26 @@ class BalancedPool:
         after a `ResponseFailure`, or after a status the policy's `retry-on`
         lists (`status_of` reads it from a result, `discard` frees a result that
         is retried), HAProxy's L7 retries."""
+        # The common case runs without the stream policy (its state table costs
+        # several µs a call): a slot free at once, and the call works.  Anything else
+        # replays what happened into the policy below, which takes it from there.
+        pending: tuple[Lease, threading.Event] | None = None
+        first: _Returned[T] | BaseException | None = None
+        with contextlib.suppress(NoServerAvailable):
+            pending = self._try_acquire(request, None)
+        if pending is not None and pending[0].server is not None:
+            lease0, server0 = pending[0], pending[0].server
+            try:
+                value = fn(server0)
+            except (ConnectFailure, ResponseFailure) as failure:
+                first = failure
+            except BaseException:
+                self.release(lease0, "error")
+                raise
+            else:
+                if not self._may_retry_status(replayable, status_of):
+                    return value, lease0
+                first = _Returned(value)
         stream = StreamPolicy(
             self.retry_policy, deterministic=self.deterministic, replayable=replayable
         )
@@ -373,11 +407,14 @@ class BalancedPool:
         last: ConnectFailure | None = None
         while True:
             if isinstance(decision, Pick):
-                try:
-                    lease, granted = self._try_acquire(request, decision.avoid)
-                except NoServerAvailable:
-                    decision = stream.handle(NoServer())
-                    continue
+                if pending is not None:
+                    (lease, granted), pending = pending, None
+                else:
+                    try:
+                        lease, granted = self._try_acquire(request, decision.avoid)
+                    except NoServerAvailable:
+                        decision = stream.handle(NoServer())
+                        continue
                 decision = stream.handle(self._assigned(lease))
             elif isinstance(decision, AwaitGrant):
                 assert lease is not None and granted is not None
@@ -392,12 +429,15 @@ class BalancedPool:
                 assert lease is not None and lease.server is not None
                 server = lease.server
                 try:
-                    result = fn(server)
+                    result = _outcome(first) if first is not None else fn(server)
+                    first = None
                 except ConnectFailure as failure:
+                    first = None
                     last = failure
                     decision = stream.handle(self._connect_failed(server, failure))
                     continue
                 except ResponseFailure as failure:
+                    first = None
                     decision = self._response_failed(stream, server, lease, failure)
                     continue
                 except BaseException:
@@ -423,6 +463,10 @@ class BalancedPool:
                 raise AssertionError(f"unexpected decision {decision!r}")
 
     # The steps `attempt` and the asyncio form share.
+
+    def _may_retry_status(self, replayable: bool, status_of: Callable[[Any], int] | None) -> bool:
+        """Whether a response's status can lead to a retry (HAProxy's L7 retries)."""
+        return replayable and status_of is not None and self.retry_policy.l7
 
     @staticmethod
     def _assigned(lease: Lease) -> Assigned | Queued:
@@ -736,6 +780,24 @@ class AsyncBalancedPool(BalancedPool):
     ) -> tuple[T, Lease]:
         import asyncio
 
+        # The fast path of the sync form's `attempt`, awaited.
+        pending: tuple[Lease, asyncio.Future[None]] | None = None
+        first: _Returned[T] | BaseException | None = None
+        with contextlib.suppress(NoServerAvailable):
+            pending = self._try_acquire_async(request, None)
+        if pending is not None and pending[0].server is not None:
+            lease0, server0 = pending[0], pending[0].server
+            try:
+                value = await fn(server0)
+            except (ConnectFailure, ResponseFailure) as failure:
+                first = failure
+            except BaseException:
+                self.release(lease0, "error")
+                raise
+            else:
+                if not self._may_retry_status(replayable, status_of):
+                    return value, lease0
+                first = _Returned(value)
         stream = StreamPolicy(
             self.retry_policy, deterministic=self.deterministic, replayable=replayable
         )
@@ -745,11 +807,14 @@ class AsyncBalancedPool(BalancedPool):
         last: ConnectFailure | None = None
         while True:
             if isinstance(decision, Pick):
-                try:
-                    lease, granted = self._try_acquire_async(request, decision.avoid)
-                except NoServerAvailable:
-                    decision = stream.handle(NoServer())
-                    continue
+                if pending is not None:
+                    (lease, granted), pending = pending, None
+                else:
+                    try:
+                        lease, granted = self._try_acquire_async(request, decision.avoid)
+                    except NoServerAvailable:
+                        decision = stream.handle(NoServer())
+                        continue
                 decision = stream.handle(self._assigned(lease))
             elif isinstance(decision, AwaitGrant):
                 assert lease is not None and granted is not None
@@ -764,12 +829,15 @@ class AsyncBalancedPool(BalancedPool):
                 assert lease is not None and lease.server is not None
                 server = lease.server
                 try:
-                    result = await fn(server)
+                    result = _outcome(first) if first is not None else await fn(server)
+                    first = None
                 except ConnectFailure as failure:
+                    first = None
                     last = failure
                     decision = stream.handle(self._connect_failed(server, failure))
                     continue
                 except ResponseFailure as failure:
+                    first = None
                     decision = self._response_failed(stream, server, lease, failure)
                     continue
                 except BaseException:

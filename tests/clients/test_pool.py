@@ -179,6 +179,42 @@ def test_gives_up_when_every_server_refuses(backends) -> None:  # type: ignore[n
     assert stats["servers"]["x"]["inflight"] == 0 and stats["servers"]["y"]["inflight"] == 0
 
 
+@pytest.mark.parametrize(
+    ("balance", "expected"),
+    [
+        # A non-hash algorithm with another server up redispatches at once.
+        ("roundrobin", ["first", "other"]),
+        # A hash stays on its server until the last retry (`option redispatch -1`),
+        # which a consistent ring can steer elsewhere.
+        ("uri", ["first", "first", "first", "other"]),
+    ],
+)
+def test_a_failed_first_try_continues_under_the_retry_policy(
+    balance: str, expected: list[str]
+) -> None:
+    """`attempt` tries once without the stream policy; a connect failure is then
+    replayed into it, which decides as HAProxy's stream_choose_redispatch does."""
+    servers = [balancekit.Server(n, f"127.0.0.1:{i}") for i, n in enumerate(("x", "y"), 1)]
+    pool = BalancedPool(balancekit.Backend("p", servers, balance=balance, hash_type="consistent"))
+    tried: list[str] = []
+
+    def fn(server: balancekit.Server) -> str:
+        tried.append(server.name)
+        if server.name == tried[0]:
+            raise ConnectFailure("error")
+        return server.name
+
+    result, lease = pool.attempt(fn, balancekit.Request(path="/some/page"))
+    pool.release(lease, "ok")
+    first = tried[0]
+    assert [("first" if name == first else "other") for name in tried] == expected
+    assert result != first
+    stats = pool.stats()
+    assert stats["retries"] == len(expected) - 1 and stats["redispatches"] == 1
+    assert stats["servers"]["x"]["inflight"] == 0 and stats["servers"]["y"]["inflight"] == 0
+    assert pool.backend.member(first).lbtot == 1  # picked once, retried on without a pick
+
+
 def test_slowstart_ramps_weight_after_coming_back() -> None:
     server = balancekit.Server("s", "127.0.0.1:1", check=True, rise=1, fall=1, slowstart=10)
     now = [0.0]
