@@ -120,10 +120,13 @@ class RequestCookies:
     flag: str = "N"
     last_date: int = 0
     first_date: int = 0
+    #: A `use-server` rule chose the server before the cookie was read (SF_ASSIGNED):
+    #: the cookie is not followed (`U`), and the request counts as direct.
+    assigned: bool = False
 
     @property
     def direct(self) -> bool:
-        return self.server is not None
+        return self.server is not None or self.assigned
 
 
 @dataclass(slots=True)

@@ -327,9 +327,17 @@ class UseBackend:
 
 
 def _condition(
-    words: Sequence[str], at: int, acls: AclSet, what: str, file: str, line: int
+    words: Sequence[str],
+    at: int,
+    acls: AclSet,
+    what: str,
+    file: str,
+    line: int,
+    *,
+    response: bool = False,
 ) -> Condition | None:
-    """The optional trailing condition starting at `words[at]`."""
+    """The optional trailing condition starting at `words[at]` (`response`: it runs
+    on the answer, and its anonymous ACLs may read it)."""
     if at >= len(words):
         return None
     if words[at] not in ("if", "unless"):
@@ -339,7 +347,7 @@ def _condition(
             file,
             line,
         )
-    return acls.condition(list(words[at:]), file=file, line=line)
+    return acls.condition(list(words[at:]), file=file, line=line, response=response)
 
 
 def _log_format(
@@ -594,7 +602,7 @@ def parse_keyed_rule(
         if at + 1 >= len(words):
             raise ConfigError(f"'{what}': missing table name", file, line)
         name, at = words[at + 1], at + 2
-    return sample, name, _condition(words, at, acls, what, file, line)
+    return sample, name, _condition(words, at, acls, what, file, line, response=response)
 
 
 def _parse_track(

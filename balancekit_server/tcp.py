@@ -40,6 +40,7 @@ from balancekit.config.runtime import BackendRuntime
 from balancekit.h1 import payload_view
 from balancekit.pool import ServerEvent
 from balancekit.routing import Decision
+from balancekit.server_rules import choose_server
 from balancekit.sticking import StickJob
 from balancekit.stream import (
     Assigned,
@@ -704,11 +705,21 @@ class Session:
         self._be_counters = service.be_counters(times.name)
         self._be_counters.session_start(self.accept_date)
         direct = None
+        if backend.server_rules:
+            direct = choose_server(
+                backend.server_rules, self.request, pool, persist=backend.persist
+            )
         if backend.stick_rules:
             self.stick = StickJob(
-                backend.stick_rules, self.request, pool, now_ms(), persist=backend.persist
+                backend.stick_rules,
+                self.request,
+                pool,
+                now_ms(),
+                persist=backend.persist,
+                assigned=direct is not None,
             )
-            direct = self.stick.server
+            if direct is None:
+                direct = self.stick.server
         try:
             lease = pool.acquire(
                 self.request if pool.needs_request else None,

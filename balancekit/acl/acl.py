@@ -21,6 +21,7 @@ from ..request import Request
 from .conditions import Condition, parse_condition
 from .fetches import (
     FETCHES,
+    RESPONSE_FETCHES,
     FetchError,
     SampleContext,
     SampleExpr,
@@ -284,13 +285,20 @@ class AclSet:
         return acl
 
     def condition(
-        self, words: Sequence[str], *, file: str = "<string>", line: int = 0
+        self,
+        words: Sequence[str],
+        *,
+        file: str = "<string>",
+        line: int = 0,
+        response: bool = False,
     ) -> Condition:
-        """Compile `if …` / `unless …` against the ACLs declared so far."""
+        """Compile `if …` / `unless …` against the ACLs declared so far.  With
+        `response` (a rule that runs on the answer, `stick store-response`), the
+        anonymous ACLs may read the response head too (RESPONSE_FETCHES)."""
         return parse_condition(
             words,
             lambda name: self._resolve(name, file, line),
-            lambda inner: self._anonymous(inner, file, line),
+            lambda inner: self._anonymous(inner, file, line, response),
             file=file,
             line=line,
         )
@@ -309,18 +317,29 @@ class AclSet:
         acl.exprs.append(self._compile_expr(predefined, file=file, line=line, base_dir="."))
         return acl
 
-    def _anonymous(self, words: Sequence[str], file: str, line: int) -> Acl:
+    def _anonymous(self, words: Sequence[str], file: str, line: int, response: bool = False) -> Acl:
         if not words:
             raise ConfigError("empty anonymous ACL '{ }' in condition", file, line)
-        return Acl("", [self._compile_expr(words, file=file, line=line, base_dir=self.base_dir)])
+        expr = self._compile_expr(
+            words, file=file, line=line, base_dir=self.base_dir, response=response
+        )
+        return Acl("", [expr])
 
     def _compile_expr(
-        self, words: Sequence[str], *, file: str, line: int, base_dir: str
+        self,
+        words: Sequence[str],
+        *,
+        file: str,
+        line: int,
+        base_dir: str,
+        response: bool = False,
     ) -> AclExpr:
         criterion = words[0]
         keyword_name = _KEYWORD.match(criterion).group()  # type: ignore[union-attr]
         acl_kw = ACL_KEYWORDS.get(keyword_name)
-        if acl_kw is None and keyword_name not in FETCHES:
+        # A response fetch outside a response rule gets the sample parser's own words.
+        known = keyword_name in FETCHES or keyword_name in RESPONSE_FETCHES
+        if acl_kw is None and not known:
             if is_haproxy_fetch(keyword_name):
                 raise ConfigError(
                     f"ACL keyword '{keyword_name}' is an HAProxy sample fetch that balancekit "
@@ -339,7 +358,7 @@ class AclSet:
                 sample = parse_sample_expr(criterion, fetch_name=acl_kw[0], context=self.context)
                 method: str | None = acl_kw[1] if not sample.steps else None
             else:
-                sample = parse_sample_expr(criterion, context=self.context)
+                sample = parse_sample_expr(criterion, context=self.context, response=response)
                 method = None
         except FetchError as exc:
             raise ConfigError(f"{exc} in ACL expression '{criterion}'", file, line) from None

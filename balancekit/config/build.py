@@ -24,6 +24,7 @@ from typing import Any
 from ..acl import AclSet
 from ..acl.conditions import Condition
 from ..acl.fetches import SampleContext
+from ..acl.logformat import parse_log_format
 from ..algorithms import parse_balance, parse_hash_type
 from ..auth import CryptUnavailable, Userlist, build_userlist, crypt
 from ..errors import ConfigError
@@ -48,6 +49,7 @@ from ..rules import (
     parse_use_backend,
 )
 from ..server import Server
+from ..server_rules import ServerRule
 from ..sticking import StickRule
 from ..sticktables import StickTable
 from ..stream import DEFAULT_RETRY_ON, parse_retry_on
@@ -139,6 +141,7 @@ class _Proxy:
     use_backends: list[tuple[UseBackend, Statement]] = field(default_factory=list)
     persist_rules: list[PersistRule] = field(default_factory=list)
     stick_rules: list[StickRule] = field(default_factory=list)
+    server_rules: list[tuple[ServerRule, Statement]] = field(default_factory=list)
     captures: list[Capture] = field(default_factory=list)
     tcp_inspect_delay: float | None = None
     random_draw: Statement | None = None
@@ -655,6 +658,7 @@ class _Builder:
             persist=s.options.get("persist", False),
             persist_rules=tuple(p.persist_rules),
             stick_rules=tuple(p.stick_rules),
+            server_rules=_server_rules(p, self.errors),
             retry_on=s.retry_on,
             srvtcpka=s.options.get("srvtcpka", False),
             forwardfor=s.forwardfor,
@@ -1081,6 +1085,42 @@ def _h_persist_rule(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     )
 
 
+def _h_use_server(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    """`use-server <name> if|unless <cond>` (cfgparse-listen.c); the name is checked
+    against the servers once the proxy is read (`_server_rules`)."""
+    words = list(stmt.args)
+    if not words:
+        raise ValueError("'use-server' expects a server name.")
+    if len(words) < 2 or words[1] not in ("if", "unless"):
+        raise ValueError("'use-server' requires either 'if' or 'unless' followed by a condition.")
+    try:
+        name = parse_log_format(words[0], p.acls.context)
+    except ValueError as error:
+        raise ValueError(
+            f"use-server rule failed to parse log-format '{words[0]}' : {error}."
+        ) from None
+    condition = p.acls.condition(words[1:], file=stmt.file, line=stmt.line)
+    p.server_rules.append((ServerRule(name, condition), stmt))
+
+
+def _server_rules(p: _Proxy, errors: list[ConfigError]) -> tuple[ServerRule, ...]:
+    """The rules, each plain name naming one of the proxy's servers (HAProxy's error)."""
+    names = {server.name for server, _extras, _stmt in p.servers}
+    kind = "proxy" if p.kind == "listen" else p.kind
+    for rule, stmt in p.server_rules:
+        name = rule.static_name
+        if name is not None and name not in names:
+            errors.append(
+                ConfigError(
+                    f"{kind} '{p.name}' : unable to find server '{name}' referenced in a "
+                    "'use-server' rule.",
+                    stmt.file,
+                    stmt.line,
+                )
+            )
+    return tuple(rule for rule, _stmt in p.server_rules)
+
+
 def _stick_table_name(args: tuple[str, ...], proxy: str) -> str:
     """The table a `stick` line names (`table T`), else its proxy's."""
     return args[args.index("table") + 1] if "table" in args[:-1] else proxy
@@ -1263,6 +1303,7 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "dynamic-cookie-key": _h_dynamic_cookie_key,
     "force-persist": _h_persist_rule,
     "stick": _h_stick,
+    "use-server": _h_use_server,
     "ignore-persist": _h_persist_rule,
     "retry-on": _h_retry_on,
     "default_backend": _h_default_backend,

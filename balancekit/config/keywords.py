@@ -142,6 +142,13 @@ KEYWORDS: tuple[Keyword, ...] = (
         "down server.",
     ),
     _K(
+        "use-server",
+        "lb",
+        "`use-server <name or %[expr]> if <cond>` (or `unless`): the first matching rule "
+        "whose server is not down takes the request, before its cookie, `stick match` "
+        "and balancing.",
+    ),
+    _K(
         "ignore-persist",
         "lb",
         "`if <cond>` or `unless <cond>`: a matching request is balanced whatever its cookie says.",
@@ -337,7 +344,7 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process compression declare
     http-send-name-header id load-server-state-from-file log-format-sd log-tag
     max-keep-alive-queue monitor monitor-uri persist rate-limit server-state-file-name
     server-template source tcp-check tcp-response unique-id-format
-    unique-id-header use-fcgi-app use-server resolvers mailers cache program
+    unique-id-header use-fcgi-app resolvers mailers cache program
     ring http-errors nbproc cpu-map lua-load setenv presetenv resetenv unsetenv
     spread-checks tune.bufsize tune.maxrewrite ssl-server-verify external-check
     server-state-file ulimit-n max-spread-checks unix-bind total-max-size max-age

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from ..logline import LogLine
 from ..persistence import CookiePolicy, DynamicCookies, PersistRule
 from ..pool import Backend
+from ..server_rules import ServerRule
 from ..sticking import StickRule
 from ..sticktables import StickTable
 from ..stream import DEFAULT_RETRY_ON, RetryPolicy, is_deterministic
@@ -318,6 +319,8 @@ class BackendRuntime:
     persist_rules: tuple[PersistRule, ...] = ()
     #: `stick on|match|store-request` rules, in order (balancekit.sticking).
     stick_rules: tuple[StickRule, ...] = ()
+    #: `use-server` rules, in order (balancekit.server_rules).
+    server_rules: tuple[ServerRule, ...] = ()
     srvtcpka: bool = False
     forwardfor: ForwardFor | None = None
     http_server_close: bool = False

@@ -34,6 +34,7 @@ class CookieJob:
     __slots__ = (
         "_left",
         "_response_flag",
+        "assigned",
         "backend",
         "entry",
         "forced",
@@ -51,6 +52,7 @@ class CookieJob:
         persist: bool,
         entry: Any = None,
         rule: str | None = None,
+        assigned: bool = False,
     ) -> None:
         self.policy = policy
         self.backend = backend
@@ -61,7 +63,9 @@ class CookieJob:
         self.persist = persist or self.forced
         # A matching `ignore-persist`: the cookie is read, not followed, not set.
         self.ignore = rule == "ignore"
-        self.found = RequestCookies()
+        # A `use-server` rule chose the server first (HAProxy's SF_ASSIGNED).
+        self.assigned = assigned
+        self.found = RequestCookies(assigned=assigned)
         self._response_flag = "N"
         #: The log entry whose `cookies` field follows `flags`.
         self.entry = entry
@@ -94,10 +98,16 @@ class CookieJob:
             self._servers(),
             int(time.time()),
             persist=self.persist,
-            ignore=self.ignore,
+            ignore=self.ignore or self.assigned,
         )
+        self.found.assigned = self.assigned
         self._log()
         return _replace(headers, b"cookie", values, self.found.headers)
+
+    def directed(self) -> None:
+        """A `stick match` sent the request to its server after the cookie was read
+        (HAProxy's SF_DIRECT): the answer sets no new cookie for it."""
+        self.found.assigned = True
 
     def redispatched(self) -> None:
         """The stream leaves the cookie's server: the answer must set a new cookie."""

@@ -26,6 +26,7 @@ from balancekit.config.runtime import BackendRuntime, ForwardFor, Frontend
 from balancekit.persistence import PersistRule
 from balancekit.pool import ServerEvent
 from balancekit.routing import Decision, Router
+from balancekit.server_rules import choose_server
 from balancekit.sticking import StickJob
 from balancekit.stream import (
     Assigned,
@@ -602,10 +603,15 @@ class _Plan:
     cookies: CookieJob | None = None
     #: `stick` rules of the backend (None without any).
     stick: StickJob | None = None
+    #: The server a `use-server` rule chose (None: none did).
+    use_server: str | None = None
 
     @property
     def server(self) -> str | None:
-        """The server persistence names ("direct"): the cookie's, else a table's."""
+        """The server persistence names ("direct"): a `use-server` rule's, else the
+        cookie's, else a table's (HAProxy's order of analysers)."""
+        if self.use_server is not None:
+            return self.use_server
         cookies = self.cookies
         if cookies is not None and cookies.server is not None:
             return cookies.server
@@ -786,7 +792,10 @@ class HttpProxy:
         if decision is None or decision.action != "forward" or decision.backend is None:
             return None
         state = self._backends.get(decision.backend)
-        if state is None or state.backend.balance.is_hash or state.settings.stick_rules:
+        settings = state.settings if state is not None else None
+        if state is None or state.backend.balance.is_hash or settings is None:
+            return None
+        if settings.stick_rules or settings.server_rules:
             return None
         return decision, state
 
@@ -1058,28 +1067,36 @@ class HttpProxy:
             return None
         entry.backend = state.backend.name
         headers = self._upstream_headers(ex, decision, state)
-        if state.settings.cookie is None:
+        settings = state.settings
+        # HAProxy's order once the backend is known: persist rules, `use-server`,
+        # then the cookie (ignored when a rule chose), then `stick match`.
+        verdict = (
+            PersistRule.verdict(settings.persist_rules, request) if settings.persist_rules else None
+        )
+        persist = settings.persist or verdict == "force"
+        use_server = None
+        if settings.server_rules:
+            use_server = choose_server(
+                settings.server_rules, request, state.backend, persist=persist
+            )
+        if settings.cookie is None:
             plan = _Plan(request, state, self._request_head(ex, headers))
         else:
-            plan = self._persistent_plan(ex, entry, request, state, headers)
-        settings = state.settings
-        if settings.stick_rules:
-            forced = (
-                plan.cookies.forced
-                if plan.cookies is not None
-                else (
-                    bool(settings.persist_rules)
-                    and PersistRule.verdict(settings.persist_rules, request) == "force"
-                )
+            plan = self._persistent_plan(
+                ex, entry, request, state, headers, assigned=use_server is not None
             )
+        plan.use_server = use_server
+        if settings.stick_rules:
             plan.stick = StickJob(
                 settings.stick_rules,
                 request,
                 state.backend,
                 now_ms(),
-                persist=settings.persist or forced,
+                persist=persist,
                 assigned=plan.server is not None,
             )
+            if plan.stick.server is not None and plan.cookies is not None:
+                plan.cookies.directed()
         return plan
 
     def _persistent_plan(
@@ -1089,6 +1106,8 @@ class HttpProxy:
         request: Request,
         state: _BackendState,
         headers: RawHeaders,
+        *,
+        assigned: bool = False,
     ) -> _Plan:
         """A plan for a backend with a `cookie` line: the request's cookie may name
         its server, and the forwarded `Cookie` headers lose what was ours."""
@@ -1099,7 +1118,7 @@ class HttpProxy:
             if request is _ANY_REQUEST:
                 request = self.build_request(ex)
             rule = PersistRule.verdict(settings.persist_rules, request)
-        job = CookieJob(settings.cookie, state.backend, settings.persist, entry, rule)
+        job = CookieJob(settings.cookie, state.backend, settings.persist, entry, rule, assigned)
         headers = job.read_request(headers)
         return _Plan(request, state, self._request_head(ex, headers), job)
 

@@ -3209,6 +3209,37 @@ table_row(
     ),
     compare=frozenset({"status", "server", "command"}),
 )
+
+
+def answers(status: int, *headers: tuple[str, str]) -> str:
+    """An echo path answering `status` with `headers` (the echo kinds' respond-header=)."""
+    query = "&".join("respond-header=" + quote(f"{n}:{v}", safe="") for n, v in headers)
+    return f"/status/{status}?{query}" if status != 200 else f"/echo?{query}"
+
+
+table_row(
+    "stick-store-response-condition",
+    ("stick", "stick-table", "fetch:status", "fetch:res.hdr"),
+    # A condition that reads the answer: only a 200 carrying x-keep is learnt.
+    http_cfg(
+        backend="    balance roundrobin\n"
+        "    stick-table type string len 32 size 1k expire 1m\n"
+        "    stick store-response res.hdr(x-session)"
+        " if { status 200 } { res.hdr(x-keep) -m found }\n"
+        "    stick match req.hdr(x-session)\n",
+        servers=three(),
+    ),
+    (
+        get(answers(404, ("X-Session", "a"), ("X-Keep", "1"))),
+        get(answers(200, ("X-Session", "b")), wait=0.05),
+        get(answers(200, ("X-Session", "c"), ("X-Keep", "1")), wait=0.05),
+        get("/echo", headers=(("X-Session", "c"),), wait=0.05),
+        get("/echo", headers=(("X-Session", "c"),), wait=0.05),
+        get("/echo", headers=(("X-Session", "a"),), wait=0.05),
+        show("show table be"),
+    ),
+    compare=frozenset({"status", "server", "command"}),
+)
 RESPONSE_KEYS = ("res.fhdr(x-f)", "res.hdr_cnt(x-f)", "res.fhdr_cnt(x-f)", "res.cook_cnt(SID)",
                  "status", "shdr(x-f)", "scook(SID)", "shdr_cnt(x-f)")  # fmt: skip
 table_row(
@@ -3253,6 +3284,66 @@ table_row(
         get("/echo", wait=0.05),
         get("/echo", src="127.0.0.2", wait=0.05),
         show("show table bt"),
+    ),
+    compare=frozenset({"status", "server", "command"}),
+)
+row(
+    "use-server",
+    ("use-server", "cookie", "option persist", "stick", "stick-table"),
+    # `use-server` rules: static and log-format names, a server taken down (the next
+    # matching rule, then balancing), a name that is no server (balanced), a cookie
+    # that wins over the rules, a stick entry the rules override, and `option persist`
+    # in the second backend sending to a server that is down.
+    http_cfg(
+        frontend="    use_backend pb if { path_beg /p/ }\n",
+        backend="    balance roundrobin\n"
+        "    cookie SRV insert indirect nocache\n"
+        "    stick-table type ip size 10\n"
+        "    stick on src\n"
+        "    use-server s3 if { path_beg /echo/three }\n"
+        "    use-server s2 if { path_beg /echo/three }\n"
+        "    use-server %[req.hdr(x-srv)] if { req.hdr(x-srv) -m found }\n",
+        servers="    server s1 {s1} cookie c1\n    server s2 {s2} cookie c2\n"
+        "    server s3 {s3} cookie c3\n",
+        extra="backend pb\n    option persist\n    use-server s2 if TRUE\n"
+        "    server s1 {s1}\n    server s2 {s2}\n",
+    ),
+    (
+        get("/echo/three"),
+        get("/echo/three", src="127.0.0.2"),
+        get("/echo", headers=(("x-srv", "s2"),), src="127.0.0.3"),
+        get("/echo", headers=(("x-srv", "nosuch"),), src="127.0.0.4"),
+        get("/echo/three", headers=(("Cookie", "SRV=c1"),), src="127.0.0.5"),
+        get("/echo", src="127.0.0.2"),
+        show("set server be/s3 health down"),
+        get("/echo/three", src="127.0.0.6"),
+        show("set server be/s2 health down"),
+        get("/echo/three", src="127.0.0.7"),
+        show("set server pb/s2 health down"),
+        get("/p/x", src="127.0.0.8"),
+        show("show table be"),
+    ),
+    compare=frozenset({"status", "server", "command", "headers"}),
+    response_headers=frozenset({"set-cookie"}),
+    command_subs=TABLE_SUBS,
+    kinds=ECHO_KINDS,
+)
+row(
+    "tcp-use-server",
+    ("use-server", "stick"),
+    # mode tcp: L4 conditions, a server down skipped.
+    TCP + "frontend ft\n    bind {bind:main}\n    default_backend bt\n"
+    "backend bt\n    balance roundrobin\n"
+    "    use-server s3 if { src 127.0.0.2 }\n"
+    "    use-server s2 if { src 127.0.0.2 127.0.0.3 }\n" + three(),
+    (
+        get("/echo", src="127.0.0.2"),
+        get("/echo", src="127.0.0.2", wait=0.05),
+        get("/echo", src="127.0.0.3", wait=0.05),
+        show("disable server bt/s3"),
+        get("/echo", src="127.0.0.2", wait=0.05),
+        get("/echo", wait=0.05),
+        get("/echo", wait=0.05),
     ),
     compare=frozenset({"status", "server", "command"}),
 )
