@@ -111,7 +111,8 @@ class PeersService:
 
     # -- sessions ------------------------------------------------------------------------------
 
-    def _peer(self, name: str) -> Peer | None:
+    def remote(self, name: str) -> Peer | None:
+        """The section's peer called `name` (None: not one of ours)."""
         return next((p for p in self.section.remotes if p.name == name), None)
 
     def accepted(self, connection: PeerConnection, name: str) -> None:
@@ -122,7 +123,7 @@ class PeersService:
             existing.close()
         self.connections[name] = connection
 
-    def established(self, connection: PeerConnection, name: str) -> PeerSession:
+    def established(self, name: str) -> PeerSession:
         return self.state.session(name, self.clock())
 
     def lost(self, connection: PeerConnection) -> None:
@@ -245,7 +246,7 @@ class PeerConnection(asyncio.Protocol):
         assert self.peer is not None
         if self._timeout is not None:
             self._timeout.cancel()
-        self.session = self.service.established(self, self.peer)
+        self.session = self.service.established(self.peer)
         self.flush()
         if rest:
             self._messages(rest)
@@ -257,7 +258,7 @@ class PeerConnection(asyncio.Protocol):
             return parsed
         if parsed.remote != self.service.section.local:
             return 503
-        if self.service._peer(parsed.local) is None:
+        if self.service.remote(parsed.local) is None:
             return 504
         self.peer = parsed.local
         self.service.accepted(self, parsed.local)
