@@ -216,6 +216,10 @@ class GroupMatcher(Matcher):
         return not self.groups.isdisjoint(self.userlist.groups_of(str(value)))
 
 
+def _reads_response(expr: AclExpr) -> bool:
+    return expr.sample.fetch.name in RESPONSE_FETCHES
+
+
 def _group_matcher(sample: SampleExpr, groups: Sequence[str]) -> GroupMatcher:
     userlist = sample.args[0]
     assert isinstance(userlist, Userlist)
@@ -232,10 +236,14 @@ class AclSet:
     also updates it, so anonymous ACLs in later conditions use the same place.
     """
 
-    __slots__ = ("_acls", "_files", "base_dir", "context", "warnings")
+    __slots__ = ("_acls", "_files", "base_dir", "context", "place", "warnings")
 
     def __init__(self, *, base_dir: str = ".", context: SampleContext | None = None) -> None:
         self.base_dir = base_dir
+        #: Where the rule being compiled runs, in HAProxy's words ("backend
+        #: http-request header rule"): named when a condition reads the response
+        #: somewhere there is none, which HAProxy only warns about.
+        self.place = "request rule"
         #: The userlists and stick tables fetch arguments may name.
         self.context = context if context is not None else SampleContext()
         self._acls: dict[str, Acl] = {}
@@ -277,7 +285,11 @@ class AclSet:
             raise ConfigError(
                 f"acl '{name}': missing criterion (a fetch such as 'path_beg')", file, line
             )
-        expr = self._compile_expr(words[1:], file=file, line=line, base_dir=self.base_dir)
+        # A named ACL may read the response; the rules that use it decide whether
+        # there is one (HAProxy warns where there is not, see `condition`).
+        expr = self._compile_expr(
+            words[1:], file=file, line=line, base_dir=self.base_dir, response=True
+        )
         acl = self._acls.get(name)
         if acl is None:
             acl = self._acls[name] = Acl(name)
@@ -294,14 +306,19 @@ class AclSet:
     ) -> Condition:
         """Compile `if …` / `unless …` against the ACLs declared so far.  With
         `response` (a rule that runs on the answer, `stick store-response`), the
-        anonymous ACLs may read the response head too (RESPONSE_FETCHES)."""
-        return parse_condition(
+        ACLs may read the response head (RESPONSE_FETCHES).  Elsewhere such an
+        ACL finds no sample, so never matches, and HAProxy says so with a warning
+        (cfgparse.c's warnif_cond_conflicts); so does this."""
+        condition = parse_condition(
             words,
             lambda name: self._resolve(name, file, line),
-            lambda inner: self._anonymous(inner, file, line, response),
+            lambda inner: self._anonymous(inner, file, line),
             file=file,
             line=line,
         )
+        if not response:
+            self._warn_response_fetches(condition, file, line)
+        return condition
 
     # ----------------------------------------------------------------- internals
 
@@ -317,13 +334,39 @@ class AclSet:
         acl.exprs.append(self._compile_expr(predefined, file=file, line=line, base_dir="."))
         return acl
 
-    def _anonymous(self, words: Sequence[str], file: str, line: int, response: bool = False) -> Acl:
+    def _anonymous(self, words: Sequence[str], file: str, line: int) -> Acl:
         if not words:
             raise ConfigError("empty anonymous ACL '{ }' in condition", file, line)
-        expr = self._compile_expr(
-            words, file=file, line=line, base_dir=self.base_dir, response=response
-        )
+        expr = self._compile_expr(words, file=file, line=line, base_dir=self.base_dir, response=True)
         return Acl("", [expr])
+
+    def _warn_response_fetches(self, condition: Condition, file: str, line: int) -> None:
+        """HAProxy's two warnings, first kind first: an ACL that reads only the
+        response (never matches here), else one that reads it in part."""
+        acls = [acl for suite in condition.suites for acl, _negated in suite]
+        never = next((acl for acl in acls if all(map(_reads_response, acl.exprs))), None)
+        if never is not None:
+            message = (
+                f"acl '{never.name}' will never match because it only involves keywords "
+                f"that are incompatible with '{self.place}'"
+                if never.name
+                else "anonymous acl will never match because it uses keyword "
+                f"'{never.exprs[0].keyword}' which is incompatible with '{self.place}'"
+            )
+            self.warnings.append(AclWarning(message, file, line))
+            return
+        for acl in acls:
+            expr = next((e for e in acl.exprs if _reads_response(e)), None)
+            if expr is not None:
+                message = (
+                    f"acl '{acl.name}' involves keywords '{expr.keyword}' which is "
+                    f"incompatible with '{self.place}'"
+                    if acl.name
+                    else f"anonymous acl involves keyword '{expr.keyword}' which is "
+                    f"incompatible with '{self.place}'"
+                )
+                self.warnings.append(AclWarning(message, file, line))
+                return
 
     def _compile_expr(
         self,

@@ -432,6 +432,7 @@ class _Builder:
 
     def _proxy_statement(self, p: _Proxy, stmt: Statement) -> None:
         key = stmt.keyword
+        p.acls.place = _check_place(p.kind, stmt)
         handler = _HANDLERS.get(key)
         if handler is not None:
             handler(self, p, stmt)
@@ -1066,6 +1067,25 @@ def _h_cookie(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 def _h_retries(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.retries = b._count(stmt)
+
+
+def _check_place(kind: str, stmt: Statement) -> str:
+    """Where a statement's condition runs, as HAProxy names it in its warnings
+    (sample.c's fetch_ckp_names, the first place of the proxy's capabilities)."""
+    side = "backend" if kind == "backend" else "frontend"
+    key = stmt.keyword
+    if key == "use_backend":
+        return "frontend use-backend rule"
+    if key in ("use-server", "stick"):
+        if stmt.args[:1] == ("store-response",):
+            return "backend stick-store rule"
+        return "backend use-server, balance or stick-match rule"
+    if key in ("force-persist", "ignore-persist"):
+        return "backend tcp-request content rule"
+    if key.startswith("tcp-request "):
+        rule = key.split()[1]
+        return f"{side if rule == 'content' else 'frontend'} tcp-request {rule} rule"
+    return f"{side} http-request header rule"
 
 
 def _h_default_backend(b: _Builder, p: _Proxy, stmt: Statement) -> None:

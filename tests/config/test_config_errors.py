@@ -240,7 +240,7 @@ CASES: list[tuple[str, str, int, str]] = [
     ("stick store-response in tcp",
      "backend b\n    stick-table type ip size 1k\n    stick store-response src\n", 3,
      "'stick store-response' in mode tcp (backend 'b') reads the server's first bytes"),
-    ("response fetch in a request rule",
+    ("response fetch as a request rule's key",
      "backend b\n    stick-table type ip size 1k\n    stick match res.hdr(x)\n", 3,
      "fetch method 'res.hdr' extracts information from 'HTTP response headers'"),
     ("table size", "backend b\n    stick-table type ip\n", 2, "stick-table: missing size."),

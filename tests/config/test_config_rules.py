@@ -115,6 +115,57 @@ def test_acls_are_per_section() -> None:
         load_text(text, env={})
 
 
+RESPONSE_ACLS = """\
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+
+frontend fe
+    bind 127.0.0.1:0
+    acl answered status 200
+    use_backend be if answered
+
+backend be
+    acl ok status 200
+    acl mixed status 200
+    acl mixed method GET
+    acl keep res.hdr(x-keep) -m found
+    stick-table type string len 32 size 10
+    http-request deny if { status 200 }
+    http-request deny if mixed
+    stick match req.hdr(x) if ok
+    stick store-response res.hdr(x) if ok keep
+    server s1 127.0.0.1:1
+"""
+
+
+def test_response_acls_outside_response_rules_are_warned_about_as_haproxy_does() -> None:
+    """A named ACL may read the response (HAProxy accepts it); a request-side rule
+    that uses it never matches, and HAProxy 2.6 warns in exactly these words."""
+    result = load_text(RESPONSE_ACLS, env={})
+    assert [str(w) for w in result.warnings] == [
+        "<string>:10: acl 'answered' will never match because it only involves keywords "
+        "that are incompatible with 'frontend use-backend rule'",
+        "<string>:18: anonymous acl will never match because it uses keyword 'status' "
+        "which is incompatible with 'backend http-request header rule'",
+        "<string>:19: acl 'mixed' involves keywords 'status' which is incompatible with "
+        "'backend http-request header rule'",
+        "<string>:20: acl 'ok' will never match because it only involves keywords that "
+        "are incompatible with 'backend use-server, balance or stick-match rule'",
+    ]
+    backend = result.config.backend("be")
+    store = next(rule for rule in backend.stick_rules if rule.kind == "store-response")
+    assert store.cond is not None
+    # On the request the response ACLs find nothing: `mixed` matches by its method.
+    request = Request(method="GET", headers={"x": "k"})
+    assert [rule.cond.matches(request) for rule in backend.http_rules if rule.cond] == [
+        False,
+        True,
+    ]
+
+
 def test_http_rules_in_a_tcp_frontend_are_ignored_with_a_warning() -> None:
     result = load(SEEDS / "ep4_block_ip.cfg", env={})
     warnings = [str(w) for w in result.warnings]

@@ -3220,12 +3220,13 @@ def answers(status: int, *headers: tuple[str, str]) -> str:
 table_row(
     "stick-store-response-condition",
     ("stick", "stick-table", "fetch:status", "fetch:res.hdr"),
-    # A condition that reads the answer: only a 200 carrying x-keep is learnt.
+    # A condition that reads the answer: only a 200 carrying x-keep is learnt. The
+    # named ACL reads the response too (a request rule using it would never match).
     http_cfg(
         backend="    balance roundrobin\n"
+        "    acl keep res.hdr(x-keep) -m found\n"
         "    stick-table type string len 32 size 1k expire 1m\n"
-        "    stick store-response res.hdr(x-session)"
-        " if { status 200 } { res.hdr(x-keep) -m found }\n"
+        "    stick store-response res.hdr(x-session) if { status 200 } keep\n"
         "    stick match req.hdr(x-session)\n",
         servers=three(),
     ),
