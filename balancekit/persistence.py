@@ -237,12 +237,17 @@ class DynamicCookies:
     key: str | None = None
     enabled: bool = False
     explicit: frozenset[str] = frozenset()
+    #: Server host names and the address each resolved to. HAProxy hashes the
+    #: address it resolved at start (`init-addr libc`); the library reads no
+    #: network, so the front end that resolves names fills this in.
+    addresses: dict[str, str] = field(default_factory=dict)
 
     def value(self, address: str, port: int | None) -> str | None:
-        """A generated value, None while disabled or without a key."""
+        """A generated value, None while disabled, without a key, or for a host
+        name nobody resolved."""
         if not self.enabled or self.key is None:
             return None
-        return dynamic_cookie(self.key, address, port)
+        return dynamic_cookie(self.key, self.addresses.get(address, address), port)
 
     def refresh(self, backend: Backend, server: str | None = None) -> None:
         """HAProxy's srv_set_dyncookie on one server or all: a generated value for

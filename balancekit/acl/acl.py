@@ -337,7 +337,9 @@ class AclSet:
     def _anonymous(self, words: Sequence[str], file: str, line: int) -> Acl:
         if not words:
             raise ConfigError("empty anonymous ACL '{ }' in condition", file, line)
-        expr = self._compile_expr(words, file=file, line=line, base_dir=self.base_dir, response=True)
+        expr = self._compile_expr(
+            words, file=file, line=line, base_dir=self.base_dir, response=True
+        )
         return Acl("", [expr])
 
     def _warn_response_fetches(self, condition: Condition, file: str, line: int) -> None:

@@ -41,6 +41,7 @@ from balancekit.rules import apply_header_edits
 from balancekit_server.http import ProxyApp
 from balancekit_server.ops.checks import HealthMonitor
 from balancekit_server.ops.logs import Logger, expand_targets, http_log_writer
+from balancekit_server.process.runtime import resolve_cookie_hosts
 
 __all__ = ["BalancerMiddleware", "request_from_scope"]
 
@@ -77,10 +78,11 @@ def request_from_scope(scope: Scope) -> Request:
 
 def _load(config: str | os.PathLike[str] | Config | LoadResult) -> Config:
     if isinstance(config, LoadResult):
-        return config.config
-    if isinstance(config, Config):
-        return config
-    return load(config).config
+        config = config.config
+    elif not isinstance(config, Config):
+        config = load(config).config
+    resolve_cookie_hosts(config)
+    return config
 
 
 def _pick_frontend(config: Config, name: str | None) -> Frontend:

@@ -56,6 +56,7 @@ __all__ = [
     "Service",
     "new_event_loop",
     "raise_fd_limit",
+    "resolve_cookie_hosts",
     "run",
     "tune_gc",
 ]
@@ -104,6 +105,29 @@ def raise_fd_limit(maxconn: int) -> int:
     return soft
 
 
+def resolve_cookie_hosts(config: Config) -> None:
+    """Give `cookie … dynamic` the addresses its servers' host names resolve to.
+
+    HAProxy resolves server names with libc once, at start (`init-addr libc`), and
+    hashes that address into the cookie; the first getaddrinfo answer is the one
+    it keeps.  A name that does not resolve gets no cookie, as in HAProxy.
+    """
+    for runtime in config.backends.values():
+        cookies = runtime.dynamic_cookies
+        if not cookies.enabled:
+            continue
+        for member in runtime.backend.members:
+            host = member.server.host
+            if host in cookies.addresses:
+                continue
+            with contextlib.suppress(OSError, UnicodeError):
+                answers = socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
+                family, _, _, _, sockaddr = answers[0]
+                if family in (socket.AF_INET, socket.AF_INET6) and sockaddr[0] != host:
+                    cookies.addresses[host] = str(sockaddr[0])
+        cookies.refresh(runtime.backend)
+
+
 class Runtime:
     """One running configuration (see the module docstring for what others may use)."""
 
@@ -116,6 +140,7 @@ class Runtime:
         quiet: bool = False,
     ) -> None:
         self.config = config
+        resolve_cookie_hosts(config)
         self.registry = registry
         self.reuse_port = reuse_port
         self.quiet = quiet

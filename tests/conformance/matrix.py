@@ -2359,6 +2359,16 @@ cookie_row(
     (*seq(3), cookie("SRV=x"), get("/echo", conn="k"), get("/echo", conn="k")),
     servers="    server s1 {s1}\n    server s2 {s2}\n    server s3 {s3} cookie third\n",
 )
+cookie_row(
+    "cookie-dynamic-hostname",
+    ("cookie", "dynamic-cookie-key", "server:cookie"),
+    # A server named by host name: its cookie hashes the address the name resolved to
+    # at start, as HAProxy's does (init-addr libc), not the name.
+    "    balance roundrobin\n    dynamic-cookie-key s3cr3t\n"
+    "    cookie SRV insert indirect nocache dynamic\n",
+    (*seq(2), get("/echo", conn="k")),
+    servers="    server s1 {s1:name}\n    server s2 {s2}\n",
+)
 row(
     "cookie-dynamic-runtime",
     ("dynamic-cookie-key", "stats socket"),

@@ -10,7 +10,8 @@ Config placeholders (`{name}`, no spaces, so `{ ssl_fc }` conditions are left al
   (`support.haproxy`), `127.0.0.1:0` for balancekit; requests name it (`Req.bind`).
 - `{bind6:NAME}` — the same on `::1`.
 - `{s1}` `{s2}` `{s3}` — the backend group's servers; `{t1}` its TLS server, `{c1}`
-  one that closes without answering (`httpserver` kind only);
+  one that closes without answering (`httpserver` kind only); `{s1:name}` the same
+  server by the name `localhost`;
   `{dead}` — an address that refuses connections.
 - `{crt}` — a server certificate and key (trustme, for `localhost`, `127.0.0.1`,
   `example.test`); `{certdir}` its directory, where it is `site.pem`; `{ca}` the
@@ -336,7 +337,8 @@ def _render(row: Row, group: EchoGroup, side: str, work: Path, side_obj: Side) -
         if kind == "bind6":
             return "{v6:" + arg + "}" if side == "haproxy" else "[::1]:0"
         if kind in ("s1", "s2", "s3", "t1", "c1"):
-            return group.address(kind)
+            address = group.address(kind)
+            return "localhost:" + address.rsplit(":", 1)[1] if arg == "name" else address
         if kind == "dead":
             return dead
         if kind == "crt":

@@ -9,6 +9,7 @@ from pathlib import Path
 import mmh3
 import pytest
 
+from balancekit import Backend, Server
 from balancekit.hashing import (
     HashCache,
     djb2,
@@ -21,7 +22,7 @@ from balancekit.hashing import (
     xxh64,
 )
 from balancekit.hashing import crc32 as crc32_hash
-from balancekit.persistence import dynamic_cookie
+from balancekit.persistence import DynamicCookies, dynamic_cookie
 
 VECTORS = json.loads((Path(__file__).parent.parent / "golden" / "hash_vectors.json").read_text())
 FUNCTIONS = {"sdbm": sdbm, "djb2": djb2, "wt6": wt6, "crc32": crc32_hash}
@@ -112,3 +113,14 @@ def test_dynamic_cookie_hashes_key_address_and_port() -> None:
     assert value == f"{xxh64(b'k' + bytes([127, 0, 0, 1]) + (8080).to_bytes(4, 'big')):016x}"
     assert len(dynamic_cookie("k", "::1", None) or "") == 16  # 16 address bytes, port 0
     assert dynamic_cookie("k", "app.internal", 80) is None  # a name: not resolved here
+
+
+def test_dynamic_cookies_hash_the_address_a_host_name_resolved_to() -> None:
+    backend = Backend("be", [Server("a", "app.internal:80"), Server("b", "10.0.0.2:80")])
+    cookies = DynamicCookies("k", enabled=True)
+    cookies.refresh(backend)
+    assert backend.member("a").server.cookie is None  # nobody resolved the name yet
+    cookies.addresses["app.internal"] = "10.0.0.1"
+    cookies.refresh(backend)
+    assert backend.member("a").server.cookie == dynamic_cookie("k", "10.0.0.1", 80)
+    assert backend.member("b").server.cookie == dynamic_cookie("k", "10.0.0.2", 80)
