@@ -35,8 +35,12 @@ from .server import MAX_WEIGHT, Server
 __all__ = ["Backend", "Lease", "ServerEvent"]
 
 #: What `Backend.watch_servers` callbacks hear: a server was added or removed,
-#: moved to a new address, or its streams are to be shut down.
-ServerEvent = Literal["added", "moved", "removed", "shutdown"]
+#: moved to a new address, or its streams are to be shut down: by the operator
+#: ("shutdown"), because it stopped ("marked-down", `on-marked-down
+#: shutdown-sessions`), or because an active server came back ("marked-up", said
+#: of each backup server, `on-marked-up shutdown-backup-sessions`).  HAProxy logs
+#: the three with their own termination letter (K, D, U).
+ServerEvent = Literal["added", "moved", "removed", "shutdown", "marked-down", "marked-up"]
 
 _EMPTY_REQUEST = Request()
 
@@ -412,14 +416,40 @@ class Backend:
         if state not in ADMIN_STATES:
             raise ValueError(f"state '{state}' is not one of {', '.join(ADMIN_STATES)}")
         member = self.member(name)
+        was_running = _running(member)
         member.admin = state
-        return self._changed(member)
+        leases = self._changed(member)
+        self._on_marked(member, was_running)
+        return leases
 
     def set_health(self, name: str, up: bool) -> list[Lease]:
         """The operational state health checks drive (`set server B/S health up|down`)."""
         member = self.member(name)
+        was_running = _running(member)
         member.up = up
-        return self._changed(member)
+        leases = self._changed(member)
+        self._on_marked(member, was_running)
+        return leases
+
+    def _on_marked(self, member: Member, was_running: bool) -> None:
+        """HAProxy's srv_update_status: a server that stops (down or maintenance)
+        with `on-marked-down shutdown-sessions` has its sessions cut; an active
+        one that starts again with a weight and `on-marked-up
+        shutdown-backup-sessions` cuts every backup server's."""
+        running = _running(member)
+        server = member.server
+        if was_running and not running and server.shutdown_on_down:
+            self._tell("marked-down", member.name)
+        elif (
+            running
+            and not was_running
+            and server.shutdown_backups_on_up
+            and not member.backup
+            and member.eweight > 0
+        ):
+            for other in self.members:
+                if other.backup:
+                    self._tell("marked-up", other.name)
 
     def set_stopping(self, name: str, stopping: bool) -> list[Lease]:
         """HAProxy's NOLB state (`set server B/S health stopping`): the server stays
@@ -552,3 +582,9 @@ class Backend:
         if not 0 <= value <= MAX_WEIGHT:
             raise ValueError(f"weight {value} out of range 0..{MAX_WEIGHT}")
         return value
+
+
+def _running(member: Member) -> bool:
+    """Not stopped in HAProxy's sense: up by its checks and not in maintenance
+    (draining and NOLB servers still run)."""
+    return member.up and member.admin != "maint"

@@ -76,6 +76,12 @@ class Server:
     on_error: str = "fail-check"
     #: `cookie <value>`: what the backend's persistence cookie says for this server.
     cookie: str | None = None
+    #: `on-marked-down shutdown-sessions`: when the server stops (checks, maintenance),
+    #: its live sessions are cut rather than left to fail on their own.
+    shutdown_on_down: bool = False
+    #: `on-marked-up shutdown-backup-sessions`: when this active server comes back,
+    #: the backup servers' sessions are cut so clients reconnect to it.
+    shutdown_backups_on_up: bool = False
     #: `address` split once (proxies read both on every connection); port None
     #: means "the port the client connected to", as in HAProxy.
     host: str = field(init=False, repr=False, compare=False)

@@ -97,6 +97,10 @@ EARLY_LIMIT = 64 * 1024
 LINGER = 1.0
 """Seconds a rejected client may go on sending (dropped) before its connection closes."""
 _LINGER_RST = struct.pack("ii", 1, 0)
+#: The termination state a session cut from the server side is logged with:
+#: killed by the admin, the server going down, or an active one coming up.  No
+#: session state: HAProxy's stream_shutdown sets only the cause.
+_KILLED_BY = {"shutdown": "K-", "marked-down": "D-", "marked-up": "U-"}
 _NO_REQUEST = Request()
 _log = logging.getLogger("balancekit_server.tcp")
 
@@ -1469,15 +1473,16 @@ class TcpService:
         return [session for session in self.sessions if session.counted]
 
     def _server_event(self, pool: Backend, event: ServerEvent, server: str) -> None:
-        """`shutdown sessions server`: end every session relayed to `server` now
-        (the server connection's address is read at each connect: "moved" needs
-        nothing here)."""
-        if event != "shutdown":
+        """`shutdown sessions server`, `on-marked-down`, `on-marked-up`: end every
+        session relayed to `server` now (the server connection's address is read at
+        each connect: "moved" needs nothing here)."""
+        code = _KILLED_BY.get(event)
+        if code is None:
             return
         for session in list(self.sessions):
             runtime, srv = session.backend, session.srv
             if runtime is not None and runtime.backend is pool and srv and srv.name == server:
-                session.term = session.term or "KD"  # killed (by the admin)
+                session.term = session.term or code
                 session.close_now()
 
     def __repr__(self) -> str:

@@ -391,6 +391,14 @@ def parse_server_params(
                     f"on-error expects one of {', '.join(ON_ERROR_ACTIONS)}, got '{value}'"
                 )
             s["on_error"] = value
+        elif key == "on-marked-down":
+            if value != "shutdown-sessions":
+                raise ValueError(f"'{key}' expects 'shutdown-sessions' but got '{value}'")
+            s["shutdown_on_down"] = True
+        elif key == "on-marked-up":
+            if value != "shutdown-backup-sessions":
+                raise ValueError(f"'{key}' expects 'shutdown-backup-sessions' but got '{value}'")
+            s["shutdown_backups_on_up"] = True
         elif key == "verify":
             if value not in ("none", "required"):
                 raise ValueError(f"verify expects none or required, got '{value}'")

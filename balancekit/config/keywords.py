@@ -289,6 +289,8 @@ SERVER_KEYWORDS: dict[str, str] = {
     "observe": "Passive health: `layer4` or `layer7`.",
     "error-limit": "Consecutive observed errors before `on-error` (default 10).",
     "on-error": "`fastinter`, `fail-check`, `sudden-death` or `mark-down`.",
+    "on-marked-down": "`shutdown-sessions`: cut the server's sessions when it stops.",
+    "on-marked-up": "`shutdown-backup-sessions`: cut the backups' sessions when it comes up.",
     "ssl": "Talk TLS to the server (mode http, and health checks without `port`/`addr`).",
     "no-ssl": "Cancel a `default-server ssl`.",
     "verify": "`none` or `required` (the default, which needs `ca-file`) certificate verification.",

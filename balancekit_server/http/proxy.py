@@ -68,6 +68,7 @@ from balancekit_server.http.headers import (
 from balancekit_server.http.upstream import (
     UpstreamConnection,
     UpstreamError,
+    UpstreamKilled,
     UpstreamPool,
     UpstreamTimeout,
     server_link,
@@ -1420,8 +1421,8 @@ class HttpProxy:
     ) -> StreamDecision | None:
         """What the policy says of a failure before any response byte reached the
         client: an L7 retry (`Retry`), or None to answer the error as usual."""
-        if not isinstance(failure, UpstreamError):
-            return None  # the client went away
+        if not isinstance(failure, UpstreamError) or isinstance(failure, UpstreamKilled):
+            return None  # the client went away, or the proxy cut the session itself
         server = policy.server
         assert server is not None
         usable = state.backend.member(server).usable
@@ -1532,6 +1533,9 @@ class HttpProxy:
             conn.abort()
             if isinstance(failure, UpstreamTimeout):
                 outcome = self._upstream_failed(ex, relay, entry, 504, "sH", "sD")
+            elif isinstance(failure, UpstreamKilled):
+                cause = failure.cause
+                outcome = self._upstream_failed(ex, relay, entry, 502, cause + "H", cause + "D")
             elif isinstance(failure, UpstreamError):
                 replayable = conn.reused and conn.received == 0 and not relay.started
                 if replayable and not ex.has_body:
@@ -1610,20 +1614,25 @@ def _last_chunk(trailers: RawHeaders) -> bytes:
     return b"0\r\n" + b"".join(n + b": " + v + b"\r\n" for n, v in trailers) + b"\r\n"
 
 
+#: Who cut a server's connections, as the termination state's first letter.
+_KILLED_BY = {"shutdown": "K", "marked-down": "D", "marked-up": "U"}
+
+
 def _server_event(pools: dict[str, UpstreamPool], event: ServerEvent, server: str) -> None:
     """A server moved (`set server … addr`) or went (`del server`): close its idle
     connections, in-flight exchanges finish, the next request opens a pool for
     the new address.
-    `shutdown sessions server`: abort every connection to it; an exchange still
-    waiting for its response head answers 502, as HAProxy's killed stream does."""
+    `shutdown sessions server` (and `on-marked-down`/`on-marked-up`): abort every
+    connection to it; an exchange still waiting for its response head answers
+    502, as HAProxy's killed stream does."""
     if event in ("moved", "removed"):
         pool = pools.pop(server, None)
         if pool is not None:
             pool.close()
-    elif event == "shutdown":
+    elif event in _KILLED_BY:
         pool = pools.get(server)
         if pool is not None:
-            pool.abort_all()
+            pool.abort_all(_KILLED_BY[event])
 
 
 def _count_response(counters: Any, status: int, bytes_out: int) -> None:

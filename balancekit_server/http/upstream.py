@@ -65,6 +65,16 @@ class UpstreamTimeout(UpstreamError):
     """`timeout server` expired while waiting for the server."""
 
 
+class UpstreamKilled(UpstreamError):
+    """The proxy cut the connection on purpose; `cause` is the letter HAProxy logs
+    first in the termination state: K (the operator), D (the server went down,
+    `on-marked-down`), U (an active server came up, `on-marked-up`)."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"session killed ({cause})")
+        self.cause = cause
+
+
 class ResponseSink(Protocol):
     """Where a connection delivers the response, synchronously from data_received."""
 
@@ -223,10 +233,11 @@ class UpstreamConnection(asyncio.Protocol):
             self.closed = True
             self.transport.close()
 
-    def kill(self) -> None:
-        """`shutdown sessions server`: reset the connection; an exchange on it
-        fails at once (502 before the response head, a cut response after)."""
-        self._fail(UpstreamError("shut down from the runtime API"))
+    def kill(self, cause: str = "K") -> None:
+        """`shutdown sessions server` and the `on-marked-*` options: reset the
+        connection; an exchange on it fails at once (502 before the response head,
+        a cut response after), logged with `cause` (see UpstreamKilled)."""
+        self._fail(UpstreamKilled(cause))
 
     def abort(self) -> None:
         """Drop the connection (client gone, timeout): it can never be reused."""
@@ -653,11 +664,11 @@ class UpstreamPool:
         with contextlib.suppress(ValueError):
             self._idle.remove(conn)
 
-    def abort_all(self) -> None:
-        """Reset every connection: an exchange on one fails as if the server had
-        closed it (`shutdown sessions server`)."""
+    def abort_all(self, cause: str = "K") -> None:
+        """Reset every connection: an exchange on one fails as killed by `cause`
+        (`shutdown sessions server`, `on-marked-down`, `on-marked-up`)."""
         for conn in list(self.live):
-            conn.kill()
+            conn.kill(cause)
 
     def close(self) -> None:
         while self._idle:

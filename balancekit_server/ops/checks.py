@@ -408,8 +408,11 @@ class HealthMonitor:
         panic_thresholds: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
         loggers: Mapping[str, Any] | None = None,
+        listens: Iterable[str] = (),
     ) -> None:
         self.backends = dict(backends)
+        #: The backends that are `listen` sections: HAProxy calls them "proxy".
+        self.listens = frozenset(listens)
         self.log = log
         self.loggers = dict(loggers or {})  # backend -> logs.Logger (anything with .log(msg, lvl))
         self.registry = registry
@@ -639,10 +642,11 @@ class HealthMonitor:
     def _no_server_left(self, backend: str) -> None:
         """HAProxy's set_backend_down(): an ALERT on stderr, and an `emerg` line without
         the quotes to the backend's `log` targets."""
-        self.log("alert", f"backend '{backend}' has no server available!")
+        kind = "proxy" if backend in self.listens else "backend"
+        self.log("alert", f"{kind} '{backend}' has no server available!")
         logger = self.loggers.get(backend)
         if logger is not None:
-            logger.log(f"backend {backend} has no server available!", "emerg")
+            logger.log(f"{kind} {backend} has no server available!", "emerg")
 
     def _emit(self, backend: str, level: str, message: str, syslog: str | None = None) -> None:
         """One state message: to the monitor's sink (stderr by default) and, like
@@ -829,7 +833,11 @@ def start(runtime: ChecksHost, *, log: LogSink | None = None) -> HealthMonitor:
         if logger:
             loggers[name] = logger
     monitor = HealthMonitor(
-        backends, log=log or stderr_sink, registry=runtime.registry, loggers=loggers
+        backends,
+        log=log or stderr_sink,
+        registry=runtime.registry,
+        loggers=loggers,
+        listens=(f.backend_name for f in runtime.config.frontends if f.backend_name),
     )
     monitor.start()
     _CURRENT["monitor"] = monitor

@@ -99,9 +99,10 @@ def classify(errors: list[str]) -> tuple[list[str], list[str]]:
 
 
 def loopback_text(text: str, backends: dict[str, str]) -> str:
-    """The config with every bind a `{listen:N}` and every server a local backend."""
+    """The config with every bind a `{listen:N}` and every server a local backend,
+    and a stats socket of the harness's (so both sides are known to be ready)."""
     counter = iter(range(10_000))
-    text = _without_host_lines(text)
+    text = "global\n    stats socket {stats} level admin\n" + _without_host_lines(text)
     text = _BIND.sub(lambda m: f"{m.group(1)}{{listen:b{next(counter)}}}", text)
     return _SERVER.sub(
         lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{backends[m.group(2)]}", text
@@ -120,6 +121,18 @@ def _without_host_lines(text: str) -> str:
         elif section == "global" and _HOST_ONLY.match(line):
             lines[number] = "#"
     return "\n".join(lines)
+
+
+_INTER = re.compile(r"\binter\s+(\d+)(ms|s)?\b")
+
+
+def _first_probes_gap(text: str) -> float:
+    """Seconds between the first two health probes (0.6 s without checks)."""
+    checked = sum(1 for line in text.splitlines() if _SERVER.match(line) and " check" in line)
+    if checked < 2:
+        return 0.6
+    inters = [int(n) / (1000 if unit == "ms" else 1) for n, unit in _INTER.findall(text)]
+    return (min(inters) if inters else 2.0) / checked
 
 
 def _ask(port: int) -> list[str]:
@@ -150,10 +163,11 @@ def side_by_side(name: str) -> dict[str, list[str]]:
             proxy = HAProxy(template, command=command)
             try:
                 proxy.start()
-                # With checks, both sides spread the first probes over `inter` (server
-                # i of n at inter*i/n) and a failed first probe takes a server down:
-                # ask between the first server's probe and the next one's (2s / 3).
-                time.sleep(0.45 if " check" in text else 0.3)
+                # With checks, both sides spread the first probes of all proxies over
+                # the smallest `inter` (check i of n at inter*i/n) and a failed first
+                # probe takes a server down: ask halfway between the first probe and
+                # the next one.
+                time.sleep(_first_probes_gap(text) / 2)
                 results[side] = {label: _ask(proxy.port(label)) for label in sorted(proxy._sockets)}
             finally:
                 proxy.stop()

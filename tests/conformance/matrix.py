@@ -2154,6 +2154,102 @@ row(
     (get("/echo"),),
     kinds=ECHO_KINDS,
 )
+TCP_LOGGED = TCP.replace(
+    "defaults\n", "    log {log} format raw local0\ndefaults\n    log global\n"
+)
+row(
+    "tcp-on-marked-down-shutdown-sessions",
+    ("server:on-marked-down", "option tcplog", "disable server"),
+    # A server put in maintenance while a session is relayed to it: the session is cut
+    # at once (logged `DD`), where without the option it would go on; s2 has none.
+    TCP_LOGGED + "listen tl\n    bind {bind:main}\n    option tcplog\n    balance roundrobin\n"
+    "    server s1 {s1} on-marked-down shutdown-sessions\n    server s2 {s2}\n",
+    (
+        Par(
+            (get("/sleep/1500"), get("/sleep/600"), Req(command="disable server tl/s1")),
+            stagger=0.15,
+        ),
+        Par((get("/sleep/600"), Req(command="disable server tl/s2")), stagger=0.15),
+    ),
+    compare=frozenset({"status", "server", "log", "command"}),
+    kinds=ECHO_KINDS,
+    # HAProxy builds the message after asking the streams to stop; whether the one it
+    # cut is still counted depends on which thread runs first (0 or 1 here).
+    log_subs=((r"\d+ sessions active", "<n> sessions active"),),
+)
+row(
+    "on-marked-down-shutdown-sessions",
+    ("server:on-marked-down", "option httplog", "disable server"),
+    # mode http: the request waiting for s1's answer is cut when s1 goes into maintenance.
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        backend="    balance roundrobin\n",
+        servers="    server s1 {s1} on-marked-down shutdown-sessions\n    server s2 {s2}\n",
+    ),
+    (
+        Par(
+            (get("/sleep/1500"), get("/sleep/600"), Req(command="disable server be/s1")),
+            stagger=0.15,
+        ),
+        get("/echo"),
+    ),
+    compare=frozenset({"status", "server", "log", "command"}),
+    kinds=ECHO_KINDS,
+    log_subs=(*HTTPLOG_BYTES, (r"\d+ sessions active", "<n> sessions active")),
+)
+row(
+    "shutdown-sessions-server",
+    ("shutdown sessions server", "option httplog"),
+    # mode http: the operator cuts s1 while it has a request: 502, logged `KH`.
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        backend="    balance roundrobin\n",
+        servers="    server s1 {s1}\n    server s2 {s2}\n",
+    ),
+    (
+        Par(
+            (get("/sleep/1200"), get("/sleep/600"), Req(command="shutdown sessions server be/s1")),
+            stagger=0.15,
+        ),
+        get("/echo"),
+    ),
+    compare=frozenset({"status", "server", "log", "command"}),
+    kinds=ECHO_KINDS,
+    log_subs=HTTPLOG_BYTES,
+)
+row(
+    "tcp-shutdown-sessions-server",
+    ("shutdown sessions server", "option tcplog"),
+    # The operator cuts a server's sessions: logged `K-`, the other server's go on.
+    TCP_LOGGED
+    + "listen tl\n    bind {bind:main}\n    option tcplog\n    balance roundrobin\n"
+    + three(),
+    (
+        Par(
+            (get("/sleep/1200"), get("/sleep/600"), Req(command="shutdown sessions server tl/s1")),
+            stagger=0.15,
+        ),
+    ),
+    compare=frozenset({"status", "server", "log", "command"}),
+    kinds=ECHO_KINDS,
+)
+row(
+    "tcp-on-marked-up-shutdown-backup-sessions",
+    ("server:on-marked-up", "server:backup", "enable server"),
+    # The active server comes back from maintenance: the backup's session is cut
+    # (logged `UD`) and the next connection goes to the active server.
+    TCP_LOGGED + "listen tl\n    bind {bind:main}\n    option tcplog\n"
+    "    server s1 {s1} disabled on-marked-up shutdown-backup-sessions\n"
+    "    server s2 {s2} backup\n",
+    (
+        Par((get("/sleep/1500"), Req(command="enable server tl/s1")), stagger=0.3),
+        get("/echo"),
+    ),
+    compare=frozenset({"status", "server", "log", "command"}),
+    kinds=ECHO_KINDS,
+)
 row(
     "tcp-backend-send-proxy",
     ("server:send-proxy", "mode"),

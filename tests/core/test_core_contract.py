@@ -279,6 +279,38 @@ def test_server_moves_and_shutdowns_reach_the_watchers() -> None:
     assert be.acquire().server is be.member("s1").server  # leases hand out the moved server
 
 
+def test_on_marked_down_and_up_tell_the_watchers_whose_sessions_to_cut() -> None:
+    """HAProxy's srv_update_status: a server that stops (checks or maintenance, not
+    drain) cuts its own sessions; an active one that starts again with a weight
+    cuts every backup's. Servers without the options say nothing."""
+    be = bk.Backend(
+        "be",
+        [
+            bk.Server("a", "127.0.0.1:80", shutdown_on_down=True, shutdown_backups_on_up=True),
+            bk.Server("plain", "127.0.0.1:81"),
+            bk.Server("b1", "127.0.0.1:82", backup=True, shutdown_backups_on_up=True),
+            bk.Server("b2", "127.0.0.1:83", backup=True),
+        ],
+    )
+    heard: list[tuple[str, str]] = []
+    be.watch_servers(lambda event, name: heard.append((event, name)))
+    be.set_state("a", "drain")  # still running
+    be.set_state("a", "maint")
+    be.set_health("a", False)  # already stopped: nothing new
+    be.set_state("a", "ready")  # down by its checks: still stopped
+    assert heard == [("marked-down", "a")]
+    be.set_health("a", True)
+    assert heard[1:] == [("marked-up", "b1"), ("marked-up", "b2")]
+    be.set_health("plain", False)
+    be.set_health("plain", True)
+    be.set_health("b1", False)
+    be.set_health("b1", True)  # a backup coming up cuts nothing
+    be.set_weight("a", 0)
+    be.set_health("a", False)
+    be.set_health("a", True)  # back, but with no weight: the backups keep theirs
+    assert heard[3:] == [("marked-down", "a")]
+
+
 @pytest.mark.parametrize(("balance", "hash_type"), CASES, ids=IDS)
 def test_servers_added_and_removed_at_run_time(balance: str, hash_type: str) -> None:
     """`add server` / `del server`: the new server starts in maintenance, serves
