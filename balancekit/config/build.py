@@ -272,6 +272,17 @@ class _Builder:
             )
         elif key == "localpeer":
             self.global_ = replace(g, localpeer=_one(stmt))
+        elif key == "tune.bufsize":
+            # HAProxy reads it with atol() and rounds it up to two pointers (16 bytes).
+            size = (c_atol(_one(stmt)) + 15) & -16
+            if size <= 0:
+                raise ValueError("'tune.bufsize' expects a positive integer argument.")
+            self.global_ = replace(g, tune_bufsize=size)
+        elif key == "tune.maxrewrite":
+            reserve = c_atol(_one(stmt))
+            if reserve < 0:
+                raise ValueError("'tune.maxrewrite' expects a positive integer argument.")
+            self.global_ = replace(g, tune_maxrewrite=reserve)
         elif key == "ca-base":
             self.global_ = replace(g, ca_base=_one(stmt))
         elif key == "crt-base":
@@ -641,6 +652,7 @@ class _Builder:
         return BackendRuntime(
             name=p.name,
             description=p.description,
+            max_response_head=self.global_.head_room,
             mode=s.mode,  # type: ignore[arg-type]
             backend=backend,
             servers=tuple(extras for _, extras, _ in p.servers),
@@ -804,6 +816,7 @@ class _Builder:
         return Frontend(
             name=p.name,
             description=p.description,
+            max_header_size=global_.head_room,
             tracks=bool(self.tables),
             mode=s.mode,  # type: ignore[arg-type]
             binds=self._binds(p, s.mode, global_),

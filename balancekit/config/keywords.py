@@ -88,6 +88,13 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("ssl-default-bind-ciphers", "g", "TLS 1.2 cipher list for `bind … ssl` lines."),
     _K("ssl-default-bind-ciphersuites", "g", "TLS 1.3 cipher suites for `bind … ssl` lines."),
     _K("ssl-default-bind-options", "g", "Default TLS options (`no-sslv3`, `ssl-min-ver …`)."),
+    _K(
+        "tune.bufsize",
+        "g",
+        "Buffer size (default 16384): with `tune.maxrewrite`, the room a request or "
+        "response head may take.",
+    ),
+    _K("tune.maxrewrite", "g", "Buffer space kept for rewrites (default 1024, at most half)."),
     _K("daemon", "g", "Run in the background.", ignored=_NO_DAEMON),
     _K("master-worker", "g", "Master-worker mode.", ignored=_NO_DAEMON),
     _K("pidfile", "g", "Write the pid to a file.", ignored=_NO_DAEMON),
@@ -348,7 +355,7 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process compression declare
     server-template source tcp-check tcp-response unique-id-format
     unique-id-header use-fcgi-app resolvers mailers cache program
     ring http-errors nbproc cpu-map lua-load setenv presetenv resetenv unsetenv
-    spread-checks tune.bufsize tune.maxrewrite ssl-server-verify external-check
+    spread-checks ssl-server-verify external-check
     server-state-file ulimit-n max-spread-checks unix-bind total-max-size max-age
     default-bind"""
 _HAPROXY_ONLY_FAMILY = """capture cookie|http-check comment|http-check connect|

@@ -121,6 +121,16 @@ class Global:
     description: str | None = None
     #: `localpeer`: this process's name in `peers` sections (`-L` overrides it).
     localpeer: str | None = None
+    #: `tune.bufsize` (rounded up to 16 as HAProxy does) and `tune.maxrewrite`, the
+    #: room a message head may use (`head_room`).
+    tune_bufsize: int = 16384
+    tune_maxrewrite: int = 1024
+
+    @property
+    def head_room(self) -> int:
+        """The bytes a request or response head may take in HAProxy's buffer: the
+        buffer less the rewrite reserve, which HAProxy caps at half the buffer."""
+        return self.tune_bufsize - min(self.tune_maxrewrite, self.tune_bufsize // 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,8 +286,8 @@ class Frontend:
     #: X-Forwarded-Host to forwarded requests.
     x_forwarded_proto: bool = False
     x_forwarded_host: bool = False
-    #: The largest request head accepted: HAProxy's tune.bufsize 16384 less
-    #: tune.maxrewrite 1024.
+    #: The room a request head may take (`Global.head_room`: tune.bufsize less
+    #: tune.maxrewrite), counted as HAProxy's HTX stores it (see docs/http.md).
     max_header_size: int = 15360
     #: `description`, shown on the statistics page.
     description: str | None = None
@@ -335,6 +345,8 @@ class BackendRuntime:
     stats: StatsPage | None = None
     #: `description`, shown on the statistics page.
     description: str | None = None
+    #: The room a response head may take (`Global.head_room`); a larger one is a 502.
+    max_response_head: int = 15360
     file: str | None = None
     line: int | None = None
     #: The soonest one of the relay timeouts (server, server-fin, tunnel) can

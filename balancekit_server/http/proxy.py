@@ -831,6 +831,7 @@ class HttpProxy:
                 port,
                 keepalive=state.settings.srvtcpka,
                 link=server_link(state.settings, server, self.build_request),
+                max_head=state.settings.max_response_head,
             )
         return pool
 

@@ -37,7 +37,11 @@ from balancekit_server.http.proxy import (
     Relay,
     logged_head_size,
 )
-from balancekit_server.http.upstream import MAX_HEADER_LINES, UpstreamConnection
+from balancekit_server.http.upstream import (
+    MAX_HEADER_LINES,
+    UpstreamConnection,
+    htx_header_size,
+)
 from balancekit_server.net import proxy_protocol
 from balancekit_server.net.sockopts import set_keepalive, set_option
 from balancekit_server.net.tls import sni_of
@@ -711,7 +715,7 @@ class HttpServerProtocol(asyncio.Protocol):
             ex.t_start = self._t_first
             ex.request_date = self._date_first
             self._url = url
-            self._header_bytes = len(url)
+            self._header_bytes = _HTX_REQUEST_HEAD + len(url)
         else:
             self._url += url
             self._header_bytes += len(url)
@@ -728,7 +732,7 @@ class HttpServerProtocol(asyncio.Protocol):
                 ex.trailers = []
             headers = ex.trailers
         headers.append((name, value))
-        self._header_bytes += len(name) + len(value) + 4
+        self._header_bytes += htx_header_size(name, value)
         if self._header_bytes > self._max_header or len(headers) > MAX_HEADER_LINES:
             raise _TooLarge
 
@@ -740,6 +744,8 @@ class HttpServerProtocol(asyncio.Protocol):
         parser = self.parser
         ex.method = self._method or parser.get_method()
         self._method = b""
+        if self._header_bytes + len(ex.method) - 3 > self._max_header:
+            raise _TooLarge  # _HTX_REQUEST_HEAD counted a three-letter method
         ex.target = self._url
         version = parser.get_http_version()
         if version == "0.0" or version == "0.9":
@@ -874,6 +880,13 @@ class HttpServerProtocol(asyncio.Protocol):
                 feconn=feconn,
             )
         )
+
+
+#: What HAProxy's HTX buffer spends on a request head besides its text (measured
+#: against HAProxy 2.6: the head of `GET <uri> HTTP/1.1` with headers of n bytes of
+#: names and values fits while 85 + 3 + len(uri) + 8 + n + 8 per header <= tune.bufsize
+#: - tune.maxrewrite): its fixed part with a three-letter method and the version ...
+_HTX_REQUEST_HEAD = 85 + 3 + 8
 
 
 class _TooLarge(Exception):

@@ -101,9 +101,29 @@ class _SkipBody(Exception):
     """Raised inside the parser callback to stop after a HEAD response's headers."""
 
 
-#: The largest response head accepted, as HAProxy's tune.bufsize (16384) less
-#: tune.maxrewrite (1024); a larger one is a 502, as in HAProxy.
-MAX_RESPONSE_HEAD = 16384 - 1024
+#: What HAProxy's HTX buffer spends on a response head besides its text (measured
+#: against HAProxy 2.6: `HTTP/1.1 <status> <reason>` with headers of n bytes of names
+#: and values fits while 85 + 8 + 3 + len(reason) + n + 8 per header <= tune.bufsize
+#: - tune.maxrewrite, the pool's `max_head`); a larger head is a 502.
+_HTX_RESPONSE_HEAD = 85 + 8 + 3
+#: What a header line takes in HAProxy's buffer beyond its name and value.
+_HTX_BLOCK = 8
+#: The Connection tokens HAProxy's H1 parser turns into flags and drops.
+_CONNECTION_FLAGS = frozenset((b"close", b"keep-alive"))
+
+
+def htx_header_size(name: bytes, value: bytes) -> int:
+    """The bytes a header line takes in HAProxy's HTX buffer: name, value and a
+    block; a Connection header loses its close/keep-alive tokens (nothing at all
+    when only those remain), as HAProxy's H1 parser keeps them as flags."""
+    if len(name) == 10 and name.lower() == b"connection":
+        kept = [
+            t for t in (w.strip() for w in value.split(b",")) if t.lower() not in _CONNECTION_FLAGS
+        ]
+        if not kept:
+            return 0
+        value = b", ".join(kept)
+    return len(name) + len(value) + _HTX_BLOCK
 
 
 class UpstreamConnection(asyncio.Protocol):
@@ -297,7 +317,7 @@ class UpstreamConnection(asyncio.Protocol):
             self._head_in += len(data)
         try:
             self.parser.feed_data(data)
-            if head_open and self._status < 200 and self._head_in > MAX_RESPONSE_HEAD:
+            if head_open and self._status < 200 and self._head_in > self.pool.max_head:
                 # Checked as the head arrives: the parser buffers an unfinished header
                 # itself, so an endless one would otherwise grow without bound.
                 self._fail(UpstreamError("response head too large"))
@@ -365,6 +385,11 @@ class UpstreamConnection(asyncio.Protocol):
         sink = self.sink
         if sink is None:
             return
+        size = _HTX_RESPONSE_HEAD + len(self._reason)
+        for name, value in self._headers:
+            size += htx_header_size(name, value)
+        if size > self.pool.max_head:
+            raise UpstreamError("response head too large")
         if 100 <= status < 200 and status != 101:
             sink.on_interim(status, self._reason, self._headers)
             self._headers = []  # the final response follows on the same exchange
@@ -512,7 +537,18 @@ def server_link(
 class UpstreamPool:
     """Idle keep-alive connections to one server address."""
 
-    __slots__ = ("_idle", "address", "host", "keepalive", "link", "live", "loop", "port", "total")
+    __slots__ = (
+        "_idle",
+        "address",
+        "host",
+        "keepalive",
+        "link",
+        "live",
+        "loop",
+        "max_head",
+        "port",
+        "total",
+    )
 
     def __init__(
         self,
@@ -522,8 +558,11 @@ class UpstreamPool:
         loop: asyncio.AbstractEventLoop | None = None,
         keepalive: bool = False,
         link: ServerLink | None = None,
+        max_head: int = 15360,
     ):
         self.host = host
+        #: The room a response head may take (`BackendRuntime.max_response_head`).
+        self.max_head = max_head
         self.port = port
         self.address = f"{host}:{port}"
         self.loop = loop or asyncio.get_running_loop()

@@ -2024,6 +2024,49 @@ row(
     kinds=ECHO_KINDS,
 )
 
+
+def padded(n: int) -> Req:
+    """A request whose head takes 123 + n bytes of HAProxy's buffer (HTX): the
+    request line, Host, an `X-Pad` header with n bytes, and `Connection: close`,
+    which HAProxy keeps as a flag, not a header."""
+    return Req(
+        raw=b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: " + b"a" * n + b"\r\n\r\n",
+        timeout=3,
+    )
+
+
+row(
+    "head-room-default",
+    ("mode",),
+    # A request head may take tune.bufsize less tune.maxrewrite (15360) of HAProxy's
+    # buffer, counted as HTX stores it: one byte more is a 400. A response head too:
+    # larger, a 502 (the response pads are far from the limit on either side, as the
+    # backends add headers of their own).
+    http_cfg(),
+    (padded(15237), padded(15238), get("/echo?respond-pad=14000"), get("/echo?respond-pad=15300")),
+    compare=frozenset({"status"}),
+    kinds=RAW_KIND,
+)
+row(
+    "tune-bufsize-maxrewrite",
+    ("tune.bufsize", "tune.maxrewrite"),
+    # 8190 (rounded up to 8192) less 2000 leaves 6192 bytes for a head.
+    http_cfg(global_="    tune.bufsize 8190\n    tune.maxrewrite 2000\n"),
+    (padded(6069), padded(6070), get("/echo?respond-pad=5500"), get("/echo?respond-pad=6300")),
+    compare=frozenset({"status"}),
+    kinds=RAW_KIND,
+)
+row(
+    "tune-bufsize-large",
+    ("tune.bufsize",),
+    # 32768 lets a 20000-byte header through.
+    http_cfg(global_="    tune.bufsize 32768\n"),
+    (padded(31621), padded(31622), get("/echo?respond-pad=20000"), get("/echo?respond-pad=31700")),
+    compare=frozenset({"status"}),
+    kinds=ECHO_KINDS,
+)
+
+
 # -- mode tcp --------------------------------------------------------------------------------
 
 TCP = (

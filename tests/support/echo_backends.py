@@ -9,7 +9,8 @@ kind that can do them:
 - `/status/<N>` answers with status N (the same echo as body);
 - `/sleep/<ms>` waits that long before answering;
 - a `respond-header=<Name>:<value>` query parameter (repeatable, URL-encoded)
-  adds that header to the answer (`Set-Cookie`, `Cache-Control`…), except on nginx.
+  adds that header to the answer (`Set-Cookie`, `Cache-Control`…), except on nginx;
+  `respond-pad=<n>` adds `X-Pad` with n bytes (a large response head).
 
 Kinds (`start_group(kind)`), three servers `s1 s2 s3` each:
 
@@ -76,6 +77,8 @@ def asked_headers(path: str) -> list[tuple[str, str]]:
         if key == "respond-header" and ":" in value:
             name, _, text = value.partition(":")
             out.append((name, text))
+        elif key == "respond-pad" and value.isdigit():
+            out.append(("X-Pad", "p" * int(value)))
     return out
 
 
@@ -309,9 +312,11 @@ _WSGI_APP = textwrap.dedent(
             "version": environ.get("SERVER_PROTOCOL"), "headers": headers,
             "body": body_in.decode("latin-1"),
         }).encode()
-        asked = [tuple(v.split(":", 1)) for k, v in
-                 urllib.parse.parse_qsl(uri.partition("?")[2])
+        query = urllib.parse.parse_qsl(uri.partition("?")[2])
+        asked = [tuple(v.split(":", 1)) for k, v in query
                  if k == "respond-header" and ":" in v]
+        asked += [("X-Pad", "p" * int(v)) for k, v in query
+                  if k == "respond-pad" and v.isdigit()]
         start_response(f"{status} X", [("Content-Type", "application/json"),
                                        ("X-Server", NAME), ("Content-Length", str(len(body))),
                                        *asked])
