@@ -107,6 +107,8 @@ class _Settings:
     balance: Statement | None = None
     hash_type: Statement | None = None
     hash_balance_factor: int = 0
+    #: `fullconn` (0: HAProxy's default, 10% of what the frontends may send).
+    fullconn: int = 0
     retries: int = 3
     logs: list[LogTarget] = field(default_factory=list)
     log_format: str | None = None
@@ -570,9 +572,10 @@ class _Builder:
         )
         backends: dict[str, BackendRuntime] = {}
         frontends: list[Frontend] = []
+        incoming = self._incoming_maxconn(global_)
         for p in self.proxies:
             if p.kind in ("backend", "listen"):
-                runtime = self._backend(p, global_)
+                runtime = self._backend(p, global_, incoming.get(p.name, 0))
                 if runtime is not None:
                     backends[p.name] = runtime
         # A listen's rules are its frontend half's; a backend's run as a stream enters it.
@@ -601,7 +604,30 @@ class _Builder:
             logs.extend(global_.logs if target is _LOG_GLOBAL else (target,))
         return tuple(logs)
 
-    def _backend(self, p: _Proxy, global_: Global) -> BackendRuntime | None:
+    def _incoming_maxconn(self, global_: Global) -> dict[str, int]:
+        """Per backend, the sum of the `maxconn` of the frontends that may send it
+        traffic (default_backend, static use_backend rules once each, a listen's
+        own half), as HAProxy's proxy_adjust_all_maxconn() adds them up; -1 when
+        one of them has no maxconn (HAProxy's is then derived from the machine's
+        file limit)."""
+        totals: dict[str, int] = {}
+        for p in self.proxies:
+            if p.kind not in ("frontend", "listen"):
+                continue
+            maxconn = p.settings.maxconn or global_.maxconn or -1
+            default = p.settings.default_backend
+            targets = [default.args[0]] if default is not None and default.args else []
+            if not targets and p.kind == "listen":
+                targets.append(p.name)
+            for use, _stmt in p.use_backends:
+                if "%[" not in use.backend and use.backend not in targets:
+                    targets.append(use.backend)
+            for name in targets:
+                known = totals.get(name, 0)
+                totals[name] = -1 if -1 in (known, maxconn) else known + maxconn
+        return totals
+
+    def _backend(self, p: _Proxy, global_: Global, incoming: int) -> BackendRuntime | None:
         s = p.settings
         balance = " ".join(s.balance.args) if s.balance else None
         draws = p.random_draw
@@ -653,6 +679,8 @@ class _Builder:
             name=p.name,
             description=p.description,
             max_response_head=self.global_.head_room,
+            # HAProxy's default: 10% of the incoming maxconn, at least 1.
+            fullconn=s.fullconn or (max((incoming + 9) // 10, 1) if incoming >= 0 else 0),
             mode=s.mode,  # type: ignore[arg-type]
             backend=backend,
             servers=tuple(extras for _, extras, _ in p.servers),
@@ -1082,6 +1110,12 @@ def _h_retries(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.retries = b._count(stmt)
 
 
+def _h_fullconn(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    if not stmt.args:
+        raise ValueError("'fullconn' expects an integer argument.")
+    p.settings.fullconn = b._count(stmt)
+
+
 def _check_place(kind: str, stmt: Statement) -> str:
     """Where a statement's condition runs, as HAProxy names it in its warnings
     (sample.c's fetch_ckp_names, the first place of the proxy's capabilities)."""
@@ -1332,6 +1366,7 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "hash-balance-factor": _h_hash_balance_factor,
     "random": _h_random,
     "retries": _h_retries,
+    "fullconn": _h_fullconn,
     "cookie": _h_cookie,
     "dynamic-cookie-key": _h_dynamic_cookie_key,
     "force-persist": _h_persist_rule,

@@ -131,6 +131,12 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("random", "lb", "Tutorial form `random draw N`, accepted as `balance random(N)`."),
     _K("retries", "dlb", "Connection retries before giving up (default 3)."),
     _K(
+        "fullconn",
+        "dlb",
+        "The backend's full load (default: 10% of its frontends' maxconn), its `slim` "
+        "in the statistics.",
+    ),
+    _K(
         "cookie",
         "dlb",
         "Cookie persistence: `<name>`, a mode (`insert`, `rewrite`, `prefix`; none: read "
@@ -349,7 +355,7 @@ ERRORFILE_CODES = (
 _HAPROXY_ONLY_NAMES = """backlog bind-process compression declare
     disabled dispatch
     email-alert enabled errorfiles errorloc errorloc302 errorloc303 error-log-format filter
-    fullconn http-after-response http-error http-response http-reuse
+    http-after-response http-error http-response http-reuse
     http-send-name-header id load-server-state-from-file log-format-sd log-tag
     max-keep-alive-queue monitor monitor-uri persist rate-limit server-state-file-name
     server-template source tcp-check tcp-response unique-id-format

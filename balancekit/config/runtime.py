@@ -347,6 +347,10 @@ class BackendRuntime:
     description: str | None = None
     #: The room a response head may take (`Global.head_room`); a larger one is a 502.
     max_response_head: int = 15360
+    #: `fullconn`, or HAProxy's default for it (10% of the incoming frontends'
+    #: maxconn); 0 when that depends on the machine (a frontend without maxconn
+    #: and no global one). Shown as the backend's `slim` in the statistics.
+    fullconn: int = 0
     file: str | None = None
     line: int | None = None
     #: The soonest one of the relay timeouts (server, server-fin, tunnel) can

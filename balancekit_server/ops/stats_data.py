@@ -392,6 +392,7 @@ class StatsSource:
             )
         row.update(
             svname="BACKEND",
+            slim=str(be.fullconn) if be.fullconn else "",
             qcur=str(pool.queued),
             qmax=str(c.qmax),
             dreq=str(c.dreq),

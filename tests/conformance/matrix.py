@@ -2036,6 +2036,23 @@ def padded(n: int) -> Req:
 
 
 row(
+    "fullconn",
+    ("fullconn", "maxconn"),
+    # A backend's `slim` in `show stat` is its fullconn: set, or 10% of the maxconn of
+    # the frontends that may send it traffic (each counted once per backend; a listen
+    # counts for itself; a frontend without maxconn brings the global one).
+    http_cfg(
+        global_="    maxconn 500\n",
+        frontend="    maxconn 300\n    use_backend b2 if { path_beg /x }\n"
+        "    use_backend b2 if { path_beg /y }\n    use_backend b3 if { path_beg /z }\n",
+        extra="backend b2\n    server s1 {s1}\nbackend b3\n    fullconn 77\n    server s1 {s1}\n"
+        "listen l\n    bind {bind:other}\n    server s1 {s1}\n",
+    ),
+    (get("/x"), Req(command="show stat")),
+    compare=frozenset({"status", "command"}),
+    extract=r"^([\w]+),BACKEND,(?:[^,]*,){4}([^,]*),",
+)
+row(
     "head-room-default",
     ("mode",),
     # A request head may take tune.bufsize less tune.maxrewrite (15360) of HAProxy's
