@@ -228,6 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Configuration is invalid: {len(unresolved)} error(s) found.", file=sys.stderr)
         return 1
     if args.check:
+        # HAProxy reads the server state files in check mode too, and says what is wrong.
+        from balancekit_server.ops.server_state import read_states
+
+        _print_warnings(read_states(result.config)[1], args.quiet)
         if not any(frontend.binds for frontend in result.config.frontends):
             # haproxy -c says the same and exits 2: valid, but nothing would listen.
             print(

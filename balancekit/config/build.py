@@ -109,6 +109,8 @@ class _Settings:
     hash_balance_factor: int = 0
     #: `fullconn` (0: HAProxy's default, 10% of what the frontends may send).
     fullconn: int = 0
+    load_server_state: str = "none"
+    server_state_file_name: str | None = None
     retries: int = 3
     logs: list[LogTarget] = field(default_factory=list)
     log_format: str | None = None
@@ -274,6 +276,19 @@ class _Builder:
             )
         elif key == "localpeer":
             self.global_ = replace(g, localpeer=_one(stmt))
+        elif key in ("server-state-file", "server-state-base"):
+            is_file = key == "server-state-file"
+            if (g.server_state_file if is_file else g.server_state_base) is not None:
+                # An alert in HAProxy, but not a fatal one: the first line stays.
+                self.warn(f"'{key}' already specified. Continuing.", stmt)
+                return
+            if len(args) != 1:
+                what = "a file path" if is_file else "a directory path"
+                raise ValueError(f"'{key}' expects one argument: {what}.")
+            if is_file:
+                self.global_ = replace(g, server_state_file=args[0])
+            else:
+                self.global_ = replace(g, server_state_base=args[0])
         elif key == "tune.bufsize":
             # HAProxy reads it with atol() and rounds it up to two pointers (16 bytes).
             size = (c_atol(_one(stmt)) + 15) & -16
@@ -681,6 +696,8 @@ class _Builder:
             max_response_head=self.global_.head_room,
             # HAProxy's default: 10% of the incoming maxconn, at least 1.
             fullconn=s.fullconn or (max((incoming + 9) // 10, 1) if incoming >= 0 else 0),
+            load_server_state=s.load_server_state,
+            server_state_file_name=s.server_state_file_name or p.name,
             mode=s.mode,  # type: ignore[arg-type]
             backend=backend,
             servers=tuple(extras for _, extras, _ in p.servers),
@@ -1110,6 +1127,24 @@ def _h_retries(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.retries = b._count(stmt)
 
 
+def _h_load_server_state(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    where = stmt.args[0] if stmt.args else ""
+    if where not in ("global", "local", "none"):
+        raise ValueError(f"'{stmt.keyword}' expects 'global', 'local' or 'none'. Got '{where}'")
+    if where == "global" and b.global_.server_state_file is None and p.kind != "defaults":
+        b.warn(
+            f"backend '{p.name}' configured to load server state file from global section "
+            "'server-state-file' directive. Unfortunately, 'server-state-file' is not set!",
+            stmt,
+        )
+    p.settings.load_server_state = where
+
+
+def _h_server_state_file_name(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    name = stmt.args[0] if stmt.args else ""
+    p.settings.server_state_file_name = None if name in ("", "use-backend-name") else name
+
+
 def _h_fullconn(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     if not stmt.args:
         raise ValueError("'fullconn' expects an integer argument.")
@@ -1367,6 +1402,8 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "random": _h_random,
     "retries": _h_retries,
     "fullconn": _h_fullconn,
+    "load-server-state-from-file": _h_load_server_state,
+    "server-state-file-name": _h_server_state_file_name,
     "cookie": _h_cookie,
     "dynamic-cookie-key": _h_dynamic_cookie_key,
     "force-persist": _h_persist_rule,

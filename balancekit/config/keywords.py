@@ -95,6 +95,12 @@ KEYWORDS: tuple[Keyword, ...] = (
         "response head may take.",
     ),
     _K("tune.maxrewrite", "g", "Buffer space kept for rewrites (default 1024, at most half)."),
+    _K(
+        "server-state-file",
+        "g",
+        "The file of servers' states (`show servers state`) backends load at start.",
+    ),
+    _K("server-state-base", "g", "Directory for relative server state file names."),
     _K("daemon", "g", "Run in the background.", ignored=_NO_DAEMON),
     _K("master-worker", "g", "Master-worker mode.", ignored=_NO_DAEMON),
     _K("pidfile", "g", "Write the pid to a file.", ignored=_NO_DAEMON),
@@ -130,6 +136,17 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("hash-balance-factor", "dlb", "Bounded-load consistent hashing (> 100)."),
     _K("random", "lb", "Tutorial form `random draw N`, accepted as `balance random(N)`."),
     _K("retries", "dlb", "Connection retries before giving up (default 3)."),
+    _K(
+        "load-server-state-from-file",
+        "dlb",
+        "`global` (the `server-state-file`), `local` (`server-state-file-name`) or "
+        "`none`: where the servers' states are read at start.",
+    ),
+    _K(
+        "server-state-file-name",
+        "dlb",
+        "The file `load-server-state-from-file local` reads (default: the backend's name).",
+    ),
     _K(
         "fullconn",
         "dlb",
@@ -356,13 +373,13 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process compression declare
     disabled dispatch
     email-alert enabled errorfiles errorloc errorloc302 errorloc303 error-log-format filter
     http-after-response http-error http-response http-reuse
-    http-send-name-header id load-server-state-from-file log-format-sd log-tag
-    max-keep-alive-queue monitor monitor-uri persist rate-limit server-state-file-name
+    http-send-name-header id log-format-sd log-tag
+    max-keep-alive-queue monitor monitor-uri persist rate-limit
     server-template source tcp-check tcp-response unique-id-format
     unique-id-header use-fcgi-app resolvers mailers cache program
     ring http-errors nbproc cpu-map lua-load setenv presetenv resetenv unsetenv
     spread-checks ssl-server-verify external-check
-    server-state-file ulimit-n max-spread-checks unix-bind total-max-size max-age
+    ulimit-n max-spread-checks unix-bind total-max-size max-age
     default-bind"""
 _HAPROXY_ONLY_FAMILY = """capture cookie|http-check comment|http-check connect|
 http-check disable-on-404|http-check send-state|http-check set-var|http-check unset-var|

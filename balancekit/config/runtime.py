@@ -125,6 +125,9 @@ class Global:
     #: room a message head may use (`head_room`).
     tune_bufsize: int = 16384
     tune_maxrewrite: int = 1024
+    #: `server-state-file` and `server-state-base` (balancekit.server_state).
+    server_state_file: str | None = None
+    server_state_base: str | None = None
 
     @property
     def head_room(self) -> int:
@@ -351,6 +354,10 @@ class BackendRuntime:
     #: maxconn); 0 when that depends on the machine (a frontend without maxconn
     #: and no global one). Shown as the backend's `slim` in the statistics.
     fullconn: int = 0
+    #: `load-server-state-from-file`: "none", "global" or "local", and the file
+    #: "local" reads (`server-state-file-name`, default the backend's name).
+    load_server_state: str = "none"
+    server_state_file_name: str | None = None
     file: str | None = None
     line: int | None = None
     #: The soonest one of the relay timeouts (server, server-fin, tunnel) can

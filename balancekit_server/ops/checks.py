@@ -24,7 +24,7 @@ import os
 import re
 import ssl
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -70,6 +70,12 @@ __all__ = [
 ]
 
 LogSink = Callable[[str, str], None]
+
+
+def _silent(level: str, message: str) -> None:
+    """A LogSink that says nothing (HealthMonitor.muted)."""
+
+
 """(level, message): level is HAProxy's word ("warning", "alert", "notice")."""
 
 _READ_LIMIT = 16384  # HAProxy reads at most one buffer of a check response
@@ -699,6 +705,20 @@ class HealthMonitor:
         while watched.health.starting and watched.health.up:
             await asyncio.sleep(watched.health.ramp_step())
             pool.set_ramp(watched.server, watched.health.ramp(self.clock()))
+
+    @contextlib.contextmanager
+    def muted(self, *, console: bool) -> Iterator[None]:
+        """State changes made inside reach no log target (and, unless `console`,
+        nothing on stderr either): HAProxy applies a server state file before its
+        logs run, and prints only the servers it finds DOWN."""
+        loggers, log = self.loggers, self.log
+        self.loggers = {}
+        if not console:
+            self.log = _silent
+        try:
+            yield
+        finally:
+            self.loggers, self.log = loggers, log
 
     # -- runtime API -----------------------------------------------------------------
 

@@ -265,16 +265,26 @@ class Runtime:
         self.add_service(service)
 
     async def _start_checks_and_stats(self) -> None:
-        from balancekit_server.ops import checks, peers, stats
+        from balancekit_server.ops import checks, peers, server_state, stats
 
         self.health = checks.start(self)
         self.add_service(self.health)
+        # Before the first check runs: servers come back as the state file left them.
+        states, warnings = server_state.read_states(self.config)
+        warn = (lambda message: None) if self.quiet else self._warn
+        for warning in warnings:
+            warn(warning)
+        server_state.apply_states(self.config, states, self.health, warn)
         self.stats = await stats.start(self)
         if self.stats is not None:
             self.add_service(self.stats)
         self.peers = await peers.start(self.config)
         for service in self.peers:
             self.add_service(service)
+
+    @staticmethod
+    def _warn(message: str) -> None:
+        logs.console("warning", message)
 
     async def start(self) -> None:
         """Bind everything and start serving; raises `RunError` naming the bad line."""

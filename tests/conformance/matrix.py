@@ -2052,6 +2052,76 @@ row(
     compare=frozenset({"status", "command"}),
     extract=r"^([\w]+),BACKEND,(?:[^,]*,){4}([^,]*),",
 )
+STATE_HEADER = (
+    "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight "
+    "srv_iweight srv_time_since_last_change srv_check_status srv_check_result "
+    "srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id "
+    "srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr "
+    "srv_agent_port\n"
+)
+
+
+def state_line(
+    server: str, op: int, admin: int, uweight: int, port: str = "{port:s1}", iweight: int = 1
+) -> str:
+    """A `show servers state` line of backend `be` (id 3 in `http_cfg`)."""
+    sid = server.removeprefix("s")
+    return (
+        f"3 be {sid} {server} 127.0.0.1 {op} {admin} {uweight} {iweight} 10 1 0 "
+        f"{2 if op else 0} 0 0 0 0 - {port} - 0 0 - - 0\n"
+    )
+
+
+row(
+    "server-state-file",
+    ("server-state-file", "load-server-state-from-file", "show servers state"),
+    # Servers come back as the file left them: s1 in maintenance, s2 DOWN, s3 draining,
+    # s4 at weight 3 (its configured weight unchanged) and moved to s2's port (the file's
+    # port wins), s5 as configured; a line for a server the backend lacks is ignored.
+    # Then roundrobin sends 3 of 4 requests to s4. Nothing of this reaches the log.
+    http_cfg(
+        global_=LOG_GLOBAL + "    server-state-file {file:state}\n",
+        defaults="    log global\n    option httplog\n    load-server-state-from-file global\n",
+        backend="    balance roundrobin\n",
+        servers="    server s1 {s1}\n    server s2 {s1}\n    server s3 {s1}\n"
+        "    server s4 {s1}\n    server s5 {s3}\n",
+    ),
+    (*seq(8), Req(command="show servers state be")),
+    files={
+        "state": (
+            "1\n"
+            + STATE_HEADER
+            + state_line("s1", 2, 1, 1)
+            + state_line("s2", 0, 0, 1)
+            + state_line("s3", 2, 8, 1)
+            + state_line("s4", 2, 0, 3, port="{port:s2}")
+            + state_line("s9", 2, 1, 1)
+        ).encode()
+    },
+    compare=frozenset({"status", "server", "command", "log"}),
+    command_subs=((r"(?m)^(\d+ be \d+ s\d \S+ \d+ \d+ \d+ \d+) \d+ ", r"\1 <t> "),),
+    log_subs=HTTPLOG_BYTES,
+)
+row(
+    "server-state-file-local",
+    ("load-server-state-from-file", "server-state-file-name", "server-state-base"),
+    # A backend's own file, by a name relative to server-state-base: s2 was disabled; a line for
+    # another backend is not this one's. A corrupt global file changes nothing.
+    http_cfg(
+        global_="    server-state-base {workdir}\n    server-state-file {file:bad}\n",
+        backend="    balance roundrobin\n    load-server-state-from-file local\n"
+        "    server-state-file-name mine\n",
+        servers=three(),
+    ),
+    (*seq(4), Req(command="show servers state be")),
+    files={
+        "mine": ("1\n" + STATE_HEADER + state_line("s2", 2, 1, 1, port="{port:s2}")).encode()
+        + b"4 other 1 s1 127.0.0.1 0 1 1 1 10 1 0 0 0 0 0 0 - 1 - 0 0 - - 0\n",
+        "bad": b"1\n3 be 1 s1 127.0.0.1 0 1\n",
+    },
+    compare=frozenset({"status", "server", "command"}),
+    command_subs=((r"(?m)^(\d+ be \d+ s\d \S+ \d+ \d+ \d+ \d+) \d+ ", r"\1 <t> "),),
+)
 row(
     "head-room-default",
     ("mode",),

@@ -16,7 +16,9 @@ Config placeholders (`{name}`, no spaces, so `{ ssl_fc }` conditions are left al
 - `{crt}` — a server certificate and key (trustme, for `localhost`, `127.0.0.1`,
   `example.test`); `{certdir}` its directory, where it is `site.pem`; `{ca}` the
   CA bundle that signed it and the backends' TLS certificate.
-- `{file:NAME}` — a file with the row's `files[NAME]` content.
+- `{workdir}` — the directory of the row's files (all written), for relative names.
+- `{file:NAME}` — a file with the row's `files[NAME]` content, where `{port:s1}` (and
+  the other servers) becomes that server's port.
 - `{log}` — a UDP syslog receiver of this proxy's own; `{stats}` — a stats socket.
 """
 
@@ -345,12 +347,22 @@ def _render(row: Row, group: EchoGroup, side: str, work: Path, side_obj: Side) -
             return str(certs.crt)
         if kind == "certdir":
             return str(certs.dir)
+        if kind == "workdir":
+            for name in row.files:  # every file of the row, for relative names
+                sub(re.match(_PLACEHOLDER, "{file:" + name + "}"))  # type: ignore[arg-type]
+            return str(work)
         if kind == "ca":
             return str(certs.ca_path)
         if kind == "file":
             path = work / arg
             if not path.exists():
-                path.write_bytes(row.files[arg])
+                path.write_bytes(
+                    re.sub(
+                        rb"\{port:(\w+)\}",
+                        lambda m: group.address(m.group(1).decode()).rsplit(":", 1)[1].encode(),
+                        row.files[arg],
+                    )
+                )
             return str(path)
         if kind == "log":
             if side_obj.log is None:
