@@ -266,12 +266,15 @@ async def serve_frontend(frontend: Frontend, runtime: RuntimeLike) -> HttpServic
     config = runtime.config
     backends = {name: be for name, be in config.backends.items() if be.mode == "http"}
     logs_requests = frontend.httplog or frontend.log_line is not None
-    logger = runtime.logger(frontend.logs) if logs_requests else None
-    log, log_requests = http_log_writer(frontend, logger.log if logger else None)
+    logger = runtime.logger(frontend.logs)
+    log, log_requests = http_log_writer(frontend, logger.log if logger and logs_requests else None)
     if frontend.router is None:
         raise ValueError(f"frontend '{frontend.name}' has no router")
     proxy = HttpProxy(frontend.router, backends, frontend, log=log, counters=runtime.registry)
     proxy.log_requests = log_requests
+    if logger is not None and not logs_requests and not frontend.tcplog:
+        # HAProxy logs each stream's connection when the frontend has no log format.
+        proxy.connect_log = logger.log
     service = HttpService(proxy, limits=runtime.limits, maxconn=frontend.maxconn)
     loop = asyncio.get_running_loop()
     for sock, bind in runtime.open_sockets(frontend):

@@ -731,6 +731,9 @@ class HttpProxy:
         self.x_forwarded_host = self.frontend.x_forwarded_host
         self.log = log
         self.log_requests = False  # entries carry the request view (log-format samples)
+        #: Where HAProxy's "Connect from" line goes: a frontend that logs without a
+        #: format (no `option httplog`, no `log-format`) says it for each request.
+        self.connect_log: Callable[[str], None] | None = None
         self.counters = counters
         self.fe_counters = counters.frontend(self.name) if counters is not None else None
         self.active = 0  # requests in progress
@@ -878,6 +881,10 @@ class HttpProxy:
         entry = ex.log_entry = HttpLogEntry(
             ex.src, ex.src_port, ex.request_date, self.name, self.name
         )
+        if self.connect_log is not None:
+            self.connect_log(
+                f"Connect from {ex.src}:{ex.src_port} to {ex.dst}:{ex.dst_port} ({self.name}/HTTP)"
+            )
         if self.log is not None and (self._request_captures or self._response_captures):
             if self._request_captures:
                 entry.captured_request_headers = _captured(ex.headers, self._request_captures)

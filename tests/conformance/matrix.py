@@ -2123,6 +2123,15 @@ row(
     command_subs=((r"(?m)^(\d+ be \d+ s\d \S+ \d+ \d+ \d+ \d+) \d+ ", r"\1 <t> "),),
 )
 row(
+    "log-connect-http",
+    ("log",),
+    # A mode http frontend that logs without a format says "Connect from" for each
+    # request (HAProxy's frontend_accept runs per stream), kept-alive ones included.
+    http_cfg(global_=LOG_GLOBAL, defaults="    log global\n"),
+    (get("/echo", conn="k"), get("/echo", conn="k"), get("/echo")),
+    compare=frozenset({"status", "log"}),
+)
+row(
     "head-room-default",
     ("mode",),
     # A request head may take tune.bufsize less tune.maxrewrite (15360) of HAProxy's
