@@ -11,6 +11,7 @@ to apply; `balancekit_server.ops.server_state` opens the files and applies it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = [
@@ -28,8 +29,7 @@ FMAINT, IMAINT, CMAINT, FDRAIN, IDRAIN, RMAINT, HMAINT = 0x01, 0x02, 0x04, 0x08,
 _ADMIN_VALUES = frozenset((0, FMAINT, CMAINT, CMAINT | FMAINT, CMAINT | FDRAIN, FDRAIN))
 #: srv_op_state values.
 STOPPED, STARTING, RUNNING, STOPPING = 0, 1, 2, 3
-#: check / agent state bits a line may carry (CHK_ST_*).
-CHECK_CONFIGURED, CHECK_ENABLED = 0x02, 0x04
+#: The check / agent state bits a line may carry (CHK_ST_*).
 _CHECK_BITS = 0x01 | 0x02 | 0x04 | 0x08 | 0x10
 _UWEIGHT_MAX = 256
 _CHECK_STATUS_SIZE = 29  # HCHK_STATUS_SIZE in HAProxy 2.6
@@ -58,7 +58,6 @@ class ServerState:
     admin_state: int
     uweight: int
     iweight: int
-    check_state: int
     #: `srv_port`: HAProxy takes the port from the file (None: the field is absent).
     port: int | None
     problems: tuple[str, ...]
@@ -68,10 +67,10 @@ class ServerState:
         params = fields[4:]
         problems: list[str] = []
 
-        def number(index: int, name: str, valid: object = None) -> int:
+        def number(index: int, name: str, valid: Callable[[int], bool] | None = None) -> int:
             text = params[index] if index < len(params) else ""
             value = _strtol(text)
-            if value is None or (callable(valid) and not valid(value)):
+            if value is None or (valid is not None and not valid(value)):
                 problems.append(f"invalid {name} value '{text}'")
                 return 0
             return value
@@ -91,7 +90,7 @@ class ServerState:
         number(6, "srv_check_status", lambda v: v < _CHECK_STATUS_SIZE)
         number(7, "srv_check_result", lambda v: v in _CHECK_RESULTS)
         number(8, "srv_check_health")
-        check_state = number(9, "srv_check_state", lambda v: not v & ~_CHECK_BITS)
+        number(9, "srv_check_state", lambda v: not v & ~_CHECK_BITS)
         number(10, "srv_agent_state", lambda v: not v & ~_CHECK_BITS)
         number(11, "bk_f_forced_id", lambda v: v in (0, 1))
         number(12, "srv_f_forced_id", lambda v: v in (0, 1))
@@ -111,7 +110,6 @@ class ServerState:
             admin,
             uweight,
             iweight,
-            check_state,
             port,
             tuple(problems),
         )
@@ -124,11 +122,6 @@ class ServerState:
     @property
     def drain(self) -> bool:
         return bool(self.admin_state & FDRAIN)
-
-    @property
-    def checks_disabled(self) -> bool:
-        """`disable health` was in force: checks configured but not enabled."""
-        return bool(self.check_state & CHECK_CONFIGURED) and not self.check_state & CHECK_ENABLED
 
 
 @dataclass(frozen=True, slots=True)

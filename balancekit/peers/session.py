@@ -81,11 +81,10 @@ class _Remote:
 
 @dataclass(slots=True)
 class PeersState:
-    """A `peers` section as one process sees it: its local name, the names of the
-    other peers, the tables it shares, and whether this process is up to date."""
+    """A `peers` section as one process sees it: its local name, the tables it
+    shares, and whether this process is up to date."""
 
     local: str
-    remotes: tuple[str, ...]
     tables: list[SharedTable] = field(default_factory=list)
     #: The update id each peer acknowledged, per peer and table id (kept across sessions).
     acked: dict[str, dict[int, int]] = field(default_factory=dict)
@@ -148,9 +147,6 @@ class PeerSession:
         self._defined: int | None = None
         self.last_received = now
         self.last_sent = now
-        self.heartbeats_sent = 0
-        self.heartbeats_received = 0
-        self.updates_received = 0
 
     def __repr__(self) -> str:
         return f"<PeerSession {self.state.local}->{self.peer} learning={self.learning}>"
@@ -186,8 +182,7 @@ class PeerSession:
                     state.not_up_to_date.add(self.peer)
                     state.resync_deadline = now + RESYNC_MS
             self._confirms += 1
-        elif kind == CTRL_HEARTBEAT:
-            self.heartbeats_received += 1
+        # CTRL_HEARTBEAT: nothing to do; receiving it refreshed last_received.
 
     def _sticktable(self, message: Message, now: int) -> None:
         kind = message.type
@@ -233,7 +228,6 @@ class PeerSession:
         )
         remote.last_get = update_id
         table.apply_remote(key, values, expire, now)
-        self.updates_received += 1
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -264,7 +258,6 @@ class PeerSession:
             self._confirms -= 1
         if not out and now - self.last_sent >= HEARTBEAT_MS:
             out += frame(CLASS_CONTROL, CTRL_HEARTBEAT)
-            self.heartbeats_sent += 1
         if out:
             self.last_sent = now
         return bytes(out)

@@ -46,7 +46,7 @@ class PeersService:
     def __init__(self, section: PeersSection, *, clock: Callable[[], int] = now_ms) -> None:
         self.section = section
         self.clock = clock
-        self.state = PeersState(section.local, tuple(p.name for p in section.remotes))
+        self.state = PeersState(section.local)
         for wire_name, table in section.tables.items():
             shared = self.state.add_table(table, wire_name)
             log = shared.table.updates

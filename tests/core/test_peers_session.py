@@ -21,9 +21,9 @@ from balancekit.sticktables import StickTable
 STORE = "server_id,gpc0,conn_cnt,http_req_rate(10s),server_key"
 
 
-def member(name: str, *others: str) -> tuple[PeersState, StickTable]:
+def member(name: str) -> tuple[PeersState, StickTable]:
     table = StickTable("be", "ip", 1000, expire_ms=30_000, store=STORE)
-    state = PeersState(name, others)
+    state = PeersState(name)
     state.add_table(table, "be")
     return state, table
 
@@ -54,8 +54,8 @@ def key(text: str) -> int:
 
 
 def test_local_changes_reach_the_peer_with_their_values() -> None:
-    a, table_a = member("a", "b")
-    b, table_b = member("b", "a")
+    a, table_a = member("a")
+    b, table_b = member("b")
     a.resynced = b.resynced = True
     link = Link(a, b, 1000)
     entry = table_a.track(IPv4Address("10.0.0.1"), 1000)
@@ -79,8 +79,8 @@ def test_local_changes_reach_the_peer_with_their_values() -> None:
 
 
 def test_acknowledged_updates_are_not_sent_again_after_a_reconnect() -> None:
-    a, table_a = member("a", "b")
-    b, table_b = member("b", "a")
+    a, table_a = member("a")
+    b, table_b = member("b")
     a.resynced = b.resynced = True
     link = Link(a, b, 0)
     for last in range(1, 4):
@@ -98,11 +98,11 @@ def test_acknowledged_updates_are_not_sent_again_after_a_reconnect() -> None:
 
 
 def test_a_starting_process_learns_the_whole_table_with_expiry() -> None:
-    a, table_a = member("a", "b")
+    a, table_a = member("a")
     a.resynced = True
     for last in range(1, 251):  # more than one batch of updates
         table_a.track(IPv4Address(f"10.0.{last // 200}.{last % 200}"), 0)
-    b, table_b = member("b", "a")
+    b, table_b = member("b")
     b.start(20_000)
     assert not b.resynced
     link = Link(a, b, 20_000)
@@ -120,12 +120,12 @@ def test_a_starting_process_learns_the_whole_table_with_expiry() -> None:
 
 
 def test_a_partial_teacher_is_replaced_by_another_peer() -> None:
-    a, table_a = member("a", "b", "c")
+    a, table_a = member("a")
     table_a.track(IPv4Address("10.0.0.1"), 0)  # a is itself not resynced: partial
-    c, table_c = member("c", "a", "b")
+    c, table_c = member("c")
     c.resynced = True
     table_c.track(IPv4Address("10.0.0.2"), 0)
-    b, table_b = member("b", "a", "c")
+    b, table_b = member("b")
     b.start(0)
     first = Link(a, b, 0)
     first.pump(0)
@@ -139,7 +139,7 @@ def test_a_partial_teacher_is_replaced_by_another_peer() -> None:
 
 
 def test_nobody_to_learn_from_means_up_to_date_after_the_resync_delay() -> None:
-    b, _ = member("b", "a")
+    b, _ = member("b")
     b.start(0)
     b.tick(RESYNC_MS - 1)
     assert not b.resynced
@@ -148,7 +148,7 @@ def test_nobody_to_learn_from_means_up_to_date_after_the_resync_delay() -> None:
 
 
 def test_heartbeats_and_silence() -> None:
-    a, _ = member("a", "b")
+    a, _ = member("a")
     a.resynced = True
     session = a.session("b", 0)
     assert session.outgoing(0) == b""
