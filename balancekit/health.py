@@ -50,6 +50,7 @@ __all__ = [
     "format_maint",
     "format_state_change",
     "panic_mode",
+    "spread_interval",
     "zone_of",
 ]
 
@@ -289,6 +290,19 @@ class ServerHealth:
         if self.maint or result.status.result == "neutral":
             self.last_result = result
             return None
+        if result.status.result == "condpass":
+            # set_server_check_status counts it as a pass, then check_notify_stopping
+            # puts an up server in NOLB.
+            self.health = _apply(
+                _STEPS[(zone_of(self.health, self.settings), True)], self.health, self.settings
+            )
+            self.last_result = result
+            if self.health < self.settings.rise or self.stopping or not self.up:
+                return None
+            self.stopping = True
+            self.starting = False
+            self.last_change = now
+            return Transition(True, result, now, stopping=True)
         passed = result.passed
         if not passed and self.health > 0:
             self.failed_checks += 1
@@ -445,6 +459,18 @@ class ServerHealth:
     def __repr__(self) -> str:
         state = "MAINT" if self.maint else self.status_text
         return f"<ServerHealth {state} health={self.health}/{self.settings.top}>"
+
+
+def spread_interval(interval: float, percent: int, draw: float) -> float:
+    """HAProxy's `spread-checks <percent>`: the next check comes `interval` plus or
+    minus up to `percent`% later, so checks of many servers drift apart; `draw` is
+    a uniform random number in [0, 1] (check.c, in whole milliseconds)."""
+    if percent <= 0:
+        return interval
+    ms = int(interval * 1000)
+    spread = ms * percent // 100
+    spread -= int(2 * spread * draw)
+    return (ms + spread) / 1000
 
 
 def panic_mode(up: int, total: int, threshold_pct: float) -> bool:

@@ -27,9 +27,19 @@ def _status_matches(pattern: str, status: int) -> bool:
 
 
 def evaluate_http(
-    expects: tuple[HttpCheckExpect, ...], status: int, reason: str, body: bytes, duration: int
+    expects: tuple[HttpCheckExpect, ...],
+    status: int,
+    reason: str,
+    body: bytes,
+    duration: int,
+    *,
+    condpass_404: bool = False,
 ) -> CheckResult:
-    """Apply `http-check expect` rules (default: status 200-399) to a response."""
+    """Apply `http-check expect` rules (default: status 200-399) to a response.
+    `condpass_404` (`http-check disable-on-404`, for a server that is not DOWN):
+    a 404 conditionally passes (L7OKC) before any rule, as in HAProxy's tcpcheck."""
+    if condpass_404 and status == 404:
+        return CheckResult(CheckStatus.L7OKC, status, "", duration)  # no info, as HAProxy
     text = body.decode("latin-1")
     for rule in expects or DEFAULT_EXPECT:
         if rule.kind in ("status", "rstatus"):

@@ -109,6 +109,7 @@ class _Settings:
     hash_balance_factor: int = 0
     #: `fullconn` (0: HAProxy's default, 10% of what the frontends may send).
     fullconn: int = 0
+    monitor_uri: str | None = None
     load_server_state: str = "none"
     server_state_file_name: str | None = None
     retries: int = 3
@@ -123,6 +124,7 @@ class _Settings:
     default_server: ServerParams = field(default_factory=ServerParams)
     httpchk: HttpCheck | None = None
     http_check_expect: list[HttpCheckExpect] = field(default_factory=list)
+    http_check_disable_404: bool = False
     mysql_check_user: str | None = None
     stats: dict[str, Any] | None = None
     cookie: CookiePolicy | None = None
@@ -147,6 +149,7 @@ class _Proxy:
     stick_rules: list[StickRule] = field(default_factory=list)
     server_rules: list[tuple[ServerRule, Statement]] = field(default_factory=list)
     captures: list[Capture] = field(default_factory=list)
+    monitor_fail: list[Condition] = field(default_factory=list)
     tcp_inspect_delay: float | None = None
     random_draw: Statement | None = None
     description: str | None = None
@@ -289,6 +292,20 @@ class _Builder:
                 self.global_ = replace(g, server_state_file=args[0])
             else:
                 self.global_ = replace(g, server_state_base=args[0])
+        elif key == "spread-checks":
+            if not args:
+                raise ValueError("'spread-checks' expects an integer argument (0..50).")
+            if g.spread_checks:
+                self.warn("spread-checks already specified. Continuing.", stmt)
+            percent = c_atol(_one(stmt))
+            if not 0 <= percent <= 50:
+                raise ValueError("'spread-checks' needs a positive value in range 0..50.")
+            self.global_ = replace(g, spread_checks=percent)
+        elif key == "max-spread-checks":
+            if not args:
+                raise ValueError("'max-spread-checks' expects an integer argument (0..50).")
+            delay = self.time(_one(stmt), stmt)
+            self.global_ = replace(g, max_spread_checks=delay or None)
         elif key == "tune.bufsize":
             # HAProxy reads it with atol() and rounds it up to two pointers (16 bytes).
             size = (c_atol(_one(stmt)) + 15) & -16
@@ -724,6 +741,7 @@ class _Builder:
             httpclose=s.options.get("httpclose", False),
             httpchk=s.httpchk,
             http_check_expect=tuple(s.http_check_expect),
+            http_check_disable_404=s.http_check_disable_404,
             mysql_check_user=s.mysql_check_user,
             log_health_checks=s.options.get("log-health-checks", False),
             logs=self._logs(p, global_),
@@ -886,6 +904,8 @@ class _Builder:
             errorfiles=MappingProxyType(dict(s.errorfiles)),
             stats=stats,
             captures=tuple(p.captures),
+            monitor_uri=s.monitor_uri,
+            monitor_fail=tuple(p.monitor_fail),
             default_backend=s.default_backend.args[0] if s.default_backend else None,
             backend_name=p.name if p.kind == "listen" else None,
             file=p.section.file,
@@ -1145,6 +1165,24 @@ def _h_server_state_file_name(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.server_state_file_name = None if name in ("", "use-backend-name") else name
 
 
+def _h_monitor_uri(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    if not stmt.args:
+        raise ValueError("'monitor-uri' expects an URI.")
+    if len(stmt.args) > 1:
+        raise ValueError(f"'monitor-uri' cannot handle unexpected argument '{stmt.args[1]}'.")
+    p.settings.monitor_uri = stmt.args[0]
+
+
+def _h_monitor(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    """`monitor fail if|unless <cond>`: the monitor URI answers 503 when it holds."""
+    words = list(stmt.args)
+    if words[:1] != ["fail"]:
+        raise ValueError("'monitor' only supports 'fail'.")
+    if len(words) < 2 or words[1] not in ("if", "unless"):
+        raise ValueError("'monitor fail' requires either 'if' or 'unless' followed by a condition.")
+    p.monitor_fail.append(p.acls.condition(words[1:], file=stmt.file, line=stmt.line))
+
+
 def _h_fullconn(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     if not stmt.args:
         raise ValueError("'fullconn' expects an integer argument.")
@@ -1369,6 +1407,12 @@ def _h_http_check_send(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.httpchk = replace(base, headers=tuple(headers), **fields)
 
 
+def _h_http_check_disable_404(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    if stmt.args:
+        raise ValueError(f"'http-check disable-on-404' takes no argument, got '{stmt.args[0]}'")
+    p.settings.http_check_disable_404 = True
+
+
 def _h_http_check_expect(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     args = list(stmt.args)
     negate = bool(args) and args[0] == "!"
@@ -1402,6 +1446,8 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "random": _h_random,
     "retries": _h_retries,
     "fullconn": _h_fullconn,
+    "monitor-uri": _h_monitor_uri,
+    "monitor": _h_monitor,
     "load-server-state-from-file": _h_load_server_state,
     "server-state-file-name": _h_server_state_file_name,
     "cookie": _h_cookie,
@@ -1426,6 +1472,7 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "capture response header": _h_capture,
     "http-check send": _h_http_check_send,
     "http-check expect": _h_http_check_expect,
+    "http-check disable-on-404": _h_http_check_disable_404,
 }
 
 

@@ -101,6 +101,8 @@ KEYWORDS: tuple[Keyword, ...] = (
         "The file of servers' states (`show servers state`) backends load at start.",
     ),
     _K("server-state-base", "g", "Directory for relative server state file names."),
+    _K("spread-checks", "g", "Each check comes up to this percentage (0..50) early or late."),
+    _K("max-spread-checks", "g", "The longest delay over which the first checks are spread."),
     _K("daemon", "g", "Run in the background.", ignored=_NO_DAEMON),
     _K("master-worker", "g", "Master-worker mode.", ignored=_NO_DAEMON),
     _K("pidfile", "g", "Write the pid to a file.", ignored=_NO_DAEMON),
@@ -225,9 +227,20 @@ KEYWORDS: tuple[Keyword, ...] = (
     ),
     _K("log-format", "dfl", "Custom log line format."),
     _K("capture request header", "fl", "`capture request header <name> len <n>` for logs."),
+    _K(
+        "monitor-uri",
+        "dfl",
+        "A URI the proxy answers itself (200, not logged): a health check of the proxy.",
+    ),
+    _K("monitor", "fl", "`monitor fail if <cond>` (or `unless`): the monitor URI answers 503."),
     _K("capture response header", "fl", "`capture response header <name> len <n>` for logs."),
     _K("http-check send", "dlb", "Health check request: `[meth M] [uri U] [ver V] [hdr n v]*`."),
     _K("http-check expect", "dlb", "`[!] status/rstatus/string/rstring <pattern>`."),
+    _K(
+        "http-check disable-on-404",
+        "dlb",
+        "A 404 to the check of a server that is up puts it in NOLB (persistent traffic only).",
+    ),
     _K(
         "stick-table",
         "flb",
@@ -374,15 +387,15 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process compression declare
     email-alert enabled errorfiles errorloc errorloc302 errorloc303 error-log-format filter
     http-after-response http-error http-response http-reuse
     http-send-name-header id log-format-sd log-tag
-    max-keep-alive-queue monitor monitor-uri persist rate-limit
+    max-keep-alive-queue persist rate-limit
     server-template source tcp-check tcp-response unique-id-format
     unique-id-header use-fcgi-app resolvers mailers cache program
     ring http-errors nbproc cpu-map lua-load setenv presetenv resetenv unsetenv
-    spread-checks ssl-server-verify external-check
-    ulimit-n max-spread-checks unix-bind total-max-size max-age
+    ssl-server-verify external-check
+    ulimit-n unix-bind total-max-size max-age
     default-bind"""
 _HAPROXY_ONLY_FAMILY = """capture cookie|http-check comment|http-check connect|
-http-check disable-on-404|http-check send-state|http-check set-var|http-check unset-var|
+http-check send-state|http-check set-var|http-check unset-var|
 option abortonclose|option accept-invalid-http-request|option accept-invalid-http-response|
 option checkcache|option contstats|option disable-h2-upgrade|option dontlog-normal|
 option h1-case-adjust-bogus-client|option h1-case-adjust-bogus-server|

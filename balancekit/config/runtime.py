@@ -125,6 +125,9 @@ class Global:
     #: room a message head may use (`head_room`).
     tune_bufsize: int = 16384
     tune_maxrewrite: int = 1024
+    #: `spread-checks` (a percentage, 0..50) and `max-spread-checks` (seconds).
+    spread_checks: int = 0
+    max_spread_checks: float | None = None
     #: `server-state-file` and `server-state-base` (balancekit.server_state).
     server_state_file: str | None = None
     server_state_base: str | None = None
@@ -282,6 +285,10 @@ class Frontend:
     errorfiles: Mapping[int, bytes] = field(default_factory=lambda: _EMPTY)
     stats: StatsPage | None = None
     captures: tuple[Capture, ...] = ()
+    #: `monitor-uri`: requests for it (its path, when it starts with `/`) are answered
+    #: 200 by the proxy itself, 503 when a `monitor fail` condition holds; not logged.
+    monitor_uri: str | None = None
+    monitor_fail: tuple[Condition, ...] = ()
     default_backend: str | None = None
     backend_name: str | None = None
     #: Python-only options (no haproxy.cfg keyword; HAProxy users write
@@ -340,6 +347,8 @@ class BackendRuntime:
     httpclose: bool = False
     httpchk: HttpCheck | None = None
     http_check_expect: tuple[HttpCheckExpect, ...] = ()
+    #: `http-check disable-on-404`: a 404 puts an up server in NOLB (L7OKC).
+    http_check_disable_404: bool = False
     mysql_check_user: str | None = None
     log_health_checks: bool = False
     logs: tuple[LogTarget, ...] = ()

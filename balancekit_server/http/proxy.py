@@ -198,6 +198,8 @@ class HttpLogEntry:
     srv_conn: int = 0
     # The connection as a request view, for `log-format` samples (HttpProxy.log_requests).
     request: Request | None = None
+    # A `monitor-uri` request: HAProxy never logs those.
+    unlogged: bool = False
 
     def __init__(
         self,
@@ -905,7 +907,7 @@ class HttpProxy:
         fe = self.fe_counters
         if fe is not None and ex.status:
             _count_response(fe, ex.status, ex.bytes_out)
-        if self.log is not None:
+        if self.log is not None and not entry.unlogged:
             entry.treq = max(0, int((ex.t_head - ex.t_start) * 1000))
             entry.ssl = ex.ssl
             entry.ta = max(0, int((asyncio.get_running_loop().time() - ex.t_start) * 1000))
@@ -1048,6 +1050,10 @@ class HttpProxy:
 
     def _plan(self, ex: Exchange, entry: HttpLogEntry) -> _Plan | _Service | None:
         """Rules and backend choice; None when the request was answered locally."""
+        monitor = self.frontend.monitor_uri
+        if monitor is not None and _is_monitor_request(ex.target, monitor):
+            self._answer_monitor(ex, entry)
+            return None
         static = self._static
         if static is not None:
             # No rule reads the request and the backend's algorithm ignores it
@@ -1057,7 +1063,9 @@ class HttpProxy:
             headers = self._upstream_headers(ex, decision, fixed)
             if fixed.settings.cookie is None:
                 return _Plan(_ANY_REQUEST, fixed, self._request_head(ex, headers))
-            return self._persistent_plan(ex, entry, _ANY_REQUEST, fixed, headers)
+            request = self.build_request(ex) if fixed.settings.persist_rules else _ANY_REQUEST
+            verdict = _persist_verdict(fixed.settings, request)
+            return self._persistent_plan(ex, entry, request, fixed, headers, verdict)
         if self.frontend.tracks:
             ex.stream = StreamCounters(now_ms(), ex.session)
         request = self.build_request(ex)
@@ -1079,9 +1087,7 @@ class HttpProxy:
         settings = state.settings
         # HAProxy's order once the backend is known: persist rules, `use-server`,
         # then the cookie (ignored when a rule chose), then `stick match`.
-        verdict = (
-            PersistRule.verdict(settings.persist_rules, request) if settings.persist_rules else None
-        )
+        verdict = _persist_verdict(settings, request)
         persist = settings.persist or verdict == "force"
         use_server = None
         if settings.server_rules:
@@ -1092,7 +1098,7 @@ class HttpProxy:
             plan = _Plan(request, state, self._request_head(ex, headers))
         else:
             plan = self._persistent_plan(
-                ex, entry, request, state, headers, assigned=use_server is not None
+                ex, entry, request, state, headers, verdict, assigned=use_server is not None
             )
         plan.use_server = use_server
         if settings.stick_rules:
@@ -1115,21 +1121,28 @@ class HttpProxy:
         request: Request,
         state: _BackendState,
         headers: RawHeaders,
+        verdict: str | None,
         *,
         assigned: bool = False,
     ) -> _Plan:
         """A plan for a backend with a `cookie` line: the request's cookie may name
-        its server, and the forwarded `Cookie` headers lose what was ours."""
+        its server (unless the persist rules' `verdict` or a `use-server` rule,
+        `assigned`, says otherwise), and the forwarded `Cookie` headers lose what
+        was ours."""
         settings = state.settings
         assert settings.cookie is not None
-        rule = None
-        if settings.persist_rules:
-            if request is _ANY_REQUEST:
-                request = self.build_request(ex)
-            rule = PersistRule.verdict(settings.persist_rules, request)
-        job = CookieJob(settings.cookie, state.backend, settings.persist, entry, rule, assigned)
+        job = CookieJob(settings.cookie, state.backend, settings.persist, entry, verdict, assigned)
         headers = job.read_request(headers)
         return _Plan(request, state, self._request_head(ex, headers), job)
+
+    def _answer_monitor(self, ex: Exchange, entry: HttpLogEntry) -> None:
+        """`monitor-uri`, before any rule (HAProxy's http_wait_for_request): the
+        200 page, or the 503 one when a `monitor fail` condition holds; unlogged."""
+        entry.unlogged = True
+        failing = self.frontend.monitor_fail
+        request = self.build_request(ex) if failing else _ANY_REQUEST
+        down = any(condition.matches(request) for condition in failing)
+        self._local(ex, self.errors[503 if down else 200], entry, "LR")
 
     def _local(self, ex: Exchange, page: ErrorPage, entry: HttpLogEntry, term: str) -> None:
         entry.termination = term
@@ -1606,6 +1619,28 @@ async def _whole_body(ex: Exchange) -> list[bytes]:
     while data := await ex.read_body():
         chunks.append(data)
     return chunks
+
+
+def _is_monitor_request(target: bytes, uri: str) -> bool:
+    """HAProxy's match: a monitor URI starting with `/` is compared with the
+    request's path as http_parse_path() reads it (query included; the path of an
+    absolute-form target), any other with the whole target."""
+    text = target.decode("latin-1")
+    if text == uri:
+        return True
+    if not uri.startswith("/"):
+        return False
+    scheme, sep, rest = text.partition("://")
+    if sep and "/" not in scheme:
+        slash = rest.find("/")
+        text = rest[slash:] if slash >= 0 else ""
+    return text == uri
+
+
+def _persist_verdict(settings: BackendRuntime, request: Request) -> str | None:
+    """What the backend's `force-persist` / `ignore-persist` rules say of the
+    request (evaluated once per request: the cookie and the stick rules share it)."""
+    return PersistRule.verdict(settings.persist_rules, request) if settings.persist_rules else None
 
 
 def _send_buffered(conn: UpstreamConnection, ex: Exchange, body: list[bytes]) -> None:

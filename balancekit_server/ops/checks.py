@@ -21,6 +21,7 @@ import contextlib
 import errno
 import functools
 import os
+import random
 import re
 import ssl
 import time
@@ -49,6 +50,7 @@ from balancekit.health import (
     format_maint,
     format_state_change,
     panic_mode,
+    spread_interval,
 )
 from balancekit.httpcheck import evaluate_http
 from balancekit.pool import ServerEvent
@@ -93,6 +95,7 @@ class CheckSpec:
     check_timeout: float | None = None  # `timeout check`
     http: HttpCheck | None = None
     expects: tuple[HttpCheckExpect, ...] = ()
+    disable_404: bool = False  # `http-check disable-on-404`
     mysql_user: str | None = None
     tls: bool = False  # `check-ssl`, or `ssl` on the server without `port`/`addr`
     tls_verify: bool = True  # `verify required` (HAProxy's default) or `verify none`
@@ -184,8 +187,9 @@ async def _close(writer: asyncio.StreamWriter) -> None:
             await writer.wait_closed()
 
 
-async def probe(spec: CheckSpec) -> CheckResult:
-    """Run one check against `spec`; never raises for network trouble."""
+async def probe(spec: CheckSpec, *, stopped: bool = False) -> CheckResult:
+    """Run one check against `spec`; never raises for network trouble.  `stopped`:
+    the server is DOWN, so a 404 is not the conditional pass of disable-on-404."""
     start = time.monotonic()
     conn = await _connect(spec, start)
     if isinstance(conn, CheckResult):
@@ -193,7 +197,7 @@ async def probe(spec: CheckSpec) -> CheckResult:
     reader, writer = conn
     try:
         if spec.kind == "http":
-            return await _http(spec, reader, writer, start)
+            return await _http(spec, reader, writer, start, spec.disable_404 and not stopped)
         if spec.kind == "mysql":
             return await _mysql(spec, reader, writer, start)
         status = CheckStatus.L6OK if spec.tls else CheckStatus.L4OK
@@ -257,7 +261,11 @@ _STATUS_LINE = re.compile(rb"^HTTP/\d\.\d (\d{3})(?: (.*))?$")
 
 
 async def _http(
-    spec: CheckSpec, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, start: float
+    spec: CheckSpec,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    start: float,
+    condpass_404: bool,
 ) -> CheckResult:
     writer.write(http_request(spec.http or HttpCheck()))
     await writer.drain()
@@ -274,7 +282,7 @@ async def _http(
         return CheckResult(CheckStatus.L7RSP, duration_ms=duration)
     status = int(match.group(1))
     reason = (match.group(2) or b"").decode("latin-1")
-    return evaluate_http(spec.expects, status, reason, body, duration)
+    return evaluate_http(spec.expects, status, reason, body, duration, condpass_404=condpass_404)
 
 
 # -- MySQL -----------------------------------------------------------------------
@@ -383,6 +391,7 @@ def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
         check_timeout=runtime.timeout_check,
         http=runtime.httpchk,
         expects=runtime.http_check_expect,
+        disable_404=runtime.http_check_disable_404,
         mysql_user=runtime.mysql_check_user or None,
         tls=tls,
         tls_verify=extras is None or extras.verify != "none",
@@ -415,8 +424,13 @@ class HealthMonitor:
         clock: Callable[[], float] = time.monotonic,
         loggers: Mapping[str, Any] | None = None,
         listens: Iterable[str] = (),
+        spread: int = 0,
+        max_spread: float | None = None,
     ) -> None:
         self.backends = dict(backends)
+        #: `spread-checks` (percent) and `max-spread-checks` (seconds).
+        self.spread = spread
+        self.max_spread = max_spread
         #: The backends that are `listen` sections: HAProxy calls them "proxy".
         self.listens = frozenset(listens)
         self.log = log
@@ -495,7 +509,10 @@ class HealthMonitor:
         checked = [w for w in self.watched.values() if w.spec is not None]
         for position, watched in enumerate(checked):
             assert watched.spec is not None
-            offset = watched.spec.inter * position / max(len(checked), 1)
+            span = watched.spec.inter
+            if self.max_spread is not None:
+                span = min(span, self.max_spread)
+            offset = span * position / max(len(checked), 1)
             watched.wake = asyncio.Event()
             watched.task = asyncio.get_running_loop().create_task(
                 self._run(watched, offset), name=f"check {watched.backend}/{watched.server}"
@@ -536,9 +553,9 @@ class HealthMonitor:
         await asyncio.sleep(offset)
         while True:
             if not watched.health.maint and not watched.paused:
-                result = await probe(watched.spec)
+                result = await probe(watched.spec, stopped=not watched.health.up)
                 self.record(watched.backend, watched.server, result)
-            delay = watched.health.next_interval()
+            delay = spread_interval(watched.health.next_interval(), self.spread, random.random())
             if watched.check_at is not None:
                 delay = min(delay, max(watched.check_at - self.clock(), 0.0))
                 watched.check_at = None
@@ -858,6 +875,8 @@ def start(runtime: ChecksHost, *, log: LogSink | None = None) -> HealthMonitor:
         registry=runtime.registry,
         loggers=loggers,
         listens=(f.backend_name for f in runtime.config.frontends if f.backend_name),
+        spread=runtime.config.global_.spread_checks,
+        max_spread=runtime.config.global_.max_spread_checks,
     )
     monitor.start()
     _CURRENT["monitor"] = monitor

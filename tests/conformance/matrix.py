@@ -107,6 +107,8 @@ class Row:
     log_filter: str = ""
     #: (regex, replacement) applied to log lines, for fields pinned by another row.
     log_subs: tuple[tuple[str, str], ...] = ()
+    #: Compare the log lines sorted: for events HAProxy's threads log in either order.
+    log_sorted: bool = False
     #: Compare response headers in order (False: sorted by name; the order of generated
     #: responses is pinned by the `generated-response-header-order` row).
     header_order: bool = True
@@ -2074,7 +2076,7 @@ def state_line(
 
 row(
     "server-state-file",
-    ("server-state-file", "load-server-state-from-file", "show servers state"),
+    ("server-state-file", "load-server-state-from-file", "stats socket"),
     # Servers come back as the file left them: s1 in maintenance, s2 DOWN, s3 draining,
     # s4 at weight 3 (its configured weight unchanged) and moved to s2's port (the file's
     # port wins), s5 as configured; a line for a server the backend lacks is ignored.
@@ -2130,6 +2132,71 @@ row(
     http_cfg(global_=LOG_GLOBAL, defaults="    log global\n"),
     (get("/echo", conn="k"), get("/echo", conn="k"), get("/echo")),
     compare=frozenset({"status", "log"}),
+)
+row(
+    "monitor-uri",
+    ("monitor-uri", "monitor", "option httplog"),
+    # The proxy answers its monitor URI itself, before any rule (the deny below never
+    # sees it), matched against the path with its query (HAProxy's http_parse_path),
+    # of an absolute-form target too; 503 when a `monitor fail` condition holds. None
+    # of those requests is logged.
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        frontend="    monitor-uri /_health\n    acl failing src 127.0.0.2\n"
+        "    monitor fail if failing\n    http-request deny if { path_beg /_ }\n",
+    ),
+    (
+        get("/_health"),
+        get("/_health?full=1"),
+        Req(
+            raw=b"GET http://example.test/_health HTTP/1.1\r\nHost: example.test\r\n"
+            b"Connection: close\r\n\r\n",
+            timeout=2,
+        ),
+        get("/_healthy"),
+        get("/_health", src="127.0.0.2"),
+        get("/echo"),
+    ),
+    compare=frozenset({"status", "headers", "body", "log"}),
+    kinds=RAW_KIND,
+    log_subs=HTTPLOG_BYTES,
+)
+row(
+    "spread-checks",
+    ("spread-checks", "max-spread-checks", "server:check"),
+    # The first checks are spread over 100 ms instead of `inter` (2 s): half a second
+    # in, the dead s2 has had its check and is DOWN, so roundrobin skips it (without
+    # max-spread-checks its first check would come at 0.67 s). spread-checks moves the
+    # later checks by up to 5%.
+    http_cfg(
+        global_="    spread-checks 5\n    max-spread-checks 100ms\n",
+        backend="    balance roundrobin\n",
+        servers="    server s1 {s1} check\n    server s2 {dead} check\n    server s3 {s3} check\n",
+    ),
+    seq(4),
+    compare=SERVER_ONLY,
+    settle=0.5,
+)
+row(
+    "http-check-disable-on-404",
+    ("http-check disable-on-404", "option httpchk", "server:check"),
+    # s1's check answers 404: with disable-on-404 it conditionally passes (L7OKC) and
+    # s1 enters NOLB (logged as HAProxy logs it); new requests go to s2 only, and
+    # `show stat` says NOLB.
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        backend="    balance roundrobin\n    option httpchk GET /status/404\n"
+        "    http-check disable-on-404\n",
+        servers="    server s1 {s1} check inter 200ms\n    server s2 {s2}\n",
+    ),
+    (*seq(3), Req(command="show stat")),
+    compare=frozenset({"status", "server", "log", "command"}),
+    kinds=ECHO_KINDS,
+    settle=1.0,
+    extract=r"^be,(s\d),(?:[^,]*,){15}([^,]*),",
+    log_subs=(*HTTPLOG_BYTES, (r"check duration: \d+ms", "check duration: <ms>")),
 )
 row(
     "head-room-default",
@@ -2298,7 +2365,7 @@ TCP_LOGGED = TCP.replace(
 )
 row(
     "tcp-on-marked-down-shutdown-sessions",
-    ("server:on-marked-down", "option tcplog", "disable server"),
+    ("server:on-marked-down", "option tcplog", "stats socket"),
     # A server put in maintenance while a session is relayed to it: the session is cut
     # at once (logged `DD`), where without the option it would go on; s2 has none.
     TCP_LOGGED + "listen tl\n    bind {bind:main}\n    option tcplog\n    balance roundrobin\n"
@@ -2313,12 +2380,14 @@ row(
     compare=frozenset({"status", "server", "log", "command"}),
     kinds=ECHO_KINDS,
     # HAProxy builds the message after asking the streams to stop; whether the one it
-    # cut is still counted depends on which thread runs first (0 or 1 here).
+    # cut is still counted, and which of the two lines comes first, depends on which
+    # thread runs first.
     log_subs=((r"\d+ sessions active", "<n> sessions active"),),
+    log_sorted=True,
 )
 row(
     "on-marked-down-shutdown-sessions",
-    ("server:on-marked-down", "option httplog", "disable server"),
+    ("server:on-marked-down", "option httplog", "stats socket"),
     # mode http: the request waiting for s1's answer is cut when s1 goes into maintenance.
     http_cfg(
         global_=LOG_GLOBAL,
@@ -2336,10 +2405,11 @@ row(
     compare=frozenset({"status", "server", "log", "command"}),
     kinds=ECHO_KINDS,
     log_subs=(*HTTPLOG_BYTES, (r"\d+ sessions active", "<n> sessions active")),
+    log_sorted=True,  # the cut request's line and the message race in HAProxy
 )
 row(
     "shutdown-sessions-server",
-    ("shutdown sessions server", "option httplog"),
+    ("stats socket", "option httplog"),
     # mode http: the operator cuts s1 while it has a request: 502, logged `KH`.
     http_cfg(
         global_=LOG_GLOBAL,
@@ -2360,7 +2430,7 @@ row(
 )
 row(
     "tcp-shutdown-sessions-server",
-    ("shutdown sessions server", "option tcplog"),
+    ("stats socket", "option tcplog"),
     # The operator cuts a server's sessions: logged `K-`, the other server's go on.
     TCP_LOGGED
     + "listen tl\n    bind {bind:main}\n    option tcplog\n    balance roundrobin\n"
@@ -2376,7 +2446,7 @@ row(
 )
 row(
     "tcp-on-marked-up-shutdown-backup-sessions",
-    ("server:on-marked-up", "server:backup", "enable server"),
+    ("server:on-marked-up", "server:backup", "stats socket"),
     # The active server comes back from maintenance: the backup's session is cut
     # (logged `UD`) and the next connection goes to the active server.
     TCP_LOGGED + "listen tl\n    bind {bind:main}\n    option tcplog\n"

@@ -925,7 +925,7 @@ def run_row(row: Row, group: EchoGroup) -> Outcome:
                 lines = [normalize_log(line, ports, row.log_subs) for line in side.log.lines()]
                 if row.log_filter:
                     lines = [line for line in lines if re.search(row.log_filter, line)]
-                result["log"] = lines
+                result["log"] = sorted(lines) if row.log_sorted else lines
             results[name] = result
         return Outcome(
             results["haproxy"],

@@ -331,3 +331,19 @@ def test_maint_and_report_lines() -> None:
         "Health check for server be/s1 failed, reason: Layer4 connection problem, "
         'info: "Connection refused", check duration: 0ms, status: 0/2 DOWN.'
     )
+
+
+def test_a_conditional_pass_counts_as_a_pass_and_puts_an_up_server_in_nolb() -> None:
+    """`http-check disable-on-404`: L7OKC raises the counter like a pass
+    (set_server_check_status), then an up server enters NOLB (check_notify_stopping);
+    a real pass ends it."""
+    condpass = CheckResult(CheckStatus.L7OKC, code=404, duration_ms=1)
+    health = ServerHealth(HealthSettings(rise=2, fall=3), now=0.0)
+    transition = health.record(condpass, 1.0)
+    assert transition is not None and transition.stopping and transition.up
+    assert (health.health, health.stopping, health.status_text) == (4, True, "NOLB")
+    assert health.record(condpass, 2.0) is None  # already NOLB
+    back = health.record(OK, 3.0)
+    assert back is not None and back.up and not back.stopping and not health.stopping
+    run(health, "fff")  # DOWN
+    assert health.record(condpass, 4.0) is None and not health.stopping and health.health == 1
