@@ -215,6 +215,22 @@ class Backend:
         return len(self._queue) + sum(len(m.queue) for m in self._members)
 
     @property
+    def usable_servers(self) -> int:
+        """HAProxy's be_usable_srv (the `nbsrv` fetch): the active servers that take
+        new traffic, else 1 when a backup would (the first one serves), or every
+        usable backup with `option allbackups`."""
+        active = backups = 0
+        for member in self._members:
+            if member.usable:
+                if member.backup:
+                    backups += 1
+                else:
+                    active += 1
+        if active or not backups:
+            return active
+        return backups if self.options.allbackups else 1
+
+    @property
     def usable(self) -> bool:
         return any(m.usable for m in self._members)
 

@@ -18,7 +18,7 @@ import re
 import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from ..auth import BasicCredentials, Userlist, read_authorization
 from ..request import Request, ResponseView, split_header_values
@@ -26,6 +26,9 @@ from ..sticktables import READS, Entry, KeyInput, StickTable
 from ..tracking import MAX_TRACKED, table_key
 from .haproxy_fetches import is_haproxy_fetch
 from .patterns import PatternError, parse_ip_sample, str_to_int, v4_mask
+
+if TYPE_CHECKING:
+    from ..pool import Backend
 
 __all__ = [
     "CONVERTERS",
@@ -61,6 +64,16 @@ class SampleContext:
     userlists: Mapping[str, Userlist] = field(default_factory=dict)
     tables: Mapping[str, StickTable] = field(default_factory=dict)
     proxy: str = ""
+    #: The backends (and listens) by name, each a slot its pool is put in once built:
+    #: `nbsrv(<backend>)` may name one declared further down.
+    backends: Mapping[str, BackendSlot] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class BackendSlot:
+    """Where a `backend` section's pool will be, for the fetches that read it."""
+
+    backend: Backend | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,6 +405,13 @@ def _proto_http(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [bool(req.version)]
 
 
+def _nbsrv(req: Request, args: tuple[object, ...]) -> list[Value]:
+    """The usable servers of a backend (HAProxy's be_usable_srv), read at each use."""
+    slot = args[0]
+    assert isinstance(slot, BackendSlot)
+    return [slot.backend.usable_servers if slot.backend is not None else 0]
+
+
 def _req_len(req: Request, args: tuple[object, ...]) -> list[Value]:
     if req.payload_len is not None:  # a TCP front end's buffer, as HAProxy measures it
         return [req.payload_len]
@@ -691,6 +711,7 @@ def _fetches() -> dict[str, FetchDef]:
         FetchDef("wait_end", "bool", _const(True)),
         FetchDef("req.proto_http", "bool", _proto_http),
         FetchDef("req.len", "sint", _req_len),
+        FetchDef("nbsrv", "sint", _nbsrv, ("backend",)),
         FetchDef("req.rdp_cookie_cnt", "sint", _zero, ("str",)),
         FetchDef("http_auth_type", "str", _http_auth_type),
         FetchDef("http_auth_user", "str", _http_auth_user),
@@ -1150,6 +1171,8 @@ def _check_args(
     for i, (want, value) in enumerate(zip(spec, raw, strict=False)):
         if want in ("table", "table?"):
             out.append(_table_arg(context, value, i, kind, name))
+        elif want == "backend":
+            out.append(_backend_arg(context, value, i, kind, name))
         elif want == "userlist":
             userlist = context.userlists.get(value)
             if userlist is None:
@@ -1170,7 +1193,19 @@ def _check_args(
     if len(raw) < len(spec) and spec[len(raw)] == "table":
         # Left out: the table of the proxy the expression is in.
         out.append(_table_arg(context, context.proxy, len(raw), kind, name))
+    if len(raw) < len(spec) and spec[len(raw)] == "backend":
+        # Left out: the proxy the expression is in (a frontend has no servers).
+        out.append(context.backends.get(context.proxy) or BackendSlot())
     return tuple(out)
+
+
+def _backend_arg(context: SampleContext, name_: str, i: int, kind: str, name: str) -> BackendSlot:
+    found = context.backends.get(name_)
+    if found is None:
+        raise FetchError(
+            f"unable to find backend '{name_}' referenced in arg {i + 1} of {kind} '{name}'"
+        )
+    return found
 
 
 _NO_CONTEXT = SampleContext()

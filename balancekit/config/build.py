@@ -23,7 +23,7 @@ from typing import Any
 
 from ..acl import AclSet
 from ..acl.conditions import Condition
-from ..acl.fetches import SampleContext
+from ..acl.fetches import BackendSlot, SampleContext
 from ..acl.logformat import parse_log_format
 from ..algorithms import parse_balance, parse_hash_type
 from ..auth import CryptUnavailable, Userlist, build_userlist, crypt
@@ -184,6 +184,12 @@ class _Builder:
         self.proxies: list[_Proxy] = []
         self.userlists: dict[str, Userlist] = {}
         self.tables: dict[str, StickTable] = {}
+        #: Every backend and listen by name, its pool put in once built (`nbsrv`).
+        self.backend_slots: dict[str, BackendSlot] = {
+            section.name: BackendSlot()
+            for section in parsed.sections
+            if section.kind in ("backend", "listen")
+        }
         self.peers: dict[str, PeersLines] = {}
         #: Proxy tables naming a peers section: (proxy, section name, the line).
         self._synced: list[tuple[str, str, Statement]] = []
@@ -464,7 +470,7 @@ class _Builder:
         return copy.deepcopy(self.defaults[section.defaults])
 
     def build_proxy(self, index: int, section: Section) -> None:
-        context = SampleContext(self.userlists, self.tables, section.name)
+        context = SampleContext(self.userlists, self.tables, section.name, self.backend_slots)
         proxy = _Proxy(section, self.settings_for(section), AclSet(context=context))
         for stmt in section.statements:
             self.run(stmt, lambda s: self._proxy_statement(proxy, s))
@@ -610,6 +616,7 @@ class _Builder:
                 runtime = self._backend(p, global_, incoming.get(p.name, 0))
                 if runtime is not None:
                     backends[p.name] = runtime
+                    self.backend_slots[p.name].backend = runtime.backend
         # A listen's rules are its frontend half's; a backend's run as a stream enters it.
         backend_rules = {
             p.name: self._backend_rules(p) for p in self.proxies if p.kind == "backend"

@@ -2199,6 +2199,38 @@ row(
     log_subs=(*HTTPLOG_BYTES, (r"check duration: \d+ms", "check duration: <ms>")),
 )
 row(
+    "monitor-fail-nbsrv",
+    ("monitor", "monitor-uri", "fetch:nbsrv"),
+    # The recipe: the monitor URI fails while the backend has no usable server. nbsrv
+    # counts active servers, else 1 for the first usable backup (no allbackups), and
+    # reads the current proxy without an argument.
+    http_cfg(
+        frontend="    monitor-uri /up\n    monitor fail if { nbsrv(be) lt 1 }\n"
+        "    http-request return status 200 content-type text/plain"
+        " lf-string %[nbsrv(be)] if { path /n }\n",
+        servers="    server s1 {s1}\n    server s2 {s2}\n    server b1 {s3} backup\n"
+        "    server b2 {s3} backup\n",
+        backend="    http-request return status 200 content-type text/plain"
+        " lf-string %[nbsrv] if { path /own }\n",
+    ),
+    (
+        get("/up"),
+        get("/n"),
+        Req(command="disable server be/s1"),
+        get("/n"),
+        Req(command="disable server be/s2"),
+        get("/n"),
+        get("/own"),
+        get("/up"),
+        Req(command="disable server be/b1"),
+        Req(command="disable server be/b2"),
+        get("/n"),
+        get("/up"),
+    ),
+    compare=frozenset({"status", "body"}),
+    kinds=RAW_KIND,
+)
+row(
     "head-room-default",
     ("mode",),
     # A request head may take tune.bufsize less tune.maxrewrite (15360) of HAProxy's

@@ -344,3 +344,24 @@ def test_servers_added_and_removed_at_run_time(balance: str, hash_type: str) -> 
     expected = {"s1"} if balance == "first" else {"s1", "s2"}  # first: the first with room
     assert {be.pick(request(k)).name for k in range(200)} == expected
     assert [m.index for m in be.members] == [0, 1]
+
+
+def test_usable_servers_counts_as_haproxys_nbsrv() -> None:
+    """be_usable_srv: active servers taking traffic, else 1 for the first usable
+    backup, or every usable backup with `option allbackups`."""
+    servers = [
+        bk.Server("a1", "127.0.0.1:80"),
+        bk.Server("a2", "127.0.0.1:81"),
+        bk.Server("b1", "127.0.0.1:82", backup=True),
+        bk.Server("b2", "127.0.0.1:83", backup=True),
+    ]
+    for allbackups, backups_only in ((False, 1), (True, 2)):
+        be = bk.Backend("be", servers, allbackups=allbackups)
+        assert be.usable_servers == 2
+        be.set_state("a1", "drain")  # draining takes no new traffic
+        assert be.usable_servers == 1
+        be.set_health("a2", False)
+        assert be.usable_servers == backups_only
+        be.set_stopping("b1", True)  # NOLB: not usable either
+        be.set_state("b2", "maint")
+        assert be.usable_servers == 0
