@@ -18,7 +18,7 @@ import re
 import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from ..auth import BasicCredentials, Userlist, read_authorization
 from ..request import Request, ResponseView, split_header_values
@@ -1170,17 +1170,11 @@ def _check_args(
     out: list[object] = []
     for i, (want, value) in enumerate(zip(spec, raw, strict=False)):
         if want in ("table", "table?"):
-            out.append(_table_arg(context, value, i, kind, name))
+            out.append(_named(context.tables, "table", value, i, kind, name))
         elif want == "backend":
-            out.append(_backend_arg(context, value, i, kind, name))
+            out.append(_named(context.backends, "backend", value, i, kind, name))
         elif want == "userlist":
-            userlist = context.userlists.get(value)
-            if userlist is None:
-                raise FetchError(
-                    f"unable to find userlist '{value}' referenced in arg {i + 1} of {kind} "
-                    f"'{name}'"
-                )
-            out.append(userlist)
+            out.append(_named(context.userlists, "userlist", value, i, kind, name))
         elif want == "int":
             number = str_to_int(value) if value.lstrip("+-").isdigit() else None
             if number is None:
@@ -1192,30 +1186,26 @@ def _check_args(
             out.append(value)
     if len(raw) < len(spec) and spec[len(raw)] == "table":
         # Left out: the table of the proxy the expression is in.
-        out.append(_table_arg(context, context.proxy, len(raw), kind, name))
+        out.append(_named(context.tables, "table", context.proxy, len(raw), kind, name))
     if len(raw) < len(spec) and spec[len(raw)] == "backend":
         # Left out: the proxy the expression is in (a frontend has no servers).
         out.append(context.backends.get(context.proxy) or BackendSlot())
     return tuple(out)
 
 
-def _backend_arg(context: SampleContext, name_: str, i: int, kind: str, name: str) -> BackendSlot:
-    found = context.backends.get(name_)
-    if found is None:
-        raise FetchError(
-            f"unable to find backend '{name_}' referenced in arg {i + 1} of {kind} '{name}'"
-        )
-    return found
-
-
 _NO_CONTEXT = SampleContext()
+_Named = TypeVar("_Named")
 
 
-def _table_arg(context: SampleContext, table: str, i: int, kind: str, name: str) -> StickTable:
-    found = context.tables.get(table)
+def _named(
+    known: Mapping[str, _Named], what: str, value: str, i: int, kind: str, name: str
+) -> _Named:
+    """The userlist, stick table or backend a fetch argument names, or HAProxy's
+    error for a name the config does not have."""
+    found = known.get(value)
     if found is None:
         raise FetchError(
-            f"unable to find table '{table}' referenced in arg {i + 1} of {kind} '{name}'"
+            f"unable to find {what} '{value}' referenced in arg {i + 1} of {kind} '{name}'"
         )
     return found
 
