@@ -252,14 +252,15 @@ def parse_request_head(data: bytes) -> RequestHead | None:
 def payload_view(view: Request, data: bytes) -> Request:
     """`view`, a TCP connection's, as HTTP fetches see it once `data` was inspected.
 
-    `req.len` is the size of `data`; when it holds an HTTP request head (as HAProxy
-    judges, `parse_request_head`), the view gets its method, target, version and
-    headers, as `smp_prefetch_htx` gives them to HAProxy's HTTP fetches in a TCP
-    frontend; otherwise its version is empty (`req.proto_http` false).
+    `req.len` is the size of `data` (and `req.payload` reads it); when it holds an
+    HTTP request head (as HAProxy judges, `parse_request_head`), the view gets its
+    method, target, version and headers, as `smp_prefetch_htx` gives them to
+    HAProxy's HTTP fetches in a TCP frontend; otherwise its version is empty
+    (`req.proto_http` false).
     """
     head = parse_request_head(data)
     if head is None:
-        return replace(view, version="", payload_len=len(data))
+        return replace(view, version="", payload=data)
     target = head.uri
     if not target.startswith("/"):
         # absolute-form: the path is what follows the authority (as the HTTP proxy does)
@@ -276,5 +277,5 @@ def payload_view(view: Request, data: bytes) -> Request:
         headers=Headers(tuple((name.lower(), value) for name, value in head.headers)),
         version=head.version,
         uri=head.uri,
-        payload_len=len(data),
+        payload=data,
     )

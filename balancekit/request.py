@@ -130,10 +130,9 @@ class Request:
 
     `query` excludes the `?`.  `uri` is the request target as received; when not
     given it is rebuilt from `path` and `query`, which is what HAProxy hashes for
-    origin-form targets.  `sni` and `ssl_hello_type` are what a TCP front end read
-    from the client's first TLS record without terminating TLS (`req.ssl_sni`,
-    `req.ssl_hello_type`); `ssl_hello_type` is None when there was no such record.
-    `payload_len` is the size of the bytes a TCP front end inspected (`req.len`),
+    origin-form targets.  `sni` is what a TCP front end read from the client's
+    first TLS record without terminating TLS (`req.ssl_sni`).
+    `payload` holds the bytes a TCP front end inspected (`req.len`, `req.payload`),
     None for an HTTP request; such a view has an empty `version` unless those bytes
     hold an HTTP request head (`req.proto_http`), whose line and headers it then has.
     `stream` holds the request's tracked stick-table entries (`track-scN`, read by
@@ -152,8 +151,7 @@ class Request:
     uri: str = ""
     ssl: bool = False
     sni: str = ""
-    ssl_hello_type: int | None = None
-    payload_len: int | None = None
+    payload: bytes | None = None
     stream: StreamCounters | None = None
 
     def __init__(
@@ -171,8 +169,7 @@ class Request:
         uri: str = "",
         ssl: bool = False,
         sni: str = "",
-        ssl_hello_type: int | None = None,
-        payload_len: int | None = None,
+        payload: bytes | None = None,
         stream: StreamCounters | None = None,
     ) -> None:
         if not isinstance(headers, Headers):
@@ -194,8 +191,7 @@ class Request:
             set_uri,
             set_ssl,
             set_sni,
-            set_ssl_hello_type,
-            set_payload_len,
+            set_payload,
             set_stream,
         ) = _SETTERS
         set_src(self, src)
@@ -210,8 +206,7 @@ class Request:
         set_uri(self, uri or (f"{path}?{query}" if query else path))
         set_ssl(self, ssl)
         set_sni(self, sni)
-        set_ssl_hello_type(self, ssl_hello_type)
-        set_payload_len(self, payload_len)
+        set_payload(self, payload)
         set_stream(self, stream)
 
     @property
@@ -224,7 +219,7 @@ _SETTERS: tuple[Any, ...] = tuple(
     Request.__dict__[name].__set__
     for name in (
         "src", "method", "path", "query", "headers", "src_port",
-        "dst", "dst_port", "version", "uri", "ssl", "sni", "ssl_hello_type", "payload_len",
+        "dst", "dst_port", "version", "uri", "ssl", "sni", "payload",
         "stream",
     )
 )  # fmt: skip
@@ -233,16 +228,24 @@ assert len(_SETTERS) == len(Request.__dataclass_fields__), "a new Request field 
 
 @dataclass(frozen=True, slots=True, init=False)
 class ResponseView(Request):
-    """A request together with its response head, for what runs on the answer
-    (`stick store-response`): the response fetches (`res.hdr`, `res.cook`,
-    `status`) read `response`, a message view whose headers are the response's;
-    the request fetches still read the request."""
+    """A request together with its response, for what runs on the answer (`stick
+    store-response`, `tcp-response content`): the response fetches (`res.hdr`,
+    `res.cook`, `status`, `res.payload`) read `response`, a message view whose
+    headers are the response head's (mode http) or whose `payload` holds the
+    server's first bytes (mode tcp); the request fetches still read the request."""
 
     status: int = 0
     response: Request = field(default_factory=Request)
 
-    def __init__(self, request: Request, status: int, headers: Headers | HeaderInput) -> None:
+    def __init__(
+        self,
+        request: Request,
+        status: int = 0,
+        headers: Headers | HeaderInput = (),
+        *,
+        payload: bytes | None = None,
+    ) -> None:
         for name, setter in zip(Request.__dataclass_fields__, _SETTERS, strict=True):
             setter(self, getattr(request, name))
         object.__setattr__(self, "status", status)
-        object.__setattr__(self, "response", Request(headers=headers))
+        object.__setattr__(self, "response", Request(headers=headers, payload=payload))

@@ -234,19 +234,31 @@ class Router:
         return True
 
     def route_tcp(self, request: Request) -> Decision:
-        """`tcp-request content` rules, then `use_backend` / `default_backend` (L4)."""
+        """`tcp-request content` rules, then `use_backend` / `default_backend`, then
+        the chosen backend's content rules (L4)."""
+        decision = self.route_tcp_frontend(request)
+        if decision.action != "forward":
+            return decision
+        return self.backend_content(decision.backend, request) or decision
+
+    def route_tcp_frontend(self, request: Request) -> Decision:
+        """The frontend's half of `route_tcp`: its content rules and the backend.
+        A front end whose backend waits for data of its own (`tcp-request
+        inspect-delay` there) runs `backend_content` once it has."""
         if self._fixed_tcp is not None:
             return self._fixed_tcp
         rejected = _tcp_content_verdict(self._tcp_content, request)
         if rejected is not None:
             return rejected
         backend, where = self._backend(request)
-        rules = self._backend_rules.get(backend) if backend is not None else None
-        if rules is not None:
-            rejected = _tcp_content_verdict(rules.tcp_content, request)
-            if rejected is not None:
-                return rejected
         return Decision("forward", backend=backend, rule=where)
+
+    def backend_content(self, backend: str | None, request: Request) -> Decision | None:
+        """A backend's `tcp-request content` rules: a reject Decision, or None."""
+        rules = self._backend_rules.get(backend) if backend is not None else None
+        if rules is None:
+            return None
+        return _tcp_content_verdict(rules.tcp_content, request)
 
     def _backend(self, request: Request) -> tuple[str | None, str]:
         """The backend and the `use_backend` line that chose it ("" for the default)."""

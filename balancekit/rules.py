@@ -35,7 +35,9 @@ __all__ = [
     "parse_keyed_rule",
     "parse_redirect",
     "parse_tcp_request_rule",
+    "parse_tcp_response_rule",
     "parse_use_backend",
+    "response_verdict",
 ]
 
 #: Status codes HAProxy has a built-in error page for (http.c's http_err_codes).
@@ -87,6 +89,14 @@ TCP_ACTIONS_UNSUPPORTED = frozenset((
     "sc-inc-gpc1", "sc-set-gpt0", "send-spoe-group", "set-dst", "set-dst-port", "set-mark",
     "set-priority-class", "set-priority-offset", "set-src", "set-src-port", "set-tos", "set-var",
     "set-var-fmt", "silent-drop", "switch-mode", "unset-var", "use-service",
+))  # fmt: skip
+#: `tcp-response content` actions: the final ones HAProxy knows itself.
+TCP_RESPONSE_ACTIONS = ("accept", "reject", "close")
+#: tcp-response content actions HAProxy 2.6 has but balancekit does not implement.
+TCP_RESPONSE_ACTIONS_UNSUPPORTED = frozenset((
+    "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt", "sc-set-gpt0", "send-spoe-group",
+    "set-log-level", "set-mark", "set-nice", "set-tos", "set-var", "set-var-fmt", "silent-drop",
+    "unset-var",
 ))  # fmt: skip
 HEADER_MATCHES = ("str", "beg", "end", "sub", "reg")
 
@@ -271,12 +281,13 @@ class HttpRule:
 
 @dataclass(frozen=True, slots=True)
 class TcpRule:
-    """`tcp-request connection|session|content accept|reject [if …]`, or
+    """`tcp-request connection|session|content accept|reject [if …]`,
     `tcp-request connection|session track-scN <key> [table T] [if …]` (`track`
-    holds the counter, the key and the table)."""
+    holds the counter, the key and the table), or `tcp-response content
+    accept|reject|close [if …]` (stage "response", run on a `ResponseView`)."""
 
-    stage: Literal["connection", "session", "content"]
-    action: Literal["accept", "reject", "track"]
+    stage: Literal["connection", "session", "content", "response"]
+    action: Literal["accept", "reject", "track", "close"]
     cond: Condition | None = None
     file: str = "<string>"
     line: int = 0
@@ -295,8 +306,8 @@ class TcpRule:
         if key is None:
             return
         if self.stage == "content":
-            # An HTTP engine's request has no `payload_len` (mode tcp inspects bytes).
-            stream.track_content(track.counter, track.table, key, http=request.payload_len is None)
+            # An HTTP engine's request has no `payload` (mode tcp inspects bytes).
+            stream.track_content(track.counter, track.table, key, http=request.payload is None)
         else:
             stream.track_session(track.counter, track.table, key)
 
@@ -844,6 +855,51 @@ def parse_tcp_request_rule(
         )
     cond = _condition(words, 2, acls, f"{what} {action}", file, line)
     return TcpRule(stage, action, cond, file, line)  # type: ignore[arg-type]
+
+
+def parse_tcp_response_rule(
+    words: Sequence[str], acls: AclSet, *, file: str = "<string>", line: int = 0
+) -> TcpRule:
+    """Compile the words after `tcp-response content`: `accept|reject|close
+    [if|unless …]`, whose condition reads the server's first bytes
+    (`res.payload`, `res.ssl_hello_type`)."""
+    action = words[0] if words else ""
+    if action not in TCP_RESPONSE_ACTIONS:
+        if action.split("(", 1)[0] in TCP_RESPONSE_ACTIONS_UNSUPPORTED:
+            raise ConfigError(
+                f"'tcp-response content {action}' is an HAProxy action balancekit does not "
+                "support (supported: accept, reject, close)",
+                file,
+                line,
+            )
+        raise ConfigError(
+            f"'tcp-response content' expects 'accept', 'close' or 'reject', but got '{action}'",
+            file,
+            line,
+        )
+    cond = _condition(words, 1, acls, f"tcp-response content {action}", file, line,
+                      response=True)  # fmt: skip
+    return TcpRule("response", action, cond, file, line)  # type: ignore[arg-type]
+
+
+def response_verdict(
+    rules: Sequence[TcpRule], view: Request, *, final: bool = True
+) -> tuple[bool, TcpRule | None]:
+    """HAProxy's tcp_inspect_response on `view` (the request with the server's first
+    bytes): whether the rules have decided, and the rule that did (None: accept, as
+    no rule matching does).  Unless `final` (the inspect-delay over, the buffer
+    full or closed), a rule that does not match yet on bytes still arriving makes
+    them wait for more (acl.c's MISS)."""
+    for rule in rules:
+        cond = rule.cond
+        if cond is None:
+            return True, rule
+        verdict = cond.matches(view) if final else cond.settled(view)
+        if verdict is None:
+            return False, None
+        if verdict:
+            return True, rule
+    return True, None
 
 
 _TIME_UNITS = {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}

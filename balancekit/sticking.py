@@ -58,6 +58,11 @@ class StickRule:
         return table_key(self.sample.single(view))
 
 
+#: How many keys one stream stores at most, request and response rules together
+#: (HAProxy's `store[8]` in struct stream): later ones are dropped.
+MAX_STORES = 8
+
+
 def _no_room(table: StickTable) -> bool:
     """HAProxy allocates the entry to store before it knows the key (stksess_new): a
     full `nopurge` table stores nothing more, not even for a key it holds ("stick on
@@ -100,7 +105,7 @@ class StickJob:
                     if self.server is None and not assigned:
                         self.server = _target(rule.table, entry, backend, now_ms, persist)
                     rule.table.touch(entry, now_ms)
-            if rule.stores and not _no_room(rule.table):
+            if rule.stores and not _no_room(rule.table) and len(self._stores) < MAX_STORES:
                 self._stores.append((rule.table, key))
 
     def __repr__(self) -> str:
@@ -118,13 +123,18 @@ class StickJob:
         now_ms: int,
         status: int = 0,
         headers: HeaderInput = (),
+        *,
+        payload: bytes | None = None,
     ) -> None:
         """The server that answered: every store rule's key now names it (its id,
-        and its name as the server key).  `status` and `headers` are the answer's,
-        for the `store-response` rules (the first that applies per table)."""
+        and its name as the server key).  `status` and `headers` are the answer's
+        (mode http), `payload` the server's first bytes (mode tcp), for the
+        `store-response` rules (the first that applies per table)."""
         stores = self._stores
-        if self._response_rules:
-            stores = [*stores, *self._response_keys(status, headers)]
+        if self._response_rules and len(stores) < MAX_STORES:
+            view = ResponseView(self._request, status, headers, payload=payload)
+            found = self._response_keys(view)
+            stores = [*stores, *found[: MAX_STORES - len(stores)]]
         puid = backend.member(server).puid
         for table, key in stores:
             entry = table.get_or_create(key, now_ms)
@@ -133,11 +143,8 @@ class StickJob:
         self._stores = []
         self._response_rules = []
 
-    def _response_keys(
-        self, status: int, headers: HeaderInput
-    ) -> list[tuple[StickTable, KeyInput]]:
+    def _response_keys(self, view: ResponseView) -> list[tuple[StickTable, KeyInput]]:
         """HAProxy's process_store_rules: the store-response rules on the answer."""
-        view = ResponseView(self._request, status, headers)
         found: list[tuple[StickTable, KeyInput]] = []
         for rule in self._response_rules:
             table = rule.table

@@ -39,7 +39,9 @@ from balancekit import Backend, Lease, NoServerAvailable, Request, Server
 from balancekit.config.runtime import BackendRuntime
 from balancekit.h1 import payload_view
 from balancekit.pool import ServerEvent
+from balancekit.request import ResponseView
 from balancekit.routing import Decision
+from balancekit.rules import response_verdict
 from balancekit.server_rules import choose_server
 from balancekit.sticking import StickJob
 from balancekit.stream import (
@@ -73,7 +75,7 @@ from balancekit_server.net.poller import (
     poller_for,
 )
 from balancekit_server.net.sockopts import set_keepalive, set_option
-from balancekit_server.net.tls import NEED_MORE, client_hello_sni, client_hello_type, sni_of
+from balancekit_server.net.tls import NEED_MORE, client_hello_sni, sni_of
 from balancekit_server.net.wakeups import Wakeups
 from balancekit_server.ops.counters import REGISTRY, Counters, Registry, apply_count
 from balancekit_server.ops.logs import LogFormat, Logger, format_date, format_tcplog
@@ -121,6 +123,9 @@ class TcpRouter(Protocol):
     `tcp-request connection` rule) and `fixed_tcp` (the one decision every
     connection gets, or None).  The forwarder reads both once, and then neither
     calls the router nor builds a `Request` for connections nothing inspects.
+
+    A router that can run the two halves of `route_tcp` apart (`SplitTcpRouter`,
+    as `Router` can) lets a backend wait for data of its own before its rules.
     """
 
     @property
@@ -132,6 +137,15 @@ class TcpRouter(Protocol):
     def accept_connection(self, request: Request) -> bool: ...
 
     def route_tcp(self, request: Request) -> Decision: ...
+
+
+class SplitTcpRouter(TcpRouter, Protocol):
+    """`route_tcp` in two halves: the frontend's rules and the backend they choose,
+    then that backend's content rules (after its own `tcp-request inspect-delay`)."""
+
+    def route_tcp_frontend(self, request: Request) -> Decision: ...
+
+    def backend_content(self, backend: str | None, request: Request) -> Decision | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +227,10 @@ class _Side(asyncio.Protocol):
             peer.write(data)
             self.nbytes += len(data)
             s.last = s.clock()
-        else:
+        elif self.client:
             s.early_data(data)
+        else:
+            s.response_data(data)
 
     def relayed(self, size: int, stamp: float) -> None:
         """A linked `SocketTransport` moved `size` bytes to the peer itself, the
@@ -276,6 +292,22 @@ class BackendTimes:
         self.timeout_tunnel: float | None = runtime.timeout_tunnel
         self.timeout_floor: float = runtime.timeout_floor
         self.srvtcpka: bool = runtime.srvtcpka
+        self.inspect_delay: float | None = runtime.tcp_inspect_delay
+        self.response_rules = runtime.tcp_response_rules
+        self.response_delay: float | None = runtime.tcp_response_delay
+        #: HAProxy's response analysers (AN_RES_INSPECT, AN_RES_STORE_RULES) run
+        #: once the server connection is up: the `tcp-response content` rules and
+        #: the `stick` rules that store.  They see the server's bytes only when the
+        #: rules may wait for them (`tcp-response inspect-delay`): then those bytes
+        #: are held until the rules decide.
+        self.analyses_response: bool = bool(runtime.tcp_response_rules) or any(
+            rule.stores or rule.kind == "store-response" for rule in runtime.stick_rules
+        )
+        self.holds_response: bool = bool(runtime.tcp_response_rules) and (
+            runtime.tcp_response_delay is not None
+        )
+        #: How much of the server's bytes the rules wait for at most (a full buffer).
+        self.response_room: int = runtime.max_response_head
 
 
 class Session:
@@ -290,6 +322,9 @@ class Session:
         "_early_paused",
         "_expired",
         "_grant",
+        "_hold",
+        "_holding",
+        "_pending",
         "_queue_key",
         "_queue_start",
         "_request",
@@ -349,6 +384,13 @@ class Session:
         self._early_paused = False
         self._expired = False
         self._grant: asyncio.Future[Lease] | None = None
+        # The server's first bytes, held for the response rules (`holds_response`),
+        # and the `tcp-response inspect-delay` timer while they wait.
+        self._hold: bytearray | None = None
+        self._holding: asyncio.TimerHandle | None = None
+        # Routed to a backend that inspects the client's bytes itself (its own
+        # `tcp-request inspect-delay`): that decision, until the backend's rules run.
+        self._pending: Decision | None = None
         self._queue_key: str | None = None
         self._queue_start = 0
         self._task: asyncio.Task[Any] | None = None
@@ -448,7 +490,7 @@ class Session:
             version="",
             ssl=tls,
             sni=sni_of(transport.get_extra_info("ssl_object")) if tls else "",
-            payload_len=0,
+            payload=b"",
             stream=StreamCounters(now_ms()) if self.service.frontend.tracks else None,
         )
 
@@ -538,8 +580,11 @@ class Session:
         if delay is None or self.listener.ssl is not None:
             self.route()
             return
+        self._start_inspecting(delay)
+
+    def _start_inspecting(self, delay: float) -> None:
         self.inspecting = self.loop.call_later(delay, self._inspected)
-        if self._early:
+        if self._early or self.client_eof:
             self._inspect()
 
     def _inspect(self) -> None:
@@ -556,14 +601,21 @@ class Session:
         self.inspecting.cancel()
         self.inspecting = None
         data = b"".join(self._early)
-        hello_type = client_hello_type(data)
-        # What the payload fetches see: its size, and its request head if it is HTTP.
+        # What the payload fetches see: its bytes, and its request head if it is HTTP.
         request = payload_view(self.request, data)
-        if sni or hello_type is not None:
-            request = replace(request, sni=sni or "", ssl_hello_type=hello_type)
+        if sni:
+            request = replace(request, sni=sni)
         self.request = request
-        if not self.client_closed:
+        if self.client_closed:
+            return
+        pending, self._pending = self._pending, None
+        if pending is None:
             self.route()
+            return
+        try:
+            self._route_backend(pending)
+        except Exception:
+            self.internal_error("routing")
 
     # -- PROXY header and routing ---------------------------------------------------------
 
@@ -685,29 +737,75 @@ class Session:
         service = self.service
         router = service.content_router
         if router is None:
-            backend = service.fixed_backend
-            times = service.fixed_times
-        else:
-            if self.request.stream is not None:
-                self.request.stream.now_ms = now_ms()  # the rules read rates as of now
+            if self._enter_backend(service.fixed_backend, service.fixed_times):
+                self._pick_server()
+            return
+        if self.request.stream is not None:
+            self.request.stream.now_ms = now_ms()  # the rules read rates as of now
+        split = service.split_router
+        if split is None:  # a hand-made router: its own backend rules included
             decision = router.route_tcp(self.request)
-            if _rejects(decision):
-                service.fe_counters.dreq += 1
-                self.term = "PR"
-                self._linger_close()
-                return
-            backend = service.frontend.backend_for(decision.backend)
-            times = service.times_of(backend) if backend is not None else None
+        else:
+            decision = split.route_tcp_frontend(self.request)
+        if _rejects(decision):
+            self._rejected()
+            return
+        backend = service.frontend.backend_for(decision.backend)
+        times = service.times_of(backend) if backend is not None else None
+        if not self._enter_backend(backend, times):
+            return
+        assert times is not None
+        if split is None:
+            self._pick_server()
+            return
+        if (
+            times.inspect_delay is not None
+            and service.frontend.inspect_delay is None
+            and self.listener.ssl is None
+        ):
+            # The backend's own inspect-delay: its rules wait for the client's bytes.
+            self._pending = decision
+            self._start_inspecting(times.inspect_delay)
+            return
+        self._route_backend(decision)
+
+    def _rejected(self) -> None:
+        """A `tcp-request content reject`: HAProxy's PR, the client's bytes drained."""
+        self.service.fe_counters.dreq += 1
+        self.term = "PR"
+        self._linger_close()
+
+    def _enter_backend(self, backend: BackendRuntime | None, times: BackendTimes | None) -> bool:
+        """The session belongs to `backend` from now on (its counters and log line
+        name it, even if its content rules reject the session); False, and the
+        session closed, when there is none."""
         if backend is None or times is None:
             # No backend: HAProxy closes and logs the session as `<NOSRV>`.
             self.term = "SC"
             self.close_now(log=True)
-            return
+            return False
         self.backend = backend
         self.times = times
-        pool = times.pool
-        self._be_counters = service.be_counters(times.name)
+        self._be_counters = self.service.be_counters(times.name)
         self._be_counters.session_start(self.accept_date)
+        return True
+
+    def _route_backend(self, decision: Decision) -> None:
+        """The chosen backend's content rules, then its server."""
+        router = self.service.split_router
+        assert router is not None
+        if self.request.stream is not None:
+            self.request.stream.now_ms = now_ms()
+        verdict = router.backend_content(decision.backend, self.request)
+        if verdict is not None and _rejects(verdict):
+            self._rejected()
+            return
+        self._pick_server()
+
+    def _pick_server(self) -> None:
+        backend, times = self.backend, self.times
+        assert backend is not None and times is not None
+        pool = times.pool
         direct = None
         if backend.server_rules:
             direct = choose_server(
@@ -757,7 +855,7 @@ class Session:
         host, port = server.host, server.port
         if port is None:
             port = self.request.dst_port
-        self._sside.peer = self.client
+        self._sside.peer = self._server_peer()
         poller = self.service.poller
         address = None if poller is None else ip_address(host, port)
         if poller is not None and address is not None:
@@ -1004,7 +1102,7 @@ class Session:
         host, port = server.host, server.port
         if port is None:
             port = self.request.dst_port
-        self._sside.peer = self.client
+        self._sside.peer = self._server_peer()
         timeout = tb.timeout_connect
         # A plain timer rather than asyncio.timeout(): this is the per-connection path.
         deadline = None if timeout is None else self.loop.call_later(timeout, self._expire)
@@ -1027,6 +1125,12 @@ class Session:
 
     def _server_side(self) -> _Side:
         return self._sside
+
+    def _server_peer(self) -> Transport | None:
+        """Where the server's bytes go: straight to the client, or (None) to
+        `response_data` while the response rules have not read them."""
+        times = self.times
+        return None if times is not None and times.holds_response else self.client
 
     def _open_connection(self, host: str, port: int) -> Any:
         """The connect coroutine: on the poller when there is one."""
@@ -1058,9 +1162,6 @@ class Session:
         assert times is not None
         self._srv_counters = self.service.srv_counters(times.name, server.name)
         self._srv_counters.session_start(self.accept_date)
-        if self.stick is not None and self.backend is not None:
-            # Stored once the server is there (its first bytes, in HAProxy).
-            self.stick.store(self.backend.backend, server.name, now_ms())
         transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
         if times.srvtcpka:
             set_keepalive(transport)
@@ -1075,17 +1176,113 @@ class Session:
         client = self.client
         if isinstance(client, SocketTransport) and isinstance(transport, SocketTransport):
             client.link(transport, self._cside.relayed)
-            transport.link(client, self._sside.relayed)
+            if not times.holds_response:
+                transport.link(client, self._sside.relayed)
         if self.client_eof:
             self._shut(transport)
         if self._early_paused:
             self._early_paused = False
             self.client.resume_reading()
+        if times.holds_response:
+            self._hold_response(times)
+        elif times.analyses_response and self._analyse_response(b"") == "close":
+            _reset(transport)  # at once: the server's bytes have not been read
         # A wake-up due before any relay timeout could expire (the connect's, as a
         # rule) arms the relay's when it comes (see `wake`); else arm it now.
         pending = self.service.wakeups.pending(self)
         if pending > now + times.timeout_floor or pending > now + self.service.client_timeout_floor:
             self._arm_timer()
+
+    # -- the server's first bytes ---------------------------------------------------------
+    #
+    # HAProxy's response analysers in mode tcp run when the server connection is up:
+    # `tcp-response content` rules, then the `stick` store rules.  With `tcp-response
+    # inspect-delay` the rules may wait for the server's first bytes (a rule that
+    # cannot match yet on a buffer too short, until the delay, a full buffer or the
+    # server's EOF); those bytes are held here until the rules decide, and only then
+    # reach the client.  Without it the rules run at once, on no bytes at all.
+
+    def _hold_response(self, times: BackendTimes) -> None:
+        if self._hold is None:
+            self._hold = bytearray()
+        assert times.response_delay is not None
+        self._holding = self.loop.call_later(times.response_delay, self._response_delay_over)
+        self._inspect_response()
+
+    def response_data(self, data: bytes) -> None:
+        """Server bytes the response rules have not read yet."""
+        if self._hold is None:
+            self._hold = bytearray()
+        self._hold += data
+        self._sside.nbytes += len(data)
+        self.last = self.clock()
+        if self._holding is not None:  # else `_established` looks at them
+            self._inspect_response()
+
+    def _response_delay_over(self) -> None:
+        self._holding = None
+        self._inspect_response(final=True)
+
+    def _inspect_response(self, *, final: bool = False) -> None:
+        times, hold = self.times, self._hold
+        if times is None or hold is None:
+            return
+        data = bytes(hold)
+        decided, rule = response_verdict(
+            times.response_rules,
+            ResponseView(self.request, payload=data),
+            final=final or len(data) >= times.response_room,
+        )
+        if not decided:
+            return
+        if self._holding is not None:
+            self._holding.cancel()
+            self._holding = None
+        self._hold = None
+        action = self._analyse_response(data, "accept" if rule is None else rule.action)
+        if action is None:
+            return
+        client, server = self.client, self.server
+        if client is None or client.is_closing():
+            return
+        self._sside.peer = client
+        if data:
+            client.write(data)
+        if isinstance(client, SocketTransport) and isinstance(server, SocketTransport):
+            server.link(client, self._sside.relayed)
+        if action == "close":
+            _reset(server)
+
+    def _analyse_response(self, data: bytes, action: str | None = None) -> str | None:
+        """The response analysers on `data`: the rules' action (decided here when
+        not given: on no bytes, finally), then the store rules.  The action, or
+        None when a rule rejected the session."""
+        times, backend, srv = self.times, self.backend, self.srv
+        assert times is not None and backend is not None and srv is not None
+        if action is None:
+            view = ResponseView(self.request, payload=data)
+            _, rule = response_verdict(times.response_rules, view)
+            action = "accept" if rule is None else rule.action
+        if action == "reject":
+            self._response_rejected()
+            return None
+        if self.stick is not None:
+            self.stick.store(backend.backend, srv.name, now_ms(), payload=data)
+        return action
+
+    def _response_rejected(self) -> None:
+        """`tcp-response content reject`: HAProxy's PD, both connections cut."""
+        service = self.service
+        service.fe_counters.dresp += 1
+        if self._be_counters is not None:
+            self._be_counters.dresp += 1
+        if self._srv_counters is not None:
+            self._srv_counters.dresp += 1
+        if self.term is None:
+            self.term = "PD"
+        _reset(self.server)
+        if self.client is not None and not self.client.is_closing():
+            self.client.close()
 
     # -- relay events -------------------------------------------------------------------
 
@@ -1101,6 +1298,10 @@ class Session:
                 self._shut(self.server)
         else:
             self.server_eof = True
+            if self._holding is not None:
+                self._inspect_response(final=True)  # the rules decide at the server's EOF
+                if self.term == "PD":
+                    return True
             if self.client is not None and not self.client_eof:
                 self._shut(self.client)
         connecting = self._task is not None or self._connecting is not None
@@ -1141,6 +1342,8 @@ class Session:
                 self.server.close()
         else:
             self.server_closed = True
+            if self._holding is not None:
+                self._inspect_response(final=True)
             if exc is not None:
                 if self.term is None:
                     self.term = "SD"
@@ -1278,6 +1481,9 @@ class Session:
         if self.inspecting is not None:
             self.inspecting.cancel()
             self.inspecting = None
+        if self._holding is not None:
+            self._holding.cancel()
+            self._holding = None
         service = self.service
         service.wakeups.discard(self)
         self._release()
@@ -1452,6 +1658,10 @@ class TcpService:
         fixed = router.fixed_tcp if router is not None else None
         fixed_ok = router is None or (fixed is not None and not _rejects(fixed))
         self.content_router: TcpRouter | None = None if fixed_ok else router
+        content = self.content_router
+        self.split_router: SplitTcpRouter | None = (
+            content if hasattr(content, "backend_content") else None  # type: ignore[assignment]
+        )
         fixed_name = fixed.backend if fixed is not None else None
         self.fixed_backend = frontend.backend_for(fixed_name) if fixed_ok else None
         # Read per connection: kept in compiled attributes (see `BackendTimes`).

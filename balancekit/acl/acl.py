@@ -101,7 +101,9 @@ PREDEFINED_ACLS: dict[str, tuple[str, ...]] = {
     "WAIT_END": ("wait_end",),
 }
 
-_DEFAULT_METHOD = {"bool": "bool", "sint": "int", "ipv4": "ip", "ipv6": "ip", "str": "str"}
+_DEFAULT_METHOD = {
+    "bool": "bool", "sint": "int", "ipv4": "ip", "ipv6": "ip", "str": "str", "bin": "bin",
+}  # fmt: skip
 _KEYWORD = re.compile(r"[A-Za-z0-9._+$-]*")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-")
 
@@ -139,6 +141,12 @@ class AclExpr:
     def test(self, request: Request) -> bool:
         """True when any sample matches any pattern."""
         return self._run(request)
+
+    def may_change(self, request: Request) -> bool:
+        """Whether the sample could still change as more bytes arrive (HAProxy's
+        SMP_F_MAY_CHANGE): a payload fetch on a buffer too short for it."""
+        unsettled = self.sample.fetch.unsettled
+        return unsettled is not None and unsettled(request, self.sample.args)
 
 
 def _compile_test(
@@ -193,6 +201,17 @@ class Acl:
     def __repr__(self) -> str:
         kws = ", ".join(e.keyword for e in self.exprs)
         return f"<Acl {self.name or '<anonymous>'} [{kws}]>"
+
+    def test3(self, request: Request) -> int:
+        """acl.c's three-valued test: 3 (pass), 0 (fail) or 1 (a miss: no match
+        yet on a sample that may change)."""
+        result = 0
+        for expr in self.exprs:
+            if expr.test(request):
+                return 3
+            if expr.may_change(request):
+                result = 1
+        return result
 
     def test(self, request: Request) -> bool:
         for expr in self.exprs:  # noqa: SIM110 - a loop beats any(<generator>) here

@@ -57,6 +57,32 @@ class Condition:
                 break
         return result if self.polarity == "if" else not result
 
+    def settled(self, request: Request) -> bool | None:
+        """`matches`, or None while it may still change: acl.c's three-valued
+        acl_exec_cond, where an ACL that does not match on bytes still arriving
+        (`res.payload` too short, `res.len`) is a MISS, and a rule waiting for
+        data (`tcp-response inspect-delay`) waits on a MISS."""
+        cond = _FAIL
+        for suite in self.suites:
+            result = _PASS
+            for acl, negated in suite:
+                term = acl.test3(request)
+                if negated and term != _MISS:
+                    term = _FAIL if term == _PASS else _PASS
+                result &= term
+                if result == _FAIL:
+                    break
+            cond |= result
+            if cond == _PASS:
+                break
+        if cond == _MISS:
+            return None
+        return (cond == _PASS) == (self.polarity == "if")
+
+
+#: acl.c's enum acl_test_res: AND and OR of these values are its logic.
+_FAIL, _MISS, _PASS = 0, 1, 3
+
 
 def parse_condition(
     words: Sequence[str],

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 from ..auth import BasicCredentials, Userlist, read_authorization
 from ..request import Request, ResponseView, split_header_values
 from ..sticktables import READS, Entry, KeyInput, StickTable
+from ..tls_hello import hello_type
 from ..tracking import MAX_TRACKED, table_key
 from .haproxy_fetches import is_haproxy_fetch
 from .patterns import PatternError, parse_ip_sample, str_to_int, v4_mask
@@ -48,11 +49,17 @@ __all__ = [
 
 Value = object
 FetchFn = Callable[[Request, tuple[object, ...]], list[Value]]
+MayChangeFn = Callable[[Request, tuple[object, ...]], bool]
 ConvFn = Callable[[Value, tuple[object, ...]], Value | None]
 
 
 class FetchError(ValueError):
     """A sample expression that cannot be compiled; callers add `file:line`."""
+
+
+class _ArgumentError(FetchError):
+    """A bad argument found while the arguments are parsed (HAProxy says "in
+    argument to …"), rather than by the fetch's own check ("invalid args in …")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +99,15 @@ class FetchDef:
     args: tuple[str, ...] = ()
     required: int = 0
     last: bool = False
+    #: Validates and converts the arguments once at load (raising FetchError),
+    #: like HAProxy's val_args hooks (`payload_lv`'s offsets).
+    prepare: Callable[[tuple[object, ...]], tuple[object, ...]] | None = None
+    #: What the fetch reads, in HAProxy's words (sample.c's fetch_src_names), for
+    #: the error where that is not available (a response fetch in a request rule).
+    source: str = "HTTP response headers"
+    #: Whether a sample read now could still change as more bytes arrive
+    #: (HAProxy's SMP_F_MAY_CHANGE): the payload fetches on a short buffer.
+    unsettled: MayChangeFn | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +138,8 @@ _CASTABLE: frozenset[tuple[str, str]] = frozenset(
         ("ipv6", "addr"), ("ipv6", "str"),
         ("str", "bool"), ("str", "sint"), ("str", "addr"), ("str", "str"), ("str", "meth"),
         ("meth", "str"), ("meth", "meth"),
+        ("bin", "bin"), ("bin", "str"), ("bin", "meth"), ("str", "bin"), ("meth", "bin"),
+        ("sint", "bin"), ("bool", "bin"), ("ipv4", "bin"), ("ipv6", "bin"),
     }
 )  # fmt: skip
 
@@ -141,6 +159,8 @@ def format_ip(value: tuple[int, int]) -> str:
 def _to_str(value: Value) -> Value | None:
     if isinstance(value, str):
         return value
+    if isinstance(value, bytes):  # c_bin2str: the bytes up to the first NUL
+        return value.split(b"\0", 1)[0].decode("latin-1")
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, int):
@@ -169,12 +189,30 @@ def _identity(value: Value) -> Value | None:
     return value
 
 
+def _to_bin(value: Value) -> Value | None:
+    """HAProxy's casts to binary: a string's bytes, an integer (or boolean) as 8
+    bytes in network order, an address as its 4 or 16 bytes."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        try:
+            return value.encode("latin-1")  # what the proxies decoded the wire with
+        except UnicodeEncodeError:
+            return value.encode()
+    if isinstance(value, int):
+        return (int(value) & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "big")
+    version, number = cast(tuple[int, int], value)
+    return number.to_bytes(4 if version == 4 else 16, "big")
+
+
 def cast_function(src: str, dst: str) -> Callable[[Value], Value | None]:
     """The runtime cast for a pair `can_cast` accepted; None from it means "no sample"."""
     if src == dst or (src in ("str", "meth") and dst in ("str", "meth")):
         return _identity
-    if dst == "str":
+    if dst in ("str", "meth"):
         return _to_str
+    if dst == "bin":
+        return _to_bin
     if dst in ("sint", "bool"):
         return _to_int
     if dst == "addr":
@@ -389,7 +427,8 @@ def _req_ssl_sni(req: Request, args: tuple[object, ...]) -> list[Value]:
 
 
 def _req_ssl_hello_type(req: Request, args: tuple[object, ...]) -> list[Value]:
-    return [] if req.ssl_hello_type is None else [req.ssl_hello_type]
+    kind = hello_type(req.payload or b"")
+    return [] if kind is None else [kind]
 
 
 def _const(value: bool) -> FetchFn:
@@ -413,8 +452,8 @@ def _nbsrv(req: Request, args: tuple[object, ...]) -> list[Value]:
 
 
 def _req_len(req: Request, args: tuple[object, ...]) -> list[Value]:
-    if req.payload_len is not None:  # a TCP front end's buffer, as HAProxy measures it
-        return [req.payload_len]
+    if req.payload is not None:  # a TCP front end's buffer, as HAProxy measures it
+        return [len(req.payload)]
     if not req.version.startswith("HTTP/"):
         return [0]
     head = len(req.method) + len(req.uri) + len(req.version) + 4
@@ -423,6 +462,155 @@ def _req_len(req: Request, args: tuple[object, ...]) -> list[Value]:
 
 def _zero(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [0]
+
+
+#: A channel's buffer size (tune.bufsize's default): a payload fetch that reaches
+#: past it can never match, as in HAProxy.
+_BUFSIZE = 16384
+
+
+def _payload_slice(data: bytes | None, offset: int, size: int) -> list[Value]:
+    """HAProxy's smp_fetch_payload on the bytes of a TCP channel (None in mode
+    http, where HAProxy finds nothing either): `size` bytes at `offset`, or all
+    that follows it for 0; nothing while too few have arrived."""
+    if data is None or offset + size > _BUFSIZE or offset + size > len(data):
+        return []
+    return [data[offset : offset + size] if size else data[offset:]]
+
+
+def _payload_lv_slice(data: bytes | None, args: tuple[object, ...]) -> list[Value]:
+    """HAProxy's smp_fetch_payload_lv: a block whose length is the big-endian
+    number of `args[1]` bytes at `args[0]`; it starts right after that number, or
+    at `args[2]` (an absolute offset, or relative to there: prepared as
+    `(value, relative)`)."""
+    if data is None:
+        return []
+    len_offset, len_size = cast(tuple[int, int], args[:2])
+    if len_offset + len_size > len(data):
+        return []
+    size = int.from_bytes(data[len_offset : len_offset + len_size], "big")
+    start = _lv_start(len_offset + len_size, args)
+    if not size or size > _BUFSIZE or start + size > _BUFSIZE or start + size > len(data):
+        return []
+    return [data[start : start + size]]
+
+
+def _lv_start(after_length: int, args: tuple[object, ...]) -> int:
+    """Where a payload_lv block starts: after its length, or at the third argument
+    as HAProxy 2.6 encodes it (value << 1 | 1 when relative, the plain value when
+    absolute) and decodes it (the low bit says relative, the rest is the offset).
+    So an absolute offset is halved, and an odd one read as relative: HAProxy's
+    behaviour, kept."""
+    if len(args) < 3:
+        return after_length
+    encoded = cast(int, args[2])
+    if encoded & 1:
+        return after_length + (encoded >> 1)
+    return encoded >> 1
+
+
+def _prepare_payload_lv(args: tuple[object, ...]) -> tuple[object, ...]:
+    """payload.c's val_payload_lv: the checks, and the third offset parsed."""
+    len_offset, len_size = cast(tuple[int, int], args[:2])
+    if len_offset < 0:
+        raise FetchError("payload offset1 must be positive")
+    if not len_size:
+        raise FetchError("payload length must be > 0")
+    if len(args) < 3 or not args[2]:
+        return args[:2]
+    text = str(args[2])
+    number = text[1:] if text[0] in "+-" else text
+    if not number.isdigit():
+        raise _ArgumentError("payload offset2 is not a number")
+    value = int(text)
+    if len_offset + len_size + value < 0:
+        raise _ArgumentError("payload offset2 too negative")
+    return (len_offset, len_size, (value << 1) + 1 if text[0] in "+-" else value)
+
+
+def _channel(req: Request, response: bool | None) -> bytes | None:
+    """The bytes a payload fetch reads: the request's, the response's, or (None,
+    for `payload`, `payload_lv`) those of the direction the rule runs on."""
+    if response is None:
+        response = isinstance(req, ResponseView)
+    if response:
+        return req.response.payload if isinstance(req, ResponseView) else None
+    return req.payload
+
+
+def _payload(response: bool | None) -> FetchFn:
+    def fetch(req: Request, args: tuple[object, ...]) -> list[Value]:
+        offset, size = cast(tuple[int, int], args)
+        return _payload_slice(_channel(req, response), offset, size)
+
+    return fetch
+
+
+def _payload_lv(response: bool | None) -> FetchFn:
+    def fetch(req: Request, args: tuple[object, ...]) -> list[Value]:
+        return _payload_lv_slice(_channel(req, response), args)
+
+    return fetch
+
+
+def _payload_unsettled(response: bool | None) -> MayChangeFn:
+    def unsettled(req: Request, args: tuple[object, ...]) -> bool:
+        data = _channel(req, response)
+        offset, size = cast(tuple[int, int], args[:2])
+        if data is None or offset + size > _BUFSIZE:
+            return False
+        return not size or offset + size > len(data)
+
+    return unsettled
+
+
+def _payload_lv_unsettled(response: bool | None) -> MayChangeFn:
+    def unsettled(req: Request, args: tuple[object, ...]) -> bool:
+        data = _channel(req, response)
+        return data is not None and not _payload_lv_slice(data, args) and _lv_may_fit(data, args)
+
+    return unsettled
+
+
+def _lv_may_fit(data: bytes, args: tuple[object, ...]) -> bool:
+    """A payload_lv block not there yet: its length not arrived, or arrived and
+    pointing past what has (HAProxy's too_short, not its never-match)."""
+    len_offset, len_size = cast(tuple[int, int], args[:2])
+    if len_offset + len_size > len(data):
+        return True
+    size = int.from_bytes(data[len_offset : len_offset + len_size], "big")
+    start = _lv_start(len_offset + len_size, args)
+    return bool(size) and start + size <= _BUFSIZE
+
+
+def _always(req: Request, args: tuple[object, ...]) -> bool:
+    return True
+
+
+def _hello_unsettled(response: bool) -> MayChangeFn:
+    def unsettled(req: Request, args: tuple[object, ...]) -> bool:
+        data = _channel(req, response)
+        if data is None or hello_type(data) is not None:
+            return False
+        # payload.c's too_short: nothing yet, or a TLS record whose header or
+        # first handshake message has not all arrived.
+        if not data:
+            return True
+        return (0x14 <= data[0] <= 0x17 or data[0] == 0xFF) and (
+            len(data) < 9 or (data[1] >= 3 and int.from_bytes(data[3:5], "big") >= 4)
+        )
+
+    return unsettled
+
+
+def _res_len(req: Request, args: tuple[object, ...]) -> list[Value]:
+    data = _channel(req, True)
+    return [] if data is None else [len(data)]
+
+
+def _res_ssl_hello_type(req: Request, args: tuple[object, ...]) -> list[Value]:
+    kind = hello_type(_channel(req, True) or b"")
+    return [] if kind is None else [kind]
 
 
 def _credentials(req: Request) -> BasicCredentials | None:
@@ -711,6 +899,27 @@ def _fetches() -> dict[str, FetchDef]:
         FetchDef("wait_end", "bool", _const(True)),
         FetchDef("req.proto_http", "bool", _proto_http),
         FetchDef("req.len", "sint", _req_len),
+        FetchDef("req.payload", "bin", _payload(False), ("int", "int"), 2),
+        FetchDef(
+            "req.payload_lv",
+            "bin",
+            _payload_lv(False),
+            ("int", "int", "str"),
+            2,
+            prepare=_prepare_payload_lv,
+        ),
+        FetchDef(
+            "payload", "bin", _payload(None), ("int", "int"), 2, unsettled=_payload_unsettled(None)
+        ),
+        FetchDef(
+            "payload_lv",
+            "bin",
+            _payload_lv(None),
+            ("int", "int", "str"),
+            2,
+            prepare=_prepare_payload_lv,
+            unsettled=_payload_lv_unsettled(None),
+        ),
         FetchDef("nbsrv", "sint", _nbsrv, ("backend",)),
         FetchDef("req.rdp_cookie_cnt", "sint", _zero, ("str",)),
         FetchDef("http_auth_type", "str", _http_auth_type),
@@ -782,7 +991,10 @@ def _res_cook_cnt(req: Request, args: tuple[object, ...]) -> list[Value]:
 
 
 def _status(req: Request, args: tuple[object, ...]) -> list[Value]:
-    return [req.status] if isinstance(req, ResponseView) else []
+    # A TCP response (its bytes in `payload`) has no status line for HAProxy either.
+    if isinstance(req, ResponseView) and req.response.payload is None:
+        return [req.status]
+    return []
 
 
 def _response_fetches() -> dict[str, FetchDef]:
@@ -795,9 +1007,38 @@ def _response_fetches() -> dict[str, FetchDef]:
         FetchDef("res.cook", "str", _res_cook, ("str",), last=True),
         FetchDef("res.cook_cnt", "sint", _res_cook_cnt, ("str",)),
         FetchDef("status", "sint", _status),
+        FetchDef("res.len", "sint", _res_len, source="response buffer", unsettled=_always),
+        FetchDef(
+            "res.payload",
+            "bin",
+            _payload(True),
+            ("int", "int"),
+            2,
+            source="response buffer",
+            unsettled=_payload_unsettled(True),
+        ),
+        FetchDef(
+            "res.payload_lv",
+            "bin",
+            _payload_lv(True),
+            ("int", "int", "str"),
+            2,
+            prepare=_prepare_payload_lv,
+            source="response buffer",
+            unsettled=_payload_lv_unsettled(True),
+        ),
+        FetchDef(
+            "res.ssl_hello_type",
+            "sint",
+            _res_ssl_hello_type,
+            source="response buffer",
+            unsettled=_hello_unsettled(True),
+        ),
     ]
     by_name = {f.name: f for f in table}
-    for alias, name in {"shdr": "res.hdr", "scook": "res.cook", "shdr_cnt": "res.hdr_cnt"}.items():
+    aliases = {"shdr": "res.hdr", "scook": "res.cook", "shdr_cnt": "res.hdr_cnt",
+               "rep_ssl_hello_type": "res.ssl_hello_type"}  # fmt: skip
+    for alias, name in aliases.items():
         by_name[alias] = replace(by_name[name], name=alias)
     return by_name
 
@@ -1230,7 +1471,8 @@ def parse_sample_expr(
     if fetch is None and real in RESPONSE_FETCHES:
         if not response:
             raise FetchError(
-                f"fetch method '{name}' extracts information from 'HTTP response headers', "
+                f"fetch method '{name}' extracts information from "
+                f"'{RESPONSE_FETCHES[real].source}', "
                 "none of which is available here"
             )
         fetch = RESPONSE_FETCHES[real]
@@ -1245,6 +1487,13 @@ def parse_sample_expr(
         raise FetchError(f"unknown fetch method '{name}'{suggest(name, FETCHES)}")
     raw, pos = _split_args(text, pos, name)
     args = _check_args("fetch method", name, fetch.args, fetch.required, raw, context)
+    if fetch.prepare is not None:
+        try:
+            args = fetch.prepare(args)
+        except _ArgumentError as exc:
+            raise FetchError(f"in argument to '{name}', {exc}") from None
+        except FetchError as exc:
+            raise FetchError(f"invalid args in fetch method '{name}' : {exc}") from None
     cur_type = fetch.out_type
     steps: list[tuple[Callable[[Value], Value | None], ConvFn, tuple[object, ...]]] = []
     while pos < len(text):

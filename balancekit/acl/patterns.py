@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 #: Every `-m` method and the sample type the match consumes (pattern.c's
-#: pat_match_types); `bin` and `regm` exist in HAProxy but are not supported here.
+#: pat_match_types); `regm` exists in HAProxy but is not supported here.
 MATCH_METHODS: dict[str, str] = {
     "found": "sint",
     "bool": "sint",
@@ -45,8 +45,9 @@ MATCH_METHODS: dict[str, str] = {
     "dom": "str",
     "end": "str",
     "reg": "str",
+    "bin": "bin",
 }
-UNSUPPORTED_METHODS = frozenset({"bin", "regm"})
+UNSUPPORTED_METHODS = frozenset({"regm"})
 
 _V4_MAPPED_PREFIX = 0xFFFF << 32
 _ALL_V6 = (1 << 128) - 1
@@ -349,6 +350,29 @@ class StrMatcher(Matcher):
         return (text.lower() if self._icase else text) in self._set
 
 
+class BinMatcher(Matcher):
+    """`-m bin`: the sample's bytes equal a pattern written in hexadecimal."""
+
+    __slots__ = ("_set",)
+    method = "bin"
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self._set = frozenset(_parse_hex(p) for p in patterns)
+
+    def match(self, value: object) -> bool:
+        return value in self._set
+
+
+def _parse_hex(text: str) -> bytes:
+    """tools.c's parse_binary: an even number of hex digits, with its messages."""
+    if len(text) % 2:
+        raise PatternError("an even number of hex digit is expected")
+    bad = next((ch for ch in text if ch not in "0123456789abcdefABCDEF"), None)
+    if bad is not None:
+        raise PatternError(f"an hex digit is expected (found '{bad}')")
+    return bytes.fromhex(text)
+
+
 class AffixMatcher(Matcher):
     """`-m beg` / `-m end`: one hash lookup per distinct pattern length."""
 
@@ -539,6 +563,8 @@ def build_matcher(method: str, patterns: Sequence[str], icase: bool) -> Matcher:
         return IpMatcher(ips)
     if method == "str":
         return StrMatcher(patterns, icase)
+    if method == "bin":
+        return BinMatcher(patterns)
     if method in ("beg", "end"):
         return AffixMatcher(patterns, icase, end=method == "end")
     if method == "sub":

@@ -46,6 +46,7 @@ from ..rules import (
     parse_keyed_rule,
     parse_redirect,
     parse_tcp_request_rule,
+    parse_tcp_response_rule,
     parse_use_backend,
 )
 from ..server import Server
@@ -151,6 +152,8 @@ class _Proxy:
     captures: list[Capture] = field(default_factory=list)
     monitor_fail: list[Condition] = field(default_factory=list)
     tcp_inspect_delay: float | None = None
+    tcp_response_rules: list[TcpRule] = field(default_factory=list)
+    tcp_response_delay: float | None = None
     random_draw: Statement | None = None
     description: str | None = None
 
@@ -689,15 +692,14 @@ class _Builder:
             where = s.balance or s.hash_type or p.section
             self.errors.append(ConfigError(f"{p.kind} '{p.name}': {error}", where.file, where.line))
             return None
-        response_rule = next((r for r in p.stick_rules if r.kind == "store-response"), None)
-        if response_rule is not None and s.mode != "http":
+        if s.mode == "http" and p.tcp_response_rules:
+            rule = p.tcp_response_rules[0]
             self.errors.append(
                 ConfigError(
-                    f"'stick store-response' in mode tcp ({p.kind} '{p.name}') reads the "
-                    "server's first bytes (payload fetches), which balancekit does not "
-                    "support; it is supported in mode http",
-                    response_rule.file,
-                    response_rule.line,
+                    f"'tcp-response content' in mode http ({p.kind} '{p.name}') is not "
+                    "supported by balancekit; it runs tcp-response rules in mode tcp",
+                    rule.file,
+                    rule.line,
                 )
             )
             return None
@@ -741,6 +743,9 @@ class _Builder:
             persist_rules=tuple(p.persist_rules),
             stick_rules=tuple(p.stick_rules),
             server_rules=_server_rules(p, self.errors),
+            tcp_inspect_delay=p.tcp_inspect_delay,
+            tcp_response_rules=tuple(p.tcp_response_rules),
+            tcp_response_delay=p.tcp_response_delay,
             retry_on=s.retry_on,
             srvtcpka=s.options.get("srvtcpka", False),
             forwardfor=s.forwardfor,
@@ -1209,6 +1214,8 @@ def _check_place(kind: str, stmt: Statement) -> str:
         return "backend use-server, balance or stick-match rule"
     if key in ("force-persist", "ignore-persist"):
         return "backend tcp-request content rule"
+    if key == "tcp-response content":
+        return "backend tcp-response content rule"
     if key.startswith("tcp-request "):
         rule = key.split()[1]
         return f"{side if rule == 'content' else 'frontend'} tcp-request {rule} rule"
@@ -1273,6 +1280,18 @@ def _stick_table_name(args: tuple[str, ...], proxy: str) -> str:
     return args[args.index("table") + 1] if "table" in args[:-1] else proxy
 
 
+#: The sample types each kind of table key can be cast from (sample.c's
+#: sample_casts, as stktable_compatible_sample checks them at load).
+_ALL_TYPES = frozenset(("bool", "sint", "ipv4", "ipv6", "str", "bin", "meth"))
+_TABLE_KEY_SOURCES = {
+    "ip": frozenset(("sint", "ipv4", "ipv6", "str")),
+    "ipv6": frozenset(("sint", "ipv4", "ipv6", "str")),
+    "integer": frozenset(("bool", "sint", "ipv4", "str")),
+    "string": _ALL_TYPES,
+    "binary": _ALL_TYPES,
+}
+
+
 def _h_stick(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     words = list(stmt.args)
     kind = words[0] if words else ""
@@ -1292,6 +1311,10 @@ def _h_stick(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     table = b.tables.get(name)
     if table is None:
         raise ValueError(f"Proxy '{p.name}': unable to find stick-table '{name}'.")
+    if sample.out_type not in _TABLE_KEY_SOURCES[table.key_type.kind]:
+        raise ValueError(
+            f"Proxy '{p.name}': type of fetch not usable with type of stick-table '{name}'."
+        )
     p.stick_rules.append(
         StickRule(kind, sample, table, cond, stmt.file, stmt.line)  # type: ignore[arg-type]
     )
@@ -1331,12 +1354,15 @@ def _h_tcp_request(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 def _h_inspect_delay(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.tcp_inspect_delay = b.time(_one(stmt), stmt)
-    if p.kind == "backend":
-        b.warn(
-            f"'tcp-request inspect-delay' has no effect in backend '{p.name}': its content "
-            "rules see what the frontend's inspect-delay waited for",
-            stmt,
-        )
+
+
+def _h_tcp_response(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    rule = parse_tcp_response_rule(list(stmt.args), p.acls, file=stmt.file, line=stmt.line)
+    p.tcp_response_rules.append(rule)
+
+
+def _h_response_delay(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    p.tcp_response_delay = b.time(_one(stmt), stmt)
 
 
 def _h_errorfile(b: _Builder, p: _Proxy, stmt: Statement) -> None:
@@ -1473,6 +1499,8 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "tcp-request session": _h_tcp_request,
     "tcp-request content": _h_tcp_request,
     "tcp-request inspect-delay": _h_inspect_delay,
+    "tcp-response content": _h_tcp_response,
+    "tcp-response inspect-delay": _h_response_delay,
     "errorfile": _h_errorfile,
     "log-format": _h_log_format,
     "capture request header": _h_capture,

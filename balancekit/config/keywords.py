@@ -32,7 +32,9 @@ __all__ = [
 SECTION_LETTER = {"global": "g", "defaults": "d", "frontend": "f", "listen": "l", "backend": "b"}
 
 #: Keywords whose second word is part of the keyword (`timeout connect`).
-FAMILIES = frozenset({"option", "timeout", "stats", "capture", "http-check", "tcp-request"})
+FAMILIES = frozenset(
+    {"option", "timeout", "stats", "capture", "http-check", "tcp-request", "tcp-response"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,8 +206,9 @@ KEYWORDS: tuple[Keyword, ...] = (
         "stick",
         "lb",
         "`stick <on, match, store-request or store-response> <sample> [table T] "
-        "[if/unless …]`: a table keeps which server took a key (`store-response`: mode "
-        "http, its key read from the answer).",
+        "[if/unless …]`: a table keeps which server took a key (`store-response`: its "
+        "key read from the answer's head in mode http, from the server's first bytes in "
+        "mode tcp).",
     ),
     _K("acl", "flb", "`acl <name> <fetch> [flags] [operator] <value> …`."),
     _K(
@@ -218,6 +221,18 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("tcp-request session", "fl", "Rule once the session is set up (accept/reject)."),
     _K("tcp-request content", "flb", "Content rule (accept/reject)."),
     _K("tcp-request inspect-delay", "flb", "How long content rules may wait for data."),
+    _K(
+        "tcp-response content",
+        "lb",
+        "Rule on the server's first bytes, mode tcp (accept/reject/close).",
+        strict=True,
+    ),
+    _K(
+        "tcp-response inspect-delay",
+        "lb",
+        "How long tcp-response rules may wait for the server's first bytes.",
+        strict=True,
+    ),
     _K("redirect", "flb", "`redirect location/prefix/scheme <x> [code N] [options] [cond]`."),
     _K(
         "errorfile",
@@ -388,7 +403,7 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process compression declare
     http-after-response http-error http-response http-reuse
     http-send-name-header id log-format-sd log-tag
     max-keep-alive-queue persist rate-limit
-    server-template source tcp-check tcp-response unique-id-format
+    server-template source tcp-check unique-id-format
     unique-id-header use-fcgi-app resolvers mailers cache program
     ring http-errors nbproc cpu-map lua-load setenv presetenv resetenv unsetenv
     ssl-server-verify external-check

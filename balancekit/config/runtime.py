@@ -26,7 +26,7 @@ from ..stream import DEFAULT_RETRY_ON, RetryPolicy, is_deterministic
 if TYPE_CHECKING:
     from ..acl.conditions import Condition
     from ..routing import Router
-    from ..rules import HttpRule
+    from ..rules import HttpRule, TcpRule
 
 __all__ = [
     "BackendRuntime",
@@ -337,10 +337,17 @@ class BackendRuntime:
     persist: bool = False
     #: `force-persist` / `ignore-persist` rules, in order (the first match applies).
     persist_rules: tuple[PersistRule, ...] = ()
-    #: `stick on|match|store-request` rules, in order (balancekit.sticking).
+    #: `stick on|match|store-request|store-response` rules, in order (balancekit.sticking).
     stick_rules: tuple[StickRule, ...] = ()
     #: `use-server` rules, in order (balancekit.server_rules).
     server_rules: tuple[ServerRule, ...] = ()
+    #: `tcp-request inspect-delay`: how long this backend's content rules wait for
+    #: the client's first bytes when the frontend did not (mode tcp).
+    tcp_inspect_delay: float | None = None
+    #: `tcp-response content` rules and `tcp-response inspect-delay` (mode tcp):
+    #: they decide on the server's first bytes before the client sees them.
+    tcp_response_rules: tuple[TcpRule, ...] = ()
+    tcp_response_delay: float | None = None
     srvtcpka: bool = False
     forwardfor: ForwardFor | None = None
     http_server_close: bool = False

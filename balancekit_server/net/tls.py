@@ -11,7 +11,6 @@ __all__ = [
     "apply_options",
     "cert_names",
     "client_hello_sni",
-    "client_hello_type",
     "server_context",
     "sni_of",
 ]
@@ -48,23 +47,6 @@ def client_hello_sni(data: bytes | bytearray) -> str | None:
         return _sni_from_handshake(body)
     except (IndexError, ValueError):
         return None
-
-
-def client_hello_type(data: bytes | bytearray) -> int | None:
-    """The handshake message type a TLS (or SSLv3) record at the start of `data`
-    carries, 1 for a ClientHello: HAProxy's `req.ssl_hello_type`.
-
-    Like HAProxy, any record type from 20 to 23 (or 255) with a version of 3.0 or
-    later and room for a handshake header counts, once the whole handshake message
-    has arrived; otherwise None.
-    """
-    if len(data) < 9 or not (0x14 <= data[0] <= 0x17 or data[0] == 0xFF):
-        return None
-    if data[1] < 3 or int.from_bytes(data[3:5], "big") < 4:
-        return None
-    if len(data) < 9 + int.from_bytes(data[6:9], "big"):
-        return None
-    return data[5]
 
 
 def _sni_from_handshake(body: bytes) -> str | None:

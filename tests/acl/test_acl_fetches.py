@@ -10,6 +10,7 @@ from balancekit import Request
 from balancekit.acl import AclSet
 from balancekit.acl.fetches import parse_sample_expr
 from balancekit.acl.logformat import parse_log_format
+from balancekit.request import ResponseView
 
 
 def matches(words: list[str], request: Request) -> bool:
@@ -195,3 +196,62 @@ def test_samples_are_every_value_of_every_occurrence() -> None:
     expr = parse_sample_expr("req.hdr(x-fwd)")
     assert expr.samples(Request(headers=MULTI)) == ["a", "b", "c"]
     assert parse_sample_expr("req.fhdr(x-fwd)").samples(Request(headers=MULTI)) == ["a, b", "c"]
+
+
+BYTES = Request(payload=b"\x05hello\x02hi there\r\n", version="")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("req.payload(0,3)", [b"\x05he"]),
+        ("req.payload(6,0)", [b"\x02hi there\r\n"]),  # 0: all that follows
+        ("req.payload(20,4)", []),  # not arrived (yet)
+        ("req.payload(16380,8)", []),  # past a buffer: never
+        ("req.payload_lv(0,1)", [b"hello"]),
+        ("req.payload_lv(6,1,+1)", [b"i "]),  # relative to after the length
+        ("req.payload_lv(6,1,-7)", [b"\x05h"]),
+        ("req.payload_lv(6,1,2)", [b"he"]),  # absolute: HAProxy 2.6 halves it ...
+        ("req.payload_lv(6,1,3)", [b"i "]),  # ... and reads an odd one as relative
+        ("req.payload_lv(6,2)", []),  # a length of 0x0268 is past the bytes
+        ("payload(1,5)", [b"hello"]),
+        ("payload(1,5),upper", ["HELLO"]),  # a binary sample cast to a string
+        ("req.len", [17]),
+        ("req.ssl_hello_type", []),
+    ],
+)
+def test_payload_fetches(text: str, expected: list[object]) -> None:
+    assert parse_sample_expr(text).samples(BYTES) == expected
+
+
+def test_payload_fetches_find_nothing_in_mode_http() -> None:
+    http = Request(path="/x")
+    assert parse_sample_expr("req.payload(0,1)").samples(http) == []
+    assert parse_sample_expr("payload_lv(0,1)").samples(http) == []
+
+
+def test_response_payload_fetches_read_the_servers_bytes() -> None:
+    hello = b"\x16\x03\x03\x00\x06\x02\x00\x00\x02\x03\x03+more"
+    view = ResponseView(BYTES, payload=hello)
+    assert parse_sample_expr("res.payload(0,1)", response=True).samples(view) == [b"\x16"]
+    assert parse_sample_expr("payload(0,1)", response=True).samples(view) == [b"\x16"]
+    assert parse_sample_expr("req.payload(0,1)", response=True).samples(view) == [b"\x05"]
+    assert parse_sample_expr("res.len", response=True).samples(view) == [len(hello)]
+    assert parse_sample_expr("rep_ssl_hello_type", response=True).samples(view) == [2]
+    assert (
+        parse_sample_expr("res.ssl_hello_type", response=True).samples(
+            ResponseView(BYTES, payload=hello[:8])
+        )
+        == []
+    )  # the handshake message is not all there
+    assert parse_sample_expr("status", response=True).samples(view) == []  # no HTTP here
+
+
+def test_bin_matches_hex_patterns_and_casts_other_samples() -> None:
+    assert matches(["req.payload(0,3)", "-m", "bin", "056865"], BYTES)
+    assert matches(["req.payload(0,3)", "056865"], BYTES)  # bin is the default method
+    assert not matches(["req.payload(0,3)", "-m", "bin", "0568"], BYTES)  # same length only
+    assert matches(["req.payload(1,4)", "-m", "beg", "hel"], BYTES)
+    assert matches(["src", "-m", "bin", "7f000001"], Request("127.0.0.1"))
+    assert matches(["dst_port", "-m", "bin", "0000000000000050"], Request(dst_port=80))
+    assert matches(["path", "-m", "bin", "2f61"], Request(path="/a"))

@@ -173,7 +173,7 @@ def _sample(expression: str, request: Request) -> object:
 
 def test_payload_view() -> None:
     """What a mode tcp frontend's rules see after inspecting a payload."""
-    connection = Request("127.0.0.1", version="", payload_len=0)
+    connection = Request("127.0.0.1", version="", payload=b"")
     assert _sample("req.proto_http", connection) is False
     assert _sample("req.len", connection) == 0
     text = payload_view(connection, b"hello there\r\n\r\n")

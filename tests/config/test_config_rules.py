@@ -13,6 +13,8 @@ import pytest
 
 from balancekit import Request
 from balancekit.config import load, load_text
+from balancekit.request import ResponseView
+from balancekit.rules import response_verdict
 
 SEEDS = Path(__file__).resolve().parent.parent / "fixtures" / "seeds"
 
@@ -76,13 +78,68 @@ def test_the_frontend_router_runs_the_chosen_backends_rules() -> None:
     assert router.route(Request(path="/api/users")).backend == "api"
 
 
-def test_inspect_delay_in_a_backend_is_warned_about() -> None:
+def test_a_backend_has_an_inspect_delay_of_its_own() -> None:
     text = HTTP.replace("backend api\n", "backend api\n    tcp-request inspect-delay 2s\n")
-    warnings = [str(w) for w in load_text(text, env={}).warnings]
-    assert any(
-        w.endswith("'tcp-request inspect-delay' has no effect in backend 'api': its content "
-                   "rules see what the frontend's inspect-delay waited for") for w in warnings
-    ), warnings  # fmt: skip
+    loaded = load_text(text, env={})
+    assert loaded.config.backend("api").tcp_inspect_delay == 2.0
+    assert loaded.config.backend("app").tcp_inspect_delay is None
+    assert not any("inspect-delay" in str(w) for w in loaded.warnings)
+
+
+TCP_RESPONSE = """
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+frontend ft
+    bind 127.0.0.1:0
+    default_backend b
+backend b
+    acl hello rep_ssl_hello_type 2
+    tcp-request content reject if { req.payload(0,3) -m str BAD }
+    tcp-response inspect-delay 3s
+    tcp-response content accept if hello
+    tcp-response content reject if { res.payload(0,4) -m bin 48545450 }
+    tcp-response content close unless { res.len gt 2 }
+    server s1 127.0.0.1:1
+"""
+
+
+def test_tcp_response_rules_load_in_order_and_decide_on_the_servers_bytes() -> None:
+    backend = load_text(TCP_RESPONSE, env={}).config.backend("b")
+    assert backend.tcp_response_delay == 3.0
+    rules = backend.tcp_response_rules
+    assert [(r.action, r.line) for r in rules] == [("accept", 14), ("reject", 15), ("close", 16)]
+
+    def verdict(data: bytes, final: bool = True) -> tuple[bool, str | None]:
+        decided, rule = response_verdict(rules, ResponseView(Request(), payload=data), final=final)
+        return decided, None if rule is None else rule.action
+
+    server_hello = b"\x16\x03\x03\x00\x06\x02\x00\x00\x02\x03\x03"
+    assert verdict(server_hello) == (True, "accept")
+    assert verdict(b"HTTP/1.1 200 OK\r\n") == (True, "reject")
+    assert verdict(b"+O") == (True, "close")
+    assert verdict(b"+OK\r\n") == (True, None)
+    # Not final: a hello or a prefix still arriving waits (acl.c's MISS) ...
+    assert verdict(b"", final=False) == (False, None)
+    assert verdict(server_hello[:7], final=False) == (False, None)
+    assert verdict(b"HTT", final=False) == (False, None)
+    # ... and what can no longer change decides at once.
+    assert verdict(b"HTTP/1.1 200 OK\r\n", final=False) == (True, "reject")
+    assert verdict(b"+OK\r\n", final=False) == (True, None)
+    assert verdict(b"+O", final=False) == (False, None)  # res.len may still grow past 2
+
+
+def test_backend_content_rules_run_apart_from_the_frontends() -> None:
+    router = load_text(TCP_RESPONSE, env={}).config.frontend("ft").router
+    assert router is not None
+    bad = Request(payload=b"BAD stuff", version="")
+    decision = router.route_tcp_frontend(bad)
+    assert (decision.action, decision.backend) == ("forward", "b")
+    assert router.backend_content("b", bad) is not None
+    assert router.backend_content("b", Request(payload=b"fine", version="")) is None
+    assert router.route_tcp(bad).action == "reject"
 
 
 def test_http_rules_in_a_tcp_backend_are_ignored_with_a_warning() -> None:

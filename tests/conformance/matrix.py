@@ -3635,6 +3635,121 @@ table_row(
     ),
     compare=frozenset({"status", "server", "command"}),
 )
+# Two ClientHellos, made once: both proxies see the same bytes (and session ids).
+HELLO_A, HELLO_B = client_hello("a.test"), client_hello("b.test")
+TCP_TLS_BYTES = ((r"(<timers>) \d+ ", r"\1 <bytes> "),)  # a TLS flight's size varies
+row(
+    "tcp-ssl-session-id-stickiness",
+    ("tcp-response content", "tcp-response inspect-delay", "tcp-request inspect-delay",
+     "stick", "stick-table", "fetch:payload_lv", "fetch:rep_ssl_hello_type",
+     "fetch:req_ssl_hello_type", "option tcplog"),
+    # HAProxy's recipe for TLS session-id affinity without terminating TLS: the id is
+    # learnt from the ServerHello (`stick store-response`, after `tcp-response
+    # content` waited for it) and matched on the next ClientHello carrying it. The
+    # backend waits for the hello itself (its own inspect-delay) and rejects the rest.
+    TCP_LOGGED + "frontend ft\n    bind {bind:main}\n    option tcplog\n"
+    "    default_backend https\n"
+    "backend https\n    balance roundrobin\n"
+    "    stick-table type binary len 32 size 30k expire 30m\n"
+    "    acl clienthello req_ssl_hello_type 1\n"
+    "    acl serverhello rep_ssl_hello_type 2\n"
+    "    tcp-request inspect-delay 5s\n"
+    "    tcp-request content accept if clienthello\n"
+    "    tcp-request content reject\n"
+    "    tcp-response inspect-delay 2s\n"
+    "    tcp-response content accept if serverhello\n"
+    "    stick on payload_lv(43,1) if clienthello\n"
+    "    stick store-response payload_lv(43,1) if serverhello\n"
+    "    server s1 {t1}\n    server s2 {t1}\n",
+    (
+        Req(raw=HELLO_A, half_close=True, timeout=3),
+        Req(raw=HELLO_B, half_close=True, timeout=3, wait=0.05),
+        Req(raw=HELLO_A, half_close=True, timeout=3, wait=0.05),
+        Req(raw=HELLO_A, half_close=True, timeout=3, wait=0.05),
+        Req(raw=HELLO_B, half_close=True, timeout=3, wait=0.05),
+        get("/echo", wait=0.05),
+        show("show table https"),
+    ),
+    compare=frozenset({"status", "command", "log"}),
+    command_subs=TABLE_SUBS,
+    log_subs=TCP_TLS_BYTES,
+    kinds=RAW_KIND,
+)  # fmt: skip
+TCP_PAYLOAD = b"\x05hello\x02hi there\r\n\r\n"
+PAYLOAD_KEYS = (
+    ("req.payload(0,3)", "binary len 8"), ("req.payload(6,0)", "binary len 32"),
+    ("req.payload_lv(0,1)", "string len 16"), ("req.payload_lv(6,1,+1)", "binary len 8"),
+    ("payload_lv(6,1,2)", "string len 8"), ("payload(1,5),upper", "string len 8"),
+)  # fmt: skip
+RESPONSE_PAYLOAD_KEYS = (
+    ("res.payload(0,8)", "string len 16"), ("res.payload_lv(15,1,-15)", "string len 16"),
+    ("payload(9,3)", "string len 8"),
+)  # fmt: skip
+table_row(
+    "tcp-payload-fetches",
+    ("stick", "stick-table", "tcp-request inspect-delay", "tcp-request content", "match:bin",
+     *(f"fetch:{k.split('(')[0].split(',')[0]}" for k, _ in PAYLOAD_KEYS + RESPONSE_PAYLOAD_KEYS)),
+    # The payload fetches on the bytes a client sent and on the server's first bytes
+    # (which the store rules see only when a tcp-response rule waits for them), each
+    # a key in a table of its own (`show table` holds what each read): offsets,
+    # lengths prefixed in the data, absolute and relative data offsets (HAProxy
+    # halves an absolute one), 0 for "the rest", a binary sample cast to a string
+    # key, too short a buffer (no sample).
+    TCP + "listen tl\n    bind {bind:main}\n    tcp-request inspect-delay 2s\n"
+    "    tcp-response inspect-delay 2s\n"
+    "    tcp-response content accept if { res.payload(0,16) -m found }\n"
+    "    tcp-request content reject if { req.payload(0,2) -m bin 0506 }\n"
+    "    tcp-request content accept if { req.payload(1,5) -m bin 68656c6c6f }\n"
+    + "".join(f"    stick store-request {k} table q{i}\n" for i, (k, _) in enumerate(PAYLOAD_KEYS))
+    + "".join(f"    stick store-response {k} table r{i}\n"
+              for i, (k, _) in enumerate(RESPONSE_PAYLOAD_KEYS))
+    + "    stick store-request req.payload(100,4) table q0\n"
+    + "    server s1 {s1}\n"
+    + "".join(f"backend q{i}\n    stick-table type {t} size 10 expire 1m\n"
+              for i, (_, t) in enumerate(PAYLOAD_KEYS))
+    + "".join(f"backend r{i}\n    stick-table type {t} size 10 expire 1m\n"
+              for i, (_, t) in enumerate(RESPONSE_PAYLOAD_KEYS)),
+    (
+        Req(raw=TCP_PAYLOAD),
+        Req(raw=b"\x05\x06rejected\r\n\r\n", wait=0.05),
+        *(show(f"show table q{i}") for i in range(len(PAYLOAD_KEYS))),
+        *(show(f"show table r{i}") for i in range(len(RESPONSE_PAYLOAD_KEYS))),
+    ),
+    compare=frozenset({"status", "command"}),
+    kinds=RAW_KIND,
+)  # fmt: skip
+table_row(
+    "tcp-response-content",
+    ("tcp-response content", "fetch:res.payload", "fetch:res.len", "fetch:res.ssl_hello_type",
+     "option tcplog"),
+    # Rules on the server's first bytes (waited for: the inspect-delay): a 404 answer
+    # is rejected (the client gets nothing, HAProxy logs PD), an HTTP/0.9 answer
+    # (a JSON error, one write) closes the server's side after the bytes went
+    # through, anything else is accepted; a TLS hello test on plain text is no
+    # sample. What follows the status's place is learnt from the answers let through.
+    TCP_LOGGED + "listen tl\n    bind {bind:main}\n    option tcplog\n"
+    "    stick-table type string len 16 size 10 expire 1m\n"
+    "    stick store-response res.payload(9,3)\n"
+    "    tcp-response inspect-delay 2s\n"
+    "    tcp-response content accept if { res.ssl_hello_type 2 }\n"
+    "    tcp-response content reject if { res.payload(9,3) -m str 404 } { res.len gt 0 }\n"
+    "    tcp-response content close if { res.payload(0,1) -m bin 7b }\n"
+    "    server s1 {s1}\n",
+    (
+        get("/echo"),
+        get("/status/404", wait=0.05),
+        Req(raw=b"HELLO\r\n", wait=0.05),
+        get("/status/403", wait=0.05),
+        show("show stat"),
+        show("show table tl"),
+    ),
+    compare=frozenset({"status", "log", "command"}),
+    log_subs=TCP_TLS_BYTES,
+    # Sessions and the denied responses (stot, dreq, dresp) of each line; the table.
+    extract=r"^(tl,\w+),(?:[^,]*,){5}([^,]*),[^,]*,[^,]*,([^,]*),([^,]*)|^(<?\w.*key=.*)",
+    command_subs=TABLE_SUBS,
+    kinds=RAW_KIND,
+)  # fmt: skip
 row(
     "use-server",
     ("use-server", "cookie", "option persist", "stick", "stick-table"),

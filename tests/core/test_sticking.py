@@ -134,3 +134,42 @@ def test_response_fetches_are_refused_where_there_is_no_response() -> None:
         assert "extracts information from 'HTTP response headers'" in str(errors)
     else:
         raise AssertionError("res.cook accepted in a request rule")
+
+
+TCP_PAYLOAD = """
+defaults
+    mode tcp
+backend be
+    stick-table type binary len 4 size 10 expire 1m
+    stick on req.payload(0,2)
+    stick store-response res.payload(0,3) table other
+    server s1 127.0.0.1:1
+    server s2 127.0.0.1:2
+backend other
+    stick-table type string len 8 size 10 expire 1m
+"""
+
+
+def test_store_response_reads_the_servers_first_bytes_in_mode_tcp() -> None:
+    be = _backend(TCP_PAYLOAD)
+    request = Request("10.0.0.1", payload=b"\x01\x02rest", version="")
+    StickJob(be.stick_rules, request, be.backend, 0).store(be.backend, "s2", 1, payload=b"+OK x")
+    mine, other = be.stick_rules[0].table, be.stick_rules[1].table
+    assert mine.lookup(b"\x01\x02", 1) is not None and other.lookup("+OK", 1) is not None
+    assert StickJob(be.stick_rules, request, be.backend, 2).server == "s2"
+    # No bytes from the server (the rules ran before any came): only the request's key.
+    again = Request("10.0.0.1", payload=b"\x03\x04", version="")
+    StickJob(be.stick_rules, again, be.backend, 3).store(be.backend, "s1", 4, payload=b"")
+    assert mine.used == 2 and other.used == 1
+
+
+def test_a_stream_stores_eight_keys_at_most() -> None:
+    tables = "".join(f"backend t{i}\n    stick-table type string size 10\n" for i in range(10))
+    rules = "".join(f"    stick store-request req.hdr(x) table t{i}\n" for i in range(7))
+    rules += "".join(f"    stick store-response res.hdr(y) table t{i}\n" for i in (7, 8, 9))
+    text = f"defaults\n    mode http\nbackend be\n{rules}    server s1 127.0.0.1:1\n{tables}"
+    be = _backend(text)
+    job = StickJob(be.stick_rules, Request("10.0.0.1", headers=[("x", "k")]), be.backend, 0)
+    job.store(be.backend, "s1", 1, 200, [("y", "r")])
+    stored = [rule.table.used for rule in be.stick_rules]
+    assert stored == [1] * 8 + [0, 0]  # HAProxy's store[8]: the 9th and 10th are dropped
