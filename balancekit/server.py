@@ -7,12 +7,22 @@ runtime record, so one `Server` can be shared, compared and hashed freely.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
-__all__ = ["MAX_WEIGHT", "Server", "split_address"]
+__all__ = ["MAX_WEIGHT", "Server", "is_ip", "split_address"]
 
 MAX_WEIGHT = 256
 ON_ERROR_ACTIONS = ("fastinter", "fail-check", "sudden-death", "mark-down")
+
+
+def is_ip(host: str) -> bool:
+    """Whether `host` is an IPv4 or IPv6 address rather than a name to resolve."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def split_address(address: str) -> tuple[str, int | None]:

@@ -13,15 +13,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.metadata
-import ipaddress
 import os
-import socket
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from balancekit.config import Config, ConfigErrors, LoadResult, load
+from balancekit.config import ConfigErrors, LoadResult, load
 from balancekit_server import native
+from balancekit_server.process.init_addr import resolve_servers
 
 __all__ = ["build_parser", "main"]
 
@@ -143,42 +142,6 @@ def _print_missing_extra(error: ModuleNotFoundError) -> None:
     )
 
 
-def unresolvable_servers(config: Config) -> list[str]:
-    """`file:line: message` for every server whose name does not resolve.
-
-    HAProxy 2.6 resolves server names (its default `init-addr last,libc`) while it
-    reads the configuration, so `haproxy -c` fails on one that does not resolve;
-    the library reads no network, so the command does it here, for `-c` and a
-    start alike.
-    """
-    errors: list[str] = []
-    seen: dict[str, bool] = {}
-    for name, backend in config.backends.items():
-        for member in backend.backend.members:
-            host = member.server.host
-            if host in seen or _is_ip(host):
-                continue
-            try:
-                socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-                seen[host] = True
-            except (OSError, UnicodeError):
-                seen[host] = False
-                extra = backend.extras(member.name)
-                where = f"{extra.file}:{extra.line}: " if extra.file else ""
-                errors.append(
-                    f"{where}'server {name}/{member.name}' : could not resolve address '{host}'"
-                )
-    return errors
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def _print_warnings(result_warnings: Sequence[Any], quiet: bool) -> None:
     if quiet:
         return
@@ -221,11 +184,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Configuration is invalid: {len(failure.errors)} error(s) found.", file=sys.stderr)
         return 1
     _print_warnings(result.warnings, args.quiet)
-    unresolved = unresolvable_servers(result.config)
-    if unresolved:
-        for line in unresolved:
+    # HAProxy gives server names their address while it reads the configuration
+    # (`init-addr`), so `haproxy -c` fails on one that does not resolve; the library
+    # reads no network, so the command does it here, for `-c` and a start alike.
+    addresses = resolve_servers(result.config)
+    _print_warnings(addresses.warnings, args.quiet)
+    if addresses.errors:
+        for line in addresses.errors:
             print(line, file=sys.stderr)
-        print(f"Configuration is invalid: {len(unresolved)} error(s) found.", file=sys.stderr)
+        count = len(addresses.errors)
+        print(f"Configuration is invalid: {count} error(s) found.", file=sys.stderr)
         return 1
     if args.check:
         # HAProxy reads the server state files in check mode too, and says what is wrong.

@@ -78,7 +78,7 @@ from balancekit_server.net.sockopts import set_keepalive, set_option
 from balancekit_server.net.tls import NEED_MORE, client_hello_sni, sni_of
 from balancekit_server.net.wakeups import Wakeups
 from balancekit_server.ops.counters import REGISTRY, Counters, Registry, apply_count
-from balancekit_server.ops.logs import LogFormat, Logger, format_date, format_tcplog
+from balancekit_server.ops.logs import LogFormat, Logger, format_date, format_tcplog, is_error
 from balancekit_server.process.limits import Limits, stream_line
 
 __all__ = [
@@ -170,6 +170,9 @@ class TcpFrontend:
     logger: Logger | None = None
     log_format: str | None = None
     dontlognull: bool = False
+    #: `option log-separate-errors` and `option dontlog-normal` (ops.logs.is_error).
+    log_separate_errors: bool = False
+    dontlog_normal: bool = False
     inspect_delay: float | None = None
     log_template: LogFormat | None = None
     #: The config has stick tables: each session carries its tracked counters.
@@ -1525,9 +1528,16 @@ class Session:
             if self.srv is not None:
                 srv_conn = tb.backend.member(self.srv.name).inflight
         tt = self._ms_since_accept()
+        level = "info"
+        if fe.log_separate_errors or fe.dontlog_normal:
+            error = is_error(self.term or "--", self.retries, self.redispatched)
+            if fe.dontlog_normal and not error:
+                return
+            if fe.log_separate_errors and error:
+                level = "err"
         if fe.log_template is not None:
             values = self._log_values(beconn, srv_conn, tt)
-            fe.logger.log(fe.log_template.render(values, self.request))
+            fe.logger.log(fe.log_template.render(values, self.request), level)
             return
         line = format_tcplog(
             client_ip=self.request.src,
@@ -1552,7 +1562,7 @@ class Session:
             backend_queue=self.queue_pos[1],
             ssl=self.listener.ssl is not None,
         )
-        fe.logger.log(line)
+        fe.logger.log(line, level)
 
     def _log_values(self, beconn: int, srv_conn: int, tt: int) -> dict[str, object]:
         """The `log-format` variables a TCP session knows (HTTP-only ones print `-`)."""

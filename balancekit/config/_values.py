@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..server import ON_ERROR_ACTIONS, Server, split_address
+from ..server import ON_ERROR_ACTIONS, Server, is_ip, split_address
 from ..units import c_atol, parse_time
 from .keywords import BIND_KEYWORDS, HAPROXY_SERVER_OPTIONS, SERVER_KEYWORDS
 from .runtime import Bind, LogTarget, StatsSocket
@@ -194,7 +194,7 @@ def _bind_address(text: str) -> tuple[str, list[int], bool]:
     if host in ("", "*"):
         host = "0.0.0.0"
     v6 = ":" in host
-    if not _is_ip(host) and not _is_hostname(host):
+    if not is_ip(host) and not _is_hostname(host):
         raise ValueError(f"bind: invalid address '{host}' in '{original}'")
     low_text, _, high_text = port_text.partition("-")
     if not low_text.isdigit() or (high_text and not high_text.isdigit()):
@@ -411,7 +411,35 @@ def parse_server_params(
             x["sni"] = value
         elif key == "cookie":
             s["cookie"] = value
+        elif key == "init-addr":
+            x["init_addr"] = parse_init_addr(value)
+        elif key == "resolve-prefer" and value not in ("ipv4", "ipv6"):
+            raise ValueError("'resolve-prefer' expects either ipv4 or ipv6 as argument.")
     return params
+
+
+def parse_init_addr(value: str) -> tuple[str, ...]:
+    """`init-addr last,libc,none,<ip>`: the methods, in order (server.c's
+    srv_parse_init_addr, with its messages)."""
+    methods: list[str] = []
+    for method in value.split(","):
+        if method in ("libc", "last", "none"):
+            if method in methods:
+                raise ValueError(
+                    f"'init-addr' : too many init-addr methods when trying to add '{method}'"
+                )
+        elif is_ip(method):
+            if any(is_ip(m) for m in methods):
+                raise ValueError(
+                    f"'init-addr' : initial address already specified, cannot add '{method}'."
+                )
+        else:
+            raise ValueError(
+                f"'init-addr' : unknown init-addr method '{method}', supported methods are "
+                "'libc', 'last', 'none'."
+            )
+        methods.append(method)
+    return tuple(methods)
 
 
 def runtime_server(name: str, address: str, words: Sequence[str]) -> Server:
@@ -420,7 +448,7 @@ def runtime_server(name: str, address: str, words: Sequence[str]) -> Server:
     applies none to dynamic servers).  Options that need per-server TLS or
     PROXY state beyond the `Server` itself are refused: dynamic servers get
     what `Server` carries."""
-    check_server_address(name, address)
+    address = server_address(name, address)
     params = parse_server_params(tuple(words), ServerParams(), None)
     if params.extras:
         raise ValueError(
@@ -430,25 +458,22 @@ def runtime_server(name: str, address: str, words: Sequence[str]) -> Server:
     return Server(name, address, **params.server)
 
 
-def check_server_address(name: str, address: str) -> None:
-    """Syntax of a server address; names are resolved by the runtime, not here."""
+def server_address(name: str, address: str) -> str:
+    """A server address checked, names left to the runtime to resolve.  A host of
+    `*` or none (`*:80`, `:80`) is the any-address 0.0.0.0, as HAProxy's
+    str2sa_range reads it: connecting there reaches this machine."""
     if address in SERVER_KEYWORDS:
         raise ValueError(f"server '{name}': missing address (found option '{address}' instead)")
     if address.startswith(("/", "unix@", "abns@", "fd@", "sockpair@")):
         raise ValueError(f"server '{name}': '{address}' is not a TCP address")
-    host, _ = split_address(address)
+    host, port = split_address(address)
+    if host in ("", "*") and ":" in address:
+        return "0.0.0.0" if port is None else f"0.0.0.0:{port}"
     if not host:
         raise ValueError(f"server '{name}': missing host in address '{address}'")
-    if not _is_ip(host) and not _is_hostname(host):
+    if not is_ip(host) and not _is_hostname(host):
         raise ValueError(f"server '{name}': invalid address '{address}'")
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+    return address
 
 
 def _is_hostname(host: str) -> bool:

@@ -60,11 +60,11 @@ from ._peers import PeersLines, read_peers_section
 from ._tables import parse_stick_table
 from ._values import (
     ServerParams,
-    check_server_address,
     parse_bind,
     parse_log,
     parse_server_params,
     parse_stats_socket,
+    server_address,
 )
 from .keywords import ERRORFILE_CODES
 from .model import ParsedConfig, Section, Statement
@@ -328,6 +328,22 @@ class _Builder:
             self.global_ = replace(g, tune_maxrewrite=reserve)
         elif key == "ca-base":
             self.global_ = replace(g, ca_base=_one(stmt))
+        elif key == "ssl-server-verify":
+            if len(args) != 1 or args[0] not in ("none", "required"):
+                raise ValueError("'ssl-server-verify' expects 'none' or 'required' as argument.")
+            self.global_ = replace(g, ssl_server_verify=args[0])  # type: ignore[arg-type]
+        elif key == "strict-limits":
+            if args:
+                raise ValueError("'strict-limits' cannot handle arguments.")
+            self.global_ = replace(g, strict_limits=stmt.prefix != "no")
+        elif key == "ulimit-n":
+            limit = c_atol(args[0]) if len(args) == 1 else 0
+            if len(args) != 1 or limit <= 0:
+                raise ValueError("'ulimit-n' expects an integer argument.")
+            if g.ulimit_n:
+                self.warn("'ulimit-n' already specified. Continuing.", stmt)
+                return
+            self.global_ = replace(g, ulimit_n=limit)
         elif key == "crt-base":
             self.global_ = replace(g, crt_base=_one(stmt))
         elif key == "ssl-default-bind-ciphers":
@@ -906,6 +922,8 @@ class _Builder:
             httplog=options.get("httplog", False),
             httplog_clf=options.get("httplog-clf", False),
             dontlognull=options.get("dontlognull", False),
+            log_separate_errors=options.get("log-separate-errors", False),
+            dontlog_normal=options.get("dontlog-normal", False),
             forwardfor=s.forwardfor,
             clitcpka=options.get("clitcpka", False),
             http_server_close=options.get("http-server-close", False),
@@ -1043,6 +1061,28 @@ def _h_log(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.logs.append(parse_log(stmt.args, stmt.file, stmt.line))
 
 
+def _h_server_template(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    """`server-template <prefix> <nb | low-high> <addr>[:port] [options]`: one server
+    per number, named `<prefix><n>`, each as a `server` line would make it.  Without
+    `resolvers` (not supported) HAProxy gives them all the address the name
+    resolves to at start, and so does this."""
+    if len(stmt.args) < 3:
+        raise ValueError(
+            "'server-template' expects <prefix> <nb | range> <addr>[:<port>] as arguments."
+        )
+    prefix, numbers = stmt.args[0], stmt.args[1]
+    # server.c's _srv_parse_tmpl_range, atoi() and all: `N` is 1..N, `L-H` is L..H.
+    low = c_atol(numbers)
+    if "-" in numbers:
+        high = c_atol(numbers.split("-", 1)[1])
+    else:
+        low, high = 1, low
+    if low < 0 or high < low:
+        raise ValueError(f"Wrong server-template number or range arg '{numbers}'.")
+    for number in range(low, high + 1):
+        _h_server(b, p, replace(stmt, args=(f"{prefix}{number}", *stmt.args[2:])))
+
+
 def _h_maxconn(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.maxconn = b._count(stmt)
 
@@ -1054,8 +1094,8 @@ def _h_bind(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 def _h_server(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     if len(stmt.args) < 2:
         raise ValueError("'server' expects <name> and <address>")
-    name, address = stmt.args[0], stmt.args[1]
-    check_server_address(name, address)
+    name = stmt.args[0]
+    address = server_address(name, stmt.args[1])
     params = parse_server_params(
         stmt.args[2:], p.settings.default_server, b.global_.ca_base, b.notes(stmt)
     )
@@ -1070,16 +1110,23 @@ def _h_server(b: _Builder, p: _Proxy, stmt: Statement) -> None:
                 f"'{existing.name}' at {where.where}"
             )
     server = Server(name, address, **params.server)
-    extras = ServerExtras(name, **params.extras, file=stmt.file, line=stmt.line)
-    _check_server_tls(p, extras)
+    # No `verify` on the line (nor its default-server): `ssl-server-verify` decides.
+    extras = ServerExtras(
+        name,
+        **{"verify": b.global_.ssl_server_verify, **params.extras},
+        file=stmt.file,
+        line=stmt.line,
+    )
+    _check_server_tls(p, extras, b.global_.ssl_server_verify)
     p.servers.append((server, extras, stmt))
 
 
-def _check_server_tls(p: _Proxy, extras: ServerExtras) -> None:
+def _check_server_tls(p: _Proxy, extras: ServerExtras, default_verify: str) -> None:
     """What HAProxy 2.6 refuses at load about TLS to a server: an `sni` expression
-    it cannot compile, a `ca-file` it cannot read, and verification (the default)
-    without a `ca-file`.  Checked here so `-c` names the line, not the first
-    connection; the runtime builds its own contexts from the same fields."""
+    it cannot compile, a `ca-file` it cannot read, and verification (the default,
+    unless `ssl-server-verify none`) without a `ca-file`.  Checked here so `-c`
+    names the line, not the first connection; the runtime builds its own contexts
+    from the same fields."""
     where = f"'server {p.name}/{extras.name}' : "
     try:
         if extras.sni is not None:
@@ -1089,10 +1136,14 @@ def _check_server_tls(p: _Proxy, extras: ServerExtras) -> None:
     except TLSConfigError as exc:
         raise ValueError(where + str(exc)) from None
     if (extras.ssl or extras.check_ssl) and extras.verify == "required" and not extras.ca_file:
+        if default_verify == "none":
+            raise ValueError(where + "verify is enabled but no CA file specified.")
         raise ValueError(
             where + "verify is enabled by default but no CA file specified. If you're "
             "running on a LAN where you're certain to trust the server's certificate, "
-            "please set an explicit 'verify none' statement on the 'server' line"
+            "please set an explicit 'verify none' statement on the 'server' line, or use "
+            "'ssl-server-verify none' in the global section to disable server-side "
+            "verifications by default."
         )
 
 
@@ -1472,6 +1523,7 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "maxconn": _h_maxconn,
     "bind": _h_bind,
     "server": _h_server,
+    "server-template": _h_server_template,
     "default-server": _h_default_server,
     "balance": _h_balance,
     "hash-type": _h_hash_type,

@@ -86,6 +86,18 @@ KEYWORDS: tuple[Keyword, ...] = (
     ),
     _K("stats timeout", "g", "Idle timeout of runtime API connections (default 10s)."),
     _K("ca-base", "g", "Directory for relative `ca-file` paths."),
+    _K(
+        "ssl-server-verify",
+        "g",
+        "`none` or `required`: what a `server … ssl` line without `verify` does.",
+    ),
+    _K("ulimit-n", "g", "The file descriptors the process may open (raised at start)."),
+    _K(
+        "strict-limits",
+        "g",
+        "A `ulimit-n` that cannot be had stops the start (the default).",
+        negatable=True,
+    ),
     _K("crt-base", "g", "Directory for relative `crt` paths."),
     _K("ssl-default-bind-ciphers", "g", "TLS 1.2 cipher list for `bind … ssl` lines."),
     _K("ssl-default-bind-ciphersuites", "g", "TLS 1.3 cipher suites for `bind … ssl` lines."),
@@ -109,6 +121,13 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("master-worker", "g", "Master-worker mode.", ignored=_NO_DAEMON),
     _K("pidfile", "g", "Write the pid to a file.", ignored=_NO_DAEMON),
     _K("chroot", "g", "Chroot after start.", ignored="balancekit-server does not chroot"),
+    _K(
+        "unix-bind",
+        "g",
+        "Prefix, mode and owner of the UNIX sockets `bind` lines listen on.",
+        ignored="balancekit-server listens on no UNIX socket (a `bind` on one is refused), "
+        "so these settings apply to nothing",
+    ),
     _K("user", "g", "Switch to this user.", ignored=_NO_PRIVS),
     _K("group", "g", "Switch to this group.", ignored=_NO_PRIVS),
     _K("uid", "g", "Switch to this uid.", ignored=_NO_PRIVS),
@@ -134,6 +153,12 @@ KEYWORDS: tuple[Keyword, ...] = (
         "`[ssl crt F] [accept-proxy] …`.",
     ),
     _K("server", "lb", "A server: `<name> <addr>[:port] [options]`.", strict=True),
+    _K(
+        "server-template",
+        "lb",
+        "Servers `<prefix>1`…`<prefix>N`: `<prefix> <N or low-high> <addr>[:port] [options]`.",
+        strict=True,
+    ),
     _K("default-server", "dlb", "Default options for the following `server` lines."),
     _K("balance", "dlb", "Load-balancing algorithm and its options."),
     _K("hash-type", "dlb", "`map-based`, `consistent` or `maglev` [function] [`avalanche`]."),
@@ -298,6 +323,18 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("option httplog", "dfl", "HTTP log format (`clf`: Common Log Format).", negatable=True),
     _K("option tcplog", "dfl", "TCP log format.", negatable=True),
     _K("option dontlognull", "dfl", "Do not log connections that sent no data.", negatable=True),
+    _K(
+        "option dontlog-normal",
+        "dfl",
+        "Log only the streams that report a problem (an error, a retry, a 5xx).",
+        negatable=True,
+    ),
+    _K(
+        "option log-separate-errors",
+        "dfl",
+        "Log the streams that report a problem at level err instead of info.",
+        negatable=True,
+    ),
     _K("option forwardfor", "dflb", "Add `X-Forwarded-For` (`[except net] [header h] [if-none]`)."),
     _K(
         "option http-server-close",
@@ -355,6 +392,14 @@ SERVER_KEYWORDS: dict[str, str] = {
     "ca-file": "CA bundle used to verify the server (relative to `ca-base`).",
     "sni": "SNI sent to the server: a sample expression such as `str(name)` or `req.hdr(host)`.",
     "check-ssl": "Run health checks over TLS.",
+    "resolve-prefer": (
+        "`ipv4` or `ipv6`: the family a `resolvers` section prefers; without one (balancekit "
+        "has none) HAProxy ignores it, as balancekit does."
+    ),
+    "init-addr": (
+        "How a server name gets its address at start: `libc`, `last`, `none` (start in "
+        "maintenance) or an IP, tried in order (default `last,libc`)."
+    ),
 }
 
 #: `bind` options.
@@ -403,21 +448,21 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process compression declare
     http-after-response http-error http-response http-reuse
     http-send-name-header id log-format-sd log-tag
     max-keep-alive-queue persist rate-limit
-    server-template source tcp-check unique-id-format
+    source tcp-check unique-id-format
     unique-id-header use-fcgi-app resolvers mailers cache program
     ring http-errors nbproc cpu-map lua-load setenv presetenv resetenv unsetenv
-    ssl-server-verify external-check
-    ulimit-n unix-bind total-max-size max-age
+    external-check
+    total-max-size max-age
     default-bind"""
 _HAPROXY_ONLY_FAMILY = """capture cookie|http-check comment|http-check connect|
 http-check send-state|http-check set-var|http-check unset-var|
 option abortonclose|option accept-invalid-http-request|option accept-invalid-http-response|
-option checkcache|option contstats|option disable-h2-upgrade|option dontlog-normal|
+option checkcache|option contstats|option disable-h2-upgrade|
 option h1-case-adjust-bogus-client|option h1-case-adjust-bogus-server|
 option http-buffer-request|option http-ignore-probes|option http-no-delay|
 option http-pretend-keepalive|option http-restrict-req-hdr-names|
 option http-use-proxy-header|option httpslog|option independent-streams|option ldap-check|
-option external-check|option log-separate-errors|option logasap|option nolinger|
+option external-check|option logasap|option nolinger|
 option originalto|option pgsql-check|option prefer-last-server|
 option redis-check|option smtpchk|option socket-stats|option spop-check|
 option ssl-hello-chk|option tcp-check|option transparent|

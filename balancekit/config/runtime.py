@@ -131,6 +131,13 @@ class Global:
     #: `server-state-file` and `server-state-base` (balancekit.server_state).
     server_state_file: str | None = None
     server_state_base: str | None = None
+    #: `ssl-server-verify`: what a `server … ssl` line without `verify` does.
+    ssl_server_verify: Literal["none", "required"] = "required"
+    #: `ulimit-n`: the file descriptors to allow (0: computed from maxconn).
+    ulimit_n: int = 0
+    #: `strict-limits` (the default; `no strict-limits` turns it off): a `ulimit-n`
+    #: that cannot be had stops the start rather than being warned about.
+    strict_limits: bool = True
 
     @property
     def head_room(self) -> int:
@@ -242,7 +249,8 @@ class HttpCheckExpect:
 
 @dataclass(frozen=True, slots=True)
 class ServerExtras:
-    """What a `server` line says beyond `balancekit.Server`: TLS to the server."""
+    """What a `server` line says beyond `balancekit.Server`: TLS to the server, and
+    how its name gets an address at start."""
 
     name: str
     ssl: bool = False
@@ -250,6 +258,9 @@ class ServerExtras:
     ca_file: str | None = None
     sni: str | None = None
     check_ssl: bool = False
+    #: `init-addr`: how a server name gets its address at start ("last", "libc",
+    #: "none" or an IP, in order); empty for HAProxy's default, `last,libc`.
+    init_addr: tuple[str, ...] = ()
     file: str | None = None
     line: int | None = None
 
@@ -274,6 +285,10 @@ class Frontend:
     httplog: bool = False
     httplog_clf: bool = False
     dontlognull: bool = False
+    #: `option log-separate-errors` (a stream that reports a problem is logged at
+    #: level err) and `option dontlog-normal` (only those are logged).
+    log_separate_errors: bool = False
+    dontlog_normal: bool = False
     forwardfor: ForwardFor | None = None
     clitcpka: bool = False
     http_server_close: bool = False

@@ -253,6 +253,18 @@ def httplog_values(entry: Any) -> dict[str, object]:
     }  # fmt: skip
 
 
+def is_error(termination: str, retries: int, redispatched: bool, status: int = 0) -> bool:
+    """Whether a stream's log line reports a problem (log.c's strm_log): it was
+    redispatched, it ended for another reason than a local one (the first
+    termination letter neither `-` nor `L`), it needed retries without failing,
+    or its HTTP answer is a 5xx.  `option log-separate-errors` logs those at
+    level err, `option dontlog-normal` only those."""
+    cause = termination[:1]
+    return (
+        redispatched or cause not in ("-", "L") or (cause == "-" and retries > 0) or status >= 500
+    )
+
+
 def http_log_writer(
     frontend: Frontend, emit: Callable[[str, str], None] | None
 ) -> tuple[Callable[[Any], None] | None, bool]:
@@ -272,16 +284,21 @@ def http_log_writer(
     if emit is None or not (frontend.httplog or template is not None):
         return None, log_requests
     send = emit
-    if template is not None:
-        render = template.render
+    render = template.render if template is not None else None
+    separate, only_errors = frontend.log_separate_errors, frontend.dontlog_normal
 
-        def log(entry: Any) -> None:
-            send(render(httplog_values(entry), entry.request), "info")
-
-    else:
-
-        def log(entry: Any) -> None:
-            send(format_httplog(**entry.as_kwargs()), "info")
+    def log(entry: Any) -> None:
+        level = "info"
+        if separate or only_errors:
+            error = is_error(entry.termination, entry.retries, entry.redispatched, entry.status)
+            if only_errors and not error:
+                return
+            if separate and error:
+                level = "err"
+        if render is not None:
+            send(render(httplog_values(entry), entry.request), level)
+        else:
+            send(format_httplog(**entry.as_kwargs()), level)
 
     return log, log_requests
 

@@ -14,6 +14,7 @@ itself (see docs/runtime-api.md).
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import time
 from collections.abc import Iterable, Mapping
@@ -467,6 +468,8 @@ class StatsSource:
             ("Pid", str(self.pid)),
             ("Uptime", f"{days}d {hours}h{minutes:02d}m{seconds:02d}s"),
             ("Uptime_sec", str(up)),
+            # The process's file descriptor limit, as `ulimit-n` (or maxconn) set it.
+            ("Ulimit-n", str(resource.getrlimit(resource.RLIMIT_NOFILE)[0])),
             ("Maxconn", str(maxconn)),
             ("Hard_maxconn", str(maxconn)),
             ("CurrConns", str(cur)),

@@ -42,6 +42,7 @@ from balancekit_server.errors import RunError
 from balancekit_server.net.listeners import BACKLOG, config_location, open_listener
 from balancekit_server.ops import logs
 from balancekit_server.ops.counters import REGISTRY, SYNC_INTERVAL, Registry
+from balancekit_server.process import init_addr
 from balancekit_server.process.limits import Limits
 from balancekit_server.tcp import Listener, TcpFrontend, TcpService
 
@@ -85,24 +86,39 @@ class ProxyService(Service, Protocol):
         """A reload's soft stop of this generation (`soft_stop` follows)."""
 
 
-def raise_fd_limit(maxconn: int) -> int:
-    """Raise RLIMIT_NOFILE so `maxconn` sessions fit (two fds each, plus spare).
+def raise_fd_limit(
+    maxconn: int, ulimit_n: int = 0, *, strict: bool = True
+) -> tuple[int, str | None]:
+    """Raise RLIMIT_NOFILE so `maxconn` sessions fit (two fds each, plus spare), or
+    set it to `ulimit-n` when the config says so.
 
     HAProxy computes `ulimit-n` from `maxconn` the same way.  With no maxconn
-    the soft limit goes up to the hard one.  Returns the new soft limit.
-    """
+    the soft limit goes up to the hard one.  Returns the soft limit, and HAProxy's
+    message when `ulimit-n` could not be had: with `strict-limits` (the default)
+    the limit is left as it was and the start is to fail; without, it is the most
+    there is."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if ulimit_n:
+        with contextlib.suppress(ValueError, OSError):
+            top = ulimit_n if hard == resource.RLIM_INFINITY else max(hard, ulimit_n)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (ulimit_n, top))
+            return ulimit_n, None
+        if not strict:
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+                soft = hard
+        return soft, f"Cannot raise FD limit to {ulimit_n}, limit is {soft}."
     want = 2 * maxconn + 256 if maxconn else hard
     if hard != resource.RLIM_INFINITY and want > hard:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))  # root only
-            return want
+            return want, None
         want = hard
     if want > soft:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-            return want
-    return soft
+            return want, None
+    return soft, None
 
 
 def resolve_cookie_hosts(config: Config) -> None:
@@ -140,6 +156,9 @@ class Runtime:
         quiet: bool = False,
     ) -> None:
         self.config = config
+        # Server names get their address as HAProxy's start gives it (`init-addr`);
+        # what cannot start was refused by the command line before.
+        init_addr.apply(config, init_addr.resolve_servers(config))
         resolve_cookie_hosts(config)
         self.registry = registry
         self.reuse_port = reuse_port
@@ -240,6 +259,8 @@ class Runtime:
             logger=self.logger(frontend.logs),
             log_format=log_format,
             dontlognull=frontend.dontlognull,
+            log_separate_errors=frontend.log_separate_errors,
+            dontlog_normal=frontend.dontlog_normal,
             inspect_delay=frontend.tcp_inspect_delay,
             log_template=template,
             tracks=frontend.tracks,
@@ -290,7 +311,12 @@ class Runtime:
         """Bind everything and start serving; raises `RunError` naming the bad line."""
         self.loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
-        raise_fd_limit(self.config.global_.maxconn)
+        g = self.config.global_
+        _, problem = raise_fd_limit(g.maxconn, g.ulimit_n, strict=g.strict_limits)
+        if problem is not None:
+            if g.strict_limits:
+                raise RunError(problem)
+            self._warn(problem)
         try:
             for frontend in self.config.frontends:
                 if frontend.mode == "tcp":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -251,3 +252,82 @@ def test_a_resolvable_server_name_passes_check(tmp_path: Path) -> None:
     config.write_text(UNRESOLVED.format(name="localhost"))
     assert haproxy_check(config).returncode == 0
     assert cli("-c", "-f", str(config)).returncode == 0
+
+
+INIT_ADDR = """\
+defaults
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+listen db
+    mode tcp
+    bind 127.0.0.1:18307
+    server a nowhere.invalid:3306 init-addr libc,none
+    server b nowhere.invalid:3306 init-addr libc,127.0.0.9
+    server c nowhere.invalid:3306 init-addr none
+    server d nowhere.invalid:3306 init-addr last
+"""
+
+
+def test_init_addr_methods_say_what_haproxy_says(tmp_path: Path) -> None:
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(INIT_ADDR)
+    real, ours = haproxy_check(config), cli("-c", "-f", str(config))
+    assert real.returncode != 0 and ours.returncode == 1
+    expected = [
+        (8, "'server db/a' : could not resolve address 'nowhere.invalid', disabling server."),
+        (9, "'server db/b' : could not resolve address 'nowhere.invalid', falling back to "
+         "configured address."),
+        (11, "'server db/d' : no method found to resolve address 'nowhere.invalid'."),
+    ]  # fmt: skip
+    for line, message in expected:
+        assert f"[{config}:{line}] : {message}" in real.stderr, real.stderr
+        assert f"{config}:{line}: {message}" in ours.stderr, ours.stderr
+    assert "'server db/c'" not in real.stderr + ours.stderr  # `none` alone says nothing
+    config.write_text(INIT_ADDR.replace("init-addr last", "init-addr last,none"))
+    assert haproxy_check(config).returncode == 0
+    assert cli("-c", "-f", str(config)).returncode == 0
+
+
+ULIMIT = """\
+global
+    ulimit-n 1000000000
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+frontend f
+    bind 127.0.0.1:{port}
+    default_backend b
+backend b
+    server s 127.0.0.1:1
+"""
+
+
+def test_a_ulimit_n_that_cannot_be_had_stops_the_start_like_haproxy(tmp_path: Path) -> None:
+    # Above the kernel's nr_open: not even root gets it.
+    config = tmp_path / "haproxy.cfg"
+    with socket.socket() as sock:  # a free port (the start fails before binding it)
+        sock.bind(("127.0.0.1", 0))
+        config.write_text(ULIMIT.format(port=sock.getsockname()[1]))
+    require_haproxy()
+    real = subprocess.run([HAPROXY, "-f", str(config)], capture_output=True, text=True, timeout=20)
+    ours = cli("-f", str(config))
+    assert real.returncode == ours.returncode == 1
+    said = re.search(r"Cannot raise FD limit to 1000000000, limit is \d+\.", real.stderr)
+    assert said is not None and "[ALERT]" in real.stderr
+    assert said.group() in ours.stderr and "[ALERT]" in ours.stderr
+
+
+def test_no_strict_limits_warns_and_takes_the_most_there_is() -> None:
+    import resource
+
+    from balancekit_server.process.runtime import raise_fd_limit
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert raise_fd_limit(0, 10**9, strict=True) == (soft, f"Cannot raise FD limit to {10**9}, "
+                                                      f"limit is {soft}.")  # fmt: skip
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == (soft, hard)  # left alone
+    limit, said = raise_fd_limit(0, 10**9, strict=False)
+    assert limit == hard and said == f"Cannot raise FD limit to {10**9}, limit is {hard}."

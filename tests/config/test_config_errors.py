@@ -139,8 +139,6 @@ CASES: list[tuple[str, str, int, str]] = [
      "server 's': invalid address 'a/b:80'"),
     ("server unix", "backend b\n    server s /run/app.sock\n", 2,
      "server 's': '/run/app.sock' is not a TCP address"),
-    ("server missing host", "backend b\n    server s :8080\n", 2,
-     "server 's': missing host in address ':8080'"),
     ("server bad port", "backend b\n    server s 127.0.0.1:99999\n", 2,
      "invalid port in address '127.0.0.1:99999'"),
     ("server unknown option", "backend b\n    server s 127.0.0.1:1 wieght 2\n", 2,
@@ -243,6 +241,24 @@ CASES: list[tuple[str, str, int, str]] = [
     ("response buffer fetch as a request rule's key",
      "backend b\n    stick-table type binary size 1k\n    stick match res.payload(0,4)\n", 3,
      "fetch method 'res.payload' extracts information from 'response buffer', none of which"),
+    # -- server addresses and TLS -----------------------------------------------------------
+    ("init-addr method", "backend b\n    server s h.test:80 init-addr libc,dns\n", 2,
+     "'init-addr' : unknown init-addr method 'dns', supported methods are 'libc', 'last', "
+     "'none'."),
+    ("init-addr twice", "backend b\n    server s h.test:80 init-addr libc,none,libc\n", 2,
+     "'init-addr' : too many init-addr methods when trying to add 'libc'"),
+    ("init-addr two ips", "backend b\n    server s h.test:80 init-addr 10.0.0.1,10.0.0.2\n", 2,
+     "'init-addr' : initial address already specified, cannot add '10.0.0.2'."),
+    ("ssl-server-verify value", "global\n    ssl-server-verify maybe\n", 2,
+     "'ssl-server-verify' expects 'none' or 'required' as argument."),
+    ("verify without ca-file", "backend b\n    server s 127.0.0.1:443 ssl\n", 2,
+     "or use 'ssl-server-verify none' in the global section to disable server-side "
+     "verifications by default."),
+    ("verify required without ca-file",
+     "global\n    ssl-server-verify none\n"
+     "backend b\n    server s 127.0.0.1:443 ssl verify required\n", 4,
+     "'server b/s' : verify is enabled but no CA file specified."),
+    ("ulimit-n value", "global\n    ulimit-n lots\n", 2, "'ulimit-n' expects an integer argument."),
     # -- tcp-response -----------------------------------------------------------------------
     ("tcp-response in mode http",
      "backend b\n    mode http\n    tcp-response content reject if { res.len gt 0 }\n", 3,

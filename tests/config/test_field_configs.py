@@ -58,6 +58,8 @@ _ANY_SECTION = re.compile(
 )
 _BIND = re.compile(r"^(\s*bind\s+)(\S+)", re.M)
 _SERVER = re.compile(r"^(\s*server\s+)(\S+)(\s+)(\S+)", re.M)
+#: `server-template <prefix> <range> <addr>`: its servers share the prefix's backend.
+_TEMPLATE = re.compile(r"^(\s*server-template\s+)(\S+)(\s+\S+\s+)(\S+)", re.M)
 _SECTION = re.compile(r"^\s*(frontend|backend|listen|defaults|global)\b\s*(\S*)", re.M)
 _REQUESTS = ["/", "/a", "/b?x=1", "/", "/c/d", "/"]
 
@@ -104,9 +106,11 @@ def loopback_text(text: str, backends: dict[str, str]) -> str:
     counter = iter(range(10_000))
     text = "global\n    stats socket {stats} level admin\n" + _without_host_lines(text)
     text = _BIND.sub(lambda m: f"{m.group(1)}{{listen:b{next(counter)}}}", text)
-    return _SERVER.sub(
-        lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{backends[m.group(2)]}", text
-    )
+    for pattern in (_SERVER, _TEMPLATE):
+        text = pattern.sub(
+            lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{backends[m.group(2)]}", text
+        )
+    return text
 
 
 def _without_host_lines(text: str) -> str:
@@ -154,7 +158,7 @@ def _ask(port: int) -> list[str]:
 def side_by_side(name: str) -> dict[str, list[str]]:
     """Run HAProxy and balancekit-server on the loopback copy; each listener's answers."""
     text = (CORPUS / name).read_text()
-    names = [m.group(2) for m in _SERVER.finditer(text)]
+    names = [m.group(2) for pattern in (_SERVER, _TEMPLATE) for m in pattern.finditer(text)]
     results: dict[str, dict[str, list[str]]] = {}
     with NamedBackends(sorted(set(names))) as backends:
         addresses = {n: backends.address(n) for n in names}

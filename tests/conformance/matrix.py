@@ -889,6 +889,85 @@ row(
     kinds=RAW_KIND,
 )
 row(
+    "ssl-server-verify-none",
+    ("ssl-server-verify", "server:ssl"),
+    # The global default instead of a `verify` on each line: s1 verifies nothing (the
+    # backend's certificate is for another name), s2 still verifies, explicitly.
+    http_cfg(
+        global_="    ssl-server-verify none\n",
+        backend="    balance roundrobin\n",
+        servers="    server s1 {t1} ssl\n"
+        "    server s2 {t1} ssl verify required ca-file {ca} sni str(backend.test)\n",
+    ),
+    (get("/echo"), get("/echo"), get("/echo")),
+    kinds=RAW_KIND,
+)
+row(
+    "ulimit-n",
+    ("ulimit-n", "stats socket"),
+    # The process's file descriptor limit set from the config (lowered here, which
+    # any user may do), as `show info` reports it.
+    http_cfg(global_="    ulimit-n 3000\n"),
+    (get("/echo"), Req(command="show info")),
+    compare=frozenset({"status", "command"}),
+    extract=r"^Ulimit-n: .*$",
+    kinds=RAW_KIND,
+)
+row(
+    "ulimit-n-no-strict-limits",
+    ("ulimit-n", "strict-limits", "stats socket"),
+    # More than the kernel allows anyone: with `no strict-limits` both start with the
+    # most there is (and a warning) rather than refusing to.
+    http_cfg(global_="    ulimit-n 1000000000\n    no strict-limits\n"),
+    (get("/echo"), Req(command="show info")),
+    compare=frozenset({"status", "command"}),
+    extract=r"^Ulimit-n: .*$",
+    kinds=RAW_KIND,
+)
+row(
+    "server-any-address",
+    ("server", "mode"),
+    # `*:port` and `:port`: the any-address, which reaches this machine.
+    http_cfg(
+        backend="    balance roundrobin\n",
+        servers="    server s1 *:{port:s1}\n    server s2 :{port:s2}\n",
+    ),
+    (get("/echo"), get("/echo"), get("/echo")),
+    kinds=ECHO_KINDS,
+)
+row(
+    "server-init-addr",
+    ("server:init-addr", "stats socket"),
+    # Names that do not resolve: `none` starts s2 in maintenance (after libc failed)
+    # and s4 at once; s3 falls back to the IP given. Only s1 and s3 take requests.
+    http_cfg(
+        backend="    balance roundrobin\n",
+        servers="    server s1 {s1}\n"
+        "    server s2 nope.invalid:{port:s2} init-addr libc,none\n"
+        "    server s3 nope.invalid:{port:s3} init-addr libc,127.0.0.1\n"
+        "    server s4 localhost:{port:s1} init-addr none\n",
+    ),
+    (get("/echo"), get("/echo"), get("/echo"), get("/echo"), Req(command="show stat")),
+    compare=frozenset({"status", "server", "command"}),
+    extract=r"^be,(s\d),(?:[^,]*,){15}([A-Z]+)",
+    kinds=ECHO_KINDS,
+)
+row(
+    "server-template",
+    ("server-template", "server:resolve-prefer", "stats socket"),
+    # Numbered servers from one line: a range and a count, options on each (the
+    # weights), the name resolved at start; their names and ids in `show stat`.
+    http_cfg(
+        backend="    balance roundrobin\n",
+        servers="    server-template web 2-4 {s1:name} resolve-prefer ipv4\n"
+        "    server-template api 2 {s2} weight 2\n",
+    ),
+    (*seq(7), Req(command="show stat")),
+    compare=frozenset({"status", "server", "command"}),
+    extract=r"^be,(\w+),(?:[^,]*,){16}(\d+),(?:[^,]*,){9}(\d+)",
+    kinds=ECHO_KINDS,
+)
+row(
     "server-no-ssl-check-ssl",
     ("server:no-ssl", "server:check-ssl", "option httpchk", "ca-base"),
     http_cfg(
@@ -1741,6 +1820,8 @@ row(
 LOG_GLOBAL = "    log {log} format raw local0\n"
 #: `%B` is pinned by the `log-bytes` row; the httplog rows compare the other fields.
 HTTPLOG_BYTES = ((r"(<timers> \d{3}) \d+ ", r"\1 <bytes> "),)
+#: A tcplog line's byte count, where it is not the row's point (a TLS flight varies).
+TCPLOG_BYTES = ((r"(<timers>) \d+ (\S\S <timers>)", r"\1 <bytes> \2"),)
 CLF_SUBS = (
     (r"\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]", "[<date>]"),
     (r'" (\d{3}) \d+ "(.*?)" "(.*?)" \d+ \d+ ', r'" \1 <bytes> "\2" "\3" <port> <ms> '),
@@ -2395,6 +2476,36 @@ row(
 TCP_LOGGED = TCP.replace(
     "defaults\n", "    log {log} format raw local0\ndefaults\n    log global\n"
 )
+row(
+    "log-separate-errors",
+    ("option log-separate-errors", "option dontlog-normal", "option httplog", "option tcplog",
+     "log"),
+    # The syslog level (the `short` format's `<n>`): 6 (info) for a normal stream, 3
+    # (err) for one reporting a problem (a 5xx, a refused server); with dontlog-normal
+    # only those are logged. Mode http, then mode tcp.
+    http_cfg(
+        global_="    log {log} format short local0\n",
+        defaults="    log global\n    option httplog\n",
+        frontend="    option log-separate-errors\n",
+        extra="listen quiet\n    bind {bind:other}\n    option dontlog-normal\n"
+        "    server s1 {s1}\n"
+        "listen tcp\n    mode tcp\n    bind {bind:tcp}\n    option tcplog\n"
+        "    option log-separate-errors\n    retries 0\n    balance roundrobin\n"
+        "    server s1 {s1}\n    server dead {dead}\n",
+    ),
+    (
+        get("/echo"),
+        get("/status/503"),
+        get("/status/404"),
+        get("/echo", bind="other"),
+        get("/status/500", bind="other"),
+        get("/echo", bind="tcp"),
+        get("/echo", bind="tcp"),
+    ),
+    compare=frozenset({"status", "log"}),
+    log_subs=HTTPLOG_BYTES + TCPLOG_BYTES,
+    kinds=ECHO_KINDS,
+)  # fmt: skip
 row(
     "tcp-on-marked-down-shutdown-sessions",
     ("server:on-marked-down", "option tcplog", "stats socket"),
@@ -3637,7 +3748,6 @@ table_row(
 )
 # Two ClientHellos, made once: both proxies see the same bytes (and session ids).
 HELLO_A, HELLO_B = client_hello("a.test"), client_hello("b.test")
-TCP_TLS_BYTES = ((r"(<timers>) \d+ ", r"\1 <bytes> "),)  # a TLS flight's size varies
 row(
     "tcp-ssl-session-id-stickiness",
     ("tcp-response content", "tcp-response inspect-delay", "tcp-request inspect-delay",
@@ -3672,7 +3782,7 @@ row(
     ),
     compare=frozenset({"status", "command", "log"}),
     command_subs=TABLE_SUBS,
-    log_subs=TCP_TLS_BYTES,
+    log_subs=TCPLOG_BYTES,
     kinds=RAW_KIND,
 )  # fmt: skip
 TCP_PAYLOAD = b"\x05hello\x02hi there\r\n\r\n"
@@ -3744,7 +3854,7 @@ table_row(
         show("show table tl"),
     ),
     compare=frozenset({"status", "log", "command"}),
-    log_subs=TCP_TLS_BYTES,
+    log_subs=TCPLOG_BYTES,
     # Sessions and the denied responses (stot, dreq, dresp) of each line; the table.
     extract=r"^(tl,\w+),(?:[^,]*,){5}([^,]*),[^,]*,[^,]*,([^,]*),([^,]*)|^(<?\w.*key=.*)",
     command_subs=TABLE_SUBS,

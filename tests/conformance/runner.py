@@ -18,7 +18,7 @@ Config placeholders (`{name}`, no spaces, so `{ ssl_fc }` conditions are left al
   CA bundle that signed it and the backends' TLS certificate.
 - `{workdir}` — the directory of the row's files (all written), for relative names.
 - `{file:NAME}` — a file with the row's `files[NAME]` content, where `{port:s1}` (and
-  the other servers) becomes that server's port.
+  the other servers) becomes that server's port, as it does in the config.
 - `{log}` — a UDP syslog receiver of this proxy's own; `{stats}` — a stats socket.
 """
 
@@ -341,6 +341,8 @@ def _render(row: Row, group: EchoGroup, side: str, work: Path, side_obj: Side) -
         if kind in ("s1", "s2", "s3", "t1", "c1"):
             address = group.address(kind)
             return "localhost:" + address.rsplit(":", 1)[1] if arg == "name" else address
+        if kind == "port":
+            return group.address(arg).rsplit(":", 1)[1]
         if kind == "dead":
             return dead
         if kind == "crt":
