@@ -127,6 +127,7 @@ class _Settings:
     http_check_expect: list[HttpCheckExpect] = field(default_factory=list)
     http_check_disable_404: bool = False
     mysql_check_user: str | None = None
+    pgsql_check_user: str | None = None
     stats: dict[str, Any] | None = None
     cookie: CookiePolicy | None = None
     dynamic_cookie_key: str | None = None
@@ -528,9 +529,17 @@ class _Builder:
             s.redispatch = _redispatch_interval(stmt.args) if enabled else 0
         elif name == "httpchk":
             s.httpchk = _httpchk(stmt.args)
+            s.pgsql_check_user = None
         elif name == "mysql-check":
             s.mysql_check_user = _mysql_check(stmt.args)
+            s.pgsql_check_user = None
             s.options[name] = True
+        elif name == "pgsql-check":
+            # The last check option wins, as HAProxy's `options2 &= ~PR_O2_CHK_ANY`.
+            s.pgsql_check_user = _pgsql_check(stmt.args)
+            s.httpchk = None
+            s.mysql_check_user = None
+            s.options.pop("mysql-check", None)
         elif name == "httplog" and stmt.args == ("clf",) and enabled:
             s.options["httplog"] = s.options["httplog-clf"] = True
         else:
@@ -771,6 +780,7 @@ class _Builder:
             http_check_expect=tuple(s.http_check_expect),
             http_check_disable_404=s.http_check_disable_404,
             mysql_check_user=s.mysql_check_user,
+            pgsql_check_user=s.pgsql_check_user,
             log_health_checks=s.options.get("log-health-checks", False),
             logs=self._logs(p, global_),
             errorfiles=MappingProxyType(dict(s.errorfiles)),
@@ -1666,6 +1676,17 @@ def _mysql_check(args: tuple[str, ...]) -> str | None:
         raise ValueError("option mysql-check: expects [user <username> [post-41]]")
     if len(args) > 3 or (len(args) == 3 and args[2] != "post-41"):
         raise ValueError(f"option mysql-check: unexpected '{args[-1]}'")
+    return args[1]
+
+
+def _pgsql_check(args: tuple[str, ...]) -> str:
+    """`option pgsql-check user <name>`, with HAProxy's messages."""
+    if len(args) > 2:
+        raise ValueError(f"'option pgsql-check' cannot handle unexpected argument '{args[2]}'.")
+    if len(args) < 2:
+        raise ValueError("'option pgsql-check' expects 'user <username>' as argument.")
+    if args[0] != "user":
+        raise ValueError("'option pgsql-check' only supports optional values: 'user'.")
     return args[1]
 
 

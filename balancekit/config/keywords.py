@@ -351,6 +351,7 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("option allbackups", "dlb", "Use every backup server, not only the first.", negatable=True),
     _K("option httpchk", "dlb", "HTTP health checks: `[<method>] [<uri>] [<version>]`."),
     _K("option mysql-check", "dlb", "MySQL health checks: `[user <name>]`."),
+    _K("option pgsql-check", "dlb", "PostgreSQL health checks: `user <name>`."),
     _K("option log-health-checks", "dlb", "Log health check state changes.", negatable=True),
     _K("option splice-auto", "dflb", "Kernel splicing.", ignored=_NO_SPLICE, negatable=True),
     _K("option splice-request", "dflb", "Kernel splicing.", ignored=_NO_SPLICE, negatable=True),
@@ -463,7 +464,7 @@ option http-buffer-request|option http-ignore-probes|option http-no-delay|
 option http-pretend-keepalive|option http-restrict-req-hdr-names|
 option http-use-proxy-header|option httpslog|option independent-streams|option ldap-check|
 option external-check|option logasap|option nolinger|
-option originalto|option pgsql-check|option prefer-last-server|
+option originalto|option prefer-last-server|
 option redis-check|option smtpchk|option socket-stats|option spop-check|
 option ssl-hello-chk|option tcp-check|option transparent|
 option idle-close-on-response|stats maxconn|

@@ -372,6 +372,9 @@ class BackendRuntime:
     #: `http-check disable-on-404`: a 404 puts an up server in NOLB (L7OKC).
     http_check_disable_404: bool = False
     mysql_check_user: str | None = None
+    #: `option pgsql-check user <name>`: a PostgreSQL startup packet for that user,
+    #: then an authentication request (not an error) as the answer.
+    pgsql_check_user: str | None = None
     log_health_checks: bool = False
     logs: tuple[LogTarget, ...] = ()
     errorfiles: Mapping[int, bytes] = field(default_factory=lambda: _EMPTY)

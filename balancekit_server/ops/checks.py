@@ -7,7 +7,9 @@ exactly as HAProxy does, sleep `next_interval()`.  Probes:
 * TCP connect (default; HAProxy's L4 check),
 * `option httpchk [METH] [URI] [VER]` + `http-check send` + `http-check expect`,
 * `option mysql-check [user NAME]` (handshake, then a post-4.1 auth packet with
-  the user and no password, then COM_QUIT; as HAProxy's tcp-check ruleset).
+  the user and no password, then COM_QUIT; as HAProxy's tcp-check ruleset),
+* `option pgsql-check user NAME` (a startup packet for the user; an
+  authentication request is a pass, an error message a failure).
 
 `HealthMonitor` is also the one place runtime state changes go through
 (`set_admin`, `force_health`, `observe`), so the runtime API, passive checks
@@ -89,7 +91,7 @@ class CheckSpec:
 
     host: str
     port: int
-    kind: Literal["tcp", "http", "mysql"] = "tcp"
+    kind: Literal["tcp", "http", "mysql", "pgsql"] = "tcp"
     inter: float = 2.0
     connect_timeout: float | None = None  # `timeout connect` (used only with `timeout check`)
     check_timeout: float | None = None  # `timeout check`
@@ -97,6 +99,7 @@ class CheckSpec:
     expects: tuple[HttpCheckExpect, ...] = ()
     disable_404: bool = False  # `http-check disable-on-404`
     mysql_user: str | None = None
+    pgsql_user: str | None = None
     tls: bool = False  # `check-ssl`, or `ssl` on the server without `port`/`addr`
     tls_verify: bool = True  # `verify required` (HAProxy's default) or `verify none`
     ca_file: str | None = None
@@ -200,6 +203,8 @@ async def probe(spec: CheckSpec, *, stopped: bool = False) -> CheckResult:
             return await _http(spec, reader, writer, start, spec.disable_404 and not stopped)
         if spec.kind == "mysql":
             return await _mysql(spec, reader, writer, start)
+        if spec.kind == "pgsql":
+            return await _pgsql(spec, reader, writer, start)
         status = CheckStatus.L6OK if spec.tls else CheckStatus.L4OK
         return CheckResult(status, duration_ms=_ms(start))
     except (OSError, asyncio.IncompleteReadError) as exc:
@@ -340,6 +345,49 @@ async def _mysql(
     return CheckResult(CheckStatus.L7OK, 0, version, _ms(start))
 
 
+# -- PostgreSQL ------------------------------------------------------------------
+
+
+def pgsql_startup_packet(user: str) -> bytes:
+    """HAProxy's pgsql-check request: protocol 3.0, the `user` parameter only."""
+    body = b"\x00\x03\x00\x00user\x00" + user.encode() + b"\x00\x00"
+    return (len(body) + 4).to_bytes(4, "big") + body
+
+
+#: An authentication request ('R', a length below 256, one of the methods HAProxy's
+#: ruleset accepts), matched on the answer's hex as HAProxy's `rbinary` expect does.
+_PGSQL_AUTH = re.compile(r"^52000000[A-Z0-9]{2}000000(00|02|03|04|05|06|07|09|0A)")
+
+
+async def _pgsql(
+    spec: CheckSpec, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, start: float
+) -> CheckResult:
+    """HAProxy's `*pgsql-check` tcp-check ruleset: an answer starting with `E` is an
+    error (L7RSP, its severity as the info); else the first 9 bytes must be an
+    authentication request (L7OK), or it is an unknown answer (L7STS)."""
+    assert spec.pgsql_user is not None
+    writer.write(pgsql_startup_packet(spec.pgsql_user))
+    await writer.drain()
+    limit = spec.read_limit(time.monotonic() - start)
+    data = b""
+    try:
+        async with asyncio.timeout(limit):
+            for wanted in (5, 9):  # each expect's min-recv
+                while len(data) < wanted:
+                    chunk = await reader.read(16384)
+                    if not chunk:
+                        break
+                    data += chunk
+                if wanted == 5 and data[:1] == b"E":
+                    info = data[6:].split(b"\0", 1)[0].decode("utf-8", "replace")
+                    return CheckResult(CheckStatus.L7RSP, info=info, duration_ms=_ms(start))
+    except TimeoutError:
+        return CheckResult(CheckStatus.L7TOUT, duration_ms=_ms(start))
+    if _PGSQL_AUTH.match(data.hex().upper()):
+        return CheckResult(CheckStatus.L7OK, 0, "PostgreSQL server is ok", _ms(start))
+    return CheckResult(CheckStatus.L7STS, 0, "PostgreSQL unknown error", _ms(start))
+
+
 # -- the monitor -------------------------------------------------------------------
 
 
@@ -377,11 +425,13 @@ def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
     own_port = server.check_port is None and server.check_addr is None
     tls = extras is not None and (extras.check_ssl or (extras.ssl and own_port))
     version = 2 if server.send_proxy_v2 else 1 if server.send_proxy else 0
-    kind: Literal["tcp", "http", "mysql"] = "tcp"
+    kind: Literal["tcp", "http", "mysql", "pgsql"] = "tcp"
     if runtime.httpchk is not None:
         kind = "http"
     elif runtime.mysql_check_user is not None:
         kind = "mysql"
+    elif runtime.pgsql_check_user is not None:
+        kind = "pgsql"
     return CheckSpec(
         host=host,
         port=port,
@@ -393,6 +443,7 @@ def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
         expects=runtime.http_check_expect,
         disable_404=runtime.http_check_disable_404,
         mysql_user=runtime.mysql_check_user or None,
+        pgsql_user=runtime.pgsql_check_user,
         tls=tls,
         tls_verify=extras is None or extras.verify != "none",
         ca_file=extras.ca_file if extras is not None else None,
@@ -640,6 +691,9 @@ class HealthMonitor:
         # (NOTICE if it was draining or in NOLB), NOTICE when coming UP or into NOLB.
         drained = member.admin == "drain" or watched.was_stopping
         watched.was_stopping = transition.stopping
+        # With `option log-health-checks` the check's own line said why; HAProxy's
+        # state change line then gives no reason (check.c passes it no check).
+        result = None if self.backends[watched.backend].log_health_checks else transition.result
         self._emit(
             watched.backend,
             "warning",
@@ -648,7 +702,7 @@ class HealthMonitor:
                 watched.server,
                 backup=member.backup,
                 up=transition.up,
-                result=transition.result,
+                result=result,
                 active=active,
                 backups=backups,
                 sessions=sessions,

@@ -2031,6 +2031,27 @@ row(
     settle=0.7,
     kinds=ECHO_KINDS,
 )
+row(
+    "pgsql-check",
+    ("option pgsql-check", "option log-health-checks", "server:check"),
+    # A real PostgreSQL: the user it trusts passes (an authentication request), the
+    # user its pg_hba.conf rejects fails on the FATAL error; both servers start UP,
+    # so the second's change is logged, and `show stat` says why.
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n",
+        extra="backend ok\n    option pgsql-check user postgres\n"
+        "    option log-health-checks\n    server pg {pg} check inter 200ms fall 1\n"
+        "backend refused\n    option pgsql-check user refused\n"
+        "    option log-health-checks\n    server pg {pg} check inter 200ms fall 1\n",
+    ),
+    (Req(command="show stat"),),
+    compare=frozenset({"log", "command"}),
+    settle=0.8,
+    extract=r"^(ok|refused),pg,(?:[^,]*,){15}([^,]*),(?:[^,]*,){18}([^,]*),",
+    log_subs=((r"check duration: \d+ms", "check duration: <ms>"),),
+    kinds=RAW_KIND,
+)
 
 # -- TLS binds and global TLS settings ------------------------------------------------------
 

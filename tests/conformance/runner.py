@@ -12,7 +12,8 @@ Config placeholders (`{name}`, no spaces, so `{ ssl_fc }` conditions are left al
 - `{s1}` `{s2}` `{s3}` — the backend group's servers; `{t1}` its TLS server, `{c1}`
   one that closes without answering (`httpserver` kind only); `{s1:name}` the same
   server by the name `localhost`;
-  `{dead}` — an address that refuses connections.
+  `{dead}` — an address that refuses connections; `{pg}` — a PostgreSQL server
+  (`support.postgresql`, started once for the session).
 - `{crt}` — a server certificate and key (trustme, for `localhost`, `127.0.0.1`,
   `example.test`); `{certdir}` its directory, where it is `site.pem`; `{ca}` the
   CA bundle that signed it and the backends' TLS certificate.
@@ -47,6 +48,7 @@ import trustme
 
 from support.echo_backends import EchoGroup, dead_address
 from support.haproxy import HAProxy
+from support.postgresql import PostgreSQL
 
 from .matrix import Par, Req, Row
 
@@ -343,6 +345,8 @@ def _render(row: Row, group: EchoGroup, side: str, work: Path, side_obj: Side) -
             return "localhost:" + address.rsplit(":", 1)[1] if arg == "name" else address
         if kind == "port":
             return group.address(arg).rsplit(":", 1)[1]
+        if kind == "pg":
+            return PostgreSQL.get().address
         if kind == "dead":
             return dead
         if kind == "crt":

@@ -1,0 +1,101 @@
+"""A throwaway PostgreSQL server for tests: its own cluster, a free port on 127.0.0.1.
+
+`PostgreSQL.get()` starts one for the whole session (the conformance runner's `{pg}`)
+and stops it at exit.  The cluster trusts connections from loopback, so a health
+check's startup packet for user `postgres` is answered "authentication OK"; it
+rejects the user `refused` with a FATAL error.  PostgreSQL
+refuses to run as root: as root the server runs as the `postgres` user the
+Debian package creates.
+"""
+
+from __future__ import annotations
+
+import atexit
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def _binary(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [shutil.which(name) or ""]
+    if not found[-1]:
+        raise RuntimeError(
+            "PostgreSQL is not installed (apt-get install postgresql); .ci/run installs it"
+        )
+    return found[-1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PostgreSQL:
+    """One running postgres, its port read back from the cluster's own choice."""
+
+    _instance: PostgreSQL | None = None
+
+    def __init__(self) -> None:
+        self.base = Path(tempfile.mkdtemp(prefix="bk-postgres-"))
+        self.data = self.base / "data"
+        self.port = _free_port()
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.base, owner.pw_uid, owner.pw_gid)
+            self._as = ["runuser", "-u", "postgres", "--"]
+        subprocess.run(
+            [*self._as, _binary("initdb"), "-D", str(self.data), "-U", "postgres",
+             "--auth=trust", "--no-sync"],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        # Loopback is trusted, except for the user `refused` (a check's failure case).
+        (self.data / "pg_hba.conf").write_text(
+            "host all refused 127.0.0.1/32 reject\n"
+            "host all all 127.0.0.1/32 trust\n"
+            "local all all trust\n"
+        )
+        self.process = subprocess.Popen(
+            [*self._as, _binary("postgres"), "-D", str(self.data), "-p", str(self.port),
+             "-k", str(self.base), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"PostgreSQL did not start on 127.0.0.1:{self.port}")
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    @classmethod
+    def get(cls) -> PostgreSQL:
+        if cls._instance is None:
+            cls._instance = PostgreSQL()
+            atexit.register(cls._instance.stop)
+        return cls._instance
