@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from ..auth import Userlist
 from ..errors import ConfigError
 from ..request import Request
-from .conditions import Condition, parse_condition
+from .conditions import FAIL, MISS, PASS, Condition, parse_condition
 from .fetches import (
     FETCHES,
     RESPONSE_FETCHES,
@@ -203,14 +203,14 @@ class Acl:
         return f"<Acl {self.name or '<anonymous>'} [{kws}]>"
 
     def test3(self, request: Request) -> int:
-        """acl.c's three-valued test: 3 (pass), 0 (fail) or 1 (a miss: no match
-        yet on a sample that may change)."""
-        result = 0
+        """acl.c's three-valued test: PASS, FAIL, or MISS (no match yet on a
+        sample that may change)."""
+        result = FAIL
         for expr in self.exprs:
             if expr.test(request):
-                return 3
+                return PASS
             if expr.may_change(request):
-                result = 1
+                result = MISS
         return result
 
     def test(self, request: Request) -> bool:

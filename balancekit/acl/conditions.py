@@ -22,6 +22,9 @@ __all__ = ["Condition", "parse_condition"]
 
 Polarity = Literal["if", "unless"]
 
+#: acl.c's enum acl_test_res (`Acl.test3`): AND and OR of these values are its logic.
+FAIL, MISS, PASS = 0, 1, 3
+
 
 class Condition:
     """A compiled `if …` / `unless …`: `matches(request)` applies the polarity."""
@@ -62,26 +65,22 @@ class Condition:
         acl_exec_cond, where an ACL that does not match on bytes still arriving
         (`res.payload` too short, `res.len`) is a MISS, and a rule waiting for
         data (`tcp-response inspect-delay`) waits on a MISS."""
-        cond = _FAIL
+        cond = FAIL
         for suite in self.suites:
-            result = _PASS
+            result = PASS
             for acl, negated in suite:
                 term = acl.test3(request)
-                if negated and term != _MISS:
-                    term = _FAIL if term == _PASS else _PASS
+                if negated and term != MISS:
+                    term = FAIL if term == PASS else PASS
                 result &= term
-                if result == _FAIL:
+                if result == FAIL:
                     break
             cond |= result
-            if cond == _PASS:
+            if cond == PASS:
                 break
-        if cond == _MISS:
+        if cond == MISS:
             return None
-        return (cond == _PASS) == (self.polarity == "if")
-
-
-#: acl.c's enum acl_test_res: AND and OR of these values are its logic.
-_FAIL, _MISS, _PASS = 0, 1, 3
+        return (cond == PASS) == (self.polarity == "if")
 
 
 def parse_condition(

@@ -481,8 +481,7 @@ def _payload_slice(data: bytes | None, offset: int, size: int) -> list[Value]:
 def _payload_lv_slice(data: bytes | None, args: tuple[object, ...]) -> list[Value]:
     """HAProxy's smp_fetch_payload_lv: a block whose length is the big-endian
     number of `args[1]` bytes at `args[0]`; it starts right after that number, or
-    at `args[2]` (an absolute offset, or relative to there: prepared as
-    `(value, relative)`)."""
+    where `args[2]` says (`_lv_start`)."""
     if data is None:
         return []
     len_offset, len_size = cast(tuple[int, int], args[:2])

@@ -2049,6 +2049,8 @@ row(
     compare=frozenset({"log", "command"}),
     settle=0.8,
     extract=r"^(ok|refused),pg,(?:[^,]*,){15}([^,]*),(?:[^,]*,){18}([^,]*),",
+    # HAProxy marks a check running at that moment with "* " (timing, not behaviour).
+    command_subs=((r"\* (L\d)", r"\1"),),
     log_subs=((r"check duration: \d+ms", "check duration: <ms>"),),
     kinds=RAW_KIND,
 )
