@@ -78,7 +78,13 @@ from balancekit_server.net.sockopts import set_keepalive, set_option
 from balancekit_server.net.tls import NEED_MORE, client_hello_sni, sni_of
 from balancekit_server.net.wakeups import Wakeups
 from balancekit_server.ops.counters import REGISTRY, Counters, Registry, apply_count
-from balancekit_server.ops.logs import LogFormat, Logger, format_date, format_tcplog, is_error
+from balancekit_server.ops.logs import (
+    LogFormat,
+    Logger,
+    format_date,
+    format_tcplog,
+    stream_log_level,
+)
 from balancekit_server.process.limits import Limits, stream_line
 
 __all__ = [
@@ -170,7 +176,7 @@ class TcpFrontend:
     logger: Logger | None = None
     log_format: str | None = None
     dontlognull: bool = False
-    #: `option log-separate-errors` and `option dontlog-normal` (ops.logs.is_error).
+    #: `option log-separate-errors` and `option dontlog-normal` (ops.logs.stream_log_level).
     log_separate_errors: bool = False
     dontlog_normal: bool = False
     inspect_delay: float | None = None
@@ -1528,13 +1534,12 @@ class Session:
             if self.srv is not None:
                 srv_conn = tb.backend.member(self.srv.name).inflight
         tt = self._ms_since_accept()
-        level = "info"
-        if fe.log_separate_errors or fe.dontlog_normal:
-            error = is_error(self.term or "--", self.retries, self.redispatched)
-            if fe.dontlog_normal and not error:
-                return
-            if fe.log_separate_errors and error:
-                level = "err"
+        level = stream_log_level(
+            fe.log_separate_errors, fe.dontlog_normal, self.term or "--", self.retries,
+            self.redispatched,
+        )  # fmt: skip
+        if level is None:
+            return
         if fe.log_template is not None:
             values = self._log_values(beconn, srv_conn, tt)
             fe.logger.log(fe.log_template.render(values, self.request), level)

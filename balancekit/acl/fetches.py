@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 from ..auth import BasicCredentials, Userlist, read_authorization
 from ..request import Request, ResponseView, split_header_values
 from ..sticktables import READS, Entry, KeyInput, StickTable
-from ..tls_hello import hello_type
+from ..tls_hello import hello_pending, hello_type
 from ..tracking import MAX_TRACKED, table_key
 from .haproxy_fetches import is_haproxy_fetch
 from .patterns import PatternError, parse_ip_sample, str_to_int, v4_mask
@@ -589,15 +589,7 @@ def _always(req: Request, args: tuple[object, ...]) -> bool:
 def _hello_unsettled(response: bool) -> MayChangeFn:
     def unsettled(req: Request, args: tuple[object, ...]) -> bool:
         data = _channel(req, response)
-        if data is None or hello_type(data) is not None:
-            return False
-        # payload.c's too_short: nothing yet, or a TLS record whose header or
-        # first handshake message has not all arrived.
-        if not data:
-            return True
-        return (0x14 <= data[0] <= 0x17 or data[0] == 0xFF) and (
-            len(data) < 9 or (data[1] >= 3 and int.from_bytes(data[3:5], "big") >= 4)
-        )
+        return data is not None and hello_pending(data)
 
     return unsettled
 

@@ -253,16 +253,29 @@ def httplog_values(entry: Any) -> dict[str, object]:
     }  # fmt: skip
 
 
-def is_error(termination: str, retries: int, redispatched: bool, status: int = 0) -> bool:
-    """Whether a stream's log line reports a problem (log.c's strm_log): it was
-    redispatched, it ended for another reason than a local one (the first
-    termination letter neither `-` nor `L`), it needed retries without failing,
-    or its HTTP answer is a 5xx.  `option log-separate-errors` logs those at
-    level err, `option dontlog-normal` only those."""
+def stream_log_level(
+    separate_errors: bool,
+    only_errors: bool,
+    termination: str,
+    retries: int,
+    redispatched: bool,
+    status: int = 0,
+) -> str | None:
+    """The level a stream's line is logged at, None for no line: `option
+    log-separate-errors` logs a stream that reports a problem at level err, `option
+    dontlog-normal` logs only those.  A problem is log.c's strm_log `err`: the
+    stream was redispatched, it ended for another reason than a local one (the
+    first termination letter neither `-` nor `L`), it needed retries without
+    failing, or its HTTP answer is a 5xx."""
+    if not (separate_errors or only_errors):
+        return "info"
     cause = termination[:1]
-    return (
+    error = (
         redispatched or cause not in ("-", "L") or (cause == "-" and retries > 0) or status >= 500
     )
+    if not error:
+        return None if only_errors else "info"
+    return "err" if separate_errors else "info"
 
 
 def http_log_writer(
@@ -288,13 +301,12 @@ def http_log_writer(
     separate, only_errors = frontend.log_separate_errors, frontend.dontlog_normal
 
     def log(entry: Any) -> None:
-        level = "info"
-        if separate or only_errors:
-            error = is_error(entry.termination, entry.retries, entry.redispatched, entry.status)
-            if only_errors and not error:
-                return
-            if separate and error:
-                level = "err"
+        level = stream_log_level(
+            separate, only_errors, entry.termination, entry.retries, entry.redispatched,
+            entry.status,
+        )  # fmt: skip
+        if level is None:
+            return
         if render is not None:
             send(render(httplog_values(entry), entry.request), level)
         else:
