@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .tracking import StreamCounters
 
-__all__ = ["Headers", "Request", "ResponseView", "first_header_value", "split_header_values"]
+__all__ = [
+    "Headers",
+    "Request",
+    "ResponseView",
+    "first_header_value",
+    "header_value_spans",
+    "split_header_values",
+]
 
 HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]]
 
@@ -27,10 +34,17 @@ def split_header_values(line: str) -> list[str]:
     """
     if '"' not in line:
         return [part.strip(" \t") for part in line.split(",")]
-    out: list[str] = []
+    return [line[begin:end] for _, _, begin, end in header_value_spans(line)]
+
+
+def header_value_spans(line: str) -> list[tuple[int, int, int, int]]:
+    """Where each comma-separated value of a header line lies, as HAProxy's
+    http_find_header sees it: (start, end) with the spaces around it, then
+    (start, end) without them; commas inside "quotes" do not split."""
+    spans: list[tuple[int, int, int, int]] = []
     start = 0
     quoted = escaped = False
-    for i, ch in enumerate(line):
+    for i, ch in enumerate([*line, ","]):
         if escaped:
             escaped = False
         elif quoted:
@@ -41,10 +55,14 @@ def split_header_values(line: str) -> list[str]:
         elif ch == '"':
             quoted = True
         elif ch == ",":
-            out.append(line[start:i].strip(" \t"))
+            begin, end = start, i
+            while begin < end and line[begin] in " \t":
+                begin += 1
+            while end > begin and line[end - 1] in " \t":
+                end -= 1
+            spans.append((start, i, begin, end))
             start = i + 1
-    out.append(line[start:].strip(" \t"))
-    return out
+    return spans
 
 
 def first_header_value(line: str) -> str:
@@ -226,13 +244,21 @@ _SETTERS: tuple[Any, ...] = tuple(
 assert len(_SETTERS) == len(Request.__dataclass_fields__), "a new Request field needs a setter"
 
 
+#: What a `ResponseView` keeps of the request line and headers: nothing.
+_GONE: dict[str, object] = {
+    "path": "", "query": "", "headers": _NO_HEADERS, "version": "", "uri": "",
+}  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True, init=False)
 class ResponseView(Request):
     """A request together with its response, for what runs on the answer (`stick
-    store-response`, `tcp-response content`): the response fetches (`res.hdr`,
-    `res.cook`, `status`, `res.payload`) read `response`, a message view whose
-    headers are the response head's (mode http) or whose `payload` holds the
-    server's first bytes (mode tcp); the request fetches still read the request."""
+    store-response`, `tcp-response content`, `http-response`): the response fetches
+    (`res.hdr`, `res.cook`, `status`, `res.payload`) read `response`, a message view
+    whose headers are the response head's (mode http) or whose `payload` holds the
+    server's first bytes (mode tcp).  The request's line and headers are not kept:
+    HAProxy has forwarded them by then, so `path` or `req.hdr` find nothing, while
+    what the stream keeps (addresses, `method`, TLS, tracked counters) remains."""
 
     status: int = 0
     response: Request = field(default_factory=Request)
@@ -246,6 +272,6 @@ class ResponseView(Request):
         payload: bytes | None = None,
     ) -> None:
         for name, setter in zip(Request.__dataclass_fields__, _SETTERS, strict=True):
-            setter(self, getattr(request, name))
+            setter(self, _GONE.get(name, getattr(request, name)))
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "response", Request(headers=headers, payload=payload))

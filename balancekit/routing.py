@@ -6,7 +6,7 @@ Order follows HAProxy's request analysers (http_ana.c, stream.c):
    request): the first that matches decides; `reject` closes the connection.
 1. `http-request` rules in order.  `allow` stops the list; `deny`, `redirect`,
    `return` and `reject` (close the connection without an answer) end the request.
-   `set-header`/`add-header`/`del-header` accumulate and are applied to the
+   Header rules (`set-header`, `replace-value`…) accumulate and are applied to the
    request view at once, so later rules and `use_backend` see the edited headers.
 2. Standalone `redirect` statements, in order (always after every
    `http-request` rule, wherever they sit in the section).
@@ -28,6 +28,7 @@ from typing import Literal
 
 from .request import Request
 from .rules import (
+    HEADER_ACTIONS,
     TABLE_ACTIONS,
     HeaderEdit,
     HttpRule,
@@ -37,7 +38,7 @@ from .rules import (
     apply_header_edits,
 )
 
-__all__ = ["BackendRules", "Decision", "Router"]
+__all__ = ["BackendRules", "Decision", "Router", "reply_decision"]
 
 Action = Literal["forward", "deny", "redirect", "return", "reject", "use-service", "auth"]
 
@@ -301,7 +302,7 @@ def _http_verdict(
         if action in TABLE_ACTIONS:
             rule.update_table(view)
             continue
-        if action in ("set-header", "add-header", "del-header"):
+        if action in HEADER_ACTIONS:
             edit = rule.header_edit(view)
             edits.append(edit)
             view = replace(view, headers=apply_header_edits(view.headers, (edit,)))
@@ -333,7 +334,14 @@ def _final(rule: HttpRule, view: Request, edits: tuple[HeaderEdit, ...]) -> Deci
             response_headers=(("WWW-Authenticate", challenge),),
             rule=_where(rule),
         )
-    extra = tuple((name, fmt.render(view)) for name, fmt in rule.reply_headers)
+    return reply_decision(rule, view, edits)
+
+
+def reply_decision(
+    rule: HttpRule, view: Request, edits: tuple[HeaderEdit, ...] = (), reply: Request | None = None
+) -> Decision:
+    """The answer of a `redirect`, `deny` or `return` rule: the redirect's location
+    rendered on `view`, a reply's body and headers on `reply` (default `view`)."""
     if rule.redirect is not None:
         cookie = rule.redirect.set_cookie
         return Decision(
@@ -344,12 +352,13 @@ def _final(rule: HttpRule, view: Request, edits: tuple[HeaderEdit, ...]) -> Deci
             response_headers=(("Set-Cookie", cookie),) if cookie else (),
             rule=_where(rule),
         )
+    reply = view if reply is None else reply
     return Decision(
         "deny" if rule.action == "deny" else "return",
         status=rule.status,
-        body=rule.render_body(view),
+        body=rule.render_body(reply),
         content_type=rule.content_type,
         header_edits=edits,
-        response_headers=extra,
+        response_headers=tuple((name, fmt.render(reply)) for name, fmt in rule.reply_headers),
         rule=_where(rule),
     )

@@ -18,11 +18,12 @@ from .acl.fetches import FetchError, SampleContext, SampleExpr, parse_sample_exp
 from .acl.logformat import LogFormat, LogFormatError, parse_log_format
 from .acl.patterns import str_to_int
 from .errors import ConfigError
-from .request import Headers, Request
+from .request import Headers, Request, header_value_spans
 from .sticktables import StickTable
 from .tracking import MAX_TRACKED, table_key
 
 __all__ = [
+    "HEADER_ACTIONS",
     "TABLE_ACTIONS",
     "HeaderEdit",
     "HttpRule",
@@ -55,6 +56,8 @@ HTTP_ACTIONS = (
     "set-header",
     "add-header",
     "del-header",
+    "replace-header",
+    "replace-value",
     "auth",
     "track-sc0",
     "track-sc1",
@@ -65,6 +68,10 @@ HTTP_ACTIONS = (
     "sc-inc-gpc",
     "sc-set-gpt",
 )
+#: The actions that edit the message's headers and let the rules go on.
+HEADER_ACTIONS = frozenset(
+    ("set-header", "add-header", "del-header", "replace-header", "replace-value")
+)
 #: The actions that change stick-table entries and let the rules go on.
 TABLE_ACTIONS = frozenset(
     ("track-sc0", "track-sc1", "track-sc2", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
@@ -73,8 +80,8 @@ TABLE_ACTIONS = frozenset(
 #: http-request actions HAProxy 2.6 has but balancekit does not implement.
 HTTP_ACTIONS_UNSUPPORTED = frozenset((
     "add-acl", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry",
-    "do-resolve", "early-hint", "normalize-uri", "replace-header", "replace-path",
-    "replace-pathq", "replace-uri", "replace-value", "send-spoe-group", "set-dst",
+    "do-resolve", "early-hint", "normalize-uri", "replace-path",
+    "replace-pathq", "replace-uri", "send-spoe-group", "set-dst",
     "set-dst-port", "set-log-level", "set-map",
     "set-mark", "set-method", "set-nice", "set-path", "set-pathq", "set-priority-class",
     "set-priority-offset", "set-query", "set-src", "set-src-port", "set-timeout", "set-tos",
@@ -106,13 +113,18 @@ HEADER_MATCHES = ("str", "beg", "end", "sub", "reg")
 
 @dataclass(frozen=True, slots=True)
 class HeaderEdit:
-    """One header change for the request forwarded upstream, applied in order.
+    """One header change for a forwarded message, applied in order.
 
-    `op` is set (replace every occurrence), add (append one), or del (remove
-    every header whose name matches `name` under `match`; `reg` uses `regex`).
+    `op` is set (replace every occurrence), add (append one), del (remove every
+    header whose name matches `name` under `match`; `reg` uses `regex`), or
+    replace-header / replace-value: where `regex` finds a match in a line's whole
+    value (replace-header) or in one of its comma-separated values
+    (replace-value), that value becomes `value` with `\\N` and `\\xHH` expanded
+    from the match, as HAProxy's exp_replace does (the rest of the value is not
+    kept: the pattern usually captures it).
     """
 
-    op: Literal["set", "add", "del"]
+    op: Literal["set", "add", "del", "replace-header", "replace-value"]
     name: str
     value: str = ""
     match: str = "str"
@@ -131,16 +143,77 @@ class HeaderEdit:
             return wanted in header
         return self.regex is not None and self.regex.search(header) is not None
 
+    def replaced(self, value: str) -> str | None:
+        """`value` rewritten by a replace-header edit, or None where `regex` finds
+        nothing in it."""
+        assert self.regex is not None
+        found = self.regex.search(value)
+        return None if found is None else expand_replacement(self.value, found)
+
+
+def expand_replacement(template: str, found: re.Match[str]) -> str:
+    """HAProxy's exp_replace: `\\N` is group N (empty when it did not take part),
+    `\\xHH` a byte, `\\c` the character c; the rest is literal."""
+    out: list[str] = []
+    i, n = 0, len(template)
+    while i < n:
+        ch = template[i]
+        i += 1
+        if ch != "\\" or i >= n:
+            out.append(ch)
+            continue
+        ch = template[i]
+        i += 1
+        if ch.isdigit():
+            number = int(ch)
+            group = found.group(number) if number <= (found.re.groups or 0) else None
+            out.append(group or "")
+        elif ch == "x" and i + 2 <= n:
+            out.append(chr(int(template[i : i + 2], 16)))
+            i += 2
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _replace_values(edit: HeaderEdit, line: str) -> str:
+    """A line after replace-value: each value the regex finds a match in is
+    rewritten, the spaces around it dropped (HAProxy replaces the value with its
+    surrounding whitespace); the commas and the other values stay as they were."""
+    out: list[str] = []
+    last = 0
+    for start, end, begin, stop in header_value_spans(line):
+        rewritten = edit.replaced(line[begin:stop])
+        if rewritten is not None:
+            out += (line[last:start], rewritten)
+            last = end
+    out.append(line[last:])
+    return "".join(out)
+
 
 def apply_header_edits(headers: Headers, edits: Sequence[HeaderEdit]) -> Headers:
     """The headers after `edits`, in order; front ends call this before forwarding."""
     items = list(headers.items)
     for edit in edits:
-        if edit.op == "add":
+        op = edit.op
+        if op == "add":
             items.append((edit.name, edit.value))
             continue
-        items = [(k, v) for k, v in items if not edit.matches_name(k)]
-        if edit.op == "set":
+        if op in ("replace-header", "replace-value"):
+            wanted = edit.name.lower()
+            for at, (key, value) in enumerate(items):
+                if key.lower() != wanted:
+                    continue
+                if op == "replace-value":
+                    items[at] = (key, _replace_values(edit, value))
+                else:
+                    rewritten = edit.replaced(value)
+                    if rewritten is not None:
+                        items[at] = (key, rewritten)
+            continue
+        # (names added by earlier edits keep their spelling: compare lower-cased)
+        items = [(k, v) for k, v in items if not edit.matches_name(k.lower())]
+        if op == "set":
             items.append((edit.name, edit.value))
     return Headers(items)
 
@@ -224,18 +297,24 @@ class HttpRule:
     table: StickTable | None = None
     #: The array element of `sc-inc-gpc(idx,N)` / `sc-set-gpt(idx,N)`.
     index: int = 0
+    #: `set-status <code> reason <text>`: the reason phrase (None: the code's own).
+    reason: str | None = None
 
     def applies(self, request: Request) -> bool:
         return self.cond is None or self.cond.matches(request)
 
     def header_edit(self, request: Request) -> HeaderEdit:
-        """The edit a set/add/del-header rule makes for this request."""
-        op: Literal["set", "add", "del"] = (
+        """The edit a set/add/del/replace-header or replace-value rule makes for
+        this request (or response: `request` is then a `ResponseView`)."""
+        action = self.action
+        op: Literal["set", "add", "del", "replace-header", "replace-value"] = (
             "set"
-            if self.action == "set-header"
+            if action == "set-header"
             else "add"
-            if self.action == "add-header"
+            if action == "add-header"
             else "del"
+            if action == "del-header"
+            else action  # type: ignore[assignment]
         )
         value = self.value.render(request) if self.value is not None else ""
         return HeaderEdit(op, self.header, value, self.header_match, self.header_regex)
@@ -362,10 +441,16 @@ def _condition(
 
 
 def _log_format(
-    text: str, what: str, file: str, line: int, context: SampleContext | None = None
+    text: str,
+    what: str,
+    file: str,
+    line: int,
+    context: SampleContext | None = None,
+    *,
+    response: bool = False,
 ) -> LogFormat:
     try:
-        return parse_log_format(text, context)
+        return parse_log_format(text, context, response=response)
     except LogFormatError as exc:
         raise ConfigError(f"{what}: {exc}", file, line) from None
 
@@ -405,8 +490,11 @@ def _parse_reply(
     file: str,
     line: int,
     context: SampleContext | None = None,
+    *,
+    response: bool = False,
 ) -> tuple[_Reply, int]:
-    """HAProxy's http reply arguments (status, content-type, string, lf-string, file, hdr)."""
+    """HAProxy's http reply arguments (status, content-type, string, lf-string, file,
+    hdr); `response`: its formats may read the response being answered."""
     reply = _Reply(default_status)
     headers: list[tuple[str, LogFormat]] = []
     i = at
@@ -454,12 +542,13 @@ def _parse_reply(
         elif word == "file":
             reply.body = _read_file(words[i + 1], what, file, line)
         elif word == "lf-string":
-            reply.body = _log_format(words[i + 1], what, file, line, context)
+            reply.body = _log_format(words[i + 1], what, file, line, context, response=response)
         elif word == "lf-file":
             text = _read_file(words[i + 1], what, file, line)
-            reply.body = _log_format(text, what, file, line, context)
+            reply.body = _log_format(text, what, file, line, context, response=response)
         elif word == "hdr":
-            headers.append((words[i + 1], _log_format(words[i + 2], what, file, line, context)))
+            fmt = _log_format(words[i + 2], what, file, line, context, response=response)
+            headers.append((words[i + 1], fmt))
         i += 1 + (needs if word != "default-errorfiles" else 0)
     reply.headers = tuple(headers)
     if reply.body_kind in ("", "default-errorfiles"):
@@ -522,13 +611,11 @@ def parse_http_request_rule(
         redirect, cond = _parse_redirect_words(words[1:], acls, what, file, line, use_fmt=True)
         return HttpRule("redirect", cond, file, line, status=redirect.code, redirect=redirect)
     if action in ("set-header", "add-header"):
-        if len(words) < 3 or words[1] in ("if", "unless") or words[2] in ("if", "unless"):
-            raise ConfigError(f"'{what}': expects exactly 2 arguments", file, line)
-        value = _log_format(words[2], what, file, line, acls.context)
-        cond = _condition(words, 3, acls, what, file, line)
-        return HttpRule(action, cond, file, line, header=words[1], value=value)
+        return _parse_set_header(words, acls, file, line)
     if action == "del-header":
         return _parse_del_header(words, acls, file, line)
+    if action in ("replace-header", "replace-value"):
+        return _parse_replace(words, acls, file, line)
     if action.startswith("track-sc"):
         return _parse_track(words, acls, file, line)
     if action.split("(", 1)[0] in (
@@ -665,8 +752,19 @@ def _parse_sc_action(words: Sequence[str], acls: AclSet, file: str, line: int) -
     )
 
 
-def _parse_deny(words: Sequence[str], acls: AclSet, file: str, line: int) -> HttpRule:
-    what = "http-request deny"
+def _parse_deny(
+    words: Sequence[str],
+    acls: AclSet,
+    file: str,
+    line: int,
+    *,
+    side: str = "http-request",
+    status: int = 403,
+) -> HttpRule:
+    """`deny [deny_status <code>] [reply…] [cond]`: 403 for a request, 502 for a
+    response by default (`side` is the keyword, for messages)."""
+    what = f"{side} deny"
+    response = side != "http-request"
     at = 1
     reply_words: list[str] = []
     if at < len(words) and words[at] == "deny_status":
@@ -677,8 +775,10 @@ def _parse_deny(words: Sequence[str], acls: AclSet, file: str, line: int) -> Htt
     rest = list(words[at:])
     if not rest or rest[0] in ("if", "unless"):
         reply_words.append("default-errorfiles")
-    reply, used = _parse_reply([*reply_words, *rest], 0, 403, what, file, line, acls.context)
-    cond = _condition([*reply_words, *rest], used, acls, what, file, line)
+    reply, used = _parse_reply(
+        [*reply_words, *rest], 0, status, what, file, line, acls.context, response=response
+    )
+    cond = _condition([*reply_words, *rest], used, acls, what, file, line, response=response)
     return _reply_rule("deny", reply, cond, file, line)
 
 
@@ -697,8 +797,10 @@ def _reply_rule(
     )
 
 
-def _parse_del_header(words: Sequence[str], acls: AclSet, file: str, line: int) -> HttpRule:
-    what = "http-request del-header"
+def _parse_del_header(
+    words: Sequence[str], acls: AclSet, file: str, line: int, *, side: str = "http-request"
+) -> HttpRule:
+    what = f"{side} del-header"
     if len(words) < 2 or words[1] in ("if", "unless"):
         raise ConfigError(f"'{what}': expects at least 1 argument", file, line)
     name, at, method = words[1], 2, "str"
@@ -719,10 +821,43 @@ def _parse_del_header(words: Sequence[str], acls: AclSet, file: str, line: int) 
                     f"'{what}': regex '{name}' is invalid: {exc}", file, line
                 ) from None
         at += 2
-    cond = _condition(words, at, acls, what, file, line)
+    cond = _condition(words, at, acls, what, file, line, response=side != "http-request")
     return HttpRule(
         "del-header", cond, file, line, header=name, header_match=method, header_regex=regex
     )
+
+
+def _parse_set_header(
+    words: Sequence[str], acls: AclSet, file: str, line: int, *, side: str = "http-request"
+) -> HttpRule:
+    """`set-header|add-header <name> <fmt> [cond]`."""
+    action = words[0]
+    what = f"{side} {action}"
+    response = side != "http-request"
+    if len(words) < 3 or words[1] in ("if", "unless") or words[2] in ("if", "unless"):
+        raise ConfigError(f"'{what}': expects exactly 2 arguments", file, line)
+    value = _log_format(words[2], what, file, line, acls.context, response=response)
+    cond = _condition(words, 3, acls, what, file, line, response=response)
+    return HttpRule(action, cond, file, line, header=words[1], value=value)
+
+
+def _parse_replace(
+    words: Sequence[str], acls: AclSet, file: str, line: int, *, side: str = "http-request"
+) -> HttpRule:
+    """`replace-header|replace-value <name> <regex> <fmt> [cond]`: the regex is
+    case-sensitive, as HAProxy compiles it."""
+    action = words[0]
+    what = f"{side} {action}"
+    response = side != "http-request"
+    if len(words) < 4 or any(word in ("if", "unless") for word in words[1:4]):
+        raise ConfigError(f"'{what}': expects exactly 3 arguments", file, line)
+    try:
+        regex = re.compile(words[2])
+    except re.error as exc:
+        raise ConfigError(f"'{what}': regex '{words[2]}' is invalid: {exc}", file, line) from None
+    value = _log_format(words[3], what, file, line, acls.context, response=response)
+    cond = _condition(words, 4, acls, what, file, line, response=response)
+    return HttpRule(action, cond, file, line, header=words[1], value=value, header_regex=regex)
 
 
 _REDIRECT_WORDS = (
@@ -739,7 +874,14 @@ _REDIRECT_WORDS = (
 
 
 def _parse_redirect_words(
-    words: Sequence[str], acls: AclSet, what: str, file: str, line: int, *, use_fmt: bool
+    words: Sequence[str],
+    acls: AclSet,
+    what: str,
+    file: str,
+    line: int,
+    *,
+    use_fmt: bool,
+    response: bool = False,
 ) -> tuple[Redirect, Condition | None]:
     kind: str | None = None
     target = ""
@@ -778,7 +920,7 @@ def _parse_redirect_words(
         elif word == "ignore-empty":
             pass
         elif word in ("if", "unless"):
-            cond = acls.condition(list(words[i:]), file=file, line=line)
+            cond = acls.condition(list(words[i:]), file=file, line=line, response=response)
             break
         else:
             raise ConfigError(
@@ -793,7 +935,11 @@ def _parse_redirect_words(
         raise ConfigError(
             f"{what}: redirection type expected ('prefix', 'location', or 'scheme')", file, line
         )
-    fmt = _log_format(target, what, file, line, acls.context) if use_fmt else _static(target)
+    fmt = (
+        _log_format(target, what, file, line, acls.context, response=response)
+        if use_fmt
+        else _static(target)
+    )
     redirect = Redirect(kind, fmt, code, drop_query, append_slash, cookie)  # type: ignore[arg-type]
     return redirect, cond
 

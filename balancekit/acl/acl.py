@@ -21,6 +21,7 @@ from ..request import Request
 from .conditions import FAIL, MISS, PASS, Condition, parse_condition
 from .fetches import (
     FETCHES,
+    REQUEST_HEADER_FETCHES,
     RESPONSE_FETCHES,
     FetchError,
     SampleContext,
@@ -239,6 +240,10 @@ def _reads_response(expr: AclExpr) -> bool:
     return expr.sample.fetch.name in RESPONSE_FETCHES
 
 
+def _reads_request_head(expr: AclExpr) -> bool:
+    return expr.sample.fetch.name in REQUEST_HEADER_FETCHES
+
+
 def _group_matcher(sample: SampleExpr, groups: Sequence[str]) -> GroupMatcher:
     userlist = sample.args[0]
     assert isinstance(userlist, Userlist)
@@ -335,8 +340,9 @@ class AclSet:
             file=file,
             line=line,
         )
-        if not response:
-            self._warn_response_fetches(condition, file, line)
+        self._warn_unavailable(
+            condition, file, line, _reads_request_head if response else _reads_response
+        )
         return condition
 
     # ----------------------------------------------------------------- internals
@@ -361,11 +367,18 @@ class AclSet:
         )
         return Acl("", [expr])
 
-    def _warn_response_fetches(self, condition: Condition, file: str, line: int) -> None:
-        """HAProxy's two warnings, first kind first: an ACL that reads only the
-        response (never matches here), else one that reads it in part."""
+    def _warn_unavailable(
+        self,
+        condition: Condition,
+        file: str,
+        line: int,
+        unavailable: Callable[[AclExpr], bool],
+    ) -> None:
+        """HAProxy's two warnings, first kind first: an ACL that reads only what is
+        `unavailable` here (the response in a request rule, the request head in a
+        response rule), so never matches, else one that reads it in part."""
         acls = [acl for suite in condition.suites for acl, _negated in suite]
-        never = next((acl for acl in acls if all(map(_reads_response, acl.exprs))), None)
+        never = next((acl for acl in acls if all(map(unavailable, acl.exprs))), None)
         if never is not None:
             message = (
                 f"acl '{never.name}' will never match because it only involves keywords "
@@ -377,7 +390,7 @@ class AclSet:
             self.warnings.append(AclWarning(message, file, line))
             return
         for acl in acls:
-            expr = next((e for e in acl.exprs if _reads_response(e)), None)
+            expr = next((e for e in acl.exprs if unavailable(e)), None)
             if expr is not None:
                 message = (
                     f"acl '{acl.name}' involves keywords '{expr.keyword}' which is "

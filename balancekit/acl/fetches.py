@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONVERTERS",
     "FETCHES",
+    "REQUEST_HEADER_FETCHES",
     "ConverterDef",
     "FetchDef",
     "FetchError",
@@ -262,7 +263,7 @@ def _pathq(req: Request, args: tuple[object, ...]) -> list[Value]:
 
 
 def _url(req: Request, args: tuple[object, ...]) -> list[Value]:
-    return [req.uri]
+    return [req.uri] if req.uri else []
 
 
 def _query(req: Request, args: tuple[object, ...]) -> list[Value]:
@@ -982,8 +983,9 @@ def _res_cook_cnt(req: Request, args: tuple[object, ...]) -> list[Value]:
 
 
 def _status(req: Request, args: tuple[object, ...]) -> list[Value]:
-    # A TCP response (its bytes in `payload`) has no status line for HAProxy either.
-    if isinstance(req, ResponseView) and req.response.payload is None:
+    # A TCP response (its bytes in `payload`) has no status line for HAProxy either;
+    # status 0 is an answer already dropped (see balancekit.response_rules).
+    if isinstance(req, ResponseView) and req.response.payload is None and req.status:
         return [req.status]
     return []
 
@@ -1037,6 +1039,16 @@ def _response_fetches() -> dict[str, FetchDef]:
 #: The fetches that read the response head: only where one exists (`stick
 #: store-response`); elsewhere HAProxy refuses them at load, and so does balancekit.
 RESPONSE_FETCHES: dict[str, FetchDef] = _response_fetches()
+
+#: The fetches that read the request's line and headers (HAProxy's HRQHV source,
+#: "HTTP request headers"): gone once the request went to the server, so they find
+#: nothing in a rule on the response (`method`, kept in the transaction, remains).
+REQUEST_HEADER_FETCHES = frozenset(
+    name
+    for name in FETCHES
+    if name.startswith(("req.hdr", "req.fhdr", "req.cook", "hdr", "cook", "url", "http_auth"))
+    or name in ("base", "baseq", "path", "pathq", "query", "req.ver", "req_ver")
+)
 
 
 # --------------------------------------------------------------------------- converters
@@ -1448,17 +1460,25 @@ def parse_sample_expr(
     fetch_name: str | None = None,
     context: SampleContext | None = None,
     response: bool = False,
+    request_gone: bool = False,
 ) -> SampleExpr:
     """Compile `fetch[(args)][,conv[(args)]]…`.
 
     `fetch_name` lets an ACL keyword (`path_beg`) name its underlying fetch
     (`path`) while keeping the user's text for messages.  `context` resolves the
     userlists and stick tables fetches name (`http_auth(<userlist>)`, `src_conn_cur`).
-    `response` admits the fetches of the response head (RESPONSE_FETCHES).
+    `response` admits the fetches of the response head (RESPONSE_FETCHES);
+    `request_gone` refuses those of the request head (REQUEST_HEADER_FETCHES), as
+    HAProxy does in an argument evaluated on the response.
     """
     name, pos = _split_name(text, 0)
     real = fetch_name or name
     fetch = FETCHES.get(real)
+    if request_gone and real in REQUEST_HEADER_FETCHES:
+        raise FetchError(
+            f"sample fetch <{text}> may not be reliably used here because it needs "
+            "'HTTP request headers' which is not available here"
+        )
     if fetch is None and real in RESPONSE_FETCHES:
         if not response:
             raise FetchError(

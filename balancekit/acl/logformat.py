@@ -65,9 +65,9 @@ class LogFormat:
         return "".join(p if isinstance(p, str) else p(request) for p in self.pieces)
 
 
-def _sample_piece(text: str, context: SampleContext | None) -> Piece:
+def _sample_piece(text: str, context: SampleContext | None, response: bool) -> Piece:
     try:
-        expr = parse_sample_expr(text, context=context)
+        expr = parse_sample_expr(text, context=context, response=response, request_gone=response)
     except FetchError as exc:
         raise LogFormatError(f"failed to parse sample expression <{text}> : {exc}") from None
 
@@ -150,15 +150,19 @@ def tokenize(text: str, *, spaces: bool = False) -> Iterator[Token]:
         yield ("lit", "".join(literal), "")
 
 
-def parse_log_format(text: str, context: SampleContext | None = None) -> LogFormat:
+def parse_log_format(
+    text: str, context: SampleContext | None = None, *, response: bool = False
+) -> LogFormat:
     """Compile a log-format string (the subset balancekit can evaluate from a request);
-    `context` resolves the userlists and tables `%[…]` fetches name."""
+    `context` resolves the userlists and tables `%[…]` fetches name; `response`
+    admits the response fetches and refuses the request head's (`http-response`
+    rules render on a `ResponseView`, when the request head is gone)."""
     pieces: list[Piece] = []
     for kind, value, options in tokenize(text):
         if kind == "lit":
             pieces.append(value)
         elif kind == "sample":
-            pieces.append(_sample_piece(value, context))
+            pieces.append(_sample_piece(value, context, response))
         else:
             alias = _ALIASES.get(value)
             if alias is None:

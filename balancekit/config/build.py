@@ -36,6 +36,7 @@ from ..persistence import (
     parse_cookie_keyword,
 )
 from ..pool import Backend
+from ..response_rules import parse_http_response_rule
 from ..routing import BackendRules, Router
 from ..rules import (
     HttpRule,
@@ -144,6 +145,8 @@ class _Proxy:
     servers: list[tuple[Server, ServerExtras, Statement]] = field(default_factory=list)
     http_rules: list[HttpRule] = field(default_factory=list)
     redirects: list[HttpRule] = field(default_factory=list)
+    http_response_rules: list[HttpRule] = field(default_factory=list)
+    http_after_response_rules: list[HttpRule] = field(default_factory=list)
     tcp_connection_rules: list[TcpRule | InspectDelay] = field(default_factory=list)
     tcp_content_rules: list[TcpRule | InspectDelay] = field(default_factory=list)
     use_backends: list[tuple[UseBackend, Statement]] = field(default_factory=list)
@@ -740,6 +743,7 @@ class _Builder:
             self.warn(
                 f"cookie will be ignored for {p.kind} '{p.name}' (needs 'mode http')", p.section
             )
+        response_rules, after_rules = self._response_rules(p) if p.kind == "backend" else ((), ())
         t = s.timeouts
         return BackendRuntime(
             name=p.name,
@@ -785,6 +789,8 @@ class _Builder:
             logs=self._logs(p, global_),
             errorfiles=MappingProxyType(dict(s.errorfiles)),
             http_rules=tuple(p.http_rules) if p.kind == "backend" else (),
+            http_response_rules=response_rules,
+            http_after_response_rules=after_rules,
             stats=self._backend_stats(p),
             file=p.section.file,
             line=p.section.line,
@@ -862,6 +868,22 @@ class _Builder:
             self._tls_contexts[key] = context
         return replace(bind, context=context)
 
+    def _response_rules(self, p: _Proxy) -> tuple[tuple[HttpRule, ...], tuple[HttpRule, ...]]:
+        """The proxy's `http-response` and `http-after-response` rules (none, with a
+        warning, outside mode http, as HAProxy does)."""
+        if p.settings.mode == "http":
+            return tuple(p.http_response_rules), tuple(p.http_after_response_rules)
+        for rules, keyword in (
+            (p.http_response_rules, "http-response"),
+            (p.http_after_response_rules, "http-after-response"),
+        ):
+            if rules:
+                self.warn(
+                    f"'{keyword}' rules ignored for {p.kind} '{p.name}' as they require HTTP mode",
+                    p.section,
+                )
+        return (), ()
+
     def _backend_rules(self, p: _Proxy) -> BackendRules:
         http_rules = [*p.http_rules, *p.redirects]
         if p.settings.mode != "http" and http_rules:
@@ -909,6 +931,7 @@ class _Builder:
         if not any(stmt.keyword == "bind" for stmt in p.section.statements):
             # (a bind line with an error has its own message)
             self.warn(f"{p.kind} '{p.name}' has no 'bind' line and will not listen", p.section)
+        response_rules, after_rules = self._response_rules(p)
         t = s.timeouts
         options = dict(s.options)
         stats = _stats_page(s)
@@ -946,6 +969,8 @@ class _Builder:
             captures=tuple(p.captures),
             monitor_uri=s.monitor_uri,
             monitor_fail=tuple(p.monitor_fail),
+            http_response_rules=response_rules,
+            http_after_response_rules=after_rules,
             default_backend=s.default_backend.args[0] if s.default_backend else None,
             backend_name=p.name if p.kind == "listen" else None,
             file=p.section.file,
@@ -1277,6 +1302,8 @@ def _check_place(kind: str, stmt: Statement) -> str:
         return "backend tcp-request content rule"
     if key == "tcp-response content":
         return "backend tcp-response content rule"
+    if key in ("http-response", "http-after-response"):
+        return f"{side} http-response header rule"
     if key.startswith("tcp-request "):
         rule = key.split()[1]
         return f"{side if rule == 'content' else 'frontend'} tcp-request {rule} rule"
@@ -1397,6 +1424,14 @@ def _h_http_request(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     if rule.action == "auth" and rule.realm is None:
         rule = replace(rule, realm=p.name)  # HAProxy's default realm: the proxy's name
     p.http_rules.append(rule)
+
+
+def _h_http_response(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    after = stmt.keyword == "http-after-response"
+    rule = parse_http_response_rule(
+        list(stmt.args), p.acls, after=after, file=stmt.file, line=stmt.line
+    )
+    (p.http_after_response_rules if after else p.http_response_rules).append(rule)
 
 
 def _h_redirect(b: _Builder, p: _Proxy, stmt: Statement) -> None:
@@ -1556,6 +1591,8 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "use_backend": _h_use_backend,
     "acl": _h_acl,
     "http-request": _h_http_request,
+    "http-response": _h_http_response,
+    "http-after-response": _h_http_response,
     "redirect": _h_redirect,
     "tcp-request connection": _h_tcp_request,
     "tcp-request session": _h_tcp_request,

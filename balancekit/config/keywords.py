@@ -242,6 +242,19 @@ KEYWORDS: tuple[Keyword, ...] = (
         "HTTP request rule (allow, deny, redirect, headers, return, "
         "`use-service prometheus-exporter`).",
     ),
+    _K(
+        "http-response",
+        "flb",
+        "HTTP response rule (allow, deny, return, redirect location, set/add/del-header, "
+        "replace-header, replace-value, set-status); the backend's run before the "
+        "frontend's.",
+    ),
+    _K(
+        "http-after-response",
+        "flb",
+        "Rule on every answer the client gets, the proxy's own included (allow, "
+        "set/add/del-header, replace-header, replace-value, set-status).",
+    ),
     _K("tcp-request connection", "fl", "Layer-4 rule on new connections (accept/reject)."),
     _K("tcp-request session", "fl", "Rule once the session is set up (accept/reject)."),
     _K("tcp-request content", "flb", "Content rule (accept/reject)."),
@@ -446,7 +459,7 @@ ERRORFILE_CODES = (
 _HAPROXY_ONLY_NAMES = """backlog bind-process compression declare
     disabled dispatch
     email-alert enabled errorfiles errorloc errorloc302 errorloc303 error-log-format filter
-    http-after-response http-error http-response http-reuse
+    http-error http-reuse
     http-send-name-header id log-format-sd log-tag
     max-keep-alive-queue persist rate-limit
     source tcp-check unique-id-format

@@ -304,6 +304,9 @@ class Frontend:
     #: 200 by the proxy itself, 503 when a `monitor fail` condition holds; not logged.
     monitor_uri: str | None = None
     monitor_fail: tuple[Condition, ...] = ()
+    #: `http-response` / `http-after-response` rules (a `listen`'s are here only).
+    http_response_rules: tuple[HttpRule, ...] = ()
+    http_after_response_rules: tuple[HttpRule, ...] = ()
     default_backend: str | None = None
     backend_name: str | None = None
     #: Python-only options (no haproxy.cfg keyword; HAProxy users write
@@ -379,6 +382,9 @@ class BackendRuntime:
     logs: tuple[LogTarget, ...] = ()
     errorfiles: Mapping[int, bytes] = field(default_factory=lambda: _EMPTY)
     http_rules: tuple[HttpRule, ...] = ()
+    #: `http-response` / `http-after-response` rules, run before the frontend's.
+    http_response_rules: tuple[HttpRule, ...] = ()
+    http_after_response_rules: tuple[HttpRule, ...] = ()
     stats: StatsPage | None = None
     #: `description`, shown on the statistics page.
     description: str | None = None

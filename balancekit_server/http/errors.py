@@ -11,7 +11,7 @@ without answering".
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,6 +142,25 @@ class ErrorPage:
         head = b"".join(n + b": " + v + b"\r\n" for n, v in headers)
         raw = status_line + b"\r\n" + head + b"\r\n" + self.body
         return ErrorPage(self.status, headers, self.body, raw, self.close)
+
+    @property
+    def reason(self) -> bytes:
+        """The reason phrase of the page's status line."""
+        parts = self.raw.split(b"\n", 1)[0].rstrip(b"\r").split(b" ", 2)
+        return parts[2] if len(parts) > 2 else b""
+
+    def rewritten(
+        self, status: int, reason: bytes, headers: Iterable[tuple[bytes, bytes]]
+    ) -> ErrorPage:
+        """This page with another status line and head (`http-after-response`
+        rules run on the proxy's own answers too); the body stays."""
+        if not self.raw:
+            return self
+        version = self.raw.split(b" ", 1)[0]
+        headers = tuple(headers)
+        head = b"".join(n + b": " + v + b"\r\n" for n, v in headers)
+        raw = b"%s %d %s\r\n%s\r\n%s" % (version, status, reason, head, self.body)
+        return ErrorPage(status, headers, self.body, raw, self.close)
 
     @classmethod
     def default(cls, status: int) -> ErrorPage:

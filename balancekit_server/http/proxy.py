@@ -25,7 +25,10 @@ from balancekit import Backend, Headers, Lease, NoServerAvailable, Request
 from balancekit.config.runtime import BackendRuntime, ForwardFor, Frontend
 from balancekit.persistence import PersistRule
 from balancekit.pool import ServerEvent
+from balancekit.request import ResponseView
+from balancekit.response_rules import ResponseVerdict, evaluate
 from balancekit.routing import Decision, Router
+from balancekit.rules import HttpRule
 from balancekit.server_rules import choose_server
 from balancekit.sticking import StickJob
 from balancekit.stream import (
@@ -83,6 +86,32 @@ __all__ = [
     "RouterLike",
     "logged_head_size",
 ]
+
+#: Rule lists run in order on a response (the backend's, then the frontend's).
+RuleLists = tuple[tuple[HttpRule, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Responding:
+    """What a response's rules need: `http-response` and `http-after-response`
+    lists (the backend's, then the frontend's) and the request they belong to."""
+
+    response_rules: RuleLists
+    after_rules: RuleLists
+    request: Request
+
+
+def _rewritten(
+    verdict: ResponseVerdict, reason: bytes, headers: RawHeaders
+) -> tuple[int, bytes, RawHeaders]:
+    """The status, reason and head after a verdict's `set-status` and header edits
+    (the framing stays the server's)."""
+    if verdict.header_edits:
+        headers = apply_edits(headers, verdict.header_edits)
+    if verdict.reason is not None:
+        reason = verdict.reason.encode("latin-1")
+    return verdict.status, reason, headers
+
 
 _NO_BODY_STATUS = frozenset({204, 304})
 _VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
@@ -438,7 +467,9 @@ class Relay:
         "counters",
         "exchange",
         "head_request",
+        "intercepted",
         "notify",
+        "respond",
         "retry",
         "retry_check",
         "started",
@@ -473,6 +504,10 @@ class Relay:
         self.cookies: CookieJob | None = None  # the backend's `cookie` persistence
         # The backend's `stick` rules, its pool and the server: stored on the answer.
         self.stick: tuple[StickJob, Backend, str] | None = None
+        # `http-response` and `http-after-response` rules and the request they read.
+        self.respond: _Responding | None = None
+        # What they decided when a rule replaced the answer (deny, return, redirect).
+        self.intercepted: ResponseVerdict | None = None
 
     def on_interim(self, status: int, reason: bytes, headers: RawHeaders) -> None:
         self.exchange.send_interim(status, reason, headers)
@@ -504,14 +539,29 @@ class Relay:
                 length = int(length_value)
             except ValueError:
                 length = None
-        if self.cookies is not None:
-            out = self.cookies.apply_response(out, status, ex.method)
         if self.stick is not None:
             job, backend, server = self.stick
             if job.reads_response:  # `stick store-response`: the answer's head is read
                 job.store(backend, server, now_ms(), status, text_view(headers))
             else:
                 job.store(backend, server, now_ms())  # process_store_rules, on the answer
+        respond = self.respond
+        if respond is not None:
+            # http_process_res_common: after the store rules, before the cookie.
+            verdict = evaluate(
+                respond.response_rules, ResponseView(respond.request, status, text_view(headers))
+            )
+            if verdict.answer is not None:
+                self.intercepted = verdict
+                raise UpstreamError("the answer was replaced by an http-response rule")
+            status, reason, out = _rewritten(verdict, reason, out)
+        if self.cookies is not None:
+            out = self.cookies.apply_response(out, status, ex.method)
+        if respond is not None and respond.after_rules:
+            verdict = evaluate(
+                respond.after_rules, ResponseView(respond.request, status, text_view(out))
+            )
+            status, reason, out = _rewritten(verdict, reason, out)
         if upgrading:
             out.append((b"Connection", b"upgrade"))
         ex.status = status
@@ -593,6 +643,10 @@ class _BackendState:
     # `retry-on` beyond conn-failure: requests keep a copy and take the task path.
     l7_retries: bool = False
     server_counters: dict[str, Any] = field(default_factory=dict)
+    #: `http-response` and `http-after-response` rule lists, backend's then
+    #: frontend's (empty: none at all).
+    response_rules: RuleLists = ()
+    after_rules: RuleLists = ()
 
 
 @dataclass(slots=True)
@@ -654,6 +708,8 @@ class _Flight(Relay):
         self.retry = None
         self.cookies = None  # set by _start_exchange for a backend with a `cookie` line
         self.stick = None  # set by _start_exchange for a backend with `stick` rules
+        self.respond = None  # set by _start_exchange when response rules exist
+        self.intercepted = None
         self.proxy = proxy
         self.entry = entry
         self.plan = plan
@@ -770,10 +826,18 @@ class HttpProxy:
                     side.http_server_close or side.httpclose for side in (self.frontend, settings)
                 ),
                 l7_retries=settings.retry_policy.l7,
+                response_rules=_lists(
+                    settings.http_response_rules, self.frontend.http_response_rules
+                ),
+                after_rules=_lists(
+                    settings.http_after_response_rules, self.frontend.http_after_response_rules
+                ),
             )
             pools = self._backends[name].pools
             settings.backend.watch_servers(functools.partial(_server_event, pools))
 
+        #: `http-after-response` rules for answers given before a backend is chosen.
+        self._after_rules = _lists(self.frontend.http_after_response_rules)
         self._static = self._static_route()
 
     def set_router(self, router: RouterLike) -> None:
@@ -803,6 +867,8 @@ class HttpProxy:
             return None
         if settings.stick_rules or settings.server_rules:
             return None
+        if state.response_rules or state.after_rules or self._after_rules:
+            return None  # they read the request's view
         return decision, state
 
     def __repr__(self) -> str:
@@ -987,7 +1053,7 @@ class HttpProxy:
                 try:
                     lease = plan.state.backend.acquire(plan.request, server=plan.server)
                 except NoServerAvailable:
-                    self._local(ex, self.errors_for(plan.state)[503], entry, "SC")
+                    self._local(ex, self.errors_for(plan.state)[503], entry, "SC", plan.state)
                     self._finish(ex, entry)
                     done()
                     return
@@ -1144,7 +1210,23 @@ class HttpProxy:
         down = any(condition.matches(request) for condition in failing)
         self._local(ex, self.errors[503 if down else 200], entry, "LR")
 
-    def _local(self, ex: Exchange, page: ErrorPage, entry: HttpLogEntry, term: str) -> None:
+    def _local(
+        self,
+        ex: Exchange,
+        page: ErrorPage,
+        entry: HttpLogEntry,
+        term: str,
+        state: _BackendState | None = None,
+    ) -> None:
+        """Send one of the proxy's own answers; `state`: the backend chosen, whose
+        `http-after-response` rules run on it before the frontend's."""
+        after = self._after_rules if state is None else state.after_rules
+        if after and page.raw:
+            view = ResponseView(self.build_request(ex), page.status, text_view(list(page.headers)))
+            verdict = evaluate(after, view)
+            if verdict.header_edits or verdict.reason is not None:
+                status, reason, headers = _rewritten(verdict, page.reason, list(page.headers))
+                page = page.rewritten(status, reason, headers)
         entry.termination = term
         ex.status = page.status
         if page.close:
@@ -1152,38 +1234,44 @@ class HttpProxy:
         ex.send_page(page)
 
     def _answer_locally(self, ex: Exchange, decision: Decision, entry: HttpLogEntry) -> None:
+        if decision.action == "deny" and self.fe_counters is not None:
+            self.fe_counters.dreq += 1
+        page, term = self._page(decision, self.errors)
+        self._local(ex, page, entry, term)
+
+    @staticmethod
+    def _page(
+        decision: Decision, errors: ErrorPages, *, response: bool = False
+    ) -> tuple[ErrorPage, str]:
+        """The page a rule's decision answers, and the termination state it logs:
+        `P` for a deny (`R` while the request is analysed, `H` on the answer), `L`
+        for the proxy's own answers."""
         action, status = decision.action, decision.status
+        phase = "H" if response else "R"
         extra = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in decision.response_headers]
         if action == "reject":
             # `http-request reject`: close without a word, as HAProxy does.
-            self._local(ex, _SILENT_CLOSE, entry, "PR")
-            return
+            return _SILENT_CLOSE, "PR"
         if action == "redirect":
             location = decision.location or "/"
             headers = [(b"Location", location.encode("latin-1")), *extra]
-            self._local(ex, _simple_page(status or 302, headers, b""), entry, "LR")
-            return
+            return _simple_page(status or 302, headers, b""), "L" + phase
         if action == "auth":
-            page = self.errors[401].with_header(*extra[0])
-            self._local(ex, page, entry, "LR")
-            return
+            return errors[401].with_header(*extra[0]), "LR"
         body = decision.body
         if action == "deny":
-            if self.fe_counters is not None:
-                self.fe_counters.dreq += 1
             status = status or 403
         elif action != "return":
             raise ValueError(f"unknown routing action '{action}'")
+        term = ("P" if action == "deny" else "L") + phase
         if body is None:
             # No body given: the status's error page (or its errorfile).
-            self._local(ex, self.errors[status or 200], entry, "PR" if action == "deny" else "LR")
-            return
+            return errors[status or 200], term
         payload = body.encode()
         content_type = decision.content_type
         if content_type:
             extra.insert(0, (b"Content-Type", content_type.encode("latin-1")))
-        term = "PR" if action == "deny" else "LR"
-        self._local(ex, _simple_page(status or 200, extra, payload), entry, term)
+        return _simple_page(status or 200, extra, payload), term
 
     def _upstream_headers(
         self, ex: Exchange, decision: Decision, state: _BackendState
@@ -1355,7 +1443,8 @@ class HttpProxy:
                 if lease is not None:
                     backend.release(lease)
                 status = decision.status or 503
-                self._local(ex, self.errors_for(state)[status], entry, decision.termination)
+                page = self.errors_for(state)[status]
+                self._local(ex, page, entry, decision.termination, state)
                 return
             else:
                 assert isinstance(decision, Forward)
@@ -1367,7 +1456,7 @@ class HttpProxy:
                 if decision is None and outcome != "replay":
                     return
         if replayed:
-            self._local(ex, self.errors_for(state)[502], entry, "SH")
+            self._local(ex, self.errors_for(state)[502], entry, "SH", state)
             return
         # A reused idle connection was closed by the server before answering:
         # nothing reached it, so the request is replayed once on a new one (HAProxy's
@@ -1405,7 +1494,13 @@ class HttpProxy:
         except (UpstreamError, ConnectionError, asyncio.CancelledError) as exc:
             failure = exc
         retry = relay.retry
-        if retry is None and failure is not None and policy.replayable and not relay.started:
+        if (
+            retry is None
+            and failure is not None
+            and policy.replayable
+            and not relay.started
+            and relay.intercepted is None
+        ):
             retry = self._response_failure(state, policy, conn, failure)
         if isinstance(retry, Retry):
             self._end_exchange(plan, lease, conn, relay, entry, t_sent, failure, retrying=True)
@@ -1504,6 +1599,8 @@ class HttpProxy:
             relay.cookies = plan.cookies
         if plan.stick is not None:
             relay.stick = (plan.stick, state.backend, server.name)
+        if state.response_rules or state.after_rules:
+            relay.respond = _Responding(state.response_rules, state.after_rules, plan.request)
         ex.attach(conn, relay)
         conn.start(
             relay,
@@ -1552,17 +1649,19 @@ class HttpProxy:
                 ex.keep_alive = False
         else:
             conn.abort()
-            if isinstance(failure, UpstreamTimeout):
-                outcome = self._upstream_failed(ex, relay, entry, 504, "sH", "sD")
+            if relay.intercepted is not None:
+                outcome = self._intercepted(state, relay, entry, relay.intercepted)
+            elif isinstance(failure, UpstreamTimeout):
+                outcome = self._upstream_failed(state, relay, entry, 504, "sH", "sD")
             elif isinstance(failure, UpstreamKilled):
                 cause = failure.cause
-                outcome = self._upstream_failed(ex, relay, entry, 502, cause + "H", cause + "D")
+                outcome = self._upstream_failed(state, relay, entry, 502, cause + "H", cause + "D")
             elif isinstance(failure, UpstreamError):
                 replayable = conn.reused and conn.received == 0 and not relay.started
                 if replayable and not ex.has_body:
                     outcome = "replay"
                 else:
-                    outcome = self._upstream_failed(ex, relay, entry, 502, "SH", "SD")
+                    outcome = self._upstream_failed(state, relay, entry, 502, "SH", "SD")
             else:
                 entry.termination = "CD" if relay.started else "CH"
                 ex.keep_alive = False
@@ -1584,15 +1683,39 @@ class HttpProxy:
                         counters.eresp += 1
         return outcome
 
-    def _upstream_failed(
-        self, ex: Exchange, relay: Relay, entry: HttpLogEntry, status: int, before: str, during: str
+    def _intercepted(
+        self, state: _BackendState, relay: Relay, entry: HttpLogEntry, verdict: ResponseVerdict
     ) -> str:
+        """An `http-response deny|return|redirect` replaced the server's answer: the
+        proxy's goes out instead, logged with no response time (HAProxy's t_data
+        is -1), a deny counted as a denied response where HAProxy counts it."""
+        answer = verdict.answer
+        assert answer is not None
+        entry.tr = -1
+        if answer.action == "deny":
+            for counters in (self.fe_counters, state.counters, relay.counters):
+                if counters is not None:
+                    counters.dresp += 1
+        page, term = self._page(answer, self.errors_for(state), response=True)
+        self._local(relay.exchange, page, entry, term, state)
+        return "done"
+
+    def _upstream_failed(
+        self,
+        state: _BackendState,
+        relay: Relay,
+        entry: HttpLogEntry,
+        status: int,
+        before: str,
+        during: str,
+    ) -> str:
+        ex = relay.exchange
         if relay.started:
             entry.termination = during
             ex.keep_alive = False
             ex.abort()
         else:
-            self._local(ex, self.errors[status], entry, before)
+            self._local(ex, self.errors[status], entry, before, state)
         return "failed"
 
     async def _send_body(self, ex: Exchange, conn: UpstreamConnection, relay: Relay) -> None:
@@ -1683,6 +1806,11 @@ def _count_response(counters: Any, status: int, bytes_out: int) -> None:
     if status:
         counters.response(status)
     counters.bout += bytes_out
+
+
+def _lists(*lists: tuple[HttpRule, ...]) -> RuleLists:
+    """The non-empty ones of a response's rule lists, in order."""
+    return tuple(rules for rules in lists if rules)
 
 
 def _merge_forwardfor(front: ForwardFor | None, back: ForwardFor | None) -> ForwardFor | None:

@@ -11,7 +11,8 @@ covered).  Coverage names:
 - `server:<opt>`, `bind:<opt>` — `server`/`default-server` and `bind` options;
 - `fetch:<name>`, `conv:<name>` — sample fetches and converters;
 - `balance:<algo>`, `hash:<method>`, `hashfn:<function>`;
-- `action:<name>` — `http-request` actions; `match:<method>`, `flag:<flag>` — ACLs.
+- `action:<name>` — `http-request` actions; `http-response:<name>`,
+  `http-after-response:<name>` — theirs; `match:<method>`, `flag:<flag>` — ACLs.
 
 When balancekit differs from HAProxy on a row, the row stays as it is and gets
 `xfail="<the divergence>"` (strict), and DIVERGENCES.md says more.
@@ -1050,7 +1051,9 @@ row(
         "    http-request set-header X-Test replaced\n"
         "    http-request del-header X-Remove\n"
         "    http-request del-header x-pre -m beg\n"
-        "    http-request set-header X-Meth %[method]\n",
+        "    http-request set-header X-Meth %[method]\n"
+        "    http-request add-header X-Twice one\n"
+        "    http-request set-header X-Twice two\n",
         backend="    http-request add-header X-Backend be\n",
     ),
     (
@@ -4033,3 +4036,173 @@ CHOICE_ONLY = frozenset(
     ]
 ) - {"balance-leastconn-busy", "balance-first"}
 ROWS[:] = [replace(r, kinds=("httpserver",)) if r.id in CHOICE_ONLY else r for r in ROWS]
+
+
+# -- http-response and http-after-response ---------------------------------------------------
+
+#: Echo kinds add these to their answer: a cookie and a header with several values.
+RESPONSE_EXTRAS = (
+    "respond-header=Set-Cookie%3Aid%3D7%3B%20path%3D%2F"
+    "&respond-header=X-Multi%3Aalpha%2C%20beta%2Cbravo"
+    "&respond-header=X-Powered-By%3Aecho"
+)
+
+row(
+    "http-response-security-headers",
+    ("http-response", "http-response:set-header", "http-response:add-header",
+     "http-response:del-header", "fetch:status"),
+    # The HSTS and security-header recipe: the backend's rules run before the
+    # frontend's, on every answer (an error status, a HEAD, a POST), on every kind.
+    http_cfg(
+        frontend='    http-response set-header Strict-Transport-Security '
+        '"max-age=63072000; includeSubDomains; preload"\n'
+        "    http-response set-header X-Frame-Options DENY\n"
+        "    http-response set-header X-Content-Type-Options nosniff\n"
+        "    http-response del-header Server\n"
+        "    http-response del-header x-powered -m beg\n"
+        "    http-response add-header X-Via fe\n",
+        backend="    http-response add-header X-Via be\n"
+        "    http-response set-header X-Status %[status]\n"
+        "    http-response set-header X-Server-Was %[res.hdr(x-server)]\n",
+    ),
+    (
+        get("/echo"),
+        get("/status/404"),
+        Req("/echo/p", method="POST", body=b"a=1", headers=(("Content-Type", "text/x"),)),
+        get("/echo", method="HEAD"),
+        get(f"/echo?{RESPONSE_EXTRAS}"),
+    ),
+)  # fmt: skip
+row(
+    "http-response-rewrites",
+    ("http-response", "http-response:replace-header", "http-response:replace-value",
+     "http-response:set-status", "http-response:allow", "fetch:res.hdr", "fetch:status"),
+    # `allow` ends the backend's list only; `set-status` with and without a reason
+    # (later rules see the new status); replace-header rewrites whole lines,
+    # replace-value each value, keeping the separators.
+    http_cfg(
+        frontend="    http-response set-header X-Fe yes\n"
+        '    http-response set-status 503 reason "Down For Now" if { status 404 }\n'
+        "    http-response set-status 299 if { status 201 }\n"
+        "    http-response set-status 302 if { status 410 }\n"
+        "    http-response set-header X-Final %[status]\n"
+        r'    http-response replace-header Set-Cookie (.*) "\1; Secure"' "\n"
+        r"    http-response replace-value X-Multi ^b(.*)$ B\1" "\n"
+        r"    http-response replace-value X-Server ^(s.)$ \1\x21" "\n",
+        backend="    http-response set-header X-Be-1 yes\n"
+        "    http-response allow if { path_beg /echo/allow }\n"
+        "    http-response set-header X-Be-2 yes\n",
+    ),
+    (
+        get(f"/echo?{RESPONSE_EXTRAS}"),
+        get(f"/echo/allow?{RESPONSE_EXTRAS}"),
+        get("/status/404"),
+        get("/status/201"),
+        get("/status/410"),
+    ),
+    kinds=ECHO_KINDS,
+)  # fmt: skip
+row(
+    "http-response-deny-return-redirect",
+    ("http-response", "http-response:deny", "http-response:return",
+     "http-response:redirect", "option httplog"),
+    # Rules that replace the server's answer: a deny (502 by default, or its
+    # deny_status, or its errorfile), a return and a redirect; logged PH / LH with
+    # no response time, the denies counted in dresp on the frontend, backend and
+    # server. The return's `%[status]` finds nothing: HAProxy has dropped the
+    # server's answer before it builds its own.
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        backend="    errorfile 403 {file:e403}\n"
+        "    http-response deny if { status 404 }\n"
+        "    http-response deny deny_status 403 if { status 410 }\n"
+        "    http-response deny deny_status 429 content-type text/plain string slow "
+        "hdr X-Why w if { status 400 }\n"
+        "    http-response return status 200 content-type text/plain "
+        "lf-string \"was %[status]\" hdr X-From rule if { status 500 }\n"
+        "    http-response redirect location /moved code 301 if { status 403 }\n",
+    ),
+    (
+        get("/echo"),
+        get("/status/404"),
+        get("/status/410"),
+        get("/status/400"),
+        get("/status/500"),
+        get("/status/403"),
+        get("/echo", conn="k"),
+        get("/status/404", conn="k"),
+        get("/echo", conn="k"),
+        show("show stat"),
+    ),
+    files={"e403": b"HTTP/1.1 403 Forbidden\r\ncontent-length: 6\r\n\r\nnope!\n"},
+    log_subs=HTTPLOG_BYTES,
+    # The denied responses (dresp) of each line.
+    extract=r"^(fe|be),(\w+),(?:[^,]*,){10}([^,]*)",
+    kinds=ECHO_KINDS,
+)  # fmt: skip
+row(
+    "http-after-response",
+    ("http-after-response", "http-after-response:set-header", "http-after-response:add-header",
+     "http-after-response:del-header", "http-after-response:replace-header",
+     "http-after-response:replace-value", "http-after-response:set-status",
+     "http-after-response:allow", "option httplog"),
+    # After-response rules run on every answer: the server's (after http-response),
+    # the proxy's own for a request rule (only the frontend's, no backend yet) and a
+    # backend's error page (its rules, then the frontend's); `set-status` is logged.
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        frontend="    http-after-response add-header X-After fe\n"
+        "    http-after-response set-header X-After-Set %[status]\n"
+        "    http-after-response set-status 418 if { status 403 }\n"
+        "    http-after-response del-header Server\n"
+        r"    http-after-response replace-header Content-Type text/(.*) application/\1" "\n"
+        r"    http-after-response replace-value Cache-Control no-(.*) maybe-\1" "\n"
+        "    http-request deny if { path /denied }\n"
+        "    http-request return status 200 content-type text/plain string hi "
+        "if { path /ret }\n"
+        "    http-request redirect location /x if { path /redir }\n"
+        "    use_backend empty if { path /empty }\n",
+        backend="    http-response set-header X-Resp r\n"
+        "    http-after-response add-header X-After be\n"
+        "    http-after-response allow if { status 404 }\n"
+        "    http-after-response add-header X-After be2 if { res.hdr(x-resp) r }\n",
+        extra="backend empty\n    http-after-response add-header X-After empty\n",
+    ),
+    (
+        get("/echo"),
+        get("/status/404"),
+        get("/denied"),
+        get("/ret"),
+        get("/redir"),
+        get("/empty"),
+        get("/echo", conn="k"),
+        get("/denied", conn="k"),
+        get("/echo", conn="k"),
+    ),
+    log_subs=HTTPLOG_BYTES,
+    kinds=ECHO_KINDS,
+)  # fmt: skip
+row(
+    "http-request-replace",
+    ("action:replace-header", "action:replace-value"),
+    # The request-side rewrites of the same kind: a Host without its port, a cookie
+    # blanked inside its line, each matching value of a list (the spaces around a
+    # replaced value go with it), a line the regex does not match left alone.
+    http_cfg(
+        frontend=r"    http-request replace-header Host (.*):\d+ \1" "\n"
+        r"    http-request replace-header Cookie (.*)sess=[^;]*(.*) \1sess=gone\2" "\n"
+        r"    http-request replace-value X-List ^(a.*)$ [\1]" "\n"
+        r"    http-request replace-header X-Keep ^nomatch$ x" "\n"
+    ),
+    (
+        get("/echo", host="example.test:8080", headers=(
+            ("Cookie", "a=1; sess=xyz; b=2"),
+            ("X-List", "alpha, beta , axe"),
+            ("X-Keep", "as is"),
+        )),
+        get("/echo", headers=(("X-List", "bravo"),)),
+    ),
+    kinds=ECHO_KINDS,
+)  # fmt: skip

@@ -18,6 +18,7 @@ from balancekit.config.keywords import (
     SERVER_KEYWORDS,
     USERLIST_KEYWORDS,
 )
+from balancekit.response_rules import AFTER_RESPONSE_ACTIONS, RESPONSE_ACTIONS
 from balancekit.rules import HTTP_ACTIONS, HTTP_SERVICES
 
 from .matrix import ROWS
@@ -45,6 +46,8 @@ def required() -> set[str]:
     names |= {f"hash:{name}" for name in HASH_METHODS}
     names |= {f"hashfn:{name}" for name in HASH_FUNCTIONS}
     names |= {f"action:{name}" for name in HTTP_ACTIONS}
+    names |= {f"http-response:{name}" for name in RESPONSE_ACTIONS}
+    names |= {f"http-after-response:{name}" for name in AFTER_RESPONSE_ACTIONS}
     if HTTP_SERVICES:
         names.add("action:use-service")
     names |= {f"match:{name}" for name in MATCH_METHODS}
