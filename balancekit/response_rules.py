@@ -25,6 +25,7 @@ from .request import ResponseView
 from .routing import Decision, reply_decision
 from .rules import (
     HEADER_ACTIONS,
+    VAR_ACTIONS,
     HeaderEdit,
     HttpRule,
     _condition,
@@ -36,6 +37,7 @@ from .rules import (
     _parse_set_header,
     _reply_rule,
     apply_header_edits,
+    parse_var_rule,
 )
 
 __all__ = [
@@ -59,6 +61,9 @@ RESPONSE_ACTIONS = (
     "replace-header",
     "replace-value",
     "set-status",
+    "set-var",
+    "set-var-fmt",
+    "unset-var",
 )
 #: The `http-after-response` actions balancekit implements.
 AFTER_RESPONSE_ACTIONS = (
@@ -69,18 +74,19 @@ AFTER_RESPONSE_ACTIONS = (
     "replace-header",
     "replace-value",
     "set-status",
+    "set-var",
+    "set-var-fmt",
+    "unset-var",
 )
 #: `http-response` actions of HAProxy 2.6 that balancekit does not implement.
 RESPONSE_ACTIONS_UNSUPPORTED = frozenset((
     "add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc", "sc-inc-gpc0",
     "sc-inc-gpc1", "sc-set-gpt", "sc-set-gpt0", "send-spoe-group", "set-log-level", "set-map",
-    "set-mark", "set-nice", "set-tos", "set-var", "set-var-fmt", "silent-drop", "strict-mode",
-    "track-sc0", "track-sc1", "track-sc2", "unset-var", "wait-for-body",
+    "set-mark", "set-nice", "set-tos", "silent-drop", "strict-mode",
+    "track-sc0", "track-sc1", "track-sc2", "wait-for-body",
 ))  # fmt: skip
 #: `http-after-response` actions of HAProxy 2.6 that balancekit does not implement.
-AFTER_RESPONSE_ACTIONS_UNSUPPORTED = frozenset((
-    "capture", "set-var", "set-var-fmt", "strict-mode", "unset-var",
-))  # fmt: skip
+AFTER_RESPONSE_ACTIONS_UNSUPPORTED = frozenset(("capture", "strict-mode"))
 
 #: HAProxy's http_get_reason(): the phrase `set-status` puts without a `reason`.
 _REASONS = {
@@ -156,6 +162,9 @@ def evaluate(rule_lists: Sequence[Sequence[HttpRule]], view: ResponseView) -> Re
                 headers = apply_header_edits(view.response.headers, (edit,))
                 view = ResponseView(view, view.status, headers)
                 continue
+            if action in VAR_ACTIONS:
+                rule.store_var(view)
+                continue
             if action == "set-status":
                 status, reason = rule.status, rule.reason or status_reason(rule.status)
                 view = ResponseView(view, status, view.response.headers)
@@ -183,6 +192,8 @@ def parse_http_response_rule(
         raise ConfigError(f"'{side}' expects {', '.join(actions)} (missing argument)", file, line)
     action = words[0]
     what = f"{side} {action}"
+    if action.split("(", 1)[0] in VAR_ACTIONS:
+        return parse_var_rule(words, acls, file, line, side=side, response=True)
     if action in actions:
         return _parse(action, words, acls, side, what, file, line)
     if action.split("(", 1)[0] in unsupported or action.startswith("lua."):

@@ -29,7 +29,9 @@ from typing import Literal
 from .request import Request
 from .rules import (
     HEADER_ACTIONS,
+    LINE_ACTIONS,
     TABLE_ACTIONS,
+    VAR_ACTIONS,
     HeaderEdit,
     HttpRule,
     InspectDelay,
@@ -68,6 +70,12 @@ class Decision:
     header_edits: tuple[HeaderEdit, ...] = ()
     response_headers: tuple[tuple[str, str], ...] = ()
     rule: str = ""
+    #: The request as the rules left it, when one rewrote its line (`set-path`…):
+    #: its `uri` is what goes to the server, and what balancing and persistence read
+    #: (None: the request as it came, headers edited as listed).
+    request: Request | None = None
+    #: The method `set-method` gave the server (None: the one that came).
+    method: str | None = None
 
 
 def _where(rule: HttpRule | TcpRule | UseBackend) -> str:
@@ -159,7 +167,8 @@ class Router:
         if rejected is not None:
             return rejected
         edits: list[HeaderEdit] = []
-        final, view = _http_verdict(self._http, self._redirects, request, edits)
+        method: list[str] = []  # what set-method rules said, the last one last
+        final, view = _http_verdict(self._http, self._redirects, request, edits, method)
         if final is not None:
             return final
         backend, where = self._backend(view)
@@ -168,10 +177,18 @@ class Router:
             rejected = _tcp_content_verdict(rules.tcp_content, view)
             if rejected is not None:
                 return rejected
-            final, view = _http_verdict(rules.http, rules.redirects, view, edits)
+            final, view = _http_verdict(rules.http, rules.redirects, view, edits, method)
             if final is not None:
                 return final
-        return Decision("forward", backend=backend, header_edits=tuple(edits), rule=where)
+        rewritten = view if view.uri != request.uri else None
+        return Decision(
+            "forward",
+            backend=backend,
+            header_edits=tuple(edits),
+            rule=where,
+            request=rewritten,
+            method=method[-1] if method else None,
+        )
 
     def with_default(self, backend: str | None) -> Router:
         """The same compiled rules with another `default_backend` (None: no default)."""
@@ -231,6 +248,10 @@ class Router:
                 if rule.action == "track":
                     rule.track_key(request)
                     continue
+                if rule.action == "var":
+                    assert rule.track is not None
+                    rule.track.store_var(request)
+                    continue
                 return rule.action == "accept"
         return True
 
@@ -277,6 +298,10 @@ def _tcp_content_verdict(rules: tuple[TcpRule, ...], request: Request) -> Decisi
             if rule.action == "track":
                 rule.track_key(request)
                 continue
+            if rule.action == "var":
+                assert rule.track is not None
+                rule.track.store_var(request)
+                continue
             if rule.action == "reject":
                 return Decision("reject", rule=_where(rule))
             break
@@ -288,10 +313,11 @@ def _http_verdict(
     redirects: tuple[HttpRule, ...],
     request: Request,
     edits: list[HeaderEdit],
+    method: list[str],
 ) -> tuple[Decision | None, Request]:
     """Run `http-request` rules, then redirects: the final Decision if one ends the
-    request (else None), and the request view with the header edits so far (also
-    appended to `edits`)."""
+    request (else None), and the request view with the edits so far (header edits
+    also appended to `edits`, `set-method` results to `method`)."""
     view = request
     for rule in rules:
         if not rule.applies(view):
@@ -306,6 +332,16 @@ def _http_verdict(
             edit = rule.header_edit(view)
             edits.append(edit)
             view = replace(view, headers=apply_header_edits(view.headers, (edit,)))
+            continue
+        if action == "set-method":
+            new, view = rule.new_method(view)
+            method.append(new)
+            continue
+        if action in LINE_ACTIONS:
+            view = rule.rewrite_line(view)
+            continue
+        if action in VAR_ACTIONS:
+            rule.store_var(view)
             continue
         return _final(rule, view, tuple(edits)), view
     for rule in redirects:

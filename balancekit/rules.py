@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from .acl import AclSet, Condition
 from .acl.fetches import FetchError, SampleContext, SampleExpr, parse_sample_expr, suggest
 from .acl.logformat import LogFormat, LogFormatError, parse_log_format
-from .acl.patterns import str_to_int
+from .acl.patterns import KNOWN_METHODS, str_to_int
 from .errors import ConfigError
 from .request import Headers, Request, header_value_spans
 from .sticktables import StickTable
 from .tracking import MAX_TRACKED, table_key
+from .variables import VarError, VarName, parse_var_spec
 
 __all__ = [
     "HEADER_ACTIONS",
+    "LINE_ACTIONS",
     "TABLE_ACTIONS",
+    "VAR_ACTIONS",
     "HeaderEdit",
     "HttpRule",
     "InspectDelay",
@@ -58,6 +61,17 @@ HTTP_ACTIONS = (
     "del-header",
     "replace-header",
     "replace-value",
+    "set-method",
+    "set-path",
+    "set-pathq",
+    "set-query",
+    "set-uri",
+    "replace-path",
+    "replace-pathq",
+    "replace-uri",
+    "set-var",
+    "set-var-fmt",
+    "unset-var",
     "auth",
     "track-sc0",
     "track-sc1",
@@ -72,6 +86,13 @@ HTTP_ACTIONS = (
 HEADER_ACTIONS = frozenset(
     ("set-header", "add-header", "del-header", "replace-header", "replace-value")
 )
+#: The actions that rewrite the request line and let the rules go on.
+LINE_ACTIONS = frozenset(
+    ("set-method", "set-path", "set-pathq", "set-query", "set-uri", "replace-path",
+     "replace-pathq", "replace-uri")
+)  # fmt: skip
+#: The actions that set or clear a variable and let the rules go on.
+VAR_ACTIONS = frozenset(("set-var", "set-var-fmt", "unset-var"))
 #: The actions that change stick-table entries and let the rules go on.
 TABLE_ACTIONS = frozenset(
     ("track-sc0", "track-sc1", "track-sc2", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
@@ -80,12 +101,10 @@ TABLE_ACTIONS = frozenset(
 #: http-request actions HAProxy 2.6 has but balancekit does not implement.
 HTTP_ACTIONS_UNSUPPORTED = frozenset((
     "add-acl", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry",
-    "do-resolve", "early-hint", "normalize-uri", "replace-path",
-    "replace-pathq", "replace-uri", "send-spoe-group", "set-dst",
-    "set-dst-port", "set-log-level", "set-map",
-    "set-mark", "set-method", "set-nice", "set-path", "set-pathq", "set-priority-class",
-    "set-priority-offset", "set-query", "set-src", "set-src-port", "set-timeout", "set-tos",
-    "set-uri", "set-var", "set-var-fmt", "silent-drop", "strict-mode", "tarpit",
+    "do-resolve", "early-hint", "normalize-uri", "send-spoe-group", "set-dst",
+    "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice", "set-priority-class",
+    "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos",
+    "silent-drop", "strict-mode", "tarpit",
     "unset-var", "wait-for-body", "wait-for-handshake",
 ))  # fmt: skip
 #: `http-request use-service <name>`: the services balancekit provides (H6: stats_page).
@@ -94,8 +113,8 @@ TCP_ACTIONS = ("accept", "reject")
 TCP_ACTIONS_UNSUPPORTED = frozenset((
     "capture", "do-resolve", "expect-netscaler-cip", "expect-proxy", "sc-inc-gpc0",
     "sc-inc-gpc1", "sc-set-gpt0", "send-spoe-group", "set-dst", "set-dst-port", "set-mark",
-    "set-priority-class", "set-priority-offset", "set-src", "set-src-port", "set-tos", "set-var",
-    "set-var-fmt", "silent-drop", "switch-mode", "unset-var", "use-service",
+    "set-priority-class", "set-priority-offset", "set-src", "set-src-port", "set-tos",
+    "silent-drop", "switch-mode", "use-service",
 ))  # fmt: skip
 #: `tcp-response content` actions: the final ones HAProxy knows itself.
 TCP_RESPONSE_ACTIONS = ("accept", "reject", "close")
@@ -251,6 +270,21 @@ class Redirect:
         return out
 
 
+def split_target(uri: str) -> tuple[str, str, str]:
+    """A request target as (scheme and authority, path, `?query`): the authority
+    part is empty for an origin-form target, the query part empty without a `?`."""
+    authority = ""
+    if not uri.startswith("/"):
+        scheme, sep, rest = uri.partition("://")
+        if sep and "/" not in scheme:
+            cut = min((at for at in (rest.find("/"), rest.find("?")) if at >= 0), default=-1)
+            cut = len(rest) if cut < 0 else cut
+            authority = uri[: len(scheme) + 3 + cut]
+            uri = rest[cut:]
+    path, mark, query = uri.partition("?")
+    return authority, path, mark + query
+
+
 def _uri_path(uri: str) -> str:
     """The path (with query) of a request target, for origin or absolute form."""
     if uri.startswith("/"):
@@ -299,6 +333,10 @@ class HttpRule:
     index: int = 0
     #: `set-status <code> reason <text>`: the reason phrase (None: the code's own).
     reason: str | None = None
+    #: `set-var(<name>,<conditions>)` / `unset-var(<name>)`: the variable (the value
+    #: is `sample`, or `value` for `set-var-fmt`).
+    variable: VarName | None = None
+    conditions: tuple[str, ...] = ()
 
     def applies(self, request: Request) -> bool:
         return self.cond is None or self.cond.matches(request)
@@ -318,6 +356,64 @@ class HttpRule:
         )
         value = self.value.render(request) if self.value is not None else ""
         return HeaderEdit(op, self.header, value, self.header_match, self.header_regex)
+
+    def store_var(self, request: Request) -> None:
+        """Run a VAR_ACTIONS rule on the stream's variables (none without a stream)."""
+        stream, variable = request.stream, self.variable
+        if stream is None or variable is None:
+            return
+        if self.action == "unset-var":
+            stream.vars.unset(variable)
+        elif self.value is not None:  # set-var-fmt: always a string, maybe empty
+            stream.vars.set(variable, self.value.render(request), self.conditions)
+        elif self.sample is not None:
+            value = self.sample.single(request)
+            if value is not None:  # no sample: nothing stored
+                stream.vars.set(variable, value, self.conditions)
+
+    def new_method(self, request: Request) -> tuple[str, Request]:
+        """`set-method`: the method the server gets, and the view later rules read.
+        HAProxy's `method` fetch keeps answering the method that came when it was
+        one it knows (txn->meth), and reads the line only for another one."""
+        assert self.value is not None
+        method = self.value.render(request)
+        if request.method in KNOWN_METHODS:
+            return method, request
+        return method, replace(request, method=method)
+
+    def rewrite_line(self, request: Request) -> Request:
+        """The request view after a LINE_ACTIONS rule other than `set-method`: its
+        target (and so `path`, `query`, `url`) rewritten as HAProxy's
+        http_req_replace_stline does; unchanged when a replace-* regex finds nothing."""
+        action = self.action
+        if action == "set-method":
+            raise ValueError("set-method rewrites the wire's method: see `new_method`")
+        authority, path, query = split_target(request.uri)
+        if action.startswith("replace-"):
+            subject = {"replace-path": path, "replace-pathq": path + query}.get(action, request.uri)
+            assert self.header_regex is not None and self.value is not None
+            found = self.header_regex.search(subject) if subject else None
+            if found is None:
+                return request
+            text = expand_replacement(self.value.render(request), found)
+            action = {"replace-path": "set-path", "replace-pathq": "set-pathq"}.get(
+                action, "set-uri"
+            )
+        else:
+            assert self.value is not None
+            text = self.value.render(request)
+        if action == "set-path":
+            uri = authority + text + query
+        elif action == "set-pathq":
+            uri = authority + text
+        elif action == "set-query":
+            # A `?` comes (or stays) unless the new query is empty and there was none.
+            uri = authority + path + ("?" + text if query or text else "")
+        else:
+            uri = text
+        target = _uri_path(uri) if not uri.startswith("/") else uri
+        new_path, _, new_query = target.partition("?")
+        return replace(request, uri=uri, path=new_path, query=new_query)
 
     def update_table(self, request: Request) -> None:
         """Run a `TABLE_ACTIONS` rule on the request's tracked counters (nothing
@@ -366,10 +462,11 @@ class TcpRule:
     accept|reject|close [if …]` (stage "response", run on a `ResponseView`)."""
 
     stage: Literal["connection", "session", "content", "response"]
-    action: Literal["accept", "reject", "track", "close"]
+    action: Literal["accept", "reject", "track", "close", "var"]
     cond: Condition | None = None
     file: str = "<string>"
     line: int = 0
+    #: `track-scN …` (action "track") or `set-var(…)`/`unset-var(…)` (action "var").
     track: HttpRule | None = None
 
     def applies(self, request: Request) -> bool:
@@ -616,6 +713,10 @@ def parse_http_request_rule(
         return _parse_del_header(words, acls, file, line)
     if action in ("replace-header", "replace-value"):
         return _parse_replace(words, acls, file, line)
+    if action in LINE_ACTIONS:
+        return _parse_line_rule(words, acls, file, line)
+    if action.split("(", 1)[0] in VAR_ACTIONS:
+        return parse_var_rule(words, acls, file, line)
     if action.startswith("track-sc"):
         return _parse_track(words, acls, file, line)
     if action.split("(", 1)[0] in (
@@ -841,6 +942,83 @@ def _parse_set_header(
     return HttpRule(action, cond, file, line, header=words[1], value=value)
 
 
+def parse_var_rule(
+    words: Sequence[str],
+    acls: AclSet,
+    file: str,
+    line: int,
+    *,
+    side: str = "http-request",
+    response: bool = False,
+) -> HttpRule:
+    """`set-var(<name>[,<cond>…]) <expr>`, `set-var-fmt(<name>[,<cond>…]) <fmt>` or
+    `unset-var(<name>)`, then the rule's condition; `response`: on the answer."""
+    head = words[0]
+    action, _, spec = head.partition("(")
+    what = f"{side} {head}"
+    if not spec.endswith(")") or not spec[:-1]:
+        raise ConfigError(f"'{what}': expects a variable name in parentheses", file, line)
+    try:
+        variable, conditions = parse_var_spec(spec[:-1])
+    except VarError as exc:
+        raise ConfigError(f"'{what}': {exc}", file, line) from None
+    if action == "unset-var":
+        if conditions:
+            raise ConfigError(f"'{what}': unset-var takes no condition", file, line)
+        cond = _condition(words, 1, acls, what, file, line, response=response)
+        return HttpRule(action, cond, file, line, variable=variable)
+    if len(words) < 2 or words[1] in ("if", "unless"):
+        expects = "a format string" if action == "set-var-fmt" else "a sample expression"
+        raise ConfigError(f"'{what}': expects {expects}", file, line)
+    sample: SampleExpr | None = None
+    value: LogFormat | None = None
+    if action == "set-var-fmt":
+        value = _log_format(words[1], what, file, line, acls.context, response=response)
+    else:
+        try:
+            sample = parse_sample_expr(
+                words[1], context=acls.context, response=response, request_gone=response
+            )
+        except FetchError as exc:
+            raise ConfigError(f"'{what}': {exc}", file, line) from None
+    cond = _condition(words, 2, acls, what, file, line, response=response)
+    return HttpRule(
+        action, cond, file, line, sample=sample, value=value, variable=variable,
+        conditions=conditions,
+    )  # fmt: skip
+
+
+def _regex(text: str, what: str, file: str, line: int) -> re.Pattern[str]:
+    """A rewrite's regex, case-sensitive as HAProxy compiles it."""
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise ConfigError(f"'{what}': regex '{text}' is invalid: {exc}", file, line) from None
+
+
+def _parse_line_rule(words: Sequence[str], acls: AclSet, file: str, line: int) -> HttpRule:
+    """`set-method|set-path|set-pathq|set-query|set-uri <fmt> [cond]`, or
+    `replace-path|replace-pathq|replace-uri <regex> <fmt> [cond]`."""
+    action = words[0]
+    what = f"http-request {action}"
+    count = 2 if action.startswith("replace-") else 1
+    args = list(words[1 : 1 + count])
+    if len(args) < count or any(word in ("if", "unless") for word in args):
+        expects = "exactly 2 arguments" if count == 2 else "exactly 1 argument <format>"
+        raise ConfigError(f"'{what}': expects {expects}", file, line)
+    regex = None
+    if count == 2:
+        try:
+            regex = re.compile(args[0])
+        except re.error as exc:
+            raise ConfigError(
+                f"'{what}': regex '{args[0]}' is invalid: {exc}", file, line
+            ) from None
+    value = _log_format(args[-1], what, file, line, acls.context)
+    cond = _condition(words, 1 + count, acls, what, file, line)
+    return HttpRule(action, cond, file, line, value=value, header_regex=regex)
+
+
 def _parse_replace(
     words: Sequence[str], acls: AclSet, file: str, line: int, *, side: str = "http-request"
 ) -> HttpRule:
@@ -851,10 +1029,7 @@ def _parse_replace(
     response = side != "http-request"
     if len(words) < 4 or any(word in ("if", "unless") for word in words[1:4]):
         raise ConfigError(f"'{what}': expects exactly 3 arguments", file, line)
-    try:
-        regex = re.compile(words[2])
-    except re.error as exc:
-        raise ConfigError(f"'{what}': regex '{words[2]}' is invalid: {exc}", file, line) from None
+    regex = _regex(words[2], what, file, line)
     value = _log_format(words[3], what, file, line, acls.context, response=response)
     cond = _condition(words, 4, acls, what, file, line, response=response)
     return HttpRule(action, cond, file, line, header=words[1], value=value, header_regex=regex)
@@ -985,11 +1160,14 @@ def parse_tcp_request_rule(
     if action.startswith("track-sc"):
         track = _parse_track(words[1:], acls, file, line, what=f"{what} {action}")
         return TcpRule(stage, "track", track.cond, file, line, track)  # type: ignore[arg-type]
+    if action.split("(", 1)[0] in VAR_ACTIONS:
+        store = parse_var_rule(words[1:], acls, file, line, side=what)
+        return TcpRule(stage, "var", store.cond, file, line, store)  # type: ignore[arg-type]
     if action not in TCP_ACTIONS:
         if action in TCP_ACTIONS_UNSUPPORTED:
             raise ConfigError(
                 f"'{what} {action}' is an HAProxy action balancekit does not support "
-                "(supported: accept, reject)",
+                "(supported: accept, reject, track-sc0..2, set-var, set-var-fmt, unset-var)",
                 file,
                 line,
             )

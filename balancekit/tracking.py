@@ -1,4 +1,4 @@
-"""A stream's tracked counters (`track-sc0..2`), HAProxy's `s->stkctr[]`.
+"""A stream's tracked counters (`track-sc0..2`), HAProxy's `s->stkctr[]`, and its variables.
 
 A `track-scN` rule attaches one stick-table entry to the stream in slot N; the
 `scN_*` fetches then read it, and the events of the stream (its response's
@@ -7,6 +7,9 @@ create one `StreamCounters` per HTTP request when the configuration has stick
 tables, hand it in with the `Request` (`Request.stream`), and call `response`
 and `close`; the rules and fetches do the rest.  Pure: `now_ms` is the engine's
 clock, taken once when the request's rules run.
+
+The stream's variables (`set-var`, `var()`: balancekit.variables) travel with it
+too, in `vars`; a request's share the `sess` scope of its connection's.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 
 from .sticktables import Entry, KeyInput, StickTable
+from .variables import Variables
 
 __all__ = ["MAX_TRACKED", "StreamCounters", "table_key"]
 
@@ -43,11 +47,12 @@ class StreamCounters:
     the request does not track reads, and counts on, the connection's entry.
     """
 
-    __slots__ = ("_slots", "now_ms", "session")
+    __slots__ = ("_slots", "now_ms", "session", "vars")
 
     def __init__(self, now_ms: int, session: StreamCounters | None = None) -> None:
         self.now_ms = now_ms
         self.session = session
+        self.vars: Variables = Variables() if session is None else session.vars.for_request()
         self._slots: list[tuple[StickTable, Entry] | None] = [None] * MAX_TRACKED
         if session is not None:
             # A new HTTP request counts on what its connection tracks

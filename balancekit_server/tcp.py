@@ -179,9 +179,11 @@ class TcpFrontend:
     #: `option log-separate-errors` and `option dontlog-normal` (ops.logs.stream_log_level).
     log_separate_errors: bool = False
     dontlog_normal: bool = False
+    #: `option logasap`: log a session once its server is connected.
+    logasap: bool = False
     inspect_delay: float | None = None
     log_template: LogFormat | None = None
-    #: The config has stick tables: each session carries its tracked counters.
+    #: The config has stick tables or variables: each session carries its state.
     tracks: bool = False
 
     def backend_for(self, name: str | None) -> BackendRuntime | None:
@@ -1192,6 +1194,11 @@ class Session:
         if self._early_paused:
             self._early_paused = False
             self.client.resume_reading()
+        if self.service.tcplog and self.service.frontend.logasap and not self.silent:
+            # stream.c's back_establish: logged now, never again (the bytes to come
+            # and the way it ends are not known; the line marks them `+`).
+            self._log(early=True)
+            self.silent = True
         if times.holds_response:
             self._hold_response(times)
         elif times.analyses_response and self._analyse_response(b"") == "close":
@@ -1520,7 +1527,9 @@ class Session:
         service.limits.slot_freed()
         service.idle_check()
 
-    def _log(self) -> None:
+    def _log(self, *, early: bool = False) -> None:
+        """The session's line: at its end, or `early` when its server is connected
+        (`option logasap`)."""
         fe = self.service.frontend
         assert fe.logger is not None
         tb = self.backend
@@ -1529,11 +1538,13 @@ class Session:
         beconn = 0
         if tb is not None:
             # HAProxy logs a TCP session after its server side is gone: %bc and %sc
-            # no longer count it (while %ac and %fc still do).
-            beconn = self.service.be_counters(tb.name).scur - 1
+            # no longer count it (while %ac and %fc still do), unless logged early.
+            beconn = self.service.be_counters(tb.name).scur - (0 if early else 1)
             if self.srv is not None:
                 srv_conn = tb.backend.member(self.srv.name).inflight
         tt = self._ms_since_accept()
+        if early:
+            tt = int((self.connected_at - self.accept_mono) * 1000)
         level = stream_log_level(
             fe.log_separate_errors, fe.dontlog_normal, self.term or "--", self.retries,
             self.redispatched,
@@ -1566,6 +1577,7 @@ class Session:
             srv_queue=self.queue_pos[0],
             backend_queue=self.queue_pos[1],
             ssl=self.listener.ssl is not None,
+            logasap=fe.logasap,
         )
         fe.logger.log(line, level)
 
@@ -1585,6 +1597,7 @@ class Session:
         date = format_date(self.accept_date)
         rc = f"+{self.retries}" if self.redispatched else str(self.retries)
         waited = max(self.t_queue, 0) + max(self.t_connect, 0)
+        total: object = f"+{tt}" if fe.logasap else tt
         counters = self.service.fe_counters
         return {
             # addresses and names
@@ -1600,10 +1613,11 @@ class Session:
             "T": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(self.accept_date)),
             "Tl": time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(self.accept_date)),
             "ms": f"{int(self.accept_date * 1000) % 1000:03d}",
-            "Tw": self.t_queue, "Tc": self.t_connect, "Tt": tt, "Tu": tt, "Ta": tt,
+            "Tw": self.t_queue, "Tc": self.t_connect, "Tt": total, "Tu": total, "Ta": total,
             "Th": 0, "Td": max(0, tt - waited),
             # bytes, state, counts
-            "B": self._sside.nbytes, "U": self._cside.nbytes, "ts": self.term or "--",
+            "B": f"+{self._sside.nbytes}" if fe.logasap else self._sside.nbytes,
+            "U": self._cside.nbytes, "ts": self.term or "--",
             "ac": self.service.limits.actconn, "fc": self.service.feconn, "bc": beconn,
             "sc": srv_conn, "rc": rc, "sq": self.queue_pos[0], "bq": self.queue_pos[1],
             "rt": counters.stot, "lc": counters.stot,

@@ -25,7 +25,8 @@ from ..request import Request, ResponseView, split_header_values
 from ..sticktables import READS, Entry, KeyInput, StickTable
 from ..tls_hello import hello_pending, hello_type
 from ..tracking import MAX_TRACKED, table_key
-from .haproxy_fetches import is_haproxy_fetch
+from ..variables import VarError, VarName, parse_var_name
+from .haproxy_fetches import HAPROXY_CONVERTERS, is_haproxy_fetch
 from .patterns import PatternError, parse_ip_sample, str_to_int, v4_mask
 
 if TYPE_CHECKING:
@@ -146,8 +147,32 @@ _CASTABLE: frozenset[tuple[str, str]] = frozenset(
 
 
 def can_cast(src: str, dst: str) -> bool:
-    """Whether a sample of type `src` may feed something expecting `dst`."""
-    return (src, dst) in _CASTABLE
+    """Whether a sample of type `src` may feed something expecting `dst` (a
+    variable's, "any", is known only when it is read: checked then)."""
+    return src == "any" or (src, dst) in _CASTABLE
+
+
+def sample_type(value: Value) -> str:
+    """The type of a sample read at run time (a variable's value)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "sint"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, bytes):
+        return "bin"
+    return "ipv4" if cast(tuple[int, int], value)[0] == 4 else "ipv6"
+
+
+def _dynamic_cast(dst: str) -> Callable[[Value], Value | None]:
+    def convert(value: Value) -> Value | None:
+        src = sample_type(value)
+        if (src, dst) not in _CASTABLE:
+            return None
+        return cast_function(src, dst)(value)
+
+    return convert
 
 
 def format_ip(value: tuple[int, int]) -> str:
@@ -208,6 +233,8 @@ def _to_bin(value: Value) -> Value | None:
 
 def cast_function(src: str, dst: str) -> Callable[[Value], Value | None]:
     """The runtime cast for a pair `can_cast` accepted; None from it means "no sample"."""
+    if src == "any":
+        return _identity if dst == "any" else _dynamic_cast(dst)
     if src == dst or (src in ("str", "meth") and dst in ("str", "meth")):
         return _identity
     if dst in ("str", "meth"):
@@ -443,6 +470,17 @@ def _proto_http(req: Request, args: tuple[object, ...]) -> list[Value]:
     # A TCP view has a version only when its payload parses as an HTTP request
     # (balancekit.h1: HAProxy takes `GET / FOO` for one, and `hello there` not).
     return [bool(req.version)]
+
+
+def _var(req: Request, args: tuple[object, ...]) -> list[Value]:
+    """`var(<name>[,<default>])`: the stream's variable, else the default (a string)."""
+    stream, var = req.stream, cast(VarName, args[0])
+    if stream is None or not stream.vars.in_phase(var):
+        return []  # (vars_get_by_desc: no scope, no default either)
+    value = stream.vars.get(var)
+    if value is None:
+        return [args[1]] if len(args) > 1 else []
+    return [value]
 
 
 def _nbsrv(req: Request, args: tuple[object, ...]) -> list[Value]:
@@ -913,6 +951,7 @@ def _fetches() -> dict[str, FetchDef]:
             unsettled=_payload_lv_unsettled(None),
         ),
         FetchDef("nbsrv", "sint", _nbsrv, ("backend",)),
+        FetchDef("var", "any", _var, ("var", "str"), 1),
         FetchDef("req.rdp_cookie_cnt", "sint", _zero, ("str",)),
         FetchDef("http_auth_type", "str", _http_auth_type),
         FetchDef("http_auth_user", "str", _http_auth_user),
@@ -1417,6 +1456,11 @@ def _check_args(
             out.append(_named(context.tables, "table", value, i, kind, name))
         elif want == "backend":
             out.append(_named(context.backends, "backend", value, i, kind, name))
+        elif want == "var":
+            try:
+                out.append(parse_var_name(value))
+            except VarError as exc:
+                raise FetchError(f"{kind} '{name}': {exc}") from None
         elif want == "userlist":
             out.append(_named(context.userlists, "userlist", value, i, kind, name))
         elif want == "int":
@@ -1517,6 +1561,11 @@ def parse_sample_expr(
         cname, pos = _split_name(text, pos)
         conv = CONVERTERS.get(cname)
         if conv is None:
+            if cname in HAPROXY_CONVERTERS:
+                raise FetchError(
+                    f"converter '{cname}' is an HAProxy converter that balancekit does not "
+                    "support; see docs/acl.md"
+                )
             raise FetchError(f"unknown converter '{cname}'{suggest(cname, CONVERTERS)}")
         raw, pos = _split_args(text, pos, cname)
         cargs = _check_args("converter", cname, conv.args, conv.required, raw)

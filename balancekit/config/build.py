@@ -198,6 +198,14 @@ class _Builder:
             if section.kind in ("backend", "listen")
         }
         self.peers: dict[str, PeersLines] = {}
+        #: Some rule or expression names a variable (`set-var`, `var()`): each
+        #: stream then carries its state (`Request.stream`), as with stick tables.
+        self.uses_variables = any(
+            "var(" in word
+            for section in parsed.sections
+            for stmt in section.statements
+            for word in stmt.args
+        )
         #: Proxy tables naming a peers section: (proxy, section name, the line).
         self._synced: list[tuple[str, str, Statement]] = []
         # One context per certificate set, shared by the binds that serve it.
@@ -941,7 +949,7 @@ class _Builder:
             name=p.name,
             description=p.description,
             max_header_size=global_.head_room,
-            tracks=bool(self.tables),
+            tracks=bool(self.tables) or self.uses_variables,
             mode=s.mode,  # type: ignore[arg-type]
             binds=self._binds(p, s.mode, global_),
             router=router,
@@ -957,6 +965,7 @@ class _Builder:
             dontlognull=options.get("dontlognull", False),
             log_separate_errors=options.get("log-separate-errors", False),
             dontlog_normal=options.get("dontlog-normal", False),
+            logasap=options.get("logasap", False),
             forwardfor=s.forwardfor,
             clitcpka=options.get("clitcpka", False),
             http_server_close=options.get("http-server-close", False),

@@ -239,25 +239,26 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K(
         "http-request",
         "flb",
-        "HTTP request rule (allow, deny, redirect, headers, return, "
-        "`use-service prometheus-exporter`).",
+        "HTTP request rule (allow, deny, redirect, headers, request line rewrites, "
+        "return, `use-service prometheus-exporter`).",
     ),
     _K(
         "http-response",
         "flb",
         "HTTP response rule (allow, deny, return, redirect location, set/add/del-header, "
-        "replace-header, replace-value, set-status); the backend's run before the "
-        "frontend's.",
+        "replace-header, replace-value, set-status, set-var, set-var-fmt, unset-var); the "
+        "backend's run before the frontend's.",
     ),
     _K(
         "http-after-response",
         "flb",
         "Rule on every answer the client gets, the proxy's own included (allow, "
-        "set/add/del-header, replace-header, replace-value, set-status).",
+        "set/add/del-header, replace-header, replace-value, set-status, set-var, "
+        "set-var-fmt, unset-var).",
     ),
     _K("tcp-request connection", "fl", "Layer-4 rule on new connections (accept/reject)."),
     _K("tcp-request session", "fl", "Rule once the session is set up (accept/reject)."),
-    _K("tcp-request content", "flb", "Content rule (accept/reject)."),
+    _K("tcp-request content", "flb", "Content rule (accept/reject/track-scN/set-var)."),
     _K("tcp-request inspect-delay", "flb", "How long content rules may wait for data."),
     _K(
         "tcp-response content",
@@ -340,6 +341,13 @@ KEYWORDS: tuple[Keyword, ...] = (
         "option dontlog-normal",
         "dfl",
         "Log only the streams that report a problem (an error, a retry, a 5xx).",
+        negatable=True,
+    ),
+    _K(
+        "option logasap",
+        "dfl",
+        "Log a stream as soon as the server answers (mode http: its response head; "
+        "mode tcp: the connection), its total time and bytes marked `+`.",
         negatable=True,
     ),
     _K(
@@ -476,7 +484,7 @@ option h1-case-adjust-bogus-client|option h1-case-adjust-bogus-server|
 option http-buffer-request|option http-ignore-probes|option http-no-delay|
 option http-pretend-keepalive|option http-restrict-req-hdr-names|
 option http-use-proxy-header|option httpslog|option independent-streams|option ldap-check|
-option external-check|option logasap|option nolinger|
+option external-check|option nolinger|
 option originalto|option prefer-last-server|
 option redis-check|option smtpchk|option socket-stats|option spop-check|
 option ssl-hello-chk|option tcp-check|option transparent|

@@ -289,6 +289,8 @@ class Frontend:
     #: level err) and `option dontlog-normal` (only those are logged).
     log_separate_errors: bool = False
     dontlog_normal: bool = False
+    #: `option logasap`: log when the server answers (HTTP) or is connected (TCP).
+    logasap: bool = False
     forwardfor: ForwardFor | None = None
     clitcpka: bool = False
     http_server_close: bool = False
@@ -319,8 +321,8 @@ class Frontend:
     max_header_size: int = 15360
     #: `description`, shown on the statistics page.
     description: str | None = None
-    #: The configuration has stick tables: each request carries its tracked
-    #: counters (`Request.stream`) for `track-sc*` and the table fetches.
+    #: The configuration has stick tables or variables: each request carries its
+    #: stream's state (`Request.stream`: tracked counters, variables).
     tracks: bool = False
     file: str | None = None
     line: int | None = None

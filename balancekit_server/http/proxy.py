@@ -468,6 +468,7 @@ class Relay:
         "exchange",
         "head_request",
         "intercepted",
+        "logasap",
         "notify",
         "respond",
         "retry",
@@ -508,6 +509,8 @@ class Relay:
         self.respond: _Responding | None = None
         # What they decided when a rule replaced the answer (deny, return, redirect).
         self.intercepted: ResponseVerdict | None = None
+        # `option logasap`: logs the request once the answer's head is on its way.
+        self.logasap: Callable[[], None] | None = None
 
     def on_interim(self, status: int, reason: bytes, headers: RawHeaders) -> None:
         self.exchange.send_interim(status, reason, headers)
@@ -547,6 +550,9 @@ class Relay:
                 job.store(backend, server, now_ms())  # process_store_rules, on the answer
         respond = self.respond
         if respond is not None:
+            stream = respond.request.stream
+            if stream is not None:
+                stream.vars.to_response()  # the `req.*` variables end here
             # http_process_res_common: after the store rules, before the cookie.
             verdict = evaluate(
                 respond.response_rules, ResponseView(respond.request, status, text_view(headers))
@@ -575,6 +581,8 @@ class Relay:
             body,
             until_close=body and length_value is None and not encoded,
         )
+        if self.logasap is not None:
+            self.logasap()
 
     def on_body(self, data: bytes) -> None:
         self.exchange.write_body(data)
@@ -710,6 +718,7 @@ class _Flight(Relay):
         self.stick = None  # set by _start_exchange for a backend with `stick` rules
         self.respond = None  # set by _start_exchange when response rules exist
         self.intercepted = None
+        self.logasap = None  # set by _start_exchange with `option logasap`
         self.proxy = proxy
         self.entry = entry
         self.plan = plan
@@ -973,7 +982,12 @@ class HttpProxy:
         fe = self.fe_counters
         if fe is not None and ex.status:
             _count_response(fe, ex.status, ex.bytes_out)
+        self._log(ex, entry)
+
+    def _log(self, ex: Exchange, entry: HttpLogEntry) -> None:
+        """Fill in what the log line says at this moment, and log it (once)."""
         if self.log is not None and not entry.unlogged:
+            entry.unlogged = True
             entry.treq = max(0, int((ex.t_head - ex.t_start) * 1000))
             entry.ssl = ex.ssl
             entry.ta = max(0, int((asyncio.get_running_loop().time() - ex.t_start) * 1000))
@@ -1142,6 +1156,13 @@ class HttpProxy:
                 return _Service(request, decision, router)
             self._answer_locally(ex, decision, entry)
             return None
+        line: tuple[bytes, bytes] | None = None
+        if decision.request is not None or decision.method is not None:
+            # `set-path`, `set-method`…: the server, balancing and persistence get
+            # the rewritten request (the log keeps the one that came).
+            request = decision.request or request
+            method = decision.method or request.method
+            line = (method.encode("latin-1"), request.uri.encode("latin-1"))
         backend_name = decision.backend
         state = self._backends.get(backend_name) if backend_name else None
         if state is None:
@@ -1161,10 +1182,17 @@ class HttpProxy:
                 settings.server_rules, request, state.backend, persist=persist
             )
         if settings.cookie is None:
-            plan = _Plan(request, state, self._request_head(ex, headers))
+            plan = _Plan(request, state, self._request_head(ex, headers, line))
         else:
             plan = self._persistent_plan(
-                ex, entry, request, state, headers, verdict, assigned=use_server is not None
+                ex,
+                entry,
+                request,
+                state,
+                headers,
+                verdict,
+                assigned=use_server is not None,
+                line=line,
             )
         plan.use_server = use_server
         if settings.stick_rules:
@@ -1190,6 +1218,7 @@ class HttpProxy:
         verdict: str | None,
         *,
         assigned: bool = False,
+        line: tuple[bytes, bytes] | None = None,
     ) -> _Plan:
         """A plan for a backend with a `cookie` line: the request's cookie may name
         its server (unless the persist rules' `verdict` or a `use-server` rule,
@@ -1199,7 +1228,7 @@ class HttpProxy:
         assert settings.cookie is not None
         job = CookieJob(settings.cookie, state.backend, settings.persist, entry, verdict, assigned)
         headers = job.read_request(headers)
-        return _Plan(request, state, self._request_head(ex, headers), job)
+        return _Plan(request, state, self._request_head(ex, headers, line), job)
 
     def _answer_monitor(self, ex: Exchange, entry: HttpLogEntry) -> None:
         """`monitor-uri`, before any rule (HAProxy's http_wait_for_request): the
@@ -1223,6 +1252,8 @@ class HttpProxy:
         after = self._after_rules if state is None else state.after_rules
         if after and page.raw:
             view = ResponseView(self.build_request(ex), page.status, text_view(list(page.headers)))
+            if view.stream is not None:
+                view.stream.vars.to_response()
             verdict = evaluate(after, view)
             if verdict.header_edits or verdict.reason is not None:
                 status, reason, headers = _rewritten(verdict, page.reason, list(page.headers))
@@ -1299,11 +1330,15 @@ class HttpProxy:
         return headers
 
     @staticmethod
-    def _request_head(ex: Exchange, headers: RawHeaders) -> bytes:
+    def _request_head(
+        ex: Exchange, headers: RawHeaders, line: tuple[bytes, bytes] | None = None
+    ) -> bytes:
+        """The head sent upstream; `line`: the method and target rules rewrote."""
         # HAProxy 2.6 forwards an HTTP/1.0 request as HTTP/1.0: sent as HTTP/1.1, one
         # without Host would be an invalid request (nginx answers 400).
         version = b" HTTP/1.0\r\n" if ex.version == b"1.0" else b" HTTP/1.1\r\n"
-        parts = [ex.method, b" ", ex.target, version]
+        method, target = line if line is not None else (ex.method, ex.target)
+        parts = [method, b" ", target, version]
         for name, value in headers:
             parts += (name, b": ", value, b"\r\n")
         if ex.chunked:
@@ -1601,6 +1636,8 @@ class HttpProxy:
             relay.stick = (plan.stick, state.backend, server.name)
         if state.response_rules or state.after_rules:
             relay.respond = _Responding(state.response_rules, state.after_rules, plan.request)
+        if self.frontend.logasap and self.log is not None:
+            relay.logasap = functools.partial(self._log_asap, relay, entry, state, server.name, now)
         ex.attach(conn, relay)
         conn.start(
             relay,
@@ -1682,6 +1719,18 @@ class HttpProxy:
                     if failed:
                         counters.eresp += 1
         return outcome
+
+    def _log_asap(
+        self, relay: Relay, entry: HttpLogEntry, state: _BackendState, server: str, t_sent: float
+    ) -> None:
+        """`option logasap`: the line as HAProxy writes it once the response head is
+        processed: the times and bytes so far (marked `+` by the writer), no
+        termination yet, the request still counted in `%bc` and `%sc`."""
+        ex = relay.exchange
+        entry.tr = _ms(relay.t_response - t_sent)
+        entry.beconn = state.active
+        entry.srv_conn = state.backend.member(server).inflight
+        self._log(ex, entry)
 
     def _intercepted(
         self, state: _BackendState, relay: Relay, entry: HttpLogEntry, verdict: ResponseVerdict

@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
+from urllib.parse import unquote
 
 from balancekit import Backend, Request
 from balancekit.config import BackendRuntime, Config, Frontend, LoadResult, load
@@ -186,6 +187,16 @@ class BalancerMiddleware:
             edited = apply_header_edits(request.headers, decision.header_edits)
             scope = dict(scope)
             scope["headers"] = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in edited]
+        rewritten = decision.request
+        if rewritten is not None:
+            # `set-path`, `set-query`…: the app sees the request the rules made.
+            scope = dict(scope)
+            scope["path"] = unquote(rewritten.path)
+            scope["raw_path"] = rewritten.path.encode("latin-1")
+            scope["query_string"] = rewritten.query.encode("latin-1")
+        if decision.method is not None:
+            scope = dict(scope)
+            scope["method"] = decision.method
         await self.app(scope, receive, send)
 
     def _lifespan_receive(self, receive: Receive) -> Receive:

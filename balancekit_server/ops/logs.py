@@ -114,16 +114,19 @@ def format_tcplog(
     srv_queue: int = 0,
     backend_queue: int = 0,
     ssl: bool = False,
+    logasap: bool = False,
 ) -> str:
     """One `option tcplog` line (HAProxy's `%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts
     %ac/%fc/%bc/%sc/%rc %sq/%bq`).
 
     Times are milliseconds; `-1` means "that phase was never reached", as in
-    HAProxy.  `server=None` prints `<NOSRV>`.
+    HAProxy.  `server=None` prints `<NOSRV>`.  `logasap` (`option logasap`) marks
+    the total time and the bytes `+`: they are what was known when it was logged.
     """
+    mark = "+" if logasap else ""
     return (
         f"{client_ip}:{client_port} [{format_date(accept_date)}] {_frontend(frontend, ssl)} "
-        f"{backend}/{server or '<NOSRV>'} {tw}/{tc}/{tt} {bytes_read} {termination} "
+        f"{backend}/{server or '<NOSRV>'} {tw}/{tc}/{mark}{tt} {mark}{bytes_read} {termination} "
         f"{actconn}/{feconn}/{beconn}/{srv_conn}/{_retries(retries, redispatched)} "
         f"{srv_queue}/{backend_queue}"
     )
@@ -180,6 +183,7 @@ def format_httplog(
     captured_request_headers: Sequence[str] | None = None,
     captured_response_headers: Sequence[str] | None = None,
     ssl: bool = False,
+    logasap: bool = False,
 ) -> str:
     """One `option httplog` line (HAProxy's `%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta
     %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r`).
@@ -190,15 +194,17 @@ def format_httplog(
     only when given, like HAProxy prints them only when `capture request/response
     header` is set.
     `request_line` is the raw `METHOD URI VERSION`, quoted and escaped here.
+    `logasap` (`option logasap`) marks `%Ta` and `%B` `+`, as HAProxy does.
     """
+    mark = "+" if logasap else ""
     parts = [
         f"{client_ip}:{client_port}",
         f"[{format_date(request_date)}]",
         _frontend(frontend, ssl),
         f"{backend}/{server or '<NOSRV>'}",
-        f"{treq}/{tw}/{tc}/{tr}/{ta}",
+        f"{treq}/{tw}/{tc}/{tr}/{mark}{ta}",
         str(status),
-        str(bytes_read),
+        f"{mark}{bytes_read}",
         captured_request_cookie or "-",
         captured_response_cookie or "-",
         f"{termination}{cookies}",
@@ -217,8 +223,9 @@ def format_httplog(
     return " ".join(parts)
 
 
-def httplog_values(entry: Any) -> dict[str, object]:
-    """The `log-format` variables of one HTTP request (an `HttpLogEntry`)."""
+def httplog_values(entry: Any, logasap: bool = False) -> dict[str, object]:
+    """The `log-format` variables of one HTTP request (an `HttpLogEntry`);
+    `logasap` marks the total times and the bytes `+`, as HAProxy does."""
     method, _, rest = entry.request_line.partition(" ")
     uri, _, version = rest.rpartition(" ")
     path, mark, query = uri.partition("?")
@@ -226,6 +233,8 @@ def httplog_values(entry: Any) -> dict[str, object]:
     gmt = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(entry.request_date))
     local = time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(entry.request_date))
     timers = max(entry.treq, 0) + max(entry.tw, 0) + max(entry.tc, 0) + max(entry.tr, 0)
+    ta: object = f"+{entry.ta}" if logasap else entry.ta
+    bytes_read: object = f"+{entry.bytes_read}" if logasap else entry.bytes_read
     return {
         # addresses and names
         "ci": entry.client_ip, "cp": entry.client_port,
@@ -236,11 +245,11 @@ def httplog_values(entry: Any) -> dict[str, object]:
         "t": date, "tr": date, "Ts": int(entry.request_date),
         "T": gmt, "trg": gmt, "Tl": local, "trl": local,
         "ms": f"{int(entry.request_date * 1000) % 1000:03d}",
-        "TR": entry.treq, "Tw": entry.tw, "Tc": entry.tc, "Tr": entry.tr, "Ta": entry.ta,
-        "Tt": entry.ta, "Th": 0, "Ti": 0, "Tq": entry.treq,
+        "TR": entry.treq, "Tw": entry.tw, "Tc": entry.tc, "Tr": entry.tr, "Ta": ta,
+        "Tt": ta, "Tu": ta, "Th": 0, "Ti": 0, "Tq": entry.treq,
         "Td": max(0, entry.ta - timers),
         # status, bytes, state, counts
-        "ST": entry.status, "B": entry.bytes_read, "CC": None, "CS": None,
+        "ST": entry.status, "B": bytes_read, "CC": None, "CS": None,
         "ts": entry.termination, "tsc": f"{entry.termination}{entry.cookies}",
         "ac": entry.actconn, "fc": entry.feconn, "bc": entry.beconn, "sc": entry.srv_conn,
         "rc": _retries(entry.retries, entry.redispatched),
@@ -299,6 +308,7 @@ def http_log_writer(
     send = emit
     render = template.render if template is not None else None
     separate, only_errors = frontend.log_separate_errors, frontend.dontlog_normal
+    logasap = frontend.logasap
 
     def log(entry: Any) -> None:
         level = stream_log_level(
@@ -308,9 +318,9 @@ def http_log_writer(
         if level is None:
             return
         if render is not None:
-            send(render(httplog_values(entry), entry.request), level)
+            send(render(httplog_values(entry, logasap), entry.request), level)
         else:
-            send(format_httplog(**entry.as_kwargs()), level)
+            send(format_httplog(**entry.as_kwargs(), logasap=logasap), level)
 
     return log, log_requests
 

@@ -261,6 +261,7 @@ class Runtime:
             dontlognull=frontend.dontlognull,
             log_separate_errors=frontend.log_separate_errors,
             dontlog_normal=frontend.dontlog_normal,
+            logasap=frontend.logasap,
             inspect_delay=frontend.tcp_inspect_delay,
             log_template=template,
             tracks=frontend.tracks,

@@ -121,7 +121,7 @@ def test_status_reasons_are_haproxys() -> None:
     ("line", "after", "message"),
     [
         ("", False, "'http-response' expects allow, deny, return"),
-        ("set-var(txn.x) str(1)", False, "'http-response set-var(txn.x)' is an HAProxy action "
+        ("set-map(/x) a b", False, "'http-response set-map(/x)' is an HAProxy action "
          "balancekit does not support"),
         ("cache-store c", False, "'http-response cache-store' is an HAProxy action"),
         ("deny", True, "'http-after-response' expects allow, set-header"),

@@ -22,9 +22,9 @@ Parser = Callable[..., object]
 
 ERRORS: list[tuple[str, Parser, str, str]] = [
     # http-request
-    ("http-empty", parse_http_request_rule, "", "'http-request' expects allow, deny, reject, redirect, return, set-header, add-header, del-header, replace-header, replace-value, auth, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, sc-inc-gpc, sc-set-gpt (missing argument)"),
-    ("http-unknown", parse_http_request_rule, "dney if x", "'http-request' expects allow, deny, reject, redirect, return, set-header, add-header, del-header, replace-header, replace-value, auth, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, sc-inc-gpc, sc-set-gpt, but got 'dney'; did you mean 'deny'?"),
-    ("http-unsupported", parse_http_request_rule, "set-var(txn.x) str(1)", "'http-request set-var(txn.x)' is an HAProxy action balancekit does not support"),
+    ("http-empty", parse_http_request_rule, "", "'http-request' expects allow, deny, reject, redirect, return, set-header, add-header, del-header, replace-header, replace-value, set-method, set-path, set-pathq, set-query, set-uri, replace-path, replace-pathq, replace-uri, set-var, set-var-fmt, unset-var, auth, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, sc-inc-gpc, sc-set-gpt (missing argument)"),
+    ("http-unknown", parse_http_request_rule, "dney if x", "'http-request' expects allow, deny, reject, redirect, return, set-header, add-header, del-header, replace-header, replace-value, set-method, set-path, set-pathq, set-query, set-uri, replace-path, replace-pathq, replace-uri, set-var, set-var-fmt, unset-var, auth, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, sc-inc-gpc, sc-set-gpt, but got 'dney'; did you mean 'deny'?"),
+    ("http-unsupported", parse_http_request_rule, "set-map(f) a b", "'http-request set-map(f)' is an HAProxy action balancekit does not support"),
     ("http-unsupported-known", parse_http_request_rule, "tarpit", "'http-request tarpit' is an HAProxy action balancekit does not support"),
     ("http-trailing", parse_http_request_rule, "allow when x", "'http-request allow' expects either 'if' or 'unless' followed by a condition but found 'when'"),
     ("http-bad-cond", parse_http_request_rule, "deny if nope", "no such ACL : 'nope'"),

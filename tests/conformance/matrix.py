@@ -21,6 +21,7 @@ When balancekit differs from HAProxy on a row, the row stays as it is and gets
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote
 
@@ -4203,6 +4204,239 @@ row(
             ("X-Keep", "as is"),
         )),
         get("/echo", headers=(("X-List", "bravo"),)),
+    ),
+    kinds=ECHO_KINDS,
+)  # fmt: skip
+
+# -- option logasap ---------------------------------------------------------------------------
+
+row(
+    "logasap-httplog",
+    ("option logasap", "option httplog"),
+    # Logged once the server's head is processed (no termination yet, the request
+    # still counted in %bc/%sc); the total time and the bytes marked `+`, also on
+    # the lines written at the end (a deny, a server that is down). The bytes then
+    # depend on how much body came with the head: only their mark is compared.
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n    option logasap\n",
+        frontend="    http-request deny if { path /denied }\n"
+        "    use_backend down if { path /down }\n",
+        extra="backend down\n    server d1 127.0.0.1:1\n",
+    ),
+    (
+        get("/echo"),
+        get("/status/503"),
+        get("/denied"),
+        get("/down"),
+        get("/echo", conn="k"),
+        get("/echo", conn="k"),
+    ),
+    log_subs=((r"(<timers> \d{3}) \+\d+ ", r"\1 +<bytes> "),),
+    kinds=ECHO_KINDS,
+)
+row(
+    "logasap-log-format",
+    ("option logasap", "log-format"),
+    # The `+` marks in a log-format: %Tt, %Ta, %Tu and %B.
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option logasap\n",
+        frontend='    log-format "%ST Tt=%Tt Ta=%Ta Tu=%Tu B=%B Tr=%Tr ts=%ts bc=%bc %{+Q}r"\n'
+        "    http-request deny if { path /denied }\n",
+    ),
+    (get("/echo"), get("/denied"), get("/status/404")),
+    log_subs=((r"=\+\d+", "=+<n>"), (r"Tr=\d+", "Tr=<n>")),
+    kinds=ECHO_KINDS,
+)
+row(
+    "logasap-tcplog",
+    ("option logasap", "option tcplog"),
+    # Mode tcp: logged as the server connection is made, with no byte yet (+0) and
+    # no termination; a session whose server is down is logged at its end, marked.
+    TCP_LOGGED + "listen tl\n    bind {bind:main}\n    option tcplog\n    option logasap\n"
+    "    server s1 {s1}\n"
+    "listen other\n    bind {bind:second}\n    option tcplog\n    option logasap\n"
+    "    server d1 127.0.0.1:1\n",
+    (get("/echo"), get("/echo", wait=0.05), get("/echo", bind="second", wait=0.05)),
+    compare=frozenset({"status", "log"}),
+    kinds=RAW_KIND,
+)
+
+# -- converters ---------------------------------------------------------------------------
+
+ENCODING_CONVERTERS = (
+    ("B64", "req.hdr(x-in),base64"), ("B64dec", "req.hdr(x-b64),b64dec"),
+    ("Ub64", "req.hdr(x-in),ub64enc"), ("Ub64dec", "req.hdr(x-ub64),ub64dec"),
+    ("Hex", "req.hdr(x-in),hex"), ("Hex2i", "req.hdr(x-hex),hex2i"),
+    ("Json", "req.fhdr(x-json),json"), ("Json8", "req.fhdr(x-json),json(utf8s)"),
+    ("Urldec", "req.fhdr(x-url),url_dec"), ("Urldec1", "req.fhdr(x-url),url_dec(1)"),
+    ("Bytes", "req.hdr(x-in),bytes(2,3)"), ("Bytes1", "req.hdr(x-in),bytes(4)"),
+    ("Trim", "req.fhdr(x-pad),ltrim(-_),rtrim(_)"), ("Cut", "req.fhdr(x-pad),cut_crlf"),
+    ("Host", "req.hdr(host),host_only"), ("Port", "req.hdr(host),port_only"),
+    ("Sha1", "req.hdr(x-in),sha1,hex"), ("Crc", "req.hdr(x-in),crc32"),
+    ("Crca", "req.hdr(x-in),crc32(1)"), ("Djb2", "req.hdr(x-in),djb2"),
+    ("Sdbm", "req.hdr(x-in),sdbm(1)"), ("Wt6", "req.hdr(x-in),wt6"),
+    ("Xxh", "req.hdr(x-in),xxh64"), ("Xxhs", "req.hdr(x-in),xxh64(7)"),
+)  # fmt: skip
+ARITHMETIC_CONVERTERS = (
+    ("Add", "add(10)"), ("Sub", "sub(-5)"), ("Mul", "mul(3)"), ("Div", "div(2)"),
+    ("Div0", "div(0)"), ("Mod", "mod(3)"), ("Mod0", "mod(0)"), ("Neg", "neg"),
+    ("And", "and(6)"), ("Or", "or(1)"), ("Xor", "xor(255)"), ("Cpl", "cpl"),
+    ("Odd", "odd"), ("Even", "even"), ("Htonl", "htonl,hex"), ("Iif", "odd,iif(odd,even)"),
+    ("Big", "mul(9223372036854775807)"), ("Small", "sub(9223372036854775807),sub(10)"),
+)  # fmt: skip
+
+
+def _converter_headers(pairs: tuple[tuple[str, str], ...], prefix: str = "") -> str:
+    return "".join(
+        f"    http-request set-header X-{name} %[{prefix}{expr}]\n" for name, expr in pairs
+    )
+
+
+def _converter_names(*exprs: str) -> tuple[str, ...]:
+    bare = (re.sub(r"\([^)]*\)", "", expr) for expr in exprs)  # the arguments dropped
+    names = {"conv:" + step for expr in bare for step in expr.split(",")[1:]}
+    return tuple(sorted(names))
+
+
+row(
+    "converters-encodings-hashes",
+    _converter_names(*(expr for _, expr in ENCODING_CONVERTERS)),
+    # Each converter on a header the request brings: encodings both ways (a bad
+    # one is no sample: the header is set empty), JSON escaping in its ascii and
+    # utf8 modes, URL decoding with and without its form mode, slices, the Host
+    # split, and the hashes with their avalanche and seed arguments.
+    http_cfg(frontend=_converter_headers(ENCODING_CONVERTERS)),
+    (
+        get("/echo", host="Example.TEST:8443", headers=(
+            ("X-In", "hello, world"), ("X-B64", "aGk/Pz4+"), ("X-Ub64", "aGk_Pz4-"),
+            ("X-Hex", "7fFf"), ("X-Json", 'say "hi"/\\ caf\xe9\tend'),
+            ("X-Url", "a%20b+c%41?d+e"), ("X-Pad", "-_-value__"),
+        )),
+        get("/echo", host="[::1]", headers=(
+            ("X-In", "x"), ("X-B64", "not base64!"), ("X-Ub64", "a"), ("X-Hex", "0x1"),
+            ("X-Json", "plain"), ("X-Url", "bad%zz"), ("X-Pad", "___"),
+        )),
+    ),
+    kinds=ECHO_KINDS,
+)  # fmt: skip
+row(
+    "converters-arithmetic",
+    _converter_names(*("x," + expr for _, expr in ARITHMETIC_CONVERTERS)),
+    # Integer converters on a header read as a number, with HAProxy's saturation
+    # at the 64-bit limits, its C division (toward zero) and its answers for a
+    # division or a modulo by zero.
+    http_cfg(frontend=_converter_headers(ARITHMETIC_CONVERTERS, "req.hdr(x-n),")),
+    tuple(get("/echo", headers=(("X-N", n),)) for n in ("-7", "9", "9223372036854775807", "abc")),
+    kinds=ECHO_KINDS,
+)
+
+# -- request line rewrites --------------------------------------------------------------------
+
+row(
+    "http-request-line-rewrites",
+    ("action:set-method", "action:set-path", "action:set-pathq", "action:set-query",
+     "action:set-uri", "action:replace-path", "action:replace-pathq", "action:replace-uri",
+     "option httplog"),
+    # The request line as the server gets it: each rewrite where its condition holds,
+    # later rules and use_backend seeing the result, the query kept or replaced (an
+    # empty new query keeps no `?`), an absolute-form target keeping its authority,
+    # a regex that finds nothing leaving the line alone. The log shows the request as
+    # it came.
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        frontend="    http-request set-path /api%[path] if { path_beg /v1/ }\n"
+        r"    http-request replace-path /api/v1(/.*) /v2\1" "\n"
+        "    http-request set-query from=%[src]&%[query] if { path_beg /v2/ }\n"
+        "    http-request set-method PUT if { path /v2/put }\n"
+        "    http-request set-uri /fixed?x=1 if { path_beg /fixed }\n"
+        "    http-request set-pathq /pq/only if { path_beg /pq }\n"
+        r"    http-request replace-pathq ^/rq/([^?]*)\?(.*)$ /rq-\2/\1" "\n"
+        r"    http-request replace-uri ^/ru/(.*) /ru-done/\1" "\n"
+        r"    http-request replace-path ^/never-(.*) /x" "\n"
+        "    http-request set-query %[req.hdr(x-q)] if { path_beg /q }\n"
+        "    http-request set-header X-Seen %[method]:%[path]:%[query]\n"
+        "    use_backend be2 if { path_beg /v2/ }\n",
+        extra="backend be2\n    http-request set-header X-Be2 %[path]\n    server s2 {s2}\n",
+    ),
+    (
+        get("/v1/users?page=2"),
+        get("/v1/put"),
+        get("/fixed/a?b=2"),
+        get("/pq/a?b=c"),
+        get("/rq/a/b?k=v"),
+        get("/ru/x?y"),
+        get("/never"),
+        get("/q/1?old=1", headers=(("X-Q", ""),)),
+        get("/q/2", headers=(("X-Q", ""),)),
+        get("/q/3", headers=(("X-Q", "n=1"),)),
+        get("http://example.test/v1/abs?z=9"),
+    ),
+    log_subs=HTTPLOG_BYTES,
+    kinds=ECHO_KINDS,
+)  # fmt: skip
+
+# -- variables ------------------------------------------------------------------------------
+
+row(
+    "variables",
+    ("action:set-var", "action:set-var-fmt", "action:unset-var", "fetch:var",
+     "http-response:set-var", "http-response:set-var-fmt", "http-response:unset-var",
+     "http-after-response:set-var", "http-after-response:set-var-fmt",
+     "http-after-response:unset-var", "tcp-request content"),
+    # Variables of each scope: `txn` from the request to its answer, `req` gone once
+    # the answer comes (and `res` only then), `sess` kept over a connection's
+    # requests; set-var's conditions; a default for a missing one; var() in a
+    # use_backend condition; set-var-fmt; unset-var; tcp-request content set-var.
+    http_cfg(
+        frontend="    tcp-request content set-var(sess.conns) src_port\n"
+        "    http-request set-var(txn.host) req.hdr(host),lower\n"
+        "    http-request set-var(txn.path) path\n"
+        "    http-request set-var(txn.n) req.hdr(x-n),add(1)\n"
+        "    http-request set-var(txn.n,ifgt) req.hdr(x-m),add(0)\n"
+        "    http-request set-var(txn.cnt,ifnotset) req.hdr(x-a)\n"
+        "    http-request set-var(txn.cnt,ifnotset) req.hdr(x-b)\n"
+        "    http-request set-var(txn.empty,ifnotempty) req.hdr(x-empty)\n"
+        "    http-request set-var(txn.kept,ifexists) req.hdr(x-a)\n"
+        "    http-request set-var(req.r) req.hdr(host)\n"
+        "    http-request set-var(res.early) req.hdr(host)\n"
+        "    http-request set-var(sess.first,ifnotexists) path\n"
+        '    http-request set-var-fmt(txn.fmt) "%[var(txn.host)]-%[method]"\n'
+        "    http-request unset-var(txn.path) if { path_beg /echo/unset }\n"
+        "    http-request set-header X-Host %[var(txn.host)]\n"
+        "    http-request set-header X-Path %[var(txn.path)]\n"
+        "    http-request set-header X-Def %[var(txn.none,fallback)]\n"
+        "    http-request set-header X-N %[var(txn.n)]\n"
+        "    http-request set-header X-Cnt %[var(txn.cnt)]\n"
+        "    http-request set-header X-Empty %[var(txn.empty,unset)]\n"
+        "    http-request set-header X-Kept %[var(txn.kept,no)]\n"
+        "    http-request set-header X-Fmt %[var(txn.fmt)]\n"
+        "    http-request set-header X-Req %[var(req.r)]\n"
+        "    http-request set-header X-Early %[var(res.early,none)]\n"
+        "    http-request set-header X-Sess %[var(sess.first)]\n"
+        "    http-request set-header X-Conns %[var(sess.conns),bool]\n"
+        "    use_backend be2 if { var(txn.host) -m str other.test }\n"
+        "    http-response set-header X-Resp-Path %[var(txn.path,none)]\n"
+        "    http-response set-header X-Resp-Req %[var(req.r,gone)]\n"
+        "    http-response set-var(res.code) status\n"
+        "    http-response set-var-fmt(txn.both) %[var(txn.host)]/%[var(res.code)]\n"
+        "    http-response unset-var(txn.fmt)\n"
+        "    http-response set-header X-Code %[var(res.code)]\n"
+        "    http-after-response set-var(txn.after) var(txn.both)\n"
+        "    http-after-response set-var-fmt(txn.afmt) x%[var(txn.after)]\n"
+        "    http-after-response unset-var(txn.host)\n"
+        "    http-after-response set-header X-After %[var(txn.afmt)]:%[var(txn.host,gone)]\n"
+        "    http-after-response set-header X-Fmt-Gone %[var(txn.fmt,gone)]\n",
+        extra="backend be2\n    server s2 {s2}\n",
+    ),
+    (
+        get("/echo/a", conn="k", headers=(("X-N", "5"), ("X-M", "3"), ("X-B", "b"))),
+        get("/echo/unset", conn="k", headers=(("X-N", "5"), ("X-M", "9"), ("X-A", "a"),
+                                              ("X-Empty", ""))),
+        get("/echo/other", host="Other.Test", headers=(("X-Empty", "e"),)),
+        get("/status/404", headers=(("X-N", "x"),)),
     ),
     kinds=ECHO_KINDS,
 )  # fmt: skip
