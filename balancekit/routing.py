@@ -120,6 +120,7 @@ class Router:
         "_default",
         "_fixed_tcp",
         "_http",
+        "_known",
         "_redirects",
         "_tcp_connection",
         "_tcp_content",
@@ -135,8 +136,11 @@ class Router:
         default_backend: str | None = None,
         redirects: Iterable[HttpRule] = (),
         backend_rules: Mapping[str, BackendRules] | None = None,
+        known_backends: Iterable[str] | None = None,
     ) -> None:
         own = BackendRules(http_rules, tcp_content_rules)  # split as a backend's are
+        # The backends a dynamic `use_backend %[…]` may name (None: any name).
+        self._known = None if known_backends is None else frozenset(known_backends)
         self._http = own.http
         self._redirects = (*own.redirects, *redirects)
         self._tcp_connection = tuple(r for r in tcp_connection_rules if isinstance(r, TcpRule))
@@ -199,6 +203,7 @@ class Router:
             self._use_backends,
             backend,
             backend_rules=self._backend_rules,
+            known_backends=self._known,
         )
         clone._redirects = self._redirects
         return clone
@@ -286,7 +291,14 @@ class Router:
         """The backend and the `use_backend` line that chose it ("" for the default)."""
         for use in self._use_backends:
             if use.applies(request):
-                return use.backend, _where(use)
+                if use.name_format is None:
+                    return use.backend, _where(use)
+                name = use.name_format.render(request)
+                if self._known is None or name in self._known:
+                    return name, _where(use)
+                # No such backend: the rules stop there and the default applies
+                # (stream.c's process_switching_rules).
+                break
         return self._default, ""
 
 

@@ -499,12 +499,15 @@ class InspectDelay:
 
 @dataclass(frozen=True, slots=True)
 class UseBackend:
-    """`use_backend <name> [if|unless …]`."""
+    """`use_backend <name> [if|unless …]`; a name with `%[…]` is a log-format
+    (`name_format`) rendered per request, as in `use_backend
+    %[req.hdr(host),lower,map(hosts.map,web)]`."""
 
     backend: str
     cond: Condition | None = None
     file: str = "<string>"
     line: int = 0
+    name_format: LogFormat | None = None
 
     def applies(self, request: Request) -> bool:
         return self.cond is None or self.cond.matches(request)
@@ -1244,8 +1247,8 @@ def parse_use_backend(
     if not words or words[0] in ("if", "unless"):
         raise ConfigError("'use_backend' requires a backend name", file, line)
     name = words[0]
+    cond = _condition(words, 1, acls, "use_backend", file, line)
     if "%[" in name:
-        raise ConfigError(
-            f"use_backend '{name}': dynamic backend names are not supported", file, line
-        )
-    return UseBackend(name, _condition(words, 1, acls, "use_backend", file, line), file, line)
+        fmt = _log_format(name, "use_backend", file, line, acls.context)
+        return UseBackend(name, cond, file, line, name_format=fmt)
+    return UseBackend(name, cond, file, line)

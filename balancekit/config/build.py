@@ -912,7 +912,8 @@ class _Builder:
         if default is not None:
             self._check_target(p, default, s.default_backend, backends)  # type: ignore[arg-type]
         for ub, stmt in p.use_backends:
-            self._check_target(p, ub.backend, stmt, backends)
+            if ub.name_format is None:  # a dynamic name is looked up per request
+                self._check_target(p, ub.backend, stmt, backends)
         if default is None and p.kind == "listen":
             default = p.name
         http_rules, redirects = p.http_rules, p.redirects
@@ -932,6 +933,7 @@ class _Builder:
                 default_backend=default,
                 redirects=tuple(redirects),
                 backend_rules=backend_rules,
+                known_backends=[q.name for q in self.proxies if q.kind in ("backend", "listen")],
             )
         except ConfigError as error:
             self.errors.append(error)

@@ -70,7 +70,7 @@ ERRORS: list[tuple[str, Parser, str, str]] = [
     ("use-empty", parse_use_backend, "", "'use_backend' requires a backend name"),
     ("use-cond-only", parse_use_backend, "if x", "'use_backend' requires a backend name"),
     ("use-trailing", parse_use_backend, "b when x", "'use_backend' expects either 'if' or 'unless' followed by a condition but found 'when'"),
-    ("use-dynamic", parse_use_backend, "%[req.hdr(host)]", "dynamic backend names are not supported"),
+    ("use-dynamic", parse_use_backend, "%[req.hdr(host)", "missing ']' after '%['"),
     ("use-bad-cond", parse_use_backend, "b if { path_bg /x }", "unknown fetch method 'path_bg'; did you mean 'path_beg'?"),
 ]  # fmt: skip
 

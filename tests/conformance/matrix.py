@@ -4440,3 +4440,90 @@ row(
     ),
     kinds=ECHO_KINDS,
 )  # fmt: skip
+
+# -- maps --------------------------------------------------------------------------------------
+
+MAP_FILES = {
+    "hosts": b"# host to backend\nexample.test   be2\nother.test\tbe3   \nUPPER.test be2\n"
+    b"dup.test be3\ndup.test be2\n  \n gone.test nosuch\n",
+    "prefixes": b"/a a\n/abc abc\n/ab ab\n/b b\n",
+    "subs": b"ech echo-sub\nstat status-sub\n",
+    "domains": b"example.test ex-dom\ntest tld\n",
+    "dirs": b"echo echo-dir\nstatus stat-dir\n",
+    "ends": b"/x end-x\n404 end-404\n",
+    "regs": b"^/st.*/([0-9]+)$ reg-status\n^/echo re-echo\n",
+    "ints": b"1:10 small\n11: big\n5 five\n",
+    "nets": b"127.0.0.0/8 loop\n127.0.0.2/32 two\n10.0.0.0/8 ten\n",
+    "weights": b"example.test 5\nother.test 7\n",
+}
+row(
+    "maps-and-dynamic-use-backend",
+    ("use_backend", "conv:map", "conv:map_str", "conv:map_beg", "conv:map_sub", "conv:map_dom",
+     "conv:map_dir", "conv:map_end", "conv:map_reg", "conv:map_int", "conv:map_ip",
+     "conv:map_str_int"),
+    # Map lookups as HAProxy makes them (exact, longest prefix, longest IPv4 network,
+    # else the first line that matches; a default or nothing), and `use_backend
+    # %[…]` choosing a backend by name: a name that is no backend stops the rules,
+    # the default backend takes the request.
+    http_cfg(
+        frontend="    http-request set-header X-Str %[req.hdr(host),lower,map({file:hosts},none)]\n"
+        "    http-request set-header X-Beg %[path,map_beg({file:prefixes},none)]\n"
+        "    http-request set-header X-Sub %[path,map_sub({file:subs})]\n"
+        "    http-request set-header X-Dom %[req.hdr(host),map_dom({file:domains},nodom)]\n"
+        "    http-request set-header X-Dir %[path,map_dir({file:dirs},nodir)]\n"
+        "    http-request set-header X-End %[path,map_end({file:ends},noend)]\n"
+        "    http-request set-header X-Reg %[path,map_reg({file:regs},noreg)]\n"
+        "    http-request set-header X-Int %[req.hdr(x-n),map_int({file:ints},noint)]\n"
+        "    http-request set-header X-Ip %[src,map_ip({file:nets},noip)]\n"
+        "    http-request set-header X-Weight "
+        "%[req.hdr(host),lower,map_str_int({file:weights},0),add(1)]\n"
+        "    use_backend %[req.hdr(x-be)] if { req.hdr(x-be) -m found }\n"
+        "    use_backend %[req.hdr(host),lower,map({file:hosts})] "
+        "if { req.hdr(host),lower,map({file:hosts}) -m found }\n"
+        "    use_backend be3 if { path_beg /abd }\n",
+        extra="backend be2\n    server s2 {s2}\nbackend be3\n    server s3 {s3}\n",
+    ),
+    (
+        get("/echo"),
+        get("/abd", host="Other.Test"),
+        get("/status/404", host="dup.test"),
+        get("/x", host="unknown.test", src="127.0.0.2", headers=(("X-N", "5"),)),
+        get("/abd", host="gone.test", headers=(("X-N", "11"),)),
+        get("/echo/dir", host="UPPER.test", headers=(("X-Be", "nosuch"), ("X-N", "0"))),
+        get("/b", host="example.test", headers=(("X-Be", "be3"),)),
+    ),
+    files=MAP_FILES,
+    kinds=ECHO_KINDS,
+)  # fmt: skip
+
+#: (match, the input, a key it finds) for each map match method.
+MAP_KINDS = (
+    ("str", "req.hdr(x-s)", "a.b/c"), ("beg", "req.hdr(x-s)", "a.b"),
+    ("sub", "req.hdr(x-s)", "b/"), ("dir", "req.hdr(x-s)", "c"), ("dom", "req.hdr(x-s)", "a"),
+    ("end", "req.hdr(x-s)", "/c"), ("reg", "req.hdr(x-s)", "^a[.]"),
+    ("int", "req.hdr(x-n)", "7"), ("ip", "src", "127.0.0.0/8"),
+)  # fmt: skip
+row(
+    "map-output-types",
+    tuple(f"conv:map_{m}_{out}" for m, _, _ in MAP_KINDS for out in ("int", "ip")),
+    # Each match method with integer and address values (checked as the file
+    # loads), their defaults, and arithmetic on the integer one.
+    http_cfg(
+        frontend="".join(
+            f"    http-request set-header X-{m}-int %[{sample},map_{m}_int({{file:{m}i}},-1),"
+            "add(1)]\n"
+            f"    http-request set-header X-{m}-ip %[{sample},map_{m}_ip({{file:{m}a}},"
+            "192.0.2.1)]\n"
+            for m, sample, _ in MAP_KINDS
+        )
+    ),
+    (
+        get("/echo", headers=(("X-S", "a.b/c"), ("X-N", "7"))),
+        get("/echo", src="127.0.0.3", headers=(("X-S", "zz"), ("X-N", "8"))),
+    ),
+    files={
+        **{f"{m}i": f"{key} {n}\n".encode() for n, (m, _, key) in enumerate(MAP_KINDS)},
+        **{f"{m}a": f"{key} 10.0.0.{n}\n".encode() for n, (m, _, key) in enumerate(MAP_KINDS)},
+    },
+    kinds=ECHO_KINDS,
+)
