@@ -958,7 +958,7 @@ def parse_var_rule(
     `unset-var(<name>)`, then the rule's condition; `response`: on the answer."""
     head = words[0]
     action, _, spec = head.partition("(")
-    what = f"{side} {head}"
+    what = f"{side} {head}" if side else head
     if not spec.endswith(")") or not spec[:-1]:
         raise ConfigError(f"'{what}': expects a variable name in parentheses", file, line)
     try:

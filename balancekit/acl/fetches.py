@@ -376,6 +376,9 @@ def _hdr(req: Request, args: tuple[object, ...]) -> list[Value]:
 def _fhdr(req: Request, args: tuple[object, ...]) -> list[Value]:
     name = args[0] if args else None
     lines = req.headers.occurrences(str(name)) if name else [v for _, v in req.headers.items]
+    # Without the spaces around it, as http_find_header reads a whole line (a value
+    # a rule wrote, `"sl1: "`, may end with one; the parser strips those it reads).
+    lines = [line.strip(" \t") for line in lines]
     return _pick(lines, args[1] if len(args) > 1 else None)
 
 
@@ -464,6 +467,43 @@ def _const(value: bool) -> FetchFn:
         return [value]
 
     return fetch
+
+
+def _constant(req: Request, args: tuple[object, ...]) -> list[Value]:
+    """`str(x)`, `int(n)`, `bool(n)`, `bin(hex)`, `ipv4(a)`, `ipv6(a)`, `meth(m)`: the
+    argument, read once at load as its type (see _prepare_constant)."""
+    return [args[0]]
+
+
+def _prepare_constant(kind: str) -> Callable[[tuple[object, ...]], tuple[object, ...]]:
+    def prepare(args: tuple[object, ...]) -> tuple[object, ...]:
+        text = str(args[0]) if args else ""
+        value: Value
+        if kind == "bool":
+            truth = {"true": True, "1": True, "false": False, "0": False}.get(text.lower())
+            if truth is None:
+                raise FetchError("Expects 'true', 'false', '0' or '1'")
+            value = truth
+        elif kind == "sint":
+            number = str_to_int(text) if text.lstrip("+-").isdigit() else None
+            if number is None:
+                raise FetchError(f"failed to parse '{text}' as an integer")
+            value = number
+        elif kind == "bin":
+            try:
+                value = bytes.fromhex(text)
+            except ValueError:
+                raise FetchError(f"failed to parse '{text}' as hexadecimal bytes") from None
+        elif kind in ("ipv4", "ipv6"):
+            parsed = parse_ip_sample(text)
+            if parsed is None or parsed[0] != int(kind[-1]):
+                raise FetchError(f"failed to parse '{text}' as an {kind.upper()} address")
+            value = parsed
+        else:  # str, meth
+            value = text
+        return (value,)
+
+    return prepare
 
 
 def _proto_http(req: Request, args: tuple[object, ...]) -> list[Value]:
@@ -925,6 +965,25 @@ def _fetches() -> dict[str, FetchDef]:
         FetchDef("req.ssl_sni", "str", _req_ssl_sni),
         FetchDef("req.ssl_hello_type", "sint", _req_ssl_hello_type),
         FetchDef("always_true", "bool", _const(True)),
+        *(
+            FetchDef(
+                name,
+                kind,
+                _constant,
+                ("str",),
+                0 if kind == "str" else 1,
+                prepare=_prepare_constant(kind),
+            )
+            for name, kind in (
+                ("str", "str"),
+                ("int", "sint"),
+                ("bool", "bool"),
+                ("bin", "bin"),
+                ("ipv4", "ipv4"),
+                ("ipv6", "ipv6"),
+                ("meth", "meth"),
+            )
+        ),
         FetchDef("always_false", "bool", _const(False)),
         FetchDef("wait_end", "bool", _const(True)),
         FetchDef("req.proto_http", "bool", _proto_http),

@@ -36,6 +36,7 @@ from ..persistence import (
     parse_cookie_keyword,
 )
 from ..pool import Backend
+from ..request import Request
 from ..response_rules import parse_http_response_rule
 from ..routing import BackendRules, Router
 from ..rules import (
@@ -49,6 +50,7 @@ from ..rules import (
     parse_tcp_request_rule,
     parse_tcp_response_rule,
     parse_use_backend,
+    parse_var_rule,
 )
 from ..server import Server
 from ..server_rules import ServerRule
@@ -56,6 +58,7 @@ from ..sticking import StickRule
 from ..sticktables import StickTable
 from ..stream import DEFAULT_RETRY_ON, parse_retry_on
 from ..tlsconfig import TLSConfigError, client_context, parse_sni, server_context
+from ..tracking import StreamCounters
 from ..units import MAX_SECONDS_MS, MAX_TIMER_MS, c_atol, parse_size, parse_time
 from ._peers import PeersLines, read_peers_section
 from ._tables import parse_stick_table
@@ -270,6 +273,26 @@ class _Builder:
         for stmt in section.statements:
             self.run(stmt, self._global_statement)
 
+    def _global_set_var(self, stmt: Statement) -> None:
+        """`set-var proc.<name> <expr>` / `set-var-fmt proc.<name> <fmt>` (vars.c's
+        vars_parse_global_set_var): evaluated now, on no request at all."""
+        key, args = stmt.keyword, stmt.args
+        what = "a format string" if key == "set-var-fmt" else "a sample expression"
+        if len(args) != 2:
+            raise ValueError(
+                f"'{key}' requires a process-wide variable name ('proc.<name>') and {what}."
+            )
+        rule = parse_var_rule(
+            [f"{key}({args[0]})", args[1]], AclSet(), stmt.file, stmt.line, side=""
+        )
+        assert rule.variable is not None
+        if rule.variable.scope != "proc":
+            raise ValueError(
+                f"'{key}': cannot set variable '{args[0]}', only scope 'proc' is permitted "
+                "in the global section."
+            )
+        rule.store_var(Request(stream=StreamCounters(0)))
+
     def _global_statement(self, stmt: Statement) -> None:
         key, args = stmt.keyword, stmt.args
         g = self.global_
@@ -279,6 +302,8 @@ class _Builder:
             if args == ("global",):
                 raise ValueError("'log global' is only meaningful in proxies and defaults")
             self.global_logs.append(parse_log(args, stmt.file, stmt.line))
+        elif key in ("set-var", "set-var-fmt"):
+            self._global_set_var(stmt)
         elif key == "maxconn":
             self.global_ = replace(g, maxconn=self._count(stmt))
         elif key == "nbthread":

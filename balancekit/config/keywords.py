@@ -91,6 +91,16 @@ KEYWORDS: tuple[Keyword, ...] = (
         "g",
         "`none` or `required`: what a `server … ssl` line without `verify` does.",
     ),
+    _K(
+        "set-var",
+        "g",
+        "`set-var proc.<name> <expr>`: a process-wide variable, set when the configuration loads.",
+    ),
+    _K(
+        "set-var-fmt",
+        "g",
+        "`set-var-fmt proc.<name> <log-format>`: the same, from a format string.",
+    ),
     _K("ulimit-n", "g", "The file descriptors the process may open (raised at start)."),
     _K(
         "strict-limits",

@@ -4527,3 +4527,25 @@ row(
     },
     kinds=ECHO_KINDS,
 )
+row(
+    "constants-and-global-variables",
+    ("set-var", "set-var-fmt", "fetch:str", "fetch:int", "fetch:bool", "fetch:bin",
+     "fetch:ipv4", "fetch:ipv6", "fetch:meth"),
+    # The constant fetches (each read as its type: arithmetic on int, a hex string
+    # of bin, addresses masked), and process-wide variables set in `global`.
+    http_cfg(
+        global_="    set-var proc.answer int(41),add(1)\n"
+        "    set-var-fmt proc.greeting hello-%[str(world)]\n"
+        "    set-var proc.flag bool(true)\n",
+        frontend="    http-request set-header X-Str %[str(a_b)]/%[str()]\n"
+        "    http-request set-header X-Int %[int(-5),mul(3)]\n"
+        "    http-request set-header X-Bool %[bool(false)]/%[bool(1)]\n"
+        "    http-request set-header X-Bin %[bin(00ff10),hex]/%[bin(414243)]\n"
+        "    http-request set-header X-Ip %[ipv4(10.1.2.3),ipmask(8)]/%[ipv6(2001:db8::1)]\n"
+        "    http-request set-header X-Meth %[meth(PURGE)]\n"
+        "    http-request set-header X-Proc %[var(proc.answer)]:%[var(proc.greeting)]:"
+        "%[var(proc.flag)]\n",
+    ),
+    (get("/echo"),),
+    kinds=ECHO_KINDS,
+)  # fmt: skip

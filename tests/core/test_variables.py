@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from balancekit import Request
@@ -12,7 +14,7 @@ from balancekit.response_rules import evaluate, parse_http_response_rule
 from balancekit.routing import Router
 from balancekit.rules import parse_http_request_rule, parse_tcp_request_rule
 from balancekit.tracking import StreamCounters
-from balancekit.variables import VarError, Variables, parse_var_name
+from balancekit.variables import PROCESS, VarError, Variables, parse_var_name
 
 
 def test_names_are_checked_as_haproxy_does() -> None:
@@ -123,3 +125,18 @@ def test_tcp_content_set_var() -> None:
 def test_errors(line: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_http_request_rule(line.split(), AclSet(), file="t.cfg", line=3)
+
+
+def test_global_set_var_needs_the_proc_scope(tmp_path: Path) -> None:
+    from balancekit.config import ConfigErrors, load
+
+    cfg = tmp_path / "h.cfg"
+    cfg.write_text("global\n    set-var txn.x str(a)\n    set-var-fmt proc.y\n")
+    with pytest.raises(ConfigErrors) as info:
+        load(str(cfg))
+    text = str(info.value)
+    assert "h.cfg:2: 'set-var': cannot set variable 'txn.x', only scope 'proc'" in text
+    assert "h.cfg:3: 'set-var-fmt' requires a process-wide variable name" in text
+    cfg.write_text("global\n    set-var proc.z int(6),mul(7)\n")
+    load(str(cfg))
+    assert PROCESS["z"] == 42

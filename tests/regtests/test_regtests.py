@@ -65,6 +65,14 @@ EXPECTED: dict[str, str | Differs] = {
     "reg-tests/log/log_uri.vtc": PASS,
     "reg-tests/log/wrong_ip_port_logging.vtc": PASS,
     "reg-tests/webstats/webstats-scope-and-post-change.vtc": PASS,
+    "reg-tests/converter/field.vtc": PASS,
+    "reg-tests/converter/iif.vtc": PASS,
+    "reg-tests/converter/json.vtc": PASS,
+    "reg-tests/converter/url_dec.vtc": PASS,
+    "reg-tests/http-rules/del_header.vtc": PASS,
+    "reg-tests/http-rules/h1_to_h1c.vtc": PASS,
+    "reg-tests/http-rules/path_and_pathq.vtc": PASS,
+    "reg-tests/sample_fetches/ubase64.vtc": PASS,
     # -- deliberate differences, asserted to fail that way --
     "reg-tests/balance/balance-uri-path-only.vtc": Differs(
         "its second listener speaks HTTP/2 (`bind … proto h2`); balancekit-server speaks "
