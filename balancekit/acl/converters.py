@@ -20,7 +20,18 @@ from collections.abc import Callable
 from typing import cast
 
 from ..hashing import crc32, djb2, full_hash, sdbm, wt6, xxh64
-from .fetches import CONVERTERS, ConverterDef, ConvFn, FetchError, Value
+from ..variables import VarError, parse_var_name
+from .fetches import (
+    CONVERTERS,
+    ConverterDef,
+    ConvFn,
+    FetchError,
+    Value,
+    VarArgs,
+    cast_function,
+    sample_type,
+)
+from .patterns import str_to_int
 
 __all__ = ["MORE_CONVERTERS"]
 
@@ -221,30 +232,96 @@ def _arith_add(a: int, b: int) -> int:
 
 
 def _prepare_operand(args: tuple[object, ...]) -> tuple[object, ...]:
-    """HAProxy's check_operator: an integer, or a variable's name (not supported)."""
+    """HAProxy's check_operator: an integer, or a variable's name (read per request)."""
     text = str(args[0])
     try:
         return (int(text, 10),)
     except ValueError:
         pass
-    if "." in text:
-        raise FetchError(
-            f"variable '{text}' as a converter argument is an HAProxy feature balancekit "
-            "does not support"
-        )
-    raise FetchError(f"failed to parse '{text}' as an integer or a variable name")
+    try:
+        return VarArgs((parse_var_name(text),))
+    except VarError:
+        raise FetchError(f"failed to parse '{text}' as an integer or a variable name") from None
 
 
-def _operand(args: tuple[object, ...]) -> int:
-    return cast(int, args[0])
+def _operand(args: tuple[object, ...]) -> int | None:
+    """The integer operand: given, or a variable's value cast to an integer (None:
+    no such variable, or not a number: the converter yields nothing)."""
+    value = args[0]
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        return str_to_int(value) if value else None  # c_str2int: an empty one fails
+    return None
+
+
+def _text(value: object) -> str | None:
+    """A variable's value as a string (sample.c's cast to SMP_T_STR), or None."""
+    if value is None:
+        return None
+    converted = cast_function(sample_type(value), "str")(value)
+    return None if converted is None else str(converted)
+
+
+def _prepare_concat(args: tuple[object, ...]) -> tuple[object, ...]:
+    """`concat(<prefix>[,<var>[,<suffix>]])` and `add_item(<delim>[,<var>[,<suffix>]])`:
+    the middle argument names a variable."""
+    first = str(args[0]) if args else ""
+    last = str(args[2]) if len(args) > 2 else ""
+    name = str(args[1]) if len(args) > 1 else ""
+    if not name:
+        return (first, None, last)
+    try:
+        return VarArgs((first, parse_var_name(name), last))
+    except VarError as exc:
+        raise FetchError(f"failed to register variable name '{name}': {exc}") from None
+
+
+def _concat(value: Value, args: tuple[object, ...]) -> Value | None:
+    middle = _text(args[1]) or ""
+    return f"{value}{args[0]}{middle}{args[2]}"
+
+
+def _add_item(value: Value, args: tuple[object, ...]) -> Value | None:
+    """The delimiter only between a non-empty input and something to add."""
+    text, middle, suffix = str(value), _text(args[1]), str(args[2])
+    adding = (middle or "") + suffix
+    return text + (str(args[0]) if text and (middle or suffix) else "") + adding
+
+
+def _prepare_strcmp(args: tuple[object, ...]) -> tuple[object, ...]:
+    try:
+        return VarArgs((parse_var_name(str(args[0])),))
+    except VarError as exc:
+        raise FetchError(f"failed to register variable name '{args[0]}': {exc}") from None
+
+
+def _strcmp(value: Value, args: tuple[object, ...]) -> Value | None:
+    """glibc's strncmp over the shorter length (the first differing bytes'
+    difference), then -1/1 when one is a prefix of the other."""
+    other = _text(args[0])
+    if other is None:
+        return None
+    mine, theirs = str(value).encode("latin-1", "replace"), other.encode("latin-1", "replace")
+    for a, b in zip(mine, theirs, strict=False):
+        if a != b:
+            return a - b
+    if len(mine) == len(theirs):
+        return 0
+    return -1 if len(mine) < len(theirs) else 1
 
 
 def _add(value: Value, args: tuple[object, ...]) -> Value | None:
-    return _arith_add(cast(int, value), _operand(args))
+    b = _operand(args)
+    return None if b is None else _arith_add(cast(int, value), b)
 
 
 def _sub(value: Value, args: tuple[object, ...]) -> Value | None:
     a, b = cast(int, value), _operand(args)
+    if b is None:
+        return None
     if b == _MIN:  # -LLONG_MIN does not exist: add LLONG_MAX, then one more
         result = _arith_add(a, _MAX)
         return result + 1 if result < _MAX else result
@@ -253,6 +330,8 @@ def _sub(value: Value, args: tuple[object, ...]) -> Value | None:
 
 def _mul(value: Value, args: tuple[object, ...]) -> Value | None:
     a, b = cast(int, value), _operand(args)
+    if b is None:
+        return None
     if not a or not b:
         return 0
     if a == _MIN and b == -1:
@@ -273,6 +352,8 @@ def _truncated_division(a: int, b: int) -> tuple[int, int]:
 
 def _div(value: Value, args: tuple[object, ...]) -> Value | None:
     a, b = cast(int, value), _operand(args)
+    if b is None:
+        return None
     if b == 0:
         return _MAX
     if a == _MIN and b == -1:
@@ -282,6 +363,8 @@ def _div(value: Value, args: tuple[object, ...]) -> Value | None:
 
 def _mod(value: Value, args: tuple[object, ...]) -> Value | None:
     a, b = cast(int, value), _operand(args)
+    if b is None:
+        return None
     if b == 0 or (a == _MIN and b == -1):
         return 0
     return _truncated_division(a, b)[1]
@@ -293,15 +376,18 @@ def _neg(value: Value, args: tuple[object, ...]) -> Value | None:
 
 
 def _and(value: Value, args: tuple[object, ...]) -> Value | None:
-    return _wrap(cast(int, value) & _operand(args))
+    b = _operand(args)
+    return None if b is None else _wrap(cast(int, value) & b)
 
 
 def _or(value: Value, args: tuple[object, ...]) -> Value | None:
-    return _wrap(cast(int, value) | _operand(args))
+    b = _operand(args)
+    return None if b is None else _wrap(cast(int, value) | b)
 
 
 def _xor(value: Value, args: tuple[object, ...]) -> Value | None:
-    return _wrap(cast(int, value) ^ _operand(args))
+    b = _operand(args)
+    return None if b is None else _wrap(cast(int, value) ^ b)
 
 
 def _cpl(value: Value, args: tuple[object, ...]) -> Value | None:
@@ -377,6 +463,11 @@ MORE_CONVERTERS: dict[str, ConverterDef] = {
         ConverterDef("even", "sint", "bool", _even),
         ConverterDef("htonl", "sint", "bin", _htonl),
         ConverterDef("iif", "bool", "str", _iif, ("str", "str"), 2),
+        ConverterDef("concat", "str", "str", _concat, ("str", "str", "str"), 1, _prepare_concat),
+        ConverterDef(
+            "add_item", "str", "str", _add_item, ("str", "str", "str"), 1, _prepare_concat
+        ),
+        ConverterDef("strcmp", "str", "sint", _strcmp, ("str",), 1, _prepare_strcmp),
         ConverterDef("crc32", "bin", "sint", _hash32(crc32), ("int",)),
         ConverterDef("djb2", "bin", "sint", _hash32(djb2), ("int",)),
         ConverterDef("sdbm", "bin", "sint", _hash32(sdbm), ("int",)),

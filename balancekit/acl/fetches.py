@@ -24,7 +24,7 @@ from ..auth import BasicCredentials, Userlist, read_authorization
 from ..request import Request, ResponseView, split_header_values
 from ..sticktables import READS, Entry, KeyInput, StickTable
 from ..tls_hello import hello_pending, hello_type
-from ..tracking import MAX_TRACKED, table_key
+from ..tracking import MAX_TRACKED, StreamCounters, table_key
 from ..variables import VarError, VarName, parse_var_name
 from .haproxy_fetches import HAPROXY_CONVERTERS, is_haproxy_fetch
 from .patterns import PatternError, parse_ip_sample, str_to_int, v4_mask
@@ -41,6 +41,7 @@ __all__ = [
     "FetchError",
     "SampleContext",
     "SampleExpr",
+    "VarArgs",
     "can_cast",
     "cast_function",
     "format_sample",
@@ -1380,6 +1381,24 @@ CONVERTERS: dict[str, ConverterDef] = {
 # --------------------------------------------------------------------------- expressions
 
 
+class VarArgs(tuple[object, ...]):
+    """Converter arguments that name variables (`add(txn.n)`, `concat(,txn.x,)`):
+    each `VarName` among them is read from the request's stream when the converter
+    runs (None when it is not set, or out of its phase)."""
+
+    __slots__ = ()
+
+    def resolve(self, req: Request) -> tuple[object, ...]:
+        stream = req.stream
+        return tuple(_read_var(stream, arg) if isinstance(arg, VarName) else arg for arg in self)
+
+
+def _read_var(stream: StreamCounters | None, var: VarName) -> object | None:
+    if stream is None or not stream.vars.in_phase(var):
+        return None
+    return stream.vars.get(var)
+
+
 @dataclass(frozen=True, slots=True)
 class SampleExpr:
     """A compiled `fetch(args),conv(args),…` expression."""
@@ -1402,6 +1421,8 @@ class SampleExpr:
                 current = to_input(current)
                 if current is None:
                     break
+                if type(args) is VarArgs:
+                    args = args.resolve(req)
                 current = conv(current, args)
                 if current is None:
                     break

@@ -4549,3 +4549,30 @@ row(
     (get("/echo"),),
     kinds=ECHO_KINDS,
 )  # fmt: skip
+row(
+    "converters-with-variables",
+    ("conv:concat", "conv:add_item", "conv:strcmp", "conv:add", "conv:mul", "conv:sub"),
+    # Converters reading variables when they run: arithmetic operands (a string one
+    # read as a number, a missing one: no sample), concat and add_item around a set,
+    # missing or empty variable, strcmp against one.
+    http_cfg(
+        frontend="    http-request set-var(txn.n) req.hdr(x-n)\n"
+        "    http-request set-var(txn.s) req.hdr(x-s)\n"
+        "    http-request set-var(txn.e) str()\n"
+        "    http-request set-header X-Add %[int(10),add(txn.n)]\n"
+        "    http-request set-header X-Mul %[int(3),mul(txn.s)]\n"
+        "    http-request set-header X-Sub %[int(3),sub(txn.none)]\n"
+        "    http-request set-header X-Concat %[str(x),concat(<,txn.s,>)]\n"
+        "    http-request set-header X-Concat-None %[str(x),concat(<,txn.none,>)]\n"
+        "    http-request set-header X-Item %[req.hdr(x-i),add_item(-,txn.s,!)]\n"
+        "    http-request set-header X-Item-Empty %[req.hdr(x-i),add_item(-,txn.e)]\n"
+        "    http-request set-header X-Item-None %[str(),add_item(-,txn.s)]\n"
+        "    http-request set-header X-Cmp %[req.hdr(x-c),strcmp(txn.s)]\n",
+    ),
+    (
+        get("/echo", headers=(("X-N", "5"), ("X-S", "abc"), ("X-I", "a"), ("X-C", "abd"))),
+        get("/echo", headers=(("X-N", "x"), ("X-S", "abcd"), ("X-I", ""), ("X-C", "ab"))),
+        get("/echo", headers=(("X-C", "abc"),)),
+    ),
+    kinds=ECHO_KINDS,
+)

@@ -140,3 +140,25 @@ def test_global_set_var_needs_the_proc_scope(tmp_path: Path) -> None:
     cfg.write_text("global\n    set-var proc.z int(6),mul(7)\n")
     load(str(cfg))
     assert PROCESS["z"] == 42
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("int(10),add(txn.n)", [15]),
+        ("int(10),add(txn.none)", []),  # no variable: no sample
+        ("int(10),add(txn.empty)", []),  # an empty string is no number
+        ("str(x),concat(<,txn.s,>)", ["x<abc>"]),
+        ("str(x),concat(<,txn.none,>)", ["x<>"]),
+        ("str(abd),strcmp(txn.s)", [1]),
+        ("str(ab),strcmp(txn.s)", [-1]),
+        ("str(),add_item(-,txn.s)", ["abc"]),
+        ("str(a),add_item(-,txn.s,!)", ["a-abc!"]),
+        ("str(a),add_item(-,txn.empty)", ["a"]),
+    ],
+)
+def test_converters_read_variables_when_they_run(expr: str, expected: list[object]) -> None:
+    stream = StreamCounters(0)
+    for name, value in (("txn.n", 5), ("txn.s", "abc"), ("txn.empty", "")):
+        stream.vars.set(parse_var_name(name), value)
+    assert parse_sample_expr(expr).samples(Request(stream=stream)) == expected

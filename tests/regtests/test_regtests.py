@@ -65,6 +65,7 @@ EXPECTED: dict[str, str | Differs] = {
     "reg-tests/log/log_uri.vtc": PASS,
     "reg-tests/log/wrong_ip_port_logging.vtc": PASS,
     "reg-tests/webstats/webstats-scope-and-post-change.vtc": PASS,
+    "reg-tests/converter/add_item.vtc": PASS,
     "reg-tests/converter/field.vtc": PASS,
     "reg-tests/converter/iif.vtc": PASS,
     "reg-tests/converter/json.vtc": PASS,
