@@ -133,15 +133,14 @@ class ResponseVerdict:
     one the answer had; a `set-status` sets both);
     `header_edits` change the head in order.  `answer` is set when a `deny`,
     `return` or `redirect` replaced the answer: a `Decision` as the request rules
-    give one (`deny` counts as a denied response, the others as local answers).
-    `rule` names the `file:line` of the rule that replaced it.
+    give one (`deny` counts as a denied response, the others as local answers),
+    whose `rule` names the `file:line` of the rule that replaced it.
     """
 
     status: int
     reason: str | None = None
     header_edits: tuple[HeaderEdit, ...] = ()
     answer: Decision | None = None
-    rule: str = ""
 
 
 def evaluate(rule_lists: Sequence[Sequence[HttpRule]], view: ResponseView) -> ResponseVerdict:
@@ -172,7 +171,7 @@ def evaluate(rule_lists: Sequence[Sequence[HttpRule]], view: ResponseView) -> Re
             # A reply is built once the server's answer is dropped (HAProxy empties
             # the response buffer first): `%[status]` there finds nothing.
             answer = reply_decision(rule, view, reply=ResponseView(view, 0))
-            return ResponseVerdict(status, reason, tuple(edits), answer, answer.rule)
+            return ResponseVerdict(status, reason, tuple(edits), answer)
     return ResponseVerdict(status, reason, tuple(edits))
 
 

@@ -99,7 +99,7 @@ def test_rules_that_replace_the_answer(line: str, action: str, status: int) -> N
     verdict = evaluate((rules("set-header X-A 1", line, "set-header X-B 2"),), answer(404))
     assert verdict.answer is not None
     assert (verdict.answer.action, verdict.answer.status) == (action, status)
-    assert verdict.rule == "t.cfg:2"
+    assert verdict.answer.rule == "t.cfg:2"
     assert len(verdict.header_edits) == 1
     if action == "return":
         assert verdict.answer.body == "was"  # the server's answer is gone by then
