@@ -3166,6 +3166,8 @@ row(
     response_headers=ADMIN_HEADERS,
     extract=r"^(be,s\d),(?:[^,]*,){15}([^,]*),(?:[^,]*,){18}([^,]*),"
     r"|^\d+ be (\d+) (s\d) \S+ (?:\S+ ){8}(\d+)",
+    # HAProxy marks a check running at that moment with "* " (timing, not behaviour).
+    command_subs=((r"\* (L\d)", r"\1"),),
     kinds=RAW_KIND,
 )
 row(
