@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from .request import Request
+from .request import Request, ResponseView
 from .rules import (
     HEADER_ACTIONS,
     LINE_ACTIONS,
@@ -166,24 +166,36 @@ class Router:
 
     def route(self, request: Request) -> Decision:
         """Decide an HTTP request: tcp-request content rules, http-request rules,
-        redirects, then the backend."""
+        redirects, then the backend.  The stream's unique ID (`unique-id-format`)
+        of a request to forward is then built, if no rule asked for it, on the
+        request as the rules left it (http_process_request); one answered here gets
+        it when it is logged, from what is left of it then (see `ResponseView`)."""
+        decision, view = self._route(request)
+        if view.stream is not None:
+            if decision.action == "forward":
+                view.stream.unique_id(view)
+            else:
+                view.stream.unique_id(ResponseView(view))
+        return decision
+
+    def _route(self, request: Request) -> tuple[Decision, Request]:
         rejected = _tcp_content_verdict(self._tcp_content, request)
         if rejected is not None:
-            return rejected
+            return rejected, request
         edits: list[HeaderEdit] = []
         method: list[str] = []  # what set-method rules said, the last one last
         final, view = _http_verdict(self._http, self._redirects, request, edits, method)
         if final is not None:
-            return final
+            return final, view
         backend, where = self._backend(view)
         rules = self._backend_rules.get(backend) if backend is not None else None
         if rules is not None:
             rejected = _tcp_content_verdict(rules.tcp_content, view)
             if rejected is not None:
-                return rejected
+                return rejected, view
             final, view = _http_verdict(rules.http, rules.redirects, view, edits, method)
             if final is not None:
-                return final
+                return final, view
         rewritten = view if view.uri != request.uri else None
         return Decision(
             "forward",
@@ -192,7 +204,7 @@ class Router:
             rule=where,
             request=rewritten,
             method=method[-1] if method else None,
-        )
+        ), view
 
     def with_default(self, backend: str | None) -> Router:
         """The same compiled rules with another `default_backend` (None: no default)."""

@@ -14,16 +14,24 @@ too, in `vars`; a request's share the `sess` scope of its connection's.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
+from typing import TYPE_CHECKING
 
 from .sticktables import Entry, KeyInput, StickTable
 from .variables import Variables
+
+if TYPE_CHECKING:
+    from .request import Request
 
 __all__ = ["MAX_TRACKED", "StreamCounters", "table_key"]
 
 #: HAProxy 2.6's default MAX_SESS_STKCTR: track-sc0, track-sc1, track-sc2.
 MAX_TRACKED = 3
+
+#: Numbers each stream in the order it starts (`%rt`, HAProxy's `global.req_count`).
+_SERIALS = itertools.count()
 
 
 def table_key(value: object) -> KeyInput | None:
@@ -47,11 +55,23 @@ class StreamCounters:
     the request does not track reads, and counts on, the connection's entry.
     """
 
-    __slots__ = ("_slots", "now_ms", "session", "vars")
+    __slots__ = ("_slots", "_unique_id", "now_ms", "serial", "session", "unique_id_format", "vars")
 
-    def __init__(self, now_ms: int, session: StreamCounters | None = None) -> None:
+    def __init__(
+        self,
+        now_ms: int,
+        session: StreamCounters | None = None,
+        unique_id_format: Callable[[Request], str] | None = None,
+        *,
+        connection: bool = False,
+    ) -> None:
         self.now_ms = now_ms
         self.session = session
+        #: `%rt`: streams are numbered, a connection's own counters are not.
+        self.serial = -1 if connection else next(_SERIALS)
+        #: The frontend's `unique-id-format`, rendered once, when first needed.
+        self.unique_id_format = unique_id_format
+        self._unique_id: str | None = None
         self.vars: Variables = Variables() if session is None else session.vars.for_request()
         self._slots: list[tuple[StickTable, Entry] | None] = [None] * MAX_TRACKED
         if session is not None:
@@ -62,6 +82,15 @@ class StreamCounters:
     def __repr__(self) -> str:
         names = [s[0].name if s else None for s in self._slots]
         return f"<StreamCounters now_ms={self.now_ms} slots={names}>"
+
+    def unique_id(self, request: Request) -> str | None:
+        """The stream's unique ID: built from `request` the first time it is asked
+        for (a `unique-id` fetch in a rule, else after the rules), then kept, as
+        HAProxy's stream_generate_unique_id does; None without a format."""
+        if self._unique_id is None and self.unique_id_format is not None:
+            self._unique_id = ""  # a format that reads the ID finds it empty, not a loop
+            self._unique_id = self.unique_id_format(request)[:127]  # UNIQUEID_LEN - 1
+        return self._unique_id
 
     def tracked(self, slot: int) -> tuple[StickTable, Entry] | None:
         """The stream's entry in `slot`, else its connection's (smp_fetch_sc_stkctr)."""

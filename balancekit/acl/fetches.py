@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import re
 import socket
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeVar, cast
@@ -524,6 +525,23 @@ def _var(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [value]
 
 
+def _unique_id(req: Request, args: tuple[object, ...]) -> list[Value]:
+    """`unique-id`: the stream's ID, built now if no rule asked for it before."""
+    stream = req.stream
+    unique_id = None if stream is None else stream.unique_id(req)
+    return [] if unique_id is None else [unique_id]
+
+
+def _uuid(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [str(uuid.uuid4())]  # RFC 4122 version 4, lower-case, as ha_generate_uuid
+
+
+def _prepare_uuid(args: tuple[object, ...]) -> tuple[object, ...]:
+    if args and args[0] != 4:
+        raise FetchError(f"Unsupported UUID version: '{args[0]}'")
+    return (4,)
+
+
 def _nbsrv(req: Request, args: tuple[object, ...]) -> list[Value]:
     """The usable servers of a backend (HAProxy's be_usable_srv), read at each use."""
     slot = args[0]
@@ -1012,6 +1030,8 @@ def _fetches() -> dict[str, FetchDef]:
         ),
         FetchDef("nbsrv", "sint", _nbsrv, ("backend",)),
         FetchDef("var", "any", _var, ("var", "str"), 1),
+        FetchDef("unique-id", "str", _unique_id),
+        FetchDef("uuid", "str", _uuid, ("int",), prepare=_prepare_uuid),
         FetchDef("req.rdp_cookie_cnt", "sint", _zero, ("str",)),
         FetchDef("http_auth_type", "str", _http_auth_type),
         FetchDef("http_auth_user", "str", _http_auth_user),

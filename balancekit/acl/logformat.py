@@ -10,6 +10,9 @@ a running HAProxy 2.6).
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -35,6 +38,23 @@ def _port(value: int) -> str:
     return str(value)
 
 
+def _hex_ip(address: str) -> str:
+    """`%{+X}ci`: the address's bytes in hexadecimal, as log.c's lf_ip writes them."""
+    try:
+        return ipaddress.ip_address(address).packed.hex().upper()
+    except ValueError:
+        return "-"
+
+
+def _unique_id(request: Request) -> str:
+    stream = request.stream
+    return "" if stream is None else stream.unique_id(request) or ""
+
+
+def _serial(request: Request) -> int:
+    return 0 if request.stream is None else request.stream.serial
+
+
 #: `%xx` aliases that make sense for a request view (log.c's logformat_keywords).
 _ALIASES: dict[str, Callable[[Request], str]] = {
     "ci": lambda r: r.src or "-",
@@ -46,6 +66,21 @@ _ALIASES: dict[str, Callable[[Request], str]] = {
     "HP": lambda r: r.path,
     "HQ": lambda r: ("?" + r.query) if "?" in r.uri else "",
     "HV": lambda r: r.version,
+    "ID": _unique_id,
+    "Ts": lambda r: str(int(time.time())),
+    "pid": lambda r: str(os.getpid()),
+    "rt": lambda r: str(_serial(r)),
+}
+
+#: Their `%{+X}` forms: numbers and addresses in upper-case hexadecimal (log.c).
+_HEX_ALIASES: dict[str, Callable[[Request], str]] = {
+    "ci": lambda r: _hex_ip(r.src),
+    "cp": lambda r: f"{r.src_port:04X}",
+    "fi": lambda r: _hex_ip(r.dst),
+    "fp": lambda r: f"{r.dst_port:04X}",
+    "Ts": lambda r: f"{int(time.time()):04X}",
+    "pid": lambda r: f"{os.getpid():04X}",
+    "rt": lambda r: f"{_serial(r):04X}",
 }
 
 
@@ -60,6 +95,9 @@ class LogFormat:
     def is_static(self) -> bool:
         """True when the string has no `%` variable at all."""
         return all(isinstance(p, str) for p in self.pieces)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> LogFormat:
+        return self  # immutable: a `defaults` section's copy may share it
 
     def render(self, request: Request) -> str:
         return "".join(p if isinstance(p, str) else p(request) for p in self.pieces)
@@ -151,24 +189,51 @@ def tokenize(text: str, *, spaces: bool = False) -> Iterator[Token]:
 
 
 def parse_log_format(
-    text: str, context: SampleContext | None = None, *, response: bool = False
+    text: str,
+    context: SampleContext | None = None,
+    *,
+    response: bool = False,
+    merge_spaces: bool = False,
 ) -> LogFormat:
     """Compile a log-format string (the subset balancekit can evaluate from a request);
     `context` resolves the userlists and tables `%[…]` fetches name; `response`
     admits the response fetches and refuses the request head's (`http-response`
-    rules render on a `ResponseView`, when the request head is gone)."""
+    rules render on a `ResponseView`, when the request head is gone);
+    `merge_spaces` prints a run of spaces once (`unique-id-format`, as log lines).
+    `%o` sets the options (`+Q`, `+X`) of every variable after it."""
     pieces: list[Piece] = []
-    for kind, value, options in tokenize(text):
+    defaults = ""
+    for kind, value, options in tokenize(text, spaces=merge_spaces):
         if kind == "lit":
             pieces.append(value)
+        elif kind == "sep":
+            if pieces:  # (a leading space is dropped, as log.c's last_isspace starts set)
+                pieces.append(value)
         elif kind == "sample":
             pieces.append(_sample_piece(value, context, response))
+        elif value == "o":
+            defaults = options
         else:
-            alias = _ALIASES.get(value)
-            if alias is None:
-                raise LogFormatError(
-                    f"log-format variable '%{value}' is not supported here "
-                    f"(supported: %[sample], {', '.join('%' + k for k in _ALIASES)})"
-                )
-            pieces.append(_quoted(alias) if "+Q" in options else alias)
+            pieces.append(_alias_piece(value, _flags(defaults, options)))
     return LogFormat(text, tuple(pieces))
+
+
+def _flags(defaults: str, options: str) -> set[str]:
+    """The `+X`/`-X` flags in force: `%o`'s, then the variable's own."""
+    flags: set[str] = set()
+    for flag in (defaults + "," + options).split(","):
+        if flag[:1] == "+":
+            flags.add(flag[1:])
+        elif flag[:1] == "-":
+            flags.discard(flag[1:])
+    return flags
+
+
+def _alias_piece(name: str, flags: set[str]) -> Piece:
+    alias = (_HEX_ALIASES if "X" in flags else _ALIASES).get(name) or _ALIASES.get(name)
+    if alias is None:
+        raise LogFormatError(
+            f"log-format variable '%{name}' is not supported here "
+            f"(supported: %[sample], {', '.join('%' + k for k in _ALIASES)})"
+        )
+    return _quoted(alias) if "Q" in flags else alias

@@ -24,7 +24,7 @@ from typing import Any
 from ..acl import AclSet
 from ..acl.conditions import Condition
 from ..acl.fetches import BackendSlot, SampleContext
-from ..acl.logformat import parse_log_format
+from ..acl.logformat import LogFormat, parse_log_format
 from ..algorithms import parse_balance, parse_hash_type
 from ..auth import CryptUnavailable, Userlist, build_userlist, crypt
 from ..errors import ConfigError
@@ -135,6 +135,9 @@ class _Settings:
     stats: dict[str, Any] | None = None
     cookie: CookiePolicy | None = None
     dynamic_cookie_key: str | None = None
+    #: `unique-id-format` (compiled) and `unique-id-header`.
+    unique_id_format: LogFormat | None = None
+    unique_id_header: str | None = None
 
 
 @dataclass(slots=True)
@@ -976,7 +979,7 @@ class _Builder:
             name=p.name,
             description=p.description,
             max_header_size=global_.head_room,
-            tracks=bool(self.tables) or self.uses_variables,
+            tracks=bool(self.tables) or self.uses_variables or s.unique_id_format is not None,
             mode=s.mode,  # type: ignore[arg-type]
             binds=self._binds(p, s.mode, global_),
             router=router,
@@ -1005,6 +1008,8 @@ class _Builder:
             captures=tuple(p.captures),
             monitor_uri=s.monitor_uri,
             monitor_fail=tuple(p.monitor_fail),
+            unique_id_format=s.unique_id_format,
+            unique_id_header=s.unique_id_header if s.unique_id_format is not None else None,
             http_response_rules=response_rules,
             http_after_response_rules=after_rules,
             default_backend=s.default_backend.args[0] if s.default_backend else None,
@@ -1540,6 +1545,26 @@ def _h_log_format(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.log_format = text
 
 
+def _h_unique_id(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    """`unique-id-format <fmt>` / `unique-id-header <name>` (cfgparse-listen.c); the
+    format reads the request as the rules leave it, spaces merged as in log lines."""
+    if not stmt.args:
+        raise ValueError(f"{stmt.keyword} expects an argument.")
+    if len(stmt.args) > 1:
+        raise ValueError(
+            f"{stmt.keyword} expects only one argument, don't forget to escape spaces!"
+        )
+    if stmt.keyword == "unique-id-header":
+        p.settings.unique_id_header = stmt.args[0]
+        return
+    try:
+        p.settings.unique_id_format = parse_log_format(
+            stmt.args[0], p.acls.context, merge_spaces=True
+        )
+    except ValueError as error:
+        raise ValueError(f"failed to parse unique-id : {error}.") from None
+
+
 def _h_capture(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     direction = stmt.keyword.split()[1]
     args = stmt.args
@@ -1613,6 +1638,8 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "retries": _h_retries,
     "fullconn": _h_fullconn,
     "monitor-uri": _h_monitor_uri,
+    "unique-id-format": _h_unique_id,
+    "unique-id-header": _h_unique_id,
     "monitor": _h_monitor,
     "load-server-state-from-file": _h_load_server_state,
     "server-state-file-name": _h_server_state_file_name,

@@ -296,6 +296,16 @@ KEYWORDS: tuple[Keyword, ...] = (
         "dfl",
         "A URI the proxy answers itself (200, not logged): a health check of the proxy.",
     ),
+    _K(
+        "unique-id-format",
+        "dflb",
+        "A log-format naming each request: the `unique-id` fetch and `%ID` read it.",
+    ),
+    _K(
+        "unique-id-header",
+        "dflb",
+        "`unique-id-header <name>`: the request's unique ID is sent to the server in it.",
+    ),
     _K("monitor", "fl", "`monitor fail if <cond>` (or `unless`): the monitor URI answers 503."),
     _K("capture response header", "fl", "`capture response header <name> len <n>` for logs."),
     _K("http-check send", "dlb", "Health check request: `[meth M] [uri U] [ver V] [hdr n v]*`."),
@@ -480,8 +490,8 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process compression declare
     http-error http-reuse
     http-send-name-header id log-format-sd log-tag
     max-keep-alive-queue persist rate-limit
-    source tcp-check unique-id-format
-    unique-id-header use-fcgi-app resolvers mailers cache program
+    source tcp-check
+    use-fcgi-app resolvers mailers cache program
     ring http-errors nbproc cpu-map lua-load setenv presetenv resetenv unsetenv
     external-check
     total-max-size max-age

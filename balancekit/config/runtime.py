@@ -15,6 +15,7 @@ from ssl import SSLContext
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
+from ..acl.logformat import LogFormat
 from ..logline import LogLine
 from ..persistence import CookiePolicy, DynamicCookies, PersistRule
 from ..pool import Backend
@@ -306,6 +307,10 @@ class Frontend:
     #: 200 by the proxy itself, 503 when a `monitor fail` condition holds; not logged.
     monitor_uri: str | None = None
     monitor_fail: tuple[Condition, ...] = ()
+    #: `unique-id-format`: each request's ID (the `unique-id` fetch, `%ID`), sent to
+    #: the server in `unique-id-header` when that is set.
+    unique_id_format: LogFormat | None = None
+    unique_id_header: str | None = None
     #: `http-response` / `http-after-response` rules (a `listen`'s are here only).
     http_response_rules: tuple[HttpRule, ...] = ()
     http_after_response_rules: tuple[HttpRule, ...] = ()

@@ -229,6 +229,8 @@ class HttpLogEntry:
     request: Request | None = None
     # A `monitor-uri` request: HAProxy never logs those.
     unlogged: bool = False
+    # `%ID`: the request's `unique-id-format`, once built.
+    unique_id: str | None = None
 
     def __init__(
         self,
@@ -848,6 +850,10 @@ class HttpProxy:
         #: `http-after-response` rules for answers given before a backend is chosen.
         self._after_rules = _lists(self.frontend.http_after_response_rules)
         self._static = self._static_route()
+        uid_format = self.frontend.unique_id_format
+        self._unique_id_format = None if uid_format is None else uid_format.render
+        header = self.frontend.unique_id_header
+        self._unique_id_header = None if header is None else header.encode("latin-1")
 
     def set_router(self, router: RouterLike) -> None:
         """Route with `router` from now on (the stats page wraps a frontend's rules
@@ -1147,10 +1153,13 @@ class HttpProxy:
             verdict = _persist_verdict(fixed.settings, request)
             return self._persistent_plan(ex, entry, request, fixed, headers, verdict)
         if self.frontend.tracks:
-            ex.stream = StreamCounters(now_ms(), ex.session)
+            ex.stream = StreamCounters(now_ms(), ex.session, self._unique_id_format)
         request = self.build_request(ex)
         router = self.router
         decision = router.route(request)
+        unique_id = None
+        if ex.stream is not None and self._unique_id_format is not None:
+            unique_id = entry.unique_id = ex.stream.unique_id(request)  # (route() built it)
         if decision.action != "forward":
             if decision.action == "use-service" and isinstance(router, BodyService):
                 return _Service(request, decision, router)
@@ -1170,7 +1179,7 @@ class HttpProxy:
             self._local(ex, self.errors[503], entry, "PR" if backend_name else "SC")
             return None
         entry.backend = state.backend.name
-        headers = self._upstream_headers(ex, decision, state)
+        headers = self._upstream_headers(ex, decision, state, unique_id)
         settings = state.settings
         # HAProxy's order once the backend is known: persist rules, `use-server`,
         # then the cookie (ignored when a rule chose), then `stick match`.
@@ -1305,13 +1314,19 @@ class HttpProxy:
         return _simple_page(status or 200, extra, payload), term
 
     def _upstream_headers(
-        self, ex: Exchange, decision: Decision, state: _BackendState
+        self,
+        ex: Exchange,
+        decision: Decision,
+        state: _BackendState,
+        unique_id: str | None = None,
     ) -> RawHeaders:
         headers = strip_hop_by_hop(
             ex.headers, ex.tokens, keep_upgrade=ex.upgrade, keep_length=not ex.chunked
         )
         if decision.header_edits:
             headers = apply_edits(headers, decision.header_edits)
+        if unique_id is not None and self._unique_id_header is not None:
+            headers.append((self._unique_id_header, unique_id.encode("latin-1")))
         forwardfor = state.forwardfor
         if forwardfor is not None:
             apply_forwardfor(headers, forwardfor, ex.src)

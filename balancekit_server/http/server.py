@@ -388,7 +388,7 @@ class HttpServerProtocol(asyncio.Protocol):
             self._src = self._src[7:]
         router = self.proxy.router
         if self.proxy.frontend.tracks:
-            self.session = StreamCounters(now_ms())
+            self.session = StreamCounters(now_ms(), connection=True)
         if router.filters_connections and not router.accept_connection(
             Request(
                 self._src,

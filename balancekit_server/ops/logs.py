@@ -257,9 +257,15 @@ def httplog_values(entry: Any, logasap: bool = False) -> dict[str, object]:
         # the request
         "r": entry.request_line, "HM": method, "HU": uri, "HP": path,
         "HPO": _path_only(path), "HQ": mark + query, "HV": version,
+        "ID": getattr(entry, "unique_id", None), "rt": _serial(entry),
         **_captured_values("hr", entry.captured_request_headers),
         **_captured_values("hs", entry.captured_response_headers),
     }  # fmt: skip
+
+
+def _serial(entry: Any) -> int | None:
+    stream = entry.request.stream if entry.request is not None else None
+    return None if stream is None else int(stream.serial)
 
 
 def stream_log_level(

@@ -368,6 +368,15 @@ CASES: list[tuple[str, str, int, str]] = [
      "acl 'http_auth_group': invalid group 'h'"),
     ("auth realm", "frontend f\n    mode http\n    http-request auth realm\n", 3,
      "'http-request auth': missing realm value"),
+    ("unique-id-format spaces", "frontend f\n    unique-id-format a b\n", 2,
+     "unique-id-format expects only one argument, don't forget to escape spaces!"),
+    ("unique-id-format fetch", "frontend f\n    unique-id-format %[nosuch]\n", 2,
+     "failed to parse unique-id : failed to parse sample expression <nosuch> : "
+     "unknown fetch method 'nosuch'."),
+    ("unique-id-header", "frontend f\n    unique-id-header\n", 2,
+     "unique-id-header expects an argument."),
+    ("uuid version", "frontend f\n    unique-id-format %[uuid(1)]\n", 2,
+     "Unsupported UUID version: '1'"),
 ]  # fmt: skip
 
 

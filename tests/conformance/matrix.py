@@ -4252,6 +4252,31 @@ row(
     kinds=ECHO_KINDS,
 )
 row(
+    "unique-id",
+    ("unique-id-format", "unique-id-header", "fetch:unique-id", "fetch:uuid"),
+    # The ID is built once: by the first rule that asks for it (X-Early), so a later
+    # rewrite of x-a does not change it; a denied request gets one for its log line.
+    # `%{+X}o` writes the addresses in hexadecimal, the escaped space is merged away at
+    # the start. A uuid is random: only its shape is compared.
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n",
+        frontend="    unique-id-format %{+X}o\\ %ci_%fi-%[req.hdr(x-a)]-%HM\n"
+        "    unique-id-header X-Unique-ID\n"
+        '    log-format "%ID %ST"\n'
+        "    http-request set-header X-Early %[unique-id] if { req.hdr(x-a) early }\n"
+        "    http-request set-header X-A later\n"
+        "    http-request set-header X-U %[uuid,regsub([0-9a-f],x,g)]-%[uuid(4),bytes(14,1)]\n"
+        "    http-request deny if { path /denied }\n",
+    ),
+    (
+        get("/echo", headers=(("X-A", "early"),)),
+        get("/echo"),
+        get("/denied", method="POST"),
+    ),
+    kinds=ECHO_KINDS,
+)
+row(
     "logasap-tcplog",
     ("option logasap", "option tcplog"),
     # Mode tcp: logged as the server connection is made, with no byte yet (+0) and
