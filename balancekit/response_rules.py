@@ -20,8 +20,9 @@ from dataclasses import dataclass
 
 from .acl import AclSet
 from .acl.fetches import suggest
+from .cache import Cache
 from .errors import ConfigError
-from .request import ResponseView
+from .request import Headers, ResponseView
 from .routing import Decision, reply_decision
 from .rules import (
     HEADER_ACTIONS,
@@ -37,6 +38,7 @@ from .rules import (
     _parse_set_header,
     _reply_rule,
     apply_header_edits,
+    parse_cache_rule,
     parse_var_rule,
 )
 
@@ -64,6 +66,7 @@ RESPONSE_ACTIONS = (
     "set-var",
     "set-var-fmt",
     "unset-var",
+    "cache-store",
 )
 #: The `http-after-response` actions balancekit implements.
 AFTER_RESPONSE_ACTIONS = (
@@ -80,7 +83,7 @@ AFTER_RESPONSE_ACTIONS = (
 )
 #: `http-response` actions of HAProxy 2.6 that balancekit does not implement.
 RESPONSE_ACTIONS_UNSUPPORTED = frozenset((
-    "add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc", "sc-inc-gpc0",
+    "add-acl", "capture", "del-acl", "del-map", "sc-inc-gpc", "sc-inc-gpc0",
     "sc-inc-gpc1", "sc-set-gpt", "sc-set-gpt0", "send-spoe-group", "set-log-level", "set-map",
     "set-mark", "set-nice", "set-tos", "silent-drop", "strict-mode",
     "track-sc0", "track-sc1", "track-sc2", "wait-for-body",
@@ -134,13 +137,17 @@ class ResponseVerdict:
     `header_edits` change the head in order.  `answer` is set when a `deny`,
     `return` or `redirect` replaced the answer: a `Decision` as the request rules
     give one (`deny` counts as a denied response, the others as local answers),
-    whose `rule` names the `file:line` of the rule that replaced it.
+    whose `rule` names the `file:line` of the rule that replaced it.  `stores`
+    lists what each `cache-store` rule saw: its cache, and the status, reason and
+    headers at that point of the rules (later rules change what is sent, not
+    what is stored).
     """
 
     status: int
     reason: str | None = None
     header_edits: tuple[HeaderEdit, ...] = ()
     answer: Decision | None = None
+    stores: tuple[tuple[Cache, int, str | None, Headers], ...] = ()
 
 
 def evaluate(rule_lists: Sequence[Sequence[HttpRule]], view: ResponseView) -> ResponseVerdict:
@@ -148,6 +155,7 @@ def evaluate(rule_lists: Sequence[Sequence[HttpRule]], view: ResponseView) -> Re
     status = view.status
     reason: str | None = None
     edits: list[HeaderEdit] = []
+    stores: list[tuple[Cache, int, str | None, Headers]] = []
     for rules in rule_lists:
         for rule in rules:
             if not rule.applies(view):
@@ -168,11 +176,15 @@ def evaluate(rule_lists: Sequence[Sequence[HttpRule]], view: ResponseView) -> Re
                 status, reason = rule.status, rule.reason or status_reason(rule.status)
                 view = ResponseView(view, status, view.response.headers)
                 continue
+            if action == "cache-store":
+                assert rule.cache is not None
+                stores.append((rule.cache, status, reason, view.response.headers))
+                continue
             # A reply is built once the server's answer is dropped (HAProxy empties
             # the response buffer first): `%[status]` there finds nothing.
             answer = reply_decision(rule, view, reply=ResponseView(view, 0))
             return ResponseVerdict(status, reason, tuple(edits), answer)
-    return ResponseVerdict(status, reason, tuple(edits))
+    return ResponseVerdict(status, reason, tuple(edits), stores=tuple(stores))
 
 
 def parse_http_response_rule(
@@ -224,6 +236,8 @@ def _parse(
         return _parse_replace(words, acls, file, line, side=side)
     if action == "set-status":
         return _parse_set_status(words, acls, what, file, line)
+    if action == "cache-store":
+        return parse_cache_rule(words, acls, side, file, line)
     if action == "deny":
         return _parse_deny(words, acls, file, line, side=side, status=502)
     if action == "return":

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from .cache import CacheHit, CacheLookup
 from .request import Request, ResponseView
 from .rules import (
     HEADER_ACTIONS,
@@ -42,7 +43,7 @@ from .rules import (
 
 __all__ = ["BackendRules", "Decision", "Router", "reply_decision"]
 
-Action = Literal["forward", "deny", "redirect", "return", "reject", "use-service", "auth"]
+Action = Literal["forward", "deny", "redirect", "return", "reject", "use-service", "auth", "cache"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,11 @@ class Decision:
     request: Request | None = None
     #: The method `set-method` gave the server (None: the one that came).
     method: str | None = None
+    #: What the last `cache-use` rule learnt of the request (its key), which a
+    #: `cache-store` rule needs on the answer; `cache_hit`, with action "cache": the
+    #: stored answer to send (from the proxy named `backend`, the frontend if None).
+    cache_lookup: CacheLookup | None = None
+    cache_hit: CacheHit | None = None
 
 
 def _where(rule: HttpRule | TcpRule | UseBackend) -> str:
@@ -184,18 +190,23 @@ class Router:
             return rejected, request
         edits: list[HeaderEdit] = []
         method: list[str] = []  # what set-method rules said, the last one last
-        final, view = _http_verdict(self._http, self._redirects, request, edits, method)
+        cache: list[_CacheUse] = []  # what cache-use rules found
+        final, view = _http_verdict(self._http, self._redirects, request, edits, method, cache)
         if final is not None:
             return final, view
+        if cache and _first_hit(cache) is not None:
+            return _cached(cache, None, edits), view  # answered by the frontend
         backend, where = self._backend(view)
         rules = self._backend_rules.get(backend) if backend is not None else None
         if rules is not None:
             rejected = _tcp_content_verdict(rules.tcp_content, view)
             if rejected is not None:
                 return rejected, view
-            final, view = _http_verdict(rules.http, rules.redirects, view, edits, method)
+            final, view = _http_verdict(rules.http, rules.redirects, view, edits, method, cache)
             if final is not None:
                 return final, view
+            if cache and _first_hit(cache) is not None:
+                return _cached(cache, backend, edits), view
         rewritten = view if view.uri != request.uri else None
         return Decision(
             "forward",
@@ -204,6 +215,7 @@ class Router:
             rule=where,
             request=rewritten,
             method=method[-1] if method else None,
+            cache_lookup=_last_lookup(cache) if cache else None,
         ), view
 
     def with_default(self, backend: str | None) -> Router:
@@ -332,16 +344,41 @@ def _tcp_content_verdict(rules: tuple[TcpRule, ...], request: Request) -> Decisi
     return None
 
 
+_CacheUse = tuple[CacheLookup | None, CacheHit | None]
+
+
+def _first_hit(found: list[_CacheUse]) -> CacheHit | None:
+    return next((hit for _, hit in found if hit is not None), None)
+
+
+def _last_lookup(found: list[_CacheUse]) -> CacheLookup | None:
+    return next((lookup for lookup, _ in reversed(found) if lookup is not None), None)
+
+
+def _cached(found: list[_CacheUse], backend: str | None, edits: list[HeaderEdit]) -> Decision:
+    """A request `cache-use` found an answer for: HAProxy's cache applet answers it
+    once the proxy's rules ran, and no backend is chosen after it."""
+    return Decision(
+        "cache",
+        backend=backend,
+        header_edits=tuple(edits),
+        cache_lookup=_last_lookup(found),
+        cache_hit=_first_hit(found),
+    )
+
+
 def _http_verdict(
     rules: tuple[HttpRule, ...],
     redirects: tuple[HttpRule, ...],
     request: Request,
     edits: list[HeaderEdit],
     method: list[str],
+    cache: list[_CacheUse],
 ) -> tuple[Decision | None, Request]:
     """Run `http-request` rules, then redirects: the final Decision if one ends the
     request (else None), and the request view with the edits so far (header edits
-    also appended to `edits`, `set-method` results to `method`)."""
+    also appended to `edits`, `set-method` results to `method`, what `cache-use`
+    rules found to `cache`)."""
     view = request
     for rule in rules:
         if not rule.applies(view):
@@ -366,6 +403,10 @@ def _http_verdict(
             continue
         if action in VAR_ACTIONS:
             rule.store_var(view)
+            continue
+        if action == "cache-use":
+            assert rule.cache is not None
+            cache.append(rule.cache.lookup(view))
             continue
         return _final(rule, view, tuple(edits)), view
     for rule in redirects:

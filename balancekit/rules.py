@@ -17,6 +17,7 @@ from .acl import AclSet, Condition
 from .acl.fetches import FetchError, SampleContext, SampleExpr, parse_sample_expr, suggest
 from .acl.logformat import LogFormat, LogFormatError, parse_log_format
 from .acl.patterns import KNOWN_METHODS, str_to_int
+from .cache import Cache
 from .errors import ConfigError
 from .request import Headers, Request, header_value_spans
 from .sticktables import StickTable
@@ -35,6 +36,7 @@ __all__ = [
     "TcpRule",
     "UseBackend",
     "apply_header_edits",
+    "parse_cache_rule",
     "parse_http_request_rule",
     "parse_keyed_rule",
     "parse_redirect",
@@ -81,6 +83,7 @@ HTTP_ACTIONS = (
     "sc-set-gpt0",
     "sc-inc-gpc",
     "sc-set-gpt",
+    "cache-use",
 )
 #: The actions that edit the message's headers and let the rules go on.
 HEADER_ACTIONS = frozenset(
@@ -100,7 +103,7 @@ TABLE_ACTIONS = frozenset(
 )  # fmt: skip
 #: http-request actions HAProxy 2.6 has but balancekit does not implement.
 HTTP_ACTIONS_UNSUPPORTED = frozenset((
-    "add-acl", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry",
+    "add-acl", "capture", "del-acl", "del-map", "disable-l7-retry",
     "do-resolve", "early-hint", "normalize-uri", "send-spoe-group", "set-dst",
     "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice", "set-priority-class",
     "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos",
@@ -337,6 +340,8 @@ class HttpRule:
     #: is `sample`, or `value` for `set-var-fmt`).
     variable: VarName | None = None
     conditions: tuple[str, ...] = ()
+    #: `cache-use <name>` / `cache-store <name>`: the cache section.
+    cache: Cache | None = None
 
     def applies(self, request: Request) -> bool:
         return self.cond is None or self.cond.matches(request)
@@ -738,6 +743,8 @@ def parse_http_request_rule(
             at, realm = 3, words[2]
         cond = _condition(words, at, acls, what, file, line)
         return HttpRule("auth", cond, file, line, status=401, realm=realm)
+    if action == "cache-use":
+        return parse_cache_rule(words, acls, "http-request", file, line)
     if action == "use-service":
         if len(words) < 2 or words[1] not in HTTP_SERVICES:
             got = words[1] if len(words) > 1 else "nothing"
@@ -759,6 +766,25 @@ def parse_http_request_rule(
         file,
         line,
     )
+
+
+def parse_cache_rule(
+    words: Sequence[str], acls: AclSet, side: str, file: str, line: int
+) -> HttpRule:
+    """`http-request cache-use <name>` / `http-response cache-store <name>` [cond]."""
+    action = words[0]
+    name = words[1] if len(words) > 1 else ""
+    if not name or name in ("if", "unless"):
+        raise ConfigError(f"'{side} {action}' rule : expects a cache name.", file, line)
+    cache = acls.context.caches.get(name)
+    if cache is None:
+        raise ConfigError(
+            f"unable to find the cache '{name}' referenced by the filter 'cache'.", file, line
+        )
+    cond = _condition(
+        words, 2, acls, f"{side} {action}", file, line, response=side != "http-request"
+    )
+    return HttpRule(action, cond, file, line, cache=cache)
 
 
 def _counter_number(text: str, what: str, file: str, line: int) -> int:

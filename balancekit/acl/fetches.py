@@ -31,6 +31,7 @@ from .haproxy_fetches import HAPROXY_CONVERTERS, is_haproxy_fetch
 from .patterns import PatternError, parse_ip_sample, str_to_int, v4_mask
 
 if TYPE_CHECKING:
+    from ..cache import Cache
     from ..pool import Backend
 
 __all__ = [
@@ -78,6 +79,8 @@ class SampleContext:
     #: The backends (and listens) by name, each a slot its pool is put in once built:
     #: `nbsrv(<backend>)` may name one declared further down.
     backends: Mapping[str, BackendSlot] = field(default_factory=dict)
+    #: The `cache` sections by name (`cache-use`, `cache-store`).
+    caches: Mapping[str, Cache] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

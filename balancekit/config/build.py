@@ -27,6 +27,7 @@ from ..acl.fetches import BackendSlot, SampleContext
 from ..acl.logformat import LogFormat, parse_log_format
 from ..algorithms import parse_balance, parse_hash_type
 from ..auth import CryptUnavailable, Userlist, build_userlist, crypt
+from ..cache import Cache, CacheConfig
 from ..errors import ConfigError
 from ..logline import LogLine, compile_log_line
 from ..persistence import (
@@ -204,6 +205,8 @@ class _Builder:
             if section.kind in ("backend", "listen")
         }
         self.peers: dict[str, PeersLines] = {}
+        #: `cache` sections by name (`http-request cache-use`, `http-response cache-store`).
+        self.caches: dict[str, Cache] = {}
         #: Some rule or expression names a variable (`set-var`, `var()`): each
         #: stream then carries its state (`Request.stream`), as with stick tables.
         self.uses_variables = any(
@@ -394,6 +397,40 @@ class _Builder:
             self.global_ = replace(g, ssl_default_bind_options=_ssl_options(args))
         # Everything else in a global section is an `ignored` keyword, warned by the parser.
 
+    # -- caches -------------------------------------------------------------------------
+
+    def build_caches(self, sections: list[Section]) -> None:
+        """Every `cache` section (cfg_parse_cache, then its post-parse checks)."""
+        for section in sections:
+            sizes: dict[str, int] = {"max-age": 60}
+            read = functools.partial(_cache_setting, sizes)
+            errors = len(self.errors)
+            for stmt in section.statements:
+                self.run(stmt, read)
+            if len(self.errors) > errors:
+                continue
+            total = sizes.get("total-max-size", 0) * 1024 * 1024
+            if total <= 0:
+                self.errors.append(
+                    ConfigError(
+                        f"Size not specified for cache '{section.name}'", section.file, section.line
+                    )
+                )
+                continue
+            largest = sizes.get("max-object-size") or total >> 8
+            if largest > total // 2:
+                self.errors.append(
+                    ConfigError(
+                        '"max-object-size" is limited to an half of "total-max-size" => '
+                        f"{total // 2}",
+                        section.file,
+                        section.line,
+                    )
+                )
+                continue
+            config = CacheConfig(section.name, total, largest, sizes["max-age"])
+            self.caches[section.name] = Cache(config)
+
     # -- userlists ----------------------------------------------------------------------
 
     def build_userlists(self, sections: list[Section]) -> None:
@@ -529,7 +566,9 @@ class _Builder:
         return copy.deepcopy(self.defaults[section.defaults])
 
     def build_proxy(self, index: int, section: Section) -> None:
-        context = SampleContext(self.userlists, self.tables, section.name, self.backend_slots)
+        context = SampleContext(
+            self.userlists, self.tables, section.name, self.backend_slots, self.caches
+        )
         proxy = _Proxy(section, self.settings_for(section), AclSet(context=context))
         for stmt in section.statements:
             self.run(stmt, lambda s: self._proxy_statement(proxy, s))
@@ -1779,6 +1818,34 @@ def _mysql_check(args: tuple[str, ...]) -> str | None:
     return args[1]
 
 
+def _cache_setting(sizes: dict[str, int], stmt: Statement) -> None:
+    """One line of a `cache` section, with cfg_parse_cache's checks."""
+    name = stmt.keyword
+    if len(stmt.args) > 1:
+        raise ValueError(f"'{name}' cannot handle unexpected argument '{stmt.args[1]}'.")
+    value = stmt.args[0] if stmt.args else ""
+    if name == "process-vary":
+        if value == "on":
+            raise ValueError(
+                "'process-vary on' is an HAProxy setting that balancekit does not support "
+                "(answers with a Vary header are never stored); see docs/configuration.md"
+            )
+        if value != "off":
+            raise ValueError(
+                f'\'{name}\' expects "on" or "off" (enable or disable vary processing).'
+            )
+        return
+    if name == "max-age":
+        digits = value[: len(value) - len(value.lstrip("0123456789"))]
+        sizes[name] = int(digits) if digits else 0  # atoi()
+        return
+    if not value.isdigit() or (name == "max-secondary-entries" and int(value) == 0):
+        raise ValueError(f"{name} wrong value '{value}'")
+    if name == "total-max-size" and int(value) > 0xFFFFFFFF >> 20:
+        raise ValueError(f'"total-max-size" ({value}) must not be greater than {0xFFFFFFFF >> 20}')
+    sizes[name] = int(value)
+
+
 def _pgsql_check(args: tuple[str, ...]) -> str:
     """`option pgsql-check user <name>`, with HAProxy's messages."""
     if len(args) > 2:
@@ -1932,8 +1999,9 @@ def build(
     # them once the whole file is read).
     builder.build_userlists([s for s in parsed.sections if s.kind == "userlist"])
     builder.build_peers([s for s in parsed.sections if s.kind == "peers"])
+    builder.build_caches([s for s in parsed.sections if s.kind == "cache"])
     builder.build_tables([s for s in parsed.sections if s.is_proxy])
     for index, section in enumerate(parsed.sections):
-        if section.kind not in ("global", "userlist", "peers"):
+        if section.kind not in ("global", "userlist", "peers", "cache"):
             builder.build_proxy(index, section)
     return builder.finish()

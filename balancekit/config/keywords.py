@@ -256,8 +256,8 @@ KEYWORDS: tuple[Keyword, ...] = (
         "http-response",
         "flb",
         "HTTP response rule (allow, deny, return, redirect location, set/add/del-header, "
-        "replace-header, replace-value, set-status, set-var, set-var-fmt, unset-var); the "
-        "backend's run before the frontend's.",
+        "replace-header, replace-value, set-status, set-var, set-var-fmt, unset-var, "
+        "cache-store); the backend's run before the frontend's.",
     ),
     _K(
         "http-after-response",
@@ -478,6 +478,19 @@ PEERS_KEYWORDS = {
     "enabled": "The section is on (undoes a `disabled` above).",
 }
 
+#: The keywords of a `cache` section (cfg_parse_cache), with their meaning.
+CACHE_KEYWORDS = {
+    "total-max-size": "`total-max-size <megabytes>`: the room for stored answers (required).",
+    "max-object-size": "`max-object-size <bytes>`: the largest answer stored (default: a "
+    "256th of the total, at most half of it).",
+    "max-age": "`max-age <seconds>`: the longest an answer is kept (default 60), shortened "
+    "by its own `s-maxage`, `max-age` or `Expires`.",
+    "process-vary": "`process-vary off`: answers with a `Vary` header are not stored (`on` is "
+    "named as unsupported).",
+    "max-secondary-entries": "`max-secondary-entries <n>`: checked, without effect while "
+    "`process-vary` is off.",
+}
+
 #: Status codes `errorfile` accepts in HAProxy 2.6.
 ERRORFILE_CODES = (
     200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 421, 422, 425, 429, 500, 501, 502, 503, 504,
@@ -491,10 +504,9 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process compression declare
     http-send-name-header id log-format-sd log-tag
     max-keep-alive-queue persist rate-limit
     source tcp-check
-    use-fcgi-app resolvers mailers cache program
+    use-fcgi-app resolvers mailers program
     ring http-errors nbproc cpu-map lua-load setenv presetenv resetenv unsetenv
     external-check
-    total-max-size max-age
     default-bind"""
 _HAPROXY_ONLY_FAMILY = """capture cookie|http-check comment|http-check connect|
 http-check send-state|http-check set-var|http-check unset-var|

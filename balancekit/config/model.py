@@ -13,7 +13,9 @@ from typing import Literal
 
 __all__ = ["ParsedConfig", "Section", "SectionKind", "Statement"]
 
-SectionKind = Literal["global", "defaults", "frontend", "backend", "listen", "userlist", "peers"]
+SectionKind = Literal[
+    "global", "defaults", "frontend", "backend", "listen", "userlist", "peers", "cache"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,7 @@ class Statement:
 
 @dataclass(frozen=True, slots=True)
 class Section:
-    """A `global`, `defaults`, `frontend`, `backend`, `listen`, `userlist` or `peers` section.
+    """A global, defaults, frontend, backend, listen, userlist, peers or cache section.
 
     `defaults` is the index in `ParsedConfig.sections` of the defaults section
     this one inherits from (the last one above it, or the one named by

@@ -15,6 +15,7 @@ from typing import Literal
 
 from ..errors import ConfigError
 from .keywords import (
+    CACHE_KEYWORDS,
     HAPROXY_ONLY,
     PEERS_KEYWORDS,
     SECTION_LETTER,
@@ -37,6 +38,7 @@ _SECTIONS: tuple[SectionKind, ...] = (
     "listen",
     "userlist",
     "peers",
+    "cache",
 )
 
 #: HAProxy's other `peers` section keywords.
@@ -116,7 +118,7 @@ def parse_sections(
                 "see docs/configuration.md"
                 if words[0] in HAPROXY_ONLY
                 else f"unknown keyword '{words[0]}' out of section "
-                "(expected global, defaults, frontend, backend, listen, userlist or peers)"
+                "(expected global, defaults, frontend, backend, listen, userlist, peers or cache)"
             )
             errors.append(ConfigError(message, item.file, item.line))
             continue
@@ -124,6 +126,8 @@ def parse_sections(
             statement = _userlist_statement(item, errors)
         elif current.kind == "peers":
             statement = _peers_statement(item, errors)
+        elif current.kind == "cache":
+            statement = _cache_statement(item, errors)
         else:
             statement = _statement(item, current, errors, warnings)
         if statement is not None:
@@ -146,6 +150,18 @@ def _open_section(
         if args:
             raise ConfigError(f"'global' takes no argument, got '{args[0]}'", item.file, item.line)
         return _Open("global", "", item.file, item.line)
+    if kind == "cache":
+        if not args:
+            raise ConfigError("'cache' expects a <name> argument", *_loc(item))
+        if len(args) > 1:
+            raise ConfigError(
+                f"'cache' cannot handle unexpected argument '{args[1]}'.", *_loc(item)
+            )
+        previous = proxy_names.get(("cache", args[0]))
+        if previous is not None:
+            raise ConfigError(f"Duplicate cache name '{args[0]}'.", *_loc(item))
+        proxy_names[("cache", args[0])] = f"{item.file}:{item.line}"
+        return _Open(kind, args[0], item.file, item.line)
     if kind in ("userlist", "peers"):
         if len(args) != 1:
             message = (
@@ -263,6 +279,16 @@ def _userlist_statement(item: Line, errors: list[ConfigError]) -> Statement | No
         )
         return None
     return Statement(words[0], words[1:], item.file, item.line)
+
+
+def _cache_statement(item: Line, errors: list[ConfigError]) -> Statement | None:
+    words = item.words
+    if words[0] in CACHE_KEYWORDS:
+        return Statement(words[0], words[1:], item.file, item.line)
+    errors.append(
+        ConfigError(f"unknown keyword '{words[0]}' in 'cache' section", item.file, item.line)
+    )
+    return None
 
 
 def _peers_statement(item: Line, errors: list[ConfigError]) -> Statement | None:

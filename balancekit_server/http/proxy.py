@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from mypy_extensions import mypyc_attr
 
 from balancekit import Backend, Headers, Lease, NoServerAvailable, Request
+from balancekit.cache import Admission, CacheLookup
 from balancekit.config.runtime import BackendRuntime, ForwardFor, Frontend
 from balancekit.persistence import PersistRule
 from balancekit.pool import ServerEvent
@@ -99,18 +100,24 @@ class _Responding:
     response_rules: RuleLists
     after_rules: RuleLists
     request: Request
+    #: What `cache-use` learnt of the request: `cache-store` needs it.
+    cache_lookup: CacheLookup | None = None
 
 
 def _rewritten(
     verdict: ResponseVerdict, reason: bytes, headers: RawHeaders
-) -> tuple[int, bytes, RawHeaders]:
+) -> tuple[int, bytes, RawHeaders, int]:
     """The status, reason and head after a verdict's `set-status` and header edits
-    (the framing stays the server's)."""
+    (the framing stays the server's), and the bytes the edits added to the head's
+    fields: HAProxy's %B counts a message as it was produced, before any rule."""
+    added = 0
     if verdict.header_edits:
+        added = -_fields_size(headers)
         headers = apply_edits(headers, verdict.header_edits)
+        added += _fields_size(headers)
     if verdict.reason is not None:
         reason = verdict.reason.encode("latin-1")
-    return verdict.status, reason, headers
+    return verdict.status, reason, headers, added
 
 
 _NO_BODY_STATUS = frozenset({204, 304})
@@ -463,6 +470,7 @@ class Relay:
 
     __slots__ = (
         "_future",
+        "caching",
         "closing",
         "conn",
         "cookies",
@@ -513,6 +521,8 @@ class Relay:
         self.intercepted: ResponseVerdict | None = None
         # `option logasap`: logs the request once the answer's head is on its way.
         self.logasap: Callable[[], None] | None = None
+        # `cache-store`: the answer being copied into caches as it is relayed.
+        self.caching: list[Admission] | None = None
 
     def on_interim(self, status: int, reason: bytes, headers: RawHeaders) -> None:
         self.exchange.send_interim(status, reason, headers)
@@ -551,6 +561,7 @@ class Relay:
             else:
                 job.store(backend, server, now_ms())  # process_store_rules, on the answer
         respond = self.respond
+        unseen = 0  # what the rules add to the head: HAProxy's %B never counts it
         if respond is not None:
             stream = respond.request.stream
             if stream is not None:
@@ -562,14 +573,18 @@ class Relay:
             if verdict.answer is not None:
                 self.intercepted = verdict
                 raise UpstreamError("the answer was replaced by an http-response rule")
-            status, reason, out = _rewritten(verdict, reason, out)
+            if verdict.stores:
+                self.caching = _admissions(verdict, respond.cache_lookup, reason, encoded)
+            status, reason, out, added = _rewritten(verdict, reason, out)
+            unseen += added
         if self.cookies is not None:
             out = self.cookies.apply_response(out, status, ex.method)
         if respond is not None and respond.after_rules:
             verdict = evaluate(
                 respond.after_rules, ResponseView(respond.request, status, text_view(out))
             )
-            status, reason, out = _rewritten(verdict, reason, out)
+            status, reason, out, added = _rewritten(verdict, reason, out)
+            unseen += added
         if upgrading:
             out.append((b"Connection", b"upgrade"))
         ex.status = status
@@ -583,11 +598,15 @@ class Relay:
             body,
             until_close=body and length_value is None and not encoded,
         )
+        ex.bytes_out -= unseen
         if self.logasap is not None:
             self.logasap()
 
     def on_body(self, data: bytes) -> None:
         self.exchange.write_body(data)
+        if self.caching is not None:
+            for admission in self.caching:
+                admission.add(data)
 
     def on_flush(self) -> None:
         self.exchange.flush()
@@ -617,6 +636,10 @@ class Relay:
     def on_done(self) -> None:
         if not self.upgraded:
             self.exchange.end_response()
+        if self.caching is not None:
+            for admission in self.caching:
+                admission.finish()
+            self.caching = None
         self._complete(None)
 
     def on_upgrade(self, leftover: bytes) -> None:
@@ -672,6 +695,8 @@ class _Plan:
     stick: StickJob | None = None
     #: The server a `use-server` rule chose (None: none did).
     use_server: str | None = None
+    #: What `cache-use` learnt of the request, for `cache-store` on the answer.
+    cache_lookup: CacheLookup | None = None
 
     @property
     def server(self) -> str | None:
@@ -721,6 +746,7 @@ class _Flight(Relay):
         self.respond = None  # set by _start_exchange when response rules exist
         self.intercepted = None
         self.logasap = None  # set by _start_exchange with `option logasap`
+        self.caching = None  # set on the answer by a `cache-store` rule
         self.proxy = proxy
         self.entry = entry
         self.plan = plan
@@ -847,8 +873,10 @@ class HttpProxy:
             pools = self._backends[name].pools
             settings.backend.watch_servers(functools.partial(_server_event, pools))
 
-        #: `http-after-response` rules for answers given before a backend is chosen.
+        #: `http-after-response` rules for answers given before a backend is chosen,
+        #: and the frontend's `http-response` rules for the cache's answers.
         self._after_rules = _lists(self.frontend.http_after_response_rules)
+        self._response_rules = _lists(self.frontend.http_response_rules)
         self._static = self._static_route()
         uid_format = self.frontend.unique_id_format
         self._unique_id_format = None if uid_format is None else uid_format.render
@@ -1163,6 +1191,9 @@ class HttpProxy:
         if decision.action != "forward":
             if decision.action == "use-service" and isinstance(router, BodyService):
                 return _Service(request, decision, router)
+            if decision.action == "cache":
+                self._answer_from_cache(ex, decision, request, entry)
+                return None
             self._answer_locally(ex, decision, entry)
             return None
         line: tuple[bytes, bytes] | None = None
@@ -1204,6 +1235,7 @@ class HttpProxy:
                 line=line,
             )
         plan.use_server = use_server
+        plan.cache_lookup = decision.cache_lookup
         if settings.stick_rules:
             plan.stick = StickJob(
                 settings.stick_rules,
@@ -1259,19 +1291,62 @@ class HttpProxy:
         """Send one of the proxy's own answers; `state`: the backend chosen, whose
         `http-after-response` rules run on it before the frontend's."""
         after = self._after_rules if state is None else state.after_rules
+        unseen = 0  # what the rules add to the page: HAProxy's %B never counts it
         if after and page.raw:
             view = ResponseView(self.build_request(ex), page.status, text_view(list(page.headers)))
             if view.stream is not None:
                 view.stream.vars.to_response()
             verdict = evaluate(after, view)
             if verdict.header_edits or verdict.reason is not None:
-                status, reason, headers = _rewritten(verdict, page.reason, list(page.headers))
+                edited = _rewritten(verdict, page.reason, list(page.headers))
+                status, reason, headers, unseen = edited
                 page = page.rewritten(status, reason, headers)
         entry.termination = term
         ex.status = page.status
         if page.close:
             ex.keep_alive = False
         ex.send_page(page)
+        ex.bytes_out -= unseen
+
+    def _answer_from_cache(
+        self, ex: Exchange, decision: Decision, request: Request, entry: HttpLogEntry
+    ) -> None:
+        """A `cache-use` hit: HAProxy's cache applet sends the stored answer (a 304
+        to a matching conditional request), with its `Age`, through the response
+        rules of the proxy that found it (a backend's, then the frontend's), and
+        logs it `<CACHE>`, `LR`."""
+        hit = decision.cache_hit
+        assert hit is not None
+        answer = hit.answer
+        state = self._backends.get(decision.backend) if decision.backend else None
+        entry.backend = decision.backend or self.name
+        entry.server = "<CACHE>"
+        entry.termination = "LR"
+        status = 304 if hit.not_modified else answer.status
+        reason = b"Not Modified" if hit.not_modified else answer.reason.encode("latin-1")
+        stored = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in answer.headers]
+        stored.append((b"age", str(answer.age_at(time.time())).encode()))
+        bodiless = hit.not_modified or ex.method == b"HEAD"
+        out, _, _ = split_response_headers(stored, keep_framing=bodiless)
+        if state is not None:
+            rules, after = state.response_rules, state.after_rules
+        else:
+            rules, after = self._response_rules, self._after_rules
+        unseen = 0  # %B counts the cache's answer, not what the rules add
+        for lists in (rules, after):
+            if lists:
+                view = ResponseView(request, status, text_view(out))
+                status, reason, out, added = _rewritten(evaluate(lists, view), reason, out)
+                unseen += added
+        ex.status = status
+        entry.tw = entry.tc = entry.tr = 0
+        body = not bodiless
+        length = None if answer.chunked or not body else len(answer.body)
+        ex.begin_response(status, reason, out, length, body)
+        ex.bytes_out -= unseen
+        if body and answer.body:
+            ex.write_body(answer.body)
+        ex.end_response()
 
     def _answer_locally(self, ex: Exchange, decision: Decision, entry: HttpLogEntry) -> None:
         if decision.action == "deny" and self.fe_counters is not None:
@@ -1650,7 +1725,9 @@ class HttpProxy:
         if plan.stick is not None:
             relay.stick = (plan.stick, state.backend, server.name)
         if state.response_rules or state.after_rules:
-            relay.respond = _Responding(state.response_rules, state.after_rules, plan.request)
+            relay.respond = _Responding(
+                state.response_rules, state.after_rules, plan.request, plan.cache_lookup
+            )
         if self.frontend.logasap and self.log is not None:
             relay.logasap = functools.partial(self._log_asap, relay, entry, state, server.name, now)
         ex.attach(conn, relay)
@@ -1870,6 +1947,25 @@ def _count_response(counters: Any, status: int, bytes_out: int) -> None:
     if status:
         counters.response(status)
     counters.bout += bytes_out
+
+
+def _admissions(
+    verdict: ResponseVerdict, lookup: CacheLookup | None, reason: bytes, chunked: bool
+) -> list[Admission] | None:
+    """The answer's copies to the caches whose `cache-store` rule ran, if any may
+    store it (each decides on the head the rule saw)."""
+    admitted = []
+    for cache, status, new_reason, headers in verdict.stores:
+        text = new_reason if new_reason is not None else reason.decode("latin-1")
+        admission = cache.admit(lookup, status, text, headers, chunked)
+        if admission is not None:
+            admitted.append(admission)
+    return admitted or None
+
+
+def _fields_size(headers: Iterable[tuple[bytes, bytes]]) -> int:
+    """The bytes of a head's fields as HAProxy's HTX counts them (names and values)."""
+    return sum(len(name) + len(value) for name, value in headers)
 
 
 def _lists(*lists: tuple[HttpRule, ...]) -> RuleLists:

@@ -9,6 +9,7 @@ import pytest
 
 from balancekit.config.keywords import (
     BIND_KEYWORDS,
+    CACHE_KEYWORDS,
     HAPROXY_ONLY,
     KEYWORDS,
     PEERS_KEYWORDS,
@@ -49,6 +50,7 @@ def test_every_warned_keyword_is_documented_with_its_reason() -> None:
         ("`bind` options", BIND_KEYWORDS),
         ("`userlist` sections", USERLIST_KEYWORDS),
         ("`peers` sections", PEERS_KEYWORDS),
+        ("`cache` sections", CACHE_KEYWORDS),
     ],
 )
 def test_server_and_bind_options_are_documented(heading: str, table: dict[str, str]) -> None:

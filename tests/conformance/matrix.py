@@ -4251,6 +4251,97 @@ row(
     log_subs=((r"=\+\d+", "=+<n>"), (r"Tr=\d+", "Tr=<n>")),
     kinds=ECHO_KINDS,
 )
+# -- cache ---------------------------------------------------------------------------------
+
+CACHED = answers(200, ("Cache-Control", "max-age=60"), ("ETag", '"v1"'))
+CACHE_CFG = http_cfg(
+    global_=LOG_GLOBAL,
+    defaults="    log global\n    option httplog\n",
+    frontend="    http-request cache-use c1\n"
+    "    http-response cache-store c1\n"
+    "    http-after-response set-header X-Aged %[res.hdr_cnt(age)]\n",
+    extra="cache c1\n    total-max-size 4\n    max-object-size 10000\n    max-age 240\n",
+)
+row(
+    "cache-use-store",
+    (
+        "cache",
+        "cache:total-max-size",
+        "cache:max-object-size",
+        "cache:max-age",
+        "action:cache-use",
+        "http-response:cache-store",
+    ),
+    # The answer stored on a first GET is sent by the cache (logged fe/<CACHE>, LR, with
+    # an Age header: its presence is compared, not its seconds), to a HEAD too; a
+    # matching If-None-Match gets a 304 with the stored head. Requests that say
+    # no-cache or carry credentials go to the server; a POST drops the entry; answers
+    # that are private, without validator or expiry, or too large are not stored.
+    CACHE_CFG,
+    (
+        get(CACHED),
+        get(CACHED),
+        get(CACHED, method="HEAD"),
+        get(CACHED, headers=(("If-None-Match", '"v1"'),)),
+        get(CACHED, headers=(("If-None-Match", '"v2"'),)),
+        get(CACHED, headers=(("Cache-Control", "no-cache"),)),
+        get(CACHED, headers=(("Authorization", "Basic dTpw"),)),
+        get(CACHED, method="POST"),
+        get(CACHED),
+        get(CACHED),
+        get(answers(200, ("Cache-Control", "private"), ("ETag", '"v1"'))),
+        get(answers(200, ("Cache-Control", "private"), ("ETag", '"v1"'))),
+        get(answers(200, ("X-No", "validator"))),
+        get(answers(200, ("X-No", "validator"))),
+        get(answers(404, ("Cache-Control", "max-age=60"))),
+        get(answers(404, ("Cache-Control", "max-age=60"))),
+        get(CACHED + "&big", headers=(("X-Pad", "x" * 12000),)),
+        get(CACHED + "&big"),
+    ),
+    response_headers=frozenset(
+        {"x-aged", "etag", "cache-control", "content-length", "x-server", "content-type"}
+    ),
+    header_order=False,
+    kinds=ECHO_KINDS,
+)
+row(
+    "cache-in-backend",
+    (
+        "cache",
+        "cache:total-max-size",
+        "action:cache-use",
+        "http-response:cache-store",
+        "cache:process-vary",
+        "cache:max-secondary-entries",
+    ),
+    # In a backend, the cache answers as that backend (logged be/<CACHE>), through its
+    # http-response rules and the frontend's; what is stored is the head the
+    # cache-store rule saw (X-Before, not X-After, which is added to every answer).
+    # An answer with Vary is not stored while process-vary is off.
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        frontend="    http-response set-header X-Front 1\n",
+        backend="    http-request cache-use c2\n"
+        "    http-response set-header X-Before %[res.hdr_cnt(age)]\n"
+        "    http-response cache-store c2\n"
+        "    http-response set-header X-After %[res.hdr_cnt(age)]\n",
+        extra="cache c2\n    total-max-size 1\n    process-vary off\n"
+        "    max-secondary-entries 10\n",
+    ),
+    (
+        get(CACHED),
+        get(CACHED),
+        get(CACHED, method="HEAD"),
+        get(answers(200, ("Vary", "accept-encoding"), ("ETag", '"v1"'))),
+        get(answers(200, ("Vary", "accept-encoding"), ("ETag", '"v1"'))),
+    ),
+    response_headers=frozenset(
+        {"x-before", "x-after", "x-front", "etag", "vary", "content-length", "x-server"}
+    ),
+    header_order=False,
+    kinds=ECHO_KINDS,
+)
 row(
     "unique-id",
     ("unique-id-format", "unique-id-header", "fetch:unique-id", "fetch:uuid"),

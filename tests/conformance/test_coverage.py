@@ -13,6 +13,7 @@ from balancekit.algorithms import ALGORITHM_MODULES
 from balancekit.algorithms.spec import HASH_FUNCTIONS, HASH_METHODS
 from balancekit.config.keywords import (
     BIND_KEYWORDS,
+    CACHE_KEYWORDS,
     KEYWORDS,
     PEERS_KEYWORDS,
     SERVER_KEYWORDS,
@@ -40,6 +41,7 @@ def required() -> set[str]:
     names |= {f"bind:{name}" for name in BIND_KEYWORDS}
     names |= {f"userlist:{name}" for name in USERLIST_KEYWORDS}
     names |= {f"peers:{name}" for name in PEERS_KEYWORDS}
+    names |= {"cache"} | {f"cache:{name}" for name in CACHE_KEYWORDS}
     names |= {f"fetch:{name}" for name in [*FETCHES, *RESPONSE_FETCHES]}
     names |= {f"conv:{name}" for name in CONVERTERS}
     names |= {f"balance:{name}" for name in ALGORITHM_MODULES}
