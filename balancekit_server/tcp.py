@@ -487,9 +487,12 @@ class Session:
         transport = self.client
         assert transport is not None
         # The transport keeps both addresses after it closes (uvloop and asyncio alike).
-        src, src_port = _address(transport.get_extra_info("peername"))
         # A listener bound to one address knows the local end: no getsockname() needed.
         dst, dst_port = self.local or _address(transport.get_extra_info("sockname"))
+        if dst == "unix":
+            src, src_port = dst, dst_port  # a UNIX socket: no address, the listener's id
+        else:
+            src, src_port = _address(transport.get_extra_info("peername"))
         tls = self.listener.ssl is not None
         # Nothing inspected yet: no HTTP request (`req.proto_http` false) and `req.len`
         # 0, as HAProxy's rules see an empty buffer without `tcp-request inspect-delay`.
@@ -1752,10 +1755,16 @@ class TcpService:
 
         return factory
 
-    async def listen(self, sock: socket.socket, listener: Listener, backlog: int = 1024) -> None:
-        """Serve `sock` (already bound and listening) with this frontend."""
-        host, port = sock.getsockname()[:2]
-        local = None if host in ("0.0.0.0", "::") else _address((host, port))
+    async def listen(
+        self, sock: socket.socket, listener: Listener, backlog: int = 1024, number: int = 0
+    ) -> None:
+        """Serve `sock` (already bound and listening) with this frontend; `number`: the
+        listener's id, which names both ends of a UNIX socket (`unix:<id>`, as HAProxy)."""
+        if sock.family == socket.AF_UNIX:
+            local: tuple[str, int] | None = ("unix", number)
+        else:
+            host, port = sock.getsockname()[:2]
+            local = None if host in ("0.0.0.0", "::") else _address((host, port))
         factory = self.protocol_factory(listener, local)
         if listener.ssl is None and self.poller is not None:
             # A wildcard listener's local address is read per connection (`dst`),

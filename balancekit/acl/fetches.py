@@ -276,11 +276,11 @@ def _dst(req: Request, args: tuple[object, ...]) -> list[Value]:
 
 
 def _src_port(req: Request, args: tuple[object, ...]) -> list[Value]:
-    return [req.src_port]
+    return [] if req.src == "unix" else [req.src_port]  # (a UNIX socket has no port)
 
 
 def _dst_port(req: Request, args: tuple[object, ...]) -> list[Value]:
-    return [req.dst_port]
+    return [] if req.dst == "unix" else [req.dst_port]
 
 
 def _path(req: Request, args: tuple[object, ...]) -> list[Value]:

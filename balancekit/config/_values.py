@@ -174,13 +174,28 @@ def parse_stats_socket(
     )
 
 
+def unix_path(text: str) -> str | None:
+    """The UNIX socket an address names: `unix@/path` or a bare `/path` (a path), or
+    `abns@name` (NUL + name: Linux's abstract namespace); None for another address."""
+    if text.startswith("abns@"):
+        if not text[5:]:
+            raise ValueError(f"bind: missing socket name in '{text}'")
+        return "\0" + text[5:]
+    path = text[5:] if text.startswith("unix@") else text if text.startswith("/") else None
+    if path is not None and not path:
+        raise ValueError(f"bind: missing socket path in '{text}'")
+    if path is not None and len(path.encode()) > 107:
+        raise ValueError(f"bind: socket path '{path}' is too long (at most 107 bytes)")
+    return path
+
+
 def _bind_address(text: str) -> tuple[str, list[int], bool]:
     """One `addr:port[-end]` of a bind list -> (host, ports, v6)."""
     original = text
     for prefix in ("ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@"):
         if text.startswith(prefix):
             text = text[len(prefix) :]
-    if text.startswith(("/", "unix@", "abns@", "fd@", "sockpair@", "udp@", "quic")):
+    if text.startswith(("fd@", "sockpair@", "udp@", "quic")):
         raise ValueError(f"bind: '{original}' is not a TCP address (only host:port is supported)")
     if text.startswith("["):
         host, sep, rest = text[1:].partition("]")
@@ -266,6 +281,13 @@ def parse_bind(
                     fd=fd,
                 )
             )
+            continue
+        unix = unix_path(text)
+        if unix is not None:
+            binds.append(
+                Bind("", 0, False, ssl, tuple(crts), accept_proxy, name, alpn,
+                     file=file, line=line, path=unix)
+            )  # fmt: skip
             continue
         host, ports, v6 = _bind_address(text)
         for port in ports:

@@ -135,8 +135,8 @@ KEYWORDS: tuple[Keyword, ...] = (
         "unix-bind",
         "g",
         "Prefix, mode and owner of the UNIX sockets `bind` lines listen on.",
-        ignored="balancekit-server listens on no UNIX socket (a `bind` on one is refused), "
-        "so these settings apply to nothing",
+        ignored="a `bind` on a UNIX socket takes its path as written, with the process's "
+        "umask and owner: the prefix, mode and owner are not applied",
     ),
     _K("user", "g", "Switch to this user.", ignored=_NO_PRIVS),
     _K("group", "g", "Switch to this group.", ignored=_NO_PRIVS),
@@ -159,8 +159,8 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K(
         "bind",
         "fl",
-        "Listening address: `[addr]:port[-end][,…]` or an inherited `fd@N` "
-        "`[ssl crt F] [accept-proxy] …`.",
+        "Listening address: `[addr]:port[-end][,…]`, a UNIX socket (`unix@/path`, "
+        "`/path`, `abns@name`) or an inherited `fd@N` `[ssl crt F] [accept-proxy] …`.",
     ),
     _K("server", "lb", "A server: `<name> <addr>[:port] [options]`.", strict=True),
     _K(

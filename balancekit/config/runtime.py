@@ -153,7 +153,9 @@ class Bind:
 
     `fd` is set for `bind fd@N`: an inherited, already listening socket (from a
     parent such as varnishtest or systemd) that is adopted, not bound; `host` is
-    then empty and `port` 0.
+    then empty and `port` 0.  `path` is set for a UNIX socket: `unix@/path` (or a
+    bare `/path`), or `abns@name` in Linux's abstract namespace (`path` then
+    starts with a NUL), with `host` empty and `port` 0 too.
     """
 
     host: str
@@ -169,6 +171,7 @@ class Bind:
     file: str | None = None
     line: int | None = None
     fd: int | None = None
+    path: str | None = None
     #: The TLS context of an `ssl` bind, built at load from `crts`, `alpn` and the
     #: global `ssl-default-bind-*` settings (`balancekit.tlsconfig`).
     context: SSLContext | None = field(default=None, compare=False, repr=False)
@@ -178,6 +181,8 @@ class Bind:
         """`host:port` with brackets around IPv6 hosts; `fd@N` for an inherited socket."""
         if self.fd is not None:
             return f"fd@{self.fd}"
+        if self.path is not None:
+            return "abns@" + self.path[1:] if self.path[:1] == "\0" else "unix@" + self.path
         return f"[{self.host}]:{self.port}" if self.v6 else f"{self.host}:{self.port}"
 
 

@@ -139,12 +139,14 @@ class HttpService:
             f"feconn={self.feconn}>"
         )
 
-    def factory(self, tls: bool, accept_proxy: bool = False) -> Callable[[], HttpServerProtocol]:
-        """Protocols for one listener; `accept_proxy` (`bind … accept-proxy`) reads a
-        PROXY header first, with a class of its own so plain listeners pay nothing."""
-        if accept_proxy:
-            return lambda: ProxiedHttpServerProtocol(self.proxy, ssl=tls, service=self)
-        return lambda: HttpServerProtocol(self.proxy, ssl=tls, service=self)
+    def factory(
+        self, tls: bool, accept_proxy: bool = False, listener: int = 0
+    ) -> Callable[[], HttpServerProtocol]:
+        """Protocols for one listener (`listener`: its id); `accept_proxy` (`bind …
+        accept-proxy`) reads a PROXY header first, with a class of its own so plain
+        listeners pay nothing."""
+        kind = ProxiedHttpServerProtocol if accept_proxy else HttpServerProtocol
+        return lambda: kind(self.proxy, ssl=tls, service=self, listener=listener)
 
     def connection_counts(self) -> tuple[int, int]:
         return self.limits.actconn, self.feconn
@@ -277,10 +279,10 @@ async def serve_frontend(frontend: Frontend, runtime: RuntimeLike) -> HttpServic
         proxy.connect_log = logger.log
     service = HttpService(proxy, limits=runtime.limits, maxconn=frontend.maxconn)
     loop = asyncio.get_running_loop()
-    for sock, bind in runtime.open_sockets(frontend):
+    for listener, (sock, bind) in enumerate(runtime.open_sockets(frontend), 1):
         context = runtime.ssl_context(bind)
         server = await loop.create_server(
-            service.factory(context is not None, bind.accept_proxy),
+            service.factory(context is not None, bind.accept_proxy, listener),
             sock=sock,
             ssl=context,
             backlog=1024,

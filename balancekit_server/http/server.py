@@ -312,8 +312,13 @@ class _ServerExchange(Exchange):
 class HttpServerProtocol(asyncio.Protocol):
     """One client connection: parse requests, serve them one at a time, in order."""
 
-    def __init__(self, proxy: HttpProxy, *, ssl: bool = False, service: Any = None) -> None:
+    def __init__(
+        self, proxy: HttpProxy, *, ssl: bool = False, service: Any = None, listener: int = 0
+    ) -> None:
         self.proxy = proxy
+        # The listener's id (HAProxy's luid: its rank among the frontend's binds), which
+        # a UNIX socket's client is logged with: `unix:<id>`.
+        self.listener = listener
         self.service = service
         self.loop = asyncio.get_running_loop()
         self.ssl = ssl
@@ -380,12 +385,18 @@ class HttpServerProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses: no isinstance here.
         self.transport = cast(asyncio.Transport, transport)
-        peer = transport.get_extra_info("peername") or ("", 0)
         sock = transport.get_extra_info("sockname") or ("", 0)
-        self._src, self._src_port = str(peer[0]), int(peer[1])
-        self._dst, self._dst_port = str(sock[0]), int(sock[1])
-        if self._src.startswith("::ffff:"):
-            self._src = self._src[7:]
+        if type(sock) is tuple:
+            peer = transport.get_extra_info("peername") or ("", 0)
+            self._src, self._src_port = str(peer[0]), int(peer[1])
+            self._dst, self._dst_port = str(sock[0]), int(sock[1])
+            if self._src.startswith("::ffff:"):
+                self._src = self._src[7:]
+        else:
+            # A UNIX socket: HAProxy has no address for either side, and names them
+            # `unix` and the listener's id in logs (%ci:%cp, %fi:%fp).
+            self._src = self._dst = "unix"
+            self._src_port = self._dst_port = self.listener
         router = self.proxy.router
         if self.proxy.frontend.tracks:
             self.session = StreamCounters(now_ms(), connection=True)
@@ -908,8 +919,10 @@ class ProxiedHttpServerProtocol(HttpServerProtocol):
     test for a header on every read.
     """
 
-    def __init__(self, proxy: HttpProxy, *, ssl: bool = False, service: Any = None) -> None:
-        super().__init__(proxy, ssl=ssl, service=service)
+    def __init__(
+        self, proxy: HttpProxy, *, ssl: bool = False, service: Any = None, listener: int = 0
+    ) -> None:
+        super().__init__(proxy, ssl=ssl, service=service, listener=listener)
         self._proxy_buf = bytearray()
 
     def start(self) -> None:

@@ -8,6 +8,7 @@ failure reads the same wherever it happens: the config line, then the reason.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from typing import Protocol
@@ -15,7 +16,14 @@ from typing import Protocol
 from balancekit.config import Bind
 from balancekit_server.errors import RunError
 
-__all__ = ["BACKLOG", "Located", "adopt_listener", "config_location", "open_listener"]
+__all__ = [
+    "BACKLOG",
+    "Located",
+    "abstract_address",
+    "adopt_listener",
+    "config_location",
+    "open_listener",
+]
 
 BACKLOG = 1024
 
@@ -45,6 +53,8 @@ def open_listener(bind: Bind, *, reuse_port: bool = False) -> socket.socket:
     """
     if bind.fd is not None:
         return adopt_listener(bind.fd, config_location(bind))
+    if bind.path is not None:
+        return _open_unix(bind)
     family = socket.AF_INET6 if bind.v6 else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -65,6 +75,39 @@ def open_listener(bind: Bind, *, reuse_port: bool = False) -> socket.socket:
             f"{config_location(bind)}cannot bind socket {bind.address}: {exc.strerror or exc}"
         ) from None
     return sock
+
+
+def _open_unix(bind: Bind) -> socket.socket:
+    """`bind unix@/path` or `abns@name`, as HAProxy's sock_unix_bind_receiver: a path is
+    bound under a temporary name, then renamed over the old one (a client never
+    finds the path missing); an abstract name fills the whole `sun_path`, zeros
+    after the name included, so `server abns@name` in HAProxy reaches it too."""
+    path = bind.path
+    assert path is not None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        if path.startswith("\0"):
+            sock.bind(abstract_address(path))
+        else:
+            temp = f"{path}.{os.getpid()}.tmp"
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+            sock.bind(temp)
+            os.rename(temp, path)
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise RunError(
+            f"{config_location(bind)}cannot bind socket {bind.address}: {exc.strerror or exc}"
+        ) from None
+    return sock
+
+
+def abstract_address(path: str) -> bytes:
+    """An `abns@` name as HAProxy binds and connects it: the whole 108-byte `sun_path`."""
+    raw = path.encode()
+    return raw + b"\0" * (108 - len(raw))
 
 
 def adopt_listener(fd: int, where: str = "") -> socket.socket:

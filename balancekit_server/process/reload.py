@@ -46,8 +46,10 @@ __all__ = ["ReloadableRuntime", "Reloader", "SocketPool", "serve"]
 
 
 def _key(bind: Bind) -> tuple[str, int, bool]:
-    # `bind fd@N` is keyed by "fd@N": one pooled duplicate of the inherited socket.
-    return (bind.host if bind.fd is None else bind.address, bind.port, bind.v6)
+    # `bind fd@N` is keyed by "fd@N": one pooled duplicate of the inherited socket
+    # (a UNIX socket by its address, `unix@…` or `abns@…`).
+    plain = bind.fd is None and bind.path is None
+    return (bind.host if plain else bind.address, bind.port, bind.v6)
 
 
 class SocketPool:
@@ -111,14 +113,7 @@ class ReloadableRuntime(Runtime):
         self.pool = pool
 
     def open_sockets(self, frontend: Frontend) -> list[tuple[socket.socket, Bind]]:
-        opened = []
-        for bind in frontend.binds:
-            sock = self.pool.take(bind)
-            self._sockets.append(sock)
-            host, port = sock.getsockname()[:2]
-            self.addresses.setdefault(frontend.name, []).append((host, port))
-            opened.append((sock, bind))
-        return opened
+        return [self.listening(frontend, self.pool.take(bind), bind) for bind in frontend.binds]
 
     def take_stats_listener(self, spec: StatsSocket) -> socket.socket:
         """Stats sockets too keep one listener across generations (`stats.start`)."""

@@ -213,14 +213,22 @@ class Runtime:
         return found
 
     def open_sockets(self, frontend: Frontend) -> list[tuple[socket.socket, Bind]]:
-        opened = []
-        for bind in frontend.binds:
-            sock = open_listener(bind, reuse_port=self.reuse_port)
-            self._sockets.append(sock)
+        return [
+            self.listening(frontend, open_listener(bind, reuse_port=self.reuse_port), bind)
+            for bind in frontend.binds
+        ]
+
+    def listening(
+        self, frontend: Frontend, sock: socket.socket, bind: Bind
+    ) -> tuple[socket.socket, Bind]:
+        """Keep `sock`, the listener of `bind`, and note where it listens."""
+        self._sockets.append(sock)
+        if bind.path is None:
             host, port = sock.getsockname()[:2]
-            self.addresses.setdefault(frontend.name, []).append((host, port))
-            opened.append((sock, bind))
-        return opened
+        else:
+            host, port = bind.address, 0
+        self.addresses.setdefault(frontend.name, []).append((host, port))
+        return sock, bind
 
     def add_service(self, service: Service) -> None:
         self.services.append(service)
@@ -273,9 +281,9 @@ class Runtime:
         )
         self.proxies.append(service)
         self.add_service(service)
-        for sock, bind in self.open_sockets(frontend):
+        for number, (sock, bind) in enumerate(self.open_sockets(frontend), 1):
             listener = Listener(accept_proxy=bind.accept_proxy, ssl=self.ssl_context(bind))
-            await service.listen(sock, listener, BACKLOG)
+            await service.listen(sock, listener, BACKLOG, number)
 
     async def _start_http(self, frontend: Frontend) -> None:
         # Imported here: the HTTP engine needs httptools, which `mode tcp` configs don't.
@@ -325,7 +333,9 @@ class Runtime:
                 else:
                     await self._start_http(frontend)
                 if not self.quiet:
-                    where = ", ".join(f"{h}:{p}" for h, p in self.addresses.get(frontend.name, []))
+                    where = ", ".join(
+                        f"{h}:{p}" if p else h for h, p in self.addresses.get(frontend.name, [])
+                    )
                     logs.console("notice", f"Proxy {frontend.name} started on {where}.")
             await self._start_checks_and_stats()
         except BaseException:
