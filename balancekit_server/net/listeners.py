@@ -54,19 +54,14 @@ def open_listener(bind: Bind, *, reuse_port: bool = False) -> socket.socket:
     if bind.fd is not None:
         return adopt_listener(bind.fd, config_location(bind))
     if bind.path is not None:
-        return _open_unix(bind)
-    family = socket.AF_INET6 if bind.v6 else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    else:
+        sock = socket.socket(socket.AF_INET6 if bind.v6 else socket.AF_INET, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port and hasattr(socket, "SO_REUSEPORT"):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        if bind.v6:
-            if bind.v6only:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            elif bind.v4v6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        sock.bind((bind.host, bind.port))
+        if bind.path is not None:
+            _bind_unix(sock, bind.path)
+        else:
+            _bind_inet(sock, bind, reuse_port)
         sock.listen(BACKLOG)
         sock.setblocking(False)
     except OSError as exc:
@@ -77,31 +72,31 @@ def open_listener(bind: Bind, *, reuse_port: bool = False) -> socket.socket:
     return sock
 
 
-def _open_unix(bind: Bind) -> socket.socket:
+def _bind_inet(sock: socket.socket, bind: Bind, reuse_port: bool) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port and hasattr(socket, "SO_REUSEPORT"):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if bind.v6:
+        if bind.v6only:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        elif bind.v4v6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind((bind.host, bind.port))
+
+
+def _bind_unix(sock: socket.socket, path: str) -> None:
     """`bind unix@/path` or `abns@name`, as HAProxy's sock_unix_bind_receiver: a path is
     bound under a temporary name, then renamed over the old one (a client never
     finds the path missing); an abstract name fills the whole `sun_path`, zeros
     after the name included, so `server abns@name` in HAProxy reaches it too."""
-    path = bind.path
-    assert path is not None
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        if path.startswith("\0"):
-            sock.bind(abstract_address(path))
-        else:
-            temp = f"{path}.{os.getpid()}.tmp"
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            sock.bind(temp)
-            os.rename(temp, path)
-        sock.listen(BACKLOG)
-        sock.setblocking(False)
-    except OSError as exc:
-        sock.close()
-        raise RunError(
-            f"{config_location(bind)}cannot bind socket {bind.address}: {exc.strerror or exc}"
-        ) from None
-    return sock
+    if path.startswith("\0"):
+        sock.bind(abstract_address(path))
+        return
+    temp = f"{path}.{os.getpid()}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temp)
+    sock.bind(temp)
+    os.rename(temp, path)
 
 
 def abstract_address(path: str) -> bytes:
