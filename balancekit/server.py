@@ -25,6 +25,18 @@ def is_ip(host: str) -> bool:
     return True
 
 
+def unix_sockaddr(address: str) -> str | bytes | None:
+    """Where a UNIX socket address connects (`connect()`'s argument), None for another
+    address: `unix@/path` or a bare `/path`, or `abns@name`, which HAProxy binds
+    and connects over the whole 108-byte `sun_path` (the name, then zeros)."""
+    if address.startswith("abns@"):
+        raw = b"\0" + address[5:].encode()
+        return raw + b"\0" * (108 - len(raw))
+    if address.startswith("unix@"):
+        return address[5:]
+    return address if address.startswith("/") else None
+
+
 def split_address(address: str) -> tuple[str, int | None]:
     """Split `host:port`, `[v6]:port` or `v6:port` (HAProxy's last-colon rule).
 
@@ -120,5 +132,8 @@ class Server:
                 + ", ".join(ON_ERROR_ACTIONS)
             )
         host, port = split_address(self.address)
+        if unix_sockaddr(self.address) is not None:
+            # A UNIX socket: the address is the whole "host", and there is no port.
+            host, port = self.address, 0
         object.__setattr__(self, "host", host)
         object.__setattr__(self, "port", port)

@@ -42,6 +42,7 @@ from balancekit.pool import ServerEvent
 from balancekit.request import ResponseView
 from balancekit.routing import Decision
 from balancekit.rules import response_verdict
+from balancekit.server import unix_sockaddr
 from balancekit.server_rules import choose_server
 from balancekit.sticking import StickJob
 from balancekit.stream import (
@@ -76,6 +77,7 @@ from balancekit_server.net.poller import (
 )
 from balancekit_server.net.sockopts import set_keepalive, set_option
 from balancekit_server.net.tls import NEED_MORE, client_hello_sni, sni_of
+from balancekit_server.net.unix_sockets import connect_unix
 from balancekit_server.net.wakeups import Wakeups
 from balancekit_server.ops.counters import REGISTRY, Counters, Registry, apply_count
 from balancekit_server.ops.logs import (
@@ -1150,8 +1152,15 @@ class Session:
         """The connect coroutine: on the poller when there is one."""
         poller = self.service.poller
         if poller is None:
+            unix = unix_sockaddr(host)
+            if unix is not None:
+                return self._open_unix(unix)
             return self.loop.create_connection(self._server_side, host, port)
         return open_connection(poller, self._server_side, host, port, names_on_close=self._names)
+
+    async def _open_unix(self, address: str | bytes) -> tuple[asyncio.BaseTransport, Any]:
+        sock = await connect_unix(self.loop, address)
+        return await self.loop.create_unix_connection(self._server_side, sock=sock)
 
     @property
     def _names(self) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..server import ON_ERROR_ACTIONS, Server, is_ip, split_address
+from ..server import ON_ERROR_ACTIONS, Server, is_ip, split_address, unix_sockaddr
 from ..units import c_atol, parse_time
 from .keywords import BIND_KEYWORDS, HAPROXY_SERVER_OPTIONS, SERVER_KEYWORDS
 from .runtime import Bind, LogTarget, StatsSocket
@@ -486,8 +486,12 @@ def server_address(name: str, address: str) -> str:
     str2sa_range reads it: connecting there reaches this machine."""
     if address in SERVER_KEYWORDS:
         raise ValueError(f"server '{name}': missing address (found option '{address}' instead)")
-    if address.startswith(("/", "unix@", "abns@", "fd@", "sockpair@")):
+    if address.startswith(("fd@", "sockpair@")):
         raise ValueError(f"server '{name}': '{address}' is not a TCP address")
+    if unix_sockaddr(address) is not None:
+        if address in ("unix@", "abns@"):
+            raise ValueError(f"server '{name}': missing socket path in '{address}'")
+        return address
     host, port = split_address(address)
     if host in ("", "*") and ":" in address:
         return "0.0.0.0" if port is None else f"0.0.0.0:{port}"

@@ -162,7 +162,13 @@ KEYWORDS: tuple[Keyword, ...] = (
         "Listening address: `[addr]:port[-end][,…]`, a UNIX socket (`unix@/path`, "
         "`/path`, `abns@name`) or an inherited `fd@N` `[ssl crt F] [accept-proxy] …`.",
     ),
-    _K("server", "lb", "A server: `<name> <addr>[:port] [options]`.", strict=True),
+    _K(
+        "server",
+        "lb",
+        "A server: `<name> <addr>[:port] [options]`, the address a UNIX socket too "
+        "(`unix@/path`, `/path`, `abns@name`).",
+        strict=True,
+    ),
     _K(
         "server-template",
         "lb",

@@ -33,10 +33,12 @@ import httptools
 
 from balancekit import Request, Server
 from balancekit.config.runtime import BackendRuntime
+from balancekit.server import unix_sockaddr
 from balancekit.tlsconfig import SniExpr, client_context, parse_sni
 from balancekit_server.http.headers import RawHeaders
 from balancekit_server.net import proxy_protocol
 from balancekit_server.net.sockopts import set_keepalive
+from balancekit_server.net.unix_sockets import connect_unix
 
 if TYPE_CHECKING:  # proxy.py imports this module
     from balancekit_server.http.proxy import Exchange
@@ -548,6 +550,7 @@ class UpstreamPool:
         "max_head",
         "port",
         "total",
+        "unix",
     )
 
     def __init__(
@@ -564,7 +567,9 @@ class UpstreamPool:
         #: The room a response head may take (`BackendRuntime.max_response_head`).
         self.max_head = max_head
         self.port = port
-        self.address = f"{host}:{port}"
+        #: A server on a UNIX socket: where to connect (`host` is its address then).
+        self.unix = unix_sockaddr(host)
+        self.address = host if self.unix is not None else f"{host}:{port}"
         self.loop = loop or asyncio.get_running_loop()
         self.keepalive = keepalive  # `option srvtcpka`: SO_KEEPALIVE on each connection
         self.link = link  # PROXY header and TLS of new connections; None: plain TCP
@@ -610,7 +615,9 @@ class UpstreamPool:
         (a TLS handshake that fails is an `ssl.SSLError`, an OSError: to the
         proxy a connection failure, as to HAProxy).  `timeout` (`timeout
         connect`) covers the handshake too."""
-        if self.link is None:
+        if self.unix is not None:
+            coro = self._open_unix(self.link, ex)
+        elif self.link is None:
             coro = self.loop.create_connection(
                 lambda: UpstreamConnection(self), self.host, self.port
             )
@@ -663,6 +670,24 @@ class UpstreamPool:
                 raise UpstreamError(f"cannot use SNI {sni!r}: {exc}") from None
         if link.keyed:
             proto.key = (header, sni)
+        return transport, proto
+
+    async def _open_unix(
+        self, link: ServerLink | None, ex: Exchange | None
+    ) -> tuple[asyncio.BaseTransport, UpstreamConnection]:
+        """A server on a UNIX socket (`unix@/path`, `abns@name`): the PROXY header,
+        if any, goes first, as over TCP (`send-proxy` to a local HAProxy bind is the
+        usual reason for one)."""
+        header = link.params(ex)[0] if link is not None else b""
+        assert self.unix is not None
+        sock = await connect_unix(self.loop, self.unix)
+        transport, proto = await self.loop.create_unix_connection(
+            lambda: UpstreamConnection(self), sock=sock
+        )
+        if header:
+            transport.write(header)
+        if link is not None and link.keyed:
+            proto.key = (header, "")
         return transport, proto
 
     async def _connected_socket(self) -> socket.socket:

@@ -14,12 +14,12 @@ import socket
 from typing import Protocol
 
 from balancekit.config import Bind
+from balancekit.server import unix_sockaddr
 from balancekit_server.errors import RunError
 
 __all__ = [
     "BACKLOG",
     "Located",
-    "abstract_address",
     "adopt_listener",
     "config_location",
     "open_listener",
@@ -59,7 +59,7 @@ def open_listener(bind: Bind, *, reuse_port: bool = False) -> socket.socket:
         sock = socket.socket(socket.AF_INET6 if bind.v6 else socket.AF_INET, socket.SOCK_STREAM)
     try:
         if bind.path is not None:
-            _bind_unix(sock, bind.path)
+            _bind_unix(sock, bind)
         else:
             _bind_inet(sock, bind, reuse_port)
         sock.listen(BACKLOG)
@@ -84,25 +84,21 @@ def _bind_inet(sock: socket.socket, bind: Bind, reuse_port: bool) -> None:
     sock.bind((bind.host, bind.port))
 
 
-def _bind_unix(sock: socket.socket, path: str) -> None:
+def _bind_unix(sock: socket.socket, bind: Bind) -> None:
     """`bind unix@/path` or `abns@name`, as HAProxy's sock_unix_bind_receiver: a path is
     bound under a temporary name, then renamed over the old one (a client never
     finds the path missing); an abstract name fills the whole `sun_path`, zeros
     after the name included, so `server abns@name` in HAProxy reaches it too."""
-    if path.startswith("\0"):
-        sock.bind(abstract_address(path))
+    path = unix_sockaddr(bind.address)
+    if isinstance(path, bytes):
+        sock.bind(path)
         return
+    assert path is not None
     temp = f"{path}.{os.getpid()}.tmp"
     with contextlib.suppress(FileNotFoundError):
         os.unlink(temp)
     sock.bind(temp)
     os.rename(temp, path)
-
-
-def abstract_address(path: str) -> bytes:
-    """An `abns@` name as HAProxy binds and connects it: the whole 108-byte `sun_path`."""
-    raw = path.encode()
-    return raw + b"\0" * (108 - len(raw))
 
 
 def adopt_listener(fd: int, where: str = "") -> socket.socket:

@@ -43,6 +43,7 @@ from collections.abc import Callable
 from socket import (
     AF_INET,
     AF_INET6,
+    AF_UNIX,
     IPPROTO_TCP,
     SHUT_WR,
     SO_ERROR,
@@ -52,6 +53,8 @@ from socket import (
     inet_pton,
 )
 from typing import Any, Final
+
+from balancekit.server import unix_sockaddr
 
 OnRelayed = Callable[[int, float], None]
 
@@ -740,7 +743,8 @@ def connect(
     # Non-blocking from the start: no ioctl after socket().
     sock = _socket.socket(family, SOCK_STREAM | SOCK_NONBLOCK)
     try:
-        sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
+        if family != AF_UNIX:
+            sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
         err = sock.connect_ex(sockaddr)
         if err not in (0, errno.EINPROGRESS):  # 0: done already, reported when writable
             raise OSError(err, f"Connect call failed {sockaddr}: {os.strerror(err)}")
@@ -811,7 +815,11 @@ def _resolver(outcome: Outcome) -> ConnectDone:
 
 def ip_address(host: str, port: int) -> tuple[int, Any] | None:
     """(family, sockaddr) when `host` is an IP address, which needs no resolver
-    (most `server` lines name one); else None."""
+    (most `server` lines name one), or a UNIX socket's (`unix@/path`, `abns@name`);
+    else None."""
+    unix = unix_sockaddr(host)
+    if unix is not None:
+        return (AF_UNIX, unix)
     try:
         inet_pton(AF_INET, host)
         return (AF_INET, (host, port))

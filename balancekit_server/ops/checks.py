@@ -56,8 +56,10 @@ from balancekit.health import (
 )
 from balancekit.httpcheck import evaluate_http
 from balancekit.pool import ServerEvent
+from balancekit.server import unix_sockaddr
 from balancekit.tlsconfig import client_context, parse_sni
 from balancekit_server.net import proxy_protocol
+from balancekit_server.net.unix_sockets import connect_unix
 from balancekit_server.ops.counters import REGISTRY, Registry
 from balancekit_server.ops.logs import Logger
 from balancekit_server.ops.logs import console as stderr_sink
@@ -147,7 +149,12 @@ async def _connect(
     context = spec.tls_context()
     try:
         async with asyncio.timeout(spec.connect_limit):
-            reader, writer = await asyncio.open_connection(spec.host, spec.port)
+            unix = unix_sockaddr(spec.host)
+            if unix is not None:
+                sock = await connect_unix(asyncio.get_running_loop(), unix)
+                reader, writer = await asyncio.open_unix_connection(sock=sock)
+            else:
+                reader, writer = await asyncio.open_connection(spec.host, spec.port)
     except TimeoutError:
         return CheckResult(CheckStatus.L4TOUT, duration_ms=_ms(start))
     except OSError as exc:

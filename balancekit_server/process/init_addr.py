@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from balancekit.config.runtime import Config
-from balancekit.server import is_ip
+from balancekit.server import is_ip, unix_sockaddr
 
 __all__ = ["InitAddrs", "apply", "resolve_servers"]
 
@@ -50,7 +50,7 @@ def resolve_servers(config: Config, resolves: Callable[[str], bool] = _libc) -> 
     for name, backend in config.backends.items():
         for member in backend.backend.members:
             host = member.server.host
-            if is_ip(host):
+            if is_ip(host) or unix_sockaddr(host) is not None:
                 continue
             extra = backend.extras(member.name)
             where = f"{extra.file}:{extra.line}: " if extra.file else ""

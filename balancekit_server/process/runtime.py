@@ -38,6 +38,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from balancekit.config import Bind, Config, Frontend, LogTarget, StatsSocket
+from balancekit.server import unix_sockaddr
 from balancekit_server.errors import RunError
 from balancekit_server.net.listeners import BACKLOG, config_location, open_listener
 from balancekit_server.ops import logs
@@ -134,7 +135,7 @@ def resolve_cookie_hosts(config: Config) -> None:
             continue
         for member in runtime.backend.members:
             host = member.server.host
-            if host in cookies.addresses:
+            if host in cookies.addresses or unix_sockaddr(host) is not None:
                 continue
             with contextlib.suppress(OSError, UnicodeError):
                 answers = socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)

@@ -1,4 +1,5 @@
-"""`bind unix@/path`, a bare `/path` and `bind abns@name`: listeners on UNIX sockets.
+"""UNIX sockets: `bind unix@/path`, a bare `/path`, `bind abns@name`, and servers
+at `unix@/path` and `abns@name`.
 
 The same config runs under HAProxy 2.6 and balancekit-server (each with its own
 socket paths and abstract names), and the answers and log lines must agree: a
@@ -6,6 +7,9 @@ UNIX socket's client has no address (`src`, `src_port`, `dst` find nothing, no
 X-Forwarded-For is added) and both ends are logged `unix:<listener id>`.
 Clients are curl (`--unix-socket`) and a raw socket connecting to the abstract
 name the way HAProxy's own `abns@` servers do (the whole 108-byte `sun_path`).
+Servers are a real HTTP application on a UNIX socket (health-checked) and the
+proxy's own frontend behind `abns@`, reached with a PROXY v2 header (HAProxy's
+usual way to chain a TCP frontend to an HTTP one).
 """
 
 from __future__ import annotations
@@ -13,15 +17,18 @@ from __future__ import annotations
 import json
 import re
 import socket
+import socketserver
 import subprocess
+import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from support.backends import NamedBackends
-from support.client import parse_response
+from support.client import http_request, parse_response
 from support.haproxy import BALANCEKIT, HAPROXY, HAProxy
 
 PROGRAMS = {"balancekit": BALANCEKIT, "haproxy": (HAPROXY,)}
@@ -45,11 +52,28 @@ frontend web
     mode http
     option httplog
     option forwardfor
-    bind {{listen:unused}}
+    bind {{listen:main}}
     bind unix@{where}/web.sock
     bind abns@{abstract}
     {RULE}
+    use_backend unix_app if {{ path_beg /app }}
+    use_backend chained if {{ path_end /loop }}
     default_backend app
+
+frontend inner
+    mode http
+    option httplog
+    bind abns@{abstract}-in accept-proxy
+    http-request set-header X-Inner "%[src]|%[dst]|%ci"
+    default_backend app
+
+backend unix_app
+    mode http
+    server u1 unix@{where}/app.sock check inter 200
+
+backend chained
+    mode http
+    server loop abns@{abstract}-in send-proxy-v2
 
 frontend raw
     mode tcp
@@ -65,6 +89,26 @@ backend app_tcp
     mode tcp
 {backends.server_lines(names=["s1"])}
 """
+
+
+class _UnixApp(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+
+
+class _UnixHandler(BaseHTTPRequestHandler):
+    """An application on a UNIX socket: answers with the path it was asked for."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        body = f"unix app: {self.path}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
 
 
 def _abstract_request(name: str, request: bytes) -> bytes:
@@ -94,9 +138,19 @@ def _run(program: str, tmp_path: Path) -> tuple[list[object], list[str]]:
     where.mkdir()
     abstract = f"bk-test-{uuid.uuid4().hex[:12]}"
     seen: list[object] = []
+    app = _UnixApp(str(where / "app.sock"), _UnixHandler)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
     with NamedBackends(["s1"]) as backends:
         proxy = HAProxy(_config(backends, where, abstract), command=PROGRAMS[program]).start()
         try:
+            time.sleep(0.5)  # the UNIX application's first check
+            up = [line for line in proxy.command("show stat").splitlines() if ",u1," in line]
+            seen.append(up[0].split(",")[17])
+            port = proxy.port("main")
+            seen.append(http_request(port, "/app/x").text)
+            chained = http_request(port, "/echo/loop")
+            inner = {k.lower(): v for k, v in json.loads(chained.text)["headers"]}
+            seen.append(inner.get("x-inner"))
             curl = subprocess.run(
                 ["curl", "-s", "--unix-socket", str(where / "web.sock"), "http://site/echo"],
                 capture_output=True,
@@ -122,6 +176,8 @@ def _run(program: str, tmp_path: Path) -> tuple[list[object], list[str]]:
             log = _wait_log(proxy, 3)
         finally:
             proxy.stop()
+            app.shutdown()
+            app.server_close()
     lines = [
         re.sub(r"\[[^]]+\]", "[date]", re.sub(r" \d+/\d+/\d+(/\d+/\d+)? ", " <timers> ", line))
         for line in log.splitlines()
@@ -135,8 +191,9 @@ def test_unix_and_abstract_binds_answer_and_log_as_haproxy(program: str, tmp_pat
     ours, our_log = _run(program, tmp_path)
     theirs, their_log = _run("haproxy", tmp_path)
     assert ours == theirs
-    assert ours[0]["x-where"] == "|unix|2|||unix|2|"  # type: ignore[index]  # (bind 2)
-    assert "x-forwarded-for" not in ours[0]  # type: ignore[operator]
-    assert ours[1] == (200, "s1")
+    assert ours[:3] == ["UP", "unix app: /app/x", "127.0.0.1|127.0.0.1|127.0.0.1"]
+    assert ours[3]["x-where"] == "|unix|2|||unix|2|"  # type: ignore[index]  # (bind 2)
+    assert "x-forwarded-for" not in ours[3]  # type: ignore[operator]
+    assert ours[4] == (200, "s1")
     assert sorted(our_log) == sorted(their_log)
     assert len(our_log) == 3, our_log
