@@ -241,7 +241,7 @@ def _parse(
     if action == "deny":
         return _parse_deny(words, acls, file, line, side=side, status=502)
     if action == "return":
-        reply, at = _parse_reply(words, 1, 200, what, file, line, acls.context, response=True)
+        reply, at = _parse_reply(words, 1, 200, what, file, line, acls, response=True)
         cond = _condition(words, at, acls, what, file, line, response=True)
         return _reply_rule("return", reply, cond, file, line)
     # redirect

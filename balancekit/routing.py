@@ -59,7 +59,8 @@ class Decision:
     `response_headers` are extra headers for a locally generated answer (Set-Cookie,
     `hdr` of a `return`).  `rule` names the `file:line` of the rule that decided (the
     `use_backend` line for a forward; empty when `default_backend` applied), for logs
-    and tests.
+    and tests.  An answer a backend's rules decided names that `backend` too: its
+    error pages and log line are the backend's.
     """
 
     action: Action = "forward"
@@ -82,6 +83,8 @@ class Decision:
     #: stored answer to send (from the proxy named `backend`, the frontend if None).
     cache_lookup: CacheLookup | None = None
     cache_hit: CacheHit | None = None
+    #: A reply's whole HTTP message (`errorfile`, `errorfiles`), sent as is for `status`.
+    raw: bytes | None = None
 
 
 def _where(rule: HttpRule | TcpRule | UseBackend) -> str:
@@ -204,7 +207,7 @@ class Router:
                 return rejected, view
             final, view = _http_verdict(rules.http, rules.redirects, view, edits, method, cache)
             if final is not None:
-                return final, view
+                return replace(final, backend=backend), view  # (the backend's pages answer)
             if cache and _first_hit(cache) is not None:
                 return _cached(cache, backend, edits), view
         rewritten = view if view.uri != request.uri else None
@@ -462,4 +465,5 @@ def reply_decision(
         header_edits=edits,
         response_headers=tuple((name, fmt.render(reply)) for name, fmt in rule.reply_headers),
         rule=_where(rule),
+        raw=rule.raw_reply,
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from .acl import AclSet, Condition
+from .acl.acl import AclWarning
 from .acl.fetches import FetchError, SampleContext, SampleExpr, parse_sample_expr, suggest
 from .acl.logformat import LogFormat, LogFormatError, parse_log_format
 from .acl.patterns import KNOWN_METHODS, str_to_int
@@ -342,6 +343,8 @@ class HttpRule:
     conditions: tuple[str, ...] = ()
     #: `cache-use <name>` / `cache-store <name>`: the cache section.
     cache: Cache | None = None
+    #: A reply's whole HTTP message (`errorfile`, `errorfiles`), sent as is.
+    raw_reply: bytes | None = None
 
     def applies(self, request: Request) -> bool:
         return self.cond is None or self.cond.matches(request)
@@ -570,6 +573,73 @@ def _status(word: str, what: str, file: str, line: int) -> int:
     return int(word)
 
 
+def _read_message(path: str, what: str, file: str, line: int) -> bytes:
+    """An `errorfile <file>` of a reply: a whole HTTP response (or nothing: close)."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        raise ConfigError(f"{what}: error opening file '{path}'", file, line) from None
+    if raw and not raw.startswith(b"HTTP/"):
+        raise ConfigError(
+            f"{what}: '{path}' is not an HTTP response (it must start with the status line)",
+            file,
+            line,
+        )
+    return raw
+
+
+def _message_reply(reply: _Reply, acls: AclSet, what: str, file: str, line: int) -> None:
+    """A reply sending an HTTP message: `errorfiles` picks its status's page from the
+    section (the proxy's own page when it has none, with HAProxy's warning), and
+    the content type and headers of the reply are dropped with HAProxy's warnings."""
+    if reply.body_kind == "errorfiles":
+        if reply.status not in DEFAULT_ERROR_CODES:
+            raise ConfigError(
+                f"{what}: status code '{reply.status}' not handled by default with "
+                "'errorfiles' argument.",
+                file,
+                line,
+            )
+        name = str(reply.body)
+        pages = acls.context.http_errors.get(name)
+        if pages is None:
+            raise ConfigError(
+                f"{what}: unknown http-errors section '{name}' referenced by an http reply",
+                file,
+                line,
+            )
+        reply.raw = pages.get(reply.status)
+        if reply.raw is None:
+            reply.body = ""  # (HAProxy then answers the status with no payload)
+            acls.warnings.append(
+                AclWarning(
+                    f"Proxy '{acls.context.proxy}': status '{reply.status}' referenced by an "
+                    f"http reply not declared in http-errors section '{name}'.",
+                    file,
+                    line,
+                )
+            )
+        else:
+            reply.body = None
+    if reply.content_type is not None:
+        acls.warnings.append(
+            AclWarning(
+                f"content-type '{reply.content_type}' ignored by the http reply when used "
+                "with an erorrfile.",  # (HAProxy 2.6's spelling)
+                file,
+                line,
+            )
+        )
+        reply.content_type = None
+    if reply.headers:
+        acls.warnings.append(
+            AclWarning("hdr parameters ignored by the http reply when used with an erorrfile.",
+                       file, line)
+        )  # fmt: skip
+        reply.headers = ()
+
+
 def _read_file(path: str, what: str, file: str, line: int) -> str:
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as handle:
@@ -585,6 +655,13 @@ class _Reply:
     body: str | LogFormat | None = None
     body_kind: str = ""
     headers: tuple[tuple[str, LogFormat], ...] = ()
+    #: `errorfile <file>` or `errorfiles <section>`: a whole HTTP message, sent as is.
+    raw: bytes | None = None
+
+
+_REPLY_BODIES = (
+    "string", "lf-string", "file", "lf-file", "default-errorfiles", "errorfile", "errorfiles"
+)  # fmt: skip
 
 
 def _parse_reply(
@@ -594,41 +671,31 @@ def _parse_reply(
     what: str,
     file: str,
     line: int,
-    context: SampleContext | None = None,
+    acls: AclSet,
     *,
     response: bool = False,
 ) -> tuple[_Reply, int]:
-    """HAProxy's http reply arguments (status, content-type, string, lf-string, file,
+    """HAProxy's http reply arguments (http_parse_http_reply: status, content-type,
+    string, lf-string, file, lf-file, errorfile, errorfiles, default-errorfiles,
     hdr); `response`: its formats may read the response being answered."""
+    context = acls.context
     reply = _Reply(default_status)
     headers: list[tuple[str, LogFormat]] = []
     i = at
     while i < len(words) and words[i] not in ("if", "unless"):
         word = words[i]
-        if word in ("errorfile", "errorfiles"):
-            raise ConfigError(
-                f"{what}: '{word}' is not supported; use 'string' or 'file'", file, line
-            )
         needs = 2 if word == "hdr" else 1
-        if word not in (
-            "status",
-            "content-type",
-            "string",
-            "lf-string",
-            "file",
-            "lf-file",
-            "hdr",
-            "default-errorfiles",
-        ):
+        if word not in ("status", "content-type", "hdr", *_REPLY_BODIES):
             raise ConfigError(
                 f"{what}: unexpected argument '{word}' (expects 'status', 'content-type', "
-                "'string', 'lf-string', 'file', 'lf-file', 'default-errorfiles' or 'hdr')",
+                "'string', 'lf-string', 'file', 'lf-file', 'errorfile', 'errorfiles', "
+                "'default-errorfiles' or 'hdr')",
                 file,
                 line,
             )
         if word != "default-errorfiles" and i + needs >= len(words):
             raise ConfigError(f"{what}: '{word}' expects an argument", file, line)
-        if word in ("string", "lf-string", "file", "lf-file", "default-errorfiles"):
+        if word in _REPLY_BODIES:
             if reply.body_kind:
                 raise ConfigError(
                     f"{what}: unexpected '{word}' argument, '{reply.body_kind}' already defined",
@@ -651,12 +718,19 @@ def _parse_reply(
         elif word == "lf-file":
             text = _read_file(words[i + 1], what, file, line)
             reply.body = _log_format(text, what, file, line, context, response=response)
+        elif word == "errorfile":
+            reply.raw = _read_message(words[i + 1], what, file, line)
+        elif word == "errorfiles":
+            reply.raw = b""  # the section is looked up once the status is known
+            reply.body = words[i + 1]
         elif word == "hdr":
             fmt = _log_format(words[i + 2], what, file, line, context, response=response)
             headers.append((words[i + 1], fmt))
         i += 1 + (needs if word != "default-errorfiles" else 0)
     reply.headers = tuple(headers)
-    if reply.body_kind in ("", "default-errorfiles"):
+    if reply.body_kind in ("errorfile", "errorfiles"):
+        _message_reply(reply, acls, what, file, line)
+    elif reply.body_kind in ("", "default-errorfiles"):
         if reply.body_kind == "default-errorfiles" and reply.status not in DEFAULT_ERROR_CODES:
             raise ConfigError(
                 f"{what}: status code '{reply.status}' not handled by default with "
@@ -708,7 +782,7 @@ def parse_http_request_rule(
     if action == "reject":
         return HttpRule("reject", _condition(words, 1, acls, what, file, line), file, line)
     if action == "return":
-        reply, at = _parse_reply(words, 1, 200, what, file, line, acls.context)
+        reply, at = _parse_reply(words, 1, 200, what, file, line, acls)
         return _reply_rule(
             "return", reply, _condition(words, at, acls, what, file, line), file, line
         )
@@ -906,7 +980,7 @@ def _parse_deny(
     if not rest or rest[0] in ("if", "unless"):
         reply_words.append("default-errorfiles")
     reply, used = _parse_reply(
-        [*reply_words, *rest], 0, status, what, file, line, acls.context, response=response
+        [*reply_words, *rest], 0, status, what, file, line, acls, response=response
     )
     cond = _condition([*reply_words, *rest], used, acls, what, file, line, response=response)
     return _reply_rule("deny", reply, cond, file, line)
@@ -924,6 +998,7 @@ def _reply_rule(
         content_type=reply.content_type,
         body=reply.body,
         reply_headers=reply.headers,
+        raw_reply=reply.raw,
     )
 
 

@@ -81,6 +81,8 @@ class SampleContext:
     backends: Mapping[str, BackendSlot] = field(default_factory=dict)
     #: The `cache` sections by name (`cache-use`, `cache-store`).
     caches: Mapping[str, Cache] = field(default_factory=dict)
+    #: The `http-errors` sections by name: their pages (None: the built-in one).
+    http_errors: Mapping[str, Mapping[int, bytes | None]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -207,6 +207,8 @@ class _Builder:
         self.peers: dict[str, PeersLines] = {}
         #: `cache` sections by name (`http-request cache-use`, `http-response cache-store`).
         self.caches: dict[str, Cache] = {}
+        #: `http-errors` sections by name: their pages by status (None: the built-in one).
+        self.http_errors: dict[str, dict[int, bytes | None]] = {}
         #: Some rule or expression names a variable (`set-var`, `var()`): each
         #: stream then carries its state (`Request.stream`), as with stick tables.
         self.uses_variables = any(
@@ -431,6 +433,20 @@ class _Builder:
             config = CacheConfig(section.name, total, largest, sizes["max-age"])
             self.caches[section.name] = Cache(config)
 
+    # -- http-errors ----------------------------------------------------------------------
+
+    def build_http_errors(self, sections: list[Section]) -> None:
+        """Every `http-errors` section: its `errorfile` lines (cfg_parse_http_errors)."""
+        for section in sections:
+            pages = self.http_errors[section.name] = {}
+            read = functools.partial(self._http_errors_page, pages)
+            for stmt in section.statements:
+                self.run(stmt, read)
+
+    def _http_errors_page(self, pages: dict[int, bytes | None], stmt: Statement) -> None:
+        code, content = _read_errorfile(self, stmt)
+        pages[code] = content
+
     # -- userlists ----------------------------------------------------------------------
 
     def build_userlists(self, sections: list[Section]) -> None:
@@ -567,7 +583,12 @@ class _Builder:
 
     def build_proxy(self, index: int, section: Section) -> None:
         context = SampleContext(
-            self.userlists, self.tables, section.name, self.backend_slots, self.caches
+            self.userlists,
+            self.tables,
+            section.name,
+            self.backend_slots,
+            self.caches,
+            self.http_errors,
         )
         proxy = _Proxy(section, self.settings_for(section), AclSet(context=context))
         for stmt in section.statements:
@@ -1542,6 +1563,16 @@ def _h_response_delay(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 
 def _h_errorfile(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    code, content = _read_errorfile(b, stmt)
+    if content is None:
+        p.settings.errorfiles.pop(code, None)
+    else:
+        p.settings.errorfiles[code] = content
+
+
+def _read_errorfile(b: _Builder, stmt: Statement) -> tuple[int, bytes | None]:
+    """`errorfile <code> <file>` (in a proxy or an `http-errors` section): the code and
+    the file's bytes, None for a missing stock page (the built-in one is used)."""
     if len(stmt.args) != 2:
         raise ValueError("'errorfile' expects <code> and <file>")
     code_text, path = stmt.args
@@ -1563,8 +1594,7 @@ def _h_errorfile(b: _Builder, p: _Proxy, stmt: Statement) -> None:
                 "used instead (HAProxy's stock error files hold the same pages)",
                 stmt,
             )
-            p.settings.errorfiles.pop(code, None)
-            return
+            return code, None
         raise ValueError(f"errorfile {code}: error opening file '{path}'") from None
     except OSError as error:
         raise ValueError(f"errorfile {code}: cannot read '{path}': {error.strerror}") from None
@@ -1575,7 +1605,49 @@ def _h_errorfile(b: _Builder, p: _Proxy, stmt: Statement) -> None:
             f"errorfile {code}: '{path}' is not an HTTP response (it must start with the "
             "status line, e.g. 'HTTP/1.1 503 Service Unavailable')"
         )
-    p.settings.errorfiles[code] = content
+    return code, content
+
+
+def _h_errorloc(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    """`errorloc[302|303] <code> <url>`: the status answered by a redirect to <url>
+    (http_parse_errorloc's message, byte for byte)."""
+    if len(stmt.args) < 2:
+        raise ValueError(f"{stmt.keyword} : expects <status_code> and <url> as arguments.")
+    code_text, url = stmt.args[0], stmt.args[1]
+    digits = code_text[: len(code_text) - len(code_text.lstrip("0123456789"))]
+    code = int(digits) if digits else 0  # atol()
+    if code not in ERRORFILE_CODES:
+        raise ValueError(f"{stmt.keyword} : status code '{code}' not handled.")
+    line = "HTTP/1.1 303 See Other" if stmt.keyword == "errorloc303" else "HTTP/1.1 302 Found"
+    p.settings.errorfiles[code] = (
+        f"{line}\r\nCache-Control: no-cache\r\nContent-length: 0\r\nLocation: {url}\r\n\r\n"
+    ).encode("latin-1")
+
+
+def _h_errorfiles(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    """`errorfiles <name> [<code> …]`: the pages of an `http-errors` section (all, or
+    the codes listed) replace the proxy's, in the order of the lines."""
+    if not stmt.args:
+        raise ValueError("errorfiles : expects <name> as argument.")
+    name, codes = stmt.args[0], stmt.args[1:]
+    for text in codes:
+        if not text.isdigit() or int(text) not in ERRORFILE_CODES:
+            raise ValueError(f"errorfiles : status code '{text}' not handled.")
+    pages = b.http_errors.get(name)
+    if pages is None:
+        raise ValueError(f"proxy '{p.name}': unknown http-errors section '{name}'.")
+    for code in map(int, codes) if codes else list(pages):
+        if code not in pages:
+            b.warn(
+                f"proxy '{p.name}' : status '{code}' not declared in http-errors section '{name}'",
+                stmt,
+            )
+            continue
+        content = pages[code]
+        if content is None:
+            p.settings.errorfiles.pop(code, None)
+        else:
+            p.settings.errorfiles[code] = content
 
 
 def _h_log_format(b: _Builder, p: _Proxy, stmt: Statement) -> None:
@@ -1703,6 +1775,10 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "tcp-response content": _h_tcp_response,
     "tcp-response inspect-delay": _h_response_delay,
     "errorfile": _h_errorfile,
+    "errorfiles": _h_errorfiles,
+    "errorloc": _h_errorloc,
+    "errorloc302": _h_errorloc,
+    "errorloc303": _h_errorloc,
     "log-format": _h_log_format,
     "capture request header": _h_capture,
     "capture response header": _h_capture,
@@ -2000,8 +2076,9 @@ def build(
     builder.build_userlists([s for s in parsed.sections if s.kind == "userlist"])
     builder.build_peers([s for s in parsed.sections if s.kind == "peers"])
     builder.build_caches([s for s in parsed.sections if s.kind == "cache"])
+    builder.build_http_errors([s for s in parsed.sections if s.kind == "http-errors"])
     builder.build_tables([s for s in parsed.sections if s.is_proxy])
     for index, section in enumerate(parsed.sections):
-        if section.kind not in ("global", "userlist", "peers", "cache"):
+        if section.kind not in ("global", "userlist", "peers", "cache", "http-errors"):
             builder.build_proxy(index, section)
     return builder.finish()

@@ -295,6 +295,23 @@ KEYWORDS: tuple[Keyword, ...] = (
         "`errorfile <code> <file>`: full HTTP response sent for <code>; an empty file"
         " (`/dev/null`) closes the connection without an answer.",
     ),
+    _K(
+        "errorfiles",
+        "dflb",
+        "`errorfiles <http-errors section> [<code> …]`: that section's pages (all, or the "
+        "codes listed) replace the proxy's.",
+    ),
+    _K(
+        "errorloc",
+        "dflb",
+        "`errorloc <code> <url>`: <code> is answered by a 302 redirect to <url>.",
+    ),
+    _K("errorloc302", "dflb", "`errorloc302 <code> <url>`: the same as `errorloc`."),
+    _K(
+        "errorloc303",
+        "dflb",
+        "`errorloc303 <code> <url>`: <code> is answered by a 303 redirect to <url>.",
+    ),
     _K("log-format", "dfl", "Custom log line format."),
     _K("capture request header", "fl", "`capture request header <name> len <n>` for logs."),
     _K(
@@ -497,6 +514,12 @@ CACHE_KEYWORDS = {
     "`process-vary` is off.",
 }
 
+#: The keywords of an `http-errors` section (cfg_parse_http_errors), with their meaning.
+HTTP_ERRORS_KEYWORDS = {
+    "errorfile": "`errorfile <code> <file>`: the section's page for <code>, used by "
+    "`errorfiles` lines and by replies' `errorfiles <section>`.",
+}
+
 #: Status codes `errorfile` accepts in HAProxy 2.6.
 ERRORFILE_CODES = (
     200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 421, 422, 425, 429, 500, 501, 502, 503, 504,
@@ -505,13 +528,13 @@ ERRORFILE_CODES = (
 #: Real HAProxy keywords balancekit does not implement: an error, but a precise one.
 _HAPROXY_ONLY_NAMES = """backlog bind-process compression declare
     disabled dispatch
-    email-alert enabled errorfiles errorloc errorloc302 errorloc303 error-log-format filter
+    email-alert enabled error-log-format filter
     http-error http-reuse
     http-send-name-header id log-format-sd log-tag
     max-keep-alive-queue persist rate-limit
     source tcp-check
     use-fcgi-app resolvers mailers program
-    ring http-errors nbproc cpu-map lua-load setenv presetenv resetenv unsetenv
+    ring nbproc cpu-map lua-load setenv presetenv resetenv unsetenv
     external-check
     default-bind"""
 _HAPROXY_ONLY_FAMILY = """capture cookie|http-check comment|http-check connect|

@@ -14,7 +14,15 @@ from typing import Literal
 __all__ = ["ParsedConfig", "Section", "SectionKind", "Statement"]
 
 SectionKind = Literal[
-    "global", "defaults", "frontend", "backend", "listen", "userlist", "peers", "cache"
+    "global",
+    "defaults",
+    "frontend",
+    "backend",
+    "listen",
+    "userlist",
+    "peers",
+    "cache",
+    "http-errors",
 ]
 
 
@@ -46,7 +54,8 @@ class Statement:
 
 @dataclass(frozen=True, slots=True)
 class Section:
-    """A global, defaults, frontend, backend, listen, userlist, peers or cache section.
+    """A global, defaults, frontend, backend, listen, userlist, peers, cache or http-errors
+    section.
 
     `defaults` is the index in `ParsedConfig.sections` of the defaults section
     this one inherits from (the last one above it, or the one named by

@@ -17,6 +17,7 @@ from ..errors import ConfigError
 from .keywords import (
     CACHE_KEYWORDS,
     HAPROXY_ONLY,
+    HTTP_ERRORS_KEYWORDS,
     PEERS_KEYWORDS,
     SECTION_LETTER,
     USERLIST_KEYWORDS,
@@ -39,6 +40,7 @@ _SECTIONS: tuple[SectionKind, ...] = (
     "userlist",
     "peers",
     "cache",
+    "http-errors",
 )
 
 #: HAProxy's other `peers` section keywords.
@@ -118,7 +120,8 @@ def parse_sections(
                 "see docs/configuration.md"
                 if words[0] in HAPROXY_ONLY
                 else f"unknown keyword '{words[0]}' out of section "
-                "(expected global, defaults, frontend, backend, listen, userlist, peers or cache)"
+                "(expected global, defaults, frontend, backend, listen, userlist, peers, cache or "
+                "http-errors)"
             )
             errors.append(ConfigError(message, item.file, item.line))
             continue
@@ -128,6 +131,8 @@ def parse_sections(
             statement = _peers_statement(item, errors)
         elif current.kind == "cache":
             statement = _cache_statement(item, errors)
+        elif current.kind == "http-errors":
+            statement = _http_errors_statement(item, errors)
         else:
             statement = _statement(item, current, errors, warnings)
         if statement is not None:
@@ -150,6 +155,23 @@ def _open_section(
         if args:
             raise ConfigError(f"'global' takes no argument, got '{args[0]}'", item.file, item.line)
         return _Open("global", "", item.file, item.line)
+    if kind == "http-errors":
+        if not args:
+            raise ConfigError("missing name for http-errors section.", *_loc(item))
+        if not _NAME.match(args[0]):
+            bad = next(c for c in args[0] if not _NAME.match(c))
+            raise ConfigError(
+                f"character '{bad}' is not permitted in 'http-errors' name '{args[0]}'.",
+                *_loc(item),
+            )
+        previous = proxy_names.get(("http-errors", args[0]))
+        if previous is not None:
+            raise ConfigError(
+                f"http-errors section '{args[0]}' already exists (declared at {previous}).",
+                *_loc(item),
+            )
+        proxy_names[("http-errors", args[0])] = f"{item.file}:{item.line}"
+        return _Open(kind, args[0], item.file, item.line)
     if kind == "cache":
         if not args:
             raise ConfigError("'cache' expects a <name> argument", *_loc(item))
@@ -279,6 +301,16 @@ def _userlist_statement(item: Line, errors: list[ConfigError]) -> Statement | No
         )
         return None
     return Statement(words[0], words[1:], item.file, item.line)
+
+
+def _http_errors_statement(item: Line, errors: list[ConfigError]) -> Statement | None:
+    words = item.words
+    if words[0] in HTTP_ERRORS_KEYWORDS:
+        return Statement(words[0], words[1:], item.file, item.line)
+    errors.append(
+        ConfigError(f"unknown keyword '{words[0]}' in 'http-errors' section", item.file, item.line)
+    )
+    return None
 
 
 def _cache_statement(item: Line, errors: list[ConfigError]) -> Statement | None:

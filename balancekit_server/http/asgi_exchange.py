@@ -107,7 +107,8 @@ class AsgiExchange(Exchange):
         if not page.raw:
             self.aborted = True
             return
-        self.bytes_out += logged_head_size(page.raw) + len(page.body)
+        size = logged_head_size(page.raw, with_connection=page.own_connection)
+        self.bytes_out += size + len(page.body)
         self._push(
             {"type": "http.response.start", "status": page.status, "headers": list(page.headers)}
         )

@@ -79,7 +79,11 @@ class ErrorPage:
 
     `raw` is what goes on an HTTP/1.1 wire; `status`, `headers` and `body` are the
     same response split up for ASGI servers, which serialize it themselves.  An
-    empty `raw` means: send nothing, just close.
+    empty `raw` means: send nothing, just close.  `logged`, when set, is the status
+    the page stands for, which HAProxy logs and counts whatever the page's own
+    status line says (an `errorloc 503 …` sends a 302 and logs 503).  `own_connection`:
+    the page's file has a `Connection` line of its own, part of the message (%B counts
+    it; the built-in pages have none, and HAProxy writes one on output).
     """
 
     status: int
@@ -87,6 +91,8 @@ class ErrorPage:
     body: bytes
     raw: bytes
     close: bool
+    logged: int = 0
+    own_connection: bool = False
 
     @classmethod
     def from_raw(cls, raw: bytes, *, source: str = "errorfile") -> ErrorPage:
@@ -115,6 +121,7 @@ class ErrorPage:
             elif lower in (b"content-length", b"transfer-encoding"):
                 framed = True
             headers.append((name, value))
+        own = any(n.lower() == b"connection" for n, _ in headers)
         if not framed:
             # Only the close can end a page without a length, so HAProxy 2.6 (its H1
             # mux) closes after it and, to an HTTP/1.1 page, replaces any Connection
@@ -129,7 +136,7 @@ class ErrorPage:
                     + b"\r\n\r\n"
                     + body
                 )
-        return cls(status, tuple(headers), body, raw, close)
+        return cls(status, tuple(headers), body, raw, close, 0, own)
 
     def with_header(self, name: bytes, value: bytes) -> ErrorPage:
         """This page with `name` set to `value`: every occurrence removed, one added
@@ -199,12 +206,21 @@ class ErrorPages:
     def __init__(self, overrides: Mapping[int, ErrorPage | bytes | str | Path] | None = None):
         self._pages: dict[int, ErrorPage] = {s: ErrorPage.default(s) for s in DEFAULT_STATUSES}
         for status, page in (overrides or {}).items():
-            if isinstance(page, ErrorPage):
-                self._pages[status] = page
-            elif isinstance(page, bytes):
-                self._pages[status] = ErrorPage.from_raw(page)
-            else:
-                self._pages[status] = load_errorfile(page)
+            if isinstance(page, bytes):
+                page = ErrorPage.from_raw(page)
+            elif not isinstance(page, ErrorPage):
+                page = load_errorfile(page)
+            if page.raw and page.status != status:
+                page = ErrorPage(
+                    page.status,
+                    page.headers,
+                    page.body,
+                    page.raw,
+                    page.close,
+                    status,
+                    page.own_connection,
+                )
+            self._pages[status] = page
 
     def __getitem__(self, status: int) -> ErrorPage:
         page = self._pages.get(status)

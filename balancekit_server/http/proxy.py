@@ -1302,7 +1302,7 @@ class HttpProxy:
                 status, reason, headers, unseen = edited
                 page = page.rewritten(status, reason, headers)
         entry.termination = term
-        ex.status = page.status
+        ex.status = page.logged or page.status
         if page.close:
             ex.keep_alive = False
         ex.send_page(page)
@@ -1351,8 +1351,12 @@ class HttpProxy:
     def _answer_locally(self, ex: Exchange, decision: Decision, entry: HttpLogEntry) -> None:
         if decision.action == "deny" and self.fe_counters is not None:
             self.fe_counters.dreq += 1
-        page, term = self._page(decision, self.errors)
-        self._local(ex, page, entry, term)
+        state = self._backends.get(decision.backend) if decision.backend else None
+        if state is not None:  # a backend's rule: its pages answer, its name is logged
+            entry.backend = state.backend.name
+        errors = self.errors if state is None else self.errors_for(state)
+        page, term = self._page(decision, errors)
+        self._local(ex, page, entry, term, state)
 
     @staticmethod
     def _page(
@@ -1379,6 +1383,13 @@ class HttpProxy:
         elif action != "return":
             raise ValueError(f"unknown routing action '{action}'")
         term = ("P" if action == "deny" else "L") + phase
+        if decision.raw is not None:
+            # `errorfile`/`errorfiles` in the reply: that message, logged as `status`.
+            page = ErrorPage.from_raw(decision.raw)
+            return ErrorPage(
+                page.status, page.headers, page.body, page.raw, page.close, status,
+                page.own_connection,
+            ), term  # fmt: skip
         if body is None:
             # No body given: the status's error page (or its errorfile).
             return errors[status or 200], term
@@ -2050,20 +2061,21 @@ def request_size(ex: Exchange) -> int:
     return size
 
 
-def logged_head_size(head: bytes) -> int:
+def logged_head_size(head: bytes, *, with_connection: bool = False) -> int:
     """What HAProxy's `%B` counts for a response head it sent.
 
     HAProxy counts its internal (HTX) message size, not wire bytes: each header
     line weighs name + value (no ": " or CRLF), the start line and the end of the
     head as `HTX_EXTRA` says, and a `Connection` line nothing (HAProxy's H1 mux
-    writes it on output; it is not in the message).
+    writes it on output; it is not in the message) unless `with_connection`: a
+    page read from a file keeps its own.
     """
     end = head.find(b"\r\n\r\n") + 4
     if end < 4:
         end = len(head)
     size = end - 4 * (head.count(b"\r\n", 0, end) - 2) + HTX_EXTRA
     start = head.find(b"\r\n") + 2
-    while 0 < start < end - 2:
+    while not with_connection and 0 < start < end - 2:
         stop = head.find(b"\r\n", start)
         if head[start : start + 11].lower() == b"connection:":
             size -= stop - start - 2  # its name and value (the 4 were taken above)

@@ -184,7 +184,9 @@ class _ServerExchange(Exchange):
             raw = head + b"\r\nConnection: close" + sep + body
         else:
             raw = page.raw
-        self.bytes_out += logged_head_size(raw) + len(page.body)
+        own = page.own_connection  # (a Connection line of ours never counts)
+        size = logged_head_size(page.raw if own else raw, with_connection=own)
+        self.bytes_out += size + len(page.body)
         self.conn.write(raw)
 
     def send_interim(self, status: int, reason: bytes, headers: RawHeaders) -> None:

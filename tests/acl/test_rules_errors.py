@@ -22,8 +22,8 @@ Parser = Callable[..., object]
 
 ERRORS: list[tuple[str, Parser, str, str]] = [
     # http-request
-    ("http-empty", parse_http_request_rule, "", "'http-request' expects allow, deny, reject, redirect, return, set-header, add-header, del-header, replace-header, replace-value, set-method, set-path, set-pathq, set-query, set-uri, replace-path, replace-pathq, replace-uri, set-var, set-var-fmt, unset-var, auth, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, sc-inc-gpc, sc-set-gpt (missing argument)"),
-    ("http-unknown", parse_http_request_rule, "dney if x", "'http-request' expects allow, deny, reject, redirect, return, set-header, add-header, del-header, replace-header, replace-value, set-method, set-path, set-pathq, set-query, set-uri, replace-path, replace-pathq, replace-uri, set-var, set-var-fmt, unset-var, auth, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, sc-inc-gpc, sc-set-gpt, but got 'dney'; did you mean 'deny'?"),
+    ("http-empty", parse_http_request_rule, "", "'http-request' expects allow, deny, reject, redirect, return, set-header, add-header, del-header, replace-header, replace-value, set-method, set-path, set-pathq, set-query, set-uri, replace-path, replace-pathq, replace-uri, set-var, set-var-fmt, unset-var, auth, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, sc-inc-gpc, sc-set-gpt, cache-use (missing argument)"),
+    ("http-unknown", parse_http_request_rule, "dney if x", "'http-request' expects allow, deny, reject, redirect, return, set-header, add-header, del-header, replace-header, replace-value, set-method, set-path, set-pathq, set-query, set-uri, replace-path, replace-pathq, replace-uri, set-var, set-var-fmt, unset-var, auth, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, sc-inc-gpc, sc-set-gpt, cache-use, but got 'dney'; did you mean 'deny'?"),
     ("http-unsupported", parse_http_request_rule, "set-map(f) a b", "'http-request set-map(f)' is an HAProxy action balancekit does not support"),
     ("http-unsupported-known", parse_http_request_rule, "tarpit", "'http-request tarpit' is an HAProxy action balancekit does not support"),
     ("http-trailing", parse_http_request_rule, "allow when x", "'http-request allow' expects either 'if' or 'unless' followed by a condition but found 'when'"),
@@ -47,7 +47,7 @@ ERRORS: list[tuple[str, Parser, str, str]] = [
     ("return-204-body", parse_http_request_rule, "return status 204 content-type t/p string x", "No body expected for 204 responses"),
     ("return-two-bodies", parse_http_request_rule, "return content-type t/p string a string b", "unexpected 'string' argument, 'string' already defined"),
     ("return-unknown-arg", parse_http_request_rule, "return colour red", "unexpected argument 'colour'"),
-    ("return-errorfile", parse_http_request_rule, "return errorfile /x", "'errorfile' is not supported"),
+    ("return-errorfile", parse_http_request_rule, "return errorfile /x", "error opening file '/x'"),
     ("return-missing-value", parse_http_request_rule, "return status", "'status' expects an argument"),
     ("return-file-absent", parse_http_request_rule, "return content-type t/p file /nonexistent", "error opening file '/nonexistent'"),
     ("redirect-no-type", parse_http_request_rule, "redirect code 301", "redirection type expected ('prefix', 'location', or 'scheme')"),

@@ -375,6 +375,7 @@ def test_backend_rules_run_after_the_frontend_chose_it() -> None:
         status=403,
         header_edits=(HeaderEdit("set", "X-Tier", "front"),),
         rule="be.cfg:1",
+        backend="api",  # (the backend's error pages answer it)
     )
     forward = router.route(Request(path="/api/x"))
     assert forward.backend == "api"

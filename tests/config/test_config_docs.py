@@ -11,6 +11,7 @@ from balancekit.config.keywords import (
     BIND_KEYWORDS,
     CACHE_KEYWORDS,
     HAPROXY_ONLY,
+    HTTP_ERRORS_KEYWORDS,
     KEYWORDS,
     PEERS_KEYWORDS,
     SERVER_KEYWORDS,
@@ -51,6 +52,7 @@ def test_every_warned_keyword_is_documented_with_its_reason() -> None:
         ("`userlist` sections", USERLIST_KEYWORDS),
         ("`peers` sections", PEERS_KEYWORDS),
         ("`cache` sections", CACHE_KEYWORDS),
+        ("`http-errors` sections", HTTP_ERRORS_KEYWORDS),
     ],
 )
 def test_server_and_bind_options_are_documented(heading: str, table: dict[str, str]) -> None:

@@ -1614,6 +1614,70 @@ row(
     files={"e503": ERR503},
 )
 row(
+    "http-errors-errorfiles",
+    ("http-errors", "http-errors:errorfile", "errorfiles"),
+    # A section's pages, all of them (the frontend: its 403) or the codes listed (the
+    # backend takes only 503 from it, though it also has a 403); an errorfile after
+    # an `errorfiles` line wins, as the lines come in order. A code listed but not in
+    # the section leaves the page as it was (with a warning).
+    http_cfg(
+        frontend="    errorfiles site\n    http-request deny if { path /no }\n",
+        backend="    errorfiles site 503 404\n    errorfile 403 {file:e403}\n"
+        "    http-request deny if { path /be-no }\n",
+        servers="    server s1 {s1} disabled\n",
+        extra="http-errors site\n    errorfile 503 {file:e503}\n    errorfile 403 {file:e403b}\n",
+    ),
+    (get("/no", timeout=1.5), get("/be-no", timeout=1.5), get("/echo")),
+    files={"e503": ERR503, "e403": ERR403, "e403b": ERR403.replace(b"custom", b"section")},
+)
+row(
+    "reply-errorfile-errorfiles",
+    ("http-errors", "errorfiles", "action:deny", "action:return", "http-response:deny"),
+    # (the http-response deny's line is left out: HAProxy's %B also counts the server's
+    # answer the deny dropped, balancekit's does not; see http-response-deny-return-redirect)
+    # A reply may send a whole message: `errorfile <file>` (its own status line is sent,
+    # the rule's status logged), or the page of its status in an http-errors section;
+    # a status the section lacks falls back to the proxy's page (with a warning).
+    http_cfg(
+        global_="    log {log} format raw local0\n",
+        defaults="    log global\n    option httplog\n",
+        frontend="    http-request deny errorfile {file:custom} if { path /file }\n"
+        "    http-request return status 503 errorfiles site if { path /sect }\n"
+        "    http-request deny status 429 errorfiles site if { path /missing }\n"
+        "    http-response deny errorfiles site if { status 404 }\n",
+        extra="http-errors site\n    errorfile 503 {file:e503}\n    errorfile 502 {file:e502}\n",
+    ),
+    (
+        get("/file", timeout=1.5),
+        get("/sect", timeout=1.5),
+        get("/missing", timeout=1.5),
+        get("/status/404", timeout=1.5),
+    ),
+    log_filter=r"/(file|sect|missing) ",
+    files={
+        "custom": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-From: file\r\n\r\nno\n",
+        "e503": ERR503,
+        "e502": ERR503.replace(b"503 Service Unavailable", b"502 Bad Gateway"),
+    },
+    header_order=False,
+)
+row(
+    "errorloc",
+    ("errorloc", "errorloc302", "errorloc303"),
+    # The status answered by a redirect (HAProxy's own message, Content-length and all);
+    # logged with the status of the page sent.
+    http_cfg(
+        global_="    log {log} format raw local0\n",
+        defaults="    log global\n    option httplog\n",
+        frontend="    errorloc 403 https://example.test/forbidden\n"
+        "    errorloc303 429 /slow-down\n    http-request deny if { path /no }\n"
+        "    http-request deny deny_status 429 if { path /busy }\n",
+        backend="    errorloc302 503 /maintenance.html\n",
+        servers="    server s1 {s1} disabled\n",
+    ),
+    (get("/no", timeout=1.5), get("/busy", timeout=1.5), get("/echo", timeout=1.5)),
+)
+row(
     "errorfile-empty",
     ("errorfile",),
     http_cfg(backend="    errorfile 503 /dev/null\n", servers="    server s1 {s1} disabled\n"),

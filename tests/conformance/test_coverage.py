@@ -14,6 +14,7 @@ from balancekit.algorithms.spec import HASH_FUNCTIONS, HASH_METHODS
 from balancekit.config.keywords import (
     BIND_KEYWORDS,
     CACHE_KEYWORDS,
+    HTTP_ERRORS_KEYWORDS,
     KEYWORDS,
     PEERS_KEYWORDS,
     SERVER_KEYWORDS,
@@ -42,6 +43,7 @@ def required() -> set[str]:
     names |= {f"userlist:{name}" for name in USERLIST_KEYWORDS}
     names |= {f"peers:{name}" for name in PEERS_KEYWORDS}
     names |= {"cache"} | {f"cache:{name}" for name in CACHE_KEYWORDS}
+    names |= {"http-errors"} | {f"http-errors:{name}" for name in HTTP_ERRORS_KEYWORDS}
     names |= {f"fetch:{name}" for name in [*FETCHES, *RESPONSE_FETCHES]}
     names |= {f"conv:{name}" for name in CONVERTERS}
     names |= {f"balance:{name}" for name in ALGORITHM_MODULES}
