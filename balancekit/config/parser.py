@@ -10,8 +10,8 @@ warning where a proxy lacks the capability).  Meaning is applied later, in
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import Literal
+from collections.abc import Collection, Iterable
+from typing import Literal, get_args
 
 from ..errors import ConfigError
 from .keywords import (
@@ -31,17 +31,7 @@ from .runtime import ConfigWarning
 
 __all__ = ["parse_sections"]
 
-_SECTIONS: tuple[SectionKind, ...] = (
-    "global",
-    "defaults",
-    "frontend",
-    "backend",
-    "listen",
-    "userlist",
-    "peers",
-    "cache",
-    "http-errors",
-)
+_SECTIONS: tuple[SectionKind, ...] = get_args(SectionKind)
 
 #: HAProxy's other `peers` section keywords.
 _PEERS_UNSUPPORTED = frozenset({"default-server", "default-bind", "log", "shards"})
@@ -125,14 +115,10 @@ def parse_sections(
             )
             errors.append(ConfigError(message, item.file, item.line))
             continue
-        if current.kind == "userlist":
-            statement = _userlist_statement(item, errors)
+        if current.kind in _KEYWORDS_OF:
+            statement = _listed_statement(item, current.kind, errors)
         elif current.kind == "peers":
             statement = _peers_statement(item, errors)
-        elif current.kind == "cache":
-            statement = _cache_statement(item, errors)
-        elif current.kind == "http-errors":
-            statement = _http_errors_statement(item, errors)
         else:
             statement = _statement(item, current, errors, warnings)
         if statement is not None:
@@ -293,32 +279,21 @@ def _statement(
     return statement
 
 
-def _userlist_statement(item: Line, errors: list[ConfigError]) -> Statement | None:
-    words = item.words
-    if words[0] not in USERLIST_KEYWORDS:
-        errors.append(
-            ConfigError(f"unknown keyword '{words[0]}' in 'userlist' section", item.file, item.line)
-        )
-        return None
-    return Statement(words[0], words[1:], item.file, item.line)
+#: The sections whose lines are a plain list of their own keywords.
+_KEYWORDS_OF: dict[str, Collection[str]] = {
+    "userlist": USERLIST_KEYWORDS,
+    "cache": CACHE_KEYWORDS,
+    "http-errors": HTTP_ERRORS_KEYWORDS,
+}
 
 
-def _http_errors_statement(item: Line, errors: list[ConfigError]) -> Statement | None:
+def _listed_statement(item: Line, kind: str, errors: list[ConfigError]) -> Statement | None:
+    """A line of a `userlist`, `cache` or `http-errors` section: one of its keywords."""
     words = item.words
-    if words[0] in HTTP_ERRORS_KEYWORDS:
+    if words[0] in _KEYWORDS_OF[kind]:
         return Statement(words[0], words[1:], item.file, item.line)
     errors.append(
-        ConfigError(f"unknown keyword '{words[0]}' in 'http-errors' section", item.file, item.line)
-    )
-    return None
-
-
-def _cache_statement(item: Line, errors: list[ConfigError]) -> Statement | None:
-    words = item.words
-    if words[0] in CACHE_KEYWORDS:
-        return Statement(words[0], words[1:], item.file, item.line)
-    errors.append(
-        ConfigError(f"unknown keyword '{words[0]}' in 'cache' section", item.file, item.line)
+        ConfigError(f"unknown keyword '{words[0]}' in '{kind}' section", item.file, item.line)
     )
     return None
 
