@@ -39,6 +39,7 @@ from .rules import (
     _reply_rule,
     apply_header_edits,
     parse_cache_rule,
+    parse_log_level_rule,
     parse_var_rule,
 )
 
@@ -67,6 +68,7 @@ RESPONSE_ACTIONS = (
     "set-var-fmt",
     "unset-var",
     "cache-store",
+    "set-log-level",
 )
 #: The `http-after-response` actions balancekit implements.
 AFTER_RESPONSE_ACTIONS = (
@@ -84,7 +86,7 @@ AFTER_RESPONSE_ACTIONS = (
 #: `http-response` actions of HAProxy 2.6 that balancekit does not implement.
 RESPONSE_ACTIONS_UNSUPPORTED = frozenset((
     "add-acl", "capture", "del-acl", "del-map", "sc-inc-gpc", "sc-inc-gpc0",
-    "sc-inc-gpc1", "sc-set-gpt", "sc-set-gpt0", "send-spoe-group", "set-log-level", "set-map",
+    "sc-inc-gpc1", "sc-set-gpt", "sc-set-gpt0", "send-spoe-group", "set-map",
     "set-mark", "set-nice", "set-tos", "silent-drop", "strict-mode",
     "track-sc0", "track-sc1", "track-sc2", "wait-for-body",
 ))  # fmt: skip
@@ -180,6 +182,9 @@ def evaluate(rule_lists: Sequence[Sequence[HttpRule]], view: ResponseView) -> Re
                 assert rule.cache is not None
                 stores.append((rule.cache, status, reason, view.response.headers))
                 continue
+            if action == "set-log-level":
+                rule.set_log_level(view)
+                continue
             # A reply is built once the server's answer is dropped (HAProxy empties
             # the response buffer first): `%[status]` there finds nothing.
             answer = reply_decision(rule, view, reply=ResponseView(view, 0))
@@ -238,6 +243,8 @@ def _parse(
         return _parse_set_status(words, acls, what, file, line)
     if action == "cache-store":
         return parse_cache_rule(words, acls, side, file, line)
+    if action == "set-log-level":
+        return parse_log_level_rule(words, acls, side, file, line)
     if action == "deny":
         return _parse_deny(words, acls, file, line, side=side, status=502)
     if action == "return":

@@ -411,6 +411,9 @@ def _http_verdict(
             assert rule.cache is not None
             cache.append(rule.cache.lookup(view))
             continue
+        if action == "set-log-level":
+            rule.set_log_level(view)
+            continue
         return _final(rule, view, tuple(edits)), view
     for rule in redirects:
         if rule.applies(view):

@@ -85,7 +85,10 @@ HTTP_ACTIONS = (
     "sc-inc-gpc",
     "sc-set-gpt",
     "cache-use",
+    "set-log-level",
 )
+#: The syslog levels `set-log-level` takes (log.c's log_levels), and "silent".
+LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "silent")
 #: The actions that edit the message's headers and let the rules go on.
 HEADER_ACTIONS = frozenset(
     ("set-header", "add-header", "del-header", "replace-header", "replace-value")
@@ -106,7 +109,7 @@ TABLE_ACTIONS = frozenset(
 HTTP_ACTIONS_UNSUPPORTED = frozenset((
     "add-acl", "capture", "del-acl", "del-map", "disable-l7-retry",
     "do-resolve", "early-hint", "normalize-uri", "send-spoe-group", "set-dst",
-    "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice", "set-priority-class",
+    "set-dst-port", "set-map", "set-mark", "set-nice", "set-priority-class",
     "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos",
     "silent-drop", "strict-mode", "tarpit",
     "unset-var", "wait-for-body", "wait-for-handshake",
@@ -116,9 +119,9 @@ HTTP_SERVICES = ("prometheus-exporter",)
 TCP_ACTIONS = ("accept", "reject")
 TCP_ACTIONS_UNSUPPORTED = frozenset((
     "capture", "do-resolve", "expect-netscaler-cip", "expect-proxy", "sc-inc-gpc0",
-    "sc-inc-gpc1", "sc-set-gpt0", "send-spoe-group", "set-dst", "set-dst-port", "set-mark",
-    "set-priority-class", "set-priority-offset", "set-src", "set-src-port", "set-tos",
-    "silent-drop", "switch-mode", "use-service",
+    "sc-inc-gpc1", "sc-set-gpt0", "send-spoe-group", "set-dst", "set-dst-port", "set-log-level",
+    "set-mark", "set-nice", "set-priority-class", "set-priority-offset", "set-src",
+    "set-src-port", "set-tos", "silent-drop", "switch-mode", "use-service",
 ))  # fmt: skip
 #: `tcp-response content` actions: the final ones HAProxy knows itself.
 TCP_RESPONSE_ACTIONS = ("accept", "reject", "close")
@@ -345,6 +348,14 @@ class HttpRule:
     cache: Cache | None = None
     #: A reply's whole HTTP message (`errorfile`, `errorfiles`), sent as is.
     raw_reply: bytes | None = None
+    #: `set-log-level <level>`: one of LOG_LEVELS.
+    level: str = ""
+
+    def set_log_level(self, request: Request) -> None:
+        """`set-log-level`: the stream's line goes out at this level (none without a
+        stream: the builder gives every stream one when a rule sets its level)."""
+        if request.stream is not None:
+            request.stream.log_level = self.level
 
     def applies(self, request: Request) -> bool:
         return self.cond is None or self.cond.matches(request)
@@ -819,6 +830,8 @@ def parse_http_request_rule(
         return HttpRule("auth", cond, file, line, status=401, realm=realm)
     if action == "cache-use":
         return parse_cache_rule(words, acls, "http-request", file, line)
+    if action == "set-log-level":
+        return parse_log_level_rule(words, acls, "http-request", file, line)
     if action == "use-service":
         if len(words) < 2 or words[1] not in HTTP_SERVICES:
             got = words[1] if len(words) > 1 else "nothing"
@@ -840,6 +853,23 @@ def parse_http_request_rule(
         file,
         line,
     )
+
+
+def parse_log_level_rule(
+    words: Sequence[str], acls: AclSet, side: str, file: str, line: int
+) -> HttpRule:
+    """`set-log-level <level> [cond]` (stream_parse_set_log_level), on any rule list."""
+    level = words[1] if len(words) > 1 else ""
+    if level not in LOG_LEVELS:
+        raise ConfigError(
+            f"'{side} set-log-level' expects exactly 1 argument (log level name or 'silent')",
+            file,
+            line,
+        )
+    cond = _condition(
+        words, 2, acls, f"{side} set-log-level", file, line, response=side != "http-request"
+    )
+    return HttpRule("set-log-level", cond, file, line, level=level)
 
 
 def parse_cache_rule(

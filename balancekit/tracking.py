@@ -55,7 +55,10 @@ class StreamCounters:
     the request does not track reads, and counts on, the connection's entry.
     """
 
-    __slots__ = ("_slots", "_unique_id", "now_ms", "serial", "session", "unique_id_format", "vars")
+    __slots__ = (
+        "_slots", "_unique_id", "log_level", "now_ms", "serial", "session", "unique_id_format",
+        "vars",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -71,6 +74,8 @@ class StreamCounters:
         self.serial = -1 if connection else next(_SERIALS)
         #: The frontend's `unique-id-format`, rendered once, when first needed.
         self.unique_id_format = unique_id_format
+        #: `set-log-level`: the syslog level of the stream's log line ("silent": none).
+        self.log_level: str | None = None
         self._unique_id: str | None = None
         self.vars: Variables = Variables() if session is None else session.vars.for_request()
         self._slots: list[tuple[StickTable, Entry] | None] = [None] * MAX_TRACKED

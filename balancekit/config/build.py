@@ -209,10 +209,11 @@ class _Builder:
         self.caches: dict[str, Cache] = {}
         #: `http-errors` sections by name: their pages by status (None: the built-in one).
         self.http_errors: dict[str, dict[int, bytes | None]] = {}
-        #: Some rule or expression names a variable (`set-var`, `var()`): each
-        #: stream then carries its state (`Request.stream`), as with stick tables.
-        self.uses_variables = any(
-            "var(" in word
+        #: Some rule or expression names a variable (`set-var`, `var()`) or sets the
+        #: log level: each stream then carries its state (`Request.stream`), as with
+        #: stick tables.
+        self.needs_streams = any(
+            "var(" in word or word == "set-log-level"
             for section in parsed.sections
             for stmt in section.statements
             for word in stmt.args
@@ -1039,7 +1040,7 @@ class _Builder:
             name=p.name,
             description=p.description,
             max_header_size=global_.head_room,
-            tracks=bool(self.tables) or self.uses_variables or s.unique_id_format is not None,
+            tracks=bool(self.tables) or self.needs_streams or s.unique_id_format is not None,
             mode=s.mode,  # type: ignore[arg-type]
             binds=self._binds(p, s.mode, global_),
             router=router,

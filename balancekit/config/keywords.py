@@ -263,7 +263,7 @@ KEYWORDS: tuple[Keyword, ...] = (
         "flb",
         "HTTP response rule (allow, deny, return, redirect location, set/add/del-header, "
         "replace-header, replace-value, set-status, set-var, set-var-fmt, unset-var, "
-        "cache-store); the backend's run before the frontend's.",
+        "cache-store, set-log-level); the backend's run before the frontend's.",
     ),
     _K(
         "http-after-response",

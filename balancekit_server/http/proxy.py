@@ -238,6 +238,8 @@ class HttpLogEntry:
     unlogged: bool = False
     # `%ID`: the request's `unique-id-format`, once built.
     unique_id: str | None = None
+    # `set-log-level`: the level of the line ("silent": no line), else None.
+    log_level: str | None = None
 
     def __init__(
         self,
@@ -1008,6 +1010,7 @@ class HttpProxy:
         stream = ex.stream
         if stream is not None:
             ex.stream = None
+            entry.log_level = stream.log_level
             if ex.status and entry.termination[:1] not in ("P", "L"):
                 # A server's answer, or the proxy's for a server that failed: its
                 # 4xx/5xx count on the tracked entries (rules already counted theirs).

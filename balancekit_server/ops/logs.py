@@ -323,6 +323,11 @@ def http_log_writer(
         )  # fmt: skip
         if level is None:
             return
+        override = entry.log_level  # `set-log-level`, after `dontlog-normal` as in strm_log
+        if override is not None:
+            if override == "silent":
+                return
+            level = override
         if render is not None:
             send(render(httplog_values(entry, logasap), entry.request), level)
         else:

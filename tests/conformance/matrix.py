@@ -4407,6 +4407,23 @@ row(
     kinds=ECHO_KINDS,
 )
 row(
+    "set-log-level",
+    ("action:set-log-level", "http-response:set-log-level", "log"),
+    # The log target takes `notice` and above: a request is logged only when a rule
+    # raised its level (a response rule too), and `silent` drops a line whatever its
+    # level, even an error's under `option log-separate-errors`.
+    http_cfg(
+        global_="    log {log} format raw local0 notice\n",
+        defaults="    log global\n    option httplog\n    option log-separate-errors\n",
+        frontend="    http-request set-log-level err if { path /err }\n"
+        "    http-request set-log-level silent if { path_beg /status/5 }\n"
+        "    http-response set-log-level notice if { status 404 }\n",
+    ),
+    (get("/echo"), get("/err"), get("/status/404"), get("/status/503"), get("/status/404")),
+    log_subs=HTTPLOG_BYTES,
+    kinds=ECHO_KINDS,
+)
+row(
     "unique-id",
     ("unique-id-format", "unique-id-header", "fetch:unique-id", "fetch:uuid"),
     # The ID is built once: by the first rule that asks for it (X-Early), so a later
