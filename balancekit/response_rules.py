@@ -39,6 +39,7 @@ from .rules import (
     _reply_rule,
     apply_header_edits,
     parse_cache_rule,
+    parse_capture_rule,
     parse_log_level_rule,
     parse_var_rule,
 )
@@ -69,6 +70,7 @@ RESPONSE_ACTIONS = (
     "unset-var",
     "cache-store",
     "set-log-level",
+    "capture",
 )
 #: The `http-after-response` actions balancekit implements.
 AFTER_RESPONSE_ACTIONS = (
@@ -85,7 +87,7 @@ AFTER_RESPONSE_ACTIONS = (
 )
 #: `http-response` actions of HAProxy 2.6 that balancekit does not implement.
 RESPONSE_ACTIONS_UNSUPPORTED = frozenset((
-    "add-acl", "capture", "del-acl", "del-map", "sc-inc-gpc", "sc-inc-gpc0",
+    "add-acl", "del-acl", "del-map", "sc-inc-gpc", "sc-inc-gpc0",
     "sc-inc-gpc1", "sc-set-gpt", "sc-set-gpt0", "send-spoe-group", "set-map",
     "set-mark", "set-nice", "set-tos", "silent-drop", "strict-mode",
     "track-sc0", "track-sc1", "track-sc2", "wait-for-body",
@@ -185,6 +187,9 @@ def evaluate(rule_lists: Sequence[Sequence[HttpRule]], view: ResponseView) -> Re
             if action == "set-log-level":
                 rule.set_log_level(view)
                 continue
+            if action == "capture":
+                rule.capture(view, response=True)
+                continue
             # A reply is built once the server's answer is dropped (HAProxy empties
             # the response buffer first): `%[status]` there finds nothing.
             answer = reply_decision(rule, view, reply=ResponseView(view, 0))
@@ -245,6 +250,8 @@ def _parse(
         return parse_cache_rule(words, acls, side, file, line)
     if action == "set-log-level":
         return parse_log_level_rule(words, acls, side, file, line)
+    if action == "capture":
+        return parse_capture_rule(words, acls, side, file, line)
     if action == "deny":
         return _parse_deny(words, acls, file, line, side=side, status=502)
     if action == "return":

@@ -414,6 +414,9 @@ def _http_verdict(
         if action == "set-log-level":
             rule.set_log_level(view)
             continue
+        if action == "capture":
+            rule.capture(view)
+            continue
         return _final(rule, view, tuple(edits)), view
     for rule in redirects:
         if rule.applies(view):

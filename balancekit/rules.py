@@ -15,7 +15,14 @@ from typing import Literal
 
 from .acl import AclSet, Condition
 from .acl.acl import AclWarning
-from .acl.fetches import FetchError, SampleContext, SampleExpr, parse_sample_expr, suggest
+from .acl.fetches import (
+    FetchError,
+    SampleContext,
+    SampleExpr,
+    format_sample,
+    parse_sample_expr,
+    suggest,
+)
 from .acl.logformat import LogFormat, LogFormatError, parse_log_format
 from .acl.patterns import KNOWN_METHODS, str_to_int
 from .cache import Cache
@@ -86,6 +93,7 @@ HTTP_ACTIONS = (
     "sc-set-gpt",
     "cache-use",
     "set-log-level",
+    "capture",
 )
 #: The syslog levels `set-log-level` takes (log.c's log_levels), and "silent".
 LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "silent")
@@ -107,7 +115,7 @@ TABLE_ACTIONS = frozenset(
 )  # fmt: skip
 #: http-request actions HAProxy 2.6 has but balancekit does not implement.
 HTTP_ACTIONS_UNSUPPORTED = frozenset((
-    "add-acl", "capture", "del-acl", "del-map", "disable-l7-retry",
+    "add-acl", "del-acl", "del-map", "disable-l7-retry",
     "do-resolve", "early-hint", "normalize-uri", "send-spoe-group", "set-dst",
     "set-dst-port", "set-map", "set-mark", "set-nice", "set-priority-class",
     "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos",
@@ -350,6 +358,19 @@ class HttpRule:
     raw_reply: bytes | None = None
     #: `set-log-level <level>`: one of LOG_LEVELS.
     level: str = ""
+
+    def capture(self, request: Request, *, response: bool = False) -> None:
+        """`capture <sample> len|id`: the sample as text, cut to the slot's length,
+        into slot `index` (nothing found: the slot stays as it was)."""
+        stream = request.stream
+        if stream is None or self.sample is None:
+            return
+        slots = stream.response_captures if response else stream.request_captures
+        if slots is None or not 0 <= self.index < len(slots):
+            return
+        value = self.sample.single(request)
+        if value is not None:
+            slots[self.index] = format_sample(value)[: self.number]
 
     def set_log_level(self, request: Request) -> None:
         """`set-log-level`: the stream's line goes out at this level (none without a
@@ -832,6 +853,8 @@ def parse_http_request_rule(
         return parse_cache_rule(words, acls, "http-request", file, line)
     if action == "set-log-level":
         return parse_log_level_rule(words, acls, "http-request", file, line)
+    if action == "capture":
+        return parse_capture_rule(words, acls, "http-request", file, line)
     if action == "use-service":
         if len(words) < 2 or words[1] not in HTTP_SERVICES:
             got = words[1] if len(words) > 1 else "nothing"
@@ -853,6 +876,40 @@ def parse_http_request_rule(
         file,
         line,
     )
+
+
+def parse_capture_rule(
+    words: Sequence[str], acls: AclSet, side: str, file: str, line: int
+) -> HttpRule:
+    """`http-request capture <sample> len <n> | id <id>`, `http-response capture
+    <sample> id <id>` (parse_http_req_capture): a `len` capture gets its slot from
+    the builder (`index` -1), an `id` one names a declared slot."""
+    response = side != "http-request"
+    what = f"'{side} capture' rule"
+    usage = "expects <expression> id <idx>" if response else (
+        "expects <expression> [ 'len' <length> | id <idx> ]"
+    )  # fmt: skip
+    body = list(words[1:])
+    end = next((i for i, w in enumerate(body) if w in ("if", "unless")), len(body))
+    if end < 3:
+        raise ConfigError(f"{what} : {usage}", file, line)
+    try:
+        expr = parse_sample_expr(body[0], context=acls.context, response=response)
+    except FetchError as exc:
+        raise ConfigError(f"{what} : {exc}", file, line) from None
+    kind, value = body[1], body[2]
+    if kind not in (("id",) if response else ("len", "id")):
+        found = "expects 'id'" if response else "expects 'len' or 'id'"
+        raise ConfigError(f"{what} : {found}, found '{kind}'", file, line)
+    if not value.isdigit():
+        problem = f"cannot parse id '{value}'" if kind == "id" else "length must be > 0"
+        raise ConfigError(f"{what} : {problem}", file, line)
+    if kind == "len" and int(value) <= 0:
+        raise ConfigError(f"{what} : length must be > 0", file, line)
+    cond = _condition(body, 3, acls, f"{side} capture", file, line, response=response)
+    if kind == "len":
+        return HttpRule("capture", cond, file, line, sample=expr, index=-1, number=int(value))
+    return HttpRule("capture", cond, file, line, sample=expr, index=int(value))
 
 
 def parse_log_level_rule(

@@ -56,8 +56,8 @@ class StreamCounters:
     """
 
     __slots__ = (
-        "_slots", "_unique_id", "log_level", "now_ms", "serial", "session", "unique_id_format",
-        "vars",
+        "_slots", "_unique_id", "log_level", "now_ms", "request_captures", "response_captures",
+        "serial", "session", "unique_id_format", "vars",
     )  # fmt: skip
 
     def __init__(
@@ -76,6 +76,11 @@ class StreamCounters:
         self.unique_id_format = unique_id_format
         #: `set-log-level`: the syslog level of the stream's log line ("silent": none).
         self.log_level: str | None = None
+        #: The frontend's capture slots (`capture request|response header`, `declare
+        #: capture`, `http-request capture … len`), by index: what `capture` rules
+        #: write, the log's %hr/%hs and `capture.req.hdr(N)` read.  None: no slots.
+        self.request_captures: list[str] | None = None
+        self.response_captures: list[str] | None = None
         self._unique_id: str | None = None
         self.vars: Variables = Variables() if session is None else session.vars.for_request()
         self._slots: list[tuple[StickTable, Entry] | None] = [None] * MAX_TRACKED

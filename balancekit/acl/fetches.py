@@ -537,6 +537,22 @@ def _unique_id(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [] if unique_id is None else [unique_id]
 
 
+def _captured(response: bool) -> FetchFn:
+    """`capture.req.hdr(N)` / `capture.res.hdr(N)`: what the stream's capture slot N
+    holds (nothing for a slot never filled or out of range)."""
+
+    def fetch(req: Request, args: tuple[object, ...]) -> list[Value]:
+        stream, index = req.stream, args[0]
+        slots = None if stream is None else (
+            stream.response_captures if response else stream.request_captures
+        )  # fmt: skip
+        if slots is None or not isinstance(index, int) or not 0 <= index < len(slots):
+            return []
+        return [slots[index]] if slots[index] else []
+
+    return fetch
+
+
 def _uuid(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [str(uuid.uuid4())]  # RFC 4122 version 4, lower-case, as ha_generate_uuid
 
@@ -1036,6 +1052,7 @@ def _fetches() -> dict[str, FetchDef]:
         FetchDef("nbsrv", "sint", _nbsrv, ("backend",)),
         FetchDef("var", "any", _var, ("var", "str"), 1),
         FetchDef("unique-id", "str", _unique_id),
+        FetchDef("capture.req.hdr", "str", _captured(False), ("int",), 1),
         FetchDef("uuid", "str", _uuid, ("int",), prepare=_prepare_uuid),
         FetchDef("req.rdp_cookie_cnt", "sint", _zero, ("str",)),
         FetchDef("http_auth_type", "str", _http_auth_type),
@@ -1118,6 +1135,7 @@ def _response_fetches() -> dict[str, FetchDef]:
     hdr_args = ("str", "int")
     table = [
         FetchDef("res.hdr", "str", _on_response(_hdr), hdr_args, last=True),
+        FetchDef("capture.res.hdr", "str", _captured(True), ("int",), 1),
         FetchDef("res.fhdr", "str", _on_response(_fhdr), hdr_args, last=True),
         FetchDef("res.hdr_cnt", "sint", _on_response(_hdr_cnt), ("str",)),
         FetchDef("res.fhdr_cnt", "sint", _on_response(_fhdr_cnt), ("str",)),

@@ -213,7 +213,7 @@ class _Builder:
         #: log level: each stream then carries its state (`Request.stream`), as with
         #: stick tables.
         self.needs_streams = any(
-            "var(" in word or word == "set-log-level"
+            "var(" in word or word in ("set-log-level", "capture") or "capture." in word
             for section in parsed.sections
             for stmt in section.statements
             for word in stmt.args
@@ -1525,6 +1525,8 @@ def _h_http_request(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     rule = parse_http_request_rule(list(stmt.args), p.acls, file=stmt.file, line=stmt.line)
     if rule.action == "auth" and rule.realm is None:
         rule = replace(rule, realm=p.name)  # HAProxy's default realm: the proxy's name
+    if rule.action == "capture":
+        rule = _capture_slot(p, rule, "request")
     p.http_rules.append(rule)
 
 
@@ -1533,7 +1535,47 @@ def _h_http_response(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     rule = parse_http_response_rule(
         list(stmt.args), p.acls, after=after, file=stmt.file, line=stmt.line
     )
+    if rule.action == "capture":
+        rule = _capture_slot(p, rule, "response")
     (p.http_after_response_rules if after else p.http_response_rules).append(rule)
+
+
+def _capture_slot(p: _Proxy, rule: HttpRule, direction: str) -> HttpRule:
+    """A `capture` rule's slot: a new one for `len` (the frontend's next, in the order
+    of the capture lines), else the declared slot `id` names, whose length it takes.
+    A backend's `id` is the frontend's slot, checked when the request runs."""
+    slots = [c for c in p.captures if c.direction == direction]
+    side = f"http-{direction}"
+    if rule.index < 0:
+        if p.kind in ("backend", "defaults"):
+            raise ValueError(f"'{side} capture' rule : proxy '{p.name}' has no frontend capability")
+        p.captures.append(Capture(direction, None, rule.number))  # type: ignore[arg-type]
+        return replace(rule, index=len(slots))
+    if p.kind == "backend":
+        return replace(rule, number=1 << 16)  # (HAProxy's slots are never larger)
+    if rule.index >= len(slots):
+        raise ValueError(
+            f"unable to find capture id '{rule.index}' referenced by {side} capture rule"
+        )
+    return replace(rule, number=slots[rule.index].length)
+
+
+def _h_declare(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    """`declare capture request|response len <n>` (proxy_parse_declare)."""
+    args = stmt.args
+    if not args or args[0] not in ("request", "response"):
+        raise ValueError("'declare capture' requires a direction ('request' or 'response')")
+    if len(args) < 2 or args[1] != "len":
+        raise ValueError("'declare capture' requires a capture length ('len')")
+    if len(args) < 3:
+        raise ValueError(
+            "'declare capture': 'len' requires a numeric value that represents the capture length"
+        )
+    if not args[2].isdigit():
+        raise ValueError(f"'declare capture': cannot parse the length '{args[2]}'.")
+    if int(args[2]) <= 0:
+        raise ValueError("length must be > 0")
+    p.captures.append(Capture(args[0], None, int(args[2])))  # type: ignore[arg-type]
 
 
 def _h_redirect(b: _Builder, p: _Proxy, stmt: Statement) -> None:
@@ -1782,6 +1824,7 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "errorloc303": _h_errorloc,
     "log-format": _h_log_format,
     "capture request header": _h_capture,
+    "declare capture": _h_declare,
     "capture response header": _h_capture,
     "http-check send": _h_http_check_send,
     "http-check expect": _h_http_check_expect,

@@ -33,7 +33,16 @@ SECTION_LETTER = {"global": "g", "defaults": "d", "frontend": "f", "listen": "l"
 
 #: Keywords whose second word is part of the keyword (`timeout connect`).
 FAMILIES = frozenset(
-    {"option", "timeout", "stats", "capture", "http-check", "tcp-request", "tcp-response"}
+    {
+        "option",
+        "timeout",
+        "stats",
+        "capture",
+        "declare",
+        "http-check",
+        "tcp-request",
+        "tcp-response",
+    }
 )
 
 
@@ -331,6 +340,11 @@ KEYWORDS: tuple[Keyword, ...] = (
     ),
     _K("monitor", "fl", "`monitor fail if <cond>` (or `unless`): the monitor URI answers 503."),
     _K("capture response header", "fl", "`capture response header <name> len <n>` for logs."),
+    _K(
+        "declare capture",
+        "fl",
+        "`declare capture request|response len <n>`: a capture slot for `capture … id` rules.",
+    ),
     _K("http-check send", "dlb", "Health check request: `[meth M] [uri U] [ver V] [hdr n v]*`."),
     _K("http-check expect", "dlb", "`[!] status/rstatus/string/rstring <pattern>`."),
     _K(
@@ -526,7 +540,7 @@ ERRORFILE_CODES = (
 )  # fmt: skip
 
 #: Real HAProxy keywords balancekit does not implement: an error, but a precise one.
-_HAPROXY_ONLY_NAMES = """backlog bind-process compression declare
+_HAPROXY_ONLY_NAMES = """backlog bind-process compression
     disabled dispatch
     email-alert enabled error-log-format filter
     http-error http-reuse

@@ -200,10 +200,11 @@ class ForwardFor:
 
 @dataclass(frozen=True, slots=True)
 class Capture:
-    """`capture request|response header <name> len <n>`."""
+    """A capture slot: `capture request|response header <name> len <n>`, or one that
+    rules fill (`header` None: `declare capture`, `http-request capture … len`)."""
 
     direction: Literal["request", "response"]
-    header: str
+    header: str | None
     length: int
 
 

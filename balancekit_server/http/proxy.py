@@ -240,6 +240,8 @@ class HttpLogEntry:
     unique_id: str | None = None
     # `set-log-level`: the level of the line ("silent": no line), else None.
     log_level: str | None = None
+    # What `http-response capture` rules put in the response capture slots.
+    response_slots: list[str] | None = None
 
     def __init__(
         self,
@@ -1011,6 +1013,7 @@ class HttpProxy:
         if stream is not None:
             ex.stream = None
             entry.log_level = stream.log_level
+            entry.response_slots = stream.response_captures
             if ex.status and entry.termination[:1] not in ("P", "L"):
                 # A server's answer, or the proxy's for a server that failed: its
                 # 4xx/5xx count on the tracked entries (rules already counted theirs).
@@ -1031,9 +1034,10 @@ class HttpProxy:
             entry.status = ex.status or entry.status
             entry.bytes_read = ex.bytes_out
             if self._response_captures:
-                entry.captured_response_headers = _captured(
-                    ex.response_headers or [], self._response_captures
-                )
+                captured = _captured(ex.response_headers or [], self._response_captures)
+                if entry.response_slots is not None:  # `http-response capture … id N`
+                    captured = [a or b for a, b in zip(entry.response_slots, captured, strict=True)]
+                entry.captured_response_headers = captured
             if self.connection_counts is not None:
                 entry.actconn, entry.feconn = self.connection_counts()
             else:
@@ -1184,7 +1188,15 @@ class HttpProxy:
             verdict = _persist_verdict(fixed.settings, request)
             return self._persistent_plan(ex, entry, request, fixed, headers, verdict)
         if self.frontend.tracks:
-            ex.stream = StreamCounters(now_ms(), ex.session, self._unique_id_format)
+            ex.stream = stream = StreamCounters(now_ms(), ex.session, self._unique_id_format)
+            if self._request_captures:
+                # The slots `capture` rules fill and the log reads: one list for both.
+                slots = entry.captured_request_headers
+                if slots is None:
+                    slots = _captured(ex.headers, self._request_captures)
+                stream.request_captures = slots
+            if self._response_captures:
+                stream.response_captures = [""] * len(self._response_captures)
         request = self.build_request(ex)
         router = self.router
         decision = router.route(request)
@@ -2095,9 +2107,12 @@ def wall_clock() -> float:
 
 
 def _capture_specs(captures: Iterable[Any], direction: str) -> tuple[tuple[bytes, int], ...]:
-    """(lower-case header name, length) of each `capture <direction> header` line."""
+    """(lower-case header name, length) of each capture slot of `direction`; the name is
+    empty for a slot that rules fill (`declare capture`, `http-request capture`)."""
     return tuple(
-        (c.header.lower().encode("latin-1"), c.length) for c in captures if c.direction == direction
+        ((c.header or "").lower().encode("latin-1"), c.length)
+        for c in captures
+        if c.direction == direction
     )
 
 

@@ -123,7 +123,7 @@ def test_status_reasons_are_haproxys() -> None:
         ("", False, "'http-response' expects allow, deny, return"),
         ("set-map(/x) a b", False, "'http-response set-map(/x)' is an HAProxy action "
          "balancekit does not support"),
-        ("capture res.hdr(x) id 0", False, "'http-response capture' is an HAProxy action"),
+        ("set-map(f.map) a b", False, "'http-response set-map(f.map)' is an HAProxy action"),
         ("deny", True, "'http-after-response' expects allow, set-header"),
         ("dney", False, "but got 'dney'; did you mean 'deny'?"),
         ("set-status abc", False, "expects an integer status code between 100 and 999"),

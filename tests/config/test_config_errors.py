@@ -412,6 +412,21 @@ CASES: list[tuple[str, str, int, str]] = [
     ("reply errorfiles code", "http-errors e\nfrontend f\n    mode http\n"
      "    http-request return status 202 errorfiles e\n", 4,
      "status code '202' not handled by default with 'errorfiles' argument."),
+    ("capture args", "frontend f\n    mode http\n    http-request capture path\n", 3,
+     "'http-request capture' rule : expects <expression> [ 'len' <length> | id <idx> ]"),
+    ("capture kind", "frontend f\n    mode http\n    http-request capture path size 3\n", 3,
+     "'http-request capture' rule : expects 'len' or 'id', found 'size'"),
+    ("capture in backend", "backend b\n    mode http\n    http-request capture path len 3\n", 3,
+     "'http-request capture' rule : proxy 'b' has no frontend capability"),
+    ("capture id", "frontend f\n    mode http\n    http-request capture path id 0\n", 3,
+     "unable to find capture id '0' referenced by http-request capture rule"),
+    ("capture response len", "frontend f\n    mode http\n"
+     "    http-response capture res.hdr(x) len 3\n", 3,
+     "'http-response capture' rule : expects 'id', found 'len'"),
+    ("declare direction", "frontend f\n    declare capture both len 3\n", 2,
+     "'declare capture' requires a direction ('request' or 'response')"),
+    ("declare len", "frontend f\n    declare capture request len x\n", 2,
+     "'declare capture': cannot parse the length 'x'."),
     ("uuid version", "frontend f\n    unique-id-format %[uuid(1)]\n", 2,
      "Unsupported UUID version: '1'"),
 ]  # fmt: skip

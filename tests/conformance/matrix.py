@@ -4407,6 +4407,37 @@ row(
     kinds=ECHO_KINDS,
 )
 row(
+    "capture-actions",
+    (
+        "action:capture",
+        "http-response:capture",
+        "declare capture",
+        "capture request header",
+        "capture response header",
+        "fetch:capture.req.hdr",
+        "fetch:capture.res.hdr",
+    ),
+    # Slots are numbered in the order of the lines that make them, header captures and
+    # `declare capture` and `http-request capture … len` alike; rules fill theirs (cut
+    # to the slot's length), the log shows them all in %hr/%hs, the fetches read them.
+    http_cfg(
+        global_="    log {log} format raw local0\n",
+        defaults="    log global\n    option httplog\n",
+        frontend="    capture request header Host len 20\n"
+        "    declare capture request len 8\n"
+        "    http-request capture req.hdr(x-a) len 5\n"
+        "    http-request capture path id 1\n"
+        "    http-request set-header X-Cap %[capture.req.hdr(2)]-%[capture.req.hdr(1)]\n"
+        "    declare capture response len 10\n"
+        "    capture response header X-Server len 10\n"
+        "    http-response capture res.hdr(content-type) id 0\n"
+        "    http-response set-header X-Rcap %[capture.res.hdr(0)]\n",
+    ),
+    (get("/echo/long/path", headers=(("X-A", "abcdefgh"),)), get("/echo")),
+    log_subs=HTTPLOG_BYTES,
+    kinds=ECHO_KINDS,
+)
+row(
     "set-log-level",
     ("action:set-log-level", "http-response:set-log-level", "log"),
     # The log target takes `notice` and above: a request is logged only when a rule
