@@ -1054,6 +1054,7 @@ class _Builder:
             httplog=options.get("httplog", False),
             httplog_clf=options.get("httplog-clf", False),
             dontlognull=options.get("dontlognull", False),
+            http_ignore_probes=options.get("http-ignore-probes", False),
             log_separate_errors=options.get("log-separate-errors", False),
             dontlog_normal=options.get("dontlog-normal", False),
             logasap=options.get("logasap", False),

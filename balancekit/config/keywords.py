@@ -395,6 +395,13 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("option tcplog", "dfl", "TCP log format.", negatable=True),
     _K("option dontlognull", "dfl", "Do not log connections that sent no data.", negatable=True),
     _K(
+        "option http-ignore-probes",
+        "dfl",
+        "A connection that sends nothing before `timeout http-request` is closed "
+        "without a 408, a log line or a count (browsers' pre-connects).",
+        negatable=True,
+    ),
+    _K(
         "option dontlog-normal",
         "dfl",
         "Log only the streams that report a problem (an error, a retry, a 5xx).",
@@ -556,7 +563,7 @@ http-check send-state|http-check set-var|http-check unset-var|
 option abortonclose|option accept-invalid-http-request|option accept-invalid-http-response|
 option checkcache|option contstats|option disable-h2-upgrade|
 option h1-case-adjust-bogus-client|option h1-case-adjust-bogus-server|
-option http-buffer-request|option http-ignore-probes|option http-no-delay|
+option http-buffer-request|option http-no-delay|
 option http-pretend-keepalive|option http-restrict-req-hdr-names|
 option http-use-proxy-header|option httpslog|option independent-streams|option ldap-check|
 option external-check|option nolinger|

@@ -292,6 +292,8 @@ class Frontend:
     httplog: bool = False
     httplog_clf: bool = False
     dontlognull: bool = False
+    #: `option http-ignore-probes`: a connection silent until its timeout just closes.
+    http_ignore_probes: bool = False
     #: `option log-separate-errors` (a stream that reports a problem is logged at
     #: level err) and `option dontlog-normal` (only those are logged).
     log_separate_errors: bool = False

@@ -614,9 +614,11 @@ class HttpServerProtocol(asyncio.Protocol):
             # session ends without a word (there is no HTTP yet to answer a 408 in).
             self.abort()
             return
-        if self._started or self._requests == 0:
+        silent = not self._started and self.proxy.frontend.http_ignore_probes
+        if (self._started or self._requests == 0) and not silent:
             # Slow or silent client: 408, as HAProxy answers (errorfile 408 /dev/null
-            # turns it into a silent close).
+            # turns it into a silent close; `option http-ignore-probes` into a close
+            # without a word for a client that sent nothing).
             self._log_local(408, "cR")
             page = self.proxy.error_page(408)
             if page.raw:

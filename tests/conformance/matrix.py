@@ -4407,6 +4407,22 @@ row(
     kinds=ECHO_KINDS,
 )
 row(
+    "http-ignore-probes",
+    ("option http-ignore-probes", "timeout http-request"),
+    # A connection that sends nothing until `timeout http-request` is closed without a
+    # 408, a log line or a count (the `show stat` line's req_tot, hrsp_4xx); one that
+    # started a request still gets its 408.
+    http_cfg(
+        global_="    log {log} format raw local0\n",
+        defaults="    log global\n    option httplog\n    timeout http-request 300ms\n",
+        frontend="    option http-ignore-probes\n",
+    ),
+    (Req(raw=b"", timeout=3), Req(raw=b"GET /echo HTTP/1.1\r\n", timeout=3), show("show stat")),
+    extract=r"^(fe),FRONTEND,(?:[^,]*,){5}([^,]*),(?:[^,]*,){31}([^,]*),([^,]*),([^,]*),",
+    log_subs=HTTPLOG_BYTES,
+    kinds=RAW_KIND,
+)
+row(
     "capture-actions",
     (
         "action:capture",
