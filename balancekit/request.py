@@ -18,6 +18,7 @@ __all__ = [
     "Headers",
     "Request",
     "ResponseView",
+    "StreamNames",
     "first_header_value",
     "header_value_spans",
     "split_header_values",
@@ -250,6 +251,18 @@ _GONE: dict[str, object] = {
 }  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class StreamNames:
+    """Where an answer came from, for `fe_name`, `be_name`, `srv_name`, `srv_id`:
+    the frontend, the backend (the frontend itself for its own answers) and the
+    server (empty, id 0, for an answer the proxy made)."""
+
+    frontend: str
+    backend: str
+    server: str = ""
+    server_id: int = 0
+
+
 @dataclass(frozen=True, slots=True, init=False)
 class ResponseView(Request):
     """A request together with its response, for what runs on the answer (`stick
@@ -262,6 +275,8 @@ class ResponseView(Request):
 
     status: int = 0
     response: Request = field(default_factory=Request)
+    #: The stream's frontend, backend and server (None: not known to the engine).
+    names: StreamNames | None = None
 
     def __init__(
         self,
@@ -270,8 +285,12 @@ class ResponseView(Request):
         headers: Headers | HeaderInput = (),
         *,
         payload: bytes | None = None,
+        names: StreamNames | None = None,
     ) -> None:
         for name, setter in zip(Request.__dataclass_fields__, _SETTERS, strict=True):
             setter(self, _GONE.get(name, getattr(request, name)))
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "response", Request(headers=headers, payload=payload))
+        if names is None and isinstance(request, ResponseView):
+            names = request.names  # (a rule's edit makes a new view of the same answer)
+        object.__setattr__(self, "names", names)

@@ -1131,9 +1131,24 @@ def _status(req: Request, args: tuple[object, ...]) -> list[Value]:
     return []
 
 
+def _stream_name(field: str) -> FetchFn:
+    """`fe_name`, `be_name`, `srv_name`, `srv_id`: what the engine said of the answer."""
+
+    def fetch(req: Request, args: tuple[object, ...]) -> list[Value]:
+        names = req.names if isinstance(req, ResponseView) else None
+        value = None if names is None else getattr(names, field)
+        return [value] if value else []
+
+    return fetch
+
+
 def _response_fetches() -> dict[str, FetchDef]:
     hdr_args = ("str", "int")
     table = [
+        FetchDef("fe_name", "str", _stream_name("frontend"), source="internal stream information"),
+        FetchDef("be_name", "str", _stream_name("backend"), source="internal stream information"),
+        FetchDef("srv_name", "str", _stream_name("server"), source="internal stream information"),
+        FetchDef("srv_id", "sint", _stream_name("server_id"), source="internal stream information"),
         FetchDef("res.hdr", "str", _on_response(_hdr), hdr_args, last=True),
         FetchDef("capture.res.hdr", "str", _captured(True), ("int",), 1),
         FetchDef("res.fhdr", "str", _on_response(_fhdr), hdr_args, last=True),

@@ -26,7 +26,7 @@ from balancekit.cache import Admission, CacheLookup
 from balancekit.config.runtime import BackendRuntime, ForwardFor, Frontend
 from balancekit.persistence import PersistRule
 from balancekit.pool import ServerEvent
-from balancekit.request import ResponseView
+from balancekit.request import ResponseView, StreamNames
 from balancekit.response_rules import ResponseVerdict, evaluate
 from balancekit.routing import Decision, Router
 from balancekit.rules import HttpRule
@@ -102,6 +102,8 @@ class _Responding:
     request: Request
     #: What `cache-use` learnt of the request: `cache-store` needs it.
     cache_lookup: CacheLookup | None = None
+    #: The frontend, backend and server (`fe_name`, `be_name`, `srv_name`, `srv_id`).
+    names: StreamNames | None = None
 
 
 def _rewritten(
@@ -571,9 +573,8 @@ class Relay:
             if stream is not None:
                 stream.vars.to_response()  # the `req.*` variables end here
             # http_process_res_common: after the store rules, before the cookie.
-            verdict = evaluate(
-                respond.response_rules, ResponseView(respond.request, status, text_view(headers))
-            )
+            view = ResponseView(respond.request, status, text_view(headers), names=respond.names)
+            verdict = evaluate(respond.response_rules, view)
             if verdict.answer is not None:
                 self.intercepted = verdict
                 raise UpstreamError("the answer was replaced by an http-response rule")
@@ -584,9 +585,8 @@ class Relay:
         if self.cookies is not None:
             out = self.cookies.apply_response(out, status, ex.method)
         if respond is not None and respond.after_rules:
-            verdict = evaluate(
-                respond.after_rules, ResponseView(respond.request, status, text_view(out))
-            )
+            view = ResponseView(respond.request, status, text_view(out), names=respond.names)
+            verdict = evaluate(respond.after_rules, view)
             status, reason, out, added = _rewritten(verdict, reason, out)
             unseen += added
         if upgrading:
@@ -1308,7 +1308,10 @@ class HttpProxy:
         after = self._after_rules if state is None else state.after_rules
         unseen = 0  # what the rules add to the page: HAProxy's %B never counts it
         if after and page.raw:
-            view = ResponseView(self.build_request(ex), page.status, text_view(list(page.headers)))
+            names = StreamNames(self.name, self.name if state is None else state.backend.name)
+            view = ResponseView(
+                self.build_request(ex), page.status, text_view(list(page.headers)), names=names
+            )
             if view.stream is not None:
                 view.stream.vars.to_response()
             verdict = evaluate(after, view)
@@ -1751,8 +1754,11 @@ class HttpProxy:
         if plan.stick is not None:
             relay.stick = (plan.stick, state.backend, server.name)
         if state.response_rules or state.after_rules:
+            names = StreamNames(
+                self.name, state.backend.name, server.name, state.backend.member(server.name).puid
+            )
             relay.respond = _Responding(
-                state.response_rules, state.after_rules, plan.request, plan.cache_lookup
+                state.response_rules, state.after_rules, plan.request, plan.cache_lookup, names
             )
         if self.frontend.logasap and self.log is not None:
             relay.logasap = functools.partial(self._log_asap, relay, entry, state, server.name, now)

@@ -4407,6 +4407,22 @@ row(
     kinds=ECHO_KINDS,
 )
 row(
+    "stream-names",
+    ("fetch:fe_name", "fetch:be_name", "fetch:srv_name", "fetch:srv_id"),
+    # What answered: the frontend, the backend and the server (its id: given, or its
+    # rank in the backend); an answer the proxy made has no server, and its backend
+    # is the frontend's own when no backend was chosen.
+    http_cfg(
+        frontend="    http-request deny if { path /no }\n"
+        "    http-after-response set-header X-Names %[fe_name]|%[be_name]|%[srv_name]|%[srv_id]\n",
+        backend="    balance roundrobin\n"
+        "    http-response set-header X-Served %[srv_name]-%[srv_id]\n",
+        servers="    server s1 {s1}\n    server s2 {s2} id 7\n",
+    ),
+    (*seq(2), get("/no")),
+    kinds=ECHO_KINDS,
+)
+row(
     "http-ignore-probes",
     ("option http-ignore-probes", "timeout http-request"),
     # A connection that sends nothing until `timeout http-request` is closed without a
