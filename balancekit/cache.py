@@ -85,6 +85,8 @@ class CacheHit:
 
     answer: CachedAnswer
     not_modified: bool
+    #: The `cache` section that holds it (`res.cache_name`).
+    cache_name: str = ""
 
 
 @dataclass(slots=True)
@@ -179,7 +181,8 @@ class Cache:
         answer = self._get(key)
         if answer is None:
             return state, None
-        return state, CacheHit(answer, _not_modified(answer, request.headers))
+        hit = CacheHit(answer, _not_modified(answer, request.headers), self.config.name)
+        return state, hit
 
     def _get(self, key: bytes) -> CachedAnswer | None:
         answer = self._entries.get(key)

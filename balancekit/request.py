@@ -253,14 +253,17 @@ _GONE: dict[str, object] = {
 
 @dataclass(frozen=True, slots=True)
 class StreamNames:
-    """Where an answer came from, for `fe_name`, `be_name`, `srv_name`, `srv_id`:
-    the frontend, the backend (the frontend itself for its own answers) and the
-    server (empty, id 0, for an answer the proxy made)."""
+    """Where an answer came from, for `fe_name`, `be_name`, `srv_name`, `srv_id`,
+    `res.cache_hit`, `res.cache_name`: the frontend, the backend (the frontend itself
+    for its own answers), the server (empty, id 0, for an answer the proxy made) and
+    the cache that sent it, if one did."""
 
     frontend: str
     backend: str
     server: str = ""
     server_id: int = 0
+    #: The `cache` section that sent the answer (`res.cache_hit`, `res.cache_name`).
+    cache: str = ""
 
 
 @dataclass(frozen=True, slots=True, init=False)

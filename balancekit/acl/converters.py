@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import time
 from collections.abc import Callable
 from typing import cast
 
@@ -29,6 +30,7 @@ from .fetches import (
     Value,
     VarArgs,
     cast_function,
+    prepare_time_unit,
     sample_type,
 )
 from .patterns import str_to_int
@@ -432,6 +434,24 @@ def _sha1(value: Value, args: tuple[object, ...]) -> Value | None:
     return hashlib.sha1(_bin(value)).digest()
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _http_date(value: Value, args: tuple[object, ...]) -> Value | None:
+    """`http_date([<offset>][,<unit>])`: a date (in that unit) as in HTTP headers; a
+    unit other than `s` adds the fraction of the second, as HAProxy prints it."""
+    offset, per_second, with_unit = cast(tuple[int, int, bool], args)
+    stamp = cast(int, value) + offset
+    seconds, fraction = divmod(stamp, per_second) if per_second > 1 else (stamp, 0)
+    when = time.gmtime(seconds & 0x007FFFFFFFFFFFFF)
+    text = (
+        f"{_DAYS[when.tm_wday]}, {when.tm_mday:02d} {_MONTHS[when.tm_mon - 1]} "
+        f"{when.tm_year:04d} {when.tm_hour:02d}:{when.tm_min:02d}:{when.tm_sec:02d}"
+    )
+    return f"{text}.{fraction} GMT" if with_unit and per_second > 1 else f"{text} GMT"
+
+
 MORE_CONVERTERS: dict[str, ConverterDef] = {
     c.name: c
     for c in (
@@ -474,6 +494,7 @@ MORE_CONVERTERS: dict[str, ConverterDef] = {
         ConverterDef("wt6", "bin", "sint", _hash32(wt6), ("int",)),
         ConverterDef("xxh64", "bin", "sint", _xxh64, ("int",)),
         ConverterDef("sha1", "bin", "bin", _sha1),
+        ConverterDef("http_date", "sint", "str", _http_date, ("int", "str"), 0, prepare_time_unit),
     )
 }
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import re
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -553,8 +554,33 @@ def _captured(response: bool) -> FetchFn:
     return fetch
 
 
+def _date(req: Request, args: tuple[object, ...]) -> list[Value]:
+    """`date([<offset>][,<unit>])`: now since the epoch, in that unit, plus the offset."""
+    offset, per_second = cast(int, args[0]), cast(int, args[1])
+    now = time.time()
+    return [int(now) * per_second + int(now % 1 * per_second) + offset]
+
+
 def _uuid(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [str(uuid.uuid4())]  # RFC 4122 version 4, lower-case, as ha_generate_uuid
+
+
+#: `date`'s and `http_date`'s units: how many of them make a second.
+TIME_UNITS = {"s": 1, "ms": 1000, "us": 1_000_000}
+
+
+def prepare_time_unit(args: tuple[object, ...]) -> tuple[object, ...]:
+    """`[<offset>][,<unit>]` of `date` and `http_date` (smp_check_date_unit):
+    (offset, units per second, whether a unit was given)."""
+    offset = args[0] if args else 0
+    unit = str(args[1]) if len(args) > 1 else "s"
+    if unit not in TIME_UNITS:
+        raise FetchError(f"expects 's', 'ms' or 'us', got '{unit}'")
+    return (offset, TIME_UNITS[unit], len(args) > 1)
+
+
+def _prepare_date(args: tuple[object, ...]) -> tuple[object, ...]:
+    return prepare_time_unit(args)[:2]
 
 
 def _prepare_uuid(args: tuple[object, ...]) -> tuple[object, ...]:
@@ -1054,6 +1080,7 @@ def _fetches() -> dict[str, FetchDef]:
         FetchDef("unique-id", "str", _unique_id),
         FetchDef("capture.req.hdr", "str", _captured(False), ("int",), 1),
         FetchDef("uuid", "str", _uuid, ("int",), prepare=_prepare_uuid),
+        FetchDef("date", "sint", _date, ("int", "str"), prepare=_prepare_date),
         FetchDef("req.rdp_cookie_cnt", "sint", _zero, ("str",)),
         FetchDef("http_auth_type", "str", _http_auth_type),
         FetchDef("http_auth_user", "str", _http_auth_user),
@@ -1131,6 +1158,13 @@ def _status(req: Request, args: tuple[object, ...]) -> list[Value]:
     return []
 
 
+def _cache_hit(req: Request, args: tuple[object, ...]) -> list[Value]:
+    """`res.cache_hit`: whether a `cache` section sent the answer."""
+    if not isinstance(req, ResponseView) or req.status == 0:
+        return []
+    return [req.names is not None and bool(req.names.cache)]
+
+
 def _stream_name(field: str) -> FetchFn:
     """`fe_name`, `be_name`, `srv_name`, `srv_id`: what the engine said of the answer."""
 
@@ -1149,6 +1183,8 @@ def _response_fetches() -> dict[str, FetchDef]:
         FetchDef("be_name", "str", _stream_name("backend"), source="internal stream information"),
         FetchDef("srv_name", "str", _stream_name("server"), source="internal stream information"),
         FetchDef("srv_id", "sint", _stream_name("server_id"), source="internal stream information"),
+        FetchDef("res.cache_name", "str", _stream_name("cache"), source="HTTP response headers"),
+        FetchDef("res.cache_hit", "bool", _cache_hit, source="HTTP response headers"),
         FetchDef("res.hdr", "str", _on_response(_hdr), hdr_args, last=True),
         FetchDef("capture.res.hdr", "str", _captured(True), ("int",), 1),
         FetchDef("res.fhdr", "str", _on_response(_fhdr), hdr_args, last=True),

@@ -1351,9 +1351,10 @@ class HttpProxy:
         else:
             rules, after = self._response_rules, self._after_rules
         unseen = 0  # %B counts the cache's answer, not what the rules add
+        names = StreamNames(self.name, entry.backend or self.name, cache=hit.cache_name)
         for lists in (rules, after):
             if lists:
-                view = ResponseView(request, status, text_view(out))
+                view = ResponseView(request, status, text_view(out), names=names)
                 status, reason, out, added = _rewritten(evaluate(lists, view), reason, out)
                 unseen += added
         ex.status = status

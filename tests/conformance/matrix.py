@@ -4323,7 +4323,8 @@ CACHE_CFG = http_cfg(
     defaults="    log global\n    option httplog\n",
     frontend="    http-request cache-use c1\n"
     "    http-response cache-store c1\n"
-    "    http-after-response set-header X-Aged %[res.hdr_cnt(age)]\n",
+    "    http-after-response set-header X-Aged %[res.hdr_cnt(age)]\n"
+    "    http-response set-header X-Hit %[res.cache_hit]/%[res.cache_name]\n",
     extra="cache c1\n    total-max-size 4\n    max-object-size 10000\n    max-age 240\n",
 )
 row(
@@ -4335,6 +4336,8 @@ row(
         "cache:max-age",
         "action:cache-use",
         "http-response:cache-store",
+        "fetch:res.cache_hit",
+        "fetch:res.cache_name",
     ),
     # The answer stored on a first GET is sent by the cache (logged fe/<CACHE>, LR, with
     # an Age header: its presence is compared, not its seconds), to a HEAD too; a
@@ -4363,7 +4366,7 @@ row(
         get(CACHED + "&big"),
     ),
     response_headers=frozenset(
-        {"x-aged", "etag", "cache-control", "content-length", "x-server", "content-type"}
+        {"x-aged", "x-hit", "etag", "cache-control", "content-length", "x-server", "content-type"}
     ),
     header_order=False,
     kinds=ECHO_KINDS,
@@ -4405,6 +4408,19 @@ row(
     ),
     header_order=False,
     kinds=ECHO_KINDS,
+)
+row(
+    "date-http-date",
+    ("fetch:date", "conv:http_date"),
+    # Dates as HTTP headers write them, in seconds or with the fraction of a second
+    # their unit gives; `date` is compared by its size (now, in ms, is about 1.8e12).
+    http_cfg(
+        frontend="    http-request return status 200 hdr X-Epoch %[int(0),http_date] "
+        "hdr X-Ms %[int(1500),http_date(0,ms)] hdr X-Off %[int(0),http_date(86400)] "
+        "hdr X-Now %[date,http_date,length] hdr X-Big %[date(0,ms),div(1000000000000)]\n",
+    ),
+    (get("/"),),
+    kinds=RAW_KIND,
 )
 row(
     "stream-names",

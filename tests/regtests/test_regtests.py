@@ -74,6 +74,15 @@ EXPECTED: dict[str, str | Differs] = {
     "reg-tests/http-rules/h1_to_h1c.vtc": PASS,
     "reg-tests/http-rules/path_and_pathq.vtc": PASS,
     "reg-tests/sample_fetches/ubase64.vtc": PASS,
+    "reg-tests/cache/basic.vtc": PASS,
+    "reg-tests/cache/caching_rules.vtc": PASS,
+    "reg-tests/cache/expires.vtc": PASS,
+    "reg-tests/cache/post_on_entry.vtc": PASS,
+    "reg-tests/cache/sample_fetches.vtc": PASS,
+    "reg-tests/http-errorfiles/http_deny_errors.vtc": PASS,
+    "reg-tests/http-errorfiles/http_errors.vtc": PASS,
+    "reg-tests/http-errorfiles/http_return.vtc": PASS,
+    "reg-tests/stream/unique-id.vtc": PASS,
     # -- deliberate differences, asserted to fail that way --
     "reg-tests/balance/balance-uri-path-only.vtc": Differs(
         "its second listener speaks HTTP/2 (`bind … proto h2`); balancekit-server speaks "
