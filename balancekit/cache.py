@@ -159,9 +159,6 @@ class Cache:
     def __repr__(self) -> str:
         return f"<Cache {self.config.name} entries={len(self._entries)} bytes={self._used}>"
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
     # -- the request side ---------------------------------------------------------------
 
     def lookup(self, request: Request) -> tuple[CacheLookup | None, CacheHit | None]:
@@ -227,11 +224,7 @@ class Cache:
             age = min(int(server_age), MAX_AGE)
             if age > true_max_age:
                 return None  # already stale
-        kept = tuple(
-            (n, v)
-            for n, v in headers
-            if n.lower() not in ("age", "transfer-encoding", "connection")
-        )
+        kept = tuple((n, v) for n, v in headers if n.lower() not in _NOT_STORED)
         head = CachedAnswer(
             status,
             reason,
