@@ -180,11 +180,9 @@ class Router:
         request as the rules left it (http_process_request); one answered here gets
         it when it is logged, from what is left of it then (see `ResponseView`)."""
         decision, view = self._route(request)
-        if view.stream is not None:
-            if decision.action == "forward":
-                view.stream.unique_id(view)
-            else:
-                view.stream.unique_id(ResponseView(view))
+        stream = view.stream
+        if stream is not None and stream.unique_id_format is not None:
+            stream.unique_id(view if decision.action == "forward" else ResponseView(view))
         return decision
 
     def _route(self, request: Request) -> tuple[Decision, Request]:

@@ -131,9 +131,12 @@ class Server:
                 f"server '{self.name}': on-error '{self.on_error}' is not one of "
                 + ", ".join(ON_ERROR_ACTIONS)
             )
-        host, port = split_address(self.address)
+        port: int | None
         if unix_sockaddr(self.address) is not None:
-            # A UNIX socket: the address is the whole "host", and there is no port.
+            # A UNIX socket: the address is the whole "host", and there is no port (a
+            # colon in its path is not one).
             host, port = self.address, 0
+        else:
+            host, port = split_address(self.address)
         object.__setattr__(self, "host", host)
         object.__setattr__(self, "port", port)

@@ -197,3 +197,16 @@ def test_unix_and_abstract_binds_answer_and_log_as_haproxy(program: str, tmp_pat
     assert ours[4] == (200, "s1")
     assert sorted(our_log) == sorted(their_log)
     assert len(our_log) == 3, our_log
+
+
+def test_a_unix_server_address_is_all_host_even_with_a_colon() -> None:
+    """A UNIX socket's path is never split at a colon into host and port."""
+    from balancekit.server import Server, unix_sockaddr
+
+    server = Server("u", "unix@/run/app:v2.sock")
+    assert (server.host, server.port) == ("unix@/run/app:v2.sock", 0)
+    assert unix_sockaddr(server.host) == "/run/app:v2.sock"
+    abstract = unix_sockaddr(Server("a", "abns@name:1").host)
+    assert (
+        isinstance(abstract, bytes) and abstract.startswith(b"\0name:1\0") and len(abstract) == 108
+    )
