@@ -26,6 +26,7 @@ from .request import Headers, ResponseView
 from .routing import Decision, reply_decision
 from .rules import (
     HEADER_ACTIONS,
+    STREAM_ACTIONS,
     VAR_ACTIONS,
     HeaderEdit,
     HttpRule,
@@ -173,8 +174,8 @@ def evaluate(rule_lists: Sequence[Sequence[HttpRule]], view: ResponseView) -> Re
                 headers = apply_header_edits(view.response.headers, (edit,))
                 view = ResponseView(view, view.status, headers)
                 continue
-            if action in VAR_ACTIONS:
-                rule.store_var(view)
+            if action in STREAM_ACTIONS:
+                rule.on_stream(view, response=True)
                 continue
             if action == "set-status":
                 status, reason = rule.status, rule.reason or status_reason(rule.status)
@@ -183,12 +184,6 @@ def evaluate(rule_lists: Sequence[Sequence[HttpRule]], view: ResponseView) -> Re
             if action == "cache-store":
                 assert rule.cache is not None
                 stores.append((rule.cache, status, reason, view.response.headers))
-                continue
-            if action == "set-log-level":
-                rule.set_log_level(view)
-                continue
-            if action == "capture":
-                rule.capture(view, response=True)
                 continue
             # A reply is built once the server's answer is dropped (HAProxy empties
             # the response buffer first): `%[status]` there finds nothing.

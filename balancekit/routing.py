@@ -31,8 +31,8 @@ from .request import Request, ResponseView
 from .rules import (
     HEADER_ACTIONS,
     LINE_ACTIONS,
+    STREAM_ACTIONS,
     TABLE_ACTIONS,
-    VAR_ACTIONS,
     HeaderEdit,
     HttpRule,
     InspectDelay,
@@ -402,18 +402,12 @@ def _http_verdict(
         if action in LINE_ACTIONS:
             view = rule.rewrite_line(view)
             continue
-        if action in VAR_ACTIONS:
-            rule.store_var(view)
+        if action in STREAM_ACTIONS:
+            rule.on_stream(view)
             continue
         if action == "cache-use":
             assert rule.cache is not None
             cache.append(rule.cache.lookup(view))
-            continue
-        if action == "set-log-level":
-            rule.set_log_level(view)
-            continue
-        if action == "capture":
-            rule.capture(view)
             continue
         return _final(rule, view, tuple(edits)), view
     for rule in redirects:

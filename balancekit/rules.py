@@ -35,6 +35,7 @@ from .variables import VarError, VarName, parse_var_spec
 __all__ = [
     "HEADER_ACTIONS",
     "LINE_ACTIONS",
+    "STREAM_ACTIONS",
     "TABLE_ACTIONS",
     "VAR_ACTIONS",
     "HeaderEdit",
@@ -108,6 +109,9 @@ LINE_ACTIONS = frozenset(
 )  # fmt: skip
 #: The actions that set or clear a variable and let the rules go on.
 VAR_ACTIONS = frozenset(("set-var", "set-var-fmt", "unset-var"))
+#: The actions that only change the stream's state (variables, log level, capture
+#: slots) and let the rules go on, on a request or on its answer alike.
+STREAM_ACTIONS = VAR_ACTIONS | {"set-log-level", "capture"}
 #: The actions that change stick-table entries and let the rules go on.
 TABLE_ACTIONS = frozenset(
     ("track-sc0", "track-sc1", "track-sc2", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
@@ -358,6 +362,15 @@ class HttpRule:
     raw_reply: bytes | None = None
     #: `set-log-level <level>`: one of LOG_LEVELS.
     level: str = ""
+
+    def on_stream(self, request: Request, *, response: bool = False) -> None:
+        """Run a STREAM_ACTIONS rule; `response`: on the answer (its capture slots)."""
+        if self.action == "set-log-level":
+            self.set_log_level(request)
+        elif self.action == "capture":
+            self.capture(request, response=response)
+        else:
+            self.store_var(request)
 
     def capture(self, request: Request, *, response: bool = False) -> None:
         """`capture <sample> len|id`: the sample as text, cut to the slot's length,
