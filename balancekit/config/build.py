@@ -1607,11 +1607,15 @@ def _h_response_delay(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 
 def _h_errorfile(b: _Builder, p: _Proxy, stmt: Statement) -> None:
-    code, content = _read_errorfile(b, stmt)
+    _set_page(p.settings, *_read_errorfile(b, stmt))
+
+
+def _set_page(settings: _Settings, code: int, content: bytes | None) -> None:
+    """A proxy's page for `code` (None: the built-in one again)."""
     if content is None:
-        p.settings.errorfiles.pop(code, None)
+        settings.errorfiles.pop(code, None)
     else:
-        p.settings.errorfiles[code] = content
+        settings.errorfiles[code] = content
 
 
 def _read_errorfile(b: _Builder, stmt: Statement) -> tuple[int, bytes | None]:
@@ -1657,9 +1661,7 @@ def _h_errorloc(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     (http_parse_errorloc's message, byte for byte)."""
     if len(stmt.args) < 2:
         raise ValueError(f"{stmt.keyword} : expects <status_code> and <url> as arguments.")
-    code_text, url = stmt.args[0], stmt.args[1]
-    digits = code_text[: len(code_text) - len(code_text.lstrip("0123456789"))]
-    code = int(digits) if digits else 0  # atol()
+    code, url = c_atol(stmt.args[0]), stmt.args[1]
     if code not in ERRORFILE_CODES:
         raise ValueError(f"{stmt.keyword} : status code '{code}' not handled.")
     line = "HTTP/1.1 303 See Other" if stmt.keyword == "errorloc303" else "HTTP/1.1 302 Found"
@@ -1687,11 +1689,7 @@ def _h_errorfiles(b: _Builder, p: _Proxy, stmt: Statement) -> None:
                 stmt,
             )
             continue
-        content = pages[code]
-        if content is None:
-            p.settings.errorfiles.pop(code, None)
-        else:
-            p.settings.errorfiles[code] = content
+        _set_page(p.settings, code, pages[code])
 
 
 def _h_log_format(b: _Builder, p: _Proxy, stmt: Statement) -> None:
@@ -1957,8 +1955,7 @@ def _cache_setting(sizes: dict[str, int], stmt: Statement) -> None:
             )
         return
     if name == "max-age":
-        digits = value[: len(value) - len(value.lstrip("0123456789"))]
-        sizes[name] = int(digits) if digits else 0  # atoi()
+        sizes[name] = max(c_atol(value), 0)  # (atoi(); a negative age keeps nothing)
         return
     if not value.isdigit() or (name == "max-secondary-entries" and int(value) == 0):
         raise ValueError(f"{name} wrong value '{value}'")

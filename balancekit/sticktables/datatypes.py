@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..units import parse_time
+from ..units import c_atol, parse_time
 
 __all__ = [
     "DATA_TYPES",
@@ -192,7 +192,7 @@ def _stored(kind: DataType, name: str, args: str | None, warnings: list[str] | N
     if kind.is_array:
         if first is None:
             raise ValueError(f"missing argument to store option '{name}'.")
-        count = _atoi(first)
+        count = c_atol(first)
         if not 1 <= count <= MAX_ARRAY_SIZE:
             raise ValueError(
                 "array size is out of allowed range "
@@ -235,9 +235,3 @@ def _check_overrides(chosen: dict[str, StoredType]) -> None:
             "simultaneous usage of 'gpc_rate' and 'gpc[0/1]_rate' in a same table is not "
             "permitted as 'gpc_rate' overrides 'gpc[0/1]_rate'."
         )
-
-
-def _atoi(text: str) -> int:
-    """C's atoi: the leading integer, 0 when there is none."""
-    match = re.match(r"\s*([-+]?\d+)", text)
-    return int(match.group(1)) if match else 0
