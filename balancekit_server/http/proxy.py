@@ -680,6 +680,8 @@ class _BackendState:
     # `retry-on` beyond conn-failure: requests keep a copy and take the task path.
     l7_retries: bool = False
     server_counters: dict[str, Any] = field(default_factory=dict)
+    #: What each server's answers say of themselves (`srv_name`…), made once per server.
+    stream_names: dict[str, StreamNames] = field(default_factory=dict)
     #: `http-response` and `http-after-response` rule lists, backend's then
     #: frontend's (empty: none at all).
     response_rules: RuleLists = ()
@@ -874,8 +876,10 @@ class HttpProxy:
                     settings.http_after_response_rules, self.frontend.http_after_response_rules
                 ),
             )
-            pools = self._backends[name].pools
-            settings.backend.watch_servers(functools.partial(_server_event, pools))
+            state = self._backends[name]
+            settings.backend.watch_servers(
+                functools.partial(_server_event, state.pools, state.stream_names)
+            )
 
         #: `http-after-response` rules for answers given before a backend is chosen,
         #: and the frontend's `http-response` rules for the cache's answers.
@@ -1755,9 +1759,11 @@ class HttpProxy:
         if plan.stick is not None:
             relay.stick = (plan.stick, state.backend, server.name)
         if state.response_rules or state.after_rules:
-            names = StreamNames(
-                self.name, state.backend.name, server.name, state.backend.member(server.name).puid
-            )
+            names = state.stream_names.get(server.name)
+            if names is None:
+                member = state.backend.member(server.name)
+                names = StreamNames(self.name, state.backend.name, server.name, member.puid)
+                state.stream_names[server.name] = names
             relay.respond = _Responding(
                 state.response_rules, state.after_rules, plan.request, plan.cache_lookup, names
             )
@@ -1958,13 +1964,20 @@ def _last_chunk(trailers: RawHeaders) -> bytes:
 _KILLED_BY = {"shutdown": "K", "marked-down": "D", "marked-up": "U"}
 
 
-def _server_event(pools: dict[str, UpstreamPool], event: ServerEvent, server: str) -> None:
+def _server_event(
+    pools: dict[str, UpstreamPool],
+    names: dict[str, StreamNames],
+    event: ServerEvent,
+    server: str,
+) -> None:
     """A server moved (`set server … addr`) or went (`del server`): close its idle
     connections, in-flight exchanges finish, the next request opens a pool for
     the new address.
     `shutdown sessions server` (and `on-marked-down`/`on-marked-up`): abort every
     connection to it; an exchange still waiting for its response head answers
     502, as HAProxy's killed stream does."""
+    if event == "removed":
+        names.pop(server, None)  # (a server added again under its name may get another id)
     if event in ("moved", "removed"):
         pool = pools.pop(server, None)
         if pool is not None:
