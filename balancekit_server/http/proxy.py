@@ -1437,7 +1437,7 @@ class HttpProxy:
         if unique_id is not None and self._unique_id_header is not None:
             headers.append((self._unique_id_header, unique_id.encode("latin-1")))
         forwardfor = state.forwardfor
-        if forwardfor is not None and ex.src != "unix":  # (a UNIX socket's has no address)
+        if forwardfor is not None and ex.src != "unix":  # (a UNIX socket's client: none)
             apply_forwardfor(headers, forwardfor, ex.src)
         if self.x_forwarded_proto:
             headers.append((b"X-Forwarded-Proto", b"https" if ex.ssl else b"http"))
