@@ -58,6 +58,10 @@ from ..server_rules import ServerRule
 from ..sticking import StickRule
 from ..sticktables import StickTable
 from ..stream import DEFAULT_RETRY_ON, parse_retry_on
+from ..tcpcheck import ACTIONS as TCP_CHECK_ACTIONS
+from ..tcpcheck import PROTOCOLS as TCP_CHECK_PROTOCOLS
+from ..tcpcheck import TcpCheckRule, TcpCheckRuleset, TcpComment, parse_rule, protocol_ruleset
+from ..tcpcheck import ruleset as tcp_check_ruleset
 from ..tlsconfig import TLSConfigError, client_context, parse_sni, server_context
 from ..tracking import StreamCounters
 from ..units import MAX_SECONDS_MS, MAX_TIMER_MS, c_atol, parse_size, parse_time
@@ -133,6 +137,12 @@ class _Settings:
     http_check_disable_404: bool = False
     mysql_check_user: str | None = None
     pgsql_check_user: str | None = None
+    #: The `option` whose tcp-check ruleset checks the servers (`tcp-check`,
+    #: `redis-check`, `smtpchk`, `ssl-hello-chk`, `ldap-check`) and its arguments.
+    tcp_check: tuple[str, tuple[str, ...]] | None = None
+    #: A `defaults` section's `tcp-check` lines: its proxies with none of their own run
+    #: them, if the defaults section itself has `option tcp-check`.
+    tcp_check_lines: list[TcpCheckRule | TcpComment] = field(default_factory=list)
     stats: dict[str, Any] | None = None
     cookie: CookiePolicy | None = None
     dynamic_cookie_key: str | None = None
@@ -167,6 +177,7 @@ class _Proxy:
     tcp_response_delay: float | None = None
     random_draw: Statement | None = None
     description: str | None = None
+    tcp_check_lines: list[TcpCheckRule | TcpComment] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -580,7 +591,12 @@ class _Builder:
     def settings_for(self, section: Section) -> _Settings:
         if section.defaults is None:
             return _Settings()
-        return copy.deepcopy(self.defaults[section.defaults])
+        settings = copy.deepcopy(self.defaults[section.defaults])
+        if settings.tcp_check is None or settings.tcp_check[0] != "tcp-check":
+            # HAProxy hands a defaults section's steps down only with its `option
+            # tcp-check`: without it they are an unused ruleset of the defaults'.
+            settings.tcp_check_lines = []
+        return settings
 
     def build_proxy(self, index: int, section: Section) -> None:
         context = SampleContext(
@@ -629,16 +645,24 @@ class _Builder:
             s.redispatch = _redispatch_interval(stmt.args) if enabled else 0
         elif name == "httpchk":
             s.httpchk = _httpchk(stmt.args)
-            s.pgsql_check_user = None
+            s.pgsql_check_user = s.tcp_check = None
         elif name == "mysql-check":
             s.mysql_check_user = _mysql_check(stmt.args)
-            s.pgsql_check_user = None
+            s.pgsql_check_user = s.tcp_check = None
             s.options[name] = True
         elif name == "pgsql-check":
             # The last check option wins, as HAProxy's `options2 &= ~PR_O2_CHK_ANY`.
             s.pgsql_check_user = _pgsql_check(stmt.args)
-            s.httpchk = None
-            s.mysql_check_user = None
+            s.httpchk = s.mysql_check_user = s.tcp_check = None
+            s.options.pop("mysql-check", None)
+        elif name in TCP_CHECK_PROTOCOLS:
+            most = 2 if name == "smtpchk" else 0
+            if len(stmt.args) > most:
+                raise ValueError(
+                    f"'option {name}' cannot handle unexpected argument '{stmt.args[most]}'."
+                )
+            s.tcp_check = (name, stmt.args) if enabled else None
+            s.httpchk = s.mysql_check_user = s.pgsql_check_user = None
             s.options.pop("mysql-check", None)
         elif name == "httplog" and stmt.args == ("clf",) and enabled:
             s.options["httplog"] = s.options["httplog-clf"] = True
@@ -882,6 +906,7 @@ class _Builder:
             http_check_disable_404=s.http_check_disable_404,
             mysql_check_user=s.mysql_check_user,
             pgsql_check_user=s.pgsql_check_user,
+            tcp_check=self._tcp_check(p),
             log_health_checks=s.options.get("log-health-checks", False),
             logs=self._logs(p, global_),
             errorfiles=MappingProxyType(dict(s.errorfiles)),
@@ -892,6 +917,16 @@ class _Builder:
             file=p.section.file,
             line=p.section.line,
         )
+
+    def _tcp_check(self, p: _Proxy) -> TcpCheckRuleset | None:
+        """The ruleset the proxy's check option runs: a protocol's own, or its
+        `tcp-check` lines (else its defaults section's, as HAProxy inherits them)."""
+        if p.settings.tcp_check is None:
+            return None
+        option, args = p.settings.tcp_check
+        if option != "tcp-check":
+            return protocol_ruleset(option, args)
+        return tcp_check_ruleset(option, tuple(p.tcp_check_lines or p.settings.tcp_check_lines))
 
     def _backend_stats(self, p: _Proxy) -> StatsPage | None:
         if p.kind != "backend":
@@ -1750,6 +1785,14 @@ def _h_http_check_send(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.httpchk = replace(base, headers=tuple(headers), **fields)
 
 
+def _h_tcp_check(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    """`tcp-check <action> …`: a step of the proxy's ruleset (a defaults section's
+    steps are its proxies' until they write their own)."""
+    lines = p.settings.tcp_check_lines if p.kind == "defaults" else p.tcp_check_lines
+    args = (stmt.keyword.split(" ", 1)[1], *stmt.args)
+    lines.append(parse_rule(args, len(lines), tuple(lines), p.acls.context))
+
+
 def _h_http_check_disable_404(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     if stmt.args:
         raise ValueError(f"'http-check disable-on-404' takes no argument, got '{stmt.args[0]}'")
@@ -1828,6 +1871,7 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "http-check send": _h_http_check_send,
     "http-check expect": _h_http_check_expect,
     "http-check disable-on-404": _h_http_check_disable_404,
+    **{f"tcp-check {action}": _h_tcp_check for action in TCP_CHECK_ACTIONS},
 }
 
 

@@ -40,6 +40,7 @@ FAMILIES = frozenset(
         "capture",
         "declare",
         "http-check",
+        "tcp-check",
         "tcp-request",
         "tcp-response",
     }
@@ -345,6 +346,17 @@ KEYWORDS: tuple[Keyword, ...] = (
         "fl",
         "`declare capture request|response len <n>`: a capture slot for `capture … id` rules.",
     ),
+    _K("tcp-check connect", "dlb", "A check step: `[default] [port P] [addr A] [ssl] [sni S] …`."),
+    _K("tcp-check send", "dlb", "A check step: `send <string> [comment C]`."),
+    _K("tcp-check send-binary", "dlb", "A check step: `send-binary <hex> [comment C]`."),
+    _K("tcp-check send-lf", "dlb", "A check step: `send-lf <log-format>`."),
+    _K("tcp-check send-binary-lf", "dlb", "A check step: `send-binary-lf <log-format of hex>`."),
+    _K(
+        "tcp-check expect",
+        "dlb",
+        "A check step: `[!] string`, `rstring`, `binary`, `rbinary` … `<pattern>`.",
+    ),
+    _K("tcp-check comment", "dlb", "Names the check steps that follow in messages."),
     _K("http-check send", "dlb", "Health check request: `[meth M] [uri U] [ver V] [hdr n v]*`."),
     _K("http-check expect", "dlb", "`[!] status/rstatus/string/rstring <pattern>`."),
     _K(
@@ -437,6 +449,15 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("option httpchk", "dlb", "HTTP health checks: `[<method>] [<uri>] [<version>]`."),
     _K("option mysql-check", "dlb", "MySQL health checks: `[user <name>]`."),
     _K("option pgsql-check", "dlb", "PostgreSQL health checks: `user <name>`."),
+    _K("option tcp-check", "dlb", "Scripted health checks: the proxy's `tcp-check` steps."),
+    _K("option redis-check", "dlb", "Redis health checks: `PING` answered `+PONG`."),
+    _K(
+        "option smtpchk",
+        "dlb",
+        "SMTP health checks: greeting, `HELO` (or `EHLO <domain>`), all 2xx.",
+    ),
+    _K("option ssl-hello-chk", "dlb", "An SSLv3 client hello answered by a TLS record."),
+    _K("option ldap-check", "dlb", "LDAPv3 health checks: an anonymous bind answered success."),
     _K("option log-health-checks", "dlb", "Log health check state changes.", negatable=True),
     _K("option splice-auto", "dflb", "Kernel splicing.", ignored=_NO_SPLICE, negatable=True),
     _K("option splice-request", "dflb", "Kernel splicing.", ignored=_NO_SPLICE, negatable=True),
@@ -553,23 +574,23 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process compression
     http-error http-reuse
     http-send-name-header id log-format-sd log-tag
     max-keep-alive-queue persist rate-limit
-    source tcp-check
+    source
     use-fcgi-app resolvers mailers program
     ring nbproc cpu-map lua-load setenv presetenv resetenv unsetenv
     external-check
     default-bind"""
 _HAPROXY_ONLY_FAMILY = """capture cookie|http-check comment|http-check connect|
-http-check send-state|http-check set-var|http-check unset-var|
+http-check send-state|http-check set-var|http-check set-var-fmt|http-check unset-var|
 option abortonclose|option accept-invalid-http-request|option accept-invalid-http-response|
 option checkcache|option contstats|option disable-h2-upgrade|
 option h1-case-adjust-bogus-client|option h1-case-adjust-bogus-server|
 option http-buffer-request|option http-no-delay|
 option http-pretend-keepalive|option http-restrict-req-hdr-names|
-option http-use-proxy-header|option httpslog|option independent-streams|option ldap-check|
+option http-use-proxy-header|option httpslog|option independent-streams|
 option external-check|option nolinger|
 option originalto|option prefer-last-server|
-option redis-check|option smtpchk|option socket-stats|option spop-check|
-option ssl-hello-chk|option tcp-check|option transparent|
+option socket-stats|option spop-check|tcp-check set-var|tcp-check set-var-fmt|tcp-check unset-var|
+option transparent|
 option idle-close-on-response|stats maxconn|
 stats bind-process|timeout tarpit"""
 #: Every `server`/`default-server` option of HAProxy 2.6 (configuration.txt 5.2);

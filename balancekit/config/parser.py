@@ -315,7 +315,9 @@ def _peers_statement(item: Line, errors: list[ConfigError]) -> Statement | None:
 
 def _unknown(name: str, words: tuple[str, ...], kind: SectionKind) -> str:
     head = words[0]
-    if head in HAPROXY_ONLY or name in HAPROXY_ONLY:
+    # Actions with their argument in the word (`tcp-check set-var(check.x)`) go by name.
+    bare = re.sub(r"\(.*", "", name)
+    if head in HAPROXY_ONLY or name in HAPROXY_ONLY or bare in HAPROXY_ONLY:
         return (
             f"'{name}' is an HAProxy keyword that balancekit does not support "
             f"(in '{kind}' section); see docs/configuration.md"

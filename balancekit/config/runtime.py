@@ -23,6 +23,7 @@ from ..server_rules import ServerRule
 from ..sticking import StickRule
 from ..sticktables import StickTable
 from ..stream import DEFAULT_RETRY_ON, RetryPolicy, is_deterministic
+from ..tcpcheck import TcpCheckRuleset
 
 if TYPE_CHECKING:
     from ..acl.conditions import Condition
@@ -393,6 +394,9 @@ class BackendRuntime:
     #: `option pgsql-check user <name>`: a PostgreSQL startup packet for that user,
     #: then an authentication request (not an error) as the answer.
     pgsql_check_user: str | None = None
+    #: `option tcp-check` (with the proxy's `tcp-check` lines), `option redis-check`,
+    #: `smtpchk`, `ssl-hello-chk`, `ldap-check`: the steps each check runs.
+    tcp_check: TcpCheckRuleset | None = None
     log_health_checks: bool = False
     logs: tuple[LogTarget, ...] = ()
     errorfiles: Mapping[int, bytes] = field(default_factory=lambda: _EMPTY)

@@ -28,10 +28,10 @@ import re
 import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
-from balancekit import Backend
+from balancekit import Backend, tcpcheck
 from balancekit.config.runtime import (
     BackendRuntime,
     Config,
@@ -57,6 +57,7 @@ from balancekit.health import (
 from balancekit.httpcheck import evaluate_http
 from balancekit.pool import ServerEvent
 from balancekit.server import unix_sockaddr
+from balancekit.tcpcheck import TcpCheckRule, TcpCheckRuleset, TcpConnect, TcpExpect, TcpSend
 from balancekit.tlsconfig import client_context, parse_sni
 from balancekit_server.net import proxy_protocol
 from balancekit_server.net.unix_sockets import connect_unix
@@ -94,6 +95,9 @@ class CheckSpec:
     host: str
     port: int
     kind: Literal["tcp", "http", "mysql", "pgsql"] = "tcp"
+    #: The steps of `option tcp-check` and the protocol checks built on it (the
+    #: whole probe when set: its first step is the connection).
+    tcp_check: TcpCheckRuleset | None = None
     inter: float = 2.0
     connect_timeout: float | None = None  # `timeout connect` (used only with `timeout check`)
     check_timeout: float | None = None  # `timeout check`
@@ -146,15 +150,35 @@ def _ms(start: float) -> int:
 async def _connect(
     spec: CheckSpec, start: float
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | CheckResult:
-    context = spec.tls_context()
+    return await _open(
+        spec.host,
+        spec.port,
+        spec.tls_context(),
+        spec.sni,
+        spec.send_proxy,
+        spec.connect_limit,
+        start,
+    )
+
+
+async def _open(
+    host: str,
+    port: int,
+    context: ssl.SSLContext | None,
+    sni: str | None,
+    send_proxy: int,
+    limit: float,
+    start: float,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | CheckResult:
+    """A check's connection: TCP (or UNIX), the PROXY header, the TLS handshake."""
     try:
-        async with asyncio.timeout(spec.connect_limit):
-            unix = unix_sockaddr(spec.host)
+        async with asyncio.timeout(limit):
+            unix = unix_sockaddr(host)
             if unix is not None:
                 sock = await connect_unix(asyncio.get_running_loop(), unix)
                 reader, writer = await asyncio.open_unix_connection(sock=sock)
             else:
-                reader, writer = await asyncio.open_connection(spec.host, spec.port)
+                reader, writer = await asyncio.open_connection(host, port)
     except TimeoutError:
         return CheckResult(CheckStatus.L4TOUT, duration_ms=_ms(start))
     except OSError as exc:
@@ -162,13 +186,13 @@ async def _connect(
         if exc.errno is None and isinstance(exc, ConnectionRefusedError):
             info = os.strerror(errno.ECONNREFUSED)
         return CheckResult(CheckStatus.L4CON, info=info, duration_ms=_ms(start))
-    if spec.send_proxy:
-        writer.write(_proxy_header(spec.send_proxy, writer))
+    if send_proxy:
+        writer.write(_proxy_header(send_proxy, writer))
     if context is None:
         return reader, writer
     try:  # the TLS handshake is HAProxy's layer 6
-        async with asyncio.timeout(spec.connect_limit):
-            await writer.start_tls(context, server_hostname=spec.sni or None)
+        async with asyncio.timeout(limit):
+            await writer.start_tls(context, server_hostname=sni or None)
     except TimeoutError:
         writer.close()
         return CheckResult(CheckStatus.L6TOUT, duration_ms=_ms(start))
@@ -201,6 +225,8 @@ async def probe(spec: CheckSpec, *, stopped: bool = False) -> CheckResult:
     """Run one check against `spec`; never raises for network trouble.  `stopped`:
     the server is DOWN, so a 404 is not the conditional pass of disable-on-404."""
     start = time.monotonic()
+    if spec.tcp_check is not None:
+        return await TcpCheckDriver(spec, spec.tcp_check, start).run()
     conn = await _connect(spec, start)
     if isinstance(conn, CheckResult):
         return conn
@@ -395,6 +421,150 @@ async def _pgsql(
     return CheckResult(CheckStatus.L7STS, 0, "PostgreSQL unknown error", _ms(start))
 
 
+# -- tcp-check rulesets (option tcp-check, redis-check, smtpchk, ssl-hello-chk, ldap-check)
+
+
+class TcpCheckDriver:
+    """Runs one check's steps: connects, writes and reads for them, and lets
+    `balancekit.tcpcheck` judge what was read (tcpcheck_main's loop)."""
+
+    def __init__(self, spec: CheckSpec, rules: TcpCheckRuleset, start: float) -> None:
+        self.spec = spec
+        self.rules = rules
+        self.start = start
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.data = b""
+        self.eof = False
+        self.tls = False
+        self.deadline: float | None = None  # on the monotonic clock, once connected
+
+    def _done(self, result: CheckResult) -> CheckResult:
+        return replace(result, duration_ms=_ms(self.start))
+
+    async def run(self) -> CheckResult:
+        try:
+            return self._done(await self._steps())
+        finally:
+            if self.writer is not None:
+                await _close(self.writer)
+
+    async def _steps(self) -> CheckResult:
+        rules = self.rules.rules
+        index, last, must_read = 0, rules[0], True
+        while index < len(rules):
+            rule = rules[index]
+            if isinstance(rule, TcpConnect):
+                failure = await self._connect(rule)
+                if failure is not None:
+                    return tcpcheck.failed_at(self.rules, rule, failure)
+                must_read = True
+            elif isinstance(rule, TcpSend):
+                payload = rule.render()
+                if payload is None:
+                    info = "tcp-check send : failed to build the data to send"
+                    return CheckResult(CheckStatus.L7RSP, info=info)
+                assert self.writer is not None
+                self.data = b""  # HAProxy releases what it read before each send
+                try:
+                    self.writer.write(payload)
+                    await self.writer.drain()
+                except OSError as exc:
+                    return self._socket_error(exc, rule)
+                must_read = True
+            else:
+                head = _expect_head(rules, index)
+                first = rules[head]
+                assert isinstance(first, TcpExpect)
+                if must_read:
+                    failure = await self._read(first)
+                    if failure is not None:
+                        return failure
+                    must_read = False
+                verdict = tcpcheck.expect(rule, self.rules, self.data, self.eof)
+                if verdict == "wait":  # read more, then judge again from the series' first
+                    failure = await self._read(first)
+                    if failure is not None:
+                        return failure
+                    index = head
+                    continue
+                if isinstance(verdict, CheckResult):
+                    return verdict
+            last = rule
+            index += 1
+        return tcpcheck.passed(self.rules, last, self.data, self.tls)
+
+    async def _connect(self, rule: TcpConnect) -> CheckResult | None:
+        spec = self.spec
+        if self.writer is not None:
+            await _close(self.writer)
+            self.writer = None
+        host, port = spec.host, spec.port
+        if rule.addr is not None:
+            host, _, addr_port = (
+                rule.addr.rpartition(":") if ":" in rule.addr else (rule.addr, "", "")
+            )
+            port = int(addr_port) if addr_port.isdigit() else port
+        port = rule.port or port
+        sni = rule.sni or (spec.sni if rule.default else None)
+        context: ssl.SSLContext | None = None
+        if rule.ssl:
+            context = client_context(
+                verify=spec.tls_verify, ca_file=spec.ca_file, check_hostname=bool(sni)
+            )
+        elif rule.default:
+            context = spec.tls_context()
+        if context is not None and rule.alpn:
+            context.set_alpn_protocols(rule.alpn.split(","))
+        send_proxy = spec.send_proxy if rule.default else 0
+        if rule.send_proxy:
+            send_proxy = spec.send_proxy or 1
+        limit = spec.connect_limit
+        if self.deadline is not None:
+            limit = max(min(limit, self.deadline - time.monotonic()), 0.001)
+        conn = await _open(host, port, context, sni, send_proxy, limit, self.start)
+        if isinstance(conn, CheckResult):
+            return conn
+        self.reader, self.writer = conn
+        self.data, self.eof, self.tls = b"", False, context is not None
+        if self.deadline is None:
+            self.deadline = time.monotonic() + spec.read_limit(time.monotonic() - self.start)
+        return None
+
+    async def _read(self, rule: TcpExpect) -> CheckResult | None:
+        """Read what has arrived (waiting for something), as tcpcheck_eval_recv does;
+        a failure ends the check."""
+        assert self.reader is not None and self.deadline is not None
+        if self.eof:
+            return None if self.data else tcpcheck.empty_response(rule)
+        try:
+            async with asyncio.timeout_at(_loop_deadline(self.deadline)):
+                chunk = await self.reader.read(tcpcheck.BUFFER_SIZE - len(self.data))
+        except TimeoutError:
+            return tcpcheck.timed_out(self.rules, rule)
+        except OSError as exc:
+            if not self.data:
+                return self._socket_error(exc, rule)
+            chunk = b""
+        if not chunk:
+            self.eof = True
+            if not self.data:
+                return tcpcheck.empty_response(rule)
+        self.data += chunk
+        return None
+
+    def _socket_error(self, exc: OSError, rule: TcpCheckRule) -> CheckResult:
+        info = os.strerror(exc.errno) if exc.errno else ""
+        return tcpcheck.failed_at(self.rules, rule, CheckResult(CheckStatus.SOCKERR, info=info))
+
+
+def _expect_head(rules: tuple[TcpCheckRule, ...], index: int) -> int:
+    """The first of the run of `expect` steps `index` is in (HAProxy's expect.head)."""
+    while index > 0 and isinstance(rules[index - 1], TcpExpect):
+        index -= 1
+    return index
+
+
 # -- the monitor -------------------------------------------------------------------
 
 
@@ -414,6 +584,9 @@ class _Watched:
     paused: bool = False
     # The last transition put the server in NOLB: going DOWN from there is a NOTICE.
     was_stopping: bool = False
+    # A probe is running: `show stat` marks its status "* " and, as HAProxy clears
+    # them when a check starts, shows no code and no text for it.
+    probing: bool = False
 
 
 def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
@@ -451,6 +624,7 @@ def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
         disable_404=runtime.http_check_disable_404,
         mysql_user=runtime.mysql_check_user or None,
         pgsql_user=runtime.pgsql_check_user,
+        tcp_check=runtime.tcp_check,
         tls=tls,
         tls_verify=extras is None or extras.verify != "none",
         ca_file=extras.ca_file if extras is not None else None,
@@ -611,7 +785,11 @@ class HealthMonitor:
         await asyncio.sleep(offset)
         while True:
             if not watched.health.maint and not watched.paused:
-                result = await probe(watched.spec, stopped=not watched.health.up)
+                watched.probing = True
+                try:
+                    result = await probe(watched.spec, stopped=not watched.health.up)
+                finally:
+                    watched.probing = False
                 self.record(watched.backend, watched.server, result)
             delay = spread_interval(watched.health.next_interval(), self.spread, random.random())
             if watched.check_at is not None:

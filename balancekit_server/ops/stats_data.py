@@ -183,6 +183,11 @@ class StatsSource:
     def checked(self, backend: str, server: str) -> bool:
         return self.monitor is not None and self.monitor.checked(backend, server)
 
+    def probing(self, backend: str, server: str) -> bool:
+        """Whether the server's check is running now."""
+        watched = self.monitor.watched.get((backend, server)) if self.monitor else None
+        return watched is not None and watched.probing
+
     # -- show stat ------------------------------------------------------------------------
 
     def rows(
@@ -347,12 +352,13 @@ class StatsSource:
             )
             result = health.last_result
             if result is not None and not health.maint:
-                row["check_status"] = result.status.info
+                running = self.probing(be.name, member.name)
+                row["check_status"] = ("* " if running else "") + result.status.info
                 if result.status.has_code and result.code is not None:
-                    row["check_code"] = str(result.code)
+                    row["check_code"] = "0" if running else str(result.code)
                 if result.duration_ms is not None:
                     row["check_duration"] = str(result.duration_ms)
-                row["last_chk"] = result.info
+                row["last_chk"] = "" if running else result.info
                 row["check_desc"] = result.status.description
             elif health.maint:
                 row["check_status"] = ""

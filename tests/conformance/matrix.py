@@ -2123,6 +2123,134 @@ row(
     kinds=RAW_KIND,
 )
 
+#: A server's state and check status in `show stat`.  Its code and text are compared
+#: in the log lines: `show stat` blanks them while a check runs, and when a check runs
+#: is timing, not behaviour.
+CHECK_STAT = r"^(\w+),(\w+),(?:[^,]*,){15}([^,]*),(?:[^,]*,){18}([^,]*),"
+
+
+def check_row(
+    name: str,
+    covers: tuple[str, ...],
+    backends: tuple[tuple[str, str, str], ...],
+    defaults: str = "",
+) -> None:
+    """A row where each backend checks one server its own way: what `show stat` says
+    of each check, and the log lines of the servers it took down."""
+    extra = "".join(
+        f"backend {backend}\n{lines}    option log-health-checks\n"
+        f"    server s {address} check inter 200ms fall 1\n"
+        for backend, lines, address in backends
+    )
+    row(
+        name,
+        (*covers, "option log-health-checks", "server:check"),
+        http_cfg(global_=LOG_GLOBAL, defaults="    log global\n" + defaults, extra=extra),
+        (Req(command="show stat"),),
+        compare=frozenset({"log", "command"}),
+        settle=0.9,
+        extract=CHECK_STAT,
+        # HAProxy marks a check running at that moment with "* " (timing, not behaviour).
+        command_subs=((r"\* (L\d)", r"\1"),),
+        log_subs=((r"check duration: \d+ms", "check duration: <ms>"),),
+        kinds=RAW_KIND,
+    )
+
+
+# A real Redis: PING answered +PONG passes; one that wants a password answers
+# -NOAUTH, which is not +PONG, and the check waits for more until its time is up.
+check_row(
+    "redis-check",
+    ("option redis-check",),
+    (
+        ("ok", "    option redis-check\n", "{redis}"),
+        ("auth", "    option redis-check\n", "{redis:auth}"),
+        ("dead", "    option redis-check\n", "{dead}"),
+    ),
+)
+# A real SMTP server (aiosmtpd): the greeting, then HELO (or the EHLO asked for);
+# one that turns HELO away with 550; a server that never greets (Redis).
+check_row(
+    "smtpchk",
+    ("option smtpchk",),
+    (
+        ("helo", "    option smtpchk\n", "{smtp}"),
+        ("ehlo", "    option smtpchk EHLO checker.example\n", "{smtp}"),
+        ("refused", "    option smtpchk HELO checker.example\n", "{smtp:refuse}"),
+        ("silent", "    option smtpchk\n", "{redis}"),
+    ),
+)
+# Scripted checks against a real Redis: strings, regexes, binary, negation,
+# min-recv, on-error/on-success, error-status, comments, an explicit connect, and
+# the generic messages of failures, timeouts and refused connections.
+check_row(
+    "tcp-check",
+    ("option tcp-check", "tcp-check connect", "tcp-check send", "tcp-check send-binary",
+     "tcp-check send-lf", "tcp-check send-binary-lf", "tcp-check expect", "tcp-check comment"),
+    (
+        ("ping", "    option tcp-check\n    tcp-check send PING\\r\\n\n"
+         "    tcp-check expect string +PONG\n", "{redis}"),
+        ("info", "    option tcp-check\n    tcp-check comment version\n    tcp-check connect\n"
+         "    tcp-check send \"INFO server\\r\\n\"\n"
+         "    tcp-check expect rstring redis_version:[0-9]\n"
+         "    tcp-check send QUIT\\r\\n\n    tcp-check expect string +OK\n", "{redis}"),
+        ("auth", "    option tcp-check\n    tcp-check send PING\\r\\n\n"
+         "    tcp-check expect min-recv 5 string +PONG comment \"need pong\"\n", "{redis:auth}"),
+        ("neg", "    option tcp-check\n    tcp-check send PING\\r\\n\n"
+         "    tcp-check expect ! rstring ^-NOAUTH min-recv 1 error-status L7STS "
+         "on-error %[res.payload(0,0),cut_crlf]\n", "{redis:auth}"),
+        ("binary", "    option tcp-check\n    tcp-check send-binary 50494e470d0a\n"
+         "    tcp-check expect binary 2b504f4e47 on-success \"pong seen\"\n", "{redis}"),
+        ("slow", "    option tcp-check\n    tcp-check send PING\\r\\n comment ask\n"
+         "    tcp-check expect string nevermatch comment slow\n", "{redis}"),
+        ("refused", "    option tcp-check\n", "{dead}"),
+        ("elsewhere", "    option tcp-check\n    tcp-check connect addr {dead}\n", "{redis}"),
+        ("lf", "    option tcp-check\n    tcp-check send-lf \"%[str(PING)]\\r\\n\"\n"
+         "    tcp-check expect string-lf %[str(+PONG)]\n", "{redis}"),
+        ("binlf", "    option tcp-check\n    tcp-check send-binary-lf %[str(PING),hex]0d0a\n"
+         "    tcp-check expect binary-lf %[str(+PONG),hex] on-success %[res.payload(1,4)]\n",
+         "{redis}"),
+    ),
+)  # fmt: skip
+# A defaults section's steps are those of its proxies that have none, if it has
+# `option tcp-check` itself; without it, a proxy's own `option tcp-check` has no step
+# and is a plain connect check.
+check_row(
+    "tcp-check-defaults",
+    ("option tcp-check", "tcp-check send", "tcp-check expect"),
+    (
+        ("inherits", "", "{redis}"),
+        (
+            "own",
+            "    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG\n",
+            "{redis:auth}",
+        ),
+        ("other", "    option redis-check\n", "{redis:auth}"),
+    ),
+    defaults="    option tcp-check\n    tcp-check send INFO\\r\\n\n"
+    "    tcp-check expect rstring ^\\$[0-9]+\n",
+)
+check_row(
+    "tcp-check-defaults-unused",
+    ("option tcp-check", "tcp-check send", "tcp-check expect"),
+    (("plain", "    option tcp-check\n", "{redis}"),),
+    defaults="    tcp-check send INFO\\r\\n\n    tcp-check expect string nevermatch\n",
+)  # fmt: skip
+# The SSLv3 hello: a TLS server answers with a record (an alert), an HTTP server
+# with something else, Redis with nothing.  LDAP's bind request: the HTTP server's
+# answer is not LDAPv3, Redis says nothing.
+check_row(
+    "ssl-hello-ldap-check",
+    ("option ssl-hello-chk", "option ldap-check"),
+    (
+        ("tls", "    option ssl-hello-chk\n", "{t1}"),
+        ("http", "    option ssl-hello-chk\n", "{s1}"),
+        ("redis", "    option ssl-hello-chk\n", "{redis}"),
+        ("ldaphttp", "    option ldap-check\n", "{s1}"),
+        ("ldapredis", "    option ldap-check\n", "{redis}"),
+    ),
+)
+
 # -- TLS binds and global TLS settings ------------------------------------------------------
 
 row(

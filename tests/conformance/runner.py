@@ -13,7 +13,9 @@ Config placeholders (`{name}`, no spaces, so `{ ssl_fc }` conditions are left al
   one that closes without answering (`httpserver` kind only); `{s1:name}` the same
   server by the name `localhost`;
   `{dead}` — an address that refuses connections; `{pg}` — a PostgreSQL server
-  (`support.postgresql`, started once for the session).
+  (`support.postgresql`, started once for the session); `{redis}` a Redis server,
+  `{redis:auth}` one that wants a password (`support.redis_server`); `{smtp}` an
+  SMTP server, `{smtp:refuse}` one that turns HELO away (`support.smtp_server`).
 - `{crt}` — a server certificate and key (trustme, for `localhost`, `127.0.0.1`,
   `example.test`); `{certdir}` its directory, where it is `site.pem`; `{ca}` the
   CA bundle that signed it and the backends' TLS certificate.
@@ -49,6 +51,8 @@ import trustme
 from support.echo_backends import EchoGroup, dead_address
 from support.haproxy import HAProxy
 from support.postgresql import PostgreSQL
+from support.redis_server import Redis
+from support.smtp_server import Smtp
 
 from .matrix import Par, Req, Row
 
@@ -347,6 +351,10 @@ def _render(row: Row, group: EchoGroup, side: str, work: Path, side_obj: Side) -
             return group.address(arg).rsplit(":", 1)[1]
         if kind == "pg":
             return PostgreSQL.get().address
+        if kind == "redis":
+            return Redis.get(arg or "open").address
+        if kind == "smtp":
+            return Smtp.get(arg or "open").address
         if kind == "dead":
             return dead
         if kind == "crt":

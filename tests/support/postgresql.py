@@ -15,11 +15,12 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
+
+from support.backends import free_port
+from support.daemons import terminate, wait_listening
 
 
 def _binary(name: str) -> str:
@@ -31,12 +32,6 @@ def _binary(name: str) -> str:
     return found[-1]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class PostgreSQL:
     """One running postgres, its port read back from the cluster's own choice."""
 
@@ -45,7 +40,7 @@ class PostgreSQL:
     def __init__(self) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="bk-postgres-"))
         self.data = self.base / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._as: list[str] = []
         if os.geteuid() == 0:
             owner = pwd.getpwnam("postgres")
@@ -69,14 +64,8 @@ class PostgreSQL:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
+        if wait_listening(self.process, self.port, 30):
+            return
         self.stop()
         raise RuntimeError(f"PostgreSQL did not start on 127.0.0.1:{self.port}")
 
@@ -85,12 +74,7 @@ class PostgreSQL:
         return f"127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        terminate(self.process)
         shutil.rmtree(self.base, ignore_errors=True)
 
     @classmethod
