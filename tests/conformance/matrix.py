@@ -2241,15 +2241,20 @@ check_row(
 # answer is not LDAPv3, Redis says nothing.
 check_row(
     "ssl-hello-ldap-check",
-    ("option ssl-hello-chk", "option ldap-check"),
+    ("option ssl-hello-chk", "option ldap-check", "tcp-check connect"),
     (
         ("tls", "    option ssl-hello-chk\n", "{t1}"),
         ("http", "    option ssl-hello-chk\n", "{s1}"),
         ("redis", "    option ssl-hello-chk\n", "{redis}"),
         ("ldaphttp", "    option ldap-check\n", "{s1}"),
         ("ldapredis", "    option ldap-check\n", "{redis}"),
+        # A step that starts TLS itself, then speaks HTTP over it.
+        ("tlsstep", "    option tcp-check\n    tcp-check connect ssl\n"
+         "    tcp-check send \"GET /status/200 HTTP/1.0\\r\\n\\r\\n\"\n"
+         "    tcp-check expect rstring ^HTTP/1\\.[01]\\ 200\n", "{t1} verify none"),
+        ("tlsonly", "    option tcp-check\n    tcp-check connect ssl\n", "{t1} verify none"),
     ),
-)
+)  # fmt: skip
 
 # -- TLS binds and global TLS settings ------------------------------------------------------
 
