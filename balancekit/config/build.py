@@ -28,6 +28,8 @@ from ..acl.logformat import LogFormat, parse_log_format
 from ..algorithms import parse_balance, parse_hash_type
 from ..auth import CryptUnavailable, Userlist, build_userlist, crypt
 from ..cache import Cache, CacheConfig
+from ..compression import ALGORITHMS as COMPRESSION_ALGORITHMS
+from ..compression import Compression
 from ..errors import ConfigError
 from ..logline import LogLine, compile_log_line
 from ..persistence import (
@@ -146,6 +148,8 @@ class _Settings:
     stats: dict[str, Any] | None = None
     cookie: CookiePolicy | None = None
     dynamic_cookie_key: str | None = None
+    #: `compression` lines (algos and types in HAProxy's list order: the last first).
+    compression: Compression | None = None
     #: `unique-id-format` (compiled) and `unique-id-header`.
     unique_id_format: LogFormat | None = None
     unique_id_header: str | None = None
@@ -378,6 +382,11 @@ class _Builder:
             if size <= 0:
                 raise ValueError("'tune.bufsize' expects a positive integer argument.")
             self.global_ = replace(g, tune_bufsize=size)
+        elif key == "tune.comp.maxlevel":
+            level = c_atol(_one(stmt))
+            if not 1 <= level <= 9:
+                raise ValueError("'tune.comp.maxlevel' expects a numeric value between 1 and 9")
+            self.global_ = replace(g, tune_comp_maxlevel=level)
         elif key == "tune.maxrewrite":
             reserve = c_atol(_one(stmt))
             if reserve < 0:
@@ -592,6 +601,9 @@ class _Builder:
         if section.defaults is None:
             return _Settings()
         settings = copy.deepcopy(self.defaults[section.defaults])
+        if settings.compression is not None:
+            # HAProxy copies the defaults' algorithms and types, not `offload`.
+            settings.compression = replace(settings.compression, offload=False)
         if settings.tcp_check is None or settings.tcp_check[0] != "tcp-check":
             # HAProxy hands a defaults section's steps down only with its `option
             # tcp-check`: without it they are an unused ruleset of the defaults'.
@@ -907,6 +919,7 @@ class _Builder:
             mysql_check_user=s.mysql_check_user,
             pgsql_check_user=s.pgsql_check_user,
             tcp_check=self._tcp_check(p),
+            compression=_leveled(s.compression, global_),
             log_health_checks=s.options.get("log-health-checks", False),
             logs=self._logs(p, global_),
             errorfiles=MappingProxyType(dict(s.errorfiles)),
@@ -1101,6 +1114,7 @@ class _Builder:
             log_format=s.log_format,
             log_line=s.log_line,
             errorfiles=MappingProxyType(dict(s.errorfiles)),
+            compression=_leveled(s.compression, global_) if s.mode == "http" else None,
             stats=stats,
             captures=tuple(p.captures),
             monitor_uri=s.monitor_uri,
@@ -1785,6 +1799,39 @@ def _h_http_check_send(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.httpchk = replace(base, headers=tuple(headers), **fields)
 
 
+def _leveled(compression: Compression | None, global_: Global) -> Compression | None:
+    """A proxy's `compression` lines with the global `tune.comp.maxlevel`."""
+    if compression is None:
+        return None
+    return replace(compression, level=global_.tune_comp_maxlevel)
+
+
+def _h_compression(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    """`compression algo|type|offload …`, with HAProxy's messages; each word goes in
+    front of the list, as comp_append_algo/comp_append_type put it."""
+    what = stmt.keyword.split(" ", 1)[1]
+    current = p.settings.compression or Compression()
+    if what == "offload":
+        if p.kind == "defaults":
+            b.warn("'compression' : 'offload' ignored in 'defaults' section.", stmt)
+        p.settings.compression = replace(current, offload=True)
+        return
+    if not stmt.args:
+        raise ValueError(
+            "'compression' expects <algorithm>."
+            if what == "algo"
+            else "'compression' expects <type>."
+        )
+    if what == "algo":
+        for algo in stmt.args:
+            if algo not in COMPRESSION_ALGORITHMS:
+                raise ValueError(f"'compression' : '{algo}' is not a supported algorithm.")
+        current = replace(current, algos=(*reversed(stmt.args), *current.algos))
+    else:
+        current = replace(current, types=(*reversed(stmt.args), *current.types))
+    p.settings.compression = current
+
+
 def _h_tcp_check(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     """`tcp-check <action> …`: a step of the proxy's ruleset (a defaults section's
     steps are its proxies' until they write their own)."""
@@ -1872,6 +1919,7 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "http-check expect": _h_http_check_expect,
     "http-check disable-on-404": _h_http_check_disable_404,
     **{f"tcp-check {action}": _h_tcp_check for action in TCP_CHECK_ACTIONS},
+    **{f"compression {what}": _h_compression for what in ("algo", "type", "offload")},
 }
 
 

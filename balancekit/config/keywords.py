@@ -41,6 +41,7 @@ FAMILIES = frozenset(
         "declare",
         "http-check",
         "tcp-check",
+        "compression",
         "tcp-request",
         "tcp-response",
     }
@@ -128,6 +129,7 @@ KEYWORDS: tuple[Keyword, ...] = (
         "Buffer size (default 16384): with `tune.maxrewrite`, the room a request or "
         "response head may take.",
     ),
+    _K("tune.comp.maxlevel", "g", "The compression level of `compression` (1 to 9, default 1)."),
     _K("tune.maxrewrite", "g", "Buffer space kept for rewrites (default 1024, at most half)."),
     _K(
         "server-state-file",
@@ -345,6 +347,21 @@ KEYWORDS: tuple[Keyword, ...] = (
         "declare capture",
         "fl",
         "`declare capture request|response len <n>`: a capture slot for `capture … id` rules.",
+    ),
+    _K(
+        "compression algo",
+        "dflb",
+        "`gzip`, `deflate`, `raw-deflate`, `identity`: the encodings offered.",
+    ),
+    _K(
+        "compression type",
+        "dflb",
+        "The Content-Types compressed (prefixes; default: any but multipart).",
+    ),
+    _K(
+        "compression offload",
+        "dflb",
+        "The server gets no Accept-Encoding when the proxy compresses.",
     ),
     _K("tcp-check connect", "dlb", "A check step: `[default] [port P] [addr A] [ssl] [sni S] …`."),
     _K("tcp-check send", "dlb", "A check step: `send <string> [comment C]`."),
@@ -568,7 +585,7 @@ ERRORFILE_CODES = (
 )  # fmt: skip
 
 #: Real HAProxy keywords balancekit does not implement: an error, but a precise one.
-_HAPROXY_ONLY_NAMES = """backlog bind-process compression
+_HAPROXY_ONLY_NAMES = """backlog bind-process
     disabled dispatch
     email-alert enabled error-log-format filter
     http-error http-reuse

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
 from ..acl.logformat import LogFormat
+from ..compression import Compression
 from ..logline import LogLine
 from ..persistence import CookiePolicy, DynamicCookies, PersistRule
 from ..pool import Backend
@@ -127,6 +128,8 @@ class Global:
     #: room a message head may use (`head_room`).
     tune_bufsize: int = 16384
     tune_maxrewrite: int = 1024
+    #: `tune.comp.maxlevel`: the zlib level responses are compressed at (1..9).
+    tune_comp_maxlevel: int = 1
     #: `spread-checks` (a percentage, 0..50) and `max-spread-checks` (seconds).
     spread_checks: int = 0
     max_spread_checks: float | None = None
@@ -310,6 +313,8 @@ class Frontend:
     #: `log_format` compiled at load (so `-c` rejects a bad one at its line).
     log_line: LogLine | None = None
     errorfiles: Mapping[int, bytes] = field(default_factory=lambda: _EMPTY)
+    #: `compression` lines (None: none; a backend's algorithms come before these).
+    compression: Compression | None = None
     stats: StatsPage | None = None
     captures: tuple[Capture, ...] = ()
     #: `monitor-uri`: requests for it (its path, when it starts with `/`) are answered
@@ -398,6 +403,8 @@ class BackendRuntime:
     #: `smtpchk`, `ssl-hello-chk`, `ldap-check`: the steps each check runs.
     tcp_check: TcpCheckRuleset | None = None
     log_health_checks: bool = False
+    #: `compression` lines (None: none).
+    compression: Compression | None = None
     logs: tuple[LogTarget, ...] = ()
     errorfiles: Mapping[int, bytes] = field(default_factory=lambda: _EMPTY)
     http_rules: tuple[HttpRule, ...] = ()

@@ -126,7 +126,10 @@ class AsgiExchange(Exchange):
         body: bool,
         *,
         until_close: bool = False,
+        framed: bool = False,
     ) -> None:
+        if framed:  # the ASGI server frames the body itself
+            headers = [(n, v) for n, v in headers if n != b"transfer-encoding"]
         if body and length is not None:
             headers = [*headers, (b"content-length", b"%d" % length)]
         # %B counts the head too (HAProxy's HTX size: see `logged_head_size`).

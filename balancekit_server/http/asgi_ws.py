@@ -80,6 +80,7 @@ class _WebSocketExchange(AsgiExchange):
         body: bool,
         *,
         until_close: bool = False,
+        framed: bool = False,
     ) -> None:
         self.answer = (status, headers)
 

@@ -23,6 +23,14 @@ from mypy_extensions import mypyc_attr
 
 from balancekit import Backend, Headers, Lease, NoServerAvailable, Request
 from balancekit.cache import Admission, CacheLookup
+from balancekit.compression import (
+    Compression,
+    Encoder,
+    choose_algorithm,
+    compressed_headers,
+    compressible,
+    offloaded,
+)
 from balancekit.config.runtime import BackendRuntime, ForwardFor, Frontend
 from balancekit.persistence import PersistRule
 from balancekit.pool import ServerEvent
@@ -320,6 +328,8 @@ class Exchange:
     # reused one would wait out the delayed-ACK timer (~40 ms) for a server that
     # writes its head and body separately (Python's http.server, many sync servers).
     first_request: bool = False
+    # The `compression algo` chosen for this request's answer (None: none applies).
+    compression: str | None = None
     malformed: bool = False  # a request the parser accepted but HAProxy refuses
     malformed_status: int = 400  # what HAProxy answers it: 400, or 422 (see read_framing)
 
@@ -426,10 +436,13 @@ class Exchange:
         body: bool,
         *,
         until_close: bool = False,
+        framed: bool = False,
     ) -> None:
         """Response head; `length` None with `body` means the body's size is unknown:
         chunked from the server, or, with `until_close`, ended by the server closing
-        (an HTTP/1.1 client then gets it the same way, as from HAProxy)."""
+        (an HTTP/1.1 client then gets it the same way, as from HAProxy).  `framed`:
+        `headers` already hold the `transfer-encoding: chunked` line where it goes
+        (compression adds it among the headers, as HAProxy's filter does)."""
         raise NotImplementedError
 
     def write_body(self, data: bytes) -> None:
@@ -478,9 +491,11 @@ class Relay:
         "_future",
         "caching",
         "closing",
+        "compressing",
         "conn",
         "cookies",
         "counters",
+        "encoder",
         "exchange",
         "head_request",
         "intercepted",
@@ -529,6 +544,11 @@ class Relay:
         self.logasap: Callable[[], None] | None = None
         # `cache-store`: the answer being copied into caches as it is relayed.
         self.caching: list[Admission] | None = None
+        # `compression`: the algorithm the request chose and the backend's and the
+        # frontend's lines, until the answer's head says whether it applies...
+        self.compressing: tuple[str, Compression | None, Compression | None] | None = None
+        # ...and the encoder of the body when it does.
+        self.encoder: Encoder | None = None
 
     def on_interim(self, status: int, reason: bytes, headers: RawHeaders) -> None:
         self.exchange.send_interim(status, reason, headers)
@@ -560,6 +580,15 @@ class Relay:
                 length = int(length_value)
             except ValueError:
                 length = None
+        framed = False
+        if self.compressing is not None:
+            # Decided on the server's head, before any rule (HAProxy's filter runs at
+            # the end of wait-for-response); the head changes after them all.
+            self.encoder = self._encoder(status, headers, body and (encoded or bool(length)))
+            if self.encoder is not None and encoded:
+                # Already chunked: HAProxy keeps the server's line where it was.
+                out = split_response_headers(headers, keep_framing=True)[0]
+                framed = True
         if self.stick is not None:
             job, backend, server = self.stick
             if job.reads_response:  # `stick store-response`: the answer's head is read
@@ -591,6 +620,15 @@ class Relay:
             unseen += added
         if upgrading:
             out.append((b"Connection", b"upgrade"))
+        if self.encoder is not None:
+            assert self.compressing is not None
+            # The encoded body goes chunked; HAProxy's filter adds the header first
+            # (unless the server's answer was chunked already), then Vary and the coding.
+            if not framed:
+                out.append((b"transfer-encoding", b"chunked"))
+                framed = True
+            out = compressed_headers(out, self.compressing[0])
+            length = None
         ex.status = status
         if ex.keep_response_headers:
             ex.response_headers = headers
@@ -601,16 +639,40 @@ class Relay:
             length,
             body,
             until_close=body and length_value is None and not encoded,
+            framed=framed,
         )
         ex.bytes_out -= unseen
         if self.logasap is not None:
             self.logasap()
 
+    def _encoder(self, status: int, headers: RawHeaders, sized: bool) -> Encoder | None:
+        assert self.compressing is not None
+        algo, backend, frontend = self.compressing
+        ex = self.exchange
+        version = str(self.conn.parser.get_http_version()).encode()
+        if compressible(
+            backend,
+            frontend,
+            method=ex.method,
+            request_version=ex.version,
+            response_version=version,
+            status=status,
+            headers=headers,
+            sized=sized,
+        ):
+            return Encoder(algo, (backend or frontend or Compression()).level)
+        return None
+
     def on_body(self, data: bytes) -> None:
-        self.exchange.write_body(data)
         if self.caching is not None:
             for admission in self.caching:
                 admission.add(data)
+        encoder = self.encoder
+        if encoder is not None:
+            data = encoder.feed(data)
+            if not data:
+                return
+        self.exchange.write_body(data)
 
     def on_flush(self) -> None:
         self.exchange.flush()
@@ -638,6 +700,10 @@ class Relay:
         self.exchange.response_trailers = trailers
 
     def on_done(self) -> None:
+        if self.encoder is not None:
+            tail = self.encoder.finish()
+            if tail:
+                self.exchange.write_body(tail)
         if not self.upgraded:
             self.exchange.end_response()
         if self.caching is not None:
@@ -753,6 +819,8 @@ class _Flight(Relay):
         self.intercepted = None
         self.logasap = None  # set by _start_exchange with `option logasap`
         self.caching = None  # set on the answer by a `cache-store` rule
+        self.compressing = None  # set by _start_exchange when a `compression` algo applies
+        self.encoder = None
         self.proxy = proxy
         self.entry = entry
         self.plan = plan
@@ -1434,6 +1502,12 @@ class HttpProxy:
         )
         if decision.header_edits:
             headers = apply_edits(headers, decision.header_edits)
+        front, back = self.frontend.compression, state.settings.compression
+        if front is not None or back is not None:
+            # On the request as the rules left it, once the backend is known.
+            ex.compression = choose_algorithm(back, front, headers)
+            if ex.compression is not None:
+                headers = offloaded(back, front, headers)
         if unique_id is not None and self._unique_id_header is not None:
             headers.append((self._unique_id_header, unique_id.encode("latin-1")))
         forwardfor = state.forwardfor
@@ -1766,6 +1840,12 @@ class HttpProxy:
                 state.stream_names[server.name] = names
             relay.respond = _Responding(
                 state.response_rules, state.after_rules, plan.request, plan.cache_lookup, names
+            )
+        if ex.compression is not None:
+            relay.compressing = (
+                ex.compression,
+                state.settings.compression,
+                self.frontend.compression,
             )
         if self.frontend.logasap and self.log is not None:
             relay.logasap = functools.partial(self._log_asap, relay, entry, state, server.name, now)

@@ -210,6 +210,7 @@ class _ServerExchange(Exchange):
         body: bool,
         *,
         until_close: bool = False,
+        framed: bool = False,
     ) -> None:
         parts = [_STATUS_LINES.get((status, reason)) or _status_line(status, reason)]
         for name, value in headers:
@@ -218,6 +219,8 @@ class _ServerExchange(Exchange):
         lines = len(headers)
         if status == 101:
             pass
+        elif framed:
+            self._chunk_out = True  # (compression: an HTTP/1.1 exchange, chunked)
         elif body and length is None:
             if self.version == b"1.1" and not until_close:
                 self._chunk_out = True

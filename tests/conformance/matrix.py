@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import re
+import urllib.parse
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote
 
@@ -2255,6 +2256,93 @@ check_row(
         ("tlsonly", "    option tcp-check\n    tcp-check connect ssl\n", "{t1} verify none"),
     ),
 )  # fmt: skip
+
+# -- compression -----------------------------------------------------------------------
+
+
+def _ae(value: str, path: str = "/echo", **kw: object) -> Req:
+    return get(path, headers=(("Accept-Encoding", value),), **kw)
+
+
+def _header_query(*pairs: tuple[str, str]) -> str:
+    """`respond-header=` parameters asking the echo backend for these answer headers."""
+    return "&".join("respond-header=" + urllib.parse.quote(f"{n}:{v}") for n, v in pairs)
+
+
+# Which algorithm the client's Accept-Encoding picks (q-values, order, `*`: HAProxy's
+# first, the last configured), and the answers and requests never compressed.
+row(
+    "compression",
+    ("compression algo", "compression type"),
+    http_cfg(
+        frontend="    compression algo gzip deflate\n"
+        "    compression type text/html application/json\n"
+    ),
+    (
+        _ae("gzip"),
+        _ae("deflate"),
+        _ae("gzip;q=0.5, deflate;q=0.8"),
+        _ae("deflate;q=0, gzip"),
+        _ae("*"),
+        _ae("br"),
+        get("/echo"),
+        _ae("gzip", method="HEAD"),
+        _ae("gzip", "/status/404"),
+        _ae("gzip", "/status/201"),
+        _ae("gzip", version="HTTP/1.0"),
+        get("/echo", headers=(("Accept-Encoding", "gzip"),
+                              ("User-Agent", "Mozilla/4.0 (compatible; MSIE 5.5; Windows)"))),
+        Req("/echo/post", method="POST", body=b"x" * 2000, headers=(("Accept-Encoding", "gzip"),)),
+    ),
+)  # fmt: skip
+# What the server's answer says: chunked or close-delimited, its ETag (made weak;
+# a malformed one stops compression), Cache-Control no-transform, an encoding of its
+# own; rules run on the answer before it is encoded, and add their Vary before ours.
+row(
+    "compression-response",
+    ("compression algo", "tune.comp.maxlevel"),
+    http_cfg(
+        frontend="    compression algo raw-deflate gzip\n"
+        "    http-response set-header Vary Cookie\n",
+        global_="    tune.comp.maxlevel 9\n",
+    ),
+    (
+        _ae("gzip", "/echo/chunked"),
+        _ae("gzip", "/echo/close-delimited"),
+        _ae("gzip", "/echo?" + _header_query(("ETag", '"v1"'))),
+        _ae("gzip", "/echo?" + _header_query(("ETag", 'W/"v1"'))),
+        _ae("gzip", "/echo?" + _header_query(("ETag", "v1"))),
+        _ae("gzip", "/echo?" + _header_query(("Cache-Control", "public, no-transform"))),
+        _ae("gzip", "/echo?" + _header_query(("Content-Encoding", "br"))),
+        _ae("deflate"),
+    ),
+    kinds=RAW_KIND,
+)
+# The backend's lines come first: its `identity` answers every request (no header
+# needed), chunked with Vary; its types are prefixes; `offload` keeps Accept-Encoding
+# from the server when the client's header chose; a defaults section's algorithms
+# reach its proxies, its `offload` does not (HAProxy warns).
+row(
+    "compression-backend",
+    ("compression algo", "compression type", "compression offload"),
+    GLOBAL + DEFAULTS + "    compression algo gzip\n    compression offload\n"
+    "frontend fe\n    bind {bind:main}\n    compression algo deflate\n"
+    "    use_backend id if { path_beg /id }\n    use_backend off if { path_beg /off }\n"
+    "    default_backend plain\n"
+    "backend id\n    compression algo identity\n    compression type application/\n"
+    "    server s1 {s1}\n"
+    "backend off\n    compression offload\n    compression type text/\n    server s2 {s2}\n"
+    "backend plain\n    server s3 {s3}\n",
+    (
+        _ae("gzip", "/id/x"),
+        get("/id/x"),
+        _ae("gzip", "/off/x"),
+        _ae("gzip", "/off/x?" + _header_query(("Content-Type", "text/plain"))),
+        _ae("br", "/off/x"),
+        _ae("gzip", "/plain"),
+        _ae("deflate", "/plain"),
+    ),
+)
 
 # -- TLS binds and global TLS settings ------------------------------------------------------
 

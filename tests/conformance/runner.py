@@ -41,6 +41,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -786,7 +787,9 @@ def normalize(obs: Any, row: Row, ports: dict[int, str]) -> Any:
     if "status" in row.compare:
         out["status"] = obs["status"]
         out["reason"] = obs["reason"]
-    body = obs.get("body", b"")
+    body, coding = _decoded(obs.get("body", b""), obs.get("headers", ()))
+    if coding:
+        out["coding"] = coding
     echo = None
     if body[:1] == b"{":
         with contextlib.suppress(ValueError):
@@ -826,6 +829,22 @@ def normalize(obs: Any, row: Row, ports: dict[int, str]) -> Any:
     if obs.get("trailer") and "headers" in row.compare:
         out["trailer"] = obs["trailer"] if row.exact_case else obs["trailer"].lower()
     return out
+
+
+def _decoded(body: bytes, headers: Any) -> tuple[bytes, str]:
+    """A compressed body decoded, and its format: two proxies' encoders (HAProxy's
+    libslz, zlib) write different bytes for the same body, which decode the same.
+    An undecodable body compares as what it is."""
+    encoding = next((v.lower() for k, v in headers if k.lower() == "content-encoding"), "")
+    formats = {"gzip": (("gzip", zlib.MAX_WBITS | 16),)}
+    # HAProxy's `deflate` is zlib's format, its `raw-deflate` the bare stream.
+    formats["deflate"] = (("zlib", zlib.MAX_WBITS), ("raw", -zlib.MAX_WBITS))
+    for name, wbits in formats.get(encoding, ()):
+        with contextlib.suppress(zlib.error):
+            return zlib.decompress(body, wbits), name
+    if encoding in formats:
+        return b"<undecodable body>", encoding
+    return body, ""
 
 
 def _norm_echo(echo: dict[str, Any], row: Row, ports: dict[int, str]) -> dict[str, Any]:
