@@ -143,6 +143,39 @@ class Headers:
 _NO_HEADERS = Headers()
 
 
+#: OpenSSL's short names of the DN attributes Python's `ssl` spells out.
+_DN_SHORT = {
+    "countryName": "C", "stateOrProvinceName": "ST", "localityName": "L",
+    "organizationName": "O", "organizationalUnitName": "OU", "commonName": "CN",
+    "domainComponent": "DC", "userId": "UID", "surname": "SN", "givenName": "GN",
+    "streetAddress": "street",
+}  # fmt: skip
+
+DistinguishedName = tuple[tuple[str, str], ...]
+
+
+def distinguished_name(rdns: Iterable[Iterable[tuple[str, str]]]) -> DistinguishedName:
+    """A certificate name as `ssl.getpeercert()` gives it, in order, with OpenSSL's
+    short attribute names (`CN`, `O`…), as HAProxy's `ssl_c_s_dn` writes them."""
+    return tuple((_DN_SHORT.get(key, key), value) for rdn in rdns for key, value in rdn)
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFacts:
+    """What a TLS front end negotiated, for the `ssl_fc_*` and `ssl_c_*` fetches: the
+    protocol and cipher names as OpenSSL gives them, the ALPN protocol chosen, and
+    the client certificate's subject and issuer (None: the client sent none;
+    one that failed verification never gets this far)."""
+
+    protocol: str = ""
+    cipher: str = ""
+    alpn: str = ""
+    client_subject: DistinguishedName | None = None
+    client_issuer: DistinguishedName = ()
+    #: The client certificate's serial number, big-endian bytes.
+    client_serial: bytes = b""
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
     """What a balancing or routing decision may look at.
@@ -172,6 +205,7 @@ class Request:
     sni: str = ""
     payload: bytes | None = None
     stream: StreamCounters | None = None
+    tls: TlsFacts | None = None
 
     def __init__(
         self,
@@ -190,6 +224,7 @@ class Request:
         sni: str = "",
         payload: bytes | None = None,
         stream: StreamCounters | None = None,
+        tls: TlsFacts | None = None,
     ) -> None:
         if not isinstance(headers, Headers):
             # Headers are immutable: one shared empty view serves every bare request
@@ -212,6 +247,7 @@ class Request:
             set_sni,
             set_payload,
             set_stream,
+            set_tls,
         ) = _SETTERS
         set_src(self, src)
         set_method(self, method)
@@ -227,6 +263,7 @@ class Request:
         set_sni(self, sni)
         set_payload(self, payload)
         set_stream(self, stream)
+        set_tls(self, tls)
 
     @property
     def host(self) -> str | None:
@@ -239,7 +276,7 @@ _SETTERS: tuple[Any, ...] = tuple(
     for name in (
         "src", "method", "path", "query", "headers", "src_port",
         "dst", "dst_port", "version", "uri", "ssl", "sni", "payload",
-        "stream",
+        "stream", "tls",
     )
 )  # fmt: skip
 assert len(_SETTERS) == len(Request.__dataclass_fields__), "a new Request field needs a setter"

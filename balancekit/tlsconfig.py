@@ -81,17 +81,26 @@ _VERSIONS = {
 }
 
 
+_NO_VERSION = {
+    ssl.TLSVersion.TLSv1: ssl.OP_NO_TLSv1,
+    ssl.TLSVersion.TLSv1_1: ssl.OP_NO_TLSv1_1,
+    ssl.TLSVersion.TLSv1_2: ssl.OP_NO_TLSv1_2,
+    ssl.TLSVersion.TLSv1_3: ssl.OP_NO_TLSv1_3,
+}
+
+
 def apply_options(ctx: ssl.SSLContext, ciphers: str | None, options: Iterable[str]) -> None:
-    """`ssl-default-bind-ciphers` and `ssl-default-bind-options`, as HAProxy applies
-    them to every `bind … ssl` (its default minimum is TLSv1.2 too)."""
+    """`ciphers` and the TLS options (`ssl-default-bind-options`, then a bind's own):
+    the last `ssl-min-ver`/`ssl-max-ver`/`force-*` wins, the `no-*` flags add up, and
+    the versions left between the bounds are offered (ssl_sock_prepare_ctx).  With
+    no minimum, TLSv1.2 is the lowest, as with Debian's OpenSSL under HAProxy."""
     if ciphers is not None:
         try:
             ctx.set_ciphers(ciphers)
         except ssl.SSLError:
-            raise TLSConfigError(
-                f"ssl-default-bind-ciphers: no usable cipher in '{ciphers}'"
-            ) from None
+            raise TLSConfigError(f"unable to set SSL cipher list to '{ciphers}'") from None
     low, high = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
+    disabled: set[ssl.TLSVersion] = set()
     for option in options:
         word, _, version = option.partition(" ")
         if word == "ssl-min-ver":
@@ -100,19 +109,21 @@ def apply_options(ctx: ssl.SSLContext, ciphers: str | None, options: Iterable[st
             high = _VERSIONS[version]
         elif word.startswith("force-tlsv1"):  # force-tlsv10 … force-tlsv13
             low = high = _VERSIONS[f"TLSv1.{word[-1]}"]
-        elif word == "no-tlsv13":
-            high = min(high, ssl.TLSVersion.TLSv1_2)
-        elif word == "no-tlsv12":
-            low = max(low, ssl.TLSVersion.TLSv1_3)
+        elif word.startswith("no-tlsv1"):
+            disabled.add(_VERSIONS[f"TLSv1.{word[-1]}"])
+        elif word == "no-sslv3":
+            disabled.add(ssl.TLSVersion.SSLv3)
         elif word == "no-tls-tickets":
             ctx.options |= ssl.OP_NO_TICKET
         elif word == "prefer-client-ciphers":
             ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
-        # no-sslv3, no-tlsv10, no-tlsv11: below the minimum already
-    if low > high:
-        raise TLSConfigError("ssl-default-bind-options: no TLS version left to offer")
-    ctx.minimum_version = low
-    ctx.maximum_version = high
+    offered = [v for v in _VERSIONS.values() if low <= v <= high and v not in disabled]
+    if not offered:
+        raise TLSConfigError("all SSL/TLS versions are disabled")
+    ctx.minimum_version, ctx.maximum_version = offered[0], offered[-1]
+    for hole in disabled:
+        if offered[0] < hole < offered[-1]:
+            ctx.options |= _NO_VERSION[hole]
 
 
 def _load(pem: Path, ciphers: str | None, options: Iterable[str]) -> ssl.SSLContext:
@@ -139,12 +150,19 @@ def server_context(
     alpn: Iterable[str] = (),
     ciphers: str | None = None,
     options: Iterable[str] = (),
+    ca_file: str | None = None,
+    verify: str = "none",
+    strict_sni: bool = False,
 ) -> ssl.SSLContext:
     """An SSLContext serving every certificate in `crts` (files or directories).
 
     The first certificate is the default; others are chosen by SNI through an
-    `sni_callback` that swaps in the per-certificate context.  `ciphers` and
-    `options` are the global `ssl-default-bind-*` settings (see `apply_options`).
+    `sni_callback` that swaps in the per-certificate context; with `strict_sni`, a
+    handshake whose SNI (or lack of one) matches none is refused with the
+    `unrecognized_name` alert, as HAProxy does.  `ciphers` and `options` are the
+    bind's with the global `ssl-default-bind-*` ones (see `apply_options`);
+    `verify` (`optional`, `required`) asks for a client certificate checked
+    against `ca_file`.
     """
     paths = [crts] if isinstance(crts, str) else list(crts)
     files = [f for crt in paths for f in _pem_files(crt)]
@@ -158,25 +176,38 @@ def server_context(
         ctx = _load(pem, ciphers, options)
         if protocols:
             ctx.set_alpn_protocols(protocols)
+        if verify != "none":
+            _verify_clients(ctx, ca_file, required=verify == "required")
         contexts.append(ctx)
         table.extend((name, ctx) for name in cert_names(pem))
     default = contexts[0]
 
-    def on_sni(sock: ssl.SSLObject | ssl.SSLSocket, name: str | None, _: object) -> None:
+    def on_sni(sock: ssl.SSLObject | ssl.SSLSocket, name: str | None, _: object) -> int | None:
         # Remember the name for `req.ssl_sni` ACLs, then serve the matching certificate.
         if not name:
-            return
+            return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME if strict_sni else None
         wanted = name.lower()
         sock.bk_sni = wanted  # type: ignore[union-attr]
         for pattern, ctx in table:
             if _matches(wanted, pattern):
                 if ctx is not default:
                     sock.context = ctx
-                return
+                return None
+        return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME if strict_sni else None
 
     for ctx in contexts:
         ctx.sni_callback = on_sni
     return default
+
+
+def _verify_clients(ctx: ssl.SSLContext, ca_file: str | None, *, required: bool) -> None:
+    """`verify optional|required` with `ca-file`: the client's certificate is asked
+    for and must chain to one of those CAs (`required`: and must be sent)."""
+    try:
+        ctx.load_verify_locations(cafile=ca_file)
+    except (ssl.SSLError, OSError) as exc:
+        raise TLSConfigError(f"unable to set CA file '{ca_file}' ({exc})") from None
+    ctx.verify_mode = ssl.CERT_REQUIRED if required else ssl.CERT_OPTIONAL
 
 
 def client_context(

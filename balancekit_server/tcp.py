@@ -76,7 +76,7 @@ from balancekit_server.net.poller import (
     poller_for,
 )
 from balancekit_server.net.sockopts import set_keepalive, set_option
-from balancekit_server.net.tls import NEED_MORE, client_hello_sni, sni_of
+from balancekit_server.net.tls import NEED_MORE, client_hello_sni, sni_of, tls_facts
 from balancekit_server.net.unix_sockets import connect_unix
 from balancekit_server.net.wakeups import Wakeups
 from balancekit_server.ops.counters import REGISTRY, Counters, Registry, apply_count
@@ -721,7 +721,8 @@ class Session:
         self._task = None
         self.client = tls
         tls.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
-        self.request = replace(self.request, ssl=True, sni=sni_of(tls.get_extra_info("ssl_object")))
+        sslobj = tls.get_extra_info("ssl_object")
+        self.request = replace(self.request, ssl=True, sni=sni_of(sslobj), tls=tls_facts(sslobj))
         self._inspect_or_route()
 
     def _linger_close(self) -> None:

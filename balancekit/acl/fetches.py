@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from ..auth import BasicCredentials, Userlist, read_authorization
-from ..request import Request, ResponseView, split_header_values
+from ..request import DistinguishedName, Request, ResponseView, split_header_values
 from ..sticktables import READS, Entry, KeyInput, StickTable
 from ..tls_hello import hello_pending, hello_type
 from ..tracking import MAX_TRACKED, StreamCounters, table_key
@@ -459,6 +459,56 @@ def _ssl_fc_sni(req: Request, args: tuple[object, ...]) -> list[Value]:
 
 def _ssl_fc_has_sni(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [bool(req.ssl and req.sni)]
+
+
+def _ssl_fc_protocol(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [req.tls.protocol] if req.tls is not None and req.tls.protocol else []
+
+
+def _ssl_fc_cipher(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [req.tls.cipher] if req.tls is not None and req.tls.cipher else []
+
+
+def _ssl_fc_alpn(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [req.tls.alpn] if req.tls is not None and req.tls.alpn else []
+
+
+def _ssl_c_used(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [req.tls is not None and req.tls.client_subject is not None] if req.ssl else []
+
+
+def _ssl_c_verify(req: Request, args: tuple[object, ...]) -> list[Value]:
+    """X509_V_OK: a certificate that failed verification ended the handshake."""
+    return [0] if req.ssl else []
+
+
+def _dn(name: DistinguishedName | None, args: tuple[object, ...]) -> list[Value]:
+    """ssl_sock_get_dn_oneline (`/C=FR/CN=x`), or with an entry, its value: the
+    `occ`-th occurrence (1 by default, negative counts from the end)."""
+    if name is None:
+        return []
+    if not args or not args[0]:
+        return ["".join(f"/{key}={value}" for key, value in name)]
+    values = [value for key, value in name if key == args[0]]
+    occurrence = cast(int, args[1]) if len(args) > 1 and args[1] is not None else 1
+    index = occurrence - 1 if occurrence > 0 else occurrence
+    if not occurrence or not -len(values) <= index < len(values):
+        return []
+    return [values[index]]
+
+
+def _ssl_c_s_dn(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return _dn(req.tls.client_subject if req.tls is not None else None, args)
+
+
+def _ssl_c_i_dn(req: Request, args: tuple[object, ...]) -> list[Value]:
+    tls = req.tls
+    return _dn(tls.client_issuer if tls is not None and tls.client_subject else None, args)
+
+
+def _ssl_c_serial(req: Request, args: tuple[object, ...]) -> list[Value]:
+    tls = req.tls
+    return [tls.client_serial] if tls is not None and tls.client_subject is not None else []
 
 
 def _req_ssl_sni(req: Request, args: tuple[object, ...]) -> list[Value]:
@@ -1028,6 +1078,14 @@ def _fetches() -> dict[str, FetchDef]:
         FetchDef("ssl_fc", "bool", _ssl_fc),
         FetchDef("ssl_fc_sni", "str", _ssl_fc_sni),
         FetchDef("ssl_fc_has_sni", "bool", _ssl_fc_has_sni),
+        FetchDef("ssl_fc_protocol", "str", _ssl_fc_protocol),
+        FetchDef("ssl_fc_cipher", "str", _ssl_fc_cipher),
+        FetchDef("ssl_fc_alpn", "str", _ssl_fc_alpn),
+        FetchDef("ssl_c_used", "bool", _ssl_c_used),
+        FetchDef("ssl_c_verify", "sint", _ssl_c_verify),
+        FetchDef("ssl_c_s_dn", "str", _ssl_c_s_dn, ("str", "int"), 0),
+        FetchDef("ssl_c_i_dn", "str", _ssl_c_i_dn, ("str", "int"), 0),
+        FetchDef("ssl_c_serial", "bin", _ssl_c_serial),
         FetchDef("req.ssl_sni", "str", _req_ssl_sni),
         FetchDef("req.ssl_hello_type", "sint", _req_ssl_hello_type),
         FetchDef("always_true", "bool", _const(True)),

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..server import ON_ERROR_ACTIONS, Server, is_ip, split_address, unix_sockaddr
 from ..units import c_atol, parse_time
-from .keywords import BIND_KEYWORDS, HAPROXY_SERVER_OPTIONS, SERVER_KEYWORDS
+from .keywords import BIND_KEYWORDS, HAPROXY_BIND_OPTIONS, HAPROXY_SERVER_OPTIONS, SERVER_KEYWORDS
 from .runtime import Bind, LogTarget, StatsSocket
 
 # Server options HAProxy 2.6 reads with atol(), so a bad value is 0, not an error.
@@ -221,92 +221,107 @@ def _bind_address(text: str) -> tuple[str, list[int], bool]:
     return host, list(range(low, high + 1)), v6
 
 
+#: `bind` options that set the TLS versions, as `ssl-default-bind-options` words.
+_TLS_FLAGS = frozenset(
+    {"no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "no-tls-tickets",
+     "force-tlsv10", "force-tlsv11", "force-tlsv12", "force-tlsv13", "prefer-client-ciphers"}
+)  # fmt: skip
+_TLS_VERSIONS = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+
+
+def _bind_value(key: str, rest: list[str]) -> str:
+    if not rest:
+        raise ValueError(f"bind: '{key}' expects a value")
+    return rest.pop(0)
+
+
 def parse_bind(
-    args: tuple[str, ...], file: str | None, line: int | None, crt_base: str | None
+    args: tuple[str, ...],
+    file: str | None,
+    line: int | None,
+    crt_base: str | None,
+    ca_base: str | None = None,
 ) -> tuple[Bind, ...]:
     """`bind <addr>:<port>[-<end>][,…] [ssl] [crt F]… [accept-proxy] [name N] …`."""
     if not args:
         raise ValueError("'bind' expects an address")
     addresses = [a for a in args[0].split(",") if a]
     rest = list(args[1:])
-    ssl = accept_proxy = v4v6 = v6only = False
+    tls: dict[str, Any] = {}
+    options: list[str] = []
+    flags = {"ssl": False, "accept-proxy": False, "v4v6": False, "v6only": False}
     crts: list[str] = []
     name: str | None = None
     alpn: tuple[str, ...] = ()
     while rest:
         key = rest.pop(0)
-        if key in ("crt", "name", "alpn"):
-            if not rest:
-                raise ValueError(f"bind: '{key}' expects a value")
-            value = rest.pop(0)
-            if key == "crt":
-                path = (
-                    value if os.path.isabs(value) or not crt_base else os.path.join(crt_base, value)
+        if key == "crt":
+            value = _bind_value(key, rest)
+            path = value if os.path.isabs(value) or not crt_base else os.path.join(crt_base, value)
+            if not os.path.exists(path):
+                raise ValueError(f"bind: unable to load SSL certificate file '{path}'")
+            crts.append(path)
+        elif key == "name":
+            name = _bind_value(key, rest)
+        elif key == "alpn":
+            alpn = tuple(p for p in _bind_value(key, rest).split(",") if p)
+        elif key in flags:
+            flags[key] = True
+        elif key in _TLS_FLAGS:
+            options.append(key)
+        elif key in ("ssl-min-ver", "ssl-max-ver"):
+            version = _bind_value(key, rest)
+            if version not in _TLS_VERSIONS:
+                raise ValueError(f"bind: '{version}' : unknown ssl/tls version")
+            options.append(f"{key} {version}")
+        elif key == "ciphers":
+            tls["ciphers"] = _bind_value(key, rest)
+        elif key == "ca-file":
+            value = _bind_value(key, rest)
+            tls["ca_file"] = (
+                value if os.path.isabs(value) or not ca_base else os.path.join(ca_base, value)
+            )
+        elif key == "verify":
+            value = _bind_value(key, rest)
+            if value not in ("none", "optional", "required"):
+                raise ValueError(
+                    f"bind: 'verify' : unknown verify method '{value}', only 'none', "
+                    "'optional', and 'required' are supported"
                 )
-                if not os.path.exists(path):
-                    raise ValueError(f"bind: unable to load SSL certificate file '{path}'")
-                crts.append(path)
-            elif key == "name":
-                name = value
-            else:
-                alpn = tuple(p for p in value.split(",") if p)
-        elif key == "ssl":
-            ssl = True
-        elif key == "accept-proxy":
-            accept_proxy = True
-        elif key == "v4v6":
-            v4v6 = True
-        elif key == "v6only":
-            v6only = True
+            tls["verify"] = value
+        elif key == "strict-sni":
+            tls["strict_sni"] = True
+        elif key in HAPROXY_BIND_OPTIONS:
+            raise ValueError(
+                f"bind: '{key}' is an HAProxy bind option that balancekit does not support; "
+                "see docs/configuration.md"
+            )
         else:
             raise ValueError(f"bind: unknown option '{key}'{_close(key, list(BIND_KEYWORDS))}")
+    ssl, accept_proxy = flags["ssl"], flags["accept-proxy"]
     if ssl and not crts:
         raise ValueError("bind: 'ssl' needs at least one 'crt <file>'")
+    common: dict[str, Any] = dict(tls, tls_options=tuple(options), file=file, line=line)
     binds: list[Bind] = []
     for text in addresses:
         if text.startswith("fd@"):
             fd = inherited_fd(text, "bind")
             binds.append(
-                Bind(
-                    "",
-                    0,
-                    False,
-                    ssl,
-                    tuple(crts),
-                    accept_proxy,
-                    name,
-                    alpn,
-                    file=file,
-                    line=line,
-                    fd=fd,
-                )
+                Bind("", 0, False, ssl, tuple(crts), accept_proxy, name, alpn, fd=fd, **common)
             )
             continue
         unix = unix_path(text)
         if unix is not None:
             binds.append(
-                Bind("", 0, False, ssl, tuple(crts), accept_proxy, name, alpn,
-                     file=file, line=line, path=unix)
-            )  # fmt: skip
+                Bind("", 0, False, ssl, tuple(crts), accept_proxy, name, alpn, path=unix, **common)
+            )
             continue
         host, ports, v6 = _bind_address(text)
         for port in ports:
             binds.append(
-                Bind(
-                    host,
-                    port,
-                    v6,
-                    ssl,
-                    tuple(crts),
-                    accept_proxy,
-                    name,
-                    alpn,
-                    v4v6,
-                    v6only,
-                    file,
-                    line,
-                )
-            )
+                Bind(host, port, v6, ssl, tuple(crts), accept_proxy, name, alpn,
+                     flags["v4v6"], flags["v6only"], **common)
+            )  # fmt: skip
     return tuple(binds)
 
 

@@ -236,7 +236,8 @@ class _Builder:
         #: Proxy tables naming a peers section: (proxy, section name, the line).
         self._synced: list[tuple[str, str, Statement]] = []
         # One context per certificate set, shared by the binds that serve it.
-        self._tls_contexts: dict[tuple[tuple[str, ...], tuple[str, ...]], ssl.SSLContext] = {}
+        # Binds with the same TLS settings share one context (keyed by those settings).
+        self._tls_contexts: dict[tuple[object, ...], ssl.SSLContext] = {}
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -992,20 +993,36 @@ class _Builder:
                 )
                 bind = replace(bind, alpn=spoken)
             if bind.ssl:
-                bind = self._with_context(bind, global_)
+                bind = self._with_context(bind, global_, p.name)
             out.append(bind)
         return tuple(out)
 
-    def _with_context(self, bind: Bind, global_: Global) -> Bind:
-        key = (bind.crts, bind.alpn)
+    def _with_context(self, bind: Bind, global_: Global, proxy: str) -> Bind:
+        """The bind's TLS context: its own options after the global defaults (HAProxy
+        ORs the `no-*` flags and lets the bind's versions and ciphers win)."""
+        ciphers = bind.ciphers or global_.ssl_default_bind_ciphers
+        options = (*global_.ssl_default_bind_options, *bind.tls_options)
+        verify = bind.verify or "none"
+        key = (bind.crts, bind.alpn, ciphers, options, bind.ca_file, verify, bind.strict_sni)
         context = self._tls_contexts.get(key)
         if context is None:
+            if verify != "none" and bind.ca_file is None:
+                where = f"[{bind.file}:{bind.line}]"
+                message = (
+                    f"Proxy '{proxy}': verify is enabled but no CA file specified for "
+                    f"bind '{bind.address}' at {where}."
+                )
+                self.errors.append(ConfigError(message, bind.file, bind.line))
+                return bind
             try:
                 context = server_context(
                     bind.crts,
                     alpn=bind.alpn,
-                    ciphers=global_.ssl_default_bind_ciphers,
-                    options=global_.ssl_default_bind_options,
+                    ciphers=ciphers,
+                    options=options,
+                    ca_file=bind.ca_file if verify != "none" else None,
+                    verify=verify,
+                    strict_sni=bind.strict_sni,
                 )
             except TLSConfigError as exc:
                 self.errors.append(ConfigError(f"bind: {exc}", bind.file, bind.line))
@@ -1275,7 +1292,9 @@ def _h_maxconn(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 
 def _h_bind(b: _Builder, p: _Proxy, stmt: Statement) -> None:
-    p.binds.extend(parse_bind(stmt.args, stmt.file, stmt.line, b.global_.crt_base))
+    p.binds.extend(
+        parse_bind(stmt.args, stmt.file, stmt.line, b.global_.crt_base, b.global_.ca_base)
+    )
 
 
 def _h_server(b: _Builder, p: _Proxy, stmt: Statement) -> None:

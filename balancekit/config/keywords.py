@@ -17,6 +17,7 @@ __all__ = [
     "BIND_KEYWORDS",
     "ERRORFILE_CODES",
     "FAMILIES",
+    "HAPROXY_BIND_OPTIONS",
     "HAPROXY_ONLY",
     "HAPROXY_SERVER_OPTIONS",
     "KEYWORDS",
@@ -539,7 +540,41 @@ BIND_KEYWORDS: dict[str, str] = {
     ),
     "v4v6": "Accept IPv4 too on an IPv6 wildcard address.",
     "v6only": "Accept IPv6 only on an IPv6 address.",
+    "ssl-min-ver": "The lowest TLS version offered (`SSLv3` … `TLSv1.3`; default TLSv1.2).",
+    "ssl-max-ver": "The highest TLS version offered.",
+    "no-sslv3": "Refuse SSLv3 (never offered anyway).",
+    "no-tlsv10": "Refuse TLS 1.0.",
+    "no-tlsv11": "Refuse TLS 1.1.",
+    "no-tlsv12": "Refuse TLS 1.2.",
+    "no-tlsv13": "Refuse TLS 1.3.",
+    "force-tlsv10": "Offer TLS 1.0 only.",
+    "force-tlsv11": "Offer TLS 1.1 only.",
+    "force-tlsv12": "Offer TLS 1.2 only.",
+    "force-tlsv13": "Offer TLS 1.3 only.",
+    "no-tls-tickets": "No TLS session tickets.",
+    "prefer-client-ciphers": "The client's cipher order wins over the server's.",
+    "ciphers": "The TLS 1.2 cipher list (OpenSSL syntax); replaces `ssl-default-bind-ciphers`.",
+    "ca-file": "CA certificates client certificates are verified against (`verify`).",
+    "verify": (
+        "`none` (default), `optional` or `required`: ask for a client certificate, verified "
+        "against `ca-file` (`ssl_c_*` fetches)."
+    ),
+    "strict-sni": "Refuse a handshake whose SNI matches no certificate (alert unrecognized_name).",
 }
+
+#: Every `bind` option of HAProxy 2.6 (configuration.txt 5.1): those balancekit
+#: lacks are named as unsupported, never "did you mean".
+_BIND_OPTION_NAMES = """
+    accept-netscaler-cip accept-proxy allow-0rtt alpn backlog ca-ignore-err ca-sign-file
+    ca-sign-pass ca-file ca-verify-file ciphers ciphersuites client-sigalgs crl-file crt
+    crt-ignore-err crt-list curves defer-accept expose-fd force-sslv3 force-tlsv10
+    force-tlsv11 force-tlsv12 force-tlsv13 generate-certificates gid group id interface level
+    maxconn mode mss name namespace nbconn nice no-ca-names no-sslv3 no-tls-tickets no-tlsv10
+    no-tlsv11 no-tlsv12 no-tlsv13 npn prefer-client-ciphers process proto quic-cc-algo
+    quic-force-retry severity-output sigalgs ssl ssl-max-ver ssl-min-ver strict-sni tcp-ut
+    tfo thread tls-ticket-keys transparent uid user v4v6 v6only verify
+"""
+HAPROXY_BIND_OPTIONS = frozenset(_BIND_OPTION_NAMES.split())
 
 #: The keywords of a `userlist` section (cfg_parse_users), with their meaning.
 USERLIST_KEYWORDS = {

@@ -176,6 +176,14 @@ class Bind:
     line: int | None = None
     fd: int | None = None
     path: str | None = None
+    #: TLS versions and options (`ssl-min-ver TLSv1.3`, `no-tlsv12`…, as the words of
+    #: `ssl-default-bind-options`), `ciphers`, client certificates (`ca-file`,
+    #: `verify`), `strict-sni`.
+    tls_options: tuple[str, ...] = ()
+    ciphers: str | None = None
+    ca_file: str | None = None
+    verify: str | None = None
+    strict_sni: bool = False
     #: The TLS context of an `ssl` bind, built at load from `crts`, `alpn` and the
     #: global `ssl-default-bind-*` settings (`balancekit.tlsconfig`).
     context: SSLContext | None = field(default=None, compare=False, repr=False)

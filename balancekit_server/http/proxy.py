@@ -34,7 +34,7 @@ from balancekit.compression import (
 from balancekit.config.runtime import BackendRuntime, ForwardFor, Frontend
 from balancekit.persistence import PersistRule
 from balancekit.pool import ServerEvent
-from balancekit.request import ResponseView, StreamNames
+from balancekit.request import ResponseView, StreamNames, TlsFacts
 from balancekit.response_rules import ResponseVerdict, evaluate
 from balancekit.routing import Decision, Router
 from balancekit.rules import HttpRule
@@ -299,6 +299,7 @@ class Exchange:
     dst_port: int = 0
     ssl: bool = False
     sni: str = ""
+    tls: TlsFacts | None = None  # what the TLS handshake negotiated (`ssl_fc_*`, `ssl_c_*`)
     content_length: int | None = None
     chunked: bool = False
     upgrade: bool = False
@@ -1058,6 +1059,7 @@ class HttpProxy:
             ssl=ex.ssl,
             sni=ex.sni,
             stream=ex.stream,
+            tls=ex.tls,
         )
 
     def _new_entry(self, ex: Exchange) -> HttpLogEntry:
@@ -1127,6 +1129,7 @@ class HttpProxy:
                     dst_port=ex.dst_port,
                     ssl=ex.ssl,
                     sni=ex.sni,
+                    tls=ex.tls,
                 )
             self.log(entry)
 

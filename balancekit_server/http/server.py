@@ -25,6 +25,7 @@ from typing import Any, cast
 import httptools
 
 from balancekit import Request
+from balancekit.request import TlsFacts
 from balancekit.tracking import StreamCounters
 from balancekit_server.clock import now_ms
 from balancekit_server.http.errors import ErrorPage
@@ -44,7 +45,7 @@ from balancekit_server.http.upstream import (
 )
 from balancekit_server.net import proxy_protocol
 from balancekit_server.net.sockopts import set_keepalive, set_option
-from balancekit_server.net.tls import sni_of
+from balancekit_server.net.tls import sni_of, tls_facts
 from balancekit_server.process.limits import stream_line
 
 __all__ = ["HttpServerProtocol", "ProxiedHttpServerProtocol"]
@@ -358,6 +359,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._dst = ""
         self._dst_port = 0
         self._sni = ""
+        self._tls: TlsFacts | None = None
         self._t_first = 0.0
         self._date_first = 0.0
         fe = proxy.frontend
@@ -426,6 +428,7 @@ class HttpServerProtocol(asyncio.Protocol):
         if self.ssl:
             sslobj = transport.get_extra_info("ssl_object")
             self._sni = sni_of(sslobj)
+            self._tls = tls_facts(sslobj)
         if self.service is not None:
             self.service.opened(self)  # starts it, or parks it over a `maxconn`
         else:
@@ -776,6 +779,7 @@ class HttpServerProtocol(asyncio.Protocol):
         ex.dst_port = self._dst_port
         ex.ssl = self.ssl
         ex.sni = self._sni
+        ex.tls = self._tls
         ex.expect_continue = ex.read_framing()
         if ex.malformed:
             self._bad_status = ex.malformed_status

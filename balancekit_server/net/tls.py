@@ -4,6 +4,9 @@ at load by `balancekit.tlsconfig` (re-exported here for the server's callers).""
 
 from __future__ import annotations
 
+from typing import Any
+
+from balancekit.request import TlsFacts, distinguished_name
 from balancekit.tlsconfig import TLSConfigError, apply_options, cert_names, server_context
 
 __all__ = [
@@ -13,12 +16,33 @@ __all__ = [
     "client_hello_sni",
     "server_context",
     "sni_of",
+    "tls_facts",
 ]
 
 
 def sni_of(ssl_object: object) -> str:
     """The SNI name the client sent on a connection accepted with `server_context`."""
     return str(getattr(ssl_object, "bk_sni", "") or "")
+
+
+def tls_facts(ssl_object: Any) -> TlsFacts | None:
+    """What the `ssl_fc_*` and `ssl_c_*` fetches read of a finished handshake."""
+    if ssl_object is None:
+        return None
+    cipher = ssl_object.cipher()
+    cert = ssl_object.getpeercert() or None  # (empty when none was asked for or sent)
+    serial = ""
+    if cert is not None:
+        serial = str(cert.get("serialNumber", ""))
+        serial = ("0" + serial) if len(serial) % 2 else serial
+    return TlsFacts(
+        protocol=ssl_object.version() or "",
+        cipher=cipher[0] if cipher else "",
+        alpn=ssl_object.selected_alpn_protocol() or "",
+        client_subject=distinguished_name(cert["subject"]) if cert else None,
+        client_issuer=distinguished_name(cert.get("issuer", ())) if cert else (),
+        client_serial=bytes.fromhex(serial),
+    )
 
 
 NEED_MORE = "need-more"

@@ -78,7 +78,8 @@ def test_a_bad_bind_line_is_one_error_not_also_a_missing_bind(tmp_path: Path) ->
     )
     result = cli("-c", "-f", str(path))
     assert result.returncode != 0
-    assert f"{path}:7: bind: unknown option 'curves'" in result.stderr
+    unsupported = "bind: 'curves' is an HAProxy bind option that balancekit does not support"
+    assert f"{path}:7: {unsupported}" in result.stderr
     assert "has no 'bind' line" not in result.stderr
 
 

@@ -78,6 +78,10 @@ class Certs:
         self.server.private_key_and_cert_chain_pem.write_to_path(str(self.crt))
         self.ca_path = self.dir / "ca.pem"
         self.ca.cert_pem.write_to_path(str(self.ca_path))
+        # A client certificate of the same CA, for binds with `ca-file` and `verify`.
+        self.client = self.ca.issue_cert(
+            "client.test", common_name="client.test", organization_name="Balancekit Tests"
+        )
         atexit.register(shutil.rmtree, self.dir, True)
 
     @classmethod
@@ -601,6 +605,11 @@ class Client:
             sock.sendall(req.proxy)
         if req.tls:
             context = ssl.create_default_context(cafile=str(Certs.get().ca_path))
+            if not req.tls_verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            if req.client_cert:
+                Certs.get().client.configure_cert(context)
             if req.tls_max:
                 context.maximum_version = getattr(ssl.TLSVersion, req.tls_max)
             if req.alpn:
