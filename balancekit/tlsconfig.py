@@ -27,12 +27,14 @@ from .acl.fetches import FetchError, SampleExpr, _split_args, format_sample, par
 from .request import Request
 
 __all__ = [
+    "CertEntry",
     "SniExpr",
     "TLSConfigError",
     "apply_options",
     "cert_names",
     "client_context",
     "parse_sni",
+    "read_crt_list",
     "server_context",
 ]
 
@@ -137,11 +139,87 @@ def _load(pem: Path, ciphers: str | None, options: Iterable[str]) -> ssl.SSLCont
     return ctx
 
 
-def _matches(name: str, pattern: str) -> bool:
-    if pattern.startswith("*."):
-        head, _, rest = name.partition(".")
-        return bool(head) and rest == pattern[2:]
-    return name == pattern
+@dataclass(frozen=True, slots=True)
+class CertEntry:
+    """One certificate a bind serves: a `crt` file, or a line of a `crt-list`.
+
+    `filters` are the line's SNI filters (`*.example.com`, `!skip.example.com`);
+    none means the certificate's own names.  The other fields are the line's
+    `[…]` options, which replace the bind's for this certificate (None: the bind's)."""
+
+    pem: str
+    filters: tuple[str, ...] = ()
+    alpn: tuple[str, ...] | None = None
+    ciphers: str | None = None
+    options: tuple[str, ...] = ()
+    verify: str | None = None
+    ca_file: str | None = None
+
+
+#: What a crt-list line may say between `[` and `]` (HAProxy's ssl_crtlist_kws that
+#: balancekit applies); the others are named as unsupported.
+_LINE_OPTIONS = ("alpn", "ciphers", "ssl-min-ver", "ssl-max-ver", "verify", "ca-file")
+_HAPROXY_LINE_OPTIONS = frozenset(
+    ("allow-0rtt", "ca-verify-file", "ciphersuites", "crl-file", "curves", "ecdhe",
+     "no-ca-names", "npn")
+)  # fmt: skip
+
+
+def read_crt_list(path: str, crt_base: str | None = None) -> list[CertEntry]:
+    """A `crt-list` file: `<crt> [[<options>]] [[!]<sni filter> …]` per line, `#`
+    comments; paths relative to `crt-base`.  Errors name the file and line."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise TLSConfigError(f"crt-list '{path}': {exc.strerror}") from None
+    entries: list[CertEntry] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            try:
+                entries.append(_crt_list_line(line, crt_base))
+            except TLSConfigError as exc:
+                raise TLSConfigError(f"parsing [{path}:{number}]: {exc}") from None
+    if not entries:
+        raise TLSConfigError(f"crt-list '{path}': no certificate")
+    return entries
+
+
+def _crt_list_line(line: str, crt_base: str | None) -> CertEntry:
+    crt, _, rest = line.partition(" ")
+    if crt.startswith("["):
+        raise TLSConfigError("file must start with a cert")
+    options: list[str] = []
+    if rest.lstrip().startswith("["):
+        inside, bracket, rest = rest.lstrip()[1:].partition("]")
+        if not bracket:
+            raise TLSConfigError("missing ']'")
+        options = inside.split()
+    fields: dict[str, object] = {}
+    versions: list[str] = []
+    while options:
+        word = options.pop(0)
+        if word in _HAPROXY_LINE_OPTIONS:
+            raise TLSConfigError(
+                f"'{word}' is an HAProxy crt-list option balancekit does not support"
+            )
+        if word not in _LINE_OPTIONS:
+            raise TLSConfigError(f"unknown ssl keyword {word}")
+        if not options:
+            raise TLSConfigError(f"ssl args out of '[]' for {word}")
+        value = options.pop(0)
+        if word == "alpn":
+            fields["alpn"] = tuple(p for p in value.split(",") if p)
+        elif word in ("ssl-min-ver", "ssl-max-ver"):
+            if value not in _VERSIONS:
+                raise TLSConfigError(f"'{value}' : unknown ssl/tls version")
+            versions.append(f"{word} {value}")
+        elif word == "ca-file":
+            fields["ca_file"] = value
+        else:
+            fields[word] = value
+    path = crt if os.path.isabs(crt) or not crt_base else os.path.join(crt_base, crt)
+    return CertEntry(path, tuple(rest.split()), options=tuple(versions), **fields)  # type: ignore[arg-type]
 
 
 def server_context(
@@ -153,34 +231,54 @@ def server_context(
     ca_file: str | None = None,
     verify: str = "none",
     strict_sni: bool = False,
+    entries: Iterable[CertEntry] = (),
 ) -> ssl.SSLContext:
-    """An SSLContext serving every certificate in `crts` (files or directories).
+    """An SSLContext serving every certificate in `crts` (files or directories) and
+    `entries` (`crt-list` lines).
 
     The first certificate is the default; others are chosen by SNI through an
-    `sni_callback` that swaps in the per-certificate context; with `strict_sni`, a
-    handshake whose SNI (or lack of one) matches none is refused with the
-    `unrecognized_name` alert, as HAProxy does.  `ciphers` and `options` are the
-    bind's with the global `ssl-default-bind-*` ones (see `apply_options`);
-    `verify` (`optional`, `required`) asks for a client certificate checked
-    against `ca_file`.
+    `sni_callback` that swaps in the per-certificate context, an exact name before
+    a wildcard one, as HAProxy looks them up; with `strict_sni`, a handshake whose
+    SNI (or lack of one) matches none is refused with the `unrecognized_name`
+    alert.  `ciphers` and `options` are the bind's with the global
+    `ssl-default-bind-*` ones (see `apply_options`); `verify` (`optional`,
+    `required`) asks for a client certificate checked against `ca_file`.  A
+    crt-list line's own options replace the bind's for its certificate.
     """
     paths = [crts] if isinstance(crts, str) else list(crts)
-    files = [f for crt in paths for f in _pem_files(crt)]
-    if not files:
+    certs = [CertEntry(str(f)) for crt in paths for f in _pem_files(crt)]
+    certs += list(entries)
+    if not certs:
         raise TLSConfigError("ssl: no crt given")
     options = tuple(options)
-    protocols = list(alpn)
-    table: list[tuple[str, ssl.SSLContext]] = []
+    exact: dict[str, ssl.SSLContext] = {}
+    wildcard: dict[str, ssl.SSLContext] = {}
+    excluded: set[tuple[str, int]] = set()
     contexts = []
-    for pem in files:
-        ctx = _load(pem, ciphers, options)
-        if protocols:
-            ctx.set_alpn_protocols(protocols)
-        if verify != "none":
-            _verify_clients(ctx, ca_file, required=verify == "required")
-        contexts.append(ctx)
-        table.extend((name, ctx) for name in cert_names(pem))
+    for cert in certs:
+        for pem in _pem_files(cert.pem):
+            ctx = _load(pem, cert.ciphers or ciphers, (*options, *cert.options))
+            protocols = list(cert.alpn if cert.alpn is not None else alpn)
+            if protocols:
+                ctx.set_alpn_protocols(protocols)
+            mode = cert.verify or verify
+            if mode != "none":
+                if (cert.ca_file or ca_file) is None:
+                    raise TLSConfigError("verify is enabled but no CA file specified")
+                _verify_clients(ctx, cert.ca_file or ca_file, required=mode == "required")
+            contexts.append(ctx)
+            names = [f for f in cert.filters if not f.startswith("!")] or cert_names(pem)
+            excluded.update((f[1:].lower(), id(ctx)) for f in cert.filters if f.startswith("!"))
+            for name in names:
+                table = wildcard if name.startswith("*.") else exact
+                table.setdefault(name.lower().removeprefix("*."), ctx)
     default = contexts[0]
+
+    def pick(wanted: str) -> ssl.SSLContext | None:
+        ctx = exact.get(wanted)
+        if ctx is None and "." in wanted:
+            ctx = wildcard.get(wanted.split(".", 1)[1])
+        return None if ctx is None or (wanted, id(ctx)) in excluded else ctx
 
     def on_sni(sock: ssl.SSLObject | ssl.SSLSocket, name: str | None, _: object) -> int | None:
         # Remember the name for `req.ssl_sni` ACLs, then serve the matching certificate.
@@ -188,12 +286,12 @@ def server_context(
             return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME if strict_sni else None
         wanted = name.lower()
         sock.bk_sni = wanted  # type: ignore[union-attr]
-        for pattern, ctx in table:
-            if _matches(wanted, pattern):
-                if ctx is not default:
-                    sock.context = ctx
-                return None
-        return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME if strict_sni else None
+        ctx = pick(wanted)
+        if ctx is None:
+            return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME if strict_sni else None
+        if ctx is not default:
+            sock.context = ctx
+        return None
 
     for ctx in contexts:
         ctx.sni_callback = on_sni

@@ -251,16 +251,18 @@ def parse_bind(
     options: list[str] = []
     flags = {"ssl": False, "accept-proxy": False, "v4v6": False, "v6only": False}
     crts: list[str] = []
+    crt_lists: list[str] = []
     name: str | None = None
     alpn: tuple[str, ...] = ()
     while rest:
         key = rest.pop(0)
-        if key == "crt":
+        if key in ("crt", "crt-list"):
             value = _bind_value(key, rest)
             path = value if os.path.isabs(value) or not crt_base else os.path.join(crt_base, value)
             if not os.path.exists(path):
-                raise ValueError(f"bind: unable to load SSL certificate file '{path}'")
-            crts.append(path)
+                what = "SSL certificate" if key == "crt" else "crt-list"
+                raise ValueError(f"bind: unable to load {what} file '{path}'")
+            (crts if key == "crt" else crt_lists).append(path)
         elif key == "name":
             name = _bind_value(key, rest)
         elif key == "alpn":
@@ -299,9 +301,11 @@ def parse_bind(
         else:
             raise ValueError(f"bind: unknown option '{key}'{_close(key, list(BIND_KEYWORDS))}")
     ssl, accept_proxy = flags["ssl"], flags["accept-proxy"]
-    if ssl and not crts:
-        raise ValueError("bind: 'ssl' needs at least one 'crt <file>'")
-    common: dict[str, Any] = dict(tls, tls_options=tuple(options), file=file, line=line)
+    if ssl and not crts and not crt_lists:
+        raise ValueError("bind: 'ssl' needs at least one 'crt <file>' or 'crt-list <file>'")
+    common: dict[str, Any] = dict(
+        tls, tls_options=tuple(options), crt_lists=tuple(crt_lists), file=file, line=line
+    )
     binds: list[Bind] = []
     for text in addresses:
         if text.startswith("fd@"):

@@ -64,7 +64,13 @@ from ..tcpcheck import ACTIONS as TCP_CHECK_ACTIONS
 from ..tcpcheck import PROTOCOLS as TCP_CHECK_PROTOCOLS
 from ..tcpcheck import TcpCheckRule, TcpCheckRuleset, TcpComment, parse_rule, protocol_ruleset
 from ..tcpcheck import ruleset as tcp_check_ruleset
-from ..tlsconfig import TLSConfigError, client_context, parse_sni, server_context
+from ..tlsconfig import (
+    TLSConfigError,
+    client_context,
+    parse_sni,
+    read_crt_list,
+    server_context,
+)
 from ..tracking import StreamCounters
 from ..units import MAX_SECONDS_MS, MAX_TIMER_MS, c_atol, parse_size, parse_time
 from ._peers import PeersLines, read_peers_section
@@ -1003,7 +1009,8 @@ class _Builder:
         ciphers = bind.ciphers or global_.ssl_default_bind_ciphers
         options = (*global_.ssl_default_bind_options, *bind.tls_options)
         verify = bind.verify or "none"
-        key = (bind.crts, bind.alpn, ciphers, options, bind.ca_file, verify, bind.strict_sni)
+        key: tuple[object, ...] = (bind.crts, bind.crt_lists, bind.alpn, ciphers, options)
+        key += (bind.ca_file, verify, bind.strict_sni)
         context = self._tls_contexts.get(key)
         if context is None:
             if verify != "none" and bind.ca_file is None:
@@ -1015,8 +1022,14 @@ class _Builder:
                 self.errors.append(ConfigError(message, bind.file, bind.line))
                 return bind
             try:
+                entries = [
+                    entry
+                    for path in bind.crt_lists
+                    for entry in read_crt_list(path, global_.crt_base)
+                ]
                 context = server_context(
                     bind.crts,
+                    entries=entries,
                     alpn=bind.alpn,
                     ciphers=ciphers,
                     options=options,

@@ -559,6 +559,10 @@ BIND_KEYWORDS: dict[str, str] = {
         "`none` (default), `optional` or `required`: ask for a client certificate, verified "
         "against `ca-file` (`ssl_c_*` fetches)."
     ),
+    "crt-list": (
+        "A file of certificates, one per line: `<crt> [[alpn|ciphers|ssl-min-ver|ssl-max-ver|"
+        "verify|ca-file …]] [[!]<sni filter>…]`."
+    ),
     "strict-sni": "Refuse a handshake whose SNI matches no certificate (alert unrecognized_name).",
 }
 

@@ -180,6 +180,8 @@ class Bind:
     #: `ssl-default-bind-options`), `ciphers`, client certificates (`ca-file`,
     #: `verify`), `strict-sni`.
     tls_options: tuple[str, ...] = ()
+    #: `crt-list` files: certificates with SNI filters and options of their own.
+    crt_lists: tuple[str, ...] = ()
     ciphers: str | None = None
     ca_file: str | None = None
     verify: str | None = None

@@ -2453,6 +2453,31 @@ row(
     ),
     kinds=RAW_KIND,
 )  # fmt: skip
+# A crt-list: the first line is the default; a line's SNI filters replace its
+# certificate's names (exact before wildcard, `!` excludes), its `[…]` options replace
+# the bind's for it.
+row(
+    "bind-crt-list",
+    ("bind:crt-list",),
+    http_cfg(
+        frontend="    bind {bind:tls} ssl crt-list {file:crtlist} alpn http/1.1\n"
+        "    http-request set-header X-Proto %[ssl_fc_protocol]\n"
+    ),
+    (
+        get("/echo", bind="tls", tls=True, sni="example.test", tls_verify=False),
+        get("/echo", bind="tls", tls=True, sni="api.test", tls_verify=False,
+            alpn=("http/1.0", "http/1.1")),
+        get("/echo", bind="tls", tls=True, sni="a.wild.test", tls_verify=False),
+        get("/echo", bind="tls", tls=True, sni="no.wild.test", tls_verify=False),
+        get("/echo", bind="tls", tls=True, sni="nothing.test", tls_verify=False),
+    ),
+    files={
+        "crtlist": b"# the default first\n{certdir}/site.pem\n"
+        b"{certdir}/backend.pem [alpn http/1.0] api.test\n"
+        b"{certdir}/wild.pem [ssl-min-ver TLSv1.3] *.wild.test !no.wild.test\n"
+    },
+    kinds=RAW_KIND,
+)  # fmt: skip
 # The handshakes a bind refuses: a version it does not offer (TLS 1.0 and 1.1 are below
 # what this OpenSSL allows a modern client at all), a name strict-sni finds
 # no certificate for, no client certificate where one is required.  Both refuse; HAProxy

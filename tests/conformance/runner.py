@@ -21,7 +21,8 @@ Config placeholders (`{name}`, no spaces, so `{ ssl_fc }` conditions are left al
   CA bundle that signed it and the backends' TLS certificate.
 - `{workdir}` — the directory of the row's files (all written), for relative names.
 - `{file:NAME}` — a file with the row's `files[NAME]` content, where `{port:s1}` (and
-  the other servers) becomes that server's port, as it does in the config.
+  the other servers) becomes that server's port, as it does in the config, and
+  `{certdir}` the certificates' directory (`site.pem`, `backend.pem`, `wild.pem`).
 - `{log}` — a UDP syslog receiver of this proxy's own; `{stats}` — a stats socket.
 """
 
@@ -82,6 +83,20 @@ class Certs:
         self.client = self.ca.issue_cert(
             "client.test", common_name="client.test", organization_name="Balancekit Tests"
         )
+        # More certificates a bind may serve (`crt-list` rows), by file name.
+        self.backend.private_key_and_cert_chain_pem.write_to_path(str(self.dir / "backend.pem"))
+        self.wild = self.ca.issue_cert("*.wild.test")
+        self.wild.private_key_and_cert_chain_pem.write_to_path(str(self.dir / "wild.pem"))
+
+    def name_of(self, der: bytes | None) -> str:
+        """Which of the session's certificates a server presented."""
+        for name, cert in (("site", self.server), ("backend", self.backend), ("wild", self.wild)):
+            if (
+                der is not None
+                and ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode()) == der
+            ):
+                return name
+        return "unknown"
         atexit.register(shutil.rmtree, self.dir, True)
 
     @classmethod
@@ -375,13 +390,13 @@ def _render(row: Row, group: EchoGroup, side: str, work: Path, side_obj: Side) -
         if kind == "file":
             path = work / arg
             if not path.exists():
-                path.write_bytes(
-                    re.sub(
-                        rb"\{port:(\w+)\}",
-                        lambda m: group.address(m.group(1).decode()).rsplit(":", 1)[1].encode(),
-                        row.files[arg],
-                    )
+                content = re.sub(
+                    rb"\{port:(\w+)\}",
+                    lambda m: group.address(m.group(1).decode()).rsplit(":", 1)[1].encode(),
+                    row.files[arg],
                 )
+                content = content.replace(b"{certdir}", str(certs.dir).encode())
+                path.write_bytes(content)
             return str(path)
         if kind == "log":
             if side_obj.log is None:
@@ -618,6 +633,7 @@ class Client:
             info["tls"] = {
                 "version": sock.version(),
                 "alpn": sock.selected_alpn_protocol(),
+                "cert": Certs.get().name_of(sock.getpeercert(binary_form=True)),
             }
             if req.tls_max:
                 info["tls"]["cipher"] = (sock.cipher() or ("",))[0]
