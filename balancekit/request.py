@@ -317,6 +317,9 @@ class ResponseView(Request):
     response: Request = field(default_factory=Request)
     #: The stream's frontend, backend and server (None: not known to the engine).
     names: StreamNames | None = None
+    #: The `compression` algorithm the answer is encoded with ("": none), for
+    #: `res.comp` and `res.comp_algo`.
+    compression: str = ""
 
     def __init__(
         self,
@@ -326,11 +329,14 @@ class ResponseView(Request):
         *,
         payload: bytes | None = None,
         names: StreamNames | None = None,
+        compression: str | None = None,
     ) -> None:
         for name, setter in zip(Request.__dataclass_fields__, _SETTERS, strict=True):
             setter(self, _GONE.get(name, getattr(request, name)))
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "response", Request(headers=headers, payload=payload))
-        if names is None and isinstance(request, ResponseView):
-            names = request.names  # (a rule's edit makes a new view of the same answer)
+        if isinstance(request, ResponseView):  # (a rule's edit makes a new view of the answer)
+            names = request.names if names is None else names
+            compression = request.compression if compression is None else compression
         object.__setattr__(self, "names", names)
+        object.__setattr__(self, "compression", compression or "")

@@ -1223,6 +1223,18 @@ def _cache_hit(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [req.names is not None and bool(req.names.cache)]
 
 
+def _res_comp(req: Request, args: tuple[object, ...]) -> list[Value]:
+    """`res.comp`: whether the answer is being compressed."""
+    if not isinstance(req, ResponseView) or req.status == 0:
+        return []
+    return [bool(req.compression)]
+
+
+def _res_comp_algo(req: Request, args: tuple[object, ...]) -> list[Value]:
+    """`res.comp_algo`: the algorithm compressing it (no sample when none is)."""
+    return [req.compression] if isinstance(req, ResponseView) and req.compression else []
+
+
 def _stream_name(field: str) -> FetchFn:
     """`fe_name`, `be_name`, `srv_name`, `srv_id`: what the engine said of the answer."""
 
@@ -1243,6 +1255,8 @@ def _response_fetches() -> dict[str, FetchDef]:
         FetchDef("srv_id", "sint", _stream_name("server_id"), source="internal stream information"),
         FetchDef("res.cache_name", "str", _stream_name("cache"), source="HTTP response headers"),
         FetchDef("res.cache_hit", "bool", _cache_hit, source="HTTP response headers"),
+        FetchDef("res.comp", "bool", _res_comp, source="HTTP response headers"),
+        FetchDef("res.comp_algo", "str", _res_comp_algo, source="HTTP response headers"),
         FetchDef("res.hdr", "str", _on_response(_hdr), hdr_args, last=True),
         FetchDef("capture.res.hdr", "str", _captured(True), ("int",), 1),
         FetchDef("res.fhdr", "str", _on_response(_fhdr), hdr_args, last=True),

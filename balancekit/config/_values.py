@@ -356,6 +356,8 @@ _FLAGS: dict[str, tuple[str, str, object]] = {
     "ssl": ("extras", "ssl", True),
     "no-ssl": ("extras", "ssl", False),
     "check-ssl": ("extras", "check_ssl", True),
+    "no-check-ssl": ("extras", "check_ssl", False),
+    "check-send-proxy": ("extras", "check_send_proxy", True),
 }
 
 

@@ -517,6 +517,11 @@ SERVER_KEYWORDS: dict[str, str] = {
     "ca-file": "CA bundle used to verify the server (relative to `ca-base`).",
     "sni": "SNI sent to the server: a sample expression such as `str(name)` or `req.hdr(host)`.",
     "check-ssl": "Run health checks over TLS.",
+    "no-check-ssl": "Health checks without TLS (undoes a `default-server` `check-ssl`).",
+    "check-send-proxy": (
+        "Health checks start with the server's PROXY header (v2 with `send-proxy-v2`), "
+        "even on a `port` or `addr` of their own."
+    ),
     "resolve-prefer": (
         "`ipv4` or `ipv6`: the family a `resolvers` section prefers; without one (balancekit "
         "has none) HAProxy ignores it, as balancekit does."

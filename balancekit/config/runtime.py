@@ -279,6 +279,8 @@ class ServerExtras:
     ca_file: str | None = None
     sni: str | None = None
     check_ssl: bool = False
+    #: `check-send-proxy`: health checks start with a PROXY header even on their own port.
+    check_send_proxy: bool = False
     #: `init-addr`: how a server name gets its address at start ("last", "libc",
     #: "none" or an IP, in order); empty for HAProxy's default, `last,libc`.
     init_addr: tuple[str, ...] = ()

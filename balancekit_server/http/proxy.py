@@ -603,7 +603,13 @@ class Relay:
             if stream is not None:
                 stream.vars.to_response()  # the `req.*` variables end here
             # http_process_res_common: after the store rules, before the cookie.
-            view = ResponseView(respond.request, status, text_view(headers), names=respond.names)
+            view = ResponseView(
+                respond.request,
+                status,
+                text_view(headers),
+                names=respond.names,
+                compression=self._compression_name(),
+            )
             verdict = evaluate(respond.response_rules, view)
             if verdict.answer is not None:
                 self.intercepted = verdict
@@ -615,7 +621,13 @@ class Relay:
         if self.cookies is not None:
             out = self.cookies.apply_response(out, status, ex.method)
         if respond is not None and respond.after_rules:
-            view = ResponseView(respond.request, status, text_view(out), names=respond.names)
+            view = ResponseView(
+                respond.request,
+                status,
+                text_view(out),
+                names=respond.names,
+                compression=self._compression_name(),
+            )
             verdict = evaluate(respond.after_rules, view)
             status, reason, out, added = _rewritten(verdict, reason, out)
             unseen += added
@@ -645,6 +657,12 @@ class Relay:
         ex.bytes_out -= unseen
         if self.logasap is not None:
             self.logasap()
+
+    def _compression_name(self) -> str:
+        """The algorithm this answer is compressed with, "" when it is not."""
+        if self.encoder is None or self.compressing is None:
+            return ""
+        return self.compressing[0]
 
     def _encoder(self, status: int, headers: RawHeaders, sized: bool) -> Encoder | None:
         assert self.compressing is not None

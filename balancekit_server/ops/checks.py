@@ -605,6 +605,10 @@ def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
     own_port = server.check_port is None and server.check_addr is None
     tls = extras is not None and (extras.check_ssl or (extras.ssl and own_port))
     version = 2 if server.send_proxy_v2 else 1 if server.send_proxy else 0
+    if not own_port:
+        version = 0  # a check on its own port or address goes without the server's header...
+    if extras is not None and extras.check_send_proxy:
+        version = 2 if server.send_proxy_v2 else 1  # ...unless `check-send-proxy` asks
     kind: Literal["tcp", "http", "mysql", "pgsql"] = "tcp"
     if runtime.httpchk is not None:
         kind = "http"
@@ -629,7 +633,7 @@ def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
         tls_verify=extras is None or extras.verify != "none",
         ca_file=extras.ca_file if extras is not None else None,
         sni=_literal_sni(extras.sni if extras is not None else None),
-        send_proxy=version if own_port else 0,
+        send_proxy=version,
     )
 
 

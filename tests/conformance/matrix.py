@@ -2241,6 +2241,20 @@ check_row(
     (("plain", "    option tcp-check\n", "{redis}"),),
     defaults="    tcp-check send INFO\\r\\n\n    tcp-check expect string nevermatch\n",
 )  # fmt: skip
+# `check-send-proxy`: the check of a server on a port of its own starts with a PROXY
+# header anyway (the echo backend reports it in the body the expect rule reads).
+check_row(
+    "check-send-proxy",
+    ("server:check-send-proxy", "server:port", "server:no-check-ssl"),
+    (
+        ("with", "    option httpchk GET /echo\n    http-check expect string proxy\n",
+         "{s1} port {port:s1} check-send-proxy"),
+        ("without", "    option httpchk GET /echo\n    http-check expect string proxy\n",
+         "{s1} port {port:s1}"),
+        # `no-check-ssl` undoes `check-ssl` (as after a default-server line).
+        ("plain", "    option httpchk GET /echo\n", "{s1} check-ssl no-check-ssl"),
+    ),
+)  # fmt: skip
 # The SSLv3 hello: a TLS server answers with a record (an alert), an HTTP server
 # with something else, Redis with nothing.  LDAP's bind request: the HTTP server's
 # answer is not LDAPv3, Redis says nothing.
@@ -2277,10 +2291,12 @@ def _header_query(*pairs: tuple[str, str]) -> str:
 # first, the last configured), and the answers and requests never compressed.
 row(
     "compression",
-    ("compression algo", "compression type"),
+    ("compression algo", "compression type", "fetch:res.comp", "fetch:res.comp_algo"),
     http_cfg(
         frontend="    compression algo gzip deflate\n"
         "    compression type text/html application/json\n"
+        "    http-response set-header X-Comp %[res.comp]\n"
+        "    http-after-response set-header X-Algo %[res.comp_algo]\n"
     ),
     (
         _ae("gzip"),
