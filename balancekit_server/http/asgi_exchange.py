@@ -127,6 +127,7 @@ class AsgiExchange(Exchange):
         *,
         until_close: bool = False,
         framed: bool = False,
+        response_version: bytes = b"1.1",
     ) -> None:
         if framed:  # the ASGI server frames the body itself
             headers = [(n, v) for n, v in headers if n != b"transfer-encoding"]

@@ -81,6 +81,7 @@ class _WebSocketExchange(AsgiExchange):
         *,
         until_close: bool = False,
         framed: bool = False,
+        response_version: bytes = b"1.1",
     ) -> None:
         self.answer = (status, headers)
 

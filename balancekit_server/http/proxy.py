@@ -438,6 +438,7 @@ class Exchange:
         *,
         until_close: bool = False,
         framed: bool = False,
+        response_version: bytes = b"1.1",
     ) -> None:
         """Response head; `length` None with `body` means the body's size is unknown:
         chunked from the server, or, with `until_close`, ended by the server closing
@@ -653,10 +654,15 @@ class Relay:
             body,
             until_close=body and length_value is None and not encoded,
             framed=framed,
+            response_version=b"1.0" if self._version() == "1.0" else b"1.1",
         )
         ex.bytes_out -= unseen
         if self.logasap is not None:
             self.logasap()
+
+    def _version(self) -> str:
+        """The HTTP version of the server's answer ("1.0" or "1.1")."""
+        return str(self.conn.parser.get_http_version())
 
     def _compression_name(self) -> str:
         """The algorithm this answer is compressed with, "" when it is not."""
@@ -668,7 +674,7 @@ class Relay:
         assert self.compressing is not None
         algo, backend, frontend = self.compressing
         ex = self.exchange
-        version = str(self.conn.parser.get_http_version()).encode()
+        version = self._version().encode()
         if compressible(
             backend,
             frontend,

@@ -212,8 +212,12 @@ class _ServerExchange(Exchange):
         *,
         until_close: bool = False,
         framed: bool = False,
+        response_version: bytes = b"1.1",
     ) -> None:
-        parts = [_STATUS_LINES.get((status, reason)) or _status_line(status, reason)]
+        if response_version == b"1.0":  # HAProxy relays an HTTP/1.0 server's version
+            parts = [b"HTTP/1.0 %d %s\r\n" % (status, reason)]
+        else:
+            parts = [_STATUS_LINES.get((status, reason)) or _status_line(status, reason)]
         for name, value in headers:
             parts += (name, b": ", value, _CRLF)
         extra = b""  # framing/connection lines this hop adds
@@ -234,28 +238,21 @@ class _ServerExchange(Exchange):
         elif body and length is not None:
             extra = b"content-length: %d\r\n" % length
             lines += 1
-        connection = b""  # HAProxy's H1 mux adds this line on output: %B never counts it
+        # HAProxy's H1 mux adds this line on output (%B never counts it): `close` to
+        # end an HTTP/1.1 answer, `keep-alive` to keep a connection where the answer or
+        # the request is HTTP/1.0 (h1_update_res_conn_value).
+        connection = b""
         if status != 101:
             if not self.keep_alive:
-                if self.version != b"1.0" or self._server_version() != "1.0":
+                if response_version != b"1.0":
                     connection = b"connection: close\r\n"
-            elif self.version == b"1.0":
+            elif self.version == b"1.0" or response_version == b"1.0":
                 connection = b"connection: keep-alive\r\n"
         parts += (extra, connection, _CRLF)
         head = b"".join(parts)
         # %B as HAProxy counts it (see logged_head_size): its message size, not the wire's
         self.bytes_out += len(head) - len(connection) - 4 * lines + HTX_EXTRA
         self._out.append(head)
-
-    def _server_version(self) -> str:
-        """The HTTP version of the server's response being relayed ("1.1" when
-        unknown).  HAProxy 2.6 says `connection: close` to an HTTP/1.0 client only
-        when the response it relays is HTTP/1.1: an HTTP/1.0 response closes by
-        default.  Only asked for HTTP/1.0 clients on a closing connection."""
-        producer = self.conn.producer
-        if producer is None:
-            return "1.1"
-        return str(producer.parser.get_http_version())
 
     def write_body(self, data: bytes) -> None:
         self.bytes_out += len(data)

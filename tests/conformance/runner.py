@@ -464,6 +464,7 @@ def _read_response(sock: socket.socket, method: str, deadline: float) -> dict[st
         key, _, value = line.partition(":")
         headers.append([key.strip(), value.strip()])
     out: dict[str, Any] = {"status": status, "reason": parts[2] if len(parts) > 2 else ""}
+    out["proto"] = parts[0]
     out["headers"] = headers
     names = {k.lower(): v for k, v in headers}
     body = rest
@@ -571,6 +572,7 @@ def _split_responses(data: bytes) -> list[dict[str, Any]]:
         out.append(
             {
                 "status": int(parts[1]),
+                "proto": parts[0],
                 "reason": parts[2] if len(parts) > 2 else "",
                 "headers": headers,
                 "body": rest[:length],
@@ -812,6 +814,8 @@ def normalize(obs: Any, row: Row, ports: dict[int, str]) -> Any:
     if "status" in row.compare:
         out["status"] = obs["status"]
         out["reason"] = obs["reason"]
+        if "proto" in obs:  # the status line's version: HAProxy keeps an HTTP/1.0 server's
+            out["proto"] = obs["proto"]
     body, coding = _decoded(obs.get("body", b""), obs.get("headers", ()))
     if coding:
         out["coding"] = coding

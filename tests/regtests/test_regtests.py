@@ -90,6 +90,7 @@ EXPECTED: dict[str, str | Differs] = {
     "reg-tests/checks/tcp-check_multiple_ports.vtc": PASS,
     "reg-tests/compression/etags_conversion.vtc": PASS,
     "reg-tests/compression/vary.vtc": PASS,
+    "reg-tests/compression/basic.vtc": PASS,
     # -- deliberate differences, asserted to fail that way --
     "reg-tests/balance/balance-uri-path-only.vtc": Differs(
         "its second listener speaks HTTP/2 (`bind … proto h2`); balancekit-server speaks "
