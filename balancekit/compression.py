@@ -3,7 +3,7 @@
 HAProxy's compression filter (src/flt_http_comp.c) makes three decisions, kept
 here apart from any socket so that every front end makes them the same way:
 
-* `choose_algorithm`, on the request once the backend is known: the client's
+* `negotiate`, on the request once the backend is known: the client's
   `Accept-Encoding` (its order and q-values) against the algorithms configured
   (the backend's, else the frontend's), `identity` as a fallback, and nothing
   for old "Mozilla/4" agents that are not a known-good MSIE;
@@ -33,10 +33,9 @@ __all__ = [
     "ALGORITHMS",
     "Compression",
     "Encoder",
-    "choose_algorithm",
     "compressed_headers",
     "compressible",
-    "offloaded",
+    "negotiate",
 ]
 
 #: `compression algo` names and the token each is announced as (HAProxy's ua_name).
@@ -138,33 +137,23 @@ def _client_choice(config: Compression, headers: RawHeaders) -> str | None:
     return chosen
 
 
-def choose_algorithm(
+def negotiate(
     backend: Compression | None, frontend: Compression | None, headers: RawHeaders
-) -> str | None:
-    """The algorithm for this request's answer, or None (select_compression_request_header):
-    the client's choice, else `identity` when configured (it needs no header)."""
+) -> tuple[str | None, RawHeaders]:
+    """The algorithm for this request's answer (None: none), and the request headers
+    for the server (select_compression_request_header): the client's choice, else
+    `identity` when configured (it needs no header).  With `compression offload`, a
+    request whose header chose goes without Accept-Encoding (the server must not
+    compress)."""
     config = _config(backend, frontend)
-    if config is None or not config.algos:
-        return None
-    if _old_agent(headers):
-        return None
+    if config is None or not config.algos or _old_agent(headers):
+        return None, headers
     chosen = _client_choice(config, headers)
-    if chosen is not None:
-        return chosen
-    return "identity" if "identity" in config.algos else None
-
-
-def offloaded(
-    backend: Compression | None, frontend: Compression | None, headers: RawHeaders
-) -> RawHeaders:
-    """`compression offload`: when the client's header chose an algorithm, the request
-    goes to the server without Accept-Encoding (the server must not compress)."""
-    if (backend is None or not backend.offload) and (frontend is None or not frontend.offload):
-        return headers
-    config = _config(backend, frontend)
-    if config is None or _old_agent(headers) or _client_choice(config, headers) is None:
-        return headers
-    return [(name, value) for name, value in headers if name.lower() != b"accept-encoding"]
+    if chosen is None:
+        return ("identity" if "identity" in config.algos else None), headers
+    if (backend is not None and backend.offload) or (frontend is not None and frontend.offload):
+        headers = [(name, value) for name, value in headers if name.lower() != b"accept-encoding"]
+    return chosen, headers
 
 
 _ETAG = re.compile(rb'^(W/)?"[^"]*"$')

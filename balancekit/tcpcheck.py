@@ -43,6 +43,7 @@ __all__ = [
     "passed",
     "protocol_ruleset",
     "ruleset",
+    "step_id",
     "timed_out",
 ]
 
@@ -162,7 +163,7 @@ def parse_binary(text: str) -> bytes:
     return bytes.fromhex(text)
 
 
-def _format(text: str, context: SampleContext | None, what: str) -> LogFormat:
+def _format(text: str, context: SampleContext | None) -> LogFormat:
     try:
         return parse_log_format(text, context, response=True)
     except LogFormatError as exc:
@@ -269,7 +270,7 @@ def _parse_send(args: tuple[str, ...], index: int, context: SampleContext | None
     data = args[1]
     comment = _comment(args[2:])
     if action.endswith("-lf"):
-        return TcpSend(index, fmt=_format(data, context, action), binary=binary, comment=comment)
+        return TcpSend(index, fmt=_format(data, context), binary=binary, comment=comment)
     if binary:
         try:
             return TcpSend(index, parse_binary(data), binary=True, comment=comment)
@@ -330,7 +331,7 @@ def _parse_expect(args: tuple[str, ...], index: int, context: SampleContext | No
         elif word == "tout-status":
             fields["tout_status"] = _status(_TOUT, word, value, "'L4TOUT', 'L6TOUT' or 'L7TOUT'")
         elif word in ("on-success", "on-error"):
-            fields[word.replace("-", "_")] = _format(value, context, word)
+            fields[word.replace("-", "_")] = _format(value, context)
         elif word == "status-code":
             try:
                 fields["status_code"] = parse_sample_expr(value, context=context, response=True)
@@ -385,7 +386,7 @@ def _expect(
         except re.error as exc:
             raise ValueError(f"regex '{pattern}' is invalid ({exc})") from None
     else:
-        fields["fmt"] = _format(pattern, context, kind)
+        fields["fmt"] = _format(pattern, context)
     return TcpExpect(index, kind, pattern, inverse=inverse, **fields)  # type: ignore[arg-type]
 
 

@@ -26,10 +26,9 @@ from balancekit.cache import Admission, CacheLookup
 from balancekit.compression import (
     Compression,
     Encoder,
-    choose_algorithm,
     compressed_headers,
     compressible,
-    offloaded,
+    negotiate,
 )
 from balancekit.config.runtime import BackendRuntime, ForwardFor, Frontend
 from balancekit.persistence import PersistRule
@@ -582,11 +581,13 @@ class Relay:
                 length = int(length_value)
             except ValueError:
                 length = None
+        version = b"1.0" if self.conn.parser.get_http_version() == "1.0" else b"1.1"
         framed = False
         if self.compressing is not None:
             # Decided on the server's head, before any rule (HAProxy's filter runs at
             # the end of wait-for-response); the head changes after them all.
-            self.encoder = self._encoder(status, headers, body and (encoded or bool(length)))
+            sized = body and (encoded or bool(length))
+            self.encoder = self._encoder(status, version, headers, sized)
             if self.encoder is not None and encoded:
                 # Already chunked: HAProxy keeps the server's line where it was.
                 out = split_response_headers(headers, keep_framing=True)[0]
@@ -604,13 +605,7 @@ class Relay:
             if stream is not None:
                 stream.vars.to_response()  # the `req.*` variables end here
             # http_process_res_common: after the store rules, before the cookie.
-            view = ResponseView(
-                respond.request,
-                status,
-                text_view(headers),
-                names=respond.names,
-                compression=self._compression_name(),
-            )
+            view = self._view(respond, status, headers)
             verdict = evaluate(respond.response_rules, view)
             if verdict.answer is not None:
                 self.intercepted = verdict
@@ -622,13 +617,7 @@ class Relay:
         if self.cookies is not None:
             out = self.cookies.apply_response(out, status, ex.method)
         if respond is not None and respond.after_rules:
-            view = ResponseView(
-                respond.request,
-                status,
-                text_view(out),
-                names=respond.names,
-                compression=self._compression_name(),
-            )
+            view = self._view(respond, status, out)
             verdict = evaluate(respond.after_rules, view)
             status, reason, out, added = _rewritten(verdict, reason, out)
             unseen += added
@@ -654,27 +643,25 @@ class Relay:
             body,
             until_close=body and length_value is None and not encoded,
             framed=framed,
-            response_version=b"1.0" if self._version() == "1.0" else b"1.1",
+            response_version=version,
         )
         ex.bytes_out -= unseen
         if self.logasap is not None:
             self.logasap()
 
-    def _version(self) -> str:
-        """The HTTP version of the server's answer ("1.0" or "1.1")."""
-        return str(self.conn.parser.get_http_version())
+    def _view(self, respond: _Responding, status: int, headers: RawHeaders) -> ResponseView:
+        """What `http-response` / `http-after-response` rules read of the answer."""
+        algo = self.compressing[0] if self.encoder is not None and self.compressing else ""
+        return ResponseView(
+            respond.request, status, text_view(headers), names=respond.names, compression=algo
+        )
 
-    def _compression_name(self) -> str:
-        """The algorithm this answer is compressed with, "" when it is not."""
-        if self.encoder is None or self.compressing is None:
-            return ""
-        return self.compressing[0]
-
-    def _encoder(self, status: int, headers: RawHeaders, sized: bool) -> Encoder | None:
+    def _encoder(
+        self, status: int, version: bytes, headers: RawHeaders, sized: bool
+    ) -> Encoder | None:
         assert self.compressing is not None
         algo, backend, frontend = self.compressing
         ex = self.exchange
-        version = self._version().encode()
         if compressible(
             backend,
             frontend,
@@ -1532,9 +1519,7 @@ class HttpProxy:
         front, back = self.frontend.compression, state.settings.compression
         if front is not None or back is not None:
             # On the request as the rules left it, once the backend is known.
-            ex.compression = choose_algorithm(back, front, headers)
-            if ex.compression is not None:
-                headers = offloaded(back, front, headers)
+            ex.compression, headers = negotiate(back, front, headers)
         if unique_id is not None and self._unique_id_header is not None:
             headers.append((self._unique_id_header, unique_id.encode("latin-1")))
         forwardfor = state.forwardfor

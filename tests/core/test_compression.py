@@ -12,10 +12,9 @@ import pytest
 from balancekit.compression import (
     Compression,
     Encoder,
-    choose_algorithm,
     compressed_headers,
     compressible,
-    offloaded,
+    negotiate,
 )
 
 GZIP_FIRST = Compression(algos=("gzip", "deflate"))
@@ -41,7 +40,7 @@ def _ae(value: str, agent: str | None = None) -> list[tuple[bytes, bytes]]:
     ],
 )
 def test_the_client_chooses_by_weight_then_order(accept: str, chosen: str | None) -> None:
-    assert choose_algorithm(None, GZIP_FIRST, _ae(accept)) == chosen
+    assert negotiate(None, GZIP_FIRST, _ae(accept))[0] == chosen
 
 
 @pytest.mark.parametrize(
@@ -55,21 +54,21 @@ def test_the_client_chooses_by_weight_then_order(accept: str, chosen: str | None
     ],
 )
 def test_old_mozilla_agents_get_nothing(agent: str, compressed: bool) -> None:
-    assert (choose_algorithm(None, GZIP_FIRST, _ae("gzip", agent)) == "gzip") is compressed
+    assert (negotiate(None, GZIP_FIRST, _ae("gzip", agent))[0] == "gzip") is compressed
 
 
 def test_the_backend_algorithms_win_and_identity_needs_no_header() -> None:
     backend = Compression(algos=("identity",))
-    assert choose_algorithm(backend, GZIP_FIRST, _ae("gzip")) == "identity"
-    assert choose_algorithm(backend, GZIP_FIRST, []) == "identity"
-    assert choose_algorithm(Compression(types=("text/",)), GZIP_FIRST, _ae("gzip")) == "gzip"
+    assert negotiate(backend, GZIP_FIRST, _ae("gzip"))[0] == "identity"
+    assert negotiate(backend, GZIP_FIRST, [])[0] == "identity"
+    assert negotiate(Compression(types=("text/",)), GZIP_FIRST, _ae("gzip"))[0] == "gzip"
 
 
 def test_offload_strips_accept_encoding_only_when_the_client_chose() -> None:
     front = Compression(algos=("identity", "gzip"), offload=True)
-    assert offloaded(None, front, _ae("gzip")) == []
-    assert offloaded(None, front, _ae("br")) == _ae("br")  # identity chosen: kept
-    assert offloaded(None, GZIP_FIRST, _ae("gzip")) == _ae("gzip")
+    assert negotiate(None, front, _ae("gzip"))[1] == []
+    assert negotiate(None, front, _ae("br"))[1] == _ae("br")  # identity chosen: kept
+    assert negotiate(None, GZIP_FIRST, _ae("gzip"))[1] == _ae("gzip")
 
 
 def _compressible(headers: list[tuple[bytes, bytes]], **kw: object) -> bool:
