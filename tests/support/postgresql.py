@@ -16,11 +16,9 @@ import os
 import pwd
 import shutil
 import subprocess
-import tempfile
-from pathlib import Path
 
 from support.backends import free_port
-from support.daemons import terminate, wait_listening
+from support.daemons import LocalDaemon
 
 
 def _binary(name: str) -> str:
@@ -32,15 +30,15 @@ def _binary(name: str) -> str:
     return found[-1]
 
 
-class PostgreSQL:
-    """One running postgres, its port read back from the cluster's own choice."""
+class PostgreSQL(LocalDaemon):
+    """One running postgres, on a free port."""
 
+    name = "PostgreSQL"
     _instance: PostgreSQL | None = None
 
     def __init__(self) -> None:
-        self.base = Path(tempfile.mkdtemp(prefix="bk-postgres-"))
+        super().__init__("bk-postgres-", free_port())
         self.data = self.base / "data"
-        self.port = free_port()
         self._as: list[str] = []
         if os.geteuid() == 0:
             owner = pwd.getpwnam("postgres")
@@ -58,24 +56,11 @@ class PostgreSQL:
             "host all all 127.0.0.1/32 trust\n"
             "local all all trust\n"
         )
-        self.process = subprocess.Popen(
+        self._start(
             [*self._as, _binary("postgres"), "-D", str(self.data), "-p", str(self.port),
              "-k", str(self.base), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            30,
         )  # fmt: skip
-        if wait_listening(self.process, self.port, 30):
-            return
-        self.stop()
-        raise RuntimeError(f"PostgreSQL did not start on 127.0.0.1:{self.port}")
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        terminate(self.process)
-        shutil.rmtree(self.base, ignore_errors=True)
 
     @classmethod
     def get(cls) -> PostgreSQL:

@@ -10,43 +10,30 @@ from __future__ import annotations
 
 import atexit
 import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 from typing import ClassVar
 
 from support.backends import free_port
-from support.daemons import terminate, wait_listening
+from support.daemons import LocalDaemon
 
 
-class Redis:
+class Redis(LocalDaemon):
     """One running redis-server, persisting nothing."""
 
+    name = "Redis"
     _instances: ClassVar[dict[str, Redis]] = {}
 
     def __init__(self, password: str | None = None) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            raise RuntimeError("Redis is not installed (apt-get install redis-server); .ci/run is")
-        self.base = Path(tempfile.mkdtemp(prefix="bk-redis-"))
-        self.port = free_port()
+            raise RuntimeError(
+                "Redis is not installed (apt-get install redis-server); .ci/run installs it"
+            )
+        super().__init__("bk-redis-", free_port())
         args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no", "--dir", str(self.base)]  # fmt: skip
         if password is not None:
             args += ["--requirepass", password]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if wait_listening(self.process, self.port, 20):
-            return
-        self.stop()
-        raise RuntimeError(f"Redis did not start on 127.0.0.1:{self.port}")
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        terminate(self.process)
-        shutil.rmtree(self.base, ignore_errors=True)
+        self._start(args, 20)
 
     @classmethod
     def get(cls, kind: str = "open") -> Redis:
