@@ -25,9 +25,11 @@ from pathlib import Path
 
 from .acl.fetches import FetchError, SampleExpr, _split_args, format_sample, parse_sample_expr
 from .request import Request
+from .tls_openssl import OpenSSLUnavailable, set_ciphersuites, set_groups
 
 __all__ = [
     "CertEntry",
+    "ServerTls",
     "SniExpr",
     "TLSConfigError",
     "apply_options",
@@ -91,16 +93,31 @@ _NO_VERSION = {
 }
 
 
-def apply_options(ctx: ssl.SSLContext, ciphers: str | None, options: Iterable[str]) -> None:
-    """`ciphers` and the TLS options (`ssl-default-bind-options`, then a bind's own):
-    the last `ssl-min-ver`/`ssl-max-ver`/`force-*` wins, the `no-*` flags add up, and
-    the versions left between the bounds are offered (ssl_sock_prepare_ctx).  With
-    no minimum, TLSv1.2 is the lowest, as with Debian's OpenSSL under HAProxy."""
+def apply_options(
+    ctx: ssl.SSLContext,
+    ciphers: str | None,
+    options: Iterable[str],
+    *,
+    ciphersuites: str | None = None,
+    curves: str | None = None,
+) -> None:
+    """`ciphers`, `ciphersuites`, `curves` and the TLS options
+    (`ssl-default-bind-options`, then a bind's own): the last
+    `ssl-min-ver`/`ssl-max-ver`/`force-*` wins, the `no-*` flags add up, and the
+    versions left between the bounds are offered (ssl_sock_prepare_ctx).  With no
+    minimum, TLSv1.2 is the lowest, as with Debian's OpenSSL under HAProxy."""
     if ciphers is not None:
         try:
             ctx.set_ciphers(ciphers)
         except ssl.SSLError:
             raise TLSConfigError(f"unable to set SSL cipher list to '{ciphers}'") from None
+    try:
+        if ciphersuites is not None:
+            set_ciphersuites(ctx, ciphersuites)
+        if curves is not None:
+            set_groups(ctx, curves)
+    except (ValueError, OpenSSLUnavailable) as exc:
+        raise TLSConfigError(str(exc)) from None
     low, high = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
     disabled: set[ssl.TLSVersion] = set()
     for option in options:
@@ -128,9 +145,15 @@ def apply_options(ctx: ssl.SSLContext, ciphers: str | None, options: Iterable[st
             ctx.options |= _NO_VERSION[hole]
 
 
-def _load(pem: Path, ciphers: str | None, options: Iterable[str]) -> ssl.SSLContext:
+def _load(
+    pem: Path,
+    ciphers: str | None,
+    options: Iterable[str],
+    ciphersuites: str | None,
+    curves: str | None,
+) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    apply_options(ctx, ciphers, options)
+    apply_options(ctx, ciphers, options, ciphersuites=ciphersuites, curves=curves)
     key = pem.with_name(pem.name + ".key")  # HAProxy also accepts the key beside the cert
     try:
         ctx.load_cert_chain(str(pem), str(key) if key.exists() else None)
@@ -232,6 +255,8 @@ def server_context(
     verify: str = "none",
     strict_sni: bool = False,
     entries: Iterable[CertEntry] = (),
+    ciphersuites: str | None = None,
+    curves: str | None = None,
 ) -> ssl.SSLContext:
     """An SSLContext serving every certificate in `crts` (files or directories) and
     `entries` (`crt-list` lines).
@@ -240,8 +265,8 @@ def server_context(
     `sni_callback` that swaps in the per-certificate context, an exact name before
     a wildcard one, as HAProxy looks them up; with `strict_sni`, a handshake whose
     SNI (or lack of one) matches none is refused with the `unrecognized_name`
-    alert.  `ciphers` and `options` are the bind's with the global
-    `ssl-default-bind-*` ones (see `apply_options`); `verify` (`optional`,
+    alert.  `ciphers`, `ciphersuites`, `curves` and `options` are the bind's with
+    the global `ssl-default-bind-*` ones (see `apply_options`); `verify` (`optional`,
     `required`) asks for a client certificate checked against `ca_file`.  A
     crt-list line's own options replace the bind's for its certificate.
     """
@@ -257,7 +282,9 @@ def server_context(
     contexts = []
     for cert in certs:
         for pem in _pem_files(cert.pem):
-            ctx = _load(pem, cert.ciphers or ciphers, (*options, *cert.options))
+            ctx = _load(
+                pem, cert.ciphers or ciphers, (*options, *cert.options), ciphersuites, curves
+            )
             protocols = list(cert.alpn if cert.alpn is not None else alpn)
             if protocols:
                 ctx.set_alpn_protocols(protocols)
@@ -336,6 +363,49 @@ def client_context(
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise TLSConfigError(f"Couldn't open the ca-file '{ca_file}' ({reason})") from None
     return ctx
+
+
+@dataclass(frozen=True, slots=True)
+class ServerTls:
+    """How balancekit talks TLS to one server (`server … ssl`, `check-ssl`): the
+    line's options after the global `ssl-default-server-*` ones, as HAProxy's
+    ssl_sock_prepare_srv_ctx combines them.
+
+    `crt` is the client certificate (with its key) the server may ask for;
+    `options` are `ssl-default-server-options` words (`ssl-min-ver TLSv1.3`,
+    `no-tlsv12`, `no-tls-tickets`…); `alpn` is what connections offer.
+    """
+
+    verify: bool = True
+    ca_file: str | None = None
+    crt: str | None = None
+    ciphers: str | None = None
+    ciphersuites: str | None = None
+    options: tuple[str, ...] = ()
+    alpn: tuple[str, ...] = ()
+
+    def context(
+        self, *, check_hostname: bool = False, alpn: tuple[str, ...] | None = None
+    ) -> ssl.SSLContext:
+        """A new client context; `alpn` replaces the server's list (health checks'
+        `check-alpn`).  Raises TLSConfigError with the file or setting at fault."""
+        ctx = client_context(
+            verify=self.verify, ca_file=self.ca_file, check_hostname=check_hostname
+        )
+        apply_options(ctx, self.ciphers, self.options, ciphersuites=self.ciphersuites)
+        protocols = self.alpn if alpn is None else alpn
+        if protocols:
+            ctx.set_alpn_protocols(list(protocols))
+        if self.crt is not None:
+            pem = Path(self.crt)
+            key = pem.with_name(pem.name + ".key")
+            try:
+                ctx.load_cert_chain(str(pem), str(key) if key.exists() else None)
+            except (ssl.SSLError, OSError) as exc:
+                raise TLSConfigError(
+                    f"unable to load SSL certificate file '{self.crt}' ({exc})"
+                ) from None
+        return ctx
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,7 @@ from balancekit.stream import (
     StreamPolicy,
 )
 from balancekit.stream import Decision as StreamDecision
+from balancekit.tlsconfig import ServerTls, SniExpr, parse_sni
 from balancekit.tracking import StreamCounters
 from balancekit_server.clock import now_ms
 from balancekit_server.net import proxy_protocol
@@ -291,6 +292,17 @@ class _Side(asyncio.Protocol):
                 other.resume_reading()
 
 
+_TlsLink = tuple[ssl.SSLContext, ssl.SSLContext | None, SniExpr | None]
+
+
+def _tls_link(tls: ServerTls, sni: str | None) -> _TlsLink:
+    """HAProxy checks the certificate's names against the SNI it sends, and
+    against nothing when it sends none: a context for each case."""
+    expr = parse_sni(sni) if sni is not None else None
+    named = tls.context(check_hostname=tls.verify) if expr is not None else None
+    return tls.context(), named, expr
+
+
 class BackendTimes:
     """The settings of a backend a connection's path reads, copied once into a
     compiled object: each read of the config's (interpreted) `BackendRuntime`
@@ -321,6 +333,13 @@ class BackendTimes:
         )
         #: How much of the server's bytes the rules wait for at most (a full buffer).
         self.response_room: int = runtime.max_response_head
+        #: `server … ssl`: each such server's contexts (without and with the SNI
+        #: name check) and its `sni` expression, read against the session.
+        self.tls_links: dict[str, _TlsLink] = {
+            extras.name: _tls_link(extras.tls, extras.sni)
+            for extras in runtime.servers
+            if extras.ssl
+        }
 
 
 class Session:
@@ -875,7 +894,9 @@ class Session:
         self._sside.peer = self._server_peer()
         poller = self.service.poller
         address = None if poller is None else ip_address(host, port)
-        if poller is not None and address is not None:
+        assert self.times is not None
+        tls = self.times.tls_links.get(server.name) if self.times.tls_links else None
+        if poller is not None and address is not None and tls is None:
             # The poller's connect calls back: no coroutine, future or task at all.
             try:
                 connector = connect(
@@ -887,7 +908,7 @@ class Session:
             self._connecting = (None, connector)
             self._arm_connect_timeout(now)
             return
-        coro = self._open_connection(host, port)
+        coro = self._open_connection(host, port) if tls is None else self._open_tls(host, port, tls)
         try:
             waiter = coro.send(None)
         except StopIteration as stop:  # connected at once (not on TCP, but allowed)
@@ -1123,8 +1144,14 @@ class Session:
         timeout = tb.timeout_connect
         # A plain timer rather than asyncio.timeout(): this is the per-connection path.
         deadline = None if timeout is None else self.loop.call_later(timeout, self._expire)
+        times = self.times
+        assert times is not None
+        tls = times.tls_links.get(server.name) if times.tls_links else None
         try:
-            transport, _ = await self._open_connection(host, port)
+            if tls is None:
+                transport, _ = await self._open_connection(host, port)
+            else:
+                transport, _ = await self._open_tls(host, port, tls)
         except asyncio.CancelledError:
             if not self._expired or self.client_closed:
                 raise
@@ -1159,6 +1186,37 @@ class Session:
             return self.loop.create_connection(self._server_side, host, port)
         return open_connection(poller, self._server_side, host, port, names_on_close=self._names)
 
+    async def _open_tls(
+        self, host: str, port: int, link: _TlsLink
+    ) -> tuple[asyncio.BaseTransport, Any]:
+        """A TLS connection to a `server … ssl`: the PROXY header, if the server
+        wants one, goes in clear before the handshake, as HAProxy sends it."""
+        unnamed, named, expr = link
+        name = expr.value(self.request) if expr is not None else ""
+        context = named if name and named is not None else unnamed
+        server = self.srv
+        assert server is not None
+        if not (server.send_proxy or server.send_proxy_v2):
+            return await self.loop.create_connection(
+                self._server_side, host, port, ssl=context, server_hostname=name or None
+            )
+        req = self.request
+        encode = proxy_protocol.encode_v2 if server.send_proxy_v2 else proxy_protocol.encode_v1
+        family, kind, proto, _, address = (
+            await self.loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setblocking(False)
+        try:
+            await self.loop.sock_connect(sock, address)
+            await self.loop.sock_sendall(sock, encode(req.src, req.src_port, req.dst, req.dst_port))
+            return await self.loop.create_connection(
+                self._server_side, sock=sock, ssl=context, server_hostname=name or None
+            )
+        except BaseException:
+            sock.close()
+            raise
+
     async def _open_unix(self, address: str | bytes) -> tuple[asyncio.BaseTransport, Any]:
         sock = await connect_unix(self.loop, address)
         return await self.loop.create_unix_connection(self._server_side, sock=sock)
@@ -1189,7 +1247,7 @@ class Session:
         transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
         if times.srvtcpka:
             set_keepalive(transport)
-        if server.send_proxy or server.send_proxy_v2:
+        if (server.send_proxy or server.send_proxy_v2) and not times.tls_links.get(server.name):
             req = self.request
             encode = proxy_protocol.encode_v2 if server.send_proxy_v2 else proxy_protocol.encode_v1
             transport.write(encode(req.src, req.src_port, req.dst, req.dst_port))

@@ -166,6 +166,9 @@ def _finish(
     config = build(parsed, errors, warnings, local_peer=env.get("HAPROXY_LOCALPEER") or None)
     _in_file_order(parsed.files, errors)
     _in_file_order(parsed.files, warnings)
+    # `zero-warning` counts what HAProxy warns about, not balancekit's own notes.
+    if not errors and config.global_.zero_warning and any(not w.ours for w in warnings):
+        errors.append(ConfigError("Some warnings were found and 'zero-warning' is set. Aborting."))
     if errors:
         raise ConfigErrors(errors, warnings)
     return LoadResult(config, tuple(warnings))

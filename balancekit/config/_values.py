@@ -276,8 +276,8 @@ def parse_bind(
             if version not in _TLS_VERSIONS:
                 raise ValueError(f"bind: '{version}' : unknown ssl/tls version")
             options.append(f"{key} {version}")
-        elif key == "ciphers":
-            tls["ciphers"] = _bind_value(key, rest)
+        elif key in ("ciphers", "ciphersuites", "curves"):
+            tls[key] = _bind_value(key, rest)
         elif key == "ca-file":
             value = _bind_value(key, rest)
             tls["ca_file"] = (
@@ -358,7 +358,17 @@ _FLAGS: dict[str, tuple[str, str, object]] = {
     "check-ssl": ("extras", "check_ssl", True),
     "no-check-ssl": ("extras", "check_ssl", False),
     "check-send-proxy": ("extras", "check_send_proxy", True),
+    "no-backup": ("server", "backup", False),
+    "no-send-proxy": ("server", "send_proxy", False),
+    "no-send-proxy-v2": ("server", "send_proxy_v2", False),
 }
+
+#: Server options that add a word to the line's TLS options (`ssl-default-server-options`
+#: words); `tls-tickets` takes `no-tls-tickets` back.
+_SERVER_TLS_FLAGS = frozenset(
+    {"no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "no-tls-tickets",
+     "force-tlsv10", "force-tlsv11", "force-tlsv12", "force-tlsv13"}
+)  # fmt: skip
 
 
 def parse_server_params(
@@ -366,6 +376,7 @@ def parse_server_params(
     base: ServerParams,
     ca_base: str | None,
     warn: Callable[[str], None] | None = None,
+    crt_base: str | None = None,
 ) -> ServerParams:
     """Apply server options `args` on top of `base` (the `default-server` values).
 
@@ -379,6 +390,10 @@ def parse_server_params(
         if key in _FLAGS:
             target, attr, value = _FLAGS[key]
             getattr(params, target)[attr] = value
+            continue
+        if key in _SERVER_TLS_FLAGS or key == "tls-tickets":
+            kept = [o for o in params.extras.get("tls_options", ()) if o != "no-tls-tickets"]
+            params.extras["tls_options"] = (*kept, key) if key != "tls-tickets" else tuple(kept)
             continue
         if key not in SERVER_KEYWORDS:
             if key in HAPROXY_SERVER_OPTIONS:
@@ -450,8 +465,20 @@ def parse_server_params(
             x["ca_file"] = (
                 value if os.path.isabs(value) or not ca_base else os.path.join(ca_base, value)
             )
-        elif key == "sni":
-            x["sni"] = value
+        elif key in ("sni", "check-sni"):
+            x[key.replace("-", "_")] = value
+        elif key == "crt":
+            x["crt"] = (
+                value if os.path.isabs(value) or not crt_base else os.path.join(crt_base, value)
+            )
+        elif key in ("ciphers", "ciphersuites"):
+            x[key] = value
+        elif key in ("ssl-min-ver", "ssl-max-ver"):
+            if value not in _TLS_VERSIONS:
+                raise ValueError(f"'{value}' : unknown ssl/tls version.")
+            x["tls_options"] = (*x.get("tls_options", ()), f"{key} {value}")
+        elif key in ("alpn", "check-alpn"):
+            x[key.replace("-", "_")] = tuple(p for p in value.split(",") if p)
         elif key == "cookie":
             s["cookie"] = value
         elif key == "init-addr":

@@ -65,8 +65,9 @@ from ..tcpcheck import PROTOCOLS as TCP_CHECK_PROTOCOLS
 from ..tcpcheck import TcpCheckRule, TcpCheckRuleset, TcpComment, parse_rule, protocol_ruleset
 from ..tcpcheck import ruleset as tcp_check_ruleset
 from ..tlsconfig import (
+    ServerTls,
     TLSConfigError,
-    client_context,
+    apply_options,
     parse_sni,
     read_crt_list,
     server_context,
@@ -247,8 +248,8 @@ class _Builder:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def warn(self, message: str, stmt: Statement | Section) -> None:
-        self.warnings.append(ConfigWarning(message, stmt.file, stmt.line))
+    def warn(self, message: str, stmt: Statement | Section, *, ours: bool = False) -> None:
+        self.warnings.append(ConfigWarning(message, stmt.file, stmt.line, ours))
 
     def _count(self, stmt: Statement) -> int:
         """A count HAProxy reads with atol() (`maxconn`, `retries`): `5s` is 5 and `x`
@@ -257,7 +258,8 @@ class _Builder:
         if word.isdigit():
             return int(word)
         value = max(c_atol(word), 0)
-        self.warn(f"'{stmt.keyword} {word}' is read as {value}, as HAProxy 2.6 reads it", stmt)
+        message = f"'{stmt.keyword} {word}' is read as {value}, as HAProxy 2.6 reads it"
+        self.warn(message, stmt, ours=True)
         return value
 
     def _first(self, stmt: Statement) -> str:
@@ -420,11 +422,30 @@ class _Builder:
         elif key == "crt-base":
             self.global_ = replace(g, crt_base=_one(stmt))
         elif key == "ssl-default-bind-ciphers":
-            self.global_ = replace(g, ssl_default_bind_ciphers=_cipher_list(_one(stmt)))
+            self.global_ = replace(g, ssl_default_bind_ciphers=_cipher_list(_one(stmt), key))
         elif key == "ssl-default-bind-ciphersuites":
-            self.global_ = replace(g, ssl_default_bind_ciphersuites=_one(stmt))
+            suites = _ciphersuites(_one(stmt), key)
+            self.global_ = replace(g, ssl_default_bind_ciphersuites=suites)
         elif key == "ssl-default-bind-options":
-            self.global_ = replace(g, ssl_default_bind_options=_ssl_options(args))
+            self.global_ = replace(g, ssl_default_bind_options=_ssl_options(args, key))
+        elif key == "ssl-default-bind-curves":
+            self.global_ = replace(g, ssl_default_bind_curves=_curves(_one(stmt)))
+        elif key == "ssl-default-server-ciphers":
+            self.global_ = replace(g, ssl_default_server_ciphers=_cipher_list(_one(stmt), key))
+        elif key == "ssl-default-server-ciphersuites":
+            suites = _ciphersuites(_one(stmt), key)
+            self.global_ = replace(g, ssl_default_server_ciphersuites=suites)
+        elif key == "ssl-default-server-options":
+            self.global_ = replace(g, ssl_default_server_options=_ssl_options(args, key))
+        elif key == "tune.http.maxhdr":
+            count = c_atol(_one(stmt))
+            if not 1 <= count <= 32767:
+                raise ValueError("'tune.http.maxhdr' expects a numeric value between 1 and 32767")
+            self.global_ = replace(g, tune_http_maxhdr=count)
+        elif key == "zero-warning":
+            if args:
+                raise ValueError(f"'zero-warning' cannot handle unexpected argument '{args[0]}'.")
+            self.global_ = replace(g, zero_warning=True)
         # Everything else in a global section is an `ignored` keyword, warned by the parser.
 
     # -- caches -------------------------------------------------------------------------
@@ -884,11 +905,14 @@ class _Builder:
                 f"cookie will be ignored for {p.kind} '{p.name}' (needs 'mode http')", p.section
             )
         response_rules, after_rules = self._response_rules(p) if p.kind == "backend" else ((), ())
+        if s.mode == "http":
+            self._warn_server_alpn(p)
         t = s.timeouts
         return BackendRuntime(
             name=p.name,
             description=p.description,
             max_response_head=self.global_.head_room,
+            max_response_lines=self.global_.tune_http_maxhdr - 1,
             # HAProxy's default: 10% of the incoming maxconn, at least 1.
             fullconn=s.fullconn or (max((incoming + 9) // 10, 1) if incoming >= 0 else 0),
             load_server_state=s.load_server_state,
@@ -980,6 +1004,18 @@ class _Builder:
         )
         return f"random({draws})"
 
+    def _warn_server_alpn(self, p: _Proxy) -> None:
+        """In mode http, servers are spoken to in HTTP/1.1: `alpn` offers that alone."""
+        for _, extras, stmt in p.servers:
+            dropped = ",".join(proto for proto in extras.alpn if proto != "http/1.1")
+            if extras.ssl and dropped:
+                self.warn(
+                    f"server '{extras.name}': alpn '{dropped}' not offered: balancekit-server "
+                    "speaks HTTP/1.1 to servers",
+                    stmt,
+                    ours=True,
+                )
+
     def _binds(self, p: _Proxy, mode: str, global_: Global) -> tuple[Bind, ...]:
         """The proxy's binds, each `ssl` one with its TLS context built now (so `-c`
         fails on a bad certificate, at its line); in mode http, ALPN offers only the
@@ -995,6 +1031,7 @@ class _Builder:
                         "HTTP/1.1 only (clients fall back to it)",
                         bind.file,
                         bind.line,
+                        ours=True,
                     )
                 )
                 bind = replace(bind, alpn=spoken)
@@ -1007,10 +1044,12 @@ class _Builder:
         """The bind's TLS context: its own options after the global defaults (HAProxy
         ORs the `no-*` flags and lets the bind's versions and ciphers win)."""
         ciphers = bind.ciphers or global_.ssl_default_bind_ciphers
+        suites = bind.ciphersuites or global_.ssl_default_bind_ciphersuites
+        curves = bind.curves or global_.ssl_default_bind_curves
         options = (*global_.ssl_default_bind_options, *bind.tls_options)
         verify = bind.verify or "none"
         key: tuple[object, ...] = (bind.crts, bind.crt_lists, bind.alpn, ciphers, options)
-        key += (bind.ca_file, verify, bind.strict_sni)
+        key += (bind.ca_file, verify, bind.strict_sni, suites, curves)
         context = self._tls_contexts.get(key)
         if context is None:
             if verify != "none" and bind.ca_file is None:
@@ -1036,6 +1075,8 @@ class _Builder:
                     ca_file=bind.ca_file if verify != "none" else None,
                     verify=verify,
                     strict_sni=bind.strict_sni,
+                    ciphersuites=suites,
+                    curves=curves,
                 )
             except TLSConfigError as exc:
                 self.errors.append(ConfigError(f"bind: {exc}", bind.file, bind.line))
@@ -1118,6 +1159,7 @@ class _Builder:
             name=p.name,
             description=p.description,
             max_header_size=global_.head_room,
+            max_header_lines=global_.tune_http_maxhdr - 1,
             tracks=bool(self.tables) or self.needs_streams or s.unique_id_format is not None,
             mode=s.mode,  # type: ignore[arg-type]
             binds=self._binds(p, s.mode, global_),
@@ -1241,13 +1283,8 @@ class _Builder:
             if not stmt.keyword.startswith("ssl-default-bind-"):
                 continue
             if not uses_ssl:
-                self.warn(f"'{stmt.keyword}' has no effect: no 'bind … ssl' line uses it", stmt)
-            elif stmt.keyword == "ssl-default-bind-ciphersuites":
-                self.warn(
-                    f"'{stmt.keyword}' has no effect: Python's ssl module cannot choose "
-                    "TLS 1.3 cipher suites (OpenSSL's defaults apply)",
-                    stmt,
-                )
+                message = f"'{stmt.keyword}' has no effect: no 'bind … ssl' line uses it"
+                self.warn(message, stmt, ours=True)
 
 
 # -- statement handlers --------------------------------------------------------------------
@@ -1316,7 +1353,11 @@ def _h_server(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     name = stmt.args[0]
     address = server_address(name, stmt.args[1])
     params = parse_server_params(
-        stmt.args[2:], p.settings.default_server, b.global_.ca_base, b.notes(stmt)
+        stmt.args[2:],
+        p.settings.default_server,
+        b.global_.ca_base,
+        b.notes(stmt),
+        crt_base=b.global_.crt_base,
     )
     for existing, _, where in p.servers:
         if existing.name == name:
@@ -1336,8 +1377,23 @@ def _h_server(b: _Builder, p: _Proxy, stmt: Statement) -> None:
         file=stmt.file,
         line=stmt.line,
     )
+    extras = replace(extras, tls=_server_tls(extras, b.global_))
     _check_server_tls(p, extras, b.global_.ssl_server_verify)
     p.servers.append((server, extras, stmt))
+
+
+def _server_tls(extras: ServerExtras, global_: Global) -> ServerTls:
+    """The line's TLS settings over the global `ssl-default-server-*` ones: its own
+    ciphers win, its options follow the global ones (ssl_sock_prepare_srv_ctx)."""
+    return ServerTls(
+        verify=extras.verify != "none",
+        ca_file=extras.ca_file,
+        crt=extras.crt,
+        ciphers=extras.ciphers or global_.ssl_default_server_ciphers,
+        ciphersuites=extras.ciphersuites or global_.ssl_default_server_ciphersuites,
+        options=(*global_.ssl_default_server_options, *extras.tls_options),
+        alpn=extras.alpn,
+    )
 
 
 def _check_server_tls(p: _Proxy, extras: ServerExtras, default_verify: str) -> None:
@@ -1351,10 +1407,11 @@ def _check_server_tls(p: _Proxy, extras: ServerExtras, default_verify: str) -> N
         if extras.sni is not None:
             parse_sni(extras.sni)
         if extras.ca_file is not None:
-            client_context(ca_file=extras.ca_file)
+            extras.tls.context()  # an unreadable ca-file first, as HAProxy reports it
     except TLSConfigError as exc:
         raise ValueError(where + str(exc)) from None
-    if (extras.ssl or extras.check_ssl) and extras.verify == "required" and not extras.ca_file:
+    tls = extras.ssl or extras.check_ssl
+    if tls and extras.verify == "required" and not extras.ca_file:
         if default_verify == "none":
             raise ValueError(where + "verify is enabled but no CA file specified.")
         raise ValueError(
@@ -1364,11 +1421,20 @@ def _check_server_tls(p: _Proxy, extras: ServerExtras, default_verify: str) -> N
             "'ssl-server-verify none' in the global section to disable server-side "
             "verifications by default."
         )
+    if tls and extras.ca_file is None:
+        try:
+            extras.tls.context()  # a bad crt, cipher list or version range
+        except TLSConfigError as exc:
+            raise ValueError(where + str(exc)) from None
 
 
 def _h_default_server(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.default_server = parse_server_params(
-        stmt.args, p.settings.default_server, b.global_.ca_base, b.notes(stmt)
+        stmt.args,
+        p.settings.default_server,
+        b.global_.ca_base,
+        b.notes(stmt),
+        crt_base=b.global_.crt_base,
     )
 
 
@@ -1984,16 +2050,33 @@ def _one_int(stmt: Statement, low: int) -> int:
     return int(word)
 
 
-def _cipher_list(ciphers: str) -> str:
+def _cipher_list(ciphers: str, keyword: str) -> str:
     """An OpenSSL cipher list, checked now so `-c` reports a bad one at its line."""
     try:
         ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).set_ciphers(ciphers)
     except ssl.SSLError:
-        raise ValueError(f"ssl-default-bind-ciphers: no usable cipher in '{ciphers}'") from None
+        raise ValueError(f"{keyword}: no usable cipher in '{ciphers}'") from None
     return ciphers
 
 
-def _ssl_options(args: tuple[str, ...]) -> tuple[str, ...]:
+def _ciphersuites(suites: str, keyword: str) -> str:
+    """TLS 1.3 cipher suites, checked now as `_cipher_list` does."""
+    try:
+        apply_options(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), None, (), ciphersuites=suites)
+    except TLSConfigError as exc:
+        raise ValueError(f"{keyword}: {exc}") from None
+    return suites
+
+
+def _curves(curves: str) -> str:
+    try:
+        apply_options(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), None, (), curves=curves)
+    except TLSConfigError as exc:
+        raise ValueError(f"ssl-default-bind-curves: {exc}") from None
+    return curves
+
+
+def _ssl_options(args: tuple[str, ...], keyword: str) -> tuple[str, ...]:
     flags = {"no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "no-tls-tickets",
              "force-tlsv10", "force-tlsv11", "force-tlsv12", "force-tlsv13",
              "prefer-client-ciphers"}  # fmt: skip
@@ -2009,7 +2092,7 @@ def _ssl_options(args: tuple[str, ...]) -> tuple[str, ...]:
         elif word in flags:
             out.append(word)
         else:
-            raise ValueError(f"ssl-default-bind-options: unknown option '{word}'")
+            raise ValueError(f"{keyword}: unknown option '{word}'")
     return tuple(out)
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "HAPROXY_SERVER_OPTIONS",
     "KEYWORDS",
     "PEERS_KEYWORDS",
+    "REMOVED",
     "SERVER_KEYWORDS",
     "USERLIST_KEYWORDS",
     "Keyword",
@@ -68,6 +69,30 @@ _K = Keyword
 _NO_DAEMON = "balancekit-server stays in the foreground; let the service manager daemonize it"
 _NO_PRIVS = "balancekit-server does not switch users; start it as the user it should run as"
 _NO_SPLICE = "a kernel TCP tuning hint; balancekit relays through asyncio transports without it"
+_NO_POLLER = "balancekit-server polls with its event loop (epoll, through uvloop or asyncio)"
+_NO_TUNING = "a tuning knob of HAProxy's scheduler, buffers or sockets; balancekit has no such one"
+_NO_H2 = "balancekit speaks HTTP/1.1 on both sides; there are no HTTP/2 connections to tune"
+_NO_SSL_TUNING = (
+    "OpenSSL's defaults apply under Python's ssl module (session cache, ticket lifetime, "
+    "record sizes)"
+)
+_NO_VAR_LIMITS = "balancekit's variables take the room they need; no size limit is applied"
+_NO_PROCESS_SWITCH = "a switch of HAProxy's process model (core dumps, fork, memory, profiling)"
+#: HAProxy's internal tuning knobs, accepted with a warning.
+_TUNING_KNOBS = """tune.buffers.limit tune.buffers.reserve tune.idletimer tune.maxaccept
+    tune.maxpollevents tune.pattern.cache-size tune.rcvbuf.client tune.rcvbuf.server
+    tune.sndbuf.client tune.sndbuf.server tune.recv_enough tune.runqueue-depth tune.fail-alloc
+    tune.fd.edge-triggered tune.listener.multi-queue tune.sched.low-latency
+    tune.pool-high-fd-ratio tune.pool-low-fd-ratio tune.peers.max-updates-at-once
+    tune.http.cookielen tune.ssl.capture-buffer-size tune.ssl.capture-cipherlist-size
+    maxzlibmem maxcompcpuusage numa-cpu-mapping fd-hard-limit noreuseport nogetaddrinfo
+    h2-workaround-bogus-websocket-clients"""
+
+
+def _warned(summary: str, reason: str, names: str) -> tuple[Keyword, ...]:
+    """Global keywords accepted with the same warning (`reason`)."""
+    return tuple(_K(name, "g", summary, ignored=reason) for name in names.split())
+
 
 KEYWORDS: tuple[Keyword, ...] = (
     # -- global ------------------------------------------------------------------------
@@ -125,6 +150,26 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("ssl-default-bind-ciphersuites", "g", "TLS 1.3 cipher suites for `bind … ssl` lines."),
     _K("ssl-default-bind-options", "g", "Default TLS options (`no-sslv3`, `ssl-min-ver …`)."),
     _K(
+        "ssl-default-bind-curves",
+        "g",
+        "The key exchange groups `bind … ssl` lines offer (`X25519:P-256`), replaced by a "
+        "bind's `curves`.",
+    ),
+    _K("ssl-default-server-ciphers", "g", "TLS 1.2 cipher list for `server … ssl` lines."),
+    _K("ssl-default-server-ciphersuites", "g", "TLS 1.3 cipher suites for `server … ssl` lines."),
+    _K(
+        "ssl-default-server-options",
+        "g",
+        "Default TLS options of `server … ssl` lines (`ssl-min-ver …`, `no-tls-tickets`).",
+    ),
+    _K(
+        "tune.http.maxhdr",
+        "g",
+        "The header lines a request or response may have (default 101): a request with "
+        "more is a 400, a response a 502.",
+    ),
+    _K("zero-warning", "g", "Any warning about the configuration stops the start."),
+    _K(
         "tune.bufsize",
         "g",
         "Buffer size (default 16384): with `tune.maxrewrite`, the room a request or "
@@ -166,6 +211,49 @@ KEYWORDS: tuple[Keyword, ...] = (
         "g",
         "Share idle connection pools between threads.",
         ignored="a thread-tuning knob; balancekit-server runs one event loop per process",
+    ),
+    *_warned(
+        "A choice of HAProxy's poller.",
+        _NO_POLLER,
+        "busy-polling noepoll noevports nokqueue nopoll",
+    ),
+    *_warned("Kernel splicing.", _NO_SPLICE, "nosplice maxpipes tune.pipesize"),
+    _K(
+        "tune.http.logurilen",
+        "g",
+        "The URI length kept in log lines.",
+        ignored="balancekit logs the whole URI (HAProxy cuts it at this length, 1024 by default)",
+    ),
+    *_warned("HAProxy's internals.", _NO_TUNING, _TUNING_KNOBS),
+    *_warned(
+        "HTTP/2 settings.",
+        _NO_H2,
+        """tune.h2.header-table-size tune.h2.initial-window-size tune.h2.max-concurrent-streams
+        tune.h2.max-frame-size""",
+    ),
+    *_warned(
+        "TLS session cache and record sizes.",
+        _NO_SSL_TUNING,
+        """tune.ssl.cachesize tune.ssl.lifetime tune.ssl.force-private-cache tune.ssl.maxrecord
+        tune.ssl.hard-maxrecord tune.ssl.ssl-ctx-cache-size""",
+    ),
+    *_warned(
+        "Lua settings.",
+        "balancekit runs no Lua (`lua-load` is refused)",
+        """tune.lua.forced-yield tune.lua.maxmem tune.lua.service-timeout
+        tune.lua.session-timeout tune.lua.task-timeout""",
+    ),
+    *_warned(
+        "Limits on variables' sizes.",
+        _NO_VAR_LIMITS,
+        """tune.vars.check-max-size tune.vars.global-max-size tune.vars.proc-max-size
+        tune.vars.reqres-max-size tune.vars.sess-max-size tune.vars.txn-max-size""",
+    ),
+    *_warned(
+        "Process safety switches.",
+        _NO_PROCESS_SWITCH,
+        """set-dumpable insecure-fork-wanted insecure-setuid-wanted no-memory-trimming
+        profiling.tasks mworker-max-reloads quiet expose-experimental-directives""",
     ),
     # -- proxies -----------------------------------------------------------------------
     _K("mode", "dflb", "`tcp` or `http` (HAProxy's default is tcp)."),
@@ -522,6 +610,25 @@ SERVER_KEYWORDS: dict[str, str] = {
         "Health checks start with the server's PROXY header (v2 with `send-proxy-v2`), "
         "even on a `port` or `addr` of their own."
     ),
+    "crt": "A client certificate (PEM with its key, relative to `crt-base`) for servers "
+    "that ask for one.",
+    "ciphers": "The TLS 1.2 cipher list offered; replaces `ssl-default-server-ciphers`.",
+    "ciphersuites": "The TLS 1.3 cipher suites offered; replaces "
+    "`ssl-default-server-ciphersuites`.",
+    "ssl-min-ver": "The lowest TLS version offered (`TLSv1.2`…); TLSv1.2 without it.",
+    "ssl-max-ver": "The highest TLS version offered.",
+    **{f"no-tlsv1{minor}": f"Do not offer TLSv1.{minor}." for minor in range(4)},
+    "no-sslv3": "Do not offer SSLv3 (never offered anyway).",
+    **{f"force-tlsv1{minor}": f"Offer TLSv1.{minor} only." for minor in range(4)},
+    "no-tls-tickets": "Do not ask the server for session tickets.",
+    "tls-tickets": "Undo a `default-server` `no-tls-tickets`.",
+    "alpn": "The ALPN protocols offered; in mode http only `http/1.1` (what balancekit "
+    "speaks to servers) is kept.",
+    "check-alpn": "The ALPN protocols health checks offer, instead of `alpn`'s.",
+    "check-sni": "The SNI health checks send (a host name), instead of `sni`'s.",
+    "no-backup": "Undo a `default-server` `backup`.",
+    "no-send-proxy": "Undo a `default-server` `send-proxy`.",
+    "no-send-proxy-v2": "Undo a `default-server` `send-proxy-v2`.",
     "resolve-prefer": (
         "`ipv4` or `ipv6`: the family a `resolvers` section prefers; without one (balancekit "
         "has none) HAProxy ignores it, as balancekit does."
@@ -559,6 +666,9 @@ BIND_KEYWORDS: dict[str, str] = {
     "no-tls-tickets": "No TLS session tickets.",
     "prefer-client-ciphers": "The client's cipher order wins over the server's.",
     "ciphers": "The TLS 1.2 cipher list (OpenSSL syntax); replaces `ssl-default-bind-ciphers`.",
+    "ciphersuites": "The TLS 1.3 cipher suites accepted; replaces `ssl-default-bind-ciphersuites`.",
+    "curves": "The key exchange groups accepted (`X25519:P-256`); replaces "
+    "`ssl-default-bind-curves`.",
     "ca-file": "CA certificates client certificates are verified against (`verify`).",
     "verify": (
         "`none` (default), `optional` or `required`: ask for a client certificate, verified "
@@ -639,7 +749,16 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process
     use-fcgi-app resolvers mailers program
     ring nbproc cpu-map lua-load setenv presetenv resetenv unsetenv
     external-check
-    default-bind"""
+    default-bind
+    close-spread-time default-path grace h1-accept-payload-with-any-method h1-case-adjust
+    h1-case-adjust-file httpclient.resolvers.id httpclient.resolvers.prefer
+    httpclient.ssl.ca-file httpclient.ssl.verify issuers-chain-path lua-load-per-thread
+    lua-prepend-path maxsslconn pp2-never-send-local ssl-dh-param-file ssl-load-extra-del-ext
+    ssl-load-extra-files ssl-mode-async ssl-propquery ssl-provider ssl-provider-path
+    ssl-skip-self-issued-ca thread-group thread-groups tune.ssl.keylog cluster-secret
+    log-send-hostname maxconnrate maxsessrate maxsslrate maxcomprate
+    clitcpka-cnt clitcpka-idle clitcpka-intvl srvtcpka-cnt srvtcpka-idle srvtcpka-intvl
+    max-session-srv-conns transparent usesrc"""
 _HAPROXY_ONLY_FAMILY = """capture cookie|http-check comment|http-check connect|
 http-check send-state|http-check set-var|http-check set-var-fmt|http-check unset-var|
 option abortonclose|option accept-invalid-http-request|option accept-invalid-http-response|
@@ -658,17 +777,17 @@ stats bind-process|timeout tarpit"""
 #: those balancekit lacks are named as unsupported, never "did you mean".
 _SERVER_OPTION_NAMES = """
     agent-addr agent-check agent-inter agent-port agent-send allow-0rtt alpn backup ca-file
-    check check-alpn check-proto check-send-proxy check-sni check-ssl check-via-socks4
-    ciphers ciphersuites cookie crl-file crt disabled downinter enabled error-limit fall
-    fastinter force-sslv3 force-tlsv10 force-tlsv11 force-tlsv12 force-tlsv13 id init-addr
-    inter log-proto max-reuse maxconn maxqueue minconn namespace no-agent-check no-backup
-    no-check no-check-ssl no-send-proxy no-send-proxy-v2 no-send-proxy-v2-ssl no-send-
-    proxy-v2-ssl-cn no-ssl no-ssl-reuse no-sslv3 no-tfo no-tls-tickets no-tlsv10 no-tlsv11
-    no-tlsv12 no-tlsv13 no-verifyhost non-stick npn observe on-error on-marked-down on-
-    marked-up pool-low-conn pool-max-conn pool-purge-delay port proto proxy-v2-options redir
-    resolve-net resolve-opts resolve-prefer resolvers rise send-proxy send-proxy-v2 send-
-    proxy-v2-ssl send-proxy-v2-ssl-cn slowstart sni socks4 source ssl ssl-max-ver ssl-min-
-    ver ssl-reuse stick tcp-ut tfo tls-tickets track verify verifyhost weight ws addr
+    check check-alpn check-proto check-send-proxy check-sni check-ssl check-via-socks4 ciphers
+    ciphersuites cookie crl-file crt disabled downinter enabled error-limit fall fastinter
+    force-sslv3 force-tlsv10 force-tlsv11 force-tlsv12 force-tlsv13 id init-addr inter
+    log-proto max-reuse maxconn maxqueue minconn namespace no-agent-check no-backup no-check
+    no-check-ssl no-send-proxy no-send-proxy-v2 no-send-proxy-v2-ssl no-send-proxy-v2-ssl-cn
+    no-ssl no-ssl-reuse no-sslv3 no-tfo no-tls-tickets no-tlsv10 no-tlsv11 no-tlsv12 no-tlsv13
+    no-verifyhost non-stick npn observe on-error on-marked-down on-marked-up pool-low-conn
+    pool-max-conn pool-purge-delay port proto proxy-v2-options redir resolve-net resolve-opts
+    resolve-prefer resolvers rise send-proxy send-proxy-v2 send-proxy-v2-ssl
+    send-proxy-v2-ssl-cn slowstart sni socks4 source ssl ssl-max-ver ssl-min-ver ssl-reuse
+    stick tcp-ut tfo tls-tickets track verify verifyhost weight ws addr
 """
 HAPROXY_SERVER_OPTIONS = frozenset(_SERVER_OPTION_NAMES.split())
 
@@ -676,6 +795,53 @@ HAPROXY_ONLY = frozenset(
     _HAPROXY_ONLY_NAMES.split()
     + [name.strip() for name in _HAPROXY_ONLY_FAMILY.replace("\n", "").split("|")]
 )
+
+#: Proxy keywords HAProxy 2.6 itself refuses, with the way it points to their
+#: replacement (cfgparse-listen.c): old configs get the same advice from balancekit.
+_REPLACED_IN_2_1 = {
+    "block": "'http-request deny' which uses the exact same syntax",
+    "cliexp": "'http-request replace-path', 'http-request replace-uri' or "
+    "'http-request replace-header'",
+    "reqadd": "'http-request add-header'",
+    "reqallow": "'http-request allow'",
+    "reqiallow": "'http-request allow'",
+    "reqdel": "'http-request del-header'",
+    "reqidel": "'http-request del-header'",
+    "reqdeny": "'http-request deny'",
+    "reqideny": "'http-request deny'",
+    "reqipass": "",
+    "reqpass": "",
+    "reqrep": "'http-request replace-path', 'http-request replace-uri' or "
+    "'http-request replace-header'",
+    "reqirep": "'http-request replace-header'",
+    "reqtarpit": "'http-request tarpit'",
+    "reqitarpit": "'http-request tarpit'",
+    "rspadd": "'http-response add-header'",
+    "rspdel": "'http-response del-header'",
+    "rspidel": "'http-response del-header'",
+    "rspdeny": "'http-response deny'",
+    "rspideny": "'http-response deny'",
+    "rsprep": "'http-response replace-header'",
+    "rspirep": "'http-response replace-header'",
+    "srvexp": "'http-response replace-header'",
+    "redisp": "'option redispatch'",
+    "redispatch": "'option redispatch'",
+    "clitimeout": "'timeout client'",
+    "contimeout": "'timeout connect'",
+    "srvtimeout": "'timeout server'",
+}
+REMOVED: dict[str, str] = {
+    **{
+        name: f"the '{name}' directive is not supported anymore since HAProxy 2.1"
+        + (f". Use {use} instead." if use else ".")
+        for name, use in _REPLACED_IN_2_1.items()
+    },
+    "appsession": "'appsession' is not supported anymore since HAProxy 1.6.",
+    "monitor-net": "'monitor-net' doesn't exist anymore. Please use "
+    "'http-request return status 200 if { src <net> }' instead.",
+    "tune.chksize": "option 'tune.chksize' is not supported any more "
+    "(tune.bufsize is used instead).",
+}
 
 _BY_NAME: dict[str, Keyword] = {k.name: k for k in KEYWORDS}
 

@@ -16,9 +16,12 @@ from typing import Literal, get_args
 from ..errors import ConfigError
 from .keywords import (
     CACHE_KEYWORDS,
+    FAMILIES,
     HAPROXY_ONLY,
     HTTP_ERRORS_KEYWORDS,
+    KEYWORDS,
     PEERS_KEYWORDS,
+    REMOVED,
     SECTION_LETTER,
     USERLIST_KEYWORDS,
     Keyword,
@@ -273,7 +276,9 @@ def _statement(
     if entry.ignored:
         warnings.append(
             ConfigWarning(
-                f"'{name}' has no effect in balancekit: {entry.ignored}", *_sloc(statement)
+                f"'{name}' has no effect in balancekit: {entry.ignored}",
+                *_sloc(statement),
+                ours=True,
             )
         )
     return statement
@@ -315,6 +320,8 @@ def _peers_statement(item: Line, errors: list[ConfigError]) -> Statement | None:
 
 def _unknown(name: str, words: tuple[str, ...], kind: SectionKind) -> str:
     head = words[0]
+    if head in REMOVED:
+        return REMOVED[head]
     # Actions with their argument in the word (`tcp-check set-var(check.x)`) go by name.
     bare = re.sub(r"\(.*", "", name)
     if head in HAPROXY_ONLY or name in HAPROXY_ONLY or bare in HAPROXY_ONLY:
@@ -322,6 +329,9 @@ def _unknown(name: str, words: tuple[str, ...], kind: SectionKind) -> str:
             f"'{name}' is an HAProxy keyword that balancekit does not support "
             f"(in '{kind}' section); see docs/configuration.md"
         )
+    if head in FAMILIES and len(words) == 1:
+        known = sorted({k.name.split(" ", 2)[1] for k in KEYWORDS if k.name.startswith(head + " ")})
+        return f"'{head}' expects one of: {', '.join(known)}"
     what = "option" if head == "option" else "keyword"
     return f"unknown {what} '{name}' in '{kind}' section{suggest(name, kind)}"
 

@@ -25,6 +25,7 @@ from ..sticking import StickRule
 from ..sticktables import StickTable
 from ..stream import DEFAULT_RETRY_ON, RetryPolicy, is_deterministic
 from ..tcpcheck import TcpCheckRuleset
+from ..tlsconfig import ServerTls
 
 if TYPE_CHECKING:
     from ..acl.conditions import Condition
@@ -62,6 +63,10 @@ class ConfigWarning:
     message: str
     file: str | None = None
     line: int | None = None
+    #: A note of balancekit's own (a keyword without effect here, a value read the
+    #: way HAProxy silently reads it): HAProxy gives no warning, so `zero-warning`
+    #: does not count it.
+    ours: bool = False
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}: " if self.file is not None else ""
@@ -119,6 +124,15 @@ class Global:
     ssl_default_bind_ciphers: str | None = None
     ssl_default_bind_ciphersuites: str | None = None
     ssl_default_bind_options: tuple[str, ...] = ()
+    ssl_default_bind_curves: str | None = None
+    ssl_default_server_ciphers: str | None = None
+    ssl_default_server_ciphersuites: str | None = None
+    ssl_default_server_options: tuple[str, ...] = ()
+    #: `tune.http.maxhdr`: the header lines a message may have (HAProxy counts 101
+    #: with the start line's slot; balancekit counts the header lines, 100).
+    tune_http_maxhdr: int = 101
+    #: `zero-warning`: a configuration with warnings does not start.
+    zero_warning: bool = False
     #: `node` (None: the host name, as HAProxy) and `description`.
     node: str | None = None
     description: str | None = None
@@ -183,6 +197,8 @@ class Bind:
     #: `crt-list` files: certificates with SNI filters and options of their own.
     crt_lists: tuple[str, ...] = ()
     ciphers: str | None = None
+    ciphersuites: str | None = None
+    curves: str | None = None
     ca_file: str | None = None
     verify: str | None = None
     strict_sni: bool = False
@@ -281,6 +297,18 @@ class ServerExtras:
     check_ssl: bool = False
     #: `check-send-proxy`: health checks start with a PROXY header even on their own port.
     check_send_proxy: bool = False
+    #: `crt`, `ciphers`, `ciphersuites`, the version and ticket options (as
+    #: `ssl-default-server-options` words) and `alpn` of the line.
+    crt: str | None = None
+    ciphers: str | None = None
+    ciphersuites: str | None = None
+    tls_options: tuple[str, ...] = ()
+    alpn: tuple[str, ...] = ()
+    #: `check-alpn` and `check-sni`: what health checks offer instead.
+    check_alpn: tuple[str, ...] | None = None
+    check_sni: str | None = None
+    #: The line's TLS settings after the global `ssl-default-server-*` ones.
+    tls: ServerTls = field(default_factory=ServerTls)
     #: `init-addr`: how a server name gets its address at start ("last", "libc",
     #: "none" or an IP, in order); empty for HAProxy's default, `last,libc`.
     init_addr: tuple[str, ...] = ()
@@ -350,6 +378,9 @@ class Frontend:
     #: The room a request head may take (`Global.head_room`: tune.bufsize less
     #: tune.maxrewrite), counted as HAProxy's HTX stores it (see docs/http.md).
     max_header_size: int = 15360
+    #: The header lines a request may have (`tune.http.maxhdr` less the start line's
+    #: slot); a request with more is a 400.
+    max_header_lines: int = 100
     #: `description`, shown on the statistics page.
     description: str | None = None
     #: The configuration has stick tables or variables: each request carries its
@@ -428,6 +459,8 @@ class BackendRuntime:
     description: str | None = None
     #: The room a response head may take (`Global.head_room`); a larger one is a 502.
     max_response_head: int = 15360
+    #: The header lines a response may have (as `Frontend.max_header_lines`); a 502.
+    max_response_lines: int = 100
     #: `fullconn`, or HAProxy's default for it (10% of the incoming frontends'
     #: maxconn); 0 when that depends on the machine (a frontend without maxconn
     #: and no global one). Shown as the backend's `slim` in the statistics.

@@ -53,7 +53,13 @@ class ProxyApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            ex = AsgiExchange(scope, receive, send, asyncio.get_running_loop())
+            ex = AsgiExchange(
+                scope,
+                receive,
+                send,
+                asyncio.get_running_loop(),
+                self.proxy.frontend.max_header_lines,
+            )
             if ex.malformed:
                 ex.send_page(self.proxy.error_page(ex.malformed_status))
                 await ex.pump()

@@ -32,7 +32,14 @@ _LOW_WATER = 64 * 1024
 
 
 class AsgiExchange(Exchange):
-    def __init__(self, scope: Scope, receive: Receive, send: Send, loop: Any) -> None:
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        loop: Any,
+        max_header_lines: int = MAX_HEADER_LINES,
+    ) -> None:
         self._receive = receive
         self._send = send
         self._loop = loop
@@ -61,7 +68,7 @@ class AsgiExchange(Exchange):
         self.ssl = scope.get("scheme") in ("https", "wss")
         self.sni = ""
         self.read_framing()
-        if len(self.headers) > MAX_HEADER_LINES:
+        if len(self.headers) > max_header_lines:
             self._refuse(400)  # HAProxy's tune.http.maxhdr
         if self.version == b"0.9":
             # A request line without a version: HAProxy answers 400 (some servers'

@@ -1034,6 +1034,7 @@ class HttpProxy:
                 keepalive=state.settings.srvtcpka,
                 link=server_link(state.settings, server, self.build_request),
                 max_head=state.settings.max_response_head,
+                max_lines=state.settings.max_response_lines,
             )
         return pool
 

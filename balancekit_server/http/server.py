@@ -38,11 +38,7 @@ from balancekit_server.http.proxy import (
     Relay,
     logged_head_size,
 )
-from balancekit_server.http.upstream import (
-    MAX_HEADER_LINES,
-    UpstreamConnection,
-    htx_header_size,
-)
+from balancekit_server.http.upstream import UpstreamConnection, htx_header_size
 from balancekit_server.net import proxy_protocol
 from balancekit_server.net.sockopts import set_keepalive, set_option
 from balancekit_server.net.tls import sni_of, tls_facts
@@ -361,6 +357,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._date_first = 0.0
         fe = proxy.frontend
         self._max_header = fe.max_header_size
+        self._max_lines = fe.max_header_lines
         self._t_request = fe.timeout_http_request or fe.timeout_client
         self._t_keepalive = fe.timeout_http_keep_alive or self._t_request
         self.proxy_timeout_client: float | None = fe.timeout_client
@@ -751,7 +748,7 @@ class HttpServerProtocol(asyncio.Protocol):
             headers = ex.trailers
         headers.append((name, value))
         self._header_bytes += htx_header_size(name, value)
-        if self._header_bytes > self._max_header or len(headers) > MAX_HEADER_LINES:
+        if self._header_bytes > self._max_header or len(headers) > self._max_lines:
             raise _TooLarge
 
     def on_headers_complete(self) -> None:
@@ -910,7 +907,7 @@ _HTX_REQUEST_HEAD = 85 + 3 + 8
 
 class _TooLarge(Exception):
     """Request line + headers exceed the buffer, or more header lines than
-    `MAX_HEADER_LINES`: HAProxy answers 400."""
+    `Frontend.max_header_lines`: HAProxy answers 400."""
 
 
 class _Malformed(Exception):

@@ -27,6 +27,7 @@ import socket
 import ssl
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
@@ -34,7 +35,7 @@ import httptools
 from balancekit import Request, Server
 from balancekit.config.runtime import BackendRuntime
 from balancekit.server import unix_sockaddr
-from balancekit.tlsconfig import SniExpr, client_context, parse_sni
+from balancekit.tlsconfig import ServerTls, SniExpr, parse_sni
 from balancekit_server.http.headers import RawHeaders
 from balancekit_server.net import proxy_protocol
 from balancekit_server.net.sockopts import set_keepalive
@@ -54,8 +55,8 @@ __all__ = [
 ]
 
 MAX_IDLE_PER_SERVER = 256
-#: Header lines a message may have (HAProxy's `tune.http.maxhdr`, 101 with the
-#: start line): a request with more is a 400, a response a 502.
+#: Header lines a message may have by default (HAProxy's `tune.http.maxhdr`, 101
+#: with the start line): a request with more is a 400, a response a 502.
 MAX_HEADER_LINES = 100
 
 
@@ -379,7 +380,7 @@ class UpstreamConnection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         headers = self._headers
         headers.append((name, value))
-        if len(headers) > MAX_HEADER_LINES:  # HAProxy's tune.http.maxhdr: a 502
+        if len(headers) > self.pool.max_lines:  # HAProxy's tune.http.maxhdr: a 502
             raise UpstreamError("too many header lines in the response")
 
     def on_headers_complete(self) -> None:
@@ -458,21 +459,19 @@ class ServerLink:
         self,
         *,
         proxy_version: int = 0,
-        tls: bool = False,
-        verify: bool = True,
-        ca_file: str | None = None,
+        tls: ServerTls | None = None,
         sni: SniExpr | None = None,
         request_of: Callable[[Exchange], Request] | None = None,
     ) -> None:
         self.proxy_version = proxy_version  # 0: no header, else the PROXY version
-        self.sni = sni if tls else None
+        self.sni = sni if tls is not None else None
         self.request_of = request_of
         # HAProxy checks the certificate's names against the SNI it sends, and
         # against nothing when it sends none: a context for each case.
-        self._unnamed = client_context(verify=verify, ca_file=ca_file) if tls else None
+        self._unnamed = tls.context() if tls is not None else None
         self._named = (
-            client_context(verify=verify, ca_file=ca_file, check_hostname=verify)
-            if tls and self.sni is not None
+            tls.context(check_hostname=tls.verify)
+            if tls is not None and self.sni is not None
             else None
         )
         # Whether connections differ by request: then each idle one keeps the
@@ -526,11 +525,11 @@ def server_link(
     version = 2 if server.send_proxy_v2 else 1 if server.send_proxy else 0
     if extras is None or not extras.ssl:
         return ServerLink(proxy_version=version) if version else None
+    # Requests go to servers in HTTP/1.1 whatever else `alpn` lists.
+    spoken = tuple(proto for proto in extras.tls.alpn if proto == "http/1.1")
     return ServerLink(
         proxy_version=version,
-        tls=True,
-        verify=extras.verify != "none",
-        ca_file=extras.ca_file,
+        tls=replace(extras.tls, alpn=spoken),
         sni=parse_sni(extras.sni) if extras.sni is not None else None,
         request_of=request_of,
     )
@@ -548,6 +547,7 @@ class UpstreamPool:
         "live",
         "loop",
         "max_head",
+        "max_lines",
         "port",
         "total",
         "unix",
@@ -562,10 +562,13 @@ class UpstreamPool:
         keepalive: bool = False,
         link: ServerLink | None = None,
         max_head: int = 15360,
+        max_lines: int = MAX_HEADER_LINES,
     ):
         self.host = host
-        #: The room a response head may take (`BackendRuntime.max_response_head`).
+        #: The room a response head may take (`BackendRuntime.max_response_head`)
+        #: and the header lines it may have (`max_response_lines`).
         self.max_head = max_head
+        self.max_lines = max_lines
         self.port = port
         #: A server on a UNIX socket: where to connect (`host` is its address then).
         self.unix = unix_sockaddr(host)

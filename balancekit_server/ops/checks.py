@@ -38,6 +38,7 @@ from balancekit.config.runtime import (
     HttpCheck,
     HttpCheckExpect,
     LogTarget,
+    ServerExtras,
 )
 from balancekit.health import (
     CheckResult,
@@ -58,7 +59,7 @@ from balancekit.httpcheck import evaluate_http
 from balancekit.pool import ServerEvent
 from balancekit.server import unix_sockaddr
 from balancekit.tcpcheck import TcpCheckRule, TcpCheckRuleset, TcpConnect, TcpExpect, TcpSend
-from balancekit.tlsconfig import client_context, parse_sni
+from balancekit.tlsconfig import ServerTls
 from balancekit_server.net import proxy_protocol
 from balancekit_server.net.unix_sockets import connect_unix
 from balancekit_server.ops.counters import REGISTRY, Registry
@@ -107,9 +108,10 @@ class CheckSpec:
     mysql_user: str | None = None
     pgsql_user: str | None = None
     tls: bool = False  # `check-ssl`, or `ssl` on the server without `port`/`addr`
-    tls_verify: bool = True  # `verify required` (HAProxy's default) or `verify none`
-    ca_file: str | None = None
-    sni: str | None = None
+    #: The server's TLS settings (`verify`, `ca-file`, `crt`, versions…), with
+    #: `check-alpn` in place of `alpn`: also those of `tcp-check connect ssl`.
+    tls_settings: ServerTls = field(default_factory=ServerTls)
+    sni: str | None = None  # `check-sni`: checks never send the server's `sni`
     # The PROXY version sent first (`send-proxy[-v2]` without `port`/`addr`, as
     # HAProxy does); 0: none.
     send_proxy: int = 0
@@ -118,9 +120,7 @@ class CheckSpec:
         if not self.tls:
             return None
         # The names are checked against the SNI sent, if any (as for traffic).
-        return client_context(
-            verify=self.tls_verify, ca_file=self.ca_file, check_hostname=bool(self.sni)
-        )
+        return self.tls_settings.context(check_hostname=bool(self.sni))
 
     @property
     def connect_limit(self) -> float:
@@ -508,14 +508,9 @@ class TcpCheckDriver:
         port = rule.port or port
         sni = rule.sni or (spec.sni if rule.default else None)
         context: ssl.SSLContext | None = None
-        if rule.ssl:
-            context = client_context(
-                verify=spec.tls_verify, ca_file=spec.ca_file, check_hostname=bool(sni)
-            )
-        elif rule.default:
-            context = spec.tls_context()
-        if context is not None and rule.alpn:
-            context.set_alpn_protocols(rule.alpn.split(","))
+        alpn = tuple(rule.alpn.split(",")) if rule.alpn else None
+        if rule.ssl or (rule.default and spec.tls):
+            context = spec.tls_settings.context(check_hostname=bool(sni), alpn=alpn)
         send_proxy = spec.send_proxy if rule.default else 0
         if rule.send_proxy:
             send_proxy = spec.send_proxy or 1
@@ -630,16 +625,21 @@ def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
         pgsql_user=runtime.pgsql_check_user,
         tcp_check=runtime.tcp_check,
         tls=tls,
-        tls_verify=extras is None or extras.verify != "none",
-        ca_file=extras.ca_file if extras is not None else None,
-        sni=_literal_sni(extras.sni if extras is not None else None),
+        tls_settings=_check_tls(extras, kind),
+        sni=extras.check_sni if extras is not None else None,
         send_proxy=version,
     )
 
 
-def _literal_sni(expression: str | None) -> str | None:
-    """`sni str(name)` gives a fixed name for checks; other expressions need a request."""
-    return parse_sni(expression).constant if expression else None
+def _check_tls(extras: ServerExtras | None, kind: str) -> ServerTls:
+    """The server's TLS settings as its checks use them: `check-alpn` replaces
+    `alpn`, and HTTP checks, spoken in HTTP/1, offer nothing else."""
+    if extras is None:
+        return ServerTls()
+    alpn = extras.check_alpn if extras.check_alpn is not None else extras.tls.alpn
+    if kind == "http":
+        alpn = tuple(proto for proto in alpn if proto in ("http/1.1", "http/1.0"))
+    return replace(extras.tls, alpn=alpn)
 
 
 class HealthMonitor:

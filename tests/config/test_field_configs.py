@@ -1,8 +1,12 @@
 """Real haproxy.cfg files from public repositories, checked by HAProxy 2.6 and balancekit.
 
 The corpus is `tests/fixtures/field-configs/*.cfg` (origins and licences in its
-ORIGINS.md). HAProxy is the oracle: `haproxy -dr -c -f` (`-dr`: a server host name
-that does not resolve here, like a compose service name, is not an error). For every
+ORIGINS.md). Each file is judged as its author's machine would have let it be: a
+copy gets a final newline if it lacks one (HAProxy 2.6 refuses such a file), and
+a test certificate (or CA) where a `crt` or `ca-file` names a file this machine
+lacks; the verdict records these repairs.  HAProxy is the oracle: `haproxy -dr -c
+-f` (`-dr`: a server host name that does not resolve here, like a compose service
+name, is not an error). For every
 config HAProxy accepts, balancekit either loads it or names, with `file:line`, each
 HAProxy keyword it does not support; never "unknown keyword" or "did you mean" for a
 real one. The verdicts are recorded in `verdicts.json` beside the corpus, so a config
@@ -17,9 +21,13 @@ docs/configuration.md quotes them).
 
 from __future__ import annotations
 
+import atexit
 import http.client
 import json
+import os
 import re
+import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -29,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from balancekit.config import check
 
@@ -64,15 +73,54 @@ _SECTION = re.compile(r"^\s*(frontend|backend|listen|defaults|global)\b\s*(\S*)"
 _REQUESTS = ["/", "/a", "/b?x=1", "/", "/c/d", "/"]
 
 
+#: A `crt` or `ca-file` option and its file (bind and server lines).
+_TLS_FILE = re.compile(r"(\s(?:crt|ca-file)\s+)(\S+)")
+_WORK = Path(tempfile.mkdtemp(prefix="bk-field-"))
+atexit.register(shutil.rmtree, _WORK, True)
+_CA = trustme.CA()
+
+
+def repaired(name: str) -> tuple[Path, list[str]]:
+    """The copy of corpus file `name` this machine judges (`<tmp>/field-configs/`,
+    so messages name it as they name the original), and the repairs it got."""
+    text = (CORPUS / name).read_text()
+    repairs: list[str] = []
+    if text and not text.endswith("\n"):
+        text += "\n"
+        repairs.append("final newline")
+    files = _WORK / "tls" / name
+    files.mkdir(parents=True, exist_ok=True)
+
+    def stand_in(match: re.Match[str]) -> str:
+        option, path = match.group(1), match.group(2)
+        if os.path.exists(path):
+            return match.group(0)
+        made = files / f"{len(list(files.iterdir()))}.pem"
+        if "ca-file" in option:
+            _CA.cert_pem.write_to_path(str(made))
+            repairs.append("test CA")
+        else:
+            cert = _CA.issue_cert("localhost", "127.0.0.1", "example.test")
+            cert.private_key_and_cert_chain_pem.write_to_path(str(made))
+            repairs.append("test certificate")
+        return option + str(made)
+
+    text = _TLS_FILE.sub(stand_in, text)
+    copy = _WORK / "field-configs" / name
+    copy.parent.mkdir(exist_ok=True)
+    copy.write_text(text)
+    return copy, sorted(set(repairs))
+
+
 def _load_verdicts() -> dict[str, Any]:
     return json.loads(VERDICTS.read_text()) if VERDICTS.exists() else {}
 
 
-def haproxy_accepts(name: str) -> tuple[bool, str]:
-    """HAProxy 2.6's verdict on the file as published, and its first alert."""
+def haproxy_accepts(path: Path) -> tuple[bool, str]:
+    """HAProxy 2.6's verdict on the file (a `repaired` copy), and its first alert."""
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run(
-            [HAPROXY, "-dr", "-c", "-f", str(CORPUS / name)],
+            [HAPROXY, "-dr", "-c", "-f", str(path)],
             cwd=tmp,
             capture_output=True,
             text=True,
@@ -101,11 +149,18 @@ def classify(errors: list[str]) -> tuple[list[str], list[str]]:
 
 
 def loopback_text(text: str, backends: dict[str, str]) -> str:
-    """The config with every bind a `{listen:N}` and every server a local backend,
-    and a stats socket of the harness's (so both sides are known to be ready)."""
+    """The config with every bind a `{listen:N}` (`{listen:tN}` for a TLS one) and
+    every server a local backend, and a stats socket of the harness's (so both
+    sides are known to be ready)."""
     counter = iter(range(10_000))
     text = "global\n    stats socket {stats} level admin\n" + _without_host_lines(text)
-    text = _BIND.sub(lambda m: f"{m.group(1)}{{listen:b{next(counter)}}}", text)
+
+    def listen(match: re.Match[str]) -> str:
+        rest = text[match.end() : text.find("\n", match.end())]
+        kind = "t" if re.search(r"\sssl\b", rest) else "b"
+        return f"{match.group(1)}{{listen:{kind}{next(counter)}}}"
+
+    text = _BIND.sub(listen, text)
     for pattern in (_SERVER, _TEMPLATE):
         text = pattern.sub(
             lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{backends[m.group(2)]}", text
@@ -139,10 +194,15 @@ def _first_probes_gap(text: str) -> float:
     return (min(inters) if inters else 2.0) / checked
 
 
-def _ask(port: int) -> list[str]:
+def _ask(port: int, tls: bool = False) -> list[str]:
     answers = []
+    context = ssl._create_unverified_context() if tls else None
     for path in _REQUESTS:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn: http.client.HTTPConnection = (
+            http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=context)
+            if tls
+            else http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        )
         try:
             conn.request("GET", path, headers={"Host": "example.test", "Connection": "close"})
             response = conn.getresponse()
@@ -155,9 +215,9 @@ def _ask(port: int) -> list[str]:
     return answers
 
 
-def side_by_side(name: str) -> dict[str, list[str]]:
+def side_by_side(path: Path) -> dict[str, dict[str, list[str]]]:
     """Run HAProxy and balancekit-server on the loopback copy; each listener's answers."""
-    text = (CORPUS / name).read_text()
+    text = path.read_text()
     names = [m.group(2) for pattern in (_SERVER, _TEMPLATE) for m in pattern.finditer(text)]
     results: dict[str, dict[str, list[str]]] = {}
     with NamedBackends(sorted(set(names))) as backends:
@@ -172,7 +232,10 @@ def side_by_side(name: str) -> dict[str, list[str]]:
                 # probe takes a server down: ask halfway between the first probe and
                 # the next one.
                 time.sleep(_first_probes_gap(text) / 2)
-                results[side] = {label: _ask(proxy.port(label)) for label in sorted(proxy._sockets)}
+                results[side] = {
+                    label: _ask(proxy.port(label), tls=label.startswith("t"))
+                    for label in sorted(proxy._sockets)
+                }
             finally:
                 proxy.stop()
     return results
@@ -181,8 +244,9 @@ def side_by_side(name: str) -> dict[str, list[str]]:
 def record() -> dict[str, Any]:
     verdicts: dict[str, Any] = {}
     for name in FILES:
-        accepted, alert = haproxy_accepts(name)
-        errors = check([str(CORPUS / name)])
+        path, repairs = repaired(name)
+        accepted, alert = haproxy_accepts(path)
+        errors = check([str(path)])
         keywords, other = classify(errors)
         entry: dict[str, Any] = {
             "haproxy": "accepted" if accepted else "rejected",
@@ -190,11 +254,13 @@ def record() -> dict[str, Any]:
             "unsupported": sorted(set(keywords)),
             "other_errors": other,
         }
+        if repairs:
+            entry["repairs"] = repairs
         if not accepted:
-            entry["haproxy_alert"] = alert.replace(str(CORPUS) + "/", "")
+            entry["haproxy_alert"] = alert.replace(str(path.parent) + "/", "")
         if accepted and not errors:
             try:
-                runs = side_by_side(name)
+                runs = side_by_side(path)
                 entry["live"] = "same" if runs["haproxy"] == runs["balancekit"] else "differs"
                 entry["answers"] = runs["haproxy"]
                 if entry["live"] == "differs":
@@ -211,12 +277,14 @@ def record() -> dict[str, Any]:
 
 def figures(verdicts: dict[str, Any]) -> str:
     accepted = [v for v in verdicts.values() if v["haproxy"] == "accepted"]
+    repaired_ = sum(1 for v in accepted if v.get("repairs"))
     loads = [v for v in accepted if v["balancekit"] == "loads"]
     missing = Counter(k for v in accepted for k in v["unsupported"])
     gaps = sum(1 for v in accepted if v["other_errors"])
     unstarted = sum(1 for v in loads if v.get("live", "").startswith("not started"))
     return (
-        f"{len(verdicts)} collected, {len(accepted)} accepted by HAProxy 2.6, "
+        f"{len(verdicts)} collected, {len(accepted)} accepted by HAProxy 2.6 "
+        f"({repaired_} after repairs), "
         f"{len(loads)} of those load in balancekit ({unstarted} HAProxy cannot start here); "
         f"{gaps} have errors of another form; "
         f"missing keywords (files): " + ", ".join(f"{k} {n}" for k, n in missing.most_common())
@@ -237,9 +305,11 @@ def test_every_corpus_file_has_a_recorded_verdict() -> None:
 @pytest.mark.parametrize("name", FILES, ids=[f.removesuffix(".cfg") for f in FILES])
 def test_field_config(name: str) -> None:
     expected = EXPECTED[name]
-    accepted, alert = haproxy_accepts(name)
+    path, repairs = repaired(name)
+    assert repairs == expected.get("repairs", [])
+    accepted, alert = haproxy_accepts(path)
     assert ("accepted" if accepted else "rejected") == expected["haproxy"], alert
-    errors = check([str(CORPUS / name)])
+    errors = check([str(path)])
     keywords, other = classify(errors)
     if not accepted:
         return  # HAProxy's own verdict; balancekit may say anything precise
@@ -271,7 +341,7 @@ _LIVE = [
 @pytest.mark.parametrize("name", _LIVE, ids=[f.removesuffix(".cfg") for f in _LIVE])
 def test_field_config_answers_like_haproxy(name: str) -> None:
     expected = EXPECTED[name]
-    runs = side_by_side(name)
+    runs = side_by_side(repaired(name)[0])
     assert runs["haproxy"] == expected["answers"]
     if expected["live"] == "same":
         assert runs["balancekit"] == runs["haproxy"]

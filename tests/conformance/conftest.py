@@ -24,5 +24,5 @@ def echo_groups() -> Iterator[dict[str, EchoGroup]]:
 def echo_group(request: pytest.FixtureRequest, echo_groups: dict[str, EchoGroup]) -> EchoGroup:
     kind = request.param
     if kind not in echo_groups:
-        echo_groups[kind] = EchoGroup(kind, tls_cert=Certs.get().backend)
+        echo_groups[kind] = EchoGroup(kind, tls_cert=Certs.get().backend, client_ca=Certs.get().ca)
     return echo_groups[kind]

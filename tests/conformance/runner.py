@@ -22,7 +22,8 @@ Config placeholders (`{name}`, no spaces, so `{ ssl_fc }` conditions are left al
 - `{workdir}` — the directory of the row's files (all written), for relative names.
 - `{file:NAME}` — a file with the row's `files[NAME]` content, where `{port:s1}` (and
   the other servers) becomes that server's port, as it does in the config, and
-  `{certdir}` the certificates' directory (`site.pem`, `backend.pem`, `wild.pem`).
+  `{certdir}` the certificates' directory (`site.pem`, `backend.pem`, `wild.pem`,
+  and `client.pem`, the client certificate with its key).
 - `{log}` — a UDP syslog receiver of this proxy's own; `{stats}` — a stats socket.
 """
 
@@ -87,6 +88,9 @@ class Certs:
         self.backend.private_key_and_cert_chain_pem.write_to_path(str(self.dir / "backend.pem"))
         self.wild = self.ca.issue_cert("*.wild.test")
         self.wild.private_key_and_cert_chain_pem.write_to_path(str(self.dir / "wild.pem"))
+        # The client certificate with its key, for `server … crt` (`{certdir}/client.pem`).
+        self.client.private_key_and_cert_chain_pem.write_to_path(str(self.dir / "client.pem"))
+        atexit.register(shutil.rmtree, self.dir, True)
 
     def name_of(self, der: bytes | None) -> str:
         """Which of the session's certificates a server presented."""
@@ -97,7 +101,6 @@ class Certs:
             ):
                 return name
         return "unknown"
-        atexit.register(shutil.rmtree, self.dir, True)
 
     @classmethod
     def get(cls) -> Certs:

@@ -19,7 +19,9 @@ Kinds (`start_group(kind)`), three servers `s1 s2 s3` each:
   version, a PROXY protocol header (v1 or v2) when one came first and request
   trailers; answers `…/chunked` targets chunked (`…/chunked-trailer`: with a
   trailer) and `…/close-delimited` ones without a length; has a TLS server `t1`
-  that also reports the SNI it was offered, and `c1`, which reads a request and
+  that also reports the SNI it was offered and the TLS version, cipher, ALPN
+  protocol and client certificate (its common name) of the connection (it offers
+  `http/1.1` and asks for a certificate, optionally), and `c1`, which reads a request and
   closes without answering;
 - `gunicorn`: the sync worker running a tiny WSGI echo app, one subprocess per
   server on a socket bound here (`fd://N`);
@@ -141,6 +143,7 @@ class _EchoHandler(BaseHTTPRequestHandler):
         sni = getattr(self.connection, "bk_sni", None)
         if self.server.tls:
             payload["sni"] = sni
+            payload["tls"] = _tls_facts(self.connection)
         body = json.dumps(payload).encode()
         self.server.seen.append(payload)
         self.send_response(status)
@@ -225,9 +228,29 @@ class _EchoServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def _tls_context(cert: Any) -> ssl.SSLContext:
+def _tls_facts(conn: ssl.SSLSocket) -> dict[str, Any]:
+    """What the TLS server saw of its client: version, cipher, ALPN, and the
+    common name of the certificate it presented (None without one)."""
+    peer = conn.getpeercert() or {}
+    names = [value for rdn in peer.get("subject", ()) for key, value in rdn if key == "commonName"]
+    cipher = conn.cipher()
+    return {
+        "version": conn.version(),
+        "cipher": cipher[0] if cipher else None,
+        "alpn": conn.selected_alpn_protocol(),
+        "client": names[0] if names else None,
+    }
+
+
+def _tls_context(cert: Any, client_ca: Any = None) -> ssl.SSLContext:
+    """The TLS server's context: HTTP/1.1 as its only ALPN protocol, and (with
+    `client_ca`) a client certificate asked for, not required."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(context)
+    context.set_alpn_protocols(["http/1.1"])
+    if client_ca is not None:
+        client_ca.configure_trust(context)
+        context.verify_mode = ssl.CERT_OPTIONAL
 
     def remember(sock: Any, name: str | None, _ctx: Any) -> None:
         sock.bk_sni = name
@@ -535,7 +558,7 @@ def _free_port() -> int:
 class EchoGroup:
     """Three recording servers (`s1 s2 s3`) of one kind; `address(name)` for configs."""
 
-    def __init__(self, kind: str, *, tls_cert: Any = None) -> None:
+    def __init__(self, kind: str, *, tls_cert: Any = None, client_ca: Any = None) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown backend kind {kind!r}")
         self.kind = kind
@@ -544,7 +567,7 @@ class EchoGroup:
         if kind == "httpserver":
             servers: dict[str, Any] = {name: _EchoServer(name) for name in NAMES}
             if tls_cert is not None:
-                servers["t1"] = _EchoServer("t1", _tls_context(tls_cert))
+                servers["t1"] = _EchoServer("t1", _tls_context(tls_cert, client_ca))
             servers["c1"] = _Closer()
             threads = []
             for server in servers.values():
