@@ -144,6 +144,7 @@ class _Settings:
     httpchk: HttpCheck | None = None
     http_check_expect: list[HttpCheckExpect] = field(default_factory=list)
     http_check_disable_404: bool = False
+    http_check_send_state: bool = False
     mysql_check_user: str | None = None
     pgsql_check_user: str | None = None
     #: The `option` whose tcp-check ruleset checks the servers (`tcp-check`,
@@ -947,6 +948,7 @@ class _Builder:
             httpchk=s.httpchk,
             http_check_expect=tuple(s.http_check_expect),
             http_check_disable_404=s.http_check_disable_404,
+            http_check_send_state=s.http_check_send_state,
             mysql_check_user=s.mysql_check_user,
             pgsql_check_user=s.pgsql_check_user,
             tcp_check=self._tcp_check(p),
@@ -1944,6 +1946,12 @@ def _h_http_check_disable_404(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.http_check_disable_404 = True
 
 
+def _h_http_check_send_state(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    if stmt.args:
+        raise ValueError(f"'http-check send-state' takes no argument, got '{stmt.args[0]}'")
+    p.settings.http_check_send_state = True
+
+
 def _h_http_check_expect(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     args = list(stmt.args)
     negate = bool(args) and args[0] == "!"
@@ -2016,6 +2024,7 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "http-check send": _h_http_check_send,
     "http-check expect": _h_http_check_expect,
     "http-check disable-on-404": _h_http_check_disable_404,
+    "http-check send-state": _h_http_check_send_state,
     **{f"tcp-check {action}": _h_tcp_check for action in TCP_CHECK_ACTIONS},
     **{f"compression {what}": _h_compression for what in ("algo", "type", "offload")},
 }

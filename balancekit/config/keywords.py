@@ -471,6 +471,11 @@ KEYWORDS: tuple[Keyword, ...] = (
         "A 404 to the check of a server that is up puts it in NOLB (persistent traffic only).",
     ),
     _K(
+        "http-check send-state",
+        "dlb",
+        "Checks tell the server its state as HAProxy sees it (`X-Haproxy-Server-State`).",
+    ),
+    _K(
         "stick-table",
         "flb",
         "`type <ip, ipv6, integer, string [len n] or binary [len n]> size <n> [expire <t>]"
@@ -760,7 +765,7 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process
     clitcpka-cnt clitcpka-idle clitcpka-intvl srvtcpka-cnt srvtcpka-idle srvtcpka-intvl
     max-session-srv-conns transparent usesrc"""
 _HAPROXY_ONLY_FAMILY = """capture cookie|http-check comment|http-check connect|
-http-check send-state|http-check set-var|http-check set-var-fmt|http-check unset-var|
+http-check set-var|http-check set-var-fmt|http-check unset-var|
 option abortonclose|option accept-invalid-http-request|option accept-invalid-http-response|
 option checkcache|option contstats|option disable-h2-upgrade|
 option h1-case-adjust-bogus-client|option h1-case-adjust-bogus-server|

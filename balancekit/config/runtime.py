@@ -438,6 +438,8 @@ class BackendRuntime:
     http_check_expect: tuple[HttpCheckExpect, ...] = ()
     #: `http-check disable-on-404`: a 404 puts an up server in NOLB (L7OKC).
     http_check_disable_404: bool = False
+    #: `http-check send-state`: checks carry an `X-Haproxy-Server-State` header.
+    http_check_send_state: bool = False
     mysql_check_user: str | None = None
     #: `option pgsql-check user <name>`: a PostgreSQL startup packet for that user,
     #: then an authentication request (not an error) as the answer.

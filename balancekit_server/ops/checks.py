@@ -25,6 +25,7 @@ import functools
 import os
 import random
 import re
+import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -105,6 +106,7 @@ class CheckSpec:
     http: HttpCheck | None = None
     expects: tuple[HttpCheckExpect, ...] = ()
     disable_404: bool = False  # `http-check disable-on-404`
+    send_state: bool = False  # `http-check send-state`
     mysql_user: str | None = None
     pgsql_user: str | None = None
     tls: bool = False  # `check-ssl`, or `ssl` on the server without `port`/`addr`
@@ -221,7 +223,7 @@ async def _close(writer: asyncio.StreamWriter) -> None:
             await writer.wait_closed()
 
 
-async def probe(spec: CheckSpec, *, stopped: bool = False) -> CheckResult:
+async def probe(spec: CheckSpec, *, stopped: bool = False, state: str | None = None) -> CheckResult:
     """Run one check against `spec`; never raises for network trouble.  `stopped`:
     the server is DOWN, so a 404 is not the conditional pass of disable-on-404."""
     start = time.monotonic()
@@ -233,7 +235,8 @@ async def probe(spec: CheckSpec, *, stopped: bool = False) -> CheckResult:
     reader, writer = conn
     try:
         if spec.kind == "http":
-            return await _http(spec, reader, writer, start, spec.disable_404 and not stopped)
+            condpass = spec.disable_404 and not stopped
+            return await _http(spec, reader, writer, start, condpass, state)
         if spec.kind == "mysql":
             return await _mysql(spec, reader, writer, start)
         if spec.kind == "pgsql":
@@ -250,16 +253,37 @@ async def probe(spec: CheckSpec, *, stopped: bool = False) -> CheckResult:
 # -- HTTP ------------------------------------------------------------------------
 
 
-def http_request(check: HttpCheck) -> bytes:
-    """The bytes HAProxy sends for `option httpchk` / `http-check send`."""
+#: Methods whose empty body goes without `content-length: 0` (HAProxy's H1 output).
+_NO_EMPTY_LENGTH = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+
+
+def http_request(check: HttpCheck, state: str | None = None) -> bytes:
+    """The bytes HAProxy 2.6 sends for `option httpchk` / `http-check send`, as its
+    HTX request comes out of the H1 mux: names in lower case, the configured
+    headers then `x-haproxy-server-state` (`http-check send-state`), the body's
+    length, and the connection header last: none when the version's default is
+    what the check wants (close for HTTP/1.0, a configured keep-alive for 1.1),
+    else `connection: close` (1.1) or `connection: keep-alive` (1.0)."""
     lines = [f"{check.method} {check.uri} {check.version}"]
-    names = {name.lower() for name, _ in check.headers}
-    lines.extend(f"{name}: {value}" for name, value in check.headers)
-    if check.body and "content-length" not in names:
-        lines.append(f"Content-Length: {len(check.body.encode())}")
-    if "connection" not in names:
-        lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + check.body.encode()
+    keep_alive = False
+    for name, value in check.headers:
+        lowered = name.lower()
+        if lowered == "connection":
+            keep_alive = "keep-alive" in value.lower() and "close" not in value.lower()
+            continue
+        if lowered == "content-length":
+            continue  # HAProxy writes its own, from the body
+        lines.append(f"{lowered}: {value}")
+    if state is not None:
+        lines.append(f"x-haproxy-server-state: {state}")
+    body = check.body.encode()
+    if body or check.method not in _NO_EMPTY_LENGTH:
+        lines.append(f"content-length: {len(body)}")
+    if check.version == "HTTP/1.1" and not keep_alive:
+        lines.append("connection: close")
+    elif check.version != "HTTP/1.1" and keep_alive:
+        lines.append("connection: keep-alive")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 async def _read_http(reader: asyncio.StreamReader, limit: float) -> tuple[bytes, bytes] | None:
@@ -304,8 +328,9 @@ async def _http(
     writer: asyncio.StreamWriter,
     start: float,
     condpass_404: bool,
+    state: str | None,
 ) -> CheckResult:
-    writer.write(http_request(spec.http or HttpCheck()))
+    writer.write(http_request(spec.http or HttpCheck(), state))
     await writer.drain()
     try:
         response = await _read_http(reader, spec.read_limit(time.monotonic() - start))
@@ -621,6 +646,7 @@ def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
         http=runtime.httpchk,
         expects=runtime.http_check_expect,
         disable_404=runtime.http_check_disable_404,
+        send_state=runtime.http_check_send_state,
         mysql_user=runtime.mysql_check_user or None,
         pgsql_user=runtime.pgsql_check_user,
         tcp_check=runtime.tcp_check,
@@ -662,8 +688,11 @@ class HealthMonitor:
         listens: Iterable[str] = (),
         spread: int = 0,
         max_spread: float | None = None,
+        node: str | None = None,
     ) -> None:
         self.backends = dict(backends)
+        #: global `node`, else the host name: what `http-check send-state` reports.
+        self.node = node if node is not None else socket.gethostname()
         #: `spread-checks` (percent) and `max-spread-checks` (seconds).
         self.spread = spread
         self.max_spread = max_spread
@@ -791,7 +820,8 @@ class HealthMonitor:
             if not watched.health.maint and not watched.paused:
                 watched.probing = True
                 try:
-                    result = await probe(watched.spec, stopped=not watched.health.up)
+                    state = self._state_header(watched) if watched.spec.send_state else None
+                    result = await probe(watched.spec, stopped=not watched.health.up, state=state)
                 finally:
                     watched.probing = False
                 self.record(watched.backend, watched.server, result)
@@ -803,6 +833,35 @@ class HealthMonitor:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await watched.wake.wait()
+
+    def _state_header(self, watched: _Watched) -> str:
+        """`X-Haproxy-Server-State` (httpchk_build_status_header): the health
+        counter as `show stat` reads it, then where the server is, its weight
+        among those serving, and its sessions and queue."""
+        health, settings = watched.health, watched.health.settings
+        counter, rise, fall = health.health, settings.rise, settings.fall
+        if health.up:
+            word = "NOLB" if health.stopping else "UP"
+            state = word if counter == rise + fall - 1 else f"{word} {counter - rise + 1}/{fall}"
+        else:
+            state = f"DOWN {counter}/{rise}" if counter else "DOWN"
+        runtime = self.backends[watched.backend]
+        pool = runtime.backend
+        member = pool.member(watched.server)
+        server = member.server
+        active = [m for m in pool.members if m.usable and not m.backup]
+        serving = active or [m for m in pool.members if m.usable and m.backup]
+        scale = pool.algorithm.weight_scale
+        divisor = pool.algorithm.weight_divisor
+        weight = (member.eweight * divisor + scale - 1) // scale
+        total = (sum(m.eweight for m in serving) * divisor + scale - 1) // scale
+        sessions = sum(m.inflight + len(m.queue) for m in pool.members)
+        port = "" if server.port is None or unix_sockaddr(server.host) else str(server.port)
+        return (
+            f"{state}; address={server.host}; port={port}; name={watched.backend}/{server.name}; "
+            f"node={self.node}; weight={weight}/{total}; scur={member.inflight}/{sessions}; "
+            f"qcur={len(member.queue)}"
+        )
 
     def _record(self, backend: str, server: str) -> _Watched:
         """A server's health record; a server `add server` made gets one on first
@@ -1120,6 +1179,7 @@ def start(runtime: ChecksHost, *, log: LogSink | None = None) -> HealthMonitor:
         listens=(f.backend_name for f in runtime.config.frontends if f.backend_name),
         spread=runtime.config.global_.spread_checks,
         max_spread=runtime.config.global_.max_spread_checks,
+        node=runtime.config.global_.node,
     )
     monitor.start()
     _CURRENT["monitor"] = monitor

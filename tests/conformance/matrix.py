@@ -2238,6 +2238,8 @@ def check_row(
         # HAProxy marks a check running at that moment with "* " (timing, not behaviour).
         command_subs=((r"\* (L\d)", r"\1"),),
         log_subs=((r"check duration: \d+ms", "check duration: <ms>"),),
+        # Checks of different backends finish in either order.
+        log_sorted=True,
         kinds=RAW_KIND,
     )
 
@@ -2338,6 +2340,29 @@ check_row(
 # What TLS checks offer: `check-sni` (never the server's `sni`), `check-alpn`
 # (else the server's `alpn`), and the server's client certificate; the TLS echo
 # backend reports each, and the check expects it in the body.
+# The check request's bytes, as the echo server saw them: lower-case names, no
+# `connection` header where the version's default is wanted, `content-length: 0`
+# for a body-less POST, and `http-check send-state`'s header.
+SEND = "    option httpchk\n    http-check send meth "
+STATE = (
+    "x-haproxy-server-state....UP;.address=127.0.0.1;.port=[0-9]+;.name=state/s;"
+    ".node=[^;]+;.weight=3/3;.scur=0/0;.qcur=0"
+)
+check_row(
+    "httpchk-request-bytes",
+    ("option httpchk", "http-check send", "http-check send-state", "http-check expect"),
+    (
+        ("v10", "    option httpchk GET /echo\n    http-check expect ! string onnection\n", "{s1}"),
+        ("v11", SEND + "GET uri /echo ver HTTP/1.1 hdr Host x hdr X-Custom 1\n"
+         "    http-check expect rstring x-custom.*connection.,..close\n", "{s1}"),
+        ("keepalive", SEND + "GET uri /echo ver HTTP/1.1 hdr Host x hdr Connection keep-alive\n"
+         "    http-check expect ! string onnection\n", "{s1}"),
+        ("post", SEND + "POST uri /echo ver HTTP/1.0\n"
+         "    http-check expect rstring content-length.,..0\n", "{s1}"),
+        ("state", "    option httpchk GET /echo\n    http-check send-state\n"
+         f"    http-check expect rstring {STATE}\n", "{s1} weight 3"),
+    ),
+)  # fmt: skip
 CHK = "    option httpchk GET /echo\n    http-check expect rstring "
 check_row(
     "check-sni-alpn-crt",

@@ -340,3 +340,31 @@ frontend f
     finally:
         err.stop()
         ok.stop()
+
+
+def test_send_state_header_follows_the_health_counter() -> None:
+    """`http-check send-state`: httpchk_build_status_header's words for each zone of
+    the counter (rise 2, fall 3: an up server starts at "UP 1/3", going down)."""
+    be = runtime(
+        "st",
+        [
+            Server("s1", "127.0.0.1:81", check=True, weight=7),
+            Server("s2", "127.0.0.1:82", weight=3),
+        ],
+    )
+    mon = HealthMonitor({"st": be}, log=lambda *_: None, registry=Registry(), node="lb1")
+    watched = mon.watched[("st", "s1")]
+    ok = CheckResult(CheckStatus.L7OK)
+    fail = CheckResult(CheckStatus.L7STS)
+    tail = "; address=127.0.0.1; port=81; name=st/s1; node=lb1; weight=7/10; scur=0/0; qcur=0"
+    assert mon._state_header(watched) == "UP 1/3" + tail
+    mon.record("st", "s1", ok)
+    mon.record("st", "s1", ok)
+    assert mon._state_header(watched) == "UP" + tail
+    for _ in range(3):
+        mon.record("st", "s1", fail)
+    # A down server keeps its effective weight; the total is the servers serving.
+    down = "; address=127.0.0.1; port=81; name=st/s1; node=lb1; weight=7/3; scur=0/0; qcur=0"
+    assert mon._state_header(watched) == "DOWN" + down
+    mon.record("st", "s1", ok)
+    assert mon._state_header(watched) == "DOWN 1/2" + down

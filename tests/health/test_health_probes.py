@@ -43,13 +43,19 @@ def test_httpchk_status_and_reason() -> None:
 
 def test_http_check_send_headers_and_body() -> None:
     check = HttpCheck("POST", "/ping", "HTTP/1.1", (("Host", "example.org"),), "hello")
-    raw = http_request(check)
-    assert raw.startswith(b"POST /ping HTTP/1.1\r\nHost: example.org\r\nContent-Length: 5\r\n")
-    assert raw.endswith(b"\r\n\r\nhello")
+    # The bytes HAProxy 2.6 sends for it (captured from haproxy 2.6.12).
+    assert http_request(check) == (
+        b"POST /ping HTTP/1.1\r\nhost: example.org\r\ncontent-length: 5\r\n"
+        b"connection: close\r\n\r\nhello"
+    )
+    state = "UP; address=127.0.0.1; port=80; name=b/s; node=n; weight=1/1; scur=0/0; qcur=0"
+    assert http_request(HttpCheck("GET", "/", "HTTP/1.0"), state) == (
+        b"GET / HTTP/1.0\r\nx-haproxy-server-state: " + state.encode() + b"\r\n\r\n"
+    )
     with ControlledHTTP(200) as srv:
         result = run(CheckSpec("127.0.0.1", srv.port, kind="http", inter=1, http=check))
         assert result.status is CheckStatus.L7OK
-        assert srv.headers_seen[0]["Host"] == "example.org"
+        assert srv.headers_seen[0]["host"] == "example.org"
 
 
 @pytest.mark.parametrize(
