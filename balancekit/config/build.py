@@ -62,7 +62,14 @@ from ..sticktables import StickTable
 from ..stream import DEFAULT_RETRY_ON, parse_retry_on
 from ..tcpcheck import ACTIONS as TCP_CHECK_ACTIONS
 from ..tcpcheck import PROTOCOLS as TCP_CHECK_PROTOCOLS
-from ..tcpcheck import TcpCheckRule, TcpCheckRuleset, TcpComment, parse_rule, protocol_ruleset
+from ..tcpcheck import (
+    TcpCheckRule,
+    TcpCheckRuleset,
+    TcpComment,
+    TcpConnect,
+    parse_rule,
+    protocol_ruleset,
+)
 from ..tcpcheck import ruleset as tcp_check_ruleset
 from ..tlsconfig import (
     ServerTls,
@@ -145,6 +152,7 @@ class _Settings:
     http_check_expect: list[HttpCheckExpect] = field(default_factory=list)
     http_check_disable_404: bool = False
     http_check_send_state: bool = False
+    http_check_connect: TcpConnect | None = None
     mysql_check_user: str | None = None
     pgsql_check_user: str | None = None
     #: The `option` whose tcp-check ruleset checks the servers (`tcp-check`,
@@ -190,6 +198,8 @@ class _Proxy:
     random_draw: Statement | None = None
     description: str | None = None
     tcp_check_lines: list[TcpCheckRule | TcpComment] = field(default_factory=list)
+    #: This section has its own `http-check connect` (a defaults section's is replaced).
+    own_http_check_connect: bool = False
 
     @property
     def name(self) -> str:
@@ -949,6 +959,7 @@ class _Builder:
             http_check_expect=tuple(s.http_check_expect),
             http_check_disable_404=s.http_check_disable_404,
             http_check_send_state=s.http_check_send_state,
+            http_check_connect=s.http_check_connect,
             mysql_check_user=s.mysql_check_user,
             pgsql_check_user=s.pgsql_check_user,
             tcp_check=self._tcp_check(p),
@@ -1946,6 +1957,24 @@ def _h_http_check_disable_404(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.http_check_disable_404 = True
 
 
+def _h_http_check_connect(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    """`http-check connect …`: the options of `tcp-check connect`.  HAProxy runs
+    several connect/send/expect sequences; balancekit runs one, so a second
+    `connect` is named as unsupported rather than ignored."""
+    if p.own_http_check_connect:
+        raise ValueError(
+            "a second 'http-check connect' is an HAProxy feature (several check "
+            "sequences) that balancekit does not support; see docs/health.md"
+        )
+    try:
+        rule = parse_rule(("connect", *stmt.args), 0)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("'tcp-check connect'", "'http-check connect'")) from None
+    assert isinstance(rule, TcpConnect)
+    p.settings.http_check_connect = rule
+    p.own_http_check_connect = True
+
+
 def _h_http_check_send_state(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     if stmt.args:
         raise ValueError(f"'http-check send-state' takes no argument, got '{stmt.args[0]}'")
@@ -2025,6 +2054,7 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "http-check expect": _h_http_check_expect,
     "http-check disable-on-404": _h_http_check_disable_404,
     "http-check send-state": _h_http_check_send_state,
+    "http-check connect": _h_http_check_connect,
     **{f"tcp-check {action}": _h_tcp_check for action in TCP_CHECK_ACTIONS},
     **{f"compression {what}": _h_compression for what in ("algo", "type", "offload")},
 }

@@ -471,6 +471,12 @@ KEYWORDS: tuple[Keyword, ...] = (
         "A 404 to the check of a server that is up puts it in NOLB (persistent traffic only).",
     ),
     _K(
+        "http-check connect",
+        "dlb",
+        "Where and how HTTP checks connect: `[default] [port P] [addr A] [ssl] [sni S] "
+        "[alpn L] [send-proxy] [linger]` (one such step per proxy).",
+    ),
+    _K(
         "http-check send-state",
         "dlb",
         "Checks tell the server its state as HAProxy sees it (`X-Haproxy-Server-State`).",
@@ -764,7 +770,7 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process
     log-send-hostname maxconnrate maxsessrate maxsslrate maxcomprate
     clitcpka-cnt clitcpka-idle clitcpka-intvl srvtcpka-cnt srvtcpka-idle srvtcpka-intvl
     max-session-srv-conns transparent usesrc"""
-_HAPROXY_ONLY_FAMILY = """capture cookie|http-check comment|http-check connect|
+_HAPROXY_ONLY_FAMILY = """capture cookie|http-check comment|
 http-check set-var|http-check set-var-fmt|http-check unset-var|
 option abortonclose|option accept-invalid-http-request|option accept-invalid-http-response|
 option checkcache|option contstats|option disable-h2-upgrade|

@@ -24,7 +24,7 @@ from ..server_rules import ServerRule
 from ..sticking import StickRule
 from ..sticktables import StickTable
 from ..stream import DEFAULT_RETRY_ON, RetryPolicy, is_deterministic
-from ..tcpcheck import TcpCheckRuleset
+from ..tcpcheck import TcpCheckRuleset, TcpConnect
 from ..tlsconfig import ServerTls
 
 if TYPE_CHECKING:
@@ -440,6 +440,8 @@ class BackendRuntime:
     http_check_disable_404: bool = False
     #: `http-check send-state`: checks carry an `X-Haproxy-Server-State` header.
     http_check_send_state: bool = False
+    #: `http-check connect`: where and how HTTP checks connect.
+    http_check_connect: TcpConnect | None = None
     mysql_check_user: str | None = None
     #: `option pgsql-check user <name>`: a PostgreSQL startup packet for that user,
     #: then an authentication request (not an error) as the answer.

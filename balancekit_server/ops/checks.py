@@ -636,6 +636,24 @@ def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
         kind = "mysql"
     elif runtime.pgsql_check_user is not None:
         kind = "pgsql"
+    tls_settings = _check_tls(extras, kind)
+    sni = extras.check_sni if extras is not None else None
+    rule = runtime.http_check_connect if kind == "http" else None
+    if rule is not None:
+        # `http-check connect`, read as TcpCheckDriver reads `tcp-check connect`:
+        # its own address, port, TLS and PROXY header; `default` adds the server's.
+        if rule.addr is not None:
+            host, _, addr_port = (
+                rule.addr.rpartition(":") if ":" in rule.addr else (rule.addr, "", "")
+            )
+            port = int(addr_port) if addr_port.isdigit() else port
+        port = rule.port or port
+        sni = rule.sni or (sni if rule.default else None)
+        tls = rule.ssl or (rule.default and tls)
+        proxied = version if rule.default else 0
+        version = (version or 1) if rule.send_proxy else proxied
+        if rule.alpn:
+            tls_settings = replace(tls_settings, alpn=tuple(rule.alpn.split(",")))
     return CheckSpec(
         host=host,
         port=port,
@@ -651,8 +669,8 @@ def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
         pgsql_user=runtime.pgsql_check_user,
         tcp_check=runtime.tcp_check,
         tls=tls,
-        tls_settings=_check_tls(extras, kind),
-        sni=extras.check_sni if extras is not None else None,
+        tls_settings=tls_settings,
+        sni=sni,
         send_proxy=version,
     )
 

@@ -2363,6 +2363,25 @@ check_row(
          f"    http-check expect rstring {STATE}\n", "{s1} weight 3"),
     ),
 )  # fmt: skip
+# `http-check connect`: where the HTTP check goes and how (the echo server that
+# answered, the SNI it saw, the PROXY header), `default` adding the server's own
+# settings; without it a check of a TLS server goes in clear and fails.
+HCONN = "    option httpchk\n    http-check connect "
+HSEND = "\n    http-check send meth GET uri /echo\n    http-check expect rstring "
+check_row(
+    "http-check-connect",
+    ("http-check connect",),
+    (
+        ("port", HCONN + "port {port:s2}" + HSEND + "server....s2\n", "{s1}"),
+        ("addr", HCONN + "addr 127.0.0.1 port {port:s3}" + HSEND + "server....s3\n", "{s1}"),
+        ("tls", HCONN + "ssl sni check.test alpn http/1.1" + HSEND + "sni....check.test\n",
+         "{t1} verify none"),
+        ("proxy", HCONN + "send-proxy" + HSEND + "proxy\n", "{s1}"),
+        ("plain", HCONN + "linger" + HSEND + "sni\n", "{t1} verify none check-ssl"),
+        ("default", HCONN + "default" + HSEND + "sni....check.test\n",
+         "{t1} verify none check-ssl check-sni check.test"),
+    ),
+)  # fmt: skip
 CHK = "    option httpchk GET /echo\n    http-check expect rstring "
 check_row(
     "check-sni-alpn-crt",
