@@ -355,8 +355,8 @@ class _Builder:
         elif key == "hard-stop-after":
             self.global_ = replace(g, hard_stop_after=self.time(_one(stmt), stmt))
         elif key == "stats socket":
-            socket, notes = parse_stats_socket(args, stmt.file, stmt.line)
-            self.sockets.append(socket)
+            stats_socket, notes = parse_stats_socket(args, stmt.file, stmt.line)
+            self.sockets.append(stats_socket)
             for note in notes:
                 self.warn(note, stmt)
         elif key == "stats timeout":
@@ -369,6 +369,15 @@ class _Builder:
             )
         elif key == "localpeer":
             self.global_ = replace(g, localpeer=_one(stmt))
+        elif key == "log-send-hostname":
+            # HAProxy reads one word and ignores the rest.
+            self.global_ = replace(g, log_hostname=args[0] if args else socket.gethostname())
+        elif key == "log-tag":
+            if not args:
+                raise ValueError("'log-tag' expects a tag for use in syslog.")
+            if len(args) > 1:
+                raise ValueError(f"'log-tag' cannot handle unexpected argument '{args[1]}'.")
+            self.global_ = replace(g, log_tag=args[0])
         elif key in ("server-state-file", "server-state-base"):
             is_file = key == "server-state-file"
             if (g.server_state_file if is_file else g.server_state_base) is not None:

@@ -138,6 +138,12 @@ KEYWORDS: tuple[Keyword, ...] = (
         "g",
         "`set-var-fmt proc.<name> <log-format>`: the same, from a format string.",
     ),
+    _K(
+        "log-send-hostname",
+        "g",
+        "Put the host name (or the name given) in the header of rfc3164 and rfc5424 logs.",
+    ),
+    _K("log-tag", "g", "The tag of syslog headers (default `haproxy`); global only."),
     _K("ulimit-n", "g", "The file descriptors the process may open (raised at start)."),
     _K(
         "strict-limits",
@@ -767,7 +773,7 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process
     lua-prepend-path maxsslconn pp2-never-send-local ssl-dh-param-file ssl-load-extra-del-ext
     ssl-load-extra-files ssl-mode-async ssl-propquery ssl-provider ssl-provider-path
     ssl-skip-self-issued-ca thread-group thread-groups tune.ssl.keylog cluster-secret
-    log-send-hostname maxconnrate maxsessrate maxsslrate maxcomprate
+    maxconnrate maxsessrate maxsslrate maxcomprate
     clitcpka-cnt clitcpka-idle clitcpka-intvl srvtcpka-cnt srvtcpka-idle srvtcpka-intvl
     max-session-srv-conns transparent usesrc"""
 _HAPROXY_ONLY_FAMILY = """capture cookie|http-check comment|

@@ -207,7 +207,8 @@ class Runtime:
         found = self._loggers.get(key)
         if found is None:
             try:
-                found = logs.Logger(key)
+                g = self.config.global_
+                found = logs.Logger(key, tag=g.log_tag, hostname=g.log_hostname)
             except (ValueError, OSError) as exc:
                 raise RunError(f"{config_location(key[0])}log: {exc}") from None
             self._loggers[key] = found

@@ -3107,6 +3107,27 @@ row(
 TCP_LOGGED = TCP.replace(
     "defaults\n", "    log {log} format raw local0\ndefaults\n    log global\n"
 )
+# The syslog headers: `log-send-hostname` puts a host name in rfc3164 and rfc5424
+# headers, `log-tag` replaces `haproxy` (the time and pid differ between runs).
+row(
+    "log-send-hostname-tag",
+    ("log-send-hostname", "log-tag"),
+    http_cfg(
+        global_="    log {log} format rfc3164 local0\n    log {log} format rfc5424 local1\n"
+        "    log-send-hostname lbhost\n    log-tag mytag\n",
+        defaults="    log global\n",
+        frontend='    log-format "%ci %ST %b/%s"\n',
+    ),
+    (get("/echo"),),
+    compare=frozenset({"status", "log"}),
+    log_subs=(
+        (r"^(<\d+>)\w{3} [ \d]\d \d\d:\d\d:\d\d ", r"\1DATE "),
+        (r"^(<\d+>1) \S+ ", r"\1 DATE "),
+        (r"mytag\[\d+\]", "mytag[PID]"),
+        (r"mytag \d+ ", "mytag PID "),
+    ),
+    log_sorted=True,
+)
 row(
     "log-separate-errors",
     ("option log-separate-errors", "option dontlog-normal", "option httplog", "option tcplog",
