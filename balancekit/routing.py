@@ -29,6 +29,7 @@ from typing import Literal
 from .cache import CacheHit, CacheLookup
 from .request import Request, ResponseView
 from .rules import (
+    ADDRESS_ACTIONS,
     HEADER_ACTIONS,
     LINE_ACTIONS,
     STREAM_ACTIONS,
@@ -85,6 +86,9 @@ class Decision:
     cache_hit: CacheHit | None = None
     #: A reply's whole HTTP message (`errorfile`, `errorfiles`), sent as is for `status`.
     raw: bytes | None = None
+    #: The addresses as `set-src`/`set-dst` rules left them (src, src port, dst,
+    #: dst port), for this request only (None: unchanged).
+    addresses: tuple[str, int, str, int] | None = None
 
 
 def _where(rule: HttpRule | TcpRule | UseBackend) -> str:
@@ -180,6 +184,9 @@ class Router:
         request as the rules left it (http_process_request); one answered here gets
         it when it is logged, from what is left of it then (see `ResponseView`)."""
         decision, view = self._route(request)
+        moved = (view.src, view.src_port, view.dst, view.dst_port)
+        if moved != (request.src, request.src_port, request.dst, request.dst_port):
+            decision = replace(decision, addresses=moved)
         stream = view.stream
         if stream is not None and stream.unique_id_format is not None:
             stream.unique_id(view if decision.action == "forward" else ResponseView(view))
@@ -208,7 +215,8 @@ class Router:
                 return replace(final, backend=backend), view  # (the backend's pages answer)
             if cache and _first_hit(cache) is not None:
                 return _cached(cache, backend, edits), view
-        rewritten = view if view.uri != request.uri else None
+        # A rewritten line or address: balancing and persistence read the new one.
+        rewritten = view if view.uri != request.uri or view.src != request.src else None
         return Decision(
             "forward",
             backend=backend,
@@ -401,6 +409,9 @@ def _http_verdict(
             continue
         if action in LINE_ACTIONS:
             view = rule.rewrite_line(view)
+            continue
+        if action in ADDRESS_ACTIONS:
+            view = rule.move(view)
             continue
         if action in STREAM_ACTIONS:
             rule.on_stream(view)

@@ -8,10 +8,11 @@ follow HAProxy's wording where it has one, and always name `file:line`.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, cast
 
 from .acl import AclSet, Condition
 from .acl.acl import AclWarning
@@ -24,7 +25,7 @@ from .acl.fetches import (
     suggest,
 )
 from .acl.logformat import LogFormat, LogFormatError, parse_log_format
-from .acl.patterns import KNOWN_METHODS, str_to_int
+from .acl.patterns import KNOWN_METHODS, parse_ip_sample, str_to_int
 from .cache import Cache
 from .errors import ConfigError
 from .request import Headers, Request, header_value_spans
@@ -33,6 +34,7 @@ from .tracking import MAX_TRACKED, table_key
 from .variables import VarError, VarName, parse_var_spec
 
 __all__ = [
+    "ADDRESS_ACTIONS",
     "HEADER_ACTIONS",
     "LINE_ACTIONS",
     "STREAM_ACTIONS",
@@ -95,6 +97,10 @@ HTTP_ACTIONS = (
     "cache-use",
     "set-log-level",
     "capture",
+    "set-src",
+    "set-src-port",
+    "set-dst",
+    "set-dst-port",
 )
 #: The syslog levels `set-log-level` takes (log.c's log_levels), and "silent".
 LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "silent")
@@ -112,6 +118,9 @@ VAR_ACTIONS = frozenset(("set-var", "set-var-fmt", "unset-var"))
 #: The actions that only change the stream's state (variables, log level, capture
 #: slots) and let the rules go on, on a request or on its answer alike.
 STREAM_ACTIONS = VAR_ACTIONS | {"set-log-level", "capture"}
+#: The actions that change the connection's addresses, for this request and the
+#: next ones on the connection, and let the rules go on.
+ADDRESS_ACTIONS = frozenset(("set-src", "set-src-port", "set-dst", "set-dst-port"))
 #: The actions that change stick-table entries and let the rules go on.
 TABLE_ACTIONS = frozenset(
     ("track-sc0", "track-sc1", "track-sc2", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
@@ -120,9 +129,9 @@ TABLE_ACTIONS = frozenset(
 #: http-request actions HAProxy 2.6 has but balancekit does not implement.
 HTTP_ACTIONS_UNSUPPORTED = frozenset((
     "add-acl", "del-acl", "del-map", "disable-l7-retry",
-    "do-resolve", "early-hint", "normalize-uri", "send-spoe-group", "set-dst",
-    "set-dst-port", "set-map", "set-mark", "set-nice", "set-priority-class",
-    "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos",
+    "do-resolve", "early-hint", "normalize-uri", "send-spoe-group",
+    "set-map", "set-mark", "set-nice", "set-priority-class",
+    "set-priority-offset", "set-timeout", "set-tos",
     "silent-drop", "strict-mode", "tarpit",
     "unset-var", "wait-for-body", "wait-for-handshake",
 ))  # fmt: skip
@@ -362,6 +371,30 @@ class HttpRule:
     raw_reply: bytes | None = None
     #: `set-log-level <level>`: one of LOG_LEVELS.
     level: str = ""
+
+    def move(self, request: Request) -> Request:
+        """`set-src`, `set-dst` (and their `-port`): the request as seen from the
+        address (or port) the sample gives, cast as HAProxy casts it; a sample that
+        is none leaves it as it was.  An address keeps its port."""
+        assert self.sample is not None
+        value = self.sample.single(request)
+        if value is None:
+            return request
+        if self.action.endswith("-port"):
+            port = value if isinstance(value, int) else str_to_int(format_sample(value))
+            if port is None or not 0 <= port <= 65535:
+                return request
+            if self.action == "set-src-port":
+                return replace(request, src_port=port)
+            return replace(request, dst_port=port)
+        address = value if isinstance(value, tuple) else parse_ip_sample(format_sample(value))
+        if address is None:
+            return request
+        version, number = cast(tuple[int, int], address)
+        text = str(ipaddress.IPv4Address(number) if version == 4 else ipaddress.IPv6Address(number))
+        if self.action == "set-src":
+            return replace(request, src=text)
+        return replace(request, dst=text)
 
     def on_stream(self, request: Request, *, response: bool = False) -> None:
         """Run a STREAM_ACTIONS rule; `response`: on the answer (its capture slots)."""
@@ -866,6 +899,15 @@ def parse_http_request_rule(
         return parse_cache_rule(words, acls, "http-request", file, line)
     if action == "set-log-level":
         return parse_log_level_rule(words, acls, "http-request", file, line)
+    if action in ADDRESS_ACTIONS:
+        if len(words) < 2 or words[1] in ("if", "unless"):
+            raise ConfigError(f"'{what}': expects a sample expression", file, line)
+        try:
+            sample = parse_sample_expr(words[1], context=acls.context)
+        except FetchError as exc:
+            raise ConfigError(f"'{what}': {exc}", file, line) from None
+        cond = _condition(words, 2, acls, what, file, line)
+        return HttpRule(action, cond, file, line, sample=sample)
     if action == "capture":
         return parse_capture_rule(words, acls, "http-request", file, line)
     if action == "use-service":

@@ -243,6 +243,10 @@ class HttpLogEntry:
     srv_conn: int = 0
     # The connection as a request view, for `log-format` samples (HttpProxy.log_requests).
     request: Request | None = None
+    # `%si:%sp` and `%bi:%bp`: the server's address and our end of the connection
+    # to it (kept, like `request`, only when the format reads them).
+    server_address: tuple[str | None, int | None] = (None, None)
+    source_address: tuple[str | None, int | None] = (None, None)
     # A `monitor-uri` request: HAProxy never logs those.
     unlogged: bool = False
     # `%ID`: the request's `unique-id-format`, once built.
@@ -401,6 +405,12 @@ class Exchange:
             self.target = scheme + b"://" + userinfo + at + bare + rest[end:]
         if host is not None and _without_port(host, default).lower() != bare.lower():
             self._refuse(400)
+
+    def move(self, src: str, src_port: int, dst: str, dst_port: int) -> None:
+        """`set-src`/`set-dst`: the client's addresses as this request's rules left
+        them.  Since HAProxy 2.5 they are the stream's: the connection's next
+        requests start from its own addresses again."""
+        self.src, self.src_port, self.dst, self.dst_port = src, src_port, dst, dst_port
 
     @property
     def has_body(self) -> bool:
@@ -1287,6 +1297,9 @@ class HttpProxy:
         request = self.build_request(ex)
         router = self.router
         decision = router.route(request)
+        if decision.addresses is not None:
+            ex.move(*decision.addresses)
+            entry.client_ip, entry.client_port = ex.src, ex.src_port
         unique_id = None
         if ex.stream is not None and self._unique_id_format is not None:
             unique_id = entry.unique_id = ex.stream.unique_id(request)  # (route() built it)
@@ -1828,6 +1841,12 @@ class HttpProxy:
         server = lease.server
         assert server is not None
         entry.server = server.name
+        if self.log_requests:
+            entry.server_address = (server.host, server.port)
+            transport = conn.transport
+            sockname = transport.get_extra_info("sockname") if transport is not None else None
+            if isinstance(sockname, tuple):
+                entry.source_address = (str(sockname[0]), int(sockname[1]))
         now = conn.pool.loop.time()
         state.active += 1
         if self.log is not None:  # the rest only feeds the log line

@@ -234,10 +234,14 @@ def httplog_values(entry: Any, logasap: bool = False) -> dict[str, object]:
     local = time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(entry.request_date))
     timers = max(entry.treq, 0) + max(entry.tw, 0) + max(entry.tc, 0) + max(entry.tr, 0)
     ta: object = f"+{entry.ta}" if logasap else entry.ta
+    front = entry.request  # the connection's view, kept when the format reads it
+    server, source = entry.server_address, entry.source_address
     bytes_read: object = f"+{entry.bytes_read}" if logasap else entry.bytes_read
     return {
         # addresses and names
         "ci": entry.client_ip, "cp": entry.client_port,
+        "fi": None if front is None else front.dst, "fp": None if front is None else front.dst_port,
+        "si": server[0], "sp": server[1], "bi": source[0], "bp": source[1],
         "f": entry.frontend, "ft": _frontend(entry.frontend, entry.ssl),
         "b": entry.backend, "s": entry.server or "<NOSRV>",
         "H": socket.gethostname(), "pid": os.getpid(),
@@ -293,6 +297,11 @@ def stream_log_level(
     return "err" if separate_errors else "info"
 
 
+#: `log-format` variables of the connections' addresses: a proxy whose format reads
+#: them keeps them on each log entry (`log_requests`).
+_CONNECTION_VARIABLES = frozenset({"fi", "fp", "si", "sp", "bi", "bp"})
+
+
 def http_log_writer(
     frontend: Frontend, emit: Callable[[str, str], None] | None
 ) -> tuple[Callable[[Any], None] | None, bool]:
@@ -308,7 +317,9 @@ def http_log_writer(
         template = LogFormat(frontend.log_line)
     elif frontend.httplog and frontend.httplog_clf:
         template = LogFormat(CLF_HTTPLOG_FORMAT)
-    log_requests = template is not None and bool(template.samples)
+    log_requests = template is not None and bool(
+        template.samples or template.variables & _CONNECTION_VARIABLES
+    )
     if emit is None or not (frontend.httplog or template is not None):
         return None, log_requests
     send = emit

@@ -989,6 +989,55 @@ row(
     ),
     kinds=RAW_KIND,
 )
+# The addresses a `log-format` may print in mode http: the frontend's (%fi:%fp),
+# the server's (%si:%sp) and our end of the connection to it (%bi:%bp); a request
+# answered without a server prints `-`.
+row(
+    "log-format-addresses",
+    ("log-format",),
+    http_cfg(
+        global_="    log {log} format raw local0\n",
+        defaults="    log global\n",
+        frontend='    log-format "%fi:%fp %si:%sp %bi:%bp %b/%s %ST"\n'
+        "    http-request deny if { path /denied }\n",
+    ),
+    (get("/echo"), get("/denied"), get("/echo")),
+    compare=frozenset({"status", "log"}),
+    kinds=RAW_KIND,
+)
+# `set-src`/`set-dst` and their ports: what later rules, `balance source`, `option
+# forwardfor` and the log see, for this request only (since HAProxy 2.5 the
+# addresses are the stream's: the connection's next request has its own again); a
+# sample that is no address changes nothing.
+row(
+    "http-request-set-src-dst",
+    ("action:set-src", "action:set-src-port", "action:set-dst", "action:set-dst-port"),
+    http_cfg(
+        global_="    log {log} format raw local0\n",
+        defaults="    log global\n    option forwardfor\n",
+        frontend='    log-format "%ci:%cp %fi:%fp %s"\n'
+        "    http-request set-src req.hdr(x-client) if { req.hdr(x-client) -m found }\n"
+        "    http-request set-src-port int(4444) if { path_beg /echo/port }\n"
+        "    http-request set-dst ipv4(10.0.0.9) if { path_beg /echo/dst }\n"
+        "    http-request set-dst-port int(8080) if { path_beg /echo/dst }\n"
+        "    http-request set-header X-Src %[src]\n"
+        "    http-request set-header X-Src-Port %[src_port] if { path_beg /echo/port }\n"
+        "    http-request set-header X-Dst %[dst]:%[dst_port]\n",
+        backend="    balance source\n",
+        servers=three(),
+    ),
+    (
+        get("/echo", headers=(("X-Client", "192.0.2.7"),)),
+        get("/echo", headers=(("X-Client", "not-an-address"),)),
+        get("/echo/port", headers=(("X-Client", "2001:db8::1"),)),
+        get("/echo/dst", headers=(("X-Client", "198.51.100.4"),), conn="k"),
+        get("/echo", conn="k"),
+        get("/echo"),
+    ),
+    compare=frozenset({"status", "headers", "body", "log"}),
+    log_subs=((r"^127\.0\.0\.1:\d+ ", "127.0.0.1:<port> "),),
+    kinds=RAW_KIND,
+)
 row(
     "ulimit-n",
     ("ulimit-n", "stats socket"),
