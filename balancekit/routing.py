@@ -41,6 +41,7 @@ from .rules import (
     UseBackend,
     apply_header_edits,
 )
+from .uri_normalize import InvalidUri
 
 __all__ = ["BackendRules", "Decision", "Router", "reply_decision"]
 
@@ -412,6 +413,15 @@ def _http_verdict(
             continue
         if action in ADDRESS_ACTIONS:
             view = rule.move(view)
+            continue
+        if action == "normalize-uri":
+            try:
+                view = rule.normalized(view)
+            except InvalidUri:
+                # HAProxy's ACT_RET_INV: a bad request, answered with its 400 page.
+                return Decision(
+                    "deny", status=400, header_edits=tuple(edits), rule=_where(rule)
+                ), view
             continue
         if action in STREAM_ACTIONS:
             rule.on_stream(view)

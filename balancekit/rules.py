@@ -31,6 +31,7 @@ from .errors import ConfigError
 from .request import Headers, Request, header_value_spans
 from .sticktables import StickTable
 from .tracking import MAX_TRACKED, table_key
+from .uri_normalize import NORMALIZERS, normalize
 from .variables import VarError, VarName, parse_var_spec
 
 __all__ = [
@@ -101,6 +102,7 @@ HTTP_ACTIONS = (
     "set-src-port",
     "set-dst",
     "set-dst-port",
+    "normalize-uri",
 )
 #: The syslog levels `set-log-level` takes (log.c's log_levels), and "silent".
 LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "silent")
@@ -129,7 +131,7 @@ TABLE_ACTIONS = frozenset(
 #: http-request actions HAProxy 2.6 has but balancekit does not implement.
 HTTP_ACTIONS_UNSUPPORTED = frozenset((
     "add-acl", "del-acl", "del-map", "disable-l7-retry",
-    "do-resolve", "early-hint", "normalize-uri", "send-spoe-group",
+    "do-resolve", "early-hint", "send-spoe-group",
     "set-map", "set-mark", "set-nice", "set-priority-class",
     "set-priority-offset", "set-timeout", "set-tos",
     "silent-drop", "strict-mode", "tarpit",
@@ -498,6 +500,18 @@ class HttpRule:
         else:
             uri = text
         target = _uri_path(uri) if not uri.startswith("/") else uri
+        new_path, _, new_query = target.partition("?")
+        return replace(request, uri=uri, path=new_path, query=new_query)
+
+    def normalized(self, request: Request) -> Request:
+        """`normalize-uri`: the request view with its target normalized (an
+        asterisk target has no path and stays).  Raises InvalidUri for what a
+        strict normalizer refuses."""
+        authority, path, query = split_target(request.uri)
+        if not path.startswith("/"):
+            return request
+        target = normalize(self.header, path, query[1:] if query else None)
+        uri = authority + target
         new_path, _, new_query = target.partition("?")
         return replace(request, uri=uri, path=new_path, query=new_query)
 
@@ -899,6 +913,8 @@ def parse_http_request_rule(
         return parse_cache_rule(words, acls, "http-request", file, line)
     if action == "set-log-level":
         return parse_log_level_rule(words, acls, "http-request", file, line)
+    if action == "normalize-uri":
+        return _parse_normalize_uri(words, acls, file, line)
     if action in ADDRESS_ACTIONS:
         if len(words) < 2 or words[1] in ("if", "unless"):
             raise ConfigError(f"'{what}': expects a sample expression", file, line)
@@ -1240,6 +1256,27 @@ def _regex(text: str, what: str, file: str, line: int) -> re.Pattern[str]:
         return re.compile(text)
     except re.error as exc:
         raise ConfigError(f"'{what}': regex '{text}' is invalid: {exc}", file, line) from None
+
+
+def _parse_normalize_uri(words: Sequence[str], acls: AclSet, file: str, line: int) -> HttpRule:
+    """`normalize-uri <normalizer> [full|strict] [cond]` (parse_http_normalize_uri);
+    `header` holds the normalizer with its argument, as `NORMALIZERS` names it."""
+    where = "error detected while parsing 'http-request normalize-uri' rule : "
+    if len(words) < 2:
+        raise ConfigError(where + "missing argument <normalizer>.", file, line)
+    name, at = words[1], 2
+    option = {"path-strip-dotdot": "full", "percent-to-uppercase": "strict",
+              "percent-decode-unreserved": "strict"}.get(name)  # fmt: skip
+    if name not in NORMALIZERS:
+        raise ConfigError(where + f"unknown normalizer '{name}'.", file, line)
+    if option is not None and len(words) > 2 and words[2] not in ("if", "unless"):
+        if words[2] != option:
+            raise ConfigError(
+                where + f"unknown argument '{words[2]}' for '{name}' normalizer.", file, line
+            )
+        name, at = f"{name} {option}", 3
+    cond = _condition(words, at, acls, "http-request normalize-uri", file, line)
+    return HttpRule("normalize-uri", cond, file, line, header=name)
 
 
 def _parse_line_rule(words: Sequence[str], acls: AclSet, file: str, line: int) -> HttpRule:

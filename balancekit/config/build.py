@@ -462,6 +462,8 @@ class _Builder:
             if not 1 <= count <= 32767:
                 raise ValueError("'tune.http.maxhdr' expects a numeric value between 1 and 32767")
             self.global_ = replace(g, tune_http_maxhdr=count)
+        elif key == "expose-experimental-directives":
+            self.global_ = replace(g, experimental=True)
         elif key == "zero-warning":
             if args:
                 raise ValueError(f"'zero-warning' cannot handle unexpected argument '{args[0]}'.")
@@ -1693,6 +1695,11 @@ def _h_acl(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 def _h_http_request(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     rule = parse_http_request_rule(list(stmt.args), p.acls, file=stmt.file, line=stmt.line)
+    if rule.action == "normalize-uri" and not b.global_.experimental:
+        raise ValueError(
+            "'normalize-uri' action is experimental, must be allowed via a global "
+            "'expose-experimental-directives'"
+        )
     if rule.action == "auth" and rule.realm is None:
         rule = replace(rule, realm=p.name)  # HAProxy's default realm: the proxy's name
     if rule.action == "capture":

@@ -176,6 +176,12 @@ KEYWORDS: tuple[Keyword, ...] = (
     ),
     _K("zero-warning", "g", "Any warning about the configuration stops the start."),
     _K(
+        "expose-experimental-directives",
+        "g",
+        "Allow HAProxy's experimental keywords (`http-request normalize-uri`); it must "
+        "come before them.",
+    ),
+    _K(
         "tune.bufsize",
         "g",
         "Buffer size (default 16384): with `tune.maxrewrite`, the room a request or "
@@ -259,7 +265,7 @@ KEYWORDS: tuple[Keyword, ...] = (
         "Process safety switches.",
         _NO_PROCESS_SWITCH,
         """set-dumpable insecure-fork-wanted insecure-setuid-wanted no-memory-trimming
-        profiling.tasks mworker-max-reloads quiet expose-experimental-directives""",
+        profiling.tasks mworker-max-reloads quiet""",
     ),
     # -- proxies -----------------------------------------------------------------------
     _K("mode", "dflb", "`tcp` or `http` (HAProxy's default is tcp)."),

@@ -133,6 +133,8 @@ class Global:
     tune_http_maxhdr: int = 101
     #: `zero-warning`: a configuration with warnings does not start.
     zero_warning: bool = False
+    #: `expose-experimental-directives`: experimental keywords are allowed.
+    experimental: bool = False
     #: `log-send-hostname [name]` (the host name when given none) and `log-tag`:
     #: the syslog headers' host and tag.
     log_hostname: str | None = None

@@ -1510,8 +1510,13 @@ class HttpProxy:
                 page.own_connection,
             ), term  # fmt: skip
         if body is None:
-            # No body given: the status's error page (or its errorfile).
-            return errors[status or 200], term
+            # No body given: the status's error page (or its errorfile).  HAProxy's
+            # rules answer through HTX, whose H1 output writes the connection header
+            # last (a parse error's 400 goes out as the raw page, header in place).
+            page = errors[status or 200]
+            if page.close and not page.own_connection:
+                page = page.with_header(b"Connection", b"close")
+            return page, term
         payload = body.encode()
         content_type = decision.content_type
         if content_type:
