@@ -130,6 +130,7 @@ class _Settings:
     timeouts: dict[str, float] = field(default_factory=dict)
     options: dict[str, bool] = field(default_factory=dict)
     forwardfor: ForwardFor | None = None
+    originalto: ForwardFor | None = None
     balance: Statement | None = None
     hash_type: Statement | None = None
     hash_balance_factor: int = 0
@@ -703,6 +704,8 @@ class _Builder:
         enabled = stmt.prefix != "no"
         if name == "forwardfor":
             s.forwardfor = _forwardfor(stmt.args)
+        elif name == "originalto":
+            s.originalto = _forwardfor(stmt.args, "originalto")
         elif name == "redispatch":
             s.redispatch = _redispatch_interval(stmt.args) if enabled else 0
         elif name == "httpchk":
@@ -964,6 +967,7 @@ class _Builder:
             retry_on=s.retry_on,
             srvtcpka=s.options.get("srvtcpka", False),
             forwardfor=s.forwardfor,
+            originalto=s.originalto,
             http_server_close=s.options.get("http-server-close", False),
             httpclose=s.options.get("httpclose", False),
             httpchk=s.httpchk,
@@ -1203,6 +1207,7 @@ class _Builder:
             dontlog_normal=options.get("dontlog-normal", False),
             logasap=options.get("logasap", False),
             forwardfor=s.forwardfor,
+            originalto=s.originalto,
             clitcpka=options.get("clitcpka", False),
             http_server_close=options.get("http-server-close", False),
             httpclose=options.get("httpclose", False),
@@ -2151,14 +2156,17 @@ def _ssl_options(args: tuple[str, ...], keyword: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _forwardfor(args: tuple[str, ...]) -> ForwardFor:
-    header, except_net, if_none = "X-Forwarded-For", None, False
+def _forwardfor(args: tuple[str, ...], option: str = "forwardfor") -> ForwardFor:
+    """`option forwardfor|originalto [except <net>] [header <name>]` (`if-none`:
+    forwardfor only)."""
+    header = "X-Forwarded-For" if option == "forwardfor" else "X-Original-To"
+    except_net, if_none = None, False
     rest = list(args)
     while rest:
         word = rest.pop(0)
         if word in ("except", "header"):
             if not rest:
-                raise ValueError(f"option forwardfor: '{word}' expects a value")
+                raise ValueError(f"option {option}: '{word}' expects a value")
             value = rest.pop(0)
             if word == "header":
                 header = value
@@ -2167,13 +2175,13 @@ def _forwardfor(args: tuple[str, ...]) -> ForwardFor:
                     ipaddress.ip_network(value, strict=False)
                 except ValueError:
                     raise ValueError(
-                        f"option forwardfor: except expects a network, got '{value}'"
+                        f"option {option}: except expects a network, got '{value}'"
                     ) from None
                 except_net = value
-        elif word == "if-none":
+        elif word == "if-none" and option == "forwardfor":
             if_none = True
         else:
-            raise ValueError(f"option forwardfor: unknown argument '{word}'")
+            raise ValueError(f"option {option}: unknown argument '{word}'")
     return ForwardFor(header, except_net, if_none)
 
 

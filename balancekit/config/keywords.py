@@ -563,6 +563,11 @@ KEYWORDS: tuple[Keyword, ...] = (
     ),
     _K("option forwardfor", "dflb", "Add `X-Forwarded-For` (`[except net] [header h] [if-none]`)."),
     _K(
+        "option originalto",
+        "dflb",
+        "Add `X-Original-To`, the address the client connected to (`[except net] [header h]`).",
+    ),
+    _K(
         "option http-server-close",
         "dflb",
         "Close the server side after each response.",
@@ -791,7 +796,7 @@ option http-buffer-request|option http-no-delay|
 option http-pretend-keepalive|option http-restrict-req-hdr-names|
 option http-use-proxy-header|option httpslog|option independent-streams|
 option external-check|option nolinger|
-option originalto|option prefer-last-server|
+option prefer-last-server|
 option socket-stats|option spop-check|tcp-check set-var|tcp-check set-var-fmt|tcp-check unset-var|
 option transparent|
 option idle-close-on-response|stats maxconn|

@@ -351,6 +351,8 @@ class Frontend:
     #: `option logasap`: log when the server answers (HTTP) or is connected (TCP).
     logasap: bool = False
     forwardfor: ForwardFor | None = None
+    #: `option originalto`: `X-Original-To` with the address the client connected to.
+    originalto: ForwardFor | None = None
     clitcpka: bool = False
     http_server_close: bool = False
     httpclose: bool = False
@@ -438,6 +440,8 @@ class BackendRuntime:
     tcp_response_delay: float | None = None
     srvtcpka: bool = False
     forwardfor: ForwardFor | None = None
+    #: `option originalto`: `X-Original-To` with the address the client connected to.
+    originalto: ForwardFor | None = None
     http_server_close: bool = False
     httpclose: bool = False
     httpchk: HttpCheck | None = None

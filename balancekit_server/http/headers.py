@@ -24,6 +24,7 @@ __all__ = [
     "apply_forwardfor",
     "connection_tokens",
     "hop_name",
+    "in_network",
     "split_response_headers",
     "strip_hop_by_hop",
     "text_view",
@@ -157,7 +158,7 @@ def apply_forwardfor(headers: RawHeaders, forwardfor: ForwardFor, src: str) -> N
     (`option forwardfor`, merged from the frontend and the backend)."""
     if not src:
         return
-    if forwardfor.except_net is not None and _in_network(src, forwardfor.except_net):
+    if forwardfor.except_net is not None and in_network(src, forwardfor.except_net):
         return
     name = forwardfor.header.encode("latin-1")
     if forwardfor.if_none:
@@ -167,7 +168,7 @@ def apply_forwardfor(headers: RawHeaders, forwardfor: ForwardFor, src: str) -> N
     headers.append((name, src.encode("latin-1")))
 
 
-def _in_network(src: str, network: str) -> bool:
+def in_network(src: str, network: str) -> bool:
     try:
         return ipaddress.ip_address(src) in ipaddress.ip_network(network, strict=False)
     except ValueError:

@@ -72,6 +72,7 @@ from balancekit_server.http.headers import (
     RawHeaders,
     apply_edits,
     apply_forwardfor,
+    in_network,
     split_response_headers,
     strip_hop_by_hop,
     text_view,
@@ -759,6 +760,9 @@ class _BackendState:
     errors: ErrorPages | None
     forwardfor: ForwardFor | None
     counters: Any = None
+    # `option originalto`, frontend and backend merged: the header's name and the
+    # networks whose addresses get none.
+    originalto: tuple[bytes, tuple[str, ...]] | None = None
     active: int = 0
     timeout_server: float | None = None
     timeout_tunnel: float | None = None
@@ -948,6 +952,7 @@ class HttpProxy:
                 errors=ErrorPages(settings.errorfiles) if settings.errorfiles else None,
                 # frontend and backend `option forwardfor` merged once, as HAProxy does
                 forwardfor=_merge_forwardfor(self.forwardfor, settings.forwardfor),
+                originalto=_merge_originalto(self.frontend.originalto, settings.originalto),
                 counters=(counters.backend(name) if counters is not None else None),
                 timeout_server=settings.timeout_server,
                 timeout_tunnel=(
@@ -1544,6 +1549,11 @@ class HttpProxy:
         forwardfor = state.forwardfor
         if forwardfor is not None and ex.src != "unix":  # (a UNIX socket's client: none)
             apply_forwardfor(headers, forwardfor, ex.src)
+        originalto = state.originalto
+        if originalto is not None and ex.dst not in ("", "unix"):
+            name, nets = originalto
+            if not any(in_network(ex.dst, net) for net in nets):
+                headers.append((name, ex.dst.encode("latin-1")))
         if self.x_forwarded_proto:
             headers.append((b"X-Forwarded-Proto", b"https" if ex.ssl else b"http"))
         if self.x_forwarded_host:
@@ -2134,6 +2144,18 @@ def _fields_size(headers: Iterable[tuple[bytes, bytes]]) -> int:
 def _lists(*lists: tuple[HttpRule, ...]) -> RuleLists:
     """The non-empty ones of a response's rule lists, in order."""
     return tuple(rules for rules in lists if rules)
+
+
+def _merge_originalto(
+    front: ForwardFor | None, back: ForwardFor | None
+) -> tuple[bytes, tuple[str, ...]] | None:
+    """HAProxy: either side enables it; the backend's header name wins; the address
+    must be outside both sides' `except` networks."""
+    if front is None and back is None:
+        return None
+    header = (back or front).header  # type: ignore[union-attr]
+    nets = tuple(side.except_net for side in (front, back) if side and side.except_net)
+    return header.encode("latin-1"), nets
 
 
 def _merge_forwardfor(front: ForwardFor | None, back: ForwardFor | None) -> ForwardFor | None:

@@ -1005,6 +1005,22 @@ row(
     compare=frozenset({"status", "log"}),
     kinds=RAW_KIND,
 )
+# `option originalto`: the address the client connected to, after X-Forwarded-For;
+# the backend's header name wins, and an address in either side's `except` network
+# gets none.
+row(
+    "option-originalto",
+    ("option originalto",),
+    http_cfg(
+        frontend="    option forwardfor\n    option originalto\n"
+        "    use_backend b2 if { path_beg /echo/b2 }\n"
+        "    use_backend b3 if { path_beg /echo/b3 }\n",
+        extra="backend b2\n    option originalto header X-Dest\n    server s1 {s1}\n"
+        "backend b3\n    option originalto except 127.0.0.0/8\n    server s1 {s1}\n",
+    ),
+    (get("/echo"), get("/echo/b2"), get("/echo/b3")),
+    kinds=RAW_KIND,
+)
 # `normalize-uri` (experimental in HAProxy 2.6, so `expose-experimental-directives`):
 # each normalizer on the part of the target it rewrites, as the echo server sees the
 # result, one frontend each; a strict one answers 400 to a `%` that starts no octet.
