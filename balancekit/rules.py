@@ -681,6 +681,48 @@ def _read_message(path: str, what: str, file: str, line: int) -> bytes:
     return raw
 
 
+def http_error_page(
+    words: Sequence[str], acls: AclSet, *, file: str = "<string>", line: int = 0
+) -> tuple[int, bytes | None]:
+    """`http-error status <code> [content-type <t>] [string|file|errorfile|errorfiles|
+    default-errorfiles …] [hdr <name> <value>]*` (proxy_parse_http_error): the status
+    and the page the proxy answers it with, as HAProxy writes such a reply (the
+    `hdr` lines, content-length, content-type), or None for the built-in page.
+    balancekit keeps error pages as whole messages, so log-format payloads and
+    header values are named as unsupported."""
+    what = "http-error"
+    if not words or words[0] != "status":
+        raise ConfigError(f"{what} : expects at least a <status> as arguments.", file, line)
+    reply, at = _parse_reply(words, 0, 0, what, file, line, acls)
+    if at < len(words):
+        raise ConfigError(f"{what} : unknown keyword '{words[at]}'.", file, line)
+    if reply.status not in DEFAULT_ERROR_CODES:
+        raise ConfigError(f"{what}: status code '{reply.status}' not handled.", file, line)
+    if reply.raw is not None:
+        return reply.status, reply.raw
+    dynamic = isinstance(reply.body, LogFormat) or not all(v.is_static for _, v in reply.headers)
+    if dynamic:
+        raise ConfigError(
+            f"{what} with a log-format payload or header is an HAProxy feature balancekit "
+            "does not support (its error pages are fixed messages)",
+            file,
+            line,
+        )
+    if reply.body is None:
+        return reply.status, None
+    body = str(reply.body).encode("latin-1")
+    lines = [f"{name}: {value.render(Request(''))}" for name, value in reply.headers]
+    lines.append(f"content-length: {len(body)}")
+    if reply.content_type is not None and body:
+        lines.append(f"content-type: {reply.content_type}")
+    from .response_rules import status_reason  # (it imports this module)
+
+    head = f"HTTP/1.1 {reply.status} {status_reason(reply.status)}\r\n" + "".join(
+        f"{line_}\r\n" for line_ in lines
+    )
+    return reply.status, head.encode("latin-1") + b"\r\n" + body
+
+
 def _message_reply(reply: _Reply, acls: AclSet, what: str, file: str, line: int) -> None:
     """A reply sending an HTTP message: `errorfiles` picks its status's page from the
     section (the proxy's own page when it has none, with HAProxy's warning), and

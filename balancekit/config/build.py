@@ -47,6 +47,7 @@ from ..rules import (
     InspectDelay,
     TcpRule,
     UseBackend,
+    http_error_page,
     parse_http_request_rule,
     parse_keyed_rule,
     parse_redirect,
@@ -1791,6 +1792,10 @@ def _h_errorfile(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     _set_page(p.settings, *_read_errorfile(b, stmt))
 
 
+def _h_http_error(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    _set_page(p.settings, *http_error_page(stmt.args, p.acls, file=stmt.file, line=stmt.line))
+
+
 def _set_page(settings: _Settings, code: int, content: bytes | None) -> None:
     """A proxy's page for `code` (None: the built-in one again)."""
     if content is None:
@@ -2063,6 +2068,7 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "tcp-response content": _h_tcp_response,
     "tcp-response inspect-delay": _h_response_delay,
     "errorfile": _h_errorfile,
+    "http-error": _h_http_error,
     "errorfiles": _h_errorfiles,
     "errorloc": _h_errorloc,
     "errorloc302": _h_errorloc,

@@ -409,6 +409,13 @@ KEYWORDS: tuple[Keyword, ...] = (
         " (`/dev/null`) closes the connection without an answer.",
     ),
     _K(
+        "http-error",
+        "dflb",
+        "`http-error status <code> [content-type <t>] [<payload>] [hdr <n> <v>]*`, the "
+        "payload being `string`, `file`, `errorfile`, `errorfiles` or `default-errorfiles`: "
+        "the page the proxy answers <code> with.",
+    ),
+    _K(
         "errorfiles",
         "dflb",
         "`errorfiles <http-errors section> [<code> …]`: that section's pages (all, or the "
@@ -770,7 +777,7 @@ ERRORFILE_CODES = (
 _HAPROXY_ONLY_NAMES = """backlog bind-process
     disabled dispatch
     email-alert enabled error-log-format filter
-    http-error http-reuse
+    http-reuse
     http-send-name-header id log-format-sd log-tag
     max-keep-alive-queue persist rate-limit
     source

@@ -431,6 +431,15 @@ CASES: list[tuple[str, str, int, str]] = [
      "'http-request capture' rule : expects <expression> [ 'len' <length> | id <idx> ]"),
     ("capture kind", "frontend f\n    mode http\n    http-request capture path size 3\n", 3,
      "'http-request capture' rule : expects 'len' or 'id', found 'size'"),
+    ("http-error without status", "backend b\n    http-error string x\n", 2,
+     "http-error : expects at least a <status> as arguments."),
+    ("http-error status", "backend b\n    http-error status 418\n", 2,
+     "http-error: status code '418' not handled."),
+    ("http-error condition", "backend b\n    http-error status 503 if TRUE\n", 2,
+     "http-error : unknown keyword 'if'."),
+    ("http-error log-format", "backend b\n    http-error status 503 content-type text/plain "
+     "lf-string %[src]\n", 2, "http-error with a log-format payload or header is an HAProxy "
+     "feature balancekit does not support"),
     ("capture in backend", "backend b\n    mode http\n    http-request capture path len 3\n", 3,
      "'http-request capture' rule : proxy 'b' has no frontend capability"),
     ("capture id", "frontend f\n    mode http\n    http-request capture path id 0\n", 3,

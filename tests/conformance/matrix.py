@@ -1005,6 +1005,24 @@ row(
     compare=frozenset({"status", "log"}),
     kinds=RAW_KIND,
 )
+# `http-error`: the proxy's page for a status, written as HAProxy writes a reply (the
+# `hdr` lines, content-length, content-type): a 503 without servers, a deny.
+row(
+    "http-error",
+    ("http-error",),
+    http_cfg(
+        frontend="    http-error status 403 content-type text/plain string 'go away' "
+        "hdr X-Why rule\n    http-request deny if { path /denied }\n",
+        backend='    http-error status 503 content-type "text/html; charset=utf-8" '
+        'string "<p>down</p>"\n',
+        servers="    server s1 {dead}\n",
+        # Without a payload: an empty answer, not the built-in page.
+        extra="listen bare\n    bind {bind:bare}\n    http-error status 403\n"
+        "    http-request deny\n    server s1 {s1}\n",
+    ),
+    (get("/denied"), get("/echo"), get("/", bind="bare")),
+    kinds=RAW_KIND,
+)
 # `option originalto`: the address the client connected to, after X-Forwarded-For;
 # the backend's header name wins, and an address in either side's `except` network
 # gets none.
