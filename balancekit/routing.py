@@ -45,7 +45,9 @@ from .uri_normalize import InvalidUri
 
 __all__ = ["BackendRules", "Decision", "Router", "reply_decision"]
 
-Action = Literal["forward", "deny", "redirect", "return", "reject", "use-service", "auth", "cache"]
+Action = Literal[
+    "forward", "deny", "tarpit", "redirect", "return", "reject", "use-service", "auth", "cache"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,7 +440,7 @@ def _http_verdict(
 
 
 def _final(rule: HttpRule, view: Request, edits: tuple[HeaderEdit, ...]) -> Decision:
-    if rule.action in ("deny", "auth") and view.stream is not None:
+    if rule.action in ("deny", "tarpit", "auth") and view.stream is not None:
         view.stream.error()  # both count as request errors on the tracked entries
     if rule.action == "reject":
         return Decision("reject", header_edits=edits, rule=_where(rule))
@@ -477,7 +479,7 @@ def reply_decision(
         )
     reply = view if reply is None else reply
     return Decision(
-        "deny" if rule.action == "deny" else "return",
+        "deny" if rule.action == "deny" else "tarpit" if rule.action == "tarpit" else "return",
         status=rule.status,
         body=rule.render_body(reply),
         content_type=rule.content_type,

@@ -103,6 +103,7 @@ HTTP_ACTIONS = (
     "set-dst",
     "set-dst-port",
     "normalize-uri",
+    "tarpit",
 )
 #: The syslog levels `set-log-level` takes (log.c's log_levels), and "silent".
 LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "silent")
@@ -134,7 +135,7 @@ HTTP_ACTIONS_UNSUPPORTED = frozenset((
     "do-resolve", "early-hint", "send-spoe-group",
     "set-map", "set-mark", "set-nice", "set-priority-class",
     "set-priority-offset", "set-timeout", "set-tos",
-    "silent-drop", "strict-mode", "tarpit",
+    "silent-drop", "strict-mode",
     "unset-var", "wait-for-body", "wait-for-handshake",
 ))  # fmt: skip
 #: `http-request use-service <name>`: the services balancekit provides (H6: stats_page).
@@ -913,6 +914,8 @@ def parse_http_request_rule(
         return HttpRule("allow", _condition(words, 1, acls, what, file, line), file, line)
     if action == "deny":
         return _parse_deny(words, acls, file, line)
+    if action == "tarpit":
+        return _parse_deny(words, acls, file, line, status=500)
     if action == "reject":
         return HttpRule("reject", _condition(words, 1, acls, what, file, line), file, line)
     if action == "return":
@@ -1165,9 +1168,11 @@ def _parse_deny(
     side: str = "http-request",
     status: int = 403,
 ) -> HttpRule:
-    """`deny [deny_status <code>] [reply…] [cond]`: 403 for a request, 502 for a
-    response by default (`side` is the keyword, for messages)."""
-    what = f"{side} deny"
+    """`deny|tarpit [deny_status <code>] [reply…] [cond]`: 403 for a request's deny,
+    500 for its tarpit, 502 for a response's deny by default (`side` is the
+    keyword, for messages)."""
+    action = words[0]
+    what = f"{side} {action}"
     response = side != "http-request"
     at = 1
     reply_words: list[str] = []
@@ -1183,7 +1188,7 @@ def _parse_deny(
         [*reply_words, *rest], 0, status, what, file, line, acls, response=response
     )
     cond = _condition([*reply_words, *rest], used, acls, what, file, line, response=response)
-    return _reply_rule("deny", reply, cond, file, line)
+    return _reply_rule(action, reply, cond, file, line)
 
 
 def _reply_rule(

@@ -539,6 +539,11 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("timeout queue", "dlb", "Time a request may wait in a queue (default: connect)."),
     _K("timeout check", "dlb", "Extra read timeout of health checks (default: inter)."),
     _K("timeout tunnel", "dlb", "Inactivity timeout of tunnels (WebSocket, CONNECT)."),
+    _K(
+        "timeout tarpit",
+        "dflb",
+        "How long `http-request tarpit` holds a request before answering (default: connect).",
+    ),
     _K("option httplog", "dfl", "HTTP log format (`clf`: Common Log Format).", negatable=True),
     _K("option tcplog", "dfl", "TCP log format.", negatable=True),
     _K("option dontlognull", "dfl", "Do not log connections that sent no data.", negatable=True),
@@ -807,7 +812,7 @@ option prefer-last-server|
 option socket-stats|option spop-check|tcp-check set-var|tcp-check set-var-fmt|tcp-check unset-var|
 option transparent|
 option idle-close-on-response|stats maxconn|
-stats bind-process|timeout tarpit"""
+stats bind-process"""
 #: Every `server`/`default-server` option of HAProxy 2.6 (configuration.txt 5.2);
 #: those balancekit lacks are named as unsupported, never "did you mean".
 _SERVER_OPTION_NAMES = """

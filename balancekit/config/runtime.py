@@ -336,6 +336,8 @@ class Frontend:
     timeout_client: float | None = None
     timeout_client_fin: float | None = None
     timeout_http_request: float | None = None
+    #: `timeout tarpit` (else `timeout connect`): how long `http-request tarpit` waits.
+    timeout_tarpit: float | None = None
     timeout_http_keep_alive: float | None = None
     tcp_inspect_delay: float | None = None
     tcplog: bool = False
@@ -413,6 +415,8 @@ class BackendRuntime:
     timeout_server_fin: float | None = None
     timeout_tunnel: float | None = None
     timeout_http_request: float | None = None
+    #: `timeout tarpit` (else `timeout connect`): how long `http-request tarpit` waits.
+    timeout_tarpit: float | None = None
     timeout_http_keep_alive: float | None = None
     retries: int = 3
     #: `option redispatch [interval]`: 0 off, -1 the last retry, P > 0 every P-th

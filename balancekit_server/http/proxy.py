@@ -170,6 +170,14 @@ class BodyService:
 
 
 @dataclass(slots=True)
+class _Tarpit:
+    """A request an `http-request tarpit` rule holds for `delay` seconds, then answers."""
+
+    decision: Decision
+    delay: float
+
+
+@dataclass(slots=True)
 class _Service:
     """A request a `BodyService` answers: routing's decision, waiting for the body."""
 
@@ -1175,6 +1183,8 @@ class HttpProxy:
             plan = self._plan(ex, entry)
             if isinstance(plan, _Service):
                 await self._serve(ex, entry, plan)
+            elif isinstance(plan, _Tarpit):
+                await self._hold(ex, entry, plan)
             elif plan is not None:
                 await self._forward(ex, entry, plan, None)
         except Exception:
@@ -1202,7 +1212,7 @@ class HttpProxy:
                 return
             # (a local service reads the body first: in the task below)
             if (
-                not isinstance(plan, _Service)
+                not isinstance(plan, (_Service, _Tarpit))
                 and not ex.has_body
                 and not ex.upgrade
                 and not plan.state.l7_retries
@@ -1233,7 +1243,7 @@ class HttpProxy:
         self,
         ex: Exchange,
         entry: HttpLogEntry,
-        plan: _Plan | _Service,
+        plan: _Plan | _Service | _Tarpit,
         lease: Lease | None,
         done: Callable[[], None],
         *,
@@ -1242,6 +1252,8 @@ class HttpProxy:
         try:
             if isinstance(plan, _Service):
                 await self._serve(ex, entry, plan)
+            elif isinstance(plan, _Tarpit):
+                await self._hold(ex, entry, plan)
             else:
                 await self._forward(ex, entry, plan, lease, replayed=replayed)
         except Exception:
@@ -1271,7 +1283,23 @@ class HttpProxy:
         answer = job.service.serve(job.decision, job.request, bytes(body) if whole else None)
         self._answer_locally(ex, answer, entry)
 
-    def _plan(self, ex: Exchange, entry: HttpLogEntry) -> _Plan | _Service | None:
+    def _tarpit_delay(self, decision: Decision) -> float:
+        """`timeout tarpit` of the proxy whose rule decided (else its `timeout connect`)."""
+        state = self._backends.get(decision.backend) if decision.backend else None
+        delay = state.settings.timeout_tarpit if state is not None else self.frontend.timeout_tarpit
+        return delay or 0.0
+
+    async def _hold(self, ex: Exchange, entry: HttpLogEntry, job: _Tarpit) -> None:
+        """`http-request tarpit`: keep the client waiting, then answer its page (500
+        by default), logged `PT` with the wait as `Tw`, as HAProxy does."""
+        start = time.monotonic()
+        # Never answer early: a loop timer may fire a little before its time.
+        while (left := start + job.delay - time.monotonic()) > 0:
+            await asyncio.sleep(left)
+        entry.tw = _ms(time.monotonic() - start)
+        self._answer_locally(ex, job.decision, entry)
+
+    def _plan(self, ex: Exchange, entry: HttpLogEntry) -> _Plan | _Service | _Tarpit | None:
         """Rules and backend choice; None when the request was answered locally."""
         monitor = self.frontend.monitor_uri
         if monitor is not None and _is_monitor_request(ex.target, monitor):
@@ -1309,6 +1337,8 @@ class HttpProxy:
         if ex.stream is not None and self._unique_id_format is not None:
             unique_id = entry.unique_id = ex.stream.unique_id(request)  # (route() built it)
         if decision.action != "forward":
+            if decision.action == "tarpit":
+                return _Tarpit(decision, self._tarpit_delay(decision))
             if decision.action == "use-service" and isinstance(router, BodyService):
                 return _Service(request, decision, router)
             if decision.action == "cache":
@@ -1473,7 +1503,7 @@ class HttpProxy:
         ex.end_response()
 
     def _answer_locally(self, ex: Exchange, decision: Decision, entry: HttpLogEntry) -> None:
-        if decision.action == "deny" and self.fe_counters is not None:
+        if decision.action in ("deny", "tarpit") and self.fe_counters is not None:
             self.fe_counters.dreq += 1
         state = self._backends.get(decision.backend) if decision.backend else None
         if state is not None:  # a backend's rule: its pages answer, its name is logged
@@ -1504,9 +1534,11 @@ class HttpProxy:
         body = decision.body
         if action == "deny":
             status = status or 403
+        elif action == "tarpit":
+            status = status or 500
         elif action != "return":
             raise ValueError(f"unknown routing action '{action}'")
-        term = ("P" if action == "deny" else "L") + phase
+        term = {"deny": "P" + phase, "tarpit": "PT"}.get(action, "L" + phase)
         if decision.raw is not None:
             # `errorfile`/`errorfiles` in the reply: that message, logged as `status`.
             page = ErrorPage.from_raw(decision.raw)

@@ -1023,6 +1023,26 @@ row(
     (get("/denied"), get("/echo"), get("/", bind="bare")),
     kinds=RAW_KIND,
 )
+# `http-request tarpit`: the request is held `timeout tarpit` (else `timeout
+# connect`), then answered with a 500 (or its deny_status and reply), logged `PT`.
+row(
+    "http-request-tarpit",
+    ("action:tarpit", "timeout tarpit"),
+    http_cfg(
+        global_="    log {log} format raw local0\n",
+        defaults="    log global\n",
+        frontend='    log-format "%ST %tsc %b/%s %Tw"\n    timeout tarpit 200ms\n'
+        "    http-request tarpit if { path /slow }\n"
+        "    http-request tarpit deny_status 429 content-type text/plain string calm "
+        "if { path /calm }\n",
+        # No `timeout tarpit` here: `timeout connect` holds it.
+        backend="    timeout connect 300ms\n    http-request tarpit if { path /be }\n",
+    ),
+    (get("/slow"), get("/calm"), get("/be"), get("/echo")),
+    # %Tw is the time held: about 200 or 300 ms, give or take the scheduler.
+    log_subs=((r" 2[0-5]\d$", " ~200"), (r" 3[0-5]\d$", " ~300")),
+    kinds=RAW_KIND,
+)
 # `option originalto`: the address the client connected to, after X-Forwarded-For;
 # the backend's header name wins, and an address in either side's `except` network
 # gets none.
