@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 from ..auth import BasicCredentials, Userlist, read_authorization
 from ..request import DistinguishedName, Request, ResponseView, split_header_values
 from ..sticktables import READS, Entry, KeyInput, StickTable
-from ..tls_hello import hello_pending, hello_type
+from ..tls_hello import hello_alpn, hello_pending, hello_type
 from ..tracking import MAX_TRACKED, StreamCounters, table_key
 from ..variables import VarError, VarName, parse_var_name
 from .haproxy_fetches import HAPROXY_CONVERTERS, is_haproxy_fetch
@@ -513,6 +513,10 @@ def _ssl_c_serial(req: Request, args: tuple[object, ...]) -> list[Value]:
 
 def _req_ssl_sni(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [req.sni] if req.sni else []
+
+
+def _req_ssl_alpn(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return list(hello_alpn(req.payload or b""))
 
 
 def _req_ssl_hello_type(req: Request, args: tuple[object, ...]) -> list[Value]:
@@ -1088,6 +1092,7 @@ def _fetches() -> dict[str, FetchDef]:
         FetchDef("ssl_c_serial", "bin", _ssl_c_serial),
         FetchDef("req.ssl_sni", "str", _req_ssl_sni),
         FetchDef("req.ssl_hello_type", "sint", _req_ssl_hello_type),
+        FetchDef("req.ssl_alpn", "str", _req_ssl_alpn, unsettled=_hello_unsettled(False)),
         FetchDef("always_true", "bool", _const(True)),
         *(
             FetchDef(

@@ -29,7 +29,7 @@ _NAMES = """
     proc query queue rand rdp_cookie rdp_cookie_cnt rep_ssl_hello_type req.body req.body_len
     req.body_param req.body_size req.cook req.cook_cnt req.cook_val req.fhdr req.fhdr_cnt
     req.hdr req.hdr_cnt req.hdr_ip req.hdr_names req.hdr_val req.hdrs req.hdrs_bin req.len
-    req.payload req.payload_lv req.proto_http req.rdp_cookie req.rdp_cookie_cnt req.ssl_alpn
+    req.payload req.payload_lv req.proto_http req.rdp_cookie req.rdp_cookie_cnt
     req.ssl_ec_ext req.ssl_hello_type req.ssl_sni req.ssl_st_ext req.ssl_ver req.ver req_len
     req_proto_http req_ssl_hello_type req_ssl_sni req_ssl_ver req_ver res.body res.body_len
     res.body_size res.cache_hit res.cache_name res.comp res.comp_algo res.cook res.cook_cnt

@@ -36,6 +36,10 @@ __all__ = ["parse_sections"]
 
 _SECTIONS: tuple[SectionKind, ...] = get_args(SectionKind)
 
+#: HAProxy 2.6's other sections: one error at the header, their lines skipped (they
+#: are the section's, not the proxy's above).
+_UNSUPPORTED_SECTIONS = frozenset({"resolvers", "mailers", "program", "ring", "fcgi-app"})
+
 #: HAProxy's other `peers` section keywords.
 _PEERS_UNSUPPORTED = frozenset({"default-server", "default-bind", "log", "shards"})
 
@@ -87,6 +91,7 @@ def parse_sections(
             if current.name:
                 named_defaults[current.name] = last_defaults
 
+    skipping = False  # inside a section balancekit does not support
     for item in lines:
         if isinstance(item, ConfigError):
             errors.append(item)
@@ -95,9 +100,21 @@ def parse_sections(
             warnings.append(item)
             continue
         words = item.words
+        if words[0] in _UNSUPPORTED_SECTIONS:
+            close()
+            current, skipping = None, True
+            errors.append(
+                ConfigError(
+                    f"'{words[0]}' is an HAProxy keyword that balancekit does not support (a "
+                    "section: its lines are not read); see docs/configuration.md",
+                    item.file,
+                    item.line,
+                )
+            )
+            continue
         if words[0] in _SECTIONS:
             close()
-            current = None
+            current, skipping = None, False
             try:
                 current = _open_section(item, named_defaults, last_defaults, proxy_names)
             except ConfigError as error:
@@ -106,6 +123,8 @@ def parse_sections(
                 kind = words[0]
                 assert kind in _SECTIONS
                 current = _Open(kind, "", item.file, item.line)
+            continue
+        if skipping:
             continue
         if current is None:
             message = (

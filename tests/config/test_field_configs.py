@@ -51,10 +51,11 @@ CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "field-configs"
 VERDICTS = CORPUS / "verdicts.json"
 FILES = sorted(p.name for p in CORPUS.glob("*.cfg"))
 
-#: The one acceptable form of an error for a config HAProxy accepts.
+#: The acceptable form of an error for a config HAProxy accepts: an HAProxy keyword,
+#: action, server or bind option or sample fetch named as unsupported at its line.
 _UNSUPPORTED = re.compile(
-    r"^(?P<loc>.+:\d+): '(?P<kw>[^']+)' is an HAProxy (?:keyword that|action) balancekit "
-    r"does not support"
+    r"^(?P<loc>.+:\d+): (?:.*?)'(?P<kw>[^']+)' is an HAProxy "
+    r"(?:keyword|action|bind option|sample fetch|setting)(?: that)? balancekit does not support"
 )
 #: Global lines that only make sense on the authors' machines (users, chroot, sockets).
 _HOST_ONLY = re.compile(
@@ -206,7 +207,8 @@ def _first_probes_gap(text: str) -> float:
     checked = sum(1 for line in text.splitlines() if _SERVER.match(line) and " check" in line)
     if checked < 2:
         return 0.6
-    inters = [int(n) / (1000 if unit == "ms" else 1) for n, unit in _INTER.findall(text)]
+    # HAProxy reads a time without a unit as milliseconds.
+    inters = [int(n) / (1 if unit == "s" else 1000) for n, unit in _INTER.findall(text)]
     return (min(inters) if inters else 2.0) / checked
 
 

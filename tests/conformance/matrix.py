@@ -3152,12 +3152,15 @@ row(
 )  # fmt: skip
 
 
-def client_hello(sni: str) -> bytes:
-    """A real TLS ClientHello naming `sni` (from Python's ssl, never completed)."""
+def client_hello(sni: str, alpn: tuple[str, ...] = ()) -> bytes:
+    """A real TLS ClientHello naming `sni` and offering `alpn` (from Python's ssl,
+    never completed)."""
     import contextlib
     import ssl
 
     context = ssl.create_default_context()
+    if alpn:
+        context.set_alpn_protocols(list(alpn))
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     obj = context.wrap_bio(incoming, outgoing, server_hostname=sni)
     with contextlib.suppress(ssl.SSLWantReadError):
@@ -3183,6 +3186,26 @@ row(
         Req(raw=client_hello("x.beta.test"), timeout=3),
         Req(raw=client_hello("other.test"), timeout=3),
         get("/echo"),
+    ),
+    kinds=RAW_KIND,
+)  # fmt: skip
+# `req.ssl_alpn`, for TLS passthrough routing (the ACME tls-alpn-01 recipe): any of
+# the protocols the ClientHello offers matches; none offered, nothing matches.
+row(
+    "tcp-content-alpn-routing",
+    ("fetch:req.ssl_alpn",),
+    TCP
+    + "frontend ft\n    bind {bind:main}\n    tcp-request inspect-delay 2s\n"
+    "    tcp-request content accept if { req.ssl_hello_type 1 }\n"
+    "    use_backend b2 if { req.ssl_alpn acme-tls/1 }\n"
+    "    use_backend b3 if { req.ssl_alpn -m beg h2 }\n"
+    "    default_backend b1\n"
+    "backend b1\n    server s1 {s1}\nbackend b2\n    server s2 {s2}\nbackend b3\n"
+    "    server s3 {s3}\n",
+    (
+        Req(raw=client_hello("a.test", ("acme-tls/1",)), timeout=3),
+        Req(raw=client_hello("a.test", ("http/1.1", "h2")), timeout=3),
+        Req(raw=client_hello("a.test"), timeout=3),
     ),
     kinds=RAW_KIND,
 )  # fmt: skip
