@@ -29,6 +29,7 @@ from .acl.patterns import KNOWN_METHODS, parse_ip_sample, str_to_int
 from .cache import Cache
 from .errors import ConfigError
 from .request import Headers, Request, header_value_spans
+from .status_reasons import status_reason
 from .sticktables import StickTable
 from .tracking import MAX_TRACKED, table_key
 from .uri_normalize import NORMALIZERS, normalize
@@ -716,8 +717,6 @@ def http_error_page(
     lines.append(f"content-length: {len(body)}")
     if reply.content_type is not None and body:
         lines.append(f"content-type: {reply.content_type}")
-    from .response_rules import status_reason  # (it imports this module)
-
     head = f"HTTP/1.1 {reply.status} {status_reason(reply.status)}\r\n" + "".join(
         f"{line_}\r\n" for line_ in lines
     )
