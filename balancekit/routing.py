@@ -187,9 +187,10 @@ class Router:
         request as the rules left it (http_process_request); one answered here gets
         it when it is logged, from what is left of it then (see `ResponseView`)."""
         decision, view = self._route(request)
-        moved = (view.src, view.src_port, view.dst, view.dst_port)
-        if moved != (request.src, request.src_port, request.dst, request.dst_port):
-            decision = replace(decision, addresses=moved)
+        if view is not request:  # (a rule rewrote something: maybe the addresses)
+            moved = (view.src, view.src_port, view.dst, view.dst_port)
+            if moved != (request.src, request.src_port, request.dst, request.dst_port):
+                decision = replace(decision, addresses=moved)
         stream = view.stream
         if stream is not None and stream.unique_id_format is not None:
             stream.unique_id(view if decision.action == "forward" else ResponseView(view))

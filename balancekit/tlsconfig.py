@@ -384,6 +384,13 @@ class ServerTls:
     options: tuple[str, ...] = ()
     alpn: tuple[str, ...] = ()
 
+    def contexts(self, named: bool) -> tuple[ssl.SSLContext, ssl.SSLContext | None]:
+        """The context of connections that send no SNI and, when `named` (the
+        server has an `sni`), the one of those that do: HAProxy checks the
+        certificate's names against the SNI it sends, and against nothing when
+        it sends none."""
+        return self.context(), self.context(check_hostname=self.verify) if named else None
+
     def context(
         self, *, check_hostname: bool = False, alpn: tuple[str, ...] | None = None
     ) -> ssl.SSLContext:

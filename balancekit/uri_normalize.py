@@ -74,31 +74,33 @@ def sort_query(query: str) -> str:
     return "&".join(params)
 
 
-def percent_upper(target: str, strict: bool = False) -> str:
-    """Upper-case the hex digits of percent-encoded octets (`%2f` is `%2F`)."""
+def _each_octet(target: str, strict: bool, rewrite: Callable[[str], str]) -> str:
+    """`target` with each percent-encoded octet (`%` and two hex digits, given to
+    `rewrite`) replaced; a `%` starting none stays, unless `strict` refuses it."""
 
-    def upper(found: re.Match[str]) -> str:
+    def octet(found: re.Match[str]) -> str:
         if found.group(1) is None:
             if strict:
                 raise InvalidUri(target)
             return "%"
-        return "%" + found.group(1).upper()
+        return rewrite(found.group(1))
 
-    return _PERCENT.sub(upper, target)
+    return _PERCENT.sub(octet, target)
+
+
+def percent_upper(target: str, strict: bool = False) -> str:
+    """Upper-case the hex digits of percent-encoded octets (`%2f` is `%2F`)."""
+    return _each_octet(target, strict, lambda digits: "%" + digits.upper())
+
+
+def _decoded(digits: str) -> str:
+    char = chr(int(digits, 16))
+    return char if char in _UNRESERVED else "%" + digits
 
 
 def percent_decode_unreserved(target: str, strict: bool = False) -> str:
     """Decode the percent-encoded octets of unreserved characters (`%7E` is `~`)."""
-
-    def decode(found: re.Match[str]) -> str:
-        if found.group(1) is None:
-            if strict:
-                raise InvalidUri(target)
-            return "%"
-        char = chr(int(found.group(1), 16))
-        return char if char in _UNRESERVED else found.group(0)
-
-    return _PERCENT.sub(decode, target)
+    return _each_octet(target, strict, _decoded)
 
 
 def strip_fragment(target: str) -> str:

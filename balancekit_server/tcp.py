@@ -296,11 +296,9 @@ _TlsLink = tuple[ssl.SSLContext, ssl.SSLContext | None, SniExpr | None]
 
 
 def _tls_link(tls: ServerTls, sni: str | None) -> _TlsLink:
-    """HAProxy checks the certificate's names against the SNI it sends, and
-    against nothing when it sends none: a context for each case."""
+    """A server's contexts (`ServerTls.contexts`) and compiled `sni`."""
     expr = parse_sni(sni) if sni is not None else None
-    named = tls.context(check_hostname=tls.verify) if expr is not None else None
-    return tls.context(), named, expr
+    return (*tls.contexts(expr is not None), expr)
 
 
 class BackendTimes:

@@ -222,11 +222,11 @@ def _bind_address(text: str) -> tuple[str, list[int], bool]:
 
 
 #: `bind` options that set the TLS versions, as `ssl-default-bind-options` words.
-_TLS_FLAGS = frozenset(
+TLS_FLAGS = frozenset(
     {"no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "no-tls-tickets",
      "force-tlsv10", "force-tlsv11", "force-tlsv12", "force-tlsv13", "prefer-client-ciphers"}
 )  # fmt: skip
-_TLS_VERSIONS = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+TLS_VERSIONS = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
 
 def _bind_value(key: str, rest: list[str]) -> str:
@@ -269,11 +269,11 @@ def parse_bind(
             alpn = tuple(p for p in _bind_value(key, rest).split(",") if p)
         elif key in flags:
             flags[key] = True
-        elif key in _TLS_FLAGS:
+        elif key in TLS_FLAGS:
             options.append(key)
         elif key in ("ssl-min-ver", "ssl-max-ver"):
             version = _bind_value(key, rest)
-            if version not in _TLS_VERSIONS:
+            if version not in TLS_VERSIONS:
                 raise ValueError(f"bind: '{version}' : unknown ssl/tls version")
             options.append(f"{key} {version}")
         elif key in ("ciphers", "ciphersuites", "curves"):
@@ -364,11 +364,9 @@ _FLAGS: dict[str, tuple[str, str, object]] = {
 }
 
 #: Server options that add a word to the line's TLS options (`ssl-default-server-options`
-#: words); `tls-tickets` takes `no-tls-tickets` back.
-_SERVER_TLS_FLAGS = frozenset(
-    {"no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "no-tls-tickets",
-     "force-tlsv10", "force-tlsv11", "force-tlsv12", "force-tlsv13"}
-)  # fmt: skip
+#: words): the bind's but the one about ciphers a server does not choose; `tls-tickets`
+#: takes `no-tls-tickets` back.
+_SERVER_TLS_FLAGS = TLS_FLAGS - {"prefer-client-ciphers"}
 
 
 def parse_server_params(
@@ -474,7 +472,7 @@ def parse_server_params(
         elif key in ("ciphers", "ciphersuites"):
             x[key] = value
         elif key in ("ssl-min-ver", "ssl-max-ver"):
-            if value not in _TLS_VERSIONS:
+            if value not in TLS_VERSIONS:
                 raise ValueError(f"'{value}' : unknown ssl/tls version.")
             x["tls_options"] = (*x.get("tls_options", ()), f"{key} {value}")
         elif key in ("alpn", "check-alpn"):

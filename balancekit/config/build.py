@@ -85,6 +85,8 @@ from ..units import MAX_SECONDS_MS, MAX_TIMER_MS, c_atol, parse_size, parse_time
 from ._peers import PeersLines, read_peers_section
 from ._tables import parse_stick_table
 from ._values import (
+    TLS_FLAGS,
+    TLS_VERSIONS,
     ServerParams,
     parse_bind,
     parse_log,
@@ -446,16 +448,17 @@ class _Builder:
         elif key == "ssl-default-bind-ciphers":
             self.global_ = replace(g, ssl_default_bind_ciphers=_cipher_list(_one(stmt), key))
         elif key == "ssl-default-bind-ciphersuites":
-            suites = _ciphersuites(_one(stmt), key)
+            suites = _openssl_list(_one(stmt), key)
             self.global_ = replace(g, ssl_default_bind_ciphersuites=suites)
         elif key == "ssl-default-bind-options":
             self.global_ = replace(g, ssl_default_bind_options=_ssl_options(args, key))
         elif key == "ssl-default-bind-curves":
-            self.global_ = replace(g, ssl_default_bind_curves=_curves(_one(stmt)))
+            curves = _openssl_list(_one(stmt), key, curves=True)
+            self.global_ = replace(g, ssl_default_bind_curves=curves)
         elif key == "ssl-default-server-ciphers":
             self.global_ = replace(g, ssl_default_server_ciphers=_cipher_list(_one(stmt), key))
         elif key == "ssl-default-server-ciphersuites":
-            suites = _ciphersuites(_one(stmt), key)
+            suites = _openssl_list(_one(stmt), key)
             self.global_ = replace(g, ssl_default_server_ciphersuites=suites)
         elif key == "ssl-default-server-options":
             self.global_ = replace(g, ssl_default_server_options=_ssl_options(args, key))
@@ -2127,37 +2130,30 @@ def _cipher_list(ciphers: str, keyword: str) -> str:
     return ciphers
 
 
-def _ciphersuites(suites: str, keyword: str) -> str:
-    """TLS 1.3 cipher suites, checked now as `_cipher_list` does."""
+def _openssl_list(value: str, keyword: str, *, curves: bool = False) -> str:
+    """TLS 1.3 cipher suites (or, with `curves`, key exchange groups), checked now
+    as `_cipher_list` does."""
+    suites, groups = (None, value) if curves else (value, None)
     try:
-        apply_options(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), None, (), ciphersuites=suites)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        apply_options(context, None, (), ciphersuites=suites, curves=groups)
     except TLSConfigError as exc:
         raise ValueError(f"{keyword}: {exc}") from None
-    return suites
-
-
-def _curves(curves: str) -> str:
-    try:
-        apply_options(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), None, (), curves=curves)
-    except TLSConfigError as exc:
-        raise ValueError(f"ssl-default-bind-curves: {exc}") from None
-    return curves
+    return value
 
 
 def _ssl_options(args: tuple[str, ...], keyword: str) -> tuple[str, ...]:
-    flags = {"no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "no-tls-tickets",
-             "force-tlsv10", "force-tlsv11", "force-tlsv12", "force-tlsv13",
-             "prefer-client-ciphers"}  # fmt: skip
-    versions = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+    """`ssl-default-bind-options` / `ssl-default-server-options`: the words a bind
+    line takes for its versions and flags."""
     out: list[str] = []
     rest = list(args)
     while rest:
         word = rest.pop(0)
         if word in ("ssl-min-ver", "ssl-max-ver"):
-            if not rest or rest[0] not in versions:
-                raise ValueError(f"'{word}' expects one of {', '.join(versions)}")
+            if not rest or rest[0] not in TLS_VERSIONS:
+                raise ValueError(f"'{word}' expects one of {', '.join(TLS_VERSIONS)}")
             out.append(f"{word} {rest.pop(0)}")
-        elif word in flags:
+        elif word in TLS_FLAGS:
             out.append(word)
         else:
             raise ValueError(f"{keyword}: unknown option '{word}'")

@@ -466,14 +466,11 @@ class ServerLink:
         self.proxy_version = proxy_version  # 0: no header, else the PROXY version
         self.sni = sni if tls is not None else None
         self.request_of = request_of
-        # HAProxy checks the certificate's names against the SNI it sends, and
-        # against nothing when it sends none: a context for each case.
-        self._unnamed = tls.context() if tls is not None else None
-        self._named = (
-            tls.context(check_hostname=tls.verify)
-            if tls is not None and self.sni is not None
-            else None
-        )
+        unnamed: ssl.SSLContext | None = None
+        named: ssl.SSLContext | None = None
+        if tls is not None:
+            unnamed, named = tls.contexts(self.sni is not None)
+        self._unnamed, self._named = unnamed, named
         # Whether connections differ by request: then each idle one keeps the
         # (header, SNI) it was opened with and serves only requests that match.
         self.keyed = proxy_version != 0 or (self.sni is not None and self.sni.constant is None)
