@@ -457,6 +457,16 @@ def _ssl_fc_sni(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [req.sni] if req.ssl and req.sni else []
 
 
+def _fc_pp_authority(req: Request, args: tuple[object, ...]) -> list[Value]:
+    authority = req.pp.authority if req.pp is not None else None
+    return [] if authority is None else [authority]
+
+
+def _fc_pp_unique_id(req: Request, args: tuple[object, ...]) -> list[Value]:
+    unique_id = req.pp.unique_id if req.pp is not None else None
+    return [] if unique_id is None else [unique_id]
+
+
 def _ssl_fc_has_sni(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [bool(req.ssl and req.sni)]
 
@@ -1079,6 +1089,8 @@ def _fetches() -> dict[str, FetchDef]:
         FetchDef("req.cook_cnt", "sint", _cook_cnt, ("str",)),
         FetchDef("base", "str", _base),
         FetchDef("baseq", "str", _baseq),
+        FetchDef("fc_pp_authority", "str", _fc_pp_authority),
+        FetchDef("fc_pp_unique_id", "str", _fc_pp_unique_id),
         FetchDef("ssl_fc", "bool", _ssl_fc),
         FetchDef("ssl_fc_sni", "str", _ssl_fc_sni),
         FetchDef("ssl_fc_has_sni", "bool", _ssl_fc_has_sni),

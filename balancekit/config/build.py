@@ -198,6 +198,8 @@ class _Proxy:
     monitor_fail: list[Condition] = field(default_factory=list)
     tcp_inspect_delay: float | None = None
     tcp_response_rules: list[TcpRule] = field(default_factory=list)
+    #: Explicit `filter cache <name>` / `filter compression` lines: (cache name or "").
+    filters: list[tuple[str, Statement]] = field(default_factory=list)
     tcp_response_delay: float | None = None
     random_draw: Statement | None = None
     description: str | None = None
@@ -506,7 +508,14 @@ class _Builder:
                     )
                 )
                 continue
-            config = CacheConfig(section.name, total, largest, sizes["max-age"])
+            config = CacheConfig(
+                section.name,
+                total,
+                largest,
+                sizes["max-age"],
+                process_vary=bool(sizes.get("process-vary")),
+                max_secondary_entries=sizes.get("max-secondary-entries", 10),
+            )
             self.caches[section.name] = Cache(config)
 
     # -- http-errors ----------------------------------------------------------------------
@@ -677,6 +686,11 @@ class _Builder:
         proxy = _Proxy(section, self.settings_for(section), AclSet(context=context))
         for stmt in section.statements:
             self.run(stmt, lambda s: self._proxy_statement(proxy, s))
+        if section.kind != "defaults":
+            try:
+                _check_filters(proxy)
+            except ConfigError as error:
+                self.errors.append(error)
         for note in proxy.acls.warnings:
             self.warnings.append(ConfigWarning(note.message, note.file, note.line))
         if section.kind == "defaults":
@@ -1948,6 +1962,57 @@ def _leveled(compression: Compression | None, global_: Global) -> Compression | 
     return replace(compression, level=global_.tune_comp_maxlevel)
 
 
+def _h_filter(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    """`filter cache <name>` or `filter compression`: HAProxy's filters are declared
+    implicitly by `cache-use`/`cache-store` rules and `compression` lines; naming
+    them only fixes their order, which must put every cache before compression."""
+    if stmt.keyword == "filter compression":
+        p.filters.append(("", stmt))
+        return
+    if not stmt.args:
+        raise ValueError("cache : expects a <name> argument")
+    name = stmt.args[0]
+    if any(cache == name for cache, _ in p.filters):
+        raise ValueError(
+            f"{p.section.name}: multiple explicit declarations of the cache filter '{name}'"
+        )
+    p.filters.append((name, stmt))
+
+
+def _check_filters(p: _Proxy) -> None:
+    """cache_store_check: an explicit cache filter names a `cache` section, and no
+    cache filter (explicit, or implicit at the first rule naming its cache) comes
+    after an explicit compression filter."""
+    kind, proxy = p.section.kind, p.section.name
+    for name, stmt in p.filters:
+        if name and name not in p.acls.context.caches:
+            raise ConfigError(
+                f"config: {kind} '{proxy}': unable to find the cache '{name}' "
+                "referenced by the filter 'cache'.",
+                stmt.file,
+                stmt.line,
+            )
+    # (line, cache name or "" for compression, file), in the order HAProxy lists them.
+    order = [(stmt.line, name, stmt.file) for name, stmt in p.filters]
+    explicit = {name for name, _ in p.filters if name}
+    implicit: set[str] = set()
+    for rule in sorted(p.http_rules + p.http_response_rules, key=lambda r: r.line):
+        if rule.cache is not None and rule.cache.config.name not in explicit | implicit:
+            implicit.add(rule.cache.config.name)
+            order.append((rule.line, rule.cache.config.name, rule.file))
+    compression_seen = False
+    for line, name, file in sorted(order):
+        if not name:
+            compression_seen = True
+        elif compression_seen:
+            raise ConfigError(
+                f"config: {kind} '{proxy}': unable to enable the compression filter "
+                f"before the cache '{name}'.",
+                file,
+                line,
+            )
+
+
 def _h_compression(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     """`compression algo|type|offload …`, with HAProxy's messages; each word goes in
     front of the list, as comp_append_algo/comp_append_type put it."""
@@ -2089,6 +2154,8 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "http-check connect": _h_http_check_connect,
     **{f"tcp-check {action}": _h_tcp_check for action in TCP_CHECK_ACTIONS},
     **{f"compression {what}": _h_compression for what in ("algo", "type", "offload")},
+    "filter cache": _h_filter,
+    "filter compression": _h_filter,
 }
 
 
@@ -2218,15 +2285,11 @@ def _cache_setting(sizes: dict[str, int], stmt: Statement) -> None:
         raise ValueError(f"'{name}' cannot handle unexpected argument '{stmt.args[1]}'.")
     value = stmt.args[0] if stmt.args else ""
     if name == "process-vary":
-        if value == "on":
-            raise ValueError(
-                "'process-vary on' is an HAProxy setting that balancekit does not support "
-                "(answers with a Vary header are never stored); see docs/configuration.md"
-            )
-        if value != "off":
+        if value not in ("on", "off"):
             raise ValueError(
                 f'\'{name}\' expects "on" or "off" (enable or disable vary processing).'
             )
+        sizes[name] = value == "on"
         return
     if name == "max-age":
         sizes[name] = max(c_atol(value), 0)  # (atoi(); a negative age keeps nothing)

@@ -44,6 +44,7 @@ FAMILIES = frozenset(
         "http-check",
         "tcp-check",
         "compression",
+        "filter",
         "tcp-request",
         "tcp-response",
     }
@@ -467,6 +468,17 @@ KEYWORDS: tuple[Keyword, ...] = (
         "The Content-Types compressed (prefixes; default: any but multipart).",
     ),
     _K(
+        "filter cache",
+        "flb",
+        "`filter cache <name>`: the cache's filter, declared where the rules would; "
+        "it must come before `filter compression`.",
+    ),
+    _K(
+        "filter compression",
+        "flb",
+        "The compression filter, declared explicitly: after every cache filter.",
+    ),
+    _K(
         "compression offload",
         "dflb",
         "The server gets no Accept-Encoding when the proxy compresses.",
@@ -761,10 +773,10 @@ CACHE_KEYWORDS = {
     "256th of the total, at most half of it).",
     "max-age": "`max-age <seconds>`: the longest an answer is kept (default 60), shortened "
     "by its own `s-maxage`, `max-age` or `Expires`.",
-    "process-vary": "`process-vary off`: answers with a `Vary` header are not stored (`on` is "
-    "named as unsupported).",
-    "max-secondary-entries": "`max-secondary-entries <n>`: checked, without effect while "
-    "`process-vary` is off.",
+    "process-vary": "`process-vary on` or `off`: whether answers with a `Vary` header on "
+    "`accept-encoding` and `referer` are stored, several per URI (default off: none is).",
+    "max-secondary-entries": "`max-secondary-entries <n>`: how many varied answers one URI "
+    "may have (default 10).",
 }
 
 #: The keywords of an `http-errors` section (cfg_parse_http_errors), with their meaning.
@@ -781,7 +793,7 @@ ERRORFILE_CODES = (
 #: Real HAProxy keywords balancekit does not implement: an error, but a precise one.
 _HAPROXY_ONLY_NAMES = """backlog bind-process
     disabled dispatch
-    email-alert enabled error-log-format filter
+    email-alert enabled error-log-format
     http-reuse
     http-send-name-header id log-format-sd log-tag
     max-keep-alive-queue persist rate-limit
@@ -799,7 +811,8 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process
     maxconnrate maxsessrate maxsslrate maxcomprate
     clitcpka-cnt clitcpka-idle clitcpka-intvl srvtcpka-cnt srvtcpka-idle srvtcpka-intvl
     max-session-srv-conns transparent usesrc"""
-_HAPROXY_ONLY_FAMILY = """capture cookie|http-check comment|
+_HAPROXY_ONLY_FAMILY = """capture cookie|filter trace|filter spoe|filter fcgi-app|
+filter bwlim-in|filter bwlim-out|http-check comment|
 http-check set-var|http-check set-var-fmt|http-check unset-var|
 option abortonclose|option accept-invalid-http-request|option accept-invalid-http-response|
 option checkcache|option contstats|option disable-h2-upgrade|

@@ -2845,6 +2845,49 @@ row(
     ),
     kinds=ECHO_KINDS,
 )
+
+
+def pp_v2(tlvs: tuple[tuple[int, bytes], ...] = (), *, crc: str = "") -> bytes:
+    """A PROXY v2 header (TCP4 192.0.2.9:5555 -> 127.0.0.1:80) with these TLVs, and a
+    CRC32C TLV last when `crc` is "good" (the right sum) or "bad" (off by one)."""
+    import struct
+
+    from balancekit_server.net.proxy_protocol import V2_SIGNATURE, crc32c
+
+    addresses = bytes((192, 0, 2, 9, 127, 0, 0, 1)) + struct.pack("!HH", 5555, 80)
+    body = addresses + b"".join(struct.pack("!BH", k, len(v)) + v for k, v in tlvs)
+    if crc:
+        body += struct.pack("!BH", 0x03, 4) + bytes(4)
+    header = V2_SIGNATURE + bytes((0x21, 0x11)) + struct.pack("!H", len(body)) + body
+    if crc:
+        checksum = crc32c(header) + (1 if crc == "bad" else 0)
+        header = header[:-4] + struct.pack("!I", checksum & 0xFFFFFFFF)
+    return header
+
+
+# PROXY v2 TLVs: the authority (2) and unique ID (5) a proxy in front sent, read by
+# `fc_pp_authority`/`fc_pp_unique_id`; a CRC32C (3) is checked, a wrong one or an
+# over-long unique ID (over 128 bytes) drops the connection; other types are skipped.
+row(
+    "proxy-v2-tlvs",
+    ("fetch:fc_pp_authority", "fetch:fc_pp_unique_id"),
+    http_cfg(
+        frontend="    bind {bind:pp} accept-proxy\n"
+        "    http-request set-header X-Authority %[fc_pp_authority]\n"
+        "    http-request set-header X-Uid %[fc_pp_unique_id] if { fc_pp_unique_id -m found }\n"
+        "    http-request deny deny_status 403 if { fc_pp_unique_id -m beg deny }\n"
+    ),
+    (
+        get("/echo", bind="pp", proxy=pp_v2(((2, b"www.example.test"), (5, b"abc-123")))),
+        get("/echo", bind="pp", proxy=pp_v2(((5, b"uid-crc"), (0x20, b"\x01skip")), crc="good")),
+        get("/echo", bind="pp", proxy=pp_v2(((5, b"uid-crc"),), crc="bad")),
+        get("/echo", bind="pp", proxy=pp_v2(((5, b"x" * 128),))),
+        get("/echo", bind="pp", proxy=pp_v2(((5, b"x" * 129),))),
+        get("/echo", bind="pp", proxy=pp_v2(((5, b"deny-me"),))),
+        get("/echo", bind="pp", proxy=pp_v2()),
+    ),
+    kinds=RAW_KIND,
+)
 row(
     "bind-name-v6only",
     ("bind:name", "bind:v6only"),
@@ -3249,6 +3292,18 @@ row(
         get("/echo", proxy=b"PROXY TCP4 192.0.2.9 198.51.100.1 5555 80\r\n"),
         get("/echo", bind="v1", proxy=b"PROXY TCP4 192.0.2.10 198.51.100.1 6666 8080\r\n"),
         get("/echo", bind="v1", proxy=b"PROXY UNKNOWN\r\n"),
+    ),
+    kinds=RAW_KIND,
+)
+row(
+    "tcp-proxy-v2-tlvs",
+    ("fetch:fc_pp_unique_id",),
+    TCP + "listen tl\n    bind {bind:main} accept-proxy\n"
+    "    tcp-request content reject if { fc_pp_unique_id -m str nope }\n"
+    "    server s1 {s1}\n",
+    (
+        get("/echo", proxy=pp_v2(((5, b"nope"),))),
+        get("/echo", proxy=pp_v2(((5, b"fine"), (2, b"a.test")))),
     ),
     kinds=RAW_KIND,
 )
@@ -5139,6 +5194,88 @@ row(
     ),
     header_order=False,
     kinds=ECHO_KINDS,
+)
+
+
+# `process-vary on`: answers varying on accept-encoding and referer are stored, one per
+# secondary key; a request gets one whose Content-Encoding it accepts (and, for referer,
+# with its Referer); `Vary: *`, an unknown header or an unknown encoding is not stored,
+# and a request listing 16 encodings neither finds nor fills varied answers.
+def fresh(n: int, *headers: tuple[str, str]) -> str:
+    """A cacheable echo path (its own URI, `v=n`) answering with `headers`."""
+    return f"/echo?v={n}&" + answers(200, ("Cache-Control", "max-age=60"), *headers)[6:]
+
+
+VARIED = fresh(1, ("Vary", "accept-encoding"), ("Content-Encoding", "gzip"))
+BY_REFERER = fresh(2, ("Vary", "referer,accept-encoding"))
+ONLY_REFERER = fresh(3, ("Vary", "Referer"))
+UNSTORED = (
+    fresh(4, ("Vary", "*")),
+    fresh(5, ("Vary", "accept-encoding, user-agent")),
+    fresh(6, ("Vary", "accept-encoding"), ("Content-Encoding", "GZIP")),
+)
+
+
+def accepting(*encodings: str, **headers: str) -> tuple[tuple[str, str], ...]:
+    """Accept-Encoding (one header per argument) and other request headers."""
+    return tuple(("Accept-Encoding", e) for e in encodings) + tuple(headers.items())
+
+
+row(
+    "cache-process-vary",
+    ("cache:process-vary", "cache:max-secondary-entries"),
+    http_cfg(
+        frontend="    http-request cache-use cv\n"
+        "    http-response cache-store cv\n"
+        "    http-after-response set-header X-Hit %[res.cache_hit]\n",
+        extra="cache cv\n    total-max-size 4\n    max-object-size 10000\n"
+        "    process-vary on\n    max-secondary-entries 3\n",
+    ),
+    (
+        get(VARIED, headers=accepting("gzip")),
+        get(VARIED, headers=accepting("br, gzip;q=0.5")),
+        get(VARIED, headers=accepting("br")),
+        get(VARIED),
+        get(VARIED, headers=accepting("gzip;q=0", "br")),
+        get(VARIED, headers=accepting("*")),
+        get(VARIED, headers=accepting("*, gzip; q=0")),
+        get(VARIED, headers=accepting(",".join(["gzip"] * 16))),
+        get(VARIED, headers=accepting("GZip", "")),
+        get(BY_REFERER, headers=(("Referer", "http://a.test/"),)),
+        get(BY_REFERER, headers=(("Referer", "http://a.test/"),)),
+        get(BY_REFERER, headers=(("Referer", "http://b.test/"),)),
+        get(BY_REFERER, headers=accepting("deflate", Referer="http://a.test/")),
+        get(ONLY_REFERER, headers=(("Referer", "http://a.test/"),)),
+        get(ONLY_REFERER, headers=(("Referer", "http://a.test/"),)),
+    )
+    + tuple(get(path) for path in UNSTORED for _ in range(2)),
+    response_headers=frozenset({"x-hit", "vary", "content-encoding", "content-length"}),
+    header_order=False,
+    kinds=ECHO_KINDS,
+)  # fmt: skip
+# `filter cache` and `filter compression` declared explicitly (cache first, as HAProxy
+# requires): the cache stores the answer as the server sent it, compression applies to
+# every answer sent, stored or not.
+row(
+    "cache-filter-explicit",
+    ("filter cache", "filter compression"),
+    http_cfg(
+        frontend="    filter cache cf\n    filter compression\n"
+        "    compression algo gzip\n    compression type text/plain\n"
+        "    http-request cache-use cf\n    http-response cache-store cf\n"
+        "    http-after-response set-header X-Hit %[res.cache_hit]\n",
+        extra="cache cf\n    total-max-size 4\n    max-object-size 10000\n",
+    ),
+    tuple(
+        get(path, headers=headers)
+        for path in (answers(200, ("Cache-Control", "max-age=60"), ("Content-Type", "text/plain")),)
+        for headers in (accepting("gzip"), accepting("gzip"), ())
+    ),
+    response_headers=frozenset(
+        {"x-hit", "content-encoding", "content-length", "transfer-encoding", "vary"}
+    ),
+    header_order=False,
+    kinds=("httpserver",),
 )
 row(
     "date-http-date",
