@@ -18,6 +18,7 @@ import socket
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -73,6 +74,7 @@ from ..tcpcheck import (
 )
 from ..tcpcheck import ruleset as tcp_check_ruleset
 from ..tlsconfig import (
+    DhParams,
     ServerTls,
     TLSConfigError,
     apply_options,
@@ -464,6 +466,20 @@ class _Builder:
             self.global_ = replace(g, ssl_default_server_ciphersuites=suites)
         elif key == "ssl-default-server-options":
             self.global_ = replace(g, ssl_default_server_options=_ssl_options(args, key))
+        elif key == "ssl-dh-param-file":
+            path = _one(stmt)
+            try:
+                pem = Path(path).read_bytes()
+            except OSError:
+                pem = b""
+            if b"-----BEGIN DH PARAMETERS-----" not in pem:
+                raise ValueError(f"'{key}': unable to load DH parameters from file <{path}>.")
+            self.global_ = replace(g, ssl_dh_params=pem)
+        elif key == "tune.ssl.default-dh-param":
+            bits = c_atol(_one(stmt))
+            if bits < 1024:
+                raise ValueError(f"'{key}' expects a value >= 1024.")
+            self.global_ = replace(g, tune_ssl_default_dh_param=bits)
         elif key == "tune.http.maxhdr":
             count = c_atol(_one(stmt))
             if not 1 <= count <= 32767:
@@ -1083,11 +1099,11 @@ class _Builder:
                 )
                 bind = replace(bind, alpn=spoken)
             if bind.ssl:
-                bind = self._with_context(bind, global_, p.name)
+                bind = self._with_context(bind, global_, p.name, p.kind)
             out.append(bind)
         return tuple(out)
 
-    def _with_context(self, bind: Bind, global_: Global, proxy: str) -> Bind:
+    def _with_context(self, bind: Bind, global_: Global, proxy: str, kind: str) -> Bind:
         """The bind's TLS context: its own options after the global defaults (HAProxy
         ORs the `no-*` flags and lets the bind's versions and ciphers win)."""
         ciphers = bind.ciphers or global_.ssl_default_bind_ciphers
@@ -1107,6 +1123,7 @@ class _Builder:
                 )
                 self.errors.append(ConfigError(message, bind.file, bind.line))
                 return bind
+            notes: list[str] = []
             try:
                 entries = [
                     entry
@@ -1124,10 +1141,18 @@ class _Builder:
                     strict_sni=bind.strict_sni,
                     ciphersuites=suites,
                     curves=curves,
+                    dh=DhParams(global_.ssl_dh_params, global_.tune_ssl_default_dh_param),
+                    warnings=notes,
                 )
             except TLSConfigError as exc:
                 self.errors.append(ConfigError(f"bind: {exc}", bind.file, bind.line))
                 return bind
+            for note in notes:
+                self.warnings.append(
+                    ConfigWarning(
+                        f"'bind {bind.address}' in section '{kind}' : {note}", bind.file, bind.line
+                    )
+                )
             self._tls_contexts[key] = context
         return replace(bind, context=context)
 

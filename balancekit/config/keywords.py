@@ -216,8 +216,14 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K(
         "tune.ssl.default-dh-param",
         "g",
-        "DH parameter size.",
-        ignored="Python's ssl module chooses the DH parameters",
+        "`tune.ssl.default-dh-param <bits>`: DHE ciphers get RFC 7919's group of the "
+        "certificate key's size, at most this (1024: none, OpenSSL 3 refuses it).",
+    ),
+    _K(
+        "ssl-dh-param-file",
+        "g",
+        "`ssl-dh-param-file <file>`: the DH parameters of DHE ciphers, for certificates "
+        "whose file has none.",
     ),
     _K(
         "tune.idle-pool.shared",
@@ -805,7 +811,7 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process
     close-spread-time default-path grace h1-accept-payload-with-any-method h1-case-adjust
     h1-case-adjust-file httpclient.resolvers.id httpclient.resolvers.prefer
     httpclient.ssl.ca-file httpclient.ssl.verify issuers-chain-path lua-load-per-thread
-    lua-prepend-path maxsslconn pp2-never-send-local ssl-dh-param-file ssl-load-extra-del-ext
+    lua-prepend-path maxsslconn pp2-never-send-local ssl-load-extra-del-ext
     ssl-load-extra-files ssl-mode-async ssl-propquery ssl-provider ssl-provider-path
     ssl-skip-self-issued-ca thread-group thread-groups tune.ssl.keylog cluster-secret
     maxconnrate maxsessrate maxsslrate maxcomprate

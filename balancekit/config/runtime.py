@@ -128,6 +128,10 @@ class Global:
     ssl_default_server_ciphers: str | None = None
     ssl_default_server_ciphersuites: str | None = None
     ssl_default_server_options: tuple[str, ...] = ()
+    #: `ssl-dh-param-file` (its contents) and `tune.ssl.default-dh-param` (0: unset):
+    #: where DHE ciphers get their group (`tlsconfig.DhParams`).
+    ssl_dh_params: bytes | None = None
+    tune_ssl_default_dh_param: int = 0
     #: `tune.http.maxhdr`: the header lines a message may have (HAProxy counts 101
     #: with the start line's slot; balancekit counts the header lines, 100).
     tune_http_maxhdr: int = 101

@@ -55,6 +55,8 @@ class Req:
     sni: str | None = None
     alpn: tuple[str, ...] = ()
     tls_max: str | None = None
+    #: The client's TLS 1.2 cipher list (OpenSSL syntax): only these are offered.
+    tls_ciphers: str | None = None
     #: Check the server's certificate against the name sent (False: accept any).
     tls_verify: bool = True
     #: Present the session's client certificate (`Certs.client`).
@@ -2749,6 +2751,42 @@ row(
     (get("/echo", bind="own", tls=True), get("/echo", bind="dflt", tls=True)),
     kinds=RAW_KIND,
 )  # fmt: skip
+# DHE ciphers (a TLS 1.2 client offering DHE-RSA): their DH group comes from the
+# certificate's own file, else `ssl-dh-param-file`, else `tune.ssl.default-dh-param`
+# (RFC 7919's group of the key's size); a client offering ECDHE too gets what the
+# server prefers.
+DHE = "DHE-RSA-AES128-GCM-SHA256"
+ECDHE = "ECDHE-RSA-AES128-GCM-SHA256"
+
+
+def dhe(bind: str, ciphers: str = DHE) -> Req:
+    """A TLS 1.2 request offering only `ciphers`."""
+    return get("/echo", bind=bind, tls=True, tls_max="TLSv1_2", tls_ciphers=ciphers)
+
+
+row(
+    "tls-dh-default-param",
+    ("tune.ssl.default-dh-param",),
+    http_cfg(
+        global_="    tune.ssl.default-dh-param 2048\n",
+        frontend="    bind {bind:rsa} ssl crt {certdir}/rsa.pem\n"
+        "    bind {bind:own} ssl crt {certdir}/rsa-dh.pem\n"
+        "    http-request set-header X-Cipher %[ssl_fc_cipher]\n",
+    ),
+    (dhe("rsa"), dhe("own"), dhe("rsa", f"{DHE}:{ECDHE}")),
+    kinds=RAW_KIND,
+)
+row(
+    "tls-dh-param-file",
+    ("ssl-dh-param-file",),
+    http_cfg(
+        global_="    ssl-dh-param-file {certdir}/ffdhe2048.pem\n",
+        frontend="    bind {bind:rsa} ssl crt {certdir}/rsa.pem\n"
+        "    http-request set-header X-Cipher %[ssl_fc_cipher]\n",
+    ),
+    (dhe("rsa"), dhe("rsa", f"{ECDHE}:{DHE}")),
+    kinds=RAW_KIND,
+)
 # Client certificates: `verify optional` takes a client with or without one; the
 # `ssl_c_*` fetches describe it; `verify required` refuses a client without one.
 row(
