@@ -132,6 +132,8 @@ class _Settings:
 
     mode: str = "tcp"
     maxconn: int = 0
+    #: `backlog`: the listen queue of binds without their own (0: `maxconn`'s).
+    backlog: int = 0
     timeouts: dict[str, float] = field(default_factory=dict)
     options: dict[str, bool] = field(default_factory=dict)
     forwardfor: ForwardFor | None = None
@@ -1100,6 +1102,9 @@ class _Builder:
                 bind = replace(bind, alpn=spoken)
             if bind.ssl:
                 bind = self._with_context(bind, global_, p.name, p.kind)
+            if not bind.backlog:  # listener_backlog: the bind's, the frontend's, its maxconn
+                backlog = p.settings.backlog or p.settings.maxconn or global_.maxconn
+                bind = replace(bind, backlog=backlog)
             out.append(bind)
         return tuple(out)
 
@@ -1413,6 +1418,12 @@ def _h_server_template(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 def _h_maxconn(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.maxconn = b._count(stmt)
+
+
+def _h_backlog(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    if not stmt.args:
+        raise ValueError("'backlog' expects an integer argument.")
+    p.settings.backlog = b._count(stmt)
 
 
 def _h_bind(b: _Builder, p: _Proxy, stmt: Statement) -> None:
@@ -2126,6 +2137,7 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "stick-table": lambda b, p, stmt: None,  # built before the proxies (build_tables)
     "log": _h_log,
     "maxconn": _h_maxconn,
+    "backlog": _h_backlog,
     "bind": _h_bind,
     "server": _h_server,
     "server-template": _h_server_template,

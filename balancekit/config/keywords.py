@@ -104,6 +104,7 @@ KEYWORDS: tuple[Keyword, ...] = (
         negatable=True,
     ),
     _K("maxconn", "gdfl", "Maximum concurrent connections (process-wide in global)."),
+    _K("backlog", "dfl", "`backlog <n>`: the listen queue of the binds (default: `maxconn`)."),
     _K("nbthread", "g", "Number of worker threads; kept in the model for the runtime."),
     _K("hard-stop-after", "g", "Maximum time a soft stop may take."),
     _K(
@@ -737,6 +738,12 @@ BIND_KEYWORDS: dict[str, str] = {
         "verify|ca-file …]] [[!]<sni filter>…]`."
     ),
     "strict-sni": "Refuse a handshake whose SNI matches no certificate (alert unrecognized_name).",
+    "tfo": "TCP Fast Open: clients may send data in their SYN (queue: the listener's backlog).",
+    "defer-accept": "A connection is accepted once its first bytes arrive (TCP_DEFER_ACCEPT).",
+    "mss": "`mss <1-65535>`: the TCP maximum segment size announced to clients.",
+    "tcp-ut": "`tcp-ut <time>`: TCP_USER_TIMEOUT on accepted connections.",
+    "backlog": "`backlog <n>`: the listen queue (default: the frontend's `backlog`, else its "
+    "`maxconn`).",
 }
 
 #: Every `bind` option of HAProxy 2.6 (configuration.txt 5.1): those balancekit
@@ -797,7 +804,7 @@ ERRORFILE_CODES = (
 )  # fmt: skip
 
 #: Real HAProxy keywords balancekit does not implement: an error, but a precise one.
-_HAPROXY_ONLY_NAMES = """backlog bind-process
+_HAPROXY_ONLY_NAMES = """bind-process
     disabled dispatch
     email-alert enabled error-log-format
     http-reuse

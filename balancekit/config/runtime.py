@@ -212,6 +212,13 @@ class Bind:
     ca_file: str | None = None
     verify: str | None = None
     strict_sni: bool = False
+    #: TCP listener options (tcp_bind_listener): `tfo`, `defer-accept`, `mss` (0: the
+    #: system's), `tcp-ut` in milliseconds (0: none), `backlog` (0: the frontend's).
+    tfo: bool = False
+    defer_accept: bool = False
+    mss: int = 0
+    tcp_ut: int = 0
+    backlog: int = 0
     #: The TLS context of an `ssl` bind, built at load from `crts`, `alpn` and the
     #: global `ssl-default-bind-*` settings (`balancekit.tlsconfig`).
     context: SSLContext | None = field(default=None, compare=False, repr=False)

@@ -2196,6 +2196,22 @@ row(
     kinds=ECHO_KINDS,
     log_subs=HTTPLOG_BYTES,
 )
+# The TCP options of a listener (tcp_bind_listener): a connection that closes before
+# sending a byte on a `defer-accept` bind; the socket options themselves are compared
+# in tests/l7/test_bind_tcp_options.py.
+row(
+    "bind-tcp-options",
+    ("bind:tfo", "bind:defer-accept", "bind:mss", "bind:tcp-ut", "bind:backlog", "backlog"),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        frontend="    backlog 100\n"
+        "    bind {bind:o} tfo defer-accept mss 1400 tcp-ut 3s backlog 64\n",
+    ),
+    (Req(close_now=True, bind="o"), get("/echo", bind="o"), Req(close_now=True)),
+    kinds=ECHO_KINDS,
+    log_subs=HTTPLOG_BYTES,
+)
 row(
     "empty-request-half-closed",
     ("mode", "bind"),
