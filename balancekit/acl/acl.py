@@ -261,7 +261,16 @@ class RefMatcher(Matcher):
         index = self.expr._index
         if index is None:
             index = self.expr.index
-        return bool(index.match(value))
+        return index.match(value)  # type: ignore[no-any-return]
+
+
+def _constant(matcher: Matcher) -> Builder:
+    """`-m found` and `-m bool`: the same matcher whatever the entries."""
+
+    def build(elements: Sequence[PatElt]) -> Matcher:
+        return matcher
+
+    return build
 
 
 def _builder(method: str, sample: SampleExpr, icase: bool) -> Builder:
@@ -610,8 +619,12 @@ class AclSet:
                 else:
                     ref = refs.inline(keyword, patterns, file, line)
                 if method in ("bool", "found"):
+                    # Patterns mean nothing to these: one matcher, an expression per
+                    # reference all the same (`get acl` reports it).
+                    matcher = build_matcher(method, (), False)
+                    ref.expr(method, icase, None, method, _constant(matcher))
                     if not matchers:
-                        matchers.append(build_matcher(method, (), False))
+                        matchers.append(matcher)
                     continue
                 build = _builder(method, sample, icase)
                 expr = ref.expr(method, icase, None, _ACL_FAMILY.get(method, method), build)

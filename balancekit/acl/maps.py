@@ -113,7 +113,7 @@ class MapIndex:
         try:
             network = ipaddress.ip_network(elt.pattern, strict=False)
         except ValueError:
-            raise RefError(f"'{elt.pattern}' is not a network", elt) from None
+            raise RefError(f"'{elt.pattern}' is not a valid IPv4 or IPv6 address", elt) from None
         if network.version == 4:
             self._networks.append((network.prefixlen, int(network.network_address), elt, value))
         else:

@@ -120,6 +120,12 @@ def _lookup_line(expr: PatExpr, text: str, kind: str) -> str:
     hit: tuple[PatElt, object] | None = None
     if sample is not None:
         hit = expr.index.find(sample) if is_map else _acl_find(expr, sample)
+    pattern_less = not is_map and expr.method in ("found", "bool")
+    if hit is None and pattern_less and sample is not None and expr.index.match(sample):
+        # HAProxy's pattern-less match names no entry.
+        if kind == "map":
+            return f"{head}, {word}=yes, idx=list, key=unknown, value=none\n"
+        return f"{head}, {word}=yes, idx=list, pattern=unknown\n"
     if hit is None:
         return f"{head}, {word}=no\n"
     elt, value = hit

@@ -49,7 +49,7 @@ class PatElt:
     `ptr` is the identifier `show map` prints and `del map <ref> #0x…` takes.
     """
 
-    __slots__ = ("__weakref__", "line", "pattern", "sample")
+    __slots__ = ("line", "pattern", "sample")
 
     def __init__(self, pattern: str, sample: str | None, line: int = -1) -> None:
         self.pattern, self.sample, self.line = pattern, sample, line

@@ -167,3 +167,17 @@ def test_ids_follow_haproxys_order(tmp_path: Path) -> None:
         ["1", "()"],
     ]
     assert "used by map at file 'lb.cfg' line 5." in listing
+
+
+def test_keys_a_method_cannot_read_are_refused(tmp_path: Path) -> None:
+    nets = _file(tmp_path, "nets.map", "10.0.0.0/8 ten\n")
+    context = SampleContext()
+    expr = parse_sample_expr(f"src,map_ip({nets},none)", context=context)
+    refs = context.patterns
+    assert _cli(refs, "add map #0 bad x") == "'bad' is not a valid IPv4 or IPv6 address.\n"
+    assert _cli(refs, "show map #0").count("\n") == 1
+    assert _cli(refs, "add map #0 192.168.0.0/16 lan") == ""
+    assert expr.samples(Request("192.168.3.4")) == ["lan"]
+    acls = AclSet(context=context)
+    acls.define(["always", "always_true"], file="lb.cfg", line=3)
+    assert _cli(refs, "get acl #1 x") == "type=bool, case=sensitive, match=no\n"

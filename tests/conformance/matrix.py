@@ -5626,6 +5626,68 @@ row(
     kinds=ECHO_KINDS,
 )
 
+row(
+    "runtime-map-acl-lookups",
+    ("stats socket", "conv:map_ip", "conv:map_int", "conv:map_reg", "conv:map_str_ip",
+     "match:sub", "match:len", "match:reg", "match:ip", "match:dir", "flag:-i"),
+    # `get map|acl` per match method (the index each names, the key or pattern found,
+    # the value's type), entries added at run time found by the next lookup, and the
+    # refusals of a key or value a method cannot read.  Left out: regex errors (their
+    # text is PCRE's in HAProxy, Python's here) and a pattern-less match (`TRUE`, `get
+    # acl #11 1`), whose `idx=` HAProxy reads from a shared static pattern's leftover
+    # flags (the last match's), so it answers `tree` or `list` by history.
+    http_cfg(
+        frontend="    http-request set-header X-Ip %[src,map_ip({file:ip},none)]\n"
+        "    http-request set-header X-Int %[req.hdr(x-n),map_int({file:int},none)]\n"
+        "    http-request set-header X-Reg %[path,map_reg({file:reg},none)]\n"
+        "    http-request set-header X-Sip %[req.hdr(host),map_str_ip({file:sip},0.0.0.0)]\n"
+        "    acl a1 path -i -f {file:paths}\n"
+        "    acl a2 req.hdr(x) -m sub foo bar\n"
+        "    acl a3 req.hdr(x) -m len 3:5\n"
+        "    acl a4 path_reg ^/x\n"
+        "    acl a5 src 10.0.0.0/8 ::1\n"
+        "    http-request set-header X-Acl %[str(yes)] if a1 || a2 || { path_dir xx } || TRUE\n",
+    ),
+    (
+        cmd("show map"),
+        cmd("show acl"),
+        cmd("get map #0 10.1.1.1"),
+        cmd("get map #0 nope"),
+        cmd("add map #0 bad x"),
+        cmd("add map #0 127.0.0.0/8 loop"),
+        cmd("get map #0 127.0.0.1"),
+        cmd("add map #0 ::1 six"),
+        cmd("get map #0 ::1"),
+        cmd("get map #1 3"),
+        cmd("get map #1 x"),
+        cmd("add map #1 zz v"),
+        cmd("add map #1 7 seven"),
+        cmd("get map #1 7"),
+        cmd("get map #2 /abc"),
+        cmd("get map #3 example.test"),
+        cmd("add map #3 b notip"),
+        cmd("set map #3 example.test 10.0.0.2"),
+        cmd("get map #3 example.test"),
+        get("/abc", headers=(("X-N", "7"),)),
+        cmd("get acl #4 /foo"),
+        cmd("get acl #5 /foo"),
+        cmd("get acl #6 xfoox"),
+        cmd("get acl #7 abcd"),
+        cmd("get acl #8 /x"),
+        cmd("get acl #9 ::1"),
+        cmd("get acl #9 10.2.3.4"),
+        cmd("add acl #7 zz"),
+        cmd("add acl #9 not-an-address"),
+        cmd("get acl #10 /a/xx/b"),
+        cmd("get acl #11 x"),
+        cmd("show acl"),
+    ),
+    files={"ip": b"10.0.0.0/8 ten\n", "int": b"1:5 small\n", "reg": b"^/a re\n",
+           "sip": b"example.test 10.0.0.1\n", "paths": b"/Foo\n"},
+    command_subs=PATTERN_SUBS,
+    kinds=ECHO_KINDS,
+)  # fmt: skip
+
 #: (match, the input, a key it finds) for each map match method.
 MAP_KINDS = (
     ("str", "req.hdr(x-s)", "a.b/c"), ("beg", "req.hdr(x-s)", "a.b"),
