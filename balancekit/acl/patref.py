@@ -94,6 +94,11 @@ class PatExpr:
     def __repr__(self) -> str:
         return f"<PatExpr {self.method} icase={self.icase} output={self.output}>"
 
+    def __deepcopy__(self, memo: dict[int, object]) -> PatExpr:
+        # Shared state: settings a `defaults` section hands down are deep-copied, and
+        # a copy would be a map the runtime API no longer reaches.
+        return self
+
     @property
     def index(self) -> Any:
         """What lookups read: current with the reference's entries."""
@@ -147,6 +152,9 @@ class PatRef:
 
     def __repr__(self) -> str:
         return f"<PatRef #{self.uid} {self.reference!r} entries={len(self.elements)}>"
+
+    def __deepcopy__(self, memo: dict[int, object]) -> PatRef:
+        return self  # shared, as PatExpr
 
     @property
     def display(self) -> str:
@@ -292,6 +300,9 @@ class PatRefs:
 
     def __repr__(self) -> str:
         return f"<PatRefs {len(self._refs)}>"
+
+    def __deepcopy__(self, memo: dict[int, object]) -> PatRefs:
+        return self  # shared, as PatExpr
 
     def __iter__(self) -> Iterator[PatRef]:
         return iter(self._refs)

@@ -5,6 +5,7 @@ rows `runtime-map-commands` and `runtime-acl-commands`."""
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
@@ -181,3 +182,13 @@ def test_keys_a_method_cannot_read_are_refused(tmp_path: Path) -> None:
     acls = AclSet(context=context)
     acls.define(["always", "always_true"], file="lb.cfg", line=3)
     assert _cli(refs, "get acl #1 x") == "type=bool, case=sensitive, match=no\n"
+
+
+def test_a_deep_copy_shares_the_reference(tmp_path: Path) -> None:
+    """Settings a `defaults` section hands down are deep-copied: a map in them must
+    stay the one the runtime API changes."""
+    path = _file(tmp_path, "m.map", "a 1\n")
+    context = SampleContext()
+    expr = copy.deepcopy(parse_sample_expr(f"req.hdr(host),map({path},none)", context=context))
+    assert _cli(context.patterns, "add map #0 b 2") == ""
+    assert expr.samples(_host("b")) == ["2"]
