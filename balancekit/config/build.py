@@ -26,6 +26,7 @@ from ..acl import AclSet
 from ..acl.conditions import Condition
 from ..acl.fetches import BackendSlot, SampleContext
 from ..acl.logformat import LogFormat, parse_log_format
+from ..acl.patref import PatRefs
 from ..algorithms import parse_balance, parse_hash_type
 from ..auth import CryptUnavailable, Userlist, build_userlist, crypt
 from ..cache import Cache, CacheConfig
@@ -241,6 +242,8 @@ class _Builder:
         self.proxies: list[_Proxy] = []
         self.userlists: dict[str, Userlist] = {}
         self.tables: dict[str, StickTable] = {}
+        #: Every map file and ACL pattern list, shared by all proxies (HAProxy's pat_ref).
+        self.patterns = PatRefs()
         #: Every backend and listen by name, its pool put in once built (`nbsrv`).
         self.backend_slots: dict[str, BackendSlot] = {
             section.name: BackendSlot()
@@ -312,6 +315,7 @@ class _Builder:
         return seconds
 
     def run(self, stmt: Statement, handler: Callable[[Statement], None]) -> None:
+        self.patterns.where = (stmt.file, stmt.line)  # what a map it loads names
         try:
             handler(stmt)
         except ConfigError as error:
@@ -700,6 +704,7 @@ class _Builder:
             self.backend_slots,
             self.caches,
             self.http_errors,
+            self.patterns,
         )
         proxy = _Proxy(section, self.settings_for(section), AclSet(context=context))
         for stmt in section.statements:
@@ -881,6 +886,7 @@ class _Builder:
                     frontends.append(frontend)
             self._missing_timeouts(p)
         self._global_checks(global_, frontends)
+        self.patterns.finalize()
         return Config(
             global_,
             tuple(frontends),
@@ -888,6 +894,7 @@ class _Builder:
             self.parsed.files,
             MappingProxyType(dict(self.tables)),
             MappingProxyType(self._peers_sections()),
+            self.patterns,
         )
 
     def _logs(self, p: _Proxy, global_: Global) -> tuple[LogTarget, ...]:

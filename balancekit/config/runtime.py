@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
 from ..acl.logformat import LogFormat
+from ..acl.patref import PatRefs
 from ..compression import Compression
 from ..logline import LogLine
 from ..persistence import CookiePolicy, DynamicCookies, PersistRule
@@ -584,6 +585,8 @@ class Config:
     tables: Mapping[str, StickTable] = field(default_factory=lambda: _EMPTY_TABLES)
     #: The `peers` sections in use (not disabled, naming this process), by name.
     peers: Mapping[str, PeersSection] = field(default_factory=lambda: _EMPTY_PEERS)
+    #: Map files and ACL pattern lists (`show map`, `add acl`…), in creation order.
+    patterns: PatRefs = field(default_factory=PatRefs)
 
     def frontend(self, name: str) -> Frontend:
         for frontend in self.frontends:

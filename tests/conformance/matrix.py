@@ -5696,6 +5696,189 @@ row(
     kinds=ECHO_KINDS,
 )  # fmt: skip
 
+#: Runtime API answers about maps and ACLs hold what differs between the two engines
+#: by construction: an entry's identifier is its address in memory (`0x…`), and the
+#: row's files and config are in each side's own directory (the config's name is each
+#: engine's own too).  HAProxy also lists two
+#: ACLs of its internal HTTP client (`file 'httpclient'`), which balancekit has not.
+PATTERN_SUBS = (
+    (r"(?m)\n?^\d+ \(\) acl 'var' file 'httpclient' line 0\..*$", ""),
+    (r"0x[0-9a-f]+", "0x<ptr>"),
+    (r"file '[^']*' line", "file '<config>' line"),
+    (r"'[^' ]*/([^/' ]+)'", r"'<dir>/\1'"),
+    (r"\(/[^) ]*/([^/) ]+)\)", r"(<dir>/\1)"),
+)
+
+
+def cmd(line: str) -> Req:
+    return Req(command=line)
+
+
+row(
+    "runtime-map-commands",
+    ("stats socket", "use_backend", "conv:map", "conv:map_beg"),
+    # `add|set|del|clear map` change the map every user reads at once: the next
+    # request's `use_backend %[…,map(…)]` goes where the new entry says, and a
+    # header shows the value; `show map`, `get map` and the error answers are
+    # HAProxy's words (pointers masked: PATTERN_SUBS).  The map is #0: the
+    # set-header loads it while parsing; map_beg on the same file is a second
+    # expression (`get map` lists both, entry_cnt counts both).
+    http_cfg(
+        frontend="    http-request set-header X-Map %[req.hdr(host),lower,map({file:hosts},none)]\n"
+        "    http-request set-header X-Beg %[req.hdr(host),map_beg({file:hosts},none)]\n"
+        "    use_backend %[req.hdr(host),lower,map({file:hosts},be)]\n",
+        extra="backend be2\n    server s2 {s2}\nbackend be3\n    server s3 {s3}\n",
+    ),
+    (
+        get("/echo", host="example.test"),
+        get("/echo", host="new.test"),
+        cmd("show map"),
+        cmd("add map #0 new.test be3"),
+        get("/echo", host="New.Test"),
+        cmd("get map #0 new.test"),
+        cmd("set map #0 new.test be2"),
+        get("/echo", host="new.test"),
+        cmd("show map #0"),
+        cmd("del map #0 example.test"),
+        get("/echo", host="example.test"),
+        cmd("del map #0 example.test"),
+        cmd("add map #0 new.test be3"),
+        cmd("set map #0 new.test be3"),
+        cmd("show map #0"),
+        get("/echo", host="new.test"),
+        cmd("clear map #0"),
+        get("/echo", host="new.test"),
+        cmd("show map"),
+        cmd("show map #0"),
+        cmd("show map #1"),
+        cmd("get map #0"),
+        cmd("add map #0 k"),
+        cmd("set map #0 k"),
+        cmd("set map #0 #0x1 v"),
+        cmd("set map #0 #0xzz v"),
+        cmd("set map #0 nosuch v"),
+        cmd("del map #0 #0x1"),
+        cmd("del map #0"),
+        cmd("clear map"),
+        cmd("get map " + "/nonexistent/file x"),
+    ),
+    files={"hosts": b"# host to backend\nexample.test be2\nother.test be3\n"},
+    command_subs=PATTERN_SUBS,
+    kinds=ECHO_KINDS,
+)
+row(
+    "runtime-acl-commands",
+    ("stats socket", "acl", "flag:-f", "action:deny", "use_backend", "conv:map"),
+    # `add|del|clear acl` change an ACL's patterns at once, for a `-f` file as for
+    # the line's own patterns (each its own reference: the file's first, `show acl`
+    # numbers them so); a map only `use_backend %[…]` names is loaded after parsing,
+    # so it comes last (#6: HAProxy's HTTP client took #4 and #5 in between) and
+    # `add acl` refuses it as a two-column file.
+    http_cfg(
+        frontend="    acl blocked src -f {file:blocked}\n"
+        "    acl api path_beg -f {file:paths} /inline\n"
+        "    http-request deny if blocked\n"
+        "    use_backend be2 if api\n"
+        "    use_backend %[req.hdr(host),lower,map({file:hosts},be)]\n",
+        extra="backend be2\n    server s2 {s2}\nbackend be3\n    server s3 {s3}\n",
+    ),
+    (
+        get("/api/x"),
+        get("/inline/y"),
+        cmd("show acl"),
+        cmd("show map"),
+        cmd("add acl #2 /api"),
+        get("/api/x"),
+        cmd("get acl #2 /api/x"),
+        cmd("get acl #3 /api/x"),
+        cmd("add acl #0 127.0.0.0/8"),
+        get("/echo"),
+        cmd("show acl #0"),
+        cmd("del acl #0 127.0.0.0/8"),
+        get("/echo"),
+        cmd("add acl #3 /other"),
+        get("/other"),
+        cmd("show acl #3"),
+        cmd("clear acl #2"),
+        get("/api/x"),
+        cmd("del acl #2 /nosuch"),
+        cmd("add acl #0 not-an-address"),
+        cmd("add acl #6 /x"),
+        cmd("add map #6 other.test be3"),
+        get("/echo", host="other.test"),
+        cmd("show acl #6"),
+        cmd("show map #6"),
+        cmd("del acl #1"),
+        cmd("get acl #9 x"),
+        cmd("show acl"),
+    ),
+    files={"blocked": b"10.9.9.9\n", "paths": b"/listed\n", "hosts": b"example.test be\n"},
+    command_subs=PATTERN_SUBS,
+    kinds=ECHO_KINDS,
+)
+
+row(
+    "runtime-map-acl-lookups",
+    ("stats socket", "conv:map_ip", "conv:map_int", "conv:map_reg", "conv:map_str_ip",
+     "match:sub", "match:len", "match:reg", "match:ip", "match:dir", "flag:-i"),
+    # `get map|acl` per match method (the index each names, the key or pattern found,
+    # the value's type), entries added at run time found by the next lookup, and the
+    # refusals of a key or value a method cannot read.  Left out: regex errors (their
+    # text is PCRE's in HAProxy, Python's here) and a pattern-less match (`TRUE`, `get
+    # acl #11 1`), whose `idx=` HAProxy reads from a shared static pattern's leftover
+    # flags (the last match's), so it answers `tree` or `list` by history.
+    http_cfg(
+        frontend="    http-request set-header X-Ip %[src,map_ip({file:ip},none)]\n"
+        "    http-request set-header X-Int %[req.hdr(x-n),map_int({file:int},none)]\n"
+        "    http-request set-header X-Reg %[path,map_reg({file:reg},none)]\n"
+        "    http-request set-header X-Sip %[req.hdr(host),map_str_ip({file:sip},0.0.0.0)]\n"
+        "    acl a1 path -i -f {file:paths}\n"
+        "    acl a2 req.hdr(x) -m sub foo bar\n"
+        "    acl a3 req.hdr(x) -m len 3:5\n"
+        "    acl a4 path_reg ^/x\n"
+        "    acl a5 src 10.0.0.0/8 ::1\n"
+        "    http-request set-header X-Acl %[str(yes)] if a1 || a2 || { path_dir xx } || TRUE\n",
+    ),
+    (
+        cmd("show map"),
+        cmd("show acl"),
+        cmd("get map #0 10.1.1.1"),
+        cmd("get map #0 nope"),
+        cmd("add map #0 bad x"),
+        cmd("add map #0 127.0.0.0/8 loop"),
+        cmd("get map #0 127.0.0.1"),
+        cmd("add map #0 ::1 six"),
+        cmd("get map #0 ::1"),
+        cmd("get map #1 3"),
+        cmd("get map #1 x"),
+        cmd("add map #1 zz v"),
+        cmd("add map #1 7 seven"),
+        cmd("get map #1 7"),
+        cmd("get map #2 /abc"),
+        cmd("get map #3 example.test"),
+        cmd("add map #3 b notip"),
+        cmd("set map #3 example.test 10.0.0.2"),
+        cmd("get map #3 example.test"),
+        get("/abc", headers=(("X-N", "7"),)),
+        cmd("get acl #4 /foo"),
+        cmd("get acl #5 /foo"),
+        cmd("get acl #6 xfoox"),
+        cmd("get acl #7 abcd"),
+        cmd("get acl #8 /x"),
+        cmd("get acl #9 ::1"),
+        cmd("get acl #9 10.2.3.4"),
+        cmd("add acl #7 zz"),
+        cmd("add acl #9 not-an-address"),
+        cmd("get acl #10 /a/xx/b"),
+        cmd("get acl #11 x"),
+        cmd("show acl"),
+    ),
+    files={"ip": b"10.0.0.0/8 ten\n", "int": b"1:5 small\n", "reg": b"^/a re\n",
+           "sip": b"example.test 10.0.0.1\n", "paths": b"/Foo\n"},
+    command_subs=PATTERN_SUBS,
+    kinds=ECHO_KINDS,
+)  # fmt: skip
+
 #: (match, the input, a key it finds) for each map match method.
 MAP_KINDS = (
     ("str", "req.hdr(x-s)", "a.b/c"), ("beg", "req.hdr(x-s)", "a.b"),
