@@ -208,6 +208,9 @@ class _Proxy:
     tcp_response_delay: float | None = None
     random_draw: Statement | None = None
     description: str | None = None
+    #: `id <n>`, and the id the proxy ends up with (`_number_proxies`).
+    forced_id: int | None = None
+    uuid: int = 0
     tcp_check_lines: list[TcpCheckRule | TcpComment] = field(default_factory=list)
     #: This section has its own `http-check connect` (a defaults section's is replaced).
     own_http_check_connect: bool = False
@@ -240,6 +243,8 @@ class _Builder:
         self.sockets: list[Any] = []
         self.defaults: dict[int, _Settings] = {}
         self.proxies: list[_Proxy] = []
+        #: Proxies by their `id` (cfgparse's used_proxy_id).
+        self.proxy_ids: dict[int, _Proxy] = {}
         self.userlists: dict[str, Userlist] = {}
         self.tables: dict[str, StickTable] = {}
         #: Every map file and ACL pattern list, shared by all proxies (HAProxy's pat_ref).
@@ -868,6 +873,7 @@ class _Builder:
         )
         backends: dict[str, BackendRuntime] = {}
         frontends: list[Frontend] = []
+        self._number_proxies(global_)
         incoming = self._incoming_maxconn(global_)
         for p in self.proxies:
             if p.kind in ("backend", "listen"):
@@ -896,6 +902,21 @@ class _Builder:
             MappingProxyType(self._peers_sections()),
             self.patterns,
         )
+
+    def _number_proxies(self, global_: Global) -> None:
+        """HAProxy's proxy ids (check_config_validity): in declaration order, a proxy
+        without `id` takes the first free number from a counter that every proxy
+        advances, starting at 1, or 2 when a `stats socket` made the CLI's proxy
+        first.  So a fixed id never moves the others."""
+        following = 2 if global_.stats_sockets else 1
+        for p in self.proxies:
+            if p.forced_id is None:
+                while following in self.proxy_ids:
+                    following += 1
+                p.uuid = following
+            else:
+                p.uuid = p.forced_id
+            following += 1
 
     def _logs(self, p: _Proxy, global_: Global) -> tuple[LogTarget, ...]:
         logs: list[LogTarget] = []
@@ -979,6 +1000,7 @@ class _Builder:
         return BackendRuntime(
             name=p.name,
             description=p.description,
+            uuid=p.uuid,
             max_response_head=self.global_.head_room,
             max_response_lines=self.global_.tune_http_maxhdr - 1,
             # HAProxy's default: 10% of the incoming maxconn, at least 1.
@@ -1242,6 +1264,7 @@ class _Builder:
         return Frontend(
             name=p.name,
             description=p.description,
+            uuid=p.uuid,
             max_header_size=global_.head_room,
             max_header_lines=global_.tune_http_maxhdr - 1,
             tracks=bool(self.tables) or self.needs_streams or s.unique_id_format is not None,
@@ -1378,6 +1401,27 @@ class _Builder:
 
 def _h_description(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.description = _description(stmt)
+
+
+def _h_id(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    """`id <n>`: a fixed proxy id, checked as cfgparse-listen.c does."""
+    if p.kind == "defaults":
+        raise ValueError("'id' not allowed in 'defaults' section.")
+    if not stmt.args:
+        raise ValueError("'id' expects an integer argument.")
+    if len(stmt.args) > 1:
+        raise ValueError(f"'id' cannot handle unexpected argument '{stmt.args[1]}'.")
+    number = c_atol(stmt.args[0])
+    if number <= 0:
+        raise ValueError("custom id has to be > 0.")
+    other = b.proxy_ids.get(number)
+    if other is not None:
+        raise ValueError(
+            f"{p.kind} {p.name} reuses same custom id as {other.kind} {other.name} "
+            f"(declared at {other.section.file}:{other.section.line})."
+        )
+    b.proxy_ids[number] = p
+    p.forced_id = number
 
 
 def _h_mode(b: _Builder, p: _Proxy, stmt: Statement) -> None:
@@ -2144,6 +2188,7 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "stick-table": lambda b, p, stmt: None,  # built before the proxies (build_tables)
     "log": _h_log,
     "maxconn": _h_maxconn,
+    "id": _h_id,
     "backlog": _h_backlog,
     "bind": _h_bind,
     "server": _h_server,

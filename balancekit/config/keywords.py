@@ -104,6 +104,7 @@ KEYWORDS: tuple[Keyword, ...] = (
         negatable=True,
     ),
     _K("maxconn", "gdfl", "Maximum concurrent connections (process-wide in global)."),
+    _K("id", "dflb", "`id <n>`: the proxy's numeric id (`show stat`'s iid, `#<n>` references)."),
     _K("backlog", "dfl", "`backlog <n>`: the listen queue of the binds (default: `maxconn`)."),
     _K("nbthread", "g", "Number of worker threads; kept in the model for the runtime."),
     _K("hard-stop-after", "g", "Maximum time a soft stop may take."),
@@ -808,7 +809,7 @@ _HAPROXY_ONLY_NAMES = """bind-process
     disabled dispatch
     email-alert enabled error-log-format
     http-reuse
-    http-send-name-header id log-format-sd log-tag
+    http-send-name-header log-format-sd log-tag
     max-keep-alive-queue persist rate-limit
     source
     use-fcgi-app resolvers mailers program

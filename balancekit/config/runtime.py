@@ -405,6 +405,9 @@ class Frontend:
     max_header_lines: int = 100
     #: `description`, shown on the statistics page.
     description: str | None = None
+    #: The proxy's numeric id (`id`, else HAProxy's automatic numbering): `show stat`'s
+    #: iid, `#<id>` on the runtime API.  0 for one built by hand.
+    uuid: int = 0
     #: The configuration has stick tables or variables: each request carries its
     #: stream's state (`Request.stream`: tracked counters, variables).
     tracks: bool = False
@@ -487,6 +490,8 @@ class BackendRuntime:
     stats: StatsPage | None = None
     #: `description`, shown on the statistics page.
     description: str | None = None
+    #: The proxy's numeric id, as `Frontend.uuid` (a listen's two halves share it).
+    uuid: int = 0
     #: The room a response head may take (`Global.head_room`); a larger one is a 502.
     max_response_head: int = 15360
     #: The header lines a response may have (as `Frontend.max_header_lines`); a 502.

@@ -139,7 +139,7 @@ class StatsSource:
     def __repr__(self) -> str:
         return f"<StatsSource proxies={len(self._proxies)} monitor={self.monitor!r}>"
 
-    # -- proxies, in declaration order (that is HAProxy's iid order too) -----------------
+    # -- proxies, in declaration order (their iid is the config's `uuid`) -----------------
 
     def _order(self) -> list[Proxy]:
         files = list(self.config.files)
@@ -154,11 +154,11 @@ class StatsSource:
             else:
                 entries[name] = (fe_here, be, where if fe_here else _declared(be, files))
         ordered = sorted(entries.items(), key=lambda item: item[1][2])
-        # HAProxy creates its CLI frontend first when `stats socket` is set; it takes iid 1.
-        base = 2 if self.config.global_.stats_sockets else 1
         proxies = []
-        for offset, (key, (front, back, _)) in enumerate(ordered):
-            proxies.append(Proxy(key.split("\0")[0], base + offset, front, back))
+        for key, (front, back, _) in ordered:
+            half = front if front is not None else back
+            assert half is not None
+            proxies.append(Proxy(key.split("\0")[0], half.uuid, front, back))
         return proxies
 
     @property

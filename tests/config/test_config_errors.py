@@ -402,6 +402,10 @@ CASES: list[tuple[str, str, int, str]] = [
      "total-max-size wrong value '1M'"),
     ("cache vary value", "cache c\n    total-max-size 1\n    process-vary yes\n", 3,
      '\'process-vary\' expects "on" or "off" (enable or disable vary processing).'),
+    ("proxy id reused", "frontend fe\n    mode http\n    id 3\nbackend b\n    id 3\n", 5,
+     "backend b reuses same custom id as frontend fe (declared at "),
+    ("proxy id zero", "backend b\n    id 0\n", 2, "custom id has to be > 0."),
+    ("proxy id in defaults", "defaults\n    id 2\n", 2, "'id' not allowed in 'defaults' section."),
     ("filter order", "cache c\n    total-max-size 1\nfrontend fe\n    mode http\n"
      "    filter compression\n    filter cache c\n", 6,
      "config: frontend 'fe': unable to enable the compression filter before the cache 'c'."),

@@ -2349,6 +2349,24 @@ row(
     settle=0.7,
     kinds=ECHO_KINDS,
 )
+# `id`: fixed proxy ids; the others are numbered in declaration order from a counter
+# every proxy advances (from 2 here: the stats socket's proxy is first), skipping the
+# fixed ones, so `show stat` and `show servers state` show the same ids in both.
+row(
+    "proxy-id",
+    ("id",),
+    http_cfg(
+        frontend="    id 3\n",
+        extra="backend b2\n    id 4\n    server s1 {s1}\nbackend b3\n    server s1 {s1}\n"
+        "listen l4\n    bind {bind:l4}\n    server s1 {s1}\nbackend b5\n    id 9\n"
+        "    server s1 {s1}\n",
+    ),
+    (Req(command="show stat"), Req(command="show servers state")),
+    compare=frozenset({"command"}),
+    # pxname, svname, iid, sid of `show stat`; be_id, be_name, srv_id of the state.
+    extract=r"(?m)^(?:([^,#\s]+),([^,]*),(?:[^,]*,){25}([^,]*),([^,]*),|(\d+) (\S+) (\d+) s1 )",
+    kinds=RAW_KIND,
+)
 row(
     "pgsql-check",
     ("option pgsql-check", "option log-health-checks", "server:check"),
