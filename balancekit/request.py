@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Headers",
     "Request",
+    "RequestBody",
     "ResponseView",
     "StreamNames",
     "first_header_value",
@@ -177,6 +178,28 @@ class TlsFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestBody:
+    """What of a request body a proxy holds when its rules read it.
+
+    `data` is the body as it arrived, de-chunked, up to the room HAProxy's buffer
+    leaves it (a bigger body is read only that far); `size` is what `req.body_size`
+    says: `data`'s length plus what is known still to come (the rest of a
+    Content-Length, or of the chunk being read).
+    """
+
+    data: bytes = b""
+    size: int = 0
+    #: Whether more of the body could still be read for the rules: it stopped at
+    #: `at-least` bytes, short of its end and of the buffer's room.
+    partial: bool = False
+
+    @property
+    def whole(self) -> bool:
+        """Whether `data` is the whole body (it came, and fitted the buffer)."""
+        return not self.partial and len(self.data) == self.size
+
+
+@dataclass(frozen=True, slots=True)
 class Request:
     """What a balancing or routing decision may look at.
 
@@ -189,6 +212,8 @@ class Request:
     hold an HTTP request head (`req.proto_http`), whose line and headers it then has.
     `stream` holds the request's tracked stick-table entries (`track-scN`, read by
     the `sc*_`/`src_` fetches); None where no stick table is in use.
+    `body` holds what of an HTTP request's body was waited for (`wait-for-body`,
+    `option http-buffer-request`), for the `req.body*` fetches; None before.
     """
 
     src: str = ""
@@ -206,6 +231,7 @@ class Request:
     payload: bytes | None = None
     stream: StreamCounters | None = None
     tls: TlsFacts | None = None
+    body: RequestBody | None = None
 
     def __init__(
         self,
@@ -225,6 +251,7 @@ class Request:
         payload: bytes | None = None,
         stream: StreamCounters | None = None,
         tls: TlsFacts | None = None,
+        body: RequestBody | None = None,
     ) -> None:
         if not isinstance(headers, Headers):
             # Headers are immutable: one shared empty view serves every bare request
@@ -248,6 +275,7 @@ class Request:
             set_payload,
             set_stream,
             set_tls,
+            set_body,
         ) = _SETTERS
         set_src(self, src)
         set_method(self, method)
@@ -264,6 +292,7 @@ class Request:
         set_payload(self, payload)
         set_stream(self, stream)
         set_tls(self, tls)
+        set_body(self, body)
 
     @property
     def host(self) -> str | None:
@@ -276,7 +305,7 @@ _SETTERS: tuple[Any, ...] = tuple(
     for name in (
         "src", "method", "path", "query", "headers", "src_port",
         "dst", "dst_port", "version", "uri", "ssl", "sni", "payload",
-        "stream", "tls",
+        "stream", "tls", "body",
     )
 )  # fmt: skip
 assert len(_SETTERS) == len(Request.__dataclass_fields__), "a new Request field needs a setter"
@@ -284,7 +313,7 @@ assert len(_SETTERS) == len(Request.__dataclass_fields__), "a new Request field 
 
 #: What a `ResponseView` keeps of the request line and headers: nothing.
 _GONE: dict[str, object] = {
-    "path": "", "query": "", "headers": _NO_HEADERS, "version": "", "uri": "",
+    "path": "", "query": "", "headers": _NO_HEADERS, "version": "", "uri": "", "body": None,
 }  # fmt: skip
 
 

@@ -167,6 +167,9 @@ class _ServerExchange(Exchange):
     def body_finished(self) -> bool:
         return self._body_done or not self.has_body
 
+    def arrived_body(self) -> tuple[bytes, bool]:
+        return b"".join(self._body), self.body_finished
+
     def request_trailers(self) -> RawHeaders:
         return self.trailers or []
 
