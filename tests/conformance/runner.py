@@ -828,17 +828,15 @@ def normalize(obs: Any, row: Row, ports: dict[int, str]) -> Any:
         return out
     if "status" in row.compare:
         # Interim responses other than `100 Continue` (which HAProxy may send twice, its
-        # own and the server's, where balancekit sends one: not compared, as before).
+        # own and the server's, where balancekit sends one: not compared, as before),
+        # header names with their case: the proxy writes them itself (`early-hint`).
         interim = [each for each in obs.get("interim", ()) if each["status"] != 100]
         if interim:
             out["interim"] = [
                 {
                     "status": each["status"],
                     "reason": each["reason"],
-                    "headers": [
-                        [k if row.exact_case else k.lower(), _norm_text(v, ports)]
-                        for k, v in each["headers"]
-                    ],
+                    "headers": [[k, _norm_text(v, ports)] for k, v in each["headers"]],
                 }
                 for each in interim
             ]
