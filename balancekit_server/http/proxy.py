@@ -452,9 +452,10 @@ class Exchange:
         """Next request-body chunk; b"" once the body is complete."""
         raise NotImplementedError
 
-    def arrived_body(self) -> tuple[bytes, bool]:
-        """The body bytes already here, not yet read, and whether they are all of it:
-        HAProxy's rules see what arrived with the head even without waiting."""
+    def arrived_body(self, limit: int) -> tuple[bytes, bool]:
+        """The body bytes already here, not yet read (at least `limit` of them when
+        there are that many), and whether they are all of it: HAProxy's rules see
+        what arrived with the head even without waiting."""
         return b"", not self.has_body
 
     def request_trailers(self) -> RawHeaders:
@@ -1377,8 +1378,8 @@ class HttpProxy:
 
     def _arrived(self, ex: Exchange) -> RequestBody:
         """What of the body the rules see before any wait: what came with the head."""
-        data, complete = ex.arrived_body()
         room = body_room(ex, self.frontend.max_header_size)
+        data, complete = ex.arrived_body(room)
         if complete:
             size = len(data)
         else:
