@@ -65,6 +65,9 @@ class Req:
     proxy: bytes | None = None
     #: Send these bytes instead of a request, read until the proxy closes.
     raw: bytes | None = None
+    #: With `raw`: more bytes sent `pause` seconds after it (a slow body).
+    then: bytes = b""
+    pause: float = 0.0
     half_close: bool = False
     #: `raw` holds several pipelined requests: parse every response that comes back.
     pipelined: bool = False
@@ -5664,17 +5667,25 @@ row(
     http_cfg(
         global_="    log {log} format raw local0\n",
         defaults="    log global\n",
-        frontend='    log-format "%ST %tsc %b/%s"\n'
+        frontend='    log-format "%ST %tsc %b/%s %TR"\n'
         "    http-request wait-for-body time 300ms at-least 4 if { path /least }\n"
-        "    http-request wait-for-body time 300ms\n"
+        "    http-request wait-for-body time 300ms unless { path /least }\n"
         "    http-request return status 200 content-type text/plain "
         'lf-string "len=%[req.body_len]\\n"\n',
     ),
     (
         Req(raw=b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\nabcde"),
         Req(raw=b"POST /least HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\nabcde"),
+        # The rest comes in time: the whole body, and %TR counts the wait.
+        Req(
+            raw=b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n"
+            b"Connection: close\r\n\r\nabc",
+            then=b"defgh",
+            pause=0.15,
+        ),
     ),
     kinds=RAW_KIND,
+    log_subs=((r" 1[5-9]\d$", " ~150"),),
 )
 # `option http-buffer-request`: the body is waited for before the proxy's rules (a
 # frontend's: before its own; a backend's: as the request enters it), for

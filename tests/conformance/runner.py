@@ -692,6 +692,9 @@ class Client:
         deadline = time.monotonic() + req.timeout
         if req.raw is not None:
             sock.sendall(req.raw)
+            if req.then:
+                time.sleep(req.pause)
+                sock.sendall(req.then)
             if req.half_close:
                 sock.shutdown(socket.SHUT_WR)
             data = b""
