@@ -413,6 +413,17 @@ class Router:
         return self._fixed_tcp
 
     @property
+    def waits_for_body(self) -> bool:
+        """Whether a rule or `option http-buffer-request` (the frontend's or a
+        backend's) can stop the rules until the request body is read."""
+        lists = [self._http, *(rules.http for rules in self._backend_rules.values())]
+        return (
+            self._buffer_body
+            or any(rules.buffer_body for rules in self._backend_rules.values())
+            or any(rule.action == "wait-for-body" for rules in lists for rule in rules)
+        )
+
+    @property
     def uses_service(self) -> bool:
         """Whether an `http-request use-service` rule exists (a service such as the
         Prometheus exporter answers some requests itself)."""

@@ -124,3 +124,10 @@ def test_early_hints_before_a_wait_are_sent_with_it() -> None:
     waiting = router.route(Request(method="POST"))
     assert waiting.early_hints == ((("link", "</a.css>"),),)
     assert _resumed(waiting, b"abc").early_hints == ((("x-len", "3"),),)
+
+
+def test_the_router_says_whether_it_waits_for_bodies() -> None:
+    plain = "    default_backend be\n"
+    assert not _router(plain).waits_for_body
+    assert _router("    http-request wait-for-body time 1s\n" + plain).waits_for_body
+    assert _router(plain, BACKENDS + "    option http-buffer-request\n").waits_for_body
