@@ -22,7 +22,7 @@ rules) and `route_tcp` (tcp-request content rules, then the same backend choice)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -131,10 +131,14 @@ class BodyWait:
     proxy: str | None
     router: Router
     spot: _Spot
+    #: What a router wrapping this one does with the decision it resumes to (a stats
+    #: page answering, say), as it does with those `route` gives.
+    then: Callable[[Decision], Decision] | None = None
 
     def resume(self, body: RequestBody) -> Decision:
         """The decision once the rules read `body`."""
-        return self.router.resume(self.spot, body)
+        decision = self.router.resume(self.spot, body)
+        return decision if self.then is None else self.then(decision)
 
 
 def _where(rule: HttpRule | TcpRule | UseBackend) -> str:

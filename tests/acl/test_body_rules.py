@@ -8,6 +8,8 @@ with HAProxy by the conformance rows (`wait-for-body*`, `early-hint`).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from balancekit.config import load_text
@@ -131,3 +133,13 @@ def test_the_router_says_whether_it_waits_for_bodies() -> None:
     assert not _router(plain).waits_for_body
     assert _router("    http-request wait-for-body time 1s\n" + plain).waits_for_body
     assert _router(plain, BACKENDS + "    option http-buffer-request\n").waits_for_body
+
+
+def test_a_wrapping_router_sees_the_resumed_decision() -> None:
+    """`BodyWait.then`: what a router around this one (the stats page's) does with
+    the decision the rules reach once they read the body."""
+    router = _router("    http-request wait-for-body time 1s\n    default_backend be\n")
+    waiting = router.route(Request(method="POST"))
+    assert waiting.body_wait is not None
+    wrapped = replace(waiting.body_wait, then=lambda d: replace(d, backend=f"wrapped {d.backend}"))
+    assert wrapped.resume(RequestBody(b"x", 1)).backend == "wrapped be"
