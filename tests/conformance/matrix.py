@@ -5741,3 +5741,19 @@ row(
     ),
     kinds=ECHO_KINDS,
 )
+# The room follows `tune.bufsize` and `tune.maxrewrite` (as the head's does).
+row(
+    "wait-for-body-tune-bufsize",
+    ("action:wait-for-body", "fetch:req.body_len", "tune.bufsize", "tune.maxrewrite"),
+    http_cfg(
+        global_="    tune.bufsize 8192\n    tune.maxrewrite 512\n",
+        frontend="    http-request wait-for-body time 2s\n"
+        "    http-request set-header X-Len %[req.body_len]\n",
+    ),
+    (
+        Req("/echo", method="POST", body=b"a" * 20000, headers=(("X-Pad", "p" * 100),)),
+        Req("/echo", method="POST", body=chunked(b"b" * 9000), headers=TE_CHUNKED),
+        Req("/echo", method="POST", body=b"c" * 7000),
+    ),
+    kinds=RAW_KIND,
+)
