@@ -18,6 +18,7 @@ __all__ = [
     "Headers",
     "ProxyTlvs",
     "Request",
+    "RequestBody",
     "ResponseView",
     "StreamNames",
     "first_header_value",
@@ -188,6 +189,28 @@ class ProxyTlvs:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestBody:
+    """What of a request body a proxy holds when its rules read it.
+
+    `data` is the body as it arrived, de-chunked, up to the room HAProxy's buffer
+    leaves it (a bigger body is read only that far); `size` is what `req.body_size`
+    says: `data`'s length plus what is known still to come (the rest of a
+    Content-Length, or of the chunk being read).
+    """
+
+    data: bytes = b""
+    size: int = 0
+    #: Whether more of the body could still be read for the rules: it stopped at
+    #: `at-least` bytes, short of its end and of the buffer's room.
+    partial: bool = False
+
+    @property
+    def whole(self) -> bool:
+        """Whether `data` is the whole body (it came, and fitted the buffer)."""
+        return not self.partial and len(self.data) == self.size
+
+
+@dataclass(frozen=True, slots=True)
 class Request:
     """What a balancing or routing decision may look at.
 
@@ -201,6 +224,8 @@ class Request:
     `stream` holds the request's tracked stick-table entries (`track-scN`, read by
     the `sc*_`/`src_` fetches); None where no stick table is in use.
     `pp` holds the TLVs of the connection's PROXY v2 header, if it had any.
+    `body` holds what of an HTTP request's body was waited for (`wait-for-body`,
+    `option http-buffer-request`), for the `req.body*` fetches; None before.
     """
 
     src: str = ""
@@ -219,6 +244,7 @@ class Request:
     stream: StreamCounters | None = None
     tls: TlsFacts | None = None
     pp: ProxyTlvs | None = None
+    body: RequestBody | None = None
 
     def __init__(
         self,
@@ -239,6 +265,7 @@ class Request:
         stream: StreamCounters | None = None,
         tls: TlsFacts | None = None,
         pp: ProxyTlvs | None = None,
+        body: RequestBody | None = None,
     ) -> None:
         if not isinstance(headers, Headers):
             # Headers are immutable: one shared empty view serves every bare request
@@ -263,6 +290,7 @@ class Request:
             set_stream,
             set_tls,
             set_pp,
+            set_body,
         ) = _SETTERS
         set_src(self, src)
         set_method(self, method)
@@ -280,6 +308,7 @@ class Request:
         set_stream(self, stream)
         set_tls(self, tls)
         set_pp(self, pp)
+        set_body(self, body)
 
     @property
     def host(self) -> str | None:
@@ -292,7 +321,7 @@ _SETTERS: tuple[Any, ...] = tuple(
     for name in (
         "src", "method", "path", "query", "headers", "src_port",
         "dst", "dst_port", "version", "uri", "ssl", "sni", "payload",
-        "stream", "tls", "pp",
+        "stream", "tls", "pp", "body",
     )
 )  # fmt: skip
 assert len(_SETTERS) == len(Request.__dataclass_fields__), "a new Request field needs a setter"
@@ -300,7 +329,7 @@ assert len(_SETTERS) == len(Request.__dataclass_fields__), "a new Request field 
 
 #: What a `ResponseView` keeps of the request line and headers: nothing.
 _GONE: dict[str, object] = {
-    "path": "", "query": "", "headers": _NO_HEADERS, "version": "", "uri": "",
+    "path": "", "query": "", "headers": _NO_HEADERS, "version": "", "uri": "", "body": None,
 }  # fmt: skip
 
 

@@ -22,12 +22,12 @@ rules) and `route_tcp` (tcp-request content rules, then the same backend choice)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from .cache import CacheHit, CacheLookup
-from .request import Request, ResponseView
+from .request import Request, RequestBody, ResponseView
 from .rules import (
     ADDRESS_ACTIONS,
     HEADER_ACTIONS,
@@ -43,11 +43,22 @@ from .rules import (
 )
 from .uri_normalize import InvalidUri
 
-__all__ = ["BackendRules", "Decision", "Router", "reply_decision"]
+__all__ = ["BackendRules", "BodyWait", "Decision", "Router", "reply_decision"]
 
 Action = Literal[
-    "forward", "deny", "tarpit", "redirect", "return", "reject", "use-service", "auth", "cache"
+    "forward",
+    "deny",
+    "tarpit",
+    "redirect",
+    "return",
+    "reject",
+    "use-service",
+    "auth",
+    "cache",
+    "wait-for-body",
 ]
+#: One `103 Early Hints` response: its header lines, in order.
+EarlyHint = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +71,10 @@ class Decision:
     for that status (or an `errorfile`).  `redirect` answers `status` with
     `location`.  `auth` answers the 401 error page with `response_headers`' challenge
     in place of any `WWW-Authenticate` it has.  `reject` closes an L4 connection.
+    `wait-for-body` asks the front end for the request's body (`body_wait` says how
+    long and how much), then for `body_wait.resume(body)`: the decision the rules
+    reach once they read it.  `early_hints` are the `103 Early Hints` responses
+    `early-hint` rules made, to send to the client before anything else.
     `response_headers` are extra headers for a locally generated answer (Set-Cookie,
     `hdr` of a `return`).  `rule` names the `file:line` of the rule that decided (the
     `use_backend` line for a forward; empty when `default_backend` applied), for logs
@@ -92,10 +107,77 @@ class Decision:
     #: The addresses as `set-src`/`set-dst` rules left them (src, src port, dst,
     #: dst port), for this request only (None: unchanged).
     addresses: tuple[str, int, str, int] | None = None
+    #: The `103 Early Hints` responses to send first, each its header lines.
+    early_hints: tuple[EarlyHint, ...] = ()
+    #: With action "wait-for-body": what to wait for, and how the rules go on.
+    body_wait: BodyWait | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BodyWait:
+    """Rules stopped by `http-request wait-for-body` or `option http-buffer-request`.
+
+    The front end reads the body for at most `wait` seconds (None: the waiting
+    proxy's `timeout http-request`, else its `timeout client`, as the option does)
+    until it has it all, `at_least` bytes (0: all) or as much as its buffer holds,
+    then calls `resume` with it; the rules go on from where they stopped, on the
+    request with the body (HAProxy's rule list yielding, then run again from the
+    rule it stopped at).  `proxy` names the proxy whose timeout applies (None: the
+    frontend).
+    """
+
+    wait: float | None
+    at_least: int
+    proxy: str | None
+    router: Router
+    spot: _Spot
+    #: What a router wrapping this one does with the decision it resumes to (a stats
+    #: page answering, say), as it does with those `route` gives.
+    then: Callable[[Decision], Decision] | None = None
+
+    def resume(self, body: RequestBody) -> Decision:
+        """The decision once the rules read `body`."""
+        decision = self.router.resume(self.spot, body)
+        return decision if self.then is None else self.then(decision)
 
 
 def _where(rule: HttpRule | TcpRule | UseBackend) -> str:
     return f"{rule.file}:{rule.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Spot:
+    """Where a body wait stopped the rules: the request and its view as the rules
+    left them, the next rule's `index` (0 and up; -2: the backend's content rules,
+    after the backend's `option http-buffer-request`), what the rules gathered so
+    far, and the backend once chosen (None: still in the frontend's rules)."""
+
+    request: Request
+    view: Request
+    index: int
+    edits: tuple[HeaderEdit, ...] = ()
+    method: tuple[str, ...] = ()
+    cache: tuple[_CacheUse, ...] = ()
+    backend: str | None = None
+    where: str = ""
+
+    @property
+    def in_backend(self) -> bool:
+        return self.backend is not None
+
+
+def _unread(request: Request) -> bool:
+    """Whether more of the request's body could be read for the rules."""
+    body = request.body
+    return body is None or body.partial
+
+
+@dataclass(frozen=True, slots=True)
+class _Wait:
+    """A `wait-for-body` rule that applies before the body was read: resume at `index`."""
+
+    rule: HttpRule
+    index: int
 
 
 class BackendRules:
@@ -106,13 +188,18 @@ class BackendRules:
     the frontend allowed the request.
     """
 
-    __slots__ = ("http", "redirects", "tcp_content")
+    __slots__ = ("buffer_body", "http", "redirects", "tcp_content")
 
     def __init__(
         self,
         http_rules: Iterable[HttpRule] = (),
         tcp_content_rules: Iterable[TcpRule | InspectDelay] = (),
+        *,
+        buffer_body: bool = False,
     ) -> None:
+        #: `option http-buffer-request`: the body is waited for as the stream
+        #: enters this proxy, before its rules (HAProxy's AN_REQ_HTTP_BODY).
+        self.buffer_body = buffer_body
         rules = tuple(http_rules)
         self.http = tuple(r for r in rules if not r.standalone)
         self.redirects = tuple(r for r in rules if r.standalone)
@@ -125,7 +212,7 @@ class BackendRules:
         )
 
     def __bool__(self) -> bool:
-        return bool(self.http or self.redirects or self.tcp_content)
+        return bool(self.http or self.redirects or self.tcp_content or self.buffer_body)
 
 
 class Router:
@@ -133,6 +220,7 @@ class Router:
 
     __slots__ = (
         "_backend_rules",
+        "_buffer_body",
         "_default",
         "_fixed_tcp",
         "_http",
@@ -153,8 +241,11 @@ class Router:
         redirects: Iterable[HttpRule] = (),
         backend_rules: Mapping[str, BackendRules] | None = None,
         known_backends: Iterable[str] | None = None,
+        *,
+        buffer_body: bool = False,
     ) -> None:
         own = BackendRules(http_rules, tcp_content_rules)  # split as a backend's are
+        self._buffer_body = buffer_body  # the frontend's `option http-buffer-request`
         # The backends a dynamic `use_backend %[…]` may name (None: any name).
         self._known = None if known_backends is None else frozenset(known_backends)
         self._http = own.http
@@ -186,7 +277,15 @@ class Router:
         of a request to forward is then built, if no rule asked for it, on the
         request as the rules left it (http_process_request); one answered here gets
         it when it is logged, from what is left of it then (see `ResponseView`)."""
-        decision, view = self._route(request)
+        return self._decided(request, None)
+
+    def _decided(self, request: Request, spot: _Spot | None) -> Decision:
+        hints: list[list[tuple[str, str]]] = []
+        decision, view = self._route(request, hints, spot)
+        if hints:
+            decision = replace(decision, early_hints=tuple(tuple(h) for h in hints))
+        if decision.action == "wait-for-body":
+            return decision
         if view is not request:  # (a rule rewrote something: maybe the addresses)
             moved = (view.src, view.src_port, view.dst, view.dst_port)
             if moved != (request.src, request.src_port, request.dst, request.dst_port):
@@ -196,25 +295,60 @@ class Router:
             stream.unique_id(view if decision.action == "forward" else ResponseView(view))
         return decision
 
-    def _route(self, request: Request) -> tuple[Decision, Request]:
-        rejected = _tcp_content_verdict(self._tcp_content, request)
-        if rejected is not None:
-            return rejected, request
-        edits: list[HeaderEdit] = []
-        method: list[str] = []  # what set-method rules said, the last one last
-        cache: list[_CacheUse] = []  # what cache-use rules found
-        final, view = _http_verdict(self._http, self._redirects, request, edits, method, cache)
-        if final is not None:
-            return final, view
-        if cache and _first_hit(cache) is not None:
-            return _cached(cache, None, edits), view  # answered by the frontend
-        backend, where = self._backend(view)
+    def _route(
+        self, request: Request, hints: list[list[tuple[str, str]]], spot: _Spot | None = None
+    ) -> tuple[Decision, Request]:
+        """Every step of `route`, from the start or (`spot`) from where a body wait
+        stopped them; a wait returns a "wait-for-body" decision to resume from."""
+        if spot is None:
+            rejected = _tcp_content_verdict(self._tcp_content, request)
+            if rejected is not None:
+                return rejected, request
+            edits: list[HeaderEdit] = []
+            method: list[str] = []  # what set-method rules said, the last one last
+            cache: list[_CacheUse] = []  # what cache-use rules found
+            view, start, backend, where = request, 0, None, ""
+            if self._buffer_body and _unread(request):
+                return self._pause(_Spot(request, view, 0), None, None, 0), view
+        else:
+            request, view, start = spot.request, spot.view, spot.index
+            edits, method, cache = list(spot.edits), list(spot.method), list(spot.cache)
+            backend, where = spot.backend, spot.where
+        if spot is None or not spot.in_backend:
+            final, view = _http_verdict(
+                self._http, self._redirects, view, edits, method, cache, hints, start
+            )
+            if isinstance(final, _Wait):
+                here = _Spot(request, view, final.index, tuple(edits), tuple(method), tuple(cache))
+                return self._pause(here, final.rule.wait, None, final.rule.at_least), view
+            if final is not None:
+                return final, view
+            if cache and _first_hit(cache) is not None:
+                return _cached(cache, None, edits), view  # answered by the frontend
+            backend, where = self._backend(view)
+            start = -1  # entering the backend
         rules = self._backend_rules.get(backend) if backend is not None else None
         if rules is not None:
-            rejected = _tcp_content_verdict(rules.tcp_content, view)
-            if rejected is not None:
-                return rejected, view
-            final, view = _http_verdict(rules.http, rules.redirects, view, edits, method, cache)
+            if start < 0:  # entering it (-1), or again after its body wait (-2)
+                if start == -1 and rules.buffer_body and _unread(view):
+                    # (HAProxy's body analyser runs before the backend's content rules)
+                    here = _Spot(
+                        request, view, -2, tuple(edits), tuple(method), tuple(cache),
+                        backend, where,
+                    )  # fmt: skip
+                    return self._pause(here, None, backend, 0), view
+                rejected = _tcp_content_verdict(rules.tcp_content, view)
+                if rejected is not None:
+                    return rejected, view
+            final, view = _http_verdict(
+                rules.http, rules.redirects, view, edits, method, cache, hints, max(start, 0)
+            )
+            if isinstance(final, _Wait):
+                here = _Spot(
+                    request, view, final.index, tuple(edits), tuple(method), tuple(cache),
+                    backend, where,
+                )  # fmt: skip
+                return self._pause(here, final.rule.wait, backend, final.rule.at_least), view
             if final is not None:
                 return replace(final, backend=backend), view  # (the backend's pages answer)
             if cache and _first_hit(cache) is not None:
@@ -231,6 +365,29 @@ class Router:
             cache_lookup=_last_lookup(cache) if cache else None,
         ), view
 
+    def _pause(self, spot: _Spot, wait: float | None, proxy: str | None, at_least: int) -> Decision:
+        return Decision(
+            "wait-for-body",
+            backend=proxy,
+            header_edits=spot.edits,
+            body_wait=BodyWait(wait, at_least, proxy, self, spot),
+        )
+
+    def resume(self, spot: _Spot, body: RequestBody) -> Decision:
+        """`route` again from `spot`, where a body wait stopped it, on the request
+        with `body` (see `BodyWait`)."""
+        with_body = _Spot(
+            replace(spot.request, body=body),
+            replace(spot.view, body=body),
+            spot.index,
+            spot.edits,
+            spot.method,
+            spot.cache,
+            spot.backend,
+            spot.where,
+        )
+        return self._decided(with_body.request, with_body)
+
     def with_default(self, backend: str | None) -> Router:
         """The same compiled rules with another `default_backend` (None: no default)."""
         clone = Router(
@@ -241,6 +398,7 @@ class Router:
             backend,
             backend_rules=self._backend_rules,
             known_backends=self._known,
+            buffer_body=self._buffer_body,
         )
         clone._redirects = self._redirects
         return clone
@@ -257,6 +415,17 @@ class Router:
         `use_backend` or backend rule reads it (None when one does), so an L4 front
         end can route without building a request view."""
         return self._fixed_tcp
+
+    @property
+    def waits_for_body(self) -> bool:
+        """Whether a rule or `option http-buffer-request` (the frontend's or a
+        backend's) can stop the rules until the request body is read."""
+        lists = [self._http, *(rules.http for rules in self._backend_rules.values())]
+        return (
+            self._buffer_body
+            or any(rules.buffer_body for rules in self._backend_rules.values())
+            or any(rule.action == "wait-for-body" for rules in lists for rule in rules)
+        )
 
     @property
     def uses_service(self) -> bool:
@@ -277,6 +446,7 @@ class Router:
             or self._tcp_content
             or self._use_backends
             or self._backend_rules
+            or self._buffer_body
         ):
             return None
         return self.route(Request())
@@ -387,13 +557,18 @@ def _http_verdict(
     edits: list[HeaderEdit],
     method: list[str],
     cache: list[_CacheUse],
-) -> tuple[Decision | None, Request]:
-    """Run `http-request` rules, then redirects: the final Decision if one ends the
-    request (else None), and the request view with the edits so far (header edits
-    also appended to `edits`, `set-method` results to `method`, what `cache-use`
-    rules found to `cache`)."""
+    hints: list[list[tuple[str, str]]],
+    start: int = 0,
+) -> tuple[Decision | _Wait | None, Request]:
+    """Run `http-request` rules from the `start`th, then redirects: the final
+    Decision if one ends the request, a `_Wait` if a `wait-for-body` rule wants
+    the body first (else None), and the request view with the edits so far (header
+    edits also appended to `edits`, `set-method` results to `method`, what
+    `cache-use` rules found to `cache`, `early-hint` responses to `hints`)."""
     view = request
-    for rule in rules:
+    hint_open = False
+    for index in range(start, len(rules)):
+        rule = rules[index]
         if not rule.applies(view):
             continue
         action = rule.action
@@ -432,6 +607,22 @@ def _http_verdict(
         if action == "cache-use":
             assert rule.cache is not None
             cache.append(rule.cache.lookup(view))
+            continue
+        if action == "wait-for-body":
+            if _unread(view):
+                return _Wait(rule, index + 1), view
+            continue
+        if action == "early-hint":
+            if view.version == "HTTP/1.0":
+                continue  # (HAProxy sends early hints to HTTP/1.1 clients only)
+            if not hint_open:
+                hints.append([])
+            assert rule.value is not None
+            hints[-1].append((rule.header, rule.value.render(view)))
+            # A run of early-hint rules makes one response; the run ends before a
+            # rule of another kind, or a conditional one (http_action_early_hint).
+            after = rules[index + 1] if index + 1 < len(rules) else None
+            hint_open = after is not None and after.action == "early-hint" and after.cond is None
             continue
         return _final(rule, view, tuple(edits)), view
     for rule in redirects:

@@ -32,6 +32,7 @@ from .request import Headers, Request, header_value_spans
 from .status_reasons import status_reason
 from .sticktables import StickTable
 from .tracking import MAX_TRACKED, table_key
+from .units import parse_size, parse_time
 from .uri_normalize import NORMALIZERS, normalize
 from .variables import VarError, VarName, parse_var_spec
 
@@ -105,6 +106,8 @@ HTTP_ACTIONS = (
     "set-dst-port",
     "normalize-uri",
     "tarpit",
+    "wait-for-body",
+    "early-hint",
 )
 #: The syslog levels `set-log-level` takes (log.c's log_levels), and "silent".
 LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "silent")
@@ -133,11 +136,11 @@ TABLE_ACTIONS = frozenset(
 #: http-request actions HAProxy 2.6 has but balancekit does not implement.
 HTTP_ACTIONS_UNSUPPORTED = frozenset((
     "add-acl", "del-acl", "del-map", "disable-l7-retry",
-    "do-resolve", "early-hint", "send-spoe-group",
+    "do-resolve", "send-spoe-group",
     "set-map", "set-mark", "set-nice", "set-priority-class",
     "set-priority-offset", "set-timeout", "set-tos",
     "silent-drop", "strict-mode",
-    "unset-var", "wait-for-body", "wait-for-handshake",
+    "unset-var", "wait-for-handshake",
 ))  # fmt: skip
 #: `http-request use-service <name>`: the services balancekit provides (H6: stats_page).
 HTTP_SERVICES = ("prometheus-exporter",)
@@ -375,6 +378,10 @@ class HttpRule:
     raw_reply: bytes | None = None
     #: `set-log-level <level>`: one of LOG_LEVELS.
     level: str = ""
+    #: `wait-for-body time <t> [at-least <n>]`: the longest wait (seconds) and the
+    #: bytes that are enough (0: the whole body, or as much as the buffer holds).
+    wait: float = 0.0
+    at_least: int = 0
 
     def move(self, request: Request) -> Request:
         """`set-src`, `set-dst` (and their `-port`): the request as seen from the
@@ -970,6 +977,14 @@ def parse_http_request_rule(
         return HttpRule(action, cond, file, line, sample=sample)
     if action == "capture":
         return parse_capture_rule(words, acls, "http-request", file, line)
+    if action == "wait-for-body":
+        return _parse_wait_for_body(words, acls, file, line)
+    if action == "early-hint":
+        if len(words) < 3 or words[1] in ("if", "unless") or words[2] in ("if", "unless"):
+            raise ConfigError(f"'{what}': expects exactly 2 arguments", file, line)
+        value = _log_format(words[2], what, file, line, acls.context)
+        cond = _condition(words, 3, acls, what, file, line)
+        return HttpRule(action, cond, file, line, header=words[1], value=value)
     if action == "use-service":
         if len(words) < 2 or words[1] not in HTTP_SERVICES:
             got = words[1] if len(words) > 1 else "nothing"
@@ -991,6 +1006,31 @@ def parse_http_request_rule(
         file,
         line,
     )
+
+
+def _parse_wait_for_body(words: Sequence[str], acls: AclSet, file: str, line: int) -> HttpRule:
+    """`wait-for-body time <time> [at-least <bytes>] [cond]` (parse_http_wait_for_body):
+    `time` is required, `at-least` a size (`1k`); 0 bytes waits for the whole body."""
+    what = "http-request wait-for-body"
+    usage = "expects time <time> [ at-least <bytes> ]"
+    wait: float | None = None
+    at_least = 0
+    i = 1
+    while i < len(words) and words[i] in ("time", "at-least"):
+        if i + 1 >= len(words) or not words[i + 1]:
+            raise ConfigError(f"'{what}': missing argument for '{words[i]}'", file, line)
+        try:
+            if words[i] == "time":
+                wait = parse_time(words[i + 1])
+            else:
+                at_least = parse_size(words[i + 1])
+        except ValueError as exc:
+            raise ConfigError(f"'{what}': {exc}", file, line) from None
+        i += 2
+    if wait is None:
+        raise ConfigError(f"'{what}': {usage}", file, line)
+    cond = _condition(words, i, acls, what, file, line)
+    return HttpRule("wait-for-body", cond, file, line, wait=wait, at_least=at_least)
 
 
 def parse_capture_rule(

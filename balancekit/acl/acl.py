@@ -107,6 +107,9 @@ PREDEFINED_ACLS: dict[str, tuple[str, ...]] = {
 _DEFAULT_METHOD = {
     "bool": "bool", "sint": "int", "ipv4": "ip", "ipv6": "ip", "str": "str", "bin": "bin",
 }  # fmt: skip
+#: Binary fetches with no ACL keyword of their own in HAProxy 2.6, which therefore
+#: need `-m` in an ACL (the others balancekit has match `bin` by default).
+_NO_DEFAULT_METHOD = frozenset(("req.body", "req.body_param"))
 _KEYWORD = re.compile(r"[A-Za-z0-9._+$-]*")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-")
 
@@ -496,7 +499,7 @@ class AclSet:
                 method = None
         except FetchError as exc:
             raise ConfigError(f"{exc} in ACL expression '{criterion}'", file, line) from None
-        if method is None:
+        if method is None and not (sample.steps == () and sample.fetch.name in _NO_DEFAULT_METHOD):
             method = _DEFAULT_METHOD.get(sample.out_type)
         if len(words) == 1 and sample.out_type != "bool" and method not in ("bool", "found"):
             self.warnings.append(

@@ -675,6 +675,35 @@ def _req_len(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [head + sum(len(k) + len(v) + 4 for k, v in req.headers.items) + 2]
 
 
+def _req_body(req: Request, args: tuple[object, ...]) -> list[Value]:
+    """`req.body`: what of the body the proxy holds (empty before it waited)."""
+    return [req.body.data if req.body is not None else b""]
+
+
+def _req_body_len(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [len(req.body.data) if req.body is not None else 0]
+
+
+def _req_body_size(req: Request, args: tuple[object, ...]) -> list[Value]:
+    """`req.body_size`: the bytes held plus those known still to come."""
+    return [req.body.size if req.body is not None else 0]
+
+
+def _req_body_param(req: Request, args: tuple[object, ...]) -> list[Value]:
+    """`req.body_param([name])`: the values of `name=` in a form-encoded body (any
+    name without one), parameters split at `&` and `;` as HAProxy's
+    find_next_url_param does; the name is compared as written."""
+    if req.body is None:
+        return []
+    name = str(args[0]).encode("latin-1") if args and args[0] else b""
+    out: list[Value] = []
+    for param in req.body.data.replace(b";", b"&").split(b"&"):
+        key, eq, value = param.partition(b"=")
+        if eq and (not name or key == name):
+            out.append(value)
+    return out
+
+
 def _zero(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [0]
 
@@ -1135,6 +1164,10 @@ def _fetches() -> dict[str, FetchDef]:
         FetchDef("wait_end", "bool", _const(True)),
         FetchDef("req.proto_http", "bool", _proto_http),
         FetchDef("req.len", "sint", _req_len),
+        FetchDef("req.body", "bin", _req_body),
+        FetchDef("req.body_len", "sint", _req_body_len),
+        FetchDef("req.body_size", "sint", _req_body_size),
+        FetchDef("req.body_param", "bin", _req_body_param, ("str",)),
         FetchDef("req.payload", "bin", _payload(False), ("int", "int"), 2),
         FetchDef(
             "req.payload_lv",

@@ -1212,7 +1212,10 @@ class _Builder:
             what = "'http-request' rules" if p.http_rules else "'redirect' rules"
             self.warn(f"{what} ignored for backend '{p.name}' as they require HTTP mode", p.section)
             http_rules = []
-        return BackendRules(http_rules, p.tcp_content_rules)
+        buffer_body = p.settings.mode == "http" and p.settings.options.get(
+            "http-buffer-request", False
+        )
+        return BackendRules(http_rules, p.tcp_content_rules, buffer_body=buffer_body)
 
     def _frontend(
         self,
@@ -1248,6 +1251,7 @@ class _Builder:
                 redirects=tuple(redirects),
                 backend_rules=backend_rules,
                 known_backends=[q.name for q in self.proxies if q.kind in ("backend", "listen")],
+                buffer_body=s.mode == "http" and s.options.get("http-buffer-request", False),
             )
         except ConfigError as error:
             self.errors.append(error)

@@ -607,6 +607,12 @@ KEYWORDS: tuple[Keyword, ...] = (
     ),
     _K("option httpclose", "dflb", "Close both sides after each response.", negatable=True),
     _K("option http-keep-alive", "dflb", "Keep-alive on both sides (the default).", negatable=True),
+    _K(
+        "option http-buffer-request",
+        "dflb",
+        "Wait for the request body (up to `timeout http-request`) before the rules.",
+        negatable=True,
+    ),
     _K("option clitcpka", "dfl", "SO_KEEPALIVE on client sockets.", negatable=True),
     _K("option srvtcpka", "dlb", "SO_KEEPALIVE on server sockets.", negatable=True),
     _K("option tcpka", "dflb", "SO_KEEPALIVE on both sides.", negatable=True),
@@ -831,7 +837,7 @@ http-check set-var|http-check set-var-fmt|http-check unset-var|
 option abortonclose|option accept-invalid-http-request|option accept-invalid-http-response|
 option checkcache|option contstats|option disable-h2-upgrade|
 option h1-case-adjust-bogus-client|option h1-case-adjust-bogus-server|
-option http-buffer-request|option http-no-delay|
+option http-no-delay|
 option http-pretend-keepalive|option http-restrict-req-hdr-names|
 option http-use-proxy-header|option httpslog|option independent-streams|
 option external-check|option nolinger|

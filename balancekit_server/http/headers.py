@@ -85,16 +85,19 @@ def strip_hop_by_hop(
     *,
     keep_upgrade: bool = False,
     keep_length: bool = False,
+    keep_chunked: bool = False,
 ) -> RawHeaders:
     """Copy `headers` without hop-by-hop ones (framing headers included) and
     without the headers the `Connection` header names (`tokens`, lower case).
 
     `keep_length`: a request's `Content-Length` stays where the client put it (its
     first line only), as HAProxy 2.6 forwards it; the body is relayed as it came,
-    so the length still holds.  `Transfer-Encoding` is always re-emitted."""
+    so the length still holds.  `keep_chunked`: so does a chunked request's
+    `Transfer-Encoding`, as `chunked` (the only coding a request may have)."""
     out: RawHeaders = []
     cache = _HOP_CACHE
     length_kept = not keep_length
+    chunked_kept = not keep_chunked
     for name, value in headers:
         hop = cache.get(name, _MISS)
         if hop is _MISS:
@@ -104,6 +107,9 @@ def strip_hop_by_hop(
         elif not length_kept and hop == b"content-length":
             out.append((name, value))
             length_kept = True
+        elif not chunked_kept and hop == b"transfer-encoding":
+            out.append((name, b"chunked"))
+            chunked_kept = True
     # `Connection: host` must not take the Host header away (HAProxy keeps it).
     listed = tokens - _KEPT_WHEN_LISTED if tokens else None
     if listed:

@@ -16,7 +16,7 @@ import asyncio
 import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from mypy_extensions import mypyc_attr
@@ -33,9 +33,9 @@ from balancekit.compression import (
 from balancekit.config.runtime import BackendRuntime, ForwardFor, Frontend
 from balancekit.persistence import PersistRule
 from balancekit.pool import ServerEvent
-from balancekit.request import ProxyTlvs, ResponseView, StreamNames, TlsFacts
+from balancekit.request import ProxyTlvs, RequestBody, ResponseView, StreamNames, TlsFacts
 from balancekit.response_rules import ResponseVerdict, evaluate
-from balancekit.routing import Decision, Router
+from balancekit.routing import Decision, EarlyHint, Router
 from balancekit.rules import HttpRule
 from balancekit.server_rules import choose_server
 from balancekit.sticking import StickJob
@@ -66,6 +66,12 @@ from balancekit.stream import (
 from balancekit.stream import Decision as StreamDecision
 from balancekit.tracking import StreamCounters
 from balancekit_server.clock import now_ms
+from balancekit_server.http.body_wait import (
+    body_room,
+    early_hints_bytes,
+    next_body,
+    read_for_rules,
+)
 from balancekit_server.http.cookies import CookieJob
 from balancekit_server.http.errors import ErrorPage, ErrorPages, reason_phrase
 from balancekit_server.http.headers import (
@@ -133,6 +139,7 @@ def _rewritten(
 _NO_BODY_STATUS = frozenset({204, 304})
 _VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
 _ANY_REQUEST = Request()
+_NO_BODY = RequestBody()
 
 
 _SILENT_CLOSE = ErrorPage(0, (), b"", b"", True)
@@ -175,6 +182,14 @@ class _Tarpit:
 
     decision: Decision
     delay: float
+
+
+@dataclass(slots=True)
+class _BodyJob:
+    """A request whose rules wait for its body (`Decision` "wait-for-body")."""
+
+    request: Request
+    decision: Decision
 
 
 @dataclass(slots=True)
@@ -346,6 +361,8 @@ class Exchange:
     compression: str | None = None
     malformed: bool = False  # a request the parser accepted but HAProxy refuses
     malformed_status: int = 400  # what HAProxy answers it: 400, or 422 (see read_framing)
+    # The body pieces read for the rules (`wait-for-body`), forwarded before the rest.
+    early_body: list[bytes] | None = None
 
     def _refuse(self, status: int = 400) -> None:
         self.malformed = True
@@ -435,6 +452,12 @@ class Exchange:
     async def read_body(self) -> bytes:
         """Next request-body chunk; b"" once the body is complete."""
         raise NotImplementedError
+
+    def arrived_body(self, limit: int) -> tuple[bytes, bool]:
+        """The body bytes already here, not yet read (at least `limit` of them when
+        there are that many), and whether they are all of it: HAProxy's rules see
+        what arrived with the head even without waiting."""
+        return b"", not self.has_body
 
     def request_trailers(self) -> RawHeaders:
         """The trailer fields after a chunked request body (once it is read)."""
@@ -1139,7 +1162,9 @@ class HttpProxy:
         """Fill in what the log line says at this moment, and log it (once)."""
         if self.log is not None and not entry.unlogged:
             entry.unlogged = True
-            entry.treq = max(0, int((ex.t_head - ex.t_start) * 1000))
+            # (`cR`: the request never came whole, a body wait ran out: no request time)
+            treq = max(0, int((ex.t_head - ex.t_start) * 1000))
+            entry.treq = -1 if entry.termination[:2] == "cR" else treq
             entry.ssl = ex.ssl
             entry.ta = max(0, int((asyncio.get_running_loop().time() - ex.t_start) * 1000))
             entry.status = ex.status or entry.status
@@ -1184,6 +1209,8 @@ class HttpProxy:
         entry = self._new_entry(ex)
         try:
             plan = self._plan(ex, entry)
+            if isinstance(plan, _BodyJob):
+                plan = await self._waited(ex, entry, plan)
             if isinstance(plan, _Service):
                 await self._serve(ex, entry, plan)
             elif isinstance(plan, _Tarpit):
@@ -1215,7 +1242,7 @@ class HttpProxy:
                 return
             # (a local service reads the body first: in the task below)
             if (
-                not isinstance(plan, (_Service, _Tarpit))
+                not isinstance(plan, (_Service, _Tarpit, _BodyJob))
                 and not ex.has_body
                 and not ex.upgrade
                 and not plan.state.l7_retries
@@ -1246,14 +1273,18 @@ class HttpProxy:
         self,
         ex: Exchange,
         entry: HttpLogEntry,
-        plan: _Plan | _Service | _Tarpit,
+        plan: _Plan | _Service | _Tarpit | _BodyJob | None,
         lease: Lease | None,
         done: Callable[[], None],
         *,
         replayed: bool = False,
     ) -> None:
         try:
-            if isinstance(plan, _Service):
+            if isinstance(plan, _BodyJob):
+                plan = await self._waited(ex, entry, plan)
+            if plan is None:
+                pass
+            elif isinstance(plan, _Service):
                 await self._serve(ex, entry, plan)
             elif isinstance(plan, _Tarpit):
                 await self._hold(ex, entry, plan)
@@ -1273,7 +1304,7 @@ class HttpProxy:
         whole = True
         limit = job.service.body_limit
         try:
-            while chunk := await ex.read_body():
+            while chunk := await next_body(ex):
                 if whole and len(body) + len(chunk) <= limit:
                     body += chunk
                 else:
@@ -1302,7 +1333,9 @@ class HttpProxy:
         entry.tw = _ms(time.monotonic() - start)
         self._answer_locally(ex, job.decision, entry)
 
-    def _plan(self, ex: Exchange, entry: HttpLogEntry) -> _Plan | _Service | _Tarpit | None:
+    def _plan(
+        self, ex: Exchange, entry: HttpLogEntry
+    ) -> _Plan | _Service | _Tarpit | _BodyJob | None:
         """Rules and backend choice; None when the request was answered locally."""
         monitor = self.frontend.monitor_uri
         if monitor is not None and _is_monitor_request(ex.target, monitor):
@@ -1331,8 +1364,99 @@ class HttpProxy:
             if self._response_captures:
                 stream.response_captures = [""] * len(self._response_captures)
         request = self.build_request(ex)
+        body: RequestBody | None = None
+        if ex.has_body:
+            body = self._arrived(ex)
+            request = replace(request, body=body)
+        decision = self.router.route(request)
+        if decision.early_hints:
+            self._send_hints(ex, decision.early_hints)
+        while decision.action == "wait-for-body":
+            wait = decision.body_wait
+            assert wait is not None
+            if ex.has_body:
+                return _BodyJob(request, decision)
+            decision = wait.resume(_NO_BODY)  # (a request without a body has it all)
+            if decision.early_hints:
+                self._send_hints(ex, decision.early_hints)
+        return self._planned(ex, entry, request, decision, body)
+
+    def _arrived(self, ex: Exchange) -> RequestBody:
+        """What of the body the rules see before any wait: what came with the head."""
+        room = body_room(ex, self.frontend.max_header_size)
+        data, complete = ex.arrived_body(room)
+        if complete:
+            size = len(data)
+        else:
+            size = ex.content_length if ex.content_length is not None else len(data)
+        return RequestBody(data[:room], size, partial=not complete and len(data) < room)
+
+    def _send_hints(self, ex: Exchange, hints: tuple[EarlyHint, ...]) -> None:
+        """`early-hint` rules: their `103 Early Hints` responses, sent at once."""
+        for status, reason, headers in early_hints_bytes(hints):
+            ex.send_interim(status, reason, headers)
+
+    async def _waited(
+        self, ex: Exchange, entry: HttpLogEntry, job: _BodyJob
+    ) -> _Plan | _Service | _Tarpit | None:
+        """Read the body the rules wait for, then let them go on (as often as they
+        wait); None when the request was answered: 408 when the time ran out
+        (logged `cD`, as HAProxy), or the client went away."""
+        decision = job.decision
+        room = body_room(ex, self.frontend.max_header_size)
+        body: RequestBody | None = None
+        while decision.action == "wait-for-body":
+            wait = decision.body_wait
+            assert wait is not None
+            seconds = wait.wait
+            state = self._backends.get(wait.proxy) if wait.proxy else None
+            if seconds is None:  # the option: `timeout http-request`, else `timeout client`
+                seconds = (
+                    state.settings.timeout_http_request
+                    if state is not None
+                    else self.frontend.timeout_http_request
+                ) or self.frontend.timeout_client
+            try:
+                body = await read_for_rules(ex, seconds or 0.0, wait.at_least, room)
+            except TimeoutError:
+                # HAProxy's 408, `connection: close` last as its H1 mux writes it.
+                pages = self.errors_for(state) if state is not None else self.errors
+                if state is not None:
+                    entry.backend = state.backend.name
+                ex.keep_alive = False
+                page = pages[408].with_header(b"connection", b"close")
+                self._local(ex, page, entry, "cR", state)
+                return None
+            except ConnectionResetError:
+                entry.termination = "CR"
+                ex.keep_alive = False
+                ex.abort()
+                return None
+            # The request time (%TR) counts the wait, as HAProxy 2.6's does (measured:
+            # a body sent 300 ms after the head logs %TR 300, option or action).
+            ex.t_head = asyncio.get_running_loop().time()
+            decision = wait.resume(body)
+            if decision.early_hints:
+                self._send_hints(ex, decision.early_hints)
+        return self._planned(ex, entry, job.request, decision, body)
+
+    def _planned(
+        self,
+        ex: Exchange,
+        entry: HttpLogEntry,
+        request: Request,
+        decision: Decision,
+        body: RequestBody | None = None,
+    ) -> _Plan | _Service | _Tarpit | None:
+        """What `_plan` does once the rules decided (after any body wait); `body`:
+        what of the body the rules saw."""
         router = self.router
-        decision = router.route(request)
+        if decision.action != "forward" and (
+            not ex.body_finished or (body is not None and not body.whole)
+        ):
+            # Answered before the whole body was in (HAProxy's buffer): the connection
+            # closes after the answer, which says so (`connection: close`), as HAProxy's.
+            ex.keep_alive = False
         if decision.addresses is not None:
             ex.move(*decision.addresses)
             entry.client_ip, entry.client_port = ex.src, ex.src_port
@@ -1571,7 +1695,11 @@ class HttpProxy:
         unique_id: str | None = None,
     ) -> RawHeaders:
         headers = strip_hop_by_hop(
-            ex.headers, ex.tokens, keep_upgrade=ex.upgrade, keep_length=not ex.chunked
+            ex.headers,
+            ex.tokens,
+            keep_upgrade=ex.upgrade,
+            keep_length=not ex.chunked,
+            keep_chunked=ex.chunked,
         )
         if decision.header_edits:
             headers = apply_edits(headers, decision.header_edits)
@@ -1615,7 +1743,8 @@ class HttpProxy:
         parts = [method, b" ", target, version]
         for name, value in headers:
             parts += (name, b": ", value, b"\r\n")
-        if ex.chunked:
+        if ex.chunked and not any(n.lower() == b"transfer-encoding" for n, _ in headers):
+            # (kept where the client put it, unless a rule or `Connection` took it away)
             parts.append(b"Transfer-Encoding: chunked\r\n")
         # `Content-Length` is already in `headers`, where the client put it.
         if ex.upgrade:
@@ -2064,7 +2193,7 @@ class HttpProxy:
         """Stream the request body as it arrives (not replayable: no copy kept)."""
         chunked = ex.chunked
         while True:
-            data = await ex.read_body()
+            data = await next_body(ex)
             if relay.future.done() and relay.future.exception() is not None:
                 return
             if not data:
@@ -2081,7 +2210,7 @@ class HttpProxy:
 async def _whole_body(ex: Exchange) -> list[bytes]:
     """A request body that has arrived whole, as its chunks (no waiting)."""
     chunks = []
-    while data := await ex.read_body():
+    while data := await next_body(ex):
         chunks.append(data)
     return chunks
 

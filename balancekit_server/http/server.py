@@ -167,6 +167,16 @@ class _ServerExchange(Exchange):
     def body_finished(self) -> bool:
         return self._body_done or not self.has_body
 
+    def arrived_body(self, limit: int) -> tuple[bytes, bool]:
+        held: list[bytes] = []
+        size = 0
+        for piece in self._body:  # (no more than the rules may see is copied)
+            if size >= limit:
+                return b"".join(held), False
+            held.append(piece)
+            size += len(piece)
+        return b"".join(held), self.body_finished
+
     def request_trailers(self) -> RawHeaders:
         return self.trailers or []
 

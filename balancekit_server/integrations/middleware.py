@@ -148,6 +148,14 @@ class BalancerMiddleware:
                     emit = self.logger.log
         if router is None:
             raise ValueError("BalancerMiddleware needs config=… or router=… (and backends=…)")
+        if router.waits_for_body:
+            # The decision to hand a request to the app is taken on its head alone:
+            # rules that read the body first would consume what the app must get.
+            raise ValueError(
+                "BalancerMiddleware does not support 'http-request wait-for-body' or "
+                "'option http-buffer-request' (run the frontend with balancekit-server "
+                "or ProxyApp)"
+            )
         self.frontend = front
         # No default_backend in-app: a forward decision without a backend then means
         # "no use_backend rule held", which is the app's turn.

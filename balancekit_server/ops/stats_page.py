@@ -474,8 +474,15 @@ class StatsRouter(BodyService):
         return f"<StatsRouter page={self._frontend_page!r} around {self._inner!r}>"
 
     def route(self, request: Request) -> Decision:
-        decision = self._inner.route(request)
+        return self._answer(self._inner.route(request), request)
+
+    def _answer(self, decision: Decision, request: Request) -> Decision:
+        """The stats page's or the exporter's answer where they answer, else
+        `decision`; once rules waiting for the body have read it too."""
         action = decision.action
+        if action == "wait-for-body" and decision.body_wait is not None:
+            wait = replace(decision.body_wait, then=lambda d: self._answer(d, request))
+            return replace(decision, body_wait=wait)
         if action == "use-service":
             if decision.body == "prometheus-exporter":
                 return Decision(

@@ -67,6 +67,9 @@ class Req:
     proxy: bytes | None = None
     #: Send these bytes instead of a request, read until the proxy closes.
     raw: bytes | None = None
+    #: With `raw`: more bytes sent `pause` seconds after it (a slow body).
+    then: bytes = b""
+    pause: float = 0.0
     half_close: bool = False
     #: `raw` holds several pipelined requests: parse every response that comes back.
     pipelined: bool = False
@@ -5976,4 +5979,173 @@ row(
         get("/echo", headers=(("X-C", "abc"),)),
     ),
     kinds=ECHO_KINDS,
+)
+
+
+# -- request bodies in rules, early hints -------------------------------------------------
+
+
+def chunked(*parts: bytes) -> bytes:
+    """A chunked body of these chunks (sent with `Transfer-Encoding: chunked`)."""
+    return b"".join(b"%x\r\n%b\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+
+
+TE_CHUNKED = (("Transfer-Encoding", "chunked"),)
+FORM = (("Content-Type", "application/x-www-form-urlencoded"),)
+_BODY_HEADERS = (
+    "    http-request set-header X-Len %[req.body_len]\n"
+    "    http-request set-header X-Size %[req.body_size]\n"
+)
+
+# `http-request wait-for-body`: the rules after it read the body (`req.body`,
+# `req.body_len`, `req.body_size`, `req.body_param`), content-length or chunked;
+# a request without one goes on at once; the server still gets the whole body.
+row(
+    "wait-for-body",
+    (
+        "action:wait-for-body",
+        "fetch:req.body",
+        "fetch:req.body_len",
+        "fetch:req.body_size",
+        "fetch:req.body_param",
+    ),
+    http_cfg(
+        frontend="    http-request wait-for-body time 2s if METH_POST\n"
+        + _BODY_HEADERS
+        + "    http-request set-header X-User %[req.body_param(user)]\n"
+        "    http-request set-header X-Any %[req.body_param]\n"
+        "    http-request set-header X-Body %[req.body]\n"
+        "    http-request deny deny_status 400 if { req.body_param(user) -m str root }\n"
+        "    http-request return status 200 content-type text/plain "
+        'lf-string "rpc %[req.body_len]\\n" if { req.body -m sub jsonrpc }\n',
+    ),
+    (
+        Req("/echo", method="POST", body=b"user=alice&x=1;y=2", headers=FORM),
+        Req("/echo", method="POST", body=chunked(b"x=9&us", b"er=bob"), headers=TE_CHUNKED),
+        Req("/echo", method="POST", body=b"user=root", headers=FORM),
+        Req("/echo", method="POST", body=b'{"jsonrpc":"2.0","method":"sum"}'),
+        get("/echo"),
+        Req("/echo", method="POST", body=b"", headers=(("Content-Length", "0"),)),
+    ),
+    kinds=ECHO_KINDS,
+)
+# A body bigger than the buffer: the rules see what fits (tune.bufsize less
+# tune.maxrewrite less the head, as HAProxy's HTX buffer holds it) and the server
+# gets all of it; `at-least` stops the wait once that much is in.
+row(
+    "wait-for-body-bigger-than-buffer",
+    ("action:wait-for-body", "fetch:req.body_len", "fetch:req.body_size"),
+    http_cfg(
+        frontend="    http-request wait-for-body time 2s at-least 10 if { path /least }\n"
+        "    http-request wait-for-body time 2s\n"
+        "    http-request set-header X-Len %[req.body_len]\n"
+        "    http-request set-header X-Size %[req.body_size] "
+        "if !{ hdr(transfer-encoding) -m found }\n"
+        "    http-request deny deny_status 413 if { req.body_size gt 50000 }\n",
+    ),
+    (
+        Req("/echo", method="POST", body=b"a" * 40000),
+        Req("/echo", method="POST", body=chunked(b"b" * 20000, b"c" * 20000), headers=TE_CHUNKED),
+        Req("/least", method="POST", body=b"d" * 30000),
+        Req("/echo", method="POST", body=b"e" * 60000, check_close=True),
+    ),
+    kinds=ECHO_KINDS,
+)
+# A body that does not arrive in time: 408, the connection closed, logged `cD`;
+# with `at-least`, the bytes that came are enough.
+row(
+    "wait-for-body-slow",
+    ("action:wait-for-body", "fetch:req.body_len"),
+    http_cfg(
+        global_="    log {log} format raw local0\n",
+        defaults="    log global\n",
+        frontend='    log-format "%ST %tsc %b/%s %TR"\n'
+        "    http-request wait-for-body time 300ms at-least 4 if { path /least }\n"
+        "    http-request wait-for-body time 300ms unless { path /least }\n"
+        "    http-request return status 200 content-type text/plain "
+        'lf-string "len=%[req.body_len]\\n"\n',
+    ),
+    (
+        Req(raw=b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\nabcde"),
+        Req(raw=b"POST /least HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\nabcde"),
+        # The rest comes in time: the whole body, and %TR counts the wait.
+        Req(
+            raw=b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n"
+            b"Connection: close\r\n\r\nabc",
+            then=b"defgh",
+            pause=0.15,
+        ),
+    ),
+    kinds=RAW_KIND,
+    log_subs=((r" 1[5-9]\d$", " ~150"),),
+)
+# `option http-buffer-request`: the body is waited for before the proxy's rules (a
+# frontend's: before its own; a backend's: as the request enters it), for
+# `timeout http-request`; then 408 as above.
+row(
+    "option-http-buffer-request",
+    ("option http-buffer-request", "fetch:req.body_len", "fetch:req.body_size"),
+    http_cfg(
+        global_="    log {log} format raw local0\n",
+        defaults="    log global\n",
+        frontend='    log-format "%ST %tsc %b/%s"\n'
+        "    use_backend buffered if { path_beg /echo/b }\n"
+        "    http-request set-header X-Fe-Len %[req.body_len]\n",
+        backend="    http-request set-header X-Be-Len %[req.body_len]\n",
+        extra="backend buffered\n    option http-buffer-request\n"
+        "    timeout http-request 300ms\n"
+        "    http-request set-header X-Be-Len %[req.body_len]\n"
+        "    server s1 {s1}\n"
+        "listen whole\n    bind {bind:whole}\n    option http-buffer-request\n"
+        "    timeout http-request 300ms\n" + _BODY_HEADERS + "    server s1 {s1}\n",
+    ),
+    (
+        Req("/echo/b", method="POST", body=b"x=1"),
+        Req("/echo", method="POST", body=b"x=12", bind="whole"),
+        Req("/echo", method="POST", body=chunked(b"ab", b"cd"), headers=TE_CHUNKED, bind="whole"),
+        Req(
+            raw=b"POST /echo/b HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\nabcde",
+        ),
+        Req(raw=b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\nab", bind="whole"),
+    ),
+    kinds=RAW_KIND,
+)
+# `http-request early-hint`: a `103 Early Hints` before the answer; a run of
+# unconditional early-hint rules makes one response, a conditional rule starts
+# another; none for an HTTP/1.0 client; sent before a deny too.
+row(
+    "early-hint",
+    ("action:early-hint",),
+    http_cfg(
+        frontend='    http-request early-hint Link "</style.css>; rel=preload; as=style"\n'
+        '    http-request early-hint link "</app.js>; rel=preload; as=script"\n'
+        "    http-request early-hint X-Path %[path] if { path_beg /echo/two }\n"
+        "    http-request deny if { path /echo/deny }\n"
+        '    http-request early-hint link "<%[req.hdr(x-cdn)]>; rel=preconnect" '
+        "if { req.hdr(x-cdn) -m found }\n",
+    ),
+    (
+        get("/echo"),
+        get("/echo/two"),
+        get("/echo/deny"),
+        get("/echo", headers=(("X-CDN", "https://cdn.test"),)),
+        get("/echo", version="HTTP/1.0"),
+    ),
+    kinds=ECHO_KINDS,
+)
+# The room follows `tune.bufsize` and `tune.maxrewrite` (as the head's does).
+row(
+    "wait-for-body-tune-bufsize",
+    ("action:wait-for-body", "fetch:req.body_len", "tune.bufsize", "tune.maxrewrite"),
+    http_cfg(
+        global_="    tune.bufsize 8192\n    tune.maxrewrite 512\n",
+        frontend="    http-request wait-for-body time 2s\n"
+        "    http-request set-header X-Len %[req.body_len]\n",
+    ),
+    (
+        Req("/echo", method="POST", body=b"a" * 20000, headers=(("X-Pad", "p" * 100),)),
+        Req("/echo", method="POST", body=chunked(b"b" * 9000), headers=TE_CHUNKED),
+        Req("/echo", method="POST", body=b"c" * 7000),
+    ),
+    kinds=RAW_KIND,
 )

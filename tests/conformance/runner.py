@@ -462,8 +462,12 @@ def _start_kit(text: str, row: Row, side: Side, first_kind: bool) -> None:
 # --------------------------------------------------------------------------- the client
 
 
-def _read_response(sock: socket.socket, method: str, deadline: float) -> dict[str, Any]:
-    """One response from `sock`: status, reason, headers, body, and how it ended."""
+def _read_response(
+    sock: socket.socket, method: str, deadline: float, interim: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """One response from `sock`: status, reason, headers, body, and how it ended;
+    the interim (1xx) responses before it, kept as `interim` (`100 Continue`,
+    `103 Early Hints`), are compared too."""
     buf = b""
     while b"\r\n\r\n" not in buf:
         chunk = _recv(sock, deadline)
@@ -476,15 +480,19 @@ def _read_response(sock: socket.socket, method: str, deadline: float) -> dict[st
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ", 2)
     status = int(parts[1])
-    if 100 <= status < 200 and status != 101:
-        sock_rest = rest
-        # interim response: read the final one from what follows
-        return _read_response_from(sock, sock_rest, method, deadline)
     headers = []
     for line in lines[1:]:
         key, _, value = line.partition(":")
         headers.append([key.strip(), value.strip()])
+    if 100 <= status < 200 and status != 101:
+        # interim response: keep it, read the final one from what follows
+        interim = [] if interim is None else interim
+        interim.append({"status": status, "reason": parts[2] if len(parts) > 2 else ""})
+        interim[-1]["headers"] = headers
+        return _read_response_from(sock, rest, method, deadline, interim)
     out: dict[str, Any] = {"status": status, "reason": parts[2] if len(parts) > 2 else ""}
+    if interim:
+        out["interim"] = interim
     out["proto"] = parts[0]
     out["headers"] = headers
     names = {k.lower(): v for k, v in headers}
@@ -520,7 +528,11 @@ def _read_response(sock: socket.socket, method: str, deadline: float) -> dict[st
 
 
 def _read_response_from(
-    sock: socket.socket, already: bytes, method: str, deadline: float
+    sock: socket.socket,
+    already: bytes,
+    method: str,
+    deadline: float,
+    interim: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     class _Prefixed:
         def __init__(self) -> None:
@@ -535,7 +547,7 @@ def _read_response_from(
         def settimeout(self, value: float) -> None:
             sock.settimeout(value)
 
-    return _read_response(_Prefixed(), method, deadline)  # type: ignore[arg-type]
+    return _read_response(_Prefixed(), method, deadline, interim)  # type: ignore[arg-type]
 
 
 def _recv(sock: socket.socket, deadline: float) -> bytes | None:
@@ -700,6 +712,9 @@ class Client:
         deadline = time.monotonic() + req.timeout
         if req.raw is not None:
             sock.sendall(req.raw)
+            if req.then:
+                time.sleep(req.pause)
+                sock.sendall(req.then)
             if req.half_close:
                 sock.shutdown(socket.SHUT_WR)
             data = b""
@@ -835,6 +850,19 @@ def normalize(obs: Any, row: Row, ports: dict[int, str]) -> Any:
             out["timeout"] = True
         return out
     if "status" in row.compare:
+        # Interim responses other than `100 Continue` (which HAProxy may send twice, its
+        # own and the server's, where balancekit sends one: not compared, as before),
+        # header names with their case: the proxy writes them itself (`early-hint`).
+        interim = [each for each in obs.get("interim", ()) if each["status"] != 100]
+        if interim:
+            out["interim"] = [
+                {
+                    "status": each["status"],
+                    "reason": each["reason"],
+                    "headers": [[k, _norm_text(v, ports)] for k, v in each["headers"]],
+                }
+                for each in interim
+            ]
         out["status"] = obs["status"]
         out["reason"] = obs["reason"]
         if "proto" in obs:  # the status line's version: HAProxy keeps an HTTP/1.0 server's

@@ -195,6 +195,12 @@ def test_bad_arguments_are_clear_errors() -> None:
     ).config
     with pytest.raises(ValueError, match="mode http frontends: a, b"):
         BalancerMiddleware(app, config=two)
+    waits = load_text(
+        "defaults\n    mode http\n"
+        "frontend a\n    bind 127.0.0.1:0\n    http-request wait-for-body time 1s\n"
+    ).config
+    with pytest.raises(ValueError, match="does not support 'http-request wait-for-body'"):
+        BalancerMiddleware(app, config=waits)
 
 
 def _find_middleware(app: Starlette) -> BalancerMiddleware:
