@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from balancekit import Backend, Lease, NoServerAvailable, Request, Server
-from balancekit.config.runtime import BackendRuntime
+from balancekit.config.runtime import BackendRuntime, TcpKeepalive
 from balancekit.h1 import payload_view
 from balancekit.pool import ServerEvent
 from balancekit.request import ResponseView
@@ -174,7 +174,7 @@ class TcpFrontend:
     router: TcpRouter | None = None
     timeout_client: float | None = None
     timeout_client_fin: float | None = None
-    clitcpka: bool = False
+    clitcpka: TcpKeepalive | None = None
     maxconn: int = 0
     logger: Logger | None = None
     log_format: str | None = None
@@ -314,7 +314,7 @@ class BackendTimes:
         self.timeout_server_fin: float | None = runtime.timeout_server_fin
         self.timeout_tunnel: float | None = runtime.timeout_tunnel
         self.timeout_floor: float = runtime.timeout_floor
-        self.srvtcpka: bool = runtime.srvtcpka
+        self.srvtcpka: TcpKeepalive | None = runtime.srvtcpka
         self.inspect_delay: float | None = runtime.tcp_inspect_delay
         self.response_rules = runtime.tcp_response_rules
         self.response_delay: float | None = runtime.tcp_response_delay
@@ -539,8 +539,8 @@ class Session:
         if not service.accepting:
             self.close_now()
             return
-        if service.frontend.clitcpka:
-            set_keepalive(transport)
+        if service.frontend.clitcpka is not None:
+            set_keepalive(transport, service.frontend.clitcpka)
         limits = service.limits
         if limits.admissible(self):
             self.admit()
@@ -1244,8 +1244,8 @@ class Session:
         self._srv_counters = self.service.srv_counters(times.name, server.name)
         self._srv_counters.session_start(self.accept_date)
         transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
-        if times.srvtcpka:
-            set_keepalive(transport)
+        if times.srvtcpka is not None:
+            set_keepalive(transport, times.srvtcpka)
         if (server.send_proxy or server.send_proxy_v2) and not times.tls_links.get(server.name):
             req = self.request
             encode = proxy_protocol.encode_v2 if server.send_proxy_v2 else proxy_protocol.encode_v1

@@ -114,6 +114,7 @@ from .runtime import (
     PeersSection,
     ServerExtras,
     StatsPage,
+    TcpKeepalive,
 )
 
 __all__ = ["build"]
@@ -137,6 +138,8 @@ class _Settings:
     backlog: int = 0
     timeouts: dict[str, float] = field(default_factory=dict)
     options: dict[str, bool] = field(default_factory=dict)
+    #: `clitcpka-cnt`, `srvtcpka-idle`…: keep-alive probe settings by keyword.
+    tcpka: dict[str, int] = field(default_factory=dict)
     forwardfor: ForwardFor | None = None
     originalto: ForwardFor | None = None
     balance: Statement | None = None
@@ -1031,7 +1034,7 @@ class _Builder:
             tcp_response_rules=tuple(p.tcp_response_rules),
             tcp_response_delay=p.tcp_response_delay,
             retry_on=s.retry_on,
-            srvtcpka=s.options.get("srvtcpka", False),
+            srvtcpka=_keepalive(s, "srv"),
             forwardfor=s.forwardfor,
             originalto=s.originalto,
             http_server_close=s.options.get("http-server-close", False),
@@ -1292,7 +1295,7 @@ class _Builder:
             logasap=options.get("logasap", False),
             forwardfor=s.forwardfor,
             originalto=s.originalto,
-            clitcpka=options.get("clitcpka", False),
+            clitcpka=_keepalive(s, "cli"),
             http_server_close=options.get("http-server-close", False),
             httpclose=options.get("httpclose", False),
             logs=self._logs(p, global_),
@@ -1473,6 +1476,43 @@ def _h_server_template(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 def _h_maxconn(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.maxconn = b._count(stmt)
+
+
+def _h_tcpka(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    """`clitcpka-cnt|idle|intvl`, `srvtcpka-…` (proxy_parse_tcpka_*): a count, or a
+    time in seconds; a side the proxy lacks is warned about, as by HAProxy."""
+    key = stmt.keyword
+    if not stmt.args:
+        raise ValueError(f"'{key}' expects an integer value")
+    word = stmt.args[0]
+    if key.endswith("-cnt"):
+        try:
+            value = int(word, 0)
+        except ValueError:
+            bad = next((c for c in word if not c.isdigit()), word[:1])
+            raise ValueError(
+                f"'{key}' : unexpected character '{bad}' in integer value '{word}'"
+            ) from None
+    else:
+        value = int(parse_time(word, default_unit="s"))
+    side = "frontend" if key.startswith("cli") else "backend"
+    if p.kind not in (side, "listen", "defaults"):
+        b.warn(f"{key} will be ignored because {p.kind} '{p.name}' has no {side} capability", stmt)
+    p.settings.tcpka[key] = value
+
+
+_TCPKA = ("cnt", "idle", "intvl")
+
+
+def _keepalive(s: _Settings, side: str) -> TcpKeepalive | None:
+    """The `option {side}tcpka` of a proxy with its probe settings, None when off."""
+    if not s.options.get(f"{side}tcpka", False):
+        return None
+    return TcpKeepalive(
+        s.tcpka.get(f"{side}tcpka-cnt", 0),
+        s.tcpka.get(f"{side}tcpka-idle", 0),
+        s.tcpka.get(f"{side}tcpka-intvl", 0),
+    )
 
 
 def _h_backlog(b: _Builder, p: _Proxy, stmt: Statement) -> None:
@@ -2194,6 +2234,11 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "maxconn": _h_maxconn,
     "id": _h_id,
     "backlog": _h_backlog,
+    **{
+        f"{side}tcpka-{what}": _h_tcpka
+        for side in ("cli", "srv")
+        for what in ("cnt", "idle", "intvl")
+    },
     "bind": _h_bind,
     "server": _h_server,
     "server-template": _h_server_template,

@@ -615,6 +615,15 @@ KEYWORDS: tuple[Keyword, ...] = (
     ),
     _K("option clitcpka", "dfl", "SO_KEEPALIVE on client sockets.", negatable=True),
     _K("option srvtcpka", "dlb", "SO_KEEPALIVE on server sockets.", negatable=True),
+    *(
+        _K(f"{side}tcpka-{what}", "dflb", f"{meaning} ({where}).")
+        for side, where in (("cli", "client sockets"), ("srv", "server sockets"))
+        for what, meaning in (
+            ("cnt", "Keep-alive probes sent before a silent peer is dropped"),
+            ("idle", "Seconds of silence before the first keep-alive probe"),
+            ("intvl", "Seconds between keep-alive probes"),
+        )
+    ),
     _K("option tcpka", "dflb", "SO_KEEPALIVE on both sides.", negatable=True),
     _K("option redispatch", "dlb", "The last retry may go to another server.", negatable=True),
     _K("option allbackups", "dlb", "Use every backup server, not only the first.", negatable=True),
@@ -829,7 +838,6 @@ _HAPROXY_ONLY_NAMES = """bind-process
     ssl-load-extra-files ssl-mode-async ssl-propquery ssl-provider ssl-provider-path
     ssl-skip-self-issued-ca thread-group thread-groups tune.ssl.keylog cluster-secret
     maxconnrate maxsessrate maxsslrate maxcomprate
-    clitcpka-cnt clitcpka-idle clitcpka-intvl srvtcpka-cnt srvtcpka-idle srvtcpka-intvl
     max-session-srv-conns transparent usesrc"""
 _HAPROXY_ONLY_FAMILY = """capture cookie|filter trace|filter spoe|filter fcgi-app|
 filter bwlim-in|filter bwlim-out|http-check comment|

@@ -50,9 +50,22 @@ __all__ = [
     "ServerExtras",
     "StatsPage",
     "StatsSocket",
+    "TcpKeepalive",
 ]
 
 Mode = Literal["tcp", "http"]
+
+
+@dataclass(frozen=True, slots=True)
+class TcpKeepalive:
+    """`option clitcpka`/`srvtcpka` (or `tcpka`) with its `*tcpka-cnt`, `-idle`
+    (seconds) and `-intvl` (seconds): the kernel's keep-alive probes on client or
+    server connections.  0 leaves the system's value."""
+
+    cnt: int = 0
+    idle: int = 0
+    intvl: int = 0
+
 
 _EMPTY: Mapping[int, bytes] = MappingProxyType({})
 
@@ -367,7 +380,8 @@ class Frontend:
     forwardfor: ForwardFor | None = None
     #: `option originalto`: `X-Original-To` with the address the client connected to.
     originalto: ForwardFor | None = None
-    clitcpka: bool = False
+    #: `option clitcpka` (None: off).
+    clitcpka: TcpKeepalive | None = None
     http_server_close: bool = False
     httpclose: bool = False
     logs: tuple[LogTarget, ...] = ()
@@ -457,7 +471,8 @@ class BackendRuntime:
     #: they decide on the server's first bytes before the client sees them.
     tcp_response_rules: tuple[TcpRule, ...] = ()
     tcp_response_delay: float | None = None
-    srvtcpka: bool = False
+    #: `option srvtcpka` (None: off).
+    srvtcpka: TcpKeepalive | None = None
     forwardfor: ForwardFor | None = None
     #: `option originalto`: `X-Original-To` with the address the client connected to.
     originalto: ForwardFor | None = None

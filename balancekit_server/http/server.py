@@ -443,8 +443,8 @@ class HttpServerProtocol(asyncio.Protocol):
         """Admitted (within global and frontend `maxconn`): count it and wait for
         its first request."""
         self.counted = True
-        if self._clitcpka and self.transport is not None:
-            set_keepalive(self.transport)
+        if self._clitcpka is not None and self.transport is not None:
+            set_keepalive(self.transport, self._clitcpka)
         self._t_accept = self.loop.time()
         self._date_accept = time.time()
         fe = self.proxy.fe_counters

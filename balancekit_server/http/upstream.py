@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 import httptools
 
 from balancekit import Request, Server
-from balancekit.config.runtime import BackendRuntime
+from balancekit.config.runtime import BackendRuntime, TcpKeepalive
 from balancekit.server import unix_sockaddr
 from balancekit.tlsconfig import ServerTls, SniExpr, parse_sni
 from balancekit_server.http.headers import RawHeaders
@@ -297,8 +297,8 @@ class UpstreamConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses: no isinstance here.
         self.transport = cast(asyncio.Transport, transport)
-        if self.pool.keepalive:
-            set_keepalive(transport)
+        if self.pool.keepalive is not None:
+            set_keepalive(transport, self.pool.keepalive)
 
     def data_received(self, data: bytes) -> None:
         if self.tunnel is not None:
@@ -556,7 +556,7 @@ class UpstreamPool:
         port: int,
         *,
         loop: asyncio.AbstractEventLoop | None = None,
-        keepalive: bool = False,
+        keepalive: TcpKeepalive | None = None,
         link: ServerLink | None = None,
         max_head: int = 15360,
         max_lines: int = MAX_HEADER_LINES,
@@ -571,7 +571,7 @@ class UpstreamPool:
         self.unix = unix_sockaddr(host)
         self.address = host if self.unix is not None else f"{host}:{port}"
         self.loop = loop or asyncio.get_running_loop()
-        self.keepalive = keepalive  # `option srvtcpka`: SO_KEEPALIVE on each connection
+        self.keepalive = keepalive  # `option srvtcpka`: keep-alive probes on each connection
         self.link = link  # PROXY header and TLS of new connections; None: plain TCP
         self._idle: deque[UpstreamConnection] = deque()
         # Every open connection, idle or busy (`shutdown sessions server` cuts them).

@@ -11,6 +11,8 @@ import contextlib
 import socket
 from typing import Any, Protocol
 
+from balancekit.config.runtime import TcpKeepalive
+
 __all__ = ["set_keepalive", "set_option"]
 
 
@@ -27,6 +29,16 @@ def set_option(transport: HasSocket, level: int, name: int, value: int | bytes) 
             sock.setsockopt(level, name, value)
 
 
-def set_keepalive(transport: HasSocket) -> None:
-    """SO_KEEPALIVE (`option clitcpka`, `srvtcpka`, `tcpka`)."""
+def set_keepalive(transport: HasSocket, tuning: TcpKeepalive | None = None) -> None:
+    """SO_KEEPALIVE (`option clitcpka`, `srvtcpka`, `tcpka`), and the probes'
+    count, idle time and interval where `*tcpka-cnt|idle|intvl` set them."""
     set_option(transport, socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    if tuning is None or not hasattr(socket, "TCP_KEEPIDLE"):
+        return
+    for value, name in (
+        (tuning.cnt, socket.TCP_KEEPCNT),
+        (tuning.idle, socket.TCP_KEEPIDLE),
+        (tuning.intvl, socket.TCP_KEEPINTVL),
+    ):
+        if value:
+            set_option(transport, socket.IPPROTO_TCP, name, value)

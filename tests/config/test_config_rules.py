@@ -13,6 +13,7 @@ import pytest
 
 from balancekit import Request
 from balancekit.config import load, load_text
+from balancekit.config.runtime import TcpKeepalive
 from balancekit.request import ResponseView
 from balancekit.rules import response_verdict
 
@@ -263,7 +264,11 @@ def test_seed_model_ep9_weights_and_ep7_hashing() -> None:
     assert (ep8.backend.balance.algorithm, ep8.backend.balance.draws) == ("random", 2)
     karan = load(SEEDS / "karan_mysql_tcp.cfg", env={}).config
     mysql = karan.backend("msyql")
-    assert (mysql.mode, mysql.srvtcpka, mysql.backend.servers[0].maxconn) == ("tcp", True, 10)
+    assert (mysql.mode, mysql.srvtcpka, mysql.backend.servers[0].maxconn) == (
+        "tcp",
+        TcpKeepalive(),
+        10,
+    )
     assert (mysql.timeout_connect, mysql.timeout_server) == (5.0, 300.0)
     assert karan.global_.stats_sockets[0].level == "admin"
     assert karan.global_.stats_timeout == 30.0

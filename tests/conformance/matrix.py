@@ -2215,6 +2215,21 @@ row(
     kinds=ECHO_KINDS,
     log_subs=HTTPLOG_BYTES,
 )
+# Keep-alive probe settings on client and server connections; the values set are
+# read from inside both proxies in tests/l7/test_tcp_keepalive_options.py.
+row(
+    "tcpka-tuning",
+    tuple(f"{side}tcpka-{what}" for side in ("cli", "srv") for what in ("cnt", "idle", "intvl"))
+    + ("option clitcpka", "option srvtcpka"),
+    http_cfg(
+        defaults="    option clitcpka\n    clitcpka-cnt 4\n    clitcpka-idle 30\n",
+        frontend="    clitcpka-intvl 7s\n",
+        backend="    option srvtcpka\n    srvtcpka-cnt 5\n    srvtcpka-idle 1m\n"
+        "    srvtcpka-intvl 9\n",
+    ),
+    (get("/echo"), get("/echo")),
+    kinds=ECHO_KINDS,
+)
 row(
     "empty-request-half-closed",
     ("mode", "bind"),

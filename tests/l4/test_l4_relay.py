@@ -23,6 +23,7 @@ from l4_harness import (
 from balancekit import Backend as Pool
 from balancekit import Server
 from balancekit.config import BackendRuntime
+from balancekit.config.runtime import TcpKeepalive
 from balancekit_server.tcp import HIGH_WATER, TcpFrontend
 
 
@@ -211,8 +212,10 @@ def test_clitcpka_and_srvtcpka_set_keepalive_on_each_side(lt: LoopThread) -> Non
     for cli, srv in ((True, False), (False, True)):
         fe = TcpFrontend(
             "fe",
-            default_backend=BackendRuntime(pool.name, "tcp", pool, timeout_connect=2, srvtcpka=srv),
-            clitcpka=cli,
+            default_backend=BackendRuntime(
+                pool.name, "tcp", pool, timeout_connect=2, srvtcpka=TcpKeepalive() if srv else None
+            ),
+            clitcpka=TcpKeepalive() if cli else None,
         )
         proxy = Proxy(lt, fe)
         with proxy.connect() as sock:
