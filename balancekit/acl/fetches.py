@@ -14,6 +14,7 @@ for sint, `bool` for bool, `(version, int)` for addresses.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import socket
 import time
@@ -87,6 +88,9 @@ class SampleContext:
     http_errors: Mapping[str, Mapping[int, bytes | None]] = field(default_factory=dict)
     #: The config's pattern references (map files, ACL patterns), shared by every user.
     patterns: PatRefs = field(default_factory=PatRefs)
+    #: The environment `env()` reads: the process's, as the config's `setenv` lines
+    #: left it (None: the process's as it is).
+    environ: Mapping[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -461,6 +465,11 @@ def _ssl_fc(req: Request, args: tuple[object, ...]) -> list[Value]:
 
 def _ssl_fc_sni(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [req.sni] if req.ssl and req.sni else []
+
+
+def _env(req: Request, args: tuple[object, ...]) -> list[Value]:
+    value = args[0]  # the variable's value, read when the expression was compiled
+    return [] if value is None else [str(value)]
 
 
 def _fc_pp_authority(req: Request, args: tuple[object, ...]) -> list[Value]:
@@ -1124,6 +1133,7 @@ def _fetches() -> dict[str, FetchDef]:
         FetchDef("req.cook_cnt", "sint", _cook_cnt, ("str",)),
         FetchDef("base", "str", _base),
         FetchDef("baseq", "str", _baseq),
+        FetchDef("env", "str", _env, ("env",), 1),
         FetchDef("fc_pp_authority", "str", _fc_pp_authority),
         FetchDef("fc_pp_unique_id", "str", _fc_pp_unique_id),
         FetchDef("ssl_fc", "bool", _ssl_fc),
@@ -1765,6 +1775,9 @@ def _check_args(
                 raise FetchError(f"{kind} '{name}': {exc}") from None
         elif want == "userlist":
             out.append(_named(context.userlists, "userlist", value, i, kind, name))
+        elif want == "env":
+            # Read once: nothing changes a running process's environment.
+            out.append((os.environ if context.environ is None else context.environ).get(value))
         elif want == "int":
             number = str_to_int(value) if value.lstrip("+-").isdigit() else None
             if number is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..errors import ConfigError
@@ -152,8 +153,10 @@ def parse(
     errs = [] if errors is None else errors
     warns = [] if warnings is None else warnings
     files = config_files(paths)
-    environ = os.environ if env is None else env
-    return parse_sections(_lines(files, environ, errs), errs, warns, tuple(files))
+    # A copy: `setenv` lines change what later lines (of any file) expand, not ours.
+    environ = dict(os.environ if env is None else env)
+    parsed = parse_sections(_lines(files, environ, errs), errs, warns, tuple(files))
+    return replace(parsed, environ=environ)
 
 
 def _finish(
@@ -203,8 +206,9 @@ def load_text(
     """Load a configuration held in a string; `name` is the file name in messages."""
     errors: list[ConfigError] = []
     warnings: list[ConfigWarning] = []
-    environ = os.environ if env is None else env
+    environ = dict(os.environ if env is None else env)  # `setenv` changes the copy
     parsed = parse_sections(split_lines(text, file=name, env=environ), errors, warnings, (name,))
+    parsed = replace(parsed, environ=environ)
     return _finish(parsed, errors, warnings, environ)
 
 

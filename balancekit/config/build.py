@@ -98,6 +98,7 @@ from ._values import (
     server_address,
 )
 from .keywords import ERRORFILE_CODES
+from .lexer import ENV_KEYWORDS
 from .model import ParsedConfig, Section, Statement
 from .runtime import (
     BackendRuntime,
@@ -389,6 +390,15 @@ class _Builder:
             self.global_ = replace(
                 g, node=_node_name(_one(stmt), "'node' requires valid node name")
             )
+        elif key in ENV_KEYWORDS:
+            if key in ("setenv", "presetenv"):
+                if len(args) > 2:
+                    raise ValueError(f"'{key}' cannot handle unexpected argument '{args[2]}'.")
+                if len(args) < 2 or not args[1]:
+                    raise ValueError(f"'{key}' expects a name and a value.")
+            elif key == "unsetenv" and not args:
+                raise ValueError(f"'{key}' expects at least one variable name.")
+            # (run by the lexer as the file was read: `parsed.environ`)
         elif key == "localpeer":
             self.global_ = replace(g, localpeer=_one(stmt))
         elif key == "log-send-hostname":
@@ -713,6 +723,7 @@ class _Builder:
             self.caches,
             self.http_errors,
             self.patterns,
+            self.parsed.environ,
         )
         proxy = _Proxy(section, self.settings_for(section), AclSet(context=context))
         for stmt in section.statements:

@@ -119,6 +119,10 @@ KEYWORDS: tuple[Keyword, ...] = (
         "This process's name in `peers` sections (`-L` wins; default: the host name).",
     ),
     _K("node", "g", "Node name for `show info` and `stats show-node` (default: the host name)."),
+    _K("setenv", "g", "`setenv <name> <value>`: set an environment variable (`${name}`, `env()`)."),
+    _K("presetenv", "g", "`presetenv <name> <value>`: set it only if it is not set yet."),
+    _K("unsetenv", "g", "`unsetenv <name>…`: remove these environment variables."),
+    _K("resetenv", "g", "`resetenv [<name>…]`: remove every environment variable but these."),
     _K(
         "stats socket",
         "g",
@@ -828,7 +832,7 @@ _HAPROXY_ONLY_NAMES = """bind-process
     max-keep-alive-queue persist rate-limit
     source
     use-fcgi-app resolvers mailers program
-    ring nbproc cpu-map lua-load setenv presetenv resetenv unsetenv
+    ring nbproc cpu-map lua-load
     external-check
     default-bind
     close-spread-time default-path grace h1-accept-payload-with-any-method h1-case-adjust

@@ -11,7 +11,7 @@ difference would change what a line means without telling anyone.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,6 +169,26 @@ def _expand(
     return i, value or ""
 
 
+#: Global keywords that change the environment later lines expand `${NAME}` from.
+ENV_KEYWORDS = frozenset(("setenv", "presetenv", "unsetenv", "resetenv"))
+
+
+def apply_env(words: tuple[str, ...], environ: MutableMapping[str, str]) -> None:
+    """Run a well-formed `setenv`, `presetenv`, `unsetenv` or `resetenv` line on
+    `environ`, as HAProxy runs it on its own environment while it reads the file
+    (a malformed one changes nothing; the builder reports it)."""
+    keyword, args = words[0], words[1:]
+    if keyword in ("setenv", "presetenv"):
+        if len(args) == 2 and args[1] and (keyword == "setenv" or args[0] not in environ):
+            environ[args[0]] = args[1]
+    elif keyword == "unsetenv":
+        for name in args:
+            environ.pop(name, None)
+    else:  # resetenv: keep only the names given
+        for name in [n for n in environ if n not in args]:
+            del environ[name]
+
+
 def _at(message: str, pos: int, file: str, line: int) -> ConfigError:
     return ConfigError(f"{message} at position {pos + 1}", file, line)
 
@@ -184,7 +204,7 @@ def split_lines(
     `.diag` yield a `ConfigWarning`, `.alert` an error.
     """
     environ: Mapping[str, str] = os.environ if env is None else env
-    section = ""
+    section = kind = ""
     blocks = _Blocks(file)
     number = 0
     for number, raw in enumerate(text.split("\n"), start=1):
@@ -206,6 +226,9 @@ def split_lines(
         if words[0] in _SECTION_WORDS:
             # HAProxy's $.SECTION: the section's name, or its keyword when unnamed.
             section = words[1] if len(words) > 1 and words[1] else words[0]
+            kind = words[0]
+        elif kind == "global" and words[0] in ENV_KEYWORDS and isinstance(environ, MutableMapping):
+            apply_env(words, environ)
         yield Line(words, file, number)
     yield from blocks.finish()
 

@@ -8,6 +8,7 @@ every later message a `file:line` to point at.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -80,6 +81,9 @@ class ParsedConfig:
 
     sections: tuple[Section, ...]
     files: tuple[str, ...] = ()
+    #: The environment once the files' `setenv`-style lines ran (`env()` reads it);
+    #: None: the process's own.
+    environ: Mapping[str, str] | None = None
 
     def section(self, kind: SectionKind, name: str = "") -> Section:
         for section in self.sections:

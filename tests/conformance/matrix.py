@@ -2230,6 +2230,25 @@ row(
     (get("/echo"), get("/echo")),
     kinds=ECHO_KINDS,
 )
+# `setenv` and friends change the environment as the file is read: later lines expand
+# `${NAME}` from it, and `env()` reads it while serving.
+row(
+    "global-setenv",
+    ("setenv", "presetenv", "unsetenv", "resetenv", "fetch:env"),
+    http_cfg(
+        global_="    setenv BK_COLOR blue\n    presetenv BK_COLOR red\n"
+        "    presetenv BK_SIZE big\n    setenv BK_GONE here\n    unsetenv BK_GONE\n"
+        '    setenv BK_HOME_WAS "${HOME-unset}"\n    resetenv BK_COLOR BK_SIZE BK_HOME_WAS\n',
+        frontend='    http-request set-header X-Expanded "${BK_COLOR}-${BK_SIZE}-${BK_GONE-none}"\n'
+        "    http-request set-header X-Env %[env(BK_COLOR)]\n"
+        "    http-request set-header X-Gone %[env(BK_GONE)] if { env(BK_GONE) -m found }\n"
+        "    http-request set-header X-Home-Kept %[env(BK_HOME_WAS),length]\n"
+        "    http-request set-header X-Home yes if { env(HOME) -m found }\n"
+        '    http-request set-header X-Home-Expanded "${HOME-gone}"\n',
+    ),
+    (get("/echo"),),
+    kinds=ECHO_KINDS,
+)
 row(
     "empty-request-half-closed",
     ("mode", "bind"),
