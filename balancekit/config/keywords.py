@@ -673,6 +673,15 @@ SERVER_KEYWORDS: dict[str, str] = {
         "`ipv4` or `ipv6`: the family a `resolvers` section prefers; without one (balancekit "
         "has none) HAProxy ignores it, as balancekit does."
     ),
+    "agent-check": (
+        "Ask an agent for the server's state every `agent-inter`: a line of `up`, `down`, "
+        "`drain`, `maint`, `ready`, `N%`, `maxconn:N`… (docs/health.md)."
+    ),
+    "no-agent-check": "Undo a `default-server` `agent-check`.",
+    "agent-port": "The agent's TCP port (default: `port`); required with `agent-check`.",
+    "agent-addr": "The agent's address (default: `addr`, else the server's).",
+    "agent-inter": "Interval between agent checks (default: `inter`).",
+    "agent-send": "A string sent to the agent on each connection before reading its line.",
     "init-addr": (
         "How a server name gets its address at start: `libc`, `last`, `none` (start in "
         "maintenance) or an IP, tried in order (default `last,libc`)."

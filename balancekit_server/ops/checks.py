@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from balancekit import Backend, tcpcheck
+from balancekit.agent import agent_maxconn, agent_result, agent_weight
 from balancekit.config.runtime import (
     BackendRuntime,
     Config,
@@ -50,6 +51,8 @@ from balancekit.health import (
     Transition,
     format_check_report,
     format_drain,
+    format_drain_remains,
+    format_leave_drain,
     format_leave_maint,
     format_maint,
     format_state_change,
@@ -63,6 +66,7 @@ from balancekit.tcpcheck import TcpCheckRule, TcpCheckRuleset, TcpConnect, TcpEx
 from balancekit.tlsconfig import ServerTls
 from balancekit_server.net import proxy_protocol
 from balancekit_server.net.unix_sockets import connect_unix
+from balancekit_server.ops.agent_probe import AgentOutcome, AgentSpec, probe_agent
 from balancekit_server.ops.counters import REGISTRY, Registry
 from balancekit_server.ops.logs import Logger
 from balancekit_server.ops.logs import console as stderr_sink
@@ -607,6 +611,26 @@ class _Watched:
     # A probe is running: `show stat` marks its status "* " and, as HAProxy clears
     # them when a check starts, shows no code and no text for it.
     probing: bool = False
+    #: `agent-check`: where the agent answers (None: no agent), and its task.
+    agent: AgentSpec | None = None
+    agent_task: asyncio.Task[None] | None = None
+    agent_probing: bool = False
+
+
+def agent_spec_for(runtime: BackendRuntime, server_name: str) -> AgentSpec | None:
+    """The agent check a server line asks for (None: none)."""
+    server = runtime.backend.member(server_name).server
+    target = server.agent_target
+    if target is None:
+        return None
+    return AgentSpec(
+        host=target[0],
+        port=target[1],
+        inter=server.agent_inter or server.inter,
+        send=server.agent_send.encode("latin-1", "replace"),
+        connect_timeout=runtime.timeout_connect,
+        check_timeout=runtime.timeout_check,
+    )
 
 
 def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
@@ -733,7 +757,9 @@ class HealthMonitor:
                 )
                 if member.admin == "maint":
                     health.enter_maint(now)
-                self.watched[(be_name, member.name)] = _Watched(be_name, member.name, health, spec)
+                self.watched[(be_name, member.name)] = _Watched(
+                    be_name, member.name, health, spec, agent=agent_spec_for(runtime, member.name)
+                )
 
     def __repr__(self) -> str:
         checked = sum(1 for w in self.watched.values() if w.spec is not None)
@@ -800,11 +826,21 @@ class HealthMonitor:
             watched.task = asyncio.get_running_loop().create_task(
                 self._run(watched, offset), name=f"check {watched.backend}/{watched.server}"
             )
+        agents = [w for w in self.watched.values() if w.agent is not None]
+        for position, watched in enumerate(agents):
+            assert watched.agent is not None
+            span = watched.agent.inter
+            if self.max_spread is not None:
+                span = min(span, self.max_spread)
+            watched.agent_task = asyncio.get_running_loop().create_task(
+                self._run_agent(watched, span * position / len(agents)),
+                name=f"agent {watched.backend}/{watched.server}",
+            )
 
     async def stop(self) -> None:
         tasks = []
         for watched in self.watched.values():
-            for task in (watched.task, watched.ramp_task):
+            for task in (watched.task, watched.ramp_task, watched.agent_task):
                 if task is not None:
                     task.cancel()
                     tasks.append(task)
@@ -822,7 +858,7 @@ class HealthMonitor:
                 counters.observer = None
         self._observed.clear()
         for watched in self.watched.values():
-            for task in (watched.task, watched.ramp_task):
+            for task in (watched.task, watched.ramp_task, watched.agent_task):
                 if task is not None:
                     task.cancel()
         if _CURRENT.get("monitor") is self:
@@ -851,6 +887,94 @@ class HealthMonitor:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await watched.wake.wait()
+
+    async def _run_agent(self, watched: _Watched, offset: float) -> None:
+        """The agent's own task: every `agent-inter`, maintenance or not (HAProxy
+        keeps asking the agent of a server in maintenance: it may say `ready`)."""
+        assert watched.agent is not None
+        await asyncio.sleep(offset)
+        while True:
+            watched.agent_probing = True
+            try:
+                outcome = await probe_agent(watched.agent)
+            finally:
+                watched.agent_probing = False
+            if (watched.backend, watched.server) in self.watched:
+                self.record_agent(watched.backend, watched.server, outcome)
+            delay = spread_interval(watched.agent.inter, self.spread, random.random())
+            await asyncio.sleep(delay)
+
+    def record_agent(self, backend: str, server: str, outcome: AgentOutcome) -> None:
+        """Apply one agent check as tcpcheck_agent_expect_reply does: the admin
+        state first, then the weight and maxconn, then the health word."""
+        watched = self._record(backend, server)
+        health = watched.health
+        previous = health.agent_result
+        now = self.clock()
+        reply = outcome.reply
+        if outcome.result is not None or reply is None:
+            # No line: the agent's status says why, the server is left alone.
+            result = outcome.result or CheckResult(CheckStatus.L7RSP)
+            self._agent_report(watched, result, previous)
+            health.agent_says(result, None, now)
+            return
+        if isinstance(reply, str):  # INCOMPLETE: the previous status, this text
+            status = previous.status if previous is not None else CheckStatus.INI
+            code = previous.code if previous is not None else None
+            result = CheckResult(status, code, reply, outcome.duration_ms)
+            health.agent_says(result, None, now)
+            return
+        pool = self.pool(backend)
+        member = pool.member(server)
+        if reply.admin is not None:
+            self.set_admin(backend, server, reply.admin.lower())
+        warning = ""
+        if reply.weight is not None:
+            weight, message = agent_weight(
+                reply.weight, member.server.weight, dynamic=pool.algorithm.dynamic
+            )
+            if weight is not None:
+                pool.set_weight(server, weight)
+                if member.admin == "drain":  # server_recalc_eweight → srv_update_status
+                    self._drain_remains(backend, server)
+            warning = warning or message
+        if reply.maxconn is not None:
+            maxconn, message = agent_maxconn(reply.maxconn)
+            if maxconn is not None:
+                pool.set_maxconn(server, maxconn)
+            warning = warning or message
+        result = agent_result(reply, warning, outcome.duration_ms)
+        self._agent_report(watched, result, previous)
+        transition = health.agent_says(result, reply.up, now)
+        if transition is not None:
+            self._apply(watched, transition)
+
+    def _agent_report(
+        self, watched: _Watched, result: CheckResult, previous: CheckResult | None
+    ) -> None:
+        """`option log-health-checks`: "Agent check for server … succeeded/failed",
+        when the agent's status changes (its counter, 0 or 1, never steps)."""
+        runtime = self.backends[watched.backend]
+        before = previous.status if previous is not None else CheckStatus.INI
+        if not runtime.log_health_checks or result.status.result == "neutral":
+            return
+        if result.status == before:
+            return
+        member = self.pool(watched.backend).member(watched.server)
+        up = result.status is CheckStatus.L7OK or (
+            watched.health.agent_up and result.status is not CheckStatus.L7STS
+        )
+        where = ("1/1 " + ("UP" if member.uweight else "DRAIN")) if up else "0/1 DOWN"
+        line = format_check_report(
+            watched.backend,
+            watched.server,
+            backup=member.backup,
+            result=result,
+            health=watched.health,
+        )
+        line = line.replace("Health check for", "Agent check for", 1)
+        line = line[: line.rindex(", status: ")] + f", status: {where}."
+        self._emit(watched.backend, "notice", line)
 
     def _state_header(self, watched: _Watched) -> str:
         """`X-Haproxy-Server-State` (httpchk_build_status_header): the health
@@ -981,6 +1105,17 @@ class HealthMonitor:
         )
         if not transition.up and not pool.usable:
             self._no_server_left(watched.backend)
+        if member.admin == "drain":
+            self._drain_remains(watched.backend, watched.server)
+
+    def _drain_remains(self, backend: str, server: str) -> None:
+        member = self.pool(backend).member(server)
+        self._emit(
+            backend,
+            "warning",
+            format_drain_remains(backend, server, backup=member.backup),
+            "notice",
+        )
 
     def _no_server_left(self, backend: str) -> None:
         """HAProxy's set_backend_down(): an ALERT on stderr, and an `emerg` line without
@@ -1128,12 +1263,27 @@ class HealthMonitor:
             )
             if watched.wake is not None:
                 watched.wake.set()  # "start OK but check immediately"
+        if previous == "drain" and state == "ready":
+            self._emit(
+                backend,
+                "warning",
+                format_leave_drain(backend, server, backup=member.backup, up=member.up),
+                "notice",
+            )
         if state == "drain":
             active, backups = self._usable(pool)
             self._emit(
                 backend,
                 "warning",
-                format_drain(backend, server, backup=member.backup, active=active, backups=backups),
+                format_drain(
+                    backend,
+                    server,
+                    backup=member.backup,
+                    active=active,
+                    backups=backups,
+                    up=member.up,
+                    sessions=member.inflight,
+                ),
                 "notice",
             )
 

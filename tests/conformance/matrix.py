@@ -3032,6 +3032,111 @@ row(
     extract=r"^be,(s\d),(?:[^,]*,){15}([^,]*),",
     log_subs=(*HTTPLOG_BYTES, (r"check duration: \d+ms", "check duration: <ms>")),
 )
+
+
+def stat_columns(*names: str) -> str:
+    """A regex capturing the server name and `names` (HAProxy's order) of each
+    server row of `be` in `show stat`."""
+    from balancekit_server.ops.stats_data import FIELDS
+
+    last = max(FIELDS.index(name) for name in names)
+    parts = [r"^be,(?!BACKEND|FRONTEND)(\w+),"]
+    for name in FIELDS[2 : last + 1]:
+        parts.append("([^,]*)," if name in names else "[^,]*,")
+    return "".join(parts)
+
+
+#: `show servers state` of `be`: name, states and weights, check and agent states,
+#: and where the agent is asked (the time since the last change left out).
+AGENT_STATE = (
+    r"^\d+ be \d+ (\w+) \S+ (\d+ \d+ \d+ \d+) \d+ (\d+ \d+ \d+ \d+ \d+)"
+    r" \d+ \d+ \S+ \d+ \S+ \d+ \d+ \S+ (\S+ \d+)$"
+)
+AGENT_STAT = stat_columns(
+    "status", "weight", "slim", "check_status", "agent_status", "agent_code", "agent_desc",
+    "last_agt", "agent_rise", "agent_fall", "agent_health",
+)  # fmt: skip
+#: An agent check running at that moment is marked "* " (timing, not behaviour), and
+#: so is its server's state line (CHK_ST_INPROGRESS in srv_agent_state).
+AGENT_SUBS = ((r"\* (\w)", r"\1"), (r"(?m) 23 (\S+ \d+)$", r" 22 \1"))
+
+row(
+    "agent-check",
+    ("server:agent-check", "server:agent-port", "server:agent-inter", "server:agent-send"),
+    # Each server's agent says something else, and the backend balances what they
+    # said: s1 runs at 50% of its weight 10, s2 at 75% of 4 (5:3 roundrobin), s3's
+    # agent says down (with a description) though its check passes, s4 is drained
+    # with a new maxconn, s5 put in maintenance (words are case-insensitive). The
+    # log lines, `show stat`'s agent columns and `show servers state` are HAProxy's.
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n",
+        backend="    balance roundrobin\n    timeout check 1s\n",
+        servers="    server s1 {s1} weight 10 agent-check agent-port {agent:half} "
+        "agent-inter 100ms\n"
+        "    server s2 {s2} weight 4 agent-check agent-port {agent:most} agent-inter 100ms\n"
+        "    server s3 {s3} check inter 200ms agent-check agent-port {agent:down} "
+        'agent-inter 100ms agent-send "status\\n"\n'
+        "    server s4 {s3} agent-check agent-port {agent:drain} agent-inter 100ms\n"
+        "    server s5 {s3} agent-check agent-port {agent:maint} agent-inter 100ms\n",
+    ),
+    (*seq(8), Req(command="show stat"), Req(command="show servers state be")),
+    compare=frozenset({"status", "server", "log", "command"}),
+    files={
+        "half": b"50%\n",
+        "most": b"75%\r\n",
+        "down": b"down #maintenance window\n",
+        "drain": b"drain,maxconn:7\n",
+        "maint": b"MAINT\n",
+    },
+    kinds=RAW_KIND,
+    settle=1.0,
+    extract=AGENT_STAT + "|" + AGENT_STATE,
+    command_subs=AGENT_SUBS,
+    log_filter="Server|server",
+    log_subs=((r"check duration: \d+ms", "check duration: <ms>"),),
+    log_sorted=True,
+)
+row(
+    "agent-check-fallbacks",
+    (
+        "server:agent-addr",
+        "server:no-agent-check",
+        "server:agent-check",
+        "server:port",
+        "server:addr",
+        "option log-health-checks",
+    ),
+    # Where the agent is asked (`agent-addr`; `port` and `addr` stand in for
+    # `agent-port` and `agent-addr`), `no-agent-check` undoing a default-server's,
+    # an agent that says up for a server its check finds DOWN (it stays DOWN), and
+    # agents that cannot be reached, close without a word, or say things HAProxy
+    # does not understand: none of them changes the server, `show stat` says why,
+    # and `option log-health-checks` logs the agents' checks as HAProxy does.
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n",
+        backend="    option log-health-checks\n    default-server agent-check agent-inter 100ms\n",
+        servers="    server s1 {s1} agent-port {agent:up} agent-addr 127.0.0.1\n"
+        "    server s2 {s2} addr 127.0.0.1 port {agent:up} check inter 200ms\n"
+        "    server s3 {s3} no-agent-check\n"
+        "    server s4 {dead} check inter 200ms agent-port {agent:up}\n"
+        "    server s5 {s1} agent-port {port:dead}\n"
+        "    server s6 {s1} agent-port {agent:empty}\n"
+        "    server s7 {s1} agent-port {agent:bogus}\n",
+    ),
+    (Req(command="show stat"), Req(command="show servers state be")),
+    compare=frozenset({"log", "command"}),
+    files={"up": b"up\n", "empty": b"", "bogus": b"bogus 20x% #why\n"},
+    kinds=RAW_KIND,
+    settle=1.0,
+    extract=AGENT_STAT + "|" + AGENT_STATE,
+    # s5's agent port is a free port of each side's own.
+    command_subs=(*AGENT_SUBS, (r"(?m)^(s5 .* - )\d+$", r"\1<dead>")),
+    log_filter="Server|server|check",
+    log_subs=((r"check duration: \d+ms", "check duration: <ms>"),),
+    log_sorted=True,
+)
 row(
     "monitor-fail-nbsrv",
     ("monitor", "monitor-uri", "fetch:nbsrv"),
