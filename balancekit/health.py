@@ -79,6 +79,9 @@ class CheckStatus(Enum):
     L7OK = ("L7OK", "Layer7 check passed", "passed")
     L7OKC = ("L7OKC", "Layer7 check conditionally passed", "condpass")
     L7STS = ("L7STS", "Layer7 wrong status", "failed")
+    PROCERR = ("PROCERR", "External check error", "failed")
+    PROCTOUT = ("PROCTOUT", "External check timeout", "failed")
+    PROCOK = ("PROCOK", "External check passed", "passed")
 
     @property
     def info(self) -> str:
@@ -97,7 +100,19 @@ class CheckStatus(Enum):
     @property
     def has_code(self) -> bool:
         """Layer-7 data statuses carry a response code (`code: 500` in the log)."""
-        return self in (CheckStatus.L7OK, CheckStatus.L7OKC, CheckStatus.L7STS)
+        return self in _WITH_CODE
+
+
+_WITH_CODE = frozenset(
+    {
+        CheckStatus.L7OK,
+        CheckStatus.L7OKC,
+        CheckStatus.L7STS,
+        CheckStatus.PROCERR,
+        CheckStatus.PROCTOUT,
+        CheckStatus.PROCOK,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

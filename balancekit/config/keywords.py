@@ -43,6 +43,7 @@ FAMILIES = frozenset(
         "declare",
         "http-check",
         "tcp-check",
+        "external-check",
         "compression",
         "tcp-request",
         "tcp-response",
@@ -195,6 +196,12 @@ KEYWORDS: tuple[Keyword, ...] = (
         "The file of servers' states (`show servers state`) backends load at start.",
     ),
     _K("server-state-base", "g", "Directory for relative server state file names."),
+    _K("external-check", "g", "Allow `option external-check` (checks that run a program)."),
+    _K(
+        "insecure-fork-wanted",
+        "g",
+        "Acknowledge that checks fork programs (`option external-check` warns without it).",
+    ),
     _K("spread-checks", "g", "Each check comes up to this percentage (0..50) early or late."),
     _K("max-spread-checks", "g", "The longest delay over which the first checks are spread."),
     _K("daemon", "g", "Run in the background.", ignored=_NO_DAEMON),
@@ -264,7 +271,7 @@ KEYWORDS: tuple[Keyword, ...] = (
     *_warned(
         "Process safety switches.",
         _NO_PROCESS_SWITCH,
-        """set-dumpable insecure-fork-wanted insecure-setuid-wanted no-memory-trimming
+        """set-dumpable insecure-setuid-wanted no-memory-trimming
         profiling.tasks mworker-max-reloads quiet""",
     ),
     # -- proxies -----------------------------------------------------------------------
@@ -595,6 +602,18 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("option httpchk", "dlb", "HTTP health checks: `[<method>] [<uri>] [<version>]`."),
     _K("option mysql-check", "dlb", "MySQL health checks: `[user <name>]`."),
     _K("option pgsql-check", "dlb", "PostgreSQL health checks: `user <name>`."),
+    _K(
+        "option external-check",
+        "dlb",
+        "Health checks run `external-check command` with HAProxy's arguments and environment; "
+        "exit status 0 passes.",
+    ),
+    _K(
+        "external-check command",
+        "dlb",
+        "The program an external check runs (a leading `/`, or found in `external-check path`).",
+    ),
+    _K("external-check path", "dlb", "`PATH` for the external check's program (default empty)."),
     _K("option tcp-check", "dlb", "Scripted health checks: the proxy's `tcp-check` steps."),
     _K("option redis-check", "dlb", "Redis health checks: `PING` answered `+PONG`."),
     _K(
@@ -797,7 +816,6 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process
     source
     use-fcgi-app resolvers mailers program
     ring nbproc cpu-map lua-load setenv presetenv resetenv unsetenv
-    external-check
     default-bind
     close-spread-time default-path grace h1-accept-payload-with-any-method h1-case-adjust
     h1-case-adjust-file httpclient.resolvers.id httpclient.resolvers.prefer
@@ -816,7 +834,7 @@ option h1-case-adjust-bogus-client|option h1-case-adjust-bogus-server|
 option http-buffer-request|option http-no-delay|
 option http-pretend-keepalive|option http-restrict-req-hdr-names|
 option http-use-proxy-header|option httpslog|option independent-streams|
-option external-check|option nolinger|
+option nolinger|
 option prefer-last-server|
 option socket-stats|option spop-check|tcp-check set-var|tcp-check set-var-fmt|tcp-check unset-var|
 option transparent|

@@ -68,6 +68,7 @@ from balancekit_server.net import proxy_protocol
 from balancekit_server.net.unix_sockets import connect_unix
 from balancekit_server.ops.agent_probe import AgentOutcome, AgentSpec, probe_agent
 from balancekit_server.ops.counters import REGISTRY, Registry
+from balancekit_server.ops.external_check import ExternalSpec, run_external_check
 from balancekit_server.ops.logs import Logger
 from balancekit_server.ops.logs import console as stderr_sink
 
@@ -121,6 +122,8 @@ class CheckSpec:
     # The PROXY version sent first (`send-proxy[-v2]` without `port`/`addr`, as
     # HAProxy does); 0: none.
     send_proxy: int = 0
+    #: `option external-check`: the program run instead of any probe.
+    external: ExternalSpec | None = None
 
     def tls_context(self) -> ssl.SSLContext | None:
         if not self.tls:
@@ -633,11 +636,66 @@ def agent_spec_for(runtime: BackendRuntime, server_name: str) -> AgentSpec | Non
     )
 
 
-def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
+@dataclass(frozen=True, slots=True)
+class ProxyPlace:
+    """What an external check says of its proxy: HAProxy's id for it and its first
+    listening address and port (`NOT_USED` for a backend without one)."""
+
+    iid: int
+    addr: str = "NOT_USED"
+    port: str = "NOT_USED"
+
+
+def external_spec(
+    runtime: BackendRuntime, server_name: str, place: ProxyPlace, limit: float
+) -> ExternalSpec | None:
+    """The program, arguments and environment of one server's external check."""
+    ext = runtime.external_check
+    if ext is None:
+        return None
+    member = runtime.backend.member(server_name)
+    server = member.server
+    try:
+        ssl_on = runtime.extras(server_name).ssl
+    except KeyError:
+        ssl_on = False
+    address = server.host
+    port = "NOT_USED" if unix_sockaddr(address) is not None else str(server.port or 0)
+    env = (
+        ("PATH", ext.path),
+        ("HAPROXY_PROXY_NAME", runtime.name),
+        ("HAPROXY_PROXY_ID", str(place.iid)),
+        ("HAPROXY_PROXY_ADDR", place.addr),
+        ("HAPROXY_PROXY_PORT", place.port),
+        ("HAPROXY_SERVER_NAME", server.name),
+        ("HAPROXY_SERVER_ID", str(member.puid)),
+        ("HAPROXY_SERVER_ADDR", address),
+        ("HAPROXY_SERVER_PORT", port),
+        ("HAPROXY_SERVER_MAXCONN", str(server.maxconn)),
+        ("HAPROXY_SERVER_SSL", "1" if ssl_on else "0"),
+        ("HAPROXY_SERVER_PROTO", "h1" if runtime.mode == "http" else "tcp"),
+    )
+    args = (place.addr, place.port, address, port)
+    return ExternalSpec(ext.command, ext.path, args, env, limit)
+
+
+def spec_for(
+    runtime: BackendRuntime, server_name: str, place: ProxyPlace | None = None
+) -> CheckSpec | None:
     """The probe a backend's config asks for on one server (None: not checked)."""
     server = runtime.backend.member(server_name).server
     if not server.check:
         return None
+    if runtime.external_check is not None:
+        spec = CheckSpec(
+            host=server.host,
+            port=server.port or 0,
+            inter=server.inter,
+            connect_timeout=runtime.timeout_connect,
+            check_timeout=runtime.timeout_check,
+        )
+        external = external_spec(runtime, server_name, place or ProxyPlace(0), spec.connect_limit)
+        return replace(spec, external=external)
     host = server.check_addr or server.host
     port = server.check_port or server.port
     if port is None:
@@ -731,8 +789,11 @@ class HealthMonitor:
         spread: int = 0,
         max_spread: float | None = None,
         node: str | None = None,
+        places: Mapping[str, ProxyPlace] | None = None,
     ) -> None:
         self.backends = dict(backends)
+        #: Each backend's id and first listener, for its external checks.
+        self.places = dict(places or {})
         #: global `node`, else the host name: what `http-check send-state` reports.
         self.node = node if node is not None else socket.gethostname()
         #: `spread-checks` (percent) and `max-spread-checks` (seconds).
@@ -751,7 +812,7 @@ class HealthMonitor:
         now = clock()
         for be_name, runtime in self.backends.items():
             for member in runtime.backend.members:
-                spec = spec_for(runtime, member.name)
+                spec = spec_for(runtime, member.name, self.places.get(be_name))
                 health = ServerHealth(
                     HealthSettings.from_server(member.server), now=now, checked=spec is not None
                 )
@@ -875,7 +936,13 @@ class HealthMonitor:
                 watched.probing = True
                 try:
                     state = self._state_header(watched) if watched.spec.send_state else None
-                    result = await probe(watched.spec, stopped=not watched.health.up, state=state)
+                    if watched.spec.external is not None:
+                        member = self.pool(watched.backend).member(watched.server)
+                        result = await run_external_check(watched.spec.external, member.inflight)
+                    else:
+                        result = await probe(
+                            watched.spec, stopped=not watched.health.up, state=state
+                        )
                 finally:
                     watched.probing = False
                 self.record(watched.backend, watched.server, result)
@@ -1030,7 +1097,7 @@ class HealthMonitor:
             return
         watched = self.watched.get(key)
         if event == "moved" and watched is not None and watched.spec is not None:
-            watched.spec = spec_for(self.backends[backend], server)
+            watched.spec = spec_for(self.backends[backend], server, self.places.get(backend))
 
     # -- state changes -------------------------------------------------------------
 
@@ -1323,6 +1390,8 @@ class ChecksHost(Protocol):
 
     config: Config
     registry: Registry
+    #: `{frontend name: [(host, port), …]}` actually bound.
+    addresses: dict[str, list[tuple[str, int]]]
 
     def logger(self, targets: Iterable[LogTarget]) -> Logger | None: ...
 
@@ -1348,10 +1417,29 @@ def start(runtime: ChecksHost, *, log: LogSink | None = None) -> HealthMonitor:
         spread=runtime.config.global_.spread_checks,
         max_spread=runtime.config.global_.max_spread_checks,
         node=runtime.config.global_.node,
+        places=_places(runtime),
     )
     monitor.start()
     _CURRENT["monitor"] = monitor
     return monitor
+
+
+def _places(runtime: ChecksHost) -> dict[str, ProxyPlace]:
+    """Each backend's HAProxy id and, for a `listen`, its first bound address."""
+    from balancekit_server.ops.stats_data import StatsSource
+
+    places: dict[str, ProxyPlace] = {}
+    for proxy in StatsSource(runtime.config, registry=runtime.registry).proxies:
+        if proxy.backend is None:
+            continue
+        bound = runtime.addresses.get(proxy.name, []) if proxy.frontend is not None else []
+        if bound:
+            host, port = bound[0]
+            place = ProxyPlace(proxy.iid, host, str(port) if port else "NOT_USED")
+        else:
+            place = ProxyPlace(proxy.iid)
+        places[proxy.backend.name] = place
+    return places
 
 
 def iter_servers(monitor: HealthMonitor) -> Iterable[tuple[str, str, ServerHealth]]:

@@ -79,6 +79,9 @@ _CHECK_STATUS_CODE = {
     CheckStatus.L7OK: 15,
     CheckStatus.L7OKC: 16,
     CheckStatus.L7STS: 17,
+    CheckStatus.PROCERR: 18,
+    CheckStatus.PROCTOUT: 19,
+    CheckStatus.PROCOK: 20,
 }
 _CHECK_RESULT_CODE = {"neutral": 1, "failed": 2, "passed": 3, "condpass": 4}
 

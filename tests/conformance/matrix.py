@@ -3137,6 +3137,78 @@ row(
     log_subs=((r"check duration: \d+ms", "check duration: <ms>"),),
     log_sorted=True,
 )
+#: Fails (9) unless the arguments are the addresses the environment names; then s2
+#: fails (3) and the others pass.
+EXTERNAL_CHECK = b"""#!/bin/sh
+[ "$1" = "$HAPROXY_PROXY_ADDR" ] && [ "$2" = "$HAPROXY_PROXY_PORT" ] || exit 9
+[ "$3" = "$HAPROXY_SERVER_ADDR" ] && [ "$4" = "$HAPROXY_SERVER_PORT" ] || exit 9
+[ "$HAPROXY_SERVER_NAME" = s2 ] && exit 3
+exit 0
+"""
+#: Says through its exit status what HAProxy told it: ids, maxconn, SSL, protocol.
+EXTERNAL_ENV = b"""#!/bin/sh
+[ "$1" = NOT_USED ] && [ "$2" = NOT_USED ] || exit 99
+[ "$HAPROXY_PROXY_NAME" = be ] && [ "$HAPROXY_SERVER_PROTO" = h1 ] || exit 98
+[ "$HAPROXY_SERVER_SSL" = 0 ] && [ "$HAPROXY_SERVER_CURCONN" = 0 ] || exit 97
+[ -z "$HAPROXY_SERVER_MAXCONN" ] && exit 96
+exit $(( HAPROXY_PROXY_ID * 10 + HAPROXY_SERVER_ID + HAPROXY_SERVER_MAXCONN ))
+"""
+
+row(
+    "external-check",
+    (
+        "option external-check",
+        "external-check command",
+        "external-check",
+        "insecure-fork-wanted",
+        "server:check",
+    ),
+    # A script as the check: s2's exits 3 (DOWN, `code: 3` in the log and in show
+    # stat), the others 0 (PROCOK); the script fails unless its four arguments are
+    # the listener's and the server's addresses its environment names.
+    "global\n    stats socket {stats} level admin\n    external-check\n    insecure-fork-wanted\n"
+    + LOG_GLOBAL
+    + DEFAULTS
+    + "    log global\n"
+    "listen be\n    bind {bind:main}\n    balance roundrobin\n    option external-check\n"
+    "    external-check command {file:check.sh}\n"
+    "    server s1 {s1} check inter 200ms\n    server s2 {s2} check inter 200ms\n"
+    "    server s3 {s3} check inter 200ms\n",
+    (*seq(4), Req(command="show stat")),
+    compare=frozenset({"status", "server", "log", "command"}),
+    files={"check.sh": EXTERNAL_CHECK},
+    kinds=RAW_KIND,
+    settle=1.0,
+    extract=stat_columns("status", "check_status", "check_code", "check_desc"),
+    command_subs=((r"\* (\w)", r"\1"),),
+    log_filter="Server|server",
+    log_subs=((r"check duration: \d+ms", "check duration: <ms>"),),
+)
+row(
+    "external-check-path",
+    ("external-check path", "option external-check", "external-check command", "server:maxconn"),
+    # A command without a `/`, found in `external-check path` (HAProxy sets PATH to it
+    # and nothing else); a backend has no listener (`NOT_USED`); the exit status
+    # carries the proxy and server ids and the server's maxconn: 3*10 + 1 + 5 (ids: the
+    # stats socket's proxy 1, fe 2, be 3).
+    "global\n    stats socket {stats} level admin\n    external-check\n    insecure-fork-wanted\n"
+    + LOG_GLOBAL
+    + DEFAULTS
+    + "    log global\n"
+    "frontend fe\n    bind {bind:main}\n    default_backend be\n"
+    "backend be\n    option external-check\n    external-check path {workdir}\n"
+    "    external-check command env.sh\n"
+    "    server s1 {s1} maxconn 5 check inter 200ms\n",
+    (get("/"), Req(command="show stat")),
+    compare=frozenset({"status", "log", "command"}),
+    files={"env.sh": EXTERNAL_ENV},
+    kinds=RAW_KIND,
+    settle=0.8,
+    extract=stat_columns("status", "check_status", "check_code", "check_desc"),
+    command_subs=((r"\* (\w)", r"\1"),),
+    log_filter="Server|server",
+    log_subs=((r"check duration: \d+ms", "check duration: <ms>"),),
+)
 row(
     "monitor-fail-nbsrv",
     ("monitor", "monitor-uri", "fetch:nbsrv"),

@@ -26,7 +26,8 @@ Config placeholders (`{name}`, no spaces, so `{ ssl_fc }` conditions are left al
 - `{file:NAME}` — a file with the row's `files[NAME]` content, where `{port:s1}` (and
   the other servers) becomes that server's port, as it does in the config, and
   `{certdir}` the certificates' directory (`site.pem`, `backend.pem`, `wild.pem`,
-  and `client.pem`, the client certificate with its key).
+  and `client.pem`, the client certificate with its key); a file starting with
+  `#!` is made executable.
 - `{log}` — a UDP syslog receiver of this proxy's own; `{stats}` — a stats socket.
 """
 
@@ -406,6 +407,8 @@ def _render(row: Row, group: EchoGroup, side: str, work: Path, side_obj: Side) -
                 )
                 content = content.replace(b"{certdir}", str(certs.dir).encode())
                 path.write_bytes(content)
+                if content.startswith(b"#!"):  # a script (`external-check command`)
+                    path.chmod(0o755)
             return str(path)
         if kind == "log":
             if side_obj.log is None:
