@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from balancekit import Backend, tcpcheck
-from balancekit.agent import agent_maxconn, agent_result, agent_weight
+from balancekit.agent import INCOMPLETE, agent_maxconn, agent_result, agent_weight
 from balancekit.config.runtime import (
     BackendRuntime,
     Config,
@@ -964,12 +964,29 @@ class HealthMonitor:
             watched.agent_probing = True
             try:
                 outcome = await probe_agent(watched.agent)
+                if outcome.reply == INCOMPLETE and watched.health.agent_result is None:
+                    outcome = await self._agent_times_out(watched, watched.agent, outcome)
             finally:
                 watched.agent_probing = False
             if (watched.backend, watched.server) in self.watched:
                 self.record_agent(watched.backend, watched.server, outcome)
             delay = spread_interval(watched.agent.inter, self.spread, random.random())
             await asyncio.sleep(delay)
+
+    @staticmethod
+    async def _agent_times_out(
+        watched: _Watched, spec: AgentSpec, outcome: AgentOutcome
+    ) -> AgentOutcome:
+        """A first agent check cut short has no previous status to keep: HAProxy
+        records the text with its status still INI and waits for the check's time
+        to run out (L7TOUT)."""
+        watched.health.agent_result = CheckResult(
+            CheckStatus.INI, None, INCOMPLETE, outcome.duration_ms
+        )
+        limit = spec.check_timeout if spec.check_timeout is not None else spec.inter
+        await asyncio.sleep(max(limit - outcome.duration_ms / 1000, 0.0))
+        duration = int(limit * 1000)
+        return AgentOutcome(duration, result=CheckResult(CheckStatus.L7TOUT, duration_ms=duration))
 
     def record_agent(self, backend: str, server: str, outcome: AgentOutcome) -> None:
         """Apply one agent check as tcpcheck_agent_expect_reply does: the admin
@@ -985,10 +1002,13 @@ class HealthMonitor:
             self._agent_report(watched, result, previous)
             health.agent_says(result, None, now)
             return
-        if isinstance(reply, str):  # INCOMPLETE: the previous status, this text
-            status = previous.status if previous is not None else CheckStatus.INI
+        if isinstance(reply, str):
+            # INCOMPLETE: HAProxy records the previous status with this text (a first
+            # check, which has none, times out first: _agent_times_out).
+            status = previous.status if previous is not None else CheckStatus.L7TOUT
             code = previous.code if previous is not None else None
             result = CheckResult(status, code, reply, outcome.duration_ms)
+            self._agent_report(watched, result, previous)
             health.agent_says(result, None, now)
             return
         pool = self.pool(backend)

@@ -382,14 +382,18 @@ class StatsSource:
 
     @staticmethod
     def _agent_columns(row: dict[str, str], health: ServerHealth, running: bool) -> None:
-        """The agent's columns (an agent's counter is 0 or 1: rise = fall = 1)."""
+        """The agent's columns (an agent's counter is 0 or 1: rise = fall = 1).
+
+        A running agent check is marked "* " but keeps its last text: HAProxy
+        blanks it for the few milliseconds the check runs, which only makes a
+        snapshot depend on timing (agents are asked often)."""
         result = health.agent_result
         status = result.status if result is not None else CheckStatus.INI
         row.update(
             agent_status=("* " if running else "") + status.info,
             agent_duration=str(result.duration_ms or 0) if result is not None else "0",
             agent_desc=status.description,
-            last_agt="" if running or result is None else result.info,
+            last_agt="" if result is None else result.info,
             agent_rise="1",
             agent_fall="1",
             agent_health="1" if health.agent_up else "0",

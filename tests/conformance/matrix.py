@@ -3058,6 +3058,7 @@ AGENT_STAT = stat_columns(
 )  # fmt: skip
 #: An agent check running at that moment is marked "* " (timing, not behaviour), and
 #: so is its server's state line (CHK_ST_INPROGRESS in srv_agent_state).
+AGENT_GLOBAL = "    max-spread-checks 50ms\n" + LOG_GLOBAL
 AGENT_SUBS = ((r"\* (\w)", r"\1"), (r"(?m) 23 (\S+ \d+)$", r" 22 \1"))
 
 row(
@@ -3068,17 +3069,19 @@ row(
     # agent says down (with a description) though its check passes, s4 is drained
     # with a new maxconn, s5 put in maintenance (words are case-insensitive). The
     # log lines, `show stat`'s agent columns and `show servers state` are HAProxy's.
+    # The agents are asked once, early (max-spread-checks), and not again while the
+    # row looks: a check running then would blank its text in HAProxy's `show stat`.
     http_cfg(
-        global_=LOG_GLOBAL,
+        global_=AGENT_GLOBAL,
         defaults="    log global\n",
         backend="    balance roundrobin\n    timeout check 1s\n",
         servers="    server s1 {s1} weight 10 agent-check agent-port {agent:half} "
-        "agent-inter 100ms\n"
-        "    server s2 {s2} weight 4 agent-check agent-port {agent:most} agent-inter 100ms\n"
+        "agent-inter 10s\n"
+        "    server s2 {s2} weight 4 agent-check agent-port {agent:most} agent-inter 10s\n"
         "    server s3 {s3} check inter 200ms agent-check agent-port {agent:down} "
-        'agent-inter 100ms agent-send "status\\n"\n'
-        "    server s4 {s3} agent-check agent-port {agent:drain} agent-inter 100ms\n"
-        "    server s5 {s3} agent-check agent-port {agent:maint} agent-inter 100ms\n",
+        'agent-inter 10s agent-send "status\\n"\n'
+        "    server s4 {s3} agent-check agent-port {agent:drain} agent-inter 10s\n"
+        "    server s5 {s3} agent-check agent-port {agent:maint} agent-inter 10s\n",
     ),
     (*seq(8), Req(command="show stat"), Req(command="show servers state be")),
     compare=frozenset({"status", "server", "log", "command"}),
@@ -3110,24 +3113,26 @@ row(
     # Where the agent is asked (`agent-addr`; `port` and `addr` stand in for
     # `agent-port` and `agent-addr`), `no-agent-check` undoing a default-server's,
     # an agent that says up for a server its check finds DOWN (it stays DOWN), and
-    # agents that cannot be reached, close without a word, or say things HAProxy
-    # does not understand: none of them changes the server, `show stat` says why,
+    # agents that cannot be reached, close without a word or in the middle of their
+    # line, or say things HAProxy does not understand: none of them changes the
+    # server, `show stat` says why,
     # and `option log-health-checks` logs the agents' checks as HAProxy does.
     http_cfg(
-        global_=LOG_GLOBAL,
+        global_=AGENT_GLOBAL,
         defaults="    log global\n",
-        backend="    option log-health-checks\n    default-server agent-check agent-inter 100ms\n",
+        backend="    option log-health-checks\n    default-server agent-check agent-inter 10s\n",
         servers="    server s1 {s1} agent-port {agent:up} agent-addr 127.0.0.1\n"
         "    server s2 {s2} addr 127.0.0.1 port {agent:up} check inter 200ms\n"
         "    server s3 {s3} no-agent-check\n"
         "    server s4 {dead} check inter 200ms agent-port {agent:up}\n"
         "    server s5 {s1} agent-port {port:dead}\n"
         "    server s6 {s1} agent-port {agent:empty}\n"
-        "    server s7 {s1} agent-port {agent:bogus}\n",
+        "    server s7 {s1} agent-port {agent:bogus}\n"
+        "    server s8 {s1} agent-port {agent:cut}\n",
     ),
     (Req(command="show stat"), Req(command="show servers state be")),
     compare=frozenset({"log", "command"}),
-    files={"up": b"up\n", "empty": b"", "bogus": b"bogus 20x% #why\n"},
+    files={"up": b"up\n", "empty": b"", "bogus": b"bogus 20x% #why\n", "cut": b"down"},
     kinds=RAW_KIND,
     settle=1.0,
     extract=AGENT_STAT + "|" + AGENT_STATE,

@@ -71,14 +71,17 @@ def _servers(port: int, count: int) -> list[str]:
 
 
 def _stat(proxy: HAProxy) -> dict[str, str]:
-    text = proxy.command("show stat")
-    header = text.splitlines()[0].lstrip("# ").split(",")
-    for line in text.splitlines()[1:]:
-        fields = dict(zip(header, line.split(","), strict=False))
-        if fields.get("svname") == "s1":
-            # A check running at that moment is marked "* " (timing, not behaviour).
+    """s1's columns, read when its agent check is not running: HAProxy blanks the
+    agent's text while it runs, and when it runs is timing, not behaviour."""
+    for _ in range(200):
+        text = proxy.command("show stat")
+        header = text.splitlines()[0].lstrip("# ").split(",")
+        rows = [dict(zip(header, line.split(","), strict=False)) for line in text.splitlines()]
+        fields = next(row for row in rows if row.get("svname") == "s1")
+        if not fields["agent_status"].startswith("* "):
             return {c: fields[c].removeprefix("* ") for c in COLUMNS}
-    raise AssertionError(f"no s1 in show stat:\n{text}")
+        time.sleep(0.005)
+    raise AssertionError(f"s1's agent check never stopped running:\n{text}")
 
 
 def _state(proxy: HAProxy) -> str:

@@ -6,8 +6,9 @@ balancekit at the same agent and change what it says between two looks.
 What each connection sent first (`agent-send`) is kept in `received`.
 
 The answer is written as soon as a connection opens, then the agent reads
-until the checker closes (at most a second) and closes too.  An empty answer
-closes at once: the checker gets an empty response.
+until the checker closes (at most a second) and closes too.  An answer that
+does not end its line closes at once after it (an agent cut short), and an
+empty one closes without a word: the checker gets an empty response.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class AgentServer:
             if answer:
                 writer.write(answer)
                 await writer.drain()
+            if answer.endswith((b"\n", b"\r")):
                 got = b""
                 with contextlib.suppress(TimeoutError, OSError):
                     async with asyncio.timeout(1.0):
