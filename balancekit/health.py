@@ -381,6 +381,18 @@ class ServerHealth:
             return None
         return self._settle(None, now, forced=True)
 
+    def force_agent(self, up: bool, now: float) -> Transition | None:
+        """`set server B/S agent up|down`: the agent's counter, and the server
+        started or stopped at once (srv_set_running/srv_set_stopped), checks aside."""
+        self.agent_up = up
+        if self.maint:
+            return None
+        if up and (not self.up or self.stopping):
+            return self._set(True, None, now)
+        if not up and self.up:
+            return self._set(False, None, now)
+        return None
+
     def agent_says(self, result: CheckResult, up: bool | None, now: float) -> Transition | None:
         """An agent check's outcome (HAProxy's agent counter, rise = fall = 1).
 

@@ -841,6 +841,9 @@ class HealthMonitor:
         watched = self._record(backend, server)
         return watched.spec is not None and not watched.paused
 
+    def agent_configured(self, backend: str, server: str) -> bool:
+        return self._record(backend, server).agent is not None
+
     def check_configured(self, backend: str, server: str) -> bool:
         return self._record(backend, server).spec is not None
 
@@ -1289,6 +1292,24 @@ class HealthMonitor:
         transition = watched.health.force(up, self.clock())
         if transition is not None:
             self._apply(watched, transition, why)
+
+    def force_agent(self, backend: str, server: str, up: bool) -> bool:
+        """`set server B/S agent up|down`; False when the server has no agent."""
+        watched = self._record(backend, server)
+        if watched.agent is None:
+            return False
+        transition = watched.health.force_agent(up, self.clock())
+        if transition is not None:
+            self._apply(watched, transition, "changed from CLI")
+        return True
+
+    def set_agent_send(self, backend: str, server: str, text: str) -> bool:
+        """`set server B/S agent-send <string>`; False when the server has no agent."""
+        watched = self._record(backend, server)
+        if watched.agent is None:
+            return False
+        watched.agent = replace(watched.agent, send=text.encode("latin-1", "replace"))
+        return True
 
     def force_stopping(self, backend: str, server: str, why: str = "changed from CLI") -> None:
         """`set server B/S health stopping`: HAProxy's NOLB state."""

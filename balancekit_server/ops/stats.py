@@ -352,6 +352,14 @@ def _cmd_set_server(p: CommandProcessor, words: list[str]) -> str:
             p.monitor.force_stopping(backend, server)
         else:
             p._set_health(backend, server, arg == "up")
+    elif what == "agent":
+        if arg not in ("up", "down") and p.monitor.agent_configured(backend, server):
+            raise CommandError("'set server <srv> agent' expects 'up' or 'down'.\n")
+        if not p.monitor.force_agent(backend, server, arg == "up"):
+            raise CommandError("agent checks are not enabled on this server.\n")
+    elif what == "agent-send":
+        if not p.monitor.set_agent_send(backend, server, words[4] if len(words) > 4 else ""):
+            raise CommandError("agent checks are not enabled on this server.\n")
     elif what == "addr":
         address = words[4] if len(words) > 4 else ""
         if not address:

@@ -3142,6 +3142,40 @@ row(
     log_subs=((r"check duration: \d+ms", "check duration: <ms>"),),
     log_sorted=True,
 )
+row(
+    "set-server-agent",
+    ("server:agent-check", "stats socket"),
+    # `set server … agent down|up` sets the agent's counter and stops or starts the
+    # server at once ("changed from CLI"), whatever its agent said; a server without
+    # an agent, or a word other than up/down, gets HAProxy's refusal.
+    http_cfg(
+        global_=AGENT_GLOBAL,
+        defaults="    log global\n",
+        backend="    balance roundrobin\n",
+        servers="    server s1 {s1} agent-check agent-port {agent:up} agent-inter 10s\n"
+        "    server s2 {s2}\n",
+    ),
+    (
+        Req(command="set server be/s1 agent down"),
+        *seq(2),
+        Req(command="show stat"),
+        Req(command="set server be/s2 agent up"),
+        Req(command="set server be/s1 agent sideways"),
+        Req(command="set server be/s1 agent-send ping"),
+        Req(command="set server be/s1 agent up"),
+        *seq(2),
+        Req(command="show stat"),
+    ),
+    compare=frozenset({"status", "server", "log", "command"}),
+    files={"up": b"up\n"},
+    kinds=RAW_KIND,
+    settle=0.5,
+    extract=AGENT_STAT + r"|^([^,#\n]+)$",
+    command_subs=AGENT_SUBS,
+    log_filter="Server|server",
+    log_subs=((r"check duration: \d+ms", "check duration: <ms>"),),
+)
+
 #: Fails (9) unless the arguments are the addresses the environment names; then s2
 #: fails (3) and the others pass.
 EXTERNAL_CHECK = b"""#!/bin/sh

@@ -146,3 +146,12 @@ def test_maintenance_keeps_what_the_agent_said_for_later() -> None:
     assert health.agent_says(L7STS, False, 2.0) is None
     health.leave_maint(3.0)
     assert not health.up  # leaving maintenance, the agent still says down
+
+
+def test_the_cli_forces_the_agent_and_the_server_with_it() -> None:
+    health = _health()
+    health.record(L4CON, 1.0)  # the check keeps it DOWN...
+    transition = health.force_agent(True, 2.0)  # ...`set server … agent up` starts it anyway
+    assert transition is not None and transition.up and transition.result is None
+    down = health.force_agent(False, 3.0)
+    assert down is not None and not down.up and not health.agent_up
