@@ -5,8 +5,9 @@ HAProxy 2.6 keeps whole answers to GET requests in shared memory, keyed by the
 SHA-1 of `https://` + Host + URI, and answers later requests for the same key
 itself, with an `Age` header, until the entry expires.  What may be stored and
 used follows its cache.c and http_ana.c to the letter, since that is what users
-observe: only HTTP/1.1 GET answers with status 200, no `Vary` (`process-vary
-off`), freshness from `s-maxage`/`max-age`/`Expires` capped by the section's
+observe: only HTTP/1.1 GET answers with status 200, no `Vary` unless the section
+says `process-vary on` (then several answers per URI, told apart by a secondary
+key: `cache_vary`), freshness from `s-maxage`/`max-age`/`Expires` capped by the section's
 `max-age`, or at least a validator (`ETag`, `Last-Modified`); a request with
 `Authorization`, `Cache-Control: no-cache` (or `max-age`, `max-stale`,
 `min-fresh`, `Pragma: no-cache`) neither uses nor fills it; a successful unsafe
@@ -28,6 +29,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
+from . import cache_vary
+from .cache_vary import SecondaryKey
 from .request import Headers, Request
 
 __all__ = ["Admission", "Cache", "CacheConfig", "CacheHit", "CacheLookup", "CachedAnswer"]
@@ -50,6 +53,9 @@ class CacheConfig:
     total_max_size: int
     max_object_size: int
     max_age: int = 60
+    process_vary: bool = False
+    #: How many answers one URI may have (varied answers, `process-vary on`).
+    max_secondary_entries: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,10 @@ class CachedAnswer:
     age: int
     last_modified: float
     etag: str | None
+    #: The names its `Vary` listed (cache_vary bits; 0: it does not vary), and the
+    #: secondary key a request must match to get it.
+    signature: int = 0
+    secondary: SecondaryKey = (0, 0)
 
     def age_at(self, now: float) -> int:
         """The `Age` an answer sent at `now` carries (htx_cache_add_age_hdr)."""
@@ -102,6 +112,9 @@ class CacheLookup:
     cacheable: bool
     #: TX_CACHE_IGNORE: the request neither uses nor fills the cache.
     ignore: bool
+    #: The request's secondary key (`process-vary on`), None when it has none:
+    #: then an answer that varies is not stored.
+    secondary: SecondaryKey | None = None
 
 
 @dataclass
@@ -140,17 +153,26 @@ class Admission:
             self.head.age,
             self.head.last_modified,
             self.head.etag,
+            self.head.signature,
+            self.head.secondary,
         )
         self.cache.store(self.key, answer)
 
 
 class Cache:
-    """One `cache` section's entries (per process), oldest evicted first."""
+    """One `cache` section's entries (per process), oldest evicted first.
+
+    A URI may have several answers when they vary (`process-vary on`): they are
+    kept in the order they were stored, as HAProxy's tree keeps duplicates, since
+    a lookup reads the first one's `Vary` to build the request's secondary key."""
 
     def __init__(self, config: CacheConfig, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.clock = clock
-        self._entries: OrderedDict[bytes, CachedAnswer] = OrderedDict()
+        # (URI key, serial) -> answer, oldest first; a URI's serials, oldest first.
+        self._entries: OrderedDict[tuple[bytes, int], CachedAnswer] = OrderedDict()
+        self._chains: dict[bytes, list[int]] = {}
+        self._serial = 0
         self._used = 0
 
     def __deepcopy__(self, memo: dict[int, object]) -> Cache:
@@ -175,18 +197,47 @@ class Cache:
         state = CacheLookup(key, method, http11, cacheable, ignore)
         if ignore:
             return state, None
-        answer = self._get(key)
+        answer = self._first(key)
         if answer is None:
+            if self.config.process_vary:  # what the answer will vary on is not known yet
+                state.secondary = cache_vary.request_key(request.headers, cache_vary.ALL_NAMES)
             return state, None
+        if answer.signature:
+            state.secondary = cache_vary.request_key(request.headers, answer.signature)
+            if state.secondary is None:
+                return state, None
+            answer = self._variant(key, state.secondary)
+            if answer is None:
+                return state, None
         hit = CacheHit(answer, _not_modified(answer, request.headers), self.config.name)
         return state, hit
 
-    def _get(self, key: bytes) -> CachedAnswer | None:
-        answer = self._entries.get(key)
-        if answer is not None and answer.expire <= int(self.clock()):
-            self._drop(key)
+    def _first(self, key: bytes) -> CachedAnswer | None:
+        """entry_exist: the URI's first answer; an expired one is dropped (and the
+        lookup misses, even if later answers of the URI are fresh)."""
+        chain = self._chains.get(key)
+        if not chain:
+            return None
+        answer = self._entries[key, chain[0]]
+        if answer.expire <= int(self.clock()):
+            self._drop(key, chain[0])
             return None
         return answer
+
+    def _variant(self, key: bytes, wanted: SecondaryKey) -> CachedAnswer | None:
+        """secondary_entry_exist: the first of the URI's answers whose secondary
+        key the request matches; expired ones met on the way are dropped."""
+        now = int(self.clock())
+        for serial in list(self._chains.get(key, ())):
+            answer = self._entries[key, serial]
+            if cache_vary.matches(answer.secondary, wanted):
+                if answer.expire <= now:
+                    self._drop(key, serial)
+                    return None
+                return answer
+            if answer.expire <= now:
+                self._drop(key, serial)
+        return None
 
     # -- the answer side ----------------------------------------------------------------
 
@@ -205,15 +256,31 @@ class Cache:
             return None
         if lookup.method != "GET":
             if 200 <= status < 400 and lookup.method not in _SAFE_METHODS:
-                self._drop(lookup.key)
+                self._drop_first(lookup.key)
             return None
         if not lookup.http11 or status != 200:
             return None
-        if headers.get("vary") is not None:
+        signature = 0
+        secondary: SecondaryKey = (0, 0)
+        if self.config.process_vary:
+            found = cache_vary.vary_signature(headers)
+            if found is None:
+                return None  # it varies on a header HAProxy cannot normalise
+            signature = found
+            if signature:
+                if lookup.secondary is None:
+                    return None
+                secondary = cache_vary.reduce_key(lookup.secondary, signature)
+        elif headers.get("vary") is not None:
             return None  # (`process-vary off`: no answer that varies is stored)
         cacheable, cookies_ok = _response_flags(headers, lookup.cacheable)
         if not (cacheable and cookies_ok):
             return None
+        # The answer it replaces goes now, before its body is even read.
+        if signature:
+            self._drop_variant(lookup.key, secondary)
+        else:
+            self._drop_first(lookup.key)
         now = self.clock()
         max_age, true_max_age = _max_age(headers, self.config.max_age, now)
         age = 0
@@ -224,6 +291,13 @@ class Cache:
             age = min(int(server_age), MAX_AGE)
             if age > true_max_age:
                 return None  # already stale
+        if signature:
+            # The stored key holds what the answer is encoded in, not what the
+            # request accepted: later requests must accept that.
+            encoding = cache_vary.answer_encoding(headers)
+            if encoding is None:
+                return None
+            secondary = (encoding, secondary[1])
         kept = tuple((n, v) for n, v in headers if n.lower() not in _NOT_STORED)
         head = CachedAnswer(
             status,
@@ -236,6 +310,8 @@ class Cache:
             age,
             _last_modified(headers, now),
             headers.get("etag"),
+            signature,
+            secondary,
         )
         length = headers.get("content-length") or ""
         if length.isdigit() and int(length) + head.size > self.config.max_object_size:
@@ -243,19 +319,47 @@ class Cache:
         return Admission(self, lookup.key, head)
 
     def store(self, key: bytes, answer: CachedAnswer) -> None:
-        self._drop(key)
+        """Keep an answer whose body has ended (the URI's answer it replaces went
+        when it was admitted); a varied one beyond `max-secondary-entries` (after
+        dropping the URI's expired ones) is not kept."""
+        if answer.signature:
+            now = int(self.clock())
+            for serial in list(self._chains.get(key, ())):
+                if self._entries[key, serial].expire <= now:
+                    self._drop(key, serial)
+            if len(self._chains.get(key, ())) >= self.config.max_secondary_entries:
+                return
+        elif not self.config.process_vary:
+            self._drop_first(key)  # one answer per URI: a concurrent store's is replaced
         size = answer.size
         if size > self.config.total_max_size:
             return
         while self._entries and self._used + size > self.config.total_max_size:
-            self._drop(next(iter(self._entries)))
-        self._entries[key] = answer
+            self._drop(*next(iter(self._entries)))
+        self._serial += 1
+        self._entries[key, self._serial] = answer
+        self._chains.setdefault(key, []).append(self._serial)
         self._used += size
 
-    def _drop(self, key: bytes) -> None:
-        answer = self._entries.pop(key, None)
+    def _drop_first(self, key: bytes) -> None:
+        chain = self._chains.get(key)
+        if chain:
+            self._drop(key, chain[0])
+
+    def _drop_variant(self, key: bytes, secondary: SecondaryKey) -> None:
+        for serial in self._chains.get(key, ()):
+            if cache_vary.matches(self._entries[key, serial].secondary, secondary):
+                self._drop(key, serial)
+                return
+
+    def _drop(self, key: bytes, serial: int) -> None:
+        answer = self._entries.pop((key, serial), None)
         if answer is not None:
             self._used -= answer.size
+            chain = self._chains[key]
+            chain.remove(serial)
+            if not chain:
+                del self._chains[key]
 
 
 def request_key(request: Request) -> bytes | None:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Headers",
+    "ProxyTlvs",
     "Request",
     "ResponseView",
     "StreamNames",
@@ -177,6 +178,16 @@ class TlsFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class ProxyTlvs:
+    """What a PROXY v2 header's TLVs said about the connection, for `fc_pp_authority`
+    and `fc_pp_unique_id`: the authority (the host name the client asked the proxy in
+    front for, its SNI) and the unique ID that proxy gave the stream.  None: not sent."""
+
+    authority: str | None = None
+    unique_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Request:
     """What a balancing or routing decision may look at.
 
@@ -189,6 +200,7 @@ class Request:
     hold an HTTP request head (`req.proto_http`), whose line and headers it then has.
     `stream` holds the request's tracked stick-table entries (`track-scN`, read by
     the `sc*_`/`src_` fetches); None where no stick table is in use.
+    `pp` holds the TLVs of the connection's PROXY v2 header, if it had any.
     """
 
     src: str = ""
@@ -206,6 +218,7 @@ class Request:
     payload: bytes | None = None
     stream: StreamCounters | None = None
     tls: TlsFacts | None = None
+    pp: ProxyTlvs | None = None
 
     def __init__(
         self,
@@ -225,6 +238,7 @@ class Request:
         payload: bytes | None = None,
         stream: StreamCounters | None = None,
         tls: TlsFacts | None = None,
+        pp: ProxyTlvs | None = None,
     ) -> None:
         if not isinstance(headers, Headers):
             # Headers are immutable: one shared empty view serves every bare request
@@ -248,6 +262,7 @@ class Request:
             set_payload,
             set_stream,
             set_tls,
+            set_pp,
         ) = _SETTERS
         set_src(self, src)
         set_method(self, method)
@@ -264,6 +279,7 @@ class Request:
         set_payload(self, payload)
         set_stream(self, stream)
         set_tls(self, tls)
+        set_pp(self, pp)
 
     @property
     def host(self) -> str | None:
@@ -276,7 +292,7 @@ _SETTERS: tuple[Any, ...] = tuple(
     for name in (
         "src", "method", "path", "query", "headers", "src_port",
         "dst", "dst_port", "version", "uri", "ssl", "sni", "payload",
-        "stream", "tls",
+        "stream", "tls", "pp",
     )
 )  # fmt: skip
 assert len(_SETTERS) == len(Request.__dataclass_fields__), "a new Request field needs a setter"

@@ -1575,6 +1575,7 @@ def parse_use_backend(
     name = words[0]
     cond = _condition(words, 1, acls, "use_backend", file, line)
     if "%[" in name:
-        fmt = _log_format(name, "use_backend", file, line, acls.context)
+        with acls.context.patterns.deferred():  # HAProxy resolves the name after parsing
+            fmt = _log_format(name, "use_backend", file, line, acls.context)
         return UseBackend(name, cond, file, line, name_format=fmt)
     return UseBackend(name, cond, file, line)

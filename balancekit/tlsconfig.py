@@ -25,10 +25,18 @@ from pathlib import Path
 
 from .acl.fetches import FetchError, SampleExpr, _split_args, format_sample, parse_sample_expr
 from .request import Request
-from .tls_openssl import OpenSSLUnavailable, set_ciphersuites, set_groups
+from .tls_openssl import (
+    OpenSSLUnavailable,
+    key_bits,
+    set_ciphersuites,
+    set_dh_group,
+    set_dh_params,
+    set_groups,
+)
 
 __all__ = [
     "CertEntry",
+    "DhParams",
     "ServerTls",
     "SniExpr",
     "TLSConfigError",
@@ -145,20 +153,59 @@ def apply_options(
             ctx.options |= _NO_VERSION[hole]
 
 
+@dataclass(frozen=True, slots=True)
+class DhParams:
+    """Where DHE ciphers get their Diffie-Hellman group (ssl_sock_load_dh_params):
+    parameters in the certificate's own file first, else the global
+    `ssl-dh-param-file` (`pem`), else, when `tune.ssl.default-dh-param` is set
+    (`default_bits`), RFC 7919's group of the certificate key's size, bounded by
+    it.  With none of them HAProxy offers no DHE cipher, and neither does this."""
+
+    pem: bytes | None = None
+    default_bits: int = 0
+
+
+def _use_dh(ctx: ssl.SSLContext, pem: Path, dh: DhParams, warnings: list[str]) -> None:
+    text = pem.read_bytes()
+    unusable = ", DH ciphers won't be available."
+    if b"-----BEGIN DH PARAMETERS-----" in text:
+        if not set_dh_params(ctx, text):
+            warnings.append(f"unable to load the DH parameter specified in '{pem}'{unusable}")
+    elif dh.pem is not None:
+        if not set_dh_params(ctx, dh.pem):
+            warnings.append(
+                f"unable to use the global DH parameter for certificate '{pem}'{unusable}"
+            )
+    elif dh.default_bits:
+        bits = min(key_bits(ctx), dh.default_bits)
+        if dh.default_bits <= 1024:
+            # HAProxy's 1024-bit group, which OpenSSL 3 refuses at its security level.
+            warnings.append(
+                f"unable to load default 1024 bits DH parameter for certificate '{pem}'." + unusable
+            )
+        elif bits >= 2048:
+            set_dh_group(ctx, 4096 if bits >= 4096 else 2048)
+
+
 def _load(
     pem: Path,
     ciphers: str | None,
     options: Iterable[str],
     ciphersuites: str | None,
     curves: str | None,
+    dh: DhParams,
+    warnings: list[str],
 ) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     apply_options(ctx, ciphers, options, ciphersuites=ciphersuites, curves=curves)
     key = pem.with_name(pem.name + ".key")  # HAProxy also accepts the key beside the cert
     try:
         ctx.load_cert_chain(str(pem), str(key) if key.exists() else None)
+        _use_dh(ctx, pem, dh, warnings)
     except (ssl.SSLError, OSError) as exc:
         raise TLSConfigError(f"crt '{pem}': unable to load certificate and key: {exc}") from None
+    except OpenSSLUnavailable as exc:
+        raise TLSConfigError(str(exc)) from None
     return ctx
 
 
@@ -257,6 +304,8 @@ def server_context(
     entries: Iterable[CertEntry] = (),
     ciphersuites: str | None = None,
     curves: str | None = None,
+    dh: DhParams = DhParams(),
+    warnings: list[str] | None = None,
 ) -> ssl.SSLContext:
     """An SSLContext serving every certificate in `crts` (files or directories) and
     `entries` (`crt-list` lines).
@@ -268,8 +317,10 @@ def server_context(
     alert.  `ciphers`, `ciphersuites`, `curves` and `options` are the bind's with
     the global `ssl-default-bind-*` ones (see `apply_options`); `verify` (`optional`,
     `required`) asks for a client certificate checked against `ca_file`.  A
-    crt-list line's own options replace the bind's for its certificate.
+    crt-list line's own options replace the bind's for its certificate.  `dh` says
+    where DHE ciphers get their group; what HAProxy would warn about goes to `warnings`.
     """
+    notes = warnings if warnings is not None else []
     paths = [crts] if isinstance(crts, str) else list(crts)
     certs = [CertEntry(str(f)) for crt in paths for f in _pem_files(crt)]
     certs += list(entries)
@@ -283,7 +334,13 @@ def server_context(
     for cert in certs:
         for pem in _pem_files(cert.pem):
             ctx = _load(
-                pem, cert.ciphers or ciphers, (*options, *cert.options), ciphersuites, curves
+                pem,
+                cert.ciphers or ciphers,
+                (*options, *cert.options),
+                ciphersuites,
+                curves,
+                dh,
+                notes,
             )
             protocols = list(cert.alpn if cert.alpn is not None else alpn)
             if protocols:

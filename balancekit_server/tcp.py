@@ -677,6 +677,7 @@ class Session:
                     src_port=header.src_port,
                     dst=header.dst,
                     dst_port=header.dst_port,
+                    pp=header.tlvs,
                 )
             if self.listener.ssl is not None:
                 # `accept-proxy` + `ssl`: the TLS handshake starts after the header.

@@ -10,6 +10,7 @@ be overridden or extended by declaring the same name.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ from .fetches import (
     suggest,
 )
 from .haproxy_fetches import is_haproxy_fetch
+from .patref import Builder, PatElt, PatExpr, RefError
 from .patterns import (
     MATCH_METHODS,
     UNSUPPORTED_METHODS,
@@ -234,6 +236,61 @@ class GroupMatcher(Matcher):
 
     def match(self, value: object) -> bool:
         return not self.groups.isdisjoint(self.userlist.groups_of(str(value)))
+
+
+#: Match methods HAProxy indexes alike, so one expression serves them all on a
+#: shared reference (pattern.c's pattern_new_expr compares the functions).
+_ACL_FAMILY = {"sub": "list_str", "dir": "list_str", "dom": "list_str", "end": "list_str",
+               "int": "val", "len": "val"}  # fmt: skip
+
+
+class RefMatcher(Matcher):
+    """A matcher over a pattern reference the runtime API may change: it asks the
+    reference's expression for its current compiled matcher on every match."""
+
+    __slots__ = ("expr",)
+
+    def __init__(self, expr: PatExpr) -> None:
+        self.expr = expr
+
+    @property
+    def method(self) -> str:  # type: ignore[override]
+        return self.expr.method
+
+    def match(self, value: object) -> bool:
+        index = self.expr._index
+        if index is None:
+            index = self.expr.index
+        return index.match(value)  # type: ignore[no-any-return]
+
+
+def _constant(matcher: Matcher) -> Builder:
+    """`-m found` and `-m bool`: the same matcher whatever the entries."""
+
+    def build(elements: Sequence[PatElt]) -> Matcher:
+        return matcher
+
+    return build
+
+
+def _builder(method: str, sample: SampleExpr, icase: bool) -> Builder:
+    """How an expression compiles its reference's entries for `-m method`."""
+
+    def compile_all(patterns: Sequence[str]) -> Matcher:
+        if method == "auth":
+            return _group_matcher(sample, patterns)
+        if method == "meth":
+            return MethodMatcher(patterns, icase)
+        return build_matcher(method, patterns, icase)
+
+    def build(elements: Sequence[PatElt]) -> Matcher:
+        try:
+            return compile_all([e.pattern for e in elements])
+        except PatternError as exc:
+            bad = next((e for e in elements if f"'{e.pattern}'" in str(exc)), None)
+            raise RefError(str(exc), bad) from None
+
+    return build
 
 
 def _reads_response(expr: AclExpr) -> bool:
@@ -539,25 +596,45 @@ class AclSet:
         file: str,
         line: int,
     ) -> AclExpr:
+        """The matchers of one expression, each over a shared pattern reference
+        (balancekit.acl.patref): the `-f` files' first, then the line's own
+        patterns, which HAProxy numbers in that order (`show acl`)."""
+        refs = self.context.patterns
+        files = [g for g in groups if g[2] is not None]
+        inline = [g for g in groups if g[2] is None]
         matchers: list[Matcher] = []
-        for patterns, icase, source in groups:
-            if not patterns and method not in ("bool", "found"):
-                continue
+        for patterns, icase, source in [*files, *inline]:
             try:
-                if method == "auth":
-                    matchers.append(_group_matcher(sample, patterns))
-                elif method == "meth":
-                    matchers.append(MethodMatcher(patterns, icase))
+                if source is not None:
+                    entries: list[tuple[str, str | None, int]] = [
+                        (p, None, n) for n, p in enumerate(patterns, 1)
+                    ]
+                    ref = refs.file(
+                        source,
+                        "acl",
+                        functools.partial(list, entries),
+                        two_column=False,
+                        where=(file, line),
+                    )
                 else:
-                    matchers.append(build_matcher(method, patterns, icase))
-            except PatternError as exc:
+                    ref = refs.inline(keyword, patterns, file, line)
+                if method in ("bool", "found"):
+                    # Patterns mean nothing to these: one matcher, an expression per
+                    # reference all the same (`get acl` reports it).
+                    matcher = build_matcher(method, (), False)
+                    ref.expr(method, icase, None, method, _constant(matcher))
+                    if not matchers:
+                        matchers.append(matcher)
+                    continue
+                build = _builder(method, sample, icase)
+                expr = ref.expr(method, icase, None, _ACL_FAMILY.get(method, method), build)
+            except RefError as exc:
                 where = ""
                 if source is not None:
-                    bad = next((n for n, p in enumerate(patterns, 1) if f"'{p}'" in str(exc)), 0)
+                    bad = exc.elt.line if exc.elt is not None else 0
                     where = f" in pattern file '{source}'" + (f" (pattern {bad})" if bad else "")
                 raise ConfigError(f"acl '{keyword}': {exc}{where}", file, line) from None
-        if method in ("bool", "found"):
-            matchers = matchers[:1]
+            matchers.append(RefMatcher(expr))
         if method == "meth":
             cast = cast_function("meth", "meth")
         elif method in ("found", "auth"):

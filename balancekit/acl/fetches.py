@@ -29,6 +29,7 @@ from ..tls_hello import hello_alpn, hello_pending, hello_type
 from ..tracking import MAX_TRACKED, StreamCounters, table_key
 from ..variables import VarError, VarName, parse_var_name
 from .haproxy_fetches import HAPROXY_CONVERTERS, is_haproxy_fetch
+from .patref import PatRefs
 from .patterns import PatternError, parse_ip_sample, str_to_int, v4_mask
 
 if TYPE_CHECKING:
@@ -84,6 +85,8 @@ class SampleContext:
     caches: Mapping[str, Cache] = field(default_factory=dict)
     #: The `http-errors` sections by name: their pages (None: the built-in one).
     http_errors: Mapping[str, Mapping[int, bytes | None]] = field(default_factory=dict)
+    #: The config's pattern references (map files, ACL patterns), shared by every user.
+    patterns: PatRefs = field(default_factory=PatRefs)
 
 
 @dataclass(slots=True)
@@ -135,6 +138,9 @@ class ConverterDef:
     args: tuple[str, ...] = ()
     required: int = 0
     prepare: Callable[[tuple[object, ...]], tuple[object, ...]] | None = None
+    #: As `prepare`, for the converters that load a shared pattern reference
+    #: (`map*`): the config's references are passed along.
+    prepare_refs: Callable[[tuple[object, ...], PatRefs], tuple[object, ...]] | None = None
 
 
 # --------------------------------------------------------------------------- casts
@@ -455,6 +461,16 @@ def _ssl_fc(req: Request, args: tuple[object, ...]) -> list[Value]:
 
 def _ssl_fc_sni(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [req.sni] if req.ssl and req.sni else []
+
+
+def _fc_pp_authority(req: Request, args: tuple[object, ...]) -> list[Value]:
+    authority = req.pp.authority if req.pp is not None else None
+    return [] if authority is None else [authority]
+
+
+def _fc_pp_unique_id(req: Request, args: tuple[object, ...]) -> list[Value]:
+    unique_id = req.pp.unique_id if req.pp is not None else None
+    return [] if unique_id is None else [unique_id]
 
 
 def _ssl_fc_has_sni(req: Request, args: tuple[object, ...]) -> list[Value]:
@@ -1079,6 +1095,8 @@ def _fetches() -> dict[str, FetchDef]:
         FetchDef("req.cook_cnt", "sint", _cook_cnt, ("str",)),
         FetchDef("base", "str", _base),
         FetchDef("baseq", "str", _baseq),
+        FetchDef("fc_pp_authority", "str", _fc_pp_authority),
+        FetchDef("fc_pp_unique_id", "str", _fc_pp_unique_id),
         FetchDef("ssl_fc", "bool", _ssl_fc),
         FetchDef("ssl_fc_sni", "str", _ssl_fc_sni),
         FetchDef("ssl_fc_has_sni", "bool", _ssl_fc_has_sni),
@@ -1822,6 +1840,10 @@ def parse_sample_expr(
         cargs = _check_args("converter", cname, conv.args, conv.required, raw)
         if conv.prepare is not None:
             cargs = conv.prepare(cargs)
+        if conv.prepare_refs is not None:
+            # Without a config's context (a unit test, a log line), a throwaway store.
+            refs = context.patterns if context is not None else PatRefs()
+            cargs = conv.prepare_refs(cargs, refs)
         if not can_cast(cur_type, conv.in_type):
             raise FetchError(f"converter '{cname}' cannot be applied to a {cur_type} sample")
         steps.append((cast_function(cur_type, conv.in_type), conv.fn, cargs))

@@ -10,7 +10,9 @@ a string, or an integer (`_int`) or an address (`_ip`) checked when the file
 loads; without a match the default is returned, or nothing.
 
 Files are read when the configuration loads (relative paths from the current
-directory, as HAProxy reads them); they are not watched.
+directory, as HAProxy reads them); they are not watched.  Each file is one shared
+reference (balancekit.acl.patref) that the runtime API changes (`add map`,
+`set map`, `del map`, `clear map`): the next lookup sees the change.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from collections.abc import Callable, Sequence
 from typing import cast
 
 from .fetches import CONVERTERS, ConverterDef, FetchError, Value
+from .patref import PatElt, PatExpr, PatRefs, RefError
 from .patterns import PatternError, build_matcher, parse_ip_sample, str_to_int
 
-__all__ = ["MAP_CONVERTERS", "MapLookup", "read_map_file"]
+__all__ = ["MAP_CONVERTERS", "MapIndex", "map_expr", "read_map_file", "read_map_lines"]
 
 #: How a map compares its keys, and the sample type its input is read as.
 _MATCHES = {"str": "str", "beg": "str", "sub": "str", "dir": "str", "dom": "str",
@@ -32,20 +35,25 @@ _OUTPUTS = {"": "str", "_int": "sint", "_ip": "addr"}
 
 def read_map_file(path: str) -> list[tuple[str, str]]:
     """The (key, value) pairs of a map file, in file order."""
+    return [(key, value) for _line, key, value in read_map_lines(path)]
+
+
+def read_map_lines(path: str) -> list[tuple[int, str, str]]:
+    """The (line number, key, value) entries of a map file, in file order."""
     try:
         with open(path, encoding="latin-1", newline="") as handle:
             lines = handle.read().splitlines()
     except OSError as exc:
         raise FetchError(f"failed to load map file '{path}': {exc.strerror}") from None
-    entries: list[tuple[str, str]] = []
-    for line in lines:
+    entries: list[tuple[int, str, str]] = []
+    for number, line in enumerate(lines, 1):
         if line.startswith("#"):
             continue
         text = line.lstrip(" \t")
         if not text:
             continue
         cut = next((at for at, ch in enumerate(text) if ch in " \t"), len(text))
-        entries.append((text[:cut], text[cut:].strip(" \t")))
+        entries.append((number, text[:cut], text[cut:].strip(" \t")))
     return entries
 
 
@@ -63,92 +71,131 @@ def _output(text: str, kind: str, where: str) -> Value:
     return text
 
 
-class MapLookup:
-    """One loaded map, ready to answer lookups."""
+class MapIndex:
+    """A map's entries compiled for one match method and output type.
 
-    __slots__ = ("_exact", "_list", "_networks", "match", "path")
+    Built from a reference's entries (balancekit.acl.patref) each time they change;
+    a bad entry raises RefError naming it.  `find` returns the entry that matched
+    with its value, as `get map` reports them; `lookup` only the value.
+    """
 
-    def __init__(self, path: str, match: str, output: str) -> None:
-        self.path, self.match = path, match
-        self._exact: dict[str, Value] = {}
-        self._list: list[tuple[object, Value]] = []
-        self._networks: list[tuple[int, int, Value]] = []  # (prefix length, network, value)
-        for line, (key, text) in enumerate(read_map_file(path), 1):
-            value = _output(text, output, f"map file '{path}' line {line}")
+    __slots__ = ("_exact", "_list", "_networks", "match")
+
+    def __init__(self, elements: Sequence[PatElt], match: str, output: str) -> None:
+        self.match = match
+        self._exact: dict[str, tuple[PatElt, Value]] = {}
+        self._list: list[tuple[object, PatElt, Value]] = []
+        self._networks: list[tuple[int, int, PatElt, Value]] = []  # (prefix length, network…)
+        for elt in elements:
+            try:
+                value = _output(elt.sample or "", output, "")
+            except FetchError as exc:
+                raise RefError(str(exc)[2:], elt, on_value=True) from None
+            key = elt.pattern
             if match == "str":
-                self._exact.setdefault(key, value)
+                self._exact.setdefault(key, (elt, value))
             elif match == "beg":
-                self._list.append((key, value))
+                self._list.append((key, elt, value))
             elif match == "ip":
-                self._add_network(key, value, line)
+                self._add_network(elt, value)
             else:
                 try:
                     matcher = build_matcher(match, [key], False)
                 except PatternError as exc:
-                    raise FetchError(f"map file '{path}' line {line}: {exc}") from None
-                self._list.append((matcher, value))
+                    raise RefError(str(exc), elt) from None
+                self._list.append((matcher, elt, value))
 
     def __repr__(self) -> str:
         size = len(self._exact) + len(self._list) + len(self._networks)
-        return f"<MapLookup {self.path!r} match={self.match} entries={size}>"
+        return f"<MapIndex match={self.match} entries={size}>"
 
-    def _add_network(self, key: str, value: Value, line: int) -> None:
+    def _add_network(self, elt: PatElt, value: Value) -> None:
         try:
-            network = ipaddress.ip_network(key, strict=False)
+            network = ipaddress.ip_network(elt.pattern, strict=False)
         except ValueError:
-            raise FetchError(
-                f"map file '{self.path}' line {line}: '{key}' is not a network"
-            ) from None
+            raise RefError(f"'{elt.pattern}' is not a valid IPv4 or IPv6 address", elt) from None
         if network.version == 4:
-            self._networks.append((network.prefixlen, int(network.network_address), value))
+            self._networks.append((network.prefixlen, int(network.network_address), elt, value))
         else:
-            self._list.append((network, value))
+            self._list.append((network, elt, value))
 
     def lookup(self, sample: Value) -> Value | None:
+        found = self.find(sample)
+        return None if found is None else found[1]
+
+    def find(self, sample: Value) -> tuple[PatElt, Value] | None:
         match = self.match
         if match == "str":
             return self._exact.get(str(sample))
         if match == "beg":
             text = str(sample)
-            best: tuple[int, Value] | None = None
-            for key, value in self._list:
+            best: tuple[int, PatElt, Value] | None = None
+            for key, elt, value in self._list:
                 key_text = cast(str, key)
                 if text.startswith(key_text) and (best is None or len(key_text) > best[0]):
-                    best = (len(key_text), value)
-            return None if best is None else best[1]
+                    best = (len(key_text), elt, value)
+            return None if best is None else best[1:]
         if match == "ip":
             version, number = cast(tuple[int, int], sample)
             if version == 4:
-                found: tuple[int, Value] | None = None
-                for length, network, value in self._networks:
+                found: tuple[int, PatElt, Value] | None = None
+                for length, network, elt, value in self._networks:
                     shift = 32 - length
                     if number >> shift == network >> shift and (found is None or length > found[0]):
-                        found = (length, value)
-                return None if found is None else found[1]
+                        found = (length, elt, value)
+                return None if found is None else found[1:]
             address = ipaddress.IPv6Address(number)
-            for network6, value in self._list:
+            for network6, elt, value in self._list:
                 if address in cast(ipaddress.IPv6Network, network6):
-                    return value
+                    return elt, value
             return None
-        for matcher, value in self._list:
+        for matcher, elt, value in self._list:
             if matcher.match(sample):  # type: ignore[attr-defined]
-                return value
+                return elt, value
         return None
 
 
-def _prepare(match: str, output: str) -> Callable[[tuple[object, ...]], tuple[object, ...]]:
-    def prepare(args: tuple[object, ...]) -> tuple[object, ...]:
-        path = str(args[0])
-        lookup = MapLookup(path, match, output)
+#: Match methods whose lookups HAProxy keeps in one shared expression (the same
+#: parse and index functions): `map_sub` and `map_end` on one file share one.
+_FAMILY = {"sub": "list_str", "dir": "list_str", "dom": "list_str", "end": "list_str"}
+
+
+def map_expr(refs: PatRefs, path: str, match: str, output: str) -> PatExpr:
+    """The shared expression a `map_<match>(<path>)` converter looks up."""
+
+    def read() -> list[tuple[str, str | None, int]]:
+        return [(k, v, n) for n, k, v in read_map_lines(path)]
+
+    try:
+        ref = refs.file(path, "map", read, two_column=True)
+        return ref.expr(
+            match,
+            False,
+            output,
+            _FAMILY.get(match, match),
+            lambda elements: MapIndex(elements, match, output),
+            late=refs.is_deferred,
+        )
+    except RefError as exc:
+        if exc.elt is None:
+            raise FetchError(str(exc)) from None
+        raise FetchError(f"map file '{path}' line {exc.elt.line}: {exc}") from None
+
+
+def _prepare(
+    match: str, output: str
+) -> Callable[[tuple[object, ...], PatRefs], tuple[object, ...]]:
+    def prepare(args: tuple[object, ...], refs: PatRefs) -> tuple[object, ...]:
+        expr = map_expr(refs, str(args[0]), match, output)
         if len(args) > 1:
-            return (lookup, _output(str(args[1]), output, f"map default '{args[1]}'"))
-        return (lookup,)
+            return (expr, _output(str(args[1]), output, f"map default '{args[1]}'"))
+        return (expr,)
 
     return prepare
 
 
 def _convert(value: Value, args: tuple[object, ...]) -> Value | None:
-    found = cast(MapLookup, args[0]).lookup(value)
+    found = cast(MapIndex, cast(PatExpr, args[0]).index).lookup(value)
     if found is None and len(args) > 1:
         return args[1]
     return found
@@ -160,9 +207,13 @@ def _definitions() -> Sequence[ConverterDef]:
         for suffix, out_type in _OUTPUTS.items():
             name = f"map_{match}{suffix}"
             prepare = _prepare(match, out_type)
-            out.append(ConverterDef(name, in_type, out_type, _convert, ("str", "str"), 1, prepare))
+            out.append(
+                ConverterDef(
+                    name, in_type, out_type, _convert, ("str", "str"), 1, prepare_refs=prepare
+                )
+            )
     prepare = _prepare("str", "str")
-    out.append(ConverterDef("map", "str", "str", _convert, ("str", "str"), 1, prepare))
+    out.append(ConverterDef("map", "str", "str", _convert, ("str", "str"), 1, prepare_refs=prepare))
     return out
 
 

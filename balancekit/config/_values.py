@@ -235,6 +235,29 @@ def _bind_value(key: str, rest: list[str]) -> str:
     return rest.pop(0)
 
 
+def _tcp_value(key: str, rest: list[str]) -> int:
+    """`mss <n>`, `tcp-ut <time>`, `backlog <n>`, with HAProxy's checks and words."""
+    if not rest:
+        raise ValueError(f"bind: '{key}' : missing {_TCP_VALUE_NAMES[key]}")
+    word = rest.pop(0)
+    if key == "tcp-ut":
+        return int(parse_time(word) * 1000)
+    value = c_atol(word)
+    if key == "mss" and not 1 <= value <= 65535:
+        # HAProxy also takes a negative MSS (clamp what clients announce), which
+        # needs a per-connection setting balancekit does not make.
+        raise ValueError(
+            f"bind: '{key}' : expects an MSS between 1 and 65535 (a negative MSS is an "
+            "HAProxy setting balancekit does not support)"
+        )
+    if key == "backlog" and value < 0:
+        raise ValueError(f"bind: '{key}' : invalid value {value}, must be > 0")
+    return value
+
+
+_TCP_VALUE_NAMES = {"mss": "MSS value", "tcp-ut": "TCP User Timeout value", "backlog": "value"}
+
+
 def parse_bind(
     args: tuple[str, ...],
     file: str | None,
@@ -248,6 +271,7 @@ def parse_bind(
     addresses = [a for a in args[0].split(",") if a]
     rest = list(args[1:])
     tls: dict[str, Any] = {}
+    tcp: dict[str, Any] = {}
     options: list[str] = []
     flags = {"ssl": False, "accept-proxy": False, "v4v6": False, "v6only": False}
     crts: list[str] = []
@@ -293,6 +317,10 @@ def parse_bind(
             tls["verify"] = value
         elif key == "strict-sni":
             tls["strict_sni"] = True
+        elif key in ("tfo", "defer-accept"):
+            tcp[key.replace("-", "_")] = True
+        elif key in ("mss", "tcp-ut", "backlog"):
+            tcp[key.replace("-", "_")] = _tcp_value(key, rest)
         elif key in HAPROXY_BIND_OPTIONS:
             raise ValueError(
                 f"bind: '{key}' is an HAProxy bind option that balancekit does not support; "
@@ -304,7 +332,7 @@ def parse_bind(
     if ssl and not crts and not crt_lists:
         raise ValueError("bind: 'ssl' needs at least one 'crt <file>' or 'crt-list <file>'")
     common: dict[str, Any] = dict(
-        tls, tls_options=tuple(options), crt_lists=tuple(crt_lists), file=file, line=line
+        tls, **tcp, tls_options=tuple(options), crt_lists=tuple(crt_lists), file=file, line=line
     )
     binds: list[Bind] = []
     for text in addresses:

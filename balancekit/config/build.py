@@ -18,6 +18,7 @@ import socket
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -25,6 +26,7 @@ from ..acl import AclSet
 from ..acl.conditions import Condition
 from ..acl.fetches import BackendSlot, SampleContext
 from ..acl.logformat import LogFormat, parse_log_format
+from ..acl.patref import PatRefs
 from ..algorithms import parse_balance, parse_hash_type
 from ..auth import CryptUnavailable, Userlist, build_userlist, crypt
 from ..cache import Cache, CacheConfig
@@ -73,6 +75,7 @@ from ..tcpcheck import (
 )
 from ..tcpcheck import ruleset as tcp_check_ruleset
 from ..tlsconfig import (
+    DhParams,
     ServerTls,
     TLSConfigError,
     apply_options,
@@ -131,6 +134,8 @@ class _Settings:
 
     mode: str = "tcp"
     maxconn: int = 0
+    #: `backlog`: the listen queue of binds without their own (0: `maxconn`'s).
+    backlog: int = 0
     timeouts: dict[str, float] = field(default_factory=dict)
     options: dict[str, bool] = field(default_factory=dict)
     forwardfor: ForwardFor | None = None
@@ -202,6 +207,8 @@ class _Proxy:
     monitor_fail: list[Condition] = field(default_factory=list)
     tcp_inspect_delay: float | None = None
     tcp_response_rules: list[TcpRule] = field(default_factory=list)
+    #: Explicit `filter cache <name>` / `filter compression` lines: (cache name or "").
+    filters: list[tuple[str, Statement]] = field(default_factory=list)
     tcp_response_delay: float | None = None
     random_draw: Statement | None = None
     description: str | None = None
@@ -239,6 +246,8 @@ class _Builder:
         self.proxies: list[_Proxy] = []
         self.userlists: dict[str, Userlist] = {}
         self.tables: dict[str, StickTable] = {}
+        #: Every map file and ACL pattern list, shared by all proxies (HAProxy's pat_ref).
+        self.patterns = PatRefs()
         #: Every backend and listen by name, its pool put in once built (`nbsrv`).
         self.backend_slots: dict[str, BackendSlot] = {
             section.name: BackendSlot()
@@ -310,6 +319,7 @@ class _Builder:
         return seconds
 
     def run(self, stmt: Statement, handler: Callable[[Statement], None]) -> None:
+        self.patterns.where = (stmt.file, stmt.line)  # what a map it loads names
         try:
             handler(stmt)
         except ConfigError as error:
@@ -473,6 +483,20 @@ class _Builder:
             self.global_ = replace(g, ssl_default_server_ciphersuites=suites)
         elif key == "ssl-default-server-options":
             self.global_ = replace(g, ssl_default_server_options=_ssl_options(args, key))
+        elif key == "ssl-dh-param-file":
+            path = _one(stmt)
+            try:
+                pem = Path(path).read_bytes()
+            except OSError:
+                pem = b""
+            if b"-----BEGIN DH PARAMETERS-----" not in pem:
+                raise ValueError(f"'{key}': unable to load DH parameters from file <{path}>.")
+            self.global_ = replace(g, ssl_dh_params=pem)
+        elif key == "tune.ssl.default-dh-param":
+            bits = c_atol(_one(stmt))
+            if bits < 1024:
+                raise ValueError(f"'{key}' expects a value >= 1024.")
+            self.global_ = replace(g, tune_ssl_default_dh_param=bits)
         elif key == "tune.http.maxhdr":
             count = c_atol(_one(stmt))
             if not 1 <= count <= 32767:
@@ -517,7 +541,14 @@ class _Builder:
                     )
                 )
                 continue
-            config = CacheConfig(section.name, total, largest, sizes["max-age"])
+            config = CacheConfig(
+                section.name,
+                total,
+                largest,
+                sizes["max-age"],
+                process_vary=bool(sizes.get("process-vary")),
+                max_secondary_entries=sizes.get("max-secondary-entries", 10),
+            )
             self.caches[section.name] = Cache(config)
 
     # -- http-errors ----------------------------------------------------------------------
@@ -684,10 +715,16 @@ class _Builder:
             self.backend_slots,
             self.caches,
             self.http_errors,
+            self.patterns,
         )
         proxy = _Proxy(section, self.settings_for(section), AclSet(context=context))
         for stmt in section.statements:
             self.run(stmt, lambda s: self._proxy_statement(proxy, s))
+        if section.kind != "defaults":
+            try:
+                _check_filters(proxy)
+            except ConfigError as error:
+                self.errors.append(error)
         for note in proxy.acls.warnings:
             self.warnings.append(ConfigWarning(note.message, note.file, note.line))
         if section.kind == "defaults":
@@ -871,6 +908,7 @@ class _Builder:
                     frontends.append(frontend)
             self._missing_timeouts(p)
         self._global_checks(global_, frontends)
+        self.patterns.finalize()
         return Config(
             global_,
             tuple(frontends),
@@ -878,6 +916,7 @@ class _Builder:
             self.parsed.files,
             MappingProxyType(dict(self.tables)),
             MappingProxyType(self._peers_sections()),
+            self.patterns,
         )
 
     def _logs(self, p: _Proxy, global_: Global) -> tuple[LogTarget, ...]:
@@ -1140,11 +1179,14 @@ class _Builder:
                 )
                 bind = replace(bind, alpn=spoken)
             if bind.ssl:
-                bind = self._with_context(bind, global_, p.name)
+                bind = self._with_context(bind, global_, p.name, p.kind)
+            if not bind.backlog:  # listener_backlog: the bind's, the frontend's, its maxconn
+                backlog = p.settings.backlog or p.settings.maxconn or global_.maxconn
+                bind = replace(bind, backlog=backlog)
             out.append(bind)
         return tuple(out)
 
-    def _with_context(self, bind: Bind, global_: Global, proxy: str) -> Bind:
+    def _with_context(self, bind: Bind, global_: Global, proxy: str, kind: str) -> Bind:
         """The bind's TLS context: its own options after the global defaults (HAProxy
         ORs the `no-*` flags and lets the bind's versions and ciphers win)."""
         ciphers = bind.ciphers or global_.ssl_default_bind_ciphers
@@ -1164,6 +1206,7 @@ class _Builder:
                 )
                 self.errors.append(ConfigError(message, bind.file, bind.line))
                 return bind
+            notes: list[str] = []
             try:
                 entries = [
                     entry
@@ -1181,10 +1224,18 @@ class _Builder:
                     strict_sni=bind.strict_sni,
                     ciphersuites=suites,
                     curves=curves,
+                    dh=DhParams(global_.ssl_dh_params, global_.tune_ssl_default_dh_param),
+                    warnings=notes,
                 )
             except TLSConfigError as exc:
                 self.errors.append(ConfigError(f"bind: {exc}", bind.file, bind.line))
                 return bind
+            for note in notes:
+                self.warnings.append(
+                    ConfigWarning(
+                        f"'bind {bind.address}' in section '{kind}' : {note}", bind.file, bind.line
+                    )
+                )
             self._tls_contexts[key] = context
         return replace(bind, context=context)
 
@@ -1445,6 +1496,12 @@ def _h_server_template(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 
 def _h_maxconn(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     p.settings.maxconn = b._count(stmt)
+
+
+def _h_backlog(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    if not stmt.args:
+        raise ValueError("'backlog' expects an integer argument.")
+    p.settings.backlog = b._count(stmt)
 
 
 def _h_bind(b: _Builder, p: _Proxy, stmt: Statement) -> None:
@@ -2019,6 +2076,57 @@ def _leveled(compression: Compression | None, global_: Global) -> Compression | 
     return replace(compression, level=global_.tune_comp_maxlevel)
 
 
+def _h_filter(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    """`filter cache <name>` or `filter compression`: HAProxy's filters are declared
+    implicitly by `cache-use`/`cache-store` rules and `compression` lines; naming
+    them only fixes their order, which must put every cache before compression."""
+    if stmt.keyword == "filter compression":
+        p.filters.append(("", stmt))
+        return
+    if not stmt.args:
+        raise ValueError("cache : expects a <name> argument")
+    name = stmt.args[0]
+    if any(cache == name for cache, _ in p.filters):
+        raise ValueError(
+            f"{p.section.name}: multiple explicit declarations of the cache filter '{name}'"
+        )
+    p.filters.append((name, stmt))
+
+
+def _check_filters(p: _Proxy) -> None:
+    """cache_store_check: an explicit cache filter names a `cache` section, and no
+    cache filter (explicit, or implicit at the first rule naming its cache) comes
+    after an explicit compression filter."""
+    kind, proxy = p.section.kind, p.section.name
+    for name, stmt in p.filters:
+        if name and name not in p.acls.context.caches:
+            raise ConfigError(
+                f"config: {kind} '{proxy}': unable to find the cache '{name}' "
+                "referenced by the filter 'cache'.",
+                stmt.file,
+                stmt.line,
+            )
+    # (line, cache name or "" for compression, file), in the order HAProxy lists them.
+    order = [(stmt.line, name, stmt.file) for name, stmt in p.filters]
+    explicit = {name for name, _ in p.filters if name}
+    implicit: set[str] = set()
+    for rule in sorted(p.http_rules + p.http_response_rules, key=lambda r: r.line):
+        if rule.cache is not None and rule.cache.config.name not in explicit | implicit:
+            implicit.add(rule.cache.config.name)
+            order.append((rule.line, rule.cache.config.name, rule.file))
+    compression_seen = False
+    for line, name, file in sorted(order):
+        if not name:
+            compression_seen = True
+        elif compression_seen:
+            raise ConfigError(
+                f"config: {kind} '{proxy}': unable to enable the compression filter "
+                f"before the cache '{name}'.",
+                file,
+                line,
+            )
+
+
 def _h_compression(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     """`compression algo|type|offload …`, with HAProxy's messages; each word goes in
     front of the list, as comp_append_algo/comp_append_type put it."""
@@ -2120,6 +2228,7 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "stick-table": lambda b, p, stmt: None,  # built before the proxies (build_tables)
     "log": _h_log,
     "maxconn": _h_maxconn,
+    "backlog": _h_backlog,
     "bind": _h_bind,
     "server": _h_server,
     "server-template": _h_server_template,
@@ -2173,6 +2282,8 @@ _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
     "http-check connect": _h_http_check_connect,
     **{f"tcp-check {action}": _h_tcp_check for action in TCP_CHECK_ACTIONS},
     **{f"compression {what}": _h_compression for what in ("algo", "type", "offload")},
+    "filter cache": _h_filter,
+    "filter compression": _h_filter,
 }
 
 
@@ -2302,15 +2413,11 @@ def _cache_setting(sizes: dict[str, int], stmt: Statement) -> None:
         raise ValueError(f"'{name}' cannot handle unexpected argument '{stmt.args[1]}'.")
     value = stmt.args[0] if stmt.args else ""
     if name == "process-vary":
-        if value == "on":
-            raise ValueError(
-                "'process-vary on' is an HAProxy setting that balancekit does not support "
-                "(answers with a Vary header are never stored); see docs/configuration.md"
-            )
-        if value != "off":
+        if value not in ("on", "off"):
             raise ValueError(
                 f'\'{name}\' expects "on" or "off" (enable or disable vary processing).'
             )
+        sizes[name] = value == "on"
         return
     if name == "max-age":
         sizes[name] = max(c_atol(value), 0)  # (atoi(); a negative age keeps nothing)

@@ -45,6 +45,7 @@ FAMILIES = frozenset(
         "tcp-check",
         "external-check",
         "compression",
+        "filter",
         "tcp-request",
         "tcp-response",
     }
@@ -104,6 +105,7 @@ KEYWORDS: tuple[Keyword, ...] = (
         negatable=True,
     ),
     _K("maxconn", "gdfl", "Maximum concurrent connections (process-wide in global)."),
+    _K("backlog", "dfl", "`backlog <n>`: the listen queue of the binds (default: `maxconn`)."),
     _K("nbthread", "g", "Number of worker threads; kept in the model for the runtime."),
     _K("hard-stop-after", "g", "Maximum time a soft stop may take."),
     _K(
@@ -222,8 +224,14 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K(
         "tune.ssl.default-dh-param",
         "g",
-        "DH parameter size.",
-        ignored="Python's ssl module chooses the DH parameters",
+        "`tune.ssl.default-dh-param <bits>`: DHE ciphers get RFC 7919's group of the "
+        "certificate key's size, at most this (1024: none, OpenSSL 3 refuses it).",
+    ),
+    _K(
+        "ssl-dh-param-file",
+        "g",
+        "`ssl-dh-param-file <file>`: the DH parameters of DHE ciphers, for certificates "
+        "whose file has none.",
     ),
     _K(
         "tune.idle-pool.shared",
@@ -472,6 +480,17 @@ KEYWORDS: tuple[Keyword, ...] = (
         "compression type",
         "dflb",
         "The Content-Types compressed (prefixes; default: any but multipart).",
+    ),
+    _K(
+        "filter cache",
+        "flb",
+        "`filter cache <name>`: the cache's filter, declared where the rules would; "
+        "it must come before `filter compression`.",
+    ),
+    _K(
+        "filter compression",
+        "flb",
+        "The compression filter, declared explicitly: after every cache filter.",
     ),
     _K(
         "compression offload",
@@ -747,6 +766,12 @@ BIND_KEYWORDS: dict[str, str] = {
         "verify|ca-file …]] [[!]<sni filter>…]`."
     ),
     "strict-sni": "Refuse a handshake whose SNI matches no certificate (alert unrecognized_name).",
+    "tfo": "TCP Fast Open: clients may send data in their SYN (queue: the listener's backlog).",
+    "defer-accept": "A connection is accepted once its first bytes arrive (TCP_DEFER_ACCEPT).",
+    "mss": "`mss <1-65535>`: the TCP maximum segment size announced to clients.",
+    "tcp-ut": "`tcp-ut <time>`: TCP_USER_TIMEOUT on accepted connections.",
+    "backlog": "`backlog <n>`: the listen queue (default: the frontend's `backlog`, else its "
+    "`maxconn`).",
 }
 
 #: Every `bind` option of HAProxy 2.6 (configuration.txt 5.1): those balancekit
@@ -789,10 +814,10 @@ CACHE_KEYWORDS = {
     "256th of the total, at most half of it).",
     "max-age": "`max-age <seconds>`: the longest an answer is kept (default 60), shortened "
     "by its own `s-maxage`, `max-age` or `Expires`.",
-    "process-vary": "`process-vary off`: answers with a `Vary` header are not stored (`on` is "
-    "named as unsupported).",
-    "max-secondary-entries": "`max-secondary-entries <n>`: checked, without effect while "
-    "`process-vary` is off.",
+    "process-vary": "`process-vary on` or `off`: whether answers with a `Vary` header on "
+    "`accept-encoding` and `referer` are stored, several per URI (default off: none is).",
+    "max-secondary-entries": "`max-secondary-entries <n>`: how many varied answers one URI "
+    "may have (default 10).",
 }
 
 #: The keywords of an `http-errors` section (cfg_parse_http_errors), with their meaning.
@@ -807,9 +832,9 @@ ERRORFILE_CODES = (
 )  # fmt: skip
 
 #: Real HAProxy keywords balancekit does not implement: an error, but a precise one.
-_HAPROXY_ONLY_NAMES = """backlog bind-process
+_HAPROXY_ONLY_NAMES = """bind-process
     disabled dispatch
-    email-alert enabled error-log-format filter
+    email-alert enabled error-log-format
     http-reuse
     http-send-name-header id log-format-sd log-tag
     max-keep-alive-queue persist rate-limit
@@ -820,13 +845,14 @@ _HAPROXY_ONLY_NAMES = """backlog bind-process
     close-spread-time default-path grace h1-accept-payload-with-any-method h1-case-adjust
     h1-case-adjust-file httpclient.resolvers.id httpclient.resolvers.prefer
     httpclient.ssl.ca-file httpclient.ssl.verify issuers-chain-path lua-load-per-thread
-    lua-prepend-path maxsslconn pp2-never-send-local ssl-dh-param-file ssl-load-extra-del-ext
+    lua-prepend-path maxsslconn pp2-never-send-local ssl-load-extra-del-ext
     ssl-load-extra-files ssl-mode-async ssl-propquery ssl-provider ssl-provider-path
     ssl-skip-self-issued-ca thread-group thread-groups tune.ssl.keylog cluster-secret
     maxconnrate maxsessrate maxsslrate maxcomprate
     clitcpka-cnt clitcpka-idle clitcpka-intvl srvtcpka-cnt srvtcpka-idle srvtcpka-intvl
     max-session-srv-conns transparent usesrc"""
-_HAPROXY_ONLY_FAMILY = """capture cookie|http-check comment|
+_HAPROXY_ONLY_FAMILY = """capture cookie|filter trace|filter spoe|filter fcgi-app|
+filter bwlim-in|filter bwlim-out|http-check comment|
 http-check set-var|http-check set-var-fmt|http-check unset-var|
 option abortonclose|option accept-invalid-http-request|option accept-invalid-http-response|
 option checkcache|option contstats|option disable-h2-upgrade|

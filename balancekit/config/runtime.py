@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
 from ..acl.logformat import LogFormat
+from ..acl.patref import PatRefs
 from ..compression import Compression
 from ..logline import LogLine
 from ..persistence import CookiePolicy, DynamicCookies, PersistRule
@@ -129,6 +130,10 @@ class Global:
     ssl_default_server_ciphers: str | None = None
     ssl_default_server_ciphersuites: str | None = None
     ssl_default_server_options: tuple[str, ...] = ()
+    #: `ssl-dh-param-file` (its contents) and `tune.ssl.default-dh-param` (0: unset):
+    #: where DHE ciphers get their group (`tlsconfig.DhParams`).
+    ssl_dh_params: bytes | None = None
+    tune_ssl_default_dh_param: int = 0
     #: `tune.http.maxhdr`: the header lines a message may have (HAProxy counts 101
     #: with the start line's slot; balancekit counts the header lines, 100).
     tune_http_maxhdr: int = 101
@@ -212,6 +217,13 @@ class Bind:
     ca_file: str | None = None
     verify: str | None = None
     strict_sni: bool = False
+    #: TCP listener options (tcp_bind_listener): `tfo`, `defer-accept`, `mss` (0: the
+    #: system's), `tcp-ut` in milliseconds (0: none), `backlog` (0: the frontend's).
+    tfo: bool = False
+    defer_accept: bool = False
+    mss: int = 0
+    tcp_ut: int = 0
+    backlog: int = 0
     #: The TLS context of an `ssl` bind, built at load from `crts`, `alpn` and the
     #: global `ssl-default-bind-*` settings (`balancekit.tlsconfig`).
     context: SSLContext | None = field(default=None, compare=False, repr=False)
@@ -588,6 +600,8 @@ class Config:
     tables: Mapping[str, StickTable] = field(default_factory=lambda: _EMPTY_TABLES)
     #: The `peers` sections in use (not disabled, naming this process), by name.
     peers: Mapping[str, PeersSection] = field(default_factory=lambda: _EMPTY_PEERS)
+    #: Map files and ACL pattern lists (`show map`, `add acl`…), in creation order.
+    patterns: PatRefs = field(default_factory=PatRefs)
 
     def frontend(self, name: str) -> Frontend:
         for frontend in self.frontends:

@@ -33,7 +33,7 @@ from balancekit.compression import (
 from balancekit.config.runtime import BackendRuntime, ForwardFor, Frontend
 from balancekit.persistence import PersistRule
 from balancekit.pool import ServerEvent
-from balancekit.request import ResponseView, StreamNames, TlsFacts
+from balancekit.request import ProxyTlvs, ResponseView, StreamNames, TlsFacts
 from balancekit.response_rules import ResponseVerdict, evaluate
 from balancekit.routing import Decision, Router
 from balancekit.rules import HttpRule
@@ -312,6 +312,7 @@ class Exchange:
     ssl: bool = False
     sni: str = ""
     tls: TlsFacts | None = None  # what the TLS handshake negotiated (`ssl_fc_*`, `ssl_c_*`)
+    pp: ProxyTlvs | None = None  # the PROXY v2 header's TLVs (`fc_pp_*`)
     content_length: int | None = None
     chunked: bool = False
     upgrade: bool = False
@@ -1095,6 +1096,7 @@ class HttpProxy:
             sni=ex.sni,
             stream=ex.stream,
             tls=ex.tls,
+            pp=ex.pp,
         )
 
     def _new_entry(self, ex: Exchange) -> HttpLogEntry:
@@ -1165,6 +1167,7 @@ class HttpProxy:
                     ssl=ex.ssl,
                     sni=ex.sni,
                     tls=ex.tls,
+                    pp=ex.pp,
                 )
             self.log(entry)
 

@@ -25,7 +25,7 @@ from typing import Any, cast
 import httptools
 
 from balancekit import Request
-from balancekit.request import TlsFacts
+from balancekit.request import ProxyTlvs, TlsFacts
 from balancekit.tracking import StreamCounters
 from balancekit_server.clock import now_ms
 from balancekit_server.http.errors import ErrorPage
@@ -353,6 +353,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._dst_port = 0
         self._sni = ""
         self._tls: TlsFacts | None = None
+        self._pp: ProxyTlvs | None = None
         self._t_first = 0.0
         self._date_first = 0.0
         fe = proxy.frontend
@@ -774,6 +775,7 @@ class HttpServerProtocol(asyncio.Protocol):
         ex.ssl = self.ssl
         ex.sni = self._sni
         ex.tls = self._tls
+        ex.pp = self._pp
         ex.expect_continue = ex.read_framing()
         if ex.malformed:
             self._bad_status = ex.malformed_status
@@ -964,6 +966,7 @@ class ProxiedHttpServerProtocol(HttpServerProtocol):
         if not header.local:  # v1 UNKNOWN, v2 LOCAL: the connection's own addresses
             self._src, self._src_port = header.src, header.src_port
             self._dst, self._dst_port = header.dst, header.dst_port
+            self._pp = header.tlvs
         self._arm(self._t_request)
         if used < len(buf):
             super().data_received(bytes(buf[used:]))

@@ -26,6 +26,9 @@ __all__ = [
 ]
 
 BACKLOG = 1024
+#: A bind's listen queue when no `backlog` or `maxconn` sets it: HAProxy's computed
+#: global maxconn is in the thousands, and the kernel caps the queue (somaxconn) anyway.
+_UNBOUNDED_BACKLOG = 65535
 
 
 class Located(Protocol):
@@ -52,7 +55,10 @@ def open_listener(bind: Bind, *, reuse_port: bool = False) -> socket.socket:
     inherited socket N instead (`adopt_listener`).
     """
     if bind.fd is not None:
-        return adopt_listener(bind.fd, config_location(bind))
+        sock = adopt_listener(bind.fd, config_location(bind))
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            _tcp_options(sock, bind)
+        return sock
     if bind.path is not None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     else:
@@ -62,7 +68,8 @@ def open_listener(bind: Bind, *, reuse_port: bool = False) -> socket.socket:
             _bind_unix(sock, bind)
         else:
             _bind_inet(sock, bind, reuse_port)
-        sock.listen(BACKLOG)
+            _tcp_options(sock, bind)
+        sock.listen(bind.backlog or _UNBOUNDED_BACKLOG)
         sock.setblocking(False)
     except OSError as exc:
         sock.close()
@@ -82,6 +89,23 @@ def _bind_inet(sock: socket.socket, bind: Bind, reuse_port: bool) -> None:
         elif bind.v4v6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     sock.bind((bind.host, bind.port))
+
+
+def _tcp_options(sock: socket.socket, bind: Bind) -> None:
+    """`tfo`, `defer-accept`, `mss`, `tcp-ut` as tcp_bind_listener sets them; an
+    option the bind does not set is cleared, since an inherited socket (`fd@N`, a
+    reload) may carry an old process's."""
+    if not hasattr(socket, "TCP_DEFER_ACCEPT"):  # not Linux: HAProxy skips them too
+        return
+    tcp = socket.IPPROTO_TCP
+    sock.setsockopt(tcp, socket.TCP_USER_TIMEOUT, bind.tcp_ut)
+    sock.setsockopt(tcp, socket.TCP_DEFER_ACCEPT, 1 if bind.defer_accept else 0)
+    if bind.mss:
+        sock.setsockopt(tcp, socket.TCP_MAXSEG, bind.mss)
+    if bind.tfo:
+        sock.setsockopt(tcp, socket.TCP_FASTOPEN, bind.backlog or _UNBOUNDED_BACKLOG)
+    elif sock.getsockopt(tcp, socket.TCP_FASTOPEN):
+        sock.setsockopt(tcp, socket.TCP_FASTOPEN, 0)
 
 
 def _bind_unix(sock: socket.socket, bind: Bind) -> None:

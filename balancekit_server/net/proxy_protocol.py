@@ -13,6 +13,8 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 
+from balancekit.request import ProxyTlvs
+
 __all__ = [
     "V2_SIGNATURE",
     "ProxyHeader",
@@ -26,6 +28,12 @@ __all__ = [
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 _V1_MAX = 107  # the spec's longest v1 line, CRLF included
 _V2_FAMILIES = {0x11: 4, 0x12: 4, 0x21: 6, 0x22: 6}
+_PP2_TYPE_AUTHORITY = 0x02
+_PP2_TYPE_CRC32C = 0x03
+_PP2_TYPE_UNIQUE_ID = 0x05
+#: The longest authority and unique ID HAProxy accepts (PP2_AUTHORITY_MAX, UNIQUEID_LEN).
+_AUTHORITY_MAX = 255
+_UNIQUE_ID_MAX = 128
 
 
 class ProxyProtocolError(ValueError):
@@ -43,6 +51,8 @@ class ProxyHeader:
     dst_port: int = 0
     local: bool = False
     version: int = 1
+    #: The TLVs HAProxy reads (v2 only): None when the header carried neither.
+    tlvs: ProxyTlvs | None = None
 
 
 def _family(address: str) -> int:
@@ -155,7 +165,64 @@ def _parse_v2(data: bytes) -> tuple[ProxyHeader, int] | None:
     src = _unmap(body[:size])
     dst = _unmap(body[size : 2 * size])
     src_port, dst_port = struct.unpack("!HH", body[2 * size : need])
-    return ProxyHeader(src, src_port, dst, dst_port, version=2), total
+    tlvs = _read_tlvs(data[:total], 16 + need)
+    return ProxyHeader(src, src_port, dst, dst_port, version=2, tlvs=tlvs), total
+
+
+def _read_tlvs(header: bytes, offset: int) -> ProxyTlvs | None:
+    """The TLVs after the address block, checked as HAProxy's conn_recv_proxy does:
+    each must fit the header, a CRC32C must be 4 bytes and match the header (summed
+    with its own value zeroed), an authority or unique ID must not exceed HAProxy's
+    buffers; any other type is skipped."""
+    authority = unique_id = None
+    total = len(header)
+    while offset < total:
+        if offset + 3 > total:
+            raise ProxyProtocolError("PROXY v2 TLV header truncated")
+        kind = header[offset]
+        (length,) = struct.unpack("!H", header[offset + 1 : offset + 3])
+        start, offset = offset + 3, offset + 3 + length
+        if offset > total:
+            raise ProxyProtocolError("PROXY v2 TLV longer than the header")
+        value = header[start:offset]
+        if kind == _PP2_TYPE_CRC32C:
+            zeroed = header[:start] + bytes(4) + header[offset:]
+            if length != 4 or crc32c(zeroed) != struct.unpack("!I", value)[0]:
+                raise ProxyProtocolError("PROXY v2 CRC32C mismatch")
+        elif kind == _PP2_TYPE_AUTHORITY:
+            if length > _AUTHORITY_MAX:
+                raise ProxyProtocolError("PROXY v2 authority too long")
+            authority = value.decode("latin-1")
+        elif kind == _PP2_TYPE_UNIQUE_ID:
+            if length > _UNIQUE_ID_MAX:
+                raise ProxyProtocolError("PROXY v2 unique ID too long")
+            unique_id = value.decode("latin-1")
+    if authority is None and unique_id is None:
+        return None
+    return ProxyTlvs(authority, unique_id)
+
+
+def _crc32c_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli), the checksum PROXY v2 headers may carry.  Headers are a
+    few hundred bytes at most, so a table-driven loop is fast enough."""
+    crc = 0xFFFFFFFF
+    table = _CRC32C
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
 
 
 def _unmap(packed: bytes) -> str:

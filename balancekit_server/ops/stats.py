@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from balancekit.acl.patcli import run_pattern_command
 from balancekit.config import BackendRuntime, Config, StatsSocket, runtime_server
 from balancekit.sticktables import run_table_command
 from balancekit_server.clock import now_ms
@@ -281,6 +282,12 @@ def _cmd_table(p: CommandProcessor, words: list[str]) -> str:
     """`show|clear|set table …`: the stick tables' text, HAProxy's to the character
     (balancekit.sticktables.dump), at the session's level."""
     return run_table_command(p.config.tables, words, now_ms(), level=p.level)
+
+
+def _cmd_pattern(p: CommandProcessor, words: list[str]) -> str:
+    """`show|get|add|set|del|clear map|acl …`: the shared map and ACL pattern lists,
+    HAProxy's answers (balancekit.acl.patcli); any level may use them, as in 2.6."""
+    return run_pattern_command(p.config.patterns, words)
 
 
 def _cmd_show_stat(p: CommandProcessor, words: list[str]) -> str:
@@ -703,6 +710,111 @@ COMMANDS: tuple[_Command, ...] = (
         "set table <table> key <k> [data.* <v>]*",
         "update or create a table entry's data",
         _cmd_table,
+    ),
+    _c(
+        "add acl",
+        "user",
+        "add acl <acl> <pattern>",
+        "add an ACL entry",
+        _cmd_pattern,
+    ),
+    _c(
+        "clear acl",
+        "user",
+        "clear acl <acl>",
+        "clear the contents of this ACL",
+        _cmd_pattern,
+    ),
+    _c(
+        "commit acl",
+        "user",
+        "commit acl @<ver> <acl>",
+        "(versions are not supported by balancekit)",
+        _cmd_pattern,
+    ),
+    _c(
+        "del acl",
+        "user",
+        "del acl <acl> [<key>|#<ref>]",
+        "delete ACL entries matching <key>",
+        _cmd_pattern,
+    ),
+    _c(
+        "get acl",
+        "user",
+        "get acl <acl> <value>",
+        "report the patterns matching a sample for an ACL",
+        _cmd_pattern,
+    ),
+    _c(
+        "prepare acl",
+        "user",
+        "prepare acl <acl>",
+        "(versions are not supported by balancekit)",
+        _cmd_pattern,
+    ),
+    _c(
+        "show acl",
+        "user",
+        "show acl [<acl>]",
+        "report available ACLs or dump an ACL's contents",
+        _cmd_pattern,
+    ),
+    _c(
+        "add map",
+        "user",
+        "add map <map> <key> <val>",
+        "add a map entry",
+        _cmd_pattern,
+    ),
+    _c(
+        "clear map",
+        "user",
+        "clear map <map>",
+        "clear the contents of this map",
+        _cmd_pattern,
+    ),
+    _c(
+        "commit map",
+        "user",
+        "commit map @<ver> <map>",
+        "(versions are not supported by balancekit)",
+        _cmd_pattern,
+    ),
+    _c(
+        "del map",
+        "user",
+        "del map <map> [<key>|#<ref>]",
+        "delete map entries matching <key>",
+        _cmd_pattern,
+    ),
+    _c(
+        "get map",
+        "user",
+        "get map <map> <value>",
+        "report the keys and values matching a sample for a map",
+        _cmd_pattern,
+    ),
+    _c(
+        "prepare map",
+        "user",
+        "prepare map <map>",
+        "(versions are not supported by balancekit)",
+        _cmd_pattern,
+    ),
+    _c(
+        "set map",
+        "user",
+        "set map <map> [<key>|#<ref>] <value>",
+        "modify a map entry",
+        _cmd_pattern,
+    ),
+    _c(
+        "show map",
+        "user",
+        "show map [<map>]",
+        "report available maps or dump a map's contents",
+        _cmd_pattern,
     ),
     _c(
         "show servers state",

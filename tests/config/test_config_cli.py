@@ -73,12 +73,12 @@ def test_a_bad_bind_line_is_one_error_not_also_a_missing_bind(tmp_path: Path) ->
     path = tmp_path / "bind.cfg"
     path.write_text(
         "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n"
-        "    timeout server 1s\nlisten l\n    bind 127.0.0.1:0 defer-accept\n"
+        "    timeout server 1s\nlisten l\n    bind 127.0.0.1:0 interface lo\n"
         "    server a 127.0.0.1:1\n"
     )
     result = cli("-c", "-f", str(path))
     assert result.returncode != 0
-    unsupported = "bind: 'defer-accept' is an HAProxy bind option that balancekit does not support"
+    unsupported = "bind: 'interface' is an HAProxy bind option that balancekit does not support"
     assert f"{path}:7: {unsupported}" in result.stderr
     assert "has no 'bind' line" not in result.stderr
 

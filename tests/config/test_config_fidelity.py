@@ -293,3 +293,62 @@ def test_values_haproxy_reads_with_atol_or_ignores(
     }
     assert {key: seen[key] for key in expect} == expect
     assert result.warnings, "HAProxy is silent, balancekit says how it read the line"
+
+
+DH_CONFIG = """\
+global
+{global_}
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:18443 ssl crt {crt}
+    default_backend be
+backend be
+    server s1 127.0.0.1:8080
+"""
+
+
+@pytest.mark.parametrize(
+    ("global_", "expected"),
+    [
+        ("    tune.ssl.default-dh-param 1024",
+         "unable to load default 1024 bits DH parameter for certificate '{crt}'."),
+        ("    ssl-dh-param-file {dir}/dh1024.pem",
+         "unable to use the global DH parameter for certificate '{crt}'"),
+        ("    tune.ssl.default-dh-param 2048", None),
+    ],
+)  # fmt: skip
+def test_dh_parameters_openssl_refuses_warn_like_haproxy(
+    tmp_path: Path, global_: str, expected: str | None
+) -> None:
+    """A DH group too small for OpenSSL 3's security level leaves DHE ciphers out,
+    with HAProxy's warning at the bind's line; a usable one says nothing."""
+    ca = trustme.CA()
+    crt = tmp_path / "rsa.pem"
+    ca.issue_cert(
+        "example.test", key_type=trustme.KeyType.RSA
+    ).private_key_and_cert_chain_pem.write_to_path(str(crt))
+    subprocess.run(
+        ["openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:dh_1024_160",
+         "-out", str(tmp_path / "dh1024.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    text = DH_CONFIG.format(global_=global_.format(dir=tmp_path), crt=crt)
+    path = write(tmp_path, text)
+    real = haproxy_check(path)
+    assert real.returncode == 0, real.stderr
+    warnings = [str(w) for w in load(path).warnings]
+    dh_warnings = [w for w in warnings if "DH" in w]
+    if expected is None:
+        assert dh_warnings == []
+        assert "DH" not in real.stderr
+        return
+    message = expected.format(crt=crt)
+    assert message in real.stderr
+    assert dh_warnings == [
+        f"{path}:9: 'bind 127.0.0.1:18443' in section 'frontend' : {message}"
+        ", DH ciphers won't be available."
+    ]

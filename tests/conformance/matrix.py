@@ -55,6 +55,8 @@ class Req:
     sni: str | None = None
     alpn: tuple[str, ...] = ()
     tls_max: str | None = None
+    #: The client's TLS 1.2 cipher list (OpenSSL syntax): only these are offered.
+    tls_ciphers: str | None = None
     #: Check the server's certificate against the name sent (False: accept any).
     tls_verify: bool = True
     #: Present the session's client certificate (`Certs.client`).
@@ -2194,6 +2196,22 @@ row(
     kinds=ECHO_KINDS,
     log_subs=HTTPLOG_BYTES,
 )
+# The TCP options of a listener (tcp_bind_listener): a connection that closes before
+# sending a byte on a `defer-accept` bind; the socket options themselves are compared
+# in tests/l7/test_bind_tcp_options.py.
+row(
+    "bind-tcp-options",
+    ("bind:tfo", "bind:defer-accept", "bind:mss", "bind:tcp-ut", "bind:backlog", "backlog"),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        frontend="    backlog 100\n"
+        "    bind {bind:o} tfo defer-accept mss 1400 tcp-ut 3s backlog 64\n",
+    ),
+    (Req(close_now=True, bind="o"), get("/echo", bind="o"), Req(close_now=True)),
+    kinds=ECHO_KINDS,
+    log_subs=HTTPLOG_BYTES,
+)
 row(
     "empty-request-half-closed",
     ("mode", "bind"),
@@ -2749,6 +2767,42 @@ row(
     (get("/echo", bind="own", tls=True), get("/echo", bind="dflt", tls=True)),
     kinds=RAW_KIND,
 )  # fmt: skip
+# DHE ciphers (a TLS 1.2 client offering DHE-RSA): their DH group comes from the
+# certificate's own file, else `ssl-dh-param-file`, else `tune.ssl.default-dh-param`
+# (RFC 7919's group of the key's size); a client offering ECDHE too gets what the
+# server prefers.
+DHE = "DHE-RSA-AES128-GCM-SHA256"
+ECDHE = "ECDHE-RSA-AES128-GCM-SHA256"
+
+
+def dhe(bind: str, ciphers: str = DHE) -> Req:
+    """A TLS 1.2 request offering only `ciphers`."""
+    return get("/echo", bind=bind, tls=True, tls_max="TLSv1_2", tls_ciphers=ciphers)
+
+
+row(
+    "tls-dh-default-param",
+    ("tune.ssl.default-dh-param",),
+    http_cfg(
+        global_="    tune.ssl.default-dh-param 2048\n",
+        frontend="    bind {bind:rsa} ssl crt {certdir}/rsa.pem\n"
+        "    bind {bind:own} ssl crt {certdir}/rsa-dh.pem\n"
+        "    http-request set-header X-Cipher %[ssl_fc_cipher]\n",
+    ),
+    (dhe("rsa"), dhe("own"), dhe("rsa", f"{DHE}:{ECDHE}")),
+    kinds=RAW_KIND,
+)
+row(
+    "tls-dh-param-file",
+    ("ssl-dh-param-file",),
+    http_cfg(
+        global_="    ssl-dh-param-file {certdir}/ffdhe2048.pem\n",
+        frontend="    bind {bind:rsa} ssl crt {certdir}/rsa.pem\n"
+        "    http-request set-header X-Cipher %[ssl_fc_cipher]\n",
+    ),
+    (dhe("rsa"), dhe("rsa", f"{ECDHE}:{DHE}")),
+    kinds=RAW_KIND,
+)
 # Client certificates: `verify optional` takes a client with or without one; the
 # `ssl_c_*` fetches describe it; `verify required` refuses a client without one.
 row(
@@ -2844,6 +2898,49 @@ row(
         get("/echo", bind="pp", proxy=b"PROXY UNKNOWN\r\n"),
     ),
     kinds=ECHO_KINDS,
+)
+
+
+def pp_v2(tlvs: tuple[tuple[int, bytes], ...] = (), *, crc: str = "") -> bytes:
+    """A PROXY v2 header (TCP4 192.0.2.9:5555 -> 127.0.0.1:80) with these TLVs, and a
+    CRC32C TLV last when `crc` is "good" (the right sum) or "bad" (off by one)."""
+    import struct
+
+    from balancekit_server.net.proxy_protocol import V2_SIGNATURE, crc32c
+
+    addresses = bytes((192, 0, 2, 9, 127, 0, 0, 1)) + struct.pack("!HH", 5555, 80)
+    body = addresses + b"".join(struct.pack("!BH", k, len(v)) + v for k, v in tlvs)
+    if crc:
+        body += struct.pack("!BH", 0x03, 4) + bytes(4)
+    header = V2_SIGNATURE + bytes((0x21, 0x11)) + struct.pack("!H", len(body)) + body
+    if crc:
+        checksum = crc32c(header) + (1 if crc == "bad" else 0)
+        header = header[:-4] + struct.pack("!I", checksum & 0xFFFFFFFF)
+    return header
+
+
+# PROXY v2 TLVs: the authority (2) and unique ID (5) a proxy in front sent, read by
+# `fc_pp_authority`/`fc_pp_unique_id`; a CRC32C (3) is checked, a wrong one or an
+# over-long unique ID (over 128 bytes) drops the connection; other types are skipped.
+row(
+    "proxy-v2-tlvs",
+    ("fetch:fc_pp_authority", "fetch:fc_pp_unique_id"),
+    http_cfg(
+        frontend="    bind {bind:pp} accept-proxy\n"
+        "    http-request set-header X-Authority %[fc_pp_authority]\n"
+        "    http-request set-header X-Uid %[fc_pp_unique_id] if { fc_pp_unique_id -m found }\n"
+        "    http-request deny deny_status 403 if { fc_pp_unique_id -m beg deny }\n"
+    ),
+    (
+        get("/echo", bind="pp", proxy=pp_v2(((2, b"www.example.test"), (5, b"abc-123")))),
+        get("/echo", bind="pp", proxy=pp_v2(((5, b"uid-crc"), (0x20, b"\x01skip")), crc="good")),
+        get("/echo", bind="pp", proxy=pp_v2(((5, b"uid-crc"),), crc="bad")),
+        get("/echo", bind="pp", proxy=pp_v2(((5, b"x" * 128),))),
+        get("/echo", bind="pp", proxy=pp_v2(((5, b"x" * 129),))),
+        get("/echo", bind="pp", proxy=pp_v2(((5, b"deny-me"),))),
+        get("/echo", bind="pp", proxy=pp_v2()),
+    ),
+    kinds=RAW_KIND,
 )
 row(
     "bind-name-v6only",
@@ -3465,6 +3562,18 @@ row(
         get("/echo", proxy=b"PROXY TCP4 192.0.2.9 198.51.100.1 5555 80\r\n"),
         get("/echo", bind="v1", proxy=b"PROXY TCP4 192.0.2.10 198.51.100.1 6666 8080\r\n"),
         get("/echo", bind="v1", proxy=b"PROXY UNKNOWN\r\n"),
+    ),
+    kinds=RAW_KIND,
+)
+row(
+    "tcp-proxy-v2-tlvs",
+    ("fetch:fc_pp_unique_id",),
+    TCP + "listen tl\n    bind {bind:main} accept-proxy\n"
+    "    tcp-request content reject if { fc_pp_unique_id -m str nope }\n"
+    "    server s1 {s1}\n",
+    (
+        get("/echo", proxy=pp_v2(((5, b"nope"),))),
+        get("/echo", proxy=pp_v2(((5, b"fine"), (2, b"a.test")))),
     ),
     kinds=RAW_KIND,
 )
@@ -5356,6 +5465,88 @@ row(
     header_order=False,
     kinds=ECHO_KINDS,
 )
+
+
+# `process-vary on`: answers varying on accept-encoding and referer are stored, one per
+# secondary key; a request gets one whose Content-Encoding it accepts (and, for referer,
+# with its Referer); `Vary: *`, an unknown header or an unknown encoding is not stored,
+# and a request listing 16 encodings neither finds nor fills varied answers.
+def fresh(n: int, *headers: tuple[str, str]) -> str:
+    """A cacheable echo path (its own URI, `v=n`) answering with `headers`."""
+    return f"/echo?v={n}&" + answers(200, ("Cache-Control", "max-age=60"), *headers)[6:]
+
+
+VARIED = fresh(1, ("Vary", "accept-encoding"), ("Content-Encoding", "gzip"))
+BY_REFERER = fresh(2, ("Vary", "referer,accept-encoding"))
+ONLY_REFERER = fresh(3, ("Vary", "Referer"))
+UNSTORED = (
+    fresh(4, ("Vary", "*")),
+    fresh(5, ("Vary", "accept-encoding, user-agent")),
+    fresh(6, ("Vary", "accept-encoding"), ("Content-Encoding", "GZIP")),
+)
+
+
+def accepting(*encodings: str, **headers: str) -> tuple[tuple[str, str], ...]:
+    """Accept-Encoding (one header per argument) and other request headers."""
+    return tuple(("Accept-Encoding", e) for e in encodings) + tuple(headers.items())
+
+
+row(
+    "cache-process-vary",
+    ("cache:process-vary", "cache:max-secondary-entries"),
+    http_cfg(
+        frontend="    http-request cache-use cv\n"
+        "    http-response cache-store cv\n"
+        "    http-after-response set-header X-Hit %[res.cache_hit]\n",
+        extra="cache cv\n    total-max-size 4\n    max-object-size 10000\n"
+        "    process-vary on\n    max-secondary-entries 3\n",
+    ),
+    (
+        get(VARIED, headers=accepting("gzip")),
+        get(VARIED, headers=accepting("br, gzip;q=0.5")),
+        get(VARIED, headers=accepting("br")),
+        get(VARIED),
+        get(VARIED, headers=accepting("gzip;q=0", "br")),
+        get(VARIED, headers=accepting("*")),
+        get(VARIED, headers=accepting("*, gzip; q=0")),
+        get(VARIED, headers=accepting(",".join(["gzip"] * 16))),
+        get(VARIED, headers=accepting("GZip", "")),
+        get(BY_REFERER, headers=(("Referer", "http://a.test/"),)),
+        get(BY_REFERER, headers=(("Referer", "http://a.test/"),)),
+        get(BY_REFERER, headers=(("Referer", "http://b.test/"),)),
+        get(BY_REFERER, headers=accepting("deflate", Referer="http://a.test/")),
+        get(ONLY_REFERER, headers=(("Referer", "http://a.test/"),)),
+        get(ONLY_REFERER, headers=(("Referer", "http://a.test/"),)),
+    )
+    + tuple(get(path) for path in UNSTORED for _ in range(2)),
+    response_headers=frozenset({"x-hit", "vary", "content-encoding", "content-length"}),
+    header_order=False,
+    kinds=ECHO_KINDS,
+)  # fmt: skip
+# `filter cache` and `filter compression` declared explicitly (cache first, as HAProxy
+# requires): the cache stores the answer as the server sent it, compression applies to
+# every answer sent, stored or not.
+row(
+    "cache-filter-explicit",
+    ("filter cache", "filter compression"),
+    http_cfg(
+        frontend="    filter cache cf\n    filter compression\n"
+        "    compression algo gzip\n    compression type text/plain\n"
+        "    http-request cache-use cf\n    http-response cache-store cf\n"
+        "    http-after-response set-header X-Hit %[res.cache_hit]\n",
+        extra="cache cf\n    total-max-size 4\n    max-object-size 10000\n",
+    ),
+    tuple(
+        get(path, headers=headers)
+        for path in (answers(200, ("Cache-Control", "max-age=60"), ("Content-Type", "text/plain")),)
+        for headers in (accepting("gzip"), accepting("gzip"), ())
+    ),
+    response_headers=frozenset(
+        {"x-hit", "content-encoding", "content-length", "transfer-encoding", "vary"}
+    ),
+    header_order=False,
+    kinds=("httpserver",),
+)
 row(
     "date-http-date",
     ("fetch:date", "conv:http_date"),
@@ -5718,6 +5909,189 @@ row(
         get("/b", host="example.test", headers=(("X-Be", "be3"),)),
     ),
     files=MAP_FILES,
+    kinds=ECHO_KINDS,
+)  # fmt: skip
+
+#: Runtime API answers about maps and ACLs hold what differs between the two engines
+#: by construction: an entry's identifier is its address in memory (`0x…`), and the
+#: row's files and config are in each side's own directory (the config's name is each
+#: engine's own too).  HAProxy also lists two
+#: ACLs of its internal HTTP client (`file 'httpclient'`), which balancekit has not.
+PATTERN_SUBS = (
+    (r"(?m)\n?^\d+ \(\) acl 'var' file 'httpclient' line 0\..*$", ""),
+    (r"0x[0-9a-f]+", "0x<ptr>"),
+    (r"file '[^']*' line", "file '<config>' line"),
+    (r"'[^' ]*/([^/' ]+)'", r"'<dir>/\1'"),
+    (r"\(/[^) ]*/([^/) ]+)\)", r"(<dir>/\1)"),
+)
+
+
+def cmd(line: str) -> Req:
+    return Req(command=line)
+
+
+row(
+    "runtime-map-commands",
+    ("stats socket", "use_backend", "conv:map", "conv:map_beg"),
+    # `add|set|del|clear map` change the map every user reads at once: the next
+    # request's `use_backend %[…,map(…)]` goes where the new entry says, and a
+    # header shows the value; `show map`, `get map` and the error answers are
+    # HAProxy's words (pointers masked: PATTERN_SUBS).  The map is #0: the
+    # set-header loads it while parsing; map_beg on the same file is a second
+    # expression (`get map` lists both, entry_cnt counts both).
+    http_cfg(
+        frontend="    http-request set-header X-Map %[req.hdr(host),lower,map({file:hosts},none)]\n"
+        "    http-request set-header X-Beg %[req.hdr(host),map_beg({file:hosts},none)]\n"
+        "    use_backend %[req.hdr(host),lower,map({file:hosts},be)]\n",
+        extra="backend be2\n    server s2 {s2}\nbackend be3\n    server s3 {s3}\n",
+    ),
+    (
+        get("/echo", host="example.test"),
+        get("/echo", host="new.test"),
+        cmd("show map"),
+        cmd("add map #0 new.test be3"),
+        get("/echo", host="New.Test"),
+        cmd("get map #0 new.test"),
+        cmd("set map #0 new.test be2"),
+        get("/echo", host="new.test"),
+        cmd("show map #0"),
+        cmd("del map #0 example.test"),
+        get("/echo", host="example.test"),
+        cmd("del map #0 example.test"),
+        cmd("add map #0 new.test be3"),
+        cmd("set map #0 new.test be3"),
+        cmd("show map #0"),
+        get("/echo", host="new.test"),
+        cmd("clear map #0"),
+        get("/echo", host="new.test"),
+        cmd("show map"),
+        cmd("show map #0"),
+        cmd("show map #1"),
+        cmd("get map #0"),
+        cmd("add map #0 k"),
+        cmd("set map #0 k"),
+        cmd("set map #0 #0x1 v"),
+        cmd("set map #0 #0xzz v"),
+        cmd("set map #0 nosuch v"),
+        cmd("del map #0 #0x1"),
+        cmd("del map #0"),
+        cmd("clear map"),
+        cmd("get map " + "/nonexistent/file x"),
+    ),
+    files={"hosts": b"# host to backend\nexample.test be2\nother.test be3\n"},
+    command_subs=PATTERN_SUBS,
+    kinds=ECHO_KINDS,
+)
+row(
+    "runtime-acl-commands",
+    ("stats socket", "acl", "flag:-f", "action:deny", "use_backend", "conv:map"),
+    # `add|del|clear acl` change an ACL's patterns at once, for a `-f` file as for
+    # the line's own patterns (each its own reference: the file's first, `show acl`
+    # numbers them so); a map only `use_backend %[…]` names is loaded after parsing,
+    # so it comes last (#6: HAProxy's HTTP client took #4 and #5 in between) and
+    # `add acl` refuses it as a two-column file.
+    http_cfg(
+        frontend="    acl blocked src -f {file:blocked}\n"
+        "    acl api path_beg -f {file:paths} /inline\n"
+        "    http-request deny if blocked\n"
+        "    use_backend be2 if api\n"
+        "    use_backend %[req.hdr(host),lower,map({file:hosts},be)]\n",
+        extra="backend be2\n    server s2 {s2}\nbackend be3\n    server s3 {s3}\n",
+    ),
+    (
+        get("/api/x"),
+        get("/inline/y"),
+        cmd("show acl"),
+        cmd("show map"),
+        cmd("add acl #2 /api"),
+        get("/api/x"),
+        cmd("get acl #2 /api/x"),
+        cmd("get acl #3 /api/x"),
+        cmd("add acl #0 127.0.0.0/8"),
+        get("/echo"),
+        cmd("show acl #0"),
+        cmd("del acl #0 127.0.0.0/8"),
+        get("/echo"),
+        cmd("add acl #3 /other"),
+        get("/other"),
+        cmd("show acl #3"),
+        cmd("clear acl #2"),
+        get("/api/x"),
+        cmd("del acl #2 /nosuch"),
+        cmd("add acl #0 not-an-address"),
+        cmd("add acl #6 /x"),
+        cmd("add map #6 other.test be3"),
+        get("/echo", host="other.test"),
+        cmd("show acl #6"),
+        cmd("show map #6"),
+        cmd("del acl #1"),
+        cmd("get acl #9 x"),
+        cmd("show acl"),
+    ),
+    files={"blocked": b"10.9.9.9\n", "paths": b"/listed\n", "hosts": b"example.test be\n"},
+    command_subs=PATTERN_SUBS,
+    kinds=ECHO_KINDS,
+)
+
+row(
+    "runtime-map-acl-lookups",
+    ("stats socket", "conv:map_ip", "conv:map_int", "conv:map_reg", "conv:map_str_ip",
+     "match:sub", "match:len", "match:reg", "match:ip", "match:dir", "flag:-i"),
+    # `get map|acl` per match method (the index each names, the key or pattern found,
+    # the value's type), entries added at run time found by the next lookup, and the
+    # refusals of a key or value a method cannot read.  Left out: regex errors (their
+    # text is PCRE's in HAProxy, Python's here) and a pattern-less match (`TRUE`, `get
+    # acl #11 1`), whose `idx=` HAProxy reads from a shared static pattern's leftover
+    # flags (the last match's), so it answers `tree` or `list` by history.
+    http_cfg(
+        frontend="    http-request set-header X-Ip %[src,map_ip({file:ip},none)]\n"
+        "    http-request set-header X-Int %[req.hdr(x-n),map_int({file:int},none)]\n"
+        "    http-request set-header X-Reg %[path,map_reg({file:reg},none)]\n"
+        "    http-request set-header X-Sip %[req.hdr(host),map_str_ip({file:sip},0.0.0.0)]\n"
+        "    acl a1 path -i -f {file:paths}\n"
+        "    acl a2 req.hdr(x) -m sub foo bar\n"
+        "    acl a3 req.hdr(x) -m len 3:5\n"
+        "    acl a4 path_reg ^/x\n"
+        "    acl a5 src 10.0.0.0/8 ::1\n"
+        "    http-request set-header X-Acl %[str(yes)] if a1 || a2 || { path_dir xx } || TRUE\n",
+    ),
+    (
+        cmd("show map"),
+        cmd("show acl"),
+        cmd("get map #0 10.1.1.1"),
+        cmd("get map #0 nope"),
+        cmd("add map #0 bad x"),
+        cmd("add map #0 127.0.0.0/8 loop"),
+        cmd("get map #0 127.0.0.1"),
+        cmd("add map #0 ::1 six"),
+        cmd("get map #0 ::1"),
+        cmd("get map #1 3"),
+        cmd("get map #1 x"),
+        cmd("add map #1 zz v"),
+        cmd("add map #1 7 seven"),
+        cmd("get map #1 7"),
+        cmd("get map #2 /abc"),
+        cmd("get map #3 example.test"),
+        cmd("add map #3 b notip"),
+        cmd("set map #3 example.test 10.0.0.2"),
+        cmd("get map #3 example.test"),
+        get("/abc", headers=(("X-N", "7"),)),
+        cmd("get acl #4 /foo"),
+        cmd("get acl #5 /foo"),
+        cmd("get acl #6 xfoox"),
+        cmd("get acl #7 abcd"),
+        cmd("get acl #8 /x"),
+        cmd("get acl #9 ::1"),
+        cmd("get acl #9 10.2.3.4"),
+        cmd("add acl #7 zz"),
+        cmd("add acl #9 not-an-address"),
+        cmd("get acl #10 /a/xx/b"),
+        cmd("get acl #11 x"),
+        cmd("show acl"),
+    ),
+    files={"ip": b"10.0.0.0/8 ten\n", "int": b"1:5 small\n", "reg": b"^/a re\n",
+           "sip": b"example.test 10.0.0.1\n", "paths": b"/Foo\n"},
+    command_subs=PATTERN_SUBS,
     kinds=ECHO_KINDS,
 )  # fmt: skip
 

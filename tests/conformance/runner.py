@@ -95,11 +95,29 @@ class Certs:
         self.wild.private_key_and_cert_chain_pem.write_to_path(str(self.dir / "wild.pem"))
         # The client certificate with its key, for `server … crt` (`{certdir}/client.pem`).
         self.client.private_key_and_cert_chain_pem.write_to_path(str(self.dir / "client.pem"))
+        # An RSA certificate (DHE ciphers need one), alone and with DH parameters in its
+        # file; RFC 7919's 2048-bit group and RFC 5114's 1024-bit one in files of their own.
+        self.rsa = self.ca.issue_cert("localhost", "example.test", key_type=trustme.KeyType.RSA)
+        self.rsa.private_key_and_cert_chain_pem.write_to_path(str(self.dir / "rsa.pem"))
+        for name, group in (("ffdhe2048", "ffdhe2048"), ("dh1024", "dh_1024_160")):
+            subprocess.run(
+                ["openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt",
+                 f"group:{group}", "-out", str(self.dir / f"{name}.pem")],
+                check=True, capture_output=True,
+            )  # fmt: skip
+        (self.dir / "rsa-dh.pem").write_bytes(
+            (self.dir / "rsa.pem").read_bytes() + (self.dir / "ffdhe2048.pem").read_bytes()
+        )
         atexit.register(shutil.rmtree, self.dir, True)
 
     def name_of(self, der: bytes | None) -> str:
         """Which of the session's certificates a server presented."""
-        for name, cert in (("site", self.server), ("backend", self.backend), ("wild", self.wild)):
+        for name, cert in (
+            ("site", self.server),
+            ("backend", self.backend),
+            ("wild", self.wild),
+            ("rsa", self.rsa),
+        ):
             if (
                 der is not None
                 and ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode()) == der
@@ -641,6 +659,8 @@ class Client:
                 Certs.get().client.configure_cert(context)
             if req.tls_max:
                 context.maximum_version = getattr(ssl.TLSVersion, req.tls_max)
+            if req.tls_ciphers:
+                context.set_ciphers(req.tls_ciphers)
             if req.alpn:
                 context.set_alpn_protocols(list(req.alpn))
             sock = context.wrap_socket(sock, server_hostname=req.sni or "localhost")
@@ -649,7 +669,7 @@ class Client:
                 "alpn": sock.selected_alpn_protocol(),
                 "cert": Certs.get().name_of(sock.getpeercert(binary_form=True)),
             }
-            if req.tls_max:
+            if req.tls_max or req.tls_ciphers:
                 info["tls"]["cipher"] = (sock.cipher() or ("",))[0]
         return sock, info
 

@@ -79,6 +79,8 @@ EXPECTED: dict[str, str | Differs] = {
     "reg-tests/cache/expires.vtc": PASS,
     "reg-tests/cache/post_on_entry.vtc": PASS,
     "reg-tests/cache/sample_fetches.vtc": PASS,
+    "reg-tests/cache/vary.vtc": PASS,
+    "reg-tests/cache/vary_accept_encoding.vtc": PASS,
     "reg-tests/http-errorfiles/http_deny_errors.vtc": PASS,
     "reg-tests/http-errorfiles/http_errors.vtc": PASS,
     "reg-tests/http-errorfiles/http_return.vtc": PASS,
