@@ -305,6 +305,8 @@ class ServerHealth:
         #: a server its agent calls down stays DOWN whatever its checks say.
         self.agent_up = True
         self.agent_result: CheckResult | None = None
+        #: `disable agent` clears it: the agent is neither asked nor heard.
+        self.agent_enabled = True
 
     # -- active checks --------------------------------------------------------
 
@@ -344,7 +346,8 @@ class ServerHealth:
             return self._set(False, result, now)
         # check_notify_success: a passing check brings the server up only if its
         # agent agrees (the CLI's `health up` forces it regardless).
-        if not self.up and self.health >= self.settings.rise and (self.agent_up or forced):
+        agent_ok = self.agent_up or not self.agent_enabled
+        if not self.up and self.health >= self.settings.rise and (agent_ok or forced):
             return self._set(True, result, now)
         passed = result is None or result.passed
         if self.stopping and passed and self.health >= self.settings.rise:
@@ -400,6 +403,8 @@ class ServerHealth:
         agent that cannot be reached changes nothing).  `down`, `stopped` and
         `fail` stop the server at once; `up` starts it only when its regular
         check also passes, and never ends NOLB (only health checks do)."""
+        if not self.agent_enabled:  # disabled while it ran: ignored, as HAProxy
+            return None
         self.agent_result = result
         if up is None:
             return None
@@ -441,7 +446,7 @@ class ServerHealth:
         self.maint = False
         if self.checked:
             self.health = self.settings.rise
-        if not self.up and self.agent_up:
+        if not self.up and (self.agent_up or not self.agent_enabled):
             self._set(True, None, now)
 
     # -- slow start -----------------------------------------------------------

@@ -964,6 +964,9 @@ class HealthMonitor:
         assert watched.agent is not None
         await asyncio.sleep(offset)
         while True:
+            if not watched.health.agent_enabled:  # `disable agent`: not asked
+                await asyncio.sleep(watched.agent.inter)
+                continue
             watched.agent_probing = True
             try:
                 outcome = await probe_agent(watched.agent)
@@ -1293,10 +1296,24 @@ class HealthMonitor:
         if transition is not None:
             self._apply(watched, transition, why)
 
-    def force_agent(self, backend: str, server: str, up: bool) -> bool:
-        """`set server B/S agent up|down`; False when the server has no agent."""
+    def agent_enabled(self, backend: str, server: str) -> bool:
+        """Whether the server's agent is configured and not disabled (CHK_ST_ENABLED)."""
+        watched = self._record(backend, server)
+        return watched.agent is not None and watched.health.agent_enabled
+
+    def set_agent_enabled(self, backend: str, server: str, enabled: bool) -> bool:
+        """`enable|disable agent B/S`; False when the server has no agent configured
+        (disabling one is then a no-op, enabling one an error)."""
         watched = self._record(backend, server)
         if watched.agent is None:
+            return False
+        watched.health.agent_enabled = enabled
+        return True
+
+    def force_agent(self, backend: str, server: str, up: bool) -> bool:
+        """`set server B/S agent up|down`; False when the server has no agent enabled."""
+        watched = self._record(backend, server)
+        if not self.agent_enabled(backend, server):
             return False
         transition = watched.health.force_agent(up, self.clock())
         if transition is not None:
@@ -1304,9 +1321,9 @@ class HealthMonitor:
         return True
 
     def set_agent_send(self, backend: str, server: str, text: str) -> bool:
-        """`set server B/S agent-send <string>`; False when the server has no agent."""
+        """`set server B/S agent-send <string>`; False when the server has no agent enabled."""
         watched = self._record(backend, server)
-        if watched.agent is None:
+        if watched.agent is None or not watched.health.agent_enabled:
             return False
         watched.agent = replace(watched.agent, send=text.encode("latin-1", "replace"))
         return True

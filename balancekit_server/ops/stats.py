@@ -360,7 +360,7 @@ def _cmd_set_server(p: CommandProcessor, words: list[str]) -> str:
         else:
             p._set_health(backend, server, arg == "up")
     elif what == "agent":
-        if arg not in ("up", "down") and p.monitor.agent_configured(backend, server):
+        if arg not in ("up", "down") and p.monitor.agent_enabled(backend, server):
             raise CommandError("'set server <srv> agent' expects 'up' or 'down'.\n")
         if not p.monitor.force_agent(backend, server, arg == "up"):
             raise CommandError("agent checks are not enabled on this server.\n")
@@ -608,6 +608,23 @@ def _cmd_enable_dynamic_cookie(p: CommandProcessor, words: list[str]) -> str:
 def _cmd_disable_dynamic_cookie(p: CommandProcessor, words: list[str]) -> str:
     runtime = _dynamic_backend(p, words[3] if len(words) > 3 else "")
     runtime.dynamic_cookies.disable(runtime.backend)
+    return ""
+
+
+def _cmd_enable_agent(p: CommandProcessor, words: list[str]) -> str:
+    if len(words) < 3:
+        raise CommandError("Require 'backend/server'.\n")
+    backend, server = p._server(words[2])
+    if not p.monitor.set_agent_enabled(backend, server, True):
+        raise CommandError("Agent was not configured on this server, cannot enable.\n")
+    return ""
+
+
+def _cmd_disable_agent(p: CommandProcessor, words: list[str]) -> str:
+    if len(words) < 3:
+        raise CommandError("Require 'backend/server'.\n")
+    backend, server = p._server(words[2])
+    p.monitor.set_agent_enabled(backend, server, False)
     return ""
 
 
@@ -913,6 +930,20 @@ COMMANDS: tuple[_Command, ...] = (
         "disable dynamic-cookie backend <bk>",
         "disable dynamic cookies on a specific backend",
         _cmd_disable_dynamic_cookie,
+    ),
+    _c(
+        "disable agent",
+        "admin",
+        "disable agent",
+        "disable agent checks",
+        _cmd_disable_agent,
+    ),
+    _c(
+        "enable agent",
+        "admin",
+        "enable agent",
+        "enable agent checks",
+        _cmd_enable_agent,
     ),
     _c(
         "disable server",

@@ -195,7 +195,7 @@ class StatsSource:
     def agent(self, backend: str, server: str) -> tuple[bool, bool]:
         """Whether the server has an agent check, and whether it is running now."""
         watched = self.monitor.watched.get((backend, server)) if self.monitor else None
-        if watched is None or watched.agent is None:
+        if watched is None or watched.agent is None or not watched.health.agent_enabled:
             return False, False
         return True, watched.agent_probing
 
@@ -590,8 +590,9 @@ class StatsSource:
                 result = _CHECK_RESULT_CODE.get(health.last_result.status.result, 0)
         port = server.port or 0
         agent, _ = self.agent(be.name, member.name)
-        agent_state = 0x16 if agent else 0  # CHK_ST_CONFIGURED|ENABLED|AGENT
-        target = server.agent_target if agent else None
+        # CHK_ST_CONFIGURED|AGENT, and ENABLED unless `disable agent`.
+        target = server.agent_target
+        agent_state = (0x16 if agent else 0x12) if target is not None else 0
         return " ".join(
             str(v)
             for v in (

@@ -3244,7 +3244,8 @@ row(
     ("server:agent-check", "stats socket"),
     # `set server … agent down|up` sets the agent's counter and stops or starts the
     # server at once ("changed from CLI"), whatever its agent said; a server without
-    # an agent, or a word other than up/down, gets HAProxy's refusal.
+    # an agent, or a word other than up/down, gets HAProxy's refusal. Then
+    # `disable agent` and `enable agent`.
     http_cfg(
         global_=AGENT_GLOBAL,
         defaults="    log global\n",
@@ -3262,12 +3263,22 @@ row(
         Req(command="set server be/s1 agent up"),
         *seq(2),
         Req(command="show stat"),
+        # `disable agent`: no agent columns, state 18 (configured, not enabled), and
+        # `set server … agent` refused; `enable agent` needs one configured.
+        Req(command="disable agent be/s1"),
+        Req(command="disable agent be/s2"),
+        Req(command="show stat"),
+        Req(command="show servers state be"),
+        Req(command="set server be/s1 agent down"),
+        Req(command="enable agent be/s2"),
+        Req(command="enable agent be/s1"),
+        Req(command="show servers state be"),
     ),
     compare=frozenset({"status", "server", "log", "command"}),
     files={"up": b"up\n"},
     kinds=RAW_KIND,
     settle=0.5,
-    extract=AGENT_STAT + r"|^([^,#\n]+)$",
+    extract=AGENT_STAT + "|" + AGENT_STATE + r"|^(?![\w-]+,)(?!# )(.+)$",
     command_subs=AGENT_SUBS,
     log_filter="Server|server",
     log_subs=((r"check duration: \d+ms", "check duration: <ms>"),),

@@ -155,3 +155,12 @@ def test_the_cli_forces_the_agent_and_the_server_with_it() -> None:
     assert transition is not None and transition.up and transition.result is None
     down = health.force_agent(False, 3.0)
     assert down is not None and not down.up and not health.agent_up
+
+
+def test_a_disabled_agent_is_not_heard_and_does_not_hold_the_server() -> None:
+    health = _health()
+    health.agent_says(L7STS, False, 1.0)
+    health.agent_enabled = False  # `disable agent`
+    assert health.agent_says(L7OK, True, 2.0) is None  # ignored
+    transition = health.record(L4OK, 3.0)  # the check alone decides now
+    assert transition is not None and transition.up
