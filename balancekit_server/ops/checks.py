@@ -61,7 +61,7 @@ from balancekit.health import (
 )
 from balancekit.httpcheck import evaluate_http
 from balancekit.pool import ServerEvent
-from balancekit.server import unix_sockaddr
+from balancekit.server import is_ip, unix_sockaddr
 from balancekit.tcpcheck import TcpCheckRule, TcpCheckRuleset, TcpConnect, TcpExpect, TcpSend
 from balancekit.tlsconfig import ServerTls
 from balancekit_server.net import proxy_protocol
@@ -618,6 +618,9 @@ class _Watched:
     agent: AgentSpec | None = None
     agent_task: asyncio.Task[None] | None = None
     agent_probing: bool = False
+    #: The agent address `show servers state` names: one given by `agent-addr` or
+    #: `addr` (or `set server … agent-addr`), else none ("-").
+    agent_addr: str | None = None
 
 
 def agent_spec_for(runtime: BackendRuntime, server_name: str) -> AgentSpec | None:
@@ -818,8 +821,14 @@ class HealthMonitor:
                 )
                 if member.admin == "maint":
                     health.enter_maint(now)
+                server = member.server
                 self.watched[(be_name, member.name)] = _Watched(
-                    be_name, member.name, health, spec, agent=agent_spec_for(runtime, member.name)
+                    be_name,
+                    member.name,
+                    health,
+                    spec,
+                    agent=agent_spec_for(runtime, member.name),
+                    agent_addr=server.agent_addr or server.check_addr,
                 )
 
     def __repr__(self) -> str:
@@ -1319,6 +1328,31 @@ class HealthMonitor:
         if transition is not None:
             self._apply(watched, transition, "changed from CLI")
         return True
+
+    def set_agent_address(
+        self, backend: str, server: str, addr: str | None, port: str | None
+    ) -> str:
+        """`set server B/S agent-addr A [port P]` / `agent-port P`
+        (srv_update_agent_addr_port): HAProxy's complaint, or "" once applied."""
+        watched = self._record(backend, server)
+        if watched.agent is None or not watched.health.agent_enabled:
+            return "agent checks are not enabled on this server"
+        if addr is not None and not is_ip(addr):
+            return f"invalid addr '{addr}'"
+        number: int | None = None
+        if port is not None:
+            digits = port[1:] if port[:1] in "+-" else port
+            if not digits.isdigit():
+                return "provided port is not an integer"
+            number = int(port)
+            if not 0 <= number <= 65535:
+                return "provided port is invalid"
+        if addr is not None:
+            watched.agent = replace(watched.agent, host=addr)
+            watched.agent_addr = addr
+        if number is not None:
+            watched.agent = replace(watched.agent, port=number)
+        return ""
 
     def set_agent_send(self, backend: str, server: str, text: str) -> bool:
         """`set server B/S agent-send <string>`; False when the server has no agent enabled."""

@@ -364,6 +364,17 @@ def _cmd_set_server(p: CommandProcessor, words: list[str]) -> str:
             raise CommandError("'set server <srv> agent' expects 'up' or 'down'.\n")
         if not p.monitor.force_agent(backend, server, arg == "up"):
             raise CommandError("agent checks are not enabled on this server.\n")
+    elif what in ("agent-addr", "agent-port"):
+        value = words[4] if len(words) > 4 else ""
+        if not value:
+            needs = "an address and optionally a port" if what == "agent-addr" else "a port"
+            raise CommandError(f"set server <b>/<s> {what} requires {needs}.\n")
+        if what == "agent-addr":
+            port = words[6] if len(words) > 6 and words[5] == "port" else None
+            message = p.monitor.set_agent_address(backend, server, value, port)
+        else:
+            message = p.monitor.set_agent_address(backend, server, None, value)
+        return message + "\n" if message else ""
     elif what == "agent-send":
         if not p.monitor.set_agent_send(backend, server, words[4] if len(words) > 4 else ""):
             raise CommandError("agent checks are not enabled on this server.\n")

@@ -591,8 +591,9 @@ class StatsSource:
         port = server.port or 0
         agent, _ = self.agent(be.name, member.name)
         # CHK_ST_CONFIGURED|AGENT, and ENABLED unless `disable agent`.
-        target = server.agent_target
-        agent_state = (0x16 if agent else 0x12) if target is not None else 0
+        watched = self.monitor.watched.get((be.name, member.name)) if self.monitor else None
+        spec = watched.agent if watched is not None else None
+        agent_state = (0x16 if agent else 0x12) if spec is not None else 0
         return " ".join(
             str(v)
             for v in (
@@ -620,7 +621,7 @@ class StatsSource:
                 server.check_port or 0,
                 server.check_addr or "-",
                 # the address only when `agent-addr` or `addr` gave one, as HAProxy
-                (server.agent_addr or server.check_addr or "-") if target else "-",
-                target[1] if target else 0,
+                (watched.agent_addr or "-") if watched is not None and spec else "-",
+                spec.port if spec is not None else 0,
             )
         )

@@ -3245,7 +3245,7 @@ row(
     # `set server … agent down|up` sets the agent's counter and stops or starts the
     # server at once ("changed from CLI"), whatever its agent said; a server without
     # an agent, or a word other than up/down, gets HAProxy's refusal. Then
-    # `disable agent` and `enable agent`.
+    # `disable agent` and `enable agent`, and `set server … agent-addr|agent-port`.
     http_cfg(
         global_=AGENT_GLOBAL,
         defaults="    log global\n",
@@ -3272,6 +3272,16 @@ row(
         Req(command="set server be/s1 agent down"),
         Req(command="enable agent be/s2"),
         Req(command="enable agent be/s1"),
+        Req(command="show servers state be"),
+        # Where the agent is asked, checked as srv_update_agent_addr_port checks it.
+        Req(command="set server be/s1 agent-addr 127.0.0.2"),
+        Req(command="set server be/s1 agent-addr nope"),
+        Req(command="set server be/s1 agent-addr 127.0.0.3 port 70000"),
+        Req(command="set server be/s1 agent-port x"),
+        Req(command="set server be/s1 agent-addr"),
+        Req(command="set server be/s1 agent-port"),
+        Req(command="set server be/s2 agent-port 5"),
+        Req(command="set server be/s1 agent-addr ::1 port 77"),
         Req(command="show servers state be"),
     ),
     compare=frozenset({"status", "server", "log", "command"}),
