@@ -46,6 +46,8 @@ __all__ = [
     "Zone",
     "format_check_report",
     "format_drain",
+    "format_drain_remains",
+    "format_leave_drain",
     "format_leave_maint",
     "format_maint",
     "format_state_change",
@@ -62,6 +64,8 @@ class CheckStatus(Enum):
 
     UNK = ("UNK", "Unknown", "neutral")
     INI = ("INI", "Initializing", "neutral")
+    #: An agent's reply without a health word: recorded, changes nothing.
+    CHECKED = ("CHECKED", "No status change", "neutral")
     HANA = ("HANA", "Health analyze", "failed")
     SOCKERR = ("SOCKERR", "Socket error", "failed")
     L4OK = ("L4OK", "Layer4 check passed", "passed")
@@ -75,6 +79,9 @@ class CheckStatus(Enum):
     L7OK = ("L7OK", "Layer7 check passed", "passed")
     L7OKC = ("L7OKC", "Layer7 check conditionally passed", "condpass")
     L7STS = ("L7STS", "Layer7 wrong status", "failed")
+    PROCERR = ("PROCERR", "External check error", "failed")
+    PROCTOUT = ("PROCTOUT", "External check timeout", "failed")
+    PROCOK = ("PROCOK", "External check passed", "passed")
 
     @property
     def info(self) -> str:
@@ -93,7 +100,19 @@ class CheckStatus(Enum):
     @property
     def has_code(self) -> bool:
         """Layer-7 data statuses carry a response code (`code: 500` in the log)."""
-        return self in (CheckStatus.L7OK, CheckStatus.L7OKC, CheckStatus.L7STS)
+        return self in _WITH_CODE
+
+
+_WITH_CODE = frozenset(
+    {
+        CheckStatus.L7OK,
+        CheckStatus.L7OKC,
+        CheckStatus.L7STS,
+        CheckStatus.PROCERR,
+        CheckStatus.PROCTOUT,
+        CheckStatus.PROCOK,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +301,12 @@ class ServerHealth:
         self.failed_checks = 0  # show stat chkfail
         self.down_transitions = 0  # show stat chkdown
         self.hana_failures = 0  # show stat hanafail
+        #: `agent-check`: the agent's own counter (rise = fall = 1, so up or down);
+        #: a server its agent calls down stays DOWN whatever its checks say.
+        self.agent_up = True
+        self.agent_result: CheckResult | None = None
+        #: `disable agent` clears it: the agent is neither asked nor heard.
+        self.agent_enabled = True
 
     # -- active checks --------------------------------------------------------
 
@@ -314,10 +339,15 @@ class ServerHealth:
         self.last_result = result
         return self._settle(result, now)
 
-    def _settle(self, result: CheckResult | None, now: float) -> Transition | None:
+    def _settle(
+        self, result: CheckResult | None, now: float, *, forced: bool = False
+    ) -> Transition | None:
         if self.up and self.health == 0:
             return self._set(False, result, now)
-        if not self.up and self.health >= self.settings.rise:
+        # check_notify_success: a passing check brings the server up only if its
+        # agent agrees (the CLI's `health up` forces it regardless).
+        agent_ok = self.agent_up or not self.agent_enabled
+        if not self.up and self.health >= self.settings.rise and (agent_ok or forced):
             return self._set(True, result, now)
         passed = result is None or result.passed
         if self.stopping and passed and self.health >= self.settings.rise:
@@ -352,7 +382,40 @@ class ServerHealth:
         self.health = self.settings.top if up else 0
         if self.maint:
             return None
-        return self._settle(None, now)
+        return self._settle(None, now, forced=True)
+
+    def force_agent(self, up: bool, now: float) -> Transition | None:
+        """`set server B/S agent up|down`: the agent's counter, and the server
+        started or stopped at once (srv_set_running/srv_set_stopped), checks aside."""
+        self.agent_up = up
+        if self.maint:
+            return None
+        if up and (not self.up or self.stopping):
+            return self._set(True, None, now)
+        if not up and self.up:
+            return self._set(False, None, now)
+        return None
+
+    def agent_says(self, result: CheckResult, up: bool | None, now: float) -> Transition | None:
+        """An agent check's outcome (HAProxy's agent counter, rise = fall = 1).
+
+        `up` is the reply's health word (None: none, or no reply at all: an
+        agent that cannot be reached changes nothing).  `down`, `stopped` and
+        `fail` stop the server at once; `up` starts it only when its regular
+        check also passes, and never ends NOLB (only health checks do)."""
+        if not self.agent_enabled:  # disabled while it ran: ignored, as HAProxy
+            return None
+        self.agent_result = result
+        if up is None:
+            return None
+        self.agent_up = up
+        if self.maint:
+            return None
+        if not up:
+            return self._set(False, result, now) if self.up else None
+        if self.up or (self.checked and self.health < self.settings.rise):
+            return None
+        return self._set(True, result, now)
 
     def force_stopping(self, now: float) -> Transition | None:
         """`set server B/S health stopping` or the stats page's "force NOLB"
@@ -383,7 +446,7 @@ class ServerHealth:
         self.maint = False
         if self.checked:
             self.health = self.settings.rise
-        if not self.up:
+        if not self.up and (self.agent_up or not self.agent_enabled):
             self._set(True, None, now)
 
     # -- slow start -----------------------------------------------------------
@@ -583,12 +646,34 @@ def format_leave_maint(backend: str, server: str, *, backup: bool, up: bool, dra
     return f"{_who(backend, server, backup)} is {state} (leaving forced maintenance)."
 
 
+def format_leave_drain(backend: str, server: str, *, backup: bool, up: bool) -> str:
+    """`set server … state ready` (or an agent's `ready`) on a drained server."""
+    return f"{_who(backend, server, backup)} is {'UP' if up else 'DOWN'} (leaving forced drain)."
+
+
 def format_drain(
-    backend: str, server: str, *, backup: bool, active: int, backups: int, queued: int = 0
+    backend: str,
+    server: str,
+    *,
+    backup: bool,
+    active: int,
+    backups: int,
+    queued: int = 0,
+    up: bool = True,
+    sessions: int = 0,
 ) -> str:
-    return f"{_who(backend, server, backup)} enters drain state" + _online(
-        active, backups, 0, queued
-    )
+    """`set server … state drain` (or an agent's `drain`); a DOWN server's line
+    counts what is left, as the DOWN line does."""
+    head = f"{_who(backend, server, backup)} enters drain state"
+    if not up:
+        return head + _left(active, backups, sessions, 0, queued)
+    return head + _online(active, backups, 0, queued)
+
+
+def format_drain_remains(backend: str, server: str, *, backup: bool) -> str:
+    """HAProxy re-states a forced drain whenever a drained server's state is
+    updated again (it goes UP or DOWN, its weight changes)."""
+    return f"{_who(backend, server, backup)} remains in forced drain mode."
 
 
 def format_check_report(

@@ -104,6 +104,13 @@ class Server:
     #: `on-marked-up shutdown-backup-sessions`: when this active server comes back,
     #: the backup servers' sessions are cut so clients reconnect to it.
     shutdown_backups_on_up: bool = False
+    #: `agent-check`: an agent answers one line on `agent-addr`:`agent-port` (else
+    #: `addr`, `port`) every `agent-inter` (else `inter`), after `agent-send`.
+    agent_check: bool = False
+    agent_port: int | None = None
+    agent_addr: str | None = None
+    agent_inter: float | None = None
+    agent_send: str = ""
     #: `address` split once (proxies read both on every connection); port None
     #: means "the port the client connected to", as in HAProxy.
     host: str = field(init=False, repr=False, compare=False)
@@ -140,3 +147,16 @@ class Server:
             host, port = split_address(self.address)
         object.__setattr__(self, "host", host)
         object.__setattr__(self, "port", port)
+        if self.agent_check and not (self.agent_port or self.check_port):
+            # _srv_parse_finalize: fatal, whatever its wording says.
+            raise ValueError(
+                f"server {self.name} does not have agent port. Agent check has been disabled."
+            )
+
+    @property
+    def agent_target(self) -> tuple[str, int] | None:
+        """Where the agent check connects (None: no agent check)."""
+        port = self.agent_port or self.check_port
+        if not self.agent_check or port is None:
+            return None
+        return self.agent_addr or self.check_addr or self.host, port

@@ -389,6 +389,8 @@ _FLAGS: dict[str, tuple[str, str, object]] = {
     "no-backup": ("server", "backup", False),
     "no-send-proxy": ("server", "send_proxy", False),
     "no-send-proxy-v2": ("server", "send_proxy_v2", False),
+    "agent-check": ("server", "agent_check", True),
+    "no-agent-check": ("server", "agent_check", False),
 }
 
 #: Server options that add a word to the line's TLS options (`ssl-default-server-options`
@@ -459,6 +461,21 @@ def parse_server_params(
             s[key] = seconds
         elif key == "port":
             s["check_port"] = _int(value, "port", 1, 65535)
+        elif key == "agent-port":
+            s["agent_port"] = _int(value, "agent-port", 1, 65535)
+        elif key == "agent-addr":
+            if not is_ip(value):
+                raise ValueError(
+                    f"parsing agent-addr failed. Check if '{value}' is correct address."
+                )
+            s["agent_addr"] = value
+        elif key == "agent-send":
+            s["agent_send"] = value
+        elif key == "agent-inter":
+            seconds = parse_time(value)
+            if seconds <= 0:
+                raise ValueError(f"agent-inter must be greater than 0, got '{value}'")
+            s["agent_inter"] = seconds
         elif key == "addr":
             try:
                 ipaddress.ip_address(value)

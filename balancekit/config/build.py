@@ -106,6 +106,7 @@ from .runtime import (
     Capture,
     Config,
     ConfigWarning,
+    ExternalCheck,
     ForwardFor,
     Frontend,
     Global,
@@ -171,6 +172,9 @@ class _Settings:
     #: The `option` whose tcp-check ruleset checks the servers (`tcp-check`,
     #: `redis-check`, `smtpchk`, `ssl-hello-chk`, `ldap-check`) and its arguments.
     tcp_check: tuple[str, tuple[str, ...]] | None = None
+    #: `external-check command` and `path` (with their lines, for the messages).
+    external_check_command: Statement | None = None
+    external_check_path: Statement | None = None
     #: A `defaults` section's `tcp-check` lines: its proxies with none of their own run
     #: them, if the defaults section itself has `option tcp-check`.
     tcp_check_lines: list[TcpCheckRule | TcpComment] = field(default_factory=list)
@@ -423,6 +427,13 @@ class _Builder:
                 self.global_ = replace(g, server_state_file=args[0])
             else:
                 self.global_ = replace(g, server_state_base=args[0])
+        elif key in ("external-check", "insecure-fork-wanted"):
+            if args:
+                raise ValueError(f"'{key}' cannot handle unexpected argument '{args[0]}'.")
+            if key == "external-check":
+                self.global_ = replace(g, external_check=True)
+            else:
+                self.global_ = replace(g, insecure_fork_wanted=True)
         elif key == "spread-checks":
             if not args:
                 raise ValueError("'spread-checks' expects an integer argument (0..50).")
@@ -771,15 +782,18 @@ class _Builder:
         elif name == "httpchk":
             s.httpchk = _httpchk(stmt.args)
             s.pgsql_check_user = s.tcp_check = None
+            s.options.pop("external-check", None)
         elif name == "mysql-check":
             s.mysql_check_user = _mysql_check(stmt.args)
             s.pgsql_check_user = s.tcp_check = None
             s.options[name] = True
+            s.options.pop("external-check", None)
         elif name == "pgsql-check":
             # The last check option wins, as HAProxy's `options2 &= ~PR_O2_CHK_ANY`.
             s.pgsql_check_user = _pgsql_check(stmt.args)
             s.httpchk = s.mysql_check_user = s.tcp_check = None
             s.options.pop("mysql-check", None)
+            s.options.pop("external-check", None)
         elif name in TCP_CHECK_PROTOCOLS:
             most = 2 if name == "smtpchk" else 0
             if len(stmt.args) > most:
@@ -789,6 +803,14 @@ class _Builder:
             s.tcp_check = (name, stmt.args) if enabled else None
             s.httpchk = s.mysql_check_user = s.pgsql_check_user = None
             s.options.pop("mysql-check", None)
+            s.options.pop("external-check", None)
+        elif name == "external-check":
+            if stmt.args:
+                raise ValueError(f"'option {name}' takes no argument, got '{stmt.args[0]}'")
+            s.options[name] = enabled
+            if enabled:  # the last check option wins (PR_O2_CHK_ANY)
+                s.httpchk = s.mysql_check_user = s.pgsql_check_user = s.tcp_check = None
+                s.options.pop("mysql-check", None)
         elif name == "httplog" and stmt.args == ("clf",) and enabled:
             s.options["httplog"] = s.options["httplog-clf"] = True
         else:
@@ -1058,6 +1080,7 @@ class _Builder:
             mysql_check_user=s.mysql_check_user,
             pgsql_check_user=s.pgsql_check_user,
             tcp_check=self._tcp_check(p),
+            external_check=self._external_check(p, global_),
             compression=_leveled(s.compression, global_),
             log_health_checks=s.options.get("log-health-checks", False),
             logs=self._logs(p, global_),
@@ -1069,6 +1092,54 @@ class _Builder:
             file=p.section.file,
             line=p.section.line,
         )
+
+    def _external_check(self, p: _Proxy, global_: Global) -> ExternalCheck | None:
+        """`option external-check` checked as HAProxy checks it once the config is read
+        (its messages; an error keeps the config from loading)."""
+        s = p.settings
+        command, path = s.external_check_command, s.external_check_path
+        enabled = s.options.get("external-check", False)
+        if command is not None and not enabled:
+            self.warn(
+                f"'external-check command' will be ignored for {p.kind} '{p.name}' "
+                "(requires 'option external-check').",
+                command,
+            )
+        if command is not None and not command.args[0].startswith("/") and path is None:
+            self.errors.append(
+                ConfigError(
+                    f"Proxy '{p.name}': 'external-check command' does not have a leading '/' "
+                    "and 'external-check path' is not set.",
+                    command.file,
+                    command.line,
+                )
+            )
+        if not enabled:
+            return None
+        fatal = False
+        if not global_.external_check:
+            message = (
+                f"Proxy '{p.name}' : 'option external-check' unable to find required "
+                "'global.external-check'."
+            )
+            self.errors.append(ConfigError(message, p.section.file, p.section.line))
+            fatal = True
+        if command is None:
+            message = (
+                f"Proxy '{p.name}' : 'option external-check' unable to find required "
+                "'external-check command'."
+            )
+            self.errors.append(ConfigError(message, p.section.file, p.section.line))
+            fatal = True
+        if not global_.insecure_fork_wanted:
+            self.warn(
+                f"Proxy '{p.name}' : 'insecure-fork-wanted' not enabled in the global section, "
+                "'option external-check' will likely fail.",
+                p.section,
+            )
+        if fatal or command is None:
+            return None
+        return ExternalCheck(command.args[0], path.args[0] if path is not None else "")
 
     def _tcp_check(self, p: _Proxy) -> TcpCheckRuleset | None:
         """The ruleset the proxy's check option runs: a protocol's own, or its
@@ -2237,7 +2308,20 @@ def _h_http_check_expect(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     )
 
 
+def _h_external_check(b: _Builder, p: _Proxy, stmt: Statement) -> None:
+    """`external-check command <cmd>` / `external-check path <path>`: one argument."""
+    what = stmt.keyword.split(" ", 1)[1]
+    if len(stmt.args) != 1:
+        raise ValueError(f"'external-check {what}' expects one argument.")
+    if what == "command":
+        p.settings.external_check_command = stmt
+    else:
+        p.settings.external_check_path = stmt
+
+
 _HANDLERS: dict[str, Callable[[_Builder, _Proxy, Statement], None]] = {
+    "external-check command": _h_external_check,
+    "external-check path": _h_external_check,
     "mode": _h_mode,
     "description": _h_description,
     "stick-table": lambda b, p, stmt: None,  # built before the proxies (build_tables)

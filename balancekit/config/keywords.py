@@ -43,6 +43,7 @@ FAMILIES = frozenset(
         "declare",
         "http-check",
         "tcp-check",
+        "external-check",
         "compression",
         "filter",
         "tcp-request",
@@ -202,6 +203,12 @@ KEYWORDS: tuple[Keyword, ...] = (
         "The file of servers' states (`show servers state`) backends load at start.",
     ),
     _K("server-state-base", "g", "Directory for relative server state file names."),
+    _K("external-check", "g", "Allow `option external-check` (checks that run a program)."),
+    _K(
+        "insecure-fork-wanted",
+        "g",
+        "Acknowledge that checks fork programs (`option external-check` warns without it).",
+    ),
     _K("spread-checks", "g", "Each check comes up to this percentage (0..50) early or late."),
     _K("max-spread-checks", "g", "The longest delay over which the first checks are spread."),
     _K("daemon", "g", "Run in the background.", ignored=_NO_DAEMON),
@@ -277,7 +284,7 @@ KEYWORDS: tuple[Keyword, ...] = (
     *_warned(
         "Process safety switches.",
         _NO_PROCESS_SWITCH,
-        """set-dumpable insecure-fork-wanted insecure-setuid-wanted no-memory-trimming
+        """set-dumpable insecure-setuid-wanted no-memory-trimming
         profiling.tasks mworker-max-reloads quiet""",
     ),
     # -- proxies -----------------------------------------------------------------------
@@ -634,6 +641,18 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("option httpchk", "dlb", "HTTP health checks: `[<method>] [<uri>] [<version>]`."),
     _K("option mysql-check", "dlb", "MySQL health checks: `[user <name>]`."),
     _K("option pgsql-check", "dlb", "PostgreSQL health checks: `user <name>`."),
+    _K(
+        "option external-check",
+        "dlb",
+        "Health checks run `external-check command` with HAProxy's arguments and environment; "
+        "exit status 0 passes.",
+    ),
+    _K(
+        "external-check command",
+        "dlb",
+        "The program an external check runs (a leading `/`, or found in `external-check path`).",
+    ),
+    _K("external-check path", "dlb", "`PATH` for the external check's program (default empty)."),
     _K("option tcp-check", "dlb", "Scripted health checks: the proxy's `tcp-check` steps."),
     _K("option redis-check", "dlb", "Redis health checks: `PING` answered `+PONG`."),
     _K(
@@ -712,6 +731,15 @@ SERVER_KEYWORDS: dict[str, str] = {
         "`ipv4` or `ipv6`: the family a `resolvers` section prefers; without one (balancekit "
         "has none) HAProxy ignores it, as balancekit does."
     ),
+    "agent-check": (
+        "Ask an agent for the server's state every `agent-inter`: a line of `up`, `down`, "
+        "`drain`, `maint`, `ready`, `N%`, `maxconn:N`… (docs/health.md)."
+    ),
+    "no-agent-check": "Undo a `default-server` `agent-check`.",
+    "agent-port": "The agent's TCP port (default: `port`); required with `agent-check`.",
+    "agent-addr": "The agent's address (default: `addr`, else the server's).",
+    "agent-inter": "Interval between agent checks (default: `inter`).",
+    "agent-send": "A string sent to the agent on each connection before reading its line.",
     "init-addr": (
         "How a server name gets its address at start: `libc`, `last`, `none` (start in "
         "maintenance) or an IP, tried in order (default `last,libc`)."
@@ -833,7 +861,6 @@ _HAPROXY_ONLY_NAMES = """bind-process
     source
     use-fcgi-app resolvers mailers program
     ring nbproc cpu-map lua-load
-    external-check
     default-bind
     close-spread-time default-path grace h1-accept-payload-with-any-method h1-case-adjust
     h1-case-adjust-file httpclient.resolvers.id httpclient.resolvers.prefer
@@ -852,7 +879,7 @@ option h1-case-adjust-bogus-client|option h1-case-adjust-bogus-server|
 option http-no-delay|
 option http-pretend-keepalive|option http-restrict-req-hdr-names|
 option http-use-proxy-header|option httpslog|option independent-streams|
-option external-check|option nolinger|
+option nolinger|
 option prefer-last-server|
 option socket-stats|option spop-check|tcp-check set-var|tcp-check set-var-fmt|tcp-check unset-var|
 option transparent|

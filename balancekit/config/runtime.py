@@ -39,6 +39,7 @@ __all__ = [
     "Capture",
     "Config",
     "ConfigWarning",
+    "ExternalCheck",
     "ForwardFor",
     "Global",
     "HttpCheck",
@@ -170,6 +171,9 @@ class Global:
     tune_comp_maxlevel: int = 1
     #: `spread-checks` (a percentage, 0..50) and `max-spread-checks` (seconds).
     spread_checks: int = 0
+    #: `external-check` and `insecure-fork-wanted`: proxies may run external checks.
+    external_check: bool = False
+    insecure_fork_wanted: bool = False
     max_spread_checks: float | None = None
     #: `server-state-file` and `server-state-base` (balancekit.server_state).
     server_state_file: str | None = None
@@ -291,6 +295,15 @@ class StatsPage:
     show_node: str | None = None
     show_desc: str | None = None
     show_legends: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalCheck:
+    """`option external-check`: the program run as each server's check (as HAProxy
+    runs it, with `PATH` set to `path` only)."""
+
+    command: str
+    path: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,6 +506,8 @@ class BackendRuntime:
     #: `option tcp-check` (with the proxy's `tcp-check` lines), `option redis-check`,
     #: `smtpchk`, `ssl-hello-chk`, `ldap-check`: the steps each check runs.
     tcp_check: TcpCheckRuleset | None = None
+    #: `option external-check`: the `external-check command` and `path` checks run.
+    external_check: ExternalCheck | None = None
     log_health_checks: bool = False
     #: `compression` lines (None: none).
     compression: Compression | None = None

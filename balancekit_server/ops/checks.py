@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from balancekit import Backend, tcpcheck
+from balancekit.agent import INCOMPLETE, agent_maxconn, agent_result, agent_weight
 from balancekit.config.runtime import (
     BackendRuntime,
     Config,
@@ -50,6 +51,8 @@ from balancekit.health import (
     Transition,
     format_check_report,
     format_drain,
+    format_drain_remains,
+    format_leave_drain,
     format_leave_maint,
     format_maint,
     format_state_change,
@@ -58,12 +61,14 @@ from balancekit.health import (
 )
 from balancekit.httpcheck import evaluate_http
 from balancekit.pool import ServerEvent
-from balancekit.server import unix_sockaddr
+from balancekit.server import is_ip, unix_sockaddr
 from balancekit.tcpcheck import TcpCheckRule, TcpCheckRuleset, TcpConnect, TcpExpect, TcpSend
 from balancekit.tlsconfig import ServerTls
 from balancekit_server.net import proxy_protocol
 from balancekit_server.net.unix_sockets import connect_unix
+from balancekit_server.ops.agent_probe import AgentOutcome, AgentSpec, probe_agent
 from balancekit_server.ops.counters import REGISTRY, Registry
+from balancekit_server.ops.external_check import ExternalSpec, run_external_check
 from balancekit_server.ops.logs import Logger
 from balancekit_server.ops.logs import console as stderr_sink
 
@@ -117,6 +122,8 @@ class CheckSpec:
     # The PROXY version sent first (`send-proxy[-v2]` without `port`/`addr`, as
     # HAProxy does); 0: none.
     send_proxy: int = 0
+    #: `option external-check`: the program run instead of any probe.
+    external: ExternalSpec | None = None
 
     def tls_context(self) -> ssl.SSLContext | None:
         if not self.tls:
@@ -607,13 +614,91 @@ class _Watched:
     # A probe is running: `show stat` marks its status "* " and, as HAProxy clears
     # them when a check starts, shows no code and no text for it.
     probing: bool = False
+    #: `agent-check`: where the agent answers (None: no agent), and its task.
+    agent: AgentSpec | None = None
+    agent_task: asyncio.Task[None] | None = None
+    agent_probing: bool = False
+    #: The agent address `show servers state` names: one given by `agent-addr` or
+    #: `addr` (or `set server … agent-addr`), else none ("-").
+    agent_addr: str | None = None
 
 
-def spec_for(runtime: BackendRuntime, server_name: str) -> CheckSpec | None:
+def agent_spec_for(runtime: BackendRuntime, server_name: str) -> AgentSpec | None:
+    """The agent check a server line asks for (None: none)."""
+    server = runtime.backend.member(server_name).server
+    target = server.agent_target
+    if target is None:
+        return None
+    return AgentSpec(
+        host=target[0],
+        port=target[1],
+        inter=server.agent_inter or server.inter,
+        send=server.agent_send.encode("latin-1", "replace"),
+        connect_timeout=runtime.timeout_connect,
+        check_timeout=runtime.timeout_check,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyPlace:
+    """What an external check says of its proxy: HAProxy's id for it and its first
+    listening address and port (`NOT_USED` for a backend without one)."""
+
+    iid: int
+    addr: str = "NOT_USED"
+    port: str = "NOT_USED"
+
+
+def external_spec(
+    runtime: BackendRuntime, server_name: str, place: ProxyPlace, limit: float
+) -> ExternalSpec | None:
+    """The program, arguments and environment of one server's external check."""
+    ext = runtime.external_check
+    if ext is None:
+        return None
+    member = runtime.backend.member(server_name)
+    server = member.server
+    try:
+        ssl_on = runtime.extras(server_name).ssl
+    except KeyError:
+        ssl_on = False
+    address = server.host
+    port = "NOT_USED" if unix_sockaddr(address) is not None else str(server.port or 0)
+    env = (
+        ("PATH", ext.path),
+        ("HAPROXY_PROXY_NAME", runtime.name),
+        ("HAPROXY_PROXY_ID", str(place.iid)),
+        ("HAPROXY_PROXY_ADDR", place.addr),
+        ("HAPROXY_PROXY_PORT", place.port),
+        ("HAPROXY_SERVER_NAME", server.name),
+        ("HAPROXY_SERVER_ID", str(member.puid)),
+        ("HAPROXY_SERVER_ADDR", address),
+        ("HAPROXY_SERVER_PORT", port),
+        ("HAPROXY_SERVER_MAXCONN", str(server.maxconn)),
+        ("HAPROXY_SERVER_SSL", "1" if ssl_on else "0"),
+        ("HAPROXY_SERVER_PROTO", "h1" if runtime.mode == "http" else "tcp"),
+    )
+    args = (place.addr, place.port, address, port)
+    return ExternalSpec(ext.command, ext.path, args, env, limit)
+
+
+def spec_for(
+    runtime: BackendRuntime, server_name: str, place: ProxyPlace | None = None
+) -> CheckSpec | None:
     """The probe a backend's config asks for on one server (None: not checked)."""
     server = runtime.backend.member(server_name).server
     if not server.check:
         return None
+    if runtime.external_check is not None:
+        spec = CheckSpec(
+            host=server.host,
+            port=server.port or 0,
+            inter=server.inter,
+            connect_timeout=runtime.timeout_connect,
+            check_timeout=runtime.timeout_check,
+        )
+        external = external_spec(runtime, server_name, place or ProxyPlace(0), spec.connect_limit)
+        return replace(spec, external=external)
     host = server.check_addr or server.host
     port = server.check_port or server.port
     if port is None:
@@ -707,8 +792,11 @@ class HealthMonitor:
         spread: int = 0,
         max_spread: float | None = None,
         node: str | None = None,
+        places: Mapping[str, ProxyPlace] | None = None,
     ) -> None:
         self.backends = dict(backends)
+        #: Each backend's id and first listener, for its external checks.
+        self.places = dict(places or {})
         #: global `node`, else the host name: what `http-check send-state` reports.
         self.node = node if node is not None else socket.gethostname()
         #: `spread-checks` (percent) and `max-spread-checks` (seconds).
@@ -727,13 +815,21 @@ class HealthMonitor:
         now = clock()
         for be_name, runtime in self.backends.items():
             for member in runtime.backend.members:
-                spec = spec_for(runtime, member.name)
+                spec = spec_for(runtime, member.name, self.places.get(be_name))
                 health = ServerHealth(
                     HealthSettings.from_server(member.server), now=now, checked=spec is not None
                 )
                 if member.admin == "maint":
                     health.enter_maint(now)
-                self.watched[(be_name, member.name)] = _Watched(be_name, member.name, health, spec)
+                server = member.server
+                self.watched[(be_name, member.name)] = _Watched(
+                    be_name,
+                    member.name,
+                    health,
+                    spec,
+                    agent=agent_spec_for(runtime, member.name),
+                    agent_addr=server.agent_addr or server.check_addr,
+                )
 
     def __repr__(self) -> str:
         checked = sum(1 for w in self.watched.values() if w.spec is not None)
@@ -753,6 +849,9 @@ class HealthMonitor:
         CHK_ST_ENABLED, which gates the "no check" status and the check columns)."""
         watched = self._record(backend, server)
         return watched.spec is not None and not watched.paused
+
+    def agent_configured(self, backend: str, server: str) -> bool:
+        return self._record(backend, server).agent is not None
 
     def check_configured(self, backend: str, server: str) -> bool:
         return self._record(backend, server).spec is not None
@@ -800,11 +899,21 @@ class HealthMonitor:
             watched.task = asyncio.get_running_loop().create_task(
                 self._run(watched, offset), name=f"check {watched.backend}/{watched.server}"
             )
+        agents = [w for w in self.watched.values() if w.agent is not None]
+        for position, watched in enumerate(agents):
+            assert watched.agent is not None
+            span = watched.agent.inter
+            if self.max_spread is not None:
+                span = min(span, self.max_spread)
+            watched.agent_task = asyncio.get_running_loop().create_task(
+                self._run_agent(watched, span * position / len(agents)),
+                name=f"agent {watched.backend}/{watched.server}",
+            )
 
     async def stop(self) -> None:
         tasks = []
         for watched in self.watched.values():
-            for task in (watched.task, watched.ramp_task):
+            for task in (watched.task, watched.ramp_task, watched.agent_task):
                 if task is not None:
                     task.cancel()
                     tasks.append(task)
@@ -822,7 +931,7 @@ class HealthMonitor:
                 counters.observer = None
         self._observed.clear()
         for watched in self.watched.values():
-            for task in (watched.task, watched.ramp_task):
+            for task in (watched.task, watched.ramp_task, watched.agent_task):
                 if task is not None:
                     task.cancel()
         if _CURRENT.get("monitor") is self:
@@ -839,7 +948,13 @@ class HealthMonitor:
                 watched.probing = True
                 try:
                     state = self._state_header(watched) if watched.spec.send_state else None
-                    result = await probe(watched.spec, stopped=not watched.health.up, state=state)
+                    if watched.spec.external is not None:
+                        member = self.pool(watched.backend).member(watched.server)
+                        result = await run_external_check(watched.spec.external, member.inflight)
+                    else:
+                        result = await probe(
+                            watched.spec, stopped=not watched.health.up, state=state
+                        )
                 finally:
                     watched.probing = False
                 self.record(watched.backend, watched.server, result)
@@ -851,6 +966,117 @@ class HealthMonitor:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await watched.wake.wait()
+
+    async def _run_agent(self, watched: _Watched, offset: float) -> None:
+        """The agent's own task: every `agent-inter`, maintenance or not (HAProxy
+        keeps asking the agent of a server in maintenance: it may say `ready`)."""
+        assert watched.agent is not None
+        await asyncio.sleep(offset)
+        while True:
+            if not watched.health.agent_enabled:  # `disable agent`: not asked
+                await asyncio.sleep(watched.agent.inter)
+                continue
+            watched.agent_probing = True
+            try:
+                outcome = await probe_agent(watched.agent)
+                if outcome.reply == INCOMPLETE and watched.health.agent_result is None:
+                    outcome = await self._agent_times_out(watched, watched.agent, outcome)
+            finally:
+                watched.agent_probing = False
+            if (watched.backend, watched.server) in self.watched:
+                self.record_agent(watched.backend, watched.server, outcome)
+            delay = spread_interval(watched.agent.inter, self.spread, random.random())
+            await asyncio.sleep(delay)
+
+    @staticmethod
+    async def _agent_times_out(
+        watched: _Watched, spec: AgentSpec, outcome: AgentOutcome
+    ) -> AgentOutcome:
+        """A first agent check cut short has no previous status to keep: HAProxy
+        records the text with its status still INI and waits for the check's time
+        to run out (L7TOUT)."""
+        watched.health.agent_result = CheckResult(
+            CheckStatus.INI, None, INCOMPLETE, outcome.duration_ms
+        )
+        limit = spec.check_timeout if spec.check_timeout is not None else spec.inter
+        await asyncio.sleep(max(limit - outcome.duration_ms / 1000, 0.0))
+        duration = int(limit * 1000)
+        return AgentOutcome(duration, result=CheckResult(CheckStatus.L7TOUT, duration_ms=duration))
+
+    def record_agent(self, backend: str, server: str, outcome: AgentOutcome) -> None:
+        """Apply one agent check as tcpcheck_agent_expect_reply does: the admin
+        state first, then the weight and maxconn, then the health word."""
+        watched = self._record(backend, server)
+        health = watched.health
+        previous = health.agent_result
+        now = self.clock()
+        reply = outcome.reply
+        if outcome.result is not None or reply is None:
+            # No line: the agent's status says why, the server is left alone.
+            result = outcome.result or CheckResult(CheckStatus.L7RSP)
+            self._agent_report(watched, result, previous)
+            health.agent_says(result, None, now)
+            return
+        if isinstance(reply, str):
+            # INCOMPLETE: HAProxy records the previous status with this text (a first
+            # check, which has none, times out first: _agent_times_out).
+            status = previous.status if previous is not None else CheckStatus.L7TOUT
+            code = previous.code if previous is not None else None
+            result = CheckResult(status, code, reply, outcome.duration_ms)
+            self._agent_report(watched, result, previous)
+            health.agent_says(result, None, now)
+            return
+        pool = self.pool(backend)
+        member = pool.member(server)
+        if reply.admin is not None:
+            self.set_admin(backend, server, reply.admin.lower())
+        warning = ""
+        if reply.weight is not None:
+            weight, message = agent_weight(
+                reply.weight, member.server.weight, dynamic=pool.algorithm.dynamic
+            )
+            if weight is not None:
+                pool.set_weight(server, weight)
+                if member.admin == "drain":  # server_recalc_eweight → srv_update_status
+                    self._drain_remains(backend, server)
+            warning = warning or message
+        if reply.maxconn is not None:
+            maxconn, message = agent_maxconn(reply.maxconn)
+            if maxconn is not None:
+                pool.set_maxconn(server, maxconn)
+            warning = warning or message
+        result = agent_result(reply, warning, outcome.duration_ms)
+        self._agent_report(watched, result, previous)
+        transition = health.agent_says(result, reply.up, now)
+        if transition is not None:
+            self._apply(watched, transition)
+
+    def _agent_report(
+        self, watched: _Watched, result: CheckResult, previous: CheckResult | None
+    ) -> None:
+        """`option log-health-checks`: "Agent check for server … succeeded/failed",
+        when the agent's status changes (its counter, 0 or 1, never steps)."""
+        runtime = self.backends[watched.backend]
+        before = previous.status if previous is not None else CheckStatus.INI
+        if not runtime.log_health_checks or result.status.result == "neutral":
+            return
+        if result.status == before:
+            return
+        member = self.pool(watched.backend).member(watched.server)
+        up = result.status is CheckStatus.L7OK or (
+            watched.health.agent_up and result.status is not CheckStatus.L7STS
+        )
+        where = ("1/1 " + ("UP" if member.uweight else "DRAIN")) if up else "0/1 DOWN"
+        line = format_check_report(
+            watched.backend,
+            watched.server,
+            backup=member.backup,
+            result=result,
+            health=watched.health,
+        )
+        line = line.replace("Health check for", "Agent check for", 1)
+        line = line[: line.rindex(", status: ")] + f", status: {where}."
+        self._emit(watched.backend, "notice", line)
 
     def _state_header(self, watched: _Watched) -> str:
         """`X-Haproxy-Server-State` (httpchk_build_status_header): the health
@@ -906,7 +1132,7 @@ class HealthMonitor:
             return
         watched = self.watched.get(key)
         if event == "moved" and watched is not None and watched.spec is not None:
-            watched.spec = spec_for(self.backends[backend], server)
+            watched.spec = spec_for(self.backends[backend], server, self.places.get(backend))
 
     # -- state changes -------------------------------------------------------------
 
@@ -981,6 +1207,17 @@ class HealthMonitor:
         )
         if not transition.up and not pool.usable:
             self._no_server_left(watched.backend)
+        if member.admin == "drain":
+            self._drain_remains(watched.backend, watched.server)
+
+    def _drain_remains(self, backend: str, server: str) -> None:
+        member = self.pool(backend).member(server)
+        self._emit(
+            backend,
+            "warning",
+            format_drain_remains(backend, server, backup=member.backup),
+            "notice",
+        )
 
     def _no_server_left(self, backend: str) -> None:
         """HAProxy's set_backend_down(): an ALERT on stderr, and an `emerg` line without
@@ -1068,6 +1305,63 @@ class HealthMonitor:
         if transition is not None:
             self._apply(watched, transition, why)
 
+    def agent_enabled(self, backend: str, server: str) -> bool:
+        """Whether the server's agent is configured and not disabled (CHK_ST_ENABLED)."""
+        watched = self._record(backend, server)
+        return watched.agent is not None and watched.health.agent_enabled
+
+    def set_agent_enabled(self, backend: str, server: str, enabled: bool) -> bool:
+        """`enable|disable agent B/S`; False when the server has no agent configured
+        (disabling one is then a no-op, enabling one an error)."""
+        watched = self._record(backend, server)
+        if watched.agent is None:
+            return False
+        watched.health.agent_enabled = enabled
+        return True
+
+    def force_agent(self, backend: str, server: str, up: bool) -> bool:
+        """`set server B/S agent up|down`; False when the server has no agent enabled."""
+        watched = self._record(backend, server)
+        if not self.agent_enabled(backend, server):
+            return False
+        transition = watched.health.force_agent(up, self.clock())
+        if transition is not None:
+            self._apply(watched, transition, "changed from CLI")
+        return True
+
+    def set_agent_address(
+        self, backend: str, server: str, addr: str | None, port: str | None
+    ) -> str:
+        """`set server B/S agent-addr A [port P]` / `agent-port P`
+        (srv_update_agent_addr_port): HAProxy's complaint, or "" once applied."""
+        watched = self._record(backend, server)
+        if watched.agent is None or not watched.health.agent_enabled:
+            return "agent checks are not enabled on this server"
+        if addr is not None and not is_ip(addr):
+            return f"invalid addr '{addr}'"
+        number: int | None = None
+        if port is not None:
+            digits = port[1:] if port[:1] in "+-" else port
+            if not digits.isdigit():
+                return "provided port is not an integer"
+            number = int(port)
+            if not 0 <= number <= 65535:
+                return "provided port is invalid"
+        if addr is not None:
+            watched.agent = replace(watched.agent, host=addr)
+            watched.agent_addr = addr
+        if number is not None:
+            watched.agent = replace(watched.agent, port=number)
+        return ""
+
+    def set_agent_send(self, backend: str, server: str, text: str) -> bool:
+        """`set server B/S agent-send <string>`; False when the server has no agent enabled."""
+        watched = self._record(backend, server)
+        if watched.agent is None or not watched.health.agent_enabled:
+            return False
+        watched.agent = replace(watched.agent, send=text.encode("latin-1", "replace"))
+        return True
+
     def force_stopping(self, backend: str, server: str, why: str = "changed from CLI") -> None:
         """`set server B/S health stopping`: HAProxy's NOLB state."""
         watched = self._record(backend, server)
@@ -1128,12 +1422,27 @@ class HealthMonitor:
             )
             if watched.wake is not None:
                 watched.wake.set()  # "start OK but check immediately"
+        if previous == "drain" and state == "ready":
+            self._emit(
+                backend,
+                "warning",
+                format_leave_drain(backend, server, backup=member.backup, up=member.up),
+                "notice",
+            )
         if state == "drain":
             active, backups = self._usable(pool)
             self._emit(
                 backend,
                 "warning",
-                format_drain(backend, server, backup=member.backup, active=active, backups=backups),
+                format_drain(
+                    backend,
+                    server,
+                    backup=member.backup,
+                    active=active,
+                    backups=backups,
+                    up=member.up,
+                    sessions=member.inflight,
+                ),
                 "notice",
             )
 
@@ -1173,6 +1482,8 @@ class ChecksHost(Protocol):
 
     config: Config
     registry: Registry
+    #: `{frontend name: [(host, port), …]}` actually bound.
+    addresses: dict[str, list[tuple[str, int]]]
 
     def logger(self, targets: Iterable[LogTarget]) -> Logger | None: ...
 
@@ -1198,10 +1509,29 @@ def start(runtime: ChecksHost, *, log: LogSink | None = None) -> HealthMonitor:
         spread=runtime.config.global_.spread_checks,
         max_spread=runtime.config.global_.max_spread_checks,
         node=runtime.config.global_.node,
+        places=_places(runtime),
     )
     monitor.start()
     _CURRENT["monitor"] = monitor
     return monitor
+
+
+def _places(runtime: ChecksHost) -> dict[str, ProxyPlace]:
+    """Each backend's HAProxy id and, for a `listen`, its first bound address."""
+    from balancekit_server.ops.stats_data import StatsSource
+
+    places: dict[str, ProxyPlace] = {}
+    for proxy in StatsSource(runtime.config, registry=runtime.registry).proxies:
+        if proxy.backend is None:
+            continue
+        bound = runtime.addresses.get(proxy.name, []) if proxy.frontend is not None else []
+        if bound:
+            host, port = bound[0]
+            place = ProxyPlace(proxy.iid, host, str(port) if port else "NOT_USED")
+        else:
+            place = ProxyPlace(proxy.iid)
+        places[proxy.backend.name] = place
+    return places
 
 
 def iter_servers(monitor: HealthMonitor) -> Iterable[tuple[str, str, ServerHealth]]:

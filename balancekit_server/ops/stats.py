@@ -359,6 +359,25 @@ def _cmd_set_server(p: CommandProcessor, words: list[str]) -> str:
             p.monitor.force_stopping(backend, server)
         else:
             p._set_health(backend, server, arg == "up")
+    elif what == "agent":
+        if arg not in ("up", "down") and p.monitor.agent_enabled(backend, server):
+            raise CommandError("'set server <srv> agent' expects 'up' or 'down'.\n")
+        if not p.monitor.force_agent(backend, server, arg == "up"):
+            raise CommandError("agent checks are not enabled on this server.\n")
+    elif what in ("agent-addr", "agent-port"):
+        value = words[4] if len(words) > 4 else ""
+        if not value:
+            needs = "an address and optionally a port" if what == "agent-addr" else "a port"
+            raise CommandError(f"set server <b>/<s> {what} requires {needs}.\n")
+        if what == "agent-addr":
+            port = words[6] if len(words) > 6 and words[5] == "port" else None
+            message = p.monitor.set_agent_address(backend, server, value, port)
+        else:
+            message = p.monitor.set_agent_address(backend, server, None, value)
+        return message + "\n" if message else ""
+    elif what == "agent-send":
+        if not p.monitor.set_agent_send(backend, server, words[4] if len(words) > 4 else ""):
+            raise CommandError("agent checks are not enabled on this server.\n")
     elif what == "addr":
         address = words[4] if len(words) > 4 else ""
         if not address:
@@ -600,6 +619,23 @@ def _cmd_enable_dynamic_cookie(p: CommandProcessor, words: list[str]) -> str:
 def _cmd_disable_dynamic_cookie(p: CommandProcessor, words: list[str]) -> str:
     runtime = _dynamic_backend(p, words[3] if len(words) > 3 else "")
     runtime.dynamic_cookies.disable(runtime.backend)
+    return ""
+
+
+def _cmd_enable_agent(p: CommandProcessor, words: list[str]) -> str:
+    if len(words) < 3:
+        raise CommandError("Require 'backend/server'.\n")
+    backend, server = p._server(words[2])
+    if not p.monitor.set_agent_enabled(backend, server, True):
+        raise CommandError("Agent was not configured on this server, cannot enable.\n")
+    return ""
+
+
+def _cmd_disable_agent(p: CommandProcessor, words: list[str]) -> str:
+    if len(words) < 3:
+        raise CommandError("Require 'backend/server'.\n")
+    backend, server = p._server(words[2])
+    p.monitor.set_agent_enabled(backend, server, False)
     return ""
 
 
@@ -905,6 +941,20 @@ COMMANDS: tuple[_Command, ...] = (
         "disable dynamic-cookie backend <bk>",
         "disable dynamic cookies on a specific backend",
         _cmd_disable_dynamic_cookie,
+    ),
+    _c(
+        "disable agent",
+        "admin",
+        "disable agent",
+        "disable agent checks",
+        _cmd_disable_agent,
+    ),
+    _c(
+        "enable agent",
+        "admin",
+        "enable agent",
+        "enable agent checks",
+        _cmd_enable_agent,
     ),
     _c(
         "disable server",

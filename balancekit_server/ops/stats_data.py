@@ -65,6 +65,7 @@ TYPE_FRONTEND, TYPE_BACKEND, TYPE_SERVER = 0, 1, 2
 _CHECK_STATUS_CODE = {
     CheckStatus.UNK: 0,
     CheckStatus.INI: 1,
+    CheckStatus.CHECKED: 3,
     CheckStatus.HANA: 4,
     CheckStatus.SOCKERR: 5,
     CheckStatus.L4OK: 6,
@@ -78,6 +79,9 @@ _CHECK_STATUS_CODE = {
     CheckStatus.L7OK: 15,
     CheckStatus.L7OKC: 16,
     CheckStatus.L7STS: 17,
+    CheckStatus.PROCERR: 18,
+    CheckStatus.PROCTOUT: 19,
+    CheckStatus.PROCOK: 20,
 }
 _CHECK_RESULT_CODE = {"neutral": 1, "failed": 2, "passed": 3, "condpass": 4}
 
@@ -187,6 +191,13 @@ class StatsSource:
         """Whether the server's check is running now."""
         watched = self.monitor.watched.get((backend, server)) if self.monitor else None
         return watched is not None and watched.probing
+
+    def agent(self, backend: str, server: str) -> tuple[bool, bool]:
+        """Whether the server has an agent check, and whether it is running now."""
+        watched = self.monitor.watched.get((backend, server)) if self.monitor else None
+        if watched is None or watched.agent is None or not watched.health.agent_enabled:
+            return False, False
+        return True, watched.agent_probing
 
     # -- show stat ------------------------------------------------------------------------
 
@@ -364,13 +375,43 @@ class StatsSource:
                 row["check_status"] = ""
             if health.settings.observe:
                 row["hanafail"] = str(health.hana_failures)
+        agent, running = self.agent(be.name, member.name)
+        if agent and health is not None:
+            self._agent_columns(row, health, running)
         return row
+
+    @staticmethod
+    def _agent_columns(row: dict[str, str], health: ServerHealth, running: bool) -> None:
+        """The agent's columns (an agent's counter is 0 or 1: rise = fall = 1).
+
+        A running agent check is marked "* " but keeps its last text: HAProxy
+        blanks it for the few milliseconds the check runs, which only makes a
+        snapshot depend on timing (agents are asked often)."""
+        result = health.agent_result
+        status = result.status if result is not None else CheckStatus.INI
+        row.update(
+            agent_status=("* " if running else "") + status.info,
+            agent_duration=str(result.duration_ms or 0) if result is not None else "0",
+            agent_desc=status.description,
+            last_agt="" if result is None else result.info,
+            agent_rise="1",
+            agent_fall="1",
+            agent_health="1" if health.agent_up else "0",
+        )
+        if status.has_code:
+            row["agent_code"] = str(result.code if result and result.code is not None else 0)
 
     def server_status(self, backend: str, member: Any) -> str:
         """`show stat` status: MAINT, DRAIN, "no check", UP, DOWN and the x/y transitions."""
         if member.admin == "maint":
             return "MAINT"
         health = self.health(backend, member.name)
+        agent, _ = self.agent(backend, member.name)
+        if agent and health is not None:
+            if not health.up and not health.agent_up:
+                return "DOWN (agent)"
+            if health.up and not health.stopping and member.admin == "drain":
+                return "DRAIN (agent)"
         if not self.checked(backend, member.name) or health is None:
             if not member.up:
                 return "DOWN"
@@ -548,6 +589,11 @@ class StatsSource:
                 status = _CHECK_STATUS_CODE.get(health.last_result.status, 0)
                 result = _CHECK_RESULT_CODE.get(health.last_result.status.result, 0)
         port = server.port or 0
+        agent, _ = self.agent(be.name, member.name)
+        # CHK_ST_CONFIGURED|AGENT, and ENABLED unless `disable agent`.
+        watched = self.monitor.watched.get((be.name, member.name)) if self.monitor else None
+        spec = watched.agent if watched is not None else None
+        agent_state = (0x16 if agent else 0x12) if spec is not None else 0
         return " ".join(
             str(v)
             for v in (
@@ -565,7 +611,7 @@ class StatsSource:
                 result,
                 health_value,
                 check_state,
-                0,
+                agent_state,
                 0,
                 1 if server.id is not None else 0,
                 "-",
@@ -574,7 +620,8 @@ class StatsSource:
                 0,
                 server.check_port or 0,
                 server.check_addr or "-",
-                "-",
-                0,
+                # the address only when `agent-addr` or `addr` gave one, as HAProxy
+                (watched.agent_addr or "-") if watched is not None and spec else "-",
+                spec.port if spec is not None else 0,
             )
         )

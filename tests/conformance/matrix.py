@@ -3184,6 +3184,243 @@ row(
     extract=r"^be,(s\d),(?:[^,]*,){15}([^,]*),",
     log_subs=(*HTTPLOG_BYTES, (r"check duration: \d+ms", "check duration: <ms>")),
 )
+
+
+def stat_columns(*names: str) -> str:
+    """A regex capturing the server name and `names` (HAProxy's order) of each
+    server row of `be` in `show stat`."""
+    from balancekit_server.ops.stats_data import FIELDS
+
+    last = max(FIELDS.index(name) for name in names)
+    parts = [r"^be,(?!BACKEND|FRONTEND)(\w+),"]
+    for name in FIELDS[2 : last + 1]:
+        parts.append("([^,]*)," if name in names else "[^,]*,")
+    return "".join(parts)
+
+
+#: `show servers state` of `be`: name, states and weights, check and agent states,
+#: and where the agent is asked (the time since the last change left out).
+AGENT_STATE = (
+    r"^\d+ be \d+ (\w+) \S+ (\d+ \d+ \d+ \d+) \d+ (\d+ \d+ \d+ \d+ \d+)"
+    r" \d+ \d+ \S+ \d+ \S+ \d+ \d+ \S+ (\S+ \d+)$"
+)
+AGENT_STAT = stat_columns(
+    "status", "weight", "slim", "check_status", "agent_status", "agent_code", "agent_desc",
+    "last_agt", "agent_rise", "agent_fall", "agent_health",
+)  # fmt: skip
+#: An agent check running at that moment is marked "* " (timing, not behaviour), and
+#: so is its server's state line (CHK_ST_INPROGRESS in srv_agent_state).
+AGENT_GLOBAL = "    max-spread-checks 50ms\n" + LOG_GLOBAL
+AGENT_SUBS = ((r"\* (\w)", r"\1"), (r"(?m) 23 (\S+ \d+)$", r" 22 \1"))
+
+row(
+    "agent-check",
+    ("server:agent-check", "server:agent-port", "server:agent-inter", "server:agent-send"),
+    # Each server's agent says something else, and the backend balances what they
+    # said: s1 runs at 50% of its weight 10, s2 at 75% of 4 (5:3 roundrobin), s3's
+    # agent says down (with a description) though its check passes, s4 is drained
+    # with a new maxconn, s5 put in maintenance (words are case-insensitive). The
+    # log lines, `show stat`'s agent columns and `show servers state` are HAProxy's.
+    # The agents are asked once, early (max-spread-checks), and not again while the
+    # row looks: a check running then would blank its text in HAProxy's `show stat`.
+    http_cfg(
+        global_=AGENT_GLOBAL,
+        defaults="    log global\n",
+        backend="    balance roundrobin\n    timeout check 1s\n",
+        servers="    server s1 {s1} weight 10 agent-check agent-port {agent:half} "
+        "agent-inter 10s\n"
+        "    server s2 {s2} weight 4 agent-check agent-port {agent:most} agent-inter 10s\n"
+        "    server s3 {s3} check inter 200ms agent-check agent-port {agent:down} "
+        'agent-inter 10s agent-send "status\\n"\n'
+        "    server s4 {s3} agent-check agent-port {agent:drain} agent-inter 10s\n"
+        "    server s5 {s3} agent-check agent-port {agent:maint} agent-inter 10s\n",
+    ),
+    (*seq(8), Req(command="show stat"), Req(command="show servers state be")),
+    compare=frozenset({"status", "server", "log", "command"}),
+    files={
+        "half": b"50%\n",
+        "most": b"75%\r\n",
+        "down": b"down #maintenance window\n",
+        "drain": b"drain,maxconn:7\n",
+        "maint": b"MAINT\n",
+    },
+    kinds=RAW_KIND,
+    settle=1.0,
+    extract=AGENT_STAT + "|" + AGENT_STATE,
+    command_subs=AGENT_SUBS,
+    log_filter="Server|server",
+    log_subs=((r"check duration: \d+ms", "check duration: <ms>"),),
+    log_sorted=True,
+)
+row(
+    "agent-check-fallbacks",
+    (
+        "server:agent-addr",
+        "server:no-agent-check",
+        "server:agent-check",
+        "server:port",
+        "server:addr",
+        "option log-health-checks",
+    ),
+    # Where the agent is asked (`agent-addr`; `port` and `addr` stand in for
+    # `agent-port` and `agent-addr`), `no-agent-check` undoing a default-server's,
+    # an agent that says up for a server its check finds DOWN (it stays DOWN), and
+    # agents that cannot be reached, close without a word or in the middle of their
+    # line, or say things HAProxy does not understand: none of them changes the
+    # server, `show stat` says why,
+    # and `option log-health-checks` logs the agents' checks as HAProxy does.
+    http_cfg(
+        global_=AGENT_GLOBAL,
+        defaults="    log global\n",
+        backend="    option log-health-checks\n    default-server agent-check agent-inter 10s\n",
+        servers="    server s1 {s1} agent-port {agent:up} agent-addr 127.0.0.1\n"
+        "    server s2 {s2} addr 127.0.0.1 port {agent:up} check inter 200ms\n"
+        "    server s3 {s3} no-agent-check\n"
+        "    server s4 {dead} check inter 200ms agent-port {agent:up}\n"
+        "    server s5 {s1} agent-port {port:dead}\n"
+        "    server s6 {s1} agent-port {agent:empty}\n"
+        "    server s7 {s1} agent-port {agent:bogus}\n"
+        "    server s8 {s1} agent-port {agent:cut}\n",
+    ),
+    (Req(command="show stat"), Req(command="show servers state be")),
+    compare=frozenset({"log", "command"}),
+    files={"up": b"up\n", "empty": b"", "bogus": b"bogus 20x% #why\n", "cut": b"down"},
+    kinds=RAW_KIND,
+    settle=1.0,
+    extract=AGENT_STAT + "|" + AGENT_STATE,
+    # s5's agent port is a free port of each side's own.
+    command_subs=(*AGENT_SUBS, (r"(?m)^(s5 .* - )\d+$", r"\1<dead>")),
+    log_filter="Server|server|check",
+    log_subs=((r"check duration: \d+ms", "check duration: <ms>"),),
+    log_sorted=True,
+)
+row(
+    "set-server-agent",
+    ("server:agent-check", "stats socket"),
+    # `set server … agent down|up` sets the agent's counter and stops or starts the
+    # server at once ("changed from CLI"), whatever its agent said; a server without
+    # an agent, or a word other than up/down, gets HAProxy's refusal. Then
+    # `disable agent` and `enable agent`, and `set server … agent-addr|agent-port`.
+    http_cfg(
+        global_=AGENT_GLOBAL,
+        defaults="    log global\n",
+        backend="    balance roundrobin\n",
+        servers="    server s1 {s1} agent-check agent-port {agent:up} agent-inter 10s\n"
+        "    server s2 {s2}\n",
+    ),
+    (
+        Req(command="set server be/s1 agent down"),
+        *seq(2),
+        Req(command="show stat"),
+        Req(command="set server be/s2 agent up"),
+        Req(command="set server be/s1 agent sideways"),
+        Req(command="set server be/s1 agent-send ping"),
+        Req(command="set server be/s1 agent up"),
+        *seq(2),
+        Req(command="show stat"),
+        # `disable agent`: no agent columns, state 18 (configured, not enabled), and
+        # `set server … agent` refused; `enable agent` needs one configured.
+        Req(command="disable agent be/s1"),
+        Req(command="disable agent be/s2"),
+        Req(command="show stat"),
+        Req(command="show servers state be"),
+        Req(command="set server be/s1 agent down"),
+        Req(command="enable agent be/s2"),
+        Req(command="enable agent be/s1"),
+        Req(command="show servers state be"),
+        # Where the agent is asked, checked as srv_update_agent_addr_port checks it.
+        Req(command="set server be/s1 agent-addr 127.0.0.2"),
+        Req(command="set server be/s1 agent-addr nope"),
+        Req(command="set server be/s1 agent-addr 127.0.0.3 port 70000"),
+        Req(command="set server be/s1 agent-port x"),
+        Req(command="set server be/s1 agent-addr"),
+        Req(command="set server be/s1 agent-port"),
+        Req(command="set server be/s2 agent-port 5"),
+        Req(command="set server be/s1 agent-addr ::1 port 77"),
+        Req(command="show servers state be"),
+    ),
+    compare=frozenset({"status", "server", "log", "command"}),
+    files={"up": b"up\n"},
+    kinds=RAW_KIND,
+    settle=0.5,
+    extract=AGENT_STAT + "|" + AGENT_STATE + r"|^(?![\w-]+,)(?!# )(.+)$",
+    command_subs=AGENT_SUBS,
+    log_filter="Server|server",
+    log_subs=((r"check duration: \d+ms", "check duration: <ms>"),),
+)
+
+#: Fails (9) unless the arguments are the addresses the environment names; then s2
+#: fails (3) and the others pass.
+EXTERNAL_CHECK = b"""#!/bin/sh
+[ "$1" = "$HAPROXY_PROXY_ADDR" ] && [ "$2" = "$HAPROXY_PROXY_PORT" ] || exit 9
+[ "$3" = "$HAPROXY_SERVER_ADDR" ] && [ "$4" = "$HAPROXY_SERVER_PORT" ] || exit 9
+[ "$HAPROXY_SERVER_NAME" = s2 ] && exit 3
+exit 0
+"""
+#: Says through its exit status what HAProxy told it: ids, maxconn, SSL, protocol.
+EXTERNAL_ENV = b"""#!/bin/sh
+[ "$1" = NOT_USED ] && [ "$2" = NOT_USED ] || exit 99
+[ "$HAPROXY_PROXY_NAME" = be ] && [ "$HAPROXY_SERVER_PROTO" = h1 ] || exit 98
+[ "$HAPROXY_SERVER_SSL" = 0 ] && [ "$HAPROXY_SERVER_CURCONN" = 0 ] || exit 97
+[ -z "$HAPROXY_SERVER_MAXCONN" ] && exit 96
+exit $(( HAPROXY_PROXY_ID * 10 + HAPROXY_SERVER_ID + HAPROXY_SERVER_MAXCONN ))
+"""
+
+row(
+    "external-check",
+    (
+        "option external-check",
+        "external-check command",
+        "external-check",
+        "insecure-fork-wanted",
+        "server:check",
+    ),
+    # A script as the check: s2's exits 3 (DOWN, `code: 3` in the log and in show
+    # stat), the others 0 (PROCOK); the script fails unless its four arguments are
+    # the listener's and the server's addresses its environment names.
+    "global\n    stats socket {stats} level admin\n    external-check\n    insecure-fork-wanted\n"
+    + LOG_GLOBAL
+    + DEFAULTS
+    + "    log global\n"
+    "listen be\n    bind {bind:main}\n    balance roundrobin\n    option external-check\n"
+    "    external-check command {file:check.sh}\n"
+    "    server s1 {s1} check inter 200ms\n    server s2 {s2} check inter 200ms\n"
+    "    server s3 {s3} check inter 200ms\n",
+    (*seq(4), Req(command="show stat")),
+    compare=frozenset({"status", "server", "log", "command"}),
+    files={"check.sh": EXTERNAL_CHECK},
+    kinds=RAW_KIND,
+    settle=1.0,
+    extract=stat_columns("status", "check_status", "check_code", "check_desc"),
+    command_subs=((r"\* (\w)", r"\1"),),
+    log_filter="Server|server",
+    log_subs=((r"check duration: \d+ms", "check duration: <ms>"),),
+)
+row(
+    "external-check-path",
+    ("external-check path", "option external-check", "external-check command", "server:maxconn"),
+    # A command without a `/`, found in `external-check path` (HAProxy sets PATH to it
+    # and nothing else); a backend has no listener (`NOT_USED`); the exit status
+    # carries the proxy and server ids and the server's maxconn: 3*10 + 1 + 5 (ids: the
+    # stats socket's proxy 1, fe 2, be 3).
+    "global\n    stats socket {stats} level admin\n    external-check\n    insecure-fork-wanted\n"
+    + LOG_GLOBAL
+    + DEFAULTS
+    + "    log global\n"
+    "frontend fe\n    bind {bind:main}\n    default_backend be\n"
+    "backend be\n    option external-check\n    external-check path {workdir}\n"
+    "    external-check command env.sh\n"
+    "    server s1 {s1} maxconn 5 check inter 200ms\n",
+    (get("/"), Req(command="show stat")),
+    compare=frozenset({"status", "log", "command"}),
+    files={"env.sh": EXTERNAL_ENV},
+    kinds=RAW_KIND,
+    settle=0.8,
+    extract=stat_columns("status", "check_status", "check_code", "check_desc"),
+    command_subs=((r"\* (\w)", r"\1"),),
+    log_filter="Server|server",
+    log_subs=((r"check duration: \d+ms", "check duration: <ms>"),),
+)
 row(
     "monitor-fail-nbsrv",
     ("monitor", "monitor-uri", "fetch:nbsrv"),

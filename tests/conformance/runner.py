@@ -15,7 +15,10 @@ Config placeholders (`{name}`, no spaces, so `{ ssl_fc }` conditions are left al
   `{dead}` — an address that refuses connections; `{pg}` — a PostgreSQL server
   (`support.postgresql`, started once for the session); `{redis}` a Redis server,
   `{redis:auth}` one that wants a password (`support.redis_server`); `{smtp}` an
-  SMTP server, `{smtp:refuse}` one that turns HELO away (`support.smtp_server`).
+  SMTP server, `{smtp:refuse}` one that turns HELO away (`support.smtp_server`);
+  `{agent:NAME}` the port of an agent answering the row's `files[NAME]` to every
+  connection (`support.agent_server`; both proxies ask the same agent), and
+  `{port:dead}` the port of `{dead}`.
 - `{crt}` — a server certificate and key (trustme, for `localhost`, `127.0.0.1`,
   `example.test`); `{certdir}` its directory, where it is `site.pem`; `{ca}` the
   CA bundle that signed it and the backends' TLS certificate.
@@ -23,7 +26,8 @@ Config placeholders (`{name}`, no spaces, so `{ ssl_fc }` conditions are left al
 - `{file:NAME}` — a file with the row's `files[NAME]` content, where `{port:s1}` (and
   the other servers) becomes that server's port, as it does in the config, and
   `{certdir}` the certificates' directory (`site.pem`, `backend.pem`, `wild.pem`,
-  and `client.pem`, the client certificate with its key).
+  and `client.pem`, the client certificate with its key); a file starting with
+  `#!` is made executable.
 - `{log}` — a UDP syslog receiver of this proxy's own; `{stats}` — a stats socket.
 """
 
@@ -51,6 +55,7 @@ from typing import Any
 
 import trustme
 
+from support.agent_server import AgentServer
 from support.echo_backends import EchoGroup, dead_address
 from support.haproxy import HAProxy
 from support.postgresql import PostgreSQL
@@ -389,7 +394,9 @@ def _render(row: Row, group: EchoGroup, side: str, work: Path, side_obj: Side) -
             address = group.address(kind)
             return "localhost:" + address.rsplit(":", 1)[1] if arg == "name" else address
         if kind == "port":
-            return group.address(arg).rsplit(":", 1)[1]
+            return (dead if arg == "dead" else group.address(arg)).rsplit(":", 1)[1]
+        if kind == "agent":
+            return str(AgentServer.shared(row.files[arg]).port)
         if kind == "pg":
             return PostgreSQL.get().address
         if kind == "redis":
@@ -418,6 +425,8 @@ def _render(row: Row, group: EchoGroup, side: str, work: Path, side_obj: Side) -
                 )
                 content = content.replace(b"{certdir}", str(certs.dir).encode())
                 path.write_bytes(content)
+                if content.startswith(b"#!"):  # a script (`external-check command`)
+                    path.chmod(0o755)
             return str(path)
         if kind == "log":
             if side_obj.log is None:
