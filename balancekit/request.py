@@ -375,11 +375,16 @@ class ResponseView(Request):
         payload: bytes | None = None,
         names: StreamNames | None = None,
         compression: str | None = None,
+        version: str | None = None,
     ) -> None:
         for name, setter in zip(Request.__dataclass_fields__, _SETTERS, strict=True):
             setter(self, _GONE.get(name, getattr(request, name)))
         object.__setattr__(self, "status", status)
-        object.__setattr__(self, "response", Request(headers=headers, payload=payload))
+        # The response's HTTP version (`res.ver`): none for a TCP server's bytes.
+        if version is None:
+            version = "" if payload is not None else "HTTP/1.1"
+        response = Request(headers=headers, payload=payload, version=version)
+        object.__setattr__(self, "response", response)
         if isinstance(request, ResponseView):  # (a rule's edit makes a new view of the answer)
             names = request.names if names is None else names
             compression = request.compression if compression is None else compression

@@ -9,7 +9,7 @@ configuration loads; evaluating a condition does no I/O and compiles nothing.
 
 from __future__ import annotations
 
-from . import converters, maps  # noqa: F401  (register the converters they define)
+from . import converters, maps, table_converters  # noqa: F401  (register their converters)
 from .acl import ACL_KEYWORDS, PREDEFINED_ACLS, Acl, AclExpr, AclSet, AclWarning
 from .conditions import Condition
 from .fetches import CONVERTERS, FETCHES, SampleExpr, parse_sample_expr

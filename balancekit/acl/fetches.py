@@ -166,8 +166,9 @@ _CASTABLE: frozenset[tuple[str, str]] = frozenset(
 
 def can_cast(src: str, dst: str) -> bool:
     """Whether a sample of type `src` may feed something expecting `dst` (a
-    variable's, "any", is known only when it is read: checked then)."""
-    return src == "any" or (src, dst) in _CASTABLE
+    variable's, "any", is known only when it is read: checked then; a converter
+    taking "any", as `table_*`, converts the sample itself)."""
+    return src == "any" or dst == "any" or (src, dst) in _CASTABLE
 
 
 def sample_type(value: Value) -> str:
@@ -251,7 +252,7 @@ def _to_bin(value: Value) -> Value | None:
 
 def cast_function(src: str, dst: str) -> Callable[[Value], Value | None]:
     """The runtime cast for a pair `can_cast` accepted; None from it means "no sample"."""
-    if src == "any":
+    if src == "any" or dst == "any":
         return _identity if dst == "any" else _dynamic_cast(dst)
     if src == dst or (src in ("str", "meth") and dst in ("str", "meth")):
         return _identity
@@ -1331,6 +1332,7 @@ def _response_fetches() -> dict[str, FetchDef]:
         FetchDef("res.cook", "str", _res_cook, ("str",), last=True),
         FetchDef("res.cook_cnt", "sint", _res_cook_cnt, ("str",)),
         FetchDef("status", "sint", _status),
+        FetchDef("res.ver", "str", _on_response(_req_ver)),
         FetchDef("res.len", "sint", _res_len, source="response buffer", unsettled=_always),
         FetchDef(
             "res.payload",
@@ -1361,7 +1363,7 @@ def _response_fetches() -> dict[str, FetchDef]:
     ]
     by_name = {f.name: f for f in table}
     aliases = {"shdr": "res.hdr", "scook": "res.cook", "shdr_cnt": "res.hdr_cnt",
-               "rep_ssl_hello_type": "res.ssl_hello_type"}  # fmt: skip
+               "rep_ssl_hello_type": "res.ssl_hello_type", "resp_ver": "res.ver"}  # fmt: skip
     for alias, name in aliases.items():
         by_name[alias] = replace(by_name[name], name=alias)
     return by_name
@@ -1613,16 +1615,35 @@ CONVERTERS: dict[str, ConverterDef] = {
 # --------------------------------------------------------------------------- expressions
 
 
+class StreamNow:
+    """A converter argument that stands for the stream's time (`table_*` converters
+    read rates at it); None without a stream."""
+
+    __slots__ = ()
+
+
+NOW = StreamNow()
+
+
 class VarArgs(tuple[object, ...]):
     """Converter arguments that name variables (`add(txn.n)`, `concat(,txn.x,)`):
     each `VarName` among them is read from the request's stream when the converter
-    runs (None when it is not set, or out of its phase)."""
+    runs (None when it is not set, or out of its phase), and `NOW` becomes the
+    stream's time."""
 
     __slots__ = ()
 
     def resolve(self, req: Request) -> tuple[object, ...]:
         stream = req.stream
-        return tuple(_read_var(stream, arg) if isinstance(arg, VarName) else arg for arg in self)
+        return tuple(_resolve_arg(stream, arg) for arg in self)
+
+
+def _resolve_arg(stream: StreamCounters | None, arg: object) -> object | None:
+    if isinstance(arg, VarName):
+        return _read_var(stream, arg)
+    if arg is NOW:
+        return None if stream is None else stream.now_ms
+    return arg
 
 
 def _read_var(stream: StreamCounters | None, var: VarName) -> object | None:
@@ -1883,7 +1904,7 @@ def parse_sample_expr(
                 )
             raise FetchError(f"unknown converter '{cname}'{suggest(cname, CONVERTERS)}")
         raw, pos = _split_args(text, pos, cname)
-        cargs = _check_args("converter", cname, conv.args, conv.required, raw)
+        cargs = _check_args("converter", cname, conv.args, conv.required, raw, context)
         if conv.prepare is not None:
             cargs = conv.prepare(cargs)
         if conv.prepare_refs is not None:

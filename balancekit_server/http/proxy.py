@@ -648,7 +648,7 @@ class Relay:
             if stream is not None:
                 stream.vars.to_response()  # the `req.*` variables end here
             # http_process_res_common: after the store rules, before the cookie.
-            view = self._view(respond, status, headers)
+            view = self._view(respond, status, headers, version)
             verdict = evaluate(respond.response_rules, view)
             if verdict.answer is not None:
                 self.intercepted = verdict
@@ -660,7 +660,7 @@ class Relay:
         if self.cookies is not None:
             out = self.cookies.apply_response(out, status, ex.method)
         if respond is not None and respond.after_rules:
-            view = self._view(respond, status, out)
+            view = self._view(respond, status, out, version)
             verdict = evaluate(respond.after_rules, view)
             status, reason, out, added = _rewritten(verdict, reason, out)
             unseen += added
@@ -692,11 +692,18 @@ class Relay:
         if self.logasap is not None:
             self.logasap()
 
-    def _view(self, respond: _Responding, status: int, headers: RawHeaders) -> ResponseView:
+    def _view(
+        self, respond: _Responding, status: int, headers: RawHeaders, version: bytes
+    ) -> ResponseView:
         """What `http-response` / `http-after-response` rules read of the answer."""
         algo = self.compressing[0] if self.encoder is not None and self.compressing else ""
         return ResponseView(
-            respond.request, status, text_view(headers), names=respond.names, compression=algo
+            respond.request,
+            status,
+            text_view(headers),
+            names=respond.names,
+            compression=algo,
+            version="HTTP/1.0" if version == b"1.0" else "HTTP/1.1",
         )
 
     def _encoder(

@@ -2249,6 +2249,19 @@ row(
     (get("/echo"),),
     kinds=ECHO_KINDS,
 )
+# `res.ver`: the HTTP version the server answered in (Python's http.server speaks
+# HTTP/1.0), read by response rules and by the proxy's own pages' after-response rules.
+row(
+    "res-ver",
+    ("fetch:res.ver", "fetch:resp_ver"),
+    http_cfg(
+        frontend="    http-response set-header X-Ver %[res.ver]\n"
+        "    http-after-response set-header X-After-Ver %[resp_ver]\n"
+        "    http-request deny if { path /denied }\n",
+    ),
+    (get("/echo"), get("/denied")),
+    kinds=ALL_KINDS,
+)
 row(
     "empty-request-half-closed",
     ("mode", "bind"),
@@ -4446,6 +4459,58 @@ def show(command: str) -> Req:
     return Req(command=command, wait=0.1)
 
 
+# `table_<what>(table)`: any sample looked up as a key (here a header naming a
+# user), not only the tracked one: a held key reads its counters, an unknown key 0,
+# a counter the table does not store gives no sample (the header is then empty).
+TABLE_CONVS = (
+    "bytes_in_rate",
+    "bytes_out_rate",
+    "conn_cnt",
+    "conn_cur",
+    "conn_rate",
+    "gpt0",
+    "gpc0",
+    "gpc1",
+    "gpc0_rate",
+    "gpc1_rate",
+    "http_err_cnt",
+    "http_err_rate",
+    "http_fail_cnt",
+    "http_fail_rate",
+    "http_req_cnt",
+    "http_req_rate",
+    "kbytes_in",
+    "kbytes_out",
+    "server_id",
+    "sess_cnt",
+    "sess_rate",
+    "trackers",
+)
+table_row(
+    "table-converters",
+    tuple(f"conv:table_{what}" for what in TABLE_CONVS)
+    + ("conv:table_gpt", "conv:table_gpc", "conv:table_gpc_rate"),
+    http_cfg(
+        frontend="    http-request track-sc0 req.hdr(x-user) table users\n"
+        "    http-request sc-inc-gpc0(0)\n    http-request sc-inc-gpc(1,0)\n"
+        + "".join(
+            f"    http-request set-header X-{what} %[req.hdr(x-ask),table_{what}(users)]\n"
+            for what in TABLE_CONVS
+        )
+        + "    http-request set-header X-gpt %[req.hdr(x-ask),table_gpt(0,users)]\n"
+        "    http-request set-header X-gpc %[req.hdr(x-ask),table_gpc(1,users)]\n"
+        "    http-request set-header X-gpc-rate %[req.hdr(x-ask),table_gpc_rate(1,users)]\n",
+        extra="backend users\n    stick-table type string len 16 size 10 expire 1m "
+        "store http_req_rate(10s),http_req_cnt,conn_cur,gpc(2),gpc_rate(2,10s),"
+        "gpt(1),sess_cnt,bytes_in_cnt\n",
+    ),
+    # (each once the previous stream has ended: conn_cur and the trackers count
+    # the streams tracking a key, and HAProxy ends one a moment after its answer)
+    tuple(
+        get("/echo", headers=(("X-User", user), ("X-Ask", ask)), wait=0.1)
+        for user, ask in (("ann", "ann"), ("ann", "ann"), ("bob", "ann"), ("bob", "nobody"))
+    ),
+)
 table_row(
     "stick-table-rate-limit",
     ("stick-table", "action:track-sc0", "fetch:sc_http_req_rate", "stats socket"),
