@@ -21,6 +21,7 @@ __all__ = [
     "HASH_FUNCTIONS",
     "HashCache",
     "crc32",
+    "crc32c",
     "djb2",
     "full_hash",
     "hash_function",
@@ -28,6 +29,7 @@ __all__ = [
     "murmur3",
     "sdbm",
     "wt6",
+    "xxh32",
     "xxh64",
 ]
 
@@ -273,3 +275,67 @@ def xxh64(data: bytes, seed: int = 0) -> int:
     acc ^= acc >> 29
     acc = (acc * _X3) & _MASK64
     return acc ^ (acc >> 32)
+
+
+_P1, _P2, _P3, _P4, _P5 = 0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1
+
+
+def _rotl32(value: int, bits: int) -> int:
+    return ((value << bits) | (value >> (32 - bits))) & MASK32
+
+
+def _xxh32_round(acc: int, lane: int) -> int:
+    return (_rotl32((acc + lane * _P2) & MASK32, 13) * _P1) & MASK32
+
+
+def xxh32(data: bytes, seed: int = 0) -> int:
+    """XXH32 as the xxHash specification defines it (HAProxy's `xxh32` converter)."""
+    n = len(data)
+    seed &= MASK32
+    at = 0
+    if n >= 16:
+        v = [(seed + _P1 + _P2) & MASK32, (seed + _P2) & MASK32, seed, (seed - _P1) & MASK32]
+        while at + 16 <= n:
+            for i in range(4):
+                v[i] = _xxh32_round(v[i], int.from_bytes(data[at : at + 4], "little"))
+                at += 4
+        acc = _rotl32(v[0], 1) + _rotl32(v[1], 7) + _rotl32(v[2], 12) + _rotl32(v[3], 18)
+    else:
+        acc = seed + _P5
+    acc = (acc + n) & MASK32
+    while at + 4 <= n:
+        acc = (acc + int.from_bytes(data[at : at + 4], "little") * _P3) & MASK32
+        acc = (_rotl32(acc, 17) * _P4) & MASK32
+        at += 4
+    while at < n:
+        acc = (acc + data[at] * _P5) & MASK32
+        acc = (_rotl32(acc, 11) * _P1) & MASK32
+        at += 1
+    acc ^= acc >> 15
+    acc = (acc * _P2) & MASK32
+    acc ^= acc >> 13
+    acc = (acc * _P3) & MASK32
+    return acc ^ (acc >> 16)
+
+
+def _crc32c_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli): HAProxy's `crc32c` converter, and the checksum PROXY v2
+    headers may carry.  Inputs are short, so a table-driven loop is fast enough."""
+    crc = MASK32
+    table = _CRC32C
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ MASK32

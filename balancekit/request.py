@@ -47,7 +47,16 @@ def header_value_spans(line: str) -> list[tuple[int, int, int, int]]:
     spans: list[tuple[int, int, int, int]] = []
     start = 0
     quoted = escaped = False
-    for i, ch in enumerate([*line, ","]):
+
+    def close(i: int) -> None:
+        begin, end = start, i
+        while begin < end and line[begin] in " \t":
+            begin += 1
+        while end > begin and line[end - 1] in " \t":
+            end -= 1
+        spans.append((start, i, begin, end))
+
+    for i, ch in enumerate(line):
         if escaped:
             escaped = False
         elif quoted:
@@ -58,13 +67,9 @@ def header_value_spans(line: str) -> list[tuple[int, int, int, int]]:
         elif ch == '"':
             quoted = True
         elif ch == ",":
-            begin, end = start, i
-            while begin < end and line[begin] in " \t":
-                begin += 1
-            while end > begin and line[end - 1] in " \t":
-                end -= 1
-            spans.append((start, i, begin, end))
+            close(i)
             start = i + 1
+    close(len(line))  # the last value ends with the line, even inside unclosed quotes
     return spans
 
 

@@ -4,9 +4,10 @@ Encodings (`base64`, `b64dec`, `ub64enc`, `ub64dec`, `hex`, `hex2i`, `json`,
 `url_dec`), slicing (`bytes`, `ltrim`, `rtrim`, `cut_crlf`, `host_only`,
 `port_only`), integer arithmetic with HAProxy's saturation (`add`, `sub`, `mul`,
 `div`, `mod`, `neg`, `and`, `or`, `xor`, `cpl`, `odd`, `even`, `htonl`), hashes
-(`crc32`, `djb2`, `sdbm`, `wt6`, `xxh64`, `sha1`) and `iif`.  Each behaves as its C
-counterpart does on the edge cases a rule can reach (a division by zero is the
-largest integer, an invalid encoding is no sample), checked against HAProxy 2.6.
+(`crc32`, `crc32c`, `djb2`, `sdbm`, `wt6`, `xxh32`, `xxh64`, `xxh3`, `sha1`) and
+`iif`.  Each behaves as its C counterpart does on the edge cases a rule can reach
+(a division by zero is the largest integer, an invalid encoding is no sample),
+checked against HAProxy 2.6.
 
 They register themselves into `fetches.CONVERTERS` when `balancekit.acl` loads.
 """
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import cast
 
-from ..hashing import crc32, djb2, full_hash, sdbm, wt6, xxh64
+from ..hashing import crc32, crc32c, djb2, full_hash, sdbm, wt6, xxh32, xxh64
 from ..variables import VarError, parse_var_name
 from .fetches import (
     CONVERTERS,
@@ -430,6 +431,28 @@ def _xxh64(value: Value, args: tuple[object, ...]) -> Value | None:
     return _wrap(xxh64(_bin(value), seed))
 
 
+def _xxh32(value: Value, args: tuple[object, ...]) -> Value | None:
+    return xxh32(_bin(value), cast(int, args[0]) if args else 0)
+
+
+def _prepare_xxh3(args: tuple[object, ...]) -> tuple[object, ...]:
+    """XXH3 comes from the `xxhash` package (balancekit-server installs it): a config
+    using `xxh3` without it is refused at its line rather than failing on traffic."""
+    try:
+        import xxhash
+    except ImportError:
+        raise FetchError(
+            "converter 'xxh3' needs the 'xxhash' package (pip install xxhash)"
+        ) from None
+    seed = cast(int, args[0]) & 0xFFFFFFFFFFFFFFFF if args else 0
+    return (xxhash.xxh3_64_intdigest, seed)
+
+
+def _xxh3(value: Value, args: tuple[object, ...]) -> Value | None:
+    digest = cast(Callable[..., int], args[0])
+    return _wrap(digest(_bin(value), seed=args[1]))
+
+
 def _sha1(value: Value, args: tuple[object, ...]) -> Value | None:
     return hashlib.sha1(_bin(value)).digest()
 
@@ -489,6 +512,9 @@ MORE_CONVERTERS: dict[str, ConverterDef] = {
         ),
         ConverterDef("strcmp", "str", "sint", _strcmp, ("str",), 1, _prepare_strcmp),
         ConverterDef("crc32", "bin", "sint", _hash32(crc32), ("int",)),
+        ConverterDef("crc32c", "bin", "sint", _hash32(crc32c), ("int",)),
+        ConverterDef("xxh32", "bin", "sint", _xxh32, ("int",)),
+        ConverterDef("xxh3", "bin", "sint", _xxh3, ("int",), 0, _prepare_xxh3),
         ConverterDef("djb2", "bin", "sint", _hash32(djb2), ("int",)),
         ConverterDef("sdbm", "bin", "sint", _hash32(sdbm), ("int",)),
         ConverterDef("wt6", "bin", "sint", _hash32(wt6), ("int",)),

@@ -13,6 +13,7 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 
+from balancekit.hashing import crc32c
 from balancekit.request import ProxyTlvs
 
 __all__ = [
@@ -200,29 +201,6 @@ def _read_tlvs(header: bytes, offset: int) -> ProxyTlvs | None:
     if authority is None and unique_id is None:
         return None
     return ProxyTlvs(authority, unique_id)
-
-
-def _crc32c_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
-_CRC32C = _crc32c_table()
-
-
-def crc32c(data: bytes) -> int:
-    """CRC-32C (Castagnoli), the checksum PROXY v2 headers may carry.  Headers are a
-    few hundred bytes at most, so a table-driven loop is fast enough."""
-    crc = 0xFFFFFFFF
-    table = _CRC32C
-    for byte in data:
-        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
 
 
 def _unmap(packed: bytes) -> str:

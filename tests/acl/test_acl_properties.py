@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from balancekit.acl.patterns import build_matcher, parse_ip_sample
-from balancekit.request import split_header_values
+from balancekit.request import header_value_spans, split_header_values
 
 v4_networks = st.builds(
     lambda addr, prefix: ipaddress.ip_network(
@@ -68,6 +69,24 @@ def test_string_matchers_agree_with_definitions(
 @given(st.lists(st.text(alphabet="ab ", max_size=4), min_size=1, max_size=5))
 def test_header_values_without_quotes_split_at_every_comma(parts: list[str]) -> None:
     assert split_header_values(",".join(parts)) == [p.strip(" \t") for p in parts]
+
+
+@given(st.text(alphabet='ab ,"\\', max_size=12))
+def test_header_value_spans_tile_the_whole_line(line: str) -> None:
+    """The values and the commas between them cover the line, as HAProxy's
+    http_find_hdr_value_end walks it: a quote left open runs to the end of the line
+    (it once made the last value vanish)."""
+    spans = header_value_spans(line)
+    assert spans[0][0] == 0 and spans[-1][1] == len(line)
+    for (_, end, _, _), (start, _, _, _) in itertools.pairwise(spans):
+        assert line[end] == "," and start == end + 1
+
+
+def test_an_unclosed_quote_runs_to_the_end_of_the_line() -> None:
+    escaped_json = 'say \\"hi\\"\\/\\\\ caf\\u00e9'
+    assert split_header_values(escaped_json) == [escaped_json]
+    assert split_header_values('x, "open, y') == ["x", '"open, y']
+    assert split_header_values('a, "b,c", d') == ["a", '"b,c"', "d"]
 
 
 def match_word_reference(sample: str, pattern: str, icase: bool, delims: str) -> bool:

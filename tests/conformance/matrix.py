@@ -2974,7 +2974,8 @@ def pp_v2(tlvs: tuple[tuple[int, bytes], ...] = (), *, crc: str = "") -> bytes:
     CRC32C TLV last when `crc` is "good" (the right sum) or "bad" (off by one)."""
     import struct
 
-    from balancekit_server.net.proxy_protocol import V2_SIGNATURE, crc32c
+    from balancekit.hashing import crc32c
+    from balancekit_server.net.proxy_protocol import V2_SIGNATURE
 
     addresses = bytes((192, 0, 2, 9, 127, 0, 0, 1)) + struct.pack("!HH", 5555, 80)
     body = addresses + b"".join(struct.pack("!BH", k, len(v)) + v for k, v in tlvs)
@@ -5835,6 +5836,10 @@ ENCODING_CONVERTERS = (
     ("Crca", "req.hdr(x-in),crc32(1)"), ("Djb2", "req.hdr(x-in),djb2"),
     ("Sdbm", "req.hdr(x-in),sdbm(1)"), ("Wt6", "req.hdr(x-in),wt6"),
     ("Xxh", "req.hdr(x-in),xxh64"), ("Xxhs", "req.hdr(x-in),xxh64(7)"),
+    ("Crcc", "req.hdr(x-in),crc32c"), ("Crcca", "req.hdr(x-in),crc32c(1)"),
+    ("Xxh32", "req.hdr(x-in),xxh32"), ("Xxh32s", "req.hdr(x-in),xxh32(-3)"),
+    ("Xxh3", "req.hdr(x-in),xxh3"), ("Xxh3s", "req.hdr(x-in),xxh3(12345)"),
+    ("Xxh3l", "req.hdr(x-json),xxh3"), ("Xxh3e", "req.hdr(x-absent),xxh3"),
 )  # fmt: skip
 ARITHMETIC_CONVERTERS = (
     ("Add", "add(10)"), ("Sub", "sub(-5)"), ("Mul", "mul(3)"), ("Div", "div(2)"),
