@@ -23,6 +23,7 @@ SectionKind = Literal[
     "peers",
     "cache",
     "http-errors",
+    "resolvers",
 ]
 
 

@@ -369,7 +369,8 @@ class StatsSource:
     def server_status(self, backend: str, member: Any) -> str:
         """`show stat` status: MAINT, DRAIN, "no check", UP, DOWN and the x/y transitions."""
         if member.admin == "maint":
-            return "MAINT"
+            # RMAINT: the resolvers gave it no address.
+            return "MAINT (resolution)" if member.resolution else "MAINT"
         health = self.health(backend, member.name)
         if not self.checked(backend, member.name) or health is None:
             if not member.up:
@@ -533,7 +534,7 @@ class StatsSource:
         # SRV_ADMF_*: CMAINT (config `disabled`) stays set after `state ready`, as in HAProxy.
         admin = 0x04 if server.disabled else 0
         if member.admin == "maint":
-            admin |= 0x01
+            admin |= 0x20 if member.resolution else 0x01  # RMAINT or FMAINT
         elif member.admin == "drain":
             admin |= 0x08
         status, result = 1, 0  # HCHK_STATUS_INI: no check ran (or none configured)
@@ -548,6 +549,12 @@ class StatsSource:
                 status = _CHECK_STATUS_CODE.get(health.last_result.status, 0)
                 result = _CHECK_RESULT_CODE.get(health.last_result.status.result, 0)
         port = server.port or 0
+        srvrecord = be.extras(member.name).srvrecord or "-"
+        if member.fqdn is not None and srvrecord != "-":
+            admin |= 0x40  # HMAINT: HAProxy 2.6 leaves it set on a name an SRV record gave
+        address = "-" if member.resolution else server.host
+        if member.resolution and srvrecord != "-":
+            port = 0
         return " ".join(
             str(v)
             for v in (
@@ -555,7 +562,7 @@ class StatsSource:
                 be.name,
                 member.puid,
                 member.name,
-                server.host,
+                address,
                 op,
                 admin,
                 member.uweight,
@@ -568,9 +575,9 @@ class StatsSource:
                 0,
                 0,
                 1 if server.id is not None else 0,
-                "-",
+                member.fqdn or "-",
                 port,
-                "-",
+                srvrecord,
                 0,
                 server.check_port or 0,
                 server.check_addr or "-",

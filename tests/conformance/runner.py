@@ -24,6 +24,9 @@ Config placeholders (`{name}`, no spaces, so `{ ssl_fc }` conditions are left al
   the other servers) becomes that server's port, as it does in the config, and
   `{certdir}` the certificates' directory (`site.pem`, `backend.pem`, `wild.pem`,
   and `client.pem`, the client certificate with its key).
+- `{dns:NAME}` — a DNS server (`support.dnsmasq`) answering for `*.test` from the
+  dnsmasq lines of `files[NAME]` (`{port:s1}` as in files), one per text for the
+  session, so both proxies ask the same one.
 - `{log}` — a UDP syslog receiver of this proxy's own; `{stats}` — a stats socket.
 """
 
@@ -51,6 +54,7 @@ from typing import Any
 
 import trustme
 
+from support.dnsmasq import Dnsmasq
 from support.echo_backends import EchoGroup, dead_address
 from support.haproxy import HAProxy
 from support.postgresql import PostgreSQL
@@ -398,6 +402,13 @@ def _render(row: Row, group: EchoGroup, side: str, work: Path, side_obj: Side) -
             return Smtp.get(arg or "open").address
         if kind == "dead":
             return dead
+        if kind == "dns":
+            records = re.sub(
+                rb"\{port:(\w+)\}",
+                lambda m: group.address(m.group(1).decode()).rsplit(":", 1)[1].encode(),
+                row.files[arg],
+            )
+            return Dnsmasq.shared(records.decode()).address
         if kind == "crt":
             return str(certs.crt)
         if kind == "certdir":
