@@ -22,6 +22,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import dns.asyncquery
 import dns.exception
@@ -42,6 +43,9 @@ from balancekit.resolvers import (
     pick_address,
 )
 from balancekit.server import is_ip
+
+if TYPE_CHECKING:
+    from balancekit_server.ops.checks import HealthMonitor
 
 __all__ = ["Answer", "ResolversService", "query", "start"]
 
@@ -269,9 +273,18 @@ class _NameWatch(_Watch):
 class ResolversService:
     """Every watched name of a configuration, each re-resolved on its own timer."""
 
-    def __init__(self, config: Config, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        monitor: HealthMonitor | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
+        #: State changes go through the health monitor when there is one, as the
+        #: stats socket's do: checks pause in maintenance, the changes are logged.
+        self.monitor = monitor
         self.watches: list[_Watch] = []
         self._tasks: list[asyncio.Task[None]] = []
         #: Servers whose address resolution cleared (RMAINT), by (backend, server).
@@ -320,6 +333,12 @@ class ResolversService:
         with contextlib.suppress(asyncio.CancelledError):
             await watch.run()
 
+    def _set_admin(self, runtime: BackendRuntime, server: str, state: str) -> None:
+        if self.monitor is not None:
+            self.monitor.set_admin(runtime.name, server, state)
+        else:
+            runtime.backend.set_state(server, state)
+
     @staticmethod
     def _srv_backed(runtime: BackendRuntime, server: str) -> bool:
         return runtime.extras(server).srvrecord is not None
@@ -339,10 +358,10 @@ class ResolversService:
                 if key in self.cleared and member.resolution:
                     continue
                 self.cleared.add(key)
-                member.resolution = True
                 if self._srv_backed(runtime, change.server):
                     member.fqdn = None
-                pool.set_state(change.server, "maint")
+                self._set_admin(runtime, change.server, "maint")
+                member.resolution = True
                 pool.set_address(change.server, "0.0.0.0", member.server.port)
                 continue
             host = str(ipaddress.ip_address(change.address))
@@ -356,7 +375,7 @@ class ResolversService:
             if key in self.cleared:
                 self.cleared.discard(key)
                 member.resolution = False
-                pool.set_state(change.server, "ready")
+                self._set_admin(runtime, change.server, "ready")
 
     def stop_accepting(self) -> None:
         for task in self._tasks:
@@ -369,9 +388,9 @@ class ResolversService:
         return None
 
 
-def start(config: Config) -> ResolversService | None:
+def start(config: Config, monitor: HealthMonitor | None = None) -> ResolversService | None:
     """Watch every server name a `resolvers` section resolves (None: there is none)."""
-    service = ResolversService(config)
+    service = ResolversService(config, monitor=monitor)
     if not service.watches:
         return None
     service.start()

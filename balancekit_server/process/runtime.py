@@ -316,7 +316,7 @@ class Runtime:
         self.peers = await peers.start(self.config)
         for service in self.peers:
             self.add_service(service)
-        self.resolvers = resolvers.start(self.config)
+        self.resolvers = resolvers.start(self.config, self.health)
         if self.resolvers is not None:
             self.add_service(self.resolvers)
 

@@ -131,6 +131,13 @@ def test_srv_records_fill_slots_with_their_ports_and_weights(
         assert len(empty) == 1 and empty[0].split()[5:7] == ["0", "32"]
         stat = proxy.command("show stat")
         assert "MAINT (resolution)" in stat
+        # The operator cannot bring it back without an address: only a record does.
+        slot = empty[0].split()[3]
+        proxy.command(f"set server be/{slot} state ready")
+        assert f"be,{slot}," in stat
+        assert [line.split()[5:7] for line in state_lines(proxy) if line.split()[3] == slot] == [
+            ["0", "32"]
+        ]
 
 
 def test_records_change_under_load_without_a_failed_request(
