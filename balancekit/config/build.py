@@ -522,6 +522,9 @@ class _Builder:
                 stmt = section.statements[index]
                 self.errors.append(ConfigError(message, stmt.file, stmt.line))
             self.resolvers[section.name] = found
+        # HAProxy 2.6 makes a `default` section of /etc/resolv.conf's nameservers when
+        # the config has none of that name (resolvers_create_default).
+        self.resolvers.setdefault("default", Resolvers("default", parse_resolv_conf=True))
 
     def _check_resolvers(self) -> None:
         """A server naming a section that does not exist stops the start, as in
@@ -531,8 +534,9 @@ class _Builder:
                 if extras.resolvers is not None and extras.resolvers not in self.resolvers:
                     self.errors.append(
                         ConfigError(
-                            f"Proxy '{p.name}', server '{extras.name}': unable to find "
-                            f"required resolvers '{extras.resolvers}'",
+                            f"{p.kind} '{p.name}', "
+                            f"server '{extras.name}': unable to find required resolvers "
+                            f"'{extras.resolvers}'",
                             stmt.file,
                             stmt.line,
                         )

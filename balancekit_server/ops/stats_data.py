@@ -549,7 +549,10 @@ class StatsSource:
                 status = _CHECK_STATUS_CODE.get(health.last_result.status, 0)
                 result = _CHECK_RESULT_CODE.get(health.last_result.status.result, 0)
         port = server.port or 0
-        srvrecord = be.extras(member.name).srvrecord or "-"
+        try:
+            srvrecord = be.extras(member.name).srvrecord or "-"
+        except KeyError:  # a server added at run time has no config line
+            srvrecord = "-"
         if member.fqdn is not None and srvrecord != "-":
             admin |= 0x40  # HMAINT: HAProxy 2.6 leaves it set on a name an SRV record gave
         address = "-" if member.resolution else server.host
