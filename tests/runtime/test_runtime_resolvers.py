@@ -15,10 +15,11 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import ThreadingHTTPServer
 
 import pytest
 
-from support.backends import NamedBackends
+from support.backends import NamedBackends, _Handler, _NamedServer
 from support.dnsmasq import Dnsmasq
 from support.haproxy import BALANCEKIT, HAPROXY, HAProxy, require_haproxy
 
@@ -241,3 +242,50 @@ def test_same_slots_and_traffic_as_haproxy_after_a_change(
         seen[side] = (before, after, answers)
     assert seen["balancekit"] == seen["haproxy"]
     assert seen["haproxy"][2] == ["b2"] * 6 + ["b3"] * 4
+
+
+class _NamedAt(_NamedServer):
+    """A named backend on a given address (the A-record test needs one port on two
+    loopback addresses)."""
+
+    def __init__(self, name: str, address: tuple[str, int]) -> None:
+        self.name = name
+        self.hits = []
+        ThreadingHTTPServer.__init__(self, address, _Handler)
+
+
+@pytest.mark.parametrize("side", ["balancekit", pytest.param("haproxy", marks=pytest.mark.haproxy)])
+def test_a_records_add_and_remove_servers_of_a_plain_name(side: str) -> None:
+    """A template of a plain name: one server per address. Backends listen on
+    127.0.0.2 and 127.0.0.3 on one port; the name moves from one to both to the
+    second only, and the servers follow, in balancekit as in HAProxy 2.6."""
+    command = BALANCEKIT if side == "balancekit" else (HAPROXY,)
+    first = _NamedAt("a2", ("127.0.0.2", 0))
+    port = first.server_address[1]
+    second = _NamedAt("a3", ("127.0.0.3", port))
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (first, second)]
+    for thread in threads:
+        thread.start()
+    dns = Dnsmasq("host-record=web.fleet.test,127.0.0.2")
+    try:
+        servers = (
+            f"    server-template web 1-3 web.fleet.test:{port} resolvers dns init-addr none "
+            "resolve-prefer ipv4\n"
+        )
+        with HAProxy(config(dns, servers), command=command) as proxy:
+            proxy.start()
+            front = proxy.port("main")
+            placed = lambda: sorted(line.split()[4] for line in state_lines(proxy))  # noqa: E731
+            wait_for(lambda: placed() == ["-", "-", "127.0.0.2"], "one address placed")
+            assert {get(front) for _ in range(4)} == {"a2"}
+            dns.set("host-record=web.fleet.test,127.0.0.2\nhost-record=web.fleet.test,127.0.0.3")
+            wait_for(lambda: placed() == ["-", "127.0.0.2", "127.0.0.3"], "two addresses")
+            assert {get(front) for _ in range(4)} == {"a2", "a3"}
+            dns.set("host-record=web.fleet.test,127.0.0.3")
+            wait_for(lambda: placed() == ["-", "-", "127.0.0.3"], "the first address gone")
+            assert {get(front) for _ in range(4)} == {"a3"}
+    finally:
+        dns.stop()
+        for server in (first, second):
+            server.shutdown()
+            server.server_close()
