@@ -358,8 +358,10 @@ class ResolversService:
                 if key in self.cleared and member.resolution:
                     continue
                 self.cleared.add(key)
-                if self._srv_backed(runtime, change.server):
-                    member.fqdn = None
+                if self._srv_backed(runtime, change.server) and member.fqdn is not None:
+                    # The name goes; HAProxy 2.6 keeps HMAINT on a server once an SRV
+                    # record named it, which "" (no name, but named once) keeps here.
+                    member.fqdn = ""
                 self._set_admin(runtime, change.server, "maint")
                 member.resolution = True
                 pool.set_address(change.server, "0.0.0.0", member.server.port)
