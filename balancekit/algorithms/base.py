@@ -40,12 +40,14 @@ class Member:
         "admin",
         "backup",
         "eweight",
+        "fqdn",
         "index",
         "inflight",
         "lbtot",
         "puid",
         "queue",
         "ramp",
+        "resolution",
         "server",
         "stopping",
         "up",
@@ -68,6 +70,10 @@ class Member:
         self.inflight = 0
         self.lbtot = 0
         self.queue: deque[Lease] = deque()
+        #: HAProxy's RMAINT: in maintenance because DNS gave it no address (set by
+        #: the front end's resolvers, with `fqdn` the name they last gave it).
+        self.resolution = False
+        self.fqdn: str | None = None
 
     @property
     def name(self) -> str:

@@ -526,9 +526,40 @@ def parse_server_params(
             s["cookie"] = value
         elif key == "init-addr":
             x["init_addr"] = parse_init_addr(value)
-        elif key == "resolve-prefer" and value not in ("ipv4", "ipv6"):
-            raise ValueError("'resolve-prefer' expects either ipv4 or ipv6 as argument.")
+        elif key == "resolve-prefer":
+            if value not in ("ipv4", "ipv6"):
+                raise ValueError("'resolve-prefer' expects either ipv4 or ipv6 as argument.")
+            x["resolve_prefer"] = value
+        elif key == "resolvers":
+            x["resolvers"] = value
+        elif key == "resolve-opts":
+            x["resolve_opts"] = parse_resolve_opts(value)
+        elif key == "resolve-net":
+            x["resolve_net"] = parse_resolve_net(value)
     return params
+
+
+def parse_resolve_opts(value: str) -> tuple[str, ...]:
+    """`resolve-opts allow-dup-ip,ignore-weight,prevent-dup-ip` (srv_parse_resolve_opts)."""
+    options = tuple(word for word in value.split(",") if word)
+    for option in options:
+        if option not in ("allow-dup-ip", "ignore-weight", "prevent-dup-ip"):
+            raise ValueError(
+                f"'resolve-opts' : unknown resolve-opts option '{option}', supported methods "
+                "are 'allow-dup-ip', 'ignore-weight', and 'prevent-dup-ip'."
+            )
+    return options
+
+
+def parse_resolve_net(value: str) -> tuple[str, ...]:
+    """`resolve-net 10.0.0.0/8,fd00::/8` (srv_parse_resolve_net)."""
+    networks = tuple(word for word in value.split(",") if word)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError(f"'resolve-net' : invalid network '{network}'.") from None
+    return networks
 
 
 def parse_init_addr(value: str) -> tuple[str, ...]:

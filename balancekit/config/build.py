@@ -42,6 +42,7 @@ from ..persistence import (
 )
 from ..pool import Backend
 from ..request import Request
+from ..resolvers import Resolvers, read_resolvers
 from ..response_rules import parse_http_response_rule
 from ..routing import BackendRules, Router
 from ..rules import (
@@ -264,6 +265,8 @@ class _Builder:
             if section.kind in ("backend", "listen")
         }
         self.peers: dict[str, PeersLines] = {}
+        #: `resolvers` sections by name.
+        self.resolvers: dict[str, Resolvers] = {}
         #: `cache` sections by name (`http-request cache-use`, `http-response cache-store`).
         self.caches: dict[str, Cache] = {}
         #: `http-errors` sections by name: their pages by status (None: the built-in one).
@@ -527,6 +530,38 @@ class _Builder:
                 raise ValueError(f"'zero-warning' cannot handle unexpected argument '{args[0]}'.")
             self.global_ = replace(g, zero_warning=True)
         # Everything else in a global section is an `ignored` keyword, warned by the parser.
+
+    # -- resolvers ----------------------------------------------------------------------
+
+    def build_resolvers(self, sections: list[Section]) -> None:
+        """Every `resolvers` section (cfg_parse_resolvers), its bad lines at their line."""
+        for section in sections:
+            bad: list[tuple[int, str]] = []
+            lines = [(stmt.keyword, stmt.args) for stmt in section.statements]
+            found = read_resolvers(section.name, lines, section.file, section.line, errors=bad)
+            for index, message in bad:
+                stmt = section.statements[index]
+                self.errors.append(ConfigError(message, stmt.file, stmt.line))
+            self.resolvers[section.name] = found
+        # HAProxy 2.6 makes a `default` section of /etc/resolv.conf's nameservers when
+        # the config has none of that name (resolvers_create_default).
+        self.resolvers.setdefault("default", Resolvers("default", parse_resolv_conf=True))
+
+    def _check_resolvers(self) -> None:
+        """A server naming a section that does not exist stops the start, as in
+        HAProxy (resolvers_finalize_config)."""
+        for p in self.proxies:
+            for _, extras, stmt in p.servers:
+                if extras.resolvers is not None and extras.resolvers not in self.resolvers:
+                    self.errors.append(
+                        ConfigError(
+                            f"{p.kind} '{p.name}', "
+                            f"server '{extras.name}': unable to find required resolvers "
+                            f"'{extras.resolvers}'",
+                            stmt.file,
+                            stmt.line,
+                        )
+                    )
 
     # -- caches -------------------------------------------------------------------------
 
@@ -928,6 +963,7 @@ class _Builder:
                     frontends.append(frontend)
             self._missing_timeouts(p)
         self._global_checks(global_, frontends)
+        self._check_resolvers()
         self.patterns.finalize()
         return Config(
             global_,
@@ -937,6 +973,7 @@ class _Builder:
             MappingProxyType(dict(self.tables)),
             MappingProxyType(self._peers_sections()),
             self.patterns,
+            MappingProxyType(dict(self.resolvers)),
         )
 
     def _number_proxies(self, global_: Global) -> None:
@@ -1537,8 +1574,9 @@ def _h_log(b: _Builder, p: _Proxy, stmt: Statement) -> None:
 def _h_server_template(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     """`server-template <prefix> <nb | low-high> <addr>[:port] [options]`: one server
     per number, named `<prefix><n>`, each as a `server` line would make it.  Without
-    `resolvers` (not supported) HAProxy gives them all the address the name
-    resolves to at start, and so does this."""
+    `resolvers` HAProxy gives them all the address the name resolves to at start,
+    and so does this; with them, the running process fills them from the name's SRV
+    or A/AAAA records (balancekit.resolvers)."""
     if len(stmt.args) < 3:
         raise ValueError(
             "'server-template' expects <prefix> <nb | range> <addr>[:<port>] as arguments."
@@ -1552,8 +1590,21 @@ def _h_server_template(b: _Builder, p: _Proxy, stmt: Statement) -> None:
         low, high = 1, low
     if low < 0 or high < low:
         raise ValueError(f"Wrong server-template number or range arg '{numbers}'.")
-    for number in range(low, high + 1):
-        _h_server(b, p, replace(stmt, args=(f"{prefix}{number}", *stmt.args[2:])))
+    names = tuple(f"{prefix}{number}" for number in range(low, high + 1))
+    first = len(p.servers)
+    for name in names:
+        _h_server(b, p, replace(stmt, args=(name, *stmt.args[2:])))
+    # The servers share one name: the resolvers fill them together (SRV or A/AAAA).
+    p.servers[first:] = [
+        (server, replace(extras, template=names, srvrecord=_srv_name(server, extras)), where)
+        for server, extras, where in p.servers[first:]
+    ]
+
+
+def _srv_name(server: Server, extras: ServerExtras) -> str | None:
+    """The SRV name a template with `resolvers` is filled from, if it names one."""
+    host = server.host
+    return host if extras.resolvers and host.startswith("_") else None
 
 
 def _h_maxconn(b: _Builder, p: _Proxy, stmt: Statement) -> None:
@@ -2688,9 +2739,10 @@ def build(
     builder.build_userlists([s for s in parsed.sections if s.kind == "userlist"])
     builder.build_peers([s for s in parsed.sections if s.kind == "peers"])
     builder.build_caches([s for s in parsed.sections if s.kind == "cache"])
+    builder.build_resolvers([s for s in parsed.sections if s.kind == "resolvers"])
     builder.build_http_errors([s for s in parsed.sections if s.kind == "http-errors"])
     builder.build_tables([s for s in parsed.sections if s.is_proxy])
     for index, section in enumerate(parsed.sections):
-        if section.kind not in ("global", "userlist", "peers", "cache", "http-errors"):
+        if section.kind not in ("global", "userlist", "peers", "cache", "http-errors", "resolvers"):
             builder.build_proxy(index, section)
     return builder.finish()

@@ -23,6 +23,7 @@ __all__ = [
     "KEYWORDS",
     "PEERS_KEYWORDS",
     "REMOVED",
+    "RESOLVERS_KEYWORDS",
     "SERVER_KEYWORDS",
     "USERLIST_KEYWORDS",
     "Keyword",
@@ -728,8 +729,8 @@ SERVER_KEYWORDS: dict[str, str] = {
     "no-send-proxy": "Undo a `default-server` `send-proxy`.",
     "no-send-proxy-v2": "Undo a `default-server` `send-proxy-v2`.",
     "resolve-prefer": (
-        "`ipv4` or `ipv6`: the family a `resolvers` section prefers; without one (balancekit "
-        "has none) HAProxy ignores it, as balancekit does."
+        "`ipv4` or `ipv6` (the default): the family a server prefers among the records its "
+        "`resolvers` find."
     ),
     "agent-check": (
         "Ask an agent for the server's state every `agent-inter`: a line of `up`, `down`, "
@@ -743,6 +744,18 @@ SERVER_KEYWORDS: dict[str, str] = {
     "init-addr": (
         "How a server name gets its address at start: `libc`, `last`, `none` (start in "
         "maintenance) or an IP, tried in order (default `last,libc`)."
+    ),
+    "resolvers": (
+        "`resolvers <id>`: the `resolvers` section that keeps re-resolving the server's name "
+        "while running (A/AAAA records; SRV records for a `server-template` of "
+        "`_service._proto.name`)."
+    ),
+    "resolve-opts": (
+        "`allow-dup-ip`, `ignore-weight` (SRV weights left alone), `prevent-dup-ip` "
+        "(comma-separated)."
+    ),
+    "resolve-net": (
+        "Comma-separated networks whose addresses a server prefers among its name's records."
     ),
 }
 
@@ -840,6 +853,23 @@ CACHE_KEYWORDS = {
     "may have (default 10).",
 }
 
+#: The keywords of a `resolvers` section (cfg_parse_resolvers), with their meaning.
+RESOLVERS_KEYWORDS = {
+    "nameserver": "`nameserver <id> <ip>:<port>`: a nameserver queried over UDP.",
+    "parse-resolv-conf": "Add the nameservers of /etc/resolv.conf.",
+    "hold": "`hold <event> <time>`: `valid` is how often names are re-resolved (default 10s); "
+    "`nx`, `refused`, `timeout`, `other` how long servers keep their address once their "
+    "name fails that way (30s); `obsolete` how long an SRV record missing from the "
+    "answers keeps its server (0).",
+    "resolve_retries": "`resolve_retries <n>`: queries sent before a name is said to time "
+    "out (default 3).",
+    "timeout": "`timeout resolve <time>` (default 1s; the wait between resolutions when no "
+    "`hold valid` applies) and `timeout retry <time>` (1s; the wait for an answer before "
+    "asking again).",
+    "accepted_payload_size": "`accepted_payload_size <n>`: the EDNS0 payload size announced "
+    "(512 to 65535; default 512).",
+}
+
 #: The keywords of an `http-errors` section (cfg_parse_http_errors), with their meaning.
 HTTP_ERRORS_KEYWORDS = {
     "errorfile": "`errorfile <code> <file>`: the section's page for <code>, used by "
@@ -859,7 +889,7 @@ _HAPROXY_ONLY_NAMES = """bind-process
     http-send-name-header log-format-sd log-tag
     max-keep-alive-queue persist rate-limit
     source
-    use-fcgi-app resolvers mailers program
+    use-fcgi-app mailers program
     ring nbproc cpu-map lua-load
     default-bind
     close-spread-time default-path grace h1-accept-payload-with-any-method h1-case-adjust

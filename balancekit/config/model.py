@@ -24,6 +24,7 @@ SectionKind = Literal[
     "peers",
     "cache",
     "http-errors",
+    "resolvers",
 ]
 
 

@@ -22,6 +22,7 @@ from .keywords import (
     KEYWORDS,
     PEERS_KEYWORDS,
     REMOVED,
+    RESOLVERS_KEYWORDS,
     SECTION_LETTER,
     USERLIST_KEYWORDS,
     Keyword,
@@ -38,7 +39,7 @@ _SECTIONS: tuple[SectionKind, ...] = get_args(SectionKind)
 
 #: HAProxy 2.6's other sections: one error at the header, their lines skipped (they
 #: are the section's, not the proxy's above).
-_UNSUPPORTED_SECTIONS = frozenset({"resolvers", "mailers", "program", "ring", "fcgi-app"})
+_UNSUPPORTED_SECTIONS = frozenset({"mailers", "program", "ring", "fcgi-app"})
 
 #: HAProxy's other `peers` section keywords.
 _PEERS_UNSUPPORTED = frozenset({"default-server", "default-bind", "log", "shards"})
@@ -180,6 +181,24 @@ def _open_section(
             )
         proxy_names[("http-errors", args[0])] = f"{item.file}:{item.line}"
         return _Open(kind, args[0], item.file, item.line)
+    if kind == "resolvers":
+        if not args:
+            raise ConfigError("missing name for resolvers section.", *_loc(item))
+        if not _NAME.match(args[0]):
+            bad = next(c for c in args[0] if not _NAME.match(c))
+            raise ConfigError(
+                f"character '{bad}' is not permitted in 'resolvers' name '{args[0]}'.",
+                *_loc(item),
+            )
+        previous = proxy_names.get(("resolvers", args[0]))
+        if previous is not None:
+            raise ConfigError(
+                f"resolvers '{args[0]}' has same name as another resolvers (declared at "
+                f"{previous}).",
+                *_loc(item),
+            )
+        proxy_names[("resolvers", args[0])] = f"{item.file}:{item.line}"
+        return _Open(kind, args[0], item.file, item.line)
     if kind == "cache":
         if not args:
             raise ConfigError("'cache' expects a <name> argument", *_loc(item))
@@ -308,11 +327,13 @@ _KEYWORDS_OF: dict[str, Collection[str]] = {
     "userlist": USERLIST_KEYWORDS,
     "cache": CACHE_KEYWORDS,
     "http-errors": HTTP_ERRORS_KEYWORDS,
+    "resolvers": RESOLVERS_KEYWORDS,
 }
 
 
 def _listed_statement(item: Line, kind: str, errors: list[ConfigError]) -> Statement | None:
-    """A line of a `userlist`, `cache` or `http-errors` section: one of its keywords."""
+    """A line of a `userlist`, `cache`, `http-errors` or `resolvers` section: one of
+    its keywords."""
     words = item.words
     if words[0] in _KEYWORDS_OF[kind]:
         return Statement(words[0], words[1:], item.file, item.line)

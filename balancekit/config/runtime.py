@@ -21,6 +21,7 @@ from ..compression import Compression
 from ..logline import LogLine
 from ..persistence import CookiePolicy, DynamicCookies, PersistRule
 from ..pool import Backend
+from ..resolvers import Resolvers
 from ..server_rules import ServerRule
 from ..sticking import StickRule
 from ..sticktables import StickTable
@@ -356,6 +357,17 @@ class ServerExtras:
     #: `init-addr`: how a server name gets its address at start ("last", "libc",
     #: "none" or an IP, in order); empty for HAProxy's default, `last,libc`.
     init_addr: tuple[str, ...] = ()
+    #: `resolvers`: the section that keeps resolving the name while running, and the
+    #: `resolve-prefer`, `resolve-opts` and `resolve-net` it does it with.
+    resolvers: str | None = None
+    resolve_prefer: str = "ipv6"
+    resolve_opts: tuple[str, ...] = ()
+    resolve_net: tuple[str, ...] = ()
+    #: The `server-template` line that made this server, with its servers' names
+    #: (all of them share one SRV or A/AAAA name).
+    template: tuple[str, ...] = ()
+    #: The SRV name (`_service._proto.name`) of such a template with `resolvers`.
+    srvrecord: str | None = None
     file: str | None = None
     line: int | None = None
 
@@ -622,6 +634,8 @@ class Config:
     peers: Mapping[str, PeersSection] = field(default_factory=lambda: _EMPTY_PEERS)
     #: Map files and ACL pattern lists (`show map`, `add acl`…), in creation order.
     patterns: PatRefs = field(default_factory=PatRefs)
+    #: The `resolvers` sections, by name.
+    resolvers: Mapping[str, Resolvers] = field(default_factory=lambda: _EMPTY_RESOLVERS)
 
     def frontend(self, name: str) -> Frontend:
         for frontend in self.frontends:
@@ -638,6 +652,7 @@ class Config:
 
 _EMPTY_TABLES: Mapping[str, StickTable] = MappingProxyType({})
 _EMPTY_PEERS: Mapping[str, PeersSection] = MappingProxyType({})
+_EMPTY_RESOLVERS: Mapping[str, Resolvers] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)

@@ -1374,6 +1374,10 @@ class HealthMonitor:
         watched = self._record(backend, server)
         pool = self.pool(backend)
         member = pool.member(server)
+        if member.resolution:
+            # RMAINT: DNS gave it no address; only an answer brings it back (HAProxy
+            # keeps SRV_ADMF_RMAINT whatever the operator sets).
+            return
         previous = member.admin
         if state == previous:
             return

@@ -404,7 +404,8 @@ class StatsSource:
     def server_status(self, backend: str, member: Any) -> str:
         """`show stat` status: MAINT, DRAIN, "no check", UP, DOWN and the x/y transitions."""
         if member.admin == "maint":
-            return "MAINT"
+            # RMAINT: the resolvers gave it no address.
+            return "MAINT (resolution)" if member.resolution else "MAINT"
         health = self.health(backend, member.name)
         agent, _ = self.agent(backend, member.name)
         if agent and health is not None:
@@ -574,7 +575,7 @@ class StatsSource:
         # SRV_ADMF_*: CMAINT (config `disabled`) stays set after `state ready`, as in HAProxy.
         admin = 0x04 if server.disabled else 0
         if member.admin == "maint":
-            admin |= 0x01
+            admin |= 0x20 if member.resolution else 0x01  # RMAINT or FMAINT
         elif member.admin == "drain":
             admin |= 0x08
         status, result = 1, 0  # HCHK_STATUS_INI: no check ran (or none configured)
@@ -594,6 +595,15 @@ class StatsSource:
         watched = self.monitor.watched.get((be.name, member.name)) if self.monitor else None
         spec = watched.agent if watched is not None else None
         agent_state = (0x16 if agent else 0x12) if spec is not None else 0
+        try:
+            srvrecord = be.extras(member.name).srvrecord or "-"
+        except KeyError:  # a server added at run time has no config line
+            srvrecord = "-"
+        if member.fqdn is not None and srvrecord != "-":
+            admin |= 0x40  # HMAINT: HAProxy 2.6 leaves it set on a name an SRV record gave
+        address = "-" if member.resolution else server.host
+        if member.resolution and srvrecord != "-":
+            port = 0
         return " ".join(
             str(v)
             for v in (
@@ -601,7 +611,7 @@ class StatsSource:
                 be.name,
                 member.puid,
                 member.name,
-                server.host,
+                address,
                 op,
                 admin,
                 member.uweight,
@@ -614,9 +624,9 @@ class StatsSource:
                 agent_state,
                 0,
                 1 if server.id is not None else 0,
-                "-",
+                member.fqdn or "-",
                 port,
-                "-",
+                srvrecord,
                 0,
                 server.check_port or 0,
                 server.check_addr or "-",

@@ -56,7 +56,9 @@ def resolve_servers(config: Config, resolves: Callable[[str], bool] = _libc) -> 
             where = f"{extra.file}:{extra.line}: " if extra.file else ""
             said = f"{where}'server {name}/{member.name}' : "
             failed = False
-            for method in extra.init_addr or ("last", "libc"):
+            # With `resolvers`, HAProxy's default adds `none`: the name may resolve later.
+            default = ("last", "libc", "none") if extra.resolvers else ("last", "libc")
+            for method in extra.init_addr or default:
                 if method == "last":
                     continue
                 if method == "libc":

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from balancekit_server.http.proxy import HttpProxy
     from balancekit_server.ops.checks import HealthMonitor
     from balancekit_server.ops.peers import PeersService
+    from balancekit_server.ops.resolvers import ResolversService
     from balancekit_server.ops.stats import StatsService
 
 __all__ = [
@@ -179,6 +180,8 @@ class Runtime:
         self.stats: StatsService | None = None
         #: The `peers` sections this process takes part in (balancekit_server.ops.peers).
         self.peers: list[PeersService] = []
+        #: The names `resolvers` sections keep resolving (balancekit_server.ops.resolvers).
+        self.resolvers: ResolversService | None = None
         #: The running frontends (TCP and HTTP), for HAProxy's per-proxy stop messages.
         self.proxies: list[ProxyService] = []
         #: The HTTP frontends' proxy cores (the stats page wraps their routers).
@@ -297,7 +300,7 @@ class Runtime:
         self.add_service(service)
 
     async def _start_checks_and_stats(self) -> None:
-        from balancekit_server.ops import checks, peers, server_state, stats
+        from balancekit_server.ops import checks, peers, resolvers, server_state, stats
 
         self.health = checks.start(self)
         self.add_service(self.health)
@@ -313,6 +316,9 @@ class Runtime:
         self.peers = await peers.start(self.config)
         for service in self.peers:
             self.add_service(service)
+        self.resolvers = resolvers.start(self.config, self.health)
+        if self.resolvers is not None:
+            self.add_service(self.resolvers)
 
     @staticmethod
     def _warn(message: str) -> None:

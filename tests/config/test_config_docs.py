@@ -14,6 +14,7 @@ from balancekit.config.keywords import (
     HTTP_ERRORS_KEYWORDS,
     KEYWORDS,
     PEERS_KEYWORDS,
+    RESOLVERS_KEYWORDS,
     SERVER_KEYWORDS,
     USERLIST_KEYWORDS,
 )
@@ -53,6 +54,7 @@ def test_every_warned_keyword_is_documented_with_its_reason() -> None:
         ("`peers` sections", PEERS_KEYWORDS),
         ("`cache` sections", CACHE_KEYWORDS),
         ("`http-errors` sections", HTTP_ERRORS_KEYWORDS),
+        ("`resolvers` sections", RESOLVERS_KEYWORDS),
     ],
 )
 def test_server_and_bind_options_are_documented(heading: str, table: dict[str, str]) -> None:

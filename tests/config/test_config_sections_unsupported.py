@@ -10,9 +10,9 @@ CONFIG = """defaults
     timeout connect 1s
     timeout client 1s
     timeout server 1s
-resolvers dns
-    nameserver ns1 127.0.0.1:53
-    hold valid 10s
+ring buf
+    format rfc3164
+    size 32764
 mailers m
     mailer smtp1 127.0.0.1:25
 listen l
@@ -29,7 +29,7 @@ def test_unsupported_sections_are_named_once_and_skipped() -> None:
     else:
         raise AssertionError("the config loaded")
     assert errors == [
-        "t.cfg:6: 'resolvers' is an HAProxy keyword that balancekit does not support (a "
+        "t.cfg:6: 'ring' is an HAProxy keyword that balancekit does not support (a "
         "section: its lines are not read); see docs/configuration.md",
         "t.cfg:9: 'mailers' is an HAProxy keyword that balancekit does not support (a "
         "section: its lines are not read); see docs/configuration.md",

@@ -4577,6 +4577,97 @@ table_row(
     ),
 )
 
+# -- resolvers: DNS service discovery --------------------------------------------------------
+
+#: A `resolvers` section asking the row's dnsmasq (`{dns:records}`) every 100 ms.
+RESOLVERS_SECTION = """resolvers dns
+    nameserver ns1 {dns:records}
+    resolve_retries 2
+    timeout resolve 100ms
+    timeout retry 300ms
+    hold valid 100ms
+    hold nx 50ms
+    hold refused 50ms
+    hold timeout 50ms
+    hold other 50ms
+    hold obsolete 0s
+    accepted_payload_size 1232
+"""
+#: Three SRV records on the group's servers: weights 256, 512 and 1 give server weights
+#: 1, 2 and 1 (HAProxy rounds up); the targets come with the answer (additional records).
+SRV_RECORDS = (
+    b"host-record=a.be.test,127.0.0.1\n"
+    b"host-record=b.be.test,127.0.0.1\n"
+    b"host-record=c.be.test,127.0.0.1\n"
+    b"host-record=plain.be.test,127.0.0.1\n"
+    b"srv-host=_http._tcp.be.test,a.be.test,{port:s1},0,256\n"
+    b"srv-host=_http._tcp.be.test,b.be.test,{port:s2},0,512\n"
+    b"srv-host=_http._tcp.be.test,c.be.test,{port:s3},0,1\n"
+)
+#: `show servers state` timers differ run to run.
+STATE_AGE = ((r"(?m)^(\d+ be \d+ \S+ \S+ \d+ \d+ \d+ \d+) \d+ ", r"\1 <t> "),)
+
+row(
+    "resolvers-srv-template",
+    (
+        "resolvers",
+        "resolvers:nameserver",
+        "resolvers:hold",
+        "resolvers:resolve_retries",
+        "resolvers:timeout",
+        "resolvers:accepted_payload_size",
+        "server:resolvers",
+        "server-template",
+    ),
+    # A template of an SRV name: one server per record, in HAProxy's record order
+    # (XXH32 of the target), on the record's port with its weight scaled to 0..256; the
+    # fourth slot has no record and stays in maintenance ("MAINT (resolution)", address
+    # cleared). Roundrobin then follows the SRV weights.
+    http_cfg(
+        backend="    balance roundrobin\n",
+        servers="    server-template web 1-4 _http._tcp.be.test resolvers dns init-addr none\n",
+        extra=RESOLVERS_SECTION,
+    ),
+    (*seq(8), Req(command="show servers state be"), Req(command="show stat")),
+    files={"records": SRV_RECORDS},
+    settle=1.0,
+    compare=frozenset({"status", "server", "command"}),
+    # `show stat`: only each server's status and weight are this row's.
+    command_subs=(
+        *STATE_AGE,
+        (r"(?m)^(?:# pxname|fe,).*\n", ""),
+        (r"(?m)^(be,[^,]+),(?:[^,]*,){15}([^,]*,[^,]*),.*$", r"\1,\2"),
+    ),
+)
+row(
+    "resolvers-a-records",
+    (
+        "server:resolve-prefer",
+        "server:resolve-opts",
+        "server:resolve-net",
+        "server:init-addr",
+        "resolvers:parse-resolv-conf",
+    ),
+    # A template of a plain name: one address per server (no duplicates unless
+    # allow-dup-ip), the other slots in maintenance; a lone server with allow-dup-ip takes
+    # the same address, and a name the DNS does not know stays unresolved. The system's
+    # nameservers are asked too (parse-resolv-conf): they know nothing of be.test.
+    http_cfg(
+        backend="    balance roundrobin\n",
+        servers="    server-template p 1-2 plain.be.test:{port:s1} resolvers dns init-addr none "
+        "resolve-prefer ipv4 resolve-net 127.0.0.0/8\n"
+        "    server s2 plain.be.test:{port:s2} resolvers dns resolve-opts allow-dup-ip\n"
+        "    server s3 nowhere.be.test:{port:s3} resolvers dns init-addr none "
+        "resolve-prefer ipv4\n",
+        extra=RESOLVERS_SECTION + "    parse-resolv-conf\n",
+    ),
+    (*seq(6), Req(command="show servers state be")),
+    files={"records": SRV_RECORDS},
+    settle=1.0,
+    compare=frozenset({"status", "server", "command"}),
+    command_subs=STATE_AGE,
+)
+
 #: A table storing every counter the fetches read.
 ALL_COUNTERS = (
     "conn_cnt,conn_cur,conn_rate(10s),sess_cnt,sess_rate(10s),http_req_cnt,"

@@ -28,6 +28,9 @@ Config placeholders (`{name}`, no spaces, so `{ ssl_fc }` conditions are left al
   `{certdir}` the certificates' directory (`site.pem`, `backend.pem`, `wild.pem`,
   and `client.pem`, the client certificate with its key); a file starting with
   `#!` is made executable.
+- `{dns:NAME}` — a DNS server (`support.dnsmasq`) answering for `*.test` from the
+  dnsmasq lines of `files[NAME]` (`{port:s1}` as in files), one per text for the
+  session, so both proxies ask the same one.
 - `{log}` — a UDP syslog receiver of this proxy's own; `{stats}` — a stats socket.
 """
 
@@ -56,6 +59,7 @@ from typing import Any
 import trustme
 
 from support.agent_server import AgentServer
+from support.dnsmasq import Dnsmasq
 from support.echo_backends import EchoGroup, dead_address
 from support.haproxy import HAProxy
 from support.postgresql import PostgreSQL
@@ -405,6 +409,13 @@ def _render(row: Row, group: EchoGroup, side: str, work: Path, side_obj: Side) -
             return Smtp.get(arg or "open").address
         if kind == "dead":
             return dead
+        if kind == "dns":
+            records = re.sub(
+                rb"\{port:(\w+)\}",
+                lambda m: group.address(m.group(1).decode()).rsplit(":", 1)[1].encode(),
+                row.files[arg],
+            )
+            return Dnsmasq.shared(records.decode()).address
         if kind == "crt":
             return str(certs.crt)
         if kind == "certdir":

@@ -17,6 +17,7 @@ from balancekit.config.keywords import (
     HTTP_ERRORS_KEYWORDS,
     KEYWORDS,
     PEERS_KEYWORDS,
+    RESOLVERS_KEYWORDS,
     SERVER_KEYWORDS,
     USERLIST_KEYWORDS,
 )
@@ -46,6 +47,7 @@ def required() -> set[str]:
     names |= {f"peers:{name}" for name in PEERS_KEYWORDS}
     names |= {"cache"} | {f"cache:{name}" for name in CACHE_KEYWORDS}
     names |= {"http-errors"} | {f"http-errors:{name}" for name in HTTP_ERRORS_KEYWORDS}
+    names |= {"resolvers"} | {f"resolvers:{name}" for name in RESOLVERS_KEYWORDS}
     names |= {f"fetch:{name}" for name in [*FETCHES, *RESPONSE_FETCHES]}
     names |= {f"conv:{name}" for name in CONVERTERS}
     names |= {f"balance:{name}" for name in ALGORITHM_MODULES}
