@@ -1458,11 +1458,12 @@ class HttpProxy:
         """What `_plan` does once the rules decided (after any body wait); `body`:
         what of the body the rules saw."""
         router = self.router
-        if decision.action != "forward" and (
+        if decision.action not in ("forward", "use-service") and (
             not ex.body_finished or (body is not None and not body.whole)
         ):
             # Answered before the whole body was in (HAProxy's buffer): the connection
             # closes after the answer, which says so (`connection: close`), as HAProxy's.
+            # A service (the stats page) reads the body itself, as HAProxy's applets do.
             ex.keep_alive = False
         if decision.addresses is not None:
             ex.move(*decision.addresses)

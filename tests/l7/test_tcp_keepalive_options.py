@@ -50,8 +50,9 @@ _READ = {
 
 @contextmanager
 def holding_server() -> Iterator[tuple[int, threading.Event]]:
-    """A server that accepts one connection and keeps it open (it answers an HTTP
-    request head so mode http reaches it too); the event says it accepted."""
+    """A server that accepts one connection and keeps it open; the event says the
+    client's first bytes came through it, so the proxy had finished connecting (a
+    proxy sets its options before it forwards a byte, not before the accept)."""
     listener = socket.create_server(("127.0.0.1", 0))
     accepted = threading.Event()
     held: list[socket.socket] = []
@@ -59,6 +60,7 @@ def holding_server() -> Iterator[tuple[int, threading.Event]]:
     def serve() -> None:
         conn, _ = listener.accept()
         held.append(conn)
+        conn.recv(1)
         accepted.set()
 
     thread = threading.Thread(target=serve, daemon=True)
@@ -85,7 +87,7 @@ def _observe(command: tuple[str, ...], mode: str) -> dict[str, dict[str, int]]:
             client = socket.create_connection(("127.0.0.1", proxy.port("main")))
             with client:
                 client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                assert accepted.wait(5), "the proxy never connected to the server"
+                assert accepted.wait(5), "the proxy never forwarded the request"
                 pid = proxy.process.pid
                 deadline = time.monotonic() + 5
                 while True:
