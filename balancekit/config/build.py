@@ -1036,6 +1036,7 @@ class _Builder:
             originalto=s.originalto,
             http_server_close=s.options.get("http-server-close", False),
             httpclose=s.options.get("httpclose", False),
+            abortonclose=s.options.get("abortonclose", False),
             httpchk=s.httpchk,
             http_check_expect=tuple(s.http_check_expect),
             http_check_disable_404=s.http_check_disable_404,

@@ -616,6 +616,13 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("option clitcpka", "dfl", "SO_KEEPALIVE on client sockets.", negatable=True),
     _K("option srvtcpka", "dlb", "SO_KEEPALIVE on server sockets.", negatable=True),
     _K("option tcpka", "dflb", "SO_KEEPALIVE on both sides.", negatable=True),
+    _K(
+        "option abortonclose",
+        "dlb",
+        "A request whose client shut its side while it waited in the queue is dropped "
+        "when its turn comes (`CC`, nothing answered) instead of being served.",
+        negatable=True,
+    ),
     _K("option redispatch", "dlb", "The last retry may go to another server.", negatable=True),
     _K("option allbackups", "dlb", "Use every backup server, not only the first.", negatable=True),
     _K("option httpchk", "dlb", "HTTP health checks: `[<method>] [<uri>] [<version>]`."),
@@ -834,7 +841,7 @@ _HAPROXY_ONLY_NAMES = """bind-process
 _HAPROXY_ONLY_FAMILY = """capture cookie|filter trace|filter spoe|filter fcgi-app|
 filter bwlim-in|filter bwlim-out|http-check comment|
 http-check set-var|http-check set-var-fmt|http-check unset-var|
-option abortonclose|option accept-invalid-http-request|option accept-invalid-http-response|
+option accept-invalid-http-request|option accept-invalid-http-response|
 option checkcache|option contstats|option disable-h2-upgrade|
 option h1-case-adjust-bogus-client|option h1-case-adjust-bogus-server|
 option http-no-delay|

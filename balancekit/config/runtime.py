@@ -463,6 +463,9 @@ class BackendRuntime:
     originalto: ForwardFor | None = None
     http_server_close: bool = False
     httpclose: bool = False
+    #: `option abortonclose`: a queued request whose client has shut its side by the
+    #: time it is granted a slot is dropped (`CC`) rather than sent to the server.
+    abortonclose: bool = False
     httpchk: HttpCheck | None = None
     http_check_expect: tuple[HttpCheckExpect, ...] = ()
     #: `http-check disable-on-404`: a 404 puts an up server in NOLB (L7OKC).

@@ -433,6 +433,14 @@ class Exchange:
         if host is not None and _without_port(host, default).lower() != bare.lower():
             self._refuse(400)
 
+    def shut_with_request(self) -> bool:
+        """Whether the client's FIN came with this request: already read, or waiting
+        right behind it.  HAProxy 2.6's HTTP/1 layer stops reading a client once
+        its request is whole, so a FIN that comes later goes unnoticed until the
+        answer; `option abortonclose` acts on this one only.  Front doors that
+        cannot tell say no."""
+        return False
+
     def move(self, src: str, src_port: int, dst: str, dst_port: int) -> None:
         """`set-src`/`set-dst`: the client's addresses as this request's rules left
         them.  Since HAProxy 2.5 they are the stream's: the connection's next
@@ -1775,6 +1783,22 @@ class HttpProxy:
             raise
         entry.tw = _ms(loop.time() - t0)
 
+    @staticmethod
+    def _abort_queued(
+        ex: Exchange, entry: HttpLogEntry, state: _BackendState, lease: Lease
+    ) -> None:
+        """`option abortonclose`: the client's FIN came with its request, which then
+        waited in the queue.  HAProxy 2.6 acts on it when the slot is granted, as
+        the connection would start (`back_handle_st_con`), and drops the request
+        there: no server sees it, the client gets nothing, the log says `-1`, `CC`."""
+        assert lease.server is not None
+        entry.server = lease.server.name
+        entry.termination = "CC"
+        entry.status = -1  # no answer at all
+        state.backend.release(lease)
+        ex.keep_alive = False
+        ex.abort()
+
     async def _forward(
         self,
         ex: Exchange,
@@ -1831,6 +1855,7 @@ class HttpProxy:
                 )
             elif isinstance(decision, AwaitGrant):
                 assert lease is not None
+                abort = settings.abortonclose and ex.shut_with_request()
                 try:
                     await self._wait_granted(state, lease, entry)
                 except _Failure:
@@ -1838,6 +1863,9 @@ class HttpProxy:
                     decision = policy.handle(QueueTimeout())
                     continue
                 assert lease.server is not None
+                if abort:
+                    self._abort_queued(ex, entry, state, lease)
+                    return
                 direct = plan.server is not None
                 decision = policy.handle(Granted(lease.server.name, direct=direct))
             elif isinstance(decision, Connect):

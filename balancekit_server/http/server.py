@@ -40,7 +40,7 @@ from balancekit_server.http.proxy import (
 )
 from balancekit_server.http.upstream import UpstreamConnection, htx_header_size
 from balancekit_server.net import proxy_protocol
-from balancekit_server.net.sockopts import set_keepalive, set_option
+from balancekit_server.net.sockopts import peer_shut, set_keepalive, set_option
 from balancekit_server.net.tls import sni_of, tls_facts
 from balancekit_server.process.limits import stream_line
 
@@ -292,6 +292,15 @@ class _ServerExchange(Exchange):
         self.keep_alive = False
         self.conn.abort()
 
+    def shut_with_request(self) -> bool:
+        conn = self.conn
+        if conn._client_eof:
+            return True
+        transport = conn.transport
+        if transport is None or conn.ssl:  # (TLS: the records hide it; only what was read)
+            return False
+        return peer_shut(transport)
+
     def set_producer(self, conn: UpstreamConnection | None) -> None:
         self.conn.producer = conn
         if conn is not None and self.conn.writing_paused:
@@ -373,6 +382,9 @@ class HttpServerProtocol(asyncio.Protocol):
         self._t_keepalive = fe.timeout_http_keep_alive or self._t_request
         self.proxy_timeout_client: float | None = fe.timeout_client
         self._close_after = fe.httpclose
+        # The client shut its sending side after whole requests: close once they
+        # are answered.
+        self._client_eof = False
         self._clitcpka = fe.clitcpka
         self._rejected = False
         # The connection's tracked stick-table counters (None without stick tables).
@@ -473,9 +485,9 @@ class HttpServerProtocol(asyncio.Protocol):
                 self._refuse_term = "CR"
                 self._parsing = None
             else:
-                for ex in (self._serving, *self._pending):
-                    if ex is not None:
-                        ex.keep_alive = False
+                # Answered as they are (no `Connection: close` added, as HAProxy),
+                # then the connection closes (`_done`).
+                self._client_eof = True
             return True
         if (
             self.counted
@@ -838,6 +850,7 @@ class HttpServerProtocol(asyncio.Protocol):
             return
         if (
             not ex.keep_alive
+            or (self._client_eof and not self._pending)
             or not ex.body_finished
             or self.transport is None
             or self.proxy.stopping

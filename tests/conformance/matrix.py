@@ -71,6 +71,12 @@ class Req:
     then: bytes = b""
     pause: float = 0.0
     half_close: bool = False
+    #: With `half_close`: seconds between the last bytes and the shutdown, so that
+    #: the proxy has read the request before the FIN comes.
+    shut_after: float = 0.0
+    #: With `half_close`: `raw` and the FIN leave in one TCP segment (TCP_CORK), so the
+    #: proxy reads them together, as from `printf … | nc -N` on a busy network.
+    corked: bool = False
     #: `raw` holds several pipelined requests: parse every response that comes back.
     pipelined: bool = False
     #: Seconds to sleep before this request.
@@ -6149,4 +6155,40 @@ row(
         Req("/echo", method="POST", body=b"c" * 7000),
     ),
     kinds=RAW_KIND,
+)
+# `option abortonclose`: a client whose FIN comes with its request (one segment, read
+# together), which then waits in the queue, is dropped when its turn comes: `CC`,
+# status -1, nothing answered, no server sees it.  Without the option it is served; a
+# FIN that comes once the request was read is not seen before the answer (HAProxy's
+# HTTP/1 layer stops reading a client whose request is whole), so it is served too.
+_ABORT_GET = b"GET /echo HTTP/1.1\r\nHost: example.test\r\n\r\n"
+#: The FIN in the request's segment, sent once the proxy has taken the connection.
+_SHUT_WITH = Req(raw=b"", then=_ABORT_GET, pause=0.1, half_close=True, corked=True)
+_SHUT_LATER = Req(raw=_ABORT_GET, half_close=True, shut_after=0.2)
+_ABORT_CFG = http_cfg(
+    global_=LOG_GLOBAL,
+    defaults="    log global\n    option httplog\n",
+    backend="    option abortonclose\n    timeout queue 3s\n",
+    servers="    server s1 {s1} maxconn 1\n",
+)
+row(
+    "option-abortonclose-queue",
+    ("option abortonclose", "server:maxconn", "log"),
+    _ABORT_CFG,
+    (
+        Par((get("/sleep/900"), _SHUT_WITH), stagger=0.2),
+        Par((get("/sleep/900"), _SHUT_LATER), stagger=0.2),
+    ),
+    log_subs=HTTPLOG_BYTES,
+    kinds=ECHO_KINDS,
+)
+row(
+    "option-abortonclose-off",
+    ("option abortonclose", "server:maxconn", "log"),
+    _ABORT_CFG.replace(
+        "    option abortonclose\n", "    option abortonclose\n    no option abortonclose\n"
+    ),
+    (Par((get("/sleep/900"), _SHUT_WITH), stagger=0.2),),
+    log_subs=HTTPLOG_BYTES,
+    kinds=ECHO_KINDS,
 )
