@@ -33,7 +33,7 @@ from ..cache import Cache, CacheConfig
 from ..compression import ALGORITHMS as COMPRESSION_ALGORITHMS
 from ..compression import Compression
 from ..errors import ConfigError
-from ..logline import LogLine, compile_log_line
+from ..logline import HTTPSLOG_FORMAT, LogLine, compile_log_line
 from ..persistence import (
     CookiePolicy,
     DynamicCookies,
@@ -777,11 +777,20 @@ class _Builder:
             s.options.pop("mysql-check", None)
         elif name == "httplog" and stmt.args == ("clf",) and enabled:
             s.options["httplog"] = s.options["httplog-clf"] = True
+            s.options["httpslog"] = False
+        elif name == "httpslog":
+            if stmt.args:
+                raise ValueError(f"'option {name}' takes no argument, got '{stmt.args[0]}'")
+            # The last log format line wins, as in HAProxy: this one replaces a
+            # `log-format` above it (`_frontend` compiles HTTPSLOG_FORMAT).
+            s.options["httplog"] = s.options["httpslog"] = True
+            s.options["httplog-clf"] = False
+            s.log_format = s.log_line = None
         else:
             if stmt.args:
                 raise ValueError(f"'option {name}' takes no argument, got '{stmt.args[0]}'")
-            if name == "httplog":
-                s.options["httplog-clf"] = False
+            if name in ("httplog", "tcplog"):
+                s.options["httplog-clf"] = s.options["httpslog"] = False
             if name in _CONN_MODES and enabled:
                 for other in _CONN_MODES:
                     s.options.pop(other, None)
@@ -1297,8 +1306,8 @@ class _Builder:
             http_server_close=options.get("http-server-close", False),
             httpclose=options.get("httpclose", False),
             logs=self._logs(p, global_),
-            log_format=s.log_format,
-            log_line=s.log_line,
+            log_format=HTTPSLOG_FORMAT if options.get("httpslog") else s.log_format,
+            log_line=_httpslog_line() if options.get("httpslog") else s.log_line,
             errorfiles=MappingProxyType(dict(s.errorfiles)),
             compression=_leveled(s.compression, global_) if s.mode == "http" else None,
             stats=stats,
@@ -1320,8 +1329,10 @@ class _Builder:
     ) -> StatsPage | None:
         """HAProxy's fallbacks for HTTP-only settings in a TCP proxy (warned, not fatal)."""
         if options.get("httplog"):
+            which = "httpslog" if options.get("httpslog") else "httplog"
+            options["httpslog"] = False
             self.warn(
-                f"'option httplog' not usable with {p.kind} '{p.name}' (needs 'mode http'); "
+                f"'option {which}' not usable with {p.kind} '{p.name}' (needs 'mode http'); "
                 "falling back to 'option tcplog'",
                 p.section,
             )
@@ -1989,8 +2000,15 @@ def _h_errorfiles(b: _Builder, p: _Proxy, stmt: Statement) -> None:
         _set_page(p.settings, code, pages[code])
 
 
+@functools.cache
+def _httpslog_line() -> LogLine:
+    """`option httpslog`'s line, compiled once."""
+    return compile_log_line(HTTPSLOG_FORMAT)
+
+
 def _h_log_format(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     text = " ".join(stmt.args)
+    p.settings.options["httpslog"] = False  # the last format line wins
     p.settings.log_line = compile_log_line(text)  # a bad one fails -c here, at its line
     p.settings.log_format = text
 

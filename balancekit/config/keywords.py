@@ -565,6 +565,12 @@ KEYWORDS: tuple[Keyword, ...] = (
         "How long `http-request tarpit` holds a request before answering (default: connect).",
     ),
     _K("option httplog", "dfl", "HTTP log format (`clf`: Common Log Format).", negatable=True),
+    _K(
+        "option httpslog",
+        "dfl",
+        "HTTPS log format: `option httplog`'s line, then the connection's and TLS "
+        "layer's error codes, session resumption, SNI, TLS version and cipher.",
+    ),
     _K("option tcplog", "dfl", "TCP log format.", negatable=True),
     _K("option dontlognull", "dfl", "Do not log connections that sent no data.", negatable=True),
     _K(
@@ -846,7 +852,7 @@ option checkcache|option contstats|option disable-h2-upgrade|
 option h1-case-adjust-bogus-client|option h1-case-adjust-bogus-server|
 option http-no-delay|
 option http-pretend-keepalive|option http-restrict-req-hdr-names|
-option http-use-proxy-header|option httpslog|option independent-streams|
+option http-use-proxy-header|option independent-streams|
 option external-check|option nolinger|
 option prefer-last-server|
 option socket-stats|option spop-check|tcp-check set-var|tcp-check set-var-fmt|tcp-check unset-var|

@@ -6192,3 +6192,72 @@ row(
     log_subs=HTTPLOG_BYTES,
     kinds=ECHO_KINDS,
 )
+# `option httpslog`: httplog's line plus the connection's and TLS layer's facts, on a
+# TLS bind and a plain one (no TLS: those samples are `-`).
+row(
+    "option-httpslog",
+    (
+        "option httpslog",
+        "log",
+        "fetch:fc_err",
+        "fetch:ssl_fc_err",
+        "fetch:ssl_c_err",
+        "fetch:ssl_c_ca_err",
+        "fetch:ssl_fc_is_resumed",
+        "fetch:ssl_fc_sni",
+    ),
+    GLOBAL
+    + LOG_GLOBAL
+    + DEFAULTS
+    + "    log global\n    option httpslog\n"
+    + "frontend fe\n    bind {bind:main}\n    bind {bind:tls} ssl crt {crt}\n"
+    + "    default_backend be\nbackend be\n    server s1 {s1}\n",
+    (
+        get("/echo"),
+        get("/echo", bind="tls", tls=True, sni="example.test"),
+        get("/echo", bind="tls", tls=True, tls_max="TLSv1_2", tls_verify=False, sni=None),
+    ),
+    log_subs=HTTPLOG_BYTES,
+    kinds=ECHO_KINDS,
+)
+# httpslog's TLS samples alone (in the line, `0/0/0/0/0` reads as timers to the runner).
+row(
+    "log-format-tls-errors",
+    (
+        "log-format",
+        "fetch:fc_err",
+        "fetch:ssl_fc_err",
+        "fetch:ssl_c_err",
+        "fetch:ssl_c_ca_err",
+        "fetch:ssl_fc_is_resumed",
+        "conv:hex",
+    ),
+    GLOBAL
+    + LOG_GLOBAL
+    + DEFAULTS
+    + "    log global\n"
+    + '    log-format "e=%[fc_err] f=%[ssl_fc_err,hex] c=%[ssl_c_err] a=%[ssl_c_ca_err] '
+    + 'r=%[ssl_fc_is_resumed] s=%[ssl_fc_sni]"\n'
+    + "frontend fe\n    bind {bind:main}\n    bind {bind:tls} ssl crt {crt}\n"
+    + "    default_backend be\nbackend be\n    server s1 {s1}\n",
+    (get("/echo"), get("/echo", bind="tls", tls=True, sni="example.test")),
+    kinds=RAW_KIND,
+)
+# The last log format line wins: `option httpslog` replaces a `log-format` above it,
+# and `option httplog` or a `log-format` below it replace it.
+row(
+    "option-httpslog-last-wins",
+    ("option httpslog", "log-format", "option httplog", "log"),
+    GLOBAL
+    + LOG_GLOBAL
+    + DEFAULTS
+    + "    log global\n    log-format %ST\n    option httpslog\n"
+    + "frontend fe\n    bind {bind:main}\n    default_backend be\n"
+    + "frontend fe2\n    bind {bind:two}\n    option httpslog\n    log-format %ST-%HM\n"
+    + "    default_backend be\n"
+    + "frontend fe3\n    bind {bind:three}\n    option httplog\n    default_backend be\n"
+    + "backend be\n    server s1 {s1}\n",
+    (get("/echo"), get("/echo", bind="two"), get("/echo", bind="three")),
+    log_subs=HTTPLOG_BYTES,
+    kinds=RAW_KIND,
+)
