@@ -1046,6 +1046,7 @@ class _Builder:
             http_server_close=s.options.get("http-server-close", False),
             httpclose=s.options.get("httpclose", False),
             abortonclose=s.options.get("abortonclose", False),
+            pretend_keepalive=s.options.get("http-pretend-keepalive", False),
             httpchk=s.httpchk,
             http_check_expect=tuple(s.http_check_expect),
             http_check_disable_404=s.http_check_disable_404,

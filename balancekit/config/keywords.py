@@ -619,6 +619,13 @@ KEYWORDS: tuple[Keyword, ...] = (
         "Wait for the request body (up to `timeout http-request`) before the rules.",
         negatable=True,
     ),
+    _K(
+        "option http-pretend-keepalive",
+        "dlb",
+        "Requests on server connections closed after the answer (`http-server-close`, "
+        "`httpclose`) announce keep-alive all the same (no `Connection: close`).",
+        negatable=True,
+    ),
     _K("option clitcpka", "dfl", "SO_KEEPALIVE on client sockets.", negatable=True),
     _K("option srvtcpka", "dlb", "SO_KEEPALIVE on server sockets.", negatable=True),
     _K("option tcpka", "dflb", "SO_KEEPALIVE on both sides.", negatable=True),
@@ -851,7 +858,7 @@ option accept-invalid-http-request|option accept-invalid-http-response|
 option checkcache|option contstats|option disable-h2-upgrade|
 option h1-case-adjust-bogus-client|option h1-case-adjust-bogus-server|
 option http-no-delay|
-option http-pretend-keepalive|option http-restrict-req-hdr-names|
+option http-restrict-req-hdr-names|
 option http-use-proxy-header|option independent-streams|
 option external-check|option nolinger|
 option prefer-last-server|

@@ -1731,11 +1731,13 @@ class HttpProxy:
             host = next((v for n, v in ex.headers if n.lower() == b"host"), None)
             if host is not None:
                 headers.append((b"X-Forwarded-Host", host))
-        if state.close_server and not ex.upgrade:
-            headers.append((b"connection", b"close"))
+        if state.close_server and not ex.upgrade and not state.settings.pretend_keepalive:
+            if ex.version != b"1.0":  # (HTTP/1.0 closes unless told otherwise: nothing to add)
+                headers.append((b"connection", b"close"))
         elif ex.version == b"1.0":
             # HTTP/1.0 goes out as HTTP/1.0 (see `_request_head`), where keep-alive must
-            # be asked for: HAProxy 2.6 adds it, last, when it keeps the server connection.
+            # be asked for: HAProxy 2.6 adds it, last, when it keeps the server connection
+            # (or, with `option http-pretend-keepalive`, only pretends to).
             headers.append((b"connection", b"keep-alive"))
         return headers
 

@@ -6261,3 +6261,28 @@ row(
     log_subs=HTTPLOG_BYTES,
     kinds=RAW_KIND,
 )
+# `option http-pretend-keepalive`: the server side still closes after each answer
+# (`http-server-close`, `httpclose`), but its requests do not say so.
+for _mode in ("http-server-close", "httpclose"):
+    row(
+        f"option-http-pretend-keepalive-{_mode}",
+        ("option http-pretend-keepalive", f"option {_mode}"),
+        http_cfg(backend=f"    option {_mode}\n    option http-pretend-keepalive\n"),
+        (
+            get("/echo", conn="a"),
+            get("/echo", conn="a", version="HTTP/1.0", headers=(("Connection", "keep-alive"),)),
+            get("/echo", version="HTTP/1.0"),
+            get("/echo", headers=(("Connection", "close"),)),
+        ),
+        kinds=ECHO_KINDS,
+    )
+row(
+    "option-http-pretend-keepalive-off",
+    ("option http-pretend-keepalive", "option http-server-close"),
+    http_cfg(
+        defaults="    option http-pretend-keepalive\n",
+        backend="    option http-server-close\n    no option http-pretend-keepalive\n",
+    ),
+    (get("/echo"), get("/echo", version="HTTP/1.0")),
+    kinds=RAW_KIND,
+)
