@@ -626,6 +626,13 @@ KEYWORDS: tuple[Keyword, ...] = (
         "`httpclose`) announce keep-alive all the same (no `Connection: close`).",
         negatable=True,
     ),
+    _K(
+        "option disable-h2-upgrade",
+        "dfl",
+        "HTTP/2's connection preface on an HTTP/1 bind is a bad request (400): "
+        "balancekit never upgrades a connection to HTTP/2, with or without it.",
+        negatable=True,
+    ),
     _K("option clitcpka", "dfl", "SO_KEEPALIVE on client sockets.", negatable=True),
     _K("option srvtcpka", "dlb", "SO_KEEPALIVE on server sockets.", negatable=True),
     _K("option tcpka", "dflb", "SO_KEEPALIVE on both sides.", negatable=True),
@@ -656,6 +663,14 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("option splice-response", "dflb", "Kernel splicing.", ignored=_NO_SPLICE, negatable=True),
     _K("option tcp-smart-accept", "dfl", "TCP tuning.", ignored=_NO_SPLICE, negatable=True),
     _K("option tcp-smart-connect", "dlb", "TCP tuning.", ignored=_NO_SPLICE, negatable=True),
+    _K(
+        "option http-no-delay",
+        "dflb",
+        "Send HTTP data without waiting for more.",
+        ignored="balancekit already sends each piece of a message as it has it, on sockets "
+        "with TCP_NODELAY and without MSG_MORE: there is no wait to turn off",
+        negatable=True,
+    ),
 )
 
 #: `server` / `default-server` options (value-taking ones marked by `takes`).
@@ -855,9 +870,8 @@ _HAPROXY_ONLY_FAMILY = """capture cookie|filter trace|filter spoe|filter fcgi-ap
 filter bwlim-in|filter bwlim-out|http-check comment|
 http-check set-var|http-check set-var-fmt|http-check unset-var|
 option accept-invalid-http-request|option accept-invalid-http-response|
-option checkcache|option contstats|option disable-h2-upgrade|
+option checkcache|option contstats|
 option h1-case-adjust-bogus-client|option h1-case-adjust-bogus-server|
-option http-no-delay|
 option http-restrict-req-hdr-names|
 option http-use-proxy-header|option independent-streams|
 option external-check|option nolinger|

@@ -361,6 +361,8 @@ class Exchange:
     compression: str | None = None
     malformed: bool = False  # a request the parser accepted but HAProxy refuses
     malformed_status: int = 400  # what HAProxy answers it: 400, or 422 (see read_framing)
+    # Refused by HAProxy's H1 mux itself, whose page ends with `connection: close`.
+    malformed_in_mux: bool = False
     # The body pieces read for the rules (`wait-for-body`), forwarded before the rest.
     early_body: list[bytes] | None = None
 
@@ -413,6 +415,12 @@ class Exchange:
             self.content_length = None
         if self.target[:1] != b"/" and b"://" in self.target:
             self._check_authority(host)
+        if self.method == b"PRI":
+            # HTTP/2's connection preface (`PRI * HTTP/2.0`) is no HTTP/1 request:
+            # HAProxy 2.6's H1 parser refuses the method (400) where it does not
+            # upgrade to HTTP/2 (`option disable-h2-upgrade`; balancekit never does).
+            self._refuse(400)
+            self.malformed_in_mux = True
         return expect
 
     def _check_authority(self, host: bytes | None) -> None:

@@ -358,6 +358,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._head_open = True
         self._head_in = 0
         self._bad_status = 400  # what a request the parser stops on is answered
+        self._mux_page = False  # ... with the H1 mux's page (`connection: close` last)
         self._ready: _ServerExchange | None = None  # parsed, started after this read
         self._refuse_next = 0  # a bad request to answer once those before it are
         self._refuse_term = "PR"  # its log line's termination state
@@ -735,6 +736,8 @@ class HttpServerProtocol(asyncio.Protocol):
         if self._serving is None:
             self._log_local(status, termination if status != 408 else "cR")
             page = self.proxy.error_page(status)
+            if self._mux_page:
+                page = page.with_header(b"connection", b"close")
             self.write(page.raw)
         if self.transport is not None:
             self.transport.close()
@@ -801,6 +804,7 @@ class HttpServerProtocol(asyncio.Protocol):
         ex.expect_continue = ex.read_framing()
         if ex.malformed:
             self._bad_status = ex.malformed_status
+            self._mux_page = ex.malformed_in_mux
             raise _Malformed
         ex.upgrade = b"upgrade" in ex.tokens and parser.should_upgrade()
         ex.client_keep_alive = parser.should_keep_alive()

@@ -6286,3 +6286,17 @@ row(
     (get("/echo"), get("/echo", version="HTTP/1.0")),
     kinds=RAW_KIND,
 )
+# `option disable-h2-upgrade`: HTTP/2's preface on an HTTP/1 bind is a bad request, as
+# the method `PRI` always is (balancekit never upgrades: without the option HAProxy
+# would answer in HTTP/2, see docs/configuration.md).
+row(
+    "option-disable-h2-upgrade",
+    ("option disable-h2-upgrade",),
+    http_cfg(frontend="    option disable-h2-upgrade\n"),
+    (
+        Req(raw=b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+        Req(raw=b"PRI /echo HTTP/1.1\r\nHost: x\r\n\r\n"),
+        Req(raw=b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    ),
+    kinds=RAW_KIND,
+)
