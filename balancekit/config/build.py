@@ -1047,6 +1047,7 @@ class _Builder:
             httpclose=s.options.get("httpclose", False),
             abortonclose=s.options.get("abortonclose", False),
             pretend_keepalive=s.options.get("http-pretend-keepalive", False),
+            checkcache=s.mode == "http" and s.options.get("checkcache", False),
             httpchk=s.httpchk,
             http_check_expect=tuple(s.http_check_expect),
             http_check_disable_404=s.http_check_disable_404,

@@ -633,6 +633,13 @@ KEYWORDS: tuple[Keyword, ...] = (
         "balancekit never upgrades a connection to HTTP/2, with or without it.",
         negatable=True,
     ),
+    _K(
+        "option checkcache",
+        "dlb",
+        "Block an answer that a shared cache could store with the cookie its server set "
+        "(HAProxy's own page for its status, `PH`, and an alert in the backend's log).",
+        negatable=True,
+    ),
     _K("option clitcpka", "dfl", "SO_KEEPALIVE on client sockets.", negatable=True),
     _K("option srvtcpka", "dlb", "SO_KEEPALIVE on server sockets.", negatable=True),
     _K("option tcpka", "dflb", "SO_KEEPALIVE on both sides.", negatable=True),
@@ -870,7 +877,7 @@ _HAPROXY_ONLY_FAMILY = """capture cookie|filter trace|filter spoe|filter fcgi-ap
 filter bwlim-in|filter bwlim-out|http-check comment|
 http-check set-var|http-check set-var-fmt|http-check unset-var|
 option accept-invalid-http-request|option accept-invalid-http-response|
-option checkcache|option contstats|
+option contstats|
 option h1-case-adjust-bogus-client|option h1-case-adjust-bogus-server|
 option http-restrict-req-hdr-names|
 option http-use-proxy-header|option independent-streams|

@@ -30,8 +30,9 @@ from balancekit.compression import (
     compressible,
     negotiate,
 )
+from balancekit.config.keywords import ERRORFILE_CODES
 from balancekit.config.runtime import BackendRuntime, ForwardFor, Frontend
-from balancekit.persistence import PersistRule
+from balancekit.persistence import PersistRule, cacheable_cookie
 from balancekit.pool import ServerEvent
 from balancekit.request import ProxyTlvs, RequestBody, ResponseView, StreamNames, TlsFacts
 from balancekit.response_rules import ResponseVerdict, evaluate
@@ -549,7 +550,9 @@ class Relay:
 
     __slots__ = (
         "_future",
+        "blocked",
         "caching",
+        "checkcache",
         "closing",
         "compressing",
         "conn",
@@ -600,6 +603,10 @@ class Relay:
         self.respond: _Responding | None = None
         # What they decided when a rule replaced the answer (deny, return, redirect).
         self.intercepted: ResponseVerdict | None = None
+        # `option checkcache`: where to say an answer was blocked (the backend's log,
+        # None: no log), once it was (`blocked`); None: the option is off.
+        self.checkcache: Callable[[], None] | None = None
+        self.blocked = 0  # the status of the answer blocked
         # `option logasap`: logs the request once the answer's head is on its way.
         self.logasap: Callable[[], None] | None = None
         # `cache-store`: the answer being copied into caches as it is relayed.
@@ -675,6 +682,10 @@ class Relay:
             unseen += added
         if self.cookies is not None:
             out = self.cookies.apply_response(out, status, ex.method)
+        if self.checkcache is not None and cacheable_cookie(ex.method, status, headers, out):
+            self.blocked = status
+            self.checkcache()
+            raise UpstreamError("a cacheable answer sets a cookie (option checkcache)")
         if respond is not None and respond.after_rules:
             view = self._view(respond, status, out)
             verdict = evaluate(respond.after_rules, view)
@@ -891,6 +902,8 @@ class _Flight(Relay):
         self.stick = None  # set by _start_exchange for a backend with `stick` rules
         self.respond = None  # set by _start_exchange when response rules exist
         self.intercepted = None
+        self.checkcache = None  # set by _start_exchange with `option checkcache`
+        self.blocked = 0
         self.logasap = None  # set by _start_exchange with `option logasap`
         self.caching = None  # set on the answer by a `cache-store` rule
         self.compressing = None  # set by _start_exchange when a `compression` algo applies
@@ -974,6 +987,8 @@ class HttpProxy:
         self.x_forwarded_host = self.frontend.x_forwarded_host
         self.log = log
         self.log_requests = False  # entries carry the request view (log-format samples)
+        #: Each backend's own log (`log` lines), for its alerts: (message, level).
+        self.backend_log: dict[str, Callable[[str, str], None]] = {}
         #: Where HAProxy's "Connect from" line goes: a frontend that logs without a
         #: format (no `option httplog`, no `log-format`) says it for each request.
         self.connect_log: Callable[[str], None] | None = None
@@ -1976,6 +1991,7 @@ class HttpProxy:
             and policy.replayable
             and not relay.started
             and relay.intercepted is None
+            and not relay.blocked
         ):
             retry = self._response_failure(state, policy, conn, failure)
         if isinstance(retry, Retry):
@@ -2081,6 +2097,8 @@ class HttpProxy:
             relay.cookies = plan.cookies
         if plan.stick is not None:
             relay.stick = (plan.stick, state.backend, server.name)
+        if state.settings.checkcache:
+            relay.checkcache = functools.partial(self._blocking, state, server.name)
         if state.response_rules or state.after_rules:
             names = state.stream_names.get(server.name)
             if names is None:
@@ -2148,6 +2166,8 @@ class HttpProxy:
             conn.abort()
             if relay.intercepted is not None:
                 outcome = self._intercepted(state, relay, entry, relay.intercepted)
+            elif relay.blocked:
+                outcome = self._blocked(state, relay, entry)
             elif isinstance(failure, UpstreamTimeout):
                 outcome = self._upstream_failed(state, relay, entry, 504, "sH", "sD")
             elif isinstance(failure, UpstreamKilled):
@@ -2207,6 +2227,30 @@ class HttpProxy:
                     counters.dresp += 1
         page, term = self._page(answer, self.errors_for(state), response=True)
         self._local(relay.exchange, page, entry, term, state)
+        return "done"
+
+    def _blocking(self, state: _BackendState, server: str) -> None:
+        """`option checkcache` blocks an answer: HAProxy's alert, in the backend's log."""
+        log = self.backend_log.get(state.backend.name)
+        if log is not None:
+            log(
+                f"Blocking cacheable cookie in response from instance {state.backend.name}, "
+                f"server {server}.",
+                "alert",
+            )
+
+    def _blocked(self, state: _BackendState, relay: Relay, entry: HttpLogEntry) -> str:
+        """A blocked answer (`option checkcache`) is a denied response: HAProxy 2.6
+        answers its own page for the server's status (its `200 Service ready.` for a
+        200: the status is not changed first), and logs it `PH`."""
+        status = relay.blocked
+        errors = self.errors_for(state)
+        for counters in (self.fe_counters, state.counters, relay.counters):
+            if counters is not None:
+                counters.dresp += 1
+        entry.tr = -1
+        page = errors[status] if status in ERRORFILE_CODES else errors[500]
+        self._local(relay.exchange, page, entry, "PH", state)
         return "done"
 
     def _upstream_failed(

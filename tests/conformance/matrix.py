@@ -6300,3 +6300,39 @@ row(
     ),
     kinds=RAW_KIND,
 )
+
+
+def _answer_with(*headers: str) -> str:
+    """`/echo` answered with these `Name: value` headers (the echo backends' query)."""
+    return "/echo?" + "&".join(
+        "respond-header=" + quote(h.replace(": ", ":", 1), safe="") for h in headers
+    )
+
+
+# `option checkcache`: a cacheable answer that sets a cookie is blocked (a shared cache
+# would hand that cookie to others); one that forbids caching, or its cookie, passes.
+_SC = "Set-Cookie: id=7; path=/"
+row(
+    "option-checkcache",
+    ("option checkcache", "log"),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        backend="    option checkcache\n",
+    ),
+    (
+        get(_answer_with(_SC)),
+        get(_answer_with(_SC, "Cache-Control: public")),
+        get(_answer_with(_SC, "Cache-Control: private")),
+        get(_answer_with(_SC, "Cache-Control: max-age=60")),
+        get(_answer_with(_SC, 'Cache-Control: no-cache="set-cookie"')),
+        get(_answer_with(_SC, "Pragma: no-cache")),
+        get(_answer_with(_SC, "Cache-Control: private", "Cache-Control: public")),
+        Req(_answer_with(_SC), method="POST", body=b"x"),
+        get(_answer_with(_SC).replace("/echo", "/status/302")),
+        get(_answer_with(_SC).replace("/echo", "/status/404")),
+        get(_answer_with("Cache-Control: public")),
+    ),
+    log_subs=HTTPLOG_BYTES,
+    kinds=ECHO_KINDS,
+)
