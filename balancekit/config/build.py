@@ -43,7 +43,7 @@ from ..persistence import (
 from ..pool import Backend
 from ..request import Request
 from ..response_rules import parse_http_response_rule
-from ..routing import BackendRules, Router
+from ..routing import BackendRules, RestrictNames, Router
 from ..rules import (
     HttpRule,
     InspectDelay,
@@ -137,6 +137,8 @@ class _Settings:
     backlog: int = 0
     timeouts: dict[str, float] = field(default_factory=dict)
     options: dict[str, bool] = field(default_factory=dict)
+    #: `option http-restrict-req-hdr-names`: "" (preserve), "delete" or "reject".
+    restrict_names: RestrictNames = ""
     forwardfor: ForwardFor | None = None
     originalto: ForwardFor | None = None
     balance: Statement | None = None
@@ -778,6 +780,18 @@ class _Builder:
         elif name == "httplog" and stmt.args == ("clf",) and enabled:
             s.options["httplog"] = s.options["httplog-clf"] = True
             s.options["httpslog"] = False
+        elif name == "http-restrict-req-hdr-names":
+            how = stmt.args[0] if stmt.args else ""
+            if how not in ("preserve", "delete", "reject"):
+                raise ValueError(
+                    (f"invalid parameter '{how}'. " if how else "missing parameter. ")
+                    + f"option '{name}' expects 'preserve', 'reject' or 'delete' option."
+                )
+            if len(stmt.args) > 1:
+                raise ValueError(
+                    f"'option {name}' cannot handle unexpected argument '{stmt.args[1]}'."
+                )
+            s.restrict_names = "" if how == "preserve" else how  # type: ignore[assignment]
         elif name == "httpslog":
             if stmt.args:
                 raise ValueError(f"'option {name}' takes no argument, got '{stmt.args[0]}'")
@@ -1227,7 +1241,10 @@ class _Builder:
         buffer_body = p.settings.mode == "http" and p.settings.options.get(
             "http-buffer-request", False
         )
-        return BackendRules(http_rules, p.tcp_content_rules, buffer_body=buffer_body)
+        restrict = p.settings.restrict_names if p.settings.mode == "http" else ""
+        return BackendRules(
+            http_rules, p.tcp_content_rules, buffer_body=buffer_body, restrict_names=restrict
+        )
 
     def _frontend(
         self,
@@ -1264,6 +1281,7 @@ class _Builder:
                 backend_rules=backend_rules,
                 known_backends=[q.name for q in self.proxies if q.kind in ("backend", "listen")],
                 buffer_body=s.mode == "http" and s.options.get("http-buffer-request", False),
+                restrict_names=s.restrict_names if s.mode == "http" else "",
             )
         except ConfigError as error:
             self.errors.append(error)

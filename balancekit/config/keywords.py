@@ -640,6 +640,12 @@ KEYWORDS: tuple[Keyword, ...] = (
         "(HAProxy's own page for its status, `PH`, and an alert in the backend's log).",
         negatable=True,
     ),
+    _K(
+        "option http-restrict-req-hdr-names",
+        "dflb",
+        "`preserve` (default), `delete` or `reject` (403) request headers whose name has a "
+        "byte other than a letter, a digit or `-`, after the proxy's `http-request` rules.",
+    ),
     _K("option clitcpka", "dfl", "SO_KEEPALIVE on client sockets.", negatable=True),
     _K("option srvtcpka", "dlb", "SO_KEEPALIVE on server sockets.", negatable=True),
     _K("option tcpka", "dflb", "SO_KEEPALIVE on both sides.", negatable=True),
@@ -879,7 +885,6 @@ http-check set-var|http-check set-var-fmt|http-check unset-var|
 option accept-invalid-http-request|option accept-invalid-http-response|
 option contstats|
 option h1-case-adjust-bogus-client|option h1-case-adjust-bogus-server|
-option http-restrict-req-hdr-names|
 option http-use-proxy-header|option independent-streams|
 option external-check|option nolinger|
 option prefer-last-server|

@@ -6336,3 +6336,30 @@ row(
     log_subs=HTTPLOG_BYTES,
     kinds=ECHO_KINDS,
 )
+# `option http-restrict-req-hdr-names`: after the proxy's rules, headers named with a
+# byte other than a letter, a digit or `-` are deleted, or the request is refused (403);
+# in a frontend before `use_backend` reads them, in a backend before forwarding.
+_ODD_NAMES = (("X_A", "1"), ("X-B", "2"), ("X_C_D", "3"), ("X-E", "4"), ("X.F", "5"))
+row(
+    "option-http-restrict-req-hdr-names",
+    ("option http-restrict-req-hdr-names", "use_backend"),
+    http_cfg(
+        frontend="    option http-restrict-req-hdr-names delete\n"
+        "    http-request set-header X-Seen %[req.hdr(x_a)]\n"
+        "    use_backend b3 if { req.hdr(x_c_d) -m found }\n",
+        extra="frontend f2\n    bind {bind:two}\n    option http-restrict-req-hdr-names reject\n"
+        "    default_backend be\n"
+        "frontend f3\n    bind {bind:three}\n    default_backend b3\n"
+        "backend b3\n    option http-restrict-req-hdr-names reject\n    server s1 {s1}\n"
+        "frontend f4\n    bind {bind:four}\n    option http-restrict-req-hdr-names reject\n"
+        "    option http-restrict-req-hdr-names preserve\n    default_backend be\n",
+    ),
+    (
+        get("/echo", headers=_ODD_NAMES),
+        get("/echo", headers=_ODD_NAMES, bind="two"),
+        get("/echo", headers=(("X-B", "2"),), bind="two"),
+        get("/echo", headers=_ODD_NAMES, bind="three"),
+        get("/echo", headers=_ODD_NAMES, bind="four"),
+    ),
+    kinds=ECHO_KINDS,
+)
