@@ -18,6 +18,7 @@ __all__ = [
     "ABSENT_WHEN_EMPTY",
     "CLF_HTTPLOG_FORMAT",
     "HTTPLOG_FORMAT",
+    "HTTPSLOG_FORMAT",
     "LOG_FETCHES",
     "LOG_VARIABLES",
     "PAYLOAD_FETCHES",
@@ -140,6 +141,11 @@ LOG_FETCHES = frozenset(
         "ssl_fc",
         "ssl_fc_sni",
         "ssl_fc_has_sni",
+        "ssl_fc_is_resumed",
+        "ssl_fc_err",
+        "ssl_c_err",
+        "ssl_c_ca_err",
+        "fc_err",
         "always_true",
         "always_false",
     ]
@@ -167,6 +173,12 @@ TCPLOG_FORMAT = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %
 HTTPLOG_FORMAT = (
     "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc "
     "%ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r"
+)
+#: `option httpslog`: httplog's fields, then what the connection and its TLS layer
+#: report (error codes, resumption, SNI, version, cipher).
+HTTPSLOG_FORMAT = (
+    HTTPLOG_FORMAT + " %[fc_err]/%[ssl_fc_err,hex]/%[ssl_c_err]/%[ssl_c_ca_err]/"
+    "%[ssl_fc_is_resumed] %[ssl_fc_sni]/%sslv/%sslc"
 )
 #: `option httplog clf`: the Common Log Format, then HAProxy's own fields.
 CLF_HTTPLOG_FORMAT = (

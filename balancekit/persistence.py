@@ -34,6 +34,7 @@ __all__ = [
     "PersistRule",
     "RequestCookies",
     "ResponseCookies",
+    "cacheable_cookie",
     "decode_date",
     "dynamic_cookie",
     "encode_date",
@@ -628,6 +629,34 @@ def _server_header(
             out.flag = "R"
             return value[:val_beg] + server.cookie.encode() + b"~" + value[val_beg:]
     return value
+
+
+def cacheable_cookie(
+    method: bytes,
+    status: int,
+    server_headers: Sequence[tuple[bytes, bytes]],
+    headers: Sequence[tuple[bytes, bytes]],
+) -> bool:
+    """`option checkcache`: whether an answer would let a shared cache store the
+    cookie its server set (HAProxy 2.6 blocks it).  The cookie is the server's
+    (`server_headers`); whether the answer may be cached is read on `headers`, as
+    the cookie persistence left them (its `nocache` makes an answer private).  A
+    `no-cache="set-cookie"` directive keeps the cookie out of caches, unless a later
+    `public` lets it in again, as HAProxy reads the directives in order."""
+    if not any(n.lower() in (b"set-cookie", b"set-cookie2") for n, _ in server_headers):
+        return False
+    if not response_cacheable(method, status, headers):
+        return False
+    cookie = True
+    for n, v in headers:
+        if n.lower() == b"cache-control":
+            for item in v.split(b","):
+                word = item.strip().lower()
+                if word == b"public":
+                    cookie = True
+                elif word.startswith(b'no-cache="set-cookie'):
+                    cookie = False
+    return cookie
 
 
 def response_cacheable(method: bytes, status: int, headers: Sequence[tuple[bytes, bytes]]) -> bool:

@@ -181,6 +181,8 @@ class TlsFacts:
     client_issuer: DistinguishedName = ()
     #: The client certificate's serial number, big-endian bytes.
     client_serial: bytes = b""
+    #: The handshake resumed an earlier session (`ssl_fc_is_resumed`).
+    resumed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ rules) and `route_tcp` (tcp-request content rules, then the same backend choice)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -43,7 +44,7 @@ from .rules import (
 )
 from .uri_normalize import InvalidUri
 
-__all__ = ["BackendRules", "BodyWait", "Decision", "Router", "reply_decision"]
+__all__ = ["BackendRules", "BodyWait", "Decision", "RestrictNames", "Router", "reply_decision"]
 
 Action = Literal[
     "forward",
@@ -180,6 +181,29 @@ class _Wait:
     index: int
 
 
+#: `option http-restrict-req-hdr-names`: "" (preserve), "delete" or "reject".
+RestrictNames = Literal["", "delete", "reject"]
+#: The header names `option http-restrict-req-hdr-names` lets through.
+_PLAIN_NAME = re.compile(r"[0-9A-Za-z-]+")
+
+
+def _restricted(
+    mode: RestrictNames, view: Request, edits: list[HeaderEdit]
+) -> tuple[Decision | None, Request]:
+    """`option http-restrict-req-hdr-names`, after a proxy's `http-request` rules
+    (http_process_req_common): a header whose name has a byte other than a letter,
+    a digit or `-` (`X_Forwarded_For`: read as `X-Forwarded-For` by some servers)
+    is deleted (`delete`), or refuses the request with a 403 (`reject`)."""
+    odd = [name for name, _ in view.headers.items if not _PLAIN_NAME.fullmatch(name)]
+    if not odd:
+        return None, view
+    if mode == "reject":
+        return Decision("deny", status=403, header_edits=tuple(edits)), view
+    dropped = [HeaderEdit("del", name) for name in dict.fromkeys(n.lower() for n in odd)]
+    edits.extend(dropped)
+    return None, replace(view, headers=apply_header_edits(view.headers, dropped))
+
+
 class BackendRules:
     """A backend's own `tcp-request content`, `http-request` and `redirect` rules.
 
@@ -188,7 +212,7 @@ class BackendRules:
     the frontend allowed the request.
     """
 
-    __slots__ = ("buffer_body", "http", "redirects", "tcp_content")
+    __slots__ = ("buffer_body", "http", "redirects", "restrict_names", "tcp_content")
 
     def __init__(
         self,
@@ -196,10 +220,13 @@ class BackendRules:
         tcp_content_rules: Iterable[TcpRule | InspectDelay] = (),
         *,
         buffer_body: bool = False,
+        restrict_names: RestrictNames = "",
     ) -> None:
         #: `option http-buffer-request`: the body is waited for as the stream
         #: enters this proxy, before its rules (HAProxy's AN_REQ_HTTP_BODY).
         self.buffer_body = buffer_body
+        #: `option http-restrict-req-hdr-names delete|reject` ("": preserve).
+        self.restrict_names = restrict_names
         rules = tuple(http_rules)
         self.http = tuple(r for r in rules if not r.standalone)
         self.redirects = tuple(r for r in rules if r.standalone)
@@ -212,7 +239,10 @@ class BackendRules:
         )
 
     def __bool__(self) -> bool:
-        return bool(self.http or self.redirects or self.tcp_content or self.buffer_body)
+        return bool(
+            self.http or self.redirects or self.tcp_content or self.buffer_body
+            or self.restrict_names
+        )  # fmt: skip
 
 
 class Router:
@@ -226,6 +256,7 @@ class Router:
         "_http",
         "_known",
         "_redirects",
+        "_restrict_names",
         "_tcp_connection",
         "_tcp_content",
         "_use_backends",
@@ -243,8 +274,10 @@ class Router:
         known_backends: Iterable[str] | None = None,
         *,
         buffer_body: bool = False,
+        restrict_names: RestrictNames = "",
     ) -> None:
         own = BackendRules(http_rules, tcp_content_rules)  # split as a backend's are
+        self._restrict_names = restrict_names  # the frontend's (see BackendRules)
         self._buffer_body = buffer_body  # the frontend's `option http-buffer-request`
         # The backends a dynamic `use_backend %[…]` may name (None: any name).
         self._known = None if known_backends is None else frozenset(known_backends)
@@ -325,6 +358,10 @@ class Router:
                 return final, view
             if cache and _first_hit(cache) is not None:
                 return _cached(cache, None, edits), view  # answered by the frontend
+            if self._restrict_names:
+                refused, view = _restricted(self._restrict_names, view, edits)
+                if refused is not None:
+                    return refused, view
             backend, where = self._backend(view)
             start = -1  # entering the backend
         rules = self._backend_rules.get(backend) if backend is not None else None
@@ -353,6 +390,10 @@ class Router:
                 return replace(final, backend=backend), view  # (the backend's pages answer)
             if cache and _first_hit(cache) is not None:
                 return _cached(cache, backend, edits), view
+            if rules.restrict_names:
+                refused, view = _restricted(rules.restrict_names, view, edits)
+                if refused is not None:
+                    return replace(refused, backend=backend), view
         # A rewritten line or address: balancing and persistence read the new one.
         rewritten = view if view.uri != request.uri or view.src != request.src else None
         return Decision(

@@ -508,6 +508,22 @@ def _ssl_c_verify(req: Request, args: tuple[object, ...]) -> list[Value]:
     return [0] if req.ssl else []
 
 
+def _fc_err(req: Request, args: tuple[object, ...]) -> list[Value]:
+    """The client connection's error code: a request came on it, so none (0)."""
+    return [0]
+
+
+def _ssl_fc_err(req: Request, args: tuple[object, ...]) -> list[Value]:
+    """The TLS layer's last error (`ssl_fc_err`), and the client certificate's
+    (`ssl_c_err`, `ssl_c_ca_err`): a failed handshake or verification ended the
+    connection before any request, so 0 on TLS, nothing without."""
+    return [0] if req.ssl else []
+
+
+def _ssl_fc_is_resumed(req: Request, args: tuple[object, ...]) -> list[Value]:
+    return [req.tls is not None and req.tls.resumed]
+
+
 def _dn(name: DistinguishedName | None, args: tuple[object, ...]) -> list[Value]:
     """ssl_sock_get_dn_oneline (`/C=FR/CN=x`), or with an entry, its value: the
     `occ`-th occurrence (1 by default, negative counts from the end)."""
@@ -1145,6 +1161,11 @@ def _fetches() -> dict[str, FetchDef]:
         FetchDef("ssl_fc_alpn", "str", _ssl_fc_alpn),
         FetchDef("ssl_c_used", "bool", _ssl_c_used),
         FetchDef("ssl_c_verify", "sint", _ssl_c_verify),
+        FetchDef("fc_err", "sint", _fc_err),
+        FetchDef("ssl_fc_err", "sint", _ssl_fc_err),
+        FetchDef("ssl_c_err", "sint", _ssl_fc_err),
+        FetchDef("ssl_c_ca_err", "sint", _ssl_fc_err),
+        FetchDef("ssl_fc_is_resumed", "bool", _ssl_fc_is_resumed),
         FetchDef("ssl_c_s_dn", "str", _ssl_c_s_dn, ("str", "int"), 0),
         FetchDef("ssl_c_i_dn", "str", _ssl_c_i_dn, ("str", "int"), 0),
         FetchDef("ssl_c_serial", "bin", _ssl_c_serial),

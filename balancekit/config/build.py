@@ -33,7 +33,7 @@ from ..cache import Cache, CacheConfig
 from ..compression import ALGORITHMS as COMPRESSION_ALGORITHMS
 from ..compression import Compression
 from ..errors import ConfigError
-from ..logline import LogLine, compile_log_line
+from ..logline import HTTPSLOG_FORMAT, LogLine, compile_log_line
 from ..persistence import (
     CookiePolicy,
     DynamicCookies,
@@ -44,7 +44,7 @@ from ..pool import Backend
 from ..request import Request
 from ..resolvers import Resolvers, read_resolvers
 from ..response_rules import parse_http_response_rule
-from ..routing import BackendRules, Router
+from ..routing import BackendRules, RestrictNames, Router
 from ..rules import (
     HttpRule,
     InspectDelay,
@@ -143,6 +143,8 @@ class _Settings:
     options: dict[str, bool] = field(default_factory=dict)
     #: `clitcpka-cnt`, `srvtcpka-idle`…: keep-alive probe settings by keyword.
     tcpka: dict[str, int] = field(default_factory=dict)
+    #: `option http-restrict-req-hdr-names`: "" (preserve), "delete" or "reject".
+    restrict_names: RestrictNames = ""
     forwardfor: ForwardFor | None = None
     originalto: ForwardFor | None = None
     balance: Statement | None = None
@@ -848,11 +850,32 @@ class _Builder:
                 s.options.pop("mysql-check", None)
         elif name == "httplog" and stmt.args == ("clf",) and enabled:
             s.options["httplog"] = s.options["httplog-clf"] = True
+            s.options["httpslog"] = False
+        elif name == "http-restrict-req-hdr-names":
+            how = stmt.args[0] if stmt.args else ""
+            if how not in ("preserve", "delete", "reject"):
+                raise ValueError(
+                    (f"invalid parameter '{how}'. " if how else "missing parameter. ")
+                    + f"option '{name}' expects 'preserve', 'reject' or 'delete' option."
+                )
+            if len(stmt.args) > 1:
+                raise ValueError(
+                    f"'option {name}' cannot handle unexpected argument '{stmt.args[1]}'."
+                )
+            s.restrict_names = "" if how == "preserve" else how  # type: ignore[assignment]
+        elif name == "httpslog":
+            if stmt.args:
+                raise ValueError(f"'option {name}' takes no argument, got '{stmt.args[0]}'")
+            # The last log format line wins, as in HAProxy: this one replaces a
+            # `log-format` above it (`_frontend` compiles HTTPSLOG_FORMAT).
+            s.options["httplog"] = s.options["httpslog"] = True
+            s.options["httplog-clf"] = False
+            s.log_format = s.log_line = None
         else:
             if stmt.args:
                 raise ValueError(f"'option {name}' takes no argument, got '{stmt.args[0]}'")
-            if name == "httplog":
-                s.options["httplog-clf"] = False
+            if name in ("httplog", "tcplog"):
+                s.options["httplog-clf"] = s.options["httpslog"] = False
             if name in _CONN_MODES and enabled:
                 for other in _CONN_MODES:
                     s.options.pop(other, None)
@@ -1109,6 +1132,9 @@ class _Builder:
             originalto=s.originalto,
             http_server_close=s.options.get("http-server-close", False),
             httpclose=s.options.get("httpclose", False),
+            abortonclose=s.options.get("abortonclose", False),
+            pretend_keepalive=s.options.get("http-pretend-keepalive", False),
+            checkcache=s.mode == "http" and s.options.get("checkcache", False),
             httpchk=s.httpchk,
             http_check_expect=tuple(s.http_check_expect),
             http_check_disable_404=s.http_check_disable_404,
@@ -1337,7 +1363,10 @@ class _Builder:
         buffer_body = p.settings.mode == "http" and p.settings.options.get(
             "http-buffer-request", False
         )
-        return BackendRules(http_rules, p.tcp_content_rules, buffer_body=buffer_body)
+        restrict = p.settings.restrict_names if p.settings.mode == "http" else ""
+        return BackendRules(
+            http_rules, p.tcp_content_rules, buffer_body=buffer_body, restrict_names=restrict
+        )
 
     def _frontend(
         self,
@@ -1374,6 +1403,7 @@ class _Builder:
                 backend_rules=backend_rules,
                 known_backends=[q.name for q in self.proxies if q.kind in ("backend", "listen")],
                 buffer_body=s.mode == "http" and s.options.get("http-buffer-request", False),
+                restrict_names=s.restrict_names if s.mode == "http" else "",
             )
         except ConfigError as error:
             self.errors.append(error)
@@ -1418,8 +1448,8 @@ class _Builder:
             http_server_close=options.get("http-server-close", False),
             httpclose=options.get("httpclose", False),
             logs=self._logs(p, global_),
-            log_format=s.log_format,
-            log_line=s.log_line,
+            log_format=HTTPSLOG_FORMAT if options.get("httpslog") else s.log_format,
+            log_line=_httpslog_line() if options.get("httpslog") else s.log_line,
             errorfiles=MappingProxyType(dict(s.errorfiles)),
             compression=_leveled(s.compression, global_) if s.mode == "http" else None,
             stats=stats,
@@ -1441,8 +1471,10 @@ class _Builder:
     ) -> StatsPage | None:
         """HAProxy's fallbacks for HTTP-only settings in a TCP proxy (warned, not fatal)."""
         if options.get("httplog"):
+            which = "httpslog" if options.get("httpslog") else "httplog"
+            options["httpslog"] = False
             self.warn(
-                f"'option httplog' not usable with {p.kind} '{p.name}' (needs 'mode http'); "
+                f"'option {which}' not usable with {p.kind} '{p.name}' (needs 'mode http'); "
                 "falling back to 'option tcplog'",
                 p.section,
             )
@@ -2161,8 +2193,15 @@ def _h_errorfiles(b: _Builder, p: _Proxy, stmt: Statement) -> None:
         _set_page(p.settings, code, pages[code])
 
 
+@functools.cache
+def _httpslog_line() -> LogLine:
+    """`option httpslog`'s line, compiled once."""
+    return compile_log_line(HTTPSLOG_FORMAT)
+
+
 def _h_log_format(b: _Builder, p: _Proxy, stmt: Statement) -> None:
     text = " ".join(stmt.args)
+    p.settings.options["httpslog"] = False  # the last format line wins
     p.settings.log_line = compile_log_line(text)  # a bad one fails -c here, at its line
     p.settings.log_format = text
 

@@ -577,6 +577,12 @@ KEYWORDS: tuple[Keyword, ...] = (
         "How long `http-request tarpit` holds a request before answering (default: connect).",
     ),
     _K("option httplog", "dfl", "HTTP log format (`clf`: Common Log Format).", negatable=True),
+    _K(
+        "option httpslog",
+        "dfl",
+        "HTTPS log format: `option httplog`'s line, then the connection's and TLS "
+        "layer's error codes, session resumption, SNI, TLS version and cipher.",
+    ),
     _K("option tcplog", "dfl", "TCP log format.", negatable=True),
     _K("option dontlognull", "dfl", "Do not log connections that sent no data.", negatable=True),
     _K(
@@ -625,6 +631,33 @@ KEYWORDS: tuple[Keyword, ...] = (
         "Wait for the request body (up to `timeout http-request`) before the rules.",
         negatable=True,
     ),
+    _K(
+        "option http-pretend-keepalive",
+        "dlb",
+        "Requests on server connections closed after the answer (`http-server-close`, "
+        "`httpclose`) announce keep-alive all the same (no `Connection: close`).",
+        negatable=True,
+    ),
+    _K(
+        "option disable-h2-upgrade",
+        "dfl",
+        "HTTP/2's connection preface on an HTTP/1 bind is a bad request (400): "
+        "balancekit never upgrades a connection to HTTP/2, with or without it.",
+        negatable=True,
+    ),
+    _K(
+        "option checkcache",
+        "dlb",
+        "Block an answer that a shared cache could store with the cookie its server set "
+        "(HAProxy's own page for its status, `PH`, and an alert in the backend's log).",
+        negatable=True,
+    ),
+    _K(
+        "option http-restrict-req-hdr-names",
+        "dflb",
+        "`preserve` (default), `delete` or `reject` (403) request headers whose name has a "
+        "byte other than a letter, a digit or `-`, after the proxy's `http-request` rules.",
+    ),
     _K("option clitcpka", "dfl", "SO_KEEPALIVE on client sockets.", negatable=True),
     _K("option srvtcpka", "dlb", "SO_KEEPALIVE on server sockets.", negatable=True),
     *(
@@ -637,6 +670,13 @@ KEYWORDS: tuple[Keyword, ...] = (
         )
     ),
     _K("option tcpka", "dflb", "SO_KEEPALIVE on both sides.", negatable=True),
+    _K(
+        "option abortonclose",
+        "dlb",
+        "A request whose client shut its side while it waited in the queue is dropped "
+        "when its turn comes (`CC`, nothing answered) instead of being served.",
+        negatable=True,
+    ),
     _K("option redispatch", "dlb", "The last retry may go to another server.", negatable=True),
     _K("option allbackups", "dlb", "Use every backup server, not only the first.", negatable=True),
     _K("option httpchk", "dlb", "HTTP health checks: `[<method>] [<uri>] [<version>]`."),
@@ -669,6 +709,14 @@ KEYWORDS: tuple[Keyword, ...] = (
     _K("option splice-response", "dflb", "Kernel splicing.", ignored=_NO_SPLICE, negatable=True),
     _K("option tcp-smart-accept", "dfl", "TCP tuning.", ignored=_NO_SPLICE, negatable=True),
     _K("option tcp-smart-connect", "dlb", "TCP tuning.", ignored=_NO_SPLICE, negatable=True),
+    _K(
+        "option http-no-delay",
+        "dflb",
+        "Send HTTP data without waiting for more.",
+        ignored="balancekit already sends each piece of a message as it has it, on sockets "
+        "with TCP_NODELAY and without MSG_MORE: there is no wait to turn off",
+        negatable=True,
+    ),
 )
 
 #: `server` / `default-server` options (value-taking ones marked by `takes`).
@@ -903,12 +951,10 @@ _HAPROXY_ONLY_NAMES = """bind-process
 _HAPROXY_ONLY_FAMILY = """capture cookie|filter trace|filter spoe|filter fcgi-app|
 filter bwlim-in|filter bwlim-out|http-check comment|
 http-check set-var|http-check set-var-fmt|http-check unset-var|
-option abortonclose|option accept-invalid-http-request|option accept-invalid-http-response|
-option checkcache|option contstats|option disable-h2-upgrade|
+option accept-invalid-http-request|option accept-invalid-http-response|
+option contstats|
 option h1-case-adjust-bogus-client|option h1-case-adjust-bogus-server|
-option http-no-delay|
-option http-pretend-keepalive|option http-restrict-req-hdr-names|
-option http-use-proxy-header|option httpslog|option independent-streams|
+option http-use-proxy-header|option independent-streams|
 option nolinger|
 option prefer-last-server|
 option socket-stats|option spop-check|tcp-check set-var|tcp-check set-var-fmt|tcp-check unset-var|

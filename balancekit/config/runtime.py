@@ -503,6 +503,16 @@ class BackendRuntime:
     originalto: ForwardFor | None = None
     http_server_close: bool = False
     httpclose: bool = False
+    #: `option abortonclose`: a queued request whose client has shut its side by the
+    #: time it is granted a slot is dropped (`CC`) rather than sent to the server.
+    abortonclose: bool = False
+    #: `option http-pretend-keepalive`: a request on a server connection closed after
+    #: the answer (`http-server-close`, `httpclose`) says keep-alive all the same: no
+    #: `Connection: close` (HTTP/1.1), `Connection: keep-alive` (HTTP/1.0).
+    pretend_keepalive: bool = False
+    #: `option checkcache` (mode http): an answer that would let a shared cache keep
+    #: the cookie its server set is blocked (`balancekit.persistence.cacheable_cookie`).
+    checkcache: bool = False
     httpchk: HttpCheck | None = None
     http_check_expect: tuple[HttpCheckExpect, ...] = ()
     #: `http-check disable-on-404`: a 404 puts an up server in NOLB (L7OKC).

@@ -274,6 +274,9 @@ async def serve_frontend(frontend: Frontend, runtime: RuntimeLike) -> HttpServic
         raise ValueError(f"frontend '{frontend.name}' has no router")
     proxy = HttpProxy(frontend.router, backends, frontend, log=log, counters=runtime.registry)
     proxy.log_requests = log_requests
+    for name, backend in backends.items():
+        if backend.checkcache and (found := runtime.logger(backend.logs)) is not None:
+            proxy.backend_log[name] = found.log
     if logger is not None and not logs_requests and not frontend.tcplog:
         # HAProxy logs each stream's connection when the frontend has no log format.
         proxy.connect_log = logger.log

@@ -30,8 +30,9 @@ from balancekit.compression import (
     compressible,
     negotiate,
 )
+from balancekit.config.keywords import ERRORFILE_CODES
 from balancekit.config.runtime import BackendRuntime, ForwardFor, Frontend
-from balancekit.persistence import PersistRule
+from balancekit.persistence import PersistRule, cacheable_cookie
 from balancekit.pool import ServerEvent
 from balancekit.request import ProxyTlvs, RequestBody, ResponseView, StreamNames, TlsFacts
 from balancekit.response_rules import ResponseVerdict, evaluate
@@ -361,6 +362,8 @@ class Exchange:
     compression: str | None = None
     malformed: bool = False  # a request the parser accepted but HAProxy refuses
     malformed_status: int = 400  # what HAProxy answers it: 400, or 422 (see read_framing)
+    # Refused by HAProxy's H1 mux itself, whose page ends with `connection: close`.
+    malformed_in_mux: bool = False
     # The body pieces read for the rules (`wait-for-body`), forwarded before the rest.
     early_body: list[bytes] | None = None
 
@@ -413,6 +416,12 @@ class Exchange:
             self.content_length = None
         if self.target[:1] != b"/" and b"://" in self.target:
             self._check_authority(host)
+        if self.method == b"PRI":
+            # HTTP/2's connection preface (`PRI * HTTP/2.0`) is no HTTP/1 request:
+            # HAProxy 2.6's H1 parser refuses the method (400) where it does not
+            # upgrade to HTTP/2 (`option disable-h2-upgrade`; balancekit never does).
+            self._refuse(400)
+            self.malformed_in_mux = True
         return expect
 
     def _check_authority(self, host: bytes | None) -> None:
@@ -432,6 +441,14 @@ class Exchange:
             self.target = scheme + b"://" + userinfo + at + bare + rest[end:]
         if host is not None and _without_port(host, default).lower() != bare.lower():
             self._refuse(400)
+
+    def shut_with_request(self) -> bool:
+        """Whether the client's FIN came with this request: already read, or waiting
+        right behind it.  HAProxy 2.6's HTTP/1 layer stops reading a client once
+        its request is whole, so a FIN that comes later goes unnoticed until the
+        answer; `option abortonclose` acts on this one only.  Front doors that
+        cannot tell say no."""
+        return False
 
     def move(self, src: str, src_port: int, dst: str, dst_port: int) -> None:
         """`set-src`/`set-dst`: the client's addresses as this request's rules left
@@ -533,7 +550,9 @@ class Relay:
 
     __slots__ = (
         "_future",
+        "blocked",
         "caching",
+        "checkcache",
         "closing",
         "compressing",
         "conn",
@@ -584,6 +603,10 @@ class Relay:
         self.respond: _Responding | None = None
         # What they decided when a rule replaced the answer (deny, return, redirect).
         self.intercepted: ResponseVerdict | None = None
+        # `option checkcache`: where to say an answer was blocked (the backend's log,
+        # None: no log), once it was (`blocked`); None: the option is off.
+        self.checkcache: Callable[[], None] | None = None
+        self.blocked = 0  # the status of the answer blocked
         # `option logasap`: logs the request once the answer's head is on its way.
         self.logasap: Callable[[], None] | None = None
         # `cache-store`: the answer being copied into caches as it is relayed.
@@ -659,6 +682,10 @@ class Relay:
             unseen += added
         if self.cookies is not None:
             out = self.cookies.apply_response(out, status, ex.method)
+        if self.checkcache is not None and cacheable_cookie(ex.method, status, headers, out):
+            self.blocked = status
+            self.checkcache()
+            raise UpstreamError("a cacheable answer sets a cookie (option checkcache)")
         if respond is not None and respond.after_rules:
             view = self._view(respond, status, out, version)
             verdict = evaluate(respond.after_rules, view)
@@ -882,6 +909,8 @@ class _Flight(Relay):
         self.stick = None  # set by _start_exchange for a backend with `stick` rules
         self.respond = None  # set by _start_exchange when response rules exist
         self.intercepted = None
+        self.checkcache = None  # set by _start_exchange with `option checkcache`
+        self.blocked = 0
         self.logasap = None  # set by _start_exchange with `option logasap`
         self.caching = None  # set on the answer by a `cache-store` rule
         self.compressing = None  # set by _start_exchange when a `compression` algo applies
@@ -965,6 +994,8 @@ class HttpProxy:
         self.x_forwarded_host = self.frontend.x_forwarded_host
         self.log = log
         self.log_requests = False  # entries carry the request view (log-format samples)
+        #: Each backend's own log (`log` lines), for its alerts: (message, level).
+        self.backend_log: dict[str, Callable[[str, str], None]] = {}
         #: Where HAProxy's "Connect from" line goes: a frontend that logs without a
         #: format (no `option httplog`, no `log-format`) says it for each request.
         self.connect_log: Callable[[str], None] | None = None
@@ -1731,11 +1762,13 @@ class HttpProxy:
             host = next((v for n, v in ex.headers if n.lower() == b"host"), None)
             if host is not None:
                 headers.append((b"X-Forwarded-Host", host))
-        if state.close_server and not ex.upgrade:
-            headers.append((b"connection", b"close"))
+        if state.close_server and not ex.upgrade and not state.settings.pretend_keepalive:
+            if ex.version != b"1.0":  # (HTTP/1.0 closes unless told otherwise: nothing to add)
+                headers.append((b"connection", b"close"))
         elif ex.version == b"1.0":
             # HTTP/1.0 goes out as HTTP/1.0 (see `_request_head`), where keep-alive must
-            # be asked for: HAProxy 2.6 adds it, last, when it keeps the server connection.
+            # be asked for: HAProxy 2.6 adds it, last, when it keeps the server connection
+            # (or, with `option http-pretend-keepalive`, only pretends to).
             headers.append((b"connection", b"keep-alive"))
         return headers
 
@@ -1782,6 +1815,22 @@ class HttpProxy:
             backend.cancel(lease)
             raise
         entry.tw = _ms(loop.time() - t0)
+
+    @staticmethod
+    def _abort_queued(
+        ex: Exchange, entry: HttpLogEntry, state: _BackendState, lease: Lease
+    ) -> None:
+        """`option abortonclose`: the client's FIN came with its request, which then
+        waited in the queue.  HAProxy 2.6 acts on it when the slot is granted, as
+        the connection would start (`back_handle_st_con`), and drops the request
+        there: no server sees it, the client gets nothing, the log says `-1`, `CC`."""
+        assert lease.server is not None
+        entry.server = lease.server.name
+        entry.termination = "CC"
+        entry.status = -1  # no answer at all
+        state.backend.release(lease)
+        ex.keep_alive = False
+        ex.abort()
 
     async def _forward(
         self,
@@ -1839,6 +1888,7 @@ class HttpProxy:
                 )
             elif isinstance(decision, AwaitGrant):
                 assert lease is not None
+                abort = settings.abortonclose and ex.shut_with_request()
                 try:
                     await self._wait_granted(state, lease, entry)
                 except _Failure:
@@ -1846,6 +1896,9 @@ class HttpProxy:
                     decision = policy.handle(QueueTimeout())
                     continue
                 assert lease.server is not None
+                if abort:
+                    self._abort_queued(ex, entry, state, lease)
+                    return
                 direct = plan.server is not None
                 decision = policy.handle(Granted(lease.server.name, direct=direct))
             elif isinstance(decision, Connect):
@@ -1946,6 +1999,7 @@ class HttpProxy:
             and policy.replayable
             and not relay.started
             and relay.intercepted is None
+            and not relay.blocked
         ):
             retry = self._response_failure(state, policy, conn, failure)
         if isinstance(retry, Retry):
@@ -2051,6 +2105,8 @@ class HttpProxy:
             relay.cookies = plan.cookies
         if plan.stick is not None:
             relay.stick = (plan.stick, state.backend, server.name)
+        if state.settings.checkcache:
+            relay.checkcache = functools.partial(self._blocking, state, server.name)
         if state.response_rules or state.after_rules:
             names = state.stream_names.get(server.name)
             if names is None:
@@ -2118,6 +2174,8 @@ class HttpProxy:
             conn.abort()
             if relay.intercepted is not None:
                 outcome = self._intercepted(state, relay, entry, relay.intercepted)
+            elif relay.blocked:
+                outcome = self._blocked(state, relay, entry)
             elif isinstance(failure, UpstreamTimeout):
                 outcome = self._upstream_failed(state, relay, entry, 504, "sH", "sD")
             elif isinstance(failure, UpstreamKilled):
@@ -2177,6 +2235,30 @@ class HttpProxy:
                     counters.dresp += 1
         page, term = self._page(answer, self.errors_for(state), response=True)
         self._local(relay.exchange, page, entry, term, state)
+        return "done"
+
+    def _blocking(self, state: _BackendState, server: str) -> None:
+        """`option checkcache` blocks an answer: HAProxy's alert, in the backend's log."""
+        log = self.backend_log.get(state.backend.name)
+        if log is not None:
+            log(
+                f"Blocking cacheable cookie in response from instance {state.backend.name}, "
+                f"server {server}.",
+                "alert",
+            )
+
+    def _blocked(self, state: _BackendState, relay: Relay, entry: HttpLogEntry) -> str:
+        """A blocked answer (`option checkcache`) is a denied response: HAProxy 2.6
+        answers its own page for the server's status (its `200 Service ready.` for a
+        200: the status is not changed first), and logs it `PH`."""
+        status = relay.blocked
+        errors = self.errors_for(state)
+        for counters in (self.fe_counters, state.counters, relay.counters):
+            if counters is not None:
+                counters.dresp += 1
+        entry.tr = -1
+        page = errors[status] if status in ERRORFILE_CODES else errors[500]
+        self._local(relay.exchange, page, entry, "PH", state)
         return "done"
 
     def _upstream_failed(

@@ -40,7 +40,7 @@ from balancekit_server.http.proxy import (
 )
 from balancekit_server.http.upstream import UpstreamConnection, htx_header_size
 from balancekit_server.net import proxy_protocol
-from balancekit_server.net.sockopts import set_keepalive, set_option
+from balancekit_server.net.sockopts import peer_shut, set_keepalive, set_option
 from balancekit_server.net.tls import sni_of, tls_facts
 from balancekit_server.process.limits import stream_line
 
@@ -292,6 +292,15 @@ class _ServerExchange(Exchange):
         self.keep_alive = False
         self.conn.abort()
 
+    def shut_with_request(self) -> bool:
+        conn = self.conn
+        if conn._client_eof:
+            return True
+        transport = conn.transport
+        if transport is None or conn.ssl:  # (TLS: the records hide it; only what was read)
+            return False
+        return peer_shut(transport)
+
     def set_producer(self, conn: UpstreamConnection | None) -> None:
         self.conn.producer = conn
         if conn is not None and self.conn.writing_paused:
@@ -349,6 +358,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._head_open = True
         self._head_in = 0
         self._bad_status = 400  # what a request the parser stops on is answered
+        self._mux_page = False  # ... with the H1 mux's page (`connection: close` last)
         self._ready: _ServerExchange | None = None  # parsed, started after this read
         self._refuse_next = 0  # a bad request to answer once those before it are
         self._refuse_term = "PR"  # its log line's termination state
@@ -373,6 +383,9 @@ class HttpServerProtocol(asyncio.Protocol):
         self._t_keepalive = fe.timeout_http_keep_alive or self._t_request
         self.proxy_timeout_client: float | None = fe.timeout_client
         self._close_after = fe.httpclose
+        # The client shut its sending side after whole requests: close once they
+        # are answered.
+        self._client_eof = False
         self._clitcpka = fe.clitcpka
         self._rejected = False
         # The connection's tracked stick-table counters (None without stick tables).
@@ -473,9 +486,9 @@ class HttpServerProtocol(asyncio.Protocol):
                 self._refuse_term = "CR"
                 self._parsing = None
             else:
-                for ex in (self._serving, *self._pending):
-                    if ex is not None:
-                        ex.keep_alive = False
+                # Answered as they are (no `Connection: close` added, as HAProxy),
+                # then the connection closes (`_done`).
+                self._client_eof = True
             return True
         if (
             self.counted
@@ -723,6 +736,8 @@ class HttpServerProtocol(asyncio.Protocol):
         if self._serving is None:
             self._log_local(status, termination if status != 408 else "cR")
             page = self.proxy.error_page(status)
+            if self._mux_page:
+                page = page.with_header(b"connection", b"close")
             self.write(page.raw)
         if self.transport is not None:
             self.transport.close()
@@ -789,6 +804,7 @@ class HttpServerProtocol(asyncio.Protocol):
         ex.expect_continue = ex.read_framing()
         if ex.malformed:
             self._bad_status = ex.malformed_status
+            self._mux_page = ex.malformed_in_mux
             raise _Malformed
         ex.upgrade = b"upgrade" in ex.tokens and parser.should_upgrade()
         ex.client_keep_alive = parser.should_keep_alive()
@@ -838,6 +854,7 @@ class HttpServerProtocol(asyncio.Protocol):
             return
         if (
             not ex.keep_alive
+            or (self._client_eof and not self._pending)
             or not ex.body_finished
             or self.transport is None
             or self.proxy.stopping

@@ -8,12 +8,13 @@ one) is left alone rather than failing the connection over an option.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 from typing import Any, Protocol
 
 from balancekit.config.runtime import TcpKeepalive
 
-__all__ = ["set_keepalive", "set_option"]
+__all__ = ["peer_shut", "set_keepalive", "set_option"]
 
 
 class HasSocket(Protocol):
@@ -42,3 +43,18 @@ def set_keepalive(transport: HasSocket, tuning: TcpKeepalive | None = None) -> N
     ):
         if value:
             set_option(transport, socket.IPPROTO_TCP, name, value)
+
+
+def peer_shut(transport: HasSocket) -> bool:
+    """Whether the peer's FIN is already waiting on the socket, with nothing
+    unread before it (a peek: the transport still reads it as usual).  A socket
+    that cannot be peeked (uvloop's pseudo-socket) reads as no."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return False
+    try:
+        fd = sock.fileno()
+        with socket.socket(fileno=os.dup(fd)) as dup:  # (works on any fd-backed socket)
+            return dup.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (OSError, AttributeError, ValueError):
+        return False  # BlockingIOError: nothing waiting, or the socket is gone

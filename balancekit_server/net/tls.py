@@ -42,6 +42,7 @@ def tls_facts(ssl_object: Any) -> TlsFacts | None:
         client_subject=distinguished_name(cert["subject"]) if cert else None,
         client_issuer=distinguished_name(cert.get("issuer", ())) if cert else (),
         client_serial=bytes.fromhex(serial),
+        resumed=bool(getattr(ssl_object, "session_reused", False)),
     )
 
 

@@ -237,6 +237,7 @@ def httplog_values(entry: Any, logasap: bool = False) -> dict[str, object]:
     front = entry.request  # the connection's view, kept when the format reads it
     server, source = entry.server_address, entry.source_address
     bytes_read: object = f"+{entry.bytes_read}" if logasap else entry.bytes_read
+    tls = front.tls if front is not None and front.ssl else None  # (%sslv, %sslc)
     return {
         # addresses and names
         "ci": entry.client_ip, "cp": entry.client_port,
@@ -262,6 +263,8 @@ def httplog_values(entry: Any, logasap: bool = False) -> dict[str, object]:
         "r": entry.request_line, "HM": method, "HU": uri, "HP": path,
         "HPO": _path_only(path), "HQ": mark + query, "HV": version,
         "ID": getattr(entry, "unique_id", None), "rt": _serial(entry),
+        "sslv": tls.protocol if tls is not None else None,
+        "sslc": tls.cipher if tls is not None else None,
         **_captured_values("hr", entry.captured_request_headers),
         **_captured_values("hs", entry.captured_response_headers),
     }  # fmt: skip
@@ -299,7 +302,7 @@ def stream_log_level(
 
 #: `log-format` variables of the connections' addresses: a proxy whose format reads
 #: them keeps them on each log entry (`log_requests`).
-_CONNECTION_VARIABLES = frozenset({"fi", "fp", "si", "sp", "bi", "bp"})
+_CONNECTION_VARIABLES = frozenset({"fi", "fp", "si", "sp", "bi", "bp", "sslv", "sslc"})
 
 
 def http_log_writer(

@@ -71,6 +71,12 @@ class Req:
     then: bytes = b""
     pause: float = 0.0
     half_close: bool = False
+    #: With `half_close`: seconds between the last bytes and the shutdown, so that
+    #: the proxy has read the request before the FIN comes.
+    shut_after: float = 0.0
+    #: With `half_close`: `raw` and the FIN leave in one TCP segment (TCP_CORK), so the
+    #: proxy reads them together, as from `printf … | nc -N` on a busy network.
+    corked: bool = False
     #: `raw` holds several pipelined requests: parse every response that comes back.
     pipelined: bool = False
     #: Seconds to sleep before this request.
@@ -6581,4 +6587,211 @@ row(
         Req("/echo", method="POST", body=b"c" * 7000),
     ),
     kinds=RAW_KIND,
+)
+# `option abortonclose`: a client whose FIN comes with its request (one segment, read
+# together), which then waits in the queue, is dropped when its turn comes: `CC`,
+# status -1, nothing answered, no server sees it.  Without the option it is served; a
+# FIN that comes once the request was read is not seen before the answer (HAProxy's
+# HTTP/1 layer stops reading a client whose request is whole), so it is served too.
+_ABORT_GET = b"GET /echo HTTP/1.1\r\nHost: example.test\r\n\r\n"
+#: The FIN in the request's segment, sent once the proxy has taken the connection.
+_SHUT_WITH = Req(raw=b"", then=_ABORT_GET, pause=0.1, half_close=True, corked=True)
+_SHUT_LATER = Req(raw=_ABORT_GET, half_close=True, shut_after=0.2)
+_ABORT_CFG = http_cfg(
+    global_=LOG_GLOBAL,
+    defaults="    log global\n    option httplog\n",
+    backend="    option abortonclose\n    timeout queue 3s\n",
+    servers="    server s1 {s1} maxconn 1\n",
+)
+row(
+    "option-abortonclose-queue",
+    ("option abortonclose", "server:maxconn", "log"),
+    _ABORT_CFG,
+    (
+        Par((get("/sleep/900"), _SHUT_WITH), stagger=0.2),
+        Par((get("/sleep/900"), _SHUT_LATER), stagger=0.2),
+    ),
+    log_subs=HTTPLOG_BYTES,
+    kinds=ECHO_KINDS,
+)
+row(
+    "option-abortonclose-off",
+    ("option abortonclose", "server:maxconn", "log"),
+    _ABORT_CFG.replace(
+        "    option abortonclose\n", "    option abortonclose\n    no option abortonclose\n"
+    ),
+    (Par((get("/sleep/900"), _SHUT_WITH), stagger=0.2),),
+    log_subs=HTTPLOG_BYTES,
+    kinds=ECHO_KINDS,
+)
+# `option httpslog`: httplog's line plus the connection's and TLS layer's facts, on a
+# TLS bind and a plain one (no TLS: those samples are `-`).
+row(
+    "option-httpslog",
+    (
+        "option httpslog",
+        "log",
+        "fetch:fc_err",
+        "fetch:ssl_fc_err",
+        "fetch:ssl_c_err",
+        "fetch:ssl_c_ca_err",
+        "fetch:ssl_fc_is_resumed",
+        "fetch:ssl_fc_sni",
+    ),
+    GLOBAL
+    + LOG_GLOBAL
+    + DEFAULTS
+    + "    log global\n    option httpslog\n"
+    + "frontend fe\n    bind {bind:main}\n    bind {bind:tls} ssl crt {crt}\n"
+    + "    default_backend be\nbackend be\n    server s1 {s1}\n",
+    (
+        get("/echo"),
+        get("/echo", bind="tls", tls=True, sni="example.test"),
+        get("/echo", bind="tls", tls=True, tls_max="TLSv1_2", tls_verify=False, sni=None),
+    ),
+    log_subs=HTTPLOG_BYTES,
+    kinds=ECHO_KINDS,
+)
+# httpslog's TLS samples alone (in the line, `0/0/0/0/0` reads as timers to the runner).
+row(
+    "log-format-tls-errors",
+    (
+        "log-format",
+        "fetch:fc_err",
+        "fetch:ssl_fc_err",
+        "fetch:ssl_c_err",
+        "fetch:ssl_c_ca_err",
+        "fetch:ssl_fc_is_resumed",
+        "conv:hex",
+    ),
+    GLOBAL
+    + LOG_GLOBAL
+    + DEFAULTS
+    + "    log global\n"
+    + '    log-format "e=%[fc_err] f=%[ssl_fc_err,hex] c=%[ssl_c_err] a=%[ssl_c_ca_err] '
+    + 'r=%[ssl_fc_is_resumed] s=%[ssl_fc_sni]"\n'
+    + "frontend fe\n    bind {bind:main}\n    bind {bind:tls} ssl crt {crt}\n"
+    + "    default_backend be\nbackend be\n    server s1 {s1}\n",
+    (get("/echo"), get("/echo", bind="tls", tls=True, sni="example.test")),
+    kinds=RAW_KIND,
+)
+# The last log format line wins: `option httpslog` replaces a `log-format` above it,
+# and `option httplog` or a `log-format` below it replace it.
+row(
+    "option-httpslog-last-wins",
+    ("option httpslog", "log-format", "option httplog", "log"),
+    GLOBAL
+    + LOG_GLOBAL
+    + DEFAULTS
+    + "    log global\n    log-format %ST\n    option httpslog\n"
+    + "frontend fe\n    bind {bind:main}\n    default_backend be\n"
+    + "frontend fe2\n    bind {bind:two}\n    option httpslog\n    log-format %ST-%HM\n"
+    + "    default_backend be\n"
+    + "frontend fe3\n    bind {bind:three}\n    option httplog\n    default_backend be\n"
+    + "backend be\n    server s1 {s1}\n",
+    (get("/echo"), get("/echo", bind="two"), get("/echo", bind="three")),
+    log_subs=HTTPLOG_BYTES,
+    kinds=RAW_KIND,
+)
+# `option http-pretend-keepalive`: the server side still closes after each answer
+# (`http-server-close`, `httpclose`), but its requests do not say so.
+for _mode in ("http-server-close", "httpclose"):
+    row(
+        f"option-http-pretend-keepalive-{_mode}",
+        ("option http-pretend-keepalive", f"option {_mode}"),
+        http_cfg(backend=f"    option {_mode}\n    option http-pretend-keepalive\n"),
+        (
+            get("/echo", conn="a"),
+            get("/echo", conn="a", version="HTTP/1.0", headers=(("Connection", "keep-alive"),)),
+            get("/echo", version="HTTP/1.0"),
+            get("/echo", headers=(("Connection", "close"),)),
+        ),
+        kinds=ECHO_KINDS,
+    )
+row(
+    "option-http-pretend-keepalive-off",
+    ("option http-pretend-keepalive", "option http-server-close"),
+    http_cfg(
+        defaults="    option http-pretend-keepalive\n",
+        backend="    option http-server-close\n    no option http-pretend-keepalive\n",
+    ),
+    (get("/echo"), get("/echo", version="HTTP/1.0")),
+    kinds=RAW_KIND,
+)
+# `option disable-h2-upgrade`: HTTP/2's preface on an HTTP/1 bind is a bad request, as
+# the method `PRI` always is (balancekit never upgrades: without the option HAProxy
+# would answer in HTTP/2, see docs/configuration.md).
+row(
+    "option-disable-h2-upgrade",
+    ("option disable-h2-upgrade",),
+    http_cfg(frontend="    option disable-h2-upgrade\n"),
+    (
+        Req(raw=b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+        Req(raw=b"PRI /echo HTTP/1.1\r\nHost: x\r\n\r\n"),
+        Req(raw=b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    ),
+    kinds=RAW_KIND,
+)
+
+
+def _answer_with(*headers: str) -> str:
+    """`/echo` answered with these `Name: value` headers (the echo backends' query)."""
+    return "/echo?" + "&".join(
+        "respond-header=" + quote(h.replace(": ", ":", 1), safe="") for h in headers
+    )
+
+
+# `option checkcache`: a cacheable answer that sets a cookie is blocked (a shared cache
+# would hand that cookie to others); one that forbids caching, or its cookie, passes.
+_SC = "Set-Cookie: id=7; path=/"
+row(
+    "option-checkcache",
+    ("option checkcache", "log"),
+    http_cfg(
+        global_=LOG_GLOBAL,
+        defaults="    log global\n    option httplog\n",
+        backend="    option checkcache\n",
+    ),
+    (
+        get(_answer_with(_SC)),
+        get(_answer_with(_SC, "Cache-Control: public")),
+        get(_answer_with(_SC, "Cache-Control: private")),
+        get(_answer_with(_SC, "Cache-Control: max-age=60")),
+        get(_answer_with(_SC, 'Cache-Control: no-cache="set-cookie"')),
+        get(_answer_with(_SC, "Pragma: no-cache")),
+        get(_answer_with(_SC, "Cache-Control: private", "Cache-Control: public")),
+        Req(_answer_with(_SC), method="POST", body=b"x"),
+        get(_answer_with(_SC).replace("/echo", "/status/302")),
+        get(_answer_with(_SC).replace("/echo", "/status/404")),
+        get(_answer_with("Cache-Control: public")),
+    ),
+    log_subs=HTTPLOG_BYTES,
+    kinds=ECHO_KINDS,
+)
+# `option http-restrict-req-hdr-names`: after the proxy's rules, headers named with a
+# byte other than a letter, a digit or `-` are deleted, or the request is refused (403);
+# in a frontend before `use_backend` reads them, in a backend before forwarding.
+_ODD_NAMES = (("X_A", "1"), ("X-B", "2"), ("X_C_D", "3"), ("X-E", "4"), ("X.F", "5"))
+row(
+    "option-http-restrict-req-hdr-names",
+    ("option http-restrict-req-hdr-names", "use_backend"),
+    http_cfg(
+        frontend="    option http-restrict-req-hdr-names delete\n"
+        "    http-request set-header X-Seen %[req.hdr(x_a)]\n"
+        "    use_backend b3 if { req.hdr(x_c_d) -m found }\n",
+        extra="frontend f2\n    bind {bind:two}\n    option http-restrict-req-hdr-names reject\n"
+        "    default_backend be\n"
+        "frontend f3\n    bind {bind:three}\n    default_backend b3\n"
+        "backend b3\n    option http-restrict-req-hdr-names reject\n    server s1 {s1}\n"
+        "frontend f4\n    bind {bind:four}\n    option http-restrict-req-hdr-names reject\n"
+        "    option http-restrict-req-hdr-names preserve\n    default_backend be\n",
+    ),
+    (
+        get("/echo", headers=_ODD_NAMES),
+        get("/echo", headers=_ODD_NAMES, bind="two"),
+        get("/echo", headers=(("X-B", "2"),), bind="two"),
+        get("/echo", headers=_ODD_NAMES, bind="three"),
+        get("/echo", headers=_ODD_NAMES, bind="four"),
+    ),
+    kinds=ECHO_KINDS,
 )

@@ -731,11 +731,14 @@ class Client:
     def _exchange(self, sock: socket.socket, req: Req) -> dict[str, Any]:
         deadline = time.monotonic() + req.timeout
         if req.raw is not None:
+            if req.corked:  # the bytes wait for the FIN: one segment carries both
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
             sock.sendall(req.raw)
             if req.then:
                 time.sleep(req.pause)
                 sock.sendall(req.then)
             if req.half_close:
+                time.sleep(req.shut_after)
                 sock.shutdown(socket.SHUT_WR)
             data = b""
             while True:

@@ -252,3 +252,30 @@ def test_a_cookie_date_beyond_68_years_is_refused_at_its_line() -> None:
 def test_dynamic_is_an_option_of_the_cookie_line() -> None:
     assert parse_cookie_keyword(["SRV", "insert", "dynamic"]).dynamic
     assert not parse_cookie_keyword(["SRV", "insert"]).dynamic
+
+
+def test_checkcache_blocks_only_a_cacheable_answer_setting_a_server_cookie() -> None:
+    from balancekit.persistence import cacheable_cookie
+
+    cookie = (b"Set-Cookie", b"id=7")
+    fresh = (b"Cache-Control", b"max-age=60")
+    assert cacheable_cookie(b"GET", 200, [cookie, fresh], [cookie, fresh])
+    # no freshness information nor validator: HAProxy 2.6 lets it through
+    assert not cacheable_cookie(b"GET", 200, [cookie], [cookie])
+    assert not cacheable_cookie(b"POST", 200, [cookie, fresh], [cookie, fresh])
+    assert not cacheable_cookie(b"GET", 302, [cookie, fresh], [cookie, fresh])
+    # the cookie is the server's: one the persistence inserted does not count
+    assert not cacheable_cookie(b"GET", 200, [fresh], [fresh, cookie])
+    # ... and its `nocache` (Cache-Control: private) makes the answer private
+    private = (b"Cache-control", b"private")
+    assert not cacheable_cookie(b"GET", 200, [cookie, fresh], [cookie, fresh, private])
+
+
+def test_checkcache_reads_cache_control_directives_in_order() -> None:
+    from balancekit.persistence import cacheable_cookie
+
+    cookie = (b"Set-Cookie", b"id=7")
+    guarded = [cookie, (b"Cache-Control", b'max-age=60, no-cache="set-cookie"')]
+    assert not cacheable_cookie(b"GET", 200, guarded, guarded)
+    reopened = [*guarded, (b"Cache-Control", b"public")]
+    assert cacheable_cookie(b"GET", 200, reopened, reopened)
