@@ -6612,6 +6612,9 @@ row(
         Par((get("/sleep/900"), _SHUT_LATER), stagger=0.2),
     ),
     log_subs=HTTPLOG_BYTES,
+    # The slot frees as the first request ends: which of the two lines is written
+    # first is a race, in HAProxy as in balancekit.
+    log_sorted=True,
     kinds=ECHO_KINDS,
 )
 row(
@@ -6622,6 +6625,7 @@ row(
     ),
     (Par((get("/sleep/900"), _SHUT_WITH), stagger=0.2),),
     log_subs=HTTPLOG_BYTES,
+    log_sorted=True,
     kinds=ECHO_KINDS,
 )
 # `option httpslog`: httplog's line plus the connection's and TLS layer's facts, on a
