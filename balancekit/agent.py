@@ -100,19 +100,26 @@ def parse_agent_reply(data: bytes, *, closed: bool) -> AgentReply | str | None:
     return AgentReply(health, admin, weight, maxconn, error, description)
 
 
-def agent_weight(word: str, initial: int, *, dynamic: bool) -> tuple[int | None, str]:
-    """A weight word applied as server_parse_weight_change_request does: the new
-    user weight (None when refused) and HAProxy's message when refused."""
-    digits = word[1:] if word[:1] in "+-" else word
+def _signed_prefix(text: str) -> tuple[int | None, str]:
+    """strtol's reading: an optional sign and the digits after it, as a number (None
+    when there is no digit), and what follows them."""
+    digits = text[1:] if text[:1] in "+-" else text
     number = ""
     for ch in digits:
         if not ch.isdigit():
             break
         number += ch
     if not number:
+        return None, digits
+    return int(number) * (-1 if text.startswith("-") else 1), digits[len(number) :]
+
+
+def agent_weight(word: str, initial: int, *, dynamic: bool) -> tuple[int | None, str]:
+    """A weight word applied as server_parse_weight_change_request does: the new
+    user weight (None when refused) and HAProxy's message when refused."""
+    value, rest = _signed_prefix(word)
+    if value is None:
         return None, "Empty weight string empty or preceded by garbage"
-    value = int(number) * (-1 if word.startswith("-") else 1)
-    rest = digits[len(number) :]
     if rest == "%":
         value = initial * min(value, 25600) // 100
         value = min(value, 256)
@@ -131,17 +138,12 @@ def agent_maxconn(text: str) -> tuple[int | None, str]:
     """`maxconn:N` as server_parse_maxconn_change_request reads N."""
     if not text:
         return None, "Require <maxconn>.\n"
-    digits = text[1:] if text[:1] in "+-" else text
-    number = ""
-    for ch in digits:
-        if not ch.isdigit():
-            break
-        number += ch
-    if not number:
+    value, rest = _signed_prefix(text)
+    if value is None:
         return None, "maxconn string empty or preceded by garbage"
-    if digits[len(number) :]:
+    if rest:
         return None, "Trailing garbage in maxconn string"
-    return int(number) * (-1 if text.startswith("-") else 1), ""
+    return value, ""
 
 
 def agent_result(reply: AgentReply, warning: str, duration_ms: int) -> CheckResult:
